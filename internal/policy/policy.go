@@ -1,0 +1,280 @@
+// Package policy holds the record schema, the purposes and the roles that
+// decide who may see which field of a person's record, and how.
+//
+// A [Policy] is built once at start (by package config, from coffre.yaml or
+// the built-in demo) and is read-only afterwards, so it is safe for
+// concurrent use. Everything not explicitly allowed is denied: a field that a
+// purpose does not name is absent from the view, a purpose that a role does
+// not list cannot be declared.
+package policy
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+)
+
+// FieldType is the kind of value a field holds; it decides validation,
+// lookup normalisation and which masks make sense.
+type FieldType string
+
+// The field types of DESIGN §2.
+const (
+	TypeText       FieldType = "text"
+	TypeName       FieldType = "name"
+	TypeEmail      FieldType = "email"
+	TypePhone      FieldType = "phone"
+	TypeDate       FieldType = "date"
+	TypeNationalID FieldType = "national_id"
+	TypeAddress    FieldType = "address"
+)
+
+// FieldTypes lists every valid [FieldType].
+var FieldTypes = []FieldType{TypeText, TypeName, TypeEmail, TypePhone, TypeDate, TypeNationalID, TypeAddress}
+
+// Sensitivity classifies a field for breach reports and consent.
+type Sensitivity string
+
+// The sensitivities of DESIGN §2; special is GDPR art. 9 data.
+const (
+	Identity  Sensitivity = "identity"
+	Contact   Sensitivity = "contact"
+	Sensitive Sensitivity = "sensitive"
+	Special   Sensitivity = "special"
+)
+
+// Sensitivities lists every valid [Sensitivity].
+var Sensitivities = []Sensitivity{Identity, Contact, Sensitive, Special}
+
+// Field is one field of the record schema.
+type Field struct {
+	Name        string
+	Type        FieldType
+	Sensitivity Sensitivity
+	// Lookup makes the field reachable by exact-match blind index.
+	Lookup bool
+	// Required fields must be present when a subject is created.
+	Required bool
+	// MaxLen bounds the value in bytes; zero means the type's default.
+	MaxLen int
+	// Retention is the retention rule as written in the configuration
+	// (for example "6y after last_access"); enforced by a later issue.
+	Retention string
+}
+
+// Action is a treatment of a field in a view.
+type Action int
+
+// A field is either returned in clear, masked, or absent. The zero value
+// denies.
+const (
+	Deny Action = iota
+	Clear
+	Masked
+)
+
+// Treatment says how a purpose shows one field.
+type Treatment struct {
+	Action Action
+	// Mask names the mask when Action is Masked (see package mask).
+	Mask string
+}
+
+// String renders the treatment as written in the configuration.
+func (t Treatment) String() string {
+	switch t.Action {
+	case Clear:
+		return "clear"
+	case Masked:
+		return t.Mask
+	default:
+		return "deny"
+	}
+}
+
+// Purpose is a declared processing purpose and the view it grants.
+type Purpose struct {
+	Name        string
+	Description string
+	// Fields maps a field name to its treatment; a field not named is denied.
+	Fields map[string]Treatment
+	// RequireReason makes Coffre-Reason mandatory for reads under it.
+	RequireReason bool
+}
+
+// Permission is a right a role holds beyond reading for a purpose.
+type Permission string
+
+// The permissions a role may hold.
+const (
+	PermCreate    Permission = "create"    // create subjects
+	PermUpdate    Permission = "update"    // update fields
+	PermErase     Permission = "erase"     // crypto-shred a subject
+	PermLookup    Permission = "lookup"    // exact-match lookup
+	PermImport    Permission = "import"    // bulk write path
+	PermOperators Permission = "operators" // manage operators
+	PermAudit     Permission = "audit"     // read audit entries
+	PermSecurity  Permission = "security"  // alerts, unlock
+	PermSeal      Permission = "seal"      // seal and unseal
+	PermIncidents Permission = "incidents" // breach response
+)
+
+// Permissions lists every valid [Permission].
+var Permissions = []Permission{PermCreate, PermUpdate, PermErase, PermLookup, PermImport, PermOperators, PermAudit, PermSecurity, PermSeal, PermIncidents}
+
+// Role is a set of purposes an operator may declare and permissions.
+type Role struct {
+	Name        string
+	Purposes    []string
+	Permissions []Permission
+}
+
+// Has reports whether the role holds p.
+func (r *Role) Has(p Permission) bool {
+	for _, q := range r.Permissions {
+		if q == p {
+			return true
+		}
+	}
+	return false
+}
+
+// Allows reports whether the role may declare purpose.
+func (r *Role) Allows(purpose string) bool {
+	for _, q := range r.Purposes {
+		if q == purpose {
+			return true
+		}
+	}
+	return false
+}
+
+// Policy is the validated schema, purposes and roles.
+type Policy struct {
+	Fields   []Field
+	Purposes map[string]*Purpose
+	Roles    map[string]*Role
+
+	byName map[string]int
+}
+
+// Errors callers branch on.
+var (
+	// ErrUnknownRole is returned for a role the policy does not define.
+	ErrUnknownRole = errors.New("unknown role")
+	// ErrUnknownPurpose is returned for a purpose the policy does not define.
+	ErrUnknownPurpose = errors.New("unknown purpose")
+	// ErrPurposeNotAllowed is returned when a role may not declare a purpose.
+	ErrPurposeNotAllowed = errors.New("purpose not allowed for role")
+)
+
+// New checks the parts for consistency and returns a policy. The checks here
+// are the semantic ones (references between parts); package config reports
+// syntax with file lines.
+func New(fields []Field, purposes []*Purpose, roles []*Role) (*Policy, error) {
+	p := &Policy{Fields: fields, Purposes: map[string]*Purpose{}, Roles: map[string]*Role{}, byName: map[string]int{}}
+	var errs []error
+	for i, f := range fields {
+		if _, dup := p.byName[f.Name]; dup {
+			errs = append(errs, fmt.Errorf("field %q defined twice", f.Name))
+		}
+		p.byName[f.Name] = i
+	}
+	for _, pu := range purposes {
+		if _, dup := p.Purposes[pu.Name]; dup {
+			errs = append(errs, fmt.Errorf("purpose %q defined twice", pu.Name))
+		}
+		p.Purposes[pu.Name] = pu
+		for name, t := range pu.Fields {
+			if _, ok := p.byName[name]; !ok {
+				errs = append(errs, fmt.Errorf("purpose %q names unknown field %q", pu.Name, name))
+			}
+			if t.Action == Masked && t.Mask == "" {
+				errs = append(errs, fmt.Errorf("purpose %q: field %q masked without a mask name", pu.Name, name))
+			}
+		}
+	}
+	for _, r := range roles {
+		if _, dup := p.Roles[r.Name]; dup {
+			errs = append(errs, fmt.Errorf("role %q defined twice", r.Name))
+		}
+		p.Roles[r.Name] = r
+		for _, pu := range r.Purposes {
+			if _, ok := p.Purposes[pu]; !ok {
+				errs = append(errs, fmt.Errorf("role %q lists unknown purpose %q", r.Name, pu))
+			}
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// Field returns the field named name.
+func (p *Policy) Field(name string) (Field, bool) {
+	i, ok := p.byName[name]
+	if !ok {
+		return Field{}, false
+	}
+	return p.Fields[i], true
+}
+
+// Role returns the role named name.
+func (p *Policy) Role(name string) (*Role, error) {
+	r, ok := p.Roles[name]
+	if !ok {
+		return nil, fmt.Errorf("%w %q", ErrUnknownRole, name)
+	}
+	return r, nil
+}
+
+// Purpose returns the purpose that role may declare, or an error wrapping
+// [ErrUnknownPurpose] or [ErrPurposeNotAllowed].
+func (p *Policy) Purpose(role, purpose string) (*Purpose, error) {
+	r, err := p.Role(role)
+	if err != nil {
+		return nil, err
+	}
+	pu, ok := p.Purposes[purpose]
+	if !ok {
+		return nil, fmt.Errorf("%w %q", ErrUnknownPurpose, purpose)
+	}
+	if !r.Allows(purpose) {
+		return nil, fmt.Errorf("%w: role %q, purpose %q", ErrPurposeNotAllowed, role, purpose)
+	}
+	return pu, nil
+}
+
+// VisibleFields returns, in schema order, the fields the purpose shows
+// (clear or masked): the only ones the vault decrypts.
+func (p *Policy) VisibleFields(pu *Purpose) []string {
+	var out []string
+	for _, f := range p.Fields {
+		if t := pu.Fields[f.Name]; t.Action != Deny {
+			out = append(out, f.Name)
+		}
+	}
+	return out
+}
+
+// LookupFields returns the names of the fields with a blind index.
+func (p *Policy) LookupFields() []string {
+	var out []string
+	for _, f := range p.Fields {
+		if f.Lookup {
+			out = append(out, f.Name)
+		}
+	}
+	return out
+}
+
+// PurposeNames returns the purposes' names, sorted.
+func (p *Policy) PurposeNames() []string {
+	out := make([]string, 0, len(p.Purposes))
+	for n := range p.Purposes {
+		out = append(out, n)
+	}
+	sort.Strings(out)
+	return out
+}
