@@ -1,0 +1,312 @@
+// Package envelope does Coffre's encryption at rest: a data key (DEK) per
+// subject, wrapped by a versioned root key (KEK); each field sealed
+// separately with AES-256-GCM under the subject's DEK; and keyed blind
+// indexes for exact-match lookups.
+//
+// # Binding
+//
+// Every ciphertext carries associated data that names what it belongs to:
+//
+//	wrapped DEK:  "coffre/dek/v1"   ‖ 0 ‖ subject id ‖ 0 ‖ KEK version
+//	field:        "coffre/field/v1" ‖ 0 ‖ subject id ‖ 0 ‖ field name ‖ 0 ‖ DEK version
+//	secret:       "coffre/secret/v1" ‖ 0 ‖ label ‖ 0 ‖ KEK version
+//
+// so a ciphertext copied to another subject or another field fails to open.
+// The field binding names the DEK version, not the KEK version, so that a
+// root-key rotation only rewraps DEKs and never re-encrypts data.
+//
+// # Derived keys
+//
+// The root key material of each version is a 32-byte seed. The KEK of a
+// version, the blind-index key and the audit signing seed are derived from
+// seeds with HKDF-SHA-256 and distinct labels. The blind-index key derives
+// from the oldest version so that indexes survive rotation.
+//
+// The package does no I/O and no logging; key material never appears in an
+// error.
+package envelope
+
+import (
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/hkdf"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash"
+	"sort"
+	"sync"
+)
+
+// Sizes of the formats.
+const (
+	SeedSize      = 32 // root key material of one version
+	DEKSize       = 32 // AES-256
+	nonceSize     = 12
+	tagSize       = 16
+	BlindIndexLen = 16 // bytes of HMAC-SHA-256 kept
+)
+
+// Errors callers branch on.
+var (
+	// ErrDecrypt is returned when a ciphertext does not open: wrong key,
+	// wrong binding (moved to another subject or field), or tampered bytes.
+	ErrDecrypt = errors.New("ciphertext does not open")
+	// ErrUnknownKeyVersion is returned for a wrapped key whose KEK version
+	// the keyring does not hold.
+	ErrUnknownKeyVersion = errors.New("unknown root key version")
+)
+
+// Keyring holds the unsealed root key versions and the keys derived from
+// them. It is safe for concurrent use.
+type Keyring struct {
+	keks     map[uint32]cipher.AEAD
+	current  uint32
+	blindKey []byte
+	signSeed []byte
+	hmacs    sync.Pool
+}
+
+// NewKeyring derives the keys from the root seeds, one per version, and uses
+// current to wrap new keys.
+func NewKeyring(seeds map[uint32][]byte, current uint32) (*Keyring, error) {
+	if len(seeds) == 0 {
+		return nil, errors.New("keyring: no root key versions")
+	}
+	if _, ok := seeds[current]; !ok {
+		return nil, fmt.Errorf("keyring: current version %d not among the root keys", current)
+	}
+	versions := make([]uint32, 0, len(seeds))
+	for v, s := range seeds {
+		if len(s) != SeedSize {
+			return nil, fmt.Errorf("keyring: root key version %d is %d bytes, want %d", v, len(s), SeedSize)
+		}
+		if v == 0 {
+			return nil, errors.New("keyring: root key version 0 is reserved")
+		}
+		versions = append(versions, v)
+	}
+	sort.Slice(versions, func(i, j int) bool { return versions[i] < versions[j] })
+	k := &Keyring{keks: map[uint32]cipher.AEAD{}, current: current}
+	for _, v := range versions {
+		kek, err := derive(seeds[v], "coffre kek", DEKSize)
+		if err != nil {
+			return nil, err
+		}
+		a, err := newGCM(kek)
+		if err != nil {
+			return nil, err
+		}
+		k.keks[v] = a
+	}
+	oldest := seeds[versions[0]]
+	var err error
+	if k.blindKey, err = derive(oldest, "coffre blind index", 32); err != nil {
+		return nil, err
+	}
+	if k.signSeed, err = derive(oldest, "coffre audit signing", 32); err != nil {
+		return nil, err
+	}
+	k.hmacs.New = func() any { return hmac.New(sha256.New, k.blindKey) }
+	return k, nil
+}
+
+// Current returns the KEK version that wraps new keys.
+func (k *Keyring) Current() uint32 { return k.current }
+
+// SigningSeed returns the 32-byte seed of the audit checkpoint signing key
+// (an Ed25519 seed).
+func (k *Keyring) SigningSeed() []byte { return append([]byte(nil), k.signSeed...) }
+
+func derive(seed []byte, label string, n int) ([]byte, error) {
+	key, err := hkdf.Key(sha256.New, seed, nil, label, n)
+	if err != nil {
+		return nil, fmt.Errorf("derive %s: %w", label, err)
+	}
+	return key, nil
+}
+
+func newGCM(key []byte) (cipher.AEAD, error) {
+	b, err := aes.NewCipher(key)
+	if err != nil {
+		return nil, fmt.Errorf("aes: %w", err)
+	}
+	a, err := cipher.NewGCM(b)
+	if err != nil {
+		return nil, fmt.Errorf("gcm: %w", err)
+	}
+	return a, nil
+}
+
+func ad(parts ...string) []byte {
+	n := 0
+	for _, p := range parts {
+		n += len(p) + 1
+	}
+	b := make([]byte, 0, n+4)
+	for i, p := range parts {
+		if i > 0 {
+			b = append(b, 0)
+		}
+		b = append(b, p...)
+	}
+	return b
+}
+
+func seal(a cipher.AEAD, prefix, pt, adata []byte) []byte {
+	out := make([]byte, len(prefix)+nonceSize, len(prefix)+nonceSize+len(pt)+tagSize)
+	copy(out, prefix)
+	nonce := out[len(prefix):]
+	rand.Read(nonce) // never fails (crypto/rand doc)
+	return a.Seal(out, nonce, pt, adata)
+}
+
+// NewDEK returns a fresh random data key and its wrapped form for subject.
+func (k *Keyring) NewDEK(subject string) (*DataKey, []byte, error) {
+	raw := make([]byte, DEKSize)
+	rand.Read(raw)
+	w, err := k.wrap(subject, raw)
+	if err != nil {
+		return nil, nil, err
+	}
+	dk, err := newDataKey(subject, 1, raw)
+	if err != nil {
+		return nil, nil, err
+	}
+	return dk, w, nil
+}
+
+func (k *Keyring) wrap(subject string, raw []byte) ([]byte, error) {
+	var ver [4]byte
+	binary.BigEndian.PutUint32(ver[:], k.current)
+	return seal(k.keks[k.current], ver[:], raw, append(ad("coffre/dek/v1", subject), append([]byte{0}, ver[:]...)...)), nil
+}
+
+// WrappedVersion returns the KEK version a wrapped DEK was made with.
+func WrappedVersion(wrapped []byte) (uint32, error) {
+	if len(wrapped) < 4+nonceSize+tagSize {
+		return 0, ErrDecrypt
+	}
+	return binary.BigEndian.Uint32(wrapped), nil
+}
+
+// Rewrap opens a wrapped DEK and wraps it again under the current KEK
+// version, leaving the data it protects untouched.
+func (k *Keyring) Rewrap(subject string, wrapped []byte) ([]byte, error) {
+	raw, err := k.unwrap(subject, wrapped)
+	if err != nil {
+		return nil, err
+	}
+	return k.wrap(subject, raw)
+}
+
+func (k *Keyring) unwrap(subject string, wrapped []byte) ([]byte, error) {
+	v, err := WrappedVersion(wrapped)
+	if err != nil {
+		return nil, err
+	}
+	a, ok := k.keks[v]
+	if !ok {
+		return nil, fmt.Errorf("%w %d", ErrUnknownKeyVersion, v)
+	}
+	raw, err := a.Open(nil, wrapped[4:4+nonceSize], wrapped[4+nonceSize:], append(ad("coffre/dek/v1", subject), append([]byte{0}, wrapped[:4]...)...))
+	if err != nil {
+		return nil, fmt.Errorf("unwrap data key: %w", ErrDecrypt)
+	}
+	return raw, nil
+}
+
+// OpenDEK unwraps the subject's data key; version is the DEK version stored
+// with the record.
+func (k *Keyring) OpenDEK(subject string, version uint32, wrapped []byte) (*DataKey, error) {
+	raw, err := k.unwrap(subject, wrapped)
+	if err != nil {
+		return nil, err
+	}
+	return newDataKey(subject, version, raw)
+}
+
+// SealSecret encrypts a server secret (such as a TOTP seed) under the
+// current KEK, bound to label (such as the operator id).
+func (k *Keyring) SealSecret(label string, pt []byte) []byte {
+	var ver [4]byte
+	binary.BigEndian.PutUint32(ver[:], k.current)
+	return seal(k.keks[k.current], ver[:], pt, append(ad("coffre/secret/v1", label), append([]byte{0}, ver[:]...)...))
+}
+
+// OpenSecret decrypts what SealSecret made for label.
+func (k *Keyring) OpenSecret(label string, ct []byte) ([]byte, error) {
+	v, err := WrappedVersion(ct)
+	if err != nil {
+		return nil, err
+	}
+	a, ok := k.keks[v]
+	if !ok {
+		return nil, fmt.Errorf("%w %d", ErrUnknownKeyVersion, v)
+	}
+	pt, err := a.Open(nil, ct[4:4+nonceSize], ct[4+nonceSize:], append(ad("coffre/secret/v1", label), append([]byte{0}, ct[:4]...)...))
+	if err != nil {
+		return nil, fmt.Errorf("open secret: %w", ErrDecrypt)
+	}
+	return pt, nil
+}
+
+// BlindIndex returns the keyed hash of a field's normalised value. The
+// field name is part of the input, so equal values in two fields do not
+// share an index entry.
+func (k *Keyring) BlindIndex(field, normalised string) []byte {
+	h := k.hmacs.Get().(hash.Hash)
+	h.Reset()
+	h.Write([]byte(field))
+	h.Write([]byte{0})
+	h.Write([]byte(normalised))
+	var sum [sha256.Size]byte
+	out := h.Sum(sum[:0])
+	k.hmacs.Put(h)
+	return append([]byte(nil), out[:BlindIndexLen]...)
+}
+
+// DataKey is one subject's unwrapped data key.
+type DataKey struct {
+	aead    cipher.AEAD
+	subject string
+	version uint32
+}
+
+func newDataKey(subject string, version uint32, raw []byte) (*DataKey, error) {
+	a, err := newGCM(raw)
+	if err != nil {
+		return nil, err
+	}
+	return &DataKey{aead: a, subject: subject, version: version}, nil
+}
+
+// Version returns the DEK version bound into the field ciphertexts.
+func (d *DataKey) Version() uint32 { return d.version }
+
+func (d *DataKey) fieldAD(field string) []byte {
+	var ver [4]byte
+	binary.BigEndian.PutUint32(ver[:], d.version)
+	return append(ad("coffre/field/v1", d.subject, field), append([]byte{0}, ver[:]...)...)
+}
+
+// Seal encrypts one field's value.
+func (d *DataKey) Seal(field string, pt []byte) []byte {
+	return seal(d.aead, nil, pt, d.fieldAD(field))
+}
+
+// Open decrypts one field's value; it fails with ErrDecrypt if the
+// ciphertext belongs to another subject, field or key.
+func (d *DataKey) Open(field string, ct []byte) ([]byte, error) {
+	if len(ct) < nonceSize+tagSize {
+		return nil, ErrDecrypt
+	}
+	pt, err := d.aead.Open(nil, ct[:nonceSize], ct[nonceSize:], d.fieldAD(field))
+	if err != nil {
+		return nil, ErrDecrypt
+	}
+	return pt, nil
+}
