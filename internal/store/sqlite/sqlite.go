@@ -1,0 +1,343 @@
+// Package sqlite is Coffre's embedded store: one SQLite file in WAL mode,
+// through the pure-Go modernc.org/sqlite driver (no cgo), with the schema
+// migrations embedded in the binary.
+//
+// # Group commit
+//
+// Every write goes through one writer goroutine that owns the only write
+// connection. It takes whatever Update calls queued while the previous
+// commit was being made durable, runs each one's function inside its own
+// SAVEPOINT within a single BEGIN IMMEDIATE transaction, then commits once
+// (synchronous=FULL: the commit is on disk when Update returns). A function
+// that fails is rolled back to its savepoint and the others commit; a
+// failed COMMIT fails them all. There is no fixed wait: under light load a
+// batch holds one call, under heavy load one fsync covers hundreds, and that
+// is how audited reads reach their throughput without weakening durability.
+//
+// Reads that need no write (View) use a separate pool of read-only
+// connections, which WAL lets run beside the writer.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"sync"
+
+	"github.com/coffre/coffre/internal/vault"
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// ErrClosed is returned by Update and View after Close.
+var ErrClosed = errors.New("store closed")
+
+// Options tune the store; the zero value is the production default.
+type Options struct {
+	// CacheKiB is the page cache of each connection in KiB (default 8192
+	// for the writer, 2048 for each reader).
+	CacheKiB int
+	// Readers is the size of the read pool (default 2×GOMAXPROCS).
+	Readers int
+	// MaxBatch caps the Update calls in one group commit (default 512).
+	MaxBatch int
+	// Durability "full" (default) fsyncs every commit; "off" is for bulk
+	// loads that can be redone (the import benchmark), never for serving.
+	Durability string
+}
+
+// Store is the SQLite store. It implements vault.Store.
+type Store struct {
+	path   string
+	wdb    *sql.DB
+	wconn  *sql.Conn
+	rdb    *sql.DB
+	reqs   chan *request
+	stop   chan struct{}
+	done   chan struct{}
+	closed sync.Once
+	opts   Options
+	stmts  *stmts
+}
+
+var _ vault.Store = (*Store)(nil)
+
+type request struct {
+	ctx  context.Context
+	fn   func(context.Context, vault.Tx) error
+	err  error
+	done chan struct{}
+}
+
+// Open opens (creating if needed) the database at path and migrates it.
+func Open(ctx context.Context, path string, opts Options) (*Store, error) {
+	if opts.MaxBatch <= 0 {
+		opts.MaxBatch = 512
+	}
+	if opts.Readers <= 0 {
+		opts.Readers = 2 * runtime.GOMAXPROCS(0)
+	}
+	sync := "FULL"
+	switch opts.Durability {
+	case "", "full":
+	case "off":
+		sync = "OFF"
+	default:
+		return nil, fmt.Errorf("open store: durability %q: want full or off", opts.Durability)
+	}
+	if dir := filepath.Dir(path); dir != "" {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return nil, fmt.Errorf("open store: %w", err)
+		}
+	}
+	wcache, rcache := 8192, 2048
+	if opts.CacheKiB > 0 {
+		wcache, rcache = opts.CacheKiB, opts.CacheKiB
+	}
+	dsn := func(cache int, extra ...string) string {
+		q := url.Values{}
+		q.Add("_pragma", "busy_timeout(10000)")
+		q.Add("_pragma", "journal_mode(WAL)")
+		q.Add("_pragma", "synchronous("+sync+")")
+		q.Add("_pragma", "foreign_keys(ON)")
+		q.Add("_pragma", fmt.Sprintf("cache_size(-%d)", cache))
+		for _, e := range extra {
+			q.Add("_pragma", e)
+		}
+		return "file:" + path + "?" + q.Encode()
+	}
+	wdb, err := sql.Open("sqlite", dsn(wcache))
+	if err != nil {
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+	wdb.SetMaxOpenConns(1)
+	wconn, err := wdb.Conn(ctx)
+	if err != nil {
+		wdb.Close()
+		return nil, fmt.Errorf("open store %s: %w", path, err)
+	}
+	if err := migrate(ctx, wconn); err != nil {
+		wconn.Close()
+		wdb.Close()
+		return nil, fmt.Errorf("open store %s: %w", path, err)
+	}
+	rdb, err := sql.Open("sqlite", dsn(rcache, "query_only(1)"))
+	if err != nil {
+		wconn.Close()
+		wdb.Close()
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+	rdb.SetMaxOpenConns(opts.Readers)
+	rdb.SetMaxIdleConns(opts.Readers)
+	st, err := prepare(ctx, wconn)
+	if err != nil {
+		rdb.Close()
+		wconn.Close()
+		wdb.Close()
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+	s := &Store{
+		path: path, wdb: wdb, wconn: wconn, rdb: rdb, opts: opts, stmts: st,
+		reqs: make(chan *request, opts.MaxBatch),
+		stop: make(chan struct{}), done: make(chan struct{}),
+	}
+	go s.writer()
+	return s, nil
+}
+
+// Path returns the database file's path.
+func (s *Store) Path() string { return s.path }
+
+func migrate(ctx context.Context, c *sql.Conn) error {
+	var version int
+	if err := c.QueryRowContext(ctx, "PRAGMA user_version").Scan(&version); err != nil {
+		return fmt.Errorf("read schema version: %w", err)
+	}
+	names, err := fs.Glob(migrations, "migrations/*.sql")
+	if err != nil {
+		return err
+	}
+	sort.Strings(names)
+	if version > len(names) {
+		return fmt.Errorf("database schema version %d is newer than this binary's %d", version, len(names))
+	}
+	for i := version; i < len(names); i++ {
+		body, err := migrations.ReadFile(names[i])
+		if err != nil {
+			return err
+		}
+		if _, err := c.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
+			return fmt.Errorf("migrate: %w", err)
+		}
+		if _, err := c.ExecContext(ctx, string(body)); err != nil {
+			c.ExecContext(ctx, "ROLLBACK")
+			return fmt.Errorf("migration %s: %w", names[i], err)
+		}
+		if _, err := c.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", i+1)); err != nil {
+			c.ExecContext(ctx, "ROLLBACK")
+			return fmt.Errorf("migration %s: %w", names[i], err)
+		}
+		if _, err := c.ExecContext(ctx, "COMMIT"); err != nil {
+			return fmt.Errorf("migration %s: %w", names[i], err)
+		}
+	}
+	return nil
+}
+
+// Update runs fn in the next group commit; see the package doc.
+func (s *Store) Update(ctx context.Context, fn func(context.Context, vault.Tx) error) error {
+	r := &request{ctx: ctx, fn: fn, done: make(chan struct{})}
+	select {
+	case <-s.stop:
+		return ErrClosed
+	default:
+	}
+	select {
+	case s.reqs <- r:
+	case <-s.stop:
+		return ErrClosed
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	// The writer answers every request it takes, even when ctx ends, so
+	// that the caller never returns while its fn may still run.
+	select {
+	case <-r.done:
+		return r.err
+	case <-s.done:
+		select {
+		case <-r.done:
+			return r.err
+		default:
+			return ErrClosed // queued after the writer's last drain
+		}
+	}
+}
+
+func (s *Store) writer() {
+	defer close(s.done)
+	batch := make([]*request, 0, s.opts.MaxBatch)
+	for {
+		select {
+		case r := <-s.reqs:
+			batch = append(batch[:0], r)
+		case <-s.stop:
+			// Answer what is still queued.
+			for {
+				select {
+				case r := <-s.reqs:
+					r.err = ErrClosed
+					close(r.done)
+				default:
+					return
+				}
+			}
+		}
+	drain:
+		for len(batch) < s.opts.MaxBatch {
+			select {
+			case r := <-s.reqs:
+				batch = append(batch, r)
+			default:
+				break drain
+			}
+		}
+		s.commit(batch)
+	}
+}
+
+// commit runs one group: see the package doc.
+func (s *Store) commit(batch []*request) {
+	ctx := context.Background()
+	finish := func(err error) {
+		for _, r := range batch {
+			if err != nil && r.err == nil {
+				r.err = err
+			}
+			close(r.done)
+		}
+	}
+	if _, err := s.wconn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
+		finish(fmt.Errorf("begin: %w", err))
+		return
+	}
+	tx := &tx{q: s.wconn, st: s.stmts}
+	for _, r := range batch {
+		if err := r.ctx.Err(); err != nil {
+			r.err = err
+			continue
+		}
+		if _, err := s.wconn.ExecContext(ctx, "SAVEPOINT u"); err != nil {
+			r.err = fmt.Errorf("savepoint: %w", err)
+			continue
+		}
+		r.err = r.fn(r.ctx, tx)
+		if r.err != nil {
+			if _, err := s.wconn.ExecContext(ctx, "ROLLBACK TO u"); err != nil {
+				// The transaction is in an unknown state: abandon the group.
+				s.wconn.ExecContext(ctx, "ROLLBACK")
+				finish(fmt.Errorf("rollback to savepoint: %w", err))
+				return
+			}
+		}
+		if _, err := s.wconn.ExecContext(ctx, "RELEASE u"); err != nil {
+			s.wconn.ExecContext(ctx, "ROLLBACK")
+			finish(fmt.Errorf("release savepoint: %w", err))
+			return
+		}
+	}
+	if _, err := s.wconn.ExecContext(ctx, "COMMIT"); err != nil {
+		s.wconn.ExecContext(ctx, "ROLLBACK")
+		finish(fmt.Errorf("commit: %w", err))
+		return
+	}
+	finish(nil)
+}
+
+// View runs fn in a read transaction on the read pool.
+func (s *Store) View(ctx context.Context, fn func(context.Context, vault.Tx) error) error {
+	select {
+	case <-s.stop:
+		return ErrClosed
+	default:
+	}
+	t, err := s.rdb.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin read: %w", err)
+	}
+	defer t.Rollback()
+	return fn(ctx, &tx{q: t})
+}
+
+// Close stops the writer after the queued writes and closes the database.
+func (s *Store) Close() error {
+	var err error
+	s.closed.Do(func() {
+		close(s.stop)
+		<-s.done
+		s.stmts.close()
+		err = errors.Join(s.rdb.Close(), s.wconn.Close(), s.wdb.Close())
+	})
+	return err
+}
+
+// Exec runs a statement on the write connection, outside group commit. It
+// is for tests that inject failures (a trigger that makes the audit insert
+// fail) and for maintenance.
+func (s *Store) Exec(ctx context.Context, query string) error {
+	return s.Update(ctx, func(ctx context.Context, _ vault.Tx) error {
+		_, err := s.wconn.ExecContext(ctx, query)
+		return err
+	})
+}
+

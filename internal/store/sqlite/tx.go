@@ -1,0 +1,337 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/coffre/coffre/internal/vault"
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+)
+
+// The statements, by name. The writer prepares them once on its connection;
+// read transactions run them as text.
+var queries = map[string]string{
+	"putSubject":     `INSERT INTO subjects (id, unit, dek, dek_version, fields, created, updated) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+	"replaceSubject": `UPDATE subjects SET unit = ?, dek = ?, dek_version = ?, fields = ?, updated = ? WHERE id = ? AND erased = 0`,
+	"getSubject":     `SELECT unit, dek, dek_version, fields, created, updated, erased FROM subjects WHERE id = ?`,
+	"eraseSubject":   `UPDATE subjects SET dek = NULL, fields = NULL, erased = 1, updated = ? WHERE id = ?`,
+	"putIndex":       `INSERT INTO blind_index (hash, subject) VALUES (?, ?) ON CONFLICT DO NOTHING`,
+	"lookupIndex":    `SELECT subject FROM blind_index WHERE hash = ?`,
+	"deleteIndexes":  `DELETE FROM blind_index WHERE subject = ?`,
+	"appendAudit":    `INSERT INTO audit (ts, actor, action, subject, purpose, reason, fields, decision, origin) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING seq`,
+	"auditEntries":   `SELECT seq, ts, actor, action, subject, purpose, reason, fields, decision, origin FROM audit WHERE seq >= ? AND seq < ? ORDER BY seq LIMIT ?`,
+	"subjectAudit":   `SELECT seq, ts, actor, action, subject, purpose, reason, fields, decision, origin FROM audit WHERE subject = ? AND subject != '' ORDER BY seq DESC LIMIT ?`,
+	"putOperator":    `INSERT INTO operators (id, username, password_hash, totp_secret, totp_step, role, unit, created, disabled) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	"getOperator":    `SELECT id, username, password_hash, totp_secret, totp_step, role, unit, created, disabled FROM operators WHERE id = ?`,
+	"getOperatorBy":  `SELECT id, username, password_hash, totp_secret, totp_step, role, unit, created, disabled FROM operators WHERE username = ?`,
+	"advanceTOTP":    `UPDATE operators SET totp_step = ? WHERE id = ? AND totp_step < ?`,
+	"countOperators": `SELECT count(*) FROM operators`,
+	"putSession":     `INSERT INTO sessions (hash, kind, operator, created, last_seen, expires, attempts, origin) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+	"getSession": `SELECT s.kind, s.operator, s.created, s.last_seen, s.expires, s.attempts, s.origin, o.role, o.unit, o.disabled
+		FROM sessions s JOIN operators o ON o.id = s.operator WHERE s.hash = ?`,
+	"touchSession":    `UPDATE sessions SET last_seen = ?, attempts = attempts + ? WHERE hash = ?`,
+	"deleteSession":   `DELETE FROM sessions WHERE hash = ?`,
+	"deleteOpSession": `DELETE FROM sessions WHERE operator = ?`,
+}
+
+type stmts struct{ m map[string]*sql.Stmt }
+
+func prepare(ctx context.Context, c *sql.Conn) (*stmts, error) {
+	s := &stmts{m: map[string]*sql.Stmt{}}
+	for name, q := range queries {
+		st, err := c.PrepareContext(ctx, q)
+		if err != nil {
+			s.close()
+			return nil, fmt.Errorf("prepare %s: %w", name, err)
+		}
+		s.m[name] = st
+	}
+	return s, nil
+}
+
+func (s *stmts) close() {
+	for _, st := range s.m {
+		st.Close()
+	}
+}
+
+type querier interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// tx implements vault.Tx on the writer's connection (st set) or on a read
+// transaction (st nil).
+type tx struct {
+	q  querier
+	st *stmts
+}
+
+func (t *tx) exec(ctx context.Context, name string, args ...any) (sql.Result, error) {
+	if t.st != nil {
+		return t.st.m[name].ExecContext(ctx, args...)
+	}
+	return t.q.ExecContext(ctx, queries[name], args...)
+}
+
+func (t *tx) row(ctx context.Context, name string, args ...any) *sql.Row {
+	if t.st != nil {
+		return t.st.m[name].QueryRowContext(ctx, args...)
+	}
+	return t.q.QueryRowContext(ctx, queries[name], args...)
+}
+
+func (t *tx) rows(ctx context.Context, name string, args ...any) (*sql.Rows, error) {
+	if t.st != nil {
+		return t.st.m[name].QueryContext(ctx, args...)
+	}
+	return t.q.QueryContext(ctx, queries[name], args...)
+}
+
+func micros(t time.Time) int64 { return t.UnixMicro() }
+func fromMicros(v int64) time.Time {
+	return time.UnixMicro(v).UTC()
+}
+
+func isConstraint(err error) bool {
+	var e *sqlite.Error
+	if !errors.As(err, &e) {
+		return false
+	}
+	switch e.Code() {
+	case sqlite3.SQLITE_CONSTRAINT_UNIQUE, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY:
+		return true
+	}
+	return false
+}
+
+func notFound(err error, what string) error {
+	if errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("%s: %w", what, vault.ErrNotFound)
+	}
+	return fmt.Errorf("%s: %w", what, err)
+}
+
+func (t *tx) PutSubject(ctx context.Context, s *vault.SubjectRow) error {
+	_, err := t.exec(ctx, "putSubject", s.ID, s.Unit, s.DEK, s.DEKVersion, s.Fields, micros(s.Created), micros(s.Updated))
+	if isConstraint(err) {
+		return fmt.Errorf("put subject: %w", vault.ErrConflict)
+	}
+	if err != nil {
+		return fmt.Errorf("put subject: %w", err)
+	}
+	return nil
+}
+
+func (t *tx) ReplaceSubject(ctx context.Context, s *vault.SubjectRow) error {
+	res, err := t.exec(ctx, "replaceSubject", s.Unit, s.DEK, s.DEKVersion, s.Fields, micros(s.Updated), s.ID)
+	if err != nil {
+		return fmt.Errorf("replace subject: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("replace subject: %w", vault.ErrNotFound)
+	}
+	return nil
+}
+
+func (t *tx) GetSubject(ctx context.Context, id string) (*vault.SubjectRow, error) {
+	s := &vault.SubjectRow{ID: id}
+	var created, updated int64
+	var ver int64
+	err := t.row(ctx, "getSubject", id).Scan(&s.Unit, &s.DEK, &ver, &s.Fields, &created, &updated, &s.Erased)
+	if err != nil {
+		return nil, notFound(err, "get subject")
+	}
+	s.DEKVersion = uint32(ver)
+	s.Created, s.Updated = fromMicros(created), fromMicros(updated)
+	return s, nil
+}
+
+func (t *tx) EraseSubject(ctx context.Context, id string, at time.Time) error {
+	res, err := t.exec(ctx, "eraseSubject", micros(at), id)
+	if err != nil {
+		return fmt.Errorf("erase subject: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("erase subject: %w", vault.ErrNotFound)
+	}
+	return nil
+}
+
+func (t *tx) PutIndex(ctx context.Context, hash []byte, subject string) error {
+	res, err := t.exec(ctx, "putIndex", hash, subject)
+	if err != nil {
+		return fmt.Errorf("put index: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("put index: %w", vault.ErrConflict)
+	}
+	return nil
+}
+
+func (t *tx) LookupIndex(ctx context.Context, hash []byte) (string, error) {
+	var s string
+	if err := t.row(ctx, "lookupIndex", hash).Scan(&s); err != nil {
+		return "", notFound(err, "lookup index")
+	}
+	return s, nil
+}
+
+func (t *tx) DeleteIndexes(ctx context.Context, subject string) error {
+	if _, err := t.exec(ctx, "deleteIndexes", subject); err != nil {
+		return fmt.Errorf("delete indexes: %w", err)
+	}
+	return nil
+}
+
+func (t *tx) AppendAudit(ctx context.Context, e *vault.AuditEntry) error {
+	err := t.row(ctx, "appendAudit", micros(e.Time), e.Actor, e.Action, e.Subject, e.Purpose, e.Reason,
+		strings.Join(e.Fields, ","), e.Decision, e.Origin).Scan(&e.Seq)
+	if err != nil {
+		return fmt.Errorf("append audit: %w", err)
+	}
+	return nil
+}
+
+func scanAudit(rows *sql.Rows) ([]vault.AuditEntry, error) {
+	defer rows.Close()
+	var out []vault.AuditEntry
+	for rows.Next() {
+		var e vault.AuditEntry
+		var ts int64
+		var fields string
+		if err := rows.Scan(&e.Seq, &ts, &e.Actor, &e.Action, &e.Subject, &e.Purpose, &e.Reason, &fields, &e.Decision, &e.Origin); err != nil {
+			return nil, fmt.Errorf("scan audit: %w", err)
+		}
+		e.Time = fromMicros(ts)
+		if fields != "" {
+			e.Fields = strings.Split(fields, ",")
+		}
+		out = append(out, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read audit: %w", err)
+	}
+	return out, nil
+}
+
+func (t *tx) AuditEntries(ctx context.Context, from, to int64, limit int) ([]vault.AuditEntry, error) {
+	rows, err := t.rows(ctx, "auditEntries", from, to, limit)
+	if err != nil {
+		return nil, fmt.Errorf("audit entries: %w", err)
+	}
+	return scanAudit(rows)
+}
+
+func (t *tx) SubjectAudit(ctx context.Context, subject string, limit int) ([]vault.AuditEntry, error) {
+	rows, err := t.rows(ctx, "subjectAudit", subject, limit)
+	if err != nil {
+		return nil, fmt.Errorf("subject audit: %w", err)
+	}
+	return scanAudit(rows)
+}
+
+func (t *tx) PutOperator(ctx context.Context, o *vault.Operator) error {
+	_, err := t.exec(ctx, "putOperator", o.ID, o.Username, o.PasswordHash, o.TOTPSecret, o.TOTPStep, o.Role, o.Unit, micros(o.Created), o.Disabled)
+	if isConstraint(err) {
+		return fmt.Errorf("put operator: %w", vault.ErrConflict)
+	}
+	if err != nil {
+		return fmt.Errorf("put operator: %w", err)
+	}
+	return nil
+}
+
+func scanOperator(r *sql.Row) (*vault.Operator, error) {
+	o := &vault.Operator{}
+	var created int64
+	if err := r.Scan(&o.ID, &o.Username, &o.PasswordHash, &o.TOTPSecret, &o.TOTPStep, &o.Role, &o.Unit, &created, &o.Disabled); err != nil {
+		return nil, notFound(err, "get operator")
+	}
+	o.Created = fromMicros(created)
+	return o, nil
+}
+
+func (t *tx) GetOperator(ctx context.Context, id string) (*vault.Operator, error) {
+	return scanOperator(t.row(ctx, "getOperator", id))
+}
+
+func (t *tx) GetOperatorByName(ctx context.Context, username string) (*vault.Operator, error) {
+	return scanOperator(t.row(ctx, "getOperatorBy", username))
+}
+
+func (t *tx) AdvanceTOTP(ctx context.Context, id string, step int64) (bool, error) {
+	res, err := t.exec(ctx, "advanceTOTP", step, id, step)
+	if err != nil {
+		return false, fmt.Errorf("advance totp: %w", err)
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
+}
+
+func (t *tx) CountOperators(ctx context.Context) (int, error) {
+	var n int
+	if err := t.row(ctx, "countOperators").Scan(&n); err != nil {
+		return 0, fmt.Errorf("count operators: %w", err)
+	}
+	return n, nil
+}
+
+func (t *tx) PutSession(ctx context.Context, s *vault.Session) error {
+	_, err := t.exec(ctx, "putSession", s.Hash, string(s.Kind), s.Operator, micros(s.Created), micros(s.LastSeen), micros(s.Expires), s.Attempts, s.Origin)
+	if isConstraint(err) {
+		return fmt.Errorf("put session: %w", vault.ErrConflict)
+	}
+	if err != nil {
+		return fmt.Errorf("put session: %w", err)
+	}
+	return nil
+}
+
+func (t *tx) GetSession(ctx context.Context, hash []byte) (*vault.Session, error) {
+	s := &vault.Session{Hash: hash}
+	var kind string
+	var created, seen, expires int64
+	err := t.row(ctx, "getSession", hash).Scan(&kind, &s.Operator, &created, &seen, &expires, &s.Attempts, &s.Origin, &s.Role, &s.Unit, &s.Disabled)
+	if err != nil {
+		return nil, notFound(err, "get session")
+	}
+	s.Kind = vault.SessionKind(kind)
+	s.Created, s.LastSeen, s.Expires = fromMicros(created), fromMicros(seen), fromMicros(expires)
+	return s, nil
+}
+
+func (t *tx) TouchSession(ctx context.Context, hash []byte, lastSeen time.Time, attempt bool) error {
+	inc := 0
+	if attempt {
+		inc = 1
+	}
+	res, err := t.exec(ctx, "touchSession", micros(lastSeen), inc, hash)
+	if err != nil {
+		return fmt.Errorf("touch session: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("touch session: %w", vault.ErrNotFound)
+	}
+	return nil
+}
+
+func (t *tx) DeleteSession(ctx context.Context, hash []byte) error {
+	if _, err := t.exec(ctx, "deleteSession", hash); err != nil {
+		return fmt.Errorf("delete session: %w", err)
+	}
+	return nil
+}
+
+func (t *tx) DeleteOperatorSessions(ctx context.Context, operator string) error {
+	if _, err := t.exec(ctx, "deleteOpSession", operator); err != nil {
+		return fmt.Errorf("delete operator sessions: %w", err)
+	}
+	return nil
+}

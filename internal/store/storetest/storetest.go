@@ -1,0 +1,356 @@
+// Package storetest is the conformance suite every vault.Store
+// implementation runs: it states the contract of package vault's Store and
+// Tx in executable form.
+//
+//	func TestConformance(t *testing.T) {
+//		storetest.Run(t, func(t *testing.T) vault.Store { return openTestStore(t) })
+//	}
+package storetest
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/coffre/coffre/internal/vault"
+)
+
+// Run runs the suite; open returns a fresh, empty store for each subtest
+// (closing it is open's business, with t.Cleanup).
+func Run(t *testing.T, open func(t *testing.T) vault.Store) {
+	tests := []struct {
+		name string
+		fn   func(t *testing.T, s vault.Store)
+	}{
+		{"SubjectRoundTrip", subjectRoundTrip},
+		{"SubjectConflictAndReplace", subjectConflictAndReplace},
+		{"EraseKeepsTombstone", eraseKeepsTombstone},
+		{"IndexExactOnly", indexExactOnly},
+		{"TxRollback", txRollback},
+		{"GroupIsolation", groupIsolation},
+		{"AuditSequence", auditSequence},
+		{"ConcurrentAppend", concurrentAppend},
+		{"Operators", operators},
+		{"TOTPStepAdvancesOnce", totpStep},
+		{"Sessions", sessions},
+		{"CanceledContext", canceledContext},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.fn(t, open(t))
+		})
+	}
+}
+
+var ctx = context.Background()
+
+var t0 = time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
+
+func update(t *testing.T, s vault.Store, fn func(context.Context, vault.Tx) error) {
+	t.Helper()
+	if err := s.Update(ctx, fn); err != nil {
+		t.Fatalf("Update: %v", err)
+	}
+}
+
+func subject(id string) *vault.SubjectRow {
+	return &vault.SubjectRow{ID: id, Unit: "unit-a", DEK: []byte("wrapped-" + id), DEKVersion: 1,
+		Fields: []byte("sealed-" + id), Created: t0, Updated: t0}
+}
+
+func getSubject(t *testing.T, s vault.Store, id string) (*vault.SubjectRow, error) {
+	t.Helper()
+	var got *vault.SubjectRow
+	err := s.View(ctx, func(ctx context.Context, tx vault.Tx) error {
+		var err error
+		got, err = tx.GetSubject(ctx, id)
+		return err
+	})
+	return got, err
+}
+
+func subjectRoundTrip(t *testing.T, s vault.Store) {
+	want := subject("sub_1")
+	update(t, s, func(ctx context.Context, tx vault.Tx) error { return tx.PutSubject(ctx, want) })
+	got, err := getSubject(t, s, "sub_1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.ID != want.ID || got.Unit != want.Unit || !bytes.Equal(got.DEK, want.DEK) || got.DEKVersion != 1 ||
+		!bytes.Equal(got.Fields, want.Fields) || !got.Created.Equal(t0) || got.Erased {
+		t.Fatalf("GetSubject = %+v, want %+v", got, want)
+	}
+	if _, err := getSubject(t, s, "sub_none"); !errors.Is(err, vault.ErrNotFound) {
+		t.Fatalf("missing subject: %v, want ErrNotFound", err)
+	}
+}
+
+func subjectConflictAndReplace(t *testing.T, s vault.Store) {
+	update(t, s, func(ctx context.Context, tx vault.Tx) error { return tx.PutSubject(ctx, subject("sub_1")) })
+	err := s.Update(ctx, func(ctx context.Context, tx vault.Tx) error { return tx.PutSubject(ctx, subject("sub_1")) })
+	if !errors.Is(err, vault.ErrConflict) {
+		t.Fatalf("second put: %v, want ErrConflict", err)
+	}
+	r := subject("sub_1")
+	r.Fields, r.Unit, r.Updated = []byte("new"), "unit-b", t0.Add(time.Hour)
+	update(t, s, func(ctx context.Context, tx vault.Tx) error { return tx.ReplaceSubject(ctx, r) })
+	got, _ := getSubject(t, s, "sub_1")
+	if string(got.Fields) != "new" || got.Unit != "unit-b" || !got.Updated.Equal(r.Updated) {
+		t.Fatalf("after replace: %+v", got)
+	}
+	err = s.Update(ctx, func(ctx context.Context, tx vault.Tx) error { return tx.ReplaceSubject(ctx, subject("sub_2")) })
+	if !errors.Is(err, vault.ErrNotFound) {
+		t.Fatalf("replace missing: %v, want ErrNotFound", err)
+	}
+}
+
+func eraseKeepsTombstone(t *testing.T, s vault.Store) {
+	update(t, s, func(ctx context.Context, tx vault.Tx) error { return tx.PutSubject(ctx, subject("sub_1")) })
+	update(t, s, func(ctx context.Context, tx vault.Tx) error { return tx.EraseSubject(ctx, "sub_1", t0) })
+	got, err := getSubject(t, s, "sub_1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !got.Erased || got.DEK != nil || got.Fields != nil {
+		t.Fatalf("after erase: erased=%v dek=%q fields=%q; want tombstone without key or data", got.Erased, got.DEK, got.Fields)
+	}
+	err = s.Update(ctx, func(ctx context.Context, tx vault.Tx) error { return tx.ReplaceSubject(ctx, subject("sub_1")) })
+	if !errors.Is(err, vault.ErrNotFound) {
+		t.Fatalf("replace erased: %v, want ErrNotFound", err)
+	}
+}
+
+func indexExactOnly(t *testing.T, s vault.Store) {
+	h1, h2 := []byte("0123456789abcdef"), []byte("0123456789abcdeg")
+	update(t, s, func(ctx context.Context, tx vault.Tx) error { return tx.PutIndex(ctx, h1, "sub_1") })
+	err := s.Update(ctx, func(ctx context.Context, tx vault.Tx) error { return tx.PutIndex(ctx, h1, "sub_2") })
+	if !errors.Is(err, vault.ErrConflict) {
+		t.Fatalf("duplicate hash: %v, want ErrConflict", err)
+	}
+	s.View(ctx, func(ctx context.Context, tx vault.Tx) error {
+		if id, err := tx.LookupIndex(ctx, h1); err != nil || id != "sub_1" {
+			t.Errorf("LookupIndex = %q, %v; want sub_1", id, err)
+		}
+		if _, err := tx.LookupIndex(ctx, h2); !errors.Is(err, vault.ErrNotFound) {
+			t.Errorf("neighbour hash: %v, want ErrNotFound", err)
+		}
+		if _, err := tx.LookupIndex(ctx, h1[:8]); !errors.Is(err, vault.ErrNotFound) {
+			t.Errorf("prefix hash: %v, want ErrNotFound", err)
+		}
+		return nil
+	})
+	update(t, s, func(ctx context.Context, tx vault.Tx) error { return tx.DeleteIndexes(ctx, "sub_1") })
+	s.View(ctx, func(ctx context.Context, tx vault.Tx) error {
+		if _, err := tx.LookupIndex(ctx, h1); !errors.Is(err, vault.ErrNotFound) {
+			t.Errorf("after delete: %v, want ErrNotFound", err)
+		}
+		return nil
+	})
+}
+
+func txRollback(t *testing.T, s vault.Store) {
+	boom := errors.New("boom")
+	err := s.Update(ctx, func(ctx context.Context, tx vault.Tx) error {
+		if err := tx.PutSubject(ctx, subject("sub_1")); err != nil {
+			return err
+		}
+		if err := tx.AppendAudit(ctx, &vault.AuditEntry{Time: t0, Actor: "op_1", Action: "create", Decision: "allow"}); err != nil {
+			return err
+		}
+		return boom
+	})
+	if !errors.Is(err, boom) {
+		t.Fatalf("Update = %v, want fn's error", err)
+	}
+	if _, err := getSubject(t, s, "sub_1"); !errors.Is(err, vault.ErrNotFound) {
+		t.Fatalf("subject survived rollback: %v", err)
+	}
+	var n int
+	s.View(ctx, func(ctx context.Context, tx vault.Tx) error {
+		es, err := tx.AuditEntries(ctx, 1, 100, 100)
+		n = len(es)
+		return err
+	})
+	if n != 0 {
+		t.Fatalf("audit entries after rollback = %d, want 0", n)
+	}
+}
+
+// groupIsolation runs many concurrent updates, half of which fail: the
+// failures leave nothing, the successes all land, whatever the grouping.
+func groupIsolation(t *testing.T, s vault.Store) {
+	const n = 64
+	var wg sync.WaitGroup
+	errs := make([]error, n)
+	for i := range n {
+		wg.Go(func() {
+			errs[i] = s.Update(ctx, func(ctx context.Context, tx vault.Tx) error {
+				if err := tx.PutSubject(ctx, subject(fmt.Sprintf("sub_%d", i))); err != nil {
+					return err
+				}
+				if i%2 == 1 {
+					return fmt.Errorf("fail %d", i)
+				}
+				return nil
+			})
+		})
+	}
+	wg.Wait()
+	for i := range n {
+		_, err := getSubject(t, s, fmt.Sprintf("sub_%d", i))
+		if i%2 == 0 && (errs[i] != nil || err != nil) {
+			t.Errorf("update %d: %v / get: %v; want it committed", i, errs[i], err)
+		}
+		if i%2 == 1 && (errs[i] == nil || !errors.Is(err, vault.ErrNotFound)) {
+			t.Errorf("update %d: %v / get: %v; want it rolled back", i, errs[i], err)
+		}
+	}
+}
+
+func auditSequence(t *testing.T, s vault.Store) {
+	for i := range 3 {
+		e := &vault.AuditEntry{Time: t0.Add(time.Duration(i) * time.Second), Actor: "op_1", Action: "read", Subject: "sub_1",
+			Purpose: "case-handling", Reason: "ticket 42", Fields: []string{"given_name", "phone"}, Decision: "allow", Origin: "127.0.0.1"}
+		update(t, s, func(ctx context.Context, tx vault.Tx) error { return tx.AppendAudit(ctx, e) })
+		if e.Seq != int64(i+1) {
+			t.Fatalf("entry %d got Seq %d, want %d", i, e.Seq, i+1)
+		}
+	}
+	// A rolled-back append leaves no gap.
+	s.Update(ctx, func(ctx context.Context, tx vault.Tx) error {
+		tx.AppendAudit(ctx, &vault.AuditEntry{Time: t0, Actor: "op_2", Action: "read", Decision: "allow"})
+		return errors.New("abort")
+	})
+	e := &vault.AuditEntry{Time: t0, Actor: "op_3", Action: "lookup", Decision: "deny:not_found"}
+	update(t, s, func(ctx context.Context, tx vault.Tx) error { return tx.AppendAudit(ctx, e) })
+	if e.Seq != 4 {
+		t.Fatalf("after rollback Seq = %d, want 4", e.Seq)
+	}
+	s.View(ctx, func(ctx context.Context, tx vault.Tx) error {
+		es, err := tx.AuditEntries(ctx, 2, 4, 10)
+		if err != nil || len(es) != 2 || es[0].Seq != 2 || es[1].Seq != 3 {
+			t.Fatalf("AuditEntries(2,4) = %+v, %v", es, err)
+		}
+		if got := es[0]; got.Actor != "op_1" || got.Purpose != "case-handling" || got.Reason != "ticket 42" ||
+			len(got.Fields) != 2 || got.Fields[1] != "phone" || got.Origin != "127.0.0.1" || !got.Time.Equal(t0.Add(time.Second)) {
+			t.Fatalf("entry round trip: %+v", got)
+		}
+		mine, err := tx.SubjectAudit(ctx, "sub_1", 2)
+		if err != nil || len(mine) != 2 || mine[0].Seq != 3 {
+			t.Fatalf("SubjectAudit = %+v, %v; want the 2 newest of sub_1", mine, err)
+		}
+		return nil
+	})
+}
+
+func concurrentAppend(t *testing.T, s vault.Store) {
+	const n = 200
+	seqs := make([]int64, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			e := &vault.AuditEntry{Time: t0, Actor: "op_1", Action: "read", Decision: "allow"}
+			if err := s.Update(ctx, func(ctx context.Context, tx vault.Tx) error { return tx.AppendAudit(ctx, e) }); err != nil {
+				t.Error(err)
+			}
+			seqs[i] = e.Seq
+		})
+	}
+	wg.Wait()
+	seen := make([]bool, n+1)
+	for _, q := range seqs {
+		if q < 1 || q > n || seen[q] {
+			t.Fatalf("sequence %d out of range or repeated", q)
+		}
+		seen[q] = true
+	}
+}
+
+func operators(t *testing.T, s vault.Store) {
+	o := &vault.Operator{ID: "op_1", Username: "alice", PasswordHash: "$argon2id$x", TOTPSecret: []byte("sealed"), Role: "caseworker", Unit: "u1", Created: t0}
+	update(t, s, func(ctx context.Context, tx vault.Tx) error { return tx.PutOperator(ctx, o) })
+	dup := *o
+	dup.ID = "op_2"
+	if err := s.Update(ctx, func(ctx context.Context, tx vault.Tx) error { return tx.PutOperator(ctx, &dup) }); !errors.Is(err, vault.ErrConflict) {
+		t.Fatalf("duplicate username: %v, want ErrConflict", err)
+	}
+	s.View(ctx, func(ctx context.Context, tx vault.Tx) error {
+		got, err := tx.GetOperatorByName(ctx, "alice")
+		if err != nil || got.ID != "op_1" || got.Role != "caseworker" || string(got.TOTPSecret) != "sealed" || !got.Created.Equal(t0) {
+			t.Fatalf("GetOperatorByName = %+v, %v", got, err)
+		}
+		if _, err := tx.GetOperator(ctx, "op_9"); !errors.Is(err, vault.ErrNotFound) {
+			t.Fatalf("missing operator: %v", err)
+		}
+		if n, err := tx.CountOperators(ctx); n != 1 || err != nil {
+			t.Fatalf("CountOperators = %d, %v", n, err)
+		}
+		return nil
+	})
+}
+
+func totpStep(t *testing.T, s vault.Store) {
+	update(t, s, func(ctx context.Context, tx vault.Tx) error {
+		return tx.PutOperator(ctx, &vault.Operator{ID: "op_1", Username: "a", PasswordHash: "h", Role: "r", Unit: "u", Created: t0})
+	})
+	steps := []struct {
+		step int64
+		want bool
+	}{{100, true}, {100, false}, {99, false}, {101, true}}
+	for _, st := range steps {
+		var ok bool
+		update(t, s, func(ctx context.Context, tx vault.Tx) error {
+			var err error
+			ok, err = tx.AdvanceTOTP(ctx, "op_1", st.step)
+			return err
+		})
+		if ok != st.want {
+			t.Errorf("AdvanceTOTP(%d) = %v, want %v", st.step, ok, st.want)
+		}
+	}
+}
+
+func sessions(t *testing.T, s vault.Store) {
+	update(t, s, func(ctx context.Context, tx vault.Tx) error {
+		return tx.PutOperator(ctx, &vault.Operator{ID: "op_1", Username: "a", PasswordHash: "h", Role: "auditor", Unit: "u9", Created: t0})
+	})
+	h := []byte("hash-1")
+	ses := &vault.Session{Hash: h, Kind: vault.KindLogin, Operator: "op_1", Created: t0, LastSeen: t0, Expires: t0.Add(time.Hour), Origin: "10.0.0.1"}
+	update(t, s, func(ctx context.Context, tx vault.Tx) error { return tx.PutSession(ctx, ses) })
+	update(t, s, func(ctx context.Context, tx vault.Tx) error { return tx.TouchSession(ctx, h, t0.Add(time.Minute), true) })
+	s.View(ctx, func(ctx context.Context, tx vault.Tx) error {
+		got, err := tx.GetSession(ctx, h)
+		if err != nil || got.Kind != vault.KindLogin || got.Operator != "op_1" || got.Role != "auditor" || got.Unit != "u9" ||
+			got.Attempts != 1 || !got.LastSeen.Equal(t0.Add(time.Minute)) || !got.Expires.Equal(t0.Add(time.Hour)) {
+			t.Fatalf("GetSession = %+v, %v", got, err)
+		}
+		return nil
+	})
+	update(t, s, func(ctx context.Context, tx vault.Tx) error {
+		return tx.PutSession(ctx, &vault.Session{Hash: []byte("hash-2"), Kind: vault.KindSession, Operator: "op_1", Created: t0, LastSeen: t0, Expires: t0})
+	})
+	update(t, s, func(ctx context.Context, tx vault.Tx) error { return tx.DeleteSession(ctx, h) })
+	update(t, s, func(ctx context.Context, tx vault.Tx) error { return tx.DeleteOperatorSessions(ctx, "op_1") })
+	s.View(ctx, func(ctx context.Context, tx vault.Tx) error {
+		for _, hh := range [][]byte{h, []byte("hash-2")} {
+			if _, err := tx.GetSession(ctx, hh); !errors.Is(err, vault.ErrNotFound) {
+				t.Fatalf("session %s after delete: %v", hh, err)
+			}
+		}
+		return nil
+	})
+}
+
+func canceledContext(t *testing.T, s vault.Store) {
+	c, cancel := context.WithCancel(ctx)
+	cancel()
+	ran := false
+	err := s.Update(c, func(ctx context.Context, tx vault.Tx) error { ran = true; return nil })
+	if err == nil || ran {
+		t.Fatalf("Update on canceled ctx: err %v ran %v; want an error and fn not run", err, ran)
+	}
+}

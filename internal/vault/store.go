@@ -1,0 +1,168 @@
+package vault
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Errors a store returns; callers branch on them with errors.Is.
+var (
+	// ErrNotFound: no such subject, operator, session or index entry.
+	ErrNotFound = errors.New("not found")
+	// ErrConflict: a unique value (blind index, username, id) exists.
+	ErrConflict = errors.New("conflict")
+)
+
+// Store is the persistence the core needs. Implementations: package
+// store/sqlite (embedded default); PostgreSQL later. The conformance suite in
+// package store/storetest states the contract.
+type Store interface {
+	// Update runs fn in a read-write transaction and returns once the
+	// transaction is durable, or fn's error. A store may commit several
+	// Update calls in one transaction (group commit); each fn is still
+	// atomic: when it returns an error, none of its writes survive, and the
+	// others in the group are unaffected.
+	Update(ctx context.Context, fn func(context.Context, Tx) error) error
+	// View runs fn in a read-only snapshot.
+	View(ctx context.Context, fn func(context.Context, Tx) error) error
+	Close() error
+}
+
+// Tx is what a transaction offers. Methods report ErrNotFound and
+// ErrConflict wrapped.
+type Tx interface {
+	Subjects
+	Indexes
+	AuditLog
+	Operators
+	Sessions
+}
+
+// Subjects holds the encrypted records.
+type Subjects interface {
+	// PutSubject inserts a new subject; ErrConflict if the id exists.
+	PutSubject(ctx context.Context, s *SubjectRow) error
+	// ReplaceSubject overwrites an existing subject's unit, DEK and fields.
+	ReplaceSubject(ctx context.Context, s *SubjectRow) error
+	// GetSubject returns the subject; an erased one is returned with
+	// Erased set and no key or fields.
+	GetSubject(ctx context.Context, id string) (*SubjectRow, error)
+	// EraseSubject destroys the wrapped DEK and the field ciphertexts,
+	// keeping a tombstone (id, unit, erased time).
+	EraseSubject(ctx context.Context, id string, at time.Time) error
+}
+
+// Indexes holds blind index entries: keyed hash → subject id.
+type Indexes interface {
+	// PutIndex adds an entry; ErrConflict if the hash is taken.
+	PutIndex(ctx context.Context, hash []byte, subject string) error
+	// LookupIndex returns the subject of an exact hash, or ErrNotFound.
+	LookupIndex(ctx context.Context, hash []byte) (string, error)
+	// DeleteIndexes removes all of a subject's entries.
+	DeleteIndexes(ctx context.Context, subject string) error
+}
+
+// AuditLog is the append-only sequence of audit entries.
+type AuditLog interface {
+	// AppendAudit assigns e.Seq (1, 2, 3… with no gaps) and stores e.
+	AppendAudit(ctx context.Context, e *AuditEntry) error
+	// AuditEntries returns entries with from ≤ Seq < to, in order, at most
+	// limit of them.
+	AuditEntries(ctx context.Context, from, to int64, limit int) ([]AuditEntry, error)
+	// SubjectAudit returns the entries about one subject, newest first, at
+	// most limit.
+	SubjectAudit(ctx context.Context, subject string, limit int) ([]AuditEntry, error)
+}
+
+// Operators holds staff accounts.
+type Operators interface {
+	// PutOperator inserts; ErrConflict if the id or username exists.
+	PutOperator(ctx context.Context, o *Operator) error
+	GetOperator(ctx context.Context, id string) (*Operator, error)
+	GetOperatorByName(ctx context.Context, username string) (*Operator, error)
+	// AdvanceTOTP records step as the operator's last accepted TOTP step
+	// if it is greater than the stored one, and reports whether it was.
+	AdvanceTOTP(ctx context.Context, id string, step int64) (bool, error)
+	// CountOperators returns how many operators exist.
+	CountOperators(ctx context.Context) (int, error)
+}
+
+// Sessions holds login challenges and sessions, by token hash.
+type Sessions interface {
+	PutSession(ctx context.Context, s *Session) error
+	// GetSession returns the session with its operator's current role,
+	// unit and state.
+	GetSession(ctx context.Context, hash []byte) (*Session, error)
+	// TouchSession sets last_seen; it adds 1 to attempts when attempt is set.
+	TouchSession(ctx context.Context, hash []byte, lastSeen time.Time, attempt bool) error
+	DeleteSession(ctx context.Context, hash []byte) error
+	// DeleteOperatorSessions removes every session of an operator.
+	DeleteOperatorSessions(ctx context.Context, operator string) error
+}
+
+// SubjectRow is a subject as stored: ciphertext only.
+type SubjectRow struct {
+	ID         string
+	Unit       string
+	DEK        []byte // wrapped by the KEK; nil once erased
+	DEKVersion uint32
+	Fields     []byte // the sealed fields, see encodeFields
+	Created    time.Time
+	Updated    time.Time
+	Erased     bool
+}
+
+// AuditEntry is one access or change. It names ids and field names, never
+// a personal value.
+type AuditEntry struct {
+	Seq      int64
+	Time     time.Time
+	Actor    string // operator id, or "system"
+	Action   string // read, lookup, create, update, erase, import, login…
+	Subject  string // subject id, when one is concerned
+	Purpose  string
+	Reason   string   // as typed by the operator, length-capped
+	Fields   []string // the fields returned or changed
+	Decision string   // "allow", or "deny:" + error code
+	Origin   string   // client address
+}
+
+// Operator is a staff account.
+type Operator struct {
+	ID           string
+	Username     string
+	PasswordHash string // argon2id, PHC string format
+	TOTPSecret   []byte // sealed by the keyring, bound to ID
+	TOTPStep     int64  // last accepted step
+	Role         string
+	Unit         string
+	Created      time.Time
+	Disabled     bool
+}
+
+// SessionKind tells a half-done login from a session.
+type SessionKind string
+
+// The kinds of session row.
+const (
+	KindLogin   SessionKind = "login"   // password checked, second factor pending
+	KindSession SessionKind = "session" // fully authenticated
+)
+
+// Session is a login challenge or a session. Only the token's hash is stored.
+type Session struct {
+	Hash     []byte
+	Kind     SessionKind
+	Operator string
+	Created  time.Time
+	LastSeen time.Time
+	Expires  time.Time // absolute expiry
+	Attempts int       // failed second-factor attempts (login kind)
+	Origin   string
+
+	// From the operator, filled by GetSession.
+	Role     string
+	Unit     string
+	Disabled bool
+}
