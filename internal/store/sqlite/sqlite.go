@@ -340,4 +340,3 @@ func (s *Store) Exec(ctx context.Context, query string) error {
 		return err
 	})
 }
-

@@ -321,7 +321,9 @@ func sessions(t *testing.T, s vault.Store) {
 	h := []byte("hash-1")
 	ses := &vault.Session{Hash: h, Kind: vault.KindLogin, Operator: "op_1", Created: t0, LastSeen: t0, Expires: t0.Add(time.Hour), Origin: "10.0.0.1"}
 	update(t, s, func(ctx context.Context, tx vault.Tx) error { return tx.PutSession(ctx, ses) })
-	update(t, s, func(ctx context.Context, tx vault.Tx) error { return tx.TouchSession(ctx, h, t0.Add(time.Minute), true) })
+	update(t, s, func(ctx context.Context, tx vault.Tx) error {
+		return tx.TouchSession(ctx, h, t0.Add(time.Minute), true)
+	})
 	s.View(ctx, func(ctx context.Context, tx vault.Tx) error {
 		got, err := tx.GetSession(ctx, h)
 		if err != nil || got.Kind != vault.KindLogin || got.Operator != "op_1" || got.Role != "auditor" || got.Unit != "u9" ||
