@@ -59,8 +59,11 @@ type Indexes interface {
 	PutIndex(ctx context.Context, hash []byte, subject string) error
 	// LookupIndex returns the subject of an exact hash, or ErrNotFound.
 	LookupIndex(ctx context.Context, hash []byte) (string, error)
-	// DeleteIndexes removes all of a subject's entries.
-	DeleteIndexes(ctx context.Context, subject string) error
+	// DeleteIndex removes an entry; removing an absent one is no error.
+	// (There is deliberately no index by subject: the vault recomputes a
+	// subject's hashes from its fields, which keeps imports to one random
+	// B-tree insert per lookup value.)
+	DeleteIndex(ctx context.Context, hash []byte) error
 }
 
 // AuditLog is the append-only sequence of audit entries.

@@ -22,7 +22,7 @@ var queries = map[string]string{
 	"eraseSubject":   `UPDATE subjects SET dek = NULL, fields = NULL, erased = 1, updated = ? WHERE id = ?`,
 	"putIndex":       `INSERT INTO blind_index (hash, subject) VALUES (?, ?) ON CONFLICT DO NOTHING`,
 	"lookupIndex":    `SELECT subject FROM blind_index WHERE hash = ?`,
-	"deleteIndexes":  `DELETE FROM blind_index WHERE subject = ?`,
+	"deleteIndex":    `DELETE FROM blind_index WHERE hash = ?`,
 	"appendAudit":    `INSERT INTO audit (ts, actor, action, subject, purpose, reason, fields, decision, origin) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING seq`,
 	"auditEntries":   `SELECT seq, ts, actor, action, subject, purpose, reason, fields, decision, origin FROM audit WHERE seq >= ? AND seq < ? ORDER BY seq LIMIT ?`,
 	"subjectAudit":   `SELECT seq, ts, actor, action, subject, purpose, reason, fields, decision, origin FROM audit WHERE subject = ? AND subject != '' ORDER BY seq DESC LIMIT ?`,
@@ -183,9 +183,9 @@ func (t *tx) LookupIndex(ctx context.Context, hash []byte) (string, error) {
 	return s, nil
 }
 
-func (t *tx) DeleteIndexes(ctx context.Context, subject string) error {
-	if _, err := t.exec(ctx, "deleteIndexes", subject); err != nil {
-		return fmt.Errorf("delete indexes: %w", err)
+func (t *tx) DeleteIndex(ctx context.Context, hash []byte) error {
+	if _, err := t.exec(ctx, "deleteIndex", hash); err != nil {
+		return fmt.Errorf("delete index: %w", err)
 	}
 	return nil
 }

@@ -143,7 +143,8 @@ func indexExactOnly(t *testing.T, s vault.Store) {
 		}
 		return nil
 	})
-	update(t, s, func(ctx context.Context, tx vault.Tx) error { return tx.DeleteIndexes(ctx, "sub_1") })
+	update(t, s, func(ctx context.Context, tx vault.Tx) error { return tx.DeleteIndex(ctx, h1) })
+	update(t, s, func(ctx context.Context, tx vault.Tx) error { return tx.DeleteIndex(ctx, h2) })
 	s.View(ctx, func(ctx context.Context, tx vault.Tx) error {
 		if _, err := tx.LookupIndex(ctx, h1); !errors.Is(err, vault.ErrNotFound) {
 			t.Errorf("after delete: %v, want ErrNotFound", err)

@@ -14,7 +14,6 @@ CREATE TABLE blind_index (
 	hash    BLOB PRIMARY KEY,
 	subject TEXT NOT NULL
 ) WITHOUT ROWID;
-CREATE INDEX blind_index_subject ON blind_index(subject);
 
 CREATE TABLE audit (
 	seq      INTEGER PRIMARY KEY,

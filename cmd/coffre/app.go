@@ -1,0 +1,129 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/coffre/coffre/internal/auth"
+	"github.com/coffre/coffre/internal/config"
+	"github.com/coffre/coffre/internal/envelope"
+	"github.com/coffre/coffre/internal/httpapi"
+	"github.com/coffre/coffre/internal/rootkey"
+	"github.com/coffre/coffre/internal/store/sqlite"
+	"github.com/coffre/coffre/internal/vault"
+)
+
+// app is a wired vault: configuration, keys, store, core and auth.
+type app struct {
+	cfg   *config.Config
+	keys  *envelope.Keyring
+	store *sqlite.Store
+	vault *vault.Vault
+	auth  *auth.Service
+	log   *slog.Logger
+}
+
+// appOptions say where the configuration comes from.
+type appOptions struct {
+	configPath string // "" with dev: the built-in demo
+	dev        bool
+	dataDir    string // overrides the configuration's data_dir (and store, key file) when set
+	durability string // store durability; "" is full
+}
+
+func (o *appOptions) flags(fsAdd func(p *string, name, value, usage string), boolAdd func(p *bool, name string, value bool, usage string)) {
+	fsAdd(&o.configPath, "config", os.Getenv("COFFRE_CONFIG"), "configuration `file` (coffre.yaml); default $COFFRE_CONFIG")
+	boolAdd(&o.dev, "dev", false, "use the built-in demo configuration and a root key file (development only)")
+	fsAdd(&o.dataDir, "data", "", "data `directory` (overrides data_dir, the SQLite path and the root key file)")
+}
+
+func loadConfig(o appOptions) (*config.Config, error) {
+	env := os.Environ()
+	if o.dataDir != "" {
+		env = append(env, "COFFRE_DATA_DIR="+o.dataDir, "COFFRE_STORE=sqlite:"+o.dataDir+"/coffre.db", "COFFRE_ROOT_KEY_FILE="+o.dataDir+"/root.key")
+	}
+	switch {
+	case o.configPath != "":
+		return config.Load(o.configPath, env)
+	case o.dev:
+		return config.Demo(env)
+	default:
+		return nil, &usageError{msg: "no configuration", hint: "pass --config coffre.yaml (or set COFFRE_CONFIG), or --dev for the built-in demo"}
+	}
+}
+
+func openApp(ctx context.Context, o appOptions, stderr io.Writer) (*app, error) {
+	cfg, err := loadConfig(o)
+	if err != nil {
+		return nil, err
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	path, ok := strings.CutPrefix(cfg.Store, "sqlite:")
+	if !ok {
+		return nil, &usageError{msg: "store " + strings.SplitN(cfg.Store, "@", 2)[0] + "…: only the embedded sqlite store exists in this version",
+			hint: "use store: sqlite:PATH (PostgreSQL support is coming: see the README)"}
+	}
+	keys, created, err := rootkey.LoadOrCreate(cfg.RootKeyFile)
+	if err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(stderr, "\n!!! DEVELOPMENT ROOT KEY: the root key is in the file %s, next to the data.\n!!! Anyone who can read that directory can read every record. Never use this in production.\n\n", cfg.RootKeyFile)
+	if created {
+		log.Info("created root key file", "path", cfg.RootKeyFile)
+	}
+	st, err := sqlite.Open(ctx, path, sqlite.Options{Durability: o.durability})
+	if err != nil {
+		return nil, err
+	}
+	v := vault.New(vault.Config{Store: st, Keys: keys, Policy: cfg.Policy, Logger: log, ReasonMaxLen: cfg.ReasonMaxLen})
+	a := &auth.Service{Store: st, Keys: keys, Idle: cfg.SessionIdle, Max: cfg.SessionAbsolute, LoginTTL: cfg.LoginTokenTTL}
+	return &app{cfg: cfg, keys: keys, store: st, vault: v, auth: a, log: log}, nil
+}
+
+func (a *app) close() error { return a.store.Close() }
+
+// serve runs the HTTP API until ctx ends; ready, if set, is called with
+// the bound address.
+func (a *app) serve(ctx context.Context, listen string, ready func(addr string)) error {
+	srv := &http.Server{
+		Handler: (&httpapi.Server{Vault: a.vault, Auth: a.auth, Logger: a.log,
+			MaxBodyBytes: a.cfg.MaxBodyBytes, ReasonMaxLen: a.cfg.ReasonMaxLen}).Handler(),
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       15 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    16 << 10,
+	}
+	ln, err := net.Listen("tcp", listen)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	a.log.Info("serving", "addr", ln.Addr().String(), "config", a.cfg.Source)
+	if ready != nil {
+		ready(ln.Addr().String())
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	shut, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shut); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}

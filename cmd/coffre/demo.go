@@ -1,0 +1,147 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/coffre/coffre/internal/synth"
+	"github.com/coffre/coffre/internal/vault"
+)
+
+// demoSeed fixes the synthetic directory, so every demo holds the same people.
+const demoSeed = 243000
+
+// demoOperators are created on a fresh --dev or demo store, one per role.
+var demoOperators = []struct{ name, role, unit string }{
+	{"camille", "caseworker", "ac-versailles"},
+	{"hugo", "hr-officer", "ac-versailles"},
+	{"sofia", "support", "ac-versailles"},
+	{"sam", "security-officer", "ac-versailles"},
+	{"alex", "auditor", "ac-versailles"},
+	{"root", "admin", "ac-versailles"},
+}
+
+func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("demo", "[--people N] [--listen ADDR] [--data DIR]", "coffre demo --people 243000", stderr)
+	people := fs.Int("people", 243000, "synthetic people to load (once; a second run reuses them)")
+	listen := fs.String("listen", "", "listen `address` (default from the demo configuration, 127.0.0.1:8080)")
+	data := fs.String("data", "", "data `directory` (default ./coffre-data)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *people < 0 || *people > 10_000_000 {
+		return &usageError{msg: "--people must be between 0 and 10,000,000"}
+	}
+	start := time.Now()
+	a, err := openApp(ctx, appOptions{dev: true, dataDir: *data}, stderr)
+	if err != nil {
+		return err
+	}
+	defer a.close()
+	if err := a.ensureDemoOperators(ctx, stdout); err != nil {
+		return err
+	}
+	n, err := a.loadDemoPeople(ctx, *people, stderr)
+	if err != nil {
+		return err
+	}
+	addr := a.cfg.Listen
+	if *listen != "" {
+		addr = *listen
+	}
+	return a.serve(ctx, addr, func(bound string) {
+		fmt.Fprintf(stdout, "\nCoffre demo: %d people ready in %s at http://%s\n", n, time.Since(start).Round(100*time.Millisecond), bound)
+		fmt.Fprint(stdout, demoTour(bound, a.cfg.DataDir))
+	})
+}
+
+func demoTour(addr, dataDir string) string {
+	p0 := synth.Make(demoSeed, 0)
+	return fmt.Sprintf(`
+Try it (the README's tour explains each step):
+
+  CRED=%[2]s/demo-operators.txt      # demo passwords and TOTP secrets
+  PW=$(awk '$1=="camille"{print $3}' $CRED); SECRET=$(awk '$1=="camille"{print $4}' $CRED)
+  LT=$(curl -s http://%[1]s/v1/auth/login -d "{\"username\":\"camille\",\"password\":\"$PW\"}" | sed 's/.*"login_token":"\([^"]*\)".*/\1/')
+  TOKEN=$(curl -s http://%[1]s/v1/auth/totp -d "{\"login_token\":\"$LT\",\"code\":\"$(go run ./cmd/coffre totp $SECRET)\"}" | sed 's/.*"token":"\([^"]*\)".*/\1/')
+  ID=$(curl -s http://%[1]s/v1/subjects/lookup -H "Authorization: Bearer $TOKEN" -H 'Coffre-Purpose: directory' -d '{"field":"email_pro","value":"%[3]s"}' | sed 's/.*"id":"\([^"]*\)".*/\1/')
+  curl -s http://%[1]s/v1/subjects/$ID -H "Authorization: Bearer $TOKEN" -H 'Coffre-Purpose: directory'
+  curl -s http://%[1]s/v1/subjects/$ID -H "Authorization: Bearer $TOKEN" -H 'Coffre-Purpose: case-handling' -H 'Coffre-Reason: ticket 4521'
+`, addr, dataDir, p0.Fields[synth.EmailPro])
+}
+
+// ensureDemoOperators creates the demo operators on an empty store, prints
+// their credentials once and keeps them in DataDir/demo-operators.txt
+// (0600) so the README tour works on later runs. Demo data only.
+func (a *app) ensureDemoOperators(ctx context.Context, stdout io.Writer) error {
+	var n int
+	if err := a.store.View(ctx, func(ctx context.Context, tx vault.Tx) error {
+		var err error
+		n, err = tx.CountOperators(ctx)
+		return err
+	}); err != nil {
+		return err
+	}
+	path := filepath.Join(a.cfg.DataDir, "demo-operators.txt")
+	if n > 0 {
+		fmt.Fprintf(stdout, "Demo operators exist; their credentials are in %s\n", path)
+		return nil
+	}
+	var b strings.Builder
+	b.WriteString("# username role password totp-secret (demo only; shown once at creation)\n")
+	for _, d := range demoOperators {
+		op, err := a.auth.AddOperator(ctx, d.name, "", d.role, d.unit)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(&b, "%s %s %s %s\n", d.name, d.role, op.Password, op.TOTPSecret)
+	}
+	if err := os.WriteFile(path, []byte(b.String()), 0o600); err != nil {
+		return fmt.Errorf("write demo credentials: %w", err)
+	}
+	fmt.Fprintf(stdout, "Demo operators created (kept in %s):\n%s", path, b.String())
+	return nil
+}
+
+// loadDemoPeople imports synthetic people up to want, resuming where an
+// earlier run stopped (DataDir/demo-loaded holds the count).
+func (a *app) loadDemoPeople(ctx context.Context, want int, stderr io.Writer) (int, error) {
+	mark := filepath.Join(a.cfg.DataDir, "demo-loaded")
+	have := 0
+	if b, err := os.ReadFile(mark); err == nil {
+		have, _ = strconv.Atoi(strings.TrimSpace(string(b)))
+	}
+	if have >= want {
+		return have, nil
+	}
+	actor := vault.Actor{ID: "system", Role: "admin", Origin: "demo"}
+	start := time.Now()
+	const batch = 20000
+	for i := have; i < want; i += batch {
+		end := min(i+batch, want)
+		rows := make([]vault.ImportRow, 0, end-i)
+		for j := i; j < end; j++ {
+			p := synth.Make(demoSeed, j)
+			rows = append(rows, vault.ImportRow{Num: j + 1, Unit: p.Unit, Fields: p.Fields})
+		}
+		_, failed, err := a.vault.Import(ctx, actor, rows)
+		if err != nil {
+			return i, fmt.Errorf("load demo people: %w", err)
+		}
+		if len(failed) > 0 {
+			return i, fmt.Errorf("load demo people: %s (and %d more)", failed[0].Error(), len(failed)-1)
+		}
+		if err := os.WriteFile(mark, []byte(strconv.Itoa(end)), 0o600); err != nil {
+			return i, err
+		}
+		fmt.Fprintf(stderr, "\rloading demo people: %d/%d (%.0f/s)", end, want, float64(end-have)/time.Since(start).Seconds())
+	}
+	fmt.Fprintln(stderr)
+	return want, nil
+}

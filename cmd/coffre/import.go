@@ -1,0 +1,117 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/coffre/coffre/internal/importer"
+	"github.com/coffre/coffre/internal/vault"
+)
+
+func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("import", "FILE [--dev | --config FILE] [--batch N]",
+		"coffre import --dev people.csv   # CSV with a header row, or JSON lines (.jsonl)", stderr)
+	var o appOptions
+	o.flags(fs.StringVar, fs.BoolVar)
+	batch := fs.Int("batch", 10000, "records per transaction")
+	maxErrors := fs.Int("max-errors", 100, "row errors to print (all are counted)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		return &usageError{msg: "want one FILE", hint: "coffre import --dev people.csv"}
+	}
+	if *batch < 1 || *batch > 50000 {
+		return &usageError{msg: "--batch must be between 1 and 50,000"}
+	}
+	f, err := os.Open(fs.Arg(0))
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	br := bufio.NewReaderSize(f, 1<<16)
+	head, _ := br.Peek(512)
+	format, err := importer.DetectFormat(fs.Arg(0), head)
+	if err != nil {
+		return &usageError{msg: err.Error(), hint: "give a .csv file with a header row or a .jsonl file with one JSON object a line"}
+	}
+	a, err := openApp(ctx, o, stderr)
+	if err != nil {
+		return err
+	}
+	defer a.close()
+	known := func(name string) bool { _, ok := a.cfg.Policy.Field(name); return ok }
+	r, err := importer.NewReader(br, format, known)
+	if err != nil {
+		return &usageError{msg: err.Error(), hint: "the header names schema fields and the reserved column unit"}
+	}
+	actor := vault.Actor{ID: "cli-import", Role: "admin", Origin: "cli"}
+	prog := importer.NewProgress(stderr, st.Size())
+	start := time.Now()
+	var imported, failed, printed int
+	report := func(e vault.RowError) {
+		failed++
+		if printed < *maxErrors {
+			printed++
+			prog.Finish()
+			fmt.Fprintf(stderr, "%s: %s\n", fs.Arg(0), e.Error())
+		}
+	}
+	rows := make([]vault.ImportRow, 0, *batch)
+	flush := func() error {
+		if len(rows) == 0 {
+			return nil
+		}
+		ids, bad, err := a.vault.Import(ctx, actor, rows)
+		if err != nil {
+			return fmt.Errorf("import batch ending at row %d (nothing of this batch was written): %w", rows[len(rows)-1].Num, err)
+		}
+		imported += len(ids)
+		for _, e := range bad {
+			report(e)
+		}
+		rows = rows[:0]
+		prog.Update(r.Offset(), imported, failed)
+		return nil
+	}
+	for {
+		row, err := r.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		var re *importer.RowError
+		if errors.As(err, &re) {
+			report(vault.RowError{Num: re.Num, Field: re.Field, Reason: re.Reason})
+			continue
+		}
+		if err != nil {
+			prog.Finish()
+			return fmt.Errorf("%s: %w (%d records imported before)", fs.Arg(0), err, imported)
+		}
+		rows = append(rows, vault.ImportRow{Num: row.Num, Unit: row.Unit, Fields: row.Fields})
+		if len(rows) == *batch {
+			if err := flush(); err != nil {
+				return err
+			}
+		}
+	}
+	if err := flush(); err != nil {
+		return err
+	}
+	prog.Finish()
+	el := time.Since(start)
+	fmt.Fprintf(stdout, "imported %d records, %d rows rejected, in %s (%.0f records/s)\n", imported, failed, el.Round(time.Millisecond), float64(imported)/el.Seconds())
+	if failed > 0 {
+		return fmt.Errorf("%d rows rejected (see above); fix them and import those rows again", failed)
+	}
+	return nil
+}

@@ -1,0 +1,67 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/coffre/coffre/internal/vault"
+)
+
+func runOperator(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 || args[0] != "add" {
+		return &usageError{msg: "want a subcommand: add", hint: "coffre operator add marie --role caseworker --unit ac-versailles --dev"}
+	}
+	fs := newFlags("operator add", "USERNAME --role ROLE --unit UNIT [--dev | --config FILE]",
+		"coffre operator add marie --role caseworker --unit ac-versailles --dev", stderr)
+	var o appOptions
+	o.flags(fs.StringVar, fs.BoolVar)
+	role := fs.String("role", "", "the operator's `role` (from the configuration)")
+	unit := fs.String("unit", "", "the operator's organisational `unit`")
+	if len(args) > 1 && args[1] != "" && args[1][0] != '-' {
+		// Accept the username before the flags.
+		args = append(args[2:], args[1])
+	} else {
+		args = args[1:]
+	}
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 || !validUsername(fs.Arg(0)) {
+		return &usageError{msg: "want one username of 1 to 64 characters a-z, 0-9, '.', '-', '_'", hint: "coffre operator add marie --role caseworker --unit ac-versailles"}
+	}
+	if !vault.ValidUnit(*unit) {
+		return &usageError{msg: "--unit is required: 1 to 64 characters a-z, 0-9, '-', '_', '.'"}
+	}
+	a, err := openApp(ctx, o, stderr)
+	if err != nil {
+		return err
+	}
+	defer a.close()
+	if _, err := a.cfg.Policy.Role(*role); err != nil {
+		return &usageError{msg: fmt.Sprintf("--role %q is not a role of the configuration", *role), hint: "roles are listed under roles: in coffre.yaml"}
+	}
+	op, err := a.auth.AddOperator(ctx, fs.Arg(0), "", *role, *unit)
+	if errors.Is(err, vault.ErrConflict) {
+		return &usageError{msg: fmt.Sprintf("operator %q exists", fs.Arg(0))}
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "operator %s (%s) created, role %s, unit %s\npassword: %s\nTOTP enrolment URI (shown once): %s\n",
+		op.Operator.Username, op.Operator.ID, *role, *unit, op.Password, op.TOTPURI)
+	return nil
+}
+
+func validUsername(s string) bool {
+	if len(s) == 0 || len(s) > 64 {
+		return false
+	}
+	for _, c := range s {
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '.' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
+}

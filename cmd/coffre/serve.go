@@ -1,0 +1,31 @@
+package main
+
+import (
+	"context"
+	"io"
+)
+
+func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("serve", "[--dev | --config FILE] [--listen ADDR]", "coffre serve --dev --listen 127.0.0.1:8080", stderr)
+	var o appOptions
+	o.flags(fs.StringVar, fs.BoolVar)
+	listen := fs.String("listen", "", "listen `address` (overrides the configuration)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	a, err := openApp(ctx, o, stderr)
+	if err != nil {
+		return err
+	}
+	defer a.close()
+	if o.dev {
+		if err := a.ensureDemoOperators(ctx, stdout); err != nil {
+			return err
+		}
+	}
+	addr := a.cfg.Listen
+	if *listen != "" {
+		addr = *listen
+	}
+	return a.serve(ctx, addr, nil)
+}

@@ -1,0 +1,360 @@
+// Package auth authenticates operators: password (argon2id) then a second
+// factor (TOTP, RFC 6238, each code accepted once), giving an opaque session
+// token stored only as its SHA-256 hash, with idle and absolute expiry.
+//
+// An unknown username and a wrong password get the same error after the
+// same work (a dummy argon2id hash is checked), so login does not reveal
+// which accounts exist.
+package auth
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base32"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/coffre/coffre/internal/envelope"
+	"github.com/coffre/coffre/internal/vault"
+	"github.com/pquerna/otp"
+	"github.com/pquerna/otp/totp"
+	"golang.org/x/crypto/argon2"
+)
+
+// Errors callers branch on.
+var (
+	// ErrBadCredentials: unknown user, wrong password, wrong or reused
+	// code, or an unknown login token: deliberately one error.
+	ErrBadCredentials = errors.New("invalid credentials")
+	// ErrUnauthenticated: no valid session for the token.
+	ErrUnauthenticated = errors.New("not authenticated")
+	// ErrTooManyAttempts: the login token's second-factor attempts are
+	// used up; log in again.
+	ErrTooManyAttempts = errors.New("too many attempts")
+)
+
+// Params are the argon2id parameters; tests use cheaper ones.
+type Params struct {
+	Time    uint32
+	Memory  uint32 // KiB
+	Threads uint8
+}
+
+// DefaultParams follow OWASP's argon2id recommendation (m=19 MiB, t=2, p=1).
+var DefaultParams = Params{Time: 2, Memory: 19 * 1024, Threads: 1}
+
+// Service authenticates operators against a store.
+type Service struct {
+	Store    vault.Store
+	Keys     *envelope.Keyring
+	Params   Params
+	Now      func() time.Time
+	Issuer   string        // TOTP issuer shown by authenticator apps
+	Idle     time.Duration // session idle expiry
+	Max      time.Duration // session absolute expiry
+	LoginTTL time.Duration // login token lifetime
+	// MaxAttempts bounds second-factor tries per login token (default 5).
+	MaxAttempts int
+
+	dummyOnce sync.Once
+	dummy     string
+}
+
+func (s *Service) now() time.Time {
+	if s.Now != nil {
+		return s.Now().UTC()
+	}
+	return time.Now().UTC()
+}
+
+// HashPassword returns the PHC-format argon2id hash of password.
+func HashPassword(p Params, password string) string {
+	salt := make([]byte, 16)
+	rand.Read(salt)
+	key := argon2.IDKey([]byte(password), salt, p.Time, p.Memory, p.Threads, 32)
+	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s", argon2.Version, p.Memory, p.Time, p.Threads,
+		base64.RawStdEncoding.EncodeToString(salt), base64.RawStdEncoding.EncodeToString(key))
+}
+
+// CheckPassword reports whether password matches the PHC hash.
+func CheckPassword(hash, password string) bool {
+	parts := strings.Split(hash, "$")
+	if len(parts) != 6 || parts[1] != "argon2id" {
+		return false
+	}
+	var p Params
+	if _, err := fmt.Sscanf(parts[3], "m=%d,t=%d,p=%d", &p.Memory, &p.Time, &p.Threads); err != nil {
+		return false
+	}
+	salt, err1 := base64.RawStdEncoding.DecodeString(parts[4])
+	want, err2 := base64.RawStdEncoding.DecodeString(parts[5])
+	if err1 != nil || err2 != nil || len(want) == 0 || p.Memory > 1<<20 || p.Time > 16 {
+		return false
+	}
+	got := argon2.IDKey([]byte(password), salt, p.Time, p.Memory, p.Threads, uint32(len(want)))
+	return subtle.ConstantTimeCompare(got, want) == 1
+}
+
+// NewPassword returns a random password of 20 base32 characters.
+func NewPassword() string {
+	b := make([]byte, 13)
+	rand.Read(b)
+	return strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b))[:20]
+}
+
+func newToken(prefix string) (string, []byte) {
+	b := make([]byte, 32)
+	rand.Read(b)
+	tok := prefix + base64.RawURLEncoding.EncodeToString(b)
+	return tok, HashToken(tok)
+}
+
+// HashToken is how a token is stored and looked up.
+func HashToken(tok string) []byte {
+	h := sha256.Sum256([]byte(tok))
+	return h[:]
+}
+
+// NewOperator is what AddOperator returns: the credentials to hand over,
+// shown once.
+type NewOperator struct {
+	Operator *vault.Operator
+	Password string
+	// TOTPURI is the otpauth:// enrolment URI (for a QR code).
+	TOTPURI    string
+	TOTPSecret string
+}
+
+// AddOperator creates an operator with a random password and a fresh TOTP
+// secret (sealed by the keyring). An empty password generates one.
+func (s *Service) AddOperator(ctx context.Context, username, password, role, unit string) (*NewOperator, error) {
+	if password == "" {
+		password = NewPassword()
+	}
+	issuer := s.Issuer
+	if issuer == "" {
+		issuer = "Coffre"
+	}
+	key, err := totp.Generate(totp.GenerateOpts{Issuer: issuer, AccountName: username, SecretSize: 20, Algorithm: otp.AlgorithmSHA1})
+	if err != nil {
+		return nil, fmt.Errorf("generate totp secret: %w", err)
+	}
+	var idb [10]byte
+	rand.Read(idb[:])
+	id := "op_" + strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(idb[:]))
+	o := &vault.Operator{
+		ID: id, Username: username, PasswordHash: HashPassword(s.params(), password),
+		TOTPSecret: s.Keys.SealSecret("totp:"+id, []byte(key.Secret())),
+		Role:       role, Unit: unit, Created: s.now(),
+	}
+	err = s.Store.Update(ctx, func(ctx context.Context, tx vault.Tx) error {
+		if err := tx.PutOperator(ctx, o); err != nil {
+			return err
+		}
+		return tx.AppendAudit(ctx, &vault.AuditEntry{Time: o.Created, Actor: "system", Action: "operator.add", Decision: "allow", Reason: id})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("add operator: %w", err)
+	}
+	return &NewOperator{Operator: o, Password: password, TOTPURI: key.URL(), TOTPSecret: key.Secret()}, nil
+}
+
+func (s *Service) params() Params {
+	if s.Params.Time == 0 {
+		return DefaultParams
+	}
+	return s.Params
+}
+
+// Login checks username and password and returns a login token for the
+// second factor, and the factors the operator can use.
+func (s *Service) Login(ctx context.Context, username, password, origin string) (string, []string, error) {
+	s.dummyOnce.Do(func() { s.dummy = HashPassword(s.params(), "coffre-dummy") })
+	var op *vault.Operator
+	err := s.Store.View(ctx, func(ctx context.Context, tx vault.Tx) error {
+		var err error
+		op, err = tx.GetOperatorByName(ctx, username)
+		return err
+	})
+	if err != nil && !errors.Is(err, vault.ErrNotFound) {
+		return "", nil, fmt.Errorf("login: %w", err)
+	}
+	hash := s.dummy
+	if op != nil {
+		hash = op.PasswordHash
+	}
+	ok := CheckPassword(hash, password)
+	now := s.now()
+	if op == nil || !ok || op.Disabled {
+		if op != nil {
+			s.audit(ctx, op.ID, "login.password", "deny:bad_credentials", origin)
+		}
+		return "", nil, ErrBadCredentials
+	}
+	tok, h := newToken("cfl_")
+	ttl := s.LoginTTL
+	if ttl <= 0 {
+		ttl = 5 * time.Minute
+	}
+	err = s.Store.Update(ctx, func(ctx context.Context, tx vault.Tx) error {
+		if err := tx.PutSession(ctx, &vault.Session{Hash: h, Kind: vault.KindLogin, Operator: op.ID, Created: now, LastSeen: now, Expires: now.Add(ttl), Origin: origin}); err != nil {
+			return err
+		}
+		return tx.AppendAudit(ctx, &vault.AuditEntry{Time: now, Actor: op.ID, Action: "login.password", Decision: "allow", Origin: origin})
+	})
+	if err != nil {
+		return "", nil, fmt.Errorf("login: %w", err)
+	}
+	return tok, []string{"totp"}, nil
+}
+
+func (s *Service) audit(ctx context.Context, actor, action, decision, origin string) {
+	s.Store.Update(ctx, func(ctx context.Context, tx vault.Tx) error {
+		return tx.AppendAudit(ctx, &vault.AuditEntry{Time: s.now(), Actor: actor, Action: action, Decision: decision, Origin: origin})
+	})
+}
+
+// Session is an authenticated session as returned by VerifyTOTP.
+type Session struct {
+	Token   string
+	Expires time.Time
+}
+
+// VerifyTOTP completes a login with a TOTP code. The code's time step must
+// be later than the last one accepted for the operator, so a code works
+// once; at most one step of clock drift back is accepted.
+func (s *Service) VerifyTOTP(ctx context.Context, loginToken, code, origin string) (*Session, error) {
+	h := HashToken(loginToken)
+	now := s.now()
+	var ls *vault.Session
+	var op *vault.Operator
+	err := s.Store.View(ctx, func(ctx context.Context, tx vault.Tx) error {
+		var err error
+		if ls, err = tx.GetSession(ctx, h); err != nil {
+			return err
+		}
+		op, err = tx.GetOperator(ctx, ls.Operator)
+		return err
+	})
+	if errors.Is(err, vault.ErrNotFound) || err == nil && (ls.Kind != vault.KindLogin || now.After(ls.Expires)) {
+		return nil, ErrBadCredentials
+	}
+	if err != nil {
+		return nil, fmt.Errorf("verify totp: %w", err)
+	}
+	max := s.MaxAttempts
+	if max <= 0 {
+		max = 5
+	}
+	if ls.Attempts >= max {
+		return nil, ErrTooManyAttempts
+	}
+	secret, err := s.Keys.OpenSecret("totp:"+op.ID, op.TOTPSecret)
+	if err != nil {
+		return nil, fmt.Errorf("verify totp: %w", err)
+	}
+	step := int64(-1)
+	for _, back := range []int64{0, 1} {
+		st := now.Unix()/30 - back
+		want, err := totp.GenerateCodeCustom(string(secret), time.Unix(st*30, 0), totp.ValidateOpts{Period: 30, Digits: otp.DigitsSix, Algorithm: otp.AlgorithmSHA1})
+		if err == nil && len(code) == 6 && subtle.ConstantTimeCompare([]byte(want), []byte(code)) == 1 {
+			step = st
+			break
+		}
+	}
+	tok, sh := newToken("cfs_")
+	absolute := s.Max
+	if absolute <= 0 {
+		absolute = 12 * time.Hour
+	}
+	var accepted bool
+	err = s.Store.Update(ctx, func(ctx context.Context, tx vault.Tx) error {
+		if step < 0 {
+			return tx.TouchSession(ctx, h, now, true)
+		}
+		ok, err := tx.AdvanceTOTP(ctx, op.ID, step)
+		if err != nil {
+			return err
+		}
+		if !ok { // a replayed code
+			if err := tx.TouchSession(ctx, h, now, true); err != nil {
+				return err
+			}
+			return tx.AppendAudit(ctx, &vault.AuditEntry{Time: now, Actor: op.ID, Action: "login.totp", Decision: "deny:code_reused", Origin: origin})
+		}
+		accepted = true
+		if err := tx.DeleteSession(ctx, h); err != nil {
+			return err
+		}
+		if err := tx.PutSession(ctx, &vault.Session{Hash: sh, Kind: vault.KindSession, Operator: op.ID, Created: now, LastSeen: now, Expires: now.Add(absolute), Origin: origin}); err != nil {
+			return err
+		}
+		return tx.AppendAudit(ctx, &vault.AuditEntry{Time: now, Actor: op.ID, Action: "login.totp", Decision: "allow", Origin: origin})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("verify totp: %w", err)
+	}
+	if !accepted {
+		return nil, ErrBadCredentials
+	}
+	return &Session{Token: tok, Expires: now.Add(absolute)}, nil
+}
+
+// touchEvery bounds how often a session's last-seen time is written.
+const touchEvery = time.Minute
+
+// Authenticate returns the actor of a session token, enforcing idle and
+// absolute expiry.
+func (s *Service) Authenticate(ctx context.Context, token, origin string) (vault.Actor, error) {
+	if !strings.HasPrefix(token, "cfs_") || len(token) > 100 {
+		return vault.Actor{}, ErrUnauthenticated
+	}
+	h := HashToken(token)
+	var ses *vault.Session
+	err := s.Store.View(ctx, func(ctx context.Context, tx vault.Tx) error {
+		var err error
+		ses, err = tx.GetSession(ctx, h)
+		return err
+	})
+	if errors.Is(err, vault.ErrNotFound) {
+		return vault.Actor{}, ErrUnauthenticated
+	}
+	if err != nil {
+		return vault.Actor{}, fmt.Errorf("authenticate: %w", err)
+	}
+	now := s.now()
+	idle := s.Idle
+	if idle <= 0 {
+		idle = 30 * time.Minute
+	}
+	if ses.Kind != vault.KindSession || ses.Disabled || now.After(ses.Expires) || now.Sub(ses.LastSeen) > idle {
+		return vault.Actor{}, ErrUnauthenticated
+	}
+	if now.Sub(ses.LastSeen) > touchEvery {
+		if err := s.Store.Update(ctx, func(ctx context.Context, tx vault.Tx) error { return tx.TouchSession(ctx, h, now, false) }); err != nil {
+			return vault.Actor{}, fmt.Errorf("authenticate: %w", err)
+		}
+	}
+	return vault.Actor{ID: ses.Operator, Role: ses.Role, Unit: ses.Unit, Origin: origin}, nil
+}
+
+// Logout ends the session of token.
+func (s *Service) Logout(ctx context.Context, token string) error {
+	h := HashToken(token)
+	return s.Store.Update(ctx, func(ctx context.Context, tx vault.Tx) error {
+		ses, err := tx.GetSession(ctx, h)
+		if err != nil {
+			return err
+		}
+		if err := tx.DeleteSession(ctx, h); err != nil {
+			return err
+		}
+		return tx.AppendAudit(ctx, &vault.AuditEntry{Time: s.now(), Actor: ses.Operator, Action: "logout", Decision: "allow"})
+	})
+}

@@ -1,0 +1,224 @@
+// Package config loads, validates and defaults coffre.yaml, the one
+// configuration file of a Coffre server (DESIGN §3), and holds the built-in
+// demo configuration that `coffre serve --dev` runs with.
+//
+// # Format
+//
+// The file is YAML with these top-level keys; every one is optional except
+// schema, and an absent key (or an explicit null) takes the default written on
+// the matching [Config] field:
+//
+//	store: sqlite:./coffre-data/coffre.db   # or postgres://user@host/db
+//	listen: 127.0.0.1:8080
+//	data_dir: ./coffre-data
+//	root_key_file: ./coffre-data/root.key   # dev/demo: root key in a 0600 file
+//	sessions: {idle: 30m, absolute: 12h, login_token: 5m}   # Go durations
+//	limits: {max_body_bytes: 65536, reason_max_len: 200}
+//	schema:       # a list of fields: name, type, sensitivity, required, lookup, max_len, retention
+//	purposes:     # name → description, require_reason, fields (field → clear | deny | mask)
+//	roles:        # name → purposes, permissions
+//
+// The built-in demo (demo.yaml in this package, see [Demo]) is a complete,
+// commented example.
+//
+// # Environment
+//
+// Each scalar key can be overridden by an environment variable, which wins
+// over the file: COFFRE_STORE, COFFRE_LISTEN, COFFRE_DATA_DIR,
+// COFFRE_ROOT_KEY_FILE, COFFRE_SESSIONS_IDLE, COFFRE_SESSIONS_ABSOLUTE,
+// COFFRE_SESSIONS_LOGIN_TOKEN, COFFRE_LIMITS_MAX_BODY_BYTES and
+// COFFRE_LIMITS_REASON_MAX_LEN. The environment is passed in (as
+// os.Environ() returns it) rather than read, so that tests and the demo stay
+// reproducible. An empty value counts as unset; when a variable appears
+// twice the last one wins.
+//
+// # Errors
+//
+// Parsing does not stop at the first mistake: [Parse] returns an [*Error]
+// listing every [Problem] it found, each naming the file, the line and the
+// dotted key (for example purposes.case-handling.fields.phone), so that an
+// operator can fix a file in one pass. A field of the schema is named by its
+// name when it has a valid one (schema.phone.lookup), and by its position
+// otherwise (schema[3].name). Problems with an environment variable name the
+// file "environment" and the variable as the key. A file is read up to 1 MiB,
+// and at most 100 problems are listed.
+//
+// Beyond syntax and types, Parse checks that names are well formed, that
+// every reference (a purpose's field, a role's purpose) resolves, that no
+// name is defined twice, and that lookup (a blind index) is only asked of
+// email, phone, national_id, text and name fields: a blind index over dates
+// or addresses, whose values are few or guessable, could be reversed by
+// hashing every candidate.
+package config
+
+import (
+	_ "embed"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/coffre/coffre/internal/policy"
+)
+
+// Config is a validated configuration. Parse fills every field, applying the
+// default written on the field when the file and the environment leave it
+// unset.
+type Config struct {
+	// Source is the file the configuration was read from, or "built-in
+	// demo".
+	Source string
+	// Store names the record store: "sqlite:PATH", or a "postgres://" or
+	// "postgresql://" URL. Default "sqlite:" + DataDir + "/coffre.db".
+	Store string
+	// Listen is the HTTP listen address, as host:port. Default
+	// "127.0.0.1:8080".
+	Listen string
+	// DataDir holds the SQLite database and the dev root key. Default
+	// "./coffre-data".
+	DataDir string
+	// RootKeyFile is the file holding the root key in dev and demo setups.
+	// Default DataDir + "/root.key".
+	RootKeyFile string
+	// SessionIdle ends a session after this long without a request. Default
+	// 30m.
+	SessionIdle time.Duration
+	// SessionAbsolute ends a session this long after login, whatever its
+	// activity; never shorter than SessionIdle. Default 12h.
+	SessionAbsolute time.Duration
+	// LoginTokenTTL is how long a login token stays valid. Default 5m.
+	LoginTokenTTL time.Duration
+	// MaxBodyBytes bounds every request body, between 1 KiB and 16 MiB.
+	// Default 65536.
+	MaxBodyBytes int64
+	// ReasonMaxLen bounds the Coffre-Reason header, between 1 and 4096
+	// bytes. Default 200.
+	ReasonMaxLen int
+	// Policy is the schema, purposes and roles.
+	Policy *policy.Policy
+}
+
+// The defaults documented on [Config].
+const (
+	defaultListen       = "127.0.0.1:8080"
+	defaultDataDir      = "./coffre-data"
+	defaultIdle         = 30 * time.Minute
+	defaultAbsolute     = 12 * time.Hour
+	defaultLoginToken   = 5 * time.Minute
+	defaultMaxBodyBytes = 65536
+	defaultReasonMaxLen = 200
+)
+
+// Bounds checked by Parse.
+const (
+	maxFileSize     = 1 << 20 // a configuration file is read up to 1 MiB
+	minBodyBytes    = 1024
+	maxBodyBytes    = 16 << 20
+	maxReasonMaxLen = 4096
+	maxFieldLen     = 1 << 20
+)
+
+// DemoSource is the [Config.Source] of the built-in demo configuration.
+const DemoSource = "built-in demo"
+
+//go:embed demo.yaml
+var demoYAML []byte
+
+// Problem is one mistake in a configuration.
+type Problem struct {
+	// File is the file name given to Parse, or "environment" for a bad
+	// environment variable.
+	File string
+	// Line is the 1-based line of the offending YAML node, or 0 when there
+	// is none (environment variables, a file too large to read).
+	Line int
+	// Key is the dotted path of the offending key, such as
+	// "purposes.case-handling.fields.phone", or the environment variable's
+	// name. It is empty for problems with the file as a whole, such as YAML
+	// syntax errors.
+	Key string
+	// Message says what is wrong, and often how to fix it.
+	Message string
+}
+
+// String renders the problem on one line as "FILE:LINE: KEY: MESSAGE",
+// leaving out the line and the key when they are unknown.
+func (p Problem) String() string {
+	var b strings.Builder
+	b.WriteString(p.File)
+	if p.Line > 0 {
+		fmt.Fprintf(&b, ":%d", p.Line)
+	}
+	b.WriteString(": ")
+	if p.Key != "" {
+		b.WriteString(p.Key)
+		b.WriteString(": ")
+	}
+	b.WriteString(p.Message)
+	// One problem per line, whatever a message quotes.
+	return strings.NewReplacer("\n", `\n`, "\r", `\r`).Replace(b.String())
+}
+
+// Error is returned by [Parse], [Load] and [Demo] when a configuration is
+// invalid. It lists every problem found, in file order, those of the
+// environment last.
+type Error struct {
+	Problems []Problem
+}
+
+// Error renders one problem per line.
+func (e *Error) Error() string {
+	lines := make([]string, len(e.Problems))
+	for i, p := range e.Problems {
+		lines[i] = p.String()
+	}
+	return strings.Join(lines, "\n")
+}
+
+// Load reads the configuration file at path and parses it with [Parse].
+// environ holds the environment as "KEY=VALUE" strings, as [os.Environ]
+// returns it.
+func Load(path string, environ []string) (*Config, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("read config: %w", err)
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, maxFileSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("read config: %w", err)
+	}
+	return Parse(path, data, environ)
+}
+
+// Parse parses, validates and defaults the configuration in data, then
+// applies the overrides found in environ ("KEY=VALUE" strings, as
+// [os.Environ] returns them). name is the file name used in problems and as
+// [Config.Source]. Every invalid configuration gives an [*Error] listing all
+// its problems.
+func Parse(name string, data []byte, environ []string) (*Config, error) {
+	p := &parser{file: name}
+	cfg := p.parse(data, environ)
+	if p.n > 0 || len(p.envProbs) > 0 {
+		p.sort()
+		return nil, &Error{Problems: p.probs}
+	}
+	cfg.Source = name
+	return cfg, nil
+}
+
+// Demo returns the built-in demo configuration (demo.yaml in this package),
+// parsed like a file and with the same environment overrides. Its Source is
+// [DemoSource].
+func Demo(environ []string) (*Config, error) {
+	return Parse(DemoSource, demoYAML, environ)
+}
+
+// errorsOf splits an error made by [errors.Join].
+func errorsOf(err error) []error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		return j.Unwrap()
+	}
+	return []error{err}
+}

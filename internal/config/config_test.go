@@ -1,0 +1,511 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/coffre/coffre/internal/policy"
+)
+
+func TestDemo(t *testing.T) {
+	cfg, err := Demo(nil)
+	if err != nil {
+		t.Fatalf("Demo(nil): %v", err)
+	}
+	if cfg.Source != "built-in demo" {
+		t.Errorf("Source = %q, want %q", cfg.Source, "built-in demo")
+	}
+	pol := cfg.Policy
+	if len(pol.Fields) != 11 || len(pol.Purposes) != 5 || len(pol.Roles) != 6 {
+		t.Fatalf("demo has %d fields, %d purposes, %d roles; want 11, 5, 6", len(pol.Fields), len(pol.Purposes), len(pol.Roles))
+	}
+
+	fields := []struct {
+		name             string
+		typ              policy.FieldType
+		sens             policy.Sensitivity
+		required, lookup bool
+	}{
+		{"given_name", policy.TypeName, policy.Identity, true, false},
+		{"family_name", policy.TypeName, policy.Identity, true, false},
+		{"email_pro", policy.TypeEmail, policy.Contact, false, true},
+		{"email_personal", policy.TypeEmail, policy.Contact, false, true},
+		{"phone", policy.TypePhone, policy.Contact, false, true},
+		{"birth_date", policy.TypeDate, policy.Identity, false, false},
+		{"national_id", policy.TypeNationalID, policy.Sensitive, false, true},
+		{"address", policy.TypeAddress, policy.Contact, false, false},
+		{"employer", policy.TypeText, policy.Identity, false, false},
+		{"job_title", policy.TypeText, policy.Identity, false, false},
+		{"health_note", policy.TypeText, policy.Special, false, false},
+	}
+	for i, w := range fields {
+		f := pol.Fields[i]
+		if f.Name != w.name || f.Type != w.typ || f.Sensitivity != w.sens || f.Required != w.required || f.Lookup != w.lookup {
+			t.Errorf("field %d = %+v, want %+v", i, f, w)
+		}
+		if f.Retention == "" {
+			t.Errorf("field %s has no retention rule", f.Name)
+		}
+	}
+
+	// The treatment of every field (in schema order) under every purpose.
+	views := map[string]string{
+		"directory":            "clear clear clear deny deny deny deny deny clear clear deny",
+		"case-handling":        "clear clear clear email clear year last4 clear clear clear deny",
+		"support-call":         "clear initials email deny last2 year deny deny deny deny deny",
+		"payroll":              "clear clear clear deny deny clear clear clear clear clear deny",
+		"workplace-adjustment": "clear clear deny deny deny deny deny deny clear clear clear",
+	}
+	for name, want := range views {
+		pu, ok := pol.Purposes[name]
+		if !ok {
+			t.Errorf("purpose %q missing", name)
+			continue
+		}
+		var got []string
+		for _, f := range pol.Fields {
+			got = append(got, pu.Fields[f.Name].String())
+		}
+		if g := strings.Join(got, " "); g != want {
+			t.Errorf("purpose %s shows %q, want %q", name, g, want)
+		}
+		if pu.Description == "" {
+			t.Errorf("purpose %s has no description", name)
+		}
+		if wantReason := name == "workplace-adjustment"; pu.RequireReason != wantReason {
+			t.Errorf("purpose %s RequireReason = %v, want %v", name, pu.RequireReason, wantReason)
+		}
+	}
+
+	roles := map[string][2]string{
+		"caseworker":       {"case-handling directory", "lookup create update"},
+		"hr-officer":       {"payroll workplace-adjustment directory", "lookup create update erase import"},
+		"support":          {"support-call directory", "lookup"},
+		"security-officer": {"", "security seal incidents"},
+		"auditor":          {"", "audit"},
+		"admin":            {"", "operators seal import erase"},
+	}
+	for name, want := range roles {
+		r, err := pol.Role(name)
+		if err != nil {
+			t.Errorf("role %q: %v", name, err)
+			continue
+		}
+		got := [2]string{strings.Join(r.Purposes, " "), strings.Join(names(r.Permissions), " ")}
+		if got != want {
+			t.Errorf("role %s = %q, want %q", name, got, want)
+		}
+	}
+}
+
+func TestValid(t *testing.T) {
+	const path = "testdata/valid.yaml"
+	cfg, err := Load(path, nil)
+	if err != nil {
+		t.Fatalf("Load(%q): %v", path, err)
+	}
+	got := *cfg
+	got.Policy = nil
+	want := Config{
+		Source:          path,
+		Store:           "postgres://coffre@db.internal:5432/coffre?sslmode=verify-full",
+		Listen:          "0.0.0.0:9443",
+		DataDir:         "/var/lib/coffre",
+		RootKeyFile:     "/etc/coffre/root.key",
+		SessionIdle:     15 * time.Minute,
+		SessionAbsolute: 8 * time.Hour,
+		LoginTokenTTL:   2 * time.Minute,
+		MaxBodyBytes:    131072,
+		ReasonMaxLen:    500,
+	}
+	if got != want {
+		t.Errorf("Load(%q)\n got %+v\nwant %+v", path, got, want)
+	}
+
+	wantFields := []policy.Field{
+		{Name: "given_name", Type: policy.TypeName, Sensitivity: policy.Identity, Required: true, MaxLen: 100, Retention: "5y after departure"},
+		{Name: "email", Type: policy.TypeEmail, Sensitivity: policy.Contact, Lookup: true},
+		{Name: "ssn", Type: policy.TypeNationalID, Sensitivity: policy.Sensitive, Lookup: true, MaxLen: 15},
+		{Name: "hired_on", Type: policy.TypeDate, Sensitivity: policy.Identity},
+		{Name: "notes", Type: policy.TypeText, Sensitivity: policy.Special, Retention: "1y after last_access"},
+	}
+	if !reflect.DeepEqual(cfg.Policy.Fields, wantFields) {
+		t.Errorf("fields\n got %+v\nwant %+v", cfg.Policy.Fields, wantFields)
+	}
+	wantPurposes := map[string]*policy.Purpose{
+		"hr": {Name: "hr", Description: "Human resources", RequireReason: true, Fields: map[string]policy.Treatment{
+			"given_name": {Action: policy.Clear},
+			"email":      {Action: policy.Masked, Mask: "email"},
+			"ssn":        {Action: policy.Masked, Mask: "last4"},
+			"hired_on":   {Action: policy.Masked, Mask: "year"},
+			"notes":      {Action: policy.Deny},
+		}},
+		"badge": {Name: "badge", Description: "Print a badge", Fields: map[string]policy.Treatment{
+			"given_name": {Action: policy.Masked, Mask: "initials"},
+		}},
+	}
+	if !reflect.DeepEqual(cfg.Policy.Purposes, wantPurposes) {
+		t.Errorf("purposes\n got %s\nwant %s", dump(cfg.Policy.Purposes), dump(wantPurposes))
+	}
+	writer := []policy.Permission{policy.PermLookup, policy.PermCreate, policy.PermUpdate}
+	wantRoles := map[string]*policy.Role{
+		"hr-officer":   {Name: "hr-officer", Purposes: []string{"hr", "badge"}, Permissions: writer},
+		"receptionist": {Name: "receptionist", Purposes: []string{"badge"}, Permissions: writer},
+		"auditor":      {Name: "auditor", Permissions: []policy.Permission{policy.PermAudit}},
+	}
+	if !reflect.DeepEqual(cfg.Policy.Roles, wantRoles) {
+		t.Errorf("roles\n got %s\nwant %s", dump(cfg.Policy.Roles), dump(wantRoles))
+	}
+}
+
+func dump[V any](m map[string]*V) string {
+	var b strings.Builder
+	for _, k := range sortedKeys(m) {
+		fmt.Fprintf(&b, "%s=%+v ", k, *m[k])
+	}
+	return b.String()
+}
+
+func TestDefaults(t *testing.T) {
+	cfg, err := Load("testdata/minimal.yaml", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := *cfg
+	got.Policy = nil
+	want := Config{
+		Source:          "testdata/minimal.yaml",
+		Store:           "sqlite:./coffre-data/coffre.db",
+		Listen:          "127.0.0.1:8080",
+		DataDir:         "./coffre-data",
+		RootKeyFile:     "./coffre-data/root.key",
+		SessionIdle:     30 * time.Minute,
+		SessionAbsolute: 12 * time.Hour,
+		LoginTokenTTL:   5 * time.Minute,
+		MaxBodyBytes:    65536,
+		ReasonMaxLen:    200,
+	}
+	if got != want {
+		t.Errorf("defaults\n got %+v\nwant %+v", got, want)
+	}
+	if n := len(cfg.Policy.Purposes) + len(cfg.Policy.Roles); n != 0 {
+		t.Errorf("minimal config has %d purposes and roles, want none", n)
+	}
+
+	// An explicit null is the same as an absent key.
+	nulls := "store:\nlisten: ~\nsessions:\nlimits: {max_body_bytes: null}\npurposes:\nroles:\n" +
+		"schema:\n  - {name: x, type: text, sensitivity: identity, max_len: ~}\n"
+	cfg, err = Parse("nulls.yaml", []byte(nulls), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got = *cfg
+	got.Policy = nil
+	want.Source = "nulls.yaml"
+	if got != want {
+		t.Errorf("nulls\n got %+v\nwant %+v", got, want)
+	}
+}
+
+// TestInvalid parses every fixture. A fixture marks each problem it should
+// give with a "# want: KEY: MESSAGE" comment on the problem's line; the
+// problem must read "FILE:LINE: KEY: MESSAGE…", and there must be no other.
+// A fixture without such comments must parse.
+func TestInvalid(t *testing.T) {
+	files, err := filepath.Glob("testdata/*.yaml")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no fixtures: %v", err)
+	}
+	for _, file := range files {
+		t.Run(filepath.Base(file), func(t *testing.T) {
+			data, err := os.ReadFile(file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var wants []string
+			for i, line := range strings.Split(string(data), "\n") {
+				_, comment, ok := strings.Cut(line, "# want: ")
+				if !ok {
+					continue
+				}
+				for _, w := range strings.Split(comment, " # want: ") {
+					wants = append(wants, fmt.Sprintf("%s:%d: %s", file, i+1, strings.TrimSpace(w)))
+				}
+			}
+			_, err = Load(file, nil)
+			if len(wants) == 0 {
+				if err != nil {
+					t.Fatalf("Load(%q): %v", file, err)
+				}
+				return
+			}
+			var cerr *Error
+			if !errors.As(err, &cerr) {
+				t.Fatalf("Load(%q) = %v, want an *Error", file, err)
+			}
+			for _, w := range wants {
+				if !slices.ContainsFunc(cerr.Problems, func(p Problem) bool { return strings.Contains(p.String(), w) }) {
+					t.Errorf("no problem %q in\n%v", w, err)
+				}
+			}
+			if len(cerr.Problems) != len(wants) {
+				t.Errorf("Load(%q) gave %d problems, want %d:\n%v", file, len(cerr.Problems), len(wants), err)
+			}
+		})
+	}
+}
+
+func TestMultipleProblems(t *testing.T) {
+	const path = "testdata/bad_settings.yaml"
+	_, err := Load(path, []string{"COFFRE_SESSIONS_IDLE=later"})
+	var cerr *Error
+	if !errors.As(err, &cerr) {
+		t.Fatalf("Load(%q) = %v, want an *Error", path, err)
+	}
+	if len(cerr.Problems) != 10 {
+		t.Errorf("got %d problems, want 10:\n%v", len(cerr.Problems), err)
+	}
+	lines := strings.Split(err.Error(), "\n")
+	if len(lines) != len(cerr.Problems) {
+		t.Errorf("Error() has %d lines for %d problems", len(lines), len(cerr.Problems))
+	}
+	// File problems in line order, the environment's last.
+	for i := 1; i < len(cerr.Problems)-1; i++ {
+		if a, b := cerr.Problems[i-1], cerr.Problems[i]; a.Line > b.Line {
+			t.Errorf("problem %d (line %d) before problem %d (line %d)", i-1, a.Line, i, b.Line)
+		}
+	}
+	last := cerr.Problems[len(cerr.Problems)-1]
+	if want := `environment: COFFRE_SESSIONS_IDLE: invalid duration "later"`; !strings.HasPrefix(last.String(), want) {
+		t.Errorf("last problem = %q, want prefix %q", last, want)
+	}
+}
+
+func TestTooManyProblems(t *testing.T) {
+	// An alias repeats a list of 2000 unknown purposes in 600 roles: the
+	// walk stops at its budget and at most 100 problems are kept.
+	var b strings.Builder
+	b.WriteString("schema:\n  - {name: x, type: text, sensitivity: identity}\nlist: &l [")
+	for i := range 2000 {
+		fmt.Fprintf(&b, "p%d, ", i)
+	}
+	b.WriteString("p]\nroles:\n")
+	for i := range 600 {
+		fmt.Fprintf(&b, "  r%d: {purposes: *l}\n", i)
+	}
+	start := time.Now()
+	_, err := Parse("bomb.yaml", []byte(b.String()), nil)
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("Parse took %v", d)
+	}
+	var cerr *Error
+	if !errors.As(err, &cerr) {
+		t.Fatalf("Parse = %v, want an *Error", err)
+	}
+	if len(cerr.Problems) != maxProblems+1 {
+		t.Errorf("got %d problems, want %d", len(cerr.Problems), maxProblems+1)
+	}
+	if last := cerr.Problems[len(cerr.Problems)-1].String(); !strings.Contains(last, "more problems not shown") {
+		t.Errorf("last problem = %q, want the count of those not shown", last)
+	}
+}
+
+func TestEnvironment(t *testing.T) {
+	all := []string{
+		"PATH=/usr/bin",
+		"COFFRE_STORE=postgresql://coffre@pg/coffre",
+		"COFFRE_LISTEN=:9000",
+		"COFFRE_DATA_DIR=/srv/coffre",
+		"COFFRE_ROOT_KEY_FILE=/run/secrets/root.key",
+		"COFFRE_SESSIONS_IDLE=10m",
+		"COFFRE_SESSIONS_ABSOLUTE=1h",
+		"COFFRE_SESSIONS_LOGIN_TOKEN=90s",
+		"COFFRE_LIMITS_MAX_BODY_BYTES=2048",
+		"COFFRE_LIMITS_REASON_MAX_LEN=64",
+	}
+	wantAll := Config{
+		Store:           "postgresql://coffre@pg/coffre",
+		Listen:          ":9000",
+		DataDir:         "/srv/coffre",
+		RootKeyFile:     "/run/secrets/root.key",
+		SessionIdle:     10 * time.Minute,
+		SessionAbsolute: time.Hour,
+		LoginTokenTTL:   90 * time.Second,
+		MaxBodyBytes:    2048,
+		ReasonMaxLen:    64,
+	}
+	defaults := Config{
+		Store:           "sqlite:./coffre-data/coffre.db",
+		Listen:          "127.0.0.1:8080",
+		DataDir:         "./coffre-data",
+		RootKeyFile:     "./coffre-data/root.key",
+		SessionIdle:     30 * time.Minute,
+		SessionAbsolute: 12 * time.Hour,
+		LoginTokenTTL:   5 * time.Minute,
+		MaxBodyBytes:    65536,
+		ReasonMaxLen:    200,
+	}
+	with := func(c Config, f func(*Config)) Config { f(&c); return c }
+	const schema = "schema: [{name: x, type: text, sensitivity: identity}]\n"
+	tests := []struct {
+		name    string
+		file    string // a fixture, or the configuration itself
+		environ []string
+		want    Config
+	}{
+		{"all over file", "testdata/valid.yaml", all, wantAll},
+		{"all over defaults", "testdata/minimal.yaml", all, wantAll},
+		{"data dir moves derived defaults", "testdata/minimal.yaml", []string{"COFFRE_DATA_DIR=/srv/coffre/"}, with(defaults, func(c *Config) {
+			c.DataDir, c.Store, c.RootKeyFile = "/srv/coffre/", "sqlite:/srv/coffre/coffre.db", "/srv/coffre/root.key"
+		})},
+		{"empty is unset", "testdata/minimal.yaml", []string{"COFFRE_LISTEN=", "COFFRE_SESSIONS_IDLE="}, defaults},
+		{"last wins", "testdata/minimal.yaml", []string{"COFFRE_LISTEN=:1", "COFFRE_LISTEN=:2"}, with(defaults, func(c *Config) { c.Listen = ":2" })},
+		{"unset after set", "testdata/minimal.yaml", []string{"COFFRE_LISTEN=:1", "COFFRE_LISTEN="}, defaults},
+		{"other variables ignored", "testdata/minimal.yaml", []string{"COFFRE_CONFIG=x.yaml", "COFFRE_SESIONS_IDLE=bad", "LISTEN=:1", "junk"}, defaults},
+		{"env wins over a bad file value", "store: mysql://db\n" + schema, []string{"COFFRE_STORE=sqlite:/tmp/c.db"}, with(defaults, func(c *Config) { c.Store = "sqlite:/tmp/c.db" })},
+		{"file idle, env absolute", "sessions: {idle: 1h}\n" + schema, []string{"COFFRE_SESSIONS_ABSOLUTE=1h"}, with(defaults, func(c *Config) { c.SessionIdle, c.SessionAbsolute = time.Hour, time.Hour })},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var cfg *Config
+			var err error
+			if strings.HasPrefix(tt.file, "testdata/") {
+				cfg, err = Load(tt.file, tt.environ)
+			} else {
+				cfg, err = Parse("inline.yaml", []byte(tt.file), tt.environ)
+			}
+			if err != nil {
+				t.Fatalf("Load(%q, %q): %v", tt.file, tt.environ, err)
+			}
+			got := *cfg
+			got.Source, got.Policy = "", nil
+			if got != tt.want {
+				t.Errorf("Load(%q, %q)\n got %+v\nwant %+v", tt.file, tt.environ, got, tt.want)
+			}
+		})
+	}
+
+	cfg, err := Demo([]string{"COFFRE_LISTEN=0.0.0.0:8443"})
+	if err != nil || cfg.Listen != "0.0.0.0:8443" {
+		t.Errorf("Demo with COFFRE_LISTEN: Listen = %q, %v; want %q", cfg.Listen, err, "0.0.0.0:8443")
+	}
+}
+
+func TestEnvironmentErrors(t *testing.T) {
+	tests := []struct {
+		env  string
+		want string
+	}{
+		{"COFFRE_SESSIONS_IDLE=soon", `environment: COFFRE_SESSIONS_IDLE: invalid duration "soon"`},
+		{"COFFRE_SESSIONS_IDLE=-1m", `environment: COFFRE_SESSIONS_IDLE: must be a positive duration`},
+		{"COFFRE_SESSIONS_IDLE=13h", `environment: COFFRE_SESSIONS_IDLE: sessions.absolute (12h0m0s) must be at least sessions.idle (13h0m0s)`},
+		{"COFFRE_SESSIONS_ABSOLUTE=1m", `environment: COFFRE_SESSIONS_ABSOLUTE: sessions.absolute (1m0s) must be at least sessions.idle (30m0s)`},
+		{"COFFRE_SESSIONS_LOGIN_TOKEN=0s", `environment: COFFRE_SESSIONS_LOGIN_TOKEN: must be a positive duration, got 0s`},
+		{"COFFRE_LIMITS_MAX_BODY_BYTES=lots", `environment: COFFRE_LIMITS_MAX_BODY_BYTES: invalid integer "lots"`},
+		{"COFFRE_LIMITS_MAX_BODY_BYTES=99999999", `environment: COFFRE_LIMITS_MAX_BODY_BYTES: must be between 1024 (1 KiB) and 16777216 (16 MiB), got 99999999`},
+		{"COFFRE_LIMITS_REASON_MAX_LEN=0", `environment: COFFRE_LIMITS_REASON_MAX_LEN: must be between 1 and 4096, got 0`},
+		{"COFFRE_LIMITS_REASON_MAX_LEN=1e3", `environment: COFFRE_LIMITS_REASON_MAX_LEN: invalid integer "1e3"`},
+		{"COFFRE_STORE=mysql://coffre:hunter2@db/coffre", `environment: COFFRE_STORE: want "sqlite:PATH" or a "postgres://" or "postgresql://" URL`},
+		{"COFFRE_LISTEN=8080", `environment: COFFRE_LISTEN: want host:port, as in 127.0.0.1:8080, got "8080"`},
+		{"COFFRE_LISTEN=:http", `environment: COFFRE_LISTEN: invalid port "http"`},
+		{"COFFRE_DATA_DIR=/srv/c", ""}, // fine
+	}
+	for _, tt := range tests {
+		t.Run(tt.env, func(t *testing.T) {
+			_, err := Load("testdata/minimal.yaml", []string{tt.env})
+			if tt.want == "" {
+				if err != nil {
+					t.Fatalf("Load with %s: %v", tt.env, err)
+				}
+				return
+			}
+			var cerr *Error
+			if !errors.As(err, &cerr) || len(cerr.Problems) != 1 {
+				t.Fatalf("Load with %s = %v, want one problem", tt.env, err)
+			}
+			if !strings.HasPrefix(err.Error(), tt.want) {
+				t.Errorf("Load with %s = %q, want prefix %q", tt.env, err, tt.want)
+			}
+			if strings.Contains(err.Error(), "hunter2") {
+				t.Errorf("error %q shows the store password", err)
+			}
+		})
+	}
+}
+
+func TestProblemString(t *testing.T) {
+	tests := []struct {
+		p    Problem
+		want string
+	}{
+		{Problem{File: "coffre.yaml", Line: 12, Key: "sessions.idle", Message: "bad"}, "coffre.yaml:12: sessions.idle: bad"},
+		{Problem{File: "coffre.yaml", Line: 12, Message: `unknown key "sesions"`}, `coffre.yaml:12: unknown key "sesions"`},
+		{Problem{File: "environment", Key: "COFFRE_LISTEN", Message: "bad"}, "environment: COFFRE_LISTEN: bad"},
+		{Problem{File: "f", Line: 1, Key: "k", Message: "two\nlines"}, `f:1: k: two\nlines`},
+	}
+	for _, tt := range tests {
+		if got := tt.p.String(); got != tt.want {
+			t.Errorf("%+v.String() = %q, want %q", tt.p, got, tt.want)
+		}
+	}
+	err := &Error{Problems: []Problem{tests[0].p, tests[2].p}}
+	if got, want := err.Error(), tests[0].want+"\n"+tests[2].want; got != want {
+		t.Errorf("Error() = %q, want %q", got, want)
+	}
+}
+
+func TestLoadErrors(t *testing.T) {
+	_, err := Load("testdata/no-such-file.yaml", nil)
+	var cerr *Error
+	if !errors.Is(err, fs.ErrNotExist) || errors.As(err, &cerr) {
+		t.Errorf("Load(missing file) = %v, want a wrapped fs.ErrNotExist", err)
+	}
+
+	big := filepath.Join(t.TempDir(), "big.yaml")
+	if err := os.WriteFile(big, []byte(strings.Repeat("#", maxFileSize+1)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err = Load(big, nil)
+	if want := big + ": file is larger than"; err == nil || !strings.HasPrefix(err.Error(), want) {
+		t.Errorf("Load(big file) = %v, want prefix %q", err, want)
+	}
+
+	for _, data := range []string{"", "# only a comment\n", "~\n"} {
+		_, err := Parse("empty.yaml", []byte(data), nil)
+		if want := "empty.yaml:1: schema: missing required key"; err == nil || !strings.HasPrefix(err.Error(), want) {
+			t.Errorf("Parse(%q) = %v, want prefix %q", data, err, want)
+		}
+	}
+}
+
+func TestSuggestion(t *testing.T) {
+	tests := []struct {
+		s    string
+		want string
+	}{
+		{"sesions", "sessions"},
+		{"idel", "idle"},
+		{"lokup", "lookup"},
+		{"Schema", "schema"},
+		{"x", ""},
+		{"purposes-and-more", ""},
+	}
+	for _, tt := range tests {
+		want := ""
+		if tt.want != "" {
+			want = fmt.Sprintf(" (did you mean %q?)", tt.want)
+		}
+		options := slices.Concat(topKeys, sessionKeys, fieldKeys)
+		if got := suggestion(tt.s, options); got != want {
+			t.Errorf("suggestion(%q) = %q, want %q", tt.s, got, want)
+		}
+	}
+}

@@ -1,0 +1,64 @@
+package config
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// FuzzParse checks that Parse never panics, and that it returns either a
+// configuration that meets the documented bounds or an *Error whose
+// rendering has one line per problem.
+func FuzzParse(f *testing.F) {
+	f.Add(demoYAML, "")
+	files, _ := filepath.Glob("testdata/*.yaml")
+	for _, file := range files {
+		data, err := os.ReadFile(file)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(data, "COFFRE_SESSIONS_IDLE=1h\nCOFFRE_LISTEN=:1")
+	}
+	f.Add([]byte("a: &a [*a]\nschema: *a\n"), "COFFRE_LIMITS_MAX_BODY_BYTES=1e9")
+	f.Add([]byte("<<: {x: 1}\n"), "")
+	f.Fuzz(func(t *testing.T, data []byte, env string) {
+		cfg, err := Parse("fuzz.yaml", data, strings.Split(env, "\n"))
+		if err != nil {
+			if cfg != nil {
+				t.Fatalf("Parse returned both a config and %v", err)
+			}
+			var cerr *Error
+			if !errors.As(err, &cerr) || len(cerr.Problems) == 0 {
+				t.Fatalf("Parse error %v (%T) is not an *Error with problems", err, err)
+			}
+			if n := strings.Count(err.Error(), "\n") + 1; n != len(cerr.Problems) {
+				t.Fatalf("Error() has %d lines for %d problems:\n%v", n, len(cerr.Problems), err)
+			}
+			for _, p := range cerr.Problems {
+				if p.File != "fuzz.yaml" && p.File != "environment" || p.Message == "" {
+					t.Fatalf("bad problem %+v", p)
+				}
+			}
+			return
+		}
+		switch {
+		case cfg.Policy == nil || len(cfg.Policy.Fields) == 0:
+			t.Fatalf("config without schema: %+v", cfg)
+		case cfg.SessionIdle <= 0 || cfg.SessionAbsolute < cfg.SessionIdle || cfg.LoginTokenTTL <= 0:
+			t.Fatalf("bad sessions: %+v", cfg)
+		case cfg.MaxBodyBytes < minBodyBytes || cfg.MaxBodyBytes > maxBodyBytes:
+			t.Fatalf("bad max_body_bytes: %+v", cfg)
+		case cfg.ReasonMaxLen < 1 || cfg.ReasonMaxLen > maxReasonMaxLen:
+			t.Fatalf("bad reason_max_len: %+v", cfg)
+		case cfg.Store == "" || cfg.Listen == "" || cfg.DataDir == "" || cfg.RootKeyFile == "":
+			t.Fatalf("empty setting: %+v", cfg)
+		}
+		for _, f := range cfg.Policy.Fields {
+			if f.Lookup && !strings.Contains(" email phone national_id text name ", " "+string(f.Type)+" ") {
+				t.Fatalf("lookup on %s field %q", f.Type, f.Name)
+			}
+		}
+	})
+}

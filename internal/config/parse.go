@@ -1,0 +1,1011 @@
+package config
+
+import (
+	"bytes"
+	"cmp"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"regexp"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/coffre/coffre/internal/mask"
+	"github.com/coffre/coffre/internal/policy"
+)
+
+// Names of fields, purposes and roles.
+var (
+	fieldNameRE = regexp.MustCompile(`^[a-z][a-z0-9_]{0,62}$`)
+	nameRE      = regexp.MustCompile(`^[a-z][a-z0-9-]{0,62}$`)
+	// plainKeyRE matches keys written as they are in a dotted path; others
+	// are quoted.
+	plainKeyRE = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
+	yamlLineRE = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+)
+
+// lookupTypes are the field types that may carry a blind index. Dates and
+// addresses may not: their values are few or guessable, so their blind index
+// could be reversed by hashing every candidate.
+var lookupTypes = []policy.FieldType{policy.TypeEmail, policy.TypePhone, policy.TypeNationalID, policy.TypeText, policy.TypeName}
+
+// The keys each fixed-key mapping accepts.
+var (
+	topKeys      = []string{"store", "listen", "data_dir", "root_key_file", "sessions", "limits", "schema", "purposes", "roles"}
+	sessionKeys  = []string{"idle", "absolute", "login_token"}
+	limitKeys    = []string{"max_body_bytes", "reason_max_len"}
+	fieldKeys    = []string{"name", "type", "sensitivity", "required", "lookup", "max_len", "retention"}
+	purposeKeys  = []string{"description", "require_reason", "fields"}
+	roleKeys     = []string{"purposes", "permissions"}
+	requiredKeys = []string{"name", "type", "sensitivity"}
+)
+
+// maxWork bounds the mapping entries and list items visited, so that aliases
+// cannot make a small file expensive to walk.
+const maxWork = 1 << 20
+
+// envFile is the file named by problems with environment variables.
+const envFile = "environment"
+
+// maxProblems bounds the problems kept; the others are only counted.
+const maxProblems = 100
+
+// parser collects the problems of one configuration.
+type parser struct {
+	file     string
+	probs    []Problem // in the file, the first maxProblems
+	envProbs []Problem // in the environment
+	n        int       // problems found in the file, kept or not
+	work     int
+	tooBig   bool
+}
+
+// origin is where a setting's value came from: a node of the file or an
+// environment variable.
+type origin struct {
+	node *yaml.Node
+	env  string
+}
+
+// setting is a scalar setting; set is false until the file or the
+// environment gives it a value.
+type setting[T any] struct {
+	val T
+	set bool
+	origin
+}
+
+// settings are the scalar keys, before defaults.
+type settings struct {
+	store, listen, dataDir, rootKeyFile setting[string]
+	idle, absolute, loginToken          setting[time.Duration]
+	maxBody, reasonMax                  setting[int64]
+}
+
+// pair is one entry of a mapping.
+type pair struct {
+	key  string
+	k, v *yaml.Node
+}
+
+// namedPurpose and namedRole keep the node a purpose or role was defined at.
+type namedPurpose struct {
+	pu *policy.Purpose
+	k  *yaml.Node
+}
+
+type namedRole struct {
+	r *policy.Role
+	k *yaml.Node
+}
+
+func (p *parser) add(line int, key, format string, args ...any) {
+	p.n++
+	if len(p.probs) < maxProblems {
+		p.probs = append(p.probs, Problem{File: p.file, Line: line, Key: key, Message: fmt.Sprintf(format, args...)})
+	}
+}
+
+func (p *parser) errorf(n *yaml.Node, key, format string, args ...any) {
+	p.add(n.Line, key, format, args...)
+}
+
+func (p *parser) envErrorf(name, format string, args ...any) {
+	p.envProbs = append(p.envProbs, Problem{File: envFile, Key: name, Message: fmt.Sprintf(format, args...)})
+}
+
+// at reports a problem with a setting, where its value came from.
+func (p *parser) at(o origin, key, format string, args ...any) {
+	switch {
+	case o.env != "":
+		p.envErrorf(o.env, format, args...)
+	case o.node != nil:
+		p.errorf(o.node, key, format, args...)
+	default:
+		p.add(0, key, format, args...)
+	}
+}
+
+// sort puts the file's problems in line order, then the environment's.
+func (p *parser) sort() {
+	slices.SortStableFunc(p.probs, func(a, b Problem) int { return cmp.Compare(a.Line, b.Line) })
+	if p.n > len(p.probs) {
+		p.probs = append(p.probs, Problem{File: p.file, Message: fmt.Sprintf("%d more problems not shown", p.n-len(p.probs))})
+	}
+	p.probs = append(p.probs, p.envProbs...)
+	p.envProbs = nil
+}
+
+// parse does the work of Parse; the result is meaningful only when no
+// problem was found.
+func (p *parser) parse(data []byte, environ []string) *Config {
+	if len(data) > maxFileSize {
+		p.add(0, "", "file is larger than %d bytes", maxFileSize)
+		return nil
+	}
+	root, ok := p.document(data)
+	if !ok {
+		return nil
+	}
+	rootLine := 1
+	if root != nil {
+		rootLine = root.Line
+		if r := deref(root); r.Kind != yaml.MappingNode && !isNull(r) {
+			p.errorf(root, "", "want a mapping of settings (store, listen, schema, …), got %s", describe(r))
+			return nil
+		}
+	}
+
+	var s settings
+	var schemaNode, purposesNode, rolesNode *yaml.Node
+	p.mapping(root, "", topKeys, func(key string, _, v *yaml.Node) {
+		switch key {
+		case "store":
+			p.str(&s.store, v, key)
+		case "listen":
+			p.str(&s.listen, v, key)
+		case "data_dir":
+			p.str(&s.dataDir, v, key)
+		case "root_key_file":
+			p.str(&s.rootKeyFile, v, key)
+		case "sessions":
+			p.mapping(v, key, sessionKeys, func(key string, _, v *yaml.Node) {
+				path := "sessions." + key
+				switch key {
+				case "idle":
+					p.duration(&s.idle, v, path)
+				case "absolute":
+					p.duration(&s.absolute, v, path)
+				case "login_token":
+					p.duration(&s.loginToken, v, path)
+				}
+			})
+		case "limits":
+			p.mapping(v, key, limitKeys, func(key string, _, v *yaml.Node) {
+				path := "limits." + key
+				switch key {
+				case "max_body_bytes":
+					p.integer(&s.maxBody, v, path)
+				case "reason_max_len":
+					p.integer(&s.reasonMax, v, path)
+				}
+			})
+		case "schema":
+			schemaNode = v
+		case "purposes":
+			purposesNode = v
+		case "roles":
+			rolesNode = v
+		}
+	})
+	p.environment(&s, environ)
+	cfg := p.settings(&s)
+
+	if schemaNode == nil {
+		p.add(rootLine, "schema", "missing required key: declare at least one field of the record schema")
+	}
+	fields, declaredFields := p.schema(schemaNode)
+	purposes, declaredPurposes := p.purposes(purposesNode, fields, declaredFields)
+	roles := p.roles(rolesNode, declaredPurposes)
+	cfg.Policy = p.assemble(rootLine, schemaNode, fields, purposes, roles)
+	return cfg
+}
+
+// document parses data into its single YAML document's root node, which is
+// nil for an empty document. ok is false after a syntax error.
+func (p *parser) document(data []byte) (root *yaml.Node, ok bool) {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	var doc yaml.Node
+	if err := dec.Decode(&doc); err != nil {
+		if err == io.EOF {
+			return nil, true
+		}
+		p.yamlError(err)
+		return nil, false
+	}
+	var next yaml.Node
+	switch err := dec.Decode(&next); {
+	case err == io.EOF:
+	case err != nil:
+		p.yamlError(err)
+		return nil, false
+	default:
+		p.errorf(&next, "", "a configuration holds one YAML document; remove the second one (after \"---\")")
+		return nil, false
+	}
+	if doc.Kind == yaml.DocumentNode && len(doc.Content) > 0 {
+		return doc.Content[0], true
+	}
+	return nil, true
+}
+
+// yamlParserErrors are the problems yaml.v3's parser (as opposed to its
+// scanner) reports. For those it prints a 0-based line: that of the block
+// the problem is in, or of the problem when the block starts on the first
+// line.
+var yamlParserErrors = []string{
+	"did not find expected <stream-start>",
+	"did not find expected <document start>",
+	"did not find expected node content",
+	"did not find expected '-' indicator",
+	"did not find expected key",
+	"did not find expected ',' or ']'",
+	"did not find expected ',' or '}'",
+	"found undefined tag handle",
+	"found duplicate %YAML directive",
+	"found incompatible YAML document",
+	"found duplicate %TAG directive",
+}
+
+// yamlError reports a YAML syntax error, on its line when it says one.
+func (p *parser) yamlError(err error) {
+	msg := err.Error()
+	if m := yamlLineRE.FindStringSubmatch(msg); m != nil {
+		if line, err := strconv.Atoi(m[1]); err == nil {
+			if slices.Contains(yamlParserErrors, m[2]) {
+				line++
+			}
+			p.add(line, "", "invalid YAML: %s", m[2])
+			return
+		}
+	}
+	p.add(0, "", "invalid YAML: %s", strings.TrimPrefix(msg, "yaml: "))
+}
+
+// deref follows aliases to the node they name.
+func deref(n *yaml.Node) *yaml.Node {
+	for i := 0; n != nil && n.Kind == yaml.AliasNode && n.Alias != nil && i < 16; i++ {
+		n = n.Alias
+	}
+	return n
+}
+
+func isNull(n *yaml.Node) bool {
+	return n == nil || n.Kind == 0 || (n.Kind == yaml.ScalarNode && n.ShortTag() == "!!null")
+}
+
+// describe names what a node holds, for "want X, got Y" messages.
+func describe(n *yaml.Node) string {
+	switch {
+	case isNull(n):
+		return "nothing"
+	case n.Kind == yaml.MappingNode:
+		return "a mapping"
+	case n.Kind == yaml.SequenceNode:
+		return "a list"
+	case n.Kind != yaml.ScalarNode:
+		return "an alias"
+	}
+	switch t := n.ShortTag(); t {
+	case "!!str":
+		return "the string " + short(n.Value)
+	case "!!bool":
+		return "the boolean " + short(n.Value)
+	case "!!int", "!!float":
+		return "the number " + short(n.Value)
+	default:
+		return "a value tagged " + short(t)
+	}
+}
+
+// short quotes s, cut to a length that fits in a message.
+func short(s string) string {
+	const max = 40
+	if utf8.RuneCountInString(s) > max {
+		s = string([]rune(s)[:max]) + "…"
+	}
+	return strconv.Quote(s)
+}
+
+// join appends key to a dotted path, quoting it if it is not plain.
+func join(path, key string) string {
+	if !plainKeyRE.MatchString(key) {
+		key = short(key)
+	}
+	if path == "" {
+		return key
+	}
+	return path + "." + key
+}
+
+// pairs returns the entries of the mapping n (nothing for null), reporting
+// other kinds of node, keys that are not scalars, merge keys and keys given
+// twice.
+func (p *parser) pairs(n *yaml.Node, path string) []pair {
+	rn := deref(n)
+	if isNull(rn) {
+		return nil
+	}
+	if rn.Kind != yaml.MappingNode {
+		p.errorf(n, path, "want a mapping, got %s", describe(rn))
+		return nil
+	}
+	var out []pair
+	seen := map[string]int{}
+	for i := 0; i+1 < len(rn.Content); i += 2 {
+		if !p.spend() {
+			return out
+		}
+		k, v := rn.Content[i], rn.Content[i+1]
+		rk := deref(k)
+		if rk == nil || rk.Kind != yaml.ScalarNode {
+			p.errorf(k, path, "want a plain key, got %s", describe(rk))
+			continue
+		}
+		if rk.ShortTag() == "!!merge" {
+			p.errorf(k, path, "merge keys (<<) are not supported; write the entries out")
+			continue
+		}
+		if first, dup := seen[rk.Value]; dup {
+			p.errorf(k, join(path, rk.Value), "key given twice (first at line %d)", first)
+			continue
+		}
+		seen[rk.Value] = k.Line
+		out = append(out, pair{key: rk.Value, k: k, v: v})
+	}
+	return out
+}
+
+// spend counts one unit of work, and reports false once the budget is
+// exhausted.
+func (p *parser) spend() bool {
+	p.work++
+	if p.work <= maxWork {
+		return true
+	}
+	if !p.tooBig {
+		p.tooBig = true
+		p.add(0, "", "document too complex (more than %d entries, counting aliases)", maxWork)
+	}
+	return false
+}
+
+// mapping walks the fixed-key mapping n, calling fn for each known key whose
+// value is not null (a null value counts as absent), and reporting unknown
+// keys.
+func (p *parser) mapping(n *yaml.Node, path string, known []string, fn func(key string, k, v *yaml.Node)) {
+	for _, e := range p.pairs(n, path) {
+		if !slices.Contains(known, e.key) {
+			p.errorf(e.k, path, "unknown key %s%s", short(e.key), hint(e.key, known))
+			continue
+		}
+		if isNull(deref(e.v)) {
+			continue
+		}
+		fn(e.key, e.k, e.v)
+	}
+}
+
+// list returns the items of the list n (nothing for null).
+func (p *parser) list(n *yaml.Node, path string) []*yaml.Node {
+	rn := deref(n)
+	if isNull(rn) {
+		return nil
+	}
+	if rn.Kind != yaml.SequenceNode {
+		p.errorf(n, path, "want a list, got %s", describe(rn))
+		return nil
+	}
+	for i := range rn.Content {
+		if !p.spend() {
+			return rn.Content[:i]
+		}
+	}
+	return rn.Content
+}
+
+// text returns the string in n.
+func (p *parser) text(n *yaml.Node, path string) (string, bool) {
+	rn := deref(n)
+	if rn == nil || rn.Kind != yaml.ScalarNode || rn.ShortTag() != "!!str" {
+		p.errorf(n, path, "want a string, got %s", describe(rn))
+		return "", false
+	}
+	return rn.Value, true
+}
+
+func (p *parser) boolean(n *yaml.Node, path string) (bool, bool) {
+	rn := deref(n)
+	var b bool
+	if rn == nil || rn.Kind != yaml.ScalarNode || rn.ShortTag() != "!!bool" || rn.Decode(&b) != nil {
+		p.errorf(n, path, "want true or false, got %s", describe(rn))
+		return false, false
+	}
+	return b, true
+}
+
+func (p *parser) int64(n *yaml.Node, path string) (int64, bool) {
+	rn := deref(n)
+	if rn == nil || rn.Kind != yaml.ScalarNode || rn.ShortTag() != "!!int" {
+		p.errorf(n, path, "want an integer, got %s", describe(rn))
+		return 0, false
+	}
+	var i int64
+	if rn.Decode(&i) != nil {
+		p.errorf(n, path, "integer %s out of range", short(rn.Value))
+		return 0, false
+	}
+	return i, true
+}
+
+func (p *parser) str(s *setting[string], n *yaml.Node, path string) {
+	if v, ok := p.text(n, path); ok {
+		*s = setting[string]{val: v, set: true, origin: origin{node: n}}
+	}
+}
+
+func (p *parser) integer(s *setting[int64], n *yaml.Node, path string) {
+	if v, ok := p.int64(n, path); ok {
+		*s = setting[int64]{val: v, set: true, origin: origin{node: n}}
+	}
+}
+
+func (p *parser) duration(s *setting[time.Duration], n *yaml.Node, path string) {
+	v, ok := p.text(n, path)
+	if !ok {
+		return
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		p.errorf(n, path, "invalid duration %s: want a Go duration such as 30m or 12h", short(v))
+		return
+	}
+	*s = setting[time.Duration]{val: d, set: true, origin: origin{node: n}}
+}
+
+// environment applies the COFFRE_* overrides in environ.
+func (p *parser) environment(s *settings, environ []string) {
+	env := map[string]string{}
+	for _, kv := range environ {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || !strings.HasPrefix(k, "COFFRE_") {
+			continue
+		}
+		if v == "" {
+			delete(env, k)
+			continue
+		}
+		env[k] = v
+	}
+	str := func(s *setting[string], name string) {
+		if v, ok := env[name]; ok {
+			*s = setting[string]{val: v, set: true, origin: origin{env: name}}
+		}
+	}
+	dur := func(s *setting[time.Duration], name string) {
+		v, ok := env[name]
+		if !ok {
+			return
+		}
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			p.envErrorf(name, "invalid duration %s: want a Go duration such as 30m or 12h", short(v))
+			return
+		}
+		*s = setting[time.Duration]{val: d, set: true, origin: origin{env: name}}
+	}
+	integer := func(s *setting[int64], name string) {
+		v, ok := env[name]
+		if !ok {
+			return
+		}
+		i, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			p.envErrorf(name, "invalid integer %s", short(v))
+			return
+		}
+		*s = setting[int64]{val: i, set: true, origin: origin{env: name}}
+	}
+	str(&s.store, "COFFRE_STORE")
+	str(&s.listen, "COFFRE_LISTEN")
+	str(&s.dataDir, "COFFRE_DATA_DIR")
+	str(&s.rootKeyFile, "COFFRE_ROOT_KEY_FILE")
+	dur(&s.idle, "COFFRE_SESSIONS_IDLE")
+	dur(&s.absolute, "COFFRE_SESSIONS_ABSOLUTE")
+	dur(&s.loginToken, "COFFRE_SESSIONS_LOGIN_TOKEN")
+	integer(&s.maxBody, "COFFRE_LIMITS_MAX_BODY_BYTES")
+	integer(&s.reasonMax, "COFFRE_LIMITS_REASON_MAX_LEN")
+}
+
+// settings applies the defaults and checks the scalar settings.
+func (p *parser) settings(s *settings) *Config {
+	c := &Config{
+		DataDir:         defaultDataDir,
+		Listen:          defaultListen,
+		SessionIdle:     defaultIdle,
+		SessionAbsolute: defaultAbsolute,
+		LoginTokenTTL:   defaultLoginToken,
+		MaxBodyBytes:    defaultMaxBodyBytes,
+		ReasonMaxLen:    defaultReasonMaxLen,
+	}
+	if s.dataDir.set {
+		if s.dataDir.val == "" {
+			p.at(s.dataDir.origin, "data_dir", "must not be empty")
+		} else {
+			c.DataDir = s.dataDir.val
+		}
+	}
+	dir := strings.TrimRight(c.DataDir, "/")
+	c.Store = "sqlite:" + dir + "/coffre.db"
+	c.RootKeyFile = dir + "/root.key"
+	if s.store.set {
+		if msg := checkStore(s.store.val); msg != "" {
+			p.at(s.store.origin, "store", "%s", msg)
+		} else {
+			c.Store = s.store.val
+		}
+	}
+	if s.listen.set {
+		if msg := checkListen(s.listen.val); msg != "" {
+			p.at(s.listen.origin, "listen", "%s", msg)
+		} else {
+			c.Listen = s.listen.val
+		}
+	}
+	if s.rootKeyFile.set {
+		if s.rootKeyFile.val == "" {
+			p.at(s.rootKeyFile.origin, "root_key_file", "must not be empty")
+		} else {
+			c.RootKeyFile = s.rootKeyFile.val
+		}
+	}
+	positive := func(s setting[time.Duration], key string, dst *time.Duration) bool {
+		if !s.set {
+			return true
+		}
+		if s.val <= 0 {
+			p.at(s.origin, key, "must be a positive duration, got %s", s.val)
+			return false
+		}
+		*dst = s.val
+		return true
+	}
+	idleOK := positive(s.idle, "sessions.idle", &c.SessionIdle)
+	absOK := positive(s.absolute, "sessions.absolute", &c.SessionAbsolute)
+	positive(s.loginToken, "sessions.login_token", &c.LoginTokenTTL)
+	if idleOK && absOK && c.SessionAbsolute < c.SessionIdle {
+		msg := "sessions.absolute (%s) must be at least sessions.idle (%s)"
+		switch {
+		case s.absolute.set:
+			p.at(s.absolute.origin, "sessions.absolute", msg, c.SessionAbsolute, c.SessionIdle)
+		default:
+			p.at(s.idle.origin, "sessions.idle", msg, c.SessionAbsolute, c.SessionIdle)
+		}
+	}
+	if s.maxBody.set {
+		if v := s.maxBody.val; v < minBodyBytes || v > maxBodyBytes {
+			p.at(s.maxBody.origin, "limits.max_body_bytes", "must be between %d (1 KiB) and %d (16 MiB), got %d", minBodyBytes, maxBodyBytes, v)
+		} else {
+			c.MaxBodyBytes = v
+		}
+	}
+	if s.reasonMax.set {
+		if v := s.reasonMax.val; v < 1 || v > maxReasonMaxLen {
+			p.at(s.reasonMax.origin, "limits.reason_max_len", "must be between 1 and %d, got %d", maxReasonMaxLen, v)
+		} else {
+			c.ReasonMaxLen = int(v)
+		}
+	}
+	return c
+}
+
+// checkStore returns what is wrong with a store, or "". It never quotes the
+// value, which may hold a password.
+func checkStore(s string) string {
+	switch {
+	case strings.HasPrefix(s, "sqlite:"):
+		if s == "sqlite:" {
+			return "sqlite: needs a path, as in sqlite:./coffre-data/coffre.db"
+		}
+	case strings.HasPrefix(s, "postgres://"), strings.HasPrefix(s, "postgresql://"):
+		if _, err := url.Parse(s); err != nil {
+			return "not a valid postgres:// URL"
+		}
+	default:
+		return `want "sqlite:PATH" or a "postgres://" or "postgresql://" URL`
+	}
+	return ""
+}
+
+// checkListen returns what is wrong with a listen address, or "".
+func checkListen(s string) string {
+	_, port, err := net.SplitHostPort(s)
+	if err != nil {
+		return fmt.Sprintf("want host:port, as in 127.0.0.1:8080, got %s", short(s))
+	}
+	if _, err := strconv.ParseUint(port, 10, 16); err != nil {
+		return fmt.Sprintf("invalid port %s: want a number from 0 to 65535", short(port))
+	}
+	return ""
+}
+
+// oneOf reports whether s is one of options, reporting it if not.
+func (p *parser) oneOf(n *yaml.Node, path, what, s string, options []string) bool {
+	if slices.Contains(options, s) {
+		return true
+	}
+	p.errorf(n, path, "unknown %s %s%s", what, short(s), hint(s, options))
+	return false
+}
+
+// schema reads the list of fields. It returns the valid fields, and the
+// line where each field name, valid or not, is first defined.
+func (p *parser) schema(n *yaml.Node) ([]policy.Field, map[string]int) {
+	declared := map[string]int{}
+	if n == nil {
+		return nil, declared
+	}
+	items := p.list(n, "schema")
+	if len(items) == 0 && !isNull(deref(n)) && deref(n).Kind == yaml.SequenceNode {
+		p.errorf(n, "schema", "empty: declare at least one field of the record schema")
+	}
+	types := names(policy.FieldTypes)
+	sensitivities := names(policy.Sensitivities)
+	var fields []policy.Field
+	for i, item := range items {
+		before := p.n
+		ri := deref(item)
+		path := schemaPath(ri, i)
+		if ri == nil || ri.Kind != yaml.MappingNode {
+			p.errorf(item, path, "want a mapping with name, type and sensitivity, got %s", describe(ri))
+			continue
+		}
+		var f policy.Field
+		var nameNode, lookupNode *yaml.Node
+		typeOK := false
+		have := map[string]bool{}
+		p.mapping(item, path, fieldKeys, func(key string, _, v *yaml.Node) {
+			have[key] = true
+			kp := path + "." + key
+			switch key {
+			case "name":
+				if s, ok := p.text(v, kp); ok {
+					if fieldNameRE.MatchString(s) {
+						f.Name, nameNode = s, v
+					} else {
+						p.errorf(v, kp, "invalid field name %s: want a lower-case letter, then up to 62 lower-case letters, digits or _", short(s))
+					}
+				}
+			case "type":
+				if s, ok := p.text(v, kp); ok && p.oneOf(v, kp, "field type", s, types) {
+					f.Type, typeOK = policy.FieldType(s), true
+				}
+			case "sensitivity":
+				if s, ok := p.text(v, kp); ok && p.oneOf(v, kp, "sensitivity", s, sensitivities) {
+					f.Sensitivity = policy.Sensitivity(s)
+				}
+			case "required":
+				f.Required, _ = p.boolean(v, kp)
+			case "lookup":
+				f.Lookup, _ = p.boolean(v, kp)
+				lookupNode = v
+			case "max_len":
+				if l, ok := p.int64(v, kp); ok {
+					if l < 1 || l > maxFieldLen {
+						p.errorf(v, kp, "must be between 1 and %d, got %d (leave it out for the type's default)", maxFieldLen, l)
+					} else {
+						f.MaxLen = int(l)
+					}
+				}
+			case "retention":
+				f.Retention, _ = p.text(v, kp)
+			}
+		})
+		for _, k := range requiredKeys {
+			if !have[k] {
+				p.errorf(item, path, "missing required key %q", k)
+			}
+		}
+		if f.Lookup && typeOK && !slices.Contains(lookupTypes, f.Type) {
+			p.errorf(lookupNode, path+".lookup", "lookup is not allowed on %s fields, only on %s: a blind index over values this easy to guess can be reversed", f.Type, strings.Join(names(lookupTypes), ", "))
+		}
+		if nameNode != nil {
+			if first, dup := declared[f.Name]; dup {
+				p.errorf(nameNode, path+".name", "field %q defined twice (first at line %d)", f.Name, first)
+			} else {
+				declared[f.Name] = nameNode.Line
+			}
+		}
+		if p.n == before {
+			fields = append(fields, f)
+		}
+	}
+	return fields, declared
+}
+
+// schemaPath names the i-th field of the schema by its name if it has a
+// valid one, by its index otherwise.
+func schemaPath(item *yaml.Node, i int) string {
+	if item != nil && item.Kind == yaml.MappingNode {
+		for j := 0; j+1 < len(item.Content); j += 2 {
+			k, v := deref(item.Content[j]), deref(item.Content[j+1])
+			if k != nil && k.Kind == yaml.ScalarNode && k.Value == "name" &&
+				v != nil && v.Kind == yaml.ScalarNode && v.ShortTag() == "!!str" && fieldNameRE.MatchString(v.Value) {
+				return "schema." + v.Value
+			}
+		}
+	}
+	return fmt.Sprintf("schema[%d]", i)
+}
+
+// purposes reads the purposes. It returns the valid ones, and the names of
+// all those defined, valid or not.
+func (p *parser) purposes(n *yaml.Node, fields []policy.Field, declaredFields map[string]int) ([]namedPurpose, map[string]bool) {
+	valid := map[string]bool{}
+	for _, f := range fields {
+		valid[f.Name] = true
+	}
+	fieldNames := sortedKeys(declaredFields)
+	treatments := append([]string{"clear", "deny"}, mask.Names...)
+	declared := map[string]bool{}
+	var out []namedPurpose
+	for _, e := range p.pairs(n, "purposes") {
+		before := p.n
+		if !nameRE.MatchString(e.key) {
+			p.errorf(e.k, "purposes", "invalid purpose name %s: want a lower-case letter, then up to 62 lower-case letters, digits or -", short(e.key))
+			continue
+		}
+		declared[e.key] = true
+		path := "purposes." + e.key
+		pu := &policy.Purpose{Name: e.key, Fields: map[string]policy.Treatment{}}
+		if isNull(deref(e.v)) {
+			p.errorf(e.k, path, "want a mapping with description and fields, got nothing")
+			continue
+		}
+		p.mapping(e.v, path, purposeKeys, func(key string, _, v *yaml.Node) {
+			kp := path + "." + key
+			switch key {
+			case "description":
+				pu.Description, _ = p.text(v, kp)
+			case "require_reason":
+				pu.RequireReason, _ = p.boolean(v, kp)
+			case "fields":
+				for _, f := range p.pairs(v, kp) {
+					fp := join(kp, f.key)
+					known := true
+					if _, ok := declaredFields[f.key]; !ok {
+						p.errorf(f.k, fp, "unknown field %s%s", short(f.key), suggestion(f.key, fieldNames))
+						known = false
+					}
+					rv := deref(f.v)
+					if rv == nil || rv.Kind != yaml.ScalarNode || rv.ShortTag() != "!!str" {
+						p.errorf(f.v, fp, "want clear, deny or a mask (%s), got %s", strings.Join(mask.Names, ", "), describe(rv))
+						continue
+					}
+					var t policy.Treatment
+					switch s := rv.Value; {
+					case s == "clear":
+						t = policy.Treatment{Action: policy.Clear}
+					case s == "deny":
+						t = policy.Treatment{Action: policy.Deny}
+					case mask.Valid(s):
+						t = policy.Treatment{Action: policy.Masked, Mask: s}
+					default:
+						p.errorf(f.v, fp, "unknown treatment %s%s", short(s), hint(s, treatments))
+						continue
+					}
+					if known && valid[f.key] {
+						pu.Fields[f.key] = t
+					}
+				}
+			}
+		})
+		if p.n == before {
+			out = append(out, namedPurpose{pu: pu, k: e.k})
+		}
+	}
+	return out, declared
+}
+
+// roles reads the roles, and returns the valid ones.
+func (p *parser) roles(n *yaml.Node, declaredPurposes map[string]bool) []namedRole {
+	purposeNames := sortedKeys(declaredPurposes)
+	perms := names(policy.Permissions)
+	var out []namedRole
+	for _, e := range p.pairs(n, "roles") {
+		before := p.n
+		if !nameRE.MatchString(e.key) {
+			p.errorf(e.k, "roles", "invalid role name %s: want a lower-case letter, then up to 62 lower-case letters, digits or -", short(e.key))
+			continue
+		}
+		path := "roles." + e.key
+		r := &policy.Role{Name: e.key}
+		if isNull(deref(e.v)) {
+			p.errorf(e.k, path, "want a mapping with purposes and permissions, got nothing")
+			continue
+		}
+		p.mapping(e.v, path, roleKeys, func(key string, _, v *yaml.Node) {
+			kp := path + "." + key
+			seen := map[string]bool{}
+			for _, item := range p.list(v, kp) {
+				s, ok := p.text(item, kp)
+				if !ok {
+					continue
+				}
+				if seen[s] {
+					p.errorf(item, kp, "%s listed twice", short(s))
+					continue
+				}
+				seen[s] = true
+				switch key {
+				case "purposes":
+					if !declaredPurposes[s] {
+						p.errorf(item, kp, "unknown purpose %s%s", short(s), suggestion(s, purposeNames))
+						continue
+					}
+					r.Purposes = append(r.Purposes, s)
+				case "permissions":
+					if p.oneOf(item, kp, "permission", s, perms) {
+						r.Permissions = append(r.Permissions, policy.Permission(s))
+					}
+				}
+			}
+		})
+		if p.n == before {
+			out = append(out, namedRole{r: r, k: e.k})
+		}
+	}
+	return out
+}
+
+// assemble builds the policy with policy.New. Its checks overlap those
+// above; any it makes beyond them are reported on the purpose or role at
+// fault when one is, on the whole file otherwise. Only the valid parts are
+// passed in, so a mistake already reported is not reported again.
+func (p *parser) assemble(rootLine int, schemaNode *yaml.Node, fields []policy.Field, purposes []namedPurpose, roles []namedRole) *policy.Policy {
+	report := func(line int, key string, err error) {
+		for _, e := range errorsOf(err) {
+			p.add(line, key, "%s", e.Error())
+		}
+	}
+	if _, err := policy.New(fields, nil, nil); err != nil {
+		line := rootLine
+		if schemaNode != nil {
+			line = schemaNode.Line
+		}
+		report(line, "schema", err)
+		return nil
+	}
+	validPurposes := map[string]bool{}
+	var pus []*policy.Purpose
+	for _, np := range purposes {
+		validPurposes[np.pu.Name] = true
+		pus = append(pus, np.pu)
+	}
+	var rs []*policy.Role
+	for _, nr := range roles {
+		// A role naming an invalid purpose has been reported with it.
+		r := *nr.r
+		r.Purposes = slices.DeleteFunc(slices.Clone(r.Purposes), func(s string) bool { return !validPurposes[s] })
+		rs = append(rs, &r)
+	}
+	if _, err := policy.New(fields, pus, rs); err != nil {
+		before := p.n
+		var good []*policy.Purpose
+		for _, np := range purposes {
+			if _, err := policy.New(fields, []*policy.Purpose{np.pu}, nil); err != nil {
+				report(np.k.Line, "purposes."+np.pu.Name, err)
+			} else {
+				good = append(good, np.pu)
+			}
+		}
+		for i, nr := range roles {
+			if _, err := policy.New(fields, good, []*policy.Role{rs[i]}); err != nil {
+				report(nr.k.Line, "roles."+nr.r.Name, err)
+			}
+		}
+		if p.n == before {
+			report(rootLine, "", err)
+		}
+	}
+	if p.n > 0 || len(p.envProbs) > 0 {
+		return nil
+	}
+	pus = pus[:0]
+	for _, np := range purposes {
+		pus = append(pus, np.pu)
+	}
+	rs = rs[:0]
+	for _, nr := range roles {
+		rs = append(rs, nr.r)
+	}
+	pol, err := policy.New(fields, pus, rs)
+	if err != nil {
+		report(rootLine, "", err)
+		return nil
+	}
+	return pol
+}
+
+// names converts a list of string-based constants.
+func names[T ~string](xs []T) []string {
+	out := make([]string, len(xs))
+	for i, x := range xs {
+		out[i] = string(x)
+	}
+	return out
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// hint suggests a near option, or lists them all.
+func hint(s string, options []string) string {
+	if h := suggestion(s, options); h != "" {
+		return h
+	}
+	return " (want one of: " + strings.Join(options, ", ") + ")"
+}
+
+// suggestion returns ` (did you mean "x"?)` for the option nearest s, if
+// one is near enough to be a typo, or "".
+func suggestion(s string, options []string) string {
+	if len(s) > 100 {
+		return ""
+	}
+	best, bestD := "", 3
+	for _, o := range options {
+		if d := distance(s, o); d < bestD && d <= max(1, len([]rune(s))/2) {
+			best, bestD = o, d
+		}
+	}
+	if best == "" {
+		return ""
+	}
+	return fmt.Sprintf(" (did you mean %q?)", best)
+}
+
+// distance is the Levenshtein distance between a and b, in runes.
+func distance(a, b string) int {
+	ra, rb := []rune(a), []rune(b)
+	prev := make([]int, len(rb)+1)
+	cur := make([]int, len(rb)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(ra); i++ {
+		cur[0] = i
+		for j := 1; j <= len(rb); j++ {
+			cost := 1
+			if ra[i-1] == rb[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(rb)]
+}

@@ -1,0 +1,405 @@
+// Package httpapi serves Coffre's JSON API under /v1 (DESIGN §4).
+//
+// Every error answers {"error":{"code","message","hint"}} with the status
+// of DESIGN §4; messages are public text only, causes go to the log (with
+// ids, never personal values). Request bodies are capped and unknown JSON
+// fields rejected. No route returns more than one subject's record: there
+// is no listing (GET /v1/subjects answers 405).
+package httpapi
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/coffre/coffre/internal/auth"
+	"github.com/coffre/coffre/internal/vault"
+)
+
+// Server holds the API's dependencies.
+type Server struct {
+	Vault        *vault.Vault
+	Auth         *auth.Service
+	Logger       *slog.Logger
+	MaxBodyBytes int64 // default 64 KiB
+	ReasonMaxLen int   // default 200
+}
+
+// Handler returns the API's routes.
+func (s *Server) Handler() http.Handler {
+	if s.Logger == nil {
+		s.Logger = slog.Default()
+	}
+	if s.MaxBodyBytes <= 0 {
+		s.MaxBodyBytes = 64 << 10
+	}
+	if s.ReasonMaxLen <= 0 {
+		s.ReasonMaxLen = 200
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /v1/auth/login", s.login)
+	mux.HandleFunc("POST /v1/auth/totp", s.totp)
+	mux.HandleFunc("POST /v1/auth/logout", s.authed(s.logout))
+	mux.HandleFunc("POST /v1/subjects", s.authed(s.create))
+	mux.HandleFunc("/v1/subjects", s.noListing)
+	mux.HandleFunc("POST /v1/subjects/lookup", s.authed(s.lookup))
+	mux.HandleFunc("GET /v1/subjects/{id}", s.authed(s.read))
+	mux.HandleFunc("PATCH /v1/subjects/{id}", s.authed(s.update))
+	mux.HandleFunc("DELETE /v1/subjects/{id}", s.authed(s.erase))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, "no_such_route", "no route "+r.Method+" "+r.URL.Path, "see the API table in the README")
+	})
+	return mux
+}
+
+// apiError is an error with its public face.
+type apiError struct {
+	Status  int    `json:"-"`
+	Code    string `json:"code"`
+	Message string `json:"message"`
+	Hint    string `json:"hint,omitempty"`
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(v)
+}
+
+func writeError(w http.ResponseWriter, status int, code, msg, hint string) {
+	writeJSON(w, status, map[string]apiError{"error": {Code: code, Message: msg, Hint: hint}})
+}
+
+// fail maps an error to its status and public message and logs the cause.
+func (s *Server) fail(w http.ResponseWriter, r *http.Request, a *vault.Actor, err error) {
+	var fe *vault.FieldError
+	var e apiError
+	switch {
+	case errors.As(err, &fe):
+		e = apiError{http.StatusBadRequest, "invalid_field", fe.Error(), "correct the field and send the request again"}
+	case errors.Is(err, errBadRequest):
+		e = apiError{http.StatusBadRequest, "invalid_request", strings.TrimSuffix(err.Error(), ": "+errBadRequest.Error()), "see the API table in the README for the request's shape"}
+	case errors.Is(err, errTooLarge):
+		e = apiError{http.StatusRequestEntityTooLarge, "body_too_large", err.Error(), "send a smaller body"}
+	case errors.Is(err, vault.ErrReasonRequired):
+		e = apiError{http.StatusBadRequest, "reason_required", "this purpose requires a reason", "send a Coffre-Reason header (a ticket or case number)"}
+	case errors.Is(err, vault.ErrInvalid):
+		e = apiError{http.StatusBadRequest, "invalid_request", err.Error(), "check the purpose, the id and the fields against the configuration"}
+	case errors.Is(err, auth.ErrBadCredentials):
+		e = apiError{http.StatusUnauthorized, "invalid_credentials", "invalid credentials", "check the username, password and code; a code works once"}
+	case errors.Is(err, auth.ErrTooManyAttempts):
+		e = apiError{http.StatusUnauthorized, "too_many_attempts", "too many second-factor attempts for this login", "log in again with your password"}
+	case errors.Is(err, auth.ErrUnauthenticated):
+		e = apiError{http.StatusUnauthorized, "unauthenticated", "no valid session", "log in: POST /v1/auth/login then /v1/auth/totp, and send Authorization: Bearer <token>"}
+	case errors.Is(err, vault.ErrForbidden):
+		e = apiError{http.StatusForbidden, "forbidden", err.Error(), "declare a purpose your role allows (Coffre-Purpose)"}
+	case errors.Is(err, vault.ErrNotFound):
+		e = apiError{http.StatusNotFound, "not_found", "no such subject", "check the id; lookups match exact values only"}
+	case errors.Is(err, vault.ErrConflict):
+		e = apiError{http.StatusConflict, "conflict", err.Error(), "look the existing subject up instead of creating another"}
+	case errors.Is(err, vault.ErrUnavailable):
+		e = apiError{http.StatusServiceUnavailable, "audit_unavailable", "the audit log cannot be written, so no data is served", "retry later; operators: check the store"}
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		e = apiError{http.StatusServiceUnavailable, "canceled", "the request was canceled", "retry"}
+	default:
+		e = apiError{http.StatusInternalServerError, "internal", "internal error", "retry later; operators: see the server log"}
+	}
+	attrs := []any{"method", r.Method, "route", r.Pattern, "status", e.Status, "code", e.Code}
+	if a != nil {
+		attrs = append(attrs, "operator", a.ID)
+	}
+	if e.Status >= 500 {
+		s.Logger.ErrorContext(r.Context(), "request failed", append(attrs, "error", err)...)
+	} else {
+		s.Logger.InfoContext(r.Context(), "request refused", attrs...)
+	}
+	writeError(w, e.Status, e.Code, e.Message, e.Hint)
+}
+
+var (
+	errBadRequest = errors.New("bad request")
+	errTooLarge   = errors.New("request body too large")
+)
+
+// decode reads one JSON object into v: bounded, strict.
+func (s *Server) decode(w http.ResponseWriter, r *http.Request, v any) error {
+	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/json") {
+		return fmt.Errorf("content type %q: want application/json: %w", ct, errBadRequest)
+	}
+	return decodeJSON(http.MaxBytesReader(w, r.Body, s.MaxBodyBytes), v)
+}
+
+func decodeJSON(body io.Reader, v any) error {
+	dec := json.NewDecoder(body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		var mbe *http.MaxBytesError
+		var se *json.SyntaxError
+		var te *json.UnmarshalTypeError
+		switch {
+		case errors.As(err, &mbe):
+			return fmt.Errorf("body over %d bytes: %w", mbe.Limit, errTooLarge)
+		case errors.Is(err, io.EOF):
+			return fmt.Errorf("empty body: %w", errBadRequest)
+		case errors.As(err, &se):
+			return fmt.Errorf("malformed JSON at byte %d: %w", se.Offset, errBadRequest)
+		case errors.As(err, &te):
+			return fmt.Errorf("field %q: wrong JSON type %s: %w", te.Field, te.Value, errBadRequest)
+		case strings.HasPrefix(err.Error(), "json: unknown field "):
+			return fmt.Errorf("unknown field %s: %w", strings.TrimPrefix(err.Error(), "json: unknown field "), errBadRequest)
+		default:
+			return fmt.Errorf("malformed JSON body: %w", errBadRequest)
+		}
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return fmt.Errorf("data after the JSON object: %w", errBadRequest)
+	}
+	return nil
+}
+
+func origin(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+type actorHandler func(w http.ResponseWriter, r *http.Request, a vault.Actor)
+
+func (s *Server) authed(h actorHandler) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if !ok {
+			s.fail(w, r, nil, auth.ErrUnauthenticated)
+			return
+		}
+		a, err := s.Auth.Authenticate(r.Context(), tok, origin(r))
+		if err != nil {
+			s.fail(w, r, nil, err)
+			return
+		}
+		h(w, r, a)
+	}
+}
+
+// headers reads and checks Coffre-Purpose and Coffre-Reason.
+func (s *Server) headers(r *http.Request, needPurpose bool) (purpose, reason string, err error) {
+	purpose = r.Header.Get("Coffre-Purpose")
+	reason = strings.TrimSpace(r.Header.Get("Coffre-Reason"))
+	switch {
+	case purpose == "" && needPurpose:
+		return "", "", fmt.Errorf("missing Coffre-Purpose header: every read declares a purpose: %w", errBadRequest)
+	case purpose != "" && !validName(purpose):
+		return "", "", fmt.Errorf("malformed Coffre-Purpose: lower-case letters, digits and '-', at most 63: %w", errBadRequest)
+	case len(reason) > s.ReasonMaxLen:
+		return "", "", fmt.Errorf("Coffre-Reason longer than %d bytes: %w", s.ReasonMaxLen, errBadRequest)
+	case !printable(reason):
+		return "", "", fmt.Errorf("Coffre-Reason holds control characters or invalid UTF-8: %w", errBadRequest)
+	}
+	return purpose, reason, nil
+}
+
+func validName(s string) bool {
+	if len(s) == 0 || len(s) > 63 || s[0] < 'a' || s[0] > 'z' {
+		return false
+	}
+	for _, c := range s {
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+func printable(s string) bool {
+	if !utf8.ValidString(s) {
+		return false
+	}
+	for _, c := range s {
+		if !unicode.IsPrint(c) {
+			return false
+		}
+	}
+	return true
+}
+
+func subjectID(r *http.Request) (string, error) {
+	id := r.PathValue("id")
+	if !vault.ValidSubjectID(id) {
+		return "", fmt.Errorf("malformed subject id: want sub_ and 26 base32 characters: %w", errBadRequest)
+	}
+	return id, nil
+}
+
+type loginRequest struct {
+	Username string `json:"username"`
+	Password string `json:"password"`
+}
+
+func (s *Server) login(w http.ResponseWriter, r *http.Request) {
+	var req loginRequest
+	if err := s.decode(w, r, &req); err != nil {
+		s.fail(w, r, nil, err)
+		return
+	}
+	if req.Username == "" || req.Password == "" || len(req.Username) > 128 || len(req.Password) > 1024 {
+		s.fail(w, r, nil, fmt.Errorf("username and password required (at most 128 and 1024 bytes): %w", errBadRequest))
+		return
+	}
+	tok, mfa, err := s.Auth.Login(r.Context(), req.Username, req.Password, origin(r))
+	if err != nil {
+		s.fail(w, r, nil, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"mfa": mfa, "login_token": tok})
+}
+
+type totpRequest struct {
+	LoginToken string `json:"login_token"`
+	Code       string `json:"code"`
+}
+
+func (s *Server) totp(w http.ResponseWriter, r *http.Request) {
+	var req totpRequest
+	if err := s.decode(w, r, &req); err != nil {
+		s.fail(w, r, nil, err)
+		return
+	}
+	if len(req.Code) != 6 || strings.Trim(req.Code, "0123456789") != "" || req.LoginToken == "" || len(req.LoginToken) > 100 {
+		s.fail(w, r, nil, fmt.Errorf("login_token and a 6-digit code required: %w", errBadRequest))
+		return
+	}
+	ses, err := s.Auth.VerifyTOTP(r.Context(), req.LoginToken, req.Code, origin(r))
+	if err != nil {
+		s.fail(w, r, nil, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"token": ses.Token, "expires_at": ses.Expires.Format(time.RFC3339)})
+}
+
+func (s *Server) logout(w http.ResponseWriter, r *http.Request, a vault.Actor) {
+	tok, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if err := s.Auth.Logout(r.Context(), tok); err != nil {
+		s.fail(w, r, &a, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (s *Server) noListing(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Allow", "POST")
+	writeError(w, http.StatusMethodNotAllowed, "no_listing", "subjects cannot be listed, searched or exported",
+		"read one subject by id, or find one with POST /v1/subjects/lookup and an exact value")
+}
+
+type createRequest struct {
+	Unit   string            `json:"unit"`
+	Fields map[string]string `json:"fields"`
+}
+
+func (s *Server) create(w http.ResponseWriter, r *http.Request, a vault.Actor) {
+	var req createRequest
+	if err := s.decode(w, r, &req); err != nil {
+		s.fail(w, r, &a, err)
+		return
+	}
+	id, err := s.Vault.Create(r.Context(), a, req.Unit, req.Fields)
+	if err != nil {
+		s.fail(w, r, &a, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, map[string]string{"id": id})
+}
+
+type lookupRequest struct {
+	Field string `json:"field"`
+	Value string `json:"value"`
+}
+
+func (s *Server) lookup(w http.ResponseWriter, r *http.Request, a vault.Actor) {
+	purpose, reason, err := s.headers(r, true)
+	if err != nil {
+		s.fail(w, r, &a, err)
+		return
+	}
+	var req lookupRequest
+	if err := s.decode(w, r, &req); err != nil {
+		s.fail(w, r, &a, err)
+		return
+	}
+	if req.Field == "" || req.Value == "" {
+		s.fail(w, r, &a, fmt.Errorf("field and value required: %w", errBadRequest))
+		return
+	}
+	id, err := s.Vault.Lookup(r.Context(), a, purpose, reason, req.Field, req.Value)
+	if err != nil {
+		s.fail(w, r, &a, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"id": id})
+}
+
+func (s *Server) read(w http.ResponseWriter, r *http.Request, a vault.Actor) {
+	id, err := subjectID(r)
+	if err == nil {
+		var purpose, reason string
+		if purpose, reason, err = s.headers(r, true); err == nil {
+			var v *vault.View
+			if v, err = s.Vault.Read(r.Context(), a, id, purpose, reason); err == nil {
+				writeJSON(w, http.StatusOK, v)
+				return
+			}
+		}
+	}
+	s.fail(w, r, &a, err)
+}
+
+type updateRequest struct {
+	Fields map[string]*string `json:"fields"`
+}
+
+func (s *Server) update(w http.ResponseWriter, r *http.Request, a vault.Actor) {
+	id, err := subjectID(r)
+	if err != nil {
+		s.fail(w, r, &a, err)
+		return
+	}
+	var req updateRequest
+	if err := s.decode(w, r, &req); err != nil {
+		s.fail(w, r, &a, err)
+		return
+	}
+	if err := s.Vault.Update(r.Context(), a, id, req.Fields); err != nil {
+		s.fail(w, r, &a, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (s *Server) erase(w http.ResponseWriter, r *http.Request, a vault.Actor) {
+	id, err := subjectID(r)
+	if err == nil {
+		var reason string
+		if _, reason, err = s.headers(r, false); err == nil {
+			if err = s.Vault.Erase(r.Context(), a, id, reason); err == nil {
+				w.WriteHeader(http.StatusNoContent)
+				return
+			}
+		}
+	}
+	s.fail(w, r, &a, err)
+}

@@ -1,0 +1,48 @@
+package vault
+
+import (
+	"encoding/binary"
+	"errors"
+	"maps"
+	"slices"
+)
+
+// errCorrupt reports a sealed-fields blob that does not parse.
+var errCorrupt = errors.New("sealed fields are corrupt")
+
+// encodeFields lays out a subject's field ciphertexts in one blob, sorted
+// by name: for each field, uvarint(len(name)) name uvarint(len(ct)) ct.
+// Names are not secret (they are the schema); values are AEAD ciphertexts
+// bound to subject and field, so reordering or moving them is detected.
+func encodeFields(cts map[string][]byte) []byte {
+	n := 0
+	for name, ct := range cts {
+		n += len(name) + len(ct) + 2*binary.MaxVarintLen32
+	}
+	b := make([]byte, 0, n)
+	for _, name := range slices.Sorted(maps.Keys(cts)) {
+		b = binary.AppendUvarint(b, uint64(len(name)))
+		b = append(b, name...)
+		b = binary.AppendUvarint(b, uint64(len(cts[name])))
+		b = append(b, cts[name]...)
+	}
+	return b
+}
+
+// eachField calls fn for each field of an encoded blob, in order.
+func eachField(b []byte, fn func(name string, ct []byte) error) error {
+	for len(b) > 0 {
+		var part [2][]byte
+		for i := range part {
+			n, k := binary.Uvarint(b)
+			if k <= 0 || n > uint64(len(b)-k) {
+				return errCorrupt
+			}
+			part[i], b = b[k:k+int(n)], b[k+int(n):]
+		}
+		if err := fn(string(part[0]), part[1]); err != nil {
+			return err
+		}
+	}
+	return nil
+}

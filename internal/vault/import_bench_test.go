@@ -1,0 +1,45 @@
+package vault_test
+
+import (
+	"context"
+	"crypto/rand"
+	"path/filepath"
+	"testing"
+
+	"github.com/coffre/coffre/internal/config"
+	"github.com/coffre/coffre/internal/envelope"
+	"github.com/coffre/coffre/internal/store/sqlite"
+	"github.com/coffre/coffre/internal/synth"
+	"github.com/coffre/coffre/internal/vault"
+)
+
+func BenchmarkImport(b *testing.B) {
+	ctx := context.Background()
+	cfg, err := config.Demo(nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	seed := make([]byte, 32)
+	rand.Read(seed)
+	keys, _ := envelope.NewKeyring(map[uint32][]byte{1: seed}, 1)
+	st, err := sqlite.Open(ctx, filepath.Join(b.TempDir(), "c.db"), sqlite.Options{CacheKiB: 256 << 10})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer st.Close()
+	v := vault.New(vault.Config{Store: st, Keys: keys, Policy: cfg.Policy})
+	a := vault.Actor{ID: "bench", Role: "admin"}
+	b.ResetTimer()
+	const batch = 20000
+	for i := 0; i < b.N; i += batch {
+		n := min(batch, b.N-i)
+		rows := make([]vault.ImportRow, n)
+		for j := range rows {
+			p := synth.Make(1, i+j)
+			rows[j] = vault.ImportRow{Num: i + j, Unit: p.Unit, Fields: p.Fields}
+		}
+		if _, failed, err := v.Import(ctx, a, rows); err != nil || len(failed) > 0 {
+			b.Fatal(err, failed)
+		}
+	}
+}

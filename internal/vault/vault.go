@@ -1,0 +1,655 @@
+// Package vault is Coffre's core: person records encrypted at rest under a
+// key per subject, reached one at a time for a declared purpose, every
+// access audited in the same transaction as the read.
+//
+// # The read path
+//
+//	policy (role ∋ purpose) ─► one store transaction { ciphertext + wrapped DEK; audit entry }
+//	─► unwrap DEK, open the fields the purpose shows, and only those ─► mask ─► View
+//
+// The audit entry is durable before Read returns anything: a read whose
+// entry cannot be written returns [ErrUnavailable] and no data. Denied
+// attempts are audited as well.
+//
+// There is no method that returns more than one subject: no listing, no
+// prefix or range lookup. [Vault.Lookup] finds one subject by the exact
+// value of a field with a blind index.
+package vault
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base32"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/coffre/coffre/internal/envelope"
+	"github.com/coffre/coffre/internal/mask"
+	"github.com/coffre/coffre/internal/policy"
+	"github.com/coffre/coffre/internal/value"
+)
+
+// Errors callers branch on (besides ErrNotFound and ErrConflict).
+var (
+	// ErrForbidden: the role may not declare the purpose, or lacks the
+	// permission for the action.
+	ErrForbidden = errors.New("forbidden")
+	// ErrInvalid: the input is malformed; the error says which part.
+	ErrInvalid = errors.New("invalid input")
+	// ErrReasonRequired: the purpose requires a Coffre-Reason.
+	ErrReasonRequired = errors.New("reason required")
+	// ErrUnavailable: the store (and so the audit log) could not be
+	// written; nothing was returned or changed.
+	ErrUnavailable = errors.New("audit log unavailable")
+)
+
+// Vault is the core service. It is safe for concurrent use.
+type Vault struct {
+	store     Store
+	keys      *envelope.Keyring
+	pol       *policy.Policy
+	now       func() time.Time
+	log       *slog.Logger
+	reasonMax int
+	visible   map[string][]string // purpose → fields it shows, schema order
+}
+
+// Config wires a Vault. Store, Keys and Policy are required.
+type Config struct {
+	Store  Store
+	Keys   *envelope.Keyring
+	Policy *policy.Policy
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+	// Logger receives ids and error causes, never personal values
+	// (default slog.Default()).
+	Logger *slog.Logger
+	// ReasonMaxLen caps Coffre-Reason in bytes (default 200).
+	ReasonMaxLen int
+}
+
+// New returns a Vault.
+func New(c Config) *Vault {
+	v := &Vault{store: c.Store, keys: c.Keys, pol: c.Policy, now: c.Now, log: c.Logger, reasonMax: c.ReasonMaxLen, visible: map[string][]string{}}
+	if v.now == nil {
+		v.now = time.Now
+	}
+	if v.log == nil {
+		v.log = slog.Default()
+	}
+	if v.reasonMax <= 0 {
+		v.reasonMax = 200
+	}
+	for name, pu := range c.Policy.Purposes {
+		v.visible[name] = c.Policy.VisibleFields(pu)
+	}
+	return v
+}
+
+// Policy returns the vault's policy.
+func (v *Vault) Policy() *policy.Policy { return v.pol }
+
+// Store returns the vault's store.
+func (v *Vault) Store() Store { return v.store }
+
+// Actor is who asks: an authenticated operator and where they ask from.
+type Actor struct {
+	ID     string // operator id
+	Role   string
+	Unit   string
+	Origin string // client address
+}
+
+// View is one subject's record as a purpose shows it.
+type View struct {
+	ID      string            `json:"id"`
+	Unit    string            `json:"unit"`
+	Purpose string            `json:"purpose"`
+	Fields  map[string]string `json:"fields"`
+	// Masked lists the fields shown masked.
+	Masked []string `json:"masked"`
+	// AuditSeq is the sequence number of the audit entry of this read.
+	AuditSeq int64 `json:"audit_seq"`
+}
+
+var idEncoding = base32.NewEncoding("0123456789abcdefghjkmnpqrstvwxyz").WithPadding(base32.NoPadding)
+
+// NewSubjectID returns a random opaque subject id: "sub_" and 26 base32
+// characters (128 random bits).
+func NewSubjectID() string {
+	var b [16]byte
+	rand.Read(b[:])
+	return "sub_" + idEncoding.EncodeToString(b[:])
+}
+
+// ValidSubjectID reports whether id has the form of a subject id.
+func ValidSubjectID(id string) bool {
+	if len(id) != 30 || !strings.HasPrefix(id, "sub_") {
+		return false
+	}
+	for _, c := range id[4:] {
+		if !strings.ContainsRune("0123456789abcdefghjkmnpqrstvwxyz", c) {
+			return false
+		}
+	}
+	return true
+}
+
+// ValidUnit reports whether u is a well-formed unit code.
+func ValidUnit(u string) bool {
+	if len(u) == 0 || len(u) > 64 {
+		return false
+	}
+	for _, c := range u {
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
+			return false
+		}
+	}
+	return true
+}
+
+func (v *Vault) can(a Actor, p policy.Permission) error {
+	r, err := v.pol.Role(a.Role)
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrForbidden, err)
+	}
+	if !r.Has(p) {
+		return fmt.Errorf("%w: role %q lacks permission %q", ErrForbidden, a.Role, p)
+	}
+	return nil
+}
+
+func (v *Vault) purpose(a Actor, name, reason string) (*policy.Purpose, error) {
+	if name == "" {
+		return nil, fmt.Errorf("%w: no purpose declared", ErrInvalid)
+	}
+	if len(reason) > v.reasonMax {
+		return nil, fmt.Errorf("%w: reason longer than %d bytes", ErrInvalid, v.reasonMax)
+	}
+	pu, err := v.pol.Purpose(a.Role, name)
+	switch {
+	case errors.Is(err, policy.ErrUnknownPurpose):
+		return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
+	case err != nil:
+		return nil, fmt.Errorf("%w: %v", ErrForbidden, err)
+	}
+	if pu.RequireReason && strings.TrimSpace(reason) == "" {
+		return nil, fmt.Errorf("%w: purpose %q", ErrReasonRequired, name)
+	}
+	return pu, nil
+}
+
+// errorCode is the short code of an error for the audit decision.
+func errorCode(err error) string {
+	switch {
+	case errors.Is(err, ErrForbidden):
+		return "forbidden"
+	case errors.Is(err, ErrReasonRequired):
+		return "reason_required"
+	case errors.Is(err, ErrInvalid):
+		return "invalid"
+	case errors.Is(err, ErrNotFound):
+		return "not_found"
+	case errors.Is(err, ErrConflict):
+		return "conflict"
+	default:
+		return "error"
+	}
+}
+
+// deny audits a refused attempt. Its own failure is logged: the attempt is
+// refused either way.
+func (v *Vault) deny(ctx context.Context, e AuditEntry, cause error) {
+	e.Decision = "deny:" + errorCode(cause)
+	e.Time = v.now().UTC()
+	if len(e.Reason) > v.reasonMax {
+		e.Reason = e.Reason[:v.reasonMax]
+	}
+	if err := v.store.Update(ctx, func(ctx context.Context, tx Tx) error { return tx.AppendAudit(ctx, &e) }); err != nil {
+		v.log.ErrorContext(ctx, "audit denied attempt", "actor", e.Actor, "action", e.Action, "error", err)
+	}
+}
+
+func unavailable(err error) error {
+	if errors.Is(err, ErrUnavailable) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	return fmt.Errorf("%w: %v", ErrUnavailable, err)
+}
+
+// Read returns subject id as purpose shows it, after its audit entry is
+// durable.
+func (v *Vault) Read(ctx context.Context, a Actor, id, purposeName, reason string) (*View, error) {
+	entry := AuditEntry{Actor: a.ID, Action: "read", Subject: id, Purpose: purposeName, Reason: reason, Origin: a.Origin}
+	if !ValidSubjectID(id) {
+		return nil, fmt.Errorf("%w: malformed subject id", ErrInvalid)
+	}
+	pu, err := v.purpose(a, purposeName, reason)
+	if err != nil {
+		v.deny(ctx, entry, err)
+		return nil, err
+	}
+	fields := v.visible[pu.Name]
+	var row *SubjectRow
+	var missing bool
+	err = v.store.Update(ctx, func(ctx context.Context, tx Tx) error {
+		r, err := tx.GetSubject(ctx, id)
+		missing = errors.Is(err, ErrNotFound) || err == nil && r.Erased
+		if err != nil && !missing {
+			return err
+		}
+		e := entry
+		e.Time = v.now().UTC()
+		if missing {
+			e.Decision = "deny:not_found"
+		} else {
+			e.Decision, e.Fields = "allow", fields
+		}
+		if err := tx.AppendAudit(ctx, &e); err != nil {
+			return err
+		}
+		entry.Seq, row = e.Seq, r
+		return nil
+	})
+	if err != nil {
+		return nil, unavailable(err)
+	}
+	if missing {
+		return nil, fmt.Errorf("subject: %w", ErrNotFound)
+	}
+	return v.view(row, pu, fields, entry.Seq)
+}
+
+func (v *Vault) view(row *SubjectRow, pu *policy.Purpose, fields []string, seq int64) (*View, error) {
+	dk, err := v.keys.OpenDEK(row.ID, row.DEKVersion, row.DEK)
+	if err != nil {
+		return nil, fmt.Errorf("open data key of %s: %w", row.ID, err)
+	}
+	out := &View{ID: row.ID, Unit: row.Unit, Purpose: pu.Name, Fields: make(map[string]string, len(fields)), Masked: []string{}, AuditSeq: seq}
+	err = eachField(row.Fields, func(name string, ct []byte) error {
+		t := pu.Fields[name]
+		if t.Action == policy.Deny {
+			return nil // never decrypted
+		}
+		pt, err := dk.Open(name, ct)
+		if err != nil {
+			return fmt.Errorf("open field %s of %s: %w", name, row.ID, err)
+		}
+		if t.Action == policy.Clear {
+			out.Fields[name] = string(pt)
+			return nil
+		}
+		f, _ := v.pol.Field(name)
+		out.Fields[name] = mask.Apply(t.Mask, f.Type, string(pt))
+		out.Masked = append(out.Masked, name)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// Lookup finds the one subject whose field equals value exactly (after
+// normalisation). The purpose must show the field. Misses are audited.
+func (v *Vault) Lookup(ctx context.Context, a Actor, purposeName, reason, field, val string) (string, error) {
+	entry := AuditEntry{Actor: a.ID, Action: "lookup", Purpose: purposeName, Reason: reason, Fields: []string{field}, Origin: a.Origin}
+	f, ok := v.pol.Field(field)
+	if !ok || !f.Lookup {
+		err := fmt.Errorf("%w: field %q has no lookup index", ErrInvalid, field)
+		entry.Fields = nil
+		v.deny(ctx, entry, err)
+		return "", err
+	}
+	if err := v.can(a, policy.PermLookup); err != nil {
+		v.deny(ctx, entry, err)
+		return "", err
+	}
+	pu, err := v.purpose(a, purposeName, reason)
+	if err == nil && pu.Fields[field].Action == policy.Deny {
+		err = fmt.Errorf("%w: purpose %q does not show field %q", ErrForbidden, purposeName, field)
+	}
+	if err == nil {
+		if verr := value.Validate(f, val); verr != nil {
+			err = fmt.Errorf("%w: %v", ErrInvalid, verr)
+		}
+	}
+	if err != nil {
+		v.deny(ctx, entry, err)
+		return "", err
+	}
+	h := v.keys.BlindIndex(field, value.Normalize(f.Type, val))
+	var id string
+	err = v.store.Update(ctx, func(ctx context.Context, tx Tx) error {
+		found, err := tx.LookupIndex(ctx, h)
+		if err != nil && !errors.Is(err, ErrNotFound) {
+			return err
+		}
+		e := entry
+		e.Time = v.now().UTC()
+		e.Subject = found
+		e.Decision = "allow"
+		if found == "" {
+			e.Decision = "deny:not_found"
+		}
+		if err := tx.AppendAudit(ctx, &e); err != nil {
+			return err
+		}
+		id = found
+		return nil
+	})
+	if err != nil {
+		return "", unavailable(err)
+	}
+	if id == "" {
+		return "", fmt.Errorf("lookup: %w", ErrNotFound)
+	}
+	return id, nil
+}
+
+// sealed is a validated, encrypted subject ready to store.
+type sealed struct {
+	row     *SubjectRow
+	indexes [][]byte
+	fields  []string
+}
+
+// checkFields validates a complete set of fields (a new subject's).
+func (v *Vault) checkFields(unit string, fields map[string]string) error {
+	if !ValidUnit(unit) {
+		return &FieldError{Field: "unit", Reason: "must be 1 to 64 characters of a-z, 0-9, '-', '_', '.'"}
+	}
+	for name, val := range fields {
+		f, ok := v.pol.Field(name)
+		if !ok {
+			return &FieldError{Field: name, Reason: "no such field in the schema"}
+		}
+		if err := value.Validate(f, val); err != nil {
+			var ve *value.Error
+			if errors.As(err, &ve) {
+				return &FieldError{Field: name, Reason: ve.Reason}
+			}
+			return &FieldError{Field: name, Reason: "invalid value"}
+		}
+	}
+	for _, f := range v.pol.Fields {
+		if _, ok := fields[f.Name]; f.Required && !ok {
+			return &FieldError{Field: f.Name, Reason: "required"}
+		}
+	}
+	return nil
+}
+
+// FieldError says which field of the input is wrong and why; it never
+// holds the value. It wraps ErrInvalid.
+type FieldError struct {
+	Field  string
+	Reason string
+}
+
+func (e *FieldError) Error() string { return fmt.Sprintf("field %q: %s", e.Field, e.Reason) }
+
+// Unwrap returns ErrInvalid.
+func (e *FieldError) Unwrap() error { return ErrInvalid }
+
+// seal encrypts validated fields for a new subject.
+func (v *Vault) seal(id, unit string, fields map[string]string, now time.Time) (*sealed, error) {
+	dk, wrapped, err := v.keys.NewDEK(id)
+	if err != nil {
+		return nil, err
+	}
+	s := &sealed{row: &SubjectRow{ID: id, Unit: unit, DEK: wrapped, DEKVersion: dk.Version(), Created: now, Updated: now}}
+	cts := make(map[string][]byte, len(fields))
+	for name, val := range fields {
+		f, _ := v.pol.Field(name)
+		canon := value.Canonical(f.Type, val)
+		cts[name] = dk.Seal(name, []byte(canon))
+		if f.Lookup {
+			s.indexes = append(s.indexes, v.keys.BlindIndex(name, value.Normalize(f.Type, canon)))
+		}
+	}
+	s.row.Fields = encodeFields(cts)
+	s.fields = slices.Sorted(maps.Keys(fields))
+	return s, nil
+}
+
+// put stores a sealed subject in tx: its indexes first, so that a lookup
+// value already taken fails before anything else is written. On such a
+// conflict put removes the entries it added and returns ErrConflict, so the
+// caller may go on with the same transaction (the bulk import does).
+func (s *sealed) put(ctx context.Context, tx Tx) error {
+	for i, h := range s.indexes {
+		if err := tx.PutIndex(ctx, h, s.row.ID); err != nil {
+			if !errors.Is(err, ErrConflict) {
+				return err
+			}
+			for _, added := range s.indexes[:i] {
+				if err := tx.DeleteIndex(ctx, added); err != nil {
+					return err
+				}
+			}
+			return fmt.Errorf("%w: a lookup value (one of %s) already belongs to another subject", ErrConflict, strings.Join(s.fields, ", "))
+		}
+	}
+	return tx.PutSubject(ctx, s.row)
+}
+
+// indexHashes returns the blind index entries of a subject's sealed fields.
+func (v *Vault) indexHashes(dk *envelope.DataKey, cts map[string][]byte) ([][]byte, error) {
+	var out [][]byte
+	for _, name := range v.pol.LookupFields() {
+		ct, ok := cts[name]
+		if !ok {
+			continue
+		}
+		pt, err := dk.Open(name, ct)
+		if err != nil {
+			return nil, fmt.Errorf("open field %s: %w", name, err)
+		}
+		f, _ := v.pol.Field(name)
+		out = append(out, v.keys.BlindIndex(name, value.Normalize(f.Type, string(pt))))
+	}
+	return out, nil
+}
+
+// sealedFields decodes a subject's fields blob into a map.
+func sealedFields(blob []byte) (map[string][]byte, error) {
+	cts := map[string][]byte{}
+	err := eachField(blob, func(name string, ct []byte) error { cts[name] = ct; return nil })
+	return cts, err
+}
+
+// Create stores a new subject and returns its id.
+func (v *Vault) Create(ctx context.Context, a Actor, unit string, fields map[string]string) (string, error) {
+	entry := AuditEntry{Actor: a.ID, Action: "create", Origin: a.Origin}
+	if err := v.can(a, policy.PermCreate); err != nil {
+		v.deny(ctx, entry, err)
+		return "", err
+	}
+	if err := v.checkFields(unit, fields); err != nil {
+		return "", err
+	}
+	now := v.now().UTC()
+	s, err := v.seal(NewSubjectID(), unit, fields, now)
+	if err != nil {
+		return "", err
+	}
+	err = v.store.Update(ctx, func(ctx context.Context, tx Tx) error {
+		if err := s.put(ctx, tx); err != nil {
+			return err
+		}
+		e := entry
+		e.Time, e.Subject, e.Fields, e.Decision = now, s.row.ID, s.fields, "allow"
+		return tx.AppendAudit(ctx, &e)
+	})
+	if errors.Is(err, ErrConflict) {
+		v.deny(ctx, entry, err)
+		return "", err
+	}
+	if err != nil {
+		return "", unavailable(err)
+	}
+	return s.row.ID, nil
+}
+
+// Update changes fields of a subject: a value sets a field, nil removes it.
+func (v *Vault) Update(ctx context.Context, a Actor, id string, changes map[string]*string) error {
+	entry := AuditEntry{Actor: a.ID, Action: "update", Subject: id, Origin: a.Origin}
+	if !ValidSubjectID(id) {
+		return fmt.Errorf("%w: malformed subject id", ErrInvalid)
+	}
+	if err := v.can(a, policy.PermUpdate); err != nil {
+		v.deny(ctx, entry, err)
+		return err
+	}
+	if len(changes) == 0 {
+		return &FieldError{Field: "fields", Reason: "no field to change"}
+	}
+	for name, val := range changes {
+		f, ok := v.pol.Field(name)
+		switch {
+		case !ok:
+			return &FieldError{Field: name, Reason: "no such field in the schema"}
+		case val == nil && f.Required:
+			return &FieldError{Field: name, Reason: "required: cannot be removed"}
+		case val != nil:
+			if err := value.Validate(f, *val); err != nil {
+				var ve *value.Error
+				if errors.As(err, &ve) {
+					return &FieldError{Field: name, Reason: ve.Reason}
+				}
+				return &FieldError{Field: name, Reason: "invalid value"}
+			}
+		}
+	}
+	names := slices.Sorted(maps.Keys(changes))
+	now := v.now().UTC()
+	err := v.store.Update(ctx, func(ctx context.Context, tx Tx) error {
+		row, err := tx.GetSubject(ctx, id)
+		if err != nil {
+			return err
+		}
+		if row.Erased {
+			return fmt.Errorf("subject: %w", ErrNotFound)
+		}
+		dk, err := v.keys.OpenDEK(id, row.DEKVersion, row.DEK)
+		if err != nil {
+			return err
+		}
+		cts, err := sealedFields(row.Fields)
+		if err != nil {
+			return err
+		}
+		oldHashes, err := v.indexHashes(dk, cts)
+		if err != nil {
+			return err
+		}
+		reindex := false
+		for name, val := range changes {
+			f, _ := v.pol.Field(name)
+			reindex = reindex || f.Lookup
+			if val == nil {
+				delete(cts, name)
+				continue
+			}
+			cts[name] = dk.Seal(name, []byte(value.Canonical(f.Type, *val)))
+		}
+		if reindex {
+			for _, h := range oldHashes {
+				if err := tx.DeleteIndex(ctx, h); err != nil {
+					return err
+				}
+			}
+			newHashes, err := v.indexHashes(dk, cts)
+			if err != nil {
+				return err
+			}
+			for _, h := range newHashes {
+				if err := tx.PutIndex(ctx, h, id); err != nil {
+					if errors.Is(err, ErrConflict) {
+						return fmt.Errorf("%w: a changed lookup value already belongs to another subject", ErrConflict)
+					}
+					return err
+				}
+			}
+		}
+		row.Fields, row.Updated = encodeFields(cts), now
+		if err := tx.ReplaceSubject(ctx, row); err != nil {
+			return err
+		}
+		e := entry
+		e.Time, e.Fields, e.Decision = now, names, "allow"
+		return tx.AppendAudit(ctx, &e)
+	})
+	switch {
+	case errors.Is(err, ErrNotFound), errors.Is(err, ErrConflict):
+		v.deny(ctx, entry, err)
+		return err
+	case err != nil:
+		return unavailable(err)
+	}
+	return nil
+}
+
+// Erase crypto-shreds a subject: its wrapped data key and ciphertexts are
+// destroyed, its index entries removed; a tombstone and the audit trail
+// stay. Nothing can recover the record afterwards.
+func (v *Vault) Erase(ctx context.Context, a Actor, id, reason string) error {
+	entry := AuditEntry{Actor: a.ID, Action: "erase", Subject: id, Reason: reason, Origin: a.Origin}
+	if !ValidSubjectID(id) {
+		return fmt.Errorf("%w: malformed subject id", ErrInvalid)
+	}
+	if len(reason) > v.reasonMax {
+		return fmt.Errorf("%w: reason longer than %d bytes", ErrInvalid, v.reasonMax)
+	}
+	if err := v.can(a, policy.PermErase); err != nil {
+		v.deny(ctx, entry, err)
+		return err
+	}
+	now := v.now().UTC()
+	err := v.store.Update(ctx, func(ctx context.Context, tx Tx) error {
+		row, err := tx.GetSubject(ctx, id)
+		if err != nil {
+			return err
+		}
+		if row.Erased {
+			return fmt.Errorf("subject: %w", ErrNotFound)
+		}
+		dk, err := v.keys.OpenDEK(id, row.DEKVersion, row.DEK)
+		if err != nil {
+			return err
+		}
+		cts, err := sealedFields(row.Fields)
+		if err != nil {
+			return err
+		}
+		hashes, err := v.indexHashes(dk, cts)
+		if err != nil {
+			return err
+		}
+		for _, h := range hashes {
+			if err := tx.DeleteIndex(ctx, h); err != nil {
+				return err
+			}
+		}
+		if err := tx.EraseSubject(ctx, id, now); err != nil {
+			return err
+		}
+		e := entry
+		e.Time, e.Decision = now, "allow"
+		return tx.AppendAudit(ctx, &e)
+	})
+	switch {
+	case errors.Is(err, ErrNotFound):
+		v.deny(ctx, entry, err)
+		return err
+	case err != nil:
+		return unavailable(err)
+	}
+	return nil
+}
