@@ -1,0 +1,361 @@
+package vault_test
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/coffre/coffre/internal/config"
+	"github.com/coffre/coffre/internal/envelope"
+	"github.com/coffre/coffre/internal/store/sqlite"
+	"github.com/coffre/coffre/internal/synth"
+	"github.com/coffre/coffre/internal/vault"
+)
+
+var ctx = context.Background()
+
+var (
+	hr     = vault.Actor{ID: "op_hr", Role: "hr-officer", Origin: "127.0.0.1"}
+	worker = vault.Actor{ID: "op_cw", Role: "caseworker", Origin: "127.0.0.1"}
+	desk   = vault.Actor{ID: "op_sd", Role: "support", Origin: "127.0.0.1"}
+)
+
+// failingStore wraps a store and makes AppendAudit fail when fail is set:
+// failure injection for the fail-closed guarantee.
+type failingStore struct {
+	vault.Store
+	fail bool
+}
+
+type failingTx struct{ vault.Tx }
+
+func (failingTx) AppendAudit(context.Context, *vault.AuditEntry) error {
+	return errors.New("injected audit failure")
+}
+
+func (f *failingStore) Update(ctx context.Context, fn func(context.Context, vault.Tx) error) error {
+	if !f.fail {
+		return f.Store.Update(ctx, fn)
+	}
+	return f.Store.Update(ctx, func(ctx context.Context, tx vault.Tx) error { return fn(ctx, failingTx{tx}) })
+}
+
+func newVault(t *testing.T) (*vault.Vault, *failingStore) {
+	t.Helper()
+	cfg, err := config.Demo(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seed := make([]byte, envelope.SeedSize)
+	rand.Read(seed)
+	keys, err := envelope.NewKeyring(map[uint32][]byte{1: seed}, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "c.db"), sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	fs := &failingStore{Store: st}
+	return vault.New(vault.Config{Store: fs, Keys: keys, Policy: cfg.Policy}), fs
+}
+
+func create(t *testing.T, v *vault.Vault, i int) (string, synth.Person) {
+	t.Helper()
+	p := synth.Make(7, i)
+	id, err := v.Create(ctx, hr, p.Unit, p.Fields)
+	if err != nil {
+		t.Fatalf("Create: %v", err)
+	}
+	return id, p
+}
+
+func auditEntries(t *testing.T, s vault.Store) []vault.AuditEntry {
+	t.Helper()
+	var es []vault.AuditEntry
+	err := s.View(ctx, func(ctx context.Context, tx vault.Tx) error {
+		var err error
+		es, err = tx.AuditEntries(ctx, 1, 1<<62, 10000)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return es
+}
+
+func TestReadViewsDifferByPurpose(t *testing.T) {
+	v, _ := newVault(t)
+	id, p := create(t, v, 1)
+	dir, err := v.Read(ctx, worker, id, "directory", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if dir.Fields["email_pro"] != p.Fields["email_pro"] || dir.Fields["family_name"] != p.Fields["family_name"] {
+		t.Errorf("directory view lacks clear professional fields: %v", dir.Fields)
+	}
+	for _, absent := range []string{"phone", "national_id", "birth_date", "health_note", "email_personal"} {
+		if _, ok := dir.Fields[absent]; ok {
+			t.Errorf("directory view shows %s", absent)
+		}
+	}
+	cs, err := v.Read(ctx, worker, id, "case-handling", "ticket 1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := cs.Fields["birth_date"], p.Fields["birth_date"][:4]; got != want {
+		t.Errorf("case-handling birth_date = %q, want year %q", got, want)
+	}
+	nid := cs.Fields["national_id"]
+	if strings.Contains(nid, p.Fields["national_id"][:6]) || !strings.HasSuffix(nid, p.Fields["national_id"][11:]) {
+		t.Errorf("case-handling national_id = %q: want all but the last 4 hidden", nid)
+	}
+	if _, ok := cs.Fields["health_note"]; ok {
+		t.Error("case-handling shows the special-category field")
+	}
+	if cs.AuditSeq <= dir.AuditSeq {
+		t.Errorf("audit seq did not advance: %d then %d", dir.AuditSeq, cs.AuditSeq)
+	}
+}
+
+func TestPolicyDenialIsAudited(t *testing.T) {
+	v, fs := newVault(t)
+	id, _ := create(t, v, 2)
+	tests := []struct {
+		name    string
+		actor   vault.Actor
+		purpose string
+		reason  string
+		want    error
+	}{
+		{"role lacks purpose", desk, "payroll", "", vault.ErrForbidden},
+		{"unknown purpose", worker, "marketing", "", vault.ErrInvalid},
+		{"no purpose", worker, "", "", vault.ErrInvalid},
+		{"reason required", hr, "workplace-adjustment", "", vault.ErrReasonRequired},
+		{"unknown role", vault.Actor{ID: "op_x", Role: "ghost"}, "directory", "", vault.ErrForbidden},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			before := len(auditEntries(t, fs))
+			view, err := v.Read(ctx, tt.actor, id, tt.purpose, tt.reason)
+			if !errors.Is(err, tt.want) || view != nil {
+				t.Fatalf("Read = %v, %v; want %v and no view", view, err, tt.want)
+			}
+			es := auditEntries(t, fs)
+			if len(es) != before+1 || !strings.HasPrefix(es[len(es)-1].Decision, "deny:") {
+				t.Fatalf("denial not audited: %d → %d entries", before, len(es))
+			}
+		})
+	}
+}
+
+func TestFailClosed(t *testing.T) {
+	v, fs := newVault(t)
+	id, p := create(t, v, 3)
+	fs.fail = true
+	view, err := v.Read(ctx, worker, id, "case-handling", "")
+	if !errors.Is(err, vault.ErrUnavailable) || view != nil {
+		t.Fatalf("Read with failing audit = %v, %v; want ErrUnavailable and no view", view, err)
+	}
+	if _, err := v.Lookup(ctx, worker, "directory", "", "email_pro", p.Fields["email_pro"]); !errors.Is(err, vault.ErrUnavailable) {
+		t.Fatalf("Lookup with failing audit = %v; want ErrUnavailable", err)
+	}
+	if _, err := v.Create(ctx, hr, p.Unit, synth.Make(7, 99).Fields); !errors.Is(err, vault.ErrUnavailable) {
+		t.Fatalf("Create with failing audit = %v; want ErrUnavailable", err)
+	}
+	fs.fail = false
+	if _, err := v.Lookup(ctx, worker, "directory", "", "email_pro", synth.Make(7, 99).Fields["email_pro"]); !errors.Is(err, vault.ErrNotFound) {
+		t.Fatalf("a create whose audit failed left a record behind: %v", err)
+	}
+	if _, err := v.Read(ctx, worker, id, "case-handling", ""); err != nil {
+		t.Fatalf("Read after recovery: %v", err)
+	}
+}
+
+func TestLookupNormalisation(t *testing.T) {
+	v, _ := newVault(t)
+	id, p := create(t, v, 4)
+	email := p.Fields["email_pro"]
+	phone := strings.ReplaceAll(p.Fields["phone"], " ", "")
+	tests := []struct{ field, value, purpose string }{
+		{"email_pro", email, "directory"},
+		{"email_pro", "  " + strings.ToUpper(email) + " ", "directory"},
+		{"phone", "+33 " + phone[1:], "case-handling"},
+		{"phone", "0033" + phone[1:], "case-handling"},
+		{"phone", strings.Join([]string{phone[:2], phone[2:4], phone[4:6], phone[6:8], phone[8:]}, "."), "case-handling"},
+	}
+	for _, tt := range tests {
+		got, err := v.Lookup(ctx, worker, tt.purpose, "", tt.field, tt.value)
+		if err != nil || got != id {
+			t.Errorf("Lookup(%s, variant %d chars) = %q, %v; want %s", tt.field, len(tt.value), got, err, id)
+		}
+	}
+	misses := []struct{ field, value, purpose string }{
+		{"email_pro", email[:len(email)-1], "directory"}, // a prefix is not a match
+		{"email_pro", "*", "directory"},
+		{"phone", phone, "directory"},                 // directory does not show phone
+		{"birth_date", "1980-01-01", "case-handling"}, // no index
+	}
+	for _, tt := range misses {
+		if got, err := v.Lookup(ctx, worker, tt.purpose, "", tt.field, tt.value); err == nil {
+			t.Errorf("Lookup(%s) = %q; want an error", tt.field, got)
+		}
+	}
+}
+
+func TestEraseShredsKey(t *testing.T) {
+	v, fs := newVault(t)
+	id, p := create(t, v, 5)
+	if err := v.Erase(ctx, worker, id, ""); !errors.Is(err, vault.ErrForbidden) {
+		t.Fatalf("caseworker erase = %v, want ErrForbidden", err)
+	}
+	if err := v.Erase(ctx, hr, id, "art. 17 request 88"); err != nil {
+		t.Fatal(err)
+	}
+	var row *vault.SubjectRow
+	fs.View(ctx, func(ctx context.Context, tx vault.Tx) error {
+		var err error
+		row, err = tx.GetSubject(ctx, id)
+		return err
+	})
+	if row == nil || !row.Erased || row.DEK != nil || row.Fields != nil {
+		t.Fatalf("after erase the row still holds key or data: %+v", row)
+	}
+	if _, err := v.Read(ctx, worker, id, "directory", ""); !errors.Is(err, vault.ErrNotFound) {
+		t.Fatalf("read after erase = %v, want ErrNotFound", err)
+	}
+	if _, err := v.Lookup(ctx, worker, "directory", "", "email_pro", p.Fields["email_pro"]); !errors.Is(err, vault.ErrNotFound) {
+		t.Fatalf("lookup after erase = %v, want ErrNotFound", err)
+	}
+	// The same person can be created again: the indexes are gone.
+	if _, err := v.Create(ctx, hr, p.Unit, p.Fields); err != nil {
+		t.Fatalf("re-create after erase: %v", err)
+	}
+}
+
+// TestMovedCiphertextFails copies one subject's sealed fields into another's
+// row, as an insider with database access might: the read must fail.
+func TestMovedCiphertextFails(t *testing.T) {
+	v, fs := newVault(t)
+	a, _ := create(t, v, 6)
+	b, _ := create(t, v, 8)
+	err := fs.Update(ctx, func(ctx context.Context, tx vault.Tx) error {
+		ra, err := tx.GetSubject(ctx, a)
+		if err != nil {
+			return err
+		}
+		rb, err := tx.GetSubject(ctx, b)
+		if err != nil {
+			return err
+		}
+		rb.Fields = ra.Fields
+		return tx.ReplaceSubject(ctx, rb)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if view, err := v.Read(ctx, worker, b, "directory", ""); err == nil {
+		t.Fatalf("read of moved ciphertext succeeded: %v", view.Fields)
+	}
+}
+
+func TestUpdate(t *testing.T) {
+	v, _ := newVault(t)
+	id, p := create(t, v, 9)
+	newEmail := "nouvelle.adresse@ac-versailles.fr"
+	if err := v.Update(ctx, worker, id, map[string]*string{"email_pro": &newEmail, "email_personal": nil}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v.Lookup(ctx, worker, "directory", "", "email_pro", p.Fields["email_pro"]); !errors.Is(err, vault.ErrNotFound) {
+		t.Errorf("old email still found: %v", err)
+	}
+	if got, err := v.Lookup(ctx, worker, "directory", "", "email_pro", newEmail); err != nil || got != id {
+		t.Errorf("new email: %q, %v", got, err)
+	}
+	view, _ := v.Read(ctx, worker, id, "case-handling", "")
+	if _, ok := view.Fields["email_personal"]; ok {
+		t.Error("removed field still present")
+	}
+	bad := "not an email"
+	var fe *vault.FieldError
+	if err := v.Update(ctx, worker, id, map[string]*string{"email_pro": &bad}); !errors.As(err, &fe) || fe.Field != "email_pro" {
+		t.Errorf("invalid update = %v, want a FieldError on email_pro", err)
+	}
+	if err := v.Update(ctx, worker, id, map[string]*string{"given_name": nil}); !errors.As(err, &fe) {
+		t.Errorf("removing a required field = %v, want a FieldError", err)
+	}
+}
+
+func TestImportReportsRows(t *testing.T) {
+	v, fs := newVault(t)
+	good := synth.Make(7, 20)
+	dup := synth.Make(7, 21)
+	bad := synth.Make(7, 22)
+	bad.Fields["national_id"] = "123"
+	noName := synth.Make(7, 23)
+	delete(noName.Fields, "family_name")
+	rows := []vault.ImportRow{
+		{Num: 2, Unit: good.Unit, Fields: good.Fields},
+		{Num: 3, Unit: dup.Unit, Fields: dup.Fields},
+		{Num: 4, Unit: dup.Unit, Fields: dup.Fields}, // same lookup values as row 3
+		{Num: 5, Unit: bad.Unit, Fields: bad.Fields},
+		{Num: 6, Unit: noName.Unit, Fields: noName.Fields},
+		{Num: 7, Unit: "Bad Unit!", Fields: good.Fields},
+	}
+	ids, failed, err := v.Import(ctx, hr, rows)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ids) != 2 {
+		t.Fatalf("imported %d, want 2", len(ids))
+	}
+	want := map[int]string{4: "", 5: "national_id", 6: "family_name", 7: "unit"}
+	if len(failed) != len(want) {
+		t.Fatalf("failed rows = %+v, want rows 4-7", failed)
+	}
+	for _, f := range failed {
+		field, ok := want[f.Num]
+		if !ok || f.Field != field {
+			t.Errorf("failed row %+v: want row in %v with field %q", f, want, field)
+		}
+		for _, val := range dup.Fields {
+			if strings.Contains(f.Error(), val) {
+				t.Errorf("row error %q contains a value", f.Error())
+			}
+		}
+	}
+	// Row 4's conflict must not have removed row 3's index entries.
+	if got, err := v.Lookup(ctx, worker, "directory", "", "email_pro", dup.Fields["email_pro"]); err != nil || got != ids[1] {
+		t.Errorf("row 3 lookup = %q, %v; want %s", got, err, ids[1])
+	}
+	if _, _, err := v.Import(ctx, worker, rows[:1]); !errors.Is(err, vault.ErrForbidden) {
+		t.Errorf("caseworker import = %v, want ErrForbidden", err)
+	}
+	_ = fs
+}
+
+// TestAuditHoldsNoValues reads every audit entry after a mix of actions
+// and checks no personal value appears in it.
+func TestAuditHoldsNoValues(t *testing.T) {
+	v, fs := newVault(t)
+	id, p := create(t, v, 30)
+	v.Read(ctx, worker, id, "case-handling", "ticket 77")
+	v.Lookup(ctx, worker, "directory", "", "email_pro", p.Fields["email_pro"])
+	v.Lookup(ctx, worker, "directory", "", "email_pro", "absent@example.org")
+	v.Read(ctx, desk, id, "payroll", "")
+	for _, e := range auditEntries(t, fs) {
+		blob := strings.Join(append([]string{e.Actor, e.Action, e.Subject, e.Purpose, e.Reason, e.Decision, e.Origin}, e.Fields...), "|")
+		for name, val := range p.Fields {
+			if strings.Contains(blob, val) {
+				t.Errorf("audit entry %d holds the value of %s", e.Seq, name)
+			}
+		}
+		if strings.Contains(blob, "absent@example.org") {
+			t.Errorf("audit entry %d holds a looked-up value", e.Seq)
+		}
+	}
+}
