@@ -67,10 +67,11 @@ func demoTour(addr, dataDir string) string {
 Try it (the README's tour explains each step):
 
   CRED=%[2]s/demo-operators.txt      # demo passwords and TOTP secrets
+  J='Content-Type: application/json' 
   PW=$(awk '$1=="camille"{print $3}' $CRED); SECRET=$(awk '$1=="camille"{print $4}' $CRED)
-  LT=$(curl -s http://%[1]s/v1/auth/login -d "{\"username\":\"camille\",\"password\":\"$PW\"}" | sed 's/.*"login_token":"\([^"]*\)".*/\1/')
-  TOKEN=$(curl -s http://%[1]s/v1/auth/totp -d "{\"login_token\":\"$LT\",\"code\":\"$(go run ./cmd/coffre totp $SECRET)\"}" | sed 's/.*"token":"\([^"]*\)".*/\1/')
-  ID=$(curl -s http://%[1]s/v1/subjects/lookup -H "Authorization: Bearer $TOKEN" -H 'Coffre-Purpose: directory' -d '{"field":"email_pro","value":"%[3]s"}' | sed 's/.*"id":"\([^"]*\)".*/\1/')
+  LT=$(curl -s http://%[1]s/v1/auth/login -H "$J" -d "{\"username\":\"camille\",\"password\":\"$PW\"}" | sed 's/.*"login_token":"\([^"]*\)".*/\1/')
+  TOKEN=$(curl -s http://%[1]s/v1/auth/totp -H "$J" -d "{\"login_token\":\"$LT\",\"code\":\"$(go run ./cmd/coffre totp $SECRET)\"}" | sed 's/.*"token":"\([^"]*\)".*/\1/')
+  ID=$(curl -s http://%[1]s/v1/subjects/lookup -H "$J" -H "Authorization: Bearer $TOKEN" -H 'Coffre-Purpose: directory' -d '{"field":"email_pro","value":"%[3]s"}' | sed 's/.*"id":"\([^"]*\)".*/\1/')
   curl -s http://%[1]s/v1/subjects/$ID -H "Authorization: Bearer $TOKEN" -H 'Coffre-Purpose: directory'
   curl -s http://%[1]s/v1/subjects/$ID -H "Authorization: Bearer $TOKEN" -H 'Coffre-Purpose: case-handling' -H 'Coffre-Reason: ticket 4521'
 `, addr, dataDir, p0.Fields[synth.EmailPro])
