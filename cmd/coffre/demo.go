@@ -124,24 +124,29 @@ func (a *app) loadDemoPeople(ctx context.Context, want int, stderr io.Writer) (i
 	actor := vault.Actor{ID: "system", Role: "admin", Origin: "demo"}
 	start := time.Now()
 	const batch = 20000
-	for i := have; i < want; i += batch {
-		end := min(i+batch, want)
-		rows := make([]vault.ImportRow, 0, end-i)
-		for j := i; j < end; j++ {
+	next, loaded := have, have
+	err := a.vault.ImportAll(ctx, actor, func() ([]vault.ImportRow, error) {
+		end := min(next+batch, want)
+		rows := make([]vault.ImportRow, 0, end-next)
+		for j := next; j < end; j++ {
 			p := synth.Make(demoSeed, j)
 			rows = append(rows, vault.ImportRow{Num: j + 1, Unit: p.Unit, Fields: p.Fields})
 		}
-		_, failed, err := a.vault.Import(ctx, actor, rows)
-		if err != nil {
-			return i, fmt.Errorf("load demo people: %w", err)
-		}
+		next = end
+		return rows, nil
+	}, func(ids []string, failed []vault.RowError) error {
 		if len(failed) > 0 {
-			return i, fmt.Errorf("load demo people: %s (and %d more)", failed[0].Error(), len(failed)-1)
+			return fmt.Errorf("%s (and %d more)", failed[0].Error(), len(failed)-1)
 		}
-		if err := os.WriteFile(mark, []byte(strconv.Itoa(end)), 0o600); err != nil {
-			return i, err
+		loaded += len(ids)
+		if err := os.WriteFile(mark, []byte(strconv.Itoa(loaded)), 0o600); err != nil {
+			return err
 		}
-		fmt.Fprintf(stderr, "\rloading demo people: %d/%d (%.0f/s)", end, want, float64(end-have)/time.Since(start).Seconds())
+		fmt.Fprintf(stderr, "\rloading demo people: %d/%d (%.0f/s)", loaded, want, float64(loaded-have)/time.Since(start).Seconds())
+		return nil
+	})
+	if err != nil {
+		return loaded, fmt.Errorf("load demo people: %w", err)
 	}
 	fmt.Fprintln(stderr)
 	return want, nil

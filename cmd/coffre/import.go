@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/coffre/coffre/internal/importer"
@@ -58,7 +59,39 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	prog := importer.NewProgress(stderr, st.Size())
 	start := time.Now()
 	var imported, failed, printed int
-	report := func(e vault.RowError) {
+	var report func(vault.RowError)
+	// The reader fills batches while the previous batch commits.
+	var (
+		mu      sync.Mutex // report runs from the reader and the committer
+		offset  int64
+		readErr error
+	)
+	next := func() ([]vault.ImportRow, error) {
+		rows := make([]vault.ImportRow, 0, *batch)
+		for len(rows) < *batch {
+			row, err := r.Next()
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			var re *importer.RowError
+			if errors.As(err, &re) {
+				report(vault.RowError{Num: re.Num, Field: re.Field, Reason: re.Reason})
+				continue
+			}
+			if err != nil {
+				readErr = err
+				return nil, err
+			}
+			rows = append(rows, vault.ImportRow{Num: row.Num, Unit: row.Unit, Fields: row.Fields})
+		}
+		mu.Lock()
+		offset = r.Offset()
+		mu.Unlock()
+		return rows, nil
+	}
+	report = func(e vault.RowError) {
+		mu.Lock()
+		defer mu.Unlock()
 		failed++
 		if printed < *maxErrors {
 			printed++
@@ -66,46 +99,22 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			fmt.Fprintf(stderr, "%s: %s\n", fs.Arg(0), e.Error())
 		}
 	}
-	rows := make([]vault.ImportRow, 0, *batch)
-	flush := func() error {
-		if len(rows) == 0 {
-			return nil
-		}
-		ids, bad, err := a.vault.Import(ctx, actor, rows)
-		if err != nil {
-			return fmt.Errorf("import batch ending at row %d (nothing of this batch was written): %w", rows[len(rows)-1].Num, err)
-		}
+	err = a.vault.ImportAll(ctx, actor, next, func(ids []string, bad []vault.RowError) error {
 		imported += len(ids)
 		for _, e := range bad {
 			report(e)
 		}
-		rows = rows[:0]
-		prog.Update(r.Offset(), imported, failed)
+		mu.Lock()
+		prog.Update(offset, imported, failed)
+		mu.Unlock()
 		return nil
-	}
-	for {
-		row, err := r.Next()
-		if errors.Is(err, io.EOF) {
-			break
+	})
+	if err != nil {
+		prog.Finish()
+		if readErr != nil {
+			return fmt.Errorf("%s: %w (%d records imported before; each committed batch is whole)", fs.Arg(0), readErr, imported)
 		}
-		var re *importer.RowError
-		if errors.As(err, &re) {
-			report(vault.RowError{Num: re.Num, Field: re.Field, Reason: re.Reason})
-			continue
-		}
-		if err != nil {
-			prog.Finish()
-			return fmt.Errorf("%s: %w (%d records imported before)", fs.Arg(0), err, imported)
-		}
-		rows = append(rows, vault.ImportRow{Num: row.Num, Unit: row.Unit, Fields: row.Fields})
-		if len(rows) == *batch {
-			if err := flush(); err != nil {
-				return err
-			}
-		}
-	}
-	if err := flush(); err != nil {
-		return err
+		return fmt.Errorf("import stopped after %d records (each committed batch is whole, the failed one left nothing): %w", imported, err)
 	}
 	prog.Finish()
 	el := time.Since(start)

@@ -3,6 +3,7 @@ package vault_test
 import (
 	"context"
 	"crypto/rand"
+	"fmt"
 	"path/filepath"
 	"testing"
 
@@ -31,15 +32,24 @@ func BenchmarkImport(b *testing.B) {
 	a := vault.Actor{ID: "bench", Role: "admin"}
 	b.ResetTimer()
 	const batch = 20000
-	for i := 0; i < b.N; i += batch {
+	i := 0
+	next := func() ([]vault.ImportRow, error) {
 		n := min(batch, b.N-i)
 		rows := make([]vault.ImportRow, n)
 		for j := range rows {
 			p := synth.Make(1, i+j)
 			rows[j] = vault.ImportRow{Num: i + j, Unit: p.Unit, Fields: p.Fields}
 		}
-		if _, failed, err := v.Import(ctx, a, rows); err != nil || len(failed) > 0 {
-			b.Fatal(err, failed)
+		i += n
+		return rows, nil
+	}
+	err = v.ImportAll(ctx, a, next, func(_ []string, failed []vault.RowError) error {
+		if len(failed) > 0 {
+			return fmt.Errorf("%d rows failed: %v", len(failed), failed[0])
 		}
+		return nil
+	})
+	if err != nil {
+		b.Fatal(err)
 	}
 }

@@ -169,3 +169,15 @@ type Session struct {
 	Unit     string
 	Disabled bool
 }
+
+// BulkTx is an optional interface of a Tx for the bulk import: several rows
+// per statement. The import uses it when the Tx has it, and the one-row
+// methods otherwise.
+type BulkTx interface {
+	// PutIndexes adds entries (hashes[i] → subjects[i]); if any hash is
+	// taken, or repeated, it adds none and returns ErrConflict.
+	PutIndexes(ctx context.Context, hashes [][]byte, subjects []string) error
+	// PutSubjects inserts new subjects; ErrConflict (and none inserted) if
+	// an id exists.
+	PutSubjects(ctx context.Context, rows []*SubjectRow) error
+}

@@ -110,6 +110,9 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		q.Add("_pragma", "journal_mode(WAL)")
 		q.Add("_pragma", "synchronous("+sync+")")
 		q.Add("_pragma", "foreign_keys(ON)")
+		// Savepoint and statement journals in memory: on disk they cost a
+		// write of every page a savepoint first touches.
+		q.Add("_pragma", "temp_store(MEMORY)")
 		q.Add("_pragma", fmt.Sprintf("cache_size(-%d)", cache))
 		for _, e := range extra {
 			q.Add("_pragma", e)
@@ -272,28 +275,27 @@ func (s *Store) commit(batch []*request) {
 		return
 	}
 	tx := &tx{q: s.wconn, st: s.stmts}
-	for _, r := range batch {
-		if err := r.ctx.Err(); err != nil {
-			r.err = err
-			continue
+	if len(batch) == 1 {
+		// Alone in its transaction, a request needs no savepoint (whose
+		// journal costs a copy of every page it touches): its failure
+		// rolls the whole transaction back.
+		r := batch[0]
+		if r.err = r.ctx.Err(); r.err == nil {
+			r.err = r.fn(r.ctx, tx)
 		}
-		if _, err := s.wconn.ExecContext(ctx, "SAVEPOINT u"); err != nil {
-			r.err = fmt.Errorf("savepoint: %w", err)
-			continue
-		}
-		r.err = r.fn(r.ctx, tx)
 		if r.err != nil {
-			if _, err := s.wconn.ExecContext(ctx, "ROLLBACK TO u"); err != nil {
+			_, err := s.wconn.ExecContext(ctx, "ROLLBACK")
+			finish(err)
+			return
+		}
+	} else {
+		for _, r := range batch {
+			if err := s.runSavepoint(ctx, tx, r); err != nil {
 				// The transaction is in an unknown state: abandon the group.
 				s.wconn.ExecContext(ctx, "ROLLBACK")
-				finish(fmt.Errorf("rollback to savepoint: %w", err))
+				finish(err)
 				return
 			}
-		}
-		if _, err := s.wconn.ExecContext(ctx, "RELEASE u"); err != nil {
-			s.wconn.ExecContext(ctx, "ROLLBACK")
-			finish(fmt.Errorf("release savepoint: %w", err))
-			return
 		}
 	}
 	if _, err := s.wconn.ExecContext(ctx, "COMMIT"); err != nil {
@@ -302,6 +304,27 @@ func (s *Store) commit(batch []*request) {
 		return
 	}
 	finish(nil)
+}
+
+// runSavepoint runs one request of a group in its own savepoint, leaving
+// its outcome in r.err; an error return means the group's transaction can
+// no longer be trusted.
+func (s *Store) runSavepoint(ctx context.Context, tx *tx, r *request) error {
+	if r.err = r.ctx.Err(); r.err != nil {
+		return nil
+	}
+	if _, err := s.wconn.ExecContext(ctx, "SAVEPOINT u"); err != nil {
+		return fmt.Errorf("savepoint: %w", err)
+	}
+	if r.err = r.fn(r.ctx, tx); r.err != nil {
+		if _, err := s.wconn.ExecContext(ctx, "ROLLBACK TO u"); err != nil {
+			return fmt.Errorf("rollback to savepoint: %w", err)
+		}
+	}
+	if _, err := s.wconn.ExecContext(ctx, "RELEASE u"); err != nil {
+		return fmt.Errorf("release savepoint: %w", err)
+	}
+	return nil
 }
 
 // View runs fn in a read transaction on the read pool.

@@ -23,6 +23,7 @@ var queries = map[string]string{
 	"putIndex":       `INSERT INTO blind_index (hash, subject) VALUES (?, ?) ON CONFLICT DO NOTHING`,
 	"lookupIndex":    `SELECT subject FROM blind_index WHERE hash = ?`,
 	"deleteIndex":    `DELETE FROM blind_index WHERE hash = ?`,
+	"deleteOwnIndex": `DELETE FROM blind_index WHERE hash = ? AND subject = ?`,
 	"appendAudit":    `INSERT INTO audit (ts, actor, action, subject, purpose, reason, fields, decision, origin) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING seq`,
 	"auditEntries":   `SELECT seq, ts, actor, action, subject, purpose, reason, fields, decision, origin FROM audit WHERE seq >= ? AND seq < ? ORDER BY seq LIMIT ?`,
 	"subjectAudit":   `SELECT seq, ts, actor, action, subject, purpose, reason, fields, decision, origin FROM audit WHERE subject = ? AND subject != '' ORDER BY seq DESC LIMIT ?`,
@@ -39,10 +40,14 @@ var queries = map[string]string{
 	"deleteOpSession": `DELETE FROM sessions WHERE operator = ?`,
 }
 
-type stmts struct{ m map[string]*sql.Stmt }
+type stmts struct {
+	m    map[string]*sql.Stmt
+	conn *sql.Conn
+	bulk map[string]*sql.Stmt // multi-row inserts by table and row count
+}
 
 func prepare(ctx context.Context, c *sql.Conn) (*stmts, error) {
-	s := &stmts{m: map[string]*sql.Stmt{}}
+	s := &stmts{m: map[string]*sql.Stmt{}, conn: c, bulk: map[string]*sql.Stmt{}}
 	for name, q := range queries {
 		st, err := c.PrepareContext(ctx, q)
 		if err != nil {
@@ -56,6 +61,9 @@ func prepare(ctx context.Context, c *sql.Conn) (*stmts, error) {
 
 func (s *stmts) close() {
 	for _, st := range s.m {
+		st.Close()
+	}
+	for _, st := range s.bulk {
 		st.Close()
 	}
 }

@@ -38,6 +38,7 @@ func Run(t *testing.T, open func(t *testing.T) vault.Store) {
 		{"TOTPStepAdvancesOnce", totpStep},
 		{"Sessions", sessions},
 		{"CanceledContext", canceledContext},
+		{"BulkAllOrNothing", bulkAllOrNothing},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -355,5 +356,52 @@ func canceledContext(t *testing.T, s vault.Store) {
 	err := s.Update(c, func(ctx context.Context, tx vault.Tx) error { ran = true; return nil })
 	if err == nil || ran {
 		t.Fatalf("Update on canceled ctx: err %v ran %v; want an error and fn not run", err, ran)
+	}
+}
+
+// bulkAllOrNothing checks the optional vault.BulkTx: a chunk with a taken
+// or repeated hash writes no entry, and the existing entry survives.
+func bulkAllOrNothing(t *testing.T, s vault.Store) {
+	probe := false
+	s.View(ctx, func(ctx context.Context, tx vault.Tx) error { _, probe = tx.(vault.BulkTx); return nil })
+	if !probe {
+		t.Skip("store has no BulkTx")
+	}
+	h := func(i int) []byte { return []byte(fmt.Sprintf("hash-%012d", i)) }
+	bulk := func(fn func(vault.BulkTx) error) error {
+		return s.Update(ctx, func(ctx context.Context, tx vault.Tx) error { return fn(tx.(vault.BulkTx)) })
+	}
+	if err := bulk(func(b vault.BulkTx) error { return b.PutIndexes(ctx, [][]byte{h(1), h(2)}, []string{"sub_a", "sub_a"}) }); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name     string
+		hashes   [][]byte
+		subjects []string
+	}{
+		{"taken", [][]byte{h(3), h(2), h(4)}, []string{"sub_b", "sub_b", "sub_c"}},
+		{"repeated", [][]byte{h(5), h(5)}, []string{"sub_d", "sub_e"}},
+	}
+	for _, c := range cases {
+		err := bulk(func(b vault.BulkTx) error { return b.PutIndexes(ctx, c.hashes, c.subjects) })
+		if !errors.Is(err, vault.ErrConflict) {
+			t.Fatalf("%s: PutIndexes = %v, want ErrConflict", c.name, err)
+		}
+	}
+	s.View(ctx, func(ctx context.Context, tx vault.Tx) error {
+		for i, want := range map[int]string{1: "sub_a", 2: "sub_a", 3: "", 4: "", 5: ""} {
+			got, err := tx.LookupIndex(ctx, h(i))
+			if want == "" && !errors.Is(err, vault.ErrNotFound) || want != "" && got != want {
+				t.Errorf("hash %d → %q, %v; want %q", i, got, err, want)
+			}
+		}
+		return nil
+	})
+	rows := []*vault.SubjectRow{subject("sub_x"), subject("sub_y")}
+	if err := bulk(func(b vault.BulkTx) error { return b.PutSubjects(ctx, rows) }); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := getSubject(t, s, "sub_y"); err != nil || got.Unit != "unit-a" {
+		t.Fatalf("bulk subject: %+v, %v", got, err)
 	}
 }
