@@ -270,7 +270,7 @@ func (s *Store) commit(batch []*request) {
 			close(r.done)
 		}
 	}
-	if _, err := s.wconn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
+	if _, err := s.stmts.m["begin"].ExecContext(ctx); err != nil {
 		finish(fmt.Errorf("begin: %w", err))
 		return
 	}
@@ -284,7 +284,7 @@ func (s *Store) commit(batch []*request) {
 			r.err = r.fn(r.ctx, tx)
 		}
 		if r.err != nil {
-			_, err := s.wconn.ExecContext(ctx, "ROLLBACK")
+			_, err := s.stmts.m["rollback"].ExecContext(ctx)
 			finish(err)
 			return
 		}
@@ -292,14 +292,14 @@ func (s *Store) commit(batch []*request) {
 		for _, r := range batch {
 			if err := s.runSavepoint(ctx, tx, r); err != nil {
 				// The transaction is in an unknown state: abandon the group.
-				s.wconn.ExecContext(ctx, "ROLLBACK")
+				s.stmts.m["rollback"].ExecContext(ctx)
 				finish(err)
 				return
 			}
 		}
 	}
-	if _, err := s.wconn.ExecContext(ctx, "COMMIT"); err != nil {
-		s.wconn.ExecContext(ctx, "ROLLBACK")
+	if _, err := s.stmts.m["commit"].ExecContext(ctx); err != nil {
+		s.stmts.m["rollback"].ExecContext(ctx)
 		finish(fmt.Errorf("commit: %w", err))
 		return
 	}
@@ -313,15 +313,15 @@ func (s *Store) runSavepoint(ctx context.Context, tx *tx, r *request) error {
 	if r.err = r.ctx.Err(); r.err != nil {
 		return nil
 	}
-	if _, err := s.wconn.ExecContext(ctx, "SAVEPOINT u"); err != nil {
+	if _, err := s.stmts.m["savepoint"].ExecContext(ctx); err != nil {
 		return fmt.Errorf("savepoint: %w", err)
 	}
 	if r.err = r.fn(r.ctx, tx); r.err != nil {
-		if _, err := s.wconn.ExecContext(ctx, "ROLLBACK TO u"); err != nil {
+		if _, err := s.stmts.m["rollbackTo"].ExecContext(ctx); err != nil {
 			return fmt.Errorf("rollback to savepoint: %w", err)
 		}
 	}
-	if _, err := s.wconn.ExecContext(ctx, "RELEASE u"); err != nil {
+	if _, err := s.stmts.m["release"].ExecContext(ctx); err != nil {
 		return fmt.Errorf("release savepoint: %w", err)
 	}
 	return nil

@@ -16,6 +16,12 @@ import (
 // The statements, by name. The writer prepares them once on its connection;
 // read transactions run them as text.
 var queries = map[string]string{
+	"begin":          `BEGIN IMMEDIATE`,
+	"commit":         `COMMIT`,
+	"rollback":       `ROLLBACK`,
+	"savepoint":      `SAVEPOINT u`,
+	"release":        `RELEASE u`,
+	"rollbackTo":     `ROLLBACK TO u`,
 	"putSubject":     `INSERT INTO subjects (id, unit, dek, dek_version, fields, created, updated) VALUES (?, ?, ?, ?, ?, ?, ?)`,
 	"replaceSubject": `UPDATE subjects SET unit = ?, dek = ?, dek_version = ?, fields = ?, updated = ? WHERE id = ? AND erased = 0`,
 	"getSubject":     `SELECT unit, dek, dek_version, fields, created, updated, erased FROM subjects WHERE id = ?`,
