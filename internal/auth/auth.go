@@ -275,18 +275,31 @@ func (s *Service) VerifyTOTP(ctx context.Context, loginToken, code, origin strin
 	}
 	var accepted bool
 	err = s.Store.Update(ctx, func(ctx context.Context, tx vault.Tx) error {
+		// The attempt count is checked again here, in the write transaction,
+		// so that concurrent guesses on one login token cannot all pass the
+		// check made in the read snapshot above.
+		cur, err := tx.GetSession(ctx, h)
+		if err != nil {
+			return err
+		}
+		if cur.Attempts >= max {
+			return ErrTooManyAttempts
+		}
+		deny := func(code string) error {
+			if err := tx.TouchSession(ctx, h, now, true); err != nil {
+				return err
+			}
+			return tx.AppendAudit(ctx, &vault.AuditEntry{Time: now, Actor: op.ID, Action: "login.totp", Decision: "deny:" + code, Origin: origin})
+		}
 		if step < 0 {
-			return tx.TouchSession(ctx, h, now, true)
+			return deny("bad_code")
 		}
 		ok, err := tx.AdvanceTOTP(ctx, op.ID, step)
 		if err != nil {
 			return err
 		}
-		if !ok { // a replayed code
-			if err := tx.TouchSession(ctx, h, now, true); err != nil {
-				return err
-			}
-			return tx.AppendAudit(ctx, &vault.AuditEntry{Time: now, Actor: op.ID, Action: "login.totp", Decision: "deny:code_reused", Origin: origin})
+		if !ok {
+			return deny("code_reused")
 		}
 		accepted = true
 		if err := tx.DeleteSession(ctx, h); err != nil {
@@ -297,6 +310,12 @@ func (s *Service) VerifyTOTP(ctx context.Context, loginToken, code, origin strin
 		}
 		return tx.AppendAudit(ctx, &vault.AuditEntry{Time: now, Actor: op.ID, Action: "login.totp", Decision: "allow", Origin: origin})
 	})
+	if errors.Is(err, ErrTooManyAttempts) || errors.Is(err, vault.ErrNotFound) {
+		if errors.Is(err, vault.ErrNotFound) {
+			return nil, ErrBadCredentials // the login token was used meanwhile
+		}
+		return nil, err
+	}
 	if err != nil {
 		return nil, fmt.Errorf("verify totp: %w", err)
 	}

@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"mime"
 	"net"
 	"net/http"
 	"strings"
@@ -55,6 +56,10 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /v1/subjects/{id}", s.authed(s.read))
 	mux.HandleFunc("PATCH /v1/subjects/{id}", s.authed(s.update))
 	mux.HandleFunc("DELETE /v1/subjects/{id}", s.authed(s.erase))
+	// HEAD would otherwise run the GET handler: an audited read that
+	// returns nothing. Other methods get 405 rather than the catch-all 404.
+	mux.HandleFunc("HEAD /v1/subjects/{id}", methodNotAllowed("GET, PATCH, DELETE"))
+	mux.HandleFunc("/v1/subjects/{id}", methodNotAllowed("GET, PATCH, DELETE"))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
@@ -62,6 +67,13 @@ func (s *Server) Handler() http.Handler {
 		writeError(w, http.StatusNotFound, "no_such_route", "no route "+r.Method+" "+r.URL.Path, "see the API table in the README")
 	})
 	return mux
+}
+
+func methodNotAllowed(allow string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Allow", allow)
+		writeError(w, http.StatusMethodNotAllowed, "method_not_allowed", r.Method+" is not allowed here", "use one of: "+allow)
+	}
 }
 
 // apiError is an error with its public face.
@@ -136,8 +148,10 @@ var (
 
 // decode reads one JSON object into v: bounded, strict.
 func (s *Server) decode(w http.ResponseWriter, r *http.Request, v any) error {
-	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/json") {
-		return fmt.Errorf("content type %q: want application/json: %w", ct, errBadRequest)
+	if ct := r.Header.Get("Content-Type"); ct != "" {
+		if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != "application/json" {
+			return fmt.Errorf("content type %.64q: want application/json: %w", ct, errBadRequest)
+		}
 	}
 	return decodeJSON(http.MaxBytesReader(w, r.Body, s.MaxBodyBytes), v)
 }
@@ -165,9 +179,23 @@ func decodeJSON(body io.Reader, v any) error {
 		}
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return fmt.Errorf("body over %d bytes: %w", mbe.Limit, errTooLarge)
+		}
 		return fmt.Errorf("data after the JSON object: %w", errBadRequest)
 	}
 	return nil
+}
+
+// bearer returns the token of an "Authorization: Bearer" header; the
+// scheme is case-insensitive (RFC 9110 §11.1).
+func bearer(r *http.Request) (string, bool) {
+	h := r.Header.Get("Authorization")
+	if len(h) < 7 || !strings.EqualFold(h[:7], "bearer ") {
+		return "", false
+	}
+	return strings.TrimSpace(h[7:]), true
 }
 
 func origin(r *http.Request) string {
@@ -182,7 +210,7 @@ type actorHandler func(w http.ResponseWriter, r *http.Request, a vault.Actor)
 
 func (s *Server) authed(h actorHandler) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		tok, ok := bearer(r)
 		if !ok {
 			s.fail(w, r, nil, auth.ErrUnauthenticated)
 			return
@@ -292,7 +320,7 @@ func (s *Server) totp(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) logout(w http.ResponseWriter, r *http.Request, a vault.Actor) {
-	tok, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	tok, _ := bearer(r)
 	if err := s.Auth.Logout(r.Context(), tok); err != nil {
 		s.fail(w, r, &a, err)
 		return

@@ -248,7 +248,7 @@ func (v *Vault) Read(ctx context.Context, a Actor, id, purposeName, reason strin
 		if missing {
 			e.Decision = "deny:not_found"
 		} else {
-			e.Decision, e.Fields = "allow", fields
+			e.Decision, e.Fields = "allow", returned(fields, r.Fields)
 		}
 		if err := tx.AppendAudit(ctx, &e); err != nil {
 			return err
@@ -263,6 +263,24 @@ func (v *Vault) Read(ctx context.Context, a Actor, id, purposeName, reason strin
 		return nil, fmt.Errorf("subject: %w", ErrNotFound)
 	}
 	return v.view(row, pu, fields, entry.Seq)
+}
+
+// returned lists the fields of shown that the sealed blob holds: what a
+// read actually returns, for the audit entry (a field the subject lacks was
+// not exposed).
+func returned(shown []string, blob []byte) []string {
+	var present []string
+	eachField(blob, func(name string, _ []byte) error {
+		present = append(present, name)
+		return nil
+	})
+	out := make([]string, 0, len(shown))
+	for _, f := range shown {
+		if slices.Contains(present, f) {
+			out = append(out, f)
+		}
+	}
+	return out
 }
 
 func (v *Vault) view(row *SubjectRow, pu *policy.Purpose, fields []string, seq int64) (*View, error) {
