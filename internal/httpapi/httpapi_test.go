@@ -1227,7 +1227,6 @@ func TestConcurrentReplay(t *testing.T) {
 	}
 }
 
-
 // TestTOTPAttemptsConcurrent: MaxAttempts bounds the second-factor guesses
 // of a login token even when they arrive at once.
 func TestTOTPAttemptsConcurrent(t *testing.T) {
