@@ -22,7 +22,10 @@ type Store interface {
 	// transaction is durable, or fn's error. A store may commit several
 	// Update calls in one transaction (group commit); each fn is still
 	// atomic: when it returns an error, none of its writes survive, and the
-	// others in the group are unaffected.
+	// others in the group are unaffected. fn may be run more than once
+	// (a store retries a group in which a function failed); only the run
+	// whose transaction commits counts, so fn must set its results afresh
+	// on each run.
 	Update(ctx context.Context, fn func(context.Context, Tx) error) error
 	// View runs fn in a read-only snapshot.
 	View(ctx context.Context, fn func(context.Context, Tx) error) error

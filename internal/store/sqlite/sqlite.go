@@ -260,6 +260,13 @@ func (s *Store) writer() {
 }
 
 // commit runs one group: see the package doc.
+//
+// It first runs the group's functions back to back with no savepoint (a
+// savepoint costs two statements and a journal copy of the pages it
+// touches). Should one fail, the transaction is rolled back and the group
+// run again, this time each function in its own savepoint, so the others
+// still commit. A function may therefore run twice; only the run that
+// commits counts (vault.Store documents this).
 func (s *Store) commit(batch []*request) {
 	ctx := context.Background()
 	finish := func(err error) {
@@ -270,33 +277,28 @@ func (s *Store) commit(batch []*request) {
 			close(r.done)
 		}
 	}
-	if _, err := s.stmts.m["begin"].ExecContext(ctx); err != nil {
-		finish(fmt.Errorf("begin: %w", err))
+	if err := s.runGroup(ctx, batch, false); err != nil {
+		finish(err)
 		return
 	}
-	tx := &tx{q: s.wconn, st: s.stmts}
-	if len(batch) == 1 {
-		// Alone in its transaction, a request needs no savepoint (whose
-		// journal costs a copy of every page it touches): its failure
-		// rolls the whole transaction back.
-		r := batch[0]
-		if r.err = r.ctx.Err(); r.err == nil {
-			r.err = r.fn(r.ctx, tx)
+	failed := false
+	for _, r := range batch {
+		failed = failed || r.err != nil
+	}
+	if failed && len(batch) > 1 {
+		if _, err := s.stmts.m["rollback"].ExecContext(ctx); err != nil {
+			finish(fmt.Errorf("rollback: %w", err))
+			return
 		}
-		if r.err != nil {
-			_, err := s.stmts.m["rollback"].ExecContext(ctx)
+		if err := s.runGroup(ctx, batch, true); err != nil {
 			finish(err)
 			return
 		}
-	} else {
-		for _, r := range batch {
-			if err := s.runSavepoint(ctx, tx, r); err != nil {
-				// The transaction is in an unknown state: abandon the group.
-				s.stmts.m["rollback"].ExecContext(ctx)
-				finish(err)
-				return
-			}
-		}
+	} else if failed {
+		// Alone in its transaction, a failed request rolls it all back.
+		_, err := s.stmts.m["rollback"].ExecContext(ctx)
+		finish(err)
+		return
 	}
 	if _, err := s.stmts.m["commit"].ExecContext(ctx); err != nil {
 		s.stmts.m["rollback"].ExecContext(ctx)
@@ -304,6 +306,33 @@ func (s *Store) commit(batch []*request) {
 		return
 	}
 	finish(nil)
+}
+
+// runGroup begins a transaction and runs each request's function, leaving
+// its outcome in r.err; with savepoints, a failed function's writes are
+// undone and the others kept. Without, the caller must roll back if any
+// failed. An error return means the transaction is abandoned.
+func (s *Store) runGroup(ctx context.Context, batch []*request, savepoints bool) error {
+	if _, err := s.stmts.m["begin"].ExecContext(ctx); err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	tx := &tx{q: s.wconn, st: s.stmts}
+	for _, r := range batch {
+		if !savepoints {
+			if r.err = r.ctx.Err(); r.err == nil {
+				r.err = r.fn(r.ctx, tx)
+			}
+			if r.err != nil {
+				return nil // the caller rolls back and retries with savepoints
+			}
+			continue
+		}
+		if err := s.runSavepoint(ctx, tx, r); err != nil {
+			s.stmts.m["rollback"].ExecContext(ctx)
+			return err
+		}
+	}
+	return nil
 }
 
 // runSavepoint runs one request of a group in its own savepoint, leaving

@@ -30,7 +30,7 @@ var queries = map[string]string{
 	"lookupIndex":    `SELECT subject FROM blind_index WHERE hash = ?`,
 	"deleteIndex":    `DELETE FROM blind_index WHERE hash = ?`,
 	"deleteOwnIndex": `DELETE FROM blind_index WHERE hash = ? AND subject = ?`,
-	"appendAudit":    `INSERT INTO audit (ts, actor, action, subject, purpose, reason, fields, decision, origin) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING seq`,
+	"appendAudit":    `INSERT INTO audit (ts, actor, action, subject, purpose, reason, fields, decision, origin) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 	"auditEntries":   `SELECT seq, ts, actor, action, subject, purpose, reason, fields, decision, origin FROM audit WHERE seq >= ? AND seq < ? ORDER BY seq LIMIT ?`,
 	"subjectAudit":   `SELECT seq, ts, actor, action, subject, purpose, reason, fields, decision, origin FROM audit WHERE subject = ? AND subject != '' ORDER BY seq DESC LIMIT ?`,
 	"putOperator":    `INSERT INTO operators (id, username, password_hash, totp_secret, totp_step, role, unit, created, disabled) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -205,9 +205,12 @@ func (t *tx) DeleteIndex(ctx context.Context, hash []byte) error {
 }
 
 func (t *tx) AppendAudit(ctx context.Context, e *vault.AuditEntry) error {
-	err := t.row(ctx, "appendAudit", micros(e.Time), e.Actor, e.Action, e.Subject, e.Purpose, e.Reason,
-		strings.Join(e.Fields, ","), e.Decision, e.Origin).Scan(&e.Seq)
+	res, err := t.exec(ctx, "appendAudit", micros(e.Time), e.Actor, e.Action, e.Subject, e.Purpose, e.Reason,
+		strings.Join(e.Fields, ","), e.Decision, e.Origin)
 	if err != nil {
+		return fmt.Errorf("append audit: %w", err)
+	}
+	if e.Seq, err = res.LastInsertId(); err != nil {
 		return fmt.Errorf("append audit: %w", err)
 	}
 	return nil
