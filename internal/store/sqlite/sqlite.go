@@ -100,6 +100,13 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 			return nil, fmt.Errorf("open store: %w", err)
 		}
 	}
+	// Create the file owner-only: SQLite gives its -wal and -shm files the
+	// database file's permissions.
+	f, err := os.OpenFile(path, os.O_RDONLY|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+	f.Close()
 	wcache, rcache := 8192, 2048
 	if opts.CacheKiB > 0 {
 		wcache, rcache = opts.CacheKiB, opts.CacheKiB
