@@ -27,7 +27,8 @@ type Store interface {
 	// whose transaction commits counts, so fn must set its results afresh
 	// on each run.
 	Update(ctx context.Context, fn func(context.Context, Tx) error) error
-	// View runs fn in a read-only snapshot.
+	// View runs fn read-only. Each read sees committed data; a View of
+	// several reads is not guaranteed one snapshot.
 	View(ctx context.Context, fn func(context.Context, Tx) error) error
 	Close() error
 }

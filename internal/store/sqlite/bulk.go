@@ -22,6 +22,9 @@ func (t *tx) bulkStmt(ctx context.Context, head, row, tail string, n int) (*sql.
 	if st, ok := t.st.bulk[key]; ok {
 		return st, nil
 	}
+	if t.st.conn == nil {
+		return nil, fmt.Errorf("bulk statements need the write connection")
+	}
 	st, err := t.st.conn.PrepareContext(ctx, multiRow(head, row, tail, n))
 	if err != nil {
 		return nil, err
@@ -32,6 +35,7 @@ func (t *tx) bulkStmt(ctx context.Context, head, row, tail string, n int) (*sql.
 
 // bulkExec runs a multi-row statement and returns the rows it changed.
 func (t *tx) bulkExec(ctx context.Context, head, row string, n int, args []any) (int64, error) {
+	ctx = noCancel(ctx)
 	var res sql.Result
 	var err error
 	if t.st == nil {

@@ -31,6 +31,7 @@ import (
 	"runtime"
 	"sort"
 	"sync"
+	"sync/atomic"
 
 	"github.com/coffre/coffre/internal/vault"
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
@@ -67,8 +68,15 @@ type Store struct {
 	done   chan struct{}
 	closed sync.Once
 	opts   Options
-	stmts  *stmts
+	stmts  *stmts // on the write connection
+	rstmts *stmts // on the read pool
+
+	groups, requests atomic.Int64 // group commits and the Update calls they held
 }
+
+// Stats reports the group commits made so far and the Update calls they
+// held; requests/groups is the mean group size.
+func (s *Store) Stats() (groups, requests int64) { return s.groups.Load(), s.requests.Load() }
 
 var _ vault.Store = (*Store)(nil)
 
@@ -156,8 +164,16 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		wdb.Close()
 		return nil, fmt.Errorf("open store: %w", err)
 	}
+	rst, err := prepare(ctx, rdb)
+	if err != nil {
+		st.close()
+		rdb.Close()
+		wconn.Close()
+		wdb.Close()
+		return nil, fmt.Errorf("open store: %w", err)
+	}
 	s := &Store{
-		path: path, wdb: wdb, wconn: wconn, rdb: rdb, opts: opts, stmts: st,
+		path: path, wdb: wdb, wconn: wconn, rdb: rdb, opts: opts, stmts: st, rstmts: rst,
 		reqs: make(chan *request, opts.MaxBatch),
 		stop: make(chan struct{}), done: make(chan struct{}),
 	}
@@ -276,6 +292,8 @@ func (s *Store) writer() {
 // commits counts (vault.Store documents this).
 func (s *Store) commit(batch []*request) {
 	ctx := context.Background()
+	s.groups.Add(1)
+	s.requests.Add(int64(len(batch)))
 	finish := func(err error) {
 		for _, r := range batch {
 			if err != nil && r.err == nil {
@@ -363,19 +381,17 @@ func (s *Store) runSavepoint(ctx context.Context, tx *tx, r *request) error {
 	return nil
 }
 
-// View runs fn in a read transaction on the read pool.
+// View runs fn on the read pool with prepared statements. Each statement
+// reads the latest committed state on its own (no BEGIN/ROLLBACK around
+// them: the session check on every request is one statement, and the two
+// extra round trips cost more than the query).
 func (s *Store) View(ctx context.Context, fn func(context.Context, vault.Tx) error) error {
 	select {
 	case <-s.stop:
 		return ErrClosed
 	default:
 	}
-	t, err := s.rdb.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("begin read: %w", err)
-	}
-	defer t.Rollback()
-	return fn(ctx, &tx{q: t})
+	return fn(ctx, &tx{q: s.rdb, st: s.rstmts})
 }
 
 // Close stops the writer after the queued writes and closes the database.
@@ -385,6 +401,7 @@ func (s *Store) Close() error {
 		close(s.stop)
 		<-s.done
 		s.stmts.close()
+		s.rstmts.close()
 		err = errors.Join(s.rdb.Close(), s.wconn.Close(), s.wdb.Close())
 	})
 	return err

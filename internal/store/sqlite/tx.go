@@ -48,12 +48,21 @@ var queries = map[string]string{
 
 type stmts struct {
 	m    map[string]*sql.Stmt
-	conn *sql.Conn
+	conn *sql.Conn            // the writer's connection; nil for the read pool
 	bulk map[string]*sql.Stmt // multi-row inserts by table and row count
 }
 
-func prepare(ctx context.Context, c *sql.Conn) (*stmts, error) {
-	s := &stmts{m: map[string]*sql.Stmt{}, conn: c, bulk: map[string]*sql.Stmt{}}
+type preparer interface {
+	PrepareContext(ctx context.Context, query string) (*sql.Stmt, error)
+}
+
+// prepare prepares every statement on c: the writer's connection, or the
+// read pool (database/sql then prepares on each pooled connection once).
+func prepare(ctx context.Context, c preparer) (*stmts, error) {
+	s := &stmts{m: map[string]*sql.Stmt{}, bulk: map[string]*sql.Stmt{}}
+	if conn, ok := c.(*sql.Conn); ok {
+		s.conn = conn
+	}
 	for name, q := range queries {
 		st, err := c.PrepareContext(ctx, q)
 		if err != nil {
@@ -87,7 +96,14 @@ type tx struct {
 	st *stmts
 }
 
+// noCancel strips cancellation from a statement's context: modernc.org/sqlite
+// starts a goroutine per statement to interrupt it when a cancelable
+// context ends, which costs more than the statements here take (callers'
+// contexts are checked before a transaction runs).
+func noCancel(ctx context.Context) context.Context { return context.WithoutCancel(ctx) }
+
 func (t *tx) exec(ctx context.Context, name string, args ...any) (sql.Result, error) {
+	ctx = noCancel(ctx)
 	if t.st != nil {
 		return t.st.m[name].ExecContext(ctx, args...)
 	}
@@ -95,6 +111,7 @@ func (t *tx) exec(ctx context.Context, name string, args ...any) (sql.Result, er
 }
 
 func (t *tx) row(ctx context.Context, name string, args ...any) *sql.Row {
+	ctx = noCancel(ctx)
 	if t.st != nil {
 		return t.st.m[name].QueryRowContext(ctx, args...)
 	}
@@ -102,6 +119,7 @@ func (t *tx) row(ctx context.Context, name string, args ...any) *sql.Row {
 }
 
 func (t *tx) rows(ctx context.Context, name string, args ...any) (*sql.Rows, error) {
+	ctx = noCancel(ctx)
 	if t.st != nil {
 		return t.st.m[name].QueryContext(ctx, args...)
 	}

@@ -27,7 +27,10 @@ CREATE TABLE audit (
 	decision TEXT NOT NULL,
 	origin   TEXT NOT NULL DEFAULT ''
 );
-CREATE INDEX audit_subject ON audit(subject, seq) WHERE subject != '';
+-- No index on subject or actor: a random-key insert per read would write a
+-- page per read at commit. Per-subject and per-actor queries are rare
+-- (a person's access history, breach impact) and scan, until the audit
+-- integrator maintains such indexes off the read path.
 
 CREATE TABLE operators (
 	id            TEXT PRIMARY KEY,
