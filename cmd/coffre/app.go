@@ -37,7 +37,14 @@ type appOptions struct {
 	dev        bool
 	dataDir    string // overrides the configuration's data_dir (and store, key file) when set
 	durability string // store durability; "" is full
+	// bulkCache, when set, gives the writer a page cache of this many KiB:
+	// the bulk paths (import, demo load) insert at random places in the
+	// blind index and the id index, which must stay in cache to be fast.
+	bulkCache int
 }
+
+// bulkCacheKiB is the writer's page cache for the bulk paths.
+const bulkCacheKiB = 512 << 10
 
 func (o *appOptions) flags(fsAdd func(p *string, name, value, usage string), boolAdd func(p *bool, name string, value bool, usage string)) {
 	fsAdd(&o.configPath, "config", os.Getenv("COFFRE_CONFIG"), "configuration `file` (coffre.yaml); default $COFFRE_CONFIG")
@@ -79,7 +86,7 @@ func openApp(ctx context.Context, o appOptions, stderr io.Writer) (*app, error) 
 	if created {
 		log.Info("created root key file", "path", cfg.RootKeyFile)
 	}
-	st, err := sqlite.Open(ctx, path, sqlite.Options{Durability: o.durability})
+	st, err := sqlite.Open(ctx, path, sqlite.Options{Durability: o.durability, WriterCacheKiB: o.bulkCache})
 	if err != nil {
 		return nil, err
 	}

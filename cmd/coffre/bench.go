@@ -76,7 +76,7 @@ func runBenchImport(ctx context.Context, args []string, stdout, stderr io.Writer
 		"coffre bench import --people 1000000 --data ./coffre-bench --fresh", stderr)
 	people := fs.Int("people", 1_000_000, "synthetic people to import")
 	data := fs.String("data", "./coffre-bench", "benchmark data `directory`, created empty")
-	batch := fs.Int("batch", 20000, "records per transaction")
+	batch := fs.Int("batch", 50000, "records per transaction")
 	fresh := fs.Bool("fresh", false, "first delete --data if it holds an earlier benchmark")
 	asJSON := fs.Bool("json", false, "print the result as JSON")
 	if err := parse(fs, args); err != nil {
@@ -87,8 +87,8 @@ func runBenchImport(ctx context.Context, args []string, stdout, stderr io.Writer
 		return &usageError{msg: "unexpected argument " + strconv.Quote(fs.Arg(0)), hint: "coffre bench import --people 1000000"}
 	case *people < 1 || *people > 10_000_000:
 		return &usageError{msg: "--people must be between 1 and 10,000,000"}
-	case *batch < 1 || *batch > 50000:
-		return &usageError{msg: "--batch must be between 1 and 50,000"}
+	case *batch < 1 || *batch > 200000:
+		return &usageError{msg: "--batch must be between 1 and 200,000"}
 	case *data == "":
 		return &usageError{msg: "--data must name a directory", hint: "coffre bench import --data ./coffre-bench"}
 	}
@@ -101,7 +101,7 @@ func runBenchImport(ctx context.Context, args []string, stdout, stderr io.Writer
 		return err
 	}
 	defer f.Close()
-	a, err := openApp(ctx, appOptions{dev: true, dataDir: *data}, stderr)
+	a, err := openApp(ctx, appOptions{dev: true, dataDir: *data, bulkCache: bulkCacheKiB}, stderr)
 	if err != nil {
 		return err
 	}

@@ -39,7 +39,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return &usageError{msg: "--people must be between 0 and 10,000,000"}
 	}
 	start := time.Now()
-	a, err := openApp(ctx, appOptions{dev: true, dataDir: *data}, stderr)
+	a, err := openApp(ctx, appOptions{dev: true, dataDir: *data, bulkCache: bulkCacheKiB}, stderr)
 	if err != nil {
 		return err
 	}

@@ -19,7 +19,7 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		"coffre import --dev people.csv   # CSV with a header row, or JSON lines (.jsonl)", stderr)
 	var o appOptions
 	o.flags(fs.StringVar, fs.BoolVar)
-	batch := fs.Int("batch", 10000, "records per transaction")
+	batch := fs.Int("batch", 50000, "records per transaction")
 	maxErrors := fs.Int("max-errors", 100, "row errors to print (all are counted)")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -27,8 +27,8 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if fs.NArg() != 1 {
 		return &usageError{msg: "want one FILE", hint: "coffre import --dev people.csv"}
 	}
-	if *batch < 1 || *batch > 50000 {
-		return &usageError{msg: "--batch must be between 1 and 50,000"}
+	if *batch < 1 || *batch > 200000 {
+		return &usageError{msg: "--batch must be between 1 and 200,000"}
 	}
 	f, err := os.Open(fs.Arg(0))
 	if err != nil {
@@ -45,6 +45,7 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return &usageError{msg: err.Error(), hint: "give a .csv file with a header row or a .jsonl file with one JSON object a line"}
 	}
+	o.bulkCache = bulkCacheKiB
 	a, err := openApp(ctx, o, stderr)
 	if err != nil {
 		return err

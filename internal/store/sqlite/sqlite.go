@@ -48,6 +48,8 @@ type Options struct {
 	// CacheKiB is the page cache of each connection in KiB (default 8192
 	// for the writer, 2048 for each reader).
 	CacheKiB int
+	// WriterCacheKiB, when set, overrides the writer's page cache alone.
+	WriterCacheKiB int
 	// Readers is the size of the read pool (default 2×GOMAXPROCS).
 	Readers int
 	// MaxBatch caps the Update calls in one group commit (default 512).
@@ -118,6 +120,9 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	wcache, rcache := 8192, 2048
 	if opts.CacheKiB > 0 {
 		wcache, rcache = opts.CacheKiB, opts.CacheKiB
+	}
+	if opts.WriterCacheKiB > 0 {
+		wcache = opts.WriterCacheKiB
 	}
 	dsn := func(cache int, extra ...string) string {
 		q := url.Values{}
