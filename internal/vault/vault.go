@@ -388,11 +388,7 @@ func (v *Vault) checkFields(unit string, fields map[string]string) error {
 			return &FieldError{Field: name, Reason: "no such field in the schema"}
 		}
 		if err := value.Validate(f, val); err != nil {
-			var ve *value.Error
-			if errors.As(err, &ve) {
-				return &FieldError{Field: name, Reason: ve.Reason}
-			}
-			return &FieldError{Field: name, Reason: "invalid value"}
+			return fieldError(name, err)
 		}
 	}
 	for _, f := range v.pol.Fields {
@@ -411,6 +407,15 @@ type FieldError struct {
 }
 
 func (e *FieldError) Error() string { return fmt.Sprintf("field %q: %s", e.Field, e.Reason) }
+
+// fieldError turns a value.Validate error into a FieldError.
+func fieldError(name string, err error) *FieldError {
+	var ve *value.Error
+	if errors.As(err, &ve) {
+		return &FieldError{Field: name, Reason: ve.Reason}
+	}
+	return &FieldError{Field: name, Reason: "invalid value"}
+}
 
 // Unwrap returns ErrInvalid.
 func (e *FieldError) Unwrap() error { return ErrInvalid }
@@ -475,6 +480,31 @@ func (v *Vault) indexHashes(dk *envelope.DataKey, cts map[string][]byte) ([][]by
 	return out, nil
 }
 
+// openLive reads a subject that is not erased in tx and opens what a
+// change needs: its data key, its sealed fields and its blind-index hashes.
+func (v *Vault) openLive(ctx context.Context, tx Tx, id string) (*SubjectRow, *envelope.DataKey, map[string][]byte, [][]byte, error) {
+	row, err := tx.GetSubject(ctx, id)
+	if err != nil {
+		return nil, nil, nil, nil, err
+	}
+	if row.Erased {
+		return nil, nil, nil, nil, fmt.Errorf("subject: %w", ErrNotFound)
+	}
+	dk, err := v.keys.OpenDEK(id, row.DEKVersion, row.DEK)
+	if err != nil {
+		return nil, nil, nil, nil, err
+	}
+	cts, err := sealedFields(row.Fields)
+	if err != nil {
+		return nil, nil, nil, nil, err
+	}
+	hashes, err := v.indexHashes(dk, cts)
+	if err != nil {
+		return nil, nil, nil, nil, err
+	}
+	return row, dk, cts, hashes, nil
+}
+
 // sealedFields decodes a subject's fields blob into a map.
 func sealedFields(blob []byte) (map[string][]byte, error) {
 	cts := map[string][]byte{}
@@ -537,33 +567,14 @@ func (v *Vault) Update(ctx context.Context, a Actor, id string, changes map[stri
 			return &FieldError{Field: name, Reason: "required: cannot be removed"}
 		case val != nil:
 			if err := value.Validate(f, *val); err != nil {
-				var ve *value.Error
-				if errors.As(err, &ve) {
-					return &FieldError{Field: name, Reason: ve.Reason}
-				}
-				return &FieldError{Field: name, Reason: "invalid value"}
+				return fieldError(name, err)
 			}
 		}
 	}
 	names := slices.Sorted(maps.Keys(changes))
 	now := v.now().UTC()
 	err := v.store.Update(ctx, func(ctx context.Context, tx Tx) error {
-		row, err := tx.GetSubject(ctx, id)
-		if err != nil {
-			return err
-		}
-		if row.Erased {
-			return fmt.Errorf("subject: %w", ErrNotFound)
-		}
-		dk, err := v.keys.OpenDEK(id, row.DEKVersion, row.DEK)
-		if err != nil {
-			return err
-		}
-		cts, err := sealedFields(row.Fields)
-		if err != nil {
-			return err
-		}
-		oldHashes, err := v.indexHashes(dk, cts)
+		row, dk, cts, oldHashes, err := v.openLive(ctx, tx, id)
 		if err != nil {
 			return err
 		}
@@ -631,22 +642,7 @@ func (v *Vault) Erase(ctx context.Context, a Actor, id, reason string) error {
 	}
 	now := v.now().UTC()
 	err := v.store.Update(ctx, func(ctx context.Context, tx Tx) error {
-		row, err := tx.GetSubject(ctx, id)
-		if err != nil {
-			return err
-		}
-		if row.Erased {
-			return fmt.Errorf("subject: %w", ErrNotFound)
-		}
-		dk, err := v.keys.OpenDEK(id, row.DEKVersion, row.DEK)
-		if err != nil {
-			return err
-		}
-		cts, err := sealedFields(row.Fields)
-		if err != nil {
-			return err
-		}
-		hashes, err := v.indexHashes(dk, cts)
+		_, _, _, hashes, err := v.openLive(ctx, tx, id)
 		if err != nil {
 			return err
 		}

@@ -359,3 +359,28 @@ func TestAuditHoldsNoValues(t *testing.T) {
 		}
 	}
 }
+
+// TestImportBatchAllOrNothing fails the batch's last write (its audit
+// entry): none of the batch's records may survive.
+func TestImportBatchAllOrNothing(t *testing.T) {
+	v, fs := newVault(t)
+	var rows []vault.ImportRow
+	for i := range 300 {
+		p := synth.Make(11, i)
+		rows = append(rows, vault.ImportRow{Num: i + 2, Unit: p.Unit, Fields: p.Fields})
+	}
+	fs.fail = true
+	if _, _, err := v.Import(ctx, hr, rows); !errors.Is(err, vault.ErrUnavailable) {
+		t.Fatalf("Import with failing audit = %v, want ErrUnavailable", err)
+	}
+	fs.fail = false
+	for _, r := range rows {
+		if id, err := v.Lookup(ctx, worker, "directory", "", "email_pro", r.Fields["email_pro"]); !errors.Is(err, vault.ErrNotFound) {
+			t.Fatalf("row %d survived a failed batch: %q, %v", r.Num, id, err)
+		}
+	}
+	ids, failed, err := v.Import(ctx, hr, rows)
+	if err != nil || len(ids) != len(rows) || len(failed) != 0 {
+		t.Fatalf("retry: %d imported, %v, %v", len(ids), failed, err)
+	}
+}
