@@ -3,6 +3,7 @@ package vault
 import (
 	"context"
 	"errors"
+	"github.com/coffre/coffre/internal/audit"
 	"time"
 )
 
@@ -41,6 +42,18 @@ type Tx interface {
 	AuditLog
 	Operators
 	Sessions
+	Checkpoints
+}
+
+// Checkpoints holds the audit log's signed tree heads.
+type Checkpoints interface {
+	// PutCheckpoint stores a checkpoint; ErrConflict if its size exists.
+	PutCheckpoint(ctx context.Context, c *StoredCheckpoint) error
+	// LatestCheckpoint returns the largest; ErrNotFound if none.
+	LatestCheckpoint(ctx context.Context) (*StoredCheckpoint, error)
+	// CheckpointsAfter returns checkpoints with Size > after, by size, at
+	// most limit.
+	CheckpointsAfter(ctx context.Context, after uint64, limit int) ([]StoredCheckpoint, error)
 }
 
 // Subjects holds the encrypted records.
@@ -120,19 +133,18 @@ type SubjectRow struct {
 	Erased     bool
 }
 
-// AuditEntry is one access or change. It names ids and field names, never
-// a personal value.
-type AuditEntry struct {
-	Seq      int64
-	Time     time.Time
-	Actor    string // operator id, or "system"
-	Action   string // read, lookup, create, update, erase, import, login…
-	Subject  string // subject id, when one is concerned
-	Purpose  string
-	Reason   string   // as typed by the operator, length-capped
-	Fields   []string // the fields returned or changed
-	Decision string   // "allow", or "deny:" + error code
-	Origin   string   // client address
+// AuditEntry is one access or change; see package audit.
+type AuditEntry = audit.Entry
+
+// StoredCheckpoint is a signed tree head with what the integrator needs to
+// go on from it and the verifier needs to name a bad entry.
+type StoredCheckpoint struct {
+	Size    uint64   // leaves (entries) covered
+	Root    []byte   // RFC 6962 root hash
+	Note    []byte   // the signed note
+	Range   [][]byte // compact range hashes of the tree at Size
+	Leaves  []byte   // leaf hashes (32 bytes each) of the entries added since the previous checkpoint
+	Created time.Time
 }
 
 // Operator is a staff account.

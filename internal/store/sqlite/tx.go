@@ -41,9 +41,12 @@ var queries = map[string]string{
 	"putSession":     `INSERT INTO sessions (hash, kind, operator, created, last_seen, expires, attempts, origin) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
 	"getSession": `SELECT s.kind, s.operator, s.created, s.last_seen, s.expires, s.attempts, s.origin, o.role, o.unit, o.disabled
 		FROM sessions s JOIN operators o ON o.id = s.operator WHERE s.hash = ?`,
-	"touchSession":    `UPDATE sessions SET last_seen = ?, attempts = attempts + ? WHERE hash = ?`,
-	"deleteSession":   `DELETE FROM sessions WHERE hash = ?`,
-	"deleteOpSession": `DELETE FROM sessions WHERE operator = ?`,
+	"touchSession":     `UPDATE sessions SET last_seen = ?, attempts = attempts + ? WHERE hash = ?`,
+	"deleteSession":    `DELETE FROM sessions WHERE hash = ?`,
+	"deleteOpSession":  `DELETE FROM sessions WHERE operator = ?`,
+	"putCheckpoint":    `INSERT INTO checkpoints (size, root, note, range, leaves, created) VALUES (?, ?, ?, ?, ?, ?)`,
+	"latestCheckpoint": `SELECT size, root, note, range, leaves, created FROM checkpoints ORDER BY size DESC LIMIT 1`,
+	"checkpointsAfter": `SELECT size, root, note, range, leaves, created FROM checkpoints WHERE size > ? ORDER BY size LIMIT ?`,
 }
 
 type stmts struct {

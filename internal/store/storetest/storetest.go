@@ -39,6 +39,7 @@ func Run(t *testing.T, open func(t *testing.T) vault.Store) {
 		{"Sessions", sessions},
 		{"CanceledContext", canceledContext},
 		{"BulkAllOrNothing", bulkAllOrNothing},
+		{"Checkpoints", checkpoints},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -404,4 +405,35 @@ func bulkAllOrNothing(t *testing.T, s vault.Store) {
 	if got, err := getSubject(t, s, "sub_y"); err != nil || got.Unit != "unit-a" {
 		t.Fatalf("bulk subject: %+v, %v", got, err)
 	}
+}
+
+func checkpoints(t *testing.T, s vault.Store) {
+	s.View(ctx, func(ctx context.Context, tx vault.Tx) error {
+		if _, err := tx.LatestCheckpoint(ctx); !errors.Is(err, vault.ErrNotFound) {
+			t.Fatalf("empty LatestCheckpoint: %v, want ErrNotFound", err)
+		}
+		return nil
+	})
+	h := func(b byte) []byte { return bytes.Repeat([]byte{b}, 32) }
+	for _, size := range []uint64{3, 7, 12} {
+		c := &vault.StoredCheckpoint{Size: size, Root: h(byte(size)), Note: []byte(fmt.Sprintf("note %d", size)),
+			Range: [][]byte{h(1), h(2)}, Leaves: bytes.Repeat(h(9), 2), Created: t0}
+		update(t, s, func(ctx context.Context, tx vault.Tx) error { return tx.PutCheckpoint(ctx, c) })
+	}
+	dup := &vault.StoredCheckpoint{Size: 7, Root: h(0), Note: []byte("x"), Created: t0}
+	if err := s.Update(ctx, func(ctx context.Context, tx vault.Tx) error { return tx.PutCheckpoint(ctx, dup) }); !errors.Is(err, vault.ErrConflict) {
+		t.Fatalf("second checkpoint of size 7: %v, want ErrConflict", err)
+	}
+	s.View(ctx, func(ctx context.Context, tx vault.Tx) error {
+		c, err := tx.LatestCheckpoint(ctx)
+		if err != nil || c.Size != 12 || !bytes.Equal(c.Root, h(12)) || len(c.Range) != 2 || !bytes.Equal(c.Range[1], h(2)) ||
+			len(c.Leaves) != 64 || string(c.Note) != "note 12" || !c.Created.Equal(t0) {
+			t.Fatalf("LatestCheckpoint = %+v, %v", c, err)
+		}
+		cs, err := tx.CheckpointsAfter(ctx, 3, 10)
+		if err != nil || len(cs) != 2 || cs[0].Size != 7 || cs[1].Size != 12 {
+			t.Fatalf("CheckpointsAfter(3) = %+v, %v", cs, err)
+		}
+		return nil
+	})
 }

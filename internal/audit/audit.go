@@ -1,0 +1,69 @@
+// Package audit defines Coffre's audit entries as the leaves of an RFC 6962
+// Merkle tree, and their signed checkpoints in the C2SP signed-note
+// checkpoint format (Ed25519).
+//
+// It is pure: no I/O, no logging. Hashing and proofs come from
+// transparency-dev/merkle (the library behind Certificate Transparency and
+// Sigstore logs); signatures from golang.org/x/mod/sumdb/note. Package
+// auditlog runs the integrator and the verifier against a store.
+//
+// # Leaf encoding
+//
+// An entry's leaf is "coffre-audit/v1" followed by each field as a uvarint
+// length and its bytes, in a fixed order (seq, time, actor, action,
+// subject, purpose, reason, fields, decision, origin). Any change to any
+// field, or to its position in the sequence, changes the leaf hash.
+package audit
+
+import (
+	"encoding/binary"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/transparency-dev/merkle/rfc6962"
+)
+
+// Entry is one access or change. It names ids and field names, never a
+// personal value.
+type Entry struct {
+	Seq      int64 // 1, 2, 3…: leaf index Seq-1
+	Time     time.Time
+	Actor    string // operator id, or "system"
+	Action   string // read, lookup, create, update, erase, import, login…
+	Subject  string // subject id, when one is concerned
+	Purpose  string
+	Reason   string   // as typed by the operator, length-capped
+	Fields   []string // the fields returned or changed
+	Decision string   // "allow", or "deny:" + error code
+	Origin   string   // client address
+}
+
+const leafPrefix = "coffre-audit/v1"
+
+// LeafData returns the canonical bytes of e, the Merkle leaf.
+func LeafData(e *Entry) []byte {
+	b := make([]byte, 0, 160)
+	b = append(b, leafPrefix...)
+	str := func(s string) {
+		b = binary.AppendUvarint(b, uint64(len(s)))
+		b = append(b, s...)
+	}
+	str(strconv.FormatInt(e.Seq, 10))
+	str(strconv.FormatInt(e.Time.UnixMicro(), 10))
+	str(e.Actor)
+	str(e.Action)
+	str(e.Subject)
+	str(e.Purpose)
+	str(e.Reason)
+	str(strings.Join(e.Fields, ","))
+	str(e.Decision)
+	str(e.Origin)
+	return b
+}
+
+// Hasher is the RFC 6962 SHA-256 hasher of the tree.
+var Hasher = rfc6962.DefaultHasher
+
+// LeafHash returns the Merkle leaf hash of e.
+func LeafHash(e *Entry) []byte { return Hasher.HashLeaf(LeafData(e)) }
