@@ -1,0 +1,131 @@
+// Package auditlog folds the vault's sequenced audit entries into the Merkle
+// tree and signs checkpoints (the integrator), and verifies a whole log
+// against its checkpoints (the verifier).
+//
+// The read path only sequences entries (package vault, in the access
+// transaction); the integrator runs beside it, every second or so, so that
+// hashing and signing never sit on a read. Each checkpoint stores the leaf
+// hashes of the entries it added, so the verifier can name the first entry
+// that no longer matches, and the compact range of the tree, so the
+// integrator never re-hashes old entries.
+package auditlog
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/coffre/coffre/internal/audit"
+	"github.com/coffre/coffre/internal/vault"
+)
+
+// Origin is the default log name written in checkpoints.
+const Origin = "coffre/audit"
+
+// Integrator folds new entries into the tree and signs checkpoints.
+type Integrator struct {
+	Store  vault.Store
+	Signer *audit.Signer
+	// Interval between steps while idle (default 1 s).
+	Interval time.Duration
+	// MaxBatch bounds the entries one step integrates (default 200,000).
+	MaxBatch int
+	Now      func() time.Time
+	Logger   *slog.Logger
+}
+
+// Step integrates the entries sequenced since the latest checkpoint and
+// stores a new signed checkpoint; it returns the tree size after the step.
+func (in *Integrator) Step(ctx context.Context) (uint64, error) {
+	maxBatch := in.MaxBatch
+	if maxBatch <= 0 {
+		maxBatch = 200_000
+	}
+	var last *vault.StoredCheckpoint
+	var entries []vault.AuditEntry
+	err := in.Store.View(ctx, func(ctx context.Context, tx vault.Tx) error {
+		var err error
+		last, err = tx.LatestCheckpoint(ctx)
+		if errors.Is(err, vault.ErrNotFound) {
+			last, err = &vault.StoredCheckpoint{}, nil
+		}
+		if err != nil {
+			return err
+		}
+		from := int64(last.Size) + 1
+		entries, err = tx.AuditEntries(ctx, from, from+int64(maxBatch), maxBatch)
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("integrate: %w", err)
+	}
+	if len(entries) == 0 {
+		return last.Size, nil
+	}
+	tree, err := audit.NewTree(last.Size, last.Range)
+	if err != nil {
+		return 0, fmt.Errorf("integrate: %w", err)
+	}
+	leaves := make([]byte, 0, 32*len(entries))
+	for i := range entries {
+		e := &entries[i]
+		if want := int64(tree.Size()) + 1; e.Seq != want {
+			return 0, fmt.Errorf("integrate: audit sequence broken: entry %d where %d was expected", e.Seq, want)
+		}
+		h := audit.LeafHash(e)
+		if err := tree.Append(h); err != nil {
+			return 0, fmt.Errorf("integrate: %w", err)
+		}
+		leaves = append(leaves, h...)
+	}
+	cp, err := in.Signer.Sign(tree.Size(), tree.Root())
+	if err != nil {
+		return 0, err
+	}
+	now := time.Now
+	if in.Now != nil {
+		now = in.Now
+	}
+	stored := &vault.StoredCheckpoint{Size: cp.Size, Root: cp.Root, Note: cp.Note, Range: tree.Hashes(), Leaves: leaves, Created: now().UTC()}
+	err = in.Store.Update(ctx, func(ctx context.Context, tx vault.Tx) error { return tx.PutCheckpoint(ctx, stored) })
+	if errors.Is(err, vault.ErrConflict) {
+		return tree.Size(), nil // another node integrated the same entries
+	}
+	if err != nil {
+		return 0, fmt.Errorf("store checkpoint: %w", err)
+	}
+	return tree.Size(), nil
+}
+
+// Run steps until ctx ends: at once again while a step finds a full batch,
+// else after Interval. Errors are logged and retried.
+func (in *Integrator) Run(ctx context.Context) {
+	interval := in.Interval
+	if interval <= 0 {
+		interval = time.Second
+	}
+	log := in.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	t := time.NewTimer(interval)
+	defer t.Stop()
+	for {
+		before := time.Now()
+		if _, err := in.Step(ctx); err != nil && ctx.Err() == nil {
+			log.ErrorContext(ctx, "audit integrator step failed", "error", err)
+		}
+		wait := interval - time.Since(before)
+		if wait < 0 {
+			wait = 0
+		}
+		t.Reset(wait)
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}

@@ -1,0 +1,171 @@
+package auditlog_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"testing"
+
+	"github.com/coffre/coffre/internal/audit"
+	"github.com/coffre/coffre/internal/auditlog"
+	"github.com/coffre/coffre/internal/config"
+	"github.com/coffre/coffre/internal/envelope"
+	"github.com/coffre/coffre/internal/store/sqlite"
+	"github.com/coffre/coffre/internal/synth"
+	"github.com/coffre/coffre/internal/vault"
+)
+
+var ctx = context.Background()
+
+// newLog makes a store holding 50 audit entries (an import, then reads
+// and lookups) integrated by three checkpoints (sizes 20, 40 and 50), and
+// returns the database path and the verifier key.
+func newLog(t *testing.T) (string, string) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "coffre.db")
+	st, err := sqlite.Open(ctx, path, sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	cfg, _ := config.Demo(nil)
+	seed := make([]byte, envelope.SeedSize)
+	rand.Read(seed)
+	keys, _ := envelope.NewKeyring(map[uint32][]byte{1: seed}, 1)
+	signer, err := audit.NewSigner(auditlog.Origin, keys.SigningSeed())
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := vault.New(vault.Config{Store: st, Keys: keys, Policy: cfg.Policy})
+	var rows []vault.ImportRow
+	for i := range 10 {
+		p := synth.Make(2, i)
+		rows = append(rows, vault.ImportRow{Num: i + 1, Unit: p.Unit, Fields: p.Fields})
+	}
+	ids, _, err := v.Import(ctx, vault.Actor{ID: "op_hr", Role: "hr-officer"}, rows)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := &auditlog.Integrator{Store: st, Signer: signer}
+	worker := vault.Actor{ID: "op_cw", Role: "caseworker", Origin: "127.0.0.1"}
+	for n := 1; n < 50; n++ {
+		if n%3 == 0 {
+			v.Lookup(ctx, worker, "directory", "", "email_pro", rows[n%10].Fields["email_pro"])
+		} else if _, err := v.Read(ctx, worker, ids[n%10], "case-handling", "ticket"); err != nil {
+			t.Fatal(err)
+		}
+		if n+1 == 20 || n+1 == 40 || n+1 == 50 {
+			if size, err := in.Step(ctx); err != nil || size != uint64(n+1) {
+				t.Fatalf("Step = %d, %v; want %d", size, err, n+1)
+			}
+		}
+	}
+	return path, signer.VerifierKey()
+}
+
+func verify(t *testing.T, path, vkey string) (*auditlog.Report, error) {
+	t.Helper()
+	st, err := sqlite.Open(ctx, path, sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	return auditlog.Verify(ctx, st, vkey)
+}
+
+func TestUntouchedLogVerifies(t *testing.T) {
+	path, vkey := newLog(t)
+	rep, err := verify(t, path, vkey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Entries != 50 || rep.Checkpoints != 3 || rep.Size != 50 || rep.Unintegrated != 0 {
+		t.Fatalf("report %+v", rep)
+	}
+	other, _ := audit.NewSigner(auditlog.Origin, bytes.Repeat([]byte{1}, 32))
+	var te *auditlog.TamperError
+	if _, err := verify(t, path, other.VerifierKey()); !errors.As(err, &te) || te.Index != 0 {
+		t.Fatalf("verify with another key = %v; want a bad signature at index 0", err)
+	}
+}
+
+// TestTampering edits the SQLite file directly, as an insider with
+// database access would, and expects Verify to name the first bad index.
+func TestTampering(t *testing.T) {
+	const forged = `INSERT INTO audit (seq, ts, actor, action, subject, purpose, reason, fields, decision, origin)
+		VALUES (%d, 0, 'op_cw', 'read', 'sub_x', 'directory', '', 'given_name', 'allow', '127.0.0.1')`
+	tests := []struct {
+		name  string
+		sql   []string
+		index uint64
+	}{
+		{"delete", []string{`DELETE FROM audit WHERE seq = 12`}, 11},
+		{"modify", []string{`UPDATE audit SET subject = 'sub_someoneelse' WHERE seq = 25`}, 24},
+		{"modify reason", []string{`UPDATE audit SET reason = 'ticket 2' WHERE seq = 7`}, 6},
+		{"reorder", []string{
+			`UPDATE audit SET seq = -1 WHERE seq = 30`,
+			`UPDATE audit SET seq = 30 WHERE seq = 31`,
+			`UPDATE audit SET seq = 31 WHERE seq = -1`,
+		}, 29},
+		{"insert", []string{
+			`UPDATE audit SET seq = seq + 1000 WHERE seq >= 15`,
+			`UPDATE audit SET seq = seq - 999 WHERE seq >= 1000`,
+			fmt.Sprintf(forged, 15),
+		}, 14},
+		{"truncate", []string{`DELETE FROM audit WHERE seq > 44`}, 44},
+		{"truncate then append", []string{
+			`DELETE FROM audit WHERE seq > 35`,
+			fmt.Sprintf(forged, 36), fmt.Sprintf(forged, 37), fmt.Sprintf(forged, 38),
+		}, 35},
+		{"tail cut to one forged entry", []string{
+			`DELETE FROM audit WHERE seq > 45`,
+			fmt.Sprintf(forged, 46),
+		}, 45},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path, vkey := newLog(t)
+			db, err := sql.Open("sqlite", path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, q := range tt.sql {
+				if _, err := db.Exec(q); err != nil {
+					t.Fatalf("%s: %v", q, err)
+				}
+			}
+			db.Close()
+			_, err = verify(t, path, vkey)
+			var te *auditlog.TamperError
+			if !errors.As(err, &te) || te.Index != tt.index {
+				t.Fatalf("Verify = %v; want a TamperError at index %d", err, tt.index)
+			}
+		})
+	}
+}
+
+func TestStepIsIncremental(t *testing.T) {
+	path, vkey := newLog(t)
+	st, err := sqlite.Open(ctx, path, sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	var cps []vault.StoredCheckpoint
+	st.View(ctx, func(ctx context.Context, tx vault.Tx) error {
+		cps, err = tx.CheckpointsAfter(ctx, 0, 10)
+		return err
+	})
+	if len(cps) != 3 || len(cps[1].Leaves) != 20*32 || len(cps[2].Leaves) != 10*32 {
+		t.Fatalf("checkpoints %d, leaves per checkpoint %d/%d; want each to record only its new leaves", len(cps), len(cps[1].Leaves), len(cps[2].Leaves))
+	}
+	for _, c := range cps {
+		if _, err := audit.Open(c.Note, vkey); err != nil {
+			t.Fatalf("checkpoint %d: %v", c.Size, err)
+		}
+	}
+}
