@@ -12,6 +12,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/coffre/coffre/internal/audit"
+	"github.com/coffre/coffre/internal/auditlog"
 	"github.com/coffre/coffre/internal/auth"
 	"github.com/coffre/coffre/internal/config"
 	"github.com/coffre/coffre/internal/envelope"
@@ -29,6 +31,8 @@ type app struct {
 	vault *vault.Vault
 	auth  *auth.Service
 	log   *slog.Logger
+	// signer signs audit checkpoints with a key derived from the root key.
+	signer *audit.Signer
 }
 
 // appOptions say where the configuration comes from.
@@ -92,7 +96,12 @@ func openApp(ctx context.Context, o appOptions, stderr io.Writer) (*app, error) 
 	}
 	v := vault.New(vault.Config{Store: st, Keys: keys, Policy: cfg.Policy, Logger: log, ReasonMaxLen: cfg.ReasonMaxLen})
 	a := &auth.Service{Store: st, Keys: keys, Idle: cfg.SessionIdle, Max: cfg.SessionAbsolute, LoginTTL: cfg.LoginTokenTTL}
-	return &app{cfg: cfg, keys: keys, store: st, vault: v, auth: a, log: log}, nil
+	signer, err := audit.NewSigner(auditlog.Origin, keys.SigningSeed())
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	return &app{cfg: cfg, keys: keys, store: st, vault: v, auth: a, log: log, signer: signer}, nil
 }
 
 func (a *app) close() error { return a.store.Close() }
@@ -101,7 +110,7 @@ func (a *app) close() error { return a.store.Close() }
 // the bound address.
 func (a *app) serve(ctx context.Context, listen string, ready func(addr string)) error {
 	srv := &http.Server{
-		Handler: (&httpapi.Server{Vault: a.vault, Auth: a.auth, Logger: a.log,
+		Handler: (&httpapi.Server{Vault: a.vault, Auth: a.auth, Logger: a.log, Checkpoints: a.store,
 			MaxBodyBytes: a.cfg.MaxBodyBytes, ReasonMaxLen: a.cfg.ReasonMaxLen}).Handler(),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       15 * time.Second,
@@ -119,6 +128,13 @@ func (a *app) serve(ctx context.Context, listen string, ready func(addr string))
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
+	integ, stopInteg := context.WithCancel(context.WithoutCancel(ctx))
+	integDone := make(chan struct{})
+	go func() {
+		defer close(integDone)
+		(&auditlog.Integrator{Store: a.store, Signer: a.signer, Logger: a.log}).Run(integ)
+	}()
+	defer func() { stopInteg(); <-integDone }()
 	select {
 	case err := <-errc:
 		return err

@@ -5,6 +5,7 @@
 //	coffre serve --config FILE  serve with coffre.yaml
 //	coffre operator add NAME    create an operator, print its enrolment
 //	coffre import FILE          bulk-create subjects from CSV or JSON lines
+//	coffre audit verify         recompute the audit log's Merkle tree, check every checkpoint
 //	coffre bench import|read    measure import and audited reads
 //	coffre totp SECRET          print the current TOTP code of a secret
 //
@@ -41,6 +42,7 @@ func commands() []command {
 		{"serve", "run the vault server", runServe},
 		{"demo", "run the vault with 243,000 synthetic people", runDemo},
 		{"operator", "manage operators (add)", runOperator},
+		{"audit", "verify the audit log, print its checkpoint or public key (verify, checkpoint, key)", runAudit},
 		{"import", "bulk-create subjects from a CSV or JSON-lines file", runImport},
 		{"bench", "measure import and audited reads (import, read)", runBench},
 		{"totp", "print the current TOTP code of a base32 secret", runTOTP},

@@ -3,9 +3,13 @@ package main
 import (
 	"bytes"
 	"context"
+	"database/sql"
+	"io"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/coffre/coffre/internal/auditlog"
 )
 
 func runCLI(t *testing.T, args ...string) (code int, stdout, stderr string) {
@@ -45,9 +49,6 @@ func TestUsageErrors(t *testing.T) {
 
 func TestHelpHasExample(t *testing.T) {
 	for _, c := range commands() {
-		if c.name == "operator" {
-			continue // needs its subcommand first
-		}
 		code, _, stderr := runCLI(t, c.name, "--help")
 		if code != 0 || !strings.Contains(stderr, "Example:\n  coffre "+c.name) {
 			t.Errorf("coffre %s --help = %d, %q; want an example", c.name, code, stderr)
@@ -102,5 +103,38 @@ func TestOperatorAdd(t *testing.T) {
 	code, _, stderr = runCLI(t, "operator", "add", "paul", "--role", "wizard", "--unit", "ac-lyon", "--dev", "--data", dir)
 	if code != 2 || !strings.Contains(stderr, `--role "wizard" is not a role`) {
 		t.Fatalf("unknown role = %d, %q", code, stderr)
+	}
+}
+
+// TestAuditVerify checks `coffre audit verify` on an untouched log and on
+// one whose entry was edited in the database file.
+func TestAuditVerify(t *testing.T) {
+	dir := t.TempDir()
+	runCLI(t, "import", "--dev", "--data", dir, filepath.Join("testdata", "people.csv"))
+	runCLI(t, "import", "--dev", "--data", dir, filepath.Join("testdata", "people.csv"))
+	ctx := context.Background()
+	a, err := openApp(ctx, appOptions{dev: true, dataDir: dir}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := (&auditlog.Integrator{Store: a.store, Signer: a.signer}).Step(ctx); err != nil {
+		t.Fatal(err)
+	}
+	a.close()
+	code, stdout, stderr := runCLI(t, "audit", "verify", "--dev", "--data", dir)
+	if code != 0 || !strings.Contains(stdout, "audit log verified: 2 entries, 1 checkpoints") {
+		t.Fatalf("verify untouched = %d, %q, %q", code, stdout, stderr)
+	}
+	db, err := sql.Open("sqlite", filepath.Join(dir, "coffre.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(`UPDATE audit SET actor = 'op_someone' WHERE seq = 2`); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	code, _, stderr = runCLI(t, "audit", "verify", "--dev", "--data", dir)
+	if code != 1 || !strings.Contains(stderr, "does not verify at index 1") {
+		t.Fatalf("verify tampered = %d, %q; want exit 1 naming index 1", code, stderr)
 	}
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 
@@ -10,6 +11,11 @@ import (
 )
 
 func runOperator(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
+		fmt.Fprint(stderr, "Usage: coffre operator add USERNAME --role ROLE --unit UNIT [--dev | --config FILE]\n\n"+
+			"Example:\n  coffre operator add marie --role caseworker --unit ac-versailles --dev\n")
+		return flag.ErrHelp
+	}
 	if len(args) == 0 || args[0] != "add" {
 		return &usageError{msg: "want a subcommand: add", hint: "coffre operator add marie --role caseworker --unit ac-versailles --dev"}
 	}

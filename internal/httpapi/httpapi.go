@@ -28,9 +28,12 @@ import (
 
 // Server holds the API's dependencies.
 type Server struct {
-	Vault        *vault.Vault
-	Auth         *auth.Service
-	Logger       *slog.Logger
+	Vault  *vault.Vault
+	Auth   *auth.Service
+	Logger *slog.Logger
+	// Checkpoints serves the audit log's latest signed checkpoint (nil:
+	// the route answers 503).
+	Checkpoints  vault.Store
 	MaxBodyBytes int64 // default 64 KiB
 	ReasonMaxLen int   // default 200
 }
@@ -60,6 +63,7 @@ func (s *Server) Handler() http.Handler {
 	// returns nothing. Other methods get 405 rather than the catch-all 404.
 	mux.HandleFunc("HEAD /v1/subjects/{id}", methodNotAllowed("GET, PATCH, DELETE"))
 	mux.HandleFunc("/v1/subjects/{id}", methodNotAllowed("GET, PATCH, DELETE"))
+	mux.HandleFunc("GET /v1/audit/checkpoint", s.checkpoint)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
@@ -430,4 +434,33 @@ func (s *Server) erase(w http.ResponseWriter, r *http.Request, a vault.Actor) {
 		}
 	}
 	s.fail(w, r, &a, err)
+}
+
+// checkpoint serves the latest signed checkpoint as the C2SP signed note
+// (text/plain): public, so that anyone holding the log's public key can
+// check it and, with consistency proofs, that the log only grew.
+func (s *Server) checkpoint(w http.ResponseWriter, r *http.Request) {
+	if s.Checkpoints == nil {
+		writeError(w, http.StatusServiceUnavailable, "no_checkpoint", "this server does not serve checkpoints", "")
+		return
+	}
+	var note []byte
+	err := s.Checkpoints.View(r.Context(), func(ctx context.Context, tx vault.Tx) error {
+		c, err := tx.LatestCheckpoint(ctx)
+		if err == nil {
+			note = c.Note
+		}
+		return err
+	})
+	if errors.Is(err, vault.ErrNotFound) {
+		writeError(w, http.StatusNotFound, "no_checkpoint", "no checkpoint has been signed yet", "retry in a second: the integrator signs one every second while entries arrive")
+		return
+	}
+	if err != nil {
+		s.fail(w, r, nil, fmt.Errorf("%w: %v", vault.ErrUnavailable, err))
+		return
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.Write(note)
 }

@@ -1,0 +1,78 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+
+	"github.com/coffre/coffre/internal/auditlog"
+	"github.com/coffre/coffre/internal/vault"
+)
+
+func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
+		fmt.Fprint(stderr, "Usage: coffre audit verify|checkpoint|key [--dev | --config FILE] [--data DIR]\n\n"+
+			"  verify      recompute the Merkle tree from every entry and check every signed checkpoint\n"+
+			"  checkpoint  print the latest signed checkpoint\n"+
+			"  key         print the checkpoint verifier key (for outside auditors)\n\n"+
+			"Example:\n  coffre audit verify --dev\n")
+		return flag.ErrHelp
+	}
+	if len(args) == 0 || (args[0] != "verify" && args[0] != "checkpoint" && args[0] != "key") {
+		return &usageError{msg: "want a subcommand: verify, checkpoint or key", hint: "coffre audit verify --dev"}
+	}
+	sub := args[0]
+	fs := newFlags("audit "+sub, "[--dev | --config FILE] [--data DIR] [--json]", "coffre audit "+sub+" --dev", stderr)
+	var o appOptions
+	o.flags(fs.StringVar, fs.BoolVar)
+	asJSON := fs.Bool("json", false, "print the result as JSON")
+	if err := parse(fs, args[1:]); err != nil {
+		return err
+	}
+	a, err := openApp(ctx, o, stderr)
+	if err != nil {
+		return err
+	}
+	defer a.close()
+	switch sub {
+	case "key":
+		fmt.Fprintln(stdout, a.signer.VerifierKey())
+		return nil
+	case "checkpoint":
+		var c *vault.StoredCheckpoint
+		err := a.store.View(ctx, func(ctx context.Context, tx vault.Tx) error {
+			var err error
+			c, err = tx.LatestCheckpoint(ctx)
+			return err
+		})
+		if errors.Is(err, vault.ErrNotFound) {
+			return fmt.Errorf("no checkpoint yet: the server's integrator signs one every second while entries arrive")
+		}
+		if err != nil {
+			return err
+		}
+		stdout.Write(c.Note)
+		return nil
+	}
+	rep, err := auditlog.Verify(ctx, a.store, a.signer.VerifierKey())
+	var te *auditlog.TamperError
+	if errors.As(err, &te) {
+		if *asJSON {
+			json.NewEncoder(stdout).Encode(map[string]any{"ok": false, "first_bad_index": te.Index, "reason": te.Reason})
+		}
+		return err
+	}
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		return json.NewEncoder(stdout).Encode(map[string]any{"ok": true, "entries": rep.Entries, "checkpoints": rep.Checkpoints,
+			"checkpoint_size": rep.Size, "unintegrated": rep.Unintegrated})
+	}
+	fmt.Fprintf(stdout, "audit log verified: %d entries, %d checkpoints (latest of size %d), %d entries not yet in a checkpoint\n",
+		rep.Entries, rep.Checkpoints, rep.Size, rep.Unintegrated)
+	return nil
+}
