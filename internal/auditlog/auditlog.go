@@ -30,19 +30,27 @@ type Integrator struct {
 	Signer *audit.Signer
 	// Interval between steps while idle (default 1 s).
 	Interval time.Duration
-	// MaxBatch bounds the entries one step integrates (default 200,000).
+	// MaxBatch bounds the entries one step integrates (default 20,000), and
+	// so the memory a step takes; a step that fills it is followed at once
+	// by the next.
 	MaxBatch int
 	Now      func() time.Time
 	Logger   *slog.Logger
+
+	size uint64 // tree size after the last step (Run's own state)
+}
+
+func (in *Integrator) maxBatch() int {
+	if in.MaxBatch <= 0 {
+		return 20_000
+	}
+	return in.MaxBatch
 }
 
 // Step integrates the entries sequenced since the latest checkpoint and
 // stores a new signed checkpoint; it returns the tree size after the step.
 func (in *Integrator) Step(ctx context.Context) (uint64, error) {
-	maxBatch := in.MaxBatch
-	if maxBatch <= 0 {
-		maxBatch = 200_000
-	}
+	maxBatch := in.maxBatch()
 	var last *vault.StoredCheckpoint
 	var entries []vault.AuditEntry
 	err := in.Store.View(ctx, func(ctx context.Context, tx vault.Tx) error {
@@ -114,13 +122,16 @@ func (in *Integrator) Run(ctx context.Context) {
 	defer t.Stop()
 	for {
 		before := time.Now()
-		if _, err := in.Step(ctx); err != nil && ctx.Err() == nil {
+		prev := in.size
+		size, err := in.Step(ctx)
+		if err != nil && ctx.Err() == nil {
 			log.ErrorContext(ctx, "audit integrator step failed", "error", err)
 		}
 		wait := interval - time.Since(before)
-		if wait < 0 {
-			wait = 0
+		if wait < 0 || err == nil && size-prev >= uint64(in.maxBatch()) {
+			wait = 0 // behind: go on at once
 		}
+		in.size = size
 		t.Reset(wait)
 		select {
 		case <-ctx.Done():
