@@ -17,6 +17,7 @@ import (
 	"mime"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 	"unicode"
@@ -64,6 +65,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("HEAD /v1/subjects/{id}", methodNotAllowed("GET, PATCH, DELETE"))
 	mux.HandleFunc("/v1/subjects/{id}", methodNotAllowed("GET, PATCH, DELETE"))
 	mux.HandleFunc("GET /v1/audit/checkpoint", s.checkpoint)
+	mux.HandleFunc("GET /v1/audit/entries", s.authed(s.auditEntries))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
@@ -463,4 +465,44 @@ func (s *Server) checkpoint(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
 	w.Write(note)
+}
+
+// auditEntry is an audit entry as the API shows it.
+type auditEntry struct {
+	Seq      int64    `json:"seq"`
+	Time     string   `json:"time"`
+	Actor    string   `json:"actor"`
+	Action   string   `json:"action"`
+	Subject  string   `json:"subject,omitempty"`
+	Purpose  string   `json:"purpose,omitempty"`
+	Reason   string   `json:"reason,omitempty"`
+	Fields   []string `json:"fields,omitempty"`
+	Decision string   `json:"decision"`
+	Origin   string   `json:"origin,omitempty"`
+}
+
+// auditEntries serves entries from ≤ seq < to, paged: at most
+// vault.MaxAuditPage, with "next" set when more remain.
+func (s *Server) auditEntries(w http.ResponseWriter, r *http.Request, a vault.Actor) {
+	q := r.URL.Query()
+	from, err1 := strconv.ParseInt(q.Get("from"), 10, 64)
+	to, err2 := strconv.ParseInt(q.Get("to"), 10, 64)
+	if err1 != nil || err2 != nil {
+		s.fail(w, r, &a, fmt.Errorf("from and to must be entry numbers (from ≥ 1, to > from): %w", errBadRequest))
+		return
+	}
+	es, err := s.Vault.AuditEntries(r.Context(), a, from, to)
+	if err != nil {
+		s.fail(w, r, &a, err)
+		return
+	}
+	out := make([]auditEntry, len(es))
+	for i, e := range es {
+		out[i] = auditEntry{e.Seq, e.Time.Format(time.RFC3339Nano), e.Actor, e.Action, e.Subject, e.Purpose, e.Reason, e.Fields, e.Decision, e.Origin}
+	}
+	resp := map[string]any{"entries": out}
+	if n := len(es); n == vault.MaxAuditPage && es[n-1].Seq+1 < to {
+		resp["next"] = es[n-1].Seq + 1
+	}
+	writeJSON(w, http.StatusOK, resp)
 }

@@ -667,3 +667,34 @@ func (v *Vault) Erase(ctx context.Context, a Actor, id, reason string) error {
 	}
 	return nil
 }
+
+// MaxAuditPage bounds the entries one AuditEntries call returns.
+const MaxAuditPage = 1000
+
+// AuditEntries returns the audit entries with from ≤ Seq < to, at most
+// MaxAuditPage, to a role with the audit permission. The read is itself
+// audited.
+func (v *Vault) AuditEntries(ctx context.Context, a Actor, from, to int64) ([]AuditEntry, error) {
+	entry := AuditEntry{Actor: a.ID, Action: "audit.entries", Reason: fmt.Sprintf("%d-%d", from, to), Origin: a.Origin}
+	if err := v.can(a, policy.PermAudit); err != nil {
+		v.deny(ctx, entry, err)
+		return nil, err
+	}
+	if from < 1 || to <= from {
+		return nil, fmt.Errorf("%w: want 1 ≤ from < to", ErrInvalid)
+	}
+	var out []AuditEntry
+	err := v.store.Update(ctx, func(ctx context.Context, tx Tx) error {
+		var err error
+		if out, err = tx.AuditEntries(ctx, from, to, MaxAuditPage); err != nil {
+			return err
+		}
+		e := entry
+		e.Time, e.Decision = v.now().UTC(), "allow"
+		return tx.AppendAudit(ctx, &e)
+	})
+	if err != nil {
+		return nil, unavailable(err)
+	}
+	return out, nil
+}
