@@ -15,6 +15,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/coffre/coffre/internal/audit"
@@ -53,6 +55,7 @@ func (in *Integrator) Step(ctx context.Context) (uint64, error) {
 	maxBatch := in.maxBatch()
 	var last *vault.StoredCheckpoint
 	var entries []vault.AuditEntry
+	var edges map[audit.TileID]audit.Tile
 	err := in.Store.View(ctx, func(ctx context.Context, tx vault.Tx) error {
 		var err error
 		last, err = tx.LatestCheckpoint(ctx)
@@ -63,7 +66,10 @@ func (in *Integrator) Step(ctx context.Context) (uint64, error) {
 			return err
 		}
 		from := int64(last.Size) + 1
-		entries, err = tx.AuditEntries(ctx, from, from+int64(maxBatch), maxBatch)
+		if entries, err = tx.AuditEntries(ctx, from, from+int64(maxBatch), maxBatch); err != nil {
+			return err
+		}
+		edges, err = tx.GetTiles(ctx, audit.EdgeTiles(last.Size))
 		return err
 	})
 	if err != nil {
@@ -76,6 +82,7 @@ func (in *Integrator) Step(ctx context.Context) (uint64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("integrate: %w", err)
 	}
+	tiler := audit.NewTiler(slices.Collect(maps.Values(edges)))
 	leaves := make([]byte, 0, 32*len(entries))
 	for i := range entries {
 		e := &entries[i]
@@ -83,6 +90,7 @@ func (in *Integrator) Step(ctx context.Context) (uint64, error) {
 			return 0, fmt.Errorf("integrate: audit sequence broken: entry %d where %d was expected", e.Seq, want)
 		}
 		h := audit.LeafHash(e)
+		tiler.Append(tree.Size(), h)
 		if err := tree.Append(h); err != nil {
 			return 0, fmt.Errorf("integrate: %w", err)
 		}
@@ -97,7 +105,13 @@ func (in *Integrator) Step(ctx context.Context) (uint64, error) {
 		now = in.Now
 	}
 	stored := &vault.StoredCheckpoint{Size: cp.Size, Root: cp.Root, Note: cp.Note, Range: tree.Hashes(), Leaves: leaves, Created: now().UTC()}
-	err = in.Store.Update(ctx, func(ctx context.Context, tx vault.Tx) error { return tx.PutCheckpoint(ctx, stored) })
+	tiles := tiler.Changed()
+	err = in.Store.Update(ctx, func(ctx context.Context, tx vault.Tx) error {
+		if err := tx.PutCheckpoint(ctx, stored); err != nil {
+			return err
+		}
+		return tx.PutTiles(ctx, tiles)
+	})
 	if errors.Is(err, vault.ErrConflict) {
 		return tree.Size(), nil // another node integrated the same entries
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/coffre/coffre/internal/store/sqlite"
 	"github.com/coffre/coffre/internal/synth"
 	"github.com/coffre/coffre/internal/vault"
+	"github.com/transparency-dev/merkle/proof"
 )
 
 var ctx = context.Background()
@@ -167,5 +168,46 @@ func TestStepIsIncremental(t *testing.T) {
 		if _, err := audit.Open(c.Note, vkey); err != nil {
 			t.Fatalf("checkpoint %d: %v", c.Size, err)
 		}
+	}
+}
+
+func TestProofs(t *testing.T) {
+	path, vkey := newLog(t)
+	st, err := sqlite.Open(ctx, path, sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	var cps []vault.StoredCheckpoint
+	var entries []vault.AuditEntry
+	st.View(ctx, func(ctx context.Context, tx vault.Tx) error {
+		cps, _ = tx.CheckpointsAfter(ctx, 0, 10)
+		entries, err = tx.AuditEntries(ctx, 1, 100, 100)
+		return err
+	})
+	for _, c := range cps {
+		cp, err := audit.Open(c.Note, vkey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := uint64(0); i < cp.Size; i++ {
+			p, err := auditlog.InclusionProof(ctx, st, i, cp.Size)
+			if err != nil {
+				t.Fatalf("inclusion %d/%d: %v", i, cp.Size, err)
+			}
+			if err := proof.VerifyInclusion(audit.Hasher, i, cp.Size, audit.LeafHash(&entries[i]), p, cp.Root); err != nil {
+				t.Fatalf("inclusion %d/%d does not verify: %v", i, cp.Size, err)
+			}
+		}
+	}
+	p, err := auditlog.ConsistencyProof(ctx, st, 20, 50)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := proof.VerifyConsistency(audit.Hasher, 20, 50, p, cps[0].Root, cps[2].Root); err != nil {
+		t.Fatalf("consistency 20→50: %v", err)
+	}
+	if _, err := auditlog.InclusionProof(ctx, st, 3, 51); !errors.Is(err, auditlog.ErrBeyondCheckpoint) {
+		t.Fatalf("proof beyond the checkpoint: %v", err)
 	}
 }

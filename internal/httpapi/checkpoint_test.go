@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -12,6 +13,8 @@ import (
 	"github.com/coffre/coffre/internal/audit"
 	"github.com/coffre/coffre/internal/auditlog"
 	"github.com/coffre/coffre/internal/httpapi"
+	"github.com/coffre/coffre/internal/vault"
+	"github.com/transparency-dev/merkle/proof"
 )
 
 func TestCheckpointRoute(t *testing.T) {
@@ -80,5 +83,67 @@ func decodeStrictLoose(t *testing.T, body []byte, v any) {
 	t.Helper()
 	if err := json.Unmarshal(body, v); err != nil {
 		t.Fatalf("decode %s: %v", body, err)
+	}
+}
+
+func TestProofRoutes(t *testing.T) {
+	e := newEnv(t)
+	srv := httptest.NewServer((&httpapi.Server{Vault: e.vault, Auth: e.auth, Checkpoints: e.store}).Handler())
+	defer srv.Close()
+	for i := range 5 {
+		e.addOperator(t, fmt.Sprintf("op%d", i), "caseworker", "ac-versailles")
+	}
+	signer, _ := audit.NewSigner(auditlog.Origin, bytes.Repeat([]byte{3}, 32))
+	if _, err := (&auditlog.Integrator{Store: e.store, Signer: signer}).Step(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	var entries []vault.AuditEntry
+	e.store.View(context.Background(), func(ctx context.Context, tx vault.Tx) error {
+		var err error
+		entries, err = tx.AuditEntries(ctx, 1, 100, 100)
+		return err
+	})
+	resp, err := http.Get(srv.URL + "/v1/audit/checkpoint")
+	if err != nil {
+		t.Fatal(err)
+	}
+	note, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	cp, err := audit.Open(note, signer.VerifierKey())
+	if err != nil || cp.Size != 5 {
+		t.Fatalf("checkpoint %+v, %v", cp, err)
+	}
+	getProof := func(path string) (int, [][]byte) {
+		resp, err := http.Get(srv.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var out struct {
+			Hashes [][]byte `json:"hashes"`
+		}
+		json.NewDecoder(resp.Body).Decode(&out)
+		return resp.StatusCode, out.Hashes
+	}
+	status, p := getProof("/v1/audit/proof/inclusion?index=3&size=5")
+	if status != 200 {
+		t.Fatalf("inclusion: %d", status)
+	}
+	if err := proof.VerifyInclusion(audit.Hasher, 3, 5, audit.LeafHash(&entries[3]), p, cp.Root); err != nil {
+		t.Fatalf("served inclusion proof: %v", err)
+	}
+	if status, _ := getProof("/v1/audit/proof/consistency?from=2&to=5"); status != 200 {
+		t.Fatalf("consistency: %d", status)
+	}
+	for path, want := range map[string]int{
+		"/v1/audit/proof/inclusion?index=3&size=6": 404,
+		"/v1/audit/proof/inclusion?index=5&size=5": 400,
+		"/v1/audit/proof/inclusion?index=x&size=5": 400,
+		"/v1/audit/proof/consistency?from=0&to=5":  400,
+		"/v1/audit/proof/consistency?from=4&to=3":  400,
+	} {
+		if status, _ := getProof(path); status != want {
+			t.Errorf("GET %s = %d, want %d", path, status, want)
+		}
 	}
 }

@@ -23,6 +23,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/coffre/coffre/internal/auditlog"
 	"github.com/coffre/coffre/internal/auth"
 	"github.com/coffre/coffre/internal/vault"
 )
@@ -66,6 +67,8 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("/v1/subjects/{id}", methodNotAllowed("GET, PATCH, DELETE"))
 	mux.HandleFunc("GET /v1/audit/checkpoint", s.checkpoint)
 	mux.HandleFunc("GET /v1/audit/entries", s.authed(s.auditEntries))
+	mux.HandleFunc("GET /v1/audit/proof/inclusion", s.proof("index", "size", auditlog.InclusionProof))
+	mux.HandleFunc("GET /v1/audit/proof/consistency", s.proof("from", "to", auditlog.ConsistencyProof))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
@@ -505,4 +508,39 @@ func (s *Server) auditEntries(w http.ResponseWriter, r *http.Request, a vault.Ac
 		resp["next"] = es[n-1].Seq + 1
 	}
 	writeJSON(w, http.StatusOK, resp)
+}
+
+// proof serves an inclusion or consistency proof between the two query
+// parameters a and b: {"a":…, "b":…, "hashes":[base64…]}. Public, like
+// the checkpoint: proofs hold hashes only.
+func (s *Server) proof(a, b string, prove func(context.Context, vault.Store, uint64, uint64) ([][]byte, error)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if s.Checkpoints == nil {
+			writeError(w, http.StatusServiceUnavailable, "no_checkpoint", "this server does not serve proofs", "")
+			return
+		}
+		q := r.URL.Query()
+		x, err1 := strconv.ParseUint(q.Get(a), 10, 64)
+		y, err2 := strconv.ParseUint(q.Get(b), 10, 64)
+		if err1 != nil || err2 != nil {
+			s.fail(w, r, nil, fmt.Errorf("%s and %s must be whole numbers: %w", a, b, errBadRequest))
+			return
+		}
+		hashes, err := prove(r.Context(), s.Checkpoints, x, y)
+		if errors.Is(err, auditlog.ErrBeyondCheckpoint) {
+			writeError(w, http.StatusNotFound, "beyond_checkpoint", fmt.Sprintf("no checkpoint covers size %d yet", y), "ask for a size no larger than the latest checkpoint's (GET /v1/audit/checkpoint)")
+			return
+		}
+		if err != nil && !errors.Is(err, vault.ErrInvalid) {
+			err = fmt.Errorf("%w: %v", vault.ErrUnavailable, err)
+		}
+		if err != nil {
+			s.fail(w, r, nil, err)
+			return
+		}
+		if hashes == nil {
+			hashes = [][]byte{}
+		}
+		writeJSON(w, http.StatusOK, map[string]any{a: x, b: y, "hashes": hashes})
+	}
 }

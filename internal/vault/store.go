@@ -54,6 +54,11 @@ type Checkpoints interface {
 	// CheckpointsAfter returns checkpoints with Size > after, by size, at
 	// most limit.
 	CheckpointsAfter(ctx context.Context, after uint64, limit int) ([]StoredCheckpoint, error)
+	// PutTiles stores tiles, replacing those with the same ID (a partial
+	// tile grows).
+	PutTiles(ctx context.Context, tiles []audit.Tile) error
+	// GetTiles returns the tiles that exist among ids.
+	GetTiles(ctx context.Context, ids []audit.TileID) (map[audit.TileID]audit.Tile, error)
 }
 
 // Subjects holds the encrypted records.

@@ -3,8 +3,11 @@ package sqlite
 import (
 	"bytes"
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 
+	"github.com/coffre/coffre/internal/audit"
 	"github.com/coffre/coffre/internal/vault"
 )
 
@@ -67,4 +70,29 @@ func (t *tx) CheckpointsAfter(ctx context.Context, after uint64, limit int) ([]v
 		out = append(out, *c)
 	}
 	return out, rows.Err()
+}
+
+func (t *tx) PutTiles(ctx context.Context, tiles []audit.Tile) error {
+	for _, tl := range tiles {
+		if _, err := t.exec(ctx, "putTile", int64(tl.ID.Level), int64(tl.ID.Index), tl.Hashes); err != nil {
+			return fmt.Errorf("put tile %d/%d: %w", tl.ID.Level, tl.ID.Index, err)
+		}
+	}
+	return nil
+}
+
+func (t *tx) GetTiles(ctx context.Context, ids []audit.TileID) (map[audit.TileID]audit.Tile, error) {
+	out := make(map[audit.TileID]audit.Tile, len(ids))
+	for _, id := range ids {
+		var h []byte
+		err := t.row(ctx, "getTile", int64(id.Level), int64(id.Index)).Scan(&h)
+		if errors.Is(err, sql.ErrNoRows) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("get tile %d/%d: %w", id.Level, id.Index, err)
+		}
+		out[id] = audit.Tile{ID: id, Hashes: h}
+	}
+	return out, nil
 }
