@@ -7,6 +7,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
 
 	"github.com/coffre/coffre/internal/auditlog"
 	"github.com/coffre/coffre/internal/vault"
@@ -25,12 +29,35 @@ func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return &usageError{msg: "want a subcommand: verify, checkpoint or key", hint: "coffre audit verify --dev"}
 	}
 	sub := args[0]
-	fs := newFlags("audit "+sub, "[--dev | --config FILE] [--data DIR] [--json]", "coffre audit "+sub+" --dev", stderr)
+	fs := newFlags("audit "+sub, "[--dev | --config FILE] [--data DIR] [--json] | --remote URL --key KEY [--state FILE]", "coffre audit "+sub+" --dev", stderr)
 	var o appOptions
 	o.flags(fs.StringVar, fs.BoolVar)
 	asJSON := fs.Bool("json", false, "print the result as JSON")
+	remote := fs.String("remote", "", "verify a running server at this `URL` with only its public key (verify only)")
+	key := fs.String("key", "", "the log's verifier `key` for --remote (from 'coffre audit key')")
+	state := fs.String("state", "coffre-audit-state", "`file` keeping the last checkpoint seen, for --remote")
 	if err := parse(fs, args[1:]); err != nil {
 		return err
+	}
+	if *remote != "" {
+		if sub != "verify" || *key == "" {
+			return &usageError{msg: "--remote goes with verify and needs --key", hint: "coffre audit verify --remote https://vault.example --key \"$(coffre audit key --dev)\""}
+		}
+		u, err := url.Parse(*remote)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return &usageError{msg: "--remote must be an http(s) URL", hint: "--remote https://vault.example"}
+		}
+		client := &http.Client{Timeout: 30 * time.Second}
+		rep, err := auditlog.RemoteVerify(ctx, client, strings.TrimRight(*remote, "/"), *key, *state)
+		if err != nil {
+			return err
+		}
+		if rep.Previous == 0 {
+			fmt.Fprintf(stdout, "first look at this log: checkpoint of size %d kept in %s; the next run proves the log only grew\n", rep.Size, *state)
+		} else {
+			fmt.Fprintf(stdout, "audit log only grew: size %d → %d (consistency proof verified)\n", rep.Previous, rep.Size)
+		}
+		return nil
 	}
 	a, err := openApp(ctx, o, stderr)
 	if err != nil {

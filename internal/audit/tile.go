@@ -72,12 +72,16 @@ type Tiler struct {
 	dirty map[TileID]*Tile
 }
 
-// NewTiler starts from the tree's right-edge tiles (from EdgeTiles).
-func NewTiler(edges []Tile) *Tiler {
+// NewTiler starts from the right-edge tiles (see EdgeTiles) of a tree of
+// size leaves. An edge tile holding more hashes than the tree of that size
+// has (left by an integration that did not commit its checkpoint) is cut
+// back to the size.
+func NewTiler(size uint64, edges []Tile) *Tiler {
 	t := &Tiler{edges: map[uint]*Tile{}, dirty: map[TileID]*Tile{}}
 	for i := range edges {
 		e := edges[i]
-		e.Hashes = append([]byte(nil), e.Hashes...)
+		n := int((size >> (TileHeight * e.ID.Level)) % TileWidth)
+		e.Hashes = append([]byte(nil), e.Hashes[:min(len(e.Hashes), 32*n)]...)
 		t.edges[e.ID.Level] = &e
 	}
 	return t

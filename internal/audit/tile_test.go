@@ -22,7 +22,7 @@ func TestTileProofs(t *testing.T) {
 				edges = append(edges, tl)
 			}
 		}
-		tl := NewTiler(edges)
+		tl := NewTiler(uint64(len(leaves)), edges)
 		for range b {
 			h := Hasher.HashLeaf(fmt.Appendf(nil, "leaf %d", len(leaves)))
 			tl.Append(uint64(len(leaves)), h)

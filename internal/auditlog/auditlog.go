@@ -82,7 +82,7 @@ func (in *Integrator) Step(ctx context.Context) (uint64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("integrate: %w", err)
 	}
-	tiler := audit.NewTiler(slices.Collect(maps.Values(edges)))
+	tiler := audit.NewTiler(last.Size, slices.Collect(maps.Values(edges)))
 	leaves := make([]byte, 0, 32*len(entries))
 	for i := range entries {
 		e := &entries[i]

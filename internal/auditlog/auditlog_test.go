@@ -7,13 +7,16 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"net/http/httptest"
 	"path/filepath"
+	"sync"
 	"testing"
 
 	"github.com/coffre/coffre/internal/audit"
 	"github.com/coffre/coffre/internal/auditlog"
 	"github.com/coffre/coffre/internal/config"
 	"github.com/coffre/coffre/internal/envelope"
+	"github.com/coffre/coffre/internal/httpapi"
 	"github.com/coffre/coffre/internal/store/sqlite"
 	"github.com/coffre/coffre/internal/synth"
 	"github.com/coffre/coffre/internal/vault"
@@ -65,7 +68,20 @@ func newLog(t *testing.T) (string, string) {
 			}
 		}
 	}
+	signers.Store(path, signer)
 	return path, signer.VerifierKey()
+}
+
+// signers remembers each test log's signer, by database path.
+var signers sync.Map
+
+func signerFor(t *testing.T, path string) *audit.Signer {
+	t.Helper()
+	s, ok := signers.Load(path)
+	if !ok {
+		t.Fatalf("no signer for %s", path)
+	}
+	return s.(*audit.Signer)
 }
 
 func verify(t *testing.T, path, vkey string) (*auditlog.Report, error) {
@@ -209,5 +225,73 @@ func TestProofs(t *testing.T) {
 	}
 	if _, err := auditlog.InclusionProof(ctx, st, 3, 51); !errors.Is(err, auditlog.ErrBeyondCheckpoint) {
 		t.Fatalf("proof beyond the checkpoint: %v", err)
+	}
+}
+
+// serve opens the log at path and serves its checkpoint and proofs.
+func serve(t *testing.T, path string) (*sqlite.Store, *httptest.Server) {
+	t.Helper()
+	st, err := sqlite.Open(ctx, path, sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer((&httpapi.Server{Checkpoints: st}).Handler())
+	t.Cleanup(func() { srv.Close(); st.Close() })
+	return st, srv
+}
+
+// grow appends n entries and integrates them with the log's own key.
+func grow(t *testing.T, st *sqlite.Store, n int, signer *audit.Signer) {
+	t.Helper()
+	for range n {
+		e := &vault.AuditEntry{Actor: "op_x", Action: "read", Subject: "sub_y", Decision: "allow"}
+		if err := st.Update(ctx, func(ctx context.Context, tx vault.Tx) error { return tx.AppendAudit(ctx, e) }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := (&auditlog.Integrator{Store: st, Signer: signer}).Step(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestRemoteVerifier(t *testing.T) {
+	tests := []struct {
+		name   string
+		attack []string // SQL run after the first verification
+		grow   int      // entries added (and integrated) after the attack
+		want   error
+	}{
+		{"honest growth", nil, 5, nil},
+		{"rollback", []string{`DELETE FROM audit WHERE seq > 40`, `DELETE FROM checkpoints WHERE size > 40`}, 0, auditlog.ErrNotAppendOnly},
+		{"fork at the same size", []string{`UPDATE audit SET reason = 'rewritten' WHERE seq = 30`, `DELETE FROM checkpoints WHERE size > 20`}, 0, auditlog.ErrNotAppendOnly},
+		{"fork that grew", []string{`DELETE FROM audit WHERE seq > 44`, `DELETE FROM checkpoints WHERE size > 40`}, 12, auditlog.ErrNotAppendOnly},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path, vkey := newLog(t)
+			st, srv := serve(t, path)
+			state := filepath.Join(t.TempDir(), "state")
+			rep, err := auditlog.RemoteVerify(ctx, srv.Client(), srv.URL, vkey, state)
+			if err != nil || rep.Size != 50 || rep.Previous != 0 {
+				t.Fatalf("first run: %+v, %v", rep, err)
+			}
+			for _, q := range tt.attack {
+				if err := st.Exec(ctx, q); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if len(tt.attack) > 0 {
+				// The attacker re-integrates the rewritten log with the
+				// log's own key (an insider holding the root key).
+				grow(t, st, 0, signerFor(t, path))
+			}
+			if tt.grow > 0 {
+				grow(t, st, tt.grow, signerFor(t, path))
+			}
+			rep, err = auditlog.RemoteVerify(ctx, srv.Client(), srv.URL, vkey, state)
+			if !errors.Is(err, tt.want) {
+				t.Fatalf("second run: %+v, %v; want %v", rep, err, tt.want)
+			}
+		})
 	}
 }
