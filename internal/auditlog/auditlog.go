@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"net/http"
 	"slices"
 	"time"
 
@@ -38,8 +39,15 @@ type Integrator struct {
 	MaxBatch int
 	Now      func() time.Time
 	Logger   *slog.Logger
+	// Witnesses are URLs each new checkpoint is POSTed to (see Witness);
+	// a witness that fails is logged and tried again with the next
+	// checkpoint, never holding integration up.
+	Witnesses []string
+	// Client sends to witnesses (default: 10 s timeout).
+	Client *http.Client
 
-	size uint64 // tree size after the last step (Run's own state)
+	size      uint64            // tree size after the last step (Run's own state)
+	witnessed map[string]uint64 // size each witness last accepted
 }
 
 func (in *Integrator) maxBatch() int {
@@ -118,7 +126,36 @@ func (in *Integrator) Step(ctx context.Context) (uint64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("store checkpoint: %w", err)
 	}
+	in.witness(ctx, stored)
 	return tree.Size(), nil
+}
+
+// witness pushes a new checkpoint to every witness.
+func (in *Integrator) witness(ctx context.Context, cp *vault.StoredCheckpoint) {
+	if len(in.Witnesses) == 0 {
+		return
+	}
+	if in.witnessed == nil {
+		in.witnessed = map[string]uint64{}
+	}
+	c := in.Client
+	if c == nil {
+		c = &http.Client{Timeout: 10 * time.Second}
+	}
+	for _, u := range in.Witnesses {
+		size, err := pushWitness(ctx, c, in.Store, u, in.witnessed[u], cp)
+		in.witnessed[u] = size
+		if err != nil {
+			in.logger().WarnContext(ctx, "witness", "url", u, "size", cp.Size, "error", err)
+		}
+	}
+}
+
+func (in *Integrator) logger() *slog.Logger {
+	if in.Logger == nil {
+		return slog.Default()
+	}
+	return in.Logger
 }
 
 // Run steps until ctx ends: at once again while a step finds a full batch,
@@ -128,10 +165,7 @@ func (in *Integrator) Run(ctx context.Context) {
 	if interval <= 0 {
 		interval = time.Second
 	}
-	log := in.Logger
-	if log == nil {
-		log = slog.Default()
-	}
+	log := in.logger()
 	t := time.NewTimer(interval)
 	defer t.Stop()
 	for {

@@ -295,3 +295,46 @@ func TestRemoteVerifier(t *testing.T) {
 		})
 	}
 }
+
+// TestWitness runs a witness in-process: it follows an honest log through
+// several checkpoints, and refuses a checkpoint from a rewritten history
+// even when the log's own key signed it.
+func TestWitness(t *testing.T) {
+	path, vkey := newLog(t)
+	st, _ := serve(t, path)
+	w := &auditlog.Witness{VerifierKey: vkey}
+	ws := httptest.NewServer(w)
+	defer ws.Close()
+	signer := signerFor(t, path)
+	in := &auditlog.Integrator{Store: st, Signer: signer, Witnesses: []string{ws.URL}}
+	grow := func(n int) {
+		for range n {
+			e := &vault.AuditEntry{Actor: "op_x", Action: "read", Subject: "sub_y", Decision: "allow"}
+			if err := st.Update(ctx, func(ctx context.Context, tx vault.Tx) error { return tx.AppendAudit(ctx, e) }); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := in.Step(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	grow(3) // the witness has seen nothing: accepts size 53
+	if w.Size() != 53 {
+		t.Fatalf("witness size %d, want 53", w.Size())
+	}
+	in = &auditlog.Integrator{Store: st, Signer: signer, Witnesses: []string{ws.URL}}
+	grow(4) // a restarted integrator knows nothing: 409, then a proof 53 → 57
+	if w.Size() != 57 {
+		t.Fatalf("witness size %d, want 57", w.Size())
+	}
+	// Rewrite history below the witnessed size and re-sign it.
+	for _, q := range []string{`UPDATE audit SET reason = 'rewritten' WHERE seq = 10`, `DELETE FROM checkpoints WHERE size > 0`, `DELETE FROM tiles`} {
+		if err := st.Exec(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	grow(2)
+	if w.Size() != 57 {
+		t.Fatalf("witness accepted a rewritten log: size %d", w.Size())
+	}
+}
