@@ -95,6 +95,12 @@ type Config struct {
 	// ReasonMaxLen bounds the Coffre-Reason header, between 1 and 4096
 	// bytes. Default 200.
 	ReasonMaxLen int
+	// AuditWitnesses are URLs every new audit checkpoint is POSTed to.
+	AuditWitnesses []string
+	// AuditMaxLag is how far behind the audit integrator may fall (age of
+	// the oldest entry not in a checkpoint) before readiness fails.
+	// Default 30s.
+	AuditMaxLag time.Duration
 	// Policy is the schema, purposes and roles.
 	Policy *policy.Policy
 }
@@ -108,6 +114,7 @@ const (
 	defaultLoginToken   = 5 * time.Minute
 	defaultMaxBodyBytes = 65536
 	defaultReasonMaxLen = 200
+	defaultAuditMaxLag  = 30 * time.Second
 )
 
 // Bounds checked by Parse.

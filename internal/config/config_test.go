@@ -100,7 +100,7 @@ func TestDemo(t *testing.T) {
 			continue
 		}
 		got := [2]string{strings.Join(r.Purposes, " "), strings.Join(names(r.Permissions), " ")}
-		if got != want {
+		if !reflect.DeepEqual(got, want) {
 			t.Errorf("role %s = %q, want %q", name, got, want)
 		}
 	}
@@ -125,8 +125,10 @@ func TestValid(t *testing.T) {
 		LoginTokenTTL:   2 * time.Minute,
 		MaxBodyBytes:    131072,
 		ReasonMaxLen:    500,
+		AuditMaxLag:     45 * time.Second,
+		AuditWitnesses:  []string{"https://witness.example.org/add", "http://127.0.0.1:9000/w"},
 	}
-	if got != want {
+	if !reflect.DeepEqual(got, want) {
 		t.Errorf("Load(%q)\n got %+v\nwant %+v", path, got, want)
 	}
 
@@ -192,8 +194,9 @@ func TestDefaults(t *testing.T) {
 		LoginTokenTTL:   5 * time.Minute,
 		MaxBodyBytes:    65536,
 		ReasonMaxLen:    200,
+		AuditMaxLag:     30 * time.Second,
 	}
-	if got != want {
+	if !reflect.DeepEqual(got, want) {
 		t.Errorf("defaults\n got %+v\nwant %+v", got, want)
 	}
 	if n := len(cfg.Policy.Purposes) + len(cfg.Policy.Roles); n != 0 {
@@ -210,7 +213,7 @@ func TestDefaults(t *testing.T) {
 	got = *cfg
 	got.Policy = nil
 	want.Source = "nulls.yaml"
-	if got != want {
+	if !reflect.DeepEqual(got, want) {
 		t.Errorf("nulls\n got %+v\nwant %+v", got, want)
 	}
 }
@@ -330,6 +333,8 @@ func TestEnvironment(t *testing.T) {
 		"COFFRE_SESSIONS_LOGIN_TOKEN=90s",
 		"COFFRE_LIMITS_MAX_BODY_BYTES=2048",
 		"COFFRE_LIMITS_REASON_MAX_LEN=64",
+		"COFFRE_AUDIT_MAX_LAG=2m",
+		"COFFRE_AUDIT_WITNESSES=http://w1.example/add, https://w2.example/add",
 	}
 	wantAll := Config{
 		Store:           "postgresql://coffre@pg/coffre",
@@ -341,6 +346,8 @@ func TestEnvironment(t *testing.T) {
 		LoginTokenTTL:   90 * time.Second,
 		MaxBodyBytes:    2048,
 		ReasonMaxLen:    64,
+		AuditMaxLag:     2 * time.Minute,
+		AuditWitnesses:  []string{"http://w1.example/add", "https://w2.example/add"},
 	}
 	defaults := Config{
 		Store:           "sqlite:./coffre-data/coffre.db",
@@ -352,6 +359,7 @@ func TestEnvironment(t *testing.T) {
 		LoginTokenTTL:   5 * time.Minute,
 		MaxBodyBytes:    65536,
 		ReasonMaxLen:    200,
+		AuditMaxLag:     30 * time.Second,
 	}
 	with := func(c Config, f func(*Config)) Config { f(&c); return c }
 	const schema = "schema: [{name: x, type: text, sensitivity: identity}]\n"
@@ -387,7 +395,7 @@ func TestEnvironment(t *testing.T) {
 			}
 			got := *cfg
 			got.Source, got.Policy = "", nil
-			if got != tt.want {
+			if !reflect.DeepEqual(got, tt.want) {
 				t.Errorf("Load(%q, %q)\n got %+v\nwant %+v", tt.file, tt.environ, got, tt.want)
 			}
 		})

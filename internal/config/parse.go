@@ -38,7 +38,8 @@ var lookupTypes = []policy.FieldType{policy.TypeEmail, policy.TypePhone, policy.
 
 // The keys each fixed-key mapping accepts.
 var (
-	topKeys      = []string{"store", "listen", "data_dir", "root_key_file", "sessions", "limits", "schema", "purposes", "roles"}
+	topKeys      = []string{"store", "listen", "data_dir", "root_key_file", "sessions", "limits", "audit", "schema", "purposes", "roles"}
+	auditKeys    = []string{"witnesses", "max_lag"}
 	sessionKeys  = []string{"idle", "absolute", "login_token"}
 	limitKeys    = []string{"max_body_bytes", "reason_max_len"}
 	fieldKeys    = []string{"name", "type", "sensitivity", "required", "lookup", "max_len", "retention"}
@@ -87,6 +88,8 @@ type settings struct {
 	store, listen, dataDir, rootKeyFile setting[string]
 	idle, absolute, loginToken          setting[time.Duration]
 	maxBody, reasonMax                  setting[int64]
+	maxLag                              setting[time.Duration]
+	witnesses                           []setting[string]
 }
 
 // pair is one entry of a mapping.
@@ -195,6 +198,22 @@ func (p *parser) parse(data []byte, environ []string) *Config {
 					p.integer(&s.maxBody, v, path)
 				case "reason_max_len":
 					p.integer(&s.reasonMax, v, path)
+				}
+			})
+		case "audit":
+			p.mapping(v, key, auditKeys, func(key string, _, v *yaml.Node) {
+				path := "audit." + key
+				switch key {
+				case "max_lag":
+					p.duration(&s.maxLag, v, path)
+				case "witnesses":
+					for i, n := range p.list(v, path) {
+						var w setting[string]
+						p.str(&w, n, fmt.Sprintf("%s[%d]", path, i))
+						if w.set {
+							s.witnesses = append(s.witnesses, w)
+						}
+					}
 				}
 			})
 		case "schema":
@@ -532,6 +551,15 @@ func (p *parser) environment(s *settings, environ []string) {
 	dur(&s.loginToken, "COFFRE_SESSIONS_LOGIN_TOKEN")
 	integer(&s.maxBody, "COFFRE_LIMITS_MAX_BODY_BYTES")
 	integer(&s.reasonMax, "COFFRE_LIMITS_REASON_MAX_LEN")
+	dur(&s.maxLag, "COFFRE_AUDIT_MAX_LAG")
+	if v, ok := env["COFFRE_AUDIT_WITNESSES"]; ok {
+		s.witnesses = nil
+		for _, w := range strings.Split(v, ",") {
+			if w = strings.TrimSpace(w); w != "" {
+				s.witnesses = append(s.witnesses, setting[string]{val: w, set: true, origin: origin{env: "COFFRE_AUDIT_WITNESSES"}})
+			}
+		}
+	}
 }
 
 // settings applies the defaults and checks the scalar settings.
@@ -544,6 +572,22 @@ func (p *parser) settings(s *settings) *Config {
 		LoginTokenTTL:   defaultLoginToken,
 		MaxBodyBytes:    defaultMaxBodyBytes,
 		ReasonMaxLen:    defaultReasonMaxLen,
+		AuditMaxLag:     defaultAuditMaxLag,
+	}
+	if s.maxLag.set {
+		if s.maxLag.val < time.Second {
+			p.at(s.maxLag.origin, "audit.max_lag", "must be at least 1s, got %s", s.maxLag.val)
+		} else {
+			c.AuditMaxLag = s.maxLag.val
+		}
+	}
+	for _, w := range s.witnesses {
+		u, err := url.Parse(w.val)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			p.at(w.origin, "audit.witnesses", "want an http(s) URL, got %s", short(w.val))
+			continue
+		}
+		c.AuditWitnesses = append(c.AuditWitnesses, w.val)
 	}
 	if s.dataDir.set {
 		if s.dataDir.val == "" {
