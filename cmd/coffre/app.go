@@ -18,6 +18,7 @@ import (
 	"github.com/coffre/coffre/internal/config"
 	"github.com/coffre/coffre/internal/envelope"
 	"github.com/coffre/coffre/internal/httpapi"
+	"github.com/coffre/coffre/internal/metrics"
 	"github.com/coffre/coffre/internal/rootkey"
 	"github.com/coffre/coffre/internal/store/sqlite"
 	"github.com/coffre/coffre/internal/vault"
@@ -111,6 +112,7 @@ func (a *app) close() error { return a.store.Close() }
 func (a *app) serve(ctx context.Context, listen string, ready func(addr string)) error {
 	srv := &http.Server{
 		Handler: (&httpapi.Server{Vault: a.vault, Auth: a.auth, Logger: a.log, Checkpoints: a.store,
+			AuditMaxLag: a.cfg.AuditMaxLag, Metrics: metrics.Handler(a.store, a.log),
 			MaxBodyBytes: a.cfg.MaxBodyBytes, ReasonMaxLen: a.cfg.ReasonMaxLen}).Handler(),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       15 * time.Second,
@@ -132,7 +134,7 @@ func (a *app) serve(ctx context.Context, listen string, ready func(addr string))
 	integDone := make(chan struct{})
 	go func() {
 		defer close(integDone)
-		(&auditlog.Integrator{Store: a.store, Signer: a.signer, Logger: a.log}).Run(integ)
+		(&auditlog.Integrator{Store: a.store, Signer: a.signer, Logger: a.log, Witnesses: a.cfg.AuditWitnesses}).Run(integ)
 	}()
 	defer func() { stopInteg(); <-integDone }()
 	select {

@@ -6,13 +6,17 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/coffre/coffre/internal/audit"
 	"github.com/coffre/coffre/internal/auditlog"
 	"github.com/coffre/coffre/internal/httpapi"
+	"github.com/coffre/coffre/internal/metrics"
 	"github.com/coffre/coffre/internal/vault"
 	"github.com/transparency-dev/merkle/proof"
 )
@@ -145,5 +149,47 @@ func TestProofRoutes(t *testing.T) {
 		if status, _ := getProof(path); status != want {
 			t.Errorf("GET %s = %d, want %d", path, status, want)
 		}
+	}
+}
+
+func TestReadinessAndMetrics(t *testing.T) {
+	e := newEnv(t)
+	srv := httptest.NewServer((&httpapi.Server{Vault: e.vault, Auth: e.auth, Checkpoints: e.store,
+		AuditMaxLag: time.Minute, Metrics: metrics.Handler(e.store, slog.New(slog.DiscardHandler))}).Handler())
+	defer srv.Close()
+	get := func(path string) (int, string) {
+		resp, err := http.Get(srv.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if status, _ := get("/readyz"); status != 200 {
+		t.Fatalf("empty log: readyz %d", status)
+	}
+	// Entries stamped by the test clock (months ago) and no checkpoint:
+	// the integrator is "behind" by far more than a minute.
+	e.addOperator(t, "camille", "caseworker", "ac-versailles")
+	e.addOperator(t, "hugo", "hr-officer", "ac-versailles")
+	if status, body := get("/readyz"); status != 503 || !strings.Contains(body, "audit_lagging") {
+		t.Fatalf("lagging: readyz %d %s", status, body)
+	}
+	_, m := get("/metrics")
+	for _, want := range []string{"coffre_audit_entries_sequenced 2", "coffre_audit_entries_integrated 0"} {
+		if !strings.Contains(m, want) {
+			t.Errorf("metrics lack %q", want)
+		}
+	}
+	signer, _ := audit.NewSigner(auditlog.Origin, bytes.Repeat([]byte{3}, 32))
+	if _, err := (&auditlog.Integrator{Store: e.store, Signer: signer}).Step(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if status, body := get("/readyz"); status != 200 {
+		t.Fatalf("caught up: readyz %d %s", status, body)
+	}
+	if _, m := get("/metrics"); !strings.Contains(m, "coffre_audit_entries_integrated 2") || !strings.Contains(m, "coffre_audit_integration_lag_seconds 0") {
+		t.Errorf("metrics after integration:\n%s", m)
 	}
 }

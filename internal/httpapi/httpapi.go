@@ -35,7 +35,12 @@ type Server struct {
 	Logger *slog.Logger
 	// Checkpoints serves the audit log's latest signed checkpoint (nil:
 	// the route answers 503).
-	Checkpoints  vault.Store
+	Checkpoints vault.Store
+	// AuditMaxLag makes /readyz fail when the audit integrator is further
+	// behind (default 30 s).
+	AuditMaxLag time.Duration
+	// Metrics serves GET /metrics when set.
+	Metrics      http.Handler
 	MaxBodyBytes int64 // default 64 KiB
 	ReasonMaxLen int   // default 200
 }
@@ -72,6 +77,10 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
+	mux.HandleFunc("GET /readyz", s.ready)
+	if s.Metrics != nil {
+		mux.Handle("GET /metrics", s.Metrics)
+	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no_such_route", "no route "+r.Method+" "+r.URL.Path, "see the API table in the README")
 	})
@@ -543,4 +552,29 @@ func (s *Server) proof(a, b string, prove func(context.Context, vault.Store, uin
 		}
 		writeJSON(w, http.StatusOK, map[string]any{a: x, b: y, "hashes": hashes})
 	}
+}
+
+// ready answers 200 while the audit integrator keeps up, 503 when the
+// oldest entry not yet in a checkpoint is older than AuditMaxLag.
+func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
+	if s.Checkpoints == nil {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+		return
+	}
+	st, err := auditlog.ReadStatus(r.Context(), s.Checkpoints, time.Now())
+	if err != nil {
+		s.fail(w, r, nil, fmt.Errorf("%w: %v", vault.ErrUnavailable, err))
+		return
+	}
+	max := s.AuditMaxLag
+	if max <= 0 {
+		max = 30 * time.Second
+	}
+	if st.Lag > max {
+		writeError(w, http.StatusServiceUnavailable, "audit_lagging",
+			fmt.Sprintf("the audit integrator is %s behind (limit %s)", st.Lag.Round(time.Second), max),
+			"check the server log for integrator errors; reads are still audited, checkpoints are late")
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"status": "ready", "audit_lag_seconds": st.Lag.Seconds(), "audit_integrated": st.Integrated})
 }

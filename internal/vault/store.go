@@ -95,6 +95,8 @@ type AuditLog interface {
 	// AuditEntries returns entries with from ≤ Seq < to, in order, at most
 	// limit of them.
 	AuditEntries(ctx context.Context, from, to int64, limit int) ([]AuditEntry, error)
+	// LastAuditSeq returns the Seq of the last entry (0 if none).
+	LastAuditSeq(ctx context.Context) (int64, error)
 	// SubjectAudit returns the entries about one subject, newest first, at
 	// most limit.
 	SubjectAudit(ctx context.Context, subject string, limit int) ([]AuditEntry, error)

@@ -31,6 +31,7 @@ var queries = map[string]string{
 	"deleteIndex":    `DELETE FROM blind_index WHERE hash = ?`,
 	"deleteOwnIndex": `DELETE FROM blind_index WHERE hash = ? AND subject = ?`,
 	"appendAudit":    `INSERT INTO audit (ts, actor, action, subject, purpose, reason, fields, decision, origin) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	"lastAuditSeq":   `SELECT coalesce(max(seq), 0) FROM audit`,
 	"auditEntries":   `SELECT seq, ts, actor, action, subject, purpose, reason, fields, decision, origin FROM audit WHERE seq >= ? AND seq < ? ORDER BY seq LIMIT ?`,
 	"subjectAudit":   `SELECT seq, ts, actor, action, subject, purpose, reason, fields, decision, origin FROM audit WHERE subject = ? AND subject != '' ORDER BY seq DESC LIMIT ?`,
 	"putOperator":    `INSERT INTO operators (id, username, password_hash, totp_secret, totp_step, role, unit, created, disabled) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -267,6 +268,14 @@ func (t *tx) AuditEntries(ctx context.Context, from, to int64, limit int) ([]vau
 		return nil, fmt.Errorf("audit entries: %w", err)
 	}
 	return scanAudit(rows)
+}
+
+func (t *tx) LastAuditSeq(ctx context.Context) (int64, error) {
+	var n int64
+	if err := t.row(ctx, "lastAuditSeq").Scan(&n); err != nil {
+		return 0, fmt.Errorf("last audit seq: %w", err)
+	}
+	return n, nil
 }
 
 func (t *tx) SubjectAudit(ctx context.Context, subject string, limit int) ([]vault.AuditEntry, error) {
