@@ -63,6 +63,8 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return runBenchImport(ctx, args[1:], stdout, stderr)
 		case "read":
 			return runBenchRead(ctx, args[1:], stdout, stderr)
+		case "audit":
+			return runBenchAudit(ctx, args[1:], stdout, stderr)
 		case "-h", "--help", "help":
 			fmt.Fprint(stderr, benchUsage)
 			return flag.ErrHelp

@@ -49,7 +49,8 @@ type Tx interface {
 type Checkpoints interface {
 	// PutCheckpoint stores a checkpoint; ErrConflict if its size exists.
 	PutCheckpoint(ctx context.Context, c *StoredCheckpoint) error
-	// LatestCheckpoint returns the largest; ErrNotFound if none.
+	// LatestCheckpoint returns the largest, without its Leaves (which only
+	// the verifier reads, through CheckpointsAfter); ErrNotFound if none.
 	LatestCheckpoint(ctx context.Context) (*StoredCheckpoint, error)
 	// CheckpointsAfter returns checkpoints with Size > after, by size, at
 	// most limit.

@@ -48,7 +48,7 @@ var queries = map[string]string{
 	"putTile":          `INSERT OR REPLACE INTO tiles (level, idx, hashes) VALUES (?, ?, ?)`,
 	"getTile":          `SELECT hashes FROM tiles WHERE level = ? AND idx = ?`,
 	"putCheckpoint":    `INSERT INTO checkpoints (size, root, note, range, leaves, created) VALUES (?, ?, ?, ?, ?, ?)`,
-	"latestCheckpoint": `SELECT size, root, note, range, leaves, created FROM checkpoints ORDER BY size DESC LIMIT 1`,
+	"latestCheckpoint": `SELECT size, root, note, range, x'', created FROM checkpoints ORDER BY size DESC LIMIT 1`,
 	"checkpointsAfter": `SELECT size, root, note, range, leaves, created FROM checkpoints WHERE size > ? ORDER BY size LIMIT ?`,
 }
 
