@@ -280,6 +280,9 @@ func runBenchRead(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		return err
 	}
 	load := &bench.Reads{Client: client, BaseURL: base, Token: token, Purpose: *purpose, Reason: *reason, IDs: ids}
+	lagCtx, stopLag := context.WithCancel(ctx)
+	defer stopLag()
+	lags := sampleLag(lagCtx, client, base+"/metrics", 250*time.Millisecond)
 	var results []*bench.Result
 	for _, n := range levels {
 		fmt.Fprintf(stderr, "concurrency %d: %s warm-up, %s measured…\n", n, *warmup, *duration)
@@ -290,6 +293,8 @@ func runBenchRead(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		fmt.Fprintf(stderr, "concurrency %d: %.0f reads/s, p50 %s, p99 %s, %d errors\n", n, r.Rate(), ms(r.Percentile(0.50)), ms(r.Percentile(0.99)), r.Errors)
 		results = append(results, r)
 	}
+	stopLag()
+	lag := <-lags
 	mem, err := bench.ProcMemory(srv.cmd.Process.Pid)
 	if err != nil {
 		return err
@@ -320,6 +325,7 @@ func runBenchRead(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		if err := writeIndentedJSON(stdout, map[string]any{
 			"subjects": len(ids), "purpose": *purpose, "duration_s": duration.Seconds(), "warmup_s": warmup.Seconds(),
 			"levels": lv, "server_peak_rss_mb": float64(mem.Peak) / 1e6, "server_max_sampled_rss_mb": float64(sampled) / 1e6,
+			"audit_lag_p99_s": bench.Percentile(lag, 0.99).Seconds(), "audit_lag_max_s": bench.Percentile(lag, 1).Seconds(), "audit_lag_samples": len(lag),
 		}); err != nil {
 			return err
 		}
@@ -332,6 +338,8 @@ func runBenchRead(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		tw.Flush()
 		fmt.Fprintf(stdout, "server peak RSS: %.1f MB (VmHWM; largest 100 ms sample %.1f MB), %d subjects, purpose %s, %s per level\n",
 			float64(mem.Peak)/1e6, float64(sampled)/1e6, len(ids), *purpose, *duration)
+		fmt.Fprintf(stdout, "audit integration lag during the run: p99 %.2f s, max %.2f s (%d samples of /metrics)\n",
+			bench.Percentile(lag, 0.99).Seconds(), bench.Percentile(lag, 1).Seconds(), len(lag))
 	}
 	if errs > 0 {
 		for _, r := range results {
@@ -530,4 +538,39 @@ func printable(s string) bool {
 		}
 	}
 	return true
+}
+
+// sampleLag polls the server's /metrics for the audit integration lag
+// until ctx ends, then sends the sorted samples.
+func sampleLag(ctx context.Context, c *http.Client, url string, every time.Duration) <-chan []time.Duration {
+	out := make(chan []time.Duration, 1)
+	go func() {
+		var lags []time.Duration
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				slices.Sort(lags)
+				out <- lags
+				return
+			case <-t.C:
+			}
+			req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+			resp, err := c.Do(req)
+			if err != nil {
+				continue
+			}
+			body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+			resp.Body.Close()
+			for _, line := range strings.Split(string(body), "\n") {
+				if v, ok := strings.CutPrefix(line, "coffre_audit_integration_lag_seconds "); ok {
+					if f, err := strconv.ParseFloat(v, 64); err == nil {
+						lags = append(lags, time.Duration(f*float64(time.Second)))
+					}
+				}
+			}
+		}
+	}()
+	return out
 }
