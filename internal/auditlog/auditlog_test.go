@@ -84,13 +84,24 @@ func signerFor(t *testing.T, path string) *audit.Signer {
 	return s.(*audit.Signer)
 }
 
+// openStore opens the log at path until the test ends.
+func openStore(t *testing.T, path string) *sqlite.Store {
+	t.Helper()
+	st, err := sqlite.Open(ctx, path, sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st
+}
+
 func verify(t *testing.T, path, vkey string) (*auditlog.Report, error) {
 	t.Helper()
 	st, err := sqlite.Open(ctx, path, sqlite.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer st.Close()
+	defer st.Close() // closed at once: some tests edit the file next
 	return auditlog.Verify(ctx, st, vkey)
 }
 
@@ -167,13 +178,10 @@ func TestTampering(t *testing.T) {
 
 func TestStepIsIncremental(t *testing.T) {
 	path, vkey := newLog(t)
-	st, err := sqlite.Open(ctx, path, sqlite.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := openStore(t, path)
 	var cps []vault.StoredCheckpoint
 	st.View(ctx, func(ctx context.Context, tx vault.Tx) error {
+		var err error
 		cps, err = tx.CheckpointsAfter(ctx, 0, 10)
 		return err
 	})
@@ -189,15 +197,12 @@ func TestStepIsIncremental(t *testing.T) {
 
 func TestProofs(t *testing.T) {
 	path, vkey := newLog(t)
-	st, err := sqlite.Open(ctx, path, sqlite.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := openStore(t, path)
 	var cps []vault.StoredCheckpoint
 	var entries []vault.AuditEntry
 	st.View(ctx, func(ctx context.Context, tx vault.Tx) error {
 		cps, _ = tx.CheckpointsAfter(ctx, 0, 10)
+		var err error
 		entries, err = tx.AuditEntries(ctx, 1, 100, 100)
 		return err
 	})
@@ -231,12 +236,9 @@ func TestProofs(t *testing.T) {
 // serve opens the log at path and serves its checkpoint and proofs.
 func serve(t *testing.T, path string) (*sqlite.Store, *httptest.Server) {
 	t.Helper()
-	st, err := sqlite.Open(ctx, path, sqlite.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	st := openStore(t, path)
 	srv := httptest.NewServer((&httpapi.Server{Checkpoints: st}).Handler())
-	t.Cleanup(func() { srv.Close(); st.Close() })
+	t.Cleanup(srv.Close)
 	return st, srv
 }
 
