@@ -1,0 +1,29 @@
+package audit
+
+import (
+	"bytes"
+	"testing"
+)
+
+// FuzzOpen feeds arbitrary notes to the checkpoint parser: it must never
+// panic, and must accept only notes signed by the key, whose body it can
+// render back exactly.
+func FuzzOpen(f *testing.F) {
+	s, err := NewSigner("coffre/audit", bytes.Repeat([]byte{9}, 32))
+	if err != nil {
+		f.Fatal(err)
+	}
+	cp, _ := s.Sign(3, bytes.Repeat([]byte{1}, 32))
+	f.Add(cp.Note)
+	f.Add([]byte("coffre/audit\n3\nAAAA\n\n— coffre/audit xyz\n"))
+	f.Add([]byte{})
+	f.Fuzz(func(t *testing.T, note []byte) {
+		got, err := Open(note, s.VerifierKey())
+		if err != nil {
+			return
+		}
+		if !bytes.HasPrefix(note, []byte(Body(got.Origin, got.Size, got.Root))) {
+			t.Fatalf("accepted a note whose body is not the checkpoint it parsed to: %q", note)
+		}
+	})
+}
