@@ -35,41 +35,51 @@ type Report struct {
 // Any deletion, modification, reordering or insertion of entries, or a
 // rewrite of the log's tail, returns a *TamperError naming the first bad
 // index.
+//
+// Pages of entries are read and hashed by two goroutines ahead of the
+// checks, which stay sequential.
 func Verify(ctx context.Context, s vault.Store, vkey string) (*Report, error) {
-	const page = 20_000
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var last int64
+	if err := s.View(ctx, func(ctx context.Context, tx vault.Tx) error {
+		var err error
+		last, err = tx.LastAuditSeq(ctx)
+		return err
+	}); err != nil {
+		return nil, fmt.Errorf("verify: %w", err)
+	}
+	pages := readLeafPages(ctx, s, last)
+
 	tree, _ := audit.NewTree(0, nil)
 	rep := &Report{}
 	var cps []vault.StoredCheckpoint // pending checkpoints, by size
-	var cpAfter uint64
-	var prevSize uint64
-	nextCheckpoints := func(ctx context.Context, tx vault.Tx) error {
+	var cpAfter, prevSize uint64
+	nextCheckpoints := func() error {
 		if len(cps) > 0 {
 			return nil
 		}
-		var err error
-		cps, err = tx.CheckpointsAfter(ctx, cpAfter, 1000)
-		return err
-	}
-	for {
-		var entries []vault.AuditEntry
-		err := s.View(ctx, func(ctx context.Context, tx vault.Tx) error {
-			from := int64(tree.Size()) + 1
+		// A few at a time: each holds its entries' leaf hashes.
+		return s.View(ctx, func(ctx context.Context, tx vault.Tx) error {
 			var err error
-			if entries, err = tx.AuditEntries(ctx, from, from+page, page); err != nil {
-				return err
-			}
-			return nextCheckpoints(ctx, tx)
+			cps, err = tx.CheckpointsAfter(ctx, cpAfter, 8)
+			return err
 		})
-		if err != nil {
-			return nil, fmt.Errorf("verify: %w", err)
+	}
+	if err := nextCheckpoints(); err != nil {
+		return nil, fmt.Errorf("verify: %w", err)
+	}
+	for f := range pages {
+		p := <-f
+		if p.err != nil {
+			return nil, fmt.Errorf("verify: %w", p.err)
 		}
-		for i := range entries {
-			e := &entries[i]
+		for i, seq := range p.seqs {
 			idx := tree.Size()
-			if e.Seq != int64(idx)+1 {
-				return nil, &TamperError{Index: idx, Reason: fmt.Sprintf("missing: the next stored entry is number %d", e.Seq)}
+			if seq != int64(idx)+1 {
+				return nil, &TamperError{Index: idx, Reason: fmt.Sprintf("missing: the next stored entry is number %d", seq)}
 			}
-			h := audit.LeafHash(e)
+			h := p.hashes[32*i : 32*i+32]
 			if len(cps) > 0 {
 				c := &cps[0]
 				off := (idx - prevSize) * 32
@@ -88,15 +98,10 @@ func Verify(ctx context.Context, s vault.Store, vkey string) (*Report, error) {
 				rep.Checkpoints++
 				rep.Size, prevSize, cpAfter = cps[0].Size, cps[0].Size, cps[0].Size
 				cps = cps[1:]
-				if len(cps) == 0 {
-					if err := s.View(ctx, nextCheckpoints); err != nil {
-						return nil, fmt.Errorf("verify: %w", err)
-					}
+				if err := nextCheckpoints(); err != nil {
+					return nil, fmt.Errorf("verify: %w", err)
 				}
 			}
-		}
-		if len(entries) < page {
-			break
 		}
 	}
 	if len(cps) > 0 {
@@ -104,6 +109,49 @@ func Verify(ctx context.Context, s vault.Store, vkey string) (*Report, error) {
 	}
 	rep.Unintegrated = tree.Size() - rep.Size
 	return rep, nil
+}
+
+// leafPage is one page of entries, as sequence numbers and leaf hashes.
+type leafPage struct {
+	seqs   []int64
+	hashes []byte
+	err    error
+}
+
+// readLeafPages reads entries 1…last in pages, two pages at a time, and
+// delivers them in order: each element of the returned channel is the
+// future of the next page.
+func readLeafPages(ctx context.Context, s vault.Store, last int64) <-chan chan leafPage {
+	const page, workers = 20_000, 2
+	futures := make(chan chan leafPage, workers)
+	go func() {
+		defer close(futures)
+		for from := int64(1); from <= last; from += page {
+			f := make(chan leafPage, 1)
+			select {
+			case futures <- f:
+			case <-ctx.Done():
+				return
+			}
+			go func(from, to int64) {
+				var p leafPage
+				p.err = s.View(ctx, func(ctx context.Context, tx vault.Tx) error {
+					es, err := tx.AuditEntries(ctx, from, to, page)
+					if err != nil {
+						return err
+					}
+					p.seqs, p.hashes = make([]int64, len(es)), make([]byte, 0, 32*len(es))
+					for i := range es {
+						p.seqs[i] = es[i].Seq
+						p.hashes = append(p.hashes, audit.LeafHash(&es[i])...)
+					}
+					return nil
+				})
+				f <- p
+			}(from, min(from+page, last+1))
+		}
+	}()
+	return futures
 }
 
 func checkCheckpoint(c *vault.StoredCheckpoint, tree *audit.Tree, vkey string, prevSize uint64) error {
