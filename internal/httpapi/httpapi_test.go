@@ -465,7 +465,7 @@ func (e *env) expectedView(t *testing.T, purpose string, fields map[string]strin
 func (e *env) auditEntries(t *testing.T) []vault.AuditEntry {
 	t.Helper()
 	var es []vault.AuditEntry
-	err := e.vault.Store().View(context.Background(), func(ctx context.Context, tx vault.Tx) error {
+	err := e.store.View(context.Background(), func(ctx context.Context, tx vault.Tx) error {
 		var err error
 		es, err = tx.AuditEntries(ctx, 1, 1<<62, 100000)
 		return err

@@ -91,12 +91,6 @@ func New(c Config) *Vault {
 	return v
 }
 
-// Policy returns the vault's policy.
-func (v *Vault) Policy() *policy.Policy { return v.pol }
-
-// Store returns the vault's store.
-func (v *Vault) Store() Store { return v.store }
-
 // Actor is who asks: an authenticated operator and where they ask from.
 type Actor struct {
 	ID     string // operator id
