@@ -77,9 +77,11 @@ func TestAuditEntriesRoute(t *testing.T) {
 	if len(got.Entries) < 5 || got.Entries[0].Seq != 1 {
 		t.Fatalf("entries: %+v", got.Entries)
 	}
-	last := got.Entries[len(got.Entries)-1]
-	if last.Action != "audit.entries" || last.Decision != "deny:forbidden" {
-		t.Errorf("the caseworker's refused read of the log is not the last entry: %+v", last)
+	// The caseworker's refused read of the log, then the auditor's malformed
+	// request, are the last two entries.
+	n := len(got.Entries)
+	if d, r := got.Entries[n-2], got.Entries[n-1]; d.Action != "audit.entries" || d.Decision != "deny:forbidden" || r.Action != "refused" {
+		t.Errorf("last entries %+v, %+v; want the caseworker's denial then the auditor's refused request", d, r)
 	}
 }
 
@@ -191,5 +193,29 @@ func TestReadinessAndMetrics(t *testing.T) {
 	}
 	if _, m := get("/metrics"); !strings.Contains(m, "coffre_audit_entries_integrated 2") || !strings.Contains(m, "coffre_audit_integration_lag_seconds 0") {
 		t.Errorf("metrics after integration:\n%s", m)
+	}
+}
+
+// TestRefusalsAreAudited: input refused before the vault (a malformed id,
+// a bad purpose header) still leaves an audit entry, naming the route only.
+func TestRefusalsAreAudited(t *testing.T) {
+	e := newEnv(t)
+	cw := e.login(t, e.addOperator(t, "camille", "caseworker", "ac-versailles"))
+	probe := "sub_marie.dupont@example.org"
+	e.call(t, req{Method: "GET", Path: "/v1/subjects/" + probe, Token: cw, Purpose: "directory"}).want(t, http.StatusBadRequest, "invalid_request")
+	var es []vault.AuditEntry
+	e.store.View(context.Background(), func(ctx context.Context, tx vault.Tx) error {
+		var err error
+		es, err = tx.AuditEntries(ctx, 1, 1000, 1000)
+		return err
+	})
+	last := es[len(es)-1]
+	if last.Action != "refused" || last.Decision != "deny:invalid" || last.Reason != "GET /v1/subjects/{id}" {
+		t.Fatalf("last entry %+v; want the refused request", last)
+	}
+	for _, e := range es {
+		if strings.Contains(e.Reason+e.Subject, "dupont") {
+			t.Fatalf("entry %d holds the probed value", e.Seq)
+		}
 	}
 }

@@ -150,6 +150,9 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, a *vault.Actor, er
 	attrs := []any{"method", r.Method, "route", r.Pattern, "status", e.Status, "code", e.Code}
 	if a != nil {
 		attrs = append(attrs, "operator", a.ID)
+		if errors.Is(err, errBadRequest) || errors.Is(err, errTooLarge) {
+			s.Vault.Refused(r.Context(), *a, r.Pattern)
+		}
 	}
 	if e.Status >= 500 {
 		s.Logger.ErrorContext(r.Context(), "request failed", append(attrs, "error", err)...)

@@ -692,3 +692,11 @@ func (v *Vault) AuditEntries(ctx context.Context, a Actor, from, to int64) ([]Au
 	}
 	return out, nil
 }
+
+// Refused audits a request of an authenticated operator that was refused
+// before it reached the vault (a malformed id, purpose header or body):
+// probing leaves a trace too. route names the endpoint pattern, never the
+// raw path or any value sent.
+func (v *Vault) Refused(ctx context.Context, a Actor, route string) {
+	v.deny(ctx, AuditEntry{Actor: a.ID, Action: "refused", Reason: route, Origin: a.Origin}, ErrInvalid)
+}
