@@ -24,6 +24,9 @@ import (
 	"github.com/coffre/coffre/internal/vault"
 )
 
+// errStale reports a step overtaken by another integrator.
+var errStale = errors.New("another integrator moved the log on")
+
 // Origin is the default log name written in checkpoints.
 const Origin = "coffre/audit"
 
@@ -115,13 +118,23 @@ func (in *Integrator) Step(ctx context.Context) (uint64, error) {
 	stored := &vault.StoredCheckpoint{Size: cp.Size, Root: cp.Root, Note: cp.Note, Range: tree.Hashes(), Leaves: leaves, Created: now().UTC()}
 	tiles := tiler.Changed()
 	err = in.Store.Update(ctx, func(ctx context.Context, tx vault.Tx) error {
+		// Another integrator (another node on the same store) may have
+		// moved on since the read above: then this step is stale and its
+		// tiles must not overwrite the newer ones.
+		now, err := tx.LatestCheckpoint(ctx)
+		if err != nil && !errors.Is(err, vault.ErrNotFound) {
+			return err
+		}
+		if err == nil && now.Size != last.Size {
+			return errStale
+		}
 		if err := tx.PutCheckpoint(ctx, stored); err != nil {
 			return err
 		}
 		return tx.PutTiles(ctx, tiles)
 	})
-	if errors.Is(err, vault.ErrConflict) {
-		return tree.Size(), nil // another node integrated the same entries
+	if errors.Is(err, errStale) || errors.Is(err, vault.ErrConflict) {
+		return last.Size, nil // another integrator went first; the next step goes on from its checkpoint
 	}
 	if err != nil {
 		return 0, fmt.Errorf("store checkpoint: %w", err)
