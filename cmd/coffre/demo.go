@@ -91,7 +91,11 @@ func (a *app) ensureDemoOperators(ctx context.Context, stdout io.Writer) error {
 	}
 	path := filepath.Join(a.cfg.DataDir, "demo-operators.txt")
 	if n > 0 {
-		fmt.Fprintf(stdout, "Demo operators exist; their credentials are in %s\n", path)
+		if _, err := os.Stat(path); err == nil {
+			fmt.Fprintf(stdout, "Demo operators exist; their credentials are in %s\n", path)
+		} else {
+			fmt.Fprintf(stdout, "Operators exist (not created by the demo); no demo credentials are kept in %s\n", a.cfg.DataDir)
+		}
 		return nil
 	}
 	var b strings.Builder
