@@ -11,7 +11,6 @@ package policy
 import (
 	"errors"
 	"fmt"
-	"sort"
 )
 
 // FieldType is the kind of value a field holds; it decides validation,
@@ -266,15 +265,5 @@ func (p *Policy) LookupFields() []string {
 			out = append(out, f.Name)
 		}
 	}
-	return out
-}
-
-// PurposeNames returns the purposes' names, sorted.
-func (p *Policy) PurposeNames() []string {
-	out := make([]string, 0, len(p.Purposes))
-	for n := range p.Purposes {
-		out = append(out, n)
-	}
-	sort.Strings(out)
 	return out
 }
