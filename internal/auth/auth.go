@@ -197,6 +197,12 @@ func (s *Service) Login(ctx context.Context, username, password, origin string) 
 		}
 		return "", nil, ErrBadCredentials
 	}
+	if op.Locked != "" {
+		// Only after the right password: a locked account is no oracle
+		// for guessing.
+		s.audit(ctx, op.ID, "login.password", "deny:locked", origin)
+		return "", nil, vault.ErrLocked
+	}
 	tok, h := newToken("cfl_")
 	ttl := s.LoginTTL
 	if ttl <= 0 {
@@ -354,6 +360,9 @@ func (s *Service) Authenticate(ctx context.Context, token, origin string) (vault
 	}
 	if ses.Kind != vault.KindSession || ses.Disabled || now.After(ses.Expires) || now.Sub(ses.LastSeen) > idle {
 		return vault.Actor{}, ErrUnauthenticated
+	}
+	if ses.Locked != "" {
+		return vault.Actor{}, vault.ErrLocked
 	}
 	if now.Sub(ses.LastSeen) > touchEvery {
 		if err := s.Store.Update(ctx, func(ctx context.Context, tx vault.Tx) error { return tx.TouchSession(ctx, h, now, false) }); err != nil {

@@ -14,9 +14,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"mime"
 	"net"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"strings"
 	"time"
@@ -40,9 +42,11 @@ type Server struct {
 	// behind (default 30 s).
 	AuditMaxLag time.Duration
 	// Metrics serves GET /metrics when set.
-	Metrics      http.Handler
-	MaxBodyBytes int64 // default 64 KiB
-	ReasonMaxLen int   // default 200
+	Metrics http.Handler
+	// TrustedProxies may name the client in X-Forwarded-For.
+	TrustedProxies []netip.Prefix
+	MaxBodyBytes   int64 // default 64 KiB
+	ReasonMaxLen   int   // default 200
 }
 
 // Handler returns the API's routes.
@@ -74,6 +78,8 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /v1/audit/entries", s.authed(s.auditEntries))
 	mux.HandleFunc("GET /v1/audit/proof/inclusion", s.proof("index", "size", auditlog.InclusionProof))
 	mux.HandleFunc("GET /v1/audit/proof/consistency", s.proof("from", "to", auditlog.ConsistencyProof))
+	mux.HandleFunc("GET /v1/alerts", s.authed(s.alerts))
+	mux.HandleFunc("POST /v1/operators/{id}/unlock", s.authed(s.unlock))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
@@ -116,6 +122,7 @@ func writeError(w http.ResponseWriter, status int, code, msg, hint string) {
 // fail maps an error to its status and public message and logs the cause.
 func (s *Server) fail(w http.ResponseWriter, r *http.Request, a *vault.Actor, err error) {
 	var fe *vault.FieldError
+	var le *vault.LimitError
 	var e apiError
 	switch {
 	case errors.As(err, &fe):
@@ -140,6 +147,12 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, a *vault.Actor, er
 		e = apiError{http.StatusNotFound, "not_found", "no such subject", "check the id; lookups match exact values only"}
 	case errors.Is(err, vault.ErrConflict):
 		e = apiError{http.StatusConflict, "conflict", err.Error(), "look the existing subject up instead of creating another"}
+	case errors.Is(err, vault.ErrLocked):
+		e = apiError{http.StatusLocked, "account_locked", "this account is locked and its sessions are revoked", "a security officer must unlock it (POST /v1/operators/{id}/unlock)"}
+	case errors.As(err, &le):
+		secs := int(math.Ceil(le.RetryAfter.Seconds()))
+		w.Header().Set("Retry-After", strconv.Itoa(secs))
+		e = apiError{http.StatusTooManyRequests, "rate_limited", "limit reached: " + strings.ReplaceAll(le.Code, "_", " "), fmt.Sprintf("retry in %d s, or ask a supervisor for a budget extension (POST /v1/extensions)", secs)}
 	case errors.Is(err, vault.ErrUnavailable):
 		e = apiError{http.StatusServiceUnavailable, "audit_unavailable", "the audit log cannot be written, so no data is served", "retry later; operators: check the store"}
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
@@ -219,12 +232,42 @@ func bearer(r *http.Request) (string, bool) {
 	return strings.TrimSpace(h[7:]), true
 }
 
-func origin(r *http.Request) string {
+// origin is the client's address: the peer, or, when the peer is a
+// trusted proxy, the rightmost address of X-Forwarded-For that is not one.
+func (s *Server) origin(r *http.Request) string {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
-		return r.RemoteAddr
+		host = r.RemoteAddr
+	}
+	if len(s.TrustedProxies) == 0 || !s.proxy(host) {
+		return host
+	}
+	hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
+	for i := len(hops) - 1; i >= 0; i-- {
+		hop := strings.TrimSpace(hops[i])
+		if _, err := netip.ParseAddr(hop); err != nil {
+			return host // malformed: trust nothing beyond the last proxy
+		}
+		if !s.proxy(hop) {
+			return hop
+		}
+		host = hop
 	}
 	return host
+}
+
+func (s *Server) proxy(addr string) bool {
+	a, err := netip.ParseAddr(addr)
+	if err != nil {
+		return false
+	}
+	a = a.Unmap()
+	for _, p := range s.TrustedProxies {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
 }
 
 type actorHandler func(w http.ResponseWriter, r *http.Request, a vault.Actor)
@@ -236,7 +279,7 @@ func (s *Server) authed(h actorHandler) http.HandlerFunc {
 			s.fail(w, r, nil, auth.ErrUnauthenticated)
 			return
 		}
-		a, err := s.Auth.Authenticate(r.Context(), tok, origin(r))
+		a, err := s.Auth.Authenticate(r.Context(), tok, s.origin(r))
 		if err != nil {
 			s.fail(w, r, nil, err)
 			return
@@ -309,7 +352,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, nil, fmt.Errorf("username and password required (at most 128 and 1024 bytes): %w", errBadRequest))
 		return
 	}
-	tok, mfa, err := s.Auth.Login(r.Context(), req.Username, req.Password, origin(r))
+	tok, mfa, err := s.Auth.Login(r.Context(), req.Username, req.Password, s.origin(r))
 	if err != nil {
 		s.fail(w, r, nil, err)
 		return
@@ -332,7 +375,7 @@ func (s *Server) totp(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, nil, fmt.Errorf("login_token and a 6-digit code required: %w", errBadRequest))
 		return
 	}
-	ses, err := s.Auth.VerifyTOTP(r.Context(), req.LoginToken, req.Code, origin(r))
+	ses, err := s.Auth.VerifyTOTP(r.Context(), req.LoginToken, req.Code, s.origin(r))
 	if err != nil {
 		s.fail(w, r, nil, err)
 		return

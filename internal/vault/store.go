@@ -43,6 +43,65 @@ type Tx interface {
 	Operators
 	Sessions
 	Checkpoints
+	Guards
+}
+
+// Guards holds what the guard keeps: per-operator state, caseloads,
+// canaries, locks, alerts and budget extensions.
+type Guards interface {
+	// GetGuard returns an operator's marshalled guard state (nil if none).
+	GetGuard(ctx context.Context, operator string) ([]byte, error)
+	PutGuard(ctx context.Context, operator string, state []byte) error
+	// InCaseload reports whether subject is assigned to operator.
+	InCaseload(ctx context.Context, operator, subject string) (bool, error)
+	// AssignCaseload assigns subjects to operator (already assigned ones
+	// are kept).
+	AssignCaseload(ctx context.Context, operator string, subjects []string) error
+	// GetCanary returns the partner a canary subject is bound to ("" for
+	// none); ErrNotFound when subject is no canary.
+	GetCanary(ctx context.Context, subject string) (string, error)
+	PutCanary(ctx context.Context, subject, partner string, at time.Time) error
+	// LockOperator sets (code != "") or clears (code == "") an operator's
+	// lock; ErrNotFound if there is no such operator.
+	LockOperator(ctx context.Context, id, code string, at time.Time) error
+	// PutAlert stores a and sets a.ID.
+	PutAlert(ctx context.Context, a *Alert) error
+	// Alerts returns alerts with ID > after, oldest first, at most limit.
+	Alerts(ctx context.Context, after int64, limit int) ([]Alert, error)
+	// PutOutbox queues a message for delivery.
+	PutOutbox(ctx context.Context, kind string, payload []byte, at time.Time) error
+	// PutExtension stores a budget extension request; ErrConflict if the id
+	// exists.
+	PutExtension(ctx context.Context, e *Extension) error
+	GetExtension(ctx context.Context, id string) (*Extension, error)
+	// ApproveExtension marks a pending request approved; ErrConflict if it
+	// was approved already, ErrNotFound if there is none.
+	ApproveExtension(ctx context.Context, id, by string, at time.Time) error
+}
+
+// Alert is a guard alert for the security officers.
+type Alert struct {
+	ID       int64     `json:"id"`
+	Time     time.Time `json:"time"`
+	Operator string    `json:"operator"`
+	Code     string    `json:"code"`     // the detector's reason code
+	Severity string    `json:"severity"` // critical, high, warning
+	Action   string    `json:"action"`   // lock, alert, unlock
+	// Evidence lists the audit sequence numbers of the accesses behind it.
+	Evidence []int64 `json:"evidence"`
+}
+
+// Extension is a request to read beyond the budgets, and its approval.
+type Extension struct {
+	ID         string    `json:"id"`
+	Operator   string    `json:"operator"`
+	Unit       string    `json:"unit"`
+	Subjects   int       `json:"subjects"`
+	Hours      int       `json:"hours"`
+	Reason     string    `json:"reason"`
+	Created    time.Time `json:"created"`
+	ApprovedBy string    `json:"approved_by,omitempty"`
+	ApprovedAt time.Time `json:"approved_at,omitzero"`
 }
 
 // Checkpoints holds the audit log's signed tree heads.
@@ -132,6 +191,7 @@ type Sessions interface {
 // SubjectRow is a subject as stored: ciphertext only.
 type SubjectRow struct {
 	ID         string
+	Seq        int64 // creation order, set by the store
 	Unit       string
 	DEK        []byte // wrapped by the KEK; nil once erased
 	DEKVersion uint32
@@ -166,6 +226,8 @@ type Operator struct {
 	Unit         string
 	Created      time.Time
 	Disabled     bool
+	Locked       string // the guard's reason code; "" when not locked
+	LockedAt     time.Time
 }
 
 // SessionKind tells a half-done login from a session.
@@ -192,6 +254,7 @@ type Session struct {
 	Role     string
 	Unit     string
 	Disabled bool
+	Locked   string
 }
 
 // BulkTx is an optional interface of a Tx for the bulk import: several rows

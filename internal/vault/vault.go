@@ -29,6 +29,7 @@ import (
 	"time"
 
 	"github.com/coffre/coffre/internal/envelope"
+	"github.com/coffre/coffre/internal/guard"
 	"github.com/coffre/coffre/internal/mask"
 	"github.com/coffre/coffre/internal/policy"
 	"github.com/coffre/coffre/internal/value"
@@ -57,6 +58,8 @@ type Vault struct {
 	log       *slog.Logger
 	reasonMax int
 	visible   map[string][]string // purpose → fields it shows, schema order
+	guard     *Guard
+	memo      *guard.Memo
 }
 
 // Config wires a Vault. Store, Keys and Policy are required.
@@ -71,11 +74,13 @@ type Config struct {
 	Logger *slog.Logger
 	// ReasonMaxLen caps Coffre-Reason in bytes (default 200).
 	ReasonMaxLen int
+	// Guard enables budgets and detectors (nil: no guard).
+	Guard *Guard
 }
 
 // New returns a Vault.
 func New(c Config) *Vault {
-	v := &Vault{store: c.Store, keys: c.Keys, pol: c.Policy, now: c.Now, log: c.Logger, reasonMax: c.ReasonMaxLen, visible: map[string][]string{}}
+	v := &Vault{store: c.Store, keys: c.Keys, pol: c.Policy, now: c.Now, log: c.Logger, reasonMax: c.ReasonMaxLen, visible: map[string][]string{}, guard: c.Guard, memo: &guard.Memo{}}
 	if v.now == nil {
 		v.now = time.Now
 	}
@@ -229,34 +234,130 @@ func (v *Vault) Read(ctx context.Context, a Actor, id, purposeName, reason strin
 		return nil, err
 	}
 	fields := v.visible[pu.Name]
+	lim := v.limits(a.Role)
+	now := v.now()
+	gnow := v.guardTime(now)
+	var repeat, repeatDay bool
+	if lim != nil {
+		repeat, repeatDay = v.memo.Seen(a.ID, id, gnow)
+	}
 	var row *SubjectRow
 	var missing bool
+	var refusal error
 	err = v.store.Update(ctx, func(ctx context.Context, tx Tx) error {
+		row, refusal = nil, nil
 		r, err := tx.GetSubject(ctx, id)
 		missing = errors.Is(err, ErrNotFound) || err == nil && r.Erased
 		if err != nil && !missing {
 			return err
 		}
 		e := entry
-		e.Time = v.now().UTC()
+		e.Time = now.UTC()
 		if missing {
 			e.Decision = "deny:not_found"
 		} else {
 			e.Decision, e.Fields = "allow", returned(fields, r.Fields)
 		}
+		var g *guardRun
+		if lim != nil {
+			g = &guardRun{lim: lim}
+			if err := g.load(ctx, tx, a.ID); err != nil {
+				return err
+			}
+			if refusal, err = v.guardRead(ctx, tx, g, a, r, missing, reason, gnow, repeat, repeatDay); err != nil {
+				return err
+			}
+			if refusal != nil {
+				e.Fields = nil
+				e.Decision = decisionOf(refusal, g.dec)
+			}
+		}
 		if err := tx.AppendAudit(ctx, &e); err != nil {
 			return err
 		}
-		entry.Seq, row = e.Seq, r
+		if g != nil {
+			if err := v.finishGuard(ctx, tx, g, a, e.Seq, now.UTC()); err != nil {
+				return err
+			}
+		}
+		entry.Seq = e.Seq
+		if refusal == nil {
+			row = r
+		}
 		return nil
 	})
 	if err != nil {
 		return nil, unavailable(err)
 	}
+	if refusal != nil {
+		return nil, refusal
+	}
 	if missing {
 		return nil, fmt.Errorf("subject: %w", ErrNotFound)
 	}
+	if lim != nil {
+		v.memo.Record(a.ID, id, gnow)
+	}
 	return v.view(row, pu, fields, entry.Seq)
+}
+
+// guardRead runs the guard for a read inside the access transaction: the
+// subject's scope, canary flag and order, then the decision. It returns
+// the refusal the caller gets (nil: allowed), or an error of the store.
+func (v *Vault) guardRead(ctx context.Context, tx Tx, g *guardRun, a Actor, r *SubjectRow, missing bool, reason string, now time.Time, repeat, repeatDay bool) (error, error) {
+	acc := guard.Access{Time: now, Kind: guard.Read, Subject: r0id(r), Missing: missing, Trusted: v.trusted(a.Origin), Origin: a.Origin, Repeat: repeat, RepeatDay: repeatDay}
+	if !missing {
+		acc.Created = r.Seq
+		if _, err := tx.GetCanary(ctx, r.ID); err == nil {
+			acc.Canary = true
+		} else if !errors.Is(err, ErrNotFound) {
+			return nil, err
+		}
+		switch {
+		case g.lim.AllUnits:
+			acc.Scope = guard.InCaseload
+		case r.Unit != a.Unit:
+			acc.Scope = guard.OutOfUnit
+		default:
+			in, err := tx.InCaseload(ctx, a.ID, r.ID)
+			if err != nil {
+				return nil, err
+			}
+			if !in {
+				acc.Scope = guard.InUnit
+			}
+		}
+		if acc.Scope == guard.OutOfUnit && reason == "" && !acc.Canary && g.state.Locked == "" {
+			// Outside one's unit a reason is required; the refusal counts
+			// towards the hard margin, so that probing locks.
+			locks, st := guard.Refuse(g.lim, g.state, now)
+			g.state = st
+			if locks {
+				g.dec = guard.Decision{Verdict: guard.Lock, Code: guard.CodeOutOfUnit}
+				return ErrLocked, nil
+			}
+			return fmt.Errorf("%w: subject outside your unit", ErrReasonRequired), nil
+		}
+	}
+	g.dec, g.state = guard.Decide(g.lim, g.state, acc)
+	_, refusal := outcome(g.dec)
+	return refusal, nil
+}
+
+// decisionOf is the audit decision of a refused guarded access.
+func decisionOf(refusal error, dec guard.Decision) string {
+	if errors.Is(refusal, ErrReasonRequired) {
+		return "deny:reason_required"
+	}
+	d, _ := outcome(dec)
+	return d
+}
+
+func r0id(r *SubjectRow) string {
+	if r == nil {
+		return ""
+	}
+	return r.ID
 }
 
 // returned lists the fields of shown that the sealed blob holds: what a
@@ -339,28 +440,67 @@ func (v *Vault) Lookup(ctx context.Context, a Actor, purposeName, reason, field,
 		v.deny(ctx, entry, err)
 		return "", err
 	}
-	h := v.keys.BlindIndex(field, value.Normalize(f.Type, val))
+	norm := value.Normalize(f.Type, val)
+	h := v.keys.BlindIndex(field, norm)
+	lim := v.limits(a.Role)
+	now := v.now()
+	gnow := v.guardTime(now)
+	valueRun := 0
+	if lim != nil {
+		valueRun = v.memo.ValueRun(a.ID, valueKey(norm))
+	}
 	var id string
+	var refusal error
 	err = v.store.Update(ctx, func(ctx context.Context, tx Tx) error {
+		id, refusal = "", nil
 		found, err := tx.LookupIndex(ctx, h)
 		if err != nil && !errors.Is(err, ErrNotFound) {
 			return err
 		}
 		e := entry
-		e.Time = v.now().UTC()
+		e.Time = now.UTC()
 		e.Subject = found
 		e.Decision = "allow"
 		if found == "" {
 			e.Decision = "deny:not_found"
 		}
+		var g *guardRun
+		if lim != nil {
+			g = &guardRun{lim: lim}
+			if err := g.load(ctx, tx, a.ID); err != nil {
+				return err
+			}
+			acc := guard.Access{Time: gnow, Kind: guard.Lookup, Subject: found, Missing: found == "", Trusted: v.trusted(a.Origin), Origin: a.Origin, ValueRun: valueRun}
+			if found != "" {
+				if _, err := tx.GetCanary(ctx, found); err == nil {
+					acc.Canary = true
+				} else if !errors.Is(err, ErrNotFound) {
+					return err
+				}
+			}
+			g.dec, g.state = guard.Decide(lim, g.state, acc)
+			if _, refusal = outcome(g.dec); refusal != nil {
+				e.Decision = decisionOf(refusal, g.dec)
+			}
+		}
 		if err := tx.AppendAudit(ctx, &e); err != nil {
 			return err
 		}
-		id = found
+		if g != nil {
+			if err := v.finishGuard(ctx, tx, g, a, e.Seq, now.UTC()); err != nil {
+				return err
+			}
+		}
+		if refusal == nil {
+			id = found
+		}
 		return nil
 	})
 	if err != nil {
 		return "", unavailable(err)
+	}
+	if refusal != nil {
+		return "", refusal
 	}
 	if id == "" {
 		return "", fmt.Errorf("lookup: %w", ErrNotFound)

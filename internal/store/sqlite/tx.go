@@ -24,7 +24,7 @@ var queries = map[string]string{
 	"rollbackTo":     `ROLLBACK TO u`,
 	"putSubject":     `INSERT INTO subjects (id, unit, dek, dek_version, fields, created, updated) VALUES (?, ?, ?, ?, ?, ?, ?)`,
 	"replaceSubject": `UPDATE subjects SET unit = ?, dek = ?, dek_version = ?, fields = ?, updated = ? WHERE id = ? AND erased = 0`,
-	"getSubject":     `SELECT unit, dek, dek_version, fields, created, updated, erased FROM subjects WHERE id = ?`,
+	"getSubject":     `SELECT rowid, unit, dek, dek_version, fields, created, updated, erased FROM subjects WHERE id = ?`,
 	"eraseSubject":   `UPDATE subjects SET dek = NULL, fields = NULL, erased = 1, updated = ? WHERE id = ?`,
 	"putIndex":       `INSERT INTO blind_index (hash, subject) VALUES (?, ?) ON CONFLICT DO NOTHING`,
 	"lookupIndex":    `SELECT subject FROM blind_index WHERE hash = ?`,
@@ -35,16 +35,29 @@ var queries = map[string]string{
 	"auditEntries":   `SELECT seq, ts, actor, action, subject, purpose, reason, fields, decision, origin FROM audit WHERE seq >= ? AND seq < ? ORDER BY seq LIMIT ?`,
 	"subjectAudit":   `SELECT seq, ts, actor, action, subject, purpose, reason, fields, decision, origin FROM audit WHERE subject = ? AND subject != '' ORDER BY seq DESC LIMIT ?`,
 	"putOperator":    `INSERT INTO operators (id, username, password_hash, totp_secret, totp_step, role, unit, created, disabled) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-	"getOperator":    `SELECT id, username, password_hash, totp_secret, totp_step, role, unit, created, disabled FROM operators WHERE id = ?`,
-	"getOperatorBy":  `SELECT id, username, password_hash, totp_secret, totp_step, role, unit, created, disabled FROM operators WHERE username = ?`,
+	"getOperator":    `SELECT id, username, password_hash, totp_secret, totp_step, role, unit, created, disabled, locked, locked_at FROM operators WHERE id = ?`,
+	"getOperatorBy":  `SELECT id, username, password_hash, totp_secret, totp_step, role, unit, created, disabled, locked, locked_at FROM operators WHERE username = ?`,
 	"advanceTOTP":    `UPDATE operators SET totp_step = ? WHERE id = ? AND totp_step < ?`,
 	"countOperators": `SELECT count(*) FROM operators`,
 	"putSession":     `INSERT INTO sessions (hash, kind, operator, created, last_seen, expires, attempts, origin) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-	"getSession": `SELECT s.kind, s.operator, s.created, s.last_seen, s.expires, s.attempts, s.origin, o.role, o.unit, o.disabled
+	"getSession": `SELECT s.kind, s.operator, s.created, s.last_seen, s.expires, s.attempts, s.origin, o.role, o.unit, o.disabled, o.locked
 		FROM sessions s JOIN operators o ON o.id = s.operator WHERE s.hash = ?`,
 	"touchSession":     `UPDATE sessions SET last_seen = ?, attempts = attempts + ? WHERE hash = ?`,
 	"deleteSession":    `DELETE FROM sessions WHERE hash = ?`,
 	"deleteOpSession":  `DELETE FROM sessions WHERE operator = ?`,
+	"getGuard":         `SELECT state FROM guard_state WHERE operator = ?`,
+	"putGuard":         `INSERT INTO guard_state (operator, state) VALUES (?, ?) ON CONFLICT (operator) DO UPDATE SET state = excluded.state`,
+	"inCaseload":       `SELECT 1 FROM caseload WHERE operator = ? AND subject = ?`,
+	"assignCaseload":   `INSERT INTO caseload (operator, subject) VALUES (?, ?) ON CONFLICT DO NOTHING`,
+	"getCanary":        `SELECT partner FROM canaries WHERE subject = ?`,
+	"putCanary":        `INSERT INTO canaries (subject, partner, created) VALUES (?, ?, ?)`,
+	"lockOperator":     `UPDATE operators SET locked = ?, locked_at = ? WHERE id = ?`,
+	"putAlert":         `INSERT INTO alerts (ts, operator, code, severity, action, evidence) VALUES (?, ?, ?, ?, ?, ?)`,
+	"alerts":           `SELECT id, ts, operator, code, severity, action, evidence FROM alerts WHERE id > ? ORDER BY id LIMIT ?`,
+	"putOutbox":        `INSERT INTO outbox (ts, kind, payload) VALUES (?, ?, ?)`,
+	"putExtension":     `INSERT INTO extensions (id, operator, unit, subjects, hours, reason, created) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+	"getExtension":     `SELECT id, operator, unit, subjects, hours, reason, created, approved_by, approved_at FROM extensions WHERE id = ?`,
+	"approveExtension": `UPDATE extensions SET approved_by = ?, approved_at = ? WHERE id = ? AND approved_by = ''`,
 	"putTile":          `INSERT OR REPLACE INTO tiles (level, idx, hashes) VALUES (?, ?, ?)`,
 	"getTile":          `SELECT hashes FROM tiles WHERE level = ? AND idx = ?`,
 	"putCheckpoint":    `INSERT INTO checkpoints (size, root, note, range, leaves, created) VALUES (?, ?, ?, ?, ?, ?)`,
@@ -182,7 +195,7 @@ func (t *tx) GetSubject(ctx context.Context, id string) (*vault.SubjectRow, erro
 	s := &vault.SubjectRow{ID: id}
 	var created, updated int64
 	var ver int64
-	err := t.row(ctx, "getSubject", id).Scan(&s.Unit, &s.DEK, &ver, &s.Fields, &created, &updated, &s.Erased)
+	err := t.row(ctx, "getSubject", id).Scan(&s.Seq, &s.Unit, &s.DEK, &ver, &s.Fields, &created, &updated, &s.Erased)
 	if err != nil {
 		return nil, notFound(err, "get subject")
 	}
@@ -299,11 +312,14 @@ func (t *tx) PutOperator(ctx context.Context, o *vault.Operator) error {
 
 func scanOperator(r *sql.Row) (*vault.Operator, error) {
 	o := &vault.Operator{}
-	var created int64
-	if err := r.Scan(&o.ID, &o.Username, &o.PasswordHash, &o.TOTPSecret, &o.TOTPStep, &o.Role, &o.Unit, &created, &o.Disabled); err != nil {
+	var created, lockedAt int64
+	if err := r.Scan(&o.ID, &o.Username, &o.PasswordHash, &o.TOTPSecret, &o.TOTPStep, &o.Role, &o.Unit, &created, &o.Disabled, &o.Locked, &lockedAt); err != nil {
 		return nil, notFound(err, "get operator")
 	}
 	o.Created = fromMicros(created)
+	if o.Locked != "" {
+		o.LockedAt = fromMicros(lockedAt)
+	}
 	return o, nil
 }
 
@@ -347,7 +363,7 @@ func (t *tx) GetSession(ctx context.Context, hash []byte) (*vault.Session, error
 	s := &vault.Session{Hash: hash}
 	var kind string
 	var created, seen, expires int64
-	err := t.row(ctx, "getSession", hash).Scan(&kind, &s.Operator, &created, &seen, &expires, &s.Attempts, &s.Origin, &s.Role, &s.Unit, &s.Disabled)
+	err := t.row(ctx, "getSession", hash).Scan(&kind, &s.Operator, &created, &seen, &expires, &s.Attempts, &s.Origin, &s.Role, &s.Unit, &s.Disabled, &s.Locked)
 	if err != nil {
 		return nil, notFound(err, "get session")
 	}

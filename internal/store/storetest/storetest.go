@@ -40,6 +40,7 @@ func Run(t *testing.T, open func(t *testing.T) vault.Store) {
 		{"CanceledContext", canceledContext},
 		{"BulkAllOrNothing", bulkAllOrNothing},
 		{"Checkpoints", checkpoints},
+		{"Guards", guards},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

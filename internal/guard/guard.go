@@ -1,0 +1,391 @@
+package guard
+
+import (
+	"crypto/sha256"
+	"encoding/binary"
+	"errors"
+	"time"
+)
+
+// Scope is where a subject stands relative to the operator.
+type Scope int
+
+// Scopes, from ordinary to exceptional.
+const (
+	InCaseload Scope = iota // assigned to the operator
+	InUnit                  // the operator's unit, not assigned
+	OutOfUnit               // another unit: needs a reason
+)
+
+// Kind is the kind of access.
+type Kind int
+
+// Kinds of access.
+const (
+	Read Kind = iota
+	Lookup
+)
+
+// Access is one request as the guard sees it: no personal value.
+type Access struct {
+	Time    time.Time // in the guard's time zone
+	Kind    Kind
+	Subject string // read: the id asked; lookup: the id found, if any
+	// Created orders subjects by creation (the store's insertion time).
+	Created int64
+	Scope   Scope
+	Canary  bool
+	// Missing: a read of an unknown id, or a lookup that found nothing.
+	Missing bool
+	// Trusted: the origin is inside the trusted networks.
+	Trusted bool
+	// Origin is the client address; only its hash is kept.
+	Origin string
+	// Repeat: the operator already read this subject this hour (RepeatDay:
+	// today), as the Memo says.
+	Repeat, RepeatDay bool
+	// ValueRun is the length of the run of lookup values in one order,
+	// as the Memo counted it (lookups only).
+	ValueRun int
+}
+
+// Verdict is what the guard decides.
+type Verdict int
+
+// Verdicts.
+const (
+	Allow Verdict = iota
+	Limit         // soft limit: refuse with 429 and Retry-After
+	Lock          // lock the account
+)
+
+// Decision is the guard's answer for one access.
+type Decision struct {
+	Verdict    Verdict
+	Code       string        // reason code of a Limit or Lock
+	RetryAfter time.Duration // for Limit
+	// Alert names a detector that fired without locking (new_origin).
+	Alert string
+	// Extension: allowed beyond a budget under an approved extension.
+	Extension string
+}
+
+// Reason codes.
+const (
+	CodeCanary        = "canary"
+	CodeRate          = "rate"
+	CodeOffHours      = "off_hours"
+	CodeSubjectsHour  = "subjects_per_hour"
+	CodeSubjectsDay   = "subjects_per_day"
+	CodeOutOfCaseload = "out_of_caseload"
+	CodeOutOfUnit     = "out_of_unit"
+	CodeUntrusted     = "untrusted_origin"
+	CodeLookups       = "lookups_per_hour"
+	CodeProbing       = "probing"
+	CodeVelocity      = "velocity"
+	CodeEnumeration   = "enumeration"
+	CodeCreationOrder = "creation_order"
+	CodeValueOrder    = "lookup_value_order"
+	CodeNewOrigin     = "new_origin"
+)
+
+// State is one operator's guard state, kept in the store. Counters belong
+// to the hour and day they name.
+type State struct {
+	Tokens   float64
+	TokensAt int64 // unix microseconds
+	Hour     int64 // hours since the epoch
+	Day      int64 // days since the epoch, in the guard's time zone
+
+	HourSubjects, HourLookups, HourMisses, HourOver int
+	DaySubjects, DayOutOfCaseload, DayOutOfUnit     int
+	DayUntrusted                                    int
+
+	Recent      []int64 // unix seconds of the latest new subjects (velocity)
+	LastID      uint64  // order key of the last new subject's id
+	IDRun       int     // + ascending run, - descending run
+	LastCreated int64
+	CreatedRun  int
+	Origins     []uint64 // hashes of the origins seen, newest last
+	Evidence    []int64  // audit sequence numbers of the latest accesses
+
+	// An approved extension: Remaining subjects beyond the budgets until
+	// Until (unix seconds).
+	ExtID        string
+	ExtRemaining int
+	ExtUntil     int64
+
+	// Locked is the reason code of the lock, "" when not locked. The
+	// operator row holds the lock too (for logins); this copy lets the
+	// access transaction refuse without reading it.
+	Locked string
+}
+
+const (
+	maxOrigins  = 16
+	maxEvidence = 16
+	maxRecent   = 64
+)
+
+// originKey is the stored form of an origin address.
+func originKey(origin string) uint64 {
+	h := sha256.Sum256([]byte(origin))
+	return binary.BigEndian.Uint64(h[:8])
+}
+
+// Decide applies lim to one access and returns the decision and the new
+// state. The state passed in is not modified.
+func Decide(lim *Limits, st State, a Access) (Decision, State) {
+	now := a.Time
+	originKey := originKey(a.Origin)
+	if st.Locked != "" {
+		return Decision{Verdict: Lock, Code: st.Locked}, st
+	}
+	st.roll(now)
+	st.Recent = append([]int64(nil), st.Recent...)
+	st.Origins = append([]uint64(nil), st.Origins...)
+	st.Evidence = append([]int64(nil), st.Evidence...)
+
+	// Detectors that lock at once.
+	if a.Canary {
+		return Decision{Verdict: Lock, Code: CodeCanary}, st
+	}
+	var d Decision
+	if !containsU(st.Origins, originKey) {
+		if len(st.Origins) > 0 && !a.Trusted {
+			d.Alert = CodeNewOrigin
+		}
+		st.Origins = append(st.Origins, originKey)
+		if len(st.Origins) > maxOrigins {
+			st.Origins = st.Origins[1:]
+		}
+	}
+
+	limit := func(code string, retry time.Duration) (Decision, State) {
+		st.HourOver++
+		if lim.HardMargin > 0 && st.HourOver >= lim.HardMargin {
+			return Decision{Verdict: Lock, Code: code, Alert: d.Alert}, st
+		}
+		if retry < time.Second {
+			retry = time.Second
+		}
+		return Decision{Verdict: Limit, Code: code, RetryAfter: retry, Alert: d.Alert}, st
+	}
+
+	if !lim.Hours.Open(now) {
+		return limit(CodeOffHours, lim.Hours.Next(now).Sub(now))
+	}
+	if lim.Rate > 0 {
+		last := time.UnixMicro(st.TokensAt)
+		if st.TokensAt == 0 {
+			st.Tokens = lim.Burst
+		} else if el := now.Sub(last).Seconds(); el > 0 {
+			st.Tokens = min(lim.Burst, st.Tokens+el*lim.Rate)
+		}
+		st.TokensAt = now.UnixMicro()
+		if st.Tokens < 1 {
+			return limit(CodeRate, time.Duration((1-st.Tokens)/lim.Rate*float64(time.Second)))
+		}
+		st.Tokens--
+	}
+
+	if a.Kind == Lookup {
+		st.HourLookups++
+		if over(lim.LookupsPerHour, st.HourLookups) {
+			st.HourLookups--
+			return limit(CodeLookups, nextHour(now))
+		}
+		if a.Missing {
+			st.HourMisses++
+			if over(lim.MissesPerHour, st.HourMisses) {
+				return Decision{Verdict: Lock, Code: CodeProbing, Alert: d.Alert}, st
+			}
+		}
+		if lim.EnumerationRun > 0 && a.ValueRun >= lim.EnumerationRun {
+			return Decision{Verdict: Lock, Code: CodeValueOrder, Alert: d.Alert}, st
+		}
+		return d, st
+	}
+
+	if a.Missing {
+		st.HourMisses++
+		if over(lim.MissesPerHour, st.HourMisses) {
+			return Decision{Verdict: Lock, Code: CodeProbing, Alert: d.Alert}, st
+		}
+		return d, st
+	}
+	if a.Repeat {
+		return d, st // a repeat visit within the hour costs nothing more
+	}
+
+	// A new subject for the hour (and maybe the day): budgets.
+	scope := a.Scope
+	if lim.AllUnits {
+		scope = InCaseload
+	}
+	next := st
+	next.HourSubjects++
+	var code string
+	var retry time.Duration
+	if over(lim.SubjectsPerHour, next.HourSubjects) {
+		code, retry = CodeSubjectsHour, nextHour(now)
+	}
+	if !a.RepeatDay {
+		next.DaySubjects++
+		switch scope {
+		case InUnit:
+			next.DayOutOfCaseload++
+		case OutOfUnit:
+			next.DayOutOfUnit++
+		}
+		if !a.Trusted {
+			next.DayUntrusted++
+		}
+		tomorrow := nextDay(now)
+		switch {
+		case over(lim.SubjectsPerDay, next.DaySubjects):
+			code, retry = CodeSubjectsDay, tomorrow
+		case over(lim.OutOfCaseloadPerDay, next.DayOutOfCaseload):
+			code, retry = CodeOutOfCaseload, tomorrow
+		case over(lim.OutOfUnitPerDay, next.DayOutOfUnit):
+			code, retry = CodeOutOfUnit, tomorrow
+		case over(lim.UntrustedPerDay, next.DayUntrusted):
+			code, retry = CodeUntrusted, tomorrow
+		}
+	}
+	extended := false
+	if code != "" {
+		if st.ExtRemaining <= 0 || now.Unix() >= st.ExtUntil {
+			return limit(code, retry)
+		}
+		next.ExtRemaining--
+		extended = true
+	}
+	st = next
+	if extended {
+		d.Extension = st.ExtID
+	}
+
+	// Velocity: new subjects within the window.
+	if lim.VelocitySubjects > 0 && !extended {
+		cut := now.Add(-lim.VelocityWindow).Unix()
+		kept := st.Recent[:0]
+		for _, t := range st.Recent {
+			if t > cut {
+				kept = append(kept, t)
+			}
+		}
+		st.Recent = append(kept, now.Unix())
+		if len(st.Recent) > maxRecent {
+			st.Recent = st.Recent[len(st.Recent)-maxRecent:]
+		}
+		if len(st.Recent) > lim.VelocitySubjects {
+			return Decision{Verdict: Lock, Code: CodeVelocity, Alert: d.Alert}, st
+		}
+	}
+	// Enumeration: runs in id order and in creation order.
+	id := idKey(a.Subject)
+	st.IDRun = run(st.IDRun, st.LastID, id, st.LastID != 0)
+	st.LastID = id
+	st.CreatedRun = run(st.CreatedRun, uint64(st.LastCreated), uint64(a.Created), st.LastCreated != 0)
+	st.LastCreated = a.Created
+	if lim.EnumerationRun > 0 && !extended {
+		switch {
+		case abs(st.IDRun) >= lim.EnumerationRun:
+			return Decision{Verdict: Lock, Code: CodeEnumeration, Alert: d.Alert}, st
+		case abs(st.CreatedRun) >= lim.EnumerationRun:
+			return Decision{Verdict: Lock, Code: CodeCreationOrder, Alert: d.Alert}, st
+		}
+	}
+	return d, st
+}
+
+// AddEvidence records the audit sequence number of an access in the state.
+func (st *State) AddEvidence(seq int64) {
+	st.Evidence = append(st.Evidence, seq)
+	if len(st.Evidence) > maxEvidence {
+		st.Evidence = st.Evidence[len(st.Evidence)-maxEvidence:]
+	}
+}
+
+// Refuse counts a request refused before the budgets (an out-of-unit read
+// without a reason, say) towards the hard margin, and says whether it locks.
+func Refuse(lim *Limits, st State, now time.Time) (bool, State) {
+	st.roll(now)
+	st.HourOver++
+	return lim.HardMargin > 0 && st.HourOver >= lim.HardMargin, st
+}
+
+// Reset clears the counters and detector state (an unlock), keeping the
+// known origins.
+func (st *State) Reset() {
+	*st = State{Origins: st.Origins}
+}
+
+// roll moves the hour and day windows to now.
+func (st *State) roll(now time.Time) {
+	_, off := now.Zone()
+	local := now.Unix() + int64(off)
+	hour, day := now.Unix()/3600, local/86400
+	if hour != st.Hour {
+		st.Hour, st.HourSubjects, st.HourLookups, st.HourMisses, st.HourOver = hour, 0, 0, 0, 0
+	}
+	if day != st.Day {
+		st.Day, st.DaySubjects, st.DayOutOfCaseload, st.DayOutOfUnit, st.DayUntrusted = day, 0, 0, 0, 0
+	}
+}
+
+// run extends a run of strictly increasing (positive) or decreasing
+// (negative) keys.
+func run(r int, last, cur uint64, have bool) int {
+	switch {
+	case !have || last == cur:
+		return 0
+	case cur > last && r > 0:
+		return r + 1
+	case cur > last:
+		return 1
+	case r < 0:
+		return r - 1
+	default:
+		return -1
+	}
+}
+
+// idKey orders subject ids: the first 8 characters after "sub_".
+func idKey(id string) uint64 {
+	if len(id) > 4 {
+		id = id[4:]
+	}
+	var b [8]byte
+	copy(b[:], id)
+	return binary.BigEndian.Uint64(b[:])
+}
+
+func over(limit, n int) bool { return limit > 0 && n > limit }
+
+func nextHour(now time.Time) time.Duration { return now.Truncate(time.Hour).Add(time.Hour).Sub(now) }
+
+func nextDay(now time.Time) time.Duration {
+	y, m, d := now.Date()
+	return time.Date(y, m, d+1, 0, 0, 0, 0, now.Location()).Sub(now)
+}
+
+func abs(n int) int {
+	if n < 0 {
+		return -n
+	}
+	return n
+}
+
+func containsU(s []uint64, v uint64) bool {
+	for _, x := range s {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
+
+// ErrCorrupt is returned by Unmarshal for a state it cannot read.
+var ErrCorrupt = errors.New("guard state corrupt")

@@ -1,0 +1,388 @@
+package guard
+
+import (
+	"fmt"
+	"reflect"
+	"testing"
+	"time"
+)
+
+var paris = func() *time.Location {
+	l, err := time.LoadLocation("Europe/Paris")
+	if err != nil {
+		panic(err)
+	}
+	return l
+}()
+
+// monday is 09:00 on a Monday in Paris.
+var monday = time.Date(2026, 11, 23, 9, 0, 0, 0, paris)
+
+func caseworker() *Limits {
+	h, err := ParseHours("mon-fri 07:00-20:00")
+	if err != nil {
+		panic(err)
+	}
+	return &Limits{
+		Rate: 1, Burst: 20,
+		SubjectsPerHour: 30, SubjectsPerDay: 100,
+		OutOfCaseloadPerDay: 6, OutOfUnitPerDay: 2, UntrustedPerDay: 5,
+		LookupsPerHour: 40, MissesPerHour: 8,
+		VelocitySubjects: 12, VelocityWindow: 10 * time.Minute,
+		EnumerationRun: 10, Hours: h, HardMargin: 5,
+	}
+}
+
+// sim drives one operator's accesses through Decide.
+type sim struct {
+	lim *Limits
+	st  State
+	now time.Time
+	n   int
+}
+
+func (s *sim) do(a Access) Decision {
+	if a.Time.IsZero() {
+		a.Time = s.now
+	}
+	if a.Origin == "" {
+		a.Origin = "10.1.2.3"
+		a.Trusted = true
+	}
+	var d Decision
+	d, s.st = Decide(s.lim, s.st, a)
+	if d.Verdict == Lock {
+		s.st.Locked = d.Code
+	}
+	return d
+}
+
+// subject returns a distinct, non-sequential subject id and creation seq.
+func (s *sim) next() (string, int64) {
+	s.n++
+	// Alternate high and low ids so that no id or creation run forms.
+	k := s.n * 7919 % 10007
+	if s.n%2 == 0 {
+		k = 10007 - k
+	}
+	return fmt.Sprintf("sub_%05d%021d", k, 0), int64(k)
+}
+
+func (s *sim) read(scope Scope, gap time.Duration) Decision {
+	id, c := s.next()
+	s.now = s.now.Add(gap)
+	return s.do(Access{Kind: Read, Subject: id, Created: c, Scope: scope})
+}
+
+// until reads new subjects every gap until the verdict is not Allow, and
+// returns how many were allowed and the first other decision.
+func (s *sim) until(scope Scope, gap time.Duration, max int) (int, Decision) {
+	for i := 0; i < max; i++ {
+		if d := s.read(scope, gap); d.Verdict != Allow {
+			return i, d
+		}
+	}
+	return max, Decision{}
+}
+
+func TestDetectors(t *testing.T) {
+	tests := []struct {
+		name    string
+		run     func(s *sim) (int, Decision)
+		allowed int
+		verdict Verdict
+		code    string
+	}{
+		{"velocity: a fast scrape of the caseload locks", func(s *sim) (int, Decision) {
+			return s.until(InCaseload, time.Second, 100)
+		}, 12, Lock, CodeVelocity},
+		{"rate: burst then 429", func(s *sim) (int, Decision) {
+			s.lim.VelocitySubjects = 0
+			return s.until(InCaseload, 10*time.Millisecond, 100)
+		}, 20, Limit, CodeRate},
+		{"subjects per hour: 429 until the next hour", func(s *sim) (int, Decision) {
+			s.lim.VelocitySubjects = 0
+			return s.until(InCaseload, 30*time.Second, 100)
+		}, 30, Limit, CodeSubjectsHour},
+		{"subjects per day", func(s *sim) (int, Decision) {
+			s.lim.VelocitySubjects, s.lim.SubjectsPerHour = 0, 0
+			return s.until(InCaseload, 2*time.Minute, 200)
+		}, 100, Limit, CodeSubjectsDay},
+		{"out of caseload per day", func(s *sim) (int, Decision) {
+			return s.until(InUnit, 3*time.Minute, 100)
+		}, 6, Limit, CodeOutOfCaseload},
+		{"out of unit per day", func(s *sim) (int, Decision) {
+			return s.until(OutOfUnit, 3*time.Minute, 100)
+		}, 2, Limit, CodeOutOfUnit},
+		{"untrusted origin per day", func(s *sim) (int, Decision) {
+			for i := 0; i < 100; i++ {
+				id, c := s.next()
+				s.now = s.now.Add(3 * time.Minute)
+				if d := s.do(Access{Kind: Read, Subject: id, Created: c, Origin: "203.0.113.9"}); d.Verdict != Allow {
+					return i, d
+				}
+			}
+			return 100, Decision{}
+		}, 5, Limit, CodeUntrusted},
+		{"id enumeration: ascending ids lock", func(s *sim) (int, Decision) {
+			for i := 0; i < 100; i++ {
+				s.now = s.now.Add(3 * time.Minute)
+				id := fmt.Sprintf("sub_%08d%018d", i*1000+1, 0)
+				if d := s.do(Access{Kind: Read, Subject: id, Created: int64(100 - i%2)}); d.Verdict != Allow {
+					return i, d
+				}
+			}
+			return 100, Decision{}
+		}, 10, Lock, CodeEnumeration},
+		{"creation order walk locks", func(s *sim) (int, Decision) {
+			for i := 0; i < 100; i++ {
+				id, _ := s.next()
+				s.now = s.now.Add(3 * time.Minute)
+				if d := s.do(Access{Kind: Read, Subject: id, Created: int64(5000 + 3*i)}); d.Verdict != Allow {
+					return i, d
+				}
+			}
+			return 100, Decision{}
+		}, 10, Lock, CodeCreationOrder},
+		{"reads of unknown ids lock (probing)", func(s *sim) (int, Decision) {
+			for i := 0; i < 100; i++ {
+				s.now = s.now.Add(time.Minute)
+				if d := s.do(Access{Kind: Read, Missing: true}); d.Verdict != Allow {
+					return i, d
+				}
+			}
+			return 100, Decision{}
+		}, 8, Lock, CodeProbing},
+		{"lookup misses lock", func(s *sim) (int, Decision) {
+			for i := 0; i < 100; i++ {
+				s.now = s.now.Add(time.Minute)
+				if d := s.do(Access{Kind: Lookup, Missing: true}); d.Verdict != Allow {
+					return i, d
+				}
+			}
+			return 100, Decision{}
+		}, 8, Lock, CodeProbing},
+		{"lookups per hour", func(s *sim) (int, Decision) {
+			for i := 0; i < 100; i++ {
+				s.now = s.now.Add(20 * time.Second)
+				if d := s.do(Access{Kind: Lookup, Subject: "sub_x"}); d.Verdict != Allow {
+					return i, d
+				}
+			}
+			return 100, Decision{}
+		}, 40, Limit, CodeLookups},
+		{"alphabetical lookup values lock", func(s *sim) (int, Decision) {
+			for i := 0; i < 100; i++ {
+				s.now = s.now.Add(time.Minute)
+				if d := s.do(Access{Kind: Lookup, Subject: "sub_x", ValueRun: i}); d.Verdict != Allow {
+					return i, d
+				}
+			}
+			return 100, Decision{}
+		}, 10, Lock, CodeValueOrder},
+		{"canary locks at the first touch", func(s *sim) (int, Decision) {
+			n, _ := s.until(InCaseload, 5*time.Minute, 3)
+			return n, s.do(Access{Kind: Read, Subject: "sub_canary", Canary: true})
+		}, 3, Lock, CodeCanary},
+		{"canary lookup locks", func(s *sim) (int, Decision) {
+			return 0, s.do(Access{Kind: Lookup, Subject: "sub_canary", Canary: true})
+		}, 0, Lock, CodeCanary},
+		{"off hours: 429 until opening", func(s *sim) (int, Decision) {
+			s.now = time.Date(2026, 11, 28, 23, 0, 0, 0, paris) // Saturday night
+			return s.until(InCaseload, time.Minute, 1)
+		}, 0, Limit, CodeOffHours},
+		{"pushing past a soft limit locks", func(s *sim) (int, Decision) {
+			n, _ := s.until(OutOfUnit, 3*time.Minute, 100) // 2 allowed, then limited
+			for i := 0; i < 10; i++ {
+				if d := s.read(OutOfUnit, time.Minute); d.Verdict == Lock {
+					return n + i, d
+				}
+			}
+			return n, Decision{}
+		}, 2 + 3, Lock, CodeOutOfUnit}, // the 5th refusal (HardMargin) locks
+		{"a locked state stays locked", func(s *sim) (int, Decision) {
+			s.st.Locked = CodeVelocity
+			return s.until(InCaseload, time.Hour, 1)
+		}, 0, Lock, CodeVelocity},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := &sim{lim: caseworker(), now: monday}
+			n, d := tt.run(s)
+			if n != tt.allowed || d.Verdict != tt.verdict || d.Code != tt.code {
+				t.Errorf("allowed %d then %+v; want %d then verdict %d code %s", n, d, tt.allowed, tt.verdict, tt.code)
+			}
+			if d.Verdict == Limit && d.RetryAfter < time.Second {
+				t.Errorf("retry after %s", d.RetryAfter)
+			}
+		})
+	}
+}
+
+func TestRetryAfter(t *testing.T) {
+	s := &sim{lim: caseworker(), now: monday}
+	s.lim.VelocitySubjects = 0
+	n, d := s.until(InCaseload, 30*time.Second, 100)
+	if n != 30 || d.Code != CodeSubjectsHour {
+		t.Fatalf("got %d then %+v", n, d)
+	}
+	if want := s.now.Truncate(time.Hour).Add(time.Hour).Sub(s.now); d.RetryAfter != want {
+		t.Errorf("retry after %s, want %s (the next hour)", d.RetryAfter, want)
+	}
+	// The next hour, the hour budget is back.
+	s.now = s.now.Add(d.RetryAfter)
+	if d := s.read(InCaseload, 0); d.Verdict != Allow {
+		t.Errorf("after the hour: %+v", d)
+	}
+	s.now = time.Date(2026, 11, 28, 12, 0, 0, 0, paris) // Saturday noon
+	_, d = s.until(InCaseload, 0, 1)
+	if want := time.Date(2026, 11, 30, 7, 0, 0, 0, paris).Sub(s.now); d.Code != CodeOffHours || d.RetryAfter != want {
+		t.Errorf("saturday: %+v, want retry %s (monday 07:00)", d, want)
+	}
+}
+
+func TestRepeatVisitsAreFree(t *testing.T) {
+	s := &sim{lim: caseworker(), now: monday}
+	id, c := s.next()
+	for i := 0; i < 200; i++ {
+		s.now = s.now.Add(3 * time.Minute) // within the rate
+		d := s.do(Access{Kind: Read, Subject: id, Created: c, Repeat: i > 0, RepeatDay: i > 0})
+		if d.Verdict != Allow {
+			t.Fatalf("visit %d of the same subject: %+v", i, d)
+		}
+	}
+	if s.st.DaySubjects != 1 {
+		t.Errorf("day subjects %d, want 1", s.st.DaySubjects)
+	}
+}
+
+func TestExtension(t *testing.T) {
+	s := &sim{lim: caseworker(), now: monday}
+	s.st.ExtID, s.st.ExtRemaining, s.st.ExtUntil = "ext_1", 10, monday.Add(8*time.Hour).Unix()
+	n, d := s.until(InUnit, 3*time.Minute, 100)
+	if n != 6+10 || d.Code != CodeOutOfCaseload {
+		t.Errorf("with an extension of 10: %d allowed then %+v, want 16", n, d)
+	}
+	s2 := &sim{lim: caseworker(), now: monday}
+	s2.st.ExtID, s2.st.ExtRemaining, s2.st.ExtUntil = "ext_1", 10, monday.Add(-time.Hour).Unix()
+	if n, _ := s2.until(InUnit, 3*time.Minute, 100); n != 6 {
+		t.Errorf("with an expired extension: %d allowed, want 6", n)
+	}
+}
+
+func TestNewOrigin(t *testing.T) {
+	s := &sim{lim: caseworker(), now: monday}
+	if d := s.read(InCaseload, time.Minute); d.Alert != "" {
+		t.Errorf("first origin alerted: %+v", d)
+	}
+	s.now = s.now.Add(time.Minute)
+	id, c := s.next()
+	if d := s.do(Access{Kind: Read, Subject: id, Created: c, Origin: "198.51.100.7"}); d.Alert != CodeNewOrigin || d.Verdict != Allow {
+		t.Errorf("new untrusted origin: %+v", d)
+	}
+	s.now = s.now.Add(time.Minute)
+	id, c = s.next()
+	if d := s.do(Access{Kind: Read, Subject: id, Created: c, Origin: "198.51.100.7"}); d.Alert != "" {
+		t.Errorf("known origin alerted again: %+v", d)
+	}
+}
+
+func TestStateRoundTrip(t *testing.T) {
+	s := &sim{lim: caseworker(), now: monday}
+	s.until(InUnit, 3*time.Minute, 100)
+	s.st.AddEvidence(42)
+	s.st.ExtID, s.st.Locked = "ext_abc", CodeVelocity
+	got, err := Unmarshal(s.st.Marshal())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, s.st) {
+		t.Errorf("round trip:\n got %+v\nwant %+v", got, s.st)
+	}
+	if z, err := Unmarshal(nil); err != nil || !reflect.DeepEqual(z, State{}) {
+		t.Errorf("empty: %+v %v", z, err)
+	}
+	b := s.st.Marshal()
+	for _, bad := range [][]byte{{2}, b[:len(b)-1], append(append([]byte(nil), b...), 0)} {
+		if _, err := Unmarshal(bad); err == nil {
+			t.Errorf("Unmarshal(%x) accepted", bad)
+		}
+	}
+}
+
+func FuzzUnmarshal(f *testing.F) {
+	s := &sim{lim: caseworker(), now: monday}
+	s.until(InUnit, 3*time.Minute, 100)
+	f.Add(s.st.Marshal())
+	f.Add([]byte{1})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		st, err := Unmarshal(b)
+		if err != nil {
+			return
+		}
+		again, err := Unmarshal(st.Marshal())
+		if err != nil || !reflect.DeepEqual(again, st) {
+			t.Errorf("re-encoding %x: %v", b, err)
+		}
+	})
+}
+
+func TestHours(t *testing.T) {
+	tests := []struct {
+		in   string
+		want string
+		err  bool
+	}{
+		{"always", "always", false},
+		{"mon-fri 07:00-20:00", "mon,tue,wed,thu,fri 07:00-20:00", false},
+		{"sat-mon 08:30-12:00", "mon,sat,sun 08:30-12:00", false},
+		{"mon,wed 00:00-24:00", "mon,wed 00:00-24:00", false},
+		{"mon-fri", "", true},
+		{"moon 07:00-20:00", "", true},
+		{"mon 20:00-07:00", "", true},
+		{"mon 7:0-20:00", "", true},
+		{"mon 25:00-26:00", "", true},
+	}
+	for _, tt := range tests {
+		h, err := ParseHours(tt.in)
+		if (err != nil) != tt.err {
+			t.Errorf("ParseHours(%q) error %v", tt.in, err)
+			continue
+		}
+		if err == nil && h.String() != tt.want {
+			t.Errorf("ParseHours(%q) = %q, want %q", tt.in, h.String(), tt.want)
+		}
+	}
+}
+
+func TestMemo(t *testing.T) {
+	var m Memo
+	if h, d := m.Seen("op1", "sub_a", monday); h || d {
+		t.Fatal("empty memo saw a subject")
+	}
+	m.Record("op1", "sub_a", monday)
+	if h, d := m.Seen("op1", "sub_a", monday.Add(10*time.Minute)); !h || !d {
+		t.Error("same hour: not seen")
+	}
+	if h, d := m.Seen("op1", "sub_a", monday.Add(2*time.Hour)); h || !d {
+		t.Error("later hour: want seen today, not this hour")
+	}
+	if h, d := m.Seen("op2", "sub_a", monday); h || d {
+		t.Error("another operator saw it")
+	}
+	if _, d := m.Seen("op1", "sub_a", monday.Add(24*time.Hour)); d {
+		t.Error("next day: still seen")
+	}
+	m.Record("op1", "sub_b", monday)
+	m.Forget("op1")
+	if _, d := m.Seen("op1", "sub_b", monday); d {
+		t.Error("forgotten operator still seen")
+	}
+	runs := []int{}
+	for _, k := range []uint64{5, 6, 7, 3, 2, 2, 9} {
+		runs = append(runs, m.ValueRun("op1", k))
+	}
+	if want := []int{0, 1, 2, 1, 2, 0, 1}; !reflect.DeepEqual(runs, want) {
+		t.Errorf("value runs %v, want %v", runs, want)
+	}
+}

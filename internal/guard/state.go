@@ -1,0 +1,140 @@
+package guard
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math"
+)
+
+// stateVersion is the first byte of a marshalled State.
+const stateVersion = 1
+
+// Marshal encodes the state compactly (it is written on every access).
+func (st *State) Marshal() []byte {
+	b := make([]byte, 0, 96+8*(len(st.Recent)+len(st.Origins)+len(st.Evidence))+len(st.ExtID)+len(st.Locked))
+	b = append(b, stateVersion)
+	b = binary.BigEndian.AppendUint64(b, math.Float64bits(st.Tokens))
+	for _, v := range []int64{st.TokensAt, st.Hour, st.Day,
+		int64(st.HourSubjects), int64(st.HourLookups), int64(st.HourMisses), int64(st.HourOver),
+		int64(st.DaySubjects), int64(st.DayOutOfCaseload), int64(st.DayOutOfUnit), int64(st.DayUntrusted),
+		int64(st.IDRun), st.LastCreated, int64(st.CreatedRun), int64(st.ExtRemaining), st.ExtUntil} {
+		b = binary.AppendVarint(b, v)
+	}
+	b = binary.BigEndian.AppendUint64(b, st.LastID)
+	b = binary.AppendUvarint(b, uint64(len(st.Recent)))
+	for _, v := range st.Recent {
+		b = binary.AppendVarint(b, v)
+	}
+	b = binary.AppendUvarint(b, uint64(len(st.Origins)))
+	for _, v := range st.Origins {
+		b = binary.BigEndian.AppendUint64(b, v)
+	}
+	b = binary.AppendUvarint(b, uint64(len(st.Evidence)))
+	for _, v := range st.Evidence {
+		b = binary.AppendVarint(b, v)
+	}
+	for _, s := range []string{st.ExtID, st.Locked} {
+		b = binary.AppendUvarint(b, uint64(len(s)))
+		b = append(b, s...)
+	}
+	return b
+}
+
+// Unmarshal decodes a state written by Marshal; an empty b is the zero
+// state.
+func Unmarshal(b []byte) (State, error) {
+	var st State
+	if len(b) == 0 {
+		return st, nil
+	}
+	d := decoder{b: b}
+	if v := d.byte(); v != stateVersion {
+		return State{}, fmt.Errorf("%w: version %d", ErrCorrupt, v)
+	}
+	st.Tokens = math.Float64frombits(d.u64())
+	ints := []*int64{&st.TokensAt, &st.Hour, &st.Day}
+	for _, p := range ints {
+		*p = d.varint()
+	}
+	for _, p := range []*int{&st.HourSubjects, &st.HourLookups, &st.HourMisses, &st.HourOver,
+		&st.DaySubjects, &st.DayOutOfCaseload, &st.DayOutOfUnit, &st.DayUntrusted, &st.IDRun} {
+		*p = int(d.varint())
+	}
+	st.LastCreated = d.varint()
+	st.CreatedRun = int(d.varint())
+	st.ExtRemaining = int(d.varint())
+	st.ExtUntil = d.varint()
+	st.LastID = d.u64()
+	for n := d.count(maxRecent); n > 0; n-- {
+		st.Recent = append(st.Recent, d.varint())
+	}
+	for n := d.count(maxOrigins); n > 0; n-- {
+		st.Origins = append(st.Origins, d.u64())
+	}
+	for n := d.count(maxEvidence); n > 0; n-- {
+		st.Evidence = append(st.Evidence, d.varint())
+	}
+	st.ExtID = string(d.bytes(d.count(64)))
+	st.Locked = string(d.bytes(d.count(64)))
+	if d.err != nil || len(d.b) != 0 {
+		return State{}, fmt.Errorf("%w: %d bytes", ErrCorrupt, len(b))
+	}
+	return st, nil
+}
+
+type decoder struct {
+	b   []byte
+	err error
+}
+
+func (d *decoder) fail() { d.err, d.b = ErrCorrupt, nil }
+
+func (d *decoder) byte() byte {
+	if len(d.b) < 1 {
+		d.fail()
+		return 0
+	}
+	c := d.b[0]
+	d.b = d.b[1:]
+	return c
+}
+
+func (d *decoder) u64() uint64 {
+	if len(d.b) < 8 {
+		d.fail()
+		return 0
+	}
+	v := binary.BigEndian.Uint64(d.b)
+	d.b = d.b[8:]
+	return v
+}
+
+func (d *decoder) varint() int64 {
+	v, n := binary.Varint(d.b)
+	if n <= 0 {
+		d.fail()
+		return 0
+	}
+	d.b = d.b[n:]
+	return v
+}
+
+func (d *decoder) count(max int) int {
+	v, n := binary.Uvarint(d.b)
+	if n <= 0 || v > uint64(max) {
+		d.fail()
+		return 0
+	}
+	d.b = d.b[n:]
+	return int(v)
+}
+
+func (d *decoder) bytes(n int) []byte {
+	if len(d.b) < n {
+		d.fail()
+		return nil
+	}
+	v := d.b[:n]
+	d.b = d.b[n:]
+	return v
+}

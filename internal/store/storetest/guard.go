@@ -1,0 +1,120 @@
+package storetest
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/coffre/coffre/internal/vault"
+)
+
+// guards checks the guard's tables: state, caseloads, canaries, locks
+// (seen by GetSession), alerts and extensions.
+func guards(t *testing.T, s vault.Store) {
+	o := &vault.Operator{ID: "op_1", Username: "alice", PasswordHash: "h", Role: "caseworker", Unit: "u1", Created: t0}
+	ses := &vault.Session{Hash: []byte("h1"), Kind: vault.KindSession, Operator: "op_1", Created: t0, LastSeen: t0, Expires: t0.Add(time.Hour)}
+	update(t, s, func(ctx context.Context, tx vault.Tx) error {
+		if err := tx.PutOperator(ctx, o); err != nil {
+			return err
+		}
+		return tx.PutSession(ctx, ses)
+	})
+	update(t, s, func(ctx context.Context, tx vault.Tx) error {
+		if b, err := tx.GetGuard(ctx, "op_1"); err != nil || b != nil {
+			t.Errorf("GetGuard before any = %x, %v; want nil, nil", b, err)
+		}
+		if err := tx.PutGuard(ctx, "op_1", []byte{1, 2}); err != nil {
+			return err
+		}
+		if err := tx.PutGuard(ctx, "op_1", []byte{1, 2, 3}); err != nil {
+			return err
+		}
+		if err := tx.AssignCaseload(ctx, "op_1", []string{"sub_a", "sub_b", "sub_a"}); err != nil {
+			return err
+		}
+		if err := tx.PutCanary(ctx, "sub_c", "partner-x", t0); err != nil {
+			return err
+		}
+		if err := tx.PutCanary(ctx, "sub_c", "", t0); !errors.Is(err, vault.ErrConflict) {
+			t.Errorf("duplicate canary: %v, want ErrConflict", err)
+		}
+		if err := tx.LockOperator(ctx, "op_1", "velocity", t0); err != nil {
+			return err
+		}
+		if err := tx.LockOperator(ctx, "op_9", "velocity", t0); !errors.Is(err, vault.ErrNotFound) {
+			t.Errorf("lock of a missing operator: %v, want ErrNotFound", err)
+		}
+		for _, code := range []string{"velocity", "canary"} {
+			if err := tx.PutAlert(ctx, &vault.Alert{Time: t0, Operator: "op_1", Code: code, Severity: "high", Action: "lock", Evidence: []int64{3, 4}}); err != nil {
+				return err
+			}
+		}
+		return tx.PutOutbox(ctx, "alert", []byte(`{}`), t0)
+	})
+	s.View(ctx, func(ctx context.Context, tx vault.Tx) error {
+		if b, err := tx.GetGuard(ctx, "op_1"); err != nil || !slices.Equal(b, []byte{1, 2, 3}) {
+			t.Errorf("GetGuard = %x, %v; want the last state", b, err)
+		}
+		for sub, want := range map[string]bool{"sub_a": true, "sub_b": true, "sub_c": false} {
+			if in, err := tx.InCaseload(ctx, "op_1", sub); err != nil || in != want {
+				t.Errorf("InCaseload(%s) = %v, %v", sub, in, err)
+			}
+		}
+		if in, _ := tx.InCaseload(ctx, "op_2", "sub_a"); in {
+			t.Error("caseload leaks to another operator")
+		}
+		if p, err := tx.GetCanary(ctx, "sub_c"); err != nil || p != "partner-x" {
+			t.Errorf("GetCanary = %q, %v", p, err)
+		}
+		if _, err := tx.GetCanary(ctx, "sub_a"); !errors.Is(err, vault.ErrNotFound) {
+			t.Errorf("GetCanary of a real subject: %v, want ErrNotFound", err)
+		}
+		op, err := tx.GetOperator(ctx, "op_1")
+		if err != nil || op.Locked != "velocity" || !op.LockedAt.Equal(t0) {
+			t.Errorf("locked operator = %+v, %v", op, err)
+		}
+		got, err := tx.GetSession(ctx, []byte("h1"))
+		if err != nil || got.Locked != "velocity" {
+			t.Errorf("session of a locked operator = %+v, %v", got, err)
+		}
+		al, err := tx.Alerts(ctx, 0, 10)
+		if err != nil || len(al) != 2 || al[0].Code != "velocity" || al[1].Code != "canary" || !slices.Equal(al[0].Evidence, []int64{3, 4}) || !al[0].Time.Equal(t0) || al[0].ID >= al[1].ID {
+			t.Errorf("Alerts = %+v, %v", al, err)
+		}
+		if al, _ := tx.Alerts(ctx, al[0].ID, 10); len(al) != 1 || al[0].Code != "canary" {
+			t.Errorf("Alerts after the first = %+v", al)
+		}
+		return nil
+	})
+	update(t, s, func(ctx context.Context, tx vault.Tx) error { return tx.LockOperator(ctx, "op_1", "", t0) })
+	s.View(ctx, func(ctx context.Context, tx vault.Tx) error {
+		if op, _ := tx.GetOperator(ctx, "op_1"); op.Locked != "" {
+			t.Errorf("after unlock: %+v", op)
+		}
+		return nil
+	})
+
+	e := &vault.Extension{ID: "ext_1", Operator: "op_1", Unit: "u1", Subjects: 500, Hours: 8, Reason: "mailing", Created: t0}
+	update(t, s, func(ctx context.Context, tx vault.Tx) error { return tx.PutExtension(ctx, e) })
+	if err := s.Update(ctx, func(ctx context.Context, tx vault.Tx) error { return tx.PutExtension(ctx, e) }); !errors.Is(err, vault.ErrConflict) {
+		t.Errorf("duplicate extension: %v", err)
+	}
+	update(t, s, func(ctx context.Context, tx vault.Tx) error {
+		return tx.ApproveExtension(ctx, "ext_1", "op_2", t0.Add(time.Minute))
+	})
+	if err := s.Update(ctx, func(ctx context.Context, tx vault.Tx) error { return tx.ApproveExtension(ctx, "ext_1", "op_3", t0) }); !errors.Is(err, vault.ErrConflict) {
+		t.Errorf("second approval: %v, want ErrConflict", err)
+	}
+	if err := s.Update(ctx, func(ctx context.Context, tx vault.Tx) error { return tx.ApproveExtension(ctx, "ext_9", "op_3", t0) }); !errors.Is(err, vault.ErrNotFound) {
+		t.Errorf("approval of a missing request: %v, want ErrNotFound", err)
+	}
+	s.View(ctx, func(ctx context.Context, tx vault.Tx) error {
+		got, err := tx.GetExtension(ctx, "ext_1")
+		if err != nil || got.ApprovedBy != "op_2" || got.Subjects != 500 || got.Reason != "mailing" || !got.ApprovedAt.Equal(t0.Add(time.Minute)) {
+			t.Errorf("GetExtension = %+v, %v", got, err)
+		}
+		return nil
+	})
+}

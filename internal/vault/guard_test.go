@@ -1,0 +1,373 @@
+package vault_test
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/coffre/coffre/internal/config"
+	"github.com/coffre/coffre/internal/envelope"
+	"github.com/coffre/coffre/internal/guard"
+	"github.com/coffre/coffre/internal/store/sqlite"
+	"github.com/coffre/coffre/internal/synth"
+	"github.com/coffre/coffre/internal/vault"
+)
+
+// clock is a settable clock.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *clock) Add(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+// guarded is a vault with the guard on, over a store that can be reopened.
+type guarded struct {
+	t     *testing.T
+	path  string
+	keys  *envelope.Keyring
+	clock *clock
+	store *sqlite.Store
+	v     *vault.Vault
+	lim   map[string]guard.Limits
+	n     int // subjects made
+}
+
+var (
+	cw  = vault.Actor{ID: "op_cw", Role: "caseworker", Unit: "u1", Origin: "10.0.0.5"}
+	sec = vault.Actor{ID: "op_sec", Role: "security-officer", Unit: "u1", Origin: "10.0.0.6"}
+)
+
+func guardLimits() map[string]guard.Limits {
+	return map[string]guard.Limits{"caseworker": {
+		SubjectsPerHour: 30, SubjectsPerDay: 100,
+		OutOfCaseloadPerDay: 3, OutOfUnitPerDay: 2, UntrustedPerDay: 5,
+		LookupsPerHour: 40, MissesPerHour: 4,
+		VelocitySubjects: 8, VelocityWindow: 10 * time.Minute,
+		EnumerationRun: 10, HardMargin: 4,
+	}}
+}
+
+func newGuarded(t *testing.T, mods ...func(*guard.Limits)) *guarded {
+	t.Helper()
+	lim := guardLimits()
+	cwl := lim["caseworker"]
+	for _, m := range mods {
+		m(&cwl)
+	}
+	lim["caseworker"] = cwl
+	seed := make([]byte, envelope.SeedSize)
+	rand.Read(seed)
+	keys, err := envelope.NewKeyring(map[uint32][]byte{1: seed}, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := &guarded{t: t, path: filepath.Join(t.TempDir(), "g.db"), keys: keys, clock: &clock{t: time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)}, lim: lim}
+	g.open()
+	t.Cleanup(func() { g.store.Close() })
+	for _, a := range []vault.Actor{cw, sec, hr} {
+		err := g.store.Update(ctx, func(ctx context.Context, tx vault.Tx) error {
+			return tx.PutOperator(ctx, &vault.Operator{ID: a.ID, Username: a.ID, PasswordHash: "x", Role: a.Role, Unit: a.Unit, Created: g.clock.Now()})
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	return g
+}
+
+// open (re)opens the store and builds a fresh vault on it: a restart.
+func (g *guarded) open() {
+	g.t.Helper()
+	if g.store != nil {
+		g.store.Close()
+	}
+	st, err := sqlite.Open(ctx, g.path, sqlite.Options{})
+	if err != nil {
+		g.t.Fatal(err)
+	}
+	cfg, err := config.Demo(nil)
+	if err != nil {
+		g.t.Fatal(err)
+	}
+	g.store = st
+	g.v = vault.New(vault.Config{Store: st, Keys: g.keys, Policy: cfg.Policy, Now: g.clock.Now, Guard: &vault.Guard{
+		Limits:  g.lim,
+		Trusted: func(o string) bool { return strings.HasPrefix(o, "10.") },
+	}})
+}
+
+// subjects creates n subjects in unit.
+func (g *guarded) subjects(unit string, n int) []string {
+	g.t.Helper()
+	ids := make([]string, n)
+	for i := range ids {
+		g.n++
+		p := synth.Make(11, g.n)
+		id, err := g.v.Create(ctx, hr, unit, p.Fields)
+		if err != nil {
+			g.t.Fatal(err)
+		}
+		ids[i] = id
+	}
+	return ids
+}
+
+func (g *guarded) read(a vault.Actor, id, reason string) error {
+	g.clock.Add(90 * time.Second)
+	_, err := g.v.Read(ctx, a, id, "case-handling", reason)
+	return err
+}
+
+func (g *guarded) operator(id string) *vault.Operator {
+	var op *vault.Operator
+	g.store.View(ctx, func(ctx context.Context, tx vault.Tx) error {
+		var err error
+		op, err = tx.GetOperator(ctx, id)
+		return err
+	})
+	return op
+}
+
+func TestGuardScopes(t *testing.T) {
+	g := newGuarded(t)
+	mine, unit, other := g.subjects("u1", 3), g.subjects("u1", 5), g.subjects("u2", 4)
+	if err := g.v.AssignCaseload(ctx, cw.ID, mine); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range mine {
+		if err := g.read(cw, id, ""); err != nil {
+			t.Fatalf("caseload read: %v", err)
+		}
+	}
+	// Repeat visits are free, whatever the budget.
+	for range 10 {
+		if err := g.read(cw, mine[0], ""); err != nil {
+			t.Fatalf("repeat visit: %v", err)
+		}
+	}
+	// In the unit, outside the caseload: 3 a day.
+	for i, id := range unit {
+		err := g.read(cw, id, "")
+		var le *vault.LimitError
+		switch {
+		case i < 3 && err != nil:
+			t.Fatalf("unit read %d: %v", i, err)
+		case i >= 3 && (!errors.As(err, &le) || le.Code != guard.CodeOutOfCaseload || le.RetryAfter <= 0):
+			t.Fatalf("unit read %d: %v, want a 429 on out_of_caseload", i, err)
+		}
+	}
+	// Outside the unit: a reason is required, and 2 a day.
+	if err := g.read(cw, other[0], ""); !errors.Is(err, vault.ErrReasonRequired) {
+		t.Fatalf("out of unit without a reason: %v", err)
+	}
+	if g.operator(cw.ID).Locked != "" {
+		t.Fatal("locked too early")
+	}
+	for i, id := range other[:2] {
+		if err := g.read(cw, id, "ticket 7"); err != nil {
+			t.Fatalf("out-of-unit read %d with a reason: %v", i, err)
+		}
+	}
+	// Two refusals so far (out_of_caseload ×2) and one reason_required: the
+	// next refusal reaches the hard margin (4) and locks.
+	err := g.read(cw, other[2], "ticket 7")
+	if !errors.Is(err, vault.ErrLocked) {
+		t.Fatalf("past the margin: %v, want ErrLocked", err)
+	}
+	if op := g.operator(cw.ID); op.Locked != guard.CodeOutOfUnit {
+		t.Fatalf("operator lock = %q", op.Locked)
+	}
+	// A locked operator reads nothing, not even its caseload.
+	if err := g.read(cw, mine[0], ""); !errors.Is(err, vault.ErrLocked) {
+		t.Fatalf("caseload read while locked: %v", err)
+	}
+}
+
+func TestGuardLockSurvivesRestartAndUnlock(t *testing.T) {
+	g := newGuarded(t)
+	mine := g.subjects("u1", 12)
+	g.v.AssignCaseload(ctx, cw.ID, mine)
+	// A session to be revoked by the lock.
+	g.store.Update(ctx, func(ctx context.Context, tx vault.Tx) error {
+		return tx.PutSession(ctx, &vault.Session{Hash: []byte("tok"), Kind: vault.KindSession, Operator: cw.ID, Created: g.clock.Now(), LastSeen: g.clock.Now(), Expires: g.clock.Now().Add(time.Hour)})
+	})
+	var allowed int
+	var err error
+	for _, id := range mine {
+		g.clock.Add(5 * time.Second) // fast: velocity
+		if _, err = g.v.Read(ctx, cw, id, "case-handling", ""); err != nil {
+			break
+		}
+		allowed++
+	}
+	if !errors.Is(err, vault.ErrLocked) || allowed != 8 {
+		t.Fatalf("fast reads: %d allowed then %v; want 8 then ErrLocked", allowed, err)
+	}
+	es := auditEntries(t, g.store)
+	var lockSeq int64
+	var readSeqs []int64
+	for _, e := range es {
+		if e.Action == "read" && e.Actor == cw.ID && e.Decision == "allow" {
+			readSeqs = append(readSeqs, e.Seq)
+		}
+		if e.Action == "guard.lock" && e.Decision == "lock:"+cw.ID && e.Reason == guard.CodeVelocity {
+			lockSeq = e.Seq
+		}
+	}
+	if lockSeq == 0 {
+		t.Fatal("no guard.lock audit entry")
+	}
+	last := es[len(es)-1]
+	if last.Seq != lockSeq {
+		t.Errorf("the lock entry is not the last: %+v", last)
+	}
+	var alerts []vault.Alert
+	if alerts, err = g.v.Alerts(ctx, sec, 0, 10); err != nil || len(alerts) != 1 {
+		t.Fatalf("alerts = %+v, %v", alerts, err)
+	}
+	if a := alerts[0]; a.Code != guard.CodeVelocity || a.Operator != cw.ID || a.Action != "lock" || len(a.Evidence) != 9 || a.Evidence[0] != readSeqs[0] {
+		t.Errorf("alert = %+v; want the 8 reads and the refused one as evidence (reads %v)", a, readSeqs)
+	}
+	if _, err := g.v.Alerts(ctx, cw, 0, 10); !errors.Is(err, vault.ErrForbidden) {
+		t.Errorf("caseworker reads alerts: %v", err)
+	}
+	g.store.View(ctx, func(ctx context.Context, tx vault.Tx) error {
+		if _, err := tx.GetSession(ctx, []byte("tok")); !errors.Is(err, vault.ErrNotFound) {
+			t.Errorf("session after lock: %v, want revoked", err)
+		}
+		return nil
+	})
+
+	// Restart: the lock holds.
+	g.open()
+	if err := g.read(cw, mine[0], ""); !errors.Is(err, vault.ErrLocked) {
+		t.Fatalf("after restart: %v, want ErrLocked", err)
+	}
+	// Only a security officer unlocks, with a reason, and not themself.
+	if err := g.v.Unlock(ctx, cw, cw.ID, "please"); !errors.Is(err, vault.ErrForbidden) {
+		t.Errorf("self unlock by the caseworker: %v", err)
+	}
+	if err := g.v.Unlock(ctx, sec, cw.ID, ""); !errors.Is(err, vault.ErrReasonRequired) {
+		t.Errorf("unlock without reason: %v", err)
+	}
+	if err := g.v.Unlock(ctx, sec, sec.ID, "x"); !errors.Is(err, vault.ErrForbidden) {
+		t.Errorf("unlock of oneself: %v", err)
+	}
+	if err := g.v.Unlock(ctx, sec, cw.ID, "INC-42: user confirmed, new password"); err != nil {
+		t.Fatalf("unlock: %v", err)
+	}
+	if err := g.v.Unlock(ctx, sec, cw.ID, "again"); !errors.Is(err, vault.ErrConflict) {
+		t.Errorf("unlock of an unlocked operator: %v", err)
+	}
+	if err := g.read(cw, mine[0], ""); err != nil {
+		t.Fatalf("after unlock: %v", err)
+	}
+	if alerts, _ := g.v.Alerts(ctx, sec, alerts[0].ID, 10); len(alerts) != 1 || alerts[0].Action != "unlock" {
+		t.Errorf("unlock alert = %+v", alerts)
+	}
+}
+
+func TestGuardBudgetSurvivesRestart(t *testing.T) {
+	g := newGuarded(t)
+	other := g.subjects("u2", 3)
+	for _, id := range other[:2] {
+		if err := g.read(cw, id, "ticket"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	g.open()
+	var le *vault.LimitError
+	if err := g.read(cw, other[2], "ticket"); !errors.As(err, &le) || le.Code != guard.CodeOutOfUnit {
+		t.Fatalf("third out-of-unit read after a restart: %v, want 429 out_of_unit", err)
+	}
+	// The refused read was audited as such and returned no fields.
+	es := auditEntries(t, g.store)
+	last := es[len(es)-1]
+	if last.Subject != other[2] || last.Decision != "deny:limited:out_of_unit" || len(last.Fields) != 0 {
+		t.Errorf("audit of the refused read = %+v", last)
+	}
+}
+
+func TestGuardCanary(t *testing.T) {
+	g := newGuarded(t)
+	ids := g.subjects("u1", 3)
+	g.v.AssignCaseload(ctx, cw.ID, ids)
+	canary := ids[1]
+	g.store.Update(ctx, func(ctx context.Context, tx vault.Tx) error { return tx.PutCanary(ctx, canary, "", g.clock.Now()) })
+	if err := g.read(cw, ids[0], ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := g.read(cw, canary, ""); !errors.Is(err, vault.ErrLocked) {
+		t.Fatalf("canary read: %v, want ErrLocked", err)
+	}
+	if err := g.read(cw, ids[2], ""); !errors.Is(err, vault.ErrLocked) {
+		t.Fatalf("read after the canary: %v, want ErrLocked", err)
+	}
+	al, _ := g.v.Alerts(ctx, sec, 0, 10)
+	if len(al) != 1 || al[0].Code != guard.CodeCanary || al[0].Severity != "critical" {
+		t.Errorf("alerts = %+v", al)
+	}
+}
+
+func TestGuardLookups(t *testing.T) {
+	tests := []struct {
+		name   string
+		lookup func(i int) string // the i-th email looked up
+		canary bool
+		found  int // lookups answered before the verdict
+		want   error
+		code   string
+	}{
+		{"misses lock", func(i int) string { return "nobody." + string(rune('a'+i*7%26)) + "@example.org" }, false, 0, vault.ErrLocked, guard.CodeProbing},
+		{"alphabetical values lock", func(i int) string { return "nobody." + string(rune('a'+i)) + "@example.org" }, false, 0, vault.ErrLocked, guard.CodeValueOrder},
+		{"a canary lookup locks", nil, true, 0, vault.ErrLocked, guard.CodeCanary},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			g := newGuarded(t, func(l *guard.Limits) {
+				if tt.code == guard.CodeValueOrder {
+					l.MissesPerHour = 0 // only the order detector
+				}
+			})
+			p := synth.Make(99, 1)
+			id, err := g.v.Create(ctx, hr, "u1", p.Fields)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tt.canary {
+				g.store.Update(ctx, func(ctx context.Context, tx vault.Tx) error { return tx.PutCanary(ctx, id, "partner-a", g.clock.Now()) })
+				tt.lookup = func(int) string { return p.Fields["email_pro"] }
+			}
+			var n int
+			for ; n < 30; n++ {
+				g.clock.Add(time.Minute)
+				_, err = g.v.Lookup(ctx, cw, "directory", "", "email_pro", tt.lookup(n))
+				if !errors.Is(err, vault.ErrNotFound) {
+					break
+				}
+			}
+			if !errors.Is(err, tt.want) {
+				t.Fatalf("after %d lookups: %v, want %v", n, err, tt.want)
+			}
+			if op := g.operator(cw.ID); op.Locked != tt.code {
+				t.Errorf("lock code %q, want %q", op.Locked, tt.code)
+			}
+		})
+	}
+}
