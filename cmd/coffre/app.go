@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"strings"
 	"time"
@@ -17,6 +18,7 @@ import (
 	"github.com/coffre/coffre/internal/auth"
 	"github.com/coffre/coffre/internal/config"
 	"github.com/coffre/coffre/internal/envelope"
+	"github.com/coffre/coffre/internal/guard"
 	"github.com/coffre/coffre/internal/httpapi"
 	"github.com/coffre/coffre/internal/metrics"
 	"github.com/coffre/coffre/internal/rootkey"
@@ -46,6 +48,11 @@ type appOptions struct {
 	// the bulk paths (import, demo load) insert at random places in the
 	// blind index and the id index, which must stay in cache to be fast.
 	bulkCache int
+	// anyHours lifts the roles' working hours (the interactive demo, which
+	// a new user may try at any time).
+	anyHours bool
+	// now is the clock (default time.Now); the drill injects a simulated one.
+	now func() time.Time
 }
 
 // bulkCacheKiB is the writer's page cache for the bulk paths.
@@ -95,8 +102,14 @@ func openApp(ctx context.Context, o appOptions, stderr io.Writer) (*app, error) 
 	if err != nil {
 		return nil, err
 	}
-	v := vault.New(vault.Config{Store: st, Keys: keys, Policy: cfg.Policy, Logger: log, ReasonMaxLen: cfg.ReasonMaxLen})
-	a := &auth.Service{Store: st, Keys: keys, Idle: cfg.SessionIdle, Max: cfg.SessionAbsolute, LoginTTL: cfg.LoginTokenTTL}
+	if o.anyHours {
+		for role, l := range cfg.Guard.Roles {
+			l.Hours = guard.Hours{}
+			cfg.Guard.Roles[role] = l
+		}
+	}
+	v := vault.New(vault.Config{Store: st, Keys: keys, Policy: cfg.Policy, Logger: log, ReasonMaxLen: cfg.ReasonMaxLen, Now: o.now, Guard: vaultGuard(cfg.Guard)})
+	a := &auth.Service{Store: st, Keys: keys, Idle: cfg.SessionIdle, Max: cfg.SessionAbsolute, LoginTTL: cfg.LoginTokenTTL, Now: o.now}
 	signer, err := audit.NewSigner(auditlog.Origin, keys.SigningSeed())
 	if err != nil {
 		st.Close()
@@ -107,13 +120,30 @@ func openApp(ctx context.Context, o appOptions, stderr io.Writer) (*app, error) 
 
 func (a *app) close() error { return a.store.Close() }
 
+// vaultGuard is the vault's guard configuration from coffre.yaml's.
+func vaultGuard(g config.Guard) *vault.Guard {
+	return &vault.Guard{Limits: g.Roles, Location: g.Location, Trusted: func(origin string) bool {
+		a, err := netip.ParseAddr(origin)
+		if err != nil {
+			return false
+		}
+		a = a.Unmap()
+		for _, p := range g.TrustedNetworks {
+			if p.Contains(a) {
+				return true
+			}
+		}
+		return false
+	}}
+}
+
 // serve runs the HTTP API until ctx ends; ready, if set, is called with
 // the bound address.
 func (a *app) serve(ctx context.Context, listen string, ready func(addr string)) error {
 	srv := &http.Server{
 		Handler: (&httpapi.Server{Vault: a.vault, Auth: a.auth, Logger: a.log, Checkpoints: a.store,
 			AuditMaxLag: a.cfg.AuditMaxLag, Metrics: metrics.Handler(a.store, a.log),
-			MaxBodyBytes: a.cfg.MaxBodyBytes, ReasonMaxLen: a.cfg.ReasonMaxLen}).Handler(),
+			MaxBodyBytes: a.cfg.MaxBodyBytes, ReasonMaxLen: a.cfg.ReasonMaxLen, TrustedProxies: a.cfg.Guard.TrustedProxies}).Handler(),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       15 * time.Second,
 		WriteTimeout:      30 * time.Second,

@@ -17,14 +17,47 @@ import (
 // demoSeed fixes the synthetic directory, so every demo holds the same people.
 const demoSeed = 243000
 
+// demoUnit is the demo operators' unit: the first demo person's, so that
+// the tour reads inside camille's unit (and caseload).
+var demoUnit = synth.Make(demoSeed, 0).Unit
+
 // demoOperators are created on a fresh --dev or demo store, one per role.
-var demoOperators = []struct{ name, role, unit string }{
-	{"camille", "caseworker", "ac-versailles"},
-	{"hugo", "hr-officer", "ac-versailles"},
-	{"sofia", "support", "ac-versailles"},
-	{"sam", "security-officer", "ac-versailles"},
-	{"alex", "auditor", "ac-versailles"},
-	{"root", "admin", "ac-versailles"},
+var demoOperators = []struct{ name, role string }{
+	{"camille", "caseworker"},
+	{"hugo", "hr-officer"},
+	{"sofia", "support"},
+	{"sam", "security-officer"},
+	{"alex", "auditor"},
+	{"root", "admin"},
+}
+
+// demoCaseloadSize is how many people of the demo unit camille is assigned.
+const demoCaseloadSize = 300
+
+// demoCaseload returns the loader's callback that assigns camille the
+// first demoCaseloadSize people of her unit.
+func (a *app) demoCaseload(ctx context.Context) func(first int, ids []string) error {
+	var camille string
+	a.store.View(ctx, func(ctx context.Context, tx vault.Tx) error {
+		if op, err := tx.GetOperatorByName(ctx, "camille"); err == nil {
+			camille = op.ID
+		}
+		return nil
+	})
+	assigned := 0
+	return func(first int, ids []string) error {
+		if camille == "" || assigned >= demoCaseloadSize {
+			return nil
+		}
+		var mine []string
+		for i, id := range ids {
+			if synth.Make(demoSeed, first+i).Unit == demoUnit && assigned+len(mine) < demoCaseloadSize {
+				mine = append(mine, id)
+			}
+		}
+		assigned += len(mine)
+		return a.vault.AssignCaseload(ctx, camille, mine)
+	}
 }
 
 func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -39,7 +72,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return &usageError{msg: "--people must be between 0 and 10,000,000"}
 	}
 	start := time.Now()
-	a, err := openApp(ctx, appOptions{dev: true, dataDir: *data, bulkCache: bulkCacheKiB}, stderr)
+	a, err := openApp(ctx, appOptions{dev: true, dataDir: *data, bulkCache: bulkCacheKiB, anyHours: true}, stderr)
 	if err != nil {
 		return err
 	}
@@ -47,7 +80,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err := a.ensureDemoOperators(ctx, stdout); err != nil {
 		return err
 	}
-	n, err := a.loadDemoPeople(ctx, *people, stderr)
+	n, err := a.loadDemoPeople(ctx, *people, stderr, a.demoCaseload(ctx))
 	if err != nil {
 		return err
 	}
@@ -101,7 +134,7 @@ func (a *app) ensureDemoOperators(ctx context.Context, stdout io.Writer) error {
 	var b strings.Builder
 	b.WriteString("# username role password totp-secret (demo only; shown once at creation)\n")
 	for _, d := range demoOperators {
-		op, err := a.auth.AddOperator(ctx, d.name, "", d.role, d.unit)
+		op, err := a.auth.AddOperator(ctx, d.name, "", d.role, demoUnit)
 		if err != nil {
 			return err
 		}
@@ -116,7 +149,9 @@ func (a *app) ensureDemoOperators(ctx context.Context, stdout io.Writer) error {
 
 // loadDemoPeople imports synthetic people up to want, resuming where an
 // earlier run stopped (DataDir/demo-loaded holds the count).
-func (a *app) loadDemoPeople(ctx context.Context, want int, stderr io.Writer) (int, error) {
+// onIDs, if set, sees the ids of each committed batch, ids[i] being
+// synthetic person first+i.
+func (a *app) loadDemoPeople(ctx context.Context, want int, stderr io.Writer, onIDs func(first int, ids []string) error) (int, error) {
 	mark := filepath.Join(a.cfg.DataDir, "demo-loaded")
 	have := 0
 	if b, err := os.ReadFile(mark); err == nil {
@@ -129,8 +164,10 @@ func (a *app) loadDemoPeople(ctx context.Context, want int, stderr io.Writer) (i
 	start := time.Now()
 	const batch = 20000
 	next, loaded := have, have
+	var starts []int // the first person of each batch in flight
 	err := a.vault.ImportAll(ctx, actor, func() ([]vault.ImportRow, error) {
 		end := min(next+batch, want)
+		starts = append(starts, next)
 		rows := make([]vault.ImportRow, 0, end-next)
 		for j := next; j < end; j++ {
 			p := synth.Make(demoSeed, j)
@@ -141,6 +178,13 @@ func (a *app) loadDemoPeople(ctx context.Context, want int, stderr io.Writer) (i
 	}, func(ids []string, failed []vault.RowError) error {
 		if len(failed) > 0 {
 			return fmt.Errorf("%s (and %d more)", failed[0].Error(), len(failed)-1)
+		}
+		first := starts[0]
+		starts = starts[1:]
+		if onIDs != nil {
+			if err := onIDs(first, ids); err != nil {
+				return err
+			}
 		}
 		loaded += len(ids)
 		if err := os.WriteFile(mark, []byte(strconv.Itoa(loaded)), 0o600); err != nil {

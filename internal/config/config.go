@@ -17,6 +17,14 @@
 //	schema:       # a list of fields: name, type, sensitivity, required, lookup, max_len, retention
 //	purposes:     # name → description, require_reason, fields (field → clear | deny | mask)
 //	roles:        # name → purposes, permissions
+//	guard:        # timezone, trusted_networks, trusted_proxies, defaults, roles
+//
+// The guard key sets the budgets and detectors that slow down or lock an
+// operator reading too much (see [Guard]): the time zone of working hours and
+// daily budgets, the trusted networks and proxies, and the limits of each role
+// (rate, subjects per hour and per day, velocity, enumeration, hours…), a
+// role's own keys overriding guard.defaults, which override the built-in
+// defaults written on [Guard.Roles].
 //
 // The built-in demo (demo.yaml in this package, see [Demo]) is a complete,
 // commented example.
@@ -27,7 +35,8 @@
 // over the file: COFFRE_STORE, COFFRE_LISTEN, COFFRE_DATA_DIR,
 // COFFRE_ROOT_KEY_FILE, COFFRE_SESSIONS_IDLE, COFFRE_SESSIONS_ABSOLUTE,
 // COFFRE_SESSIONS_LOGIN_TOKEN, COFFRE_LIMITS_MAX_BODY_BYTES and
-// COFFRE_LIMITS_REASON_MAX_LEN. The environment is passed in (as
+// COFFRE_LIMITS_REASON_MAX_LEN; the keys of guard have no environment
+// variable. The environment is passed in (as
 // os.Environ() returns it) rather than read, so that tests and the demo stay
 // reproducible. An empty value counts as unset; when a variable appears
 // twice the last one wins.
@@ -55,10 +64,14 @@ import (
 	_ "embed"
 	"fmt"
 	"io"
+	"net/netip"
 	"os"
 	"strings"
+	"sync"
 	"time"
+	_ "time/tzdata" // the guard's time zone never depends on the host
 
+	"github.com/coffre/coffre/internal/guard"
 	"github.com/coffre/coffre/internal/policy"
 )
 
@@ -103,6 +116,34 @@ type Config struct {
 	AuditMaxLag time.Duration
 	// Policy is the schema, purposes and roles.
 	Policy *policy.Policy
+	// Guard configures budgets and detectors (issue 4).
+	Guard Guard
+}
+
+// Guard configures the budgets and detectors of package guard: how much an
+// operator may read, and when, before being slowed down or locked out.
+type Guard struct {
+	// Location is the time zone of working hours and daily budgets.
+	// Default Europe/Paris.
+	Location *time.Location
+	// TrustedNetworks are the origins that count as trusted (office
+	// networks, VPN). Default 127.0.0.0/8, ::1/128, 10.0.0.0/8,
+	// 172.16.0.0/12 and 192.168.0.0/16; an explicit empty list trusts none.
+	TrustedNetworks []netip.Prefix
+	// TrustedProxies are the peers that may name the client in
+	// X-Forwarded-For (the rightmost address outside them wins). Default
+	// none.
+	TrustedProxies []netip.Prefix
+	// Roles holds the limits of each role of the policy that has at least
+	// one purpose; roles with no purposes read no records and have no
+	// entry. Each limit is the role's own key under guard.roles, else that
+	// of guard.defaults, else the built-in default: rate 2/s with a burst of
+	// 30, subjects_per_hour 60, subjects_per_day 200,
+	// out_of_caseload_per_day 20, out_of_unit_per_day 5,
+	// untrusted_origin_per_day 10, lookups_per_hour 60, misses_per_hour 15,
+	// velocity 20 subjects per 10m, enumeration_run 10, hours always,
+	// hard_margin 10, all_units false.
+	Roles map[string]guard.Limits
 }
 
 // The defaults documented on [Config].
@@ -115,7 +156,40 @@ const (
 	defaultMaxBodyBytes = 65536
 	defaultReasonMaxLen = 200
 	defaultAuditMaxLag  = 30 * time.Second
+	defaultTimezone     = "Europe/Paris"
 )
+
+// defaultTrustedNetworks are the default [Guard.TrustedNetworks]: loopback
+// and the private IPv4 ranges.
+var defaultTrustedNetworks = []string{"127.0.0.0/8", "::1/128", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"}
+
+// defaultLimits are the built-in limits of a role, documented on
+// [Guard.Roles].
+var defaultLimits = guard.Limits{
+	Rate:                2,
+	Burst:               30,
+	SubjectsPerHour:     60,
+	SubjectsPerDay:      200,
+	OutOfCaseloadPerDay: 20,
+	OutOfUnitPerDay:     5,
+	UntrustedPerDay:     10,
+	LookupsPerHour:      60,
+	MissesPerHour:       15,
+	VelocitySubjects:    20,
+	VelocityWindow:      10 * time.Minute,
+	EnumerationRun:      10,
+	HardMargin:          10,
+}
+
+// defaultLocation is the default [Guard.Location], loaded once. time/tzdata
+// is linked in, so the fallback to UTC is only a safety net.
+var defaultLocation = sync.OnceValue(func() *time.Location {
+	loc, err := time.LoadLocation(defaultTimezone)
+	if err != nil {
+		return time.UTC
+	}
+	return loc
+})
 
 // Bounds checked by Parse.
 const (
@@ -124,6 +198,15 @@ const (
 	maxBodyBytes    = 16 << 20
 	maxReasonMaxLen = 4096
 	maxFieldLen     = 1 << 20
+	// Guard limits: counts and rates up to maxGuardCount (0 is "no limit"
+	// or "off"), a velocity of at most maxVelocitySubjects subjects within
+	// at most maxVelocityWindow, an enumeration run of 0 or between
+	// minEnumerationRun and maxEnumerationRun.
+	maxGuardCount       = 10_000_000
+	maxVelocitySubjects = 63
+	maxVelocityWindow   = 24 * time.Hour
+	minEnumerationRun   = 3
+	maxEnumerationRun   = 1000
 )
 
 // DemoSource is the [Config.Source] of the built-in demo configuration.

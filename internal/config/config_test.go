@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -12,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/coffre/coffre/internal/guard"
 	"github.com/coffre/coffre/internal/policy"
 )
 
@@ -113,7 +115,7 @@ func TestValid(t *testing.T) {
 		t.Fatalf("Load(%q): %v", path, err)
 	}
 	got := *cfg
-	got.Policy = nil
+	got.Policy, got.Guard = nil, Guard{}
 	want := Config{
 		Source:          path,
 		Store:           "postgres://coffre@db.internal:5432/coffre?sslmode=verify-full",
@@ -166,6 +168,50 @@ func TestValid(t *testing.T) {
 	if !reflect.DeepEqual(cfg.Policy.Roles, wantRoles) {
 		t.Errorf("roles\n got %s\nwant %s", dump(cfg.Policy.Roles), dump(wantRoles))
 	}
+
+	defaults := guard.Limits{
+		Rate: 0.5, Burst: 10, SubjectsPerHour: 11, SubjectsPerDay: 12, OutOfCaseloadPerDay: 13, OutOfUnitPerDay: 14,
+		UntrustedPerDay: 15, LookupsPerHour: 16, MissesPerHour: 17, VelocitySubjects: 18, VelocityWindow: 90 * time.Second,
+		EnumerationRun: 19, Hours: mustHours(t, "mon,wed,fri 08:30-17:00"), HardMargin: 20,
+	}
+	hr := defaults
+	hr.AllUnits, hr.Rate, hr.Burst, hr.SubjectsPerDay = true, 0, 0, 0
+	hr.VelocitySubjects, hr.VelocityWindow, hr.Hours = 30, time.Hour, guard.Hours{}
+	checkGuard(t, cfg.Guard, "America/New_York", Guard{
+		TrustedNetworks: prefixes(t, "10.20.0.0/16", "fd00::/8"),
+		TrustedProxies:  prefixes(t, "10.20.0.1/32"),
+		Roles:           map[string]guard.Limits{"hr-officer": hr, "receptionist": defaults},
+	})
+}
+
+// checkGuard compares g with want, whose Location is given by name.
+func checkGuard(t *testing.T, g Guard, location string, want Guard) {
+	t.Helper()
+	if g.Location == nil || g.Location.String() != location {
+		t.Errorf("guard location = %v, want %s", g.Location, location)
+	}
+	g.Location, want.Location = nil, nil
+	if !reflect.DeepEqual(g, want) {
+		t.Errorf("guard\n got %+v\nwant %+v", g, want)
+	}
+}
+
+func mustHours(t *testing.T, s string) guard.Hours {
+	t.Helper()
+	h, err := guard.ParseHours(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+func prefixes(t *testing.T, ss ...string) []netip.Prefix {
+	t.Helper()
+	var out []netip.Prefix
+	for _, s := range ss {
+		out = append(out, netip.MustParsePrefix(s))
+	}
+	return out
 }
 
 func dump[V any](m map[string]*V) string {
@@ -181,8 +227,12 @@ func TestDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	checkGuard(t, cfg.Guard, "Europe/Paris", Guard{
+		TrustedNetworks: prefixes(t, "127.0.0.0/8", "::1/128", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"),
+		Roles:           map[string]guard.Limits{},
+	})
 	got := *cfg
-	got.Policy = nil
+	got.Policy, got.Guard = nil, Guard{}
 	want := Config{
 		Source:          "testdata/minimal.yaml",
 		Store:           "sqlite:./coffre-data/coffre.db",
@@ -204,14 +254,14 @@ func TestDefaults(t *testing.T) {
 	}
 
 	// An explicit null is the same as an absent key.
-	nulls := "store:\nlisten: ~\nsessions:\nlimits: {max_body_bytes: null}\npurposes:\nroles:\n" +
+	nulls := "store:\nlisten: ~\nsessions:\nlimits: {max_body_bytes: null}\npurposes:\nroles:\nguard: {timezone: ~, trusted_networks: ~}\n" +
 		"schema:\n  - {name: x, type: text, sensitivity: identity, max_len: ~}\n"
 	cfg, err = Parse("nulls.yaml", []byte(nulls), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	got = *cfg
-	got.Policy = nil
+	got.Policy, got.Guard = nil, Guard{}
 	want.Source = "nulls.yaml"
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("nulls\n got %+v\nwant %+v", got, want)
@@ -394,7 +444,7 @@ func TestEnvironment(t *testing.T) {
 				t.Fatalf("Load(%q, %q): %v", tt.file, tt.environ, err)
 			}
 			got := *cfg
-			got.Source, got.Policy = "", nil
+			got.Source, got.Policy, got.Guard = "", nil, Guard{}
 			if !reflect.DeepEqual(got, tt.want) {
 				t.Errorf("Load(%q, %q)\n got %+v\nwant %+v", tt.file, tt.environ, got, tt.want)
 			}
@@ -515,5 +565,213 @@ func TestSuggestion(t *testing.T) {
 		if got := suggestion(tt.s, options); got != want {
 			t.Errorf("suggestion(%q) = %q, want %q", tt.s, got, want)
 		}
+	}
+}
+
+func TestGuardDemo(t *testing.T) {
+	cfg, err := Demo(nil)
+	if err != nil {
+		t.Fatalf("Demo(nil): %v", err)
+	}
+	caseworker := guard.Limits{
+		Rate: 1, Burst: 20, SubjectsPerHour: 30, SubjectsPerDay: 100, OutOfCaseloadPerDay: 6, OutOfUnitPerDay: 2,
+		UntrustedPerDay: 5, LookupsPerHour: 40, MissesPerHour: 8, VelocitySubjects: 12, VelocityWindow: 10 * time.Minute,
+		EnumerationRun: 10, Hours: mustHours(t, "mon-fri 07:00-20:00"), HardMargin: 5,
+	}
+	hr := caseworker
+	hr.SubjectsPerHour, hr.SubjectsPerDay, hr.OutOfCaseloadPerDay = 40, 150, 10
+	support := guard.Limits{
+		AllUnits: true, Rate: 2, Burst: 30, SubjectsPerHour: 60, SubjectsPerDay: 250,
+		OutOfCaseloadPerDay: 20, OutOfUnitPerDay: 5, // built-in defaults
+		UntrustedPerDay: 5, LookupsPerHour: 90, MissesPerHour: 20, VelocitySubjects: 20, VelocityWindow: 10 * time.Minute,
+		EnumerationRun: 10, Hours: mustHours(t, "mon-sat 07:00-21:00"), HardMargin: 8,
+	}
+	// The roles without purposes (security-officer, auditor, admin) have no
+	// entry.
+	checkGuard(t, cfg.Guard, "Europe/Paris", Guard{
+		TrustedNetworks: prefixes(t, "127.0.0.0/8", "::1/128", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"),
+		Roles:           map[string]guard.Limits{"caseworker": caseworker, "hr-officer": hr, "support": support},
+	})
+}
+
+// guardBase declares roles clerk and boss, which read records, and auditor,
+// which does not; the guard section follows from line 4.
+const guardBase = "schema: [{name: x, type: text, sensitivity: identity}]\n" +
+	"purposes: {p: {fields: {x: clear}}}\n" +
+	"roles: {clerk: {purposes: [p]}, boss: {purposes: [p]}, auditor: {permissions: [audit]}}\n"
+
+func TestGuardLimits(t *testing.T) {
+	builtin := guard.Limits{
+		Rate: 2, Burst: 30, SubjectsPerHour: 60, SubjectsPerDay: 200, OutOfCaseloadPerDay: 20, OutOfUnitPerDay: 5,
+		UntrustedPerDay: 10, LookupsPerHour: 60, MissesPerHour: 15, VelocitySubjects: 20, VelocityWindow: 10 * time.Minute,
+		EnumerationRun: 10, HardMargin: 10,
+	}
+	with := func(f func(*guard.Limits)) guard.Limits { l := builtin; f(&l); return l }
+	nineToFive := mustHours(t, "mon-fri 09:00-17:00")
+	tests := []struct {
+		name        string
+		guard       string
+		clerk, boss guard.Limits
+	}{
+		{"no guard", "", builtin, builtin},
+		{"null guard", "guard: ~\n", builtin, builtin},
+		{"null roles", "guard: {defaults: ~, roles: ~}\n", builtin, builtin},
+		{
+			"defaults over built-ins",
+			"guard:\n  defaults: {subjects_per_day: 7, hours: mon-fri 09:00-17:00, all_units: true}\n",
+			with(func(l *guard.Limits) { l.SubjectsPerDay, l.Hours, l.AllUnits = 7, nineToFive, true }),
+			with(func(l *guard.Limits) { l.SubjectsPerDay, l.Hours, l.AllUnits = 7, nineToFive, true }),
+		},
+		{
+			"role over defaults over built-ins",
+			"guard:\n  defaults: {subjects_per_day: 7, lookups_per_hour: 3}\n  roles:\n    clerk: {subjects_per_day: 9, misses_per_hour: 4}\n",
+			with(func(l *guard.Limits) { l.SubjectsPerDay, l.LookupsPerHour, l.MissesPerHour = 9, 3, 4 }),
+			with(func(l *guard.Limits) { l.SubjectsPerDay, l.LookupsPerHour = 7, 3 }),
+		},
+		{
+			"role turns off what defaults set",
+			"guard:\n  defaults: {hours: mon-fri 09:00-17:00, hard_margin: 3}\n  roles:\n    clerk:\n" +
+				"      rate: off\n      velocity: off\n      enumeration_run: 0\n      hours: always\n      hard_margin: 0\n      subjects_per_hour: 0\n",
+			with(func(l *guard.Limits) {
+				l.Rate, l.Burst, l.VelocitySubjects, l.VelocityWindow, l.EnumerationRun, l.HardMargin, l.SubjectsPerHour = 0, 0, 0, 0, 0, 0, 0
+			}),
+			with(func(l *guard.Limits) { l.Hours, l.HardMargin = nineToFive, 3 }),
+		},
+		{
+			"zero rate and velocity",
+			"guard:\n  roles:\n    clerk: {rate: 0, velocity: {subjects: 0}}\n",
+			with(func(l *guard.Limits) { l.Rate, l.Burst, l.VelocitySubjects, l.VelocityWindow = 0, 0, 0, 0 }),
+			builtin,
+		},
+		{
+			"fractional rate, whole velocity",
+			"guard:\n  roles:\n    boss: {rate: {per_second: 0.25, burst: 1.5}, velocity: {subjects: 63, window: 24h}}\n",
+			builtin,
+			with(func(l *guard.Limits) {
+				l.Rate, l.Burst, l.VelocitySubjects, l.VelocityWindow = 0.25, 1.5, 63, 24*time.Hour
+			}),
+		},
+		{
+			"null role entry takes the defaults",
+			"guard:\n  defaults: {out_of_unit_per_day: 1}\n  roles:\n    clerk:\n",
+			with(func(l *guard.Limits) { l.OutOfUnitPerDay = 1 }),
+			with(func(l *guard.Limits) { l.OutOfUnitPerDay = 1 }),
+		},
+		{
+			"largest values",
+			"guard:\n  roles:\n    clerk: {subjects_per_day: 10000000, enumeration_run: 1000, rate: {per_second: 10000000, burst: 1}}\n",
+			with(func(l *guard.Limits) {
+				l.SubjectsPerDay, l.EnumerationRun, l.Rate, l.Burst = 10_000_000, 1000, 10_000_000, 1
+			}),
+			builtin,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, err := Parse("inline.yaml", []byte(guardBase+tt.guard), nil)
+			if err != nil {
+				t.Fatalf("Parse: %v", err)
+			}
+			want := map[string]guard.Limits{"clerk": tt.clerk, "boss": tt.boss}
+			if !reflect.DeepEqual(cfg.Guard.Roles, want) {
+				t.Errorf("roles\n got %+v\nwant %+v", cfg.Guard.Roles, want)
+			}
+		})
+	}
+}
+
+func TestGuardNetworks(t *testing.T) {
+	tests := []struct {
+		guard                   string
+		location                string
+		trusted, trustedProxies []netip.Prefix
+	}{
+		{"guard: {timezone: UTC, trusted_networks: [], trusted_proxies: [\"::1/128\"]}\n", "UTC", nil, prefixes(t, "::1/128")},
+		{"guard: {timezone: Asia/Tokyo, trusted_networks: [\"2001:db8::/32\", 0.0.0.0/0]}\n", "Asia/Tokyo", prefixes(t, "2001:db8::/32", "0.0.0.0/0"), nil},
+	}
+	for _, tt := range tests {
+		cfg, err := Parse("inline.yaml", []byte(guardBase+tt.guard), nil)
+		if err != nil {
+			t.Errorf("Parse(%q): %v", tt.guard, err)
+			continue
+		}
+		g := cfg.Guard
+		if g.Location.String() != tt.location || !reflect.DeepEqual(g.TrustedNetworks, tt.trusted) || !reflect.DeepEqual(g.TrustedProxies, tt.trustedProxies) {
+			t.Errorf("Parse(%q) = %v %v %v, want %v %v %v", tt.guard, g.Location, g.TrustedNetworks, g.TrustedProxies, tt.location, tt.trusted, tt.trustedProxies)
+		}
+	}
+}
+
+// TestGuardErrors checks that each bad guard value gives exactly one
+// problem, on its line and key.
+func TestGuardErrors(t *testing.T) {
+	const role = "guard:\n  roles:\n    clerk:\n      " // the value is on line 7
+	tests := []struct {
+		guard string
+		want  string
+	}{
+		{"guard: 5\n", `inline.yaml:4: guard: want a mapping, got the number "5"`},
+		{"guard: {timezon: UTC}\n", `inline.yaml:4: guard: unknown key "timezon" (did you mean "timezone"?)`},
+		{"guard:\n  timezone: Mars/Olympus_Mons\n", `inline.yaml:5: guard.timezone: unknown time zone "Mars/Olympus_Mons": want an IANA time zone name`},
+		{"guard:\n  timezone: Local\n", `inline.yaml:5: guard.timezone: want an IANA time zone name such as Europe/Paris or UTC, got "Local"`},
+		{"guard:\n  timezone: \"\"\n", `inline.yaml:5: guard.timezone: want an IANA time zone name such as Europe/Paris or UTC, got ""`},
+		{"guard:\n  timezone: 1\n", `inline.yaml:5: guard.timezone: want a string, got the number "1"`},
+		{"guard:\n  trusted_networks: [10.0.0.0/33]\n", `inline.yaml:5: guard.trusted_networks: invalid network "10.0.0.0/33": want CIDR notation`},
+		{"guard:\n  trusted_networks: [\"::1\"]\n", `inline.yaml:5: guard.trusted_networks: invalid network "::1": want CIDR notation such as 10.0.0.0/8 or fd00::/8 (for one address, write ::1/128)`},
+		{"guard:\n  trusted_networks:\n    - 10.0.0.0/8\n    - office\n", `inline.yaml:7: guard.trusted_networks: invalid network "office"`},
+		{"guard:\n  trusted_networks: [10.1.0.0/8]\n", `inline.yaml:5: guard.trusted_networks: network "10.1.0.0/8" has address bits set beyond its /8 prefix: did you mean 10.0.0.0/8?`},
+		{"guard:\n  trusted_networks: [[10.0.0.0/8]]\n", `inline.yaml:5: guard.trusted_networks[0]: want a string, got a list`},
+		{"guard:\n  trusted_proxies: [10.0.0.1/32, 10.0.0.1/32]\n", `inline.yaml:5: guard.trusted_proxies: "10.0.0.1/32" listed twice`},
+		{"guard:\n  trusted_proxies: {a: 1}\n", `inline.yaml:5: guard.trusted_proxies: want a list, got a mapping`},
+		{"guard:\n  defaults: [clerk]\n", `inline.yaml:5: guard.defaults: want a mapping, got a list`},
+		{"guard:\n  defaults:\n    subjects_per_hour: -1\n", `inline.yaml:6: guard.defaults.subjects_per_hour: must be between 0 (no limit) and 10000000, got -1`},
+		{"guard:\n  roles: [clerk]\n", `inline.yaml:5: guard.roles: want a mapping, got a list`},
+		{"guard:\n  roles:\n    clerc: {}\n", `inline.yaml:6: guard.roles.clerc: unknown role "clerc" (did you mean "clerk"?)`},
+		{"guard:\n  roles:\n    Clerk: {}\n", `inline.yaml:6: guard.roles.Clerk: unknown role "Clerk" (did you mean "clerk"?)`},
+		{"guard:\n  roles:\n    auditor: {}\n", `inline.yaml:6: guard.roles.auditor: role "auditor" has no purposes`},
+		{"guard:\n  roles:\n    clerk: 3\n", `inline.yaml:6: guard.roles.clerk: want a mapping, got the number "3"`},
+		{"guard:\n  roles:\n    clerk: {}\n    clerk: {}\n", `inline.yaml:7: guard.roles.clerk: key given twice (first at line 6)`},
+		{role + "subjects_per_day: 10000001", `inline.yaml:7: guard.roles.clerk.subjects_per_day: must be between 0 (no limit) and 10000000, got 10000001`},
+		{role + "out_of_caseload_per_day: -3", `inline.yaml:7: guard.roles.clerk.out_of_caseload_per_day: must be between 0 (no limit) and 10000000, got -3`},
+		{role + "out_of_unit_per_day: 99999999999999999999", `inline.yaml:7: guard.roles.clerk.out_of_unit_per_day: want an integer`},
+		{role + "untrusted_origin_per_day: ten", `inline.yaml:7: guard.roles.clerk.untrusted_origin_per_day: want an integer, got the string "ten"`},
+		{role + "lookups_per_hour: 1.5", `inline.yaml:7: guard.roles.clerk.lookups_per_hour: want an integer, got the number "1.5"`},
+		{role + "misses_per_hour: -1", `inline.yaml:7: guard.roles.clerk.misses_per_hour: must be between 0 (no limit)`},
+		{role + "hard_margin: -1", `inline.yaml:7: guard.roles.clerk.hard_margin: must be between 0 (off) and 10000000, got -1`},
+		{role + "all_units: 1", `inline.yaml:7: guard.roles.clerk.all_units: want true or false, got the number "1"`},
+		{role + "enumeration_run: 2", `inline.yaml:7: guard.roles.clerk.enumeration_run: must be 0 (off) or between 3 and 1000, got 2`},
+		{role + "enumeration_run: 1001", `inline.yaml:7: guard.roles.clerk.enumeration_run: must be 0 (off) or between 3 and 1000, got 1001`},
+		{role + "hours: weekdays 09:00-17:00", `inline.yaml:7: guard.roles.clerk.hours: invalid hours "weekdays 09:00-17:00": unknown day in "weekdays"`},
+		{role + "hours: mon-fri 9-17", `inline.yaml:7: guard.roles.clerk.hours: invalid hours "mon-fri 9-17": time "9": want HH:MM`},
+		{role + "hours: [mon]", `inline.yaml:7: guard.roles.clerk.hours: want a string, got a list`},
+		{role + "rate: 2", `inline.yaml:7: guard.roles.clerk.rate: want {per_second: N, burst: N}, or off for no rate limit, got the number "2"`},
+		{role + "rate: {per_second: 0, burst: 5}", `inline.yaml:7: guard.roles.clerk.rate.per_second: must be more than 0 and at most 10000000, got 0 (write rate: off for no rate limit)`},
+		{role + "rate: {per_second: -1, burst: 5}", `inline.yaml:7: guard.roles.clerk.rate.per_second: must be more than 0`},
+		{role + "rate: {per_second: 2e7, burst: 5}", `inline.yaml:7: guard.roles.clerk.rate.per_second: must be more than 0 and at most 10000000, got 2e+07`},
+		{role + "rate: {per_second: 1, burst: 0.5}", `inline.yaml:7: guard.roles.clerk.rate.burst: must be between 1 and 10000000, got 0.5`},
+		{role + "rate: {per_second: .nan, burst: 5}", `inline.yaml:7: guard.roles.clerk.rate.per_second: want a finite number, got ".nan"`},
+		{role + "rate: {per_second: fast, burst: 5}", `inline.yaml:7: guard.roles.clerk.rate.per_second: want a number, got the string "fast"`},
+		{role + "rate: {per_second: 1}", `inline.yaml:7: guard.roles.clerk.rate: missing required key "burst"`},
+		{role + "rate: {per_second: 1, burst: 2, refill: 3}", `inline.yaml:7: guard.roles.clerk.rate: unknown key "refill"`},
+		{role + "velocity: 12", `inline.yaml:7: guard.roles.clerk.velocity: want {subjects: N, window: DURATION}, or off, got the number "12"`},
+		{role + "velocity: {subjects: 64, window: 10m}", `inline.yaml:7: guard.roles.clerk.velocity.subjects: must be between 0 (off) and 63, got 64`},
+		{role + "velocity: {subjects: 5}", `inline.yaml:7: guard.roles.clerk.velocity: missing required key "window"`},
+		{role + "velocity: {window: 5m}", `inline.yaml:7: guard.roles.clerk.velocity: missing required key "subjects"`},
+		{role + "velocity: {subjects: 5, window: 0s}", `inline.yaml:7: guard.roles.clerk.velocity.window: must be a positive duration of at most 24h0m0s, got 0s`},
+		{role + "velocity: {subjects: 5, window: 25h}", `inline.yaml:7: guard.roles.clerk.velocity.window: must be a positive duration of at most 24h0m0s, got 25h0m0s`},
+		{role + "velocity: {subjects: 5, window: soon}", `inline.yaml:7: guard.roles.clerk.velocity.window: invalid duration "soon"`},
+		{role + "subject_per_day: 3", `inline.yaml:7: guard.roles.clerk: unknown key "subject_per_day" (did you mean "subjects_per_day"?)`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.want, func(t *testing.T) {
+			_, err := Parse("inline.yaml", []byte(guardBase+tt.guard+"\n"), nil)
+			var cerr *Error
+			if !errors.As(err, &cerr) || len(cerr.Problems) != 1 {
+				t.Fatalf("Parse(%q) = %v, want one problem", tt.guard, err)
+			}
+			if !strings.HasPrefix(err.Error(), tt.want) {
+				t.Errorf("Parse(%q) = %q, want prefix %q", tt.guard, err, tt.want)
+			}
+		})
 	}
 }

@@ -5,7 +5,9 @@ import (
 	"cmp"
 	"fmt"
 	"io"
+	"math"
 	"net"
+	"net/netip"
 	"net/url"
 	"regexp"
 	"slices"
@@ -17,6 +19,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/coffre/coffre/internal/guard"
 	"github.com/coffre/coffre/internal/mask"
 	"github.com/coffre/coffre/internal/policy"
 )
@@ -38,7 +41,7 @@ var lookupTypes = []policy.FieldType{policy.TypeEmail, policy.TypePhone, policy.
 
 // The keys each fixed-key mapping accepts.
 var (
-	topKeys      = []string{"store", "listen", "data_dir", "root_key_file", "sessions", "limits", "audit", "schema", "purposes", "roles"}
+	topKeys      = []string{"store", "listen", "data_dir", "root_key_file", "sessions", "limits", "audit", "schema", "purposes", "roles", "guard"}
 	auditKeys    = []string{"witnesses", "max_lag"}
 	sessionKeys  = []string{"idle", "absolute", "login_token"}
 	limitKeys    = []string{"max_body_bytes", "reason_max_len"}
@@ -46,7 +49,26 @@ var (
 	purposeKeys  = []string{"description", "require_reason", "fields"}
 	roleKeys     = []string{"purposes", "permissions"}
 	requiredKeys = []string{"name", "type", "sensitivity"}
+	guardKeys    = []string{"timezone", "trusted_networks", "trusted_proxies", "defaults", "roles"}
+	// guardLimitKeys are those of guard.defaults and of each role under
+	// guard.roles.
+	guardLimitKeys = []string{"all_units", "rate", "subjects_per_hour", "subjects_per_day", "out_of_caseload_per_day", "out_of_unit_per_day",
+		"untrusted_origin_per_day", "lookups_per_hour", "misses_per_hour", "velocity", "enumeration_run", "hours", "hard_margin"}
+	rateKeys     = []string{"per_second", "burst"}
+	velocityKeys = []string{"subjects", "window"}
 )
+
+// guardBudgets are the guard limit keys that hold a budget: a count, 0
+// meaning no limit.
+var guardBudgets = map[string]func(*guard.Limits) *int{
+	"subjects_per_hour":        func(l *guard.Limits) *int { return &l.SubjectsPerHour },
+	"subjects_per_day":         func(l *guard.Limits) *int { return &l.SubjectsPerDay },
+	"out_of_caseload_per_day":  func(l *guard.Limits) *int { return &l.OutOfCaseloadPerDay },
+	"out_of_unit_per_day":      func(l *guard.Limits) *int { return &l.OutOfUnitPerDay },
+	"untrusted_origin_per_day": func(l *guard.Limits) *int { return &l.UntrustedPerDay },
+	"lookups_per_hour":         func(l *guard.Limits) *int { return &l.LookupsPerHour },
+	"misses_per_hour":          func(l *guard.Limits) *int { return &l.MissesPerHour },
+}
 
 // maxWork bounds the mapping entries and list items visited, so that aliases
 // cannot make a small file expensive to walk.
@@ -167,7 +189,7 @@ func (p *parser) parse(data []byte, environ []string) *Config {
 	}
 
 	var s settings
-	var schemaNode, purposesNode, rolesNode *yaml.Node
+	var schemaNode, purposesNode, rolesNode, guardNode *yaml.Node
 	p.mapping(root, "", topKeys, func(key string, _, v *yaml.Node) {
 		switch key {
 		case "store":
@@ -222,6 +244,8 @@ func (p *parser) parse(data []byte, environ []string) *Config {
 			purposesNode = v
 		case "roles":
 			rolesNode = v
+		case "guard":
+			guardNode = v
 		}
 	})
 	p.environment(&s, environ)
@@ -232,7 +256,8 @@ func (p *parser) parse(data []byte, environ []string) *Config {
 	}
 	fields, declaredFields := p.schema(schemaNode)
 	purposes, declaredPurposes := p.purposes(purposesNode, fields, declaredFields)
-	roles := p.roles(rolesNode, declaredPurposes)
+	roles, declaredRoles := p.roles(rolesNode, declaredPurposes)
+	cfg.Guard = p.guard(guardNode, roles, declaredRoles)
 	cfg.Policy = p.assemble(rootLine, schemaNode, fields, purposes, roles)
 	return cfg
 }
@@ -868,10 +893,12 @@ func (p *parser) purposes(n *yaml.Node, fields []policy.Field, declaredFields ma
 	return out, declared
 }
 
-// roles reads the roles, and returns the valid ones.
-func (p *parser) roles(n *yaml.Node, declaredPurposes map[string]bool) []namedRole {
+// roles reads the roles. It returns the valid ones, and the names of all
+// those defined, valid or not.
+func (p *parser) roles(n *yaml.Node, declaredPurposes map[string]bool) ([]namedRole, map[string]bool) {
 	purposeNames := sortedKeys(declaredPurposes)
 	perms := names(policy.Permissions)
+	declared := map[string]bool{}
 	var out []namedRole
 	for _, e := range p.pairs(n, "roles") {
 		before := p.n
@@ -879,6 +906,7 @@ func (p *parser) roles(n *yaml.Node, declaredPurposes map[string]bool) []namedRo
 			p.errorf(e.k, "roles", "invalid role name %s: want a lower-case letter, then up to 62 lower-case letters, digits or -", short(e.key))
 			continue
 		}
+		declared[e.key] = true
 		path := "roles." + e.key
 		r := &policy.Role{Name: e.key}
 		if isNull(deref(e.v)) {
@@ -916,7 +944,300 @@ func (p *parser) roles(n *yaml.Node, declaredPurposes map[string]bool) []namedRo
 			out = append(out, namedRole{r: r, k: e.k})
 		}
 	}
+	return out, declared
+}
+
+// limitSpec holds the keys that one mapping of guard limits (guard.defaults
+// or a role under guard.roles) sets, as changes to apply over the limits it
+// inherits.
+type limitSpec []func(*guard.Limits)
+
+func (s limitSpec) apply(l *guard.Limits) {
+	for _, f := range s {
+		f(l)
+	}
+}
+
+// guard reads the guard section. roles are the valid roles, declaredRoles
+// the names of all those defined, valid or not.
+func (p *parser) guard(n *yaml.Node, roles []namedRole, declaredRoles map[string]bool) Guard {
+	g := Guard{Location: defaultLocation()}
+	for _, s := range defaultTrustedNetworks {
+		g.TrustedNetworks = append(g.TrustedNetworks, netip.MustParsePrefix(s))
+	}
+	readers := map[string]bool{} // valid roles, whether they have purposes
+	for _, nr := range roles {
+		readers[nr.r.Name] = len(nr.r.Purposes) > 0
+	}
+	var defaults limitSpec
+	specs := map[string]limitSpec{}
+	p.mapping(n, "guard", guardKeys, func(key string, _, v *yaml.Node) {
+		path := "guard." + key
+		switch key {
+		case "timezone":
+			if s, ok := p.text(v, path); ok {
+				if loc, ok := p.location(v, path, s); ok {
+					g.Location = loc
+				}
+			}
+		case "trusted_networks":
+			g.TrustedNetworks = p.prefixes(v, path)
+		case "trusted_proxies":
+			g.TrustedProxies = p.prefixes(v, path)
+		case "defaults":
+			defaults = p.limits(v, path)
+		case "roles":
+			roleNames := sortedKeys(declaredRoles)
+			for _, e := range p.pairs(v, path) {
+				rp := join(path, e.key)
+				if !declaredRoles[e.key] {
+					p.errorf(e.k, rp, "unknown role %s%s", short(e.key), suggestion(e.key, roleNames))
+					continue
+				}
+				if reads, valid := readers[e.key]; valid && !reads {
+					p.errorf(e.k, rp, "role %q has no purposes: it reads no records, so no limits apply to it; remove this entry", e.key)
+					continue
+				}
+				specs[e.key] = p.limits(e.v, rp)
+			}
+		}
+	})
+	g.Roles = map[string]guard.Limits{}
+	for _, nr := range roles {
+		if len(nr.r.Purposes) == 0 {
+			continue
+		}
+		l := defaultLimits
+		defaults.apply(&l)
+		specs[nr.r.Name].apply(&l)
+		g.Roles[nr.r.Name] = l
+	}
+	return g
+}
+
+// location loads the time zone named s.
+func (p *parser) location(n *yaml.Node, path, s string) (*time.Location, bool) {
+	const want = "want an IANA time zone name such as Europe/Paris or UTC"
+	if s == "" || s == "Local" {
+		// LoadLocation takes both, as UTC and as the host's zone.
+		p.errorf(n, path, "%s, got %s", want, short(s))
+		return nil, false
+	}
+	loc, err := time.LoadLocation(s)
+	if err != nil {
+		p.errorf(n, path, "unknown time zone %s: %s", short(s), want)
+		return nil, false
+	}
+	return loc, true
+}
+
+// prefixes reads a list of networks in CIDR notation.
+func (p *parser) prefixes(n *yaml.Node, path string) []netip.Prefix {
+	var out []netip.Prefix
+	seen := map[netip.Prefix]bool{}
+	for i, item := range p.list(n, path) {
+		s, ok := p.text(item, fmt.Sprintf("%s[%d]", path, i))
+		if !ok {
+			continue
+		}
+		pf, err := netip.ParsePrefix(s)
+		if err != nil {
+			one := ""
+			if a, err := netip.ParseAddr(s); err == nil && a.Zone() == "" {
+				one = fmt.Sprintf(" (for one address, write %s/%d)", s, a.BitLen())
+			}
+			p.errorf(item, path, "invalid network %s: want CIDR notation such as 10.0.0.0/8 or fd00::/8%s", short(s), one)
+			continue
+		}
+		if m := pf.Masked(); m != pf {
+			p.errorf(item, path, "network %s has address bits set beyond its /%d prefix: did you mean %s?", short(s), pf.Bits(), m)
+			continue
+		}
+		if seen[pf] {
+			p.errorf(item, path, "%s listed twice", short(s))
+			continue
+		}
+		seen[pf] = true
+		out = append(out, pf)
+	}
 	return out
+}
+
+// limits reads a mapping of guard limits, at path guard.defaults or
+// guard.roles.ROLE.
+func (p *parser) limits(n *yaml.Node, path string) limitSpec {
+	var spec limitSpec
+	set := func(f func(*guard.Limits)) { spec = append(spec, f) }
+	p.mapping(n, path, guardLimitKeys, func(key string, _, v *yaml.Node) {
+		kp := path + "." + key
+		switch key {
+		case "all_units":
+			if b, ok := p.boolean(v, kp); ok {
+				set(func(l *guard.Limits) { l.AllUnits = b })
+			}
+		case "rate":
+			if rate, burst, ok := p.rate(v, kp); ok {
+				set(func(l *guard.Limits) { l.Rate, l.Burst = rate, burst })
+			}
+		case "velocity":
+			if subjects, window, ok := p.velocity(v, kp); ok {
+				set(func(l *guard.Limits) { l.VelocitySubjects, l.VelocityWindow = subjects, window })
+			}
+		case "enumeration_run":
+			if i, ok := p.int64(v, kp); ok {
+				if i != 0 && (i < minEnumerationRun || i > maxEnumerationRun) {
+					p.errorf(v, kp, "must be 0 (off) or between %d and %d, got %d", minEnumerationRun, maxEnumerationRun, i)
+				} else {
+					set(func(l *guard.Limits) { l.EnumerationRun = int(i) })
+				}
+			}
+		case "hours":
+			if s, ok := p.text(v, kp); ok {
+				if h, err := guard.ParseHours(s); err != nil {
+					p.errorf(v, kp, "invalid hours %s: %v", short(s), err)
+				} else {
+					set(func(l *guard.Limits) { l.Hours = h })
+				}
+			}
+		case "hard_margin":
+			if i, ok := p.count(v, kp, maxGuardCount, "off"); ok {
+				set(func(l *guard.Limits) { l.HardMargin = i })
+			}
+		default:
+			if i, ok := p.count(v, kp, maxGuardCount, "no limit"); ok {
+				field := guardBudgets[key]
+				set(func(l *guard.Limits) { *field(l) = i })
+			}
+		}
+	})
+	return spec
+}
+
+// count reads an integer between 0 (which means zero, as in "no limit" or
+// "off") and max.
+func (p *parser) count(n *yaml.Node, path string, max int64, zero string) (int, bool) {
+	i, ok := p.int64(n, path)
+	if !ok {
+		return 0, false
+	}
+	if i < 0 || i > max {
+		p.errorf(n, path, "must be between 0 (%s) and %d, got %d", zero, max, i)
+		return 0, false
+	}
+	return int(i), true
+}
+
+// number reads a finite number, integer or not.
+func (p *parser) number(n *yaml.Node, path string) (float64, bool) {
+	rn := deref(n)
+	var f float64
+	if rn == nil || rn.Kind != yaml.ScalarNode || (rn.ShortTag() != "!!int" && rn.ShortTag() != "!!float") || rn.Decode(&f) != nil {
+		p.errorf(n, path, "want a number, got %s", describe(rn))
+		return 0, false
+	}
+	if math.IsNaN(f) || math.IsInf(f, 0) {
+		p.errorf(n, path, "want a finite number, got %s", short(rn.Value))
+		return 0, false
+	}
+	return f, true
+}
+
+// isOff reports whether n turns a detector off: off, false or 0.
+func isOff(n *yaml.Node) bool {
+	if n == nil || n.Kind != yaml.ScalarNode {
+		return false
+	}
+	switch n.ShortTag() {
+	case "!!str":
+		return n.Value == "off"
+	case "!!bool":
+		var b bool
+		return n.Decode(&b) == nil && !b
+	case "!!int", "!!float":
+		var f float64
+		return n.Decode(&f) == nil && f == 0
+	}
+	return false
+}
+
+// rate reads a token bucket, {per_second: N, burst: N}, or off for no rate
+// limit (then both are 0).
+func (p *parser) rate(n *yaml.Node, path string) (rate, burst float64, ok bool) {
+	rn := deref(n)
+	if isOff(rn) {
+		return 0, 0, true
+	}
+	if rn == nil || rn.Kind != yaml.MappingNode {
+		p.errorf(n, path, "want {per_second: N, burst: N}, or off for no rate limit, got %s", describe(rn))
+		return 0, 0, false
+	}
+	before := p.n
+	have := map[string]bool{}
+	p.mapping(n, path, rateKeys, func(key string, _, v *yaml.Node) {
+		have[key] = true
+		kp := path + "." + key
+		x, ok := p.number(v, kp)
+		if !ok {
+			return
+		}
+		switch key {
+		case "per_second":
+			if x <= 0 || x > maxGuardCount {
+				p.errorf(v, kp, "must be more than 0 and at most %d, got %v (write rate: off for no rate limit)", maxGuardCount, x)
+			}
+			rate = x
+		case "burst":
+			if x < 1 || x > maxGuardCount {
+				p.errorf(v, kp, "must be between 1 and %d, got %v", maxGuardCount, x)
+			}
+			burst = x
+		}
+	})
+	for _, k := range rateKeys {
+		if !have[k] {
+			p.errorf(n, path, "missing required key %q", k)
+		}
+	}
+	return rate, burst, p.n == before
+}
+
+// velocity reads {subjects: N, window: DURATION}, or off (then both are 0).
+func (p *parser) velocity(n *yaml.Node, path string) (subjects int, window time.Duration, ok bool) {
+	rn := deref(n)
+	if isOff(rn) {
+		return 0, 0, true
+	}
+	if rn == nil || rn.Kind != yaml.MappingNode {
+		p.errorf(n, path, "want {subjects: N, window: DURATION}, or off, got %s", describe(rn))
+		return 0, 0, false
+	}
+	before := p.n
+	have := map[string]bool{}
+	p.mapping(n, path, velocityKeys, func(key string, _, v *yaml.Node) {
+		have[key] = true
+		kp := path + "." + key
+		switch key {
+		case "subjects":
+			subjects, _ = p.count(v, kp, maxVelocitySubjects, "off")
+		case "window":
+			var d setting[time.Duration]
+			p.duration(&d, v, kp)
+			if !d.set {
+				return
+			}
+			if d.val <= 0 || d.val > maxVelocityWindow {
+				p.errorf(v, kp, "must be a positive duration of at most %s, got %s", maxVelocityWindow, d.val)
+				return
+			}
+			window = d.val
+		}
+	})
+	if !have["subjects"] {
+		p.errorf(n, path, "missing required key %q", "subjects")
+	} else if subjects > 0 && !have["window"] {
+		p.errorf(n, path, "missing required key %q", "window")
+	}
+	return subjects, window, p.n == before
 }
 
 // assemble builds the policy with policy.New. Its checks overlap those
