@@ -42,9 +42,11 @@ func commands() []command {
 		{"serve", "run the vault server", runServe},
 		{"demo", "run the vault with 243,000 synthetic people", runDemo},
 		{"operator", "manage operators (add)", runOperator},
+		{"canary", "plant canary subjects (plant)", runCanary},
 		{"audit", "verify the audit log, print its checkpoint or public key (verify, checkpoint, key)", runAudit},
 		{"import", "bulk-create subjects from a CSV or JSON-lines file", runImport},
 		{"bench", "measure import and audited reads (import, read)", runBench},
+		{"drill", "replay attacks and working days; count what leaks and who is locked", runDrill},
 		{"totp", "print the current TOTP code of a base32 secret", runTOTP},
 	}
 }

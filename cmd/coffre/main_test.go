@@ -36,6 +36,10 @@ func TestUsageErrors(t *testing.T) {
 		{"operator without subcommand", []string{"operator"}, 2, "want a subcommand: add"},
 		{"operator bad unit", []string{"operator", "add", "marie", "--role", "caseworker", "--unit", "Bad Unit", "--dev"}, 2, "--unit is required"},
 		{"demo too many people", []string{"demo", "--people", "-1"}, 2, "--people must be"},
+		{"drill unknown scenario", []string{"drill", "--scenario", "nope"}, 2, `unknown scenario "nope"`},
+		{"drill too few people", []string{"drill", "--people", "10"}, 2, "--people must be"},
+		{"canary without count", []string{"canary", "plant", "--dev"}, 2, "want one count"},
+		{"canary bad partner", []string{"canary", "plant", "3", "--partner", "Bad Name", "--dev"}, 2, "--partner"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

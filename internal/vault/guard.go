@@ -252,3 +252,46 @@ func newID(prefix string) string {
 	rand.Read(b[:])
 	return prefix + idEncoding.EncodeToString(b[:])
 }
+
+// PlantCanaries stores canary subjects: sealed, indexed and stored exactly
+// as any subject (so that nothing in the API tells them apart), and flagged
+// in the canary table only, bound to partner ("" for none). A read or
+// lookup of one locks the reader at once. One audit entry records the
+// planting, with the count and not the ids: the audit log is readable by
+// auditors, the canary table by no role.
+func (v *Vault) PlantCanaries(ctx context.Context, a Actor, partner string, rows []ImportRow) ([]string, error) {
+	now := v.now().UTC()
+	var all []*sealed
+	for _, r := range rows {
+		if err := v.checkFields(r.Unit, r.Fields); err != nil {
+			return nil, fmt.Errorf("canary %d: %w", r.Num, err)
+		}
+		s, err := v.seal(NewSubjectID(), r.Unit, r.Fields, now)
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, s)
+	}
+	err := v.store.Update(ctx, func(ctx context.Context, tx Tx) error {
+		for _, s := range all {
+			if err := s.put(ctx, tx); err != nil {
+				return err
+			}
+			if err := tx.PutCanary(ctx, s.row.ID, partner, now); err != nil {
+				return err
+			}
+		}
+		return tx.AppendAudit(ctx, &AuditEntry{Time: now, Actor: a.ID, Action: "canary.plant", Reason: fmt.Sprintf("%d", len(all)), Decision: "allow", Origin: a.Origin})
+	})
+	if errors.Is(err, ErrConflict) {
+		return nil, err
+	}
+	if err != nil {
+		return nil, unavailable(err)
+	}
+	ids := make([]string, len(all))
+	for i, s := range all {
+		ids[i] = s.row.ID
+	}
+	return ids, nil
+}

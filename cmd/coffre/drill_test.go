@@ -1,0 +1,61 @@
+package main
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+)
+
+// TestDrill runs the drill's fast scenarios on a small directory and checks
+// the JSON report's shape and bounds; the numbers come from the audit log
+// of a real server, so a guard that stopped locking would fail here.
+func TestDrill(t *testing.T) {
+	if testing.Short() {
+		t.Skip("loads a directory")
+	}
+	code, stdout, stderr := runCLI(t, "drill", "--people", "20000", "--json", "--data", t.TempDir(),
+		"--scenario", "versailles-scrape,leaked-emails,canary,many-accounts")
+	if code != 0 {
+		t.Fatalf("drill exit %d\n%s", code, stderr)
+	}
+	var rep struct {
+		Scenarios []map[string]any `json:"scenarios"`
+	}
+	if err := json.Unmarshal([]byte(stdout), &rep); err != nil {
+		t.Fatalf("JSON: %v\n%s", err, stdout)
+	}
+	if len(rep.Scenarios) != 4 {
+		t.Fatalf("%d scenarios, want 4", len(rep.Scenarios))
+	}
+	for _, r := range rep.Scenarios {
+		for _, k := range []string{"scenario", "kind", "exfiltrated", "exfiltrated_out_of_scope", "locked_accounts", "false_lockouts", "seconds_to_lockout"} {
+			if _, ok := r[k]; !ok {
+				t.Errorf("%v lacks %q", r["scenario"], k)
+			}
+		}
+		name := r["scenario"].(string)
+		ex := r["exfiltrated"].(float64)
+		switch name {
+		case "versailles-scrape", "leaked-emails":
+			if ex > 25 || r["locked_accounts"].(float64) != 1 || r["seconds_to_lockout"] == nil {
+				t.Errorf("%s: exfiltrated %v, locked %v, lockout %v", name, ex, r["locked_accounts"], r["seconds_to_lockout"])
+			}
+		case "canary":
+			if r["exfiltrated_after_canary"].(float64) != 0 || !strings.Contains(strings.Join(codes(r), ","), "canary") {
+				t.Errorf("canary: %v", r)
+			}
+		case "many-accounts":
+			if ex > 100 || ex == 0 {
+				t.Errorf("many-accounts exfiltrated %v", ex)
+			}
+		}
+	}
+}
+
+func codes(r map[string]any) []string {
+	var out []string
+	for _, c := range r["lock_codes"].([]any) {
+		out = append(out, c.(string))
+	}
+	return out
+}
