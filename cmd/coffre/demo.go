@@ -24,6 +24,7 @@ var demoUnit = synth.Make(demoSeed, 0).Unit
 // demoOperators are created on a fresh --dev or demo store, one per role.
 var demoOperators = []struct{ name, role string }{
 	{"camille", "caseworker"},
+	{"lea", "supervisor"},
 	{"hugo", "hr-officer"},
 	{"sofia", "support"},
 	{"sam", "security-officer"},

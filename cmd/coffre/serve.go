@@ -10,8 +10,12 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	var o appOptions
 	o.flags(fs.StringVar, fs.BoolVar)
 	listen := fs.String("listen", "", "listen `address` (overrides the configuration)")
+	fs.StringVar(&o.guard, "guard", "on", "`mode` of the guard, for benchmarks only: on, off, or bench (every check runs, no limit binds)")
 	if err := parse(fs, args); err != nil {
 		return err
+	}
+	if o.guard != "on" && o.guard != "off" && o.guard != "bench" {
+		return &usageError{msg: "--guard must be on, off or bench", hint: "leave it out outside benchmarks"}
 	}
 	a, err := openApp(ctx, o, stderr)
 	if err != nil {

@@ -26,8 +26,8 @@ func TestDemo(t *testing.T) {
 		t.Errorf("Source = %q, want %q", cfg.Source, "built-in demo")
 	}
 	pol := cfg.Policy
-	if len(pol.Fields) != 11 || len(pol.Purposes) != 5 || len(pol.Roles) != 6 {
-		t.Fatalf("demo has %d fields, %d purposes, %d roles; want 11, 5, 6", len(pol.Fields), len(pol.Purposes), len(pol.Roles))
+	if len(pol.Fields) != 11 || len(pol.Purposes) != 5 || len(pol.Roles) != 7 {
+		t.Fatalf("demo has %d fields, %d purposes, %d roles; want 11, 5, 7", len(pol.Fields), len(pol.Purposes), len(pol.Roles))
 	}
 
 	fields := []struct {
@@ -580,6 +580,8 @@ func TestGuardDemo(t *testing.T) {
 	}
 	hr := caseworker
 	hr.SubjectsPerHour, hr.SubjectsPerDay, hr.OutOfCaseloadPerDay = 40, 150, 10
+	supervisor := caseworker
+	supervisor.SubjectsPerHour, supervisor.SubjectsPerDay, supervisor.OutOfCaseloadPerDay, supervisor.OutOfUnitPerDay = 40, 120, 15, 3
 	support := guard.Limits{
 		AllUnits: true, Rate: 2, Burst: 30, SubjectsPerHour: 60, SubjectsPerDay: 250,
 		OutOfCaseloadPerDay: 20, OutOfUnitPerDay: 5, // built-in defaults
@@ -590,7 +592,7 @@ func TestGuardDemo(t *testing.T) {
 	// entry.
 	checkGuard(t, cfg.Guard, "Europe/Paris", Guard{
 		TrustedNetworks: prefixes(t, "127.0.0.0/8", "::1/128", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"),
-		Roles:           map[string]guard.Limits{"caseworker": caseworker, "hr-officer": hr, "support": support},
+		Roles:           map[string]guard.Limits{"caseworker": caseworker, "hr-officer": hr, "supervisor": supervisor, "support": support},
 	})
 }
 

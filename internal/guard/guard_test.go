@@ -386,3 +386,40 @@ func TestMemo(t *testing.T) {
 		t.Errorf("value runs %v, want %v", runs, want)
 	}
 }
+
+func TestMemoBound(t *testing.T) {
+	m := Memo{Max: 3}
+	for _, s := range []string{"a", "b", "c"} {
+		m.Record("op", s, monday)
+	}
+	if _, d := m.Seen("op", "a", monday); !d {
+		t.Fatal("under the bound: forgotten")
+	}
+	m.Record("op", "d", monday) // over the bound: the memo starts afresh
+	if _, d := m.Seen("op", "a", monday); d {
+		t.Error("over the bound: still remembered")
+	}
+	if _, d := m.Seen("op", "d", monday); !d {
+		t.Error("the newest entry is lost")
+	}
+}
+
+// FuzzParseHours: what ParseHours accepts renders back to the same hours.
+func FuzzParseHours(f *testing.F) {
+	for _, seed := range []string{"always", "mon-fri 07:00-20:00", "sat-mon 08:30-12:00", "mon,wed 00:00-24:00", "x", "mon 7:00-8:00"} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		h, err := ParseHours(s)
+		if err != nil {
+			return
+		}
+		again, err := ParseHours(h.String())
+		if err != nil || again != h {
+			t.Fatalf("%q → %q → %+v, %v", s, h.String(), again, err)
+		}
+		if h.Set && (h.From < 0 || h.To > 24*60 || h.From >= h.To) {
+			t.Fatalf("%q: span %d-%d", s, h.From, h.To)
+		}
+	})
+}

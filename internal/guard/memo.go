@@ -1,6 +1,7 @@
 package guard
 
 import (
+	"hash/maphash"
 	"sync"
 	"time"
 )
@@ -10,9 +11,14 @@ import (
 // operator's lookup values. See the package comment for why it is not in
 // the store. It is safe for concurrent use.
 type Memo struct {
-	mu     sync.Mutex
-	day    int64
-	seen   map[string]int64 // operator + "\x00" + subject → hour of the last read
+	mu   sync.Mutex
+	day  int64
+	seed maphash.Seed
+	// seen: operator → hash of the subject id → hour of the last read. A
+	// hash collision (odds 2⁻⁶⁴ a pair) would count a new subject as a
+	// repeat; 8-byte keys keep a million entries near 40 MB.
+	seen   map[string]map[uint64]uint32
+	n      int // entries in seen
 	values map[string]valueRun
 	// Max bounds the entries; past it the memo starts afresh (stricter:
 	// repeats count again). Default 1,000,000.
@@ -29,8 +35,8 @@ func (m *Memo) Seen(op, subject string, now time.Time) (hour, day bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.rollLocked(now)
-	h, ok := m.seen[op+"\x00"+subject]
-	return ok && h == now.Unix()/3600, ok
+	h, ok := m.seen[op][maphash.String(m.seed, subject)]
+	return ok && h == uint32(now.Unix()/3600), ok
 }
 
 // Record notes that op read subject at now.
@@ -42,10 +48,20 @@ func (m *Memo) Record(op, subject string, now time.Time) {
 	if max <= 0 {
 		max = 1_000_000
 	}
-	if len(m.seen) >= max {
+	if m.n >= max {
 		clear(m.seen)
+		m.n = 0
 	}
-	m.seen[op+"\x00"+subject] = now.Unix() / 3600
+	ops := m.seen[op]
+	if ops == nil {
+		ops = map[uint64]uint32{}
+		m.seen[op] = ops
+	}
+	k := maphash.String(m.seed, subject)
+	if _, ok := ops[k]; !ok {
+		m.n++
+	}
+	ops[k] = uint32(now.Unix() / 3600)
 }
 
 // ValueRun notes op's lookup of a value whose order key is key (the first
@@ -69,17 +85,17 @@ func (m *Memo) Forget(op string) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	delete(m.values, op)
-	for k := range m.seen {
-		if len(k) > len(op) && k[:len(op)] == op && k[len(op)] == 0 {
-			delete(m.seen, k)
-		}
-	}
+	m.n -= len(m.seen[op])
+	delete(m.seen, op)
 }
 
 func (m *Memo) rollLocked(now time.Time) {
 	_, off := now.Zone()
 	day := (now.Unix() + int64(off)) / 86400
 	if m.seen == nil || day != m.day {
-		m.seen, m.day = map[string]int64{}, day
+		if m.seen == nil {
+			m.seed = maphash.MakeSeed()
+		}
+		m.seen, m.day, m.n = map[string]map[uint64]uint32{}, day, 0
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"reflect"
 	"strings"
 	"testing"
@@ -19,11 +20,14 @@ const fuzzBodyLimit = 256
 
 // requestTypes makes a fresh value of each request body type.
 var requestTypes = map[string]func() any{
-	"login":  func() any { return new(loginRequest) },
-	"totp":   func() any { return new(totpRequest) },
-	"create": func() any { return new(createRequest) },
-	"lookup": func() any { return new(lookupRequest) },
-	"update": func() any { return new(updateRequest) },
+	"login":     func() any { return new(loginRequest) },
+	"unlock":    func() any { return new(unlockRequest) },
+	"extension": func() any { return new(extensionRequest) },
+	"approve":   func() any { return new(approveRequest) },
+	"totp":      func() any { return new(totpRequest) },
+	"create":    func() any { return new(createRequest) },
+	"lookup":    func() any { return new(lookupRequest) },
+	"update":    func() any { return new(updateRequest) },
 }
 
 // FuzzDecode feeds arbitrary bytes as the body of each request type, both
@@ -236,3 +240,32 @@ func FuzzHeaders(f *testing.F) {
 const headerMessages = "missing Coffre-Purpose header: every read declares a purpose: " +
 	"malformed Coffre-Purpose: lower-case letters, digits and '-', at most 63: " +
 	"Coffre-Reason longer than bytes: Coffre-Reason holds control characters or invalid UTF-8: bad request 0123456789"
+
+// FuzzForwardedFor: whatever X-Forwarded-For a client sends, the origin is
+// the peer unless the peer is a trusted proxy, and is then an address
+// parsed from the header or a proxy's: never free text.
+func FuzzForwardedFor(f *testing.F) {
+	for _, seed := range []string{"203.0.113.5", "10.0.0.1, 127.0.0.1", "", "garbage", "::1,  2001:db8::1", "1.2.3.4,,5.6.7.8"} {
+		f.Add(seed, true)
+		f.Add(seed, false)
+	}
+	f.Fuzz(func(t *testing.T, xff string, fromProxy bool) {
+		s := &Server{TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}}
+		r := httptest.NewRequest("GET", "/", nil)
+		r.RemoteAddr = "198.51.100.7:1234"
+		if fromProxy {
+			r.RemoteAddr = "127.0.0.1:1234"
+		}
+		r.Header.Set("X-Forwarded-For", xff)
+		got := s.origin(r)
+		if !fromProxy {
+			if got != "198.51.100.7" {
+				t.Fatalf("origin from a non-proxy peer = %q", got)
+			}
+			return
+		}
+		if _, err := netip.ParseAddr(got); err != nil {
+			t.Fatalf("origin %q is not an address (header %q)", got, xff)
+		}
+	})
+}

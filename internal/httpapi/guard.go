@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/coffre/coffre/internal/vault"
 )
@@ -53,4 +54,59 @@ func (s *Server) unlock(w http.ResponseWriter, r *http.Request, a vault.Actor) {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"operator": id, "status": "unlocked"})
+}
+
+type extensionRequest struct {
+	Subjects int    `json:"subjects"`
+	Hours    int    `json:"hours"`
+	Reason   string `json:"reason"`
+}
+
+// requestExtension serves POST /v1/extensions: ask to read beyond the
+// budgets (two-person rule).
+func (s *Server) requestExtension(w http.ResponseWriter, r *http.Request, a vault.Actor) {
+	var req extensionRequest
+	if err := s.decode(w, r, &req); err != nil {
+		s.fail(w, r, &a, err)
+		return
+	}
+	if !printable(req.Reason) {
+		s.fail(w, r, &a, fmt.Errorf("reason holds control characters: %w", errBadRequest))
+		return
+	}
+	e, err := s.Vault.RequestExtension(r.Context(), a, req.Subjects, req.Hours, req.Reason)
+	if err != nil {
+		s.fail(w, r, &a, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, e)
+}
+
+type approveRequest struct {
+	Code string `json:"code"`
+}
+
+// approveExtension serves POST /v1/extensions/{id}/approve {"code": TOTP}:
+// a supervisor of the requester's unit approves with a fresh second factor.
+func (s *Server) approveExtension(w http.ResponseWriter, r *http.Request, a vault.Actor) {
+	var req approveRequest
+	if err := s.decode(w, r, &req); err != nil {
+		s.fail(w, r, &a, err)
+		return
+	}
+	id := r.PathValue("id")
+	if len(id) > 64 || !printable(id) || len(req.Code) != 6 || strings.Trim(req.Code, "0123456789") != "" {
+		s.fail(w, r, &a, fmt.Errorf("want an extension id in the path and a 6-digit code: %w", errBadRequest))
+		return
+	}
+	if err := s.Auth.StepUp(r.Context(), a.ID, req.Code, s.origin(r)); err != nil {
+		s.fail(w, r, &a, err)
+		return
+	}
+	e, err := s.Vault.ApproveExtension(r.Context(), a, id)
+	if err != nil {
+		s.fail(w, r, &a, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, e)
 }

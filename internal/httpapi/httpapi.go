@@ -80,6 +80,8 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /v1/audit/proof/consistency", s.proof("from", "to", auditlog.ConsistencyProof))
 	mux.HandleFunc("GET /v1/alerts", s.authed(s.alerts))
 	mux.HandleFunc("POST /v1/operators/{id}/unlock", s.authed(s.unlock))
+	mux.HandleFunc("POST /v1/extensions", s.authed(s.requestExtension))
+	mux.HandleFunc("POST /v1/extensions/{id}/approve", s.authed(s.approveExtension))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})

@@ -21,6 +21,7 @@ import (
 	"maps"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -84,6 +85,12 @@ type env struct {
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
+	return newEnvWith(t, nil, nil)
+}
+
+// newEnvWith is newEnv with a guard and trusted proxies.
+func newEnvWith(t *testing.T, g *vault.Guard, proxies []netip.Prefix) *env {
+	t.Helper()
 	ctx := context.Background()
 	cfg, err := config.Demo(nil)
 	if err != nil {
@@ -102,12 +109,12 @@ func newEnv(t *testing.T) *env {
 	// 5 s into a TOTP step, so that the clock sits well inside each step.
 	clk := &clock{t: time.Date(2026, 3, 2, 9, 0, 5, 0, time.UTC)}
 	logger := slog.New(slog.DiscardHandler)
-	v := vault.New(vault.Config{Store: st, Keys: keys, Policy: cfg.Policy, Now: clk.Now, Logger: logger, ReasonMaxLen: reasonMax})
+	v := vault.New(vault.Config{Store: st, Keys: keys, Policy: cfg.Policy, Now: clk.Now, Logger: logger, ReasonMaxLen: reasonMax, Guard: g})
 	as := &auth.Service{
 		Store: st, Keys: keys, Params: auth.Params{Time: 1, Memory: 1024, Threads: 1}, Now: clk.Now,
 		Idle: idle, Max: absolute, LoginTTL: loginTTL, MaxAttempts: maxAttempts,
 	}
-	srv := httptest.NewServer((&httpapi.Server{Vault: v, Auth: as, Logger: logger, MaxBodyBytes: maxBody, ReasonMaxLen: reasonMax}).Handler())
+	srv := httptest.NewServer((&httpapi.Server{Vault: v, Auth: as, Logger: logger, MaxBodyBytes: maxBody, ReasonMaxLen: reasonMax, TrustedProxies: proxies}).Handler())
 	t.Cleanup(func() {
 		srv.Close()
 		st.Close()

@@ -116,10 +116,11 @@ const (
 	PermSecurity  Permission = "security"  // alerts, unlock
 	PermSeal      Permission = "seal"      // seal and unseal
 	PermIncidents Permission = "incidents" // breach response
+	PermSupervise Permission = "supervise" // approve budget extensions in one's unit
 )
 
 // Permissions lists every valid [Permission].
-var Permissions = []Permission{PermCreate, PermUpdate, PermErase, PermLookup, PermImport, PermOperators, PermAudit, PermSecurity, PermSeal, PermIncidents}
+var Permissions = []Permission{PermCreate, PermUpdate, PermErase, PermLookup, PermImport, PermOperators, PermAudit, PermSecurity, PermSeal, PermIncidents, PermSupervise}
 
 // Role is a set of purposes an operator may declare and permissions.
 type Role struct {

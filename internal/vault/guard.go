@@ -295,3 +295,106 @@ func (v *Vault) PlantCanaries(ctx context.Context, a Actor, partner string, rows
 	}
 	return ids, nil
 }
+
+// Bounds of a budget extension.
+const (
+	MaxExtensionSubjects = 5000
+	MaxExtensionHours    = 72
+)
+
+// RequestExtension asks, under the two-person rule, to read up to subjects
+// more people than the budgets allow, for hours, with a reason. A
+// supervisor of the same unit approves it (ApproveExtension).
+func (v *Vault) RequestExtension(ctx context.Context, a Actor, subjects, hours int, reason string) (*Extension, error) {
+	entry := AuditEntry{Actor: a.ID, Action: "extension.request", Reason: reason, Origin: a.Origin}
+	switch {
+	case v.limits(a.Role) == nil:
+		err := fmt.Errorf("%w: role %q has no budgets to extend", ErrForbidden, a.Role)
+		v.deny(ctx, entry, err)
+		return nil, err
+	case subjects < 1 || subjects > MaxExtensionSubjects:
+		return nil, fmt.Errorf("%w: subjects must be between 1 and %d", ErrInvalid, MaxExtensionSubjects)
+	case hours < 1 || hours > MaxExtensionHours:
+		return nil, fmt.Errorf("%w: hours must be between 1 and %d", ErrInvalid, MaxExtensionHours)
+	case reason == "" || len(reason) > v.reasonMax:
+		return nil, fmt.Errorf("%w: an extension needs a reason of at most %d bytes", ErrReasonRequired, v.reasonMax)
+	}
+	now := v.now().UTC()
+	e := &Extension{ID: newID("ext_"), Operator: a.ID, Unit: a.Unit, Subjects: subjects, Hours: hours, Reason: reason, Created: now}
+	err := v.store.Update(ctx, func(ctx context.Context, tx Tx) error {
+		if err := tx.PutExtension(ctx, e); err != nil {
+			return err
+		}
+		au := entry
+		au.Time, au.Decision, au.Subject = now, "allow:"+e.ID, ""
+		au.Reason = fmt.Sprintf("%s (%d subjects, %d h): %s", e.ID, subjects, hours, reason)
+		if len(au.Reason) > v.reasonMax {
+			au.Reason = au.Reason[:v.reasonMax]
+		}
+		return tx.AppendAudit(ctx, &au)
+	})
+	if err != nil {
+		return nil, unavailable(err)
+	}
+	return e, nil
+}
+
+// ApproveExtension approves a pending extension: the approver must hold the
+// supervise permission, belong to the requester's unit and not be the
+// requester; the caller has checked a fresh second factor. The requester's
+// budgets then stretch by the extension's subjects until it expires.
+func (v *Vault) ApproveExtension(ctx context.Context, a Actor, id string) (*Extension, error) {
+	entry := AuditEntry{Actor: a.ID, Action: "extension.approve", Reason: id, Origin: a.Origin}
+	if err := v.can(a, policy.PermSupervise); err != nil {
+		v.deny(ctx, entry, err)
+		return nil, err
+	}
+	now := v.now().UTC()
+	var e *Extension
+	var refused error
+	err := v.store.Update(ctx, func(ctx context.Context, tx Tx) error {
+		refused = nil
+		var err error
+		if e, err = tx.GetExtension(ctx, id); err != nil {
+			return err
+		}
+		switch {
+		case e.Operator == a.ID:
+			refused = fmt.Errorf("%w: nobody approves their own request", ErrForbidden)
+		case e.Unit != a.Unit:
+			refused = fmt.Errorf("%w: only a supervisor of unit %s approves this request", ErrForbidden, e.Unit)
+		case e.ApprovedBy != "":
+			return fmt.Errorf("extension already approved: %w", ErrConflict)
+		}
+		au := entry
+		au.Time = now
+		if refused != nil {
+			au.Decision = "deny:forbidden"
+			return tx.AppendAudit(ctx, &au)
+		}
+		if err := tx.ApproveExtension(ctx, id, a.ID, now); err != nil {
+			return err
+		}
+		var g guardRun
+		if err := g.load(ctx, tx, e.Operator); err != nil {
+			return err
+		}
+		g.state.ExtID, g.state.ExtRemaining = e.ID, e.Subjects
+		g.state.ExtUntil = now.Add(time.Duration(e.Hours) * time.Hour).Unix()
+		if err := tx.PutGuard(ctx, e.Operator, g.state.Marshal()); err != nil {
+			return err
+		}
+		au.Decision = "allow:" + e.Operator
+		return tx.AppendAudit(ctx, &au)
+	})
+	switch {
+	case errors.Is(err, ErrNotFound), errors.Is(err, ErrConflict):
+		return nil, err
+	case err != nil:
+		return nil, unavailable(err)
+	case refused != nil:
+		return nil, refused
+	}
+	e.ApprovedBy, e.ApprovedAt = a.ID, now
+	return e, nil
+}

@@ -3,20 +3,31 @@ package vault_test
 import (
 	"context"
 	"crypto/rand"
+	"fmt"
 	"path/filepath"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/coffre/coffre/internal/config"
 	"github.com/coffre/coffre/internal/envelope"
+	"github.com/coffre/coffre/internal/guard"
 	"github.com/coffre/coffre/internal/store/sqlite"
 	"github.com/coffre/coffre/internal/synth"
 	"github.com/coffre/coffre/internal/vault"
 )
 
 // BenchmarkRead measures audited reads through the vault (no HTTP) with 32
-// concurrent readers: the group-commit writer's capacity.
+// concurrent readers: the group-commit writer's capacity, without the guard
+// ("core") and with it ("guard": every check runs, with limits that never
+// bind, for 32 operators of one unit reading their own caseloads and
+// others').
 func BenchmarkRead(b *testing.B) {
+	b.Run("core", func(b *testing.B) { benchmarkRead(b, false) })
+	b.Run("guard", func(b *testing.B) { benchmarkRead(b, true) })
+}
+
+func benchmarkRead(b *testing.B, guarded bool) {
 	ctx := context.Background()
 	cfg, _ := config.Demo(nil)
 	seed := make([]byte, 32)
@@ -27,7 +38,15 @@ func BenchmarkRead(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer st.Close()
-	v := vault.New(vault.Config{Store: st, Keys: keys, Policy: cfg.Policy})
+	var g *vault.Guard
+	if guarded {
+		g = &vault.Guard{Limits: map[string]guard.Limits{"caseworker": {
+			Rate: 1e9, Burst: 1e9, SubjectsPerHour: 1e9, SubjectsPerDay: 1e9, OutOfCaseloadPerDay: 1e9, OutOfUnitPerDay: 1e9,
+			UntrustedPerDay: 1e9, LookupsPerHour: 1e9, MissesPerHour: 1e9, VelocitySubjects: 63, VelocityWindow: time.Nanosecond,
+			EnumerationRun: 1000, HardMargin: 1e9,
+		}}}
+	}
+	v := vault.New(vault.Config{Store: st, Keys: keys, Policy: cfg.Policy, Guard: g})
 	rows := make([]vault.ImportRow, 10000)
 	for i := range rows {
 		p := synth.Make(3, i)
@@ -37,14 +56,24 @@ func BenchmarkRead(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	a := vault.Actor{ID: "op_bench", Role: "caseworker", Origin: "127.0.0.1"}
-	var n atomic.Int64
+	const operators = 32
+	for o := range operators {
+		id := fmt.Sprintf("op_bench%02d", o)
+		st.Update(ctx, func(ctx context.Context, tx vault.Tx) error {
+			return tx.PutOperator(ctx, &vault.Operator{ID: id, Username: id, PasswordHash: "x", Role: "caseworker", Unit: synth.Make(3, 0).Unit})
+		})
+		if err := v.AssignCaseload(ctx, id, ids[o*200:o*200+200]); err != nil {
+			b.Fatal(err)
+		}
+	}
+	var n, op atomic.Int64
 	b.SetParallelism(16)
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
+		a := vault.Actor{ID: fmt.Sprintf("op_bench%02d", op.Add(1)%operators), Role: "caseworker", Unit: synth.Make(3, 0).Unit, Origin: "127.0.0.1"}
 		for pb.Next() {
 			i := n.Add(1)
-			if _, err := v.Read(ctx, a, ids[int(i)%len(ids)], "case-handling", ""); err != nil {
+			if _, err := v.Read(ctx, a, ids[int(i)%len(ids)], "case-handling", "bench"); err != nil {
 				b.Error(err)
 				return
 			}

@@ -60,6 +60,9 @@ type Guards interface {
 	// GetCanary returns the partner a canary subject is bound to ("" for
 	// none); ErrNotFound when subject is no canary.
 	GetCanary(ctx context.Context, subject string) (string, error)
+	// PutCanary makes an existing subject a canary (GetSubject reports it
+	// in SubjectRow.Canary); ErrNotFound if there is no such subject,
+	// ErrConflict if it is one already.
 	PutCanary(ctx context.Context, subject, partner string, at time.Time) error
 	// LockOperator sets (code != "") or clears (code == "") an operator's
 	// lock; ErrNotFound if there is no such operator.
@@ -199,6 +202,7 @@ type SubjectRow struct {
 	Created    time.Time
 	Updated    time.Time
 	Erased     bool
+	Canary     bool // a canary subject (see Guards.PutCanary)
 }
 
 // AuditEntry is one access or change; see package audit.

@@ -267,9 +267,12 @@ func (v *Vault) Read(ctx context.Context, a Actor, id, purposeName, reason strin
 			if refusal, err = v.guardRead(ctx, tx, g, a, r, missing, reason, gnow, repeat, repeatDay); err != nil {
 				return err
 			}
-			if refusal != nil {
+			switch {
+			case refusal != nil:
 				e.Fields = nil
 				e.Decision = decisionOf(refusal, g.dec)
+			case !missing:
+				e.Decision, _ = outcome(g.dec) // "allow", or allowed under an extension
 			}
 		}
 		if err := tx.AppendAudit(ctx, &e); err != nil {
@@ -307,12 +310,7 @@ func (v *Vault) Read(ctx context.Context, a Actor, id, purposeName, reason strin
 func (v *Vault) guardRead(ctx context.Context, tx Tx, g *guardRun, a Actor, r *SubjectRow, missing bool, reason string, now time.Time, repeat, repeatDay bool) (error, error) {
 	acc := guard.Access{Time: now, Kind: guard.Read, Subject: r0id(r), Missing: missing, Trusted: v.trusted(a.Origin), Origin: a.Origin, Repeat: repeat, RepeatDay: repeatDay}
 	if !missing {
-		acc.Created = r.Seq
-		if _, err := tx.GetCanary(ctx, r.ID); err == nil {
-			acc.Canary = true
-		} else if !errors.Is(err, ErrNotFound) {
-			return nil, err
-		}
+		acc.Created, acc.Canary = r.Seq, r.Canary
 		switch {
 		case g.lim.AllUnits:
 			acc.Scope = guard.InCaseload

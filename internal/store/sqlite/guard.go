@@ -1,10 +1,12 @@
 package sqlite
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
+	"maps"
 	"strconv"
 	"strings"
 	"time"
@@ -12,7 +14,72 @@ import (
 	"github.com/coffre/coffre/internal/vault"
 )
 
+// guardCache keeps the guard states on the writer: every access reads and
+// rewrites its operator's state, and the writer is the only one to write
+// them (one process owns an SQLite file), so the writer reads them from
+// memory, collects a group's new states and writes each operator's last
+// state once, just before the group commits.
+type guardCache struct {
+	states  map[string][]byte // committed
+	pending map[string][]byte // written by the running group
+}
+
+// mark returns a copy of the pending states, to restore when one function
+// of a group is rolled back to its savepoint.
+func (c *guardCache) mark() map[string][]byte { return maps.Clone(c.pending) }
+
+func (c *guardCache) rollbackTo(m map[string][]byte) { c.pending = m }
+
+// drop forgets the running group's states (a rollback).
+func (c *guardCache) drop() { c.pending = nil }
+
+// flush writes the running group's states, in the group's transaction,
+// with multi-row upserts of 64, 32, … 1 rows (a statement costs more than a
+// row; power-of-two sizes keep the prepared statements few).
+func (c *guardCache) flush(ctx context.Context, t *tx) error {
+	args := make([]any, 0, 2*len(c.pending))
+	for op, b := range c.pending {
+		args = append(args, op, b)
+	}
+	const head, row, tail = "INSERT INTO guard_state (operator, state) VALUES ", "(?, ?)", " ON CONFLICT (operator) DO UPDATE SET state = excluded.state"
+	for len(args) > 0 {
+		n := 64
+		for 2*n > len(args) {
+			n /= 2
+		}
+		st, err := t.bulkStmt(ctx, head, row, tail, n)
+		if err != nil {
+			return err
+		}
+		if _, err := st.ExecContext(noCancel(ctx), args[:2*n]...); err != nil {
+			return err
+		}
+		args = args[2*n:]
+	}
+	return nil
+}
+
+// committed makes the running group's states the committed ones.
+func (c *guardCache) committed() {
+	if c.states == nil {
+		c.states = map[string][]byte{}
+	}
+	if len(c.states) > 100_000 {
+		clear(c.states) // bounded: states are read back from the table
+	}
+	maps.Copy(c.states, c.pending)
+	c.pending = nil
+}
+
 func (t *tx) GetGuard(ctx context.Context, operator string) ([]byte, error) {
+	if t.guard != nil {
+		if b, ok := t.guard.pending[operator]; ok {
+			return b, nil
+		}
+		if b, ok := t.guard.states[operator]; ok {
+			return b, nil
+		}
+	}
 	var b []byte
 	err := t.row(ctx, "getGuard", operator).Scan(&b)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -25,6 +92,13 @@ func (t *tx) GetGuard(ctx context.Context, operator string) ([]byte, error) {
 }
 
 func (t *tx) PutGuard(ctx context.Context, operator string, state []byte) error {
+	if t.guard != nil {
+		if t.guard.pending == nil {
+			t.guard.pending = map[string][]byte{}
+		}
+		t.guard.pending[operator] = bytes.Clone(state)
+		return nil
+	}
 	if _, err := t.exec(ctx, "putGuard", operator, state); err != nil {
 		return fmt.Errorf("put guard state: %w", err)
 	}
@@ -61,7 +135,14 @@ func (t *tx) GetCanary(ctx context.Context, subject string) (string, error) {
 }
 
 func (t *tx) PutCanary(ctx context.Context, subject, partner string, at time.Time) error {
-	_, err := t.exec(ctx, "putCanary", subject, partner, micros(at))
+	res, err := t.exec(ctx, "flagCanary", subject)
+	if err != nil {
+		return fmt.Errorf("put canary: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("put canary: %w", vault.ErrNotFound)
+	}
+	_, err = t.exec(ctx, "putCanary", subject, partner, micros(at))
 	if isConstraint(err) {
 		return fmt.Errorf("put canary: %w", vault.ErrConflict)
 	}

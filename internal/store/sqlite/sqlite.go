@@ -72,6 +72,7 @@ type Store struct {
 	opts   Options
 	stmts  *stmts // on the write connection
 	rstmts *stmts // on the read pool
+	guard  guardCache
 
 	groups, requests atomic.Int64 // group commits and the Update calls they held
 }
@@ -300,6 +301,9 @@ func (s *Store) commit(batch []*request) {
 	s.groups.Add(1)
 	s.requests.Add(int64(len(batch)))
 	finish := func(err error) {
+		if err != nil {
+			s.guard.drop()
+		}
 		for _, r := range batch {
 			if err != nil && r.err == nil {
 				r.err = err
@@ -316,6 +320,7 @@ func (s *Store) commit(batch []*request) {
 		failed = failed || r.err != nil
 	}
 	if failed && len(batch) > 1 {
+		s.guard.drop()
 		if _, err := s.stmts.m["rollback"].ExecContext(ctx); err != nil {
 			finish(fmt.Errorf("rollback: %w", err))
 			return
@@ -326,8 +331,14 @@ func (s *Store) commit(batch []*request) {
 		}
 	} else if failed {
 		// Alone in its transaction, a failed request rolls it all back.
+		s.guard.drop()
 		_, err := s.stmts.m["rollback"].ExecContext(ctx)
 		finish(err)
+		return
+	}
+	if err := s.guard.flush(ctx, &tx{q: s.wconn, st: s.stmts}); err != nil {
+		s.stmts.m["rollback"].ExecContext(ctx)
+		finish(fmt.Errorf("write guard state: %w", err))
 		return
 	}
 	if _, err := s.stmts.m["commit"].ExecContext(ctx); err != nil {
@@ -335,6 +346,7 @@ func (s *Store) commit(batch []*request) {
 		finish(fmt.Errorf("commit: %w", err))
 		return
 	}
+	s.guard.committed()
 	finish(nil)
 }
 
@@ -346,7 +358,7 @@ func (s *Store) runGroup(ctx context.Context, batch []*request, savepoints bool)
 	if _, err := s.stmts.m["begin"].ExecContext(ctx); err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
-	tx := &tx{q: s.wconn, st: s.stmts}
+	tx := &tx{q: s.wconn, st: s.stmts, guard: &s.guard}
 	for _, r := range batch {
 		if !savepoints {
 			if r.err = r.ctx.Err(); r.err == nil {
@@ -375,7 +387,9 @@ func (s *Store) runSavepoint(ctx context.Context, tx *tx, r *request) error {
 	if _, err := s.stmts.m["savepoint"].ExecContext(ctx); err != nil {
 		return fmt.Errorf("savepoint: %w", err)
 	}
+	mark := s.guard.mark()
 	if r.err = r.fn(r.ctx, tx); r.err != nil {
+		s.guard.rollbackTo(mark)
 		if _, err := s.stmts.m["rollbackTo"].ExecContext(ctx); err != nil {
 			return fmt.Errorf("rollback to savepoint: %w", err)
 		}

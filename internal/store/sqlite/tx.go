@@ -24,7 +24,8 @@ var queries = map[string]string{
 	"rollbackTo":     `ROLLBACK TO u`,
 	"putSubject":     `INSERT INTO subjects (id, unit, dek, dek_version, fields, created, updated) VALUES (?, ?, ?, ?, ?, ?, ?)`,
 	"replaceSubject": `UPDATE subjects SET unit = ?, dek = ?, dek_version = ?, fields = ?, updated = ? WHERE id = ? AND erased = 0`,
-	"getSubject":     `SELECT rowid, unit, dek, dek_version, fields, created, updated, erased FROM subjects WHERE id = ?`,
+	"getSubject":     `SELECT rowid, unit, dek, dek_version, fields, created, updated, erased, canary FROM subjects WHERE id = ?`,
+	"flagCanary":     `UPDATE subjects SET canary = 1 WHERE id = ?`,
 	"eraseSubject":   `UPDATE subjects SET dek = NULL, fields = NULL, erased = 1, updated = ? WHERE id = ?`,
 	"putIndex":       `INSERT INTO blind_index (hash, subject) VALUES (?, ?) ON CONFLICT DO NOTHING`,
 	"lookupIndex":    `SELECT subject FROM blind_index WHERE hash = ?`,
@@ -111,8 +112,9 @@ type querier interface {
 // tx implements vault.Tx on the writer's connection (st set) or on a read
 // transaction (st nil).
 type tx struct {
-	q  querier
-	st *stmts
+	q     querier
+	st    *stmts
+	guard *guardCache // the writer's; nil on the read pool
 }
 
 // noCancel strips cancellation from a statement's context: modernc.org/sqlite
@@ -195,7 +197,7 @@ func (t *tx) GetSubject(ctx context.Context, id string) (*vault.SubjectRow, erro
 	s := &vault.SubjectRow{ID: id}
 	var created, updated int64
 	var ver int64
-	err := t.row(ctx, "getSubject", id).Scan(&s.Seq, &s.Unit, &s.DEK, &ver, &s.Fields, &created, &updated, &s.Erased)
+	err := t.row(ctx, "getSubject", id).Scan(&s.Seq, &s.Unit, &s.DEK, &ver, &s.Fields, &created, &updated, &s.Erased, &s.Canary)
 	if err != nil {
 		return nil, notFound(err, "get subject")
 	}

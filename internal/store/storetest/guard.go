@@ -3,7 +3,9 @@ package storetest
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -17,6 +19,12 @@ func guards(t *testing.T, s vault.Store) {
 	ses := &vault.Session{Hash: []byte("h1"), Kind: vault.KindSession, Operator: "op_1", Created: t0, LastSeen: t0, Expires: t0.Add(time.Hour)}
 	update(t, s, func(ctx context.Context, tx vault.Tx) error {
 		if err := tx.PutOperator(ctx, o); err != nil {
+			return err
+		}
+		if err := tx.PutSubject(ctx, subject("sub_c")); err != nil {
+			return err
+		}
+		if err := tx.PutSubject(ctx, subject("sub_a")); err != nil {
 			return err
 		}
 		return tx.PutSession(ctx, ses)
@@ -39,6 +47,9 @@ func guards(t *testing.T, s vault.Store) {
 		}
 		if err := tx.PutCanary(ctx, "sub_c", "", t0); !errors.Is(err, vault.ErrConflict) {
 			t.Errorf("duplicate canary: %v, want ErrConflict", err)
+		}
+		if err := tx.PutCanary(ctx, "sub_zz", "", t0); !errors.Is(err, vault.ErrNotFound) {
+			t.Errorf("canary of a missing subject: %v, want ErrNotFound", err)
 		}
 		if err := tx.LockOperator(ctx, "op_1", "velocity", t0); err != nil {
 			return err
@@ -70,6 +81,11 @@ func guards(t *testing.T, s vault.Store) {
 		}
 		if _, err := tx.GetCanary(ctx, "sub_a"); !errors.Is(err, vault.ErrNotFound) {
 			t.Errorf("GetCanary of a real subject: %v, want ErrNotFound", err)
+		}
+		for id, want := range map[string]bool{"sub_a": false, "sub_c": true} {
+			if r, err := tx.GetSubject(ctx, id); err != nil || r.Canary != want {
+				t.Errorf("GetSubject(%s).Canary = %v, %v; want %v", id, r.Canary, err, want)
+			}
 		}
 		op, err := tx.GetOperator(ctx, "op_1")
 		if err != nil || op.Locked != "velocity" || !op.LockedAt.Equal(t0) {
@@ -117,4 +133,53 @@ func guards(t *testing.T, s vault.Store) {
 		}
 		return nil
 	})
+}
+
+// guardStateGroups: guard states written by functions that fail do not
+// survive, whatever the grouping, and those of the others do, as seen by
+// later transactions and by reads.
+func guardStateGroups(t *testing.T, s vault.Store) {
+	const n = 24
+	errFail := errors.New("fail")
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			err := s.Update(ctx, func(ctx context.Context, tx vault.Tx) error {
+				op := fmt.Sprintf("op_%02d", i)
+				if err := tx.PutGuard(ctx, op, []byte{byte(i), 1}); err != nil {
+					return err
+				}
+				if err := tx.PutGuard(ctx, op, []byte{byte(i), 2}); err != nil {
+					return err
+				}
+				if b, err := tx.GetGuard(ctx, op); err != nil || !slices.Equal(b, []byte{byte(i), 2}) {
+					return fmt.Errorf("read back in the transaction: %x, %v", b, err)
+				}
+				if i%3 == 0 {
+					return errFail
+				}
+				return nil
+			})
+			if (i%3 == 0) != errors.Is(err, errFail) || err != nil && !errors.Is(err, errFail) {
+				t.Errorf("update %d: %v", i, err)
+			}
+		}()
+	}
+	wg.Wait()
+	check := func(what string, tx vault.Tx) {
+		for i := range n {
+			b, err := tx.GetGuard(ctx, fmt.Sprintf("op_%02d", i))
+			want := []byte{byte(i), 2}
+			if i%3 == 0 {
+				want = nil
+			}
+			if err != nil || !slices.Equal(b, want) {
+				t.Errorf("%s: state of op_%02d = %x, %v; want %x", what, i, b, err, want)
+			}
+		}
+	}
+	update(t, s, func(ctx context.Context, tx vault.Tx) error { check("in a later transaction", tx); return nil })
+	s.View(ctx, func(ctx context.Context, tx vault.Tx) error { check("in a read", tx); return nil })
 }

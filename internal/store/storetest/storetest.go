@@ -41,6 +41,7 @@ func Run(t *testing.T, open func(t *testing.T) vault.Store) {
 		{"BulkAllOrNothing", bulkAllOrNothing},
 		{"Checkpoints", checkpoints},
 		{"Guards", guards},
+		{"GuardStateGroups", guardStateGroups},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -1,0 +1,207 @@
+package httpapi_test
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/netip"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/coffre/coffre/internal/guard"
+	"github.com/coffre/coffre/internal/vault"
+)
+
+func guardedEnv(t *testing.T) *env {
+	return newEnvWith(t, &vault.Guard{
+		Limits: map[string]guard.Limits{
+			"caseworker": {OutOfUnitPerDay: 2, VelocitySubjects: 5, VelocityWindow: 10 * time.Minute, HardMargin: 3},
+			"supervisor": {},
+		},
+		Trusted: func(o string) bool { return strings.HasPrefix(o, "10.") },
+	}, []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")})
+}
+
+// TestGuardHTTP: a soft limit answers 429 with Retry-After, a detector 423;
+// the lock revokes the session and refuses the next login; the security
+// officer sees the alert and unlocks; the operator works again.
+func TestGuardHTTP(t *testing.T) {
+	e := guardedEnv(t)
+	hr := e.addOperator(t, "hugo", "hr-officer", "u1")
+	cw := e.addOperator(t, "camille", "caseworker", "u1")
+	sec := e.addOperator(t, "sam", "security-officer", "u1")
+	hrTok := e.login(t, hr)
+	var other, mine []string
+	for i := range 3 {
+		p, _ := person(t, 100+i*10, false)
+		p.Unit = "u2"
+		other = append(other, e.create(t, hrTok, p))
+	}
+	for i := range 8 {
+		p, _ := person(t, 200+i*10, false)
+		p.Unit = "u1"
+		mine = append(mine, e.create(t, hrTok, p))
+	}
+	tok := e.login(t, cw)
+	read := func(id, reason string) *response {
+		e.clock.Advance(time.Minute)
+		return e.call(t, req{Method: "GET", Path: "/v1/subjects/" + id, Token: tok, Purpose: "case-handling", Reason: reason})
+	}
+	// Out of unit: a reason is required.
+	read(other[0], "").want(t, http.StatusBadRequest, "reason_required")
+	read(other[0], "ticket 1").want(t, http.StatusOK, "")
+	read(other[1], "ticket 2").want(t, http.StatusOK, "")
+	r := read(other[2], "ticket 3")
+	r.want(t, http.StatusTooManyRequests, "rate_limited")
+	if secs, err := strconv.Atoi(r.Header.Get("Retry-After")); err != nil || secs < 1 || secs > 86400 {
+		t.Errorf("Retry-After %q", r.Header.Get("Retry-After"))
+	}
+	if !strings.Contains(r.Err.Message, "out of unit") {
+		t.Errorf("429 message %q does not name the budget", r.Err.Message)
+	}
+	// Fast reads in the unit: the velocity detector locks.
+	var last *response
+	for _, id := range mine {
+		e.clock.Advance(10 * time.Second)
+		last = e.call(t, req{Method: "GET", Path: "/v1/subjects/" + id, Token: tok, Purpose: "case-handling"})
+		if last.Status != http.StatusOK {
+			break
+		}
+	}
+	last.want(t, http.StatusLocked, "account_locked")
+	// The session is revoked, and a new login is refused with 423.
+	read(mine[0], "").want(t, http.StatusUnauthorized, "unauthenticated")
+	e.clock.Advance(30 * time.Second)
+	e.call(t, req{Method: "POST", Path: "/v1/auth/login", Body: map[string]string{"username": "camille", "password": cw.Password}}).want(t, http.StatusLocked, "account_locked")
+
+	secTok := e.login(t, sec)
+	// Only a security officer lists alerts.
+	e.call(t, req{Method: "GET", Path: "/v1/alerts", Token: hrTok}).want(t, http.StatusForbidden, "forbidden")
+	ar := e.call(t, req{Method: "GET", Path: "/v1/alerts", Token: secTok})
+	ar.want(t, http.StatusOK, "")
+	var alerts struct {
+		Alerts []vault.Alert `json:"alerts"`
+	}
+	decodeStrict(t, ar.Body, &alerts)
+	if len(alerts.Alerts) != 1 || alerts.Alerts[0].Code != guard.CodeVelocity || alerts.Alerts[0].Operator != cw.Operator.ID || len(alerts.Alerts[0].Evidence) == 0 {
+		t.Fatalf("alerts = %+v", alerts.Alerts)
+	}
+	path := "/v1/operators/" + cw.Operator.ID + "/unlock"
+	e.call(t, req{Method: "POST", Path: path, Token: hrTok, Body: map[string]string{"reason": "x"}}).want(t, http.StatusForbidden, "forbidden")
+	e.call(t, req{Method: "POST", Path: path, Token: secTok, Body: map[string]string{}}).want(t, http.StatusBadRequest, "reason_required")
+	e.call(t, req{Method: "POST", Path: path, Token: secTok, Body: map[string]string{"reason": "INC-7 cleared"}}).want(t, http.StatusOK, "")
+	e.call(t, req{Method: "POST", Path: path, Token: secTok, Body: map[string]string{"reason": "again"}}).want(t, http.StatusConflict, "conflict")
+	tok = e.login(t, cw)
+	read(mine[0], "").want(t, http.StatusOK, "")
+}
+
+// TestExtensionHTTP: the two-person rule. A caseworker over its budget asks
+// for an extension; it cannot approve it itself, a supervisor of another
+// unit cannot either, nor one without a valid fresh code; the supervisor of
+// its unit can, and the reads under it are audited as such.
+func TestExtensionHTTP(t *testing.T) {
+	e := guardedEnv(t)
+	hr := e.addOperator(t, "hugo", "hr-officer", "u1")
+	cw := e.addOperator(t, "camille", "caseworker", "u1")
+	lea := e.addOperator(t, "lea", "supervisor", "u1")
+	max := e.addOperator(t, "max", "supervisor", "u2")
+	hrTok := e.login(t, hr)
+	var other []string
+	for i := range 5 {
+		p, _ := person(t, 300+i*10, false)
+		p.Unit = "u2"
+		other = append(other, e.create(t, hrTok, p))
+	}
+	tok := e.login(t, cw)
+	read := func(id string) *response {
+		e.clock.Advance(3 * time.Minute)
+		return e.call(t, req{Method: "GET", Path: "/v1/subjects/" + id, Token: tok, Purpose: "case-handling", Reason: "inspection 12"})
+	}
+	read(other[0]).want(t, http.StatusOK, "")
+	read(other[1]).want(t, http.StatusOK, "")
+	read(other[2]).want(t, http.StatusTooManyRequests, "rate_limited")
+
+	bad := []map[string]any{
+		{"subjects": 0, "hours": 8, "reason": "x"},
+		{"subjects": 10, "hours": 0, "reason": "x"},
+		{"subjects": 10, "hours": 8},
+		{"subjects": 10, "hours": 8, "reason": "x", "extra": 1},
+	}
+	for _, b := range bad {
+		if r := e.call(t, req{Method: "POST", Path: "/v1/extensions", Token: tok, Body: b}); r.Status != http.StatusBadRequest {
+			t.Errorf("extension request %v: %d", b, r.Status)
+		}
+	}
+	r := e.call(t, req{Method: "POST", Path: "/v1/extensions", Token: tok, Body: map[string]any{"subjects": 2, "hours": 8, "reason": "inspection 12"}})
+	r.want(t, http.StatusCreated, "")
+	var ext vault.Extension
+	if err := json.Unmarshal(r.Body, &ext); err != nil || !strings.HasPrefix(ext.ID, "ext_") {
+		t.Fatalf("extension %s: %v", r.Body, err)
+	}
+	approve := "/v1/extensions/" + ext.ID + "/approve"
+	// Not by the requester (who lacks the permission anyway).
+	e.call(t, req{Method: "POST", Path: approve, Token: tok, Body: map[string]string{"code": e.code(t, cw, 0)}}).want(t, http.StatusForbidden, "forbidden")
+	leaTok := e.login(t, lea)
+	maxTok := e.login(t, max)
+	e.clock.Advance(30 * time.Second)
+	// Not with a wrong code, not from another unit.
+	e.call(t, req{Method: "POST", Path: approve, Token: leaTok, Body: map[string]string{"code": e.wrongCode(t, lea)}}).want(t, http.StatusUnauthorized, "invalid_credentials")
+	e.call(t, req{Method: "POST", Path: approve, Token: maxTok, Body: map[string]string{"code": e.code(t, max, 0)}}).want(t, http.StatusForbidden, "forbidden")
+	e.call(t, req{Method: "POST", Path: approve, Token: leaTok, Body: map[string]string{"code": e.code(t, lea, 0)}}).want(t, http.StatusOK, "")
+	// The code was used: a second approval with it fails on the code.
+	e.call(t, req{Method: "POST", Path: approve, Token: leaTok, Body: map[string]string{"code": e.code(t, lea, 0)}}).want(t, http.StatusUnauthorized, "invalid_credentials")
+
+	read(other[2]).want(t, http.StatusOK, "")
+	read(other[3]).want(t, http.StatusOK, "")
+	read(other[4]).want(t, http.StatusTooManyRequests, "rate_limited") // the extension is spent
+
+	var under int
+	for _, en := range e.auditEntries(t) {
+		if en.Action == "read" && en.Decision == "allow:extension:"+ext.ID {
+			under++
+		}
+		if en.Action == "extension.approve" && strings.HasPrefix(en.Decision, "allow") && en.Actor != lea.Operator.ID {
+			t.Errorf("approval by %s", en.Actor)
+		}
+	}
+	if under != 2 {
+		t.Errorf("%d reads audited under the extension, want 2", under)
+	}
+}
+
+// TestForwardedFor: behind a trusted proxy the client's address comes from
+// X-Forwarded-For (and a new untrusted origin raises an alert); from
+// anywhere else the header is ignored.
+func TestForwardedFor(t *testing.T) {
+	e := guardedEnv(t)
+	hr := e.addOperator(t, "hugo", "hr-officer", "u1")
+	cw := e.addOperator(t, "camille", "caseworker", "u1")
+	sec := e.addOperator(t, "sam", "security-officer", "u1")
+	hrTok := e.login(t, hr)
+	p, _ := person(t, 500, false)
+	p.Unit = "u1"
+	id := e.create(t, hrTok, p)
+	tok := e.login(t, cw)
+	for _, xff := range []string{"10.0.0.9", "198.51.100.1, 10.0.0.9", "203.0.113.5"} {
+		e.clock.Advance(time.Minute)
+		e.call(t, req{Method: "GET", Path: "/v1/subjects/" + id, Token: tok, Purpose: "case-handling", Header: map[string]string{"X-Forwarded-For": xff}}).want(t, http.StatusOK, "")
+	}
+	var origins []string
+	for _, en := range e.auditEntries(t) {
+		if en.Action == "read" && en.Actor == cw.Operator.ID {
+			origins = append(origins, en.Origin)
+		}
+	}
+	if strings.Join(origins, " ") != "10.0.0.9 10.0.0.9 203.0.113.5" {
+		t.Errorf("audited origins %v", origins)
+	}
+	ar := e.call(t, req{Method: "GET", Path: "/v1/alerts", Token: e.login(t, sec)})
+	var alerts struct {
+		Alerts []vault.Alert `json:"alerts"`
+	}
+	decodeStrict(t, ar.Body, &alerts)
+	if len(alerts.Alerts) != 1 || alerts.Alerts[0].Code != guard.CodeNewOrigin || alerts.Alerts[0].Action != "alert" {
+		t.Errorf("alerts = %+v, want one new_origin alert", alerts.Alerts)
+	}
+}
