@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -14,16 +15,19 @@ import (
 	"github.com/coffre/coffre/internal/vault"
 )
 
-const canaryUsage = "plant N [--partner NAME] [--dev | --config FILE]"
+const canaryUsage = "plant N [--partner NAME] | find FIELD VALUE  [--dev | --config FILE]"
 const canaryExample = "coffre canary plant 20 --partner mission-locale --dev"
 
 func runCanary(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
-		fmt.Fprintf(stderr, "Usage: coffre canary %s\n\nPlants canary subjects: synthetic people stored like any other, that no\nlegitimate work reaches. Reading or looking one up locks the account at once\nand raises a critical alert. A canary bound to a partner names the source of\na leaked data set it shows up in.\n\nExample:\n  %s\n", canaryUsage, canaryExample)
+		fmt.Fprintf(stderr, "Usage: coffre canary %s\n\nPlants canary subjects: synthetic people stored like any other, that no\nlegitimate work reaches. Reading or looking one up locks the account at once\nand raises a critical alert. A canary bound to a partner names the source of\na leaked data set it shows up in: find tells whether a value (an email,\na phone) is a canary's, and whose.\n\nExample:\n  %s\n  coffre canary find email_pro someone@example.org --dev\n", canaryUsage, canaryExample)
 		return flag.ErrHelp
 	}
+	if len(args) > 0 && args[0] == "find" {
+		return runCanaryFind(ctx, args[1:], stdout, stderr)
+	}
 	if len(args) == 0 || args[0] != "plant" {
-		return &usageError{msg: "want a subcommand: plant", hint: canaryExample}
+		return &usageError{msg: "want a subcommand: plant or find", hint: canaryExample}
 	}
 	fs := newFlags("canary plant", canaryUsage, canaryExample, stderr)
 	var o appOptions
@@ -91,3 +95,43 @@ func (a *app) plantCanaries(ctx context.Context, n int, partner string) ([]strin
 	}
 	return ids, nil
 }
+
+func runCanaryFind(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("canary find", "FIELD VALUE [--dev | --config FILE]", "coffre canary find email_pro someone@example.org --dev", stderr)
+	var o appOptions
+	o.flags(fs.StringVar, fs.BoolVar)
+	var pos []string
+	for len(args) > 0 && !strings.HasPrefix(args[0], "-") && len(pos) < 2 {
+		pos, args = append(pos, args[0]), args[1:]
+	}
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	pos = append(pos, fs.Args()...)
+	if len(pos) != 2 {
+		return &usageError{msg: "want a lookup field and a value", hint: "coffre canary find email_pro someone@example.org --dev"}
+	}
+	a, err := openApp(ctx, o, stderr)
+	if err != nil {
+		return err
+	}
+	defer a.close()
+	id, partner, err := a.vault.CanaryOf(ctx, vault.Actor{ID: "system", Role: "admin", Origin: "cli"}, pos[0], pos[1])
+	switch {
+	case errors.Is(err, vault.ErrNotFound):
+		fmt.Fprintln(stdout, "not a canary's value")
+		return errNotCanary
+	case errors.Is(err, vault.ErrInvalid):
+		return &usageError{msg: err.Error(), hint: "fields with lookup: true in the configuration"}
+	case err != nil:
+		return err
+	case partner == "":
+		fmt.Fprintf(stdout, "canary %s (bound to no partner)\n", id)
+	default:
+		fmt.Fprintf(stdout, "canary %s, bound to partner %s: a data set holding it came through that partner\n", id, partner)
+	}
+	return nil
+}
+
+// errNotCanary makes canary find exit 1 for a value that is no canary's.
+var errNotCanary = errors.New("not a canary")

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+
+	"github.com/coffre/coffre/internal/synth"
 )
 
 // TestDrill runs the drill's fast scenarios on a small directory and checks
@@ -58,4 +60,27 @@ func codes(r map[string]any) []string {
 		out = append(out, c.(string))
 	}
 	return out
+}
+
+// TestCanaryCommands plants canaries bound to a partner, then finds the
+// partner from a canary's email, as from a leaked data set.
+func TestCanaryCommands(t *testing.T) {
+	dir := t.TempDir()
+	code, stdout, stderr := runCLI(t, "canary", "plant", "2", "--partner", "mission-locale", "--dev", "--data", dir)
+	if code != 0 || strings.Count(stdout, "\nsub_") != 2 || !strings.Contains(stdout, "bound to mission-locale") {
+		t.Fatalf("plant: %d\n%s\n%s", code, stdout, stderr)
+	}
+	// The first canary of an empty store is person 1000 of the demo population.
+	email := synth.Make(demoSeed, 1000).Fields[synth.EmailPro]
+	code, stdout, stderr = runCLI(t, "canary", "find", "email_pro", email, "--dev", "--data", dir)
+	if code != 0 || !strings.Contains(stdout, "bound to partner mission-locale") {
+		t.Fatalf("find a canary's email: %d\n%s\n%s", code, stdout, stderr)
+	}
+	code, stdout, _ = runCLI(t, "canary", "find", "email_pro", synth.Make(demoSeed, 5).Fields[synth.EmailPro], "--dev", "--data", dir)
+	if code != 1 || !strings.Contains(stdout, "not a canary") {
+		t.Fatalf("find another email: %d %s", code, stdout)
+	}
+	if code, _, stderr = runCLI(t, "canary", "find", "birth_date", "1990-01-01", "--dev", "--data", dir); code != 2 || !strings.Contains(stderr, "no lookup index") {
+		t.Fatalf("find on a field without index: %d %s", code, stderr)
+	}
 }

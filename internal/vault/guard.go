@@ -11,6 +11,7 @@ import (
 
 	"github.com/coffre/coffre/internal/guard"
 	"github.com/coffre/coffre/internal/policy"
+	"github.com/coffre/coffre/internal/value"
 )
 
 // Errors of the guard.
@@ -397,4 +398,36 @@ func (v *Vault) ApproveExtension(ctx context.Context, a Actor, id string) (*Exte
 	}
 	e.ApprovedBy, e.ApprovedAt = a.ID, now
 	return e, nil
+}
+
+// CanaryOf tells whether value (of a lookup field) belongs to a canary, and
+// to which partner it was bound: a value found in a leaked data set names
+// its source. ErrNotFound when it is no canary's. The question is audited.
+func (v *Vault) CanaryOf(ctx context.Context, a Actor, field, val string) (subject, partner string, err error) {
+	f, ok := v.pol.Field(field)
+	if !ok || !f.Lookup {
+		return "", "", fmt.Errorf("%w: field %q has no lookup index", ErrInvalid, field)
+	}
+	h := v.keys.BlindIndex(field, value.Normalize(f.Type, val))
+	err = v.store.Update(ctx, func(ctx context.Context, tx Tx) error {
+		subject, partner = "", ""
+		e := AuditEntry{Time: v.now().UTC(), Actor: a.ID, Action: "canary.find", Fields: []string{field}, Decision: "deny:not_found", Origin: a.Origin}
+		id, err := tx.LookupIndex(ctx, h)
+		if err == nil {
+			if partner, err = tx.GetCanary(ctx, id); err == nil {
+				subject, e.Subject, e.Decision = id, id, "allow"
+			}
+		}
+		if err != nil && !errors.Is(err, ErrNotFound) {
+			return err
+		}
+		return tx.AppendAudit(ctx, &e)
+	})
+	if err != nil {
+		return "", "", unavailable(err)
+	}
+	if subject == "" {
+		return "", "", fmt.Errorf("canary: %w", ErrNotFound)
+	}
+	return subject, partner, nil
 }
