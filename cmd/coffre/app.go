@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/netip"
 	"os"
 	"strings"
 	"time"
@@ -143,19 +142,7 @@ func (a *app) close() error { return a.store.Close() }
 
 // vaultGuard is the vault's guard configuration from coffre.yaml's.
 func vaultGuard(g config.Guard) *vault.Guard {
-	return &vault.Guard{Limits: g.Roles, Location: g.Location, Trusted: func(origin string) bool {
-		a, err := netip.ParseAddr(origin)
-		if err != nil {
-			return false
-		}
-		a = a.Unmap()
-		for _, p := range g.TrustedNetworks {
-			if p.Contains(a) {
-				return true
-			}
-		}
-		return false
-	}}
+	return &vault.Guard{Limits: g.Roles, Location: g.Location, Trusted: guard.Networks(g.TrustedNetworks).Contains}
 }
 
 // serve runs the HTTP API until ctx ends; ready, if set, is called with

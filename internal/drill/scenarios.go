@@ -36,10 +36,10 @@ var scenarios = []Scenario{
 // hint of the first refusal and copy a plausible ticket number.
 const attackReason = "dossier 2291"
 
-// scrape reads list with workers sessions sharing one stolen token, as fast
-// as the server answers, until the account cannot log in again or max
-// requests were made.
-func scrape(ctx context.Context, d *Drill, s *scenarioRun, a *Account, list []string, workers, max int) error {
+// hammer logs a in once and has workers clients share its stolen token,
+// each calling step(session, i) for i = 0, 1, … n-1 as fast as the server
+// answers, until n is reached or the account cannot log in again (locked).
+func hammer(ctx context.Context, d *Drill, a *Account, workers, n int, step func(se *session, i int) error) error {
 	first, err := d.client.login(ctx, a)
 	if err != nil {
 		return err
@@ -52,31 +52,37 @@ func scrape(ctx context.Context, d *Drill, s *scenarioRun, a *Account, list []st
 	var wg sync.WaitGroup
 	errs := make(chan error, workers)
 	for range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			se := &session{c: d.client, a: a, token: first.token}
 			for !stop.Load() {
 				i := int(next.Add(1) - 1)
-				if i >= len(list) || i >= max {
+				if i >= n {
 					return
 				}
-				st, err := se.read(ctx, list[i], "case-handling", attackReason)
-				if err != nil {
+				if err := step(se, i); err != nil {
 					errs <- err
 					stop.Store(true)
 					return
 				}
-				s.count(st)
 				if se.token == "" && se.loginStatus != http.StatusOK && se.loginStatus != 0 {
 					stop.Store(true) // locked out (or the login failed)
 				}
 			}
-		}()
+		})
 	}
 	wg.Wait()
 	close(errs)
 	return <-errs
+}
+
+// scrape reads list (at most max of it) with workers clients sharing one
+// stolen session.
+func scrape(ctx context.Context, d *Drill, s *scenarioRun, a *Account, list []string, workers, max int) error {
+	return hammer(ctx, d, a, workers, min(len(list), max), func(se *session, i int) error {
+		st, err := se.read(ctx, list[i], "case-handling", attackReason)
+		s.count(st)
+		return err
+	})
 }
 
 // versaillesScrape: one stolen caseworker session reads ids as fast as it
@@ -113,46 +119,16 @@ func leakedEmails(ctx context.Context, d *Drill, s *scenarioRun) error {
 		emails = append(emails, fmt.Sprintf("%d.%s", d.rng.IntN(90)+10, e)) // not in the vault
 	}
 	d.rng.Shuffle(len(emails), func(i, j int) { emails[i], emails[j] = emails[j], emails[i] })
-	first, err := d.client.login(ctx, a)
-	if err != nil {
+	return hammer(ctx, d, a, 4, len(emails), func(se *session, i int) error {
+		id, st, err := se.lookup(ctx, "email_pro", emails[i], "directory")
+		s.count(st)
+		if err != nil || st != http.StatusOK {
+			return err
+		}
+		st, err = se.read(ctx, id, "case-handling", attackReason)
+		s.count(st)
 		return err
-	}
-	var next atomic.Int64
-	var stop atomic.Bool
-	var wg sync.WaitGroup
-	errs := make(chan error, 4)
-	for range 4 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			se := &session{c: d.client, a: a, token: first.token}
-			for !stop.Load() {
-				i := int(next.Add(1) - 1)
-				if i >= len(emails) {
-					return
-				}
-				id, st, err := se.lookup(ctx, "email_pro", emails[i], "directory")
-				if err == nil {
-					s.count(st)
-					if st == http.StatusOK {
-						st, err = se.read(ctx, id, "case-handling", attackReason)
-						s.count(st)
-					}
-				}
-				if err != nil {
-					errs <- err
-					stop.Store(true)
-					return
-				}
-				if se.token == "" && se.loginStatus != http.StatusOK && se.loginStatus != 0 {
-					stop.Store(true)
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	close(errs)
-	return <-errs
+	})
 }
 
 // pace is the interval at which an attacker who knows lim stays under the

@@ -2,6 +2,7 @@ package guard
 
 import (
 	"fmt"
+	"net/netip"
 	"reflect"
 	"testing"
 	"time"
@@ -422,4 +423,16 @@ func FuzzParseHours(f *testing.F) {
 			t.Fatalf("%q: span %d-%d", s, h.From, h.To)
 		}
 	})
+}
+
+func TestNetworks(t *testing.T) {
+	ns := Networks{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("2001:db8::/32")}
+	for addr, want := range map[string]bool{
+		"10.1.2.3": true, "11.0.0.1": false, "::ffff:10.0.0.1": true, "2001:db8::7": true,
+		"2001:db9::7": false, "": false, "10.0.0.1:80": false, "example.org": false,
+	} {
+		if got := ns.Contains(addr); got != want {
+			t.Errorf("Contains(%q) = %v, want %v", addr, got, want)
+		}
+	}
 }

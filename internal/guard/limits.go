@@ -18,6 +18,7 @@ package guard
 
 import (
 	"fmt"
+	"net/netip"
 	"strconv"
 	"strings"
 	"time"
@@ -175,4 +176,23 @@ func (h Hours) String() string {
 		}
 	}
 	return fmt.Sprintf("%s %02d:%02d-%02d:%02d", strings.Join(days, ","), h.From/60, h.From%60, h.To/60, h.To%60)
+}
+
+// Networks is a set of address ranges (trusted networks, trusted proxies).
+type Networks []netip.Prefix
+
+// Contains reports whether addr, an IP address in text, is inside one of
+// the ranges; anything that is not an address is not.
+func (ns Networks) Contains(addr string) bool {
+	a, err := netip.ParseAddr(addr)
+	if err != nil {
+		return false
+	}
+	a = a.Unmap()
+	for _, p := range ns {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
 }

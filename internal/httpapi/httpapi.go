@@ -27,6 +27,7 @@ import (
 
 	"github.com/coffre/coffre/internal/auditlog"
 	"github.com/coffre/coffre/internal/auth"
+	"github.com/coffre/coffre/internal/guard"
 	"github.com/coffre/coffre/internal/vault"
 )
 
@@ -258,19 +259,7 @@ func (s *Server) origin(r *http.Request) string {
 	return host
 }
 
-func (s *Server) proxy(addr string) bool {
-	a, err := netip.ParseAddr(addr)
-	if err != nil {
-		return false
-	}
-	a = a.Unmap()
-	for _, p := range s.TrustedProxies {
-		if p.Contains(a) {
-			return true
-		}
-	}
-	return false
-}
+func (s *Server) proxy(addr string) bool { return guard.Networks(s.TrustedProxies).Contains(addr) }
 
 type actorHandler func(w http.ResponseWriter, r *http.Request, a vault.Actor)
 
