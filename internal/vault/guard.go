@@ -88,9 +88,10 @@ func (g *guardRun) load(ctx context.Context, tx Tx, op string) error {
 	return err
 }
 
-// finish writes the state after the access's audit entry (seq) and, on a
-// lock, locks the operator, revokes its sessions and raises the alert.
-// It returns the decision string for the audit entry's outcome.
+// finishGuard writes the operator's state after the access's audit entry
+// (seq), raises the alert of a detector that only alerts, and on a lock
+// locks the operator, revokes its sessions, raises the alert and audits
+// the lock.
 func (v *Vault) finishGuard(ctx context.Context, tx Tx, g *guardRun, a Actor, seq int64, now time.Time) error {
 	g.state.AddEvidence(seq)
 	if g.dec.Alert != "" {

@@ -307,10 +307,10 @@ func (v *Vault) Read(ctx context.Context, a Actor, id, purposeName, reason strin
 // guardRead runs the guard for a read inside the access transaction: the
 // subject's scope, canary flag and order, then the decision. It returns
 // the refusal the caller gets (nil: allowed), or an error of the store.
-func (v *Vault) guardRead(ctx context.Context, tx Tx, g *guardRun, a Actor, r *SubjectRow, missing bool, reason string, now time.Time, repeat, repeatDay bool) (error, error) {
-	acc := guard.Access{Time: now, Kind: guard.Read, Subject: r0id(r), Missing: missing, Trusted: v.trusted(a.Origin), Origin: a.Origin, Repeat: repeat, RepeatDay: repeatDay}
+func (v *Vault) guardRead(ctx context.Context, tx Tx, g *guardRun, a Actor, r *SubjectRow, missing bool, reason string, now time.Time, repeat, repeatDay bool) (refusal, err error) {
+	acc := guard.Access{Time: now, Kind: guard.Read, Missing: missing, Trusted: v.trusted(a.Origin), Origin: a.Origin, Repeat: repeat, RepeatDay: repeatDay}
 	if !missing {
-		acc.Created, acc.Canary = r.Seq, r.Canary
+		acc.Subject, acc.Created, acc.Canary = r.ID, r.Seq, r.Canary
 		switch {
 		case g.lim.AllUnits:
 			acc.Scope = guard.InCaseload
@@ -338,7 +338,7 @@ func (v *Vault) guardRead(ctx context.Context, tx Tx, g *guardRun, a Actor, r *S
 		}
 	}
 	g.dec, g.state = guard.Decide(g.lim, g.state, acc)
-	_, refusal := outcome(g.dec)
+	_, refusal = outcome(g.dec)
 	return refusal, nil
 }
 
@@ -349,13 +349,6 @@ func decisionOf(refusal error, dec guard.Decision) string {
 	}
 	d, _ := outcome(dec)
 	return d
-}
-
-func r0id(r *SubjectRow) string {
-	if r == nil {
-		return ""
-	}
-	return r.ID
 }
 
 // returned lists the fields of shown that the sealed blob holds: what a
