@@ -23,6 +23,7 @@ import (
 	"github.com/coffre/coffre/internal/rootkey"
 	"github.com/coffre/coffre/internal/store/sqlite"
 	"github.com/coffre/coffre/internal/vault"
+	"github.com/go-webauthn/webauthn/webauthn"
 )
 
 // app is a wired vault: configuration, keys, store, core and auth.
@@ -128,8 +129,21 @@ func openApp(ctx context.Context, o appOptions, stderr io.Writer) (*app, error) 
 	if o.guard == "off" {
 		vg = nil
 	}
-	v := vault.New(vault.Config{Store: st, Keys: keys, Policy: cfg.Policy, Logger: log, ReasonMaxLen: cfg.ReasonMaxLen, Now: o.now, Guard: vg})
-	a := &auth.Service{Store: st, Keys: keys, Idle: cfg.SessionIdle, Max: cfg.SessionAbsolute, LoginTTL: cfg.LoginTokenTTL, Now: o.now}
+	v := vault.New(vault.Config{Store: st, Keys: keys, Policy: cfg.Policy, Logger: log, ReasonMaxLen: cfg.ReasonMaxLen, Now: o.now, Guard: vg, StepUpFor: cfg.StepUpFor})
+	wa, err := webauthn.New(&webauthn.Config{RPID: cfg.WebAuthn.RPID, RPDisplayName: cfg.WebAuthn.RPName, RPOrigins: cfg.WebAuthn.Origins})
+	if err != nil {
+		st.Close()
+		return nil, fmt.Errorf("webauthn: %w", err)
+	}
+	a := &auth.Service{Store: st, Keys: keys, Idle: cfg.SessionIdle, Max: cfg.SessionAbsolute, LoginTTL: cfg.LoginTokenTTL, Now: o.now,
+		WebAuthn: wa, StepUpFor: cfg.StepUpFor,
+		RoleFactors: func(role string) []string {
+			if r, ok := cfg.Policy.Roles[role]; ok {
+				return r.MFA
+			}
+			return nil
+		},
+		Limits: auth.Limits{MaxFailures: cfg.Login.MaxFailures, FailureWindow: cfg.Login.FailureWindow, LockFor: cfg.Login.LockFor, PerOrigin: cfg.Login.PerOrigin}}
 	signer, err := audit.NewSigner(auditlog.Origin, keys.SigningSeed())
 	if err != nil {
 		st.Close()

@@ -14,14 +14,17 @@ import (
 	"crypto/subtle"
 	"encoding/base32"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/coffre/coffre/internal/envelope"
 	"github.com/coffre/coffre/internal/vault"
+	"github.com/go-webauthn/webauthn/webauthn"
 	"github.com/pquerna/otp"
 	"github.com/pquerna/otp/totp"
 	"golang.org/x/crypto/argon2"
@@ -61,6 +64,18 @@ type Service struct {
 	LoginTTL time.Duration // login token lifetime
 	// MaxAttempts bounds second-factor tries per login token (default 5).
 	MaxAttempts int
+	// Limits bound login abuse (defaults in Limits' methods).
+	Limits Limits
+	// WebAuthn verifies security keys; nil disables them.
+	WebAuthn *webauthn.WebAuthn
+	// RoleFactors returns the second factors a role accepts (empty: all).
+	RoleFactors func(role string) []string
+	// StepUpFor is how long a proved second factor counts as fresh
+	// (default 5 minutes).
+	StepUpFor time.Duration
+
+	throttle  originThrottle
+	throttled atomic.Int64
 
 	dummyOnce sync.Once
 	dummy     string
@@ -173,9 +188,13 @@ func (s *Service) params() Params {
 }
 
 // Login checks username and password and returns a login token for the
-// second factor, and the factors the operator can use.
+// second factor, and the factors the operator can use. An unknown user, a
+// wrong password, and an account locked after repeated failures all get
+// ErrBadCredentials after the same work; too many attempts from one origin
+// get ErrThrottled before any work.
 func (s *Service) Login(ctx context.Context, username, password, origin string) (string, []string, error) {
 	s.dummyOnce.Do(func() { s.dummy = HashPassword(s.params(), "coffre-dummy") })
+	now := s.now()
 	var op *vault.Operator
 	err := s.Store.View(ctx, func(ctx context.Context, tx vault.Tx) error {
 		var err error
@@ -185,21 +204,52 @@ func (s *Service) Login(ctx context.Context, username, password, origin string) 
 	if err != nil && !errors.Is(err, vault.ErrNotFound) {
 		return "", nil, fmt.Errorf("login: %w", err)
 	}
+	if wait := s.throttle.take(origin, op != nil && s.knownGood(op.ID, origin), now, s.Limits.perOrigin()); wait > 0 {
+		s.throttled.Add(1)
+		return "", nil, &ThrottleError{RetryAfter: wait}
+	}
 	hash := s.dummy
 	if op != nil {
 		hash = op.PasswordHash
 	}
 	ok := CheckPassword(hash, password)
-	now := s.now()
-	if op == nil || !ok || op.Disabled {
-		if op != nil {
-			s.audit(ctx, op.ID, "login.password", "deny:bad_credentials", origin)
+	if op != nil && op.Locked == LockLoginFailures && s.Limits.LockFor > 0 && now.Sub(op.LockedAt) >= s.Limits.LockFor {
+		// A failure lock lifts with time.
+		if err := s.Store.Update(ctx, func(ctx context.Context, tx vault.Tx) error {
+			if err := tx.LockOperator(ctx, op.ID, "", now); err != nil {
+				return err
+			}
+			return tx.AppendAudit(ctx, &vault.AuditEntry{Time: now, Actor: "system", Action: "login.unlock", Reason: op.ID, Decision: "allow:lock_expired"})
+		}); err != nil {
+			return "", nil, fmt.Errorf("login: %w", err)
+		}
+		op.Locked = ""
+	}
+	switch {
+	case op == nil:
+		s.throttle.fail(origin, now)
+		return "", nil, ErrBadCredentials
+	case !ok || op.Disabled || op.Locked == LockLoginFailures:
+		s.throttle.fail(origin, now)
+		decision := "deny:bad_credentials"
+		if ok {
+			decision = "deny:locked" // the right password, on a locked account: the same answer
+		}
+		err := s.Store.Update(ctx, func(ctx context.Context, tx vault.Tx) error {
+			if !ok {
+				if err := s.countFailure(ctx, tx, op, origin); err != nil {
+					return err
+				}
+			}
+			return tx.AppendAudit(ctx, &vault.AuditEntry{Time: now, Actor: op.ID, Action: "login.password", Decision: decision, Origin: origin})
+		})
+		if err != nil {
+			return "", nil, fmt.Errorf("login: %w", err)
 		}
 		return "", nil, ErrBadCredentials
-	}
-	if op.Locked != "" {
-		// Only after the right password: a locked account is no oracle
-		// for guessing.
+	case op.Locked != "":
+		// Locked by the guard: whoever holds the password learns it, the
+		// password is known to the attacker already.
 		s.audit(ctx, op.ID, "login.password", "deny:locked", origin)
 		return "", nil, vault.ErrLocked
 	}
@@ -208,7 +258,12 @@ func (s *Service) Login(ctx context.Context, username, password, origin string) 
 	if ttl <= 0 {
 		ttl = 5 * time.Minute
 	}
+	var factors []string
 	err = s.Store.Update(ctx, func(ctx context.Context, tx vault.Tx) error {
+		var err error
+		if factors, err = s.factors(ctx, tx, op); err != nil {
+			return err
+		}
 		if err := tx.PutSession(ctx, &vault.Session{Hash: h, Kind: vault.KindLogin, Operator: op.ID, Created: now, LastSeen: now, Expires: now.Add(ttl), Origin: origin}); err != nil {
 			return err
 		}
@@ -217,7 +272,41 @@ func (s *Service) Login(ctx context.Context, username, password, origin string) 
 	if err != nil {
 		return "", nil, fmt.Errorf("login: %w", err)
 	}
-	return tok, []string{"totp"}, nil
+	return tok, factors, nil
+}
+
+// countFailure counts a failed login of op and locks it when the failures
+// reach Limits.MaxFailures within the window: every session revoked, an
+// alert for the security officers, an audit entry.
+func (s *Service) countFailure(ctx context.Context, tx vault.Tx, op *vault.Operator, origin string) error {
+	now := s.now()
+	n, err := tx.LoginFailure(ctx, op.ID, now, s.Limits.window())
+	if err != nil {
+		return err
+	}
+	if n < s.Limits.maxFailures() || op.Locked != "" {
+		return nil
+	}
+	if err := tx.LockOperator(ctx, op.ID, LockLoginFailures, now); err != nil {
+		return err
+	}
+	if err := tx.DeleteOperatorSessions(ctx, op.ID); err != nil {
+		return err
+	}
+	e := &vault.AuditEntry{Time: now, Actor: "auth", Action: "login.lock", Reason: LockLoginFailures, Decision: "lock:" + op.ID, Origin: origin}
+	if err := tx.AppendAudit(ctx, e); err != nil {
+		return err
+	}
+	al := &vault.Alert{Time: now, Operator: op.ID, Code: LockLoginFailures, Severity: "high", Action: "lock", Evidence: []int64{e.Seq}}
+	if err := tx.PutAlert(ctx, al); err != nil {
+		return err
+	}
+	payload, err := json.Marshal(al)
+	if err != nil {
+		return err
+	}
+	op.Locked = LockLoginFailures
+	return tx.PutOutbox(ctx, "alert", payload, now)
 }
 
 func (s *Service) audit(ctx context.Context, actor, action, decision, origin string) {
@@ -235,92 +324,63 @@ type Session struct {
 // VerifyTOTP completes a login with a TOTP code. The code's time step must
 // be later than the last one accepted for the operator, so a code works
 // once; at most one step of clock drift back is accepted.
-func (s *Service) VerifyTOTP(ctx context.Context, loginToken, code, origin string) (*Session, error) {
-	h := HashToken(loginToken)
-	now := s.now()
-	var ls *vault.Session
-	var op *vault.Operator
-	err := s.Store.View(ctx, func(ctx context.Context, tx vault.Tx) error {
-		var err error
-		if ls, err = tx.GetSession(ctx, h); err != nil {
-			return err
-		}
-		op, err = tx.GetOperator(ctx, ls.Operator)
-		return err
-	})
-	if errors.Is(err, vault.ErrNotFound) || err == nil && (ls.Kind != vault.KindLogin || now.After(ls.Expires)) {
-		return nil, ErrBadCredentials
-	}
-	if err != nil {
-		return nil, fmt.Errorf("verify totp: %w", err)
-	}
-	max := s.MaxAttempts
-	if max <= 0 {
-		max = 5
-	}
-	if ls.Attempts >= max {
-		return nil, ErrTooManyAttempts
-	}
-	secret, err := s.Keys.OpenSecret("totp:"+op.ID, op.TOTPSecret)
-	if err != nil {
-		return nil, fmt.Errorf("verify totp: %w", err)
-	}
-	step := matchStep(secret, code, now)
-	tok, sh := newToken("cfs_")
-	absolute := s.Max
-	if absolute <= 0 {
-		absolute = 12 * time.Hour
-	}
-	var accepted bool
-	err = s.Store.Update(ctx, func(ctx context.Context, tx vault.Tx) error {
-		// The attempt count is checked again here, in the write transaction,
-		// so that concurrent guesses on one login token cannot all pass the
-		// check made in the read snapshot above.
-		cur, err := tx.GetSession(ctx, h)
+func (s *Service) VerifyTOTP(ctx context.Context, loginToken, code, origin, userAgent string) (*Session, error) {
+	return s.secondFactor(ctx, loginToken, FactorTOTP, "login.totp", origin, userAgent, func(ctx context.Context, tx vault.Tx, op *vault.Operator) (string, error) {
+		secret, err := s.Keys.OpenSecret("totp:"+op.ID, op.TOTPSecret)
 		if err != nil {
-			return err
+			return "", err
 		}
-		if cur.Attempts >= max {
-			return ErrTooManyAttempts
-		}
-		deny := func(code string) error {
-			if err := tx.TouchSession(ctx, h, now, true); err != nil {
-				return err
-			}
-			return tx.AppendAudit(ctx, &vault.AuditEntry{Time: now, Actor: op.ID, Action: "login.totp", Decision: "deny:" + code, Origin: origin})
-		}
+		step := matchStep(secret, code, s.now())
 		if step < 0 {
-			return deny("bad_code")
+			return "bad_code", nil
 		}
 		ok, err := tx.AdvanceTOTP(ctx, op.ID, step)
+		if err != nil || !ok {
+			return "code_reused", err
+		}
+		return "", nil
+	})
+}
+
+// secondFactor completes a login with factor, checked by check (which
+// returns a reason code for a refusal). The attempt count of the login
+// token is checked inside the write transaction, so that concurrent
+// guesses on one token cannot all pass.
+func (s *Service) secondFactor(ctx context.Context, loginToken, factor, action, origin, userAgent string, check func(context.Context, vault.Tx, *vault.Operator) (string, error)) (*Session, error) {
+	h := HashToken(loginToken)
+	now := s.now()
+	tok, sh := newToken("cfs_")
+	var ok bool
+	err := s.Store.Update(ctx, func(ctx context.Context, tx vault.Tx) error {
+		ok = false
+		ls, err := s.liveLogin(ctx, tx, h)
 		if err != nil {
 			return err
 		}
-		if !ok {
-			return deny("code_reused")
-		}
-		accepted = true
-		if err := tx.DeleteSession(ctx, h); err != nil {
+		op, err := tx.GetOperator(ctx, ls.Operator)
+		if err != nil {
 			return err
 		}
-		if err := tx.PutSession(ctx, &vault.Session{Hash: sh, Kind: vault.KindSession, Operator: op.ID, Created: now, LastSeen: now, Expires: now.Add(absolute), Origin: origin}); err != nil {
+		if factor != FactorRecovery && !s.allows(op.Role, factor) {
+			return s.failFactor(ctx, tx, h, op, action, "factor_not_allowed", origin)
+		}
+		code, err := check(ctx, tx, op)
+		if err != nil {
 			return err
 		}
-		return tx.AppendAudit(ctx, &vault.AuditEntry{Time: now, Actor: op.ID, Action: "login.totp", Decision: "allow", Origin: origin})
+		if code != "" {
+			return s.failFactor(ctx, tx, h, op, action, code, origin)
+		}
+		ok = true
+		return s.openSession(ctx, tx, h, sh, op, factor, action, origin, userAgent)
 	})
-	if errors.Is(err, ErrTooManyAttempts) || errors.Is(err, vault.ErrNotFound) {
-		if errors.Is(err, vault.ErrNotFound) {
-			return nil, ErrBadCredentials // the login token was used meanwhile
-		}
-		return nil, err
-	}
 	if err != nil {
-		return nil, fmt.Errorf("verify totp: %w", err)
+		return nil, loginError(err)
 	}
-	if !accepted {
+	if !ok {
 		return nil, ErrBadCredentials
 	}
-	return &Session{Token: tok, Expires: now.Add(absolute)}, nil
+	return &Session{Token: tok, Expires: now.Add(s.absolute())}, nil
 }
 
 // matchStep returns the TOTP time step whose code is code (the current one
@@ -379,14 +439,45 @@ func (s *Service) StepUp(ctx context.Context, operator, code, origin string) err
 	return nil
 }
 
+// StepUpTOTP proves a fresh TOTP code in the session of token, from where
+// the request comes: the session's step-up time is renewed and the session
+// is bound to this origin and user agent (the re-check after a move).
+func (s *Service) StepUpTOTP(ctx context.Context, token, code, origin, userAgent string) error {
+	a, _, err := s.session(ctx, token, origin, userAgent, true)
+	if err != nil {
+		return err
+	}
+	if !s.allows(a.Role, FactorTOTP) {
+		return ErrFactorNotAllowed
+	}
+	if err := s.StepUp(ctx, a.ID, code, origin); err != nil {
+		return err
+	}
+	return s.Store.Update(ctx, func(ctx context.Context, tx vault.Tx) error {
+		return tx.StepUp(ctx, HashToken(token), s.now(), FactorTOTP, origin, userAgent)
+	})
+}
+
 // touchEvery bounds how often a session's last-seen time is written.
 const touchEvery = time.Minute
 
+// ErrSessionMoved: the session is used from another address or user agent
+// than it was bound to; a fresh second factor (a step-up from the new
+// place) rebinds it.
+var ErrSessionMoved = errors.New("session used from another address or client")
+
 // Authenticate returns the actor of a session token, enforcing idle and
-// absolute expiry.
-func (s *Service) Authenticate(ctx context.Context, token, origin string) (vault.Actor, error) {
+// absolute expiry and the session's binding to its origin and user agent.
+func (s *Service) Authenticate(ctx context.Context, token, origin, userAgent string) (vault.Actor, error) {
+	a, _, err := s.session(ctx, token, origin, userAgent, false)
+	return a, err
+}
+
+// session is Authenticate; moved allows a session used from elsewhere (to
+// step up and rebind it).
+func (s *Service) session(ctx context.Context, token, origin, userAgent string, moved bool) (vault.Actor, *vault.Session, error) {
 	if !strings.HasPrefix(token, "cfs_") || len(token) > 100 {
-		return vault.Actor{}, ErrUnauthenticated
+		return vault.Actor{}, nil, ErrUnauthenticated
 	}
 	h := HashToken(token)
 	var ses *vault.Session
@@ -396,10 +487,10 @@ func (s *Service) Authenticate(ctx context.Context, token, origin string) (vault
 		return err
 	})
 	if errors.Is(err, vault.ErrNotFound) {
-		return vault.Actor{}, ErrUnauthenticated
+		return vault.Actor{}, nil, ErrUnauthenticated
 	}
 	if err != nil {
-		return vault.Actor{}, fmt.Errorf("authenticate: %w", err)
+		return vault.Actor{}, nil, fmt.Errorf("authenticate: %w", err)
 	}
 	now := s.now()
 	idle := s.Idle
@@ -407,17 +498,20 @@ func (s *Service) Authenticate(ctx context.Context, token, origin string) (vault
 		idle = 30 * time.Minute
 	}
 	if ses.Kind != vault.KindSession || ses.Disabled || now.After(ses.Expires) || now.Sub(ses.LastSeen) > idle {
-		return vault.Actor{}, ErrUnauthenticated
+		return vault.Actor{}, nil, ErrUnauthenticated
 	}
 	if ses.Locked != "" {
-		return vault.Actor{}, vault.ErrLocked
+		return vault.Actor{}, nil, vault.ErrLocked
+	}
+	if !moved && (ses.Origin != origin || ses.UserAgent != userAgent) {
+		return vault.Actor{}, nil, ErrSessionMoved
 	}
 	if now.Sub(ses.LastSeen) > touchEvery {
 		if err := s.Store.Update(ctx, func(ctx context.Context, tx vault.Tx) error { return tx.TouchSession(ctx, h, now, false) }); err != nil {
-			return vault.Actor{}, fmt.Errorf("authenticate: %w", err)
+			return vault.Actor{}, nil, fmt.Errorf("authenticate: %w", err)
 		}
 	}
-	return vault.Actor{ID: ses.Operator, Role: ses.Role, Unit: ses.Unit, Origin: origin}, nil
+	return vault.Actor{ID: ses.Operator, Role: ses.Role, Unit: ses.Unit, Origin: origin, SteppedUp: ses.SteppedUp, StepFactor: ses.StepFactor}, ses, nil
 }
 
 // Logout ends the session of token.

@@ -57,23 +57,23 @@ func TestTOTPOnceAndExpiry(t *testing.T) {
 		return lt
 	}
 	code, _ := totp.GenerateCode(op.TOTPSecret, now)
-	ses, err := s.VerifyTOTP(ctx, login(), code, "127.0.0.1")
+	ses, err := s.VerifyTOTP(ctx, login(), code, "127.0.0.1", "")
 	if err != nil {
 		t.Fatalf("first use of code: %v", err)
 	}
-	if _, err := s.VerifyTOTP(ctx, login(), code, "127.0.0.1"); !errors.Is(err, auth.ErrBadCredentials) {
+	if _, err := s.VerifyTOTP(ctx, login(), code, "127.0.0.1", ""); !errors.Is(err, auth.ErrBadCredentials) {
 		t.Fatalf("replayed code = %v, want ErrBadCredentials", err)
 	}
 	old, _ := totp.GenerateCode(op.TOTPSecret, now.Add(-90*time.Second))
-	if _, err := s.VerifyTOTP(ctx, login(), old, "127.0.0.1"); !errors.Is(err, auth.ErrBadCredentials) {
+	if _, err := s.VerifyTOTP(ctx, login(), old, "127.0.0.1", ""); !errors.Is(err, auth.ErrBadCredentials) {
 		t.Fatalf("code 3 steps old = %v, want ErrBadCredentials", err)
 	}
-	a, err := s.Authenticate(ctx, ses.Token, "127.0.0.1")
+	a, err := s.Authenticate(ctx, ses.Token, "127.0.0.1", "")
 	if err != nil || a.ID != op.Operator.ID || a.Role != "caseworker" || a.Unit != "ac-versailles" {
 		t.Fatalf("Authenticate = %+v, %v", a, err)
 	}
 	now = now.Add(11 * time.Minute) // past the idle limit
-	if _, err := s.Authenticate(ctx, ses.Token, "127.0.0.1"); !errors.Is(err, auth.ErrUnauthenticated) {
+	if _, err := s.Authenticate(ctx, ses.Token, "127.0.0.1", ""); !errors.Is(err, auth.ErrUnauthenticated) {
 		t.Fatalf("idle session = %v, want ErrUnauthenticated", err)
 	}
 }
@@ -97,10 +97,10 @@ func TestSecondFactorAttemptsBounded(t *testing.T) {
 	op, _ := s.AddOperator(ctx, "marie", "pw-marie-123", "caseworker", "u")
 	lt, _, _ := s.Login(ctx, "marie", "pw-marie-123", "")
 	for range 5 {
-		s.VerifyTOTP(ctx, lt, "000000", "")
+		s.VerifyTOTP(ctx, lt, "000000", "", "")
 	}
 	code, _ := totp.GenerateCode(op.TOTPSecret, now)
-	if _, err := s.VerifyTOTP(ctx, lt, code, ""); !errors.Is(err, auth.ErrTooManyAttempts) {
+	if _, err := s.VerifyTOTP(ctx, lt, code, "", ""); !errors.Is(err, auth.ErrTooManyAttempts) {
 		t.Fatalf("right code after 5 wrong ones = %v, want ErrTooManyAttempts", err)
 	}
 }

@@ -12,11 +12,14 @@
 //	listen: 127.0.0.1:8080
 //	data_dir: ./coffre-data
 //	root_key_file: ./coffre-data/root.key   # dev/demo: root key in a 0600 file
-//	sessions: {idle: 30m, absolute: 12h, login_token: 5m}   # Go durations
+//	sessions: {idle: 30m, absolute: 12h, login_token: 5m, step_up: 5m}   # Go durations
 //	limits: {max_body_bytes: 65536, reason_max_len: 200}
+//	audit: {max_lag: 30s, witnesses: [https://witness.example.org/add]}
+//	webauthn:     # rp_id, rp_name, origins
+//	login:        # max_failures, failure_window, lock_for, per_origin_per_minute
 //	schema:       # a list of fields: name, type, sensitivity, required, lookup, max_len, retention
-//	purposes:     # name → description, require_reason, fields (field → clear | deny | mask)
-//	roles:        # name → purposes, permissions
+//	purposes:     # name → description, require_reason, step_up, fields (field → clear | deny | mask)
+//	roles:        # name → purposes, permissions, mfa
 //	guard:        # timezone, trusted_networks, trusted_proxies, defaults, roles
 //
 // The guard key sets the budgets and detectors that slow down or lock an
@@ -26,6 +29,15 @@
 // role's own keys overriding guard.defaults, which override the built-in
 // defaults written on [Guard.Roles].
 //
+// The webauthn key names the relying party that WebAuthn credentials are
+// bound to and the origins the browser may use them from (see [WebAuthn]);
+// the login key sets when failed logins lock an account and how many login
+// attempts one address may make (see [Login]). A role's mfa lists the second
+// factors its operators may log in with (totp, webauthn; both when left
+// out), and a purpose's step_up asks for a fresh second-factor proof before
+// reads under it: off, any (TOTP or WebAuthn within sessions.step_up) or
+// webauthn.
+//
 // The built-in demo (demo.yaml in this package, see [Demo]) is a complete,
 // commented example.
 //
@@ -34,8 +46,11 @@
 // Each scalar key can be overridden by an environment variable, which wins
 // over the file: COFFRE_STORE, COFFRE_LISTEN, COFFRE_DATA_DIR,
 // COFFRE_ROOT_KEY_FILE, COFFRE_SESSIONS_IDLE, COFFRE_SESSIONS_ABSOLUTE,
-// COFFRE_SESSIONS_LOGIN_TOKEN, COFFRE_LIMITS_MAX_BODY_BYTES and
-// COFFRE_LIMITS_REASON_MAX_LEN; the keys of guard have no environment
+// COFFRE_SESSIONS_LOGIN_TOKEN, COFFRE_SESSIONS_STEP_UP,
+// COFFRE_LIMITS_MAX_BODY_BYTES, COFFRE_LIMITS_REASON_MAX_LEN,
+// COFFRE_AUDIT_MAX_LAG and COFFRE_WEBAUTHN_RP_ID; two lists can be too, as
+// comma-separated values: COFFRE_AUDIT_WITNESSES and COFFRE_WEBAUTHN_ORIGINS.
+// webauthn.rp_name and the keys of login and guard have no environment
 // variable. The environment is passed in (as
 // os.Environ() returns it) rather than read, so that tests and the demo stay
 // reproducible. An empty value counts as unset; when a variable appears
@@ -102,6 +117,9 @@ type Config struct {
 	SessionAbsolute time.Duration
 	// LoginTokenTTL is how long a login token stays valid. Default 5m.
 	LoginTokenTTL time.Duration
+	// StepUpFor is how long a second-factor proof stays fresh for the
+	// purposes that ask for a step-up, between 30s and 1h. Default 5m.
+	StepUpFor time.Duration
 	// MaxBodyBytes bounds every request body, between 1 KiB and 16 MiB.
 	// Default 65536.
 	MaxBodyBytes int64
@@ -114,10 +132,46 @@ type Config struct {
 	// the oldest entry not in a checkpoint) before readiness fails.
 	// Default 30s.
 	AuditMaxLag time.Duration
+	// WebAuthn names the relying party of WebAuthn second factors.
+	WebAuthn WebAuthn
+	// Login bounds failed and repeated logins.
+	Login Login
 	// Policy is the schema, purposes and roles.
 	Policy *policy.Policy
 	// Guard configures budgets and detectors (issue 4).
 	Guard Guard
+}
+
+// WebAuthn names the relying party that WebAuthn credentials are registered
+// with, and the origins a browser may use them from.
+type WebAuthn struct {
+	// RPID is the relying party id, a lower-case host name (no scheme,
+	// port or path) that every origin is on or under. Default "localhost".
+	RPID string
+	// RPName is the name authenticators show. Default "Coffre".
+	RPName string
+	// Origins are the allowed origins, as scheme://host[:port] with an
+	// http or https scheme, each on RPID or one of its subdomains (or, when
+	// RPID is localhost, on 127.0.0.1 or ::1). Default
+	// "http://localhost:8080" and "http://127.0.0.1:8080".
+	Origins []string
+}
+
+// Login bounds failed and repeated logins.
+type Login struct {
+	// MaxFailures failed logins (password or second factor) of one account
+	// within FailureWindow lock it; between 1 and 1000. Default 10.
+	MaxFailures int
+	// FailureWindow is the window failed logins are counted in, between 1m
+	// and 24h. Default 15m.
+	FailureWindow time.Duration
+	// LockFor is how long such a lock lasts unless a security officer
+	// lifts it earlier: 0 (until a security officer lifts it) or between 1m
+	// and 720h (30 days). Default 1h.
+	LockFor time.Duration
+	// PerOrigin is the number of login attempts per minute from one address
+	// before 429, between 1 and 100000. Default 30.
+	PerOrigin int
 }
 
 // Guard configures the budgets and detectors of package guard: how much an
@@ -157,7 +211,18 @@ const (
 	defaultReasonMaxLen = 200
 	defaultAuditMaxLag  = 30 * time.Second
 	defaultTimezone     = "Europe/Paris"
+	defaultStepUp       = 5 * time.Minute
+	defaultRPID         = "localhost"
+	defaultRPName       = "Coffre"
+	defaultMaxFailures  = 10
+	defaultFailWindow   = 15 * time.Minute
+	defaultLockFor      = time.Hour
+	defaultPerOrigin    = 30
 )
+
+// defaultOrigins are the default [WebAuthn.Origins]: the default listen
+// address, by name and by address.
+var defaultOrigins = []string{"http://localhost:8080", "http://127.0.0.1:8080"}
 
 // defaultTrustedNetworks are the default [Guard.TrustedNetworks]: loopback
 // and the private IPv4 ranges.
@@ -198,6 +263,16 @@ const (
 	maxBodyBytes    = 16 << 20
 	maxReasonMaxLen = 4096
 	maxFieldLen     = 1 << 20
+	// sessions.step_up
+	minStepUp = 30 * time.Second
+	maxStepUp = time.Hour
+	// login
+	maxMaxFailures = 1000
+	minFailWindow  = time.Minute
+	maxFailWindow  = 24 * time.Hour
+	minLockFor     = time.Minute
+	maxLockFor     = 30 * 24 * time.Hour
+	maxPerOrigin   = 100_000
 	// Guard limits: counts and rates up to maxGuardCount (0 is "no limit"
 	// or "off"), a velocity of at most maxVelocitySubjects subjects within
 	// at most maxVelocityWindow, an enumeration run of 0 or between

@@ -85,6 +85,14 @@ func TestDemo(t *testing.T) {
 		if wantReason := name == "workplace-adjustment"; pu.RequireReason != wantReason {
 			t.Errorf("purpose %s RequireReason = %v, want %v", name, pu.RequireReason, wantReason)
 		}
+		// Special-category data asks for a fresh second factor.
+		wantStepUp := ""
+		if name == "workplace-adjustment" {
+			wantStepUp = "any"
+		}
+		if pu.StepUp != wantStepUp {
+			t.Errorf("purpose %s StepUp = %q, want %q", name, pu.StepUp, wantStepUp)
+		}
 	}
 
 	roles := map[string][2]string{
@@ -106,6 +114,23 @@ func TestDemo(t *testing.T) {
 			t.Errorf("role %s = %q, want %q", name, got, want)
 		}
 	}
+	// The demo tour logs in with TOTP: every role takes both factors.
+	for name, r := range pol.Roles {
+		if r.MFA != nil {
+			t.Errorf("role %s MFA = %q, want both (nil)", name, r.MFA)
+		}
+	}
+
+	got := *cfg
+	want := Config{
+		StepUpFor: 5 * time.Minute,
+		WebAuthn:  WebAuthn{RPID: "localhost", RPName: "Coffre", Origins: []string{"http://localhost:8080", "http://127.0.0.1:8080"}},
+		Login:     Login{MaxFailures: 10, FailureWindow: 15 * time.Minute, LockFor: time.Hour, PerOrigin: 30},
+	}
+	if got.StepUpFor != want.StepUpFor || !reflect.DeepEqual(got.WebAuthn, want.WebAuthn) || got.Login != want.Login {
+		t.Errorf("demo step-up, webauthn, login = %v %+v %+v, want the defaults %v %+v %+v",
+			got.StepUpFor, got.WebAuthn, got.Login, want.StepUpFor, want.WebAuthn, want.Login)
+	}
 }
 
 func TestValid(t *testing.T) {
@@ -125,10 +150,17 @@ func TestValid(t *testing.T) {
 		SessionIdle:     15 * time.Minute,
 		SessionAbsolute: 8 * time.Hour,
 		LoginTokenTTL:   2 * time.Minute,
+		StepUpFor:       90 * time.Second,
 		MaxBodyBytes:    131072,
 		ReasonMaxLen:    500,
 		AuditMaxLag:     45 * time.Second,
 		AuditWitnesses:  []string{"https://witness.example.org/add", "http://127.0.0.1:9000/w"},
+		WebAuthn: WebAuthn{
+			RPID:    "coffre.example.org",
+			RPName:  "Coffre (Example Corp)",
+			Origins: []string{"https://coffre.example.org", "https://admin.coffre.example.org:8443"},
+		},
+		Login: Login{MaxFailures: 5, FailureWindow: 30 * time.Minute, LockFor: 0, PerOrigin: 12},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("Load(%q)\n got %+v\nwant %+v", path, got, want)
@@ -145,14 +177,14 @@ func TestValid(t *testing.T) {
 		t.Errorf("fields\n got %+v\nwant %+v", cfg.Policy.Fields, wantFields)
 	}
 	wantPurposes := map[string]*policy.Purpose{
-		"hr": {Name: "hr", Description: "Human resources", RequireReason: true, Fields: map[string]policy.Treatment{
+		"hr": {Name: "hr", Description: "Human resources", RequireReason: true, StepUp: "webauthn", Fields: map[string]policy.Treatment{
 			"given_name": {Action: policy.Clear},
 			"email":      {Action: policy.Masked, Mask: "email"},
 			"ssn":        {Action: policy.Masked, Mask: "last4"},
 			"hired_on":   {Action: policy.Masked, Mask: "year"},
 			"notes":      {Action: policy.Deny},
 		}},
-		"badge": {Name: "badge", Description: "Print a badge", Fields: map[string]policy.Treatment{
+		"badge": {Name: "badge", Description: "Print a badge", StepUp: "any", Fields: map[string]policy.Treatment{
 			"given_name": {Action: policy.Masked, Mask: "initials"},
 		}},
 	}
@@ -161,9 +193,9 @@ func TestValid(t *testing.T) {
 	}
 	writer := []policy.Permission{policy.PermLookup, policy.PermCreate, policy.PermUpdate}
 	wantRoles := map[string]*policy.Role{
-		"hr-officer":   {Name: "hr-officer", Purposes: []string{"hr", "badge"}, Permissions: writer},
-		"receptionist": {Name: "receptionist", Purposes: []string{"badge"}, Permissions: writer},
-		"auditor":      {Name: "auditor", Permissions: []policy.Permission{policy.PermAudit}},
+		"hr-officer":   {Name: "hr-officer", Purposes: []string{"hr", "badge"}, Permissions: writer, MFA: []string{"webauthn"}},
+		"receptionist": {Name: "receptionist", Purposes: []string{"badge"}, Permissions: writer, MFA: []string{"totp", "webauthn"}},
+		"auditor":      {Name: "auditor", Permissions: []policy.Permission{policy.PermAudit}, MFA: []string{"totp"}},
 	}
 	if !reflect.DeepEqual(cfg.Policy.Roles, wantRoles) {
 		t.Errorf("roles\n got %s\nwant %s", dump(cfg.Policy.Roles), dump(wantRoles))
@@ -242,9 +274,12 @@ func TestDefaults(t *testing.T) {
 		SessionIdle:     30 * time.Minute,
 		SessionAbsolute: 12 * time.Hour,
 		LoginTokenTTL:   5 * time.Minute,
+		StepUpFor:       5 * time.Minute,
 		MaxBodyBytes:    65536,
 		ReasonMaxLen:    200,
 		AuditMaxLag:     30 * time.Second,
+		WebAuthn:        WebAuthn{RPID: "localhost", RPName: "Coffre", Origins: []string{"http://localhost:8080", "http://127.0.0.1:8080"}},
+		Login:           Login{MaxFailures: 10, FailureWindow: 15 * time.Minute, LockFor: time.Hour, PerOrigin: 30},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("defaults\n got %+v\nwant %+v", got, want)
@@ -254,7 +289,9 @@ func TestDefaults(t *testing.T) {
 	}
 
 	// An explicit null is the same as an absent key.
-	nulls := "store:\nlisten: ~\nsessions:\nlimits: {max_body_bytes: null}\npurposes:\nroles:\nguard: {timezone: ~, trusted_networks: ~}\n" +
+	nulls := "store:\nlisten: ~\nsessions: {step_up: ~}\nlimits: {max_body_bytes: null}\npurposes: {p: {step_up: ~}}\n" +
+		"roles: {r: {purposes: [p], mfa: ~}}\nguard: {timezone: ~, trusted_networks: ~}\n" +
+		"webauthn: {rp_id: ~, rp_name: ~, origins: ~}\nlogin: {max_failures: ~, failure_window: ~, lock_for: ~, per_origin_per_minute: ~}\n" +
 		"schema:\n  - {name: x, type: text, sensitivity: identity, max_len: ~}\n"
 	cfg, err = Parse("nulls.yaml", []byte(nulls), nil)
 	if err != nil {
@@ -265,6 +302,12 @@ func TestDefaults(t *testing.T) {
 	want.Source = "nulls.yaml"
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("nulls\n got %+v\nwant %+v", got, want)
+	}
+	if pu := cfg.Policy.Purposes["p"]; pu.StepUp != "" {
+		t.Errorf("null step_up: StepUp = %q, want none", pu.StepUp)
+	}
+	if r := cfg.Policy.Roles["r"]; r.MFA != nil {
+		t.Errorf("null mfa: MFA = %q, want both (nil)", r.MFA)
 	}
 }
 
@@ -381,11 +424,15 @@ func TestEnvironment(t *testing.T) {
 		"COFFRE_SESSIONS_IDLE=10m",
 		"COFFRE_SESSIONS_ABSOLUTE=1h",
 		"COFFRE_SESSIONS_LOGIN_TOKEN=90s",
+		"COFFRE_SESSIONS_STEP_UP=10m",
 		"COFFRE_LIMITS_MAX_BODY_BYTES=2048",
 		"COFFRE_LIMITS_REASON_MAX_LEN=64",
 		"COFFRE_AUDIT_MAX_LAG=2m",
 		"COFFRE_AUDIT_WITNESSES=http://w1.example/add, https://w2.example/add",
+		"COFFRE_WEBAUTHN_RP_ID=coffre.test",
+		"COFFRE_WEBAUTHN_ORIGINS=https://coffre.test, ,http://eu.coffre.test:9000",
 	}
+	defaultLogin := Login{MaxFailures: 10, FailureWindow: 15 * time.Minute, LockFor: time.Hour, PerOrigin: 30}
 	wantAll := Config{
 		Store:           "postgresql://coffre@pg/coffre",
 		Listen:          ":9000",
@@ -394,10 +441,14 @@ func TestEnvironment(t *testing.T) {
 		SessionIdle:     10 * time.Minute,
 		SessionAbsolute: time.Hour,
 		LoginTokenTTL:   90 * time.Second,
+		StepUpFor:       10 * time.Minute,
 		MaxBodyBytes:    2048,
 		ReasonMaxLen:    64,
 		AuditMaxLag:     2 * time.Minute,
 		AuditWitnesses:  []string{"http://w1.example/add", "https://w2.example/add"},
+		// rp_name and login have no environment variable.
+		WebAuthn: WebAuthn{RPID: "coffre.test", RPName: "Coffre", Origins: []string{"https://coffre.test", "http://eu.coffre.test:9000"}},
+		Login:    defaultLogin,
 	}
 	defaults := Config{
 		Store:           "sqlite:./coffre-data/coffre.db",
@@ -407,9 +458,12 @@ func TestEnvironment(t *testing.T) {
 		SessionIdle:     30 * time.Minute,
 		SessionAbsolute: 12 * time.Hour,
 		LoginTokenTTL:   5 * time.Minute,
+		StepUpFor:       5 * time.Minute,
 		MaxBodyBytes:    65536,
 		ReasonMaxLen:    200,
 		AuditMaxLag:     30 * time.Second,
+		WebAuthn:        WebAuthn{RPID: "localhost", RPName: "Coffre", Origins: []string{"http://localhost:8080", "http://127.0.0.1:8080"}},
+		Login:           defaultLogin,
 	}
 	with := func(c Config, f func(*Config)) Config { f(&c); return c }
 	const schema = "schema: [{name: x, type: text, sensitivity: identity}]\n"
@@ -419,7 +473,10 @@ func TestEnvironment(t *testing.T) {
 		environ []string
 		want    Config
 	}{
-		{"all over file", "testdata/valid.yaml", all, wantAll},
+		{"all over file", "testdata/valid.yaml", all, with(wantAll, func(c *Config) {
+			c.WebAuthn.RPName = "Coffre (Example Corp)"
+			c.Login = Login{MaxFailures: 5, FailureWindow: 30 * time.Minute, LockFor: 0, PerOrigin: 12}
+		})},
 		{"all over defaults", "testdata/minimal.yaml", all, wantAll},
 		{"data dir moves derived defaults", "testdata/minimal.yaml", []string{"COFFRE_DATA_DIR=/srv/coffre/"}, with(defaults, func(c *Config) {
 			c.DataDir, c.Store, c.RootKeyFile = "/srv/coffre/", "sqlite:/srv/coffre/coffre.db", "/srv/coffre/root.key"
@@ -430,6 +487,13 @@ func TestEnvironment(t *testing.T) {
 		{"other variables ignored", "testdata/minimal.yaml", []string{"COFFRE_CONFIG=x.yaml", "COFFRE_SESIONS_IDLE=bad", "LISTEN=:1", "junk"}, defaults},
 		{"env wins over a bad file value", "store: mysql://db\n" + schema, []string{"COFFRE_STORE=sqlite:/tmp/c.db"}, with(defaults, func(c *Config) { c.Store = "sqlite:/tmp/c.db" })},
 		{"file idle, env absolute", "sessions: {idle: 1h}\n" + schema, []string{"COFFRE_SESSIONS_ABSOLUTE=1h"}, with(defaults, func(c *Config) { c.SessionIdle, c.SessionAbsolute = time.Hour, time.Hour })},
+		{"env origins over a bad file list", "webauthn: {origins: []}\n" + schema, []string{"COFFRE_WEBAUTHN_ORIGINS=http://localhost:9000"}, with(defaults, func(c *Config) {
+			c.WebAuthn.Origins = []string{"http://localhost:9000"}
+		})},
+		{"env rp_id, file origins", "webauthn: {origins: [\"https://a.coffre.test\"]}\n" + schema, []string{"COFFRE_WEBAUTHN_RP_ID=coffre.test"}, with(defaults, func(c *Config) {
+			c.WebAuthn.RPID, c.WebAuthn.Origins = "coffre.test", []string{"https://a.coffre.test"}
+		})},
+		{"env step-up over file", "sessions: {step_up: 1m}\n" + schema, []string{"COFFRE_SESSIONS_STEP_UP=30s"}, with(defaults, func(c *Config) { c.StepUpFor = 30 * time.Second })},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -474,6 +538,14 @@ func TestEnvironmentErrors(t *testing.T) {
 		{"COFFRE_STORE=mysql://coffre:hunter2@db/coffre", `environment: COFFRE_STORE: want "sqlite:PATH" or a "postgres://" or "postgresql://" URL`},
 		{"COFFRE_LISTEN=8080", `environment: COFFRE_LISTEN: want host:port, as in 127.0.0.1:8080, got "8080"`},
 		{"COFFRE_LISTEN=:http", `environment: COFFRE_LISTEN: invalid port "http"`},
+		{"COFFRE_SESSIONS_STEP_UP=soon", `environment: COFFRE_SESSIONS_STEP_UP: invalid duration "soon"`},
+		{"COFFRE_SESSIONS_STEP_UP=2h", `environment: COFFRE_SESSIONS_STEP_UP: must be between 30s and 1h0m0s, got 2h0m0s`},
+		{"COFFRE_WEBAUTHN_RP_ID=https://coffre.test", `environment: COFFRE_WEBAUTHN_RP_ID: want a lower-case host name such as coffre.example.org, without scheme, port or path, got "https://coffre.test" (did you mean "coffre.test"?)`},
+		{"COFFRE_WEBAUTHN_RP_ID=coffre.test", `environment: COFFRE_WEBAUTHN_RP_ID: the default origins (http://localhost:8080, http://127.0.0.1:8080) are not on "coffre.test": set webauthn.origins too`},
+		{"COFFRE_WEBAUTHN_ORIGINS=https://coffre.test", `environment: COFFRE_WEBAUTHN_ORIGINS: origin "https://coffre.test" is not on "localhost" or one of its subdomains`},
+		{"COFFRE_WEBAUTHN_ORIGINS=http://localhost:8080/", `environment: COFFRE_WEBAUTHN_ORIGINS: origin "http://localhost:8080/" is not written as browsers send it: did you mean "http://localhost:8080"?`},
+		{"COFFRE_WEBAUTHN_ORIGINS= , ", `environment: COFFRE_WEBAUTHN_ORIGINS: want at least one origin, such as http://localhost:8080`},
+		{"COFFRE_WEBAUTHN_ORIGINS=http://[::1]:8080,http://localhost", ""}, // fine
 		{"COFFRE_DATA_DIR=/srv/c", ""}, // fine
 	}
 	for _, tt := range tests {
@@ -773,6 +845,259 @@ func TestGuardErrors(t *testing.T) {
 			}
 			if !strings.HasPrefix(err.Error(), tt.want) {
 				t.Errorf("Parse(%q) = %q, want prefix %q", tt.guard, err, tt.want)
+			}
+		})
+	}
+}
+
+// oneField is a schema on line 1; the keys under test follow from line 2.
+const oneField = "schema: [{name: x, type: text, sensitivity: identity}]\n"
+
+func TestStepUpAndLogin(t *testing.T) {
+	defaults := Login{MaxFailures: 10, FailureWindow: 15 * time.Minute, LockFor: time.Hour, PerOrigin: 30}
+	with := func(f func(*Login)) Login { l := defaults; f(&l); return l }
+	tests := []struct {
+		yaml   string
+		stepUp time.Duration
+		login  Login
+	}{
+		{"", 5 * time.Minute, defaults},
+		{"sessions: {step_up: 30s}\n", 30 * time.Second, defaults},
+		{"sessions: {step_up: 1h}\n", time.Hour, defaults},
+		{"login: ~\n", 5 * time.Minute, defaults},
+		{"login: {max_failures: 1, failure_window: 1m, lock_for: 1m, per_origin_per_minute: 1}\n", 5 * time.Minute,
+			Login{MaxFailures: 1, FailureWindow: time.Minute, LockFor: time.Minute, PerOrigin: 1}},
+		{"login: {max_failures: 1000, failure_window: 24h, lock_for: 720h, per_origin_per_minute: 100000}\n", 5 * time.Minute,
+			Login{MaxFailures: 1000, FailureWindow: 24 * time.Hour, LockFor: 720 * time.Hour, PerOrigin: 100000}},
+		{"login: {lock_for: 0}\n", 5 * time.Minute, with(func(l *Login) { l.LockFor = 0 })},
+		{"login: {lock_for: \"0\"}\n", 5 * time.Minute, with(func(l *Login) { l.LockFor = 0 })},
+		{"login: {lock_for: 0s}\n", 5 * time.Minute, with(func(l *Login) { l.LockFor = 0 })},
+		{"login: {failure_window: 1h30m}\n", 5 * time.Minute, with(func(l *Login) { l.FailureWindow = 90 * time.Minute })},
+	}
+	for _, tt := range tests {
+		cfg, err := Parse("inline.yaml", []byte(oneField+tt.yaml), nil)
+		if err != nil {
+			t.Errorf("Parse(%q): %v", tt.yaml, err)
+			continue
+		}
+		if cfg.StepUpFor != tt.stepUp || cfg.Login != tt.login {
+			t.Errorf("Parse(%q) = step-up %v, login %+v; want %v, %+v", tt.yaml, cfg.StepUpFor, cfg.Login, tt.stepUp, tt.login)
+		}
+	}
+}
+
+func TestWebAuthn(t *testing.T) {
+	local := []string{"http://localhost:8080", "http://127.0.0.1:8080"}
+	tests := []struct {
+		yaml string
+		want WebAuthn
+	}{
+		{"", WebAuthn{"localhost", "Coffre", local}},
+		{"webauthn: ~\n", WebAuthn{"localhost", "Coffre", local}},
+		{"webauthn: {rp_id: localhost, rp_name: Vault}\n", WebAuthn{"localhost", "Vault", local}},
+		{"webauthn: {origins: [\"http://[::1]:3000\", \"http://127.0.0.1\", \"https://localhost\", \"http://app.localhost:8080\"]}\n",
+			WebAuthn{"localhost", "Coffre", []string{"http://[::1]:3000", "http://127.0.0.1", "https://localhost", "http://app.localhost:8080"}}},
+		{"webauthn:\n  rp_id: example.org\n  origins:\n    - https://example.org\n    - https://coffre.eu.example.org:8443\n    - http://example.org:8080\n",
+			WebAuthn{"example.org", "Coffre", []string{"https://example.org", "https://coffre.eu.example.org:8443", "http://example.org:8080"}}},
+		{"webauthn: {rp_id: xn--caf-dma.test, origins: [\"https://xn--caf-dma.test\"]}\n",
+			WebAuthn{"xn--caf-dma.test", "Coffre", []string{"https://xn--caf-dma.test"}}},
+	}
+	for _, tt := range tests {
+		cfg, err := Parse("inline.yaml", []byte(oneField+tt.yaml), nil)
+		if err != nil {
+			t.Errorf("Parse(%q): %v", tt.yaml, err)
+			continue
+		}
+		if !reflect.DeepEqual(cfg.WebAuthn, tt.want) {
+			t.Errorf("Parse(%q).WebAuthn = %+v, want %+v", tt.yaml, cfg.WebAuthn, tt.want)
+		}
+	}
+
+	// The default origins are fresh for each configuration.
+	a, _ := Parse("a.yaml", []byte(oneField), nil)
+	a.WebAuthn.Origins[0] = "changed"
+	if b, _ := Parse("b.yaml", []byte(oneField), nil); b.WebAuthn.Origins[0] != "http://localhost:8080" {
+		t.Errorf("default origins shared between configurations: %q", b.WebAuthn.Origins)
+	}
+}
+
+// mfaBase declares, on lines 2 to 5, purposes plain (no step-up), any and
+// key (a WebAuthn step-up); the roles follow from line 6.
+const mfaBase = oneField + "purposes:\n" +
+	"  plain: {fields: {x: clear}, step_up: off}\n" +
+	"  any: {fields: {x: clear}, step_up: any}\n" +
+	"  key: {fields: {x: clear}, step_up: webauthn}\n" +
+	"roles:\n"
+
+func TestMFAAndStepUp(t *testing.T) {
+	tests := []struct {
+		roles string
+		mfa   map[string][]string
+	}{
+		{"  r: {purposes: [plain, any, key]}\n", map[string][]string{"r": nil}},
+		{"  r: {purposes: [plain, any, key], mfa: [webauthn]}\n", map[string][]string{"r": {"webauthn"}}},
+		{"  r: {purposes: [key], mfa: [totp, webauthn]}\n", map[string][]string{"r": {"totp", "webauthn"}}},
+		{"  r: {purposes: [plain, any], mfa: [totp]}\n  s: {mfa: [webauthn, totp]}\n", map[string][]string{"r": {"totp"}, "s": {"webauthn", "totp"}}},
+		{"  r:\n    purposes: [any]\n    mfa:\n      - totp\n", map[string][]string{"r": {"totp"}}},
+	}
+	for _, tt := range tests {
+		cfg, err := Parse("inline.yaml", []byte(mfaBase+tt.roles), nil)
+		if err != nil {
+			t.Errorf("Parse(%q): %v", tt.roles, err)
+			continue
+		}
+		got := map[string][]string{}
+		for name, r := range cfg.Policy.Roles {
+			got[name] = r.MFA
+		}
+		if !reflect.DeepEqual(got, tt.mfa) {
+			t.Errorf("Parse(%q) MFA = %q, want %q", tt.roles, got, tt.mfa)
+		}
+		stepUps := map[string]string{}
+		for name, pu := range cfg.Policy.Purposes {
+			stepUps[name] = pu.StepUp
+		}
+		if want := map[string]string{"plain": "", "any": "any", "key": "webauthn"}; !reflect.DeepEqual(stepUps, want) {
+			t.Errorf("Parse(%q) step-ups = %q, want %q", tt.roles, stepUps, want)
+		}
+	}
+}
+
+// TestNewKeyErrors checks that each bad value of sessions.step_up, login,
+// webauthn, a role's mfa and a purpose's step_up gives exactly the problems
+// listed, on their line and key.
+func TestNewKeyErrors(t *testing.T) {
+	tests := []struct {
+		yaml string // after oneField, from line 2
+		want []string
+	}{
+		// sessions.step_up
+		{"sessions: {step_up: 29s}\n", []string{`inline.yaml:2: sessions.step_up: must be between 30s and 1h0m0s, got 29s`}},
+		{"sessions: {step_up: 61m}\n", []string{`inline.yaml:2: sessions.step_up: must be between 30s and 1h0m0s, got 1h1m0s`}},
+		{"sessions: {step_up: -1m}\n", []string{`inline.yaml:2: sessions.step_up: must be between 30s and 1h0m0s, got -1m0s`}},
+		{"sessions:\n  step_up: 300\n", []string{`inline.yaml:3: sessions.step_up: want a string, got the number "300"`}},
+		{"sessions:\n  step_up: soon\n", []string{`inline.yaml:3: sessions.step_up: invalid duration "soon": want a Go duration such as 30m or 12h`}},
+		{"sessions: {stepup: 5m}\n", []string{`inline.yaml:2: sessions: unknown key "stepup" (did you mean "step_up"?)`}},
+
+		// login
+		{"login: 10\n", []string{`inline.yaml:2: login: want a mapping, got the number "10"`}},
+		{"login: {max_failure: 3}\n", []string{`inline.yaml:2: login: unknown key "max_failure" (did you mean "max_failures"?)`}},
+		{"login:\n  max_failures: 0\n", []string{`inline.yaml:3: login.max_failures: must be between 1 and 1000, got 0`}},
+		{"login:\n  max_failures: 1001\n", []string{`inline.yaml:3: login.max_failures: must be between 1 and 1000, got 1001`}},
+		{"login:\n  max_failures: ten\n", []string{`inline.yaml:3: login.max_failures: want an integer, got the string "ten"`}},
+		{"login:\n  failure_window: 59s\n", []string{`inline.yaml:3: login.failure_window: must be between 1m0s and 24h0m0s, got 59s`}},
+		{"login:\n  failure_window: 25h\n", []string{`inline.yaml:3: login.failure_window: must be between 1m0s and 24h0m0s, got 25h0m0s`}},
+		{"login:\n  failure_window: 0\n", []string{`inline.yaml:3: login.failure_window: want a string, got the number "0"`}},
+		{"login:\n  lock_for: 30s\n", []string{`inline.yaml:3: login.lock_for: must be 0 (until a security officer lifts it) or between 1m0s and 720h0m0s (30 days), got 30s`}},
+		{"login:\n  lock_for: 721h\n", []string{`inline.yaml:3: login.lock_for: must be 0 (until a security officer lifts it) or between 1m0s and 720h0m0s (30 days), got 721h0m0s`}},
+		{"login:\n  lock_for: -1h\n", []string{`inline.yaml:3: login.lock_for: must be 0 (until a security officer lifts it)`}},
+		{"login:\n  lock_for: 30d\n", []string{`inline.yaml:3: login.lock_for: invalid duration "30d"`}},
+		{"login:\n  lock_for: 1\n", []string{`inline.yaml:3: login.lock_for: want a string, got the number "1"`}},
+		{"login:\n  per_origin_per_minute: 0\n", []string{`inline.yaml:3: login.per_origin_per_minute: must be between 1 and 100000, got 0`}},
+		{"login:\n  per_origin_per_minute: 100001\n", []string{`inline.yaml:3: login.per_origin_per_minute: must be between 1 and 100000, got 100001`}},
+		{"login:\n  per_origin_per_minute: 2.5\n", []string{`inline.yaml:3: login.per_origin_per_minute: want an integer, got the number "2.5"`}},
+
+		// webauthn
+		{"webauthn: [localhost]\n", []string{`inline.yaml:2: webauthn: want a mapping, got a list`}},
+		{"webauthn: {rpid: x}\n", []string{`inline.yaml:2: webauthn: unknown key "rpid" (did you mean "rp_id"?)`}},
+		{"webauthn:\n  rp_id: https://coffre.test/login\n  origins: [\"https://coffre.test\"]\n",
+			[]string{`inline.yaml:3: webauthn.rp_id: want a lower-case host name such as coffre.example.org, without scheme, port or path, got "https://coffre.test/login" (did you mean "coffre.test"?)`}},
+		{"webauthn:\n  rp_id: coffre.test:8443\n", []string{`inline.yaml:3: webauthn.rp_id: want a lower-case host name such as coffre.example.org, without scheme, port or path, got "coffre.test:8443" (did you mean "coffre.test"?)`}},
+		{"webauthn:\n  rp_id: coffre.test/app\n", []string{`inline.yaml:3: webauthn.rp_id: want a lower-case host name such as coffre.example.org, without scheme, port or path, got "coffre.test/app" (did you mean "coffre.test"?)`}},
+		{"webauthn:\n  rp_id: Coffre.Test\n", []string{`inline.yaml:3: webauthn.rp_id: want a lower-case host name such as coffre.example.org, without scheme, port or path, got "Coffre.Test" (did you mean "coffre.test"?)`}},
+		{"webauthn:\n  rp_id: coffre_test\n", []string{`inline.yaml:3: webauthn.rp_id: want a lower-case host name such as coffre.example.org, without scheme, port or path, got "coffre_test"`}},
+		{"webauthn:\n  rp_id: \"\"\n", []string{`inline.yaml:3: webauthn.rp_id: want a lower-case host name such as coffre.example.org, without scheme, port or path, got ""`}},
+		{"webauthn:\n  rp_id: coffre.test.\n", []string{`inline.yaml:3: webauthn.rp_id: want a lower-case host name`}},
+		{"webauthn:\n  rp_id: -coffre.test\n", []string{`inline.yaml:3: webauthn.rp_id: want a lower-case host name`}},
+		{"webauthn:\n  rp_id: 127.0.0.1\n", []string{`inline.yaml:3: webauthn.rp_id: want a lower-case host name such as coffre.example.org, without scheme, port or path, got the IP address "127.0.0.1": WebAuthn needs a host name`}},
+		{"webauthn:\n  rp_id: \"[::1]\"\n", []string{`inline.yaml:3: webauthn.rp_id: want a lower-case host name such as coffre.example.org, without scheme, port or path, got the IP address "::1"`}},
+		{"webauthn:\n  rp_id: 5\n", []string{`inline.yaml:3: webauthn.rp_id: want a string, got the number "5"`}},
+		{"webauthn:\n  rp_id: coffre.test\n", []string{`inline.yaml:3: webauthn.rp_id: the default origins (http://localhost:8080, http://127.0.0.1:8080) are not on "coffre.test": set webauthn.origins too`}},
+		{"webauthn:\n  rp_name: \" \"\n", []string{`inline.yaml:3: webauthn.rp_name: must not be empty`}},
+		{"webauthn:\n  rp_name: [a]\n", []string{`inline.yaml:3: webauthn.rp_name: want a string, got a list`}},
+		{"webauthn:\n  origins: []\n", []string{`inline.yaml:3: webauthn.origins: want at least one origin, such as http://localhost:8080`}},
+		{"webauthn:\n  rp_id: coffre.test\n  origins: []\n", []string{`inline.yaml:4: webauthn.origins: want at least one origin, such as https://coffre.test`}},
+		{"webauthn:\n  origins: http://localhost:8080\n", []string{`inline.yaml:3: webauthn.origins: want a list, got the string "http://localhost:8080"`}},
+		{"webauthn:\n  origins:\n    - http://localhost:8080\n    - 8080\n", []string{`inline.yaml:5: webauthn.origins[1]: want a string, got the number "8080"`}},
+		{"webauthn:\n  origins: [ftp://localhost]\n", []string{`inline.yaml:3: webauthn.origins: want an origin as scheme://host[:port], such as https://coffre.example.org (http or https), got "ftp://localhost"`}},
+		{"webauthn:\n  origins: [localhost:8080]\n", []string{`inline.yaml:3: webauthn.origins: want an origin as scheme://host[:port], such as https://coffre.example.org (http or https), got "localhost:8080"`}},
+		{"webauthn:\n  origins: [\"http:localhost\"]\n", []string{`inline.yaml:3: webauthn.origins: want an origin as scheme://host[:port], such as https://coffre.example.org (http or https), got "http:localhost"`}},
+		{"webauthn:\n  origins: [\"http://\"]\n", []string{`inline.yaml:3: webauthn.origins: want an origin as scheme://host[:port], such as https://coffre.example.org (http or https), got "http://"`}},
+		{"webauthn:\n  origins: [\"http://local_host\"]\n", []string{`inline.yaml:3: webauthn.origins: want an origin as scheme://host[:port], such as https://coffre.example.org, got "http://local_host": invalid host "local_host"`}},
+		{"webauthn:\n  origins: [\"http://localhost:99999\"]\n", []string{`inline.yaml:3: webauthn.origins: want an origin as scheme://host[:port], such as https://coffre.example.org, got "http://localhost:99999": invalid port "99999"`}},
+		{"webauthn:\n  origins: [\"http://localhost:8080/login\"]\n", []string{`inline.yaml:3: webauthn.origins: want an origin as scheme://host[:port], such as https://coffre.example.org, got "http://localhost:8080/login": an origin has no user, path, query or fragment (did you mean "http://localhost:8080"?)`}},
+		{"webauthn:\n  origins: [\"http://localhost:8080?a=1\"]\n", []string{`inline.yaml:3: webauthn.origins: want an origin as scheme://host[:port], such as https://coffre.example.org, got "http://localhost:8080?a=1": an origin has no user, path, query or fragment`}},
+		{"webauthn:\n  origins: [\"http://localhost:8080#x\"]\n", []string{`inline.yaml:3: webauthn.origins: want an origin as scheme://host[:port], such as https://coffre.example.org, got "http://localhost:8080#x": an origin has no user, path, query or fragment`}},
+		{"webauthn:\n  origins: [\"http://me@localhost:8080\"]\n", []string{`inline.yaml:3: webauthn.origins: want an origin as scheme://host[:port], such as https://coffre.example.org, got "http://me@localhost:8080": an origin has no user, path, query or fragment`}},
+		{"webauthn:\n  origins: [\"http://localhost:8080/\"]\n", []string{`inline.yaml:3: webauthn.origins: origin "http://localhost:8080/" is not written as browsers send it: did you mean "http://localhost:8080"?`}},
+		{"webauthn:\n  origins: [\"HTTP://LocalHost:8080\"]\n", []string{`inline.yaml:3: webauthn.origins: origin "HTTP://LocalHost:8080" is not written as browsers send it: did you mean "http://localhost:8080"?`}},
+		{"webauthn:\n  origins: [\"https://localhost:443\"]\n", []string{`inline.yaml:3: webauthn.origins: origin "https://localhost:443" is not written as browsers send it: did you mean "https://localhost"?`}},
+		{"webauthn:\n  origins: [\"http://localhost:08080\"]\n", []string{`inline.yaml:3: webauthn.origins: origin "http://localhost:08080" is not written as browsers send it: did you mean "http://localhost:8080"?`}},
+		{"webauthn:\n  origins: [\"http://[0:0::1]:8080\"]\n", []string{`inline.yaml:3: webauthn.origins: origin "http://[0:0::1]:8080" is not written as browsers send it: did you mean "http://[::1]:8080"?`}},
+		{"webauthn:\n  origins:\n    - http://localhost:8080\n    - http://localhost:8080\n", []string{`inline.yaml:5: webauthn.origins: "http://localhost:8080" listed twice`}},
+		{"webauthn:\n  origins: [\"http://10.0.0.1:8080\"]\n", []string{`inline.yaml:3: webauthn.origins: origin "http://10.0.0.1:8080" is not on "localhost" or one of its subdomains, so browsers would refuse WebAuthn there`}},
+		{"webauthn:\n  rp_id: coffre.test\n  origins:\n    - https://coffre.test\n    - https://notcoffre.test\n    - http://127.0.0.1:8080\n", []string{
+			`inline.yaml:6: webauthn.origins: origin "https://notcoffre.test" is not on "coffre.test" or one of its subdomains`,
+			`inline.yaml:7: webauthn.origins: origin "http://127.0.0.1:8080" is not on "coffre.test" or one of its subdomains`,
+		}},
+		// A bad rp_id does not make every origin a problem too.
+		{"webauthn:\n  rp_id: Coffre.Test\n  origins: [\"https://coffre.test\"]\n", []string{`inline.yaml:3: webauthn.rp_id: want a lower-case host name`}},
+
+		// purposes.NAME.step_up
+		{"purposes:\n  p:\n    fields: {x: clear}\n    step_up: always\n", []string{`inline.yaml:5: purposes.p.step_up: unknown step-up "always" (want one of: off, any, webauthn)`}},
+		{"purposes:\n  p:\n    fields: {x: clear}\n    step_up: webauth\n", []string{`inline.yaml:5: purposes.p.step_up: unknown step-up "webauth" (did you mean "webauthn"?)`}},
+		{"purposes:\n  p:\n    fields: {x: clear}\n    step_up: true\n", []string{`inline.yaml:5: purposes.p.step_up: want a string, got the boolean "true"`}},
+		{"purposes:\n  p:\n    fields: {x: clear}\n    stepup: any\n", []string{`inline.yaml:5: purposes.p: unknown key "stepup" (did you mean "step_up"?)`}},
+
+		// roles.NAME.mfa
+		{"roles:\n  r:\n    mfa: []\n", []string{`inline.yaml:4: roles.r.mfa: want at least one of totp, webauthn, got an empty list (leave mfa out to allow both)`}},
+		{"roles:\n  r:\n    mfa: totp\n", []string{`inline.yaml:4: roles.r.mfa: want a list, got the string "totp"`}},
+		{"roles:\n  r:\n    mfa: [totp, sms]\n", []string{`inline.yaml:4: roles.r.mfa: unknown second factor "sms": want totp or webauthn`}},
+		{"roles:\n  r:\n    mfa:\n      - webauthn\n      - passkey\n", []string{`inline.yaml:6: roles.r.mfa: unknown second factor "passkey": want totp or webauthn`}},
+		{"roles:\n  r:\n    mfa: [topt]\n", []string{`inline.yaml:4: roles.r.mfa: unknown second factor "topt": want totp or webauthn (did you mean "totp"?)`}},
+		{"roles:\n  r:\n    mfa: [TOTP]\n", []string{`inline.yaml:4: roles.r.mfa: unknown second factor "TOTP": want totp or webauthn`}},
+		{"roles:\n  r:\n    mfa:\n      - totp\n      - totp\n", []string{`inline.yaml:6: roles.r.mfa: "totp" listed twice`}},
+		{"roles:\n  r:\n    mfa: [1]\n", []string{`inline.yaml:4: roles.r.mfa: want a string, got the number "1"`}},
+		{"roles:\n  r: {mfa: [totp], mfa: [webauthn]}\n", []string{`inline.yaml:3: roles.r.mfa: key given twice (first at line 3)`}},
+
+		// A role whose mfa excludes webauthn may not declare a purpose that
+		// asks for a WebAuthn step-up; the problem is on the mfa key.
+		{"purposes:\n  key: {fields: {x: clear}, step_up: webauthn}\n  any: {fields: {x: clear}, step_up: any}\n" +
+			"roles:\n  r:\n    purposes: [any, key]\n    mfa:\n      - totp\n",
+			[]string{`inline.yaml:8: roles.r.mfa: purpose "key" asks for a WebAuthn step-up, which this role cannot give: add webauthn to mfa, or set the purpose's step_up to any`}},
+		{"purposes:\n  k1: {fields: {x: clear}, step_up: webauthn}\n  k2: {fields: {x: clear}, step_up: webauthn}\n" +
+			"roles:\n  r: {mfa: [totp], purposes: [k1, k2]}\n", []string{
+			`inline.yaml:6: roles.r.mfa: purpose "k1" asks for a WebAuthn step-up`,
+			`inline.yaml:6: roles.r.mfa: purpose "k2" asks for a WebAuthn step-up`,
+		}},
+		// Reported even when the purpose has another mistake.
+		{"purposes:\n  key: {fields: {y: clear}, step_up: webauthn}\n" +
+			"roles:\n  r: {purposes: [key], mfa: [totp]}\n", []string{
+			`inline.yaml:3: purposes.key.fields.y: unknown field "y"`,
+			`inline.yaml:5: roles.r.mfa: purpose "key" asks for a WebAuthn step-up`,
+		}},
+		// A mistake in mfa is not also a conflict.
+		{"purposes:\n  key: {fields: {x: clear}, step_up: webauthn}\n" +
+			"roles:\n  r: {purposes: [key], mfa: [totp, webauthm]}\n",
+			[]string{`inline.yaml:5: roles.r.mfa: unknown second factor "webauthm": want totp or webauthn (did you mean "webauthn"?)`}},
+		{"purposes:\n  key: {fields: {x: clear}, step_up: webauthn}\n" +
+			"roles:\n  r: {purposes: [key], mfa: []}\n",
+			[]string{`inline.yaml:5: roles.r.mfa: want at least one of totp, webauthn`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.want[0], func(t *testing.T) {
+			_, err := Parse("inline.yaml", []byte(oneField+tt.yaml), nil)
+			var cerr *Error
+			if !errors.As(err, &cerr) {
+				t.Fatalf("Parse(%q) = %v, want an *Error", tt.yaml, err)
+			}
+			if len(cerr.Problems) != len(tt.want) {
+				t.Errorf("Parse(%q) gave %d problems, want %d:\n%v", tt.yaml, len(cerr.Problems), len(tt.want), err)
+			}
+			for i, w := range tt.want {
+				if i < len(cerr.Problems) && !strings.HasPrefix(cerr.Problems[i].String(), w) {
+					t.Errorf("Parse(%q) problem %d = %q, want prefix %q", tt.yaml, i, cerr.Problems[i], w)
+				}
 			}
 		})
 	}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -23,6 +24,8 @@ func FuzzParse(f *testing.F) {
 	}
 	f.Add([]byte("a: &a [*a]\nschema: *a\n"), "COFFRE_LIMITS_MAX_BODY_BYTES=1e9")
 	f.Add([]byte("<<: {x: 1}\n"), "")
+	f.Add([]byte("schema: [{name: x, type: text, sensitivity: identity}]\nwebauthn: {rp_id: a.test, origins: [\"https://b.a.test\"]}\n"),
+		"COFFRE_WEBAUTHN_ORIGINS=http://[::1]:1,https://a.test\nCOFFRE_WEBAUTHN_RP_ID=localhost\nCOFFRE_SESSIONS_STEP_UP=1m")
 	f.Fuzz(func(t *testing.T, data []byte, env string) {
 		cfg, err := Parse("fuzz.yaml", data, strings.Split(env, "\n"))
 		if err != nil {
@@ -54,10 +57,34 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("bad reason_max_len: %+v", cfg)
 		case cfg.Store == "" || cfg.Listen == "" || cfg.DataDir == "" || cfg.RootKeyFile == "":
 			t.Fatalf("empty setting: %+v", cfg)
+		case cfg.StepUpFor < minStepUp || cfg.StepUpFor > maxStepUp:
+			t.Fatalf("bad step_up: %+v", cfg)
+		case cfg.Login.MaxFailures < 1 || cfg.Login.MaxFailures > maxMaxFailures ||
+			cfg.Login.FailureWindow < minFailWindow || cfg.Login.FailureWindow > maxFailWindow ||
+			cfg.Login.LockFor != 0 && (cfg.Login.LockFor < minLockFor || cfg.Login.LockFor > maxLockFor) ||
+			cfg.Login.PerOrigin < 1 || cfg.Login.PerOrigin > maxPerOrigin:
+			t.Fatalf("bad login: %+v", cfg.Login)
+		case !validHostName(cfg.WebAuthn.RPID) || cfg.WebAuthn.RPName == "" || len(cfg.WebAuthn.Origins) == 0:
+			t.Fatalf("bad webauthn: %+v", cfg.WebAuthn)
+		}
+		for _, o := range cfg.WebAuthn.Origins {
+			if host, msg := checkOrigin(o); msg != "" || !onRPID(host, cfg.WebAuthn.RPID) {
+				t.Fatalf("bad origin %q for %q: %s", o, cfg.WebAuthn.RPID, msg)
+			}
 		}
 		for _, f := range cfg.Policy.Fields {
 			if f.Lookup && !strings.Contains(" email phone national_id text name ", " "+string(f.Type)+" ") {
 				t.Fatalf("lookup on %s field %q", f.Type, f.Name)
+			}
+		}
+		for _, r := range cfg.Policy.Roles {
+			if r.MFA != nil && len(r.MFA) == 0 {
+				t.Fatalf("role %q with an empty, non-nil MFA", r.Name)
+			}
+			for _, pu := range r.Purposes {
+				if cfg.Policy.Purposes[pu].StepUp == "webauthn" && r.MFA != nil && !slices.Contains(r.MFA, "webauthn") {
+					t.Fatalf("role %q cannot give the WebAuthn step-up of %q", r.Name, pu)
+				}
 			}
 		}
 	})

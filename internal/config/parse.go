@@ -27,6 +27,8 @@ import (
 // Names of fields, purposes and roles.
 var (
 	fieldNameRE = regexp.MustCompile(`^[a-z][a-z0-9_]{0,62}$`)
+	// hostLabelRE matches one label of a lower-case host name.
+	hostLabelRE = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
 	nameRE      = regexp.MustCompile(`^[a-z][a-z0-9-]{0,62}$`)
 	// plainKeyRE matches keys written as they are in a dotted path; others
 	// are quoted.
@@ -41,13 +43,16 @@ var lookupTypes = []policy.FieldType{policy.TypeEmail, policy.TypePhone, policy.
 
 // The keys each fixed-key mapping accepts.
 var (
-	topKeys      = []string{"store", "listen", "data_dir", "root_key_file", "sessions", "limits", "audit", "schema", "purposes", "roles", "guard"}
+	topKeys = []string{"store", "listen", "data_dir", "root_key_file", "sessions", "limits", "audit", "webauthn", "login",
+		"schema", "purposes", "roles", "guard"}
 	auditKeys    = []string{"witnesses", "max_lag"}
-	sessionKeys  = []string{"idle", "absolute", "login_token"}
+	sessionKeys  = []string{"idle", "absolute", "login_token", "step_up"}
 	limitKeys    = []string{"max_body_bytes", "reason_max_len"}
+	webauthnKeys = []string{"rp_id", "rp_name", "origins"}
+	loginKeys    = []string{"max_failures", "failure_window", "lock_for", "per_origin_per_minute"}
 	fieldKeys    = []string{"name", "type", "sensitivity", "required", "lookup", "max_len", "retention"}
-	purposeKeys  = []string{"description", "require_reason", "fields"}
-	roleKeys     = []string{"purposes", "permissions"}
+	purposeKeys  = []string{"description", "require_reason", "step_up", "fields"}
+	roleKeys     = []string{"purposes", "permissions", "mfa"}
 	requiredKeys = []string{"name", "type", "sensitivity"}
 	guardKeys    = []string{"timezone", "trusted_networks", "trusted_proxies", "defaults", "roles"}
 	// guardLimitKeys are those of guard.defaults and of each role under
@@ -56,6 +61,13 @@ var (
 		"untrusted_origin_per_day", "lookups_per_hour", "misses_per_hour", "velocity", "enumeration_run", "hours", "hard_margin"}
 	rateKeys     = []string{"per_second", "burst"}
 	velocityKeys = []string{"subjects", "window"}
+)
+
+// mfaFactors are the values of a role's mfa; stepUps those of a purpose's
+// step_up, off standing for policy.Purpose.StepUp "".
+var (
+	mfaFactors = []string{"totp", "webauthn"}
+	stepUps    = []string{"off", "any", "webauthn"}
 )
 
 // guardBudgets are the guard limit keys that hold a budget: a count, 0
@@ -108,10 +120,18 @@ type setting[T any] struct {
 // settings are the scalar keys, before defaults.
 type settings struct {
 	store, listen, dataDir, rootKeyFile setting[string]
-	idle, absolute, loginToken          setting[time.Duration]
+	idle, absolute, loginToken, stepUp  setting[time.Duration]
 	maxBody, reasonMax                  setting[int64]
 	maxLag                              setting[time.Duration]
 	witnesses                           []setting[string]
+	rpID, rpName                        setting[string]
+	// origins holds the items of webauthn.origins that are strings;
+	// originList is set, where from, once the file or the environment gives
+	// the list, its val counting the items given, strings or not.
+	origins                []setting[string]
+	originList             setting[int]
+	maxFailures, perOrigin setting[int64]
+	failWindow, lockFor    setting[time.Duration]
 }
 
 // pair is one entry of a mapping.
@@ -210,6 +230,8 @@ func (p *parser) parse(data []byte, environ []string) *Config {
 					p.duration(&s.absolute, v, path)
 				case "login_token":
 					p.duration(&s.loginToken, v, path)
+				case "step_up":
+					p.duration(&s.stepUp, v, path)
 				}
 			})
 		case "limits":
@@ -238,6 +260,48 @@ func (p *parser) parse(data []byte, environ []string) *Config {
 					}
 				}
 			})
+		case "webauthn":
+			p.mapping(v, key, webauthnKeys, func(key string, _, v *yaml.Node) {
+				path := "webauthn." + key
+				switch key {
+				case "rp_id":
+					p.str(&s.rpID, v, path)
+				case "rp_name":
+					p.str(&s.rpName, v, path)
+				case "origins":
+					items := p.list(v, path)
+					if deref(v).Kind != yaml.SequenceNode {
+						return // reported by list
+					}
+					s.originList = setting[int]{val: len(items), set: true, origin: origin{node: v}}
+					for i, n := range items {
+						var o setting[string]
+						p.str(&o, n, fmt.Sprintf("%s[%d]", path, i))
+						if o.set {
+							s.origins = append(s.origins, o)
+						}
+					}
+				}
+			})
+		case "login":
+			p.mapping(v, key, loginKeys, func(key string, _, v *yaml.Node) {
+				path := "login." + key
+				switch key {
+				case "max_failures":
+					p.integer(&s.maxFailures, v, path)
+				case "per_origin_per_minute":
+					p.integer(&s.perOrigin, v, path)
+				case "failure_window":
+					p.duration(&s.failWindow, v, path)
+				case "lock_for":
+					// 0 is a duration too, and the one Go writes without a unit.
+					if rv := deref(v); rv.Kind == yaml.ScalarNode && rv.ShortTag() == "!!int" && rv.Value == "0" {
+						s.lockFor = setting[time.Duration]{set: true, origin: origin{node: v}}
+						return
+					}
+					p.duration(&s.lockFor, v, path)
+				}
+			})
 		case "schema":
 			schemaNode = v
 		case "purposes":
@@ -255,8 +319,8 @@ func (p *parser) parse(data []byte, environ []string) *Config {
 		p.add(rootLine, "schema", "missing required key: declare at least one field of the record schema")
 	}
 	fields, declaredFields := p.schema(schemaNode)
-	purposes, declaredPurposes := p.purposes(purposesNode, fields, declaredFields)
-	roles, declaredRoles := p.roles(rolesNode, declaredPurposes)
+	purposes, declaredPurposes, purposeStepUps := p.purposes(purposesNode, fields, declaredFields)
+	roles, declaredRoles := p.roles(rolesNode, declaredPurposes, purposeStepUps)
 	cfg.Guard = p.guard(guardNode, roles, declaredRoles)
 	cfg.Policy = p.assemble(rootLine, schemaNode, fields, purposes, roles)
 	return cfg
@@ -574,6 +638,7 @@ func (p *parser) environment(s *settings, environ []string) {
 	dur(&s.idle, "COFFRE_SESSIONS_IDLE")
 	dur(&s.absolute, "COFFRE_SESSIONS_ABSOLUTE")
 	dur(&s.loginToken, "COFFRE_SESSIONS_LOGIN_TOKEN")
+	dur(&s.stepUp, "COFFRE_SESSIONS_STEP_UP")
 	integer(&s.maxBody, "COFFRE_LIMITS_MAX_BODY_BYTES")
 	integer(&s.reasonMax, "COFFRE_LIMITS_REASON_MAX_LEN")
 	dur(&s.maxLag, "COFFRE_AUDIT_MAX_LAG")
@@ -585,6 +650,17 @@ func (p *parser) environment(s *settings, environ []string) {
 			}
 		}
 	}
+	str(&s.rpID, "COFFRE_WEBAUTHN_RP_ID")
+	if v, ok := env["COFFRE_WEBAUTHN_ORIGINS"]; ok {
+		at := origin{env: "COFFRE_WEBAUTHN_ORIGINS"}
+		s.origins = nil
+		for _, o := range strings.Split(v, ",") {
+			if o = strings.TrimSpace(o); o != "" {
+				s.origins = append(s.origins, setting[string]{val: o, set: true, origin: at})
+			}
+		}
+		s.originList = setting[int]{val: len(s.origins), set: true, origin: at}
+	}
 }
 
 // settings applies the defaults and checks the scalar settings.
@@ -595,6 +671,7 @@ func (p *parser) settings(s *settings) *Config {
 		SessionIdle:     defaultIdle,
 		SessionAbsolute: defaultAbsolute,
 		LoginTokenTTL:   defaultLoginToken,
+		StepUpFor:       defaultStepUp,
 		MaxBodyBytes:    defaultMaxBodyBytes,
 		ReasonMaxLen:    defaultReasonMaxLen,
 		AuditMaxLag:     defaultAuditMaxLag,
@@ -668,6 +745,13 @@ func (p *parser) settings(s *settings) *Config {
 			p.at(s.idle.origin, "sessions.idle", msg, c.SessionAbsolute, c.SessionIdle)
 		}
 	}
+	if s.stepUp.set {
+		if v := s.stepUp.val; v < minStepUp || v > maxStepUp {
+			p.at(s.stepUp.origin, "sessions.step_up", "must be between %s and %s, got %s", minStepUp, maxStepUp, v)
+		} else {
+			c.StepUpFor = v
+		}
+	}
 	if s.maxBody.set {
 		if v := s.maxBody.val; v < minBodyBytes || v > maxBodyBytes {
 			p.at(s.maxBody.origin, "limits.max_body_bytes", "must be between %d (1 KiB) and %d (16 MiB), got %d", minBodyBytes, maxBodyBytes, v)
@@ -682,7 +766,189 @@ func (p *parser) settings(s *settings) *Config {
 			c.ReasonMaxLen = int(v)
 		}
 	}
+	c.WebAuthn = p.webauthn(s)
+	c.Login = p.login(s)
 	return c
+}
+
+// webauthn applies the defaults and checks the webauthn settings.
+func (p *parser) webauthn(s *settings) WebAuthn {
+	w := WebAuthn{RPID: defaultRPID, RPName: defaultRPName}
+	rpIDOK := true
+	if s.rpID.set {
+		if msg := checkRPID(s.rpID.val); msg != "" {
+			p.at(s.rpID.origin, "webauthn.rp_id", "%s", msg)
+			rpIDOK = false
+		} else {
+			w.RPID = s.rpID.val
+		}
+	}
+	if s.rpName.set {
+		if strings.TrimSpace(s.rpName.val) == "" {
+			p.at(s.rpName.origin, "webauthn.rp_name", "must not be empty")
+		} else {
+			w.RPName = s.rpName.val
+		}
+	}
+	if !s.originList.set {
+		w.Origins = slices.Clone(defaultOrigins)
+		if rpIDOK && w.RPID != defaultRPID {
+			p.at(s.rpID.origin, "webauthn.rp_id", "the default origins (%s) are not on %s: set webauthn.origins too",
+				strings.Join(defaultOrigins, ", "), short(w.RPID))
+		}
+		return w
+	}
+	if s.originList.val == 0 {
+		example := "https://" + w.RPID
+		if w.RPID == defaultRPID {
+			example = defaultOrigins[0]
+		}
+		p.at(s.originList.origin, "webauthn.origins", "want at least one origin, such as %s", example)
+	}
+	seen := map[string]bool{}
+	for _, o := range s.origins {
+		host, msg := checkOrigin(o.val)
+		switch {
+		case msg != "":
+			p.at(o.origin, "webauthn.origins", "%s", msg)
+		case seen[o.val]:
+			p.at(o.origin, "webauthn.origins", "%s listed twice", short(o.val))
+		case rpIDOK && !onRPID(host, w.RPID):
+			p.at(o.origin, "webauthn.origins", "origin %s is not on %s or one of its subdomains, so browsers would refuse WebAuthn there",
+				short(o.val), short(w.RPID))
+		default:
+			w.Origins = append(w.Origins, o.val)
+		}
+		seen[o.val] = true
+	}
+	return w
+}
+
+// checkRPID returns what is wrong with a relying party id, or "".
+func checkRPID(s string) string {
+	const want = "want a lower-case host name such as coffre.example.org, without scheme, port or path"
+	if a, err := netip.ParseAddr(strings.Trim(s, "[]")); err == nil {
+		return fmt.Sprintf("%s, got the IP address %s: WebAuthn needs a host name", want, short(a.String()))
+	}
+	if validHostName(s) {
+		return ""
+	}
+	// Suggest the host name in what looks like a URL or host:port.
+	host := s
+	if u, err := url.Parse(s); err == nil && u.Host != "" {
+		host = u.Hostname()
+	} else if h, _, err := net.SplitHostPort(s); err == nil {
+		host = h
+	} else if i := strings.IndexByte(s, '/'); i > 0 {
+		host = s[:i]
+	}
+	if host = strings.ToLower(host); validHostName(host) {
+		return fmt.Sprintf("%s, got %s (did you mean %q?)", want, short(s), host)
+	}
+	return fmt.Sprintf("%s, got %s", want, short(s))
+}
+
+// validHostName reports whether s is a lower-case host name: dot-separated
+// labels of lower-case letters, digits and inner hyphens.
+func validHostName(s string) bool {
+	if s == "" || len(s) > 253 {
+		return false
+	}
+	for label := range strings.SplitSeq(s, ".") {
+		if !hostLabelRE.MatchString(label) {
+			return false
+		}
+	}
+	return true
+}
+
+// checkOrigin returns the host name of an origin, or what is wrong with it.
+func checkOrigin(s string) (host, msg string) {
+	const want = "want an origin as scheme://host[:port], such as https://coffre.example.org"
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Opaque != "" {
+		return "", fmt.Sprintf("%s (http or https), got %s", want, short(s))
+	}
+	host = strings.ToLower(u.Hostname())
+	a, ipErr := netip.ParseAddr(host)
+	if ipErr == nil && a.Zone() != "" || ipErr != nil && !validHostName(host) {
+		return "", fmt.Sprintf("%s, got %s: invalid host %s", want, short(s), short(u.Hostname()))
+	}
+	// Browsers send an origin lower-case, without the scheme's default port
+	// or a trailing slash, with IPv6 addresses in their shortest form, and
+	// the check is exact.
+	canon := u.Scheme + "://" + host
+	if ipErr == nil {
+		host = a.String()
+		canon = u.Scheme + "://" + host
+		if a.Is6() {
+			canon = u.Scheme + "://[" + host + "]"
+		}
+	}
+	if port := u.Port(); port != "" {
+		n, err := strconv.ParseUint(port, 10, 16)
+		if err != nil {
+			return "", fmt.Sprintf("%s, got %s: invalid port %s", want, short(s), short(port))
+		}
+		if !(u.Scheme == "http" && n == 80 || u.Scheme == "https" && n == 443) {
+			canon += ":" + strconv.FormatUint(n, 10)
+		}
+	}
+	if u.User != nil || (u.Path != "" && u.Path != "/") || u.RawPath != "" || u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || strings.Contains(s, "#") {
+		return "", fmt.Sprintf("%s, got %s: an origin has no user, path, query or fragment (did you mean %q?)", want, short(s), canon)
+	}
+	if canon != s {
+		return "", fmt.Sprintf("origin %s is not written as browsers send it: did you mean %q?", short(s), canon)
+	}
+	return host, ""
+}
+
+// onRPID reports whether an origin's host may use credentials of the
+// relying party rpID: it is rpID or one of its subdomains, or a loopback
+// address when rpID is localhost.
+func onRPID(host, rpID string) bool {
+	switch {
+	case host == rpID || strings.HasSuffix(host, "."+rpID):
+		return true
+	case rpID == "localhost":
+		return host == "127.0.0.1" || host == "::1"
+	}
+	return false
+}
+
+// login applies the defaults and checks the login settings.
+func (p *parser) login(s *settings) Login {
+	l := Login{MaxFailures: defaultMaxFailures, FailureWindow: defaultFailWindow, LockFor: defaultLockFor, PerOrigin: defaultPerOrigin}
+	if s.maxFailures.set {
+		if v := s.maxFailures.val; v < 1 || v > maxMaxFailures {
+			p.at(s.maxFailures.origin, "login.max_failures", "must be between 1 and %d, got %d", maxMaxFailures, v)
+		} else {
+			l.MaxFailures = int(v)
+		}
+	}
+	if s.failWindow.set {
+		if v := s.failWindow.val; v < minFailWindow || v > maxFailWindow {
+			p.at(s.failWindow.origin, "login.failure_window", "must be between %s and %s, got %s", minFailWindow, maxFailWindow, v)
+		} else {
+			l.FailureWindow = v
+		}
+	}
+	if s.lockFor.set {
+		if v := s.lockFor.val; v != 0 && (v < minLockFor || v > maxLockFor) {
+			p.at(s.lockFor.origin, "login.lock_for", "must be 0 (until a security officer lifts it) or between %s and %s (30 days), got %s",
+				minLockFor, maxLockFor, v)
+		} else {
+			l.LockFor = v
+		}
+	}
+	if s.perOrigin.set {
+		if v := s.perOrigin.val; v < 1 || v > maxPerOrigin {
+			p.at(s.perOrigin.origin, "login.per_origin_per_minute", "must be between 1 and %d, got %d", maxPerOrigin, v)
+		} else {
+			l.PerOrigin = int(v)
+		}
+	}
+	return l
 }
 
 // checkStore returns what is wrong with a store, or "". It never quotes the
@@ -824,9 +1090,10 @@ func schemaPath(item *yaml.Node, i int) string {
 	return fmt.Sprintf("schema[%d]", i)
 }
 
-// purposes reads the purposes. It returns the valid ones, and the names of
-// all those defined, valid or not.
-func (p *parser) purposes(n *yaml.Node, fields []policy.Field, declaredFields map[string]int) ([]namedPurpose, map[string]bool) {
+// purposes reads the purposes. It returns the valid ones, the names of all
+// those defined, valid or not, and the step-up of those whose step_up is
+// valid.
+func (p *parser) purposes(n *yaml.Node, fields []policy.Field, declaredFields map[string]int) ([]namedPurpose, map[string]bool, map[string]string) {
 	valid := map[string]bool{}
 	for _, f := range fields {
 		valid[f.Name] = true
@@ -834,6 +1101,7 @@ func (p *parser) purposes(n *yaml.Node, fields []policy.Field, declaredFields ma
 	fieldNames := sortedKeys(declaredFields)
 	treatments := append([]string{"clear", "deny"}, mask.Names...)
 	declared := map[string]bool{}
+	stepUp := map[string]string{}
 	var out []namedPurpose
 	for _, e := range p.pairs(n, "purposes") {
 		before := p.n
@@ -855,6 +1123,13 @@ func (p *parser) purposes(n *yaml.Node, fields []policy.Field, declaredFields ma
 				pu.Description, _ = p.text(v, kp)
 			case "require_reason":
 				pu.RequireReason, _ = p.boolean(v, kp)
+			case "step_up":
+				if s, ok := p.text(v, kp); ok && p.oneOf(v, kp, "step-up", s, stepUps) {
+					if s != "off" {
+						pu.StepUp = s
+					}
+					stepUp[e.key] = pu.StepUp
+				}
 			case "fields":
 				for _, f := range p.pairs(v, kp) {
 					fp := join(kp, f.key)
@@ -890,12 +1165,13 @@ func (p *parser) purposes(n *yaml.Node, fields []policy.Field, declaredFields ma
 			out = append(out, namedPurpose{pu: pu, k: e.k})
 		}
 	}
-	return out, declared
+	return out, declared, stepUp
 }
 
 // roles reads the roles. It returns the valid ones, and the names of all
-// those defined, valid or not.
-func (p *parser) roles(n *yaml.Node, declaredPurposes map[string]bool) ([]namedRole, map[string]bool) {
+// those defined, valid or not. stepUps holds the step-up of the purposes,
+// those a role's mfa must be able to give.
+func (p *parser) roles(n *yaml.Node, declaredPurposes map[string]bool, stepUps map[string]string) ([]namedRole, map[string]bool) {
 	purposeNames := sortedKeys(declaredPurposes)
 	perms := names(policy.Permissions)
 	declared := map[string]bool{}
@@ -913,10 +1189,16 @@ func (p *parser) roles(n *yaml.Node, declaredPurposes map[string]bool) ([]namedR
 			p.errorf(e.k, path, "want a mapping with purposes and permissions, got nothing")
 			continue
 		}
-		p.mapping(e.v, path, roleKeys, func(key string, _, v *yaml.Node) {
+		var mfaKey *yaml.Node // set when mfa is given without mistakes
+		p.mapping(e.v, path, roleKeys, func(key string, k, v *yaml.Node) {
 			kp := path + "." + key
+			keyBefore := p.n
+			items := p.list(v, kp)
+			if key == "mfa" && len(items) == 0 && deref(v).Kind == yaml.SequenceNode {
+				p.errorf(v, kp, "want at least one of %s, got an empty list (leave mfa out to allow both)", strings.Join(mfaFactors, ", "))
+			}
 			seen := map[string]bool{}
-			for _, item := range p.list(v, kp) {
+			for _, item := range items {
 				s, ok := p.text(item, kp)
 				if !ok {
 					continue
@@ -937,9 +1219,25 @@ func (p *parser) roles(n *yaml.Node, declaredPurposes map[string]bool) ([]namedR
 					if p.oneOf(item, kp, "permission", s, perms) {
 						r.Permissions = append(r.Permissions, policy.Permission(s))
 					}
+				case "mfa":
+					if slices.Contains(mfaFactors, s) {
+						r.MFA = append(r.MFA, s)
+					} else {
+						p.errorf(item, kp, "unknown second factor %s: want %s%s", short(s), strings.Join(mfaFactors, " or "), suggestion(s, mfaFactors))
+					}
 				}
 			}
+			if key == "mfa" && p.n == keyBefore {
+				mfaKey = k
+			}
 		})
+		if mfaKey != nil && !slices.Contains(r.MFA, "webauthn") {
+			for _, pu := range r.Purposes {
+				if stepUps[pu] == "webauthn" {
+					p.errorf(mfaKey, path+".mfa", "purpose %q asks for a WebAuthn step-up, which this role cannot give: add webauthn to mfa, or set the purpose's step_up to any", pu)
+				}
+			}
+		}
 		if p.n == before {
 			out = append(out, namedRole{r: r, k: e.k})
 		}

@@ -185,7 +185,17 @@ func TestForwardedFor(t *testing.T) {
 	tok := e.login(t, cw)
 	for _, xff := range []string{"10.0.0.9", "198.51.100.1, 10.0.0.9", "203.0.113.5"} {
 		e.clock.Advance(time.Minute)
-		e.call(t, req{Method: "GET", Path: "/v1/subjects/" + id, Token: tok, Purpose: "case-handling", Header: map[string]string{"X-Forwarded-For": xff}}).want(t, http.StatusOK, "")
+		h := map[string]string{"X-Forwarded-For": xff}
+		r := e.call(t, req{Method: "GET", Path: "/v1/subjects/" + id, Token: tok, Purpose: "case-handling", Header: h})
+		if r.Status == http.StatusUnauthorized && r.Err.Code == "session_moved" {
+			// The session was opened elsewhere: re-prove from here.
+			e.clock.Advance(30 * time.Second)
+			if r := e.call(t, req{Method: "POST", Path: "/v1/auth/stepup/totp", Token: tok, Header: h, Body: map[string]string{"code": e.code(t, cw, 0)}}); r.Status != http.StatusNoContent {
+				t.Fatalf("step-up from %s: %d %s", xff, r.Status, r.Body)
+			}
+			r = e.call(t, req{Method: "GET", Path: "/v1/subjects/" + id, Token: tok, Purpose: "case-handling", Header: h})
+		}
+		r.want(t, http.StatusOK, "")
 	}
 	var origins []string
 	for _, en := range e.auditEntries(t) {

@@ -79,6 +79,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /v1/audit/entries", s.authed(s.auditEntries))
 	mux.HandleFunc("GET /v1/audit/proof/inclusion", s.proof("index", "size", auditlog.InclusionProof))
 	mux.HandleFunc("GET /v1/audit/proof/consistency", s.proof("from", "to", auditlog.ConsistencyProof))
+	s.identityRoutes(mux)
 	mux.HandleFunc("GET /v1/alerts", s.authed(s.alerts))
 	mux.HandleFunc("POST /v1/operators/{id}/unlock", s.authed(s.unlock))
 	mux.HandleFunc("POST /v1/extensions", s.authed(s.requestExtension))
@@ -126,6 +127,8 @@ func writeError(w http.ResponseWriter, status int, code, msg, hint string) {
 func (s *Server) fail(w http.ResponseWriter, r *http.Request, a *vault.Actor, err error) {
 	var fe *vault.FieldError
 	var le *vault.LimitError
+	var te *auth.ThrottleError
+	var nf *notFoundError
 	var e apiError
 	switch {
 	case errors.As(err, &fe):
@@ -142,6 +145,20 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, a *vault.Actor, er
 		e = apiError{http.StatusUnauthorized, "invalid_credentials", "invalid credentials", "check the username, password and code; a code works once"}
 	case errors.Is(err, auth.ErrTooManyAttempts):
 		e = apiError{http.StatusUnauthorized, "too_many_attempts", "too many second-factor attempts for this login", "log in again with your password"}
+	case errors.As(err, &te):
+		secs := int(math.Ceil(te.RetryAfter.Seconds()))
+		w.Header().Set("Retry-After", strconv.Itoa(secs))
+		e = apiError{http.StatusTooManyRequests, "too_many_logins", "too many failed logins from this address", fmt.Sprintf("retry in %d s", secs)}
+	case errors.Is(err, auth.ErrSessionMoved):
+		e = apiError{http.StatusUnauthorized, "session_moved", "this session is used from another address or client than the one it was opened from", "prove a second factor from here: POST /v1/auth/stepup/totp or /v1/auth/stepup/webauthn/begin"}
+	case errors.Is(err, auth.ErrStepUpRequired), errors.Is(err, vault.ErrStepUpRequired):
+		e = apiError{http.StatusUnauthorized, "step_up_required", "this needs a fresh second factor: " + err.Error(), "POST /v1/auth/stepup/totp {\"code\"} or /v1/auth/stepup/webauthn/begin and /finish, then retry"}
+	case errors.Is(err, auth.ErrFactorNotAllowed):
+		e = apiError{http.StatusForbidden, "factor_not_allowed", "this second factor is not available to this account", "use a factor listed in the login answer's mfa"}
+	case errors.Is(err, auth.ErrNoCeremony):
+		e = apiError{http.StatusBadRequest, "no_ceremony", "no WebAuthn ceremony in progress", "call the matching /begin first"}
+	case errors.As(err, &nf):
+		e = apiError{http.StatusNotFound, "not_found", nf.msg, "check the id"}
 	case errors.Is(err, auth.ErrUnauthenticated):
 		e = apiError{http.StatusUnauthorized, "unauthenticated", "no valid session", "log in: POST /v1/auth/login then /v1/auth/totp, and send Authorization: Bearer <token>"}
 	case errors.Is(err, vault.ErrForbidden):
@@ -179,8 +196,9 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, a *vault.Actor, er
 }
 
 var (
-	errBadRequest = errors.New("bad request")
-	errTooLarge   = errors.New("request body too large")
+	errUnauthenticated = auth.ErrUnauthenticated
+	errBadRequest      = errors.New("bad request")
+	errTooLarge        = errors.New("request body too large")
 )
 
 // decode reads one JSON object into v: bounded, strict.
@@ -270,7 +288,7 @@ func (s *Server) authed(h actorHandler) http.HandlerFunc {
 			s.fail(w, r, nil, auth.ErrUnauthenticated)
 			return
 		}
-		a, err := s.Auth.Authenticate(r.Context(), tok, s.origin(r))
+		a, err := s.Auth.Authenticate(r.Context(), tok, s.origin(r), r.UserAgent())
 		if err != nil {
 			s.fail(w, r, nil, err)
 			return
@@ -366,7 +384,7 @@ func (s *Server) totp(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, nil, fmt.Errorf("login_token and a 6-digit code required: %w", errBadRequest))
 		return
 	}
-	ses, err := s.Auth.VerifyTOTP(r.Context(), req.LoginToken, req.Code, s.origin(r))
+	ses, err := s.Auth.VerifyTOTP(r.Context(), req.LoginToken, req.Code, s.origin(r), r.UserAgent())
 	if err != nil {
 		s.fail(w, r, nil, err)
 		return

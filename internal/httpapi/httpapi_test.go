@@ -40,6 +40,7 @@ import (
 	"github.com/coffre/coffre/internal/synth"
 	"github.com/coffre/coffre/internal/value"
 	"github.com/coffre/coffre/internal/vault"
+	"github.com/go-webauthn/webauthn/webauthn"
 	"github.com/pquerna/otp/totp"
 )
 
@@ -110,9 +111,14 @@ func newEnvWith(t *testing.T, g *vault.Guard, proxies []netip.Prefix) *env {
 	clk := &clock{t: time.Date(2026, 3, 2, 9, 0, 5, 0, time.UTC)}
 	logger := slog.New(slog.DiscardHandler)
 	v := vault.New(vault.Config{Store: st, Keys: keys, Policy: cfg.Policy, Now: clk.Now, Logger: logger, ReasonMaxLen: reasonMax, Guard: g})
+	wa, err := webauthn.New(&webauthn.Config{RPID: rpID, RPDisplayName: "Coffre", RPOrigins: []string{rpOrigin}})
+	if err != nil {
+		t.Fatalf("webauthn.New: %v", err)
+	}
 	as := &auth.Service{
 		Store: st, Keys: keys, Params: auth.Params{Time: 1, Memory: 1024, Threads: 1}, Now: clk.Now,
-		Idle: idle, Max: absolute, LoginTTL: loginTTL, MaxAttempts: maxAttempts,
+		Idle: idle, Max: absolute, LoginTTL: loginTTL, MaxAttempts: maxAttempts, WebAuthn: wa,
+		RoleFactors: func(role string) []string { return cfg.Policy.Roles[role].MFA },
 	}
 	srv := httptest.NewServer((&httpapi.Server{Vault: v, Auth: as, Logger: logger, MaxBodyBytes: maxBody, ReasonMaxLen: reasonMax, TrustedProxies: proxies}).Handler())
 	t.Cleanup(func() {

@@ -99,6 +99,10 @@ type Purpose struct {
 	Fields map[string]Treatment
 	// RequireReason makes Coffre-Reason mandatory for reads under it.
 	RequireReason bool
+	// StepUp is the fresh second-factor proof reads under the purpose need:
+	// "" (no step-up), "any" (a fresh TOTP or WebAuthn proof within the
+	// session's step-up window) or "webauthn" (a fresh WebAuthn proof only).
+	StepUp string
 }
 
 // Permission is a right a role holds beyond reading for a purpose.
@@ -127,6 +131,9 @@ type Role struct {
 	Name        string
 	Purposes    []string
 	Permissions []Permission
+	// MFA lists the second factors the role may log in with, a subset of
+	// "totp" and "webauthn"; empty means both.
+	MFA []string
 }
 
 // Has reports whether the role holds p.

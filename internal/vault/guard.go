@@ -432,3 +432,12 @@ func (v *Vault) CanaryOf(ctx context.Context, a Actor, field, val string) (subje
 	}
 	return subject, partner, nil
 }
+
+// Authorize checks that a holds permission p, auditing a refusal of action.
+func (v *Vault) Authorize(ctx context.Context, a Actor, p policy.Permission, action string) error {
+	if err := v.can(a, p); err != nil {
+		v.deny(ctx, AuditEntry{Actor: a.ID, Action: action, Origin: a.Origin}, err)
+		return err
+	}
+	return nil
+}

@@ -44,6 +44,45 @@ type Tx interface {
 	Sessions
 	Checkpoints
 	Guards
+	Factors
+}
+
+// Factors holds operators' second factors and login-failure counts.
+type Factors interface {
+	// PutWebAuthn stores a credential; ErrConflict if its id exists.
+	PutWebAuthn(ctx context.Context, c *WebAuthnCredential) error
+	// WebAuthnCredentials returns an operator's credentials, oldest first.
+	WebAuthnCredentials(ctx context.Context, operator string) ([]WebAuthnCredential, error)
+	// UpdateWebAuthn records a use: the new credential record, sign count
+	// and time; ErrNotFound if there is no such credential.
+	UpdateWebAuthn(ctx context.Context, id, credential []byte, signCount uint32, at time.Time) error
+	// DeleteWebAuthn removes one of an operator's credentials; ErrNotFound
+	// if the operator has no such credential.
+	DeleteWebAuthn(ctx context.Context, operator string, id []byte) error
+	// PutRecoveryCodes replaces an operator's recovery codes (hashes).
+	PutRecoveryCodes(ctx context.Context, operator string, hashes [][]byte) error
+	// UseRecoveryCode marks an unused code of the operator used and reports
+	// whether there was one.
+	UseRecoveryCode(ctx context.Context, operator string, hash []byte) (bool, error)
+	// CountRecoveryCodes returns how many unused codes the operator has.
+	CountRecoveryCodes(ctx context.Context, operator string) (int, error)
+	// LoginFailure counts a failed login of an operator at at: the count
+	// restarts when its first failure is older than window. It returns the
+	// count; ErrNotFound if there is no such operator.
+	LoginFailure(ctx context.Context, id string, at time.Time, window time.Duration) (int, error)
+	// ResetLoginFailures clears the count (a successful login).
+	ResetLoginFailures(ctx context.Context, id string) error
+}
+
+// WebAuthnCredential is a registered security key.
+type WebAuthnCredential struct {
+	ID         []byte
+	Operator   string
+	Name       string
+	Credential []byte // the WebAuthn library's credential record, JSON
+	SignCount  uint32
+	Created    time.Time
+	LastUsed   time.Time
 }
 
 // Guards holds what the guard keeps: per-operator state, caseloads,
@@ -189,6 +228,18 @@ type Sessions interface {
 	DeleteSession(ctx context.Context, hash []byte) error
 	// DeleteOperatorSessions removes every session of an operator.
 	DeleteOperatorSessions(ctx context.Context, operator string) error
+	// DeleteAllSessions removes every session except those of operator
+	// except ("" for none) and returns how many it removed.
+	DeleteAllSessions(ctx context.Context, except string) (int, error)
+	// OperatorSessions returns an operator's sessions (not login
+	// challenges), newest first.
+	OperatorSessions(ctx context.Context, operator string) ([]Session, error)
+	// SetChallenge keeps a WebAuthn ceremony's state on a session or login
+	// row (nil clears it).
+	SetChallenge(ctx context.Context, hash, challenge []byte) error
+	// StepUp records a fresh second factor on a session and binds it to
+	// origin and user agent.
+	StepUp(ctx context.Context, hash []byte, at time.Time, factor, origin, userAgent string) error
 }
 
 // SubjectRow is a subject as stored: ciphertext only.
@@ -232,6 +283,9 @@ type Operator struct {
 	Disabled     bool
 	Locked       string // the guard's reason code; "" when not locked
 	LockedAt     time.Time
+	// Failures counts failed logins since FailuresSince.
+	Failures      int
+	FailuresSince time.Time
 }
 
 // SessionKind tells a half-done login from a session.
@@ -253,6 +307,15 @@ type Session struct {
 	Expires  time.Time // absolute expiry
 	Attempts int       // failed second-factor attempts (login kind)
 	Origin   string
+	// UserAgent is the client's User-Agent; with Origin, what the session
+	// is bound to.
+	UserAgent string
+	// Challenge is the state of a WebAuthn ceremony in progress.
+	Challenge []byte
+	// SteppedUp is when a second factor was last proved in this session
+	// (the login's, then each step-up), and StepFactor which one.
+	SteppedUp  time.Time
+	StepFactor string
 
 	// From the operator, filled by GetSession.
 	Role     string

@@ -47,6 +47,9 @@ var (
 	// ErrUnavailable: the store (and so the audit log) could not be
 	// written; nothing was returned or changed.
 	ErrUnavailable = errors.New("audit log unavailable")
+	// ErrStepUpRequired: the purpose needs a fresh second factor in this
+	// session (or a hardware key's).
+	ErrStepUpRequired = errors.New("step-up required")
 )
 
 // Vault is the core service. It is safe for concurrent use.
@@ -60,6 +63,7 @@ type Vault struct {
 	visible   map[string][]string // purpose → fields it shows, schema order
 	guard     *Guard
 	memo      *guard.Memo
+	stepUpFor time.Duration
 }
 
 // Config wires a Vault. Store, Keys and Policy are required.
@@ -76,11 +80,17 @@ type Config struct {
 	ReasonMaxLen int
 	// Guard enables budgets and detectors (nil: no guard).
 	Guard *Guard
+	// StepUpFor is how long a proved second factor is fresh for purposes
+	// that require a step-up (default 5 minutes).
+	StepUpFor time.Duration
 }
 
 // New returns a Vault.
 func New(c Config) *Vault {
-	v := &Vault{store: c.Store, keys: c.Keys, pol: c.Policy, now: c.Now, log: c.Logger, reasonMax: c.ReasonMaxLen, visible: map[string][]string{}, guard: c.Guard, memo: &guard.Memo{}}
+	v := &Vault{store: c.Store, keys: c.Keys, pol: c.Policy, now: c.Now, log: c.Logger, reasonMax: c.ReasonMaxLen, visible: map[string][]string{}, guard: c.Guard, memo: &guard.Memo{}, stepUpFor: c.StepUpFor}
+	if v.stepUpFor <= 0 {
+		v.stepUpFor = 5 * time.Minute
+	}
 	if v.now == nil {
 		v.now = time.Now
 	}
@@ -102,6 +112,10 @@ type Actor struct {
 	Role   string
 	Unit   string
 	Origin string // client address
+	// SteppedUp is when the session last proved a second factor, and
+	// StepFactor which (purposes may require a fresh one).
+	SteppedUp  time.Time
+	StepFactor string
 }
 
 // View is one subject's record as a purpose shows it.
@@ -180,6 +194,9 @@ func (v *Vault) purpose(a Actor, name, reason string) (*policy.Purpose, error) {
 	if pu.RequireReason && strings.TrimSpace(reason) == "" {
 		return nil, fmt.Errorf("%w: purpose %q", ErrReasonRequired, name)
 	}
+	if pu.StepUp != "" && (v.now().Sub(a.SteppedUp) > v.stepUpFor || pu.StepUp == "webauthn" && a.StepFactor != "webauthn") {
+		return nil, fmt.Errorf("%w: purpose %q needs a fresh %s proof", ErrStepUpRequired, name, map[bool]string{true: "security key", false: "second-factor"}[pu.StepUp == "webauthn"])
+	}
 	return pu, nil
 }
 
@@ -190,6 +207,8 @@ func errorCode(err error) string {
 		return "forbidden"
 	case errors.Is(err, ErrReasonRequired):
 		return "reason_required"
+	case errors.Is(err, ErrStepUpRequired):
+		return "step_up_required"
 	case errors.Is(err, ErrInvalid):
 		return "invalid"
 	case errors.Is(err, ErrNotFound):

@@ -36,34 +36,49 @@ var queries = map[string]string{
 	"auditEntries":   `SELECT seq, ts, actor, action, subject, purpose, reason, fields, decision, origin FROM audit WHERE seq >= ? AND seq < ? ORDER BY seq LIMIT ?`,
 	"subjectAudit":   `SELECT seq, ts, actor, action, subject, purpose, reason, fields, decision, origin FROM audit WHERE subject = ? AND subject != '' ORDER BY seq DESC LIMIT ?`,
 	"putOperator":    `INSERT INTO operators (id, username, password_hash, totp_secret, totp_step, role, unit, created, disabled) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-	"getOperator":    `SELECT id, username, password_hash, totp_secret, totp_step, role, unit, created, disabled, locked, locked_at FROM operators WHERE id = ?`,
-	"getOperatorBy":  `SELECT id, username, password_hash, totp_secret, totp_step, role, unit, created, disabled, locked, locked_at FROM operators WHERE username = ?`,
+	"getOperator":    `SELECT id, username, password_hash, totp_secret, totp_step, role, unit, created, disabled, locked, locked_at, failures, failures_since FROM operators WHERE id = ?`,
+	"getOperatorBy":  `SELECT id, username, password_hash, totp_secret, totp_step, role, unit, created, disabled, locked, locked_at, failures, failures_since FROM operators WHERE username = ?`,
 	"advanceTOTP":    `UPDATE operators SET totp_step = ? WHERE id = ? AND totp_step < ?`,
 	"countOperators": `SELECT count(*) FROM operators`,
-	"putSession":     `INSERT INTO sessions (hash, kind, operator, created, last_seen, expires, attempts, origin) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-	"getSession": `SELECT s.kind, s.operator, s.created, s.last_seen, s.expires, s.attempts, s.origin, o.role, o.unit, o.disabled, o.locked
+	"putSession":     `INSERT INTO sessions (hash, kind, operator, created, last_seen, expires, attempts, origin, user_agent, stepped_up, step_factor) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	"getSession": `SELECT s.kind, s.operator, s.created, s.last_seen, s.expires, s.attempts, s.origin, s.user_agent, s.challenge, s.stepped_up, s.step_factor, o.role, o.unit, o.disabled, o.locked
 		FROM sessions s JOIN operators o ON o.id = s.operator WHERE s.hash = ?`,
-	"touchSession":     `UPDATE sessions SET last_seen = ?, attempts = attempts + ? WHERE hash = ?`,
-	"deleteSession":    `DELETE FROM sessions WHERE hash = ?`,
-	"deleteOpSession":  `DELETE FROM sessions WHERE operator = ?`,
-	"getGuard":         `SELECT state FROM guard_state WHERE operator = ?`,
-	"putGuard":         `INSERT INTO guard_state (operator, state) VALUES (?, ?) ON CONFLICT (operator) DO UPDATE SET state = excluded.state`,
-	"inCaseload":       `SELECT 1 FROM caseload WHERE operator = ? AND subject = ?`,
-	"assignCaseload":   `INSERT INTO caseload (operator, subject) VALUES (?, ?) ON CONFLICT DO NOTHING`,
-	"getCanary":        `SELECT partner FROM canaries WHERE subject = ?`,
-	"putCanary":        `INSERT INTO canaries (subject, partner, created) VALUES (?, ?, ?)`,
-	"lockOperator":     `UPDATE operators SET locked = ?, locked_at = ? WHERE id = ?`,
-	"putAlert":         `INSERT INTO alerts (ts, operator, code, severity, action, evidence) VALUES (?, ?, ?, ?, ?, ?)`,
-	"alerts":           `SELECT id, ts, operator, code, severity, action, evidence FROM alerts WHERE id > ? ORDER BY id LIMIT ?`,
-	"putOutbox":        `INSERT INTO outbox (ts, kind, payload) VALUES (?, ?, ?)`,
-	"putExtension":     `INSERT INTO extensions (id, operator, unit, subjects, hours, reason, created) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-	"getExtension":     `SELECT id, operator, unit, subjects, hours, reason, created, approved_by, approved_at FROM extensions WHERE id = ?`,
-	"approveExtension": `UPDATE extensions SET approved_by = ?, approved_at = ? WHERE id = ? AND approved_by = ''`,
-	"putTile":          `INSERT OR REPLACE INTO tiles (level, idx, hashes) VALUES (?, ?, ?)`,
-	"getTile":          `SELECT hashes FROM tiles WHERE level = ? AND idx = ?`,
-	"putCheckpoint":    `INSERT INTO checkpoints (size, root, note, range, leaves, created) VALUES (?, ?, ?, ?, ?, ?)`,
-	"latestCheckpoint": `SELECT size, root, note, range, x'', created FROM checkpoints ORDER BY size DESC LIMIT 1`,
-	"checkpointsAfter": `SELECT size, root, note, range, leaves, created FROM checkpoints WHERE size > ? ORDER BY size LIMIT ?`,
+	"operatorSessions": `SELECT s.hash, s.kind, s.operator, s.created, s.last_seen, s.expires, s.attempts, s.origin, s.user_agent, s.challenge, s.stepped_up, s.step_factor, o.role, o.unit, o.disabled, o.locked
+		FROM sessions s JOIN operators o ON o.id = s.operator WHERE s.operator = ? AND s.kind = 'session' ORDER BY s.created DESC`,
+	"deleteAllSessions": `DELETE FROM sessions WHERE operator != ?`,
+	"setChallenge":      `UPDATE sessions SET challenge = ? WHERE hash = ?`,
+	"stepUp":            `UPDATE sessions SET stepped_up = ?, step_factor = ?, origin = ?, user_agent = ? WHERE hash = ?`,
+	"touchSession":      `UPDATE sessions SET last_seen = ?, attempts = attempts + ? WHERE hash = ?`,
+	"deleteSession":     `DELETE FROM sessions WHERE hash = ?`,
+	"deleteOpSession":   `DELETE FROM sessions WHERE operator = ?`,
+	"getGuard":          `SELECT state FROM guard_state WHERE operator = ?`,
+	"putGuard":          `INSERT INTO guard_state (operator, state) VALUES (?, ?) ON CONFLICT (operator) DO UPDATE SET state = excluded.state`,
+	"inCaseload":        `SELECT 1 FROM caseload WHERE operator = ? AND subject = ?`,
+	"assignCaseload":    `INSERT INTO caseload (operator, subject) VALUES (?, ?) ON CONFLICT DO NOTHING`,
+	"getCanary":         `SELECT partner FROM canaries WHERE subject = ?`,
+	"putCanary":         `INSERT INTO canaries (subject, partner, created) VALUES (?, ?, ?)`,
+	"lockOperator":      `UPDATE operators SET locked = ?, locked_at = ? WHERE id = ?`,
+	"putAlert":          `INSERT INTO alerts (ts, operator, code, severity, action, evidence) VALUES (?, ?, ?, ?, ?, ?)`,
+	"alerts":            `SELECT id, ts, operator, code, severity, action, evidence FROM alerts WHERE id > ? ORDER BY id LIMIT ?`,
+	"putOutbox":         `INSERT INTO outbox (ts, kind, payload) VALUES (?, ?, ?)`,
+	"putExtension":      `INSERT INTO extensions (id, operator, unit, subjects, hours, reason, created) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+	"getExtension":      `SELECT id, operator, unit, subjects, hours, reason, created, approved_by, approved_at FROM extensions WHERE id = ?`,
+	"approveExtension":  `UPDATE extensions SET approved_by = ?, approved_at = ? WHERE id = ? AND approved_by = ''`,
+	"putWebAuthn":       `INSERT INTO webauthn_credentials (id, operator, name, credential, sign_count, created) VALUES (?, ?, ?, ?, ?, ?)`,
+	"webAuthnOf":        `SELECT id, operator, name, credential, sign_count, created, last_used FROM webauthn_credentials WHERE operator = ? ORDER BY created, id`,
+	"updateWebAuthn":    `UPDATE webauthn_credentials SET credential = ?, sign_count = ?, last_used = ? WHERE id = ?`,
+	"deleteWebAuthn":    `DELETE FROM webauthn_credentials WHERE operator = ? AND id = ?`,
+	"deleteRecovery":    `DELETE FROM recovery_codes WHERE operator = ?`,
+	"putRecovery":       `INSERT INTO recovery_codes (operator, hash) VALUES (?, ?)`,
+	"useRecovery":       `UPDATE recovery_codes SET used = 1 WHERE operator = ? AND hash = ? AND used = 0`,
+	"countRecovery":     `SELECT count(*) FROM recovery_codes WHERE operator = ? AND used = 0`,
+	"loginFailure":      `UPDATE operators SET failures = CASE WHEN failures_since < ? THEN 1 ELSE failures + 1 END, failures_since = CASE WHEN failures_since < ? THEN ? ELSE failures_since END WHERE id = ? RETURNING failures`,
+	"resetFailures":     `UPDATE operators SET failures = 0, failures_since = 0 WHERE id = ?`,
+	"putTile":           `INSERT OR REPLACE INTO tiles (level, idx, hashes) VALUES (?, ?, ?)`,
+	"getTile":           `SELECT hashes FROM tiles WHERE level = ? AND idx = ?`,
+	"putCheckpoint":     `INSERT INTO checkpoints (size, root, note, range, leaves, created) VALUES (?, ?, ?, ?, ?, ?)`,
+	"latestCheckpoint":  `SELECT size, root, note, range, x'', created FROM checkpoints ORDER BY size DESC LIMIT 1`,
+	"checkpointsAfter":  `SELECT size, root, note, range, leaves, created FROM checkpoints WHERE size > ? ORDER BY size LIMIT ?`,
 }
 
 type stmts struct {
@@ -148,6 +163,14 @@ func (t *tx) rows(ctx context.Context, name string, args ...any) (*sql.Rows, err
 }
 
 func micros(t time.Time) int64 { return t.UnixMicro() }
+
+// microsOrZero stores the zero time as 0.
+func microsOrZero(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMicro()
+}
 func fromMicros(v int64) time.Time {
 	return time.UnixMicro(v).UTC()
 }
@@ -314,9 +337,12 @@ func (t *tx) PutOperator(ctx context.Context, o *vault.Operator) error {
 
 func scanOperator(r *sql.Row) (*vault.Operator, error) {
 	o := &vault.Operator{}
-	var created, lockedAt int64
-	if err := r.Scan(&o.ID, &o.Username, &o.PasswordHash, &o.TOTPSecret, &o.TOTPStep, &o.Role, &o.Unit, &created, &o.Disabled, &o.Locked, &lockedAt); err != nil {
+	var created, lockedAt, since int64
+	if err := r.Scan(&o.ID, &o.Username, &o.PasswordHash, &o.TOTPSecret, &o.TOTPStep, &o.Role, &o.Unit, &created, &o.Disabled, &o.Locked, &lockedAt, &o.Failures, &since); err != nil {
 		return nil, notFound(err, "get operator")
+	}
+	if o.Failures > 0 {
+		o.FailuresSince = fromMicros(since)
 	}
 	o.Created = fromMicros(created)
 	if o.Locked != "" {
@@ -351,7 +377,7 @@ func (t *tx) CountOperators(ctx context.Context) (int, error) {
 }
 
 func (t *tx) PutSession(ctx context.Context, s *vault.Session) error {
-	_, err := t.exec(ctx, "putSession", s.Hash, string(s.Kind), s.Operator, micros(s.Created), micros(s.LastSeen), micros(s.Expires), s.Attempts, s.Origin)
+	_, err := t.exec(ctx, "putSession", s.Hash, string(s.Kind), s.Operator, micros(s.Created), micros(s.LastSeen), micros(s.Expires), s.Attempts, s.Origin, s.UserAgent, microsOrZero(s.SteppedUp), s.StepFactor)
 	if isConstraint(err) {
 		return fmt.Errorf("put session: %w", vault.ErrConflict)
 	}
@@ -362,15 +388,34 @@ func (t *tx) PutSession(ctx context.Context, s *vault.Session) error {
 }
 
 func (t *tx) GetSession(ctx context.Context, hash []byte) (*vault.Session, error) {
-	s := &vault.Session{Hash: hash}
-	var kind string
-	var created, seen, expires int64
-	err := t.row(ctx, "getSession", hash).Scan(&kind, &s.Operator, &created, &seen, &expires, &s.Attempts, &s.Origin, &s.Role, &s.Unit, &s.Disabled, &s.Locked)
+	s, err := scanSession(t.row(ctx, "getSession", hash), false)
 	if err != nil {
 		return nil, notFound(err, "get session")
 	}
+	s.Hash = hash
+	return s, nil
+}
+
+type scanner interface{ Scan(dest ...any) error }
+
+// scanSession reads a session row as getSession (or, withHash,
+// operatorSessions) selects it.
+func scanSession(r scanner, withHash bool) (*vault.Session, error) {
+	s := &vault.Session{}
+	var kind string
+	var created, seen, expires, stepped int64
+	dest := []any{&kind, &s.Operator, &created, &seen, &expires, &s.Attempts, &s.Origin, &s.UserAgent, &s.Challenge, &stepped, &s.StepFactor, &s.Role, &s.Unit, &s.Disabled, &s.Locked}
+	if withHash {
+		dest = append([]any{&s.Hash}, dest...)
+	}
+	if err := r.Scan(dest...); err != nil {
+		return nil, err
+	}
 	s.Kind = vault.SessionKind(kind)
 	s.Created, s.LastSeen, s.Expires = fromMicros(created), fromMicros(seen), fromMicros(expires)
+	if stepped != 0 {
+		s.SteppedUp = fromMicros(stepped)
+	}
 	return s, nil
 }
 

@@ -42,6 +42,7 @@ func Run(t *testing.T, open func(t *testing.T) vault.Store) {
 		{"Checkpoints", checkpoints},
 		{"Guards", guards},
 		{"GuardStateGroups", guardStateGroups},
+		{"Identity", identity},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -1,0 +1,166 @@
+package auth
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base32"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/coffre/coffre/internal/vault"
+)
+
+// RecoveryCodes is how many recovery codes an operator gets at a time.
+const RecoveryCodes = 10
+
+// recoveryHash hashes a recovery code for storage. The codes carry 80
+// random bits, so a plain SHA-256 (not a password hash) is enough, as for
+// session tokens.
+func recoveryHash(operator, code string) []byte {
+	code = strings.ToLower(strings.ReplaceAll(strings.TrimSpace(code), "-", ""))
+	h := sha256.Sum256([]byte("coffre-recovery\x00" + operator + "\x00" + code))
+	return h[:]
+}
+
+// NewRecoveryCodes replaces the operator's recovery codes with fresh ones,
+// returned once (only their hashes are kept). The session must hold a
+// fresh second factor.
+func (s *Service) NewRecoveryCodes(ctx context.Context, token, origin string) ([]string, error) {
+	h := HashToken(token)
+	var codes []string
+	err := s.Store.Update(ctx, func(ctx context.Context, tx vault.Tx) error {
+		ses, err := tx.GetSession(ctx, h)
+		if err != nil {
+			return err
+		}
+		if err := s.fresh(ses); err != nil {
+			return err
+		}
+		codes = codes[:0]
+		hashes := make([][]byte, RecoveryCodes)
+		enc := base32.StdEncoding.WithPadding(base32.NoPadding)
+		for i := range hashes {
+			var b [10]byte
+			rand.Read(b[:])
+			c := strings.ToLower(enc.EncodeToString(b[:]))
+			c = c[:4] + "-" + c[4:8] + "-" + c[8:12] + "-" + c[12:]
+			codes = append(codes, c)
+			hashes[i] = recoveryHash(ses.Operator, c)
+		}
+		if err := tx.PutRecoveryCodes(ctx, ses.Operator, hashes); err != nil {
+			return err
+		}
+		return tx.AppendAudit(ctx, &vault.AuditEntry{Time: s.now(), Actor: ses.Operator, Action: "mfa.recovery.generate", Decision: "allow", Origin: origin})
+	})
+	if err != nil {
+		return nil, sessionError(err)
+	}
+	return codes, nil
+}
+
+// VerifyRecovery completes a login with a recovery code, each used once.
+func (s *Service) VerifyRecovery(ctx context.Context, loginToken, code, origin, userAgent string) (*Session, error) {
+	return s.secondFactor(ctx, loginToken, FactorRecovery, "login.recovery", origin, userAgent, func(ctx context.Context, tx vault.Tx, op *vault.Operator) (string, error) {
+		ok, err := tx.UseRecoveryCode(ctx, op.ID, recoveryHash(op.ID, code))
+		if err != nil || !ok {
+			return "bad_recovery_code", err
+		}
+		return "", nil
+	})
+}
+
+// SessionInfo is a session as its owner sees it; ID names it for
+// revocation (a prefix of the token's hash, never the token).
+type SessionInfo struct {
+	ID        string    `json:"id"`
+	Created   time.Time `json:"created"`
+	LastSeen  time.Time `json:"last_seen"`
+	Expires   time.Time `json:"expires"`
+	Origin    string    `json:"origin"`
+	UserAgent string    `json:"user_agent"`
+	Current   bool      `json:"current"`
+}
+
+func sessionID(hash []byte) string { return hex.EncodeToString(hash[:8]) }
+
+// Sessions lists the sessions of the operator of token.
+func (s *Service) Sessions(ctx context.Context, a vault.Actor, token string) ([]SessionInfo, error) {
+	cur := sessionID(HashToken(token))
+	var out []SessionInfo
+	err := s.Store.View(ctx, func(ctx context.Context, tx vault.Tx) error {
+		ss, err := tx.OperatorSessions(ctx, a.ID)
+		for _, x := range ss {
+			id := sessionID(x.Hash)
+			out = append(out, SessionInfo{ID: id, Created: x.Created, LastSeen: x.LastSeen, Expires: x.Expires, Origin: x.Origin, UserAgent: x.UserAgent, Current: id == cur})
+		}
+		return err
+	})
+	if out == nil {
+		out = []SessionInfo{}
+	}
+	return out, err
+}
+
+// RevokeSession ends one of the actor's own sessions by its ID.
+func (s *Service) RevokeSession(ctx context.Context, a vault.Actor, id string) error {
+	err := s.Store.Update(ctx, func(ctx context.Context, tx vault.Tx) error {
+		ss, err := tx.OperatorSessions(ctx, a.ID)
+		if err != nil {
+			return err
+		}
+		for _, x := range ss {
+			if sessionID(x.Hash) == id {
+				if err := tx.DeleteSession(ctx, x.Hash); err != nil {
+					return err
+				}
+				return tx.AppendAudit(ctx, &vault.AuditEntry{Time: s.now(), Actor: a.ID, Action: "session.revoke", Reason: id, Decision: "allow", Origin: a.Origin})
+			}
+		}
+		return errNoSession
+	})
+	if errors.Is(err, errNoSession) {
+		return vault.ErrNotFound
+	}
+	return err
+}
+
+var errNoSession = errors.New("no such session")
+
+// RevokeOperator ends every session of operator (a security officer's act:
+// the caller checks the permission). It returns how many ended.
+func (s *Service) RevokeOperator(ctx context.Context, a vault.Actor, operator, reason string) (int, error) {
+	var n int
+	err := s.Store.Update(ctx, func(ctx context.Context, tx vault.Tx) error {
+		ss, err := tx.OperatorSessions(ctx, operator)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.GetOperator(ctx, operator); err != nil {
+			return err
+		}
+		if err := tx.DeleteOperatorSessions(ctx, operator); err != nil {
+			return err
+		}
+		n = len(ss)
+		return tx.AppendAudit(ctx, &vault.AuditEntry{Time: s.now(), Actor: a.ID, Action: "session.revoke_operator", Subject: "", Reason: fmt.Sprintf("%s: %s", operator, reason), Decision: fmt.Sprintf("allow:%d", n), Origin: a.Origin})
+	})
+	return n, err
+}
+
+// RevokeEveryone ends every session but the caller's own operator's (breach
+// containment; the caller checks the permission).
+func (s *Service) RevokeEveryone(ctx context.Context, a vault.Actor, reason string) (int, error) {
+	var n int
+	err := s.Store.Update(ctx, func(ctx context.Context, tx vault.Tx) error {
+		var err error
+		if n, err = tx.DeleteAllSessions(ctx, a.ID); err != nil {
+			return err
+		}
+		return tx.AppendAudit(ctx, &vault.AuditEntry{Time: s.now(), Actor: a.ID, Action: "session.revoke_all", Reason: reason, Decision: fmt.Sprintf("allow:%d", n), Origin: a.Origin})
+	})
+	return n, err
+}

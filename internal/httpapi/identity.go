@@ -1,0 +1,329 @@
+package httpapi
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/coffre/coffre/internal/policy"
+	"github.com/coffre/coffre/internal/vault"
+)
+
+// The routes of operator identity (issue 5): WebAuthn login and keys,
+// recovery codes, step-up, sessions.
+func (s *Server) identityRoutes(mux *http.ServeMux) {
+	mux.HandleFunc("POST /v1/auth/webauthn/begin", s.webauthnBegin)
+	mux.HandleFunc("POST /v1/auth/webauthn/finish", s.webauthnFinish)
+	mux.HandleFunc("POST /v1/auth/recovery", s.recoveryLogin)
+	mux.HandleFunc("POST /v1/auth/stepup/totp", s.stepUpTOTP)
+	mux.HandleFunc("POST /v1/auth/stepup/webauthn/begin", s.stepUpWebAuthnBegin)
+	mux.HandleFunc("POST /v1/auth/stepup/webauthn/finish", s.stepUpWebAuthnFinish)
+	mux.HandleFunc("GET /v1/account/sessions", s.authed(s.listSessions))
+	mux.HandleFunc("DELETE /v1/account/sessions/{id}", s.authed(s.revokeSession))
+	mux.HandleFunc("GET /v1/account/webauthn", s.authed(s.listKeys))
+	mux.HandleFunc("POST /v1/account/webauthn/begin", s.authed(s.registerBegin))
+	mux.HandleFunc("POST /v1/account/webauthn/finish", s.authed(s.registerFinish))
+	mux.HandleFunc("DELETE /v1/account/webauthn/{id}", s.authed(s.removeKey))
+	mux.HandleFunc("POST /v1/account/recovery-codes", s.authed(s.recoveryCodes))
+	mux.HandleFunc("POST /v1/operators/{id}/sessions/revoke", s.authed(s.revokeOperator))
+	mux.HandleFunc("POST /v1/sessions/revoke-all", s.authed(s.revokeEveryone))
+}
+
+// maxCredentialJSON bounds a WebAuthn response (attestations with
+// certificate chains run to a few KiB).
+const maxCredentialJSON = 16 << 10
+
+type webauthnLogin struct {
+	LoginToken string          `json:"login_token"`
+	Credential json.RawMessage `json:"credential,omitempty"`
+}
+
+func (s *Server) loginToken(w http.ResponseWriter, r *http.Request, req *webauthnLogin, needCredential bool) bool {
+	if err := s.decode(w, r, req); err != nil {
+		s.fail(w, r, nil, err)
+		return false
+	}
+	if req.LoginToken == "" || len(req.LoginToken) > 100 || needCredential && (len(req.Credential) == 0 || len(req.Credential) > maxCredentialJSON) {
+		s.fail(w, r, nil, fmt.Errorf("login_token and, to finish, a credential (the PublicKeyCredential as JSON) required: %w", errBadRequest))
+		return false
+	}
+	return true
+}
+
+func (s *Server) webauthnBegin(w http.ResponseWriter, r *http.Request) {
+	var req webauthnLogin
+	if !s.loginToken(w, r, &req, false) {
+		return
+	}
+	opts, err := s.Auth.BeginWebAuthnLogin(r.Context(), req.LoginToken)
+	if err != nil {
+		s.fail(w, r, nil, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, opts)
+}
+
+func (s *Server) webauthnFinish(w http.ResponseWriter, r *http.Request) {
+	var req webauthnLogin
+	if !s.loginToken(w, r, &req, true) {
+		return
+	}
+	ses, err := s.Auth.FinishWebAuthnLogin(r.Context(), req.LoginToken, req.Credential, s.origin(r), r.UserAgent())
+	if err != nil {
+		s.fail(w, r, nil, err)
+		return
+	}
+	writeSession(w, ses.Token, ses.Expires)
+}
+
+type codeRequest struct {
+	LoginToken string `json:"login_token,omitempty"`
+	Code       string `json:"code"`
+}
+
+func (s *Server) recoveryLogin(w http.ResponseWriter, r *http.Request) {
+	var req codeRequest
+	if err := s.decode(w, r, &req); err != nil {
+		s.fail(w, r, nil, err)
+		return
+	}
+	if req.LoginToken == "" || len(req.LoginToken) > 100 || req.Code == "" || len(req.Code) > 40 {
+		s.fail(w, r, nil, fmt.Errorf("login_token and a recovery code required: %w", errBadRequest))
+		return
+	}
+	ses, err := s.Auth.VerifyRecovery(r.Context(), req.LoginToken, req.Code, s.origin(r), r.UserAgent())
+	if err != nil {
+		s.fail(w, r, nil, err)
+		return
+	}
+	writeSession(w, ses.Token, ses.Expires)
+}
+
+// stepUpTOTP serves POST /v1/auth/stepup/totp {"code"}: a fresh TOTP code
+// in the session (also how a session used from a new place is re-checked).
+func (s *Server) stepUpTOTP(w http.ResponseWriter, r *http.Request) {
+	tok, ok := bearer(r)
+	if !ok {
+		s.fail(w, r, nil, errUnauthenticated)
+		return
+	}
+	var req codeRequest
+	if err := s.decode(w, r, &req); err != nil {
+		s.fail(w, r, nil, err)
+		return
+	}
+	if len(req.Code) != 6 || strings.Trim(req.Code, "0123456789") != "" {
+		s.fail(w, r, nil, fmt.Errorf("a 6-digit code required: %w", errBadRequest))
+		return
+	}
+	if err := s.Auth.StepUpTOTP(r.Context(), tok, req.Code, s.origin(r), r.UserAgent()); err != nil {
+		s.fail(w, r, nil, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (s *Server) stepUpWebAuthnBegin(w http.ResponseWriter, r *http.Request) {
+	tok, ok := bearer(r)
+	if !ok {
+		s.fail(w, r, nil, errUnauthenticated)
+		return
+	}
+	opts, err := s.Auth.BeginWebAuthnStepUp(r.Context(), tok, s.origin(r), r.UserAgent())
+	if err != nil {
+		s.fail(w, r, nil, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, opts)
+}
+
+type credentialRequest struct {
+	Name       string          `json:"name,omitempty"`
+	Credential json.RawMessage `json:"credential"`
+}
+
+func (s *Server) credential(w http.ResponseWriter, r *http.Request, a *vault.Actor, req *credentialRequest) bool {
+	if err := s.decode(w, r, req); err != nil {
+		s.fail(w, r, a, err)
+		return false
+	}
+	if len(req.Credential) == 0 || len(req.Credential) > maxCredentialJSON || len(req.Name) > 64 || !printable(req.Name) {
+		s.fail(w, r, a, fmt.Errorf("a credential (the PublicKeyCredential as JSON) and at most a 64-byte printable name required: %w", errBadRequest))
+		return false
+	}
+	return true
+}
+
+func (s *Server) stepUpWebAuthnFinish(w http.ResponseWriter, r *http.Request) {
+	tok, ok := bearer(r)
+	if !ok {
+		s.fail(w, r, nil, errUnauthenticated)
+		return
+	}
+	var req credentialRequest
+	if !s.credential(w, r, nil, &req) {
+		return
+	}
+	if err := s.Auth.FinishWebAuthnStepUp(r.Context(), tok, req.Credential, s.origin(r), r.UserAgent()); err != nil {
+		s.fail(w, r, nil, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (s *Server) listSessions(w http.ResponseWriter, r *http.Request, a vault.Actor) {
+	tok, _ := bearer(r)
+	out, err := s.Auth.Sessions(r.Context(), a, tok)
+	if err != nil {
+		s.fail(w, r, &a, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"sessions": out})
+}
+
+func (s *Server) revokeSession(w http.ResponseWriter, r *http.Request, a vault.Actor) {
+	id := r.PathValue("id")
+	if len(id) != 16 || strings.Trim(id, "0123456789abcdef") != "" {
+		s.fail(w, r, &a, fmt.Errorf("malformed session id: want 16 hex digits from GET /v1/account/sessions: %w", errBadRequest))
+		return
+	}
+	if err := s.Auth.RevokeSession(r.Context(), a, id); err != nil {
+		s.fail(w, r, &a, notFoundAs(err, "no such session of yours"))
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (s *Server) listKeys(w http.ResponseWriter, r *http.Request, a vault.Actor) {
+	out, err := s.Auth.WebAuthnKeys(r.Context(), a)
+	if err != nil {
+		s.fail(w, r, &a, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"keys": out})
+}
+
+func (s *Server) registerBegin(w http.ResponseWriter, r *http.Request, a vault.Actor) {
+	tok, _ := bearer(r)
+	opts, err := s.Auth.BeginWebAuthnRegistration(r.Context(), tok)
+	if err != nil {
+		s.fail(w, r, &a, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, opts)
+}
+
+func (s *Server) registerFinish(w http.ResponseWriter, r *http.Request, a vault.Actor) {
+	tok, _ := bearer(r)
+	var req credentialRequest
+	if !s.credential(w, r, &a, &req) {
+		return
+	}
+	if req.Name == "" {
+		req.Name = "security key"
+	}
+	id, err := s.Auth.FinishWebAuthnRegistration(r.Context(), tok, req.Name, req.Credential, s.origin(r))
+	if err != nil {
+		s.fail(w, r, &a, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, map[string]string{"id": base64.RawURLEncoding.EncodeToString(id), "name": req.Name})
+}
+
+func (s *Server) removeKey(w http.ResponseWriter, r *http.Request, a vault.Actor) {
+	tok, _ := bearer(r)
+	id, err := base64.RawURLEncoding.DecodeString(r.PathValue("id"))
+	if err != nil || len(id) == 0 || len(id) > 1023 {
+		s.fail(w, r, &a, fmt.Errorf("malformed key id: want the base64url id from GET /v1/account/webauthn: %w", errBadRequest))
+		return
+	}
+	if err := s.Auth.RemoveWebAuthn(r.Context(), tok, id, s.origin(r)); err != nil {
+		s.fail(w, r, &a, notFoundAs(err, "no such security key of yours"))
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (s *Server) recoveryCodes(w http.ResponseWriter, r *http.Request, a vault.Actor) {
+	tok, _ := bearer(r)
+	codes, err := s.Auth.NewRecoveryCodes(r.Context(), tok, s.origin(r))
+	if err != nil {
+		s.fail(w, r, &a, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, map[string]any{"codes": codes, "note": "shown once: keep them offline; each works once, and these replace any earlier codes"})
+}
+
+type reasonRequest struct {
+	Reason string `json:"reason"`
+}
+
+func (s *Server) reason(w http.ResponseWriter, r *http.Request, a *vault.Actor) (string, bool) {
+	var req reasonRequest
+	if err := s.decode(w, r, &req); err != nil {
+		s.fail(w, r, a, err)
+		return "", false
+	}
+	if strings.TrimSpace(req.Reason) == "" || len(req.Reason) > s.ReasonMaxLen || !printable(req.Reason) {
+		s.fail(w, r, a, fmt.Errorf("a printable reason of at most %d bytes required: %w", s.ReasonMaxLen, errBadRequest))
+		return "", false
+	}
+	return req.Reason, true
+}
+
+// revokeOperator serves POST /v1/operators/{id}/sessions/revoke {"reason"}
+// for a security officer.
+func (s *Server) revokeOperator(w http.ResponseWriter, r *http.Request, a vault.Actor) {
+	if err := s.Vault.Authorize(r.Context(), a, policy.PermSecurity, "session.revoke_operator"); err != nil {
+		s.fail(w, r, &a, err)
+		return
+	}
+	reason, ok := s.reason(w, r, &a)
+	if !ok {
+		return
+	}
+	n, err := s.Auth.RevokeOperator(r.Context(), a, r.PathValue("id"), reason)
+	if err != nil {
+		s.fail(w, r, &a, notFoundAs(err, "no such operator"))
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]int{"revoked": n})
+}
+
+// revokeEveryone serves POST /v1/sessions/revoke-all {"reason"}: breach
+// containment, for a security officer (whose own sessions stay).
+func (s *Server) revokeEveryone(w http.ResponseWriter, r *http.Request, a vault.Actor) {
+	if err := s.Vault.Authorize(r.Context(), a, policy.PermSecurity, "session.revoke_all"); err != nil {
+		s.fail(w, r, &a, err)
+		return
+	}
+	reason, ok := s.reason(w, r, &a)
+	if !ok {
+		return
+	}
+	n, err := s.Auth.RevokeEveryone(r.Context(), a, reason)
+	if err != nil {
+		s.fail(w, r, &a, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]int{"revoked": n})
+}
+
+func writeSession(w http.ResponseWriter, token string, expires interface{ Format(string) string }) {
+	writeJSON(w, http.StatusOK, map[string]any{"token": token, "expires_at": expires.Format("2006-01-02T15:04:05Z07:00")})
+}
+
+// notFoundAs gives a not-found error a message of its own.
+func notFoundAs(err error, msg string) error {
+	return &notFoundError{msg: msg, err: err}
+}
+
+type notFoundError struct {
+	msg string
+	err error
+}
+
+func (e *notFoundError) Error() string { return e.msg }
+func (e *notFoundError) Unwrap() error { return e.err }
