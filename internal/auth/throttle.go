@@ -13,7 +13,7 @@ const LockLoginFailures = "login_failures"
 // Limits bound login abuse.
 type Limits struct {
 	// MaxFailures failed logins (password or second factor) of one account
-	// within FailureWindow lock it (default 10 in 15 minutes).
+	// within FailureWindow lock it (default 10 in 24 hours: a slow stuffing run, one try per account every few minutes, still adds up).
 	MaxFailures   int
 	FailureWindow time.Duration
 	// LockFor is how long such a lock lasts unless a security officer
@@ -34,7 +34,7 @@ func (l Limits) maxFailures() int {
 
 func (l Limits) window() time.Duration {
 	if l.FailureWindow <= 0 {
-		return 15 * time.Minute
+		return 24 * time.Hour
 	}
 	return l.FailureWindow
 }

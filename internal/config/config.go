@@ -163,7 +163,7 @@ type Login struct {
 	// within FailureWindow lock it; between 1 and 1000. Default 10.
 	MaxFailures int
 	// FailureWindow is the window failed logins are counted in, between 1m
-	// and 24h. Default 15m.
+	// and 24h. Default 24h: slow stuffing spread over hours still adds up.
 	FailureWindow time.Duration
 	// LockFor is how long such a lock lasts unless a security officer
 	// lifts it earlier: 0 (until a security officer lifts it) or between 1m
@@ -215,7 +215,7 @@ const (
 	defaultRPID         = "localhost"
 	defaultRPName       = "Coffre"
 	defaultMaxFailures  = 10
-	defaultFailWindow   = 15 * time.Minute
+	defaultFailWindow   = 24 * time.Hour
 	defaultLockFor      = time.Hour
 	defaultPerOrigin    = 30
 )

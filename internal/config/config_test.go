@@ -125,7 +125,7 @@ func TestDemo(t *testing.T) {
 	want := Config{
 		StepUpFor: 5 * time.Minute,
 		WebAuthn:  WebAuthn{RPID: "localhost", RPName: "Coffre", Origins: []string{"http://localhost:8080", "http://127.0.0.1:8080"}},
-		Login:     Login{MaxFailures: 10, FailureWindow: 15 * time.Minute, LockFor: time.Hour, PerOrigin: 30},
+		Login:     Login{MaxFailures: 10, FailureWindow: 24 * time.Hour, LockFor: time.Hour, PerOrigin: 30},
 	}
 	if got.StepUpFor != want.StepUpFor || !reflect.DeepEqual(got.WebAuthn, want.WebAuthn) || got.Login != want.Login {
 		t.Errorf("demo step-up, webauthn, login = %v %+v %+v, want the defaults %v %+v %+v",
@@ -279,7 +279,7 @@ func TestDefaults(t *testing.T) {
 		ReasonMaxLen:    200,
 		AuditMaxLag:     30 * time.Second,
 		WebAuthn:        WebAuthn{RPID: "localhost", RPName: "Coffre", Origins: []string{"http://localhost:8080", "http://127.0.0.1:8080"}},
-		Login:           Login{MaxFailures: 10, FailureWindow: 15 * time.Minute, LockFor: time.Hour, PerOrigin: 30},
+		Login:           Login{MaxFailures: 10, FailureWindow: 24 * time.Hour, LockFor: time.Hour, PerOrigin: 30},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("defaults\n got %+v\nwant %+v", got, want)
@@ -432,7 +432,7 @@ func TestEnvironment(t *testing.T) {
 		"COFFRE_WEBAUTHN_RP_ID=coffre.test",
 		"COFFRE_WEBAUTHN_ORIGINS=https://coffre.test, ,http://eu.coffre.test:9000",
 	}
-	defaultLogin := Login{MaxFailures: 10, FailureWindow: 15 * time.Minute, LockFor: time.Hour, PerOrigin: 30}
+	defaultLogin := Login{MaxFailures: 10, FailureWindow: 24 * time.Hour, LockFor: time.Hour, PerOrigin: 30}
 	wantAll := Config{
 		Store:           "postgresql://coffre@pg/coffre",
 		Listen:          ":9000",
@@ -854,7 +854,7 @@ func TestGuardErrors(t *testing.T) {
 const oneField = "schema: [{name: x, type: text, sensitivity: identity}]\n"
 
 func TestStepUpAndLogin(t *testing.T) {
-	defaults := Login{MaxFailures: 10, FailureWindow: 15 * time.Minute, LockFor: time.Hour, PerOrigin: 30}
+	defaults := Login{MaxFailures: 10, FailureWindow: 24 * time.Hour, LockFor: time.Hour, PerOrigin: 30}
 	with := func(f func(*Login)) Login { l := defaults; f(&l); return l }
 	tests := []struct {
 		yaml   string

@@ -111,9 +111,11 @@ type Result struct {
 	Reads       int      `json:"reads"`   // records returned (with repeats)
 	LookupHits  int      `json:"lookup_hits"`
 	LockCodes   []string `json:"lock_codes"`
-	Bound       string   `json:"bound"`
-	Pass        bool     `json:"pass"`
-	Seconds     float64  `json:"wall_seconds"`
+	// Figures are a scenario's own counts (credential stuffing).
+	Figures map[string]int `json:"figures,omitempty"`
+	Bound   string         `json:"bound"`
+	Pass    bool           `json:"pass"`
+	Seconds float64        `json:"wall_seconds"`
 }
 
 // Scenario is one drill.
@@ -122,8 +124,10 @@ type Scenario struct {
 	Kind string
 	// Bound states what the issue asks, for the report.
 	Bound string
-	run   func(ctx context.Context, d *Drill, s *scenarioRun) error
-	pass  func(r *Result) bool
+	// Slow scenarios run only when named (--scenario).
+	Slow bool
+	run  func(ctx context.Context, d *Drill, s *scenarioRun) error
+	pass func(r *Result) bool
 }
 
 // Scenarios lists every scenario, attacks first.
@@ -168,6 +172,7 @@ type scenarioRun struct {
 	start    time.Time
 	accounts []*Account
 	canaries []string
+	figures  map[string]int
 	mu       sync.Mutex
 	requests int
 	limited  int
@@ -186,7 +191,7 @@ func (s *scenarioRun) count(status int) {
 func (d *Drill) Run(ctx context.Context, names []string) ([]Result, error) {
 	var out []Result
 	for _, sc := range scenarios {
-		if len(names) > 0 && !slices.Contains(names, sc.Name) {
+		if len(names) > 0 && !slices.Contains(names, sc.Name) || len(names) == 0 && sc.Slow {
 			continue
 		}
 		r, err := d.runOne(ctx, sc)
@@ -234,7 +239,7 @@ func (d *Drill) count(ctx context.Context, sc Scenario, s *scenarioRun, from int
 	if err != nil {
 		return nil, err
 	}
-	r := &Result{Scenario: sc.Name, Kind: sc.Kind, Bound: sc.Bound, Accounts: len(s.accounts), Requests: s.requests, Limited: s.limited, LockCodes: []string{}}
+	r := &Result{Scenario: sc.Name, Kind: sc.Kind, Bound: sc.Bound, Accounts: len(s.accounts), Requests: s.requests, Limited: s.limited, LockCodes: []string{}, Figures: s.figures}
 	byID := map[string]*Account{}
 	caseload := map[string]map[string]bool{}
 	for _, a := range s.accounts {

@@ -26,6 +26,11 @@ var scenarios = []Scenario{
 		pass: func(r *Result) bool {
 			return r.AfterCanary != nil && *r.AfterCanary == 0 && r.LockedAccounts == r.Accounts
 		}},
+	{Name: "credential-stuffing", Kind: "attack", Slow: true, Bound: "no session; targets locked; regulars log in", run: credentialStuffing,
+		pass: func(r *Result) bool {
+			f := r.Figures
+			return f["sessions_obtained"] == 0 && f["targets_locked"] == f["targets"] && f["regular_logins_failed"] == 0 && f["regular_logins_ok"] > 0
+		}},
 	{Name: "caseworker-day", Kind: "legitimate", Bound: "0 false lockouts", run: caseworkerWeek,
 		pass: func(r *Result) bool { return r.FalseLockouts == 0 }},
 	{Name: "support-desk", Kind: "legitimate", Bound: "0 false lockouts", run: supportDesk,
