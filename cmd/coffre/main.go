@@ -48,6 +48,7 @@ func commands() []command {
 		{"bench", "measure import and audited reads (import, read)", runBench},
 		{"drill", "replay attacks and working days; count what leaks and who is locked", runDrill},
 		{"totp", "print the current TOTP code of a base32 secret", runTOTP},
+		{"authz", "print the authorization matrix (docs/authorization.md)", runAuthz},
 	}
 }
 

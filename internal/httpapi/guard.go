@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/coffre/coffre/internal/policy"
 	"github.com/coffre/coffre/internal/vault"
 )
 
@@ -97,6 +98,12 @@ func (s *Server) approveExtension(w http.ResponseWriter, r *http.Request, a vaul
 	id := r.PathValue("id")
 	if len(id) > 64 || !printable(id) || len(req.Code) != 6 || strings.Trim(req.Code, "0123456789") != "" {
 		s.fail(w, r, &a, fmt.Errorf("want an extension id in the path and a 6-digit code: %w", errBadRequest))
+		return
+	}
+	// The permission first: a fresh code proves nothing for a role that
+	// cannot approve.
+	if err := s.Vault.Authorize(r.Context(), a, policy.PermSupervise, "extension.approve"); err != nil {
+		s.fail(w, r, &a, err)
 		return
 	}
 	if err := s.Auth.StepUp(r.Context(), a.ID, req.Code, s.origin(r)); err != nil {

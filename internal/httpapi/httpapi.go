@@ -62,32 +62,14 @@ func (s *Server) Handler() http.Handler {
 		s.ReasonMaxLen = 200
 	}
 	mux := http.NewServeMux()
-	mux.HandleFunc("POST /v1/auth/login", s.login)
-	mux.HandleFunc("POST /v1/auth/totp", s.totp)
-	mux.HandleFunc("POST /v1/auth/logout", s.authed(s.logout))
-	mux.HandleFunc("POST /v1/subjects", s.authed(s.create))
+	for _, rt := range s.routes() {
+		mux.HandleFunc(rt.Method+" "+rt.Path, s.handler(rt))
+	}
 	mux.HandleFunc("/v1/subjects", s.noListing)
-	mux.HandleFunc("POST /v1/subjects/lookup", s.authed(s.lookup))
-	mux.HandleFunc("GET /v1/subjects/{id}", s.authed(s.read))
-	mux.HandleFunc("PATCH /v1/subjects/{id}", s.authed(s.update))
-	mux.HandleFunc("DELETE /v1/subjects/{id}", s.authed(s.erase))
 	// HEAD would otherwise run the GET handler: an audited read that
 	// returns nothing. Other methods get 405 rather than the catch-all 404.
 	mux.HandleFunc("HEAD /v1/subjects/{id}", methodNotAllowed("GET, PATCH, DELETE"))
 	mux.HandleFunc("/v1/subjects/{id}", methodNotAllowed("GET, PATCH, DELETE"))
-	mux.HandleFunc("GET /v1/audit/checkpoint", s.checkpoint)
-	mux.HandleFunc("GET /v1/audit/entries", s.authed(s.auditEntries))
-	mux.HandleFunc("GET /v1/audit/proof/inclusion", s.proof("index", "size", auditlog.InclusionProof))
-	mux.HandleFunc("GET /v1/audit/proof/consistency", s.proof("from", "to", auditlog.ConsistencyProof))
-	s.identityRoutes(mux)
-	mux.HandleFunc("GET /v1/alerts", s.authed(s.alerts))
-	mux.HandleFunc("POST /v1/operators/{id}/unlock", s.authed(s.unlock))
-	mux.HandleFunc("POST /v1/extensions", s.authed(s.requestExtension))
-	mux.HandleFunc("POST /v1/extensions/{id}/approve", s.authed(s.approveExtension))
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
-	})
-	mux.HandleFunc("GET /readyz", s.ready)
 	if s.Metrics != nil {
 		mux.Handle("GET /metrics", s.Metrics)
 	}
@@ -510,7 +492,7 @@ func (s *Server) erase(w http.ResponseWriter, r *http.Request, a vault.Actor) {
 // check it and, with consistency proofs, that the log only grew.
 func (s *Server) checkpoint(w http.ResponseWriter, r *http.Request) {
 	if s.Checkpoints == nil {
-		writeError(w, http.StatusServiceUnavailable, "no_checkpoint", "this server does not serve checkpoints", "")
+		writeError(w, http.StatusServiceUnavailable, "no_checkpoint", "this server does not serve checkpoints", "the audit log is served by a coffre serve node with its store; ask its operators")
 		return
 	}
 	var note []byte
@@ -580,7 +562,7 @@ func (s *Server) auditEntries(w http.ResponseWriter, r *http.Request, a vault.Ac
 func (s *Server) proof(a, b string, prove func(context.Context, vault.Store, uint64, uint64) ([][]byte, error)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if s.Checkpoints == nil {
-			writeError(w, http.StatusServiceUnavailable, "no_checkpoint", "this server does not serve proofs", "")
+			writeError(w, http.StatusServiceUnavailable, "no_checkpoint", "this server does not serve proofs", "the audit log is served by a coffre serve node with its store; ask its operators")
 			return
 		}
 		q := r.URL.Query()

@@ -11,26 +11,6 @@ import (
 	"github.com/coffre/coffre/internal/vault"
 )
 
-// The routes of operator identity (issue 5): WebAuthn login and keys,
-// recovery codes, step-up, sessions.
-func (s *Server) identityRoutes(mux *http.ServeMux) {
-	mux.HandleFunc("POST /v1/auth/webauthn/begin", s.webauthnBegin)
-	mux.HandleFunc("POST /v1/auth/webauthn/finish", s.webauthnFinish)
-	mux.HandleFunc("POST /v1/auth/recovery", s.recoveryLogin)
-	mux.HandleFunc("POST /v1/auth/stepup/totp", s.stepUpTOTP)
-	mux.HandleFunc("POST /v1/auth/stepup/webauthn/begin", s.stepUpWebAuthnBegin)
-	mux.HandleFunc("POST /v1/auth/stepup/webauthn/finish", s.stepUpWebAuthnFinish)
-	mux.HandleFunc("GET /v1/account/sessions", s.authed(s.listSessions))
-	mux.HandleFunc("DELETE /v1/account/sessions/{id}", s.authed(s.revokeSession))
-	mux.HandleFunc("GET /v1/account/webauthn", s.authed(s.listKeys))
-	mux.HandleFunc("POST /v1/account/webauthn/begin", s.authed(s.registerBegin))
-	mux.HandleFunc("POST /v1/account/webauthn/finish", s.authed(s.registerFinish))
-	mux.HandleFunc("DELETE /v1/account/webauthn/{id}", s.authed(s.removeKey))
-	mux.HandleFunc("POST /v1/account/recovery-codes", s.authed(s.recoveryCodes))
-	mux.HandleFunc("POST /v1/operators/{id}/sessions/revoke", s.authed(s.revokeOperator))
-	mux.HandleFunc("POST /v1/sessions/revoke-all", s.authed(s.revokeEveryone))
-}
-
 // maxCredentialJSON bounds a WebAuthn response (attestations with
 // certificate chains run to a few KiB).
 const maxCredentialJSON = 16 << 10

@@ -311,9 +311,7 @@ func (v *Vault) RequestExtension(ctx context.Context, a Actor, subjects, hours i
 	entry := AuditEntry{Actor: a.ID, Action: "extension.request", Reason: reason, Origin: a.Origin}
 	switch {
 	case v.limits(a.Role) == nil:
-		err := fmt.Errorf("%w: role %q has no budgets to extend", ErrForbidden, a.Role)
-		v.deny(ctx, entry, err)
-		return nil, err
+		return nil, fmt.Errorf("%w: the guard sets no budgets for role %q: there is nothing to extend", ErrInvalid, a.Role)
 	case subjects < 1 || subjects > MaxExtensionSubjects:
 		return nil, fmt.Errorf("%w: subjects must be between 1 and %d", ErrInvalid, MaxExtensionSubjects)
 	case hours < 1 || hours > MaxExtensionHours:
@@ -431,6 +429,25 @@ func (v *Vault) CanaryOf(ctx context.Context, a Actor, field, val string) (subje
 		return "", "", fmt.Errorf("canary: %w", ErrNotFound)
 	}
 	return subject, partner, nil
+}
+
+// Forbidden audits a request refused because a's role may not call the
+// route at all (the route's rule, checked before anything else).
+func (v *Vault) Forbidden(ctx context.Context, a Actor, action, subject, purpose string) {
+	err := fmt.Errorf("%w: role %q", ErrForbidden, a.Role)
+	if len(purpose) > 63 {
+		purpose = ""
+	}
+	v.deny(ctx, AuditEntry{Actor: a.ID, Action: action, Subject: subject, Purpose: purpose, Origin: a.Origin}, err)
+}
+
+// RoleOf returns the role of a, or nil when the policy has no such role.
+func (v *Vault) RoleOf(a Actor) *policy.Role {
+	r, err := v.pol.Role(a.Role)
+	if err != nil {
+		return nil
+	}
+	return r
 }
 
 // Authorize checks that a holds permission p, auditing a refusal of action.

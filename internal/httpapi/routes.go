@@ -1,0 +1,174 @@
+package httpapi
+
+import (
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+
+	"github.com/coffre/coffre/internal/auditlog"
+	"github.com/coffre/coffre/internal/policy"
+	"github.com/coffre/coffre/internal/vault"
+)
+
+// Access is who may call a route: the rule the authorization matrix
+// (docs/authorization.md, TestAuthorizationMatrix) states and checks.
+type Access struct {
+	Kind AccessKind
+	// Perm is the permission a Permission route needs.
+	Perm policy.Permission
+}
+
+// AccessKind is the kind of an access rule.
+type AccessKind int
+
+// Access kinds.
+const (
+	Public     AccessKind = iota // anyone, no session (login steps, public proofs, health)
+	Session                      // any operator with a session
+	Purpose                      // an operator whose role may declare at least one purpose
+	Permission                   // an operator whose role holds Perm (and, for lookups, a purpose)
+)
+
+// Allows reports whether an operator of role passes the rule (nil: no
+// session).
+func (a Access) Allows(role *policy.Role) bool {
+	switch a.Kind {
+	case Public:
+		return true
+	case Session:
+		return role != nil
+	case Purpose:
+		return role != nil && len(role.Purposes) > 0
+	default:
+		return role != nil && role.Has(a.Perm) && (a.Perm != policy.PermLookup || len(role.Purposes) > 0)
+	}
+}
+
+func (a Access) String() string {
+	switch a.Kind {
+	case Public:
+		return "anyone"
+	case Session:
+		return "any operator"
+	case Purpose:
+		return "roles with a purpose"
+	default:
+		return "permission " + string(a.Perm)
+	}
+}
+
+// Route is one endpoint of the API and its access rule.
+type Route struct {
+	Method, Path string
+	Access       Access
+	Doc          string
+	// One of: raw handles the request itself (public routes, and the
+	// step-up routes, which accept a session used from elsewhere); op gets
+	// the authenticated operator, after the route's rule was checked.
+	raw http.HandlerFunc
+	op  actorHandler
+	// audit names the action in the audit entry of a refusal (as the core
+	// names it when it refuses).
+	audit string
+}
+
+// handler is the route's handler with its rule enforced: the rule is not
+// only documentation, it is the first check of every request.
+func (s *Server) handler(rt Route) http.HandlerFunc {
+	if rt.op == nil {
+		return rt.raw
+	}
+	return s.authed(func(w http.ResponseWriter, r *http.Request, a vault.Actor) {
+		if !rt.Access.Allows(s.Vault.RoleOf(a)) {
+			subject := ""
+			if strings.HasPrefix(rt.Path, "/v1/subjects/{id}") && vault.ValidSubjectID(r.PathValue("id")) {
+				subject = r.PathValue("id")
+			}
+			s.Vault.Forbidden(r.Context(), a, rt.audit, subject, r.Header.Get("Coffre-Purpose"))
+			s.fail(w, r, nil, fmt.Errorf("%w: role %q may not call %s (%s)", vault.ErrForbidden, a.Role, r.Pattern, rt.Access))
+			return
+		}
+		rt.op(w, r, a)
+	})
+}
+
+func perm(p policy.Permission) Access { return Access{Kind: Permission, Perm: p} }
+
+// routes is the API: every endpoint, its access rule and its handler. The
+// mux is built from it, and so is the authorization matrix.
+func (s *Server) routes() []Route {
+	pub, ses, pur := Access{Kind: Public}, Access{Kind: Session}, Access{Kind: Purpose}
+	return []Route{
+		{Method: "POST", Path: "/v1/auth/login", Access: pub, Doc: "password step of a login", raw: s.login},
+		{Method: "POST", Path: "/v1/auth/totp", Access: pub, Doc: "TOTP second factor", raw: s.totp},
+		{Method: "POST", Path: "/v1/auth/webauthn/begin", Access: pub, Doc: "security-key second factor: options", raw: s.webauthnBegin},
+		{Method: "POST", Path: "/v1/auth/webauthn/finish", Access: pub, Doc: "security-key second factor: assertion", raw: s.webauthnFinish},
+		{Method: "POST", Path: "/v1/auth/recovery", Access: pub, Doc: "recovery-code second factor", raw: s.recoveryLogin},
+		{Method: "POST", Path: "/v1/auth/stepup/totp", Access: ses, Doc: "fresh TOTP in the session (and rebind)", raw: s.stepUpTOTP},
+		{Method: "POST", Path: "/v1/auth/stepup/webauthn/begin", Access: ses, Doc: "fresh security key: options", raw: s.stepUpWebAuthnBegin},
+		{Method: "POST", Path: "/v1/auth/stepup/webauthn/finish", Access: ses, Doc: "fresh security key: assertion", raw: s.stepUpWebAuthnFinish},
+		{Method: "POST", Path: "/v1/auth/logout", Access: ses, Doc: "end the session", op: s.logout},
+		{Method: "GET", Path: "/v1/account/sessions", Access: ses, Doc: "one's sessions", op: s.listSessions},
+		{Method: "DELETE", Path: "/v1/account/sessions/{id}", Access: ses, Doc: "revoke one of one's sessions", op: s.revokeSession},
+		{Method: "GET", Path: "/v1/account/webauthn", Access: ses, Doc: "one's security keys", op: s.listKeys},
+		{Method: "POST", Path: "/v1/account/webauthn/begin", Access: ses, Doc: "register a security key: options", op: s.registerBegin},
+		{Method: "POST", Path: "/v1/account/webauthn/finish", Access: ses, Doc: "register a security key: attestation", op: s.registerFinish},
+		{Method: "DELETE", Path: "/v1/account/webauthn/{id}", Access: ses, Doc: "remove a security key", op: s.removeKey},
+		{Method: "POST", Path: "/v1/account/recovery-codes", Access: ses, Doc: "new recovery codes", op: s.recoveryCodes},
+		{Method: "POST", Path: "/v1/subjects", Access: perm(policy.PermCreate), Doc: "create a subject", op: s.create, audit: "create"},
+		{Method: "POST", Path: "/v1/subjects/lookup", Access: perm(policy.PermLookup), Doc: "find one subject by exact value", op: s.lookup, audit: "lookup"},
+		{Method: "GET", Path: "/v1/subjects/{id}", Access: pur, Doc: "read one subject for a purpose", op: s.read, audit: "read"},
+		{Method: "PATCH", Path: "/v1/subjects/{id}", Access: perm(policy.PermUpdate), Doc: "update fields", op: s.update, audit: "update"},
+		{Method: "DELETE", Path: "/v1/subjects/{id}", Access: perm(policy.PermErase), Doc: "erase (crypto-shred)", op: s.erase, audit: "erase"},
+		{Method: "POST", Path: "/v1/extensions", Access: pur, Doc: "ask for a budget extension", op: s.requestExtension, audit: "extension.request"},
+		{Method: "POST", Path: "/v1/extensions/{id}/approve", Access: perm(policy.PermSupervise), Doc: "approve an extension", op: s.approveExtension, audit: "extension.approve"},
+		{Method: "GET", Path: "/v1/alerts", Access: perm(policy.PermSecurity), Doc: "the guard's alerts", op: s.alerts, audit: "alerts.list"},
+		{Method: "POST", Path: "/v1/operators/{id}/unlock", Access: perm(policy.PermSecurity), Doc: "lift a lock", op: s.unlock, audit: "guard.unlock"},
+		{Method: "POST", Path: "/v1/operators/{id}/sessions/revoke", Access: perm(policy.PermSecurity), Doc: "revoke an operator's sessions", op: s.revokeOperator, audit: "session.revoke_operator"},
+		{Method: "POST", Path: "/v1/sessions/revoke-all", Access: perm(policy.PermSecurity), Doc: "revoke everyone's sessions", op: s.revokeEveryone, audit: "session.revoke_all"},
+		{Method: "GET", Path: "/v1/audit/entries", Access: perm(policy.PermAudit), Doc: "audit entries", op: s.auditEntries, audit: "audit.entries"},
+		{Method: "GET", Path: "/v1/audit/checkpoint", Access: pub, Doc: "latest signed checkpoint", raw: s.checkpoint},
+		{Method: "GET", Path: "/v1/audit/proof/inclusion", Access: pub, Doc: "inclusion proof", raw: s.proof("index", "size", auditlog.InclusionProof)},
+		{Method: "GET", Path: "/v1/audit/proof/consistency", Access: pub, Doc: "consistency proof", raw: s.proof("from", "to", auditlog.ConsistencyProof)},
+		{Method: "GET", Path: "/healthz", Access: pub, Doc: "liveness", raw: func(w http.ResponseWriter, r *http.Request) {
+			writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+		}},
+		{Method: "GET", Path: "/readyz", Access: pub, Doc: "readiness", raw: s.ready},
+	}
+}
+
+// Routes lists the API's endpoints and their access rules (for the
+// authorization matrix).
+func Routes() []Route { return (&Server{}).routes() }
+
+// Matrix renders the authorization matrix of pol as Markdown: every route
+// against anonymous and every role, ✓ allowed, ✗ refused (401 without a
+// session, 403 with one).
+func Matrix(pol *policy.Policy) string {
+	roles := make([]string, 0, len(pol.Roles))
+	for name := range pol.Roles {
+		roles = append(roles, name)
+	}
+	slices.Sort(roles)
+	var b strings.Builder
+	b.WriteString("| endpoint | rule | anonymous |")
+	for _, r := range roles {
+		b.WriteString(" " + r + " |")
+	}
+	b.WriteString("\n| --- | --- | --- |" + strings.Repeat(" --- |", len(roles)) + "\n")
+	mark := func(ok bool) string {
+		if ok {
+			return " ✓ |"
+		}
+		return " ✗ |"
+	}
+	for _, rt := range Routes() {
+		fmt.Fprintf(&b, "| `%s %s` | %s |%s", rt.Method, rt.Path, rt.Access, mark(rt.Access.Allows(nil)))
+		for _, r := range roles {
+			b.WriteString(mark(rt.Access.Allows(pol.Roles[r])))
+		}
+		b.WriteString("\n")
+	}
+	return b.String()
+}
