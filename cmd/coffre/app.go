@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -20,6 +21,7 @@ import (
 	"github.com/coffre/coffre/internal/guard"
 	"github.com/coffre/coffre/internal/httpapi"
 	"github.com/coffre/coffre/internal/metrics"
+	"github.com/coffre/coffre/internal/partner"
 	"github.com/coffre/coffre/internal/rootkey"
 	"github.com/coffre/coffre/internal/store/sqlite"
 	"github.com/coffre/coffre/internal/vault"
@@ -36,6 +38,8 @@ type app struct {
 	log   *slog.Logger
 	// signer signs audit checkpoints with a key derived from the root key.
 	signer *audit.Signer
+	// ca issues partner client certificates (key derived from the root key).
+	ca *partner.CA
 }
 
 // appOptions say where the configuration comes from.
@@ -149,10 +153,43 @@ func openApp(ctx context.Context, o appOptions, stderr io.Writer) (*app, error) 
 		st.Close()
 		return nil, err
 	}
-	return &app{cfg: cfg, keys: keys, store: st, vault: v, auth: a, log: log, signer: signer}, nil
+	ca, err := partner.NewCA(keys.CASeed())
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	return &app{cfg: cfg, keys: keys, store: st, vault: v, auth: a, log: log, signer: signer, ca: ca}, nil
 }
 
 func (a *app) close() error { return a.store.Close() }
+
+// partnerServer is the mutual-TLS server of partner clients: a server
+// certificate from Coffre's CA for the configured hosts, and a client
+// certificate from the same CA required of every connection.
+func (a *app) partnerServer(api *httpapi.Server) (*http.Server, error) {
+	issued, err := a.ca.IssueServer(a.cfg.Partners.Hosts, time.Now())
+	if err != nil {
+		return nil, err
+	}
+	cert, err := tls.X509KeyPair(issued.CertPEM, issued.KeyPEM)
+	if err != nil {
+		return nil, err
+	}
+	return &http.Server{
+		Handler: api.PartnerHandler(),
+		TLSConfig: &tls.Config{
+			MinVersion:   tls.VersionTLS13,
+			Certificates: []tls.Certificate{cert},
+			ClientAuth:   tls.RequireAndVerifyClientCert,
+			ClientCAs:    a.ca.Pool(),
+		},
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       15 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    16 << 10,
+	}, nil
+}
 
 // vaultGuard is the vault's guard configuration from coffre.yaml's.
 func vaultGuard(g config.Guard) *vault.Guard {
@@ -162,10 +199,11 @@ func vaultGuard(g config.Guard) *vault.Guard {
 // serve runs the HTTP API until ctx ends; ready, if set, is called with
 // the bound address.
 func (a *app) serve(ctx context.Context, listen string, ready func(addr string)) error {
+	api := &httpapi.Server{Vault: a.vault, Auth: a.auth, Logger: a.log, Checkpoints: a.store,
+		AuditMaxLag: a.cfg.AuditMaxLag, Metrics: metrics.Handler(a.store, a.log),
+		MaxBodyBytes: a.cfg.MaxBodyBytes, ReasonMaxLen: a.cfg.ReasonMaxLen, TrustedProxies: a.cfg.Guard.TrustedProxies}
 	srv := &http.Server{
-		Handler: (&httpapi.Server{Vault: a.vault, Auth: a.auth, Logger: a.log, Checkpoints: a.store,
-			AuditMaxLag: a.cfg.AuditMaxLag, Metrics: metrics.Handler(a.store, a.log),
-			MaxBodyBytes: a.cfg.MaxBodyBytes, ReasonMaxLen: a.cfg.ReasonMaxLen, TrustedProxies: a.cfg.Guard.TrustedProxies}).Handler(),
+		Handler:           api.Handler(),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       15 * time.Second,
 		WriteTimeout:      30 * time.Second,
@@ -180,8 +218,23 @@ func (a *app) serve(ctx context.Context, listen string, ready func(addr string))
 	if ready != nil {
 		ready(ln.Addr().String())
 	}
-	errc := make(chan error, 1)
+	errc := make(chan error, 2)
 	go func() { errc <- srv.Serve(ln) }()
+	var psrv *http.Server
+	if a.cfg.Partners.Listen != "" {
+		if psrv, err = a.partnerServer(api); err != nil {
+			srv.Close()
+			return err
+		}
+		pln, err := net.Listen("tcp", a.cfg.Partners.Listen)
+		if err != nil {
+			srv.Close()
+			return fmt.Errorf("partner listen: %w", err)
+		}
+		a.log.Info("serving partners (mutual TLS)", "addr", pln.Addr().String())
+		go func() { errc <- psrv.ServeTLS(pln, "", "") }()
+		defer psrv.Close()
+	}
 	integ, stopInteg := context.WithCancel(context.WithoutCancel(ctx))
 	integDone := make(chan struct{})
 	go func() {

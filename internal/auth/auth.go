@@ -160,9 +160,7 @@ func (s *Service) AddOperator(ctx context.Context, username, password, role, uni
 	if err != nil {
 		return nil, fmt.Errorf("generate totp secret: %w", err)
 	}
-	var idb [10]byte
-	rand.Read(idb[:])
-	id := "op_" + strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(idb[:]))
+	id := newOperatorID()
 	o := &vault.Operator{
 		ID: id, Username: username, PasswordHash: HashPassword(s.params(), password),
 		TOTPSecret: s.Keys.SealSecret("totp:"+id, []byte(key.Secret())),
@@ -178,6 +176,16 @@ func (s *Service) AddOperator(ctx context.Context, username, password, role, uni
 		return nil, fmt.Errorf("add operator: %w", err)
 	}
 	return &NewOperator{Operator: o, Password: password, TOTPURI: key.URL(), TOTPSecret: key.Secret()}, nil
+}
+
+// NoPassword is the password hash of accounts nobody logs in to (partners).
+const NoPassword = "!"
+
+// newOperatorID returns a fresh operator id.
+func newOperatorID() string {
+	var b [10]byte
+	rand.Read(b[:])
+	return "op_" + strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b[:]))
 }
 
 func (s *Service) params() Params {
@@ -203,6 +211,9 @@ func (s *Service) Login(ctx context.Context, username, password, origin string) 
 	})
 	if err != nil && !errors.Is(err, vault.ErrNotFound) {
 		return "", nil, fmt.Errorf("login: %w", err)
+	}
+	if op != nil && op.PasswordHash == NoPassword {
+		op = nil // a partner's row: no one logs in as it, and failures must not lock it
 	}
 	if wait := s.throttle.take(origin, op != nil && s.knownGood(op.ID, origin), now, s.Limits.perOrigin()); wait > 0 {
 		s.throttled.Add(1)

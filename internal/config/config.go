@@ -17,6 +17,7 @@
 //	audit: {max_lag: 30s, witnesses: [https://witness.example.org/add]}
 //	webauthn:     # rp_id, rp_name, origins
 //	login:        # max_failures, failure_window, lock_for, per_origin_per_minute
+//	partners:     # listen (mutual-TLS host:port, off when unset), hosts
 //	schema:       # a list of fields: name, type, sensitivity, required, lookup, max_len, retention
 //	purposes:     # name → description, require_reason, step_up, fields (field → clear | deny | mask)
 //	roles:        # name → purposes, permissions, mfa
@@ -32,11 +33,14 @@
 // The webauthn key names the relying party that WebAuthn credentials are
 // bound to and the origins the browser may use them from (see [WebAuthn]);
 // the login key sets when failed logins lock an account and how many login
-// attempts one address may make (see [Login]). A role's mfa lists the second
-// factors its operators may log in with (totp, webauthn; both when left
-// out), and a purpose's step_up asks for a fresh second-factor proof before
-// reads under it: off, any (TOTP or WebAuthn within sessions.step_up) or
-// webauthn.
+// attempts one address may make (see [Login]). The partners key sets the
+// mutual-TLS listener that partner organisations' API clients connect to,
+// and the host names and addresses its server certificate names (see
+// [Partners]); partner access is off unless partners.listen is set. A role's
+// mfa lists the second factors its operators may log in with (totp,
+// webauthn; both when left out), and a purpose's step_up asks for a fresh
+// second-factor proof before reads under it: off, any (TOTP or WebAuthn
+// within sessions.step_up) or webauthn.
 //
 // The built-in demo (demo.yaml in this package, see [Demo]) is a complete,
 // commented example.
@@ -48,12 +52,12 @@
 // COFFRE_ROOT_KEY_FILE, COFFRE_SESSIONS_IDLE, COFFRE_SESSIONS_ABSOLUTE,
 // COFFRE_SESSIONS_LOGIN_TOKEN, COFFRE_SESSIONS_STEP_UP,
 // COFFRE_LIMITS_MAX_BODY_BYTES, COFFRE_LIMITS_REASON_MAX_LEN,
-// COFFRE_AUDIT_MAX_LAG and COFFRE_WEBAUTHN_RP_ID; two lists can be too, as
-// comma-separated values: COFFRE_AUDIT_WITNESSES and COFFRE_WEBAUTHN_ORIGINS.
-// webauthn.rp_name and the keys of login and guard have no environment
-// variable. The environment is passed in (as
-// os.Environ() returns it) rather than read, so that tests and the demo stay
-// reproducible. An empty value counts as unset; when a variable appears
+// COFFRE_AUDIT_MAX_LAG, COFFRE_WEBAUTHN_RP_ID and COFFRE_PARTNERS_LISTEN;
+// three lists can be too, as comma-separated values: COFFRE_AUDIT_WITNESSES,
+// COFFRE_WEBAUTHN_ORIGINS and COFFRE_PARTNERS_HOSTS. webauthn.rp_name and
+// the keys of login and guard have no environment variable. The environment
+// is passed in (as os.Environ() returns it) rather than read, so that tests
+// and the demo stay reproducible. An empty value counts as unset; when a variable appears
 // twice the last one wins.
 //
 // # Errors
@@ -136,6 +140,9 @@ type Config struct {
 	WebAuthn WebAuthn
 	// Login bounds failed and repeated logins.
 	Login Login
+	// Partners configures the listener for partner organisations' API
+	// clients.
+	Partners Partners
 	// Policy is the schema, purposes and roles.
 	Policy *policy.Policy
 	// Guard configures budgets and detectors (issue 4).
@@ -172,6 +179,21 @@ type Login struct {
 	// PerOrigin is the number of login attempts per minute from one address
 	// before 429, between 1 and 100000. Default 30.
 	PerOrigin int
+}
+
+// Partners configures the listener for partner organisations' API clients
+// (mutual TLS with a client certificate from Coffre's own CA, plus an API
+// key).
+type Partners struct {
+	// Listen is the mutual-TLS listen address (host:port, with a port from
+	// 1 to 65535, not the address of Config.Listen); "" disables partner
+	// access. Default "".
+	Listen string
+	// Hosts are the DNS names and IP addresses the listener's server
+	// certificate names: lower-case host names and IP addresses, without
+	// scheme, port or path, IP addresses in their shortest form. Default
+	// ["localhost", "127.0.0.1"].
+	Hosts []string
 }
 
 // Guard configures the budgets and detectors of package guard: how much an
@@ -223,6 +245,10 @@ const (
 // defaultOrigins are the default [WebAuthn.Origins]: the default listen
 // address, by name and by address.
 var defaultOrigins = []string{"http://localhost:8080", "http://127.0.0.1:8080"}
+
+// defaultPartnerHosts are the default [Partners.Hosts]: the loopback
+// listener, by name and by address.
+var defaultPartnerHosts = []string{"localhost", "127.0.0.1"}
 
 // defaultTrustedNetworks are the default [Guard.TrustedNetworks]: loopback
 // and the private IPv4 ranges.

@@ -26,8 +26,8 @@ func TestDemo(t *testing.T) {
 		t.Errorf("Source = %q, want %q", cfg.Source, "built-in demo")
 	}
 	pol := cfg.Policy
-	if len(pol.Fields) != 11 || len(pol.Purposes) != 5 || len(pol.Roles) != 7 {
-		t.Fatalf("demo has %d fields, %d purposes, %d roles; want 11, 5, 7", len(pol.Fields), len(pol.Purposes), len(pol.Roles))
+	if len(pol.Fields) != 11 || len(pol.Purposes) != 6 || len(pol.Roles) != 8 {
+		t.Fatalf("demo has %d fields, %d purposes, %d roles; want 11, 6, 8", len(pol.Fields), len(pol.Purposes), len(pol.Roles))
 	}
 
 	fields := []struct {
@@ -65,6 +65,7 @@ func TestDemo(t *testing.T) {
 		"support-call":         "clear initials email deny last2 year deny deny deny deny deny",
 		"payroll":              "clear clear clear deny deny clear clear clear clear clear deny",
 		"workplace-adjustment": "clear clear deny deny deny deny deny deny clear clear clear",
+		"referral":             "clear clear email deny last4 deny deny deny deny deny deny",
 	}
 	for name, want := range views {
 		pu, ok := pol.Purposes[name]
@@ -102,6 +103,8 @@ func TestDemo(t *testing.T) {
 		"security-officer": {"", "security seal incidents"},
 		"auditor":          {"", "audit"},
 		"admin":            {"", "operators seal import erase"},
+		"supervisor":       {"case-handling directory", "lookup supervise"},
+		"partner":          {"referral", "lookup"},
 	}
 	for name, want := range roles {
 		r, err := pol.Role(name)
@@ -130,6 +133,10 @@ func TestDemo(t *testing.T) {
 	if got.StepUpFor != want.StepUpFor || !reflect.DeepEqual(got.WebAuthn, want.WebAuthn) || got.Login != want.Login {
 		t.Errorf("demo step-up, webauthn, login = %v %+v %+v, want the defaults %v %+v %+v",
 			got.StepUpFor, got.WebAuthn, got.Login, want.StepUpFor, want.WebAuthn, want.Login)
+	}
+	// The demo turns partner access on, on loopback.
+	if want := (Partners{Listen: "127.0.0.1:8443", Hosts: []string{"localhost", "127.0.0.1"}}); !reflect.DeepEqual(got.Partners, want) {
+		t.Errorf("demo partners = %+v, want %+v", got.Partners, want)
 	}
 }
 
@@ -160,7 +167,8 @@ func TestValid(t *testing.T) {
 			RPName:  "Coffre (Example Corp)",
 			Origins: []string{"https://coffre.example.org", "https://admin.coffre.example.org:8443"},
 		},
-		Login: Login{MaxFailures: 5, FailureWindow: 30 * time.Minute, LockFor: 0, PerOrigin: 12},
+		Login:    Login{MaxFailures: 5, FailureWindow: 30 * time.Minute, LockFor: 0, PerOrigin: 12},
+		Partners: Partners{Listen: "0.0.0.0:9444", Hosts: []string{"partners.example.org", "203.0.113.7", "2001:db8::7"}},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("Load(%q)\n got %+v\nwant %+v", path, got, want)
@@ -280,6 +288,7 @@ func TestDefaults(t *testing.T) {
 		AuditMaxLag:     30 * time.Second,
 		WebAuthn:        WebAuthn{RPID: "localhost", RPName: "Coffre", Origins: []string{"http://localhost:8080", "http://127.0.0.1:8080"}},
 		Login:           Login{MaxFailures: 10, FailureWindow: 24 * time.Hour, LockFor: time.Hour, PerOrigin: 30},
+		Partners:        Partners{Hosts: []string{"localhost", "127.0.0.1"}},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("defaults\n got %+v\nwant %+v", got, want)
@@ -292,6 +301,7 @@ func TestDefaults(t *testing.T) {
 	nulls := "store:\nlisten: ~\nsessions: {step_up: ~}\nlimits: {max_body_bytes: null}\npurposes: {p: {step_up: ~}}\n" +
 		"roles: {r: {purposes: [p], mfa: ~}}\nguard: {timezone: ~, trusted_networks: ~}\n" +
 		"webauthn: {rp_id: ~, rp_name: ~, origins: ~}\nlogin: {max_failures: ~, failure_window: ~, lock_for: ~, per_origin_per_minute: ~}\n" +
+		"partners: {listen: ~, hosts: ~}\n" +
 		"schema:\n  - {name: x, type: text, sensitivity: identity, max_len: ~}\n"
 	cfg, err = Parse("nulls.yaml", []byte(nulls), nil)
 	if err != nil {
@@ -431,6 +441,8 @@ func TestEnvironment(t *testing.T) {
 		"COFFRE_AUDIT_WITNESSES=http://w1.example/add, https://w2.example/add",
 		"COFFRE_WEBAUTHN_RP_ID=coffre.test",
 		"COFFRE_WEBAUTHN_ORIGINS=https://coffre.test, ,http://eu.coffre.test:9000",
+		"COFFRE_PARTNERS_LISTEN=:9443",
+		"COFFRE_PARTNERS_HOSTS=partners.coffre.test, ,10.0.0.5,fd00::5",
 	}
 	defaultLogin := Login{MaxFailures: 10, FailureWindow: 24 * time.Hour, LockFor: time.Hour, PerOrigin: 30}
 	wantAll := Config{
@@ -449,6 +461,7 @@ func TestEnvironment(t *testing.T) {
 		// rp_name and login have no environment variable.
 		WebAuthn: WebAuthn{RPID: "coffre.test", RPName: "Coffre", Origins: []string{"https://coffre.test", "http://eu.coffre.test:9000"}},
 		Login:    defaultLogin,
+		Partners: Partners{Listen: ":9443", Hosts: []string{"partners.coffre.test", "10.0.0.5", "fd00::5"}},
 	}
 	defaults := Config{
 		Store:           "sqlite:./coffre-data/coffre.db",
@@ -464,6 +477,7 @@ func TestEnvironment(t *testing.T) {
 		AuditMaxLag:     30 * time.Second,
 		WebAuthn:        WebAuthn{RPID: "localhost", RPName: "Coffre", Origins: []string{"http://localhost:8080", "http://127.0.0.1:8080"}},
 		Login:           defaultLogin,
+		Partners:        Partners{Hosts: []string{"localhost", "127.0.0.1"}},
 	}
 	with := func(c Config, f func(*Config)) Config { f(&c); return c }
 	const schema = "schema: [{name: x, type: text, sensitivity: identity}]\n"
@@ -494,6 +508,16 @@ func TestEnvironment(t *testing.T) {
 			c.WebAuthn.RPID, c.WebAuthn.Origins = "coffre.test", []string{"https://a.coffre.test"}
 		})},
 		{"env step-up over file", "sessions: {step_up: 1m}\n" + schema, []string{"COFFRE_SESSIONS_STEP_UP=30s"}, with(defaults, func(c *Config) { c.StepUpFor = 30 * time.Second })},
+		{"env partners over a bad file", "partners: {listen: nowhere, hosts: []}\n" + schema,
+			[]string{"COFFRE_PARTNERS_LISTEN=127.0.0.1:7443", "COFFRE_PARTNERS_HOSTS=coffre.test"}, with(defaults, func(c *Config) {
+				c.Partners = Partners{Listen: "127.0.0.1:7443", Hosts: []string{"coffre.test"}}
+			})},
+		{"env partners listen, file hosts", "partners: {hosts: [a.coffre.test]}\n" + schema, []string{"COFFRE_PARTNERS_LISTEN=[::1]:7443"}, with(defaults, func(c *Config) {
+			c.Partners = Partners{Listen: "[::1]:7443", Hosts: []string{"a.coffre.test"}}
+		})},
+		{"empty partners listen is unset", "partners: {listen: 127.0.0.1:7443}\n" + schema, []string{"COFFRE_PARTNERS_LISTEN="}, with(defaults, func(c *Config) {
+			c.Partners.Listen = "127.0.0.1:7443"
+		})},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -515,9 +539,20 @@ func TestEnvironment(t *testing.T) {
 		})
 	}
 
-	cfg, err := Demo([]string{"COFFRE_LISTEN=0.0.0.0:8443"})
-	if err != nil || cfg.Listen != "0.0.0.0:8443" {
-		t.Errorf("Demo with COFFRE_LISTEN: Listen = %q, %v; want %q", cfg.Listen, err, "0.0.0.0:8443")
+	cfg, err := Demo([]string{"COFFRE_LISTEN=0.0.0.0:8080", "COFFRE_PARTNERS_LISTEN=0.0.0.0:9443"})
+	if err != nil {
+		t.Fatalf("Demo with COFFRE_LISTEN and COFFRE_PARTNERS_LISTEN: %v", err)
+	}
+	if cfg.Listen != "0.0.0.0:8080" || cfg.Partners.Listen != "0.0.0.0:9443" {
+		t.Errorf("Demo with COFFRE_LISTEN and COFFRE_PARTNERS_LISTEN: Listen = %q, Partners.Listen = %q; want %q, %q",
+			cfg.Listen, cfg.Partners.Listen, "0.0.0.0:8080", "0.0.0.0:9443")
+	}
+	// The demo's partners listener has port 8443: the HTTP listener cannot
+	// take it on every address too.
+	_, err = Demo([]string{"COFFRE_LISTEN=0.0.0.0:8443"})
+	const clash = `partners.listen: address "127.0.0.1:8443" is taken by listen ("0.0.0.0:8443")`
+	if err == nil || !strings.Contains(err.Error(), clash) {
+		t.Errorf("Demo with COFFRE_LISTEN=0.0.0.0:8443 = %v, want a problem %q", err, clash)
 	}
 }
 
@@ -547,6 +582,14 @@ func TestEnvironmentErrors(t *testing.T) {
 		{"COFFRE_WEBAUTHN_ORIGINS= , ", `environment: COFFRE_WEBAUTHN_ORIGINS: want at least one origin, such as http://localhost:8080`},
 		{"COFFRE_WEBAUTHN_ORIGINS=http://[::1]:8080,http://localhost", ""}, // fine
 		{"COFFRE_DATA_DIR=/srv/c", ""}, // fine
+		{"COFFRE_PARTNERS_LISTEN=8443", `environment: COFFRE_PARTNERS_LISTEN: want host:port, as in 127.0.0.1:8443, got "8443" (leave listen out to disable partner access)`},
+		{"COFFRE_PARTNERS_LISTEN=:0", `environment: COFFRE_PARTNERS_LISTEN: invalid port "0": want a number from 1 to 65535`},
+		{"COFFRE_PARTNERS_LISTEN=:8080", `environment: COFFRE_PARTNERS_LISTEN: address ":8080" is taken by listen ("127.0.0.1:8080"): give partners a port of their own`},
+		{"COFFRE_PARTNERS_HOSTS=localhost,https://coffre.test", `environment: COFFRE_PARTNERS_HOSTS: want a lower-case host name such as partners.example.org or an IP address, without scheme, port or path, got "https://coffre.test" (did you mean "coffre.test"?)`},
+		{"COFFRE_PARTNERS_HOSTS=localhost, localhost", `environment: COFFRE_PARTNERS_HOSTS: "localhost" listed twice`},
+		{"COFFRE_PARTNERS_HOSTS=,", `environment: COFFRE_PARTNERS_HOSTS: want at least one host name or IP address, such as localhost (leave hosts out for localhost, 127.0.0.1)`},
+		{"COFFRE_PARTNERS_LISTEN=127.0.0.1:8443", ""}, // fine
+		{"COFFRE_PARTNERS_HOSTS=::1", ""},             // fine
 	}
 	for _, tt := range tests {
 		t.Run(tt.env, func(t *testing.T) {
@@ -660,11 +703,18 @@ func TestGuardDemo(t *testing.T) {
 		UntrustedPerDay: 5, LookupsPerHour: 90, MissesPerHour: 20, VelocitySubjects: 20, VelocityWindow: 10 * time.Minute,
 		EnumerationRun: 10, Hours: mustHours(t, "mon-sat 07:00-21:00"), HardMargin: 8,
 	}
+	partner := guard.Limits{
+		Rate: 2, Burst: 10, SubjectsPerHour: 20, SubjectsPerDay: 60, OutOfCaseloadPerDay: 10, OutOfUnitPerDay: 2,
+		UntrustedPerDay: 60, LookupsPerHour: 30, MissesPerHour: 6, VelocitySubjects: 8, VelocityWindow: 10 * time.Minute,
+		EnumerationRun: 10, Hours: mustHours(t, "mon-sat 07:00-21:00"), HardMargin: 4,
+	}
 	// The roles without purposes (security-officer, auditor, admin) have no
 	// entry.
 	checkGuard(t, cfg.Guard, "Europe/Paris", Guard{
 		TrustedNetworks: prefixes(t, "127.0.0.0/8", "::1/128", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"),
-		Roles:           map[string]guard.Limits{"caseworker": caseworker, "hr-officer": hr, "supervisor": supervisor, "support": support},
+		Roles: map[string]guard.Limits{
+			"caseworker": caseworker, "hr-officer": hr, "supervisor": supervisor, "support": support, "partner": partner,
+		},
 	})
 }
 
@@ -1083,6 +1133,121 @@ func TestNewKeyErrors(t *testing.T) {
 		{"purposes:\n  key: {fields: {x: clear}, step_up: webauthn}\n" +
 			"roles:\n  r: {purposes: [key], mfa: []}\n",
 			[]string{`inline.yaml:5: roles.r.mfa: want at least one of totp, webauthn`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.want[0], func(t *testing.T) {
+			_, err := Parse("inline.yaml", []byte(oneField+tt.yaml), nil)
+			var cerr *Error
+			if !errors.As(err, &cerr) {
+				t.Fatalf("Parse(%q) = %v, want an *Error", tt.yaml, err)
+			}
+			if len(cerr.Problems) != len(tt.want) {
+				t.Errorf("Parse(%q) gave %d problems, want %d:\n%v", tt.yaml, len(cerr.Problems), len(tt.want), err)
+			}
+			for i, w := range tt.want {
+				if i < len(cerr.Problems) && !strings.HasPrefix(cerr.Problems[i].String(), w) {
+					t.Errorf("Parse(%q) problem %d = %q, want prefix %q", tt.yaml, i, cerr.Problems[i], w)
+				}
+			}
+		})
+	}
+}
+
+func TestPartners(t *testing.T) {
+	local := []string{"localhost", "127.0.0.1"}
+	tests := []struct {
+		yaml string // after oneField, from line 2
+		want Partners
+	}{
+		{"", Partners{Hosts: local}},
+		{"partners: ~\n", Partners{Hosts: local}},
+		{"partners: {}\n", Partners{Hosts: local}},
+		{"partners: {listen: \"\"}\n", Partners{Hosts: local}}, // off, explicitly
+		{"partners: {listen: 127.0.0.1:8443}\n", Partners{Listen: "127.0.0.1:8443", Hosts: local}},
+		{"partners: {listen: \":1\"}\n", Partners{Listen: ":1", Hosts: local}},
+		{"partners: {listen: \"[::1]:65535\"}\n", Partners{Listen: "[::1]:65535", Hosts: local}},
+		{"partners: {listen: partners.example.org:443}\n", Partners{Listen: "partners.example.org:443", Hosts: local}},
+		// Another host on the HTTP listener's port.
+		{"partners: {listen: 10.0.0.1:8080}\n", Partners{Listen: "10.0.0.1:8080", Hosts: local}},
+		{"partners:\n  listen: 0.0.0.0:9443\n  hosts:\n    - partners.example.org\n    - 203.0.113.7\n    - \"::1\"\n    - xn--caf-dma.test\n",
+			Partners{Listen: "0.0.0.0:9443", Hosts: []string{"partners.example.org", "203.0.113.7", "::1", "xn--caf-dma.test"}}},
+		// IP addresses come back in their shortest form.
+		{"partners: {hosts: [\"0:0::1\", \"2001:DB8::1\"]}\n", Partners{Hosts: []string{"::1", "2001:db8::1"}}},
+		{"partners: {hosts: [coffre]}\n", Partners{Hosts: []string{"coffre"}}},
+	}
+	for _, tt := range tests {
+		cfg, err := Parse("inline.yaml", []byte(oneField+tt.yaml), nil)
+		if err != nil {
+			t.Errorf("Parse(%q): %v", tt.yaml, err)
+			continue
+		}
+		if !reflect.DeepEqual(cfg.Partners, tt.want) {
+			t.Errorf("Parse(%q).Partners = %+v, want %+v", tt.yaml, cfg.Partners, tt.want)
+		}
+	}
+
+	// The default hosts are fresh for each configuration.
+	a, _ := Parse("a.yaml", []byte(oneField), nil)
+	a.Partners.Hosts[0] = "changed"
+	if b, _ := Parse("b.yaml", []byte(oneField), nil); b.Partners.Hosts[0] != "localhost" {
+		t.Errorf("default partner hosts shared between configurations: %q", b.Partners.Hosts)
+	}
+}
+
+// TestPartnersErrors checks that each bad partners value gives exactly the
+// problems listed, on their line and key.
+func TestPartnersErrors(t *testing.T) {
+	const want = "want a lower-case host name such as partners.example.org or an IP address, without scheme, port or path"
+	tests := []struct {
+		yaml string // after oneField, from line 2
+		want []string
+	}{
+		{"partners: 8443\n", []string{`inline.yaml:2: partners: want a mapping, got the number "8443"`}},
+		{"partners: [127.0.0.1:8443]\n", []string{`inline.yaml:2: partners: want a mapping, got a list`}},
+		{"partners: {listn: \"127.0.0.1:8443\"}\n", []string{`inline.yaml:2: partners: unknown key "listn" (did you mean "listen"?)`}},
+		{"partners: {host: [localhost]}\n", []string{`inline.yaml:2: partners: unknown key "host" (did you mean "hosts"?)`}},
+		{"partners:\n  listen: :1\n  listen: :2\n", []string{`inline.yaml:4: partners.listen: key given twice (first at line 3)`}},
+
+		// listen
+		{"partners:\n  listen: 8443\n", []string{`inline.yaml:3: partners.listen: want a string, got the number "8443"`}},
+		{"partners:\n  listen: \"8443\"\n", []string{`inline.yaml:3: partners.listen: want host:port, as in 127.0.0.1:8443, got "8443" (leave listen out to disable partner access)`}},
+		{"partners:\n  listen: localhost\n", []string{`inline.yaml:3: partners.listen: want host:port, as in 127.0.0.1:8443, got "localhost"`}},
+		{"partners:\n  listen: https://localhost:8443\n", []string{`inline.yaml:3: partners.listen: want host:port, as in 127.0.0.1:8443, got "https://localhost:8443"`}},
+		{"partners:\n  listen: \"::1:8443\"\n", []string{`inline.yaml:3: partners.listen: want host:port, as in 127.0.0.1:8443, got "::1:8443"`}},
+		{"partners:\n  listen: \"127.0.0.1:\"\n", []string{`inline.yaml:3: partners.listen: invalid port "": want a number from 1 to 65535`}},
+		{"partners:\n  listen: 127.0.0.1:0\n", []string{`inline.yaml:3: partners.listen: invalid port "0": want a number from 1 to 65535`}},
+		{"partners:\n  listen: 127.0.0.1:65536\n", []string{`inline.yaml:3: partners.listen: invalid port "65536": want a number from 1 to 65535`}},
+		{"partners:\n  listen: 127.0.0.1:-1\n", []string{`inline.yaml:3: partners.listen: invalid port "-1": want a number from 1 to 65535`}},
+		{"partners:\n  listen: 127.0.0.1:https\n", []string{`inline.yaml:3: partners.listen: invalid port "https": want a number from 1 to 65535`}},
+		{"partners:\n  listen: 127.0.0.1:8080\n", []string{`inline.yaml:3: partners.listen: address "127.0.0.1:8080" is taken by listen ("127.0.0.1:8080"): give partners a port of their own`}},
+		{"partners:\n  listen: \":8080\"\n", []string{`inline.yaml:3: partners.listen: address ":8080" is taken by listen ("127.0.0.1:8080")`}},
+		{"listen: 0.0.0.0:9000\npartners:\n  listen: 127.0.0.1:9000\n", []string{`inline.yaml:4: partners.listen: address "127.0.0.1:9000" is taken by listen ("0.0.0.0:9000")`}},
+
+		// hosts
+		{"partners:\n  hosts: localhost\n", []string{`inline.yaml:3: partners.hosts: want a list, got the string "localhost"`}},
+		{"partners:\n  hosts: []\n", []string{`inline.yaml:3: partners.hosts: want at least one host name or IP address, such as localhost (leave hosts out for localhost, 127.0.0.1)`}},
+		{"partners:\n  hosts:\n    - localhost\n    - 8443\n", []string{`inline.yaml:5: partners.hosts[1]: want a string, got the number "8443"`}},
+		{"partners:\n  hosts: [[localhost]]\n", []string{`inline.yaml:3: partners.hosts[0]: want a string, got a list`}},
+		{"partners:\n  hosts: [\"\"]\n", []string{`inline.yaml:3: partners.hosts: ` + want + `, got ""`}},
+		{"partners:\n  hosts: [https://partners.example.org/api]\n", []string{`inline.yaml:3: partners.hosts: ` + want + `, got "https://partners.example.org/api" (did you mean "partners.example.org"?)`}},
+		{"partners:\n  hosts: [partners.example.org:8443]\n", []string{`inline.yaml:3: partners.hosts: ` + want + `, got "partners.example.org:8443" (did you mean "partners.example.org"?)`}},
+		{"partners:\n  hosts: [partners.example.org/api]\n", []string{`inline.yaml:3: partners.hosts: ` + want + `, got "partners.example.org/api" (did you mean "partners.example.org"?)`}},
+		{"partners:\n  hosts: [Partners.Example.Org]\n", []string{`inline.yaml:3: partners.hosts: ` + want + `, got "Partners.Example.Org" (did you mean "partners.example.org"?)`}},
+		{"partners:\n  hosts: [\"127.0.0.1:8443\"]\n", []string{`inline.yaml:3: partners.hosts: ` + want + `, got "127.0.0.1:8443" (did you mean "127.0.0.1"?)`}},
+		{"partners:\n  hosts: [\"[::1]\"]\n", []string{`inline.yaml:3: partners.hosts: ` + want + `, got "[::1]" (did you mean "::1"?)`}},
+		{"partners:\n  hosts: [\"[::1]:8443\"]\n", []string{`inline.yaml:3: partners.hosts: ` + want + `, got "[::1]:8443" (did you mean "::1"?)`}},
+		{"partners:\n  hosts: [\"fe80::1%eth0\"]\n", []string{`inline.yaml:3: partners.hosts: ` + want + `, got "fe80::1%eth0": a certificate names no IPv6 zone (did you mean "fe80::1"?)`}},
+		{"partners:\n  hosts: [\"*.example.org\"]\n", []string{`inline.yaml:3: partners.hosts: ` + want + `, got "*.example.org"`}},
+		{"partners:\n  hosts: [partners_example]\n", []string{`inline.yaml:3: partners.hosts: ` + want + `, got "partners_example"`}},
+		{"partners:\n  hosts: [example.org.]\n", []string{`inline.yaml:3: partners.hosts: ` + want}},
+		{"partners:\n  hosts:\n    - localhost\n    - 127.0.0.1\n    - localhost\n", []string{`inline.yaml:6: partners.hosts: "localhost" listed twice`}},
+		{"partners:\n  hosts:\n    - \"::1\"\n    - \"0:0::1\"\n", []string{`inline.yaml:5: partners.hosts: "0:0::1" listed twice`}},
+		// A bad host is not also a duplicate; two mistakes, two problems.
+		{"partners:\n  listen: :0\n  hosts:\n    - Localhost\n    - Localhost\n    - localhost\n", []string{
+			`inline.yaml:3: partners.listen: invalid port "0"`,
+			`inline.yaml:5: partners.hosts: ` + want + `, got "Localhost" (did you mean "localhost"?)`,
+			`inline.yaml:6: partners.hosts: ` + want + `, got "Localhost" (did you mean "localhost"?)`,
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.want[0], func(t *testing.T) {

@@ -26,6 +26,8 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte("<<: {x: 1}\n"), "")
 	f.Add([]byte("schema: [{name: x, type: text, sensitivity: identity}]\nwebauthn: {rp_id: a.test, origins: [\"https://b.a.test\"]}\n"),
 		"COFFRE_WEBAUTHN_ORIGINS=http://[::1]:1,https://a.test\nCOFFRE_WEBAUTHN_RP_ID=localhost\nCOFFRE_SESSIONS_STEP_UP=1m")
+	f.Add([]byte("schema: [{name: x, type: text, sensitivity: identity}]\npartners: {listen: \":8443\", hosts: [a.test, \"::1\"]}\n"),
+		"COFFRE_PARTNERS_HOSTS=localhost,0:0::1\nCOFFRE_PARTNERS_LISTEN=127.0.0.1:8080")
 	f.Fuzz(func(t *testing.T, data []byte, env string) {
 		cfg, err := Parse("fuzz.yaml", data, strings.Split(env, "\n"))
 		if err != nil {
@@ -71,6 +73,16 @@ func FuzzParse(f *testing.F) {
 			if host, msg := checkOrigin(o); msg != "" || !onRPID(host, cfg.WebAuthn.RPID) {
 				t.Fatalf("bad origin %q for %q: %s", o, cfg.WebAuthn.RPID, msg)
 			}
+		}
+		if cfg.Partners.Listen != "" && checkPartnersListen(cfg.Partners.Listen, cfg.Listen) != "" || len(cfg.Partners.Hosts) == 0 {
+			t.Fatalf("bad partners: %+v (listen %q)", cfg.Partners, cfg.Listen)
+		}
+		seen := map[string]bool{}
+		for _, h := range cfg.Partners.Hosts {
+			if host, msg := checkCertHost(h); msg != "" || host != h || seen[h] {
+				t.Fatalf("bad partner host %q in %q: %s", h, cfg.Partners.Hosts, msg)
+			}
+			seen[h] = true
 		}
 		for _, f := range cfg.Policy.Fields {
 			if f.Lookup && !strings.Contains(" email phone national_id text name ", " "+string(f.Type)+" ") {

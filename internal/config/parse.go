@@ -44,12 +44,13 @@ var lookupTypes = []policy.FieldType{policy.TypeEmail, policy.TypePhone, policy.
 // The keys each fixed-key mapping accepts.
 var (
 	topKeys = []string{"store", "listen", "data_dir", "root_key_file", "sessions", "limits", "audit", "webauthn", "login",
-		"schema", "purposes", "roles", "guard"}
+		"partners", "schema", "purposes", "roles", "guard"}
 	auditKeys    = []string{"witnesses", "max_lag"}
 	sessionKeys  = []string{"idle", "absolute", "login_token", "step_up"}
 	limitKeys    = []string{"max_body_bytes", "reason_max_len"}
 	webauthnKeys = []string{"rp_id", "rp_name", "origins"}
 	loginKeys    = []string{"max_failures", "failure_window", "lock_for", "per_origin_per_minute"}
+	partnerKeys  = []string{"listen", "hosts"}
 	fieldKeys    = []string{"name", "type", "sensitivity", "required", "lookup", "max_len", "retention"}
 	purposeKeys  = []string{"description", "require_reason", "step_up", "fields"}
 	roleKeys     = []string{"purposes", "permissions", "mfa"}
@@ -132,6 +133,11 @@ type settings struct {
 	originList             setting[int]
 	maxFailures, perOrigin setting[int64]
 	failWindow, lockFor    setting[time.Duration]
+	partnersListen         setting[string]
+	// partnerHosts and partnerHostList are to partners.hosts what origins
+	// and originList are to webauthn.origins.
+	partnerHosts    []setting[string]
+	partnerHostList setting[int]
 }
 
 // pair is one entry of a mapping.
@@ -300,6 +306,27 @@ func (p *parser) parse(data []byte, environ []string) *Config {
 						return
 					}
 					p.duration(&s.lockFor, v, path)
+				}
+			})
+		case "partners":
+			p.mapping(v, key, partnerKeys, func(key string, _, v *yaml.Node) {
+				path := "partners." + key
+				switch key {
+				case "listen":
+					p.str(&s.partnersListen, v, path)
+				case "hosts":
+					items := p.list(v, path)
+					if deref(v).Kind != yaml.SequenceNode {
+						return // reported by list
+					}
+					s.partnerHostList = setting[int]{val: len(items), set: true, origin: origin{node: v}}
+					for i, n := range items {
+						var h setting[string]
+						p.str(&h, n, fmt.Sprintf("%s[%d]", path, i))
+						if h.set {
+							s.partnerHosts = append(s.partnerHosts, h)
+						}
+					}
 				}
 			})
 		case "schema":
@@ -661,6 +688,17 @@ func (p *parser) environment(s *settings, environ []string) {
 		}
 		s.originList = setting[int]{val: len(s.origins), set: true, origin: at}
 	}
+	str(&s.partnersListen, "COFFRE_PARTNERS_LISTEN")
+	if v, ok := env["COFFRE_PARTNERS_HOSTS"]; ok {
+		at := origin{env: "COFFRE_PARTNERS_HOSTS"}
+		s.partnerHosts = nil
+		for _, h := range strings.Split(v, ",") {
+			if h = strings.TrimSpace(h); h != "" {
+				s.partnerHosts = append(s.partnerHosts, setting[string]{val: h, set: true, origin: at})
+			}
+		}
+		s.partnerHostList = setting[int]{val: len(s.partnerHosts), set: true, origin: at}
+	}
 }
 
 // settings applies the defaults and checks the scalar settings.
@@ -768,6 +806,7 @@ func (p *parser) settings(s *settings) *Config {
 	}
 	c.WebAuthn = p.webauthn(s)
 	c.Login = p.login(s)
+	c.Partners = p.partners(s, c.Listen)
 	return c
 }
 
@@ -949,6 +988,102 @@ func (p *parser) login(s *settings) Login {
 		}
 	}
 	return l
+}
+
+// partners applies the defaults and checks the partners settings. listen is
+// the HTTP listen address, which the partners listener may not take too.
+func (p *parser) partners(s *settings, listen string) Partners {
+	var pa Partners
+	if l := s.partnersListen; l.set && l.val != "" {
+		if msg := checkPartnersListen(l.val, listen); msg != "" {
+			p.at(l.origin, "partners.listen", "%s", msg)
+		} else {
+			pa.Listen = l.val
+		}
+	}
+	if !s.partnerHostList.set {
+		pa.Hosts = slices.Clone(defaultPartnerHosts)
+		return pa
+	}
+	if s.partnerHostList.val == 0 {
+		p.at(s.partnerHostList.origin, "partners.hosts", "want at least one host name or IP address, such as %s (leave hosts out for %s)",
+			defaultPartnerHosts[0], strings.Join(defaultPartnerHosts, ", "))
+	}
+	seen := map[string]bool{}
+	for _, h := range s.partnerHosts {
+		host, msg := checkCertHost(h.val)
+		switch {
+		case msg != "":
+			p.at(h.origin, "partners.hosts", "%s", msg)
+		case seen[host]:
+			p.at(h.origin, "partners.hosts", "%s listed twice", short(h.val))
+		default:
+			pa.Hosts = append(pa.Hosts, host)
+		}
+		if host != "" {
+			seen[host] = true
+		}
+	}
+	return pa
+}
+
+// checkPartnersListen returns what is wrong with the partners listen
+// address s, or "". listen is the HTTP listen address, valid or not.
+func checkPartnersListen(s, listen string) string {
+	host, port, err := net.SplitHostPort(s)
+	if err != nil {
+		return fmt.Sprintf("want host:port, as in 127.0.0.1:8443, got %s (leave listen out to disable partner access)", short(s))
+	}
+	n, err := strconv.ParseUint(port, 10, 16)
+	if err != nil || n == 0 {
+		return fmt.Sprintf("invalid port %s: want a number from 1 to 65535", short(port))
+	}
+	// The HTTP listener holds its address already; a wildcard host takes
+	// the port on every address.
+	if lhost, lport, err := net.SplitHostPort(listen); err == nil {
+		if m, err := strconv.ParseUint(lport, 10, 16); err == nil && m == n && (host == lhost || wildcardHost(host) || wildcardHost(lhost)) {
+			return fmt.Sprintf("address %s is taken by listen (%s): give partners a port of their own", short(s), short(listen))
+		}
+	}
+	return ""
+}
+
+// wildcardHost reports whether a listen address with host h listens on
+// every address.
+func wildcardHost(h string) bool {
+	return h == "" || h == "0.0.0.0" || h == "::"
+}
+
+// checkCertHost returns a host that a server certificate may name, in
+// canonical form (IP addresses shortest), or what is wrong with it.
+func checkCertHost(s string) (host, msg string) {
+	const want = "want a lower-case host name such as partners.example.org or an IP address, without scheme, port or path"
+	if a, err := netip.ParseAddr(s); err == nil {
+		if a.Zone() != "" {
+			return "", fmt.Sprintf("%s, got %s: a certificate names no IPv6 zone (did you mean %q?)", want, short(s), a.WithZone("").String())
+		}
+		return a.String(), ""
+	}
+	if validHostName(s) {
+		return s, ""
+	}
+	// Suggest the host in what looks like a URL, host:port or [IPv6].
+	h := s
+	if u, err := url.Parse(s); err == nil && u.Host != "" {
+		h = u.Hostname()
+	} else if hh, _, err := net.SplitHostPort(s); err == nil {
+		h = hh
+	} else if i := strings.IndexByte(s, '/'); i > 0 {
+		h = s[:i]
+	}
+	h = strings.ToLower(strings.Trim(h, "[]"))
+	if a, err := netip.ParseAddr(h); err == nil && a.Zone() == "" {
+		return "", fmt.Sprintf("%s, got %s (did you mean %q?)", want, short(s), a.String())
+	}
+	if validHostName(h) {
+		return "", fmt.Sprintf("%s, got %s (did you mean %q?)", want, short(s), h)
+	}
+	return "", fmt.Sprintf("%s, got %s", want, short(s))
 }
 
 // checkStore returns what is wrong with a store, or "". It never quotes the

@@ -33,6 +33,7 @@ import (
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
+	"encoding/base32"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -67,6 +68,8 @@ type Keyring struct {
 	current  uint32
 	blindKey []byte
 	signSeed []byte
+	caSeed   []byte
+	sector   []byte
 	hmacs    sync.Pool
 }
 
@@ -110,6 +113,12 @@ func NewKeyring(seeds map[uint32][]byte, current uint32) (*Keyring, error) {
 	if k.signSeed, err = derive(oldest, "coffre audit signing", 32); err != nil {
 		return nil, err
 	}
+	if k.caSeed, err = derive(oldest, "coffre partner ca", 32); err != nil {
+		return nil, err
+	}
+	if k.sector, err = derive(oldest, "coffre sector pseudonyms", 32); err != nil {
+		return nil, err
+	}
 	k.hmacs.New = func() any { return hmac.New(sha256.New, k.blindKey) }
 	return k, nil
 }
@@ -120,6 +129,26 @@ func (k *Keyring) Current() uint32 { return k.current }
 // SigningSeed returns the 32-byte seed of the audit checkpoint signing key
 // (an Ed25519 seed).
 func (k *Keyring) SigningSeed() []byte { return append([]byte(nil), k.signSeed...) }
+
+// CASeed returns the 32-byte Ed25519 seed of Coffre's certificate
+// authority for partner clients.
+func (k *Keyring) CASeed() []byte { return append([]byte(nil), k.caSeed...) }
+
+// Pseudonym returns the sector pseudonym of a subject id: "psn_" and 26
+// base32 characters of HMAC-SHA-256 under a key of the sector's own (itself
+// an HMAC of the sector's name under a root-derived key). One-way, stable,
+// and different in every sector, so two sectors' data sets cannot be joined
+// on ids.
+func (k *Keyring) Pseudonym(sector, subject string) string {
+	m := hmac.New(sha256.New, k.sector)
+	m.Write([]byte(sector))
+	sk := m.Sum(nil)
+	m = hmac.New(sha256.New, sk)
+	m.Write([]byte(subject))
+	return "psn_" + pseudonymEncoding.EncodeToString(m.Sum(nil)[:16])
+}
+
+var pseudonymEncoding = base32.NewEncoding("0123456789abcdefghjkmnpqrstvwxyz").WithPadding(base32.NoPadding)
 
 func derive(seed []byte, label string, n int) ([]byte, error) {
 	key, err := hkdf.Key(sha256.New, seed, nil, label, n)

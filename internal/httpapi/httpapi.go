@@ -28,6 +28,7 @@ import (
 	"github.com/coffre/coffre/internal/auditlog"
 	"github.com/coffre/coffre/internal/auth"
 	"github.com/coffre/coffre/internal/guard"
+	"github.com/coffre/coffre/internal/partner"
 	"github.com/coffre/coffre/internal/vault"
 )
 
@@ -50,8 +51,7 @@ type Server struct {
 	ReasonMaxLen   int   // default 200
 }
 
-// Handler returns the API's routes.
-func (s *Server) Handler() http.Handler {
+func (s *Server) defaults() {
 	if s.Logger == nil {
 		s.Logger = slog.Default()
 	}
@@ -61,6 +61,11 @@ func (s *Server) Handler() http.Handler {
 	if s.ReasonMaxLen <= 0 {
 		s.ReasonMaxLen = 200
 	}
+}
+
+// Handler returns the API's routes.
+func (s *Server) Handler() http.Handler {
+	s.defaults()
 	mux := http.NewServeMux()
 	for _, rt := range s.routes() {
 		mux.HandleFunc(rt.Method+" "+rt.Path, s.handler(rt))
@@ -141,6 +146,8 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, a *vault.Actor, er
 		e = apiError{http.StatusBadRequest, "no_ceremony", "no WebAuthn ceremony in progress", "call the matching /begin first"}
 	case errors.As(err, &nf):
 		e = apiError{http.StatusNotFound, "not_found", nf.msg, "check the id"}
+	case errors.Is(err, partner.ErrNoClientCert):
+		e = apiError{http.StatusUnauthorized, "client_certificate_required", "a partner request needs a client certificate from Coffre's CA", "present the certificate `coffre partner add` issued, with the API key in Coffre-Api-Key"}
 	case errors.Is(err, auth.ErrUnauthenticated):
 		e = apiError{http.StatusUnauthorized, "unauthenticated", "no valid session", "log in: POST /v1/auth/login then /v1/auth/totp, and send Authorization: Bearer <token>"}
 	case errors.Is(err, vault.ErrForbidden):
@@ -322,8 +329,8 @@ func printable(s string) bool {
 
 func subjectID(r *http.Request) (string, error) {
 	id := r.PathValue("id")
-	if !vault.ValidSubjectID(id) {
-		return "", fmt.Errorf("malformed subject id: want sub_ and 26 base32 characters: %w", errBadRequest)
+	if !vault.ValidSubjectID(id) && !vault.ValidPseudonym(id) {
+		return "", fmt.Errorf("malformed subject id: want sub_ (or, for a partner, psn_) and 26 base32 characters: %w", errBadRequest)
 	}
 	return id, nil
 }

@@ -24,10 +24,11 @@ type AccessKind int
 
 // Access kinds.
 const (
-	Public     AccessKind = iota // anyone, no session (login steps, public proofs, health)
-	Session                      // any operator with a session
-	Purpose                      // an operator whose role may declare at least one purpose
-	Permission                   // an operator whose role holds Perm (and, for lookups, a purpose)
+	Public        AccessKind = iota // anyone, no session (login steps, public proofs, health)
+	Session                         // any operator with a session
+	Purpose                         // an operator whose role may declare at least one purpose
+	Permission                      // an operator whose role holds Perm (and, for lookups, a purpose)
+	PartnerClient                   // a partner's client (partner listener only)
 )
 
 // Allows reports whether an operator of role passes the rule (nil: no
@@ -40,6 +41,8 @@ func (a Access) Allows(role *policy.Role) bool {
 		return role != nil
 	case Purpose:
 		return role != nil && len(role.Purposes) > 0
+	case PartnerClient:
+		return false // no operator session is accepted on the partner listener
 	default:
 		return role != nil && role.Has(a.Perm) && (a.Perm != policy.PermLookup || len(role.Purposes) > 0)
 	}
@@ -53,6 +56,8 @@ func (a Access) String() string {
 		return "any operator"
 	case Purpose:
 		return "roles with a purpose"
+	case PartnerClient:
+		return "partner client (certificate + API key)"
 	default:
 		return "permission " + string(a.Perm)
 	}
@@ -170,5 +175,11 @@ func Matrix(pol *policy.Policy) string {
 		}
 		b.WriteString("\n")
 	}
+	b.WriteString("\nThe partner listener (mutual TLS) serves only these, to partner clients:\n\n")
+	b.WriteString("| endpoint | rule | anonymous | operator session | partner client |\n| --- | --- | --- | --- | --- |\n")
+	for _, rt := range PartnerRoutes() {
+		fmt.Fprintf(&b, "| `%s %s` | %s | ✗ | ✗ | ✓ |\n", rt.Method, rt.Path, rt.Access)
+	}
+	b.WriteString("\nOn the operator listener a partner's credentials are refused (401) on every route.\n")
 	return b.String()
 }

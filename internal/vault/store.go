@@ -45,6 +45,38 @@ type Tx interface {
 	Checkpoints
 	Guards
 	Factors
+	Partners
+}
+
+// Partners holds partner organisations and the sector pseudonyms they
+// were given.
+type Partners interface {
+	// PutPartner stores a partner (its operator row must exist);
+	// ErrConflict if the id, name or key exists.
+	PutPartner(ctx context.Context, p *Partner) error
+	GetPartner(ctx context.Context, id string) (*Partner, error)
+	GetPartnerByName(ctx context.Context, name string) (*Partner, error)
+	// GetPartnerByKey finds the partner of an API key hash.
+	GetPartnerByKey(ctx context.Context, keyHash []byte) (*Partner, error)
+	// SetPartnerCredentials replaces a partner's key hash and certificate
+	// serial; ErrNotFound if there is no such partner.
+	SetPartnerCredentials(ctx context.Context, id string, keyHash []byte, serial string) error
+	// PutPseudonym records that pseudonym stands for subject in sector
+	// (recording it again is no error).
+	PutPseudonym(ctx context.Context, sector, pseudonym, subject string) error
+	// ResolvePseudonym returns the subject of a pseudonym in sector, or
+	// ErrNotFound.
+	ResolvePseudonym(ctx context.Context, sector, pseudonym string) (string, error)
+}
+
+// Partner is a partner organisation.
+type Partner struct {
+	ID         string // its operator row's id
+	Name       string
+	Sector     string
+	KeyHash    []byte
+	CertSerial string // the only client certificate serial accepted
+	Created    time.Time
 }
 
 // Factors holds operators' second factors and login-failure counts.

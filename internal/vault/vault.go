@@ -116,6 +116,9 @@ type Actor struct {
 	// StepFactor which (purposes may require a fresh one).
 	SteppedUp  time.Time
 	StepFactor string
+	// Sector is set for a partner organisation's client: it names subjects
+	// by the sector's pseudonyms, never by their ids.
+	Sector string
 }
 
 // View is one subject's record as a purpose shows it.
@@ -244,7 +247,13 @@ func unavailable(err error) error {
 // durable.
 func (v *Vault) Read(ctx context.Context, a Actor, id, purposeName, reason string) (*View, error) {
 	entry := AuditEntry{Actor: a.ID, Action: "read", Subject: id, Purpose: purposeName, Reason: reason, Origin: a.Origin}
-	if !ValidSubjectID(id) {
+	pseudonym := ""
+	switch {
+	case a.Sector != "" && !ValidPseudonym(id):
+		return nil, fmt.Errorf("%w: malformed pseudonym: a partner names subjects by the pseudonyms its lookups return", ErrInvalid)
+	case a.Sector != "":
+		pseudonym = id
+	case !ValidSubjectID(id):
 		return nil, fmt.Errorf("%w: malformed subject id", ErrInvalid)
 	}
 	pu, err := v.purpose(a, purposeName, reason)
@@ -265,12 +274,22 @@ func (v *Vault) Read(ctx context.Context, a Actor, id, purposeName, reason strin
 	var refusal error
 	err = v.store.Update(ctx, func(ctx context.Context, tx Tx) error {
 		row, refusal = nil, nil
-		r, err := tx.GetSubject(ctx, id)
+		e := entry
+		subject := id
+		if pseudonym != "" {
+			s, err := tx.ResolvePseudonym(ctx, a.Sector, pseudonym)
+			if err != nil && !errors.Is(err, ErrNotFound) {
+				return err
+			}
+			if s != "" {
+				subject, e.Subject = s, s // the audit log keeps the real id
+			}
+		}
+		r, err := tx.GetSubject(ctx, subject)
 		missing = errors.Is(err, ErrNotFound) || err == nil && r.Erased
 		if err != nil && !missing {
 			return err
 		}
-		e := entry
 		e.Time = now.UTC()
 		if missing {
 			e.Decision = "deny:not_found"
@@ -320,7 +339,16 @@ func (v *Vault) Read(ctx context.Context, a Actor, id, purposeName, reason strin
 	if lim != nil {
 		v.memo.Record(a.ID, id, gnow)
 	}
-	return v.view(row, pu, fields, entry.Seq)
+	out, err := v.view(row, pu, fields, entry.Seq)
+	if err == nil && pseudonym != "" {
+		out.ID = pseudonym
+	}
+	return out, err
+}
+
+// ValidPseudonym reports whether p has the form of a sector pseudonym.
+func ValidPseudonym(p string) bool {
+	return len(p) == 30 && strings.HasPrefix(p, "psn_") && ValidSubjectID("sub_"+p[4:])
 }
 
 // guardRead runs the guard for a read inside the access transaction: the
@@ -503,6 +531,13 @@ func (v *Vault) Lookup(ctx context.Context, a Actor, purposeName, reason, field,
 		}
 		if refusal == nil {
 			id = found
+			if a.Sector != "" && found != "" {
+				// A partner gets the sector's pseudonym, never the id.
+				id = v.keys.Pseudonym(a.Sector, found)
+				if err := tx.PutPseudonym(ctx, a.Sector, id, found); err != nil {
+					return err
+				}
+			}
 		}
 		return nil
 	})

@@ -43,6 +43,7 @@ func Run(t *testing.T, open func(t *testing.T) vault.Store) {
 		{"Guards", guards},
 		{"GuardStateGroups", guardStateGroups},
 		{"Identity", identity},
+		{"Partners", partners},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

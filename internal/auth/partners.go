@@ -1,0 +1,119 @@
+package auth
+
+import (
+	"context"
+	"crypto/subtle"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/coffre/coffre/internal/partner"
+	"github.com/coffre/coffre/internal/vault"
+)
+
+// PartnerCertValidity is how long a partner's client certificate is valid.
+const PartnerCertValidity = 365 * 24 * time.Hour
+
+// NewPartner is a registered partner with its credentials, shown once.
+type NewPartner struct {
+	Partner *vault.Partner
+	APIKey  string
+	Cert    *partner.Issued
+}
+
+// AddPartner registers a partner organisation acting under role in unit,
+// whose clients see subjects through sector's pseudonyms, and issues its
+// credentials: a client certificate from ca and an API key. The partner is
+// an operator row too (username "partner:NAME", no usable password, no
+// second factor), so the guard's budgets and locks apply to it.
+func (s *Service) AddPartner(ctx context.Context, ca *partner.CA, name, sector, role, unit string) (*NewPartner, error) {
+	id := newOperatorID()
+	now := s.now()
+	key, hash := partner.NewAPIKey()
+	cert, err := ca.IssueClient(id, now, PartnerCertValidity)
+	if err != nil {
+		return nil, err
+	}
+	p := &vault.Partner{ID: id, Name: name, Sector: sector, KeyHash: hash, CertSerial: cert.Serial, Created: now}
+	err = s.Store.Update(ctx, func(ctx context.Context, tx vault.Tx) error {
+		if err := tx.PutOperator(ctx, &vault.Operator{ID: id, Username: "partner:" + name, PasswordHash: NoPassword, Role: role, Unit: unit, Created: now}); err != nil {
+			return err
+		}
+		if err := tx.PutPartner(ctx, p); err != nil {
+			return err
+		}
+		return tx.AppendAudit(ctx, &vault.AuditEntry{Time: now, Actor: "system", Action: "partner.add", Reason: fmt.Sprintf("%s %s sector %s role %s", id, name, sector, role), Decision: "allow"})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("add partner: %w", err)
+	}
+	return &NewPartner{Partner: p, APIKey: key, Cert: cert}, nil
+}
+
+// RotatePartner issues new credentials to partner name; the old
+// certificate and key stop working at once.
+func (s *Service) RotatePartner(ctx context.Context, ca *partner.CA, name string) (*NewPartner, error) {
+	now := s.now()
+	key, hash := partner.NewAPIKey()
+	var p *vault.Partner
+	var cert *partner.Issued
+	err := s.Store.Update(ctx, func(ctx context.Context, tx vault.Tx) error {
+		var err error
+		if p, err = tx.GetPartnerByName(ctx, name); err != nil {
+			return err
+		}
+		if cert, err = ca.IssueClient(p.ID, now, PartnerCertValidity); err != nil {
+			return err
+		}
+		if err := tx.SetPartnerCredentials(ctx, p.ID, hash, cert.Serial); err != nil {
+			return err
+		}
+		p.KeyHash, p.CertSerial = hash, cert.Serial
+		if err := tx.DeleteOperatorSessions(ctx, p.ID); err != nil {
+			return err
+		}
+		return tx.AppendAudit(ctx, &vault.AuditEntry{Time: now, Actor: "system", Action: "partner.rotate", Reason: p.ID, Decision: "allow"})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("rotate partner: %w", err)
+	}
+	return &NewPartner{Partner: p, APIKey: key, Cert: cert}, nil
+}
+
+// AuthenticatePartner returns the actor of a partner request: the API key
+// names the partner, and the client certificate (already verified against
+// the CA by the TLS layer) must be that partner's current one.
+func (s *Service) AuthenticatePartner(ctx context.Context, apiKey string, cert *x509.Certificate, origin string) (vault.Actor, error) {
+	if cert == nil {
+		return vault.Actor{}, partner.ErrNoClientCert
+	}
+	if len(apiKey) < 10 || len(apiKey) > 100 {
+		return vault.Actor{}, ErrUnauthenticated
+	}
+	var p *vault.Partner
+	var op *vault.Operator
+	err := s.Store.View(ctx, func(ctx context.Context, tx vault.Tx) error {
+		var err error
+		if p, err = tx.GetPartnerByKey(ctx, partner.HashAPIKey(apiKey)); err != nil {
+			return err
+		}
+		op, err = tx.GetOperator(ctx, p.ID)
+		return err
+	})
+	if errors.Is(err, vault.ErrNotFound) {
+		return vault.Actor{}, ErrUnauthenticated
+	}
+	if err != nil {
+		return vault.Actor{}, fmt.Errorf("authenticate partner: %w", err)
+	}
+	serial := partner.SerialOf(cert.SerialNumber)
+	if subtle.ConstantTimeCompare([]byte(cert.Subject.CommonName), []byte(p.ID)) != 1 || subtle.ConstantTimeCompare([]byte(serial), []byte(p.CertSerial)) != 1 {
+		s.audit(ctx, p.ID, "partner.auth", "deny:wrong_certificate", origin)
+		return vault.Actor{}, ErrUnauthenticated
+	}
+	if op.Locked != "" || op.Disabled {
+		return vault.Actor{}, vault.ErrLocked
+	}
+	return vault.Actor{ID: p.ID, Role: op.Role, Unit: op.Unit, Origin: origin, Sector: p.Sector}, nil
+}
