@@ -40,6 +40,8 @@ type app struct {
 	signer *audit.Signer
 	// ca issues partner client certificates (key derived from the root key).
 	ca *partner.CA
+	// partnerAddr is the bound address of the partner listener, once serving.
+	partnerAddr string
 }
 
 // appOptions say where the configuration comes from.
@@ -215,26 +217,27 @@ func (a *app) serve(ctx context.Context, listen string, ready func(addr string))
 		return fmt.Errorf("listen: %w", err)
 	}
 	a.log.Info("serving", "addr", ln.Addr().String(), "config", a.cfg.Source)
-	if ready != nil {
-		ready(ln.Addr().String())
-	}
 	errc := make(chan error, 2)
-	go func() { errc <- srv.Serve(ln) }()
-	var psrv *http.Server
 	if a.cfg.Partners.Listen != "" {
-		if psrv, err = a.partnerServer(api); err != nil {
-			srv.Close()
+		psrv, err := a.partnerServer(api)
+		if err != nil {
+			ln.Close()
 			return err
 		}
 		pln, err := net.Listen("tcp", a.cfg.Partners.Listen)
 		if err != nil {
-			srv.Close()
+			ln.Close()
 			return fmt.Errorf("partner listen: %w", err)
 		}
-		a.log.Info("serving partners (mutual TLS)", "addr", pln.Addr().String())
+		a.partnerAddr = pln.Addr().String()
+		a.log.Info("serving partners (mutual TLS)", "addr", a.partnerAddr)
 		go func() { errc <- psrv.ServeTLS(pln, "", "") }()
 		defer psrv.Close()
 	}
+	if ready != nil {
+		ready(ln.Addr().String())
+	}
+	go func() { errc <- srv.Serve(ln) }()
 	integ, stopInteg := context.WithCancel(context.WithoutCancel(ctx))
 	integDone := make(chan struct{})
 	go func() {

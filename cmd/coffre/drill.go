@@ -59,6 +59,7 @@ func runDrill(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	defer a.close()
 	// The drill's clients name their simulated origin in X-Forwarded-For.
 	a.cfg.Guard.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}
+	a.cfg.Partners.Listen, a.cfg.Partners.Hosts = "127.0.0.1:0", []string{"127.0.0.1"}
 	env, err := a.drillEnv(ctx, *people, clock, stderr)
 	if err != nil {
 		return err
@@ -71,6 +72,7 @@ func runDrill(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	select {
 	case env.URL = <-addr:
 		env.URL = "http://" + env.URL
+		env.PartnerURL = "https://" + a.partnerAddr
 	case err := <-served:
 		return err
 	}
@@ -135,6 +137,14 @@ func (a *app) drillEnv(ctx context.Context, people int, clock *drill.Clock, stde
 		return &drill.Account{ID: op.Operator.ID, Name: name, Role: role, Unit: unit, Password: op.Password, Secret: op.TOTPSecret}, nil
 	}
 	env.Assign = a.vault.AssignCaseload
+	env.CA = a.ca.Pool()
+	env.AddPartner = func(ctx context.Context, name, sector, unit string) (*drill.PartnerCreds, error) {
+		np, err := a.auth.AddPartner(ctx, a.ca, name, sector, "partner", unit)
+		if err != nil {
+			return nil, err
+		}
+		return &drill.PartnerCreds{ID: np.Partner.ID, APIKey: np.APIKey, CertPEM: np.Cert.CertPEM, KeyPEM: np.Cert.KeyPEM}, nil
+	}
 	env.Canaries = func(ctx context.Context, unit string, n int) ([]string, error) {
 		rows := make([]vault.ImportRow, n)
 		for i := range rows {

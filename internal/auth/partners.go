@@ -31,7 +31,7 @@ func (s *Service) AddPartner(ctx context.Context, ca *partner.CA, name, sector, 
 	id := newOperatorID()
 	now := s.now()
 	key, hash := partner.NewAPIKey()
-	cert, err := ca.IssueClient(id, now, PartnerCertValidity)
+	cert, err := ca.IssueClient(id, time.Now(), PartnerCertValidity) // TLS checks validity against the wall clock
 	if err != nil {
 		return nil, err
 	}
@@ -63,7 +63,7 @@ func (s *Service) RotatePartner(ctx context.Context, ca *partner.CA, name string
 		if p, err = tx.GetPartnerByName(ctx, name); err != nil {
 			return err
 		}
-		if cert, err = ca.IssueClient(p.ID, now, PartnerCertValidity); err != nil {
+		if cert, err = ca.IssueClient(p.ID, time.Now(), PartnerCertValidity); err != nil {
 			return err
 		}
 		if err := tx.SetPartnerCredentials(ctx, p.ID, hash, cert.Serial); err != nil {

@@ -154,3 +154,18 @@ func (s *session) lookup(ctx context.Context, field, value, purpose string) (str
 	}
 	return out.ID, st, err
 }
+
+// jsonBody is a request body marshalled to JSON (nil: none).
+type jsonBody struct{ b []byte }
+
+func newJSONBody(v any) *jsonBody {
+	b, _ := json.Marshal(v)
+	return &jsonBody{b}
+}
+
+func (j *jsonBody) reader() io.Reader {
+	if j == nil {
+		return nil
+	}
+	return bytes.NewReader(j.b)
+}

@@ -10,6 +10,7 @@ package drill
 
 import (
 	"context"
+	"crypto/x509"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -81,6 +82,20 @@ type Env struct {
 	LastSeq func(ctx context.Context) (int64, error)
 	// Locked returns an operator's lock code ("" when not locked).
 	Locked func(ctx context.Context, operator string) (string, error)
+
+	// PartnerURL is the partner listener (https), trusted through CA.
+	PartnerURL string
+	CA         *x509.CertPool
+	// AddPartner registers a partner organisation and returns its
+	// credentials.
+	AddPartner func(ctx context.Context, name, sector, unit string) (*PartnerCreds, error)
+}
+
+// PartnerCreds are a partner's client credentials.
+type PartnerCreds struct {
+	ID              string
+	APIKey          string
+	CertPEM, KeyPEM []byte
 }
 
 // Result is one scenario's outcome, counted from the audit log.

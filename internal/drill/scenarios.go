@@ -22,6 +22,8 @@ var scenarios = []Scenario{
 		pass: func(r *Result) bool { return r.Exfiltrated <= 25 }},
 	{Name: "many-accounts", Kind: "attack", Bound: "exfiltrated ≤ 100 in all", run: manyAccounts,
 		pass: func(r *Result) bool { return r.Exfiltrated <= 100 }},
+	{Name: "partner-hijack", Kind: "attack", Bound: "exfiltrated ≤ 25 before the lock", run: partnerHijack,
+		pass: func(r *Result) bool { return r.Exfiltrated <= 25 && r.LockedAccounts == 1 }},
 	{Name: "canary", Kind: "attack", Bound: "nothing after the canary", run: canary,
 		pass: func(r *Result) bool {
 			return r.AfterCanary != nil && *r.AfterCanary == 0 && r.LockedAccounts == r.Accounts
