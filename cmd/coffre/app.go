@@ -203,7 +203,7 @@ func vaultGuard(g config.Guard) *vault.Guard {
 func (a *app) serve(ctx context.Context, listen string, ready func(addr string)) error {
 	api := &httpapi.Server{Vault: a.vault, Auth: a.auth, Logger: a.log, Checkpoints: a.store,
 		AuditMaxLag: a.cfg.AuditMaxLag, Metrics: metrics.Handler(a.store, a.log),
-		MaxBodyBytes: a.cfg.MaxBodyBytes, ReasonMaxLen: a.cfg.ReasonMaxLen, TrustedProxies: a.cfg.Guard.TrustedProxies}
+		MaxBodyBytes: a.cfg.MaxBodyBytes, ReasonMaxLen: a.cfg.ReasonMaxLen, TrustedProxies: a.cfg.Guard.TrustedProxies, CA: a.ca}
 	srv := &http.Server{
 		Handler:           api.Handler(),
 		ReadHeaderTimeout: 5 * time.Second,

@@ -16,7 +16,7 @@ func TestDrill(t *testing.T) {
 		t.Skip("loads a directory")
 	}
 	code, stdout, stderr := runCLI(t, "drill", "--people", "20000", "--json", "--data", t.TempDir(),
-		"--scenario", "versailles-scrape,leaked-emails,canary,many-accounts")
+		"--scenario", "versailles-scrape,leaked-emails,canary,many-accounts,partner-hijack")
 	if code != 0 {
 		t.Fatalf("drill exit %d\n%s", code, stderr)
 	}
@@ -26,8 +26,8 @@ func TestDrill(t *testing.T) {
 	if err := json.Unmarshal([]byte(stdout), &rep); err != nil {
 		t.Fatalf("JSON: %v\n%s", err, stdout)
 	}
-	if len(rep.Scenarios) != 4 {
-		t.Fatalf("%d scenarios, want 4", len(rep.Scenarios))
+	if len(rep.Scenarios) != 5 {
+		t.Fatalf("%d scenarios, want 5", len(rep.Scenarios))
 	}
 	for _, r := range rep.Scenarios {
 		for _, k := range []string{"scenario", "kind", "exfiltrated", "exfiltrated_out_of_scope", "locked_accounts", "false_lockouts", "seconds_to_lockout"} {
@@ -38,7 +38,7 @@ func TestDrill(t *testing.T) {
 		name := r["scenario"].(string)
 		ex := r["exfiltrated"].(float64)
 		switch name {
-		case "versailles-scrape", "leaked-emails":
+		case "versailles-scrape", "leaked-emails", "partner-hijack":
 			if ex > 25 || r["locked_accounts"].(float64) != 1 || r["seconds_to_lockout"] == nil {
 				t.Errorf("%s: exfiltrated %v, locked %v, lockout %v", name, ex, r["locked_accounts"], r["seconds_to_lockout"])
 			}

@@ -45,6 +45,8 @@ type Server struct {
 	AuditMaxLag time.Duration
 	// Metrics serves GET /metrics when set.
 	Metrics http.Handler
+	// CA issues partner credentials through the API (nil: it does not).
+	CA *partner.CA
 	// TrustedProxies may name the client in X-Forwarded-For.
 	TrustedProxies []netip.Prefix
 	MaxBodyBytes   int64 // default 64 KiB

@@ -119,6 +119,12 @@ func sampleBody(t *testing.T, e *env, path string, op *auth.NewOperator, p synth
 		return map[string]any{"fields": map[string]string{"job_title": "Matrix"}}
 	case "/v1/extensions":
 		return map[string]any{"subjects": 5, "hours": 1, "reason": "matrix"}
+	case "/v1/operators":
+		return map[string]string{"username": "new-op", "role": "caseworker", "unit": "u1"}
+	case "/v1/operators/{id}":
+		return map[string]string{"role": "support", "unit": "u1"}
+	case "/v1/partners":
+		return map[string]string{"name": "new-partner", "sector": "employment", "unit": "u1"}
 	case "/v1/operators/{id}/unlock", "/v1/operators/{id}/sessions/revoke", "/v1/sessions/revoke-all":
 		return map[string]string{"reason": "matrix"}
 	}

@@ -458,3 +458,6 @@ func (v *Vault) Authorize(ctx context.Context, a Actor, p policy.Permission, act
 	}
 	return nil
 }
+
+// Policy returns the vault's policy (read-only).
+func (v *Vault) Policy() *policy.Policy { return v.pol }

@@ -247,6 +247,9 @@ type Operators interface {
 	AdvanceTOTP(ctx context.Context, id string, step int64) (bool, error)
 	// CountOperators returns how many operators exist.
 	CountOperators(ctx context.Context) (int, error)
+	// SetOperatorRole changes an operator's role and unit; ErrNotFound if
+	// there is no such operator.
+	SetOperatorRole(ctx context.Context, id, role, unit string) error
 }
 
 // Sessions holds login challenges and sessions, by token hash.

@@ -149,3 +149,7 @@ func (t *tx) LoginFailure(ctx context.Context, id string, at time.Time, window t
 func (t *tx) ResetLoginFailures(ctx context.Context, id string) error {
 	return t.updateOne(ctx, "resetFailures", id)
 }
+
+func (t *tx) SetOperatorRole(ctx context.Context, id, role, unit string) error {
+	return t.updateOne(ctx, "setRole", role, unit, id)
+}

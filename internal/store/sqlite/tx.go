@@ -39,6 +39,7 @@ var queries = map[string]string{
 	"getOperator":    `SELECT id, username, password_hash, totp_secret, totp_step, role, unit, created, disabled, locked, locked_at, failures, failures_since FROM operators WHERE id = ?`,
 	"getOperatorBy":  `SELECT id, username, password_hash, totp_secret, totp_step, role, unit, created, disabled, locked, locked_at, failures, failures_since FROM operators WHERE username = ?`,
 	"advanceTOTP":    `UPDATE operators SET totp_step = ? WHERE id = ? AND totp_step < ?`,
+	"setRole":        `UPDATE operators SET role = ?, unit = ? WHERE id = ?`,
 	"countOperators": `SELECT count(*) FROM operators`,
 	"putSession":     `INSERT INTO sessions (hash, kind, operator, created, last_seen, expires, attempts, origin, user_agent, stepped_up, step_factor) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 	"getSession": `SELECT s.kind, s.operator, s.created, s.last_seen, s.expires, s.attempts, s.origin, s.user_agent, s.challenge, s.stepped_up, s.step_factor, o.role, o.unit, o.disabled, o.locked

@@ -141,10 +141,18 @@ func identity(t *testing.T, s vault.Store) {
 	if !slices.Equal(counts, []int{1, 2, 3, 1}) {
 		t.Errorf("failure counts = %v, want 1 2 3 1", counts)
 	}
-	update(t, s, func(ctx context.Context, tx vault.Tx) error { return tx.ResetLoginFailures(ctx, "op_1") })
+	update(t, s, func(ctx context.Context, tx vault.Tx) error {
+		if err := tx.SetOperatorRole(ctx, "op_9", "r", "u"); !errors.Is(err, vault.ErrNotFound) {
+			t.Errorf("role of a missing operator: %v", err)
+		}
+		if err := tx.SetOperatorRole(ctx, "op_1", "auditor", "u2"); err != nil {
+			return err
+		}
+		return tx.ResetLoginFailures(ctx, "op_1")
+	})
 	s.View(ctx, func(ctx context.Context, tx vault.Tx) error {
-		if op, _ := tx.GetOperator(ctx, "op_1"); op.Failures != 0 {
-			t.Errorf("failures after reset = %d", op.Failures)
+		if op, _ := tx.GetOperator(ctx, "op_1"); op.Failures != 0 || op.Role != "auditor" || op.Unit != "u2" {
+			t.Errorf("after reset and role change: %+v", op)
 		}
 		return nil
 	})

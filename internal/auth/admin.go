@@ -1,0 +1,113 @@
+package auth
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/coffre/coffre/internal/partner"
+	"github.com/coffre/coffre/internal/policy"
+	"github.com/coffre/coffre/internal/vault"
+)
+
+// Privileged permissions: a role holding one of them is granted only from
+// the command line (which needs the host and the root key), never through
+// the API, so that no administrator can give itself, or an accomplice,
+// the power to unlock, audit or administer (separation of duties).
+var Privileged = []policy.Permission{policy.PermOperators, policy.PermSecurity, policy.PermAudit, policy.PermSeal, policy.PermIncidents}
+
+// grantable checks that the API may grant role.
+func grantable(pol *policy.Policy, role string) error {
+	r, err := pol.Role(role)
+	if err != nil {
+		return fmt.Errorf("%w: %v", vault.ErrInvalid, err)
+	}
+	for _, p := range Privileged {
+		if r.Has(p) {
+			return fmt.Errorf("%w: role %q holds the privileged permission %q: grant it with the coffre command on the host", vault.ErrForbidden, role, p)
+		}
+	}
+	return nil
+}
+
+// AdminAddOperator creates an operator on behalf of a (who holds the
+// operators permission), in a non-privileged role; audited as a's act.
+func (s *Service) AdminAddOperator(ctx context.Context, a vault.Actor, pol *policy.Policy, username, role, unit string) (*NewOperator, error) {
+	if err := grantable(pol, role); err != nil {
+		s.audit(ctx, a.ID, "operator.add", denial(err), a.Origin)
+		return nil, err
+	}
+	op, err := s.AddOperator(ctx, username, "", role, unit)
+	if err != nil {
+		return nil, err
+	}
+	s.Store.Update(ctx, func(ctx context.Context, tx vault.Tx) error {
+		return tx.AppendAudit(ctx, &vault.AuditEntry{Time: s.now(), Actor: a.ID, Action: "operator.add", Reason: op.Operator.ID + " role " + role, Decision: "allow", Origin: a.Origin})
+	})
+	return op, nil
+}
+
+// AdminSetRole moves operator id to role and unit on behalf of a: never a's
+// own account, never to or from a privileged role.
+func (s *Service) AdminSetRole(ctx context.Context, a vault.Actor, pol *policy.Policy, id, role, unit string) error {
+	deny := func(err error) error {
+		s.audit(ctx, a.ID, "operator.role", denial(err), a.Origin)
+		return err
+	}
+	if id == a.ID {
+		return deny(fmt.Errorf("%w: nobody changes their own role", vault.ErrForbidden))
+	}
+	if err := grantable(pol, role); err != nil {
+		return deny(err)
+	}
+	var refused error
+	err := s.Store.Update(ctx, func(ctx context.Context, tx vault.Tx) error {
+		refused = nil
+		op, err := tx.GetOperator(ctx, id)
+		if err != nil {
+			return err
+		}
+		if op.PasswordHash == NoPassword {
+			refused = fmt.Errorf("%w: %s is a partner: rotate or re-register it instead", vault.ErrInvalid, id)
+			return nil
+		}
+		if err := grantable(pol, op.Role); err != nil {
+			refused = fmt.Errorf("%w: the account has a privileged role", vault.ErrForbidden)
+			return nil
+		}
+		if err := tx.SetOperatorRole(ctx, id, role, unit); err != nil {
+			return err
+		}
+		if err := tx.DeleteOperatorSessions(ctx, id); err != nil {
+			return err // the new role applies from the next login
+		}
+		return tx.AppendAudit(ctx, &vault.AuditEntry{Time: s.now(), Actor: a.ID, Action: "operator.role", Reason: fmt.Sprintf("%s %s→%s unit %s", id, op.Role, role, unit), Decision: "allow", Origin: a.Origin})
+	})
+	if refused != nil {
+		return deny(refused)
+	}
+	return err
+}
+
+// denial is the audit decision of a refused administrative act.
+func denial(err error) string {
+	if errors.Is(err, vault.ErrInvalid) {
+		return "deny:invalid"
+	}
+	return "deny:forbidden"
+}
+
+// AdminAddPartner registers a partner on behalf of a, under a
+// non-privileged role.
+func (s *Service) AdminAddPartner(ctx context.Context, a vault.Actor, pol *policy.Policy, ca *partner.CA, name, sector, role, unit string) (*NewPartner, error) {
+	if err := grantable(pol, role); err != nil {
+		s.audit(ctx, a.ID, "partner.add", denial(err), a.Origin)
+		return nil, err
+	}
+	np, err := s.AddPartner(ctx, ca, name, sector, role, unit)
+	if err != nil {
+		return nil, err
+	}
+	s.audit(ctx, a.ID, "partner.add", "allow:"+np.Partner.ID, a.Origin)
+	return np, nil
+}

@@ -1,0 +1,97 @@
+package httpapi
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/coffre/coffre/internal/vault"
+)
+
+type operatorRequest struct {
+	Username string `json:"username"`
+	Role     string `json:"role"`
+	Unit     string `json:"unit"`
+}
+
+func (s *Server) operatorBody(w http.ResponseWriter, r *http.Request, a *vault.Actor, needName bool) (*operatorRequest, bool) {
+	var req operatorRequest
+	if err := s.decode(w, r, &req); err != nil {
+		s.fail(w, r, a, err)
+		return nil, false
+	}
+	if needName && (req.Username == "" || len(req.Username) > 64 || !vault.ValidUnit(req.Username)) || req.Role == "" || !vault.ValidUnit(req.Unit) {
+		s.fail(w, r, a, fmt.Errorf("username (a-z, 0-9, '.', '-', '_'), role and unit required: %w", errBadRequest))
+		return nil, false
+	}
+	return &req, true
+}
+
+// addOperator serves POST /v1/operators: a non-privileged operator; the
+// password and TOTP enrolment are shown once.
+func (s *Server) addOperator(w http.ResponseWriter, r *http.Request, a vault.Actor) {
+	req, ok := s.operatorBody(w, r, &a, true)
+	if !ok {
+		return
+	}
+	op, err := s.Auth.AdminAddOperator(r.Context(), a, s.Vault.Policy(), req.Username, req.Role, req.Unit)
+	if err != nil {
+		s.fail(w, r, &a, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, map[string]string{"id": op.Operator.ID, "username": req.Username, "role": req.Role, "unit": req.Unit,
+		"password": op.Password, "totp_uri": op.TOTPURI, "note": "shown once: hand them to the person over a separate channel"})
+}
+
+// setRole serves PATCH /v1/operators/{id} {"role","unit"}.
+func (s *Server) setRole(w http.ResponseWriter, r *http.Request, a vault.Actor) {
+	req, ok := s.operatorBody(w, r, &a, false)
+	if !ok {
+		return
+	}
+	err := s.Auth.AdminSetRole(r.Context(), a, s.Vault.Policy(), r.PathValue("id"), req.Role, req.Unit)
+	if errors.Is(err, vault.ErrNotFound) {
+		err = notFoundAs(err, "no such operator")
+	}
+	if err != nil {
+		s.fail(w, r, &a, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"id": r.PathValue("id"), "role": req.Role, "unit": req.Unit})
+}
+
+type partnerRequest struct {
+	Name   string `json:"name"`
+	Sector string `json:"sector"`
+	Unit   string `json:"unit"`
+	Role   string `json:"role,omitempty"`
+}
+
+// addPartner serves POST /v1/partners: registers a partner and returns its
+// client certificate, private key and API key, once.
+func (s *Server) addPartner(w http.ResponseWriter, r *http.Request, a vault.Actor) {
+	var req partnerRequest
+	if err := s.decode(w, r, &req); err != nil {
+		s.fail(w, r, &a, err)
+		return
+	}
+	if req.Role == "" {
+		req.Role = "partner"
+	}
+	if !vault.ValidUnit(req.Name) || !vault.ValidUnit(req.Sector) || !vault.ValidUnit(req.Unit) {
+		s.fail(w, r, &a, fmt.Errorf("name, sector and unit required (a-z, 0-9, '.', '-', '_'): %w", errBadRequest))
+		return
+	}
+	if s.CA == nil {
+		s.fail(w, r, &a, fmt.Errorf("%w: this server issues no partner credentials", vault.ErrInvalid))
+		return
+	}
+	np, err := s.Auth.AdminAddPartner(r.Context(), a, s.Vault.Policy(), s.CA, req.Name, req.Sector, req.Role, req.Unit)
+	if err != nil {
+		s.fail(w, r, &a, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, map[string]string{"id": np.Partner.ID, "name": req.Name, "sector": req.Sector,
+		"api_key": np.APIKey, "certificate": string(np.Cert.CertPEM), "private_key": string(np.Cert.KeyPEM), "ca": string(s.CA.CertPEM()),
+		"note": "shown once: install the certificate and key on the partner's client; send the key as Coffre-Api-Key"})
+}

@@ -1,0 +1,70 @@
+package httpapi_test
+
+import (
+	"encoding/json"
+	"net/http"
+	"testing"
+)
+
+// TestAdministration: an administrator creates and moves operators of
+// ordinary roles through the API, each act audited; it cannot grant a
+// privileged role (to anyone, itself included), touch a privileged
+// account, or change its own role.
+func TestAdministration(t *testing.T) {
+	e := newEnv(t)
+	root := e.addOperator(t, "root", "admin", "u1")
+	sec := e.addOperator(t, "sam", "security-officer", "u1")
+	tok := e.login(t, root)
+	r := e.call(t, req{Method: "POST", Path: "/v1/operators", Token: tok, Body: map[string]string{"username": "lea", "role": "caseworker", "unit": "u1"}})
+	r.want(t, http.StatusCreated, "")
+	var created struct {
+		ID, Password, TOTPURI string
+	}
+	json.Unmarshal(r.Body, &created)
+	if created.ID == "" || created.Password == "" {
+		t.Fatalf("created %s", r.Body)
+	}
+	for _, tc := range []struct {
+		name string
+		r    req
+		code string
+	}{
+		{"grant security-officer", req{Method: "POST", Path: "/v1/operators", Body: map[string]string{"username": "mal", "role": "security-officer", "unit": "u1"}}, "forbidden"},
+		{"grant auditor", req{Method: "POST", Path: "/v1/operators", Body: map[string]string{"username": "mal", "role": "auditor", "unit": "u1"}}, "forbidden"},
+		{"grant admin", req{Method: "POST", Path: "/v1/operators", Body: map[string]string{"username": "mal", "role": "admin", "unit": "u1"}}, "forbidden"},
+		{"own role", req{Method: "PATCH", Path: "/v1/operators/" + root.Operator.ID, Body: map[string]string{"role": "caseworker", "unit": "u1"}}, "forbidden"},
+		{"promote to security-officer", req{Method: "PATCH", Path: "/v1/operators/" + created.ID, Body: map[string]string{"role": "security-officer", "unit": "u1"}}, "forbidden"},
+		{"demote the security officer", req{Method: "PATCH", Path: "/v1/operators/" + sec.Operator.ID, Body: map[string]string{"role": "caseworker", "unit": "u1"}}, "forbidden"},
+		{"unknown role", req{Method: "POST", Path: "/v1/operators", Body: map[string]string{"username": "mal", "role": "god", "unit": "u1"}}, "invalid_request"},
+		{"duplicate username", req{Method: "POST", Path: "/v1/operators", Body: map[string]string{"username": "lea", "role": "support", "unit": "u1"}}, "conflict"},
+		{"missing operator", req{Method: "PATCH", Path: "/v1/operators/op_aaaaaaaaaaaaaaaa", Body: map[string]string{"role": "support", "unit": "u1"}}, "not_found"},
+	} {
+		tc.r.Token = tok
+		res := e.call(t, tc.r)
+		if res.Err.Code != tc.code {
+			t.Errorf("%s: %d %s, want %s", tc.name, res.Status, res.Err.Code, tc.code)
+		}
+	}
+	e.call(t, req{Method: "PATCH", Path: "/v1/operators/" + created.ID, Token: tok, Body: map[string]string{"role": "support", "unit": "u2"}}).want(t, http.StatusOK, "")
+	var acts []string
+	for _, en := range e.auditEntries(t) {
+		if en.Actor == root.Operator.ID && (en.Action == "operator.add" || en.Action == "operator.role") {
+			acts = append(acts, en.Action+"="+en.Decision)
+		}
+	}
+	want := "operator.add=allow operator.add=deny:forbidden operator.add=deny:forbidden operator.add=deny:forbidden operator.role=deny:forbidden operator.role=deny:forbidden operator.role=deny:forbidden operator.add=deny:invalid operator.role=allow"
+	if got := join(acts); got != want {
+		t.Errorf("audited\n%s\nwant\n%s", got, want)
+	}
+}
+
+func join(s []string) string {
+	out := ""
+	for i, x := range s {
+		if i > 0 {
+			out += " "
+		}
+		out += x
+	}
+	return out
+}
