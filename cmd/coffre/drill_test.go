@@ -2,6 +2,8 @@ package main
 
 import (
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -82,5 +84,41 @@ func TestCanaryCommands(t *testing.T) {
 	}
 	if code, _, stderr = runCLI(t, "canary", "find", "birth_date", "1990-01-01", "--dev", "--data", dir); code != 2 || !strings.Contains(stderr, "no lookup index") {
 		t.Fatalf("find on a field without index: %d %s", code, stderr)
+	}
+}
+
+// TestOperatorAndPartnerCommands: the host grants any role and moves
+// operators; partners are registered and rotated, their files written 0600.
+func TestOperatorAndPartnerCommands(t *testing.T) {
+	dir := t.TempDir()
+	if code, _, stderr := runCLI(t, "operator", "add", "marie", "--role", "security-officer", "--unit", "u1", "--dev", "--data", dir); code != 0 {
+		t.Fatalf("add: %s", stderr)
+	}
+	code, stdout, stderr := runCLI(t, "operator", "role", "marie", "--role", "auditor", "--unit", "u2", "--dev", "--data", dir)
+	if code != 0 || !strings.Contains(stdout, "role auditor, unit u2") {
+		t.Fatalf("role: %d %s %s", code, stdout, stderr)
+	}
+	if code, _, stderr := runCLI(t, "operator", "role", "nobody", "--role", "auditor", "--unit", "u2", "--dev", "--data", dir); code != 2 || !strings.Contains(stderr, `no operator "nobody"`) {
+		t.Fatalf("role of nobody: %d %s", code, stderr)
+	}
+	code, stdout, stderr = runCLI(t, "partner", "add", "mission-locale", "--sector", "employment", "--unit", "u1", "--dev", "--data", dir)
+	if code != 0 || !strings.Contains(stdout, "API key (shown once") {
+		t.Fatalf("partner add: %d %s %s", code, stdout, stderr)
+	}
+	for _, f := range []string{"mission-locale.crt", "mission-locale.key", "coffre-ca.crt"} {
+		fi, err := os.Stat(filepath.Join(dir, "partners", f))
+		if err != nil || fi.Mode().Perm() != 0o600 {
+			t.Errorf("%s: %v %v", f, fi, err)
+		}
+	}
+	old, _ := os.ReadFile(filepath.Join(dir, "partners", "mission-locale.crt"))
+	if code, stdout, _ = runCLI(t, "partner", "rotate", "mission-locale", "--dev", "--data", dir); code != 0 || !strings.Contains(stdout, "rotated") {
+		t.Fatalf("rotate: %d %s", code, stdout)
+	}
+	if now, _ := os.ReadFile(filepath.Join(dir, "partners", "mission-locale.crt")); string(now) == string(old) {
+		t.Error("rotate kept the certificate")
+	}
+	if code, _, stderr = runCLI(t, "partner", "add", "mission-locale", "--sector", "employment", "--unit", "u1", "--dev", "--data", dir); code != 2 || !strings.Contains(stderr, "exists") {
+		t.Errorf("second add: %d %s", code, stderr)
 	}
 }

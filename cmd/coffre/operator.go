@@ -12,13 +12,17 @@ import (
 
 func runOperator(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
-		fmt.Fprint(stderr, "Usage: coffre operator add USERNAME --role ROLE --unit UNIT [--dev | --config FILE]\n\n"+
+		fmt.Fprint(stderr, "Usage: coffre operator add USERNAME --role ROLE --unit UNIT [--dev | --config FILE]\n"+
+			"       coffre operator role USERNAME --role ROLE --unit UNIT [--dev | --config FILE]\n\n"+
+			"add creates an operator (any role: the host is where privileged roles are granted);\n"+
+			"role moves one to another role and unit and ends its sessions.\n\n"+
 			"Example:\n  coffre operator add marie --role caseworker --unit ac-versailles --dev\n")
 		return flag.ErrHelp
 	}
-	if len(args) == 0 || args[0] != "add" {
-		return &usageError{msg: "want a subcommand: add", hint: "coffre operator add marie --role caseworker --unit ac-versailles --dev"}
+	if len(args) == 0 || args[0] != "add" && args[0] != "role" {
+		return &usageError{msg: "want a subcommand: add or role", hint: "coffre operator add marie --role caseworker --unit ac-versailles --dev"}
 	}
+	sub := args[0]
 	fs := newFlags("operator add", "USERNAME --role ROLE --unit UNIT [--dev | --config FILE]",
 		"coffre operator add marie --role caseworker --unit ac-versailles --dev", stderr)
 	var o appOptions
@@ -47,6 +51,17 @@ func runOperator(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	defer a.close()
 	if _, err := a.cfg.Policy.Role(*role); err != nil {
 		return &usageError{msg: fmt.Sprintf("--role %q is not a role of the configuration", *role), hint: "roles are listed under roles: in coffre.yaml"}
+	}
+	if sub == "role" {
+		err := a.auth.SetRole(ctx, fs.Arg(0), *role, *unit)
+		if errors.Is(err, vault.ErrNotFound) {
+			return &usageError{msg: fmt.Sprintf("no operator %q", fs.Arg(0))}
+		}
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "operator %s: role %s, unit %s; its sessions are ended\n", fs.Arg(0), *role, *unit)
+		return nil
 	}
 	op, err := a.auth.AddOperator(ctx, fs.Arg(0), "", *role, *unit)
 	if errors.Is(err, vault.ErrConflict) {

@@ -111,3 +111,25 @@ func (s *Service) AdminAddPartner(ctx context.Context, a vault.Actor, pol *polic
 	s.audit(ctx, a.ID, "partner.add", "allow:"+np.Partner.ID, a.Origin)
 	return np, nil
 }
+
+// SetRole moves operator username to role and unit from the host (the
+// command line, where privileged roles are granted); audited, its sessions
+// ended.
+func (s *Service) SetRole(ctx context.Context, username, role, unit string) error {
+	return s.Store.Update(ctx, func(ctx context.Context, tx vault.Tx) error {
+		op, err := tx.GetOperatorByName(ctx, username)
+		if err != nil {
+			return err
+		}
+		if op.PasswordHash == NoPassword {
+			return fmt.Errorf("%w: %s is a partner", vault.ErrInvalid, username)
+		}
+		if err := tx.SetOperatorRole(ctx, op.ID, role, unit); err != nil {
+			return err
+		}
+		if err := tx.DeleteOperatorSessions(ctx, op.ID); err != nil {
+			return err
+		}
+		return tx.AppendAudit(ctx, &vault.AuditEntry{Time: s.now(), Actor: "system", Action: "operator.role", Reason: fmt.Sprintf("%s %s→%s unit %s", op.ID, op.Role, role, unit), Decision: "allow", Origin: "cli"})
+	})
+}

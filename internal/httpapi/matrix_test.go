@@ -1,6 +1,7 @@
 package httpapi_test
 
 import (
+	"crypto/rand"
 	"net/http"
 	"os"
 	"slices"
@@ -11,6 +12,7 @@ import (
 	"github.com/coffre/coffre/internal/auth"
 	"github.com/coffre/coffre/internal/config"
 	"github.com/coffre/coffre/internal/httpapi"
+	"github.com/coffre/coffre/internal/partner"
 	"github.com/coffre/coffre/internal/synth"
 )
 
@@ -37,10 +39,20 @@ func TestAuthorizationMatrix(t *testing.T) {
 			for _, role := range roles[1:] {
 				ops[role] = e.addOperator(t, "op-"+role, role, "u1")
 			}
+			// A partner's API key is nothing here: every route answers it
+			// as it answers anonymous.
+			pt, err := e.auth.AddPartner(t.Context(), matrixCA(t), "matrix-partner", "employment", "partner", "u1")
+			if err != nil {
+				t.Fatal(err)
+			}
 			hrTok := e.login(t, ops["hr-officer"])
 			p, _ := person(t, 0, false)
 			p.Unit = "u1"
 			subject := e.create(t, hrTok, p)
+			res := e.call(t, req{Method: rt.Method, Path: strings.NewReplacer("{id}", sampleID(rt.Path, subject, ops)).Replace(rt.Path), Token: pt.APIKey, Purpose: "referral", Body: sampleBody(t, e, rt.Path, nil, p)})
+			if rt.Access.Kind != httpapi.Public && (res.Status != http.StatusUnauthorized || res.Err.Code != "unauthenticated") {
+				t.Errorf("as a partner client: %d %s, want 401 unauthenticated", res.Status, res.Err.Code)
+			}
 			for _, role := range roles {
 				var tok string
 				var op *auth.NewOperator
@@ -145,4 +157,14 @@ func TestAuthorizationDoc(t *testing.T) {
 	if !strings.Contains(string(got), httpapi.Matrix(cfg.Policy)) {
 		t.Error("docs/authorization.md is out of date: go run ./cmd/coffre authz --dev > docs/authorization.md")
 	}
+}
+
+func matrixCA(t *testing.T) *partner.CA {
+	seed := make([]byte, 32)
+	rand.Read(seed)
+	ca, err := partner.NewCA(seed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ca
 }
