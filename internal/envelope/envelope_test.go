@@ -163,3 +163,27 @@ func BenchmarkOpenRecord(b *testing.B) {
 		}
 	}
 }
+
+func TestPseudonym(t *testing.T) {
+	seed := make([]byte, SeedSize)
+	k, _ := NewKeyring(map[uint32][]byte{1: seed}, 1)
+	seed2 := make([]byte, SeedSize)
+	seed2[0] = 1
+	k2, _ := NewKeyring(map[uint32][]byte{1: seed2}, 1)
+	a := k.Pseudonym("employment", "sub_0123456789abcdefghjkmnpqrs")
+	if len(a) != 30 || a[:4] != "psn_" {
+		t.Fatalf("pseudonym %q", a)
+	}
+	for name, other := range map[string]string{
+		"another sector":  k.Pseudonym("health", "sub_0123456789abcdefghjkmnpqrs"),
+		"another subject": k.Pseudonym("employment", "sub_0123456789abcdefghjkmnpqrt"),
+		"another root":    k2.Pseudonym("employment", "sub_0123456789abcdefghjkmnpqrs"),
+	} {
+		if other == a {
+			t.Errorf("%s: same pseudonym", name)
+		}
+	}
+	if k.Pseudonym("employment", "sub_0123456789abcdefghjkmnpqrs") != a {
+		t.Error("not stable")
+	}
+}
