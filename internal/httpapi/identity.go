@@ -121,7 +121,7 @@ func (s *Server) stepUpWebAuthnBegin(w http.ResponseWriter, r *http.Request) {
 
 type credentialRequest struct {
 	Name       string          `json:"name,omitempty"`
-	Credential json.RawMessage `json:"credential"`
+	Credential json.RawMessage `json:"credential,omitempty"`
 }
 
 func (s *Server) credential(w http.ResponseWriter, r *http.Request, a *vault.Actor, req *credentialRequest) bool {
