@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/coffre/coffre/internal/auth"
+	"github.com/coffre/coffre/internal/config"
 	"github.com/coffre/coffre/internal/vault"
 	"github.com/pquerna/otp/totp"
 )
@@ -131,5 +132,27 @@ func TestRoleDemandsSecurityKey(t *testing.T) {
 	code, _ := totp.GenerateCode(op.TOTPSecret, now)
 	if _, err := s.VerifyTOTP(ctx, lt, code, "10.0.0.1", ""); !errors.Is(err, auth.ErrBadCredentials) {
 		t.Fatalf("a valid TOTP code for a key-only role: %v", err)
+	}
+}
+
+// TestUnlockResetsFailures: a security officer's unlock of a failure lock
+// starts the count afresh (one more typo does not lock again).
+func TestUnlockResetsFailures(t *testing.T) {
+	now := time.Date(2026, 11, 23, 9, 0, 10, 0, time.UTC)
+	s := newService(t, &now)
+	s.Limits = auth.Limits{MaxFailures: 3, PerOrigin: 1000}
+	op, _ := s.AddOperator(ctx, "marie", "pw-marie-123", "caseworker", "u1")
+	for i := range 3 {
+		s.Login(ctx, "marie", fmt.Sprint("guess", i), "10.0.0.1")
+	}
+	cfg, _ := config.Demo(nil)
+	v := vault.New(vault.Config{Store: s.Store, Keys: nil, Policy: cfg.Policy, Now: func() time.Time { return now }})
+	sec := vault.Actor{ID: "op_sec", Role: "security-officer", Origin: "10.0.0.9"}
+	if err := v.Unlock(ctx, sec, op.Operator.ID, "called the user"); err != nil {
+		t.Fatal(err)
+	}
+	s.Login(ctx, "marie", "typo", "10.0.0.1")
+	if _, _, err := s.Login(ctx, "marie", "pw-marie-123", "10.0.0.1"); err != nil {
+		t.Fatalf("after an unlock and one typo: %v", err)
 	}
 }

@@ -207,6 +207,9 @@ func (v *Vault) Unlock(ctx context.Context, a Actor, id, reason string) error {
 		if err := tx.LockOperator(ctx, id, "", now); err != nil {
 			return err
 		}
+		if err := tx.ResetLoginFailures(ctx, id); err != nil {
+			return err // a lock after failed logins starts afresh too
+		}
 		var g guardRun
 		if err := g.load(ctx, tx, id); err != nil {
 			return err
