@@ -2,9 +2,9 @@ package httpapi
 
 import (
 	"bytes"
-	"mime"
 	"encoding/json"
 	"errors"
+	"mime"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
