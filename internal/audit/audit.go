@@ -16,7 +16,9 @@
 package audit
 
 import (
+	"bytes"
 	"encoding/binary"
+	"errors"
 	"strconv"
 	"strings"
 	"time"
@@ -67,3 +69,43 @@ var Hasher = rfc6962.DefaultHasher
 
 // LeafHash returns the Merkle leaf hash of e.
 func LeafHash(e *Entry) []byte { return Hasher.HashLeaf(LeafData(e)) }
+
+// ErrBadLeaf is returned by ParseLeaf for bytes LeafData did not produce.
+var ErrBadLeaf = errors.New("malformed audit leaf")
+
+// ParseLeaf decodes a leaf written by LeafData. The leaf is what the store
+// keeps of an entry (so that what is verified is what is stored, and
+// nothing else): ParseLeaf(LeafData(e)) equals e, times at microseconds.
+func ParseLeaf(b []byte) (Entry, error) {
+	var e Entry
+	if !bytes.HasPrefix(b, []byte(leafPrefix)) {
+		return e, ErrBadLeaf
+	}
+	all := b
+	b = b[len(leafPrefix):]
+	var fs [10]string
+	for i := range fs {
+		n, k := binary.Uvarint(b)
+		if k <= 0 || n > uint64(len(b)-k) {
+			return Entry{}, ErrBadLeaf
+		}
+		fs[i] = string(b[k : k+int(n)])
+		b = b[k+int(n):]
+	}
+	if len(b) != 0 {
+		return Entry{}, ErrBadLeaf
+	}
+	seq, err1 := strconv.ParseInt(fs[0], 10, 64)
+	us, err2 := strconv.ParseInt(fs[1], 10, 64)
+	if err1 != nil || err2 != nil {
+		return Entry{}, ErrBadLeaf
+	}
+	e = Entry{Seq: seq, Time: time.UnixMicro(us).UTC(), Actor: fs[2], Action: fs[3], Subject: fs[4], Purpose: fs[5], Reason: fs[6], Decision: fs[8], Origin: fs[9]}
+	if fs[7] != "" {
+		e.Fields = strings.Split(fs[7], ",")
+	}
+	if !bytes.Equal(LeafData(&e), all) {
+		return Entry{}, ErrBadLeaf // only the canonical form LeafData writes
+	}
+	return e, nil
+}
