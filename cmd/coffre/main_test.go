@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
+	_ "github.com/coffre/coffre/internal/store/sqlite/sqlitetest" // audit_set
 	"io"
 	"path/filepath"
 	"strings"
@@ -135,7 +136,7 @@ func TestAuditVerify(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := db.Exec(`UPDATE audit SET actor = 'op_someone' WHERE seq = 2`); err != nil {
+	if _, err := db.Exec(`UPDATE audit SET leaf = audit_set(leaf, 'actor', 'op_someone') WHERE seq = 2`); err != nil {
 		t.Fatal(err)
 	}
 	db.Close()

@@ -65,7 +65,8 @@ func (in *Integrator) maxBatch() int {
 func (in *Integrator) Step(ctx context.Context) (uint64, error) {
 	maxBatch := in.maxBatch()
 	var last *vault.StoredCheckpoint
-	var entries []vault.AuditEntry
+	var seqs []int64
+	var hashes []byte
 	var edges map[audit.TileID]audit.Tile
 	err := in.Store.View(ctx, func(ctx context.Context, tx vault.Tx) error {
 		var err error
@@ -77,7 +78,13 @@ func (in *Integrator) Step(ctx context.Context) (uint64, error) {
 			return err
 		}
 		from := int64(last.Size) + 1
-		if entries, err = tx.AuditEntries(ctx, from, from+int64(maxBatch), maxBatch); err != nil {
+		seqs, hashes = seqs[:0], hashes[:0]
+		err = tx.AuditLeaves(ctx, from, from+int64(maxBatch), func(seq int64, leaf []byte) error {
+			seqs = append(seqs, seq)
+			hashes = append(hashes, audit.Hasher.HashLeaf(leaf)...)
+			return nil
+		})
+		if err != nil {
 			return err
 		}
 		edges, err = tx.GetTiles(ctx, audit.EdgeTiles(last.Size))
@@ -86,7 +93,7 @@ func (in *Integrator) Step(ctx context.Context) (uint64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("integrate: %w", err)
 	}
-	if len(entries) == 0 {
+	if len(seqs) == 0 {
 		return last.Size, nil
 	}
 	tree, err := audit.NewTree(last.Size, last.Range)
@@ -94,19 +101,17 @@ func (in *Integrator) Step(ctx context.Context) (uint64, error) {
 		return 0, fmt.Errorf("integrate: %w", err)
 	}
 	tiler := audit.NewTiler(last.Size, slices.Collect(maps.Values(edges)))
-	leaves := make([]byte, 0, 32*len(entries))
-	for i := range entries {
-		e := &entries[i]
-		if want := int64(tree.Size()) + 1; e.Seq != want {
-			return 0, fmt.Errorf("integrate: audit sequence broken: entry %d where %d was expected", e.Seq, want)
+	for i, seq := range seqs {
+		if want := int64(tree.Size()) + 1; seq != want {
+			return 0, fmt.Errorf("integrate: audit sequence broken: entry %d where %d was expected", seq, want)
 		}
-		h := audit.LeafHash(e)
+		h := hashes[32*i : 32*i+32]
 		tiler.Append(tree.Size(), h)
 		if err := tree.Append(h); err != nil {
 			return 0, fmt.Errorf("integrate: %w", err)
 		}
-		leaves = append(leaves, h...)
 	}
+	leaves := hashes
 	cp, err := in.Signer.Sign(tree.Size(), tree.Root())
 	if err != nil {
 		return 0, err

@@ -7,6 +7,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	_ "github.com/coffre/coffre/internal/store/sqlite/sqlitetest" // audit_set, audit_leaf
 	"net/http/httptest"
 	"path/filepath"
 	"sync"
@@ -124,16 +125,16 @@ func TestUntouchedLogVerifies(t *testing.T) {
 // TestTampering edits the SQLite file directly, as an insider with
 // database access would, and expects Verify to name the first bad index.
 func TestTampering(t *testing.T) {
-	const forged = `INSERT INTO audit (seq, ts, actor, action, subject, purpose, reason, fields, decision, origin)
-		VALUES (%d, 0, 'op_cw', 'read', 'sub_x', 'directory', '', 'given_name', 'allow', '127.0.0.1')`
+	const forged = `INSERT INTO audit (seq, leaf)
+		VALUES (%[1]d, audit_leaf(%[1]d, 0, 'op_cw', 'read', 'sub_x', 'directory', '', 'given_name', 'allow', '127.0.0.1'))`
 	tests := []struct {
 		name  string
 		sql   []string
 		index uint64
 	}{
 		{"delete", []string{`DELETE FROM audit WHERE seq = 12`}, 11},
-		{"modify", []string{`UPDATE audit SET subject = 'sub_someoneelse' WHERE seq = 25`}, 24},
-		{"modify reason", []string{`UPDATE audit SET reason = 'ticket 2' WHERE seq = 7`}, 6},
+		{"modify", []string{`UPDATE audit SET leaf = audit_set(leaf, 'subject', 'sub_someoneelse') WHERE seq = 25`}, 24},
+		{"modify reason", []string{`UPDATE audit SET leaf = audit_set(leaf, 'reason', 'ticket 2') WHERE seq = 7`}, 6},
 		{"reorder", []string{
 			`UPDATE audit SET seq = -1 WHERE seq = 30`,
 			`UPDATE audit SET seq = 30 WHERE seq = 31`,
@@ -265,7 +266,7 @@ func TestRemoteVerifier(t *testing.T) {
 	}{
 		{"honest growth", nil, 5, nil},
 		{"rollback", []string{`DELETE FROM audit WHERE seq > 40`, `DELETE FROM checkpoints WHERE size > 40`}, 0, auditlog.ErrNotAppendOnly},
-		{"fork at the same size", []string{`UPDATE audit SET reason = 'rewritten' WHERE seq = 30`, `DELETE FROM checkpoints WHERE size > 20`}, 0, auditlog.ErrNotAppendOnly},
+		{"fork at the same size", []string{`UPDATE audit SET leaf = audit_set(leaf, 'reason', 'rewritten') WHERE seq = 30`, `DELETE FROM checkpoints WHERE size > 20`}, 0, auditlog.ErrNotAppendOnly},
 		{"fork that grew", []string{`DELETE FROM audit WHERE seq > 44`, `DELETE FROM checkpoints WHERE size > 40`}, 12, auditlog.ErrNotAppendOnly},
 	}
 	for _, tt := range tests {
@@ -330,7 +331,7 @@ func TestWitness(t *testing.T) {
 		t.Fatalf("witness size %d, want 57", w.Size())
 	}
 	// Rewrite history below the witnessed size and re-sign it.
-	for _, q := range []string{`UPDATE audit SET reason = 'rewritten' WHERE seq = 10`, `DELETE FROM checkpoints WHERE size > 0`, `DELETE FROM tiles`} {
+	for _, q := range []string{`UPDATE audit SET leaf = audit_set(leaf, 'reason', 'rewritten') WHERE seq = 10`, `DELETE FROM checkpoints WHERE size > 0`, `DELETE FROM tiles`} {
 		if err := st.Exec(ctx, q); err != nil {
 			t.Fatal(err)
 		}

@@ -135,17 +135,13 @@ func readLeafPages(ctx context.Context, s vault.Store, last int64) <-chan chan l
 			}
 			go func(from, to int64) {
 				var p leafPage
+				p.seqs, p.hashes = make([]int64, 0, to-from), make([]byte, 0, 32*(to-from))
 				p.err = s.View(ctx, func(ctx context.Context, tx vault.Tx) error {
-					es, err := tx.AuditEntries(ctx, from, to, page)
-					if err != nil {
-						return err
-					}
-					p.seqs, p.hashes = make([]int64, len(es)), make([]byte, 0, 32*len(es))
-					for i := range es {
-						p.seqs[i] = es[i].Seq
-						p.hashes = append(p.hashes, audit.LeafHash(&es[i])...)
-					}
-					return nil
+					return tx.AuditLeaves(ctx, from, to, func(seq int64, leaf []byte) error {
+						p.seqs = append(p.seqs, seq)
+						p.hashes = append(p.hashes, audit.Hasher.HashLeaf(leaf)...)
+						return nil
+					})
 				})
 				f <- p
 			}(from, min(from+page, last+1))

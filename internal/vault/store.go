@@ -229,6 +229,10 @@ type AuditLog interface {
 	// AuditEntries returns entries with from ≤ Seq < to, in order, at most
 	// limit of them.
 	AuditEntries(ctx context.Context, from, to int64, limit int) ([]AuditEntry, error)
+	// AuditLeaves calls fn with the sequence number and the stored leaf
+	// (audit.LeafData) of each entry with from ≤ Seq < to, in order; leaf
+	// is only valid during the call. The verifier's path: no decoding.
+	AuditLeaves(ctx context.Context, from, to int64, fn func(seq int64, leaf []byte) error) error
 	// LastAuditSeq returns the Seq of the last entry (0 if none).
 	LastAuditSeq(ctx context.Context) (int64, error)
 	// SubjectAudit returns the entries about one subject, newest first, at

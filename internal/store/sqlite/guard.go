@@ -22,16 +22,31 @@ import (
 type guardCache struct {
 	states  map[string][]byte // committed
 	pending map[string][]byte // written by the running group
+	// The audit sequence: seq is the last committed (when seqKnown),
+	// next the last one the running group appended. The writer numbers
+	// entries itself because the leaf it stores holds the number.
+	seq, next int64
+	seqKnown  bool
 }
 
-// mark returns a copy of the pending states, to restore when one function
-// of a group is rolled back to its savepoint.
-func (c *guardCache) mark() map[string][]byte { return maps.Clone(c.pending) }
+// guardMark is what a savepoint rollback restores.
+type guardMark struct {
+	pending map[string][]byte
+	next    int64
+}
 
-func (c *guardCache) rollbackTo(m map[string][]byte) { c.pending = m }
+// begin starts a group.
+func (c *guardCache) begin() { c.pending, c.next = nil, c.seq }
 
-// drop forgets the running group's states (a rollback).
-func (c *guardCache) drop() { c.pending = nil }
+// mark returns what to restore when one function of a group is rolled back
+// to its savepoint.
+func (c *guardCache) mark() guardMark { return guardMark{maps.Clone(c.pending), c.next} }
+
+func (c *guardCache) rollbackTo(m guardMark) { c.pending, c.next = m.pending, m.next }
+
+// drop forgets the running group's writes (a rollback); the sequence is
+// read again from the table.
+func (c *guardCache) drop() { c.pending, c.seqKnown = nil, false }
 
 // flush writes the running group's states, in the group's transaction,
 // with multi-row upserts of 64, 32, … 1 rows (a statement costs more than a
@@ -69,6 +84,21 @@ func (c *guardCache) committed() {
 	}
 	maps.Copy(c.states, c.pending)
 	c.pending = nil
+	c.seq = c.next
+}
+
+// nextSeq returns the sequence number of the next audit entry of the
+// running group.
+func (c *guardCache) nextSeq(ctx context.Context, t *tx) (int64, error) {
+	if !c.seqKnown {
+		var last int64
+		if err := t.row(ctx, "lastAuditSeq").Scan(&last); err != nil {
+			return 0, err
+		}
+		c.seq, c.next, c.seqKnown = last, last, true
+	}
+	c.next++
+	return c.next, nil
 }
 
 func (t *tx) GetGuard(ctx context.Context, operator string) ([]byte, error) {

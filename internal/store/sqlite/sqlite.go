@@ -27,12 +27,14 @@ import (
 	"io/fs"
 	"net/url"
 	"os"
+	"path"
 	"path/filepath"
 	"runtime"
 	"sort"
 	"sync"
 	"sync/atomic"
 
+	"github.com/coffre/coffre/internal/audit"
 	"github.com/coffre/coffre/internal/vault"
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 )
@@ -190,6 +192,39 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 // Path returns the database file's path.
 func (s *Store) Path() string { return s.path }
 
+// goSteps are migration steps SQL cannot do, run after the file they are
+// named by, in its transaction.
+var goSteps = map[string]func(context.Context, *sql.Conn) error{
+	"008_audit_leaf.sql": migrateAuditLeaves,
+}
+
+// migrateAuditLeaves copies the audit entries of the column layout into
+// audit_leaf as their leaves, and puts audit_leaf in audit's place.
+func migrateAuditLeaves(ctx context.Context, c *sql.Conn) error {
+	const batch = 10_000
+	for from := int64(1); ; {
+		rows, err := c.QueryContext(ctx, `SELECT seq, ts, actor, action, subject, purpose, reason, fields, decision, origin FROM audit WHERE seq >= ? ORDER BY seq LIMIT ?`, from, batch)
+		if err != nil {
+			return err
+		}
+		es, err := scanAuditColumns(rows)
+		if err != nil {
+			return err
+		}
+		for i := range es {
+			if _, err := c.ExecContext(ctx, `INSERT INTO audit_leaf (seq, leaf) VALUES (?, ?)`, es[i].Seq, audit.LeafData(&es[i])); err != nil {
+				return err
+			}
+		}
+		if len(es) < batch {
+			break
+		}
+		from = es[len(es)-1].Seq + 1
+	}
+	_, err := c.ExecContext(ctx, `DROP TABLE audit; ALTER TABLE audit_leaf RENAME TO audit`)
+	return err
+}
+
 func migrate(ctx context.Context, c *sql.Conn) error {
 	var version int
 	if err := c.QueryRowContext(ctx, "PRAGMA user_version").Scan(&version); err != nil {
@@ -214,6 +249,12 @@ func migrate(ctx context.Context, c *sql.Conn) error {
 		if _, err := c.ExecContext(ctx, string(body)); err != nil {
 			c.ExecContext(ctx, "ROLLBACK")
 			return fmt.Errorf("migration %s: %w", names[i], err)
+		}
+		if step := goSteps[path.Base(names[i])]; step != nil {
+			if err := step(ctx, c); err != nil {
+				c.ExecContext(ctx, "ROLLBACK")
+				return fmt.Errorf("migration %s: %w", names[i], err)
+			}
 		}
 		if _, err := c.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", i+1)); err != nil {
 			c.ExecContext(ctx, "ROLLBACK")
@@ -358,6 +399,7 @@ func (s *Store) runGroup(ctx context.Context, batch []*request, savepoints bool)
 	if _, err := s.stmts.m["begin"].ExecContext(ctx); err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
+	s.guard.begin()
 	tx := &tx{q: s.wconn, st: s.stmts, guard: &s.guard}
 	for _, r := range batch {
 		if !savepoints {

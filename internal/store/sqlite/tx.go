@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/coffre/coffre/internal/audit"
 	"github.com/coffre/coffre/internal/vault"
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
@@ -31,10 +32,11 @@ var queries = map[string]string{
 	"lookupIndex":    `SELECT subject FROM blind_index WHERE hash = ?`,
 	"deleteIndex":    `DELETE FROM blind_index WHERE hash = ?`,
 	"deleteOwnIndex": `DELETE FROM blind_index WHERE hash = ? AND subject = ?`,
-	"appendAudit":    `INSERT INTO audit (ts, actor, action, subject, purpose, reason, fields, decision, origin) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	"appendAudit":    `INSERT INTO audit (seq, leaf) VALUES (?, ?)`,
 	"lastAuditSeq":   `SELECT coalesce(max(seq), 0) FROM audit`,
-	"auditEntries":   `SELECT seq, ts, actor, action, subject, purpose, reason, fields, decision, origin FROM audit WHERE seq >= ? AND seq < ? ORDER BY seq LIMIT ?`,
-	"subjectAudit":   `SELECT seq, ts, actor, action, subject, purpose, reason, fields, decision, origin FROM audit WHERE subject = ? AND subject != '' ORDER BY seq DESC LIMIT ?`,
+	"auditEntries":   `SELECT leaf FROM audit WHERE seq >= ? AND seq < ? ORDER BY seq LIMIT ?`,
+	"auditLeaves":    `SELECT seq, leaf FROM audit WHERE seq >= ? AND seq < ? ORDER BY seq`,
+	"subjectAudit":   `SELECT leaf FROM audit WHERE instr(leaf, ?) > 0 ORDER BY seq DESC`,
 	"putOperator":    `INSERT INTO operators (id, username, password_hash, totp_secret, totp_step, role, unit, created, disabled) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 	"getOperator":    `SELECT id, username, password_hash, totp_secret, totp_step, role, unit, created, disabled, locked, locked_at, failures, failures_since FROM operators WHERE id = ?`,
 	"getOperatorBy":  `SELECT id, username, password_hash, totp_secret, totp_step, role, unit, created, disabled, locked, locked_at, failures, failures_since FROM operators WHERE username = ?`,
@@ -275,18 +277,27 @@ func (t *tx) DeleteIndex(ctx context.Context, hash []byte) error {
 }
 
 func (t *tx) AppendAudit(ctx context.Context, e *vault.AuditEntry) error {
-	res, err := t.exec(ctx, "appendAudit", micros(e.Time), e.Actor, e.Action, e.Subject, e.Purpose, e.Reason,
-		strings.Join(e.Fields, ","), e.Decision, e.Origin)
+	var seq int64
+	var err error
+	if t.guard != nil {
+		seq, err = t.guard.nextSeq(ctx, t)
+	} else {
+		err = t.row(ctx, "lastAuditSeq").Scan(&seq)
+		seq++
+	}
 	if err != nil {
 		return fmt.Errorf("append audit: %w", err)
 	}
-	if e.Seq, err = res.LastInsertId(); err != nil {
+	e.Seq = seq
+	if _, err := t.exec(ctx, "appendAudit", seq, audit.LeafData(e)); err != nil {
+		e.Seq = 0
 		return fmt.Errorf("append audit: %w", err)
 	}
 	return nil
 }
 
-func scanAudit(rows *sql.Rows) ([]vault.AuditEntry, error) {
+// scanAuditColumns reads entries of the schema before migration 008.
+func scanAuditColumns(rows *sql.Rows) ([]vault.AuditEntry, error) {
 	defer rows.Close()
 	var out []vault.AuditEntry
 	for rows.Next() {
@@ -302,6 +313,31 @@ func scanAudit(rows *sql.Rows) ([]vault.AuditEntry, error) {
 		}
 		out = append(out, e)
 	}
+	return out, rows.Err()
+}
+
+// scanLeaves decodes the leaves of rows, keeping those keep accepts, at
+// most limit (0: all).
+func scanLeaves(rows *sql.Rows, keep func(*vault.AuditEntry) bool, limit int) ([]vault.AuditEntry, error) {
+	defer rows.Close()
+	var out []vault.AuditEntry
+	for rows.Next() {
+		var raw sql.RawBytes
+		if err := rows.Scan(&raw); err != nil {
+			return nil, fmt.Errorf("scan audit: %w", err)
+		}
+		e, err := audit.ParseLeaf(raw)
+		if err != nil {
+			return nil, fmt.Errorf("read audit: %w", err)
+		}
+		if keep != nil && !keep(&e) {
+			continue
+		}
+		out = append(out, e)
+		if limit > 0 && len(out) == limit {
+			break
+		}
+	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("read audit: %w", err)
 	}
@@ -313,7 +349,26 @@ func (t *tx) AuditEntries(ctx context.Context, from, to int64, limit int) ([]vau
 	if err != nil {
 		return nil, fmt.Errorf("audit entries: %w", err)
 	}
-	return scanAudit(rows)
+	return scanLeaves(rows, nil, 0)
+}
+
+func (t *tx) AuditLeaves(ctx context.Context, from, to int64, fn func(seq int64, leaf []byte) error) error {
+	rows, err := t.rows(ctx, "auditLeaves", from, to)
+	if err != nil {
+		return fmt.Errorf("audit leaves: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var seq int64
+		var raw sql.RawBytes
+		if err := rows.Scan(&seq, &raw); err != nil {
+			return fmt.Errorf("audit leaves: %w", err)
+		}
+		if err := fn(seq, raw); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
 }
 
 func (t *tx) LastAuditSeq(ctx context.Context) (int64, error) {
@@ -325,11 +380,16 @@ func (t *tx) LastAuditSeq(ctx context.Context) (int64, error) {
 }
 
 func (t *tx) SubjectAudit(ctx context.Context, subject string, limit int) ([]vault.AuditEntry, error) {
-	rows, err := t.rows(ctx, "subjectAudit", subject, limit)
+	if subject == "" {
+		return nil, nil
+	}
+	// The leaf holds the id as it is: instr narrows the scan, the decoded
+	// entry decides.
+	rows, err := t.rows(ctx, "subjectAudit", []byte(subject))
 	if err != nil {
 		return nil, fmt.Errorf("subject audit: %w", err)
 	}
-	return scanAudit(rows)
+	return scanLeaves(rows, func(e *vault.AuditEntry) bool { return e.Subject == subject }, limit)
 }
 
 func (t *tx) PutOperator(ctx context.Context, o *vault.Operator) error {

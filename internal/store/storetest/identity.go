@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/coffre/coffre/internal/audit"
 	"github.com/coffre/coffre/internal/vault"
 )
 
@@ -153,6 +154,45 @@ func identity(t *testing.T, s vault.Store) {
 	s.View(ctx, func(ctx context.Context, tx vault.Tx) error {
 		if op, _ := tx.GetOperator(ctx, "op_1"); op.Failures != 0 || op.Role != "auditor" || op.Unit != "u2" {
 			t.Errorf("after reset and role change: %+v", op)
+		}
+		return nil
+	})
+}
+
+// auditLeaves: the stored leaf is the entry's canonical encoding; a
+// subject's history matches the id exactly (not as a substring).
+func auditLeaves(t *testing.T, s vault.Store) {
+	subjects := []string{"sub_a", "sub_ab", "", "sub_a", "sub_b"}
+	var want []vault.AuditEntry
+	update(t, s, func(ctx context.Context, tx vault.Tx) error {
+		want = want[:0]
+		for i, sub := range subjects {
+			e := vault.AuditEntry{Time: t0.Add(time.Duration(i) * time.Second), Actor: "op_1", Action: "read", Subject: sub, Decision: "allow", Fields: []string{"a"}}
+			if err := tx.AppendAudit(ctx, &e); err != nil {
+				return err
+			}
+			want = append(want, e)
+		}
+		return nil
+	})
+	s.View(ctx, func(ctx context.Context, tx vault.Tx) error {
+		var seqs []int64
+		err := tx.AuditLeaves(ctx, 2, 5, func(seq int64, leaf []byte) error {
+			seqs = append(seqs, seq)
+			if got := audit.LeafData(&want[seq-1]); string(got) != string(leaf) {
+				t.Errorf("leaf %d = %q, want %q", seq, leaf, got)
+			}
+			return nil
+		})
+		if err != nil || !slices.Equal(seqs, []int64{2, 3, 4}) {
+			t.Errorf("AuditLeaves(2, 5) = %v, %v", seqs, err)
+		}
+		es, err := tx.SubjectAudit(ctx, "sub_a", 10)
+		if err != nil || len(es) != 2 || es[0].Seq != 4 || es[1].Seq != 1 {
+			t.Errorf("SubjectAudit(sub_a) = %+v, %v; want entries 4 and 1", es, err)
+		}
+		if es, _ := tx.SubjectAudit(ctx, "sub_a", 1); len(es) != 1 || es[0].Seq != 4 {
+			t.Errorf("SubjectAudit limit 1 = %+v", es)
 		}
 		return nil
 	})

@@ -44,6 +44,7 @@ func Run(t *testing.T, open func(t *testing.T) vault.Store) {
 		{"GuardStateGroups", guardStateGroups},
 		{"Identity", identity},
 		{"Partners", partners},
+		{"AuditLeaves", auditLeaves},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
