@@ -42,6 +42,8 @@ type app struct {
 	ca *partner.CA
 	// partnerAddr is the bound address of the partner listener, once serving.
 	partnerAddr string
+	// noIntegrator leaves the audit integrator off (benchmarks only).
+	noIntegrator bool
 }
 
 // appOptions say where the configuration comes from.
@@ -242,6 +244,9 @@ func (a *app) serve(ctx context.Context, listen string, ready func(addr string))
 	integDone := make(chan struct{})
 	go func() {
 		defer close(integDone)
+		if a.noIntegrator {
+			return // benchmarks only: the core's figure without checkpoints
+		}
 		(&auditlog.Integrator{Store: a.store, Signer: a.signer, Logger: a.log, Witnesses: a.cfg.AuditWitnesses}).Run(integ)
 	}()
 	defer func() { stopInteg(); <-integDone }()

@@ -212,6 +212,7 @@ func runBenchRead(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	reason := fs.String("reason", "", "a Coffre-Reason to send, for purposes that require one")
 	asJSON := fs.Bool("json", false, "print the result as JSON")
 	server := fs.String("server", "", "the coffre `binary` to run as the server (default: this one)")
+	integrator := fs.Bool("integrator", true, "run the server's audit integrator; --integrator=false gives the core's figure without checkpoints")
 	guardOn := fs.Bool("guard", true, "run the guard's checks on every read (with limits that never bind); --guard=false measures the core alone")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -271,7 +272,7 @@ func runBenchRead(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if *guardOn {
 		guardMode = "bench"
 	}
-	srv, err := startBenchServer(ctx, bin, *data, guardMode)
+	srv, err := startBenchServer(ctx, bin, *data, guardMode, *integrator)
 	if err != nil {
 		return err
 	}
@@ -390,7 +391,7 @@ type benchServer struct {
 
 // startBenchServer runs bin serve --dev on dir at a free loopback port and
 // waits until it answers /healthz.
-func startBenchServer(ctx context.Context, bin, dir, guard string) (*benchServer, error) {
+func startBenchServer(ctx context.Context, bin, dir, guard string, integrator bool) (*benchServer, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, fmt.Errorf("find a free port: %w", err)
@@ -403,7 +404,7 @@ func startBenchServer(ctx context.Context, bin, dir, guard string) (*benchServer
 		return nil, err
 	}
 	defer logf.Close() // the child holds its own descriptor
-	cmd := exec.Command(bin, "serve", "--dev", "--data", dir, "--listen", addr, "--guard", guard)
+	cmd := exec.Command(bin, "serve", "--dev", "--data", dir, "--listen", addr, "--guard", guard, fmt.Sprintf("--integrator=%t", integrator))
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start server: %w", err)

@@ -11,6 +11,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	o.flags(fs.StringVar, fs.BoolVar)
 	listen := fs.String("listen", "", "listen `address` (overrides the configuration)")
 	fs.StringVar(&o.guard, "guard", "on", "`mode` of the guard, for benchmarks only: on, off, or bench (every check runs, no limit binds)")
+	integrator := fs.Bool("integrator", true, "run the audit integrator (benchmarks only: --integrator=false measures the core without checkpoints)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -22,6 +23,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	defer a.close()
+	a.noIntegrator = !*integrator
 	if o.dev {
 		if err := a.ensureDemoOperators(ctx, stdout); err != nil {
 			return err
