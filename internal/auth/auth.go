@@ -336,7 +336,7 @@ type Session struct {
 // be later than the last one accepted for the operator, so a code works
 // once; at most one step of clock drift back is accepted.
 func (s *Service) VerifyTOTP(ctx context.Context, loginToken, code, origin, userAgent string) (*Session, error) {
-	return s.secondFactor(ctx, loginToken, FactorTOTP, "login.totp", origin, userAgent, func(ctx context.Context, tx vault.Tx, op *vault.Operator) (string, error) {
+	return s.secondFactor(ctx, loginToken, FactorTOTP, "login.totp", origin, userAgent, func(ctx context.Context, tx vault.Tx, _ *vault.Session, op *vault.Operator) (string, error) {
 		secret, err := s.Keys.OpenSecret("totp:"+op.ID, op.TOTPSecret)
 		if err != nil {
 			return "", err
@@ -357,7 +357,7 @@ func (s *Service) VerifyTOTP(ctx context.Context, loginToken, code, origin, user
 // returns a reason code for a refusal). The attempt count of the login
 // token is checked inside the write transaction, so that concurrent
 // guesses on one token cannot all pass.
-func (s *Service) secondFactor(ctx context.Context, loginToken, factor, action, origin, userAgent string, check func(context.Context, vault.Tx, *vault.Operator) (string, error)) (*Session, error) {
+func (s *Service) secondFactor(ctx context.Context, loginToken, factor, action, origin, userAgent string, check func(context.Context, vault.Tx, *vault.Session, *vault.Operator) (string, error)) (*Session, error) {
 	h := HashToken(loginToken)
 	now := s.now()
 	tok, sh := newToken("cfs_")
@@ -375,7 +375,7 @@ func (s *Service) secondFactor(ctx context.Context, loginToken, factor, action, 
 		if factor != FactorRecovery && !s.allows(op.Role, factor) {
 			return s.failFactor(ctx, tx, h, op, action, "factor_not_allowed", origin)
 		}
-		code, err := check(ctx, tx, op)
+		code, err := check(ctx, tx, ls, op)
 		if err != nil {
 			return err
 		}

@@ -64,7 +64,7 @@ func (s *Service) NewRecoveryCodes(ctx context.Context, token, origin string) ([
 
 // VerifyRecovery completes a login with a recovery code, each used once.
 func (s *Service) VerifyRecovery(ctx context.Context, loginToken, code, origin, userAgent string) (*Session, error) {
-	return s.secondFactor(ctx, loginToken, FactorRecovery, "login.recovery", origin, userAgent, func(ctx context.Context, tx vault.Tx, op *vault.Operator) (string, error) {
+	return s.secondFactor(ctx, loginToken, FactorRecovery, "login.recovery", origin, userAgent, func(ctx context.Context, tx vault.Tx, _ *vault.Session, op *vault.Operator) (string, error) {
 		ok, err := tx.UseRecoveryCode(ctx, op.ID, recoveryHash(op.ID, code))
 		if err != nil || !ok {
 			return "bad_recovery_code", err

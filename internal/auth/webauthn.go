@@ -36,7 +36,6 @@ var (
 type waUser struct {
 	op    *vault.Operator
 	creds []webauthn.Credential
-	rows  []vault.WebAuthnCredential
 }
 
 func (u *waUser) WebAuthnID() []byte                         { return []byte(u.op.ID) }
@@ -54,7 +53,7 @@ func loadUser(ctx context.Context, tx vault.Tx, id string) (*waUser, error) {
 	if err != nil {
 		return nil, err
 	}
-	u := &waUser{op: op, rows: rows}
+	u := &waUser{op: op}
 	for _, r := range rows {
 		var c webauthn.Credential
 		if err := json.Unmarshal(r.Credential, &c); err != nil {
@@ -119,27 +118,34 @@ func (s *Service) BeginWebAuthnLogin(ctx context.Context, loginToken string) (*p
 		if err != nil {
 			return err
 		}
-		u, err := loadUser(ctx, tx, ls.Operator)
-		if err != nil {
-			return err
-		}
-		if len(u.creds) == 0 || !s.allows(u.op.Role, FactorWebAuthn) {
-			return ErrFactorNotAllowed
-		}
-		var sd *webauthn.SessionData
-		if opts, sd, err = s.WebAuthn.BeginLogin(u); err != nil {
-			return fmt.Errorf("begin webauthn login: %w", err)
-		}
-		b, err := json.Marshal(sd)
-		if err != nil {
-			return err
-		}
-		return tx.SetChallenge(ctx, h, b)
+		opts, err = s.beginAssertion(ctx, tx, ls.Operator, h)
+		return err
 	})
 	if err != nil {
 		return nil, loginError(err)
 	}
 	return opts, nil
+}
+
+// beginAssertion starts a WebAuthn assertion of operator's keys and keeps
+// the ceremony's state on the login or session row h.
+func (s *Service) beginAssertion(ctx context.Context, tx vault.Tx, operator string, h []byte) (*protocol.CredentialAssertion, error) {
+	u, err := loadUser(ctx, tx, operator)
+	if err != nil {
+		return nil, err
+	}
+	if len(u.creds) == 0 || !s.allows(u.op.Role, FactorWebAuthn) {
+		return nil, ErrFactorNotAllowed
+	}
+	opts, sd, err := s.WebAuthn.BeginLogin(u)
+	if err != nil {
+		return nil, fmt.Errorf("begin webauthn assertion: %w", err)
+	}
+	b, err := json.Marshal(sd)
+	if err != nil {
+		return nil, err
+	}
+	return opts, tx.SetChallenge(ctx, h, b)
 }
 
 // liveLogin returns the login row of h if it is a login challenge, not
@@ -186,40 +192,20 @@ func (s *Service) FinishWebAuthnLogin(ctx context.Context, loginToken string, as
 		return nil, ErrFactorNotAllowed
 	}
 	parsed, perr := protocol.ParseCredentialRequestResponseBytes(assertion)
-	h := HashToken(loginToken)
-	now := s.now()
-	tok, sh := newToken("cfs_")
-	var ok bool
-	err := s.Store.Update(ctx, func(ctx context.Context, tx vault.Tx) error {
-		ok = false
-		ls, err := s.liveLogin(ctx, tx, h)
-		if err != nil {
-			return err
-		}
+	return s.secondFactor(ctx, loginToken, FactorWebAuthn, "login.webauthn", origin, userAgent, func(ctx context.Context, tx vault.Tx, ls *vault.Session, op *vault.Operator) (string, error) {
 		if len(ls.Challenge) == 0 {
-			return ErrNoCeremony
+			return "", ErrNoCeremony
 		}
-		u, err := loadUser(ctx, tx, ls.Operator)
+		u, err := loadUser(ctx, tx, op.ID)
 		if err != nil {
-			return err
+			return "", err
 		}
 		cred, code := s.checkAssertion(u, ls.Challenge, parsed, perr)
 		if code != "" {
-			return s.failFactor(ctx, tx, h, u.op, "login.webauthn", code, origin)
+			return code, nil
 		}
-		if err := s.recordUse(ctx, tx, u, cred, now); err != nil {
-			return err
-		}
-		ok = true
-		return s.openSession(ctx, tx, h, sh, u.op, FactorWebAuthn, "login.webauthn", origin, userAgent)
+		return "", s.recordUse(ctx, tx, cred, s.now())
 	})
-	if err != nil {
-		return nil, loginError(err)
-	}
-	if !ok {
-		return nil, ErrBadCredentials
-	}
-	return &Session{Token: tok, Expires: now.Add(s.absolute())}, nil
 }
 
 // checkAssertion validates an assertion against the ceremony state; it
@@ -243,7 +229,7 @@ func (s *Service) checkAssertion(u *waUser, challenge []byte, parsed *protocol.P
 }
 
 // recordUse stores the credential's new sign count.
-func (s *Service) recordUse(ctx context.Context, tx vault.Tx, u *waUser, cred *webauthn.Credential, now time.Time) error {
+func (s *Service) recordUse(ctx context.Context, tx vault.Tx, cred *webauthn.Credential, now time.Time) error {
 	b, err := json.Marshal(cred)
 	if err != nil {
 		return err
@@ -490,22 +476,9 @@ func (s *Service) BeginWebAuthnStepUp(ctx context.Context, token, origin, userAg
 	}
 	var opts *protocol.CredentialAssertion
 	err = s.Store.Update(ctx, func(ctx context.Context, tx vault.Tx) error {
-		u, err := loadUser(ctx, tx, a.ID)
-		if err != nil {
-			return err
-		}
-		if len(u.creds) == 0 || !s.allows(u.op.Role, FactorWebAuthn) {
-			return ErrFactorNotAllowed
-		}
-		var sd *webauthn.SessionData
-		if opts, sd, err = s.WebAuthn.BeginLogin(u); err != nil {
-			return fmt.Errorf("begin webauthn step-up: %w", err)
-		}
-		b, err := json.Marshal(sd)
-		if err != nil {
-			return err
-		}
-		return tx.SetChallenge(ctx, HashToken(token), b)
+		var err error
+		opts, err = s.beginAssertion(ctx, tx, a.ID, HashToken(token))
+		return err
 	})
 	if err != nil {
 		return nil, sessionError(err)
@@ -548,7 +521,7 @@ func (s *Service) FinishWebAuthnStepUp(ctx context.Context, token string, assert
 			bad = true
 			return tx.AppendAudit(ctx, &vault.AuditEntry{Time: now, Actor: a.ID, Action: "stepup.webauthn", Decision: "deny:" + code, Origin: origin})
 		}
-		if err := s.recordUse(ctx, tx, u, cred, now); err != nil {
+		if err := s.recordUse(ctx, tx, cred, now); err != nil {
 			return err
 		}
 		if err := tx.StepUp(ctx, h, now, FactorWebAuthn, origin, userAgent); err != nil {
