@@ -380,7 +380,7 @@ func (s *Server) totp(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, nil, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"token": ses.Token, "expires_at": ses.Expires.Format(time.RFC3339)})
+	writeSession(w, ses)
 }
 
 func (s *Server) logout(w http.ResponseWriter, r *http.Request, a vault.Actor) {

@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"time"
 
+	"github.com/coffre/coffre/internal/auth"
 	"github.com/coffre/coffre/internal/policy"
 	"github.com/coffre/coffre/internal/vault"
 )
@@ -55,7 +57,7 @@ func (s *Server) webauthnFinish(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, nil, err)
 		return
 	}
-	writeSession(w, ses.Token, ses.Expires)
+	writeSession(w, ses)
 }
 
 type codeRequest struct {
@@ -78,7 +80,7 @@ func (s *Server) recoveryLogin(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, nil, err)
 		return
 	}
-	writeSession(w, ses.Token, ses.Expires)
+	writeSession(w, ses)
 }
 
 // stepUpTOTP serves POST /v1/auth/stepup/totp {"code"}: a fresh TOTP code
@@ -291,8 +293,9 @@ func (s *Server) revokeEveryone(w http.ResponseWriter, r *http.Request, a vault.
 	writeJSON(w, http.StatusOK, map[string]int{"revoked": n})
 }
 
-func writeSession(w http.ResponseWriter, token string, expires interface{ Format(string) string }) {
-	writeJSON(w, http.StatusOK, map[string]any{"token": token, "expires_at": expires.Format("2006-01-02T15:04:05Z07:00")})
+// writeSession answers a completed login.
+func writeSession(w http.ResponseWriter, ses *auth.Session) {
+	writeJSON(w, http.StatusOK, map[string]any{"token": ses.Token, "expires_at": ses.Expires.Format(time.RFC3339)})
 }
 
 // notFoundAs gives a not-found error a message of its own.

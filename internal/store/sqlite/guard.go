@@ -14,12 +14,13 @@ import (
 	"github.com/coffre/coffre/internal/vault"
 )
 
-// guardCache keeps the guard states on the writer: every access reads and
-// rewrites its operator's state, and the writer is the only one to write
-// them (one process owns an SQLite file), so the writer reads them from
-// memory, collects a group's new states and writes each operator's last
-// state once, just before the group commits.
-type guardCache struct {
+// writerCache is what the writer keeps in memory between groups. The guard
+// states: every access reads and rewrites its operator's state, and the
+// writer is the only one to write them (one process owns an SQLite file),
+// so the writer reads them from memory, collects a group's new states and
+// writes each operator's last state once, just before the group commits.
+// And the audit sequence, since the writer numbers entries itself.
+type writerCache struct {
 	states  map[string][]byte // committed
 	pending map[string][]byte // written by the running group
 	// The audit sequence: seq is the last committed (when seqKnown),
@@ -29,29 +30,29 @@ type guardCache struct {
 	seqKnown  bool
 }
 
-// guardMark is what a savepoint rollback restores.
-type guardMark struct {
+// writerMark is what a savepoint rollback restores.
+type writerMark struct {
 	pending map[string][]byte
 	next    int64
 }
 
 // begin starts a group.
-func (c *guardCache) begin() { c.pending, c.next = nil, c.seq }
+func (c *writerCache) begin() { c.pending, c.next = nil, c.seq }
 
 // mark returns what to restore when one function of a group is rolled back
 // to its savepoint.
-func (c *guardCache) mark() guardMark { return guardMark{maps.Clone(c.pending), c.next} }
+func (c *writerCache) mark() writerMark { return writerMark{maps.Clone(c.pending), c.next} }
 
-func (c *guardCache) rollbackTo(m guardMark) { c.pending, c.next = m.pending, m.next }
+func (c *writerCache) rollbackTo(m writerMark) { c.pending, c.next = m.pending, m.next }
 
 // drop forgets the running group's writes (a rollback); the sequence is
 // read again from the table.
-func (c *guardCache) drop() { c.pending, c.seqKnown = nil, false }
+func (c *writerCache) drop() { c.pending, c.seqKnown = nil, false }
 
 // flush writes the running group's states, in the group's transaction,
 // with multi-row upserts of 64, 32, … 1 rows (a statement costs more than a
 // row; power-of-two sizes keep the prepared statements few).
-func (c *guardCache) flush(ctx context.Context, t *tx) error {
+func (c *writerCache) flush(ctx context.Context, t *tx) error {
 	args := make([]any, 0, 2*len(c.pending))
 	for op, b := range c.pending {
 		args = append(args, op, b)
@@ -75,7 +76,7 @@ func (c *guardCache) flush(ctx context.Context, t *tx) error {
 }
 
 // committed makes the running group's states the committed ones.
-func (c *guardCache) committed() {
+func (c *writerCache) committed() {
 	if c.states == nil {
 		c.states = map[string][]byte{}
 	}
@@ -89,7 +90,7 @@ func (c *guardCache) committed() {
 
 // nextSeq returns the sequence number of the next audit entry of the
 // running group.
-func (c *guardCache) nextSeq(ctx context.Context, t *tx) (int64, error) {
+func (c *writerCache) nextSeq(ctx context.Context, t *tx) (int64, error) {
 	if !c.seqKnown {
 		var last int64
 		if err := t.row(ctx, "lastAuditSeq").Scan(&last); err != nil {
@@ -102,11 +103,11 @@ func (c *guardCache) nextSeq(ctx context.Context, t *tx) (int64, error) {
 }
 
 func (t *tx) GetGuard(ctx context.Context, operator string) ([]byte, error) {
-	if t.guard != nil {
-		if b, ok := t.guard.pending[operator]; ok {
+	if t.cache != nil {
+		if b, ok := t.cache.pending[operator]; ok {
 			return b, nil
 		}
-		if b, ok := t.guard.states[operator]; ok {
+		if b, ok := t.cache.states[operator]; ok {
 			return b, nil
 		}
 	}
@@ -122,11 +123,11 @@ func (t *tx) GetGuard(ctx context.Context, operator string) ([]byte, error) {
 }
 
 func (t *tx) PutGuard(ctx context.Context, operator string, state []byte) error {
-	if t.guard != nil {
-		if t.guard.pending == nil {
-			t.guard.pending = map[string][]byte{}
+	if t.cache != nil {
+		if t.cache.pending == nil {
+			t.cache.pending = map[string][]byte{}
 		}
-		t.guard.pending[operator] = bytes.Clone(state)
+		t.cache.pending[operator] = bytes.Clone(state)
 		return nil
 	}
 	if _, err := t.exec(ctx, "putGuard", operator, state); err != nil {

@@ -72,9 +72,9 @@ type Store struct {
 	done   chan struct{}
 	closed sync.Once
 	opts   Options
-	stmts  *stmts // on the write connection
-	rstmts *stmts // on the read pool
-	guard  guardCache
+	stmts  *stmts      // on the write connection
+	rstmts *stmts      // on the read pool
+	cache  writerCache // the writer's guard states and audit numbering
 
 	groups, requests atomic.Int64 // group commits and the Update calls they held
 }
@@ -343,7 +343,7 @@ func (s *Store) commit(batch []*request) {
 	s.requests.Add(int64(len(batch)))
 	finish := func(err error) {
 		if err != nil {
-			s.guard.drop()
+			s.cache.drop()
 		}
 		for _, r := range batch {
 			if err != nil && r.err == nil {
@@ -361,7 +361,7 @@ func (s *Store) commit(batch []*request) {
 		failed = failed || r.err != nil
 	}
 	if failed && len(batch) > 1 {
-		s.guard.drop()
+		s.cache.drop()
 		if _, err := s.stmts.m["rollback"].ExecContext(ctx); err != nil {
 			finish(fmt.Errorf("rollback: %w", err))
 			return
@@ -372,12 +372,12 @@ func (s *Store) commit(batch []*request) {
 		}
 	} else if failed {
 		// Alone in its transaction, a failed request rolls it all back.
-		s.guard.drop()
+		s.cache.drop()
 		_, err := s.stmts.m["rollback"].ExecContext(ctx)
 		finish(err)
 		return
 	}
-	if err := s.guard.flush(ctx, &tx{q: s.wconn, st: s.stmts}); err != nil {
+	if err := s.cache.flush(ctx, &tx{q: s.wconn, st: s.stmts}); err != nil {
 		s.stmts.m["rollback"].ExecContext(ctx)
 		finish(fmt.Errorf("write guard state: %w", err))
 		return
@@ -387,7 +387,7 @@ func (s *Store) commit(batch []*request) {
 		finish(fmt.Errorf("commit: %w", err))
 		return
 	}
-	s.guard.committed()
+	s.cache.committed()
 	finish(nil)
 }
 
@@ -399,8 +399,8 @@ func (s *Store) runGroup(ctx context.Context, batch []*request, savepoints bool)
 	if _, err := s.stmts.m["begin"].ExecContext(ctx); err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
-	s.guard.begin()
-	tx := &tx{q: s.wconn, st: s.stmts, guard: &s.guard}
+	s.cache.begin()
+	tx := &tx{q: s.wconn, st: s.stmts, cache: &s.cache}
 	for _, r := range batch {
 		if !savepoints {
 			if r.err = r.ctx.Err(); r.err == nil {
@@ -429,9 +429,9 @@ func (s *Store) runSavepoint(ctx context.Context, tx *tx, r *request) error {
 	if _, err := s.stmts.m["savepoint"].ExecContext(ctx); err != nil {
 		return fmt.Errorf("savepoint: %w", err)
 	}
-	mark := s.guard.mark()
+	mark := s.cache.mark()
 	if r.err = r.fn(r.ctx, tx); r.err != nil {
-		s.guard.rollbackTo(mark)
+		s.cache.rollbackTo(mark)
 		if _, err := s.stmts.m["rollbackTo"].ExecContext(ctx); err != nil {
 			return fmt.Errorf("rollback to savepoint: %w", err)
 		}

@@ -139,7 +139,7 @@ type querier interface {
 type tx struct {
 	q     querier
 	st    *stmts
-	guard *guardCache // the writer's; nil on the read pool
+	cache *writerCache // the writer's; nil on the read pool
 }
 
 // noCancel strips cancellation from a statement's context: modernc.org/sqlite
@@ -279,8 +279,8 @@ func (t *tx) DeleteIndex(ctx context.Context, hash []byte) error {
 func (t *tx) AppendAudit(ctx context.Context, e *vault.AuditEntry) error {
 	var seq int64
 	var err error
-	if t.guard != nil {
-		seq, err = t.guard.nextSeq(ctx, t)
+	if t.cache != nil {
+		seq, err = t.cache.nextSeq(ctx, t)
 	} else {
 		err = t.row(ctx, "lastAuditSeq").Scan(&seq)
 		seq++
