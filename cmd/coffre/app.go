@@ -120,7 +120,7 @@ func openApp(ctx context.Context, o appOptions, stderr io.Writer) (*app, error) 
 	if created {
 		log.Info("created root key file", "path", cfg.RootKeyFile)
 	}
-	st, err := sqlite.Open(ctx, path, sqlite.Options{Durability: o.durability, WriterCacheKiB: o.bulkCache})
+	st, err := sqlite.Open(ctx, path, sqlite.Options{IDs: keys.SubjectIDs(), Durability: o.durability, WriterCacheKiB: o.bulkCache})
 	if err != nil {
 		return nil, err
 	}

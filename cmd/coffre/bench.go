@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -81,6 +82,7 @@ func runBenchImport(ctx context.Context, args []string, stdout, stderr io.Writer
 	batch := fs.Int("batch", 50000, "records per transaction")
 	fresh := fs.Bool("fresh", false, "first delete --data if it holds an earlier benchmark")
 	asJSON := fs.Bool("json", false, "print the result as JSON")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the import to this `file`")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -148,6 +150,13 @@ func runBenchImport(ctx context.Context, args []string, stdout, stderr io.Writer
 			lastN, lastT = imported, now
 		}
 		return nil
+	}
+	if *cpuProfile != "" {
+		stop, err := startCPUProfile(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer stop()
 	}
 	if err := a.vault.ImportAll(ctx, actor, next, done); err != nil {
 		return fmt.Errorf("import (%d records written before): %w", imported, err)
@@ -584,4 +593,18 @@ func sampleLag(ctx context.Context, c *http.Client, url string, every time.Durat
 		}
 	}()
 	return out
+}
+
+// startCPUProfile writes a CPU profile to path until the returned function
+// is called.
+func startCPUProfile(path string) (func(), error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("cpu profile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("cpu profile: %w", err)
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }

@@ -37,12 +37,16 @@ func runBenchAudit(ctx context.Context, args []string, stdout, stderr io.Writer)
 	if err := os.RemoveAll(*data); err != nil {
 		return err
 	}
-	st, err := sqlite.Open(ctx, filepath.Join(*data, "coffre.db"), sqlite.Options{WriterCacheKiB: bulkCacheKiB})
+	seed := make([]byte, envelope.SeedSize)
+	keys, err := envelope.NewKeyring(map[uint32][]byte{1: seed}, 1)
+	if err != nil {
+		return err
+	}
+	st, err := sqlite.Open(ctx, filepath.Join(*data, "coffre.db"), sqlite.Options{IDs: keys.SubjectIDs(), WriterCacheKiB: bulkCacheKiB})
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	seed := make([]byte, envelope.SeedSize)
 	signer, err := audit.NewSigner(auditlog.Origin, seed)
 	if err != nil {
 		return err

@@ -7,7 +7,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	_ "github.com/coffre/coffre/internal/store/sqlite/sqlitetest" // audit_set, audit_leaf
+	"github.com/coffre/coffre/internal/store/sqlite/sqlitetest" // audit_set, audit_leaf
 	"net/http/httptest"
 	"path/filepath"
 	"sync"
@@ -32,7 +32,7 @@ var ctx = context.Background()
 func newLog(t *testing.T) (string, string) {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "coffre.db")
-	st, err := sqlite.Open(ctx, path, sqlite.Options{})
+	st, err := sqlite.Open(ctx, path, sqlite.Options{IDs: sqlitetest.IDs()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -88,7 +88,7 @@ func signerFor(t *testing.T, path string) *audit.Signer {
 // openStore opens the log at path until the test ends.
 func openStore(t *testing.T, path string) *sqlite.Store {
 	t.Helper()
-	st, err := sqlite.Open(ctx, path, sqlite.Options{})
+	st, err := sqlite.Open(ctx, path, sqlite.Options{IDs: sqlitetest.IDs()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,7 +98,7 @@ func openStore(t *testing.T, path string) *sqlite.Store {
 
 func verify(t *testing.T, path, vkey string) (*auditlog.Report, error) {
 	t.Helper()
-	st, err := sqlite.Open(ctx, path, sqlite.Options{})
+	st, err := sqlite.Open(ctx, path, sqlite.Options{IDs: sqlitetest.IDs()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
+	"github.com/coffre/coffre/internal/store/sqlite/sqlitetest"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -22,7 +23,7 @@ func newService(t *testing.T, now *time.Time) *auth.Service {
 	seed := make([]byte, envelope.SeedSize)
 	rand.Read(seed)
 	keys, _ := envelope.NewKeyring(map[uint32][]byte{1: seed}, 1)
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "a.db"), sqlite.Options{})
+	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "a.db"), sqlite.Options{IDs: sqlitetest.IDs()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -38,8 +38,11 @@ import (
 	"errors"
 	"fmt"
 	"hash"
+	"slices"
 	"sort"
 	"sync"
+
+	"github.com/coffre/coffre/internal/subjectid"
 )
 
 // Sizes of the formats.
@@ -70,6 +73,7 @@ type Keyring struct {
 	signSeed []byte
 	caSeed   []byte
 	sector   []byte
+	ids      *subjectid.Codec
 	hmacs    sync.Pool
 }
 
@@ -119,6 +123,13 @@ func NewKeyring(seeds map[uint32][]byte, current uint32) (*Keyring, error) {
 	if k.sector, err = derive(oldest, "coffre sector pseudonyms", 32); err != nil {
 		return nil, err
 	}
+	idKey, err := derive(oldest, "coffre subject ids", 32)
+	if err != nil {
+		return nil, err
+	}
+	if k.ids, err = subjectid.New(idKey); err != nil {
+		return nil, err
+	}
 	k.hmacs.New = func() any { return hmac.New(sha256.New, k.blindKey) }
 	return k, nil
 }
@@ -129,6 +140,10 @@ func (k *Keyring) Current() uint32 { return k.current }
 // SigningSeed returns the 32-byte seed of the audit checkpoint signing key
 // (an Ed25519 seed).
 func (k *Keyring) SigningSeed() []byte { return append([]byte(nil), k.signSeed...) }
+
+// SubjectIDs returns the codec of subject ids. Its key comes from the
+// oldest root key version, so ids outlive key rotation.
+func (k *Keyring) SubjectIDs() *subjectid.Codec { return k.ids }
 
 // CASeed returns the 32-byte Ed25519 seed of Coffre's certificate
 // authority for partner clients.
@@ -316,15 +331,38 @@ func newDataKey(subject string, version uint32, raw []byte) (*DataKey, error) {
 // Version returns the DEK version bound into the field ciphertexts.
 func (d *DataKey) Version() uint32 { return d.version }
 
-func (d *DataKey) fieldAD(field string) []byte {
-	var ver [4]byte
-	binary.BigEndian.PutUint32(ver[:], d.version)
-	return append(ad("coffre/field/v1", d.subject, field), append([]byte{0}, ver[:]...)...)
+// appendFieldAD appends the associated data of a field's ciphertext:
+// "coffre/field/v1", subject, field, each followed by a zero byte, then
+// the DEK version (big-endian).
+func (d *DataKey) appendFieldAD(b []byte, field string) []byte {
+	b = append(b, "coffre/field/v1\x00"...)
+	b = append(b, d.subject...)
+	b = append(b, 0)
+	b = append(b, field...)
+	b = append(b, 0)
+	return binary.BigEndian.AppendUint32(b, d.version)
 }
+
+func (d *DataKey) fieldAD(field string) []byte { return d.appendFieldAD(nil, field) }
+
+// SealedLen is the length of the ciphertext of an n-byte value.
+func SealedLen(n int) int { return nonceSize + n + tagSize }
 
 // Seal encrypts one field's value.
 func (d *DataKey) Seal(field string, pt []byte) []byte {
-	return seal(d.aead, nil, pt, d.fieldAD(field))
+	return d.AppendSeal(make([]byte, 0, SealedLen(len(pt))), field, pt)
+}
+
+// AppendSeal appends the ciphertext of one field's value to dst (Seal
+// without an allocation of its own).
+func (d *DataKey) AppendSeal(dst []byte, field string, pt []byte) []byte {
+	var buf [128]byte
+	adata := d.appendFieldAD(buf[:0], field)
+	dst = slices.Grow(dst, SealedLen(len(pt)))
+	n := len(dst)
+	dst = dst[:n+nonceSize]
+	rand.Read(dst[n:]) // never fails (crypto/rand doc)
+	return d.aead.Seal(dst, dst[n:], pt, adata)
 }
 
 // Open decrypts one field's value; it fails with ErrDecrypt if the

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/json"
+	"github.com/coffre/coffre/internal/store/sqlite/sqlitetest"
 	"io"
 	"log/slog"
 	"net/http"
@@ -32,7 +33,7 @@ func BenchmarkHTTPRead(b *testing.B) {
 	seed := make([]byte, envelope.SeedSize)
 	rand.Read(seed)
 	keys, _ := envelope.NewKeyring(map[uint32][]byte{1: seed}, 1)
-	st, err := sqlite.Open(ctx, filepath.Join(b.TempDir(), "c.db"), sqlite.Options{})
+	st, err := sqlite.Open(ctx, filepath.Join(b.TempDir(), "c.db"), sqlite.Options{IDs: sqlitetest.IDs()})
 	if err != nil {
 		b.Fatal(err)
 	}

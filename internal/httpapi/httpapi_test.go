@@ -16,6 +16,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/coffre/coffre/internal/store/sqlite/sqlitetest"
 	"io"
 	"log/slog"
 	"maps"
@@ -103,7 +104,7 @@ func newEnvWith(t *testing.T, g *vault.Guard, proxies []netip.Prefix) *env {
 	if err != nil {
 		t.Fatalf("NewKeyring: %v", err)
 	}
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "coffre.db"), sqlite.Options{Readers: 4})
+	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "coffre.db"), sqlite.Options{IDs: sqlitetest.IDs(), Readers: 4})
 	if err != nil {
 		t.Fatalf("sqlite.Open: %v", err)
 	}

@@ -266,18 +266,22 @@ func newID(prefix string) string {
 // auditors, the canary table by no role.
 func (v *Vault) PlantCanaries(ctx context.Context, a Actor, partner string, rows []ImportRow) ([]string, error) {
 	now := v.now().UTC()
+	ids, err := v.newSubjectIDs(ctx, len(rows))
+	if err != nil {
+		return nil, err
+	}
 	var all []*sealed
-	for _, r := range rows {
+	for i, r := range rows {
 		if err := v.checkFields(r.Unit, r.Fields); err != nil {
 			return nil, fmt.Errorf("canary %d: %w", r.Num, err)
 		}
-		s, err := v.seal(NewSubjectID(), r.Unit, r.Fields, now)
+		s, err := v.seal(ids[i], r.Unit, r.Fields, now)
 		if err != nil {
 			return nil, err
 		}
 		all = append(all, s)
 	}
-	err := v.store.Update(ctx, func(ctx context.Context, tx Tx) error {
+	err = v.store.Update(ctx, func(ctx context.Context, tx Tx) error {
 		for _, s := range all {
 			if err := s.put(ctx, tx); err != nil {
 				return err
@@ -294,7 +298,7 @@ func (v *Vault) PlantCanaries(ctx context.Context, a Actor, partner string, rows
 	if err != nil {
 		return nil, unavailable(err)
 	}
-	ids := make([]string, len(all))
+	ids = make([]string, len(all))
 	for i, s := range all {
 		ids[i] = s.row.ID
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
+	"github.com/coffre/coffre/internal/store/sqlite/sqlitetest"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -97,7 +98,7 @@ func (g *guarded) open() {
 	if g.store != nil {
 		g.store.Close()
 	}
-	st, err := sqlite.Open(ctx, g.path, sqlite.Options{})
+	st, err := sqlite.Open(ctx, g.path, sqlite.Options{IDs: sqlitetest.IDs()})
 	if err != nil {
 		g.t.Fatal(err)
 	}
@@ -384,7 +385,7 @@ func TestPurposeDemandsSecurityKey(t *testing.T) {
 	seed := make([]byte, envelope.SeedSize)
 	rand.Read(seed)
 	keys, _ := envelope.NewKeyring(map[uint32][]byte{1: seed}, 1)
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "k.db"), sqlite.Options{})
+	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "k.db"), sqlite.Options{IDs: sqlitetest.IDs()})
 	if err != nil {
 		t.Fatal(err)
 	}

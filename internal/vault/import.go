@@ -1,10 +1,14 @@
 package vault
 
 import (
+	"bytes"
+	"cmp"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"runtime"
+	"slices"
 	"sync"
 	"time"
 
@@ -57,6 +61,12 @@ type ImportBatch struct {
 	sealed []*sealed // nil where the row failed validation
 	failed []RowError
 	now    time.Time
+	// The blind-index entries of the batch sorted by hash: inserted in
+	// key order, consecutive inserts land on the same or neighbouring
+	// B-tree pages, which is what makes the bulk path fast.
+	hashes   [][]byte
+	owners   []string
+	subjects []*SubjectRow // in creation (row) order
 }
 
 // PrepareImport checks the import permission, validates and encrypts rows
@@ -64,6 +74,10 @@ type ImportBatch struct {
 func (v *Vault) PrepareImport(ctx context.Context, a Actor, rows []ImportRow) (*ImportBatch, error) {
 	if err := v.can(a, policy.PermImport); err != nil {
 		v.deny(ctx, AuditEntry{Actor: a.ID, Action: "import", Origin: a.Origin}, err)
+		return nil, err
+	}
+	ids, err := v.newSubjectIDs(ctx, len(rows))
+	if err != nil {
 		return nil, err
 	}
 	b := &ImportBatch{actor: a, rows: rows, sealed: make([]*sealed, len(rows)), now: v.now().UTC()}
@@ -77,7 +91,7 @@ func (v *Vault) PrepareImport(ctx context.Context, a Actor, rows []ImportRow) (*
 				if errs[i] = v.checkFields(r.Unit, r.Fields); errs[i] != nil {
 					continue
 				}
-				b.sealed[i], errs[i] = v.seal(NewSubjectID(), r.Unit, r.Fields, b.now)
+				b.sealed[i], errs[i] = v.seal(ids[i], r.Unit, r.Fields, b.now)
 			}
 		})
 	}
@@ -92,87 +106,90 @@ func (v *Vault) PrepareImport(ctx context.Context, a Actor, rows []ImportRow) (*
 		}
 		b.failed = append(b.failed, RowError{Num: rows[i].Num, Field: fe.Field, Reason: fe.Reason})
 	}
+	b.sortIndexes()
 	return b, nil
 }
 
+// sortIndexes fills the batch's subjects and its index entries in hash
+// order.
+func (b *ImportBatch) sortIndexes() {
+	type entry struct {
+		key uint64 // the hash's first 8 bytes, big-endian: compares as the hash does
+		s   *sealed
+		i   int
+	}
+	var es []entry
+	for _, s := range b.sealed {
+		if s == nil {
+			continue
+		}
+		b.subjects = append(b.subjects, s.row)
+		for i, h := range s.indexes {
+			es = append(es, entry{binary.BigEndian.Uint64(h), s, i})
+		}
+	}
+	slices.SortFunc(es, func(x, y entry) int {
+		if c := cmp.Compare(x.key, y.key); c != 0 {
+			return c
+		}
+		return bytes.Compare(x.s.indexes[x.i], y.s.indexes[y.i])
+	})
+	b.hashes, b.owners = make([][]byte, len(es)), make([]string, len(es))
+	for j, e := range es {
+		b.hashes[j], b.owners[j] = e.s.indexes[e.i], e.s.row.ID
+	}
+}
+
 // CommitImport writes a prepared batch in one transaction; see Import.
+// With a BulkTx it first writes the whole batch with multi-row statements;
+// if a lookup value of the batch is taken (or repeated within it), that
+// transaction rolls back and the batch is written again row by row, so
+// that the rows at fault are found and reported and the others written.
 func (v *Vault) CommitImport(ctx context.Context, b *ImportBatch) (ids []string, failed []RowError, err error) {
 	var conflicts []RowError
 	var written []string
-	err = v.store.Update(ctx, func(ctx context.Context, tx Tx) error {
-		conflicts, written = conflicts[:0], written[:0]
-		bulk, _ := tx.(BulkTx)
-		for start := 0; start < len(b.sealed); start += bulkChunk {
-			chunk := b.sealed[start:min(start+bulkChunk, len(b.sealed))]
-			if bulk != nil {
-				ok, err := putChunk(ctx, bulk, chunk)
-				if err != nil {
+	oneByOne := false
+	for {
+		err = v.store.Update(ctx, func(ctx context.Context, tx Tx) error {
+			conflicts, written = conflicts[:0], written[:0]
+			if bulk, ok := tx.(BulkTx); ok && !oneByOne {
+				if err := bulk.PutIndexes(ctx, b.hashes, b.owners); err != nil {
 					return err
 				}
-				if ok {
-					for _, s := range chunk {
-						if s != nil {
-							written = append(written, s.row.ID)
+				if err := bulk.PutSubjects(ctx, b.subjects); err != nil {
+					return err
+				}
+				for _, s := range b.subjects {
+					written = append(written, s.ID)
+				}
+			} else {
+				for j, s := range b.sealed {
+					if s == nil {
+						continue
+					}
+					if err := s.put(ctx, tx); err != nil {
+						if !errors.Is(err, ErrConflict) {
+							return err
 						}
+						conflicts = append(conflicts, RowError{Num: b.rows[j].Num, Reason: "a lookup value of this row already belongs to another subject"})
+						continue
 					}
-					continue
+					written = append(written, s.row.ID)
 				}
 			}
-			// One row at a time: no bulk interface, or a conflict in the chunk.
-			for j, s := range chunk {
-				if s == nil {
-					continue
-				}
-				if err := s.put(ctx, tx); err != nil {
-					if !errors.Is(err, ErrConflict) {
-						return err
-					}
-					conflicts = append(conflicts, RowError{Num: b.rows[start+j].Num, Reason: "a lookup value of this row already belongs to another subject"})
-					continue
-				}
-				written = append(written, s.row.ID)
-			}
+			e := AuditEntry{Time: b.now, Actor: b.actor.ID, Action: "import", Decision: "allow", Origin: b.actor.Origin,
+				Reason: fmt.Sprintf("%d subjects created", len(written))}
+			return tx.AppendAudit(ctx, &e)
+		})
+		if oneByOne || !errors.Is(err, ErrConflict) {
+			break
 		}
-		e := AuditEntry{Time: b.now, Actor: b.actor.ID, Action: "import", Decision: "allow", Origin: b.actor.Origin,
-			Reason: fmt.Sprintf("%d subjects created", len(written))}
-		return tx.AppendAudit(ctx, &e)
-	})
+		oneByOne = true
+	}
 	if err != nil {
 		return nil, nil, unavailable(err)
 	}
 	return written, append(append([]RowError(nil), b.failed...), conflicts...), nil
-}
-
-// bulkChunk is the rows per multi-row statement (7 parameters a subject,
-// 2 per index entry: well under SQLite's 32,766).
-const bulkChunk = 128
-
-// putChunk writes a chunk of sealed rows with multi-row statements. It
-// reports false, having written nothing, when a lookup value of the chunk
-// is taken, so the caller can retry row by row and name the row.
-func putChunk(ctx context.Context, tx BulkTx, chunk []*sealed) (bool, error) {
-	var hashes [][]byte
-	var owners []string
-	var subjects []*SubjectRow
-	for _, s := range chunk {
-		if s == nil {
-			continue
-		}
-		subjects = append(subjects, s.row)
-		for _, h := range s.indexes {
-			hashes, owners = append(hashes, h), append(owners, s.row.ID)
-		}
-	}
-	if err := tx.PutIndexes(ctx, hashes, owners); err != nil {
-		if errors.Is(err, ErrConflict) {
-			return false, nil
-		}
-		return false, err
-	}
-	if err := tx.PutSubjects(ctx, subjects); err != nil {
-		return false, err
-	}
-	return true, nil
 }
 
 // ImportAll imports the batches next returns until it returns no rows,

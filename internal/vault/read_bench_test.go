@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"fmt"
+	"github.com/coffre/coffre/internal/store/sqlite/sqlitetest"
 	"path/filepath"
 	"sync/atomic"
 	"testing"
@@ -33,7 +34,7 @@ func benchmarkRead(b *testing.B, guarded bool) {
 	seed := make([]byte, 32)
 	rand.Read(seed)
 	keys, _ := envelope.NewKeyring(map[uint32][]byte{1: seed}, 1)
-	st, err := sqlite.Open(ctx, filepath.Join(b.TempDir(), "c.db"), sqlite.Options{})
+	st, err := sqlite.Open(ctx, filepath.Join(b.TempDir(), "c.db"), sqlite.Options{IDs: sqlitetest.IDs()})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -31,6 +31,10 @@ type Store interface {
 	// View runs fn read-only. Each read sees committed data; a View of
 	// several reads is not guaranteed one snapshot.
 	View(ctx context.Context, fn func(context.Context, Tx) error) error
+	// NewSubjectIDs returns n ids for subjects about to be made, in
+	// creation order (see package subjectid). An id is never handed out
+	// twice; one never written is a gap.
+	NewSubjectIDs(ctx context.Context, n int) ([]string, error)
 	Close() error
 }
 

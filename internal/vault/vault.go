@@ -18,8 +18,8 @@ package vault
 
 import (
 	"context"
-	"crypto/rand"
 	"encoding/base32"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -32,6 +32,7 @@ import (
 	"github.com/coffre/coffre/internal/guard"
 	"github.com/coffre/coffre/internal/mask"
 	"github.com/coffre/coffre/internal/policy"
+	"github.com/coffre/coffre/internal/subjectid"
 	"github.com/coffre/coffre/internal/value"
 )
 
@@ -61,6 +62,7 @@ type Vault struct {
 	log       *slog.Logger
 	reasonMax int
 	visible   map[string][]string // purpose → fields it shows, schema order
+	byName    []policy.Field      // the schema's fields sorted by name (the sealed blob's order)
 	guard     *Guard
 	memo      *guard.Memo
 	stepUpFor time.Duration
@@ -103,6 +105,7 @@ func New(c Config) *Vault {
 	for name, pu := range c.Policy.Purposes {
 		v.visible[name] = c.Policy.VisibleFields(pu)
 	}
+	v.byName = slices.SortedFunc(slices.Values(c.Policy.Fields), func(a, b policy.Field) int { return strings.Compare(a.Name, b.Name) })
 	return v
 }
 
@@ -135,25 +138,16 @@ type View struct {
 
 var idEncoding = base32.NewEncoding("0123456789abcdefghjkmnpqrstvwxyz").WithPadding(base32.NoPadding)
 
-// NewSubjectID returns a random opaque subject id: "sub_" and 26 base32
-// characters (128 random bits).
-func NewSubjectID() string {
-	var b [16]byte
-	rand.Read(b[:])
-	return "sub_" + idEncoding.EncodeToString(b[:])
-}
-
 // ValidSubjectID reports whether id has the form of a subject id.
-func ValidSubjectID(id string) bool {
-	if len(id) != 30 || !strings.HasPrefix(id, "sub_") {
-		return false
+func ValidSubjectID(id string) bool { return subjectid.Valid(id) }
+
+// newSubjectIDs asks the store for n new subject ids.
+func (v *Vault) newSubjectIDs(ctx context.Context, n int) ([]string, error) {
+	ids, err := v.store.NewSubjectIDs(ctx, n)
+	if err != nil {
+		return nil, unavailable(fmt.Errorf("new subject ids: %w", err))
 	}
-	for _, c := range id[4:] {
-		if !strings.ContainsRune("0123456789abcdefghjkmnpqrstvwxyz", c) {
-			return false
-		}
-	}
-	return true
+	return ids, nil
 }
 
 // ValidUnit reports whether u is a well-formed unit code.
@@ -557,8 +551,11 @@ func (v *Vault) Lookup(ctx context.Context, a Actor, purposeName, reason, field,
 type sealed struct {
 	row     *SubjectRow
 	indexes [][]byte
-	fields  []string
+	in      map[string]string // the fields given, by name
 }
+
+// names returns the names of the fields given, sorted.
+func (s *sealed) names() []string { return slices.Sorted(maps.Keys(s.in)) }
 
 // checkFields validates a complete set of fields (a new subject's).
 func (v *Vault) checkFields(unit string, fields map[string]string) error {
@@ -609,18 +606,28 @@ func (v *Vault) seal(id, unit string, fields map[string]string, now time.Time) (
 	if err != nil {
 		return nil, err
 	}
-	s := &sealed{row: &SubjectRow{ID: id, Unit: unit, DEK: wrapped, DEKVersion: dk.Version(), Created: now, Updated: now}}
-	cts := make(map[string][]byte, len(fields))
+	s := &sealed{row: &SubjectRow{ID: id, Unit: unit, DEK: wrapped, DEKVersion: dk.Version(), Created: now, Updated: now}, in: fields}
+	// The blob of encodeFields, written in place: fields in name order.
+	n := 0
 	for name, val := range fields {
-		f, _ := v.pol.Field(name)
+		n += len(name) + envelope.SealedLen(len(val)) + 2*binary.MaxVarintLen32
+	}
+	b := make([]byte, 0, n)
+	for _, f := range v.byName {
+		val, ok := fields[f.Name]
+		if !ok {
+			continue
+		}
 		canon := value.Canonical(f.Type, val)
-		cts[name] = dk.Seal(name, []byte(canon))
+		b = binary.AppendUvarint(b, uint64(len(f.Name)))
+		b = append(b, f.Name...)
+		b = binary.AppendUvarint(b, uint64(envelope.SealedLen(len(canon))))
+		b = dk.AppendSeal(b, f.Name, []byte(canon))
 		if f.Lookup {
-			s.indexes = append(s.indexes, v.keys.BlindIndex(name, value.Normalize(f.Type, canon)))
+			s.indexes = append(s.indexes, v.keys.BlindIndex(f.Name, value.Normalize(f.Type, canon)))
 		}
 	}
-	s.row.Fields = encodeFields(cts)
-	s.fields = slices.Sorted(maps.Keys(fields))
+	s.row.Fields = b
 	return s, nil
 }
 
@@ -639,7 +646,7 @@ func (s *sealed) put(ctx context.Context, tx Tx) error {
 					return err
 				}
 			}
-			return fmt.Errorf("%w: a lookup value (one of %s) already belongs to another subject", ErrConflict, strings.Join(s.fields, ", "))
+			return fmt.Errorf("%w: a lookup value (one of %s) already belongs to another subject", ErrConflict, strings.Join(s.names(), ", "))
 		}
 	}
 	return tx.PutSubject(ctx, s.row)
@@ -706,7 +713,11 @@ func (v *Vault) Create(ctx context.Context, a Actor, unit string, fields map[str
 		return "", err
 	}
 	now := v.now().UTC()
-	s, err := v.seal(NewSubjectID(), unit, fields, now)
+	ids, err := v.newSubjectIDs(ctx, 1)
+	if err != nil {
+		return "", err
+	}
+	s, err := v.seal(ids[0], unit, fields, now)
 	if err != nil {
 		return "", err
 	}
@@ -715,7 +726,7 @@ func (v *Vault) Create(ctx context.Context, a Actor, unit string, fields map[str
 			return err
 		}
 		e := entry
-		e.Time, e.Subject, e.Fields, e.Decision = now, s.row.ID, s.fields, "allow"
+		e.Time, e.Subject, e.Fields, e.Decision = now, s.row.ID, s.names(), "allow"
 		return tx.AppendAudit(ctx, &e)
 	})
 	if errors.Is(err, ErrConflict) {

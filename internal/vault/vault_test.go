@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
+	"github.com/coffre/coffre/internal/store/sqlite/sqlitetest"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -55,7 +56,7 @@ func newVault(t *testing.T) (*vault.Vault, *failingStore) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "c.db"), sqlite.Options{})
+	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "c.db"), sqlite.Options{IDs: sqlitetest.IDs()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -382,5 +383,45 @@ func TestImportBatchAllOrNothing(t *testing.T) {
 	ids, failed, err := v.Import(ctx, hr, rows)
 	if err != nil || len(ids) != len(rows) || len(failed) != 0 {
 		t.Fatalf("retry: %d imported, %v, %v", len(ids), failed, err)
+	}
+}
+
+// TestImportBulkPath imports batches big enough for several multi-row
+// statements of every size, and checks every lookup value of every row
+// finds its own subject (the email on every row; the vault's lookup
+// purposes offer no other field); then a batch holding one row whose value is
+// taken, in its middle: that row alone fails, the others are written.
+func TestImportBulkPath(t *testing.T) {
+	v, _ := newVault(t)
+	const n = 2500 // 10,000 index entries: 4096 + 4096 + 1024 + 512 + ...
+	var rows []vault.ImportRow
+	for i := range n {
+		p := synth.Make(13, i)
+		rows = append(rows, vault.ImportRow{Num: i + 2, Unit: p.Unit, Fields: p.Fields})
+	}
+	ids, failed, err := v.Import(ctx, hr, rows)
+	if err != nil || len(ids) != n || len(failed) != 0 {
+		t.Fatalf("import: %d written, failed %v, %v", len(ids), failed, err)
+	}
+	// Index entries are written in hash order: every row's email is in
+	// some statement of some size.
+	for i, r := range rows {
+		got, err := v.Lookup(ctx, worker, "directory", "", "email_pro", r.Fields["email_pro"])
+		if err != nil || got != ids[i] {
+			t.Fatalf("row %d → %q, %v; want %s", r.Num, got, err, ids[i])
+		}
+	}
+	var more []vault.ImportRow
+	for i := range 300 {
+		p := synth.Make(13, n+i)
+		more = append(more, vault.ImportRow{Num: i + 2, Unit: p.Unit, Fields: p.Fields})
+	}
+	more[150].Fields["phone"] = rows[42].Fields["phone"]
+	ids2, failed, err := v.Import(ctx, hr, more)
+	if err != nil || len(ids2) != len(more)-1 || len(failed) != 1 || failed[0].Num != more[150].Num {
+		t.Fatalf("second import: %d written, failed %+v, %v; want all but row %d", len(ids2), failed, err, more[150].Num)
+	}
+	if got, err := v.Lookup(ctx, worker, "directory", "", "email_pro", more[151].Fields["email_pro"]); err != nil || got != ids2[150] {
+		t.Fatalf("row after the failed one → %q, %v; want %s", got, err, ids2[150])
 	}
 }

@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -33,24 +34,48 @@ func (t *tx) bulkStmt(ctx context.Context, head, row, tail string, n int) (*sql.
 	return st, nil
 }
 
-// bulkExec runs a multi-row statement and returns the rows it changed.
-func (t *tx) bulkExec(ctx context.Context, head, row string, n int, args []any) (int64, error) {
+// bulkExec inserts n rows of args (the same number of arguments each)
+// with multi-row statements of at most most rows, and returns the rows it
+// changed. A tail shorter than most goes in pieces of powers of two, so
+// that a few prepared statements serve every n.
+func (t *tx) bulkExec(ctx context.Context, head, row string, n, most int, args []any) (int64, error) {
 	ctx = noCancel(ctx)
-	var res sql.Result
-	var err error
-	if t.st == nil {
-		res, err = t.q.ExecContext(ctx, multiRow(head, row, "", n), args...)
-	} else {
-		var st *sql.Stmt
-		if st, err = t.bulkStmt(ctx, head, row, "", n); err == nil {
-			res, err = st.ExecContext(ctx, args...)
+	per := len(args) / n
+	var changed int64
+	for done := 0; done < n; {
+		k := most
+		for k > n-done {
+			k /= 2
 		}
+		part := args[done*per : (done+k)*per]
+		var res sql.Result
+		var err error
+		if t.st == nil {
+			res, err = t.q.ExecContext(ctx, multiRow(head, row, "", k), part...)
+		} else {
+			var st *sql.Stmt
+			if st, err = t.bulkStmt(ctx, head, row, "", k); err == nil {
+				res, err = st.ExecContext(ctx, part...)
+			}
+		}
+		if err != nil {
+			return changed, err
+		}
+		c, err := res.RowsAffected()
+		if err != nil {
+			return changed, err
+		}
+		changed += c
+		done += k
 	}
-	if err != nil {
-		return 0, err
-	}
-	return res.RowsAffected()
+	return changed, nil
 }
+
+// Rows per multi-row statement: SQLite allows 32,766 parameters.
+const (
+	indexRows   = 4096 // 2 parameters each
+	subjectRows = 1024 // 8 parameters each
+)
 
 func (t *tx) PutIndexes(ctx context.Context, hashes [][]byte, subjects []string) error {
 	if len(hashes) != len(subjects) {
@@ -59,23 +84,47 @@ func (t *tx) PutIndexes(ctx context.Context, hashes [][]byte, subjects []string)
 	if len(hashes) == 0 {
 		return nil
 	}
+	args := make([]any, 0, 2*len(hashes))
+	for i := range hashes {
+		seq, ok := t.ids.Seq(subjects[i])
+		if !ok {
+			return t.putIndexesOneByOne(ctx, hashes, subjects)
+		}
+		args = append(args, hashes[i], seq)
+	}
 	// INSERT OR IGNORE cannot abort, so it needs no statement journal (a
 	// copy of every page it touches) and no existence check first; when it
 	// wrote fewer rows than given, a hash was taken: remove the rows this
 	// call wrote (matching hash and subject) and report the conflict.
-	args := make([]any, 0, 2*len(hashes))
-	for i := range hashes {
-		args = append(args, hashes[i], subjects[i])
-	}
-	n, err := t.bulkExec(ctx, "INSERT OR IGNORE INTO blind_index (hash, subject) VALUES ", "(?, ?)", len(hashes), args)
+	n, err := t.bulkExec(ctx, "INSERT OR IGNORE INTO lookup (hash, subject) VALUES ", "(?, ?)", len(hashes), indexRows, args)
 	if err != nil {
 		return fmt.Errorf("put indexes: %w", err)
 	}
 	if n == int64(len(hashes)) {
 		return nil
 	}
+	return t.undoIndexes(ctx, hashes, subjects)
+}
+
+// putIndexesOneByOne is PutIndexes for subjects made before sequence ids.
+func (t *tx) putIndexesOneByOne(ctx context.Context, hashes [][]byte, subjects []string) error {
 	for i := range hashes {
-		if _, err := t.exec(ctx, "deleteOwnIndex", hashes[i], subjects[i]); err != nil {
+		if err := t.PutIndex(ctx, hashes[i], subjects[i]); err != nil {
+			if errors.Is(err, vault.ErrConflict) {
+				return t.undoIndexes(ctx, hashes[:i], subjects[:i])
+			}
+			return fmt.Errorf("put indexes: %w", err)
+		}
+	}
+	return nil
+}
+
+// undoIndexes removes the entries of hashes that point at their subjects
+// and reports the conflict that made it necessary.
+func (t *tx) undoIndexes(ctx context.Context, hashes [][]byte, subjects []string) error {
+	for i := range hashes {
+		seq, legacy := t.subject(subjects[i])
+		if _, err := t.exec(ctx, "deleteOwnIndex", seq, legacy, hashes[i]); err != nil {
 			return fmt.Errorf("put indexes: undo: %w", err)
 		}
 	}
@@ -86,18 +135,17 @@ func (t *tx) PutSubjects(ctx context.Context, rows []*vault.SubjectRow) error {
 	if len(rows) == 0 {
 		return nil
 	}
-	args := make([]any, 0, 7*len(rows))
+	args := make([]any, 0, 8*len(rows))
 	for _, s := range rows {
-		args = append(args, s.ID, s.Unit, s.DEK, s.DEKVersion, s.Fields, micros(s.Created), micros(s.Updated))
+		seq, legacy := t.newRow(s.ID)
+		args = append(args, seq, legacy, s.Unit, s.DEK, s.DEKVersion, s.Fields, micros(s.Created), micros(s.Updated))
 	}
-	n, err := t.bulkExec(ctx, "INSERT OR IGNORE INTO subjects (id, unit, dek, dek_version, fields, created, updated) VALUES ", "(?, ?, ?, ?, ?, ?, ?)", len(rows), args)
+	n, err := t.bulkExec(ctx, "INSERT OR IGNORE INTO subjects (seq, id, unit, dek, dek_version, fields, created, updated) VALUES ", "(?, ?, ?, ?, ?, ?, ?, ?)", len(rows), subjectRows, args)
 	if err != nil {
 		return fmt.Errorf("put subjects: %w", err)
 	}
 	if n != int64(len(rows)) {
-		// A random 128-bit id already taken: fail the whole transaction
-		// rather than leave a partial chunk.
-		return fmt.Errorf("put subjects: %d of %d written (id collision)", n, len(rows))
+		return fmt.Errorf("put subjects: %d of %d written: %w", n, len(rows), vault.ErrConflict)
 	}
 	return nil
 }

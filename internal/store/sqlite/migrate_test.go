@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"github.com/coffre/coffre/internal/store/sqlite/sqlitetest"
 	"io/fs"
 	"path/filepath"
 	"reflect"
@@ -59,7 +60,7 @@ func TestMigrateAuditLeaves(t *testing.T) {
 	tx.Commit()
 	db.Close()
 
-	s, err := Open(ctx, path, Options{})
+	s, err := Open(ctx, path, Options{IDs: sqlitetest.IDs()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -100,5 +101,98 @@ func TestMigrateAuditLeaves(t *testing.T) {
 		return nil
 	}); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestMigrateSubjectSeq builds a store of schema 7 (random subject ids, a
+// blind index naming them) and checks that after migration 009 every old
+// subject is found by its id and through the index, erasure and canaries
+// still reach it, and new ids neither collide with old rows nor reuse
+// their numbers after a reopen.
+func TestMigrateSubjectSeq(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "old.db")
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	names, _ := fs.Glob(migrations, "migrations/*.sql")
+	sort.Strings(names)
+	for _, n := range names[:7] { // subjects are the same in 7 and 8
+
+		body, _ := migrations.ReadFile(n)
+		if _, err := db.Exec(string(body)); err != nil {
+			t.Fatalf("%s: %v", n, err)
+		}
+	}
+	db.Exec("PRAGMA user_version = 7")
+	old := []string{"sub_7f3k9x2m4q8w1e5r6t0y3u2i9o", "sub_0000000000000000000000000a", "sub_zzzzzzzzzzzzzzzzzzzzzzzzzz"}
+	for i, id := range old {
+		if _, err := db.Exec(`INSERT INTO subjects (id, unit, dek, dek_version, fields, created, updated) VALUES (?, 'u', ?, 1, ?, 1, 1)`, id, "dek-"+id, "f-"+id); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.Exec(`INSERT INTO blind_index (hash, subject) VALUES (?, ?)`, []byte(fmt.Sprintf("hash-%011d", i)), id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db.Close()
+
+	open := func() *Store {
+		s, err := Open(ctx, path, Options{IDs: sqlitetest.IDs()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	s := open()
+	check := func(s *Store) {
+		t.Helper()
+		s.View(ctx, func(ctx context.Context, tx vault.Tx) error {
+			for i, id := range old {
+				got, err := tx.GetSubject(ctx, id)
+				if err != nil || got.Seq != int64(i+1) || !got.Erased && string(got.Fields) != "f-"+id {
+					t.Errorf("GetSubject(%s) = %+v, %v", id, got, err)
+				}
+				if got, err := tx.LookupIndex(ctx, []byte(fmt.Sprintf("hash-%011d", i))); err != nil || got != id {
+					t.Errorf("LookupIndex(%d) = %q, %v; want %s", i, got, err, id)
+				}
+			}
+			return nil
+		})
+	}
+	check(s)
+	ids, _ := s.NewSubjectIDs(ctx, 2)
+	if seq, _ := s.opts.IDs.Seq(ids[0]); seq != int64(len(old))+1 {
+		t.Fatalf("first new id has seq %d, want %d", seq, len(old)+1)
+	}
+	err = s.Update(ctx, func(ctx context.Context, tx vault.Tx) error {
+		if err := tx.PutSubject(ctx, &vault.SubjectRow{ID: ids[1], Unit: "u", DEK: []byte("k"), DEKVersion: 1, Fields: []byte("new")}); err != nil {
+			return err
+		}
+		if err := tx.PutCanary(ctx, old[0], "", time.Now()); err != nil {
+			return err
+		}
+		return tx.EraseSubject(ctx, old[1], time.Now())
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	s = open()
+	defer s.Close()
+	check(s)
+	s.View(ctx, func(ctx context.Context, tx vault.Tx) error {
+		if got, err := tx.GetSubject(ctx, old[0]); err != nil || !got.Canary {
+			t.Errorf("canary flag on an old subject: %+v, %v", got, err)
+		}
+		if got, err := tx.GetSubject(ctx, old[1]); err != nil || !got.Erased {
+			t.Errorf("erasure of an old subject: %+v, %v", got, err)
+		}
+		return nil
+	})
+	// After the reopen, numbering goes on past the highest written seq.
+	more, _ := s.NewSubjectIDs(ctx, 1)
+	if seq, _ := s.opts.IDs.Seq(more[0]); seq != int64(len(old))+3 {
+		t.Fatalf("after reopen, new id has seq %d, want %d", seq, len(old)+3)
 	}
 }

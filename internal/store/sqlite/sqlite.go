@@ -35,6 +35,7 @@ import (
 	"sync/atomic"
 
 	"github.com/coffre/coffre/internal/audit"
+	"github.com/coffre/coffre/internal/subjectid"
 	"github.com/coffre/coffre/internal/vault"
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 )
@@ -45,8 +46,11 @@ var migrations embed.FS
 // ErrClosed is returned by Update and View after Close.
 var ErrClosed = errors.New("store closed")
 
-// Options tune the store; the zero value is the production default.
+// Options tune the store. IDs is required; for the rest, the zero value
+// is the production default.
 type Options struct {
+	// IDs makes and reads subject ids (the keyring's SubjectIDs).
+	IDs *subjectid.Codec
 	// CacheKiB is the page cache of each connection in KiB (default 8192
 	// for the writer, 2048 for each reader).
 	CacheKiB int
@@ -72,9 +76,10 @@ type Store struct {
 	done   chan struct{}
 	closed sync.Once
 	opts   Options
-	stmts  *stmts      // on the write connection
-	rstmts *stmts      // on the read pool
-	cache  writerCache // the writer's guard states and audit numbering
+	stmts  *stmts       // on the write connection
+	rstmts *stmts       // on the read pool
+	cache  writerCache  // the writer's guard states and audit numbering
+	seq    atomic.Int64 // the last subject seq handed out
 
 	groups, requests atomic.Int64 // group commits and the Update calls they held
 }
@@ -94,6 +99,9 @@ type request struct {
 
 // Open opens (creating if needed) the database at path and migrates it.
 func Open(ctx context.Context, path string, opts Options) (*Store, error) {
+	if opts.IDs == nil {
+		return nil, errors.New("open store: Options.IDs (the subject id codec) is required")
+	}
 	if opts.MaxBatch <= 0 {
 		opts.MaxBatch = 512
 	}
@@ -152,7 +160,11 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		wdb.Close()
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
-	if err := migrate(ctx, wconn); err != nil {
+	var last int64 // the last subject seq
+	if err = migrate(ctx, wconn); err == nil {
+		err = wconn.QueryRowContext(ctx, `SELECT coalesce(max(seq), 0) FROM subjects`).Scan(&last)
+	}
+	if err != nil {
 		wconn.Close()
 		wdb.Close()
 		return nil, fmt.Errorf("open store %s: %w", path, err)
@@ -185,8 +197,29 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		reqs: make(chan *request, opts.MaxBatch),
 		stop: make(chan struct{}), done: make(chan struct{}),
 	}
+	s.seq.Store(last)
 	go s.writer()
 	return s, nil
+}
+
+func (s *Store) tx(q querier, st *stmts, cache *writerCache) *tx {
+	return &tx{q: q, st: st, cache: cache, ids: s.opts.IDs, seq: &s.seq}
+}
+
+// NewSubjectIDs returns n ids for new subjects, in creation order. Subject
+// rows are never deleted (erasure keeps a tombstone), so a seq, and the id
+// made of it, is never handed out twice; one handed out but never written
+// (a failed create, a crash) is a gap.
+func (s *Store) NewSubjectIDs(_ context.Context, n int) ([]string, error) {
+	if n < 0 {
+		return nil, fmt.Errorf("new subject ids: n = %d", n)
+	}
+	last := s.seq.Add(int64(n))
+	ids := make([]string, n)
+	for i := range ids {
+		ids[i] = s.opts.IDs.ID(last - int64(n) + 1 + int64(i))
+	}
+	return ids, nil
 }
 
 // Path returns the database file's path.
@@ -377,7 +410,7 @@ func (s *Store) commit(batch []*request) {
 		finish(err)
 		return
 	}
-	if err := s.cache.flush(ctx, &tx{q: s.wconn, st: s.stmts}); err != nil {
+	if err := s.cache.flush(ctx, s.tx(s.wconn, s.stmts, nil)); err != nil {
 		s.stmts.m["rollback"].ExecContext(ctx)
 		finish(fmt.Errorf("write guard state: %w", err))
 		return
@@ -400,7 +433,7 @@ func (s *Store) runGroup(ctx context.Context, batch []*request, savepoints bool)
 		return fmt.Errorf("begin: %w", err)
 	}
 	s.cache.begin()
-	tx := &tx{q: s.wconn, st: s.stmts, cache: &s.cache}
+	tx := s.tx(s.wconn, s.stmts, &s.cache)
 	for _, r := range batch {
 		if !savepoints {
 			if r.err = r.ctx.Err(); r.err == nil {
@@ -452,7 +485,7 @@ func (s *Store) View(ctx context.Context, fn func(context.Context, vault.Tx) err
 		return ErrClosed
 	default:
 	}
-	return fn(ctx, &tx{q: s.rdb, st: s.rstmts})
+	return fn(ctx, s.tx(s.rdb, s.rstmts, nil))
 }
 
 // Close stops the writer after the queued writes and closes the database.

@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"github.com/coffre/coffre/internal/store/sqlite/sqlitetest"
 	"path/filepath"
 	"testing"
 
@@ -11,7 +12,7 @@ import (
 
 func openTest(t *testing.T) *Store {
 	t.Helper()
-	s, err := Open(context.Background(), filepath.Join(t.TempDir(), "coffre.db"), Options{})
+	s, err := Open(context.Background(), filepath.Join(t.TempDir(), "coffre.db"), Options{IDs: sqlitetest.IDs()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -26,7 +27,7 @@ func TestConformance(t *testing.T) {
 func TestReopenKeepsData(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "c.db")
 	ctx := context.Background()
-	s, err := Open(ctx, path, Options{})
+	s, err := Open(ctx, path, Options{IDs: sqlitetest.IDs()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -38,7 +39,7 @@ func TestReopenKeepsData(t *testing.T) {
 	if err := s.Update(ctx, func(context.Context, vault.Tx) error { return nil }); err != ErrClosed {
 		t.Fatalf("Update after Close = %v, want ErrClosed", err)
 	}
-	s, err = Open(ctx, path, Options{})
+	s, err = Open(ctx, path, Options{IDs: sqlitetest.IDs()})
 	if err != nil {
 		t.Fatal(err)
 	}

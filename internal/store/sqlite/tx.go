@@ -6,32 +6,39 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/coffre/coffre/internal/audit"
+	"github.com/coffre/coffre/internal/subjectid"
 	"github.com/coffre/coffre/internal/vault"
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 )
 
+// subjectSeq is the seq of the subject named by (?1, ?2), see queries.
+const subjectSeq = `coalesce(?1, (SELECT seq FROM subjects WHERE id = ?2))`
+
 // The statements, by name. The writer prepares them once on its connection;
 // read transactions run them as text.
 var queries = map[string]string{
-	"begin":          `BEGIN IMMEDIATE`,
-	"commit":         `COMMIT`,
-	"rollback":       `ROLLBACK`,
-	"savepoint":      `SAVEPOINT u`,
-	"release":        `RELEASE u`,
-	"rollbackTo":     `ROLLBACK TO u`,
-	"putSubject":     `INSERT INTO subjects (id, unit, dek, dek_version, fields, created, updated) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-	"replaceSubject": `UPDATE subjects SET unit = ?, dek = ?, dek_version = ?, fields = ?, updated = ? WHERE id = ? AND erased = 0`,
-	"getSubject":     `SELECT rowid, unit, dek, dek_version, fields, created, updated, erased, canary FROM subjects WHERE id = ?`,
-	"flagCanary":     `UPDATE subjects SET canary = 1 WHERE id = ?`,
-	"eraseSubject":   `UPDATE subjects SET dek = NULL, fields = NULL, erased = 1, updated = ? WHERE id = ?`,
-	"putIndex":       `INSERT INTO blind_index (hash, subject) VALUES (?, ?) ON CONFLICT DO NOTHING`,
-	"lookupIndex":    `SELECT subject FROM blind_index WHERE hash = ?`,
-	"deleteIndex":    `DELETE FROM blind_index WHERE hash = ?`,
-	"deleteOwnIndex": `DELETE FROM blind_index WHERE hash = ? AND subject = ?`,
+	"begin":      `BEGIN IMMEDIATE`,
+	"commit":     `COMMIT`,
+	"rollback":   `ROLLBACK`,
+	"savepoint":  `SAVEPOINT u`,
+	"release":    `RELEASE u`,
+	"rollbackTo": `ROLLBACK TO u`,
+	// A subject is named by (?1, ?2): its seq and NULL when its id is a
+	// sequence id, or NULL and the id it was made with before migration 009.
+	"putSubject":     `INSERT INTO subjects (seq, id, unit, dek, dek_version, fields, created, updated) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+	"replaceSubject": `UPDATE subjects SET unit = ?3, dek = ?4, dek_version = ?5, fields = ?6, updated = ?7 WHERE seq = ` + subjectSeq + ` AND id IS ?2 AND erased = 0`,
+	"getSubject":     `SELECT seq, unit, dek, dek_version, fields, created, updated, erased, canary FROM subjects WHERE seq = ` + subjectSeq + ` AND id IS ?2`,
+	"flagCanary":     `UPDATE subjects SET canary = 1 WHERE seq = ` + subjectSeq + ` AND id IS ?2`,
+	"eraseSubject":   `UPDATE subjects SET dek = NULL, fields = NULL, erased = 1, updated = ?3 WHERE seq = ` + subjectSeq + ` AND id IS ?2`,
+	"putIndex":       `INSERT INTO lookup (hash, subject) VALUES (?3, ` + subjectSeq + `) ON CONFLICT DO NOTHING`,
+	"lookupIndex":    `SELECT l.subject, s.id FROM lookup l LEFT JOIN subjects s ON s.seq = l.subject WHERE l.hash = ?`,
+	"deleteIndex":    `DELETE FROM lookup WHERE hash = ?`,
+	"deleteOwnIndex": `DELETE FROM lookup WHERE hash = ?3 AND subject = ` + subjectSeq,
 	"appendAudit":    `INSERT INTO audit (seq, leaf) VALUES (?, ?)`,
 	"lastAuditSeq":   `SELECT coalesce(max(seq), 0) FROM audit`,
 	"auditEntries":   `SELECT leaf FROM audit WHERE seq >= ? AND seq < ? ORDER BY seq LIMIT ?`,
@@ -140,6 +147,8 @@ type tx struct {
 	q     querier
 	st    *stmts
 	cache *writerCache // the writer's; nil on the read pool
+	ids   *subjectid.Codec
+	seq   *atomic.Int64 // the last subject seq handed out
 }
 
 // noCancel strips cancellation from a statement's context: modernc.org/sqlite
@@ -197,6 +206,11 @@ func isConstraint(err error) bool {
 	return false
 }
 
+func isNotNull(err error) bool {
+	var e *sqlite.Error
+	return errors.As(err, &e) && e.Code() == sqlite3.SQLITE_CONSTRAINT_NOTNULL
+}
+
 func notFound(err error, what string) error {
 	if errors.Is(err, sql.ErrNoRows) {
 		return fmt.Errorf("%s: %w", what, vault.ErrNotFound)
@@ -204,8 +218,26 @@ func notFound(err error, what string) error {
 	return fmt.Errorf("%s: %w", what, err)
 }
 
+// subject returns the arguments (?1, ?2) that name subject id in the
+// queries: its seq when id is a sequence id, else the id itself.
+func (t *tx) subject(id string) (seq, legacy any) {
+	if n, ok := t.ids.Seq(id); ok {
+		return n, nil
+	}
+	return nil, id
+}
+
+// newRow returns the seq and id column of a new subject row.
+func (t *tx) newRow(id string) (seq int64, legacy any) {
+	if n, ok := t.ids.Seq(id); ok {
+		return n, nil
+	}
+	return t.seq.Add(1), id
+}
+
 func (t *tx) PutSubject(ctx context.Context, s *vault.SubjectRow) error {
-	_, err := t.exec(ctx, "putSubject", s.ID, s.Unit, s.DEK, s.DEKVersion, s.Fields, micros(s.Created), micros(s.Updated))
+	seq, legacy := t.newRow(s.ID)
+	_, err := t.exec(ctx, "putSubject", seq, legacy, s.Unit, s.DEK, s.DEKVersion, s.Fields, micros(s.Created), micros(s.Updated))
 	if isConstraint(err) {
 		return fmt.Errorf("put subject: %w", vault.ErrConflict)
 	}
@@ -216,7 +248,8 @@ func (t *tx) PutSubject(ctx context.Context, s *vault.SubjectRow) error {
 }
 
 func (t *tx) ReplaceSubject(ctx context.Context, s *vault.SubjectRow) error {
-	res, err := t.exec(ctx, "replaceSubject", s.Unit, s.DEK, s.DEKVersion, s.Fields, micros(s.Updated), s.ID)
+	seq, legacy := t.subject(s.ID)
+	res, err := t.exec(ctx, "replaceSubject", seq, legacy, s.Unit, s.DEK, s.DEKVersion, s.Fields, micros(s.Updated))
 	if err != nil {
 		return fmt.Errorf("replace subject: %w", err)
 	}
@@ -230,7 +263,8 @@ func (t *tx) GetSubject(ctx context.Context, id string) (*vault.SubjectRow, erro
 	s := &vault.SubjectRow{ID: id}
 	var created, updated int64
 	var ver int64
-	err := t.row(ctx, "getSubject", id).Scan(&s.Seq, &s.Unit, &s.DEK, &ver, &s.Fields, &created, &updated, &s.Erased, &s.Canary)
+	seq, legacy := t.subject(id)
+	err := t.row(ctx, "getSubject", seq, legacy).Scan(&s.Seq, &s.Unit, &s.DEK, &ver, &s.Fields, &created, &updated, &s.Erased, &s.Canary)
 	if err != nil {
 		return nil, notFound(err, "get subject")
 	}
@@ -240,7 +274,8 @@ func (t *tx) GetSubject(ctx context.Context, id string) (*vault.SubjectRow, erro
 }
 
 func (t *tx) EraseSubject(ctx context.Context, id string, at time.Time) error {
-	res, err := t.exec(ctx, "eraseSubject", micros(at), id)
+	seq, legacy := t.subject(id)
+	res, err := t.exec(ctx, "eraseSubject", seq, legacy, micros(at))
 	if err != nil {
 		return fmt.Errorf("erase subject: %w", err)
 	}
@@ -251,7 +286,11 @@ func (t *tx) EraseSubject(ctx context.Context, id string, at time.Time) error {
 }
 
 func (t *tx) PutIndex(ctx context.Context, hash []byte, subject string) error {
-	res, err := t.exec(ctx, "putIndex", hash, subject)
+	seq, legacy := t.subject(subject)
+	res, err := t.exec(ctx, "putIndex", seq, legacy, hash)
+	if isNotNull(err) {
+		return fmt.Errorf("put index: subject: %w", vault.ErrNotFound)
+	}
 	if err != nil {
 		return fmt.Errorf("put index: %w", err)
 	}
@@ -262,11 +301,15 @@ func (t *tx) PutIndex(ctx context.Context, hash []byte, subject string) error {
 }
 
 func (t *tx) LookupIndex(ctx context.Context, hash []byte) (string, error) {
-	var s string
-	if err := t.row(ctx, "lookupIndex", hash).Scan(&s); err != nil {
+	var seq int64
+	var legacy sql.NullString
+	if err := t.row(ctx, "lookupIndex", hash).Scan(&seq, &legacy); err != nil {
 		return "", notFound(err, "lookup index")
 	}
-	return s, nil
+	if legacy.Valid {
+		return legacy.String, nil
+	}
+	return t.ids.ID(seq), nil
 }
 
 func (t *tx) DeleteIndex(ctx context.Context, hash []byte) error {

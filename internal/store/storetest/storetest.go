@@ -30,6 +30,7 @@ func Run(t *testing.T, open func(t *testing.T) vault.Store) {
 		{"SubjectConflictAndReplace", subjectConflictAndReplace},
 		{"EraseKeepsTombstone", eraseKeepsTombstone},
 		{"IndexExactOnly", indexExactOnly},
+		{"SubjectIDs", subjectIDs},
 		{"TxRollback", txRollback},
 		{"GroupIsolation", groupIsolation},
 		{"AuditSequence", auditSequence},
@@ -131,16 +132,92 @@ func eraseKeepsTombstone(t *testing.T, s vault.Store) {
 	}
 }
 
+// newIDs returns n ids from the store.
+func newIDs(t *testing.T, s vault.Store, n int) []string {
+	t.Helper()
+	ids, err := s.NewSubjectIDs(ctx, n)
+	if err != nil || len(ids) != n {
+		t.Fatalf("NewSubjectIDs(%d) = %d ids, %v", n, len(ids), err)
+	}
+	return ids
+}
+
+// subjectIDs checks the ids a store makes: well-formed, never repeated,
+// and naming the subject stored under them; and that ids made elsewhere
+// (subjects from before ids were the store's) still name theirs.
+func subjectIDs(t *testing.T, s vault.Store) {
+	seen := map[string]bool{}
+	var ids []string
+	for _, n := range []int{1, 3, 0, 50} {
+		for _, id := range newIDs(t, s, n) {
+			if !vault.ValidSubjectID(id) || seen[id] {
+				t.Fatalf("NewSubjectIDs gave %q: malformed or repeated", id)
+			}
+			seen[id] = true
+			ids = append(ids, id)
+		}
+	}
+	// Written out of order, with an id never written in between (a gap).
+	update(t, s, func(ctx context.Context, tx vault.Tx) error {
+		for _, id := range []string{ids[3], ids[0], ids[10]} {
+			if err := tx.PutSubject(ctx, subject(id)); err != nil {
+				return err
+			}
+		}
+		return tx.PutSubject(ctx, subject("sub_made_elsewhere"))
+	})
+	for _, id := range []string{ids[3], ids[0], ids[10], "sub_made_elsewhere"} {
+		got, err := getSubject(t, s, id)
+		if err != nil || got.ID != id || string(got.Fields) != "sealed-"+id {
+			t.Fatalf("GetSubject(%s) = %+v, %v", id, got, err)
+		}
+	}
+	for _, id := range []string{ids[1], ids[53]} {
+		if _, err := getSubject(t, s, id); !errors.Is(err, vault.ErrNotFound) {
+			t.Fatalf("id handed out, never written: %v, want ErrNotFound", err)
+		}
+	}
+	if err := s.Update(ctx, func(ctx context.Context, tx vault.Tx) error { return tx.PutSubject(ctx, subject(ids[0])) }); !errors.Is(err, vault.ErrConflict) {
+		t.Fatalf("second put of a store-made id: %v, want ErrConflict", err)
+	}
+	// Ids made after a subject from elsewhere do not collide with it.
+	later := newIDs(t, s, 1)[0]
+	update(t, s, func(ctx context.Context, tx vault.Tx) error { return tx.PutSubject(ctx, subject(later)) })
+	if got, err := getSubject(t, s, "sub_made_elsewhere"); err != nil || string(got.Fields) != "sealed-sub_made_elsewhere" {
+		t.Fatalf("subject from elsewhere after a later put: %+v, %v", got, err)
+	}
+	// Both kinds in the blind index.
+	update(t, s, func(ctx context.Context, tx vault.Tx) error {
+		if err := tx.PutIndex(ctx, []byte("hash-of-store-id"), ids[3]); err != nil {
+			return err
+		}
+		return tx.PutIndex(ctx, []byte("hash-of-old-id.."), "sub_made_elsewhere")
+	})
+	s.View(ctx, func(ctx context.Context, tx vault.Tx) error {
+		for h, want := range map[string]string{"hash-of-store-id": ids[3], "hash-of-old-id..": "sub_made_elsewhere"} {
+			if got, err := tx.LookupIndex(ctx, []byte(h)); err != nil || got != want {
+				t.Errorf("LookupIndex(%s) = %q, %v; want %q", h, got, err, want)
+			}
+		}
+		return nil
+	})
+	err := s.Update(ctx, func(ctx context.Context, tx vault.Tx) error { return tx.PutIndex(ctx, []byte("hash-of-nobody.."), "sub_nobody") })
+	if !errors.Is(err, vault.ErrNotFound) {
+		t.Fatalf("index entry for an unknown subject from elsewhere: %v, want ErrNotFound", err)
+	}
+}
+
 func indexExactOnly(t *testing.T, s vault.Store) {
 	h1, h2 := []byte("0123456789abcdef"), []byte("0123456789abcdeg")
-	update(t, s, func(ctx context.Context, tx vault.Tx) error { return tx.PutIndex(ctx, h1, "sub_1") })
-	err := s.Update(ctx, func(ctx context.Context, tx vault.Tx) error { return tx.PutIndex(ctx, h1, "sub_2") })
+	ids := newIDs(t, s, 2)
+	update(t, s, func(ctx context.Context, tx vault.Tx) error { return tx.PutIndex(ctx, h1, ids[0]) })
+	err := s.Update(ctx, func(ctx context.Context, tx vault.Tx) error { return tx.PutIndex(ctx, h1, ids[1]) })
 	if !errors.Is(err, vault.ErrConflict) {
 		t.Fatalf("duplicate hash: %v, want ErrConflict", err)
 	}
 	s.View(ctx, func(ctx context.Context, tx vault.Tx) error {
-		if id, err := tx.LookupIndex(ctx, h1); err != nil || id != "sub_1" {
-			t.Errorf("LookupIndex = %q, %v; want sub_1", id, err)
+		if id, err := tx.LookupIndex(ctx, h1); err != nil || id != ids[0] {
+			t.Errorf("LookupIndex = %q, %v; want %s", id, err, ids[0])
 		}
 		if _, err := tx.LookupIndex(ctx, h2); !errors.Is(err, vault.ErrNotFound) {
 			t.Errorf("neighbour hash: %v, want ErrNotFound", err)
@@ -377,7 +454,8 @@ func bulkAllOrNothing(t *testing.T, s vault.Store) {
 	bulk := func(fn func(vault.BulkTx) error) error {
 		return s.Update(ctx, func(ctx context.Context, tx vault.Tx) error { return fn(tx.(vault.BulkTx)) })
 	}
-	if err := bulk(func(b vault.BulkTx) error { return b.PutIndexes(ctx, [][]byte{h(1), h(2)}, []string{"sub_a", "sub_a"}) }); err != nil {
+	id := newIDs(t, s, 5)
+	if err := bulk(func(b vault.BulkTx) error { return b.PutIndexes(ctx, [][]byte{h(1), h(2)}, []string{id[0], id[0]}) }); err != nil {
 		t.Fatal(err)
 	}
 	cases := []struct {
@@ -385,8 +463,8 @@ func bulkAllOrNothing(t *testing.T, s vault.Store) {
 		hashes   [][]byte
 		subjects []string
 	}{
-		{"taken", [][]byte{h(3), h(2), h(4)}, []string{"sub_b", "sub_b", "sub_c"}},
-		{"repeated", [][]byte{h(5), h(5)}, []string{"sub_d", "sub_e"}},
+		{"taken", [][]byte{h(3), h(2), h(4)}, []string{id[1], id[1], id[2]}},
+		{"repeated", [][]byte{h(5), h(5)}, []string{id[3], id[4]}},
 	}
 	for _, c := range cases {
 		err := bulk(func(b vault.BulkTx) error { return b.PutIndexes(ctx, c.hashes, c.subjects) })
@@ -395,7 +473,7 @@ func bulkAllOrNothing(t *testing.T, s vault.Store) {
 		}
 	}
 	s.View(ctx, func(ctx context.Context, tx vault.Tx) error {
-		for i, want := range map[int]string{1: "sub_a", 2: "sub_a", 3: "", 4: "", 5: ""} {
+		for i, want := range map[int]string{1: id[0], 2: id[0], 3: "", 4: "", 5: ""} {
 			got, err := tx.LookupIndex(ctx, h(i))
 			if want == "" && !errors.Is(err, vault.ErrNotFound) || want != "" && got != want {
 				t.Errorf("hash %d → %q, %v; want %q", i, got, err, want)
@@ -403,12 +481,24 @@ func bulkAllOrNothing(t *testing.T, s vault.Store) {
 		}
 		return nil
 	})
-	rows := []*vault.SubjectRow{subject("sub_x"), subject("sub_y")}
+	more := newIDs(t, s, 3)
+	rows := []*vault.SubjectRow{subject(more[0]), subject(more[1]), subject("sub_made_elsewhere")}
 	if err := bulk(func(b vault.BulkTx) error { return b.PutSubjects(ctx, rows) }); err != nil {
 		t.Fatal(err)
 	}
-	if got, err := getSubject(t, s, "sub_y"); err != nil || got.Unit != "unit-a" {
-		t.Fatalf("bulk subject: %+v, %v", got, err)
+	for _, r := range rows {
+		if got, err := getSubject(t, s, r.ID); err != nil || got.Unit != "unit-a" || got.ID != r.ID {
+			t.Fatalf("bulk subject %s: %+v, %v", r.ID, got, err)
+		}
+	}
+	err := bulk(func(b vault.BulkTx) error {
+		return b.PutSubjects(ctx, []*vault.SubjectRow{subject(more[2]), subject(more[0])})
+	})
+	if !errors.Is(err, vault.ErrConflict) {
+		t.Fatalf("bulk put of a taken id: %v, want ErrConflict", err)
+	}
+	if _, err := getSubject(t, s, more[2]); !errors.Is(err, vault.ErrNotFound) {
+		t.Fatalf("subject of a failed bulk put: %v, want ErrNotFound", err)
 	}
 }
 

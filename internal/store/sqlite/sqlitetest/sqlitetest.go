@@ -4,7 +4,7 @@
 //	audit_set(leaf, field, value)  the leaf with one field rewritten
 //	audit_leaf(seq, ts, actor, action, subject, purpose, reason, fields, decision, origin)
 //
-// Import it for its side effect, in tests only.
+// Tests import it for that side effect, and for IDs.
 package sqlitetest
 
 import (
@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/coffre/coffre/internal/audit"
+	"github.com/coffre/coffre/internal/subjectid"
 	"modernc.org/sqlite"
 )
 
@@ -55,4 +56,14 @@ func init() {
 		}
 		return audit.LeafData(&e), nil
 	})
+}
+
+// IDs returns a subject id codec under a fixed key, for the stores tests
+// open (sqlite.Options.IDs).
+func IDs() *subjectid.Codec {
+	c, err := subjectid.New(make([]byte, 32))
+	if err != nil {
+		panic(err)
+	}
+	return c
 }
