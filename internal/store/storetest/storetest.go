@@ -201,7 +201,9 @@ func subjectIDs(t *testing.T, s vault.Store) {
 		}
 		return nil
 	})
-	err := s.Update(ctx, func(ctx context.Context, tx vault.Tx) error { return tx.PutIndex(ctx, []byte("hash-of-nobody.."), "sub_nobody") })
+	err := s.Update(ctx, func(ctx context.Context, tx vault.Tx) error {
+		return tx.PutIndex(ctx, []byte("hash-of-nobody.."), "sub_nobody")
+	})
 	if !errors.Is(err, vault.ErrNotFound) {
 		t.Fatalf("index entry for an unknown subject from elsewhere: %v, want ErrNotFound", err)
 	}
