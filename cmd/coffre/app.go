@@ -52,9 +52,8 @@ type appOptions struct {
 	dev        bool
 	dataDir    string // overrides the configuration's data_dir (and store, key file) when set
 	durability string // store durability; "" is full
-	// bulkCache, when set, gives the writer a page cache of this many KiB:
-	// the bulk paths (import, demo load) insert at random places in the
-	// blind index and the id index, which must stay in cache to be fast.
+	// bulkCache, when set, gives the writer a page cache of this many KiB
+	// for the bulk paths (import, demo load).
 	bulkCache int
 	// anyHours lifts the roles' working hours (the interactive demo, which
 	// a new user may try at any time).
@@ -77,8 +76,12 @@ var benchLimits = guard.Limits{
 	EnumerationRun: 1000, HardMargin: 1e9,
 }
 
-// bulkCacheKiB is the writer's page cache for the bulk paths.
-const bulkCacheKiB = 512 << 10
+// bulkCacheKiB is the writer's page cache for the bulk paths. Measured
+// (docs/benchmarks.md): 16 to 192 MiB import 1,000,000 people at the same
+// rate; 512 MiB and 1 GiB are 25% slower (the page cache's allocations in
+// modernc.org/sqlite cost more than the reads from the OS page cache they
+// save, now that index entries go in key order).
+const bulkCacheKiB = 64 << 10
 
 func (o *appOptions) flags(fsAdd func(p *string, name, value, usage string), boolAdd func(p *bool, name string, value bool, usage string)) {
 	fsAdd(&o.configPath, "config", os.Getenv("COFFRE_CONFIG"), "configuration `file` (coffre.yaml); default $COFFRE_CONFIG")
@@ -265,3 +268,4 @@ func (a *app) serve(ctx context.Context, listen string, ready func(addr string))
 	}
 	return nil
 }
+

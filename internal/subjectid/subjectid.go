@@ -27,6 +27,19 @@ const alphabet = "0123456789abcdefghjkmnpqrstvwxyz"
 // their bytes do.
 var encoding = base32.NewEncoding(alphabet).WithPadding(base32.NoPadding)
 
+// digit maps a character to its base32 value, or to invalid.
+var digit = func() (d [256]byte) {
+	for i := range d {
+		d[i] = invalid
+	}
+	for i := range len(alphabet) {
+		d[alphabet[i]] = byte(i)
+	}
+	return d
+}()
+
+const invalid = 0xff
+
 // Valid reports whether id has the form of a subject id. It says nothing
 // of whether a subject has it.
 func Valid(id string) bool {
@@ -34,7 +47,7 @@ func Valid(id string) bool {
 		return false
 	}
 	for i := len(Prefix); i < len(id); i++ {
-		if strings.IndexByte(alphabet, id[i]) < 0 {
+		if digit[id[i]] == invalid {
 			return false
 		}
 	}
@@ -72,13 +85,27 @@ func (c *Codec) ID(seq int64) string {
 // one this codec made (a malformed id, another key's, a forged one, or a
 // random id from before ids were sequence numbers).
 func (c *Codec) Seq(id string) (int64, bool) {
-	// 26 characters carry 130 bits: the last character's two low bits
-	// must be zero, or two spellings would name one subject.
-	if !Valid(id) || strings.IndexByte(alphabet, id[Len-1])&3 != 0 {
+	if len(id) != Len || !strings.HasPrefix(id, Prefix) {
 		return 0, false
 	}
+	// Decode the 26 characters: 130 bits, of which the last two must be
+	// zero, or two spellings would name one subject.
 	var b [aes.BlockSize]byte
-	if n, err := encoding.Decode(b[:], []byte(id[len(Prefix):])); err != nil || n != len(b) {
+	var acc uint64
+	bits, j := 0, 0
+	for i := len(Prefix); i < Len; i++ {
+		d := digit[id[i]]
+		if d == invalid {
+			return 0, false
+		}
+		acc = acc<<5 | uint64(d)
+		if bits += 5; bits >= 8 {
+			bits -= 8
+			b[j] = byte(acc >> bits)
+			j++
+		}
+	}
+	if acc&(1<<bits-1) != 0 {
 		return 0, false
 	}
 	c.block.Decrypt(b[:], b[:])

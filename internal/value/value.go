@@ -159,6 +159,12 @@ func checkEmail(v string) string {
 	if !validDomain(domain) {
 		return bad
 	}
+	if ok, sure := asciiDotAtom(local); sure {
+		if !ok {
+			return bad
+		}
+		return ""
+	}
 	// net/mail checks the local part's syntax (dot-atom). Anything it had
 	// to rewrite (quotes, comments, brackets, a display name) is rejected.
 	a, err := mail.ParseAddress(v)
@@ -166,6 +172,27 @@ func checkEmail(v string) string {
 		return bad
 	}
 	return ""
+}
+
+// asciiDotAtom is net/mail's verdict on a local part of printable ASCII,
+// without its cost: a dot-atom (RFC 5322 3.2.3), atext and dots, no dot
+// first, last or doubled. sure is false for anything else (non-ASCII),
+// which is left to net/mail.
+func asciiDotAtom(local string) (ok, sure bool) {
+	for i := 0; i < len(local); i++ {
+		c := local[i]
+		switch {
+		case c >= 0x80:
+			return false, false
+		case c == '.':
+			if i == 0 || i == len(local)-1 || local[i-1] == '.' {
+				return false, true
+			}
+		case c < '!' || c > '~' || strings.IndexByte(`()<>[]:;@\,"`, c) >= 0:
+			return false, true
+		}
+	}
+	return true, true
 }
 
 func validDomain(d string) bool {

@@ -2,6 +2,7 @@ package value
 
 import (
 	"errors"
+	"net/mail"
 	"strings"
 	"testing"
 
@@ -316,6 +317,39 @@ func FuzzValidate(f *testing.F) {
 		}
 		if err := Validate(policy.Field{Name: "f", Type: ft}, Canonical(ft, v)); err != nil {
 			t.Fatalf("Validate(Canonical(%s, %q)) = %v, want nil", ft, v, err)
+		}
+	})
+}
+
+// slowEmailLocal is net/mail's verdict on a local part, which
+// asciiDotAtom stands in for.
+func slowEmailLocal(local string) bool {
+	v := local + "@example.org"
+	a, err := mail.ParseAddress(v)
+	return err == nil && a.Name == "" && a.Address == v
+}
+
+var localParts = []string{"marie.dupont", "a", "a.b.c", "x+tag", "o'neil", "_~!#$%&*/=?^`{|}-", "1234",
+	".a", "a.", "a..b", "a b", "a\tb", "a(b", "a)b", "a<b", "a>b", "a[b", "a]b", "a:b", "a;b", "a\\b", "a,b", `a"b`, "\"ab\"",
+	"a\x00b", "a\x7fb", "é", "zoë.x", ""}
+
+func TestEmailFastPathAgreesWithNetMail(t *testing.T) {
+	for _, local := range localParts {
+		ok, sure := asciiDotAtom(local)
+		if sure && local != "" && ok != slowEmailLocal(local) {
+			t.Errorf("local part %q: fast path says %v, net/mail %v", local, ok, !ok)
+		}
+	}
+}
+
+func FuzzEmailFastPath(f *testing.F) {
+	for _, l := range localParts {
+		f.Add(l)
+	}
+	f.Fuzz(func(t *testing.T, local string) {
+		ok, sure := asciiDotAtom(local)
+		if sure && local != "" && ok != slowEmailLocal(local) {
+			t.Fatalf("local part %q: fast path says %v, net/mail %v", local, ok, !ok)
 		}
 	})
 }

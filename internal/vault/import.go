@@ -57,7 +57,7 @@ func (v *Vault) Import(ctx context.Context, a Actor, rows []ImportRow) (ids []st
 // ImportBatch is a validated, encrypted batch ready to commit.
 type ImportBatch struct {
 	actor  Actor
-	rows   []ImportRow
+	nums   []int     // the rows' numbers in the source
 	sealed []*sealed // nil where the row failed validation
 	failed []RowError
 	now    time.Time
@@ -80,7 +80,7 @@ func (v *Vault) PrepareImport(ctx context.Context, a Actor, rows []ImportRow) (*
 	if err != nil {
 		return nil, err
 	}
-	b := &ImportBatch{actor: a, rows: rows, sealed: make([]*sealed, len(rows)), now: v.now().UTC()}
+	b := &ImportBatch{actor: a, nums: make([]int, len(rows)), sealed: make([]*sealed, len(rows)), now: v.now().UTC()}
 	errs := make([]error, len(rows))
 	var wg sync.WaitGroup
 	workers := runtime.GOMAXPROCS(0)
@@ -88,10 +88,13 @@ func (v *Vault) PrepareImport(ctx context.Context, a Actor, rows []ImportRow) (*
 		wg.Go(func() {
 			for i := w; i < len(rows); i += workers {
 				r := rows[i]
+				b.nums[i] = r.Num
 				if errs[i] = v.checkFields(r.Unit, r.Fields); errs[i] != nil {
 					continue
 				}
-				b.sealed[i], errs[i] = v.seal(ids[i], r.Unit, r.Fields, b.now)
+				if b.sealed[i], errs[i] = v.seal(ids[i], r.Unit, r.Fields, b.now); errs[i] == nil {
+					b.sealed[i].in = nil // the batch keeps no clear value
+				}
 			}
 		})
 	}
@@ -171,7 +174,7 @@ func (v *Vault) CommitImport(ctx context.Context, b *ImportBatch) (ids []string,
 						if !errors.Is(err, ErrConflict) {
 							return err
 						}
-						conflicts = append(conflicts, RowError{Num: b.rows[j].Num, Reason: "a lookup value of this row already belongs to another subject"})
+						conflicts = append(conflicts, RowError{Num: b.nums[j], Reason: "a lookup value of this row already belongs to another subject"})
 						continue
 					}
 					written = append(written, s.row.ID)

@@ -551,7 +551,7 @@ func (v *Vault) Lookup(ctx context.Context, a Actor, purposeName, reason, field,
 type sealed struct {
 	row     *SubjectRow
 	indexes [][]byte
-	in      map[string]string // the fields given, by name
+	in      map[string]string // the fields given, by name (nil once an import batch holds it)
 }
 
 // names returns the names of the fields given, sorted.
