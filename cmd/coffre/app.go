@@ -268,4 +268,3 @@ func (a *app) serve(ctx context.Context, listen string, ready func(addr string))
 	}
 	return nil
 }
-
