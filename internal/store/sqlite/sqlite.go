@@ -206,6 +206,23 @@ func (s *Store) tx(q querier, st *stmts, cache *writerCache) *tx {
 	return &tx{q: q, st: st, cache: cache, ids: s.opts.IDs, seq: &s.seq}
 }
 
+// Checkpoint copies the committed contents of the write-ahead log into
+// the database file now, as far as readers allow, on a connection of its
+// own (the writer also does, after any commit that leaves the log over
+// 1,000 pages).
+func (s *Store) Checkpoint(ctx context.Context) error {
+	db, err := sql.Open("sqlite", "file:"+s.path+"?_pragma=busy_timeout(10000)")
+	if err != nil {
+		return fmt.Errorf("checkpoint: %w", err)
+	}
+	defer db.Close()
+	var busy, log, done int
+	if err := db.QueryRowContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &log, &done); err != nil {
+		return fmt.Errorf("checkpoint: %w", err)
+	}
+	return nil
+}
+
 // NewSubjectIDs returns n ids for new subjects, in creation order. Subject
 // rows are never deleted (erasure keeps a tombstone), so a seq, and the id
 // made of it, is never handed out twice; one handed out but never written

@@ -2,7 +2,9 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
 	"github.com/coffre/coffre/internal/store/sqlite/sqlitetest"
+	"os"
 	"path/filepath"
 	"testing"
 
@@ -50,5 +52,59 @@ func TestReopenKeepsData(t *testing.T) {
 	}
 	if e2.Seq != 2 {
 		t.Fatalf("after reopen Seq = %d, want 2", e2.Seq)
+	}
+}
+
+// TestCheckpointFillsTheFile: after Checkpoint the database file alone,
+// without its write-ahead log, holds what was committed.
+func TestCheckpointFillsTheFile(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	s, err := Open(ctx, filepath.Join(dir, "c.db"), Options{IDs: sqlitetest.IDs()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ids, _ := s.NewSubjectIDs(ctx, 3)
+	err = s.Update(ctx, func(ctx context.Context, tx vault.Tx) error {
+		for _, id := range ids {
+			if err := tx.PutSubject(ctx, &vault.SubjectRow{ID: id, Unit: "u", DEK: []byte("k"), DEKVersion: 1, Fields: []byte("f")}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	count := func() int {
+		b, err := os.ReadFile(filepath.Join(dir, "c.db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		copyPath := filepath.Join(t.TempDir(), "copy.db")
+		os.WriteFile(copyPath, b, 0o600)
+		db, err := sql.Open("sqlite", copyPath)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		var n int
+		if err := db.QueryRow(`SELECT count(*) FROM sqlite_schema WHERE name = 'subjects'`).Scan(&n); err != nil || n == 0 {
+			return 0 // not even the schema
+		}
+		if err := db.QueryRow(`SELECT count(*) FROM subjects`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if n := count(); n == 3 {
+		t.Fatalf("before the checkpoint the file alone holds %d subjects; the test proves nothing", n)
+	}
+	if err := s.Checkpoint(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := count(); n != 3 {
+		t.Fatalf("after the checkpoint the file alone holds %d subjects, want 3", n)
 	}
 }
