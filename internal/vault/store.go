@@ -371,10 +371,12 @@ type Session struct {
 // per statement. The import uses it when the Tx has it, and the one-row
 // methods otherwise.
 type BulkTx interface {
-	// PutIndexes adds entries (hashes[i] → subjects[i]); if any hash is
-	// taken, or repeated, it adds none and returns ErrConflict.
+	// PutIndexes adds entries (hashes[i] → subjects[i]), fastest in hash
+	// order; if any hash is taken, or repeated, it adds none and returns
+	// ErrConflict.
 	PutIndexes(ctx context.Context, hashes [][]byte, subjects []string) error
-	// PutSubjects inserts new subjects; ErrConflict (and none inserted) if
-	// an id exists.
+	// PutSubjects inserts new subjects; ErrConflict if an id exists, in
+	// which case some of rows may have been written: the caller fails its
+	// transaction.
 	PutSubjects(ctx context.Context, rows []*SubjectRow) error
 }
