@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"github.com/coffre/coffre/internal/store/sqlite/sqlitetest"
 	"io/fs"
+	"path"
 	"path/filepath"
 	"reflect"
 	"sort"
@@ -16,26 +17,39 @@ import (
 	"github.com/coffre/coffre/internal/vault"
 )
 
+// oldStore makes a database of schema version (the SQL of the first
+// version migrations; none of them may need a Go step).
+func oldStore(t *testing.T, version int) (string, *sql.DB) {
+	t.Helper()
+	file := filepath.Join(t.TempDir(), "old.db")
+	db, err := sql.Open("sqlite", file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	names, _ := fs.Glob(migrations, "migrations/*.sql")
+	sort.Strings(names)
+	for _, n := range names[:version] {
+		if goSteps[path.Base(n)] != nil {
+			t.Fatalf("%s needs a Go step", n)
+		}
+		body, _ := migrations.ReadFile(n)
+		if _, err := db.Exec(string(body)); err != nil {
+			t.Fatalf("%s: %v", n, err)
+		}
+	}
+	if _, err := db.Exec(fmt.Sprintf("PRAGMA user_version = %d", version)); err != nil {
+		t.Fatal(err)
+	}
+	return file, db
+}
+
 // TestMigrateAuditLeaves builds a store of schema 7 (audit entries in
 // columns), opens it with this binary, and checks that every entry reads
 // back the same and hashes to the same leaf: checkpoints signed before the
 // migration still verify.
 func TestMigrateAuditLeaves(t *testing.T) {
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "old.db")
-	db, err := sql.Open("sqlite", path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	names, _ := fs.Glob(migrations, "migrations/*.sql")
-	sort.Strings(names)
-	for _, n := range names[:7] {
-		body, _ := migrations.ReadFile(n)
-		if _, err := db.Exec(string(body)); err != nil {
-			t.Fatalf("%s: %v", n, err)
-		}
-	}
-	db.Exec("PRAGMA user_version = 7")
+	path, db := oldStore(t, 7)
 	t0 := time.Date(2026, 11, 23, 9, 0, 0, 123456000, time.UTC)
 	var want []vault.AuditEntry
 	for i := 1; i <= 25_003; i++ { // more than one copy batch
@@ -111,21 +125,7 @@ func TestMigrateAuditLeaves(t *testing.T) {
 // their numbers after a reopen.
 func TestMigrateSubjectSeq(t *testing.T) {
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "old.db")
-	db, err := sql.Open("sqlite", path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	names, _ := fs.Glob(migrations, "migrations/*.sql")
-	sort.Strings(names)
-	for _, n := range names[:7] { // subjects are the same in 7 and 8
-
-		body, _ := migrations.ReadFile(n)
-		if _, err := db.Exec(string(body)); err != nil {
-			t.Fatalf("%s: %v", n, err)
-		}
-	}
-	db.Exec("PRAGMA user_version = 7")
+	path, db := oldStore(t, 7) // subjects are the same in 7 and 8
 	old := []string{"sub_7f3k9x2m4q8w1e5r6t0y3u2i9o", "sub_0000000000000000000000000a", "sub_zzzzzzzzzzzzzzzzzzzzzzzzzz"}
 	for i, id := range old {
 		if _, err := db.Exec(`INSERT INTO subjects (id, unit, dek, dek_version, fields, created, updated) VALUES (?, 'u', ?, 1, ?, 1, 1)`, id, "dek-"+id, "f-"+id); err != nil {
@@ -165,7 +165,7 @@ func TestMigrateSubjectSeq(t *testing.T) {
 	if seq, _ := s.opts.IDs.Seq(ids[0]); seq != int64(len(old))+1 {
 		t.Fatalf("first new id has seq %d, want %d", seq, len(old)+1)
 	}
-	err = s.Update(ctx, func(ctx context.Context, tx vault.Tx) error {
+	err := s.Update(ctx, func(ctx context.Context, tx vault.Tx) error {
 		if err := tx.PutSubject(ctx, &vault.SubjectRow{ID: ids[1], Unit: "u", DEK: []byte("k"), DEKVersion: 1, Fields: []byte("new")}); err != nil {
 			return err
 		}
