@@ -1,0 +1,828 @@
+package postgres
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/coffre/coffre/internal/audit"
+	"github.com/coffre/coffre/internal/subjectid"
+	"github.com/coffre/coffre/internal/vault"
+)
+
+// tx implements vault.Tx and vault.BulkTx on one PostgreSQL transaction.
+type tx struct {
+	q     pgx.Tx
+	ids   *subjectid.Codec
+	write bool // an Update's transaction (a View's is read-only)
+}
+
+var (
+	_ vault.Tx     = (*tx)(nil)
+	_ vault.BulkTx = (*tx)(nil)
+)
+
+// subjectSeq is the seq of the subject named by ($1, $2): its seq and NULL
+// when its id is a sequence id, or NULL and the id it was given.
+const subjectSeq = `coalesce($1::bigint, (SELECT seq FROM subjects WHERE id = $2::text))`
+
+// sameID matches the row of ($1, $2): made here (no id), or given $2.
+const sameID = `id IS NOT DISTINCT FROM $2::text`
+
+func isCode(err error, code string) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && pe.Code == code
+}
+
+func isUnique(err error) bool { return isCode(err, "23505") }
+
+func notFound(err error, what string) error {
+	if errors.Is(err, pgx.ErrNoRows) {
+		return fmt.Errorf("%s: %w", what, vault.ErrNotFound)
+	}
+	return fmt.Errorf("%s: %w", what, err)
+}
+
+// exec runs a statement and returns the rows it changed.
+func (t *tx) exec(ctx context.Context, what, sql string, args ...any) (int64, error) {
+	tag, err := t.q.Exec(ctx, sql, args...)
+	if err != nil {
+		if isUnique(err) {
+			return 0, fmt.Errorf("%s: %w", what, vault.ErrConflict)
+		}
+		return 0, fmt.Errorf("%s: %w", what, err)
+	}
+	return tag.RowsAffected(), nil
+}
+
+// execOne runs a statement that must change one row, else ErrNotFound.
+func (t *tx) execOne(ctx context.Context, what, sql string, args ...any) error {
+	n, err := t.exec(ctx, what, sql, args...)
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return fmt.Errorf("%s: %w", what, vault.ErrNotFound)
+	}
+	return nil
+}
+
+// insertOne runs an INSERT … ON CONFLICT DO NOTHING that must add one
+// row, else ErrConflict. A unique violation raised as an error would abort
+// the whole transaction in PostgreSQL, and callers go on after a conflict
+// (the import's row-by-row path does).
+func (t *tx) insertOne(ctx context.Context, what, sql string, args ...any) error {
+	n, err := t.exec(ctx, what, sql+` ON CONFLICT DO NOTHING`, args...)
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return fmt.Errorf("%s: %w", what, vault.ErrConflict)
+	}
+	return nil
+}
+
+// subject returns the arguments ($1, $2) that name subject id.
+func (t *tx) subject(id string) (seq, given any) {
+	if n, ok := t.ids.Seq(id); ok {
+		return n, nil
+	}
+	return nil, id
+}
+
+// newRow returns the seq and id column of a new subject row: an id given
+// from elsewhere takes the next number of the shared counter.
+func (t *tx) newRow(ctx context.Context, id string) (int64, any, error) {
+	if n, ok := t.ids.Seq(id); ok {
+		return n, nil, nil
+	}
+	var seq int64
+	if err := t.q.QueryRow(ctx, `UPDATE subject_counter SET last = last + 1 RETURNING last`).Scan(&seq); err != nil {
+		return 0, nil, err
+	}
+	return seq, id, nil
+}
+
+func (t *tx) PutSubject(ctx context.Context, s *vault.SubjectRow) error {
+	seq, given, err := t.newRow(ctx, s.ID)
+	if err != nil {
+		return fmt.Errorf("put subject: %w", err)
+	}
+	return t.insertOne(ctx, "put subject", `INSERT INTO subjects (seq, id, unit, dek, dek_version, fields, created, updated) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+		seq, given, s.Unit, s.DEK, int64(s.DEKVersion), s.Fields, micros(s.Created), micros(s.Updated))
+}
+
+func (t *tx) ReplaceSubject(ctx context.Context, s *vault.SubjectRow) error {
+	seq, given := t.subject(s.ID)
+	return t.execOne(ctx, "replace subject", `UPDATE subjects SET unit = $3, dek = $4, dek_version = $5, fields = $6, updated = $7 WHERE seq = `+subjectSeq+` AND `+sameID+` AND NOT erased`,
+		seq, given, s.Unit, s.DEK, int64(s.DEKVersion), s.Fields, micros(s.Updated))
+}
+
+func (t *tx) GetSubject(ctx context.Context, id string) (*vault.SubjectRow, error) {
+	s := &vault.SubjectRow{ID: id}
+	var created, updated, ver int64
+	seq, given := t.subject(id)
+	err := t.q.QueryRow(ctx, `SELECT seq, unit, dek, dek_version, fields, created, updated, erased, canary FROM subjects WHERE seq = `+subjectSeq+` AND `+sameID, seq, given).
+		Scan(&s.Seq, &s.Unit, &s.DEK, &ver, &s.Fields, &created, &updated, &s.Erased, &s.Canary)
+	if err != nil {
+		return nil, notFound(err, "get subject")
+	}
+	s.DEKVersion = uint32(ver)
+	s.Created, s.Updated = fromMicros(created), fromMicros(updated)
+	return s, nil
+}
+
+func (t *tx) EraseSubject(ctx context.Context, id string, at time.Time) error {
+	seq, given := t.subject(id)
+	return t.execOne(ctx, "erase subject", `UPDATE subjects SET dek = NULL, fields = NULL, erased = TRUE, updated = $3 WHERE seq = `+subjectSeq+` AND `+sameID, seq, given, micros(at))
+}
+
+func (t *tx) PutIndex(ctx context.Context, hash []byte, subject string) error {
+	seq, ok := t.ids.Seq(subject)
+	if !ok { // an id given from elsewhere: its subject must exist
+		err := t.q.QueryRow(ctx, `SELECT seq FROM subjects WHERE id = $1`, subject).Scan(&seq)
+		if err != nil {
+			return notFound(err, "put index: subject")
+		}
+	}
+	return t.insertOne(ctx, "put index", `INSERT INTO lookup (hash, subject) VALUES ($1, $2)`, hash, seq)
+}
+
+func (t *tx) LookupIndex(ctx context.Context, hash []byte) (string, error) {
+	var seq int64
+	var given *string
+	if err := t.q.QueryRow(ctx, `SELECT l.subject, s.id FROM lookup l LEFT JOIN subjects s ON s.seq = l.subject WHERE l.hash = $1`, hash).Scan(&seq, &given); err != nil {
+		return "", notFound(err, "lookup index")
+	}
+	if given != nil {
+		return *given, nil
+	}
+	return t.ids.ID(seq), nil
+}
+
+func (t *tx) DeleteIndex(ctx context.Context, hash []byte) error {
+	_, err := t.exec(ctx, "delete index", `DELETE FROM lookup WHERE hash = $1`, hash)
+	return err
+}
+
+func (t *tx) PutIndexes(ctx context.Context, hashes [][]byte, subjects []string) error {
+	if len(hashes) != len(subjects) {
+		return fmt.Errorf("put indexes: %d hashes for %d subjects", len(hashes), len(subjects))
+	}
+	if len(hashes) == 0 {
+		return nil
+	}
+	seqs := make([]int64, len(subjects))
+	for i, id := range subjects {
+		n, ok := t.ids.Seq(id)
+		if !ok {
+			return t.putIndexesOneByOne(ctx, hashes, subjects)
+		}
+		seqs[i] = n
+	}
+	// ON CONFLICT DO NOTHING writes what it can; fewer rows than given
+	// means a hash was taken or repeated: undo this call's rows.
+	n, err := t.exec(ctx, "put indexes", `INSERT INTO lookup (hash, subject) SELECT * FROM unnest($1::bytea[], $2::bigint[]) ON CONFLICT DO NOTHING`, hashes, seqs)
+	if err != nil {
+		return err
+	}
+	if n == int64(len(hashes)) {
+		return nil
+	}
+	if _, err := t.exec(ctx, "put indexes: undo", `DELETE FROM lookup l USING unnest($1::bytea[], $2::bigint[]) AS u(hash, subject) WHERE l.hash = u.hash AND l.subject = u.subject`, hashes, seqs); err != nil {
+		return err
+	}
+	return fmt.Errorf("put indexes: %w", vault.ErrConflict)
+}
+
+// putIndexesOneByOne is PutIndexes for subjects with ids given from
+// elsewhere.
+func (t *tx) putIndexesOneByOne(ctx context.Context, hashes [][]byte, subjects []string) error {
+	for i := range hashes {
+		err := t.PutIndex(ctx, hashes[i], subjects[i])
+		if errors.Is(err, vault.ErrConflict) {
+			for j := range i {
+				seq, given := t.subject(subjects[j])
+				if _, err := t.exec(ctx, "put indexes: undo", `DELETE FROM lookup WHERE hash = $3 AND subject = `+subjectSeq, seq, given, hashes[j]); err != nil {
+					return err
+				}
+			}
+			return fmt.Errorf("put indexes: %w", vault.ErrConflict)
+		}
+		if err != nil {
+			return fmt.Errorf("put indexes: %w", err)
+		}
+	}
+	return nil
+}
+
+func (t *tx) PutSubjects(ctx context.Context, rows []*vault.SubjectRow) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	var (
+		seqs, vers, created, updated []int64
+		given                        []*string
+		units                        []string
+		deks, fields                 [][]byte
+	)
+	for _, s := range rows {
+		seq, g, err := t.newRow(ctx, s.ID)
+		if err != nil {
+			return fmt.Errorf("put subjects: %w", err)
+		}
+		var gp *string
+		if g != nil {
+			id := s.ID
+			gp = &id
+		}
+		seqs, given, units = append(seqs, seq), append(given, gp), append(units, s.Unit)
+		deks, vers, fields = append(deks, s.DEK), append(vers, int64(s.DEKVersion)), append(fields, s.Fields)
+		created, updated = append(created, micros(s.Created)), append(updated, micros(s.Updated))
+	}
+	n, err := t.exec(ctx, "put subjects", `INSERT INTO subjects (seq, id, unit, dek, dek_version, fields, created, updated)
+		SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::bytea[], $5::bigint[], $6::bytea[], $7::bigint[], $8::bigint[]) ON CONFLICT DO NOTHING`,
+		seqs, given, units, deks, vers, fields, created, updated)
+	if err != nil {
+		return err
+	}
+	if n != int64(len(rows)) {
+		return fmt.Errorf("put subjects: %d of %d written: %w", n, len(rows), vault.ErrConflict)
+	}
+	return nil
+}
+
+func (t *tx) AppendAudit(ctx context.Context, e *vault.AuditEntry) error {
+	var seq int64
+	if err := t.q.QueryRow(ctx, `UPDATE audit_head SET seq = seq + 1 RETURNING seq`).Scan(&seq); err != nil {
+		return fmt.Errorf("append audit: %w", err)
+	}
+	e.Seq = seq
+	if _, err := t.q.Exec(ctx, `INSERT INTO audit (seq, leaf) VALUES ($1, $2)`, seq, audit.LeafData(e)); err != nil {
+		e.Seq = 0
+		return fmt.Errorf("append audit: %w", err)
+	}
+	return nil
+}
+
+// leaves decodes the leaves of rows, keeping those keep accepts, at most
+// limit (0: all).
+func leaves(rows pgx.Rows, keep func(*vault.AuditEntry) bool, limit int) ([]vault.AuditEntry, error) {
+	defer rows.Close()
+	var out []vault.AuditEntry
+	for rows.Next() {
+		e, err := audit.ParseLeaf(rows.RawValues()[0])
+		if err != nil {
+			return nil, fmt.Errorf("read audit: %w", err)
+		}
+		if keep != nil && !keep(&e) {
+			continue
+		}
+		out = append(out, e)
+		if limit > 0 && len(out) == limit {
+			break
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read audit: %w", err)
+	}
+	return out, nil
+}
+
+func (t *tx) AuditEntries(ctx context.Context, from, to int64, limit int) ([]vault.AuditEntry, error) {
+	rows, err := t.q.Query(ctx, `SELECT leaf FROM audit WHERE seq >= $1 AND seq < $2 ORDER BY seq LIMIT $3`, from, to, limit)
+	if err != nil {
+		return nil, fmt.Errorf("audit entries: %w", err)
+	}
+	return leaves(rows, nil, 0)
+}
+
+func (t *tx) AuditLeaves(ctx context.Context, from, to int64, fn func(seq int64, leaf []byte) error) error {
+	rows, err := t.q.Query(ctx, `SELECT seq, leaf FROM audit WHERE seq >= $1 AND seq < $2 ORDER BY seq`, from, to)
+	if err != nil {
+		return fmt.Errorf("audit leaves: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		raw := rows.RawValues() // binary format: seq is 8 bytes big-endian
+		if len(raw[0]) != 8 {
+			return fmt.Errorf("audit leaves: seq of %d bytes", len(raw[0]))
+		}
+		seq := int64(uint64(raw[0][0])<<56 | uint64(raw[0][1])<<48 | uint64(raw[0][2])<<40 | uint64(raw[0][3])<<32 |
+			uint64(raw[0][4])<<24 | uint64(raw[0][5])<<16 | uint64(raw[0][6])<<8 | uint64(raw[0][7]))
+		if err := fn(seq, raw[1]); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+func (t *tx) LastAuditSeq(ctx context.Context) (int64, error) {
+	var n int64
+	if err := t.q.QueryRow(ctx, `SELECT coalesce(max(seq), 0) FROM audit`).Scan(&n); err != nil {
+		return 0, fmt.Errorf("last audit seq: %w", err)
+	}
+	return n, nil
+}
+
+func (t *tx) SubjectAudit(ctx context.Context, subject string, limit int) ([]vault.AuditEntry, error) {
+	if subject == "" {
+		return nil, nil
+	}
+	// The leaf holds the id as it is: position narrows the scan, the
+	// decoded entry decides.
+	rows, err := t.q.Query(ctx, `SELECT leaf FROM audit WHERE position($1::bytea in leaf) > 0 ORDER BY seq DESC`, []byte(subject))
+	if err != nil {
+		return nil, fmt.Errorf("subject audit: %w", err)
+	}
+	return leaves(rows, func(e *vault.AuditEntry) bool { return e.Subject == subject }, limit)
+}
+
+const operatorColumns = `id, username, password_hash, totp_secret, totp_step, role, unit, created, disabled, locked, locked_at, failures, failures_since`
+
+func (t *tx) PutOperator(ctx context.Context, o *vault.Operator) error {
+	return t.insertOne(ctx, "put operator", `INSERT INTO operators (id, username, password_hash, totp_secret, totp_step, role, unit, created, disabled) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+		o.ID, o.Username, o.PasswordHash, o.TOTPSecret, o.TOTPStep, o.Role, o.Unit, micros(o.Created), o.Disabled)
+}
+
+func (t *tx) operator(ctx context.Context, where string, arg any) (*vault.Operator, error) {
+	o := &vault.Operator{}
+	var created, lockedAt, since, failures int64
+	err := t.q.QueryRow(ctx, `SELECT `+operatorColumns+` FROM operators WHERE `+where+` = $1`, arg).
+		Scan(&o.ID, &o.Username, &o.PasswordHash, &o.TOTPSecret, &o.TOTPStep, &o.Role, &o.Unit, &created, &o.Disabled, &o.Locked, &lockedAt, &failures, &since)
+	if err != nil {
+		return nil, notFound(err, "get operator")
+	}
+	o.Failures = int(failures)
+	if o.Failures > 0 {
+		o.FailuresSince = fromMicros(since)
+	}
+	o.Created = fromMicros(created)
+	if o.Locked != "" {
+		o.LockedAt = fromMicros(lockedAt)
+	}
+	return o, nil
+}
+
+func (t *tx) GetOperator(ctx context.Context, id string) (*vault.Operator, error) {
+	return t.operator(ctx, "id", id)
+}
+
+func (t *tx) GetOperatorByName(ctx context.Context, username string) (*vault.Operator, error) {
+	return t.operator(ctx, "username", username)
+}
+
+func (t *tx) AdvanceTOTP(ctx context.Context, id string, step int64) (bool, error) {
+	n, err := t.exec(ctx, "advance totp", `UPDATE operators SET totp_step = $1 WHERE id = $2 AND totp_step < $1`, step, id)
+	return n == 1, err
+}
+
+func (t *tx) CountOperators(ctx context.Context) (int, error) {
+	var n int
+	if err := t.q.QueryRow(ctx, `SELECT count(*) FROM operators`).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count operators: %w", err)
+	}
+	return n, nil
+}
+
+func (t *tx) SetOperatorRole(ctx context.Context, id, role, unit string) error {
+	return t.execOne(ctx, "set role", `UPDATE operators SET role = $1, unit = $2 WHERE id = $3`, role, unit, id)
+}
+
+func (t *tx) PutSession(ctx context.Context, s *vault.Session) error {
+	return t.insertOne(ctx, "put session", `INSERT INTO sessions (hash, kind, operator, created, last_seen, expires, attempts, origin, user_agent, stepped_up, step_factor) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+		s.Hash, string(s.Kind), s.Operator, micros(s.Created), micros(s.LastSeen), micros(s.Expires), s.Attempts, s.Origin, s.UserAgent, microsOrZero(s.SteppedUp), s.StepFactor)
+}
+
+const sessionColumns = `s.kind, s.operator, s.created, s.last_seen, s.expires, s.attempts, s.origin, s.user_agent, s.challenge, s.stepped_up, s.step_factor, o.role, o.unit, o.disabled, o.locked`
+
+// scanSession reads a session row of sessionColumns (with the hash
+// first, withHash).
+func scanSession(r pgx.Row, withHash bool) (*vault.Session, error) {
+	s := &vault.Session{}
+	var kind string
+	var created, seen, expires, stepped, attempts int64
+	dest := []any{&kind, &s.Operator, &created, &seen, &expires, &attempts, &s.Origin, &s.UserAgent, &s.Challenge, &stepped, &s.StepFactor, &s.Role, &s.Unit, &s.Disabled, &s.Locked}
+	if withHash {
+		dest = append([]any{&s.Hash}, dest...)
+	}
+	if err := r.Scan(dest...); err != nil {
+		return nil, err
+	}
+	s.Kind, s.Attempts = vault.SessionKind(kind), int(attempts)
+	s.Created, s.LastSeen, s.Expires = fromMicros(created), fromMicros(seen), fromMicros(expires)
+	if stepped != 0 {
+		s.SteppedUp = fromMicros(stepped)
+	}
+	return s, nil
+}
+
+func (t *tx) GetSession(ctx context.Context, hash []byte) (*vault.Session, error) {
+	s, err := scanSession(t.q.QueryRow(ctx, `SELECT `+sessionColumns+` FROM sessions s JOIN operators o ON o.id = s.operator WHERE s.hash = $1`, hash), false)
+	if err != nil {
+		return nil, notFound(err, "get session")
+	}
+	s.Hash = hash
+	return s, nil
+}
+
+func (t *tx) TouchSession(ctx context.Context, hash []byte, lastSeen time.Time, attempt bool) error {
+	inc := 0
+	if attempt {
+		inc = 1
+	}
+	return t.execOne(ctx, "touch session", `UPDATE sessions SET last_seen = $1, attempts = attempts + $2 WHERE hash = $3`, micros(lastSeen), inc, hash)
+}
+
+func (t *tx) DeleteSession(ctx context.Context, hash []byte) error {
+	_, err := t.exec(ctx, "delete session", `DELETE FROM sessions WHERE hash = $1`, hash)
+	return err
+}
+
+func (t *tx) DeleteOperatorSessions(ctx context.Context, operator string) error {
+	_, err := t.exec(ctx, "delete operator sessions", `DELETE FROM sessions WHERE operator = $1`, operator)
+	return err
+}
+
+func (t *tx) DeleteAllSessions(ctx context.Context, except string) (int, error) {
+	n, err := t.exec(ctx, "delete all sessions", `DELETE FROM sessions WHERE operator != $1`, except)
+	return int(n), err
+}
+
+func (t *tx) OperatorSessions(ctx context.Context, operator string) ([]vault.Session, error) {
+	rows, err := t.q.Query(ctx, `SELECT s.hash, `+sessionColumns+` FROM sessions s JOIN operators o ON o.id = s.operator WHERE s.operator = $1 AND s.kind = 'session' ORDER BY s.created DESC`, operator)
+	if err != nil {
+		return nil, fmt.Errorf("operator sessions: %w", err)
+	}
+	defer rows.Close()
+	var out []vault.Session
+	for rows.Next() {
+		s, err := scanSession(rows, true)
+		if err != nil {
+			return nil, fmt.Errorf("operator sessions: %w", err)
+		}
+		out = append(out, *s)
+	}
+	return out, rows.Err()
+}
+
+func (t *tx) SetChallenge(ctx context.Context, hash, challenge []byte) error {
+	return t.execOne(ctx, "set challenge", `UPDATE sessions SET challenge = $1 WHERE hash = $2`, challenge, hash)
+}
+
+func (t *tx) StepUp(ctx context.Context, hash []byte, at time.Time, factor, origin, userAgent string) error {
+	return t.execOne(ctx, "step up", `UPDATE sessions SET stepped_up = $1, step_factor = $2, origin = $3, user_agent = $4 WHERE hash = $5`, micros(at), factor, origin, userAgent, hash)
+}
+
+func (t *tx) PutWebAuthn(ctx context.Context, c *vault.WebAuthnCredential) error {
+	return t.insertOne(ctx, "put webauthn credential", `INSERT INTO webauthn_credentials (id, operator, name, credential, sign_count, created) VALUES ($1, $2, $3, $4, $5, $6)`,
+		c.ID, c.Operator, c.Name, c.Credential, int64(c.SignCount), micros(c.Created))
+}
+
+func (t *tx) WebAuthnCredentials(ctx context.Context, operator string) ([]vault.WebAuthnCredential, error) {
+	rows, err := t.q.Query(ctx, `SELECT id, operator, name, credential, sign_count, created, last_used FROM webauthn_credentials WHERE operator = $1 ORDER BY created, id`, operator)
+	if err != nil {
+		return nil, fmt.Errorf("webauthn credentials: %w", err)
+	}
+	defer rows.Close()
+	var out []vault.WebAuthnCredential
+	for rows.Next() {
+		var c vault.WebAuthnCredential
+		var count, created, used int64
+		if err := rows.Scan(&c.ID, &c.Operator, &c.Name, &c.Credential, &count, &created, &used); err != nil {
+			return nil, fmt.Errorf("webauthn credentials: %w", err)
+		}
+		c.SignCount, c.Created = uint32(count), fromMicros(created)
+		if used != 0 {
+			c.LastUsed = fromMicros(used)
+		}
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+func (t *tx) UpdateWebAuthn(ctx context.Context, id, credential []byte, signCount uint32, at time.Time) error {
+	return t.execOne(ctx, "update webauthn credential", `UPDATE webauthn_credentials SET credential = $1, sign_count = $2, last_used = $3 WHERE id = $4`, credential, int64(signCount), micros(at), id)
+}
+
+func (t *tx) DeleteWebAuthn(ctx context.Context, operator string, id []byte) error {
+	return t.execOne(ctx, "delete webauthn credential", `DELETE FROM webauthn_credentials WHERE operator = $1 AND id = $2`, operator, id)
+}
+
+func (t *tx) PutRecoveryCodes(ctx context.Context, operator string, hashes [][]byte) error {
+	if _, err := t.exec(ctx, "put recovery codes", `DELETE FROM recovery_codes WHERE operator = $1`, operator); err != nil {
+		return err
+	}
+	if len(hashes) == 0 {
+		return nil
+	}
+	_, err := t.exec(ctx, "put recovery codes", `INSERT INTO recovery_codes (operator, hash) SELECT $1, h FROM unnest($2::bytea[]) AS h`, operator, hashes)
+	return err
+}
+
+func (t *tx) UseRecoveryCode(ctx context.Context, operator string, hash []byte) (bool, error) {
+	n, err := t.exec(ctx, "use recovery code", `UPDATE recovery_codes SET used = TRUE WHERE operator = $1 AND hash = $2 AND NOT used`, operator, hash)
+	return n == 1, err
+}
+
+func (t *tx) CountRecoveryCodes(ctx context.Context, operator string) (int, error) {
+	var n int
+	if err := t.q.QueryRow(ctx, `SELECT count(*) FROM recovery_codes WHERE operator = $1 AND NOT used`, operator).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count recovery codes: %w", err)
+	}
+	return n, nil
+}
+
+func (t *tx) LoginFailure(ctx context.Context, id string, at time.Time, window time.Duration) (int, error) {
+	var n int
+	err := t.q.QueryRow(ctx, `UPDATE operators SET failures = CASE WHEN failures_since < $1 THEN 1 ELSE failures + 1 END,
+		failures_since = CASE WHEN failures_since < $1 THEN $2 ELSE failures_since END WHERE id = $3 RETURNING failures`,
+		micros(at.Add(-window)), micros(at), id).Scan(&n)
+	if err != nil {
+		return 0, notFound(err, "login failure")
+	}
+	return n, nil
+}
+
+func (t *tx) ResetLoginFailures(ctx context.Context, id string) error {
+	return t.execOne(ctx, "reset login failures", `UPDATE operators SET failures = 0, failures_since = 0 WHERE id = $1`, id)
+}
+
+func (t *tx) PutCheckpoint(ctx context.Context, c *vault.StoredCheckpoint) error {
+	rng := bytes.Join(c.Range, nil)
+	if rng == nil {
+		rng = []byte{}
+	}
+	lv := c.Leaves
+	if lv == nil {
+		lv = []byte{}
+	}
+	return t.insertOne(ctx, "put checkpoint", `INSERT INTO checkpoints (size, root, note, compact_range, leaves, created) VALUES ($1, $2, $3, $4, $5, $6)`,
+		int64(c.Size), c.Root, c.Note, rng, lv, micros(c.Created))
+}
+
+func scanCheckpoint(r pgx.Row) (*vault.StoredCheckpoint, error) {
+	c := &vault.StoredCheckpoint{}
+	var size, created int64
+	var rng []byte
+	if err := r.Scan(&size, &c.Root, &c.Note, &rng, &c.Leaves, &created); err != nil {
+		return nil, err
+	}
+	if len(rng)%32 != 0 {
+		return nil, fmt.Errorf("checkpoint %d: range of %d bytes", size, len(rng))
+	}
+	for i := 0; i < len(rng); i += 32 {
+		c.Range = append(c.Range, rng[i:i+32])
+	}
+	c.Size, c.Created = uint64(size), fromMicros(created)
+	return c, nil
+}
+
+func (t *tx) LatestCheckpoint(ctx context.Context) (*vault.StoredCheckpoint, error) {
+	c, err := scanCheckpoint(t.q.QueryRow(ctx, `SELECT size, root, note, compact_range, ''::bytea, created FROM checkpoints ORDER BY size DESC LIMIT 1`))
+	if err != nil {
+		return nil, notFound(err, "latest checkpoint")
+	}
+	return c, nil
+}
+
+func (t *tx) CheckpointsAfter(ctx context.Context, after uint64, limit int) ([]vault.StoredCheckpoint, error) {
+	rows, err := t.q.Query(ctx, `SELECT size, root, note, compact_range, leaves, created FROM checkpoints WHERE size > $1 ORDER BY size LIMIT $2`, int64(after), limit)
+	if err != nil {
+		return nil, fmt.Errorf("checkpoints: %w", err)
+	}
+	defer rows.Close()
+	var out []vault.StoredCheckpoint
+	for rows.Next() {
+		c, err := scanCheckpoint(rows)
+		if err != nil {
+			return nil, fmt.Errorf("checkpoints: %w", err)
+		}
+		out = append(out, *c)
+	}
+	return out, rows.Err()
+}
+
+func (t *tx) PutTiles(ctx context.Context, tiles []audit.Tile) error {
+	for _, tl := range tiles {
+		if _, err := t.exec(ctx, "put tile", `INSERT INTO tiles (level, idx, hashes) VALUES ($1, $2, $3) ON CONFLICT (level, idx) DO UPDATE SET hashes = excluded.hashes`,
+			int64(tl.ID.Level), int64(tl.ID.Index), tl.Hashes); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (t *tx) GetTiles(ctx context.Context, ids []audit.TileID) (map[audit.TileID]audit.Tile, error) {
+	out := make(map[audit.TileID]audit.Tile, len(ids))
+	for _, id := range ids {
+		var h []byte
+		err := t.q.QueryRow(ctx, `SELECT hashes FROM tiles WHERE level = $1 AND idx = $2`, int64(id.Level), int64(id.Index)).Scan(&h)
+		if errors.Is(err, pgx.ErrNoRows) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("get tile %d/%d: %w", id.Level, id.Index, err)
+		}
+		out[id] = audit.Tile{ID: id, Hashes: h}
+	}
+	return out, nil
+}
+
+// GetGuard reads an operator's guard state. In an Update it locks the
+// state's row until the transaction ends, so that two servers (or two
+// requests) never both count from the same state: the first access of an
+// operator makes the row to lock.
+func (t *tx) GetGuard(ctx context.Context, operator string) ([]byte, error) {
+	q := `SELECT state FROM guard_state WHERE operator = $1`
+	if t.write {
+		q += ` FOR UPDATE`
+	}
+	var b []byte
+	err := t.q.QueryRow(ctx, q, operator).Scan(&b)
+	if errors.Is(err, pgx.ErrNoRows) && t.write {
+		if _, err := t.exec(ctx, "get guard state", `INSERT INTO guard_state (operator, state) VALUES ($1, '') ON CONFLICT DO NOTHING`, operator); err != nil {
+			return nil, err
+		}
+		err = t.q.QueryRow(ctx, q, operator).Scan(&b)
+	}
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("get guard state: %w", err)
+	}
+	if len(b) == 0 {
+		return nil, nil
+	}
+	return b, nil
+}
+
+func (t *tx) PutGuard(ctx context.Context, operator string, state []byte) error {
+	_, err := t.exec(ctx, "put guard state", `INSERT INTO guard_state (operator, state) VALUES ($1, $2) ON CONFLICT (operator) DO UPDATE SET state = excluded.state`, operator, state)
+	return err
+}
+
+func (t *tx) InCaseload(ctx context.Context, operator, subject string) (bool, error) {
+	var in bool
+	if err := t.q.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM caseload WHERE operator = $1 AND subject = $2)`, operator, subject).Scan(&in); err != nil {
+		return false, fmt.Errorf("caseload: %w", err)
+	}
+	return in, nil
+}
+
+func (t *tx) AssignCaseload(ctx context.Context, operator string, subjects []string) error {
+	_, err := t.exec(ctx, "assign caseload", `INSERT INTO caseload (operator, subject) SELECT $1, s FROM unnest($2::text[]) AS s ON CONFLICT DO NOTHING`, operator, subjects)
+	return err
+}
+
+func (t *tx) GetCanary(ctx context.Context, subject string) (string, error) {
+	var partner string
+	if err := t.q.QueryRow(ctx, `SELECT partner FROM canaries WHERE subject = $1`, subject).Scan(&partner); err != nil {
+		return "", notFound(err, "get canary")
+	}
+	return partner, nil
+}
+
+func (t *tx) PutCanary(ctx context.Context, subject, partner string, at time.Time) error {
+	seq, given := t.subject(subject)
+	if err := t.execOne(ctx, "put canary", `UPDATE subjects SET canary = TRUE WHERE seq = `+subjectSeq+` AND `+sameID, seq, given); err != nil {
+		return err
+	}
+	return t.insertOne(ctx, "put canary", `INSERT INTO canaries (subject, partner, created) VALUES ($1, $2, $3)`, subject, partner, micros(at))
+}
+
+func (t *tx) LockOperator(ctx context.Context, id, code string, at time.Time) error {
+	return t.execOne(ctx, "lock operator", `UPDATE operators SET locked = $1, locked_at = $2 WHERE id = $3`, code, micros(at), id)
+}
+
+func (t *tx) PutAlert(ctx context.Context, a *vault.Alert) error {
+	ev := make([]string, len(a.Evidence))
+	for i, s := range a.Evidence {
+		ev[i] = strconv.FormatInt(s, 10)
+	}
+	err := t.q.QueryRow(ctx, `INSERT INTO alerts (ts, operator, code, severity, action, evidence) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id`,
+		micros(a.Time), a.Operator, a.Code, a.Severity, a.Action, strings.Join(ev, ",")).Scan(&a.ID)
+	if err != nil {
+		return fmt.Errorf("put alert: %w", err)
+	}
+	return nil
+}
+
+func (t *tx) Alerts(ctx context.Context, after int64, limit int) ([]vault.Alert, error) {
+	rows, err := t.q.Query(ctx, `SELECT id, ts, operator, code, severity, action, evidence FROM alerts WHERE id > $1 ORDER BY id LIMIT $2`, after, limit)
+	if err != nil {
+		return nil, fmt.Errorf("alerts: %w", err)
+	}
+	defer rows.Close()
+	var out []vault.Alert
+	for rows.Next() {
+		var a vault.Alert
+		var ts int64
+		var ev string
+		if err := rows.Scan(&a.ID, &ts, &a.Operator, &a.Code, &a.Severity, &a.Action, &ev); err != nil {
+			return nil, fmt.Errorf("alerts: %w", err)
+		}
+		a.Time = fromMicros(ts)
+		a.Evidence = []int64{}
+		for f := range strings.SplitSeq(ev, ",") {
+			if n, err := strconv.ParseInt(f, 10, 64); err == nil {
+				a.Evidence = append(a.Evidence, n)
+			}
+		}
+		out = append(out, a)
+	}
+	return out, rows.Err()
+}
+
+func (t *tx) PutOutbox(ctx context.Context, kind string, payload []byte, at time.Time) error {
+	_, err := t.exec(ctx, "put outbox", `INSERT INTO outbox (ts, kind, payload) VALUES ($1, $2, $3)`, micros(at), kind, payload)
+	return err
+}
+
+func (t *tx) PutExtension(ctx context.Context, e *vault.Extension) error {
+	return t.insertOne(ctx, "put extension", `INSERT INTO extensions (id, operator, unit, subjects, hours, reason, created) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+		e.ID, e.Operator, e.Unit, e.Subjects, e.Hours, e.Reason, micros(e.Created))
+}
+
+func (t *tx) GetExtension(ctx context.Context, id string) (*vault.Extension, error) {
+	e := &vault.Extension{}
+	var created, approved, subjects, hours int64
+	err := t.q.QueryRow(ctx, `SELECT id, operator, unit, subjects, hours, reason, created, approved_by, approved_at FROM extensions WHERE id = $1`, id).
+		Scan(&e.ID, &e.Operator, &e.Unit, &subjects, &hours, &e.Reason, &created, &e.ApprovedBy, &approved)
+	if err != nil {
+		return nil, notFound(err, "get extension")
+	}
+	e.Subjects, e.Hours, e.Created = int(subjects), int(hours), fromMicros(created)
+	if e.ApprovedBy != "" {
+		e.ApprovedAt = fromMicros(approved)
+	}
+	return e, nil
+}
+
+func (t *tx) ApproveExtension(ctx context.Context, id, by string, at time.Time) error {
+	n, err := t.exec(ctx, "approve extension", `UPDATE extensions SET approved_by = $1, approved_at = $2 WHERE id = $3 AND approved_by = ''`, by, micros(at), id)
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		if _, err := t.GetExtension(ctx, id); err != nil {
+			return fmt.Errorf("approve extension: %w", err)
+		}
+		return fmt.Errorf("approve extension: already approved: %w", vault.ErrConflict)
+	}
+	return nil
+}
+
+func (t *tx) PutPartner(ctx context.Context, p *vault.Partner) error {
+	return t.insertOne(ctx, "put partner", `INSERT INTO partners (id, name, sector, key_hash, cert_serial, created) VALUES ($1, $2, $3, $4, $5, $6)`,
+		p.ID, p.Name, p.Sector, p.KeyHash, p.CertSerial, micros(p.Created))
+}
+
+func (t *tx) partner(ctx context.Context, where string, arg any) (*vault.Partner, error) {
+	p := &vault.Partner{}
+	var created int64
+	err := t.q.QueryRow(ctx, `SELECT id, name, sector, key_hash, cert_serial, created FROM partners WHERE `+where+` = $1`, arg).
+		Scan(&p.ID, &p.Name, &p.Sector, &p.KeyHash, &p.CertSerial, &created)
+	if err != nil {
+		return nil, notFound(err, "get partner")
+	}
+	p.Created = fromMicros(created)
+	return p, nil
+}
+
+func (t *tx) GetPartner(ctx context.Context, id string) (*vault.Partner, error) {
+	return t.partner(ctx, "id", id)
+}
+
+func (t *tx) GetPartnerByName(ctx context.Context, name string) (*vault.Partner, error) {
+	return t.partner(ctx, "name", name)
+}
+
+func (t *tx) GetPartnerByKey(ctx context.Context, keyHash []byte) (*vault.Partner, error) {
+	return t.partner(ctx, "key_hash", keyHash)
+}
+
+func (t *tx) SetPartnerCredentials(ctx context.Context, id string, keyHash []byte, serial string) error {
+	return t.execOne(ctx, "set partner credentials", `UPDATE partners SET key_hash = $1, cert_serial = $2 WHERE id = $3`, keyHash, serial, id)
+}
+
+func (t *tx) PutPseudonym(ctx context.Context, sector, pseudonym, subject string) error {
+	_, err := t.exec(ctx, "put pseudonym", `INSERT INTO pseudonyms (sector, pseudonym, subject) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`, sector, pseudonym, subject)
+	return err
+}
+
+func (t *tx) ResolvePseudonym(ctx context.Context, sector, pseudonym string) (string, error) {
+	var s string
+	if err := t.q.QueryRow(ctx, `SELECT subject FROM pseudonyms WHERE sector = $1 AND pseudonym = $2`, sector, pseudonym).Scan(&s); err != nil {
+		return "", notFound(err, "resolve pseudonym")
+	}
+	return s, nil
+}

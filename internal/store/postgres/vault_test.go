@@ -1,0 +1,102 @@
+package postgres
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"sync"
+	"testing"
+
+	"github.com/coffre/coffre/internal/config"
+	"github.com/coffre/coffre/internal/envelope"
+	"github.com/coffre/coffre/internal/synth"
+	"github.com/coffre/coffre/internal/vault"
+)
+
+// TestVaultOnPostgres runs the vault's paths that lean on the store the
+// hardest: a bulk import, an import whose fast path fails on a taken value
+// and goes on row by row in the same transaction, lookups and reads from
+// many goroutines, each audited with gapless numbers.
+func TestVaultOnPostgres(t *testing.T) {
+	ctx := context.Background()
+	cfg, err := config.Demo(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seed := make([]byte, envelope.SeedSize)
+	rand.Read(seed)
+	keys, err := envelope.NewKeyring(map[uint32][]byte{1: seed}, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := Open(ctx, freshSchema(t), Options{IDs: keys.SubjectIDs()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	v := vault.New(vault.Config{Store: st, Keys: keys, Policy: cfg.Policy})
+	hr := vault.Actor{ID: "op_hr", Role: "hr-officer", Unit: "ac-versailles", Origin: "10.0.0.2"}
+	worker := vault.Actor{ID: "op_w", Role: "caseworker", Unit: "ac-versailles", Origin: "10.0.0.1"}
+
+	var rows []vault.ImportRow
+	for i := range 1200 {
+		p := synth.Make(21, i)
+		rows = append(rows, vault.ImportRow{Num: i + 2, Unit: p.Unit, Fields: p.Fields})
+	}
+	ids, failed, err := v.Import(ctx, hr, rows)
+	if err != nil || len(ids) != len(rows) || len(failed) != 0 {
+		t.Fatalf("import: %d written, %v, %v", len(ids), failed, err)
+	}
+	var more []vault.ImportRow
+	for i := range 50 {
+		p := synth.Make(21, len(rows)+i)
+		more = append(more, vault.ImportRow{Num: i + 2, Unit: p.Unit, Fields: p.Fields})
+	}
+	more[10].Fields["email_pro"] = rows[3].Fields["email_pro"]
+	more[30].Fields["phone"] = rows[4].Fields["phone"]
+	ids2, failed, err := v.Import(ctx, hr, more)
+	if err != nil || len(ids2) != len(more)-2 || len(failed) != 2 || failed[0].Num != more[10].Num || failed[1].Num != more[30].Num {
+		t.Fatalf("import with two taken values: %d written, failed %+v, %v", len(ids2), failed, err)
+	}
+
+	var wg sync.WaitGroup
+	errs := make(chan error, 64)
+	for g := range 8 {
+		wg.Go(func() {
+			for i := g; i < 200; i += 8 {
+				id, err := v.Lookup(ctx, worker, "directory", "", "email_pro", rows[i].Fields["email_pro"])
+				if err == nil && id != ids[i] {
+					err = errors.New("lookup found another subject")
+				}
+				if err == nil {
+					var view *vault.View
+					view, err = v.Read(ctx, worker, id, "directory", "")
+					if err == nil && view.Fields["family_name"] != rows[i].Fields["family_name"] {
+						err = errors.New("read another subject's record")
+					}
+				}
+				if err != nil {
+					errs <- err
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	var n int
+	err = st.View(ctx, func(ctx context.Context, tx vault.Tx) error {
+		return tx.AuditLeaves(ctx, 1, 1<<62, func(seq int64, _ []byte) error {
+			if n++; seq != int64(n) {
+				return errors.New("gap in the audit numbering")
+			}
+			return nil
+		})
+	})
+	if err != nil || n != 2+400 {
+		t.Fatalf("audit: %d entries, %v; want 402 (2 imports, 200 lookups, 200 reads)", n, err)
+	}
+}
