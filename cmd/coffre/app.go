@@ -23,6 +23,7 @@ import (
 	"github.com/coffre/coffre/internal/metrics"
 	"github.com/coffre/coffre/internal/partner"
 	"github.com/coffre/coffre/internal/rootkey"
+	"github.com/coffre/coffre/internal/store/postgres"
 	"github.com/coffre/coffre/internal/store/sqlite"
 	"github.com/coffre/coffre/internal/vault"
 	"github.com/go-webauthn/webauthn/webauthn"
@@ -32,7 +33,7 @@ import (
 type app struct {
 	cfg   *config.Config
 	keys  *envelope.Keyring
-	store *sqlite.Store
+	store vault.Store // *sqlite.Store or *postgres.Store
 	vault *vault.Vault
 	auth  *auth.Service
 	log   *slog.Logger
@@ -104,17 +105,28 @@ func loadConfig(o appOptions) (*config.Config, error) {
 	}
 }
 
+// openStore opens the store cfg.Store names (config checked its form).
+func openStore(ctx context.Context, name string, keys *envelope.Keyring, o appOptions) (vault.Store, error) {
+	if path, ok := strings.CutPrefix(name, "sqlite:"); ok {
+		st, err := sqlite.Open(ctx, path, sqlite.Options{IDs: keys.SubjectIDs(), Durability: o.durability, WriterCacheKiB: o.bulkCache})
+		if err != nil {
+			return nil, err
+		}
+		return st, nil
+	}
+	st, err := postgres.Open(ctx, name, postgres.Options{IDs: keys.SubjectIDs()})
+	if err != nil {
+		return nil, &usageError{msg: err.Error(), hint: "check the store URL (store: postgres://USER@HOST:PORT/DB) and that the server is up"}
+	}
+	return st, nil
+}
+
 func openApp(ctx context.Context, o appOptions, stderr io.Writer) (*app, error) {
 	cfg, err := loadConfig(o)
 	if err != nil {
 		return nil, err
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	path, ok := strings.CutPrefix(cfg.Store, "sqlite:")
-	if !ok {
-		return nil, &usageError{msg: "store " + strings.SplitN(cfg.Store, "@", 2)[0] + "…: only the embedded sqlite store exists in this version",
-			hint: "use store: sqlite:PATH (PostgreSQL support is coming: see the README)"}
-	}
 	keys, created, err := rootkey.LoadOrCreate(cfg.RootKeyFile)
 	if err != nil {
 		return nil, err
@@ -123,7 +135,7 @@ func openApp(ctx context.Context, o appOptions, stderr io.Writer) (*app, error) 
 	if created {
 		log.Info("created root key file", "path", cfg.RootKeyFile)
 	}
-	st, err := sqlite.Open(ctx, path, sqlite.Options{IDs: keys.SubjectIDs(), Durability: o.durability, WriterCacheKiB: o.bulkCache})
+	st, err := openStore(ctx, cfg.Store, keys, o)
 	if err != nil {
 		return nil, err
 	}
