@@ -52,6 +52,7 @@ type appOptions struct {
 	configPath string // "" with dev: the built-in demo
 	dev        bool
 	dataDir    string // overrides the configuration's data_dir (and store, key file) when set
+	store      string // overrides the configuration's store (and dataDir's) when set
 	durability string // store durability; "" is full
 	// bulkCache, when set, gives the writer a page cache of this many KiB
 	// for the bulk paths (import, demo load).
@@ -88,12 +89,16 @@ func (o *appOptions) flags(fsAdd func(p *string, name, value, usage string), boo
 	fsAdd(&o.configPath, "config", os.Getenv("COFFRE_CONFIG"), "configuration `file` (coffre.yaml); default $COFFRE_CONFIG")
 	boolAdd(&o.dev, "dev", false, "use the built-in demo configuration and a root key file (development only)")
 	fsAdd(&o.dataDir, "data", "", "data `directory` (overrides data_dir, the SQLite path and the root key file)")
+	fsAdd(&o.store, "store", "", "store (overrides store, also --data's SQLite path): sqlite:PATH or a postgres:// `URL`")
 }
 
 func loadConfig(o appOptions) (*config.Config, error) {
 	env := os.Environ()
 	if o.dataDir != "" {
 		env = append(env, "COFFRE_DATA_DIR="+o.dataDir, "COFFRE_STORE=sqlite:"+o.dataDir+"/coffre.db", "COFFRE_ROOT_KEY_FILE="+o.dataDir+"/root.key")
+	}
+	if o.store != "" {
+		env = append(env, "COFFRE_STORE="+o.store)
 	}
 	switch {
 	case o.configPath != "":

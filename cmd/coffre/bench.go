@@ -76,7 +76,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 }
 
 func runBenchImport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("bench import", "[--people N] [--data DIR] [--batch N] [--fresh] [--json]",
+	fs := newFlags("bench import", "[--people N] [--data DIR] [--store URL] [--batch N] [--fresh] [--json]",
 		"coffre bench import --people 1000000 --data ./coffre-bench --fresh", stderr)
 	people := fs.Int("people", 1_000_000, "synthetic people to import")
 	data := fs.String("data", "./coffre-bench", "benchmark data `directory`, created empty")
@@ -84,6 +84,7 @@ func runBenchImport(ctx context.Context, args []string, stdout, stderr io.Writer
 	fresh := fs.Bool("fresh", false, "first delete --data if it holds an earlier benchmark")
 	asJSON := fs.Bool("json", false, "print the result as JSON")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the import to this `file`")
+	storeURL := fs.String("store", "", "import into this PostgreSQL store (a postgres:// `URL`) instead of --data's SQLite file")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -106,15 +107,13 @@ func runBenchImport(ctx context.Context, args []string, stdout, stderr io.Writer
 		return err
 	}
 	defer f.Close()
-	a, err := openApp(ctx, appOptions{dev: true, dataDir: *data, bulkCache: bulkCacheKiB}, stderr)
+	a, err := openApp(ctx, appOptions{dev: true, dataDir: *data, store: *storeURL, bulkCache: bulkCacheKiB}, stderr)
 	if err != nil {
 		return err
 	}
 	defer a.close()
-	store, ok := a.store.(*sqlite.Store)
-	if !ok {
-		return &usageError{msg: "bench import measures the embedded store", hint: "unset COFFRE_STORE"}
-	}
+	// The embedded store unless COFFRE_STORE names a PostgreSQL one.
+	lite, _ := a.store.(*sqlite.Store)
 	op, err := a.auth.AddOperator(ctx, "bench", "", "caseworker", "ac-versailles")
 	if err != nil {
 		return err
@@ -168,8 +167,10 @@ func runBenchImport(ctx context.Context, args []string, stdout, stderr io.Writer
 	}
 	// The clock stops once the database file holds everything, not just
 	// the write-ahead log.
-	if err := store.Checkpoint(ctx); err != nil {
-		return err
+	if lite != nil {
+		if err := lite.Checkpoint(ctx); err != nil {
+			return err
+		}
 	}
 	el := time.Since(start)
 	if err := bw.Flush(); err != nil {
@@ -179,9 +180,13 @@ func runBenchImport(ctx context.Context, args []string, stdout, stderr io.Writer
 		return fmt.Errorf("write %s: %w", idsPath, err)
 	}
 	var dbBytes int64
-	for _, suffix := range []string{"", "-wal"} {
-		if st, err := os.Stat(store.Path() + suffix); err == nil {
-			dbBytes += st.Size()
+	where := "PostgreSQL (COFFRE_STORE)"
+	if lite != nil {
+		where = lite.Path()
+		for _, suffix := range []string{"", "-wal"} {
+			if st, err := os.Stat(where + suffix); err == nil {
+				dbBytes += st.Size()
+			}
 		}
 	}
 	rate := float64(imported) / el.Seconds()
@@ -193,7 +198,11 @@ func runBenchImport(ctx context.Context, args []string, stdout, stderr io.Writer
 	}
 	fmt.Fprintf(stdout, "imported %d synthetic people in %s: %.0f records/s (batches of %d, durability full)\n",
 		imported, el.Round(time.Millisecond), rate, *batch)
-	fmt.Fprintf(stdout, "database: %.1f MB in %s\n", float64(dbBytes)/1e6, store.Path())
+	if lite != nil {
+		fmt.Fprintf(stdout, "database: %.1f MB in %s\n", float64(dbBytes)/1e6, where)
+	} else {
+		fmt.Fprintf(stdout, "database: %s\n", where)
+	}
 	fmt.Fprintf(stdout, "next: coffre bench read --data %s\n", *data)
 	return nil
 }
@@ -221,7 +230,7 @@ func prepareBenchDir(dir string, fresh bool) error {
 }
 
 func runBenchRead(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("bench read", "[--data DIR] [--duration D] [--warmup D] [--concurrency N,N…] [--purpose P] [--json]",
+	fs := newFlags("bench read", "[--data DIR] [--store URL] [--duration D] [--warmup D] [--concurrency N,N…] [--purpose P] [--json]",
 		"coffre bench read --data ./coffre-bench --duration 10s --concurrency 1,8,32", stderr)
 	data := fs.String("data", "./coffre-bench", "benchmark data `directory` made by coffre bench import")
 	duration := fs.Duration("duration", 10*time.Second, "measured `time` at each concurrency level")
@@ -233,6 +242,7 @@ func runBenchRead(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	server := fs.String("server", "", "the coffre `binary` to run as the server (default: this one)")
 	integrator := fs.Bool("integrator", true, "run the server's audit integrator; --integrator=false gives the core's figure without checkpoints")
 	guardOn := fs.Bool("guard", true, "run the guard's checks on every read (with limits that never bind); --guard=false measures the core alone")
+	storeURL := fs.String("store", "", "serve from this PostgreSQL store (a postgres:// `URL`, as given to bench import --store)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -291,7 +301,7 @@ func runBenchRead(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if *guardOn {
 		guardMode = "bench"
 	}
-	srv, err := startBenchServer(ctx, bin, *data, guardMode, *integrator)
+	srv, err := startBenchServer(ctx, bin, *data, *storeURL, guardMode, *integrator)
 	if err != nil {
 		return err
 	}
@@ -410,7 +420,7 @@ type benchServer struct {
 
 // startBenchServer runs bin serve --dev on dir at a free loopback port and
 // waits until it answers /healthz.
-func startBenchServer(ctx context.Context, bin, dir, guard string, integrator bool) (*benchServer, error) {
+func startBenchServer(ctx context.Context, bin, dir, store, guard string, integrator bool) (*benchServer, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, fmt.Errorf("find a free port: %w", err)
@@ -423,7 +433,11 @@ func startBenchServer(ctx context.Context, bin, dir, guard string, integrator bo
 		return nil, err
 	}
 	defer logf.Close() // the child holds its own descriptor
-	cmd := exec.Command(bin, "serve", "--dev", "--data", dir, "--listen", addr, "--guard", guard, fmt.Sprintf("--integrator=%t", integrator))
+	args := []string{"serve", "--dev", "--data", dir, "--listen", addr, "--guard", guard, fmt.Sprintf("--integrator=%t", integrator)}
+	if store != "" {
+		args = append(args, "--store", store)
+	}
+	cmd := exec.Command(bin, args...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start server: %w", err)
