@@ -3,12 +3,14 @@
 // passes the same conformance suite as the SQLite store (package
 // store/storetest), against a real server.
 //
-// Each Update is one transaction, committed before Update returns
-// (PostgreSQL's own group commit shares the WAL flushes of concurrent
-// commits). A transaction that fails with a serialization failure or a
-// deadlock is run again from the start, which vault.Store allows. The
-// audit numbering has no gaps across servers: appending an entry takes
-// the one row of audit_head until the transaction ends.
+// Update calls are committed in groups, as in the SQLite store: one writer
+// per server runs the functions queued while the previous group committed
+// in one transaction, so that a group takes the audit numbering's lock
+// (the one row of audit_head, which keeps the numbering free of gaps
+// across servers) and waits for one WAL flush, not one per call. Should a
+// function fail, the group runs again with a savepoint around each
+// function. A group that fails with a serialization failure or a
+// deadlock runs again from the start; vault.Store allows both.
 package postgres
 
 import (
@@ -18,7 +20,7 @@ import (
 	"fmt"
 	"io/fs"
 	"sort"
-	"sync/atomic"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -45,13 +47,25 @@ type Options struct {
 	// Retries is how many times a transaction that failed with a
 	// serialization failure or deadlock is run again (default 5).
 	Retries int
+	// MaxBatch caps the Update calls in one group commit (default 256).
+	MaxBatch int
 }
 
 // Store is the PostgreSQL store. It implements vault.Store.
 type Store struct {
 	pool   *pgxpool.Pool
 	opts   Options
-	closed atomic.Bool
+	reqs   chan *request
+	stop   chan struct{}
+	done   chan struct{}
+	closed sync.Once
+}
+
+type request struct {
+	ctx  context.Context
+	fn   func(context.Context, vault.Tx) error
+	err  error
+	done chan struct{}
 }
 
 var _ vault.Store = (*Store)(nil)
@@ -64,6 +78,9 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 	}
 	if opts.Retries <= 0 {
 		opts.Retries = 5
+	}
+	if opts.MaxBatch <= 0 {
+		opts.MaxBatch = 256
 	}
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
@@ -80,7 +97,9 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 		pool.Close()
 		return nil, fmt.Errorf("open store %s: %w", redact(url), err)
 	}
-	return &Store{pool: pool, opts: opts}, nil
+	s := &Store{pool: pool, opts: opts, reqs: make(chan *request, opts.MaxBatch), stop: make(chan struct{}), done: make(chan struct{})}
+	go s.writer()
+	return s, nil
 }
 
 // redact drops a password from a connection URL for error messages.
@@ -144,48 +163,161 @@ func migrate(ctx context.Context, pool *pgxpool.Pool) error {
 	return nil
 }
 
-// Update runs fn in a transaction and commits it; see package doc.
+// Update runs fn in the next group commit; see the package doc.
 func (s *Store) Update(ctx context.Context, fn func(context.Context, vault.Tx) error) error {
-	return s.run(ctx, true, fn)
-}
-
-// View runs fn in a read-only transaction.
-func (s *Store) View(ctx context.Context, fn func(context.Context, vault.Tx) error) error {
-	return s.run(ctx, false, fn)
-}
-
-func (s *Store) run(ctx context.Context, write bool, fn func(context.Context, vault.Tx) error) error {
-	mode := pgx.ReadOnly
-	if write {
-		mode = pgx.ReadWrite
-	}
-	for attempt := 0; ; attempt++ {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		err := s.attempt(ctx, pgx.TxOptions{AccessMode: mode}, write, fn)
-		if err == nil || !retryable(err) || attempt >= s.opts.Retries {
-			return err
-		}
-	}
-}
-
-func (s *Store) attempt(ctx context.Context, o pgx.TxOptions, write bool, fn func(context.Context, vault.Tx) error) error {
-	if s.closed.Load() {
-		return ErrClosed
-	}
-	ptx, err := s.pool.BeginTx(ctx, o)
-	if err != nil {
-		return fmt.Errorf("begin: %w", err)
-	}
-	if err := fn(ctx, &tx{q: ptx, ids: s.opts.IDs, write: write}); err != nil {
-		ptx.Rollback(context.WithoutCancel(ctx))
+	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if err := ptx.Commit(ctx); err != nil {
-		return fmt.Errorf("commit: %w", err)
+	r := &request{ctx: ctx, fn: fn, done: make(chan struct{})}
+	select {
+	case <-s.stop:
+		return ErrClosed
+	default:
+	}
+	select {
+	case s.reqs <- r:
+	case <-s.stop:
+		return ErrClosed
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	// The writer answers every request it takes, so the caller never
+	// returns while its fn may still run.
+	select {
+	case <-r.done:
+		return r.err
+	case <-s.done:
+		select {
+		case <-r.done:
+			return r.err
+		default:
+			return ErrClosed
+		}
+	}
+}
+
+func (s *Store) writer() {
+	defer close(s.done)
+	batch := make([]*request, 0, s.opts.MaxBatch)
+	for {
+		select {
+		case r := <-s.reqs:
+			batch = append(batch[:0], r)
+		case <-s.stop:
+			for {
+				select {
+				case r := <-s.reqs:
+					r.err = ErrClosed
+					close(r.done)
+				default:
+					return
+				}
+			}
+		}
+	drain:
+		for len(batch) < s.opts.MaxBatch {
+			select {
+			case r := <-s.reqs:
+				batch = append(batch, r)
+			default:
+				break drain
+			}
+		}
+		s.commit(batch)
+	}
+}
+
+// commit runs a group until it commits or fails for good, and answers
+// its requests.
+func (s *Store) commit(batch []*request) {
+	ctx := context.Background()
+	err := s.group(ctx, batch)
+	for i := 0; retryable(err) && i < s.opts.Retries; i++ {
+		err = s.group(ctx, batch)
+	}
+	for _, r := range batch {
+		if err != nil {
+			r.err = err
+		}
+		close(r.done)
+	}
+}
+
+// group runs the batch's functions in one transaction and commits it:
+// first back to back; if one fails, again from a fresh transaction with a
+// savepoint around each, so that the others still commit. It returns an
+// error when the group as a whole failed (a retryable one if a function
+// met a serialization failure or deadlock).
+func (s *Store) group(ctx context.Context, batch []*request) error {
+	for _, savepoints := range []bool{false, true} {
+		ptx, err := s.pool.Begin(ctx)
+		if err != nil {
+			return fmt.Errorf("begin: %w", err)
+		}
+		failed := false
+		for _, r := range batch {
+			if r.err = r.ctx.Err(); r.err != nil {
+				failed = true
+				continue
+			}
+			fctx := context.WithoutCancel(r.ctx) // a cancel mid-statement would break the shared transaction
+			if !savepoints {
+				r.err = r.fn(fctx, &tx{q: ptx, ids: s.opts.IDs, write: true})
+				if failed = r.err != nil; failed {
+					break
+				}
+				continue
+			}
+			sp, err := ptx.Begin(ctx)
+			if err != nil {
+				ptx.Rollback(ctx)
+				return fmt.Errorf("savepoint: %w", err)
+			}
+			if r.err = r.fn(fctx, &tx{q: sp, ids: s.opts.IDs, write: true}); r.err != nil {
+				if retryable(r.err) {
+					ptx.Rollback(ctx)
+					return r.err
+				}
+				err = sp.Rollback(ctx)
+			} else {
+				err = sp.Commit(ctx)
+			}
+			if err != nil {
+				ptx.Rollback(ctx)
+				return fmt.Errorf("savepoint: %w", err)
+			}
+		}
+		if failed && !savepoints {
+			ptx.Rollback(ctx)
+			if len(batch) == 1 {
+				if retryable(batch[0].err) {
+					return batch[0].err
+				}
+				return nil // its own error is its answer
+			}
+			continue
+		}
+		if err := ptx.Commit(ctx); err != nil {
+			return fmt.Errorf("commit: %w", err)
+		}
+		return nil
 	}
 	return nil
+}
+
+// View runs fn on the pool: each read sees the latest committed data on
+// its own (vault.Store promises no snapshot across a View's reads, and a
+// BEGIN and ROLLBACK around them would cost two round trips).
+func (s *Store) View(ctx context.Context, fn func(context.Context, vault.Tx) error) error {
+	select {
+	case <-s.stop:
+		return ErrClosed
+	default:
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return fn(ctx, &tx{q: s.pool, ids: s.opts.IDs})
 }
 
 // retryable reports a failure that running the transaction again may cure.
@@ -215,10 +347,14 @@ func (s *Store) NewSubjectIDs(ctx context.Context, n int) ([]string, error) {
 	return ids, nil
 }
 
-// Close closes the pool; Update and View then return ErrClosed.
+// Close stops the writer after the queued writes and closes the pool;
+// Update and View then return ErrClosed.
 func (s *Store) Close() error {
-	s.closed.Store(true)
-	s.pool.Close()
+	s.closed.Do(func() {
+		close(s.stop)
+		<-s.done
+		s.pool.Close()
+	})
 	return nil
 }
 

@@ -17,9 +17,18 @@ import (
 	"github.com/coffre/coffre/internal/vault"
 )
 
-// tx implements vault.Tx and vault.BulkTx on one PostgreSQL transaction.
+// querier is what tx runs statements on: a transaction (Update) or the
+// pool (View: each read sees committed data on its own).
+type querier interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+// tx implements vault.Tx and vault.BulkTx on one PostgreSQL transaction,
+// or for a View on the pool.
 type tx struct {
-	q     pgx.Tx
+	q     querier
 	ids   *subjectid.Codec
 	write bool // an Update's transaction (a View's is read-only)
 }
