@@ -254,6 +254,7 @@ func (s *Store) group(ctx context.Context, batch []*request) error {
 		if err != nil {
 			return fmt.Errorf("begin: %w", err)
 		}
+		t := &tx{q: ptx, ids: s.opts.IDs, write: true, g: &groupState{}}
 		failed := false
 		for _, r := range batch {
 			if r.err = r.ctx.Err(); r.err != nil {
@@ -262,7 +263,7 @@ func (s *Store) group(ctx context.Context, batch []*request) error {
 			}
 			fctx := context.WithoutCancel(r.ctx) // a cancel mid-statement would break the shared transaction
 			if !savepoints {
-				r.err = r.fn(fctx, &tx{q: ptx, ids: s.opts.IDs, write: true})
+				r.err = r.fn(fctx, t)
 				if failed = r.err != nil; failed {
 					break
 				}
@@ -273,11 +274,13 @@ func (s *Store) group(ctx context.Context, batch []*request) error {
 				ptx.Rollback(ctx)
 				return fmt.Errorf("savepoint: %w", err)
 			}
-			if r.err = r.fn(fctx, &tx{q: sp, ids: s.opts.IDs, write: true}); r.err != nil {
+			mark := t.g.mark()
+			if r.err = r.fn(fctx, &tx{q: sp, ids: s.opts.IDs, write: true, g: t.g}); r.err != nil {
 				if retryable(r.err) {
 					ptx.Rollback(ctx)
 					return r.err
 				}
+				t.g.rollbackTo(mark)
 				err = sp.Rollback(ctx)
 			} else {
 				err = sp.Commit(ctx)
@@ -296,6 +299,10 @@ func (s *Store) group(ctx context.Context, batch []*request) error {
 				return nil // its own error is its answer
 			}
 			continue
+		}
+		if err := t.flush(ctx); err != nil {
+			ptx.Rollback(ctx)
+			return err
 		}
 		if err := ptx.Commit(ctx); err != nil {
 			return fmt.Errorf("commit: %w", err)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"net/url"
 	"os"
 	"testing"
@@ -74,4 +75,55 @@ func openTest(t *testing.T) *Store {
 
 func TestConformance(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) vault.Store { return openTest(t) })
+}
+
+// TestGroupKeepsDeferredRows runs one group by hand: the second function
+// appends, reads the audit log (which writes the group's pending entries
+// inside its savepoint) and fails. The others' entries must survive its
+// rollback, numbered without a gap.
+func TestGroupKeepsDeferredRows(t *testing.T) {
+	s := openTest(t)
+	ctx := context.Background()
+	boom := errors.New("boom")
+	appendOne := func(actor string, after func(context.Context, vault.Tx) error) *request {
+		return &request{ctx: ctx, done: make(chan struct{}), fn: func(ctx context.Context, tx vault.Tx) error {
+			if err := tx.AppendAudit(ctx, &vault.AuditEntry{Actor: actor, Action: "read", Decision: "allow"}); err != nil {
+				return err
+			}
+			if after != nil {
+				return after(ctx, tx)
+			}
+			return nil
+		}}
+	}
+	batch := []*request{
+		appendOne("op_a", nil),
+		appendOne("op_b", func(ctx context.Context, tx vault.Tx) error {
+			if _, err := tx.AuditEntries(ctx, 1, 100, 100); err != nil {
+				return err
+			}
+			return boom
+		}),
+		appendOne("op_c", nil),
+	}
+	if err := s.group(ctx, batch); err != nil {
+		t.Fatal(err)
+	}
+	if batch[0].err != nil || !errors.Is(batch[1].err, boom) || batch[2].err != nil {
+		t.Fatalf("errors %v, %v, %v; want nil, boom, nil", batch[0].err, batch[1].err, batch[2].err)
+	}
+	var got []string
+	err := s.View(ctx, func(ctx context.Context, tx vault.Tx) error {
+		es, err := tx.AuditEntries(ctx, 1, 100, 100)
+		for i, e := range es {
+			if e.Seq != int64(i+1) {
+				t.Errorf("entry %d has seq %d", i, e.Seq)
+			}
+			got = append(got, e.Actor)
+		}
+		return err
+	})
+	if err != nil || len(got) != 2 || got[0] != "op_a" || got[1] != "op_c" {
+		t.Fatalf("audit after the group: %v, %v; want op_a, op_c", got, err)
+	}
 }

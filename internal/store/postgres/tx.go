@@ -5,6 +5,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -30,7 +32,78 @@ type querier interface {
 type tx struct {
 	q     querier
 	ids   *subjectid.Codec
-	write bool // an Update's transaction (a View's is read-only)
+	write bool        // an Update's transaction (a View's is read-only)
+	g     *groupState // the group commit's deferred writes; nil in a View
+}
+
+// groupState holds what a group defers to one statement each just before
+// it commits: the audit entries it appended (numbered here, after one
+// locking read of audit_head per group) and the guard states it wrote.
+// That leaves a read two statements of its own (its guard state, its
+// subject) instead of five.
+type groupState struct {
+	headLocked bool
+	seq        int64    // the last audit seq handed out in the group
+	seqs       []int64  // pending audit rows
+	leaves     [][]byte //
+	guards     map[string][]byte
+}
+
+// groupMark is what a savepoint rollback restores. It copies the pending
+// rows: a function that reads the audit log writes them (flushAudit) in
+// its savepoint, and if that is rolled back they must be pending again.
+type groupMark struct {
+	headLocked bool
+	seq        int64
+	seqs       []int64
+	leaves     [][]byte
+	guards     map[string][]byte
+}
+
+func (g *groupState) mark() groupMark {
+	return groupMark{g.headLocked, g.seq, slices.Clone(g.seqs), slices.Clone(g.leaves), maps.Clone(g.guards)}
+}
+
+func (g *groupState) rollbackTo(m groupMark) {
+	g.headLocked, g.seq, g.seqs, g.leaves, g.guards = m.headLocked, m.seq, m.seqs, m.leaves, m.guards
+}
+
+// flushAudit writes the pending audit rows and the new head.
+func (t *tx) flushAudit(ctx context.Context) error {
+	g := t.g
+	if g == nil || len(g.seqs) == 0 {
+		return nil
+	}
+	if _, err := t.q.Exec(ctx, `INSERT INTO audit (seq, leaf) SELECT * FROM unnest($1::bigint[], $2::bytea[])`, g.seqs, g.leaves); err != nil {
+		return fmt.Errorf("append audit: %w", err)
+	}
+	if _, err := t.q.Exec(ctx, `UPDATE audit_head SET seq = $1`, g.seq); err != nil {
+		return fmt.Errorf("append audit: %w", err)
+	}
+	g.seqs, g.leaves = nil, nil
+	return nil
+}
+
+// flush writes everything the group deferred; the writer calls it just
+// before COMMIT.
+func (t *tx) flush(ctx context.Context) error {
+	if err := t.flushAudit(ctx); err != nil {
+		return err
+	}
+	if len(t.g.guards) == 0 {
+		return nil
+	}
+	ops := make([]string, 0, len(t.g.guards))
+	states := make([][]byte, 0, len(t.g.guards))
+	for op, st := range t.g.guards {
+		ops, states = append(ops, op), append(states, st)
+	}
+	if _, err := t.q.Exec(ctx, `INSERT INTO guard_state (operator, state) SELECT * FROM unnest($1::text[], $2::bytea[])
+		ON CONFLICT (operator) DO UPDATE SET state = excluded.state`, ops, states); err != nil {
+		return fmt.Errorf("put guard state: %w", err)
+	}
+	clear(t.g.guards)
+	return nil
 }
 
 var (
@@ -269,6 +342,18 @@ func (t *tx) PutSubjects(ctx context.Context, rows []*vault.SubjectRow) error {
 }
 
 func (t *tx) AppendAudit(ctx context.Context, e *vault.AuditEntry) error {
+	if g := t.g; g != nil {
+		if !g.headLocked {
+			if err := t.q.QueryRow(ctx, `SELECT seq FROM audit_head FOR UPDATE`).Scan(&g.seq); err != nil {
+				return fmt.Errorf("append audit: %w", err)
+			}
+			g.headLocked = true
+		}
+		g.seq++
+		e.Seq = g.seq
+		g.seqs, g.leaves = append(g.seqs, g.seq), append(g.leaves, audit.LeafData(e))
+		return nil
+	}
 	var seq int64
 	if err := t.q.QueryRow(ctx, `UPDATE audit_head SET seq = seq + 1 RETURNING seq`).Scan(&seq); err != nil {
 		return fmt.Errorf("append audit: %w", err)
@@ -306,6 +391,9 @@ func leaves(rows pgx.Rows, keep func(*vault.AuditEntry) bool, limit int) ([]vaul
 }
 
 func (t *tx) AuditEntries(ctx context.Context, from, to int64, limit int) ([]vault.AuditEntry, error) {
+	if err := t.flushAudit(ctx); err != nil {
+		return nil, err
+	}
 	rows, err := t.q.Query(ctx, `SELECT leaf FROM audit WHERE seq >= $1 AND seq < $2 ORDER BY seq LIMIT $3`, from, to, limit)
 	if err != nil {
 		return nil, fmt.Errorf("audit entries: %w", err)
@@ -314,6 +402,9 @@ func (t *tx) AuditEntries(ctx context.Context, from, to int64, limit int) ([]vau
 }
 
 func (t *tx) AuditLeaves(ctx context.Context, from, to int64, fn func(seq int64, leaf []byte) error) error {
+	if err := t.flushAudit(ctx); err != nil {
+		return err
+	}
 	rows, err := t.q.Query(ctx, `SELECT seq, leaf FROM audit WHERE seq >= $1 AND seq < $2 ORDER BY seq`, from, to)
 	if err != nil {
 		return fmt.Errorf("audit leaves: %w", err)
@@ -334,6 +425,9 @@ func (t *tx) AuditLeaves(ctx context.Context, from, to int64, fn func(seq int64,
 }
 
 func (t *tx) LastAuditSeq(ctx context.Context) (int64, error) {
+	if err := t.flushAudit(ctx); err != nil {
+		return 0, err
+	}
 	var n int64
 	if err := t.q.QueryRow(ctx, `SELECT coalesce(max(seq), 0) FROM audit`).Scan(&n); err != nil {
 		return 0, fmt.Errorf("last audit seq: %w", err)
@@ -342,6 +436,9 @@ func (t *tx) LastAuditSeq(ctx context.Context) (int64, error) {
 }
 
 func (t *tx) SubjectAudit(ctx context.Context, subject string, limit int) ([]vault.AuditEntry, error) {
+	if err := t.flushAudit(ctx); err != nil {
+		return nil, err
+	}
 	if subject == "" {
 		return nil, nil
 	}
@@ -650,6 +747,11 @@ func (t *tx) GetTiles(ctx context.Context, ids []audit.TileID) (map[audit.TileID
 // requests) never both count from the same state: the first access of an
 // operator makes the row to lock.
 func (t *tx) GetGuard(ctx context.Context, operator string) ([]byte, error) {
+	if t.g != nil {
+		if b, ok := t.g.guards[operator]; ok {
+			return b, nil // written earlier in the group, whose lock holds the row
+		}
+	}
 	q := `SELECT state FROM guard_state WHERE operator = $1`
 	if t.write {
 		q += ` FOR UPDATE`
@@ -675,6 +777,13 @@ func (t *tx) GetGuard(ctx context.Context, operator string) ([]byte, error) {
 }
 
 func (t *tx) PutGuard(ctx context.Context, operator string, state []byte) error {
+	if t.g != nil {
+		if t.g.guards == nil {
+			t.g.guards = map[string][]byte{}
+		}
+		t.g.guards[operator] = bytes.Clone(state)
+		return nil
+	}
 	_, err := t.exec(ctx, "put guard state", `INSERT INTO guard_state (operator, state) VALUES ($1, $2) ON CONFLICT (operator) DO UPDATE SET state = excluded.state`, operator, state)
 	return err
 }
