@@ -62,10 +62,11 @@ func (a *app) demoCaseload(ctx context.Context) func(first int, ids []string) er
 }
 
 func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("demo", "[--people N] [--listen ADDR] [--data DIR]", "coffre demo --people 243000", stderr)
+	fs := newFlags("demo", "[--people N] [--listen ADDR] [--data DIR] [--store URL]", "coffre demo --people 243000", stderr)
 	people := fs.Int("people", 243000, "synthetic people to load (once; a second run reuses them)")
 	listen := fs.String("listen", "", "listen `address` (default from the demo configuration, 127.0.0.1:8080)")
 	data := fs.String("data", "", "data `directory` (default ./coffre-data)")
+	store := fs.String("store", "", "a PostgreSQL store (postgres:// `URL`) instead of the SQLite file in the data directory")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -73,7 +74,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return &usageError{msg: "--people must be between 0 and 10,000,000"}
 	}
 	start := time.Now()
-	a, err := openApp(ctx, appOptions{dev: true, dataDir: *data, bulkCache: bulkCacheKiB, anyHours: true}, stderr)
+	a, err := openApp(ctx, appOptions{dev: true, dataDir: *data, store: *store, bulkCache: bulkCacheKiB, anyHours: true}, stderr)
 	if err != nil {
 		return err
 	}
