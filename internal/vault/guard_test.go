@@ -6,6 +6,7 @@ import (
 	"errors"
 	"github.com/coffre/coffre/internal/store/sqlite/sqlitetest"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -413,5 +414,53 @@ func TestPurposeDemandsSecurityKey(t *testing.T) {
 		if tc.ok != (err == nil) || !tc.ok && !errors.Is(err, vault.ErrStepUpRequired) {
 			t.Errorf("%s: %v", tc.name, err)
 		}
+	}
+}
+
+// TestGuardCreateConflicts: a create whose value is taken answers 409,
+// which says the value exists, so the guard counts it as a lookup; once
+// the lookup budget is spent every create is refused, taken value or not,
+// and the refusal says nothing. Creates that succeed cost nothing.
+func TestGuardCreateConflicts(t *testing.T) {
+	g := newGuarded(t)
+	g.lim["hr-officer"] = guard.Limits{LookupsPerHour: 3}
+	g.open()
+	taken := synth.Make(31, 0)
+	if _, err := g.v.Create(ctx, hr, "u1", taken.Fields); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 5 { // successes do not count
+		if _, err := g.v.Create(ctx, hr, "u1", synth.Make(31, 1+i).Fields); err != nil {
+			t.Fatalf("create %d: %v", i, err)
+		}
+	}
+	probe := synth.Make(31, 100).Fields
+	probe["email_pro"] = taken.Fields["email_pro"]
+	for i := range 3 {
+		if _, err := g.v.Create(ctx, hr, "u1", probe); !errors.Is(err, vault.ErrConflict) {
+			t.Fatalf("probe %d: %v, want ErrConflict", i, err)
+		}
+	}
+	var le *vault.LimitError
+	if _, err := g.v.Create(ctx, hr, "u1", probe); !errors.As(err, &le) || le.Code != guard.CodeLookups {
+		t.Fatalf("fourth probe: %v, want the lookup budget's limit", err)
+	}
+	if _, err := g.v.Create(ctx, hr, "u1", synth.Make(31, 200).Fields); !errors.As(err, &le) {
+		t.Fatalf("a free value once the budget is spent: %v, want the same limit (no oracle)", err)
+	}
+	g.clock.Add(time.Hour)
+	if _, err := g.v.Create(ctx, hr, "u1", synth.Make(31, 201).Fields); err != nil {
+		t.Fatalf("an hour later: %v", err)
+	}
+	var decisions []string
+	for _, e := range auditEntries(t, g.store) {
+		if e.Action == "create" {
+			decisions = append(decisions, e.Decision)
+		}
+	}
+	want := []string{"allow", "allow", "allow", "allow", "allow", "allow", "deny:conflict", "deny:conflict", "deny:conflict",
+		"deny:limited:" + guard.CodeLookups, "deny:limited:" + guard.CodeLookups, "allow"}
+	if !slices.Equal(decisions, want) {
+		t.Fatalf("create decisions in the audit log:\n%v\nwant\n%v", decisions, want)
 	}
 }

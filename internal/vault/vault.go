@@ -703,6 +703,13 @@ func sealedFields(blob []byte) (map[string][]byte, error) {
 }
 
 // Create stores a new subject and returns its id.
+//
+// A create whose lookup value is taken answers ErrConflict, which tells
+// the caller the value exists: a lookup by other means. Under a guarded
+// role the guard therefore decides every create as a lookup, counts the
+// ones that conflict against the lookup budget (a create that succeeds
+// costs nothing), and refuses every create, conflicting or not, once the
+// budget is spent, so that a refusal gives nothing away either.
 func (v *Vault) Create(ctx context.Context, a Actor, unit string, fields map[string]string) (string, error) {
 	entry := AuditEntry{Actor: a.ID, Action: "create", Origin: a.Origin}
 	if err := v.can(a, policy.PermCreate); err != nil {
@@ -721,20 +728,53 @@ func (v *Vault) Create(ctx context.Context, a Actor, unit string, fields map[str
 	if err != nil {
 		return "", err
 	}
+	lim := v.limits(a.Role)
+	var taken, refusal error
 	err = v.store.Update(ctx, func(ctx context.Context, tx Tx) error {
-		if err := s.put(ctx, tx); err != nil {
+		taken, refusal = nil, nil
+		e := entry
+		e.Time, e.Fields = now, s.names()
+		var g *guardRun
+		if lim != nil {
+			g = &guardRun{lim: lim}
+			if err := g.load(ctx, tx, a.ID); err != nil {
+				return err
+			}
+			acc := guard.Access{Time: v.guardTime(now), Kind: guard.Lookup, Trusted: v.trusted(a.Origin), Origin: a.Origin}
+			g.dec, g.state = guard.Decide(lim, g.state, acc)
+			if _, refusal = outcome(g.dec); refusal != nil {
+				e.Decision = decisionOf(refusal, g.dec)
+				if err := tx.AppendAudit(ctx, &e); err != nil {
+					return err
+				}
+				return v.finishGuard(ctx, tx, g, a, e.Seq, now)
+			}
+		}
+		if err := s.put(ctx, tx); err == nil {
+			e.Subject, e.Decision = s.row.ID, "allow"
+			return tx.AppendAudit(ctx, &e) // the guard's state stays as it was
+		} else if !errors.Is(err, ErrConflict) {
+			return err
+		} else {
+			taken = err
+		}
+		e.Decision = "deny:conflict"
+		if err := tx.AppendAudit(ctx, &e); err != nil {
 			return err
 		}
-		e := entry
-		e.Time, e.Subject, e.Fields, e.Decision = now, s.row.ID, s.names(), "allow"
-		return tx.AppendAudit(ctx, &e)
+		if g != nil {
+			return v.finishGuard(ctx, tx, g, a, e.Seq, now)
+		}
+		return nil
 	})
-	if errors.Is(err, ErrConflict) {
-		v.deny(ctx, entry, err)
-		return "", err
-	}
 	if err != nil {
 		return "", unavailable(err)
+	}
+	if refusal != nil {
+		return "", refusal
+	}
+	if taken != nil {
+		return "", taken
 	}
 	return s.row.ID, nil
 }
