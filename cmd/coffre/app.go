@@ -45,6 +45,8 @@ type app struct {
 	partnerAddr string
 	// noIntegrator leaves the audit integrator off (benchmarks only).
 	noIntegrator bool
+	// dev is the built-in demo configuration.
+	dev bool
 }
 
 // appOptions say where the configuration comes from.
@@ -182,7 +184,7 @@ func openApp(ctx context.Context, o appOptions, stderr io.Writer) (*app, error) 
 		st.Close()
 		return nil, err
 	}
-	return &app{cfg: cfg, keys: keys, store: st, vault: v, auth: a, log: log, signer: signer, ca: ca}, nil
+	return &app{cfg: cfg, keys: keys, store: st, vault: v, auth: a, log: log, signer: signer, ca: ca, dev: o.dev && o.configPath == ""}, nil
 }
 
 func (a *app) close() error { return a.store.Close() }
@@ -222,6 +224,27 @@ func vaultGuard(g config.Guard) *vault.Guard {
 
 // serve runs the HTTP API until ctx ends; ready, if set, is called with
 // the bound address.
+// listenPartners opens the partner listener. With the built-in demo
+// configuration a busy port (another Coffre, another service) is not
+// worth failing for: the partners get another port, and the log says
+// which. A configured address must be free.
+func (a *app) listenPartners() (net.Listener, error) {
+	ln, err := net.Listen("tcp", a.cfg.Partners.Listen)
+	if err == nil || !a.dev {
+		return ln, err
+	}
+	host, _, serr := net.SplitHostPort(a.cfg.Partners.Listen)
+	if serr != nil {
+		return nil, err
+	}
+	ln, err2 := net.Listen("tcp", net.JoinHostPort(host, "0"))
+	if err2 != nil {
+		return nil, err
+	}
+	a.log.Warn("partner port busy; the demo serves partners on another port", "wanted", a.cfg.Partners.Listen, "addr", ln.Addr().String())
+	return ln, nil
+}
+
 func (a *app) serve(ctx context.Context, listen string, ready func(addr string)) error {
 	api := &httpapi.Server{Vault: a.vault, Auth: a.auth, Logger: a.log, Checkpoints: a.store,
 		AuditMaxLag: a.cfg.AuditMaxLag, Metrics: metrics.Handler(a.store, a.log),
@@ -246,7 +269,7 @@ func (a *app) serve(ctx context.Context, listen string, ready func(addr string))
 			ln.Close()
 			return err
 		}
-		pln, err := net.Listen("tcp", a.cfg.Partners.Listen)
+		pln, err := a.listenPartners()
 		if err != nil {
 			ln.Close()
 			return fmt.Errorf("partner listen: %w", err)
