@@ -21,12 +21,17 @@ func encodeFields(cts map[string][]byte) []byte {
 	}
 	b := make([]byte, 0, n)
 	for _, name := range slices.Sorted(maps.Keys(cts)) {
-		b = binary.AppendUvarint(b, uint64(len(name)))
-		b = append(b, name...)
-		b = binary.AppendUvarint(b, uint64(len(cts[name])))
-		b = append(b, cts[name]...)
+		b = append(appendFieldHead(b, name, len(cts[name])), cts[name]...)
 	}
 	return b
+}
+
+// appendFieldHead appends what precedes a field's ciphertext in the blob:
+// uvarint(len(name)) name uvarint(ctLen).
+func appendFieldHead(b []byte, name string, ctLen int) []byte {
+	b = binary.AppendUvarint(b, uint64(len(name)))
+	b = append(b, name...)
+	return binary.AppendUvarint(b, uint64(ctLen))
 }
 
 // eachField calls fn for each field of an encoded blob, in order.

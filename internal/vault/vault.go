@@ -619,9 +619,7 @@ func (v *Vault) seal(id, unit string, fields map[string]string, now time.Time) (
 			continue
 		}
 		canon := value.Canonical(f.Type, val)
-		b = binary.AppendUvarint(b, uint64(len(f.Name)))
-		b = append(b, f.Name...)
-		b = binary.AppendUvarint(b, uint64(envelope.SealedLen(len(canon))))
+		b = appendFieldHead(b, f.Name, envelope.SealedLen(len(canon)))
 		b = dk.AppendSeal(b, f.Name, []byte(canon))
 		if f.Lookup {
 			s.indexes = append(s.indexes, v.keys.BlindIndex(f.Name, value.Normalize(f.Type, canon)))
