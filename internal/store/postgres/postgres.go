@@ -21,6 +21,7 @@ import (
 	"io/fs"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -59,7 +60,13 @@ type Store struct {
 	stop   chan struct{}
 	done   chan struct{}
 	closed sync.Once
+
+	groups, requests atomic.Int64 // group commits and the Update calls they held
 }
+
+// Stats reports the group commits made so far and the Update calls they
+// held; requests/groups is the mean group size.
+func (s *Store) Stats() (groups, requests int64) { return s.groups.Load(), s.requests.Load() }
 
 type request struct {
 	ctx  context.Context
@@ -231,6 +238,8 @@ func (s *Store) writer() {
 // its requests.
 func (s *Store) commit(batch []*request) {
 	ctx := context.Background()
+	s.groups.Add(1)
+	s.requests.Add(int64(len(batch)))
 	err := s.group(ctx, batch)
 	for i := 0; retryable(err) && i < s.opts.Retries; i++ {
 		err = s.group(ctx, batch)
