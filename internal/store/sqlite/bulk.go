@@ -137,7 +137,10 @@ func (t *tx) PutSubjects(ctx context.Context, rows []*vault.SubjectRow) error {
 	}
 	args := make([]any, 0, 8*len(rows))
 	for _, s := range rows {
-		seq, legacy := t.newRow(s.ID)
+		seq, legacy, err := t.newRow(ctx, s.ID)
+		if err != nil {
+			return fmt.Errorf("put subjects: %w", err)
+		}
 		args = append(args, seq, legacy, s.Unit, s.DEK, s.DEKVersion, s.Fields, micros(s.Created), micros(s.Updated))
 	}
 	n, err := t.bulkExec(ctx, "INSERT OR IGNORE INTO subjects (seq, id, unit, dek, dek_version, fields, created, updated) VALUES ", "(?, ?, ?, ?, ?, ?, ?, ?)", len(rows), subjectRows, args)

@@ -190,9 +190,9 @@ func TestMigrateSubjectSeq(t *testing.T) {
 		}
 		return nil
 	})
-	// After the reopen, numbering goes on past the highest written seq.
+	// After the reopen, numbering goes on past every number handed out.
 	more, _ := s.NewSubjectIDs(ctx, 1)
-	if seq, _ := s.opts.IDs.Seq(more[0]); seq != int64(len(old))+3 {
-		t.Fatalf("after reopen, new id has seq %d, want %d", seq, len(old)+3)
+	if seq, _ := s.opts.IDs.Seq(more[0]); seq <= int64(len(old))+2 {
+		t.Fatalf("after reopen, new id has seq %d, want more than %d", seq, len(old)+2)
 	}
 }

@@ -76,10 +76,10 @@ type Store struct {
 	done   chan struct{}
 	closed sync.Once
 	opts   Options
-	stmts  *stmts       // on the write connection
-	rstmts *stmts       // on the read pool
-	cache  writerCache  // the writer's guard states and audit numbering
-	seq    atomic.Int64 // the last subject seq handed out
+	stmts  *stmts      // on the write connection
+	rstmts *stmts      // on the read pool
+	cache  writerCache // the writer's guard states and audit numbering
+	block  seqBlock    // subject seqs reserved and not yet handed out
 
 	groups, requests atomic.Int64 // group commits and the Update calls they held
 }
@@ -160,11 +160,7 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		wdb.Close()
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
-	var last int64 // the last subject seq
-	if err = migrate(ctx, wconn); err == nil {
-		err = wconn.QueryRowContext(ctx, `SELECT coalesce(max(seq), 0) FROM subjects`).Scan(&last)
-	}
-	if err != nil {
+	if err := migrate(ctx, wconn); err != nil {
 		wconn.Close()
 		wdb.Close()
 		return nil, fmt.Errorf("open store %s: %w", path, err)
@@ -197,13 +193,12 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		reqs: make(chan *request, opts.MaxBatch),
 		stop: make(chan struct{}), done: make(chan struct{}),
 	}
-	s.seq.Store(last)
 	go s.writer()
 	return s, nil
 }
 
 func (s *Store) tx(q querier, st *stmts, cache *writerCache) *tx {
-	return &tx{q: q, st: st, cache: cache, ids: s.opts.IDs, seq: &s.seq}
+	return &tx{q: q, st: st, cache: cache, ids: s.opts.IDs}
 }
 
 // Checkpoint copies the committed contents of the write-ahead log into
@@ -223,18 +218,45 @@ func (s *Store) Checkpoint(ctx context.Context) error {
 	return nil
 }
 
-// NewSubjectIDs returns n ids for new subjects, in creation order. Subject
-// rows are never deleted (erasure keeps a tombstone), so a seq, and the id
-// made of it, is never handed out twice; one handed out but never written
-// (a failed create, a crash) is a gap.
-func (s *Store) NewSubjectIDs(_ context.Context, n int) ([]string, error) {
+// seqBlock is a run of subject seqs reserved in the database: [next, end).
+type seqBlock struct {
+	mu        sync.Mutex
+	next, end int64
+}
+
+// seqBlockSize is how many subject seqs a process reserves at a time.
+const seqBlockSize = 1024
+
+// NewSubjectIDs returns n ids for new subjects, in creation order. The
+// numbers come from blocks this process reserved in the database (a write
+// transaction per block), so other processes on the same file never get
+// them; subject rows are never deleted (erasure keeps a tombstone), so no
+// number is handed out twice. One handed out but never written (a failed
+// create, the rest of a block at exit) is a gap.
+func (s *Store) NewSubjectIDs(ctx context.Context, n int) ([]string, error) {
 	if n < 0 {
 		return nil, fmt.Errorf("new subject ids: n = %d", n)
 	}
-	last := s.seq.Add(int64(n))
+	b := &s.block
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.end-b.next < int64(n) {
+		want := int64(max(n, seqBlockSize))
+		var last int64
+		err := s.Update(ctx, func(ctx context.Context, vt vault.Tx) error {
+			var err error
+			last, err = vt.(*tx).reserveSeqs(ctx, want)
+			return err
+		})
+		if err != nil {
+			return nil, fmt.Errorf("new subject ids: %w", err)
+		}
+		b.next, b.end = last-want+1, last+1
+	}
 	ids := make([]string, n)
 	for i := range ids {
-		ids[i] = s.opts.IDs.ID(last - int64(n) + 1 + int64(i))
+		ids[i] = s.opts.IDs.ID(b.next)
+		b.next++
 	}
 	return ids, nil
 }

@@ -108,3 +108,45 @@ func TestCheckpointFillsTheFile(t *testing.T) {
 		t.Fatalf("after the checkpoint the file alone holds %d subjects, want 3", n)
 	}
 }
+
+// TestTwoProcessesShareNumbering opens one file twice, as a server and an
+// import running side by side would: the ids they hand out never meet,
+// and both sides' subjects are stored.
+func TestTwoProcessesShareNumbering(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "c.db")
+	a, err := Open(ctx, path, Options{IDs: sqlitetest.IDs()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	b, err := Open(ctx, path, Options{IDs: sqlitetest.IDs()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	seen := map[string]bool{}
+	for round := range 3 {
+		for _, s := range []*Store{a, b} {
+			ids, err := s.NewSubjectIDs(ctx, 700) // more than a block over the rounds
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = s.Update(ctx, func(ctx context.Context, tx vault.Tx) error {
+				for _, id := range ids {
+					if seen[id] {
+						t.Fatalf("round %d: %s handed out twice", round, id)
+					}
+					seen[id] = true
+					if err := tx.PutSubject(ctx, &vault.SubjectRow{ID: id, Unit: "u", DEK: []byte("k"), DEKVersion: 1, Fields: []byte("f")}); err != nil {
+						return err
+					}
+				}
+				return nil
+			})
+			if err != nil {
+				t.Fatalf("round %d: %v", round, err)
+			}
+		}
+	}
+}

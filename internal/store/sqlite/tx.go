@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/coffre/coffre/internal/audit"
@@ -30,6 +29,7 @@ var queries = map[string]string{
 	"rollbackTo": `ROLLBACK TO u`,
 	// A subject is named by (?1, ?2): its seq and NULL when its id is a
 	// sequence id, or NULL and the id it was made with before migration 009.
+	"reserveSeqs":    `UPDATE subject_counter SET last = max(last, (SELECT coalesce(max(seq), 0) FROM subjects)) + ? RETURNING last`,
 	"putSubject":     `INSERT INTO subjects (seq, id, unit, dek, dek_version, fields, created, updated) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
 	"replaceSubject": `UPDATE subjects SET unit = ?3, dek = ?4, dek_version = ?5, fields = ?6, updated = ?7 WHERE seq = ` + subjectSeq + ` AND id IS ?2 AND erased = 0`,
 	"getSubject":     `SELECT seq, unit, dek, dek_version, fields, created, updated, erased, canary FROM subjects WHERE seq = ` + subjectSeq + ` AND id IS ?2`,
@@ -148,7 +148,6 @@ type tx struct {
 	st    *stmts
 	cache *writerCache // the writer's; nil on the read pool
 	ids   *subjectid.Codec
-	seq   *atomic.Int64 // the last subject seq handed out
 }
 
 // noCancel strips cancellation from a statement's context: modernc.org/sqlite
@@ -227,17 +226,33 @@ func (t *tx) subject(id string) (seq, legacy any) {
 	return nil, id
 }
 
-// newRow returns the seq and id column of a new subject row.
-func (t *tx) newRow(id string) (seq int64, legacy any) {
+// newRow returns the seq and id column of a new subject row: an id given
+// from elsewhere takes the next number of the counter.
+func (t *tx) newRow(ctx context.Context, id string) (seq int64, legacy any, err error) {
 	if n, ok := t.ids.Seq(id); ok {
-		return n, nil
+		return n, nil, nil
 	}
-	return t.seq.Add(1), id
+	seq, err = t.reserveSeqs(ctx, 1)
+	return seq, id, err
+}
+
+// reserveSeqs takes n subject seqs from the counter and returns the last.
+// The counter never falls behind the rows (a row written by a binary of
+// before the counter, say).
+func (t *tx) reserveSeqs(ctx context.Context, n int64) (int64, error) {
+	var last int64
+	if err := t.row(ctx, "reserveSeqs", n).Scan(&last); err != nil {
+		return 0, fmt.Errorf("reserve subject numbers: %w", err)
+	}
+	return last, nil
 }
 
 func (t *tx) PutSubject(ctx context.Context, s *vault.SubjectRow) error {
-	seq, legacy := t.newRow(s.ID)
-	_, err := t.exec(ctx, "putSubject", seq, legacy, s.Unit, s.DEK, s.DEKVersion, s.Fields, micros(s.Created), micros(s.Updated))
+	seq, legacy, err := t.newRow(ctx, s.ID)
+	if err != nil {
+		return fmt.Errorf("put subject: %w", err)
+	}
+	_, err = t.exec(ctx, "putSubject", seq, legacy, s.Unit, s.DEK, s.DEKVersion, s.Fields, micros(s.Created), micros(s.Updated))
 	if isConstraint(err) {
 		return fmt.Errorf("put subject: %w", vault.ErrConflict)
 	}
