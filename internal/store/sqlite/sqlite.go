@@ -218,13 +218,23 @@ func (s *Store) Checkpoint(ctx context.Context) error {
 	return nil
 }
 
-// seqBlock is a run of subject seqs reserved in the database: [next, end).
+// seqBlock holds the subject seqs this process reserved in the database
+// and has not handed out yet.
 type seqBlock struct {
-	mu        sync.Mutex
-	next, end int64
+	mu      sync.Mutex
+	ranges  [][2]int64    // [next, end) each, ascending
+	pending chan struct{} // closed when the reservation in flight lands
 }
 
-// seqBlockSize is how many subject seqs a process reserves at a time.
+func (b *seqBlock) avail() int64 {
+	var n int64
+	for _, r := range b.ranges {
+		n += r[1] - r[0]
+	}
+	return n
+}
+
+// seqBlockSize is the least a process reserves at a time.
 const seqBlockSize = 1024
 
 // NewSubjectIDs returns n ids for new subjects, in creation order. The
@@ -232,7 +242,10 @@ const seqBlockSize = 1024
 // transaction per block), so other processes on the same file never get
 // them; subject rows are never deleted (erasure keeps a tombstone), so no
 // number is handed out twice. One handed out but never written (a failed
-// create, the rest of a block at exit) is a gap.
+// create, the rest of a block at exit) is a gap. Once a call leaves less
+// than its own n, the next block is reserved in the background: a bulk
+// import asks for its next batch's ids while the writer commits the
+// previous one, and must not wait for that commit.
 func (s *Store) NewSubjectIDs(ctx context.Context, n int) ([]string, error) {
 	if n < 0 {
 		return nil, fmt.Errorf("new subject ids: n = %d", n)
@@ -240,25 +253,63 @@ func (s *Store) NewSubjectIDs(ctx context.Context, n int) ([]string, error) {
 	b := &s.block
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if b.end-b.next < int64(n) {
-		want := int64(max(n, seqBlockSize))
-		var last int64
-		err := s.Update(ctx, func(ctx context.Context, vt vault.Tx) error {
-			var err error
-			last, err = vt.(*tx).reserveSeqs(ctx, want)
-			return err
-		})
+	for b.avail() < int64(n) {
+		if p := b.pending; p != nil {
+			b.mu.Unlock()
+			select {
+			case <-p:
+			case <-ctx.Done():
+				b.mu.Lock()
+				return nil, ctx.Err()
+			}
+			b.mu.Lock()
+			continue
+		}
+		want := max(int64(n)-b.avail(), seqBlockSize)
+		last, err := s.reserveSeqs(ctx, want)
 		if err != nil {
 			return nil, fmt.Errorf("new subject ids: %w", err)
 		}
-		b.next, b.end = last-want+1, last+1
+		b.ranges = append(b.ranges, [2]int64{last - want + 1, last + 1})
 	}
-	ids := make([]string, n)
-	for i := range ids {
-		ids[i] = s.opts.IDs.ID(b.next)
-		b.next++
+	ids := make([]string, 0, n)
+	for len(ids) < n {
+		r := &b.ranges[0]
+		for ; r[0] < r[1] && len(ids) < n; r[0]++ {
+			ids = append(ids, s.opts.IDs.ID(r[0]))
+		}
+		if r[0] == r[1] {
+			b.ranges = b.ranges[1:]
+		}
+	}
+	if b.avail() < int64(n) && b.pending == nil {
+		want := max(int64(n), seqBlockSize)
+		p := make(chan struct{})
+		b.pending = p
+		go func() {
+			last, err := s.reserveSeqs(context.WithoutCancel(ctx), want)
+			b.mu.Lock()
+			if err == nil { // else the next call reserves in its own time
+				b.ranges = append(b.ranges, [2]int64{last - want + 1, last + 1})
+			}
+			b.pending = nil
+			b.mu.Unlock()
+			close(p)
+		}()
 	}
 	return ids, nil
+}
+
+// reserveSeqs takes n subject seqs from the database's counter and
+// returns the last.
+func (s *Store) reserveSeqs(ctx context.Context, n int64) (int64, error) {
+	var last int64
+	err := s.Update(ctx, func(ctx context.Context, vt vault.Tx) error {
+		var err error
+		last, err = vt.(*tx).reserveSeqs(ctx, n)
+		return err
+	})
+	return last, err
 }
 
 // Path returns the database file's path.
