@@ -49,6 +49,9 @@ func (c *writerCache) rollbackTo(m writerMark) { c.pending, c.next = m.pending, 
 // read again from the table.
 func (c *writerCache) drop() { c.pending, c.seqKnown = nil, false }
 
+// reset forgets everything, committed states too: another process wrote.
+func (c *writerCache) reset() { c.states, c.pending, c.seqKnown = nil, nil, false }
+
 // flush writes the running group's states, in the group's transaction,
 // with multi-row upserts of 64, 32, … 1 rows (a statement costs more than a
 // row; power-of-two sizes keep the prepared statements few).

@@ -80,6 +80,9 @@ type Store struct {
 	rstmts *stmts      // on the read pool
 	cache  writerCache // the writer's guard states and audit numbering
 	block  seqBlock    // subject seqs reserved and not yet handed out
+	// dataVersion is the writer connection's PRAGMA data_version when its
+	// cache was last known good: it changes when another connection commits.
+	dataVersion int64
 
 	groups, requests atomic.Int64 // group commits and the Update calls they held
 }
@@ -521,6 +524,19 @@ func (s *Store) commit(batch []*request) {
 func (s *Store) runGroup(ctx context.Context, batch []*request, savepoints bool) error {
 	if _, err := s.stmts.m["begin"].ExecContext(ctx); err != nil {
 		return fmt.Errorf("begin: %w", err)
+	}
+	// Another process (an import, `coffre operator add` beside a server)
+	// may have written since this writer's last group: then what the
+	// cache holds (guard states, the audit sequence) is stale. Holding the
+	// write lock, no one else commits until this group ends.
+	var version int64
+	if err := s.stmts.m["dataVersion"].QueryRowContext(ctx).Scan(&version); err != nil {
+		s.stmts.m["rollback"].ExecContext(ctx)
+		return fmt.Errorf("data version: %w", err)
+	}
+	if version != s.dataVersion {
+		s.cache.reset()
+		s.dataVersion = version
 	}
 	s.cache.begin()
 	tx := s.tx(s.wconn, s.stmts, &s.cache)

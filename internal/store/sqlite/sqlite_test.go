@@ -150,3 +150,54 @@ func TestTwoProcessesShareNumbering(t *testing.T) {
 		}
 	}
 }
+
+// TestTwoProcessesShareCaches: a writer's cached audit sequence and guard
+// states must not outlive another process's commit on the same file.
+func TestTwoProcessesShareCaches(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "c.db")
+	open := func() *Store {
+		s, err := Open(ctx, path, Options{IDs: sqlitetest.IDs()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
+	}
+	a, b := open(), open()
+	appendOne := func(s *Store, state byte) int64 {
+		t.Helper()
+		e := &vault.AuditEntry{Actor: "op_1", Action: "read", Decision: "allow"}
+		err := s.Update(ctx, func(ctx context.Context, tx vault.Tx) error {
+			if _, err := tx.GetGuard(ctx, "op_1"); err != nil {
+				return err
+			}
+			if err := tx.AppendAudit(ctx, e); err != nil {
+				return err
+			}
+			return tx.PutGuard(ctx, "op_1", []byte{state})
+		})
+		if err != nil {
+			t.Fatalf("append %d: %v", state+1, err)
+		}
+		return e.Seq
+	}
+	for i, s := range []*Store{a, b, a, a, b, a} {
+		if seq := appendOne(s, byte(i)); seq != int64(i+1) {
+			t.Fatalf("append %d got seq %d", i+1, seq)
+		}
+		other := b
+		if s == b {
+			other = a
+		}
+		var got []byte
+		other.Update(ctx, func(ctx context.Context, tx vault.Tx) error {
+			var err error
+			got, err = tx.GetGuard(ctx, "op_1")
+			return err
+		})
+		if len(got) != 1 || got[0] != byte(i) {
+			t.Fatalf("after append %d the other process reads guard state %v, want [%d]", i+1, got, i)
+		}
+	}
+}

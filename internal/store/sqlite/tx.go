@@ -21,12 +21,13 @@ const subjectSeq = `coalesce(?1, (SELECT seq FROM subjects WHERE id = ?2))`
 // The statements, by name. The writer prepares them once on its connection;
 // read transactions run them as text.
 var queries = map[string]string{
-	"begin":      `BEGIN IMMEDIATE`,
-	"commit":     `COMMIT`,
-	"rollback":   `ROLLBACK`,
-	"savepoint":  `SAVEPOINT u`,
-	"release":    `RELEASE u`,
-	"rollbackTo": `ROLLBACK TO u`,
+	"begin":       `BEGIN IMMEDIATE`,
+	"dataVersion": `PRAGMA data_version`,
+	"commit":      `COMMIT`,
+	"rollback":    `ROLLBACK`,
+	"savepoint":   `SAVEPOINT u`,
+	"release":     `RELEASE u`,
+	"rollbackTo":  `ROLLBACK TO u`,
 	// A subject is named by (?1, ?2): its seq and NULL when its id is a
 	// sequence id, or NULL and the id it was made with before migration 009.
 	"reserveSeqs":    `UPDATE subject_counter SET last = max(last, (SELECT coalesce(max(seq), 0) FROM subjects)) + ? RETURNING last`,
