@@ -100,6 +100,9 @@ func loadConfig(o appOptions) (*config.Config, error) {
 		env = append(env, "COFFRE_DATA_DIR="+o.dataDir, "COFFRE_STORE=sqlite:"+o.dataDir+"/coffre.db", "COFFRE_ROOT_KEY_FILE="+o.dataDir+"/root.key")
 	}
 	if o.store != "" {
+		if !strings.HasPrefix(o.store, "sqlite:") && !strings.HasPrefix(o.store, "postgres://") && !strings.HasPrefix(o.store, "postgresql://") {
+			return nil, &usageError{msg: "--store: want sqlite:PATH or a postgres:// URL", hint: "--store 'postgres://USER@HOST:5432/DB?sslmode=verify-full'"}
+		}
 		env = append(env, "COFFRE_STORE="+o.store)
 	}
 	switch {

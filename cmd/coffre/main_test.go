@@ -42,6 +42,7 @@ func TestUsageErrors(t *testing.T) {
 		{"drill unknown scenario", []string{"drill", "--scenario", "nope"}, 2, `unknown scenario "nope"`},
 		{"drill too few people", []string{"drill", "--people", "10"}, 2, "--people must be"},
 		{"canary without count", []string{"canary", "plant", "--dev"}, 2, "want one count"},
+		{"serve bad store", []string{"serve", "--dev", "--store", "mysql://db"}, 2, "--store: want sqlite:PATH or a postgres:// URL"},
 		{"canary bad partner", []string{"canary", "plant", "3", "--partner", "Bad Name", "--dev"}, 2, "--partner"},
 	}
 	for _, tt := range tests {
