@@ -33,7 +33,9 @@ type Store interface {
 	View(ctx context.Context, fn func(context.Context, Tx) error) error
 	// NewSubjectIDs returns n ids for subjects about to be made, in
 	// creation order (see package subjectid). An id is never handed out
-	// twice; one never written is a gap.
+	// twice, even to another process on the same database; one never
+	// written is a gap. It may write (a reservation), so it is called
+	// before Update, never inside one.
 	NewSubjectIDs(ctx context.Context, n int) ([]string, error)
 	Close() error
 }
