@@ -7,6 +7,7 @@ import (
 	"errors"
 	"net/url"
 	"os"
+	"sync"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
@@ -125,5 +126,61 @@ func TestGroupKeepsDeferredRows(t *testing.T) {
 	})
 	if err != nil || len(got) != 2 || got[0] != "op_a" || got[1] != "op_c" {
 		t.Fatalf("audit after the group: %v, %v; want op_a, op_c", got, err)
+	}
+}
+
+// TestTwoServersCountGuardStates runs two stores on one database, as two
+// servers would, each adding one to the same operator's guard state from
+// many goroutines: no increment may be lost.
+func TestTwoServersCountGuardStates(t *testing.T) {
+	pgURL := freshSchema(t)
+	ctx := context.Background()
+	var stores []*Store
+	for range 2 {
+		s, err := Open(ctx, pgURL, Options{IDs: sqlitetest.IDs()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		stores = append(stores, s)
+	}
+	const per = 60
+	var wg sync.WaitGroup
+	errs := make(chan error, 2*per)
+	for i := range 2 * per {
+		s := stores[i%2]
+		wg.Go(func() {
+			errs <- s.Update(ctx, func(ctx context.Context, tx vault.Tx) error {
+				b, err := tx.GetGuard(ctx, "op_1")
+				if err != nil {
+					return err
+				}
+				n := 0
+				if len(b) > 0 {
+					n = int(b[0]) | int(b[1])<<8
+				}
+				n++
+				if err := tx.AppendAudit(ctx, &vault.AuditEntry{Actor: "op_1", Action: "read", Decision: "allow"}); err != nil {
+					return err
+				}
+				return tx.PutGuard(ctx, "op_1", []byte{byte(n), byte(n >> 8)})
+			})
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	var b []byte
+	stores[0].View(ctx, func(ctx context.Context, tx vault.Tx) error {
+		var err error
+		b, err = tx.GetGuard(ctx, "op_1")
+		return err
+	})
+	if n := int(b[0]) | int(b[1])<<8; n != 2*per {
+		t.Fatalf("guard state counts %d increments, want %d", n, 2*per)
 	}
 }
