@@ -28,6 +28,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/coffre/coffre/internal/store/group"
 	"github.com/coffre/coffre/internal/subjectid"
 	"github.com/coffre/coffre/internal/vault"
 )
@@ -36,7 +37,7 @@ import (
 var migrations embed.FS
 
 // ErrClosed is returned by Update and View after Close.
-var ErrClosed = errors.New("store closed")
+var ErrClosed = group.ErrClosed
 
 // Options tune the store. IDs is required.
 type Options struct {
@@ -56,9 +57,7 @@ type Options struct {
 type Store struct {
 	pool   *pgxpool.Pool
 	opts   Options
-	reqs   chan *request
-	stop   chan struct{}
-	done   chan struct{}
+	q      *group.Queue // Update calls waiting for the writer
 	closed sync.Once
 
 	groups, requests atomic.Int64 // group commits and the Update calls they held
@@ -67,13 +66,6 @@ type Store struct {
 // Stats reports the group commits made so far and the Update calls they
 // held; requests/groups is the mean group size.
 func (s *Store) Stats() (groups, requests int64) { return s.groups.Load(), s.requests.Load() }
-
-type request struct {
-	ctx  context.Context
-	fn   func(context.Context, vault.Tx) error
-	err  error
-	done chan struct{}
-}
 
 var _ vault.Store = (*Store)(nil)
 
@@ -104,8 +96,8 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 		pool.Close()
 		return nil, fmt.Errorf("open store %s: %w", redact(url), err)
 	}
-	s := &Store{pool: pool, opts: opts, reqs: make(chan *request, opts.MaxBatch), stop: make(chan struct{}), done: make(chan struct{})}
-	go s.writer()
+	s := &Store{pool: pool, opts: opts, q: group.New(opts.MaxBatch)}
+	go s.q.Run(s.commit)
 	return s, nil
 }
 
@@ -172,83 +164,24 @@ func migrate(ctx context.Context, pool *pgxpool.Pool) error {
 
 // Update runs fn in the next group commit; see the package doc.
 func (s *Store) Update(ctx context.Context, fn func(context.Context, vault.Tx) error) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	r := &request{ctx: ctx, fn: fn, done: make(chan struct{})}
-	select {
-	case <-s.stop:
-		return ErrClosed
-	default:
-	}
-	select {
-	case s.reqs <- r:
-	case <-s.stop:
-		return ErrClosed
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-	// The writer answers every request it takes, so the caller never
-	// returns while its fn may still run.
-	select {
-	case <-r.done:
-		return r.err
-	case <-s.done:
-		select {
-		case <-r.done:
-			return r.err
-		default:
-			return ErrClosed
-		}
-	}
-}
-
-func (s *Store) writer() {
-	defer close(s.done)
-	batch := make([]*request, 0, s.opts.MaxBatch)
-	for {
-		select {
-		case r := <-s.reqs:
-			batch = append(batch[:0], r)
-		case <-s.stop:
-			for {
-				select {
-				case r := <-s.reqs:
-					r.err = ErrClosed
-					close(r.done)
-				default:
-					return
-				}
-			}
-		}
-	drain:
-		for len(batch) < s.opts.MaxBatch {
-			select {
-			case r := <-s.reqs:
-				batch = append(batch, r)
-			default:
-				break drain
-			}
-		}
-		s.commit(batch)
-	}
+	return s.q.Submit(ctx, fn)
 }
 
 // commit runs a group until it commits or fails for good, and answers
 // its requests.
-func (s *Store) commit(batch []*request) {
+func (s *Store) commit(batch []*group.Request) {
 	ctx := context.Background()
 	s.groups.Add(1)
 	s.requests.Add(int64(len(batch)))
-	err := s.group(ctx, batch)
+	err := s.runGroup(ctx, batch)
 	for i := 0; retryable(err) && i < s.opts.Retries; i++ {
-		err = s.group(ctx, batch)
+		err = s.runGroup(ctx, batch)
 	}
 	for _, r := range batch {
 		if err != nil {
-			r.err = err
+			r.Err = err
 		}
-		close(r.done)
+		r.Done()
 	}
 }
 
@@ -257,7 +190,7 @@ func (s *Store) commit(batch []*request) {
 // savepoint around each, so that the others still commit. It returns an
 // error when the group as a whole failed (a retryable one if a function
 // met a serialization failure or deadlock).
-func (s *Store) group(ctx context.Context, batch []*request) error {
+func (s *Store) runGroup(ctx context.Context, batch []*group.Request) error {
 	for _, savepoints := range []bool{false, true} {
 		ptx, err := s.pool.Begin(ctx)
 		if err != nil {
@@ -266,14 +199,14 @@ func (s *Store) group(ctx context.Context, batch []*request) error {
 		t := &tx{q: ptx, ids: s.opts.IDs, write: true, g: &groupState{}}
 		failed := false
 		for _, r := range batch {
-			if r.err = r.ctx.Err(); r.err != nil {
+			if r.Err = r.Ctx.Err(); r.Err != nil {
 				failed = true
 				continue
 			}
-			fctx := context.WithoutCancel(r.ctx) // a cancel mid-statement would break the shared transaction
+			fctx := context.WithoutCancel(r.Ctx) // a cancel mid-statement would break the shared transaction
 			if !savepoints {
-				r.err = r.fn(fctx, t)
-				if failed = r.err != nil; failed {
+				r.Err = r.Fn(fctx, t)
+				if failed = r.Err != nil; failed {
 					break
 				}
 				continue
@@ -284,10 +217,10 @@ func (s *Store) group(ctx context.Context, batch []*request) error {
 				return fmt.Errorf("savepoint: %w", err)
 			}
 			mark := t.g.mark()
-			if r.err = r.fn(fctx, &tx{q: sp, ids: s.opts.IDs, write: true, g: t.g}); r.err != nil {
-				if retryable(r.err) {
+			if r.Err = r.Fn(fctx, &tx{q: sp, ids: s.opts.IDs, write: true, g: t.g}); r.Err != nil {
+				if retryable(r.Err) {
 					ptx.Rollback(ctx)
-					return r.err
+					return r.Err
 				}
 				t.g.rollbackTo(mark)
 				err = sp.Rollback(ctx)
@@ -302,8 +235,8 @@ func (s *Store) group(ctx context.Context, batch []*request) error {
 		if failed && !savepoints {
 			ptx.Rollback(ctx)
 			if len(batch) == 1 {
-				if retryable(batch[0].err) {
-					return batch[0].err
+				if retryable(batch[0].Err) {
+					return batch[0].Err
 				}
 				return nil // its own error is its answer
 			}
@@ -325,10 +258,8 @@ func (s *Store) group(ctx context.Context, batch []*request) error {
 // its own (vault.Store promises no snapshot across a View's reads, and a
 // BEGIN and ROLLBACK around them would cost two round trips).
 func (s *Store) View(ctx context.Context, fn func(context.Context, vault.Tx) error) error {
-	select {
-	case <-s.stop:
+	if s.q.Stopping() {
 		return ErrClosed
-	default:
 	}
 	if err := ctx.Err(); err != nil {
 		return err
@@ -363,12 +294,12 @@ func (s *Store) NewSubjectIDs(ctx context.Context, n int) ([]string, error) {
 	return ids, nil
 }
 
-// Close stops the writer after the queued writes and closes the pool;
+// Close stops the writer after the group in progress (calls still queued
+// get ErrClosed) and closes the pool;
 // Update and View then return ErrClosed.
 func (s *Store) Close() error {
 	s.closed.Do(func() {
-		close(s.stop)
-		<-s.done
+		s.q.Stop()
 		s.pool.Close()
 	})
 	return nil

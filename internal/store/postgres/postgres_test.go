@@ -12,6 +12,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/coffre/coffre/internal/store/group"
 	"github.com/coffre/coffre/internal/store/sqlite/sqlitetest"
 	"github.com/coffre/coffre/internal/store/storetest"
 	"github.com/coffre/coffre/internal/vault"
@@ -86,8 +87,8 @@ func TestGroupKeepsDeferredRows(t *testing.T) {
 	s := openTest(t)
 	ctx := context.Background()
 	boom := errors.New("boom")
-	appendOne := func(actor string, after func(context.Context, vault.Tx) error) *request {
-		return &request{ctx: ctx, done: make(chan struct{}), fn: func(ctx context.Context, tx vault.Tx) error {
+	appendOne := func(actor string, after func(context.Context, vault.Tx) error) *group.Request {
+		return group.NewRequest(ctx, func(ctx context.Context, tx vault.Tx) error {
 			if err := tx.AppendAudit(ctx, &vault.AuditEntry{Actor: actor, Action: "read", Decision: "allow"}); err != nil {
 				return err
 			}
@@ -95,9 +96,9 @@ func TestGroupKeepsDeferredRows(t *testing.T) {
 				return after(ctx, tx)
 			}
 			return nil
-		}}
+		})
 	}
-	batch := []*request{
+	batch := []*group.Request{
 		appendOne("op_a", nil),
 		appendOne("op_b", func(ctx context.Context, tx vault.Tx) error {
 			if _, err := tx.AuditEntries(ctx, 1, 100, 100); err != nil {
@@ -107,11 +108,11 @@ func TestGroupKeepsDeferredRows(t *testing.T) {
 		}),
 		appendOne("op_c", nil),
 	}
-	if err := s.group(ctx, batch); err != nil {
+	if err := s.runGroup(ctx, batch); err != nil {
 		t.Fatal(err)
 	}
-	if batch[0].err != nil || !errors.Is(batch[1].err, boom) || batch[2].err != nil {
-		t.Fatalf("errors %v, %v, %v; want nil, boom, nil", batch[0].err, batch[1].err, batch[2].err)
+	if batch[0].Err != nil || !errors.Is(batch[1].Err, boom) || batch[2].Err != nil {
+		t.Fatalf("errors %v, %v, %v; want nil, boom, nil", batch[0].Err, batch[1].Err, batch[2].Err)
 	}
 	var got []string
 	err := s.View(ctx, func(ctx context.Context, tx vault.Tx) error {

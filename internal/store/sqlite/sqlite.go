@@ -35,6 +35,7 @@ import (
 	"sync/atomic"
 
 	"github.com/coffre/coffre/internal/audit"
+	"github.com/coffre/coffre/internal/store/group"
 	"github.com/coffre/coffre/internal/subjectid"
 	"github.com/coffre/coffre/internal/vault"
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
@@ -44,7 +45,7 @@ import (
 var migrations embed.FS
 
 // ErrClosed is returned by Update and View after Close.
-var ErrClosed = errors.New("store closed")
+var ErrClosed = group.ErrClosed
 
 // Options tune the store. IDs is required; for the rest, the zero value
 // is the production default.
@@ -71,9 +72,7 @@ type Store struct {
 	wdb    *sql.DB
 	wconn  *sql.Conn
 	rdb    *sql.DB
-	reqs   chan *request
-	stop   chan struct{}
-	done   chan struct{}
+	q      *group.Queue // Update calls waiting for the writer
 	closed sync.Once
 	opts   Options
 	stmts  *stmts      // on the write connection
@@ -92,13 +91,6 @@ type Store struct {
 func (s *Store) Stats() (groups, requests int64) { return s.groups.Load(), s.requests.Load() }
 
 var _ vault.Store = (*Store)(nil)
-
-type request struct {
-	ctx  context.Context
-	fn   func(context.Context, vault.Tx) error
-	err  error
-	done chan struct{}
-}
 
 // Open opens (creating if needed) the database at path and migrates it.
 func Open(ctx context.Context, path string, opts Options) (*Store, error) {
@@ -193,10 +185,9 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	}
 	s := &Store{
 		path: path, wdb: wdb, wconn: wconn, rdb: rdb, opts: opts, stmts: st, rstmts: rst,
-		reqs: make(chan *request, opts.MaxBatch),
-		stop: make(chan struct{}), done: make(chan struct{}),
+		q: group.New(opts.MaxBatch),
 	}
-	go s.writer()
+	go s.q.Run(s.commit)
 	return s, nil
 }
 
@@ -395,64 +386,7 @@ func migrate(ctx context.Context, c *sql.Conn) error {
 
 // Update runs fn in the next group commit; see the package doc.
 func (s *Store) Update(ctx context.Context, fn func(context.Context, vault.Tx) error) error {
-	r := &request{ctx: ctx, fn: fn, done: make(chan struct{})}
-	select {
-	case <-s.stop:
-		return ErrClosed
-	default:
-	}
-	select {
-	case s.reqs <- r:
-	case <-s.stop:
-		return ErrClosed
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-	// The writer answers every request it takes, even when ctx ends, so
-	// that the caller never returns while its fn may still run.
-	select {
-	case <-r.done:
-		return r.err
-	case <-s.done:
-		select {
-		case <-r.done:
-			return r.err
-		default:
-			return ErrClosed // queued after the writer's last drain
-		}
-	}
-}
-
-func (s *Store) writer() {
-	defer close(s.done)
-	batch := make([]*request, 0, s.opts.MaxBatch)
-	for {
-		select {
-		case r := <-s.reqs:
-			batch = append(batch[:0], r)
-		case <-s.stop:
-			// Answer what is still queued.
-			for {
-				select {
-				case r := <-s.reqs:
-					r.err = ErrClosed
-					close(r.done)
-				default:
-					return
-				}
-			}
-		}
-	drain:
-		for len(batch) < s.opts.MaxBatch {
-			select {
-			case r := <-s.reqs:
-				batch = append(batch, r)
-			default:
-				break drain
-			}
-		}
-		s.commit(batch)
-	}
+	return s.q.Submit(ctx, fn)
 }
 
 // commit runs one group: see the package doc.
@@ -463,7 +397,7 @@ func (s *Store) writer() {
 // run again, this time each function in its own savepoint, so the others
 // still commit. A function may therefore run twice; only the run that
 // commits counts (vault.Store documents this).
-func (s *Store) commit(batch []*request) {
+func (s *Store) commit(batch []*group.Request) {
 	ctx := context.Background()
 	s.groups.Add(1)
 	s.requests.Add(int64(len(batch)))
@@ -472,10 +406,10 @@ func (s *Store) commit(batch []*request) {
 			s.cache.drop()
 		}
 		for _, r := range batch {
-			if err != nil && r.err == nil {
-				r.err = err
+			if err != nil && r.Err == nil {
+				r.Err = err
 			}
-			close(r.done)
+			r.Done()
 		}
 	}
 	if err := s.runGroup(ctx, batch, false); err != nil {
@@ -484,7 +418,7 @@ func (s *Store) commit(batch []*request) {
 	}
 	failed := false
 	for _, r := range batch {
-		failed = failed || r.err != nil
+		failed = failed || r.Err != nil
 	}
 	if failed && len(batch) > 1 {
 		s.cache.drop()
@@ -518,10 +452,10 @@ func (s *Store) commit(batch []*request) {
 }
 
 // runGroup begins a transaction and runs each request's function, leaving
-// its outcome in r.err; with savepoints, a failed function's writes are
+// its outcome in r.Err; with savepoints, a failed function's writes are
 // undone and the others kept. Without, the caller must roll back if any
 // failed. An error return means the transaction is abandoned.
-func (s *Store) runGroup(ctx context.Context, batch []*request, savepoints bool) error {
+func (s *Store) runGroup(ctx context.Context, batch []*group.Request, savepoints bool) error {
 	if _, err := s.stmts.m["begin"].ExecContext(ctx); err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
@@ -542,10 +476,10 @@ func (s *Store) runGroup(ctx context.Context, batch []*request, savepoints bool)
 	tx := s.tx(s.wconn, s.stmts, &s.cache)
 	for _, r := range batch {
 		if !savepoints {
-			if r.err = r.ctx.Err(); r.err == nil {
-				r.err = r.fn(r.ctx, tx)
+			if r.Err = r.Ctx.Err(); r.Err == nil {
+				r.Err = r.Fn(r.Ctx, tx)
 			}
-			if r.err != nil {
+			if r.Err != nil {
 				return nil // the caller rolls back and retries with savepoints
 			}
 			continue
@@ -559,17 +493,17 @@ func (s *Store) runGroup(ctx context.Context, batch []*request, savepoints bool)
 }
 
 // runSavepoint runs one request of a group in its own savepoint, leaving
-// its outcome in r.err; an error return means the group's transaction can
+// its outcome in r.Err; an error return means the group's transaction can
 // no longer be trusted.
-func (s *Store) runSavepoint(ctx context.Context, tx *tx, r *request) error {
-	if r.err = r.ctx.Err(); r.err != nil {
+func (s *Store) runSavepoint(ctx context.Context, tx *tx, r *group.Request) error {
+	if r.Err = r.Ctx.Err(); r.Err != nil {
 		return nil
 	}
 	if _, err := s.stmts.m["savepoint"].ExecContext(ctx); err != nil {
 		return fmt.Errorf("savepoint: %w", err)
 	}
 	mark := s.cache.mark()
-	if r.err = r.fn(r.ctx, tx); r.err != nil {
+	if r.Err = r.Fn(r.Ctx, tx); r.Err != nil {
 		s.cache.rollbackTo(mark)
 		if _, err := s.stmts.m["rollbackTo"].ExecContext(ctx); err != nil {
 			return fmt.Errorf("rollback to savepoint: %w", err)
@@ -586,20 +520,18 @@ func (s *Store) runSavepoint(ctx context.Context, tx *tx, r *request) error {
 // them: the session check on every request is one statement, and the two
 // extra round trips cost more than the query).
 func (s *Store) View(ctx context.Context, fn func(context.Context, vault.Tx) error) error {
-	select {
-	case <-s.stop:
+	if s.q.Stopping() {
 		return ErrClosed
-	default:
 	}
 	return fn(ctx, s.tx(s.rdb, s.rstmts, nil))
 }
 
-// Close stops the writer after the queued writes and closes the database.
+// Close stops the writer after the group in progress (calls still queued
+// get ErrClosed) and closes the database.
 func (s *Store) Close() error {
 	var err error
 	s.closed.Do(func() {
-		close(s.stop)
-		<-s.done
+		s.q.Stop()
 		s.stmts.close()
 		s.rstmts.close()
 		err = errors.Join(s.rdb.Close(), s.wconn.Close(), s.wdb.Close())

@@ -1,0 +1,137 @@
+// Package group is the queue in front of a store's single writer: Update
+// calls wait in it, and the writer takes whatever queued while it
+// committed the previous group, up to a maximum, and commits it as one
+// transaction (group commit: one disk flush for many calls, no fixed
+// wait). Both stores use it; what a group does is theirs.
+package group
+
+import (
+	"context"
+	"errors"
+
+	"github.com/coffre/coffre/internal/vault"
+)
+
+// ErrClosed is returned by Submit once the queue is stopped.
+var ErrClosed = errors.New("store closed")
+
+// Request is one Update call. The writer sets Err and calls Done.
+type Request struct {
+	Ctx  context.Context
+	Fn   func(context.Context, vault.Tx) error
+	Err  error
+	done chan struct{}
+}
+
+// Done answers the request with its Err.
+func (r *Request) Done() { close(r.done) }
+
+// Queue holds the requests waiting for the writer.
+type Queue struct {
+	reqs chan *Request
+	stop chan struct{}
+	done chan struct{}
+	max  int
+}
+
+// New returns a queue of groups of at most max requests.
+func New(max int) *Queue {
+	return &Queue{reqs: make(chan *Request, max), stop: make(chan struct{}), done: make(chan struct{}), max: max}
+}
+
+// Stopping reports whether Stop was called.
+func (q *Queue) Stopping() bool {
+	select {
+	case <-q.stop:
+		return true
+	default:
+		return false
+	}
+}
+
+// Submit queues fn and returns its outcome once the writer has answered
+// it: ErrClosed after Stop, ctx's error if it has ended or ends before
+// the writer takes fn. The writer answers every request it takes, even when ctx
+// ends, so Submit never returns while fn may still run.
+func (q *Queue) Submit(ctx context.Context, fn func(context.Context, vault.Tx) error) error {
+	if q.Stopping() {
+		return ErrClosed
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	r := &Request{Ctx: ctx, Fn: fn, done: make(chan struct{})}
+	select {
+	case q.reqs <- r:
+	case <-q.stop:
+		return ErrClosed
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case <-r.done:
+		return r.Err
+	case <-q.done:
+		select {
+		case <-r.done:
+			return r.Err
+		default:
+			return ErrClosed // queued after the writer's last drain
+		}
+	}
+}
+
+// Run is the writer's loop: it calls commit with each group, which must
+// answer every request of it (Done), until Stop; then, once the group in
+// progress is done, it answers what is still queued with ErrClosed and
+// returns.
+func (q *Queue) Run(commit func([]*Request)) {
+	defer close(q.done)
+	batch := make([]*Request, 0, q.max)
+	closing := func() {
+		for {
+			select {
+			case r := <-q.reqs:
+				r.Err = ErrClosed
+				r.Done()
+			default:
+				return
+			}
+		}
+	}
+	for {
+		if q.Stopping() { // before taking more, whatever is queued
+			closing()
+			return
+		}
+		select {
+		case r := <-q.reqs:
+			batch = append(batch[:0], r)
+		case <-q.stop:
+			closing()
+			return
+		}
+	drain:
+		for len(batch) < q.max {
+			select {
+			case r := <-q.reqs:
+				batch = append(batch, r)
+			default:
+				break drain
+			}
+		}
+		commit(batch)
+	}
+}
+
+// Stop ends Run after the group in progress and waits for it.
+func (q *Queue) Stop() {
+	close(q.stop)
+	<-q.done
+}
+
+// NewRequest makes a request outside Submit: for a store's tests that run
+// a group by hand.
+func NewRequest(ctx context.Context, fn func(context.Context, vault.Tx) error) *Request {
+	return &Request{Ctx: ctx, Fn: fn, done: make(chan struct{})}
+}

@@ -1,0 +1,125 @@
+package group
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/coffre/coffre/internal/vault"
+)
+
+func nop(context.Context, vault.Tx) error { return nil }
+
+// TestGroupsTakeWhatQueued holds the writer in a first group while 10
+// calls queue, then checks they come as groups of at most max, in order of
+// arrival, and each caller gets its own answer.
+func TestGroupsTakeWhatQueued(t *testing.T) {
+	q := New(4)
+	release := make(chan struct{})
+	var mu sync.Mutex
+	var sizes []int
+	go q.Run(func(batch []*Request) {
+		mu.Lock()
+		first := len(sizes) == 0
+		sizes = append(sizes, len(batch))
+		mu.Unlock()
+		if first {
+			<-release
+		}
+		for _, r := range batch {
+			r.Err = r.Fn(r.Ctx, nil)
+			r.Done()
+		}
+	})
+	defer q.Stop()
+	ctx := context.Background()
+	errs := make(chan error, 11)
+	go func() { errs <- q.Submit(ctx, nop) }()
+	for len(q.reqs) > 0 || func() bool { mu.Lock(); defer mu.Unlock(); return len(sizes) == 0 }() {
+		time.Sleep(time.Millisecond) // until the writer holds the first group
+	}
+	boom := errors.New("boom")
+	for i := range 10 {
+		go func() {
+			errs <- q.Submit(ctx, func(context.Context, vault.Tx) error {
+				if i == 3 {
+					return boom
+				}
+				return nil
+			})
+		}()
+	}
+	for len(q.reqs) < 4 {
+		time.Sleep(time.Millisecond) // the queue holds max; the rest wait to enter
+	}
+	close(release)
+	booms := 0
+	for range 11 {
+		if err := <-errs; errors.Is(err, boom) {
+			booms++
+		} else if err != nil {
+			t.Fatal(err)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	total := 0
+	for _, n := range sizes {
+		if n > 4 {
+			t.Fatalf("a group of %d, max 4: %v", n, sizes)
+		}
+		total += n
+	}
+	if booms != 1 || total != 11 || len(sizes) < 3 || sizes[1] != 4 {
+		t.Fatalf("groups %v, %d failures; want 11 calls in groups of at most 4, the second full, one failure", sizes, booms)
+	}
+}
+
+func TestStopAnswersEveryone(t *testing.T) {
+	q := New(2)
+	ctx := context.Background()
+	started := make(chan struct{})
+	release := make(chan struct{})
+	var once sync.Once
+	go q.Run(func(batch []*Request) {
+		once.Do(func() { close(started) })
+		<-release
+		for _, r := range batch {
+			r.Done()
+		}
+	})
+	first := make(chan error, 1)
+	go func() { first <- q.Submit(ctx, nop) }()
+	<-started
+	queued := make(chan error, 1)
+	go func() { queued <- q.Submit(ctx, nop) }()
+	for len(q.reqs) == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	canceled, cancel := context.WithCancel(ctx)
+	cancel()
+	if err := q.Submit(canceled, nop); !errors.Is(err, context.Canceled) {
+		t.Fatalf("canceled submit: %v", err)
+	}
+	stopped := make(chan struct{})
+	go func() { q.Stop(); close(stopped) }()
+	for !q.Stopping() {
+		time.Sleep(time.Millisecond)
+	}
+	close(release)
+	<-stopped
+	if err := <-first; err != nil {
+		t.Fatalf("the group in progress: %v, want its answer", err)
+	}
+	if err := <-queued; !errors.Is(err, ErrClosed) {
+		t.Fatalf("queued at Stop: %v, want ErrClosed", err)
+	}
+	if err := q.Submit(ctx, nop); !errors.Is(err, ErrClosed) {
+		t.Fatalf("after Stop: %v, want ErrClosed", err)
+	}
+	if !q.Stopping() {
+		t.Fatal("Stopping after Stop = false")
+	}
+}
