@@ -13,8 +13,8 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/coffre/coffre/internal/store/group"
-	"github.com/coffre/coffre/internal/store/sqlite/sqlitetest"
 	"github.com/coffre/coffre/internal/store/storetest"
+	"github.com/coffre/coffre/internal/subjectid"
 	"github.com/coffre/coffre/internal/vault"
 )
 
@@ -65,9 +65,18 @@ func freshSchema(t *testing.T) string {
 	return u.String()
 }
 
+// testIDs is a subject id codec under a fixed key.
+func testIDs(t testing.TB) *subjectid.Codec {
+	c, err := subjectid.New(make([]byte, 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
 func openTest(t *testing.T) *Store {
 	t.Helper()
-	s, err := Open(context.Background(), freshSchema(t), Options{IDs: sqlitetest.IDs()})
+	s, err := Open(context.Background(), freshSchema(t), Options{IDs: testIDs(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -138,7 +147,7 @@ func TestTwoServersCountGuardStates(t *testing.T) {
 	ctx := context.Background()
 	var stores []*Store
 	for range 2 {
-		s, err := Open(ctx, pgURL, Options{IDs: sqlitetest.IDs()})
+		s, err := Open(ctx, pgURL, Options{IDs: testIDs(t)})
 		if err != nil {
 			t.Fatal(err)
 		}
