@@ -30,7 +30,7 @@ func testURL() string {
 // freshSchema makes an empty schema of its own for one test and returns
 // the URL of the server with that schema first on the search path. Without
 // a server the test is skipped, unless COFFRE_REQUIRE_POSTGRES is set (CI).
-func freshSchema(t *testing.T) string {
+func freshSchema(t testing.TB) string {
 	t.Helper()
 	ctx := context.Background()
 	conn, err := pgx.Connect(ctx, testURL())

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/coffre/coffre/internal/config"
@@ -13,28 +14,34 @@ import (
 	"github.com/coffre/coffre/internal/vault"
 )
 
+// newVault opens a vault (no guard) over a store in a fresh schema.
+func newVault(tb testing.TB) (*vault.Vault, *Store) {
+	tb.Helper()
+	cfg, err := config.Demo(nil)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	seed := make([]byte, envelope.SeedSize)
+	rand.Read(seed)
+	keys, err := envelope.NewKeyring(map[uint32][]byte{1: seed}, 1)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	st, err := Open(context.Background(), freshSchema(tb), Options{IDs: keys.SubjectIDs()})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { st.Close() })
+	return vault.New(vault.Config{Store: st, Keys: keys, Policy: cfg.Policy}), st
+}
+
 // TestVaultOnPostgres runs the vault's paths that lean on the store the
 // hardest: a bulk import, an import whose fast path fails on a taken value
 // and goes on row by row in the same transaction, lookups and reads from
 // many goroutines, each audited with gapless numbers.
 func TestVaultOnPostgres(t *testing.T) {
 	ctx := context.Background()
-	cfg, err := config.Demo(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	seed := make([]byte, envelope.SeedSize)
-	rand.Read(seed)
-	keys, err := envelope.NewKeyring(map[uint32][]byte{1: seed}, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := Open(ctx, freshSchema(t), Options{IDs: keys.SubjectIDs()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	v := vault.New(vault.Config{Store: st, Keys: keys, Policy: cfg.Policy})
+	v, st := newVault(t)
 	hr := vault.Actor{ID: "op_hr", Role: "hr-officer", Unit: "ac-versailles", Origin: "10.0.0.2"}
 	worker := vault.Actor{ID: "op_w", Role: "caseworker", Unit: "ac-versailles", Origin: "10.0.0.1"}
 
@@ -99,4 +106,33 @@ func TestVaultOnPostgres(t *testing.T) {
 	if err != nil || n != 2+400 {
 		t.Fatalf("audit: %d entries, %v; want 402 (2 imports, 200 lookups, 200 reads)", n, err)
 	}
+}
+
+// BenchmarkVaultRead measures audited reads through the vault over
+// PostgreSQL (no HTTP) from 32 goroutines: the writer's group commit
+// against a real server. For a profile: -cpuprofile.
+func BenchmarkVaultRead(b *testing.B) {
+	ctx := context.Background()
+	v, _ := newVault(b)
+	rows := make([]vault.ImportRow, 10000)
+	for i := range rows {
+		p := synth.Make(23, i)
+		rows[i] = vault.ImportRow{Num: i, Unit: p.Unit, Fields: p.Fields}
+	}
+	ids, _, err := v.Import(ctx, vault.Actor{ID: "bench", Role: "admin"}, rows)
+	if err != nil {
+		b.Fatal(err)
+	}
+	reader := vault.Actor{ID: "op_bench", Role: "caseworker", Unit: "ac-versailles", Origin: "127.0.0.1"}
+	var n atomic.Int64
+	b.SetParallelism(16) // 32 goroutines on two cores
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, err := v.Read(ctx, reader, ids[int(n.Add(1))%len(ids)], "directory", ""); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
 }
