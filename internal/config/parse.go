@@ -257,13 +257,7 @@ func (p *parser) parse(data []byte, environ []string) *Config {
 				case "max_lag":
 					p.duration(&s.maxLag, v, path)
 				case "witnesses":
-					for i, n := range p.list(v, path) {
-						var w setting[string]
-						p.str(&w, n, fmt.Sprintf("%s[%d]", path, i))
-						if w.set {
-							s.witnesses = append(s.witnesses, w)
-						}
-					}
+					s.witnesses, _ = p.strList(v, path)
 				}
 			})
 		case "webauthn":
@@ -275,18 +269,7 @@ func (p *parser) parse(data []byte, environ []string) *Config {
 				case "rp_name":
 					p.str(&s.rpName, v, path)
 				case "origins":
-					items := p.list(v, path)
-					if deref(v).Kind != yaml.SequenceNode {
-						return // reported by list
-					}
-					s.originList = setting[int]{val: len(items), set: true, origin: origin{node: v}}
-					for i, n := range items {
-						var o setting[string]
-						p.str(&o, n, fmt.Sprintf("%s[%d]", path, i))
-						if o.set {
-							s.origins = append(s.origins, o)
-						}
-					}
+					s.origins, s.originList = p.strList(v, path)
 				}
 			})
 		case "login":
@@ -315,18 +298,7 @@ func (p *parser) parse(data []byte, environ []string) *Config {
 				case "listen":
 					p.str(&s.partnersListen, v, path)
 				case "hosts":
-					items := p.list(v, path)
-					if deref(v).Kind != yaml.SequenceNode {
-						return // reported by list
-					}
-					s.partnerHostList = setting[int]{val: len(items), set: true, origin: origin{node: v}}
-					for i, n := range items {
-						var h setting[string]
-						p.str(&h, n, fmt.Sprintf("%s[%d]", path, i))
-						if h.set {
-							s.partnerHosts = append(s.partnerHosts, h)
-						}
-					}
+					s.partnerHosts, s.partnerHostList = p.strList(v, path)
 				}
 			})
 		case "schema":
@@ -596,6 +568,37 @@ func (p *parser) str(s *setting[string], n *yaml.Node, path string) {
 	}
 }
 
+// strList reads a list of strings: the well-formed items, and how many
+// items the list had (unset when n is no list, which list reports).
+func (p *parser) strList(n *yaml.Node, path string) ([]setting[string], setting[int]) {
+	nodes := p.list(n, path)
+	if deref(n).Kind != yaml.SequenceNode {
+		return nil, setting[int]{}
+	}
+	var items []setting[string]
+	for i, item := range nodes {
+		var s setting[string]
+		p.str(&s, item, fmt.Sprintf("%s[%d]", path, i))
+		if s.set {
+			items = append(items, s)
+		}
+	}
+	return items, setting[int]{val: len(nodes), set: true, origin: origin{node: n}}
+}
+
+// envList splits the comma-separated value of environment variable name:
+// its non-empty items, and how many there were.
+func envList(v, name string) ([]setting[string], setting[int]) {
+	at := origin{env: name}
+	var items []setting[string]
+	for _, it := range strings.Split(v, ",") {
+		if it = strings.TrimSpace(it); it != "" {
+			items = append(items, setting[string]{val: it, set: true, origin: at})
+		}
+	}
+	return items, setting[int]{val: len(items), set: true, origin: at}
+}
+
 func (p *parser) integer(s *setting[int64], n *yaml.Node, path string) {
 	if v, ok := p.int64(n, path); ok {
 		*s = setting[int64]{val: v, set: true, origin: origin{node: n}}
@@ -669,36 +672,20 @@ func (p *parser) environment(s *settings, environ []string) {
 	integer(&s.maxBody, "COFFRE_LIMITS_MAX_BODY_BYTES")
 	integer(&s.reasonMax, "COFFRE_LIMITS_REASON_MAX_LEN")
 	dur(&s.maxLag, "COFFRE_AUDIT_MAX_LAG")
-	if v, ok := env["COFFRE_AUDIT_WITNESSES"]; ok {
-		s.witnesses = nil
-		for _, w := range strings.Split(v, ",") {
-			if w = strings.TrimSpace(w); w != "" {
-				s.witnesses = append(s.witnesses, setting[string]{val: w, set: true, origin: origin{env: "COFFRE_AUDIT_WITNESSES"}})
+	list := func(items *[]setting[string], count *setting[int], name string) {
+		if v, ok := env[name]; ok {
+			var n setting[int]
+			*items, n = envList(v, name)
+			if count != nil {
+				*count = n
 			}
 		}
 	}
+	list(&s.witnesses, nil, "COFFRE_AUDIT_WITNESSES")
 	str(&s.rpID, "COFFRE_WEBAUTHN_RP_ID")
-	if v, ok := env["COFFRE_WEBAUTHN_ORIGINS"]; ok {
-		at := origin{env: "COFFRE_WEBAUTHN_ORIGINS"}
-		s.origins = nil
-		for _, o := range strings.Split(v, ",") {
-			if o = strings.TrimSpace(o); o != "" {
-				s.origins = append(s.origins, setting[string]{val: o, set: true, origin: at})
-			}
-		}
-		s.originList = setting[int]{val: len(s.origins), set: true, origin: at}
-	}
+	list(&s.origins, &s.originList, "COFFRE_WEBAUTHN_ORIGINS")
 	str(&s.partnersListen, "COFFRE_PARTNERS_LISTEN")
-	if v, ok := env["COFFRE_PARTNERS_HOSTS"]; ok {
-		at := origin{env: "COFFRE_PARTNERS_HOSTS"}
-		s.partnerHosts = nil
-		for _, h := range strings.Split(v, ",") {
-			if h = strings.TrimSpace(h); h != "" {
-				s.partnerHosts = append(s.partnerHosts, setting[string]{val: h, set: true, origin: at})
-			}
-		}
-		s.partnerHostList = setting[int]{val: len(s.partnerHosts), set: true, origin: at}
-	}
+	list(&s.partnerHosts, &s.partnerHostList, "COFFRE_PARTNERS_HOSTS")
 }
 
 // settings applies the defaults and checks the scalar settings.
