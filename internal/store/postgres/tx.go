@@ -7,8 +7,6 @@ import (
 	"fmt"
 	"maps"
 	"slices"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -822,12 +820,12 @@ func (t *tx) LockOperator(ctx context.Context, id, code string, at time.Time) er
 }
 
 func (t *tx) PutAlert(ctx context.Context, a *vault.Alert) error {
-	ev := make([]string, len(a.Evidence))
-	for i, s := range a.Evidence {
-		ev[i] = strconv.FormatInt(s, 10)
+	ev := a.Evidence
+	if ev == nil {
+		ev = []int64{}
 	}
 	err := t.q.QueryRow(ctx, `INSERT INTO alerts (ts, operator, code, severity, action, evidence) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id`,
-		micros(a.Time), a.Operator, a.Code, a.Severity, a.Action, strings.Join(ev, ",")).Scan(&a.ID)
+		micros(a.Time), a.Operator, a.Code, a.Severity, a.Action, ev).Scan(&a.ID)
 	if err != nil {
 		return fmt.Errorf("put alert: %w", err)
 	}
@@ -844,16 +842,12 @@ func (t *tx) Alerts(ctx context.Context, after int64, limit int) ([]vault.Alert,
 	for rows.Next() {
 		var a vault.Alert
 		var ts int64
-		var ev string
-		if err := rows.Scan(&a.ID, &ts, &a.Operator, &a.Code, &a.Severity, &a.Action, &ev); err != nil {
+		if err := rows.Scan(&a.ID, &ts, &a.Operator, &a.Code, &a.Severity, &a.Action, &a.Evidence); err != nil {
 			return nil, fmt.Errorf("alerts: %w", err)
 		}
 		a.Time = fromMicros(ts)
-		a.Evidence = []int64{}
-		for f := range strings.SplitSeq(ev, ",") {
-			if n, err := strconv.ParseInt(f, 10, 64); err == nil {
-				a.Evidence = append(a.Evidence, n)
-			}
+		if a.Evidence == nil {
+			a.Evidence = []int64{}
 		}
 		out = append(out, a)
 	}

@@ -112,7 +112,7 @@ CREATE TABLE alerts (
 	code     TEXT NOT NULL,
 	severity TEXT NOT NULL,
 	action   TEXT NOT NULL,
-	evidence TEXT NOT NULL DEFAULT ''
+	evidence BIGINT[] NOT NULL DEFAULT '{}' -- audit seqs
 );
 
 CREATE TABLE outbox (
