@@ -21,7 +21,6 @@ import (
 	"io/fs"
 	"sort"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -59,13 +58,7 @@ type Store struct {
 	opts   Options
 	q      *group.Queue // Update calls waiting for the writer
 	closed sync.Once
-
-	groups, requests atomic.Int64 // group commits and the Update calls they held
 }
-
-// Stats reports the group commits made so far and the Update calls they
-// held; requests/groups is the mean group size.
-func (s *Store) Stats() (groups, requests int64) { return s.groups.Load(), s.requests.Load() }
 
 var _ vault.Store = (*Store)(nil)
 
@@ -171,8 +164,6 @@ func (s *Store) Update(ctx context.Context, fn func(context.Context, vault.Tx) e
 // its requests.
 func (s *Store) commit(batch []*group.Request) {
 	ctx := context.Background()
-	s.groups.Add(1)
-	s.requests.Add(int64(len(batch)))
 	err := s.runGroup(ctx, batch)
 	for i := 0; retryable(err) && i < s.opts.Retries; i++ {
 		err = s.runGroup(ctx, batch)
@@ -268,10 +259,7 @@ func (s *Store) View(ctx context.Context, fn func(context.Context, vault.Tx) err
 }
 
 // retryable reports a failure that running the transaction again may cure.
-func retryable(err error) bool {
-	var pe *pgconn.PgError
-	return errors.As(err, &pe) && (pe.Code == "40001" || pe.Code == "40P01")
-}
+func retryable(err error) bool { return isCode(err, "40001") || isCode(err, "40P01") }
 
 // NewSubjectIDs returns n ids for new subjects, in creation order, from a
 // counter row every server shares. Subject rows are never deleted, so no
