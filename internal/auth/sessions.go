@@ -33,11 +33,8 @@ func (s *Service) NewRecoveryCodes(ctx context.Context, token, origin string) ([
 	h := HashToken(token)
 	var codes []string
 	err := s.Store.Update(ctx, func(ctx context.Context, tx vault.Tx) error {
-		ses, err := tx.GetSession(ctx, h)
+		ses, err := s.freshSession(ctx, tx, h)
 		if err != nil {
-			return err
-		}
-		if err := s.fresh(ses); err != nil {
 			return err
 		}
 		codes = codes[:0]

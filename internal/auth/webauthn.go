@@ -289,11 +289,8 @@ func (s *Service) BeginWebAuthnRegistration(ctx context.Context, token string) (
 	h := HashToken(token)
 	var opts *protocol.CredentialCreation
 	err := s.Store.Update(ctx, func(ctx context.Context, tx vault.Tx) error {
-		ses, err := tx.GetSession(ctx, h)
+		ses, err := s.freshSession(ctx, tx, h)
 		if err != nil {
-			return err
-		}
-		if err := s.fresh(ses); err != nil {
 			return err
 		}
 		u, err := loadUser(ctx, tx, ses.Operator)
@@ -409,11 +406,8 @@ func (s *Service) WebAuthnKeys(ctx context.Context, a vault.Actor) ([]WebAuthnKe
 func (s *Service) RemoveWebAuthn(ctx context.Context, token string, id []byte, origin string) error {
 	h := HashToken(token)
 	err := s.Store.Update(ctx, func(ctx context.Context, tx vault.Tx) error {
-		ses, err := tx.GetSession(ctx, h)
+		ses, err := s.freshSession(ctx, tx, h)
 		if err != nil {
-			return err
-		}
-		if err := s.fresh(ses); err != nil {
 			return err
 		}
 		if err := tx.DeleteWebAuthn(ctx, ses.Operator, id); errors.Is(err, vault.ErrNotFound) {
@@ -426,16 +420,20 @@ func (s *Service) RemoveWebAuthn(ctx context.Context, token string, id []byte, o
 	return sessionError(err)
 }
 
-// fresh checks that the session proved a second factor within the step-up
-// window (changing one's factors needs it).
-func (s *Service) fresh(ses *vault.Session) error {
+// freshSession returns the session of h if it proved a second factor
+// within the step-up window (changing one's factors needs it).
+func (s *Service) freshSession(ctx context.Context, tx vault.Tx, h []byte) (*vault.Session, error) {
+	ses, err := tx.GetSession(ctx, h)
+	if err != nil {
+		return nil, err
+	}
 	if ses.Kind != vault.KindSession {
-		return ErrUnauthenticated
+		return nil, ErrUnauthenticated
 	}
 	if s.now().Sub(ses.SteppedUp) > s.stepUpFor() {
-		return ErrStepUpRequired
+		return nil, ErrStepUpRequired
 	}
-	return nil
+	return ses, nil
 }
 
 func (s *Service) stepUpFor() time.Duration {
