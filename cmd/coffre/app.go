@@ -23,6 +23,7 @@ import (
 	"github.com/coffre/coffre/internal/metrics"
 	"github.com/coffre/coffre/internal/partner"
 	"github.com/coffre/coffre/internal/rootkey"
+	"github.com/coffre/coffre/internal/store"
 	"github.com/coffre/coffre/internal/store/postgres"
 	"github.com/coffre/coffre/internal/store/sqlite"
 	"github.com/coffre/coffre/internal/vault"
@@ -33,7 +34,7 @@ import (
 type app struct {
 	cfg   *config.Config
 	keys  *envelope.Keyring
-	store vault.Store // *sqlite.Store or *postgres.Store
+	store store.Store // *sqlite.Store or *postgres.Store
 	vault *vault.Vault
 	auth  *auth.Service
 	log   *slog.Logger
@@ -116,7 +117,7 @@ func loadConfig(o appOptions) (*config.Config, error) {
 }
 
 // openStore opens the store cfg.Store names (config checked its form).
-func openStore(ctx context.Context, name string, keys *envelope.Keyring, o appOptions) (vault.Store, error) {
+func openStore(ctx context.Context, name string, keys *envelope.Keyring, o appOptions) (store.Store, error) {
 	if path, ok := strings.CutPrefix(name, "sqlite:"); ok {
 		st, err := sqlite.Open(ctx, path, sqlite.Options{IDs: keys.SubjectIDs(), Durability: o.durability, WriterCacheKiB: o.bulkCache})
 		if err != nil {

@@ -12,8 +12,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/coffre/coffre/internal/audit"
 	"github.com/coffre/coffre/internal/auditlog"
-	"github.com/coffre/coffre/internal/vault"
+	"github.com/coffre/coffre/internal/store"
 )
 
 func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -69,13 +70,13 @@ func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		fmt.Fprintln(stdout, a.signer.VerifierKey())
 		return nil
 	case "checkpoint":
-		var c *vault.StoredCheckpoint
-		err := a.store.View(ctx, func(ctx context.Context, tx vault.Tx) error {
+		var c *audit.StoredCheckpoint
+		err := a.store.View(ctx, func(ctx context.Context, tx store.Tx) error {
 			var err error
 			c, err = tx.LatestCheckpoint(ctx)
 			return err
 		})
-		if errors.Is(err, vault.ErrNotFound) {
+		if errors.Is(err, store.ErrNotFound) {
 			return fmt.Errorf("no checkpoint yet: the server's integrator signs one every second while entries arrive")
 		}
 		if err != nil {

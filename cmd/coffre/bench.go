@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"github.com/coffre/coffre/internal/bench"
+	"github.com/coffre/coffre/internal/identity"
 	"github.com/coffre/coffre/internal/store/sqlite"
 	"github.com/coffre/coffre/internal/synth"
 	"github.com/coffre/coffre/internal/vault"
@@ -124,7 +125,7 @@ func runBenchImport(ctx context.Context, args []string, stdout, stderr io.Writer
 	}
 
 	bw := bufio.NewWriterSize(f, 1<<20)
-	actor := vault.Actor{ID: "bench-import", Role: "admin", Origin: "cli"}
+	actor := identity.Actor{ID: "bench-import", Role: "admin", Origin: "cli"}
 	const every = 100_000
 	var generated, imported int
 	start := time.Now()

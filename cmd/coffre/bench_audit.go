@@ -14,8 +14,8 @@ import (
 	"github.com/coffre/coffre/internal/audit"
 	"github.com/coffre/coffre/internal/auditlog"
 	"github.com/coffre/coffre/internal/envelope"
+	"github.com/coffre/coffre/internal/store"
 	"github.com/coffre/coffre/internal/store/sqlite"
-	"github.com/coffre/coffre/internal/vault"
 	"github.com/transparency-dev/merkle/proof"
 )
 
@@ -56,9 +56,9 @@ func runBenchAudit(ctx context.Context, args []string, stdout, stderr io.Writer)
 	t0 := time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)
 	for done := 0; done < *n; {
 		batch := min(100_000, *n-done)
-		err := st.Update(ctx, func(ctx context.Context, tx vault.Tx) error {
+		err := st.Update(ctx, func(ctx context.Context, tx store.Tx) error {
 			for i := range batch {
-				e := &vault.AuditEntry{Time: t0.Add(time.Duration(done+i) * time.Millisecond), Actor: "op_bench", Action: "read",
+				e := &audit.Entry{Time: t0.Add(time.Duration(done+i) * time.Millisecond), Actor: "op_bench", Action: "read",
 					Subject: fmt.Sprintf("sub_%026d", done+i), Purpose: "case-handling", Reason: "ticket 4521",
 					Fields: []string{"given_name", "family_name", "email_pro", "phone", "birth_date"}, Decision: "allow", Origin: "127.0.0.1"}
 				if err := tx.AppendAudit(ctx, e); err != nil {
@@ -90,12 +90,12 @@ func runBenchAudit(ctx context.Context, args []string, stdout, stderr io.Writer)
 	}
 	verify := time.Since(start)
 
-	var entries []vault.AuditEntry
+	var entries []audit.Entry
 	var root []byte
 	size := uint64(*n)
 	lat := make([]time.Duration, 0, *proofs)
 	rng := rand.New(rand.NewPCG(1, 2))
-	st.View(ctx, func(ctx context.Context, tx vault.Tx) error {
+	st.View(ctx, func(ctx context.Context, tx store.Tx) error {
 		c, err := tx.LatestCheckpoint(ctx)
 		if err == nil {
 			root = c.Root
@@ -111,8 +111,8 @@ func runBenchAudit(ctx context.Context, args []string, stdout, stderr io.Writer)
 			return err
 		}
 		if len(entries) < 100 { // check a sample against the signed root
-			es := []vault.AuditEntry{}
-			st.View(ctx, func(ctx context.Context, tx vault.Tx) error {
+			es := []audit.Entry{}
+			st.View(ctx, func(ctx context.Context, tx store.Tx) error {
 				es, err = tx.AuditEntries(ctx, int64(idx)+1, int64(idx)+2, 1)
 				return err
 			})

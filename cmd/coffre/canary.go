@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/coffre/coffre/internal/identity"
+	"github.com/coffre/coffre/internal/store"
 	"github.com/coffre/coffre/internal/synth"
 	"github.com/coffre/coffre/internal/vault"
 )
@@ -86,7 +88,7 @@ func (a *app) plantCanaries(ctx context.Context, n int, partner string) ([]strin
 		p := synth.Make(demoSeed, next+i)
 		rows[i] = vault.ImportRow{Num: i + 1, Unit: p.Unit, Fields: p.Fields}
 	}
-	ids, err := a.vault.PlantCanaries(ctx, vault.Actor{ID: "system", Role: "admin", Origin: "cli"}, partner, rows)
+	ids, err := a.vault.PlantCanaries(ctx, identity.Actor{ID: "system", Role: "admin", Origin: "cli"}, partner, rows)
 	if err != nil {
 		return nil, fmt.Errorf("plant canaries: %w", err)
 	}
@@ -116,9 +118,9 @@ func runCanaryFind(ctx context.Context, args []string, stdout, stderr io.Writer)
 		return err
 	}
 	defer a.close()
-	id, partner, err := a.vault.CanaryOf(ctx, vault.Actor{ID: "system", Role: "admin", Origin: "cli"}, pos[0], pos[1])
+	id, partner, err := a.vault.CanaryOf(ctx, identity.Actor{ID: "system", Role: "admin", Origin: "cli"}, pos[0], pos[1])
 	switch {
-	case errors.Is(err, vault.ErrNotFound):
+	case errors.Is(err, store.ErrNotFound):
 		fmt.Fprintln(stdout, "not a canary's value")
 		return errNotCanary
 	case errors.Is(err, vault.ErrInvalid):

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/coffre/coffre/internal/config"
+	"github.com/coffre/coffre/internal/identity"
 	"github.com/coffre/coffre/internal/rootkey"
 	"github.com/coffre/coffre/internal/store/sqlite"
 	"github.com/coffre/coffre/internal/synth"
@@ -136,7 +137,7 @@ func TestImportSurvivesKill(t *testing.T) {
 		t.Fatal(err)
 	}
 	v := vault.New(vault.Config{Store: st, Keys: keys, Policy: cfg.Policy})
-	hr := vault.Actor{ID: "op_check", Role: "hr-officer", Origin: "127.0.0.1"}
+	hr := identity.Actor{ID: "op_check", Role: "hr-officer", Origin: "127.0.0.1"}
 	for _, k := range []int{1, n / 2, n} {
 		id := keys.SubjectIDs().ID(int64(k))
 		view, err := v.Read(ctx, hr, id, "directory", "")

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/coffre/coffre/internal/identity"
+	"github.com/coffre/coffre/internal/store"
 	"github.com/coffre/coffre/internal/synth"
 	"github.com/coffre/coffre/internal/vault"
 )
@@ -39,7 +41,7 @@ const demoCaseloadSize = 300
 // first demoCaseloadSize people of her unit.
 func (a *app) demoCaseload(ctx context.Context) func(first int, ids []string) error {
 	var camille string
-	a.store.View(ctx, func(ctx context.Context, tx vault.Tx) error {
+	a.store.View(ctx, func(ctx context.Context, tx store.Tx) error {
 		if op, err := tx.GetOperatorByName(ctx, "camille"); err == nil {
 			camille = op.ID
 		}
@@ -117,7 +119,7 @@ Try it (the README's tour explains each step):
 // (0600) so the README tour works on later runs. Demo data only.
 func (a *app) ensureDemoOperators(ctx context.Context, stdout io.Writer) error {
 	var n int
-	if err := a.store.View(ctx, func(ctx context.Context, tx vault.Tx) error {
+	if err := a.store.View(ctx, func(ctx context.Context, tx store.Tx) error {
 		var err error
 		n, err = tx.CountOperators(ctx)
 		return err
@@ -162,7 +164,7 @@ func (a *app) loadDemoPeople(ctx context.Context, want int, stderr io.Writer, on
 	if have >= want {
 		return have, nil
 	}
-	actor := vault.Actor{ID: "system", Role: "admin", Origin: "demo"}
+	actor := identity.Actor{ID: "system", Role: "admin", Origin: "demo"}
 	start := time.Now()
 	const batch = 20000
 	next, loaded := have, have

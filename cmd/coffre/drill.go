@@ -13,7 +13,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/coffre/coffre/internal/audit"
 	"github.com/coffre/coffre/internal/drill"
+	"github.com/coffre/coffre/internal/identity"
+	"github.com/coffre/coffre/internal/store"
 	"github.com/coffre/coffre/internal/synth"
 	"github.com/coffre/coffre/internal/vault"
 )
@@ -152,13 +155,13 @@ func (a *app) drillEnv(ctx context.Context, people int, clock *drill.Clock, stde
 			canaryNext++
 			rows[i] = vault.ImportRow{Num: i + 1, Unit: unit, Fields: p.Fields}
 		}
-		return a.vault.PlantCanaries(ctx, vault.Actor{ID: "system", Role: "admin", Origin: "drill"}, "", rows)
+		return a.vault.PlantCanaries(ctx, identity.Actor{ID: "system", Role: "admin", Origin: "drill"}, "", rows)
 	}
-	env.Audit = func(ctx context.Context, from int64) ([]vault.AuditEntry, error) {
-		var out []vault.AuditEntry
+	env.Audit = func(ctx context.Context, from int64) ([]audit.Entry, error) {
+		var out []audit.Entry
 		for {
-			var page []vault.AuditEntry
-			err := a.store.View(ctx, func(ctx context.Context, tx vault.Tx) error {
+			var page []audit.Entry
+			err := a.store.View(ctx, func(ctx context.Context, tx store.Tx) error {
 				var err error
 				page, err = tx.AuditEntries(ctx, from, math.MaxInt64, 10000)
 				return err
@@ -175,7 +178,7 @@ func (a *app) drillEnv(ctx context.Context, people int, clock *drill.Clock, stde
 	}
 	env.LastSeq = func(ctx context.Context) (int64, error) {
 		var n int64
-		err := a.store.View(ctx, func(ctx context.Context, tx vault.Tx) error {
+		err := a.store.View(ctx, func(ctx context.Context, tx store.Tx) error {
 			var err error
 			n, err = tx.LastAuditSeq(ctx)
 			return err
@@ -184,7 +187,7 @@ func (a *app) drillEnv(ctx context.Context, people int, clock *drill.Clock, stde
 	}
 	env.Locked = func(ctx context.Context, id string) (string, error) {
 		var code string
-		err := a.store.View(ctx, func(ctx context.Context, tx vault.Tx) error {
+		err := a.store.View(ctx, func(ctx context.Context, tx store.Tx) error {
 			op, err := tx.GetOperator(ctx, id)
 			if err == nil {
 				code = op.Locked

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/coffre/coffre/internal/identity"
 	"github.com/coffre/coffre/internal/importer"
 	"github.com/coffre/coffre/internal/vault"
 )
@@ -56,7 +57,7 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return &usageError{msg: err.Error(), hint: "the header names schema fields and the reserved column unit"}
 	}
-	actor := vault.Actor{ID: "cli-import", Role: "admin", Origin: "cli"}
+	actor := identity.Actor{ID: "cli-import", Role: "admin", Origin: "cli"}
 	prog := importer.NewProgress(stderr, st.Size())
 	start := time.Now()
 	var imported, failed, printed int

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/coffre/coffre/internal/store"
 	"github.com/coffre/coffre/internal/vault"
 )
 
@@ -54,7 +55,7 @@ func runOperator(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	}
 	if sub == "role" {
 		err := a.auth.SetRole(ctx, fs.Arg(0), *role, *unit)
-		if errors.Is(err, vault.ErrNotFound) {
+		if errors.Is(err, store.ErrNotFound) {
 			return &usageError{msg: fmt.Sprintf("no operator %q", fs.Arg(0))}
 		}
 		if err != nil {
@@ -64,7 +65,7 @@ func runOperator(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return nil
 	}
 	op, err := a.auth.AddOperator(ctx, fs.Arg(0), "", *role, *unit)
-	if errors.Is(err, vault.ErrConflict) {
+	if errors.Is(err, store.ErrConflict) {
 		return &usageError{msg: fmt.Sprintf("operator %q exists", fs.Arg(0))}
 	}
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/coffre/coffre/internal/auth"
+	"github.com/coffre/coffre/internal/store"
 	"github.com/coffre/coffre/internal/vault"
 )
 
@@ -66,9 +67,9 @@ func runPartner(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		np, err = a.auth.RotatePartner(ctx, a.ca, name)
 	}
 	switch {
-	case errors.Is(err, vault.ErrConflict):
+	case errors.Is(err, store.ErrConflict):
 		return &usageError{msg: fmt.Sprintf("partner %q exists", name), hint: "coffre partner rotate " + name}
-	case errors.Is(err, vault.ErrNotFound):
+	case errors.Is(err, store.ErrNotFound):
 		return &usageError{msg: fmt.Sprintf("no partner %q", name), hint: partnerExample}
 	case err != nil:
 		return err

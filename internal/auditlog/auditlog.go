@@ -21,7 +21,7 @@ import (
 	"time"
 
 	"github.com/coffre/coffre/internal/audit"
-	"github.com/coffre/coffre/internal/vault"
+	"github.com/coffre/coffre/internal/store"
 )
 
 // errStale reports a step overtaken by another integrator.
@@ -32,7 +32,7 @@ const Origin = "coffre/audit"
 
 // Integrator folds new entries into the tree and signs checkpoints.
 type Integrator struct {
-	Store  vault.Store
+	Store  store.Store
 	Signer *audit.Signer
 	// Interval between steps while idle (default 1 s).
 	Interval time.Duration
@@ -64,15 +64,15 @@ func (in *Integrator) maxBatch() int {
 // stores a new signed checkpoint; it returns the tree size after the step.
 func (in *Integrator) Step(ctx context.Context) (uint64, error) {
 	maxBatch := in.maxBatch()
-	var last *vault.StoredCheckpoint
+	var last *audit.StoredCheckpoint
 	var seqs []int64
 	var hashes []byte
 	var edges map[audit.TileID]audit.Tile
-	err := in.Store.View(ctx, func(ctx context.Context, tx vault.Tx) error {
+	err := in.Store.View(ctx, func(ctx context.Context, tx store.Tx) error {
 		var err error
 		last, err = tx.LatestCheckpoint(ctx)
-		if errors.Is(err, vault.ErrNotFound) {
-			last, err = &vault.StoredCheckpoint{}, nil
+		if errors.Is(err, store.ErrNotFound) {
+			last, err = &audit.StoredCheckpoint{}, nil
 		}
 		if err != nil {
 			return err
@@ -120,14 +120,14 @@ func (in *Integrator) Step(ctx context.Context) (uint64, error) {
 	if in.Now != nil {
 		now = in.Now
 	}
-	stored := &vault.StoredCheckpoint{Size: cp.Size, Root: cp.Root, Note: cp.Note, Range: tree.Hashes(), Leaves: leaves, Created: now().UTC()}
+	stored := &audit.StoredCheckpoint{Size: cp.Size, Root: cp.Root, Note: cp.Note, Range: tree.Hashes(), Leaves: leaves, Created: now().UTC()}
 	tiles := tiler.Changed()
-	err = in.Store.Update(ctx, func(ctx context.Context, tx vault.Tx) error {
+	err = in.Store.Update(ctx, func(ctx context.Context, tx store.Tx) error {
 		// Another integrator (another node on the same store) may have
 		// moved on since the read above: then this step is stale and its
 		// tiles must not overwrite the newer ones.
 		now, err := tx.LatestCheckpoint(ctx)
-		if err != nil && !errors.Is(err, vault.ErrNotFound) {
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
 			return err
 		}
 		if err == nil && now.Size != last.Size {
@@ -138,7 +138,7 @@ func (in *Integrator) Step(ctx context.Context) (uint64, error) {
 		}
 		return tx.PutTiles(ctx, tiles)
 	})
-	if errors.Is(err, errStale) || errors.Is(err, vault.ErrConflict) {
+	if errors.Is(err, errStale) || errors.Is(err, store.ErrConflict) {
 		return last.Size, nil // another integrator went first; the next step goes on from its checkpoint
 	}
 	if err != nil {
@@ -149,7 +149,7 @@ func (in *Integrator) Step(ctx context.Context) (uint64, error) {
 }
 
 // witness pushes a new checkpoint to every witness.
-func (in *Integrator) witness(ctx context.Context, cp *vault.StoredCheckpoint) {
+func (in *Integrator) witness(ctx context.Context, cp *audit.StoredCheckpoint) {
 	if len(in.Witnesses) == 0 {
 		return
 	}

@@ -7,11 +7,14 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"github.com/coffre/coffre/internal/store/sqlite/sqlitetest" // audit_set, audit_leaf
 	"net/http/httptest"
 	"path/filepath"
 	"sync"
 	"testing"
+
+	"github.com/coffre/coffre/internal/identity"
+	"github.com/coffre/coffre/internal/store"
+	"github.com/coffre/coffre/internal/store/sqlite/sqlitetest" // audit_set, audit_leaf
 
 	"github.com/coffre/coffre/internal/audit"
 	"github.com/coffre/coffre/internal/auditlog"
@@ -51,12 +54,12 @@ func newLog(t *testing.T) (string, string) {
 		p := synth.Make(2, i)
 		rows = append(rows, vault.ImportRow{Num: i + 1, Unit: p.Unit, Fields: p.Fields})
 	}
-	ids, _, err := v.Import(ctx, vault.Actor{ID: "op_hr", Role: "hr-officer"}, rows)
+	ids, _, err := v.Import(ctx, identity.Actor{ID: "op_hr", Role: "hr-officer"}, rows)
 	if err != nil {
 		t.Fatal(err)
 	}
 	in := &auditlog.Integrator{Store: st, Signer: signer}
-	worker := vault.Actor{ID: "op_cw", Role: "caseworker", Origin: "127.0.0.1"}
+	worker := identity.Actor{ID: "op_cw", Role: "caseworker", Origin: "127.0.0.1"}
 	for n := 1; n < 50; n++ {
 		if n%3 == 0 {
 			v.Lookup(ctx, worker, "directory", "", "email_pro", rows[n%10].Fields["email_pro"])
@@ -180,8 +183,8 @@ func TestTampering(t *testing.T) {
 func TestStepIsIncremental(t *testing.T) {
 	path, vkey := newLog(t)
 	st := openStore(t, path)
-	var cps []vault.StoredCheckpoint
-	st.View(ctx, func(ctx context.Context, tx vault.Tx) error {
+	var cps []audit.StoredCheckpoint
+	st.View(ctx, func(ctx context.Context, tx store.Tx) error {
 		var err error
 		cps, err = tx.CheckpointsAfter(ctx, 0, 10)
 		return err
@@ -199,9 +202,9 @@ func TestStepIsIncremental(t *testing.T) {
 func TestProofs(t *testing.T) {
 	path, vkey := newLog(t)
 	st := openStore(t, path)
-	var cps []vault.StoredCheckpoint
-	var entries []vault.AuditEntry
-	st.View(ctx, func(ctx context.Context, tx vault.Tx) error {
+	var cps []audit.StoredCheckpoint
+	var entries []audit.Entry
+	st.View(ctx, func(ctx context.Context, tx store.Tx) error {
 		cps, _ = tx.CheckpointsAfter(ctx, 0, 10)
 		var err error
 		entries, err = tx.AuditEntries(ctx, 1, 100, 100)
@@ -247,8 +250,8 @@ func serve(t *testing.T, path string) (*sqlite.Store, *httptest.Server) {
 func grow(t *testing.T, st *sqlite.Store, n int, signer *audit.Signer) {
 	t.Helper()
 	for range n {
-		e := &vault.AuditEntry{Actor: "op_x", Action: "read", Subject: "sub_y", Decision: "allow"}
-		if err := st.Update(ctx, func(ctx context.Context, tx vault.Tx) error { return tx.AppendAudit(ctx, e) }); err != nil {
+		e := &audit.Entry{Actor: "op_x", Action: "read", Subject: "sub_y", Decision: "allow"}
+		if err := st.Update(ctx, func(ctx context.Context, tx store.Tx) error { return tx.AppendAudit(ctx, e) }); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -312,8 +315,8 @@ func TestWitness(t *testing.T) {
 	in := &auditlog.Integrator{Store: st, Signer: signer, Witnesses: []string{ws.URL}}
 	grow := func(n int) {
 		for range n {
-			e := &vault.AuditEntry{Actor: "op_x", Action: "read", Subject: "sub_y", Decision: "allow"}
-			if err := st.Update(ctx, func(ctx context.Context, tx vault.Tx) error { return tx.AppendAudit(ctx, e) }); err != nil {
+			e := &audit.Entry{Actor: "op_x", Action: "read", Subject: "sub_y", Decision: "allow"}
+			if err := st.Update(ctx, func(ctx context.Context, tx store.Tx) error { return tx.AppendAudit(ctx, e) }); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -354,8 +357,8 @@ func TestTwoIntegrators(t *testing.T) {
 	b := &auditlog.Integrator{Store: st, Signer: signer, MaxBatch: 5}
 	for round := range 20 {
 		for range 7 {
-			e := &vault.AuditEntry{Actor: "op_x", Action: "read", Subject: "sub_y", Decision: "allow"}
-			if err := st.Update(ctx, func(ctx context.Context, tx vault.Tx) error { return tx.AppendAudit(ctx, e) }); err != nil {
+			e := &audit.Entry{Actor: "op_x", Action: "read", Subject: "sub_y", Decision: "allow"}
+			if err := st.Update(ctx, func(ctx context.Context, tx store.Tx) error { return tx.AppendAudit(ctx, e) }); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -375,13 +378,13 @@ func TestTwoIntegrators(t *testing.T) {
 	if err != nil || rep.Size != 50+20*7 {
 		t.Fatalf("Verify = %+v, %v", rep, err)
 	}
-	var entries []vault.AuditEntry
-	st.View(ctx, func(ctx context.Context, tx vault.Tx) error {
+	var entries []audit.Entry
+	st.View(ctx, func(ctx context.Context, tx store.Tx) error {
 		entries, err = tx.AuditEntries(ctx, 1, 1000, 1000)
 		return err
 	})
 	var root []byte
-	st.View(ctx, func(ctx context.Context, tx vault.Tx) error {
+	st.View(ctx, func(ctx context.Context, tx store.Tx) error {
 		c, err := tx.LatestCheckpoint(ctx)
 		root = c.Root
 		return err

@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/coffre/coffre/internal/audit"
+	"github.com/coffre/coffre/internal/store"
 	"github.com/coffre/coffre/internal/vault"
 )
 
@@ -14,7 +15,7 @@ import (
 var ErrBeyondCheckpoint = errors.New("size beyond the latest checkpoint")
 
 // InclusionProof returns the proof that leaf index is in the tree of size.
-func InclusionProof(ctx context.Context, s vault.Store, index, size uint64) ([][]byte, error) {
+func InclusionProof(ctx context.Context, s store.Store, index, size uint64) ([][]byte, error) {
 	if index >= size {
 		return nil, fmt.Errorf("%w: index %d is not below size %d", vault.ErrInvalid, index, size)
 	}
@@ -25,7 +26,7 @@ func InclusionProof(ctx context.Context, s vault.Store, index, size uint64) ([][
 
 // ConsistencyProof returns the proof that the tree of size from is a prefix
 // of the tree of size to.
-func ConsistencyProof(ctx context.Context, s vault.Store, from, to uint64) ([][]byte, error) {
+func ConsistencyProof(ctx context.Context, s store.Store, from, to uint64) ([][]byte, error) {
 	if from == 0 || from > to {
 		return nil, fmt.Errorf("%w: want 1 ≤ from ≤ to", vault.ErrInvalid)
 	}
@@ -34,11 +35,11 @@ func ConsistencyProof(ctx context.Context, s vault.Store, from, to uint64) ([][]
 	})
 }
 
-func prove(ctx context.Context, s vault.Store, size uint64, build func(get func([]audit.TileID) (map[audit.TileID]audit.Tile, error)) ([][]byte, error)) ([][]byte, error) {
+func prove(ctx context.Context, s store.Store, size uint64, build func(get func([]audit.TileID) (map[audit.TileID]audit.Tile, error)) ([][]byte, error)) ([][]byte, error) {
 	var out [][]byte
-	err := s.View(ctx, func(ctx context.Context, tx vault.Tx) error {
+	err := s.View(ctx, func(ctx context.Context, tx store.Tx) error {
 		last, err := tx.LatestCheckpoint(ctx)
-		if errors.Is(err, vault.ErrNotFound) || err == nil && size > last.Size {
+		if errors.Is(err, store.ErrNotFound) || err == nil && size > last.Size {
 			return ErrBeyondCheckpoint
 		}
 		if err != nil {

@@ -5,7 +5,8 @@ import (
 	"errors"
 	"time"
 
-	"github.com/coffre/coffre/internal/vault"
+	"github.com/coffre/coffre/internal/audit"
+	"github.com/coffre/coffre/internal/store"
 )
 
 // Status is the audit log's state, for metrics and readiness.
@@ -19,13 +20,13 @@ type Status struct {
 
 // ReadStatus reads the log's state: two indexed reads, fine for a scrape
 // or a readiness probe.
-func ReadStatus(ctx context.Context, s vault.Store, now time.Time) (*Status, error) {
+func ReadStatus(ctx context.Context, s store.Store, now time.Time) (*Status, error) {
 	st := &Status{}
-	err := s.View(ctx, func(ctx context.Context, tx vault.Tx) error {
+	err := s.View(ctx, func(ctx context.Context, tx store.Tx) error {
 		last, err := tx.LatestCheckpoint(ctx)
 		switch {
-		case errors.Is(err, vault.ErrNotFound):
-			last = &vault.StoredCheckpoint{}
+		case errors.Is(err, store.ErrNotFound):
+			last = &audit.StoredCheckpoint{}
 		case err != nil:
 			return err
 		default:

@@ -7,7 +7,7 @@ import (
 	"fmt"
 
 	"github.com/coffre/coffre/internal/audit"
-	"github.com/coffre/coffre/internal/vault"
+	"github.com/coffre/coffre/internal/store"
 )
 
 // TamperError reports the first place where the log and its checkpoints
@@ -38,11 +38,11 @@ type Report struct {
 //
 // Pages of entries are read and hashed by two goroutines ahead of the
 // checks, which stay sequential.
-func Verify(ctx context.Context, s vault.Store, vkey string) (*Report, error) {
+func Verify(ctx context.Context, s store.Store, vkey string) (*Report, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var last int64
-	if err := s.View(ctx, func(ctx context.Context, tx vault.Tx) error {
+	if err := s.View(ctx, func(ctx context.Context, tx store.Tx) error {
 		var err error
 		last, err = tx.LastAuditSeq(ctx)
 		return err
@@ -53,14 +53,14 @@ func Verify(ctx context.Context, s vault.Store, vkey string) (*Report, error) {
 
 	tree, _ := audit.NewTree(0, nil)
 	rep := &Report{}
-	var cps []vault.StoredCheckpoint // pending checkpoints, by size
+	var cps []audit.StoredCheckpoint // pending checkpoints, by size
 	var cpAfter, prevSize uint64
 	nextCheckpoints := func() error {
 		if len(cps) > 0 {
 			return nil
 		}
 		// A few at a time: each holds its entries' leaf hashes.
-		return s.View(ctx, func(ctx context.Context, tx vault.Tx) error {
+		return s.View(ctx, func(ctx context.Context, tx store.Tx) error {
 			var err error
 			cps, err = tx.CheckpointsAfter(ctx, cpAfter, 8)
 			return err
@@ -121,7 +121,7 @@ type leafPage struct {
 // readLeafPages reads entries 1…last in pages, two pages at a time, and
 // delivers them in order: each element of the returned channel is the
 // future of the next page.
-func readLeafPages(ctx context.Context, s vault.Store, last int64) <-chan chan leafPage {
+func readLeafPages(ctx context.Context, s store.Store, last int64) <-chan chan leafPage {
 	const page, workers = 20_000, 2
 	futures := make(chan chan leafPage, workers)
 	go func() {
@@ -136,7 +136,7 @@ func readLeafPages(ctx context.Context, s vault.Store, last int64) <-chan chan l
 			go func(from, to int64) {
 				var p leafPage
 				p.seqs, p.hashes = make([]int64, 0, to-from), make([]byte, 0, 32*(to-from))
-				p.err = s.View(ctx, func(ctx context.Context, tx vault.Tx) error {
+				p.err = s.View(ctx, func(ctx context.Context, tx store.Tx) error {
 					return tx.AuditLeaves(ctx, from, to, func(seq int64, leaf []byte) error {
 						p.seqs = append(p.seqs, seq)
 						p.hashes = append(p.hashes, audit.Hasher.HashLeaf(leaf)...)
@@ -150,7 +150,7 @@ func readLeafPages(ctx context.Context, s vault.Store, last int64) <-chan chan l
 	return futures
 }
 
-func checkCheckpoint(c *vault.StoredCheckpoint, tree *audit.Tree, vkey string, prevSize uint64) error {
+func checkCheckpoint(c *audit.StoredCheckpoint, tree *audit.Tree, vkey string, prevSize uint64) error {
 	first := prevSize // the checkpoint vouches for entries [prevSize, c.Size)
 	opened, err := audit.Open(c.Note, vkey)
 	if err != nil {

@@ -3,15 +3,16 @@ package auditlog_test
 import (
 	"bytes"
 	"context"
-	"github.com/coffre/coffre/internal/store/sqlite/sqlitetest"
 	"path/filepath"
 	"testing"
 	"time"
 
+	"github.com/coffre/coffre/internal/store"
+	"github.com/coffre/coffre/internal/store/sqlite/sqlitetest"
+
 	"github.com/coffre/coffre/internal/audit"
 	"github.com/coffre/coffre/internal/auditlog"
 	"github.com/coffre/coffre/internal/store/sqlite"
-	"github.com/coffre/coffre/internal/vault"
 )
 
 // BenchmarkVerify measures full verification per entry (b.N entries).
@@ -23,9 +24,9 @@ func BenchmarkVerify(b *testing.B) {
 	defer st.Close()
 	signer, _ := audit.NewSigner(auditlog.Origin, bytes.Repeat([]byte{5}, 32))
 	t0 := time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)
-	st.Update(ctx, func(ctx context.Context, tx vault.Tx) error {
+	st.Update(ctx, func(ctx context.Context, tx store.Tx) error {
 		for i := range b.N {
-			tx.AppendAudit(ctx, &vault.AuditEntry{Time: t0.Add(time.Duration(i)), Actor: "op_bench", Action: "read",
+			tx.AppendAudit(ctx, &audit.Entry{Time: t0.Add(time.Duration(i)), Actor: "op_bench", Action: "read",
 				Subject: "sub_00000000000000000000000000", Purpose: "case-handling", Fields: []string{"given_name", "phone"}, Decision: "allow", Origin: "127.0.0.1"})
 		}
 		return nil

@@ -14,7 +14,7 @@ import (
 	"sync"
 
 	"github.com/coffre/coffre/internal/audit"
-	"github.com/coffre/coffre/internal/vault"
+	"github.com/coffre/coffre/internal/store"
 	"github.com/transparency-dev/merkle/proof"
 )
 
@@ -140,7 +140,7 @@ func (w *Witness) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 
 // pushWitness sends a checkpoint to one witness, retrying once from the
 // size the witness reports; it returns the size the witness now holds.
-func pushWitness(ctx context.Context, c *http.Client, s vault.Store, url string, old uint64, cp *vault.StoredCheckpoint) (uint64, error) {
+func pushWitness(ctx context.Context, c *http.Client, s store.Store, url string, old uint64, cp *audit.StoredCheckpoint) (uint64, error) {
 	for try := 0; try < 2; try++ {
 		var p [][]byte
 		if old > 0 && old < cp.Size {

@@ -10,6 +10,8 @@ import (
 
 	"github.com/coffre/coffre/internal/auth"
 	"github.com/coffre/coffre/internal/config"
+	"github.com/coffre/coffre/internal/identity"
+	"github.com/coffre/coffre/internal/store"
 	"github.com/coffre/coffre/internal/vault"
 	"github.com/pquerna/otp/totp"
 )
@@ -31,8 +33,8 @@ func TestFailureLock(t *testing.T) {
 	if _, _, err := s.Login(ctx, "marie", "pw-marie-123", "10.0.0.1"); !errors.Is(err, auth.ErrBadCredentials) {
 		t.Fatalf("right password on a locked account: %v, want the same ErrBadCredentials", err)
 	}
-	var got *vault.Operator
-	s.Store.View(ctx, func(ctx2 context.Context, tx vault.Tx) error {
+	var got *identity.Operator
+	s.Store.View(ctx, func(ctx2 context.Context, tx store.Tx) error {
 		got, _ = tx.GetOperator(ctx2, op.Operator.ID)
 		return nil
 	})
@@ -48,7 +50,7 @@ func TestFailureLock(t *testing.T) {
 	if _, err := s.VerifyTOTP(ctx, lt, code, "10.0.0.1", ""); err != nil {
 		t.Fatal(err)
 	}
-	s.Store.View(ctx, func(ctx2 context.Context, tx vault.Tx) error {
+	s.Store.View(ctx, func(ctx2 context.Context, tx store.Tx) error {
 		got, _ = tx.GetOperator(ctx2, op.Operator.ID)
 		return nil
 	})
@@ -147,7 +149,7 @@ func TestUnlockResetsFailures(t *testing.T) {
 	}
 	cfg, _ := config.Demo(nil)
 	v := vault.New(vault.Config{Store: s.Store, Keys: nil, Policy: cfg.Policy, Now: func() time.Time { return now }})
-	sec := vault.Actor{ID: "op_sec", Role: "security-officer", Origin: "10.0.0.9"}
+	sec := identity.Actor{ID: "op_sec", Role: "security-officer", Origin: "10.0.0.9"}
 	if err := v.Unlock(ctx, sec, op.Operator.ID, "called the user"); err != nil {
 		t.Fatal(err)
 	}

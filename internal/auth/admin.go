@@ -5,8 +5,11 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/coffre/coffre/internal/audit"
+	"github.com/coffre/coffre/internal/identity"
 	"github.com/coffre/coffre/internal/partner"
 	"github.com/coffre/coffre/internal/policy"
+	"github.com/coffre/coffre/internal/store"
 	"github.com/coffre/coffre/internal/vault"
 )
 
@@ -32,7 +35,7 @@ func grantable(pol *policy.Policy, role string) error {
 
 // AdminAddOperator creates an operator on behalf of a (who holds the
 // operators permission), in a non-privileged role; audited as a's act.
-func (s *Service) AdminAddOperator(ctx context.Context, a vault.Actor, pol *policy.Policy, username, role, unit string) (*NewOperator, error) {
+func (s *Service) AdminAddOperator(ctx context.Context, a identity.Actor, pol *policy.Policy, username, role, unit string) (*NewOperator, error) {
 	if err := grantable(pol, role); err != nil {
 		s.audit(ctx, a.ID, "operator.add", denial(err), a.Origin)
 		return nil, err
@@ -41,15 +44,15 @@ func (s *Service) AdminAddOperator(ctx context.Context, a vault.Actor, pol *poli
 	if err != nil {
 		return nil, err
 	}
-	s.Store.Update(ctx, func(ctx context.Context, tx vault.Tx) error {
-		return tx.AppendAudit(ctx, &vault.AuditEntry{Time: s.now(), Actor: a.ID, Action: "operator.add", Reason: op.Operator.ID + " role " + role, Decision: "allow", Origin: a.Origin})
+	s.Store.Update(ctx, func(ctx context.Context, tx store.Tx) error {
+		return tx.AppendAudit(ctx, &audit.Entry{Time: s.now(), Actor: a.ID, Action: "operator.add", Reason: op.Operator.ID + " role " + role, Decision: "allow", Origin: a.Origin})
 	})
 	return op, nil
 }
 
 // AdminSetRole moves operator id to role and unit on behalf of a: never a's
 // own account, never to or from a privileged role.
-func (s *Service) AdminSetRole(ctx context.Context, a vault.Actor, pol *policy.Policy, id, role, unit string) error {
+func (s *Service) AdminSetRole(ctx context.Context, a identity.Actor, pol *policy.Policy, id, role, unit string) error {
 	deny := func(err error) error {
 		s.audit(ctx, a.ID, "operator.role", denial(err), a.Origin)
 		return err
@@ -61,7 +64,7 @@ func (s *Service) AdminSetRole(ctx context.Context, a vault.Actor, pol *policy.P
 		return deny(err)
 	}
 	var refused error
-	err := s.Store.Update(ctx, func(ctx context.Context, tx vault.Tx) error {
+	err := s.Store.Update(ctx, func(ctx context.Context, tx store.Tx) error {
 		refused = nil
 		op, err := tx.GetOperator(ctx, id)
 		if err != nil {
@@ -81,7 +84,7 @@ func (s *Service) AdminSetRole(ctx context.Context, a vault.Actor, pol *policy.P
 		if err := tx.DeleteOperatorSessions(ctx, id); err != nil {
 			return err // the new role applies from the next login
 		}
-		return tx.AppendAudit(ctx, &vault.AuditEntry{Time: s.now(), Actor: a.ID, Action: "operator.role", Reason: fmt.Sprintf("%s %s→%s unit %s", id, op.Role, role, unit), Decision: "allow", Origin: a.Origin})
+		return tx.AppendAudit(ctx, &audit.Entry{Time: s.now(), Actor: a.ID, Action: "operator.role", Reason: fmt.Sprintf("%s %s→%s unit %s", id, op.Role, role, unit), Decision: "allow", Origin: a.Origin})
 	})
 	if refused != nil {
 		return deny(refused)
@@ -99,7 +102,7 @@ func denial(err error) string {
 
 // AdminAddPartner registers a partner on behalf of a, under a
 // non-privileged role.
-func (s *Service) AdminAddPartner(ctx context.Context, a vault.Actor, pol *policy.Policy, ca *partner.CA, name, sector, role, unit string) (*NewPartner, error) {
+func (s *Service) AdminAddPartner(ctx context.Context, a identity.Actor, pol *policy.Policy, ca *partner.CA, name, sector, role, unit string) (*NewPartner, error) {
 	if err := grantable(pol, role); err != nil {
 		s.audit(ctx, a.ID, "partner.add", denial(err), a.Origin)
 		return nil, err
@@ -116,7 +119,7 @@ func (s *Service) AdminAddPartner(ctx context.Context, a vault.Actor, pol *polic
 // command line, where privileged roles are granted); audited, its sessions
 // ended.
 func (s *Service) SetRole(ctx context.Context, username, role, unit string) error {
-	return s.Store.Update(ctx, func(ctx context.Context, tx vault.Tx) error {
+	return s.Store.Update(ctx, func(ctx context.Context, tx store.Tx) error {
 		op, err := tx.GetOperatorByName(ctx, username)
 		if err != nil {
 			return err
@@ -130,6 +133,6 @@ func (s *Service) SetRole(ctx context.Context, username, role, unit string) erro
 		if err := tx.DeleteOperatorSessions(ctx, op.ID); err != nil {
 			return err
 		}
-		return tx.AppendAudit(ctx, &vault.AuditEntry{Time: s.now(), Actor: "system", Action: "operator.role", Reason: fmt.Sprintf("%s %s→%s unit %s", op.ID, op.Role, role, unit), Decision: "allow", Origin: "cli"})
+		return tx.AppendAudit(ctx, &audit.Entry{Time: s.now(), Actor: "system", Action: "operator.role", Reason: fmt.Sprintf("%s %s→%s unit %s", op.ID, op.Role, role, unit), Decision: "allow", Origin: "cli"})
 	})
 }

@@ -22,7 +22,11 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/coffre/coffre/internal/audit"
 	"github.com/coffre/coffre/internal/envelope"
+	"github.com/coffre/coffre/internal/guard"
+	"github.com/coffre/coffre/internal/identity"
+	"github.com/coffre/coffre/internal/store"
 	"github.com/coffre/coffre/internal/vault"
 	"github.com/go-webauthn/webauthn/webauthn"
 	"github.com/pquerna/otp"
@@ -54,7 +58,7 @@ var DefaultParams = Params{Time: 2, Memory: 19 * 1024, Threads: 1}
 
 // Service authenticates operators against a store.
 type Service struct {
-	Store    vault.Store
+	Store    store.Store
 	Keys     *envelope.Keyring
 	Params   Params
 	Now      func() time.Time
@@ -139,7 +143,7 @@ func HashToken(tok string) []byte {
 // NewOperator is what AddOperator returns: the credentials to hand over,
 // shown once.
 type NewOperator struct {
-	Operator *vault.Operator
+	Operator *identity.Operator
 	Password string
 	// TOTPURI is the otpauth:// enrolment URI (for a QR code).
 	TOTPURI    string
@@ -161,16 +165,16 @@ func (s *Service) AddOperator(ctx context.Context, username, password, role, uni
 		return nil, fmt.Errorf("generate totp secret: %w", err)
 	}
 	id := newOperatorID()
-	o := &vault.Operator{
+	o := &identity.Operator{
 		ID: id, Username: username, PasswordHash: HashPassword(s.params(), password),
 		TOTPSecret: s.Keys.SealSecret("totp:"+id, []byte(key.Secret())),
 		Role:       role, Unit: unit, Created: s.now(),
 	}
-	err = s.Store.Update(ctx, func(ctx context.Context, tx vault.Tx) error {
+	err = s.Store.Update(ctx, func(ctx context.Context, tx store.Tx) error {
 		if err := tx.PutOperator(ctx, o); err != nil {
 			return err
 		}
-		return tx.AppendAudit(ctx, &vault.AuditEntry{Time: o.Created, Actor: "system", Action: "operator.add", Decision: "allow", Reason: id})
+		return tx.AppendAudit(ctx, &audit.Entry{Time: o.Created, Actor: "system", Action: "operator.add", Decision: "allow", Reason: id})
 	})
 	if err != nil {
 		return nil, fmt.Errorf("add operator: %w", err)
@@ -203,13 +207,13 @@ func (s *Service) params() Params {
 func (s *Service) Login(ctx context.Context, username, password, origin string) (string, []string, error) {
 	s.dummyOnce.Do(func() { s.dummy = HashPassword(s.params(), "coffre-dummy") })
 	now := s.now()
-	var op *vault.Operator
-	err := s.Store.View(ctx, func(ctx context.Context, tx vault.Tx) error {
+	var op *identity.Operator
+	err := s.Store.View(ctx, func(ctx context.Context, tx store.Tx) error {
 		var err error
 		op, err = tx.GetOperatorByName(ctx, username)
 		return err
 	})
-	if err != nil && !errors.Is(err, vault.ErrNotFound) {
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return "", nil, fmt.Errorf("login: %w", err)
 	}
 	if op != nil && op.PasswordHash == NoPassword {
@@ -226,11 +230,11 @@ func (s *Service) Login(ctx context.Context, username, password, origin string) 
 	ok := CheckPassword(hash, password)
 	if op != nil && op.Locked == LockLoginFailures && s.Limits.LockFor > 0 && now.Sub(op.LockedAt) >= s.Limits.LockFor {
 		// A failure lock lifts with time.
-		if err := s.Store.Update(ctx, func(ctx context.Context, tx vault.Tx) error {
+		if err := s.Store.Update(ctx, func(ctx context.Context, tx store.Tx) error {
 			if err := tx.LockOperator(ctx, op.ID, "", now); err != nil {
 				return err
 			}
-			return tx.AppendAudit(ctx, &vault.AuditEntry{Time: now, Actor: "system", Action: "login.unlock", Reason: op.ID, Decision: "allow:lock_expired"})
+			return tx.AppendAudit(ctx, &audit.Entry{Time: now, Actor: "system", Action: "login.unlock", Reason: op.ID, Decision: "allow:lock_expired"})
 		}); err != nil {
 			return "", nil, fmt.Errorf("login: %w", err)
 		}
@@ -246,13 +250,13 @@ func (s *Service) Login(ctx context.Context, username, password, origin string) 
 		if ok {
 			decision = "deny:locked" // the right password, on a locked account: the same answer
 		}
-		err := s.Store.Update(ctx, func(ctx context.Context, tx vault.Tx) error {
+		err := s.Store.Update(ctx, func(ctx context.Context, tx store.Tx) error {
 			if !ok {
 				if err := s.countFailure(ctx, tx, op, origin); err != nil {
 					return err
 				}
 			}
-			return tx.AppendAudit(ctx, &vault.AuditEntry{Time: now, Actor: op.ID, Action: "login.password", Decision: decision, Origin: origin})
+			return tx.AppendAudit(ctx, &audit.Entry{Time: now, Actor: op.ID, Action: "login.password", Decision: decision, Origin: origin})
 		})
 		if err != nil {
 			return "", nil, fmt.Errorf("login: %w", err)
@@ -270,15 +274,15 @@ func (s *Service) Login(ctx context.Context, username, password, origin string) 
 		ttl = 5 * time.Minute
 	}
 	var factors []string
-	err = s.Store.Update(ctx, func(ctx context.Context, tx vault.Tx) error {
+	err = s.Store.Update(ctx, func(ctx context.Context, tx store.Tx) error {
 		var err error
 		if factors, err = s.factors(ctx, tx, op); err != nil {
 			return err
 		}
-		if err := tx.PutSession(ctx, &vault.Session{Hash: h, Kind: vault.KindLogin, Operator: op.ID, Created: now, LastSeen: now, Expires: now.Add(ttl), Origin: origin}); err != nil {
+		if err := tx.PutSession(ctx, &identity.Session{Hash: h, Kind: identity.KindLogin, Operator: op.ID, Created: now, LastSeen: now, Expires: now.Add(ttl), Origin: origin}); err != nil {
 			return err
 		}
-		return tx.AppendAudit(ctx, &vault.AuditEntry{Time: now, Actor: op.ID, Action: "login.password", Decision: "allow", Origin: origin})
+		return tx.AppendAudit(ctx, &audit.Entry{Time: now, Actor: op.ID, Action: "login.password", Decision: "allow", Origin: origin})
 	})
 	if err != nil {
 		return "", nil, fmt.Errorf("login: %w", err)
@@ -289,7 +293,7 @@ func (s *Service) Login(ctx context.Context, username, password, origin string) 
 // countFailure counts a failed login of op and locks it when the failures
 // reach Limits.MaxFailures within the window: every session revoked, an
 // alert for the security officers, an audit entry.
-func (s *Service) countFailure(ctx context.Context, tx vault.Tx, op *vault.Operator, origin string) error {
+func (s *Service) countFailure(ctx context.Context, tx store.Tx, op *identity.Operator, origin string) error {
 	now := s.now()
 	n, err := tx.LoginFailure(ctx, op.ID, now, s.Limits.window())
 	if err != nil {
@@ -304,11 +308,11 @@ func (s *Service) countFailure(ctx context.Context, tx vault.Tx, op *vault.Opera
 	if err := tx.DeleteOperatorSessions(ctx, op.ID); err != nil {
 		return err
 	}
-	e := &vault.AuditEntry{Time: now, Actor: "auth", Action: "login.lock", Reason: LockLoginFailures, Decision: "lock:" + op.ID, Origin: origin}
+	e := &audit.Entry{Time: now, Actor: "auth", Action: "login.lock", Reason: LockLoginFailures, Decision: "lock:" + op.ID, Origin: origin}
 	if err := tx.AppendAudit(ctx, e); err != nil {
 		return err
 	}
-	al := &vault.Alert{Time: now, Operator: op.ID, Code: LockLoginFailures, Severity: "high", Action: "lock", Evidence: []int64{e.Seq}}
+	al := &guard.Alert{Time: now, Operator: op.ID, Code: LockLoginFailures, Severity: "high", Action: "lock", Evidence: []int64{e.Seq}}
 	if err := tx.PutAlert(ctx, al); err != nil {
 		return err
 	}
@@ -321,8 +325,8 @@ func (s *Service) countFailure(ctx context.Context, tx vault.Tx, op *vault.Opera
 }
 
 func (s *Service) audit(ctx context.Context, actor, action, decision, origin string) {
-	s.Store.Update(ctx, func(ctx context.Context, tx vault.Tx) error {
-		return tx.AppendAudit(ctx, &vault.AuditEntry{Time: s.now(), Actor: actor, Action: action, Decision: decision, Origin: origin})
+	s.Store.Update(ctx, func(ctx context.Context, tx store.Tx) error {
+		return tx.AppendAudit(ctx, &audit.Entry{Time: s.now(), Actor: actor, Action: action, Decision: decision, Origin: origin})
 	})
 }
 
@@ -336,7 +340,7 @@ type Session struct {
 // be later than the last one accepted for the operator, so a code works
 // once; at most one step of clock drift back is accepted.
 func (s *Service) VerifyTOTP(ctx context.Context, loginToken, code, origin, userAgent string) (*Session, error) {
-	return s.secondFactor(ctx, loginToken, FactorTOTP, "login.totp", origin, userAgent, func(ctx context.Context, tx vault.Tx, _ *vault.Session, op *vault.Operator) (string, error) {
+	return s.secondFactor(ctx, loginToken, FactorTOTP, "login.totp", origin, userAgent, func(ctx context.Context, tx store.Tx, _ *identity.Session, op *identity.Operator) (string, error) {
 		secret, err := s.Keys.OpenSecret("totp:"+op.ID, op.TOTPSecret)
 		if err != nil {
 			return "", err
@@ -357,12 +361,12 @@ func (s *Service) VerifyTOTP(ctx context.Context, loginToken, code, origin, user
 // returns a reason code for a refusal). The attempt count of the login
 // token is checked inside the write transaction, so that concurrent
 // guesses on one token cannot all pass.
-func (s *Service) secondFactor(ctx context.Context, loginToken, factor, action, origin, userAgent string, check func(context.Context, vault.Tx, *vault.Session, *vault.Operator) (string, error)) (*Session, error) {
+func (s *Service) secondFactor(ctx context.Context, loginToken, factor, action, origin, userAgent string, check func(context.Context, store.Tx, *identity.Session, *identity.Operator) (string, error)) (*Session, error) {
 	h := HashToken(loginToken)
 	now := s.now()
 	tok, sh := newToken("cfs_")
 	var ok bool
-	err := s.Store.Update(ctx, func(ctx context.Context, tx vault.Tx) error {
+	err := s.Store.Update(ctx, func(ctx context.Context, tx store.Tx) error {
 		ok = false
 		ls, err := s.liveLogin(ctx, tx, h)
 		if err != nil {
@@ -411,8 +415,8 @@ func matchStep(secret []byte, code string, now time.Time) int64 {
 // approval under the two-person rule): a TOTP code not used before. Every
 // attempt is audited.
 func (s *Service) StepUp(ctx context.Context, operator, code, origin string) error {
-	var op *vault.Operator
-	err := s.Store.View(ctx, func(ctx context.Context, tx vault.Tx) error {
+	var op *identity.Operator
+	err := s.Store.View(ctx, func(ctx context.Context, tx store.Tx) error {
 		var err error
 		op, err = tx.GetOperator(ctx, operator)
 		return err
@@ -427,7 +431,7 @@ func (s *Service) StepUp(ctx context.Context, operator, code, origin string) err
 	now := s.now()
 	step := matchStep(secret, code, now)
 	var ok bool
-	err = s.Store.Update(ctx, func(ctx context.Context, tx vault.Tx) error {
+	err = s.Store.Update(ctx, func(ctx context.Context, tx store.Tx) error {
 		ok = false
 		decision := "deny:bad_code"
 		if step >= 0 {
@@ -439,7 +443,7 @@ func (s *Service) StepUp(ctx context.Context, operator, code, origin string) err
 				decision = "deny:code_reused"
 			}
 		}
-		return tx.AppendAudit(ctx, &vault.AuditEntry{Time: now, Actor: op.ID, Action: "stepup.totp", Decision: decision, Origin: origin})
+		return tx.AppendAudit(ctx, &audit.Entry{Time: now, Actor: op.ID, Action: "stepup.totp", Decision: decision, Origin: origin})
 	})
 	if err != nil {
 		return fmt.Errorf("step-up: %w", err)
@@ -464,7 +468,7 @@ func (s *Service) StepUpTOTP(ctx context.Context, token, code, origin, userAgent
 	if err := s.StepUp(ctx, a.ID, code, origin); err != nil {
 		return err
 	}
-	return s.Store.Update(ctx, func(ctx context.Context, tx vault.Tx) error {
+	return s.Store.Update(ctx, func(ctx context.Context, tx store.Tx) error {
 		return tx.StepUp(ctx, HashToken(token), s.now(), FactorTOTP, origin, userAgent)
 	})
 }
@@ -479,56 +483,56 @@ var ErrSessionMoved = errors.New("session used from another address or client")
 
 // Authenticate returns the actor of a session token, enforcing idle and
 // absolute expiry and the session's binding to its origin and user agent.
-func (s *Service) Authenticate(ctx context.Context, token, origin, userAgent string) (vault.Actor, error) {
+func (s *Service) Authenticate(ctx context.Context, token, origin, userAgent string) (identity.Actor, error) {
 	a, _, err := s.session(ctx, token, origin, userAgent, false)
 	return a, err
 }
 
 // session is Authenticate; moved allows a session used from elsewhere (to
 // step up and rebind it).
-func (s *Service) session(ctx context.Context, token, origin, userAgent string, moved bool) (vault.Actor, *vault.Session, error) {
+func (s *Service) session(ctx context.Context, token, origin, userAgent string, moved bool) (identity.Actor, *identity.Session, error) {
 	if !strings.HasPrefix(token, "cfs_") || len(token) > 100 {
-		return vault.Actor{}, nil, ErrUnauthenticated
+		return identity.Actor{}, nil, ErrUnauthenticated
 	}
 	h := HashToken(token)
-	var ses *vault.Session
-	err := s.Store.View(ctx, func(ctx context.Context, tx vault.Tx) error {
+	var ses *identity.Session
+	err := s.Store.View(ctx, func(ctx context.Context, tx store.Tx) error {
 		var err error
 		ses, err = tx.GetSession(ctx, h)
 		return err
 	})
-	if errors.Is(err, vault.ErrNotFound) {
-		return vault.Actor{}, nil, ErrUnauthenticated
+	if errors.Is(err, store.ErrNotFound) {
+		return identity.Actor{}, nil, ErrUnauthenticated
 	}
 	if err != nil {
-		return vault.Actor{}, nil, fmt.Errorf("authenticate: %w", err)
+		return identity.Actor{}, nil, fmt.Errorf("authenticate: %w", err)
 	}
 	now := s.now()
 	idle := s.Idle
 	if idle <= 0 {
 		idle = 30 * time.Minute
 	}
-	if ses.Kind != vault.KindSession || ses.Disabled || now.After(ses.Expires) || now.Sub(ses.LastSeen) > idle {
-		return vault.Actor{}, nil, ErrUnauthenticated
+	if ses.Kind != identity.KindSession || ses.Disabled || now.After(ses.Expires) || now.Sub(ses.LastSeen) > idle {
+		return identity.Actor{}, nil, ErrUnauthenticated
 	}
 	if ses.Locked != "" {
-		return vault.Actor{}, nil, vault.ErrLocked
+		return identity.Actor{}, nil, vault.ErrLocked
 	}
 	if !moved && (ses.Origin != origin || ses.UserAgent != userAgent) {
-		return vault.Actor{}, nil, ErrSessionMoved
+		return identity.Actor{}, nil, ErrSessionMoved
 	}
 	if now.Sub(ses.LastSeen) > touchEvery {
-		if err := s.Store.Update(ctx, func(ctx context.Context, tx vault.Tx) error { return tx.TouchSession(ctx, h, now, false) }); err != nil {
-			return vault.Actor{}, nil, fmt.Errorf("authenticate: %w", err)
+		if err := s.Store.Update(ctx, func(ctx context.Context, tx store.Tx) error { return tx.TouchSession(ctx, h, now, false) }); err != nil {
+			return identity.Actor{}, nil, fmt.Errorf("authenticate: %w", err)
 		}
 	}
-	return vault.Actor{ID: ses.Operator, Role: ses.Role, Unit: ses.Unit, Origin: origin, SteppedUp: ses.SteppedUp, StepFactor: ses.StepFactor}, ses, nil
+	return identity.Actor{ID: ses.Operator, Role: ses.Role, Unit: ses.Unit, Origin: origin, SteppedUp: ses.SteppedUp, StepFactor: ses.StepFactor}, ses, nil
 }
 
 // Logout ends the session of token.
 func (s *Service) Logout(ctx context.Context, token string) error {
 	h := HashToken(token)
-	return s.Store.Update(ctx, func(ctx context.Context, tx vault.Tx) error {
+	return s.Store.Update(ctx, func(ctx context.Context, tx store.Tx) error {
 		ses, err := tx.GetSession(ctx, h)
 		if err != nil {
 			return err
@@ -536,6 +540,6 @@ func (s *Service) Logout(ctx context.Context, token string) error {
 		if err := tx.DeleteSession(ctx, h); err != nil {
 			return err
 		}
-		return tx.AppendAudit(ctx, &vault.AuditEntry{Time: s.now(), Actor: ses.Operator, Action: "logout", Decision: "allow"})
+		return tx.AppendAudit(ctx, &audit.Entry{Time: s.now(), Actor: ses.Operator, Action: "logout", Decision: "allow"})
 	})
 }

@@ -8,7 +8,10 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/coffre/coffre/internal/audit"
+	"github.com/coffre/coffre/internal/identity"
 	"github.com/coffre/coffre/internal/partner"
+	"github.com/coffre/coffre/internal/store"
 	"github.com/coffre/coffre/internal/vault"
 )
 
@@ -17,7 +20,7 @@ const PartnerCertValidity = 365 * 24 * time.Hour
 
 // NewPartner is a registered partner with its credentials, shown once.
 type NewPartner struct {
-	Partner *vault.Partner
+	Partner *identity.Partner
 	APIKey  string
 	Cert    *partner.Issued
 }
@@ -35,15 +38,15 @@ func (s *Service) AddPartner(ctx context.Context, ca *partner.CA, name, sector, 
 	if err != nil {
 		return nil, err
 	}
-	p := &vault.Partner{ID: id, Name: name, Sector: sector, KeyHash: hash, CertSerial: cert.Serial, Created: now}
-	err = s.Store.Update(ctx, func(ctx context.Context, tx vault.Tx) error {
-		if err := tx.PutOperator(ctx, &vault.Operator{ID: id, Username: "partner:" + name, PasswordHash: NoPassword, Role: role, Unit: unit, Created: now}); err != nil {
+	p := &identity.Partner{ID: id, Name: name, Sector: sector, KeyHash: hash, CertSerial: cert.Serial, Created: now}
+	err = s.Store.Update(ctx, func(ctx context.Context, tx store.Tx) error {
+		if err := tx.PutOperator(ctx, &identity.Operator{ID: id, Username: "partner:" + name, PasswordHash: NoPassword, Role: role, Unit: unit, Created: now}); err != nil {
 			return err
 		}
 		if err := tx.PutPartner(ctx, p); err != nil {
 			return err
 		}
-		return tx.AppendAudit(ctx, &vault.AuditEntry{Time: now, Actor: "system", Action: "partner.add", Reason: fmt.Sprintf("%s %s sector %s role %s", id, name, sector, role), Decision: "allow"})
+		return tx.AppendAudit(ctx, &audit.Entry{Time: now, Actor: "system", Action: "partner.add", Reason: fmt.Sprintf("%s %s sector %s role %s", id, name, sector, role), Decision: "allow"})
 	})
 	if err != nil {
 		return nil, fmt.Errorf("add partner: %w", err)
@@ -56,9 +59,9 @@ func (s *Service) AddPartner(ctx context.Context, ca *partner.CA, name, sector, 
 func (s *Service) RotatePartner(ctx context.Context, ca *partner.CA, name string) (*NewPartner, error) {
 	now := s.now()
 	key, hash := partner.NewAPIKey()
-	var p *vault.Partner
+	var p *identity.Partner
 	var cert *partner.Issued
-	err := s.Store.Update(ctx, func(ctx context.Context, tx vault.Tx) error {
+	err := s.Store.Update(ctx, func(ctx context.Context, tx store.Tx) error {
 		var err error
 		if p, err = tx.GetPartnerByName(ctx, name); err != nil {
 			return err
@@ -73,7 +76,7 @@ func (s *Service) RotatePartner(ctx context.Context, ca *partner.CA, name string
 		if err := tx.DeleteOperatorSessions(ctx, p.ID); err != nil {
 			return err
 		}
-		return tx.AppendAudit(ctx, &vault.AuditEntry{Time: now, Actor: "system", Action: "partner.rotate", Reason: p.ID, Decision: "allow"})
+		return tx.AppendAudit(ctx, &audit.Entry{Time: now, Actor: "system", Action: "partner.rotate", Reason: p.ID, Decision: "allow"})
 	})
 	if err != nil {
 		return nil, fmt.Errorf("rotate partner: %w", err)
@@ -84,16 +87,16 @@ func (s *Service) RotatePartner(ctx context.Context, ca *partner.CA, name string
 // AuthenticatePartner returns the actor of a partner request: the API key
 // names the partner, and the client certificate (already verified against
 // the CA by the TLS layer) must be that partner's current one.
-func (s *Service) AuthenticatePartner(ctx context.Context, apiKey string, cert *x509.Certificate, origin string) (vault.Actor, error) {
+func (s *Service) AuthenticatePartner(ctx context.Context, apiKey string, cert *x509.Certificate, origin string) (identity.Actor, error) {
 	if cert == nil {
-		return vault.Actor{}, partner.ErrNoClientCert
+		return identity.Actor{}, partner.ErrNoClientCert
 	}
 	if len(apiKey) < 10 || len(apiKey) > 100 {
-		return vault.Actor{}, ErrUnauthenticated
+		return identity.Actor{}, ErrUnauthenticated
 	}
-	var p *vault.Partner
-	var op *vault.Operator
-	err := s.Store.View(ctx, func(ctx context.Context, tx vault.Tx) error {
+	var p *identity.Partner
+	var op *identity.Operator
+	err := s.Store.View(ctx, func(ctx context.Context, tx store.Tx) error {
 		var err error
 		if p, err = tx.GetPartnerByKey(ctx, partner.HashAPIKey(apiKey)); err != nil {
 			return err
@@ -101,19 +104,19 @@ func (s *Service) AuthenticatePartner(ctx context.Context, apiKey string, cert *
 		op, err = tx.GetOperator(ctx, p.ID)
 		return err
 	})
-	if errors.Is(err, vault.ErrNotFound) {
-		return vault.Actor{}, ErrUnauthenticated
+	if errors.Is(err, store.ErrNotFound) {
+		return identity.Actor{}, ErrUnauthenticated
 	}
 	if err != nil {
-		return vault.Actor{}, fmt.Errorf("authenticate partner: %w", err)
+		return identity.Actor{}, fmt.Errorf("authenticate partner: %w", err)
 	}
 	serial := partner.SerialOf(cert.SerialNumber)
 	if subtle.ConstantTimeCompare([]byte(cert.Subject.CommonName), []byte(p.ID)) != 1 || subtle.ConstantTimeCompare([]byte(serial), []byte(p.CertSerial)) != 1 {
 		s.audit(ctx, p.ID, "partner.auth", "deny:wrong_certificate", origin)
-		return vault.Actor{}, ErrUnauthenticated
+		return identity.Actor{}, ErrUnauthenticated
 	}
 	if op.Locked != "" || op.Disabled {
-		return vault.Actor{}, vault.ErrLocked
+		return identity.Actor{}, vault.ErrLocked
 	}
-	return vault.Actor{ID: p.ID, Role: op.Role, Unit: op.Unit, Origin: origin, Sector: p.Sector}, nil
+	return identity.Actor{ID: p.ID, Role: op.Role, Unit: op.Unit, Origin: origin, Sector: p.Sector}, nil
 }

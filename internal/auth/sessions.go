@@ -11,7 +11,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/coffre/coffre/internal/vault"
+	"github.com/coffre/coffre/internal/audit"
+	"github.com/coffre/coffre/internal/identity"
+	"github.com/coffre/coffre/internal/store"
 )
 
 // RecoveryCodes is how many recovery codes an operator gets at a time.
@@ -32,7 +34,7 @@ func recoveryHash(operator, code string) []byte {
 func (s *Service) NewRecoveryCodes(ctx context.Context, token, origin string) ([]string, error) {
 	h := HashToken(token)
 	var codes []string
-	err := s.Store.Update(ctx, func(ctx context.Context, tx vault.Tx) error {
+	err := s.Store.Update(ctx, func(ctx context.Context, tx store.Tx) error {
 		ses, err := s.freshSession(ctx, tx, h)
 		if err != nil {
 			return err
@@ -51,7 +53,7 @@ func (s *Service) NewRecoveryCodes(ctx context.Context, token, origin string) ([
 		if err := tx.PutRecoveryCodes(ctx, ses.Operator, hashes); err != nil {
 			return err
 		}
-		return tx.AppendAudit(ctx, &vault.AuditEntry{Time: s.now(), Actor: ses.Operator, Action: "mfa.recovery.generate", Decision: "allow", Origin: origin})
+		return tx.AppendAudit(ctx, &audit.Entry{Time: s.now(), Actor: ses.Operator, Action: "mfa.recovery.generate", Decision: "allow", Origin: origin})
 	})
 	if err != nil {
 		return nil, sessionError(err)
@@ -61,7 +63,7 @@ func (s *Service) NewRecoveryCodes(ctx context.Context, token, origin string) ([
 
 // VerifyRecovery completes a login with a recovery code, each used once.
 func (s *Service) VerifyRecovery(ctx context.Context, loginToken, code, origin, userAgent string) (*Session, error) {
-	return s.secondFactor(ctx, loginToken, FactorRecovery, "login.recovery", origin, userAgent, func(ctx context.Context, tx vault.Tx, _ *vault.Session, op *vault.Operator) (string, error) {
+	return s.secondFactor(ctx, loginToken, FactorRecovery, "login.recovery", origin, userAgent, func(ctx context.Context, tx store.Tx, _ *identity.Session, op *identity.Operator) (string, error) {
 		ok, err := tx.UseRecoveryCode(ctx, op.ID, recoveryHash(op.ID, code))
 		if err != nil || !ok {
 			return "bad_recovery_code", err
@@ -85,10 +87,10 @@ type SessionInfo struct {
 func sessionID(hash []byte) string { return hex.EncodeToString(hash[:8]) }
 
 // Sessions lists the sessions of the operator of token.
-func (s *Service) Sessions(ctx context.Context, a vault.Actor, token string) ([]SessionInfo, error) {
+func (s *Service) Sessions(ctx context.Context, a identity.Actor, token string) ([]SessionInfo, error) {
 	cur := sessionID(HashToken(token))
 	var out []SessionInfo
-	err := s.Store.View(ctx, func(ctx context.Context, tx vault.Tx) error {
+	err := s.Store.View(ctx, func(ctx context.Context, tx store.Tx) error {
 		ss, err := tx.OperatorSessions(ctx, a.ID)
 		for _, x := range ss {
 			id := sessionID(x.Hash)
@@ -103,8 +105,8 @@ func (s *Service) Sessions(ctx context.Context, a vault.Actor, token string) ([]
 }
 
 // RevokeSession ends one of the actor's own sessions by its ID.
-func (s *Service) RevokeSession(ctx context.Context, a vault.Actor, id string) error {
-	err := s.Store.Update(ctx, func(ctx context.Context, tx vault.Tx) error {
+func (s *Service) RevokeSession(ctx context.Context, a identity.Actor, id string) error {
+	err := s.Store.Update(ctx, func(ctx context.Context, tx store.Tx) error {
 		ss, err := tx.OperatorSessions(ctx, a.ID)
 		if err != nil {
 			return err
@@ -114,13 +116,13 @@ func (s *Service) RevokeSession(ctx context.Context, a vault.Actor, id string) e
 				if err := tx.DeleteSession(ctx, x.Hash); err != nil {
 					return err
 				}
-				return tx.AppendAudit(ctx, &vault.AuditEntry{Time: s.now(), Actor: a.ID, Action: "session.revoke", Reason: id, Decision: "allow", Origin: a.Origin})
+				return tx.AppendAudit(ctx, &audit.Entry{Time: s.now(), Actor: a.ID, Action: "session.revoke", Reason: id, Decision: "allow", Origin: a.Origin})
 			}
 		}
 		return errNoSession
 	})
 	if errors.Is(err, errNoSession) {
-		return vault.ErrNotFound
+		return store.ErrNotFound
 	}
 	return err
 }
@@ -129,9 +131,9 @@ var errNoSession = errors.New("no such session")
 
 // RevokeOperator ends every session of operator (a security officer's act:
 // the caller checks the permission). It returns how many ended.
-func (s *Service) RevokeOperator(ctx context.Context, a vault.Actor, operator, reason string) (int, error) {
+func (s *Service) RevokeOperator(ctx context.Context, a identity.Actor, operator, reason string) (int, error) {
 	var n int
-	err := s.Store.Update(ctx, func(ctx context.Context, tx vault.Tx) error {
+	err := s.Store.Update(ctx, func(ctx context.Context, tx store.Tx) error {
 		ss, err := tx.OperatorSessions(ctx, operator)
 		if err != nil {
 			return err
@@ -143,21 +145,21 @@ func (s *Service) RevokeOperator(ctx context.Context, a vault.Actor, operator, r
 			return err
 		}
 		n = len(ss)
-		return tx.AppendAudit(ctx, &vault.AuditEntry{Time: s.now(), Actor: a.ID, Action: "session.revoke_operator", Subject: "", Reason: fmt.Sprintf("%s: %s", operator, reason), Decision: fmt.Sprintf("allow:%d", n), Origin: a.Origin})
+		return tx.AppendAudit(ctx, &audit.Entry{Time: s.now(), Actor: a.ID, Action: "session.revoke_operator", Subject: "", Reason: fmt.Sprintf("%s: %s", operator, reason), Decision: fmt.Sprintf("allow:%d", n), Origin: a.Origin})
 	})
 	return n, err
 }
 
 // RevokeEveryone ends every session but the caller's own operator's (breach
 // containment; the caller checks the permission).
-func (s *Service) RevokeEveryone(ctx context.Context, a vault.Actor, reason string) (int, error) {
+func (s *Service) RevokeEveryone(ctx context.Context, a identity.Actor, reason string) (int, error) {
 	var n int
-	err := s.Store.Update(ctx, func(ctx context.Context, tx vault.Tx) error {
+	err := s.Store.Update(ctx, func(ctx context.Context, tx store.Tx) error {
 		var err error
 		if n, err = tx.DeleteAllSessions(ctx, a.ID); err != nil {
 			return err
 		}
-		return tx.AppendAudit(ctx, &vault.AuditEntry{Time: s.now(), Actor: a.ID, Action: "session.revoke_all", Reason: reason, Decision: fmt.Sprintf("allow:%d", n), Origin: a.Origin})
+		return tx.AppendAudit(ctx, &audit.Entry{Time: s.now(), Actor: a.ID, Action: "session.revoke_all", Reason: reason, Decision: fmt.Sprintf("allow:%d", n), Origin: a.Origin})
 	})
 	return n, err
 }

@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/coffre/coffre/internal/vault"
+	"github.com/coffre/coffre/internal/audit"
+	"github.com/coffre/coffre/internal/identity"
+	"github.com/coffre/coffre/internal/store"
 	"github.com/go-webauthn/webauthn/protocol"
 	"github.com/go-webauthn/webauthn/webauthn"
 )
@@ -34,7 +36,7 @@ var (
 
 // waUser adapts an operator and its credentials to the WebAuthn library.
 type waUser struct {
-	op    *vault.Operator
+	op    *identity.Operator
 	creds []webauthn.Credential
 }
 
@@ -44,7 +46,7 @@ func (u *waUser) WebAuthnDisplayName() string                { return u.op.Usern
 func (u *waUser) WebAuthnCredentials() []webauthn.Credential { return u.creds }
 
 // loadUser reads an operator and its security keys.
-func loadUser(ctx context.Context, tx vault.Tx, id string) (*waUser, error) {
+func loadUser(ctx context.Context, tx store.Tx, id string) (*waUser, error) {
 	op, err := tx.GetOperator(ctx, id)
 	if err != nil {
 		return nil, err
@@ -82,7 +84,7 @@ func (s *Service) allows(role, factor string) bool {
 }
 
 // factors lists the second factors an operator can use now.
-func (s *Service) factors(ctx context.Context, tx vault.Tx, op *vault.Operator) ([]string, error) {
+func (s *Service) factors(ctx context.Context, tx store.Tx, op *identity.Operator) ([]string, error) {
 	var out []string
 	if s.allows(op.Role, FactorTOTP) && len(op.TOTPSecret) > 0 {
 		out = append(out, FactorTOTP)
@@ -113,7 +115,7 @@ func (s *Service) BeginWebAuthnLogin(ctx context.Context, loginToken string) (*p
 	}
 	h := HashToken(loginToken)
 	var opts *protocol.CredentialAssertion
-	err := s.Store.Update(ctx, func(ctx context.Context, tx vault.Tx) error {
+	err := s.Store.Update(ctx, func(ctx context.Context, tx store.Tx) error {
 		ls, err := s.liveLogin(ctx, tx, h)
 		if err != nil {
 			return err
@@ -129,7 +131,7 @@ func (s *Service) BeginWebAuthnLogin(ctx context.Context, loginToken string) (*p
 
 // beginAssertion starts a WebAuthn assertion of operator's keys and keeps
 // the ceremony's state on the login or session row h.
-func (s *Service) beginAssertion(ctx context.Context, tx vault.Tx, operator string, h []byte) (*protocol.CredentialAssertion, error) {
+func (s *Service) beginAssertion(ctx context.Context, tx store.Tx, operator string, h []byte) (*protocol.CredentialAssertion, error) {
 	u, err := loadUser(ctx, tx, operator)
 	if err != nil {
 		return nil, err
@@ -150,12 +152,12 @@ func (s *Service) beginAssertion(ctx context.Context, tx vault.Tx, operator stri
 
 // liveLogin returns the login row of h if it is a login challenge, not
 // expired, with attempts left.
-func (s *Service) liveLogin(ctx context.Context, tx vault.Tx, h []byte) (*vault.Session, error) {
+func (s *Service) liveLogin(ctx context.Context, tx store.Tx, h []byte) (*identity.Session, error) {
 	ls, err := tx.GetSession(ctx, h)
 	if err != nil {
 		return nil, err
 	}
-	if ls.Kind != vault.KindLogin || s.now().After(ls.Expires) {
+	if ls.Kind != identity.KindLogin || s.now().After(ls.Expires) {
 		return nil, ErrBadCredentials
 	}
 	if ls.Attempts >= s.maxAttempts() {
@@ -174,7 +176,7 @@ func (s *Service) maxAttempts() int {
 // loginError maps store errors of a login step to what the caller sees.
 func loginError(err error) error {
 	switch {
-	case errors.Is(err, vault.ErrNotFound):
+	case errors.Is(err, store.ErrNotFound):
 		return ErrBadCredentials
 	case errors.Is(err, ErrBadCredentials), errors.Is(err, ErrTooManyAttempts), errors.Is(err, ErrFactorNotAllowed), errors.Is(err, ErrNoCeremony):
 		return err
@@ -192,7 +194,7 @@ func (s *Service) FinishWebAuthnLogin(ctx context.Context, loginToken string, as
 		return nil, ErrFactorNotAllowed
 	}
 	parsed, perr := protocol.ParseCredentialRequestResponseBytes(assertion)
-	return s.secondFactor(ctx, loginToken, FactorWebAuthn, "login.webauthn", origin, userAgent, func(ctx context.Context, tx vault.Tx, ls *vault.Session, op *vault.Operator) (string, error) {
+	return s.secondFactor(ctx, loginToken, FactorWebAuthn, "login.webauthn", origin, userAgent, func(ctx context.Context, tx store.Tx, ls *identity.Session, op *identity.Operator) (string, error) {
 		if len(ls.Challenge) == 0 {
 			return "", ErrNoCeremony
 		}
@@ -229,7 +231,7 @@ func (s *Service) checkAssertion(u *waUser, challenge []byte, parsed *protocol.P
 }
 
 // recordUse stores the credential's new sign count.
-func (s *Service) recordUse(ctx context.Context, tx vault.Tx, cred *webauthn.Credential, now time.Time) error {
+func (s *Service) recordUse(ctx context.Context, tx store.Tx, cred *webauthn.Credential, now time.Time) error {
 	b, err := json.Marshal(cred)
 	if err != nil {
 		return err
@@ -239,7 +241,7 @@ func (s *Service) recordUse(ctx context.Context, tx vault.Tx, cred *webauthn.Cre
 
 // failFactor records a failed second factor: an attempt on the login row,
 // a login failure of the account (which may lock it), an audit entry.
-func (s *Service) failFactor(ctx context.Context, tx vault.Tx, h []byte, op *vault.Operator, action, code, origin string) error {
+func (s *Service) failFactor(ctx context.Context, tx store.Tx, h []byte, op *identity.Operator, action, code, origin string) error {
 	if err := tx.TouchSession(ctx, h, s.now(), true); err != nil {
 		return err
 	}
@@ -250,16 +252,16 @@ func (s *Service) failFactor(ctx context.Context, tx vault.Tx, h []byte, op *vau
 		return err
 	}
 	s.throttle.fail(origin, s.now())
-	return tx.AppendAudit(ctx, &vault.AuditEntry{Time: s.now(), Actor: op.ID, Action: action, Decision: "deny:" + code, Origin: origin})
+	return tx.AppendAudit(ctx, &audit.Entry{Time: s.now(), Actor: op.ID, Action: action, Decision: "deny:" + code, Origin: origin})
 }
 
 // openSession turns the login row h into a session sh, proved by factor.
-func (s *Service) openSession(ctx context.Context, tx vault.Tx, h, sh []byte, op *vault.Operator, factor, action, origin, userAgent string) error {
+func (s *Service) openSession(ctx context.Context, tx store.Tx, h, sh []byte, op *identity.Operator, factor, action, origin, userAgent string) error {
 	now := s.now()
 	if err := tx.DeleteSession(ctx, h); err != nil {
 		return err
 	}
-	if err := tx.PutSession(ctx, &vault.Session{Hash: sh, Kind: vault.KindSession, Operator: op.ID, Created: now, LastSeen: now,
+	if err := tx.PutSession(ctx, &identity.Session{Hash: sh, Kind: identity.KindSession, Operator: op.ID, Created: now, LastSeen: now,
 		Expires: now.Add(s.absolute()), Origin: origin, UserAgent: userAgent, SteppedUp: now, StepFactor: factor}); err != nil {
 		return err
 	}
@@ -269,7 +271,7 @@ func (s *Service) openSession(ctx context.Context, tx vault.Tx, h, sh []byte, op
 		}
 	}
 	s.throttle.succeeded(op.ID, origin, now)
-	return tx.AppendAudit(ctx, &vault.AuditEntry{Time: now, Actor: op.ID, Action: action, Decision: "allow", Origin: origin})
+	return tx.AppendAudit(ctx, &audit.Entry{Time: now, Actor: op.ID, Action: action, Decision: "allow", Origin: origin})
 }
 
 func (s *Service) absolute() time.Duration {
@@ -288,7 +290,7 @@ func (s *Service) BeginWebAuthnRegistration(ctx context.Context, token string) (
 	}
 	h := HashToken(token)
 	var opts *protocol.CredentialCreation
-	err := s.Store.Update(ctx, func(ctx context.Context, tx vault.Tx) error {
+	err := s.Store.Update(ctx, func(ctx context.Context, tx store.Tx) error {
 		ses, err := s.freshSession(ctx, tx, h)
 		if err != nil {
 			return err
@@ -331,7 +333,7 @@ func (s *Service) FinishWebAuthnRegistration(ctx context.Context, token, name st
 	now := s.now()
 	var id []byte
 	var bad bool
-	err := s.Store.Update(ctx, func(ctx context.Context, tx vault.Tx) error {
+	err := s.Store.Update(ctx, func(ctx context.Context, tx store.Tx) error {
 		id, bad = nil, false
 		ses, err := tx.GetSession(ctx, h)
 		if err != nil {
@@ -356,17 +358,17 @@ func (s *Service) FinishWebAuthnRegistration(ctx context.Context, token, name st
 		}
 		if perr != nil || err != nil {
 			bad = true
-			return tx.AppendAudit(ctx, &vault.AuditEntry{Time: now, Actor: u.op.ID, Action: "mfa.webauthn.add", Decision: "deny:bad_attestation", Origin: origin})
+			return tx.AppendAudit(ctx, &audit.Entry{Time: now, Actor: u.op.ID, Action: "mfa.webauthn.add", Decision: "deny:bad_attestation", Origin: origin})
 		}
 		b, err := json.Marshal(cred)
 		if err != nil {
 			return err
 		}
-		if err := tx.PutWebAuthn(ctx, &vault.WebAuthnCredential{ID: cred.ID, Operator: u.op.ID, Name: name, Credential: b, SignCount: cred.Authenticator.SignCount, Created: now}); err != nil {
+		if err := tx.PutWebAuthn(ctx, &identity.WebAuthnCredential{ID: cred.ID, Operator: u.op.ID, Name: name, Credential: b, SignCount: cred.Authenticator.SignCount, Created: now}); err != nil {
 			return err
 		}
 		id = cred.ID
-		return tx.AppendAudit(ctx, &vault.AuditEntry{Time: now, Actor: u.op.ID, Action: "mfa.webauthn.add", Decision: "allow", Reason: name, Origin: origin})
+		return tx.AppendAudit(ctx, &audit.Entry{Time: now, Actor: u.op.ID, Action: "mfa.webauthn.add", Decision: "allow", Reason: name, Origin: origin})
 	})
 	if err != nil {
 		return nil, sessionError(err)
@@ -386,9 +388,9 @@ type WebAuthnKey struct {
 }
 
 // WebAuthnKeys lists the security keys of the session's operator.
-func (s *Service) WebAuthnKeys(ctx context.Context, a vault.Actor) ([]WebAuthnKey, error) {
+func (s *Service) WebAuthnKeys(ctx context.Context, a identity.Actor) ([]WebAuthnKey, error) {
 	var out []WebAuthnKey
-	err := s.Store.View(ctx, func(ctx context.Context, tx vault.Tx) error {
+	err := s.Store.View(ctx, func(ctx context.Context, tx store.Tx) error {
 		rows, err := tx.WebAuthnCredentials(ctx, a.ID)
 		for _, r := range rows {
 			out = append(out, WebAuthnKey{ID: r.ID, Name: r.Name, Created: r.Created, LastUsed: r.LastUsed})
@@ -405,29 +407,29 @@ func (s *Service) WebAuthnKeys(ctx context.Context, a vault.Actor) ([]WebAuthnKe
 // the session must hold a fresh second factor.
 func (s *Service) RemoveWebAuthn(ctx context.Context, token string, id []byte, origin string) error {
 	h := HashToken(token)
-	err := s.Store.Update(ctx, func(ctx context.Context, tx vault.Tx) error {
+	err := s.Store.Update(ctx, func(ctx context.Context, tx store.Tx) error {
 		ses, err := s.freshSession(ctx, tx, h)
 		if err != nil {
 			return err
 		}
-		if err := tx.DeleteWebAuthn(ctx, ses.Operator, id); errors.Is(err, vault.ErrNotFound) {
+		if err := tx.DeleteWebAuthn(ctx, ses.Operator, id); errors.Is(err, store.ErrNotFound) {
 			return errNoKey
 		} else if err != nil {
 			return err
 		}
-		return tx.AppendAudit(ctx, &vault.AuditEntry{Time: s.now(), Actor: ses.Operator, Action: "mfa.webauthn.remove", Decision: "allow", Origin: origin})
+		return tx.AppendAudit(ctx, &audit.Entry{Time: s.now(), Actor: ses.Operator, Action: "mfa.webauthn.remove", Decision: "allow", Origin: origin})
 	})
 	return sessionError(err)
 }
 
 // freshSession returns the session of h if it proved a second factor
 // within the step-up window (changing one's factors needs it).
-func (s *Service) freshSession(ctx context.Context, tx vault.Tx, h []byte) (*vault.Session, error) {
+func (s *Service) freshSession(ctx context.Context, tx store.Tx, h []byte) (*identity.Session, error) {
 	ses, err := tx.GetSession(ctx, h)
 	if err != nil {
 		return nil, err
 	}
-	if ses.Kind != vault.KindSession {
+	if ses.Kind != identity.KindSession {
 		return nil, ErrUnauthenticated
 	}
 	if s.now().Sub(ses.SteppedUp) > s.stepUpFor() {
@@ -449,8 +451,8 @@ func sessionError(err error) error {
 	case err == nil:
 		return nil
 	case errors.Is(err, errNoKey):
-		return vault.ErrNotFound
-	case errors.Is(err, vault.ErrNotFound):
+		return store.ErrNotFound
+	case errors.Is(err, store.ErrNotFound):
 		return ErrUnauthenticated
 	case errors.Is(err, ErrUnauthenticated), errors.Is(err, ErrStepUpRequired), errors.Is(err, ErrFactorNotAllowed), errors.Is(err, ErrNoCeremony), errors.Is(err, ErrBadCredentials):
 		return err
@@ -473,7 +475,7 @@ func (s *Service) BeginWebAuthnStepUp(ctx context.Context, token, origin, userAg
 		return nil, err
 	}
 	var opts *protocol.CredentialAssertion
-	err = s.Store.Update(ctx, func(ctx context.Context, tx vault.Tx) error {
+	err = s.Store.Update(ctx, func(ctx context.Context, tx store.Tx) error {
 		var err error
 		opts, err = s.beginAssertion(ctx, tx, a.ID, HashToken(token))
 		return err
@@ -498,7 +500,7 @@ func (s *Service) FinishWebAuthnStepUp(ctx context.Context, token string, assert
 	h := HashToken(token)
 	now := s.now()
 	var bad bool
-	err = s.Store.Update(ctx, func(ctx context.Context, tx vault.Tx) error {
+	err = s.Store.Update(ctx, func(ctx context.Context, tx store.Tx) error {
 		bad = false
 		ses, err := tx.GetSession(ctx, h)
 		if err != nil {
@@ -517,7 +519,7 @@ func (s *Service) FinishWebAuthnStepUp(ctx context.Context, token string, assert
 		}
 		if code != "" {
 			bad = true
-			return tx.AppendAudit(ctx, &vault.AuditEntry{Time: now, Actor: a.ID, Action: "stepup.webauthn", Decision: "deny:" + code, Origin: origin})
+			return tx.AppendAudit(ctx, &audit.Entry{Time: now, Actor: a.ID, Action: "stepup.webauthn", Decision: "deny:" + code, Origin: origin})
 		}
 		if err := s.recordUse(ctx, tx, cred, now); err != nil {
 			return err
@@ -525,7 +527,7 @@ func (s *Service) FinishWebAuthnStepUp(ctx context.Context, token string, assert
 		if err := tx.StepUp(ctx, h, now, FactorWebAuthn, origin, userAgent); err != nil {
 			return err
 		}
-		return tx.AppendAudit(ctx, &vault.AuditEntry{Time: now, Actor: a.ID, Action: "stepup.webauthn", Decision: "allow", Origin: origin})
+		return tx.AppendAudit(ctx, &audit.Entry{Time: now, Actor: a.ID, Action: "stepup.webauthn", Decision: "allow", Origin: origin})
 	})
 	if err != nil {
 		return sessionError(err)

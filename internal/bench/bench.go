@@ -32,7 +32,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/coffre/coffre/internal/vault"
+	"github.com/coffre/coffre/internal/subjectid"
 )
 
 // Reads is an audited-read load against one server and one session.
@@ -205,7 +205,7 @@ func ReadIDs(path string) ([]string, error) {
 	sc := bufio.NewScanner(f)
 	for n := 1; sc.Scan(); n++ {
 		id := sc.Text()
-		if !vault.ValidSubjectID(id) {
+		if !subjectid.Valid(id) {
 			return nil, fmt.Errorf("%s:%d: not a subject id", path, n)
 		}
 		ids = append(ids, id)

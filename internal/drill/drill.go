@@ -20,8 +20,8 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/coffre/coffre/internal/audit"
 	"github.com/coffre/coffre/internal/guard"
-	"github.com/coffre/coffre/internal/vault"
 )
 
 // Clock is a simulated clock: it runs in real time from the last Set.
@@ -78,7 +78,7 @@ type Env struct {
 	// Canaries plants n canaries in unit and returns their ids.
 	Canaries func(ctx context.Context, unit string, n int) ([]string, error)
 	// Audit returns the entries with seq ≥ from.
-	Audit   func(ctx context.Context, from int64) ([]vault.AuditEntry, error)
+	Audit   func(ctx context.Context, from int64) ([]audit.Entry, error)
 	LastSeq func(ctx context.Context) (int64, error)
 	// Locked returns an operator's lock code ("" when not locked).
 	Locked func(ctx context.Context, operator string) (string, error)

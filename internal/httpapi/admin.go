@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net/http"
 
+	"github.com/coffre/coffre/internal/identity"
+	"github.com/coffre/coffre/internal/store"
 	"github.com/coffre/coffre/internal/vault"
 )
 
@@ -14,7 +16,7 @@ type operatorRequest struct {
 	Unit     string `json:"unit"`
 }
 
-func (s *Server) operatorBody(w http.ResponseWriter, r *http.Request, a *vault.Actor, needName bool) (*operatorRequest, bool) {
+func (s *Server) operatorBody(w http.ResponseWriter, r *http.Request, a *identity.Actor, needName bool) (*operatorRequest, bool) {
 	var req operatorRequest
 	if err := s.decode(w, r, &req); err != nil {
 		s.fail(w, r, a, err)
@@ -29,7 +31,7 @@ func (s *Server) operatorBody(w http.ResponseWriter, r *http.Request, a *vault.A
 
 // addOperator serves POST /v1/operators: a non-privileged operator; the
 // password and TOTP enrolment are shown once.
-func (s *Server) addOperator(w http.ResponseWriter, r *http.Request, a vault.Actor) {
+func (s *Server) addOperator(w http.ResponseWriter, r *http.Request, a identity.Actor) {
 	req, ok := s.operatorBody(w, r, &a, true)
 	if !ok {
 		return
@@ -44,13 +46,13 @@ func (s *Server) addOperator(w http.ResponseWriter, r *http.Request, a vault.Act
 }
 
 // setRole serves PATCH /v1/operators/{id} {"role","unit"}.
-func (s *Server) setRole(w http.ResponseWriter, r *http.Request, a vault.Actor) {
+func (s *Server) setRole(w http.ResponseWriter, r *http.Request, a identity.Actor) {
 	req, ok := s.operatorBody(w, r, &a, false)
 	if !ok {
 		return
 	}
 	err := s.Auth.AdminSetRole(r.Context(), a, s.Vault.Policy(), r.PathValue("id"), req.Role, req.Unit)
-	if errors.Is(err, vault.ErrNotFound) {
+	if errors.Is(err, store.ErrNotFound) {
 		err = notFoundAs(err, "no such operator")
 	}
 	if err != nil {
@@ -69,7 +71,7 @@ type partnerRequest struct {
 
 // addPartner serves POST /v1/partners: registers a partner and returns its
 // client certificate, private key and API key, once.
-func (s *Server) addPartner(w http.ResponseWriter, r *http.Request, a vault.Actor) {
+func (s *Server) addPartner(w http.ResponseWriter, r *http.Request, a identity.Actor) {
 	var req partnerRequest
 	if err := s.decode(w, r, &req); err != nil {
 		s.fail(w, r, &a, err)

@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/json"
-	"github.com/coffre/coffre/internal/store/sqlite/sqlitetest"
 	"io"
 	"log/slog"
 	"net/http"
@@ -14,6 +13,9 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/coffre/coffre/internal/identity"
+	"github.com/coffre/coffre/internal/store/sqlite/sqlitetest"
 
 	"github.com/coffre/coffre/internal/auth"
 	"github.com/coffre/coffre/internal/config"
@@ -44,7 +46,7 @@ func BenchmarkHTTPRead(b *testing.B) {
 		p := synth.Make(5, i)
 		rows[i] = vault.ImportRow{Num: i, Unit: p.Unit, Fields: p.Fields}
 	}
-	ids, _, err := v.Import(ctx, vault.Actor{ID: "bench", Role: "admin"}, rows)
+	ids, _, err := v.Import(ctx, identity.Actor{ID: "bench", Role: "admin"}, rows)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -17,7 +17,7 @@ import (
 	"github.com/coffre/coffre/internal/auditlog"
 	"github.com/coffre/coffre/internal/httpapi"
 	"github.com/coffre/coffre/internal/metrics"
-	"github.com/coffre/coffre/internal/vault"
+	"github.com/coffre/coffre/internal/store"
 	"github.com/transparency-dev/merkle/proof"
 )
 
@@ -103,8 +103,8 @@ func TestProofRoutes(t *testing.T) {
 	if _, err := (&auditlog.Integrator{Store: e.store, Signer: signer}).Step(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	var entries []vault.AuditEntry
-	e.store.View(context.Background(), func(ctx context.Context, tx vault.Tx) error {
+	var entries []audit.Entry
+	e.store.View(context.Background(), func(ctx context.Context, tx store.Tx) error {
 		var err error
 		entries, err = tx.AuditEntries(ctx, 1, 100, 100)
 		return err
@@ -203,8 +203,8 @@ func TestRefusalsAreAudited(t *testing.T) {
 	cw := e.login(t, e.addOperator(t, "camille", "caseworker", "ac-versailles"))
 	probe := "sub_marie.dupont@example.org"
 	e.call(t, req{Method: "GET", Path: "/v1/subjects/" + probe, Token: cw, Purpose: "directory"}).want(t, http.StatusBadRequest, "invalid_request")
-	var es []vault.AuditEntry
-	e.store.View(context.Background(), func(ctx context.Context, tx vault.Tx) error {
+	var es []audit.Entry
+	e.store.View(context.Background(), func(ctx context.Context, tx store.Tx) error {
 		var err error
 		es, err = tx.AuditEntries(ctx, 1, 1000, 1000)
 		return err

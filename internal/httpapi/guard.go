@@ -6,13 +6,13 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/coffre/coffre/internal/identity"
 	"github.com/coffre/coffre/internal/policy"
-	"github.com/coffre/coffre/internal/vault"
 )
 
 // alerts serves GET /v1/alerts?after=ID: the guard's alerts, oldest first,
 // for a security officer.
-func (s *Server) alerts(w http.ResponseWriter, r *http.Request, a vault.Actor) {
+func (s *Server) alerts(w http.ResponseWriter, r *http.Request, a identity.Actor) {
 	var after int64
 	if q := r.URL.Query().Get("after"); q != "" {
 		n, err := strconv.ParseInt(q, 10, 64)
@@ -35,7 +35,7 @@ type unlockRequest struct {
 }
 
 // unlock serves POST /v1/operators/{id}/unlock {"reason": …}.
-func (s *Server) unlock(w http.ResponseWriter, r *http.Request, a vault.Actor) {
+func (s *Server) unlock(w http.ResponseWriter, r *http.Request, a identity.Actor) {
 	var req unlockRequest
 	if err := s.decode(w, r, &req); err != nil {
 		s.fail(w, r, &a, err)
@@ -65,7 +65,7 @@ type extensionRequest struct {
 
 // requestExtension serves POST /v1/extensions: ask to read beyond the
 // budgets (two-person rule).
-func (s *Server) requestExtension(w http.ResponseWriter, r *http.Request, a vault.Actor) {
+func (s *Server) requestExtension(w http.ResponseWriter, r *http.Request, a identity.Actor) {
 	var req extensionRequest
 	if err := s.decode(w, r, &req); err != nil {
 		s.fail(w, r, &a, err)
@@ -89,7 +89,7 @@ type approveRequest struct {
 
 // approveExtension serves POST /v1/extensions/{id}/approve {"code": TOTP}:
 // a supervisor of the requester's unit approves with a fresh second factor.
-func (s *Server) approveExtension(w http.ResponseWriter, r *http.Request, a vault.Actor) {
+func (s *Server) approveExtension(w http.ResponseWriter, r *http.Request, a identity.Actor) {
 	var req approveRequest
 	if err := s.decode(w, r, &req); err != nil {
 		s.fail(w, r, &a, err)

@@ -81,7 +81,7 @@ func TestGuardHTTP(t *testing.T) {
 	ar := e.call(t, req{Method: "GET", Path: "/v1/alerts", Token: secTok})
 	ar.want(t, http.StatusOK, "")
 	var alerts struct {
-		Alerts []vault.Alert `json:"alerts"`
+		Alerts []guard.Alert `json:"alerts"`
 	}
 	decodeStrict(t, ar.Body, &alerts)
 	if len(alerts.Alerts) != 1 || alerts.Alerts[0].Code != guard.CodeVelocity || alerts.Alerts[0].Operator != cw.Operator.ID || len(alerts.Alerts[0].Evidence) == 0 {
@@ -135,7 +135,7 @@ func TestExtensionHTTP(t *testing.T) {
 	}
 	r := e.call(t, req{Method: "POST", Path: "/v1/extensions", Token: tok, Body: map[string]any{"subjects": 2, "hours": 8, "reason": "inspection 12"}})
 	r.want(t, http.StatusCreated, "")
-	var ext vault.Extension
+	var ext guard.Extension
 	if err := json.Unmarshal(r.Body, &ext); err != nil || !strings.HasPrefix(ext.ID, "ext_") {
 		t.Fatalf("extension %s: %v", r.Body, err)
 	}
@@ -208,7 +208,7 @@ func TestForwardedFor(t *testing.T) {
 	}
 	ar := e.call(t, req{Method: "GET", Path: "/v1/alerts", Token: e.login(t, sec)})
 	var alerts struct {
-		Alerts []vault.Alert `json:"alerts"`
+		Alerts []guard.Alert `json:"alerts"`
 	}
 	decodeStrict(t, ar.Body, &alerts)
 	if len(alerts.Alerts) != 1 || alerts.Alerts[0].Code != guard.CodeNewOrigin || alerts.Alerts[0].Action != "alert" {

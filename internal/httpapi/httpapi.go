@@ -28,7 +28,10 @@ import (
 	"github.com/coffre/coffre/internal/auditlog"
 	"github.com/coffre/coffre/internal/auth"
 	"github.com/coffre/coffre/internal/guard"
+	"github.com/coffre/coffre/internal/identity"
 	"github.com/coffre/coffre/internal/partner"
+	"github.com/coffre/coffre/internal/store"
+	"github.com/coffre/coffre/internal/subjectid"
 	"github.com/coffre/coffre/internal/vault"
 )
 
@@ -39,7 +42,7 @@ type Server struct {
 	Logger *slog.Logger
 	// Checkpoints serves the audit log's latest signed checkpoint (nil:
 	// the route answers 503).
-	Checkpoints vault.Store
+	Checkpoints store.Store
 	// AuditMaxLag makes /readyz fail when the audit integrator is further
 	// behind (default 30 s).
 	AuditMaxLag time.Duration
@@ -113,7 +116,7 @@ func writeError(w http.ResponseWriter, status int, code, msg, hint string) {
 }
 
 // fail maps an error to its status and public message and logs the cause.
-func (s *Server) fail(w http.ResponseWriter, r *http.Request, a *vault.Actor, err error) {
+func (s *Server) fail(w http.ResponseWriter, r *http.Request, a *identity.Actor, err error) {
 	var fe *vault.FieldError
 	var le *vault.LimitError
 	var te *auth.ThrottleError
@@ -154,9 +157,9 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, a *vault.Actor, er
 		e = apiError{http.StatusUnauthorized, "unauthenticated", "no valid session", "log in: POST /v1/auth/login then /v1/auth/totp, and send Authorization: Bearer <token>"}
 	case errors.Is(err, vault.ErrForbidden):
 		e = apiError{http.StatusForbidden, "forbidden", err.Error(), "declare a purpose your role allows (Coffre-Purpose)"}
-	case errors.Is(err, vault.ErrNotFound):
+	case errors.Is(err, store.ErrNotFound):
 		e = apiError{http.StatusNotFound, "not_found", "no such subject", "check the id; lookups match exact values only"}
-	case errors.Is(err, vault.ErrConflict):
+	case errors.Is(err, store.ErrConflict):
 		e = apiError{http.StatusConflict, "conflict", err.Error(), "look the existing subject up instead of creating another"}
 	case errors.Is(err, vault.ErrLocked):
 		e = apiError{http.StatusLocked, "account_locked", "this account is locked and its sessions are revoked", "a security officer must unlock it (POST /v1/operators/{id}/unlock)"}
@@ -270,7 +273,7 @@ func (s *Server) origin(r *http.Request) string {
 
 func (s *Server) proxy(addr string) bool { return guard.Networks(s.TrustedProxies).Contains(addr) }
 
-type actorHandler func(w http.ResponseWriter, r *http.Request, a vault.Actor)
+type actorHandler func(w http.ResponseWriter, r *http.Request, a identity.Actor)
 
 func (s *Server) authed(h actorHandler) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
@@ -331,7 +334,7 @@ func printable(s string) bool {
 
 func subjectID(r *http.Request) (string, error) {
 	id := r.PathValue("id")
-	if !vault.ValidSubjectID(id) && !vault.ValidPseudonym(id) {
+	if !subjectid.Valid(id) && !vault.ValidPseudonym(id) {
 		return "", fmt.Errorf("malformed subject id: want sub_ (or, for a partner, psn_) and 26 base32 characters: %w", errBadRequest)
 	}
 	return id, nil
@@ -383,7 +386,7 @@ func (s *Server) totp(w http.ResponseWriter, r *http.Request) {
 	writeSession(w, ses)
 }
 
-func (s *Server) logout(w http.ResponseWriter, r *http.Request, a vault.Actor) {
+func (s *Server) logout(w http.ResponseWriter, r *http.Request, a identity.Actor) {
 	tok, _ := bearer(r)
 	if err := s.Auth.Logout(r.Context(), tok); err != nil {
 		s.fail(w, r, &a, err)
@@ -403,7 +406,7 @@ type createRequest struct {
 	Fields map[string]string `json:"fields"`
 }
 
-func (s *Server) create(w http.ResponseWriter, r *http.Request, a vault.Actor) {
+func (s *Server) create(w http.ResponseWriter, r *http.Request, a identity.Actor) {
 	var req createRequest
 	if err := s.decode(w, r, &req); err != nil {
 		s.fail(w, r, &a, err)
@@ -422,7 +425,7 @@ type lookupRequest struct {
 	Value string `json:"value"`
 }
 
-func (s *Server) lookup(w http.ResponseWriter, r *http.Request, a vault.Actor) {
+func (s *Server) lookup(w http.ResponseWriter, r *http.Request, a identity.Actor) {
 	purpose, reason, err := s.headers(r, true)
 	if err != nil {
 		s.fail(w, r, &a, err)
@@ -445,7 +448,7 @@ func (s *Server) lookup(w http.ResponseWriter, r *http.Request, a vault.Actor) {
 	writeJSON(w, http.StatusOK, map[string]string{"id": id})
 }
 
-func (s *Server) read(w http.ResponseWriter, r *http.Request, a vault.Actor) {
+func (s *Server) read(w http.ResponseWriter, r *http.Request, a identity.Actor) {
 	id, err := subjectID(r)
 	if err == nil {
 		var purpose, reason string
@@ -464,7 +467,7 @@ type updateRequest struct {
 	Fields map[string]*string `json:"fields"`
 }
 
-func (s *Server) update(w http.ResponseWriter, r *http.Request, a vault.Actor) {
+func (s *Server) update(w http.ResponseWriter, r *http.Request, a identity.Actor) {
 	id, err := subjectID(r)
 	if err != nil {
 		s.fail(w, r, &a, err)
@@ -482,7 +485,7 @@ func (s *Server) update(w http.ResponseWriter, r *http.Request, a vault.Actor) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
-func (s *Server) erase(w http.ResponseWriter, r *http.Request, a vault.Actor) {
+func (s *Server) erase(w http.ResponseWriter, r *http.Request, a identity.Actor) {
 	id, err := subjectID(r)
 	if err == nil {
 		var reason string
@@ -505,14 +508,14 @@ func (s *Server) checkpoint(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var note []byte
-	err := s.Checkpoints.View(r.Context(), func(ctx context.Context, tx vault.Tx) error {
+	err := s.Checkpoints.View(r.Context(), func(ctx context.Context, tx store.Tx) error {
 		c, err := tx.LatestCheckpoint(ctx)
 		if err == nil {
 			note = c.Note
 		}
 		return err
 	})
-	if errors.Is(err, vault.ErrNotFound) {
+	if errors.Is(err, store.ErrNotFound) {
 		writeError(w, http.StatusNotFound, "no_checkpoint", "no checkpoint has been signed yet", "retry in a second: the integrator signs one every second while entries arrive")
 		return
 	}
@@ -541,7 +544,7 @@ type auditEntry struct {
 
 // auditEntries serves entries from ≤ seq < to, paged: at most
 // vault.MaxAuditPage, with "next" set when more remain.
-func (s *Server) auditEntries(w http.ResponseWriter, r *http.Request, a vault.Actor) {
+func (s *Server) auditEntries(w http.ResponseWriter, r *http.Request, a identity.Actor) {
 	q := r.URL.Query()
 	from, err1 := strconv.ParseInt(q.Get("from"), 10, 64)
 	to, err2 := strconv.ParseInt(q.Get("to"), 10, 64)
@@ -568,7 +571,7 @@ func (s *Server) auditEntries(w http.ResponseWriter, r *http.Request, a vault.Ac
 // proof serves an inclusion or consistency proof between the two query
 // parameters a and b: {"a":…, "b":…, "hashes":[base64…]}. Public, like
 // the checkpoint: proofs hold hashes only.
-func (s *Server) proof(a, b string, prove func(context.Context, vault.Store, uint64, uint64) ([][]byte, error)) http.HandlerFunc {
+func (s *Server) proof(a, b string, prove func(context.Context, store.Store, uint64, uint64) ([][]byte, error)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if s.Checkpoints == nil {
 			writeError(w, http.StatusServiceUnavailable, "no_checkpoint", "this server does not serve proofs", "the audit log is served by a coffre serve node with its store; ask its operators")

@@ -16,7 +16,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/coffre/coffre/internal/store/sqlite/sqlitetest"
 	"io"
 	"log/slog"
 	"maps"
@@ -30,6 +29,11 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/coffre/coffre/internal/audit"
+	"github.com/coffre/coffre/internal/store"
+	"github.com/coffre/coffre/internal/store/sqlite/sqlitetest"
+	"github.com/coffre/coffre/internal/subjectid"
 
 	"github.com/coffre/coffre/internal/auth"
 	"github.com/coffre/coffre/internal/config"
@@ -398,7 +402,7 @@ func (e *env) create(t *testing.T, token string, p synth.Person) string {
 		ID string `json:"id"`
 	}
 	decodeStrict(t, r.Body, &out)
-	if !vault.ValidSubjectID(out.ID) {
+	if !subjectid.Valid(out.ID) {
 		t.Fatalf("created id %q is not a subject id", out.ID)
 	}
 	return out.ID
@@ -476,10 +480,10 @@ func (e *env) expectedView(t *testing.T, purpose string, fields map[string]strin
 	return out, masked
 }
 
-func (e *env) auditEntries(t *testing.T) []vault.AuditEntry {
+func (e *env) auditEntries(t *testing.T) []audit.Entry {
 	t.Helper()
-	var es []vault.AuditEntry
-	err := e.store.View(context.Background(), func(ctx context.Context, tx vault.Tx) error {
+	var es []audit.Entry
+	err := e.store.View(context.Background(), func(ctx context.Context, tx store.Tx) error {
 		var err error
 		es, err = tx.AuditEntries(ctx, 1, 1<<62, 100000)
 		return err
@@ -1059,7 +1063,7 @@ func TestAudit(t *testing.T) {
 	e.call(t, req{Method: "DELETE", Path: "/v1/subjects/" + id, Token: cw}).want(t, http.StatusForbidden, "forbidden")
 
 	entries := e.auditEntries(t)
-	find := func(what string, match func(a vault.AuditEntry) bool) *vault.AuditEntry {
+	find := func(what string, match func(a audit.Entry) bool) *audit.Entry {
 		t.Helper()
 		for i := range entries {
 			if match(entries[i]) {
@@ -1094,7 +1098,7 @@ func TestAudit(t *testing.T) {
 		{"update", cwOp.Operator.ID, "update", id, "", "allow", []string{"email_pro"}},
 		{"caseworker erase", cwOp.Operator.ID, "erase", id, "", "deny:forbidden", []string{}},
 	} {
-		a := find(tc.what, func(a vault.AuditEntry) bool {
+		a := find(tc.what, func(a audit.Entry) bool {
 			return a.Actor == tc.actor && a.Action == tc.action && a.Subject == tc.subj && a.Purpose == tc.purp && a.Decision == tc.dec
 		})
 		if a == nil {
@@ -1107,13 +1111,13 @@ func TestAudit(t *testing.T) {
 			t.Errorf("%s: audit entry %+v has no origin or time", tc.what, *a)
 		}
 	}
-	if a := find("the case-handling read's seq", func(a vault.AuditEntry) bool { return a.Seq == view.AuditSeq }); a != nil &&
+	if a := find("the case-handling read's seq", func(a audit.Entry) bool { return a.Seq == view.AuditSeq }); a != nil &&
 		(a.Action != "read" || a.Purpose != "case-handling" || a.Reason != "dossier 2026-117") {
 		t.Errorf("entry %d = %+v, want the case-handling read with its reason", view.AuditSeq, *a)
 	}
 
 	for _, a := range entries {
-		if !opID.MatchString(a.Actor) && a.Actor != "system" || a.Subject != "" && !vault.ValidSubjectID(a.Subject) {
+		if !opID.MatchString(a.Actor) && a.Actor != "system" || a.Subject != "" && !subjectid.Valid(a.Subject) {
 			t.Errorf("audit entry %d: actor %q, subject %q: want an operator id and a subject id", a.Seq, a.Actor, a.Subject)
 		}
 		texts := append([]string{a.Action, a.Purpose, a.Reason, a.Decision, a.Origin}, a.Fields...)

@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"github.com/coffre/coffre/internal/auth"
+	"github.com/coffre/coffre/internal/identity"
 	"github.com/coffre/coffre/internal/policy"
-	"github.com/coffre/coffre/internal/vault"
 )
 
 // maxCredentialJSON bounds a WebAuthn response (attestations with
@@ -126,7 +126,7 @@ type credentialRequest struct {
 	Credential json.RawMessage `json:"credential,omitempty"`
 }
 
-func (s *Server) credential(w http.ResponseWriter, r *http.Request, a *vault.Actor, req *credentialRequest) bool {
+func (s *Server) credential(w http.ResponseWriter, r *http.Request, a *identity.Actor, req *credentialRequest) bool {
 	if err := s.decode(w, r, req); err != nil {
 		s.fail(w, r, a, err)
 		return false
@@ -155,7 +155,7 @@ func (s *Server) stepUpWebAuthnFinish(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
-func (s *Server) listSessions(w http.ResponseWriter, r *http.Request, a vault.Actor) {
+func (s *Server) listSessions(w http.ResponseWriter, r *http.Request, a identity.Actor) {
 	tok, _ := bearer(r)
 	out, err := s.Auth.Sessions(r.Context(), a, tok)
 	if err != nil {
@@ -165,7 +165,7 @@ func (s *Server) listSessions(w http.ResponseWriter, r *http.Request, a vault.Ac
 	writeJSON(w, http.StatusOK, map[string]any{"sessions": out})
 }
 
-func (s *Server) revokeSession(w http.ResponseWriter, r *http.Request, a vault.Actor) {
+func (s *Server) revokeSession(w http.ResponseWriter, r *http.Request, a identity.Actor) {
 	id := r.PathValue("id")
 	if len(id) != 16 || strings.Trim(id, "0123456789abcdef") != "" {
 		s.fail(w, r, &a, fmt.Errorf("malformed session id: want 16 hex digits from GET /v1/account/sessions: %w", errBadRequest))
@@ -178,7 +178,7 @@ func (s *Server) revokeSession(w http.ResponseWriter, r *http.Request, a vault.A
 	w.WriteHeader(http.StatusNoContent)
 }
 
-func (s *Server) listKeys(w http.ResponseWriter, r *http.Request, a vault.Actor) {
+func (s *Server) listKeys(w http.ResponseWriter, r *http.Request, a identity.Actor) {
 	out, err := s.Auth.WebAuthnKeys(r.Context(), a)
 	if err != nil {
 		s.fail(w, r, &a, err)
@@ -187,7 +187,7 @@ func (s *Server) listKeys(w http.ResponseWriter, r *http.Request, a vault.Actor)
 	writeJSON(w, http.StatusOK, map[string]any{"keys": out})
 }
 
-func (s *Server) registerBegin(w http.ResponseWriter, r *http.Request, a vault.Actor) {
+func (s *Server) registerBegin(w http.ResponseWriter, r *http.Request, a identity.Actor) {
 	tok, _ := bearer(r)
 	opts, err := s.Auth.BeginWebAuthnRegistration(r.Context(), tok)
 	if err != nil {
@@ -197,7 +197,7 @@ func (s *Server) registerBegin(w http.ResponseWriter, r *http.Request, a vault.A
 	writeJSON(w, http.StatusOK, opts)
 }
 
-func (s *Server) registerFinish(w http.ResponseWriter, r *http.Request, a vault.Actor) {
+func (s *Server) registerFinish(w http.ResponseWriter, r *http.Request, a identity.Actor) {
 	tok, _ := bearer(r)
 	var req credentialRequest
 	if !s.credential(w, r, &a, &req) {
@@ -214,7 +214,7 @@ func (s *Server) registerFinish(w http.ResponseWriter, r *http.Request, a vault.
 	writeJSON(w, http.StatusCreated, map[string]string{"id": base64.RawURLEncoding.EncodeToString(id), "name": req.Name})
 }
 
-func (s *Server) removeKey(w http.ResponseWriter, r *http.Request, a vault.Actor) {
+func (s *Server) removeKey(w http.ResponseWriter, r *http.Request, a identity.Actor) {
 	tok, _ := bearer(r)
 	id, err := base64.RawURLEncoding.DecodeString(r.PathValue("id"))
 	if err != nil || len(id) == 0 || len(id) > 1023 {
@@ -228,7 +228,7 @@ func (s *Server) removeKey(w http.ResponseWriter, r *http.Request, a vault.Actor
 	w.WriteHeader(http.StatusNoContent)
 }
 
-func (s *Server) recoveryCodes(w http.ResponseWriter, r *http.Request, a vault.Actor) {
+func (s *Server) recoveryCodes(w http.ResponseWriter, r *http.Request, a identity.Actor) {
 	tok, _ := bearer(r)
 	codes, err := s.Auth.NewRecoveryCodes(r.Context(), tok, s.origin(r))
 	if err != nil {
@@ -242,7 +242,7 @@ type reasonRequest struct {
 	Reason string `json:"reason"`
 }
 
-func (s *Server) reason(w http.ResponseWriter, r *http.Request, a *vault.Actor) (string, bool) {
+func (s *Server) reason(w http.ResponseWriter, r *http.Request, a *identity.Actor) (string, bool) {
 	var req reasonRequest
 	if err := s.decode(w, r, &req); err != nil {
 		s.fail(w, r, a, err)
@@ -257,7 +257,7 @@ func (s *Server) reason(w http.ResponseWriter, r *http.Request, a *vault.Actor) 
 
 // revokeOperator serves POST /v1/operators/{id}/sessions/revoke {"reason"}
 // for a security officer.
-func (s *Server) revokeOperator(w http.ResponseWriter, r *http.Request, a vault.Actor) {
+func (s *Server) revokeOperator(w http.ResponseWriter, r *http.Request, a identity.Actor) {
 	if err := s.Vault.Authorize(r.Context(), a, policy.PermSecurity, "session.revoke_operator"); err != nil {
 		s.fail(w, r, &a, err)
 		return
@@ -276,7 +276,7 @@ func (s *Server) revokeOperator(w http.ResponseWriter, r *http.Request, a vault.
 
 // revokeEveryone serves POST /v1/sessions/revoke-all {"reason"}: breach
 // containment, for a security officer (whose own sessions stay).
-func (s *Server) revokeEveryone(w http.ResponseWriter, r *http.Request, a vault.Actor) {
+func (s *Server) revokeEveryone(w http.ResponseWriter, r *http.Request, a identity.Actor) {
 	if err := s.Vault.Authorize(r.Context(), a, policy.PermSecurity, "session.revoke_all"); err != nil {
 		s.fail(w, r, &a, err)
 		return

@@ -7,7 +7,9 @@ import (
 	"strings"
 
 	"github.com/coffre/coffre/internal/auditlog"
+	"github.com/coffre/coffre/internal/identity"
 	"github.com/coffre/coffre/internal/policy"
+	"github.com/coffre/coffre/internal/subjectid"
 	"github.com/coffre/coffre/internal/vault"
 )
 
@@ -84,10 +86,10 @@ func (s *Server) handler(rt Route) http.HandlerFunc {
 	if rt.op == nil {
 		return rt.raw
 	}
-	return s.authed(func(w http.ResponseWriter, r *http.Request, a vault.Actor) {
+	return s.authed(func(w http.ResponseWriter, r *http.Request, a identity.Actor) {
 		if !rt.Access.Allows(s.Vault.RoleOf(a)) {
 			subject := ""
-			if strings.HasPrefix(rt.Path, "/v1/subjects/{id}") && vault.ValidSubjectID(r.PathValue("id")) {
+			if strings.HasPrefix(rt.Path, "/v1/subjects/{id}") && subjectid.Valid(r.PathValue("id")) {
 				subject = r.PathValue("id")
 			}
 			s.Vault.Forbidden(r.Context(), a, rt.audit, subject, r.Header.Get("Coffre-Purpose"))

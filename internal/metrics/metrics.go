@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/coffre/coffre/internal/auditlog"
-	"github.com/coffre/coffre/internal/vault"
+	"github.com/coffre/coffre/internal/store"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -24,7 +24,7 @@ var (
 
 // auditCollector reads the audit log's state once per scrape.
 type auditCollector struct {
-	store vault.Store
+	store store.Store
 	log   *slog.Logger
 }
 
@@ -53,7 +53,7 @@ func (c auditCollector) Collect(ch chan<- prometheus.Metric) {
 
 // Handler returns the /metrics handler: the audit log's state and the Go
 // runtime's.
-func Handler(store vault.Store, log *slog.Logger) http.Handler {
+func Handler(store store.Store, log *slog.Logger) http.Handler {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(auditCollector{store: store, log: log}, collectors.NewGoCollector())
 	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{})

@@ -9,8 +9,11 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/coffre/coffre/internal/audit"
 	"github.com/coffre/coffre/internal/guard"
+	"github.com/coffre/coffre/internal/identity"
 	"github.com/coffre/coffre/internal/policy"
+	"github.com/coffre/coffre/internal/store"
 	"github.com/coffre/coffre/internal/value"
 )
 
@@ -79,7 +82,7 @@ type guardRun struct {
 }
 
 // load reads the operator's state.
-func (g *guardRun) load(ctx context.Context, tx Tx, op string) error {
+func (g *guardRun) load(ctx context.Context, tx store.Tx, op string) error {
 	b, err := tx.GetGuard(ctx, op)
 	if err != nil {
 		return err
@@ -92,10 +95,10 @@ func (g *guardRun) load(ctx context.Context, tx Tx, op string) error {
 // (seq), raises the alert of a detector that only alerts, and on a lock
 // locks the operator, revokes its sessions, raises the alert and audits
 // the lock.
-func (v *Vault) finishGuard(ctx context.Context, tx Tx, g *guardRun, a Actor, seq int64, now time.Time) error {
+func (v *Vault) finishGuard(ctx context.Context, tx store.Tx, g *guardRun, a identity.Actor, seq int64, now time.Time) error {
 	g.state.AddEvidence(seq)
 	if g.dec.Alert != "" {
-		if err := v.alert(ctx, tx, &Alert{Time: now, Operator: a.ID, Code: g.dec.Alert, Severity: "warning", Action: "alert", Evidence: []int64{seq}}); err != nil {
+		if err := v.alert(ctx, tx, &guard.Alert{Time: now, Operator: a.ID, Code: g.dec.Alert, Severity: "warning", Action: "alert", Evidence: []int64{seq}}); err != nil {
 			return err
 		}
 	}
@@ -112,10 +115,10 @@ func (v *Vault) finishGuard(ctx context.Context, tx Tx, g *guardRun, a Actor, se
 			sev = "critical"
 		}
 		ev := append([]int64(nil), g.state.Evidence...)
-		if err := v.alert(ctx, tx, &Alert{Time: now, Operator: a.ID, Code: g.dec.Code, Severity: sev, Action: "lock", Evidence: ev}); err != nil {
+		if err := v.alert(ctx, tx, &guard.Alert{Time: now, Operator: a.ID, Code: g.dec.Code, Severity: sev, Action: "lock", Evidence: ev}); err != nil {
 			return err
 		}
-		lock := AuditEntry{Time: now, Actor: "guard", Action: "guard.lock", Reason: g.dec.Code, Decision: "lock:" + a.ID, Origin: a.Origin}
+		lock := audit.Entry{Time: now, Actor: "guard", Action: "guard.lock", Reason: g.dec.Code, Decision: "lock:" + a.ID, Origin: a.Origin}
 		if err := tx.AppendAudit(ctx, &lock); err != nil {
 			return err
 		}
@@ -124,7 +127,7 @@ func (v *Vault) finishGuard(ctx context.Context, tx Tx, g *guardRun, a Actor, se
 }
 
 // alert stores an alert and queues it for delivery (email, webhook).
-func (v *Vault) alert(ctx context.Context, tx Tx, al *Alert) error {
+func (v *Vault) alert(ctx context.Context, tx store.Tx, al *guard.Alert) error {
 	if err := tx.PutAlert(ctx, al); err != nil {
 		return err
 	}
@@ -151,8 +154,8 @@ func outcome(dec guard.Decision) (string, error) {
 }
 
 // Alerts returns guard alerts after the given id, for a security officer.
-func (v *Vault) Alerts(ctx context.Context, a Actor, after int64, limit int) ([]Alert, error) {
-	entry := AuditEntry{Actor: a.ID, Action: "alerts.list", Origin: a.Origin}
+func (v *Vault) Alerts(ctx context.Context, a identity.Actor, after int64, limit int) ([]guard.Alert, error) {
+	entry := audit.Entry{Actor: a.ID, Action: "alerts.list", Origin: a.Origin}
 	if err := v.can(a, policy.PermSecurity); err != nil {
 		v.deny(ctx, entry, err)
 		return nil, err
@@ -160,8 +163,8 @@ func (v *Vault) Alerts(ctx context.Context, a Actor, after int64, limit int) ([]
 	if limit <= 0 || limit > 1000 {
 		limit = 1000
 	}
-	var out []Alert
-	err := v.store.Update(ctx, func(ctx context.Context, tx Tx) error {
+	var out []guard.Alert
+	err := v.store.Update(ctx, func(ctx context.Context, tx store.Tx) error {
 		var err error
 		if out, err = tx.Alerts(ctx, after, limit); err != nil {
 			return err
@@ -174,15 +177,15 @@ func (v *Vault) Alerts(ctx context.Context, a Actor, after int64, limit int) ([]
 		return nil, unavailable(err)
 	}
 	if out == nil {
-		out = []Alert{}
+		out = []guard.Alert{}
 	}
 	return out, nil
 }
 
 // Unlock lifts the lock of operator id: a security officer's act, with a
 // reason. Counters and detector state start afresh.
-func (v *Vault) Unlock(ctx context.Context, a Actor, id, reason string) error {
-	entry := AuditEntry{Actor: a.ID, Action: "guard.unlock", Reason: reason, Origin: a.Origin}
+func (v *Vault) Unlock(ctx context.Context, a identity.Actor, id, reason string) error {
+	entry := audit.Entry{Actor: a.ID, Action: "guard.unlock", Reason: reason, Origin: a.Origin}
 	if err := v.can(a, policy.PermSecurity); err != nil {
 		v.deny(ctx, entry, err)
 		return err
@@ -196,13 +199,13 @@ func (v *Vault) Unlock(ctx context.Context, a Actor, id, reason string) error {
 		return err
 	}
 	now := v.now().UTC()
-	err := v.store.Update(ctx, func(ctx context.Context, tx Tx) error {
+	err := v.store.Update(ctx, func(ctx context.Context, tx store.Tx) error {
 		op, err := tx.GetOperator(ctx, id)
 		if err != nil {
 			return err
 		}
 		if op.Locked == "" {
-			return fmt.Errorf("operator is not locked: %w", ErrConflict)
+			return fmt.Errorf("operator is not locked: %w", store.ErrConflict)
 		}
 		if err := tx.LockOperator(ctx, id, "", now); err != nil {
 			return err
@@ -223,9 +226,9 @@ func (v *Vault) Unlock(ctx context.Context, a Actor, id, reason string) error {
 		if err := tx.AppendAudit(ctx, &e); err != nil {
 			return err
 		}
-		return v.alert(ctx, tx, &Alert{Time: now, Operator: id, Code: op.Locked, Severity: "warning", Action: "unlock", Evidence: []int64{e.Seq}})
+		return v.alert(ctx, tx, &guard.Alert{Time: now, Operator: id, Code: op.Locked, Severity: "warning", Action: "unlock", Evidence: []int64{e.Seq}})
 	})
-	if errors.Is(err, ErrNotFound) || errors.Is(err, ErrConflict) {
+	if errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrConflict) {
 		return err
 	}
 	if err != nil {
@@ -238,7 +241,7 @@ func (v *Vault) Unlock(ctx context.Context, a Actor, id, reason string) error {
 // AssignCaseload assigns subjects to an operator (the demo, imports of
 // caseloads).
 func (v *Vault) AssignCaseload(ctx context.Context, operator string, subjects []string) error {
-	return v.store.Update(ctx, func(ctx context.Context, tx Tx) error {
+	return v.store.Update(ctx, func(ctx context.Context, tx store.Tx) error {
 		return tx.AssignCaseload(ctx, operator, subjects)
 	})
 }
@@ -264,7 +267,7 @@ func newID(prefix string) string {
 // lookup of one locks the reader at once. One audit entry records the
 // planting, with the count and not the ids: the audit log is readable by
 // auditors, the canary table by no role.
-func (v *Vault) PlantCanaries(ctx context.Context, a Actor, partner string, rows []ImportRow) ([]string, error) {
+func (v *Vault) PlantCanaries(ctx context.Context, a identity.Actor, partner string, rows []ImportRow) ([]string, error) {
 	now := v.now().UTC()
 	ids, err := v.newSubjectIDs(ctx, len(rows))
 	if err != nil {
@@ -281,7 +284,7 @@ func (v *Vault) PlantCanaries(ctx context.Context, a Actor, partner string, rows
 		}
 		all = append(all, s)
 	}
-	err = v.store.Update(ctx, func(ctx context.Context, tx Tx) error {
+	err = v.store.Update(ctx, func(ctx context.Context, tx store.Tx) error {
 		for _, s := range all {
 			if err := s.put(ctx, tx); err != nil {
 				return err
@@ -290,9 +293,9 @@ func (v *Vault) PlantCanaries(ctx context.Context, a Actor, partner string, rows
 				return err
 			}
 		}
-		return tx.AppendAudit(ctx, &AuditEntry{Time: now, Actor: a.ID, Action: "canary.plant", Reason: fmt.Sprintf("%d", len(all)), Decision: "allow", Origin: a.Origin})
+		return tx.AppendAudit(ctx, &audit.Entry{Time: now, Actor: a.ID, Action: "canary.plant", Reason: fmt.Sprintf("%d", len(all)), Decision: "allow", Origin: a.Origin})
 	})
-	if errors.Is(err, ErrConflict) {
+	if errors.Is(err, store.ErrConflict) {
 		return nil, err
 	}
 	if err != nil {
@@ -314,8 +317,8 @@ const (
 // RequestExtension asks, under the two-person rule, to read up to subjects
 // more people than the budgets allow, for hours, with a reason. A
 // supervisor of the same unit approves it (ApproveExtension).
-func (v *Vault) RequestExtension(ctx context.Context, a Actor, subjects, hours int, reason string) (*Extension, error) {
-	entry := AuditEntry{Actor: a.ID, Action: "extension.request", Reason: reason, Origin: a.Origin}
+func (v *Vault) RequestExtension(ctx context.Context, a identity.Actor, subjects, hours int, reason string) (*guard.Extension, error) {
+	entry := audit.Entry{Actor: a.ID, Action: "extension.request", Reason: reason, Origin: a.Origin}
 	switch {
 	case v.limits(a.Role) == nil:
 		return nil, fmt.Errorf("%w: the guard sets no budgets for role %q: there is nothing to extend", ErrInvalid, a.Role)
@@ -327,8 +330,8 @@ func (v *Vault) RequestExtension(ctx context.Context, a Actor, subjects, hours i
 		return nil, fmt.Errorf("%w: an extension needs a reason of at most %d bytes", ErrReasonRequired, v.reasonMax)
 	}
 	now := v.now().UTC()
-	e := &Extension{ID: newID("ext_"), Operator: a.ID, Unit: a.Unit, Subjects: subjects, Hours: hours, Reason: reason, Created: now}
-	err := v.store.Update(ctx, func(ctx context.Context, tx Tx) error {
+	e := &guard.Extension{ID: newID("ext_"), Operator: a.ID, Unit: a.Unit, Subjects: subjects, Hours: hours, Reason: reason, Created: now}
+	err := v.store.Update(ctx, func(ctx context.Context, tx store.Tx) error {
 		if err := tx.PutExtension(ctx, e); err != nil {
 			return err
 		}
@@ -350,16 +353,16 @@ func (v *Vault) RequestExtension(ctx context.Context, a Actor, subjects, hours i
 // supervise permission, belong to the requester's unit and not be the
 // requester; the caller has checked a fresh second factor. The requester's
 // budgets then stretch by the extension's subjects until it expires.
-func (v *Vault) ApproveExtension(ctx context.Context, a Actor, id string) (*Extension, error) {
-	entry := AuditEntry{Actor: a.ID, Action: "extension.approve", Reason: id, Origin: a.Origin}
+func (v *Vault) ApproveExtension(ctx context.Context, a identity.Actor, id string) (*guard.Extension, error) {
+	entry := audit.Entry{Actor: a.ID, Action: "extension.approve", Reason: id, Origin: a.Origin}
 	if err := v.can(a, policy.PermSupervise); err != nil {
 		v.deny(ctx, entry, err)
 		return nil, err
 	}
 	now := v.now().UTC()
-	var e *Extension
+	var e *guard.Extension
 	var refused error
-	err := v.store.Update(ctx, func(ctx context.Context, tx Tx) error {
+	err := v.store.Update(ctx, func(ctx context.Context, tx store.Tx) error {
 		refused = nil
 		var err error
 		if e, err = tx.GetExtension(ctx, id); err != nil {
@@ -371,7 +374,7 @@ func (v *Vault) ApproveExtension(ctx context.Context, a Actor, id string) (*Exte
 		case e.Unit != a.Unit:
 			refused = fmt.Errorf("%w: only a supervisor of unit %s approves this request", ErrForbidden, e.Unit)
 		case e.ApprovedBy != "":
-			return fmt.Errorf("extension already approved: %w", ErrConflict)
+			return fmt.Errorf("extension already approved: %w", store.ErrConflict)
 		}
 		au := entry
 		au.Time = now
@@ -395,7 +398,7 @@ func (v *Vault) ApproveExtension(ctx context.Context, a Actor, id string) (*Exte
 		return tx.AppendAudit(ctx, &au)
 	})
 	switch {
-	case errors.Is(err, ErrNotFound), errors.Is(err, ErrConflict):
+	case errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrConflict):
 		return nil, err
 	case err != nil:
 		return nil, unavailable(err)
@@ -409,22 +412,22 @@ func (v *Vault) ApproveExtension(ctx context.Context, a Actor, id string) (*Exte
 // CanaryOf tells whether value (of a lookup field) belongs to a canary, and
 // to which partner it was bound: a value found in a leaked data set names
 // its source. ErrNotFound when it is no canary's. The question is audited.
-func (v *Vault) CanaryOf(ctx context.Context, a Actor, field, val string) (subject, partner string, err error) {
+func (v *Vault) CanaryOf(ctx context.Context, a identity.Actor, field, val string) (subject, partner string, err error) {
 	f, ok := v.pol.Field(field)
 	if !ok || !f.Lookup {
 		return "", "", fmt.Errorf("%w: field %q has no lookup index", ErrInvalid, field)
 	}
 	h := v.keys.BlindIndex(field, value.Normalize(f.Type, val))
-	err = v.store.Update(ctx, func(ctx context.Context, tx Tx) error {
+	err = v.store.Update(ctx, func(ctx context.Context, tx store.Tx) error {
 		subject, partner = "", ""
-		e := AuditEntry{Time: v.now().UTC(), Actor: a.ID, Action: "canary.find", Fields: []string{field}, Decision: "deny:not_found", Origin: a.Origin}
+		e := audit.Entry{Time: v.now().UTC(), Actor: a.ID, Action: "canary.find", Fields: []string{field}, Decision: "deny:not_found", Origin: a.Origin}
 		id, err := tx.LookupIndex(ctx, h)
 		if err == nil {
 			if partner, err = tx.GetCanary(ctx, id); err == nil {
 				subject, e.Subject, e.Decision = id, id, "allow"
 			}
 		}
-		if err != nil && !errors.Is(err, ErrNotFound) {
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
 			return err
 		}
 		return tx.AppendAudit(ctx, &e)
@@ -433,23 +436,23 @@ func (v *Vault) CanaryOf(ctx context.Context, a Actor, field, val string) (subje
 		return "", "", unavailable(err)
 	}
 	if subject == "" {
-		return "", "", fmt.Errorf("canary: %w", ErrNotFound)
+		return "", "", fmt.Errorf("canary: %w", store.ErrNotFound)
 	}
 	return subject, partner, nil
 }
 
 // Forbidden audits a request refused because a's role may not call the
 // route at all (the route's rule, checked before anything else).
-func (v *Vault) Forbidden(ctx context.Context, a Actor, action, subject, purpose string) {
+func (v *Vault) Forbidden(ctx context.Context, a identity.Actor, action, subject, purpose string) {
 	err := fmt.Errorf("%w: role %q", ErrForbidden, a.Role)
 	if len(purpose) > 63 {
 		purpose = ""
 	}
-	v.deny(ctx, AuditEntry{Actor: a.ID, Action: action, Subject: subject, Purpose: purpose, Origin: a.Origin}, err)
+	v.deny(ctx, audit.Entry{Actor: a.ID, Action: action, Subject: subject, Purpose: purpose, Origin: a.Origin}, err)
 }
 
 // RoleOf returns the role of a, or nil when the policy has no such role.
-func (v *Vault) RoleOf(a Actor) *policy.Role {
+func (v *Vault) RoleOf(a identity.Actor) *policy.Role {
 	r, err := v.pol.Role(a.Role)
 	if err != nil {
 		return nil
@@ -458,9 +461,9 @@ func (v *Vault) RoleOf(a Actor) *policy.Role {
 }
 
 // Authorize checks that a holds permission p, auditing a refusal of action.
-func (v *Vault) Authorize(ctx context.Context, a Actor, p policy.Permission, action string) error {
+func (v *Vault) Authorize(ctx context.Context, a identity.Actor, p policy.Permission, action string) error {
 	if err := v.can(a, p); err != nil {
-		v.deny(ctx, AuditEntry{Actor: a.ID, Action: action, Origin: a.Origin}, err)
+		v.deny(ctx, audit.Entry{Actor: a.ID, Action: action, Origin: a.Origin}, err)
 		return err
 	}
 	return nil

@@ -4,13 +4,16 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
-	"github.com/coffre/coffre/internal/store/sqlite/sqlitetest"
 	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/coffre/coffre/internal/identity"
+	"github.com/coffre/coffre/internal/store"
+	"github.com/coffre/coffre/internal/store/sqlite/sqlitetest"
 
 	"github.com/coffre/coffre/internal/config"
 	"github.com/coffre/coffre/internal/envelope"
@@ -51,8 +54,8 @@ type guarded struct {
 }
 
 var (
-	cw  = vault.Actor{ID: "op_cw", Role: "caseworker", Unit: "u1", Origin: "10.0.0.5"}
-	sec = vault.Actor{ID: "op_sec", Role: "security-officer", Unit: "u1", Origin: "10.0.0.6"}
+	cw  = identity.Actor{ID: "op_cw", Role: "caseworker", Unit: "u1", Origin: "10.0.0.5"}
+	sec = identity.Actor{ID: "op_sec", Role: "security-officer", Unit: "u1", Origin: "10.0.0.6"}
 )
 
 func guardLimits() map[string]guard.Limits {
@@ -82,9 +85,9 @@ func newGuarded(t *testing.T, mods ...func(*guard.Limits)) *guarded {
 	g := &guarded{t: t, path: filepath.Join(t.TempDir(), "g.db"), keys: keys, clock: &clock{t: time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)}, lim: lim}
 	g.open()
 	t.Cleanup(func() { g.store.Close() })
-	for _, a := range []vault.Actor{cw, sec, hr} {
-		err := g.store.Update(ctx, func(ctx context.Context, tx vault.Tx) error {
-			return tx.PutOperator(ctx, &vault.Operator{ID: a.ID, Username: a.ID, PasswordHash: "x", Role: a.Role, Unit: a.Unit, Created: g.clock.Now()})
+	for _, a := range []identity.Actor{cw, sec, hr} {
+		err := g.store.Update(ctx, func(ctx context.Context, tx store.Tx) error {
+			return tx.PutOperator(ctx, &identity.Operator{ID: a.ID, Username: a.ID, PasswordHash: "x", Role: a.Role, Unit: a.Unit, Created: g.clock.Now()})
 		})
 		if err != nil {
 			t.Fatal(err)
@@ -130,15 +133,15 @@ func (g *guarded) subjects(unit string, n int) []string {
 	return ids
 }
 
-func (g *guarded) read(a vault.Actor, id, reason string) error {
+func (g *guarded) read(a identity.Actor, id, reason string) error {
 	g.clock.Add(90 * time.Second)
 	_, err := g.v.Read(ctx, a, id, "case-handling", reason)
 	return err
 }
 
-func (g *guarded) operator(id string) *vault.Operator {
-	var op *vault.Operator
-	g.store.View(ctx, func(ctx context.Context, tx vault.Tx) error {
+func (g *guarded) operator(id string) *identity.Operator {
+	var op *identity.Operator
+	g.store.View(ctx, func(ctx context.Context, tx store.Tx) error {
 		var err error
 		op, err = tx.GetOperator(ctx, id)
 		return err
@@ -206,8 +209,8 @@ func TestGuardLockSurvivesRestartAndUnlock(t *testing.T) {
 	mine := g.subjects("u1", 12)
 	g.v.AssignCaseload(ctx, cw.ID, mine)
 	// A session to be revoked by the lock.
-	g.store.Update(ctx, func(ctx context.Context, tx vault.Tx) error {
-		return tx.PutSession(ctx, &vault.Session{Hash: []byte("tok"), Kind: vault.KindSession, Operator: cw.ID, Created: g.clock.Now(), LastSeen: g.clock.Now(), Expires: g.clock.Now().Add(time.Hour)})
+	g.store.Update(ctx, func(ctx context.Context, tx store.Tx) error {
+		return tx.PutSession(ctx, &identity.Session{Hash: []byte("tok"), Kind: identity.KindSession, Operator: cw.ID, Created: g.clock.Now(), LastSeen: g.clock.Now(), Expires: g.clock.Now().Add(time.Hour)})
 	})
 	var allowed int
 	var err error
@@ -239,7 +242,7 @@ func TestGuardLockSurvivesRestartAndUnlock(t *testing.T) {
 	if last.Seq != lockSeq {
 		t.Errorf("the lock entry is not the last: %+v", last)
 	}
-	var alerts []vault.Alert
+	var alerts []guard.Alert
 	if alerts, err = g.v.Alerts(ctx, sec, 0, 10); err != nil || len(alerts) != 1 {
 		t.Fatalf("alerts = %+v, %v", alerts, err)
 	}
@@ -249,8 +252,8 @@ func TestGuardLockSurvivesRestartAndUnlock(t *testing.T) {
 	if _, err := g.v.Alerts(ctx, cw, 0, 10); !errors.Is(err, vault.ErrForbidden) {
 		t.Errorf("caseworker reads alerts: %v", err)
 	}
-	g.store.View(ctx, func(ctx context.Context, tx vault.Tx) error {
-		if _, err := tx.GetSession(ctx, []byte("tok")); !errors.Is(err, vault.ErrNotFound) {
+	g.store.View(ctx, func(ctx context.Context, tx store.Tx) error {
+		if _, err := tx.GetSession(ctx, []byte("tok")); !errors.Is(err, store.ErrNotFound) {
 			t.Errorf("session after lock: %v, want revoked", err)
 		}
 		return nil
@@ -274,7 +277,7 @@ func TestGuardLockSurvivesRestartAndUnlock(t *testing.T) {
 	if err := g.v.Unlock(ctx, sec, cw.ID, "INC-42: user confirmed, new password"); err != nil {
 		t.Fatalf("unlock: %v", err)
 	}
-	if err := g.v.Unlock(ctx, sec, cw.ID, "again"); !errors.Is(err, vault.ErrConflict) {
+	if err := g.v.Unlock(ctx, sec, cw.ID, "again"); !errors.Is(err, store.ErrConflict) {
 		t.Errorf("unlock of an unlocked operator: %v", err)
 	}
 	if err := g.read(cw, mine[0], ""); err != nil {
@@ -311,7 +314,7 @@ func TestGuardCanary(t *testing.T) {
 	ids := g.subjects("u1", 3)
 	g.v.AssignCaseload(ctx, cw.ID, ids)
 	canary := ids[1]
-	g.store.Update(ctx, func(ctx context.Context, tx vault.Tx) error { return tx.PutCanary(ctx, canary, "", g.clock.Now()) })
+	g.store.Update(ctx, func(ctx context.Context, tx store.Tx) error { return tx.PutCanary(ctx, canary, "", g.clock.Now()) })
 	if err := g.read(cw, ids[0], ""); err != nil {
 		t.Fatal(err)
 	}
@@ -353,14 +356,14 @@ func TestGuardLookups(t *testing.T) {
 				t.Fatal(err)
 			}
 			if tt.canary {
-				g.store.Update(ctx, func(ctx context.Context, tx vault.Tx) error { return tx.PutCanary(ctx, id, "partner-a", g.clock.Now()) })
+				g.store.Update(ctx, func(ctx context.Context, tx store.Tx) error { return tx.PutCanary(ctx, id, "partner-a", g.clock.Now()) })
 				tt.lookup = func(int) string { return p.Fields["email_pro"] }
 			}
 			var n int
 			for ; n < 30; n++ {
 				g.clock.Add(time.Minute)
 				_, err = g.v.Lookup(ctx, cw, "directory", "", "email_pro", tt.lookup(n))
-				if !errors.Is(err, vault.ErrNotFound) {
+				if !errors.Is(err, store.ErrNotFound) {
 					break
 				}
 			}
@@ -437,7 +440,7 @@ func TestGuardCreateConflicts(t *testing.T) {
 	probe := synth.Make(31, 100).Fields
 	probe["email_pro"] = taken.Fields["email_pro"]
 	for i := range 3 {
-		if _, err := g.v.Create(ctx, hr, "u1", probe); !errors.Is(err, vault.ErrConflict) {
+		if _, err := g.v.Create(ctx, hr, "u1", probe); !errors.Is(err, store.ErrConflict) {
 			t.Fatalf("probe %d: %v, want ErrConflict", i, err)
 		}
 	}

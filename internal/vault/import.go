@@ -12,7 +12,11 @@ import (
 	"sync"
 	"time"
 
+	"github.com/coffre/coffre/internal/audit"
+	"github.com/coffre/coffre/internal/identity"
 	"github.com/coffre/coffre/internal/policy"
+	"github.com/coffre/coffre/internal/store"
+	"github.com/coffre/coffre/internal/subject"
 )
 
 // ImportRow is one record of a bulk import.
@@ -46,7 +50,7 @@ func (e RowError) Error() string {
 //
 // Import is PrepareImport then CommitImport; a caller with several batches
 // can prepare the next while the previous commits.
-func (v *Vault) Import(ctx context.Context, a Actor, rows []ImportRow) (ids []string, failed []RowError, err error) {
+func (v *Vault) Import(ctx context.Context, a identity.Actor, rows []ImportRow) (ids []string, failed []RowError, err error) {
 	b, err := v.PrepareImport(ctx, a, rows)
 	if err != nil {
 		return nil, nil, err
@@ -56,7 +60,7 @@ func (v *Vault) Import(ctx context.Context, a Actor, rows []ImportRow) (ids []st
 
 // ImportBatch is a validated, encrypted batch ready to commit.
 type ImportBatch struct {
-	actor  Actor
+	actor  identity.Actor
 	nums   []int     // the rows' numbers in the source
 	sealed []*sealed // nil where the row failed validation
 	failed []RowError
@@ -66,14 +70,14 @@ type ImportBatch struct {
 	// B-tree pages, which is what makes the bulk path fast.
 	hashes   [][]byte
 	owners   []string
-	subjects []*SubjectRow // in creation (row) order
+	subjects []*subject.Row // in creation (row) order
 }
 
 // PrepareImport checks the import permission, validates and encrypts rows
 // (on all cores). It writes nothing.
-func (v *Vault) PrepareImport(ctx context.Context, a Actor, rows []ImportRow) (*ImportBatch, error) {
+func (v *Vault) PrepareImport(ctx context.Context, a identity.Actor, rows []ImportRow) (*ImportBatch, error) {
 	if err := v.can(a, policy.PermImport); err != nil {
-		v.deny(ctx, AuditEntry{Actor: a.ID, Action: "import", Origin: a.Origin}, err)
+		v.deny(ctx, audit.Entry{Actor: a.ID, Action: "import", Origin: a.Origin}, err)
 		return nil, err
 	}
 	ids, err := v.newSubjectIDs(ctx, len(rows))
@@ -144,7 +148,7 @@ func (b *ImportBatch) sortIndexes() {
 }
 
 // CommitImport writes a prepared batch in one transaction; see Import.
-// With a BulkTx it first writes the whole batch with multi-row statements;
+// With a [subject.Bulk] it first writes the whole batch with multi-row statements;
 // if a lookup value of the batch is taken (or repeated within it), that
 // transaction rolls back and the batch is written again row by row, so
 // that the rows at fault are found and reported and the others written.
@@ -153,9 +157,9 @@ func (v *Vault) CommitImport(ctx context.Context, b *ImportBatch) (ids []string,
 	var written []string
 	oneByOne := false
 	for {
-		err = v.store.Update(ctx, func(ctx context.Context, tx Tx) error {
+		err = v.store.Update(ctx, func(ctx context.Context, tx store.Tx) error {
 			conflicts, written = conflicts[:0], written[:0]
-			if bulk, ok := tx.(BulkTx); ok && !oneByOne {
+			if bulk, ok := tx.(subject.Bulk); ok && !oneByOne {
 				if err := bulk.PutIndexes(ctx, b.hashes, b.owners); err != nil {
 					return err
 				}
@@ -171,7 +175,7 @@ func (v *Vault) CommitImport(ctx context.Context, b *ImportBatch) (ids []string,
 						continue
 					}
 					if err := s.put(ctx, tx); err != nil {
-						if !errors.Is(err, ErrConflict) {
+						if !errors.Is(err, store.ErrConflict) {
 							return err
 						}
 						conflicts = append(conflicts, RowError{Num: b.nums[j], Reason: "a lookup value of this row already belongs to another subject"})
@@ -180,11 +184,11 @@ func (v *Vault) CommitImport(ctx context.Context, b *ImportBatch) (ids []string,
 					written = append(written, s.row.ID)
 				}
 			}
-			e := AuditEntry{Time: b.now, Actor: b.actor.ID, Action: "import", Decision: "allow", Origin: b.actor.Origin,
+			e := audit.Entry{Time: b.now, Actor: b.actor.ID, Action: "import", Decision: "allow", Origin: b.actor.Origin,
 				Reason: fmt.Sprintf("%d subjects created", len(written))}
 			return tx.AppendAudit(ctx, &e)
 		})
-		if oneByOne || !errors.Is(err, ErrConflict) {
+		if oneByOne || !errors.Is(err, store.ErrConflict) {
 			break
 		}
 		oneByOne = true
@@ -199,7 +203,7 @@ func (v *Vault) CommitImport(ctx context.Context, b *ImportBatch) (ids []string,
 // preparing (validating, encrypting) a batch while the previous one
 // commits; done sees each committed batch's result in order. It stops at
 // the first error of next, done or a commit.
-func (v *Vault) ImportAll(ctx context.Context, a Actor, next func() ([]ImportRow, error), done func(ids []string, failed []RowError) error) error {
+func (v *Vault) ImportAll(ctx context.Context, a identity.Actor, next func() ([]ImportRow, error), done func(ids []string, failed []RowError) error) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	type prepared struct {

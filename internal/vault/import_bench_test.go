@@ -4,9 +4,11 @@ import (
 	"context"
 	"crypto/rand"
 	"fmt"
-	"github.com/coffre/coffre/internal/store/sqlite/sqlitetest"
 	"path/filepath"
 	"testing"
+
+	"github.com/coffre/coffre/internal/identity"
+	"github.com/coffre/coffre/internal/store/sqlite/sqlitetest"
 
 	"github.com/coffre/coffre/internal/config"
 	"github.com/coffre/coffre/internal/envelope"
@@ -30,7 +32,7 @@ func BenchmarkImport(b *testing.B) {
 	}
 	defer st.Close()
 	v := vault.New(vault.Config{Store: st, Keys: keys, Policy: cfg.Policy})
-	a := vault.Actor{ID: "bench", Role: "admin"}
+	a := identity.Actor{ID: "bench", Role: "admin"}
 	b.ResetTimer()
 	const batch = 20000
 	i := 0

@@ -4,11 +4,14 @@ import (
 	"context"
 	"crypto/rand"
 	"fmt"
-	"github.com/coffre/coffre/internal/store/sqlite/sqlitetest"
 	"path/filepath"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/coffre/coffre/internal/identity"
+	"github.com/coffre/coffre/internal/store"
+	"github.com/coffre/coffre/internal/store/sqlite/sqlitetest"
 
 	"github.com/coffre/coffre/internal/config"
 	"github.com/coffre/coffre/internal/envelope"
@@ -53,15 +56,15 @@ func benchmarkRead(b *testing.B, guarded bool) {
 		p := synth.Make(3, i)
 		rows[i] = vault.ImportRow{Num: i, Unit: p.Unit, Fields: p.Fields}
 	}
-	ids, _, err := v.Import(ctx, vault.Actor{ID: "bench", Role: "admin"}, rows)
+	ids, _, err := v.Import(ctx, identity.Actor{ID: "bench", Role: "admin"}, rows)
 	if err != nil {
 		b.Fatal(err)
 	}
 	const operators = 32
 	for o := range operators {
 		id := fmt.Sprintf("op_bench%02d", o)
-		st.Update(ctx, func(ctx context.Context, tx vault.Tx) error {
-			return tx.PutOperator(ctx, &vault.Operator{ID: id, Username: id, PasswordHash: "x", Role: "caseworker", Unit: synth.Make(3, 0).Unit})
+		st.Update(ctx, func(ctx context.Context, tx store.Tx) error {
+			return tx.PutOperator(ctx, &identity.Operator{ID: id, Username: id, PasswordHash: "x", Role: "caseworker", Unit: synth.Make(3, 0).Unit})
 		})
 		if err := v.AssignCaseload(ctx, id, ids[o*200:o*200+200]); err != nil {
 			b.Fatal(err)
@@ -71,7 +74,7 @@ func benchmarkRead(b *testing.B, guarded bool) {
 	b.SetParallelism(16)
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
-		a := vault.Actor{ID: fmt.Sprintf("op_bench%02d", op.Add(1)%operators), Role: "caseworker", Unit: synth.Make(3, 0).Unit, Origin: "127.0.0.1"}
+		a := identity.Actor{ID: fmt.Sprintf("op_bench%02d", op.Add(1)%operators), Role: "caseworker", Unit: synth.Make(3, 0).Unit, Origin: "127.0.0.1"}
 		for pb.Next() {
 			i := n.Add(1)
 			if _, err := v.Read(ctx, a, ids[int(i)%len(ids)], "case-handling", "bench"); err != nil {

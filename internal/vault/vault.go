@@ -28,10 +28,14 @@ import (
 	"strings"
 	"time"
 
+	"github.com/coffre/coffre/internal/audit"
 	"github.com/coffre/coffre/internal/envelope"
 	"github.com/coffre/coffre/internal/guard"
+	"github.com/coffre/coffre/internal/identity"
 	"github.com/coffre/coffre/internal/mask"
 	"github.com/coffre/coffre/internal/policy"
+	"github.com/coffre/coffre/internal/store"
+	"github.com/coffre/coffre/internal/subject"
 	"github.com/coffre/coffre/internal/subjectid"
 	"github.com/coffre/coffre/internal/value"
 )
@@ -55,7 +59,7 @@ var (
 
 // Vault is the core service. It is safe for concurrent use.
 type Vault struct {
-	store     Store
+	store     store.Store
 	keys      *envelope.Keyring
 	pol       *policy.Policy
 	now       func() time.Time
@@ -70,7 +74,7 @@ type Vault struct {
 
 // Config wires a Vault. Store, Keys and Policy are required.
 type Config struct {
-	Store  Store
+	Store  store.Store
 	Keys   *envelope.Keyring
 	Policy *policy.Policy
 	// Now is the clock (default time.Now).
@@ -138,9 +142,6 @@ type View struct {
 
 var idEncoding = base32.NewEncoding("0123456789abcdefghjkmnpqrstvwxyz").WithPadding(base32.NoPadding)
 
-// ValidSubjectID reports whether id has the form of a subject id.
-func ValidSubjectID(id string) bool { return subjectid.Valid(id) }
-
 // newSubjectIDs asks the store for n new subject ids.
 func (v *Vault) newSubjectIDs(ctx context.Context, n int) ([]string, error) {
 	ids, err := v.store.NewSubjectIDs(ctx, n)
@@ -163,7 +164,7 @@ func ValidUnit(u string) bool {
 	return true
 }
 
-func (v *Vault) can(a Actor, p policy.Permission) error {
+func (v *Vault) can(a identity.Actor, p policy.Permission) error {
 	r, err := v.pol.Role(a.Role)
 	if err != nil {
 		return fmt.Errorf("%w: %v", ErrForbidden, err)
@@ -174,7 +175,7 @@ func (v *Vault) can(a Actor, p policy.Permission) error {
 	return nil
 }
 
-func (v *Vault) purpose(a Actor, name, reason string) (*policy.Purpose, error) {
+func (v *Vault) purpose(a identity.Actor, name, reason string) (*policy.Purpose, error) {
 	if name == "" {
 		return nil, fmt.Errorf("%w: no purpose declared", ErrInvalid)
 	}
@@ -208,9 +209,9 @@ func errorCode(err error) string {
 		return "step_up_required"
 	case errors.Is(err, ErrInvalid):
 		return "invalid"
-	case errors.Is(err, ErrNotFound):
+	case errors.Is(err, store.ErrNotFound):
 		return "not_found"
-	case errors.Is(err, ErrConflict):
+	case errors.Is(err, store.ErrConflict):
 		return "conflict"
 	default:
 		return "error"
@@ -219,13 +220,13 @@ func errorCode(err error) string {
 
 // deny audits a refused attempt. Its own failure is logged: the attempt is
 // refused either way.
-func (v *Vault) deny(ctx context.Context, e AuditEntry, cause error) {
+func (v *Vault) deny(ctx context.Context, e audit.Entry, cause error) {
 	e.Decision = "deny:" + errorCode(cause)
 	e.Time = v.now().UTC()
 	if len(e.Reason) > v.reasonMax {
 		e.Reason = e.Reason[:v.reasonMax]
 	}
-	if err := v.store.Update(ctx, func(ctx context.Context, tx Tx) error { return tx.AppendAudit(ctx, &e) }); err != nil {
+	if err := v.store.Update(ctx, func(ctx context.Context, tx store.Tx) error { return tx.AppendAudit(ctx, &e) }); err != nil {
 		v.log.ErrorContext(ctx, "audit denied attempt", "actor", e.Actor, "action", e.Action, "error", err)
 	}
 }
@@ -239,15 +240,15 @@ func unavailable(err error) error {
 
 // Read returns subject id as purpose shows it, after its audit entry is
 // durable.
-func (v *Vault) Read(ctx context.Context, a Actor, id, purposeName, reason string) (*View, error) {
-	entry := AuditEntry{Actor: a.ID, Action: "read", Subject: id, Purpose: purposeName, Reason: reason, Origin: a.Origin}
+func (v *Vault) Read(ctx context.Context, a identity.Actor, id, purposeName, reason string) (*View, error) {
+	entry := audit.Entry{Actor: a.ID, Action: "read", Subject: id, Purpose: purposeName, Reason: reason, Origin: a.Origin}
 	pseudonym := ""
 	switch {
 	case a.Sector != "" && !ValidPseudonym(id):
 		return nil, fmt.Errorf("%w: malformed pseudonym: a partner names subjects by the pseudonyms its lookups return", ErrInvalid)
 	case a.Sector != "":
 		pseudonym = id
-	case !ValidSubjectID(id):
+	case !subjectid.Valid(id):
 		return nil, fmt.Errorf("%w: malformed subject id", ErrInvalid)
 	}
 	pu, err := v.purpose(a, purposeName, reason)
@@ -263,16 +264,16 @@ func (v *Vault) Read(ctx context.Context, a Actor, id, purposeName, reason strin
 	if lim != nil {
 		repeat, repeatDay = v.memo.Seen(a.ID, id, gnow)
 	}
-	var row *SubjectRow
+	var row *subject.Row
 	var missing bool
 	var refusal error
-	err = v.store.Update(ctx, func(ctx context.Context, tx Tx) error {
+	err = v.store.Update(ctx, func(ctx context.Context, tx store.Tx) error {
 		row, refusal = nil, nil
 		e := entry
 		subject := id
 		if pseudonym != "" {
 			s, err := tx.ResolvePseudonym(ctx, a.Sector, pseudonym)
-			if err != nil && !errors.Is(err, ErrNotFound) {
+			if err != nil && !errors.Is(err, store.ErrNotFound) {
 				return err
 			}
 			if s != "" {
@@ -280,7 +281,7 @@ func (v *Vault) Read(ctx context.Context, a Actor, id, purposeName, reason strin
 			}
 		}
 		r, err := tx.GetSubject(ctx, subject)
-		missing = errors.Is(err, ErrNotFound) || err == nil && r.Erased
+		missing = errors.Is(err, store.ErrNotFound) || err == nil && r.Erased
 		if err != nil && !missing {
 			return err
 		}
@@ -328,7 +329,7 @@ func (v *Vault) Read(ctx context.Context, a Actor, id, purposeName, reason strin
 		return nil, refusal
 	}
 	if missing {
-		return nil, fmt.Errorf("subject: %w", ErrNotFound)
+		return nil, fmt.Errorf("subject: %w", store.ErrNotFound)
 	}
 	if lim != nil {
 		v.memo.Record(a.ID, id, gnow)
@@ -342,13 +343,13 @@ func (v *Vault) Read(ctx context.Context, a Actor, id, purposeName, reason strin
 
 // ValidPseudonym reports whether p has the form of a sector pseudonym.
 func ValidPseudonym(p string) bool {
-	return len(p) == 30 && strings.HasPrefix(p, "psn_") && ValidSubjectID("sub_"+p[4:])
+	return len(p) == 30 && strings.HasPrefix(p, "psn_") && subjectid.Valid("sub_"+p[4:])
 }
 
 // guardRead runs the guard for a read inside the access transaction: the
 // subject's scope, canary flag and order, then the decision. It returns
 // the refusal the caller gets (nil: allowed), or an error of the store.
-func (v *Vault) guardRead(ctx context.Context, tx Tx, g *guardRun, a Actor, r *SubjectRow, missing bool, reason string, now time.Time, repeat, repeatDay bool) (refusal, err error) {
+func (v *Vault) guardRead(ctx context.Context, tx store.Tx, g *guardRun, a identity.Actor, r *subject.Row, missing bool, reason string, now time.Time, repeat, repeatDay bool) (refusal, err error) {
 	acc := guard.Access{Time: now, Kind: guard.Read, Missing: missing, Trusted: v.trusted(a.Origin), Origin: a.Origin, Repeat: repeat, RepeatDay: repeatDay}
 	if !missing {
 		acc.Subject, acc.Created, acc.Canary = r.ID, r.Seq, r.Canary
@@ -414,7 +415,7 @@ func returned(shown []string, blob []byte) []string {
 	return out
 }
 
-func (v *Vault) view(row *SubjectRow, pu *policy.Purpose, fields []string, seq int64) (*View, error) {
+func (v *Vault) view(row *subject.Row, pu *policy.Purpose, fields []string, seq int64) (*View, error) {
 	dk, err := v.keys.OpenDEK(row.ID, row.DEKVersion, row.DEK)
 	if err != nil {
 		return nil, fmt.Errorf("open data key of %s: %w", row.ID, err)
@@ -446,8 +447,8 @@ func (v *Vault) view(row *SubjectRow, pu *policy.Purpose, fields []string, seq i
 
 // Lookup finds the one subject whose field equals value exactly (after
 // normalisation). The purpose must show the field. Misses are audited.
-func (v *Vault) Lookup(ctx context.Context, a Actor, purposeName, reason, field, val string) (string, error) {
-	entry := AuditEntry{Actor: a.ID, Action: "lookup", Purpose: purposeName, Reason: reason, Fields: []string{field}, Origin: a.Origin}
+func (v *Vault) Lookup(ctx context.Context, a identity.Actor, purposeName, reason, field, val string) (string, error) {
+	entry := audit.Entry{Actor: a.ID, Action: "lookup", Purpose: purposeName, Reason: reason, Fields: []string{field}, Origin: a.Origin}
 	f, ok := v.pol.Field(field)
 	if !ok || !f.Lookup {
 		err := fmt.Errorf("%w: field %q has no lookup index", ErrInvalid, field)
@@ -483,10 +484,10 @@ func (v *Vault) Lookup(ctx context.Context, a Actor, purposeName, reason, field,
 	}
 	var id string
 	var refusal error
-	err = v.store.Update(ctx, func(ctx context.Context, tx Tx) error {
+	err = v.store.Update(ctx, func(ctx context.Context, tx store.Tx) error {
 		id, refusal = "", nil
 		found, err := tx.LookupIndex(ctx, h)
-		if err != nil && !errors.Is(err, ErrNotFound) {
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
 			return err
 		}
 		e := entry
@@ -506,7 +507,7 @@ func (v *Vault) Lookup(ctx context.Context, a Actor, purposeName, reason, field,
 			if found != "" {
 				if _, err := tx.GetCanary(ctx, found); err == nil {
 					acc.Canary = true
-				} else if !errors.Is(err, ErrNotFound) {
+				} else if !errors.Is(err, store.ErrNotFound) {
 					return err
 				}
 			}
@@ -542,14 +543,14 @@ func (v *Vault) Lookup(ctx context.Context, a Actor, purposeName, reason, field,
 		return "", refusal
 	}
 	if id == "" {
-		return "", fmt.Errorf("lookup: %w", ErrNotFound)
+		return "", fmt.Errorf("lookup: %w", store.ErrNotFound)
 	}
 	return id, nil
 }
 
 // sealed is a validated, encrypted subject ready to store.
 type sealed struct {
-	row     *SubjectRow
+	row     *subject.Row
 	indexes [][]byte
 	in      map[string]string // the fields given, by name (nil once an import batch holds it)
 }
@@ -606,7 +607,7 @@ func (v *Vault) seal(id, unit string, fields map[string]string, now time.Time) (
 	if err != nil {
 		return nil, err
 	}
-	s := &sealed{row: &SubjectRow{ID: id, Unit: unit, DEK: wrapped, DEKVersion: dk.Version(), Created: now, Updated: now}, in: fields}
+	s := &sealed{row: &subject.Row{ID: id, Unit: unit, DEK: wrapped, DEKVersion: dk.Version(), Created: now, Updated: now}, in: fields}
 	// The blob of encodeFields, written in place: fields in name order.
 	n := 0
 	for name, val := range fields {
@@ -633,10 +634,10 @@ func (v *Vault) seal(id, unit string, fields map[string]string, now time.Time) (
 // value already taken fails before anything else is written. On such a
 // conflict put removes the entries it added and returns ErrConflict, so the
 // caller may go on with the same transaction (the bulk import does).
-func (s *sealed) put(ctx context.Context, tx Tx) error {
+func (s *sealed) put(ctx context.Context, tx store.Tx) error {
 	for i, h := range s.indexes {
 		if err := tx.PutIndex(ctx, h, s.row.ID); err != nil {
-			if !errors.Is(err, ErrConflict) {
+			if !errors.Is(err, store.ErrConflict) {
 				return err
 			}
 			for _, added := range s.indexes[:i] {
@@ -644,7 +645,7 @@ func (s *sealed) put(ctx context.Context, tx Tx) error {
 					return err
 				}
 			}
-			return fmt.Errorf("%w: a lookup value (one of %s) already belongs to another subject", ErrConflict, strings.Join(s.names(), ", "))
+			return fmt.Errorf("%w: a lookup value (one of %s) already belongs to another subject", store.ErrConflict, strings.Join(s.names(), ", "))
 		}
 	}
 	return tx.PutSubject(ctx, s.row)
@@ -670,13 +671,13 @@ func (v *Vault) indexHashes(dk *envelope.DataKey, cts map[string][]byte) ([][]by
 
 // openLive reads a subject that is not erased in tx and opens what a
 // change needs: its data key, its sealed fields and its blind-index hashes.
-func (v *Vault) openLive(ctx context.Context, tx Tx, id string) (*SubjectRow, *envelope.DataKey, map[string][]byte, [][]byte, error) {
+func (v *Vault) openLive(ctx context.Context, tx store.Tx, id string) (*subject.Row, *envelope.DataKey, map[string][]byte, [][]byte, error) {
 	row, err := tx.GetSubject(ctx, id)
 	if err != nil {
 		return nil, nil, nil, nil, err
 	}
 	if row.Erased {
-		return nil, nil, nil, nil, fmt.Errorf("subject: %w", ErrNotFound)
+		return nil, nil, nil, nil, fmt.Errorf("subject: %w", store.ErrNotFound)
 	}
 	dk, err := v.keys.OpenDEK(id, row.DEKVersion, row.DEK)
 	if err != nil {
@@ -708,8 +709,8 @@ func sealedFields(blob []byte) (map[string][]byte, error) {
 // ones that conflict against the lookup budget (a create that succeeds
 // costs nothing), and refuses every create, conflicting or not, once the
 // budget is spent, so that a refusal gives nothing away either.
-func (v *Vault) Create(ctx context.Context, a Actor, unit string, fields map[string]string) (string, error) {
-	entry := AuditEntry{Actor: a.ID, Action: "create", Origin: a.Origin}
+func (v *Vault) Create(ctx context.Context, a identity.Actor, unit string, fields map[string]string) (string, error) {
+	entry := audit.Entry{Actor: a.ID, Action: "create", Origin: a.Origin}
 	if err := v.can(a, policy.PermCreate); err != nil {
 		v.deny(ctx, entry, err)
 		return "", err
@@ -728,7 +729,7 @@ func (v *Vault) Create(ctx context.Context, a Actor, unit string, fields map[str
 	}
 	lim := v.limits(a.Role)
 	var taken, refusal error
-	err = v.store.Update(ctx, func(ctx context.Context, tx Tx) error {
+	err = v.store.Update(ctx, func(ctx context.Context, tx store.Tx) error {
 		taken, refusal = nil, nil
 		e := entry
 		e.Time, e.Fields = now, s.names()
@@ -751,7 +752,7 @@ func (v *Vault) Create(ctx context.Context, a Actor, unit string, fields map[str
 		if err := s.put(ctx, tx); err == nil {
 			e.Subject, e.Decision = s.row.ID, "allow"
 			return tx.AppendAudit(ctx, &e) // the guard's state stays as it was
-		} else if !errors.Is(err, ErrConflict) {
+		} else if !errors.Is(err, store.ErrConflict) {
 			return err
 		} else {
 			taken = err
@@ -778,9 +779,9 @@ func (v *Vault) Create(ctx context.Context, a Actor, unit string, fields map[str
 }
 
 // Update changes fields of a subject: a value sets a field, nil removes it.
-func (v *Vault) Update(ctx context.Context, a Actor, id string, changes map[string]*string) error {
-	entry := AuditEntry{Actor: a.ID, Action: "update", Subject: id, Origin: a.Origin}
-	if !ValidSubjectID(id) {
+func (v *Vault) Update(ctx context.Context, a identity.Actor, id string, changes map[string]*string) error {
+	entry := audit.Entry{Actor: a.ID, Action: "update", Subject: id, Origin: a.Origin}
+	if !subjectid.Valid(id) {
 		return fmt.Errorf("%w: malformed subject id", ErrInvalid)
 	}
 	if err := v.can(a, policy.PermUpdate); err != nil {
@@ -805,7 +806,7 @@ func (v *Vault) Update(ctx context.Context, a Actor, id string, changes map[stri
 	}
 	names := slices.Sorted(maps.Keys(changes))
 	now := v.now().UTC()
-	err := v.store.Update(ctx, func(ctx context.Context, tx Tx) error {
+	err := v.store.Update(ctx, func(ctx context.Context, tx store.Tx) error {
 		row, dk, cts, oldHashes, err := v.openLive(ctx, tx, id)
 		if err != nil {
 			return err
@@ -832,8 +833,8 @@ func (v *Vault) Update(ctx context.Context, a Actor, id string, changes map[stri
 			}
 			for _, h := range newHashes {
 				if err := tx.PutIndex(ctx, h, id); err != nil {
-					if errors.Is(err, ErrConflict) {
-						return fmt.Errorf("%w: a changed lookup value already belongs to another subject", ErrConflict)
+					if errors.Is(err, store.ErrConflict) {
+						return fmt.Errorf("%w: a changed lookup value already belongs to another subject", store.ErrConflict)
 					}
 					return err
 				}
@@ -848,7 +849,7 @@ func (v *Vault) Update(ctx context.Context, a Actor, id string, changes map[stri
 		return tx.AppendAudit(ctx, &e)
 	})
 	switch {
-	case errors.Is(err, ErrNotFound), errors.Is(err, ErrConflict):
+	case errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrConflict):
 		v.deny(ctx, entry, err)
 		return err
 	case err != nil:
@@ -860,9 +861,9 @@ func (v *Vault) Update(ctx context.Context, a Actor, id string, changes map[stri
 // Erase crypto-shreds a subject: its wrapped data key and ciphertexts are
 // destroyed, its index entries removed; a tombstone and the audit trail
 // stay. Nothing can recover the record afterwards.
-func (v *Vault) Erase(ctx context.Context, a Actor, id, reason string) error {
-	entry := AuditEntry{Actor: a.ID, Action: "erase", Subject: id, Reason: reason, Origin: a.Origin}
-	if !ValidSubjectID(id) {
+func (v *Vault) Erase(ctx context.Context, a identity.Actor, id, reason string) error {
+	entry := audit.Entry{Actor: a.ID, Action: "erase", Subject: id, Reason: reason, Origin: a.Origin}
+	if !subjectid.Valid(id) {
 		return fmt.Errorf("%w: malformed subject id", ErrInvalid)
 	}
 	if len(reason) > v.reasonMax {
@@ -873,7 +874,7 @@ func (v *Vault) Erase(ctx context.Context, a Actor, id, reason string) error {
 		return err
 	}
 	now := v.now().UTC()
-	err := v.store.Update(ctx, func(ctx context.Context, tx Tx) error {
+	err := v.store.Update(ctx, func(ctx context.Context, tx store.Tx) error {
 		_, _, _, hashes, err := v.openLive(ctx, tx, id)
 		if err != nil {
 			return err
@@ -891,7 +892,7 @@ func (v *Vault) Erase(ctx context.Context, a Actor, id, reason string) error {
 		return tx.AppendAudit(ctx, &e)
 	})
 	switch {
-	case errors.Is(err, ErrNotFound):
+	case errors.Is(err, store.ErrNotFound):
 		v.deny(ctx, entry, err)
 		return err
 	case err != nil:
@@ -906,8 +907,8 @@ const MaxAuditPage = 1000
 // AuditEntries returns the audit entries with from ≤ Seq < to, at most
 // MaxAuditPage, to a role with the audit permission. The read is itself
 // audited.
-func (v *Vault) AuditEntries(ctx context.Context, a Actor, from, to int64) ([]AuditEntry, error) {
-	entry := AuditEntry{Actor: a.ID, Action: "audit.entries", Reason: fmt.Sprintf("%d-%d", from, to), Origin: a.Origin}
+func (v *Vault) AuditEntries(ctx context.Context, a identity.Actor, from, to int64) ([]audit.Entry, error) {
+	entry := audit.Entry{Actor: a.ID, Action: "audit.entries", Reason: fmt.Sprintf("%d-%d", from, to), Origin: a.Origin}
 	if err := v.can(a, policy.PermAudit); err != nil {
 		v.deny(ctx, entry, err)
 		return nil, err
@@ -915,8 +916,8 @@ func (v *Vault) AuditEntries(ctx context.Context, a Actor, from, to int64) ([]Au
 	if from < 1 || to <= from {
 		return nil, fmt.Errorf("%w: want 1 ≤ from < to", ErrInvalid)
 	}
-	var out []AuditEntry
-	err := v.store.Update(ctx, func(ctx context.Context, tx Tx) error {
+	var out []audit.Entry
+	err := v.store.Update(ctx, func(ctx context.Context, tx store.Tx) error {
 		var err error
 		if out, err = tx.AuditEntries(ctx, from, to, MaxAuditPage); err != nil {
 			return err
@@ -935,6 +936,6 @@ func (v *Vault) AuditEntries(ctx context.Context, a Actor, from, to int64) ([]Au
 // before it reached the vault (a malformed id, purpose header or body):
 // probing leaves a trace too. route names the endpoint pattern, never the
 // raw path or any value sent.
-func (v *Vault) Refused(ctx context.Context, a Actor, route string) {
-	v.deny(ctx, AuditEntry{Actor: a.ID, Action: "refused", Reason: route, Origin: a.Origin}, ErrInvalid)
+func (v *Vault) Refused(ctx context.Context, a identity.Actor, route string) {
+	v.deny(ctx, audit.Entry{Actor: a.ID, Action: "refused", Reason: route, Origin: a.Origin}, ErrInvalid)
 }

@@ -4,10 +4,15 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
-	"github.com/coffre/coffre/internal/store/sqlite/sqlitetest"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/coffre/coffre/internal/audit"
+	"github.com/coffre/coffre/internal/identity"
+	"github.com/coffre/coffre/internal/store"
+	"github.com/coffre/coffre/internal/store/sqlite/sqlitetest"
+	"github.com/coffre/coffre/internal/subject"
 
 	"github.com/coffre/coffre/internal/config"
 	"github.com/coffre/coffre/internal/envelope"
@@ -19,29 +24,29 @@ import (
 var ctx = context.Background()
 
 var (
-	hr     = vault.Actor{ID: "op_hr", Role: "hr-officer", Origin: "127.0.0.1"}
-	worker = vault.Actor{ID: "op_cw", Role: "caseworker", Origin: "127.0.0.1"}
-	desk   = vault.Actor{ID: "op_sd", Role: "support", Origin: "127.0.0.1"}
+	hr     = identity.Actor{ID: "op_hr", Role: "hr-officer", Origin: "127.0.0.1"}
+	worker = identity.Actor{ID: "op_cw", Role: "caseworker", Origin: "127.0.0.1"}
+	desk   = identity.Actor{ID: "op_sd", Role: "support", Origin: "127.0.0.1"}
 )
 
 // failingStore wraps a store and makes AppendAudit fail when fail is set:
 // failure injection for the fail-closed guarantee.
 type failingStore struct {
-	vault.Store
+	store.Store
 	fail bool
 }
 
-type failingTx struct{ vault.Tx }
+type failingTx struct{ store.Tx }
 
-func (failingTx) AppendAudit(context.Context, *vault.AuditEntry) error {
+func (failingTx) AppendAudit(context.Context, *audit.Entry) error {
 	return errors.New("injected audit failure")
 }
 
-func (f *failingStore) Update(ctx context.Context, fn func(context.Context, vault.Tx) error) error {
+func (f *failingStore) Update(ctx context.Context, fn func(context.Context, store.Tx) error) error {
 	if !f.fail {
 		return f.Store.Update(ctx, fn)
 	}
-	return f.Store.Update(ctx, func(ctx context.Context, tx vault.Tx) error { return fn(ctx, failingTx{tx}) })
+	return f.Store.Update(ctx, func(ctx context.Context, tx store.Tx) error { return fn(ctx, failingTx{tx}) })
 }
 
 func newVault(t *testing.T) (*vault.Vault, *failingStore) {
@@ -75,10 +80,10 @@ func create(t *testing.T, v *vault.Vault, i int) (string, synth.Person) {
 	return id, p
 }
 
-func auditEntries(t *testing.T, s vault.Store) []vault.AuditEntry {
+func auditEntries(t *testing.T, s store.Store) []audit.Entry {
 	t.Helper()
-	var es []vault.AuditEntry
-	err := s.View(ctx, func(ctx context.Context, tx vault.Tx) error {
+	var es []audit.Entry
+	err := s.View(ctx, func(ctx context.Context, tx store.Tx) error {
 		var err error
 		es, err = tx.AuditEntries(ctx, 1, 1<<62, 10000)
 		return err
@@ -128,7 +133,7 @@ func TestPolicyDenialIsAudited(t *testing.T) {
 	id, _ := create(t, v, 2)
 	tests := []struct {
 		name    string
-		actor   vault.Actor
+		actor   identity.Actor
 		purpose string
 		reason  string
 		want    error
@@ -137,7 +142,7 @@ func TestPolicyDenialIsAudited(t *testing.T) {
 		{"unknown purpose", worker, "marketing", "", vault.ErrInvalid},
 		{"no purpose", worker, "", "", vault.ErrInvalid},
 		{"reason required", hr, "workplace-adjustment", "", vault.ErrReasonRequired},
-		{"unknown role", vault.Actor{ID: "op_x", Role: "ghost"}, "directory", "", vault.ErrForbidden},
+		{"unknown role", identity.Actor{ID: "op_x", Role: "ghost"}, "directory", "", vault.ErrForbidden},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -169,7 +174,7 @@ func TestFailClosed(t *testing.T) {
 		t.Fatalf("Create with failing audit = %v; want ErrUnavailable", err)
 	}
 	fs.fail = false
-	if _, err := v.Lookup(ctx, worker, "directory", "", "email_pro", synth.Make(7, 99).Fields["email_pro"]); !errors.Is(err, vault.ErrNotFound) {
+	if _, err := v.Lookup(ctx, worker, "directory", "", "email_pro", synth.Make(7, 99).Fields["email_pro"]); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("a create whose audit failed left a record behind: %v", err)
 	}
 	if _, err := v.Read(ctx, worker, id, "case-handling", ""); err != nil {
@@ -217,8 +222,8 @@ func TestEraseShredsKey(t *testing.T) {
 	if err := v.Erase(ctx, hr, id, "art. 17 request 88"); err != nil {
 		t.Fatal(err)
 	}
-	var row *vault.SubjectRow
-	fs.View(ctx, func(ctx context.Context, tx vault.Tx) error {
+	var row *subject.Row
+	fs.View(ctx, func(ctx context.Context, tx store.Tx) error {
 		var err error
 		row, err = tx.GetSubject(ctx, id)
 		return err
@@ -226,10 +231,10 @@ func TestEraseShredsKey(t *testing.T) {
 	if row == nil || !row.Erased || row.DEK != nil || row.Fields != nil {
 		t.Fatalf("after erase the row still holds key or data: %+v", row)
 	}
-	if _, err := v.Read(ctx, worker, id, "directory", ""); !errors.Is(err, vault.ErrNotFound) {
+	if _, err := v.Read(ctx, worker, id, "directory", ""); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("read after erase = %v, want ErrNotFound", err)
 	}
-	if _, err := v.Lookup(ctx, worker, "directory", "", "email_pro", p.Fields["email_pro"]); !errors.Is(err, vault.ErrNotFound) {
+	if _, err := v.Lookup(ctx, worker, "directory", "", "email_pro", p.Fields["email_pro"]); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("lookup after erase = %v, want ErrNotFound", err)
 	}
 	// The same person can be created again: the indexes are gone.
@@ -244,7 +249,7 @@ func TestMovedCiphertextFails(t *testing.T) {
 	v, fs := newVault(t)
 	a, _ := create(t, v, 6)
 	b, _ := create(t, v, 8)
-	err := fs.Update(ctx, func(ctx context.Context, tx vault.Tx) error {
+	err := fs.Update(ctx, func(ctx context.Context, tx store.Tx) error {
 		ra, err := tx.GetSubject(ctx, a)
 		if err != nil {
 			return err
@@ -271,7 +276,7 @@ func TestUpdate(t *testing.T) {
 	if err := v.Update(ctx, worker, id, map[string]*string{"email_pro": &newEmail, "email_personal": nil}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := v.Lookup(ctx, worker, "directory", "", "email_pro", p.Fields["email_pro"]); !errors.Is(err, vault.ErrNotFound) {
+	if _, err := v.Lookup(ctx, worker, "directory", "", "email_pro", p.Fields["email_pro"]); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("old email still found: %v", err)
 	}
 	if got, err := v.Lookup(ctx, worker, "directory", "", "email_pro", newEmail); err != nil || got != id {
@@ -376,7 +381,7 @@ func TestImportBatchAllOrNothing(t *testing.T) {
 	}
 	fs.fail = false
 	for _, r := range rows {
-		if id, err := v.Lookup(ctx, worker, "directory", "", "email_pro", r.Fields["email_pro"]); !errors.Is(err, vault.ErrNotFound) {
+		if id, err := v.Lookup(ctx, worker, "directory", "", "email_pro", r.Fields["email_pro"]); !errors.Is(err, store.ErrNotFound) {
 			t.Fatalf("row %d survived a failed batch: %q, %v", r.Num, id, err)
 		}
 	}

@@ -9,7 +9,7 @@ import (
 	"context"
 	"errors"
 
-	"github.com/coffre/coffre/internal/vault"
+	"github.com/coffre/coffre/internal/store"
 )
 
 // ErrClosed is returned by Submit once the queue is stopped.
@@ -18,7 +18,7 @@ var ErrClosed = errors.New("store closed")
 // Request is one Update call. The writer sets Err and calls Done.
 type Request struct {
 	Ctx  context.Context
-	Fn   func(context.Context, vault.Tx) error
+	Fn   func(context.Context, store.Tx) error
 	Err  error
 	done chan struct{}
 }
@@ -53,7 +53,7 @@ func (q *Queue) Stopping() bool {
 // it: ErrClosed after Stop, ctx's error if it has ended or ends before
 // the writer takes fn. The writer answers every request it takes, even when ctx
 // ends, so Submit never returns while fn may still run.
-func (q *Queue) Submit(ctx context.Context, fn func(context.Context, vault.Tx) error) error {
+func (q *Queue) Submit(ctx context.Context, fn func(context.Context, store.Tx) error) error {
 	if q.Stopping() {
 		return ErrClosed
 	}
@@ -132,6 +132,6 @@ func (q *Queue) Stop() {
 
 // NewRequest makes a request outside Submit: for a store's tests that run
 // a group by hand.
-func NewRequest(ctx context.Context, fn func(context.Context, vault.Tx) error) *Request {
+func NewRequest(ctx context.Context, fn func(context.Context, store.Tx) error) *Request {
 	return &Request{Ctx: ctx, Fn: fn, done: make(chan struct{})}
 }

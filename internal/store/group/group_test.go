@@ -7,10 +7,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/coffre/coffre/internal/vault"
+	"github.com/coffre/coffre/internal/store"
 )
 
-func nop(context.Context, vault.Tx) error { return nil }
+func nop(context.Context, store.Tx) error { return nil }
 
 // TestGroupsTakeWhatQueued holds the writer in a first group while 10
 // calls queue, then checks they come as groups of at most max, in order of
@@ -43,7 +43,7 @@ func TestGroupsTakeWhatQueued(t *testing.T) {
 	boom := errors.New("boom")
 	for i := range 10 {
 		go func() {
-			errs <- q.Submit(ctx, func(context.Context, vault.Tx) error {
+			errs <- q.Submit(ctx, func(context.Context, store.Tx) error {
 				if i == 3 {
 					return boom
 				}

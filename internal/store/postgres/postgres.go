@@ -1,5 +1,5 @@
 // Package postgres is the PostgreSQL store, for production: several Coffre
-// servers may share one database. It implements vault.Store with pgx and
+// servers may share one database. It implements store.Store with pgx and
 // passes the same conformance suite as the SQLite store (package
 // store/storetest), against a real server.
 //
@@ -10,7 +10,7 @@
 // across servers) and waits for one WAL flush, not one per call. Should a
 // function fail, the group runs again with a savepoint around each
 // function. A group that fails with a serialization failure or a
-// deadlock runs again from the start; vault.Store allows both.
+// deadlock runs again from the start; store.Store allows both.
 package postgres
 
 import (
@@ -27,9 +27,9 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/coffre/coffre/internal/store"
 	"github.com/coffre/coffre/internal/store/group"
 	"github.com/coffre/coffre/internal/subjectid"
-	"github.com/coffre/coffre/internal/vault"
 )
 
 //go:embed migrations/*.sql
@@ -52,7 +52,7 @@ type Options struct {
 	MaxBatch int
 }
 
-// Store is the PostgreSQL store. It implements vault.Store.
+// Store is the PostgreSQL store. It implements store.Store.
 type Store struct {
 	pool   *pgxpool.Pool
 	opts   Options
@@ -60,7 +60,7 @@ type Store struct {
 	closed sync.Once
 }
 
-var _ vault.Store = (*Store)(nil)
+var _ store.Store = (*Store)(nil)
 
 // Open connects to the database at url (postgres://…), creating or
 // migrating the schema.
@@ -156,7 +156,7 @@ func migrate(ctx context.Context, pool *pgxpool.Pool) error {
 }
 
 // Update runs fn in the next group commit; see the package doc.
-func (s *Store) Update(ctx context.Context, fn func(context.Context, vault.Tx) error) error {
+func (s *Store) Update(ctx context.Context, fn func(context.Context, store.Tx) error) error {
 	return s.q.Submit(ctx, fn)
 }
 
@@ -246,9 +246,9 @@ func (s *Store) runGroup(ctx context.Context, batch []*group.Request) error {
 }
 
 // View runs fn on the pool: each read sees the latest committed data on
-// its own (vault.Store promises no snapshot across a View's reads, and a
+// its own (store.Store promises no snapshot across a View's reads, and a
 // BEGIN and ROLLBACK around them would cost two round trips).
-func (s *Store) View(ctx context.Context, fn func(context.Context, vault.Tx) error) error {
+func (s *Store) View(ctx context.Context, fn func(context.Context, store.Tx) error) error {
 	if s.q.Stopping() {
 		return ErrClosed
 	}

@@ -12,10 +12,11 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/coffre/coffre/internal/audit"
+	"github.com/coffre/coffre/internal/store"
 	"github.com/coffre/coffre/internal/store/group"
 	"github.com/coffre/coffre/internal/store/storetest"
 	"github.com/coffre/coffre/internal/subjectid"
-	"github.com/coffre/coffre/internal/vault"
 )
 
 // testURL is the server the tests use: COFFRE_TEST_POSTGRES, or the
@@ -85,7 +86,7 @@ func openTest(t *testing.T) *Store {
 }
 
 func TestConformance(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) vault.Store { return openTest(t) })
+	storetest.Run(t, func(t *testing.T) store.Store { return openTest(t) })
 }
 
 // TestGroupKeepsDeferredRows runs one group by hand: the second function
@@ -96,9 +97,9 @@ func TestGroupKeepsDeferredRows(t *testing.T) {
 	s := openTest(t)
 	ctx := context.Background()
 	boom := errors.New("boom")
-	appendOne := func(actor string, after func(context.Context, vault.Tx) error) *group.Request {
-		return group.NewRequest(ctx, func(ctx context.Context, tx vault.Tx) error {
-			if err := tx.AppendAudit(ctx, &vault.AuditEntry{Actor: actor, Action: "read", Decision: "allow"}); err != nil {
+	appendOne := func(actor string, after func(context.Context, store.Tx) error) *group.Request {
+		return group.NewRequest(ctx, func(ctx context.Context, tx store.Tx) error {
+			if err := tx.AppendAudit(ctx, &audit.Entry{Actor: actor, Action: "read", Decision: "allow"}); err != nil {
 				return err
 			}
 			if after != nil {
@@ -109,7 +110,7 @@ func TestGroupKeepsDeferredRows(t *testing.T) {
 	}
 	batch := []*group.Request{
 		appendOne("op_a", nil),
-		appendOne("op_b", func(ctx context.Context, tx vault.Tx) error {
+		appendOne("op_b", func(ctx context.Context, tx store.Tx) error {
 			if _, err := tx.AuditEntries(ctx, 1, 100, 100); err != nil {
 				return err
 			}
@@ -124,7 +125,7 @@ func TestGroupKeepsDeferredRows(t *testing.T) {
 		t.Fatalf("errors %v, %v, %v; want nil, boom, nil", batch[0].Err, batch[1].Err, batch[2].Err)
 	}
 	var got []string
-	err := s.View(ctx, func(ctx context.Context, tx vault.Tx) error {
+	err := s.View(ctx, func(ctx context.Context, tx store.Tx) error {
 		es, err := tx.AuditEntries(ctx, 1, 100, 100)
 		for i, e := range es {
 			if e.Seq != int64(i+1) {
@@ -160,7 +161,7 @@ func TestTwoServersCountGuardStates(t *testing.T) {
 	for i := range 2 * per {
 		s := stores[i%2]
 		wg.Go(func() {
-			errs <- s.Update(ctx, func(ctx context.Context, tx vault.Tx) error {
+			errs <- s.Update(ctx, func(ctx context.Context, tx store.Tx) error {
 				b, err := tx.GetGuard(ctx, "op_1")
 				if err != nil {
 					return err
@@ -170,7 +171,7 @@ func TestTwoServersCountGuardStates(t *testing.T) {
 					n = int(b[0]) | int(b[1])<<8
 				}
 				n++
-				if err := tx.AppendAudit(ctx, &vault.AuditEntry{Actor: "op_1", Action: "read", Decision: "allow"}); err != nil {
+				if err := tx.AppendAudit(ctx, &audit.Entry{Actor: "op_1", Action: "read", Decision: "allow"}); err != nil {
 					return err
 				}
 				return tx.PutGuard(ctx, "op_1", []byte{byte(n), byte(n >> 8)})
@@ -185,7 +186,7 @@ func TestTwoServersCountGuardStates(t *testing.T) {
 		}
 	}
 	var b []byte
-	stores[0].View(ctx, func(ctx context.Context, tx vault.Tx) error {
+	stores[0].View(ctx, func(ctx context.Context, tx store.Tx) error {
 		var err error
 		b, err = tx.GetGuard(ctx, "op_1")
 		return err

@@ -13,8 +13,11 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/coffre/coffre/internal/audit"
+	"github.com/coffre/coffre/internal/guard"
+	"github.com/coffre/coffre/internal/identity"
+	"github.com/coffre/coffre/internal/store"
+	"github.com/coffre/coffre/internal/subject"
 	"github.com/coffre/coffre/internal/subjectid"
-	"github.com/coffre/coffre/internal/vault"
 )
 
 // querier is what tx runs statements on: a transaction (Update) or the
@@ -25,7 +28,7 @@ type querier interface {
 	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
 }
 
-// tx implements vault.Tx and vault.BulkTx on one PostgreSQL transaction,
+// tx implements store.Tx and subject.Bulk on one PostgreSQL transaction,
 // or for a View on the pool.
 type tx struct {
 	q     querier
@@ -105,8 +108,8 @@ func (t *tx) flush(ctx context.Context) error {
 }
 
 var (
-	_ vault.Tx     = (*tx)(nil)
-	_ vault.BulkTx = (*tx)(nil)
+	_ store.Tx     = (*tx)(nil)
+	_ subject.Bulk = (*tx)(nil)
 )
 
 // subjectSeq is the seq of the subject named by ($1, $2): its seq and NULL
@@ -125,7 +128,7 @@ func isUnique(err error) bool { return isCode(err, "23505") }
 
 func notFound(err error, what string) error {
 	if errors.Is(err, pgx.ErrNoRows) {
-		return fmt.Errorf("%s: %w", what, vault.ErrNotFound)
+		return fmt.Errorf("%s: %w", what, store.ErrNotFound)
 	}
 	return fmt.Errorf("%s: %w", what, err)
 }
@@ -135,7 +138,7 @@ func (t *tx) exec(ctx context.Context, what, sql string, args ...any) (int64, er
 	tag, err := t.q.Exec(ctx, sql, args...)
 	if err != nil {
 		if isUnique(err) {
-			return 0, fmt.Errorf("%s: %w", what, vault.ErrConflict)
+			return 0, fmt.Errorf("%s: %w", what, store.ErrConflict)
 		}
 		return 0, fmt.Errorf("%s: %w", what, err)
 	}
@@ -149,7 +152,7 @@ func (t *tx) execOne(ctx context.Context, what, sql string, args ...any) error {
 		return err
 	}
 	if n == 0 {
-		return fmt.Errorf("%s: %w", what, vault.ErrNotFound)
+		return fmt.Errorf("%s: %w", what, store.ErrNotFound)
 	}
 	return nil
 }
@@ -164,7 +167,7 @@ func (t *tx) insertOne(ctx context.Context, what, sql string, args ...any) error
 		return err
 	}
 	if n == 0 {
-		return fmt.Errorf("%s: %w", what, vault.ErrConflict)
+		return fmt.Errorf("%s: %w", what, store.ErrConflict)
 	}
 	return nil
 }
@@ -190,7 +193,7 @@ func (t *tx) newRow(ctx context.Context, id string) (int64, any, error) {
 	return seq, id, nil
 }
 
-func (t *tx) PutSubject(ctx context.Context, s *vault.SubjectRow) error {
+func (t *tx) PutSubject(ctx context.Context, s *subject.Row) error {
 	seq, given, err := t.newRow(ctx, s.ID)
 	if err != nil {
 		return fmt.Errorf("put subject: %w", err)
@@ -199,14 +202,14 @@ func (t *tx) PutSubject(ctx context.Context, s *vault.SubjectRow) error {
 		seq, given, s.Unit, s.DEK, int64(s.DEKVersion), s.Fields, micros(s.Created), micros(s.Updated))
 }
 
-func (t *tx) ReplaceSubject(ctx context.Context, s *vault.SubjectRow) error {
+func (t *tx) ReplaceSubject(ctx context.Context, s *subject.Row) error {
 	seq, given := t.subject(s.ID)
 	return t.execOne(ctx, "replace subject", `UPDATE subjects SET unit = $3, dek = $4, dek_version = $5, fields = $6, updated = $7 WHERE seq = `+subjectSeq+` AND `+sameID+` AND NOT erased`,
 		seq, given, s.Unit, s.DEK, int64(s.DEKVersion), s.Fields, micros(s.Updated))
 }
 
-func (t *tx) GetSubject(ctx context.Context, id string) (*vault.SubjectRow, error) {
-	s := &vault.SubjectRow{ID: id}
+func (t *tx) GetSubject(ctx context.Context, id string) (*subject.Row, error) {
+	s := &subject.Row{ID: id}
 	var created, updated, ver int64
 	seq, given := t.subject(id)
 	err := t.q.QueryRow(ctx, `SELECT seq, unit, dek, dek_version, fields, created, updated, erased, canary FROM subjects WHERE seq = `+subjectSeq+` AND `+sameID, seq, given).
@@ -279,7 +282,7 @@ func (t *tx) PutIndexes(ctx context.Context, hashes [][]byte, subjects []string)
 	if _, err := t.exec(ctx, "put indexes: undo", `DELETE FROM lookup l USING unnest($1::bytea[], $2::bigint[]) AS u(hash, subject) WHERE l.hash = u.hash AND l.subject = u.subject`, hashes, seqs); err != nil {
 		return err
 	}
-	return fmt.Errorf("put indexes: %w", vault.ErrConflict)
+	return fmt.Errorf("put indexes: %w", store.ErrConflict)
 }
 
 // putIndexesOneByOne is PutIndexes for subjects with ids given from
@@ -287,14 +290,14 @@ func (t *tx) PutIndexes(ctx context.Context, hashes [][]byte, subjects []string)
 func (t *tx) putIndexesOneByOne(ctx context.Context, hashes [][]byte, subjects []string) error {
 	for i := range hashes {
 		err := t.PutIndex(ctx, hashes[i], subjects[i])
-		if errors.Is(err, vault.ErrConflict) {
+		if errors.Is(err, store.ErrConflict) {
 			for j := range i {
 				seq, given := t.subject(subjects[j])
 				if _, err := t.exec(ctx, "put indexes: undo", `DELETE FROM lookup WHERE hash = $3 AND subject = `+subjectSeq, seq, given, hashes[j]); err != nil {
 					return err
 				}
 			}
-			return fmt.Errorf("put indexes: %w", vault.ErrConflict)
+			return fmt.Errorf("put indexes: %w", store.ErrConflict)
 		}
 		if err != nil {
 			return fmt.Errorf("put indexes: %w", err)
@@ -303,7 +306,7 @@ func (t *tx) putIndexesOneByOne(ctx context.Context, hashes [][]byte, subjects [
 	return nil
 }
 
-func (t *tx) PutSubjects(ctx context.Context, rows []*vault.SubjectRow) error {
+func (t *tx) PutSubjects(ctx context.Context, rows []*subject.Row) error {
 	if len(rows) == 0 {
 		return nil
 	}
@@ -334,12 +337,12 @@ func (t *tx) PutSubjects(ctx context.Context, rows []*vault.SubjectRow) error {
 		return err
 	}
 	if n != int64(len(rows)) {
-		return fmt.Errorf("put subjects: %d of %d written: %w", n, len(rows), vault.ErrConflict)
+		return fmt.Errorf("put subjects: %d of %d written: %w", n, len(rows), store.ErrConflict)
 	}
 	return nil
 }
 
-func (t *tx) AppendAudit(ctx context.Context, e *vault.AuditEntry) error {
+func (t *tx) AppendAudit(ctx context.Context, e *audit.Entry) error {
 	if g := t.g; g != nil {
 		if !g.headLocked {
 			if err := t.q.QueryRow(ctx, `SELECT seq FROM audit_head FOR UPDATE`).Scan(&g.seq); err != nil {
@@ -366,9 +369,9 @@ func (t *tx) AppendAudit(ctx context.Context, e *vault.AuditEntry) error {
 
 // leaves decodes the leaves of rows, keeping those keep accepts, at most
 // limit (0: all).
-func leaves(rows pgx.Rows, keep func(*vault.AuditEntry) bool, limit int) ([]vault.AuditEntry, error) {
+func leaves(rows pgx.Rows, keep func(*audit.Entry) bool, limit int) ([]audit.Entry, error) {
 	defer rows.Close()
-	var out []vault.AuditEntry
+	var out []audit.Entry
 	for rows.Next() {
 		e, err := audit.ParseLeaf(rows.RawValues()[0])
 		if err != nil {
@@ -388,7 +391,7 @@ func leaves(rows pgx.Rows, keep func(*vault.AuditEntry) bool, limit int) ([]vaul
 	return out, nil
 }
 
-func (t *tx) AuditEntries(ctx context.Context, from, to int64, limit int) ([]vault.AuditEntry, error) {
+func (t *tx) AuditEntries(ctx context.Context, from, to int64, limit int) ([]audit.Entry, error) {
 	if err := t.flushAudit(ctx); err != nil {
 		return nil, err
 	}
@@ -433,7 +436,7 @@ func (t *tx) LastAuditSeq(ctx context.Context) (int64, error) {
 	return n, nil
 }
 
-func (t *tx) SubjectAudit(ctx context.Context, subject string, limit int) ([]vault.AuditEntry, error) {
+func (t *tx) SubjectAudit(ctx context.Context, subject string, limit int) ([]audit.Entry, error) {
 	if err := t.flushAudit(ctx); err != nil {
 		return nil, err
 	}
@@ -446,18 +449,18 @@ func (t *tx) SubjectAudit(ctx context.Context, subject string, limit int) ([]vau
 	if err != nil {
 		return nil, fmt.Errorf("subject audit: %w", err)
 	}
-	return leaves(rows, func(e *vault.AuditEntry) bool { return e.Subject == subject }, limit)
+	return leaves(rows, func(e *audit.Entry) bool { return e.Subject == subject }, limit)
 }
 
 const operatorColumns = `id, username, password_hash, totp_secret, totp_step, role, unit, created, disabled, locked, locked_at, failures, failures_since`
 
-func (t *tx) PutOperator(ctx context.Context, o *vault.Operator) error {
+func (t *tx) PutOperator(ctx context.Context, o *identity.Operator) error {
 	return t.insertOne(ctx, "put operator", `INSERT INTO operators (id, username, password_hash, totp_secret, totp_step, role, unit, created, disabled) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
 		o.ID, o.Username, o.PasswordHash, o.TOTPSecret, o.TOTPStep, o.Role, o.Unit, micros(o.Created), o.Disabled)
 }
 
-func (t *tx) operator(ctx context.Context, where string, arg any) (*vault.Operator, error) {
-	o := &vault.Operator{}
+func (t *tx) operator(ctx context.Context, where string, arg any) (*identity.Operator, error) {
+	o := &identity.Operator{}
 	var created, lockedAt, since, failures int64
 	err := t.q.QueryRow(ctx, `SELECT `+operatorColumns+` FROM operators WHERE `+where+` = $1`, arg).
 		Scan(&o.ID, &o.Username, &o.PasswordHash, &o.TOTPSecret, &o.TOTPStep, &o.Role, &o.Unit, &created, &o.Disabled, &o.Locked, &lockedAt, &failures, &since)
@@ -475,11 +478,11 @@ func (t *tx) operator(ctx context.Context, where string, arg any) (*vault.Operat
 	return o, nil
 }
 
-func (t *tx) GetOperator(ctx context.Context, id string) (*vault.Operator, error) {
+func (t *tx) GetOperator(ctx context.Context, id string) (*identity.Operator, error) {
 	return t.operator(ctx, "id", id)
 }
 
-func (t *tx) GetOperatorByName(ctx context.Context, username string) (*vault.Operator, error) {
+func (t *tx) GetOperatorByName(ctx context.Context, username string) (*identity.Operator, error) {
 	return t.operator(ctx, "username", username)
 }
 
@@ -500,7 +503,7 @@ func (t *tx) SetOperatorRole(ctx context.Context, id, role, unit string) error {
 	return t.execOne(ctx, "set role", `UPDATE operators SET role = $1, unit = $2 WHERE id = $3`, role, unit, id)
 }
 
-func (t *tx) PutSession(ctx context.Context, s *vault.Session) error {
+func (t *tx) PutSession(ctx context.Context, s *identity.Session) error {
 	return t.insertOne(ctx, "put session", `INSERT INTO sessions (hash, kind, operator, created, last_seen, expires, attempts, origin, user_agent, stepped_up, step_factor) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
 		s.Hash, string(s.Kind), s.Operator, micros(s.Created), micros(s.LastSeen), micros(s.Expires), s.Attempts, s.Origin, s.UserAgent, microsOrZero(s.SteppedUp), s.StepFactor)
 }
@@ -509,8 +512,8 @@ const sessionColumns = `s.kind, s.operator, s.created, s.last_seen, s.expires, s
 
 // scanSession reads a session row of sessionColumns (with the hash
 // first, withHash).
-func scanSession(r pgx.Row, withHash bool) (*vault.Session, error) {
-	s := &vault.Session{}
+func scanSession(r pgx.Row, withHash bool) (*identity.Session, error) {
+	s := &identity.Session{}
 	var kind string
 	var created, seen, expires, stepped, attempts int64
 	dest := []any{&kind, &s.Operator, &created, &seen, &expires, &attempts, &s.Origin, &s.UserAgent, &s.Challenge, &stepped, &s.StepFactor, &s.Role, &s.Unit, &s.Disabled, &s.Locked}
@@ -520,7 +523,7 @@ func scanSession(r pgx.Row, withHash bool) (*vault.Session, error) {
 	if err := r.Scan(dest...); err != nil {
 		return nil, err
 	}
-	s.Kind, s.Attempts = vault.SessionKind(kind), int(attempts)
+	s.Kind, s.Attempts = identity.SessionKind(kind), int(attempts)
 	s.Created, s.LastSeen, s.Expires = fromMicros(created), fromMicros(seen), fromMicros(expires)
 	if stepped != 0 {
 		s.SteppedUp = fromMicros(stepped)
@@ -528,7 +531,7 @@ func scanSession(r pgx.Row, withHash bool) (*vault.Session, error) {
 	return s, nil
 }
 
-func (t *tx) GetSession(ctx context.Context, hash []byte) (*vault.Session, error) {
+func (t *tx) GetSession(ctx context.Context, hash []byte) (*identity.Session, error) {
 	s, err := scanSession(t.q.QueryRow(ctx, `SELECT `+sessionColumns+` FROM sessions s JOIN operators o ON o.id = s.operator WHERE s.hash = $1`, hash), false)
 	if err != nil {
 		return nil, notFound(err, "get session")
@@ -560,13 +563,13 @@ func (t *tx) DeleteAllSessions(ctx context.Context, except string) (int, error) 
 	return int(n), err
 }
 
-func (t *tx) OperatorSessions(ctx context.Context, operator string) ([]vault.Session, error) {
+func (t *tx) OperatorSessions(ctx context.Context, operator string) ([]identity.Session, error) {
 	rows, err := t.q.Query(ctx, `SELECT s.hash, `+sessionColumns+` FROM sessions s JOIN operators o ON o.id = s.operator WHERE s.operator = $1 AND s.kind = 'session' ORDER BY s.created DESC`, operator)
 	if err != nil {
 		return nil, fmt.Errorf("operator sessions: %w", err)
 	}
 	defer rows.Close()
-	var out []vault.Session
+	var out []identity.Session
 	for rows.Next() {
 		s, err := scanSession(rows, true)
 		if err != nil {
@@ -585,20 +588,20 @@ func (t *tx) StepUp(ctx context.Context, hash []byte, at time.Time, factor, orig
 	return t.execOne(ctx, "step up", `UPDATE sessions SET stepped_up = $1, step_factor = $2, origin = $3, user_agent = $4 WHERE hash = $5`, micros(at), factor, origin, userAgent, hash)
 }
 
-func (t *tx) PutWebAuthn(ctx context.Context, c *vault.WebAuthnCredential) error {
+func (t *tx) PutWebAuthn(ctx context.Context, c *identity.WebAuthnCredential) error {
 	return t.insertOne(ctx, "put webauthn credential", `INSERT INTO webauthn_credentials (id, operator, name, credential, sign_count, created) VALUES ($1, $2, $3, $4, $5, $6)`,
 		c.ID, c.Operator, c.Name, c.Credential, int64(c.SignCount), micros(c.Created))
 }
 
-func (t *tx) WebAuthnCredentials(ctx context.Context, operator string) ([]vault.WebAuthnCredential, error) {
+func (t *tx) WebAuthnCredentials(ctx context.Context, operator string) ([]identity.WebAuthnCredential, error) {
 	rows, err := t.q.Query(ctx, `SELECT id, operator, name, credential, sign_count, created, last_used FROM webauthn_credentials WHERE operator = $1 ORDER BY created, id`, operator)
 	if err != nil {
 		return nil, fmt.Errorf("webauthn credentials: %w", err)
 	}
 	defer rows.Close()
-	var out []vault.WebAuthnCredential
+	var out []identity.WebAuthnCredential
 	for rows.Next() {
-		var c vault.WebAuthnCredential
+		var c identity.WebAuthnCredential
 		var count, created, used int64
 		if err := rows.Scan(&c.ID, &c.Operator, &c.Name, &c.Credential, &count, &created, &used); err != nil {
 			return nil, fmt.Errorf("webauthn credentials: %w", err)
@@ -659,7 +662,7 @@ func (t *tx) ResetLoginFailures(ctx context.Context, id string) error {
 	return t.execOne(ctx, "reset login failures", `UPDATE operators SET failures = 0, failures_since = 0 WHERE id = $1`, id)
 }
 
-func (t *tx) PutCheckpoint(ctx context.Context, c *vault.StoredCheckpoint) error {
+func (t *tx) PutCheckpoint(ctx context.Context, c *audit.StoredCheckpoint) error {
 	rng := bytes.Join(c.Range, nil)
 	if rng == nil {
 		rng = []byte{}
@@ -672,8 +675,8 @@ func (t *tx) PutCheckpoint(ctx context.Context, c *vault.StoredCheckpoint) error
 		int64(c.Size), c.Root, c.Note, rng, lv, micros(c.Created))
 }
 
-func scanCheckpoint(r pgx.Row) (*vault.StoredCheckpoint, error) {
-	c := &vault.StoredCheckpoint{}
+func scanCheckpoint(r pgx.Row) (*audit.StoredCheckpoint, error) {
+	c := &audit.StoredCheckpoint{}
 	var size, created int64
 	var rng []byte
 	if err := r.Scan(&size, &c.Root, &c.Note, &rng, &c.Leaves, &created); err != nil {
@@ -689,7 +692,7 @@ func scanCheckpoint(r pgx.Row) (*vault.StoredCheckpoint, error) {
 	return c, nil
 }
 
-func (t *tx) LatestCheckpoint(ctx context.Context) (*vault.StoredCheckpoint, error) {
+func (t *tx) LatestCheckpoint(ctx context.Context) (*audit.StoredCheckpoint, error) {
 	c, err := scanCheckpoint(t.q.QueryRow(ctx, `SELECT size, root, note, compact_range, ''::bytea, created FROM checkpoints ORDER BY size DESC LIMIT 1`))
 	if err != nil {
 		return nil, notFound(err, "latest checkpoint")
@@ -697,13 +700,13 @@ func (t *tx) LatestCheckpoint(ctx context.Context) (*vault.StoredCheckpoint, err
 	return c, nil
 }
 
-func (t *tx) CheckpointsAfter(ctx context.Context, after uint64, limit int) ([]vault.StoredCheckpoint, error) {
+func (t *tx) CheckpointsAfter(ctx context.Context, after uint64, limit int) ([]audit.StoredCheckpoint, error) {
 	rows, err := t.q.Query(ctx, `SELECT size, root, note, compact_range, leaves, created FROM checkpoints WHERE size > $1 ORDER BY size LIMIT $2`, int64(after), limit)
 	if err != nil {
 		return nil, fmt.Errorf("checkpoints: %w", err)
 	}
 	defer rows.Close()
-	var out []vault.StoredCheckpoint
+	var out []audit.StoredCheckpoint
 	for rows.Next() {
 		c, err := scanCheckpoint(rows)
 		if err != nil {
@@ -819,7 +822,7 @@ func (t *tx) LockOperator(ctx context.Context, id, code string, at time.Time) er
 	return t.execOne(ctx, "lock operator", `UPDATE operators SET locked = $1, locked_at = $2 WHERE id = $3`, code, micros(at), id)
 }
 
-func (t *tx) PutAlert(ctx context.Context, a *vault.Alert) error {
+func (t *tx) PutAlert(ctx context.Context, a *guard.Alert) error {
 	ev := a.Evidence
 	if ev == nil {
 		ev = []int64{}
@@ -832,15 +835,15 @@ func (t *tx) PutAlert(ctx context.Context, a *vault.Alert) error {
 	return nil
 }
 
-func (t *tx) Alerts(ctx context.Context, after int64, limit int) ([]vault.Alert, error) {
+func (t *tx) Alerts(ctx context.Context, after int64, limit int) ([]guard.Alert, error) {
 	rows, err := t.q.Query(ctx, `SELECT id, ts, operator, code, severity, action, evidence FROM alerts WHERE id > $1 ORDER BY id LIMIT $2`, after, limit)
 	if err != nil {
 		return nil, fmt.Errorf("alerts: %w", err)
 	}
 	defer rows.Close()
-	var out []vault.Alert
+	var out []guard.Alert
 	for rows.Next() {
-		var a vault.Alert
+		var a guard.Alert
 		var ts int64
 		if err := rows.Scan(&a.ID, &ts, &a.Operator, &a.Code, &a.Severity, &a.Action, &a.Evidence); err != nil {
 			return nil, fmt.Errorf("alerts: %w", err)
@@ -859,13 +862,13 @@ func (t *tx) PutOutbox(ctx context.Context, kind string, payload []byte, at time
 	return err
 }
 
-func (t *tx) PutExtension(ctx context.Context, e *vault.Extension) error {
+func (t *tx) PutExtension(ctx context.Context, e *guard.Extension) error {
 	return t.insertOne(ctx, "put extension", `INSERT INTO extensions (id, operator, unit, subjects, hours, reason, created) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
 		e.ID, e.Operator, e.Unit, e.Subjects, e.Hours, e.Reason, micros(e.Created))
 }
 
-func (t *tx) GetExtension(ctx context.Context, id string) (*vault.Extension, error) {
-	e := &vault.Extension{}
+func (t *tx) GetExtension(ctx context.Context, id string) (*guard.Extension, error) {
+	e := &guard.Extension{}
 	var created, approved, subjects, hours int64
 	err := t.q.QueryRow(ctx, `SELECT id, operator, unit, subjects, hours, reason, created, approved_by, approved_at FROM extensions WHERE id = $1`, id).
 		Scan(&e.ID, &e.Operator, &e.Unit, &subjects, &hours, &e.Reason, &created, &e.ApprovedBy, &approved)
@@ -888,18 +891,18 @@ func (t *tx) ApproveExtension(ctx context.Context, id, by string, at time.Time) 
 		if _, err := t.GetExtension(ctx, id); err != nil {
 			return fmt.Errorf("approve extension: %w", err)
 		}
-		return fmt.Errorf("approve extension: already approved: %w", vault.ErrConflict)
+		return fmt.Errorf("approve extension: already approved: %w", store.ErrConflict)
 	}
 	return nil
 }
 
-func (t *tx) PutPartner(ctx context.Context, p *vault.Partner) error {
+func (t *tx) PutPartner(ctx context.Context, p *identity.Partner) error {
 	return t.insertOne(ctx, "put partner", `INSERT INTO partners (id, name, sector, key_hash, cert_serial, created) VALUES ($1, $2, $3, $4, $5, $6)`,
 		p.ID, p.Name, p.Sector, p.KeyHash, p.CertSerial, micros(p.Created))
 }
 
-func (t *tx) partner(ctx context.Context, where string, arg any) (*vault.Partner, error) {
-	p := &vault.Partner{}
+func (t *tx) partner(ctx context.Context, where string, arg any) (*identity.Partner, error) {
+	p := &identity.Partner{}
 	var created int64
 	err := t.q.QueryRow(ctx, `SELECT id, name, sector, key_hash, cert_serial, created FROM partners WHERE `+where+` = $1`, arg).
 		Scan(&p.ID, &p.Name, &p.Sector, &p.KeyHash, &p.CertSerial, &created)
@@ -910,15 +913,15 @@ func (t *tx) partner(ctx context.Context, where string, arg any) (*vault.Partner
 	return p, nil
 }
 
-func (t *tx) GetPartner(ctx context.Context, id string) (*vault.Partner, error) {
+func (t *tx) GetPartner(ctx context.Context, id string) (*identity.Partner, error) {
 	return t.partner(ctx, "id", id)
 }
 
-func (t *tx) GetPartnerByName(ctx context.Context, name string) (*vault.Partner, error) {
+func (t *tx) GetPartnerByName(ctx context.Context, name string) (*identity.Partner, error) {
 	return t.partner(ctx, "name", name)
 }
 
-func (t *tx) GetPartnerByKey(ctx context.Context, keyHash []byte) (*vault.Partner, error) {
+func (t *tx) GetPartnerByKey(ctx context.Context, keyHash []byte) (*identity.Partner, error) {
 	return t.partner(ctx, "key_hash", keyHash)
 }
 

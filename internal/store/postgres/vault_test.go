@@ -10,6 +10,8 @@ import (
 
 	"github.com/coffre/coffre/internal/config"
 	"github.com/coffre/coffre/internal/envelope"
+	"github.com/coffre/coffre/internal/identity"
+	"github.com/coffre/coffre/internal/store"
 	"github.com/coffre/coffre/internal/synth"
 	"github.com/coffre/coffre/internal/vault"
 )
@@ -42,8 +44,8 @@ func newVault(tb testing.TB) (*vault.Vault, *Store) {
 func TestVaultOnPostgres(t *testing.T) {
 	ctx := context.Background()
 	v, st := newVault(t)
-	hr := vault.Actor{ID: "op_hr", Role: "hr-officer", Unit: "ac-versailles", Origin: "10.0.0.2"}
-	worker := vault.Actor{ID: "op_w", Role: "caseworker", Unit: "ac-versailles", Origin: "10.0.0.1"}
+	hr := identity.Actor{ID: "op_hr", Role: "hr-officer", Unit: "ac-versailles", Origin: "10.0.0.2"}
+	worker := identity.Actor{ID: "op_w", Role: "caseworker", Unit: "ac-versailles", Origin: "10.0.0.1"}
 
 	var rows []vault.ImportRow
 	for i := range 1200 {
@@ -95,7 +97,7 @@ func TestVaultOnPostgres(t *testing.T) {
 		t.Fatal(err)
 	}
 	var n int
-	err = st.View(ctx, func(ctx context.Context, tx vault.Tx) error {
+	err = st.View(ctx, func(ctx context.Context, tx store.Tx) error {
 		return tx.AuditLeaves(ctx, 1, 1<<62, func(seq int64, _ []byte) error {
 			if n++; seq != int64(n) {
 				return errors.New("gap in the audit numbering")
@@ -119,11 +121,11 @@ func BenchmarkVaultRead(b *testing.B) {
 		p := synth.Make(23, i)
 		rows[i] = vault.ImportRow{Num: i, Unit: p.Unit, Fields: p.Fields}
 	}
-	ids, _, err := v.Import(ctx, vault.Actor{ID: "bench", Role: "admin"}, rows)
+	ids, _, err := v.Import(ctx, identity.Actor{ID: "bench", Role: "admin"}, rows)
 	if err != nil {
 		b.Fatal(err)
 	}
-	reader := vault.Actor{ID: "op_bench", Role: "caseworker", Unit: "ac-versailles", Origin: "127.0.0.1"}
+	reader := identity.Actor{ID: "op_bench", Role: "caseworker", Unit: "ac-versailles", Origin: "127.0.0.1"}
 	var n atomic.Int64
 	b.SetParallelism(16) // 32 goroutines on two cores
 	b.ResetTimer()

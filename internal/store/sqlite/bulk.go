@@ -7,10 +7,11 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/coffre/coffre/internal/vault"
+	"github.com/coffre/coffre/internal/store"
+	"github.com/coffre/coffre/internal/subject"
 )
 
-var _ vault.BulkTx = (*tx)(nil)
+var _ subject.Bulk = (*tx)(nil)
 
 func multiRow(head, row, tail string, n int) string {
 	return head + strings.TrimSuffix(strings.Repeat(row+",", n), ",") + tail
@@ -110,7 +111,7 @@ func (t *tx) PutIndexes(ctx context.Context, hashes [][]byte, subjects []string)
 func (t *tx) putIndexesOneByOne(ctx context.Context, hashes [][]byte, subjects []string) error {
 	for i := range hashes {
 		if err := t.PutIndex(ctx, hashes[i], subjects[i]); err != nil {
-			if errors.Is(err, vault.ErrConflict) {
+			if errors.Is(err, store.ErrConflict) {
 				return t.undoIndexes(ctx, hashes[:i], subjects[:i])
 			}
 			return fmt.Errorf("put indexes: %w", err)
@@ -128,10 +129,10 @@ func (t *tx) undoIndexes(ctx context.Context, hashes [][]byte, subjects []string
 			return fmt.Errorf("put indexes: undo: %w", err)
 		}
 	}
-	return fmt.Errorf("put indexes: %w", vault.ErrConflict)
+	return fmt.Errorf("put indexes: %w", store.ErrConflict)
 }
 
-func (t *tx) PutSubjects(ctx context.Context, rows []*vault.SubjectRow) error {
+func (t *tx) PutSubjects(ctx context.Context, rows []*subject.Row) error {
 	if len(rows) == 0 {
 		return nil
 	}
@@ -148,7 +149,7 @@ func (t *tx) PutSubjects(ctx context.Context, rows []*vault.SubjectRow) error {
 		return fmt.Errorf("put subjects: %w", err)
 	}
 	if n != int64(len(rows)) {
-		return fmt.Errorf("put subjects: %d of %d written: %w", n, len(rows), vault.ErrConflict)
+		return fmt.Errorf("put subjects: %d of %d written: %w", n, len(rows), store.ErrConflict)
 	}
 	return nil
 }

@@ -8,10 +8,10 @@ import (
 	"fmt"
 
 	"github.com/coffre/coffre/internal/audit"
-	"github.com/coffre/coffre/internal/vault"
+	"github.com/coffre/coffre/internal/store"
 )
 
-func (t *tx) PutCheckpoint(ctx context.Context, c *vault.StoredCheckpoint) error {
+func (t *tx) PutCheckpoint(ctx context.Context, c *audit.StoredCheckpoint) error {
 	rng := bytes.Join(c.Range, nil)
 	if rng == nil {
 		rng = []byte{}
@@ -22,7 +22,7 @@ func (t *tx) PutCheckpoint(ctx context.Context, c *vault.StoredCheckpoint) error
 	}
 	_, err := t.exec(ctx, "putCheckpoint", int64(c.Size), c.Root, c.Note, rng, leaves, micros(c.Created))
 	if isConstraint(err) {
-		return fmt.Errorf("put checkpoint: %w", vault.ErrConflict)
+		return fmt.Errorf("put checkpoint: %w", store.ErrConflict)
 	}
 	if err != nil {
 		return fmt.Errorf("put checkpoint: %w", err)
@@ -30,8 +30,8 @@ func (t *tx) PutCheckpoint(ctx context.Context, c *vault.StoredCheckpoint) error
 	return nil
 }
 
-func scanCheckpoint(scan func(...any) error) (*vault.StoredCheckpoint, error) {
-	c := &vault.StoredCheckpoint{}
+func scanCheckpoint(scan func(...any) error) (*audit.StoredCheckpoint, error) {
+	c := &audit.StoredCheckpoint{}
 	var size, created int64
 	var rng []byte
 	if err := scan(&size, &c.Root, &c.Note, &rng, &c.Leaves, &created); err != nil {
@@ -47,7 +47,7 @@ func scanCheckpoint(scan func(...any) error) (*vault.StoredCheckpoint, error) {
 	return c, nil
 }
 
-func (t *tx) LatestCheckpoint(ctx context.Context) (*vault.StoredCheckpoint, error) {
+func (t *tx) LatestCheckpoint(ctx context.Context) (*audit.StoredCheckpoint, error) {
 	c, err := scanCheckpoint(t.row(ctx, "latestCheckpoint").Scan)
 	if err != nil {
 		return nil, notFound(err, "latest checkpoint")
@@ -55,13 +55,13 @@ func (t *tx) LatestCheckpoint(ctx context.Context) (*vault.StoredCheckpoint, err
 	return c, nil
 }
 
-func (t *tx) CheckpointsAfter(ctx context.Context, after uint64, limit int) ([]vault.StoredCheckpoint, error) {
+func (t *tx) CheckpointsAfter(ctx context.Context, after uint64, limit int) ([]audit.StoredCheckpoint, error) {
 	rows, err := t.rows(ctx, "checkpointsAfter", int64(after), limit)
 	if err != nil {
 		return nil, fmt.Errorf("checkpoints: %w", err)
 	}
 	defer rows.Close()
-	var out []vault.StoredCheckpoint
+	var out []audit.StoredCheckpoint
 	for rows.Next() {
 		c, err := scanCheckpoint(rows.Scan)
 		if err != nil {

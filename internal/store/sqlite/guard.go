@@ -11,7 +11,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/coffre/coffre/internal/vault"
+	"github.com/coffre/coffre/internal/guard"
+	"github.com/coffre/coffre/internal/store"
 )
 
 // writerCache is what the writer keeps in memory between groups. The guard
@@ -175,11 +176,11 @@ func (t *tx) PutCanary(ctx context.Context, subject, partner string, at time.Tim
 		return fmt.Errorf("put canary: %w", err)
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
-		return fmt.Errorf("put canary: %w", vault.ErrNotFound)
+		return fmt.Errorf("put canary: %w", store.ErrNotFound)
 	}
 	_, err = t.exec(ctx, "putCanary", subject, partner, micros(at))
 	if isConstraint(err) {
-		return fmt.Errorf("put canary: %w", vault.ErrConflict)
+		return fmt.Errorf("put canary: %w", store.ErrConflict)
 	}
 	if err != nil {
 		return fmt.Errorf("put canary: %w", err)
@@ -193,12 +194,12 @@ func (t *tx) LockOperator(ctx context.Context, id, code string, at time.Time) er
 		return fmt.Errorf("lock operator: %w", err)
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
-		return fmt.Errorf("lock operator: %w", vault.ErrNotFound)
+		return fmt.Errorf("lock operator: %w", store.ErrNotFound)
 	}
 	return nil
 }
 
-func (t *tx) PutAlert(ctx context.Context, a *vault.Alert) error {
+func (t *tx) PutAlert(ctx context.Context, a *guard.Alert) error {
 	ev := make([]string, len(a.Evidence))
 	for i, s := range a.Evidence {
 		ev[i] = strconv.FormatInt(s, 10)
@@ -211,15 +212,15 @@ func (t *tx) PutAlert(ctx context.Context, a *vault.Alert) error {
 	return err
 }
 
-func (t *tx) Alerts(ctx context.Context, after int64, limit int) ([]vault.Alert, error) {
+func (t *tx) Alerts(ctx context.Context, after int64, limit int) ([]guard.Alert, error) {
 	rows, err := t.rows(ctx, "alerts", after, limit)
 	if err != nil {
 		return nil, fmt.Errorf("alerts: %w", err)
 	}
 	defer rows.Close()
-	var out []vault.Alert
+	var out []guard.Alert
 	for rows.Next() {
-		var a vault.Alert
+		var a guard.Alert
 		var ts int64
 		var ev string
 		if err := rows.Scan(&a.ID, &ts, &a.Operator, &a.Code, &a.Severity, &a.Action, &ev); err != nil {
@@ -244,10 +245,10 @@ func (t *tx) PutOutbox(ctx context.Context, kind string, payload []byte, at time
 	return nil
 }
 
-func (t *tx) PutExtension(ctx context.Context, e *vault.Extension) error {
+func (t *tx) PutExtension(ctx context.Context, e *guard.Extension) error {
 	_, err := t.exec(ctx, "putExtension", e.ID, e.Operator, e.Unit, e.Subjects, e.Hours, e.Reason, micros(e.Created))
 	if isConstraint(err) {
-		return fmt.Errorf("put extension: %w", vault.ErrConflict)
+		return fmt.Errorf("put extension: %w", store.ErrConflict)
 	}
 	if err != nil {
 		return fmt.Errorf("put extension: %w", err)
@@ -255,8 +256,8 @@ func (t *tx) PutExtension(ctx context.Context, e *vault.Extension) error {
 	return nil
 }
 
-func (t *tx) GetExtension(ctx context.Context, id string) (*vault.Extension, error) {
-	e := &vault.Extension{}
+func (t *tx) GetExtension(ctx context.Context, id string) (*guard.Extension, error) {
+	e := &guard.Extension{}
 	var created, approved int64
 	err := t.row(ctx, "getExtension", id).Scan(&e.ID, &e.Operator, &e.Unit, &e.Subjects, &e.Hours, &e.Reason, &created, &e.ApprovedBy, &approved)
 	if err != nil {
@@ -278,7 +279,7 @@ func (t *tx) ApproveExtension(ctx context.Context, id, by string, at time.Time) 
 		if _, err := t.GetExtension(ctx, id); err != nil {
 			return fmt.Errorf("approve extension: %w", err)
 		}
-		return fmt.Errorf("approve extension: already approved: %w", vault.ErrConflict)
+		return fmt.Errorf("approve extension: already approved: %w", store.ErrConflict)
 	}
 	return nil
 }

@@ -5,7 +5,8 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/coffre/coffre/internal/vault"
+	"github.com/coffre/coffre/internal/identity"
+	"github.com/coffre/coffre/internal/store"
 )
 
 func (t *tx) DeleteAllSessions(ctx context.Context, except string) (int, error) {
@@ -17,13 +18,13 @@ func (t *tx) DeleteAllSessions(ctx context.Context, except string) (int, error) 
 	return int(n), err
 }
 
-func (t *tx) OperatorSessions(ctx context.Context, operator string) ([]vault.Session, error) {
+func (t *tx) OperatorSessions(ctx context.Context, operator string) ([]identity.Session, error) {
 	rows, err := t.rows(ctx, "operatorSessions", operator)
 	if err != nil {
 		return nil, fmt.Errorf("operator sessions: %w", err)
 	}
 	defer rows.Close()
-	var out []vault.Session
+	var out []identity.Session
 	for rows.Next() {
 		s, err := scanSession(rows, true)
 		if err != nil {
@@ -48,15 +49,15 @@ func (t *tx) updateOne(ctx context.Context, stmt string, args ...any) error {
 		return fmt.Errorf("%s: %w", stmt, err)
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
-		return fmt.Errorf("%s: %w", stmt, vault.ErrNotFound)
+		return fmt.Errorf("%s: %w", stmt, store.ErrNotFound)
 	}
 	return nil
 }
 
-func (t *tx) PutWebAuthn(ctx context.Context, c *vault.WebAuthnCredential) error {
+func (t *tx) PutWebAuthn(ctx context.Context, c *identity.WebAuthnCredential) error {
 	_, err := t.exec(ctx, "putWebAuthn", c.ID, c.Operator, c.Name, c.Credential, c.SignCount, micros(c.Created))
 	if isConstraint(err) {
-		return fmt.Errorf("put webauthn credential: %w", vault.ErrConflict)
+		return fmt.Errorf("put webauthn credential: %w", store.ErrConflict)
 	}
 	if err != nil {
 		return fmt.Errorf("put webauthn credential: %w", err)
@@ -64,15 +65,15 @@ func (t *tx) PutWebAuthn(ctx context.Context, c *vault.WebAuthnCredential) error
 	return nil
 }
 
-func (t *tx) WebAuthnCredentials(ctx context.Context, operator string) ([]vault.WebAuthnCredential, error) {
+func (t *tx) WebAuthnCredentials(ctx context.Context, operator string) ([]identity.WebAuthnCredential, error) {
 	rows, err := t.rows(ctx, "webAuthnOf", operator)
 	if err != nil {
 		return nil, fmt.Errorf("webauthn credentials: %w", err)
 	}
 	defer rows.Close()
-	var out []vault.WebAuthnCredential
+	var out []identity.WebAuthnCredential
 	for rows.Next() {
-		var c vault.WebAuthnCredential
+		var c identity.WebAuthnCredential
 		var created, used int64
 		if err := rows.Scan(&c.ID, &c.Operator, &c.Name, &c.Credential, &c.SignCount, &created, &used); err != nil {
 			return nil, fmt.Errorf("webauthn credentials: %w", err)
@@ -92,7 +93,7 @@ func (t *tx) UpdateWebAuthn(ctx context.Context, id, credential []byte, signCoun
 		return fmt.Errorf("update webauthn credential: %w", err)
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
-		return fmt.Errorf("update webauthn credential: %w", vault.ErrNotFound)
+		return fmt.Errorf("update webauthn credential: %w", store.ErrNotFound)
 	}
 	return nil
 }
@@ -103,7 +104,7 @@ func (t *tx) DeleteWebAuthn(ctx context.Context, operator string, id []byte) err
 		return fmt.Errorf("delete webauthn credential: %w", err)
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
-		return fmt.Errorf("delete webauthn credential: %w", vault.ErrNotFound)
+		return fmt.Errorf("delete webauthn credential: %w", store.ErrNotFound)
 	}
 	return nil
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"github.com/coffre/coffre/internal/store/sqlite/sqlitetest"
 	"io/fs"
 	"path"
 	"path/filepath"
@@ -13,8 +12,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/coffre/coffre/internal/store"
+	"github.com/coffre/coffre/internal/store/sqlite/sqlitetest"
+	"github.com/coffre/coffre/internal/subject"
+
 	"github.com/coffre/coffre/internal/audit"
-	"github.com/coffre/coffre/internal/vault"
 )
 
 // oldStore makes a database of schema version (the SQL of the first
@@ -51,9 +53,9 @@ func TestMigrateAuditLeaves(t *testing.T) {
 	ctx := context.Background()
 	path, db := oldStore(t, 7)
 	t0 := time.Date(2026, 11, 23, 9, 0, 0, 123456000, time.UTC)
-	var want []vault.AuditEntry
+	var want []audit.Entry
 	for i := 1; i <= 25_003; i++ { // more than one copy batch
-		e := vault.AuditEntry{Seq: int64(i), Time: t0.Add(time.Duration(i) * time.Millisecond), Actor: fmt.Sprintf("op_%d", i%7), Action: "read",
+		e := audit.Entry{Seq: int64(i), Time: t0.Add(time.Duration(i) * time.Millisecond), Actor: fmt.Sprintf("op_%d", i%7), Action: "read",
 			Subject: fmt.Sprintf("sub_%d", i), Purpose: "directory", Reason: "ticket " + fmt.Sprint(i%3), Decision: "allow", Origin: "10.0.0.1"}
 		if i%2 == 0 {
 			e.Fields = []string{"given_name", "family_name"}
@@ -79,9 +81,9 @@ func TestMigrateAuditLeaves(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	var got []vault.AuditEntry
+	var got []audit.Entry
 	for from := int64(1); from <= int64(len(want)); from += 1000 {
-		s.View(ctx, func(ctx context.Context, tx vault.Tx) error {
+		s.View(ctx, func(ctx context.Context, tx store.Tx) error {
 			es, err := tx.AuditEntries(ctx, from, from+1000, 1000)
 			got = append(got, es...)
 			return err
@@ -91,7 +93,7 @@ func TestMigrateAuditLeaves(t *testing.T) {
 		t.Fatalf("after the migration: %d entries, first %+v; want %d, first %+v", len(got), got[0], len(want), want[0])
 	}
 	var n int
-	s.View(ctx, func(ctx context.Context, tx vault.Tx) error {
+	s.View(ctx, func(ctx context.Context, tx store.Tx) error {
 		return tx.AuditLeaves(ctx, 1, int64(len(want))+1, func(seq int64, leaf []byte) error {
 			if h, w := audit.Hasher.HashLeaf(leaf), audit.LeafHash(&want[seq-1]); string(h) != string(w) {
 				t.Fatalf("entry %d hashes differently after the migration", seq)
@@ -104,8 +106,8 @@ func TestMigrateAuditLeaves(t *testing.T) {
 		t.Fatalf("%d leaves, want %d", n, len(want))
 	}
 	// Appends go on from the last number.
-	if err := s.Update(ctx, func(ctx context.Context, tx vault.Tx) error {
-		e := &vault.AuditEntry{Time: t0, Actor: "op_x", Action: "read", Decision: "allow"}
+	if err := s.Update(ctx, func(ctx context.Context, tx store.Tx) error {
+		e := &audit.Entry{Time: t0, Actor: "op_x", Action: "read", Decision: "allow"}
 		if err := tx.AppendAudit(ctx, e); err != nil {
 			return err
 		}
@@ -147,7 +149,7 @@ func TestMigrateSubjectSeq(t *testing.T) {
 	s := open()
 	check := func(s *Store) {
 		t.Helper()
-		s.View(ctx, func(ctx context.Context, tx vault.Tx) error {
+		s.View(ctx, func(ctx context.Context, tx store.Tx) error {
 			for i, id := range old {
 				got, err := tx.GetSubject(ctx, id)
 				if err != nil || got.Seq != int64(i+1) || !got.Erased && string(got.Fields) != "f-"+id {
@@ -165,8 +167,8 @@ func TestMigrateSubjectSeq(t *testing.T) {
 	if seq, _ := s.opts.IDs.Seq(ids[0]); seq != int64(len(old))+1 {
 		t.Fatalf("first new id has seq %d, want %d", seq, len(old)+1)
 	}
-	err := s.Update(ctx, func(ctx context.Context, tx vault.Tx) error {
-		if err := tx.PutSubject(ctx, &vault.SubjectRow{ID: ids[1], Unit: "u", DEK: []byte("k"), DEKVersion: 1, Fields: []byte("new")}); err != nil {
+	err := s.Update(ctx, func(ctx context.Context, tx store.Tx) error {
+		if err := tx.PutSubject(ctx, &subject.Row{ID: ids[1], Unit: "u", DEK: []byte("k"), DEKVersion: 1, Fields: []byte("new")}); err != nil {
 			return err
 		}
 		if err := tx.PutCanary(ctx, old[0], "", time.Now()); err != nil {
@@ -181,7 +183,7 @@ func TestMigrateSubjectSeq(t *testing.T) {
 	s = open()
 	defer s.Close()
 	check(s)
-	s.View(ctx, func(ctx context.Context, tx vault.Tx) error {
+	s.View(ctx, func(ctx context.Context, tx store.Tx) error {
 		if got, err := tx.GetSubject(ctx, old[0]); err != nil || !got.Canary {
 			t.Errorf("canary flag on an old subject: %+v, %v", got, err)
 		}

@@ -4,13 +4,14 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/coffre/coffre/internal/vault"
+	"github.com/coffre/coffre/internal/identity"
+	"github.com/coffre/coffre/internal/store"
 )
 
-func (t *tx) PutPartner(ctx context.Context, p *vault.Partner) error {
+func (t *tx) PutPartner(ctx context.Context, p *identity.Partner) error {
 	_, err := t.exec(ctx, "putPartner", p.ID, p.Name, p.Sector, p.KeyHash, p.CertSerial, micros(p.Created))
 	if isConstraint(err) {
-		return fmt.Errorf("put partner: %w", vault.ErrConflict)
+		return fmt.Errorf("put partner: %w", store.ErrConflict)
 	}
 	if err != nil {
 		return fmt.Errorf("put partner: %w", err)
@@ -18,8 +19,8 @@ func (t *tx) PutPartner(ctx context.Context, p *vault.Partner) error {
 	return nil
 }
 
-func (t *tx) partner(ctx context.Context, stmt string, arg any) (*vault.Partner, error) {
-	p := &vault.Partner{}
+func (t *tx) partner(ctx context.Context, stmt string, arg any) (*identity.Partner, error) {
+	p := &identity.Partner{}
 	var created int64
 	if err := t.row(ctx, stmt, arg).Scan(&p.ID, &p.Name, &p.Sector, &p.KeyHash, &p.CertSerial, &created); err != nil {
 		return nil, notFound(err, "get partner")
@@ -28,15 +29,15 @@ func (t *tx) partner(ctx context.Context, stmt string, arg any) (*vault.Partner,
 	return p, nil
 }
 
-func (t *tx) GetPartner(ctx context.Context, id string) (*vault.Partner, error) {
+func (t *tx) GetPartner(ctx context.Context, id string) (*identity.Partner, error) {
 	return t.partner(ctx, "getPartner", id)
 }
 
-func (t *tx) GetPartnerByName(ctx context.Context, name string) (*vault.Partner, error) {
+func (t *tx) GetPartnerByName(ctx context.Context, name string) (*identity.Partner, error) {
 	return t.partner(ctx, "getPartnerByName", name)
 }
 
-func (t *tx) GetPartnerByKey(ctx context.Context, keyHash []byte) (*vault.Partner, error) {
+func (t *tx) GetPartnerByKey(ctx context.Context, keyHash []byte) (*identity.Partner, error) {
 	return t.partner(ctx, "getPartnerByKey", keyHash)
 }
 

@@ -35,9 +35,9 @@ import (
 	"sync/atomic"
 
 	"github.com/coffre/coffre/internal/audit"
+	"github.com/coffre/coffre/internal/store"
 	"github.com/coffre/coffre/internal/store/group"
 	"github.com/coffre/coffre/internal/subjectid"
-	"github.com/coffre/coffre/internal/vault"
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 )
 
@@ -66,7 +66,7 @@ type Options struct {
 	Durability string
 }
 
-// Store is the SQLite store. It implements vault.Store.
+// Store is the SQLite store. It implements store.Store.
 type Store struct {
 	path   string
 	wdb    *sql.DB
@@ -90,7 +90,7 @@ type Store struct {
 // held; requests/groups is the mean group size.
 func (s *Store) Stats() (groups, requests int64) { return s.groups.Load(), s.requests.Load() }
 
-var _ vault.Store = (*Store)(nil)
+var _ store.Store = (*Store)(nil)
 
 // Open opens (creating if needed) the database at path and migrates it.
 func Open(ctx context.Context, path string, opts Options) (*Store, error) {
@@ -298,7 +298,7 @@ func (s *Store) NewSubjectIDs(ctx context.Context, n int) ([]string, error) {
 // returns the last.
 func (s *Store) reserveSeqs(ctx context.Context, n int64) (int64, error) {
 	var last int64
-	err := s.Update(ctx, func(ctx context.Context, vt vault.Tx) error {
+	err := s.Update(ctx, func(ctx context.Context, vt store.Tx) error {
 		var err error
 		last, err = vt.(*tx).reserveSeqs(ctx, n)
 		return err
@@ -385,7 +385,7 @@ func migrate(ctx context.Context, c *sql.Conn) error {
 }
 
 // Update runs fn in the next group commit; see the package doc.
-func (s *Store) Update(ctx context.Context, fn func(context.Context, vault.Tx) error) error {
+func (s *Store) Update(ctx context.Context, fn func(context.Context, store.Tx) error) error {
 	return s.q.Submit(ctx, fn)
 }
 
@@ -396,7 +396,7 @@ func (s *Store) Update(ctx context.Context, fn func(context.Context, vault.Tx) e
 // touches). Should one fail, the transaction is rolled back and the group
 // run again, this time each function in its own savepoint, so the others
 // still commit. A function may therefore run twice; only the run that
-// commits counts (vault.Store documents this).
+// commits counts (store.Store documents this).
 func (s *Store) commit(batch []*group.Request) {
 	ctx := context.Background()
 	s.groups.Add(1)
@@ -519,7 +519,7 @@ func (s *Store) runSavepoint(ctx context.Context, tx *tx, r *group.Request) erro
 // reads the latest committed state on its own (no BEGIN/ROLLBACK around
 // them: the session check on every request is one statement, and the two
 // extra round trips cost more than the query).
-func (s *Store) View(ctx context.Context, fn func(context.Context, vault.Tx) error) error {
+func (s *Store) View(ctx context.Context, fn func(context.Context, store.Tx) error) error {
 	if s.q.Stopping() {
 		return ErrClosed
 	}
@@ -543,7 +543,7 @@ func (s *Store) Close() error {
 // is for tests that inject failures (a trigger that makes the audit insert
 // fail) and for maintenance.
 func (s *Store) Exec(ctx context.Context, query string) error {
-	return s.Update(ctx, func(ctx context.Context, _ vault.Tx) error {
+	return s.Update(ctx, func(ctx context.Context, _ store.Tx) error {
 		_, err := s.wconn.ExecContext(ctx, query)
 		return err
 	})

@@ -3,13 +3,16 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"github.com/coffre/coffre/internal/store/sqlite/sqlitetest"
 	"os"
 	"path/filepath"
 	"testing"
 
+	"github.com/coffre/coffre/internal/audit"
+	"github.com/coffre/coffre/internal/store"
+	"github.com/coffre/coffre/internal/store/sqlite/sqlitetest"
+	"github.com/coffre/coffre/internal/subject"
+
 	"github.com/coffre/coffre/internal/store/storetest"
-	"github.com/coffre/coffre/internal/vault"
 )
 
 func openTest(t *testing.T) *Store {
@@ -23,7 +26,7 @@ func openTest(t *testing.T) *Store {
 }
 
 func TestConformance(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) vault.Store { return openTest(t) })
+	storetest.Run(t, func(t *testing.T) store.Store { return openTest(t) })
 }
 
 func TestReopenKeepsData(t *testing.T) {
@@ -33,12 +36,12 @@ func TestReopenKeepsData(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &vault.AuditEntry{Actor: "op", Action: "read", Decision: "allow"}
-	if err := s.Update(ctx, func(ctx context.Context, tx vault.Tx) error { return tx.AppendAudit(ctx, e) }); err != nil {
+	e := &audit.Entry{Actor: "op", Action: "read", Decision: "allow"}
+	if err := s.Update(ctx, func(ctx context.Context, tx store.Tx) error { return tx.AppendAudit(ctx, e) }); err != nil {
 		t.Fatal(err)
 	}
 	s.Close()
-	if err := s.Update(ctx, func(context.Context, vault.Tx) error { return nil }); err != ErrClosed {
+	if err := s.Update(ctx, func(context.Context, store.Tx) error { return nil }); err != ErrClosed {
 		t.Fatalf("Update after Close = %v, want ErrClosed", err)
 	}
 	s, err = Open(ctx, path, Options{IDs: sqlitetest.IDs()})
@@ -46,8 +49,8 @@ func TestReopenKeepsData(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	e2 := &vault.AuditEntry{Actor: "op", Action: "read", Decision: "allow"}
-	if err := s.Update(ctx, func(ctx context.Context, tx vault.Tx) error { return tx.AppendAudit(ctx, e2) }); err != nil {
+	e2 := &audit.Entry{Actor: "op", Action: "read", Decision: "allow"}
+	if err := s.Update(ctx, func(ctx context.Context, tx store.Tx) error { return tx.AppendAudit(ctx, e2) }); err != nil {
 		t.Fatal(err)
 	}
 	if e2.Seq != 2 {
@@ -66,9 +69,9 @@ func TestCheckpointFillsTheFile(t *testing.T) {
 	}
 	defer s.Close()
 	ids, _ := s.NewSubjectIDs(ctx, 3)
-	err = s.Update(ctx, func(ctx context.Context, tx vault.Tx) error {
+	err = s.Update(ctx, func(ctx context.Context, tx store.Tx) error {
 		for _, id := range ids {
-			if err := tx.PutSubject(ctx, &vault.SubjectRow{ID: id, Unit: "u", DEK: []byte("k"), DEKVersion: 1, Fields: []byte("f")}); err != nil {
+			if err := tx.PutSubject(ctx, &subject.Row{ID: id, Unit: "u", DEK: []byte("k"), DEKVersion: 1, Fields: []byte("f")}); err != nil {
 				return err
 			}
 		}
@@ -132,13 +135,13 @@ func TestTwoProcessesShareNumbering(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			err = s.Update(ctx, func(ctx context.Context, tx vault.Tx) error {
+			err = s.Update(ctx, func(ctx context.Context, tx store.Tx) error {
 				for _, id := range ids {
 					if seen[id] {
 						t.Fatalf("round %d: %s handed out twice", round, id)
 					}
 					seen[id] = true
-					if err := tx.PutSubject(ctx, &vault.SubjectRow{ID: id, Unit: "u", DEK: []byte("k"), DEKVersion: 1, Fields: []byte("f")}); err != nil {
+					if err := tx.PutSubject(ctx, &subject.Row{ID: id, Unit: "u", DEK: []byte("k"), DEKVersion: 1, Fields: []byte("f")}); err != nil {
 						return err
 					}
 				}
@@ -167,8 +170,8 @@ func TestTwoProcessesShareCaches(t *testing.T) {
 	a, b := open(), open()
 	appendOne := func(s *Store, state byte) int64 {
 		t.Helper()
-		e := &vault.AuditEntry{Actor: "op_1", Action: "read", Decision: "allow"}
-		err := s.Update(ctx, func(ctx context.Context, tx vault.Tx) error {
+		e := &audit.Entry{Actor: "op_1", Action: "read", Decision: "allow"}
+		err := s.Update(ctx, func(ctx context.Context, tx store.Tx) error {
 			if _, err := tx.GetGuard(ctx, "op_1"); err != nil {
 				return err
 			}
@@ -191,7 +194,7 @@ func TestTwoProcessesShareCaches(t *testing.T) {
 			other = a
 		}
 		var got []byte
-		other.Update(ctx, func(ctx context.Context, tx vault.Tx) error {
+		other.Update(ctx, func(ctx context.Context, tx store.Tx) error {
 			var err error
 			got, err = tx.GetGuard(ctx, "op_1")
 			return err

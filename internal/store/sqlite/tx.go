@@ -9,8 +9,10 @@ import (
 	"time"
 
 	"github.com/coffre/coffre/internal/audit"
+	"github.com/coffre/coffre/internal/identity"
+	"github.com/coffre/coffre/internal/store"
+	"github.com/coffre/coffre/internal/subject"
 	"github.com/coffre/coffre/internal/subjectid"
-	"github.com/coffre/coffre/internal/vault"
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 )
@@ -142,7 +144,7 @@ type querier interface {
 	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
 }
 
-// tx implements vault.Tx on the writer's connection (st set) or on a read
+// tx implements store.Tx on the writer's connection (st set) or on a read
 // transaction (st nil).
 type tx struct {
 	q     querier
@@ -213,7 +215,7 @@ func isNotNull(err error) bool {
 
 func notFound(err error, what string) error {
 	if errors.Is(err, sql.ErrNoRows) {
-		return fmt.Errorf("%s: %w", what, vault.ErrNotFound)
+		return fmt.Errorf("%s: %w", what, store.ErrNotFound)
 	}
 	return fmt.Errorf("%s: %w", what, err)
 }
@@ -248,14 +250,14 @@ func (t *tx) reserveSeqs(ctx context.Context, n int64) (int64, error) {
 	return last, nil
 }
 
-func (t *tx) PutSubject(ctx context.Context, s *vault.SubjectRow) error {
+func (t *tx) PutSubject(ctx context.Context, s *subject.Row) error {
 	seq, legacy, err := t.newRow(ctx, s.ID)
 	if err != nil {
 		return fmt.Errorf("put subject: %w", err)
 	}
 	_, err = t.exec(ctx, "putSubject", seq, legacy, s.Unit, s.DEK, s.DEKVersion, s.Fields, micros(s.Created), micros(s.Updated))
 	if isConstraint(err) {
-		return fmt.Errorf("put subject: %w", vault.ErrConflict)
+		return fmt.Errorf("put subject: %w", store.ErrConflict)
 	}
 	if err != nil {
 		return fmt.Errorf("put subject: %w", err)
@@ -263,20 +265,20 @@ func (t *tx) PutSubject(ctx context.Context, s *vault.SubjectRow) error {
 	return nil
 }
 
-func (t *tx) ReplaceSubject(ctx context.Context, s *vault.SubjectRow) error {
+func (t *tx) ReplaceSubject(ctx context.Context, s *subject.Row) error {
 	seq, legacy := t.subject(s.ID)
 	res, err := t.exec(ctx, "replaceSubject", seq, legacy, s.Unit, s.DEK, s.DEKVersion, s.Fields, micros(s.Updated))
 	if err != nil {
 		return fmt.Errorf("replace subject: %w", err)
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
-		return fmt.Errorf("replace subject: %w", vault.ErrNotFound)
+		return fmt.Errorf("replace subject: %w", store.ErrNotFound)
 	}
 	return nil
 }
 
-func (t *tx) GetSubject(ctx context.Context, id string) (*vault.SubjectRow, error) {
-	s := &vault.SubjectRow{ID: id}
+func (t *tx) GetSubject(ctx context.Context, id string) (*subject.Row, error) {
+	s := &subject.Row{ID: id}
 	var created, updated int64
 	var ver int64
 	seq, legacy := t.subject(id)
@@ -296,7 +298,7 @@ func (t *tx) EraseSubject(ctx context.Context, id string, at time.Time) error {
 		return fmt.Errorf("erase subject: %w", err)
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
-		return fmt.Errorf("erase subject: %w", vault.ErrNotFound)
+		return fmt.Errorf("erase subject: %w", store.ErrNotFound)
 	}
 	return nil
 }
@@ -305,13 +307,13 @@ func (t *tx) PutIndex(ctx context.Context, hash []byte, subject string) error {
 	seq, legacy := t.subject(subject)
 	res, err := t.exec(ctx, "putIndex", seq, legacy, hash)
 	if isNotNull(err) {
-		return fmt.Errorf("put index: subject: %w", vault.ErrNotFound)
+		return fmt.Errorf("put index: subject: %w", store.ErrNotFound)
 	}
 	if err != nil {
 		return fmt.Errorf("put index: %w", err)
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
-		return fmt.Errorf("put index: %w", vault.ErrConflict)
+		return fmt.Errorf("put index: %w", store.ErrConflict)
 	}
 	return nil
 }
@@ -335,7 +337,7 @@ func (t *tx) DeleteIndex(ctx context.Context, hash []byte) error {
 	return nil
 }
 
-func (t *tx) AppendAudit(ctx context.Context, e *vault.AuditEntry) error {
+func (t *tx) AppendAudit(ctx context.Context, e *audit.Entry) error {
 	var seq int64
 	var err error
 	if t.cache != nil {
@@ -356,11 +358,11 @@ func (t *tx) AppendAudit(ctx context.Context, e *vault.AuditEntry) error {
 }
 
 // scanAuditColumns reads entries of the schema before migration 008.
-func scanAuditColumns(rows *sql.Rows) ([]vault.AuditEntry, error) {
+func scanAuditColumns(rows *sql.Rows) ([]audit.Entry, error) {
 	defer rows.Close()
-	var out []vault.AuditEntry
+	var out []audit.Entry
 	for rows.Next() {
-		var e vault.AuditEntry
+		var e audit.Entry
 		var ts int64
 		var fields string
 		if err := rows.Scan(&e.Seq, &ts, &e.Actor, &e.Action, &e.Subject, &e.Purpose, &e.Reason, &fields, &e.Decision, &e.Origin); err != nil {
@@ -377,9 +379,9 @@ func scanAuditColumns(rows *sql.Rows) ([]vault.AuditEntry, error) {
 
 // scanLeaves decodes the leaves of rows, keeping those keep accepts, at
 // most limit (0: all).
-func scanLeaves(rows *sql.Rows, keep func(*vault.AuditEntry) bool, limit int) ([]vault.AuditEntry, error) {
+func scanLeaves(rows *sql.Rows, keep func(*audit.Entry) bool, limit int) ([]audit.Entry, error) {
 	defer rows.Close()
-	var out []vault.AuditEntry
+	var out []audit.Entry
 	for rows.Next() {
 		var raw sql.RawBytes
 		if err := rows.Scan(&raw); err != nil {
@@ -403,7 +405,7 @@ func scanLeaves(rows *sql.Rows, keep func(*vault.AuditEntry) bool, limit int) ([
 	return out, nil
 }
 
-func (t *tx) AuditEntries(ctx context.Context, from, to int64, limit int) ([]vault.AuditEntry, error) {
+func (t *tx) AuditEntries(ctx context.Context, from, to int64, limit int) ([]audit.Entry, error) {
 	rows, err := t.rows(ctx, "auditEntries", from, to, limit)
 	if err != nil {
 		return nil, fmt.Errorf("audit entries: %w", err)
@@ -438,7 +440,7 @@ func (t *tx) LastAuditSeq(ctx context.Context) (int64, error) {
 	return n, nil
 }
 
-func (t *tx) SubjectAudit(ctx context.Context, subject string, limit int) ([]vault.AuditEntry, error) {
+func (t *tx) SubjectAudit(ctx context.Context, subject string, limit int) ([]audit.Entry, error) {
 	if subject == "" {
 		return nil, nil
 	}
@@ -448,13 +450,13 @@ func (t *tx) SubjectAudit(ctx context.Context, subject string, limit int) ([]vau
 	if err != nil {
 		return nil, fmt.Errorf("subject audit: %w", err)
 	}
-	return scanLeaves(rows, func(e *vault.AuditEntry) bool { return e.Subject == subject }, limit)
+	return scanLeaves(rows, func(e *audit.Entry) bool { return e.Subject == subject }, limit)
 }
 
-func (t *tx) PutOperator(ctx context.Context, o *vault.Operator) error {
+func (t *tx) PutOperator(ctx context.Context, o *identity.Operator) error {
 	_, err := t.exec(ctx, "putOperator", o.ID, o.Username, o.PasswordHash, o.TOTPSecret, o.TOTPStep, o.Role, o.Unit, micros(o.Created), o.Disabled)
 	if isConstraint(err) {
-		return fmt.Errorf("put operator: %w", vault.ErrConflict)
+		return fmt.Errorf("put operator: %w", store.ErrConflict)
 	}
 	if err != nil {
 		return fmt.Errorf("put operator: %w", err)
@@ -462,8 +464,8 @@ func (t *tx) PutOperator(ctx context.Context, o *vault.Operator) error {
 	return nil
 }
 
-func scanOperator(r *sql.Row) (*vault.Operator, error) {
-	o := &vault.Operator{}
+func scanOperator(r *sql.Row) (*identity.Operator, error) {
+	o := &identity.Operator{}
 	var created, lockedAt, since int64
 	if err := r.Scan(&o.ID, &o.Username, &o.PasswordHash, &o.TOTPSecret, &o.TOTPStep, &o.Role, &o.Unit, &created, &o.Disabled, &o.Locked, &lockedAt, &o.Failures, &since); err != nil {
 		return nil, notFound(err, "get operator")
@@ -478,11 +480,11 @@ func scanOperator(r *sql.Row) (*vault.Operator, error) {
 	return o, nil
 }
 
-func (t *tx) GetOperator(ctx context.Context, id string) (*vault.Operator, error) {
+func (t *tx) GetOperator(ctx context.Context, id string) (*identity.Operator, error) {
 	return scanOperator(t.row(ctx, "getOperator", id))
 }
 
-func (t *tx) GetOperatorByName(ctx context.Context, username string) (*vault.Operator, error) {
+func (t *tx) GetOperatorByName(ctx context.Context, username string) (*identity.Operator, error) {
 	return scanOperator(t.row(ctx, "getOperatorBy", username))
 }
 
@@ -503,10 +505,10 @@ func (t *tx) CountOperators(ctx context.Context) (int, error) {
 	return n, nil
 }
 
-func (t *tx) PutSession(ctx context.Context, s *vault.Session) error {
+func (t *tx) PutSession(ctx context.Context, s *identity.Session) error {
 	_, err := t.exec(ctx, "putSession", s.Hash, string(s.Kind), s.Operator, micros(s.Created), micros(s.LastSeen), micros(s.Expires), s.Attempts, s.Origin, s.UserAgent, microsOrZero(s.SteppedUp), s.StepFactor)
 	if isConstraint(err) {
-		return fmt.Errorf("put session: %w", vault.ErrConflict)
+		return fmt.Errorf("put session: %w", store.ErrConflict)
 	}
 	if err != nil {
 		return fmt.Errorf("put session: %w", err)
@@ -514,7 +516,7 @@ func (t *tx) PutSession(ctx context.Context, s *vault.Session) error {
 	return nil
 }
 
-func (t *tx) GetSession(ctx context.Context, hash []byte) (*vault.Session, error) {
+func (t *tx) GetSession(ctx context.Context, hash []byte) (*identity.Session, error) {
 	s, err := scanSession(t.row(ctx, "getSession", hash), false)
 	if err != nil {
 		return nil, notFound(err, "get session")
@@ -527,8 +529,8 @@ type scanner interface{ Scan(dest ...any) error }
 
 // scanSession reads a session row as getSession (or, withHash,
 // operatorSessions) selects it.
-func scanSession(r scanner, withHash bool) (*vault.Session, error) {
-	s := &vault.Session{}
+func scanSession(r scanner, withHash bool) (*identity.Session, error) {
+	s := &identity.Session{}
 	var kind string
 	var created, seen, expires, stepped int64
 	dest := []any{&kind, &s.Operator, &created, &seen, &expires, &s.Attempts, &s.Origin, &s.UserAgent, &s.Challenge, &stepped, &s.StepFactor, &s.Role, &s.Unit, &s.Disabled, &s.Locked}
@@ -538,7 +540,7 @@ func scanSession(r scanner, withHash bool) (*vault.Session, error) {
 	if err := r.Scan(dest...); err != nil {
 		return nil, err
 	}
-	s.Kind = vault.SessionKind(kind)
+	s.Kind = identity.SessionKind(kind)
 	s.Created, s.LastSeen, s.Expires = fromMicros(created), fromMicros(seen), fromMicros(expires)
 	if stepped != 0 {
 		s.SteppedUp = fromMicros(stepped)
@@ -556,7 +558,7 @@ func (t *tx) TouchSession(ctx context.Context, hash []byte, lastSeen time.Time, 
 		return fmt.Errorf("touch session: %w", err)
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
-		return fmt.Errorf("touch session: %w", vault.ErrNotFound)
+		return fmt.Errorf("touch session: %w", store.ErrNotFound)
 	}
 	return nil
 }

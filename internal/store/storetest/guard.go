@@ -9,27 +9,29 @@ import (
 	"testing"
 	"time"
 
-	"github.com/coffre/coffre/internal/vault"
+	"github.com/coffre/coffre/internal/guard"
+	"github.com/coffre/coffre/internal/identity"
+	"github.com/coffre/coffre/internal/store"
 )
 
 // guards checks the guard's tables: state, caseloads, canaries, locks
 // (seen by GetSession), alerts and extensions.
-func guards(t *testing.T, s vault.Store) {
-	o := &vault.Operator{ID: "op_1", Username: "alice", PasswordHash: "h", Role: "caseworker", Unit: "u1", Created: t0}
-	ses := &vault.Session{Hash: []byte("h1"), Kind: vault.KindSession, Operator: "op_1", Created: t0, LastSeen: t0, Expires: t0.Add(time.Hour)}
-	update(t, s, func(ctx context.Context, tx vault.Tx) error {
+func guards(t *testing.T, s store.Store) {
+	o := &identity.Operator{ID: "op_1", Username: "alice", PasswordHash: "h", Role: "caseworker", Unit: "u1", Created: t0}
+	ses := &identity.Session{Hash: []byte("h1"), Kind: identity.KindSession, Operator: "op_1", Created: t0, LastSeen: t0, Expires: t0.Add(time.Hour)}
+	update(t, s, func(ctx context.Context, tx store.Tx) error {
 		if err := tx.PutOperator(ctx, o); err != nil {
 			return err
 		}
-		if err := tx.PutSubject(ctx, subject("sub_c")); err != nil {
+		if err := tx.PutSubject(ctx, newRow("sub_c")); err != nil {
 			return err
 		}
-		if err := tx.PutSubject(ctx, subject("sub_a")); err != nil {
+		if err := tx.PutSubject(ctx, newRow("sub_a")); err != nil {
 			return err
 		}
 		return tx.PutSession(ctx, ses)
 	})
-	update(t, s, func(ctx context.Context, tx vault.Tx) error {
+	update(t, s, func(ctx context.Context, tx store.Tx) error {
 		if b, err := tx.GetGuard(ctx, "op_1"); err != nil || b != nil {
 			t.Errorf("GetGuard before any = %x, %v; want nil, nil", b, err)
 		}
@@ -45,26 +47,26 @@ func guards(t *testing.T, s vault.Store) {
 		if err := tx.PutCanary(ctx, "sub_c", "partner-x", t0); err != nil {
 			return err
 		}
-		if err := tx.PutCanary(ctx, "sub_c", "", t0); !errors.Is(err, vault.ErrConflict) {
+		if err := tx.PutCanary(ctx, "sub_c", "", t0); !errors.Is(err, store.ErrConflict) {
 			t.Errorf("duplicate canary: %v, want ErrConflict", err)
 		}
-		if err := tx.PutCanary(ctx, "sub_zz", "", t0); !errors.Is(err, vault.ErrNotFound) {
+		if err := tx.PutCanary(ctx, "sub_zz", "", t0); !errors.Is(err, store.ErrNotFound) {
 			t.Errorf("canary of a missing subject: %v, want ErrNotFound", err)
 		}
 		if err := tx.LockOperator(ctx, "op_1", "velocity", t0); err != nil {
 			return err
 		}
-		if err := tx.LockOperator(ctx, "op_9", "velocity", t0); !errors.Is(err, vault.ErrNotFound) {
+		if err := tx.LockOperator(ctx, "op_9", "velocity", t0); !errors.Is(err, store.ErrNotFound) {
 			t.Errorf("lock of a missing operator: %v, want ErrNotFound", err)
 		}
 		for _, code := range []string{"velocity", "canary"} {
-			if err := tx.PutAlert(ctx, &vault.Alert{Time: t0, Operator: "op_1", Code: code, Severity: "high", Action: "lock", Evidence: []int64{3, 4}}); err != nil {
+			if err := tx.PutAlert(ctx, &guard.Alert{Time: t0, Operator: "op_1", Code: code, Severity: "high", Action: "lock", Evidence: []int64{3, 4}}); err != nil {
 				return err
 			}
 		}
 		return tx.PutOutbox(ctx, "alert", []byte(`{}`), t0)
 	})
-	s.View(ctx, func(ctx context.Context, tx vault.Tx) error {
+	s.View(ctx, func(ctx context.Context, tx store.Tx) error {
 		if b, err := tx.GetGuard(ctx, "op_1"); err != nil || !slices.Equal(b, []byte{1, 2, 3}) {
 			t.Errorf("GetGuard = %x, %v; want the last state", b, err)
 		}
@@ -79,7 +81,7 @@ func guards(t *testing.T, s vault.Store) {
 		if p, err := tx.GetCanary(ctx, "sub_c"); err != nil || p != "partner-x" {
 			t.Errorf("GetCanary = %q, %v", p, err)
 		}
-		if _, err := tx.GetCanary(ctx, "sub_a"); !errors.Is(err, vault.ErrNotFound) {
+		if _, err := tx.GetCanary(ctx, "sub_a"); !errors.Is(err, store.ErrNotFound) {
 			t.Errorf("GetCanary of a real subject: %v, want ErrNotFound", err)
 		}
 		for id, want := range map[string]bool{"sub_a": false, "sub_c": true} {
@@ -104,29 +106,29 @@ func guards(t *testing.T, s vault.Store) {
 		}
 		return nil
 	})
-	update(t, s, func(ctx context.Context, tx vault.Tx) error { return tx.LockOperator(ctx, "op_1", "", t0) })
-	s.View(ctx, func(ctx context.Context, tx vault.Tx) error {
+	update(t, s, func(ctx context.Context, tx store.Tx) error { return tx.LockOperator(ctx, "op_1", "", t0) })
+	s.View(ctx, func(ctx context.Context, tx store.Tx) error {
 		if op, _ := tx.GetOperator(ctx, "op_1"); op.Locked != "" {
 			t.Errorf("after unlock: %+v", op)
 		}
 		return nil
 	})
 
-	e := &vault.Extension{ID: "ext_1", Operator: "op_1", Unit: "u1", Subjects: 500, Hours: 8, Reason: "mailing", Created: t0}
-	update(t, s, func(ctx context.Context, tx vault.Tx) error { return tx.PutExtension(ctx, e) })
-	if err := s.Update(ctx, func(ctx context.Context, tx vault.Tx) error { return tx.PutExtension(ctx, e) }); !errors.Is(err, vault.ErrConflict) {
+	e := &guard.Extension{ID: "ext_1", Operator: "op_1", Unit: "u1", Subjects: 500, Hours: 8, Reason: "mailing", Created: t0}
+	update(t, s, func(ctx context.Context, tx store.Tx) error { return tx.PutExtension(ctx, e) })
+	if err := s.Update(ctx, func(ctx context.Context, tx store.Tx) error { return tx.PutExtension(ctx, e) }); !errors.Is(err, store.ErrConflict) {
 		t.Errorf("duplicate extension: %v", err)
 	}
-	update(t, s, func(ctx context.Context, tx vault.Tx) error {
+	update(t, s, func(ctx context.Context, tx store.Tx) error {
 		return tx.ApproveExtension(ctx, "ext_1", "op_2", t0.Add(time.Minute))
 	})
-	if err := s.Update(ctx, func(ctx context.Context, tx vault.Tx) error { return tx.ApproveExtension(ctx, "ext_1", "op_3", t0) }); !errors.Is(err, vault.ErrConflict) {
+	if err := s.Update(ctx, func(ctx context.Context, tx store.Tx) error { return tx.ApproveExtension(ctx, "ext_1", "op_3", t0) }); !errors.Is(err, store.ErrConflict) {
 		t.Errorf("second approval: %v, want ErrConflict", err)
 	}
-	if err := s.Update(ctx, func(ctx context.Context, tx vault.Tx) error { return tx.ApproveExtension(ctx, "ext_9", "op_3", t0) }); !errors.Is(err, vault.ErrNotFound) {
+	if err := s.Update(ctx, func(ctx context.Context, tx store.Tx) error { return tx.ApproveExtension(ctx, "ext_9", "op_3", t0) }); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("approval of a missing request: %v, want ErrNotFound", err)
 	}
-	s.View(ctx, func(ctx context.Context, tx vault.Tx) error {
+	s.View(ctx, func(ctx context.Context, tx store.Tx) error {
 		got, err := tx.GetExtension(ctx, "ext_1")
 		if err != nil || got.ApprovedBy != "op_2" || got.Subjects != 500 || got.Reason != "mailing" || !got.ApprovedAt.Equal(t0.Add(time.Minute)) {
 			t.Errorf("GetExtension = %+v, %v", got, err)
@@ -138,7 +140,7 @@ func guards(t *testing.T, s vault.Store) {
 // guardStateGroups: guard states written by functions that fail do not
 // survive, whatever the grouping, and those of the others do, as seen by
 // later transactions and by reads.
-func guardStateGroups(t *testing.T, s vault.Store) {
+func guardStateGroups(t *testing.T, s store.Store) {
 	const n = 24
 	errFail := errors.New("fail")
 	var wg sync.WaitGroup
@@ -146,7 +148,7 @@ func guardStateGroups(t *testing.T, s vault.Store) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			err := s.Update(ctx, func(ctx context.Context, tx vault.Tx) error {
+			err := s.Update(ctx, func(ctx context.Context, tx store.Tx) error {
 				op := fmt.Sprintf("op_%02d", i)
 				if err := tx.PutGuard(ctx, op, []byte{byte(i), 1}); err != nil {
 					return err
@@ -168,7 +170,7 @@ func guardStateGroups(t *testing.T, s vault.Store) {
 		}()
 	}
 	wg.Wait()
-	check := func(what string, tx vault.Tx) {
+	check := func(what string, tx store.Tx) {
 		for i := range n {
 			b, err := tx.GetGuard(ctx, fmt.Sprintf("op_%02d", i))
 			want := []byte{byte(i), 2}
@@ -180,6 +182,6 @@ func guardStateGroups(t *testing.T, s vault.Store) {
 			}
 		}
 	}
-	update(t, s, func(ctx context.Context, tx vault.Tx) error { check("in a later transaction", tx); return nil })
-	s.View(ctx, func(ctx context.Context, tx vault.Tx) error { check("in a read", tx); return nil })
+	update(t, s, func(ctx context.Context, tx store.Tx) error { check("in a later transaction", tx); return nil })
+	s.View(ctx, func(ctx context.Context, tx store.Tx) error { check("in a read", tx); return nil })
 }

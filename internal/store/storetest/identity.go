@@ -8,15 +8,16 @@ import (
 	"time"
 
 	"github.com/coffre/coffre/internal/audit"
-	"github.com/coffre/coffre/internal/vault"
+	"github.com/coffre/coffre/internal/identity"
+	"github.com/coffre/coffre/internal/store"
 )
 
 // identity checks second factors, session binding and step-up, session
 // listing and mass revocation, and login-failure counting.
-func identity(t *testing.T, s vault.Store) {
-	update(t, s, func(ctx context.Context, tx vault.Tx) error {
+func identityRecords(t *testing.T, s store.Store) {
+	update(t, s, func(ctx context.Context, tx store.Tx) error {
 		for _, id := range []string{"op_1", "op_2"} {
-			if err := tx.PutOperator(ctx, &vault.Operator{ID: id, Username: id, PasswordHash: "h", Role: "r", Unit: "u", Created: t0}); err != nil {
+			if err := tx.PutOperator(ctx, &identity.Operator{ID: id, Username: id, PasswordHash: "h", Role: "r", Unit: "u", Created: t0}); err != nil {
 				return err
 			}
 		}
@@ -25,26 +26,26 @@ func identity(t *testing.T, s vault.Store) {
 			if i == 2 {
 				op = "op_2"
 			}
-			if err := tx.PutSession(ctx, &vault.Session{Hash: []byte(h), Kind: vault.KindSession, Operator: op, Created: t0.Add(time.Duration(i) * time.Minute),
+			if err := tx.PutSession(ctx, &identity.Session{Hash: []byte(h), Kind: identity.KindSession, Operator: op, Created: t0.Add(time.Duration(i) * time.Minute),
 				LastSeen: t0, Expires: t0.Add(time.Hour), Origin: "10.0.0.1", UserAgent: "ua/1", SteppedUp: t0, StepFactor: "totp"}); err != nil {
 				return err
 			}
 		}
-		return tx.PutSession(ctx, &vault.Session{Hash: []byte("l1"), Kind: vault.KindLogin, Operator: "op_1", Created: t0, LastSeen: t0, Expires: t0.Add(time.Minute)})
+		return tx.PutSession(ctx, &identity.Session{Hash: []byte("l1"), Kind: identity.KindLogin, Operator: "op_1", Created: t0, LastSeen: t0, Expires: t0.Add(time.Minute)})
 	})
-	update(t, s, func(ctx context.Context, tx vault.Tx) error {
+	update(t, s, func(ctx context.Context, tx store.Tx) error {
 		if err := tx.SetChallenge(ctx, []byte("l1"), []byte("challenge")); err != nil {
 			return err
 		}
 		if err := tx.StepUp(ctx, []byte("s1"), t0.Add(time.Hour), "webauthn", "10.0.0.2", "ua/2"); err != nil {
 			return err
 		}
-		if err := tx.StepUp(ctx, []byte("nope"), t0, "totp", "", ""); !errors.Is(err, vault.ErrNotFound) {
+		if err := tx.StepUp(ctx, []byte("nope"), t0, "totp", "", ""); !errors.Is(err, store.ErrNotFound) {
 			t.Errorf("step-up of a missing session: %v", err)
 		}
 		return nil
 	})
-	s.View(ctx, func(ctx context.Context, tx vault.Tx) error {
+	s.View(ctx, func(ctx context.Context, tx store.Tx) error {
 		if l, err := tx.GetSession(ctx, []byte("l1")); err != nil || string(l.Challenge) != "challenge" {
 			t.Errorf("login challenge = %+v, %v", l, err)
 		}
@@ -59,7 +60,7 @@ func identity(t *testing.T, s vault.Store) {
 		return nil
 	})
 	var removed int
-	update(t, s, func(ctx context.Context, tx vault.Tx) error {
+	update(t, s, func(ctx context.Context, tx store.Tx) error {
 		var err error
 		removed, err = tx.DeleteAllSessions(ctx, "op_2")
 		return err
@@ -67,7 +68,7 @@ func identity(t *testing.T, s vault.Store) {
 	if removed != 3 {
 		t.Errorf("DeleteAllSessions removed %d, want 3 (op_1's two sessions and its login row)", removed)
 	}
-	s.View(ctx, func(ctx context.Context, tx vault.Tx) error {
+	s.View(ctx, func(ctx context.Context, tx store.Tx) error {
 		if _, err := tx.GetSession(ctx, []byte("s3")); err != nil {
 			t.Errorf("the kept operator's session: %v", err)
 		}
@@ -75,15 +76,15 @@ func identity(t *testing.T, s vault.Store) {
 	})
 
 	// WebAuthn credentials and recovery codes.
-	c := &vault.WebAuthnCredential{ID: []byte{1, 2, 3}, Operator: "op_1", Name: "yubikey", Credential: []byte(`{"id":"AQID"}`), Created: t0}
-	update(t, s, func(ctx context.Context, tx vault.Tx) error { return tx.PutWebAuthn(ctx, c) })
-	if err := s.Update(ctx, func(ctx context.Context, tx vault.Tx) error { return tx.PutWebAuthn(ctx, c) }); !errors.Is(err, vault.ErrConflict) {
+	c := &identity.WebAuthnCredential{ID: []byte{1, 2, 3}, Operator: "op_1", Name: "yubikey", Credential: []byte(`{"id":"AQID"}`), Created: t0}
+	update(t, s, func(ctx context.Context, tx store.Tx) error { return tx.PutWebAuthn(ctx, c) })
+	if err := s.Update(ctx, func(ctx context.Context, tx store.Tx) error { return tx.PutWebAuthn(ctx, c) }); !errors.Is(err, store.ErrConflict) {
 		t.Errorf("duplicate credential: %v", err)
 	}
-	update(t, s, func(ctx context.Context, tx vault.Tx) error {
+	update(t, s, func(ctx context.Context, tx store.Tx) error {
 		return tx.UpdateWebAuthn(ctx, c.ID, []byte(`{"id":"AQID","n":7}`), 7, t0.Add(time.Minute))
 	})
-	s.View(ctx, func(ctx context.Context, tx vault.Tx) error {
+	s.View(ctx, func(ctx context.Context, tx store.Tx) error {
 		cs, err := tx.WebAuthnCredentials(ctx, "op_1")
 		if err != nil || len(cs) != 1 || cs[0].SignCount != 7 || !cs[0].LastUsed.Equal(t0.Add(time.Minute)) || cs[0].Name != "yubikey" || string(cs[0].Credential) != `{"id":"AQID","n":7}` {
 			t.Errorf("credentials = %+v, %v", cs, err)
@@ -93,16 +94,16 @@ func identity(t *testing.T, s vault.Store) {
 		}
 		return nil
 	})
-	if err := s.Update(ctx, func(ctx context.Context, tx vault.Tx) error { return tx.DeleteWebAuthn(ctx, "op_2", c.ID) }); !errors.Is(err, vault.ErrNotFound) {
+	if err := s.Update(ctx, func(ctx context.Context, tx store.Tx) error { return tx.DeleteWebAuthn(ctx, "op_2", c.ID) }); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("another operator deletes the credential: %v", err)
 	}
-	update(t, s, func(ctx context.Context, tx vault.Tx) error { return tx.DeleteWebAuthn(ctx, "op_1", c.ID) })
+	update(t, s, func(ctx context.Context, tx store.Tx) error { return tx.DeleteWebAuthn(ctx, "op_1", c.ID) })
 
-	update(t, s, func(ctx context.Context, tx vault.Tx) error {
+	update(t, s, func(ctx context.Context, tx store.Tx) error {
 		return tx.PutRecoveryCodes(ctx, "op_1", [][]byte{[]byte("a"), []byte("b")})
 	})
 	var uses []bool
-	update(t, s, func(ctx context.Context, tx vault.Tx) error {
+	update(t, s, func(ctx context.Context, tx store.Tx) error {
 		uses = nil
 		for _, h := range []string{"a", "a", "c", "b"} {
 			ok, err := tx.UseRecoveryCode(ctx, "op_1", []byte(h))
@@ -125,7 +126,7 @@ func identity(t *testing.T, s vault.Store) {
 
 	// Login failures: counted within the window, restarted after it.
 	var counts []int
-	update(t, s, func(ctx context.Context, tx vault.Tx) error {
+	update(t, s, func(ctx context.Context, tx store.Tx) error {
 		counts = nil
 		for _, at := range []time.Duration{0, time.Minute, 2 * time.Minute, 20 * time.Minute} {
 			n, err := tx.LoginFailure(ctx, "op_1", t0.Add(at), 15*time.Minute)
@@ -134,7 +135,7 @@ func identity(t *testing.T, s vault.Store) {
 			}
 			counts = append(counts, n)
 		}
-		if _, err := tx.LoginFailure(ctx, "op_9", t0, time.Minute); !errors.Is(err, vault.ErrNotFound) {
+		if _, err := tx.LoginFailure(ctx, "op_9", t0, time.Minute); !errors.Is(err, store.ErrNotFound) {
 			t.Errorf("failure of a missing operator: %v", err)
 		}
 		return nil
@@ -142,8 +143,8 @@ func identity(t *testing.T, s vault.Store) {
 	if !slices.Equal(counts, []int{1, 2, 3, 1}) {
 		t.Errorf("failure counts = %v, want 1 2 3 1", counts)
 	}
-	update(t, s, func(ctx context.Context, tx vault.Tx) error {
-		if err := tx.SetOperatorRole(ctx, "op_9", "r", "u"); !errors.Is(err, vault.ErrNotFound) {
+	update(t, s, func(ctx context.Context, tx store.Tx) error {
+		if err := tx.SetOperatorRole(ctx, "op_9", "r", "u"); !errors.Is(err, store.ErrNotFound) {
 			t.Errorf("role of a missing operator: %v", err)
 		}
 		if err := tx.SetOperatorRole(ctx, "op_1", "auditor", "u2"); err != nil {
@@ -151,7 +152,7 @@ func identity(t *testing.T, s vault.Store) {
 		}
 		return tx.ResetLoginFailures(ctx, "op_1")
 	})
-	s.View(ctx, func(ctx context.Context, tx vault.Tx) error {
+	s.View(ctx, func(ctx context.Context, tx store.Tx) error {
 		if op, _ := tx.GetOperator(ctx, "op_1"); op.Failures != 0 || op.Role != "auditor" || op.Unit != "u2" {
 			t.Errorf("after reset and role change: %+v", op)
 		}
@@ -161,13 +162,13 @@ func identity(t *testing.T, s vault.Store) {
 
 // auditLeaves: the stored leaf is the entry's canonical encoding; a
 // subject's history matches the id exactly (not as a substring).
-func auditLeaves(t *testing.T, s vault.Store) {
+func auditLeaves(t *testing.T, s store.Store) {
 	subjects := []string{"sub_a", "sub_ab", "", "sub_a", "sub_b"}
-	var want []vault.AuditEntry
-	update(t, s, func(ctx context.Context, tx vault.Tx) error {
+	var want []audit.Entry
+	update(t, s, func(ctx context.Context, tx store.Tx) error {
 		want = want[:0]
 		for i, sub := range subjects {
-			e := vault.AuditEntry{Time: t0.Add(time.Duration(i) * time.Second), Actor: "op_1", Action: "read", Subject: sub, Decision: "allow", Fields: []string{"a"}}
+			e := audit.Entry{Time: t0.Add(time.Duration(i) * time.Second), Actor: "op_1", Action: "read", Subject: sub, Decision: "allow", Fields: []string{"a"}}
 			if err := tx.AppendAudit(ctx, &e); err != nil {
 				return err
 			}
@@ -175,7 +176,7 @@ func auditLeaves(t *testing.T, s vault.Store) {
 		}
 		return nil
 	})
-	s.View(ctx, func(ctx context.Context, tx vault.Tx) error {
+	s.View(ctx, func(ctx context.Context, tx store.Tx) error {
 		var seqs []int64
 		err := tx.AuditLeaves(ctx, 2, 5, func(seq int64, leaf []byte) error {
 			seqs = append(seqs, seq)

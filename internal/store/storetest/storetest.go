@@ -1,9 +1,9 @@
-// Package storetest is the conformance suite every vault.Store
+// Package storetest is the conformance suite every store.Store
 // implementation runs: it states the contract of package vault's Store and
 // Tx in executable form.
 //
 //	func TestConformance(t *testing.T) {
-//		storetest.Run(t, func(t *testing.T) vault.Store { return openTestStore(t) })
+//		storetest.Run(t, func(t *testing.T) store.Store { return openTestStore(t) })
 //	}
 package storetest
 
@@ -16,15 +16,19 @@ import (
 	"testing"
 	"time"
 
-	"github.com/coffre/coffre/internal/vault"
+	"github.com/coffre/coffre/internal/audit"
+	"github.com/coffre/coffre/internal/identity"
+	"github.com/coffre/coffre/internal/store"
+	"github.com/coffre/coffre/internal/subject"
+	"github.com/coffre/coffre/internal/subjectid"
 )
 
 // Run runs the suite; open returns a fresh, empty store for each subtest
 // (closing it is open's business, with t.Cleanup).
-func Run(t *testing.T, open func(t *testing.T) vault.Store) {
+func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	tests := []struct {
 		name string
-		fn   func(t *testing.T, s vault.Store)
+		fn   func(t *testing.T, s store.Store)
 	}{
 		{"SubjectRoundTrip", subjectRoundTrip},
 		{"SubjectConflictAndReplace", subjectConflictAndReplace},
@@ -43,7 +47,7 @@ func Run(t *testing.T, open func(t *testing.T) vault.Store) {
 		{"Checkpoints", checkpoints},
 		{"Guards", guards},
 		{"GuardStateGroups", guardStateGroups},
-		{"Identity", identity},
+		{"Identity", identityRecords},
 		{"Partners", partners},
 		{"AuditLeaves", auditLeaves},
 	}
@@ -58,22 +62,22 @@ var ctx = context.Background()
 
 var t0 = time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
 
-func update(t *testing.T, s vault.Store, fn func(context.Context, vault.Tx) error) {
+func update(t *testing.T, s store.Store, fn func(context.Context, store.Tx) error) {
 	t.Helper()
 	if err := s.Update(ctx, fn); err != nil {
 		t.Fatalf("Update: %v", err)
 	}
 }
 
-func subject(id string) *vault.SubjectRow {
-	return &vault.SubjectRow{ID: id, Unit: "unit-a", DEK: []byte("wrapped-" + id), DEKVersion: 1,
+func newRow(id string) *subject.Row {
+	return &subject.Row{ID: id, Unit: "unit-a", DEK: []byte("wrapped-" + id), DEKVersion: 1,
 		Fields: []byte("sealed-" + id), Created: t0, Updated: t0}
 }
 
-func getSubject(t *testing.T, s vault.Store, id string) (*vault.SubjectRow, error) {
+func getSubject(t *testing.T, s store.Store, id string) (*subject.Row, error) {
 	t.Helper()
-	var got *vault.SubjectRow
-	err := s.View(ctx, func(ctx context.Context, tx vault.Tx) error {
+	var got *subject.Row
+	err := s.View(ctx, func(ctx context.Context, tx store.Tx) error {
 		var err error
 		got, err = tx.GetSubject(ctx, id)
 		return err
@@ -81,9 +85,9 @@ func getSubject(t *testing.T, s vault.Store, id string) (*vault.SubjectRow, erro
 	return got, err
 }
 
-func subjectRoundTrip(t *testing.T, s vault.Store) {
-	want := subject("sub_1")
-	update(t, s, func(ctx context.Context, tx vault.Tx) error { return tx.PutSubject(ctx, want) })
+func subjectRoundTrip(t *testing.T, s store.Store) {
+	want := newRow("sub_1")
+	update(t, s, func(ctx context.Context, tx store.Tx) error { return tx.PutSubject(ctx, want) })
 	got, err := getSubject(t, s, "sub_1")
 	if err != nil {
 		t.Fatal(err)
@@ -92,33 +96,33 @@ func subjectRoundTrip(t *testing.T, s vault.Store) {
 		!bytes.Equal(got.Fields, want.Fields) || !got.Created.Equal(t0) || got.Erased {
 		t.Fatalf("GetSubject = %+v, want %+v", got, want)
 	}
-	if _, err := getSubject(t, s, "sub_none"); !errors.Is(err, vault.ErrNotFound) {
+	if _, err := getSubject(t, s, "sub_none"); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("missing subject: %v, want ErrNotFound", err)
 	}
 }
 
-func subjectConflictAndReplace(t *testing.T, s vault.Store) {
-	update(t, s, func(ctx context.Context, tx vault.Tx) error { return tx.PutSubject(ctx, subject("sub_1")) })
-	err := s.Update(ctx, func(ctx context.Context, tx vault.Tx) error { return tx.PutSubject(ctx, subject("sub_1")) })
-	if !errors.Is(err, vault.ErrConflict) {
+func subjectConflictAndReplace(t *testing.T, s store.Store) {
+	update(t, s, func(ctx context.Context, tx store.Tx) error { return tx.PutSubject(ctx, newRow("sub_1")) })
+	err := s.Update(ctx, func(ctx context.Context, tx store.Tx) error { return tx.PutSubject(ctx, newRow("sub_1")) })
+	if !errors.Is(err, store.ErrConflict) {
 		t.Fatalf("second put: %v, want ErrConflict", err)
 	}
-	r := subject("sub_1")
+	r := newRow("sub_1")
 	r.Fields, r.Unit, r.Updated = []byte("new"), "unit-b", t0.Add(time.Hour)
-	update(t, s, func(ctx context.Context, tx vault.Tx) error { return tx.ReplaceSubject(ctx, r) })
+	update(t, s, func(ctx context.Context, tx store.Tx) error { return tx.ReplaceSubject(ctx, r) })
 	got, _ := getSubject(t, s, "sub_1")
 	if string(got.Fields) != "new" || got.Unit != "unit-b" || !got.Updated.Equal(r.Updated) {
 		t.Fatalf("after replace: %+v", got)
 	}
-	err = s.Update(ctx, func(ctx context.Context, tx vault.Tx) error { return tx.ReplaceSubject(ctx, subject("sub_2")) })
-	if !errors.Is(err, vault.ErrNotFound) {
+	err = s.Update(ctx, func(ctx context.Context, tx store.Tx) error { return tx.ReplaceSubject(ctx, newRow("sub_2")) })
+	if !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("replace missing: %v, want ErrNotFound", err)
 	}
 }
 
-func eraseKeepsTombstone(t *testing.T, s vault.Store) {
-	update(t, s, func(ctx context.Context, tx vault.Tx) error { return tx.PutSubject(ctx, subject("sub_1")) })
-	update(t, s, func(ctx context.Context, tx vault.Tx) error { return tx.EraseSubject(ctx, "sub_1", t0) })
+func eraseKeepsTombstone(t *testing.T, s store.Store) {
+	update(t, s, func(ctx context.Context, tx store.Tx) error { return tx.PutSubject(ctx, newRow("sub_1")) })
+	update(t, s, func(ctx context.Context, tx store.Tx) error { return tx.EraseSubject(ctx, "sub_1", t0) })
 	got, err := getSubject(t, s, "sub_1")
 	if err != nil {
 		t.Fatal(err)
@@ -126,14 +130,14 @@ func eraseKeepsTombstone(t *testing.T, s vault.Store) {
 	if !got.Erased || got.DEK != nil || got.Fields != nil {
 		t.Fatalf("after erase: erased=%v dek=%q fields=%q; want tombstone without key or data", got.Erased, got.DEK, got.Fields)
 	}
-	err = s.Update(ctx, func(ctx context.Context, tx vault.Tx) error { return tx.ReplaceSubject(ctx, subject("sub_1")) })
-	if !errors.Is(err, vault.ErrNotFound) {
+	err = s.Update(ctx, func(ctx context.Context, tx store.Tx) error { return tx.ReplaceSubject(ctx, newRow("sub_1")) })
+	if !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("replace erased: %v, want ErrNotFound", err)
 	}
 }
 
 // newIDs returns n ids from the store.
-func newIDs(t *testing.T, s vault.Store, n int) []string {
+func newIDs(t *testing.T, s store.Store, n int) []string {
 	t.Helper()
 	ids, err := s.NewSubjectIDs(ctx, n)
 	if err != nil || len(ids) != n {
@@ -145,12 +149,12 @@ func newIDs(t *testing.T, s vault.Store, n int) []string {
 // subjectIDs checks the ids a store makes: well-formed, never repeated,
 // and naming the subject stored under them; and that ids made elsewhere
 // (subjects from before ids were the store's) still name theirs.
-func subjectIDs(t *testing.T, s vault.Store) {
+func subjectIDs(t *testing.T, s store.Store) {
 	seen := map[string]bool{}
 	var ids []string
 	for _, n := range []int{1, 3, 0, 50} {
 		for _, id := range newIDs(t, s, n) {
-			if !vault.ValidSubjectID(id) || seen[id] {
+			if !subjectid.Valid(id) || seen[id] {
 				t.Fatalf("NewSubjectIDs gave %q: malformed or repeated", id)
 			}
 			seen[id] = true
@@ -158,13 +162,13 @@ func subjectIDs(t *testing.T, s vault.Store) {
 		}
 	}
 	// Written out of order, with an id never written in between (a gap).
-	update(t, s, func(ctx context.Context, tx vault.Tx) error {
+	update(t, s, func(ctx context.Context, tx store.Tx) error {
 		for _, id := range []string{ids[3], ids[0], ids[10]} {
-			if err := tx.PutSubject(ctx, subject(id)); err != nil {
+			if err := tx.PutSubject(ctx, newRow(id)); err != nil {
 				return err
 			}
 		}
-		return tx.PutSubject(ctx, subject("sub_made_elsewhere"))
+		return tx.PutSubject(ctx, newRow("sub_made_elsewhere"))
 	})
 	for _, id := range []string{ids[3], ids[0], ids[10], "sub_made_elsewhere"} {
 		got, err := getSubject(t, s, id)
@@ -173,27 +177,27 @@ func subjectIDs(t *testing.T, s vault.Store) {
 		}
 	}
 	for _, id := range []string{ids[1], ids[53]} {
-		if _, err := getSubject(t, s, id); !errors.Is(err, vault.ErrNotFound) {
+		if _, err := getSubject(t, s, id); !errors.Is(err, store.ErrNotFound) {
 			t.Fatalf("id handed out, never written: %v, want ErrNotFound", err)
 		}
 	}
-	if err := s.Update(ctx, func(ctx context.Context, tx vault.Tx) error { return tx.PutSubject(ctx, subject(ids[0])) }); !errors.Is(err, vault.ErrConflict) {
+	if err := s.Update(ctx, func(ctx context.Context, tx store.Tx) error { return tx.PutSubject(ctx, newRow(ids[0])) }); !errors.Is(err, store.ErrConflict) {
 		t.Fatalf("second put of a store-made id: %v, want ErrConflict", err)
 	}
 	// Ids made after a subject from elsewhere do not collide with it.
 	later := newIDs(t, s, 1)[0]
-	update(t, s, func(ctx context.Context, tx vault.Tx) error { return tx.PutSubject(ctx, subject(later)) })
+	update(t, s, func(ctx context.Context, tx store.Tx) error { return tx.PutSubject(ctx, newRow(later)) })
 	if got, err := getSubject(t, s, "sub_made_elsewhere"); err != nil || string(got.Fields) != "sealed-sub_made_elsewhere" {
 		t.Fatalf("subject from elsewhere after a later put: %+v, %v", got, err)
 	}
 	// Both kinds in the blind index.
-	update(t, s, func(ctx context.Context, tx vault.Tx) error {
+	update(t, s, func(ctx context.Context, tx store.Tx) error {
 		if err := tx.PutIndex(ctx, []byte("hash-of-store-id"), ids[3]); err != nil {
 			return err
 		}
 		return tx.PutIndex(ctx, []byte("hash-of-old-id.."), "sub_made_elsewhere")
 	})
-	s.View(ctx, func(ctx context.Context, tx vault.Tx) error {
+	s.View(ctx, func(ctx context.Context, tx store.Tx) error {
 		for h, want := range map[string]string{"hash-of-store-id": ids[3], "hash-of-old-id..": "sub_made_elsewhere"} {
 			if got, err := tx.LookupIndex(ctx, []byte(h)); err != nil || got != want {
 				t.Errorf("LookupIndex(%s) = %q, %v; want %q", h, got, err, want)
@@ -201,51 +205,51 @@ func subjectIDs(t *testing.T, s vault.Store) {
 		}
 		return nil
 	})
-	err := s.Update(ctx, func(ctx context.Context, tx vault.Tx) error {
+	err := s.Update(ctx, func(ctx context.Context, tx store.Tx) error {
 		return tx.PutIndex(ctx, []byte("hash-of-nobody.."), "sub_nobody")
 	})
-	if !errors.Is(err, vault.ErrNotFound) {
+	if !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("index entry for an unknown subject from elsewhere: %v, want ErrNotFound", err)
 	}
 }
 
-func indexExactOnly(t *testing.T, s vault.Store) {
+func indexExactOnly(t *testing.T, s store.Store) {
 	h1, h2 := []byte("0123456789abcdef"), []byte("0123456789abcdeg")
 	ids := newIDs(t, s, 2)
-	update(t, s, func(ctx context.Context, tx vault.Tx) error { return tx.PutIndex(ctx, h1, ids[0]) })
-	err := s.Update(ctx, func(ctx context.Context, tx vault.Tx) error { return tx.PutIndex(ctx, h1, ids[1]) })
-	if !errors.Is(err, vault.ErrConflict) {
+	update(t, s, func(ctx context.Context, tx store.Tx) error { return tx.PutIndex(ctx, h1, ids[0]) })
+	err := s.Update(ctx, func(ctx context.Context, tx store.Tx) error { return tx.PutIndex(ctx, h1, ids[1]) })
+	if !errors.Is(err, store.ErrConflict) {
 		t.Fatalf("duplicate hash: %v, want ErrConflict", err)
 	}
-	s.View(ctx, func(ctx context.Context, tx vault.Tx) error {
+	s.View(ctx, func(ctx context.Context, tx store.Tx) error {
 		if id, err := tx.LookupIndex(ctx, h1); err != nil || id != ids[0] {
 			t.Errorf("LookupIndex = %q, %v; want %s", id, err, ids[0])
 		}
-		if _, err := tx.LookupIndex(ctx, h2); !errors.Is(err, vault.ErrNotFound) {
+		if _, err := tx.LookupIndex(ctx, h2); !errors.Is(err, store.ErrNotFound) {
 			t.Errorf("neighbour hash: %v, want ErrNotFound", err)
 		}
-		if _, err := tx.LookupIndex(ctx, h1[:8]); !errors.Is(err, vault.ErrNotFound) {
+		if _, err := tx.LookupIndex(ctx, h1[:8]); !errors.Is(err, store.ErrNotFound) {
 			t.Errorf("prefix hash: %v, want ErrNotFound", err)
 		}
 		return nil
 	})
-	update(t, s, func(ctx context.Context, tx vault.Tx) error { return tx.DeleteIndex(ctx, h1) })
-	update(t, s, func(ctx context.Context, tx vault.Tx) error { return tx.DeleteIndex(ctx, h2) })
-	s.View(ctx, func(ctx context.Context, tx vault.Tx) error {
-		if _, err := tx.LookupIndex(ctx, h1); !errors.Is(err, vault.ErrNotFound) {
+	update(t, s, func(ctx context.Context, tx store.Tx) error { return tx.DeleteIndex(ctx, h1) })
+	update(t, s, func(ctx context.Context, tx store.Tx) error { return tx.DeleteIndex(ctx, h2) })
+	s.View(ctx, func(ctx context.Context, tx store.Tx) error {
+		if _, err := tx.LookupIndex(ctx, h1); !errors.Is(err, store.ErrNotFound) {
 			t.Errorf("after delete: %v, want ErrNotFound", err)
 		}
 		return nil
 	})
 }
 
-func txRollback(t *testing.T, s vault.Store) {
+func txRollback(t *testing.T, s store.Store) {
 	boom := errors.New("boom")
-	err := s.Update(ctx, func(ctx context.Context, tx vault.Tx) error {
-		if err := tx.PutSubject(ctx, subject("sub_1")); err != nil {
+	err := s.Update(ctx, func(ctx context.Context, tx store.Tx) error {
+		if err := tx.PutSubject(ctx, newRow("sub_1")); err != nil {
 			return err
 		}
-		if err := tx.AppendAudit(ctx, &vault.AuditEntry{Time: t0, Actor: "op_1", Action: "create", Decision: "allow"}); err != nil {
+		if err := tx.AppendAudit(ctx, &audit.Entry{Time: t0, Actor: "op_1", Action: "create", Decision: "allow"}); err != nil {
 			return err
 		}
 		return boom
@@ -253,11 +257,11 @@ func txRollback(t *testing.T, s vault.Store) {
 	if !errors.Is(err, boom) {
 		t.Fatalf("Update = %v, want fn's error", err)
 	}
-	if _, err := getSubject(t, s, "sub_1"); !errors.Is(err, vault.ErrNotFound) {
+	if _, err := getSubject(t, s, "sub_1"); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("subject survived rollback: %v", err)
 	}
 	var n int
-	s.View(ctx, func(ctx context.Context, tx vault.Tx) error {
+	s.View(ctx, func(ctx context.Context, tx store.Tx) error {
 		es, err := tx.AuditEntries(ctx, 1, 100, 100)
 		n = len(es)
 		return err
@@ -269,14 +273,14 @@ func txRollback(t *testing.T, s vault.Store) {
 
 // groupIsolation runs many concurrent updates, half of which fail: the
 // failures leave nothing, the successes all land, whatever the grouping.
-func groupIsolation(t *testing.T, s vault.Store) {
+func groupIsolation(t *testing.T, s store.Store) {
 	const n = 64
 	var wg sync.WaitGroup
 	errs := make([]error, n)
 	for i := range n {
 		wg.Go(func() {
-			errs[i] = s.Update(ctx, func(ctx context.Context, tx vault.Tx) error {
-				if err := tx.PutSubject(ctx, subject(fmt.Sprintf("sub_%d", i))); err != nil {
+			errs[i] = s.Update(ctx, func(ctx context.Context, tx store.Tx) error {
+				if err := tx.PutSubject(ctx, newRow(fmt.Sprintf("sub_%d", i))); err != nil {
 					return err
 				}
 				if i%2 == 1 {
@@ -292,32 +296,32 @@ func groupIsolation(t *testing.T, s vault.Store) {
 		if i%2 == 0 && (errs[i] != nil || err != nil) {
 			t.Errorf("update %d: %v / get: %v; want it committed", i, errs[i], err)
 		}
-		if i%2 == 1 && (errs[i] == nil || !errors.Is(err, vault.ErrNotFound)) {
+		if i%2 == 1 && (errs[i] == nil || !errors.Is(err, store.ErrNotFound)) {
 			t.Errorf("update %d: %v / get: %v; want it rolled back", i, errs[i], err)
 		}
 	}
 }
 
-func auditSequence(t *testing.T, s vault.Store) {
+func auditSequence(t *testing.T, s store.Store) {
 	for i := range 3 {
-		e := &vault.AuditEntry{Time: t0.Add(time.Duration(i) * time.Second), Actor: "op_1", Action: "read", Subject: "sub_1",
+		e := &audit.Entry{Time: t0.Add(time.Duration(i) * time.Second), Actor: "op_1", Action: "read", Subject: "sub_1",
 			Purpose: "case-handling", Reason: "ticket 42", Fields: []string{"given_name", "phone"}, Decision: "allow", Origin: "127.0.0.1"}
-		update(t, s, func(ctx context.Context, tx vault.Tx) error { return tx.AppendAudit(ctx, e) })
+		update(t, s, func(ctx context.Context, tx store.Tx) error { return tx.AppendAudit(ctx, e) })
 		if e.Seq != int64(i+1) {
 			t.Fatalf("entry %d got Seq %d, want %d", i, e.Seq, i+1)
 		}
 	}
 	// A rolled-back append leaves no gap.
-	s.Update(ctx, func(ctx context.Context, tx vault.Tx) error {
-		tx.AppendAudit(ctx, &vault.AuditEntry{Time: t0, Actor: "op_2", Action: "read", Decision: "allow"})
+	s.Update(ctx, func(ctx context.Context, tx store.Tx) error {
+		tx.AppendAudit(ctx, &audit.Entry{Time: t0, Actor: "op_2", Action: "read", Decision: "allow"})
 		return errors.New("abort")
 	})
-	e := &vault.AuditEntry{Time: t0, Actor: "op_3", Action: "lookup", Decision: "deny:not_found"}
-	update(t, s, func(ctx context.Context, tx vault.Tx) error { return tx.AppendAudit(ctx, e) })
+	e := &audit.Entry{Time: t0, Actor: "op_3", Action: "lookup", Decision: "deny:not_found"}
+	update(t, s, func(ctx context.Context, tx store.Tx) error { return tx.AppendAudit(ctx, e) })
 	if e.Seq != 4 {
 		t.Fatalf("after rollback Seq = %d, want 4", e.Seq)
 	}
-	s.View(ctx, func(ctx context.Context, tx vault.Tx) error {
+	s.View(ctx, func(ctx context.Context, tx store.Tx) error {
 		es, err := tx.AuditEntries(ctx, 2, 4, 10)
 		if err != nil || len(es) != 2 || es[0].Seq != 2 || es[1].Seq != 3 {
 			t.Fatalf("AuditEntries(2,4) = %+v, %v", es, err)
@@ -334,14 +338,14 @@ func auditSequence(t *testing.T, s vault.Store) {
 	})
 }
 
-func concurrentAppend(t *testing.T, s vault.Store) {
+func concurrentAppend(t *testing.T, s store.Store) {
 	const n = 200
 	seqs := make([]int64, n)
 	var wg sync.WaitGroup
 	for i := range n {
 		wg.Go(func() {
-			e := &vault.AuditEntry{Time: t0, Actor: "op_1", Action: "read", Decision: "allow"}
-			if err := s.Update(ctx, func(ctx context.Context, tx vault.Tx) error { return tx.AppendAudit(ctx, e) }); err != nil {
+			e := &audit.Entry{Time: t0, Actor: "op_1", Action: "read", Decision: "allow"}
+			if err := s.Update(ctx, func(ctx context.Context, tx store.Tx) error { return tx.AppendAudit(ctx, e) }); err != nil {
 				t.Error(err)
 			}
 			seqs[i] = e.Seq
@@ -357,20 +361,20 @@ func concurrentAppend(t *testing.T, s vault.Store) {
 	}
 }
 
-func operators(t *testing.T, s vault.Store) {
-	o := &vault.Operator{ID: "op_1", Username: "alice", PasswordHash: "$argon2id$x", TOTPSecret: []byte("sealed"), Role: "caseworker", Unit: "u1", Created: t0}
-	update(t, s, func(ctx context.Context, tx vault.Tx) error { return tx.PutOperator(ctx, o) })
+func operators(t *testing.T, s store.Store) {
+	o := &identity.Operator{ID: "op_1", Username: "alice", PasswordHash: "$argon2id$x", TOTPSecret: []byte("sealed"), Role: "caseworker", Unit: "u1", Created: t0}
+	update(t, s, func(ctx context.Context, tx store.Tx) error { return tx.PutOperator(ctx, o) })
 	dup := *o
 	dup.ID = "op_2"
-	if err := s.Update(ctx, func(ctx context.Context, tx vault.Tx) error { return tx.PutOperator(ctx, &dup) }); !errors.Is(err, vault.ErrConflict) {
+	if err := s.Update(ctx, func(ctx context.Context, tx store.Tx) error { return tx.PutOperator(ctx, &dup) }); !errors.Is(err, store.ErrConflict) {
 		t.Fatalf("duplicate username: %v, want ErrConflict", err)
 	}
-	s.View(ctx, func(ctx context.Context, tx vault.Tx) error {
+	s.View(ctx, func(ctx context.Context, tx store.Tx) error {
 		got, err := tx.GetOperatorByName(ctx, "alice")
 		if err != nil || got.ID != "op_1" || got.Role != "caseworker" || string(got.TOTPSecret) != "sealed" || !got.Created.Equal(t0) {
 			t.Fatalf("GetOperatorByName = %+v, %v", got, err)
 		}
-		if _, err := tx.GetOperator(ctx, "op_9"); !errors.Is(err, vault.ErrNotFound) {
+		if _, err := tx.GetOperator(ctx, "op_9"); !errors.Is(err, store.ErrNotFound) {
 			t.Fatalf("missing operator: %v", err)
 		}
 		if n, err := tx.CountOperators(ctx); n != 1 || err != nil {
@@ -380,9 +384,9 @@ func operators(t *testing.T, s vault.Store) {
 	})
 }
 
-func totpStep(t *testing.T, s vault.Store) {
-	update(t, s, func(ctx context.Context, tx vault.Tx) error {
-		return tx.PutOperator(ctx, &vault.Operator{ID: "op_1", Username: "a", PasswordHash: "h", Role: "r", Unit: "u", Created: t0})
+func totpStep(t *testing.T, s store.Store) {
+	update(t, s, func(ctx context.Context, tx store.Tx) error {
+		return tx.PutOperator(ctx, &identity.Operator{ID: "op_1", Username: "a", PasswordHash: "h", Role: "r", Unit: "u", Created: t0})
 	})
 	steps := []struct {
 		step int64
@@ -390,7 +394,7 @@ func totpStep(t *testing.T, s vault.Store) {
 	}{{100, true}, {100, false}, {99, false}, {101, true}}
 	for _, st := range steps {
 		var ok bool
-		update(t, s, func(ctx context.Context, tx vault.Tx) error {
+		update(t, s, func(ctx context.Context, tx store.Tx) error {
 			var err error
 			ok, err = tx.AdvanceTOTP(ctx, "op_1", st.step)
 			return err
@@ -401,32 +405,32 @@ func totpStep(t *testing.T, s vault.Store) {
 	}
 }
 
-func sessions(t *testing.T, s vault.Store) {
-	update(t, s, func(ctx context.Context, tx vault.Tx) error {
-		return tx.PutOperator(ctx, &vault.Operator{ID: "op_1", Username: "a", PasswordHash: "h", Role: "auditor", Unit: "u9", Created: t0})
+func sessions(t *testing.T, s store.Store) {
+	update(t, s, func(ctx context.Context, tx store.Tx) error {
+		return tx.PutOperator(ctx, &identity.Operator{ID: "op_1", Username: "a", PasswordHash: "h", Role: "auditor", Unit: "u9", Created: t0})
 	})
 	h := []byte("hash-1")
-	ses := &vault.Session{Hash: h, Kind: vault.KindLogin, Operator: "op_1", Created: t0, LastSeen: t0, Expires: t0.Add(time.Hour), Origin: "10.0.0.1"}
-	update(t, s, func(ctx context.Context, tx vault.Tx) error { return tx.PutSession(ctx, ses) })
-	update(t, s, func(ctx context.Context, tx vault.Tx) error {
+	ses := &identity.Session{Hash: h, Kind: identity.KindLogin, Operator: "op_1", Created: t0, LastSeen: t0, Expires: t0.Add(time.Hour), Origin: "10.0.0.1"}
+	update(t, s, func(ctx context.Context, tx store.Tx) error { return tx.PutSession(ctx, ses) })
+	update(t, s, func(ctx context.Context, tx store.Tx) error {
 		return tx.TouchSession(ctx, h, t0.Add(time.Minute), true)
 	})
-	s.View(ctx, func(ctx context.Context, tx vault.Tx) error {
+	s.View(ctx, func(ctx context.Context, tx store.Tx) error {
 		got, err := tx.GetSession(ctx, h)
-		if err != nil || got.Kind != vault.KindLogin || got.Operator != "op_1" || got.Role != "auditor" || got.Unit != "u9" ||
+		if err != nil || got.Kind != identity.KindLogin || got.Operator != "op_1" || got.Role != "auditor" || got.Unit != "u9" ||
 			got.Attempts != 1 || !got.LastSeen.Equal(t0.Add(time.Minute)) || !got.Expires.Equal(t0.Add(time.Hour)) {
 			t.Fatalf("GetSession = %+v, %v", got, err)
 		}
 		return nil
 	})
-	update(t, s, func(ctx context.Context, tx vault.Tx) error {
-		return tx.PutSession(ctx, &vault.Session{Hash: []byte("hash-2"), Kind: vault.KindSession, Operator: "op_1", Created: t0, LastSeen: t0, Expires: t0})
+	update(t, s, func(ctx context.Context, tx store.Tx) error {
+		return tx.PutSession(ctx, &identity.Session{Hash: []byte("hash-2"), Kind: identity.KindSession, Operator: "op_1", Created: t0, LastSeen: t0, Expires: t0})
 	})
-	update(t, s, func(ctx context.Context, tx vault.Tx) error { return tx.DeleteSession(ctx, h) })
-	update(t, s, func(ctx context.Context, tx vault.Tx) error { return tx.DeleteOperatorSessions(ctx, "op_1") })
-	s.View(ctx, func(ctx context.Context, tx vault.Tx) error {
+	update(t, s, func(ctx context.Context, tx store.Tx) error { return tx.DeleteSession(ctx, h) })
+	update(t, s, func(ctx context.Context, tx store.Tx) error { return tx.DeleteOperatorSessions(ctx, "op_1") })
+	s.View(ctx, func(ctx context.Context, tx store.Tx) error {
 		for _, hh := range [][]byte{h, []byte("hash-2")} {
-			if _, err := tx.GetSession(ctx, hh); !errors.Is(err, vault.ErrNotFound) {
+			if _, err := tx.GetSession(ctx, hh); !errors.Is(err, store.ErrNotFound) {
 				t.Fatalf("session %s after delete: %v", hh, err)
 			}
 		}
@@ -434,30 +438,30 @@ func sessions(t *testing.T, s vault.Store) {
 	})
 }
 
-func canceledContext(t *testing.T, s vault.Store) {
+func canceledContext(t *testing.T, s store.Store) {
 	c, cancel := context.WithCancel(ctx)
 	cancel()
 	ran := false
-	err := s.Update(c, func(ctx context.Context, tx vault.Tx) error { ran = true; return nil })
+	err := s.Update(c, func(ctx context.Context, tx store.Tx) error { ran = true; return nil })
 	if err == nil || ran {
 		t.Fatalf("Update on canceled ctx: err %v ran %v; want an error and fn not run", err, ran)
 	}
 }
 
-// bulkAllOrNothing checks the optional vault.BulkTx: a chunk with a taken
+// bulkAllOrNothing checks the optional subject.Bulk: a chunk with a taken
 // or repeated hash writes no entry, and the existing entry survives.
-func bulkAllOrNothing(t *testing.T, s vault.Store) {
+func bulkAllOrNothing(t *testing.T, s store.Store) {
 	probe := false
-	s.View(ctx, func(ctx context.Context, tx vault.Tx) error { _, probe = tx.(vault.BulkTx); return nil })
+	s.View(ctx, func(ctx context.Context, tx store.Tx) error { _, probe = tx.(subject.Bulk); return nil })
 	if !probe {
-		t.Skip("store has no BulkTx")
+		t.Skip("store has no subject.Bulk")
 	}
 	h := func(i int) []byte { return []byte(fmt.Sprintf("hash-%012d", i)) }
-	bulk := func(fn func(vault.BulkTx) error) error {
-		return s.Update(ctx, func(ctx context.Context, tx vault.Tx) error { return fn(tx.(vault.BulkTx)) })
+	bulk := func(fn func(subject.Bulk) error) error {
+		return s.Update(ctx, func(ctx context.Context, tx store.Tx) error { return fn(tx.(subject.Bulk)) })
 	}
 	id := newIDs(t, s, 5)
-	if err := bulk(func(b vault.BulkTx) error { return b.PutIndexes(ctx, [][]byte{h(1), h(2)}, []string{id[0], id[0]}) }); err != nil {
+	if err := bulk(func(b subject.Bulk) error { return b.PutIndexes(ctx, [][]byte{h(1), h(2)}, []string{id[0], id[0]}) }); err != nil {
 		t.Fatal(err)
 	}
 	cases := []struct {
@@ -469,23 +473,23 @@ func bulkAllOrNothing(t *testing.T, s vault.Store) {
 		{"repeated", [][]byte{h(5), h(5)}, []string{id[3], id[4]}},
 	}
 	for _, c := range cases {
-		err := bulk(func(b vault.BulkTx) error { return b.PutIndexes(ctx, c.hashes, c.subjects) })
-		if !errors.Is(err, vault.ErrConflict) {
+		err := bulk(func(b subject.Bulk) error { return b.PutIndexes(ctx, c.hashes, c.subjects) })
+		if !errors.Is(err, store.ErrConflict) {
 			t.Fatalf("%s: PutIndexes = %v, want ErrConflict", c.name, err)
 		}
 	}
-	s.View(ctx, func(ctx context.Context, tx vault.Tx) error {
+	s.View(ctx, func(ctx context.Context, tx store.Tx) error {
 		for i, want := range map[int]string{1: id[0], 2: id[0], 3: "", 4: "", 5: ""} {
 			got, err := tx.LookupIndex(ctx, h(i))
-			if want == "" && !errors.Is(err, vault.ErrNotFound) || want != "" && got != want {
+			if want == "" && !errors.Is(err, store.ErrNotFound) || want != "" && got != want {
 				t.Errorf("hash %d → %q, %v; want %q", i, got, err, want)
 			}
 		}
 		return nil
 	})
 	more := newIDs(t, s, 3)
-	rows := []*vault.SubjectRow{subject(more[0]), subject(more[1]), subject("sub_made_elsewhere")}
-	if err := bulk(func(b vault.BulkTx) error { return b.PutSubjects(ctx, rows) }); err != nil {
+	rows := []*subject.Row{newRow(more[0]), newRow(more[1]), newRow("sub_made_elsewhere")}
+	if err := bulk(func(b subject.Bulk) error { return b.PutSubjects(ctx, rows) }); err != nil {
 		t.Fatal(err)
 	}
 	for _, r := range rows {
@@ -493,35 +497,35 @@ func bulkAllOrNothing(t *testing.T, s vault.Store) {
 			t.Fatalf("bulk subject %s: %+v, %v", r.ID, got, err)
 		}
 	}
-	err := bulk(func(b vault.BulkTx) error {
-		return b.PutSubjects(ctx, []*vault.SubjectRow{subject(more[2]), subject(more[0])})
+	err := bulk(func(b subject.Bulk) error {
+		return b.PutSubjects(ctx, []*subject.Row{newRow(more[2]), newRow(more[0])})
 	})
-	if !errors.Is(err, vault.ErrConflict) {
+	if !errors.Is(err, store.ErrConflict) {
 		t.Fatalf("bulk put of a taken id: %v, want ErrConflict", err)
 	}
-	if _, err := getSubject(t, s, more[2]); !errors.Is(err, vault.ErrNotFound) {
+	if _, err := getSubject(t, s, more[2]); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("subject of a failed bulk put: %v, want ErrNotFound", err)
 	}
 }
 
-func checkpoints(t *testing.T, s vault.Store) {
-	s.View(ctx, func(ctx context.Context, tx vault.Tx) error {
-		if _, err := tx.LatestCheckpoint(ctx); !errors.Is(err, vault.ErrNotFound) {
+func checkpoints(t *testing.T, s store.Store) {
+	s.View(ctx, func(ctx context.Context, tx store.Tx) error {
+		if _, err := tx.LatestCheckpoint(ctx); !errors.Is(err, store.ErrNotFound) {
 			t.Fatalf("empty LatestCheckpoint: %v, want ErrNotFound", err)
 		}
 		return nil
 	})
 	h := func(b byte) []byte { return bytes.Repeat([]byte{b}, 32) }
 	for _, size := range []uint64{3, 7, 12} {
-		c := &vault.StoredCheckpoint{Size: size, Root: h(byte(size)), Note: []byte(fmt.Sprintf("note %d", size)),
+		c := &audit.StoredCheckpoint{Size: size, Root: h(byte(size)), Note: []byte(fmt.Sprintf("note %d", size)),
 			Range: [][]byte{h(1), h(2)}, Leaves: bytes.Repeat(h(9), 2), Created: t0}
-		update(t, s, func(ctx context.Context, tx vault.Tx) error { return tx.PutCheckpoint(ctx, c) })
+		update(t, s, func(ctx context.Context, tx store.Tx) error { return tx.PutCheckpoint(ctx, c) })
 	}
-	dup := &vault.StoredCheckpoint{Size: 7, Root: h(0), Note: []byte("x"), Created: t0}
-	if err := s.Update(ctx, func(ctx context.Context, tx vault.Tx) error { return tx.PutCheckpoint(ctx, dup) }); !errors.Is(err, vault.ErrConflict) {
+	dup := &audit.StoredCheckpoint{Size: 7, Root: h(0), Note: []byte("x"), Created: t0}
+	if err := s.Update(ctx, func(ctx context.Context, tx store.Tx) error { return tx.PutCheckpoint(ctx, dup) }); !errors.Is(err, store.ErrConflict) {
 		t.Fatalf("second checkpoint of size 7: %v, want ErrConflict", err)
 	}
-	s.View(ctx, func(ctx context.Context, tx vault.Tx) error {
+	s.View(ctx, func(ctx context.Context, tx store.Tx) error {
 		c, err := tx.LatestCheckpoint(ctx)
 		if err != nil || c.Size != 12 || !bytes.Equal(c.Root, h(12)) || len(c.Range) != 2 || !bytes.Equal(c.Range[1], h(2)) ||
 			len(c.Leaves) != 0 || string(c.Note) != "note 12" || !c.Created.Equal(t0) {

@@ -1,0 +1,56 @@
+package audit
+
+import (
+	"context"
+	"time"
+)
+
+// The storage of the audit log, which the stores implement (package
+// auditlog and package vault use it). Methods report the store's
+// ErrNotFound and ErrConflict (package store) wrapped.
+
+// Log is the append-only sequence of audit entries.
+type Log interface {
+	// AppendAudit assigns e.Seq (1, 2, 3… with no gaps) and stores e.
+	AppendAudit(ctx context.Context, e *Entry) error
+	// AuditEntries returns entries with from ≤ Seq < to, in order, at most
+	// limit of them.
+	AuditEntries(ctx context.Context, from, to int64, limit int) ([]Entry, error)
+	// AuditLeaves calls fn with the sequence number and the stored leaf
+	// (LeafData) of each entry with from ≤ Seq < to, in order; leaf
+	// is only valid during the call. The verifier's path: no decoding.
+	AuditLeaves(ctx context.Context, from, to int64, fn func(seq int64, leaf []byte) error) error
+	// LastAuditSeq returns the Seq of the last entry (0 if none).
+	LastAuditSeq(ctx context.Context) (int64, error)
+	// SubjectAudit returns the entries about one subject, newest first, at
+	// most limit.
+	SubjectAudit(ctx context.Context, subject string, limit int) ([]Entry, error)
+}
+
+// Checkpoints holds the audit log's signed tree heads.
+type Checkpoints interface {
+	// PutCheckpoint stores a checkpoint; ErrConflict if its size exists.
+	PutCheckpoint(ctx context.Context, c *StoredCheckpoint) error
+	// LatestCheckpoint returns the largest, without its Leaves (which only
+	// the verifier reads, through CheckpointsAfter); ErrNotFound if none.
+	LatestCheckpoint(ctx context.Context) (*StoredCheckpoint, error)
+	// CheckpointsAfter returns checkpoints with Size > after, by size, at
+	// most limit.
+	CheckpointsAfter(ctx context.Context, after uint64, limit int) ([]StoredCheckpoint, error)
+	// PutTiles stores tiles, replacing those with the same ID (a partial
+	// tile grows).
+	PutTiles(ctx context.Context, tiles []Tile) error
+	// GetTiles returns the tiles that exist among ids.
+	GetTiles(ctx context.Context, ids []TileID) (map[TileID]Tile, error)
+}
+
+// StoredCheckpoint is a signed tree head with what the integrator needs to
+// go on from it and the verifier needs to name a bad entry.
+type StoredCheckpoint struct {
+	Size    uint64   // leaves (entries) covered
+	Root    []byte   // RFC 6962 root hash
+	Note    []byte   // the signed note
+	Range   [][]byte // compact range hashes of the tree at Size
+	Leaves  []byte   // leaf hashes (32 bytes each) of the entries added since the previous checkpoint
+	Created time.Time
+}

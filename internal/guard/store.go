@@ -1,0 +1,79 @@
+package guard
+
+import (
+	"context"
+	"time"
+)
+
+// Store is what the guard keeps in the store, in the access's own
+// transaction. Methods report the store's ErrNotFound and ErrConflict
+// (package store) wrapped.
+type Store interface {
+	States
+	Alerts
+	Extensions
+}
+
+// States holds what a decision reads and writes: per-operator state,
+// caseloads and canaries.
+type States interface {
+	// GetGuard returns an operator's marshalled guard state (nil if none).
+	GetGuard(ctx context.Context, operator string) ([]byte, error)
+	PutGuard(ctx context.Context, operator string, state []byte) error
+	// InCaseload reports whether subject is assigned to operator.
+	InCaseload(ctx context.Context, operator, subject string) (bool, error)
+	// AssignCaseload assigns subjects to operator (already assigned ones
+	// are kept).
+	AssignCaseload(ctx context.Context, operator string, subjects []string) error
+	// GetCanary returns the partner a canary subject is bound to ("" for
+	// none); ErrNotFound when subject is no canary.
+	GetCanary(ctx context.Context, subject string) (string, error)
+	// PutCanary makes an existing subject a canary (GetSubject reports it
+	// in subject.Row.Canary); ErrNotFound if there is no such subject,
+	// ErrConflict if it is one already.
+	PutCanary(ctx context.Context, subject, partner string, at time.Time) error
+}
+
+// Alerts holds the alerts raised for the security officers.
+type Alerts interface {
+	// PutAlert stores a and sets a.ID.
+	PutAlert(ctx context.Context, a *Alert) error
+	// Alerts returns alerts with ID > after, oldest first, at most limit.
+	Alerts(ctx context.Context, after int64, limit int) ([]Alert, error)
+}
+
+// Extensions holds requests to read beyond the budgets.
+type Extensions interface {
+	// PutExtension stores a budget extension request; ErrConflict if the id
+	// exists.
+	PutExtension(ctx context.Context, e *Extension) error
+	GetExtension(ctx context.Context, id string) (*Extension, error)
+	// ApproveExtension marks a pending request approved; ErrConflict if it
+	// was approved already, ErrNotFound if there is none.
+	ApproveExtension(ctx context.Context, id, by string, at time.Time) error
+}
+
+// Alert is a guard alert for the security officers.
+type Alert struct {
+	ID       int64     `json:"id"`
+	Time     time.Time `json:"time"`
+	Operator string    `json:"operator"`
+	Code     string    `json:"code"`     // the detector's reason code
+	Severity string    `json:"severity"` // critical, high, warning
+	Action   string    `json:"action"`   // lock, alert, unlock
+	// Evidence lists the audit sequence numbers of the accesses behind it.
+	Evidence []int64 `json:"evidence"`
+}
+
+// Extension is a request to read beyond the budgets, and its approval.
+type Extension struct {
+	ID         string    `json:"id"`
+	Operator   string    `json:"operator"`
+	Unit       string    `json:"unit"`
+	Subjects   int       `json:"subjects"`
+	Hours      int       `json:"hours"`
+	Reason     string    `json:"reason"`
+	Created    time.Time `json:"created"`
+	ApprovedBy string    `json:"approved_by,omitempty"`
+	ApprovedAt time.Time `json:"approved_at,omitzero"`
+}

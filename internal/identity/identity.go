@@ -1,0 +1,195 @@
+// Package identity holds who acts in Coffre: operators (staff accounts and
+// partner organisations' clients), their sessions and second factors, and
+// the [Actor] of an access; and the storage interfaces for them. It holds
+// no logic: package auth authenticates, package vault authorizes.
+//
+// Storage methods report the store's ErrNotFound and ErrConflict (package
+// store) wrapped.
+package identity
+
+import (
+	"context"
+	"time"
+)
+
+// Actor is who asks: an authenticated operator and where they ask from.
+type Actor struct {
+	ID     string // operator id
+	Role   string
+	Unit   string
+	Origin string // client address
+	// SteppedUp is when the session last proved a second factor, and
+	// StepFactor which (purposes may require a fresh one).
+	SteppedUp  time.Time
+	StepFactor string
+	// Sector is set for a partner organisation's client: it names subjects
+	// by the sector's pseudonyms, never by their ids.
+	Sector string
+}
+
+// Operators holds staff accounts.
+type Operators interface {
+	// PutOperator inserts; ErrConflict if the id or username exists.
+	PutOperator(ctx context.Context, o *Operator) error
+	GetOperator(ctx context.Context, id string) (*Operator, error)
+	GetOperatorByName(ctx context.Context, username string) (*Operator, error)
+	// AdvanceTOTP records step as the operator's last accepted TOTP step
+	// if it is greater than the stored one, and reports whether it was.
+	AdvanceTOTP(ctx context.Context, id string, step int64) (bool, error)
+	// CountOperators returns how many operators exist.
+	CountOperators(ctx context.Context) (int, error)
+	// SetOperatorRole changes an operator's role and unit; ErrNotFound if
+	// there is no such operator.
+	SetOperatorRole(ctx context.Context, id, role, unit string) error
+	// LockOperator sets (code != "") or clears (code == "") an operator's
+	// lock; ErrNotFound if there is no such operator.
+	LockOperator(ctx context.Context, id, code string, at time.Time) error
+}
+
+// Sessions holds login challenges and sessions, by token hash.
+type Sessions interface {
+	PutSession(ctx context.Context, s *Session) error
+	// GetSession returns the session with its operator's current role,
+	// unit and state.
+	GetSession(ctx context.Context, hash []byte) (*Session, error)
+	// TouchSession sets last_seen; it adds 1 to attempts when attempt is set.
+	TouchSession(ctx context.Context, hash []byte, lastSeen time.Time, attempt bool) error
+	DeleteSession(ctx context.Context, hash []byte) error
+	// DeleteOperatorSessions removes every session of an operator.
+	DeleteOperatorSessions(ctx context.Context, operator string) error
+	// DeleteAllSessions removes every session except those of operator
+	// except ("" for none) and returns how many it removed.
+	DeleteAllSessions(ctx context.Context, except string) (int, error)
+	// OperatorSessions returns an operator's sessions (not login
+	// challenges), newest first.
+	OperatorSessions(ctx context.Context, operator string) ([]Session, error)
+	// SetChallenge keeps a WebAuthn ceremony's state on a session or login
+	// row (nil clears it).
+	SetChallenge(ctx context.Context, hash, challenge []byte) error
+	// StepUp records a fresh second factor on a session and binds it to
+	// origin and user agent.
+	StepUp(ctx context.Context, hash []byte, at time.Time, factor, origin, userAgent string) error
+}
+
+// Factors holds operators' second factors and login-failure counts.
+type Factors interface {
+	// PutWebAuthn stores a credential; ErrConflict if its id exists.
+	PutWebAuthn(ctx context.Context, c *WebAuthnCredential) error
+	// WebAuthnCredentials returns an operator's credentials, oldest first.
+	WebAuthnCredentials(ctx context.Context, operator string) ([]WebAuthnCredential, error)
+	// UpdateWebAuthn records a use: the new credential record, sign count
+	// and time; ErrNotFound if there is no such credential.
+	UpdateWebAuthn(ctx context.Context, id, credential []byte, signCount uint32, at time.Time) error
+	// DeleteWebAuthn removes one of an operator's credentials; ErrNotFound
+	// if the operator has no such credential.
+	DeleteWebAuthn(ctx context.Context, operator string, id []byte) error
+	// PutRecoveryCodes replaces an operator's recovery codes (hashes).
+	PutRecoveryCodes(ctx context.Context, operator string, hashes [][]byte) error
+	// UseRecoveryCode marks an unused code of the operator used and reports
+	// whether there was one.
+	UseRecoveryCode(ctx context.Context, operator string, hash []byte) (bool, error)
+	// CountRecoveryCodes returns how many unused codes the operator has.
+	CountRecoveryCodes(ctx context.Context, operator string) (int, error)
+	// LoginFailure counts a failed login of an operator at at: the count
+	// restarts when its first failure is older than window. It returns the
+	// count; ErrNotFound if there is no such operator.
+	LoginFailure(ctx context.Context, id string, at time.Time, window time.Duration) (int, error)
+	// ResetLoginFailures clears the count (a successful login).
+	ResetLoginFailures(ctx context.Context, id string) error
+}
+
+// Partners holds partner organisations and the sector pseudonyms they
+// were given.
+type Partners interface {
+	// PutPartner stores a partner (its operator row must exist);
+	// ErrConflict if the id, name or key exists.
+	PutPartner(ctx context.Context, p *Partner) error
+	GetPartner(ctx context.Context, id string) (*Partner, error)
+	GetPartnerByName(ctx context.Context, name string) (*Partner, error)
+	// GetPartnerByKey finds the partner of an API key hash.
+	GetPartnerByKey(ctx context.Context, keyHash []byte) (*Partner, error)
+	// SetPartnerCredentials replaces a partner's key hash and certificate
+	// serial; ErrNotFound if there is no such partner.
+	SetPartnerCredentials(ctx context.Context, id string, keyHash []byte, serial string) error
+	// PutPseudonym records that pseudonym stands for subject in sector
+	// (recording it again is no error).
+	PutPseudonym(ctx context.Context, sector, pseudonym, subject string) error
+	// ResolvePseudonym returns the subject of a pseudonym in sector, or
+	// ErrNotFound.
+	ResolvePseudonym(ctx context.Context, sector, pseudonym string) (string, error)
+}
+
+// Operator is a staff account.
+type Operator struct {
+	ID           string
+	Username     string
+	PasswordHash string // argon2id, PHC string format
+	TOTPSecret   []byte // sealed by the keyring, bound to ID
+	TOTPStep     int64  // last accepted step
+	Role         string
+	Unit         string
+	Created      time.Time
+	Disabled     bool
+	Locked       string // the guard's reason code; "" when not locked
+	LockedAt     time.Time
+	// Failures counts failed logins since FailuresSince.
+	Failures      int
+	FailuresSince time.Time
+}
+
+// SessionKind tells a half-done login from a session.
+type SessionKind string
+
+// The kinds of session row.
+const (
+	KindLogin   SessionKind = "login"   // password checked, second factor pending
+	KindSession SessionKind = "session" // fully authenticated
+)
+
+// Session is a login challenge or a session. Only the token's hash is stored.
+type Session struct {
+	Hash     []byte
+	Kind     SessionKind
+	Operator string
+	Created  time.Time
+	LastSeen time.Time
+	Expires  time.Time // absolute expiry
+	Attempts int       // failed second-factor attempts (login kind)
+	Origin   string
+	// UserAgent is the client's User-Agent; with Origin, what the session
+	// is bound to.
+	UserAgent string
+	// Challenge is the state of a WebAuthn ceremony in progress.
+	Challenge []byte
+	// SteppedUp is when a second factor was last proved in this session
+	// (the login's, then each step-up), and StepFactor which one.
+	SteppedUp  time.Time
+	StepFactor string
+
+	// From the operator, filled by GetSession.
+	Role     string
+	Unit     string
+	Disabled bool
+	Locked   string
+}
+
+// Partner is a partner organisation.
+type Partner struct {
+	ID         string // its operator row's id
+	Name       string
+	Sector     string
+	KeyHash    []byte
+	CertSerial string // the only client certificate serial accepted
+	Created    time.Time
+}
+
+// WebAuthnCredential is a registered security key.
+type WebAuthnCredential struct {
+	ID         []byte
+	Operator   string
+	Name       string
+	Credential []byte // the WebAuthn library's credential record, JSON
+	SignCount  uint32
+	Created    time.Time
+	LastUsed   time.Time
+}

@@ -1,0 +1,69 @@
+// Package store declares what a store offers Coffre: transactions
+// ([Store]) over [Tx], the union of the narrow interfaces that each
+// consumer declares in its own package (records in package subject,
+// accounts in identity, the audit log in audit, the guard's memory in
+// guard, queued messages in outbox). Helpers take the narrow interface
+// they use; only the stores implement all of Tx.
+//
+// Implementations: package store/sqlite (embedded default) and
+// store/postgres; the conformance suite in package store/storetest states
+// the contract both pass. A new capability adds a small interface in its
+// own package and embeds it in Tx, instead of widening an existing one.
+package store
+
+import (
+	"context"
+	"errors"
+
+	"github.com/coffre/coffre/internal/audit"
+	"github.com/coffre/coffre/internal/guard"
+	"github.com/coffre/coffre/internal/identity"
+	"github.com/coffre/coffre/internal/outbox"
+	"github.com/coffre/coffre/internal/subject"
+)
+
+// Errors a store returns; callers branch on them with errors.Is.
+var (
+	// ErrNotFound: no such subject, operator, session or index entry.
+	ErrNotFound = errors.New("not found")
+	// ErrConflict: a unique value (blind index, username, id) exists.
+	ErrConflict = errors.New("conflict")
+)
+
+// Store runs transactions.
+type Store interface {
+	// Update runs fn in a read-write transaction and returns once the
+	// transaction is durable, or fn's error. A store may commit several
+	// Update calls in one transaction (group commit); each fn is still
+	// atomic: when it returns an error, none of its writes survive, and the
+	// others in the group are unaffected. fn may be run more than once
+	// (a store retries a group in which a function failed); only the run
+	// whose transaction commits counts, so fn must set its results afresh
+	// on each run.
+	Update(ctx context.Context, fn func(context.Context, Tx) error) error
+	// View runs fn read-only. Each read sees committed data; a View of
+	// several reads is not guaranteed one snapshot.
+	View(ctx context.Context, fn func(context.Context, Tx) error) error
+	// NewSubjectIDs returns n ids for subjects about to be made, in
+	// creation order (see package subjectid). An id is never handed out
+	// twice, even to another process on the same database; one never
+	// written is a gap. It may write (a reservation), so it is called
+	// before Update, never inside one.
+	NewSubjectIDs(ctx context.Context, n int) ([]string, error)
+	Close() error
+}
+
+// Tx is what a transaction offers: every narrow interface, embedded.
+// Methods report ErrNotFound and ErrConflict wrapped.
+type Tx interface {
+	subject.Rows
+	subject.Indexes
+	audit.Log
+	audit.Checkpoints
+	identity.Operators
+	identity.Sessions
+	identity.Factors
+	identity.Partners
+	guard.Store
+	outbox.Queue
+}

@@ -1,0 +1,66 @@
+// Package subject declares how a subject's record is stored: [Row], the
+// ciphertext and wrapped key of one person, and the storage interfaces the
+// vault uses for rows and their blind index entries. It holds no logic;
+// package vault seals and opens rows, the stores keep them.
+package subject
+
+import (
+	"context"
+	"time"
+)
+
+// Row is a subject as stored: ciphertext only.
+type Row struct {
+	ID         string
+	Seq        int64 // creation order, set by the store
+	Unit       string
+	DEK        []byte // wrapped by the KEK; nil once erased
+	DEKVersion uint32
+	Fields     []byte // the sealed fields (package vault's encoding)
+	Created    time.Time
+	Updated    time.Time
+	Erased     bool
+	Canary     bool // a canary subject (see guard.Canaries)
+}
+
+// Rows holds the encrypted records. Methods report the store's
+// ErrNotFound and ErrConflict (package store) wrapped.
+type Rows interface {
+	// PutSubject inserts a new subject; ErrConflict if the id exists.
+	PutSubject(ctx context.Context, s *Row) error
+	// ReplaceSubject overwrites an existing subject's unit, DEK and fields.
+	ReplaceSubject(ctx context.Context, s *Row) error
+	// GetSubject returns the subject; an erased one is returned with
+	// Erased set and no key or fields.
+	GetSubject(ctx context.Context, id string) (*Row, error)
+	// EraseSubject destroys the wrapped DEK and the field ciphertexts,
+	// keeping a tombstone (id, unit, erased time).
+	EraseSubject(ctx context.Context, id string, at time.Time) error
+}
+
+// Indexes holds blind index entries: keyed hash → subject id.
+type Indexes interface {
+	// PutIndex adds an entry; ErrConflict if the hash is taken.
+	PutIndex(ctx context.Context, hash []byte, subject string) error
+	// LookupIndex returns the subject of an exact hash, or ErrNotFound.
+	LookupIndex(ctx context.Context, hash []byte) (string, error)
+	// DeleteIndex removes an entry; removing an absent one is no error.
+	// (There is deliberately no index by subject: the vault recomputes a
+	// subject's hashes from its fields, which keeps imports to one random
+	// B-tree insert per lookup value.)
+	DeleteIndex(ctx context.Context, hash []byte) error
+}
+
+// Bulk is an optional interface of a transaction for the bulk import:
+// several rows per statement. The import uses it when the transaction has
+// it, and the one-row methods otherwise.
+type Bulk interface {
+	// PutIndexes adds entries (hashes[i] → subjects[i]), fastest in hash
+	// order; if any hash is taken, or repeated, it adds none and returns
+	// ErrConflict.
+	PutIndexes(ctx context.Context, hashes [][]byte, subjects []string) error
+	// PutSubjects inserts new subjects; ErrConflict if an id exists, in
+	// which case some of rows may have been written: the caller fails its
+	// transaction.
+	PutSubjects(ctx context.Context, rows []*Row) error
+}
