@@ -12,6 +12,7 @@ import (
 	"github.com/coffre/coffre/internal/audit"
 	"github.com/coffre/coffre/internal/guard"
 	"github.com/coffre/coffre/internal/identity"
+	"github.com/coffre/coffre/internal/outbox"
 	"github.com/coffre/coffre/internal/policy"
 	"github.com/coffre/coffre/internal/store"
 	"github.com/coffre/coffre/internal/value"
@@ -82,7 +83,7 @@ type guardRun struct {
 }
 
 // load reads the operator's state.
-func (g *guardRun) load(ctx context.Context, tx store.Tx, op string) error {
+func (g *guardRun) load(ctx context.Context, tx guard.States, op string) error {
 	b, err := tx.GetGuard(ctx, op)
 	if err != nil {
 		return err
@@ -126,8 +127,14 @@ func (v *Vault) finishGuard(ctx context.Context, tx store.Tx, g *guardRun, a ide
 	return tx.PutGuard(ctx, a.ID, g.state.Marshal())
 }
 
+// alerter is what raising an alert takes.
+type alerter interface {
+	guard.Alerts
+	outbox.Queue
+}
+
 // alert stores an alert and queues it for delivery (email, webhook).
-func (v *Vault) alert(ctx context.Context, tx store.Tx, al *guard.Alert) error {
+func (v *Vault) alert(ctx context.Context, tx alerter, al *guard.Alert) error {
 	if err := tx.PutAlert(ctx, al); err != nil {
 		return err
 	}
@@ -138,9 +145,9 @@ func (v *Vault) alert(ctx context.Context, tx store.Tx, al *guard.Alert) error {
 	return tx.PutOutbox(ctx, "alert", payload, al.Time)
 }
 
-// outcome is the audit decision of a guarded access, and the error the
+// verdict is the audit decision of a guarded access, and the error the
 // caller gets.
-func outcome(dec guard.Decision) (string, error) {
+func verdict(dec guard.Decision) (string, error) {
 	switch dec.Verdict {
 	case guard.Lock:
 		return "deny:locked:" + dec.Code, ErrLocked
@@ -163,15 +170,14 @@ func (v *Vault) Alerts(ctx context.Context, a identity.Actor, after int64, limit
 	if limit <= 0 || limit > 1000 {
 		limit = 1000
 	}
-	var out []guard.Alert
-	err := v.store.Update(ctx, func(ctx context.Context, tx store.Tx) error {
-		var err error
-		if out, err = tx.Alerts(ctx, after, limit); err != nil {
-			return err
+	out, err := update(ctx, v.store, func(ctx context.Context, tx store.Tx) ([]guard.Alert, error) {
+		out, err := tx.Alerts(ctx, after, limit)
+		if err != nil {
+			return nil, err
 		}
 		e := entry
 		e.Time, e.Decision = v.now().UTC(), "allow"
-		return tx.AppendAudit(ctx, &e)
+		return out, tx.AppendAudit(ctx, &e)
 	})
 	if err != nil {
 		return nil, unavailable(err)
@@ -360,51 +366,54 @@ func (v *Vault) ApproveExtension(ctx context.Context, a identity.Actor, id strin
 		return nil, err
 	}
 	now := v.now().UTC()
-	var e *guard.Extension
-	var refused error
-	err := v.store.Update(ctx, func(ctx context.Context, tx store.Tx) error {
-		refused = nil
-		var err error
-		if e, err = tx.GetExtension(ctx, id); err != nil {
-			return err
+	type approval struct {
+		ext     *guard.Extension
+		refused error
+	}
+	res, err := update(ctx, v.store, func(ctx context.Context, tx store.Tx) (approval, error) {
+		e, err := tx.GetExtension(ctx, id)
+		if err != nil {
+			return approval{}, err
 		}
+		var refused error
 		switch {
 		case e.Operator == a.ID:
 			refused = fmt.Errorf("%w: nobody approves their own request", ErrForbidden)
 		case e.Unit != a.Unit:
 			refused = fmt.Errorf("%w: only a supervisor of unit %s approves this request", ErrForbidden, e.Unit)
 		case e.ApprovedBy != "":
-			return fmt.Errorf("extension already approved: %w", store.ErrConflict)
+			return approval{}, fmt.Errorf("extension already approved: %w", store.ErrConflict)
 		}
 		au := entry
 		au.Time = now
 		if refused != nil {
 			au.Decision = "deny:forbidden"
-			return tx.AppendAudit(ctx, &au)
+			return approval{refused: refused}, tx.AppendAudit(ctx, &au)
 		}
 		if err := tx.ApproveExtension(ctx, id, a.ID, now); err != nil {
-			return err
+			return approval{}, err
 		}
 		var g guardRun
 		if err := g.load(ctx, tx, e.Operator); err != nil {
-			return err
+			return approval{}, err
 		}
 		g.state.ExtID, g.state.ExtRemaining = e.ID, e.Subjects
 		g.state.ExtUntil = now.Add(time.Duration(e.Hours) * time.Hour).Unix()
 		if err := tx.PutGuard(ctx, e.Operator, g.state.Marshal()); err != nil {
-			return err
+			return approval{}, err
 		}
 		au.Decision = "allow:" + e.Operator
-		return tx.AppendAudit(ctx, &au)
+		return approval{ext: e}, tx.AppendAudit(ctx, &au)
 	})
 	switch {
 	case errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrConflict):
 		return nil, err
 	case err != nil:
 		return nil, unavailable(err)
-	case refused != nil:
-		return nil, refused
+	case res.refused != nil:
+		return nil, res.refused
 	}
+	e := res.ext
 	e.ApprovedBy, e.ApprovedAt = a.ID, now
 	return e, nil
 }
@@ -418,27 +427,28 @@ func (v *Vault) CanaryOf(ctx context.Context, a identity.Actor, field, val strin
 		return "", "", fmt.Errorf("%w: field %q has no lookup index", ErrInvalid, field)
 	}
 	h := v.keys.BlindIndex(field, value.Normalize(f.Type, val))
-	err = v.store.Update(ctx, func(ctx context.Context, tx store.Tx) error {
-		subject, partner = "", ""
+	type canary struct{ subject, partner string }
+	c, err := update(ctx, v.store, func(ctx context.Context, tx store.Tx) (canary, error) {
 		e := audit.Entry{Time: v.now().UTC(), Actor: a.ID, Action: "canary.find", Fields: []string{field}, Decision: "deny:not_found", Origin: a.Origin}
+		var c canary
 		id, err := tx.LookupIndex(ctx, h)
 		if err == nil {
-			if partner, err = tx.GetCanary(ctx, id); err == nil {
-				subject, e.Subject, e.Decision = id, id, "allow"
+			if c.partner, err = tx.GetCanary(ctx, id); err == nil {
+				c.subject, e.Subject, e.Decision = id, id, "allow"
 			}
 		}
 		if err != nil && !errors.Is(err, store.ErrNotFound) {
-			return err
+			return canary{}, err
 		}
-		return tx.AppendAudit(ctx, &e)
+		return c, tx.AppendAudit(ctx, &e)
 	})
 	if err != nil {
 		return "", "", unavailable(err)
 	}
-	if subject == "" {
+	if c.subject == "" {
 		return "", "", fmt.Errorf("canary: %w", store.ErrNotFound)
 	}
-	return subject, partner, nil
+	return c.subject, c.partner, nil
 }
 
 // Forbidden audits a request refused because a's role may not call the

@@ -153,21 +153,24 @@ func (b *ImportBatch) sortIndexes() {
 // transaction rolls back and the batch is written again row by row, so
 // that the rows at fault are found and reported and the others written.
 func (v *Vault) CommitImport(ctx context.Context, b *ImportBatch) (ids []string, failed []RowError, err error) {
-	var conflicts []RowError
-	var written []string
-	oneByOne := false
-	for {
-		err = v.store.Update(ctx, func(ctx context.Context, tx store.Tx) error {
-			conflicts, written = conflicts[:0], written[:0]
+	type committed struct {
+		written   []string
+		conflicts []RowError
+	}
+	var res committed
+	for oneByOne := false; ; oneByOne = true {
+		res, err = update(ctx, v.store, func(ctx context.Context, tx store.Tx) (committed, error) {
+			var c committed
 			if bulk, ok := tx.(subject.Bulk); ok && !oneByOne {
 				if err := bulk.PutIndexes(ctx, b.hashes, b.owners); err != nil {
-					return err
+					return c, err
 				}
 				if err := bulk.PutSubjects(ctx, b.subjects); err != nil {
-					return err
+					return c, err
 				}
+				c.written = make([]string, 0, len(b.subjects))
 				for _, s := range b.subjects {
-					written = append(written, s.ID)
+					c.written = append(c.written, s.ID)
 				}
 			} else {
 				for j, s := range b.sealed {
@@ -176,27 +179,26 @@ func (v *Vault) CommitImport(ctx context.Context, b *ImportBatch) (ids []string,
 					}
 					if err := s.put(ctx, tx); err != nil {
 						if !errors.Is(err, store.ErrConflict) {
-							return err
+							return c, err
 						}
-						conflicts = append(conflicts, RowError{Num: b.nums[j], Reason: "a lookup value of this row already belongs to another subject"})
+						c.conflicts = append(c.conflicts, RowError{Num: b.nums[j], Reason: "a lookup value of this row already belongs to another subject"})
 						continue
 					}
-					written = append(written, s.row.ID)
+					c.written = append(c.written, s.row.ID)
 				}
 			}
 			e := audit.Entry{Time: b.now, Actor: b.actor.ID, Action: "import", Decision: "allow", Origin: b.actor.Origin,
-				Reason: fmt.Sprintf("%d subjects created", len(written))}
-			return tx.AppendAudit(ctx, &e)
+				Reason: fmt.Sprintf("%d subjects created", len(c.written))}
+			return c, tx.AppendAudit(ctx, &e)
 		})
 		if oneByOne || !errors.Is(err, store.ErrConflict) {
 			break
 		}
-		oneByOne = true
 	}
 	if err != nil {
 		return nil, nil, unavailable(err)
 	}
-	return written, append(append([]RowError(nil), b.failed...), conflicts...), nil
+	return res.written, append(append([]RowError(nil), b.failed...), res.conflicts...), nil
 }
 
 // ImportAll imports the batches next returns until it returns no rows,

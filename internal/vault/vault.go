@@ -226,7 +226,7 @@ func (v *Vault) deny(ctx context.Context, e audit.Entry, cause error) {
 	if len(e.Reason) > v.reasonMax {
 		e.Reason = e.Reason[:v.reasonMax]
 	}
-	if err := v.store.Update(ctx, func(ctx context.Context, tx store.Tx) error { return tx.AppendAudit(ctx, &e) }); err != nil {
+	if err := v.store.Update(ctx, func(ctx context.Context, tx store.Tx) error { e := e; return tx.AppendAudit(ctx, &e) }); err != nil {
 		v.log.ErrorContext(ctx, "audit denied attempt", "actor", e.Actor, "action", e.Action, "error", err)
 	}
 }
@@ -257,84 +257,50 @@ func (v *Vault) Read(ctx context.Context, a identity.Actor, id, purposeName, rea
 		return nil, err
 	}
 	fields := v.visible[pu.Name]
-	lim := v.limits(a.Role)
-	now := v.now()
-	gnow := v.guardTime(now)
-	var repeat, repeatDay bool
-	if lim != nil {
-		repeat, repeatDay = v.memo.Seen(a.ID, id, gnow)
+	x := access[*subject.Row]{actor: a, entry: entry, now: v.now(), guard: guard.Access{Kind: guard.Read}}
+	if v.limits(a.Role) != nil {
+		x.guard.Repeat, x.guard.RepeatDay = v.memo.Seen(a.ID, id, v.guardTime(x.now))
 	}
-	var row *subject.Row
-	var missing bool
-	var refusal error
-	err = v.store.Update(ctx, func(ctx context.Context, tx store.Tx) error {
-		row, refusal = nil, nil
-		e := entry
-		subject := id
+	x.find = func(ctx context.Context, tx store.Tx, lim *guard.Limits, e *audit.Entry, acc *guard.Access) (*subject.Row, error) {
 		if pseudonym != "" {
 			s, err := tx.ResolvePseudonym(ctx, a.Sector, pseudonym)
 			if err != nil && !errors.Is(err, store.ErrNotFound) {
-				return err
+				return nil, err
 			}
 			if s != "" {
-				subject, e.Subject = s, s // the audit log keeps the real id
+				e.Subject = s // the audit log keeps the real id
 			}
 		}
-		r, err := tx.GetSubject(ctx, subject)
-		missing = errors.Is(err, store.ErrNotFound) || err == nil && r.Erased
-		if err != nil && !missing {
-			return err
+		r, err := tx.GetSubject(ctx, e.Subject)
+		if errors.Is(err, store.ErrNotFound) || err == nil && r.Erased {
+			e.Decision, acc.Missing = "deny:not_found", true
+			return nil, nil
 		}
-		e.Time = now.UTC()
-		if missing {
-			e.Decision = "deny:not_found"
-		} else {
-			e.Decision, e.Fields = "allow", returned(fields, r.Fields)
+		if err != nil {
+			return nil, err
 		}
-		var g *guardRun
+		e.Fields = returned(fields, r.Fields)
+		acc.Subject, acc.Created, acc.Canary = r.ID, r.Seq, r.Canary
 		if lim != nil {
-			g = &guardRun{lim: lim}
-			if err := g.load(ctx, tx, a.ID); err != nil {
-				return err
-			}
-			if refusal, err = v.guardRead(ctx, tx, g, a, r, missing, reason, gnow, repeat, repeatDay); err != nil {
-				return err
-			}
-			switch {
-			case refusal != nil:
-				e.Fields = nil
-				e.Decision = decisionOf(refusal, g.dec)
-			case !missing:
-				e.Decision, _ = outcome(g.dec) // "allow", or allowed under an extension
+			if acc.Scope, err = scope(ctx, tx, lim, a, r.ID, r.Unit); err != nil {
+				return nil, err
 			}
 		}
-		if err := tx.AppendAudit(ctx, &e); err != nil {
-			return err
-		}
-		if g != nil {
-			if err := v.finishGuard(ctx, tx, g, a, e.Seq, now.UTC()); err != nil {
-				return err
-			}
-		}
-		entry.Seq = e.Seq
-		if refusal == nil {
-			row = r
-		}
-		return nil
-	})
-	if err != nil {
+		return r, nil
+	}
+	res, err := run(ctx, v, x)
+	switch {
+	case err != nil:
 		return nil, unavailable(err)
-	}
-	if refusal != nil {
-		return nil, refusal
-	}
-	if missing {
+	case res.refusal != nil:
+		return nil, res.refusal
+	case res.val == nil:
 		return nil, fmt.Errorf("subject: %w", store.ErrNotFound)
 	}
-	if lim != nil {
-		v.memo.Record(a.ID, id, gnow)
+	if v.limits(a.Role) != nil {
+		v.memo.Record(a.ID, id, v.guardTime(x.now))
 	}
-	out, err := v.view(row, pu, fields, entry.Seq)
+	out, err := v.view(res.val, pu, fields, res.seq)
 	if err == nil && pseudonym != "" {
 		out.ID = pseudonym
 	}
@@ -346,50 +312,12 @@ func ValidPseudonym(p string) bool {
 	return len(p) == 30 && strings.HasPrefix(p, "psn_") && subjectid.Valid("sub_"+p[4:])
 }
 
-// guardRead runs the guard for a read inside the access transaction: the
-// subject's scope, canary flag and order, then the decision. It returns
-// the refusal the caller gets (nil: allowed), or an error of the store.
-func (v *Vault) guardRead(ctx context.Context, tx store.Tx, g *guardRun, a identity.Actor, r *subject.Row, missing bool, reason string, now time.Time, repeat, repeatDay bool) (refusal, err error) {
-	acc := guard.Access{Time: now, Kind: guard.Read, Missing: missing, Trusted: v.trusted(a.Origin), Origin: a.Origin, Repeat: repeat, RepeatDay: repeatDay}
-	if !missing {
-		acc.Subject, acc.Created, acc.Canary = r.ID, r.Seq, r.Canary
-		switch {
-		case g.lim.AllUnits:
-			acc.Scope = guard.InCaseload
-		case r.Unit != a.Unit:
-			acc.Scope = guard.OutOfUnit
-		default:
-			in, err := tx.InCaseload(ctx, a.ID, r.ID)
-			if err != nil {
-				return nil, err
-			}
-			if !in {
-				acc.Scope = guard.InUnit
-			}
-		}
-		if acc.Scope == guard.OutOfUnit && reason == "" && !acc.Canary && g.state.Locked == "" {
-			// Outside one's unit a reason is required; the refusal counts
-			// towards the hard margin, so that probing locks.
-			locks, st := guard.Refuse(g.lim, g.state, now)
-			g.state = st
-			if locks {
-				g.dec = guard.Decision{Verdict: guard.Lock, Code: guard.CodeOutOfUnit}
-				return ErrLocked, nil
-			}
-			return fmt.Errorf("%w: subject outside your unit", ErrReasonRequired), nil
-		}
-	}
-	g.dec, g.state = guard.Decide(g.lim, g.state, acc)
-	_, refusal = outcome(g.dec)
-	return refusal, nil
-}
-
 // decisionOf is the audit decision of a refused guarded access.
 func decisionOf(refusal error, dec guard.Decision) string {
 	if errors.Is(refusal, ErrReasonRequired) {
 		return "deny:reason_required"
 	}
-	d, _ := outcome(dec)
+	d, _ := verdict(dec)
 	return d
 }
 
@@ -475,77 +403,55 @@ func (v *Vault) Lookup(ctx context.Context, a identity.Actor, purposeName, reaso
 	}
 	norm := value.Normalize(f.Type, val)
 	h := v.keys.BlindIndex(field, norm)
-	lim := v.limits(a.Role)
-	now := v.now()
-	gnow := v.guardTime(now)
-	valueRun := 0
-	if lim != nil {
-		valueRun = v.memo.ValueRun(a.ID, valueKey(norm))
+	x := access[string]{actor: a, entry: entry, now: v.now(), guard: guard.Access{Kind: guard.Lookup}}
+	if v.limits(a.Role) != nil {
+		x.guard.ValueRun = v.memo.ValueRun(a.ID, valueKey(norm))
 	}
-	var id string
-	var refusal error
-	err = v.store.Update(ctx, func(ctx context.Context, tx store.Tx) error {
-		id, refusal = "", nil
+	x.find = func(ctx context.Context, tx store.Tx, lim *guard.Limits, e *audit.Entry, acc *guard.Access) (string, error) {
 		found, err := tx.LookupIndex(ctx, h)
-		if err != nil && !errors.Is(err, store.ErrNotFound) {
-			return err
+		if errors.Is(err, store.ErrNotFound) {
+			e.Decision, acc.Missing = "deny:not_found", true
+			return "", nil
 		}
-		e := entry
-		e.Time = now.UTC()
-		e.Subject = found
-		e.Decision = "allow"
-		if found == "" {
-			e.Decision = "deny:not_found"
+		if err != nil {
+			return "", err
 		}
-		var g *guardRun
+		e.Subject, acc.Subject = found, found
 		if lim != nil {
-			g = &guardRun{lim: lim}
-			if err := g.load(ctx, tx, a.ID); err != nil {
-				return err
+			_, err := tx.GetCanary(ctx, found)
+			if err != nil && !errors.Is(err, store.ErrNotFound) {
+				return "", err
 			}
-			acc := guard.Access{Time: gnow, Kind: guard.Lookup, Subject: found, Missing: found == "", Trusted: v.trusted(a.Origin), Origin: a.Origin, ValueRun: valueRun}
-			if found != "" {
-				if _, err := tx.GetCanary(ctx, found); err == nil {
-					acc.Canary = true
-				} else if !errors.Is(err, store.ErrNotFound) {
-					return err
-				}
-			}
-			g.dec, g.state = guard.Decide(lim, g.state, acc)
-			if _, refusal = outcome(g.dec); refusal != nil {
-				e.Decision = decisionOf(refusal, g.dec)
-			}
+			acc.Canary = err == nil
 		}
-		if err := tx.AppendAudit(ctx, &e); err != nil {
-			return err
-		}
-		if g != nil {
-			if err := v.finishGuard(ctx, tx, g, a, e.Seq, now.UTC()); err != nil {
-				return err
+		return found, nil
+	}
+	if a.Sector != "" {
+		// A partner gets the sector's pseudonym, never the id.
+		x.write = func(ctx context.Context, tx store.Tx, found string, _ *audit.Entry) (string, error) {
+			if found == "" {
+				return "", nil
 			}
+			p := v.keys.Pseudonym(a.Sector, found)
+			return p, tx.PutPseudonym(ctx, a.Sector, p, found)
 		}
-		if refusal == nil {
-			id = found
-			if a.Sector != "" && found != "" {
-				// A partner gets the sector's pseudonym, never the id.
-				id = v.keys.Pseudonym(a.Sector, found)
-				if err := tx.PutPseudonym(ctx, a.Sector, id, found); err != nil {
-					return err
-				}
-			}
-		}
-		return nil
-	})
-	if err != nil {
+	}
+	res, err := run(ctx, v, x)
+	switch {
+	case err != nil:
 		return "", unavailable(err)
-	}
-	if refusal != nil {
-		return "", refusal
-	}
-	if id == "" {
+	case res.refusal != nil:
+		return "", res.refusal
+	case res.val == "":
 		return "", fmt.Errorf("lookup: %w", store.ErrNotFound)
 	}
-	return id, nil
+	return res.val, nil
+}
+
+// records is what writing a subject takes: its row and its index entries.
+type records interface {
+	subject.Rows
+	subject.Indexes
 }
 
 // sealed is a validated, encrypted subject ready to store.
@@ -634,7 +540,7 @@ func (v *Vault) seal(id, unit string, fields map[string]string, now time.Time) (
 // value already taken fails before anything else is written. On such a
 // conflict put removes the entries it added and returns ErrConflict, so the
 // caller may go on with the same transaction (the bulk import does).
-func (s *sealed) put(ctx context.Context, tx store.Tx) error {
+func (s *sealed) put(ctx context.Context, tx records) error {
 	for i, h := range s.indexes {
 		if err := tx.PutIndex(ctx, h, s.row.ID); err != nil {
 			if !errors.Is(err, store.ErrConflict) {
@@ -671,7 +577,7 @@ func (v *Vault) indexHashes(dk *envelope.DataKey, cts map[string][]byte) ([][]by
 
 // openLive reads a subject that is not erased in tx and opens what a
 // change needs: its data key, its sealed fields and its blind-index hashes.
-func (v *Vault) openLive(ctx context.Context, tx store.Tx, id string) (*subject.Row, *envelope.DataKey, map[string][]byte, [][]byte, error) {
+func (v *Vault) openLive(ctx context.Context, tx subject.Rows, id string) (*subject.Row, *envelope.DataKey, map[string][]byte, [][]byte, error) {
 	row, err := tx.GetSubject(ctx, id)
 	if err != nil {
 		return nil, nil, nil, nil, err
@@ -727,55 +633,26 @@ func (v *Vault) Create(ctx context.Context, a identity.Actor, unit string, field
 	if err != nil {
 		return "", err
 	}
-	lim := v.limits(a.Role)
-	var taken, refusal error
-	err = v.store.Update(ctx, func(ctx context.Context, tx store.Tx) error {
-		taken, refusal = nil, nil
-		e := entry
-		e.Time, e.Fields = now, s.names()
-		var g *guardRun
-		if lim != nil {
-			g = &guardRun{lim: lim}
-			if err := g.load(ctx, tx, a.ID); err != nil {
-				return err
-			}
-			acc := guard.Access{Time: v.guardTime(now), Kind: guard.Lookup, Trusted: v.trusted(a.Origin), Origin: a.Origin}
-			g.dec, g.state = guard.Decide(lim, g.state, acc)
-			if _, refusal = outcome(g.dec); refusal != nil {
-				e.Decision = decisionOf(refusal, g.dec)
-				if err := tx.AppendAudit(ctx, &e); err != nil {
-					return err
-				}
-				return v.finishGuard(ctx, tx, g, a, e.Seq, now)
-			}
+	x := access[string]{actor: a, entry: entry, now: now, guard: guard.Access{Kind: guard.Lookup}, freeIfWritten: true}
+	x.find = func(_ context.Context, _ store.Tx, _ *guard.Limits, e *audit.Entry, _ *guard.Access) (string, error) {
+		e.Fields = s.names()
+		return "", nil
+	}
+	x.write = func(ctx context.Context, tx store.Tx, _ string, e *audit.Entry) (string, error) {
+		if err := s.put(ctx, tx); err != nil {
+			return "", err
 		}
-		if err := s.put(ctx, tx); err == nil {
-			e.Subject, e.Decision = s.row.ID, "allow"
-			return tx.AppendAudit(ctx, &e) // the guard's state stays as it was
-		} else if !errors.Is(err, store.ErrConflict) {
-			return err
-		} else {
-			taken = err
-		}
-		e.Decision = "deny:conflict"
-		if err := tx.AppendAudit(ctx, &e); err != nil {
-			return err
-		}
-		if g != nil {
-			return v.finishGuard(ctx, tx, g, a, e.Seq, now)
-		}
-		return nil
-	})
-	if err != nil {
+		e.Subject = s.row.ID
+		return s.row.ID, nil
+	}
+	res, err := run(ctx, v, x)
+	switch {
+	case err != nil:
 		return "", unavailable(err)
+	case res.refusal != nil:
+		return "", res.refusal
 	}
-	if refusal != nil {
-		return "", refusal
-	}
-	if taken != nil {
-		return "", taken
-	}
-	return s.row.ID, nil
+	return res.val, nil
 }
 
 // Update changes fields of a subject: a value sets a field, nil removes it.
@@ -916,15 +793,14 @@ func (v *Vault) AuditEntries(ctx context.Context, a identity.Actor, from, to int
 	if from < 1 || to <= from {
 		return nil, fmt.Errorf("%w: want 1 ≤ from < to", ErrInvalid)
 	}
-	var out []audit.Entry
-	err := v.store.Update(ctx, func(ctx context.Context, tx store.Tx) error {
-		var err error
-		if out, err = tx.AuditEntries(ctx, from, to, MaxAuditPage); err != nil {
-			return err
+	out, err := update(ctx, v.store, func(ctx context.Context, tx store.Tx) ([]audit.Entry, error) {
+		out, err := tx.AuditEntries(ctx, from, to, MaxAuditPage)
+		if err != nil {
+			return nil, err
 		}
 		e := entry
 		e.Time, e.Decision = v.now().UTC(), "allow"
-		return tx.AppendAudit(ctx, &e)
+		return out, tx.AppendAudit(ctx, &e)
 	})
 	if err != nil {
 		return nil, unavailable(err)

@@ -2,6 +2,7 @@ package vault_test
 
 import (
 	"context"
+	"fmt"
 	"crypto/rand"
 	"errors"
 	"path/filepath"
@@ -34,7 +35,26 @@ var (
 type failingStore struct {
 	store.Store
 	fail bool
+	// rerun makes every Update run its function twice, as a store does
+	// when another function of the group failed: first against a
+	// transaction in which no subject exists and every write fails, then
+	// for real.
+	rerun bool
 }
+
+// missingTx answers that nothing exists and fails every write an access
+// makes before its audit entry: the first run of a rerun.
+type missingTx struct{ store.Tx }
+
+var errFirstRun = errors.New("injected: first run of the group fails")
+
+func (missingTx) GetSubject(context.Context, string) (*subject.Row, error) {
+	return nil, store.ErrNotFound
+}
+func (missingTx) LookupIndex(context.Context, []byte) (string, error) { return "", store.ErrNotFound }
+func (missingTx) PutIndex(context.Context, []byte, string) error      { return errFirstRun }
+func (missingTx) PutSubject(context.Context, *subject.Row) error      { return errFirstRun }
+func (missingTx) AppendAudit(context.Context, *audit.Entry) error     { return errFirstRun }
 
 type failingTx struct{ store.Tx }
 
@@ -43,6 +63,14 @@ func (failingTx) AppendAudit(context.Context, *audit.Entry) error {
 }
 
 func (f *failingStore) Update(ctx context.Context, fn func(context.Context, store.Tx) error) error {
+	if f.rerun {
+		return f.Store.Update(ctx, func(ctx context.Context, tx store.Tx) error {
+			if err := fn(ctx, missingTx{tx}); !errors.Is(err, errFirstRun) {
+				return fmt.Errorf("first run: got %v, want the injected failure", err)
+			}
+			return fn(ctx, tx)
+		})
+	}
 	if !f.fail {
 		return f.Store.Update(ctx, fn)
 	}
@@ -428,5 +456,40 @@ func TestImportBulkPath(t *testing.T) {
 	}
 	if got, err := v.Lookup(ctx, worker, "directory", "", "email_pro", more[151].Fields["email_pro"]); err != nil || got != ids2[150] {
 		t.Fatalf("row after the failed one → %q, %v; want %s", got, err, ids2[150])
+	}
+}
+
+// TestAccessRerun runs every access's transaction twice, the first time
+// seeing no subject and failing: the second run's results are the ones
+// returned, and one audit entry is written per access.
+func TestAccessRerun(t *testing.T) {
+	v, fs := newVault(t)
+	id, p := create(t, v, 1)
+	fs.rerun = true
+	before := len(auditEntries(t, fs))
+	id2, err := v.Create(ctx, hr, p.Unit, synth.Make(7, 2).Fields)
+	if err != nil || id2 == "" {
+		t.Fatalf("Create under rerun: %q, %v", id2, err)
+	}
+	got, err := v.Read(ctx, worker, id, "directory", "")
+	if err != nil {
+		t.Fatalf("Read under rerun: %v", err)
+	}
+	if got.ID != id || got.Fields["email_pro"] == "" {
+		t.Errorf("Read under rerun = %+v, want subject %s with its email", got, id)
+	}
+	found, err := v.Lookup(ctx, worker, "directory", "", "email_pro", p.Fields["email_pro"])
+	if err != nil || found != id {
+		t.Errorf("Lookup under rerun = %q, %v; want %s", found, err, id)
+	}
+	fs.rerun = false
+	entries := auditEntries(t, fs)[before:]
+	if len(entries) != 3 {
+		t.Fatalf("%d audit entries for 3 accesses under rerun: %+v", len(entries), entries)
+	}
+	for i, want := range []string{"create", "read", "lookup"} {
+		if entries[i].Action != want || entries[i].Decision != "allow" {
+			t.Errorf("entry %d = %s %s, want %s allow", i, entries[i].Action, entries[i].Decision, want)
+		}
 	}
 }

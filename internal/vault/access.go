@@ -1,0 +1,161 @@
+package vault
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/coffre/coffre/internal/audit"
+	"github.com/coffre/coffre/internal/guard"
+	"github.com/coffre/coffre/internal/identity"
+	"github.com/coffre/coffre/internal/store"
+)
+
+// update runs fn in one store transaction and returns what the run that
+// committed returned. A store may run fn more than once (store.Store);
+// fn returns its results instead of setting variables it captured, so a
+// rerun cannot leave a stale value behind: this is the one place that
+// captures, and it sets the whole result on every run.
+func update[T any](ctx context.Context, s store.Store, fn func(context.Context, store.Tx) (T, error)) (T, error) {
+	var out T
+	err := s.Update(ctx, func(ctx context.Context, tx store.Tx) error {
+		var err error
+		out, err = fn(ctx, tx)
+		return err
+	})
+	if err != nil {
+		var zero T
+		return zero, err
+	}
+	return out, nil
+}
+
+// access is one access to one subject, as the caller describes it before
+// its transaction: who, the audit entry as far as it is known, what the
+// guard knows already, and the steps that run inside the transaction.
+// [run] does the rest, the same way for every kind of access.
+type access[T any] struct {
+	actor identity.Actor
+	// entry is the audit entry before the transaction: actor, action,
+	// subject, purpose, reason, origin.
+	entry audit.Entry
+	now   time.Time
+	// guard is the access as the guard sees it, with what is known before
+	// the transaction (Kind and the memo's Repeat, RepeatDay, ValueRun);
+	// run sets its time, origin and trust, find its subject.
+	guard guard.Access
+	// find reads, inside the transaction, what the access reaches. It
+	// returns the value the caller gets if the access is allowed, and
+	// completes the entry (Subject, Fields; Decision "deny:not_found" for a
+	// subject that is not there) and the guard's access (Subject, Missing,
+	// Created, Canary; Scope when lim is set, that is when the guard runs).
+	find func(ctx context.Context, tx store.Tx, lim *guard.Limits, e *audit.Entry, acc *guard.Access) (T, error)
+	// write, if set, is the access's change, run once the guard allows it
+	// and before the entry is appended; it returns the caller's value. An
+	// error wrapping store.ErrConflict refuses the access: it is audited
+	// "deny:conflict", counted by the guard, and returned to the caller.
+	write func(ctx context.Context, tx store.Tx, val T, e *audit.Entry) (T, error)
+	// freeIfWritten leaves the guard's state as it was when write
+	// succeeds (a create: see Vault.Create).
+	freeIfWritten bool
+}
+
+// outcome is what one access yields: the caller's value, or the refusal
+// (the guard's or the write's) that the caller returns instead; and the
+// sequence number of the access's audit entry.
+type outcome[T any] struct {
+	val     T
+	refusal error
+	seq     int64
+}
+
+// run runs an access in one transaction: find → guard (decides; a
+// refusal clears the entry's fields and sets its decision) → write → audit
+// (the entry is appended, whatever the outcome) → the guard's state, its
+// alerts and a lock. A store error fails the whole access: nothing is
+// returned without its durable audit entry.
+func run[T any](ctx context.Context, v *Vault, x access[T]) (outcome[T], error) {
+	lim := v.limits(x.actor.Role)
+	return update(ctx, v.store, func(ctx context.Context, tx store.Tx) (outcome[T], error) {
+		e := x.entry
+		e.Time, e.Decision = x.now.UTC(), "allow"
+		acc := x.guard
+		acc.Time, acc.Origin, acc.Trusted = v.guardTime(x.now), x.actor.Origin, v.trusted(x.actor.Origin)
+		val, err := x.find(ctx, tx, lim, &e, &acc)
+		if err != nil {
+			return outcome[T]{}, err
+		}
+		var g *guardRun
+		var refusal error
+		if lim != nil {
+			g = &guardRun{lim: lim}
+			if err := g.load(ctx, tx, x.actor.ID); err != nil {
+				return outcome[T]{}, err
+			}
+			refusal = g.decide(acc, e.Reason)
+			switch {
+			case refusal != nil:
+				e.Fields, e.Decision = nil, decisionOf(refusal, g.dec)
+			case e.Decision == "allow":
+				e.Decision, _ = verdict(g.dec) // or allowed under an extension
+			}
+		}
+		if refusal == nil && x.write != nil {
+			val, err = x.write(ctx, tx, val, &e)
+			switch {
+			case errors.Is(err, store.ErrConflict):
+				refusal, e.Decision = err, "deny:conflict"
+			case err != nil:
+				return outcome[T]{}, err
+			case x.freeIfWritten:
+				g = nil
+			}
+		}
+		if err := tx.AppendAudit(ctx, &e); err != nil {
+			return outcome[T]{}, err
+		}
+		if g != nil {
+			if err := v.finishGuard(ctx, tx, g, x.actor, e.Seq, x.now.UTC()); err != nil {
+				return outcome[T]{}, err
+			}
+		}
+		if refusal != nil {
+			return outcome[T]{refusal: refusal, seq: e.Seq}, nil
+		}
+		return outcome[T]{val: val, seq: e.Seq}, nil
+	})
+}
+
+// decide is the guard's decision on acc. Outside one's unit a reason is
+// required: a refusal for its lack counts towards the hard margin, so that
+// probing locks.
+func (g *guardRun) decide(acc guard.Access, reason string) error {
+	if acc.Scope == guard.OutOfUnit && reason == "" && !acc.Canary && g.state.Locked == "" {
+		locks, st := guard.Refuse(g.lim, g.state, acc.Time)
+		g.state = st
+		if locks {
+			g.dec = guard.Decision{Verdict: guard.Lock, Code: guard.CodeOutOfUnit}
+			return ErrLocked
+		}
+		return fmt.Errorf("%w: subject outside your unit", ErrReasonRequired)
+	}
+	g.dec, g.state = guard.Decide(g.lim, g.state, acc)
+	_, refusal := verdict(g.dec)
+	return refusal
+}
+
+// scope is where subject (of unit) stands relative to the actor a.
+func scope(ctx context.Context, tx guard.States, lim *guard.Limits, a identity.Actor, subject, unit string) (guard.Scope, error) {
+	switch {
+	case lim.AllUnits:
+		return guard.InCaseload, nil
+	case unit != a.Unit:
+		return guard.OutOfUnit, nil
+	}
+	in, err := tx.InCaseload(ctx, a.ID, subject)
+	if err != nil || in {
+		return guard.InCaseload, err
+	}
+	return guard.InUnit, nil
+}
