@@ -45,8 +45,14 @@ func (u *waUser) WebAuthnName() string                       { return u.op.Usern
 func (u *waUser) WebAuthnDisplayName() string                { return u.op.Username }
 func (u *waUser) WebAuthnCredentials() []webauthn.Credential { return u.creds }
 
+// accounts is what reading an operator with its factors takes.
+type accounts interface {
+	identity.Operators
+	identity.Factors
+}
+
 // loadUser reads an operator and its security keys.
-func loadUser(ctx context.Context, tx store.Tx, id string) (*waUser, error) {
+func loadUser(ctx context.Context, tx accounts, id string) (*waUser, error) {
 	op, err := tx.GetOperator(ctx, id)
 	if err != nil {
 		return nil, err
@@ -84,7 +90,7 @@ func (s *Service) allows(role, factor string) bool {
 }
 
 // factors lists the second factors an operator can use now.
-func (s *Service) factors(ctx context.Context, tx store.Tx, op *identity.Operator) ([]string, error) {
+func (s *Service) factors(ctx context.Context, tx identity.Factors, op *identity.Operator) ([]string, error) {
 	var out []string
 	if s.allows(op.Role, FactorTOTP) && len(op.TOTPSecret) > 0 {
 		out = append(out, FactorTOTP)
@@ -152,7 +158,7 @@ func (s *Service) beginAssertion(ctx context.Context, tx store.Tx, operator stri
 
 // liveLogin returns the login row of h if it is a login challenge, not
 // expired, with attempts left.
-func (s *Service) liveLogin(ctx context.Context, tx store.Tx, h []byte) (*identity.Session, error) {
+func (s *Service) liveLogin(ctx context.Context, tx identity.Sessions, h []byte) (*identity.Session, error) {
 	ls, err := tx.GetSession(ctx, h)
 	if err != nil {
 		return nil, err
@@ -231,7 +237,7 @@ func (s *Service) checkAssertion(u *waUser, challenge []byte, parsed *protocol.P
 }
 
 // recordUse stores the credential's new sign count.
-func (s *Service) recordUse(ctx context.Context, tx store.Tx, cred *webauthn.Credential, now time.Time) error {
+func (s *Service) recordUse(ctx context.Context, tx identity.Factors, cred *webauthn.Credential, now time.Time) error {
 	b, err := json.Marshal(cred)
 	if err != nil {
 		return err
@@ -424,7 +430,7 @@ func (s *Service) RemoveWebAuthn(ctx context.Context, token string, id []byte, o
 
 // freshSession returns the session of h if it proved a second factor
 // within the step-up window (changing one's factors needs it).
-func (s *Service) freshSession(ctx context.Context, tx store.Tx, h []byte) (*identity.Session, error) {
+func (s *Service) freshSession(ctx context.Context, tx identity.Sessions, h []byte) (*identity.Session, error) {
 	ses, err := tx.GetSession(ctx, h)
 	if err != nil {
 		return nil, err
