@@ -5,7 +5,9 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -26,9 +28,11 @@ func TestMain(m *testing.M) {
 //
 // Besides testscript's own commands a transcript has
 //
-//	waithttp URL   wait (30 s at most) until GET URL answers 200
+//	waithttp URL             wait (30 s at most) until GET URL answers 200
+//	setenvfile NAME FILE     set $NAME to FILE's content, less its final newline
 //
-// and $PORT, a loopback port that was free when the transcript started.
+// and $PORT, a loopback port that was free when the transcript started,
+// and $REPO, the root of the repository.
 func TestScript(t *testing.T) {
 	testscript.Run(t, testscript.Params{
 		Dir:                 "testdata/script",
@@ -39,10 +43,16 @@ func TestScript(t *testing.T) {
 				return err
 			}
 			env.Setenv("PORT", strconv.Itoa(port))
+			repo, err := filepath.Abs(filepath.Join("..", ".."))
+			if err != nil {
+				return err
+			}
+			env.Setenv("REPO", repo)
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"waithttp": waitHTTP,
+			"waithttp":   waitHTTP,
+			"setenvfile": setenvFile,
 		},
 	})
 }
@@ -81,4 +91,11 @@ func waitHTTP(ts *testscript.TestScript, neg bool, args []string) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	ts.Fatalf("%s did not answer 200 within 30 s: %s", args[0], last)
+}
+
+func setenvFile(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: setenvfile NAME FILE")
+	}
+	ts.Setenv(args[0], strings.TrimSuffix(ts.ReadFile(args[1]), "\n"))
 }
