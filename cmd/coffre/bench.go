@@ -20,14 +20,16 @@ import (
 // The benchmarks are in internal/bench; this file parses their flags and
 // wires them to the vault.
 
-const benchUsage = `Usage: coffre bench import|read [flags]
+const benchUsage = `Usage: coffre bench import|read|audit [flags]
 
   import   create a fresh data directory with N synthetic people (default 1,000,000)
   read     serve that directory in a child process and measure audited reads over HTTP
+  audit    measure the audit log at scale: integration, verification, inclusion proofs
 
 Example:
   coffre bench import --people 1000000 --data ./coffre-bench
   coffre bench read --data ./coffre-bench --duration 10s --concurrency 1,8,32
+  coffre bench audit --entries 10000000 --data /tmp/coffre-audit-bench
 `
 
 func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -44,7 +46,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return flag.ErrHelp
 		}
 	}
-	return &usageError{msg: "want a subcommand: import or read", hint: "coffre bench import --data ./coffre-bench, then coffre bench read --data ./coffre-bench"}
+	return &usageError{msg: "want a subcommand: import, read or audit", hint: "coffre bench import --data ./coffre-bench, then coffre bench read --data ./coffre-bench"}
 }
 
 func runBenchImport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
