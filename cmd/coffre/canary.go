@@ -29,7 +29,7 @@ func runCanary(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if len(args) == 0 || args[0] != "plant" {
 		return &usageError{msg: "want a subcommand: plant or find", hint: canaryExample}
 	}
-	fs := newFlags("canary plant", canaryUsage, canaryExample, stderr)
+	fs := newFlags("canary plant", "N [--partner NAME] [--dev | --config FILE] [--json]", canaryExample, stderr)
 	var o appOptions
 	o.flags(fs.StringVar, fs.BoolVar)
 	partner := fs.String("partner", "", "bind the canaries to this partner `name`")

@@ -9,8 +9,10 @@ import (
 )
 
 // versionInfo is what `coffre version` prints, from the build information
-// the Go toolchain embeds. Fields the build lacks (go run, go test, or a
-// build with -buildvcs=false) read "unknown"; Modified is then nil.
+// the Go toolchain embeds. Fields the build lacks read "unknown" and
+// Modified is then nil: go run and go test stamp no VCS information, nor
+// does a build with -buildvcs=false or one in a git worktree (whose .git
+// is a file, and the go command looks for a .git directory).
 type versionInfo struct {
 	Version  string `json:"version"`  // module version: a tag, a pseudo-version or "(devel)"
 	Commit   string `json:"commit"`   // vcs.revision
