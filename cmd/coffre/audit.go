@@ -2,13 +2,14 @@ package main
 
 import (
 	"context"
-	"encoding/json"
+	"encoding/base64"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -40,6 +41,9 @@ func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := parse(fs, args[1:]); err != nil {
 		return err
 	}
+	if fs.NArg() != 0 {
+		return &usageError{msg: "unexpected argument " + strconv.Quote(fs.Arg(0)), hint: "coffre audit " + sub + " --dev"}
+	}
 	if *remote != "" {
 		if sub != "verify" || *key == "" {
 			return &usageError{msg: "--remote goes with verify and needs --key", hint: "coffre audit verify --remote https://vault.example --key \"$(coffre audit key --dev)\""}
@@ -52,6 +56,9 @@ func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		rep, err := auditlog.RemoteVerify(ctx, client, strings.TrimRight(*remote, "/"), *key, *state)
 		if err != nil {
 			return err
+		}
+		if *asJSON {
+			return writeJSON(stdout, map[string]any{"ok": true, "previous_size": rep.Previous, "size": rep.Size, "first_look": rep.Previous == 0, "state": *state})
 		}
 		if rep.Previous == 0 {
 			fmt.Fprintf(stdout, "first look at this log: checkpoint of size %d kept in %s; the next run proves the log only grew\n", rep.Size, *state)
@@ -67,6 +74,9 @@ func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	defer a.close()
 	switch sub {
 	case "key":
+		if *asJSON {
+			return writeJSON(stdout, map[string]string{"verifier_key": a.signer.VerifierKey()})
+		}
 		fmt.Fprintln(stdout, a.signer.VerifierKey())
 		return nil
 	case "checkpoint":
@@ -82,6 +92,10 @@ func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		if err != nil {
 			return err
 		}
+		if *asJSON {
+			return writeJSON(stdout, map[string]any{"size": c.Size, "root_hash": base64.StdEncoding.EncodeToString(c.Root),
+				"created": c.Created.UTC().Format(time.RFC3339), "note": string(c.Note)})
+		}
 		stdout.Write(c.Note)
 		return nil
 	}
@@ -89,7 +103,7 @@ func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	var te *auditlog.TamperError
 	if errors.As(err, &te) {
 		if *asJSON {
-			json.NewEncoder(stdout).Encode(map[string]any{"ok": false, "first_bad_index": te.Index, "reason": te.Reason})
+			writeJSON(stdout, map[string]any{"ok": false, "first_bad_index": te.Index, "reason": te.Reason})
 		}
 		return err
 	}
@@ -97,7 +111,7 @@ func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	if *asJSON {
-		return json.NewEncoder(stdout).Encode(map[string]any{"ok": true, "entries": rep.Entries, "checkpoints": rep.Checkpoints,
+		return writeJSON(stdout, map[string]any{"ok": true, "entries": rep.Entries, "checkpoints": rep.Checkpoints,
 			"checkpoint_size": rep.Size, "unintegrated": rep.Unintegrated})
 	}
 	fmt.Fprintf(stdout, "audit log verified: %d entries, %d checkpoints (latest of size %d), %d entries not yet in a checkpoint\n",

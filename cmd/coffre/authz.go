@@ -4,20 +4,68 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"slices"
 
 	"github.com/coffre/coffre/internal/httpapi"
+	"github.com/coffre/coffre/internal/policy"
 )
 
+// authzJSON is `coffre authz --json`: the matrix of docs/authorization.md.
+type authzJSON struct {
+	Source        string           `json:"source"` // the configuration the roles come from
+	Roles         []string         `json:"roles"`
+	Routes        []authzRoute     `json:"routes"`
+	PartnerRoutes []authzRouteRule `json:"partner_routes"` // on the partner listener, to partner clients only
+}
+
+type authzRouteRule struct {
+	Method string `json:"method"`
+	Path   string `json:"path"`
+	Rule   string `json:"rule"`
+}
+
+type authzRoute struct {
+	authzRouteRule
+	Anonymous bool            `json:"anonymous"`
+	Allowed   map[string]bool `json:"allowed"` // by role
+}
+
+func authzMatrix(source string, pol *policy.Policy) authzJSON {
+	m := authzJSON{Source: source, Roles: make([]string, 0, len(pol.Roles)), Routes: []authzRoute{}, PartnerRoutes: []authzRouteRule{}}
+	for name := range pol.Roles {
+		m.Roles = append(m.Roles, name)
+	}
+	slices.Sort(m.Roles)
+	for _, rt := range httpapi.Routes() {
+		r := authzRoute{authzRouteRule: authzRouteRule{rt.Method, rt.Path, rt.Access.String()}, Anonymous: rt.Access.Allows(nil), Allowed: map[string]bool{}}
+		for _, role := range m.Roles {
+			r.Allowed[role] = rt.Access.Allows(pol.Roles[role])
+		}
+		m.Routes = append(m.Routes, r)
+	}
+	for _, rt := range httpapi.PartnerRoutes() {
+		m.PartnerRoutes = append(m.PartnerRoutes, authzRouteRule{rt.Method, rt.Path, rt.Access.String()})
+	}
+	return m
+}
+
 func runAuthz(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("authz", "[--dev | --config FILE]", "coffre authz --dev > docs/authorization.md", stderr)
+	fs := newFlags("authz", "[--dev | --config FILE] [--json]", "coffre authz --dev > docs/authorization.md", stderr)
 	var o appOptions
 	o.flags(fs.StringVar, fs.BoolVar)
+	asJSON := fs.Bool("json", false, "print the matrix as JSON")
 	if err := parse(fs, args); err != nil {
 		return err
+	}
+	if fs.NArg() != 0 {
+		return &usageError{msg: "authz takes no arguments", hint: "coffre authz --dev"}
 	}
 	cfg, err := loadConfig(o)
 	if err != nil {
 		return err
+	}
+	if *asJSON {
+		return writeJSON(stdout, authzMatrix(cfg.Source, cfg.Policy))
 	}
 	fmt.Fprintf(stdout, `# Authorization matrix
 

@@ -17,7 +17,7 @@ import (
 	"github.com/coffre/coffre/internal/vault"
 )
 
-const canaryUsage = "plant N [--partner NAME] | find FIELD VALUE  [--dev | --config FILE]"
+const canaryUsage = "plant N [--partner NAME] | find FIELD VALUE  [--dev | --config FILE] [--json]"
 const canaryExample = "coffre canary plant 20 --partner mission-locale --dev"
 
 func runCanary(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -31,10 +31,11 @@ func runCanary(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if len(args) == 0 || args[0] != "plant" {
 		return &usageError{msg: "want a subcommand: plant or find", hint: canaryExample}
 	}
-	fs := newFlags("canary plant", canaryUsage, canaryExample, stderr)
+	fs := newFlags("canary plant", "N [--partner NAME] [--dev | --config FILE] [--json]", canaryExample, stderr)
 	var o appOptions
 	o.flags(fs.StringVar, fs.BoolVar)
 	partner := fs.String("partner", "", "bind the canaries to this partner `name`")
+	asJSON := fs.Bool("json", false, "print the result as JSON")
 	args = args[1:]
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
 		args = append(args[1:], args[0]) // the count before the flags
@@ -57,6 +58,9 @@ func runCanary(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	ids, err := a.plantCanaries(ctx, n, *partner)
 	if err != nil {
 		return err
+	}
+	if *asJSON {
+		return writeJSON(stdout, map[string]any{"planted": len(ids), "partner": *partner, "ids": ids})
 	}
 	fmt.Fprintf(stdout, "planted %d canaries%s; keep this list out of every operator's reach:\n", len(ids), map[bool]string{true: " bound to " + *partner}[*partner != ""])
 	for _, id := range ids {
@@ -99,9 +103,10 @@ func (a *app) plantCanaries(ctx context.Context, n int, partner string) ([]strin
 }
 
 func runCanaryFind(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("canary find", "FIELD VALUE [--dev | --config FILE]", "coffre canary find email_pro someone@example.org --dev", stderr)
+	fs := newFlags("canary find", "FIELD VALUE [--dev | --config FILE] [--json]", "coffre canary find email_pro someone@example.org --dev", stderr)
 	var o appOptions
 	o.flags(fs.StringVar, fs.BoolVar)
+	asJSON := fs.Bool("json", false, "print the result as JSON")
 	var pos []string
 	for len(args) > 0 && !strings.HasPrefix(args[0], "-") && len(pos) < 2 {
 		pos, args = append(pos, args[0]), args[1:]
@@ -121,12 +126,18 @@ func runCanaryFind(ctx context.Context, args []string, stdout, stderr io.Writer)
 	id, partner, err := a.vault.CanaryOf(ctx, identity.Actor{ID: "system", Role: "admin", Origin: "cli"}, pos[0], pos[1])
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		fmt.Fprintln(stdout, "not a canary's value")
+		if *asJSON {
+			writeJSON(stdout, map[string]any{"canary": false})
+		} else {
+			fmt.Fprintln(stdout, "not a canary's value")
+		}
 		return errNotCanary
 	case errors.Is(err, vault.ErrInvalid):
 		return &usageError{msg: err.Error(), hint: "fields with lookup: true in the configuration"}
 	case err != nil:
 		return err
+	case *asJSON:
+		return writeJSON(stdout, map[string]any{"canary": true, "id": id, "partner": partner})
 	case partner == "":
 		fmt.Fprintf(stdout, "canary %s (bound to no partner)\n", id)
 	default:

@@ -16,12 +16,13 @@ import (
 )
 
 func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("import", "FILE [--dev | --config FILE] [--batch N]",
+	fs := newFlags("import", "FILE [--dev | --config FILE] [--batch N] [--json]",
 		"coffre import --dev people.csv   # CSV with a header row, or JSON lines (.jsonl)", stderr)
 	var o appOptions
 	o.flags(fs.StringVar, fs.BoolVar)
 	batch := fs.Int("batch", 50000, "records per transaction")
 	maxErrors := fs.Int("max-errors", 100, "row errors to print (all are counted)")
+	asJSON := fs.Bool("json", false, "print the result as JSON (row errors also stay on stderr)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -62,6 +63,7 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	start := time.Now()
 	var imported, failed, printed int
 	var report func(vault.RowError)
+	rowErrors := []map[string]any{} // the printed ones, for --json
 	// The reader fills batches while the previous batch commits.
 	var (
 		mu      sync.Mutex // report runs from the reader and the committer
@@ -99,6 +101,7 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			printed++
 			prog.Finish()
 			fmt.Fprintf(stderr, "%s: %s\n", fs.Arg(0), e.Error())
+			rowErrors = append(rowErrors, map[string]any{"row": e.Num, "field": e.Field, "reason": e.Reason})
 		}
 	}
 	err = a.vault.ImportAll(ctx, actor, next, func(ids []string, bad []vault.RowError) error {
@@ -120,7 +123,14 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	prog.Finish()
 	el := time.Since(start)
-	fmt.Fprintf(stdout, "imported %d records, %d rows rejected, in %s (%.0f records/s)\n", imported, failed, el.Round(time.Millisecond), float64(imported)/el.Seconds())
+	if *asJSON {
+		if err := writeJSON(stdout, map[string]any{"file": fs.Arg(0), "imported": imported, "rejected": failed, "rejected_rows": rowErrors,
+			"seconds": el.Seconds(), "records_per_sec": float64(imported) / el.Seconds()}); err != nil {
+			return err
+		}
+	} else {
+		fmt.Fprintf(stdout, "imported %d records, %d rows rejected, in %s (%.0f records/s)\n", imported, failed, el.Round(time.Millisecond), float64(imported)/el.Seconds())
+	}
 	if failed > 0 {
 		return fmt.Errorf("%d rows rejected (see above); fix them and import those rows again", failed)
 	}

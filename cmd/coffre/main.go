@@ -1,19 +1,35 @@
 // Command coffre is Coffre's one binary: the vault server and its tools.
 //
-//	coffre demo                 serve the demo directory (243,000 synthetic people)
-//	coffre serve --dev          serve the demo policy with no configuration
-//	coffre serve --config FILE  serve with coffre.yaml
-//	coffre operator add NAME    create an operator, print its enrolment
-//	coffre import FILE          bulk-create subjects from CSV or JSON lines
-//	coffre audit verify         recompute the audit log's Merkle tree, check every checkpoint
-//	coffre bench import|read    measure import and audited reads
-//	coffre totp SECRET          print the current TOTP code of a secret
+//	coffre serve --dev                    serve the demo policy with no configuration
+//	coffre serve --config FILE            serve with coffre.yaml
+//	coffre demo                           serve the demo directory (243,000 synthetic people)
+//	coffre operator add NAME              create an operator, print its enrolment
+//	coffre operator role NAME             move an operator to another role and unit
+//	coffre canary plant N                 plant canary subjects
+//	coffre canary find FIELD VALUE        tell whether a value is a canary's, and whose
+//	coffre partner add NAME               register a partner, issue its credentials
+//	coffre partner rotate NAME            issue a partner new credentials
+//	coffre audit verify                   recompute the audit log's Merkle tree, check every checkpoint
+//	coffre audit checkpoint               print the latest signed checkpoint
+//	coffre audit key                      print the checkpoint verifier key
+//	coffre import FILE                    bulk-create subjects from CSV or JSON lines
+//	coffre bench import|read|audit        measure import, audited reads and the audit log
+//	coffre drill                          replay attacks and working days, count what leaks
+//	coffre totp SECRET                    print the current TOTP code of a secret
+//	coffre authz                          print the authorization matrix
+//	coffre version                        print the version, commit and Go version
 //
-// Every command has --help with an example.
+// Every command has --help with an example. Every command that prints a
+// result takes --json and then prints one JSON document on stdout instead
+// of text; errors and progress stay on stderr as text.
+//
+// The transcripts in testdata/script pin each command's behaviour
+// (TestScript).
 package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -23,11 +39,14 @@ import (
 	"syscall"
 )
 
-func main() {
+func main() { os.Exit(coffreMain()) }
+
+// coffreMain runs the command line of this process until it ends or the
+// process is told to stop, and returns the exit code.
+func coffreMain() int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
-	stop()
-	os.Exit(code)
+	defer stop()
+	return run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 }
 
 // command is one subcommand.
@@ -41,15 +60,16 @@ func commands() []command {
 	return []command{
 		{"serve", "run the vault server", runServe},
 		{"demo", "run the vault with 243,000 synthetic people", runDemo},
-		{"operator", "manage operators (add)", runOperator},
+		{"operator", "manage operators (add, role)", runOperator},
 		{"canary", "plant canary subjects (plant, find)", runCanary},
 		{"partner", "register partner organisations and rotate their credentials (add, rotate)", runPartner},
 		{"audit", "verify the audit log, print its checkpoint or public key (verify, checkpoint, key)", runAudit},
 		{"import", "bulk-create subjects from a CSV or JSON-lines file", runImport},
-		{"bench", "measure import and audited reads (import, read)", runBench},
+		{"bench", "measure import, audited reads and the audit log (import, read, audit)", runBench},
 		{"drill", "replay attacks and working days; count what leaks and who is locked", runDrill},
 		{"totp", "print the current TOTP code of a base32 secret", runTOTP},
 		{"authz", "print the authorization matrix (docs/authorization.md)", runAuthz},
+		{"version", "print the version, VCS commit and Go version of this binary", runVersion},
 	}
 }
 
@@ -119,4 +139,12 @@ func parse(fs *flag.FlagSet, args []string) error {
 		return &usageError{msg: err.Error(), hint: "run '" + fs.Name() + " --help'"}
 	}
 	return nil
+}
+
+// writeJSON prints v as one indented JSON document: the --json output.
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
+	return enc.Encode(v)
 }

@@ -4,11 +4,12 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
-	_ "github.com/coffre/coffre/internal/store/sqlite/sqlitetest" // audit_set
 	"io"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	_ "github.com/coffre/coffre/internal/store/sqlite/sqlitetest" // audit_set
 
 	"github.com/coffre/coffre/internal/auditlog"
 )

@@ -13,8 +13,8 @@ import (
 
 func runOperator(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
-		fmt.Fprint(stderr, "Usage: coffre operator add USERNAME --role ROLE --unit UNIT [--dev | --config FILE]\n"+
-			"       coffre operator role USERNAME --role ROLE --unit UNIT [--dev | --config FILE]\n\n"+
+		fmt.Fprint(stderr, "Usage: coffre operator add USERNAME --role ROLE --unit UNIT [--dev | --config FILE] [--json]\n"+
+			"       coffre operator role USERNAME --role ROLE --unit UNIT [--dev | --config FILE] [--json]\n\n"+
 			"add creates an operator (any role: the host is where privileged roles are granted);\n"+
 			"role moves one to another role and unit and ends its sessions.\n\n"+
 			"Example:\n  coffre operator add marie --role caseworker --unit ac-versailles --dev\n")
@@ -24,12 +24,13 @@ func runOperator(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return &usageError{msg: "want a subcommand: add or role", hint: "coffre operator add marie --role caseworker --unit ac-versailles --dev"}
 	}
 	sub := args[0]
-	fs := newFlags("operator add", "USERNAME --role ROLE --unit UNIT [--dev | --config FILE]",
+	fs := newFlags("operator "+sub, "USERNAME --role ROLE --unit UNIT [--dev | --config FILE] [--json]",
 		"coffre operator add marie --role caseworker --unit ac-versailles --dev", stderr)
 	var o appOptions
 	o.flags(fs.StringVar, fs.BoolVar)
 	role := fs.String("role", "", "the operator's `role` (from the configuration)")
 	unit := fs.String("unit", "", "the operator's organisational `unit`")
+	asJSON := fs.Bool("json", false, "print the result as JSON")
 	if len(args) > 1 && args[1] != "" && args[1][0] != '-' {
 		// Accept the username before the flags.
 		args = append(args[2:], args[1])
@@ -61,6 +62,9 @@ func runOperator(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		if err != nil {
 			return err
 		}
+		if *asJSON {
+			return writeJSON(stdout, map[string]any{"username": fs.Arg(0), "role": *role, "unit": *unit, "sessions_ended": true})
+		}
 		fmt.Fprintf(stdout, "operator %s: role %s, unit %s; its sessions are ended\n", fs.Arg(0), *role, *unit)
 		return nil
 	}
@@ -70,6 +74,10 @@ func runOperator(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	}
 	if err != nil {
 		return err
+	}
+	if *asJSON {
+		return writeJSON(stdout, map[string]any{"id": op.Operator.ID, "username": op.Operator.Username, "role": *role, "unit": *unit,
+			"password": op.Password, "totp_uri": op.TOTPURI, "totp_secret": op.TOTPSecret})
 	}
 	fmt.Fprintf(stdout, "operator %s (%s) created, role %s, unit %s\npassword: %s\nTOTP enrolment URI (shown once): %s\n",
 		op.Operator.Username, op.Operator.ID, *role, *unit, op.Password, op.TOTPURI)

@@ -19,8 +19,8 @@ const partnerExample = "coffre partner add mission-locale --sector employment --
 
 func runPartner(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
-		fmt.Fprintf(stderr, "Usage: coffre partner add NAME --sector SECTOR --unit UNIT [--role ROLE] [--out DIR] [--dev | --config FILE]\n"+
-			"       coffre partner rotate NAME [--out DIR] [--dev | --config FILE]\n\n"+
+		fmt.Fprintf(stderr, "Usage: coffre partner add NAME --sector SECTOR --unit UNIT [--role ROLE] [--out DIR] [--dev | --config FILE] [--json]\n"+
+			"       coffre partner rotate NAME [--out DIR] [--dev | --config FILE] [--json]\n\n"+
 			"Registers a partner organisation and issues its credentials: a client certificate\n"+
 			"from Coffre's CA and an API key, both needed on the partner listener (partners.listen).\n"+
 			"rotate issues new ones; the old stop working at once.\n\nExample:\n  %s\n", partnerExample)
@@ -37,6 +37,7 @@ func runPartner(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	unit := fs.String("unit", "", "the partner's organisational `unit`")
 	role := fs.String("role", "partner", "the `role` its clients act under")
 	out := fs.String("out", "", "`directory` for the certificate, key and CA files (default DATA/partners)")
+	asJSON := fs.Bool("json", false, "print the result as JSON")
 	args = args[1:]
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
 		args = append(args[1:], args[0])
@@ -86,6 +87,12 @@ func runPartner(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		if err := os.WriteFile(filepath.Join(dir, f), b, 0o600); err != nil {
 			return err
 		}
+	}
+	if *asJSON {
+		return writeJSON(stdout, map[string]any{"name": name, "id": np.Partner.ID, "sector": np.Partner.Sector,
+			"credentials": map[string]string{"add": "issued", "rotate": "rotated"}[sub],
+			"certificate": filepath.Join(dir, name+".crt"), "key": filepath.Join(dir, name+".key"), "ca": filepath.Join(dir, "coffre-ca.crt"),
+			"api_key": np.APIKey})
 	}
 	fmt.Fprintf(stdout, "partner %s (%s), sector %s: credentials %s\n  certificate %s\n  key         %s\n  CA          %s\nAPI key (shown once; send it as Coffre-Api-Key): %s\n",
 		name, np.Partner.ID, np.Partner.Sector, map[string]string{"add": "issued", "rotate": "rotated; the old ones no longer work"}[sub],

@@ -1,6 +1,10 @@
-// Package bench measures a running Coffre server from the outside: an HTTP
-// load generator for audited reads, exact latency percentiles, and the
-// memory of a process as Linux reports it in /proc.
+// Package bench holds Coffre's benchmarks, which `coffre bench` runs:
+// [ImportBench] imports synthetic people through the vault, [ReadBench]
+// serves them in a child process and measures audited reads over HTTP
+// from the outside, and [AuditBench] measures the audit log at scale. The
+// parts are usable alone: an HTTP load generator for audited reads
+// ([Reads]), exact latency percentiles, and the memory of a process as
+// Linux reports it in /proc.
 //
 // # Method
 //

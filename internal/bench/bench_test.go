@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -84,5 +85,49 @@ func TestRunCountsErrors(t *testing.T) {
 	}
 	if r.Percentile(0.5) <= 0 || r.Max() < r.Percentile(0.99) {
 		t.Errorf("latencies p50 %s p99 %s max %s: want 0 < p50 ≤ p99 ≤ max", r.Percentile(0.5), r.Percentile(0.99), r.Max())
+	}
+}
+
+func TestPrepareDir(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "b")
+	if err := PrepareDir(dir, false); err != nil {
+		t.Fatalf("PrepareDir(new) got %v, want nil", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, IDsFile)); err != nil {
+		t.Errorf("PrepareDir(new) left no %s: %v", IDsFile, err)
+	}
+	var de *DirError
+	if err := PrepareDir(dir, false); !errors.As(err, &de) || de.NotBench {
+		t.Errorf("PrepareDir(used, fresh=false) got %v, want a DirError", err)
+	}
+	os.WriteFile(filepath.Join(dir, "x"), nil, 0o600)
+	if err := PrepareDir(dir, true); err != nil {
+		t.Errorf("PrepareDir(used, fresh=true) got %v, want nil", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "x")); err == nil {
+		t.Error("PrepareDir(used, fresh=true) kept the earlier files")
+	}
+	mine := t.TempDir()
+	os.WriteFile(filepath.Join(mine, "keep"), nil, 0o600)
+	if err := PrepareDir(mine, true); !errors.As(err, &de) || !de.NotBench {
+		t.Errorf("PrepareDir(not a benchmark, fresh=true) got %v, want a DirError with NotBench", err)
+	}
+	if _, err := os.Stat(filepath.Join(mine, "keep")); err != nil {
+		t.Error("PrepareDir deleted a directory bench import did not make")
+	}
+}
+
+func TestOperatorRoundTrip(t *testing.T) {
+	dir := t.TempDir()
+	op := Operator{Username: "bench", Password: "pw", TOTPSecret: "JBSWY3DPEHPK3PXP"}
+	if err := WriteOperator(dir, op); err != nil {
+		t.Fatal(err)
+	}
+	got, err := ReadOperator(dir)
+	if err != nil || got != op {
+		t.Errorf("ReadOperator got %+v, %v, want %+v", got, err, op)
+	}
+	if _, err := ReadOperator(t.TempDir()); err == nil {
+		t.Error("ReadOperator of an empty directory: got no error")
 	}
 }
