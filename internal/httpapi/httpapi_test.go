@@ -997,7 +997,7 @@ func TestFailClosed(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := e.call(t, tc.r)
-			r.want(t, http.StatusServiceUnavailable, "audit_unavailable")
+			r.want(t, http.StatusServiceUnavailable, "unavailable")
 			for name, val := range p.Fields {
 				if bytes.Contains(r.Body, []byte(val)) {
 					t.Errorf("503 body holds %s: %s", name, r.Body)

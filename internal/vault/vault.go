@@ -32,6 +32,7 @@ import (
 	"github.com/coffre/coffre/internal/guard"
 	"github.com/coffre/coffre/internal/mask"
 	"github.com/coffre/coffre/internal/policy"
+	"github.com/coffre/coffre/internal/public"
 	"github.com/coffre/coffre/internal/subjectid"
 	"github.com/coffre/coffre/internal/value"
 )
@@ -166,33 +167,33 @@ func ValidUnit(u string) bool {
 func (v *Vault) can(a Actor, p policy.Permission) error {
 	r, err := v.pol.Role(a.Role)
 	if err != nil {
-		return fmt.Errorf("%w: %v", ErrForbidden, err)
+		return forbidden("%v", err)
 	}
 	if !r.Has(p) {
-		return fmt.Errorf("%w: role %q lacks permission %q", ErrForbidden, a.Role, p)
+		return forbidden("role %q lacks permission %q", a.Role, p)
 	}
 	return nil
 }
 
 func (v *Vault) purpose(a Actor, name, reason string) (*policy.Purpose, error) {
 	if name == "" {
-		return nil, fmt.Errorf("%w: no purpose declared", ErrInvalid)
+		return nil, invalid("no purpose declared")
 	}
 	if len(reason) > v.reasonMax {
-		return nil, fmt.Errorf("%w: reason longer than %d bytes", ErrInvalid, v.reasonMax)
+		return nil, invalid("reason longer than %d bytes", v.reasonMax)
 	}
 	pu, err := v.pol.Purpose(a.Role, name)
 	switch {
 	case errors.Is(err, policy.ErrUnknownPurpose):
-		return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
+		return nil, invalid("%v", err)
 	case err != nil:
-		return nil, fmt.Errorf("%w: %v", ErrForbidden, err)
+		return nil, forbidden("%v", err)
 	}
 	if pu.RequireReason && strings.TrimSpace(reason) == "" {
 		return nil, fmt.Errorf("%w: purpose %q", ErrReasonRequired, name)
 	}
 	if pu.StepUp != "" && (v.now().Sub(a.SteppedUp) > v.stepUpFor || pu.StepUp == "webauthn" && a.StepFactor != "webauthn") {
-		return nil, fmt.Errorf("%w: purpose %q needs a fresh %s proof", ErrStepUpRequired, name, map[bool]string{true: "security key", false: "second-factor"}[pu.StepUp == "webauthn"])
+		return nil, public.Errorf(ErrStepUpRequired, "step-up required: purpose %q needs a fresh %s proof", name, map[bool]string{true: "security key", false: "second-factor"}[pu.StepUp == "webauthn"])
 	}
 	return pu, nil
 }
@@ -230,6 +231,23 @@ func (v *Vault) deny(ctx context.Context, e AuditEntry, cause error) {
 	}
 }
 
+// invalid, forbidden and conflict make errors of the kinds ErrInvalid,
+// ErrForbidden and ErrConflict whose text is public (package public):
+// field, purpose, role and unit names and limits, never a stored value or
+// a store's message. Policy errors formatted into them name configuration
+// entries only.
+func invalid(format string, args ...any) error {
+	return public.Errorf(ErrInvalid, "invalid input: "+format, args...)
+}
+
+func forbidden(format string, args ...any) error {
+	return public.Errorf(ErrForbidden, "forbidden: "+format, args...)
+}
+
+func conflict(format string, args ...any) error {
+	return public.Errorf(ErrConflict, "conflict: "+format, args...)
+}
+
 func unavailable(err error) error {
 	if errors.Is(err, ErrUnavailable) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return err
@@ -244,11 +262,11 @@ func (v *Vault) Read(ctx context.Context, a Actor, id, purposeName, reason strin
 	pseudonym := ""
 	switch {
 	case a.Sector != "" && !ValidPseudonym(id):
-		return nil, fmt.Errorf("%w: malformed pseudonym: a partner names subjects by the pseudonyms its lookups return", ErrInvalid)
+		return nil, invalid("malformed pseudonym: a partner names subjects by the pseudonyms its lookups return")
 	case a.Sector != "":
 		pseudonym = id
 	case !ValidSubjectID(id):
-		return nil, fmt.Errorf("%w: malformed subject id", ErrInvalid)
+		return nil, invalid("malformed subject id")
 	}
 	pu, err := v.purpose(a, purposeName, reason)
 	if err != nil {
@@ -450,7 +468,7 @@ func (v *Vault) Lookup(ctx context.Context, a Actor, purposeName, reason, field,
 	entry := AuditEntry{Actor: a.ID, Action: "lookup", Purpose: purposeName, Reason: reason, Fields: []string{field}, Origin: a.Origin}
 	f, ok := v.pol.Field(field)
 	if !ok || !f.Lookup {
-		err := fmt.Errorf("%w: field %q has no lookup index", ErrInvalid, field)
+		err := invalid("field %q has no lookup index", field)
 		entry.Fields = nil
 		v.deny(ctx, entry, err)
 		return "", err
@@ -461,11 +479,11 @@ func (v *Vault) Lookup(ctx context.Context, a Actor, purposeName, reason, field,
 	}
 	pu, err := v.purpose(a, purposeName, reason)
 	if err == nil && pu.Fields[field].Action == policy.Deny {
-		err = fmt.Errorf("%w: purpose %q does not show field %q", ErrForbidden, purposeName, field)
+		err = forbidden("purpose %q does not show field %q", purposeName, field)
 	}
 	if err == nil {
 		if verr := value.Validate(f, val); verr != nil {
-			err = fmt.Errorf("%w: %v", ErrInvalid, verr)
+			err = invalid("%v", verr)
 		}
 	}
 	if err != nil {
@@ -644,7 +662,7 @@ func (s *sealed) put(ctx context.Context, tx Tx) error {
 					return err
 				}
 			}
-			return fmt.Errorf("%w: a lookup value (one of %s) already belongs to another subject", ErrConflict, strings.Join(s.names(), ", "))
+			return conflict("a lookup value (one of %s) already belongs to another subject", strings.Join(s.names(), ", "))
 		}
 	}
 	return tx.PutSubject(ctx, s.row)
@@ -781,7 +799,7 @@ func (v *Vault) Create(ctx context.Context, a Actor, unit string, fields map[str
 func (v *Vault) Update(ctx context.Context, a Actor, id string, changes map[string]*string) error {
 	entry := AuditEntry{Actor: a.ID, Action: "update", Subject: id, Origin: a.Origin}
 	if !ValidSubjectID(id) {
-		return fmt.Errorf("%w: malformed subject id", ErrInvalid)
+		return invalid("malformed subject id")
 	}
 	if err := v.can(a, policy.PermUpdate); err != nil {
 		v.deny(ctx, entry, err)
@@ -833,7 +851,7 @@ func (v *Vault) Update(ctx context.Context, a Actor, id string, changes map[stri
 			for _, h := range newHashes {
 				if err := tx.PutIndex(ctx, h, id); err != nil {
 					if errors.Is(err, ErrConflict) {
-						return fmt.Errorf("%w: a changed lookup value already belongs to another subject", ErrConflict)
+						return conflict("a changed lookup value already belongs to another subject")
 					}
 					return err
 				}
@@ -863,10 +881,10 @@ func (v *Vault) Update(ctx context.Context, a Actor, id string, changes map[stri
 func (v *Vault) Erase(ctx context.Context, a Actor, id, reason string) error {
 	entry := AuditEntry{Actor: a.ID, Action: "erase", Subject: id, Reason: reason, Origin: a.Origin}
 	if !ValidSubjectID(id) {
-		return fmt.Errorf("%w: malformed subject id", ErrInvalid)
+		return invalid("malformed subject id")
 	}
 	if len(reason) > v.reasonMax {
-		return fmt.Errorf("%w: reason longer than %d bytes", ErrInvalid, v.reasonMax)
+		return invalid("reason longer than %d bytes", v.reasonMax)
 	}
 	if err := v.can(a, policy.PermErase); err != nil {
 		v.deny(ctx, entry, err)
@@ -913,7 +931,7 @@ func (v *Vault) AuditEntries(ctx context.Context, a Actor, from, to int64) ([]Au
 		return nil, err
 	}
 	if from < 1 || to <= from {
-		return nil, fmt.Errorf("%w: want 1 ≤ from < to", ErrInvalid)
+		return nil, invalid("want 1 ≤ from < to")
 	}
 	var out []AuditEntry
 	err := v.store.Update(ctx, func(ctx context.Context, tx Tx) error {
