@@ -37,7 +37,8 @@ import (
 	"github.com/coffre/coffre/internal/value"
 )
 
-// Errors callers branch on (besides ErrNotFound and ErrConflict).
+// Errors callers branch on (besides the store's ErrNotFound, ErrConflict
+// and ErrUnavailable).
 var (
 	// ErrForbidden: the role may not declare the purpose, or lacks the
 	// permission for the action.
@@ -46,9 +47,6 @@ var (
 	ErrInvalid = errors.New("invalid input")
 	// ErrReasonRequired: the purpose requires a Coffre-Reason.
 	ErrReasonRequired = errors.New("reason required")
-	// ErrUnavailable: the store (and so the audit log) could not be
-	// written; nothing was returned or changed.
-	ErrUnavailable = errors.New("audit log unavailable")
 	// ErrStepUpRequired: the purpose needs a fresh second factor in this
 	// session (or a hardware key's).
 	ErrStepUpRequired = errors.New("step-up required")

@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"github.com/coffre/coffre/internal/store/sqlite/sqlitetest"
 	"os"
 	"path/filepath"
@@ -38,8 +39,11 @@ func TestReopenKeepsData(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.Close()
-	if err := s.Update(ctx, func(context.Context, vault.Tx) error { return nil }); err != ErrClosed {
-		t.Fatalf("Update after Close = %v, want ErrClosed", err)
+	if err := s.Update(ctx, func(context.Context, vault.Tx) error { return nil }); !errors.Is(err, ErrClosed) || !errors.Is(err, vault.ErrUnavailable) {
+		t.Fatalf("Update after Close = %v, want ErrClosed and vault.ErrUnavailable", err)
+	}
+	if err := s.View(ctx, func(context.Context, vault.Tx) error { return nil }); !errors.Is(err, vault.ErrUnavailable) {
+		t.Fatalf("View after Close = %v, want vault.ErrUnavailable", err)
 	}
 	s, err = Open(ctx, path, Options{IDs: sqlitetest.IDs()})
 	if err != nil {
