@@ -23,6 +23,7 @@ import (
 	"github.com/coffre/coffre/internal/metrics"
 	"github.com/coffre/coffre/internal/partner"
 	"github.com/coffre/coffre/internal/rootkey"
+	"github.com/coffre/coffre/internal/store/health"
 	"github.com/coffre/coffre/internal/store/postgres"
 	"github.com/coffre/coffre/internal/store/sqlite"
 	"github.com/coffre/coffre/internal/vault"
@@ -34,9 +35,13 @@ type app struct {
 	cfg   *config.Config
 	keys  *envelope.Keyring
 	store vault.Store // *sqlite.Store or *postgres.Store
-	vault *vault.Vault
-	auth  *auth.Service
-	log   *slog.Logger
+	// health is store with each call's outcome recorded: the vault, auth,
+	// the API and the integrator use it, so that /readyz knows at once
+	// when the store fails.
+	health *health.Store
+	vault  *vault.Vault
+	auth   *auth.Service
+	log    *slog.Logger
 	// signer signs audit checkpoints with a key derived from the root key.
 	signer *audit.Signer
 	// ca issues partner client certificates (key derived from the root key).
@@ -145,10 +150,11 @@ func openApp(ctx context.Context, o appOptions, stderr io.Writer) (*app, error) 
 	if created {
 		log.Info("created root key file", "path", cfg.RootKeyFile)
 	}
-	st, err := openStore(ctx, cfg.Store, keys, o)
+	raw, err := openStore(ctx, cfg.Store, keys, o)
 	if err != nil {
 		return nil, err
 	}
+	st := health.New(raw, nil)
 	for role, l := range cfg.Guard.Roles {
 		switch {
 		case o.guard == "bench":
@@ -187,7 +193,7 @@ func openApp(ctx context.Context, o appOptions, stderr io.Writer) (*app, error) 
 		st.Close()
 		return nil, err
 	}
-	return &app{cfg: cfg, keys: keys, store: st, vault: v, auth: a, log: log, signer: signer, ca: ca, dev: o.dev && o.configPath == ""}, nil
+	return &app{cfg: cfg, keys: keys, store: raw, health: st, vault: v, auth: a, log: log, signer: signer, ca: ca, dev: o.dev && o.configPath == ""}, nil
 }
 
 func (a *app) close() error { return a.store.Close() }
@@ -249,8 +255,8 @@ func (a *app) listenPartners() (net.Listener, error) {
 }
 
 func (a *app) serve(ctx context.Context, listen string, ready func(addr string)) error {
-	api := &httpapi.Server{Vault: a.vault, Auth: a.auth, Logger: a.log, Checkpoints: a.store,
-		AuditMaxLag: a.cfg.AuditMaxLag, Metrics: metrics.Handler(a.store, a.log),
+	api := &httpapi.Server{Vault: a.vault, Auth: a.auth, Logger: a.log, Checkpoints: a.health, Health: a.health,
+		AuditMaxLag: a.cfg.AuditMaxLag, Metrics: metrics.Handler(a.health, a.log),
 		MaxBodyBytes: a.cfg.MaxBodyBytes, ReasonMaxLen: a.cfg.ReasonMaxLen, TrustedProxies: a.cfg.Guard.TrustedProxies, CA: a.ca}
 	srv := &http.Server{
 		Handler:           api.Handler(),
@@ -293,7 +299,7 @@ func (a *app) serve(ctx context.Context, listen string, ready func(addr string))
 		if a.noIntegrator {
 			return // benchmarks only: the core's figure without checkpoints
 		}
-		(&auditlog.Integrator{Store: a.store, Signer: a.signer, Logger: a.log, Witnesses: a.cfg.AuditWitnesses}).Run(integ)
+		(&auditlog.Integrator{Store: a.health, Signer: a.signer, Logger: a.log, Witnesses: a.cfg.AuditWitnesses}).Run(integ)
 	}()
 	defer func() { stopInteg(); <-integDone }()
 	select {

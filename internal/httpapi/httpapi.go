@@ -30,6 +30,7 @@ import (
 	"github.com/coffre/coffre/internal/guard"
 	"github.com/coffre/coffre/internal/partner"
 	"github.com/coffre/coffre/internal/public"
+	"github.com/coffre/coffre/internal/store/health"
 	"github.com/coffre/coffre/internal/vault"
 )
 
@@ -41,6 +42,9 @@ type Server struct {
 	// Checkpoints serves the audit log's latest signed checkpoint (nil:
 	// the route answers 503).
 	Checkpoints vault.Store
+	// Health makes /readyz answer 503 within a request of a store failure
+	// (nil: readiness only reads the store).
+	Health StoreHealth
 	// AuditMaxLag makes /readyz fail when the audit integrator is further
 	// behind (default 30 s).
 	AuditMaxLag time.Duration
@@ -618,16 +622,51 @@ func (s *Server) proof(a, b string, prove func(context.Context, vault.Store, uin
 	}
 }
 
-// ready answers 200 while the audit integrator keeps up, 503 when the
-// oldest entry not yet in a checkpoint is older than AuditMaxLag.
+// StoreHealth reports a current failure of the store: package
+// store/health's Store.
+type StoreHealth interface {
+	Failure(hold time.Duration) *health.Failure
+}
+
+// failHold is how long a store failure keeps /readyz at 503 when no
+// success follows (package store/health: half-open after it).
+const failHold = 10 * time.Second
+
+// pingTimeout bounds readiness's own read of the store.
+const pingTimeout = time.Second
+
+// ready answers 503 while the store's last write or read failed (Health),
+// while the store does not answer a read within pingTimeout, or while the
+// oldest entry not yet in a checkpoint is older than AuditMaxLag; 200
+// otherwise. It reads the store once, bounded, and never writes.
 func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
+	if s.Health != nil {
+		if f := s.Health.Failure(failHold); f != nil {
+			s.Logger.WarnContext(r.Context(), "not ready", "route", r.Pattern, "write", f.Write, "error", f.Cause)
+			if f.Write {
+				writeError(w, http.StatusServiceUnavailable, "audit_unwritable",
+					"the store cannot be written, so the audit log cannot be: reads are refused",
+					"operators: see the server log (a full disk, a lost database connection); ready again at the next good write, or after "+failHold.String())
+			} else {
+				writeError(w, http.StatusServiceUnavailable, "store_unreachable",
+					"the store cannot be reached: requests are refused",
+					"operators: check the database server and the network; ready again when it answers")
+			}
+			return
+		}
+	}
 	if s.Checkpoints == nil {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
 		return
 	}
-	st, err := auditlog.ReadStatus(r.Context(), s.Checkpoints, time.Now())
+	ctx, cancel := context.WithTimeout(r.Context(), pingTimeout)
+	defer cancel()
+	st, err := auditlog.ReadStatus(ctx, s.Checkpoints, time.Now())
 	if err != nil {
-		s.fail(w, r, nil, fmt.Errorf("%w: %v", vault.ErrUnavailable, err))
+		s.Logger.WarnContext(r.Context(), "not ready", "route", r.Pattern, "error", err)
+		writeError(w, http.StatusServiceUnavailable, "store_unreachable",
+			"the store does not answer: requests are refused",
+			"operators: check the database server and the network; ready again when it answers")
 		return
 	}
 	max := s.AuditMaxLag
