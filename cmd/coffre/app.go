@@ -20,6 +20,7 @@ import (
 	"github.com/coffre/coffre/internal/envelope"
 	"github.com/coffre/coffre/internal/guard"
 	"github.com/coffre/coffre/internal/httpapi"
+	"github.com/coffre/coffre/internal/logburst"
 	"github.com/coffre/coffre/internal/metrics"
 	"github.com/coffre/coffre/internal/partner"
 	"github.com/coffre/coffre/internal/rootkey"
@@ -42,6 +43,7 @@ type app struct {
 	vault  *vault.Vault
 	auth   *auth.Service
 	log    *slog.Logger
+	burst  *logburst.Handler // log's handler: flushed at close
 	// signer signs audit checkpoints with a key derived from the root key.
 	signer *audit.Signer
 	// ca issues partner client certificates (key derived from the root key).
@@ -141,7 +143,10 @@ func openApp(ctx context.Context, o appOptions, stderr io.Writer) (*app, error) 
 	if err != nil {
 		return nil, err
 	}
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	// Identical warnings and errors of a burst (every request failing the
+	// same way while the store is down) are logged once, with a count.
+	burst := logburst.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}), logburst.Options{})
+	log := slog.New(burst)
 	keys, created, err := rootkey.LoadOrCreate(cfg.RootKeyFile)
 	if err != nil {
 		return nil, err
@@ -193,10 +198,13 @@ func openApp(ctx context.Context, o appOptions, stderr io.Writer) (*app, error) 
 		st.Close()
 		return nil, err
 	}
-	return &app{cfg: cfg, keys: keys, store: raw, health: st, vault: v, auth: a, log: log, signer: signer, ca: ca, dev: o.dev && o.configPath == ""}, nil
+	return &app{cfg: cfg, keys: keys, store: raw, health: st, burst: burst, vault: v, auth: a, log: log, signer: signer, ca: ca, dev: o.dev && o.configPath == ""}, nil
 }
 
-func (a *app) close() error { return a.store.Close() }
+func (a *app) close() error {
+	defer a.burst.Flush()
+	return a.store.Close()
+}
 
 // partnerServer is the mutual-TLS server of partner clients: a server
 // certificate from Coffre's CA for the configured hosts, and a client
