@@ -110,6 +110,9 @@ type envOptions struct {
 	readiness bool
 	// logger receives the server's log (nil: discarded).
 	logger *slog.Logger
+	// start is the clock's start (zero: a fixed day in March 2026);
+	// readiness wants the present, for the audit integrator's lag.
+	start time.Time
 }
 
 func newEnvOpts(t *testing.T, o envOptions) *env {
@@ -145,6 +148,9 @@ func newEnvOpts(t *testing.T, o envOptions) *env {
 	}
 	// 5 s into a TOTP step, so that the clock sits well inside each step.
 	clk := &clock{t: time.Date(2026, 3, 2, 9, 0, 5, 0, time.UTC)}
+	if !o.start.IsZero() {
+		clk.t = o.start.Truncate(30 * time.Second).Add(5 * time.Second)
+	}
 	logger := o.logger
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
