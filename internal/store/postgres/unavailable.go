@@ -8,6 +8,7 @@ import (
 	"syscall"
 
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/puddle/v2"
 
 	"github.com/coffre/coffre/internal/store/group"
 	"github.com/coffre/coffre/internal/vault"
@@ -47,7 +48,7 @@ func unreachable(err error) bool {
 	var ce *pgconn.ConnectError
 	var ne net.Error
 	return errors.As(err, &ce) || errors.As(err, &ne) ||
-		errors.Is(err, pgconn.ErrConnClosed) || errors.Is(err, group.ErrClosed) ||
+		errors.Is(err, pgconn.ErrConnClosed) || errors.Is(err, group.ErrClosed) || errors.Is(err, puddle.ErrClosedPool) ||
 		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
 		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) ||
 		pgconn.Timeout(err) || pgconn.SafeToRetry(err)
