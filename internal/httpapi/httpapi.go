@@ -127,7 +127,6 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, a *vault.Actor, er
 	var fe *vault.FieldError
 	var le *vault.LimitError
 	var te *auth.ThrottleError
-	var nf *notFoundError
 	var e apiError
 	switch {
 	case errors.As(err, &fe):
@@ -157,8 +156,6 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, a *vault.Actor, er
 		e = apiError{http.StatusForbidden, "factor_not_allowed", "this second factor is not available to this account", "use a factor listed in the login answer's mfa"}
 	case errors.Is(err, auth.ErrNoCeremony):
 		e = apiError{http.StatusBadRequest, "no_ceremony", "no WebAuthn ceremony in progress", "call the matching /begin first"}
-	case errors.As(err, &nf):
-		e = apiError{http.StatusNotFound, "not_found", nf.msg, "check the id"}
 	case errors.Is(err, partner.ErrNoClientCert):
 		e = apiError{http.StatusUnauthorized, "client_certificate_required", "a partner request needs a client certificate from Coffre's CA", "present the certificate `coffre partner add` issued, with the API key in Coffre-Api-Key"}
 	case errors.Is(err, auth.ErrUnauthenticated):
@@ -166,7 +163,7 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, a *vault.Actor, er
 	case errors.Is(err, vault.ErrForbidden):
 		e = apiError{http.StatusForbidden, "forbidden", public.Message(err, "forbidden"), "declare a purpose your role allows (Coffre-Purpose)"}
 	case errors.Is(err, vault.ErrNotFound):
-		e = apiError{http.StatusNotFound, "not_found", "no such subject", "check the id; lookups match exact values only"}
+		e = apiError{http.StatusNotFound, "not_found", public.Message(err, "no such subject"), public.Hint(err, "check the id; lookups match exact values only")}
 	case errors.Is(err, vault.ErrConflict):
 		e = apiError{http.StatusConflict, "conflict", public.Message(err, "conflict: a value that must be unique exists already"), "look the existing subject up instead of creating another"}
 	case errors.Is(err, vault.ErrLocked):

@@ -3,12 +3,14 @@ package httpapi
 import (
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"strings"
 	"time"
 
 	"github.com/coffre/coffre/internal/auth"
 	"github.com/coffre/coffre/internal/policy"
+	"github.com/coffre/coffre/internal/public"
 	"github.com/coffre/coffre/internal/vault"
 )
 
@@ -297,15 +299,11 @@ func writeSession(w http.ResponseWriter, ses *auth.Session) {
 	writeJSON(w, http.StatusOK, map[string]any{"token": ses.Token, "expires_at": ses.Expires.Format(time.RFC3339)})
 }
 
-// notFoundAs gives a not-found error a message of its own.
+// notFoundAs gives a not-found error a public message of its own; other
+// errors (an unavailable store) pass as they are.
 func notFoundAs(err error, msg string) error {
-	return &notFoundError{msg: msg, err: err}
+	if !errors.Is(err, vault.ErrNotFound) {
+		return err
+	}
+	return public.WrapWithMessage(err, msg).WithHint("check the id")
 }
-
-type notFoundError struct {
-	msg string
-	err error
-}
-
-func (e *notFoundError) Error() string { return e.msg }
-func (e *notFoundError) Unwrap() error { return e.err }
