@@ -642,8 +642,8 @@ func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
 			s.Logger.WarnContext(r.Context(), "not ready", "route", r.Pattern, "write", f.Write, "error", f.Cause)
 			if f.Write {
 				writeError(w, http.StatusServiceUnavailable, "audit_unwritable",
-					"the store cannot be written, so the audit log cannot be: reads are refused",
-					"operators: see the server log (a full disk, a lost database connection); ready again at the next good write, or after "+failHold.String())
+					"the audit log cannot be written: reads are refused",
+					"operators: the store refuses writes (a full disk, a lost database connection: see the server log); ready again at the next good write, or "+failHold.String()+" after the last failure")
 			} else {
 				writeError(w, http.StatusServiceUnavailable, "store_unreachable",
 					"the store cannot be reached: requests are refused",

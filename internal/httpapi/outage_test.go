@@ -272,12 +272,25 @@ func TestPostgresOutage(t *testing.T) {
 		t.Fatalf("after the restore: /readyz = %d %s after %s, want 200", status, ae.Code, took)
 	}
 	t.Logf("ready again %s after the restore", took)
-	rs.take()
-	time.Sleep(300 * time.Millisecond)
+	// Requests in flight at the restore, and pooled connections the cut
+	// broke, may still fail once each: wait for a quiet window of 200s.
+	recovered := false
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); {
+		time.Sleep(300 * time.Millisecond)
+		c, odd := rs.take()
+		if len(odd) > 0 {
+			t.Errorf("after the restore, answers other than 200 and 503: %v: %q", c, odd)
+			break
+		}
+		if c["OK "] > 0 && len(c) == 1 {
+			recovered = true
+			break
+		}
+	}
 	close(stop)
 	rs.wg.Wait()
-	if c, odd := rs.take(); c["OK "] == 0 || len(odd) > 0 || c["Service Unavailable unavailable"] > 0 {
-		t.Errorf("after the restore: answers %v, %q; want 200s only", c, odd)
+	if !recovered {
+		t.Error("after the restore: reads did not answer 200 alone within 5 s")
 	}
 
 	failed := strings.Count(logs.String(), `msg="request failed"`)
