@@ -20,10 +20,12 @@ import (
 	"github.com/coffre/coffre/internal/envelope"
 	"github.com/coffre/coffre/internal/guard"
 	"github.com/coffre/coffre/internal/httpapi"
+	"github.com/coffre/coffre/internal/logburst"
 	"github.com/coffre/coffre/internal/metrics"
 	"github.com/coffre/coffre/internal/partner"
 	"github.com/coffre/coffre/internal/rootkey"
 	"github.com/coffre/coffre/internal/store"
+	"github.com/coffre/coffre/internal/store/health"
 	"github.com/coffre/coffre/internal/store/postgres"
 	"github.com/coffre/coffre/internal/store/sqlite"
 	"github.com/coffre/coffre/internal/vault"
@@ -35,9 +37,14 @@ type app struct {
 	cfg   *config.Config
 	keys  *envelope.Keyring
 	store store.Store // *sqlite.Store or *postgres.Store
-	vault *vault.Vault
-	auth  *auth.Service
-	log   *slog.Logger
+	// health is store with each call's outcome recorded: the vault, auth,
+	// the API and the integrator use it, so that /readyz knows at once
+	// when the store fails.
+	health *health.Store
+	vault  *vault.Vault
+	auth   *auth.Service
+	log    *slog.Logger
+	burst  *logburst.Handler // log's handler: flushed at close
 	// signer signs audit checkpoints with a key derived from the root key.
 	signer *audit.Signer
 	// ca issues partner client certificates (key derived from the root key).
@@ -137,7 +144,10 @@ func openApp(ctx context.Context, o appOptions, stderr io.Writer) (*app, error) 
 	if err != nil {
 		return nil, err
 	}
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	// Identical warnings and errors of a burst (every request failing the
+	// same way while the store is down) are logged once, with a count.
+	burst := logburst.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}), logburst.Options{})
+	log := slog.New(burst)
 	keys, created, err := rootkey.LoadOrCreate(cfg.RootKeyFile)
 	if err != nil {
 		return nil, err
@@ -146,10 +156,11 @@ func openApp(ctx context.Context, o appOptions, stderr io.Writer) (*app, error) 
 	if created {
 		log.Info("created root key file", "path", cfg.RootKeyFile)
 	}
-	st, err := openStore(ctx, cfg.Store, keys, o)
+	raw, err := openStore(ctx, cfg.Store, keys, o)
 	if err != nil {
 		return nil, err
 	}
+	st := health.New(raw, nil)
 	for role, l := range cfg.Guard.Roles {
 		switch {
 		case o.guard == "bench":
@@ -188,10 +199,13 @@ func openApp(ctx context.Context, o appOptions, stderr io.Writer) (*app, error) 
 		st.Close()
 		return nil, err
 	}
-	return &app{cfg: cfg, keys: keys, store: st, vault: v, auth: a, log: log, signer: signer, ca: ca, dev: o.dev && o.configPath == ""}, nil
+	return &app{cfg: cfg, keys: keys, store: raw, health: st, burst: burst, vault: v, auth: a, log: log, signer: signer, ca: ca, dev: o.dev && o.configPath == ""}, nil
 }
 
-func (a *app) close() error { return a.store.Close() }
+func (a *app) close() error {
+	defer a.burst.Flush()
+	return a.store.Close()
+}
 
 // partnerServer is the mutual-TLS server of partner clients: a server
 // certificate from Coffre's CA for the configured hosts, and a client
@@ -250,8 +264,8 @@ func (a *app) listenPartners() (net.Listener, error) {
 }
 
 func (a *app) serve(ctx context.Context, listen string, ready func(addr string)) error {
-	api := &httpapi.Server{Vault: a.vault, Auth: a.auth, Logger: a.log, Checkpoints: a.store,
-		AuditMaxLag: a.cfg.AuditMaxLag, Metrics: metrics.Handler(a.store, a.log),
+	api := &httpapi.Server{Vault: a.vault, Auth: a.auth, Logger: a.log, Checkpoints: a.health, Health: a.health,
+		AuditMaxLag: a.cfg.AuditMaxLag, Metrics: metrics.Handler(a.health, a.log),
 		MaxBodyBytes: a.cfg.MaxBodyBytes, ReasonMaxLen: a.cfg.ReasonMaxLen, TrustedProxies: a.cfg.Guard.TrustedProxies, CA: a.ca}
 	srv := &http.Server{
 		Handler:           api.Handler(),
@@ -294,7 +308,7 @@ func (a *app) serve(ctx context.Context, listen string, ready func(addr string))
 		if a.noIntegrator {
 			return // benchmarks only: the core's figure without checkpoints
 		}
-		(&auditlog.Integrator{Store: a.store, Signer: a.signer, Logger: a.log, Witnesses: a.cfg.AuditWitnesses}).Run(integ)
+		(&auditlog.Integrator{Store: a.health, Signer: a.signer, Logger: a.log, Witnesses: a.cfg.AuditWitnesses}).Run(integ)
 	}()
 	defer func() { stopInteg(); <-integDone }()
 	select {

@@ -9,6 +9,7 @@ import (
 	"github.com/coffre/coffre/internal/identity"
 	"github.com/coffre/coffre/internal/partner"
 	"github.com/coffre/coffre/internal/policy"
+	"github.com/coffre/coffre/internal/public"
 	"github.com/coffre/coffre/internal/store"
 	"github.com/coffre/coffre/internal/vault"
 )
@@ -23,11 +24,11 @@ var Privileged = []policy.Permission{policy.PermOperators, policy.PermSecurity, 
 func grantable(pol *policy.Policy, role string) error {
 	r, err := pol.Role(role)
 	if err != nil {
-		return fmt.Errorf("%w: %v", vault.ErrInvalid, err)
+		return public.Errorf(vault.ErrInvalid, "invalid input: %v", err) // a policy error: names only
 	}
 	for _, p := range Privileged {
 		if r.Has(p) {
-			return fmt.Errorf("%w: role %q holds the privileged permission %q: grant it with the coffre command on the host", vault.ErrForbidden, role, p)
+			return public.Errorf(vault.ErrForbidden, "forbidden: role %q holds the privileged permission %q: grant it with the coffre command on the host", role, p)
 		}
 	}
 	return nil
@@ -58,7 +59,7 @@ func (s *Service) AdminSetRole(ctx context.Context, a identity.Actor, pol *polic
 		return err
 	}
 	if id == a.ID {
-		return deny(fmt.Errorf("%w: nobody changes their own role", vault.ErrForbidden))
+		return deny(public.Errorf(vault.ErrForbidden, "forbidden: nobody changes their own role"))
 	}
 	if err := grantable(pol, role); err != nil {
 		return deny(err)
@@ -71,11 +72,11 @@ func (s *Service) AdminSetRole(ctx context.Context, a identity.Actor, pol *polic
 			return err
 		}
 		if op.PasswordHash == NoPassword {
-			refused = fmt.Errorf("%w: %s is a partner: rotate or re-register it instead", vault.ErrInvalid, id)
+			refused = public.Errorf(vault.ErrInvalid, "invalid input: %s is a partner: rotate or re-register it instead", id)
 			return nil
 		}
 		if err := grantable(pol, op.Role); err != nil {
-			refused = fmt.Errorf("%w: the account has a privileged role", vault.ErrForbidden)
+			refused = public.Errorf(vault.ErrForbidden, "forbidden: the account has a privileged role")
 			return nil
 		}
 		if err := tx.SetOperatorRole(ctx, id, role, unit); err != nil {
@@ -125,7 +126,7 @@ func (s *Service) SetRole(ctx context.Context, username, role, unit string) erro
 			return err
 		}
 		if op.PasswordHash == NoPassword {
-			return fmt.Errorf("%w: %s is a partner", vault.ErrInvalid, username)
+			return public.Errorf(vault.ErrInvalid, "invalid input: %s is a partner", username)
 		}
 		if err := tx.SetOperatorRole(ctx, op.ID, role, unit); err != nil {
 			return err

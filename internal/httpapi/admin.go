@@ -2,10 +2,10 @@ package httpapi
 
 import (
 	"errors"
-	"fmt"
 	"net/http"
 
 	"github.com/coffre/coffre/internal/identity"
+	"github.com/coffre/coffre/internal/public"
 	"github.com/coffre/coffre/internal/store"
 	"github.com/coffre/coffre/internal/vault"
 )
@@ -23,7 +23,7 @@ func (s *Server) operatorBody(w http.ResponseWriter, r *http.Request, a *identit
 		return nil, false
 	}
 	if needName && (req.Username == "" || len(req.Username) > 64 || !vault.ValidUnit(req.Username)) || req.Role == "" || !vault.ValidUnit(req.Unit) {
-		s.fail(w, r, a, fmt.Errorf("username (a-z, 0-9, '.', '-', '_'), role and unit required: %w", errBadRequest))
+		s.fail(w, r, a, badRequest("username (a-z, 0-9, '.', '-', '_'), role and unit required"))
 		return nil, false
 	}
 	return &req, true
@@ -81,11 +81,11 @@ func (s *Server) addPartner(w http.ResponseWriter, r *http.Request, a identity.A
 		req.Role = "partner"
 	}
 	if !vault.ValidUnit(req.Name) || !vault.ValidUnit(req.Sector) || !vault.ValidUnit(req.Unit) {
-		s.fail(w, r, &a, fmt.Errorf("name, sector and unit required (a-z, 0-9, '.', '-', '_'): %w", errBadRequest))
+		s.fail(w, r, &a, badRequest("name, sector and unit required (a-z, 0-9, '.', '-', '_')"))
 		return
 	}
 	if s.CA == nil {
-		s.fail(w, r, &a, fmt.Errorf("%w: this server issues no partner credentials", vault.ErrInvalid))
+		s.fail(w, r, &a, public.Errorf(vault.ErrInvalid, "invalid input: this server issues no partner credentials"))
 		return
 	}
 	np, err := s.Auth.AdminAddPartner(r.Context(), a, s.Vault.Policy(), s.CA, req.Name, req.Sector, req.Role, req.Unit)

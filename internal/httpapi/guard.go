@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -17,7 +16,7 @@ func (s *Server) alerts(w http.ResponseWriter, r *http.Request, a identity.Actor
 	if q := r.URL.Query().Get("after"); q != "" {
 		n, err := strconv.ParseInt(q, 10, 64)
 		if err != nil || n < 0 {
-			s.fail(w, r, &a, fmt.Errorf("after: want a non-negative alert id: %w", errBadRequest))
+			s.fail(w, r, &a, badRequest("after: want a non-negative alert id"))
 			return
 		}
 		after = n
@@ -43,11 +42,11 @@ func (s *Server) unlock(w http.ResponseWriter, r *http.Request, a identity.Actor
 	}
 	id := r.PathValue("id")
 	if id == "" || len(id) > 64 || !printable(id) {
-		s.fail(w, r, &a, fmt.Errorf("malformed operator id: %w", errBadRequest))
+		s.fail(w, r, &a, badRequest("malformed operator id"))
 		return
 	}
 	if !printable(req.Reason) {
-		s.fail(w, r, &a, fmt.Errorf("reason holds control characters: %w", errBadRequest))
+		s.fail(w, r, &a, badRequest("reason holds control characters"))
 		return
 	}
 	if err := s.Vault.Unlock(r.Context(), a, id, req.Reason); err != nil {
@@ -72,7 +71,7 @@ func (s *Server) requestExtension(w http.ResponseWriter, r *http.Request, a iden
 		return
 	}
 	if !printable(req.Reason) {
-		s.fail(w, r, &a, fmt.Errorf("reason holds control characters: %w", errBadRequest))
+		s.fail(w, r, &a, badRequest("reason holds control characters"))
 		return
 	}
 	e, err := s.Vault.RequestExtension(r.Context(), a, req.Subjects, req.Hours, req.Reason)
@@ -97,7 +96,7 @@ func (s *Server) approveExtension(w http.ResponseWriter, r *http.Request, a iden
 	}
 	id := r.PathValue("id")
 	if len(id) > 64 || !printable(id) || len(req.Code) != 6 || strings.Trim(req.Code, "0123456789") != "" {
-		s.fail(w, r, &a, fmt.Errorf("want an extension id in the path and a 6-digit code: %w", errBadRequest))
+		s.fail(w, r, &a, badRequest("want an extension id in the path and a 6-digit code"))
 		return
 	}
 	// The permission first: a fresh code proves nothing for a role that

@@ -30,7 +30,9 @@ import (
 	"github.com/coffre/coffre/internal/guard"
 	"github.com/coffre/coffre/internal/identity"
 	"github.com/coffre/coffre/internal/partner"
+	"github.com/coffre/coffre/internal/public"
 	"github.com/coffre/coffre/internal/store"
+	"github.com/coffre/coffre/internal/store/health"
 	"github.com/coffre/coffre/internal/subjectid"
 	"github.com/coffre/coffre/internal/vault"
 )
@@ -43,6 +45,9 @@ type Server struct {
 	// Checkpoints serves the audit log's latest signed checkpoint (nil:
 	// the route answers 503).
 	Checkpoints store.Store
+	// Health makes /readyz answer 503 within a request of a store failure
+	// (nil: readiness only reads the store).
+	Health StoreHealth
 	// AuditMaxLag makes /readyz fail when the audit integrator is further
 	// behind (default 30 s).
 	AuditMaxLag time.Duration
@@ -116,23 +121,28 @@ func writeError(w http.ResponseWriter, status int, code, msg, hint string) {
 }
 
 // fail maps an error to its status and public message and logs the cause.
+//
+// What a client reads is chosen where the error was made (package public:
+// validation messages name fields and limits, never values) or is the
+// fixed text of its branch here; the text of the error chain, which may
+// hold a store's message, goes to the log only.
 func (s *Server) fail(w http.ResponseWriter, r *http.Request, a *identity.Actor, err error) {
 	var fe *vault.FieldError
 	var le *vault.LimitError
 	var te *auth.ThrottleError
-	var nf *notFoundError
 	var e apiError
 	switch {
 	case errors.As(err, &fe):
+		// A field name and a fixed reason (FieldError never holds the value).
 		e = apiError{http.StatusBadRequest, "invalid_field", fe.Error(), "correct the field and send the request again"}
 	case errors.Is(err, errBadRequest):
-		e = apiError{http.StatusBadRequest, "invalid_request", strings.TrimSuffix(err.Error(), ": "+errBadRequest.Error()), "see the API table in the README for the request's shape"}
+		e = apiError{http.StatusBadRequest, "invalid_request", public.Message(err, "malformed request"), "see the API table in the README for the request's shape"}
 	case errors.Is(err, errTooLarge):
-		e = apiError{http.StatusRequestEntityTooLarge, "body_too_large", err.Error(), "send a smaller body"}
+		e = apiError{http.StatusRequestEntityTooLarge, "body_too_large", public.Message(err, "request body too large"), "send a smaller body"}
 	case errors.Is(err, vault.ErrReasonRequired):
 		e = apiError{http.StatusBadRequest, "reason_required", "this purpose requires a reason", "send a Coffre-Reason header (a ticket or case number)"}
 	case errors.Is(err, vault.ErrInvalid):
-		e = apiError{http.StatusBadRequest, "invalid_request", err.Error(), "check the purpose, the id and the fields against the configuration"}
+		e = apiError{http.StatusBadRequest, "invalid_request", public.Message(err, "invalid input"), "check the purpose, the id and the fields against the configuration"}
 	case errors.Is(err, auth.ErrBadCredentials):
 		e = apiError{http.StatusUnauthorized, "invalid_credentials", "invalid credentials", "check the username, password and code; a code works once"}
 	case errors.Is(err, auth.ErrTooManyAttempts):
@@ -144,31 +154,29 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, a *identity.Actor,
 	case errors.Is(err, auth.ErrSessionMoved):
 		e = apiError{http.StatusUnauthorized, "session_moved", "this session is used from another address or client than the one it was opened from", "prove a second factor from here: POST /v1/auth/stepup/totp or /v1/auth/stepup/webauthn/begin"}
 	case errors.Is(err, auth.ErrStepUpRequired), errors.Is(err, vault.ErrStepUpRequired):
-		e = apiError{http.StatusUnauthorized, "step_up_required", "this needs a fresh second factor: " + err.Error(), "POST /v1/auth/stepup/totp {\"code\"} or /v1/auth/stepup/webauthn/begin and /finish, then retry"}
+		e = apiError{http.StatusUnauthorized, "step_up_required", "this needs a fresh second factor: " + public.Message(err, "step-up required"), "POST /v1/auth/stepup/totp {\"code\"} or /v1/auth/stepup/webauthn/begin and /finish, then retry"}
 	case errors.Is(err, auth.ErrFactorNotAllowed):
 		e = apiError{http.StatusForbidden, "factor_not_allowed", "this second factor is not available to this account", "use a factor listed in the login answer's mfa"}
 	case errors.Is(err, auth.ErrNoCeremony):
 		e = apiError{http.StatusBadRequest, "no_ceremony", "no WebAuthn ceremony in progress", "call the matching /begin first"}
-	case errors.As(err, &nf):
-		e = apiError{http.StatusNotFound, "not_found", nf.msg, "check the id"}
 	case errors.Is(err, partner.ErrNoClientCert):
 		e = apiError{http.StatusUnauthorized, "client_certificate_required", "a partner request needs a client certificate from Coffre's CA", "present the certificate `coffre partner add` issued, with the API key in Coffre-Api-Key"}
 	case errors.Is(err, auth.ErrUnauthenticated):
 		e = apiError{http.StatusUnauthorized, "unauthenticated", "no valid session", "log in: POST /v1/auth/login then /v1/auth/totp, and send Authorization: Bearer <token>"}
 	case errors.Is(err, vault.ErrForbidden):
-		e = apiError{http.StatusForbidden, "forbidden", err.Error(), "declare a purpose your role allows (Coffre-Purpose)"}
+		e = apiError{http.StatusForbidden, "forbidden", public.Message(err, "forbidden"), "declare a purpose your role allows (Coffre-Purpose)"}
 	case errors.Is(err, store.ErrNotFound):
-		e = apiError{http.StatusNotFound, "not_found", "no such subject", "check the id; lookups match exact values only"}
+		e = apiError{http.StatusNotFound, "not_found", public.Message(err, "no such subject"), public.Hint(err, "check the id; lookups match exact values only")}
 	case errors.Is(err, store.ErrConflict):
-		e = apiError{http.StatusConflict, "conflict", err.Error(), "look the existing subject up instead of creating another"}
+		e = apiError{http.StatusConflict, "conflict", public.Message(err, "conflict: a value that must be unique exists already"), "look the existing subject up instead of creating another"}
 	case errors.Is(err, vault.ErrLocked):
 		e = apiError{http.StatusLocked, "account_locked", "this account is locked and its sessions are revoked", "a security officer must unlock it (POST /v1/operators/{id}/unlock)"}
 	case errors.As(err, &le):
 		secs := int(math.Ceil(le.RetryAfter.Seconds()))
 		w.Header().Set("Retry-After", strconv.Itoa(secs))
 		e = apiError{http.StatusTooManyRequests, "rate_limited", "limit reached: " + strings.ReplaceAll(le.Code, "_", " "), fmt.Sprintf("retry in %d s, or ask a supervisor for a budget extension (POST /v1/extensions)", secs)}
-	case errors.Is(err, vault.ErrUnavailable):
-		e = apiError{http.StatusServiceUnavailable, "audit_unavailable", "the audit log cannot be written, so no data is served", "retry later; operators: check the store"}
+	case errors.Is(err, store.ErrUnavailable):
+		e = apiError{http.StatusServiceUnavailable, "unavailable", "the store is unavailable: the audit log cannot be written, so no data is served", "retry in a few seconds; operators: check the store (GET /readyz says what fails)"}
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		e = apiError{http.StatusServiceUnavailable, "canceled", "the request was canceled", "retry"}
 	default:
@@ -195,11 +203,22 @@ var (
 	errTooLarge        = errors.New("request body too large")
 )
 
+// badRequest is an errBadRequest whose formatted text is its public
+// message: name the part of the request that is wrong, never echo a value.
+func badRequest(format string, args ...any) error {
+	return public.Errorf(errBadRequest, format, args...)
+}
+
+// tooLarge is an errTooLarge with a public message.
+func tooLarge(format string, args ...any) error {
+	return public.Errorf(errTooLarge, format, args...)
+}
+
 // decode reads one JSON object into v: bounded, strict.
 func (s *Server) decode(w http.ResponseWriter, r *http.Request, v any) error {
 	if ct := r.Header.Get("Content-Type"); ct != "" {
 		if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != "application/json" {
-			return fmt.Errorf("content type %.64q: want application/json: %w", ct, errBadRequest)
+			return badRequest("content type %.64q: want application/json", ct)
 		}
 	}
 	return decodeJSON(http.MaxBytesReader(w, r.Body, s.MaxBodyBytes), v)
@@ -214,25 +233,25 @@ func decodeJSON(body io.Reader, v any) error {
 		var te *json.UnmarshalTypeError
 		switch {
 		case errors.As(err, &mbe):
-			return fmt.Errorf("body over %d bytes: %w", mbe.Limit, errTooLarge)
+			return tooLarge("body over %d bytes", mbe.Limit)
 		case errors.Is(err, io.EOF):
-			return fmt.Errorf("empty body: %w", errBadRequest)
+			return badRequest("empty body")
 		case errors.As(err, &se):
-			return fmt.Errorf("malformed JSON at byte %d: %w", se.Offset, errBadRequest)
+			return badRequest("malformed JSON at byte %d", se.Offset)
 		case errors.As(err, &te):
-			return fmt.Errorf("field %q: wrong JSON type %s: %w", te.Field, te.Value, errBadRequest)
+			return badRequest("field %q: wrong JSON type %s", te.Field, te.Value)
 		case strings.HasPrefix(err.Error(), "json: unknown field "):
-			return fmt.Errorf("unknown field %s: %w", strings.TrimPrefix(err.Error(), "json: unknown field "), errBadRequest)
+			return badRequest("unknown field %.80s", strings.TrimPrefix(err.Error(), "json: unknown field "))
 		default:
-			return fmt.Errorf("malformed JSON body: %w", errBadRequest)
+			return badRequest("malformed JSON body")
 		}
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			return fmt.Errorf("body over %d bytes: %w", mbe.Limit, errTooLarge)
+			return tooLarge("body over %d bytes", mbe.Limit)
 		}
-		return fmt.Errorf("data after the JSON object: %w", errBadRequest)
+		return badRequest("data after the JSON object")
 	}
 	return nil
 }
@@ -297,13 +316,13 @@ func (s *Server) headers(r *http.Request, needPurpose bool) (purpose, reason str
 	reason = strings.TrimSpace(r.Header.Get("Coffre-Reason"))
 	switch {
 	case purpose == "" && needPurpose:
-		return "", "", fmt.Errorf("missing Coffre-Purpose header: every read declares a purpose: %w", errBadRequest)
+		return "", "", badRequest("missing Coffre-Purpose header: every read declares a purpose")
 	case purpose != "" && !validName(purpose):
-		return "", "", fmt.Errorf("malformed Coffre-Purpose: lower-case letters, digits and '-', at most 63: %w", errBadRequest)
+		return "", "", badRequest("malformed Coffre-Purpose: lower-case letters, digits and '-', at most 63")
 	case len(reason) > s.ReasonMaxLen:
-		return "", "", fmt.Errorf("Coffre-Reason longer than %d bytes: %w", s.ReasonMaxLen, errBadRequest)
+		return "", "", badRequest("Coffre-Reason longer than %d bytes", s.ReasonMaxLen)
 	case !printable(reason):
-		return "", "", fmt.Errorf("Coffre-Reason holds control characters or invalid UTF-8: %w", errBadRequest)
+		return "", "", badRequest("Coffre-Reason holds control characters or invalid UTF-8")
 	}
 	return purpose, reason, nil
 }
@@ -335,7 +354,7 @@ func printable(s string) bool {
 func subjectID(r *http.Request) (string, error) {
 	id := r.PathValue("id")
 	if !subjectid.Valid(id) && !vault.ValidPseudonym(id) {
-		return "", fmt.Errorf("malformed subject id: want sub_ (or, for a partner, psn_) and 26 base32 characters: %w", errBadRequest)
+		return "", badRequest("malformed subject id: want sub_ (or, for a partner, psn_) and 26 base32 characters")
 	}
 	return id, nil
 }
@@ -352,7 +371,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if req.Username == "" || req.Password == "" || len(req.Username) > 128 || len(req.Password) > 1024 {
-		s.fail(w, r, nil, fmt.Errorf("username and password required (at most 128 and 1024 bytes): %w", errBadRequest))
+		s.fail(w, r, nil, badRequest("username and password required (at most 128 and 1024 bytes)"))
 		return
 	}
 	tok, mfa, err := s.Auth.Login(r.Context(), req.Username, req.Password, s.origin(r))
@@ -375,7 +394,7 @@ func (s *Server) totp(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if len(req.Code) != 6 || strings.Trim(req.Code, "0123456789") != "" || req.LoginToken == "" || len(req.LoginToken) > 100 {
-		s.fail(w, r, nil, fmt.Errorf("login_token and a 6-digit code required: %w", errBadRequest))
+		s.fail(w, r, nil, badRequest("login_token and a 6-digit code required"))
 		return
 	}
 	ses, err := s.Auth.VerifyTOTP(r.Context(), req.LoginToken, req.Code, s.origin(r), r.UserAgent())
@@ -437,7 +456,7 @@ func (s *Server) lookup(w http.ResponseWriter, r *http.Request, a identity.Actor
 		return
 	}
 	if req.Field == "" || req.Value == "" {
-		s.fail(w, r, &a, fmt.Errorf("field and value required: %w", errBadRequest))
+		s.fail(w, r, &a, badRequest("field and value required"))
 		return
 	}
 	id, err := s.Vault.Lookup(r.Context(), a, purpose, reason, req.Field, req.Value)
@@ -520,7 +539,7 @@ func (s *Server) checkpoint(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err != nil {
-		s.fail(w, r, nil, fmt.Errorf("%w: %v", vault.ErrUnavailable, err))
+		s.fail(w, r, nil, fmt.Errorf("%w: %v", store.ErrUnavailable, err))
 		return
 	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
@@ -549,7 +568,7 @@ func (s *Server) auditEntries(w http.ResponseWriter, r *http.Request, a identity
 	from, err1 := strconv.ParseInt(q.Get("from"), 10, 64)
 	to, err2 := strconv.ParseInt(q.Get("to"), 10, 64)
 	if err1 != nil || err2 != nil {
-		s.fail(w, r, &a, fmt.Errorf("from and to must be entry numbers (from ≥ 1, to > from): %w", errBadRequest))
+		s.fail(w, r, &a, badRequest("from and to must be entry numbers (from ≥ 1, to > from)"))
 		return
 	}
 	es, err := s.Vault.AuditEntries(r.Context(), a, from, to)
@@ -581,7 +600,7 @@ func (s *Server) proof(a, b string, prove func(context.Context, store.Store, uin
 		x, err1 := strconv.ParseUint(q.Get(a), 10, 64)
 		y, err2 := strconv.ParseUint(q.Get(b), 10, 64)
 		if err1 != nil || err2 != nil {
-			s.fail(w, r, nil, fmt.Errorf("%s and %s must be whole numbers: %w", a, b, errBadRequest))
+			s.fail(w, r, nil, badRequest("%s and %s must be whole numbers", a, b))
 			return
 		}
 		hashes, err := prove(r.Context(), s.Checkpoints, x, y)
@@ -590,7 +609,7 @@ func (s *Server) proof(a, b string, prove func(context.Context, store.Store, uin
 			return
 		}
 		if err != nil && !errors.Is(err, vault.ErrInvalid) {
-			err = fmt.Errorf("%w: %v", vault.ErrUnavailable, err)
+			err = fmt.Errorf("%w: %v", store.ErrUnavailable, err)
 		}
 		if err != nil {
 			s.fail(w, r, nil, err)
@@ -603,16 +622,51 @@ func (s *Server) proof(a, b string, prove func(context.Context, store.Store, uin
 	}
 }
 
-// ready answers 200 while the audit integrator keeps up, 503 when the
-// oldest entry not yet in a checkpoint is older than AuditMaxLag.
+// StoreHealth reports a current failure of the store: package
+// store/health's Store.
+type StoreHealth interface {
+	Failure(hold time.Duration) *health.Failure
+}
+
+// failHold is how long a store failure keeps /readyz at 503 when no
+// success follows (package store/health: half-open after it).
+const failHold = 10 * time.Second
+
+// pingTimeout bounds readiness's own read of the store.
+const pingTimeout = time.Second
+
+// ready answers 503 while the store's last write or read failed (Health),
+// while the store does not answer a read within pingTimeout, or while the
+// oldest entry not yet in a checkpoint is older than AuditMaxLag; 200
+// otherwise. It reads the store once, bounded, and never writes.
 func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
+	if s.Health != nil {
+		if f := s.Health.Failure(failHold); f != nil {
+			s.Logger.WarnContext(r.Context(), "not ready", "route", r.Pattern, "write", f.Write, "error", f.Cause)
+			if f.Write {
+				writeError(w, http.StatusServiceUnavailable, "audit_unwritable",
+					"the audit log cannot be written: reads are refused",
+					"operators: the store refuses writes (a full disk, a lost database connection: see the server log); ready again at the next good write, or "+failHold.String()+" after the last failure")
+			} else {
+				writeError(w, http.StatusServiceUnavailable, "store_unreachable",
+					"the store cannot be reached: requests are refused",
+					"operators: check the database server and the network; ready again when it answers")
+			}
+			return
+		}
+	}
 	if s.Checkpoints == nil {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
 		return
 	}
-	st, err := auditlog.ReadStatus(r.Context(), s.Checkpoints, time.Now())
+	ctx, cancel := context.WithTimeout(r.Context(), pingTimeout)
+	defer cancel()
+	st, err := auditlog.ReadStatus(ctx, s.Checkpoints, time.Now())
 	if err != nil {
-		s.fail(w, r, nil, fmt.Errorf("%w: %v", vault.ErrUnavailable, err))
+		s.Logger.WarnContext(r.Context(), "not ready", "route", r.Pattern, "error", err)
+		writeError(w, http.StatusServiceUnavailable, "store_unreachable",
+			"the store does not answer: requests are refused",
+			"operators: check the database server and the network; ready again when it answers")
 		return
 	}
 	max := s.AuditMaxLag

@@ -41,6 +41,7 @@ import (
 	"github.com/coffre/coffre/internal/httpapi"
 	"github.com/coffre/coffre/internal/mask"
 	"github.com/coffre/coffre/internal/policy"
+	"github.com/coffre/coffre/internal/store/health"
 	"github.com/coffre/coffre/internal/store/sqlite"
 	"github.com/coffre/coffre/internal/synth"
 	"github.com/coffre/coffre/internal/value"
@@ -97,6 +98,29 @@ func newEnv(t *testing.T) *env {
 // newEnvWith is newEnv with a guard and trusted proxies.
 func newEnvWith(t *testing.T, g *vault.Guard, proxies []netip.Prefix) *env {
 	t.Helper()
+	return newEnvOpts(t, envOptions{guard: g, proxies: proxies})
+}
+
+// envOptions vary the test server: the zero value is newEnv's.
+type envOptions struct {
+	guard   *vault.Guard
+	proxies []netip.Prefix
+	// store is the store (nil: SQLite in a temporary directory); the
+	// test closes it.
+	store store.Store
+	// wrap, when set, wraps the store the server uses (a fault injector).
+	wrap func(store.Store) store.Store
+	// readiness serves /readyz from the store, through store/health.
+	readiness bool
+	// logger receives the server's log (nil: discarded).
+	logger *slog.Logger
+	// start is the clock's start (zero: a fixed day in March 2026);
+	// readiness wants the present, for the audit integrator's lag.
+	start time.Time
+}
+
+func newEnvOpts(t *testing.T, o envOptions) *env {
+	t.Helper()
 	ctx := context.Background()
 	cfg, err := config.Demo(nil)
 	if err != nil {
@@ -108,14 +132,34 @@ func newEnvWith(t *testing.T, g *vault.Guard, proxies []netip.Prefix) *env {
 	if err != nil {
 		t.Fatalf("NewKeyring: %v", err)
 	}
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "coffre.db"), sqlite.Options{IDs: sqlitetest.IDs(), Readers: 4})
-	if err != nil {
-		t.Fatalf("sqlite.Open: %v", err)
+	var lite *sqlite.Store
+	var st store.Store = o.store
+	if st == nil {
+		lite, err = sqlite.Open(ctx, filepath.Join(t.TempDir(), "coffre.db"), sqlite.Options{IDs: sqlitetest.IDs(), Readers: 4})
+		if err != nil {
+			t.Fatalf("sqlite.Open: %v", err)
+		}
+		st = lite
+	}
+	raw := st
+	if o.wrap != nil {
+		st = o.wrap(st)
+	}
+	var hs *health.Store
+	if o.readiness {
+		hs = health.New(st, nil)
+		st = hs
 	}
 	// 5 s into a TOTP step, so that the clock sits well inside each step.
 	clk := &clock{t: time.Date(2026, 3, 2, 9, 0, 5, 0, time.UTC)}
-	logger := slog.New(slog.DiscardHandler)
-	v := vault.New(vault.Config{Store: st, Keys: keys, Policy: cfg.Policy, Now: clk.Now, Logger: logger, ReasonMaxLen: reasonMax, Guard: g})
+	if !o.start.IsZero() {
+		clk.t = o.start.Truncate(30 * time.Second).Add(5 * time.Second)
+	}
+	logger := o.logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	v := vault.New(vault.Config{Store: st, Keys: keys, Policy: cfg.Policy, Now: clk.Now, Logger: logger, ReasonMaxLen: reasonMax, Guard: o.guard})
 	wa, err := webauthn.New(&webauthn.Config{RPID: rpID, RPDisplayName: "Coffre", RPOrigins: []string{rpOrigin}})
 	if err != nil {
 		t.Fatalf("webauthn.New: %v", err)
@@ -125,12 +169,16 @@ func newEnvWith(t *testing.T, g *vault.Guard, proxies []netip.Prefix) *env {
 		Idle: idle, Max: absolute, LoginTTL: loginTTL, MaxAttempts: maxAttempts, WebAuthn: wa,
 		RoleFactors: func(role string) []string { return cfg.Policy.Roles[role].MFA },
 	}
-	srv := httptest.NewServer((&httpapi.Server{Vault: v, Auth: as, Logger: logger, MaxBodyBytes: maxBody, ReasonMaxLen: reasonMax, TrustedProxies: proxies}).Handler())
+	api := &httpapi.Server{Vault: v, Auth: as, Logger: logger, MaxBodyBytes: maxBody, ReasonMaxLen: reasonMax, TrustedProxies: o.proxies}
+	if hs != nil {
+		api.Checkpoints, api.Health = hs, hs
+	}
+	srv := httptest.NewServer(api.Handler())
 	t.Cleanup(func() {
 		srv.Close()
-		st.Close()
+		raw.Close()
 	})
-	return &env{srv: srv, store: st, vault: v, auth: as, policy: cfg.Policy, clock: clk}
+	return &env{srv: srv, store: lite, vault: v, auth: as, policy: cfg.Policy, clock: clk}
 }
 
 func (e *env) addOperator(t *testing.T, username, role, unit string) *auth.NewOperator {
@@ -1001,7 +1049,7 @@ func TestFailClosed(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := e.call(t, tc.r)
-			r.want(t, http.StatusServiceUnavailable, "audit_unavailable")
+			r.want(t, http.StatusServiceUnavailable, "unavailable")
 			for name, val := range p.Fields {
 				if bytes.Contains(r.Body, []byte(val)) {
 					t.Errorf("503 body holds %s: %s", name, r.Body)

@@ -3,7 +3,7 @@ package httpapi
 import (
 	"encoding/base64"
 	"encoding/json"
-	"fmt"
+	"errors"
 	"net/http"
 	"strings"
 	"time"
@@ -11,6 +11,8 @@ import (
 	"github.com/coffre/coffre/internal/auth"
 	"github.com/coffre/coffre/internal/identity"
 	"github.com/coffre/coffre/internal/policy"
+	"github.com/coffre/coffre/internal/public"
+	"github.com/coffre/coffre/internal/store"
 )
 
 // maxCredentialJSON bounds a WebAuthn response (attestations with
@@ -28,7 +30,7 @@ func (s *Server) loginToken(w http.ResponseWriter, r *http.Request, req *webauth
 		return false
 	}
 	if req.LoginToken == "" || len(req.LoginToken) > 100 || needCredential && (len(req.Credential) == 0 || len(req.Credential) > maxCredentialJSON) {
-		s.fail(w, r, nil, fmt.Errorf("login_token and, to finish, a credential (the PublicKeyCredential as JSON) required: %w", errBadRequest))
+		s.fail(w, r, nil, badRequest("login_token and, to finish, a credential (the PublicKeyCredential as JSON) required"))
 		return false
 	}
 	return true
@@ -72,7 +74,7 @@ func (s *Server) recoveryLogin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if req.LoginToken == "" || len(req.LoginToken) > 100 || req.Code == "" || len(req.Code) > 40 {
-		s.fail(w, r, nil, fmt.Errorf("login_token and a recovery code required: %w", errBadRequest))
+		s.fail(w, r, nil, badRequest("login_token and a recovery code required"))
 		return
 	}
 	ses, err := s.Auth.VerifyRecovery(r.Context(), req.LoginToken, req.Code, s.origin(r), r.UserAgent())
@@ -97,7 +99,7 @@ func (s *Server) stepUpTOTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if len(req.Code) != 6 || strings.Trim(req.Code, "0123456789") != "" {
-		s.fail(w, r, nil, fmt.Errorf("a 6-digit code required: %w", errBadRequest))
+		s.fail(w, r, nil, badRequest("a 6-digit code required"))
 		return
 	}
 	if err := s.Auth.StepUpTOTP(r.Context(), tok, req.Code, s.origin(r), r.UserAgent()); err != nil {
@@ -132,7 +134,7 @@ func (s *Server) credential(w http.ResponseWriter, r *http.Request, a *identity.
 		return false
 	}
 	if len(req.Credential) == 0 || len(req.Credential) > maxCredentialJSON || len(req.Name) > 64 || !printable(req.Name) {
-		s.fail(w, r, a, fmt.Errorf("a credential (the PublicKeyCredential as JSON) and at most a 64-byte printable name required: %w", errBadRequest))
+		s.fail(w, r, a, badRequest("a credential (the PublicKeyCredential as JSON) and at most a 64-byte printable name required"))
 		return false
 	}
 	return true
@@ -168,7 +170,7 @@ func (s *Server) listSessions(w http.ResponseWriter, r *http.Request, a identity
 func (s *Server) revokeSession(w http.ResponseWriter, r *http.Request, a identity.Actor) {
 	id := r.PathValue("id")
 	if len(id) != 16 || strings.Trim(id, "0123456789abcdef") != "" {
-		s.fail(w, r, &a, fmt.Errorf("malformed session id: want 16 hex digits from GET /v1/account/sessions: %w", errBadRequest))
+		s.fail(w, r, &a, badRequest("malformed session id: want 16 hex digits from GET /v1/account/sessions"))
 		return
 	}
 	if err := s.Auth.RevokeSession(r.Context(), a, id); err != nil {
@@ -218,7 +220,7 @@ func (s *Server) removeKey(w http.ResponseWriter, r *http.Request, a identity.Ac
 	tok, _ := bearer(r)
 	id, err := base64.RawURLEncoding.DecodeString(r.PathValue("id"))
 	if err != nil || len(id) == 0 || len(id) > 1023 {
-		s.fail(w, r, &a, fmt.Errorf("malformed key id: want the base64url id from GET /v1/account/webauthn: %w", errBadRequest))
+		s.fail(w, r, &a, badRequest("malformed key id: want the base64url id from GET /v1/account/webauthn"))
 		return
 	}
 	if err := s.Auth.RemoveWebAuthn(r.Context(), tok, id, s.origin(r)); err != nil {
@@ -249,7 +251,7 @@ func (s *Server) reason(w http.ResponseWriter, r *http.Request, a *identity.Acto
 		return "", false
 	}
 	if strings.TrimSpace(req.Reason) == "" || len(req.Reason) > s.ReasonMaxLen || !printable(req.Reason) {
-		s.fail(w, r, a, fmt.Errorf("a printable reason of at most %d bytes required: %w", s.ReasonMaxLen, errBadRequest))
+		s.fail(w, r, a, badRequest("a printable reason of at most %d bytes required", s.ReasonMaxLen))
 		return "", false
 	}
 	return req.Reason, true
@@ -298,15 +300,11 @@ func writeSession(w http.ResponseWriter, ses *auth.Session) {
 	writeJSON(w, http.StatusOK, map[string]any{"token": ses.Token, "expires_at": ses.Expires.Format(time.RFC3339)})
 }
 
-// notFoundAs gives a not-found error a message of its own.
+// notFoundAs gives a not-found error a public message of its own; other
+// errors (an unavailable store) pass as they are.
 func notFoundAs(err error, msg string) error {
-	return &notFoundError{msg: msg, err: err}
+	if !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	return public.WrapWithMessage(err, msg).WithHint("check the id")
 }
-
-type notFoundError struct {
-	msg string
-	err error
-}
-
-func (e *notFoundError) Error() string { return e.msg }
-func (e *notFoundError) Unwrap() error { return e.err }

@@ -9,6 +9,7 @@ import (
 	"github.com/coffre/coffre/internal/auditlog"
 	"github.com/coffre/coffre/internal/identity"
 	"github.com/coffre/coffre/internal/policy"
+	"github.com/coffre/coffre/internal/public"
 	"github.com/coffre/coffre/internal/subjectid"
 	"github.com/coffre/coffre/internal/vault"
 )
@@ -93,7 +94,7 @@ func (s *Server) handler(rt Route) http.HandlerFunc {
 				subject = r.PathValue("id")
 			}
 			s.Vault.Forbidden(r.Context(), a, rt.audit, subject, r.Header.Get("Coffre-Purpose"))
-			s.fail(w, r, nil, fmt.Errorf("%w: role %q may not call %s (%s)", vault.ErrForbidden, a.Role, r.Pattern, rt.Access))
+			s.fail(w, r, nil, public.Errorf(vault.ErrForbidden, "forbidden: role %q may not call %s (%s)", a.Role, r.Pattern, rt.Access))
 			return
 		}
 		rt.op(w, r, a)

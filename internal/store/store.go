@@ -28,6 +28,13 @@ var (
 	ErrNotFound = errors.New("not found")
 	// ErrConflict: a unique value (blind index, username, id) exists.
 	ErrConflict = errors.New("conflict")
+	// ErrUnavailable: the store cannot be reached or written (connection
+	// refused or lost, an I/O error, a full disk, the store closed), so
+	// nothing was returned or changed; the same request may work later.
+	// Stores wrap such errors with it (the cause stays in the chain, for
+	// the log); the vault also returns it for any audit entry it cannot
+	// write, as a read without its entry is refused. The API answers 503.
+	ErrUnavailable = errors.New("store unavailable")
 )
 
 // Store runs transactions.

@@ -200,7 +200,7 @@ func (v *Vault) Unlock(ctx context.Context, a identity.Actor, id, reason string)
 		return fmt.Errorf("%w: an unlock needs a reason of at most %d bytes", ErrReasonRequired, v.reasonMax)
 	}
 	if id == a.ID {
-		err := fmt.Errorf("%w: nobody unlocks their own account", ErrForbidden)
+		err := forbidden("nobody unlocks their own account")
 		v.deny(ctx, entry, err)
 		return err
 	}
@@ -211,7 +211,7 @@ func (v *Vault) Unlock(ctx context.Context, a identity.Actor, id, reason string)
 			return err
 		}
 		if op.Locked == "" {
-			return fmt.Errorf("operator is not locked: %w", store.ErrConflict)
+			return conflict("operator is not locked")
 		}
 		if err := tx.LockOperator(ctx, id, "", now); err != nil {
 			return err
@@ -327,11 +327,11 @@ func (v *Vault) RequestExtension(ctx context.Context, a identity.Actor, subjects
 	entry := audit.Entry{Actor: a.ID, Action: "extension.request", Reason: reason, Origin: a.Origin}
 	switch {
 	case v.limits(a.Role) == nil:
-		return nil, fmt.Errorf("%w: the guard sets no budgets for role %q: there is nothing to extend", ErrInvalid, a.Role)
+		return nil, invalid("the guard sets no budgets for role %q: there is nothing to extend", a.Role)
 	case subjects < 1 || subjects > MaxExtensionSubjects:
-		return nil, fmt.Errorf("%w: subjects must be between 1 and %d", ErrInvalid, MaxExtensionSubjects)
+		return nil, invalid("subjects must be between 1 and %d", MaxExtensionSubjects)
 	case hours < 1 || hours > MaxExtensionHours:
-		return nil, fmt.Errorf("%w: hours must be between 1 and %d", ErrInvalid, MaxExtensionHours)
+		return nil, invalid("hours must be between 1 and %d", MaxExtensionHours)
 	case reason == "" || len(reason) > v.reasonMax:
 		return nil, fmt.Errorf("%w: an extension needs a reason of at most %d bytes", ErrReasonRequired, v.reasonMax)
 	}
@@ -378,11 +378,11 @@ func (v *Vault) ApproveExtension(ctx context.Context, a identity.Actor, id strin
 		var refused error
 		switch {
 		case e.Operator == a.ID:
-			refused = fmt.Errorf("%w: nobody approves their own request", ErrForbidden)
+			refused = forbidden("nobody approves their own request")
 		case e.Unit != a.Unit:
-			refused = fmt.Errorf("%w: only a supervisor of unit %s approves this request", ErrForbidden, e.Unit)
+			refused = forbidden("only a supervisor of unit %s approves this request", e.Unit)
 		case e.ApprovedBy != "":
-			return approval{}, fmt.Errorf("extension already approved: %w", store.ErrConflict)
+			return approval{}, conflict("extension already approved")
 		}
 		au := entry
 		au.Time = now
@@ -424,7 +424,7 @@ func (v *Vault) ApproveExtension(ctx context.Context, a identity.Actor, id strin
 func (v *Vault) CanaryOf(ctx context.Context, a identity.Actor, field, val string) (subject, partner string, err error) {
 	f, ok := v.pol.Field(field)
 	if !ok || !f.Lookup {
-		return "", "", fmt.Errorf("%w: field %q has no lookup index", ErrInvalid, field)
+		return "", "", invalid("field %q has no lookup index", field)
 	}
 	h := v.keys.BlindIndex(field, value.Normalize(f.Type, val))
 	type canary struct{ subject, partner string }
@@ -454,7 +454,7 @@ func (v *Vault) CanaryOf(ctx context.Context, a identity.Actor, field, val strin
 // Forbidden audits a request refused because a's role may not call the
 // route at all (the route's rule, checked before anything else).
 func (v *Vault) Forbidden(ctx context.Context, a identity.Actor, action, subject, purpose string) {
-	err := fmt.Errorf("%w: role %q", ErrForbidden, a.Role)
+	err := forbidden("role %q", a.Role)
 	if len(purpose) > 63 {
 		purpose = ""
 	}

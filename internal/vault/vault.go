@@ -8,7 +8,7 @@
 //	─► unwrap DEK, open the fields the purpose shows, and only those ─► mask ─► View
 //
 // The audit entry is durable before Read returns anything: a read whose
-// entry cannot be written returns [ErrUnavailable] and no data. Denied
+// entry cannot be written returns [store.ErrUnavailable] and no data. Denied
 // attempts are audited as well.
 //
 // There is no method that returns more than one subject: no listing, no
@@ -34,13 +34,15 @@ import (
 	"github.com/coffre/coffre/internal/identity"
 	"github.com/coffre/coffre/internal/mask"
 	"github.com/coffre/coffre/internal/policy"
+	"github.com/coffre/coffre/internal/public"
 	"github.com/coffre/coffre/internal/store"
 	"github.com/coffre/coffre/internal/subject"
 	"github.com/coffre/coffre/internal/subjectid"
 	"github.com/coffre/coffre/internal/value"
 )
 
-// Errors callers branch on (besides ErrNotFound and ErrConflict).
+// Errors callers branch on (besides the store's ErrNotFound, ErrConflict
+// and ErrUnavailable).
 var (
 	// ErrForbidden: the role may not declare the purpose, or lacks the
 	// permission for the action.
@@ -49,9 +51,6 @@ var (
 	ErrInvalid = errors.New("invalid input")
 	// ErrReasonRequired: the purpose requires a Coffre-Reason.
 	ErrReasonRequired = errors.New("reason required")
-	// ErrUnavailable: the store (and so the audit log) could not be
-	// written; nothing was returned or changed.
-	ErrUnavailable = errors.New("audit log unavailable")
 	// ErrStepUpRequired: the purpose needs a fresh second factor in this
 	// session (or a hardware key's).
 	ErrStepUpRequired = errors.New("step-up required")
@@ -167,33 +166,33 @@ func ValidUnit(u string) bool {
 func (v *Vault) can(a identity.Actor, p policy.Permission) error {
 	r, err := v.pol.Role(a.Role)
 	if err != nil {
-		return fmt.Errorf("%w: %v", ErrForbidden, err)
+		return forbidden("%v", err)
 	}
 	if !r.Has(p) {
-		return fmt.Errorf("%w: role %q lacks permission %q", ErrForbidden, a.Role, p)
+		return forbidden("role %q lacks permission %q", a.Role, p)
 	}
 	return nil
 }
 
 func (v *Vault) purpose(a identity.Actor, name, reason string) (*policy.Purpose, error) {
 	if name == "" {
-		return nil, fmt.Errorf("%w: no purpose declared", ErrInvalid)
+		return nil, invalid("no purpose declared")
 	}
 	if len(reason) > v.reasonMax {
-		return nil, fmt.Errorf("%w: reason longer than %d bytes", ErrInvalid, v.reasonMax)
+		return nil, invalid("reason longer than %d bytes", v.reasonMax)
 	}
 	pu, err := v.pol.Purpose(a.Role, name)
 	switch {
 	case errors.Is(err, policy.ErrUnknownPurpose):
-		return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
+		return nil, invalid("%v", err)
 	case err != nil:
-		return nil, fmt.Errorf("%w: %v", ErrForbidden, err)
+		return nil, forbidden("%v", err)
 	}
 	if pu.RequireReason && strings.TrimSpace(reason) == "" {
 		return nil, fmt.Errorf("%w: purpose %q", ErrReasonRequired, name)
 	}
 	if pu.StepUp != "" && (v.now().Sub(a.SteppedUp) > v.stepUpFor || pu.StepUp == "webauthn" && a.StepFactor != "webauthn") {
-		return nil, fmt.Errorf("%w: purpose %q needs a fresh %s proof", ErrStepUpRequired, name, map[bool]string{true: "security key", false: "second-factor"}[pu.StepUp == "webauthn"])
+		return nil, public.Errorf(ErrStepUpRequired, "step-up required: purpose %q needs a fresh %s proof", name, map[bool]string{true: "security key", false: "second-factor"}[pu.StepUp == "webauthn"])
 	}
 	return pu, nil
 }
@@ -231,11 +230,28 @@ func (v *Vault) deny(ctx context.Context, e audit.Entry, cause error) {
 	}
 }
 
+// invalid, forbidden and conflict make errors of the kinds ErrInvalid,
+// ErrForbidden and store.ErrConflict whose text is public (package
+// public): field, purpose, role and unit names and limits, never a stored
+// value or a store's message. Policy errors formatted into them name
+// configuration entries only.
+func invalid(format string, args ...any) error {
+	return public.Errorf(ErrInvalid, "invalid input: "+format, args...)
+}
+
+func forbidden(format string, args ...any) error {
+	return public.Errorf(ErrForbidden, "forbidden: "+format, args...)
+}
+
+func conflict(format string, args ...any) error {
+	return public.Errorf(store.ErrConflict, "conflict: "+format, args...)
+}
+
 func unavailable(err error) error {
-	if errors.Is(err, ErrUnavailable) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+	if errors.Is(err, store.ErrUnavailable) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return err
 	}
-	return fmt.Errorf("%w: %v", ErrUnavailable, err)
+	return fmt.Errorf("%w: %v", store.ErrUnavailable, err)
 }
 
 // Read returns subject id as purpose shows it, after its audit entry is
@@ -245,11 +261,11 @@ func (v *Vault) Read(ctx context.Context, a identity.Actor, id, purposeName, rea
 	pseudonym := ""
 	switch {
 	case a.Sector != "" && !ValidPseudonym(id):
-		return nil, fmt.Errorf("%w: malformed pseudonym: a partner names subjects by the pseudonyms its lookups return", ErrInvalid)
+		return nil, invalid("malformed pseudonym: a partner names subjects by the pseudonyms its lookups return")
 	case a.Sector != "":
 		pseudonym = id
 	case !subjectid.Valid(id):
-		return nil, fmt.Errorf("%w: malformed subject id", ErrInvalid)
+		return nil, invalid("malformed subject id")
 	}
 	pu, err := v.purpose(a, purposeName, reason)
 	if err != nil {
@@ -379,7 +395,7 @@ func (v *Vault) Lookup(ctx context.Context, a identity.Actor, purposeName, reaso
 	entry := audit.Entry{Actor: a.ID, Action: "lookup", Purpose: purposeName, Reason: reason, Fields: []string{field}, Origin: a.Origin}
 	f, ok := v.pol.Field(field)
 	if !ok || !f.Lookup {
-		err := fmt.Errorf("%w: field %q has no lookup index", ErrInvalid, field)
+		err := invalid("field %q has no lookup index", field)
 		entry.Fields = nil
 		v.deny(ctx, entry, err)
 		return "", err
@@ -390,11 +406,11 @@ func (v *Vault) Lookup(ctx context.Context, a identity.Actor, purposeName, reaso
 	}
 	pu, err := v.purpose(a, purposeName, reason)
 	if err == nil && pu.Fields[field].Action == policy.Deny {
-		err = fmt.Errorf("%w: purpose %q does not show field %q", ErrForbidden, purposeName, field)
+		err = forbidden("purpose %q does not show field %q", purposeName, field)
 	}
 	if err == nil {
 		if verr := value.Validate(f, val); verr != nil {
-			err = fmt.Errorf("%w: %v", ErrInvalid, verr)
+			err = invalid("%v", verr)
 		}
 	}
 	if err != nil {
@@ -551,7 +567,7 @@ func (s *sealed) put(ctx context.Context, tx records) error {
 					return err
 				}
 			}
-			return fmt.Errorf("%w: a lookup value (one of %s) already belongs to another subject", store.ErrConflict, strings.Join(s.names(), ", "))
+			return conflict("a lookup value (one of %s) already belongs to another subject", strings.Join(s.names(), ", "))
 		}
 	}
 	return tx.PutSubject(ctx, s.row)
@@ -659,7 +675,7 @@ func (v *Vault) Create(ctx context.Context, a identity.Actor, unit string, field
 func (v *Vault) Update(ctx context.Context, a identity.Actor, id string, changes map[string]*string) error {
 	entry := audit.Entry{Actor: a.ID, Action: "update", Subject: id, Origin: a.Origin}
 	if !subjectid.Valid(id) {
-		return fmt.Errorf("%w: malformed subject id", ErrInvalid)
+		return invalid("malformed subject id")
 	}
 	if err := v.can(a, policy.PermUpdate); err != nil {
 		v.deny(ctx, entry, err)
@@ -711,7 +727,7 @@ func (v *Vault) Update(ctx context.Context, a identity.Actor, id string, changes
 			for _, h := range newHashes {
 				if err := tx.PutIndex(ctx, h, id); err != nil {
 					if errors.Is(err, store.ErrConflict) {
-						return fmt.Errorf("%w: a changed lookup value already belongs to another subject", store.ErrConflict)
+						return conflict("a changed lookup value already belongs to another subject")
 					}
 					return err
 				}
@@ -741,10 +757,10 @@ func (v *Vault) Update(ctx context.Context, a identity.Actor, id string, changes
 func (v *Vault) Erase(ctx context.Context, a identity.Actor, id, reason string) error {
 	entry := audit.Entry{Actor: a.ID, Action: "erase", Subject: id, Reason: reason, Origin: a.Origin}
 	if !subjectid.Valid(id) {
-		return fmt.Errorf("%w: malformed subject id", ErrInvalid)
+		return invalid("malformed subject id")
 	}
 	if len(reason) > v.reasonMax {
-		return fmt.Errorf("%w: reason longer than %d bytes", ErrInvalid, v.reasonMax)
+		return invalid("reason longer than %d bytes", v.reasonMax)
 	}
 	if err := v.can(a, policy.PermErase); err != nil {
 		v.deny(ctx, entry, err)
@@ -791,7 +807,7 @@ func (v *Vault) AuditEntries(ctx context.Context, a identity.Actor, from, to int
 		return nil, err
 	}
 	if from < 1 || to <= from {
-		return nil, fmt.Errorf("%w: want 1 ≤ from < to", ErrInvalid)
+		return nil, invalid("want 1 ≤ from < to")
 	}
 	out, err := update(ctx, v.store, func(ctx context.Context, tx store.Tx) ([]audit.Entry, error) {
 		out, err := tx.AuditEntries(ctx, from, to, MaxAuditPage)

@@ -192,13 +192,13 @@ func TestFailClosed(t *testing.T) {
 	id, p := create(t, v, 3)
 	fs.fail = true
 	view, err := v.Read(ctx, worker, id, "case-handling", "")
-	if !errors.Is(err, vault.ErrUnavailable) || view != nil {
+	if !errors.Is(err, store.ErrUnavailable) || view != nil {
 		t.Fatalf("Read with failing audit = %v, %v; want ErrUnavailable and no view", view, err)
 	}
-	if _, err := v.Lookup(ctx, worker, "directory", "", "email_pro", p.Fields["email_pro"]); !errors.Is(err, vault.ErrUnavailable) {
+	if _, err := v.Lookup(ctx, worker, "directory", "", "email_pro", p.Fields["email_pro"]); !errors.Is(err, store.ErrUnavailable) {
 		t.Fatalf("Lookup with failing audit = %v; want ErrUnavailable", err)
 	}
-	if _, err := v.Create(ctx, hr, p.Unit, synth.Make(7, 99).Fields); !errors.Is(err, vault.ErrUnavailable) {
+	if _, err := v.Create(ctx, hr, p.Unit, synth.Make(7, 99).Fields); !errors.Is(err, store.ErrUnavailable) {
 		t.Fatalf("Create with failing audit = %v; want ErrUnavailable", err)
 	}
 	fs.fail = false
@@ -404,7 +404,7 @@ func TestImportBatchAllOrNothing(t *testing.T) {
 		rows = append(rows, vault.ImportRow{Num: i + 2, Unit: p.Unit, Fields: p.Fields})
 	}
 	fs.fail = true
-	if _, _, err := v.Import(ctx, hr, rows); !errors.Is(err, vault.ErrUnavailable) {
+	if _, _, err := v.Import(ctx, hr, rows); !errors.Is(err, store.ErrUnavailable) {
 		t.Fatalf("Import with failing audit = %v, want ErrUnavailable", err)
 	}
 	fs.fail = false

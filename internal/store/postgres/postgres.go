@@ -35,7 +35,8 @@ import (
 //go:embed migrations/*.sql
 var migrations embed.FS
 
-// ErrClosed is returned by Update and View after Close.
+// ErrClosed is returned by Update and View after Close, wrapped with
+// store.ErrUnavailable.
 var ErrClosed = group.ErrClosed
 
 // Options tune the store. IDs is required.
@@ -156,8 +157,11 @@ func migrate(ctx context.Context, pool *pgxpool.Pool) error {
 }
 
 // Update runs fn in the next group commit; see the package doc.
+//
+// An error that says the server cannot be reached or written wraps
+// store.ErrUnavailable.
 func (s *Store) Update(ctx context.Context, fn func(context.Context, store.Tx) error) error {
-	return s.q.Submit(ctx, fn)
+	return unavailable(s.q.Submit(ctx, fn))
 }
 
 // commit runs a group until it commits or fails for good, and answers
@@ -250,12 +254,12 @@ func (s *Store) runGroup(ctx context.Context, batch []*group.Request) error {
 // BEGIN and ROLLBACK around them would cost two round trips).
 func (s *Store) View(ctx context.Context, fn func(context.Context, store.Tx) error) error {
 	if s.q.Stopping() {
-		return ErrClosed
+		return unavailable(ErrClosed)
 	}
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	return fn(ctx, &tx{q: s.pool, ids: s.opts.IDs})
+	return unavailable(fn(ctx, &tx{q: s.pool, ids: s.opts.IDs}))
 }
 
 // retryable reports a failure that running the transaction again may cure.
@@ -273,7 +277,7 @@ func (s *Store) NewSubjectIDs(ctx context.Context, n int) ([]string, error) {
 	}
 	var last int64
 	if err := s.pool.QueryRow(ctx, `UPDATE subject_counter SET last = last + $1 RETURNING last`, n).Scan(&last); err != nil {
-		return nil, fmt.Errorf("new subject ids: %w", err)
+		return nil, fmt.Errorf("new subject ids: %w", unavailable(err))
 	}
 	ids := make([]string, n)
 	for i := range ids {

@@ -44,7 +44,8 @@ import (
 //go:embed migrations/*.sql
 var migrations embed.FS
 
-// ErrClosed is returned by Update and View after Close.
+// ErrClosed is returned by Update and View after Close, wrapped with
+// store.ErrUnavailable.
 var ErrClosed = group.ErrClosed
 
 // Options tune the store. IDs is required; for the rest, the zero value
@@ -385,8 +386,11 @@ func migrate(ctx context.Context, c *sql.Conn) error {
 }
 
 // Update runs fn in the next group commit; see the package doc.
+//
+// An error that says the store cannot be written (a full disk, an I/O
+// error, the store closed) wraps store.ErrUnavailable.
 func (s *Store) Update(ctx context.Context, fn func(context.Context, store.Tx) error) error {
-	return s.q.Submit(ctx, fn)
+	return unavailable(s.q.Submit(ctx, fn))
 }
 
 // commit runs one group: see the package doc.
@@ -521,9 +525,9 @@ func (s *Store) runSavepoint(ctx context.Context, tx *tx, r *group.Request) erro
 // extra round trips cost more than the query).
 func (s *Store) View(ctx context.Context, fn func(context.Context, store.Tx) error) error {
 	if s.q.Stopping() {
-		return ErrClosed
+		return unavailable(ErrClosed)
 	}
-	return fn(ctx, s.tx(s.rdb, s.rstmts, nil))
+	return unavailable(fn(ctx, s.tx(s.rdb, s.rstmts, nil)))
 }
 
 // Close stops the writer after the group in progress (calls still queued

@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"os"
 	"path/filepath"
 	"testing"
@@ -41,8 +42,11 @@ func TestReopenKeepsData(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.Close()
-	if err := s.Update(ctx, func(context.Context, store.Tx) error { return nil }); err != ErrClosed {
-		t.Fatalf("Update after Close = %v, want ErrClosed", err)
+	if err := s.Update(ctx, func(context.Context, store.Tx) error { return nil }); !errors.Is(err, ErrClosed) || !errors.Is(err, store.ErrUnavailable) {
+		t.Fatalf("Update after Close = %v, want ErrClosed and store.ErrUnavailable", err)
+	}
+	if err := s.View(ctx, func(context.Context, store.Tx) error { return nil }); !errors.Is(err, store.ErrUnavailable) {
+		t.Fatalf("View after Close = %v, want store.ErrUnavailable", err)
 	}
 	s, err = Open(ctx, path, Options{IDs: sqlitetest.IDs()})
 	if err != nil {

@@ -1,0 +1,304 @@
+package httpapi_test
+
+// Faults: a store that fails, through every route. The store's errors may
+// one day carry a value (a constraint's message names the key that
+// clashed); no answer may show them. A store that cannot be reached or
+// written answers 503 unavailable on every path, never 500, and /readyz
+// says so within a second.
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/coffre/coffre/internal/auth"
+	"github.com/coffre/coffre/internal/config"
+	"github.com/coffre/coffre/internal/httpapi"
+	"github.com/coffre/coffre/internal/store"
+	"github.com/coffre/coffre/internal/store/postgres"
+	"github.com/coffre/coffre/internal/store/sqlite/sqlitetest"
+)
+
+// marker is in the text of every injected store error.
+const marker = "MARKER-c0ffre"
+
+// fault says how the store fails while armed.
+type fault struct {
+	name  string
+	class error // wrapped under the marker's text (nil: a plain error)
+	at    int   // fail the at-th call only (0: every call)
+	after bool  // run the function first, then fail (a failed commit)
+}
+
+// faulty is a store that fails as its fault says while armed: each
+// Update, View and NewSubjectIDs is a call.
+type faulty struct {
+	store.Store
+	mu    sync.Mutex
+	armed bool
+	f     fault
+	calls int
+	fired int // errors returned since arm
+}
+
+// tripped reports whether an error was injected since arm.
+func (s *faulty) tripped() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.fired > 0
+}
+
+func (s *faulty) arm(f fault) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.armed, s.f, s.calls, s.fired = true, f, 0, 0
+}
+
+func (s *faulty) disarm() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.armed = false
+}
+
+// trip counts a call and returns the injected error when it fails.
+func (s *faulty) trip(after bool) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.armed || s.f.after != after {
+		return nil
+	}
+	s.calls++
+	if s.f.at != 0 && s.calls != s.f.at {
+		return nil
+	}
+	s.fired++
+	// What a store's error could say: a constraint's message with the key.
+	msg := marker + `: ERROR: duplicate key value violates unique constraint "subject_index_pkey" (SQLSTATE 23505) DETAIL: Key (value)=(` + marker + `@example.org) already exists`
+	if s.f.class == nil {
+		return errors.New(msg)
+	}
+	return fmt.Errorf("%s: %w", msg, s.f.class)
+}
+
+func (s *faulty) Update(ctx context.Context, fn func(context.Context, store.Tx) error) error {
+	if err := s.trip(false); err != nil {
+		return err
+	}
+	return s.Store.Update(ctx, func(ctx context.Context, tx store.Tx) error {
+		if err := fn(ctx, tx); err != nil {
+			return err
+		}
+		return s.trip(true)
+	})
+}
+
+func (s *faulty) View(ctx context.Context, fn func(context.Context, store.Tx) error) error {
+	if err := s.trip(false); err != nil {
+		return err
+	}
+	return s.Store.View(ctx, fn)
+}
+
+func (s *faulty) NewSubjectIDs(ctx context.Context, n int) ([]string, error) {
+	if err := s.trip(false); err != nil {
+		return nil, err
+	}
+	return s.Store.NewSubjectIDs(ctx, n)
+}
+
+var faults = []fault{
+	{name: "plain", class: nil},
+	{name: "unavailable", class: store.ErrUnavailable},
+	{name: "conflict", class: store.ErrConflict},
+	{name: "not found", class: store.ErrNotFound},
+	{name: "plain second call", at: 2},
+	{name: "unavailable second call", class: store.ErrUnavailable, at: 2},
+	{name: "unavailable third call", class: store.ErrUnavailable, at: 3},
+	{name: "plain failed commit", after: true},
+	{name: "unavailable failed commit", class: store.ErrUnavailable, after: true},
+	{name: "conflict failed commit", class: store.ErrConflict, after: true, at: 1},
+}
+
+// TestStoreErrorsStayInside walks every route as anonymous, as every role
+// the route allows and as one it refuses, while the store fails in each way of faults, and checks that the
+// text of the store's error is in no answer (body or header), and that an
+// unavailable store, once met, is answered 503 unavailable (not 500, not
+// 404 or 401 as if the thing asked for were not there), unless the request
+// was refused already.
+func TestStoreErrorsStayInside(t *testing.T) {
+	for _, backend := range []struct {
+		name string
+		open func(t *testing.T) store.Store
+	}{
+		{"sqlite", nil},
+		// Commits need not reach the disk here: the walk is about answers.
+		{"postgres", func(t *testing.T) store.Store { return openPostgres(t, pgURL(t)+"&synchronous_commit=off") }},
+	} {
+		t.Run(backend.name, func(t *testing.T) {
+			if backend.open != nil {
+				backend.open(t).Close() // skip now when there is no server
+			}
+			walkFaults(t, backend.open)
+		})
+	}
+}
+
+func walkFaults(t *testing.T, open func(t *testing.T) store.Store) {
+	cfg, err := config.Demo(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	roles := []string{""} // anonymous
+	for name := range cfg.Policy.Roles {
+		roles = append(roles, name)
+	}
+	slices.Sort(roles)
+	for _, rt := range httpapi.Routes() {
+		t.Run(rt.Method+" "+rt.Path, func(t *testing.T) {
+			t.Parallel() // each route has its own server and store
+			o := envOptions{}
+			var fs *faulty
+			o.wrap = func(s store.Store) store.Store { fs = &faulty{Store: s}; return fs }
+			if open != nil {
+				o.store = open(t)
+			}
+			e := newEnvOpts(t, o)
+			ops := map[string]*auth.NewOperator{}
+			for _, role := range roles[1:] {
+				ops[role] = e.addOperator(t, "op-"+role, role, "u1")
+			}
+			hrTok := e.login(t, ops["hr-officer"])
+			p, _ := person(t, 0, false)
+			p.Unit = "u1"
+			subject := e.create(t, hrTok, p)
+			path := strings.NewReplacer("{id}", sampleID(rt.Path, subject, ops)).Replace(rt.Path)
+			// Anonymous, every role the route allows, and one it refuses:
+			// refused roles all take the same path (the session lookup).
+			var walk []string
+			refused := false
+			for _, role := range roles {
+				switch {
+				case role == "" || rt.Access.Allows(cfg.Policy.Roles[role]):
+					walk = append(walk, role)
+				case !refused:
+					walk, refused = append(walk, role), true
+				}
+			}
+			for _, role := range walk {
+				var tok string
+				op := ops[role]
+				fresh := true
+				for _, f := range faults {
+					if role != "" && fresh {
+						tok = e.login(t, op)
+					}
+					e.clock.Advance(30 * time.Second) // a fresh TOTP step for bodies that carry a code
+					r := req{Method: rt.Method, Path: path, Token: tok, Body: sampleBody(t, e, rt.Path, op, p), Reason: "faults"}
+					if role != "" {
+						if pu := cfg.Policy.Roles[role].Purposes; len(pu) > 0 {
+							r.Purpose = pu[0]
+						}
+					}
+					fs.arm(f)
+					res, err := e.send(r)
+					fs.disarm()
+					if err != nil {
+						t.Fatalf("%s: %v", path, err)
+					}
+					what := fmt.Sprintf("%s as %q with the store failing (%s): %d", path, role, f.name, res.Status)
+					if bytes.Contains(res.Body, []byte(marker)) {
+						t.Errorf("%s: the body shows the store's error: %s", what, res.Body)
+					}
+					for k, vs := range res.Header {
+						for _, v := range vs {
+							if strings.Contains(v, marker) {
+								t.Errorf("%s: header %s shows the store's error: %s", what, k, v)
+							}
+						}
+					}
+					if res.Status >= 400 {
+						res.Err = checkError(t, what, res)
+					}
+					// An unavailable store that was met answers 503, or the
+					// refusal that was decided before it (the refusal's own
+					// audit entry is written on a best-effort basis).
+					switch {
+					case !errors.Is(f.class, store.ErrUnavailable) || !fs.tripped():
+					case res.Status == http.StatusServiceUnavailable && res.Err.Code == "unavailable":
+					case res.Status == http.StatusBadRequest || res.Status == http.StatusForbidden:
+					default:
+						t.Errorf("%s: want 503 unavailable for an unavailable store: %s", what, res.Body)
+					}
+					// A request that went through may have changed the
+					// session (logout, revocation): log in again.
+					fresh = res.Status < 300 || res.Status == http.StatusUnauthorized
+				}
+			}
+		})
+	}
+}
+
+// pgURL returns the URL of the test server (COFFRE_TEST_POSTGRES, or the
+// machine's) with a fresh schema first on the search path, dropped after
+// the test. Without a server the test is skipped, unless
+// COFFRE_REQUIRE_POSTGRES is set (CI).
+func pgURL(t *testing.T) string {
+	t.Helper()
+	base := os.Getenv("COFFRE_TEST_POSTGRES")
+	if base == "" {
+		base = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
+	}
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, base)
+	if err != nil {
+		if os.Getenv("COFFRE_REQUIRE_POSTGRES") != "" {
+			t.Fatalf("PostgreSQL: %v", err)
+		}
+		t.Skipf("no PostgreSQL (%v); set COFFRE_TEST_POSTGRES", err)
+	}
+	defer conn.Close(ctx)
+	var b [6]byte
+	rand.Read(b[:])
+	schema := "coffre_httpapi_" + hex.EncodeToString(b[:])
+	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		c, err := pgx.Connect(context.Background(), base)
+		if err != nil {
+			return
+		}
+		defer c.Close(context.Background())
+		c.Exec(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
+	})
+	u, err := url.Parse(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+func openPostgres(t *testing.T, u string) *postgres.Store {
+	t.Helper()
+	st, err := postgres.Open(context.Background(), u, postgres.Options{IDs: sqlitetest.IDs()})
+	if err != nil {
+		t.Fatalf("postgres.Open: %v", err)
+	}
+	return st
+}
