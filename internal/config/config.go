@@ -405,11 +405,3 @@ func Parse(name string, data []byte, environ []string) (*Config, error) {
 func Demo(environ []string) (*Config, error) {
 	return Parse(DemoSource, demoYAML, environ)
 }
-
-// errorsOf splits an error made by [errors.Join].
-func errorsOf(err error) []error {
-	if j, ok := err.(interface{ Unwrap() []error }); ok {
-		return j.Unwrap()
-	}
-	return []error{err}
-}
