@@ -198,11 +198,11 @@ func (p *parser) check(f *file) *Config {
 
 // set reads l and stores its value in dst unless check says what is wrong
 // with it. It reports false when l is set to a bad value.
-func set[T any](p *parser, l leaf, read func(leaf) (T, bool), dst *T, check func(T) string) bool {
+func set[T any](p *parser, l leaf, read func(*parser, leaf) (T, bool), dst *T, check func(T) string) bool {
 	if !l.set() {
 		return true
 	}
-	v, ok := read(l)
+	v, ok := read(p, l)
 	if !ok {
 		return false
 	}
@@ -214,8 +214,8 @@ func set[T any](p *parser, l leaf, read func(leaf) (T, bool), dst *T, check func
 	return true
 }
 
-func (p *parser) dur(l leaf) (time.Duration, bool) {
-	s, ok := p.str(l)
+func dur(p *parser, l leaf) (time.Duration, bool) {
+	s, ok := read[string](p, l)
 	if !ok {
 		return 0, false
 	}
@@ -225,11 +225,6 @@ func (p *parser) dur(l leaf) (time.Duration, bool) {
 		return 0, false
 	}
 	return d, true
-}
-
-func (p *parser) small(l leaf) (int, bool) {
-	i, ok := p.integer(l)
-	return int(i), ok
 }
 
 func between[T int | int64 | time.Duration](lo, hi T, format string) func(T) string {
@@ -268,7 +263,7 @@ func (p *parser) settings(f *file) *Config {
 		ReasonMaxLen:    defaultReasonMaxLen,
 		AuditMaxLag:     defaultAuditMaxLag,
 	}
-	set(p, f.Audit.MaxLag, p.dur, &c.AuditMaxLag, func(d time.Duration) string {
+	set(p, f.Audit.MaxLag, dur, &c.AuditMaxLag, func(d time.Duration) string {
 		if d < time.Second {
 			return fmt.Sprintf("must be at least 1s, got %s", d)
 		}
@@ -283,17 +278,17 @@ func (p *parser) settings(f *file) *Config {
 		}
 		c.AuditWitnesses = append(c.AuditWitnesses, deref(w).Value)
 	}
-	set(p, f.DataDir, p.str, &c.DataDir, nonEmpty)
+	set(p, f.DataDir, read[string], &c.DataDir, nonEmpty)
 	dir := strings.TrimRight(c.DataDir, "/")
 	c.Store, c.RootKeyFile = "sqlite:"+dir+"/coffre.db", dir+"/root.key"
-	set(p, f.Store, p.str, &c.Store, checkStore)
-	set(p, f.Listen, p.str, &c.Listen, checkListen)
-	set(p, f.RootKeyFile, p.str, &c.RootKeyFile, nonEmpty)
+	set(p, f.Store, read[string], &c.Store, checkStore)
+	set(p, f.Listen, read[string], &c.Listen, checkListen)
+	set(p, f.RootKeyFile, read[string], &c.RootKeyFile, nonEmpty)
 
 	s := f.Sessions
-	idleOK := set(p, s.Idle, p.dur, &c.SessionIdle, positive)
-	absOK := set(p, s.Absolute, p.dur, &c.SessionAbsolute, positive)
-	set(p, s.LoginToken, p.dur, &c.LoginTokenTTL, positive)
+	idleOK := set(p, s.Idle, dur, &c.SessionIdle, positive)
+	absOK := set(p, s.Absolute, dur, &c.SessionAbsolute, positive)
+	set(p, s.LoginToken, dur, &c.LoginTokenTTL, positive)
 	if idleOK && absOK && c.SessionAbsolute < c.SessionIdle {
 		at := s.Absolute
 		if !at.set() {
@@ -301,20 +296,20 @@ func (p *parser) settings(f *file) *Config {
 		}
 		p.bad(at, "sessions.absolute (%s) must be at least sessions.idle (%s)", c.SessionAbsolute, c.SessionIdle)
 	}
-	set(p, s.StepUp, p.dur, &c.StepUpFor, between(minStepUp, maxStepUp, "must be between %s and %s, got %s"))
-	set(p, f.Limits.MaxBodyBytes, p.integer, &c.MaxBodyBytes, between[int64](minBodyBytes, maxBodyBytes, "must be between %d (1 KiB) and %d (16 MiB), got %d"))
-	set(p, f.Limits.ReasonMaxLen, p.small, &c.ReasonMaxLen, between(1, maxReasonMaxLen, "must be between %d and %d, got %d"))
+	set(p, s.StepUp, dur, &c.StepUpFor, between(minStepUp, maxStepUp, "must be between %s and %s, got %s"))
+	set(p, f.Limits.MaxBodyBytes, read[int64], &c.MaxBodyBytes, between[int64](minBodyBytes, maxBodyBytes, "must be between %d (1 KiB) and %d (16 MiB), got %d"))
+	set(p, f.Limits.ReasonMaxLen, read[int], &c.ReasonMaxLen, between(1, maxReasonMaxLen, "must be between %d and %d, got %d"))
 
 	lf := f.Login
 	c.Login = Login{MaxFailures: defaultMaxFailures, FailureWindow: defaultFailWindow, LockFor: defaultLockFor, PerOrigin: defaultPerOrigin}
-	set(p, lf.MaxFailures, p.small, &c.Login.MaxFailures, between(1, maxMaxFailures, "must be between %d and %d, got %d"))
-	set(p, lf.FailureWindow, p.dur, &c.Login.FailureWindow, between(minFailWindow, maxFailWindow, "must be between %s and %s, got %s"))
-	lockFor := func(l leaf) (time.Duration, bool) {
+	set(p, lf.MaxFailures, read[int], &c.Login.MaxFailures, between(1, maxMaxFailures, "must be between %d and %d, got %d"))
+	set(p, lf.FailureWindow, dur, &c.Login.FailureWindow, between(minFailWindow, maxFailWindow, "must be between %s and %s, got %s"))
+	lockFor := func(p *parser, l leaf) (time.Duration, bool) {
 		// 0 is a duration too, and the one Go writes without a unit.
 		if rn := deref(l.n); rn.Kind == yaml.ScalarNode && rn.ShortTag() == "!!int" && rn.Value == "0" {
 			return 0, true
 		}
-		return p.dur(l)
+		return dur(p, l)
 	}
 	set(p, lf.LockFor, lockFor, &c.Login.LockFor, func(d time.Duration) string {
 		if d != 0 && (d < minLockFor || d > maxLockFor) {
@@ -322,7 +317,7 @@ func (p *parser) settings(f *file) *Config {
 		}
 		return ""
 	})
-	set(p, lf.PerOrigin, p.small, &c.Login.PerOrigin, between(1, maxPerOrigin, "must be between %d and %d, got %d"))
+	set(p, lf.PerOrigin, read[int], &c.Login.PerOrigin, between(1, maxPerOrigin, "must be between %d and %d, got %d"))
 
 	c.WebAuthn = p.webauthn(f.WebAuthn)
 	c.Partners = p.partners(f.Partners, c.Listen)
@@ -332,8 +327,8 @@ func (p *parser) settings(f *file) *Config {
 // webauthn applies the defaults and checks the webauthn settings.
 func (p *parser) webauthn(wf webauthnFile) WebAuthn {
 	w := WebAuthn{RPID: defaultRPID, RPName: defaultRPName}
-	rpIDOK := set(p, wf.RPID, p.str, &w.RPID, checkRPID)
-	set(p, wf.RPName, p.str, &w.RPName, func(s string) string { return nonEmpty(strings.TrimSpace(s)) })
+	rpIDOK := set(p, wf.RPID, read[string], &w.RPID, checkRPID)
+	set(p, wf.RPName, read[string], &w.RPName, func(s string) string { return nonEmpty(strings.TrimSpace(s)) })
 	origins, count, isList := p.strs(wf.Origins, true)
 	if !isList {
 		w.Origins = slices.Clone(defaultOrigins)
@@ -467,7 +462,7 @@ func onRPID(host, rpID string) bool {
 // the HTTP listen address, which the partners listener may not take too.
 func (p *parser) partners(pf partnersFile, listen string) Partners {
 	var pa Partners
-	set(p, pf.Listen, p.str, &pa.Listen, func(s string) string {
+	set(p, pf.Listen, read[string], &pa.Listen, func(s string) string {
 		if s == "" {
 			return ""
 		}
@@ -600,23 +595,23 @@ func (p *parser) schema(s schemaFile) ([]policy.Field, map[string]int) {
 		before := p.total()
 		var f policy.Field
 		nameOK, typeOK := false, false
-		if s, ok := p.str(it.Name); ok {
+		if s, ok := read[string](p, it.Name); ok {
 			if nameOK = fieldNameRE.MatchString(s); nameOK {
 				f.Name = s
 			} else {
 				p.bad(it.Name, "invalid field name %s: want a lower-case letter, then up to 62 lower-case letters, digits or _", short(s))
 			}
 		}
-		if s, ok := p.str(it.Type); ok && p.oneOf(it.Type, "field type", s, types) {
+		if s, ok := read[string](p, it.Type); ok && p.oneOf(it.Type, "field type", s, types) {
 			f.Type, typeOK = policy.FieldType(s), true
 		}
-		if s, ok := p.str(it.Sensitivity); ok && p.oneOf(it.Sensitivity, "sensitivity", s, sensitivities) {
+		if s, ok := read[string](p, it.Sensitivity); ok && p.oneOf(it.Sensitivity, "sensitivity", s, sensitivities) {
 			f.Sensitivity = policy.Sensitivity(s)
 		}
-		f.Required, _ = p.boolean(it.Required)
-		f.Lookup, _ = p.boolean(it.Lookup)
-		set(p, it.MaxLen, p.small, &f.MaxLen, between(1, maxFieldLen, "must be between %d and %d, got %d (leave it out for the type's default)"))
-		f.Retention, _ = p.str(it.Retention)
+		f.Required, _ = read[bool](p, it.Required)
+		f.Lookup, _ = read[bool](p, it.Lookup)
+		set(p, it.MaxLen, read[int], &f.MaxLen, between(1, maxFieldLen, "must be between %d and %d, got %d (leave it out for the type's default)"))
+		f.Retention, _ = read[string](p, it.Retention)
 		for _, r := range []struct {
 			key string
 			l   leaf
@@ -668,9 +663,9 @@ func (p *parser) purposes(m named[purposeFile], fields []policy.Field, declaredF
 		}
 		v := e.Val
 		pu := &policy.Purpose{Name: e.Name, Fields: map[string]policy.Treatment{}}
-		pu.Description, _ = p.str(v.Description)
-		pu.RequireReason, _ = p.boolean(v.RequireReason)
-		if s, ok := p.str(v.StepUp); ok && p.oneOf(v.StepUp, "step-up", s, stepUps) {
+		pu.Description, _ = read[string](p, v.Description)
+		pu.RequireReason, _ = read[bool](p, v.RequireReason)
+		if s, ok := read[string](p, v.StepUp); ok && p.oneOf(v.StepUp, "step-up", s, stepUps) {
 			if s != "off" {
 				pu.StepUp = s
 			}
@@ -796,7 +791,7 @@ func (p *parser) guard(gf guardFile, roles []*policy.Role, declaredRoles map[str
 	for _, s := range defaultTrustedNetworks {
 		g.TrustedNetworks = append(g.TrustedNetworks, netip.MustParsePrefix(s))
 	}
-	if s, ok := p.str(gf.Timezone); ok {
+	if s, ok := read[string](p, gf.Timezone); ok {
 		const want = "want an IANA time zone name such as Europe/Paris or UTC"
 		if loc, err := time.LoadLocation(s); s == "" || s == "Local" { // LoadLocation takes both, as UTC and as the host's zone
 			p.bad(gf.Timezone, "%s, got %s", want, short(s))
@@ -868,7 +863,7 @@ func (p *parser) prefixes(l leaf) []netip.Prefix {
 func (p *parser) limits(gl guardLimits) limitSpec {
 	var spec limitSpec
 	add := func(f func(*guard.Limits)) { spec = append(spec, f) }
-	if b, ok := p.boolean(gl.AllUnits); ok {
+	if b, ok := read[bool](p, gl.AllUnits); ok {
 		add(func(l *guard.Limits) { l.AllUnits = b })
 	}
 	if rate, burst, ok := p.rate(gl.Rate); ok {
@@ -895,14 +890,14 @@ func (p *parser) limits(gl guardLimits) limitSpec {
 	if subjects, window, ok := p.velocity(gl.Velocity); ok {
 		add(func(l *guard.Limits) { l.VelocitySubjects, l.VelocityWindow = subjects, window })
 	}
-	if i, ok := p.small(gl.EnumerationRun); ok {
+	if i, ok := read[int](p, gl.EnumerationRun); ok {
 		if i != 0 && (i < minEnumerationRun || i > maxEnumerationRun) {
 			p.bad(gl.EnumerationRun, "must be 0 (off) or between %d and %d, got %d", minEnumerationRun, maxEnumerationRun, i)
 		} else {
 			add(func(l *guard.Limits) { l.EnumerationRun = i })
 		}
 	}
-	if s, ok := p.str(gl.Hours); ok {
+	if s, ok := read[string](p, gl.Hours); ok {
 		if h, err := guard.ParseHours(s); err != nil {
 			p.bad(gl.Hours, "invalid hours %s: %v", short(s), err)
 		} else {
@@ -915,7 +910,7 @@ func (p *parser) limits(gl guardLimits) limitSpec {
 // count reads an integer between 0 (which means zero, as in "no limit" or
 // "off") and max.
 func (p *parser) count(l leaf, max int64, zero string) (int, bool) {
-	i, ok := p.integer(l)
+	i, ok := read[int64](p, l)
 	if ok && (i < 0 || i > max) {
 		p.bad(l, "must be between 0 (%s) and %d, got %d", zero, max, i)
 		return 0, false
@@ -976,13 +971,13 @@ func (p *parser) rate(r rateFile) (rate, burst float64, ok bool) {
 		return 0, 0, off
 	}
 	before := p.total()
-	if x, ok := p.number(r.PerSecond); ok {
+	if x, ok := read[float64](p, r.PerSecond); ok {
 		if x <= 0 || x > maxGuardCount {
 			p.bad(r.PerSecond, "must be more than 0 and at most %d, got %v (write rate: off for no rate limit)", maxGuardCount, x)
 		}
 		rate = x
 	}
-	if x, ok := p.number(r.Burst); ok {
+	if x, ok := read[float64](p, r.Burst); ok {
 		if x < 1 || x > maxGuardCount {
 			p.bad(r.Burst, "must be between 1 and %d, got %v", maxGuardCount, x)
 		}
@@ -999,7 +994,7 @@ func (p *parser) velocity(v velocityFile) (subjects int, window time.Duration, o
 	}
 	before := p.total()
 	subjects, _ = p.count(v.Subjects, maxVelocitySubjects, "off")
-	set(p, v.Window, p.dur, &window, func(d time.Duration) string {
+	set(p, v.Window, dur, &window, func(d time.Duration) string {
 		if d <= 0 || d > maxVelocityWindow {
 			return fmt.Sprintf("must be a positive duration of at most %s, got %s", maxVelocityWindow, d)
 		}

@@ -80,7 +80,7 @@ func TestEveryKeyHasAnOverride(t *testing.T) {
 		"partners.listen": "127.0.0.1:9443", "partners.hosts": "coffre.test,10.0.0.5",
 		"schema.<field>.name": "memo", "schema.<field>.type": "name", "schema.<field>.sensitivity": "special",
 		"schema.<field>.required": "true", "schema.<field>.lookup": "true", "schema.<field>.max_len": "100",
-		"schema.<field>.retention": "1y after departure",
+		"schema.<field>.retention":       "1y after departure",
 		"purposes.<purpose>.description": "Handle a case", "purposes.<purpose>.require_reason": "true",
 		"purposes.<purpose>.step_up": "any", "purposes.<purpose>.fields.<field>": "clear",
 		"roles.<role>.purposes": "case-handling, other", "roles.<role>.permissions": "lookup,create", "roles.<role>.mfa": "totp",

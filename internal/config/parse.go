@@ -5,6 +5,7 @@ import (
 	"cmp"
 	"fmt"
 	"io"
+	"math"
 	"reflect"
 	"regexp"
 	"slices"
@@ -543,91 +544,42 @@ func (p *parser) list(n *yaml.Node, path string) []*yaml.Node {
 	return rn.Content
 }
 
-// text returns the string in n.
-func (p *parser) text(n *yaml.Node, path string) (string, bool) {
-	rn := deref(n)
-	if rn.Kind != yaml.ScalarNode || rn.ShortTag() != "!!str" {
-		p.errorf(n, path, "want a string, got %s", describe(rn))
-		return "", false
-	}
-	return rn.Value, true
-}
-
-// The readers of a leaf return false, without a problem, when it is unset.
-// A value from the environment is a string, read as a number or a boolean
-// where one is wanted.
-
-func (p *parser) str(l leaf) (string, bool) {
+// read returns the value of l as a T, reporting a value of another type;
+// false, without a problem, when l is unset. A value from the environment
+// is a string, read as YAML would read it where a number or a boolean is
+// wanted.
+func read[T string | bool | int | int64 | float64](p *parser, l leaf) (T, bool) {
+	var v T
 	if !l.set() {
-		return "", false
-	}
-	return p.text(l.n, l.path)
-}
-
-func (p *parser) boolean(l leaf) (bool, bool) {
-	if !l.set() {
-		return false, false
+		return v, false
 	}
 	rn := deref(l.n)
-	if _, env := p.envOf[l.n]; env && (rn.Value == "true" || rn.Value == "false") {
-		return rn.Value == "true", true
+	want, tags := "a string", []string{"!!str"}
+	switch any(v).(type) {
+	case bool:
+		want, tags = "true or false", []string{"!!bool"}
+	case int, int64:
+		want, tags = "an integer", []string{"!!int"}
+	case float64:
+		want, tags = "a number", []string{"!!int", "!!float"}
 	}
-	var b bool
-	if rn.Kind != yaml.ScalarNode || rn.ShortTag() != "!!bool" || rn.Decode(&b) != nil {
-		p.bad(l, "want true or false, got %s", describe(rn))
-		return false, false
-	}
-	return b, true
-}
-
-func (p *parser) integer(l leaf) (int64, bool) {
-	if !l.set() {
-		return 0, false
-	}
-	rn := deref(l.n)
-	if _, env := p.envOf[l.n]; env {
-		i, err := strconv.ParseInt(rn.Value, 10, 64)
-		if err != nil {
-			p.bad(l, "invalid integer %s", short(rn.Value))
-		}
-		return i, err == nil
-	}
-	if rn.Kind != yaml.ScalarNode || rn.ShortTag() != "!!int" {
-		p.bad(l, "want an integer, got %s", describe(rn))
-		return 0, false
-	}
-	var i int64
-	if rn.Decode(&i) != nil {
-		p.bad(l, "integer %s out of range", short(rn.Value))
-		return 0, false
-	}
-	return i, true
-}
-
-// number reads a finite number, integer or not.
-func (p *parser) number(l leaf) (float64, bool) {
-	if !l.set() {
-		return 0, false
-	}
-	rn := deref(l.n)
-	var f float64
-	var err error
-	if _, env := p.envOf[l.n]; env {
-		f, err = strconv.ParseFloat(rn.Value, 64)
-	} else if rn.Kind != yaml.ScalarNode || (rn.ShortTag() != "!!int" && rn.ShortTag() != "!!float") {
-		err = fmt.Errorf("not a number")
-	} else {
-		err = rn.Decode(&f)
+	_, env := p.envOf[l.n]
+	if env && want != "a string" {
+		rn = &yaml.Node{Kind: yaml.ScalarNode, Value: rn.Value}
 	}
 	switch {
-	case err != nil:
-		p.bad(l, "want a number, got %s", describe(rn))
-	case f != f || f > 1e308 || f < -1e308: // NaN or infinite
+	case env && want == "an integer" && rn.ShortTag() != "!!int":
+		p.bad(l, "invalid integer %s", short(rn.Value))
+	case rn.Kind != yaml.ScalarNode || !slices.Contains(tags, rn.ShortTag()):
+		p.bad(l, "want %s, got %s", want, describe(rn))
+	case rn.Decode(&v) != nil:
+		p.bad(l, "integer %s out of range", short(rn.Value))
+	case want == "a number" && !(math.Abs(any(v).(float64)) <= math.MaxFloat64): // NaN or infinite
 		p.bad(l, "want a finite number, got %s", short(rn.Value))
 	default:
-		return f, true
+		return v, true
 	}
-	return 0, false
+	return v, false
 }
 
 // strs reads a list of strings: its string items (others are reported, at
@@ -642,7 +594,7 @@ func (p *parser) strs(l leaf, indexed bool) (items []*yaml.Node, count int, isLi
 		if indexed {
 			path = fmt.Sprintf("%s[%d]", path, i)
 		}
-		if _, ok := p.text(item, path); ok {
+		if _, ok := read[string](p, leaf{n: item, path: path}); ok {
 			items = append(items, item)
 		}
 	}
