@@ -21,7 +21,7 @@ import (
 
 // file is coffre.yaml as written. Each field is a key, named by its `key`
 // tag, in the order unknown-key hints list them; the options are those of
-// [parser.override].
+// [parser.bind] and [named].
 type file struct {
 	Store       leaf               `key:"store"`
 	Listen      leaf               `key:"listen"`
@@ -95,7 +95,7 @@ type fieldFile struct {
 	bad        bool
 }
 
-func (s *schemaFile) bind(p *parser, _, n *yaml.Node, path string) {
+func (s *schemaFile) bind(p *parser, _, n *yaml.Node, path string, _ []string) {
 	s.n = n
 	items := p.list(n, path)
 	if len(items) == 0 && deref(n).Kind == yaml.SequenceNode {
@@ -114,7 +114,10 @@ func (s *schemaFile) bind(p *parser, _, n *yaml.Node, path string) {
 			}
 		}
 		before := p.total()
-		p.bind(nil, item, f.path, reflect.ValueOf(&f).Elem())
+		if f.name != "" {
+			p.names["schema"] = append(p.names["schema"], f.name)
+		}
+		p.bind(nil, item, f.path, nil, reflect.ValueOf(&f).Elem())
 		f.bad = p.total() != before
 		s.items = append(s.items, f)
 	}

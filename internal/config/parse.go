@@ -16,13 +16,13 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-// The file is read in three steps: yaml.v3 parses it into a node tree,
-// [parser.bind] decodes the tree into the typed [file] (reporting unknown
-// keys, keys given twice and mappings of the wrong kind, with their dotted
-// paths), and [parser.override] replaces the values that COFFRE_* variables
-// set. Leaves keep their YAML node, so that [parser.check] validates values
-// from the file and from the environment alike and reports each where it
-// came from.
+// The file is read in two steps: yaml.v3 parses it into a node tree, and
+// [parser.bind] decodes the tree into the typed [file], reporting unknown
+// keys, keys given twice and mappings of the wrong kind with their dotted
+// paths, and taking the value of each key whose COFFRE_* variable is set
+// from the environment instead. Leaves keep their YAML node, so that
+// [parser.check] validates values from the file and from the environment
+// alike and reports each where it came from.
 
 // leaf is a key whose value is a scalar or a list of scalars, as written:
 // its key and value nodes (nil when absent), and its dotted path. A value
@@ -43,54 +43,84 @@ type entry[T any] struct {
 	Val        T
 }
 
-// named is a mapping from names to T, in file order.
+// named is a mapping from names to T, in file order. With the tag option
+// names=roles (or schema), the environment may add entries for the names
+// of the roles (or fields).
 type named[T any] []entry[T]
 
-func (m *named[T]) bind(p *parser, _, n *yaml.Node, path string) {
+func (m *named[T]) bind(p *parser, _, n *yaml.Node, path string, opts []string) {
+	have := map[string]bool{}
 	for _, e := range p.pairs(n, path) {
 		before := p.total()
 		en := entry[T]{Name: e.key, Path: join(path, e.key), K: e.k, V: e.v}
-		p.bind(e.k, e.v, en.Path, reflect.ValueOf(&en.Val).Elem())
+		p.bind(e.k, e.v, en.Path, nil, reflect.ValueOf(&en.Val).Elem())
 		en.Bad = p.total() != before
+		have[e.key] = true
+		p.names[path] = append(p.names[path], e.key)
 		*m = append(*m, en)
+	}
+	for _, o := range opts {
+		list, _ := strings.CutPrefix(o, "names=")
+		for _, name := range p.names[list] {
+			en := entry[T]{Name: name, Path: join(path, name)}
+			if p.lastEnv = nil; !have[name] {
+				p.bind(nil, nil, en.Path, nil, reflect.ValueOf(&en.Val).Elem())
+			}
+			if p.lastEnv != nil {
+				en.K, en.V = p.lastEnv, p.lastEnv
+				*m = append(*m, en)
+			}
+		}
 	}
 }
 
 // binder is implemented by the types that decode themselves.
 type binder interface {
-	bind(p *parser, k, n *yaml.Node, path string)
+	bind(p *parser, k, n *yaml.Node, path string, opts []string)
 }
 
 var leafType = reflect.TypeFor[leaf]()
 
-// bind decodes n, the value of key k at path, into v. Struct fields are the
-// keys of a mapping, named by their `key` tag; a field tagged "." holds the
-// key's own value and makes a scalar acceptable in place of the mapping
-// (rate: off).
-func (p *parser) bind(k, n *yaml.Node, path string, v reflect.Value) {
+// bind decodes n, the value of key k at path, into v; opts are the options
+// of v's tag (list: the variable's value is comma-separated). Struct fields
+// are the keys of a mapping, named by their `key` tag; a field tagged "."
+// holds the key's own value, and makes a scalar acceptable in place of the
+// mapping (rate: off).
+func (p *parser) bind(k, n *yaml.Node, path string, opts []string, v reflect.Value) {
 	if b, ok := v.Addr().Interface().(binder); ok {
-		b.bind(p, k, n, path)
-		return
-	}
-	if v.Type() == leafType {
-		v.Set(reflect.ValueOf(leaf{k: k, n: n, path: path}))
+		b.bind(p, k, n, path, opts)
 		return
 	}
 	t := v.Type()
-	if i := fieldIndex(t, "."); i >= 0 {
-		v.Field(i).Set(reflect.ValueOf(leaf{k: k, n: n, path: path}))
-		if deref(n).Kind != yaml.MappingNode {
+	self := fieldIndex(t, ".")
+	if t == leafType || self >= 0 {
+		if e := p.fromEnv(path, slices.Contains(opts, "list")); e != nil {
+			k, n = e, e
+		}
+		if n != nil && t == leafType {
+			v.Set(reflect.ValueOf(leaf{k: k, n: n, path: path}))
+		}
+		if t == leafType {
 			return
 		}
-	}
-	for _, e := range p.pairs(n, path) {
-		i := fieldIndex(t, e.key)
-		if i < 0 || e.key == "." {
-			p.errorf(e.k, path, "unknown key %s%s", short(e.key), hint(e.key, keysOf(t)))
-			continue
+		if n != nil {
+			v.Field(self).Set(reflect.ValueOf(leaf{k: k, n: n, path: path}))
 		}
-		if !isNull(deref(e.v)) { // a null value counts as absent
-			p.bind(e.k, e.v, join(path, e.key), v.Field(i))
+	}
+	vals := map[string]pair{}
+	if self < 0 || deref(n).Kind == yaml.MappingNode {
+		for _, e := range p.pairs(n, path) {
+			if i := fieldIndex(t, e.key); i < 0 || e.key == "." {
+				p.errorf(e.k, path, "unknown key %s%s", short(e.key), hint(e.key, keysOf(t)))
+			} else if !isNull(deref(e.v)) { // a null value counts as absent
+				vals[e.key] = e
+			}
+		}
+	}
+	for i := range t.NumField() {
+		if key, o := tag(t.Field(i)); key != "" && key != "." {
+			e := vals[key]
+			p.bind(e.k, e.v, join(path, key), o, v.Field(i))
 		}
 	}
 }
@@ -147,98 +177,27 @@ func environment(environ []string) map[string]string {
 	return env
 }
 
-// override replaces the leaves under v, at path, whose variable env sets,
-// and returns the node of the first one replaced, or nil. opts are those of
-// v's tag: list (the value is comma-separated), names=roles|schema (entries
-// may be added for those names).
-func (p *parser) override(v reflect.Value, path string, opts []string, env map[string]string, names map[string][]string) *yaml.Node {
-	if s, ok := v.Addr().Interface().(*schemaFile); ok {
-		var hit *yaml.Node
-		for i := range s.items {
-			if name := s.items[i].name; name != "" {
-				hit = cmp.Or(hit, p.override(reflect.ValueOf(&s.items[i]).Elem(), "schema."+name, nil, env, names))
-			}
-		}
-		return hit
+// fromEnv returns a node holding the value of the variable that overrides
+// the key at path, a list of strings if list (the value comma-separated),
+// a string otherwise; nil if the variable is unset.
+func (p *parser) fromEnv(path string, list bool) *yaml.Node {
+	name := envName(path)
+	val, ok := p.env[name]
+	if !ok {
+		return nil
 	}
-	switch {
-	case v.Type() == leafType:
-		name := envName(path)
-		val, ok := env[name]
-		if !ok {
-			return nil
-		}
-		n := p.envNode(val, name)
-		if slices.Contains(opts, "list") {
-			n = &yaml.Node{Kind: yaml.SequenceNode}
-			for it := range strings.SplitSeq(val, ",") {
-				if it = strings.TrimSpace(it); it != "" {
-					n.Content = append(n.Content, p.envNode(it, name))
-				}
-			}
-			p.envOf[n] = name
-		}
-		v.Set(reflect.ValueOf(leaf{k: n, n: n, path: path}))
-		return n
-	case v.Kind() == reflect.Struct:
-		var hit *yaml.Node
-		self := -1
-		for i := range v.NumField() {
-			key, o := tag(v.Type().Field(i))
-			if key == "." {
-				self = i
-			}
-			if key == "" || key == "." {
-				continue
-			}
-			hit = cmp.Or(hit, p.override(v.Field(i), join(path, key), o, env, names))
-		}
-		if self >= 0 {
-			var l leaf // the key's own value replaces the whole mapping
-			if n := p.override(reflect.ValueOf(&l).Elem(), path, nil, env, names); n != nil {
-				v.SetZero()
-				v.Field(self).Set(reflect.ValueOf(l))
-				hit = n
-			}
-		}
-		return hit
-	case v.Kind() == reflect.Slice: // a named[T]
-		var hit *yaml.Node
-		have := map[string]bool{}
-		for i := range v.Len() {
-			e := v.Index(i)
-			have[e.FieldByName("Name").String()] = true
-			hit = cmp.Or(hit, p.override(e.FieldByName("Val"), e.FieldByName("Path").String(), nil, env, names))
-		}
-		var extra []string
-		for _, o := range opts {
-			if list, ok := strings.CutPrefix(o, "names="); ok {
-				extra = names[list]
-			}
-		}
-		for _, name := range extra {
-			if have[name] {
-				continue
-			}
-			e := reflect.New(v.Type().Elem()).Elem()
-			e.FieldByName("Name").SetString(name)
-			e.FieldByName("Path").SetString(join(path, name))
-			if n := p.override(e.FieldByName("Val"), join(path, name), nil, env, names); n != nil {
-				e.FieldByName("K").Set(reflect.ValueOf(n))
-				e.FieldByName("V").Set(reflect.ValueOf(n))
-				v.Set(reflect.Append(v, e))
-				hit = cmp.Or(hit, n)
-			}
-		}
-		return hit
-	}
-	return nil
-}
-
-// envNode makes the string node for a value of variable name.
-func (p *parser) envNode(val, name string) *yaml.Node {
 	n := &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: val}
+	if list {
+		n = &yaml.Node{Kind: yaml.SequenceNode}
+		for it := range strings.SplitSeq(val, ",") {
+			if it = strings.TrimSpace(it); it != "" {
+				n.Content = append(n.Content, &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: it})
+				p.envOf[n.Content[len(n.Content)-1]] = name
+			}
+		}
+	}
 	p.envOf[n] = name
+	p.lastEnv = n
 	return n
 }
 
@@ -272,7 +231,10 @@ type parser struct {
 	n        int       // problems found in the file, kept or not
 	work     int
 	tooBig   bool
+	env      map[string]string     // the COFFRE_* variables
 	envOf    map[*yaml.Node]string // the variable each environment node came from
+	lastEnv  *yaml.Node            // the last node made by fromEnv
+	names    map[string][]string   // the names of each named mapping and of the fields
 }
 
 // pair is one entry of a mapping.
@@ -338,19 +300,8 @@ func (p *parser) parse(data []byte, environ []string) *Config {
 		}
 	}
 	var f file
-	if !isNull(deref(root)) {
-		p.bind(nil, root, "", reflect.ValueOf(&f).Elem())
-	}
-	names := map[string][]string{}
-	for _, r := range f.Roles {
-		names["roles"] = append(names["roles"], r.Name)
-	}
-	for _, it := range f.Schema.items {
-		if it.name != "" {
-			names["schema"] = append(names["schema"], it.name)
-		}
-	}
-	p.override(reflect.ValueOf(&f).Elem(), "", nil, environment(environ), names)
+	p.env, p.names = environment(environ), map[string][]string{}
+	p.bind(nil, root, "", nil, reflect.ValueOf(&f).Elem())
 	if f.Schema.n == nil {
 		p.add(rootLine, "schema", "missing required key: declare at least one field of the record schema")
 	}
