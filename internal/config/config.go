@@ -64,7 +64,9 @@
 // checked like the file's. The environment is passed in (as os.Environ()
 // returns it) rather than read, so that tests and the demo stay
 // reproducible. An empty value counts as unset; when a variable appears
-// twice the last one wins. Variables that name no key are ignored.
+// twice the last one wins. Variables that name no key are ignored; one
+// that names two keys (a purpose a-fields's description and a field
+// description of purpose a) is an error.
 //
 // # Errors
 //

@@ -149,13 +149,19 @@ func TestEnvironmentNested(t *testing.T) {
 		{"COFFRE_ROLES_CASEWORKER_PURPOSES=case-handling,othr", `environment: COFFRE_ROLES_CASEWORKER_PURPOSES: unknown purpose "othr" (did you mean "other"?)`},
 		{"COFFRE_ROLES_CLERK_MFA=sms", `environment: COFFRE_ROLES_CLERK_MFA: unknown second factor "sms"`},
 		{"COFFRE_PURPOSES_OTHER_FIELDS_PHONE=hidden", `environment: COFFRE_PURPOSES_OTHER_FIELDS_PHONE: unknown treatment "hidden"`},
-		{"COFFRE_SCHEMA_NOTES_LOOKUP=maybe", `environment: COFFRE_SCHEMA_NOTES_LOOKUP: want true or false, got the string "maybe"`},
+		{"COFFRE_SCHEMA_PHONE_LOOKUP=maybe", `environment: COFFRE_SCHEMA_PHONE_LOOKUP: want true or false, got the string "maybe"`},
 		{"COFFRE_SCHEMA_PHONE_TYPE=datum", `environment: COFFRE_SCHEMA_PHONE_TYPE: unknown field type "datum" (did you mean "date"?)`},
 		{"COFFRE_GUARD_TRUSTED_PROXIES=10.0.0.1", `environment: COFFRE_GUARD_TRUSTED_PROXIES: invalid network "10.0.0.1"`},
 		{"COFFRE_LOGIN_LOCK_FOR=30s", `environment: COFFRE_LOGIN_LOCK_FOR: must be 0 (until a security officer lifts it) or between`},
 	}
+	// A purpose's field description and purpose other-fields' description
+	// have one variable.
+	base := strings.Replace(envBase, "roles:\n", "  other-fields: {fields: {phone: clear}}\nroles:\n", 1)
+	base = strings.Replace(base, "{name: notes,", "{name: description,", 1)
+	tests = append(tests, struct{ env, want string }{"COFFRE_PURPOSES_OTHER_FIELDS_DESCRIPTION=clear",
+		`environment: COFFRE_PURPOSES_OTHER_FIELDS_DESCRIPTION: names two keys, purposes.other.fields.description and purposes.other-fields.description`})
 	for _, tt := range tests {
-		_, err := Parse("base.yaml", []byte(envBase), []string{tt.env})
+		_, err := Parse("base.yaml", []byte(base), []string{tt.env})
 		var cerr *Error
 		if !errors.As(err, &cerr) || len(cerr.Problems) != 1 || !strings.HasPrefix(err.Error(), tt.want) {
 			t.Errorf("Parse with %s = %v, want one problem %q", tt.env, err, tt.want)

@@ -198,6 +198,10 @@ func (p *parser) fromEnv(path string, list bool) *yaml.Node {
 	}
 	p.envOf[n] = name
 	p.lastEnv = n
+	if other, ok := p.envPath[name]; ok && other != path {
+		p.errorf(n, path, "names two keys, %s and %s: set them in the file", other, path)
+	}
+	p.envPath[name] = path
 	return n
 }
 
@@ -234,6 +238,7 @@ type parser struct {
 	env      map[string]string     // the COFFRE_* variables
 	envOf    map[*yaml.Node]string // the variable each environment node came from
 	lastEnv  *yaml.Node            // the last node made by fromEnv
+	envPath  map[string]string     // the key each variable set was read for
 	names    map[string][]string   // the names of each named mapping and of the fields
 }
 
@@ -300,7 +305,7 @@ func (p *parser) parse(data []byte, environ []string) *Config {
 		}
 	}
 	var f file
-	p.env, p.names = environment(environ), map[string][]string{}
+	p.env, p.envPath, p.names = environment(environ), map[string]string{}, map[string][]string{}
 	p.bind(nil, root, "", nil, reflect.ValueOf(&f).Elem())
 	if f.Schema.n == nil {
 		p.add(rootLine, "schema", "missing required key: declare at least one field of the record schema")
