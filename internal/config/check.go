@@ -776,17 +776,6 @@ func (p *parser) roles(m named[roleFile], declaredPurposes map[string]bool, step
 	return out, declared
 }
 
-// limitSpec holds the keys that one mapping of guard limits (guard.defaults
-// or a role under guard.roles) sets, as changes to apply over the limits it
-// inherits.
-type limitSpec []func(*guard.Limits)
-
-func (s limitSpec) apply(l *guard.Limits) {
-	for _, f := range s {
-		f(l)
-	}
-}
-
 // guard checks the guard section. roles are the valid roles, declaredRoles
 // the names of all those defined, valid or not.
 func (p *parser) guard(gf guardFile, roles []*policy.Role, declaredRoles map[string]bool) Guard {
@@ -808,29 +797,28 @@ func (p *parser) guard(gf guardFile, roles []*policy.Role, declaredRoles map[str
 		g.TrustedNetworks = p.prefixes(gf.TrustedNetworks)
 	}
 	g.TrustedProxies = p.prefixes(gf.TrustedProxies)
-	defaults := p.limits(gf.Defaults)
+	base := p.limits(gf.Defaults, defaultLimits)
 	readers := map[string]bool{} // valid roles, whether they have purposes
 	for _, r := range roles {
 		readers[r.Name] = len(r.Purposes) > 0
 	}
 	roleNames := sortedKeys(declaredRoles)
-	specs := map[string]limitSpec{}
+	own := map[string]guard.Limits{}
 	for _, e := range gf.Roles {
 		if !declaredRoles[e.Name] {
 			p.errorf(e.K, e.Path, "unknown role %s%s", short(e.Name), suggestion(e.Name, roleNames))
 		} else if reads, valid := readers[e.Name]; valid && !reads {
 			p.errorf(e.K, e.Path, "role %q has no purposes: it reads no records, so no limits apply to it; remove this entry", e.Name)
 		} else {
-			specs[e.Name] = p.limits(e.Val)
+			own[e.Name] = p.limits(e.Val, base)
 		}
 	}
 	g.Roles = map[string]guard.Limits{}
 	for _, r := range roles {
-		if len(r.Purposes) > 0 {
-			l := defaultLimits
-			defaults.apply(&l)
-			specs[r.Name].apply(&l)
+		if l, ok := own[r.Name]; ok {
 			g.Roles[r.Name] = l
+		} else if len(r.Purposes) > 0 {
+			g.Roles[r.Name] = base
 		}
 	}
 	return g
@@ -862,52 +850,50 @@ func (p *parser) prefixes(l leaf) []netip.Prefix {
 	return out
 }
 
-// limits checks a mapping of guard limits.
-func (p *parser) limits(gl guardLimits) limitSpec {
-	var spec limitSpec
-	add := func(f func(*guard.Limits)) { spec = append(spec, f) }
+// limits checks a mapping of guard limits, guard.defaults or a role's, and
+// returns l with the limits it sets.
+func (p *parser) limits(gl guardLimits, l guard.Limits) guard.Limits {
 	if b, ok := read[bool](p, gl.AllUnits); ok {
-		add(func(l *guard.Limits) { l.AllUnits = b })
+		l.AllUnits = b
 	}
 	if rate, burst, ok := p.rate(gl.Rate); ok {
-		add(func(l *guard.Limits) { l.Rate, l.Burst = rate, burst })
+		l.Rate, l.Burst = rate, burst
 	}
 	for _, b := range []struct {
 		l    leaf
 		zero string
-		f    func(*guard.Limits) *int
+		dst  *int
 	}{
-		{gl.SubjectsPerHr, "no limit", func(l *guard.Limits) *int { return &l.SubjectsPerHour }},
-		{gl.SubjectsPerDay, "no limit", func(l *guard.Limits) *int { return &l.SubjectsPerDay }},
-		{gl.OutOfCaseload, "no limit", func(l *guard.Limits) *int { return &l.OutOfCaseloadPerDay }},
-		{gl.OutOfUnit, "no limit", func(l *guard.Limits) *int { return &l.OutOfUnitPerDay }},
-		{gl.Untrusted, "no limit", func(l *guard.Limits) *int { return &l.UntrustedPerDay }},
-		{gl.LookupsPerHour, "no limit", func(l *guard.Limits) *int { return &l.LookupsPerHour }},
-		{gl.MissesPerHour, "no limit", func(l *guard.Limits) *int { return &l.MissesPerHour }},
-		{gl.HardMargin, "off", func(l *guard.Limits) *int { return &l.HardMargin }},
+		{gl.SubjectsPerHr, "no limit", &l.SubjectsPerHour},
+		{gl.SubjectsPerDay, "no limit", &l.SubjectsPerDay},
+		{gl.OutOfCaseload, "no limit", &l.OutOfCaseloadPerDay},
+		{gl.OutOfUnit, "no limit", &l.OutOfUnitPerDay},
+		{gl.Untrusted, "no limit", &l.UntrustedPerDay},
+		{gl.LookupsPerHour, "no limit", &l.LookupsPerHour},
+		{gl.MissesPerHour, "no limit", &l.MissesPerHour},
+		{gl.HardMargin, "off", &l.HardMargin},
 	} {
 		if i, ok := p.count(b.l, maxGuardCount, b.zero); ok {
-			add(func(l *guard.Limits) { *b.f(l) = i })
+			*b.dst = i
 		}
 	}
 	if subjects, window, ok := p.velocity(gl.Velocity); ok {
-		add(func(l *guard.Limits) { l.VelocitySubjects, l.VelocityWindow = subjects, window })
+		l.VelocitySubjects, l.VelocityWindow = subjects, window
 	}
-	if i, ok := read[int](p, gl.EnumerationRun); ok {
+	set(p, gl.EnumerationRun, read[int], &l.EnumerationRun, func(i int) string {
 		if i != 0 && (i < minEnumerationRun || i > maxEnumerationRun) {
-			p.bad(gl.EnumerationRun, "must be 0 (off) or between %d and %d, got %d", minEnumerationRun, maxEnumerationRun, i)
-		} else {
-			add(func(l *guard.Limits) { l.EnumerationRun = i })
+			return fmt.Sprintf("must be 0 (off) or between %d and %d, got %d", minEnumerationRun, maxEnumerationRun, i)
 		}
-	}
+		return ""
+	})
 	if s, ok := read[string](p, gl.Hours); ok {
 		if h, err := guard.ParseHours(s); err != nil {
 			p.bad(gl.Hours, "invalid hours %s: %v", short(s), err)
 		} else {
-			add(func(l *guard.Limits) { l.Hours = h })
+			l.Hours = h
 		}
 	}
-	return spec
+	return l
 }
 
 // count reads an integer between 0 (which means zero, as in "no limit" or
