@@ -528,6 +528,8 @@ func read[T string | bool | int | int64 | float64](p *parser, l leaf) (T, bool) 
 		p.bad(l, "invalid integer %s", short(rn.Value))
 	case rn.Kind != yaml.ScalarNode || !slices.Contains(tags, rn.ShortTag()):
 		p.bad(l, "want %s, got %s", want, describe(rn))
+	case want == "a string":
+		return any(rn.Value).(T), true
 	case rn.Decode(&v) != nil:
 		p.bad(l, "integer %s out of range", short(rn.Value))
 	case want == "a number" && !(math.Abs(any(v).(float64)) <= math.MaxFloat64): // NaN or infinite
