@@ -47,18 +47,26 @@
 //
 // # Environment
 //
-// Each scalar key can be overridden by an environment variable, which wins
-// over the file: COFFRE_STORE, COFFRE_LISTEN, COFFRE_DATA_DIR,
-// COFFRE_ROOT_KEY_FILE, COFFRE_SESSIONS_IDLE, COFFRE_SESSIONS_ABSOLUTE,
-// COFFRE_SESSIONS_LOGIN_TOKEN, COFFRE_SESSIONS_STEP_UP,
-// COFFRE_LIMITS_MAX_BODY_BYTES, COFFRE_LIMITS_REASON_MAX_LEN,
-// COFFRE_AUDIT_MAX_LAG, COFFRE_WEBAUTHN_RP_ID and COFFRE_PARTNERS_LISTEN;
-// three lists can be too, as comma-separated values: COFFRE_AUDIT_WITNESSES,
-// COFFRE_WEBAUTHN_ORIGINS and COFFRE_PARTNERS_HOSTS. webauthn.rp_name and
-// the keys of login and guard have no environment variable. The environment
-// is passed in (as os.Environ() returns it) rather than read, so that tests
-// and the demo stay reproducible. An empty value counts as unset; when a variable appears
-// twice the last one wins.
+// Every key can be overridden by an environment variable, which wins over
+// the file. Its name is COFFRE_ followed by the key's dotted path,
+// upper-cased, with dots and hyphens as underscores: COFFRE_LISTEN,
+// COFFRE_SESSIONS_IDLE, COFFRE_GUARD_DEFAULTS_RATE_PER_SECOND. The entries
+// of purposes, roles, guard.roles and a purpose's fields, and the fields of
+// the schema, are addressed by their name: COFFRE_ROLES_CASEWORKER_MFA,
+// COFFRE_PURPOSES_CASE_HANDLING_FIELDS_PHONE, COFFRE_SCHEMA_PHONE_LOOKUP,
+// COFFRE_GUARD_ROLES_CASEWORKER_HOURS. A variable may change an entry the
+// file defines, and add a role's guard limits or a purpose's field for a
+// role or field the file defines; it cannot define a new purpose, role or
+// field. Lists are comma-separated (COFFRE_PARTNERS_HOSTS=a.example,10.0.0.5);
+// rate and velocity take off as the value of their own variable
+// (COFFRE_GUARD_ROLES_SUPPORT_RATE=off). A value is a string, read as YAML
+// reads a plain scalar where a number or a boolean is wanted, and is
+// checked like the file's. The environment is passed in (as os.Environ()
+// returns it) rather than read, so that tests and the demo stay
+// reproducible. An empty value counts as unset; when a variable appears
+// twice the last one wins. Variables that name no key are ignored; one
+// that names two keys (a purpose a-fields's description and a field
+// description of purpose a) is an error.
 //
 // # Errors
 //
@@ -404,12 +412,4 @@ func Parse(name string, data []byte, environ []string) (*Config, error) {
 // [DemoSource].
 func Demo(environ []string) (*Config, error) {
 	return Parse(DemoSource, demoYAML, environ)
-}
-
-// errorsOf splits an error made by [errors.Join].
-func errorsOf(err error) []error {
-	if j, ok := err.(interface{ Unwrap() []error }); ok {
-		return j.Unwrap()
-	}
-	return []error{err}
 }

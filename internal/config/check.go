@@ -1,0 +1,1064 @@
+package config
+
+import (
+	"fmt"
+	"net"
+	"net/netip"
+	"net/url"
+	"reflect"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/coffre/coffre/internal/guard"
+	"github.com/coffre/coffre/internal/mask"
+	"github.com/coffre/coffre/internal/policy"
+)
+
+// file is coffre.yaml as written. Each field is a key, named by its `key`
+// tag, in the order unknown-key hints list them; the options are those of
+// [parser.bind] and [named].
+type file struct {
+	Store       leaf               `key:"store"`
+	Listen      leaf               `key:"listen"`
+	DataDir     leaf               `key:"data_dir"`
+	RootKeyFile leaf               `key:"root_key_file"`
+	Sessions    sessionsFile       `key:"sessions"`
+	Limits      limitsFile         `key:"limits"`
+	Audit       auditFile          `key:"audit"`
+	WebAuthn    webauthnFile       `key:"webauthn"`
+	Login       loginFile          `key:"login"`
+	Partners    partnersFile       `key:"partners"`
+	Schema      schemaFile         `key:"schema"`
+	Purposes    named[purposeFile] `key:"purposes"`
+	Roles       named[roleFile]    `key:"roles"`
+	Guard       guardFile          `key:"guard"`
+}
+
+type sessionsFile struct {
+	Idle       leaf `key:"idle"`
+	Absolute   leaf `key:"absolute"`
+	LoginToken leaf `key:"login_token"`
+	StepUp     leaf `key:"step_up"`
+}
+
+type limitsFile struct {
+	MaxBodyBytes leaf `key:"max_body_bytes"`
+	ReasonMaxLen leaf `key:"reason_max_len"`
+}
+
+type auditFile struct {
+	Witnesses leaf `key:"witnesses,list"`
+	MaxLag    leaf `key:"max_lag"`
+}
+
+type webauthnFile struct {
+	RPID    leaf `key:"rp_id"`
+	RPName  leaf `key:"rp_name"`
+	Origins leaf `key:"origins,list"`
+}
+
+type loginFile struct {
+	MaxFailures   leaf `key:"max_failures"`
+	FailureWindow leaf `key:"failure_window"`
+	LockFor       leaf `key:"lock_for"`
+	PerOrigin     leaf `key:"per_origin_per_minute"`
+}
+
+type partnersFile struct {
+	Listen leaf `key:"listen"`
+	Hosts  leaf `key:"hosts,list"`
+}
+
+// schemaFile is the list of fields, each named in paths by its name when it
+// has a valid one (schema.phone), by its index otherwise (schema[3]).
+type schemaFile struct {
+	n     *yaml.Node
+	items []fieldFile
+}
+
+type fieldFile struct {
+	Name        leaf `key:"name"`
+	Type        leaf `key:"type"`
+	Sensitivity leaf `key:"sensitivity"`
+	Required    leaf `key:"required"`
+	Lookup      leaf `key:"lookup"`
+	MaxLen      leaf `key:"max_len"`
+	Retention   leaf `key:"retention"`
+
+	n          *yaml.Node
+	path, name string // name is "" unless valid
+	bad        bool
+}
+
+func (s *schemaFile) bind(p *parser, _, n *yaml.Node, path string, _ []string) {
+	s.n = n
+	items := p.list(n, path)
+	if len(items) == 0 && deref(n).Kind == yaml.SequenceNode {
+		p.errorf(n, path, "empty: declare at least one field of the record schema")
+	}
+	for i, item := range items {
+		f := fieldFile{n: item, path: fmt.Sprintf("schema[%d]", i)}
+		ri := deref(item)
+		if ri.Kind != yaml.MappingNode {
+			p.errorf(item, f.path, "want a mapping with name, type and sensitivity, got %s", describe(ri))
+			continue
+		}
+		for j := 0; j+1 < len(ri.Content); j += 2 {
+			if k, v := deref(ri.Content[j]), deref(ri.Content[j+1]); k.Value == "name" && v.Kind == yaml.ScalarNode && v.ShortTag() == "!!str" && fieldNameRE.MatchString(v.Value) {
+				f.name, f.path = v.Value, "schema."+v.Value
+			}
+		}
+		before := p.total()
+		if f.name != "" {
+			p.names["schema"] = append(p.names["schema"], f.name)
+		}
+		p.bind(nil, item, f.path, nil, reflect.ValueOf(&f).Elem())
+		f.bad = p.total() != before
+		s.items = append(s.items, f)
+	}
+}
+
+type purposeFile struct {
+	Description   leaf        `key:"description"`
+	RequireReason leaf        `key:"require_reason"`
+	StepUp        leaf        `key:"step_up"`
+	Fields        named[leaf] `key:"fields,names=schema"`
+}
+
+type roleFile struct {
+	Purposes    leaf `key:"purposes,list"`
+	Permissions leaf `key:"permissions,list"`
+	MFA         leaf `key:"mfa,list"`
+}
+
+type guardFile struct {
+	Timezone        leaf               `key:"timezone"`
+	TrustedNetworks leaf               `key:"trusted_networks,list"`
+	TrustedProxies  leaf               `key:"trusted_proxies,list"`
+	Defaults        guardLimits        `key:"defaults"`
+	Roles           named[guardLimits] `key:"roles,names=roles"`
+}
+
+// guardLimits is guard.defaults or a role under guard.roles.
+type guardLimits struct {
+	AllUnits       leaf         `key:"all_units"`
+	Rate           rateFile     `key:"rate"`
+	SubjectsPerHr  leaf         `key:"subjects_per_hour"`
+	SubjectsPerDay leaf         `key:"subjects_per_day"`
+	OutOfCaseload  leaf         `key:"out_of_caseload_per_day"`
+	OutOfUnit      leaf         `key:"out_of_unit_per_day"`
+	Untrusted      leaf         `key:"untrusted_origin_per_day"`
+	LookupsPerHour leaf         `key:"lookups_per_hour"`
+	MissesPerHour  leaf         `key:"misses_per_hour"`
+	Velocity       velocityFile `key:"velocity"`
+	EnumerationRun leaf         `key:"enumeration_run"`
+	Hours          leaf         `key:"hours"`
+	HardMargin     leaf         `key:"hard_margin"`
+}
+
+// rateFile and velocityFile are mappings, or off (their "." leaf).
+type rateFile struct {
+	Off       leaf `key:"."`
+	PerSecond leaf `key:"per_second"`
+	Burst     leaf `key:"burst"`
+}
+
+type velocityFile struct {
+	Off      leaf `key:"."`
+	Subjects leaf `key:"subjects"`
+	Window   leaf `key:"window"`
+}
+
+// lookupTypes are the field types that may carry a blind index. Dates and
+// addresses may not: their values are few or guessable, so their blind index
+// could be reversed by hashing every candidate.
+var lookupTypes = []policy.FieldType{policy.TypeEmail, policy.TypePhone, policy.TypeNationalID, policy.TypeText, policy.TypeName}
+
+// mfaFactors are the values of a role's mfa; stepUps those of a purpose's
+// step_up, off standing for policy.Purpose.StepUp "".
+var (
+	mfaFactors = []string{"totp", "webauthn"}
+	stepUps    = []string{"off", "any", "webauthn"}
+)
+
+// check validates f and builds the configuration, applying defaults.
+func (p *parser) check(f *file) *Config {
+	c := p.settings(f)
+	fields, declaredFields := p.schema(f.Schema)
+	purposes, declaredPurposes, purposeStepUps := p.purposes(f.Purposes, fields, declaredFields)
+	roles, declaredRoles := p.roles(f.Roles, declaredPurposes, purposeStepUps)
+	c.Guard = p.guard(f.Guard, roles, declaredRoles)
+	if p.total() == 0 {
+		c.Policy = policy.New(fields, purposes, roles)
+	}
+	return c
+}
+
+// set reads l and stores its value in dst unless check says what is wrong
+// with it. It reports false when l is set to a bad value.
+func set[T any](p *parser, l leaf, read func(*parser, leaf) (T, bool), dst *T, check func(T) string) bool {
+	if !l.set() {
+		return true
+	}
+	v, ok := read(p, l)
+	if !ok {
+		return false
+	}
+	if msg := check(v); msg != "" {
+		p.bad(l, "%s", msg)
+		return false
+	}
+	*dst = v
+	return true
+}
+
+func dur(p *parser, l leaf) (time.Duration, bool) {
+	s, ok := read[string](p, l)
+	if !ok {
+		return 0, false
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		p.bad(l, "invalid duration %s: want a Go duration such as 30m or 12h", short(s))
+		return 0, false
+	}
+	return d, true
+}
+
+func between[T int | int64 | time.Duration](lo, hi T, format string) func(T) string {
+	return func(v T) string {
+		if v < lo || v > hi {
+			return fmt.Sprintf(format, lo, hi, v)
+		}
+		return ""
+	}
+}
+
+func nonEmpty(s string) string {
+	if s == "" {
+		return "must not be empty"
+	}
+	return ""
+}
+
+func positive(d time.Duration) string {
+	if d <= 0 {
+		return fmt.Sprintf("must be a positive duration, got %s", d)
+	}
+	return ""
+}
+
+// settings applies the defaults and checks the scalar settings.
+func (p *parser) settings(f *file) *Config {
+	c := &Config{
+		DataDir:         defaultDataDir,
+		Listen:          defaultListen,
+		SessionIdle:     defaultIdle,
+		SessionAbsolute: defaultAbsolute,
+		LoginTokenTTL:   defaultLoginToken,
+		StepUpFor:       defaultStepUp,
+		MaxBodyBytes:    defaultMaxBodyBytes,
+		ReasonMaxLen:    defaultReasonMaxLen,
+		AuditMaxLag:     defaultAuditMaxLag,
+	}
+	set(p, f.Audit.MaxLag, dur, &c.AuditMaxLag, func(d time.Duration) string {
+		if d < time.Second {
+			return fmt.Sprintf("must be at least 1s, got %s", d)
+		}
+		return ""
+	})
+	witnesses, _, _ := p.strs(f.Audit.Witnesses, true)
+	for _, w := range witnesses {
+		u, err := url.Parse(deref(w).Value)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			p.errorf(w, f.Audit.Witnesses.path, "want an http(s) URL, got %s", short(deref(w).Value))
+			continue
+		}
+		c.AuditWitnesses = append(c.AuditWitnesses, deref(w).Value)
+	}
+	set(p, f.DataDir, read[string], &c.DataDir, nonEmpty)
+	dir := strings.TrimRight(c.DataDir, "/")
+	c.Store, c.RootKeyFile = "sqlite:"+dir+"/coffre.db", dir+"/root.key"
+	set(p, f.Store, read[string], &c.Store, checkStore)
+	set(p, f.Listen, read[string], &c.Listen, checkListen)
+	set(p, f.RootKeyFile, read[string], &c.RootKeyFile, nonEmpty)
+
+	s := f.Sessions
+	idleOK := set(p, s.Idle, dur, &c.SessionIdle, positive)
+	absOK := set(p, s.Absolute, dur, &c.SessionAbsolute, positive)
+	set(p, s.LoginToken, dur, &c.LoginTokenTTL, positive)
+	if idleOK && absOK && c.SessionAbsolute < c.SessionIdle {
+		at := s.Absolute
+		if !at.set() {
+			at = s.Idle
+		}
+		p.bad(at, "sessions.absolute (%s) must be at least sessions.idle (%s)", c.SessionAbsolute, c.SessionIdle)
+	}
+	set(p, s.StepUp, dur, &c.StepUpFor, between(minStepUp, maxStepUp, "must be between %s and %s, got %s"))
+	set(p, f.Limits.MaxBodyBytes, read[int64], &c.MaxBodyBytes, between[int64](minBodyBytes, maxBodyBytes, "must be between %d (1 KiB) and %d (16 MiB), got %d"))
+	set(p, f.Limits.ReasonMaxLen, read[int], &c.ReasonMaxLen, between(1, maxReasonMaxLen, "must be between %d and %d, got %d"))
+
+	lf := f.Login
+	c.Login = Login{MaxFailures: defaultMaxFailures, FailureWindow: defaultFailWindow, LockFor: defaultLockFor, PerOrigin: defaultPerOrigin}
+	set(p, lf.MaxFailures, read[int], &c.Login.MaxFailures, between(1, maxMaxFailures, "must be between %d and %d, got %d"))
+	set(p, lf.FailureWindow, dur, &c.Login.FailureWindow, between(minFailWindow, maxFailWindow, "must be between %s and %s, got %s"))
+	lockFor := func(p *parser, l leaf) (time.Duration, bool) {
+		// 0 is a duration too, and the one Go writes without a unit.
+		if rn := deref(l.n); rn.Kind == yaml.ScalarNode && rn.ShortTag() == "!!int" && rn.Value == "0" {
+			return 0, true
+		}
+		return dur(p, l)
+	}
+	set(p, lf.LockFor, lockFor, &c.Login.LockFor, func(d time.Duration) string {
+		if d != 0 && (d < minLockFor || d > maxLockFor) {
+			return fmt.Sprintf("must be 0 (until a security officer lifts it) or between %s and %s (30 days), got %s", minLockFor, maxLockFor, d)
+		}
+		return ""
+	})
+	set(p, lf.PerOrigin, read[int], &c.Login.PerOrigin, between(1, maxPerOrigin, "must be between %d and %d, got %d"))
+
+	c.WebAuthn = p.webauthn(f.WebAuthn)
+	c.Partners = p.partners(f.Partners, c.Listen)
+	return c
+}
+
+// webauthn applies the defaults and checks the webauthn settings.
+func (p *parser) webauthn(wf webauthnFile) WebAuthn {
+	w := WebAuthn{RPID: defaultRPID, RPName: defaultRPName}
+	rpIDOK := set(p, wf.RPID, read[string], &w.RPID, checkRPID)
+	set(p, wf.RPName, read[string], &w.RPName, func(s string) string { return nonEmpty(strings.TrimSpace(s)) })
+	origins, count, isList := p.strs(wf.Origins, true)
+	if !isList {
+		w.Origins = slices.Clone(defaultOrigins)
+		if rpIDOK && w.RPID != defaultRPID {
+			p.bad(wf.RPID, "the default origins (%s) are not on %s: set webauthn.origins too", strings.Join(defaultOrigins, ", "), short(w.RPID))
+		}
+		return w
+	}
+	if count == 0 {
+		example := "https://" + w.RPID
+		if w.RPID == defaultRPID {
+			example = defaultOrigins[0]
+		}
+		p.bad(wf.Origins, "want at least one origin, such as %s", example)
+	}
+	seen := map[string]bool{}
+	for _, n := range origins {
+		o := deref(n).Value
+		host, msg := checkOrigin(o)
+		switch {
+		case msg != "":
+			p.errorf(n, wf.Origins.path, "%s", msg)
+		case seen[o]:
+			p.errorf(n, wf.Origins.path, "%s listed twice", short(o))
+		case rpIDOK && !onRPID(host, w.RPID):
+			p.errorf(n, wf.Origins.path, "origin %s is not on %s or one of its subdomains, so browsers would refuse WebAuthn there", short(o), short(w.RPID))
+		default:
+			w.Origins = append(w.Origins, o)
+		}
+		seen[o] = true
+	}
+	return w
+}
+
+// checkRPID returns what is wrong with a relying party id, or "".
+func checkRPID(s string) string {
+	const want = "want a lower-case host name such as coffre.example.org, without scheme, port or path"
+	if a, err := netip.ParseAddr(strings.Trim(s, "[]")); err == nil {
+		return fmt.Sprintf("%s, got the IP address %s: WebAuthn needs a host name", want, short(a.String()))
+	}
+	if validHostName(s) {
+		return ""
+	}
+	if host := strings.ToLower(hostIn(s)); validHostName(host) {
+		return fmt.Sprintf("%s, got %s (did you mean %q?)", want, short(s), host)
+	}
+	return fmt.Sprintf("%s, got %s", want, short(s))
+}
+
+// hostIn returns the host in what looks like a URL, host:port or host/path.
+func hostIn(s string) string {
+	if u, err := url.Parse(s); err == nil && u.Host != "" {
+		return u.Hostname()
+	} else if h, _, err := net.SplitHostPort(s); err == nil {
+		return h
+	} else if i := strings.IndexByte(s, '/'); i > 0 {
+		return s[:i]
+	}
+	return s
+}
+
+// validHostName reports whether s is a lower-case host name: dot-separated
+// labels of lower-case letters, digits and inner hyphens.
+func validHostName(s string) bool {
+	if s == "" || len(s) > 253 {
+		return false
+	}
+	for label := range strings.SplitSeq(s, ".") {
+		if !hostLabelRE.MatchString(label) {
+			return false
+		}
+	}
+	return true
+}
+
+// checkOrigin returns the host name of an origin, or what is wrong with it.
+func checkOrigin(s string) (host, msg string) {
+	const want = "want an origin as scheme://host[:port], such as https://coffre.example.org"
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Opaque != "" {
+		return "", fmt.Sprintf("%s (http or https), got %s", want, short(s))
+	}
+	host = strings.ToLower(u.Hostname())
+	a, ipErr := netip.ParseAddr(host)
+	if ipErr == nil && a.Zone() != "" || ipErr != nil && !validHostName(host) {
+		return "", fmt.Sprintf("%s, got %s: invalid host %s", want, short(s), short(u.Hostname()))
+	}
+	// Browsers send an origin lower-case, without the scheme's default port
+	// or a trailing slash, with IPv6 addresses in their shortest form, and
+	// the check is exact.
+	canon := u.Scheme + "://" + host
+	if ipErr == nil {
+		host = a.String()
+		canon = u.Scheme + "://" + host
+		if a.Is6() {
+			canon = u.Scheme + "://[" + host + "]"
+		}
+	}
+	if port := u.Port(); port != "" {
+		n, err := strconv.ParseUint(port, 10, 16)
+		if err != nil {
+			return "", fmt.Sprintf("%s, got %s: invalid port %s", want, short(s), short(port))
+		}
+		if !(u.Scheme == "http" && n == 80 || u.Scheme == "https" && n == 443) {
+			canon += ":" + strconv.FormatUint(n, 10)
+		}
+	}
+	if u.User != nil || (u.Path != "" && u.Path != "/") || u.RawPath != "" || u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || strings.Contains(s, "#") {
+		return "", fmt.Sprintf("%s, got %s: an origin has no user, path, query or fragment (did you mean %q?)", want, short(s), canon)
+	}
+	if canon != s {
+		return "", fmt.Sprintf("origin %s is not written as browsers send it: did you mean %q?", short(s), canon)
+	}
+	return host, ""
+}
+
+// onRPID reports whether an origin's host may use credentials of the
+// relying party rpID: it is rpID or one of its subdomains, or a loopback
+// address when rpID is localhost.
+func onRPID(host, rpID string) bool {
+	switch {
+	case host == rpID || strings.HasSuffix(host, "."+rpID):
+		return true
+	case rpID == "localhost":
+		return host == "127.0.0.1" || host == "::1"
+	}
+	return false
+}
+
+// partners applies the defaults and checks the partners settings. listen is
+// the HTTP listen address, which the partners listener may not take too.
+func (p *parser) partners(pf partnersFile, listen string) Partners {
+	var pa Partners
+	set(p, pf.Listen, read[string], &pa.Listen, func(s string) string {
+		if s == "" {
+			return ""
+		}
+		return checkPartnersListen(s, listen)
+	})
+	hosts, count, isList := p.strs(pf.Hosts, true)
+	if !isList {
+		pa.Hosts = slices.Clone(defaultPartnerHosts)
+		return pa
+	}
+	if count == 0 {
+		p.bad(pf.Hosts, "want at least one host name or IP address, such as %s (leave hosts out for %s)",
+			defaultPartnerHosts[0], strings.Join(defaultPartnerHosts, ", "))
+	}
+	seen := map[string]bool{}
+	for _, n := range hosts {
+		host, msg := checkCertHost(deref(n).Value)
+		switch {
+		case msg != "":
+			p.errorf(n, pf.Hosts.path, "%s", msg)
+		case seen[host]:
+			p.errorf(n, pf.Hosts.path, "%s listed twice", short(deref(n).Value))
+		default:
+			pa.Hosts = append(pa.Hosts, host)
+		}
+		if host != "" {
+			seen[host] = true
+		}
+	}
+	return pa
+}
+
+// checkPartnersListen returns what is wrong with the partners listen
+// address s, or "". listen is the HTTP listen address, valid or not.
+func checkPartnersListen(s, listen string) string {
+	host, port, err := net.SplitHostPort(s)
+	if err != nil {
+		return fmt.Sprintf("want host:port, as in 127.0.0.1:8443, got %s (leave listen out to disable partner access)", short(s))
+	}
+	n, err := strconv.ParseUint(port, 10, 16)
+	if err != nil || n == 0 {
+		return fmt.Sprintf("invalid port %s: want a number from 1 to 65535", short(port))
+	}
+	// The HTTP listener holds its address already; a wildcard host takes
+	// the port on every address.
+	if lhost, lport, err := net.SplitHostPort(listen); err == nil {
+		if m, err := strconv.ParseUint(lport, 10, 16); err == nil && m == n && (host == lhost || wildcardHost(host) || wildcardHost(lhost)) {
+			return fmt.Sprintf("address %s is taken by listen (%s): give partners a port of their own", short(s), short(listen))
+		}
+	}
+	return ""
+}
+
+// wildcardHost reports whether a listen address with host h listens on
+// every address.
+func wildcardHost(h string) bool {
+	return h == "" || h == "0.0.0.0" || h == "::"
+}
+
+// checkCertHost returns a host that a server certificate may name, in
+// canonical form (IP addresses shortest), or what is wrong with it.
+func checkCertHost(s string) (host, msg string) {
+	const want = "want a lower-case host name such as partners.example.org or an IP address, without scheme, port or path"
+	if a, err := netip.ParseAddr(s); err == nil {
+		if a.Zone() != "" {
+			return "", fmt.Sprintf("%s, got %s: a certificate names no IPv6 zone (did you mean %q?)", want, short(s), a.WithZone("").String())
+		}
+		return a.String(), ""
+	}
+	if validHostName(s) {
+		return s, ""
+	}
+	h := strings.ToLower(strings.Trim(hostIn(s), "[]"))
+	if a, err := netip.ParseAddr(h); err == nil && a.Zone() == "" {
+		return "", fmt.Sprintf("%s, got %s (did you mean %q?)", want, short(s), a.String())
+	}
+	if validHostName(h) {
+		return "", fmt.Sprintf("%s, got %s (did you mean %q?)", want, short(s), h)
+	}
+	return "", fmt.Sprintf("%s, got %s", want, short(s))
+}
+
+// checkStore returns what is wrong with a store, or "". It never quotes the
+// value, which may hold a password.
+func checkStore(s string) string {
+	switch {
+	case strings.HasPrefix(s, "sqlite:"):
+		if s == "sqlite:" {
+			return "sqlite: needs a path, as in sqlite:./coffre-data/coffre.db"
+		}
+	case strings.HasPrefix(s, "postgres://"), strings.HasPrefix(s, "postgresql://"):
+		if _, err := url.Parse(s); err != nil {
+			return "not a valid postgres:// URL"
+		}
+	default:
+		return `want "sqlite:PATH" or a "postgres://" or "postgresql://" URL`
+	}
+	return ""
+}
+
+// checkListen returns what is wrong with a listen address, or "".
+func checkListen(s string) string {
+	_, port, err := net.SplitHostPort(s)
+	if err != nil {
+		return fmt.Sprintf("want host:port, as in 127.0.0.1:8080, got %s", short(s))
+	}
+	if _, err := strconv.ParseUint(port, 10, 16); err != nil {
+		return fmt.Sprintf("invalid port %s: want a number from 0 to 65535", short(port))
+	}
+	return ""
+}
+
+// oneOf reports whether s, the value of l, is one of options, reporting it
+// if not.
+func (p *parser) oneOf(l leaf, what, s string, options []string) bool {
+	if slices.Contains(options, s) {
+		return true
+	}
+	p.bad(l, "unknown %s %s%s", what, short(s), hint(s, options))
+	return false
+}
+
+// schema checks the fields. It returns the valid ones, and the line where
+// each field name, valid or not, is first defined.
+func (p *parser) schema(s schemaFile) ([]policy.Field, map[string]int) {
+	declared := map[string]int{}
+	types, sensitivities := names(policy.FieldTypes), names(policy.Sensitivities)
+	var fields []policy.Field
+	for _, it := range s.items {
+		before := p.total()
+		var f policy.Field
+		nameOK, typeOK := false, false
+		if s, ok := read[string](p, it.Name); ok {
+			if nameOK = fieldNameRE.MatchString(s); nameOK {
+				f.Name = s
+			} else {
+				p.bad(it.Name, "invalid field name %s: want a lower-case letter, then up to 62 lower-case letters, digits or _", short(s))
+			}
+		}
+		if s, ok := read[string](p, it.Type); ok && p.oneOf(it.Type, "field type", s, types) {
+			f.Type, typeOK = policy.FieldType(s), true
+		}
+		if s, ok := read[string](p, it.Sensitivity); ok && p.oneOf(it.Sensitivity, "sensitivity", s, sensitivities) {
+			f.Sensitivity = policy.Sensitivity(s)
+		}
+		f.Required, _ = read[bool](p, it.Required)
+		f.Lookup, _ = read[bool](p, it.Lookup)
+		set(p, it.MaxLen, read[int], &f.MaxLen, between(1, maxFieldLen, "must be between %d and %d, got %d (leave it out for the type's default)"))
+		f.Retention, _ = read[string](p, it.Retention)
+		for _, r := range []struct {
+			key string
+			l   leaf
+		}{{"name", it.Name}, {"type", it.Type}, {"sensitivity", it.Sensitivity}} {
+			if !r.l.set() {
+				p.errorf(it.n, it.path, "missing required key %q", r.key)
+			}
+		}
+		if f.Lookup && typeOK && !slices.Contains(lookupTypes, f.Type) {
+			p.bad(it.Lookup, "lookup is not allowed on %s fields, only on %s: a blind index over values this easy to guess can be reversed", f.Type, strings.Join(names(lookupTypes), ", "))
+		}
+		if nameOK {
+			if first, dup := declared[f.Name]; dup {
+				p.bad(it.Name, "field %q defined twice (first at line %d)", f.Name, first)
+			} else {
+				declared[f.Name] = it.Name.n.Line
+			}
+		}
+		if p.total() == before && !it.bad {
+			fields = append(fields, f)
+		}
+	}
+	return fields, declared
+}
+
+// purposes checks the purposes. It returns the valid ones, the names of all
+// those defined, valid or not, and the step-up of those whose step_up is
+// valid.
+func (p *parser) purposes(m named[purposeFile], fields []policy.Field, declaredFields map[string]int) ([]*policy.Purpose, map[string]bool, map[string]string) {
+	valid := map[string]bool{}
+	for _, f := range fields {
+		valid[f.Name] = true
+	}
+	fieldNames := sortedKeys(declaredFields)
+	treatments := append([]string{"clear", "deny"}, mask.Names...)
+	declared := map[string]bool{}
+	stepUp := map[string]string{}
+	var out []*policy.Purpose
+	for _, e := range m {
+		before := p.total()
+		if !nameRE.MatchString(e.Name) {
+			p.errorf(e.K, "purposes", "invalid purpose name %s: want a lower-case letter, then up to 62 lower-case letters, digits or -", short(e.Name))
+			continue
+		}
+		declared[e.Name] = true
+		if isNull(deref(e.V)) {
+			p.errorf(e.K, e.Path, "want a mapping with description and fields, got nothing")
+			continue
+		}
+		v := e.Val
+		pu := &policy.Purpose{Name: e.Name, Fields: map[string]policy.Treatment{}}
+		pu.Description, _ = read[string](p, v.Description)
+		pu.RequireReason, _ = read[bool](p, v.RequireReason)
+		if s, ok := read[string](p, v.StepUp); ok && p.oneOf(v.StepUp, "step-up", s, stepUps) {
+			if s != "off" {
+				pu.StepUp = s
+			}
+			stepUp[e.Name] = pu.StepUp
+		}
+		for _, f := range v.Fields {
+			_, known := declaredFields[f.Name]
+			if !known {
+				p.errorf(f.K, f.Path, "unknown field %s%s", short(f.Name), suggestion(f.Name, fieldNames))
+			}
+			rv := deref(f.Val.n)
+			if rv.Kind != yaml.ScalarNode || rv.ShortTag() != "!!str" {
+				p.bad(f.Val, "want clear, deny or a mask (%s), got %s", strings.Join(mask.Names, ", "), describe(rv))
+				continue
+			}
+			var t policy.Treatment
+			switch s := rv.Value; {
+			case s == "clear":
+				t = policy.Treatment{Action: policy.Clear}
+			case s == "deny":
+				t = policy.Treatment{Action: policy.Deny}
+			case mask.Valid(s):
+				t = policy.Treatment{Action: policy.Masked, Mask: s}
+			default:
+				p.bad(f.Val, "unknown treatment %s%s", short(s), hint(s, treatments))
+				continue
+			}
+			if valid[f.Name] {
+				pu.Fields[f.Name] = t
+			}
+		}
+		if p.total() == before && !e.Bad {
+			out = append(out, pu)
+		}
+	}
+	return out, declared, stepUp
+}
+
+// roles checks the roles. It returns the valid ones, and the names of all
+// those defined, valid or not. stepUps holds the step-up of the purposes,
+// those a role's mfa must be able to give.
+func (p *parser) roles(m named[roleFile], declaredPurposes map[string]bool, stepUps map[string]string) ([]*policy.Role, map[string]bool) {
+	purposeNames := sortedKeys(declaredPurposes)
+	perms := names(policy.Permissions)
+	declared := map[string]bool{}
+	var out []*policy.Role
+	for _, e := range m {
+		before := p.total()
+		if !nameRE.MatchString(e.Name) {
+			p.errorf(e.K, "roles", "invalid role name %s: want a lower-case letter, then up to 62 lower-case letters, digits or -", short(e.Name))
+			continue
+		}
+		declared[e.Name] = true
+		if isNull(deref(e.V)) {
+			p.errorf(e.K, e.Path, "want a mapping with purposes and permissions, got nothing")
+			continue
+		}
+		r := &policy.Role{Name: e.Name}
+		var mfaAt *yaml.Node // set when mfa is given without mistakes
+		for _, k := range []struct {
+			key string
+			l   leaf
+		}{{"purposes", e.Val.Purposes}, {"permissions", e.Val.Permissions}, {"mfa", e.Val.MFA}} {
+			keyBefore := p.total()
+			items, count, isList := p.strs(k.l, false)
+			if k.key == "mfa" && isList && count == 0 {
+				p.bad(k.l, "want at least one of %s, got an empty list (leave mfa out to allow both)", strings.Join(mfaFactors, ", "))
+			}
+			seen := map[string]bool{}
+			for _, item := range items {
+				s := deref(item).Value
+				if seen[s] {
+					p.errorf(item, k.l.path, "%s listed twice", short(s))
+					continue
+				}
+				seen[s] = true
+				switch {
+				case k.key == "purposes" && !declaredPurposes[s]:
+					p.errorf(item, k.l.path, "unknown purpose %s%s", short(s), suggestion(s, purposeNames))
+				case k.key == "purposes":
+					r.Purposes = append(r.Purposes, s)
+				case k.key == "permissions" && p.oneOf(leaf{n: item, path: k.l.path}, "permission", s, perms):
+					r.Permissions = append(r.Permissions, policy.Permission(s))
+				case k.key == "mfa" && slices.Contains(mfaFactors, s):
+					r.MFA = append(r.MFA, s)
+				case k.key == "mfa":
+					p.errorf(item, k.l.path, "unknown second factor %s: want %s%s", short(s), strings.Join(mfaFactors, " or "), suggestion(s, mfaFactors))
+				}
+			}
+			if k.key == "mfa" && k.l.set() && p.total() == keyBefore {
+				mfaAt = k.l.k
+			}
+		}
+		if mfaAt != nil && !slices.Contains(r.MFA, "webauthn") {
+			for _, pu := range r.Purposes {
+				if stepUps[pu] == "webauthn" {
+					p.errorf(mfaAt, e.Path+".mfa", "purpose %q asks for a WebAuthn step-up, which this role cannot give: add webauthn to mfa, or set the purpose's step_up to any", pu)
+				}
+			}
+		}
+		if p.total() == before && !e.Bad {
+			out = append(out, r)
+		}
+	}
+	return out, declared
+}
+
+// guard checks the guard section. roles are the valid roles, declaredRoles
+// the names of all those defined, valid or not.
+func (p *parser) guard(gf guardFile, roles []*policy.Role, declaredRoles map[string]bool) Guard {
+	g := Guard{Location: defaultLocation()}
+	for _, s := range defaultTrustedNetworks {
+		g.TrustedNetworks = append(g.TrustedNetworks, netip.MustParsePrefix(s))
+	}
+	if s, ok := read[string](p, gf.Timezone); ok {
+		const want = "want an IANA time zone name such as Europe/Paris or UTC"
+		if loc, err := time.LoadLocation(s); s == "" || s == "Local" { // LoadLocation takes both, as UTC and as the host's zone
+			p.bad(gf.Timezone, "%s, got %s", want, short(s))
+		} else if err != nil {
+			p.bad(gf.Timezone, "unknown time zone %s: %s", short(s), want)
+		} else {
+			g.Location = loc
+		}
+	}
+	if gf.TrustedNetworks.set() {
+		g.TrustedNetworks = p.prefixes(gf.TrustedNetworks)
+	}
+	g.TrustedProxies = p.prefixes(gf.TrustedProxies)
+	base := p.limits(gf.Defaults, defaultLimits)
+	readers := map[string]bool{} // valid roles, whether they have purposes
+	for _, r := range roles {
+		readers[r.Name] = len(r.Purposes) > 0
+	}
+	roleNames := sortedKeys(declaredRoles)
+	own := map[string]guard.Limits{}
+	for _, e := range gf.Roles {
+		if !declaredRoles[e.Name] {
+			p.errorf(e.K, e.Path, "unknown role %s%s", short(e.Name), suggestion(e.Name, roleNames))
+		} else if reads, valid := readers[e.Name]; valid && !reads {
+			p.errorf(e.K, e.Path, "role %q has no purposes: it reads no records, so no limits apply to it; remove this entry", e.Name)
+		} else {
+			own[e.Name] = p.limits(e.Val, base)
+		}
+	}
+	g.Roles = map[string]guard.Limits{}
+	for _, r := range roles {
+		if l, ok := own[r.Name]; ok {
+			g.Roles[r.Name] = l
+		} else if len(r.Purposes) > 0 {
+			g.Roles[r.Name] = base
+		}
+	}
+	return g
+}
+
+// prefixes reads a list of networks in CIDR notation.
+func (p *parser) prefixes(l leaf) []netip.Prefix {
+	var out []netip.Prefix
+	seen := map[netip.Prefix]bool{}
+	items, _, _ := p.strs(l, true)
+	for _, item := range items {
+		s := deref(item).Value
+		pf, err := netip.ParsePrefix(s)
+		if err != nil {
+			one := ""
+			if a, err := netip.ParseAddr(s); err == nil && a.Zone() == "" {
+				one = fmt.Sprintf(" (for one address, write %s/%d)", s, a.BitLen())
+			}
+			p.errorf(item, l.path, "invalid network %s: want CIDR notation such as 10.0.0.0/8 or fd00::/8%s", short(s), one)
+		} else if m := pf.Masked(); m != pf {
+			p.errorf(item, l.path, "network %s has address bits set beyond its /%d prefix: did you mean %s?", short(s), pf.Bits(), m)
+		} else if seen[pf] {
+			p.errorf(item, l.path, "%s listed twice", short(s))
+		} else {
+			seen[pf] = true
+			out = append(out, pf)
+		}
+	}
+	return out
+}
+
+// limits checks a mapping of guard limits, guard.defaults or a role's, and
+// returns l with the limits it sets.
+func (p *parser) limits(gl guardLimits, l guard.Limits) guard.Limits {
+	if b, ok := read[bool](p, gl.AllUnits); ok {
+		l.AllUnits = b
+	}
+	if rate, burst, ok := p.rate(gl.Rate); ok {
+		l.Rate, l.Burst = rate, burst
+	}
+	for _, b := range []struct {
+		l    leaf
+		zero string
+		dst  *int
+	}{
+		{gl.SubjectsPerHr, "no limit", &l.SubjectsPerHour},
+		{gl.SubjectsPerDay, "no limit", &l.SubjectsPerDay},
+		{gl.OutOfCaseload, "no limit", &l.OutOfCaseloadPerDay},
+		{gl.OutOfUnit, "no limit", &l.OutOfUnitPerDay},
+		{gl.Untrusted, "no limit", &l.UntrustedPerDay},
+		{gl.LookupsPerHour, "no limit", &l.LookupsPerHour},
+		{gl.MissesPerHour, "no limit", &l.MissesPerHour},
+		{gl.HardMargin, "off", &l.HardMargin},
+	} {
+		if i, ok := p.count(b.l, maxGuardCount, b.zero); ok {
+			*b.dst = i
+		}
+	}
+	if subjects, window, ok := p.velocity(gl.Velocity); ok {
+		l.VelocitySubjects, l.VelocityWindow = subjects, window
+	}
+	set(p, gl.EnumerationRun, read[int], &l.EnumerationRun, func(i int) string {
+		if i != 0 && (i < minEnumerationRun || i > maxEnumerationRun) {
+			return fmt.Sprintf("must be 0 (off) or between %d and %d, got %d", minEnumerationRun, maxEnumerationRun, i)
+		}
+		return ""
+	})
+	if s, ok := read[string](p, gl.Hours); ok {
+		if h, err := guard.ParseHours(s); err != nil {
+			p.bad(gl.Hours, "invalid hours %s: %v", short(s), err)
+		} else {
+			l.Hours = h
+		}
+	}
+	return l
+}
+
+// count reads an integer between 0 (which means zero, as in "no limit" or
+// "off") and max.
+func (p *parser) count(l leaf, max int64, zero string) (int, bool) {
+	i, ok := read[int64](p, l)
+	if ok && (i < 0 || i > max) {
+		p.bad(l, "must be between 0 (%s) and %d, got %d", zero, max, i)
+		return 0, false
+	}
+	return int(i), ok
+}
+
+// isOff reports whether n turns a detector off: off, false or 0.
+func isOff(n *yaml.Node) bool {
+	if n.Kind != yaml.ScalarNode {
+		return false
+	}
+	switch n.ShortTag() {
+	case "!!str":
+		return n.Value == "off"
+	case "!!bool":
+		var b bool
+		return n.Decode(&b) == nil && !b
+	case "!!int", "!!float":
+		var f float64
+		return n.Decode(&f) == nil && f == 0
+	}
+	return false
+}
+
+// scalarOff reads the "." leaf of a mapping that may be off: done is true
+// when that settles it (off, unset, or reported as not a mapping).
+func (p *parser) scalarOff(self leaf, subs []leaf, want string) (off, done bool) {
+	if slices.ContainsFunc(subs, leaf.set) {
+		return false, false
+	}
+	rn := deref(self.n)
+	switch {
+	case !self.set():
+		return false, true
+	case rn.Kind == yaml.MappingNode:
+		return false, false
+	case isOff(rn):
+		return true, true
+	}
+	p.bad(self, "want %s, got %s", want, describe(rn))
+	return false, true
+}
+
+// required reports the keys of a mapping that are unset.
+func (p *parser) required(self leaf, keys []string, leaves ...leaf) {
+	for i, l := range leaves {
+		if !l.set() {
+			p.bad(self, "missing required key %q", keys[i])
+		}
+	}
+}
+
+// rate reads a token bucket, {per_second: N, burst: N}, or off for no rate
+// limit (then both are 0). ok is false when unset or bad.
+func (p *parser) rate(r rateFile) (rate, burst float64, ok bool) {
+	if off, done := p.scalarOff(r.Off, []leaf{r.PerSecond, r.Burst}, "{per_second: N, burst: N}, or off for no rate limit"); done {
+		return 0, 0, off
+	}
+	before := p.total()
+	if x, ok := read[float64](p, r.PerSecond); ok {
+		if x <= 0 || x > maxGuardCount {
+			p.bad(r.PerSecond, "must be more than 0 and at most %d, got %v (write rate: off for no rate limit)", maxGuardCount, x)
+		}
+		rate = x
+	}
+	if x, ok := read[float64](p, r.Burst); ok {
+		if x < 1 || x > maxGuardCount {
+			p.bad(r.Burst, "must be between 1 and %d, got %v", maxGuardCount, x)
+		}
+		burst = x
+	}
+	p.required(r.Off, []string{"per_second", "burst"}, r.PerSecond, r.Burst)
+	return rate, burst, p.total() == before
+}
+
+// velocity reads {subjects: N, window: DURATION}, or off (then both are 0).
+func (p *parser) velocity(v velocityFile) (subjects int, window time.Duration, ok bool) {
+	if off, done := p.scalarOff(v.Off, []leaf{v.Subjects, v.Window}, "{subjects: N, window: DURATION}, or off"); done {
+		return 0, 0, off
+	}
+	before := p.total()
+	subjects, _ = p.count(v.Subjects, maxVelocitySubjects, "off")
+	set(p, v.Window, dur, &window, func(d time.Duration) string {
+		if d <= 0 || d > maxVelocityWindow {
+			return fmt.Sprintf("must be a positive duration of at most %s, got %s", maxVelocityWindow, d)
+		}
+		return ""
+	})
+	if !v.Subjects.set() {
+		p.required(v.Off, []string{"subjects"}, v.Subjects)
+	} else if subjects > 0 {
+		p.required(v.Off, []string{"window"}, v.Window)
+	}
+	return subjects, window, p.total() == before
+}
+
+// names converts a list of string-based constants.
+func names[T ~string](xs []T) []string {
+	out := make([]string, len(xs))
+	for i, x := range xs {
+		out[i] = string(x)
+	}
+	return out
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// hint suggests a near option, or lists them all.
+func hint(s string, options []string) string {
+	if h := suggestion(s, options); h != "" {
+		return h
+	}
+	return " (want one of: " + strings.Join(options, ", ") + ")"
+}
+
+// suggestion returns ` (did you mean "x"?)` for the option nearest s, if
+// one is near enough to be a typo, or "".
+func suggestion(s string, options []string) string {
+	if len(s) > 100 {
+		return ""
+	}
+	best, bestD := "", 3
+	for _, o := range options {
+		if d := distance(s, o); d < bestD && d <= max(1, len([]rune(s))/2) {
+			best, bestD = o, d
+		}
+	}
+	if best == "" {
+		return ""
+	}
+	return fmt.Sprintf(" (did you mean %q?)", best)
+}
+
+// distance is the Levenshtein distance between a and b, in runes.
+func distance(a, b string) int {
+	ra, rb := []rune(a), []rune(b)
+	prev := make([]int, len(rb)+1)
+	cur := make([]int, len(rb)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(ra); i++ {
+		cur[0] = i
+		for j := 1; j <= len(rb); j++ {
+			cost := 1
+			if ra[i-1] == rb[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(rb)]
+}

@@ -1,0 +1,170 @@
+package config
+
+import (
+	"errors"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+// The keys of three mappings, for TestSuggestion.
+var (
+	topKeys     = keysOf(reflect.TypeFor[file]())
+	sessionKeys = keysOf(reflect.TypeFor[sessionsFile]())
+	fieldKeys   = keysOf(reflect.TypeFor[fieldFile]())
+)
+
+// keyPatterns lists the dotted path of every key of the typed file,
+// walking its structs; the names of purposes, roles and fields are
+// <purpose>, <role> and <field>.
+func keyPatterns(t reflect.Type, path string) []string {
+	switch {
+	case t == leafType:
+		return []string{path}
+	case t == reflect.TypeFor[schemaFile]():
+		return keyPatterns(reflect.TypeFor[fieldFile](), path+".<field>")
+	case t.Kind() == reflect.Slice: // named[T]
+		placeholder := map[string]string{"purposes": "<purpose>", "roles": "<role>", "fields": "<field>"}
+		last := path[strings.LastIndex(path, ".")+1:]
+		val, _ := t.Elem().FieldByName("Val")
+		return keyPatterns(val.Type, path+"."+placeholder[last])
+	}
+	var out []string
+	for i := range t.NumField() {
+		switch key, _ := tag(t.Field(i)); key {
+		case "":
+		case ".":
+			out = append(out, path)
+		default:
+			out = append(out, keyPatterns(t.Field(i).Type, strings.TrimPrefix(path+"."+key, "."))...)
+		}
+	}
+	return out
+}
+
+// envBase is the configuration TestEveryKeyHasAnOverride changes: clerk
+// has no guard.roles entry, so guard.defaults apply to it.
+const envBase = `schema:
+  - {name: phone, type: phone, sensitivity: contact}
+  - {name: notes, type: text, sensitivity: identity}
+purposes:
+  case-handling: {fields: {phone: clear}}
+  other: {fields: {phone: clear}}
+roles:
+  caseworker: {purposes: [case-handling]}
+  clerk: {purposes: [case-handling]}
+guard:
+  defaults: {rate: {per_second: 1, burst: 5}, velocity: {subjects: 5, window: 10m}}
+  roles:
+    caseworker: {rate: {per_second: 1, burst: 5}, velocity: {subjects: 5, window: 10m}}
+`
+
+// TestEveryKeyHasAnOverride sets the environment variable of each key of
+// the typed file, in turn, and checks that it changes the configuration.
+// A key added without a sample value here fails the test.
+func TestEveryKeyHasAnOverride(t *testing.T) {
+	limits := map[string]string{
+		"all_units": "true", "rate": "off", "rate.per_second": "3", "rate.burst": "7",
+		"subjects_per_hour": "11", "subjects_per_day": "12", "out_of_caseload_per_day": "13", "out_of_unit_per_day": "14",
+		"untrusted_origin_per_day": "15", "lookups_per_hour": "16", "misses_per_hour": "17",
+		"velocity": "off", "velocity.subjects": "9", "velocity.window": "5m",
+		"enumeration_run": "20", "hours": "mon-fri 08:00-18:00", "hard_margin": "3",
+	}
+	samples := map[string]string{
+		"store": "sqlite:/tmp/c.db", "listen": "127.0.0.1:9000", "data_dir": "/srv/coffre", "root_key_file": "/run/root.key",
+		"sessions.idle": "31m", "sessions.absolute": "13h", "sessions.login_token": "6m", "sessions.step_up": "6m",
+		"limits.max_body_bytes": "2048", "limits.reason_max_len": "64",
+		"audit.witnesses": "https://w1.example/add, https://w2.example/add", "audit.max_lag": "1m",
+		"webauthn.rp_id": "app.localhost", "webauthn.rp_name": "Vault", "webauthn.origins": "http://localhost:9000",
+		"login.max_failures": "5", "login.failure_window": "1h", "login.lock_for": "0", "login.per_origin_per_minute": "12",
+		"partners.listen": "127.0.0.1:9443", "partners.hosts": "coffre.test,10.0.0.5",
+		"schema.<field>.name": "memo", "schema.<field>.type": "name", "schema.<field>.sensitivity": "special",
+		"schema.<field>.required": "true", "schema.<field>.lookup": "true", "schema.<field>.max_len": "100",
+		"schema.<field>.retention":       "1y after departure",
+		"purposes.<purpose>.description": "Handle a case", "purposes.<purpose>.require_reason": "true",
+		"purposes.<purpose>.step_up": "any", "purposes.<purpose>.fields.<field>": "clear",
+		"roles.<role>.purposes": "case-handling, other", "roles.<role>.permissions": "lookup,create", "roles.<role>.mfa": "totp",
+		"guard.timezone": "UTC", "guard.trusted_networks": "10.0.0.0/8", "guard.trusted_proxies": "10.0.0.1/32",
+	}
+	for k, v := range limits {
+		samples["guard.defaults."+k] = v
+		samples["guard.roles.<role>."+k] = v
+	}
+	// Variables set with a sample, so that both configurations are valid.
+	extra := map[string]string{"webauthn.rp_id": "COFFRE_WEBAUTHN_ORIGINS=http://app.localhost:8080"}
+	names := strings.NewReplacer("<field>", "notes", "<purpose>", "case-handling", "<role>", "caseworker")
+
+	keys := keyPatterns(reflect.TypeFor[file](), "")
+	if len(keys) < 70 {
+		t.Fatalf("found %d keys, want at least 70: %q", len(keys), keys)
+	}
+	for _, key := range keys {
+		value, ok := samples[key]
+		if !ok {
+			t.Errorf("key %s has no sample value: add one to this test", key)
+			continue
+		}
+		delete(samples, key)
+		v := envName(names.Replace(key))
+		var environ []string
+		if e, ok := extra[key]; ok {
+			environ = append(environ, e)
+		}
+		before, err := Parse("base.yaml", []byte(envBase), environ)
+		if err != nil {
+			t.Fatalf("base with %q: %v", environ, err)
+		}
+		after, err := Parse("base.yaml", []byte(envBase), append(environ, v+"="+value))
+		if err != nil {
+			t.Errorf("%s=%s: %v", v, value, err)
+			continue
+		}
+		if reflect.DeepEqual(before, after) {
+			t.Errorf("%s=%s (key %s) changed nothing", v, value, key)
+		}
+	}
+	for key := range samples {
+		t.Errorf("sample for %s, which is no key", key)
+	}
+}
+
+func TestEnvironmentNested(t *testing.T) {
+	// An entry for a role without one in guard.roles.
+	cfg, err := Parse("base.yaml", []byte(envBase), []string{"COFFRE_GUARD_ROLES_CLERK_SUBJECTS_PER_DAY=7", "COFFRE_PURPOSES_OTHER_FIELDS_NOTES=last4"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := cfg.Guard.Roles["clerk"].SubjectsPerDay; got != 7 {
+		t.Errorf("clerk's subjects_per_day = %d, want 7", got)
+	}
+	if got := cfg.Policy.Purposes["other"].Fields["notes"].String(); got != "last4" {
+		t.Errorf("other's notes = %q, want last4", got)
+	}
+
+	tests := []struct{ env, want string }{
+		{"COFFRE_GUARD_ROLES_CASEWORKER_HOURS=never", `environment: COFFRE_GUARD_ROLES_CASEWORKER_HOURS: invalid hours "never"`},
+		{"COFFRE_GUARD_DEFAULTS_RATE=fast", `environment: COFFRE_GUARD_DEFAULTS_RATE: want {per_second: N, burst: N}, or off for no rate limit, got the string "fast"`},
+		{"COFFRE_GUARD_ROLES_CASEWORKER_SUBJECTS_PER_DAY=-1", `environment: COFFRE_GUARD_ROLES_CASEWORKER_SUBJECTS_PER_DAY: must be between 0 (no limit) and 10000000, got -1`},
+		{"COFFRE_GUARD_ROLES_CLERK_ALL_UNITS=yes", `environment: COFFRE_GUARD_ROLES_CLERK_ALL_UNITS: want true or false, got the string "yes"`},
+		{"COFFRE_ROLES_CASEWORKER_PURPOSES=case-handling,othr", `environment: COFFRE_ROLES_CASEWORKER_PURPOSES: unknown purpose "othr" (did you mean "other"?)`},
+		{"COFFRE_ROLES_CLERK_MFA=sms", `environment: COFFRE_ROLES_CLERK_MFA: unknown second factor "sms"`},
+		{"COFFRE_PURPOSES_OTHER_FIELDS_PHONE=hidden", `environment: COFFRE_PURPOSES_OTHER_FIELDS_PHONE: unknown treatment "hidden"`},
+		{"COFFRE_SCHEMA_PHONE_LOOKUP=maybe", `environment: COFFRE_SCHEMA_PHONE_LOOKUP: want true or false, got the string "maybe"`},
+		{"COFFRE_SCHEMA_PHONE_TYPE=datum", `environment: COFFRE_SCHEMA_PHONE_TYPE: unknown field type "datum" (did you mean "date"?)`},
+		{"COFFRE_GUARD_TRUSTED_PROXIES=10.0.0.1", `environment: COFFRE_GUARD_TRUSTED_PROXIES: invalid network "10.0.0.1"`},
+		{"COFFRE_LOGIN_LOCK_FOR=30s", `environment: COFFRE_LOGIN_LOCK_FOR: must be 0 (until a security officer lifts it) or between`},
+	}
+	// A purpose's field description and purpose other-fields' description
+	// have one variable.
+	base := strings.Replace(envBase, "roles:\n", "  other-fields: {fields: {phone: clear}}\nroles:\n", 1)
+	base = strings.Replace(base, "{name: notes,", "{name: description,", 1)
+	tests = append(tests, struct{ env, want string }{"COFFRE_PURPOSES_OTHER_FIELDS_DESCRIPTION=clear",
+		`environment: COFFRE_PURPOSES_OTHER_FIELDS_DESCRIPTION: names two keys, purposes.other.fields.description and purposes.other-fields.description`})
+	for _, tt := range tests {
+		_, err := Parse("base.yaml", []byte(base), []string{tt.env})
+		var cerr *Error
+		if !errors.As(err, &cerr) || len(cerr.Problems) != 1 || !strings.HasPrefix(err.Error(), tt.want) {
+			t.Errorf("Parse with %s = %v, want one problem %q", tt.env, err, tt.want)
+		}
+	}
+}
