@@ -120,6 +120,8 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, a *vault.Actor, er
 	var nf *notFoundError
 	var e apiError
 	switch {
+	case errors.Is(err, vault.ErrPanic): // a bug, whatever else the error says
+		e = apiError{http.StatusInternalServerError, "internal", "internal error", "retry later; operators: see the server log"}
 	case errors.As(err, &fe):
 		e = apiError{http.StatusBadRequest, "invalid_field", fe.Error(), "correct the field and send the request again"}
 	case errors.Is(err, errBadRequest):
@@ -184,6 +186,15 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, a *vault.Actor, er
 		s.Logger.InfoContext(r.Context(), "request refused", attrs...)
 	}
 	writeError(w, e.Status, e.Code, e.Message, e.Hint)
+}
+
+// storeUnavailable marks a store failure as ErrUnavailable (503), except
+// a panic, which stays an internal error (500).
+func storeUnavailable(err error) error {
+	if errors.Is(err, vault.ErrPanic) {
+		return err
+	}
+	return fmt.Errorf("%w: %v", vault.ErrUnavailable, err)
 }
 
 var (
@@ -517,7 +528,7 @@ func (s *Server) checkpoint(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err != nil {
-		s.fail(w, r, nil, fmt.Errorf("%w: %v", vault.ErrUnavailable, err))
+		s.fail(w, r, nil, storeUnavailable(err))
 		return
 	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
@@ -587,7 +598,7 @@ func (s *Server) proof(a, b string, prove func(context.Context, vault.Store, uin
 			return
 		}
 		if err != nil && !errors.Is(err, vault.ErrInvalid) {
-			err = fmt.Errorf("%w: %v", vault.ErrUnavailable, err)
+			err = storeUnavailable(err)
 		}
 		if err != nil {
 			s.fail(w, r, nil, err)
@@ -609,7 +620,7 @@ func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
 	}
 	st, err := auditlog.ReadStatus(r.Context(), s.Checkpoints, time.Now())
 	if err != nil {
-		s.fail(w, r, nil, fmt.Errorf("%w: %v", vault.ErrUnavailable, err))
+		s.fail(w, r, nil, storeUnavailable(err))
 		return
 	}
 	max := s.AuditMaxLag

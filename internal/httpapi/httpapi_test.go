@@ -93,6 +93,13 @@ func newEnv(t *testing.T) *env {
 // newEnvWith is newEnv with a guard and trusted proxies.
 func newEnvWith(t *testing.T, g *vault.Guard, proxies []netip.Prefix) *env {
 	t.Helper()
+	return newEnvStore(t, g, proxies, nil)
+}
+
+// newEnvStore is newEnvWith whose vault sees the store through wrap
+// (when not nil).
+func newEnvStore(t *testing.T, g *vault.Guard, proxies []netip.Prefix, wrap func(vault.Store) vault.Store) *env {
+	t.Helper()
 	ctx := context.Background()
 	cfg, err := config.Demo(nil)
 	if err != nil {
@@ -111,7 +118,11 @@ func newEnvWith(t *testing.T, g *vault.Guard, proxies []netip.Prefix) *env {
 	// 5 s into a TOTP step, so that the clock sits well inside each step.
 	clk := &clock{t: time.Date(2026, 3, 2, 9, 0, 5, 0, time.UTC)}
 	logger := slog.New(slog.DiscardHandler)
-	v := vault.New(vault.Config{Store: st, Keys: keys, Policy: cfg.Policy, Now: clk.Now, Logger: logger, ReasonMaxLen: reasonMax, Guard: g})
+	var vs vault.Store = st
+	if wrap != nil {
+		vs = wrap(st)
+	}
+	v := vault.New(vault.Config{Store: vs, Keys: keys, Policy: cfg.Policy, Now: clk.Now, Logger: logger, ReasonMaxLen: reasonMax, Guard: g})
 	wa, err := webauthn.New(&webauthn.Config{RPID: rpID, RPDisplayName: "Coffre", RPOrigins: []string{rpOrigin}})
 	if err != nil {
 		t.Fatalf("webauthn.New: %v", err)

@@ -231,7 +231,7 @@ func (v *Vault) deny(ctx context.Context, e AuditEntry, cause error) {
 }
 
 func unavailable(err error) error {
-	if errors.Is(err, ErrUnavailable) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+	if errors.Is(err, ErrUnavailable) || errors.Is(err, ErrPanic) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return err
 	}
 	return fmt.Errorf("%w: %v", ErrUnavailable, err)

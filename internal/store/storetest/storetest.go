@@ -46,6 +46,7 @@ func Run(t *testing.T, open func(t *testing.T) vault.Store) {
 		{"Identity", identity},
 		{"Partners", partners},
 		{"AuditLeaves", auditLeaves},
+		{"PanicFailsAlone", panicFailsAlone},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
