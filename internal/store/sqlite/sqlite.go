@@ -11,9 +11,10 @@
 // (synchronous=FULL: the commit is on disk when Update returns). A function
 // that fails is rolled back to its savepoint and the others commit; a
 // failed COMMIT fails them all. A function that panics fails the same way,
-// with vault.ErrPanic, and the writer goes on. There is no fixed wait: under light load a
-// batch holds one call, under heavy load one fsync covers hundreds, and that
-// is how audited reads reach their throughput without weakening durability.
+// with vault.ErrPanic, and the writer goes on. There is no fixed wait:
+// under light load a batch holds one call, under heavy load one fsync
+// covers hundreds, and that is how audited reads reach their throughput
+// without weakening durability.
 //
 // Reads that need no write (View) use a separate pool of read-only
 // connections, which WAL lets run beside the writer.
