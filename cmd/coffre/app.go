@@ -124,15 +124,15 @@ func loadConfig(o appOptions) (*config.Config, error) {
 }
 
 // openStore opens the store cfg.Store names (config checked its form).
-func openStore(ctx context.Context, name string, keys *envelope.Keyring, o appOptions) (store.Store, error) {
+func openStore(ctx context.Context, name string, keys *envelope.Keyring, o appOptions, log *slog.Logger) (store.Store, error) {
 	if path, ok := strings.CutPrefix(name, "sqlite:"); ok {
-		st, err := sqlite.Open(ctx, path, sqlite.Options{IDs: keys.SubjectIDs(), Durability: o.durability, WriterCacheKiB: o.bulkCache})
+		st, err := sqlite.Open(ctx, path, sqlite.Options{IDs: keys.SubjectIDs(), Durability: o.durability, WriterCacheKiB: o.bulkCache, Logger: log})
 		if err != nil {
 			return nil, err
 		}
 		return st, nil
 	}
-	st, err := postgres.Open(ctx, name, postgres.Options{IDs: keys.SubjectIDs()})
+	st, err := postgres.Open(ctx, name, postgres.Options{IDs: keys.SubjectIDs(), Logger: log})
 	if err != nil {
 		return nil, &usageError{msg: err.Error(), hint: "check the store URL (store: postgres://USER@HOST:PORT/DB) and that the server is up"}
 	}
@@ -156,7 +156,7 @@ func openApp(ctx context.Context, o appOptions, stderr io.Writer) (*app, error) 
 	if created {
 		log.Info("created root key file", "path", cfg.RootKeyFile)
 	}
-	raw, err := openStore(ctx, cfg.Store, keys, o)
+	raw, err := openStore(ctx, cfg.Store, keys, o, log)
 	if err != nil {
 		return nil, err
 	}

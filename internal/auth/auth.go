@@ -17,6 +17,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -94,30 +95,74 @@ func (s *Service) now() time.Time {
 
 // HashPassword returns the PHC-format argon2id hash of password.
 func HashPassword(p Params, password string) string {
-	salt := make([]byte, 16)
+	salt := make([]byte, hashSaltLen)
 	rand.Read(salt)
-	key := argon2.IDKey([]byte(password), salt, p.Time, p.Memory, p.Threads, 32)
-	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s", argon2.Version, p.Memory, p.Time, p.Threads,
-		base64.RawStdEncoding.EncodeToString(salt), base64.RawStdEncoding.EncodeToString(key))
+	return formatHash(p, salt, argon2.IDKey([]byte(password), salt, p.Time, p.Memory, p.Threads, hashKeyLen))
 }
 
-// CheckPassword reports whether password matches the PHC hash.
+// CheckPassword reports whether password matches the PHC hash. A hash
+// parseHash refuses matches no password.
 func CheckPassword(hash, password string) bool {
-	parts := strings.Split(hash, "$")
-	if len(parts) != 6 || parts[1] != "argon2id" {
-		return false
-	}
-	var p Params
-	if _, err := fmt.Sscanf(parts[3], "m=%d,t=%d,p=%d", &p.Memory, &p.Time, &p.Threads); err != nil {
-		return false
-	}
-	salt, err1 := base64.RawStdEncoding.DecodeString(parts[4])
-	want, err2 := base64.RawStdEncoding.DecodeString(parts[5])
-	if err1 != nil || err2 != nil || len(want) == 0 || p.Memory > 1<<20 || p.Time > 16 {
+	p, salt, want, err := parseHash(hash)
+	if err != nil {
 		return false
 	}
 	got := argon2.IDKey([]byte(password), salt, p.Time, p.Memory, p.Threads, uint32(len(want)))
 	return subtle.ConstantTimeCompare(got, want) == 1
+}
+
+// The salt and key lengths HashPassword writes, the only ones parseHash
+// accepts.
+const hashSaltLen, hashKeyLen = 16, 32
+
+// errBadHash is parseHash's one error: the text names no part of the hash.
+var errBadHash = errors.New("not an argon2id hash as HashPassword writes them")
+
+// formatHash writes the PHC string of an argon2id hash:
+// $argon2id$v=19$m=<KiB>,t=<passes>,p=<threads>$<salt>$<key>, salt and key
+// in unpadded standard base64.
+func formatHash(p Params, salt, key []byte) string {
+	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s", argon2.Version, p.Memory, p.Time, p.Threads,
+		base64.RawStdEncoding.EncodeToString(salt), base64.RawStdEncoding.EncodeToString(key))
+}
+
+// parseHash reads what formatHash writes and nothing else: the numbers in
+// shortest decimal, the base64 canonical, a salt of hashSaltLen bytes and
+// a key of hashKeyLen, so that a hash that parses formats back to the
+// same string. It refuses the parameters CheckPassword must not run:
+// t or p of 0 (argon2 panics), m under 8p (argon2 would raise it), and
+// t over 16 or m over 1 GiB (a stored hash must not make a login cost
+// minutes).
+func parseHash(hash string) (p Params, salt, key []byte, err error) {
+	parts := strings.Split(hash, "$")
+	if len(parts) != 6 || parts[0] != "" || parts[1] != "argon2id" || parts[2] != fmt.Sprintf("v=%d", argon2.Version) {
+		return Params{}, nil, nil, errBadHash
+	}
+	ps := strings.Split(parts[3], ",")
+	if len(ps) != 3 {
+		return Params{}, nil, nil, errBadHash
+	}
+	var n [3]uint64
+	for i, prefix := range []string{"m=", "t=", "p="} {
+		digits, ok := strings.CutPrefix(ps[i], prefix)
+		if !ok {
+			return Params{}, nil, nil, errBadHash
+		}
+		if n[i], err = strconv.ParseUint(digits, 10, 32); err != nil || strconv.FormatUint(n[i], 10) != digits {
+			return Params{}, nil, nil, errBadHash
+		}
+	}
+	p = Params{Memory: uint32(n[0]), Time: uint32(n[1]), Threads: uint8(n[2])}
+	if n[2] < 1 || n[2] > 255 || p.Time < 1 || p.Time > 16 || p.Memory < 8*uint32(p.Threads) || p.Memory > 1<<20 {
+		return Params{}, nil, nil, errBadHash
+	}
+	salt, err1 := base64.RawStdEncoding.DecodeString(parts[4])
+	key, err2 := base64.RawStdEncoding.DecodeString(parts[5])
+	if err1 != nil || err2 != nil || len(salt) != hashSaltLen || len(key) != hashKeyLen ||
+		base64.RawStdEncoding.EncodeToString(salt) != parts[4] || base64.RawStdEncoding.EncodeToString(key) != parts[5] {
+		return Params{}, nil, nil, errBadHash
+	}
+	return p, salt, key, nil
 }
 
 // NewPassword returns a random password of 20 base32 characters.

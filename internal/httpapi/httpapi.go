@@ -132,6 +132,8 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, a *identity.Actor,
 	var te *auth.ThrottleError
 	var e apiError
 	switch {
+	case errors.Is(err, store.ErrPanic): // a bug, whatever else the error says
+		e = apiError{http.StatusInternalServerError, "internal", "internal error", "retry later; operators: see the server log"}
 	case errors.As(err, &fe):
 		// A field name and a fixed reason (FieldError never holds the value).
 		e = apiError{http.StatusBadRequest, "invalid_field", fe.Error(), "correct the field and send the request again"}
@@ -195,6 +197,15 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, a *identity.Actor,
 		s.Logger.InfoContext(r.Context(), "request refused", attrs...)
 	}
 	writeError(w, e.Status, e.Code, e.Message, e.Hint)
+}
+
+// storeUnavailable marks a store failure as ErrUnavailable (503), except
+// a panic, which stays an internal error (500).
+func storeUnavailable(err error) error {
+	if errors.Is(err, store.ErrPanic) {
+		return err
+	}
+	return fmt.Errorf("%w: %v", store.ErrUnavailable, err)
 }
 
 var (
@@ -539,7 +550,7 @@ func (s *Server) checkpoint(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err != nil {
-		s.fail(w, r, nil, fmt.Errorf("%w: %v", store.ErrUnavailable, err))
+		s.fail(w, r, nil, storeUnavailable(err))
 		return
 	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
@@ -609,7 +620,7 @@ func (s *Server) proof(a, b string, prove func(context.Context, store.Store, uin
 			return
 		}
 		if err != nil && !errors.Is(err, vault.ErrInvalid) {
-			err = fmt.Errorf("%w: %v", store.ErrUnavailable, err)
+			err = storeUnavailable(err)
 		}
 		if err != nil {
 			s.fail(w, r, nil, err)

@@ -8,11 +8,13 @@
 package rootkey
 
 import (
+	"bytes"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -25,6 +27,57 @@ type file struct {
 	Versions map[uint32]string `json:"versions"`
 }
 
+// maxFileSize bounds what Load reads: a key file of a thousand versions
+// is under 64 KiB.
+const maxFileSize = 1 << 20
+
+// encode writes the body of a key file: the current version and the
+// seed of each version in standard base64.
+func encode(seeds map[uint32][]byte, current uint32) []byte {
+	f := file{Current: current, Versions: map[uint32]string{}}
+	for v, s := range seeds {
+		f.Versions[v] = base64.StdEncoding.EncodeToString(s)
+	}
+	body, _ := json.MarshalIndent(f, "", "  ") // of a map and a number: never fails
+	return body
+}
+
+// decode reads the body of a key file: one JSON object with exactly the
+// fields encode writes, at least one version, each seed envelope.SeedSize
+// bytes, no version 0, and the current version among them. Its errors
+// name versions, never key material.
+func decode(body []byte) (seeds map[uint32][]byte, current uint32, err error) {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	var f file
+	if err := dec.Decode(&f); err != nil {
+		return nil, 0, errors.New("not a Coffre key file")
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return nil, 0, errors.New("not a Coffre key file: data after the object")
+	}
+	if len(f.Versions) == 0 {
+		return nil, 0, errors.New("no root key versions")
+	}
+	seeds = map[uint32][]byte{}
+	for v, s := range f.Versions {
+		b, err := base64.StdEncoding.DecodeString(s)
+		switch {
+		case v == 0:
+			return nil, 0, errors.New("version 0 is reserved")
+		case err != nil:
+			return nil, 0, fmt.Errorf("version %d is not base64", v)
+		case len(b) != envelope.SeedSize:
+			return nil, 0, fmt.Errorf("version %d is %d bytes, want %d", v, len(b), envelope.SeedSize)
+		}
+		seeds[v] = b
+	}
+	if _, ok := seeds[f.Current]; !ok {
+		return nil, 0, fmt.Errorf("current version %d is not among the versions", f.Current)
+	}
+	return seeds, f.Current, nil
+}
+
 // LoadOrCreate reads the key file at path, creating it with one fresh
 // version when it does not exist; created reports which.
 func LoadOrCreate(path string) (k *envelope.Keyring, created bool, err error) {
@@ -34,7 +87,7 @@ func LoadOrCreate(path string) (k *envelope.Keyring, created bool, err error) {
 	}
 	seed := make([]byte, envelope.SeedSize)
 	rand.Read(seed)
-	body, _ := json.MarshalIndent(file{Current: 1, Versions: map[uint32]string{1: base64.StdEncoding.EncodeToString(seed)}}, "", "  ")
+	body := encode(map[uint32][]byte{1: seed}, 1)
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, false, fmt.Errorf("create root key: %w", err)
 	}
@@ -57,32 +110,37 @@ func LoadOrCreate(path string) (k *envelope.Keyring, created bool, err error) {
 	return k, true, err
 }
 
-// Load reads the key file at path. It refuses a file others can read.
+// Load reads the key file at path. It refuses a file its group or others
+// may read or write (any of the mode bits 0o077), checked on the file it
+// opened.
 func Load(path string) (*envelope.Keyring, error) {
-	st, err := os.Stat(path)
+	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("root key: %w", err)
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("root key: %w", err)
+	}
+	if !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("root key %s: not a regular file", path)
 	}
 	if st.Mode().Perm()&0o077 != 0 {
-		return nil, fmt.Errorf("root key %s: mode %o lets others read it; chmod 600 it", path, st.Mode().Perm())
+		return nil, fmt.Errorf("root key %s: mode %o lets its group or others read or write it; chmod 600 it", path, st.Mode().Perm())
 	}
-	body, err := os.ReadFile(path)
+	body, err := io.ReadAll(io.LimitReader(f, maxFileSize+1))
 	if err != nil {
 		return nil, fmt.Errorf("root key: %w", err)
 	}
-	var f file
-	if err := json.Unmarshal(body, &f); err != nil {
-		return nil, fmt.Errorf("root key %s: not a Coffre key file", path)
+	if len(body) > maxFileSize {
+		return nil, fmt.Errorf("root key %s: larger than %d bytes", path, maxFileSize)
 	}
-	seeds := map[uint32][]byte{}
-	for v, s := range f.Versions {
-		b, err := base64.StdEncoding.DecodeString(s)
-		if err != nil {
-			return nil, fmt.Errorf("root key %s: version %d is not base64", path, v)
-		}
-		seeds[v] = b
+	seeds, current, err := decode(body)
+	if err != nil {
+		return nil, fmt.Errorf("root key %s: %w", path, err)
 	}
-	k, err := envelope.NewKeyring(seeds, f.Current)
+	k, err := envelope.NewKeyring(seeds, current)
 	if err != nil {
 		return nil, fmt.Errorf("root key %s: %w", path, err)
 	}

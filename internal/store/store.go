@@ -35,6 +35,12 @@ var (
 	// the log); the vault also returns it for any audit entry it cannot
 	// write, as a read without its entry is refused. The API answers 503.
 	ErrUnavailable = errors.New("store unavailable")
+	// ErrPanic: the function given to Update or View panicked. The store
+	// recovered: it rolled back that function's writes alone (the others
+	// of its group commit), logged the panic's type and stack, and keeps
+	// serving. The caller answers an internal error; the function is not
+	// run again.
+	ErrPanic = errors.New("transaction function panicked")
 )
 
 // Store runs transactions.
@@ -46,10 +52,12 @@ type Store interface {
 	// others in the group are unaffected. fn may be run more than once
 	// (a store retries a group in which a function failed); only the run
 	// whose transaction commits counts, so fn must set its results afresh
-	// on each run.
+	// on each run. Should fn panic, Update returns an error wrapping
+	// ErrPanic, and the group's other functions are unaffected.
 	Update(ctx context.Context, fn func(context.Context, Tx) error) error
 	// View runs fn read-only. Each read sees committed data; a View of
-	// several reads is not guaranteed one snapshot.
+	// several reads is not guaranteed one snapshot. Should fn panic, View
+	// returns an error wrapping ErrPanic.
 	View(ctx context.Context, fn func(context.Context, Tx) error) error
 	// NewSubjectIDs returns n ids for subjects about to be made, in
 	// creation order (see package subjectid). An id is never handed out

@@ -1,6 +1,7 @@
 package vault
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"maps"
@@ -34,20 +35,37 @@ func appendFieldHead(b []byte, name string, ctLen int) []byte {
 	return binary.AppendUvarint(b, uint64(ctLen))
 }
 
-// eachField calls fn for each field of an encoded blob, in order.
+// eachField calls fn for each field of an encoded blob, in order. It
+// accepts only what encodeFields writes: names strictly ascending (so no
+// name twice) and each length in its shortest uvarint, so that a blob
+// that parses is the one encoding of its fields.
 func eachField(b []byte, fn func(name string, ct []byte) error) error {
-	for len(b) > 0 {
+	var prev []byte
+	for first := true; len(b) > 0; first = false {
 		var part [2][]byte
 		for i := range part {
 			n, k := binary.Uvarint(b)
-			if k <= 0 || n > uint64(len(b)-k) {
+			if k <= 0 || k != uvarintLen(n) || n > uint64(len(b)-k) {
 				return errCorrupt
 			}
 			part[i], b = b[k:k+int(n)], b[k+int(n):]
 		}
+		if !first && bytes.Compare(prev, part[0]) >= 0 {
+			return errCorrupt
+		}
+		prev = part[0]
 		if err := fn(string(part[0]), part[1]); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// uvarintLen is the length of n's shortest uvarint.
+func uvarintLen(n uint64) int {
+	k := 1
+	for ; n >= 0x80; n >>= 7 {
+		k++
+	}
+	return k
 }

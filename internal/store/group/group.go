@@ -2,7 +2,8 @@
 // calls wait in it, and the writer takes whatever queued while it
 // committed the previous group, up to a maximum, and commits it as one
 // transaction (group commit: one disk flush for many calls, no fixed
-// wait). Both stores use it; what a group does is theirs.
+// wait). Both stores use it; what a group does is theirs. [Call] runs
+// one transaction function so that its panic fails it alone.
 package group
 
 import (

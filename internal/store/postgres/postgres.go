@@ -10,7 +10,8 @@
 // across servers) and waits for one WAL flush, not one per call. Should a
 // function fail, the group runs again with a savepoint around each
 // function. A group that fails with a serialization failure or a
-// deadlock runs again from the start; store.Store allows both.
+// deadlock runs again from the start; store.Store allows both. A function
+// that panics fails alone, with store.ErrPanic, and is not run again.
 package postgres
 
 import (
@@ -19,6 +20,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"sort"
 	"sync"
 	"time"
@@ -51,6 +53,9 @@ type Options struct {
 	Retries int
 	// MaxBatch caps the Update calls in one group commit (default 256).
 	MaxBatch int
+	// Logger receives what the writer must report: a transaction function
+	// that panicked (default slog.Default()).
+	Logger *slog.Logger
 }
 
 // Store is the PostgreSQL store. It implements store.Store.
@@ -74,6 +79,9 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 	}
 	if opts.MaxBatch <= 0 {
 		opts.MaxBatch = 256
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
 	}
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
@@ -194,13 +202,17 @@ func (s *Store) runGroup(ctx context.Context, batch []*group.Request) error {
 		t := &tx{q: ptx, ids: s.opts.IDs, write: true, g: &groupState{}}
 		failed := false
 		for _, r := range batch {
+			if errors.Is(r.Err, store.ErrPanic) {
+				failed = true // it panicked in an earlier run: not run again
+				continue
+			}
 			if r.Err = r.Ctx.Err(); r.Err != nil {
 				failed = true
 				continue
 			}
 			fctx := context.WithoutCancel(r.Ctx) // a cancel mid-statement would break the shared transaction
 			if !savepoints {
-				r.Err = r.Fn(fctx, t)
+				r.Err = group.Call(fctx, s.opts.Logger, r.Fn, t)
 				if failed = r.Err != nil; failed {
 					break
 				}
@@ -212,7 +224,7 @@ func (s *Store) runGroup(ctx context.Context, batch []*group.Request) error {
 				return fmt.Errorf("savepoint: %w", err)
 			}
 			mark := t.g.mark()
-			if r.Err = r.Fn(fctx, &tx{q: sp, ids: s.opts.IDs, write: true, g: t.g}); r.Err != nil {
+			if r.Err = group.Call(fctx, s.opts.Logger, r.Fn, &tx{q: sp, ids: s.opts.IDs, write: true, g: t.g}); r.Err != nil {
 				if retryable(r.Err) {
 					ptx.Rollback(ctx)
 					return r.Err
@@ -251,7 +263,8 @@ func (s *Store) runGroup(ctx context.Context, batch []*group.Request) error {
 
 // View runs fn on the pool: each read sees the latest committed data on
 // its own (store.Store promises no snapshot across a View's reads, and a
-// BEGIN and ROLLBACK around them would cost two round trips).
+// BEGIN and ROLLBACK around them would cost two round trips). A panic in
+// fn is recovered (see group.Call).
 func (s *Store) View(ctx context.Context, fn func(context.Context, store.Tx) error) error {
 	if s.q.Stopping() {
 		return unavailable(ErrClosed)
@@ -259,7 +272,7 @@ func (s *Store) View(ctx context.Context, fn func(context.Context, store.Tx) err
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	return unavailable(fn(ctx, &tx{q: s.pool, ids: s.opts.IDs}))
+	return unavailable(group.Call(ctx, s.opts.Logger, fn, &tx{q: s.pool, ids: s.opts.IDs}))
 }
 
 // retryable reports a failure that running the transaction again may cure.

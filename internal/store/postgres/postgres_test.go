@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"log/slog"
 	"net/url"
 	"os"
 	"sync"
@@ -77,7 +78,7 @@ func testIDs(t testing.TB) *subjectid.Codec {
 
 func openTest(t *testing.T) *Store {
 	t.Helper()
-	s, err := Open(context.Background(), freshSchema(t), Options{IDs: testIDs(t)})
+	s, err := Open(context.Background(), freshSchema(t), Options{IDs: testIDs(t), Logger: slog.New(slog.NewTextHandler(t.Output(), nil))})
 	if err != nil {
 		t.Fatal(err)
 	}

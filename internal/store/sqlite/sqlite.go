@@ -10,9 +10,11 @@
 // SAVEPOINT within a single BEGIN IMMEDIATE transaction, then commits once
 // (synchronous=FULL: the commit is on disk when Update returns). A function
 // that fails is rolled back to its savepoint and the others commit; a
-// failed COMMIT fails them all. There is no fixed wait: under light load a
-// batch holds one call, under heavy load one fsync covers hundreds, and that
-// is how audited reads reach their throughput without weakening durability.
+// failed COMMIT fails them all. A function that panics fails the same way,
+// with store.ErrPanic, and the writer goes on. There is no fixed wait:
+// under light load a batch holds one call, under heavy load one fsync
+// covers hundreds, and that is how audited reads reach their throughput
+// without weakening durability.
 //
 // Reads that need no write (View) use a separate pool of read-only
 // connections, which WAL lets run beside the writer.
@@ -25,6 +27,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"net/url"
 	"os"
 	"path"
@@ -65,6 +68,9 @@ type Options struct {
 	// Durability "full" (default) fsyncs every commit; "off" is for bulk
 	// loads that can be redone (the import benchmark), never for serving.
 	Durability string
+	// Logger receives what the writer must report: a transaction function
+	// that panicked (default slog.Default()).
+	Logger *slog.Logger
 }
 
 // Store is the SQLite store. It implements store.Store.
@@ -100,6 +106,9 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	}
 	if opts.MaxBatch <= 0 {
 		opts.MaxBatch = 512
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
 	}
 	if opts.Readers <= 0 {
 		opts.Readers = 2 * runtime.GOMAXPROCS(0)
@@ -481,7 +490,7 @@ func (s *Store) runGroup(ctx context.Context, batch []*group.Request, savepoints
 	for _, r := range batch {
 		if !savepoints {
 			if r.Err = r.Ctx.Err(); r.Err == nil {
-				r.Err = r.Fn(r.Ctx, tx)
+				r.Err = group.Call(r.Ctx, s.opts.Logger, r.Fn, tx)
 			}
 			if r.Err != nil {
 				return nil // the caller rolls back and retries with savepoints
@@ -500,6 +509,9 @@ func (s *Store) runGroup(ctx context.Context, batch []*group.Request, savepoints
 // its outcome in r.Err; an error return means the group's transaction can
 // no longer be trusted.
 func (s *Store) runSavepoint(ctx context.Context, tx *tx, r *group.Request) error {
+	if errors.Is(r.Err, store.ErrPanic) {
+		return nil // it panicked in the first run: not run again
+	}
 	if r.Err = r.Ctx.Err(); r.Err != nil {
 		return nil
 	}
@@ -507,7 +519,7 @@ func (s *Store) runSavepoint(ctx context.Context, tx *tx, r *group.Request) erro
 		return fmt.Errorf("savepoint: %w", err)
 	}
 	mark := s.cache.mark()
-	if r.Err = r.Fn(r.Ctx, tx); r.Err != nil {
+	if r.Err = group.Call(r.Ctx, s.opts.Logger, r.Fn, tx); r.Err != nil {
 		s.cache.rollbackTo(mark)
 		if _, err := s.stmts.m["rollbackTo"].ExecContext(ctx); err != nil {
 			return fmt.Errorf("rollback to savepoint: %w", err)
@@ -522,12 +534,13 @@ func (s *Store) runSavepoint(ctx context.Context, tx *tx, r *group.Request) erro
 // View runs fn on the read pool with prepared statements. Each statement
 // reads the latest committed state on its own (no BEGIN/ROLLBACK around
 // them: the session check on every request is one statement, and the two
-// extra round trips cost more than the query).
+// extra round trips cost more than the query). A panic in fn is
+// recovered (see group.Call).
 func (s *Store) View(ctx context.Context, fn func(context.Context, store.Tx) error) error {
 	if s.q.Stopping() {
 		return unavailable(ErrClosed)
 	}
-	return unavailable(fn(ctx, s.tx(s.rdb, s.rstmts, nil)))
+	return unavailable(group.Call(ctx, s.opts.Logger, fn, s.tx(s.rdb, s.rstmts, nil)))
 }
 
 // Close stops the writer after the group in progress (calls still queued

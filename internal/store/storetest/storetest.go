@@ -50,6 +50,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Identity", identityRecords},
 		{"Partners", partners},
 		{"AuditLeaves", auditLeaves},
+		{"PanicFailsAlone", panicFailsAlone},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -1,0 +1,172 @@
+package rootkey
+
+import (
+	"bytes"
+	"encoding/base64"
+	"errors"
+	"io/fs"
+	"maps"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/coffre/coffre/internal/envelope"
+)
+
+// seedB64 is a valid seed in the file's encoding.
+var seedB64 = base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{5}, envelope.SeedSize))
+
+func writeKey(t *testing.T, body string, mode os.FileMode) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "root.key")
+	if err := os.WriteFile(path, []byte(body), mode); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(path, mode); err != nil { // past the umask
+		t.Fatal(err)
+	}
+	return path
+}
+
+// TestRoundTrip: LoadOrCreate makes an owner-only file in an owner-only
+// directory, and loads the same keys from it afterwards.
+func TestRoundTrip(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "data", "root.key")
+	k1, created, err := LoadOrCreate(path)
+	if err != nil || !created {
+		t.Fatalf("LoadOrCreate of a new file: created %v, %v", created, err)
+	}
+	for p, want := range map[string]os.FileMode{path: 0o600, filepath.Dir(path): 0o700} {
+		if st, err := os.Stat(p); err != nil || st.Mode().Perm() != want {
+			t.Errorf("%s: mode %v, %v; want %o", p, st.Mode().Perm(), err, want)
+		}
+	}
+	k2, created, err := LoadOrCreate(path)
+	if err != nil || created {
+		t.Fatalf("LoadOrCreate of the file it made: created %v, %v", created, err)
+	}
+	if !bytes.Equal(k1.SigningSeed(), k2.SigningSeed()) || !bytes.Equal(k1.BlindIndex("f", "v"), k2.BlindIndex("f", "v")) || k2.Current() != 1 {
+		t.Fatal("the keys loaded differ from the keys created")
+	}
+}
+
+// TestVector loads testdata/root.key (seeds of 0x01 and 0x02 bytes, the
+// keyring of package envelope's vectors): the file format must not change.
+func TestVector(t *testing.T) {
+	body, err := os.ReadFile("testdata/root.key")
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, err := Load(writeKey(t, string(body), 0o600))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _ := envelope.NewKeyring(map[uint32][]byte{1: bytes.Repeat([]byte{1}, 32), 2: bytes.Repeat([]byte{2}, 32)}, 2)
+	if k.Current() != 2 || !bytes.Equal(k.SigningSeed(), want.SigningSeed()) {
+		t.Fatal("testdata/root.key loads to other keys than its seeds")
+	}
+}
+
+func TestPermissions(t *testing.T) {
+	body := `{"current":1,"versions":{"1":"` + seedB64 + `"}}`
+	for _, tt := range []struct {
+		mode os.FileMode
+		ok   bool
+	}{
+		{0o600, true}, {0o400, true},
+		{0o640, false}, {0o604, false}, {0o644, false}, {0o620, false}, {0o602, false}, {0o660, false}, {0o666, false}, {0o610, false}, {0o601, false},
+	} {
+		_, err := Load(writeKey(t, body, tt.mode))
+		if (err == nil) != tt.ok {
+			t.Errorf("Load of a file of mode %o: %v; want ok=%v", tt.mode, err, tt.ok)
+		}
+		if err != nil && !strings.Contains(err.Error(), "chmod 600") {
+			t.Errorf("mode %o: error %q does not say what to do", tt.mode, err)
+		}
+	}
+	t.Run("LoadOrCreate keeps refusing", func(t *testing.T) {
+		path := writeKey(t, body, 0o644)
+		if _, created, err := LoadOrCreate(path); err == nil || created {
+			t.Fatalf("LoadOrCreate of a readable file: created %v, %v; want an error", created, err)
+		}
+	})
+}
+
+func TestMissing(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "none.key")
+	if _, err := Load(path); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("Load of a missing file: %v, want fs.ErrNotExist", err)
+	}
+	if _, err := os.Stat(path); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatal("Load created the file")
+	}
+	if _, err := Load(t.TempDir()); err == nil {
+		t.Fatal("Load of a directory succeeded")
+	}
+}
+
+func TestBadFile(t *testing.T) {
+	short := base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{5}, envelope.SeedSize-1))
+	long := base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{5}, envelope.SeedSize+1))
+	for _, tt := range []struct{ name, body, want string }{
+		{"empty", ``, "not a Coffre key file"},
+		{"not json", `current: 1`, "not a Coffre key file"},
+		{"array", `[]`, "not a Coffre key file"},
+		{"cut", `{"current":1,"versions":{"1":"` + seedB64 + `"}`, "not a Coffre key file"},
+		{"unknown field", `{"current":1,"versions":{"1":"` + seedB64 + `"},"note":"x"}`, "not a Coffre key file"},
+		{"two objects", `{"current":1,"versions":{"1":"` + seedB64 + `"}}{}`, "data after the object"},
+		{"no versions", `{"current":1,"versions":{}}`, "no root key versions"},
+		{"no current", `{"versions":{"1":"` + seedB64 + `"}}`, "current version 0"},
+		{"current absent", `{"current":2,"versions":{"1":"` + seedB64 + `"}}`, "current version 2"},
+		{"version 0", `{"current":0,"versions":{"0":"` + seedB64 + `"}}`, "version 0 is reserved"},
+		{"version not a number", `{"current":1,"versions":{"one":"` + seedB64 + `"}}`, "not a Coffre key file"},
+		{"not base64", `{"current":1,"versions":{"1":"not base64!"}}`, "version 1 is not base64"},
+		{"seed short", `{"current":1,"versions":{"1":"` + short + `"}}`, "version 1 is 31 bytes, want 32"},
+		{"seed long", `{"current":1,"versions":{"1":"` + long + `"}}`, "version 1 is 33 bytes, want 32"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Load(writeKey(t, tt.body, 0o600))
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("Load got %v, want an error saying %q", err, tt.want)
+			}
+			for _, secret := range []string{seedB64, short, long, seedB64[:16]} {
+				if strings.Contains(err.Error(), secret) {
+					t.Fatalf("error %q holds key material", err)
+				}
+			}
+		})
+	}
+}
+
+// FuzzDecode feeds arbitrary bytes to the key file parser: no panic; what
+// it accepts makes a keyring, and encodes to a file that decodes to the
+// same seeds and current version; a cut of it (short of trailing space)
+// fails.
+func FuzzDecode(f *testing.F) {
+	if b, err := os.ReadFile("testdata/root.key"); err == nil {
+		f.Add(b)
+	}
+	f.Add(encode(map[uint32][]byte{1: bytes.Repeat([]byte{9}, envelope.SeedSize)}, 1))
+	f.Add([]byte(`{"current":1,"versions":{"1":"` + seedB64 + `","01":"` + seedB64 + `"}}`))
+	f.Add([]byte(`{"current":0,"versions":{"0":"` + seedB64 + `"}}`))
+	f.Add([]byte(`{}`))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		seeds, current, err := decode(body)
+		if err != nil {
+			return
+		}
+		if _, err := envelope.NewKeyring(seeds, current); err != nil {
+			t.Fatalf("decode accepted %q, but NewKeyring refuses it: %v", body, err)
+		}
+		seeds2, current2, err := decode(encode(seeds, current))
+		if err != nil || current2 != current || !maps.EqualFunc(seeds, seeds2, bytes.Equal) {
+			t.Fatalf("%q: re-encoded file decodes to %d %x, %v; want %d %x", body, current2, seeds2, err, current, seeds)
+		}
+		for n := range len(bytes.TrimRight(body, " \t\r\n")) {
+			if _, _, err := decode(body[:n]); err == nil {
+				t.Fatalf("decode accepts %q, a cut of %q", body[:n], body)
+			}
+		}
+	})
+}
