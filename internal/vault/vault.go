@@ -112,21 +112,6 @@ func New(c Config) *Vault {
 	return v
 }
 
-// Actor is who asks: an authenticated operator and where they ask from.
-type Actor struct {
-	ID     string // operator id
-	Role   string
-	Unit   string
-	Origin string // client address
-	// SteppedUp is when the session last proved a second factor, and
-	// StepFactor which (purposes may require a fresh one).
-	SteppedUp  time.Time
-	StepFactor string
-	// Sector is set for a partner organisation's client: it names subjects
-	// by the sector's pseudonyms, never by their ids.
-	Sector string
-}
-
 // View is one subject's record as a purpose shows it.
 type View struct {
 	ID      string            `json:"id"`
