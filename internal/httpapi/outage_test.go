@@ -3,11 +3,17 @@ package httpapi_test
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -205,10 +211,8 @@ func (rs *readers) take() (map[string]int, []string) {
 }
 
 // TestPostgresOutage cuts the connection to PostgreSQL (through a proxy,
-// so that the shared server keeps running) under concurrent reads: every
-// refused request is 503 unavailable, none 500; /readyz is 503 within a
-// second and 200 again once the connection is back; the log holds one
-// line per kind of failure, not one per request.
+// so that the shared server keeps running) under concurrent reads; see
+// outageUnderReads for what must hold.
 func TestPostgresOutage(t *testing.T) {
 	u, err := url.Parse(pgURL(t))
 	if err != nil {
@@ -216,9 +220,28 @@ func TestPostgresOutage(t *testing.T) {
 	}
 	proxy := newCutProxy(t, u.Host)
 	u.Host = proxy.Addr()
+	outageUnderReads(t, u.String(), proxy.Cut, proxy.Restore)
+}
+
+// TestPostgresStopped stops a PostgreSQL server of the test's own (a
+// cluster made with initdb, so that the shared server and the other
+// packages' tests are not disturbed) under concurrent reads, with the
+// fast shutdown an operator or a crash gives (connections terminated,
+// 57P01), then starts it again; see outageUnderReads.
+func TestPostgresStopped(t *testing.T) {
+	pg := startPrivatePostgres(t)
+	outageUnderReads(t, pg.url, pg.stop, pg.start)
+}
+
+// outageUnderReads serves from the PostgreSQL at u and reads under four
+// clients while cut makes the server unreachable, then restore brings it
+// back: every refused request is 503 unavailable, none 500; /readyz is
+// 503 within a second and 200 again once the server is back; the log
+// holds one line per kind of failure, not one per request.
+func outageUnderReads(t *testing.T, u string, cut, restore func()) {
 	logs := &syncBuffer{}
 	burst := logburst.New(slog.NewTextHandler(logs, nil), logburst.Options{Window: time.Hour})
-	e := newEnvOpts(t, envOptions{store: openPostgres(t, u.String()), readiness: true, start: time.Now(), logger: slog.New(burst)})
+	e := newEnvOpts(t, envOptions{store: openPostgres(t, u), readiness: true, start: time.Now(), logger: slog.New(burst)})
 
 	hr := e.login(t, e.addOperator(t, "helene", "hr-officer", "u1"))
 	cw := e.login(t, e.addOperator(t, "camille", "caseworker", "u1"))
@@ -245,7 +268,7 @@ func TestPostgresOutage(t *testing.T) {
 		t.Fatalf("before the cut: answers %v, %q; want 200s only", c, odd)
 	}
 
-	proxy.Cut()
+	cut()
 	took, status, ae := e.waitReady(t, http.StatusServiceUnavailable, 3*time.Second)
 	if status != http.StatusServiceUnavailable || took > time.Second {
 		t.Errorf("after the cut: /readyz = %d %s after %s, want 503 within 1 s", status, ae.Code, took)
@@ -266,7 +289,7 @@ func TestPostgresOutage(t *testing.T) {
 		t.Errorf("still cut: /readyz = %d %s, want 503", status, ae.Code)
 	}
 
-	proxy.Restore()
+	restore()
 	took, status, ae = e.waitReady(t, http.StatusOK, 10*time.Second)
 	if status != http.StatusOK {
 		t.Fatalf("after the restore: /readyz = %d %s after %s, want 200", status, ae.Code, took)
@@ -310,4 +333,79 @@ func TestPostgresOutage(t *testing.T) {
 	if !strings.Contains(logs.String(), "repeated=") {
 		t.Errorf("log: no repeated=N line after Flush")
 	}
+}
+
+// privatePostgres is a PostgreSQL cluster of one test's own.
+type privatePostgres struct {
+	url         string
+	stop, start func()
+}
+
+// startPrivatePostgres makes a throwaway cluster with initdb (as the
+// postgres user when the test runs as root, since PostgreSQL refuses to
+// run as root), starts it on a free loopback port, and removes it at the
+// end of the test. It skips when the PostgreSQL binaries are absent,
+// unless COFFRE_REQUIRE_POSTGRES is set.
+func startPrivatePostgres(t *testing.T) *privatePostgres {
+	t.Helper()
+	bins, _ := filepath.Glob("/usr/lib/postgresql/*/bin/pg_ctl")
+	if len(bins) == 0 {
+		if os.Getenv("COFFRE_REQUIRE_POSTGRES") != "" {
+			t.Fatal("no pg_ctl under /usr/lib/postgresql/*/bin")
+		}
+		t.Skip("no PostgreSQL server binaries (pg_ctl, initdb) to start a private cluster")
+	}
+	bin := filepath.Dir(bins[len(bins)-1])
+	dir, err := os.MkdirTemp("", "coffre-pg-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	run := func(name string, args ...string) error {
+		cmd := exec.Command(filepath.Join(bin, name), args...)
+		if os.Geteuid() == 0 {
+			cmd = exec.Command("runuser", append([]string{"-u", "postgres", "--", filepath.Join(bin, name)}, args...)...)
+		}
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			return fmt.Errorf("%s: %v: %s", name, err, out)
+		}
+		return nil
+	}
+	if os.Geteuid() == 0 {
+		pw, err := user.Lookup("postgres")
+		if err != nil {
+			t.Skipf("running as root and no postgres user to run a private cluster: %v", err)
+		}
+		uid, _ := strconv.Atoi(pw.Uid)
+		gid, _ := strconv.Atoi(pw.Gid)
+		if err := os.Chown(dir, uid, gid); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
+	ln.Close()
+	data := filepath.Join(dir, "data")
+	if err := run("initdb", "-D", data, "-A", "trust", "-U", "postgres", "--no-sync"); err != nil {
+		t.Fatal(err)
+	}
+	opts := "-p " + port + " -k " + dir + " -c listen_addresses=127.0.0.1 -c fsync=off"
+	pg := &privatePostgres{url: "postgres://postgres@127.0.0.1:" + port + "/postgres?sslmode=disable"}
+	pg.start = func() {
+		if err := run("pg_ctl", "-D", data, "-o", opts, "-l", filepath.Join(dir, "log"), "-w", "start"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pg.stop = func() {
+		if err := run("pg_ctl", "-D", data, "-m", "fast", "-w", "stop"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pg.start()
+	t.Cleanup(func() { run("pg_ctl", "-D", data, "-m", "immediate", "-w", "stop") })
+	return pg
 }
