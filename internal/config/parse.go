@@ -208,8 +208,7 @@ func (p *parser) fromEnv(path string, list bool) *yaml.Node {
 // Names of fields, purposes and roles.
 var (
 	fieldNameRE = regexp.MustCompile(`^[a-z][a-z0-9_]{0,62}$`)
-	// hostLabelRE matches one label of a lower-case host name.
-	hostLabelRE = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
+	hostNameRE  = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$`)
 	nameRE      = regexp.MustCompile(`^[a-z][a-z0-9-]{0,62}$`)
 	// plainKeyRE matches keys written as they are in a dotted path; others
 	// are quoted.
@@ -540,21 +539,36 @@ func read[T string | bool | int | int64 | float64](p *parser, l leaf) (T, bool) 
 	return v, false
 }
 
-// strs reads a list of strings: its string items (others are reported, at
-// path[i] when indexed), how many items it had, and whether it is a list.
-func (p *parser) strs(l leaf, indexed bool) (items []*yaml.Node, count int, isList bool) {
+// each reads the list of strings l, whose items check turns into the
+// values returned, or says what is wrong with; a value returned twice is
+// reported. Items that are not strings are reported at path[i] if indexed.
+// n is the number of items, or -1 when l is unset or not a list.
+func each[T comparable](p *parser, l leaf, indexed bool, check func(string) (T, string)) (out []T, n int) {
 	if !l.set() {
-		return nil, 0, false
+		return nil, -1
 	}
-	nodes := p.list(l.n, l.path)
-	for i, item := range nodes {
+	items, seen := p.list(l.n, l.path), map[T]bool{}
+	for i, item := range items {
 		path := l.path
 		if indexed {
 			path = fmt.Sprintf("%s[%d]", path, i)
 		}
-		if _, ok := read[string](p, leaf{n: item, path: path}); ok {
-			items = append(items, item)
+		s, ok := read[string](p, leaf{n: item, path: path})
+		if !ok {
+			continue
+		}
+		switch v, msg := check(s); {
+		case msg != "":
+			p.errorf(item, l.path, "%s", msg)
+		case seen[v]:
+			p.errorf(item, l.path, "%s listed twice", short(s))
+		default:
+			seen[v] = true
+			out = append(out, v)
 		}
 	}
-	return items, len(nodes), deref(l.n).Kind == yaml.SequenceNode
+	if deref(l.n).Kind != yaml.SequenceNode {
+		return out, -1
+	}
+	return out, len(items)
 }
