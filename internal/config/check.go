@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"maps"
+	"math"
 	"net"
 	"net/netip"
 	"net/url"
@@ -96,7 +97,7 @@ type fieldFile struct {
 	bad        bool
 }
 
-func (s *schemaFile) bind(p *parser, _, n *yaml.Node, path string, _ []string) {
+func (s *schemaFile) bind(p *parser, _, n *yaml.Node, path string, _ string) {
 	s.n = n
 	items := p.list(n, path)
 	if len(items) == 0 && deref(n).Kind == yaml.SequenceNode {
@@ -118,7 +119,7 @@ func (s *schemaFile) bind(p *parser, _, n *yaml.Node, path string, _ []string) {
 		if f.name != "" {
 			p.names["schema"] = append(p.names["schema"], f.name)
 		}
-		p.bind(nil, item, f.path, nil, reflect.ValueOf(&f).Elem())
+		p.bind(nil, item, f.path, "", reflect.ValueOf(&f).Elem())
 		f.bad = p.total() != before
 		s.items = append(s.items, f)
 	}
@@ -231,25 +232,22 @@ func dur(p *parser, l leaf) (time.Duration, bool) {
 	return d, true
 }
 
-func between[T int | int64 | time.Duration](lo, hi T, format string) func(T) string {
+// between says that a value is out of [lo, hi], with format, which is
+// given lo, hi and the value; zeroOK lets 0 through too.
+func between[T int | int64 | time.Duration](lo, hi T, zeroOK bool, format string) func(T) string {
 	return func(v T) string {
-		if v < lo || v > hi {
+		if (v < lo || v > hi) && !(zeroOK && v == 0) {
 			return fmt.Sprintf(format, lo, hi, v)
 		}
 		return ""
 	}
 }
 
+var positive = between(1, time.Duration(math.MaxInt64), false, "must be a positive duration, got %[3]s")
+
 func nonEmpty(s string) string {
 	if s == "" {
 		return "must not be empty"
-	}
-	return ""
-}
-
-func positive(d time.Duration) string {
-	if d <= 0 {
-		return fmt.Sprintf("must be a positive duration, got %s", d)
 	}
 	return ""
 }
@@ -267,12 +265,7 @@ func (p *parser) settings(f *file) *Config {
 		ReasonMaxLen:    defaultReasonMaxLen,
 		AuditMaxLag:     defaultAuditMaxLag,
 	}
-	set(p, f.Audit.MaxLag, dur, &c.AuditMaxLag, func(d time.Duration) string {
-		if d < time.Second {
-			return fmt.Sprintf("must be at least 1s, got %s", d)
-		}
-		return ""
-	})
+	set(p, f.Audit.MaxLag, dur, &c.AuditMaxLag, between(time.Second, math.MaxInt64, false, "must be at least %[1]s, got %[3]s"))
 	c.AuditWitnesses, _ = each(p, f.Audit.Witnesses, true, func(s string) (string, string) {
 		if u, err := url.Parse(s); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			return "", fmt.Sprintf("want an http(s) URL, got %s", short(s))
@@ -297,14 +290,14 @@ func (p *parser) settings(f *file) *Config {
 		}
 		p.bad(at, "sessions.absolute (%s) must be at least sessions.idle (%s)", c.SessionAbsolute, c.SessionIdle)
 	}
-	set(p, s.StepUp, dur, &c.StepUpFor, between(minStepUp, maxStepUp, "must be between %s and %s, got %s"))
-	set(p, f.Limits.MaxBodyBytes, read[int64], &c.MaxBodyBytes, between[int64](minBodyBytes, maxBodyBytes, "must be between %d (1 KiB) and %d (16 MiB), got %d"))
-	set(p, f.Limits.ReasonMaxLen, read[int], &c.ReasonMaxLen, between(1, maxReasonMaxLen, "must be between %d and %d, got %d"))
+	set(p, s.StepUp, dur, &c.StepUpFor, between(minStepUp, maxStepUp, false, "must be between %s and %s, got %s"))
+	set(p, f.Limits.MaxBodyBytes, read[int64], &c.MaxBodyBytes, between[int64](minBodyBytes, maxBodyBytes, false, "must be between %d (1 KiB) and %d (16 MiB), got %d"))
+	set(p, f.Limits.ReasonMaxLen, read[int], &c.ReasonMaxLen, between(1, maxReasonMaxLen, false, "must be between %d and %d, got %d"))
 
 	lf := f.Login
 	c.Login = Login{MaxFailures: defaultMaxFailures, FailureWindow: defaultFailWindow, LockFor: defaultLockFor, PerOrigin: defaultPerOrigin}
-	set(p, lf.MaxFailures, read[int], &c.Login.MaxFailures, between(1, maxMaxFailures, "must be between %d and %d, got %d"))
-	set(p, lf.FailureWindow, dur, &c.Login.FailureWindow, between(minFailWindow, maxFailWindow, "must be between %s and %s, got %s"))
+	set(p, lf.MaxFailures, read[int], &c.Login.MaxFailures, between(1, maxMaxFailures, false, "must be between %d and %d, got %d"))
+	set(p, lf.FailureWindow, dur, &c.Login.FailureWindow, between(minFailWindow, maxFailWindow, false, "must be between %s and %s, got %s"))
 	lockFor := func(p *parser, l leaf) (time.Duration, bool) {
 		// 0 is a duration too, and the one Go writes without a unit.
 		if rn := deref(l.n); rn.Kind == yaml.ScalarNode && rn.ShortTag() == "!!int" && rn.Value == "0" {
@@ -312,13 +305,8 @@ func (p *parser) settings(f *file) *Config {
 		}
 		return dur(p, l)
 	}
-	set(p, lf.LockFor, lockFor, &c.Login.LockFor, func(d time.Duration) string {
-		if d != 0 && (d < minLockFor || d > maxLockFor) {
-			return fmt.Sprintf("must be 0 (until a security officer lifts it) or between %s and %s (30 days), got %s", minLockFor, maxLockFor, d)
-		}
-		return ""
-	})
-	set(p, lf.PerOrigin, read[int], &c.Login.PerOrigin, between(1, maxPerOrigin, "must be between %d and %d, got %d"))
+	set(p, lf.LockFor, lockFor, &c.Login.LockFor, between(minLockFor, maxLockFor, true, "must be 0 (until a security officer lifts it) or between %s and %s (30 days), got %s"))
+	set(p, lf.PerOrigin, read[int], &c.Login.PerOrigin, between(1, maxPerOrigin, false, "must be between %d and %d, got %d"))
 
 	c.WebAuthn = p.webauthn(f.WebAuthn)
 	c.Partners = p.partners(f.Partners, c.Listen)
@@ -541,7 +529,7 @@ func (p *parser) schema(s schemaFile) ([]policy.Field, map[string]int) {
 		set(p, it.Sensitivity, read[string], (*string)(&f.Sensitivity), func(s string) string { return unknown("sensitivity", s, sensitivities) })
 		f.Required, _ = read[bool](p, it.Required)
 		f.Lookup, _ = read[bool](p, it.Lookup)
-		set(p, it.MaxLen, read[int], &f.MaxLen, between(1, maxFieldLen, "must be between %d and %d, got %d (leave it out for the type's default)"))
+		set(p, it.MaxLen, read[int], &f.MaxLen, between(1, maxFieldLen, false, "must be between %d and %d, got %d (leave it out for the type's default)"))
 		f.Retention, _ = read[string](p, it.Retention)
 		p.require(leaf{n: it.n, path: it.path}, "name type sensitivity", it.Name, it.Type, it.Sensitivity)
 		if f.Lookup && f.Type != "" && !slices.Contains(lookupTypes, f.Type) {
@@ -769,19 +757,12 @@ func (p *parser) limits(gl guardLimits, l guard.Limits) guard.Limits {
 		{gl.MissesPerHour, "no limit", &l.MissesPerHour},
 		{gl.HardMargin, "off", &l.HardMargin},
 	} {
-		if i, ok := p.count(b.l, maxGuardCount, b.zero); ok {
-			*b.dst = i
-		}
+		set(p, b.l, read[int], b.dst, between(0, maxGuardCount, false, "must be between 0 ("+b.zero+") and %[2]d, got %[3]d"))
 	}
 	if subjects, window, ok := p.velocity(gl.Velocity); ok {
 		l.VelocitySubjects, l.VelocityWindow = subjects, window
 	}
-	set(p, gl.EnumerationRun, read[int], &l.EnumerationRun, func(i int) string {
-		if i != 0 && (i < minEnumerationRun || i > maxEnumerationRun) {
-			return fmt.Sprintf("must be 0 (off) or between %d and %d, got %d", minEnumerationRun, maxEnumerationRun, i)
-		}
-		return ""
-	})
+	set(p, gl.EnumerationRun, read[int], &l.EnumerationRun, between(minEnumerationRun, maxEnumerationRun, true, "must be 0 (off) or between %d and %d, got %d"))
 	if s, ok := read[string](p, gl.Hours); ok {
 		if h, err := guard.ParseHours(s); err != nil {
 			p.bad(gl.Hours, "invalid hours %s: %v", short(s), err)
@@ -790,17 +771,6 @@ func (p *parser) limits(gl guardLimits, l guard.Limits) guard.Limits {
 		}
 	}
 	return l
-}
-
-// count reads an integer between 0 (which means zero, as in "no limit" or
-// "off") and max.
-func (p *parser) count(l leaf, max int64, zero string) (int, bool) {
-	i, ok := read[int64](p, l)
-	if ok && (i < 0 || i > max) {
-		p.bad(l, "must be between 0 (%s) and %d, got %d", zero, max, i)
-		return 0, false
-	}
-	return int(i), ok
 }
 
 // isOff reports whether n turns a detector off: off, false or 0.
@@ -867,8 +837,8 @@ func (p *parser) velocity(v velocityFile) (subjects int, window time.Duration, o
 		return 0, 0, off
 	}
 	before := p.total()
-	subjects, _ = p.count(v.Subjects, maxVelocitySubjects, "off")
-	set(p, v.Window, dur, &window, between(time.Nanosecond, maxVelocityWindow, "must be a positive duration of at most %[2]s, got %[3]s"))
+	set(p, v.Subjects, read[int], &subjects, between(0, maxVelocitySubjects, false, "must be between 0 (off) and %[2]d, got %[3]d"))
+	set(p, v.Window, dur, &window, between(time.Nanosecond, maxVelocityWindow, false, "must be a positive duration of at most %[2]s, got %[3]s"))
 	if p.require(v.Off, "subjects", v.Subjects); subjects > 0 {
 		p.require(v.Off, "window", v.Window)
 	}

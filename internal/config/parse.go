@@ -48,23 +48,22 @@ type entry[T any] struct {
 // of the roles (or fields).
 type named[T any] []entry[T]
 
-func (m *named[T]) bind(p *parser, _, n *yaml.Node, path string, opts []string) {
+func (m *named[T]) bind(p *parser, _, n *yaml.Node, path string, opts string) {
 	have := map[string]bool{}
 	for _, e := range p.pairs(n, path) {
 		before := p.total()
 		en := entry[T]{Name: e.key, Path: join(path, e.key), K: e.k, V: e.v}
-		p.bind(e.k, e.v, en.Path, nil, reflect.ValueOf(&en.Val).Elem())
+		p.bind(e.k, e.v, en.Path, "", reflect.ValueOf(&en.Val).Elem())
 		en.Bad = p.total() != before
 		have[e.key] = true
 		p.names[path] = append(p.names[path], e.key)
 		*m = append(*m, en)
 	}
-	for _, o := range opts {
-		list, _ := strings.CutPrefix(o, "names=")
+	if list, ok := strings.CutPrefix(opts, "names="); ok {
 		for _, name := range p.names[list] {
 			en := entry[T]{Name: name, Path: join(path, name)}
 			if p.lastEnv = nil; !have[name] {
-				p.bind(nil, nil, en.Path, nil, reflect.ValueOf(&en.Val).Elem())
+				p.bind(nil, nil, en.Path, "", reflect.ValueOf(&en.Val).Elem())
 			}
 			if p.lastEnv != nil {
 				en.K, en.V = p.lastEnv, p.lastEnv
@@ -76,41 +75,48 @@ func (m *named[T]) bind(p *parser, _, n *yaml.Node, path string, opts []string) 
 
 // binder is implemented by the types that decode themselves.
 type binder interface {
-	bind(p *parser, k, n *yaml.Node, path string, opts []string)
+	bind(p *parser, k, n *yaml.Node, path string, opts string)
 }
 
 var leafType = reflect.TypeFor[leaf]()
 
+// bind takes the value of the variable that overrides the key at path (a
+// list, comma-separated, with the tag option list) in place of n.
+func (l *leaf) bind(p *parser, k, n *yaml.Node, path string, opts string) {
+	if e := p.fromEnv(path, opts == "list"); e != nil {
+		k, n = e, e
+	}
+	if n != nil {
+		*l = leaf{k: k, n: n, path: path}
+	}
+}
+
 // bind decodes n, the value of key k at path, into v; opts are the options
-// of v's tag (list: the variable's value is comma-separated). Struct fields
-// are the keys of a mapping, named by their `key` tag; a field tagged "."
-// holds the key's own value, and makes a scalar acceptable in place of the
-// mapping (rate: off).
-func (p *parser) bind(k, n *yaml.Node, path string, opts []string, v reflect.Value) {
+// of v's tag. Struct fields are the keys of a mapping, named by their `key`
+// tag; a field tagged "." holds the key's own value, and makes a scalar
+// acceptable in place of the mapping (rate: off).
+func (p *parser) bind(k, n *yaml.Node, path string, opts string, v reflect.Value) {
 	if b, ok := v.Addr().Interface().(binder); ok {
 		b.bind(p, k, n, path, opts)
 		return
 	}
-	t := v.Type()
-	self := fieldIndex(t, ".")
-	if t == leafType || self >= 0 {
-		if e := p.fromEnv(path, slices.Contains(opts, "list")); e != nil {
-			k, n = e, e
+	t, fields := v.Type(), map[string]int{}
+	for i := range t.NumField() {
+		if key, _ := tag(t.Field(i)); key != "" {
+			fields[key] = i
 		}
-		if n != nil && t == leafType {
-			v.Set(reflect.ValueOf(leaf{k: k, n: n, path: path}))
-		}
-		if t == leafType {
-			return
-		}
-		if n != nil {
-			v.Field(self).Set(reflect.ValueOf(leaf{k: k, n: n, path: path}))
+	}
+	self, hasSelf := fields["."]
+	if hasSelf {
+		l := v.Field(self).Addr().Interface().(*leaf)
+		if l.bind(p, k, n, path, opts); l.set() {
+			n = l.n
 		}
 	}
 	vals := map[string]pair{}
-	if self < 0 || deref(n).Kind == yaml.MappingNode {
+	if !hasSelf || deref(n).Kind == yaml.MappingNode {
 		for _, e := range p.pairs(n, path) {
-			if i := fieldIndex(t, e.key); i < 0 || e.key == "." {
+			if _, ok := fields[e.key]; !ok || e.key == "." {
 				p.errorf(e.k, path, "unknown key %s%s", short(e.key), hint(e.key, keysOf(t)))
 			} else if !isNull(deref(e.v)) { // a null value counts as absent
 				vals[e.key] = e
@@ -119,28 +125,15 @@ func (p *parser) bind(k, n *yaml.Node, path string, opts []string, v reflect.Val
 	}
 	for i := range t.NumField() {
 		if key, o := tag(t.Field(i)); key != "" && key != "." {
-			e := vals[key]
-			p.bind(e.k, e.v, join(path, key), o, v.Field(i))
+			p.bind(vals[key].k, vals[key].v, join(path, key), o, v.Field(i))
 		}
 	}
 }
 
 // tag splits a struct field's `key` tag into the key and its options.
-func tag(f reflect.StructField) (key string, opts []string) {
-	key, rest, _ := strings.Cut(f.Tag.Get("key"), ",")
-	if rest != "" {
-		opts = strings.Split(rest, ",")
-	}
+func tag(f reflect.StructField) (key, opts string) {
+	key, opts, _ = strings.Cut(f.Tag.Get("key"), ",")
 	return key, opts
-}
-
-func fieldIndex(t reflect.Type, key string) int {
-	for i := range t.NumField() {
-		if k, _ := tag(t.Field(i)); k != "" && k == key {
-			return i
-		}
-	}
-	return -1
 }
 
 // keysOf lists the keys of the mapping that struct type t decodes.
@@ -305,7 +298,7 @@ func (p *parser) parse(data []byte, environ []string) *Config {
 	}
 	var f file
 	p.env, p.envPath, p.names = environment(environ), map[string]string{}, map[string][]string{}
-	p.bind(nil, root, "", nil, reflect.ValueOf(&f).Elem())
+	p.bind(nil, root, "", "", reflect.ValueOf(&f).Elem())
 	if f.Schema.n == nil {
 		p.add(rootLine, "schema", "missing required key: declare at least one field of the record schema")
 	}
@@ -340,30 +333,18 @@ func (p *parser) document(data []byte) (root *yaml.Node, ok bool) {
 	return nil, true
 }
 
-// yamlParserErrors are the problems yaml.v3's parser (as opposed to its
+// yamlParserError matches the problems yaml.v3's parser (as opposed to its
 // scanner) reports. For those it prints a 0-based line: that of the block
 // the problem is in, or of the problem when the block starts on the first
 // line.
-var yamlParserErrors = []string{
-	"did not find expected <stream-start>",
-	"did not find expected <document start>",
-	"did not find expected node content",
-	"did not find expected '-' indicator",
-	"did not find expected key",
-	"did not find expected ',' or ']'",
-	"did not find expected ',' or '}'",
-	"found undefined tag handle",
-	"found duplicate %YAML directive",
-	"found incompatible YAML document",
-	"found duplicate %TAG directive",
-}
+var yamlParserError = regexp.MustCompile(`^(did not find expected (<|node content|key|'[-,]')|found (undefined tag|duplicate|incompatible))`)
 
 // yamlError reports a YAML syntax error, on its line when it says one.
 func (p *parser) yamlError(err error) {
 	msg := err.Error()
 	if m := yamlLineRE.FindStringSubmatch(msg); m != nil {
 		if line, err := strconv.Atoi(m[1]); err == nil {
-			if slices.Contains(yamlParserErrors, m[2]) {
+			if yamlParserError.MatchString(m[2]) {
 				line++
 			}
 			p.add(line, "", "invalid YAML: %s", m[2])
