@@ -158,12 +158,7 @@ func envName(path string) string {
 func environment(environ []string) map[string]string {
 	env := map[string]string{}
 	for _, kv := range environ {
-		k, v, ok := strings.Cut(kv, "=")
-		switch {
-		case !ok || !strings.HasPrefix(k, "COFFRE_"):
-		case v == "":
-			delete(env, k)
-		default:
+		if k, v, _ := strings.Cut(kv, "="); strings.HasPrefix(k, "COFFRE_") {
 			env[k] = v
 		}
 	}
@@ -175,8 +170,8 @@ func environment(environ []string) map[string]string {
 // a string otherwise; nil if the variable is unset.
 func (p *parser) fromEnv(path string, list bool) *yaml.Node {
 	name := envName(path)
-	val, ok := p.env[name]
-	if !ok {
+	val := p.env[name]
+	if val == "" {
 		return nil
 	}
 	n := &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: val}
@@ -240,24 +235,24 @@ type pair struct {
 	k, v *yaml.Node
 }
 
-func (p *parser) add(line int, key, format string, args ...any) {
-	p.n++
-	if len(p.probs) < maxProblems {
-		p.probs = append(p.probs, Problem{File: p.file, Line: line, Key: key, Message: fmt.Sprintf(format, args...)})
+// errorf reports a problem with the value in n (nil for none), at key path:
+// on its line, or on the variable it came from.
+func (p *parser) errorf(n *yaml.Node, path, format string, args ...any) {
+	if name, env := p.envOf[n]; env {
+		p.envProbs = append(p.envProbs, Problem{File: envFile, Key: name, Message: fmt.Sprintf(format, args...)})
+	} else if p.n++; len(p.probs) < maxProblems {
+		p.probs = append(p.probs, Problem{File: p.file, Line: line(n), Key: path, Message: fmt.Sprintf(format, args...)})
 	}
 }
 
-// errorf reports a problem with the value in n, at key path: on its line,
-// or on the variable it came from.
-func (p *parser) errorf(n *yaml.Node, path, format string, args ...any) {
-	switch name, env := p.envOf[n]; {
-	case env:
-		p.envProbs = append(p.envProbs, Problem{File: envFile, Key: name, Message: fmt.Sprintf(format, args...)})
-	case n == nil:
-		p.add(0, path, format, args...)
-	default:
-		p.add(n.Line, path, format, args...)
+// at is a node that stands for a line, where there is no node.
+func at(line int) *yaml.Node { return &yaml.Node{Line: line} }
+
+func line(n *yaml.Node) int {
+	if n == nil {
+		return 0
 	}
+	return n.Line
 }
 
 // bad reports a problem with the value of l.
@@ -281,7 +276,7 @@ func (p *parser) sort() {
 func (p *parser) parse(data []byte, environ []string) *Config {
 	p.envOf = map[*yaml.Node]string{}
 	if len(data) > maxFileSize {
-		p.add(0, "", "file is larger than %d bytes", maxFileSize)
+		p.errorf(nil, "", "file is larger than %d bytes", maxFileSize)
 		return nil
 	}
 	root, ok := p.document(data)
@@ -300,7 +295,7 @@ func (p *parser) parse(data []byte, environ []string) *Config {
 	p.env, p.envPath, p.names = environment(environ), map[string]string{}, map[string][]string{}
 	p.bind(nil, root, "", "", reflect.ValueOf(&f).Elem())
 	if f.Schema.n == nil {
-		p.add(rootLine, "schema", "missing required key: declare at least one field of the record schema")
+		p.errorf(at(rootLine), "schema", "missing required key: declare at least one field of the record schema")
 	}
 	return p.check(&f)
 }
@@ -309,25 +304,19 @@ func (p *parser) parse(data []byte, environ []string) *Config {
 // nil for an empty document. ok is false after a syntax error.
 func (p *parser) document(data []byte) (root *yaml.Node, ok bool) {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
-	var doc yaml.Node
-	if err := dec.Decode(&doc); err != nil {
-		if err == io.EOF {
-			return nil, true
+	var doc, next yaml.Node
+	err := dec.Decode(&doc)
+	if err == nil {
+		if err = dec.Decode(&next); err == nil {
+			p.errorf(&next, "", "a configuration holds one YAML document; remove the second one (after \"---\")")
+			return nil, false
 		}
+	}
+	if err != io.EOF {
 		p.yamlError(err)
 		return nil, false
 	}
-	var next yaml.Node
-	switch err := dec.Decode(&next); {
-	case err == io.EOF:
-	case err != nil:
-		p.yamlError(err)
-		return nil, false
-	default:
-		p.errorf(&next, "", "a configuration holds one YAML document; remove the second one (after \"---\")")
-		return nil, false
-	}
-	if doc.Kind == yaml.DocumentNode && len(doc.Content) > 0 {
+	if len(doc.Content) > 0 {
 		return doc.Content[0], true
 	}
 	return nil, true
@@ -347,11 +336,11 @@ func (p *parser) yamlError(err error) {
 			if yamlParserError.MatchString(m[2]) {
 				line++
 			}
-			p.add(line, "", "invalid YAML: %s", m[2])
+			p.errorf(at(line), "", "invalid YAML: %s", m[2])
 			return
 		}
 	}
-	p.add(0, "", "invalid YAML: %s", strings.TrimPrefix(msg, "yaml: "))
+	p.errorf(nil, "", "invalid YAML: %s", strings.TrimPrefix(msg, "yaml: "))
 }
 
 // deref follows aliases to the node they name.
@@ -381,16 +370,11 @@ func describe(n *yaml.Node) string {
 	case n.Kind != yaml.ScalarNode:
 		return "an alias"
 	}
-	switch t := n.ShortTag(); t {
-	case "!!str":
-		return "the string " + short(n.Value)
-	case "!!bool":
-		return "the boolean " + short(n.Value)
-	case "!!int", "!!float":
-		return "the number " + short(n.Value)
-	default:
-		return "a value tagged " + short(t)
+	what, ok := map[string]string{"!!str": "the string", "!!bool": "the boolean", "!!int": "the number", "!!float": "the number"}[n.ShortTag()]
+	if !ok {
+		return "a value tagged " + short(n.ShortTag())
 	}
+	return what + " " + short(n.Value)
 }
 
 // short quotes s, cut to a length that fits in a message.
@@ -457,7 +441,7 @@ func (p *parser) spend() bool {
 	}
 	if !p.tooBig {
 		p.tooBig = true
-		p.add(0, "", "document too complex (more than %d entries, counting aliases)", maxWork)
+		p.errorf(nil, "", "document too complex (more than %d entries, counting aliases)", maxWork)
 	}
 	return false
 }
