@@ -25,20 +25,44 @@ import (
 // tag, in the order unknown-key hints list them; the options are those of
 // [parser.bind] and [named].
 type file struct {
-	Store       leaf               `key:"store"`
-	Listen      leaf               `key:"listen"`
-	DataDir     leaf               `key:"data_dir"`
-	RootKeyFile leaf               `key:"root_key_file"`
-	Sessions    sessionsFile       `key:"sessions"`
-	Limits      limitsFile         `key:"limits"`
-	Audit       auditFile          `key:"audit"`
-	WebAuthn    webauthnFile       `key:"webauthn"`
-	Login       loginFile          `key:"login"`
-	Partners    partnersFile       `key:"partners"`
-	Schema      schemaFile         `key:"schema"`
-	Purposes    named[purposeFile] `key:"purposes"`
-	Roles       named[roleFile]    `key:"roles"`
-	Guard       guardFile          `key:"guard"`
+	Store       leaf         `key:"store"`
+	Listen      leaf         `key:"listen"`
+	DataDir     leaf         `key:"data_dir"`
+	RootKeyFile leaf         `key:"root_key_file"`
+	Sessions    sessionsFile `key:"sessions"`
+	Limits      struct {
+		MaxBodyBytes leaf `key:"max_body_bytes"`
+		ReasonMaxLen leaf `key:"reason_max_len"`
+	} `key:"limits"`
+	Audit struct {
+		Witnesses leaf `key:"witnesses,list"`
+		MaxLag    leaf `key:"max_lag"`
+	} `key:"audit"`
+	WebAuthn struct {
+		RPID    leaf `key:"rp_id"`
+		RPName  leaf `key:"rp_name"`
+		Origins leaf `key:"origins,list"`
+	} `key:"webauthn"`
+	Login struct {
+		MaxFailures   leaf `key:"max_failures"`
+		FailureWindow leaf `key:"failure_window"`
+		LockFor       leaf `key:"lock_for"`
+		PerOrigin     leaf `key:"per_origin_per_minute"`
+	} `key:"login"`
+	Partners struct {
+		Listen leaf `key:"listen"`
+		Hosts  leaf `key:"hosts,list"`
+	} `key:"partners"`
+	Schema   schemaFile         `key:"schema"`
+	Purposes named[purposeFile] `key:"purposes"`
+	Roles    named[roleFile]    `key:"roles"`
+	Guard    struct {
+		Timezone        leaf               `key:"timezone"`
+		TrustedNetworks leaf               `key:"trusted_networks,list"`
+		TrustedProxies  leaf               `key:"trusted_proxies,list"`
+		Defaults        guardLimits        `key:"defaults"`
+		Roles           named[guardLimits] `key:"roles,names=roles"`
+	} `key:"guard"`
 }
 
 type sessionsFile struct {
@@ -46,34 +70,6 @@ type sessionsFile struct {
 	Absolute   leaf `key:"absolute"`
 	LoginToken leaf `key:"login_token"`
 	StepUp     leaf `key:"step_up"`
-}
-
-type limitsFile struct {
-	MaxBodyBytes leaf `key:"max_body_bytes"`
-	ReasonMaxLen leaf `key:"reason_max_len"`
-}
-
-type auditFile struct {
-	Witnesses leaf `key:"witnesses,list"`
-	MaxLag    leaf `key:"max_lag"`
-}
-
-type webauthnFile struct {
-	RPID    leaf `key:"rp_id"`
-	RPName  leaf `key:"rp_name"`
-	Origins leaf `key:"origins,list"`
-}
-
-type loginFile struct {
-	MaxFailures   leaf `key:"max_failures"`
-	FailureWindow leaf `key:"failure_window"`
-	LockFor       leaf `key:"lock_for"`
-	PerOrigin     leaf `key:"per_origin_per_minute"`
-}
-
-type partnersFile struct {
-	Listen leaf `key:"listen"`
-	Hosts  leaf `key:"hosts,list"`
 }
 
 // schemaFile is the list of fields, each named in paths by its name when it
@@ -138,14 +134,6 @@ type roleFile struct {
 	MFA         leaf `key:"mfa,list"`
 }
 
-type guardFile struct {
-	Timezone        leaf               `key:"timezone"`
-	TrustedNetworks leaf               `key:"trusted_networks,list"`
-	TrustedProxies  leaf               `key:"trusted_proxies,list"`
-	Defaults        guardLimits        `key:"defaults"`
-	Roles           named[guardLimits] `key:"roles,names=roles"`
-}
-
 // guardLimits is guard.defaults or a role under guard.roles.
 type guardLimits struct {
 	AllUnits       leaf         `key:"all_units"`
@@ -194,7 +182,7 @@ func (p *parser) check(f *file) *Config {
 	fields, declaredFields := p.schema(f.Schema)
 	purposes, declaredPurposes, purposeStepUps := p.purposes(f.Purposes, fields, declaredFields)
 	roles, declaredRoles := p.roles(f.Roles, declaredPurposes, purposeStepUps)
-	c.Guard = p.guard(f.Guard, roles, declaredRoles)
+	c.Guard = p.guard(f, roles, declaredRoles)
 	if p.total() == 0 {
 		c.Policy = policy.New(fields, purposes, roles)
 	}
@@ -308,13 +296,14 @@ func (p *parser) settings(f *file) *Config {
 	set(p, lf.LockFor, lockFor, &c.Login.LockFor, between(minLockFor, maxLockFor, true, "must be 0 (until a security officer lifts it) or between %s and %s (30 days), got %s"))
 	set(p, lf.PerOrigin, read[int], &c.Login.PerOrigin, between(1, maxPerOrigin, false, "must be between %d and %d, got %d"))
 
-	c.WebAuthn = p.webauthn(f.WebAuthn)
-	c.Partners = p.partners(f.Partners, c.Listen)
+	c.WebAuthn = p.webauthn(f)
+	c.Partners = p.partners(f, c.Listen)
 	return c
 }
 
 // webauthn applies the defaults and checks the webauthn settings.
-func (p *parser) webauthn(wf webauthnFile) WebAuthn {
+func (p *parser) webauthn(f *file) WebAuthn {
+	wf := f.WebAuthn
 	w := WebAuthn{RPID: defaultRPID, RPName: defaultRPName}
 	rpIDOK := set(p, wf.RPID, read[string], &w.RPID, checkRPID)
 	set(p, wf.RPName, read[string], &w.RPName, func(s string) string { return nonEmpty(strings.TrimSpace(s)) })
@@ -342,7 +331,8 @@ func (p *parser) webauthn(wf webauthnFile) WebAuthn {
 
 // partners applies the defaults and checks the partners settings. listen is
 // the HTTP listen address, which the partners listener may not take too.
-func (p *parser) partners(pf partnersFile, listen string) Partners {
+func (p *parser) partners(f *file, listen string) Partners {
+	pf := f.Partners
 	var pa Partners
 	set(p, pf.Listen, read[string], &pa.Listen, func(s string) string {
 		if s == "" {
@@ -677,7 +667,8 @@ func entryOK[T any](p *parser, e entry[T], declared map[string]bool, what, want 
 
 // guard checks the guard section. roles are the valid roles, declaredRoles
 // the names of all those defined, valid or not.
-func (p *parser) guard(gf guardFile, roles []*policy.Role, declaredRoles map[string]bool) Guard {
+func (p *parser) guard(f *file, roles []*policy.Role, declaredRoles map[string]bool) Guard {
+	gf := f.Guard
 	g := Guard{Location: defaultLocation(), Roles: map[string]guard.Limits{}}
 	for _, s := range defaultTrustedNetworks {
 		g.TrustedNetworks = append(g.TrustedNetworks, netip.MustParsePrefix(s))

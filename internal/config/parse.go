@@ -49,20 +49,18 @@ type entry[T any] struct {
 type named[T any] []entry[T]
 
 func (m *named[T]) bind(p *parser, _, n *yaml.Node, path string, opts string) {
-	have := map[string]bool{}
 	for _, e := range p.pairs(n, path) {
 		before := p.total()
 		en := entry[T]{Name: e.key, Path: join(path, e.key), K: e.k, V: e.v}
 		p.bind(e.k, e.v, en.Path, "", reflect.ValueOf(&en.Val).Elem())
 		en.Bad = p.total() != before
-		have[e.key] = true
 		p.names[path] = append(p.names[path], e.key)
 		*m = append(*m, en)
 	}
 	if list, ok := strings.CutPrefix(opts, "names="); ok {
 		for _, name := range p.names[list] {
 			en := entry[T]{Name: name, Path: join(path, name)}
-			if p.lastEnv = nil; !have[name] {
+			if p.lastEnv = nil; !slices.Contains(p.names[path], name) {
 				p.bind(nil, nil, en.Path, "", reflect.ValueOf(&en.Val).Elem())
 			}
 			if p.lastEnv != nil {
@@ -204,15 +202,15 @@ var (
 	yamlLineRE = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
 )
 
-// maxWork bounds the mapping entries and list items visited, so that aliases
-// cannot make a small file expensive to walk.
-const maxWork = 1 << 20
-
-// envFile is the file named by problems with environment variables.
-const envFile = "environment"
-
-// maxProblems bounds the problems kept; the others are only counted.
-const maxProblems = 100
+const (
+	// maxWork bounds the mapping entries and list items visited, so that
+	// aliases cannot make a small file expensive to walk.
+	maxWork = 1 << 20
+	// maxProblems bounds the problems kept; the others are only counted.
+	maxProblems = 100
+	// envFile is the file named by problems with environment variables.
+	envFile = "environment"
+)
 
 // parser collects the problems of one configuration.
 type parser struct {
@@ -241,19 +239,12 @@ func (p *parser) errorf(n *yaml.Node, path, format string, args ...any) {
 	if name, env := p.envOf[n]; env {
 		p.envProbs = append(p.envProbs, Problem{File: envFile, Key: name, Message: fmt.Sprintf(format, args...)})
 	} else if p.n++; len(p.probs) < maxProblems {
-		p.probs = append(p.probs, Problem{File: p.file, Line: line(n), Key: path, Message: fmt.Sprintf(format, args...)})
+		p.probs = append(p.probs, Problem{File: p.file, Line: cmp.Or(n, &yaml.Node{}).Line, Key: path, Message: fmt.Sprintf(format, args...)})
 	}
 }
 
 // at is a node that stands for a line, where there is no node.
 func at(line int) *yaml.Node { return &yaml.Node{Line: line} }
-
-func line(n *yaml.Node) int {
-	if n == nil {
-		return 0
-	}
-	return n.Line
-}
 
 // bad reports a problem with the value of l.
 func (p *parser) bad(l leaf, format string, args ...any) { p.errorf(l.n, l.path, format, args...) }
