@@ -95,7 +95,7 @@ type fieldFile struct {
 
 func (s *schemaFile) bind(p *parser, _, n *yaml.Node, path string, _ string) {
 	s.n = n
-	items := p.list(n, path)
+	items := p.list(n, path, yaml.SequenceNode)
 	if len(items) == 0 && deref(n).Kind == yaml.SequenceNode {
 		p.errorf(n, path, "empty: declare at least one field of the record schema")
 	}
@@ -192,12 +192,9 @@ func (p *parser) check(f *file) *Config {
 // set reads l and stores its value in dst unless check says what is wrong
 // with it. It reports false when l is set to a bad value.
 func set[T any](p *parser, l leaf, read func(*parser, leaf) (T, bool), dst *T, check func(T) string) bool {
-	if !l.set() {
-		return true
-	}
 	v, ok := read(p, l)
 	if !ok {
-		return false
+		return !l.set()
 	}
 	if msg := check(v); msg != "" {
 		p.bad(l, "%s", msg)
@@ -209,15 +206,11 @@ func set[T any](p *parser, l leaf, read func(*parser, leaf) (T, bool), dst *T, c
 
 func dur(p *parser, l leaf) (time.Duration, bool) {
 	s, ok := read[string](p, l)
-	if !ok {
-		return 0, false
-	}
 	d, err := time.ParseDuration(s)
-	if err != nil {
+	if ok && err != nil {
 		p.bad(l, "invalid duration %s: want a Go duration such as 30m or 12h", short(s))
-		return 0, false
 	}
-	return d, true
+	return d, ok && err == nil
 }
 
 // between says that a value is out of [lo, hi], with format, which is

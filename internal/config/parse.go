@@ -219,7 +219,6 @@ type parser struct {
 	envProbs []Problem // in the environment
 	n        int       // problems found in the file, kept or not
 	work     int
-	tooBig   bool
 	env      map[string]string     // the COFFRE_* variables
 	envOf    map[*yaml.Node]string // the variable each environment node came from
 	lastEnv  *yaml.Node            // the last node made by fromEnv
@@ -392,22 +391,10 @@ func join(path, key string) string {
 // other kinds of node, keys that are not scalars, merge keys and keys given
 // twice.
 func (p *parser) pairs(n *yaml.Node, path string) []pair {
-	rn := deref(n)
-	if isNull(rn) {
-		return nil
-	}
-	if rn.Kind != yaml.MappingNode {
-		p.errorf(n, path, "want a mapping, got %s", describe(rn))
-		return nil
-	}
 	var out []pair
-	seen := map[string]int{}
-	for i := 0; i+1 < len(rn.Content); i += 2 {
-		if !p.spend() {
-			return out
-		}
-		k, v := rn.Content[i], rn.Content[i+1]
-		rk := deref(k)
+	seen, kv := map[string]int{}, p.list(n, path, yaml.MappingNode)
+	for i := 0; i+1 < len(kv); i += 2 {
+		k, rk := kv[i], deref(kv[i])
 		switch {
 		case rk.Kind != yaml.ScalarNode:
 			p.errorf(k, path, "want a plain key, got %s", describe(rk))
@@ -417,40 +404,28 @@ func (p *parser) pairs(n *yaml.Node, path string) []pair {
 			p.errorf(k, join(path, rk.Value), "key given twice (first at line %d)", seen[rk.Value])
 		default:
 			seen[rk.Value] = k.Line
-			out = append(out, pair{key: rk.Value, k: k, v: v})
+			out = append(out, pair{key: rk.Value, k: k, v: kv[i+1]})
 		}
 	}
 	return out
 }
 
-// spend counts one unit of work, and reports false once the budget is
-// exhausted.
-func (p *parser) spend() bool {
-	p.work++
-	if p.work <= maxWork {
-		return true
-	}
-	if !p.tooBig {
-		p.tooBig = true
-		p.errorf(nil, "", "document too complex (more than %d entries, counting aliases)", maxWork)
-	}
-	return false
-}
-
-// list returns the items of the list n (nothing for null).
-func (p *parser) list(n *yaml.Node, path string) []*yaml.Node {
+// list returns the children of n, a list (or, with kind MappingNode, a
+// mapping), reporting another kind of node; nothing for null, or once the
+// work budget is spent.
+func (p *parser) list(n *yaml.Node, path string, kind yaml.Kind) []*yaml.Node {
 	rn := deref(n)
 	if isNull(rn) {
 		return nil
-	}
-	if rn.Kind != yaml.SequenceNode {
-		p.errorf(n, path, "want a list, got %s", describe(rn))
+	} else if rn.Kind != kind {
+		p.errorf(n, path, "want %s, got %s", map[yaml.Kind]string{yaml.MappingNode: "a mapping", yaml.SequenceNode: "a list"}[kind], describe(rn))
 		return nil
 	}
-	for i := range rn.Content {
-		if !p.spend() {
-			return rn.Content[:i]
+	if p.work += len(rn.Content); p.work > maxWork {
+		if p.work-len(rn.Content) <= maxWork {
+			p.errorf(nil, "", "document too complex (more than %d entries, counting aliases)", maxWork)
 		}
+		return nil
 	}
 	return rn.Content
 }
@@ -503,7 +478,7 @@ func each[T comparable](p *parser, l leaf, indexed bool, check func(string) (T, 
 	if !l.set() {
 		return nil, -1
 	}
-	items, seen := p.list(l.n, l.path), map[T]bool{}
+	items, seen := p.list(l.n, l.path, yaml.SequenceNode), map[T]bool{}
 	for i, item := range items {
 		path := l.path
 		if indexed {
