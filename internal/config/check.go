@@ -476,16 +476,15 @@ func checkPartnersListen(s, listen string) string {
 // checkStore returns what is wrong with a store, or "". It never quotes the
 // value, which may hold a password.
 func checkStore(s string) string {
-	switch {
+	switch _, err := url.Parse(s); {
 	case s == "sqlite:":
 		return "sqlite: needs a path, as in sqlite:./coffre-data/coffre.db"
 	case strings.HasPrefix(s, "sqlite:"):
-	case strings.HasPrefix(s, "postgres://"), strings.HasPrefix(s, "postgresql://"):
-		if _, err := url.Parse(s); err != nil {
-			return "not a valid postgres:// URL"
-		}
-	default:
+		return ""
+	case !strings.HasPrefix(s, "postgres://") && !strings.HasPrefix(s, "postgresql://"):
 		return `want "sqlite:PATH" or a "postgres://" or "postgresql://" URL`
+	case err != nil:
+		return "not a valid postgres:// URL"
 	}
 	return ""
 }
@@ -757,32 +756,19 @@ func (p *parser) limits(gl guardLimits, l guard.Limits) guard.Limits {
 	return l
 }
 
-// isOff reports whether n turns a detector off: off, false or 0.
-func isOff(n *yaml.Node) bool {
-	var b bool
-	var f float64
-	switch n.ShortTag() {
-	case "!!str":
-		return n.Value == "off"
-	case "!!bool":
-		return n.Decode(&b) == nil && !b
-	case "!!int", "!!float":
-		return n.Decode(&f) == nil && f == 0
-	}
-	return false
-}
-
 // scalarOff reads the "." leaf of rate or velocity, a mapping of subs or
-// off: done is true when that settles it (off, unset, or reported as not a
-// mapping).
+// off (off, false or 0): done is true when that settles it (off, unset, or
+// reported as not a mapping).
 func (p *parser) scalarOff(self leaf, want string, subs ...leaf) (off, done bool) {
 	rn := deref(self.n)
 	if slices.ContainsFunc(subs, leaf.set) || rn.Kind == yaml.MappingNode {
 		return false, false
-	} else if self.set() && !isOff(rn) {
+	}
+	off = rn.Kind == yaml.ScalarNode && slices.Contains([]string{"off", "false", "0"}, rn.Value)
+	if self.set() && !off {
 		p.bad(self, "want %s, got %s", want, describe(rn))
 	}
-	return self.set() && isOff(rn), true
+	return off, true
 }
 
 // require reports the keys of a mapping, self, that are unset.

@@ -151,18 +151,6 @@ func envName(path string) string {
 	return "COFFRE_" + strings.ToUpper(strings.NewReplacer(".", "_", "-", "_").Replace(path))
 }
 
-// environment returns the COFFRE_* variables in environ; an empty value
-// counts as unset, and the last of a variable given twice wins.
-func environment(environ []string) map[string]string {
-	env := map[string]string{}
-	for _, kv := range environ {
-		if k, v, _ := strings.Cut(kv, "="); strings.HasPrefix(k, "COFFRE_") {
-			env[k] = v
-		}
-	}
-	return env
-}
-
 // fromEnv returns a node holding the value of the variable that overrides
 // the key at path, a list of strings if list (the value comma-separated),
 // a string otherwise; nil if the variable is unset.
@@ -199,7 +187,7 @@ var (
 	// plainKeyRE matches keys written as they are in a dotted path; others
 	// are quoted.
 	plainKeyRE = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
-	yamlLineRE = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+	yamlLineRE = regexp.MustCompile(`^line (\d+): (.*)$`)
 )
 
 const (
@@ -264,25 +252,49 @@ func (p *parser) sort() {
 // parse does the work of Parse; the result is meaningful only when no
 // problem was found.
 func (p *parser) parse(data []byte, environ []string) *Config {
-	p.envOf = map[*yaml.Node]string{}
+	p.envOf, p.env, p.envPath, p.names = map[*yaml.Node]string{}, map[string]string{}, map[string]string{}, map[string][]string{}
 	if len(data) > maxFileSize {
 		p.errorf(nil, "", "file is larger than %d bytes", maxFileSize)
 		return nil
 	}
-	root, ok := p.document(data)
-	if !ok {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	var doc, next yaml.Node
+	err := dec.Decode(&doc)
+	if err == nil {
+		if err = dec.Decode(&next); err == nil {
+			p.errorf(&next, "", "a configuration holds one YAML document; remove the second one (after \"---\")")
+			return nil
+		}
+	}
+	if msg := strings.TrimPrefix(fmt.Sprint(err), "yaml: "); err != io.EOF {
+		if m := yamlLineRE.FindStringSubmatch(msg); m != nil {
+			line, _ := strconv.Atoi(m[1])
+			if yamlParserError.MatchString(m[2]) {
+				line++
+			}
+			p.errorf(at(line), "", "invalid YAML: %s", m[2])
+		} else {
+			p.errorf(nil, "", "invalid YAML: %s", msg)
+		}
 		return nil
 	}
+	var root *yaml.Node // nil for an empty document
 	rootLine := 1
-	if root != nil {
-		rootLine = root.Line
+	if len(doc.Content) > 0 {
+		root, rootLine = doc.Content[0], doc.Content[0].Line
 		if r := deref(root); r.Kind != yaml.MappingNode && !isNull(r) {
 			p.errorf(root, "", "want a mapping of settings (store, listen, schema, …), got %s", describe(r))
 			return nil
 		}
 	}
+	// The COFFRE_* variables: the last of a variable given twice wins, and
+	// an empty value counts as unset.
+	for _, kv := range environ {
+		if k, v, _ := strings.Cut(kv, "="); strings.HasPrefix(k, "COFFRE_") {
+			p.env[k] = v
+		}
+	}
 	var f file
-	p.env, p.envPath, p.names = environment(environ), map[string]string{}, map[string][]string{}
 	p.bind(nil, root, "", "", reflect.ValueOf(&f).Elem())
 	if f.Schema.n == nil {
 		p.errorf(at(rootLine), "schema", "missing required key: declare at least one field of the record schema")
@@ -290,48 +302,11 @@ func (p *parser) parse(data []byte, environ []string) *Config {
 	return p.check(&f)
 }
 
-// document parses data into its single YAML document's root node, which is
-// nil for an empty document. ok is false after a syntax error.
-func (p *parser) document(data []byte) (root *yaml.Node, ok bool) {
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	var doc, next yaml.Node
-	err := dec.Decode(&doc)
-	if err == nil {
-		if err = dec.Decode(&next); err == nil {
-			p.errorf(&next, "", "a configuration holds one YAML document; remove the second one (after \"---\")")
-			return nil, false
-		}
-	}
-	if err != io.EOF {
-		p.yamlError(err)
-		return nil, false
-	}
-	if len(doc.Content) > 0 {
-		return doc.Content[0], true
-	}
-	return nil, true
-}
-
 // yamlParserError matches the problems yaml.v3's parser (as opposed to its
 // scanner) reports. For those it prints a 0-based line: that of the block
 // the problem is in, or of the problem when the block starts on the first
 // line.
 var yamlParserError = regexp.MustCompile(`^(did not find expected (<|node content|key|'[-,]')|found (undefined tag|duplicate|incompatible))`)
-
-// yamlError reports a YAML syntax error, on its line when it says one.
-func (p *parser) yamlError(err error) {
-	msg := err.Error()
-	if m := yamlLineRE.FindStringSubmatch(msg); m != nil {
-		if line, err := strconv.Atoi(m[1]); err == nil {
-			if yamlParserError.MatchString(m[2]) {
-				line++
-			}
-			p.errorf(at(line), "", "invalid YAML: %s", m[2])
-			return
-		}
-	}
-	p.errorf(nil, "", "invalid YAML: %s", strings.TrimPrefix(msg, "yaml: "))
-}
 
 // deref follows aliases to the node they name.
 func deref(n *yaml.Node) *yaml.Node {
