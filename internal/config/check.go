@@ -257,7 +257,10 @@ func (p *parser) settings(f *file) *Config {
 	dir := strings.TrimRight(c.DataDir, "/")
 	c.Store, c.RootKeyFile = "sqlite:"+dir+"/coffre.db", dir+"/root.key"
 	set(p, f.Store, read[string], &c.Store, checkStore)
-	set(p, f.Listen, read[string], &c.Listen, checkListen)
+	set(p, f.Listen, read[string], &c.Listen, func(s string) string {
+		_, _, msg := splitListen(s, 0, "127.0.0.1:8080", "")
+		return msg
+	})
 	set(p, f.RootKeyFile, read[string], &c.RootKeyFile, nonEmpty)
 
 	s := f.Sessions
@@ -450,11 +453,6 @@ func splitListen(s string, min uint64, example, tail string) (host string, port 
 		return "", 0, fmt.Sprintf("invalid port %s: want a number from %d to 65535", short(ps), min)
 	}
 	return host, port, ""
-}
-
-func checkListen(s string) string {
-	_, _, msg := splitListen(s, 0, "127.0.0.1:8080", "")
-	return msg
 }
 
 // checkPartnersListen returns what is wrong with the partners listen
@@ -726,22 +724,15 @@ func (p *parser) limits(gl guardLimits, l guard.Limits) guard.Limits {
 	if rate, burst, ok := p.rate(gl.Rate); ok {
 		l.Rate, l.Burst = rate, burst
 	}
-	for _, b := range []struct {
-		l    leaf
-		zero string
-		dst  *int
-	}{
-		{gl.SubjectsPerHr, "no limit", &l.SubjectsPerHour},
-		{gl.SubjectsPerDay, "no limit", &l.SubjectsPerDay},
-		{gl.OutOfCaseload, "no limit", &l.OutOfCaseloadPerDay},
-		{gl.OutOfUnit, "no limit", &l.OutOfUnitPerDay},
-		{gl.Untrusted, "no limit", &l.UntrustedPerDay},
-		{gl.LookupsPerHour, "no limit", &l.LookupsPerHour},
-		{gl.MissesPerHour, "no limit", &l.MissesPerHour},
-		{gl.HardMargin, "off", &l.HardMargin},
-	} {
-		set(p, b.l, read[int], b.dst, between(0, maxGuardCount, false, "must be between 0 ("+b.zero+") and %[2]d, got %[3]d"))
-	}
+	count := between(0, maxGuardCount, false, "must be between 0 (no limit) and %[2]d, got %[3]d")
+	set(p, gl.SubjectsPerHr, read[int], &l.SubjectsPerHour, count)
+	set(p, gl.SubjectsPerDay, read[int], &l.SubjectsPerDay, count)
+	set(p, gl.OutOfCaseload, read[int], &l.OutOfCaseloadPerDay, count)
+	set(p, gl.OutOfUnit, read[int], &l.OutOfUnitPerDay, count)
+	set(p, gl.Untrusted, read[int], &l.UntrustedPerDay, count)
+	set(p, gl.LookupsPerHour, read[int], &l.LookupsPerHour, count)
+	set(p, gl.MissesPerHour, read[int], &l.MissesPerHour, count)
+	set(p, gl.HardMargin, read[int], &l.HardMargin, between(0, maxGuardCount, false, "must be between 0 (off) and %[2]d, got %[3]d"))
 	if subjects, window, ok := p.velocity(gl.Velocity); ok {
 		l.VelocitySubjects, l.VelocityWindow = subjects, window
 	}

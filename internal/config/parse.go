@@ -313,10 +313,7 @@ func deref(n *yaml.Node) *yaml.Node {
 	for i := 0; n != nil && n.Kind == yaml.AliasNode && n.Alias != nil && i < 16; i++ {
 		n = n.Alias
 	}
-	if n == nil {
-		return &yaml.Node{}
-	}
-	return n
+	return cmp.Or(n, &yaml.Node{})
 }
 
 func isNull(n *yaml.Node) bool {
@@ -356,10 +353,7 @@ func join(path, key string) string {
 	if !plainKeyRE.MatchString(key) {
 		key = short(key)
 	}
-	if path == "" {
-		return key
-	}
-	return path + "." + key
+	return strings.TrimPrefix(path+"."+key, ".")
 }
 
 // pairs returns the entries of the mapping n (nothing for null), reporting
