@@ -1,6 +1,7 @@
 package config
 
 import (
+	"cmp"
 	"fmt"
 	"maps"
 	"math"
@@ -88,9 +89,9 @@ type fieldFile struct {
 	MaxLen      leaf `key:"max_len"`
 	Retention   leaf `key:"retention"`
 
-	n          *yaml.Node
-	path, name string // name is "" unless valid
-	bad        bool
+	n    *yaml.Node
+	path string // schema.NAME when it has a valid name, else schema[INDEX]
+	bad  bool
 }
 
 func (s *schemaFile) bind(p *parser, _, n *yaml.Node, path string, _ string) {
@@ -108,13 +109,11 @@ func (s *schemaFile) bind(p *parser, _, n *yaml.Node, path string, _ string) {
 		}
 		for j := 0; j+1 < len(ri.Content); j += 2 {
 			if k, v := deref(ri.Content[j]), deref(ri.Content[j+1]); k.Value == "name" && v.Kind == yaml.ScalarNode && v.ShortTag() == "!!str" && fieldNameRE.MatchString(v.Value) {
-				f.name, f.path = v.Value, "schema."+v.Value
+				f.path = "schema." + v.Value
+				p.names["schema"] = append(p.names["schema"], v.Value)
 			}
 		}
 		before := p.total()
-		if f.name != "" {
-			p.names["schema"] = append(p.names["schema"], f.name)
-		}
 		p.bind(nil, item, f.path, "", reflect.ValueOf(&f).Elem())
 		f.bad = p.total() != before
 		s.items = append(s.items, f)
@@ -643,8 +642,8 @@ func (p *parser) roles(m named[roleFile], declaredPurposes map[string]bool, step
 // entryOK reports whether an entry of purposes or roles has a valid name,
 // then declared, and a value, reporting it if not.
 func entryOK[T any](p *parser, e entry[T], declared map[string]bool, what, want string) bool {
-	if !nameRE.MatchString(e.Name) {
-		p.errorf(e.K, what+"s", "invalid %s name %s: want a lower-case letter, then up to 62 lower-case letters, digits or -", what, short(e.Name))
+	if msg := badName(what, e.Name); msg != "" {
+		p.errorf(e.K, what+"s", "%s", msg)
 		return false
 	}
 	declared[e.Name] = true
@@ -819,10 +818,7 @@ func sortedKeys[V any](m map[string]V) []string { return slices.Sorted(maps.Keys
 
 // hint suggests a near option, or lists them all.
 func hint(s string, options []string) string {
-	if h := suggestion(s, options); h != "" {
-		return h
-	}
-	return " (want one of: " + strings.Join(options, ", ") + ")"
+	return cmp.Or(suggestion(s, options), " (want one of: "+strings.Join(options, ", ")+")")
 }
 
 // suggestion returns ` (did you mean "x"?)` for the option nearest s, if

@@ -16,13 +16,11 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-// The file is read in two steps: yaml.v3 parses it into a node tree, and
-// [parser.bind] decodes the tree into the typed [file], reporting unknown
-// keys, keys given twice and mappings of the wrong kind with their dotted
-// paths, and taking the value of each key whose COFFRE_* variable is set
-// from the environment instead. Leaves keep their YAML node, so that
-// [parser.check] validates values from the file and from the environment
-// alike and reports each where it came from.
+// yaml.v3 parses the file into a node tree; [parser.bind] decodes the tree
+// into the typed [file], taking the value of each key whose COFFRE_*
+// variable is set from the environment instead; [parser.check] validates
+// the leaves, which keep their node (see "Configuration parsing" in
+// docs/design.md).
 
 // leaf is a key whose value is a scalar or a list of scalars, as written:
 // its key and value nodes (nil when absent), and its dotted path. A value
