@@ -91,7 +91,6 @@ type fieldFile struct {
 
 	n    *yaml.Node
 	path string // schema.NAME when it has a valid name, else schema[INDEX]
-	bad  bool
 }
 
 func (s *schemaFile) bind(p *parser, _, n *yaml.Node, path string, _ string) {
@@ -113,9 +112,7 @@ func (s *schemaFile) bind(p *parser, _, n *yaml.Node, path string, _ string) {
 				p.names["schema"] = append(p.names["schema"], v.Value)
 			}
 		}
-		before := p.total()
 		p.bind(nil, item, f.path, "", reflect.ValueOf(&f).Elem())
-		f.bad = p.total() != before
 		s.items = append(s.items, f)
 	}
 }
@@ -175,11 +172,13 @@ var (
 	stepUps    = []string{"off", "any", "webauthn"}
 )
 
-// check validates f and builds the configuration, applying defaults.
+// check validates f and builds the configuration, applying defaults. The
+// policy is built only when no problem was found; until then, the schema
+// and purposes need not be valid.
 func (p *parser) check(f *file) *Config {
 	c := p.settings(f)
 	fields, declaredFields := p.schema(f.Schema)
-	purposes, declaredPurposes, purposeStepUps := p.purposes(f.Purposes, fields, declaredFields)
+	purposes, declaredPurposes, purposeStepUps := p.purposes(f.Purposes, declaredFields)
 	roles, declaredRoles := p.roles(f.Roles, declaredPurposes, purposeStepUps)
 	c.Guard = p.guard(f, roles, declaredRoles)
 	if p.total() == 0 {
@@ -403,12 +402,8 @@ func checkOrigin(s string) (host, msg string) {
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Opaque != "" {
 		return "", fmt.Sprintf("%s (http or https), got %s", want, short(s))
 	}
-	host = strings.ToLower(u.Hostname())
-	a, ipErr := netip.ParseAddr(host)
-	if ipErr == nil && a.Zone() != "" || ipErr != nil && !validHostName(host) {
+	if host, msg = checkCertHost(strings.ToLower(u.Hostname())); msg != "" {
 		return "", fmt.Sprintf("%s, got %s: invalid host %s", want, short(s), short(u.Hostname()))
-	} else if ipErr == nil {
-		host = a.String()
 	}
 	// Browsers send an origin lower-case, without the scheme's default port
 	// or a trailing slash, with IPv6 addresses in their shortest form, and
@@ -494,14 +489,13 @@ func unknown(what, s string, options []string) string {
 	return fmt.Sprintf("unknown %s %s%s", what, short(s), hint(s, options))
 }
 
-// schema checks the fields. It returns the valid ones, and the line where
-// each field name, valid or not, is first defined.
+// schema checks the fields. It returns them, and the line where each field
+// name, valid or not, is first defined.
 func (p *parser) schema(s schemaFile) ([]policy.Field, map[string]int) {
 	declared := map[string]int{}
 	types, sensitivities := names(policy.FieldTypes), names(policy.Sensitivities)
 	var fields []policy.Field
 	for _, it := range s.items {
-		before := p.total()
 		var f policy.Field
 		set(p, it.Name, read[string], &f.Name, func(s string) string { return badName("field", s) })
 		set(p, it.Type, read[string], (*string)(&f.Type), func(s string) string { return unknown("field type", s, types) })
@@ -519,9 +513,7 @@ func (p *parser) schema(s schemaFile) ([]policy.Field, map[string]int) {
 		} else if f.Name != "" {
 			declared[f.Name] = it.Name.n.Line
 		}
-		if p.total() == before && !it.bad {
-			fields = append(fields, f)
-		}
+		fields = append(fields, f)
 	}
 	return fields, declared
 }
@@ -539,20 +531,15 @@ func badName(what, s string) string {
 	return fmt.Sprintf("invalid %s name %s: want a lower-case letter, then up to 62 lower-case letters, digits or %s", what, short(s), other)
 }
 
-// purposes checks the purposes. It returns the valid ones, the names of all
-// those defined, valid or not, and their step-up.
-func (p *parser) purposes(m named[purposeFile], fields []policy.Field, declaredFields map[string]int) ([]*policy.Purpose, map[string]bool, map[string]string) {
-	valid := map[string]bool{}
-	for _, f := range fields {
-		valid[f.Name] = true
-	}
+// purposes checks the purposes. It returns them, the names of all those
+// defined, valid or not, and their step-up.
+func (p *parser) purposes(m named[purposeFile], declaredFields map[string]int) ([]*policy.Purpose, map[string]bool, map[string]string) {
 	fieldNames := sortedKeys(declaredFields)
 	treatments := append([]string{"clear", "deny"}, mask.Names...)
 	declared := map[string]bool{}
 	stepUp := map[string]string{}
 	var out []*policy.Purpose
 	for _, e := range m {
-		before := p.total()
 		if !entryOK(p, e, declared, "purpose", "description and fields") {
 			continue
 		}
@@ -580,13 +567,9 @@ func (p *parser) purposes(m named[purposeFile], fields []policy.Field, declaredF
 			case !mask.Valid(s):
 				p.bad(f.Val, "unknown treatment %s%s", short(s), hint(s, treatments))
 			}
-			if valid[f.Name] {
-				pu.Fields[f.Name] = t
-			}
+			pu.Fields[f.Name] = t
 		}
-		if p.total() == before && !e.Bad {
-			out = append(out, pu)
-		}
+		out = append(out, pu)
 	}
 	return out, declared, stepUp
 }
