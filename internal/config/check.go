@@ -703,9 +703,7 @@ func (p *parser) limits(gl guardLimits, l guard.Limits) guard.Limits {
 	if b, ok := read[bool](p, gl.AllUnits); ok {
 		l.AllUnits = b
 	}
-	if rate, burst, ok := p.rate(gl.Rate); ok {
-		l.Rate, l.Burst = rate, burst
-	}
+	p.rate(gl.Rate, &l)
 	count := between(0, maxGuardCount, false, "must be between 0 (no limit) and %[2]d, got %[3]d")
 	set(p, gl.SubjectsPerHr, read[int], &l.SubjectsPerHour, count)
 	set(p, gl.SubjectsPerDay, read[int], &l.SubjectsPerDay, count)
@@ -715,9 +713,7 @@ func (p *parser) limits(gl guardLimits, l guard.Limits) guard.Limits {
 	set(p, gl.LookupsPerHour, read[int], &l.LookupsPerHour, count)
 	set(p, gl.MissesPerHour, read[int], &l.MissesPerHour, count)
 	set(p, gl.HardMargin, read[int], &l.HardMargin, between(0, maxGuardCount, false, "must be between 0 (off) and %[2]d, got %[3]d"))
-	if subjects, window, ok := p.velocity(gl.Velocity); ok {
-		l.VelocitySubjects, l.VelocityWindow = subjects, window
-	}
+	p.velocity(gl.Velocity, &l)
 	set(p, gl.EnumerationRun, read[int], &l.EnumerationRun, between(minEnumerationRun, maxEnumerationRun, true, "must be 0 (off) or between %d and %d, got %d"))
 	if s, ok := read[string](p, gl.Hours); ok {
 		if h, err := guard.ParseHours(s); err != nil {
@@ -754,38 +750,41 @@ func (p *parser) require(self leaf, keys string, leaves ...leaf) {
 }
 
 // rate reads a token bucket, {per_second: N, burst: N}, or off for no rate
-// limit (then both are 0). ok is false when unset or bad.
-func (p *parser) rate(r rateFile) (rate, burst float64, ok bool) {
-	if off, done := p.scalarOff(r.Off, "{per_second: N, burst: N}, or off for no rate limit", r.PerSecond, r.Burst); done {
-		return 0, 0, off
+// limit (both 0), into l.
+func (p *parser) rate(r rateFile, l *guard.Limits) {
+	var rate, burst float64
+	if off, done := p.scalarOff(r.Off, "{per_second: N, burst: N}, or off for no rate limit", r.PerSecond, r.Burst); !done {
+		if x, ok := read[float64](p, r.PerSecond); ok && (x <= 0 || x > maxGuardCount) {
+			p.bad(r.PerSecond, "must be more than 0 and at most %d, got %v (write rate: off for no rate limit)", maxGuardCount, x)
+		} else {
+			rate = x
+		}
+		if x, ok := read[float64](p, r.Burst); ok && (x < 1 || x > maxGuardCount) {
+			p.bad(r.Burst, "must be between 1 and %d, got %v", maxGuardCount, x)
+		} else {
+			burst = x
+		}
+		p.require(r.Off, "per_second burst", r.PerSecond, r.Burst)
+	} else if !off {
+		return
 	}
-	before := p.total()
-	if x, ok := read[float64](p, r.PerSecond); ok && (x <= 0 || x > maxGuardCount) {
-		p.bad(r.PerSecond, "must be more than 0 and at most %d, got %v (write rate: off for no rate limit)", maxGuardCount, x)
-	} else {
-		rate = x
-	}
-	if x, ok := read[float64](p, r.Burst); ok && (x < 1 || x > maxGuardCount) {
-		p.bad(r.Burst, "must be between 1 and %d, got %v", maxGuardCount, x)
-	} else {
-		burst = x
-	}
-	p.require(r.Off, "per_second burst", r.PerSecond, r.Burst)
-	return rate, burst, p.total() == before
+	l.Rate, l.Burst = rate, burst
 }
 
-// velocity reads {subjects: N, window: DURATION}, or off (then both are 0).
-func (p *parser) velocity(v velocityFile) (subjects int, window time.Duration, ok bool) {
-	if off, done := p.scalarOff(v.Off, "{subjects: N, window: DURATION}, or off", v.Subjects, v.Window); done {
-		return 0, 0, off
+// velocity reads {subjects: N, window: DURATION}, or off (both 0), into l.
+func (p *parser) velocity(v velocityFile, l *guard.Limits) {
+	var subjects int
+	var window time.Duration
+	if off, done := p.scalarOff(v.Off, "{subjects: N, window: DURATION}, or off", v.Subjects, v.Window); !done {
+		set(p, v.Subjects, read[int], &subjects, between(0, maxVelocitySubjects, false, "must be between 0 (off) and %[2]d, got %[3]d"))
+		set(p, v.Window, dur, &window, between(time.Nanosecond, maxVelocityWindow, false, "must be a positive duration of at most %[2]s, got %[3]s"))
+		if p.require(v.Off, "subjects", v.Subjects); subjects > 0 {
+			p.require(v.Off, "window", v.Window)
+		}
+	} else if !off {
+		return
 	}
-	before := p.total()
-	set(p, v.Subjects, read[int], &subjects, between(0, maxVelocitySubjects, false, "must be between 0 (off) and %[2]d, got %[3]d"))
-	set(p, v.Window, dur, &window, between(time.Nanosecond, maxVelocityWindow, false, "must be a positive duration of at most %[2]s, got %[3]s"))
-	if p.require(v.Off, "subjects", v.Subjects); subjects > 0 {
-		p.require(v.Off, "window", v.Window)
-	}
-	return subjects, window, p.total() == before
+	l.VelocitySubjects, l.VelocityWindow = subjects, window
 }
 
 // names converts a list of string-based constants.
