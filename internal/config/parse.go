@@ -89,30 +89,25 @@ func (l *leaf) bind(p *parser, k, n *yaml.Node, path string, opts string) {
 
 // bind decodes n, the value of key k at path, into v; opts are the options
 // of v's tag. Struct fields are the keys of a mapping, named by their `key`
-// tag; a field tagged "." holds the key's own value, and makes a scalar
-// acceptable in place of the mapping (rate: off).
+// tag; a first field tagged "." holds the key's own value, and makes a
+// scalar acceptable in place of the mapping (rate: off).
 func (p *parser) bind(k, n *yaml.Node, path string, opts string, v reflect.Value) {
 	if b, ok := v.Addr().Interface().(binder); ok {
 		b.bind(p, k, n, path, opts)
 		return
 	}
-	t, fields := v.Type(), map[string]int{}
-	for i := range t.NumField() {
-		if key, _ := tag(t.Field(i)); key != "" {
-			fields[key] = i
-		}
-	}
-	self, hasSelf := fields["."]
+	t := v.Type()
+	hasSelf := t.Field(0).Tag.Get("key") == "."
 	if hasSelf {
-		l := v.Field(self).Addr().Interface().(*leaf)
-		if l.bind(p, k, n, path, opts); l.set() {
-			n = l.n
+		self := v.Field(0).Addr().Interface().(*leaf)
+		if self.bind(p, k, n, path, opts); self.set() {
+			n = self.n
 		}
 	}
 	vals := map[string]pair{}
 	if !hasSelf || deref(n).Kind == yaml.MappingNode {
 		for _, e := range p.pairs(n, path) {
-			if _, ok := fields[e.key]; !ok || e.key == "." {
+			if !slices.Contains(keysOf(t), e.key) {
 				p.errorf(e.k, path, "unknown key %s%s", short(e.key), hint(e.key, keysOf(t)))
 			} else if !isNull(deref(e.v)) { // a null value counts as absent
 				vals[e.key] = e
