@@ -409,12 +409,10 @@ func checkOrigin(s string) (host, msg string) {
 	// or a trailing slash, with IPv6 addresses in their shortest form, and
 	// the check is exact.
 	port := u.Port()
-	if port != "" {
-		n, err := strconv.ParseUint(port, 10, 16)
-		if err != nil {
-			return "", fmt.Sprintf("%s, got %s: invalid port %s", want, short(s), short(port))
-		}
+	if n, err := strconv.ParseUint(port, 10, 16); err == nil {
 		port = strconv.FormatUint(n, 10)
+	} else if port != "" {
+		return "", fmt.Sprintf("%s, got %s: invalid port %s", want, short(s), short(port))
 	}
 	if port == map[string]string{"http": "80", "https": "443"}[u.Scheme] {
 		port = ""

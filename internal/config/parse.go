@@ -172,7 +172,8 @@ func (p *parser) fromEnv(path string, list bool) *yaml.Node {
 	return n
 }
 
-// Names of fields, purposes and roles.
+// Names of fields, purposes, roles and hosts, and the patterns of keys and
+// of yaml.v3 errors.
 var (
 	fieldNameRE = regexp.MustCompile(`^[a-z][a-z0-9_]{0,62}$`)
 	hostNameRE  = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$`)
