@@ -265,11 +265,7 @@ func (p *parser) settings(f *file) *Config {
 	idleOK := set(p, s.Idle, dur, &c.SessionIdle, positive)
 	absOK := set(p, s.Absolute, dur, &c.SessionAbsolute, positive)
 	set(p, s.LoginToken, dur, &c.LoginTokenTTL, positive)
-	if idleOK && absOK && c.SessionAbsolute < c.SessionIdle {
-		at := s.Absolute
-		if !at.set() {
-			at = s.Idle
-		}
+	if at := cmp.Or(s.Absolute, s.Idle); idleOK && absOK && c.SessionAbsolute < c.SessionIdle {
 		p.bad(at, "sessions.absolute (%s) must be at least sessions.idle (%s)", c.SessionAbsolute, c.SessionIdle)
 	}
 	set(p, s.StepUp, dur, &c.StepUpFor, between(minStepUp, maxStepUp, false, "must be between %s and %s, got %s"))
@@ -280,14 +276,12 @@ func (p *parser) settings(f *file) *Config {
 	c.Login = Login{MaxFailures: defaultMaxFailures, FailureWindow: defaultFailWindow, LockFor: defaultLockFor, PerOrigin: defaultPerOrigin}
 	set(p, lf.MaxFailures, read[int], &c.Login.MaxFailures, between(1, maxMaxFailures, false, "must be between %d and %d, got %d"))
 	set(p, lf.FailureWindow, dur, &c.Login.FailureWindow, between(minFailWindow, maxFailWindow, false, "must be between %s and %s, got %s"))
-	lockFor := func(p *parser, l leaf) (time.Duration, bool) {
-		// 0 is a duration too, and the one Go writes without a unit.
-		if rn := deref(l.n); rn.Kind == yaml.ScalarNode && rn.ShortTag() == "!!int" && rn.Value == "0" {
-			return 0, true
-		}
-		return dur(p, l)
+	// 0 is a duration too, and the one Go writes without a unit.
+	if rn := deref(lf.LockFor.n); rn.ShortTag() == "!!int" && rn.Value == "0" {
+		c.Login.LockFor = 0
+	} else {
+		set(p, lf.LockFor, dur, &c.Login.LockFor, between(minLockFor, maxLockFor, true, "must be 0 (until a security officer lifts it) or between %s and %s (30 days), got %s"))
 	}
-	set(p, lf.LockFor, lockFor, &c.Login.LockFor, between(minLockFor, maxLockFor, true, "must be 0 (until a security officer lifts it) or between %s and %s (30 days), got %s"))
 	set(p, lf.PerOrigin, read[int], &c.Login.PerOrigin, between(1, maxPerOrigin, false, "must be between %d and %d, got %d"))
 
 	c.WebAuthn = p.webauthn(f)
