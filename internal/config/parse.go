@@ -240,7 +240,6 @@ func (p *parser) sort() {
 		p.probs = append(p.probs, Problem{File: p.file, Message: fmt.Sprintf("%d more problems not shown", p.n-len(p.probs))})
 	}
 	p.probs = append(p.probs, p.envProbs...)
-	p.envProbs = nil
 }
 
 // parse does the work of Parse; the result is meaningful only when no
