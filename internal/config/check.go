@@ -1,17 +1,20 @@
 package config
 
 import (
+	"cmp"
 	"fmt"
+	"maps"
+	"math"
 	"net"
 	"net/netip"
 	"net/url"
 	"reflect"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/agnivade/levenshtein"
 	"gopkg.in/yaml.v3"
 
 	"github.com/coffre/coffre/internal/guard"
@@ -23,20 +26,44 @@ import (
 // tag, in the order unknown-key hints list them; the options are those of
 // [parser.bind] and [named].
 type file struct {
-	Store       leaf               `key:"store"`
-	Listen      leaf               `key:"listen"`
-	DataDir     leaf               `key:"data_dir"`
-	RootKeyFile leaf               `key:"root_key_file"`
-	Sessions    sessionsFile       `key:"sessions"`
-	Limits      limitsFile         `key:"limits"`
-	Audit       auditFile          `key:"audit"`
-	WebAuthn    webauthnFile       `key:"webauthn"`
-	Login       loginFile          `key:"login"`
-	Partners    partnersFile       `key:"partners"`
-	Schema      schemaFile         `key:"schema"`
-	Purposes    named[purposeFile] `key:"purposes"`
-	Roles       named[roleFile]    `key:"roles"`
-	Guard       guardFile          `key:"guard"`
+	Store       leaf         `key:"store"`
+	Listen      leaf         `key:"listen"`
+	DataDir     leaf         `key:"data_dir"`
+	RootKeyFile leaf         `key:"root_key_file"`
+	Sessions    sessionsFile `key:"sessions"`
+	Limits      struct {
+		MaxBodyBytes leaf `key:"max_body_bytes"`
+		ReasonMaxLen leaf `key:"reason_max_len"`
+	} `key:"limits"`
+	Audit struct {
+		Witnesses leaf `key:"witnesses,list"`
+		MaxLag    leaf `key:"max_lag"`
+	} `key:"audit"`
+	WebAuthn struct {
+		RPID    leaf `key:"rp_id"`
+		RPName  leaf `key:"rp_name"`
+		Origins leaf `key:"origins,list"`
+	} `key:"webauthn"`
+	Login struct {
+		MaxFailures   leaf `key:"max_failures"`
+		FailureWindow leaf `key:"failure_window"`
+		LockFor       leaf `key:"lock_for"`
+		PerOrigin     leaf `key:"per_origin_per_minute"`
+	} `key:"login"`
+	Partners struct {
+		Listen leaf `key:"listen"`
+		Hosts  leaf `key:"hosts,list"`
+	} `key:"partners"`
+	Schema   schemaFile         `key:"schema"`
+	Purposes named[purposeFile] `key:"purposes"`
+	Roles    named[roleFile]    `key:"roles"`
+	Guard    struct {
+		Timezone        leaf               `key:"timezone"`
+		TrustedNetworks leaf               `key:"trusted_networks,list"`
+		TrustedProxies  leaf               `key:"trusted_proxies,list"`
+		Defaults        guardLimits        `key:"defaults"`
+		Roles           named[guardLimits] `key:"roles,names=roles"`
+	} `key:"guard"`
 }
 
 type sessionsFile struct {
@@ -44,34 +71,6 @@ type sessionsFile struct {
 	Absolute   leaf `key:"absolute"`
 	LoginToken leaf `key:"login_token"`
 	StepUp     leaf `key:"step_up"`
-}
-
-type limitsFile struct {
-	MaxBodyBytes leaf `key:"max_body_bytes"`
-	ReasonMaxLen leaf `key:"reason_max_len"`
-}
-
-type auditFile struct {
-	Witnesses leaf `key:"witnesses,list"`
-	MaxLag    leaf `key:"max_lag"`
-}
-
-type webauthnFile struct {
-	RPID    leaf `key:"rp_id"`
-	RPName  leaf `key:"rp_name"`
-	Origins leaf `key:"origins,list"`
-}
-
-type loginFile struct {
-	MaxFailures   leaf `key:"max_failures"`
-	FailureWindow leaf `key:"failure_window"`
-	LockFor       leaf `key:"lock_for"`
-	PerOrigin     leaf `key:"per_origin_per_minute"`
-}
-
-type partnersFile struct {
-	Listen leaf `key:"listen"`
-	Hosts  leaf `key:"hosts,list"`
 }
 
 // schemaFile is the list of fields, each named in paths by its name when it
@@ -90,14 +89,13 @@ type fieldFile struct {
 	MaxLen      leaf `key:"max_len"`
 	Retention   leaf `key:"retention"`
 
-	n          *yaml.Node
-	path, name string // name is "" unless valid
-	bad        bool
+	n    *yaml.Node
+	path string // schema.NAME when it has a valid name, else schema[INDEX]
 }
 
-func (s *schemaFile) bind(p *parser, _, n *yaml.Node, path string, _ []string) {
+func (s *schemaFile) bind(p *parser, _, n *yaml.Node, path string, _ string) {
 	s.n = n
-	items := p.list(n, path)
+	items := p.list(n, path, yaml.SequenceNode)
 	if len(items) == 0 && deref(n).Kind == yaml.SequenceNode {
 		p.errorf(n, path, "empty: declare at least one field of the record schema")
 	}
@@ -110,15 +108,11 @@ func (s *schemaFile) bind(p *parser, _, n *yaml.Node, path string, _ []string) {
 		}
 		for j := 0; j+1 < len(ri.Content); j += 2 {
 			if k, v := deref(ri.Content[j]), deref(ri.Content[j+1]); k.Value == "name" && v.Kind == yaml.ScalarNode && v.ShortTag() == "!!str" && fieldNameRE.MatchString(v.Value) {
-				f.name, f.path = v.Value, "schema."+v.Value
+				f.path = "schema." + v.Value
+				p.names["schema"] = append(p.names["schema"], v.Value)
 			}
 		}
-		before := p.total()
-		if f.name != "" {
-			p.names["schema"] = append(p.names["schema"], f.name)
-		}
-		p.bind(nil, item, f.path, nil, reflect.ValueOf(&f).Elem())
-		f.bad = p.total() != before
+		p.bind(nil, item, f.path, "", reflect.ValueOf(&f).Elem())
 		s.items = append(s.items, f)
 	}
 }
@@ -134,14 +128,6 @@ type roleFile struct {
 	Purposes    leaf `key:"purposes,list"`
 	Permissions leaf `key:"permissions,list"`
 	MFA         leaf `key:"mfa,list"`
-}
-
-type guardFile struct {
-	Timezone        leaf               `key:"timezone"`
-	TrustedNetworks leaf               `key:"trusted_networks,list"`
-	TrustedProxies  leaf               `key:"trusted_proxies,list"`
-	Defaults        guardLimits        `key:"defaults"`
-	Roles           named[guardLimits] `key:"roles,names=roles"`
 }
 
 // guardLimits is guard.defaults or a role under guard.roles.
@@ -186,13 +172,15 @@ var (
 	stepUps    = []string{"off", "any", "webauthn"}
 )
 
-// check validates f and builds the configuration, applying defaults.
+// check validates f and builds the configuration, applying defaults. The
+// policy is built only when no problem was found; until then, the schema
+// and purposes need not be valid.
 func (p *parser) check(f *file) *Config {
 	c := p.settings(f)
 	fields, declaredFields := p.schema(f.Schema)
-	purposes, declaredPurposes, purposeStepUps := p.purposes(f.Purposes, fields, declaredFields)
+	purposes, declaredPurposes, purposeStepUps := p.purposes(f.Purposes, declaredFields)
 	roles, declaredRoles := p.roles(f.Roles, declaredPurposes, purposeStepUps)
-	c.Guard = p.guard(f.Guard, roles, declaredRoles)
+	c.Guard = p.guard(f, roles, declaredRoles)
 	if p.total() == 0 {
 		c.Policy = policy.New(fields, purposes, roles)
 	}
@@ -202,12 +190,9 @@ func (p *parser) check(f *file) *Config {
 // set reads l and stores its value in dst unless check says what is wrong
 // with it. It reports false when l is set to a bad value.
 func set[T any](p *parser, l leaf, read func(*parser, leaf) (T, bool), dst *T, check func(T) string) bool {
-	if !l.set() {
-		return true
-	}
 	v, ok := read(p, l)
 	if !ok {
-		return false
+		return !l.set()
 	}
 	if msg := check(v); msg != "" {
 		p.bad(l, "%s", msg)
@@ -219,36 +204,29 @@ func set[T any](p *parser, l leaf, read func(*parser, leaf) (T, bool), dst *T, c
 
 func dur(p *parser, l leaf) (time.Duration, bool) {
 	s, ok := read[string](p, l)
-	if !ok {
-		return 0, false
-	}
 	d, err := time.ParseDuration(s)
-	if err != nil {
+	if ok && err != nil {
 		p.bad(l, "invalid duration %s: want a Go duration such as 30m or 12h", short(s))
-		return 0, false
 	}
-	return d, true
+	return d, ok && err == nil
 }
 
-func between[T int | int64 | time.Duration](lo, hi T, format string) func(T) string {
+// between says that a value is out of [lo, hi], with format, which is
+// given lo, hi and the value; zeroOK lets 0 through too.
+func between[T int | int64 | time.Duration](lo, hi T, zeroOK bool, format string) func(T) string {
 	return func(v T) string {
-		if v < lo || v > hi {
+		if (v < lo || v > hi) && !(zeroOK && v == 0) {
 			return fmt.Sprintf(format, lo, hi, v)
 		}
 		return ""
 	}
 }
 
+var positive = between(1, time.Duration(math.MaxInt64), false, "must be a positive duration, got %[3]s")
+
 func nonEmpty(s string) string {
 	if s == "" {
 		return "must not be empty"
-	}
-	return ""
-}
-
-func positive(d time.Duration) string {
-	if d <= 0 {
-		return fmt.Sprintf("must be a positive duration, got %s", d)
 	}
 	return ""
 }
@@ -266,104 +244,98 @@ func (p *parser) settings(f *file) *Config {
 		ReasonMaxLen:    defaultReasonMaxLen,
 		AuditMaxLag:     defaultAuditMaxLag,
 	}
-	set(p, f.Audit.MaxLag, dur, &c.AuditMaxLag, func(d time.Duration) string {
-		if d < time.Second {
-			return fmt.Sprintf("must be at least 1s, got %s", d)
+	set(p, f.Audit.MaxLag, dur, &c.AuditMaxLag, between(time.Second, math.MaxInt64, false, "must be at least %[1]s, got %[3]s"))
+	c.AuditWitnesses, _ = each(p, f.Audit.Witnesses, true, func(s string) (string, string) {
+		if u, err := url.Parse(s); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return "", fmt.Sprintf("want an http(s) URL, got %s", short(s))
 		}
-		return ""
+		return s, ""
 	})
-	witnesses, _, _ := p.strs(f.Audit.Witnesses, true)
-	for _, w := range witnesses {
-		u, err := url.Parse(deref(w).Value)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			p.errorf(w, f.Audit.Witnesses.path, "want an http(s) URL, got %s", short(deref(w).Value))
-			continue
-		}
-		c.AuditWitnesses = append(c.AuditWitnesses, deref(w).Value)
-	}
 	set(p, f.DataDir, read[string], &c.DataDir, nonEmpty)
 	dir := strings.TrimRight(c.DataDir, "/")
 	c.Store, c.RootKeyFile = "sqlite:"+dir+"/coffre.db", dir+"/root.key"
 	set(p, f.Store, read[string], &c.Store, checkStore)
-	set(p, f.Listen, read[string], &c.Listen, checkListen)
+	set(p, f.Listen, read[string], &c.Listen, func(s string) string {
+		_, _, msg := splitListen(s, 0, "127.0.0.1:8080", "")
+		return msg
+	})
 	set(p, f.RootKeyFile, read[string], &c.RootKeyFile, nonEmpty)
 
 	s := f.Sessions
 	idleOK := set(p, s.Idle, dur, &c.SessionIdle, positive)
 	absOK := set(p, s.Absolute, dur, &c.SessionAbsolute, positive)
 	set(p, s.LoginToken, dur, &c.LoginTokenTTL, positive)
-	if idleOK && absOK && c.SessionAbsolute < c.SessionIdle {
-		at := s.Absolute
-		if !at.set() {
-			at = s.Idle
-		}
+	if at := cmp.Or(s.Absolute, s.Idle); idleOK && absOK && c.SessionAbsolute < c.SessionIdle {
 		p.bad(at, "sessions.absolute (%s) must be at least sessions.idle (%s)", c.SessionAbsolute, c.SessionIdle)
 	}
-	set(p, s.StepUp, dur, &c.StepUpFor, between(minStepUp, maxStepUp, "must be between %s and %s, got %s"))
-	set(p, f.Limits.MaxBodyBytes, read[int64], &c.MaxBodyBytes, between[int64](minBodyBytes, maxBodyBytes, "must be between %d (1 KiB) and %d (16 MiB), got %d"))
-	set(p, f.Limits.ReasonMaxLen, read[int], &c.ReasonMaxLen, between(1, maxReasonMaxLen, "must be between %d and %d, got %d"))
+	set(p, s.StepUp, dur, &c.StepUpFor, between(minStepUp, maxStepUp, false, "must be between %s and %s, got %s"))
+	set(p, f.Limits.MaxBodyBytes, read[int64], &c.MaxBodyBytes, between[int64](minBodyBytes, maxBodyBytes, false, "must be between %d (1 KiB) and %d (16 MiB), got %d"))
+	set(p, f.Limits.ReasonMaxLen, read[int], &c.ReasonMaxLen, between(1, maxReasonMaxLen, false, "must be between %d and %d, got %d"))
 
 	lf := f.Login
 	c.Login = Login{MaxFailures: defaultMaxFailures, FailureWindow: defaultFailWindow, LockFor: defaultLockFor, PerOrigin: defaultPerOrigin}
-	set(p, lf.MaxFailures, read[int], &c.Login.MaxFailures, between(1, maxMaxFailures, "must be between %d and %d, got %d"))
-	set(p, lf.FailureWindow, dur, &c.Login.FailureWindow, between(minFailWindow, maxFailWindow, "must be between %s and %s, got %s"))
-	lockFor := func(p *parser, l leaf) (time.Duration, bool) {
-		// 0 is a duration too, and the one Go writes without a unit.
-		if rn := deref(l.n); rn.Kind == yaml.ScalarNode && rn.ShortTag() == "!!int" && rn.Value == "0" {
-			return 0, true
-		}
-		return dur(p, l)
+	set(p, lf.MaxFailures, read[int], &c.Login.MaxFailures, between(1, maxMaxFailures, false, "must be between %d and %d, got %d"))
+	set(p, lf.FailureWindow, dur, &c.Login.FailureWindow, between(minFailWindow, maxFailWindow, false, "must be between %s and %s, got %s"))
+	// 0 is a duration too, and the one Go writes without a unit.
+	if rn := deref(lf.LockFor.n); rn.ShortTag() == "!!int" && rn.Value == "0" {
+		c.Login.LockFor = 0
+	} else {
+		set(p, lf.LockFor, dur, &c.Login.LockFor, between(minLockFor, maxLockFor, true, "must be 0 (until a security officer lifts it) or between %s and %s (30 days), got %s"))
 	}
-	set(p, lf.LockFor, lockFor, &c.Login.LockFor, func(d time.Duration) string {
-		if d != 0 && (d < minLockFor || d > maxLockFor) {
-			return fmt.Sprintf("must be 0 (until a security officer lifts it) or between %s and %s (30 days), got %s", minLockFor, maxLockFor, d)
-		}
-		return ""
-	})
-	set(p, lf.PerOrigin, read[int], &c.Login.PerOrigin, between(1, maxPerOrigin, "must be between %d and %d, got %d"))
+	set(p, lf.PerOrigin, read[int], &c.Login.PerOrigin, between(1, maxPerOrigin, false, "must be between %d and %d, got %d"))
 
-	c.WebAuthn = p.webauthn(f.WebAuthn)
-	c.Partners = p.partners(f.Partners, c.Listen)
+	c.WebAuthn = p.webauthn(f)
+	c.Partners = p.partners(f, c.Listen)
 	return c
 }
 
 // webauthn applies the defaults and checks the webauthn settings.
-func (p *parser) webauthn(wf webauthnFile) WebAuthn {
+func (p *parser) webauthn(f *file) WebAuthn {
+	wf := f.WebAuthn
 	w := WebAuthn{RPID: defaultRPID, RPName: defaultRPName}
 	rpIDOK := set(p, wf.RPID, read[string], &w.RPID, checkRPID)
 	set(p, wf.RPName, read[string], &w.RPName, func(s string) string { return nonEmpty(strings.TrimSpace(s)) })
-	origins, count, isList := p.strs(wf.Origins, true)
-	if !isList {
-		w.Origins = slices.Clone(defaultOrigins)
+	origins, n := each(p, wf.Origins, true, func(o string) (string, string) {
+		if host, msg := checkOrigin(o); msg != "" || !rpIDOK || onRPID(host, w.RPID) {
+			return o, msg
+		}
+		return o, fmt.Sprintf("origin %s is not on %s or one of its subdomains, so browsers would refuse WebAuthn there", short(o), short(w.RPID))
+	})
+	switch example := "https://" + w.RPID; {
+	case n < 0:
+		origins = slices.Clone(defaultOrigins)
 		if rpIDOK && w.RPID != defaultRPID {
 			p.bad(wf.RPID, "the default origins (%s) are not on %s: set webauthn.origins too", strings.Join(defaultOrigins, ", "), short(w.RPID))
 		}
-		return w
-	}
-	if count == 0 {
-		example := "https://" + w.RPID
-		if w.RPID == defaultRPID {
-			example = defaultOrigins[0]
-		}
+	case n == 0 && w.RPID == defaultRPID:
+		example = defaultOrigins[0]
+		fallthrough
+	case n == 0:
 		p.bad(wf.Origins, "want at least one origin, such as %s", example)
 	}
-	seen := map[string]bool{}
-	for _, n := range origins {
-		o := deref(n).Value
-		host, msg := checkOrigin(o)
-		switch {
-		case msg != "":
-			p.errorf(n, wf.Origins.path, "%s", msg)
-		case seen[o]:
-			p.errorf(n, wf.Origins.path, "%s listed twice", short(o))
-		case rpIDOK && !onRPID(host, w.RPID):
-			p.errorf(n, wf.Origins.path, "origin %s is not on %s or one of its subdomains, so browsers would refuse WebAuthn there", short(o), short(w.RPID))
-		default:
-			w.Origins = append(w.Origins, o)
-		}
-		seen[o] = true
-	}
+	w.Origins = origins
 	return w
+}
+
+// partners applies the defaults and checks the partners settings. listen is
+// the HTTP listen address, which the partners listener may not take too.
+func (p *parser) partners(f *file, listen string) Partners {
+	pf := f.Partners
+	var pa Partners
+	set(p, pf.Listen, read[string], &pa.Listen, func(s string) string {
+		if s == "" {
+			return ""
+		}
+		return checkPartnersListen(s, listen)
+	})
+	var n int
+	if pa.Hosts, n = each(p, pf.Hosts, true, checkCertHost); n < 0 {
+		pa.Hosts = slices.Clone(defaultPartnerHosts)
+	} else if n == 0 {
+		p.bad(pf.Hosts, "want at least one host name or IP address, such as %s (leave hosts out for %s)",
+			defaultPartnerHosts[0], strings.Join(defaultPartnerHosts, ", "))
+	}
+	return pa
 }
 
 // checkRPID returns what is wrong with a relying party id, or "".
@@ -375,37 +347,47 @@ func checkRPID(s string) string {
 	if validHostName(s) {
 		return ""
 	}
-	if host := strings.ToLower(hostIn(s)); validHostName(host) {
-		return fmt.Sprintf("%s, got %s (did you mean %q?)", want, short(s), host)
-	}
-	return fmt.Sprintf("%s, got %s", want, short(s))
+	return notAHost(want, s, false)
 }
 
-// hostIn returns the host in what looks like a URL, host:port or host/path.
-func hostIn(s string) string {
-	if u, err := url.Parse(s); err == nil && u.Host != "" {
-		return u.Hostname()
-	} else if h, _, err := net.SplitHostPort(s); err == nil {
-		return h
-	} else if i := strings.IndexByte(s, '/'); i > 0 {
-		return s[:i]
+// checkCertHost returns a host that a server certificate may name, in
+// canonical form (IP addresses shortest), or what is wrong with it.
+func checkCertHost(s string) (host, msg string) {
+	const want = "want a lower-case host name such as partners.example.org or an IP address, without scheme, port or path"
+	if a, err := netip.ParseAddr(s); err == nil && a.Zone() != "" {
+		return "", fmt.Sprintf("%s, got %s: a certificate names no IPv6 zone (did you mean %q?)", want, short(s), a.WithZone("").String())
+	} else if err == nil {
+		return a.String(), ""
 	}
-	return s
+	if validHostName(s) {
+		return s, ""
+	}
+	return "", notAHost(want, s, true)
+}
+
+// notAHost says that s is not a host, suggesting the host (or, if ipOK, the
+// IP address) found in what looks like a URL, host:port or host/path.
+func notAHost(want, s string, ipOK bool) string {
+	h := s
+	if u, err := url.Parse(s); err == nil && u.Host != "" {
+		h = u.Hostname()
+	} else if host, _, err := net.SplitHostPort(s); err == nil {
+		h = host
+	} else if i := strings.IndexByte(s, '/'); i > 0 {
+		h = s[:i]
+	}
+	h = strings.ToLower(strings.Trim(h, "[]"))
+	if a, err := netip.ParseAddr(h); ipOK && err == nil && a.Zone() == "" {
+		h = a.String()
+	} else if !validHostName(h) {
+		return fmt.Sprintf("%s, got %s", want, short(s))
+	}
+	return fmt.Sprintf("%s, got %s (did you mean %q?)", want, short(s), h)
 }
 
 // validHostName reports whether s is a lower-case host name: dot-separated
 // labels of lower-case letters, digits and inner hyphens.
-func validHostName(s string) bool {
-	if s == "" || len(s) > 253 {
-		return false
-	}
-	for label := range strings.SplitSeq(s, ".") {
-		if !hostLabelRE.MatchString(label) {
-			return false
-		}
-	}
-	return true
-}
+func validHostName(s string) bool { return len(s) <= 253 && hostNameRE.MatchString(s) }
 
 // checkOrigin returns the host name of an origin, or what is wrong with it.
 func checkOrigin(s string) (host, msg string) {
@@ -414,31 +396,22 @@ func checkOrigin(s string) (host, msg string) {
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Opaque != "" {
 		return "", fmt.Sprintf("%s (http or https), got %s", want, short(s))
 	}
-	host = strings.ToLower(u.Hostname())
-	a, ipErr := netip.ParseAddr(host)
-	if ipErr == nil && a.Zone() != "" || ipErr != nil && !validHostName(host) {
+	if host, msg = checkCertHost(strings.ToLower(u.Hostname())); msg != "" {
 		return "", fmt.Sprintf("%s, got %s: invalid host %s", want, short(s), short(u.Hostname()))
 	}
 	// Browsers send an origin lower-case, without the scheme's default port
 	// or a trailing slash, with IPv6 addresses in their shortest form, and
 	// the check is exact.
-	canon := u.Scheme + "://" + host
-	if ipErr == nil {
-		host = a.String()
-		canon = u.Scheme + "://" + host
-		if a.Is6() {
-			canon = u.Scheme + "://[" + host + "]"
-		}
+	port := u.Port()
+	if n, err := strconv.ParseUint(port, 10, 16); err == nil {
+		port = strconv.FormatUint(n, 10)
+	} else if port != "" {
+		return "", fmt.Sprintf("%s, got %s: invalid port %s", want, short(s), short(port))
 	}
-	if port := u.Port(); port != "" {
-		n, err := strconv.ParseUint(port, 10, 16)
-		if err != nil {
-			return "", fmt.Sprintf("%s, got %s: invalid port %s", want, short(s), short(port))
-		}
-		if !(u.Scheme == "http" && n == 80 || u.Scheme == "https" && n == 443) {
-			canon += ":" + strconv.FormatUint(n, 10)
-		}
+	if port == map[string]string{"http": "80", "https": "443"}[u.Scheme] {
+		port = ""
 	}
+	canon := u.Scheme + "://" + strings.TrimSuffix(net.JoinHostPort(host, port), ":")
 	if u.User != nil || (u.Path != "" && u.Path != "/") || u.RawPath != "" || u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || strings.Contains(s, "#") {
 		return "", fmt.Sprintf("%s, got %s: an origin has no user, path, query or fragment (did you mean %q?)", want, short(s), canon)
 	}
@@ -452,257 +425,143 @@ func checkOrigin(s string) (host, msg string) {
 // relying party rpID: it is rpID or one of its subdomains, or a loopback
 // address when rpID is localhost.
 func onRPID(host, rpID string) bool {
-	switch {
-	case host == rpID || strings.HasSuffix(host, "."+rpID):
-		return true
-	case rpID == "localhost":
-		return host == "127.0.0.1" || host == "::1"
-	}
-	return false
+	return host == rpID || strings.HasSuffix(host, "."+rpID) || rpID == "localhost" && (host == "127.0.0.1" || host == "::1")
 }
 
-// partners applies the defaults and checks the partners settings. listen is
-// the HTTP listen address, which the partners listener may not take too.
-func (p *parser) partners(pf partnersFile, listen string) Partners {
-	var pa Partners
-	set(p, pf.Listen, read[string], &pa.Listen, func(s string) string {
-		if s == "" {
-			return ""
-		}
-		return checkPartnersListen(s, listen)
-	})
-	hosts, count, isList := p.strs(pf.Hosts, true)
-	if !isList {
-		pa.Hosts = slices.Clone(defaultPartnerHosts)
-		return pa
+// splitListen splits the listen address s, whose port must be at least
+// min, or says what is wrong with it (example and then tail in the message).
+func splitListen(s string, min uint64, example, tail string) (host string, port uint64, msg string) {
+	host, ps, err := net.SplitHostPort(s)
+	if err != nil {
+		return "", 0, fmt.Sprintf("want host:port, as in %s, got %s%s", example, short(s), tail)
 	}
-	if count == 0 {
-		p.bad(pf.Hosts, "want at least one host name or IP address, such as %s (leave hosts out for %s)",
-			defaultPartnerHosts[0], strings.Join(defaultPartnerHosts, ", "))
+	if port, err = strconv.ParseUint(ps, 10, 16); err != nil || port < min {
+		return "", 0, fmt.Sprintf("invalid port %s: want a number from %d to 65535", short(ps), min)
 	}
-	seen := map[string]bool{}
-	for _, n := range hosts {
-		host, msg := checkCertHost(deref(n).Value)
-		switch {
-		case msg != "":
-			p.errorf(n, pf.Hosts.path, "%s", msg)
-		case seen[host]:
-			p.errorf(n, pf.Hosts.path, "%s listed twice", short(deref(n).Value))
-		default:
-			pa.Hosts = append(pa.Hosts, host)
-		}
-		if host != "" {
-			seen[host] = true
-		}
-	}
-	return pa
+	return host, port, ""
 }
 
 // checkPartnersListen returns what is wrong with the partners listen
 // address s, or "". listen is the HTTP listen address, valid or not.
 func checkPartnersListen(s, listen string) string {
-	host, port, err := net.SplitHostPort(s)
-	if err != nil {
-		return fmt.Sprintf("want host:port, as in 127.0.0.1:8443, got %s (leave listen out to disable partner access)", short(s))
-	}
-	n, err := strconv.ParseUint(port, 10, 16)
-	if err != nil || n == 0 {
-		return fmt.Sprintf("invalid port %s: want a number from 1 to 65535", short(port))
+	host, port, msg := splitListen(s, 1, "127.0.0.1:8443", " (leave listen out to disable partner access)")
+	if msg != "" {
+		return msg
 	}
 	// The HTTP listener holds its address already; a wildcard host takes
 	// the port on every address.
-	if lhost, lport, err := net.SplitHostPort(listen); err == nil {
-		if m, err := strconv.ParseUint(lport, 10, 16); err == nil && m == n && (host == lhost || wildcardHost(host) || wildcardHost(lhost)) {
-			return fmt.Sprintf("address %s is taken by listen (%s): give partners a port of their own", short(s), short(listen))
-		}
+	wild := func(h string) bool { return h == "" || h == "0.0.0.0" || h == "::" }
+	if lhost, lport, msg := splitListen(listen, 0, "", ""); msg == "" && port == lport && (host == lhost || wild(host) || wild(lhost)) {
+		return fmt.Sprintf("address %s is taken by listen (%s): give partners a port of their own", short(s), short(listen))
 	}
 	return ""
-}
-
-// wildcardHost reports whether a listen address with host h listens on
-// every address.
-func wildcardHost(h string) bool {
-	return h == "" || h == "0.0.0.0" || h == "::"
-}
-
-// checkCertHost returns a host that a server certificate may name, in
-// canonical form (IP addresses shortest), or what is wrong with it.
-func checkCertHost(s string) (host, msg string) {
-	const want = "want a lower-case host name such as partners.example.org or an IP address, without scheme, port or path"
-	if a, err := netip.ParseAddr(s); err == nil {
-		if a.Zone() != "" {
-			return "", fmt.Sprintf("%s, got %s: a certificate names no IPv6 zone (did you mean %q?)", want, short(s), a.WithZone("").String())
-		}
-		return a.String(), ""
-	}
-	if validHostName(s) {
-		return s, ""
-	}
-	h := strings.ToLower(strings.Trim(hostIn(s), "[]"))
-	if a, err := netip.ParseAddr(h); err == nil && a.Zone() == "" {
-		return "", fmt.Sprintf("%s, got %s (did you mean %q?)", want, short(s), a.String())
-	}
-	if validHostName(h) {
-		return "", fmt.Sprintf("%s, got %s (did you mean %q?)", want, short(s), h)
-	}
-	return "", fmt.Sprintf("%s, got %s", want, short(s))
 }
 
 // checkStore returns what is wrong with a store, or "". It never quotes the
 // value, which may hold a password.
 func checkStore(s string) string {
-	switch {
+	switch _, err := url.Parse(s); {
+	case s == "sqlite:":
+		return "sqlite: needs a path, as in sqlite:./coffre-data/coffre.db"
 	case strings.HasPrefix(s, "sqlite:"):
-		if s == "sqlite:" {
-			return "sqlite: needs a path, as in sqlite:./coffre-data/coffre.db"
-		}
-	case strings.HasPrefix(s, "postgres://"), strings.HasPrefix(s, "postgresql://"):
-		if _, err := url.Parse(s); err != nil {
-			return "not a valid postgres:// URL"
-		}
-	default:
+		return ""
+	case !strings.HasPrefix(s, "postgres://") && !strings.HasPrefix(s, "postgresql://"):
 		return `want "sqlite:PATH" or a "postgres://" or "postgresql://" URL`
+	case err != nil:
+		return "not a valid postgres:// URL"
 	}
 	return ""
 }
 
-// checkListen returns what is wrong with a listen address, or "".
-func checkListen(s string) string {
-	_, port, err := net.SplitHostPort(s)
-	if err != nil {
-		return fmt.Sprintf("want host:port, as in 127.0.0.1:8080, got %s", short(s))
-	}
-	if _, err := strconv.ParseUint(port, 10, 16); err != nil {
-		return fmt.Sprintf("invalid port %s: want a number from 0 to 65535", short(port))
-	}
-	return ""
-}
-
-// oneOf reports whether s, the value of l, is one of options, reporting it
-// if not.
-func (p *parser) oneOf(l leaf, what, s string, options []string) bool {
+// unknown says that s is not one of options, or returns "".
+func unknown(what, s string, options []string) string {
 	if slices.Contains(options, s) {
-		return true
+		return ""
 	}
-	p.bad(l, "unknown %s %s%s", what, short(s), hint(s, options))
-	return false
+	return fmt.Sprintf("unknown %s %s%s", what, short(s), hint(s, options))
 }
 
-// schema checks the fields. It returns the valid ones, and the line where
-// each field name, valid or not, is first defined.
+// schema checks the fields. It returns them, and the line where each field
+// name, valid or not, is first defined.
 func (p *parser) schema(s schemaFile) ([]policy.Field, map[string]int) {
 	declared := map[string]int{}
 	types, sensitivities := names(policy.FieldTypes), names(policy.Sensitivities)
 	var fields []policy.Field
 	for _, it := range s.items {
-		before := p.total()
 		var f policy.Field
-		nameOK, typeOK := false, false
-		if s, ok := read[string](p, it.Name); ok {
-			if nameOK = fieldNameRE.MatchString(s); nameOK {
-				f.Name = s
-			} else {
-				p.bad(it.Name, "invalid field name %s: want a lower-case letter, then up to 62 lower-case letters, digits or _", short(s))
-			}
-		}
-		if s, ok := read[string](p, it.Type); ok && p.oneOf(it.Type, "field type", s, types) {
-			f.Type, typeOK = policy.FieldType(s), true
-		}
-		if s, ok := read[string](p, it.Sensitivity); ok && p.oneOf(it.Sensitivity, "sensitivity", s, sensitivities) {
-			f.Sensitivity = policy.Sensitivity(s)
-		}
+		set(p, it.Name, read[string], &f.Name, func(s string) string { return badName("field", s) })
+		set(p, it.Type, read[string], (*string)(&f.Type), func(s string) string { return unknown("field type", s, types) })
+		set(p, it.Sensitivity, read[string], (*string)(&f.Sensitivity), func(s string) string { return unknown("sensitivity", s, sensitivities) })
 		f.Required, _ = read[bool](p, it.Required)
 		f.Lookup, _ = read[bool](p, it.Lookup)
-		set(p, it.MaxLen, read[int], &f.MaxLen, between(1, maxFieldLen, "must be between %d and %d, got %d (leave it out for the type's default)"))
+		set(p, it.MaxLen, read[int], &f.MaxLen, between(1, maxFieldLen, false, "must be between %d and %d, got %d (leave it out for the type's default)"))
 		f.Retention, _ = read[string](p, it.Retention)
-		for _, r := range []struct {
-			key string
-			l   leaf
-		}{{"name", it.Name}, {"type", it.Type}, {"sensitivity", it.Sensitivity}} {
-			if !r.l.set() {
-				p.errorf(it.n, it.path, "missing required key %q", r.key)
-			}
-		}
-		if f.Lookup && typeOK && !slices.Contains(lookupTypes, f.Type) {
+		p.require(leaf{n: it.n, path: it.path}, "name type sensitivity", it.Name, it.Type, it.Sensitivity)
+		if f.Lookup && f.Type != "" && !slices.Contains(lookupTypes, f.Type) {
 			p.bad(it.Lookup, "lookup is not allowed on %s fields, only on %s: a blind index over values this easy to guess can be reversed", f.Type, strings.Join(names(lookupTypes), ", "))
 		}
-		if nameOK {
-			if first, dup := declared[f.Name]; dup {
-				p.bad(it.Name, "field %q defined twice (first at line %d)", f.Name, first)
-			} else {
-				declared[f.Name] = it.Name.n.Line
-			}
+		if first, dup := declared[f.Name]; dup && f.Name != "" {
+			p.bad(it.Name, "field %q defined twice (first at line %d)", f.Name, first)
+		} else if f.Name != "" {
+			declared[f.Name] = it.Name.n.Line
 		}
-		if p.total() == before && !it.bad {
-			fields = append(fields, f)
-		}
+		fields = append(fields, f)
 	}
 	return fields, declared
 }
 
-// purposes checks the purposes. It returns the valid ones, the names of all
-// those defined, valid or not, and the step-up of those whose step_up is
-// valid.
-func (p *parser) purposes(m named[purposeFile], fields []policy.Field, declaredFields map[string]int) ([]*policy.Purpose, map[string]bool, map[string]string) {
-	valid := map[string]bool{}
-	for _, f := range fields {
-		valid[f.Name] = true
+// badName says what is wrong with the name of a field, purpose or role, or
+// returns "".
+func badName(what, s string) string {
+	re, other := nameRE, "-"
+	if what == "field" {
+		re, other = fieldNameRE, "_"
 	}
+	if re.MatchString(s) {
+		return ""
+	}
+	return fmt.Sprintf("invalid %s name %s: want a lower-case letter, then up to 62 lower-case letters, digits or %s", what, short(s), other)
+}
+
+// purposes checks the purposes. It returns them, the names of all those
+// defined, valid or not, and their step-up.
+func (p *parser) purposes(m named[purposeFile], declaredFields map[string]int) ([]*policy.Purpose, map[string]bool, map[string]string) {
 	fieldNames := sortedKeys(declaredFields)
 	treatments := append([]string{"clear", "deny"}, mask.Names...)
 	declared := map[string]bool{}
 	stepUp := map[string]string{}
 	var out []*policy.Purpose
 	for _, e := range m {
-		before := p.total()
-		if !nameRE.MatchString(e.Name) {
-			p.errorf(e.K, "purposes", "invalid purpose name %s: want a lower-case letter, then up to 62 lower-case letters, digits or -", short(e.Name))
-			continue
-		}
-		declared[e.Name] = true
-		if isNull(deref(e.V)) {
-			p.errorf(e.K, e.Path, "want a mapping with description and fields, got nothing")
+		if !entryOK(p, e, declared, "purpose", "description and fields") {
 			continue
 		}
 		v := e.Val
 		pu := &policy.Purpose{Name: e.Name, Fields: map[string]policy.Treatment{}}
 		pu.Description, _ = read[string](p, v.Description)
 		pu.RequireReason, _ = read[bool](p, v.RequireReason)
-		if s, ok := read[string](p, v.StepUp); ok && p.oneOf(v.StepUp, "step-up", s, stepUps) {
-			if s != "off" {
-				pu.StepUp = s
-			}
-			stepUp[e.Name] = pu.StepUp
+		set(p, v.StepUp, read[string], &pu.StepUp, func(s string) string { return unknown("step-up", s, stepUps) })
+		if pu.StepUp == "off" {
+			pu.StepUp = ""
 		}
+		stepUp[e.Name] = pu.StepUp
 		for _, f := range v.Fields {
-			_, known := declaredFields[f.Name]
-			if !known {
+			if _, known := declaredFields[f.Name]; !known {
 				p.errorf(f.K, f.Path, "unknown field %s%s", short(f.Name), suggestion(f.Name, fieldNames))
 			}
 			rv := deref(f.Val.n)
-			if rv.Kind != yaml.ScalarNode || rv.ShortTag() != "!!str" {
+			s := rv.Value
+			t := policy.Treatment{Action: policy.Masked, Mask: s}
+			switch {
+			case rv.Kind != yaml.ScalarNode || rv.ShortTag() != "!!str":
 				p.bad(f.Val, "want clear, deny or a mask (%s), got %s", strings.Join(mask.Names, ", "), describe(rv))
-				continue
-			}
-			var t policy.Treatment
-			switch s := rv.Value; {
-			case s == "clear":
-				t = policy.Treatment{Action: policy.Clear}
-			case s == "deny":
-				t = policy.Treatment{Action: policy.Deny}
-			case mask.Valid(s):
-				t = policy.Treatment{Action: policy.Masked, Mask: s}
-			default:
+			case s == "clear" || s == "deny":
+				t = policy.Treatment{Action: map[string]policy.Action{"clear": policy.Clear, "deny": policy.Deny}[s]}
+			case !mask.Valid(s):
 				p.bad(f.Val, "unknown treatment %s%s", short(s), hint(s, treatments))
-				continue
 			}
-			if valid[f.Name] {
-				pu.Fields[f.Name] = t
-			}
+			pu.Fields[f.Name] = t
 		}
-		if p.total() == before && !e.Bad {
-			out = append(out, pu)
-		}
+		out = append(out, pu)
 	}
 	return out, declared, stepUp
 }
@@ -717,55 +576,34 @@ func (p *parser) roles(m named[roleFile], declaredPurposes map[string]bool, step
 	var out []*policy.Role
 	for _, e := range m {
 		before := p.total()
-		if !nameRE.MatchString(e.Name) {
-			p.errorf(e.K, "roles", "invalid role name %s: want a lower-case letter, then up to 62 lower-case letters, digits or -", short(e.Name))
+		if !entryOK(p, e, declared, "role", "purposes and permissions") {
 			continue
 		}
-		declared[e.Name] = true
-		if isNull(deref(e.V)) {
-			p.errorf(e.K, e.Path, "want a mapping with purposes and permissions, got nothing")
-			continue
-		}
+		v := e.Val
 		r := &policy.Role{Name: e.Name}
-		var mfaAt *yaml.Node // set when mfa is given without mistakes
-		for _, k := range []struct {
-			key string
-			l   leaf
-		}{{"purposes", e.Val.Purposes}, {"permissions", e.Val.Permissions}, {"mfa", e.Val.MFA}} {
-			keyBefore := p.total()
-			items, count, isList := p.strs(k.l, false)
-			if k.key == "mfa" && isList && count == 0 {
-				p.bad(k.l, "want at least one of %s, got an empty list (leave mfa out to allow both)", strings.Join(mfaFactors, ", "))
+		r.Purposes, _ = each(p, v.Purposes, false, func(s string) (string, string) {
+			if !declaredPurposes[s] {
+				return s, fmt.Sprintf("unknown purpose %s%s", short(s), suggestion(s, purposeNames))
 			}
-			seen := map[string]bool{}
-			for _, item := range items {
-				s := deref(item).Value
-				if seen[s] {
-					p.errorf(item, k.l.path, "%s listed twice", short(s))
-					continue
-				}
-				seen[s] = true
-				switch {
-				case k.key == "purposes" && !declaredPurposes[s]:
-					p.errorf(item, k.l.path, "unknown purpose %s%s", short(s), suggestion(s, purposeNames))
-				case k.key == "purposes":
-					r.Purposes = append(r.Purposes, s)
-				case k.key == "permissions" && p.oneOf(leaf{n: item, path: k.l.path}, "permission", s, perms):
-					r.Permissions = append(r.Permissions, policy.Permission(s))
-				case k.key == "mfa" && slices.Contains(mfaFactors, s):
-					r.MFA = append(r.MFA, s)
-				case k.key == "mfa":
-					p.errorf(item, k.l.path, "unknown second factor %s: want %s%s", short(s), strings.Join(mfaFactors, " or "), suggestion(s, mfaFactors))
-				}
+			return s, ""
+		})
+		r.Permissions, _ = each(p, v.Permissions, false, func(s string) (policy.Permission, string) {
+			return policy.Permission(s), unknown("permission", s, perms)
+		})
+		mfaBefore, n := p.total(), 0
+		r.MFA, n = each(p, v.MFA, false, func(s string) (string, string) {
+			if !slices.Contains(mfaFactors, s) {
+				return s, fmt.Sprintf("unknown second factor %s: want %s%s", short(s), strings.Join(mfaFactors, " or "), suggestion(s, mfaFactors))
 			}
-			if k.key == "mfa" && k.l.set() && p.total() == keyBefore {
-				mfaAt = k.l.k
-			}
+			return s, ""
+		})
+		if n == 0 {
+			p.bad(v.MFA, "want at least one of %s, got an empty list (leave mfa out to allow both)", strings.Join(mfaFactors, ", "))
 		}
-		if mfaAt != nil && !slices.Contains(r.MFA, "webauthn") {
+		if v.MFA.set() && p.total() == mfaBefore && !slices.Contains(r.MFA, "webauthn") {
 			for _, pu := range r.Purposes {
 				if stepUps[pu] == "webauthn" {
-					p.errorf(mfaAt, e.Path+".mfa", "purpose %q asks for a WebAuthn step-up, which this role cannot give: add webauthn to mfa, or set the purpose's step_up to any", pu)
+					p.errorf(v.MFA.k, e.Path+".mfa", "purpose %q asks for a WebAuthn step-up, which this role cannot give: add webauthn to mfa, or set the purpose's step_up to any", pu)
 				}
 			}
 		}
@@ -776,10 +614,26 @@ func (p *parser) roles(m named[roleFile], declaredPurposes map[string]bool, step
 	return out, declared
 }
 
+// entryOK reports whether an entry of purposes or roles has a valid name,
+// then declared, and a value, reporting it if not.
+func entryOK[T any](p *parser, e entry[T], declared map[string]bool, what, want string) bool {
+	if msg := badName(what, e.Name); msg != "" {
+		p.errorf(e.K, what+"s", "%s", msg)
+		return false
+	}
+	declared[e.Name] = true
+	if isNull(deref(e.V)) {
+		p.errorf(e.K, e.Path, "want a mapping with %s, got nothing", want)
+		return false
+	}
+	return true
+}
+
 // guard checks the guard section. roles are the valid roles, declaredRoles
 // the names of all those defined, valid or not.
-func (p *parser) guard(gf guardFile, roles []*policy.Role, declaredRoles map[string]bool) Guard {
-	g := Guard{Location: defaultLocation()}
+func (p *parser) guard(f *file, roles []*policy.Role, declaredRoles map[string]bool) Guard {
+	gf := f.Guard
+	g := Guard{Location: defaultLocation(), Roles: map[string]guard.Limits{}}
 	for _, s := range defaultTrustedNetworks {
 		g.TrustedNetworks = append(g.TrustedNetworks, netip.MustParsePrefix(s))
 	}
@@ -798,27 +652,22 @@ func (p *parser) guard(gf guardFile, roles []*policy.Role, declaredRoles map[str
 	}
 	g.TrustedProxies = p.prefixes(gf.TrustedProxies)
 	base := p.limits(gf.Defaults, defaultLimits)
-	readers := map[string]bool{} // valid roles, whether they have purposes
 	for _, r := range roles {
-		readers[r.Name] = len(r.Purposes) > 0
-	}
-	roleNames := sortedKeys(declaredRoles)
-	own := map[string]guard.Limits{}
-	for _, e := range gf.Roles {
-		if !declaredRoles[e.Name] {
-			p.errorf(e.K, e.Path, "unknown role %s%s", short(e.Name), suggestion(e.Name, roleNames))
-		} else if reads, valid := readers[e.Name]; valid && !reads {
-			p.errorf(e.K, e.Path, "role %q has no purposes: it reads no records, so no limits apply to it; remove this entry", e.Name)
-		} else {
-			own[e.Name] = p.limits(e.Val, base)
+		if len(r.Purposes) > 0 {
+			g.Roles[r.Name] = base
 		}
 	}
-	g.Roles = map[string]guard.Limits{}
-	for _, r := range roles {
-		if l, ok := own[r.Name]; ok {
-			g.Roles[r.Name] = l
-		} else if len(r.Purposes) > 0 {
-			g.Roles[r.Name] = base
+	for _, e := range gf.Roles {
+		_, reads := g.Roles[e.Name]
+		switch {
+		case !declaredRoles[e.Name]:
+			p.errorf(e.K, e.Path, "unknown role %s%s", short(e.Name), suggestion(e.Name, sortedKeys(declaredRoles)))
+		case !reads && slices.ContainsFunc(roles, func(r *policy.Role) bool { return r.Name == e.Name }):
+			p.errorf(e.K, e.Path, "role %q has no purposes: it reads no records, so no limits apply to it; remove this entry", e.Name)
+		default:
+			if l := p.limits(e.Val, base); reads {
+				g.Roles[e.Name] = l
+			}
 		}
 	}
 	return g
@@ -826,27 +675,17 @@ func (p *parser) guard(gf guardFile, roles []*policy.Role, declaredRoles map[str
 
 // prefixes reads a list of networks in CIDR notation.
 func (p *parser) prefixes(l leaf) []netip.Prefix {
-	var out []netip.Prefix
-	seen := map[netip.Prefix]bool{}
-	items, _, _ := p.strs(l, true)
-	for _, item := range items {
-		s := deref(item).Value
+	out, _ := each(p, l, true, func(s string) (netip.Prefix, string) {
 		pf, err := netip.ParsePrefix(s)
-		if err != nil {
-			one := ""
-			if a, err := netip.ParseAddr(s); err == nil && a.Zone() == "" {
-				one = fmt.Sprintf(" (for one address, write %s/%d)", s, a.BitLen())
-			}
-			p.errorf(item, l.path, "invalid network %s: want CIDR notation such as 10.0.0.0/8 or fd00::/8%s", short(s), one)
+		if a, aErr := netip.ParseAddr(s); err != nil && aErr == nil && a.Zone() == "" {
+			return pf, fmt.Sprintf("invalid network %s: want CIDR notation such as 10.0.0.0/8 or fd00::/8 (for one address, write %s/%d)", short(s), s, a.BitLen())
+		} else if err != nil {
+			return pf, fmt.Sprintf("invalid network %s: want CIDR notation such as 10.0.0.0/8 or fd00::/8", short(s))
 		} else if m := pf.Masked(); m != pf {
-			p.errorf(item, l.path, "network %s has address bits set beyond its /%d prefix: did you mean %s?", short(s), pf.Bits(), m)
-		} else if seen[pf] {
-			p.errorf(item, l.path, "%s listed twice", short(s))
-		} else {
-			seen[pf] = true
-			out = append(out, pf)
+			return pf, fmt.Sprintf("network %s has address bits set beyond its /%d prefix: did you mean %s?", short(s), pf.Bits(), m)
 		}
-	}
+		return pf, ""
+	})
 	return out
 }
 
@@ -856,36 +695,18 @@ func (p *parser) limits(gl guardLimits, l guard.Limits) guard.Limits {
 	if b, ok := read[bool](p, gl.AllUnits); ok {
 		l.AllUnits = b
 	}
-	if rate, burst, ok := p.rate(gl.Rate); ok {
-		l.Rate, l.Burst = rate, burst
-	}
-	for _, b := range []struct {
-		l    leaf
-		zero string
-		dst  *int
-	}{
-		{gl.SubjectsPerHr, "no limit", &l.SubjectsPerHour},
-		{gl.SubjectsPerDay, "no limit", &l.SubjectsPerDay},
-		{gl.OutOfCaseload, "no limit", &l.OutOfCaseloadPerDay},
-		{gl.OutOfUnit, "no limit", &l.OutOfUnitPerDay},
-		{gl.Untrusted, "no limit", &l.UntrustedPerDay},
-		{gl.LookupsPerHour, "no limit", &l.LookupsPerHour},
-		{gl.MissesPerHour, "no limit", &l.MissesPerHour},
-		{gl.HardMargin, "off", &l.HardMargin},
-	} {
-		if i, ok := p.count(b.l, maxGuardCount, b.zero); ok {
-			*b.dst = i
-		}
-	}
-	if subjects, window, ok := p.velocity(gl.Velocity); ok {
-		l.VelocitySubjects, l.VelocityWindow = subjects, window
-	}
-	set(p, gl.EnumerationRun, read[int], &l.EnumerationRun, func(i int) string {
-		if i != 0 && (i < minEnumerationRun || i > maxEnumerationRun) {
-			return fmt.Sprintf("must be 0 (off) or between %d and %d, got %d", minEnumerationRun, maxEnumerationRun, i)
-		}
-		return ""
-	})
+	p.rate(gl.Rate, &l)
+	count := between(0, maxGuardCount, false, "must be between 0 (no limit) and %[2]d, got %[3]d")
+	set(p, gl.SubjectsPerHr, read[int], &l.SubjectsPerHour, count)
+	set(p, gl.SubjectsPerDay, read[int], &l.SubjectsPerDay, count)
+	set(p, gl.OutOfCaseload, read[int], &l.OutOfCaseloadPerDay, count)
+	set(p, gl.OutOfUnit, read[int], &l.OutOfUnitPerDay, count)
+	set(p, gl.Untrusted, read[int], &l.UntrustedPerDay, count)
+	set(p, gl.LookupsPerHour, read[int], &l.LookupsPerHour, count)
+	set(p, gl.MissesPerHour, read[int], &l.MissesPerHour, count)
+	set(p, gl.HardMargin, read[int], &l.HardMargin, between(0, maxGuardCount, false, "must be between 0 (off) and %[2]d, got %[3]d"))
+	p.velocity(gl.Velocity, &l)
+	set(p, gl.EnumerationRun, read[int], &l.EnumerationRun, between(minEnumerationRun, maxEnumerationRun, true, "must be 0 (off) or between %d and %d, got %d"))
 	if s, ok := read[string](p, gl.Hours); ok {
 		if h, err := guard.ParseHours(s); err != nil {
 			p.bad(gl.Hours, "invalid hours %s: %v", short(s), err)
@@ -896,105 +717,66 @@ func (p *parser) limits(gl guardLimits, l guard.Limits) guard.Limits {
 	return l
 }
 
-// count reads an integer between 0 (which means zero, as in "no limit" or
-// "off") and max.
-func (p *parser) count(l leaf, max int64, zero string) (int, bool) {
-	i, ok := read[int64](p, l)
-	if ok && (i < 0 || i > max) {
-		p.bad(l, "must be between 0 (%s) and %d, got %d", zero, max, i)
-		return 0, false
-	}
-	return int(i), ok
-}
-
-// isOff reports whether n turns a detector off: off, false or 0.
-func isOff(n *yaml.Node) bool {
-	if n.Kind != yaml.ScalarNode {
-		return false
-	}
-	switch n.ShortTag() {
-	case "!!str":
-		return n.Value == "off"
-	case "!!bool":
-		var b bool
-		return n.Decode(&b) == nil && !b
-	case "!!int", "!!float":
-		var f float64
-		return n.Decode(&f) == nil && f == 0
-	}
-	return false
-}
-
-// scalarOff reads the "." leaf of a mapping that may be off: done is true
-// when that settles it (off, unset, or reported as not a mapping).
-func (p *parser) scalarOff(self leaf, subs []leaf, want string) (off, done bool) {
-	if slices.ContainsFunc(subs, leaf.set) {
-		return false, false
-	}
+// scalarOff reads the "." leaf of rate or velocity, a mapping of subs or
+// off (off, false or 0): done is true when that settles it (off, unset, or
+// reported as not a mapping).
+func (p *parser) scalarOff(self leaf, want string, subs ...leaf) (off, done bool) {
 	rn := deref(self.n)
-	switch {
-	case !self.set():
-		return false, true
-	case rn.Kind == yaml.MappingNode:
+	if slices.ContainsFunc(subs, leaf.set) || rn.Kind == yaml.MappingNode {
 		return false, false
-	case isOff(rn):
-		return true, true
 	}
-	p.bad(self, "want %s, got %s", want, describe(rn))
-	return false, true
+	off = rn.Kind == yaml.ScalarNode && slices.Contains([]string{"off", "false", "0"}, rn.Value)
+	if self.set() && !off {
+		p.bad(self, "want %s, got %s", want, describe(rn))
+	}
+	return off, true
 }
 
-// required reports the keys of a mapping that are unset.
-func (p *parser) required(self leaf, keys []string, leaves ...leaf) {
-	for i, l := range leaves {
-		if !l.set() {
-			p.bad(self, "missing required key %q", keys[i])
+// require reports the keys of a mapping, self, that are unset.
+func (p *parser) require(self leaf, keys string, leaves ...leaf) {
+	for i, key := range strings.Fields(keys) {
+		if !leaves[i].set() {
+			p.bad(self, "missing required key %q", key)
 		}
 	}
 }
 
 // rate reads a token bucket, {per_second: N, burst: N}, or off for no rate
-// limit (then both are 0). ok is false when unset or bad.
-func (p *parser) rate(r rateFile) (rate, burst float64, ok bool) {
-	if off, done := p.scalarOff(r.Off, []leaf{r.PerSecond, r.Burst}, "{per_second: N, burst: N}, or off for no rate limit"); done {
-		return 0, 0, off
-	}
-	before := p.total()
-	if x, ok := read[float64](p, r.PerSecond); ok {
-		if x <= 0 || x > maxGuardCount {
+// limit (both 0), into l.
+func (p *parser) rate(r rateFile, l *guard.Limits) {
+	var rate, burst float64
+	if off, done := p.scalarOff(r.Off, "{per_second: N, burst: N}, or off for no rate limit", r.PerSecond, r.Burst); !done {
+		if x, ok := read[float64](p, r.PerSecond); ok && (x <= 0 || x > maxGuardCount) {
 			p.bad(r.PerSecond, "must be more than 0 and at most %d, got %v (write rate: off for no rate limit)", maxGuardCount, x)
+		} else {
+			rate = x
 		}
-		rate = x
-	}
-	if x, ok := read[float64](p, r.Burst); ok {
-		if x < 1 || x > maxGuardCount {
+		if x, ok := read[float64](p, r.Burst); ok && (x < 1 || x > maxGuardCount) {
 			p.bad(r.Burst, "must be between 1 and %d, got %v", maxGuardCount, x)
+		} else {
+			burst = x
 		}
-		burst = x
+		p.require(r.Off, "per_second burst", r.PerSecond, r.Burst)
+	} else if !off {
+		return
 	}
-	p.required(r.Off, []string{"per_second", "burst"}, r.PerSecond, r.Burst)
-	return rate, burst, p.total() == before
+	l.Rate, l.Burst = rate, burst
 }
 
-// velocity reads {subjects: N, window: DURATION}, or off (then both are 0).
-func (p *parser) velocity(v velocityFile) (subjects int, window time.Duration, ok bool) {
-	if off, done := p.scalarOff(v.Off, []leaf{v.Subjects, v.Window}, "{subjects: N, window: DURATION}, or off"); done {
-		return 0, 0, off
-	}
-	before := p.total()
-	subjects, _ = p.count(v.Subjects, maxVelocitySubjects, "off")
-	set(p, v.Window, dur, &window, func(d time.Duration) string {
-		if d <= 0 || d > maxVelocityWindow {
-			return fmt.Sprintf("must be a positive duration of at most %s, got %s", maxVelocityWindow, d)
+// velocity reads {subjects: N, window: DURATION}, or off (both 0), into l.
+func (p *parser) velocity(v velocityFile, l *guard.Limits) {
+	var subjects int
+	var window time.Duration
+	if off, done := p.scalarOff(v.Off, "{subjects: N, window: DURATION}, or off", v.Subjects, v.Window); !done {
+		set(p, v.Subjects, read[int], &subjects, between(0, maxVelocitySubjects, false, "must be between 0 (off) and %[2]d, got %[3]d"))
+		set(p, v.Window, dur, &window, between(time.Nanosecond, maxVelocityWindow, false, "must be a positive duration of at most %[2]s, got %[3]s"))
+		if p.require(v.Off, "subjects", v.Subjects); subjects > 0 {
+			p.require(v.Off, "window", v.Window)
 		}
-		return ""
-	})
-	if !v.Subjects.set() {
-		p.required(v.Off, []string{"subjects"}, v.Subjects)
-	} else if subjects > 0 {
-		p.required(v.Off, []string{"window"}, v.Window)
+	} else if !off {
+		return
 	}
-	return subjects, window, p.total() == before
+	l.VelocitySubjects, l.VelocityWindow = subjects, window
 }
 
 // names converts a list of string-based constants.
@@ -1006,21 +788,11 @@ func names[T ~string](xs []T) []string {
 	return out
 }
 
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
-}
+func sortedKeys[V any](m map[string]V) []string { return slices.Sorted(maps.Keys(m)) }
 
 // hint suggests a near option, or lists them all.
 func hint(s string, options []string) string {
-	if h := suggestion(s, options); h != "" {
-		return h
-	}
-	return " (want one of: " + strings.Join(options, ", ") + ")"
+	return cmp.Or(suggestion(s, options), " (want one of: "+strings.Join(options, ", ")+")")
 }
 
 // suggestion returns ` (did you mean "x"?)` for the option nearest s, if
@@ -1031,7 +803,7 @@ func suggestion(s string, options []string) string {
 	}
 	best, bestD := "", 3
 	for _, o := range options {
-		if d := distance(s, o); d < bestD && d <= max(1, len([]rune(s))/2) {
+		if d := levenshtein.ComputeDistance(s, o); d < bestD && d <= max(1, len([]rune(s))/2) {
 			best, bestD = o, d
 		}
 	}
@@ -1039,26 +811,4 @@ func suggestion(s string, options []string) string {
 		return ""
 	}
 	return fmt.Sprintf(" (did you mean %q?)", best)
-}
-
-// distance is the Levenshtein distance between a and b, in runes.
-func distance(a, b string) int {
-	ra, rb := []rune(a), []rune(b)
-	prev := make([]int, len(rb)+1)
-	cur := make([]int, len(rb)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(ra); i++ {
-		cur[0] = i
-		for j := 1; j <= len(rb); j++ {
-			cost := 1
-			if ra[i-1] == rb[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(rb)]
 }

@@ -16,13 +16,11 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-// The file is read in two steps: yaml.v3 parses it into a node tree, and
-// [parser.bind] decodes the tree into the typed [file], reporting unknown
-// keys, keys given twice and mappings of the wrong kind with their dotted
-// paths, and taking the value of each key whose COFFRE_* variable is set
-// from the environment instead. Leaves keep their YAML node, so that
-// [parser.check] validates values from the file and from the environment
-// alike and reports each where it came from.
+// yaml.v3 parses the file into a node tree; [parser.bind] decodes the tree
+// into the typed [file], taking the value of each key whose COFFRE_*
+// variable is set from the environment instead; [parser.check] validates
+// the leaves, which keep their node (see "Configuration parsing" in
+// docs/design.md).
 
 // leaf is a key whose value is a scalar or a list of scalars, as written:
 // its key and value nodes (nil when absent), and its dotted path. A value
@@ -48,23 +46,20 @@ type entry[T any] struct {
 // of the roles (or fields).
 type named[T any] []entry[T]
 
-func (m *named[T]) bind(p *parser, _, n *yaml.Node, path string, opts []string) {
-	have := map[string]bool{}
+func (m *named[T]) bind(p *parser, _, n *yaml.Node, path string, opts string) {
 	for _, e := range p.pairs(n, path) {
 		before := p.total()
 		en := entry[T]{Name: e.key, Path: join(path, e.key), K: e.k, V: e.v}
-		p.bind(e.k, e.v, en.Path, nil, reflect.ValueOf(&en.Val).Elem())
+		p.bind(e.k, e.v, en.Path, "", reflect.ValueOf(&en.Val).Elem())
 		en.Bad = p.total() != before
-		have[e.key] = true
 		p.names[path] = append(p.names[path], e.key)
 		*m = append(*m, en)
 	}
-	for _, o := range opts {
-		list, _ := strings.CutPrefix(o, "names=")
+	if list, ok := strings.CutPrefix(opts, "names="); ok {
 		for _, name := range p.names[list] {
 			en := entry[T]{Name: name, Path: join(path, name)}
-			if p.lastEnv = nil; !have[name] {
-				p.bind(nil, nil, en.Path, nil, reflect.ValueOf(&en.Val).Elem())
+			if p.lastEnv = nil; !slices.Contains(p.names[path], name) {
+				p.bind(nil, nil, en.Path, "", reflect.ValueOf(&en.Val).Elem())
 			}
 			if p.lastEnv != nil {
 				en.K, en.V = p.lastEnv, p.lastEnv
@@ -76,41 +71,43 @@ func (m *named[T]) bind(p *parser, _, n *yaml.Node, path string, opts []string) 
 
 // binder is implemented by the types that decode themselves.
 type binder interface {
-	bind(p *parser, k, n *yaml.Node, path string, opts []string)
+	bind(p *parser, k, n *yaml.Node, path string, opts string)
 }
 
 var leafType = reflect.TypeFor[leaf]()
 
+// bind takes the value of the variable that overrides the key at path (a
+// list, comma-separated, with the tag option list) in place of n.
+func (l *leaf) bind(p *parser, k, n *yaml.Node, path string, opts string) {
+	if e := p.fromEnv(path, opts == "list"); e != nil {
+		k, n = e, e
+	}
+	if n != nil {
+		*l = leaf{k: k, n: n, path: path}
+	}
+}
+
 // bind decodes n, the value of key k at path, into v; opts are the options
-// of v's tag (list: the variable's value is comma-separated). Struct fields
-// are the keys of a mapping, named by their `key` tag; a field tagged "."
-// holds the key's own value, and makes a scalar acceptable in place of the
-// mapping (rate: off).
-func (p *parser) bind(k, n *yaml.Node, path string, opts []string, v reflect.Value) {
+// of v's tag. Struct fields are the keys of a mapping, named by their `key`
+// tag; a first field tagged "." holds the key's own value, and makes a
+// scalar acceptable in place of the mapping (rate: off).
+func (p *parser) bind(k, n *yaml.Node, path string, opts string, v reflect.Value) {
 	if b, ok := v.Addr().Interface().(binder); ok {
 		b.bind(p, k, n, path, opts)
 		return
 	}
 	t := v.Type()
-	self := fieldIndex(t, ".")
-	if t == leafType || self >= 0 {
-		if e := p.fromEnv(path, slices.Contains(opts, "list")); e != nil {
-			k, n = e, e
-		}
-		if n != nil && t == leafType {
-			v.Set(reflect.ValueOf(leaf{k: k, n: n, path: path}))
-		}
-		if t == leafType {
-			return
-		}
-		if n != nil {
-			v.Field(self).Set(reflect.ValueOf(leaf{k: k, n: n, path: path}))
+	hasSelf := t.Field(0).Tag.Get("key") == "."
+	if hasSelf {
+		self := v.Field(0).Addr().Interface().(*leaf)
+		if self.bind(p, k, n, path, opts); self.set() {
+			n = self.n
 		}
 	}
 	vals := map[string]pair{}
-	if self < 0 || deref(n).Kind == yaml.MappingNode {
+	if !hasSelf || deref(n).Kind == yaml.MappingNode {
 		for _, e := range p.pairs(n, path) {
-			if i := fieldIndex(t, e.key); i < 0 || e.key == "." {
+			if !slices.Contains(keysOf(t), e.key) {
 				p.errorf(e.k, path, "unknown key %s%s", short(e.key), hint(e.key, keysOf(t)))
 			} else if !isNull(deref(e.v)) { // a null value counts as absent
 				vals[e.key] = e
@@ -119,28 +116,15 @@ func (p *parser) bind(k, n *yaml.Node, path string, opts []string, v reflect.Val
 	}
 	for i := range t.NumField() {
 		if key, o := tag(t.Field(i)); key != "" && key != "." {
-			e := vals[key]
-			p.bind(e.k, e.v, join(path, key), o, v.Field(i))
+			p.bind(vals[key].k, vals[key].v, join(path, key), o, v.Field(i))
 		}
 	}
 }
 
 // tag splits a struct field's `key` tag into the key and its options.
-func tag(f reflect.StructField) (key string, opts []string) {
-	key, rest, _ := strings.Cut(f.Tag.Get("key"), ",")
-	if rest != "" {
-		opts = strings.Split(rest, ",")
-	}
+func tag(f reflect.StructField) (key, opts string) {
+	key, opts, _ = strings.Cut(f.Tag.Get("key"), ",")
 	return key, opts
-}
-
-func fieldIndex(t reflect.Type, key string) int {
-	for i := range t.NumField() {
-		if k, _ := tag(t.Field(i)); k != "" && k == key {
-			return i
-		}
-	}
-	return -1
 }
 
 // keysOf lists the keys of the mapping that struct type t decodes.
@@ -160,30 +144,13 @@ func envName(path string) string {
 	return "COFFRE_" + strings.ToUpper(strings.NewReplacer(".", "_", "-", "_").Replace(path))
 }
 
-// environment returns the COFFRE_* variables in environ; an empty value
-// counts as unset, and the last of a variable given twice wins.
-func environment(environ []string) map[string]string {
-	env := map[string]string{}
-	for _, kv := range environ {
-		k, v, ok := strings.Cut(kv, "=")
-		switch {
-		case !ok || !strings.HasPrefix(k, "COFFRE_"):
-		case v == "":
-			delete(env, k)
-		default:
-			env[k] = v
-		}
-	}
-	return env
-}
-
 // fromEnv returns a node holding the value of the variable that overrides
 // the key at path, a list of strings if list (the value comma-separated),
 // a string otherwise; nil if the variable is unset.
 func (p *parser) fromEnv(path string, list bool) *yaml.Node {
 	name := envName(path)
-	val, ok := p.env[name]
-	if !ok {
+	val := p.env[name]
+	if val == "" {
 		return nil
 	}
 	n := &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: val}
@@ -205,27 +172,27 @@ func (p *parser) fromEnv(path string, list bool) *yaml.Node {
 	return n
 }
 
-// Names of fields, purposes and roles.
+// Names of fields, purposes, roles and hosts, and the patterns of keys and
+// of yaml.v3 errors.
 var (
 	fieldNameRE = regexp.MustCompile(`^[a-z][a-z0-9_]{0,62}$`)
-	// hostLabelRE matches one label of a lower-case host name.
-	hostLabelRE = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
+	hostNameRE  = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$`)
 	nameRE      = regexp.MustCompile(`^[a-z][a-z0-9-]{0,62}$`)
 	// plainKeyRE matches keys written as they are in a dotted path; others
 	// are quoted.
 	plainKeyRE = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
-	yamlLineRE = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+	yamlLineRE = regexp.MustCompile(`^line (\d+): (.*)$`)
 )
 
-// maxWork bounds the mapping entries and list items visited, so that aliases
-// cannot make a small file expensive to walk.
-const maxWork = 1 << 20
-
-// envFile is the file named by problems with environment variables.
-const envFile = "environment"
-
-// maxProblems bounds the problems kept; the others are only counted.
-const maxProblems = 100
+const (
+	// maxWork bounds the mapping entries and list items visited, so that
+	// aliases cannot make a small file expensive to walk.
+	maxWork = 1 << 20
+	// maxProblems bounds the problems kept; the others are only counted.
+	maxProblems = 100
+	// envFile is the file named by problems with environment variables.
+	envFile = "environment"
+)
 
 // parser collects the problems of one configuration.
 type parser struct {
@@ -234,7 +201,6 @@ type parser struct {
 	envProbs []Problem // in the environment
 	n        int       // problems found in the file, kept or not
 	work     int
-	tooBig   bool
 	env      map[string]string     // the COFFRE_* variables
 	envOf    map[*yaml.Node]string // the variable each environment node came from
 	lastEnv  *yaml.Node            // the last node made by fromEnv
@@ -248,25 +214,18 @@ type pair struct {
 	k, v *yaml.Node
 }
 
-func (p *parser) add(line int, key, format string, args ...any) {
-	p.n++
-	if len(p.probs) < maxProblems {
-		p.probs = append(p.probs, Problem{File: p.file, Line: line, Key: key, Message: fmt.Sprintf(format, args...)})
+// errorf reports a problem with the value in n (nil for none), at key path:
+// on its line, or on the variable it came from.
+func (p *parser) errorf(n *yaml.Node, path, format string, args ...any) {
+	if name, env := p.envOf[n]; env {
+		p.envProbs = append(p.envProbs, Problem{File: envFile, Key: name, Message: fmt.Sprintf(format, args...)})
+	} else if p.n++; len(p.probs) < maxProblems {
+		p.probs = append(p.probs, Problem{File: p.file, Line: cmp.Or(n, &yaml.Node{}).Line, Key: path, Message: fmt.Sprintf(format, args...)})
 	}
 }
 
-// errorf reports a problem with the value in n, at key path: on its line,
-// or on the variable it came from.
-func (p *parser) errorf(n *yaml.Node, path, format string, args ...any) {
-	switch name, env := p.envOf[n]; {
-	case env:
-		p.envProbs = append(p.envProbs, Problem{File: envFile, Key: name, Message: fmt.Sprintf(format, args...)})
-	case n == nil:
-		p.add(0, path, format, args...)
-	default:
-		p.add(n.Line, path, format, args...)
-	}
-}
+// at is a node that stands for a line, where there is no node.
+func at(line int) *yaml.Node { return &yaml.Node{Line: line} }
 
 // bad reports a problem with the value of l.
 func (p *parser) bad(l leaf, format string, args ...any) { p.errorf(l.n, l.path, format, args...) }
@@ -281,108 +240,73 @@ func (p *parser) sort() {
 		p.probs = append(p.probs, Problem{File: p.file, Message: fmt.Sprintf("%d more problems not shown", p.n-len(p.probs))})
 	}
 	p.probs = append(p.probs, p.envProbs...)
-	p.envProbs = nil
 }
 
 // parse does the work of Parse; the result is meaningful only when no
 // problem was found.
 func (p *parser) parse(data []byte, environ []string) *Config {
-	p.envOf = map[*yaml.Node]string{}
+	p.envOf, p.env, p.envPath, p.names = map[*yaml.Node]string{}, map[string]string{}, map[string]string{}, map[string][]string{}
 	if len(data) > maxFileSize {
-		p.add(0, "", "file is larger than %d bytes", maxFileSize)
+		p.errorf(nil, "", "file is larger than %d bytes", maxFileSize)
 		return nil
 	}
-	root, ok := p.document(data)
-	if !ok {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	var doc, next yaml.Node
+	err := dec.Decode(&doc)
+	if err == nil {
+		if err = dec.Decode(&next); err == nil {
+			p.errorf(&next, "", "a configuration holds one YAML document; remove the second one (after \"---\")")
+			return nil
+		}
+	}
+	if msg := strings.TrimPrefix(fmt.Sprint(err), "yaml: "); err != io.EOF {
+		if m := yamlLineRE.FindStringSubmatch(msg); m != nil {
+			line, _ := strconv.Atoi(m[1])
+			if yamlParserError.MatchString(m[2]) {
+				line++
+			}
+			p.errorf(at(line), "", "invalid YAML: %s", m[2])
+		} else {
+			p.errorf(nil, "", "invalid YAML: %s", msg)
+		}
 		return nil
 	}
+	var root *yaml.Node // nil for an empty document
 	rootLine := 1
-	if root != nil {
-		rootLine = root.Line
+	if len(doc.Content) > 0 {
+		root, rootLine = doc.Content[0], doc.Content[0].Line
 		if r := deref(root); r.Kind != yaml.MappingNode && !isNull(r) {
 			p.errorf(root, "", "want a mapping of settings (store, listen, schema, …), got %s", describe(r))
 			return nil
 		}
 	}
+	// The COFFRE_* variables: the last of a variable given twice wins, and
+	// an empty value counts as unset.
+	for _, kv := range environ {
+		if k, v, _ := strings.Cut(kv, "="); strings.HasPrefix(k, "COFFRE_") {
+			p.env[k] = v
+		}
+	}
 	var f file
-	p.env, p.envPath, p.names = environment(environ), map[string]string{}, map[string][]string{}
-	p.bind(nil, root, "", nil, reflect.ValueOf(&f).Elem())
+	p.bind(nil, root, "", "", reflect.ValueOf(&f).Elem())
 	if f.Schema.n == nil {
-		p.add(rootLine, "schema", "missing required key: declare at least one field of the record schema")
+		p.errorf(at(rootLine), "schema", "missing required key: declare at least one field of the record schema")
 	}
 	return p.check(&f)
 }
 
-// document parses data into its single YAML document's root node, which is
-// nil for an empty document. ok is false after a syntax error.
-func (p *parser) document(data []byte) (root *yaml.Node, ok bool) {
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	var doc yaml.Node
-	if err := dec.Decode(&doc); err != nil {
-		if err == io.EOF {
-			return nil, true
-		}
-		p.yamlError(err)
-		return nil, false
-	}
-	var next yaml.Node
-	switch err := dec.Decode(&next); {
-	case err == io.EOF:
-	case err != nil:
-		p.yamlError(err)
-		return nil, false
-	default:
-		p.errorf(&next, "", "a configuration holds one YAML document; remove the second one (after \"---\")")
-		return nil, false
-	}
-	if doc.Kind == yaml.DocumentNode && len(doc.Content) > 0 {
-		return doc.Content[0], true
-	}
-	return nil, true
-}
-
-// yamlParserErrors are the problems yaml.v3's parser (as opposed to its
+// yamlParserError matches the problems yaml.v3's parser (as opposed to its
 // scanner) reports. For those it prints a 0-based line: that of the block
 // the problem is in, or of the problem when the block starts on the first
 // line.
-var yamlParserErrors = []string{
-	"did not find expected <stream-start>",
-	"did not find expected <document start>",
-	"did not find expected node content",
-	"did not find expected '-' indicator",
-	"did not find expected key",
-	"did not find expected ',' or ']'",
-	"did not find expected ',' or '}'",
-	"found undefined tag handle",
-	"found duplicate %YAML directive",
-	"found incompatible YAML document",
-	"found duplicate %TAG directive",
-}
-
-// yamlError reports a YAML syntax error, on its line when it says one.
-func (p *parser) yamlError(err error) {
-	msg := err.Error()
-	if m := yamlLineRE.FindStringSubmatch(msg); m != nil {
-		if line, err := strconv.Atoi(m[1]); err == nil {
-			if slices.Contains(yamlParserErrors, m[2]) {
-				line++
-			}
-			p.add(line, "", "invalid YAML: %s", m[2])
-			return
-		}
-	}
-	p.add(0, "", "invalid YAML: %s", strings.TrimPrefix(msg, "yaml: "))
-}
+var yamlParserError = regexp.MustCompile(`^(did not find expected (<|node content|key|'[-,]')|found (undefined tag|duplicate|incompatible))`)
 
 // deref follows aliases to the node they name.
 func deref(n *yaml.Node) *yaml.Node {
 	for i := 0; n != nil && n.Kind == yaml.AliasNode && n.Alias != nil && i < 16; i++ {
 		n = n.Alias
 	}
-	if n == nil {
-		return &yaml.Node{}
-	}
-	return n
+	return cmp.Or(n, &yaml.Node{})
 }
 
 func isNull(n *yaml.Node) bool {
@@ -401,16 +325,11 @@ func describe(n *yaml.Node) string {
 	case n.Kind != yaml.ScalarNode:
 		return "an alias"
 	}
-	switch t := n.ShortTag(); t {
-	case "!!str":
-		return "the string " + short(n.Value)
-	case "!!bool":
-		return "the boolean " + short(n.Value)
-	case "!!int", "!!float":
-		return "the number " + short(n.Value)
-	default:
-		return "a value tagged " + short(t)
+	what, ok := map[string]string{"!!str": "the string", "!!bool": "the boolean", "!!int": "the number", "!!float": "the number"}[n.ShortTag()]
+	if !ok {
+		return "a value tagged " + short(n.ShortTag())
 	}
+	return what + " " + short(n.Value)
 }
 
 // short quotes s, cut to a length that fits in a message.
@@ -427,32 +346,17 @@ func join(path, key string) string {
 	if !plainKeyRE.MatchString(key) {
 		key = short(key)
 	}
-	if path == "" {
-		return key
-	}
-	return path + "." + key
+	return strings.TrimPrefix(path+"."+key, ".")
 }
 
 // pairs returns the entries of the mapping n (nothing for null), reporting
 // other kinds of node, keys that are not scalars, merge keys and keys given
 // twice.
 func (p *parser) pairs(n *yaml.Node, path string) []pair {
-	rn := deref(n)
-	if isNull(rn) {
-		return nil
-	}
-	if rn.Kind != yaml.MappingNode {
-		p.errorf(n, path, "want a mapping, got %s", describe(rn))
-		return nil
-	}
 	var out []pair
-	seen := map[string]int{}
-	for i := 0; i+1 < len(rn.Content); i += 2 {
-		if !p.spend() {
-			return out
-		}
-		k, v := rn.Content[i], rn.Content[i+1]
-		rk := deref(k)
+	seen, kv := map[string]int{}, p.list(n, path, yaml.MappingNode)
+	for i := 0; i+1 < len(kv); i += 2 {
+		k, rk := kv[i], deref(kv[i])
 		switch {
 		case rk.Kind != yaml.ScalarNode:
 			p.errorf(k, path, "want a plain key, got %s", describe(rk))
@@ -462,40 +366,28 @@ func (p *parser) pairs(n *yaml.Node, path string) []pair {
 			p.errorf(k, join(path, rk.Value), "key given twice (first at line %d)", seen[rk.Value])
 		default:
 			seen[rk.Value] = k.Line
-			out = append(out, pair{key: rk.Value, k: k, v: v})
+			out = append(out, pair{key: rk.Value, k: k, v: kv[i+1]})
 		}
 	}
 	return out
 }
 
-// spend counts one unit of work, and reports false once the budget is
-// exhausted.
-func (p *parser) spend() bool {
-	p.work++
-	if p.work <= maxWork {
-		return true
-	}
-	if !p.tooBig {
-		p.tooBig = true
-		p.add(0, "", "document too complex (more than %d entries, counting aliases)", maxWork)
-	}
-	return false
-}
-
-// list returns the items of the list n (nothing for null).
-func (p *parser) list(n *yaml.Node, path string) []*yaml.Node {
+// list returns the children of n, a list (or, with kind MappingNode, a
+// mapping), reporting another kind of node; nothing for null, or once the
+// work budget is spent.
+func (p *parser) list(n *yaml.Node, path string, kind yaml.Kind) []*yaml.Node {
 	rn := deref(n)
 	if isNull(rn) {
 		return nil
-	}
-	if rn.Kind != yaml.SequenceNode {
-		p.errorf(n, path, "want a list, got %s", describe(rn))
+	} else if rn.Kind != kind {
+		p.errorf(n, path, "want %s, got %s", map[yaml.Kind]string{yaml.MappingNode: "a mapping", yaml.SequenceNode: "a list"}[kind], describe(rn))
 		return nil
 	}
-	for i := range rn.Content {
-		if !p.spend() {
-			return rn.Content[:i]
+	if p.work += len(rn.Content); p.work > maxWork {
+		if p.work-len(rn.Content) <= maxWork {
+			p.errorf(nil, "", "document too complex (more than %d entries, counting aliases)", maxWork)
 		}
+		return nil
 	}
 	return rn.Content
 }
@@ -540,21 +432,36 @@ func read[T string | bool | int | int64 | float64](p *parser, l leaf) (T, bool) 
 	return v, false
 }
 
-// strs reads a list of strings: its string items (others are reported, at
-// path[i] when indexed), how many items it had, and whether it is a list.
-func (p *parser) strs(l leaf, indexed bool) (items []*yaml.Node, count int, isList bool) {
+// each reads the list of strings l, whose items check turns into the
+// values returned, or says what is wrong with; a value returned twice is
+// reported. Items that are not strings are reported at path[i] if indexed.
+// n is the number of items, or -1 when l is unset or not a list.
+func each[T comparable](p *parser, l leaf, indexed bool, check func(string) (T, string)) (out []T, n int) {
 	if !l.set() {
-		return nil, 0, false
+		return nil, -1
 	}
-	nodes := p.list(l.n, l.path)
-	for i, item := range nodes {
+	items, seen := p.list(l.n, l.path, yaml.SequenceNode), map[T]bool{}
+	for i, item := range items {
 		path := l.path
 		if indexed {
 			path = fmt.Sprintf("%s[%d]", path, i)
 		}
-		if _, ok := read[string](p, leaf{n: item, path: path}); ok {
-			items = append(items, item)
+		s, ok := read[string](p, leaf{n: item, path: path})
+		if !ok {
+			continue
+		}
+		switch v, msg := check(s); {
+		case msg != "":
+			p.errorf(item, l.path, "%s", msg)
+		case seen[v]:
+			p.errorf(item, l.path, "%s listed twice", short(s))
+		default:
+			seen[v] = true
+			out = append(out, v)
 		}
 	}
-	return items, len(nodes), deref(l.n).Kind == yaml.SequenceNode
+	if deref(l.n).Kind != yaml.SequenceNode {
+		return out, -1
+	}
+	return out, len(items)
 }
