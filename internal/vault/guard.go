@@ -53,15 +53,7 @@ type Guard struct {
 	Trusted func(origin string) bool
 }
 
-func (v *Vault) limits(role string) *guard.Limits {
-	if v.guard == nil {
-		return nil
-	}
-	if l, ok := v.guard.Limits[role]; ok {
-		return &l
-	}
-	return nil
-}
+func (v *Vault) limits(role string) *guard.Limits { return v.lims[role] }
 
 // guardTime is now in the guard's time zone.
 func (v *Vault) guardTime(now time.Time) time.Time {

@@ -67,6 +67,7 @@ type Vault struct {
 	visible   map[string][]string // purpose → fields it shows, schema order
 	byName    []policy.Field      // the schema's fields sorted by name (the sealed blob's order)
 	guard     *Guard
+	lims      map[string]*guard.Limits // the guard's limits by role, read-only
 	memo      *guard.Memo
 	stepUpFor time.Duration
 }
@@ -104,6 +105,12 @@ func New(c Config) *Vault {
 	}
 	if v.reasonMax <= 0 {
 		v.reasonMax = 200
+	}
+	if c.Guard != nil {
+		v.lims = make(map[string]*guard.Limits, len(c.Guard.Limits))
+		for role, l := range c.Guard.Limits {
+			v.lims[role] = &l
+		}
 	}
 	for name, pu := range c.Policy.Purposes {
 		v.visible[name] = c.Policy.VisibleFields(pu)
