@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/coffre/coffre/internal/access"
 	"github.com/coffre/coffre/internal/identity"
 	"github.com/coffre/coffre/internal/store"
 	"github.com/coffre/coffre/internal/synth"
@@ -132,7 +133,7 @@ func runCanaryFind(ctx context.Context, args []string, stdout, stderr io.Writer)
 			fmt.Fprintln(stdout, "not a canary's value")
 		}
 		return errNotCanary
-	case errors.Is(err, vault.ErrInvalid):
+	case errors.Is(err, access.ErrInvalid):
 		return &usageError{msg: err.Error(), hint: "fields with lookup: true in the configuration"}
 	case err != nil:
 		return err

@@ -4,10 +4,10 @@ import (
 	"context"
 	"errors"
 
+	"github.com/coffre/coffre/internal/access"
 	"github.com/coffre/coffre/internal/audit"
 	"github.com/coffre/coffre/internal/public"
 	"github.com/coffre/coffre/internal/store"
-	"github.com/coffre/coffre/internal/vault"
 )
 
 // ErrBeyondCheckpoint is returned for a proof about a tree size larger than
@@ -17,7 +17,7 @@ var ErrBeyondCheckpoint = errors.New("size beyond the latest checkpoint")
 // InclusionProof returns the proof that leaf index is in the tree of size.
 func InclusionProof(ctx context.Context, s store.Store, index, size uint64) ([][]byte, error) {
 	if index >= size {
-		return nil, public.Errorf(vault.ErrInvalid, "invalid input: index %d is not below size %d", index, size)
+		return nil, public.Errorf(access.ErrInvalid, "invalid input: index %d is not below size %d", index, size)
 	}
 	return prove(ctx, s, size, func(get func([]audit.TileID) (map[audit.TileID]audit.Tile, error)) ([][]byte, error) {
 		return audit.InclusionProof(index, size, get)
@@ -28,7 +28,7 @@ func InclusionProof(ctx context.Context, s store.Store, index, size uint64) ([][
 // of the tree of size to.
 func ConsistencyProof(ctx context.Context, s store.Store, from, to uint64) ([][]byte, error) {
 	if from == 0 || from > to {
-		return nil, public.Errorf(vault.ErrInvalid, "invalid input: want 1 ≤ from ≤ to")
+		return nil, public.Errorf(access.ErrInvalid, "invalid input: want 1 ≤ from ≤ to")
 	}
 	return prove(ctx, s, to, func(get func([]audit.TileID) (map[audit.TileID]audit.Tile, error)) ([][]byte, error) {
 		return audit.ConsistencyProof(from, to, get)

@@ -5,13 +5,13 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/coffre/coffre/internal/access"
 	"github.com/coffre/coffre/internal/audit"
 	"github.com/coffre/coffre/internal/identity"
 	"github.com/coffre/coffre/internal/partner"
 	"github.com/coffre/coffre/internal/policy"
 	"github.com/coffre/coffre/internal/public"
 	"github.com/coffre/coffre/internal/store"
-	"github.com/coffre/coffre/internal/vault"
 )
 
 // Privileged permissions: a role holding one of them is granted only from
@@ -24,11 +24,11 @@ var Privileged = []policy.Permission{policy.PermOperators, policy.PermSecurity, 
 func grantable(pol *policy.Policy, role string) error {
 	r, err := pol.Role(role)
 	if err != nil {
-		return public.Errorf(vault.ErrInvalid, "invalid input: %v", err) // a policy error: names only
+		return public.Errorf(access.ErrInvalid, "invalid input: %v", err) // a policy error: names only
 	}
 	for _, p := range Privileged {
 		if r.Has(p) {
-			return public.Errorf(vault.ErrForbidden, "forbidden: role %q holds the privileged permission %q: grant it with the coffre command on the host", role, p)
+			return public.Errorf(access.ErrForbidden, "forbidden: role %q holds the privileged permission %q: grant it with the coffre command on the host", role, p)
 		}
 	}
 	return nil
@@ -59,7 +59,7 @@ func (s *Service) AdminSetRole(ctx context.Context, a identity.Actor, pol *polic
 		return err
 	}
 	if id == a.ID {
-		return deny(public.Errorf(vault.ErrForbidden, "forbidden: nobody changes their own role"))
+		return deny(public.Errorf(access.ErrForbidden, "forbidden: nobody changes their own role"))
 	}
 	if err := grantable(pol, role); err != nil {
 		return deny(err)
@@ -72,11 +72,11 @@ func (s *Service) AdminSetRole(ctx context.Context, a identity.Actor, pol *polic
 			return err
 		}
 		if op.PasswordHash == NoPassword {
-			refused = public.Errorf(vault.ErrInvalid, "invalid input: %s is a partner: rotate or re-register it instead", id)
+			refused = public.Errorf(access.ErrInvalid, "invalid input: %s is a partner: rotate or re-register it instead", id)
 			return nil
 		}
 		if err := grantable(pol, op.Role); err != nil {
-			refused = public.Errorf(vault.ErrForbidden, "forbidden: the account has a privileged role")
+			refused = public.Errorf(access.ErrForbidden, "forbidden: the account has a privileged role")
 			return nil
 		}
 		if err := tx.SetOperatorRole(ctx, id, role, unit); err != nil {
@@ -95,7 +95,7 @@ func (s *Service) AdminSetRole(ctx context.Context, a identity.Actor, pol *polic
 
 // denial is the audit decision of a refused administrative act.
 func denial(err error) string {
-	if errors.Is(err, vault.ErrInvalid) {
+	if errors.Is(err, access.ErrInvalid) {
 		return "deny:invalid"
 	}
 	return "deny:forbidden"
@@ -126,7 +126,7 @@ func (s *Service) SetRole(ctx context.Context, username, role, unit string) erro
 			return err
 		}
 		if op.PasswordHash == NoPassword {
-			return public.Errorf(vault.ErrInvalid, "invalid input: %s is a partner", username)
+			return public.Errorf(access.ErrInvalid, "invalid input: %s is a partner", username)
 		}
 		if err := tx.SetOperatorRole(ctx, op.ID, role, unit); err != nil {
 			return err

@@ -23,12 +23,12 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/coffre/coffre/internal/access"
 	"github.com/coffre/coffre/internal/audit"
 	"github.com/coffre/coffre/internal/envelope"
 	"github.com/coffre/coffre/internal/guard"
 	"github.com/coffre/coffre/internal/identity"
 	"github.com/coffre/coffre/internal/store"
-	"github.com/coffre/coffre/internal/vault"
 	"github.com/go-webauthn/webauthn/webauthn"
 	"github.com/pquerna/otp"
 	"github.com/pquerna/otp/totp"
@@ -311,7 +311,7 @@ func (s *Service) Login(ctx context.Context, username, password, origin string) 
 		// Locked by the guard: whoever holds the password learns it, the
 		// password is known to the attacker already.
 		s.audit(ctx, op.ID, "login.password", "deny:locked", origin)
-		return "", nil, vault.ErrLocked
+		return "", nil, access.ErrLocked
 	}
 	tok, h := newToken("cfl_")
 	ttl := s.LoginTTL
@@ -561,7 +561,7 @@ func (s *Service) session(ctx context.Context, token, origin, userAgent string, 
 		return identity.Actor{}, nil, ErrUnauthenticated
 	}
 	if ses.Locked != "" {
-		return identity.Actor{}, nil, vault.ErrLocked
+		return identity.Actor{}, nil, access.ErrLocked
 	}
 	if !moved && (ses.Origin != origin || ses.UserAgent != userAgent) {
 		return identity.Actor{}, nil, ErrSessionMoved

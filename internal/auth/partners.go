@@ -8,11 +8,11 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/coffre/coffre/internal/access"
 	"github.com/coffre/coffre/internal/audit"
 	"github.com/coffre/coffre/internal/identity"
 	"github.com/coffre/coffre/internal/partner"
 	"github.com/coffre/coffre/internal/store"
-	"github.com/coffre/coffre/internal/vault"
 )
 
 // PartnerCertValidity is how long a partner's client certificate is valid.
@@ -116,7 +116,7 @@ func (s *Service) AuthenticatePartner(ctx context.Context, apiKey string, cert *
 		return identity.Actor{}, ErrUnauthenticated
 	}
 	if op.Locked != "" || op.Disabled {
-		return identity.Actor{}, vault.ErrLocked
+		return identity.Actor{}, access.ErrLocked
 	}
 	return identity.Actor{ID: p.ID, Role: op.Role, Unit: op.Unit, Origin: origin, Sector: p.Sector}, nil
 }

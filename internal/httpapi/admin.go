@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 
+	"github.com/coffre/coffre/internal/access"
 	"github.com/coffre/coffre/internal/identity"
 	"github.com/coffre/coffre/internal/public"
 	"github.com/coffre/coffre/internal/store"
@@ -85,7 +86,7 @@ func (s *Server) addPartner(w http.ResponseWriter, r *http.Request, a identity.A
 		return
 	}
 	if s.CA == nil {
-		s.fail(w, r, &a, public.Errorf(vault.ErrInvalid, "invalid input: this server issues no partner credentials"))
+		s.fail(w, r, &a, public.Errorf(access.ErrInvalid, "invalid input: this server issues no partner credentials"))
 		return
 	}
 	np, err := s.Auth.AdminAddPartner(r.Context(), a, s.Vault.Policy(), s.CA, req.Name, req.Sector, req.Role, req.Unit)

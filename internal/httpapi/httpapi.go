@@ -25,6 +25,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/coffre/coffre/internal/access"
 	"github.com/coffre/coffre/internal/auditlog"
 	"github.com/coffre/coffre/internal/auth"
 	"github.com/coffre/coffre/internal/guard"
@@ -128,7 +129,7 @@ func writeError(w http.ResponseWriter, status int, code, msg, hint string) {
 // hold a store's message, goes to the log only.
 func (s *Server) fail(w http.ResponseWriter, r *http.Request, a *identity.Actor, err error) {
 	var fe *vault.FieldError
-	var le *vault.LimitError
+	var le *access.LimitError
 	var te *auth.ThrottleError
 	var e apiError
 	switch {
@@ -141,9 +142,9 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, a *identity.Actor,
 		e = apiError{http.StatusBadRequest, "invalid_request", public.Message(err, "malformed request"), "see the API table in the README for the request's shape"}
 	case errors.Is(err, errTooLarge):
 		e = apiError{http.StatusRequestEntityTooLarge, "body_too_large", public.Message(err, "request body too large"), "send a smaller body"}
-	case errors.Is(err, vault.ErrReasonRequired):
+	case errors.Is(err, access.ErrReasonRequired):
 		e = apiError{http.StatusBadRequest, "reason_required", "this purpose requires a reason", "send a Coffre-Reason header (a ticket or case number)"}
-	case errors.Is(err, vault.ErrInvalid):
+	case errors.Is(err, access.ErrInvalid):
 		e = apiError{http.StatusBadRequest, "invalid_request", public.Message(err, "invalid input"), "check the purpose, the id and the fields against the configuration"}
 	case errors.Is(err, auth.ErrBadCredentials):
 		e = apiError{http.StatusUnauthorized, "invalid_credentials", "invalid credentials", "check the username, password and code; a code works once"}
@@ -155,7 +156,7 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, a *identity.Actor,
 		e = apiError{http.StatusTooManyRequests, "too_many_logins", "too many failed logins from this address", fmt.Sprintf("retry in %d s", secs)}
 	case errors.Is(err, auth.ErrSessionMoved):
 		e = apiError{http.StatusUnauthorized, "session_moved", "this session is used from another address or client than the one it was opened from", "prove a second factor from here: POST /v1/auth/stepup/totp or /v1/auth/stepup/webauthn/begin"}
-	case errors.Is(err, auth.ErrStepUpRequired), errors.Is(err, vault.ErrStepUpRequired):
+	case errors.Is(err, auth.ErrStepUpRequired), errors.Is(err, access.ErrStepUpRequired):
 		e = apiError{http.StatusUnauthorized, "step_up_required", "this needs a fresh second factor: " + public.Message(err, "step-up required"), "POST /v1/auth/stepup/totp {\"code\"} or /v1/auth/stepup/webauthn/begin and /finish, then retry"}
 	case errors.Is(err, auth.ErrFactorNotAllowed):
 		e = apiError{http.StatusForbidden, "factor_not_allowed", "this second factor is not available to this account", "use a factor listed in the login answer's mfa"}
@@ -165,13 +166,13 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, a *identity.Actor,
 		e = apiError{http.StatusUnauthorized, "client_certificate_required", "a partner request needs a client certificate from Coffre's CA", "present the certificate `coffre partner add` issued, with the API key in Coffre-Api-Key"}
 	case errors.Is(err, auth.ErrUnauthenticated):
 		e = apiError{http.StatusUnauthorized, "unauthenticated", "no valid session", "log in: POST /v1/auth/login then /v1/auth/totp, and send Authorization: Bearer <token>"}
-	case errors.Is(err, vault.ErrForbidden):
+	case errors.Is(err, access.ErrForbidden):
 		e = apiError{http.StatusForbidden, "forbidden", public.Message(err, "forbidden"), "declare a purpose your role allows (Coffre-Purpose)"}
 	case errors.Is(err, store.ErrNotFound):
 		e = apiError{http.StatusNotFound, "not_found", public.Message(err, "no such subject"), public.Hint(err, "check the id; lookups match exact values only")}
 	case errors.Is(err, store.ErrConflict):
 		e = apiError{http.StatusConflict, "conflict", public.Message(err, "conflict: a value that must be unique exists already"), "look the existing subject up instead of creating another"}
-	case errors.Is(err, vault.ErrLocked):
+	case errors.Is(err, access.ErrLocked):
 		e = apiError{http.StatusLocked, "account_locked", "this account is locked and its sessions are revoked", "a security officer must unlock it (POST /v1/operators/{id}/unlock)"}
 	case errors.As(err, &le):
 		secs := int(math.Ceil(le.RetryAfter.Seconds()))
@@ -619,7 +620,7 @@ func (s *Server) proof(a, b string, prove func(context.Context, store.Store, uin
 			writeError(w, http.StatusNotFound, "beyond_checkpoint", fmt.Sprintf("no checkpoint covers size %d yet", y), "ask for a size no larger than the latest checkpoint's (GET /v1/audit/checkpoint)")
 			return
 		}
-		if err != nil && !errors.Is(err, vault.ErrInvalid) {
+		if err != nil && !errors.Is(err, access.ErrInvalid) {
 			err = storeUnavailable(err)
 		}
 		if err != nil {

@@ -6,12 +6,12 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/coffre/coffre/internal/access"
 	"github.com/coffre/coffre/internal/auditlog"
 	"github.com/coffre/coffre/internal/identity"
 	"github.com/coffre/coffre/internal/policy"
 	"github.com/coffre/coffre/internal/public"
 	"github.com/coffre/coffre/internal/subjectid"
-	"github.com/coffre/coffre/internal/vault"
 )
 
 // Access is who may call a route: the rule the authorization matrix
@@ -94,7 +94,7 @@ func (s *Server) handler(rt Route) http.HandlerFunc {
 				subject = r.PathValue("id")
 			}
 			s.Vault.Forbidden(r.Context(), a, rt.audit, subject, r.Header.Get("Coffre-Purpose"))
-			s.fail(w, r, nil, public.Errorf(vault.ErrForbidden, "forbidden: role %q may not call %s (%s)", a.Role, r.Pattern, rt.Access))
+			s.fail(w, r, nil, public.Errorf(access.ErrForbidden, "forbidden: role %q may not call %s (%s)", a.Role, r.Pattern, rt.Access))
 			return
 		}
 		rt.op(w, r, a)

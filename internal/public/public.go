@@ -2,13 +2,13 @@
 // its cause, which goes to the log only (as tailscale's util/vizerror).
 //
 // An [*Error] carries a message chosen where the error is made, an
-// optional hint, an optional kind (a sentinel such as vault.ErrInvalid,
+// optional hint, an optional kind (a sentinel such as access.ErrInvalid,
 // still matched with [errors.Is]) and an optional cause. Its Error method
 // is for logs: the message and, after it, the cause's text. What a client
 // may see is [Message]: the message of the outermost *Error of a chain,
 // never the text of the chain.
 //
-//	return public.Errorf(vault.ErrInvalid, "field %q has no lookup index", name) // a field name: public
+//	return public.Errorf(access.ErrInvalid, "field %q has no lookup index", name) // a field name: public
 //	return public.WrapWithMessage(err, "the store is unavailable")             // err's text: log only
 package public
 

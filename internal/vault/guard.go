@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/coffre/coffre/internal/access"
 	"github.com/coffre/coffre/internal/audit"
 	"github.com/coffre/coffre/internal/guard"
 	"github.com/coffre/coffre/internal/identity"
@@ -17,29 +18,6 @@ import (
 	"github.com/coffre/coffre/internal/store"
 	"github.com/coffre/coffre/internal/value"
 )
-
-// Errors of the guard.
-var (
-	// ErrLocked: the operator's account is locked; a security officer must
-	// unlock it.
-	ErrLocked = errors.New("account locked")
-	// ErrLimited: a soft limit was reached; see [LimitError].
-	ErrLimited = errors.New("limit reached")
-)
-
-// LimitError is a soft-limit refusal: retry after RetryAfter, or ask for an
-// extension.
-type LimitError struct {
-	Code       string // the budget: rate, subjects_per_hour, …
-	RetryAfter time.Duration
-}
-
-func (e *LimitError) Error() string {
-	return fmt.Sprintf("limit reached: %s, retry in %s", e.Code, e.RetryAfter.Round(time.Second))
-}
-
-// Unwrap makes errors.Is(err, ErrLimited) hold.
-func (e *LimitError) Unwrap() error { return ErrLimited }
 
 // Guard configures the guard of a Vault.
 type Guard struct {
@@ -142,9 +120,9 @@ func (v *Vault) alert(ctx context.Context, tx alerter, al *guard.Alert) error {
 func verdict(dec guard.Decision) (string, error) {
 	switch dec.Verdict {
 	case guard.Lock:
-		return "deny:locked:" + dec.Code, ErrLocked
+		return "deny:locked:" + dec.Code, access.ErrLocked
 	case guard.Limit:
-		return "deny:limited:" + dec.Code, &LimitError{Code: dec.Code, RetryAfter: dec.RetryAfter}
+		return "deny:limited:" + dec.Code, &access.LimitError{Code: dec.Code, RetryAfter: dec.RetryAfter}
 	}
 	if dec.Extension != "" {
 		return "allow:extension:" + dec.Extension, nil
@@ -189,7 +167,7 @@ func (v *Vault) Unlock(ctx context.Context, a identity.Actor, id, reason string)
 		return err
 	}
 	if reason == "" || len(reason) > v.reasonMax {
-		return fmt.Errorf("%w: an unlock needs a reason of at most %d bytes", ErrReasonRequired, v.reasonMax)
+		return fmt.Errorf("%w: an unlock needs a reason of at most %d bytes", access.ErrReasonRequired, v.reasonMax)
 	}
 	if id == a.ID {
 		err := forbidden("nobody unlocks their own account")
@@ -325,7 +303,7 @@ func (v *Vault) RequestExtension(ctx context.Context, a identity.Actor, subjects
 	case hours < 1 || hours > MaxExtensionHours:
 		return nil, invalid("hours must be between 1 and %d", MaxExtensionHours)
 	case reason == "" || len(reason) > v.reasonMax:
-		return nil, fmt.Errorf("%w: an extension needs a reason of at most %d bytes", ErrReasonRequired, v.reasonMax)
+		return nil, fmt.Errorf("%w: an extension needs a reason of at most %d bytes", access.ErrReasonRequired, v.reasonMax)
 	}
 	now := v.now().UTC()
 	e := &guard.Extension{ID: newID("ext_"), Operator: a.ID, Unit: a.Unit, Subjects: subjects, Hours: hours, Reason: reason, Created: now}

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/coffre/coffre/internal/access"
 	"github.com/coffre/coffre/internal/identity"
 	"github.com/coffre/coffre/internal/store"
 	"github.com/coffre/coffre/internal/store/sqlite/sqlitetest"
@@ -169,7 +170,7 @@ func TestGuardScopes(t *testing.T) {
 	// In the unit, outside the caseload: 3 a day.
 	for i, id := range unit {
 		err := g.read(cw, id, "")
-		var le *vault.LimitError
+		var le *access.LimitError
 		switch {
 		case i < 3 && err != nil:
 			t.Fatalf("unit read %d: %v", i, err)
@@ -178,7 +179,7 @@ func TestGuardScopes(t *testing.T) {
 		}
 	}
 	// Outside the unit: a reason is required, and 2 a day.
-	if err := g.read(cw, other[0], ""); !errors.Is(err, vault.ErrReasonRequired) {
+	if err := g.read(cw, other[0], ""); !errors.Is(err, access.ErrReasonRequired) {
 		t.Fatalf("out of unit without a reason: %v", err)
 	}
 	if g.operator(cw.ID).Locked != "" {
@@ -192,14 +193,14 @@ func TestGuardScopes(t *testing.T) {
 	// Two refusals so far (out_of_caseload ×2) and one reason_required: the
 	// next refusal reaches the hard margin (4) and locks.
 	err := g.read(cw, other[2], "ticket 7")
-	if !errors.Is(err, vault.ErrLocked) {
+	if !errors.Is(err, access.ErrLocked) {
 		t.Fatalf("past the margin: %v, want ErrLocked", err)
 	}
 	if op := g.operator(cw.ID); op.Locked != guard.CodeOutOfUnit {
 		t.Fatalf("operator lock = %q", op.Locked)
 	}
 	// A locked operator reads nothing, not even its caseload.
-	if err := g.read(cw, mine[0], ""); !errors.Is(err, vault.ErrLocked) {
+	if err := g.read(cw, mine[0], ""); !errors.Is(err, access.ErrLocked) {
 		t.Fatalf("caseload read while locked: %v", err)
 	}
 }
@@ -221,7 +222,7 @@ func TestGuardLockSurvivesRestartAndUnlock(t *testing.T) {
 		}
 		allowed++
 	}
-	if !errors.Is(err, vault.ErrLocked) || allowed != 8 {
+	if !errors.Is(err, access.ErrLocked) || allowed != 8 {
 		t.Fatalf("fast reads: %d allowed then %v; want 8 then ErrLocked", allowed, err)
 	}
 	es := auditEntries(t, g.store)
@@ -249,7 +250,7 @@ func TestGuardLockSurvivesRestartAndUnlock(t *testing.T) {
 	if a := alerts[0]; a.Code != guard.CodeVelocity || a.Operator != cw.ID || a.Action != "lock" || len(a.Evidence) != 9 || a.Evidence[0] != readSeqs[0] {
 		t.Errorf("alert = %+v; want the 8 reads and the refused one as evidence (reads %v)", a, readSeqs)
 	}
-	if _, err := g.v.Alerts(ctx, cw, 0, 10); !errors.Is(err, vault.ErrForbidden) {
+	if _, err := g.v.Alerts(ctx, cw, 0, 10); !errors.Is(err, access.ErrForbidden) {
 		t.Errorf("caseworker reads alerts: %v", err)
 	}
 	g.store.View(ctx, func(ctx context.Context, tx store.Tx) error {
@@ -261,17 +262,17 @@ func TestGuardLockSurvivesRestartAndUnlock(t *testing.T) {
 
 	// Restart: the lock holds.
 	g.open()
-	if err := g.read(cw, mine[0], ""); !errors.Is(err, vault.ErrLocked) {
+	if err := g.read(cw, mine[0], ""); !errors.Is(err, access.ErrLocked) {
 		t.Fatalf("after restart: %v, want ErrLocked", err)
 	}
 	// Only a security officer unlocks, with a reason, and not themself.
-	if err := g.v.Unlock(ctx, cw, cw.ID, "please"); !errors.Is(err, vault.ErrForbidden) {
+	if err := g.v.Unlock(ctx, cw, cw.ID, "please"); !errors.Is(err, access.ErrForbidden) {
 		t.Errorf("self unlock by the caseworker: %v", err)
 	}
-	if err := g.v.Unlock(ctx, sec, cw.ID, ""); !errors.Is(err, vault.ErrReasonRequired) {
+	if err := g.v.Unlock(ctx, sec, cw.ID, ""); !errors.Is(err, access.ErrReasonRequired) {
 		t.Errorf("unlock without reason: %v", err)
 	}
-	if err := g.v.Unlock(ctx, sec, sec.ID, "x"); !errors.Is(err, vault.ErrForbidden) {
+	if err := g.v.Unlock(ctx, sec, sec.ID, "x"); !errors.Is(err, access.ErrForbidden) {
 		t.Errorf("unlock of oneself: %v", err)
 	}
 	if err := g.v.Unlock(ctx, sec, cw.ID, "INC-42: user confirmed, new password"); err != nil {
@@ -297,7 +298,7 @@ func TestGuardBudgetSurvivesRestart(t *testing.T) {
 		}
 	}
 	g.open()
-	var le *vault.LimitError
+	var le *access.LimitError
 	if err := g.read(cw, other[2], "ticket"); !errors.As(err, &le) || le.Code != guard.CodeOutOfUnit {
 		t.Fatalf("third out-of-unit read after a restart: %v, want 429 out_of_unit", err)
 	}
@@ -318,10 +319,10 @@ func TestGuardCanary(t *testing.T) {
 	if err := g.read(cw, ids[0], ""); err != nil {
 		t.Fatal(err)
 	}
-	if err := g.read(cw, canary, ""); !errors.Is(err, vault.ErrLocked) {
+	if err := g.read(cw, canary, ""); !errors.Is(err, access.ErrLocked) {
 		t.Fatalf("canary read: %v, want ErrLocked", err)
 	}
-	if err := g.read(cw, ids[2], ""); !errors.Is(err, vault.ErrLocked) {
+	if err := g.read(cw, ids[2], ""); !errors.Is(err, access.ErrLocked) {
 		t.Fatalf("read after the canary: %v, want ErrLocked", err)
 	}
 	al, _ := g.v.Alerts(ctx, sec, 0, 10)
@@ -339,9 +340,9 @@ func TestGuardLookups(t *testing.T) {
 		want   error
 		code   string
 	}{
-		{"misses lock", func(i int) string { return "nobody." + string(rune('a'+i*7%26)) + "@example.org" }, false, 0, vault.ErrLocked, guard.CodeProbing},
-		{"alphabetical values lock", func(i int) string { return "nobody." + string(rune('a'+i)) + "@example.org" }, false, 0, vault.ErrLocked, guard.CodeValueOrder},
-		{"a canary lookup locks", nil, true, 0, vault.ErrLocked, guard.CodeCanary},
+		{"misses lock", func(i int) string { return "nobody." + string(rune('a'+i*7%26)) + "@example.org" }, false, 0, access.ErrLocked, guard.CodeProbing},
+		{"alphabetical values lock", func(i int) string { return "nobody." + string(rune('a'+i)) + "@example.org" }, false, 0, access.ErrLocked, guard.CodeValueOrder},
+		{"a canary lookup locks", nil, true, 0, access.ErrLocked, guard.CodeCanary},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -414,7 +415,7 @@ func TestPurposeDemandsSecurityKey(t *testing.T) {
 		a := hr
 		a.StepFactor, a.SteppedUp = tc.factor, now.Add(-tc.ago)
 		_, err := v.Read(ctx, a, id, "workplace-adjustment", "file 12")
-		if tc.ok != (err == nil) || !tc.ok && !errors.Is(err, vault.ErrStepUpRequired) {
+		if tc.ok != (err == nil) || !tc.ok && !errors.Is(err, access.ErrStepUpRequired) {
 			t.Errorf("%s: %v", tc.name, err)
 		}
 	}
@@ -444,7 +445,7 @@ func TestGuardCreateConflicts(t *testing.T) {
 			t.Fatalf("probe %d: %v, want ErrConflict", i, err)
 		}
 	}
-	var le *vault.LimitError
+	var le *access.LimitError
 	if _, err := g.v.Create(ctx, hr, "u1", probe); !errors.As(err, &le) || le.Code != guard.CodeLookups {
 		t.Fatalf("fourth probe: %v, want the lookup budget's limit", err)
 	}

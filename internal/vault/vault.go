@@ -28,6 +28,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/coffre/coffre/internal/access"
 	"github.com/coffre/coffre/internal/audit"
 	"github.com/coffre/coffre/internal/envelope"
 	"github.com/coffre/coffre/internal/guard"
@@ -39,21 +40,6 @@ import (
 	"github.com/coffre/coffre/internal/subject"
 	"github.com/coffre/coffre/internal/subjectid"
 	"github.com/coffre/coffre/internal/value"
-)
-
-// Errors callers branch on (besides the store's ErrNotFound, ErrConflict
-// and ErrUnavailable).
-var (
-	// ErrForbidden: the role may not declare the purpose, or lacks the
-	// permission for the action.
-	ErrForbidden = errors.New("forbidden")
-	// ErrInvalid: the input is malformed; the error says which part.
-	ErrInvalid = errors.New("invalid input")
-	// ErrReasonRequired: the purpose requires a Coffre-Reason.
-	ErrReasonRequired = errors.New("reason required")
-	// ErrStepUpRequired: the purpose needs a fresh second factor in this
-	// session (or a hardware key's).
-	ErrStepUpRequired = errors.New("step-up required")
 )
 
 // Vault is the core service. It is safe for concurrent use.
@@ -181,10 +167,10 @@ func (v *Vault) purpose(a identity.Actor, name, reason string) (*policy.Purpose,
 		return nil, forbidden("%v", err)
 	}
 	if pu.RequireReason && strings.TrimSpace(reason) == "" {
-		return nil, fmt.Errorf("%w: purpose %q", ErrReasonRequired, name)
+		return nil, fmt.Errorf("%w: purpose %q", access.ErrReasonRequired, name)
 	}
 	if pu.StepUp != "" && (v.now().Sub(a.SteppedUp) > v.stepUpFor || pu.StepUp == "webauthn" && a.StepFactor != "webauthn") {
-		return nil, public.Errorf(ErrStepUpRequired, "step-up required: purpose %q needs a fresh %s proof", name, map[bool]string{true: "security key", false: "second-factor"}[pu.StepUp == "webauthn"])
+		return nil, public.Errorf(access.ErrStepUpRequired, "step-up required: purpose %q needs a fresh %s proof", name, map[bool]string{true: "security key", false: "second-factor"}[pu.StepUp == "webauthn"])
 	}
 	return pu, nil
 }
@@ -192,13 +178,13 @@ func (v *Vault) purpose(a identity.Actor, name, reason string) (*policy.Purpose,
 // errorCode is the short code of an error for the audit decision.
 func errorCode(err error) string {
 	switch {
-	case errors.Is(err, ErrForbidden):
+	case errors.Is(err, access.ErrForbidden):
 		return "forbidden"
-	case errors.Is(err, ErrReasonRequired):
+	case errors.Is(err, access.ErrReasonRequired):
 		return "reason_required"
-	case errors.Is(err, ErrStepUpRequired):
+	case errors.Is(err, access.ErrStepUpRequired):
 		return "step_up_required"
-	case errors.Is(err, ErrInvalid):
+	case errors.Is(err, access.ErrInvalid):
 		return "invalid"
 	case errors.Is(err, store.ErrNotFound):
 		return "not_found"
@@ -228,11 +214,11 @@ func (v *Vault) deny(ctx context.Context, e audit.Entry, cause error) {
 // value or a store's message. Policy errors formatted into them name
 // configuration entries only.
 func invalid(format string, args ...any) error {
-	return public.Errorf(ErrInvalid, "invalid input: "+format, args...)
+	return public.Errorf(access.ErrInvalid, "invalid input: "+format, args...)
 }
 
 func forbidden(format string, args ...any) error {
-	return public.Errorf(ErrForbidden, "forbidden: "+format, args...)
+	return public.Errorf(access.ErrForbidden, "forbidden: "+format, args...)
 }
 
 func conflict(format string, args ...any) error {
@@ -265,7 +251,7 @@ func (v *Vault) Read(ctx context.Context, a identity.Actor, id, purposeName, rea
 		return nil, err
 	}
 	fields := v.visible[pu.Name]
-	x := access[*subject.Row]{actor: a, entry: entry, now: v.now(), guard: guard.Access{Kind: guard.Read}}
+	x := attempt[*subject.Row]{actor: a, entry: entry, now: v.now(), guard: guard.Access{Kind: guard.Read}}
 	if v.limits(a.Role) != nil {
 		x.guard.Repeat, x.guard.RepeatDay = v.memo.Seen(a.ID, id, v.guardTime(x.now))
 	}
@@ -322,7 +308,7 @@ func ValidPseudonym(p string) bool {
 
 // decisionOf is the audit decision of a refused guarded access.
 func decisionOf(refusal error, dec guard.Decision) string {
-	if errors.Is(refusal, ErrReasonRequired) {
+	if errors.Is(refusal, access.ErrReasonRequired) {
 		return "deny:reason_required"
 	}
 	d, _ := verdict(dec)
@@ -411,7 +397,7 @@ func (v *Vault) Lookup(ctx context.Context, a identity.Actor, purposeName, reaso
 	}
 	norm := value.Normalize(f.Type, val)
 	h := v.keys.BlindIndex(field, norm)
-	x := access[string]{actor: a, entry: entry, now: v.now(), guard: guard.Access{Kind: guard.Lookup}}
+	x := attempt[string]{actor: a, entry: entry, now: v.now(), guard: guard.Access{Kind: guard.Lookup}}
 	if v.limits(a.Role) != nil {
 		x.guard.ValueRun = v.memo.ValueRun(a.ID, valueKey(norm))
 	}
@@ -513,7 +499,7 @@ func fieldError(name string, err error) *FieldError {
 }
 
 // Unwrap returns ErrInvalid.
-func (e *FieldError) Unwrap() error { return ErrInvalid }
+func (e *FieldError) Unwrap() error { return access.ErrInvalid }
 
 // seal encrypts validated fields for a new subject.
 func (v *Vault) seal(id, unit string, fields map[string]string, now time.Time) (*sealed, error) {
@@ -641,7 +627,7 @@ func (v *Vault) Create(ctx context.Context, a identity.Actor, unit string, field
 	if err != nil {
 		return "", err
 	}
-	x := access[string]{actor: a, entry: entry, now: now, guard: guard.Access{Kind: guard.Lookup}, freeIfWritten: true}
+	x := attempt[string]{actor: a, entry: entry, now: now, guard: guard.Access{Kind: guard.Lookup}, freeIfWritten: true}
 	x.find = func(_ context.Context, _ store.Tx, _ *guard.Limits, e *audit.Entry, _ *guard.Access) (string, error) {
 		e.Fields = s.names()
 		return "", nil
@@ -821,5 +807,5 @@ func (v *Vault) AuditEntries(ctx context.Context, a identity.Actor, from, to int
 // probing leaves a trace too. route names the endpoint pattern, never the
 // raw path or any value sent.
 func (v *Vault) Refused(ctx context.Context, a identity.Actor, route string) {
-	v.deny(ctx, audit.Entry{Actor: a.ID, Action: "refused", Reason: route, Origin: a.Origin}, ErrInvalid)
+	v.deny(ctx, audit.Entry{Actor: a.ID, Action: "refused", Reason: route, Origin: a.Origin}, access.ErrInvalid)
 }

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/coffre/coffre/internal/access"
 	"github.com/coffre/coffre/internal/audit"
 	"github.com/coffre/coffre/internal/identity"
 	"github.com/coffre/coffre/internal/store"
@@ -166,11 +167,11 @@ func TestPolicyDenialIsAudited(t *testing.T) {
 		reason  string
 		want    error
 	}{
-		{"role lacks purpose", desk, "payroll", "", vault.ErrForbidden},
-		{"unknown purpose", worker, "marketing", "", vault.ErrInvalid},
-		{"no purpose", worker, "", "", vault.ErrInvalid},
-		{"reason required", hr, "workplace-adjustment", "", vault.ErrReasonRequired},
-		{"unknown role", identity.Actor{ID: "op_x", Role: "ghost"}, "directory", "", vault.ErrForbidden},
+		{"role lacks purpose", desk, "payroll", "", access.ErrForbidden},
+		{"unknown purpose", worker, "marketing", "", access.ErrInvalid},
+		{"no purpose", worker, "", "", access.ErrInvalid},
+		{"reason required", hr, "workplace-adjustment", "", access.ErrReasonRequired},
+		{"unknown role", identity.Actor{ID: "op_x", Role: "ghost"}, "directory", "", access.ErrForbidden},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -244,7 +245,7 @@ func TestLookupNormalisation(t *testing.T) {
 func TestEraseShredsKey(t *testing.T) {
 	v, fs := newVault(t)
 	id, p := create(t, v, 5)
-	if err := v.Erase(ctx, worker, id, ""); !errors.Is(err, vault.ErrForbidden) {
+	if err := v.Erase(ctx, worker, id, ""); !errors.Is(err, access.ErrForbidden) {
 		t.Fatalf("caseworker erase = %v, want ErrForbidden", err)
 	}
 	if err := v.Erase(ctx, hr, id, "art. 17 request 88"); err != nil {
@@ -366,7 +367,7 @@ func TestImportReportsRows(t *testing.T) {
 	if got, err := v.Lookup(ctx, worker, "directory", "", "email_pro", dup.Fields["email_pro"]); err != nil || got != ids[1] {
 		t.Errorf("row 3 lookup = %q, %v; want %s", got, err, ids[1])
 	}
-	if _, _, err := v.Import(ctx, worker, rows[:1]); !errors.Is(err, vault.ErrForbidden) {
+	if _, _, err := v.Import(ctx, worker, rows[:1]); !errors.Is(err, access.ErrForbidden) {
 		t.Errorf("caseworker import = %v, want ErrForbidden", err)
 	}
 	_ = fs

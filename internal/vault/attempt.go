@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/coffre/coffre/internal/access"
 	"github.com/coffre/coffre/internal/audit"
 	"github.com/coffre/coffre/internal/guard"
 	"github.com/coffre/coffre/internal/identity"
@@ -31,11 +32,11 @@ func update[T any](ctx context.Context, s store.Store, fn func(context.Context, 
 	return out, nil
 }
 
-// access is one access to one subject, as the caller describes it before
+// attempt is one access to one subject, as the caller describes it before
 // its transaction: who, the audit entry as far as it is known, what the
 // guard knows already, and the steps that run inside the transaction.
 // [run] does the rest, the same way for every kind of access.
-type access[T any] struct {
+type attempt[T any] struct {
 	actor identity.Actor
 	// entry is the audit entry before the transaction: actor, action,
 	// subject, purpose, reason, origin.
@@ -75,7 +76,7 @@ type outcome[T any] struct {
 // (the entry is appended, whatever the outcome) → the guard's state, its
 // alerts and a lock. A store error fails the whole access: nothing is
 // returned without its durable audit entry.
-func run[T any](ctx context.Context, v *Vault, x access[T]) (outcome[T], error) {
+func run[T any](ctx context.Context, v *Vault, x attempt[T]) (outcome[T], error) {
 	lim := v.limits(x.actor.Role)
 	return update(ctx, v.store, func(ctx context.Context, tx store.Tx) (outcome[T], error) {
 		e := x.entry
@@ -136,9 +137,9 @@ func (g *guardRun) decide(acc guard.Access, reason string) error {
 		g.state = st
 		if locks {
 			g.dec = guard.Decision{Verdict: guard.Lock, Code: guard.CodeOutOfUnit}
-			return ErrLocked
+			return access.ErrLocked
 		}
-		return fmt.Errorf("%w: subject outside your unit", ErrReasonRequired)
+		return fmt.Errorf("%w: subject outside your unit", access.ErrReasonRequired)
 	}
 	g.dec, g.state = guard.Decide(g.lim, g.state, acc)
 	_, refusal := verdict(g.dec)
