@@ -2,10 +2,7 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"io"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,51 +11,19 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/coffre/coffre/internal/auditlog"
+	"github.com/coffre/coffre/internal/store/postgres/pgtest"
 )
-
-// pgSchema returns the URL of the test server (COFFRE_TEST_POSTGRES or the
-// machine's) with a fresh schema first on the search path, dropped after
-// the test; without a server the test is skipped, unless
-// COFFRE_REQUIRE_POSTGRES is set.
-func pgSchema(t *testing.T) (pgURL, schema string, conn *pgx.Conn) {
-	t.Helper()
-	base := os.Getenv("COFFRE_TEST_POSTGRES")
-	if base == "" {
-		base = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
-	}
-	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, base)
-	if err != nil {
-		if os.Getenv("COFFRE_REQUIRE_POSTGRES") != "" {
-			t.Fatalf("PostgreSQL: %v", err)
-		}
-		t.Skipf("no PostgreSQL (%v); set COFFRE_TEST_POSTGRES", err)
-	}
-	var b [6]byte
-	rand.Read(b[:])
-	schema = "coffre_cli_" + hex.EncodeToString(b[:])
-	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		conn.Exec(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
-		conn.Close(context.Background())
-	})
-	u, err := url.Parse(base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return u.String(), schema, conn
-}
 
 // TestOnPostgres runs the import and the audit verifier of TestImport and
 // TestAuditVerify with --store on PostgreSQL: the same answers, and a
 // byte changed in a stored entry is found.
 func TestOnPostgres(t *testing.T) {
-	pg, schema, conn := pgSchema(t)
+	pg, schema := pgtest.Schema(t, "coffre_cli_")
+	conn, err := pgx.Connect(context.Background(), pg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
 	dir := t.TempDir()
 	people := filepath.Join("testdata", "people.csv")
 	code, stdout, stderr := runCLI(t, "import", "--dev", "--data", dir, "--store", pg, people)

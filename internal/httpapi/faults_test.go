@@ -9,26 +9,21 @@ package httpapi_test
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/http"
-	"net/url"
-	"os"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/coffre/coffre/internal/auth"
 	"github.com/coffre/coffre/internal/config"
 	"github.com/coffre/coffre/internal/httpapi"
 	"github.com/coffre/coffre/internal/store"
 	"github.com/coffre/coffre/internal/store/postgres"
+	"github.com/coffre/coffre/internal/store/postgres/pgtest"
 	"github.com/coffre/coffre/internal/store/sqlite/sqlitetest"
 )
 
@@ -251,49 +246,6 @@ func walkFaults(t *testing.T, open func(t *testing.T) store.Store) {
 	}
 }
 
-// pgURL returns the URL of the test server (COFFRE_TEST_POSTGRES, or the
-// machine's) with a fresh schema first on the search path, dropped after
-// the test. Without a server the test is skipped, unless
-// COFFRE_REQUIRE_POSTGRES is set (CI).
-func pgURL(t *testing.T) string {
-	t.Helper()
-	base := os.Getenv("COFFRE_TEST_POSTGRES")
-	if base == "" {
-		base = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
-	}
-	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, base)
-	if err != nil {
-		if os.Getenv("COFFRE_REQUIRE_POSTGRES") != "" {
-			t.Fatalf("PostgreSQL: %v", err)
-		}
-		t.Skipf("no PostgreSQL (%v); set COFFRE_TEST_POSTGRES", err)
-	}
-	defer conn.Close(ctx)
-	var b [6]byte
-	rand.Read(b[:])
-	schema := "coffre_httpapi_" + hex.EncodeToString(b[:])
-	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		c, err := pgx.Connect(context.Background(), base)
-		if err != nil {
-			return
-		}
-		defer c.Close(context.Background())
-		c.Exec(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
-	})
-	u, err := url.Parse(base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return u.String()
-}
-
 func openPostgres(t *testing.T, u string) *postgres.Store {
 	t.Helper()
 	st, err := postgres.Open(context.Background(), u, postgres.Options{IDs: sqlitetest.IDs()})
@@ -301,4 +253,10 @@ func openPostgres(t *testing.T, u string) *postgres.Store {
 		t.Fatalf("postgres.Open: %v", err)
 	}
 	return st
+}
+
+// pgURL is a schema of the test's own on the test server (package pgtest).
+func pgURL(t *testing.T) string {
+	u, _ := pgtest.Schema(t, "coffre_httpapi_")
+	return u
 }

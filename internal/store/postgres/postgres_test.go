@@ -2,70 +2,18 @@ package postgres
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"log/slog"
-	"net/url"
-	"os"
 	"sync"
 	"testing"
-
-	"github.com/jackc/pgx/v5"
 
 	"github.com/coffre/coffre/internal/audit"
 	"github.com/coffre/coffre/internal/store"
 	"github.com/coffre/coffre/internal/store/group"
+	"github.com/coffre/coffre/internal/store/postgres/pgtest"
 	"github.com/coffre/coffre/internal/store/storetest"
 	"github.com/coffre/coffre/internal/subjectid"
 )
-
-// testURL is the server the tests use: COFFRE_TEST_POSTGRES, or the
-// machine's own (trust authentication, database test).
-func testURL() string {
-	if u := os.Getenv("COFFRE_TEST_POSTGRES"); u != "" {
-		return u
-	}
-	return "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
-}
-
-// freshSchema makes an empty schema of its own for one test and returns
-// the URL of the server with that schema first on the search path. Without
-// a server the test is skipped, unless COFFRE_REQUIRE_POSTGRES is set (CI).
-func freshSchema(t testing.TB) string {
-	t.Helper()
-	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, testURL())
-	if err != nil {
-		if os.Getenv("COFFRE_REQUIRE_POSTGRES") != "" {
-			t.Fatalf("PostgreSQL at %s: %v", redact(testURL()), err)
-		}
-		t.Skipf("no PostgreSQL at %s (%v); set COFFRE_TEST_POSTGRES", redact(testURL()), err)
-	}
-	defer conn.Close(ctx)
-	var b [6]byte
-	rand.Read(b[:])
-	schema := "coffre_test_" + hex.EncodeToString(b[:])
-	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		c, err := pgx.Connect(context.Background(), testURL())
-		if err != nil {
-			return
-		}
-		defer c.Close(context.Background())
-		c.Exec(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
-	})
-	u, err := url.Parse(testURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return u.String()
-}
 
 // testIDs is a subject id codec under a fixed key.
 func testIDs(t testing.TB) *subjectid.Codec {
@@ -195,4 +143,11 @@ func TestTwoServersCountGuardStates(t *testing.T) {
 	if n := int(b[0]) | int(b[1])<<8; n != 2*per {
 		t.Fatalf("guard state counts %d increments, want %d", n, 2*per)
 	}
+}
+
+// freshSchema is a schema of the test's own on the test server (package
+// pgtest).
+func freshSchema(t testing.TB) string {
+	u, _ := pgtest.Schema(t, "coffre_test_")
+	return u
 }
