@@ -12,14 +12,12 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/coffre/coffre/internal/auth"
-	"github.com/coffre/coffre/internal/config"
 	"github.com/coffre/coffre/internal/httpapi"
 	"github.com/coffre/coffre/internal/store"
 	"github.com/coffre/coffre/internal/store/postgres"
@@ -152,15 +150,7 @@ func TestStoreErrorsStayInside(t *testing.T) {
 }
 
 func walkFaults(t *testing.T, open func(t *testing.T) store.Store) {
-	cfg, err := config.Demo(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	roles := []string{""} // anonymous
-	for name := range cfg.Policy.Roles {
-		roles = append(roles, name)
-	}
-	slices.Sort(roles)
+	cfg, roles := demoRoles(t)
 	for _, rt := range httpapi.Routes() {
 		t.Run(rt.Method+" "+rt.Path, func(t *testing.T) {
 			t.Parallel() // each route has its own server and store

@@ -23,15 +23,7 @@ import (
 // else (a 404 for the sample id, a 400 for a sample body, 204…). Each
 // route runs on a fresh server, each request with a fresh login.
 func TestAuthorizationMatrix(t *testing.T) {
-	cfg, err := config.Demo(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	roles := []string{""} // anonymous
-	for name := range cfg.Policy.Roles {
-		roles = append(roles, name)
-	}
-	slices.Sort(roles)
+	cfg, roles := demoRoles(t)
 	for _, rt := range httpapi.Routes() {
 		t.Run(rt.Method+" "+rt.Path, func(t *testing.T) {
 			e := newEnv(t)
@@ -167,4 +159,20 @@ func matrixCA(t *testing.T) *partner.CA {
 		t.Fatal(err)
 	}
 	return ca
+}
+
+// demoRoles returns the demo configuration, and "" (anonymous) and then
+// every role of it, sorted.
+func demoRoles(t *testing.T) (*config.Config, []string) {
+	t.Helper()
+	cfg, err := config.Demo(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	roles := []string{""}
+	for name := range cfg.Policy.Roles {
+		roles = append(roles, name)
+	}
+	slices.Sort(roles)
+	return cfg, roles
 }
