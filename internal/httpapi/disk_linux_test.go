@@ -14,7 +14,6 @@ import (
 
 	"github.com/coffre/coffre/internal/store/sqlite"
 	"github.com/coffre/coffre/internal/store/sqlite/sqlitetest"
-	"github.com/coffre/coffre/internal/synth"
 )
 
 // smallDisk mounts a tmpfs of size bytes on a temporary directory for the
@@ -67,15 +66,7 @@ func TestDiskFull(t *testing.T) {
 		t.Fatalf("sqlite.Open on the tmpfs: %v", err)
 	}
 	e := newEnvOpts(t, envOptions{store: st, readiness: true, start: time.Now()})
-	hr := e.login(t, e.addOperator(t, "helene", "hr-officer", "u1"))
-	cw := e.login(t, e.addOperator(t, "camille", "caseworker", "u1"))
-	p := synth.Make(seed, 2)
-	p.Unit = "u1"
-	id := e.create(t, hr, p)
-	e.readView(t, cw, id, "case-handling", "")
-	if took, status, ae := e.waitReady(t, http.StatusOK, 5*time.Second); status != http.StatusOK {
-		t.Fatalf("before the disk is full: /readyz = %d %s after %s, want 200", status, ae.Code, took)
-	}
+	cw, id := e.oneReader(t, 2)
 
 	filler := fill(t, dir)
 	// Each read appends an audit entry; the log's file grows until a

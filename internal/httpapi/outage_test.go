@@ -157,6 +157,24 @@ func (e *env) waitReady(t *testing.T, want int, limit time.Duration) (time.Durat
 	}
 }
 
+// oneReader makes an HR officer and a caseworker of unit u1, has the
+// officer create synthetic person i in u1 and the caseworker read it, and
+// waits for /readyz to answer 200. It returns the caseworker's token and
+// the person's id.
+func (e *env) oneReader(t *testing.T, i int) (token, id string) {
+	t.Helper()
+	hr := e.login(t, e.addOperator(t, "helene", "hr-officer", "u1"))
+	cw := e.login(t, e.addOperator(t, "camille", "caseworker", "u1"))
+	p := synth.Make(seed, i)
+	p.Unit = "u1"
+	id = e.create(t, hr, p)
+	e.readView(t, cw, id, "case-handling", "")
+	if took, status, ae := e.waitReady(t, http.StatusOK, 5*time.Second); status != http.StatusOK {
+		t.Fatalf("before the fault: /readyz = %d %s after %s, want 200", status, ae.Code, took)
+	}
+	return cw, id
+}
+
 // readers reads subject id with token from n goroutines until stop is
 // closed, and counts the answers by status and code; an answer other
 // than 200 or 503 is kept whole.
@@ -243,15 +261,7 @@ func outageUnderReads(t *testing.T, u string, cut, restore func()) {
 	burst := logburst.New(slog.NewTextHandler(logs, nil), logburst.Options{Window: time.Hour})
 	e := newEnvOpts(t, envOptions{store: openPostgres(t, u), readiness: true, start: time.Now(), logger: slog.New(burst)})
 
-	hr := e.login(t, e.addOperator(t, "helene", "hr-officer", "u1"))
-	cw := e.login(t, e.addOperator(t, "camille", "caseworker", "u1"))
-	p := synth.Make(seed, 1)
-	p.Unit = "u1"
-	id := e.create(t, hr, p)
-	e.readView(t, cw, id, "case-handling", "")
-	if took, status, ae := e.waitReady(t, http.StatusOK, 5*time.Second); status != http.StatusOK {
-		t.Fatalf("before the cut: /readyz = %d %s after %s, want 200", status, ae.Code, took)
-	}
+	cw, id := e.oneReader(t, 1)
 
 	stop := make(chan struct{})
 	rs := e.startReaders(4, cw, id, stop)
