@@ -24,6 +24,9 @@ type Kind int
 const (
 	Read Kind = iota
 	Lookup
+	Create // a new subject
+	Update // a change of a subject's fields
+	Erase  // a subject crypto-shredded
 )
 
 // Access is one request as the guard sees it: no personal value.
@@ -47,6 +50,10 @@ type Access struct {
 	// ValueRun is the length of the run of lookup values in one order,
 	// as the Memo counted it (lookups only).
 	ValueRun int
+	// Probes: a create or update that sets a value of a lookup field. It
+	// tells whether the value is taken (a conflict), so it is counted as a
+	// lookup too.
+	Probes bool
 }
 
 // Verdict is what the guard decides.
@@ -87,6 +94,12 @@ const (
 	CodeCreationOrder = "creation_order"
 	CodeValueOrder    = "lookup_value_order"
 	CodeNewOrigin     = "new_origin"
+	CodeCreates       = "creates_per_day"
+	CodeUpdatesHour   = "updates_per_hour"
+	CodeUpdatesDay    = "updates_per_day"
+	CodeErasures      = "erasures_per_day"
+	CodeConflicts     = "conflicts"
+	CodeRefusals      = "refusals"
 )
 
 // State is one operator's guard state, kept in the store. Counters belong
@@ -100,6 +113,9 @@ type State struct {
 	HourSubjects, HourLookups, HourMisses, HourOver int
 	DaySubjects, DayOutOfCaseload, DayOutOfUnit     int
 	DayUntrusted                                    int
+	// Writes: updates this hour; creates, updates and erasures today.
+	HourUpdates                         int
+	DayCreates, DayUpdates, DayErasures int
 
 	Recent      []int64 // unix seconds of the latest new subjects (velocity)
 	LastID      uint64  // order key of the last new subject's id
@@ -189,6 +205,9 @@ func Decide(lim *Limits, st State, a Access) (Decision, State) {
 		st.Tokens--
 	}
 
+	if a.Kind >= Create {
+		return decideWrite(lim, st, a, d, limit)
+	}
 	if a.Kind == Lookup {
 		st.HourLookups++
 		if over(lim.LookupsPerHour, st.HourLookups) {
@@ -300,6 +319,85 @@ func Decide(lim *Limits, st State, a Access) (Decision, State) {
 	return d, st
 }
 
+// decideWrite is Decide for creates, updates and erasures, once the
+// canary, the hours and the rate let them through: a subject that is not
+// there counts as a miss; then the budgets of the kind and, for a change
+// of someone outside one's caseload or unit, the day's out-of-scope
+// budgets, which reads share; a write that probes a lookup value counts as
+// a lookup. An approved extension stretches the budgets as for reads.
+func decideWrite(lim *Limits, st State, a Access, d Decision, limit func(string, time.Duration) (Decision, State)) (Decision, State) {
+	now := a.Time
+	if a.Missing {
+		st.HourMisses++
+		if over(lim.MissesPerHour, st.HourMisses) {
+			return Decision{Verdict: Lock, Code: CodeProbing, Alert: d.Alert}, st
+		}
+		return d, st
+	}
+	next := st
+	var code string
+	var retry time.Duration
+	tomorrow := nextDay(now)
+	switch a.Kind {
+	case Create:
+		if next.DayCreates++; over(lim.CreatesPerDay, next.DayCreates) {
+			code, retry = CodeCreates, tomorrow
+		}
+	case Update:
+		next.HourUpdates++
+		next.DayUpdates++
+		switch {
+		case over(lim.UpdatesPerHour, next.HourUpdates):
+			code, retry = CodeUpdatesHour, nextHour(now)
+		case over(lim.UpdatesPerDay, next.DayUpdates):
+			code, retry = CodeUpdatesDay, tomorrow
+		}
+	case Erase:
+		if next.DayErasures++; over(lim.ErasuresPerDay, next.DayErasures) {
+			code, retry = CodeErasures, tomorrow
+		}
+	}
+	scope := a.Scope
+	if lim.AllUnits {
+		scope = InCaseload
+	}
+	if code == "" && a.Kind != Create {
+		switch scope {
+		case InUnit:
+			if next.DayOutOfCaseload++; over(lim.OutOfCaseloadPerDay, next.DayOutOfCaseload) {
+				code, retry = CodeOutOfCaseload, tomorrow
+			}
+		case OutOfUnit:
+			if next.DayOutOfUnit++; over(lim.OutOfUnitPerDay, next.DayOutOfUnit) {
+				code, retry = CodeOutOfUnit, tomorrow
+			}
+		}
+	}
+	if code == "" && a.Probes {
+		// Not under the extension: a probe is never what one was asked for.
+		if next.HourLookups++; over(lim.LookupsPerHour, next.HourLookups) {
+			return limit(CodeLookups, nextHour(now))
+		}
+	}
+	if code != "" {
+		if st.ExtRemaining <= 0 || now.Unix() >= st.ExtUntil {
+			return limit(code, retry)
+		}
+		next.ExtRemaining--
+		d.Extension = st.ExtID
+	}
+	return d, next
+}
+
+// Conflict counts a create or update refused because a lookup value it
+// sets is taken: it told the operator that someone holds the value, so
+// it counts as a probe, and too many within an hour lock (CodeConflicts).
+func Conflict(lim *Limits, st State, now time.Time) (bool, State) {
+	st.roll(now)
+	st.HourMisses++
+	return over(lim.MissesPerHour, st.HourMisses), st
+}
+
 // AddEvidence records the audit sequence number of an access in the state.
 func (st *State) AddEvidence(seq int64) {
 	st.Evidence = append(st.Evidence, seq)
@@ -328,10 +426,11 @@ func (st *State) roll(now time.Time) {
 	local := now.Unix() + int64(off)
 	hour, day := now.Unix()/3600, local/86400
 	if hour != st.Hour {
-		st.Hour, st.HourSubjects, st.HourLookups, st.HourMisses, st.HourOver = hour, 0, 0, 0, 0
+		st.Hour, st.HourSubjects, st.HourLookups, st.HourMisses, st.HourOver, st.HourUpdates = hour, 0, 0, 0, 0, 0
 	}
 	if day != st.Day {
 		st.Day, st.DaySubjects, st.DayOutOfCaseload, st.DayOutOfUnit, st.DayUntrusted = day, 0, 0, 0, 0
+		st.DayCreates, st.DayUpdates, st.DayErasures = 0, 0, 0
 	}
 }
 

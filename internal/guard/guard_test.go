@@ -304,10 +304,110 @@ func TestStateRoundTrip(t *testing.T) {
 		t.Errorf("empty: %+v %v", z, err)
 	}
 	b := s.st.Marshal()
-	for _, bad := range [][]byte{{2}, b[:len(b)-1], append(append([]byte(nil), b...), 0)} {
+	for _, bad := range [][]byte{{9}, b[:len(b)-1], append(append([]byte(nil), b...), 0)} {
 		if _, err := Unmarshal(bad); err == nil {
 			t.Errorf("Unmarshal(%x) accepted", bad)
 		}
+	}
+}
+
+// TestStateVersion1 reads a state written before the write counters: they
+// read as zero, and the state is otherwise intact.
+func TestStateVersion1(t *testing.T) {
+	s := &sim{lim: caseworker(), now: monday}
+	s.until(InUnit, 3*time.Minute, 20)
+	b := s.st.Marshal()
+	v1 := append([]byte{1}, b[1:len(b)-4]...) // the four zero write counters, one byte each
+	got, err := Unmarshal(v1)
+	if err != nil || !reflect.DeepEqual(got, s.st) {
+		t.Fatalf("version 1: %v\n got %+v\nwant %+v", err, got, s.st)
+	}
+}
+
+// TestWrites walks the budgets of creates, updates and erasures.
+func TestWrites(t *testing.T) {
+	lim := caseworker()
+	lim.CreatesPerDay, lim.UpdatesPerHour, lim.UpdatesPerDay, lim.ErasuresPerDay = 3, 4, 6, 2
+	lim.Rate = 0
+	tests := []struct {
+		name    string
+		acc     Access
+		gap     time.Duration
+		allowed int
+		code    string
+	}{
+		{"creates per day", Access{Kind: Create}, time.Hour, 3, CodeCreates},
+		{"updates per hour", Access{Kind: Update, Subject: "sub_a"}, time.Minute, 4, CodeUpdatesHour},
+		{"updates per day", Access{Kind: Update, Subject: "sub_a"}, 40 * time.Minute, 6, CodeUpdatesDay},
+		{"erasures per day", Access{Kind: Erase, Subject: "sub_a"}, time.Hour, 2, CodeErasures},
+		{"out of caseload", Access{Kind: Update, Subject: "sub_a", Scope: InUnit}, time.Minute, 6, CodeOutOfCaseload},
+		{"out of unit", Access{Kind: Erase, Subject: "sub_a", Scope: OutOfUnit}, 2 * time.Hour, 2, CodeErasures},
+		{"probes are lookups", Access{Kind: Update, Subject: "sub_a", Probes: true}, time.Minute, 40, CodeLookups},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			l := *lim
+			if tt.code == CodeLookups || tt.code == CodeOutOfCaseload {
+				l.UpdatesPerHour, l.UpdatesPerDay = 0, 0
+			}
+			s := &sim{lim: &l, now: monday}
+			n := 0
+			for ; n < 100; n++ {
+				d := s.do(tt.acc)
+				if d.Verdict != Allow {
+					if d.Verdict != Limit || d.Code != tt.code {
+						t.Fatalf("after %d: %+v, want a limit %s", n, d, tt.code)
+					}
+					break
+				}
+				s.now = s.now.Add(tt.gap)
+			}
+			if n != tt.allowed {
+				t.Errorf("allowed %d, want %d", n, tt.allowed)
+			}
+			// Refusals past the budget lock at the hard margin.
+			for i := 1; i < l.HardMargin; i++ {
+				s.do(tt.acc)
+			}
+			if s.st.Locked == "" {
+				t.Errorf("not locked after %d refusals", l.HardMargin)
+			}
+		})
+	}
+}
+
+func TestWriteMissesAndConflicts(t *testing.T) {
+	s := &sim{lim: caseworker(), now: monday}
+	for i := 0; i < s.lim.MissesPerHour; i++ {
+		if d := s.do(Access{Kind: Erase, Missing: true}); d.Verdict != Allow {
+			t.Fatalf("miss %d: %+v", i, d)
+		}
+	}
+	if d := s.do(Access{Kind: Update, Missing: true}); d.Verdict != Lock || d.Code != CodeProbing {
+		t.Errorf("one miss too many: %+v", d)
+	}
+	st, n := State{}, 0
+	for locks := false; !locks && n < 100; n++ {
+		locks, st = Conflict(s.lim, st, monday)
+	}
+	if n != s.lim.MissesPerHour+1 {
+		t.Errorf("conflicts lock after %d, want %d", n, s.lim.MissesPerHour+1)
+	}
+}
+
+func TestExtensionStretchesWrites(t *testing.T) {
+	lim := caseworker()
+	lim.ErasuresPerDay = 1
+	s := &sim{lim: lim, now: monday}
+	s.st.ExtID, s.st.ExtRemaining, s.st.ExtUntil = "ext_1", 2, monday.Add(time.Hour).Unix()
+	var codes []string
+	for range 4 {
+		d := s.do(Access{Kind: Erase, Subject: "sub_a"})
+		codes = append(codes, fmt.Sprint(d.Verdict, d.Extension, d.Code))
+	}
+	want := []string{"0", "0ext_1", "0ext_1", "1" + CodeErasures}
+	if !reflect.DeepEqual(codes, want) {
+		t.Errorf("got %q, want %q", codes, want)
 	}
 }
 

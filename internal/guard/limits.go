@@ -48,6 +48,12 @@ type Limits struct {
 	// find nothing) per hour before the account is locked.
 	LookupsPerHour int
 	MissesPerHour  int
+	// Writes: subjects created per day, updates per hour and per day,
+	// erasures per day (beyond them, an approved extension).
+	CreatesPerDay  int
+	UpdatesPerHour int
+	UpdatesPerDay  int
+	ErasuresPerDay int
 	// Velocity locks when more than VelocitySubjects new subjects are read
 	// within VelocityWindow.
 	VelocitySubjects int

@@ -7,7 +7,9 @@ import (
 )
 
 // stateVersion is the first byte of a marshalled State.
-const stateVersion = 1
+// Version 2 appended the write counters; a version 1 state reads with
+// them at zero.
+const stateVersion = 2
 
 // Marshal encodes the state compactly (it is written on every access).
 func (st *State) Marshal() []byte {
@@ -37,6 +39,9 @@ func (st *State) Marshal() []byte {
 		b = binary.AppendUvarint(b, uint64(len(s)))
 		b = append(b, s...)
 	}
+	for _, v := range []int{st.HourUpdates, st.DayCreates, st.DayUpdates, st.DayErasures} {
+		b = binary.AppendVarint(b, int64(v))
+	}
 	return b
 }
 
@@ -48,7 +53,8 @@ func Unmarshal(b []byte) (State, error) {
 		return st, nil
 	}
 	d := decoder{b: b}
-	if v := d.byte(); v != stateVersion {
+	v := d.byte()
+	if v != 1 && v != stateVersion {
 		return State{}, fmt.Errorf("%w: version %d", ErrCorrupt, v)
 	}
 	st.Tokens = math.Float64frombits(d.u64())
@@ -76,6 +82,11 @@ func Unmarshal(b []byte) (State, error) {
 	}
 	st.ExtID = string(d.bytes(d.count(64)))
 	st.Locked = string(d.bytes(d.count(64)))
+	if v >= 2 {
+		for _, p := range []*int{&st.HourUpdates, &st.DayCreates, &st.DayUpdates, &st.DayErasures} {
+			*p = int(d.varint())
+		}
+	}
 	if d.err != nil || len(d.b) != 0 {
 		return State{}, fmt.Errorf("%w: %d bytes", ErrCorrupt, len(b))
 	}
