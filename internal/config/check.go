@@ -122,6 +122,7 @@ type purposeFile struct {
 	RequireReason leaf        `key:"require_reason"`
 	StepUp        leaf        `key:"step_up"`
 	Fields        named[leaf] `key:"fields,names=schema"`
+	Updates       leaf        `key:"updates,list"`
 }
 
 type roleFile struct {
@@ -141,6 +142,10 @@ type guardLimits struct {
 	Untrusted      leaf         `key:"untrusted_origin_per_day"`
 	LookupsPerHour leaf         `key:"lookups_per_hour"`
 	MissesPerHour  leaf         `key:"misses_per_hour"`
+	CreatesPerDay  leaf         `key:"creates_per_day"`
+	UpdatesPerHour leaf         `key:"updates_per_hour"`
+	UpdatesPerDay  leaf         `key:"updates_per_day"`
+	ErasuresPerDay leaf         `key:"erasures_per_day"`
 	Velocity       velocityFile `key:"velocity"`
 	EnumerationRun leaf         `key:"enumeration_run"`
 	Hours          leaf         `key:"hours"`
@@ -561,6 +566,12 @@ func (p *parser) purposes(m named[purposeFile], declaredFields map[string]int) (
 			}
 			pu.Fields[f.Name] = t
 		}
+		pu.Updates, _ = each(p, v.Updates, false, func(s string) (string, string) {
+			if _, known := declaredFields[s]; !known {
+				return s, fmt.Sprintf("unknown field %s%s", short(s), suggestion(s, fieldNames))
+			}
+			return s, ""
+		})
 		out = append(out, pu)
 	}
 	return out, declared, stepUp
@@ -653,7 +664,7 @@ func (p *parser) guard(f *file, roles []*policy.Role, declaredRoles map[string]b
 	g.TrustedProxies = p.prefixes(gf.TrustedProxies)
 	base := p.limits(gf.Defaults, defaultLimits)
 	for _, r := range roles {
-		if len(r.Purposes) > 0 {
+		if touchesSubjects(r) {
 			g.Roles[r.Name] = base
 		}
 	}
@@ -663,7 +674,7 @@ func (p *parser) guard(f *file, roles []*policy.Role, declaredRoles map[string]b
 		case !declaredRoles[e.Name]:
 			p.errorf(e.K, e.Path, "unknown role %s%s", short(e.Name), suggestion(e.Name, sortedKeys(declaredRoles)))
 		case !reads && slices.ContainsFunc(roles, func(r *policy.Role) bool { return r.Name == e.Name }):
-			p.errorf(e.K, e.Path, "role %q has no purposes: it reads no records, so no limits apply to it; remove this entry", e.Name)
+			p.errorf(e.K, e.Path, "role %q has no purposes and no create, update, erase or lookup permission: it touches no records, so no limits apply to it; remove this entry", e.Name)
 		default:
 			if l := p.limits(e.Val, base); reads {
 				g.Roles[e.Name] = l
@@ -671,6 +682,14 @@ func (p *parser) guard(f *file, roles []*policy.Role, declaredRoles map[string]b
 		}
 	}
 	return g
+}
+
+// touchesSubjects reports whether an operator of role r reaches subjects,
+// and so has the guard's limits: reads (a purpose) or writes.
+func touchesSubjects(r *policy.Role) bool {
+	return len(r.Purposes) > 0 || slices.ContainsFunc(r.Permissions, func(p policy.Permission) bool {
+		return p == policy.PermCreate || p == policy.PermUpdate || p == policy.PermErase || p == policy.PermLookup
+	})
 }
 
 // prefixes reads a list of networks in CIDR notation.
@@ -704,6 +723,10 @@ func (p *parser) limits(gl guardLimits, l guard.Limits) guard.Limits {
 	set(p, gl.Untrusted, read[int], &l.UntrustedPerDay, count)
 	set(p, gl.LookupsPerHour, read[int], &l.LookupsPerHour, count)
 	set(p, gl.MissesPerHour, read[int], &l.MissesPerHour, count)
+	set(p, gl.CreatesPerDay, read[int], &l.CreatesPerDay, count)
+	set(p, gl.UpdatesPerHour, read[int], &l.UpdatesPerHour, count)
+	set(p, gl.UpdatesPerDay, read[int], &l.UpdatesPerDay, count)
+	set(p, gl.ErasuresPerDay, read[int], &l.ErasuresPerDay, count)
 	set(p, gl.HardMargin, read[int], &l.HardMargin, between(0, maxGuardCount, false, "must be between 0 (off) and %[2]d, got %[3]d"))
 	p.velocity(gl.Velocity, &l)
 	set(p, gl.EnumerationRun, read[int], &l.EnumerationRun, between(minEnumerationRun, maxEnumerationRun, true, "must be 0 (off) or between %d and %d, got %d"))

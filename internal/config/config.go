@@ -19,7 +19,7 @@
 //	login:        # max_failures, failure_window, lock_for, per_origin_per_minute
 //	partners:     # listen (mutual-TLS host:port, off when unset), hosts
 //	schema:       # a list of fields: name, type, sensitivity, required, lookup, max_len, retention
-//	purposes:     # name → description, require_reason, step_up, fields (field → clear | deny | mask)
+//	purposes:     # name → description, require_reason, step_up, fields (field → clear | deny | mask), updates
 //	roles:        # name → purposes, permissions, mfa
 //	guard:        # timezone, trusted_networks, trusted_proxies, defaults, roles
 //
@@ -218,15 +218,16 @@ type Guard struct {
 	// X-Forwarded-For (the rightmost address outside them wins). Default
 	// none.
 	TrustedProxies []netip.Prefix
-	// Roles holds the limits of each role of the policy that has at least
-	// one purpose; roles with no purposes read no records and have no
-	// entry. Each limit is the role's own key under guard.roles, else that
+	// Roles holds the limits of each role of the policy that reaches
+	// subjects: it has a purpose, or the create, update, erase or lookup
+	// permission; other roles have no entry. Each limit is the role's own key under guard.roles, else that
 	// of guard.defaults, else the built-in default: rate 2/s with a burst of
 	// 30, subjects_per_hour 60, subjects_per_day 200,
 	// out_of_caseload_per_day 20, out_of_unit_per_day 5,
 	// untrusted_origin_per_day 10, lookups_per_hour 60, misses_per_hour 15,
-	// velocity 20 subjects per 10m, enumeration_run 10, hours always,
-	// hard_margin 10, all_units false.
+	// creates_per_day 50, updates_per_hour 30, updates_per_day 100,
+	// erasures_per_day 2, velocity 20 subjects per 10m, enumeration_run 10,
+	// hours always, hard_margin 10, all_units false.
 	Roles map[string]guard.Limits
 }
 
@@ -274,6 +275,10 @@ var defaultLimits = guard.Limits{
 	UntrustedPerDay:     10,
 	LookupsPerHour:      60,
 	MissesPerHour:       15,
+	CreatesPerDay:       50,
+	UpdatesPerHour:      30,
+	UpdatesPerDay:       100,
+	ErasuresPerDay:      2,
 	VelocitySubjects:    20,
 	VelocityWindow:      10 * time.Minute,
 	EnumerationRun:      10,

@@ -26,8 +26,8 @@ func TestDemo(t *testing.T) {
 		t.Errorf("Source = %q, want %q", cfg.Source, "built-in demo")
 	}
 	pol := cfg.Policy
-	if len(pol.Fields) != 11 || len(pol.Purposes) != 6 || len(pol.Roles) != 8 {
-		t.Fatalf("demo has %d fields, %d purposes, %d roles; want 11, 6, 8", len(pol.Fields), len(pol.Purposes), len(pol.Roles))
+	if len(pol.Fields) != 11 || len(pol.Purposes) != 8 || len(pol.Roles) != 8 {
+		t.Fatalf("demo has %d fields, %d purposes, %d roles; want 11, 8, 8", len(pol.Fields), len(pol.Purposes), len(pol.Roles))
 	}
 
 	fields := []struct {
@@ -97,12 +97,12 @@ func TestDemo(t *testing.T) {
 	}
 
 	roles := map[string][2]string{
-		"caseworker":       {"case-handling directory", "lookup create update"},
-		"hr-officer":       {"payroll workplace-adjustment directory", "lookup create update erase import"},
+		"caseworker":       {"case-handling directory case-update", "lookup create update"},
+		"hr-officer":       {"payroll workplace-adjustment directory hr-records", "lookup create update erase import"},
 		"support":          {"support-call directory", "lookup"},
 		"security-officer": {"", "security seal incidents"},
 		"auditor":          {"", "audit"},
-		"admin":            {"", "operators seal import erase"},
+		"admin":            {"", "operators seal import"},
 		"supervisor":       {"case-handling directory", "lookup supervise"},
 		"partner":          {"referral", "lookup"},
 	}
@@ -213,6 +213,7 @@ func TestValid(t *testing.T) {
 		Rate: 0.5, Burst: 10, SubjectsPerHour: 11, SubjectsPerDay: 12, OutOfCaseloadPerDay: 13, OutOfUnitPerDay: 14,
 		UntrustedPerDay: 15, LookupsPerHour: 16, MissesPerHour: 17, VelocitySubjects: 18, VelocityWindow: 90 * time.Second,
 		EnumerationRun: 19, Hours: mustHours(t, "mon,wed,fri 08:30-17:00"), HardMargin: 20,
+		CreatesPerDay: 21, UpdatesPerHour: 22, UpdatesPerDay: 23, ErasuresPerDay: 24,
 	}
 	hr := defaults
 	hr.AllUnits, hr.Rate, hr.Burst, hr.SubjectsPerDay = true, 0, 0, 0
@@ -692,21 +693,26 @@ func TestGuardDemo(t *testing.T) {
 		Rate: 1, Burst: 20, SubjectsPerHour: 30, SubjectsPerDay: 100, OutOfCaseloadPerDay: 6, OutOfUnitPerDay: 2,
 		UntrustedPerDay: 5, LookupsPerHour: 40, MissesPerHour: 8, VelocitySubjects: 12, VelocityWindow: 10 * time.Minute,
 		EnumerationRun: 10, Hours: mustHours(t, "mon-fri 07:00-20:00"), HardMargin: 5,
+		CreatesPerDay: 20, UpdatesPerHour: 20, UpdatesPerDay: 60, ErasuresPerDay: 2,
 	}
 	hr := caseworker
 	hr.SubjectsPerHour, hr.SubjectsPerDay, hr.OutOfCaseloadPerDay = 40, 150, 10
+	hr.CreatesPerDay, hr.UpdatesPerHour, hr.UpdatesPerDay, hr.ErasuresPerDay = 30, 30, 100, 3
 	supervisor := caseworker
 	supervisor.SubjectsPerHour, supervisor.SubjectsPerDay, supervisor.OutOfCaseloadPerDay, supervisor.OutOfUnitPerDay = 40, 120, 15, 3
+	supervisor.CreatesPerDay, supervisor.UpdatesPerHour, supervisor.UpdatesPerDay = 50, 30, 100 // built-in defaults
 	support := guard.Limits{
 		AllUnits: true, Rate: 2, Burst: 30, SubjectsPerHour: 60, SubjectsPerDay: 250,
 		OutOfCaseloadPerDay: 20, OutOfUnitPerDay: 5, // built-in defaults
 		UntrustedPerDay: 5, LookupsPerHour: 90, MissesPerHour: 20, VelocitySubjects: 20, VelocityWindow: 10 * time.Minute,
 		EnumerationRun: 10, Hours: mustHours(t, "mon-sat 07:00-21:00"), HardMargin: 8,
+		CreatesPerDay: 50, UpdatesPerHour: 30, UpdatesPerDay: 100, ErasuresPerDay: 2, // built-in defaults
 	}
 	partner := guard.Limits{
 		Rate: 2, Burst: 10, SubjectsPerHour: 20, SubjectsPerDay: 60, OutOfCaseloadPerDay: 10, OutOfUnitPerDay: 2,
 		UntrustedPerDay: 60, LookupsPerHour: 30, MissesPerHour: 6, VelocitySubjects: 8, VelocityWindow: 10 * time.Minute,
 		EnumerationRun: 10, Hours: mustHours(t, "mon-sat 07:00-21:00"), HardMargin: 4,
+		CreatesPerDay: 50, UpdatesPerHour: 30, UpdatesPerDay: 100, ErasuresPerDay: 2, // built-in defaults
 	}
 	// The roles without purposes (security-officer, auditor, admin) have no
 	// entry.
@@ -728,7 +734,7 @@ func TestGuardLimits(t *testing.T) {
 	builtin := guard.Limits{
 		Rate: 2, Burst: 30, SubjectsPerHour: 60, SubjectsPerDay: 200, OutOfCaseloadPerDay: 20, OutOfUnitPerDay: 5,
 		UntrustedPerDay: 10, LookupsPerHour: 60, MissesPerHour: 15, VelocitySubjects: 20, VelocityWindow: 10 * time.Minute,
-		EnumerationRun: 10, HardMargin: 10,
+		EnumerationRun: 10, HardMargin: 10, CreatesPerDay: 50, UpdatesPerHour: 30, UpdatesPerDay: 100, ErasuresPerDay: 2,
 	}
 	with := func(f func(*guard.Limits)) guard.Limits { l := builtin; f(&l); return l }
 	nineToFive := mustHours(t, "mon-fri 09:00-17:00")

@@ -69,6 +69,7 @@ func TestEveryKeyHasAnOverride(t *testing.T) {
 		"untrusted_origin_per_day": "15", "lookups_per_hour": "16", "misses_per_hour": "17",
 		"velocity": "off", "velocity.subjects": "9", "velocity.window": "5m",
 		"enumeration_run": "20", "hours": "mon-fri 08:00-18:00", "hard_margin": "3",
+		"creates_per_day": "21", "updates_per_hour": "22", "updates_per_day": "23", "erasures_per_day": "24",
 	}
 	samples := map[string]string{
 		"store": "sqlite:/tmp/c.db", "listen": "127.0.0.1:9000", "data_dir": "/srv/coffre", "root_key_file": "/run/root.key",
@@ -82,7 +83,7 @@ func TestEveryKeyHasAnOverride(t *testing.T) {
 		"schema.<field>.required": "true", "schema.<field>.lookup": "true", "schema.<field>.max_len": "100",
 		"schema.<field>.retention":       "1y after departure",
 		"purposes.<purpose>.description": "Handle a case", "purposes.<purpose>.require_reason": "true",
-		"purposes.<purpose>.step_up": "any", "purposes.<purpose>.fields.<field>": "clear",
+		"purposes.<purpose>.step_up": "any", "purposes.<purpose>.fields.<field>": "clear", "purposes.<purpose>.updates": "phone,notes",
 		"roles.<role>.purposes": "case-handling, other", "roles.<role>.permissions": "lookup,create", "roles.<role>.mfa": "totp",
 		"guard.timezone": "UTC", "guard.trusted_networks": "10.0.0.0/8", "guard.trusted_proxies": "10.0.0.1/32",
 	}

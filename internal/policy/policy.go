@@ -99,6 +99,9 @@ type Purpose struct {
 	Fields map[string]Treatment
 	// RequireReason makes Coffre-Reason mandatory for reads under it.
 	RequireReason bool
+	// Updates lists the fields a change declared under the purpose may
+	// set or remove (a write purpose such as case-update); none when empty.
+	Updates []string
 	// StepUp is the fresh second-factor proof reads under the purpose need:
 	// "" (no step-up), "any" (a fresh TOTP or WebAuthn proof within the
 	// session's step-up window) or "webauthn" (a fresh WebAuthn proof only).
@@ -229,6 +232,16 @@ func (p *Policy) Purpose(role, purpose string) (*Purpose, error) {
 		return nil, fmt.Errorf("%w: role %q, purpose %q", ErrPurposeNotAllowed, role, purpose)
 	}
 	return pu, nil
+}
+
+// MayUpdate reports whether a change under the purpose may set field.
+func (pu *Purpose) MayUpdate(field string) bool {
+	for _, f := range pu.Updates {
+		if f == field {
+			return true
+		}
+	}
+	return false
 }
 
 // VisibleFields returns, in schema order, the fields the purpose shows
