@@ -31,12 +31,12 @@ func TestGuardHTTP(t *testing.T) {
 	hr := e.addOperator(t, "hugo", "hr-officer", "u1")
 	cw := e.addOperator(t, "camille", "caseworker", "u1")
 	sec := e.addOperator(t, "sam", "security-officer", "u1")
-	hrTok := e.login(t, hr)
+	hrTok, hr2Tok := e.login(t, hr), e.login(t, e.addOperator(t, "hana", "hr-officer", "u2"))
 	var other, mine []string
 	for i := range 3 {
 		p, _ := person(t, 100+i*10, false)
 		p.Unit = "u2"
-		other = append(other, e.create(t, hrTok, p))
+		other = append(other, e.create(t, hr2Tok, p))
 	}
 	for i := range 8 {
 		p, _ := person(t, 200+i*10, false)
@@ -102,16 +102,15 @@ func TestGuardHTTP(t *testing.T) {
 // its unit can, and the reads under it are audited as such.
 func TestExtensionHTTP(t *testing.T) {
 	e := guardedEnv(t)
-	hr := e.addOperator(t, "hugo", "hr-officer", "u1")
 	cw := e.addOperator(t, "camille", "caseworker", "u1")
 	lea := e.addOperator(t, "lea", "supervisor", "u1")
 	max := e.addOperator(t, "max", "supervisor", "u2")
-	hrTok := e.login(t, hr)
+	hr2Tok := e.login(t, e.addOperator(t, "hana", "hr-officer", "u2"))
 	var other []string
 	for i := range 5 {
 		p, _ := person(t, 300+i*10, false)
 		p.Unit = "u2"
-		other = append(other, e.create(t, hrTok, p))
+		other = append(other, e.create(t, hr2Tok, p))
 	}
 	tok := e.login(t, cw)
 	read := func(id string) *response {
@@ -128,8 +127,11 @@ func TestExtensionHTTP(t *testing.T) {
 		{"subjects": 10, "hours": 8},
 		{"subjects": 10, "hours": 8, "reason": "x", "extra": 1},
 	}
+	// Malformed requests count towards the hard margin: another
+	// caseworker sends them.
+	probeTok := e.login(t, e.addOperator(t, "claude", "caseworker", "u1"))
 	for _, b := range bad {
-		if r := e.call(t, req{Method: "POST", Path: "/v1/extensions", Token: tok, Body: b}); r.Status != http.StatusBadRequest {
+		if r := e.call(t, req{Method: "POST", Path: "/v1/extensions", Token: probeTok, Body: b}); r.Status != http.StatusBadRequest {
 			t.Errorf("extension request %v: %d", b, r.Status)
 		}
 	}
@@ -152,6 +154,10 @@ func TestExtensionHTTP(t *testing.T) {
 	// The code was used: a second approval with it fails on the code.
 	e.call(t, req{Method: "POST", Path: approve, Token: leaTok, Body: map[string]string{"code": e.code(t, lea, 0)}}).want(t, http.StatusUnauthorized, "invalid_credentials")
 
+	// The requester's own approval attempt counted towards the hard
+	// margin; an hour later (and a new session) the margin starts afresh.
+	e.clock.Advance(time.Hour)
+	tok = e.login(t, cw)
 	read(other[2]).want(t, http.StatusOK, "")
 	read(other[3]).want(t, http.StatusOK, "")
 	read(other[4]).want(t, http.StatusTooManyRequests, "rate_limited") // the extension is spent

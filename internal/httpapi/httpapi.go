@@ -143,7 +143,7 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, a *identity.Actor,
 	case errors.Is(err, errTooLarge):
 		e = apiError{http.StatusRequestEntityTooLarge, "body_too_large", public.Message(err, "request body too large"), "send a smaller body"}
 	case errors.Is(err, access.ErrReasonRequired):
-		e = apiError{http.StatusBadRequest, "reason_required", "this purpose requires a reason", "send a Coffre-Reason header (a ticket or case number)"}
+		e = apiError{http.StatusBadRequest, "reason_required", public.Message(err, "this purpose requires a reason"), "send a Coffre-Reason header (a ticket or case number)"}
 	case errors.Is(err, access.ErrInvalid):
 		e = apiError{http.StatusBadRequest, "invalid_request", public.Message(err, "invalid input"), "check the purpose, the id and the fields against the configuration"}
 	case errors.Is(err, auth.ErrBadCredentials):
@@ -328,7 +328,7 @@ func (s *Server) headers(r *http.Request, needPurpose bool) (purpose, reason str
 	reason = strings.TrimSpace(r.Header.Get("Coffre-Reason"))
 	switch {
 	case purpose == "" && needPurpose:
-		return "", "", badRequest("missing Coffre-Purpose header: every read declares a purpose")
+		return "", "", badRequest("missing Coffre-Purpose header: every read and update declares a purpose")
 	case purpose != "" && !validName(purpose):
 		return "", "", badRequest("malformed Coffre-Purpose: lower-case letters, digits and '-', at most 63")
 	case len(reason) > s.ReasonMaxLen:
@@ -504,12 +504,17 @@ func (s *Server) update(w http.ResponseWriter, r *http.Request, a identity.Actor
 		s.fail(w, r, &a, err)
 		return
 	}
+	purpose, reason, err := s.headers(r, true)
+	if err != nil {
+		s.fail(w, r, &a, err)
+		return
+	}
 	var req updateRequest
 	if err := s.decode(w, r, &req); err != nil {
 		s.fail(w, r, &a, err)
 		return
 	}
-	if err := s.Vault.Update(r.Context(), a, id, req.Fields); err != nil {
+	if err := s.Vault.Update(r.Context(), a, id, purpose, reason, req.Fields); err != nil {
 		s.fail(w, r, &a, err)
 		return
 	}

@@ -846,7 +846,7 @@ func TestBadInput(t *testing.T) {
 		{"trailing brace", req{Method: "POST", Path: "/v1/subjects/lookup", Token: hr, Purpose: "directory", Body: `{"field":"email_pro","value":"a@b.fr"}}`}, 400, "invalid_request"},
 		{"wrong content type", req{Method: "POST", Path: "/v1/auth/login", Body: `{"username":"helene","password":"x"}`, Header: map[string]string{"Content-Type": "text/plain"}}, 400, "invalid_request"},
 		{"empty lookup value", req{Method: "POST", Path: "/v1/subjects/lookup", Token: hr, Purpose: "directory", Body: `{"field":"email_pro","value":""}`}, 400, "invalid_request"},
-		{"empty update", req{Method: "PATCH", Path: "/v1/subjects/" + id, Token: hr, Body: `{"fields":{}}`}, 400, "invalid_field"},
+		{"empty update", req{Method: "PATCH", Path: "/v1/subjects/" + id, Token: hr, Purpose: "hr-records", Reason: "RH-4", Body: `{"fields":{}}`}, 400, "invalid_field"},
 		{"update malformed id", req{Method: "PATCH", Path: "/v1/subjects/sub_x", Token: hr, Body: `{"fields":{"job_title":"x"}}`}, 400, "invalid_request"},
 		{"erase malformed id", req{Method: "DELETE", Path: "/v1/subjects/sub_x", Token: hr}, 400, "invalid_request"},
 		{"totp short code", req{Method: "POST", Path: "/v1/auth/totp", Body: map[string]string{"login_token": loginToken, "code": "12345"}}, 400, "invalid_request"},
@@ -1044,8 +1044,8 @@ func TestFailClosed(t *testing.T) {
 		{"lookup miss", req{Method: "POST", Path: "/v1/subjects/lookup", Token: cw, Purpose: "directory", Body: map[string]string{"field": "email_pro", "value": "nobody@example.org"}}},
 		{"read unknown id", req{Method: "GET", Path: "/v1/subjects/" + unknownID, Token: cw, Purpose: "directory"}},
 		{"create", req{Method: "POST", Path: "/v1/subjects", Token: hr, Body: map[string]any{"unit": "ac-normandie", "fields": synth.Make(seed, 9001).Fields}}},
-		{"update", req{Method: "PATCH", Path: "/v1/subjects/" + id, Token: hr, Body: map[string]any{"fields": map[string]string{"job_title": "Proviseure"}}}},
-		{"erase", req{Method: "DELETE", Path: "/v1/subjects/" + id, Token: hr}},
+		{"update", req{Method: "PATCH", Path: "/v1/subjects/" + id, Token: hr, Purpose: "hr-records", Reason: "RH-2", Body: map[string]any{"fields": map[string]string{"job_title": "Proviseure"}}}},
+		{"erase", req{Method: "DELETE", Path: "/v1/subjects/" + id, Token: hr, Reason: "RGPD 17"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := e.call(t, tc.r)
@@ -1107,8 +1107,8 @@ func TestAudit(t *testing.T) {
 	e.read(t, hr, id, "workplace-adjustment", "").want(t, http.StatusBadRequest, "reason_required")
 	e.read(t, cw, unknownID, "directory", "").want(t, http.StatusNotFound, "not_found")
 	e.lookup(t, sup, "payroll", synth.EmailPro, p.Fields[synth.EmailPro]).want(t, http.StatusForbidden, "forbidden")
-	e.call(t, req{Method: "PATCH", Path: "/v1/subjects/" + id, Token: cw, Body: map[string]any{"fields": map[string]string{"email_pro": newEmail}}}).want(t, http.StatusNoContent, "")
-	e.call(t, req{Method: "DELETE", Path: "/v1/subjects/" + id, Token: cw}).want(t, http.StatusForbidden, "forbidden")
+	e.call(t, req{Method: "PATCH", Path: "/v1/subjects/" + id, Token: cw, Purpose: "case-update", Reason: "dossier 2026-118", Body: map[string]any{"fields": map[string]string{"email_pro": newEmail}}}).want(t, http.StatusNoContent, "")
+	e.call(t, req{Method: "DELETE", Path: "/v1/subjects/" + id, Token: cw, Reason: "dossier 2026-119"}).want(t, http.StatusForbidden, "forbidden")
 
 	entries := e.auditEntries(t)
 	find := func(what string, match func(a audit.Entry) bool) *audit.Entry {
@@ -1143,7 +1143,7 @@ func TestAudit(t *testing.T) {
 		{"no reason", hrOp.Operator.ID, "read", id, "workplace-adjustment", "deny:reason_required", []string{}},
 		{"unknown id", cwOp.Operator.ID, "read", unknownID, "directory", "deny:not_found", []string{}},
 		{"support lookup payroll", supOp.Operator.ID, "lookup", "", "payroll", "deny:forbidden", nil},
-		{"update", cwOp.Operator.ID, "update", id, "", "allow", []string{"email_pro"}},
+		{"update", cwOp.Operator.ID, "update", id, "case-update", "allow", []string{"email_pro"}},
 		{"caseworker erase", cwOp.Operator.ID, "erase", id, "", "deny:forbidden", []string{}},
 	} {
 		a := find(tc.what, func(a audit.Entry) bool {
@@ -1197,9 +1197,10 @@ func TestUpdateAndErase(t *testing.T) {
 	p, _ := person(t, 500, false)
 	id := e.create(t, hr, p)
 	other := e.create(t, hr, synth.Make(seed, 501))
+	purpose := map[string]string{hr: "hr-records", cw: "case-update"}
 	patch := func(t *testing.T, tok, id string, body any) *response {
 		t.Helper()
-		return e.call(t, req{Method: "PATCH", Path: "/v1/subjects/" + id, Token: tok, Body: body})
+		return e.call(t, req{Method: "PATCH", Path: "/v1/subjects/" + id, Token: tok, Purpose: purpose[tok], Reason: "dossier 12", Body: body})
 	}
 
 	oldEmail, newEmail := p.Fields[synth.EmailPro], "Zoe.Nouvelle@AC-Normandie.fr"
@@ -1236,23 +1237,29 @@ func TestUpdateAndErase(t *testing.T) {
 	})
 	for _, tc := range []struct {
 		name   string
+		tok    string
 		id     string
 		body   any
 		status int
 		code   string
 	}{
-		{"remove a required field", id, `{"fields":{"given_name":null}}`, 400, "invalid_field"},
-		{"unknown field", id, `{"fields":{"salary":"1"}}`, 400, "invalid_field"},
-		{"invalid value", id, `{"fields":{"birth_date":"1984-02-30"}}`, 400, "invalid_field"},
-		{"unknown subject", unknownID, `{"fields":{"job_title":"x"}}`, 404, "not_found"},
+		{"remove a required field", hr, id, `{"fields":{"given_name":null}}`, 400, "invalid_field"},
+		{"unknown field", cw, id, `{"fields":{"salary":"1"}}`, 400, "invalid_field"},
+		{"invalid value", hr, id, `{"fields":{"birth_date":"1984-02-30"}}`, 400, "invalid_field"},
+		{"field the purpose does not change", cw, id, `{"fields":{"birth_date":"1984-02-03"}}`, 403, "forbidden"},
+		{"unknown subject", cw, unknownID, `{"fields":{"job_title":"x"}}`, 404, "not_found"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			patch(t, cw, tc.id, tc.body).want(t, tc.status, tc.code)
+			patch(t, tc.tok, tc.id, tc.body).want(t, tc.status, tc.code)
 		})
 	}
+	t.Run("no purpose", func(t *testing.T) {
+		e.call(t, req{Method: "PATCH", Path: "/v1/subjects/" + id, Token: cw, Body: `{"fields":{"job_title":"x"}}`}).want(t, 400, "invalid_request")
+	})
 
 	t.Run("erase", func(t *testing.T) {
-		e.call(t, req{Method: "DELETE", Path: "/v1/subjects/" + id, Token: cw}).want(t, http.StatusForbidden, "forbidden")
+		e.call(t, req{Method: "DELETE", Path: "/v1/subjects/" + id, Token: cw, Reason: "x"}).want(t, http.StatusForbidden, "forbidden")
+		e.call(t, req{Method: "DELETE", Path: "/v1/subjects/" + id, Token: hr}).want(t, http.StatusBadRequest, "reason_required")
 		e.readView(t, cw, id, "directory", "") // still there
 		e.call(t, req{Method: "DELETE", Path: "/v1/subjects/" + id, Token: hr, Reason: "départ, demande RGPD 17"}).want(t, http.StatusNoContent, "")
 		for _, purpose := range []string{"directory", "case-handling"} {
@@ -1260,7 +1267,7 @@ func TestUpdateAndErase(t *testing.T) {
 		}
 		e.lookup(t, cw, "directory", synth.EmailPro, newEmail).want(t, http.StatusNotFound, "not_found")
 		e.lookup(t, cw, "case-handling", synth.EmailPersonal, p.Fields[synth.EmailPersonal]).want(t, http.StatusNotFound, "not_found")
-		e.call(t, req{Method: "DELETE", Path: "/v1/subjects/" + id, Token: hr}).want(t, http.StatusNotFound, "not_found")
+		e.call(t, req{Method: "DELETE", Path: "/v1/subjects/" + id, Token: hr, Reason: "again"}).want(t, http.StatusNotFound, "not_found")
 		patch(t, cw, id, map[string]any{"fields": map[string]string{"job_title": "x"}}).want(t, http.StatusNotFound, "not_found")
 		// The other subject is untouched, and the freed email can be reused.
 		e.readView(t, cw, other, "directory", "")
@@ -1324,7 +1331,7 @@ func TestReadAuditNamesReturnedFields(t *testing.T) {
 	hr := e.login(t, e.addOperator(t, "helene", "hr-officer", "ac-normandie"))
 	p, _ := person(t, 600, false)
 	id := e.create(t, hr, p)
-	e.call(t, req{Method: "PATCH", Path: "/v1/subjects/" + id, Token: hr, Body: `{"fields":{"email_pro":null}}`}).want(t, http.StatusNoContent, "")
+	e.call(t, req{Method: "PATCH", Path: "/v1/subjects/" + id, Token: hr, Purpose: "hr-records", Reason: "RH-3", Body: `{"fields":{"email_pro":null}}`}).want(t, http.StatusNoContent, "")
 	v := e.readView(t, hr, id, "directory", "")
 	var audited []string
 	for _, a := range e.auditEntries(t) {

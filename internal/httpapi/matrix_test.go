@@ -13,6 +13,7 @@ import (
 	"github.com/coffre/coffre/internal/config"
 	"github.com/coffre/coffre/internal/httpapi"
 	"github.com/coffre/coffre/internal/partner"
+	"github.com/coffre/coffre/internal/policy"
 	"github.com/coffre/coffre/internal/synth"
 )
 
@@ -60,6 +61,9 @@ func TestAuthorizationMatrix(t *testing.T) {
 						r.Purpose = pu[0]
 						if slices.Contains(pu, "directory") && strings.HasSuffix(rt.Path, "/lookup") {
 							r.Purpose = "directory"
+						}
+						if rt.Method == "PATCH" && rt.Path == "/v1/subjects/{id}" {
+							r.Purpose = writePurpose(cfg.Policy, role) // the matrix covers the write purposes
 						}
 					}
 				}
@@ -175,4 +179,16 @@ func demoRoles(t *testing.T) (*config.Config, []string) {
 	}
 	slices.Sort(roles)
 	return cfg, roles
+}
+
+// writePurpose is the first purpose of role that may change job_title (the
+// field sampleBody sends), or its first purpose.
+func writePurpose(pol *policy.Policy, role string) string {
+	pu := pol.Roles[role].Purposes
+	for _, name := range pu {
+		if pol.Purposes[name].MayUpdate("job_title") {
+			return name
+		}
+	}
+	return pu[0]
 }

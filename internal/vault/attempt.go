@@ -3,13 +3,13 @@ package vault
 import (
 	"context"
 	"errors"
-	"fmt"
 	"time"
 
 	"github.com/coffre/coffre/internal/access"
 	"github.com/coffre/coffre/internal/audit"
 	"github.com/coffre/coffre/internal/guard"
 	"github.com/coffre/coffre/internal/identity"
+	"github.com/coffre/coffre/internal/public"
 	"github.com/coffre/coffre/internal/store"
 )
 
@@ -54,12 +54,10 @@ type attempt[T any] struct {
 	find func(ctx context.Context, tx store.Tx, lim *guard.Limits, e *audit.Entry, acc *guard.Access) (T, error)
 	// write, if set, is the access's change, run once the guard allows it
 	// and before the entry is appended; it returns the caller's value. An
-	// error wrapping store.ErrConflict refuses the access: it is audited
-	// "deny:conflict", counted by the guard, and returned to the caller.
+	// error wrapping store.ErrConflict refuses the access: write must then
+	// have changed nothing. The refusal is audited "deny:conflict", counted
+	// by the guard as a probe (guard.Conflict), and returned to the caller.
 	write func(ctx context.Context, tx store.Tx, val T, e *audit.Entry) (T, error)
-	// freeIfWritten leaves the guard's state as it was when write
-	// succeeds (a create: see Vault.Create).
-	freeIfWritten bool
 }
 
 // outcome is what one access yields: the caller's value, or the refusal
@@ -107,10 +105,11 @@ func run[T any](ctx context.Context, v *Vault, x attempt[T]) (outcome[T], error)
 			switch {
 			case errors.Is(err, store.ErrConflict):
 				refusal, e.Decision = err, "deny:conflict"
+				if g != nil && g.conflict(acc.Time) {
+					refusal, e.Decision = access.ErrLocked, "deny:locked:"+guard.CodeConflicts
+				}
 			case err != nil:
 				return outcome[T]{}, err
-			case x.freeIfWritten:
-				g = nil
 			}
 		}
 		if err := tx.AppendAudit(ctx, &e); err != nil {
@@ -139,11 +138,21 @@ func (g *guardRun) decide(acc guard.Access, reason string) error {
 			g.dec = guard.Decision{Verdict: guard.Lock, Code: guard.CodeOutOfUnit}
 			return access.ErrLocked
 		}
-		return fmt.Errorf("%w: subject outside your unit", access.ErrReasonRequired)
+		return public.Errorf(access.ErrReasonRequired, "this subject is outside your unit: say why with a reason")
 	}
 	g.dec, g.state = guard.Decide(g.lim, g.state, acc)
 	_, refusal := verdict(g.dec)
 	return refusal
+}
+
+// conflict counts a write refused for a taken lookup value, and reports
+// whether it locks the account.
+func (g *guardRun) conflict(now time.Time) bool {
+	locks, st := guard.Conflict(g.lim, g.state, now)
+	if g.state = st; locks {
+		g.dec = guard.Decision{Verdict: guard.Lock, Code: guard.CodeConflicts}
+	}
+	return locks
 }
 
 // scope is where subject (of unit) stands relative to the actor a.

@@ -15,6 +15,7 @@ import (
 	"github.com/coffre/coffre/internal/identity"
 	"github.com/coffre/coffre/internal/outbox"
 	"github.com/coffre/coffre/internal/policy"
+	"github.com/coffre/coffre/internal/public"
 	"github.com/coffre/coffre/internal/store"
 	"github.com/coffre/coffre/internal/value"
 )
@@ -134,8 +135,7 @@ func verdict(dec guard.Decision) (string, error) {
 func (v *Vault) Alerts(ctx context.Context, a identity.Actor, after int64, limit int) ([]guard.Alert, error) {
 	entry := audit.Entry{Actor: a.ID, Action: "alerts.list", Origin: a.Origin}
 	if err := v.can(a, policy.PermSecurity); err != nil {
-		v.deny(ctx, entry, err)
-		return nil, err
+		return nil, v.deny(ctx, a, entry, err)
 	}
 	if limit <= 0 || limit > 1000 {
 		limit = 1000
@@ -163,16 +163,14 @@ func (v *Vault) Alerts(ctx context.Context, a identity.Actor, after int64, limit
 func (v *Vault) Unlock(ctx context.Context, a identity.Actor, id, reason string) error {
 	entry := audit.Entry{Actor: a.ID, Action: "guard.unlock", Reason: reason, Origin: a.Origin}
 	if err := v.can(a, policy.PermSecurity); err != nil {
-		v.deny(ctx, entry, err)
-		return err
+		return v.deny(ctx, a, entry, err)
 	}
 	if reason == "" || len(reason) > v.reasonMax {
-		return fmt.Errorf("%w: an unlock needs a reason of at most %d bytes", access.ErrReasonRequired, v.reasonMax)
+		return public.Errorf(access.ErrReasonRequired, "an unlock needs a reason of at most %d bytes", v.reasonMax)
 	}
 	if id == a.ID {
 		err := forbidden("nobody unlocks their own account")
-		v.deny(ctx, entry, err)
-		return err
+		return v.deny(ctx, a, entry, err)
 	}
 	now := v.now().UTC()
 	err := v.store.Update(ctx, func(ctx context.Context, tx store.Tx) error {
@@ -303,7 +301,7 @@ func (v *Vault) RequestExtension(ctx context.Context, a identity.Actor, subjects
 	case hours < 1 || hours > MaxExtensionHours:
 		return nil, invalid("hours must be between 1 and %d", MaxExtensionHours)
 	case reason == "" || len(reason) > v.reasonMax:
-		return nil, fmt.Errorf("%w: an extension needs a reason of at most %d bytes", access.ErrReasonRequired, v.reasonMax)
+		return nil, public.Errorf(access.ErrReasonRequired, "an extension needs a reason of at most %d bytes", v.reasonMax)
 	}
 	now := v.now().UTC()
 	e := &guard.Extension{ID: newID("ext_"), Operator: a.ID, Unit: a.Unit, Subjects: subjects, Hours: hours, Reason: reason, Created: now}
@@ -314,9 +312,7 @@ func (v *Vault) RequestExtension(ctx context.Context, a identity.Actor, subjects
 		au := entry
 		au.Time, au.Decision, au.Subject = now, "allow:"+e.ID, ""
 		au.Reason = fmt.Sprintf("%s (%d subjects, %d h): %s", e.ID, subjects, hours, reason)
-		if len(au.Reason) > v.reasonMax {
-			au.Reason = au.Reason[:v.reasonMax]
-		}
+		au.Reason = cutUTF8(au.Reason, v.reasonMax)
 		return tx.AppendAudit(ctx, &au)
 	})
 	if err != nil {
@@ -332,8 +328,7 @@ func (v *Vault) RequestExtension(ctx context.Context, a identity.Actor, subjects
 func (v *Vault) ApproveExtension(ctx context.Context, a identity.Actor, id string) (*guard.Extension, error) {
 	entry := audit.Entry{Actor: a.ID, Action: "extension.approve", Reason: id, Origin: a.Origin}
 	if err := v.can(a, policy.PermSupervise); err != nil {
-		v.deny(ctx, entry, err)
-		return nil, err
+		return nil, v.deny(ctx, a, entry, err)
 	}
 	now := v.now().UTC()
 	type approval struct {
@@ -428,7 +423,7 @@ func (v *Vault) Forbidden(ctx context.Context, a identity.Actor, action, subject
 	if len(purpose) > 63 {
 		purpose = ""
 	}
-	v.deny(ctx, audit.Entry{Actor: a.ID, Action: action, Subject: subject, Purpose: purpose, Origin: a.Origin}, err)
+	v.deny(ctx, a, audit.Entry{Actor: a.ID, Action: action, Subject: subject, Purpose: purpose, Origin: a.Origin}, err)
 }
 
 // RoleOf returns the role of a, or nil when the policy has no such role.
@@ -443,8 +438,7 @@ func (v *Vault) RoleOf(a identity.Actor) *policy.Role {
 // Authorize checks that a holds permission p, auditing a refusal of action.
 func (v *Vault) Authorize(ctx context.Context, a identity.Actor, p policy.Permission, action string) error {
 	if err := v.can(a, p); err != nil {
-		v.deny(ctx, audit.Entry{Actor: a.ID, Action: action, Origin: a.Origin}, err)
-		return err
+		return v.deny(ctx, a, audit.Entry{Actor: a.ID, Action: action, Origin: a.Origin}, err)
 	}
 	return nil
 }

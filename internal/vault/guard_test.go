@@ -422,32 +422,30 @@ func TestPurposeDemandsSecurityKey(t *testing.T) {
 }
 
 // TestGuardCreateConflicts: a create whose value is taken answers 409,
-// which says the value exists, so the guard counts it as a lookup; once
-// the lookup budget is spent every create is refused, taken value or not,
-// and the refusal says nothing. Creates that succeed cost nothing.
+// which says the value exists, so the guard counts every create that sets
+// a lookup value as a lookup; once the lookup budget is spent every such
+// create is refused, taken value or not, and the refusal says nothing.
 func TestGuardCreateConflicts(t *testing.T) {
 	g := newGuarded(t)
-	g.lim["hr-officer"] = guard.Limits{LookupsPerHour: 3}
+	g.lim["hr-officer"] = guard.Limits{LookupsPerHour: 4, MissesPerHour: 10}
 	g.open()
 	taken := synth.Make(31, 0)
 	if _, err := g.v.Create(ctx, hr, "u1", taken.Fields); err != nil {
 		t.Fatal(err)
 	}
-	for i := range 5 { // successes do not count
-		if _, err := g.v.Create(ctx, hr, "u1", synth.Make(31, 1+i).Fields); err != nil {
-			t.Fatalf("create %d: %v", i, err)
-		}
+	if _, err := g.v.Create(ctx, hr, "u1", synth.Make(31, 1).Fields); err != nil {
+		t.Fatal(err)
 	}
 	probe := synth.Make(31, 100).Fields
 	probe["email_pro"] = taken.Fields["email_pro"]
-	for i := range 3 {
+	for i := range 2 {
 		if _, err := g.v.Create(ctx, hr, "u1", probe); !errors.Is(err, store.ErrConflict) {
 			t.Fatalf("probe %d: %v, want ErrConflict", i, err)
 		}
 	}
 	var le *access.LimitError
 	if _, err := g.v.Create(ctx, hr, "u1", probe); !errors.As(err, &le) || le.Code != guard.CodeLookups {
-		t.Fatalf("fourth probe: %v, want the lookup budget's limit", err)
+		t.Fatalf("third probe: %v, want the lookup budget's limit", err)
 	}
 	if _, err := g.v.Create(ctx, hr, "u1", synth.Make(31, 200).Fields); !errors.As(err, &le) {
 		t.Fatalf("a free value once the budget is spent: %v, want the same limit (no oracle)", err)
@@ -456,15 +454,115 @@ func TestGuardCreateConflicts(t *testing.T) {
 	if _, err := g.v.Create(ctx, hr, "u1", synth.Make(31, 201).Fields); err != nil {
 		t.Fatalf("an hour later: %v", err)
 	}
-	var decisions []string
-	for _, e := range auditEntries(t, g.store) {
-		if e.Action == "create" {
-			decisions = append(decisions, e.Decision)
+	want := []string{"allow", "allow", "deny:conflict", "deny:conflict",
+		"deny:limited:" + guard.CodeLookups, "deny:limited:" + guard.CodeLookups, "allow"}
+	if got := g.decisions("create"); !slices.Equal(got, want) {
+		t.Fatalf("create decisions in the audit log:\n%v\nwant\n%v", got, want)
+	}
+}
+
+// decisions lists the audit decisions of action, in order.
+func (g *guarded) decisions(action string) []string {
+	var out []string
+	for _, e := range auditEntries(g.t, g.store) {
+		if e.Action == action {
+			out = append(out, e.Decision)
 		}
 	}
-	want := []string{"allow", "allow", "allow", "allow", "allow", "allow", "deny:conflict", "deny:conflict", "deny:conflict",
-		"deny:limited:" + guard.CodeLookups, "deny:limited:" + guard.CodeLookups, "allow"}
-	if !slices.Equal(decisions, want) {
-		t.Fatalf("create decisions in the audit log:\n%v\nwant\n%v", decisions, want)
-	}
+	return out
+}
+
+// TestGuardWrites: creates in one's own unit within the day's budget;
+// conflicts lock as probes; updates and erasures within their budgets,
+// refused outside one's unit without a reason; refusals of the policy
+// count towards the hard margin.
+func TestGuardWrites(t *testing.T) {
+	t.Run("creates", func(t *testing.T) {
+		g := newGuarded(t)
+		g.lim["hr-officer"] = guard.Limits{CreatesPerDay: 2, MissesPerHour: 1, LookupsPerHour: 100}
+		g.open()
+		if _, err := g.v.Create(ctx, hr, "u2", synth.Make(32, 0).Fields); !errors.Is(err, access.ErrForbidden) {
+			t.Fatalf("create in another unit: %v, want ErrForbidden", err)
+		}
+		taken := synth.Make(32, 1)
+		for i := range 2 {
+			if _, err := g.v.Create(ctx, hr, "u1", synth.Make(32, 1+i).Fields); err != nil {
+				t.Fatal(err)
+			}
+		}
+		var le *access.LimitError
+		if _, err := g.v.Create(ctx, hr, "u1", synth.Make(32, 3).Fields); !errors.As(err, &le) || le.Code != guard.CodeCreates {
+			t.Fatalf("third create: %v, want the creates budget's limit", err)
+		}
+		g.clock.Add(24 * time.Hour)
+		probe := synth.Make(32, 9).Fields
+		probe["email_pro"] = taken.Fields["email_pro"]
+		if _, err := g.v.Create(ctx, hr, "u1", probe); !errors.Is(err, store.ErrConflict) {
+			t.Fatalf("first conflict: %v", err)
+		}
+		if _, err := g.v.Create(ctx, hr, "u1", probe); !errors.Is(err, access.ErrLocked) {
+			t.Fatalf("second conflict: %v, want the lock", err)
+		}
+		want := []string{"deny:forbidden", "allow", "allow", "deny:limited:" + guard.CodeCreates, "deny:conflict", "deny:locked:" + guard.CodeConflicts}
+		if got := g.decisions("create"); !slices.Equal(got, want) {
+			t.Fatalf("decisions %v, want %v", got, want)
+		}
+	})
+	t.Run("updates and erasures", func(t *testing.T) {
+		g := newGuarded(t)
+		mine, other := g.subjects("u1", 1)[0], g.subjects("u2", 1)[0]
+		g.lim["hr-officer"] = guard.Limits{UpdatesPerHour: 2, ErasuresPerDay: 1, OutOfUnitPerDay: 5, LookupsPerHour: 100, MissesPerHour: 100}
+		g.open()
+		addr := "1 rue de la Paix, 75002 Paris"
+		change := map[string]*string{"address": &addr}
+		if err := g.v.Update(ctx, hr, other, "hr-records", "", change); !errors.Is(err, access.ErrReasonRequired) {
+			t.Fatalf("update without a reason: %v", err)
+		}
+		if err := g.v.Update(ctx, hr, mine, "hr-records", "move 12", change); err != nil {
+			t.Fatal(err)
+		}
+		job := "Gestionnaire"
+		if err := g.v.Update(ctx, cw, other, "case-update", "", map[string]*string{"job_title": &job}); !errors.Is(err, access.ErrReasonRequired) {
+			t.Fatalf("caseworker's update outside the unit without a reason: %v", err)
+		}
+		if err := g.v.Erase(ctx, hr, other, ""); !errors.Is(err, access.ErrReasonRequired) {
+			t.Fatalf("erase without a reason: %v", err)
+		}
+		if err := g.v.Update(ctx, hr, other, "hr-records", "move 13", change); err != nil {
+			t.Fatalf("update outside the unit with a reason: %v", err)
+		}
+		var le *access.LimitError
+		if err := g.v.Update(ctx, hr, mine, "hr-records", "move 14", change); !errors.As(err, &le) || le.Code != guard.CodeUpdatesHour {
+			t.Fatalf("third update: %v, want the updates budget's limit", err)
+		}
+		if err := g.v.Erase(ctx, hr, other, "art. 17 request 1"); err != nil {
+			t.Fatal(err)
+		}
+		if err := g.v.Erase(ctx, hr, other, "art. 17 request 1"); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("erase of an erased subject: %v, want ErrNotFound", err)
+		}
+		if err := g.v.Erase(ctx, hr, mine, "art. 17 request 2"); !errors.As(err, &le) || le.Code != guard.CodeErasures {
+			t.Fatalf("second erasure: %v, want the erasures budget's limit", err)
+		}
+		if got, want := g.decisions("erase"), []string{"deny:reason_required", "allow", "deny:not_found", "deny:limited:" + guard.CodeErasures}; !slices.Equal(got, want) {
+			t.Fatalf("erase decisions %v, want %v", got, want)
+		}
+	})
+	t.Run("policy refusals lock", func(t *testing.T) {
+		g := newGuarded(t)
+		id := g.subjects("u1", 1)[0]
+		g.lim["caseworker"] = guard.Limits{HardMargin: 3}
+		g.open()
+		errs := []error{
+			g.v.Update(ctx, cw, id, "payroll", "x", map[string]*string{"phone": nil}),
+			g.v.Erase(ctx, cw, id, "x"),
+			g.v.Update(ctx, cw, "sub_bad", "case-update", "x", map[string]*string{"phone": nil}),
+		}
+		if !errors.Is(errs[0], access.ErrForbidden) || !errors.Is(errs[1], access.ErrForbidden) || !errors.Is(errs[2], access.ErrLocked) {
+			t.Fatalf("refusals: %v, want forbidden, forbidden, then the lock", errs)
+		}
+		if _, err := g.v.Read(ctx, cw, id, "directory", ""); !errors.Is(err, access.ErrLocked) {
+			t.Fatalf("read once locked: %v", err)
+		}
+	})
 }

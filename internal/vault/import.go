@@ -77,7 +77,7 @@ type ImportBatch struct {
 // (on all cores). It writes nothing.
 func (v *Vault) PrepareImport(ctx context.Context, a identity.Actor, rows []ImportRow) (*ImportBatch, error) {
 	if err := v.can(a, policy.PermImport); err != nil {
-		v.deny(ctx, audit.Entry{Actor: a.ID, Action: "import", Origin: a.Origin}, err)
+		v.deny(ctx, a, audit.Entry{Actor: a.ID, Action: "import", Origin: a.Origin}, err)
 		return nil, err
 	}
 	ids, err := v.newSubjectIDs(ctx, len(rows))

@@ -27,6 +27,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/coffre/coffre/internal/access"
 	"github.com/coffre/coffre/internal/audit"
@@ -167,7 +168,7 @@ func (v *Vault) purpose(a identity.Actor, name, reason string) (*policy.Purpose,
 		return nil, forbidden("%v", err)
 	}
 	if pu.RequireReason && strings.TrimSpace(reason) == "" {
-		return nil, fmt.Errorf("%w: purpose %q", access.ErrReasonRequired, name)
+		return nil, public.Errorf(access.ErrReasonRequired, "purpose %q requires a reason", name)
 	}
 	if pu.StepUp != "" && (v.now().Sub(a.SteppedUp) > v.stepUpFor || pu.StepUp == "webauthn" && a.StepFactor != "webauthn") {
 		return nil, public.Errorf(access.ErrStepUpRequired, "step-up required: purpose %q needs a fresh %s proof", name, map[bool]string{true: "security key", false: "second-factor"}[pu.StepUp == "webauthn"])
@@ -195,17 +196,63 @@ func errorCode(err error) string {
 	}
 }
 
-// deny audits a refused attempt. Its own failure is logged: the attempt is
+// deny audits a refused attempt of a and, when a's role is guarded, counts
+// it towards the hard margin that locks the account, as the guard's own
+// refusals do: probing the policy (a purpose the role lacks, a field the
+// purpose does not allow, a malformed id) is not free. A refusal for want
+// of a step-up is the ordinary way to ask for one, and is not counted. It
+// returns what the caller returns: cause, or access.ErrLocked when this
+// refusal locked the account. Its own failure is logged: the attempt is
 // refused either way.
-func (v *Vault) deny(ctx context.Context, e audit.Entry, cause error) {
-	e.Decision = "deny:" + errorCode(cause)
-	e.Time = v.now().UTC()
-	if len(e.Reason) > v.reasonMax {
-		e.Reason = e.Reason[:v.reasonMax]
+func (v *Vault) deny(ctx context.Context, a identity.Actor, e audit.Entry, cause error) error {
+	now := v.now()
+	e.Decision, e.Time, e.Reason = "deny:"+errorCode(cause), now.UTC(), cutUTF8(e.Reason, v.reasonMax)
+	lim := v.limits(a.Role)
+	if errors.Is(cause, access.ErrStepUpRequired) {
+		lim = nil
 	}
-	if err := v.store.Update(ctx, func(ctx context.Context, tx store.Tx) error { e := e; return tx.AppendAudit(ctx, &e) }); err != nil {
+	locked, err := update(ctx, v.store, func(ctx context.Context, tx store.Tx) (bool, error) {
+		e := e
+		var g *guardRun
+		if lim != nil {
+			g = &guardRun{lim: lim}
+			if err := g.load(ctx, tx, a.ID); err != nil {
+				return false, err
+			}
+			if g.state.Locked == "" {
+				var locks bool
+				if locks, g.state = guard.Refuse(lim, g.state, v.guardTime(now)); locks {
+					g.dec = guard.Decision{Verdict: guard.Lock, Code: guard.CodeRefusals}
+				}
+			}
+		}
+		if err := tx.AppendAudit(ctx, &e); err != nil {
+			return false, err
+		}
+		if g == nil {
+			return false, nil
+		}
+		return g.dec.Verdict == guard.Lock, v.finishGuard(ctx, tx, g, a, e.Seq, now.UTC())
+	})
+	if err != nil {
 		v.log.ErrorContext(ctx, "audit denied attempt", "actor", e.Actor, "action", e.Action, "error", err)
+		return cause
 	}
+	if locked {
+		return access.ErrLocked
+	}
+	return cause
+}
+
+// cutUTF8 cuts s to at most n bytes without splitting a character.
+func cutUTF8(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
 }
 
 // invalid, forbidden and conflict make errors of the kinds ErrInvalid,
@@ -247,8 +294,7 @@ func (v *Vault) Read(ctx context.Context, a identity.Actor, id, purposeName, rea
 	}
 	pu, err := v.purpose(a, purposeName, reason)
 	if err != nil {
-		v.deny(ctx, entry, err)
-		return nil, err
+		return nil, v.deny(ctx, a, entry, err)
 	}
 	fields := v.visible[pu.Name]
 	x := attempt[*subject.Row]{actor: a, entry: entry, now: v.now(), guard: guard.Access{Kind: guard.Read}}
@@ -265,22 +311,11 @@ func (v *Vault) Read(ctx context.Context, a identity.Actor, id, purposeName, rea
 				e.Subject = s // the audit log keeps the real id
 			}
 		}
-		r, err := tx.GetSubject(ctx, e.Subject)
-		if errors.Is(err, store.ErrNotFound) || err == nil && r.Erased {
-			e.Decision, acc.Missing = "deny:not_found", true
-			return nil, nil
+		r, err := reach(ctx, tx, lim, a, e, acc)
+		if r != nil {
+			e.Fields = returned(fields, r.Fields)
 		}
-		if err != nil {
-			return nil, err
-		}
-		e.Fields = returned(fields, r.Fields)
-		acc.Subject, acc.Created, acc.Canary = r.ID, r.Seq, r.Canary
-		if lim != nil {
-			if acc.Scope, err = scope(ctx, tx, lim, a, r.ID, r.Unit); err != nil {
-				return nil, err
-			}
-		}
-		return r, nil
+		return r, err
 	}
 	res, err := run(ctx, v, x)
 	switch {
@@ -375,12 +410,10 @@ func (v *Vault) Lookup(ctx context.Context, a identity.Actor, purposeName, reaso
 	if !ok || !f.Lookup {
 		err := invalid("field %q has no lookup index", field)
 		entry.Fields = nil
-		v.deny(ctx, entry, err)
-		return "", err
+		return "", v.deny(ctx, a, entry, err)
 	}
 	if err := v.can(a, policy.PermLookup); err != nil {
-		v.deny(ctx, entry, err)
-		return "", err
+		return "", v.deny(ctx, a, entry, err)
 	}
 	pu, err := v.purpose(a, purposeName, reason)
 	if err == nil && pu.Fields[field].Action == policy.Deny {
@@ -392,8 +425,7 @@ func (v *Vault) Lookup(ctx context.Context, a identity.Actor, purposeName, reaso
 		}
 	}
 	if err != nil {
-		v.deny(ctx, entry, err)
-		return "", err
+		return "", v.deny(ctx, a, entry, err)
 	}
 	norm := value.Normalize(f.Type, val)
 	h := v.keys.BlindIndex(field, norm)
@@ -569,31 +601,6 @@ func (v *Vault) indexHashes(dk *envelope.DataKey, cts map[string][]byte) ([][]by
 	return out, nil
 }
 
-// openLive reads a subject that is not erased in tx and opens what a
-// change needs: its data key, its sealed fields and its blind-index hashes.
-func (v *Vault) openLive(ctx context.Context, tx subject.Rows, id string) (*subject.Row, *envelope.DataKey, map[string][]byte, [][]byte, error) {
-	row, err := tx.GetSubject(ctx, id)
-	if err != nil {
-		return nil, nil, nil, nil, err
-	}
-	if row.Erased {
-		return nil, nil, nil, nil, fmt.Errorf("subject: %w", store.ErrNotFound)
-	}
-	dk, err := v.keys.OpenDEK(id, row.DEKVersion, row.DEK)
-	if err != nil {
-		return nil, nil, nil, nil, err
-	}
-	cts, err := sealedFields(row.Fields)
-	if err != nil {
-		return nil, nil, nil, nil, err
-	}
-	hashes, err := v.indexHashes(dk, cts)
-	if err != nil {
-		return nil, nil, nil, nil, err
-	}
-	return row, dk, cts, hashes, nil
-}
-
 // sealedFields decodes a subject's fields blob into a map.
 func sealedFields(blob []byte) (map[string][]byte, error) {
 	cts := map[string][]byte{}
@@ -601,22 +608,47 @@ func sealedFields(blob []byte) (map[string][]byte, error) {
 	return cts, err
 }
 
+// reach is the find step of an access to one subject by id (e.Subject):
+// the row, or nil and a not-found decision (a miss for the guard) when it
+// is not there or erased; and what the guard knows of it, with its scope
+// when the guard runs.
+func reach(ctx context.Context, tx store.Tx, lim *guard.Limits, a identity.Actor, e *audit.Entry, acc *guard.Access) (*subject.Row, error) {
+	r, err := tx.GetSubject(ctx, e.Subject)
+	if errors.Is(err, store.ErrNotFound) || err == nil && r.Erased {
+		e.Decision, e.Fields, acc.Missing = "deny:not_found", nil, true
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	acc.Subject, acc.Created, acc.Canary = r.ID, r.Seq, r.Canary
+	if lim != nil {
+		acc.Scope, err = scope(ctx, tx, lim, a, r.ID, r.Unit)
+	}
+	return r, err
+}
+
 // Create stores a new subject and returns its id.
 //
-// A create whose lookup value is taken answers ErrConflict, which tells
-// the caller the value exists: a lookup by other means. Under a guarded
-// role the guard therefore decides every create as a lookup, counts the
-// ones that conflict against the lookup budget (a create that succeeds
-// costs nothing), and refuses every create, conflicting or not, once the
-// budget is spent, so that a refusal gives nothing away either.
+// A create is an access like any other: in the operator's own unit
+// (unless the role's limits say all_units), within the role's creates per
+// day. A create whose lookup value is taken answers ErrConflict, which
+// tells the caller the value exists: a lookup by other means. The guard
+// therefore counts a create that sets a lookup field as a lookup, refuses
+// every such create, conflicting or not, once the lookup budget is spent,
+// so that a refusal gives nothing away either, and counts a conflict as a
+// probe.
 func (v *Vault) Create(ctx context.Context, a identity.Actor, unit string, fields map[string]string) (string, error) {
 	entry := audit.Entry{Actor: a.ID, Action: "create", Origin: a.Origin}
 	if err := v.can(a, policy.PermCreate); err != nil {
-		v.deny(ctx, entry, err)
-		return "", err
+		return "", v.deny(ctx, a, entry, err)
 	}
 	if err := v.checkFields(unit, fields); err != nil {
-		return "", err
+		return "", v.deny(ctx, a, entry, err)
+	}
+	lim := v.limits(a.Role)
+	if lim != nil && !lim.AllUnits && unit != a.Unit {
+		return "", v.deny(ctx, a, entry, forbidden("you create people in your own unit (%s) only", a.Unit))
 	}
 	now := v.now().UTC()
 	ids, err := v.newSubjectIDs(ctx, 1)
@@ -627,7 +659,7 @@ func (v *Vault) Create(ctx context.Context, a identity.Actor, unit string, field
 	if err != nil {
 		return "", err
 	}
-	x := attempt[string]{actor: a, entry: entry, now: now, guard: guard.Access{Kind: guard.Lookup}, freeIfWritten: true}
+	x := attempt[string]{actor: a, entry: entry, now: now, guard: guard.Access{Kind: guard.Create, Probes: len(s.indexes) > 0}}
 	x.find = func(_ context.Context, _ store.Tx, _ *guard.Limits, e *audit.Entry, _ *guard.Access) (string, error) {
 		e.Fields = s.names()
 		return "", nil
@@ -649,125 +681,190 @@ func (v *Vault) Create(ctx context.Context, a identity.Actor, unit string, field
 	return res.val, nil
 }
 
-// Update changes fields of a subject: a value sets a field, nil removes it.
-func (v *Vault) Update(ctx context.Context, a identity.Actor, id string, changes map[string]*string) error {
-	entry := audit.Entry{Actor: a.ID, Action: "update", Subject: id, Origin: a.Origin}
+// Update changes fields of a subject for a write purpose, which must list
+// every field changed under its updates: a value sets a field, nil
+// removes it. Changing a contact or lookup field needs a reason. An update
+// is an access: the subject's scope (a reason outside one's unit), the
+// role's update budgets, and, when it sets a lookup value (which tells
+// whether someone holds it), the lookup budget, as for creates.
+func (v *Vault) Update(ctx context.Context, a identity.Actor, id, purposeName, reason string, changes map[string]*string) error {
+	entry := audit.Entry{Actor: a.ID, Action: "update", Subject: id, Purpose: purposeName, Reason: reason, Origin: a.Origin}
 	if !subjectid.Valid(id) {
-		return invalid("malformed subject id")
+		entry.Subject = ""
+		return v.deny(ctx, a, entry, invalid("malformed subject id"))
 	}
 	if err := v.can(a, policy.PermUpdate); err != nil {
-		v.deny(ctx, entry, err)
-		return err
+		return v.deny(ctx, a, entry, err)
 	}
+	pu, err := v.purpose(a, purposeName, reason)
+	if err != nil {
+		return v.deny(ctx, a, entry, err)
+	}
+	probes, err := v.checkChanges(pu, reason, changes)
+	if err != nil {
+		return v.deny(ctx, a, entry, err)
+	}
+	entry.Fields = slices.Sorted(maps.Keys(changes))
+	x := attempt[*subject.Row]{actor: a, entry: entry, now: v.now(), guard: guard.Access{Kind: guard.Update, Probes: probes}}
+	x.find = func(ctx context.Context, tx store.Tx, lim *guard.Limits, e *audit.Entry, acc *guard.Access) (*subject.Row, error) {
+		return reach(ctx, tx, lim, a, e, acc)
+	}
+	x.write = func(ctx context.Context, tx store.Tx, row *subject.Row, _ *audit.Entry) (*subject.Row, error) {
+		if row == nil {
+			return nil, nil
+		}
+		return row, v.change(ctx, tx, row, changes, x.now.UTC())
+	}
+	return v.finishWrite(ctx, x)
+}
+
+// checkChanges validates the changes of an update under purpose pu, and
+// reports whether they set a lookup value.
+func (v *Vault) checkChanges(pu *policy.Purpose, reason string, changes map[string]*string) (probes bool, err error) {
 	if len(changes) == 0 {
-		return &FieldError{Field: "fields", Reason: "no field to change"}
+		return false, &FieldError{Field: "fields", Reason: "no field to change"}
 	}
-	for name, val := range changes {
+	needsReason := false
+	for _, name := range slices.Sorted(maps.Keys(changes)) {
+		val := changes[name]
 		f, ok := v.pol.Field(name)
 		switch {
 		case !ok:
-			return &FieldError{Field: name, Reason: "no such field in the schema"}
+			return false, &FieldError{Field: name, Reason: "no such field in the schema"}
+		case !pu.MayUpdate(name):
+			return false, forbidden("purpose %q may not change field %q", pu.Name, name)
 		case val == nil && f.Required:
-			return &FieldError{Field: name, Reason: "required: cannot be removed"}
+			return false, &FieldError{Field: name, Reason: "required: cannot be removed"}
 		case val != nil:
 			if err := value.Validate(f, *val); err != nil {
-				return fieldError(name, err)
+				return false, fieldError(name, err)
 			}
 		}
+		probes = probes || f.Lookup && val != nil
+		needsReason = needsReason || f.Lookup || f.Sensitivity == policy.Contact
 	}
-	names := slices.Sorted(maps.Keys(changes))
-	now := v.now().UTC()
-	err := v.store.Update(ctx, func(ctx context.Context, tx store.Tx) error {
-		row, dk, cts, oldHashes, err := v.openLive(ctx, tx, id)
-		if err != nil {
-			return err
-		}
-		reindex := false
-		for name, val := range changes {
-			f, _ := v.pol.Field(name)
-			reindex = reindex || f.Lookup
-			if val == nil {
-				delete(cts, name)
-				continue
-			}
-			cts[name] = dk.Seal(name, []byte(value.Canonical(f.Type, *val)))
-		}
-		if reindex {
-			for _, h := range oldHashes {
-				if err := tx.DeleteIndex(ctx, h); err != nil {
-					return err
-				}
-			}
-			newHashes, err := v.indexHashes(dk, cts)
-			if err != nil {
-				return err
-			}
-			for _, h := range newHashes {
-				if err := tx.PutIndex(ctx, h, id); err != nil {
-					if errors.Is(err, store.ErrConflict) {
-						return conflict("a changed lookup value already belongs to another subject")
-					}
-					return err
-				}
-			}
-		}
-		row.Fields, row.Updated = encodeFields(cts), now
-		if err := tx.ReplaceSubject(ctx, row); err != nil {
-			return err
-		}
-		e := entry
-		e.Time, e.Fields, e.Decision = now, names, "allow"
-		return tx.AppendAudit(ctx, &e)
-	})
-	switch {
-	case errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrConflict):
-		v.deny(ctx, entry, err)
-		return err
-	case err != nil:
-		return unavailable(err)
+	if needsReason && strings.TrimSpace(reason) == "" {
+		return false, public.Errorf(access.ErrReasonRequired, "changing a contact or lookup field needs a reason")
 	}
-	return nil
+	return probes, nil
 }
 
-// Erase crypto-shreds a subject: its wrapped data key and ciphertexts are
-// destroyed, its index entries removed; a tombstone and the audit trail
-// stay. Nothing can recover the record afterwards.
-func (v *Vault) Erase(ctx context.Context, a identity.Actor, id, reason string) error {
-	entry := audit.Entry{Actor: a.ID, Action: "erase", Subject: id, Reason: reason, Origin: a.Origin}
-	if !subjectid.Valid(id) {
-		return invalid("malformed subject id")
-	}
-	if len(reason) > v.reasonMax {
-		return invalid("reason longer than %d bytes", v.reasonMax)
-	}
-	if err := v.can(a, policy.PermErase); err != nil {
-		v.deny(ctx, entry, err)
+// change applies changes to row in tx. A lookup value another subject
+// holds refuses the change before anything is written (ErrConflict).
+func (v *Vault) change(ctx context.Context, tx store.Tx, row *subject.Row, changes map[string]*string, now time.Time) error {
+	dk, err := v.keys.OpenDEK(row.ID, row.DEKVersion, row.DEK)
+	if err != nil {
 		return err
 	}
-	now := v.now().UTC()
-	err := v.store.Update(ctx, func(ctx context.Context, tx store.Tx) error {
-		_, _, _, hashes, err := v.openLive(ctx, tx, id)
+	cts, err := sealedFields(row.Fields)
+	if err != nil {
+		return err
+	}
+	oldHashes, err := v.indexHashes(dk, cts)
+	if err != nil {
+		return err
+	}
+	reindex := false
+	for name, val := range changes {
+		f, _ := v.pol.Field(name)
+		reindex = reindex || f.Lookup
+		if val == nil {
+			delete(cts, name)
+			continue
+		}
+		cts[name] = dk.Seal(name, []byte(value.Canonical(f.Type, *val)))
+	}
+	if reindex {
+		newHashes, err := v.indexHashes(dk, cts)
 		if err != nil {
 			return err
 		}
-		for _, h := range hashes {
+		for _, h := range newHashes {
+			switch owner, err := tx.LookupIndex(ctx, h); {
+			case err == nil && owner != row.ID:
+				return conflict("a changed lookup value already belongs to another subject")
+			case err != nil && !errors.Is(err, store.ErrNotFound):
+				return err
+			}
+		}
+		for _, h := range oldHashes {
 			if err := tx.DeleteIndex(ctx, h); err != nil {
 				return err
 			}
 		}
-		if err := tx.EraseSubject(ctx, id, now); err != nil {
-			return err
+		for _, h := range newHashes {
+			if err := tx.PutIndex(ctx, h, row.ID); err != nil {
+				// Checked free above: only a concurrent writer takes it,
+				// and the whole transaction fails.
+				return fmt.Errorf("put index: %v", err)
+			}
 		}
-		e := entry
-		e.Time, e.Decision = now, "allow"
-		return tx.AppendAudit(ctx, &e)
-	})
+	}
+	row.Fields, row.Updated = encodeFields(cts), now
+	return tx.ReplaceSubject(ctx, row)
+}
+
+// Erase crypto-shreds a subject: its wrapped data key and ciphertexts are
+// destroyed, its index entries removed; a tombstone and the audit trail
+// stay. Nothing can recover the record afterwards. An erasure is a
+// deliberate act: the erase permission, a reason, the subject's scope, and
+// the role's erasures per day, beyond which a supervisor's approved
+// extension is needed.
+func (v *Vault) Erase(ctx context.Context, a identity.Actor, id, reason string) error {
+	entry := audit.Entry{Actor: a.ID, Action: "erase", Subject: id, Reason: reason, Origin: a.Origin}
+	if !subjectid.Valid(id) {
+		entry.Subject = ""
+		return v.deny(ctx, a, entry, invalid("malformed subject id"))
+	}
+	if len(reason) > v.reasonMax {
+		return v.deny(ctx, a, entry, invalid("reason longer than %d bytes", v.reasonMax))
+	}
+	if err := v.can(a, policy.PermErase); err != nil {
+		return v.deny(ctx, a, entry, err)
+	}
+	if strings.TrimSpace(reason) == "" {
+		return v.deny(ctx, a, entry, public.Errorf(access.ErrReasonRequired, "an erasure needs a reason"))
+	}
+	x := attempt[*subject.Row]{actor: a, entry: entry, now: v.now(), guard: guard.Access{Kind: guard.Erase}}
+	x.find = func(ctx context.Context, tx store.Tx, lim *guard.Limits, e *audit.Entry, acc *guard.Access) (*subject.Row, error) {
+		return reach(ctx, tx, lim, a, e, acc)
+	}
+	x.write = func(ctx context.Context, tx store.Tx, row *subject.Row, _ *audit.Entry) (*subject.Row, error) {
+		if row == nil {
+			return nil, nil
+		}
+		dk, err := v.keys.OpenDEK(row.ID, row.DEKVersion, row.DEK)
+		if err != nil {
+			return nil, err
+		}
+		cts, err := sealedFields(row.Fields)
+		if err != nil {
+			return nil, err
+		}
+		hashes, err := v.indexHashes(dk, cts)
+		if err != nil {
+			return nil, err
+		}
+		for _, h := range hashes {
+			if err := tx.DeleteIndex(ctx, h); err != nil {
+				return nil, err
+			}
+		}
+		return row, tx.EraseSubject(ctx, row.ID, x.now.UTC())
+	}
+	return v.finishWrite(ctx, x)
+}
+
+// finishWrite runs an update or erasure and returns what its caller does.
+func (v *Vault) finishWrite(ctx context.Context, x attempt[*subject.Row]) error {
+	res, err := run(ctx, v, x)
 	switch {
-	case errors.Is(err, store.ErrNotFound):
-		v.deny(ctx, entry, err)
-		return err
 	case err != nil:
 		return unavailable(err)
+	case res.refusal != nil:
+		return res.refusal
+	case res.val == nil:
+		return public.Errorf(store.ErrNotFound, "no such subject, or it was erased")
 	}
 	return nil
 }
@@ -781,8 +878,7 @@ const MaxAuditPage = 1000
 func (v *Vault) AuditEntries(ctx context.Context, a identity.Actor, from, to int64) ([]audit.Entry, error) {
 	entry := audit.Entry{Actor: a.ID, Action: "audit.entries", Reason: fmt.Sprintf("%d-%d", from, to), Origin: a.Origin}
 	if err := v.can(a, policy.PermAudit); err != nil {
-		v.deny(ctx, entry, err)
-		return nil, err
+		return nil, v.deny(ctx, a, entry, err)
 	}
 	if from < 1 || to <= from {
 		return nil, invalid("want 1 ≤ from < to")
@@ -807,5 +903,5 @@ func (v *Vault) AuditEntries(ctx context.Context, a identity.Actor, from, to int
 // probing leaves a trace too. route names the endpoint pattern, never the
 // raw path or any value sent.
 func (v *Vault) Refused(ctx context.Context, a identity.Actor, route string) {
-	v.deny(ctx, audit.Entry{Actor: a.ID, Action: "refused", Reason: route, Origin: a.Origin}, access.ErrInvalid)
+	v.deny(ctx, a, audit.Entry{Actor: a.ID, Action: "refused", Reason: route, Origin: a.Origin}, access.ErrInvalid)
 }

@@ -26,7 +26,7 @@ import (
 var ctx = context.Background()
 
 var (
-	hr     = identity.Actor{ID: "op_hr", Role: "hr-officer", Origin: "127.0.0.1"}
+	hr     = identity.Actor{ID: "op_hr", Role: "hr-officer", Unit: "u1", Origin: "127.0.0.1"}
 	worker = identity.Actor{ID: "op_cw", Role: "caseworker", Origin: "127.0.0.1"}
 	desk   = identity.Actor{ID: "op_sd", Role: "support", Origin: "127.0.0.1"}
 )
@@ -299,10 +299,10 @@ func TestMovedCiphertextFails(t *testing.T) {
 }
 
 func TestUpdate(t *testing.T) {
-	v, _ := newVault(t)
+	v, fs := newVault(t)
 	id, p := create(t, v, 9)
 	newEmail := "nouvelle.adresse@ac-versailles.fr"
-	if err := v.Update(ctx, worker, id, map[string]*string{"email_pro": &newEmail, "email_personal": nil}); err != nil {
+	if err := v.Update(ctx, worker, id, "case-update", "ticket 12", map[string]*string{"email_pro": &newEmail, "email_personal": nil}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := v.Lookup(ctx, worker, "directory", "", "email_pro", p.Fields["email_pro"]); !errors.Is(err, store.ErrNotFound) {
@@ -315,13 +315,46 @@ func TestUpdate(t *testing.T) {
 	if _, ok := view.Fields["email_personal"]; ok {
 		t.Error("removed field still present")
 	}
-	bad := "not an email"
+	bad, name := "not an email", "Zoé"
 	var fe *vault.FieldError
-	if err := v.Update(ctx, worker, id, map[string]*string{"email_pro": &bad}); !errors.As(err, &fe) || fe.Field != "email_pro" {
-		t.Errorf("invalid update = %v, want a FieldError on email_pro", err)
+	refused := []struct {
+		name    string
+		a       identity.Actor
+		purpose string
+		reason  string
+		changes map[string]*string
+		fe      string // the FieldError's field, or
+		want    error  // the error
+	}{
+		{"invalid value", worker, "case-update", "t", map[string]*string{"email_pro": &bad}, "email_pro", nil},
+		{"unknown field", worker, "case-update", "t", map[string]*string{"nickname": &name}, "nickname", nil},
+		{"no change", worker, "case-update", "t", map[string]*string{}, "fields", nil},
+		{"field the purpose does not change", worker, "case-update", "t", map[string]*string{"given_name": &name}, "", access.ErrForbidden},
+		{"read purpose", worker, "case-handling", "t", map[string]*string{"phone": nil}, "", access.ErrForbidden},
+		{"purpose of another role", worker, "hr-records", "t", map[string]*string{"phone": nil}, "", access.ErrForbidden},
+		{"required field removed", hr, "hr-records", "t", map[string]*string{"given_name": nil}, "given_name", nil},
+		{"contact change without a reason", worker, "case-update", "", map[string]*string{"address": &name}, "", access.ErrReasonRequired},
+		{"no update permission", desk, "support-call", "t", map[string]*string{"phone": nil}, "", access.ErrForbidden},
 	}
-	if err := v.Update(ctx, worker, id, map[string]*string{"given_name": nil}); !errors.As(err, &fe) {
-		t.Errorf("removing a required field = %v, want a FieldError", err)
+	for _, tt := range refused {
+		err := v.Update(ctx, tt.a, id, tt.purpose, tt.reason, tt.changes)
+		if tt.fe != "" && (!errors.As(err, &fe) || fe.Field != tt.fe) || tt.want != nil && !errors.Is(err, tt.want) {
+			t.Errorf("%s: %v, want %v%s", tt.name, err, tt.want, tt.fe)
+		}
+	}
+	// Every refusal is audited, and none changed the record.
+	es := auditEntries(t, fs)
+	denied := 0
+	for _, e := range es {
+		if e.Action == "update" && strings.HasPrefix(e.Decision, "deny:") {
+			denied++
+		}
+	}
+	if denied != len(refused) {
+		t.Errorf("%d refused updates audited, want %d", denied, len(refused))
+	}
+	if got, err := v.Lookup(ctx, worker, "directory", "", "email_pro", newEmail); err != nil || got != id {
+		t.Errorf("after the refusals: %q, %v", got, err)
 	}
 }
 
