@@ -81,11 +81,10 @@ func (s *Server) Handler() http.Handler {
 	for _, rt := range s.routes() {
 		mux.HandleFunc(rt.Method+" "+rt.Path, s.handler(rt))
 	}
+	refuseHead(mux, s.routes())
 	mux.HandleFunc("/v1/subjects", s.noListing)
-	// HEAD would otherwise run the GET handler: an audited read that
-	// returns nothing. Other methods get 405 rather than the catch-all 404.
-	mux.HandleFunc("HEAD /v1/subjects/{id}", methodNotAllowed("GET, PATCH, DELETE"))
-	mux.HandleFunc("/v1/subjects/{id}", methodNotAllowed("GET, PATCH, DELETE"))
+	// Other methods get 405 rather than the catch-all 404.
+	mux.HandleFunc("/v1/subjects/{id}", methodNotAllowed(allowed(s.routes(), "/v1/subjects/{id}")))
 	if s.Metrics != nil {
 		mux.Handle("GET /metrics", s.Metrics)
 	}
