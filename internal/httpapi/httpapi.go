@@ -52,8 +52,10 @@ type Server struct {
 	// AuditMaxLag makes /readyz fail when the audit integrator is further
 	// behind (default 30 s).
 	AuditMaxLag time.Duration
-	// Metrics serves GET /metrics when set.
-	Metrics http.Handler
+	// Metrics serves GET /metrics when set, asking MetricsToken as a
+	// bearer token when that is set (see also [MetricsHandler]).
+	Metrics      http.Handler
+	MetricsToken string
 	// CA issues partner credentials through the API (nil: it does not).
 	CA *partner.CA
 	// TrustedProxies may name the client in X-Forwarded-For.
@@ -86,7 +88,7 @@ func (s *Server) Handler() http.Handler {
 	// Other methods get 405 rather than the catch-all 404.
 	mux.HandleFunc("/v1/subjects/{id}", methodNotAllowed(allowed(s.routes(), "/v1/subjects/{id}")))
 	if s.Metrics != nil {
-		mux.Handle("GET /metrics", s.Metrics)
+		mux.Handle("GET /metrics", metricsAuth(s.Metrics, s.MetricsToken))
 	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no_such_route", "no route "+r.Method+" "+r.URL.Path, "see the API table in the README")
