@@ -219,20 +219,26 @@ func (a *app) partnerServer(api *httpapi.Server) (*http.Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	srv := httpServer(api.PartnerHandler())
+	srv.TLSConfig = &tls.Config{
+		MinVersion:   tls.VersionTLS13,
+		Certificates: []tls.Certificate{cert},
+		ClientAuth:   tls.RequireAndVerifyClientCert,
+		ClientCAs:    a.ca.Pool(),
+	}
+	return srv, nil
+}
+
+// httpServer serves h with the timeouts and header limit of every listener.
+func httpServer(h http.Handler) *http.Server {
 	return &http.Server{
-		Handler: api.PartnerHandler(),
-		TLSConfig: &tls.Config{
-			MinVersion:   tls.VersionTLS13,
-			Certificates: []tls.Certificate{cert},
-			ClientAuth:   tls.RequireAndVerifyClientCert,
-			ClientCAs:    a.ca.Pool(),
-		},
+		Handler:           h,
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       15 * time.Second,
 		WriteTimeout:      30 * time.Second,
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    16 << 10,
-	}, nil
+	}
 }
 
 // vaultGuard is the vault's guard configuration from coffre.yaml's.
@@ -264,23 +270,31 @@ func (a *app) listenPartners() (net.Listener, error) {
 }
 
 func (a *app) serve(ctx context.Context, listen string, ready func(addr string)) error {
+	mh, mc := metrics.Handler(a.health, a.log), a.cfg.Metrics
 	api := &httpapi.Server{Vault: a.vault, Auth: a.auth, Logger: a.log, Checkpoints: a.health, Health: a.health,
-		AuditMaxLag: a.cfg.AuditMaxLag, Metrics: metrics.Handler(a.health, a.log),
+		AuditMaxLag: a.cfg.AuditMaxLag, Metrics: mh, MetricsToken: mc.Token,
 		MaxBodyBytes: a.cfg.MaxBodyBytes, ReasonMaxLen: a.cfg.ReasonMaxLen, TrustedProxies: a.cfg.Guard.TrustedProxies, CA: a.ca}
-	srv := &http.Server{
-		Handler:           api.Handler(),
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       15 * time.Second,
-		WriteTimeout:      30 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    16 << 10,
+	if mc.Listen != "" {
+		api.Metrics = nil // on its own listener only
 	}
+	srv := httpServer(api.Handler())
 	ln, err := net.Listen("tcp", listen)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
 	a.log.Info("serving", "addr", ln.Addr().String(), "config", a.cfg.Source)
-	errc := make(chan error, 2)
+	errc := make(chan error, 3)
+	if mc.Listen != "" {
+		mln, err := net.Listen("tcp", mc.Listen)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("metrics listen: %w", err)
+		}
+		msrv := httpServer(httpapi.MetricsHandler(mh, mc.Token))
+		a.log.Info("serving metrics", "addr", mln.Addr().String(), "token", mc.Token != "")
+		go func() { errc <- msrv.Serve(mln) }()
+		defer msrv.Close()
+	}
 	if a.cfg.Partners.Listen != "" {
 		psrv, err := a.partnerServer(api)
 		if err != nil {

@@ -54,6 +54,10 @@ type file struct {
 		Listen leaf `key:"listen"`
 		Hosts  leaf `key:"hosts,list"`
 	} `key:"partners"`
+	Metrics struct {
+		Listen leaf `key:"listen"`
+		Token  leaf `key:"token"`
+	} `key:"metrics"`
 	Schema   schemaFile         `key:"schema"`
 	Purposes named[purposeFile] `key:"purposes"`
 	Roles    named[roleFile]    `key:"roles"`
@@ -291,6 +295,7 @@ func (p *parser) settings(f *file) *Config {
 
 	c.WebAuthn = p.webauthn(f)
 	c.Partners = p.partners(f, c.Listen)
+	c.Metrics = p.metrics(f, c.Listen, c.Partners.Listen)
 	return c
 }
 
@@ -327,12 +332,7 @@ func (p *parser) webauthn(f *file) WebAuthn {
 func (p *parser) partners(f *file, listen string) Partners {
 	pf := f.Partners
 	var pa Partners
-	set(p, pf.Listen, read[string], &pa.Listen, func(s string) string {
-		if s == "" {
-			return ""
-		}
-		return checkPartnersListen(s, listen)
-	})
+	set(p, pf.Listen, read[string], &pa.Listen, func(s string) string { return checkPartnersListen(s, listen) })
 	var n int
 	if pa.Hosts, n = each(p, pf.Hosts, true, checkCertHost); n < 0 {
 		pa.Hosts = slices.Clone(defaultPartnerHosts)
@@ -341,6 +341,24 @@ func (p *parser) partners(f *file, listen string) Partners {
 			defaultPartnerHosts[0], strings.Join(defaultPartnerHosts, ", "))
 	}
 	return pa
+}
+
+// metrics checks the metrics settings; listen and partners are the
+// addresses already taken.
+func (p *parser) metrics(f *file, listen, partners string) Metrics {
+	var m Metrics
+	set(p, f.Metrics.Listen, read[string], &m.Listen, func(s string) string {
+		return checkOwnListen(s, "metrics", "127.0.0.1:9090", " (leave listen out to serve /metrics on listen)", "listen", listen, "partners.listen", partners)
+	})
+	set(p, f.Metrics.Token, read[string], &m.Token, func(s string) string {
+		if strings.ContainsFunc(s, func(r rune) bool { return r <= ' ' || r > '~' }) {
+			return "want visible ASCII characters only, without spaces (the token is not shown)"
+		} else if s != "" && len(s) < minMetricsToken {
+			return fmt.Sprintf("too short (%d characters): want at least %d, such as the output of openssl rand -hex 32", len(s), minMetricsToken)
+		}
+		return ""
+	})
+	return m
 }
 
 // checkRPID returns what is wrong with a relying party id, or "".
@@ -447,17 +465,27 @@ func splitListen(s string, min uint64, example, tail string) (host string, port 
 }
 
 // checkPartnersListen returns what is wrong with the partners listen
-// address s, or "". listen is the HTTP listen address, valid or not.
+// address s ("" is off), or "". listen is the HTTP listen address.
 func checkPartnersListen(s, listen string) string {
-	host, port, msg := splitListen(s, 1, "127.0.0.1:8443", " (leave listen out to disable partner access)")
-	if msg != "" {
+	return checkOwnListen(s, "partners", "127.0.0.1:8443", " (leave listen out to disable partner access)", "listen", listen)
+}
+
+// checkOwnListen returns what is wrong with s, the address of who's own
+// listener ("" is none), or "" (example and tail as for splitListen).
+// taken holds pairs of a key and the address it holds, valid or not.
+func checkOwnListen(s, who, example, tail string, taken ...string) string {
+	host, port, msg := splitListen(s, 1, example, tail)
+	if s == "" {
+		return ""
+	} else if msg != "" {
 		return msg
 	}
-	// The HTTP listener holds its address already; a wildcard host takes
-	// the port on every address.
+	// A wildcard host takes the port on every address.
 	wild := func(h string) bool { return h == "" || h == "0.0.0.0" || h == "::" }
-	if lhost, lport, msg := splitListen(listen, 0, "", ""); msg == "" && port == lport && (host == lhost || wild(host) || wild(lhost)) {
-		return fmt.Sprintf("address %s is taken by listen (%s): give partners a port of their own", short(s), short(listen))
+	for i := 0; i+1 < len(taken); i += 2 {
+		if h, p, msg := splitListen(taken[i+1], 0, "", ""); msg == "" && p == port && (h == host || wild(h) || wild(host)) {
+			return fmt.Sprintf("address %s is taken by %s (%s): give %s a port of their own", short(s), taken[i], short(taken[i+1]), who)
+		}
 	}
 	return ""
 }

@@ -18,6 +18,7 @@
 //	webauthn:     # rp_id, rp_name, origins
 //	login:        # max_failures, failure_window, lock_for, per_origin_per_minute
 //	partners:     # listen (mutual-TLS host:port, off when unset), hosts
+//	metrics:      # listen (a listener of its own for /metrics), token (bearer token it asks)
 //	schema:       # a list of fields: name, type, sensitivity, required, lookup, max_len, retention
 //	purposes:     # name → description, require_reason, step_up, fields (field → clear | deny | mask), updates
 //	roles:        # name → purposes, permissions, mfa
@@ -36,11 +37,13 @@
 // attempts one address may make (see [Login]). The partners key sets the
 // mutual-TLS listener that partner organisations' API clients connect to,
 // and the host names and addresses its server certificate names (see
-// [Partners]); partner access is off unless partners.listen is set. A role's
-// mfa lists the second factors its operators may log in with (totp,
-// webauthn; both when left out), and a purpose's step_up asks for a fresh
-// second-factor proof before reads under it: off, any (TOTP or WebAuthn
-// within sessions.step_up) or webauthn.
+// [Partners]); partner access is off unless partners.listen is set. The
+// metrics key moves /metrics to a listener of its own or makes it ask for
+// a bearer token (see [Metrics]). A role's mfa lists the second factors
+// its operators may log in with (totp, webauthn; both when left out), and
+// a purpose's step_up asks for a fresh second-factor proof before reads
+// under it: off, any (TOTP or WebAuthn within sessions.step_up) or
+// webauthn.
 //
 // The built-in demo (demo.yaml in this package, see [Demo]) is a complete,
 // commented example.
@@ -151,6 +154,8 @@ type Config struct {
 	// Partners configures the listener for partner organisations' API
 	// clients.
 	Partners Partners
+	// Metrics says where GET /metrics is served and what it asks.
+	Metrics Metrics
 	// Policy is the schema, purposes and roles.
 	Policy *policy.Policy
 	// Guard configures budgets and detectors (issue 4).
@@ -202,6 +207,20 @@ type Partners struct {
 	// scheme, port or path, IP addresses in their shortest form. Default
 	// ["localhost", "127.0.0.1"].
 	Hosts []string
+}
+
+// Metrics says where the Prometheus metrics (GET /metrics) are served and
+// what a scraper must present. The zero value serves them on
+// Config.Listen to anyone who can reach it.
+type Metrics struct {
+	// Listen, when set, serves /metrics on this address (host:port, with
+	// a port from 1 to 65535, not that of Config.Listen or
+	// Partners.Listen) and not on Config.Listen. Default "".
+	Listen string
+	// Token, when set, is required as "Authorization: Bearer TOKEN": at
+	// least 32 visible ASCII characters. Best set through
+	// COFFRE_METRICS_TOKEN rather than written in the file. Default "".
+	Token string
 }
 
 // Guard configures the budgets and detectors of package guard: how much an
@@ -312,6 +331,8 @@ const (
 	minLockFor     = time.Minute
 	maxLockFor     = 30 * 24 * time.Hour
 	maxPerOrigin   = 100_000
+	// metrics.token
+	minMetricsToken = 32
 	// Guard limits: counts and rates up to maxGuardCount (0 is "no limit"
 	// or "off"), a velocity of at most maxVelocitySubjects subjects within
 	// at most maxVelocityWindow, an enumeration run of 0 or between

@@ -138,6 +138,10 @@ func TestDemo(t *testing.T) {
 	if want := (Partners{Listen: "127.0.0.1:8443", Hosts: []string{"localhost", "127.0.0.1"}}); !reflect.DeepEqual(got.Partners, want) {
 		t.Errorf("demo partners = %+v, want %+v", got.Partners, want)
 	}
+	// The demo serves /metrics on its loopback API listener, without a token.
+	if got.Metrics != (Metrics{}) {
+		t.Errorf("demo metrics = %+v, want none (on listen, no token)", got.Metrics)
+	}
 }
 
 func TestValid(t *testing.T) {
@@ -169,6 +173,7 @@ func TestValid(t *testing.T) {
 		},
 		Login:    Login{MaxFailures: 5, FailureWindow: 30 * time.Minute, LockFor: 0, PerOrigin: 12},
 		Partners: Partners{Listen: "0.0.0.0:9444", Hosts: []string{"partners.example.org", "203.0.113.7", "2001:db8::7"}},
+		Metrics:  Metrics{Listen: "127.0.0.1:9090", Token: "0123456789abcdef0123456789abcdef"},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("Load(%q)\n got %+v\nwant %+v", path, got, want)
@@ -302,7 +307,7 @@ func TestDefaults(t *testing.T) {
 	nulls := "store:\nlisten: ~\nsessions: {step_up: ~}\nlimits: {max_body_bytes: null}\npurposes: {p: {step_up: ~}}\n" +
 		"roles: {r: {purposes: [p], mfa: ~}}\nguard: {timezone: ~, trusted_networks: ~}\n" +
 		"webauthn: {rp_id: ~, rp_name: ~, origins: ~}\nlogin: {max_failures: ~, failure_window: ~, lock_for: ~, per_origin_per_minute: ~}\n" +
-		"partners: {listen: ~, hosts: ~}\n" +
+		"partners: {listen: ~, hosts: ~}\nmetrics: {listen: ~, token: ~}\n" +
 		"schema:\n  - {name: x, type: text, sensitivity: identity, max_len: ~}\n"
 	cfg, err = Parse("nulls.yaml", []byte(nulls), nil)
 	if err != nil {
@@ -444,6 +449,8 @@ func TestEnvironment(t *testing.T) {
 		"COFFRE_WEBAUTHN_ORIGINS=https://coffre.test, ,http://eu.coffre.test:9000",
 		"COFFRE_PARTNERS_LISTEN=:9443",
 		"COFFRE_PARTNERS_HOSTS=partners.coffre.test, ,10.0.0.5,fd00::5",
+		"COFFRE_METRICS_LISTEN=127.0.0.1:9100",
+		"COFFRE_METRICS_TOKEN=" + metricsToken,
 	}
 	defaultLogin := Login{MaxFailures: 10, FailureWindow: 24 * time.Hour, LockFor: time.Hour, PerOrigin: 30}
 	wantAll := Config{
@@ -459,10 +466,11 @@ func TestEnvironment(t *testing.T) {
 		ReasonMaxLen:    64,
 		AuditMaxLag:     2 * time.Minute,
 		AuditWitnesses:  []string{"http://w1.example/add", "https://w2.example/add"},
-		// rp_name and login have no environment variable.
+		// rp_name and login are not in all (TestEveryKeyHasAnOverride has them).
 		WebAuthn: WebAuthn{RPID: "coffre.test", RPName: "Coffre", Origins: []string{"https://coffre.test", "http://eu.coffre.test:9000"}},
 		Login:    defaultLogin,
 		Partners: Partners{Listen: ":9443", Hosts: []string{"partners.coffre.test", "10.0.0.5", "fd00::5"}},
+		Metrics:  Metrics{Listen: "127.0.0.1:9100", Token: metricsToken},
 	}
 	defaults := Config{
 		Store:           "sqlite:./coffre-data/coffre.db",
@@ -589,6 +597,12 @@ func TestEnvironmentErrors(t *testing.T) {
 		{"COFFRE_PARTNERS_HOSTS=localhost,https://coffre.test", `environment: COFFRE_PARTNERS_HOSTS: want a lower-case host name such as partners.example.org or an IP address, without scheme, port or path, got "https://coffre.test" (did you mean "coffre.test"?)`},
 		{"COFFRE_PARTNERS_HOSTS=localhost, localhost", `environment: COFFRE_PARTNERS_HOSTS: "localhost" listed twice`},
 		{"COFFRE_PARTNERS_HOSTS=,", `environment: COFFRE_PARTNERS_HOSTS: want at least one host name or IP address, such as localhost (leave hosts out for localhost, 127.0.0.1)`},
+		{"COFFRE_METRICS_LISTEN=9090", `environment: COFFRE_METRICS_LISTEN: want host:port, as in 127.0.0.1:9090, got "9090" (leave listen out to serve /metrics on listen)`},
+		{"COFFRE_METRICS_LISTEN=127.0.0.1:8080", `environment: COFFRE_METRICS_LISTEN: address "127.0.0.1:8080" is taken by listen ("127.0.0.1:8080"): give metrics a port of their own`},
+		{"COFFRE_METRICS_TOKEN=hunter2", `environment: COFFRE_METRICS_TOKEN: too short (7 characters): want at least 32`},
+		{"COFFRE_METRICS_TOKEN=" + metricsToken[:31] + "é", `environment: COFFRE_METRICS_TOKEN: want visible ASCII characters only, without spaces (the token is not shown)`},
+		{"COFFRE_METRICS_LISTEN=127.0.0.1:8081", ""},  // fine
+		{"COFFRE_METRICS_TOKEN=" + metricsToken, ""},  // fine
 		{"COFFRE_PARTNERS_LISTEN=127.0.0.1:8443", ""}, // fine
 		{"COFFRE_PARTNERS_HOSTS=::1", ""},             // fine
 	}
@@ -908,6 +922,9 @@ func TestGuardErrors(t *testing.T) {
 
 // oneField is a schema on line 1; the keys under test follow from line 2.
 const oneField = "schema: [{name: x, type: text, sensitivity: identity}]\n"
+
+// metricsToken is a metrics token of the shortest length allowed.
+const metricsToken = "0123456789abcdefghijklmnopqrstuv"
 
 func TestStepUpAndLogin(t *testing.T) {
 	defaults := Login{MaxFailures: 10, FailureWindow: 24 * time.Hour, LockFor: time.Hour, PerOrigin: 30}

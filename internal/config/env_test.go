@@ -79,6 +79,7 @@ func TestEveryKeyHasAnOverride(t *testing.T) {
 		"webauthn.rp_id": "app.localhost", "webauthn.rp_name": "Vault", "webauthn.origins": "http://localhost:9000",
 		"login.max_failures": "5", "login.failure_window": "1h", "login.lock_for": "0", "login.per_origin_per_minute": "12",
 		"partners.listen": "127.0.0.1:9443", "partners.hosts": "coffre.test,10.0.0.5",
+		"metrics.listen": "127.0.0.1:9090", "metrics.token": metricsToken,
 		"schema.<field>.name": "memo", "schema.<field>.type": "name", "schema.<field>.sensitivity": "special",
 		"schema.<field>.required": "true", "schema.<field>.lookup": "true", "schema.<field>.max_len": "100",
 		"schema.<field>.retention":       "1y after departure",

@@ -77,6 +77,10 @@ func FuzzParse(f *testing.F) {
 		if cfg.Partners.Listen != "" && checkPartnersListen(cfg.Partners.Listen, cfg.Listen) != "" || len(cfg.Partners.Hosts) == 0 {
 			t.Fatalf("bad partners: %+v (listen %q)", cfg.Partners, cfg.Listen)
 		}
+		if checkOwnListen(cfg.Metrics.Listen, "metrics", "", "", "listen", cfg.Listen, "partners.listen", cfg.Partners.Listen) != "" ||
+			cfg.Metrics.Token != "" && len(cfg.Metrics.Token) < minMetricsToken {
+			t.Fatalf("bad metrics: %+v", cfg.Metrics)
+		}
 		seen := map[string]bool{}
 		for _, h := range cfg.Partners.Hosts {
 			if host, msg := checkCertHost(h); msg != "" || host != h || seen[h] {

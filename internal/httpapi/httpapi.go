@@ -52,8 +52,10 @@ type Server struct {
 	// AuditMaxLag makes /readyz fail when the audit integrator is further
 	// behind (default 30 s).
 	AuditMaxLag time.Duration
-	// Metrics serves GET /metrics when set.
-	Metrics http.Handler
+	// Metrics serves GET /metrics when set, asking MetricsToken as a
+	// bearer token when that is set (see also [MetricsHandler]).
+	Metrics      http.Handler
+	MetricsToken string
 	// CA issues partner credentials through the API (nil: it does not).
 	CA *partner.CA
 	// TrustedProxies may name the client in X-Forwarded-For.
@@ -81,13 +83,12 @@ func (s *Server) Handler() http.Handler {
 	for _, rt := range s.routes() {
 		mux.HandleFunc(rt.Method+" "+rt.Path, s.handler(rt))
 	}
+	refuseHead(mux, s.routes())
 	mux.HandleFunc("/v1/subjects", s.noListing)
-	// HEAD would otherwise run the GET handler: an audited read that
-	// returns nothing. Other methods get 405 rather than the catch-all 404.
-	mux.HandleFunc("HEAD /v1/subjects/{id}", methodNotAllowed("GET, PATCH, DELETE"))
-	mux.HandleFunc("/v1/subjects/{id}", methodNotAllowed("GET, PATCH, DELETE"))
+	// Other methods get 405 rather than the catch-all 404.
+	mux.HandleFunc("/v1/subjects/{id}", methodNotAllowed(allowed(s.routes(), "/v1/subjects/{id}")))
 	if s.Metrics != nil {
-		mux.Handle("GET /metrics", s.Metrics)
+		mux.Handle("GET /metrics", metricsAuth(s.Metrics, s.MetricsToken))
 	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no_such_route", "no route "+r.Method+" "+r.URL.Path, "see the API table in the README")

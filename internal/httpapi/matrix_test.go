@@ -84,6 +84,56 @@ func TestAuthorizationMatrix(t *testing.T) {
 	}
 }
 
+// TestHeadIsNoAccess: HEAD on a GET route that needs a session answers
+// 405 with an Allow header, as an operator allowed the GET, without running
+// the handler (ServeMux would let the GET pattern serve HEAD: an access,
+// audited, whose answer is thrown away).
+func TestHeadIsNoAccess(t *testing.T) {
+	t.Parallel()
+	cfg, roles := demoRoles(t)
+	e := newEnv(t)
+	hr := e.addOperator(t, "op-hr", "hr-officer", "u1")
+	p, _ := person(t, 0, false)
+	p.Unit = "u1"
+	subject := e.create(t, e.login(t, hr), p)
+	ops := map[string]*auth.NewOperator{"hr-officer": hr}
+	var n int
+	for _, rt := range httpapi.Routes() {
+		if rt.Method != http.MethodGet || rt.Access.Kind == httpapi.Public {
+			continue
+		}
+		n++
+		t.Run(rt.Path, func(t *testing.T) {
+			i := slices.IndexFunc(roles[1:], func(r string) bool { return rt.Access.Allows(cfg.Policy.Roles[r]) })
+			if i < 0 {
+				t.Fatalf("no role may GET %s", rt.Path)
+			}
+			role := roles[1+i]
+			if ops[role] == nil {
+				ops[role] = e.addOperator(t, "op-"+role, role, "u1")
+			}
+			tok := e.login(t, ops[role])
+			purpose := ""
+			if pu := cfg.Policy.Roles[role].Purposes; len(pu) > 0 {
+				purpose = pu[0]
+			}
+			path := strings.ReplaceAll(rt.Path, "{id}", subject)
+			before := len(e.auditEntries(t))
+			r := e.call(t, req{Method: "HEAD", Path: path, Token: tok, Purpose: purpose, Reason: "head"})
+			if r.Status != http.StatusMethodNotAllowed || !strings.Contains(r.Header.Get("Allow"), "GET") || r.Header.Get("Content-Type") != "application/json" {
+				t.Errorf("HEAD %s as %s = %d, Allow %q, Content-Type %q; want 405, an Allow with GET, JSON",
+					path, role, r.Status, r.Header.Get("Allow"), r.Header.Get("Content-Type"))
+			}
+			if after := len(e.auditEntries(t)); after != before {
+				t.Errorf("HEAD %s as %s wrote %d audit entries, want none", path, role, after-before)
+			}
+		})
+	}
+	if n < 5 {
+		t.Errorf("%d session GET routes, want at least 5", n)
+	}
+}
+
 // sampleID fills a route's {id}.
 func sampleID(path, subject string, ops map[string]*auth.NewOperator) string {
 	switch {

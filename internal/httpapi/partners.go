@@ -28,6 +28,7 @@ func (s *Server) PartnerHandler() http.Handler {
 	for _, rt := range s.partnerRoutes() {
 		mux.HandleFunc(rt.Method+" "+rt.Path, s.partnerAuthed(rt.op))
 	}
+	refuseHead(mux, s.partnerRoutes())
 	mux.HandleFunc("/v1/subjects", s.noListing)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no_such_route", "no route "+r.Method+" "+r.URL.Path+" for partners", "partners may look subjects up and read them: see the README")

@@ -134,6 +134,11 @@ func TestPartnerCredentials(t *testing.T) {
 	if strings.Contains(body, subject) {
 		t.Fatalf("the subject id leaked to the partner: %s", body)
 	}
+	// HEAD is no read (it would run the GET handler: an audited access).
+	before := len(p.auditEntries(t))
+	if st, _, _ := p.do(withCert, "HEAD", "/v1/subjects/"+psn, ml.APIKey, nil); st != http.StatusMethodNotAllowed || len(p.auditEntries(t)) != before {
+		t.Errorf("partner HEAD: %d, %d audit entries; want 405, none", st, len(p.auditEntries(t))-before)
+	}
 	// The id itself is refused; so is another sector's pseudonym.
 	if st, _, _ := p.do(withCert, "GET", "/v1/subjects/"+subject, ml.APIKey, nil); st != http.StatusBadRequest {
 		t.Errorf("read by subject id: %d, want 400", st)

@@ -101,6 +101,29 @@ func (s *Server) handler(rt Route) http.HandlerFunc {
 	})
 }
 
+// refuseHead answers HEAD with 405 on every GET route that needs a
+// session or a partner client. ServeMux lets a GET pattern match HEAD,
+// which would run the handler: an access, audited, whose answer is thrown
+// away. Public GETs (health, checkpoint, proofs) keep HEAD.
+func refuseHead(mux *http.ServeMux, routes []Route) {
+	for _, rt := range routes {
+		if rt.Method == http.MethodGet && rt.Access.Kind != Public {
+			mux.HandleFunc("HEAD "+rt.Path, methodNotAllowed(allowed(routes, rt.Path)))
+		}
+	}
+}
+
+// allowed lists the methods of the routes on path, for an Allow header.
+func allowed(routes []Route, path string) string {
+	var methods []string
+	for _, rt := range routes {
+		if rt.Path == path {
+			methods = append(methods, rt.Method)
+		}
+	}
+	return strings.Join(methods, ", ")
+}
+
 func perm(p policy.Permission) Access { return Access{Kind: Permission, Perm: p} }
 
 // routes is the API: every endpoint, its access rule and its handler. The
