@@ -38,6 +38,9 @@ type Operators interface {
 	AdvanceTOTP(ctx context.Context, id string, step int64) (bool, error)
 	// CountOperators returns how many operators exist.
 	CountOperators(ctx context.Context) (int, error)
+	// UnitExists reports whether an operator belongs to unit: the units
+	// people may be created in are those that have staff.
+	UnitExists(ctx context.Context, unit string) (bool, error)
 	// SetOperatorRole changes an operator's role and unit; ErrNotFound if
 	// there is no such operator.
 	SetOperatorRole(ctx context.Context, id, role, unit string) error

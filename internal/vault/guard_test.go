@@ -503,7 +503,17 @@ func TestGuardWrites(t *testing.T) {
 		if _, err := g.v.Create(ctx, hr, "u1", probe); !errors.Is(err, access.ErrLocked) {
 			t.Fatalf("second conflict: %v, want the lock", err)
 		}
-		want := []string{"deny:forbidden", "allow", "allow", "deny:limited:" + guard.CodeCreates, "deny:conflict", "deny:locked:" + guard.CodeConflicts}
+		// A role whose limits say all_units creates in any unit with staff.
+		g.lim["hr-officer"] = guard.Limits{AllUnits: true}
+		g.open()
+		desk := identity.Actor{ID: "op_hr2", Role: "hr-officer", Unit: "u9", Origin: "10.0.0.7"}
+		if _, err := g.v.Create(ctx, desk, "nowhere", synth.Make(32, 20).Fields); !errors.Is(err, access.ErrInvalid) {
+			t.Fatalf("create in a unit without staff: %v, want ErrInvalid", err)
+		}
+		if _, err := g.v.Create(ctx, desk, cw.Unit, synth.Make(32, 21).Fields); err != nil {
+			t.Fatalf("create in a unit with staff: %v", err)
+		}
+		want := []string{"deny:forbidden", "allow", "allow", "deny:limited:" + guard.CodeCreates, "deny:conflict", "deny:locked:" + guard.CodeConflicts, "deny:invalid", "allow"}
 		if got := g.decisions("create"); !slices.Equal(got, want) {
 			t.Fatalf("decisions %v, want %v", got, want)
 		}

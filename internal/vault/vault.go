@@ -647,8 +647,23 @@ func (v *Vault) Create(ctx context.Context, a identity.Actor, unit string, field
 		return "", v.deny(ctx, a, entry, err)
 	}
 	lim := v.limits(a.Role)
-	if lim != nil && !lim.AllUnits && unit != a.Unit {
+	switch {
+	case lim == nil || unit == a.Unit:
+	case !lim.AllUnits:
 		return "", v.deny(ctx, a, entry, forbidden("you create people in your own unit (%s) only", a.Unit))
+	default:
+		// An all_units role may create in any unit that has staff, so that
+		// a typo does not start a unit of its own.
+		var exists bool
+		if err := v.store.View(ctx, func(ctx context.Context, tx store.Tx) (err error) {
+			exists, err = tx.UnitExists(ctx, unit)
+			return err
+		}); err != nil {
+			return "", unavailable(err)
+		}
+		if !exists {
+			return "", v.deny(ctx, a, entry, invalid("unit %q does not exist: no operator belongs to it", unit))
+		}
 	}
 	now := v.now().UTC()
 	ids, err := v.newSubjectIDs(ctx, 1)

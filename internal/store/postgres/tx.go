@@ -499,6 +499,14 @@ func (t *tx) CountOperators(ctx context.Context) (int, error) {
 	return n, nil
 }
 
+func (t *tx) UnitExists(ctx context.Context, unit string) (bool, error) {
+	var ok bool
+	if err := t.q.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM operators WHERE unit = $1)`, unit).Scan(&ok); err != nil {
+		return false, fmt.Errorf("unit exists: %w", err)
+	}
+	return ok, nil
+}
+
 func (t *tx) SetOperatorRole(ctx context.Context, id, role, unit string) error {
 	return t.execOne(ctx, "set role", `UPDATE operators SET role = $1, unit = $2 WHERE id = $3`, role, unit, id)
 }

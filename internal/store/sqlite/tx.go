@@ -53,6 +53,7 @@ var queries = map[string]string{
 	"advanceTOTP":    `UPDATE operators SET totp_step = ? WHERE id = ? AND totp_step < ?`,
 	"setRole":        `UPDATE operators SET role = ?, unit = ? WHERE id = ?`,
 	"countOperators": `SELECT count(*) FROM operators`,
+	"unitExists":     `SELECT EXISTS (SELECT 1 FROM operators WHERE unit = ?)`,
 	"putSession":     `INSERT INTO sessions (hash, kind, operator, created, last_seen, expires, attempts, origin, user_agent, stepped_up, step_factor) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 	"getSession": `SELECT s.kind, s.operator, s.created, s.last_seen, s.expires, s.attempts, s.origin, s.user_agent, s.challenge, s.stepped_up, s.step_factor, o.role, o.unit, o.disabled, o.locked
 		FROM sessions s JOIN operators o ON o.id = s.operator WHERE s.hash = ?`,
@@ -503,6 +504,14 @@ func (t *tx) CountOperators(ctx context.Context) (int, error) {
 		return 0, fmt.Errorf("count operators: %w", err)
 	}
 	return n, nil
+}
+
+func (t *tx) UnitExists(ctx context.Context, unit string) (bool, error) {
+	var ok bool
+	if err := t.row(ctx, "unitExists", unit).Scan(&ok); err != nil {
+		return false, fmt.Errorf("unit exists: %w", err)
+	}
+	return ok, nil
 }
 
 func (t *tx) PutSession(ctx context.Context, s *identity.Session) error {

@@ -381,6 +381,11 @@ func operators(t *testing.T, s store.Store) {
 		if n, err := tx.CountOperators(ctx); n != 1 || err != nil {
 			t.Fatalf("CountOperators = %d, %v", n, err)
 		}
+		for unit, want := range map[string]bool{o.Unit: true, o.Unit + "x": false, "": false} {
+			if ok, err := tx.UnitExists(ctx, unit); ok != want || err != nil {
+				t.Fatalf("UnitExists(%q) = %v, %v; want %v", unit, ok, err, want)
+			}
+		}
 		return nil
 	})
 }
