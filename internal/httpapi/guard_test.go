@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -219,5 +220,52 @@ func TestForwardedFor(t *testing.T) {
 	decodeStrict(t, ar.Body, &alerts)
 	if len(alerts.Alerts) != 1 || alerts.Alerts[0].Code != guard.CodeNewOrigin || alerts.Alerts[0].Action != "alert" {
 		t.Errorf("alerts = %+v, want one new_origin alert", alerts.Alerts)
+	}
+}
+
+// TestWritesOutOfScope: an update or an erasure of a person outside one's
+// unit, without a reason, is refused and audited; with a reason it draws
+// on the out-of-unit budget like a read.
+func TestWritesOutOfScope(t *testing.T) {
+	e := newEnvWith(t, &vault.Guard{
+		Limits: map[string]guard.Limits{
+			"caseworker": {OutOfUnitPerDay: 1, HardMargin: 10},
+			"hr-officer": {OutOfUnitPerDay: 1, HardMargin: 10},
+		},
+	}, nil)
+	cw := e.addOperator(t, "camille", "caseworker", "u1")
+	hr := e.addOperator(t, "hugo", "hr-officer", "u1")
+	hrTok, cwTok := e.login(t, hr), e.login(t, cw)
+	hr2Tok := e.login(t, e.addOperator(t, "hana", "hr-officer", "u2"))
+	var other []string
+	for i := range 3 {
+		p, _ := person(t, 700+i*10, false)
+		p.Unit = "u2"
+		other = append(other, e.create(t, hr2Tok, p))
+	}
+	job := map[string]any{"fields": map[string]string{"job_title": "Gestionnaire"}}
+	patch := func(tok, id, purpose, reason string) *response {
+		return e.call(t, req{Method: "PATCH", Path: "/v1/subjects/" + id, Token: tok, Purpose: purpose, Reason: reason, Body: job})
+	}
+	erase := func(tok, id, reason string) *response {
+		return e.call(t, req{Method: "DELETE", Path: "/v1/subjects/" + id, Token: tok, Reason: reason})
+	}
+	patch(cwTok, other[0], "case-update", "").want(t, http.StatusBadRequest, "reason_required")
+	erase(hrTok, other[0], "").want(t, http.StatusBadRequest, "reason_required")
+	patch(cwTok, other[0], "case-update", "mutation 7").want(t, http.StatusNoContent, "")
+	patch(cwTok, other[1], "case-update", "mutation 8").want(t, http.StatusTooManyRequests, "rate_limited")
+	erase(hrTok, other[2], "RGPD art. 17, demande 4").want(t, http.StatusNoContent, "")
+	erase(hrTok, other[1], "RGPD art. 17, demande 5").want(t, http.StatusTooManyRequests, "rate_limited")
+
+	var got []string
+	for _, en := range e.auditEntries(t) {
+		if (en.Action == "update" || en.Action == "erase") && (en.Actor == cw.Operator.ID || en.Actor == hr.Operator.ID) {
+			got = append(got, en.Action+" "+en.Decision)
+		}
+	}
+	want := []string{"update deny:reason_required", "erase deny:reason_required", "update allow", "update deny:limited:out_of_unit",
+		"erase allow", "erase deny:limited:out_of_unit"}
+	if !slices.Equal(got, want) {
+		t.Errorf("audited\n%q\nwant\n%q", got, want)
 	}
 }
