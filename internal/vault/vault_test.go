@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/coffre/coffre/internal/access"
 	"github.com/coffre/coffre/internal/audit"
@@ -525,5 +526,21 @@ func TestAccessRerun(t *testing.T) {
 		if entries[i].Action != want || entries[i].Decision != "allow" {
 			t.Errorf("entry %d = %s %s, want %s allow", i, entries[i].Action, entries[i].Decision, want)
 		}
+	}
+}
+
+// TestLongReasonCutOnACharacter: a reason over the limit is refused, and
+// its audit entry keeps a prefix cut on a UTF-8 boundary.
+func TestLongReasonCutOnACharacter(t *testing.T) {
+	v, fs := newVault(t)
+	id, _ := create(t, v, 3)
+	reason := "x" + strings.Repeat("é", 150) // 301 bytes; byte 200 is inside an é
+	if _, err := v.Read(ctx, worker, id, "directory", reason); !errors.Is(err, access.ErrInvalid) {
+		t.Fatalf("read with a long reason: %v, want ErrInvalid", err)
+	}
+	es := auditEntries(t, fs)
+	got := es[len(es)-1].Reason
+	if !utf8.ValidString(got) || len(got) > 200 || len(got) < 199 || !strings.HasPrefix(reason, got) {
+		t.Errorf("audited reason %q (%d bytes): want a valid prefix of at most 200 bytes", got, len(got))
 	}
 }
