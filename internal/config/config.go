@@ -19,7 +19,7 @@
 //	login:        # max_failures, failure_window, lock_for, per_origin_per_minute
 //	partners:     # listen (mutual-TLS host:port, off when unset), hosts
 //	schema:       # a list of fields: name, type, sensitivity, required, lookup, max_len, retention
-//	purposes:     # name → description, require_reason, step_up, fields (field → clear | deny | mask)
+//	purposes:     # name → description, require_reason, step_up, step_up_window, step_up_group, fields (field → clear | deny | mask)
 //	roles:        # name → purposes, permissions, mfa
 //	guard:        # timezone, trusted_networks, trusted_proxies, defaults, roles
 //
@@ -39,8 +39,12 @@
 // [Partners]); partner access is off unless partners.listen is set. A role's
 // mfa lists the second factors its operators may log in with (totp,
 // webauthn; both when left out), and a purpose's step_up asks for a fresh
-// second-factor proof before reads under it: off, any (TOTP or WebAuthn
-// within sessions.step_up) or webauthn.
+// second-factor proof before reads under it: off, any (TOTP or WebAuthn) or
+// webauthn. The proof is a step-up call that names the purpose, never the
+// login's own factor; it serves reads under the purposes of its
+// step_up_group (default: the purpose's own name, so each purpose needs its
+// own; a group may not be named like another purpose) for step_up_window
+// (30s to 1h, default sessions.step_up).
 //
 // The built-in demo (demo.yaml in this package, see [Demo]) is a complete,
 // commented example.
@@ -129,8 +133,10 @@ type Config struct {
 	SessionAbsolute time.Duration
 	// LoginTokenTTL is how long a login token stays valid. Default 5m.
 	LoginTokenTTL time.Duration
-	// StepUpFor is how long a second-factor proof stays fresh for the
-	// purposes that ask for a step-up, between 30s and 1h. Default 5m.
+	// StepUpFor is how long a second-factor proof stays fresh, between 30s
+	// and 1h: for the actions that need one (changing one's factors,
+	// approving an extension), and the default step-up window of a
+	// purpose (policy.Purpose.StepUpWindow). Default 5m.
 	StepUpFor time.Duration
 	// MaxBodyBytes bounds every request body, between 1 KiB and 16 MiB.
 	// Default 65536.
