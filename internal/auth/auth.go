@@ -514,7 +514,7 @@ func (s *Service) StepUpTOTP(ctx context.Context, token, code, origin, userAgent
 		return err
 	}
 	return s.Store.Update(ctx, func(ctx context.Context, tx store.Tx) error {
-		return tx.StepUp(ctx, HashToken(token), s.now(), FactorTOTP, origin, userAgent)
+		return tx.StepUp(ctx, HashToken(token), s.now(), FactorTOTP, "", origin, userAgent)
 	})
 }
 

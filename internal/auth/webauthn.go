@@ -530,7 +530,7 @@ func (s *Service) FinishWebAuthnStepUp(ctx context.Context, token string, assert
 		if err := s.recordUse(ctx, tx, cred, now); err != nil {
 			return err
 		}
-		if err := tx.StepUp(ctx, h, now, FactorWebAuthn, origin, userAgent); err != nil {
+		if err := tx.StepUp(ctx, h, now, FactorWebAuthn, "", origin, userAgent); err != nil {
 			return err
 		}
 		return tx.AppendAudit(ctx, &audit.Entry{Time: now, Actor: a.ID, Action: "stepup.webauthn", Decision: "allow", Origin: origin})
