@@ -134,9 +134,9 @@ type Config struct {
 	// LoginTokenTTL is how long a login token stays valid. Default 5m.
 	LoginTokenTTL time.Duration
 	// StepUpFor is how long a second-factor proof stays fresh, between 30s
-	// and 1h: for the actions that need one (changing one's factors,
-	// approving an extension), and the default step-up window of a
-	// purpose (policy.Purpose.StepUpWindow). Default 5m.
+	// and 1h: for changing one's factors (security keys, recovery codes),
+	// and the default step-up window of a purpose
+	// (policy.Purpose.StepUpWindow). Default 5m.
 	StepUpFor time.Duration
 	// MaxBodyBytes bounds every request body, between 1 KiB and 16 MiB.
 	// Default 65536.
