@@ -545,7 +545,7 @@ func (s *Service) stepGroup(ctx context.Context, a identity.Actor, action, purpo
 	if purpose == "" {
 		return "", nil
 	}
-	group, err := "", fmt.Errorf("%w: this server's step-ups name no purpose", policy.ErrNoStepUp)
+	group, err := "", fmt.Errorf("%w %q", policy.ErrUnknownPurpose, purpose) // no policy: none is known
 	if s.StepGroup != nil {
 		group, err = s.StepGroup(a.Role, purpose)
 	}
