@@ -28,6 +28,8 @@ import (
 	"github.com/coffre/coffre/internal/envelope"
 	"github.com/coffre/coffre/internal/guard"
 	"github.com/coffre/coffre/internal/identity"
+	"github.com/coffre/coffre/internal/policy"
+	"github.com/coffre/coffre/internal/public"
 	"github.com/coffre/coffre/internal/store"
 	"github.com/go-webauthn/webauthn/webauthn"
 	"github.com/pquerna/otp"
@@ -75,9 +77,13 @@ type Service struct {
 	WebAuthn *webauthn.WebAuthn
 	// RoleFactors returns the second factors a role accepts (empty: all).
 	RoleFactors func(role string) []string
-	// StepUpFor is how long a proved second factor counts as fresh
-	// (default 5 minutes).
+	// StepUpFor is how long a proved second factor counts as fresh for
+	// the actions that need one (default 5 minutes).
 	StepUpFor time.Duration
+	// StepGroup returns the step-up group of a purpose a role may declare
+	// and that asks for a step-up, with the errors of
+	// policy.Policy.StepGroup; nil: a step-up can name no purpose.
+	StepGroup func(role, purpose string) (string, error)
 
 	throttle  originThrottle
 	throttled atomic.Int64
@@ -460,6 +466,11 @@ func matchStep(secret []byte, code string, now time.Time) int64 {
 // approval under the two-person rule): a TOTP code not used before. Every
 // attempt is audited.
 func (s *Service) StepUp(ctx context.Context, operator, code, origin string) error {
+	return s.checkTOTP(ctx, operator, code, origin, "")
+}
+
+// checkTOTP is StepUp, auditing the purpose the step-up names.
+func (s *Service) checkTOTP(ctx context.Context, operator, code, origin, purpose string) error {
 	var op *identity.Operator
 	err := s.Store.View(ctx, func(ctx context.Context, tx store.Tx) error {
 		var err error
@@ -488,7 +499,7 @@ func (s *Service) StepUp(ctx context.Context, operator, code, origin string) err
 				decision = "deny:code_reused"
 			}
 		}
-		return tx.AppendAudit(ctx, &audit.Entry{Time: now, Actor: op.ID, Action: "stepup.totp", Decision: decision, Origin: origin})
+		return tx.AppendAudit(ctx, &audit.Entry{Time: now, Actor: op.ID, Action: "stepup.totp", Purpose: purpose, Decision: decision, Origin: origin})
 	})
 	if err != nil {
 		return fmt.Errorf("step-up: %w", err)
@@ -500,9 +511,13 @@ func (s *Service) StepUp(ctx context.Context, operator, code, origin string) err
 }
 
 // StepUpTOTP proves a fresh TOTP code in the session of token, from where
-// the request comes: the session's step-up time is renewed and the session
-// is bound to this origin and user agent (the re-check after a move).
-func (s *Service) StepUpTOTP(ctx context.Context, token, code, origin, userAgent string) error {
+// the request comes: the session's step-up time is renewed, the session is
+// bound to this origin and user agent (the re-check after a move), and the
+// proof serves reads under purpose and the purposes of its step-up group
+// (none when purpose is ""; see [Service.StepGroup]). A purpose the step-up
+// cannot name is refused (access.ErrInvalid or access.ErrForbidden, audited)
+// before the code is checked.
+func (s *Service) StepUpTOTP(ctx context.Context, token, code, purpose, origin, userAgent string) error {
 	a, _, err := s.session(ctx, token, origin, userAgent, true)
 	if err != nil {
 		return err
@@ -510,12 +525,43 @@ func (s *Service) StepUpTOTP(ctx context.Context, token, code, origin, userAgent
 	if !s.allows(a.Role, FactorTOTP) {
 		return ErrFactorNotAllowed
 	}
-	if err := s.StepUp(ctx, a.ID, code, origin); err != nil {
+	group, err := s.stepGroup(ctx, a, "stepup.totp", purpose)
+	if err != nil {
+		return err
+	}
+	if err := s.checkTOTP(ctx, a.ID, code, origin, purpose); err != nil {
 		return err
 	}
 	return s.Store.Update(ctx, func(ctx context.Context, tx store.Tx) error {
-		return tx.StepUp(ctx, HashToken(token), s.now(), FactorTOTP, origin, userAgent)
+		return tx.StepUp(ctx, HashToken(token), s.now(), FactorTOTP, group, origin, userAgent)
 	})
+}
+
+// stepGroup returns the step-up group of the purpose a step-up names (""
+// for none). A purpose it cannot name (unknown, not the role's, asking for
+// no step-up) is refused with a public error, and the refusal is audited
+// as action.
+func (s *Service) stepGroup(ctx context.Context, a identity.Actor, action, purpose string) (string, error) {
+	if purpose == "" {
+		return "", nil
+	}
+	group, err := "", fmt.Errorf("%w %q", policy.ErrUnknownPurpose, purpose) // no policy: none is known
+	if s.StepGroup != nil {
+		group, err = s.StepGroup(a.Role, purpose)
+	}
+	if err == nil {
+		return group, nil
+	}
+	kind, code := access.ErrInvalid, "invalid"
+	if errors.Is(err, policy.ErrUnknownRole) || errors.Is(err, policy.ErrPurposeNotAllowed) {
+		kind, code = access.ErrForbidden, "forbidden"
+	}
+	if aerr := s.Store.Update(ctx, func(ctx context.Context, tx store.Tx) error {
+		return tx.AppendAudit(ctx, &audit.Entry{Time: s.now(), Actor: a.ID, Action: action, Purpose: purpose, Decision: "deny:" + code, Origin: a.Origin})
+	}); aerr != nil {
+		return "", fmt.Errorf("step-up: %w", aerr)
+	}
+	return "", public.Errorf(kind, "step-up: %v", err)
 }
 
 // touchEvery bounds how often a session's last-seen time is written.
@@ -571,7 +617,7 @@ func (s *Service) session(ctx context.Context, token, origin, userAgent string, 
 			return identity.Actor{}, nil, fmt.Errorf("authenticate: %w", err)
 		}
 	}
-	return identity.Actor{ID: ses.Operator, Role: ses.Role, Unit: ses.Unit, Origin: origin, SteppedUp: ses.SteppedUp, StepFactor: ses.StepFactor}, ses, nil
+	return identity.Actor{ID: ses.Operator, Role: ses.Role, Unit: ses.Unit, Origin: origin, SteppedUp: ses.SteppedUp, StepFactor: ses.StepFactor, StepGroup: ses.StepGroup}, ses, nil
 }
 
 // Logout ends the session of token.

@@ -493,12 +493,18 @@ func (s *Service) BeginWebAuthnStepUp(ctx context.Context, token, origin, userAg
 }
 
 // FinishWebAuthnStepUp completes it: the session's step-up time is renewed
-// (factor webauthn) and the session bound to this origin and user agent.
-func (s *Service) FinishWebAuthnStepUp(ctx context.Context, token string, assertion []byte, origin, userAgent string) error {
+// (factor webauthn), the session bound to this origin and user agent, and
+// the proof serves purpose as in [Service.StepUpTOTP] (a purpose it cannot
+// name is refused before the assertion is checked, the ceremony kept).
+func (s *Service) FinishWebAuthnStepUp(ctx context.Context, token string, assertion []byte, purpose, origin, userAgent string) error {
 	if s.WebAuthn == nil {
 		return ErrFactorNotAllowed
 	}
 	a, _, err := s.session(ctx, token, origin, userAgent, true)
+	if err != nil {
+		return err
+	}
+	group, err := s.stepGroup(ctx, a, "stepup.webauthn", purpose)
 	if err != nil {
 		return err
 	}
@@ -525,15 +531,15 @@ func (s *Service) FinishWebAuthnStepUp(ctx context.Context, token string, assert
 		}
 		if code != "" {
 			bad = true
-			return tx.AppendAudit(ctx, &audit.Entry{Time: now, Actor: a.ID, Action: "stepup.webauthn", Decision: "deny:" + code, Origin: origin})
+			return tx.AppendAudit(ctx, &audit.Entry{Time: now, Actor: a.ID, Action: "stepup.webauthn", Purpose: purpose, Decision: "deny:" + code, Origin: origin})
 		}
 		if err := s.recordUse(ctx, tx, cred, now); err != nil {
 			return err
 		}
-		if err := tx.StepUp(ctx, h, now, FactorWebAuthn, origin, userAgent); err != nil {
+		if err := tx.StepUp(ctx, h, now, FactorWebAuthn, group, origin, userAgent); err != nil {
 			return err
 		}
-		return tx.AppendAudit(ctx, &audit.Entry{Time: now, Actor: a.ID, Action: "stepup.webauthn", Decision: "allow", Origin: origin})
+		return tx.AppendAudit(ctx, &audit.Entry{Time: now, Actor: a.ID, Action: "stepup.webauthn", Purpose: purpose, Decision: "allow", Origin: origin})
 	})
 	if err != nil {
 		return sessionError(err)

@@ -125,6 +125,8 @@ type purposeFile struct {
 	Description   leaf        `key:"description"`
 	RequireReason leaf        `key:"require_reason"`
 	StepUp        leaf        `key:"step_up"`
+	StepUpWindow  leaf        `key:"step_up_window"`
+	StepUpGroup   leaf        `key:"step_up_group"`
 	Fields        named[leaf] `key:"fields,names=schema"`
 	Updates       leaf        `key:"updates,list"`
 }
@@ -187,7 +189,7 @@ var (
 func (p *parser) check(f *file) *Config {
 	c := p.settings(f)
 	fields, declaredFields := p.schema(f.Schema)
-	purposes, declaredPurposes, purposeStepUps := p.purposes(f.Purposes, declaredFields)
+	purposes, declaredPurposes, purposeStepUps := p.purposes(f.Purposes, declaredFields, c.StepUpFor)
 	roles, declaredRoles := p.roles(f.Roles, declaredPurposes, purposeStepUps)
 	c.Guard = p.guard(f, roles, declaredRoles)
 	if p.total() == 0 {
@@ -557,13 +559,15 @@ func badName(what, s string) string {
 }
 
 // purposes checks the purposes. It returns them, the names of all those
-// defined, valid or not, and their step-up.
-func (p *parser) purposes(m named[purposeFile], declaredFields map[string]int) ([]*policy.Purpose, map[string]bool, map[string]string) {
+// defined, valid or not, and their step-up. A purpose's step-up window
+// defaults to window (sessions.step_up).
+func (p *parser) purposes(m named[purposeFile], declaredFields map[string]int, window time.Duration) ([]*policy.Purpose, map[string]bool, map[string]string) {
 	fieldNames := sortedKeys(declaredFields)
 	treatments := append([]string{"clear", "deny"}, mask.Names...)
 	declared := map[string]bool{}
 	stepUp := map[string]string{}
 	var out []*policy.Purpose
+	var groups []leaf // each purpose's step_up_group
 	for _, e := range m {
 		if !entryOK(p, e, declared, "purpose", "description and fields") {
 			continue
@@ -572,11 +576,22 @@ func (p *parser) purposes(m named[purposeFile], declaredFields map[string]int) (
 		pu := &policy.Purpose{Name: e.Name, Fields: map[string]policy.Treatment{}}
 		pu.Description, _ = read[string](p, v.Description)
 		pu.RequireReason, _ = read[bool](p, v.RequireReason)
-		set(p, v.StepUp, read[string], &pu.StepUp, func(s string) string { return unknown("step-up", s, stepUps) })
+		stepOK := set(p, v.StepUp, read[string], &pu.StepUp, func(s string) string { return unknown("step-up", s, stepUps) })
 		if pu.StepUp == "off" {
 			pu.StepUp = ""
 		}
+		if pu.StepUp != "" {
+			pu.StepUpWindow = window
+		}
 		stepUp[e.Name] = pu.StepUp
+		for _, l := range []leaf{v.StepUpWindow, v.StepUpGroup} {
+			if l.set() && stepOK && pu.StepUp == "" {
+				p.bad(l, "has no effect while step_up is off: set step_up to any or webauthn, or remove this key")
+			}
+		}
+		set(p, v.StepUpWindow, dur, &pu.StepUpWindow, between(minStepUp, maxStepUp, false, "must be between %s and %s, got %s"))
+		set(p, v.StepUpGroup, read[string], &pu.StepUpGroup, func(s string) string { return badName("step-up group", s) })
+		groups = append(groups, v.StepUpGroup)
 		for _, f := range v.Fields {
 			if _, known := declaredFields[f.Name]; !known {
 				p.errorf(f.K, f.Path, "unknown field %s%s", short(f.Name), suggestion(f.Name, fieldNames))
@@ -601,6 +616,13 @@ func (p *parser) purposes(m named[purposeFile], declaredFields map[string]int) (
 			return s, ""
 		})
 		out = append(out, pu)
+	}
+	// A group is named like no other purpose: a purpose's default group is
+	// its own name.
+	for i, pu := range out {
+		if g := pu.StepUpGroup; g != pu.Name && declared[g] {
+			p.bad(groups[i], "step-up group %q is the name of another purpose: choose a name no purpose has", g)
+		}
 	}
 	return out, declared, stepUp
 }

@@ -20,7 +20,7 @@
 //	partners:     # listen (mutual-TLS host:port, off when unset), hosts
 //	metrics:      # listen (a listener of its own for /metrics), token (bearer token it asks)
 //	schema:       # a list of fields: name, type, sensitivity, required, lookup, max_len, retention
-//	purposes:     # name → description, require_reason, step_up, fields (field → clear | deny | mask), updates
+//	purposes:     # name → description, require_reason, step_up, step_up_window, step_up_group, fields (field → clear | deny | mask), updates
 //	roles:        # name → purposes, permissions, mfa
 //	guard:        # timezone, trusted_networks, trusted_proxies, defaults, roles
 //
@@ -42,8 +42,12 @@
 // a bearer token (see [Metrics]). A role's mfa lists the second factors
 // its operators may log in with (totp, webauthn; both when left out), and
 // a purpose's step_up asks for a fresh second-factor proof before reads
-// under it: off, any (TOTP or WebAuthn within sessions.step_up) or
-// webauthn.
+// under it: off, any (TOTP or WebAuthn) or webauthn. The proof is a
+// step-up call that names the purpose, never the login's own factor; it
+// serves reads under the purposes of its step_up_group (default: the
+// purpose's own name, so each purpose needs its own; a group may not be
+// named like another purpose) for step_up_window (30s to 1h, default
+// sessions.step_up).
 //
 // The built-in demo (demo.yaml in this package, see [Demo]) is a complete,
 // commented example.
@@ -132,8 +136,10 @@ type Config struct {
 	SessionAbsolute time.Duration
 	// LoginTokenTTL is how long a login token stays valid. Default 5m.
 	LoginTokenTTL time.Duration
-	// StepUpFor is how long a second-factor proof stays fresh for the
-	// purposes that ask for a step-up, between 30s and 1h. Default 5m.
+	// StepUpFor is how long a second-factor proof stays fresh, between 30s
+	// and 1h: for changing one's factors (security keys, recovery codes),
+	// and the default step-up window of a purpose
+	// (policy.Purpose.StepUpWindow). Default 5m.
 	StepUpFor time.Duration
 	// MaxBodyBytes bounds every request body, between 1 KiB and 16 MiB.
 	// Default 65536.

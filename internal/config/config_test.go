@@ -190,14 +190,14 @@ func TestValid(t *testing.T) {
 		t.Errorf("fields\n got %+v\nwant %+v", cfg.Policy.Fields, wantFields)
 	}
 	wantPurposes := map[string]*policy.Purpose{
-		"hr": {Name: "hr", Description: "Human resources", RequireReason: true, StepUp: "webauthn", Fields: map[string]policy.Treatment{
+		"hr": {Name: "hr", Description: "Human resources", RequireReason: true, StepUp: "webauthn", StepUpWindow: 2 * time.Minute, StepUpGroup: "people-files", Fields: map[string]policy.Treatment{
 			"given_name": {Action: policy.Clear},
 			"email":      {Action: policy.Masked, Mask: "email"},
 			"ssn":        {Action: policy.Masked, Mask: "last4"},
 			"hired_on":   {Action: policy.Masked, Mask: "year"},
 			"notes":      {Action: policy.Deny},
 		}},
-		"badge": {Name: "badge", Description: "Print a badge", StepUp: "any", Fields: map[string]policy.Treatment{
+		"badge": {Name: "badge", Description: "Print a badge", StepUp: "any", StepUpWindow: 90 * time.Second, Fields: map[string]policy.Treatment{
 			"given_name": {Action: policy.Masked, Mask: "initials"},
 		}},
 	}

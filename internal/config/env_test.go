@@ -85,6 +85,7 @@ func TestEveryKeyHasAnOverride(t *testing.T) {
 		"schema.<field>.retention":       "1y after departure",
 		"purposes.<purpose>.description": "Handle a case", "purposes.<purpose>.require_reason": "true",
 		"purposes.<purpose>.step_up": "any", "purposes.<purpose>.fields.<field>": "clear", "purposes.<purpose>.updates": "phone,notes",
+		"purposes.<purpose>.step_up_window": "2m", "purposes.<purpose>.step_up_group": "hr-special",
 		"roles.<role>.purposes": "case-handling, other", "roles.<role>.permissions": "lookup,create", "roles.<role>.mfa": "totp",
 		"guard.timezone": "UTC", "guard.trusted_networks": "10.0.0.0/8", "guard.trusted_proxies": "10.0.0.1/32",
 	}
@@ -93,7 +94,8 @@ func TestEveryKeyHasAnOverride(t *testing.T) {
 		samples["guard.roles.<role>."+k] = v
 	}
 	// Variables set with a sample, so that both configurations are valid.
-	extra := map[string]string{"webauthn.rp_id": "COFFRE_WEBAUTHN_ORIGINS=http://app.localhost:8080"}
+	extra := map[string]string{"webauthn.rp_id": "COFFRE_WEBAUTHN_ORIGINS=http://app.localhost:8080",
+		"purposes.<purpose>.step_up_window": "COFFRE_PURPOSES_CASE_HANDLING_STEP_UP=any", "purposes.<purpose>.step_up_group": "COFFRE_PURPOSES_CASE_HANDLING_STEP_UP=any"}
 	names := strings.NewReplacer("<field>", "notes", "<purpose>", "case-handling", "<role>", "caseworker")
 
 	keys := keyPatterns(reflect.TypeFor[file](), "")

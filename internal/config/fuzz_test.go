@@ -93,6 +93,12 @@ func FuzzParse(f *testing.F) {
 				t.Fatalf("lookup on %s field %q", f.Type, f.Name)
 			}
 		}
+		for _, pu := range cfg.Policy.Purposes {
+			if on := pu.StepUp != ""; on != (pu.StepUpWindow != 0) || on && (pu.StepUpWindow < minStepUp || pu.StepUpWindow > maxStepUp) ||
+				!on && pu.StepUpGroup != "" || pu.Group() != pu.Name && cfg.Policy.Purposes[pu.Group()] != nil {
+				t.Fatalf("bad step-up of purpose %q: %+v", pu.Name, pu)
+			}
+		}
 		for _, r := range cfg.Policy.Roles {
 			if r.MFA != nil && len(r.MFA) == 0 {
 				t.Fatalf("role %q with an empty, non-nil MFA", r.Name)

@@ -28,6 +28,8 @@ var requestTypes = map[string]func() any{
 	"webauthn":  func() any { return new(webauthnLogin) },
 	"code":      func() any { return new(codeRequest) },
 	"cred":      func() any { return new(credentialRequest) },
+	"stepcode":  func() any { return new(stepUpCode) },
+	"stepkey":   func() any { return new(stepUpKey) },
 	"operator":  func() any { return new(operatorRequest) },
 	"partner":   func() any { return new(partnerRequest) },
 	"reason":    func() any { return new(reasonRequest) },

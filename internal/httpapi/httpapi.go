@@ -158,7 +158,7 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, a *identity.Actor,
 	case errors.Is(err, auth.ErrSessionMoved):
 		e = apiError{http.StatusUnauthorized, "session_moved", "this session is used from another address or client than the one it was opened from", "prove a second factor from here: POST /v1/auth/stepup/totp or /v1/auth/stepup/webauthn/begin"}
 	case errors.Is(err, auth.ErrStepUpRequired), errors.Is(err, access.ErrStepUpRequired):
-		e = apiError{http.StatusUnauthorized, "step_up_required", "this needs a fresh second factor: " + public.Message(err, "step-up required"), "POST /v1/auth/stepup/totp {\"code\"} or /v1/auth/stepup/webauthn/begin and /finish, then retry"}
+		e = apiError{http.StatusUnauthorized, "step_up_required", "this needs a fresh second factor: " + public.Message(err, "step-up required"), public.Hint(err, "POST /v1/auth/stepup/totp {\"code\"} or /v1/auth/stepup/webauthn/begin and /finish, then retry")}
 	case errors.Is(err, auth.ErrFactorNotAllowed):
 		e = apiError{http.StatusForbidden, "factor_not_allowed", "this second factor is not available to this account", "use a factor listed in the login answer's mfa"}
 	case errors.Is(err, auth.ErrNoCeremony):

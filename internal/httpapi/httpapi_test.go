@@ -168,6 +168,7 @@ func newEnvOpts(t *testing.T, o envOptions) *env {
 		Store: st, Keys: keys, Params: auth.Params{Time: 1, Memory: 1024, Threads: 1}, Now: clk.Now,
 		Idle: idle, Max: absolute, LoginTTL: loginTTL, MaxAttempts: maxAttempts, WebAuthn: wa,
 		RoleFactors: func(role string) []string { return cfg.Policy.Roles[role].MFA },
+		StepGroup:   cfg.Policy.StepGroup,
 	}
 	api := &httpapi.Server{Vault: v, Auth: as, Logger: logger, MaxBodyBytes: maxBody, ReasonMaxLen: reasonMax, TrustedProxies: o.proxies}
 	if hs != nil {
@@ -426,6 +427,15 @@ func (e *env) login(t *testing.T, op *auth.NewOperator) string {
 	return out.Token
 }
 
+// stepUp proves a fresh TOTP code in op's session tok for purpose (a
+// purpose with step_up needs one), first moving the clock to the next TOTP
+// step: a code is accepted once.
+func (e *env) stepUp(t *testing.T, op *auth.NewOperator, tok, purpose string) {
+	t.Helper()
+	e.clock.Advance(30 * time.Second)
+	e.call(t, req{Method: "POST", Path: "/v1/auth/stepup/totp", Token: tok, Body: map[string]string{"code": e.code(t, op, 0), "purpose": purpose}}).want(t, http.StatusNoContent, "")
+}
+
 // person returns the first person of the synth population at or after
 // index from whose phone is a French mobile in national form (06 …) and who
 // has, or has not, a health note.
@@ -656,7 +666,8 @@ func TestTour(t *testing.T) {
 func TestRefusals(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	hr := e.login(t, e.addOperator(t, "helene", "hr-officer", "ac-normandie"))
+	hrOp := e.addOperator(t, "helene", "hr-officer", "ac-normandie")
+	hr := e.login(t, hrOp)
 	cw := e.login(t, e.addOperator(t, "camille", "caseworker", "ac-normandie"))
 	sup := e.login(t, e.addOperator(t, "sacha", "support", "ac-normandie"))
 	p, _ := person(t, 0, true)
@@ -704,6 +715,7 @@ func TestRefusals(t *testing.T) {
 		})
 	}
 
+	e.stepUp(t, hrOp, hr, "workplace-adjustment")
 	t.Run("reason given", func(t *testing.T) {
 		v := e.readView(t, hr, id, "workplace-adjustment", "ticket RH-2026-042 (poste adapté)")
 		if got := v.Fields["health_note"]; got != p.Fields[synth.HealthNote] {
@@ -1022,11 +1034,13 @@ func TestFailClosed(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	ctx := context.Background()
-	hr := e.login(t, e.addOperator(t, "helene", "hr-officer", "ac-normandie"))
+	hrOp := e.addOperator(t, "helene", "hr-officer", "ac-normandie")
+	hr := e.login(t, hrOp)
 	cw := e.login(t, e.addOperator(t, "camille", "caseworker", "ac-normandie"))
 	p, _ := person(t, 300, true)
 	id := e.create(t, hr, p)
 	e.readView(t, cw, id, "case-handling", "")
+	e.stepUp(t, hrOp, hr, "workplace-adjustment") // so that the read gets as far as the audit
 	before := len(e.auditEntries(t))
 
 	if err := e.store.Exec(ctx, `CREATE TRIGGER audit_fail BEFORE INSERT ON audit BEGIN SELECT RAISE(ABORT, 'injected'); END`); err != nil {

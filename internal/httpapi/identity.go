@@ -67,6 +67,27 @@ type codeRequest struct {
 	Code       string `json:"code"`
 }
 
+// stepUpCode and stepUpKey are the bodies of the TOTP and WebAuthn
+// step-ups: the factor, and the purpose it is proved for ("" for none).
+type stepUpCode struct {
+	Code    string `json:"code"`
+	Purpose string `json:"purpose,omitempty"`
+}
+
+type stepUpKey struct {
+	Credential json.RawMessage `json:"credential,omitempty"`
+	Purpose    string          `json:"purpose,omitempty"`
+}
+
+// stepUpPurpose checks the form of the purpose a step-up names; the
+// policy checks the rest.
+func stepUpPurpose(p string) error {
+	if len(p) > 64 || !printable(p) {
+		return badRequest("purpose: at most 64 printable bytes, the name of a purpose with step_up")
+	}
+	return nil
+}
+
 func (s *Server) recoveryLogin(w http.ResponseWriter, r *http.Request) {
 	var req codeRequest
 	if err := s.decode(w, r, &req); err != nil {
@@ -85,15 +106,16 @@ func (s *Server) recoveryLogin(w http.ResponseWriter, r *http.Request) {
 	writeSession(w, ses)
 }
 
-// stepUpTOTP serves POST /v1/auth/stepup/totp {"code"}: a fresh TOTP code
-// in the session (also how a session used from a new place is re-checked).
+// stepUpTOTP serves POST /v1/auth/stepup/totp {"code","purpose"}: a fresh
+// TOTP code in the session, for the purpose named (a purpose with step_up
+// needs one), and how a session used from a new place is re-checked.
 func (s *Server) stepUpTOTP(w http.ResponseWriter, r *http.Request) {
 	tok, ok := bearer(r)
 	if !ok {
 		s.fail(w, r, nil, errUnauthenticated)
 		return
 	}
-	var req codeRequest
+	var req stepUpCode
 	if err := s.decode(w, r, &req); err != nil {
 		s.fail(w, r, nil, err)
 		return
@@ -102,7 +124,11 @@ func (s *Server) stepUpTOTP(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, nil, badRequest("a 6-digit code required"))
 		return
 	}
-	if err := s.Auth.StepUpTOTP(r.Context(), tok, req.Code, s.origin(r), r.UserAgent()); err != nil {
+	if err := stepUpPurpose(req.Purpose); err != nil {
+		s.fail(w, r, nil, err)
+		return
+	}
+	if err := s.Auth.StepUpTOTP(r.Context(), tok, req.Code, req.Purpose, s.origin(r), r.UserAgent()); err != nil {
 		s.fail(w, r, nil, err)
 		return
 	}
@@ -146,11 +172,20 @@ func (s *Server) stepUpWebAuthnFinish(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, nil, errUnauthenticated)
 		return
 	}
-	var req credentialRequest
-	if !s.credential(w, r, nil, &req) {
+	var req stepUpKey
+	if err := s.decode(w, r, &req); err != nil {
+		s.fail(w, r, nil, err)
 		return
 	}
-	if err := s.Auth.FinishWebAuthnStepUp(r.Context(), tok, req.Credential, s.origin(r), r.UserAgent()); err != nil {
+	if len(req.Credential) == 0 || len(req.Credential) > maxCredentialJSON {
+		s.fail(w, r, nil, badRequest("a credential (the PublicKeyCredential as JSON) required"))
+		return
+	}
+	if err := stepUpPurpose(req.Purpose); err != nil {
+		s.fail(w, r, nil, err)
+		return
+	}
+	if err := s.Auth.FinishWebAuthnStepUp(r.Context(), tok, req.Credential, req.Purpose, s.origin(r), r.UserAgent()); err != nil {
 		s.fail(w, r, nil, err)
 		return
 	}

@@ -233,6 +233,48 @@ func TestWebAuthnHTTP(t *testing.T) {
 	}
 }
 
+// TestWebAuthnStepUpForPurpose: a security-key step-up names its purpose
+// in /finish; a purpose it cannot name is refused with the ceremony kept,
+// and a purpose that asks for a security key is not served by TOTP.
+func TestWebAuthnStepUpForPurpose(t *testing.T) {
+	e := newEnv(t)
+	e.policy.Purposes["workplace-adjustment"].StepUp = "webauthn"
+	hr := e.addOperator(t, "hugo", "hr-officer", "u1")
+	tok := e.login(t, hr)
+	key := newSoftKey(t)
+	opts := e.call(t, req{Method: "POST", Path: "/v1/account/webauthn/begin", Token: tok})
+	e.call(t, req{Method: "POST", Path: "/v1/account/webauthn/finish", Token: tok, Body: map[string]any{"name": "key", "credential": key.create(t, opts.Body)}}).want(t, http.StatusCreated, "")
+	p, _ := person(t, 0, true)
+	id := e.create(t, tok, p)
+	read := func() *response {
+		return e.call(t, req{Method: "GET", Path: "/v1/subjects/" + id, Token: tok, Purpose: "workplace-adjustment", Reason: "file 3"})
+	}
+	e.stepUp(t, hr, tok, "workplace-adjustment")
+	r := read()
+	r.want(t, http.StatusUnauthorized, "step_up_required")
+	if !strings.Contains(r.Err.Hint, "/v1/auth/stepup/webauthn/begin") || strings.Contains(r.Err.Hint, "totp") {
+		t.Errorf("hint %q, want the security key's step-up only", r.Err.Hint)
+	}
+	su := e.call(t, req{Method: "POST", Path: "/v1/auth/stepup/webauthn/begin", Token: tok})
+	su.want(t, http.StatusOK, "")
+	assertion := key.get(t, su.Body, key.priv)
+	finish := func(purpose string) *response {
+		return e.call(t, req{Method: "POST", Path: "/v1/auth/stepup/webauthn/finish", Token: tok, Body: map[string]any{"credential": assertion, "purpose": purpose}})
+	}
+	finish("payroll").want(t, http.StatusBadRequest, "invalid_request")
+	finish("workplace-adjustment").want(t, http.StatusNoContent, "")
+	read().want(t, http.StatusOK, "")
+	var got []string
+	for _, en := range e.auditEntries(t) {
+		if en.Action == "stepup.webauthn" {
+			got = append(got, en.Purpose+"="+en.Decision)
+		}
+	}
+	if want := []string{"payroll=deny:invalid", "workplace-adjustment=allow"}; !slices.Equal(got, want) {
+		t.Errorf("audited key step-ups %v, want %v", got, want)
+	}
+}
+
 // TestRecoveryCodesHTTP: codes are shown once, each works once, and a new
 // set replaces the old.
 func TestRecoveryCodesHTTP(t *testing.T) {
@@ -267,9 +309,10 @@ func TestRecoveryCodesHTTP(t *testing.T) {
 	recover(lt, out.Codes[1]).want(t, http.StatusUnauthorized, "invalid_credentials")
 }
 
-// TestStepUpAndSessionsHTTP: a purpose with step_up needs a fresh factor; a
-// session used from another address must re-prove; sessions are listed and
-// revoked by their owner, by a security officer, and all at once.
+// TestStepUpAndSessionsHTTP: a purpose with step_up needs a factor proved
+// for it by a step-up, never the login's; a session used from another
+// address must re-prove; sessions are listed and revoked by their owner, by
+// a security officer, and all at once.
 func TestStepUpAndSessionsHTTP(t *testing.T) {
 	e := newEnv(t)
 	hr := e.addOperator(t, "hugo", "hr-officer", "u1")
@@ -278,18 +321,53 @@ func TestStepUpAndSessionsHTTP(t *testing.T) {
 	tok := e.login(t, hr)
 	p, _ := person(t, 0, true)
 	id := e.create(t, tok, p)
+	const wa = "workplace-adjustment"
 	read := func(tok string) *response {
-		return e.call(t, req{Method: "GET", Path: "/v1/subjects/" + id, Token: tok, Purpose: "workplace-adjustment", Reason: "adjustment file 3"})
+		return e.call(t, req{Method: "GET", Path: "/v1/subjects/" + id, Token: tok, Purpose: wa, Reason: "adjustment file 3"})
 	}
-	read(tok).want(t, http.StatusOK, "") // the login is a fresh factor
-	e.clock.Advance(6 * time.Minute)
+	stepUp := func(code, purpose string) *response {
+		return e.call(t, req{Method: "POST", Path: "/v1/auth/stepup/totp", Token: tok, Body: map[string]string{"code": code, "purpose": purpose}})
+	}
+	// Right after login: the login's own factor does not count.
+	r := read(tok)
+	r.want(t, http.StatusUnauthorized, "step_up_required")
+	if want := `POST /v1/auth/stepup/totp {"code":"…","purpose":"workplace-adjustment"}`; !strings.Contains(r.Err.Hint, want) {
+		t.Errorf("step_up_required hint %q, want it to say %s", r.Err.Hint, want)
+	}
+	stepUp(e.wrongCode(t, hr), wa).want(t, http.StatusUnauthorized, "invalid_credentials")
+	// A step-up naming no purpose renews the factor, but serves no purpose.
+	e.clock.Advance(30 * time.Second)
+	stepUp(e.code(t, hr, 0), "").want(t, http.StatusNoContent, "")
 	read(tok).want(t, http.StatusUnauthorized, "step_up_required")
-	e.call(t, req{Method: "POST", Path: "/v1/auth/stepup/totp", Token: tok, Body: map[string]string{"code": e.wrongCode(t, hr)}}).want(t, http.StatusUnauthorized, "invalid_credentials")
-	r := e.call(t, req{Method: "POST", Path: "/v1/auth/stepup/totp", Token: tok, Body: map[string]string{"code": e.code(t, hr, 0)}})
-	if r.Status != http.StatusNoContent {
-		t.Fatalf("step-up: %d %s", r.Status, r.Body)
-	}
+	// A purpose a step-up cannot name is refused before the code is used.
+	e.clock.Advance(30 * time.Second)
+	code := e.code(t, hr, 0)
+	stepUp(code, "holidays").want(t, http.StatusBadRequest, "invalid_request")
+	stepUp(code, "case-handling").want(t, http.StatusForbidden, "forbidden")  // not hr-officer's
+	stepUp(code, "payroll").want(t, http.StatusBadRequest, "invalid_request") // asks for no step-up
+	stepUp(code, "\x00").want(t, http.StatusBadRequest, "invalid_request")
+	stepUp(code, wa).want(t, http.StatusNoContent, "")
 	read(tok).want(t, http.StatusOK, "")
+	// The demo's window is 5 minutes.
+	e.clock.Advance(5*time.Minute + time.Second)
+	read(tok).want(t, http.StatusUnauthorized, "step_up_required")
+	stepUp(e.code(t, hr, 0), wa).want(t, http.StatusNoContent, "")
+	read(tok).want(t, http.StatusOK, "")
+	var reads, stepUps []string
+	for _, en := range e.auditEntries(t) {
+		switch {
+		case en.Action == "read" && en.Purpose == wa:
+			reads = append(reads, en.Decision)
+		case en.Action == "stepup.totp":
+			stepUps = append(stepUps, en.Purpose+"="+en.Decision)
+		}
+	}
+	if want := []string{"deny:step_up_required", "deny:step_up_required", "allow", "deny:step_up_required", "allow"}; !slices.Equal(reads, want) {
+		t.Errorf("audited reads %v\nwant           %v", reads, want)
+	}
+	if want := []string{wa + "=deny:bad_code", "=allow", "holidays=deny:invalid", "case-handling=deny:forbidden", "payroll=deny:invalid", wa + "=allow", wa + "=allow"}; !slices.Equal(stepUps, want) {
+		t.Errorf("audited step-ups %v\nwant              %v", stepUps, want)
+	}
 
 	// The session moves to another client: refused until it re-proves.
 	moved := req{Method: "GET", Path: "/v1/subjects/" + id, Token: tok, Purpose: "directory", Header: map[string]string{"User-Agent": "curl/8"}}
@@ -341,7 +419,7 @@ func TestStepUpAndSessionsHTTP(t *testing.T) {
 			actions = append(actions, en.Action+"="+strings.SplitN(en.Decision, ":", 2)[0])
 		}
 	}
-	want := []string{"stepup.totp=deny", "stepup.totp=allow", "stepup.totp=allow", "session.revoke=allow", "session.revoke_operator=deny", "session.revoke_operator=allow", "session.revoke_all=allow"}
+	want := []string{"stepup.totp=deny", "stepup.totp=allow", "stepup.totp=deny", "stepup.totp=deny", "stepup.totp=deny", "stepup.totp=allow", "stepup.totp=allow", "stepup.totp=allow", "session.revoke=allow", "session.revoke_operator=deny", "session.revoke_operator=allow", "session.revoke_all=allow"}
 	if !slices.Equal(actions, want) {
 		t.Errorf("audited %v\nwant    %v", actions, want)
 	}

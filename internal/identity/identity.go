@@ -19,9 +19,12 @@ type Actor struct {
 	Unit   string
 	Origin string // client address
 	// SteppedUp is when the session last proved a second factor, and
-	// StepFactor which (purposes may require a fresh one).
+	// StepFactor which (purposes may require a fresh one). StepGroup is
+	// the step-up group of the purpose that step-up named; "" when it named
+	// none or was the login's own factor.
 	SteppedUp  time.Time
 	StepFactor string
+	StepGroup  string
 	// Sector is set for a partner organisation's client: it names subjects
 	// by the sector's pseudonyms, never by their ids.
 	Sector string
@@ -69,9 +72,10 @@ type Sessions interface {
 	// SetChallenge keeps a WebAuthn ceremony's state on a session or login
 	// row (nil clears it).
 	SetChallenge(ctx context.Context, hash, challenge []byte) error
-	// StepUp records a fresh second factor on a session and binds it to
-	// origin and user agent.
-	StepUp(ctx context.Context, hash []byte, at time.Time, factor, origin, userAgent string) error
+	// StepUp records a fresh second factor on a session, proved for the
+	// step-up group group ("" for none), and binds the session to origin
+	// and user agent; ErrNotFound if there is no such session.
+	StepUp(ctx context.Context, hash []byte, at time.Time, factor, group, origin, userAgent string) error
 }
 
 // Factors holds operators' second factors and login-failure counts.
@@ -166,8 +170,11 @@ type Session struct {
 	Challenge []byte
 	// SteppedUp is when a second factor was last proved in this session
 	// (the login's, then each step-up), and StepFactor which one.
+	// StepGroup is the step-up group of the purpose the last step-up named:
+	// "" after the login and after a step-up that named no purpose.
 	SteppedUp  time.Time
 	StepFactor string
+	StepGroup  string
 
 	// From the operator, filled by GetSession.
 	Role     string

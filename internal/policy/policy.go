@@ -11,6 +11,7 @@ package policy
 import (
 	"errors"
 	"fmt"
+	"time"
 )
 
 // FieldType is the kind of value a field holds; it decides validation,
@@ -103,9 +104,25 @@ type Purpose struct {
 	// set or remove (a write purpose such as case-update); none when empty.
 	Updates []string
 	// StepUp is the fresh second-factor proof reads under the purpose need:
-	// "" (no step-up), "any" (a fresh TOTP or WebAuthn proof within the
-	// session's step-up window) or "webauthn" (a fresh WebAuthn proof only).
+	// "" (no step-up), "any" (a TOTP or WebAuthn proof) or "webauthn" (a
+	// WebAuthn proof only). The proof is a step-up that named a purpose of
+	// the same step-up group ([Purpose.Group]), within StepUpWindow; the
+	// login's own factor never counts.
 	StepUp string
+	// StepUpWindow is how long a step-up serves reads under the purpose;
+	// zero means the server's default (sessions.step_up).
+	StepUpWindow time.Duration
+	// StepUpGroup names the purposes one step-up serves: "" means the
+	// purpose's own name, so that each purpose needs its own.
+	StepUpGroup string
+}
+
+// Group returns the purpose's step-up group: StepUpGroup, or its name.
+func (pu *Purpose) Group() string {
+	if pu.StepUpGroup != "" {
+		return pu.StepUpGroup
+	}
+	return pu.Name
 }
 
 // Permission is a right a role holds beyond reading for a purpose.
@@ -176,6 +193,9 @@ var (
 	ErrUnknownPurpose = errors.New("unknown purpose")
 	// ErrPurposeNotAllowed is returned when a role may not declare a purpose.
 	ErrPurposeNotAllowed = errors.New("purpose not allowed for role")
+	// ErrNoStepUp is returned by [Policy.StepGroup] for a purpose that
+	// asks for no step-up.
+	ErrNoStepUp = errors.New("purpose asks for no step-up")
 )
 
 // New returns the policy made of fields, purposes and roles. It trusts its
@@ -242,6 +262,20 @@ func (pu *Purpose) MayUpdate(field string) bool {
 		}
 	}
 	return false
+}
+
+// StepGroup returns the step-up group of a purpose that role may declare
+// and that asks for a step-up: what a step-up naming the purpose proves a
+// factor for. Its errors are those of [Policy.Purpose], and [ErrNoStepUp].
+func (p *Policy) StepGroup(role, purpose string) (string, error) {
+	pu, err := p.Purpose(role, purpose)
+	if err != nil {
+		return "", err
+	}
+	if pu.StepUp == "" {
+		return "", fmt.Errorf("%w: purpose %q", ErrNoStepUp, purpose)
+	}
+	return pu.Group(), nil
 }
 
 // VisibleFields returns, in schema order, the fields the purpose shows

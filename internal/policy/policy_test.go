@@ -77,6 +77,32 @@ func TestPurposeErrors(t *testing.T) {
 	}
 }
 
+// TestStepGroup: a step-up can name only a purpose the role may declare
+// that asks for a step-up; the group is the purpose's own name unless the
+// policy sets one.
+func TestStepGroup(t *testing.T) {
+	p := testPolicy(t)
+	p.Purposes["triage"] = &policy.Purpose{Name: "triage", StepUp: "any", StepUpGroup: "clinical"}
+	p.Roles["doctor"].Purposes = append(p.Roles["doctor"].Purposes, "triage")
+	tests := []struct {
+		role, purpose, want string
+		err                 error
+	}{
+		{"doctor", "medical", "medical", nil},
+		{"doctor", "triage", "clinical", nil},
+		{"doctor", "directory", "", policy.ErrNoStepUp},
+		{"clerk", "medical", "", policy.ErrPurposeNotAllowed},
+		{"clerk", "marketing", "", policy.ErrUnknownPurpose},
+		{"ghost", "medical", "", policy.ErrUnknownRole},
+	}
+	for _, tt := range tests {
+		got, err := p.StepGroup(tt.role, tt.purpose)
+		if got != tt.want || !errors.Is(err, tt.err) || (err == nil) != (tt.err == nil) {
+			t.Errorf("StepGroup(%q, %q) got %q, %v; want %q, %v", tt.role, tt.purpose, got, err, tt.want, tt.err)
+		}
+	}
+}
+
 func TestRole(t *testing.T) {
 	p := testPolicy(t)
 	r, err := p.Role("clerk")

@@ -378,49 +378,6 @@ func TestGuardLookups(t *testing.T) {
 	}
 }
 
-// TestPurposeDemandsSecurityKey: a purpose with step_up webauthn needs a
-// fresh security-key proof; a fresh TOTP one is not enough, a stale key
-// proof neither.
-func TestPurposeDemandsSecurityKey(t *testing.T) {
-	cfg, err := config.Demo(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.Policy.Purposes["workplace-adjustment"].StepUp = "webauthn"
-	seed := make([]byte, envelope.SeedSize)
-	rand.Read(seed)
-	keys, _ := envelope.NewKeyring(map[uint32][]byte{1: seed}, 1)
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "k.db"), sqlite.Options{IDs: sqlitetest.IDs()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	now := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
-	v := vault.New(vault.Config{Store: st, Keys: keys, Policy: cfg.Policy, Now: func() time.Time { return now }, StepUpFor: 5 * time.Minute})
-	p := synth.Make(5, 1)
-	id, err := v.Create(ctx, hr, "u1", p.Fields)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, tc := range []struct {
-		name   string
-		factor string
-		ago    time.Duration
-		ok     bool
-	}{
-		{"fresh TOTP", "totp", time.Minute, false},
-		{"stale key", "webauthn", 10 * time.Minute, false},
-		{"fresh key", "webauthn", time.Minute, true},
-	} {
-		a := hr
-		a.StepFactor, a.SteppedUp = tc.factor, now.Add(-tc.ago)
-		_, err := v.Read(ctx, a, id, "workplace-adjustment", "file 12")
-		if tc.ok != (err == nil) || !tc.ok && !errors.Is(err, access.ErrStepUpRequired) {
-			t.Errorf("%s: %v", tc.name, err)
-		}
-	}
-}
-
 // TestGuardCreateConflicts: a create whose value is taken answers 409,
 // which says the value exists, so the guard counts every create that sets
 // a lookup value as a lookup; once the lookup budget is spent every such

@@ -73,8 +73,8 @@ type Config struct {
 	ReasonMaxLen int
 	// Guard enables budgets and detectors (nil: no guard).
 	Guard *Guard
-	// StepUpFor is how long a proved second factor is fresh for purposes
-	// that require a step-up (default 5 minutes).
+	// StepUpFor is the step-up window of a purpose that sets none
+	// (policy.Purpose.StepUpWindow; default 5 minutes).
 	StepUpFor time.Duration
 }
 
@@ -170,10 +170,28 @@ func (v *Vault) purpose(a identity.Actor, name, reason string) (*policy.Purpose,
 	if pu.RequireReason && strings.TrimSpace(reason) == "" {
 		return nil, public.Errorf(access.ErrReasonRequired, "purpose %q requires a reason", name)
 	}
-	if pu.StepUp != "" && (v.now().Sub(a.SteppedUp) > v.stepUpFor || pu.StepUp == "webauthn" && a.StepFactor != "webauthn") {
-		return nil, public.Errorf(access.ErrStepUpRequired, "step-up required: purpose %q needs a fresh %s proof", name, map[bool]string{true: "security key", false: "second-factor"}[pu.StepUp == "webauthn"])
+	if pu.StepUp != "" && !v.steppedUp(a, pu) {
+		key := pu.StepUp == "webauthn"
+		hint := fmt.Sprintf(`POST /v1/auth/stepup/totp {"code":"…","purpose":%q} or /v1/auth/stepup/webauthn/begin then /finish {"credential":…,"purpose":%q}, then retry`, name, name)
+		if key {
+			hint = fmt.Sprintf(`POST /v1/auth/stepup/webauthn/begin then /finish {"credential":…,"purpose":%q} with a security key, then retry`, name)
+		}
+		return nil, public.Errorf(access.ErrStepUpRequired, "step-up required: purpose %q needs a fresh %s proof, from a step-up that names it", name, map[bool]string{true: "security key", false: "second-factor"}[key]).WithHint(hint)
 	}
 	return pu, nil
+}
+
+// steppedUp reports whether the actor's session proved a factor for pu: a
+// step-up that named a purpose of pu's step-up group (never the login's
+// own factor, whose group is ""), within pu's window, with a security key
+// if pu asks for one.
+func (v *Vault) steppedUp(a identity.Actor, pu *policy.Purpose) bool {
+	window := pu.StepUpWindow
+	if window <= 0 {
+		window = v.stepUpFor
+	}
+	return a.StepGroup != "" && a.StepGroup == pu.Group() && v.now().Sub(a.SteppedUp) <= window &&
+		(pu.StepUp != "webauthn" || a.StepFactor == "webauthn")
 }
 
 // errorCode is the short code of an error for the audit decision.

@@ -512,11 +512,11 @@ func (t *tx) SetOperatorRole(ctx context.Context, id, role, unit string) error {
 }
 
 func (t *tx) PutSession(ctx context.Context, s *identity.Session) error {
-	return t.insertOne(ctx, "put session", `INSERT INTO sessions (hash, kind, operator, created, last_seen, expires, attempts, origin, user_agent, stepped_up, step_factor) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
-		s.Hash, string(s.Kind), s.Operator, micros(s.Created), micros(s.LastSeen), micros(s.Expires), s.Attempts, s.Origin, s.UserAgent, microsOrZero(s.SteppedUp), s.StepFactor)
+	return t.insertOne(ctx, "put session", `INSERT INTO sessions (hash, kind, operator, created, last_seen, expires, attempts, origin, user_agent, stepped_up, step_factor, step_group) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+		s.Hash, string(s.Kind), s.Operator, micros(s.Created), micros(s.LastSeen), micros(s.Expires), s.Attempts, s.Origin, s.UserAgent, microsOrZero(s.SteppedUp), s.StepFactor, s.StepGroup)
 }
 
-const sessionColumns = `s.kind, s.operator, s.created, s.last_seen, s.expires, s.attempts, s.origin, s.user_agent, s.challenge, s.stepped_up, s.step_factor, o.role, o.unit, o.disabled, o.locked`
+const sessionColumns = `s.kind, s.operator, s.created, s.last_seen, s.expires, s.attempts, s.origin, s.user_agent, s.challenge, s.stepped_up, s.step_factor, s.step_group, o.role, o.unit, o.disabled, o.locked`
 
 // scanSession reads a session row of sessionColumns (with the hash
 // first, withHash).
@@ -524,7 +524,7 @@ func scanSession(r pgx.Row, withHash bool) (*identity.Session, error) {
 	s := &identity.Session{}
 	var kind string
 	var created, seen, expires, stepped, attempts int64
-	dest := []any{&kind, &s.Operator, &created, &seen, &expires, &attempts, &s.Origin, &s.UserAgent, &s.Challenge, &stepped, &s.StepFactor, &s.Role, &s.Unit, &s.Disabled, &s.Locked}
+	dest := []any{&kind, &s.Operator, &created, &seen, &expires, &attempts, &s.Origin, &s.UserAgent, &s.Challenge, &stepped, &s.StepFactor, &s.StepGroup, &s.Role, &s.Unit, &s.Disabled, &s.Locked}
 	if withHash {
 		dest = append([]any{&s.Hash}, dest...)
 	}
@@ -592,8 +592,8 @@ func (t *tx) SetChallenge(ctx context.Context, hash, challenge []byte) error {
 	return t.execOne(ctx, "set challenge", `UPDATE sessions SET challenge = $1 WHERE hash = $2`, challenge, hash)
 }
 
-func (t *tx) StepUp(ctx context.Context, hash []byte, at time.Time, factor, origin, userAgent string) error {
-	return t.execOne(ctx, "step up", `UPDATE sessions SET stepped_up = $1, step_factor = $2, origin = $3, user_agent = $4 WHERE hash = $5`, micros(at), factor, origin, userAgent, hash)
+func (t *tx) StepUp(ctx context.Context, hash []byte, at time.Time, factor, group, origin, userAgent string) error {
+	return t.execOne(ctx, "step up", `UPDATE sessions SET stepped_up = $1, step_factor = $2, step_group = $3, origin = $4, user_agent = $5 WHERE hash = $6`, micros(at), factor, group, origin, userAgent, hash)
 }
 
 func (t *tx) PutWebAuthn(ctx context.Context, c *identity.WebAuthnCredential) error {

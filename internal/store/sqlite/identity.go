@@ -39,8 +39,8 @@ func (t *tx) SetChallenge(ctx context.Context, hash, challenge []byte) error {
 	return t.updateOne(ctx, "setChallenge", challenge, hash)
 }
 
-func (t *tx) StepUp(ctx context.Context, hash []byte, at time.Time, factor, origin, userAgent string) error {
-	return t.updateOne(ctx, "stepUp", micros(at), factor, origin, userAgent, hash)
+func (t *tx) StepUp(ctx context.Context, hash []byte, at time.Time, factor, group, origin, userAgent string) error {
+	return t.updateOne(ctx, "stepUp", micros(at), factor, group, origin, userAgent, hash)
 }
 
 func (t *tx) updateOne(ctx context.Context, stmt string, args ...any) error {

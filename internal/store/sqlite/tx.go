@@ -54,14 +54,14 @@ var queries = map[string]string{
 	"setRole":        `UPDATE operators SET role = ?, unit = ? WHERE id = ?`,
 	"countOperators": `SELECT count(*) FROM operators`,
 	"unitExists":     `SELECT EXISTS (SELECT 1 FROM operators WHERE unit = ?)`,
-	"putSession":     `INSERT INTO sessions (hash, kind, operator, created, last_seen, expires, attempts, origin, user_agent, stepped_up, step_factor) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-	"getSession": `SELECT s.kind, s.operator, s.created, s.last_seen, s.expires, s.attempts, s.origin, s.user_agent, s.challenge, s.stepped_up, s.step_factor, o.role, o.unit, o.disabled, o.locked
+	"putSession":     `INSERT INTO sessions (hash, kind, operator, created, last_seen, expires, attempts, origin, user_agent, stepped_up, step_factor, step_group) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	"getSession": `SELECT s.kind, s.operator, s.created, s.last_seen, s.expires, s.attempts, s.origin, s.user_agent, s.challenge, s.stepped_up, s.step_factor, s.step_group, o.role, o.unit, o.disabled, o.locked
 		FROM sessions s JOIN operators o ON o.id = s.operator WHERE s.hash = ?`,
-	"operatorSessions": `SELECT s.hash, s.kind, s.operator, s.created, s.last_seen, s.expires, s.attempts, s.origin, s.user_agent, s.challenge, s.stepped_up, s.step_factor, o.role, o.unit, o.disabled, o.locked
+	"operatorSessions": `SELECT s.hash, s.kind, s.operator, s.created, s.last_seen, s.expires, s.attempts, s.origin, s.user_agent, s.challenge, s.stepped_up, s.step_factor, s.step_group, o.role, o.unit, o.disabled, o.locked
 		FROM sessions s JOIN operators o ON o.id = s.operator WHERE s.operator = ? AND s.kind = 'session' ORDER BY s.created DESC`,
 	"deleteAllSessions": `DELETE FROM sessions WHERE operator != ?`,
 	"setChallenge":      `UPDATE sessions SET challenge = ? WHERE hash = ?`,
-	"stepUp":            `UPDATE sessions SET stepped_up = ?, step_factor = ?, origin = ?, user_agent = ? WHERE hash = ?`,
+	"stepUp":            `UPDATE sessions SET stepped_up = ?, step_factor = ?, step_group = ?, origin = ?, user_agent = ? WHERE hash = ?`,
 	"touchSession":      `UPDATE sessions SET last_seen = ?, attempts = attempts + ? WHERE hash = ?`,
 	"deleteSession":     `DELETE FROM sessions WHERE hash = ?`,
 	"deleteOpSession":   `DELETE FROM sessions WHERE operator = ?`,
@@ -515,7 +515,7 @@ func (t *tx) UnitExists(ctx context.Context, unit string) (bool, error) {
 }
 
 func (t *tx) PutSession(ctx context.Context, s *identity.Session) error {
-	_, err := t.exec(ctx, "putSession", s.Hash, string(s.Kind), s.Operator, micros(s.Created), micros(s.LastSeen), micros(s.Expires), s.Attempts, s.Origin, s.UserAgent, microsOrZero(s.SteppedUp), s.StepFactor)
+	_, err := t.exec(ctx, "putSession", s.Hash, string(s.Kind), s.Operator, micros(s.Created), micros(s.LastSeen), micros(s.Expires), s.Attempts, s.Origin, s.UserAgent, microsOrZero(s.SteppedUp), s.StepFactor, s.StepGroup)
 	if isConstraint(err) {
 		return fmt.Errorf("put session: %w", store.ErrConflict)
 	}
@@ -542,7 +542,7 @@ func scanSession(r scanner, withHash bool) (*identity.Session, error) {
 	s := &identity.Session{}
 	var kind string
 	var created, seen, expires, stepped int64
-	dest := []any{&kind, &s.Operator, &created, &seen, &expires, &s.Attempts, &s.Origin, &s.UserAgent, &s.Challenge, &stepped, &s.StepFactor, &s.Role, &s.Unit, &s.Disabled, &s.Locked}
+	dest := []any{&kind, &s.Operator, &created, &seen, &expires, &s.Attempts, &s.Origin, &s.UserAgent, &s.Challenge, &stepped, &s.StepFactor, &s.StepGroup, &s.Role, &s.Unit, &s.Disabled, &s.Locked}
 	if withHash {
 		dest = append([]any{&s.Hash}, dest...)
 	}

@@ -27,7 +27,7 @@ func identityRecords(t *testing.T, s store.Store) {
 				op = "op_2"
 			}
 			if err := tx.PutSession(ctx, &identity.Session{Hash: []byte(h), Kind: identity.KindSession, Operator: op, Created: t0.Add(time.Duration(i) * time.Minute),
-				LastSeen: t0, Expires: t0.Add(time.Hour), Origin: "10.0.0.1", UserAgent: "ua/1", SteppedUp: t0, StepFactor: "totp"}); err != nil {
+				LastSeen: t0, Expires: t0.Add(time.Hour), Origin: "10.0.0.1", UserAgent: "ua/1", SteppedUp: t0, StepFactor: "totp", StepGroup: []string{"", "directory", "payroll"}[i]}); err != nil {
 				return err
 			}
 		}
@@ -37,10 +37,13 @@ func identityRecords(t *testing.T, s store.Store) {
 		if err := tx.SetChallenge(ctx, []byte("l1"), []byte("challenge")); err != nil {
 			return err
 		}
-		if err := tx.StepUp(ctx, []byte("s1"), t0.Add(time.Hour), "webauthn", "10.0.0.2", "ua/2"); err != nil {
+		if err := tx.StepUp(ctx, []byte("s1"), t0.Add(time.Hour), "webauthn", "hr-special", "10.0.0.2", "ua/2"); err != nil {
 			return err
 		}
-		if err := tx.StepUp(ctx, []byte("nope"), t0, "totp", "", ""); !errors.Is(err, store.ErrNotFound) {
+		if err := tx.StepUp(ctx, []byte("s2"), t0.Add(time.Hour), "totp", "", "10.0.0.1", "ua/1"); err != nil {
+			return err
+		}
+		if err := tx.StepUp(ctx, []byte("nope"), t0, "totp", "payroll", "", ""); !errors.Is(err, store.ErrNotFound) {
 			t.Errorf("step-up of a missing session: %v", err)
 		}
 		return nil
@@ -50,11 +53,19 @@ func identityRecords(t *testing.T, s store.Store) {
 			t.Errorf("login challenge = %+v, %v", l, err)
 		}
 		got, err := tx.GetSession(ctx, []byte("s1"))
-		if err != nil || !got.SteppedUp.Equal(t0.Add(time.Hour)) || got.StepFactor != "webauthn" || got.Origin != "10.0.0.2" || got.UserAgent != "ua/2" {
+		if err != nil || !got.SteppedUp.Equal(t0.Add(time.Hour)) || got.StepFactor != "webauthn" || got.StepGroup != "hr-special" || got.Origin != "10.0.0.2" || got.UserAgent != "ua/2" {
 			t.Errorf("stepped-up session = %+v, %v", got, err)
 		}
+		// A step-up naming no purpose clears the group; s3 keeps the one
+		// PutSession wrote.
+		if got, err := tx.GetSession(ctx, []byte("s2")); err != nil || got.StepGroup != "" || got.StepFactor != "totp" {
+			t.Errorf("session stepped up for no purpose = %+v, %v", got, err)
+		}
+		if got, err := tx.GetSession(ctx, []byte("s3")); err != nil || got.StepGroup != "payroll" || !got.SteppedUp.Equal(t0) {
+			t.Errorf("session put with a step group = %+v, %v", got, err)
+		}
 		ss, err := tx.OperatorSessions(ctx, "op_1")
-		if err != nil || len(ss) != 2 || string(ss[0].Hash) != "s2" || string(ss[1].Hash) != "s1" || ss[1].UserAgent != "ua/2" {
+		if err != nil || len(ss) != 2 || string(ss[0].Hash) != "s2" || string(ss[1].Hash) != "s1" || ss[1].UserAgent != "ua/2" || ss[1].StepGroup != "hr-special" {
 			t.Errorf("OperatorSessions = %+v, %v; want s2, s1 (no login row)", ss, err)
 		}
 		return nil
