@@ -192,11 +192,7 @@ func walkFaults(t *testing.T, open func(t *testing.T) store.Store) {
 					}
 					e.clock.Advance(30 * time.Second) // a fresh TOTP step for bodies that carry a code
 					r := req{Method: rt.Method, Path: path, Token: tok, Body: sampleBody(t, e, rt.Path, op, p), Reason: "faults"}
-					if role != "" {
-						if pu := cfg.Policy.Roles[role].Purposes; len(pu) > 0 {
-							r.Purpose = pu[0]
-						}
-					}
+					r.Purpose = samplePurpose(cfg.Policy, role, rt)
 					fs.arm(f)
 					res, err := e.send(r)
 					fs.disarm()

@@ -261,7 +261,7 @@ func TestWebAuthnStepUpForPurpose(t *testing.T) {
 	finish := func(purpose string) *response {
 		return e.call(t, req{Method: "POST", Path: "/v1/auth/stepup/webauthn/finish", Token: tok, Body: map[string]any{"credential": assertion, "purpose": purpose}})
 	}
-	finish("payroll").want(t, http.StatusBadRequest, "invalid_request")
+	finish("directory").want(t, http.StatusBadRequest, "invalid_request")
 	finish("workplace-adjustment").want(t, http.StatusNoContent, "")
 	read().want(t, http.StatusOK, "")
 	var got []string
@@ -270,7 +270,7 @@ func TestWebAuthnStepUpForPurpose(t *testing.T) {
 			got = append(got, en.Purpose+"="+en.Decision)
 		}
 	}
-	if want := []string{"payroll=deny:invalid", "workplace-adjustment=allow"}; !slices.Equal(got, want) {
+	if want := []string{"directory=deny:invalid", "workplace-adjustment=allow"}; !slices.Equal(got, want) {
 		t.Errorf("audited key step-ups %v, want %v", got, want)
 	}
 }
@@ -344,7 +344,7 @@ func TestStepUpAndSessionsHTTP(t *testing.T) {
 	code := e.code(t, hr, 0)
 	stepUp(code, "holidays").want(t, http.StatusBadRequest, "invalid_request")
 	stepUp(code, "case-handling").want(t, http.StatusForbidden, "forbidden")  // not hr-officer's
-	stepUp(code, "payroll").want(t, http.StatusBadRequest, "invalid_request") // asks for no step-up
+	stepUp(code, "directory").want(t, http.StatusBadRequest, "invalid_request") // asks for no step-up
 	stepUp(code, "\x00").want(t, http.StatusBadRequest, "invalid_request")
 	stepUp(code, wa).want(t, http.StatusNoContent, "")
 	read(tok).want(t, http.StatusOK, "")
@@ -365,7 +365,7 @@ func TestStepUpAndSessionsHTTP(t *testing.T) {
 	if want := []string{"deny:step_up_required", "deny:step_up_required", "allow", "deny:step_up_required", "allow"}; !slices.Equal(reads, want) {
 		t.Errorf("audited reads %v\nwant           %v", reads, want)
 	}
-	if want := []string{wa + "=deny:bad_code", "=allow", "holidays=deny:invalid", "case-handling=deny:forbidden", "payroll=deny:invalid", wa + "=allow", wa + "=allow"}; !slices.Equal(stepUps, want) {
+	if want := []string{wa + "=deny:bad_code", "=allow", "holidays=deny:invalid", "case-handling=deny:forbidden", "directory=deny:invalid", wa + "=allow", wa + "=allow"}; !slices.Equal(stepUps, want) {
 		t.Errorf("audited step-ups %v\nwant              %v", stepUps, want)
 	}
 

@@ -56,17 +56,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 				}
 				path := strings.NewReplacer("{id}", sampleID(rt.Path, subject, ops)).Replace(rt.Path)
 				r := req{Method: rt.Method, Path: path, Token: tok, Body: sampleBody(t, e, rt.Path, op, p)}
-				if role != "" {
-					if pu := cfg.Policy.Roles[role].Purposes; len(pu) > 0 {
-						r.Purpose = pu[0]
-						if slices.Contains(pu, "directory") && strings.HasSuffix(rt.Path, "/lookup") {
-							r.Purpose = "directory"
-						}
-						if rt.Method == "PATCH" && rt.Path == "/v1/subjects/{id}" {
-							r.Purpose = writePurpose(cfg.Policy, role) // the matrix covers the write purposes
-						}
-					}
-				}
+				r.Purpose = samplePurpose(cfg.Policy, role, rt)
 				r.Reason = "matrix"
 				res := e.call(t, r)
 				denied := res.Status == http.StatusUnauthorized && res.Err.Code == "unauthenticated" ||
@@ -231,14 +221,30 @@ func demoRoles(t *testing.T) (*config.Config, []string) {
 	return cfg, roles
 }
 
-// writePurpose is the first purpose of role that may change job_title (the
-// field sampleBody sends), or its first purpose.
-func writePurpose(pol *policy.Policy, role string) string {
+// samplePurpose is the purpose a request of role to rt declares: for an
+// update, the role's write purpose that changes job_title (the field
+// sampleBody sends: so the matrix covers the write purposes); for a
+// lookup, directory if the role has it; otherwise the role's first purpose
+// that asks for no step-up ("" for a role without purposes).
+func samplePurpose(pol *policy.Policy, role string, rt httpapi.Route) string {
+	if role == "" {
+		return ""
+	}
 	pu := pol.Roles[role].Purposes
+	switch {
+	case rt.Method == "PATCH" && rt.Path == "/v1/subjects/{id}":
+		for _, name := range pu {
+			if pol.Purposes[name].MayUpdate("job_title") {
+				return name
+			}
+		}
+	case strings.HasSuffix(rt.Path, "/lookup") && slices.Contains(pu, "directory"):
+		return "directory"
+	}
 	for _, name := range pu {
-		if pol.Purposes[name].MayUpdate("job_title") {
+		if pol.Purposes[name].StepUp == "" {
 			return name
 		}
 	}
-	return pu[0]
+	return ""
 }
