@@ -86,13 +86,17 @@ func TestDemo(t *testing.T) {
 		if wantReason := name == "workplace-adjustment"; pu.RequireReason != wantReason {
 			t.Errorf("purpose %s RequireReason = %v, want %v", name, pu.RequireReason, wantReason)
 		}
-		// Special-category data asks for a fresh second factor.
-		wantStepUp := ""
-		if name == "workplace-adjustment" {
-			wantStepUp = "any"
+		// Special-category data and the national id in clear ask for a
+		// fresh second factor.
+		wantStepUp, wantWindow := "", time.Duration(0)
+		switch name {
+		case "workplace-adjustment":
+			wantStepUp, wantWindow = "any", 5*time.Minute
+		case "payroll":
+			wantStepUp, wantWindow = "any", 15*time.Minute
 		}
-		if pu.StepUp != wantStepUp {
-			t.Errorf("purpose %s StepUp = %q, want %q", name, pu.StepUp, wantStepUp)
+		if pu.StepUp != wantStepUp || pu.StepUpWindow != wantWindow {
+			t.Errorf("purpose %s StepUp = %q within %s, want %q within %s", name, pu.StepUp, pu.StepUpWindow, wantStepUp, wantWindow)
 		}
 	}
 
