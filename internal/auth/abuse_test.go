@@ -15,6 +15,9 @@ import (
 	"github.com/coffre/coffre/internal/config"
 	"github.com/coffre/coffre/internal/identity"
 	"github.com/coffre/coffre/internal/store"
+	"github.com/coffre/coffre/internal/store/postgres"
+	"github.com/coffre/coffre/internal/store/postgres/pgtest"
+	"github.com/coffre/coffre/internal/store/sqlite/sqlitetest"
 	"github.com/coffre/coffre/internal/vault"
 	"github.com/pquerna/otp/totp"
 )
@@ -166,9 +169,26 @@ func TestUnlockResetsFailures(t *testing.T) {
 // existing account or a name no account has, is one audit entry of the
 // same shape; an unknown name is audited under its keyed pseudonym, and no
 // entry holds an attempted username in clear.
+// It runs on both stores: an unknown name's failure count matches no row
+// of either.
 func TestEveryLoginAudited(t *testing.T) {
-	now := time.Date(2026, 11, 23, 9, 0, 10, 0, time.UTC)
-	s := newService(t, &now)
+	t.Run("sqlite", func(t *testing.T) {
+		now := time.Date(2026, 11, 23, 9, 0, 10, 0, time.UTC)
+		testEveryLoginAudited(t, newService(t, &now))
+	})
+	t.Run("postgres", func(t *testing.T) {
+		now := time.Date(2026, 11, 23, 9, 0, 10, 0, time.UTC)
+		u, _ := pgtest.Schema(t, "coffre_auth_")
+		st, err := postgres.Open(ctx, u, postgres.Options{IDs: sqlitetest.IDs()})
+		if err != nil {
+			t.Fatalf("postgres.Open: %v", err)
+		}
+		t.Cleanup(func() { st.Close() })
+		testEveryLoginAudited(t, newServiceOn(st, &now))
+	})
+}
+
+func testEveryLoginAudited(t *testing.T, s *auth.Service) {
 	s.Limits = auth.Limits{MaxFailures: 1000, PerOrigin: 1000}
 	op, _ := s.AddOperator(ctx, "marie.curie", "pw-marie-123", "caseworker", "u1")
 	from := lastSeq(t, s) + 1
