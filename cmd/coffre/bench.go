@@ -6,12 +6,14 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/coffre/coffre/internal/auth"
 	"github.com/coffre/coffre/internal/bench"
 	"github.com/coffre/coffre/internal/identity"
 	"github.com/coffre/coffre/internal/store/sqlite"
@@ -21,16 +23,18 @@ import (
 // The benchmarks are in internal/bench; this file parses their flags and
 // wires them to the vault.
 
-const benchUsage = `Usage: coffre bench import|read|audit [flags]
+const benchUsage = `Usage: coffre bench import|read|audit|login [flags]
 
   import   create a fresh data directory with N synthetic people (default 1,000,000)
   read     serve that directory in a child process and measure audited reads over HTTP
   audit    measure the audit log at scale: integration, verification, inclusion proofs
+  login    time a wrong password for an existing user against an unknown username
 
 Example:
   coffre bench import --people 1000000 --data ./coffre-bench
   coffre bench read --data ./coffre-bench --duration 10s --concurrency 1,8,32
   coffre bench audit --entries 10000000 --data /tmp/coffre-audit-bench
+  coffre bench login --attempts 1000
 `
 
 func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -42,12 +46,14 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return runBenchRead(ctx, args[1:], stdout, stderr)
 		case "audit":
 			return runBenchAudit(ctx, args[1:], stdout, stderr)
+		case "login":
+			return runBenchLogin(ctx, args[1:], stdout, stderr)
 		case "-h", "--help", "help":
 			fmt.Fprint(stderr, benchUsage)
 			return flag.ErrHelp
 		}
 	}
-	return &usageError{msg: "want a subcommand: import, read or audit", hint: "coffre bench import --data ./coffre-bench, then coffre bench read --data ./coffre-bench"}
+	return &usageError{msg: "want a subcommand: import, read, audit or login", hint: "coffre bench import --data ./coffre-bench, then coffre bench read --data ./coffre-bench"}
 }
 
 func runBenchImport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -223,6 +229,78 @@ func runBenchAudit(ctx context.Context, args []string, stdout, stderr io.Writer)
 	}
 	rep.WriteText(stdout)
 	return nil
+}
+
+func runBenchLogin(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("bench login", "[--attempts N] [--warmup N] [--accounts N] [--cheap-hash] [--json]",
+		"coffre bench login --attempts 1000", stderr)
+	attempts := fs.Int("attempts", 1000, "measured attempts of each kind")
+	warmup := fs.Int("warmup", 20, "unmeasured attempts of each kind, first")
+	accounts := fs.Int("accounts", 10, "existing accounts the wrong passwords go to")
+	cheap := fs.Bool("cheap-hash", false, "argon2id at t=1, m=64 KiB instead of the defaults: what is left is the HTTP and store part of the path")
+	asJSON := fs.Bool("json", false, "print the result as JSON")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	switch {
+	case fs.NArg() != 0:
+		return &usageError{msg: "unexpected argument " + strconv.Quote(fs.Arg(0)), hint: "coffre bench login --attempts 1000"}
+	case *attempts < 1 || *attempts > 1_000_000:
+		return &usageError{msg: "--attempts must be between 1 and 1,000,000"}
+	case *warmup < 0 || *warmup > 10_000:
+		return &usageError{msg: "--warmup must be between 0 and 10,000"}
+	case *accounts < 1 || *accounts > 1000:
+		return &usageError{msg: "--accounts must be between 1 and 1,000"}
+	}
+	dir, err := os.MkdirTemp("", "coffre-bench-login-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	a, err := openApp(ctx, appOptions{dev: true, dataDir: dir}, io.Discard)
+	if err != nil {
+		return err
+	}
+	defer a.close()
+	// Neither the per-address throttle nor the account lock may answer
+	// instead of the password step (every attempt comes from loopback, and
+	// each account takes hundreds of failures).
+	a.auth.Limits = auth.Limits{MaxFailures: math.MaxInt32, PerOrigin: math.MaxInt32}
+	if *cheap {
+		a.auth.Params = auth.Params{Time: 1, Memory: 64, Threads: 1}
+	}
+	srvCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	addr := make(chan string, 1)
+	served := make(chan error, 1)
+	go func() { served <- a.serve(srvCtx, "127.0.0.1:0", func(s string) { addr <- s }) }()
+	var url string
+	select {
+	case url = <-addr:
+	case err := <-served:
+		return err
+	}
+	fmt.Fprintf(stderr, "server: in this process at http://%s, SQLite store in %s\n", url, dir)
+	rep, err := (&bench.LoginBench{URL: "http://" + url, Attempts: *attempts, Warmup: *warmup, Accounts: *accounts, Store: a.store, Log: stderr,
+		AddOperator: func(ctx context.Context, username string) error {
+			_, err := a.auth.AddOperator(ctx, username, "", "caseworker", "ac-versailles")
+			return err
+		}}).Run(ctx)
+	stop()
+	if serr := <-served; err == nil {
+		err = serr
+	}
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		if err := rep.WriteJSON(stdout); err != nil {
+			return err
+		}
+	} else {
+		rep.WriteText(stdout)
+	}
+	return rep.Failed()
 }
 
 func parseLevels(s string) ([]int, error) {

@@ -13,7 +13,7 @@
 //	coffre audit checkpoint               print the latest signed checkpoint
 //	coffre audit key                      print the checkpoint verifier key
 //	coffre import FILE                    bulk-create subjects from CSV or JSON lines
-//	coffre bench import|read|audit        measure import, audited reads and the audit log
+//	coffre bench import|read|audit|login  measure import, audited reads, the audit log, login timing
 //	coffre drill                          replay attacks and working days, count what leaks
 //	coffre totp SECRET                    print the current TOTP code of a secret
 //	coffre authz                          print the authorization matrix
@@ -65,7 +65,7 @@ func commands() []command {
 		{"partner", "register partner organisations and rotate their credentials (add, rotate)", runPartner},
 		{"audit", "verify the audit log, print its checkpoint or public key (verify, checkpoint, key)", runAudit},
 		{"import", "bulk-create subjects from a CSV or JSON-lines file", runImport},
-		{"bench", "measure import, audited reads and the audit log (import, read, audit)", runBench},
+		{"bench", "measure import, audited reads, the audit log and login timing (import, read, audit, login)", runBench},
 		{"drill", "replay attacks and working days; count what leaks and who is locked", runDrill},
 		{"totp", "print the current TOTP code of a base32 secret", runTOTP},
 		{"authz", "print the authorization matrix (docs/authorization.md)", runAuthz},

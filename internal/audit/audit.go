@@ -31,7 +31,7 @@ import (
 type Entry struct {
 	Seq      int64 // 1, 2, 3…: leaf index Seq-1
 	Time     time.Time
-	Actor    string // operator id, or "system"
+	Actor    string // operator id, "system", "auth", or "unknown:<16 hex>" (a login for no account: a keyed pseudonym of the name)
 	Action   string // read, lookup, create, update, erase, import, login…
 	Subject  string // subject id, when one is concerned
 	Purpose  string

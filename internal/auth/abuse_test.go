@@ -1,17 +1,23 @@
 package auth_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/coffre/coffre/internal/audit"
 	"github.com/coffre/coffre/internal/auth"
 	"github.com/coffre/coffre/internal/config"
 	"github.com/coffre/coffre/internal/identity"
 	"github.com/coffre/coffre/internal/store"
+	"github.com/coffre/coffre/internal/store/postgres"
+	"github.com/coffre/coffre/internal/store/postgres/pgtest"
+	"github.com/coffre/coffre/internal/store/sqlite/sqlitetest"
 	"github.com/coffre/coffre/internal/vault"
 	"github.com/pquerna/otp/totp"
 )
@@ -157,4 +163,169 @@ func TestUnlockResetsFailures(t *testing.T) {
 	if _, _, err := s.Login(ctx, "marie", "pw-marie-123", "10.0.0.1"); err != nil {
 		t.Fatalf("after an unlock and one typo: %v", err)
 	}
+}
+
+// TestEveryLoginAudited: each attempt at the password step, for an
+// existing account or a name no account has, is one audit entry of the
+// same shape; an unknown name is audited under its keyed pseudonym, and no
+// entry holds an attempted username in clear.
+// It runs on both stores: an unknown name's failure count matches no row
+// of either.
+func TestEveryLoginAudited(t *testing.T) {
+	t.Run("sqlite", func(t *testing.T) {
+		now := time.Date(2026, 11, 23, 9, 0, 10, 0, time.UTC)
+		testEveryLoginAudited(t, newService(t, &now))
+	})
+	t.Run("postgres", func(t *testing.T) {
+		now := time.Date(2026, 11, 23, 9, 0, 10, 0, time.UTC)
+		u, _ := pgtest.Schema(t, "coffre_auth_")
+		st, err := postgres.Open(ctx, u, postgres.Options{IDs: sqlitetest.IDs()})
+		if err != nil {
+			t.Fatalf("postgres.Open: %v", err)
+		}
+		t.Cleanup(func() { st.Close() })
+		testEveryLoginAudited(t, newServiceOn(st, &now))
+	})
+}
+
+func testEveryLoginAudited(t *testing.T, s *auth.Service) {
+	s.Limits = auth.Limits{MaxFailures: 1000, PerOrigin: 1000}
+	op, _ := s.AddOperator(ctx, "marie.curie", "pw-marie-123", "caseworker", "u1")
+	from := lastSeq(t, s) + 1
+	names := []string{"marie.curie", "pierre@example.org", "marie.curie", "Marie.Curie", "pierre@example.org", "irene"}
+	for i, name := range names {
+		if _, _, err := s.Login(ctx, name, fmt.Sprint("guess-", i), "10.0.0.1"); !errors.Is(err, auth.ErrBadCredentials) {
+			t.Fatalf("Login(%q) got %v, want ErrBadCredentials", name, err)
+		}
+	}
+	es := auditFrom(t, s, from)
+	if len(es) != len(names) {
+		t.Fatalf("%d audit entries for %d attempts: %+v", len(es), len(names), es)
+	}
+	actors := map[string]string{} // name → actor
+	for i, e := range es {
+		if e.Action != "login.password" || e.Decision != "deny:bad_credentials" || e.Origin != "10.0.0.1" {
+			t.Errorf("entry %d = %s %s from %s, want login.password deny:bad_credentials from 10.0.0.1", i, e.Action, e.Decision, e.Origin)
+		}
+		name := names[i]
+		if a, ok := actors[name]; ok && a != e.Actor {
+			t.Errorf("attempts for %q audited as %q and %q, want one actor", name, a, e.Actor)
+		}
+		actors[name] = e.Actor
+	}
+	if actors["marie.curie"] != op.Operator.ID {
+		t.Errorf("existing user audited as %q, want %s", actors["marie.curie"], op.Operator.ID)
+	}
+	seen := map[string]bool{}
+	for _, name := range []string{"pierre@example.org", "Marie.Curie", "irene"} {
+		a := actors[name]
+		if hex, ok := strings.CutPrefix(a, "unknown:"); !ok || len(hex) != 16 || strings.Trim(hex, "0123456789abcdef") != "" || seen[a] {
+			t.Errorf("unknown user %q audited as %q, want a distinct unknown:<16 hex digits>", name, a)
+		}
+		seen[a] = true
+	}
+	s.Store.View(ctx, func(ctx context.Context, tx store.Tx) error {
+		return tx.AuditLeaves(ctx, from, 1<<62, func(seq int64, leaf []byte) error {
+			for _, name := range names {
+				if bytes.Contains(bytes.ToLower(leaf), []byte(strings.ToLower(name))) {
+					t.Errorf("audit entry %d holds the attempted username %q", seq, name)
+				}
+			}
+			return nil
+		})
+	})
+}
+
+// TestThrottleAuditedOncePerMinute: the first attempt the per-address
+// throttle refuses in a minute is audited; the next ones are only counted.
+func TestThrottleAuditedOncePerMinute(t *testing.T) {
+	now := time.Date(2026, 11, 23, 9, 0, 10, 0, time.UTC)
+	s := newService(t, &now)
+	s.Limits = auth.Limits{MaxFailures: 1000, PerOrigin: 2}
+	from := lastSeq(t, s) + 1
+	for i := range 6 {
+		s.Login(ctx, "nobody", fmt.Sprint("x", i), "10.0.0.1")
+	}
+	now = now.Add(time.Minute)
+	for i := range 4 {
+		s.Login(ctx, "nobody", fmt.Sprint("y", i), "10.0.0.1")
+	}
+	var got []string
+	for _, e := range auditFrom(t, s, from) {
+		got = append(got, e.Action+" "+e.Decision)
+	}
+	want := []string{"login.password deny:bad_credentials", "login.password deny:bad_credentials", "login.throttle deny:throttled",
+		"login.password deny:bad_credentials", "login.password deny:bad_credentials", "login.throttle deny:throttled"}
+	if !slices.Equal(got, want) {
+		t.Errorf("audit got\n%q\nwant\n%q", got, want)
+	}
+	if s.Throttled() != 6 {
+		t.Errorf("throttled %d, want 6", s.Throttled())
+	}
+}
+
+// TestFailureLockUnderRerun: a store may run a transaction twice; the
+// failure that reaches the limit still locks the account.
+func TestFailureLockUnderRerun(t *testing.T) {
+	now := time.Date(2026, 11, 23, 9, 0, 10, 0, time.UTC)
+	s := newService(t, &now)
+	s.Limits = auth.Limits{MaxFailures: 3, PerOrigin: 1000}
+	op, _ := s.AddOperator(ctx, "marie", "pw-marie-123", "caseworker", "u1")
+	s.Store = rerunStore{s.Store}
+	for i := range 3 {
+		s.Login(ctx, "marie", fmt.Sprint("guess", i), "10.0.0.1")
+	}
+	var got *identity.Operator
+	s.Store.View(ctx, func(ctx context.Context, tx store.Tx) error {
+		got, _ = tx.GetOperator(ctx, op.Operator.ID)
+		return nil
+	})
+	if got.Locked != auth.LockLoginFailures {
+		t.Errorf("after 3 failures under rerun: lock %q, want %q", got.Locked, auth.LockLoginFailures)
+	}
+}
+
+// rerunStore runs every write transaction twice, as a store's group
+// commit may: the first run is rolled back.
+type rerunStore struct{ store.Store }
+
+var errRerun = errors.New("rerun")
+
+func (r rerunStore) Update(ctx context.Context, fn func(context.Context, store.Tx) error) error {
+	err := r.Store.Update(ctx, func(ctx context.Context, tx store.Tx) error {
+		if err := fn(ctx, tx); err != nil {
+			return err
+		}
+		return errRerun
+	})
+	if !errors.Is(err, errRerun) {
+		return err
+	}
+	return r.Store.Update(ctx, fn)
+}
+
+func lastSeq(t *testing.T, s *auth.Service) int64 {
+	t.Helper()
+	var n int64
+	if err := s.Store.View(ctx, func(ctx context.Context, tx store.Tx) error {
+		var err error
+		n, err = tx.LastAuditSeq(ctx)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func auditFrom(t *testing.T, s *auth.Service, from int64) []audit.Entry {
+	t.Helper()
+	var es []audit.Entry
+	if err := s.Store.View(ctx, func(ctx context.Context, tx store.Tx) error {
+		var err error
+		es, err = tx.AuditEntries(ctx, from, 1<<62, 10_000)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return es
 }

@@ -3,8 +3,10 @@
 // token stored only as its SHA-256 hash, with idle and absolute expiry.
 //
 // An unknown username and a wrong password get the same error after the
-// same work (a dummy argon2id hash is checked), so login does not reveal
-// which accounts exist.
+// same work (a dummy argon2id hash is checked, and the attempt is counted
+// and audited in one write transaction either way), so login does not
+// reveal which accounts exist; an unknown username is audited under a keyed
+// pseudonym, never in clear.
 package auth
 
 import (
@@ -14,6 +16,7 @@ import (
 	"crypto/subtle"
 	"encoding/base32"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -115,6 +118,12 @@ func CheckPassword(hash, password string) bool {
 	}
 	got := argon2.IDKey([]byte(password), salt, p.Time, p.Memory, p.Threads, uint32(len(want)))
 	return subtle.ConstantTimeCompare(got, want) == 1
+}
+
+// wellFormed reports whether hash is one CheckPassword runs argon2id for.
+func wellFormed(hash string) bool {
+	_, _, _, err := parseHash(hash)
+	return err == nil
 }
 
 // The salt and key lengths HashPassword writes, the only ones parseHash
@@ -253,11 +262,20 @@ func (s *Service) params() Params {
 // Login checks username and password and returns a login token for the
 // second factor, and the factors the operator can use. An unknown user, a
 // wrong password, and an account locked after repeated failures all get
-// ErrBadCredentials after the same work; too many attempts from one origin
-// get ErrThrottled before any work.
+// ErrBadCredentials after the same work; too many failures from one origin
+// get a *ThrottleError before any password work.
+//
+// The same work: one read of the operator by name, one argon2id check (of
+// a dummy hash with the service's parameters when there is no account, or
+// its stored hash does not parse), then one write transaction that counts
+// the failure and appends the audit entry. An unknown user's failure is
+// counted by the same statement as a known one's, on a key no operator row
+// has (its keyed pseudonym), and audited under that pseudonym
+// ("unknown:" and 16 hex digits): the attempted username is never stored.
 func (s *Service) Login(ctx context.Context, username, password, origin string) (string, []string, error) {
-	s.dummyOnce.Do(func() { s.dummy = HashPassword(s.params(), "coffre-dummy") })
+	s.dummyOnce.Do(func() { s.dummy = HashPassword(s.params(), NewPassword()) })
 	now := s.now()
+	pseudonym := s.loginPseudonym(username)
 	var op *identity.Operator
 	err := s.Store.View(ctx, func(ctx context.Context, tx store.Tx) error {
 		var err error
@@ -270,75 +288,127 @@ func (s *Service) Login(ctx context.Context, username, password, origin string) 
 	if op != nil && op.PasswordHash == NoPassword {
 		op = nil // a partner's row: no one logs in as it, and failures must not lock it
 	}
-	if wait := s.throttle.take(origin, op != nil && s.knownGood(op.ID, origin), now, s.Limits.perOrigin()); wait > 0 {
+	// The regulars' exemption is looked up by pseudonym whether or not the
+	// account exists, so the throttle's own work tells nothing either.
+	regular := s.throttle.known(pseudonym, origin, now)
+	if wait, first := s.throttle.take(origin, regular, now, s.Limits.perOrigin()); wait > 0 {
 		s.throttled.Add(1)
+		if first {
+			// One entry per address and minute, not one per refused
+			// attempt: refusing costs no password work, and must not let
+			// a flood of attempts grow the audit log at the same rate.
+			s.audit(ctx, "auth", "login.throttle", "deny:throttled", origin)
+		}
 		return "", nil, &ThrottleError{RetryAfter: wait}
 	}
-	hash := s.dummy
-	if op != nil {
+	hash, own := s.dummy, op != nil && wellFormed(op.PasswordHash)
+	if own {
 		hash = op.PasswordHash
 	}
-	ok := CheckPassword(hash, password)
-	if op != nil && op.Locked == LockLoginFailures && s.Limits.LockFor > 0 && now.Sub(op.LockedAt) >= s.Limits.LockFor {
-		// A failure lock lifts with time.
-		if err := s.Store.Update(ctx, func(ctx context.Context, tx store.Tx) error {
-			if err := tx.LockOperator(ctx, op.ID, "", now); err != nil {
+	ok := CheckPassword(hash, password) && own
+	if op == nil {
+		s.throttle.fail(origin, now)
+		actor := "unknown:" + pseudonym
+		err := s.Store.Update(ctx, func(ctx context.Context, tx store.Tx) error {
+			// Nothing to count (no row has this key), but the statement
+			// runs as a known user's does.
+			if _, err := tx.LoginFailure(ctx, actor, now, s.Limits.window()); err != nil && !errors.Is(err, store.ErrNotFound) {
 				return err
 			}
-			return tx.AppendAudit(ctx, &audit.Entry{Time: now, Actor: "system", Action: "login.unlock", Reason: op.ID, Decision: "allow:lock_expired"})
-		}); err != nil {
-			return "", nil, fmt.Errorf("login: %w", err)
-		}
-		op.Locked = ""
-	}
-	switch {
-	case op == nil:
-		s.throttle.fail(origin, now)
-		return "", nil, ErrBadCredentials
-	case !ok || op.Disabled || op.Locked == LockLoginFailures:
-		s.throttle.fail(origin, now)
-		decision := "deny:bad_credentials"
-		if ok {
-			decision = "deny:locked" // the right password, on a locked account: the same answer
-		}
-		err := s.Store.Update(ctx, func(ctx context.Context, tx store.Tx) error {
-			if !ok {
-				if err := s.countFailure(ctx, tx, op, origin); err != nil {
-					return err
-				}
-			}
-			return tx.AppendAudit(ctx, &audit.Entry{Time: now, Actor: op.ID, Action: "login.password", Decision: decision, Origin: origin})
+			return tx.AppendAudit(ctx, &audit.Entry{Time: now, Actor: actor, Action: "login.password", Decision: "deny:bad_credentials", Origin: origin})
 		})
 		if err != nil {
 			return "", nil, fmt.Errorf("login: %w", err)
 		}
 		return "", nil, ErrBadCredentials
-	case op.Locked != "":
+	}
+	// A failure lock that has run out lifts now, in the attempt's own
+	// transaction.
+	unlock := op.Locked == LockLoginFailures && s.Limits.LockFor > 0 && now.Sub(op.LockedAt) >= s.Limits.LockFor
+	locked := op.Locked
+	if unlock {
+		locked = ""
+	}
+	var decision string
+	var deny error // nil: a login token
+	switch {
+	case !ok:
+		decision, deny = "deny:bad_credentials", ErrBadCredentials
+	case op.Disabled || locked == LockLoginFailures:
+		// The right password, on a locked account: the same answer.
+		decision, deny = "deny:locked", ErrBadCredentials
+	case locked != "":
 		// Locked by the guard: whoever holds the password learns it, the
 		// password is known to the attacker already.
-		s.audit(ctx, op.ID, "login.password", "deny:locked", origin)
-		return "", nil, access.ErrLocked
+		decision, deny = "deny:locked", access.ErrLocked
+	}
+	if deny == ErrBadCredentials {
+		s.throttle.fail(origin, now)
 	}
 	tok, h := newToken("cfl_")
 	ttl := s.LoginTTL
 	if ttl <= 0 {
 		ttl = 5 * time.Minute
 	}
-	var factors []string
-	err = s.Store.Update(ctx, func(ctx context.Context, tx store.Tx) error {
-		var err error
-		if factors, err = s.factors(ctx, tx, op); err != nil {
-			return err
+	factors, err := update(ctx, s.Store, func(ctx context.Context, tx store.Tx) ([]string, error) {
+		o := *op // countFailure marks its copy locked; a rerun starts afresh
+		o.Locked = locked
+		if unlock {
+			if err := tx.LockOperator(ctx, o.ID, "", now); err != nil {
+				return nil, err
+			}
+			if err := tx.AppendAudit(ctx, &audit.Entry{Time: now, Actor: "system", Action: "login.unlock", Reason: o.ID, Decision: "allow:lock_expired"}); err != nil {
+				return nil, err
+			}
 		}
-		if err := tx.PutSession(ctx, &identity.Session{Hash: h, Kind: identity.KindLogin, Operator: op.ID, Created: now, LastSeen: now, Expires: now.Add(ttl), Origin: origin}); err != nil {
-			return err
+		if !ok {
+			if err := s.countFailure(ctx, tx, &o, origin); err != nil {
+				return nil, err
+			}
 		}
-		return tx.AppendAudit(ctx, &audit.Entry{Time: now, Actor: op.ID, Action: "login.password", Decision: "allow", Origin: origin})
+		if deny != nil {
+			return nil, tx.AppendAudit(ctx, &audit.Entry{Time: now, Actor: o.ID, Action: "login.password", Decision: decision, Origin: origin})
+		}
+		factors, err := s.factors(ctx, tx, &o)
+		if err != nil {
+			return nil, err
+		}
+		if err := tx.PutSession(ctx, &identity.Session{Hash: h, Kind: identity.KindLogin, Operator: o.ID, Created: now, LastSeen: now, Expires: now.Add(ttl), Origin: origin}); err != nil {
+			return nil, err
+		}
+		return factors, tx.AppendAudit(ctx, &audit.Entry{Time: now, Actor: o.ID, Action: "login.password", Decision: "allow", Origin: origin})
 	})
-	if err != nil {
+	switch {
+	case err != nil:
 		return "", nil, fmt.Errorf("login: %w", err)
+	case deny != nil:
+		return "", nil, deny
 	}
 	return tok, factors, nil
+}
+
+// loginPseudonym is the keyed pseudonym of an attempted username: 16 hex
+// digits of its blind index under the label "login.username" (no schema
+// field has a dot in its name). The audit names an unknown user's attempts
+// by it, and the throttle its regulars, so that neither holds what was
+// typed (which may be someone's email address, or a password typed into
+// the wrong field). Usernames match exactly, so the username is hashed as
+// given.
+func (s *Service) loginPseudonym(username string) string {
+	return hex.EncodeToString(s.Keys.BlindIndex("login.username", username)[:8])
+}
+
+// update runs fn in one write transaction of st and returns its result. A
+// store may run fn twice (group commit retries), so fn returns its result
+// rather than setting variables it captured.
+func update[T any](ctx context.Context, st store.Store, fn func(context.Context, store.Tx) (T, error)) (T, error) {
+	var out T
+	err := st.Update(ctx, func(ctx context.Context, tx store.Tx) error {
+		var err error
+		out, err = fn(ctx, tx)
+		return err
+	})
+	return out, err
 }
 
 // countFailure counts a failed login of op and locks it when the failures

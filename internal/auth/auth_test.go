@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
-	"github.com/coffre/coffre/internal/store/sqlite/sqlitetest"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -12,7 +11,9 @@ import (
 
 	"github.com/coffre/coffre/internal/auth"
 	"github.com/coffre/coffre/internal/envelope"
+	"github.com/coffre/coffre/internal/store"
 	"github.com/coffre/coffre/internal/store/sqlite"
+	"github.com/coffre/coffre/internal/store/sqlite/sqlitetest"
 	"github.com/pquerna/otp/totp"
 )
 
@@ -20,14 +21,19 @@ var ctx = context.Background()
 
 func newService(t *testing.T, now *time.Time) *auth.Service {
 	t.Helper()
-	seed := make([]byte, envelope.SeedSize)
-	rand.Read(seed)
-	keys, _ := envelope.NewKeyring(map[uint32][]byte{1: seed}, 1)
 	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "a.db"), sqlite.Options{IDs: sqlitetest.IDs()})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
+	return newServiceOn(st, now)
+}
+
+// newServiceOn is a service on st with cheap argon2id and a fresh key.
+func newServiceOn(st store.Store, now *time.Time) *auth.Service {
+	seed := make([]byte, envelope.SeedSize)
+	rand.Read(seed)
+	keys, _ := envelope.NewKeyring(map[uint32][]byte{1: seed}, 1)
 	return &auth.Service{Store: st, Keys: keys, Params: auth.Params{Time: 1, Memory: 1024, Threads: 1},
 		Now: func() time.Time { return *now }, Idle: 10 * time.Minute, Max: time.Hour}
 }

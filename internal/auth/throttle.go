@@ -62,23 +62,28 @@ type originThrottle struct {
 	mu     sync.Mutex
 	minute int64
 	fails  map[string]int
-	good   map[string]time.Time // operator + "\x00" + origin → last successful login
+	held   map[string]bool      // origins refused this minute
+	good   map[string]time.Time // username pseudonym + "\x00" + origin → last successful login
 }
 
-// take reports how long an attempt from origin must wait (0: go on). An
-// account that logged in from origin within 30 days is never held back by
-// others' failures from the same address (a shared office NAT).
-func (t *originThrottle) take(origin string, known bool, now time.Time, perMinute int) time.Duration {
-	if known {
-		return 0
+// take reports how long an attempt from origin must wait (0: go on), and
+// whether it is the first attempt from origin refused this minute. A
+// regular (a username that logged in from origin within 30 days) is never
+// held back by others' failures from the same address (a shared office
+// NAT).
+func (t *originThrottle) take(origin string, regular bool, now time.Time, perMinute int) (time.Duration, bool) {
+	if regular {
+		return 0, false
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.rollLocked(now)
 	if t.fails[origin] < perMinute {
-		return 0
+		return 0, false
 	}
-	return time.Unix((t.minute+1)*60, 0).Sub(now)
+	first := !t.held[origin]
+	t.held[origin] = true
+	return time.Unix((t.minute+1)*60, 0).Sub(now), first
 }
 
 // fail counts a failed login from origin.
@@ -91,31 +96,31 @@ func (t *originThrottle) fail(origin string, now time.Time) {
 
 func (t *originThrottle) rollLocked(now time.Time) {
 	if m := now.Unix() / 60; m != t.minute || t.fails == nil {
-		t.minute, t.fails = m, map[string]int{}
+		t.minute, t.fails, t.held = m, map[string]int{}, map[string]bool{}
 	}
 }
 
-// succeeded remembers a successful login of operator from origin.
-func (t *originThrottle) succeeded(operator, origin string, now time.Time) {
+// succeeded remembers a successful login from origin of the username
+// whose pseudonym is given. Keyed by the username, not the operator id, so
+// that the lookup in known is the same work for a name no account has.
+func (t *originThrottle) succeeded(pseudonym, origin string, now time.Time) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.good == nil || len(t.good) > 100_000 {
 		t.good = map[string]time.Time{}
 	}
-	t.good[operator+"\x00"+origin] = now
+	t.good[pseudonym+"\x00"+origin] = now
 }
 
-func (t *originThrottle) known(operator, origin string, now time.Time) bool {
+// known reports whether the username of pseudonym logged in from origin
+// within 30 days.
+func (t *originThrottle) known(pseudonym, origin string, now time.Time) bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	at, ok := t.good[operator+"\x00"+origin]
+	at, ok := t.good[pseudonym+"\x00"+origin]
 	return ok && now.Sub(at) < 30*24*time.Hour
 }
 
 // Throttled returns how many login attempts were refused by the per-address
 // throttle so far.
 func (s *Service) Throttled() int64 { return s.throttled.Load() }
-
-func (s *Service) knownGood(operator, origin string) bool {
-	return s.throttle.known(operator, origin, s.now())
-}

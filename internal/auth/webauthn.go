@@ -276,7 +276,7 @@ func (s *Service) openSession(ctx context.Context, tx store.Tx, h, sh []byte, op
 			return err
 		}
 	}
-	s.throttle.succeeded(op.ID, origin, now)
+	s.throttle.succeeded(s.loginPseudonym(op.Username), origin, now)
 	return tx.AppendAudit(ctx, &audit.Entry{Time: now, Actor: op.ID, Action: action, Decision: "allow", Origin: origin})
 }
 
