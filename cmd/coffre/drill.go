@@ -116,7 +116,7 @@ func scenarioNames() []string {
 // drillEnv loads the directory and returns the drill's view of this app.
 func (a *app) drillEnv(ctx context.Context, people int, clock *drill.Clock, stderr io.Writer) (*drill.Env, error) {
 	env := &drill.Env{Clock: clock, Limits: a.cfg.Guard.Roles, Location: a.cfg.Guard.Location,
-		IDs: make([]string, people), Units: make([]string, people), Emails: make([]string, people)}
+		IDs: make([]string, people), Units: make([]string, people), Emails: make([]string, people), Notes: make([]bool, people)}
 	_, err := a.loadDemoPeople(ctx, people, stderr, func(first int, ids []string) error {
 		copy(env.IDs[first:], ids)
 		return nil
@@ -129,7 +129,7 @@ func (a *app) drillEnv(ctx context.Context, people int, clock *drill.Clock, stde
 			return nil, fmt.Errorf("drill: person %d has no id (was %s loaded by an earlier run? use a fresh --data)", j, a.cfg.DataDir)
 		}
 		p := synth.Make(demoSeed, j)
-		env.Units[j], env.Emails[j] = p.Unit, p.Fields[synth.EmailPro]
+		env.Units[j], env.Emails[j], env.Notes[j] = p.Unit, p.Fields[synth.EmailPro], p.Fields[synth.HealthNote] != ""
 	}
 	canaryNext := people + 1000
 	env.AddOperator = func(ctx context.Context, name, role, unit string) (*drill.Account, error) {

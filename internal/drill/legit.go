@@ -41,7 +41,7 @@ func caseworkerWeek(ctx context.Context, d *Drill, s *scenarioRun) error {
 				case r < 0.99:
 					j = others[d.rng.IntN(len(others))]
 				default:
-					j = d.rng.IntN(len(d.Env.IDs))
+					j = d.anyone()
 					e.reason = "transfer request " + fmt.Sprint(1000+d.rng.IntN(9000))
 				}
 				if j >= 0 {
@@ -96,7 +96,7 @@ func supportDesk(ctx context.Context, d *Drill, s *scenarioRun) error {
 			peak := t.Add(2 * time.Hour)
 			for t.Before(end) {
 				person++
-				j := d.rng.IntN(len(d.Env.IDs))
+				j := d.anyone()
 				if len(callers) > 0 && d.rng.Float64() < 0.1 {
 					j = callers[d.rng.IntN(len(callers))]
 				}
@@ -119,7 +119,10 @@ func supportDesk(ctx context.Context, d *Drill, s *scenarioRun) error {
 }
 
 // emailOf returns the professional email of subject id.
-func (d *Drill) emailOf(id string) string {
+func (d *Drill) emailOf(id string) string { return d.Env.Emails[d.indexOf(id)] }
+
+// indexOf returns the directory index of subject id.
+func (d *Drill) indexOf(id string) int {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.index == nil {
@@ -128,5 +131,30 @@ func (d *Drill) emailOf(id string) string {
 			d.index[x] = j
 		}
 	}
-	return d.Env.Emails[d.index[id]]
+	return d.index[id]
+}
+
+// spoil marks people an attack changed or erased: the legitimate days
+// that draw people from the whole directory leave them out (a caller whose
+// record was erased does not call).
+func (d *Drill) spoil(ids ...string) {
+	for _, id := range ids {
+		j := d.indexOf(id)
+		d.mu.Lock()
+		d.spoiled[j] = true
+		d.mu.Unlock()
+	}
+}
+
+// anyone draws a person of the directory that no attack spoiled.
+func (d *Drill) anyone() int {
+	for {
+		j := d.rng.IntN(len(d.Env.IDs))
+		d.mu.Lock()
+		bad := d.spoiled[j]
+		d.mu.Unlock()
+		if !bad {
+			return j
+		}
+	}
 }

@@ -28,6 +28,18 @@ var scenarios = []Scenario{
 		pass: func(r *Result) bool {
 			return r.AfterCanary != nil && *r.AfterCanary == 0 && r.LockedAccounts == r.Accounts
 		}},
+	{Name: "update-oracle", Kind: "attack", Bound: "values confirmed ≤ 25, locked", run: updateOracle, measure: oracleFigures("update"),
+		pass: func(r *Result) bool { return r.Figures["values_confirmed"] <= 25 && r.LockedAccounts == 1 }},
+	{Name: "erase-spree", Kind: "attack", Bound: "erased beyond the daily budget ≤ 5, locked", run: eraseSpree, measure: erasureFigures,
+		pass: func(r *Result) bool { return r.Figures["erased_beyond_budget"] <= 5 && r.LockedAccounts == 1 }},
+	{Name: "create-probe", Kind: "attack", Bound: "values confirmed ≤ 25, locked", run: createProbe, measure: oracleFigures("create"),
+		pass: func(r *Result) bool { return r.Figures["values_confirmed"] <= 25 && r.LockedAccounts == 1 }},
+	{Name: "policy-probing", Kind: "attack", Bound: "locked within 10 requests, nothing read", run: policyProbing, measure: probingFigures,
+		pass: func(r *Result) bool {
+			return r.LockedAccounts == 1 && r.Figures["requests_before_lock"] <= 10 && r.Exfiltrated == 0
+		}},
+	{Name: "purpose-combination", Kind: "attack", Bound: "people with national id, birth date and health note ≤ 25, locked", run: purposeCombination, measure: combinationFigures,
+		pass: func(r *Result) bool { return r.Figures["people_assembled"] <= 25 && r.LockedAccounts == 1 }},
 	{Name: "credential-stuffing", Kind: "attack", Slow: true, Bound: "no session; targets locked; regulars log in", run: credentialStuffing,
 		pass: func(r *Result) bool {
 			f := r.Figures
