@@ -24,10 +24,11 @@ import (
 const drillExample = "coffre drill --scenario versailles-scrape,caseworker-day --json"
 
 func runDrill(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("drill", "[--scenario NAME,…] [--json] [--people N] [--data DIR]", drillExample, stderr)
+	fs := newFlags("drill", "[--scenario NAME,…] [--json] [--people N] [--scale N] [--data DIR]", drillExample, stderr)
 	names := fs.String("scenario", "", "run only these scenarios (comma-separated): "+strings.Join(scenarioNames(), ", "))
 	asJSON := fs.Bool("json", false, "print the results as JSON")
 	people := fs.Int("people", 243000, "synthetic people in the directory")
+	scale := fs.Int("scale", 1, "divide the legitimate scenarios' headcount by `N` (quicker runs)")
 	data := fs.String("data", "", "data `directory` (default: a temporary one, removed afterwards)")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -40,6 +41,9 @@ func runDrill(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			}
 			want = append(want, n)
 		}
+	}
+	if *scale < 1 || *scale > 25 {
+		return &usageError{msg: "--scale must be between 1 and 25"}
 	}
 	if *people < 20000 || *people > 10_000_000 {
 		return &usageError{msg: "--people must be between 20,000 and 10,000,000 (the scenarios need full units)"}
@@ -81,6 +85,7 @@ func runDrill(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	d := drill.New(env, clock.Now())
 	d.Log = stderr
+	d.Scale = *scale
 	rs, err := d.Run(ctx, want)
 	stop()
 	<-served

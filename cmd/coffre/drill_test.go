@@ -10,16 +10,18 @@ import (
 	"github.com/coffre/coffre/internal/synth"
 )
 
-// TestDrill runs the drill's fast scenarios on a small directory and
-// checks the JSON report's shape and bounds; the numbers come from the audit log of a real
+// TestDrill runs the drill's fast scenarios on a small directory (the
+// legitimate days with a tenth of their staff) and checks the JSON
+// report's shape and bounds; the numbers come from the audit log of a real
 // server, so a guard that stopped locking would fail here.
 func TestDrill(t *testing.T) {
 	if testing.Short() {
 		t.Skip("loads a directory")
 	}
 	names := []string{"versailles-scrape", "leaked-emails", "canary", "many-accounts", "partner-hijack",
-		"update-oracle", "erase-spree", "create-probe", "policy-probing", "purpose-combination"}
-	code, stdout, stderr := runCLI(t, "drill", "--people", "20000", "--json", "--data", t.TempDir(),
+		"update-oracle", "erase-spree", "create-probe", "policy-probing", "purpose-combination",
+		"caseworker-day", "support-desk"}
+	code, stdout, stderr := runCLI(t, "drill", "--people", "20000", "--scale", "10", "--json", "--data", t.TempDir(),
 		"--scenario", strings.Join(names, ","))
 	if code != 0 {
 		t.Fatalf("drill exit %d\n%s", code, stderr)
@@ -74,6 +76,10 @@ func TestDrill(t *testing.T) {
 		case "purpose-combination":
 			if f["people_assembled"] > 25 || f["people_assembled"] == 0 || locked != 1 {
 				t.Errorf("purpose-combination: figures %v, locked %v", f, locked)
+			}
+		case "caseworker-day", "support-desk":
+			if r["false_lockouts"].(float64) != 0 || f["updates"] == 0 || name == "caseworker-day" && f["creates"] == 0 {
+				t.Errorf("%s: false lockouts %v, figures %v", name, r["false_lockouts"], f)
 			}
 		}
 		if r["pass"] != true {

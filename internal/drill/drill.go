@@ -170,6 +170,7 @@ type Drill struct {
 	spoiled map[int]bool
 	week    time.Time // the Monday of the next scenario
 	nameN   int
+	fresh   int            // values no one holds, handed out so far
 	index   map[string]int // subject id → person
 	client  *client
 	mu      sync.Mutex

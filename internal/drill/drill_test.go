@@ -2,11 +2,14 @@ package drill
 
 import (
 	"maps"
+	"math/rand/v2"
 	"testing"
 	"time"
 
 	"github.com/coffre/coffre/internal/audit"
+	"github.com/coffre/coffre/internal/config"
 	"github.com/coffre/coffre/internal/guard"
+	"github.com/coffre/coffre/internal/value"
 )
 
 func TestClockNeverGoesBack(t *testing.T) {
@@ -48,6 +51,44 @@ func TestAttackerArithmetic(t *testing.T) {
 				t.Errorf("quota = %+v, want %+v", q, tt.quota)
 			}
 		})
+	}
+}
+
+// TestLegitimateValues: every value a legitimate day sets passes the demo
+// schema's validation, and no two are alike (a legitimate change never
+// conflicts).
+func TestLegitimateValues(t *testing.T) {
+	cfg, err := config.Demo(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := &Drill{rng: rand.New(rand.NewPCG(1, 2))}
+	seen := map[string]bool{}
+	check := func(fields map[string]string) {
+		for name, v := range fields {
+			f, ok := cfg.Policy.Field(name)
+			if !ok {
+				t.Fatalf("no field %q in the demo schema", name)
+			}
+			if err := value.Validate(f, v); err != nil {
+				t.Errorf("%s %q: %v", name, v, err)
+			}
+			if f.Lookup && seen[v] {
+				t.Errorf("%s %q handed out twice", name, v)
+			}
+			seen[v] = true
+		}
+	}
+	for range 500 {
+		change, reason := d.change()
+		if reason == "" {
+			t.Errorf("change %v without a reason", change)
+		}
+		check(change)
+		check(d.newPerson())
+	}
+	if got, want := freshPhone(1234567), "09 01 23 45 67"; got != want {
+		t.Errorf("freshPhone(1234567) = %q, want %q", got, want)
 	}
 }
 

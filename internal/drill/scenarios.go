@@ -45,9 +45,9 @@ var scenarios = []Scenario{
 			f := r.Figures
 			return f["sessions_obtained"] == 0 && f["targets_locked"] == f["targets"] && f["regular_logins_failed"] == 0 && f["regular_logins_ok"] > 0
 		}},
-	{Name: "caseworker-day", Kind: "legitimate", Bound: "0 false lockouts", run: caseworkerWeek,
+	{Name: "caseworker-day", Kind: "legitimate", Bound: "0 false lockouts", run: caseworkerWeek, measure: dayFigures,
 		pass: func(r *Result) bool { return r.FalseLockouts == 0 }},
-	{Name: "support-desk", Kind: "legitimate", Bound: "0 false lockouts", run: supportDesk,
+	{Name: "support-desk", Kind: "legitimate", Bound: "0 false lockouts", run: supportDesk, measure: dayFigures,
 		pass: func(r *Result) bool { return r.FalseLockouts == 0 }},
 }
 
@@ -302,6 +302,13 @@ type event struct {
 	purpose string
 	reason  string
 	person  int // a legitimate day's person (to skip the rest of its visits after a 429)
+	// change, if set, is what the account then changes of the person it
+	// read (under case-update, with changeReason).
+	change       map[string]string
+	changeReason string
+	// create, if set: the account creates this person in its own unit,
+	// then reads it back (the event has no id).
+	create map[string]string
 }
 
 // play runs events in simulated time: events of the same simulated minute
@@ -380,6 +387,14 @@ func (d *Drill) play(ctx context.Context, s *scenarioRun, accounts []*Account, e
 // doEvent runs one event and returns the status of its last request.
 func (d *Drill) doEvent(ctx context.Context, s *scenarioRun, se *session, e event) (int, error) {
 	id := e.id
+	if e.create != nil {
+		created, st, err := se.create(ctx, se.a.Unit, e.create)
+		s.count(st)
+		if err != nil || st != http.StatusCreated {
+			return st, err
+		}
+		id = created
+	}
 	if e.email != "" {
 		if e.typo {
 			_, st, err := se.lookup(ctx, "email_pro", "x"+e.email, e.purpose)
@@ -401,6 +416,11 @@ func (d *Drill) doEvent(ctx context.Context, s *scenarioRun, se *session, e even
 		return http.StatusOK, nil
 	}
 	st, err := se.read(ctx, id, e.purpose, e.reason)
+	s.count(st)
+	if err != nil || st != http.StatusOK || e.change == nil {
+		return st, err
+	}
+	st, err = se.update(ctx, id, "case-update", e.changeReason, e.change)
 	s.count(st)
 	return st, err
 }
