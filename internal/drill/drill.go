@@ -445,10 +445,13 @@ func Print(w io.Writer, rs []Result) {
 			r.LockedAccounts, r.Accounts, r.FalseLockouts, lock, codes, r.RecordsRead, r.Limited, r.Requests, r.Bound, verdict)
 	}
 	tw.Flush()
+	sep := "\n"
 	for _, r := range rs {
 		if len(r.Figures) == 0 {
 			continue
 		}
+		fmt.Fprint(w, sep)
+		sep = ""
 		var fs []string
 		for _, k := range slices.Sorted(maps.Keys(r.Figures)) {
 			fs = append(fs, fmt.Sprintf("%s %d", strings.ReplaceAll(k, "_", " "), r.Figures[k]))

@@ -3,6 +3,7 @@ package drill
 import (
 	"maps"
 	"math/rand/v2"
+	"strings"
 	"testing"
 	"time"
 
@@ -171,4 +172,19 @@ func TestFigures(t *testing.T) {
 			t.Errorf("got %v, want %v", f, want)
 		}
 	})
+}
+
+// TestPrint: the table, then each scenario's own figures on a line.
+func TestPrint(t *testing.T) {
+	var b strings.Builder
+	Print(&b, []Result{
+		{Scenario: "versailles-scrape", Kind: "attack", Exfiltrated: 12, Accounts: 1, LockedAccounts: 1, LockCodes: []string{"velocity"}, Bound: "exfiltrated ≤ 25", Pass: true},
+		{Scenario: "update-oracle", Kind: "attack", Accounts: 1, Figures: map[string]int{"values_free": 3, "values_confirmed": 9}, Bound: "values confirmed ≤ 25, locked"},
+	})
+	out := b.String()
+	for _, want := range []string{"exfiltrated ≤ 25: ok", "values confirmed ≤ 25, locked: FAILED", "\n\nupdate-oracle: values confirmed 9, values free 3\n"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("Print lacks %q:\n%s", want, out)
+		}
+	}
 }
