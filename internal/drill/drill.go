@@ -168,17 +168,20 @@ type Drill struct {
 	used   map[int]bool // people already in a caseload or canary role
 	// spoiled are people an attack changed or erased.
 	spoiled map[int]bool
-	week    time.Time // the Monday of the next scenario
-	nameN   int
-	fresh   int            // values no one holds, handed out so far
-	index   map[string]int // subject id → person
-	client  *client
-	mu      sync.Mutex
+	// moved maps the work emails of the directory that a legitimate
+	// change replaced to the new ones (people give their current email).
+	moved  map[string]string
+	week   time.Time // the Monday of the next scenario
+	nameN  int
+	fresh  int            // values no one holds, handed out so far
+	index  map[string]int // subject id → person
+	client *client
+	mu     sync.Mutex
 }
 
 // New returns a drill over env, starting on the Monday after start.
 func New(env *Env, start time.Time) *Drill {
-	d := &Drill{Env: env, Scale: 1, rng: rand.New(rand.NewPCG(1, 2)), byUnit: map[string][]int{}, used: map[int]bool{}, spoiled: map[int]bool{}}
+	d := &Drill{Env: env, Scale: 1, rng: rand.New(rand.NewPCG(1, 2)), byUnit: map[string][]int{}, used: map[int]bool{}, spoiled: map[int]bool{}, moved: map[string]string{}}
 	for j, u := range env.Units {
 		d.byUnit[u] = append(d.byUnit[u], j)
 	}
@@ -386,7 +389,7 @@ func (d *Drill) account(ctx context.Context, s *scenarioRun, role, unit string, 
 		if len(load) == n {
 			break
 		}
-		if !d.used[j] {
+		if !d.used[j] && !d.spoiled[j] {
 			d.used[j] = true
 			load = append(load, d.Env.IDs[j])
 		}

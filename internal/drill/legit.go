@@ -211,8 +211,40 @@ func (d *Drill) newPerson() map[string]string {
 // emailOf returns the professional email of subject id.
 func (d *Drill) emailOf(id string) string { return d.Env.Emails[d.indexOf(id)] }
 
-// indexOf returns the directory index of subject id.
+// move records that the work email of subject id (of the directory) is
+// now email.
+func (d *Drill) move(id, email string) {
+	j, ok := d.lookupIndex(id)
+	if !ok {
+		return
+	}
+	d.mu.Lock()
+	d.moved[d.Env.Emails[j]] = email
+	d.mu.Unlock()
+}
+
+// current returns the work email that replaced email, or email.
+func (d *Drill) current(email string) string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if m, ok := d.moved[email]; ok {
+		return m
+	}
+	return email
+}
+
+// indexOf returns the directory index of subject id, which must be a
+// person of the directory.
 func (d *Drill) indexOf(id string) int {
+	j, ok := d.lookupIndex(id)
+	if !ok {
+		panic("drill: " + id + " is not in the directory")
+	}
+	return j
+}
+
+// lookupIndex returns the directory index of subject id.
+func (d *Drill) lookupIndex(id string) (int, bool) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.index == nil {
@@ -221,7 +253,8 @@ func (d *Drill) indexOf(id string) int {
 			d.index[x] = j
 		}
 	}
-	return d.index[id]
+	j, ok := d.index[id]
+	return j, ok
 }
 
 // spoil marks people an attack changed or erased: the legitimate days
@@ -249,21 +282,26 @@ func (d *Drill) anyone() int {
 	}
 }
 
-// dayFigures counts what the legitimate accounts changed and created,
-// and their soft limits by code (limited_<code>): what a tight budget
-// costs a working day.
+// dayFigures counts what the legitimate accounts changed and created
+// (and the changes and creates refused, whatever the reason), and their
+// soft limits by code (limited_<code>): what a tight budget costs a
+// working day.
 func dayFigures(_ *Drill, s *scenarioRun, es []audit.Entry, f map[string]int) {
-	f["updates"], f["creates"] = 0, 0
+	f["updates"], f["creates"], f["writes_refused"] = 0, 0, 0
 	for _, e := range es {
 		if !s.mine(e.Actor) {
 			continue
 		}
+		write := e.Action == "update" || e.Action == "create"
 		switch {
 		case e.Action == "update" && strings.HasPrefix(e.Decision, "allow"):
 			f["updates"]++
 		case e.Action == "create" && strings.HasPrefix(e.Decision, "allow"):
 			f["creates"]++
-		case strings.HasPrefix(e.Decision, "deny:limited:"):
+		case write:
+			f["writes_refused"]++
+		}
+		if strings.HasPrefix(e.Decision, "deny:limited:") {
 			f["limited_"+strings.TrimPrefix(e.Decision, "deny:limited:")]++
 		}
 	}

@@ -396,14 +396,15 @@ func (d *Drill) doEvent(ctx context.Context, s *scenarioRun, se *session, e even
 		id = created
 	}
 	if e.email != "" {
+		email := d.current(e.email)
 		if e.typo {
-			_, st, err := se.lookup(ctx, "email_pro", "x"+e.email, e.purpose)
+			_, st, err := se.lookup(ctx, "email_pro", "x"+email, e.purpose)
 			s.count(st)
 			if err != nil || st != http.StatusNotFound {
 				return st, err
 			}
 		}
-		found, st, err := se.lookup(ctx, "email_pro", e.email, e.purpose)
+		found, st, err := se.lookup(ctx, "email_pro", email, e.purpose)
 		s.count(st)
 		if err != nil || st != http.StatusOK {
 			return st, err
@@ -422,18 +423,24 @@ func (d *Drill) doEvent(ctx context.Context, s *scenarioRun, se *session, e even
 	}
 	st, err = se.update(ctx, id, "case-update", e.changeReason, e.change)
 	s.count(st)
+	if v, ok := e.change["email_pro"]; ok && st == http.StatusNoContent {
+		d.move(id, v)
+	}
 	return st, err
 }
 
-// notIn returns the people of unit outside caseload.
+// notIn returns the people of unit outside caseload that no attack
+// spoiled.
 func (d *Drill) notIn(unit string, caseload []string) []int {
 	in := map[string]bool{}
 	for _, id := range caseload {
 		in[id] = true
 	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
 	var out []int
 	for _, j := range d.byUnit[unit] {
-		if !in[d.Env.IDs[j]] {
+		if !in[d.Env.IDs[j]] && !d.spoiled[j] {
 			out = append(out, j)
 		}
 	}

@@ -3,6 +3,7 @@ package drill
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"strings"
 
 	"github.com/coffre/coffre/internal/audit"
@@ -123,10 +124,12 @@ func eraseSpree(ctx context.Context, d *Drill, s *scenarioRun) error {
 	}
 	list = append(list, d.Env.IDs...)
 	list = list[:min(len(list), 1000)]
-	d.spoil(list...) // whatever it erases is gone for the scenarios after
 	return hammer(ctx, d, a, 8, len(list), func(se *session, i int) error {
 		st, err := se.erase(ctx, list[i], attackReason)
 		s.count(st)
+		if st == http.StatusNoContent {
+			d.spoil(list[i]) // gone for the scenarios after
+		}
 		return err
 	})
 }
