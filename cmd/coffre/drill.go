@@ -24,10 +24,11 @@ import (
 const drillExample = "coffre drill --scenario versailles-scrape,caseworker-day --json"
 
 func runDrill(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("drill", "[--scenario NAME,…] [--json] [--people N] [--data DIR]", drillExample, stderr)
+	fs := newFlags("drill", "[--scenario NAME,…] [--json] [--people N] [--scale N] [--data DIR]", drillExample, stderr)
 	names := fs.String("scenario", "", "run only these scenarios (comma-separated): "+strings.Join(scenarioNames(), ", "))
 	asJSON := fs.Bool("json", false, "print the results as JSON")
 	people := fs.Int("people", 243000, "synthetic people in the directory")
+	scale := fs.Int("scale", 1, "divide the legitimate scenarios' headcount by `N` (quicker runs)")
 	data := fs.String("data", "", "data `directory` (default: a temporary one, removed afterwards)")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -40,6 +41,9 @@ func runDrill(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			}
 			want = append(want, n)
 		}
+	}
+	if *scale < 1 || *scale > 25 {
+		return &usageError{msg: "--scale must be between 1 and 25"}
 	}
 	if *people < 20000 || *people > 10_000_000 {
 		return &usageError{msg: "--people must be between 20,000 and 10,000,000 (the scenarios need full units)"}
@@ -81,6 +85,7 @@ func runDrill(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	d := drill.New(env, clock.Now())
 	d.Log = stderr
+	d.Scale = *scale
 	rs, err := d.Run(ctx, want)
 	stop()
 	<-served
@@ -116,7 +121,7 @@ func scenarioNames() []string {
 // drillEnv loads the directory and returns the drill's view of this app.
 func (a *app) drillEnv(ctx context.Context, people int, clock *drill.Clock, stderr io.Writer) (*drill.Env, error) {
 	env := &drill.Env{Clock: clock, Limits: a.cfg.Guard.Roles, Location: a.cfg.Guard.Location,
-		IDs: make([]string, people), Units: make([]string, people), Emails: make([]string, people)}
+		IDs: make([]string, people), Units: make([]string, people), Emails: make([]string, people), Notes: make([]bool, people)}
 	_, err := a.loadDemoPeople(ctx, people, stderr, func(first int, ids []string) error {
 		copy(env.IDs[first:], ids)
 		return nil
@@ -129,7 +134,7 @@ func (a *app) drillEnv(ctx context.Context, people int, clock *drill.Clock, stde
 			return nil, fmt.Errorf("drill: person %d has no id (was %s loaded by an earlier run? use a fresh --data)", j, a.cfg.DataDir)
 		}
 		p := synth.Make(demoSeed, j)
-		env.Units[j], env.Emails[j] = p.Unit, p.Fields[synth.EmailPro]
+		env.Units[j], env.Emails[j], env.Notes[j] = p.Unit, p.Fields[synth.EmailPro], p.Fields[synth.HealthNote] != ""
 	}
 	canaryNext := people + 1000
 	env.AddOperator = func(ctx context.Context, name, role, unit string) (*drill.Account, error) {

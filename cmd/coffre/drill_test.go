@@ -10,15 +10,19 @@ import (
 	"github.com/coffre/coffre/internal/synth"
 )
 
-// TestDrill runs the drill's fast scenarios on a small directory and checks
-// the JSON report's shape and bounds; the numbers come from the audit log
-// of a real server, so a guard that stopped locking would fail here.
+// TestDrill runs the drill's fast scenarios on a small directory (the
+// legitimate days with a tenth of their staff) and checks the JSON
+// report's shape and bounds; the numbers come from the audit log of a real
+// server, so a guard that stopped locking would fail here.
 func TestDrill(t *testing.T) {
 	if testing.Short() {
 		t.Skip("loads a directory")
 	}
-	code, stdout, stderr := runCLI(t, "drill", "--people", "20000", "--json", "--data", t.TempDir(),
-		"--scenario", "versailles-scrape,leaked-emails,canary,many-accounts,partner-hijack")
+	names := []string{"versailles-scrape", "leaked-emails", "canary", "many-accounts", "partner-hijack",
+		"update-oracle", "erase-spree", "create-probe", "policy-probing", "purpose-combination",
+		"caseworker-day", "support-desk"}
+	code, stdout, stderr := runCLI(t, "drill", "--people", "20000", "--scale", "10", "--json", "--data", t.TempDir(),
+		"--scenario", strings.Join(names, ","))
 	if code != 0 {
 		t.Fatalf("drill exit %d\n%s", code, stderr)
 	}
@@ -28,8 +32,8 @@ func TestDrill(t *testing.T) {
 	if err := json.Unmarshal([]byte(stdout), &rep); err != nil {
 		t.Fatalf("JSON: %v\n%s", err, stdout)
 	}
-	if len(rep.Scenarios) != 5 {
-		t.Fatalf("%d scenarios, want 5", len(rep.Scenarios))
+	if len(rep.Scenarios) != len(names) {
+		t.Fatalf("%d scenarios, want %d", len(rep.Scenarios), len(names))
 	}
 	for _, r := range rep.Scenarios {
 		for _, k := range []string{"scenario", "kind", "exfiltrated", "exfiltrated_out_of_scope", "locked_accounts", "false_lockouts", "seconds_to_lockout"} {
@@ -39,10 +43,12 @@ func TestDrill(t *testing.T) {
 		}
 		name := r["scenario"].(string)
 		ex := r["exfiltrated"].(float64)
+		locked := r["locked_accounts"].(float64)
+		f := figures(r)
 		switch name {
 		case "versailles-scrape", "leaked-emails", "partner-hijack":
-			if ex > 25 || r["locked_accounts"].(float64) != 1 || r["seconds_to_lockout"] == nil {
-				t.Errorf("%s: exfiltrated %v, locked %v, lockout %v", name, ex, r["locked_accounts"], r["seconds_to_lockout"])
+			if ex > 25 || locked != 1 || r["seconds_to_lockout"] == nil {
+				t.Errorf("%s: exfiltrated %v, locked %v, lockout %v", name, ex, locked, r["seconds_to_lockout"])
 			}
 		case "canary":
 			if r["exfiltrated_after_canary"].(float64) != 0 || !strings.Contains(strings.Join(codes(r), ","), "canary") {
@@ -52,8 +58,44 @@ func TestDrill(t *testing.T) {
 			if ex > 100 || ex == 0 {
 				t.Errorf("many-accounts exfiltrated %v", ex)
 			}
+		case "update-oracle", "create-probe":
+			// Confirmed values, counted from the audit log: at most 25,
+			// then the lock; the attack did learn something (or it did
+			// not run).
+			if f["values_confirmed"] > 25 || f["values_confirmed"] == 0 || locked != 1 || ex != 0 {
+				t.Errorf("%s: figures %v, locked %v, exfiltrated %v", name, f, locked, ex)
+			}
+		case "erase-spree":
+			if f["erased_beyond_budget"] > 5 || f["erased"] == 0 || locked != 1 {
+				t.Errorf("erase-spree: figures %v, locked %v", f, locked)
+			}
+		case "policy-probing":
+			if f["requests_before_lock"] > 10 || f["refusals_before_lock"] == 0 || locked != 1 || ex != 0 {
+				t.Errorf("policy-probing: figures %v, locked %v, exfiltrated %v", f, locked, ex)
+			}
+		case "purpose-combination":
+			if f["people_assembled"] > 25 || f["people_assembled"] == 0 || locked != 1 {
+				t.Errorf("purpose-combination: figures %v, locked %v", f, locked)
+			}
+		case "caseworker-day", "support-desk":
+			if r["false_lockouts"].(float64) != 0 || f["updates"] == 0 || name == "caseworker-day" && f["creates"] == 0 {
+				t.Errorf("%s: false lockouts %v, figures %v", name, r["false_lockouts"], f)
+			}
+		}
+		if r["pass"] != true {
+			t.Errorf("%s: bound not met: %v", name, r)
 		}
 	}
+}
+
+// figures returns a result's own figures.
+func figures(r map[string]any) map[string]float64 {
+	out := map[string]float64{}
+	m, _ := r["figures"].(map[string]any)
+	for k, v := range m {
+		out[k] = v.(float64)
+	}
+	return out
 }
 
 func codes(r map[string]any) []string {

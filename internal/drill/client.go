@@ -36,17 +36,24 @@ type session struct {
 }
 
 func (c *client) do(ctx context.Context, method, path, origin, token string, hdr map[string]string, body any, out any) (int, error) {
+	st, _, err := c.exchange(ctx, method, path, origin, token, hdr, body, out)
+	return st, err
+}
+
+// exchange sends one request and decodes a 2xx answer into out; it
+// returns the status and, for a refusal, the error code of its body.
+func (c *client) exchange(ctx context.Context, method, path, origin, token string, hdr map[string]string, body any, out any) (int, string, error) {
 	var rd io.Reader
 	if body != nil {
 		b, err := json.Marshal(body)
 		if err != nil {
-			return 0, err
+			return 0, "", err
 		}
 		rd = bytes.NewReader(b)
 	}
 	req, err := http.NewRequestWithContext(ctx, method, c.env.URL+path, rd)
 	if err != nil {
-		return 0, err
+		return 0, "", err
 	}
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
@@ -60,22 +67,30 @@ func (c *client) do(ctx context.Context, method, path, origin, token string, hdr
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return 0, err
+		return 0, "", err
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
 	if err != nil {
-		return 0, err
+		return 0, "", err
 	}
-	if out != nil && resp.StatusCode == http.StatusOK {
+	if out != nil && resp.StatusCode >= 200 && resp.StatusCode < 300 {
 		if err := json.Unmarshal(b, out); err != nil {
-			return resp.StatusCode, fmt.Errorf("%s %s: %w", method, path, err)
+			return resp.StatusCode, "", fmt.Errorf("%s %s: %w", method, path, err)
 		}
 	}
 	if resp.StatusCode >= 500 {
-		return resp.StatusCode, fmt.Errorf("%s %s: %d %s", method, path, resp.StatusCode, b)
+		return resp.StatusCode, "", fmt.Errorf("%s %s: %d %s", method, path, resp.StatusCode, b)
 	}
-	return resp.StatusCode, nil
+	var refusal struct {
+		Error struct {
+			Code string `json:"code"`
+		} `json:"error"`
+	}
+	if resp.StatusCode >= 400 {
+		_ = json.Unmarshal(b, &refusal) // a body that is not the usual shape has no code
+	}
+	return resp.StatusCode, refusal.Error.Code, nil
 }
 
 // login logs a in with password and TOTP at the simulated time. It
@@ -122,37 +137,96 @@ func (s *session) ensure(ctx context.Context) (bool, error) {
 	return s.token != "", nil
 }
 
-// read reads one subject; it returns the HTTP status. A 401 drops the
-// token (the next call logs in again).
-func (s *session) read(ctx context.Context, id, purpose, reason string) (int, error) {
+// call sends one request of the session (logging in again first when the
+// session was revoked); it returns the status and the refusal's error
+// code. A 401 other than a request for a step-up drops the token (the
+// next call logs in again).
+func (s *session) call(ctx context.Context, method, path string, hdr map[string]string, body, out any) (int, string, error) {
 	if ok, err := s.ensure(ctx); !ok || err != nil {
-		return s.loginStatus, err
+		return s.loginStatus, "", err
 	}
-	hdr := map[string]string{"Coffre-Purpose": purpose}
+	st, code, err := s.c.exchange(ctx, method, path, s.a.Origin, s.token, hdr, body, out)
+	if st == http.StatusUnauthorized && code != "step_up_required" {
+		s.token = ""
+	}
+	return st, code, err
+}
+
+// headers are the purpose and reason headers of a request (empty ones
+// left out).
+func headers(purpose, reason string) map[string]string {
+	hdr := map[string]string{}
+	if purpose != "" {
+		hdr["Coffre-Purpose"] = purpose
+	}
 	if reason != "" {
 		hdr["Coffre-Reason"] = reason
 	}
-	st, err := s.c.do(ctx, "GET", "/v1/subjects/"+id, s.a.Origin, s.token, hdr, nil, nil)
-	if st == http.StatusUnauthorized {
-		s.token = ""
-	}
+	return hdr
+}
+
+// read reads one subject; it returns the HTTP status.
+func (s *session) read(ctx context.Context, id, purpose, reason string) (int, error) {
+	st, _, err := s.readCode(ctx, id, purpose, reason)
 	return st, err
+}
+
+// readCode reads one subject; it returns the HTTP status and the error
+// code of a refusal (step_up_required, say).
+func (s *session) readCode(ctx context.Context, id, purpose, reason string) (int, string, error) {
+	return s.call(ctx, "GET", "/v1/subjects/"+id, headers(purpose, reason), nil, nil)
 }
 
 // lookup finds a subject by email; it returns the id (on 200) and status.
 func (s *session) lookup(ctx context.Context, field, value, purpose string) (string, int, error) {
-	if ok, err := s.ensure(ctx); !ok || err != nil {
-		return "", s.loginStatus, err
-	}
 	var out struct {
 		ID string `json:"id"`
 	}
-	st, err := s.c.do(ctx, "POST", "/v1/subjects/lookup", s.a.Origin, s.token, map[string]string{"Coffre-Purpose": purpose},
-		map[string]string{"field": field, "value": value}, &out)
-	if st == http.StatusUnauthorized {
-		s.token = ""
-	}
+	st, _, err := s.call(ctx, "POST", "/v1/subjects/lookup", headers(purpose, ""), map[string]string{"field": field, "value": value}, &out)
 	return out.ID, st, err
+}
+
+// update sets fields of subject id under a write purpose; it returns the
+// HTTP status (204 when changed, 409 when a lookup value is taken).
+func (s *session) update(ctx context.Context, id, purpose, reason string, fields map[string]string) (int, error) {
+	st, _, err := s.call(ctx, "PATCH", "/v1/subjects/"+id, headers(purpose, reason), map[string]any{"fields": fields}, nil)
+	return st, err
+}
+
+// erase erases subject id; it returns the HTTP status.
+func (s *session) erase(ctx context.Context, id, reason string) (int, error) {
+	st, _, err := s.call(ctx, "DELETE", "/v1/subjects/"+id, headers("", reason), nil, nil)
+	return st, err
+}
+
+// create creates a subject in unit; it returns its id (on 201) and the
+// HTTP status.
+func (s *session) create(ctx context.Context, unit string, fields map[string]string) (string, int, error) {
+	var out struct {
+		ID string `json:"id"`
+	}
+	st, _, err := s.call(ctx, "POST", "/v1/subjects", nil, map[string]any{"unit": unit, "fields": fields}, &out)
+	return out.ID, st, err
+}
+
+// stepUp proves a fresh TOTP code in the session for purpose, at the
+// simulated time (whose 30-second step must be later than the login's:
+// a code works once). A server whose step-up names no purpose refuses
+// the purpose field as unknown (400, before the code is checked): then
+// the code is proved without it. It returns the HTTP status.
+func (s *session) stepUp(ctx context.Context, purpose string) (int, error) {
+	if ok, err := s.ensure(ctx); !ok || err != nil {
+		return s.loginStatus, err
+	}
+	code, err := totp.GenerateCodeCustom(s.a.Secret, s.c.env.Clock.Now(), totp.ValidateOpts{Period: 30, Digits: otp.DigitsSix, Algorithm: otp.AlgorithmSHA1})
+	if err != nil {
+		return 0, err
+	}
+	st, err := s.c.do(ctx, "POST", "/v1/auth/stepup/totp", s.a.Origin, s.token, nil, map[string]string{"code": code, "purpose": purpose}, nil)
+	if st == http.StatusBadRequest && err == nil {
+		st, err = s.c.do(ctx, "POST", "/v1/auth/stepup/totp", s.a.Origin, s.token, nil, map[string]string{"code": code}, nil)
+	}
+	return st, err
 }
 
 // jsonBody is a request body marshalled to JSON (nil: none).

@@ -13,6 +13,7 @@ import (
 	"crypto/x509"
 	"fmt"
 	"io"
+	"maps"
 	"math/rand/v2"
 	"slices"
 	"strings"
@@ -68,6 +69,9 @@ type Env struct {
 	// People is the directory: IDs[j] is person j, with Units[j] and
 	// Emails[j] (its professional email).
 	IDs, Units, Emails []string
+	// Notes[j] says whether person j has a health note (special-category
+	// data): the list an attacker after it would want.
+	Notes []bool
 	// Limits are the guard's limits by role, as configured.
 	Limits map[string]guard.Limits
 	// Location is the guard's time zone.
@@ -142,7 +146,10 @@ type Scenario struct {
 	// Slow scenarios run only when named (--scenario).
 	Slow bool
 	run  func(ctx context.Context, d *Drill, s *scenarioRun) error
-	pass func(r *Result) bool
+	// measure, if set, adds the scenario's own figures to f, counted from
+	// the audit entries of its run.
+	measure func(d *Drill, s *scenarioRun, es []audit.Entry, f map[string]int)
+	pass    func(r *Result) bool
 }
 
 // Scenarios lists every scenario, attacks first.
@@ -159,8 +166,14 @@ type Drill struct {
 	rng    *rand.Rand
 	byUnit map[string][]int
 	used   map[int]bool // people already in a caseload or canary role
-	week   time.Time    // the Monday of the next scenario
+	// spoiled are people an attack changed or erased.
+	spoiled map[int]bool
+	// moved maps the work emails of the directory that a legitimate
+	// change replaced to the new ones (people give their current email).
+	moved  map[string]string
+	week   time.Time // the Monday of the next scenario
 	nameN  int
+	fresh  int            // values no one holds, handed out so far
 	index  map[string]int // subject id → person
 	client *client
 	mu     sync.Mutex
@@ -168,7 +181,7 @@ type Drill struct {
 
 // New returns a drill over env, starting on the Monday after start.
 func New(env *Env, start time.Time) *Drill {
-	d := &Drill{Env: env, Scale: 1, rng: rand.New(rand.NewPCG(1, 2)), byUnit: map[string][]int{}, used: map[int]bool{}}
+	d := &Drill{Env: env, Scale: 1, rng: rand.New(rand.NewPCG(1, 2)), byUnit: map[string][]int{}, used: map[int]bool{}, spoiled: map[int]bool{}, moved: map[string]string{}}
 	for j, u := range env.Units {
 		d.byUnit[u] = append(d.byUnit[u], j)
 	}
@@ -191,6 +204,30 @@ type scenarioRun struct {
 	mu       sync.Mutex
 	requests int
 	limited  int
+}
+
+// mine reports whether actor is one of the run's accounts.
+func (s *scenarioRun) mine(actor string) bool {
+	for _, a := range s.accounts {
+		if a.ID == actor {
+			return true
+		}
+	}
+	return false
+}
+
+// locks returns, for each of the run's accounts that was locked in es
+// (by the guard or the login), the sequence number of its first lock
+// entry.
+func (s *scenarioRun) locks(es []audit.Entry) map[string]int64 {
+	out := map[string]int64{}
+	for _, e := range es {
+		op := strings.TrimPrefix(e.Decision, "lock:")
+		if (e.Action == "guard.lock" || e.Action == "login.lock") && s.mine(op) && out[op] == 0 {
+			out[op] = e.Seq
+		}
+	}
+	return out
 }
 
 func (s *scenarioRun) count(status int) {
@@ -332,6 +369,12 @@ func (d *Drill) count(ctx context.Context, sc Scenario, s *scenarioRun, from int
 	if sc.Kind == "legitimate" {
 		r.FalseLockouts = r.LockedAccounts
 	}
+	if sc.measure != nil {
+		if r.Figures == nil {
+			r.Figures = map[string]int{}
+		}
+		sc.measure(d, s, es, r.Figures)
+	}
 	return r, nil
 }
 
@@ -346,7 +389,7 @@ func (d *Drill) account(ctx context.Context, s *scenarioRun, role, unit string, 
 		if len(load) == n {
 			break
 		}
-		if !d.used[j] {
+		if !d.used[j] && !d.spoiled[j] {
 			d.used[j] = true
 			load = append(load, d.Env.IDs[j])
 		}
@@ -405,4 +448,17 @@ func Print(w io.Writer, rs []Result) {
 			r.LockedAccounts, r.Accounts, r.FalseLockouts, lock, codes, r.RecordsRead, r.Limited, r.Requests, r.Bound, verdict)
 	}
 	tw.Flush()
+	sep := "\n"
+	for _, r := range rs {
+		if len(r.Figures) == 0 {
+			continue
+		}
+		fmt.Fprint(w, sep)
+		sep = ""
+		var fs []string
+		for _, k := range slices.Sorted(maps.Keys(r.Figures)) {
+			fs = append(fs, fmt.Sprintf("%s %d", strings.ReplaceAll(k, "_", " "), r.Figures[k]))
+		}
+		fmt.Fprintf(w, "%s: %s\n", r.Scenario, strings.Join(fs, ", "))
+	}
 }

@@ -3,14 +3,20 @@ package drill
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
+
+	"github.com/coffre/coffre/internal/audit"
 )
 
 // caseworkerWeek: 50 caseworkers over a working week, each handling 30–60
 // people a day: mostly their caseload (93%), some of their unit (6%), a
 // few of other units with a reason (1%); each person visited one to three
 // times a day, a third found by email lookup first, one lookup in ten
-// mistyped.
+// mistyped. One person in twelve has something changed on the first visit
+// (a move, a new phone, a new job, a corrected email: see [Drill.change]),
+// and a caseworker creates a new person in its unit on about one day in
+// three, then opens the new record.
 func caseworkerWeek(ctx context.Context, d *Drill, s *scenarioRun) error {
 	n := max(50/d.Scale, 2)
 	units := d.units()
@@ -41,7 +47,7 @@ func caseworkerWeek(ctx context.Context, d *Drill, s *scenarioRun) error {
 				case r < 0.99:
 					j = others[d.rng.IntN(len(others))]
 				default:
-					j = d.rng.IntN(len(d.Env.IDs))
+					j = d.anyone()
 					e.reason = "transfer request " + fmt.Sprint(1000+d.rng.IntN(9000))
 				}
 				if j >= 0 {
@@ -52,6 +58,9 @@ func caseworkerWeek(ctx context.Context, d *Drill, s *scenarioRun) error {
 				if d.rng.Float64() < 1.0/3 {
 					first.email = d.emailOf(e.id)
 					first.typo = d.rng.Float64() < 0.1
+				}
+				if d.rng.Float64() < 1.0/12 {
+					first.change, first.changeReason = d.change()
 				}
 				evs = append(evs, first)
 				t := e.at
@@ -65,6 +74,11 @@ func caseworkerWeek(ctx context.Context, d *Drill, s *scenarioRun) error {
 					evs = append(evs, r)
 				}
 			}
+			if d.rng.Float64() < 0.3 {
+				person++
+				at := morning.Add(time.Duration(d.rng.Int64N(int64(8 * time.Hour))))
+				evs = append(evs, event{at: at, acc: i, purpose: "case-handling", person: person, create: d.newPerson()})
+			}
 		}
 	}
 	return d.play(ctx, s, accs, evs, false)
@@ -75,6 +89,13 @@ func caseworkerWeek(ctx context.Context, d *Drill, s *scenarioRun) error {
 // one every 8–15 minutes after; each caller found by email lookup (one in
 // twenty mistyped), read once, a fifth of them twice; one caller in ten
 // calls back.
+//
+// One call in fifteen asks for a change (a move, a new phone, …). The help
+// desk may not change records (the support role reads only), so the agent
+// files a ticket for the caller's caseworker, who opens the record and
+// makes the change 20 to 90 minutes later: 10 caseworkers of different
+// units handle these tickets, and the callers who ask for a change are
+// people of their caseloads.
 func supportDesk(ctx context.Context, d *Drill, s *scenarioRun) error {
 	n := max(20/d.Scale, 2)
 	var accs []*Account
@@ -85,9 +106,17 @@ func supportDesk(ctx context.Context, d *Drill, s *scenarioRun) error {
 		}
 		accs = append(accs, a)
 	}
+	back := max(10/d.Scale, 2)
+	for i := range back {
+		a, err := d.account(ctx, s, "caseworker", d.units()[(5+3*i)%len(d.units())], 250, fmt.Sprintf("10.2.1.%d", 10+i))
+		if err != nil {
+			return err
+		}
+		accs = append(accs, a)
+	}
 	var evs []event
 	person := 0
-	for i := range accs {
+	for i := range n {
 		var callers []int
 		for day := range 2 {
 			base := s.start.AddDate(0, 0, day)
@@ -96,8 +125,14 @@ func supportDesk(ctx context.Context, d *Drill, s *scenarioRun) error {
 			peak := t.Add(2 * time.Hour)
 			for t.Before(end) {
 				person++
-				j := d.rng.IntN(len(d.Env.IDs))
-				if len(callers) > 0 && d.rng.Float64() < 0.1 {
+				j := d.anyone()
+				ticket := d.rng.Float64() < 1.0/15
+				caseworker := n + d.rng.IntN(back)
+				switch {
+				case ticket:
+					load := accs[caseworker].Caseload
+					j = d.indexOf(load[d.rng.IntN(len(load))])
+				case len(callers) > 0 && d.rng.Float64() < 0.1:
 					j = callers[d.rng.IntN(len(callers))]
 				}
 				callers = append(callers, j)
@@ -106,6 +141,11 @@ func supportDesk(ctx context.Context, d *Drill, s *scenarioRun) error {
 				if d.rng.Float64() < 0.2 {
 					r := event{at: t.Add(time.Duration(30+d.rng.IntN(150)) * time.Second), acc: i, id: d.Env.IDs[j], purpose: "support-call", person: person}
 					evs = append(evs, r)
+				}
+				if ticket {
+					c := event{at: t.Add(time.Duration(20+d.rng.IntN(70)) * time.Minute), acc: caseworker, id: d.Env.IDs[j], purpose: "case-handling", person: person}
+					c.change, c.changeReason = d.change()
+					evs = append(evs, c)
 				}
 				gap := 8*time.Minute + time.Duration(d.rng.IntN(7*60))*time.Second
 				if t.Before(peak) {
@@ -118,8 +158,93 @@ func supportDesk(ctx context.Context, d *Drill, s *scenarioRun) error {
 	return d.play(ctx, s, accs, evs, false)
 }
 
+// change returns a change a caseworker makes to a person's record, and
+// its reason: a move (40%), a new phone (25%), a new job (15%), a new
+// personal email (10%), a corrected work email (10%). The new values are
+// unique: no one holds them.
+func (d *Drill) change() (map[string]string, string) {
+	d.mu.Lock()
+	d.fresh++
+	n := d.fresh
+	r := d.rng.Float64()
+	ticket := 1000 + d.rng.IntN(9000)
+	d.mu.Unlock()
+	switch {
+	case r < 0.4:
+		return map[string]string{"address": fmt.Sprintf("%d rue des Tilleuls, %05d Ville-Neuve", 1+n%180, 10000+n%80000)}, fmt.Sprintf("moved: proof of address, ticket %d", ticket)
+	case r < 0.65:
+		return map[string]string{"phone": freshPhone(n)}, fmt.Sprintf("new phone number, ticket %d", ticket)
+	case r < 0.8:
+		return map[string]string{"employer": "Collège Jean Moulin", "job_title": "Conseillère principale d'éducation"}, fmt.Sprintf("new post, ticket %d", ticket)
+	case r < 0.9:
+		return map[string]string{"email_personal": fmt.Sprintf("nouvelle.adresse%d@example.org", n)}, fmt.Sprintf("new personal email, ticket %d", ticket)
+	default:
+		return map[string]string{"email_pro": fmt.Sprintf("prenom.nom.corrige%d@example.org", n)}, fmt.Sprintf("work email corrected, ticket %d", ticket)
+	}
+}
+
+// freshPhone is phone number n: 09 and 8 digits, a prefix the directory
+// does not use (its numbers are mobiles: 06 and 07).
+func freshPhone(n int) string {
+	n %= 100_000_000
+	return fmt.Sprintf("09 %02d %02d %02d %02d", n/1_000_000, n/10_000%100, n/100%100, n%100)
+}
+
+// newPerson returns the fields of a person a caseworker creates: names,
+// a work email, a phone and an address no one holds.
+func (d *Drill) newPerson() map[string]string {
+	d.mu.Lock()
+	d.fresh++
+	n := d.fresh
+	d.mu.Unlock()
+	return map[string]string{
+		"given_name":  "Camille",
+		"family_name": "Nouvel",
+		"email_pro":   fmt.Sprintf("camille.nouvel%d@example.org", n),
+		"phone":       freshPhone(n),
+		"address":     fmt.Sprintf("%d avenue de la Gare, %05d Ville-Neuve", 1+n%180, 10000+n%80000),
+		"employer":    "Lycée Victor Hugo",
+		"job_title":   "Professeur de mathématiques",
+	}
+}
+
 // emailOf returns the professional email of subject id.
-func (d *Drill) emailOf(id string) string {
+func (d *Drill) emailOf(id string) string { return d.Env.Emails[d.indexOf(id)] }
+
+// move records that the work email of subject id (of the directory) is
+// now email.
+func (d *Drill) move(id, email string) {
+	j, ok := d.lookupIndex(id)
+	if !ok {
+		return
+	}
+	d.mu.Lock()
+	d.moved[d.Env.Emails[j]] = email
+	d.mu.Unlock()
+}
+
+// current returns the work email that replaced email, or email.
+func (d *Drill) current(email string) string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if m, ok := d.moved[email]; ok {
+		return m
+	}
+	return email
+}
+
+// indexOf returns the directory index of subject id, which must be a
+// person of the directory.
+func (d *Drill) indexOf(id string) int {
+	j, ok := d.lookupIndex(id)
+	if !ok {
+		panic("drill: " + id + " is not in the directory")
+	}
+	return j
+}
+
+// lookupIndex returns the directory index of subject id.
+func (d *Drill) lookupIndex(id string) (int, bool) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.index == nil {
@@ -128,5 +253,56 @@ func (d *Drill) emailOf(id string) string {
 			d.index[x] = j
 		}
 	}
-	return d.Env.Emails[d.index[id]]
+	j, ok := d.index[id]
+	return j, ok
+}
+
+// spoil marks people an attack changed or erased: the legitimate days
+// that draw people from the whole directory leave them out (a caller whose
+// record was erased does not call).
+func (d *Drill) spoil(ids ...string) {
+	for _, id := range ids {
+		j := d.indexOf(id)
+		d.mu.Lock()
+		d.spoiled[j] = true
+		d.mu.Unlock()
+	}
+}
+
+// anyone draws a person of the directory that no attack spoiled.
+func (d *Drill) anyone() int {
+	for {
+		j := d.rng.IntN(len(d.Env.IDs))
+		d.mu.Lock()
+		bad := d.spoiled[j]
+		d.mu.Unlock()
+		if !bad {
+			return j
+		}
+	}
+}
+
+// dayFigures counts what the legitimate accounts changed and created
+// (and the changes and creates refused, whatever the reason), and their
+// soft limits by code (limited_<code>): what a tight budget costs a
+// working day.
+func dayFigures(_ *Drill, s *scenarioRun, es []audit.Entry, f map[string]int) {
+	f["updates"], f["creates"], f["writes_refused"] = 0, 0, 0
+	for _, e := range es {
+		if !s.mine(e.Actor) {
+			continue
+		}
+		write := e.Action == "update" || e.Action == "create"
+		switch {
+		case e.Action == "update" && strings.HasPrefix(e.Decision, "allow"):
+			f["updates"]++
+		case e.Action == "create" && strings.HasPrefix(e.Decision, "allow"):
+			f["creates"]++
+		case write:
+			f["writes_refused"]++
+		}
+		if strings.HasPrefix(e.Decision, "deny:limited:") {
+			f["limited_"+strings.TrimPrefix(e.Decision, "deny:limited:")]++
+		}
+	}
 }

@@ -28,14 +28,26 @@ var scenarios = []Scenario{
 		pass: func(r *Result) bool {
 			return r.AfterCanary != nil && *r.AfterCanary == 0 && r.LockedAccounts == r.Accounts
 		}},
+	{Name: "update-oracle", Kind: "attack", Bound: "values confirmed ≤ 25, locked", run: updateOracle, measure: oracleFigures("update"),
+		pass: func(r *Result) bool { return r.Figures["values_confirmed"] <= 25 && r.LockedAccounts == 1 }},
+	{Name: "erase-spree", Kind: "attack", Bound: "erased beyond the daily budget ≤ 5, locked", run: eraseSpree, measure: erasureFigures,
+		pass: func(r *Result) bool { return r.Figures["erased_beyond_budget"] <= 5 && r.LockedAccounts == 1 }},
+	{Name: "create-probe", Kind: "attack", Bound: "values confirmed ≤ 25, locked", run: createProbe, measure: oracleFigures("create"),
+		pass: func(r *Result) bool { return r.Figures["values_confirmed"] <= 25 && r.LockedAccounts == 1 }},
+	{Name: "policy-probing", Kind: "attack", Bound: "locked within 10 requests, nothing read", run: policyProbing, measure: probingFigures,
+		pass: func(r *Result) bool {
+			return r.LockedAccounts == 1 && r.Figures["requests_before_lock"] <= 10 && r.Exfiltrated == 0
+		}},
+	{Name: "purpose-combination", Kind: "attack", Bound: "people with national id, birth date and health note ≤ 25, locked", run: purposeCombination, measure: combinationFigures,
+		pass: func(r *Result) bool { return r.Figures["people_assembled"] <= 25 && r.LockedAccounts == 1 }},
 	{Name: "credential-stuffing", Kind: "attack", Slow: true, Bound: "no session; targets locked; regulars log in", run: credentialStuffing,
 		pass: func(r *Result) bool {
 			f := r.Figures
 			return f["sessions_obtained"] == 0 && f["targets_locked"] == f["targets"] && f["regular_logins_failed"] == 0 && f["regular_logins_ok"] > 0
 		}},
-	{Name: "caseworker-day", Kind: "legitimate", Bound: "0 false lockouts", run: caseworkerWeek,
+	{Name: "caseworker-day", Kind: "legitimate", Bound: "0 false lockouts", run: caseworkerWeek, measure: dayFigures,
 		pass: func(r *Result) bool { return r.FalseLockouts == 0 }},
-	{Name: "support-desk", Kind: "legitimate", Bound: "0 false lockouts", run: supportDesk,
+	{Name: "support-desk", Kind: "legitimate", Bound: "0 false lockouts", run: supportDesk, measure: dayFigures,
 		pass: func(r *Result) bool { return r.FalseLockouts == 0 }},
 }
 
@@ -290,6 +302,13 @@ type event struct {
 	purpose string
 	reason  string
 	person  int // a legitimate day's person (to skip the rest of its visits after a 429)
+	// change, if set, is what the account then changes of the person it
+	// read (under case-update, with changeReason).
+	change       map[string]string
+	changeReason string
+	// create, if set: the account creates this person in its own unit,
+	// then reads it back (the event has no id).
+	create map[string]string
 }
 
 // play runs events in simulated time: events of the same simulated minute
@@ -368,15 +387,24 @@ func (d *Drill) play(ctx context.Context, s *scenarioRun, accounts []*Account, e
 // doEvent runs one event and returns the status of its last request.
 func (d *Drill) doEvent(ctx context.Context, s *scenarioRun, se *session, e event) (int, error) {
 	id := e.id
+	if e.create != nil {
+		created, st, err := se.create(ctx, se.a.Unit, e.create)
+		s.count(st)
+		if err != nil || st != http.StatusCreated {
+			return st, err
+		}
+		id = created
+	}
 	if e.email != "" {
+		email := d.current(e.email)
 		if e.typo {
-			_, st, err := se.lookup(ctx, "email_pro", "x"+e.email, e.purpose)
+			_, st, err := se.lookup(ctx, "email_pro", "x"+email, e.purpose)
 			s.count(st)
 			if err != nil || st != http.StatusNotFound {
 				return st, err
 			}
 		}
-		found, st, err := se.lookup(ctx, "email_pro", e.email, e.purpose)
+		found, st, err := se.lookup(ctx, "email_pro", email, e.purpose)
 		s.count(st)
 		if err != nil || st != http.StatusOK {
 			return st, err
@@ -390,18 +418,29 @@ func (d *Drill) doEvent(ctx context.Context, s *scenarioRun, se *session, e even
 	}
 	st, err := se.read(ctx, id, e.purpose, e.reason)
 	s.count(st)
+	if err != nil || st != http.StatusOK || e.change == nil {
+		return st, err
+	}
+	st, err = se.update(ctx, id, "case-update", e.changeReason, e.change)
+	s.count(st)
+	if v, ok := e.change["email_pro"]; ok && st == http.StatusNoContent {
+		d.move(id, v)
+	}
 	return st, err
 }
 
-// notIn returns the people of unit outside caseload.
+// notIn returns the people of unit outside caseload that no attack
+// spoiled.
 func (d *Drill) notIn(unit string, caseload []string) []int {
 	in := map[string]bool{}
 	for _, id := range caseload {
 		in[id] = true
 	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
 	var out []int
 	for _, j := range d.byUnit[unit] {
-		if !in[d.Env.IDs[j]] {
+		if !in[d.Env.IDs[j]] && !d.spoiled[j] {
 			out = append(out, j)
 		}
 	}
