@@ -515,6 +515,32 @@ func TestGuardWrites(t *testing.T) {
 			t.Fatalf("erase decisions %v, want %v", got, want)
 		}
 	})
+	t.Run("update oracle", func(t *testing.T) {
+		// Once the lookup budget is spent, an update that sets a lookup
+		// value is refused alike whether the value is taken or free.
+		g := newGuarded(t)
+		ids := g.subjects("u1", 2)
+		taken := synth.Make(11, 1).Fields["email_pro"] // the first subject's
+		g.lim["caseworker"] = guard.Limits{LookupsPerHour: 2, MissesPerHour: 10}
+		g.open()
+		email := func(v string) map[string]*string { return map[string]*string{"email_pro": &v} }
+		if err := g.v.Update(ctx, cw, ids[1], "case-update", "t", email(taken)); !errors.Is(err, store.ErrConflict) {
+			t.Fatalf("taken value: %v, want ErrConflict", err)
+		}
+		if err := g.v.Update(ctx, cw, ids[1], "case-update", "t", email("libre.1@example.org")); err != nil {
+			t.Fatalf("free value: %v", err)
+		}
+		var le *access.LimitError
+		for _, v := range []string{taken, "libre.2@example.org"} {
+			if err := g.v.Update(ctx, cw, ids[1], "case-update", "t", email(v)); !errors.As(err, &le) || le.Code != guard.CodeLookups {
+				t.Fatalf("over the lookup budget: %v, want the same limit for a taken and a free value", err)
+			}
+		}
+		job := "Gestionnaire"
+		if err := g.v.Update(ctx, cw, ids[1], "case-update", "t", map[string]*string{"job_title": &job}); err != nil {
+			t.Fatalf("a change of no lookup field: %v", err)
+		}
+	})
 	t.Run("policy refusals lock", func(t *testing.T) {
 		g := newGuarded(t)
 		id := g.subjects("u1", 1)[0]
