@@ -343,7 +343,7 @@ func TestStepUpAndSessionsHTTP(t *testing.T) {
 	e.clock.Advance(30 * time.Second)
 	code := e.code(t, hr, 0)
 	stepUp(code, "holidays").want(t, http.StatusBadRequest, "invalid_request")
-	stepUp(code, "case-handling").want(t, http.StatusForbidden, "forbidden")  // not hr-officer's
+	stepUp(code, "case-handling").want(t, http.StatusForbidden, "forbidden")    // not hr-officer's
 	stepUp(code, "directory").want(t, http.StatusBadRequest, "invalid_request") // asks for no step-up
 	stepUp(code, "\x00").want(t, http.StatusBadRequest, "invalid_request")
 	stepUp(code, wa).want(t, http.StatusNoContent, "")
