@@ -51,8 +51,10 @@ func runOperator(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return err
 	}
 	defer a.close()
-	if _, err := a.cfg.Policy.Role(*role); err != nil {
+	if r, err := a.cfg.Policy.Role(*role); err != nil {
 		return &usageError{msg: fmt.Sprintf("--role %q is not a role of the configuration", *role), hint: "roles are listed under roles: in coffre.yaml"}
+	} else if r.Partner {
+		return &usageError{msg: fmt.Sprintf("--role %q is a partner role: partner clients act under it, no operator", *role), hint: "register a partner with coffre partner add"}
 	}
 	if sub == "role" {
 		err := a.auth.SetRole(ctx, fs.Arg(0), *role, *unit)

@@ -60,8 +60,8 @@ func runPartner(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	var np *auth.NewPartner
 	if sub == "add" {
 		r, rerr := a.cfg.Policy.Role(*role)
-		if rerr != nil || len(r.Purposes) == 0 {
-			return &usageError{msg: fmt.Sprintf("--role %q: want a role of the configuration with purposes", *role), hint: "the demo has a partner role"}
+		if rerr != nil || !r.Partner {
+			return &usageError{msg: fmt.Sprintf("--role %q: want a partner role of the configuration (partner: true)", *role), hint: "the demo has a partner role"}
 		}
 		np, err = a.auth.AddPartner(ctx, a.ca, name, *sector, *role, *unit)
 	} else {

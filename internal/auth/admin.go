@@ -20,11 +20,16 @@ import (
 // the power to unlock, audit or administer (separation of duties).
 var Privileged = []policy.Permission{policy.PermOperators, policy.PermSecurity, policy.PermAudit, policy.PermSeal, policy.PermIncidents}
 
-// grantable checks that the API may grant role.
-func grantable(pol *policy.Policy, role string) error {
+// grantable checks that the API may grant role to an operator (partner:
+// false) or to a partner (partner: true): a partner role only to a
+// partner, and to a partner nothing else.
+func grantable(pol *policy.Policy, role string, partner bool) error {
 	r, err := pol.Role(role)
 	if err != nil {
 		return public.Errorf(access.ErrInvalid, "invalid input: %v", err) // a policy error: names only
+	}
+	if err := partnerRole(r, partner); err != nil {
+		return err
 	}
 	for _, p := range Privileged {
 		if r.Has(p) {
@@ -37,7 +42,7 @@ func grantable(pol *policy.Policy, role string) error {
 // AdminAddOperator creates an operator on behalf of a (who holds the
 // operators permission), in a non-privileged role; audited as a's act.
 func (s *Service) AdminAddOperator(ctx context.Context, a identity.Actor, pol *policy.Policy, username, role, unit string) (*NewOperator, error) {
-	if err := grantable(pol, role); err != nil {
+	if err := grantable(pol, role, false); err != nil {
 		s.audit(ctx, a.ID, "operator.add", denial(err), a.Origin)
 		return nil, err
 	}
@@ -61,7 +66,7 @@ func (s *Service) AdminSetRole(ctx context.Context, a identity.Actor, pol *polic
 	if id == a.ID {
 		return deny(public.Errorf(access.ErrForbidden, "forbidden: nobody changes their own role"))
 	}
-	if err := grantable(pol, role); err != nil {
+	if err := grantable(pol, role, false); err != nil {
 		return deny(err)
 	}
 	var refused error
@@ -75,7 +80,7 @@ func (s *Service) AdminSetRole(ctx context.Context, a identity.Actor, pol *polic
 			refused = public.Errorf(access.ErrInvalid, "invalid input: %s is a partner: rotate or re-register it instead", id)
 			return nil
 		}
-		if err := grantable(pol, op.Role); err != nil {
+		if err := grantable(pol, op.Role, false); err != nil {
 			refused = public.Errorf(access.ErrForbidden, "forbidden: the account has a privileged role")
 			return nil
 		}
@@ -93,6 +98,18 @@ func (s *Service) AdminSetRole(ctx context.Context, a identity.Actor, pol *polic
 	return err
 }
 
+// partnerRole checks that r is a partner role when it is given to a
+// partner (partner: true), and is not one otherwise.
+func partnerRole(r *policy.Role, partner bool) error {
+	switch {
+	case partner && !r.Partner:
+		return public.Errorf(access.ErrForbidden, "forbidden: role %q is not a partner role: partners get the roles marked partner: true only", r.Name)
+	case !partner && r.Partner:
+		return public.Errorf(access.ErrForbidden, "forbidden: role %q is for partner clients, not for operators", r.Name)
+	}
+	return nil
+}
+
 // denial is the audit decision of a refused administrative act.
 func denial(err error) string {
 	if errors.Is(err, access.ErrInvalid) {
@@ -104,9 +121,12 @@ func denial(err error) string {
 // AdminAddPartner registers a partner on behalf of a, under a
 // non-privileged role.
 func (s *Service) AdminAddPartner(ctx context.Context, a identity.Actor, pol *policy.Policy, ca *partner.CA, name, sector, role, unit string) (*NewPartner, error) {
-	if err := grantable(pol, role); err != nil {
+	if err := grantable(pol, role, true); err != nil {
 		s.audit(ctx, a.ID, "partner.add", denial(err), a.Origin)
 		return nil, err
+	}
+	if ca == nil {
+		return nil, public.Errorf(access.ErrInvalid, "invalid input: this server issues no partner credentials")
 	}
 	np, err := s.AddPartner(ctx, ca, name, sector, role, unit)
 	if err != nil {

@@ -135,6 +135,7 @@ type roleFile struct {
 	Purposes    leaf `key:"purposes,list"`
 	Permissions leaf `key:"permissions,list"`
 	MFA         leaf `key:"mfa,list"`
+	Partner     leaf `key:"partner"`
 }
 
 // guardLimits is guard.defaults or a role under guard.roles.
@@ -666,6 +667,12 @@ func (p *parser) roles(m named[roleFile], declaredPurposes map[string]bool, step
 				if stepUps[pu] == "webauthn" {
 					p.errorf(v.MFA.k, e.Path+".mfa", "purpose %q asks for a WebAuthn step-up, which this role cannot give: add webauthn to mfa, or set the purpose's step_up to any", pu)
 				}
+			}
+		}
+		r.Partner, _ = read[bool](p, v.Partner)
+		for _, perm := range r.Permissions {
+			if r.Partner && perm != policy.PermLookup {
+				p.bad(v.Partner, "a partner role holds no permission but lookup, got %q: partners read and look up, nothing more", perm)
 			}
 		}
 		if p.total() == before && !e.Bad {

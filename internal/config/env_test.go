@@ -86,7 +86,7 @@ func TestEveryKeyHasAnOverride(t *testing.T) {
 		"purposes.<purpose>.description": "Handle a case", "purposes.<purpose>.require_reason": "true",
 		"purposes.<purpose>.step_up": "any", "purposes.<purpose>.fields.<field>": "clear", "purposes.<purpose>.updates": "phone,notes",
 		"purposes.<purpose>.step_up_window": "2m", "purposes.<purpose>.step_up_group": "hr-special",
-		"roles.<role>.purposes": "case-handling, other", "roles.<role>.permissions": "lookup,create", "roles.<role>.mfa": "totp",
+		"roles.<role>.purposes": "case-handling, other", "roles.<role>.permissions": "lookup,create", "roles.<role>.mfa": "totp", "roles.<role>.partner": "true",
 		"guard.timezone": "UTC", "guard.trusted_networks": "10.0.0.0/8", "guard.trusted_proxies": "10.0.0.1/32",
 	}
 	for k, v := range limits {
@@ -95,7 +95,8 @@ func TestEveryKeyHasAnOverride(t *testing.T) {
 	}
 	// Variables set with a sample, so that both configurations are valid.
 	extra := map[string]string{"webauthn.rp_id": "COFFRE_WEBAUTHN_ORIGINS=http://app.localhost:8080",
-		"purposes.<purpose>.step_up_window": "COFFRE_PURPOSES_CASE_HANDLING_STEP_UP=any", "purposes.<purpose>.step_up_group": "COFFRE_PURPOSES_CASE_HANDLING_STEP_UP=any"}
+		"purposes.<purpose>.step_up_window": "COFFRE_PURPOSES_CASE_HANDLING_STEP_UP=any", "purposes.<purpose>.step_up_group": "COFFRE_PURPOSES_CASE_HANDLING_STEP_UP=any",
+		"roles.<role>.partner": "COFFRE_ROLES_CASEWORKER_PERMISSIONS=lookup"}
 	names := strings.NewReplacer("<field>", "notes", "<purpose>", "case-handling", "<role>", "caseworker")
 
 	keys := keyPatterns(reflect.TypeFor[file](), "")

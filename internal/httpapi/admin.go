@@ -4,9 +4,7 @@ import (
 	"errors"
 	"net/http"
 
-	"github.com/coffre/coffre/internal/access"
 	"github.com/coffre/coffre/internal/identity"
-	"github.com/coffre/coffre/internal/public"
 	"github.com/coffre/coffre/internal/store"
 	"github.com/coffre/coffre/internal/vault"
 )
@@ -83,10 +81,6 @@ func (s *Server) addPartner(w http.ResponseWriter, r *http.Request, a identity.A
 	}
 	if !vault.ValidUnit(req.Name) || !vault.ValidUnit(req.Sector) || !vault.ValidUnit(req.Unit) {
 		s.fail(w, r, &a, badRequest("name, sector and unit required (a-z, 0-9, '.', '-', '_')"))
-		return
-	}
-	if s.CA == nil {
-		s.fail(w, r, &a, public.Errorf(access.ErrInvalid, "invalid input: this server issues no partner credentials"))
 		return
 	}
 	np, err := s.Auth.AdminAddPartner(r.Context(), a, s.Vault.Policy(), s.CA, req.Name, req.Sector, req.Role, req.Unit)

@@ -36,6 +36,8 @@ func TestAdministration(t *testing.T) {
 		{"promote to security-officer", req{Method: "PATCH", Path: "/v1/operators/" + created.ID, Body: map[string]string{"role": "security-officer", "unit": "u1"}}, "forbidden"},
 		{"demote the security officer", req{Method: "PATCH", Path: "/v1/operators/" + sec.Operator.ID, Body: map[string]string{"role": "caseworker", "unit": "u1"}}, "forbidden"},
 		{"unknown role", req{Method: "POST", Path: "/v1/operators", Body: map[string]string{"username": "mal", "role": "god", "unit": "u1"}}, "invalid_request"},
+		{"an operator in a partner role", req{Method: "POST", Path: "/v1/operators", Body: map[string]string{"username": "mal", "role": "partner", "unit": "u1"}}, "forbidden"},
+		{"a partner in an operator's role", req{Method: "POST", Path: "/v1/partners", Body: map[string]string{"name": "ml", "sector": "employment", "unit": "u1", "role": "hr-officer"}}, "forbidden"},
 		{"duplicate username", req{Method: "POST", Path: "/v1/operators", Body: map[string]string{"username": "lea", "role": "support", "unit": "u1"}}, "conflict"},
 		{"missing operator", req{Method: "PATCH", Path: "/v1/operators/op_aaaaaaaaaaaaaaaa", Body: map[string]string{"role": "support", "unit": "u1"}}, "not_found"},
 	} {
@@ -52,7 +54,7 @@ func TestAdministration(t *testing.T) {
 			acts = append(acts, en.Action+"="+en.Decision)
 		}
 	}
-	want := "operator.add=allow operator.add=deny:forbidden operator.add=deny:forbidden operator.add=deny:forbidden operator.role=deny:forbidden operator.role=deny:forbidden operator.role=deny:forbidden operator.add=deny:invalid operator.role=allow"
+	want := "operator.add=allow operator.add=deny:forbidden operator.add=deny:forbidden operator.add=deny:forbidden operator.role=deny:forbidden operator.role=deny:forbidden operator.role=deny:forbidden operator.add=deny:invalid operator.add=deny:forbidden operator.role=allow"
 	if got := join(acts); got != want {
 		t.Errorf("audited\n%s\nwant\n%s", got, want)
 	}

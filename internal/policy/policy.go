@@ -154,6 +154,10 @@ type Role struct {
 	// MFA lists the second factors the role may log in with, a subset of
 	// "totp" and "webauthn"; empty means both.
 	MFA []string
+	// Partner makes it a role for partner organisations' API clients:
+	// partners are registered under such roles only, and no operator is
+	// given one.
+	Partner bool
 }
 
 // Has reports whether the role holds p.
