@@ -65,6 +65,7 @@ type file struct {
 		Timezone        leaf               `key:"timezone"`
 		TrustedNetworks leaf               `key:"trusted_networks,list"`
 		TrustedProxies  leaf               `key:"trusted_proxies,list"`
+		TwoApprovers    leaf               `key:"two_approvers_over"`
 		Defaults        guardLimits        `key:"defaults"`
 		Roles           named[guardLimits] `key:"roles,names=roles"`
 	} `key:"guard"`
@@ -719,6 +720,8 @@ func (p *parser) guard(f *file, roles []*policy.Role, declaredRoles map[string]b
 		g.TrustedNetworks = p.prefixes(gf.TrustedNetworks)
 	}
 	g.TrustedProxies = p.prefixes(gf.TrustedProxies)
+	g.TwoApproversOver = 500
+	set(p, gf.TwoApprovers, read[int], &g.TwoApproversOver, between(0, maxGuardCount, false, "must be between 0 (one approver always) and %[2]d, got %[3]d"))
 	base := p.limits(gf.Defaults, defaultLimits)
 	for _, r := range roles {
 		if touchesSubjects(r) {

@@ -243,6 +243,9 @@ type Guard struct {
 	// X-Forwarded-For (the rightmost address outside them wins). Default
 	// none.
 	TrustedProxies []netip.Prefix
+	// TwoApproversOver is the size (subjects) of a budget extension above
+	// which it needs two approvers; 0: one always. Default 500.
+	TwoApproversOver int
 	// Roles holds the limits of each role of the policy that reaches
 	// subjects: it has a purpose, or the create, update, erase or lookup
 	// permission; other roles have no entry. Each limit is the role's own key under guard.roles, else that

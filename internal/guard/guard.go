@@ -285,8 +285,13 @@ func Decide(lim *Limits, st State, a Access) (Decision, State) {
 		d.Extension = st.ExtID
 	}
 
-	// Velocity: new subjects within the window.
-	if lim.VelocitySubjects > 0 && !extended {
+	// Velocity: new subjects within the window; under an extension, the
+	// bound grows by the extension's pace (what is left of it over the
+	// time left), so that an approved extension is read over its hours,
+	// not in one burst.
+	if lim.VelocitySubjects > 0 {
+		// The state keeps maxRecent times: the bound stays under it.
+		bound := min(lim.VelocitySubjects+extensionPace(st, now, lim.VelocityWindow), maxRecent-1)
 		cut := now.Add(-lim.VelocityWindow).Unix()
 		kept := st.Recent[:0]
 		for _, t := range st.Recent {
@@ -298,7 +303,7 @@ func Decide(lim *Limits, st State, a Access) (Decision, State) {
 		if len(st.Recent) > maxRecent {
 			st.Recent = st.Recent[len(st.Recent)-maxRecent:]
 		}
-		if len(st.Recent) > lim.VelocitySubjects {
+		if len(st.Recent) > bound {
 			return Decision{Verdict: Lock, Code: CodeVelocity, Alert: d.Alert}, st
 		}
 	}
@@ -308,7 +313,7 @@ func Decide(lim *Limits, st State, a Access) (Decision, State) {
 	st.LastID = id
 	st.CreatedRun = run(st.CreatedRun, uint64(st.LastCreated), uint64(a.Created), st.LastCreated != 0)
 	st.LastCreated = a.Created
-	if lim.EnumerationRun > 0 && !extended {
+	if lim.EnumerationRun > 0 { // under an extension too: it is never what one asked for
 		switch {
 		case abs(st.IDRun) >= lim.EnumerationRun:
 			return Decision{Verdict: Lock, Code: CodeEnumeration, Alert: d.Alert}, st
@@ -317,6 +322,17 @@ func Decide(lim *Limits, st State, a Access) (Decision, State) {
 		}
 	}
 	return d, st
+}
+
+// extensionPace is how many new subjects within window an extension adds
+// to the velocity bound: what is left of it spread over the time left,
+// rounded up.
+func extensionPace(st State, now time.Time, window time.Duration) int {
+	left := st.ExtUntil - now.Unix()
+	if left <= 0 || st.ExtRemaining <= 0 {
+		return 0
+	}
+	return int((int64(st.ExtRemaining)*int64(window/time.Second) + left - 1) / left)
 }
 
 // decideWrite is Decide for creates, updates and erasures, once the

@@ -395,6 +395,39 @@ func TestWriteMissesAndConflicts(t *testing.T) {
 	}
 }
 
+// TestExtensionKeepsDetectors: reads under an extension still run the
+// enumeration detector, and a velocity bound grown by the extension's pace
+// only.
+func TestExtensionKeepsDetectors(t *testing.T) {
+	lim := caseworker()
+	lim.SubjectsPerHour, lim.Rate = 2, 0
+	extend := func(s *sim, n int, hours int) {
+		s.st.ExtID, s.st.ExtRemaining, s.st.ExtUntil = "ext_1", n, s.now.Add(time.Duration(hours)*time.Hour).Unix()
+	}
+	t.Run("enumeration", func(t *testing.T) {
+		s := &sim{lim: lim, now: monday}
+		extend(s, 1000, 10)
+		var d Decision
+		for i := 0; i < 20 && d.Verdict == Allow; i++ {
+			s.now = s.now.Add(time.Minute)
+			d = s.do(Access{Kind: Read, Subject: fmt.Sprintf("sub_%05d%021d", 100+i, 0), Created: int64(100 + i)})
+		}
+		if d.Verdict != Lock || (d.Code != CodeEnumeration && d.Code != CodeCreationOrder) {
+			t.Errorf("ids in order under an extension: %+v, want an enumeration lock", d)
+		}
+	})
+	t.Run("velocity", func(t *testing.T) {
+		// 360 subjects over 6 hours: 10 per 10-minute window on top of the
+		// role's 12.
+		s := &sim{lim: lim, now: monday}
+		extend(s, 360, 6)
+		n, d := s.until(InUnit, 20*time.Second, 100)
+		if d.Verdict != Lock || d.Code != CodeVelocity || n < 20 || n > 23 {
+			t.Errorf("%d read, then %+v; want a velocity lock after 20 to 23", n, d)
+		}
+	})
+}
+
 func TestExtensionStretchesWrites(t *testing.T) {
 	lim := caseworker()
 	lim.ErasuresPerDay = 1

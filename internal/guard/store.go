@@ -51,6 +51,10 @@ type Extensions interface {
 	// ApproveExtension marks a pending request approved; ErrConflict if it
 	// was approved already, ErrNotFound if there is none.
 	ApproveExtension(ctx context.Context, id, by string, at time.Time) error
+	// FirstApproval records the first of two approvals of a pending
+	// request; ErrConflict if it has one already or is approved,
+	// ErrNotFound if there is none.
+	FirstApproval(ctx context.Context, id, by string) error
 }
 
 // Alert is a guard alert for the security officers.
@@ -76,4 +80,7 @@ type Extension struct {
 	Created    time.Time `json:"created"`
 	ApprovedBy string    `json:"approved_by,omitempty"`
 	ApprovedAt time.Time `json:"approved_at,omitzero"`
+	// FirstApprover approved an extension that needs two approvers;
+	// ApprovedBy is then the second.
+	FirstApprover string `json:"first_approver,omitempty"`
 }

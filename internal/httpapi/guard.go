@@ -114,5 +114,10 @@ func (s *Server) approveExtension(w http.ResponseWriter, r *http.Request, a iden
 		s.fail(w, r, &a, err)
 		return
 	}
+	if e.ApprovedBy == "" {
+		// The first of two approvals: the extension is not in force yet.
+		writeJSON(w, http.StatusAccepted, e)
+		return
+	}
 	writeJSON(w, http.StatusOK, e)
 }

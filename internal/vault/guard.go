@@ -30,6 +30,9 @@ type Guard struct {
 	// Trusted reports whether an origin is inside the trusted networks
 	// (default: none is).
 	Trusted func(origin string) bool
+	// TwoApproversOver is the size (subjects) above which an extension
+	// needs two approvers; 0: one approver always.
+	TwoApproversOver int
 }
 
 func (v *Vault) limits(role string) *guard.Limits { return v.lims[role] }
@@ -324,7 +327,10 @@ func (v *Vault) RequestExtension(ctx context.Context, a identity.Actor, subjects
 // ApproveExtension approves a pending extension: the approver must hold the
 // supervise permission, belong to the requester's unit and not be the
 // requester; the caller has checked a fresh second factor. The requester's
-// budgets then stretch by the extension's subjects until it expires.
+// budgets then stretch by the extension's subjects until it expires. An
+// extension over Guard.TwoApproversOver subjects needs two approvers: the
+// first approval is recorded (FirstApprover set, ApprovedBy empty), and a
+// second, other supervisor's completes it.
 func (v *Vault) ApproveExtension(ctx context.Context, a identity.Actor, id string) (*guard.Extension, error) {
 	entry := audit.Entry{Actor: a.ID, Action: "extension.approve", Reason: id, Origin: a.Origin}
 	if err := v.can(a, policy.PermSupervise); err != nil {
@@ -348,12 +354,22 @@ func (v *Vault) ApproveExtension(ctx context.Context, a identity.Actor, id strin
 			refused = forbidden("only a supervisor of unit %s approves this request", e.Unit)
 		case e.ApprovedBy != "":
 			return approval{}, conflict("extension already approved")
+		case e.FirstApprover == a.ID:
+			refused = forbidden("this request needs a second approver, another supervisor of unit %s", e.Unit)
 		}
 		au := entry
 		au.Time = now
 		if refused != nil {
 			au.Decision = "deny:forbidden"
 			return approval{refused: refused}, tx.AppendAudit(ctx, &au)
+		}
+		if v.twoApprovers(e) && e.FirstApprover == "" {
+			if err := tx.FirstApproval(ctx, id, a.ID); err != nil {
+				return approval{}, err
+			}
+			e.FirstApprover = a.ID
+			au.Decision = "allow:first:" + e.Operator
+			return approval{ext: e}, tx.AppendAudit(ctx, &au)
 		}
 		if err := tx.ApproveExtension(ctx, id, a.ID, now); err != nil {
 			return approval{}, err
@@ -379,8 +395,15 @@ func (v *Vault) ApproveExtension(ctx context.Context, a identity.Actor, id strin
 		return nil, res.refused
 	}
 	e := res.ext
-	e.ApprovedBy, e.ApprovedAt = a.ID, now
+	if e.FirstApprover != a.ID {
+		e.ApprovedBy, e.ApprovedAt = a.ID, now
+	}
 	return e, nil
+}
+
+// twoApprovers reports whether extension e needs two approvers.
+func (v *Vault) twoApprovers(e *guard.Extension) bool {
+	return v.guard != nil && v.guard.TwoApproversOver > 0 && e.Subjects > v.guard.TwoApproversOver
 }
 
 // CanaryOf tells whether value (of a lookup field) belongs to a canary, and

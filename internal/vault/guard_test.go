@@ -113,8 +113,9 @@ func (g *guarded) open() {
 	}
 	g.store = st
 	g.v = vault.New(vault.Config{Store: st, Keys: g.keys, Policy: cfg.Policy, Now: g.clock.Now, Guard: &vault.Guard{
-		Limits:  g.lim,
-		Trusted: func(o string) bool { return strings.HasPrefix(o, "10.") },
+		Limits:           g.lim,
+		Trusted:          func(o string) bool { return strings.HasPrefix(o, "10.") },
+		TwoApproversOver: 500,
 	}})
 }
 
@@ -558,4 +559,36 @@ func TestGuardWrites(t *testing.T) {
 			t.Fatalf("read once locked: %v", err)
 		}
 	})
+}
+
+// TestExtensionTwoApprovers: an extension over the size needs two
+// approvers, distinct; the first approval alone stretches nothing.
+func TestExtensionTwoApprovers(t *testing.T) {
+	g := newGuarded(t)
+	sup1 := identity.Actor{ID: "op_s1", Role: "supervisor", Unit: "u1", Origin: "10.0.0.8"}
+	sup2 := identity.Actor{ID: "op_s2", Role: "supervisor", Unit: "u1", Origin: "10.0.0.9"}
+	small, err := g.v.RequestExtension(ctx, cw, 500, 8, "mailing 1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e, err := g.v.ApproveExtension(ctx, sup1, small.ID); err != nil || e.ApprovedBy != sup1.ID {
+		t.Fatalf("500 subjects, one approver: %+v, %v", e, err)
+	}
+	big, err := g.v.RequestExtension(ctx, cw, 501, 8, "mailing 2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := g.v.ApproveExtension(ctx, sup1, big.ID)
+	if err != nil || e.ApprovedBy != "" || e.FirstApprover != sup1.ID {
+		t.Fatalf("first approval: %+v, %v; want it pending", e, err)
+	}
+	if _, err := g.v.ApproveExtension(ctx, sup1, big.ID); !errors.Is(err, access.ErrForbidden) {
+		t.Fatalf("the same approver twice: %v, want ErrForbidden", err)
+	}
+	if e, err = g.v.ApproveExtension(ctx, sup2, big.ID); err != nil || e.ApprovedBy != sup2.ID || e.FirstApprover != sup1.ID {
+		t.Fatalf("second approval: %+v, %v", e, err)
+	}
+	if got, want := g.decisions("extension.approve"), []string{"allow:" + cw.ID, "allow:first:" + cw.ID, "deny:forbidden", "allow:" + cw.ID}; !slices.Equal(got, want) {
+		t.Errorf("audited %q, want %q", got, want)
+	}
 }

@@ -878,8 +878,8 @@ func (t *tx) PutExtension(ctx context.Context, e *guard.Extension) error {
 func (t *tx) GetExtension(ctx context.Context, id string) (*guard.Extension, error) {
 	e := &guard.Extension{}
 	var created, approved, subjects, hours int64
-	err := t.q.QueryRow(ctx, `SELECT id, operator, unit, subjects, hours, reason, created, approved_by, approved_at FROM extensions WHERE id = $1`, id).
-		Scan(&e.ID, &e.Operator, &e.Unit, &subjects, &hours, &e.Reason, &created, &e.ApprovedBy, &approved)
+	err := t.q.QueryRow(ctx, `SELECT id, operator, unit, subjects, hours, reason, created, approved_by, approved_at, first_approver FROM extensions WHERE id = $1`, id).
+		Scan(&e.ID, &e.Operator, &e.Unit, &subjects, &hours, &e.Reason, &created, &e.ApprovedBy, &approved, &e.FirstApprover)
 	if err != nil {
 		return nil, notFound(err, "get extension")
 	}
@@ -888,6 +888,20 @@ func (t *tx) GetExtension(ctx context.Context, id string) (*guard.Extension, err
 		e.ApprovedAt = fromMicros(approved)
 	}
 	return e, nil
+}
+
+func (t *tx) FirstApproval(ctx context.Context, id, by string) error {
+	n, err := t.exec(ctx, "first approval", `UPDATE extensions SET first_approver = $1 WHERE id = $2 AND first_approver = '' AND approved_by = ''`, by, id)
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		if _, err := t.GetExtension(ctx, id); err != nil {
+			return fmt.Errorf("first approval: %w", err)
+		}
+		return fmt.Errorf("first approval: approved already: %w", store.ErrConflict)
+	}
+	return nil
 }
 
 func (t *tx) ApproveExtension(ctx context.Context, id, by string, at time.Time) error {

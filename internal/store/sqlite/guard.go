@@ -259,7 +259,7 @@ func (t *tx) PutExtension(ctx context.Context, e *guard.Extension) error {
 func (t *tx) GetExtension(ctx context.Context, id string) (*guard.Extension, error) {
 	e := &guard.Extension{}
 	var created, approved int64
-	err := t.row(ctx, "getExtension", id).Scan(&e.ID, &e.Operator, &e.Unit, &e.Subjects, &e.Hours, &e.Reason, &created, &e.ApprovedBy, &approved)
+	err := t.row(ctx, "getExtension", id).Scan(&e.ID, &e.Operator, &e.Unit, &e.Subjects, &e.Hours, &e.Reason, &created, &e.ApprovedBy, &approved, &e.FirstApprover)
 	if err != nil {
 		return nil, notFound(err, "get extension")
 	}
@@ -268,6 +268,20 @@ func (t *tx) GetExtension(ctx context.Context, id string) (*guard.Extension, err
 		e.ApprovedAt = fromMicros(approved)
 	}
 	return e, nil
+}
+
+func (t *tx) FirstApproval(ctx context.Context, id, by string) error {
+	res, err := t.exec(ctx, "firstApproval", by, id)
+	if err != nil {
+		return fmt.Errorf("first approval: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		if _, err := t.GetExtension(ctx, id); err != nil {
+			return fmt.Errorf("first approval: %w", err)
+		}
+		return fmt.Errorf("first approval: approved already: %w", store.ErrConflict)
+	}
+	return nil
 }
 
 func (t *tx) ApproveExtension(ctx context.Context, id, by string, at time.Time) error {

@@ -119,6 +119,13 @@ func guards(t *testing.T, s store.Store) {
 	if err := s.Update(ctx, func(ctx context.Context, tx store.Tx) error { return tx.PutExtension(ctx, e) }); !errors.Is(err, store.ErrConflict) {
 		t.Errorf("duplicate extension: %v", err)
 	}
+	update(t, s, func(ctx context.Context, tx store.Tx) error { return tx.FirstApproval(ctx, "ext_1", "op_4") })
+	if err := s.Update(ctx, func(ctx context.Context, tx store.Tx) error { return tx.FirstApproval(ctx, "ext_1", "op_5") }); !errors.Is(err, store.ErrConflict) {
+		t.Errorf("a second first approval: %v, want ErrConflict", err)
+	}
+	if err := s.Update(ctx, func(ctx context.Context, tx store.Tx) error { return tx.FirstApproval(ctx, "ext_9", "op_5") }); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("first approval of a missing request: %v, want ErrNotFound", err)
+	}
 	update(t, s, func(ctx context.Context, tx store.Tx) error {
 		return tx.ApproveExtension(ctx, "ext_1", "op_2", t0.Add(time.Minute))
 	})
@@ -130,7 +137,7 @@ func guards(t *testing.T, s store.Store) {
 	}
 	s.View(ctx, func(ctx context.Context, tx store.Tx) error {
 		got, err := tx.GetExtension(ctx, "ext_1")
-		if err != nil || got.ApprovedBy != "op_2" || got.Subjects != 500 || got.Reason != "mailing" || !got.ApprovedAt.Equal(t0.Add(time.Minute)) {
+		if err != nil || got.ApprovedBy != "op_2" || got.FirstApprover != "op_4" || got.Subjects != 500 || got.Reason != "mailing" || !got.ApprovedAt.Equal(t0.Add(time.Minute)) {
 			t.Errorf("GetExtension = %+v, %v", got, err)
 		}
 		return nil
