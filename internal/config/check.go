@@ -141,23 +141,28 @@ type roleFile struct {
 
 // guardLimits is guard.defaults or a role under guard.roles.
 type guardLimits struct {
-	AllUnits       leaf         `key:"all_units"`
-	Rate           rateFile     `key:"rate"`
-	SubjectsPerHr  leaf         `key:"subjects_per_hour"`
-	SubjectsPerDay leaf         `key:"subjects_per_day"`
-	OutOfCaseload  leaf         `key:"out_of_caseload_per_day"`
-	OutOfUnit      leaf         `key:"out_of_unit_per_day"`
-	Untrusted      leaf         `key:"untrusted_origin_per_day"`
-	LookupsPerHour leaf         `key:"lookups_per_hour"`
-	MissesPerHour  leaf         `key:"misses_per_hour"`
-	CreatesPerDay  leaf         `key:"creates_per_day"`
-	UpdatesPerHour leaf         `key:"updates_per_hour"`
-	UpdatesPerDay  leaf         `key:"updates_per_day"`
-	ErasuresPerDay leaf         `key:"erasures_per_day"`
-	Velocity       velocityFile `key:"velocity"`
-	EnumerationRun leaf         `key:"enumeration_run"`
-	Hours          leaf         `key:"hours"`
-	HardMargin     leaf         `key:"hard_margin"`
+	AllUnits        leaf         `key:"all_units"`
+	Rate            rateFile     `key:"rate"`
+	SubjectsPerHr   leaf         `key:"subjects_per_hour"`
+	SubjectsPerDay  leaf         `key:"subjects_per_day"`
+	OutOfCaseload   leaf         `key:"out_of_caseload_per_day"`
+	OutOfUnit       leaf         `key:"out_of_unit_per_day"`
+	Untrusted       leaf         `key:"untrusted_origin_per_day"`
+	LookupsPerHour  leaf         `key:"lookups_per_hour"`
+	MissesPerHour   leaf         `key:"misses_per_hour"`
+	CreatesPerDay   leaf         `key:"creates_per_day"`
+	UpdatesPerHour  leaf         `key:"updates_per_hour"`
+	UpdatesPerDay   leaf         `key:"updates_per_day"`
+	ErasuresPerDay  leaf         `key:"erasures_per_day"`
+	OperatorsPerDay leaf         `key:"operators_per_day"`
+	RolesPerDay     leaf         `key:"roles_per_day"`
+	ResetsPerDay    leaf         `key:"factor_resets_per_day"`
+	PartnersPerDay  leaf         `key:"partners_per_day"`
+	AdminBurst      leaf         `key:"admin_burst_per_hour"`
+	Velocity        velocityFile `key:"velocity"`
+	EnumerationRun  leaf         `key:"enumeration_run"`
+	Hours           leaf         `key:"hours"`
+	HardMargin      leaf         `key:"hard_margin"`
 }
 
 // rateFile and velocityFile are mappings, or off (their "." leaf).
@@ -724,7 +729,7 @@ func (p *parser) guard(f *file, roles []*policy.Role, declaredRoles map[string]b
 	set(p, gf.TwoApprovers, read[int], &g.TwoApproversOver, between(0, maxGuardCount, false, "must be between 0 (one approver always) and %[2]d, got %[3]d"))
 	base := p.limits(gf.Defaults, defaultLimits)
 	for _, r := range roles {
-		if touchesSubjects(r) {
+		if guarded(r) {
 			g.Roles[r.Name] = base
 		}
 	}
@@ -734,7 +739,7 @@ func (p *parser) guard(f *file, roles []*policy.Role, declaredRoles map[string]b
 		case !declaredRoles[e.Name]:
 			p.errorf(e.K, e.Path, "unknown role %s%s", short(e.Name), suggestion(e.Name, sortedKeys(declaredRoles)))
 		case !reads && slices.ContainsFunc(roles, func(r *policy.Role) bool { return r.Name == e.Name }):
-			p.errorf(e.K, e.Path, "role %q has no purposes and no create, update, erase or lookup permission: it touches no records, so no limits apply to it; remove this entry", e.Name)
+			p.errorf(e.K, e.Path, "role %q has no purposes and no create, update, erase, lookup or operators permission: no limits apply to it; remove this entry", e.Name)
 		default:
 			if l := p.limits(e.Val, base); reads {
 				g.Roles[e.Name] = l
@@ -744,11 +749,12 @@ func (p *parser) guard(f *file, roles []*policy.Role, declaredRoles map[string]b
 	return g
 }
 
-// touchesSubjects reports whether an operator of role r reaches subjects,
-// and so has the guard's limits: reads (a purpose) or writes.
-func touchesSubjects(r *policy.Role) bool {
+// guarded reports whether an operator of role r has the guard's limits:
+// it reaches subjects (a purpose, or a create, update, erase or lookup
+// permission) or administers operators.
+func guarded(r *policy.Role) bool {
 	return len(r.Purposes) > 0 || slices.ContainsFunc(r.Permissions, func(p policy.Permission) bool {
-		return p == policy.PermCreate || p == policy.PermUpdate || p == policy.PermErase || p == policy.PermLookup
+		return p == policy.PermCreate || p == policy.PermUpdate || p == policy.PermErase || p == policy.PermLookup || p == policy.PermOperators
 	})
 }
 
@@ -787,6 +793,11 @@ func (p *parser) limits(gl guardLimits, l guard.Limits) guard.Limits {
 	set(p, gl.UpdatesPerHour, read[int], &l.UpdatesPerHour, count)
 	set(p, gl.UpdatesPerDay, read[int], &l.UpdatesPerDay, count)
 	set(p, gl.ErasuresPerDay, read[int], &l.ErasuresPerDay, count)
+	set(p, gl.OperatorsPerDay, read[int], &l.OperatorsPerDay, count)
+	set(p, gl.RolesPerDay, read[int], &l.RolesPerDay, count)
+	set(p, gl.ResetsPerDay, read[int], &l.FactorResetsPerDay, count)
+	set(p, gl.PartnersPerDay, read[int], &l.PartnersPerDay, count)
+	set(p, gl.AdminBurst, read[int], &l.AdminBurstPerHour, count)
 	set(p, gl.HardMargin, read[int], &l.HardMargin, between(0, maxGuardCount, false, "must be between 0 (off) and %[2]d, got %[3]d"))
 	p.velocity(gl.Velocity, &l)
 	set(p, gl.EnumerationRun, read[int], &l.EnumerationRun, between(minEnumerationRun, maxEnumerationRun, true, "must be 0 (off) or between %d and %d, got %d"))

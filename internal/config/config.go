@@ -247,15 +247,17 @@ type Guard struct {
 	// which it needs two approvers; 0: one always. Default 500.
 	TwoApproversOver int
 	// Roles holds the limits of each role of the policy that reaches
-	// subjects: it has a purpose, or the create, update, erase or lookup
-	// permission; other roles have no entry. Each limit is the role's own key under guard.roles, else that
+	// subjects or administers: it has a purpose, or the create, update,
+	// erase, lookup or operators permission; other roles have no entry. Each limit is the role's own key under guard.roles, else that
 	// of guard.defaults, else the built-in default: rate 2/s with a burst of
 	// 30, subjects_per_hour 60, subjects_per_day 200,
 	// out_of_caseload_per_day 20, out_of_unit_per_day 5,
 	// untrusted_origin_per_day 10, lookups_per_hour 60, misses_per_hour 15,
 	// creates_per_day 50, updates_per_hour 30, updates_per_day 100,
-	// erasures_per_day 2, velocity 20 subjects per 10m, enumeration_run 10,
-	// hours always, hard_margin 10, all_units false.
+	// erasures_per_day 2, operators_per_day 3, roles_per_day 5,
+	// factor_resets_per_day 3, partners_per_day 1, admin_burst_per_hour 5,
+	// velocity 20 subjects per 10m, enumeration_run 10, hours always,
+	// hard_margin 10, all_units false.
 	Roles map[string]guard.Limits
 }
 
@@ -307,6 +309,11 @@ var defaultLimits = guard.Limits{
 	UpdatesPerHour:      30,
 	UpdatesPerDay:       100,
 	ErasuresPerDay:      2,
+	OperatorsPerDay:     3,
+	RolesPerDay:         5,
+	FactorResetsPerDay:  3,
+	PartnersPerDay:      1,
+	AdminBurstPerHour:   5,
 	VelocitySubjects:    20,
 	VelocityWindow:      10 * time.Minute,
 	EnumerationRun:      10,

@@ -223,6 +223,7 @@ func TestValid(t *testing.T) {
 		UntrustedPerDay: 15, LookupsPerHour: 16, MissesPerHour: 17, VelocitySubjects: 18, VelocityWindow: 90 * time.Second,
 		EnumerationRun: 19, Hours: mustHours(t, "mon,wed,fri 08:30-17:00"), HardMargin: 20,
 		CreatesPerDay: 21, UpdatesPerHour: 22, UpdatesPerDay: 23, ErasuresPerDay: 24,
+		OperatorsPerDay: 25, RolesPerDay: 26, FactorResetsPerDay: 27, PartnersPerDay: 28, AdminBurstPerHour: 29,
 	}
 	hr := defaults
 	hr.AllUnits, hr.Rate, hr.Burst, hr.SubjectsPerDay = true, 0, 0, 0
@@ -714,6 +715,7 @@ func TestGuardDemo(t *testing.T) {
 		UntrustedPerDay: 5, LookupsPerHour: 40, MissesPerHour: 8, VelocitySubjects: 12, VelocityWindow: 10 * time.Minute,
 		EnumerationRun: 10, Hours: mustHours(t, "mon-fri 07:00-20:00"), HardMargin: 5,
 		CreatesPerDay: 20, UpdatesPerHour: 20, UpdatesPerDay: 60, ErasuresPerDay: 2,
+		OperatorsPerDay: 3, RolesPerDay: 5, FactorResetsPerDay: 3, PartnersPerDay: 1, AdminBurstPerHour: 5, // built-in defaults
 	}
 	hr := caseworker
 	hr.SubjectsPerHour, hr.SubjectsPerDay, hr.OutOfCaseloadPerDay = 40, 150, 10
@@ -727,20 +729,29 @@ func TestGuardDemo(t *testing.T) {
 		UntrustedPerDay: 5, LookupsPerHour: 90, MissesPerHour: 20, VelocitySubjects: 20, VelocityWindow: 10 * time.Minute,
 		EnumerationRun: 10, Hours: mustHours(t, "mon-sat 07:00-21:00"), HardMargin: 8,
 		CreatesPerDay: 50, UpdatesPerHour: 30, UpdatesPerDay: 100, ErasuresPerDay: 2, // built-in defaults
+		OperatorsPerDay: 3, RolesPerDay: 5, FactorResetsPerDay: 3, PartnersPerDay: 1, AdminBurstPerHour: 5,
 	}
 	partner := guard.Limits{
 		Rate: 2, Burst: 10, SubjectsPerHour: 20, SubjectsPerDay: 60, OutOfCaseloadPerDay: 10, OutOfUnitPerDay: 2,
 		UntrustedPerDay: 60, LookupsPerHour: 30, MissesPerHour: 6, VelocitySubjects: 8, VelocityWindow: 10 * time.Minute,
 		EnumerationRun: 10, Hours: mustHours(t, "mon-sat 07:00-21:00"), HardMargin: 4,
 		CreatesPerDay: 50, UpdatesPerHour: 30, UpdatesPerDay: 100, ErasuresPerDay: 2, // built-in defaults
+		OperatorsPerDay: 3, RolesPerDay: 5, FactorResetsPerDay: 3, PartnersPerDay: 1, AdminBurstPerHour: 5,
 	}
-	// The roles without purposes (security-officer, auditor, admin) have no
-	// entry.
+	admin := guard.Limits{
+		Rate: 1, Burst: 10, SubjectsPerHour: 60, SubjectsPerDay: 200, OutOfCaseloadPerDay: 20, OutOfUnitPerDay: 5, // built-in defaults
+		UntrustedPerDay: 10, LookupsPerHour: 60, MissesPerHour: 15, VelocitySubjects: 20, VelocityWindow: 10 * time.Minute,
+		EnumerationRun: 10, CreatesPerDay: 50, UpdatesPerHour: 30, UpdatesPerDay: 100, ErasuresPerDay: 2,
+		OperatorsPerDay: 3, RolesPerDay: 5, FactorResetsPerDay: 3, PartnersPerDay: 1, AdminBurstPerHour: 5,
+		Hours: mustHours(t, "mon-fri 07:00-20:00"), HardMargin: 3,
+	}
+	// The roles that neither reach people nor administer (security-officer,
+	// auditor) have no entry.
 	checkGuard(t, cfg.Guard, "Europe/Paris", Guard{
 		TwoApproversOver: 500,
 		TrustedNetworks:  prefixes(t, "127.0.0.0/8", "::1/128", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"),
 		Roles: map[string]guard.Limits{
-			"caseworker": caseworker, "hr-officer": hr, "supervisor": supervisor, "support": support, "partner": partner,
+			"caseworker": caseworker, "hr-officer": hr, "supervisor": supervisor, "support": support, "partner": partner, "admin": admin,
 		},
 	})
 }
@@ -756,6 +767,7 @@ func TestGuardLimits(t *testing.T) {
 		Rate: 2, Burst: 30, SubjectsPerHour: 60, SubjectsPerDay: 200, OutOfCaseloadPerDay: 20, OutOfUnitPerDay: 5,
 		UntrustedPerDay: 10, LookupsPerHour: 60, MissesPerHour: 15, VelocitySubjects: 20, VelocityWindow: 10 * time.Minute,
 		EnumerationRun: 10, HardMargin: 10, CreatesPerDay: 50, UpdatesPerHour: 30, UpdatesPerDay: 100, ErasuresPerDay: 2,
+		OperatorsPerDay: 3, RolesPerDay: 5, FactorResetsPerDay: 3, PartnersPerDay: 1, AdminBurstPerHour: 5,
 	}
 	with := func(f func(*guard.Limits)) guard.Limits { l := builtin; f(&l); return l }
 	nineToFive := mustHours(t, "mon-fri 09:00-17:00")

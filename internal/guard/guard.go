@@ -27,6 +27,18 @@ const (
 	Create // a new subject
 	Update // a change of a subject's fields
 	Erase  // a subject crypto-shredded
+	Admin  // an administrative act (Access.Act says which)
+)
+
+// Act is an administrative act: each has a budget per day.
+type Act int
+
+// Administrative acts.
+const (
+	ActOperator    Act = iota + 1 // an operator created
+	ActRole                       // a role granted (or a disabled account enabled)
+	ActFactorReset                // an operator's second factors reset
+	ActPartner                    // partner credentials issued
 )
 
 // Access is one request as the guard sees it: no personal value.
@@ -54,6 +66,8 @@ type Access struct {
 	// tells whether the value is taken (a conflict), so it is counted as a
 	// lookup too.
 	Probes bool
+	// Act is the administrative act of an Admin access.
+	Act Act
 }
 
 // Verdict is what the guard decides.
@@ -100,6 +114,12 @@ const (
 	CodeErasures      = "erasures_per_day"
 	CodeConflicts     = "conflicts"
 	CodeRefusals      = "refusals"
+	CodeOperators     = "operators_per_day"
+	CodeRoles         = "roles_per_day"
+	CodeFactorResets  = "factor_resets_per_day"
+	CodePartners      = "partners_per_day"
+	CodeAdminBurst    = "admin_burst"     // alert: many acts within an hour
+	CodeAdminOffHours = "admin_off_hours" // alert: an act outside the hours
 )
 
 // State is one operator's guard state, kept in the store. Counters belong
@@ -116,6 +136,10 @@ type State struct {
 	// Writes: updates this hour; creates, updates and erasures today.
 	HourUpdates                         int
 	DayCreates, DayUpdates, DayErasures int
+	// Administration: acts this hour; operators created, roles granted,
+	// factors reset and partners registered today.
+	HourAdmin                                      int
+	DayOperators, DayRoles, DayResets, DayPartners int
 
 	Recent      []int64 // unix seconds of the latest new subjects (velocity)
 	LastID      uint64  // order key of the last new subject's id
@@ -189,6 +213,9 @@ func Decide(lim *Limits, st State, a Access) (Decision, State) {
 	}
 
 	if !lim.Hours.Open(now) {
+		if a.Kind == Admin {
+			d.Alert = CodeAdminOffHours // outside office hours: refused, and said
+		}
 		return limit(CodeOffHours, lim.Hours.Next(now).Sub(now))
 	}
 	if lim.Rate > 0 {
@@ -205,6 +232,9 @@ func Decide(lim *Limits, st State, a Access) (Decision, State) {
 		st.Tokens--
 	}
 
+	if a.Kind == Admin {
+		return decideAdmin(lim, st, a, d, limit)
+	}
 	if a.Kind >= Create {
 		return decideWrite(lim, st, a, d, limit)
 	}
@@ -405,6 +435,42 @@ func decideWrite(lim *Limits, st State, a Access, d Decision, limit func(string,
 	return d, next
 }
 
+// decideAdmin is Decide for an administrative act: the day's budget of
+// its kind, beyond which an approved extension (a second administrator's
+// approval) or 429; more than AdminBurstPerHour acts within an hour raise
+// an alert.
+func decideAdmin(lim *Limits, st State, a Access, d Decision, limit func(string, time.Duration) (Decision, State)) (Decision, State) {
+	next := st
+	var count *int
+	var budget int
+	var code string
+	switch a.Act {
+	case ActOperator:
+		count, budget, code = &next.DayOperators, lim.OperatorsPerDay, CodeOperators
+	case ActRole:
+		count, budget, code = &next.DayRoles, lim.RolesPerDay, CodeRoles
+	case ActFactorReset:
+		count, budget, code = &next.DayResets, lim.FactorResetsPerDay, CodeFactorResets
+	case ActPartner:
+		count, budget, code = &next.DayPartners, lim.PartnersPerDay, CodePartners
+	default:
+		return limit(CodeRefusals, time.Second) // an act the guard does not know: refused
+	}
+	*count++
+	next.HourAdmin++
+	if over(lim.AdminBurstPerHour, next.HourAdmin) && d.Alert == "" {
+		d.Alert = CodeAdminBurst
+	}
+	if over(budget, *count) {
+		if st.ExtRemaining <= 0 || a.Time.Unix() >= st.ExtUntil {
+			return limit(code, nextDay(a.Time))
+		}
+		next.ExtRemaining--
+		d.Extension = st.ExtID
+	}
+	return d, next
+}
+
 // Conflict counts a create or update refused because a lookup value it
 // sets is taken: it told the operator that someone holds the value, so
 // it counts as a probe, and too many within an hour lock (CodeConflicts).
@@ -442,11 +508,12 @@ func (st *State) roll(now time.Time) {
 	local := now.Unix() + int64(off)
 	hour, day := now.Unix()/3600, local/86400
 	if hour != st.Hour {
-		st.Hour, st.HourSubjects, st.HourLookups, st.HourMisses, st.HourOver, st.HourUpdates = hour, 0, 0, 0, 0, 0
+		st.Hour, st.HourSubjects, st.HourLookups, st.HourMisses, st.HourOver, st.HourUpdates, st.HourAdmin = hour, 0, 0, 0, 0, 0, 0
 	}
 	if day != st.Day {
 		st.Day, st.DaySubjects, st.DayOutOfCaseload, st.DayOutOfUnit, st.DayUntrusted = day, 0, 0, 0, 0
 		st.DayCreates, st.DayUpdates, st.DayErasures = 0, 0, 0
+		st.DayOperators, st.DayRoles, st.DayResets, st.DayPartners = 0, 0, 0, 0
 	}
 }
 

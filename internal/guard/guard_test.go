@@ -311,16 +311,20 @@ func TestStateRoundTrip(t *testing.T) {
 	}
 }
 
-// TestStateVersion1 reads a state written before the write counters: they
-// read as zero, and the state is otherwise intact.
+// TestStateVersion1 reads states written before the write counters
+// (version 1) and the administration counters (version 2): they read as
+// zero, and the state is otherwise intact.
 func TestStateVersion1(t *testing.T) {
 	s := &sim{lim: caseworker(), now: monday}
 	s.until(InUnit, 3*time.Minute, 20)
 	b := s.st.Marshal()
-	v1 := append([]byte{1}, b[1:len(b)-4]...) // the four zero write counters, one byte each
-	got, err := Unmarshal(v1)
-	if err != nil || !reflect.DeepEqual(got, s.st) {
-		t.Fatalf("version 1: %v\n got %+v\nwant %+v", err, got, s.st)
+	// The counters each version appended are zero: one byte each.
+	for v, cut := range map[byte]int{1: 4 + 5, 2: 5} {
+		old := append([]byte{v}, b[1:len(b)-cut]...)
+		got, err := Unmarshal(old)
+		if err != nil || !reflect.DeepEqual(got, s.st) {
+			t.Fatalf("version %d: %v\n got %+v\nwant %+v", v, err, got, s.st)
+		}
 	}
 }
 
@@ -567,5 +571,49 @@ func TestNetworks(t *testing.T) {
 		if got := ns.Contains(addr); got != want {
 			t.Errorf("Contains(%q) = %v, want %v", addr, got, want)
 		}
+	}
+}
+
+// TestAdminActs walks the budgets of administrative acts, the burst alert
+// and the off-hours alert.
+func TestAdminActs(t *testing.T) {
+	lim := caseworker()
+	lim.Rate = 0
+	lim.OperatorsPerDay, lim.RolesPerDay, lim.FactorResetsPerDay, lim.PartnersPerDay, lim.AdminBurstPerHour = 2, 3, 1, 1, 4
+	for _, tt := range []struct {
+		act     Act
+		allowed int
+		code    string
+	}{
+		{ActOperator, 2, CodeOperators},
+		{ActRole, 3, CodeRoles},
+		{ActFactorReset, 1, CodeFactorResets},
+		{ActPartner, 1, CodePartners},
+	} {
+		s := &sim{lim: lim, now: monday}
+		n := 0
+		for ; n < 10; n++ {
+			if d := s.do(Access{Kind: Admin, Act: tt.act}); d.Verdict != Allow {
+				if d.Verdict != Limit || d.Code != tt.code {
+					t.Errorf("act %d after %d: %+v, want a limit %s", tt.act, n, d, tt.code)
+				}
+				break
+			}
+		}
+		if n != tt.allowed {
+			t.Errorf("act %d: %d allowed, want %d", tt.act, n, tt.allowed)
+		}
+	}
+	s := &sim{lim: lim, now: monday}
+	var alerts []string
+	for _, act := range []Act{ActOperator, ActRole, ActRole, ActOperator, ActRole} {
+		alerts = append(alerts, s.do(Access{Kind: Admin, Act: act}).Alert)
+	}
+	if want := []string{"", "", "", "", CodeAdminBurst}; !reflect.DeepEqual(alerts, want) {
+		t.Errorf("alerts %q, want %q", alerts, want)
+	}
+	night := &sim{lim: lim, now: monday.Add(13 * time.Hour)}
+	if d := night.do(Access{Kind: Admin, Act: ActRole}); d.Verdict != Limit || d.Alert != CodeAdminOffHours {
+		t.Errorf("at 22:00: %+v, want a limit with the off-hours alert", d)
 	}
 }

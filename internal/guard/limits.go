@@ -54,6 +54,15 @@ type Limits struct {
 	UpdatesPerHour int
 	UpdatesPerDay  int
 	ErasuresPerDay int
+	// Administration per day: operators created, roles granted (and
+	// accounts enabled), second factors reset, partners registered; beyond
+	// them, an approved extension. More than AdminBurstPerHour acts within
+	// an hour raise an alert.
+	OperatorsPerDay    int
+	RolesPerDay        int
+	FactorResetsPerDay int
+	PartnersPerDay     int
+	AdminBurstPerHour  int
 	// Velocity locks when more than VelocitySubjects new subjects are read
 	// within VelocityWindow.
 	VelocitySubjects int
