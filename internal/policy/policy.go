@@ -154,6 +154,10 @@ type Role struct {
 	// MFA lists the second factors the role may log in with, a subset of
 	// "totp" and "webauthn"; empty means both.
 	MFA []string
+	// AttestedKeys: the role's security keys must be attested hardware
+	// (config webauthn.attestation): a key is registered only with an
+	// attestation the allow-list accepts, and counts only while it does.
+	AttestedKeys bool
 }
 
 // Has reports whether the role holds p.
