@@ -189,6 +189,9 @@ func openApp(ctx context.Context, o appOptions, stderr io.Writer) (*app, error) 
 			return nil
 		},
 		Limits: auth.Limits{MaxFailures: cfg.Login.MaxFailures, FailureWindow: cfg.Login.FailureWindow, LockFor: cfg.Login.LockFor, PerOrigin: cfg.Login.PerOrigin}}
+	// Roles with attested_keys register only keys of the allow-list.
+	a.RoleAttested = func(role string) bool { r, ok := cfg.Policy.Roles[role]; return ok && r.AttestedKeys }
+	a.Attestation = &auth.Attestation{AAGUIDs: cfg.WebAuthn.Attestation.AAGUIDs, Roots: cfg.WebAuthn.Attestation.Roots}
 	signer, err := audit.NewSigner(auditlog.Origin, keys.SigningSeed())
 	if err != nil {
 		st.Close()

@@ -80,6 +80,14 @@ type Service struct {
 	WebAuthn *webauthn.WebAuthn
 	// RoleFactors returns the second factors a role accepts (empty: all).
 	RoleFactors func(role string) []string
+	// RoleAttested reports whether a role demands attested security keys
+	// (nil: none does). Such a role's registrations ask for direct
+	// attestation and keep only keys Attestation accepts; its logins and
+	// step-ups use only the keys it accepts now.
+	RoleAttested func(role string) bool
+	// Attestation is the allow-list of those roles (nil: it accepts no
+	// key).
+	Attestation *Attestation
 	// StepUpFor is how long a proved second factor counts as fresh for
 	// the actions that need one (default 5 minutes).
 	StepUpFor time.Duration

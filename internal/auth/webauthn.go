@@ -1,10 +1,12 @@
 package auth
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/coffre/coffre/internal/audit"
@@ -12,6 +14,7 @@ import (
 	"github.com/coffre/coffre/internal/store"
 	"github.com/go-webauthn/webauthn/protocol"
 	"github.com/go-webauthn/webauthn/webauthn"
+	"github.com/google/uuid"
 )
 
 // Second factors.
@@ -38,6 +41,9 @@ var (
 type waUser struct {
 	op    *identity.Operator
 	creds []webauthn.Credential
+	// refused are the ids of the operator's keys that its role does not
+	// accept now (see Service.dropRefused), left out of creds.
+	refused [][]byte
 }
 
 func (u *waUser) WebAuthnID() []byte                         { return []byte(u.op.ID) }
@@ -61,14 +67,29 @@ func loadUser(ctx context.Context, tx accounts, id string) (*waUser, error) {
 	if err != nil {
 		return nil, err
 	}
+	return userOf(op, rows)
+}
+
+// userOf decodes the security keys of op.
+func userOf(op *identity.Operator, rows []identity.WebAuthnCredential) (*waUser, error) {
 	u := &waUser{op: op}
 	for _, r := range rows {
 		var c webauthn.Credential
 		if err := json.Unmarshal(r.Credential, &c); err != nil {
-			return nil, fmt.Errorf("credential of %s: %w", id, err)
+			return nil, fmt.Errorf("credential of %s: %w", op.ID, err)
 		}
 		u.creds = append(u.creds, c)
 	}
+	return u, nil
+}
+
+// loadKeys reads an operator and the security keys its role accepts now.
+func (s *Service) loadKeys(ctx context.Context, tx accounts, id string) (*waUser, error) {
+	u, err := loadUser(ctx, tx, id)
+	if err != nil {
+		return nil, err
+	}
+	s.dropRefused(u)
 	return u, nil
 }
 
@@ -100,7 +121,16 @@ func (s *Service) factors(ctx context.Context, tx identity.Factors, op *identity
 		if err != nil {
 			return nil, err
 		}
-		if len(cs) > 0 {
+		n := len(cs)
+		if n > 0 && s.attested(op.Role) {
+			u, err := userOf(op, cs)
+			if err != nil {
+				return nil, err
+			}
+			s.dropRefused(u)
+			n = len(u.creds)
+		}
+		if n > 0 {
 			out = append(out, FactorWebAuthn)
 		}
 	}
@@ -138,7 +168,7 @@ func (s *Service) BeginWebAuthnLogin(ctx context.Context, loginToken string) (*p
 // beginAssertion starts a WebAuthn assertion of operator's keys and keeps
 // the ceremony's state on the login or session row h.
 func (s *Service) beginAssertion(ctx context.Context, tx store.Tx, operator string, h []byte) (*protocol.CredentialAssertion, error) {
-	u, err := loadUser(ctx, tx, operator)
+	u, err := s.loadKeys(ctx, tx, operator)
 	if err != nil {
 		return nil, err
 	}
@@ -204,7 +234,7 @@ func (s *Service) FinishWebAuthnLogin(ctx context.Context, loginToken string, as
 		if len(ls.Challenge) == 0 {
 			return "", ErrNoCeremony
 		}
-		u, err := loadUser(ctx, tx, op.ID)
+		u, err := s.loadKeys(ctx, tx, op.ID)
 		if err != nil {
 			return "", err
 		}
@@ -221,6 +251,9 @@ func (s *Service) FinishWebAuthnLogin(ctx context.Context, loginToken string, as
 func (s *Service) checkAssertion(u *waUser, challenge []byte, parsed *protocol.ParsedCredentialAssertionData, perr error) (*webauthn.Credential, string) {
 	if perr != nil {
 		return nil, "malformed_assertion"
+	}
+	if slices.ContainsFunc(u.refused, func(id []byte) bool { return bytes.Equal(id, parsed.RawID) }) {
+		return nil, "authenticator_not_allowed"
 	}
 	var sd webauthn.SessionData
 	if err := json.Unmarshal(challenge, &sd); err != nil {
@@ -312,8 +345,12 @@ func (s *Service) BeginWebAuthnRegistration(ctx context.Context, token string) (
 		for _, c := range u.creds {
 			exclude = append(exclude, c.Descriptor())
 		}
+		regOpts := []webauthn.RegistrationOption{webauthn.WithExclusions(exclude)}
+		if s.attested(u.op.Role) {
+			regOpts = append(regOpts, webauthn.WithConveyancePreference(protocol.PreferDirectAttestation))
+		}
 		var sd *webauthn.SessionData
-		if opts, sd, err = s.WebAuthn.BeginRegistration(u, webauthn.WithExclusions(exclude)); err != nil {
+		if opts, sd, err = s.WebAuthn.BeginRegistration(u, regOpts...); err != nil {
 			return fmt.Errorf("begin webauthn registration: %w", err)
 		}
 		b, err := json.Marshal(sd)
@@ -339,8 +376,9 @@ func (s *Service) FinishWebAuthnRegistration(ctx context.Context, token, name st
 	now := s.now()
 	var id []byte
 	var bad bool
+	var refused error
 	err := s.Store.Update(ctx, func(ctx context.Context, tx store.Tx) error {
-		id, bad = nil, false
+		id, bad, refused = nil, false, nil
 		ses, err := tx.GetSession(ctx, h)
 		if err != nil {
 			return err
@@ -366,6 +404,10 @@ func (s *Service) FinishWebAuthnRegistration(ctx context.Context, token, name st
 			bad = true
 			return tx.AppendAudit(ctx, &audit.Entry{Time: now, Actor: u.op.ID, Action: "mfa.webauthn.add", Decision: "deny:bad_attestation", Origin: origin})
 		}
+		if reason := s.keyRefusal(u, cred); reason != "" {
+			refused = s.Attestation.refused(reason, cred)
+			return tx.AppendAudit(ctx, &audit.Entry{Time: now, Actor: u.op.ID, Action: "mfa.webauthn.add", Decision: "deny:" + reason, Reason: aaguidOf(cred), Origin: origin})
+		}
 		b, err := json.Marshal(cred)
 		if err != nil {
 			return err
@@ -382,7 +424,20 @@ func (s *Service) FinishWebAuthnRegistration(ctx context.Context, token, name st
 	if bad {
 		return nil, ErrBadCredentials
 	}
+	if refused != nil {
+		return nil, refused
+	}
 	return id, nil
+}
+
+// aaguidOf names the model of a refused key for its audit entry: an
+// AAGUID names a model shared by many keys, not a person.
+func aaguidOf(cred *webauthn.Credential) string {
+	id, err := uuid.FromBytes(cred.Authenticator.AAGUID)
+	if err != nil {
+		return ""
+	}
+	return "aaguid " + id.String()
 }
 
 // WebAuthnKey is a registered security key as its owner sees it.
@@ -521,7 +576,7 @@ func (s *Service) FinishWebAuthnStepUp(ctx context.Context, token string, assert
 		if len(ses.Challenge) == 0 {
 			return ErrNoCeremony
 		}
-		u, err := loadUser(ctx, tx, a.ID)
+		u, err := s.loadKeys(ctx, tx, a.ID)
 		if err != nil {
 			return err
 		}

@@ -40,9 +40,13 @@ type file struct {
 		MaxLag    leaf `key:"max_lag"`
 	} `key:"audit"`
 	WebAuthn struct {
-		RPID    leaf `key:"rp_id"`
-		RPName  leaf `key:"rp_name"`
-		Origins leaf `key:"origins,list"`
+		RPID        leaf `key:"rp_id"`
+		RPName      leaf `key:"rp_name"`
+		Origins     leaf `key:"origins,list"`
+		Attestation struct {
+			AAGUIDs leaf `key:"aaguids,list"`
+			Roots   leaf `key:"roots,list"`
+		} `key:"attestation"`
 	} `key:"webauthn"`
 	Login struct {
 		MaxFailures   leaf `key:"max_failures"`
@@ -133,10 +137,11 @@ type purposeFile struct {
 }
 
 type roleFile struct {
-	Purposes    leaf `key:"purposes,list"`
-	Permissions leaf `key:"permissions,list"`
-	MFA         leaf `key:"mfa,list"`
-	Partner     leaf `key:"partner"`
+	Purposes     leaf `key:"purposes,list"`
+	Permissions  leaf `key:"permissions,list"`
+	MFA          leaf `key:"mfa,list"`
+	AttestedKeys leaf `key:"attested_keys"`
+	Partner      leaf `key:"partner"`
 }
 
 // guardLimits is guard.defaults or a role under guard.roles.
@@ -197,7 +202,7 @@ func (p *parser) check(f *file) *Config {
 	c := p.settings(f)
 	fields, declaredFields := p.schema(f.Schema)
 	purposes, declaredPurposes, purposeStepUps := p.purposes(f.Purposes, declaredFields, c.StepUpFor)
-	roles, declaredRoles := p.roles(f.Roles, declaredPurposes, purposeStepUps)
+	roles, declaredRoles := p.roles(f.Roles, declaredPurposes, purposeStepUps, f.WebAuthn.Attestation.Roots)
 	c.Guard = p.guard(f, roles, declaredRoles)
 	if p.total() == 0 {
 		c.Policy = policy.New(fields, purposes, roles)
@@ -333,6 +338,7 @@ func (p *parser) webauthn(f *file) WebAuthn {
 		p.bad(wf.Origins, "want at least one origin, such as %s", example)
 	}
 	w.Origins = origins
+	w.Attestation = p.attestation(wf.Attestation.AAGUIDs, wf.Attestation.Roots)
 	return w
 }
 
@@ -636,8 +642,9 @@ func (p *parser) purposes(m named[purposeFile], declaredFields map[string]int, w
 
 // roles checks the roles. It returns the valid ones, and the names of all
 // those defined, valid or not. stepUps holds the step-up of the purposes,
-// those a role's mfa must be able to give.
-func (p *parser) roles(m named[roleFile], declaredPurposes map[string]bool, stepUps map[string]string) ([]*policy.Role, map[string]bool) {
+// those a role's mfa must be able to give; roots is
+// webauthn.attestation.roots, which a role's attested_keys needs.
+func (p *parser) roles(m named[roleFile], declaredPurposes map[string]bool, stepUps map[string]string, roots leaf) ([]*policy.Role, map[string]bool) {
 	purposeNames := sortedKeys(declaredPurposes)
 	perms := names(policy.Permissions)
 	declared := map[string]bool{}
@@ -668,7 +675,8 @@ func (p *parser) roles(m named[roleFile], declaredPurposes map[string]bool, step
 		if n == 0 {
 			p.bad(v.MFA, "want at least one of %s, got an empty list (leave mfa out to allow both)", strings.Join(mfaFactors, ", "))
 		}
-		if v.MFA.set() && p.total() == mfaBefore && !slices.Contains(r.MFA, "webauthn") {
+		mfaOK := p.total() == mfaBefore
+		if v.MFA.set() && mfaOK && !slices.Contains(r.MFA, "webauthn") {
 			for _, pu := range r.Purposes {
 				if stepUps[pu] == "webauthn" {
 					p.errorf(v.MFA.k, e.Path+".mfa", "purpose %q asks for a WebAuthn step-up, which this role cannot give: add webauthn to mfa, or set the purpose's step_up to any", pu)
@@ -681,6 +689,7 @@ func (p *parser) roles(m named[roleFile], declaredPurposes map[string]bool, step
 				p.bad(v.Partner, "a partner role holds no permission but lookup, got %q: partners read and look up, nothing more", perm)
 			}
 		}
+		p.attestedKeys(v, r, mfaOK, roots)
 		if p.total() == before && !e.Bad {
 			out = append(out, r)
 		}

@@ -15,13 +15,13 @@
 //	sessions: {idle: 30m, absolute: 12h, login_token: 5m, step_up: 5m}   # Go durations
 //	limits: {max_body_bytes: 65536, reason_max_len: 200}
 //	audit: {max_lag: 30s, witnesses: [https://witness.example.org/add]}
-//	webauthn:     # rp_id, rp_name, origins
+//	webauthn:     # rp_id, rp_name, origins, attestation (aaguids, roots)
 //	login:        # max_failures, failure_window, lock_for, per_origin_per_minute
 //	partners:     # listen (mutual-TLS host:port, off when unset), hosts
 //	metrics:      # listen (a listener of its own for /metrics), token (bearer token it asks)
 //	schema:       # a list of fields: name, type, sensitivity, required, lookup, max_len, retention
 //	purposes:     # name → description, require_reason, step_up, step_up_window, step_up_group, fields (field → clear | deny | mask), updates
-//	roles:        # name → purposes, permissions, mfa
+//	roles:        # name → purposes, permissions, mfa, attested_keys
 //	guard:        # timezone, trusted_networks, trusted_proxies, defaults, roles
 //
 // The guard key sets the budgets and detectors that slow down or lock an
@@ -47,7 +47,11 @@
 // serves reads under the purposes of its step_up_group (default: the
 // purpose's own name, so each purpose needs its own; a group may not be
 // named like another purpose) for step_up_window (30s to 1h, default
-// sessions.step_up).
+// sessions.step_up). A role with attested_keys (and mfa: [webauthn])
+// registers only security keys whose attestation chains to one of
+// webauthn.attestation.roots (PEM files or inline PEM) and, when
+// webauthn.attestation.aaguids lists models, is of one of them (see
+// [Attestation]).
 //
 // The built-in demo (demo.yaml in this package, see [Demo]) is a complete,
 // commented example.
@@ -95,6 +99,7 @@
 package config
 
 import (
+	"crypto/x509"
 	_ "embed"
 	"fmt"
 	"io"
@@ -104,6 +109,8 @@ import (
 	"sync"
 	"time"
 	_ "time/tzdata" // the guard's time zone never depends on the host
+
+	"github.com/google/uuid"
 
 	"github.com/coffre/coffre/internal/guard"
 	"github.com/coffre/coffre/internal/policy"
@@ -181,6 +188,26 @@ type WebAuthn struct {
 	// RPID is localhost, on 127.0.0.1 or ::1). Default
 	// "http://localhost:8080" and "http://127.0.0.1:8080".
 	Origins []string
+	// Attestation is what a role with attested_keys accepts of a new
+	// security key.
+	Attestation Attestation
+}
+
+// Attestation is the allow-list of attested security keys
+// (webauthn.attestation), for the roles with attested_keys
+// (policy.Role.AttestedKeys): a key is accepted when its attestation
+// statement chains to one of Roots and, if AAGUIDs is not empty, names one
+// of AAGUIDs.
+type Attestation struct {
+	// AAGUIDs are the authenticator models accepted, by AAGUID; never the
+	// zero AAGUID. Default none: any model whose attestation chains to
+	// Roots.
+	AAGUIDs []uuid.UUID
+	// Roots are the attestation root certificates, each given as the path
+	// of a PEM file (relative to the working directory) or as PEM text; a
+	// file may hold several. Required by a role with attested_keys.
+	// Default none.
+	Roots []*x509.Certificate
 }
 
 // Login bounds failed and repeated logins.
@@ -349,6 +376,8 @@ const (
 	maxPerOrigin   = 100_000
 	// metrics.token
 	minMetricsToken = 32
+	// webauthn.attestation.roots: a PEM file is read up to 1 MiB
+	maxRootsFile = 1 << 20
 	// Guard limits: counts and rates up to maxGuardCount (0 is "no limit"
 	// or "off"), a velocity of at most maxVelocitySubjects subjects within
 	// at most maxVelocityWindow, an enumeration run of 0 or between

@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/coffre/coffre/internal/guard"
 	"github.com/coffre/coffre/internal/policy"
 )
@@ -174,6 +176,10 @@ func TestValid(t *testing.T) {
 			RPID:    "coffre.example.org",
 			RPName:  "Coffre (Example Corp)",
 			Origins: []string{"https://coffre.example.org", "https://admin.coffre.example.org:8443"},
+			Attestation: Attestation{
+				AAGUIDs: []uuid.UUID{uuid.MustParse("cb69481e-8ff7-4039-93ec-0a2729a154a8"), uuid.MustParse("ee882879-721c-4913-9775-3dfcce97072a")},
+				Roots:   readPEM(t, "testdata/attestation_root.pem"),
+			},
 		},
 		Login:    Login{MaxFailures: 5, FailureWindow: 30 * time.Minute, LockFor: 0, PerOrigin: 12},
 		Partners: Partners{Listen: "0.0.0.0:9444", Hosts: []string{"partners.example.org", "203.0.113.7", "2001:db8::7"}},
@@ -210,7 +216,7 @@ func TestValid(t *testing.T) {
 	}
 	writer := []policy.Permission{policy.PermLookup, policy.PermCreate, policy.PermUpdate}
 	wantRoles := map[string]*policy.Role{
-		"hr-officer":   {Name: "hr-officer", Purposes: []string{"hr", "badge"}, Permissions: writer, MFA: []string{"webauthn"}},
+		"hr-officer":   {Name: "hr-officer", Purposes: []string{"hr", "badge"}, Permissions: writer, MFA: []string{"webauthn"}, AttestedKeys: true},
 		"receptionist": {Name: "receptionist", Purposes: []string{"badge"}, Permissions: writer, MFA: []string{"totp", "webauthn"}},
 		"auditor":      {Name: "auditor", Permissions: []policy.Permission{policy.PermAudit}, MFA: []string{"totp"}},
 	}
@@ -505,6 +511,10 @@ func TestEnvironment(t *testing.T) {
 	}{
 		{"all over file", "testdata/valid.yaml", all, with(wantAll, func(c *Config) {
 			c.WebAuthn.RPName = "Coffre (Example Corp)"
+			c.WebAuthn.Attestation = Attestation{
+				AAGUIDs: []uuid.UUID{uuid.MustParse("cb69481e-8ff7-4039-93ec-0a2729a154a8"), uuid.MustParse("ee882879-721c-4913-9775-3dfcce97072a")},
+				Roots:   readPEM(t, "testdata/attestation_root.pem"),
+			}
 			c.Login = Login{MaxFailures: 5, FailureWindow: 30 * time.Minute, LockFor: 0, PerOrigin: 12}
 		})},
 		{"all over defaults", "testdata/minimal.yaml", all, wantAll},
@@ -984,15 +994,15 @@ func TestWebAuthn(t *testing.T) {
 		yaml string
 		want WebAuthn
 	}{
-		{"", WebAuthn{"localhost", "Coffre", local}},
-		{"webauthn: ~\n", WebAuthn{"localhost", "Coffre", local}},
-		{"webauthn: {rp_id: localhost, rp_name: Vault}\n", WebAuthn{"localhost", "Vault", local}},
+		{"", WebAuthn{"localhost", "Coffre", local, Attestation{}}},
+		{"webauthn: ~\n", WebAuthn{"localhost", "Coffre", local, Attestation{}}},
+		{"webauthn: {rp_id: localhost, rp_name: Vault}\n", WebAuthn{"localhost", "Vault", local, Attestation{}}},
 		{"webauthn: {origins: [\"http://[::1]:3000\", \"http://127.0.0.1\", \"https://localhost\", \"http://app.localhost:8080\"]}\n",
-			WebAuthn{"localhost", "Coffre", []string{"http://[::1]:3000", "http://127.0.0.1", "https://localhost", "http://app.localhost:8080"}}},
+			WebAuthn{"localhost", "Coffre", []string{"http://[::1]:3000", "http://127.0.0.1", "https://localhost", "http://app.localhost:8080"}, Attestation{}}},
 		{"webauthn:\n  rp_id: example.org\n  origins:\n    - https://example.org\n    - https://coffre.eu.example.org:8443\n    - http://example.org:8080\n",
-			WebAuthn{"example.org", "Coffre", []string{"https://example.org", "https://coffre.eu.example.org:8443", "http://example.org:8080"}}},
+			WebAuthn{"example.org", "Coffre", []string{"https://example.org", "https://coffre.eu.example.org:8443", "http://example.org:8080"}, Attestation{}}},
 		{"webauthn: {rp_id: xn--caf-dma.test, origins: [\"https://xn--caf-dma.test\"]}\n",
-			WebAuthn{"xn--caf-dma.test", "Coffre", []string{"https://xn--caf-dma.test"}}},
+			WebAuthn{"xn--caf-dma.test", "Coffre", []string{"https://xn--caf-dma.test"}, Attestation{}}},
 	}
 	for _, tt := range tests {
 		cfg, err := Parse("inline.yaml", []byte(oneField+tt.yaml), nil)

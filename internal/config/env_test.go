@@ -44,7 +44,8 @@ func keyPatterns(t reflect.Type, path string) []string {
 
 // envBase is the configuration TestEveryKeyHasAnOverride changes: clerk
 // has no guard.roles entry, so guard.defaults apply to it.
-const envBase = `schema:
+const envBase = `webauthn: {attestation: {roots: [testdata/attestation_root.pem]}}
+schema:
   - {name: phone, type: phone, sensitivity: contact}
   - {name: notes, type: text, sensitivity: identity}
 purposes:
@@ -78,7 +79,9 @@ func TestEveryKeyHasAnOverride(t *testing.T) {
 		"limits.max_body_bytes": "2048", "limits.reason_max_len": "64",
 		"audit.witnesses": "https://w1.example/add, https://w2.example/add", "audit.max_lag": "1m",
 		"webauthn.rp_id": "app.localhost", "webauthn.rp_name": "Vault", "webauthn.origins": "http://localhost:9000",
-		"login.max_failures": "5", "login.failure_window": "1h", "login.lock_for": "0", "login.per_origin_per_minute": "12",
+		"webauthn.attestation.aaguids": "cb69481e-8ff7-4039-93ec-0a2729a154a8", "webauthn.attestation.roots": testRootPEM(t),
+		"roles.<role>.attested_keys": "true",
+		"login.max_failures":         "5", "login.failure_window": "1h", "login.lock_for": "0", "login.per_origin_per_minute": "12",
 		"partners.listen": "127.0.0.1:9443", "partners.hosts": "coffre.test,10.0.0.5",
 		"metrics.listen": "127.0.0.1:9090", "metrics.token": metricsToken,
 		"schema.<field>.name": "memo", "schema.<field>.type": "name", "schema.<field>.sensitivity": "special",
@@ -95,7 +98,7 @@ func TestEveryKeyHasAnOverride(t *testing.T) {
 		samples["guard.roles.<role>."+k] = v
 	}
 	// Variables set with a sample, so that both configurations are valid.
-	extra := map[string]string{"webauthn.rp_id": "COFFRE_WEBAUTHN_ORIGINS=http://app.localhost:8080",
+	extra := map[string]string{"webauthn.rp_id": "COFFRE_WEBAUTHN_ORIGINS=http://app.localhost:8080", "roles.<role>.attested_keys": "COFFRE_ROLES_CASEWORKER_MFA=webauthn",
 		"purposes.<purpose>.step_up_window": "COFFRE_PURPOSES_CASE_HANDLING_STEP_UP=any", "purposes.<purpose>.step_up_group": "COFFRE_PURPOSES_CASE_HANDLING_STEP_UP=any",
 		"roles.<role>.partner": "COFFRE_ROLES_CASEWORKER_PERMISSIONS=lookup"}
 	names := strings.NewReplacer("<field>", "notes", "<purpose>", "case-handling", "<role>", "caseworker")

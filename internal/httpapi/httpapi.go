@@ -161,6 +161,8 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, a *identity.Actor,
 		e = apiError{http.StatusUnauthorized, "step_up_required", "this needs a fresh second factor: " + public.Message(err, "step-up required"), public.Hint(err, "POST /v1/auth/stepup/totp {\"code\"} or /v1/auth/stepup/webauthn/begin and /finish, then retry")}
 	case errors.Is(err, auth.ErrFactorNotAllowed):
 		e = apiError{http.StatusForbidden, "factor_not_allowed", "this second factor is not available to this account", "use a factor listed in the login answer's mfa"}
+	case errors.Is(err, auth.ErrAuthenticatorNotAllowed):
+		e = apiError{http.StatusForbidden, "authenticator_not_allowed", public.Message(err, "this security key is not accepted for your role"), public.Hint(err, "register an attested hardware security key of an accepted model")}
 	case errors.Is(err, auth.ErrNoCeremony):
 		e = apiError{http.StatusBadRequest, "no_ceremony", "no WebAuthn ceremony in progress", "call the matching /begin first"}
 	case errors.Is(err, partner.ErrNoClientCert):

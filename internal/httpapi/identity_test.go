@@ -26,13 +26,31 @@ const (
 )
 
 // softKey is a software authenticator: a P-256 key that answers WebAuthn
-// ceremonies exactly as a security key does (packed "none" attestation,
-// ES256 signatures over authenticatorData ‖ SHA-256(clientDataJSON), a
-// growing sign counter). The server checks every signature.
+// ceremonies exactly as a security key does ("none" attestation unless
+// att is set, ES256 signatures over authenticatorData ‖
+// SHA-256(clientDataJSON), a growing sign counter). The server checks every
+// signature.
 type softKey struct {
 	priv  *ecdsa.PrivateKey
 	id    []byte
 	count uint32
+	// aaguid is the model the key names in its attested credential data
+	// (zero: none, as a "none" attestation usually has).
+	aaguid [16]byte
+	// backup sets the backup-eligible flag, as a synced passkey does.
+	backup bool
+	// att, when set, makes create present a "packed" attestation.
+	att *packedAttestation
+}
+
+// packedAttestation is how a softKey signs a "packed" attestation
+// statement (WebAuthn §8.2): with an attestation key whose certificate
+// chain is x5c (full basic attestation), or, when self, with the
+// credential key itself and no certificate (self attestation).
+type packedAttestation struct {
+	self bool
+	key  *ecdsa.PrivateKey
+	x5c  [][]byte // the attestation certificate, then intermediates
 }
 
 func newSoftKey(t *testing.T) *softKey {
@@ -99,10 +117,33 @@ func (k *softKey) create(t *testing.T, opts []byte) json.RawMessage {
 	if err != nil {
 		t.Fatal(err)
 	}
-	attested := make([]byte, 16) // AAGUID
+	attested := slices.Clone(k.aaguid[:])
 	attested = binary.BigEndian.AppendUint16(attested, uint16(len(k.id)))
 	attested = append(append(attested, k.id...), cose...)
-	att, err := webauthncbor.Marshal(map[string]any{"fmt": "none", "attStmt": map[string]any{}, "authData": k.authData(0x01|0x04|0x40, attested)})
+	flags := byte(0x01 | 0x04 | 0x40) // UP, UV, AT
+	if k.backup {
+		flags |= 0x08 // BE
+	}
+	ad := k.authData(flags, attested)
+	format, stmt := "none", map[string]any{}
+	if k.att != nil {
+		// sig over authenticatorData ‖ SHA-256(clientDataJSON), ES256.
+		h := sha256.Sum256(cd)
+		digest := sha256.Sum256(append(slices.Clone(ad), h[:]...))
+		signer := k.att.key
+		if k.att.self {
+			signer = k.priv
+		}
+		sig, err := ecdsa.SignASN1(rand.Reader, signer, digest[:])
+		if err != nil {
+			t.Fatal(err)
+		}
+		format, stmt = "packed", map[string]any{"alg": int64(webauthncose.AlgES256), "sig": sig}
+		if !k.att.self {
+			stmt["x5c"] = k.att.x5c
+		}
+	}
+	att, err := webauthncbor.Marshal(map[string]any{"fmt": format, "attStmt": stmt, "authData": ad})
 	if err != nil {
 		t.Fatal(err)
 	}

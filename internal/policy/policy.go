@@ -158,6 +158,10 @@ type Role struct {
 	// partners are registered under such roles only, and no operator is
 	// given one.
 	Partner bool
+	// AttestedKeys: the role's security keys must be attested hardware
+	// (config webauthn.attestation): a key is registered only with an
+	// attestation the allow-list accepts, and counts only while it does.
+	AttestedKeys bool
 }
 
 // Has reports whether the role holds p.
