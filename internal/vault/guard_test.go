@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/coffre/coffre/internal/access"
+	"github.com/coffre/coffre/internal/audit"
 	"github.com/coffre/coffre/internal/identity"
 	"github.com/coffre/coffre/internal/store"
 	"github.com/coffre/coffre/internal/store/sqlite/sqlitetest"
@@ -590,5 +591,52 @@ func TestExtensionTwoApprovers(t *testing.T) {
 	}
 	if got, want := g.decisions("extension.approve"), []string{"allow:" + cw.ID, "allow:first:" + cw.ID, "deny:forbidden", "allow:" + cw.ID}; !slices.Equal(got, want) {
 		t.Errorf("audited %q, want %q", got, want)
+	}
+}
+
+// TestCheckAdmin: administrative acts draw on the day's budget of their
+// kind, in the act's transaction, and the refusal past it counts towards
+// the hard margin.
+func TestCheckAdmin(t *testing.T) {
+	g := newGuarded(t)
+	g.lim["admin"] = guard.Limits{OperatorsPerDay: 1, HardMargin: 2}
+	g.open()
+	adm := identity.Actor{ID: "op_adm", Role: "admin", Unit: "u1", Origin: "10.0.0.4"}
+	if err := g.store.Update(ctx, func(ctx context.Context, tx store.Tx) error {
+		return tx.PutOperator(ctx, &identity.Operator{ID: adm.ID, Username: "adm", PasswordHash: "x", Role: adm.Role, Unit: adm.Unit, Created: g.clock.Now()})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	act := func() (string, error) {
+		var decision string
+		var refusal error
+		err := g.store.Update(ctx, func(ctx context.Context, tx store.Tx) error {
+			c, err := g.v.CheckAdmin(ctx, tx, adm, guard.ActOperator)
+			if err != nil {
+				return err
+			}
+			decision, refusal = c.Decision, c.Refusal
+			e := audit.Entry{Time: g.clock.Now(), Actor: adm.ID, Action: "operator.add", Decision: c.Decision}
+			if err := tx.AppendAudit(ctx, &e); err != nil {
+				return err
+			}
+			return c.Finish(ctx, tx, e.Seq)
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return decision, refusal
+	}
+	var got []string
+	for range 3 {
+		d, _ := act()
+		got = append(got, d)
+	}
+	want := []string{"allow", "deny:limited:" + guard.CodeOperators, "deny:locked:" + guard.CodeOperators}
+	if !slices.Equal(got, want) {
+		t.Errorf("decisions %q, want %q", got, want)
+	}
+	if _, err := act(); !errors.Is(err, access.ErrLocked) {
+		t.Errorf("once locked: %v, want ErrLocked", err)
 	}
 }
