@@ -101,12 +101,12 @@ var queries = map[string]string{
 	"latestCheckpoint":  `SELECT size, root, note, range, x'', created FROM checkpoints ORDER BY size DESC LIMIT 1`,
 	"checkpointsAfter":  `SELECT size, root, note, range, leaves, created FROM checkpoints WHERE size > ? ORDER BY size LIMIT ?`,
 	// The life of an account (lifecycle.go).
-	"setDisabled":    `UPDATE operators SET disabled = ?1, active_since = CASE WHEN ?1 THEN active_since ELSE ?2 END WHERE id = ?3`,
-	"eraseOperator":  `UPDATE operators SET username = ?, password_hash = '', totp_secret = NULL, disabled = 1, deleted = ?, failures = 0, failures_since = 0 WHERE id = ?`,
-	"eraseWebAuthn":  `DELETE FROM webauthn_credentials WHERE operator = ?`,
-	"recordLogin":    `UPDATE operators SET last_login = ? WHERE id = ?`,
-	"listOperators":  `SELECT ` + operatorColumns + ` FROM operators WHERE id > ? ORDER BY id LIMIT ?`,
-	"caseloadSize":   `SELECT count(*) FROM caseload WHERE operator = ?`,
+	"setDisabled":   `UPDATE operators SET disabled = ?1, active_since = CASE WHEN ?1 THEN active_since ELSE ?2 END WHERE id = ?3`,
+	"eraseOperator": `UPDATE operators SET username = ?, password_hash = '', totp_secret = NULL, disabled = 1, deleted = ?, failures = 0, failures_since = 0 WHERE id = ?`,
+	"eraseWebAuthn": `DELETE FROM webauthn_credentials WHERE operator = ?`,
+	"recordLogin":   `UPDATE operators SET last_login = ? WHERE id = ?`,
+	"listOperators": `SELECT ` + operatorColumns + ` FROM operators WHERE id > ? ORDER BY id LIMIT ?`,
+	"caseloadSize":  `SELECT count(*) FROM caseload WHERE operator = ?`,
 }
 
 type stmts struct {

@@ -102,7 +102,9 @@ func lifecycle(t *testing.T, s store.Store) {
 	}{
 		{"RecordLogin", func(ctx context.Context, tx store.Tx) error { return tx.RecordLogin(ctx, "op_none", t1) }},
 		{"SetOperatorDisabled", func(ctx context.Context, tx store.Tx) error { return tx.SetOperatorDisabled(ctx, "op_none", true, t1) }},
-		{"EraseOperator", func(ctx context.Context, tx store.Tx) error { return tx.EraseOperator(ctx, "op_none", "deleted:op_none", t1) }},
+		{"EraseOperator", func(ctx context.Context, tx store.Tx) error {
+			return tx.EraseOperator(ctx, "op_none", "deleted:op_none", t1)
+		}},
 	} {
 		if err := s.Update(ctx, tc.fn); !errors.Is(err, store.ErrNotFound) {
 			t.Errorf("%s of a missing operator = %v, want ErrNotFound", tc.name, err)
