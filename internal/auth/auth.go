@@ -213,6 +213,25 @@ type NewOperator struct {
 // AddOperator creates an operator with a random password and a fresh TOTP
 // secret (sealed by the keyring). An empty password generates one.
 func (s *Service) AddOperator(ctx context.Context, username, password, role, unit string) (*NewOperator, error) {
+	op, err := s.newOperator(username, password, role, unit)
+	if err != nil {
+		return nil, err
+	}
+	o := op.Operator
+	err = s.Store.Update(ctx, func(ctx context.Context, tx store.Tx) error {
+		if err := tx.PutOperator(ctx, o); err != nil {
+			return err
+		}
+		return tx.AppendAudit(ctx, &audit.Entry{Time: o.Created, Actor: "system", Action: "operator.add", Decision: "allow", Reason: o.ID})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("add operator: %w", err)
+	}
+	return op, nil
+}
+
+// newOperator makes the account AddOperator stores, and its credentials.
+func (s *Service) newOperator(username, password, role, unit string) (*NewOperator, error) {
 	if password == "" {
 		password = NewPassword()
 	}
@@ -229,15 +248,6 @@ func (s *Service) AddOperator(ctx context.Context, username, password, role, uni
 		ID: id, Username: username, PasswordHash: HashPassword(s.params(), password),
 		TOTPSecret: s.Keys.SealSecret("totp:"+id, []byte(key.Secret())),
 		Role:       role, Unit: unit, Created: s.now(),
-	}
-	err = s.Store.Update(ctx, func(ctx context.Context, tx store.Tx) error {
-		if err := tx.PutOperator(ctx, o); err != nil {
-			return err
-		}
-		return tx.AppendAudit(ctx, &audit.Entry{Time: o.Created, Actor: "system", Action: "operator.add", Decision: "allow", Reason: id})
-	})
-	if err != nil {
-		return nil, fmt.Errorf("add operator: %w", err)
 	}
 	return &NewOperator{Operator: o, Password: password, TOTPURI: key.URL(), TOTPSecret: key.Secret()}, nil
 }
@@ -297,7 +307,9 @@ func (s *Service) Login(ctx context.Context, username, password, origin string) 
 			// One entry per address and minute, not one per refused
 			// attempt: refusing costs no password work, and must not let
 			// a flood of attempts grow the audit log at the same rate.
-			s.audit(ctx, "auth", "login.throttle", "deny:throttled", origin)
+			if err := s.audit(ctx, "auth", "login.throttle", "deny:throttled", origin); err != nil {
+				return "", nil, fmt.Errorf("login: %w", err)
+			}
 		}
 		return "", nil, &ThrottleError{RetryAfter: wait}
 	}
@@ -445,8 +457,9 @@ func (s *Service) countFailure(ctx context.Context, tx store.Tx, op *identity.Op
 	return tx.PutOutbox(ctx, "alert", payload, now)
 }
 
-func (s *Service) audit(ctx context.Context, actor, action, decision, origin string) {
-	s.Store.Update(ctx, func(ctx context.Context, tx store.Tx) error {
+// audit appends an entry of its own (a refusal that changes nothing).
+func (s *Service) audit(ctx context.Context, actor, action, decision, origin string) error {
+	return s.Store.Update(ctx, func(ctx context.Context, tx store.Tx) error {
 		return tx.AppendAudit(ctx, &audit.Entry{Time: s.now(), Actor: actor, Action: action, Decision: decision, Origin: origin})
 	})
 }
@@ -536,11 +549,13 @@ func matchStep(secret []byte, code string, now time.Time) int64 {
 // approval under the two-person rule): a TOTP code not used before. Every
 // attempt is audited.
 func (s *Service) StepUp(ctx context.Context, operator, code, origin string) error {
-	return s.checkTOTP(ctx, operator, code, origin, "")
+	return s.checkTOTP(ctx, operator, code, origin, "", nil)
 }
 
-// checkTOTP is StepUp, auditing the purpose the step-up names.
-func (s *Service) checkTOTP(ctx context.Context, operator, code, origin, purpose string) error {
+// checkTOTP is StepUp, auditing the purpose the step-up names; proved,
+// when set, records the proof in the same transaction as the code's use
+// and its audit entry.
+func (s *Service) checkTOTP(ctx context.Context, operator, code, origin, purpose string, proved func(context.Context, store.Tx) error) error {
 	var op *identity.Operator
 	err := s.Store.View(ctx, func(ctx context.Context, tx store.Tx) error {
 		var err error
@@ -567,6 +582,11 @@ func (s *Service) checkTOTP(ctx context.Context, operator, code, origin, purpose
 			}
 			if ok, decision = adv, "allow"; !adv {
 				decision = "deny:code_reused"
+			}
+		}
+		if ok && proved != nil {
+			if err := proved(ctx, tx); err != nil {
+				return err
 			}
 		}
 		return tx.AppendAudit(ctx, &audit.Entry{Time: now, Actor: op.ID, Action: "stepup.totp", Purpose: purpose, Decision: decision, Origin: origin})
@@ -599,10 +619,7 @@ func (s *Service) StepUpTOTP(ctx context.Context, token, code, purpose, origin, 
 	if err != nil {
 		return err
 	}
-	if err := s.checkTOTP(ctx, a.ID, code, origin, purpose); err != nil {
-		return err
-	}
-	return s.Store.Update(ctx, func(ctx context.Context, tx store.Tx) error {
+	return s.checkTOTP(ctx, a.ID, code, origin, purpose, func(ctx context.Context, tx store.Tx) error {
 		return tx.StepUp(ctx, HashToken(token), s.now(), FactorTOTP, group, origin, userAgent)
 	})
 }

@@ -172,7 +172,7 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, a *identity.Actor,
 	case errors.Is(err, store.ErrNotFound):
 		e = apiError{http.StatusNotFound, "not_found", public.Message(err, "no such subject"), public.Hint(err, "check the id; lookups match exact values only")}
 	case errors.Is(err, store.ErrConflict):
-		e = apiError{http.StatusConflict, "conflict", public.Message(err, "conflict: a value that must be unique exists already"), "look the existing subject up instead of creating another"}
+		e = apiError{http.StatusConflict, "conflict", public.Message(err, "conflict: a value that must be unique exists already"), public.Hint(err, "look the existing subject up instead of creating another")}
 	case errors.Is(err, access.ErrLocked):
 		e = apiError{http.StatusLocked, "account_locked", "this account is locked and its sessions are revoked", "a security officer must unlock it (POST /v1/operators/{id}/unlock)"}
 	case errors.As(err, &le):
