@@ -17,7 +17,6 @@ import (
 	"encoding/base32"
 	"encoding/base64"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -83,6 +82,10 @@ type Service struct {
 	// StepUpFor is how long a proved second factor counts as fresh for
 	// the actions that need one (default 5 minutes).
 	StepUpFor time.Duration
+	// DisableAfter disables an account that has not logged in for this
+	// long (since its creation or enabling when it never did), at its next
+	// login attempt or by DisableInactive; 0: never.
+	DisableAfter time.Duration
 	// StepGroup returns the step-up group of a purpose a role may declare
 	// and that asks for a step-up, with the errors of
 	// policy.Policy.StepGroup; nil: a step-up can name no purpose.
@@ -295,8 +298,8 @@ func (s *Service) Login(ctx context.Context, username, password, origin string) 
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return "", nil, fmt.Errorf("login: %w", err)
 	}
-	if op != nil && op.PasswordHash == NoPassword {
-		op = nil // a partner's row: no one logs in as it, and failures must not lock it
+	if op != nil && (op.PasswordHash == NoPassword || !op.Deleted.IsZero()) {
+		op = nil // a partner's row, or a deleted account: no one logs in as it, and failures must not lock it
 	}
 	// The regulars' exemption is looked up by pseudonym whether or not the
 	// account exists, so the throttle's own work tells nothing either.
@@ -341,13 +344,21 @@ func (s *Service) Login(ctx context.Context, username, password, origin string) 
 	if unlock {
 		locked = ""
 	}
+	// An account without a login for too long is disabled now, whatever
+	// the password, in the attempt's own transaction.
+	inactive := s.inactive(op, now)
 	var decision string
 	var deny error // nil: a login token
 	switch {
 	case !ok:
 		decision, deny = "deny:bad_credentials", ErrBadCredentials
-	case op.Disabled || locked == LockLoginFailures:
-		// The right password, on a locked account: the same answer.
+	case op.Disabled || inactive:
+		// The right password, on a disabled account: the same answer.
+		decision, deny = "deny:disabled", ErrBadCredentials
+	case locked == LockLoginFailures || locked == guard.CodeManual:
+		// The right password, on a locked account: the same answer. A
+		// lock by hand may come before the thief's first login: the
+		// answer must not confirm the password.
 		decision, deny = "deny:locked", ErrBadCredentials
 	case locked != "":
 		// Locked by the guard: whoever holds the password learns it, the
@@ -365,6 +376,11 @@ func (s *Service) Login(ctx context.Context, username, password, origin string) 
 	factors, err := update(ctx, s.Store, func(ctx context.Context, tx store.Tx) ([]string, error) {
 		o := *op // countFailure marks its copy locked; a rerun starts afresh
 		o.Locked = locked
+		if inactive {
+			if err := s.disableInactive(ctx, tx, &o, now); err != nil {
+				return nil, err
+			}
+		}
 		if unlock {
 			if err := tx.LockOperator(ctx, o.ID, "", now); err != nil {
 				return nil, err
@@ -445,16 +461,8 @@ func (s *Service) countFailure(ctx context.Context, tx store.Tx, op *identity.Op
 	if err := tx.AppendAudit(ctx, e); err != nil {
 		return err
 	}
-	al := &guard.Alert{Time: now, Operator: op.ID, Code: LockLoginFailures, Severity: "high", Action: "lock", Evidence: []int64{e.Seq}}
-	if err := tx.PutAlert(ctx, al); err != nil {
-		return err
-	}
-	payload, err := json.Marshal(al)
-	if err != nil {
-		return err
-	}
 	op.Locked = LockLoginFailures
-	return tx.PutOutbox(ctx, "alert", payload, now)
+	return raiseAlert(ctx, tx, &guard.Alert{Time: now, Operator: op.ID, Code: LockLoginFailures, Severity: "high", Action: "lock", Evidence: []int64{e.Seq}})
 }
 
 // audit appends an entry of its own (a refusal that changes nothing).
@@ -509,6 +517,14 @@ func (s *Service) secondFactor(ctx context.Context, loginToken, factor, action, 
 		op, err := tx.GetOperator(ctx, ls.Operator)
 		if err != nil {
 			return err
+		}
+		if op.Disabled || op.Locked != "" {
+			// Disabled or locked since the password step (which ends the
+			// login rows too): no session, whatever the factor.
+			if err := tx.DeleteSession(ctx, h); err != nil {
+				return err
+			}
+			return tx.AppendAudit(ctx, &audit.Entry{Time: now, Actor: op.ID, Action: action, Decision: "deny:locked", Origin: origin})
 		}
 		if factor != FactorRecovery && !s.allows(op.Role, factor) {
 			return s.failFactor(ctx, tx, h, op, action, "factor_not_allowed", origin)

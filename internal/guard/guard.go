@@ -100,6 +100,9 @@ const (
 	CodeErasures      = "erasures_per_day"
 	CodeConflicts     = "conflicts"
 	CodeRefusals      = "refusals"
+	// CodeManual is the lock a security officer sets by hand (no detector
+	// decides it, and it never lifts with time).
+	CodeManual = "manual"
 )
 
 // State is one operator's guard state, kept in the store. Counters belong
