@@ -181,7 +181,7 @@ func openApp(ctx context.Context, o appOptions, stderr io.Writer) (*app, error) 
 		return nil, fmt.Errorf("webauthn: %w", err)
 	}
 	a := &auth.Service{Store: st, Keys: keys, Idle: cfg.SessionIdle, Max: cfg.SessionAbsolute, LoginTTL: cfg.LoginTokenTTL, Now: o.now,
-		WebAuthn: wa, StepUpFor: cfg.StepUpFor, StepGroup: cfg.Policy.StepGroup,
+		WebAuthn: wa, StepUpFor: cfg.StepUpFor, StepGroup: cfg.Policy.StepGroup, DisableAfter: cfg.Login.DisableAfter,
 		RoleFactors: func(role string) []string {
 			if r, ok := cfg.Policy.Roles[role]; ok {
 				return r.MFA

@@ -77,7 +77,7 @@ func TestEveryKeyHasAnOverride(t *testing.T) {
 		"limits.max_body_bytes": "2048", "limits.reason_max_len": "64",
 		"audit.witnesses": "https://w1.example/add, https://w2.example/add", "audit.max_lag": "1m",
 		"webauthn.rp_id": "app.localhost", "webauthn.rp_name": "Vault", "webauthn.origins": "http://localhost:9000",
-		"login.max_failures": "5", "login.failure_window": "1h", "login.lock_for": "0", "login.per_origin_per_minute": "12",
+		"login.max_failures": "5", "login.failure_window": "1h", "login.lock_for": "0", "login.per_origin_per_minute": "12", "login.disable_after": "90d",
 		"partners.listen": "127.0.0.1:9443", "partners.hosts": "coffre.test,10.0.0.5",
 		"metrics.listen": "127.0.0.1:9090", "metrics.token": metricsToken,
 		"schema.<field>.name": "memo", "schema.<field>.type": "name", "schema.<field>.sensitivity": "special",
