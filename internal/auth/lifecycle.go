@@ -139,27 +139,28 @@ func (s *Service) target(ctx context.Context, tx identity.Operators, a identity.
 
 // mayChange says why a may not make act on op (nil: it may).
 func (s *Service) mayChange(a identity.Actor, pol *policy.Policy, act Act, op *identity.Operator, reason string) error {
+	const state = "GET /v1/operators shows each account's state"
 	switch {
 	case op.ID == a.ID:
-		return public.Errorf(access.ErrForbidden, "forbidden: nobody may %s their own account", act)
+		return public.Errorf(access.ErrForbidden, "forbidden: nobody may %s their own account", act).WithHint("ask another holder of the permission")
 	case !op.Deleted.IsZero():
-		return public.Errorf(store.ErrConflict, "conflict: the account %s is deleted", op.ID)
+		return public.Errorf(store.ErrConflict, "conflict: the account %s is deleted", op.ID).WithHint("a deleted account stays deleted: create a new one")
 	case act == Lock && strings.TrimSpace(reason) == "":
-		return public.Errorf(access.ErrInvalid, "invalid input: a lock needs a reason")
+		return public.Errorf(access.ErrInvalid, "invalid input: a lock needs a reason").WithHint(`send {"reason": "…"} (a ticket or case number)`)
 	case !isHost(a) && act != Lock && pol != nil && grantable(pol, op.Role) != nil:
-		return public.Errorf(access.ErrForbidden, "forbidden: the account has a privileged role: %s it with the coffre command on the host", act)
+		return public.Errorf(access.ErrForbidden, "forbidden: the account has a privileged role").WithHint(fmt.Sprintf("%s it on the host: coffre operator %s", act, act))
 	case act == Delete && op.PasswordHash == NoPassword:
-		return public.Errorf(access.ErrInvalid, "invalid input: %s is a partner: disable it instead (its sector's pseudonyms stay bound to it)", op.ID)
+		return public.Errorf(access.ErrInvalid, "invalid input: %s is a partner: disable it instead (its sector's pseudonyms stay bound to it)", op.ID).WithHint("POST /v1/operators/{id}/disable")
 	case act == Disable && op.Disabled:
-		return public.Errorf(store.ErrConflict, "conflict: the account %s is disabled already", op.ID)
+		return public.Errorf(store.ErrConflict, "conflict: the account %s is disabled already", op.ID).WithHint(state)
 	case act == Enable && !op.Disabled:
-		return public.Errorf(store.ErrConflict, "conflict: the account %s is not disabled", op.ID)
+		return public.Errorf(store.ErrConflict, "conflict: the account %s is not disabled", op.ID).WithHint(state)
 	case act == Lock && op.Locked == guard.CodeManual:
-		return public.Errorf(store.ErrConflict, "conflict: the account %s is locked by hand already", op.ID)
+		return public.Errorf(store.ErrConflict, "conflict: the account %s is locked by hand already", op.ID).WithHint(state)
 	case act == Lock && op.Locked != "" && op.Locked != LockLoginFailures:
 		// A lock after failed logins lifts with time: a lock by hand
 		// replaces it. The guard's locks only a security officer lifts.
-		return public.Errorf(store.ErrConflict, "conflict: the account %s is locked by the guard (%s) already: only a security officer lifts that", op.ID, op.Locked)
+		return public.Errorf(store.ErrConflict, "conflict: the account %s is locked by the guard (%s) already: only a security officer lifts that", op.ID, op.Locked).WithHint(state)
 	}
 	return nil
 }
