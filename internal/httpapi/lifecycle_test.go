@@ -82,7 +82,9 @@ func TestLifecycleHTTP(t *testing.T) {
 			func(admin, _ string) req {
 				return req{Method: "POST", Path: "/v1/operators/" + id + "/disable", Token: admin, Body: map[string]string{"reason": "left the agency"}}
 			},
-			func(admin, _ string) req { return req{Method: "POST", Path: "/v1/operators/" + id + "/enable", Token: admin} },
+			func(admin, _ string) req {
+				return req{Method: "POST", Path: "/v1/operators/" + id + "/enable", Token: admin}
+			},
 			"deny:disabled"},
 		{"lock",
 			func(_, sec string) req {
@@ -221,7 +223,7 @@ func TestListOperators(t *testing.T) {
 		}
 		var page struct {
 			Operators []auth.OperatorInfo `json:"operators"`
-			Next      string             `json:"next"`
+			Next      string              `json:"next"`
 		}
 		decodeStrict(t, r.Body, &page)
 		for _, o := range page.Operators {
