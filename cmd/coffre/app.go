@@ -325,6 +325,9 @@ func (a *app) serve(ctx context.Context, listen string, ready func(addr string))
 		(&auditlog.Integrator{Store: a.health, Signer: a.signer, Logger: a.log, Witnesses: a.cfg.AuditWitnesses}).Run(integ)
 	}()
 	defer func() { stopInteg(); <-integDone }()
+	sweep, stopSweep := context.WithCancel(context.WithoutCancel(ctx))
+	sweepDone := a.sweepInactive(sweep)
+	defer func() { stopSweep(); <-sweepDone }()
 	select {
 	case err := <-errc:
 		return err
