@@ -217,15 +217,19 @@ func (s *Service) AdminAddPartner(ctx context.Context, a identity.Actor, pol *po
 
 // SetRole moves operator username to role and unit from the host (the
 // command line, where privileged roles are granted); audited, its sessions
-// ended.
+// ended, in one transaction. An unknown username or a partner is refused,
+// audited.
 func (s *Service) SetRole(ctx context.Context, username, role, unit string) error {
-	return s.Store.Update(ctx, func(ctx context.Context, tx store.Tx) error {
+	return s.act(ctx, Host, "operator.role", func(ctx context.Context, tx store.Tx, e *audit.Entry) error {
 		op, err := tx.GetOperatorByName(ctx, username)
-		if err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return refuse(noOperator(err))
+		} else if err != nil {
 			return err
 		}
+		e.Reason = op.ID
 		if op.PasswordHash == NoPassword {
-			return public.Errorf(access.ErrInvalid, "invalid input: %s is a partner", username)
+			return refuse(public.Errorf(access.ErrInvalid, "invalid input: %s is a partner", username))
 		}
 		if err := tx.SetOperatorRole(ctx, op.ID, role, unit); err != nil {
 			return err
@@ -233,6 +237,7 @@ func (s *Service) SetRole(ctx context.Context, username, role, unit string) erro
 		if err := tx.DeleteOperatorSessions(ctx, op.ID); err != nil {
 			return err
 		}
-		return tx.AppendAudit(ctx, &audit.Entry{Time: s.now(), Actor: "system", Action: "operator.role", Reason: fmt.Sprintf("%s %s→%s unit %s", op.ID, op.Role, role, unit), Decision: "allow", Origin: "cli"})
-	})
+		e.Reason = fmt.Sprintf("%s %s→%s unit %s", op.ID, op.Role, role, unit)
+		return nil
+	}, nil)
 }
