@@ -181,7 +181,7 @@ func openApp(ctx context.Context, o appOptions, stderr io.Writer) (*app, error) 
 		return nil, fmt.Errorf("webauthn: %w", err)
 	}
 	a := &auth.Service{Store: st, Keys: keys, Idle: cfg.SessionIdle, Max: cfg.SessionAbsolute, LoginTTL: cfg.LoginTokenTTL, Now: o.now,
-		WebAuthn: wa, StepUpFor: cfg.StepUpFor, StepGroup: cfg.Policy.StepGroup,
+		WebAuthn: wa, StepUpFor: cfg.StepUpFor, StepGroup: cfg.Policy.StepGroup, DisableAfter: cfg.Login.DisableAfter,
 		RoleFactors: func(role string) []string {
 			if r, ok := cfg.Policy.Roles[role]; ok {
 				return r.MFA
@@ -328,6 +328,9 @@ func (a *app) serve(ctx context.Context, listen string, ready func(addr string))
 		(&auditlog.Integrator{Store: a.health, Signer: a.signer, Logger: a.log, Witnesses: a.cfg.AuditWitnesses}).Run(integ)
 	}()
 	defer func() { stopInteg(); <-integDone }()
+	sweep, stopSweep := context.WithCancel(context.WithoutCancel(ctx))
+	sweepDone := a.sweepInactive(sweep)
+	defer func() { stopSweep(); <-sweepDone }()
 	select {
 	case err := <-errc:
 		return err

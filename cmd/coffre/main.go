@@ -60,7 +60,7 @@ func commands() []command {
 	return []command{
 		{"serve", "run the vault server", runServe},
 		{"demo", "run the vault with 243,000 synthetic people", runDemo},
-		{"operator", "manage operators (add, role)", runOperator},
+		{"operator", "manage operators (add, role, disable, enable, delete, lock, review)", runOperator},
 		{"canary", "plant canary subjects (plant, find)", runCanary},
 		{"partner", "register partner organisations and rotate their credentials (add, rotate)", runPartner},
 		{"audit", "verify the audit log, print its checkpoint or public key (verify, checkpoint, key)", runAudit},

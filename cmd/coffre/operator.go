@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/coffre/coffre/internal/auth"
 	"github.com/coffre/coffre/internal/store"
 	"github.com/coffre/coffre/internal/vault"
 )
@@ -14,14 +15,33 @@ import (
 func runOperator(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
 		fmt.Fprint(stderr, "Usage: coffre operator add USERNAME --role ROLE --unit UNIT [--dev | --config FILE] [--json]\n"+
-			"       coffre operator role USERNAME --role ROLE --unit UNIT [--dev | --config FILE] [--json]\n\n"+
+			"       coffre operator role USERNAME --role ROLE --unit UNIT [--dev | --config FILE] [--json]\n"+
+			"       coffre operator disable|enable|delete USERNAME|ID [--reason TEXT] [--dev | --config FILE] [--json]\n"+
+			"       coffre operator lock USERNAME|ID --reason TEXT [--dev | --config FILE] [--json]\n"+
+			"       coffre operator review [--dev | --config FILE] [--json]\n\n"+
 			"add creates an operator (any role: the host is where privileged roles are granted);\n"+
-			"role moves one to another role and unit and ends its sessions.\n\n"+
+			"role moves one to another role and unit and ends its sessions.\n"+
+			"disable stops an account's logins and ends its sessions (the row stays for the audit\n"+
+			"trail); enable lifts it; delete erases its identity for good (username, password,\n"+
+			"second factors; its id stays in the audit log); lock locks it by hand, until a\n"+
+			"security officer lifts it. Every act is audited.\n"+
+			"review prints every account with its role, unit, last login, state, caseload size and\n"+
+			"reads of the last 30 days, for managers to confirm.\n\n"+
 			"Example:\n  coffre operator add marie --role caseworker --unit ac-versailles --dev\n")
 		return flag.ErrHelp
 	}
+	if len(args) > 0 {
+		for _, act := range auth.Acts {
+			if args[0] == string(act) {
+				return runLifecycle(ctx, act, args[1:], stdout, stderr)
+			}
+		}
+		if args[0] == "review" {
+			return runReview(ctx, args[1:], stdout, stderr)
+		}
+	}
 	if len(args) == 0 || args[0] != "add" && args[0] != "role" {
-		return &usageError{msg: "want a subcommand: add or role", hint: "coffre operator add marie --role caseworker --unit ac-versailles --dev"}
+		return &usageError{msg: "want a subcommand: add, role, disable, enable, delete, lock or review", hint: "coffre operator add marie --role caseworker --unit ac-versailles --dev"}
 	}
 	sub := args[0]
 	fs := newFlags("operator "+sub, "USERNAME --role ROLE --unit UNIT [--dev | --config FILE] [--json]",

@@ -20,6 +20,10 @@ import (
 // the power to unlock, audit or administer (separation of duties).
 var Privileged = []policy.Permission{policy.PermOperators, policy.PermSecurity, policy.PermAudit, policy.PermSeal, policy.PermIncidents}
 
+// Host is the actor of the acts made on the host (the coffre command),
+// where privileged roles are granted and every account may be changed.
+var Host = identity.Actor{ID: "system", Origin: "cli"}
+
 // grantable checks that the API may grant role to an operator (partner:
 // false) or to a partner (partner: true): a partner role only to a
 // partner, and to a partner nothing else.
@@ -39,50 +43,127 @@ func grantable(pol *policy.Policy, role string, partner bool) error {
 	return nil
 }
 
+// refusal is an administrative act refused inside its transaction, before
+// it changed anything (see [Service.act]).
+type refusal struct{ err error }
+
+func (r *refusal) Error() string { return r.err.Error() }
+func (r *refusal) Unwrap() error { return r.err }
+
+// refuse marks err, a public error, as the refusal of an act.
+func refuse(err error) error { return &refusal{err: err} }
+
+// change makes an administrative act's change in tx and sets the reason
+// of its audit entry e (the ids it touched) and, if need be, its decision
+// ("allow" unless set); or it returns a refusal.
+type change func(ctx context.Context, tx store.Tx, e *audit.Entry) error
+
+// act runs one administrative act of a, named action in the audit log, in
+// one write transaction: fn makes the change and the audit entry is
+// appended in the same transaction, then after (when set) runs with the
+// entry's sequence number. When fn returns an error made by refuse (before
+// it changed anything), the refusal is audited (deny:<code>, with the
+// reason fn set) in that transaction and returned. Any other error rolls
+// the act back; an entry that cannot be written fails the act, nothing
+// changed, with store.ErrUnavailable.
+func (s *Service) act(ctx context.Context, a identity.Actor, action string, fn change, after func(ctx context.Context, tx store.Tx, seq int64) error) error {
+	now := s.now()
+	refused, err := update(ctx, s.Store, func(ctx context.Context, tx store.Tx) (error, error) {
+		e := &audit.Entry{Time: now, Actor: a.ID, Action: action, Decision: "allow", Origin: a.Origin}
+		err := fn(ctx, tx, e)
+		var r *refusal
+		if errors.As(err, &r) {
+			e.Decision = denial(r.err)
+		} else if err != nil {
+			return nil, err
+		}
+		if err := tx.AppendAudit(ctx, e); err != nil {
+			return nil, unavailable(err)
+		}
+		if r != nil {
+			return r.err, nil
+		}
+		if after != nil {
+			return nil, after(ctx, tx, e.Seq)
+		}
+		return nil, nil
+	})
+	if err != nil {
+		return fmt.Errorf("%s: %w", action, err)
+	}
+	return refused
+}
+
+// refuseAct audits a refusal of an act decided before its transaction
+// (reason names what it was about) and returns err.
+func (s *Service) refuseAct(ctx context.Context, a identity.Actor, action, reason string, err error) error {
+	return s.act(ctx, a, action, func(_ context.Context, _ store.Tx, e *audit.Entry) error {
+		e.Reason = reason
+		return refuse(err)
+	}, nil)
+}
+
+// unavailable marks an error that kept an act's audit entry from being
+// written: the act did not happen, and the store may take it later.
+func unavailable(err error) error {
+	if errors.Is(err, store.ErrUnavailable) || errors.Is(err, store.ErrPanic) {
+		return err
+	}
+	return fmt.Errorf("%w: %v", store.ErrUnavailable, err)
+}
+
 // AdminAddOperator creates an operator on behalf of a (who holds the
-// operators permission), in a non-privileged role; audited as a's act.
+// operators permission), in a non-privileged role; the account and a's
+// audit entry are written in one transaction.
 func (s *Service) AdminAddOperator(ctx context.Context, a identity.Actor, pol *policy.Policy, username, role, unit string) (*NewOperator, error) {
 	if err := grantable(pol, role, false); err != nil {
-		s.audit(ctx, a.ID, "operator.add", denial(err), a.Origin)
-		return nil, err
+		return nil, s.refuseAct(ctx, a, "operator.add", "", err)
 	}
-	op, err := s.AddOperator(ctx, username, "", role, unit)
+	op, err := s.newOperator(username, "", role, unit)
 	if err != nil {
 		return nil, err
 	}
-	s.Store.Update(ctx, func(ctx context.Context, tx store.Tx) error {
-		return tx.AppendAudit(ctx, &audit.Entry{Time: s.now(), Actor: a.ID, Action: "operator.add", Reason: op.Operator.ID + " role " + role, Decision: "allow", Origin: a.Origin})
-	})
+	o := op.Operator
+	err = s.act(ctx, a, "operator.add", func(ctx context.Context, tx store.Tx, e *audit.Entry) error {
+		if err := tx.PutOperator(ctx, o); errors.Is(err, store.ErrConflict) {
+			return refuse(public.WrapWithMessage(err, "conflict: the username is taken").WithHint("choose another username"))
+		} else if err != nil {
+			return err
+		}
+		e.Reason = o.ID + " role " + role
+		return nil
+	}, nil)
+	if err != nil {
+		return nil, err
+	}
 	return op, nil
 }
 
 // AdminSetRole moves operator id to role and unit on behalf of a: never a's
 // own account, never to or from a privileged role.
 func (s *Service) AdminSetRole(ctx context.Context, a identity.Actor, pol *policy.Policy, id, role, unit string) error {
-	deny := func(err error) error {
-		s.audit(ctx, a.ID, "operator.role", denial(err), a.Origin)
-		return err
-	}
 	if id == a.ID {
-		return deny(public.Errorf(access.ErrForbidden, "forbidden: nobody changes their own role"))
+		return s.refuseAct(ctx, a, "operator.role", id, public.Errorf(access.ErrForbidden, "forbidden: nobody changes their own role"))
 	}
 	if err := grantable(pol, role, false); err != nil {
-		return deny(err)
+		return s.refuseAct(ctx, a, "operator.role", id, err)
 	}
-	var refused error
-	err := s.Store.Update(ctx, func(ctx context.Context, tx store.Tx) error {
-		refused = nil
+	return s.act(ctx, a, "operator.role", func(ctx context.Context, tx store.Tx, e *audit.Entry) error {
+		e.Reason = id
 		op, err := tx.GetOperator(ctx, id)
-		if err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return refuse(noOperator(err))
+		} else if err != nil {
 			return err
 		}
 		if op.PasswordHash == NoPassword {
-			refused = public.Errorf(access.ErrInvalid, "invalid input: %s is a partner: rotate or re-register it instead", id)
-			return nil
+			return refuse(public.Errorf(access.ErrInvalid, "invalid input: %s is a partner: rotate or re-register it instead", id))
+		}
+		if !op.Deleted.IsZero() {
+			return refuse(public.Errorf(store.ErrConflict, "conflict: the account %s is deleted", id))
 		}
 		if err := grantable(pol, op.Role, false); err != nil {
-			refused = public.Errorf(access.ErrForbidden, "forbidden: the account has a privileged role")
-			return nil
+			return refuse(public.Errorf(access.ErrForbidden, "forbidden: the account has a privileged role"))
 		}
 		if err := tx.SetOperatorRole(ctx, id, role, unit); err != nil {
 			return err
@@ -90,12 +171,14 @@ func (s *Service) AdminSetRole(ctx context.Context, a identity.Actor, pol *polic
 		if err := tx.DeleteOperatorSessions(ctx, id); err != nil {
 			return err // the new role applies from the next login
 		}
-		return tx.AppendAudit(ctx, &audit.Entry{Time: s.now(), Actor: a.ID, Action: "operator.role", Reason: fmt.Sprintf("%s %s→%s unit %s", id, op.Role, role, unit), Decision: "allow", Origin: a.Origin})
-	})
-	if refused != nil {
-		return deny(refused)
-	}
-	return err
+		e.Reason = fmt.Sprintf("%s %s→%s unit %s", id, op.Role, role, unit)
+		return nil
+	}, nil)
+}
+
+// noOperator is the refusal of an act on an operator that does not exist.
+func noOperator(err error) error {
+	return public.WrapWithMessage(err, "no such operator").WithHint("check the operator's id (GET /v1/operators lists them)")
 }
 
 // partnerRole checks that r is a partner role when it is given to a
@@ -112,41 +195,61 @@ func partnerRole(r *policy.Role, partner bool) error {
 
 // denial is the audit decision of a refused administrative act.
 func denial(err error) string {
-	if errors.Is(err, access.ErrInvalid) {
+	switch {
+	case errors.Is(err, access.ErrInvalid):
 		return "deny:invalid"
+	case errors.Is(err, store.ErrNotFound):
+		return "deny:not_found"
+	case errors.Is(err, store.ErrConflict):
+		return "deny:conflict"
 	}
 	return "deny:forbidden"
 }
 
 // AdminAddPartner registers a partner on behalf of a, under a
-// non-privileged role.
+// non-privileged role; the partner and a's audit entry are written in one
+// transaction.
 func (s *Service) AdminAddPartner(ctx context.Context, a identity.Actor, pol *policy.Policy, ca *partner.CA, name, sector, role, unit string) (*NewPartner, error) {
 	if err := grantable(pol, role, true); err != nil {
-		s.audit(ctx, a.ID, "partner.add", denial(err), a.Origin)
-		return nil, err
+		return nil, s.refuseAct(ctx, a, "partner.add", "", err)
 	}
 	if ca == nil {
 		return nil, public.Errorf(access.ErrInvalid, "invalid input: this server issues no partner credentials")
 	}
-	np, err := s.AddPartner(ctx, ca, name, sector, role, unit)
+	np, op, err := s.newPartner(ca, name, sector, role, unit)
 	if err != nil {
 		return nil, err
 	}
-	s.audit(ctx, a.ID, "partner.add", "allow:"+np.Partner.ID, a.Origin)
+	err = s.act(ctx, a, "partner.add", func(ctx context.Context, tx store.Tx, e *audit.Entry) error {
+		if _, err := tx.GetPartnerByName(ctx, name); err == nil {
+			return refuse(public.Errorf(store.ErrConflict, "conflict: a partner of that name exists").WithHint("rotate its credentials instead (coffre partner rotate)"))
+		} else if !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		e.Reason = partnerReason(np.Partner, role)
+		return putPartner(ctx, tx, op, np.Partner)
+	}, nil)
+	if err != nil {
+		return nil, err
+	}
 	return np, nil
 }
 
 // SetRole moves operator username to role and unit from the host (the
 // command line, where privileged roles are granted); audited, its sessions
-// ended.
+// ended, in one transaction. An unknown username or a partner is refused,
+// audited.
 func (s *Service) SetRole(ctx context.Context, username, role, unit string) error {
-	return s.Store.Update(ctx, func(ctx context.Context, tx store.Tx) error {
+	return s.act(ctx, Host, "operator.role", func(ctx context.Context, tx store.Tx, e *audit.Entry) error {
 		op, err := tx.GetOperatorByName(ctx, username)
-		if err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return refuse(noOperator(err))
+		} else if err != nil {
 			return err
 		}
+		e.Reason = op.ID
 		if op.PasswordHash == NoPassword {
-			return public.Errorf(access.ErrInvalid, "invalid input: %s is a partner", username)
+			return refuse(public.Errorf(access.ErrInvalid, "invalid input: %s is a partner", username))
 		}
 		if err := tx.SetOperatorRole(ctx, op.ID, role, unit); err != nil {
 			return err
@@ -154,6 +257,7 @@ func (s *Service) SetRole(ctx context.Context, username, role, unit string) erro
 		if err := tx.DeleteOperatorSessions(ctx, op.ID); err != nil {
 			return err
 		}
-		return tx.AppendAudit(ctx, &audit.Entry{Time: s.now(), Actor: "system", Action: "operator.role", Reason: fmt.Sprintf("%s %s→%s unit %s", op.ID, op.Role, role, unit), Decision: "allow", Origin: "cli"})
-	})
+		e.Reason = fmt.Sprintf("%s %s→%s unit %s", op.ID, op.Role, role, unit)
+		return nil
+	}, nil)
 }

@@ -17,7 +17,6 @@ import (
 	"encoding/base32"
 	"encoding/base64"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -91,6 +90,10 @@ type Service struct {
 	// StepUpFor is how long a proved second factor counts as fresh for
 	// the actions that need one (default 5 minutes).
 	StepUpFor time.Duration
+	// DisableAfter disables an account that has not logged in for this
+	// long (since its creation or enabling when it never did), at its next
+	// login attempt or by DisableInactive; 0: never.
+	DisableAfter time.Duration
 	// StepGroup returns the step-up group of a purpose a role may declare
 	// and that asks for a step-up, with the errors of
 	// policy.Policy.StepGroup; nil: a step-up can name no purpose.
@@ -221,6 +224,25 @@ type NewOperator struct {
 // AddOperator creates an operator with a random password and a fresh TOTP
 // secret (sealed by the keyring). An empty password generates one.
 func (s *Service) AddOperator(ctx context.Context, username, password, role, unit string) (*NewOperator, error) {
+	op, err := s.newOperator(username, password, role, unit)
+	if err != nil {
+		return nil, err
+	}
+	o := op.Operator
+	err = s.Store.Update(ctx, func(ctx context.Context, tx store.Tx) error {
+		if err := tx.PutOperator(ctx, o); err != nil {
+			return err
+		}
+		return tx.AppendAudit(ctx, &audit.Entry{Time: o.Created, Actor: "system", Action: "operator.add", Decision: "allow", Reason: o.ID})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("add operator: %w", err)
+	}
+	return op, nil
+}
+
+// newOperator makes the account AddOperator stores, and its credentials.
+func (s *Service) newOperator(username, password, role, unit string) (*NewOperator, error) {
 	if password == "" {
 		password = NewPassword()
 	}
@@ -237,15 +259,6 @@ func (s *Service) AddOperator(ctx context.Context, username, password, role, uni
 		ID: id, Username: username, PasswordHash: HashPassword(s.params(), password),
 		TOTPSecret: s.Keys.SealSecret("totp:"+id, []byte(key.Secret())),
 		Role:       role, Unit: unit, Created: s.now(),
-	}
-	err = s.Store.Update(ctx, func(ctx context.Context, tx store.Tx) error {
-		if err := tx.PutOperator(ctx, o); err != nil {
-			return err
-		}
-		return tx.AppendAudit(ctx, &audit.Entry{Time: o.Created, Actor: "system", Action: "operator.add", Decision: "allow", Reason: id})
-	})
-	if err != nil {
-		return nil, fmt.Errorf("add operator: %w", err)
 	}
 	return &NewOperator{Operator: o, Password: password, TOTPURI: key.URL(), TOTPSecret: key.Secret()}, nil
 }
@@ -293,8 +306,8 @@ func (s *Service) Login(ctx context.Context, username, password, origin string) 
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return "", nil, fmt.Errorf("login: %w", err)
 	}
-	if op != nil && op.PasswordHash == NoPassword {
-		op = nil // a partner's row: no one logs in as it, and failures must not lock it
+	if op != nil && (op.PasswordHash == NoPassword || !op.Deleted.IsZero()) {
+		op = nil // a partner's row, or a deleted account: no one logs in as it, and failures must not lock it
 	}
 	// The regulars' exemption is looked up by pseudonym whether or not the
 	// account exists, so the throttle's own work tells nothing either.
@@ -305,7 +318,9 @@ func (s *Service) Login(ctx context.Context, username, password, origin string) 
 			// One entry per address and minute, not one per refused
 			// attempt: refusing costs no password work, and must not let
 			// a flood of attempts grow the audit log at the same rate.
-			s.audit(ctx, "auth", "login.throttle", "deny:throttled", origin)
+			if err := s.audit(ctx, "auth", "login.throttle", "deny:throttled", origin); err != nil {
+				return "", nil, fmt.Errorf("login: %w", err)
+			}
 		}
 		return "", nil, &ThrottleError{RetryAfter: wait}
 	}
@@ -337,13 +352,21 @@ func (s *Service) Login(ctx context.Context, username, password, origin string) 
 	if unlock {
 		locked = ""
 	}
+	// An account without a login for too long is disabled now, whatever
+	// the password, in the attempt's own transaction.
+	inactive := s.inactive(op, now)
 	var decision string
 	var deny error // nil: a login token
 	switch {
 	case !ok:
 		decision, deny = "deny:bad_credentials", ErrBadCredentials
-	case op.Disabled || locked == LockLoginFailures:
-		// The right password, on a locked account: the same answer.
+	case op.Disabled || inactive:
+		// The right password, on a disabled account: the same answer.
+		decision, deny = "deny:disabled", ErrBadCredentials
+	case locked == LockLoginFailures || locked == guard.CodeManual:
+		// The right password, on a locked account: the same answer. A
+		// lock by hand may come before the thief's first login: the
+		// answer must not confirm the password.
 		decision, deny = "deny:locked", ErrBadCredentials
 	case locked != "":
 		// Locked by the guard: whoever holds the password learns it, the
@@ -361,6 +384,11 @@ func (s *Service) Login(ctx context.Context, username, password, origin string) 
 	factors, err := update(ctx, s.Store, func(ctx context.Context, tx store.Tx) ([]string, error) {
 		o := *op // countFailure marks its copy locked; a rerun starts afresh
 		o.Locked = locked
+		if inactive {
+			if err := s.disableInactive(ctx, tx, &o, now); err != nil {
+				return nil, err
+			}
+		}
 		if unlock {
 			if err := tx.LockOperator(ctx, o.ID, "", now); err != nil {
 				return nil, err
@@ -441,20 +469,13 @@ func (s *Service) countFailure(ctx context.Context, tx store.Tx, op *identity.Op
 	if err := tx.AppendAudit(ctx, e); err != nil {
 		return err
 	}
-	al := &guard.Alert{Time: now, Operator: op.ID, Code: LockLoginFailures, Severity: "high", Action: "lock", Evidence: []int64{e.Seq}}
-	if err := tx.PutAlert(ctx, al); err != nil {
-		return err
-	}
-	payload, err := json.Marshal(al)
-	if err != nil {
-		return err
-	}
 	op.Locked = LockLoginFailures
-	return tx.PutOutbox(ctx, "alert", payload, now)
+	return raiseAlert(ctx, tx, &guard.Alert{Time: now, Operator: op.ID, Code: LockLoginFailures, Severity: "high", Action: "lock", Evidence: []int64{e.Seq}})
 }
 
-func (s *Service) audit(ctx context.Context, actor, action, decision, origin string) {
-	s.Store.Update(ctx, func(ctx context.Context, tx store.Tx) error {
+// audit appends an entry of its own (a refusal that changes nothing).
+func (s *Service) audit(ctx context.Context, actor, action, decision, origin string) error {
+	return s.Store.Update(ctx, func(ctx context.Context, tx store.Tx) error {
 		return tx.AppendAudit(ctx, &audit.Entry{Time: s.now(), Actor: actor, Action: action, Decision: decision, Origin: origin})
 	})
 }
@@ -505,6 +526,14 @@ func (s *Service) secondFactor(ctx context.Context, loginToken, factor, action, 
 		if err != nil {
 			return err
 		}
+		if op.Disabled || op.Locked != "" {
+			// Disabled or locked since the password step (which ends the
+			// login rows too): no session, whatever the factor.
+			if err := tx.DeleteSession(ctx, h); err != nil {
+				return err
+			}
+			return tx.AppendAudit(ctx, &audit.Entry{Time: now, Actor: op.ID, Action: action, Decision: "deny:locked", Origin: origin})
+		}
 		if factor != FactorRecovery && !s.allows(op.Role, factor) {
 			return s.failFactor(ctx, tx, h, op, action, "factor_not_allowed", origin)
 		}
@@ -544,11 +573,13 @@ func matchStep(secret []byte, code string, now time.Time) int64 {
 // approval under the two-person rule): a TOTP code not used before. Every
 // attempt is audited.
 func (s *Service) StepUp(ctx context.Context, operator, code, origin string) error {
-	return s.checkTOTP(ctx, operator, code, origin, "")
+	return s.checkTOTP(ctx, operator, code, origin, "", nil)
 }
 
-// checkTOTP is StepUp, auditing the purpose the step-up names.
-func (s *Service) checkTOTP(ctx context.Context, operator, code, origin, purpose string) error {
+// checkTOTP is StepUp, auditing the purpose the step-up names; proved,
+// when set, records the proof in the same transaction as the code's use
+// and its audit entry.
+func (s *Service) checkTOTP(ctx context.Context, operator, code, origin, purpose string, proved func(context.Context, store.Tx) error) error {
 	var op *identity.Operator
 	err := s.Store.View(ctx, func(ctx context.Context, tx store.Tx) error {
 		var err error
@@ -575,6 +606,11 @@ func (s *Service) checkTOTP(ctx context.Context, operator, code, origin, purpose
 			}
 			if ok, decision = adv, "allow"; !adv {
 				decision = "deny:code_reused"
+			}
+		}
+		if ok && proved != nil {
+			if err := proved(ctx, tx); err != nil {
+				return err
 			}
 		}
 		return tx.AppendAudit(ctx, &audit.Entry{Time: now, Actor: op.ID, Action: "stepup.totp", Purpose: purpose, Decision: decision, Origin: origin})
@@ -607,10 +643,7 @@ func (s *Service) StepUpTOTP(ctx context.Context, token, code, purpose, origin, 
 	if err != nil {
 		return err
 	}
-	if err := s.checkTOTP(ctx, a.ID, code, origin, purpose); err != nil {
-		return err
-	}
-	return s.Store.Update(ctx, func(ctx context.Context, tx store.Tx) error {
+	return s.checkTOTP(ctx, a.ID, code, origin, purpose, func(ctx context.Context, tx store.Tx) error {
 		return tx.StepUp(ctx, HashToken(token), s.now(), FactorTOTP, group, origin, userAgent)
 	})
 }

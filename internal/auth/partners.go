@@ -31,27 +31,48 @@ type NewPartner struct {
 // an operator row too (username "partner:NAME", no usable password, no
 // second factor), so the guard's budgets and locks apply to it.
 func (s *Service) AddPartner(ctx context.Context, ca *partner.CA, name, sector, role, unit string) (*NewPartner, error) {
+	np, op, err := s.newPartner(ca, name, sector, role, unit)
+	if err != nil {
+		return nil, err
+	}
+	err = s.Store.Update(ctx, func(ctx context.Context, tx store.Tx) error {
+		if err := putPartner(ctx, tx, op, np.Partner); err != nil {
+			return err
+		}
+		return tx.AppendAudit(ctx, &audit.Entry{Time: op.Created, Actor: "system", Action: "partner.add", Reason: partnerReason(np.Partner, role), Decision: "allow"})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("add partner: %w", err)
+	}
+	return np, nil
+}
+
+// newPartner makes the partner AddPartner stores, its operator row and
+// its credentials.
+func (s *Service) newPartner(ca *partner.CA, name, sector, role, unit string) (*NewPartner, *identity.Operator, error) {
 	id := newOperatorID()
 	now := s.now()
 	key, hash := partner.NewAPIKey()
 	cert, err := ca.IssueClient(id, time.Now(), PartnerCertValidity) // TLS checks validity against the wall clock
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	p := &identity.Partner{ID: id, Name: name, Sector: sector, KeyHash: hash, CertSerial: cert.Serial, Created: now}
-	err = s.Store.Update(ctx, func(ctx context.Context, tx store.Tx) error {
-		if err := tx.PutOperator(ctx, &identity.Operator{ID: id, Username: "partner:" + name, PasswordHash: NoPassword, Role: role, Unit: unit, Created: now}); err != nil {
-			return err
-		}
-		if err := tx.PutPartner(ctx, p); err != nil {
-			return err
-		}
-		return tx.AppendAudit(ctx, &audit.Entry{Time: now, Actor: "system", Action: "partner.add", Reason: fmt.Sprintf("%s %s sector %s role %s", id, name, sector, role), Decision: "allow"})
-	})
-	if err != nil {
-		return nil, fmt.Errorf("add partner: %w", err)
+	op := &identity.Operator{ID: id, Username: "partner:" + name, PasswordHash: NoPassword, Role: role, Unit: unit, Created: now}
+	return &NewPartner{Partner: p, APIKey: key, Cert: cert}, op, nil
+}
+
+// putPartner stores a partner and its operator row.
+func putPartner(ctx context.Context, tx store.Tx, op *identity.Operator, p *identity.Partner) error {
+	if err := tx.PutOperator(ctx, op); err != nil {
+		return err
 	}
-	return &NewPartner{Partner: p, APIKey: key, Cert: cert}, nil
+	return tx.PutPartner(ctx, p)
+}
+
+// partnerReason is the reason of a partner's registration in the audit log.
+func partnerReason(p *identity.Partner, role string) string {
+	return fmt.Sprintf("%s %s sector %s role %s", p.ID, p.Name, p.Sector, role)
 }
 
 // RotatePartner issues new credentials to partner name; the old
@@ -112,7 +133,9 @@ func (s *Service) AuthenticatePartner(ctx context.Context, apiKey string, cert *
 	}
 	serial := partner.SerialOf(cert.SerialNumber)
 	if subtle.ConstantTimeCompare([]byte(cert.Subject.CommonName), []byte(p.ID)) != 1 || subtle.ConstantTimeCompare([]byte(serial), []byte(p.CertSerial)) != 1 {
-		s.audit(ctx, p.ID, "partner.auth", "deny:wrong_certificate", origin)
+		if err := s.audit(ctx, p.ID, "partner.auth", "deny:wrong_certificate", origin); err != nil {
+			return identity.Actor{}, fmt.Errorf("authenticate partner: %w", err)
+		}
 		return identity.Actor{}, ErrUnauthenticated
 	}
 	if op.Locked != "" || op.Disabled {

@@ -53,7 +53,10 @@ func (s *Service) NewRecoveryCodes(ctx context.Context, token, origin string) ([
 		if err := tx.PutRecoveryCodes(ctx, ses.Operator, hashes); err != nil {
 			return err
 		}
-		return tx.AppendAudit(ctx, &audit.Entry{Time: s.now(), Actor: ses.Operator, Action: "mfa.recovery.generate", Decision: "allow", Origin: origin})
+		if err := tx.AppendAudit(ctx, &audit.Entry{Time: s.now(), Actor: ses.Operator, Action: "mfa.recovery.generate", Decision: "allow", Origin: origin}); err != nil {
+			return unavailable(err)
+		}
+		return nil
 	})
 	if err != nil {
 		return nil, sessionError(err)
@@ -106,47 +109,43 @@ func (s *Service) Sessions(ctx context.Context, a identity.Actor, token string) 
 
 // RevokeSession ends one of the actor's own sessions by its ID.
 func (s *Service) RevokeSession(ctx context.Context, a identity.Actor, id string) error {
-	err := s.Store.Update(ctx, func(ctx context.Context, tx store.Tx) error {
+	return s.act(ctx, a, "session.revoke", func(ctx context.Context, tx store.Tx, e *audit.Entry) error {
+		e.Reason = id
 		ss, err := tx.OperatorSessions(ctx, a.ID)
 		if err != nil {
 			return err
 		}
 		for _, x := range ss {
 			if sessionID(x.Hash) == id {
-				if err := tx.DeleteSession(ctx, x.Hash); err != nil {
-					return err
-				}
-				return tx.AppendAudit(ctx, &audit.Entry{Time: s.now(), Actor: a.ID, Action: "session.revoke", Reason: id, Decision: "allow", Origin: a.Origin})
+				return tx.DeleteSession(ctx, x.Hash)
 			}
 		}
-		return errNoSession
-	})
-	if errors.Is(err, errNoSession) {
-		return store.ErrNotFound
-	}
-	return err
+		return refuse(fmt.Errorf("%w: no such session", store.ErrNotFound))
+	}, nil)
 }
-
-var errNoSession = errors.New("no such session")
 
 // RevokeOperator ends every session of operator (a security officer's act:
 // the caller checks the permission). It returns how many ended.
 func (s *Service) RevokeOperator(ctx context.Context, a identity.Actor, operator, reason string) (int, error) {
 	var n int
-	err := s.Store.Update(ctx, func(ctx context.Context, tx store.Tx) error {
-		ss, err := tx.OperatorSessions(ctx, operator)
-		if err != nil {
+	err := s.act(ctx, a, "session.revoke_operator", func(ctx context.Context, tx store.Tx, e *audit.Entry) error {
+		n, e.Reason = 0, fmt.Sprintf("%s: %s", operator, reason)
+		if _, err := tx.GetOperator(ctx, operator); errors.Is(err, store.ErrNotFound) {
+			return refuse(noOperator(err))
+		} else if err != nil {
 			return err
 		}
-		if _, err := tx.GetOperator(ctx, operator); err != nil {
+		ss, err := tx.OperatorSessions(ctx, operator)
+		if err != nil {
 			return err
 		}
 		if err := tx.DeleteOperatorSessions(ctx, operator); err != nil {
 			return err
 		}
 		n = len(ss)
-		return tx.AppendAudit(ctx, &audit.Entry{Time: s.now(), Actor: a.ID, Action: "session.revoke_operator", Subject: "", Reason: fmt.Sprintf("%s: %s", operator, reason), Decision: fmt.Sprintf("allow:%d", n), Origin: a.Origin})
-	})
+		e.Decision = fmt.Sprintf("allow:%d", n)
+		return nil
+	}, nil)
 	return n, err
 }
 
@@ -154,12 +153,13 @@ func (s *Service) RevokeOperator(ctx context.Context, a identity.Actor, operator
 // containment; the caller checks the permission).
 func (s *Service) RevokeEveryone(ctx context.Context, a identity.Actor, reason string) (int, error) {
 	var n int
-	err := s.Store.Update(ctx, func(ctx context.Context, tx store.Tx) error {
+	err := s.act(ctx, a, "session.revoke_all", func(ctx context.Context, tx store.Tx, e *audit.Entry) error {
 		var err error
 		if n, err = tx.DeleteAllSessions(ctx, a.ID); err != nil {
 			return err
 		}
-		return tx.AppendAudit(ctx, &audit.Entry{Time: s.now(), Actor: a.ID, Action: "session.revoke_all", Reason: reason, Decision: fmt.Sprintf("allow:%d", n), Origin: a.Origin})
-	})
+		e.Reason, e.Decision = reason, fmt.Sprintf("allow:%d", n)
+		return nil
+	}, nil)
 	return n, err
 }

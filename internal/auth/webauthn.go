@@ -309,6 +309,9 @@ func (s *Service) openSession(ctx context.Context, tx store.Tx, h, sh []byte, op
 			return err
 		}
 	}
+	if err := tx.RecordLogin(ctx, op.ID, now); err != nil {
+		return err
+	}
 	s.throttle.succeeded(s.loginPseudonym(op.Username), origin, now)
 	return tx.AppendAudit(ctx, &audit.Entry{Time: now, Actor: op.ID, Action: action, Decision: "allow", Origin: origin})
 }

@@ -53,6 +53,7 @@ type file struct {
 		FailureWindow leaf `key:"failure_window"`
 		LockFor       leaf `key:"lock_for"`
 		PerOrigin     leaf `key:"per_origin_per_minute"`
+		DisableAfter  leaf `key:"disable_after"`
 	} `key:"login"`
 	Partners struct {
 		Listen leaf `key:"listen"`
@@ -225,6 +226,23 @@ func set[T any](p *parser, l leaf, read func(*parser, leaf) (T, bool), dst *T, c
 	return true
 }
 
+// dayDur reads a duration in whole days ("90d") or a Go duration.
+func dayDur(p *parser, l leaf) (time.Duration, bool) {
+	s, ok := read[string](p, l)
+	if !ok {
+		return 0, false
+	}
+	if n, found := strings.CutSuffix(s, "d"); found {
+		if d, err := strconv.ParseInt(n, 10, 32); err == nil && d >= 0 && strconv.FormatInt(d, 10) == n {
+			return time.Duration(d) * 24 * time.Hour, true
+		}
+	} else if d, err := time.ParseDuration(s); err == nil {
+		return d, true
+	}
+	p.bad(l, "invalid duration %s: want whole days such as 90d, or a Go duration such as 2160h", short(s))
+	return 0, false
+}
+
 func dur(p *parser, l leaf) (time.Duration, bool) {
 	s, ok := read[string](p, l)
 	d, err := time.ParseDuration(s)
@@ -306,6 +324,16 @@ func (p *parser) settings(f *file) *Config {
 		set(p, lf.LockFor, dur, &c.Login.LockFor, between(minLockFor, maxLockFor, true, "must be 0 (until a security officer lifts it) or between %s and %s (30 days), got %s"))
 	}
 	set(p, lf.PerOrigin, read[int], &c.Login.PerOrigin, between(1, maxPerOrigin, false, "must be between %d and %d, got %d"))
+	if rn := deref(lf.DisableAfter.n); rn.ShortTag() == "!!int" && rn.Value == "0" {
+		c.Login.DisableAfter = 0
+	} else {
+		set(p, lf.DisableAfter, dayDur, &c.Login.DisableAfter, func(d time.Duration) string {
+			if d != 0 && (d < minDisableAfter || d > maxDisableAfter) {
+				return fmt.Sprintf("must be 0 (never) or between 1d and 3650d (10 years), got %s", short(deref(lf.DisableAfter.n).Value))
+			}
+			return ""
+		})
+	}
 
 	c.WebAuthn = p.webauthn(f)
 	c.Partners = p.partners(f, c.Listen)

@@ -225,6 +225,11 @@ type Login struct {
 	// PerOrigin is the number of login attempts per minute from one address
 	// before 429, between 1 and 100000. Default 30.
 	PerOrigin int
+	// DisableAfter disables an account without a successful login for this
+	// long (counted from its creation or its enabling when it never logged
+	// in): 0 (never) or between 1 and 3650 days, written "90d" or as a Go
+	// duration. Default 0.
+	DisableAfter time.Duration
 }
 
 // Partners configures the listener for partner organisations' API clients
@@ -372,8 +377,11 @@ const (
 	minFailWindow  = time.Minute
 	maxFailWindow  = 24 * time.Hour
 	minLockFor     = time.Minute
-	maxLockFor     = 30 * 24 * time.Hour
-	maxPerOrigin   = 100_000
+	// login.disable_after
+	minDisableAfter = 24 * time.Hour
+	maxDisableAfter = 3650 * 24 * time.Hour
+	maxLockFor      = 30 * 24 * time.Hour
+	maxPerOrigin    = 100_000
 	// metrics.token
 	minMetricsToken = 32
 	// webauthn.attestation.roots: a PEM file is read up to 1 MiB

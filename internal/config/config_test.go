@@ -134,10 +134,10 @@ func TestDemo(t *testing.T) {
 	want := Config{
 		StepUpFor: 5 * time.Minute,
 		WebAuthn:  WebAuthn{RPID: "localhost", RPName: "Coffre", Origins: []string{"http://localhost:8080", "http://127.0.0.1:8080"}},
-		Login:     Login{MaxFailures: 10, FailureWindow: 24 * time.Hour, LockFor: time.Hour, PerOrigin: 30},
+		Login:     Login{MaxFailures: 10, FailureWindow: 24 * time.Hour, LockFor: time.Hour, PerOrigin: 30, DisableAfter: 90 * 24 * time.Hour},
 	}
 	if got.StepUpFor != want.StepUpFor || !reflect.DeepEqual(got.WebAuthn, want.WebAuthn) || got.Login != want.Login {
-		t.Errorf("demo step-up, webauthn, login = %v %+v %+v, want the defaults %v %+v %+v",
+		t.Errorf("demo step-up, webauthn, login = %v %+v %+v, want the defaults (and disable_after 90d) %v %+v %+v",
 			got.StepUpFor, got.WebAuthn, got.Login, want.StepUpFor, want.WebAuthn, want.Login)
 	}
 	// The demo turns partner access on, on loopback.
@@ -975,6 +975,12 @@ func TestStepUpAndLogin(t *testing.T) {
 		{"login: {lock_for: \"0\"}\n", 5 * time.Minute, with(func(l *Login) { l.LockFor = 0 })},
 		{"login: {lock_for: 0s}\n", 5 * time.Minute, with(func(l *Login) { l.LockFor = 0 })},
 		{"login: {failure_window: 1h30m}\n", 5 * time.Minute, with(func(l *Login) { l.FailureWindow = 90 * time.Minute })},
+		{"login: {disable_after: 90d}\n", 5 * time.Minute, with(func(l *Login) { l.DisableAfter = 90 * 24 * time.Hour })},
+		{"login: {disable_after: 1d}\n", 5 * time.Minute, with(func(l *Login) { l.DisableAfter = 24 * time.Hour })},
+		{"login: {disable_after: 3650d}\n", 5 * time.Minute, with(func(l *Login) { l.DisableAfter = 3650 * 24 * time.Hour })},
+		{"login: {disable_after: 2160h}\n", 5 * time.Minute, with(func(l *Login) { l.DisableAfter = 90 * 24 * time.Hour })},
+		{"login: {disable_after: 0}\n", 5 * time.Minute, defaults},
+		{"login: {disable_after: 0d}\n", 5 * time.Minute, defaults},
 	}
 	for _, tt := range tests {
 		cfg, err := Parse("inline.yaml", []byte(oneField+tt.yaml), nil)
@@ -1095,6 +1101,12 @@ func TestNewKeyErrors(t *testing.T) {
 		{"login:\n  lock_for: -1h\n", []string{`inline.yaml:3: login.lock_for: must be 0 (until a security officer lifts it)`}},
 		{"login:\n  lock_for: 30d\n", []string{`inline.yaml:3: login.lock_for: invalid duration "30d"`}},
 		{"login:\n  lock_for: 1\n", []string{`inline.yaml:3: login.lock_for: want a string, got the number "1"`}},
+		{"login:\n  disable_after: 12h\n", []string{`inline.yaml:3: login.disable_after: must be 0 (never) or between 1d and 3650d (10 years), got "12h"`}},
+		{"login:\n  disable_after: 3651d\n", []string{`inline.yaml:3: login.disable_after: must be 0 (never) or between 1d and 3650d (10 years), got "3651d"`}},
+		{"login:\n  disable_after: -1d\n", []string{`inline.yaml:3: login.disable_after: invalid duration "-1d": want whole days such as 90d, or a Go duration such as 2160h`}},
+		{"login:\n  disable_after: 1.5d\n", []string{`inline.yaml:3: login.disable_after: invalid duration "1.5d"`}},
+		{"login:\n  disable_after: 90 days\n", []string{`inline.yaml:3: login.disable_after: invalid duration "90 days"`}},
+		{"login:\n  disable_after: 90\n", []string{`inline.yaml:3: login.disable_after: want a string, got the number "90"`}},
 		{"login:\n  per_origin_per_minute: 0\n", []string{`inline.yaml:3: login.per_origin_per_minute: must be between 1 and 100000, got 0`}},
 		{"login:\n  per_origin_per_minute: 100001\n", []string{`inline.yaml:3: login.per_origin_per_minute: must be between 1 and 100000, got 100001`}},
 		{"login:\n  per_origin_per_minute: 2.5\n", []string{`inline.yaml:3: login.per_origin_per_minute: want an integer, got the number "2.5"`}},

@@ -81,7 +81,7 @@ func TestEveryKeyHasAnOverride(t *testing.T) {
 		"webauthn.rp_id": "app.localhost", "webauthn.rp_name": "Vault", "webauthn.origins": "http://localhost:9000",
 		"webauthn.attestation.aaguids": "cb69481e-8ff7-4039-93ec-0a2729a154a8", "webauthn.attestation.roots": testRootPEM(t),
 		"roles.<role>.attested_keys": "true",
-		"login.max_failures":         "5", "login.failure_window": "1h", "login.lock_for": "0", "login.per_origin_per_minute": "12",
+		"login.max_failures":         "5", "login.failure_window": "1h", "login.lock_for": "0", "login.per_origin_per_minute": "12", "login.disable_after": "90d",
 		"partners.listen": "127.0.0.1:9443", "partners.hosts": "coffre.test,10.0.0.5",
 		"metrics.listen": "127.0.0.1:9090", "metrics.token": metricsToken,
 		"schema.<field>.name": "memo", "schema.<field>.type": "name", "schema.<field>.sensitivity": "special",

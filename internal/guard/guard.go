@@ -120,6 +120,9 @@ const (
 	CodePartners      = "partners_per_day"
 	CodeAdminBurst    = "admin_burst"     // alert: many acts within an hour
 	CodeAdminOffHours = "admin_off_hours" // alert: an act outside the hours
+	// CodeManual is the lock a security officer sets by hand (no detector
+	// decides it, and it never lifts with time).
+	CodeManual = "manual"
 )
 
 // State is one operator's guard state, kept in the store. Counters belong

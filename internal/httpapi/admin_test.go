@@ -54,7 +54,7 @@ func TestAdministration(t *testing.T) {
 			acts = append(acts, en.Action+"="+en.Decision)
 		}
 	}
-	want := "operator.add=allow operator.add=deny:forbidden operator.add=deny:forbidden operator.add=deny:forbidden operator.role=deny:forbidden operator.role=deny:forbidden operator.role=deny:forbidden operator.add=deny:invalid operator.add=deny:forbidden operator.role=allow"
+	want := "operator.add=allow operator.add=deny:forbidden operator.add=deny:forbidden operator.add=deny:forbidden operator.role=deny:forbidden operator.role=deny:forbidden operator.role=deny:forbidden operator.add=deny:invalid operator.add=deny:forbidden operator.add=deny:conflict operator.role=deny:not_found operator.role=allow"
 	if got := join(acts); got != want {
 		t.Errorf("audited\n%s\nwant\n%s", got, want)
 	}

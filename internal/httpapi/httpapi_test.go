@@ -40,6 +40,7 @@ import (
 	"github.com/coffre/coffre/internal/envelope"
 	"github.com/coffre/coffre/internal/httpapi"
 	"github.com/coffre/coffre/internal/mask"
+	"github.com/coffre/coffre/internal/partner"
 	"github.com/coffre/coffre/internal/policy"
 	"github.com/coffre/coffre/internal/store/health"
 	"github.com/coffre/coffre/internal/store/sqlite"
@@ -117,6 +118,8 @@ type envOptions struct {
 	// start is the clock's start (zero: a fixed day in March 2026);
 	// readiness wants the present, for the audit integrator's lag.
 	start time.Time
+	// ca lets the API issue partner credentials (nil: it does not).
+	ca *partner.CA
 }
 
 func newEnvOpts(t *testing.T, o envOptions) *env {
@@ -170,7 +173,7 @@ func newEnvOpts(t *testing.T, o envOptions) *env {
 		RoleFactors: func(role string) []string { return cfg.Policy.Roles[role].MFA },
 		StepGroup:   cfg.Policy.StepGroup,
 	}
-	api := &httpapi.Server{Vault: v, Auth: as, Logger: logger, MaxBodyBytes: maxBody, ReasonMaxLen: reasonMax, TrustedProxies: o.proxies}
+	api := &httpapi.Server{Vault: v, Auth: as, Logger: logger, MaxBodyBytes: maxBody, ReasonMaxLen: reasonMax, TrustedProxies: o.proxies, CA: o.ca}
 	if hs != nil {
 		api.Checkpoints, api.Health = hs, hs
 	}

@@ -460,7 +460,7 @@ func TestStepUpAndSessionsHTTP(t *testing.T) {
 			actions = append(actions, en.Action+"="+strings.SplitN(en.Decision, ":", 2)[0])
 		}
 	}
-	want := []string{"stepup.totp=deny", "stepup.totp=allow", "stepup.totp=deny", "stepup.totp=deny", "stepup.totp=deny", "stepup.totp=allow", "stepup.totp=allow", "stepup.totp=allow", "session.revoke=allow", "session.revoke_operator=deny", "session.revoke_operator=allow", "session.revoke_all=allow"}
+	want := []string{"stepup.totp=deny", "stepup.totp=allow", "stepup.totp=deny", "stepup.totp=deny", "stepup.totp=deny", "stepup.totp=allow", "stepup.totp=allow", "stepup.totp=allow", "session.revoke=allow", "session.revoke=deny", "session.revoke_operator=deny", "session.revoke_operator=allow", "session.revoke_all=allow"}
 	if !slices.Equal(actions, want) {
 		t.Errorf("audited %v\nwant    %v", actions, want)
 	}

@@ -32,6 +32,9 @@ func TestAuthorizationMatrix(t *testing.T) {
 			for _, role := range roles[1:] {
 				ops[role] = e.addOperator(t, "op-"+role, role, "u1")
 			}
+			// The account the routes on an account act on: disabling,
+			// deleting or locking it leaves every role's login working.
+			ops["victim"] = e.addOperator(t, "op-victim", "caseworker", "u1")
 			// A partner's API key is nothing here: every route answers it
 			// as it answers anonymous.
 			pt, err := e.auth.AddPartner(t.Context(), matrixCA(t), "matrix-partner", "employment", "partner", "u1")
@@ -129,6 +132,8 @@ func sampleID(path, subject string, ops map[string]*auth.NewOperator) string {
 	switch {
 	case strings.HasPrefix(path, "/v1/subjects/"):
 		return subject
+	case strings.HasPrefix(path, "/v1/operators/") && ops["victim"] != nil:
+		return ops["victim"].Operator.ID
 	case strings.HasPrefix(path, "/v1/operators/"):
 		return ops["caseworker"].Operator.ID
 	case strings.HasPrefix(path, "/v1/account/sessions/"):
@@ -173,7 +178,8 @@ func sampleBody(t *testing.T, e *env, path string, op *auth.NewOperator, p synth
 		return map[string]string{"role": "support", "unit": "u1"}
 	case "/v1/partners":
 		return map[string]string{"name": "new-partner", "sector": "employment", "unit": "u1"}
-	case "/v1/operators/{id}/unlock", "/v1/operators/{id}/sessions/revoke", "/v1/sessions/revoke-all":
+	case "/v1/operators/{id}/unlock", "/v1/operators/{id}/sessions/revoke", "/v1/sessions/revoke-all",
+		"/v1/operators/{id}/disable", "/v1/operators/{id}/enable", "/v1/operators/{id}/lock":
 		return map[string]string{"reason": "matrix"}
 	}
 	return nil

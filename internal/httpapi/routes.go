@@ -8,6 +8,7 @@ import (
 
 	"github.com/coffre/coffre/internal/access"
 	"github.com/coffre/coffre/internal/auditlog"
+	"github.com/coffre/coffre/internal/auth"
 	"github.com/coffre/coffre/internal/identity"
 	"github.com/coffre/coffre/internal/policy"
 	"github.com/coffre/coffre/internal/public"
@@ -160,6 +161,11 @@ func (s *Server) routes() []Route {
 		{Method: "POST", Path: "/v1/sessions/revoke-all", Access: perm(policy.PermSecurity), Doc: "revoke everyone's sessions", op: s.revokeEveryone, audit: "session.revoke_all"},
 		{Method: "POST", Path: "/v1/operators", Access: perm(policy.PermOperators), Doc: "create an operator (non-privileged role)", op: s.addOperator, audit: "operator.add"},
 		{Method: "PATCH", Path: "/v1/operators/{id}", Access: perm(policy.PermOperators), Doc: "change an operator's role (non-privileged, never one's own)", op: s.setRole, audit: "operator.role"},
+		{Method: "GET", Path: "/v1/operators", Access: perm(policy.PermOperators), Doc: "list the accounts (staff and partners), paged", op: s.listOperators, audit: "operator.list"},
+		{Method: "POST", Path: "/v1/operators/{id}/disable", Access: perm(policy.PermOperators), Doc: "disable an account: no login, sessions ended", op: s.lifecycle(auth.Disable), audit: "operator.disable"},
+		{Method: "POST", Path: "/v1/operators/{id}/enable", Access: perm(policy.PermOperators), Doc: "enable a disabled account", op: s.lifecycle(auth.Enable), audit: "operator.enable"},
+		{Method: "DELETE", Path: "/v1/operators/{id}", Access: perm(policy.PermOperators), Doc: "delete an account: its identity erased, its id kept in the log", op: s.lifecycle(auth.Delete), audit: "operator.delete"},
+		{Method: "POST", Path: "/v1/operators/{id}/lock", Access: perm(policy.PermSecurity), Doc: "lock an account by hand, with a reason", op: s.lifecycle(auth.Lock), audit: "operator.lock"},
 		{Method: "POST", Path: "/v1/partners", Access: perm(policy.PermOperators), Doc: "register a partner and issue its credentials", op: s.addPartner, audit: "partner.add"},
 		{Method: "GET", Path: "/v1/audit/entries", Access: perm(policy.PermAudit), Doc: "audit entries", op: s.auditEntries, audit: "audit.entries"},
 		{Method: "GET", Path: "/v1/audit/checkpoint", Access: pub, Doc: "latest signed checkpoint", raw: s.checkpoint},

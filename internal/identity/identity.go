@@ -126,6 +126,28 @@ type Partners interface {
 	ResolvePseudonym(ctx context.Context, sector, pseudonym string) (string, error)
 }
 
+// Lifecycle holds what an account's life changes (disabling, deleting,
+// logging in) and what a review of the accounts reads.
+type Lifecycle interface {
+	// SetOperatorDisabled disables (true) or enables an operator; enabling
+	// restarts its inactivity clock at at (ActiveSince). ErrNotFound if
+	// there is no such operator.
+	SetOperatorDisabled(ctx context.Context, id string, disabled bool, at time.Time) error
+	// EraseOperator removes an operator's identity: the username becomes
+	// tombstone, the password hash, TOTP secret, WebAuthn credentials and
+	// recovery codes are erased, failures cleared, and the account is
+	// disabled and marked deleted at at. The row and its id stay, for the
+	// audit trail. ErrNotFound if there is no such operator.
+	EraseOperator(ctx context.Context, id, tombstone string, at time.Time) error
+	// RecordLogin records a successful login of an operator at at.
+	RecordLogin(ctx context.Context, id string, at time.Time) error
+	// ListOperators returns the operators (partners' rows included) whose
+	// id sorts after after, by id, at most limit.
+	ListOperators(ctx context.Context, after string, limit int) ([]Operator, error)
+	// CaseloadSize returns how many subjects are assigned to operator.
+	CaseloadSize(ctx context.Context, operator string) (int, error)
+}
+
 // Operator is a staff account.
 type Operator struct {
 	ID           string
@@ -142,6 +164,14 @@ type Operator struct {
 	// Failures counts failed logins since FailuresSince.
 	Failures      int
 	FailuresSince time.Time
+	// LastLogin is the last successful login (zero: none recorded).
+	LastLogin time.Time
+	// ActiveSince restarts the inactivity clock besides Created and
+	// LastLogin: set when the account is enabled again (and, for accounts
+	// that existed before last logins were recorded, by the migration).
+	ActiveSince time.Time
+	// Deleted is when the account's identity was erased (zero: it was not).
+	Deleted time.Time
 }
 
 // SessionKind tells a half-done login from a session.

@@ -79,6 +79,7 @@ type Tx interface {
 	identity.Sessions
 	identity.Factors
 	identity.Partners
+	identity.Lifecycle
 	guard.Store
 	outbox.Queue
 }

@@ -452,7 +452,7 @@ func (t *tx) SubjectAudit(ctx context.Context, subject string, limit int) ([]aud
 	return leaves(rows, func(e *audit.Entry) bool { return e.Subject == subject }, limit)
 }
 
-const operatorColumns = `id, username, password_hash, totp_secret, totp_step, role, unit, created, disabled, locked, locked_at, failures, failures_since`
+const operatorColumns = `id, username, password_hash, totp_secret, totp_step, role, unit, created, disabled, locked, locked_at, failures, failures_since, last_login, active_since, deleted`
 
 func (t *tx) PutOperator(ctx context.Context, o *identity.Operator) error {
 	return t.insertOne(ctx, "put operator", `INSERT INTO operators (id, username, password_hash, totp_secret, totp_step, role, unit, created, disabled) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
@@ -460,12 +460,20 @@ func (t *tx) PutOperator(ctx context.Context, o *identity.Operator) error {
 }
 
 func (t *tx) operator(ctx context.Context, where string, arg any) (*identity.Operator, error) {
-	o := &identity.Operator{}
-	var created, lockedAt, since, failures int64
-	err := t.q.QueryRow(ctx, `SELECT `+operatorColumns+` FROM operators WHERE `+where+` = $1`, arg).
-		Scan(&o.ID, &o.Username, &o.PasswordHash, &o.TOTPSecret, &o.TOTPStep, &o.Role, &o.Unit, &created, &o.Disabled, &o.Locked, &lockedAt, &failures, &since)
+	o, err := scanOperator(t.q.QueryRow(ctx, `SELECT `+operatorColumns+` FROM operators WHERE `+where+` = $1`, arg))
 	if err != nil {
 		return nil, notFound(err, "get operator")
+	}
+	return o, nil
+}
+
+// scanOperator reads a row of operatorColumns.
+func scanOperator(r pgx.Row) (*identity.Operator, error) {
+	o := &identity.Operator{}
+	var created, lockedAt, since, failures, lastLogin, activeSince, deleted int64
+	err := r.Scan(&o.ID, &o.Username, &o.PasswordHash, &o.TOTPSecret, &o.TOTPStep, &o.Role, &o.Unit, &created, &o.Disabled, &o.Locked, &lockedAt, &failures, &since, &lastLogin, &activeSince, &deleted)
+	if err != nil {
+		return nil, err
 	}
 	o.Failures = int(failures)
 	if o.Failures > 0 {
@@ -475,6 +483,7 @@ func (t *tx) operator(ctx context.Context, where string, arg any) (*identity.Ope
 	if o.Locked != "" {
 		o.LockedAt = fromMicros(lockedAt)
 	}
+	o.LastLogin, o.ActiveSince, o.Deleted = zeroOrMicros(lastLogin), zeroOrMicros(activeSince), zeroOrMicros(deleted)
 	return o, nil
 }
 

@@ -48,8 +48,8 @@ var queries = map[string]string{
 	"auditLeaves":    `SELECT seq, leaf FROM audit WHERE seq >= ? AND seq < ? ORDER BY seq`,
 	"subjectAudit":   `SELECT leaf FROM audit WHERE instr(leaf, ?) > 0 ORDER BY seq DESC`,
 	"putOperator":    `INSERT INTO operators (id, username, password_hash, totp_secret, totp_step, role, unit, created, disabled) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-	"getOperator":    `SELECT id, username, password_hash, totp_secret, totp_step, role, unit, created, disabled, locked, locked_at, failures, failures_since FROM operators WHERE id = ?`,
-	"getOperatorBy":  `SELECT id, username, password_hash, totp_secret, totp_step, role, unit, created, disabled, locked, locked_at, failures, failures_since FROM operators WHERE username = ?`,
+	"getOperator":    `SELECT id, username, password_hash, totp_secret, totp_step, role, unit, created, disabled, locked, locked_at, failures, failures_since, last_login, active_since, deleted FROM operators WHERE id = ?`,
+	"getOperatorBy":  `SELECT id, username, password_hash, totp_secret, totp_step, role, unit, created, disabled, locked, locked_at, failures, failures_since, last_login, active_since, deleted FROM operators WHERE username = ?`,
 	"advanceTOTP":    `UPDATE operators SET totp_step = ? WHERE id = ? AND totp_step < ?`,
 	"setRole":        `UPDATE operators SET role = ?, unit = ? WHERE id = ?`,
 	"countOperators": `SELECT count(*) FROM operators`,
@@ -101,6 +101,13 @@ var queries = map[string]string{
 	"putCheckpoint":     `INSERT INTO checkpoints (size, root, note, range, leaves, created) VALUES (?, ?, ?, ?, ?, ?)`,
 	"latestCheckpoint":  `SELECT size, root, note, range, x'', created FROM checkpoints ORDER BY size DESC LIMIT 1`,
 	"checkpointsAfter":  `SELECT size, root, note, range, leaves, created FROM checkpoints WHERE size > ? ORDER BY size LIMIT ?`,
+	// The life of an account (lifecycle.go).
+	"setDisabled":   `UPDATE operators SET disabled = ?1, active_since = CASE WHEN ?1 THEN active_since ELSE ?2 END WHERE id = ?3`,
+	"eraseOperator": `UPDATE operators SET username = ?, password_hash = '', totp_secret = NULL, disabled = 1, deleted = ?, failures = 0, failures_since = 0 WHERE id = ?`,
+	"eraseWebAuthn": `DELETE FROM webauthn_credentials WHERE operator = ?`,
+	"recordLogin":   `UPDATE operators SET last_login = ? WHERE id = ?`,
+	"listOperators": `SELECT ` + operatorColumns + ` FROM operators WHERE id > ? ORDER BY id LIMIT ?`,
+	"caseloadSize":  `SELECT count(*) FROM caseload WHERE operator = ?`,
 }
 
 type stmts struct {
@@ -466,10 +473,10 @@ func (t *tx) PutOperator(ctx context.Context, o *identity.Operator) error {
 	return nil
 }
 
-func scanOperator(r *sql.Row) (*identity.Operator, error) {
+func scanOperator(r interface{ Scan(...any) error }) (*identity.Operator, error) {
 	o := &identity.Operator{}
-	var created, lockedAt, since int64
-	if err := r.Scan(&o.ID, &o.Username, &o.PasswordHash, &o.TOTPSecret, &o.TOTPStep, &o.Role, &o.Unit, &created, &o.Disabled, &o.Locked, &lockedAt, &o.Failures, &since); err != nil {
+	var created, lockedAt, since, lastLogin, activeSince, deleted int64
+	if err := r.Scan(&o.ID, &o.Username, &o.PasswordHash, &o.TOTPSecret, &o.TOTPStep, &o.Role, &o.Unit, &created, &o.Disabled, &o.Locked, &lockedAt, &o.Failures, &since, &lastLogin, &activeSince, &deleted); err != nil {
 		return nil, notFound(err, "get operator")
 	}
 	if o.Failures > 0 {
@@ -479,6 +486,7 @@ func scanOperator(r *sql.Row) (*identity.Operator, error) {
 	if o.Locked != "" {
 		o.LockedAt = fromMicros(lockedAt)
 	}
+	o.LastLogin, o.ActiveSince, o.Deleted = zeroOrMicros(lastLogin), zeroOrMicros(activeSince), zeroOrMicros(deleted)
 	return o, nil
 }
 

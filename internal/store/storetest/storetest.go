@@ -51,6 +51,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Partners", partners},
 		{"AuditLeaves", auditLeaves},
 		{"PanicFailsAlone", panicFailsAlone},
+		{"Lifecycle", lifecycle},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
