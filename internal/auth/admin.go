@@ -7,6 +7,7 @@ import (
 
 	"github.com/coffre/coffre/internal/access"
 	"github.com/coffre/coffre/internal/audit"
+	"github.com/coffre/coffre/internal/guard"
 	"github.com/coffre/coffre/internal/identity"
 	"github.com/coffre/coffre/internal/partner"
 	"github.com/coffre/coffre/internal/policy"
@@ -66,19 +67,33 @@ type change func(ctx context.Context, tx store.Tx, e *audit.Entry) error
 // reason fn set) in that transaction and returned. Any other error rolls
 // the act back; an entry that cannot be written fails the act, nothing
 // changed, with store.ErrUnavailable.
-func (s *Service) act(ctx context.Context, a identity.Actor, action string, fn change, after func(ctx context.Context, tx store.Tx, seq int64) error) error {
+func (s *Service) act(ctx context.Context, a identity.Actor, action string, kind guard.Act, fn change, after func(ctx context.Context, tx store.Tx, seq int64) error) error {
 	now := s.now()
 	refused, err := update(ctx, s.Store, func(ctx context.Context, tx store.Tx) (error, error) {
 		e := &audit.Entry{Time: now, Actor: a.ID, Action: action, Decision: "allow", Origin: a.Origin}
-		err := fn(ctx, tx, e)
+		var v AdminVerdict
+		if s.Guard != nil && kind != 0 && !isHost(a) {
+			var err error
+			if v, err = s.Guard.CheckAdmin(ctx, tx, a, kind); err != nil {
+				return nil, err
+			}
+			e.Decision = v.AuditDecision()
+		}
 		var r *refusal
-		if errors.As(err, &r) {
+		if v != nil && v.Refusal() != nil {
+			r = &refusal{err: v.Refusal()}
+		} else if err := fn(ctx, tx, e); errors.As(err, &r) {
 			e.Decision = denial(r.err)
 		} else if err != nil {
 			return nil, err
 		}
 		if err := tx.AppendAudit(ctx, e); err != nil {
 			return nil, unavailable(err)
+		}
+		if v != nil {
+			if err := v.Finish(ctx, tx, e.Seq); err != nil {
+				return nil, err
+			}
 		}
 		if r != nil {
 			return r.err, nil
@@ -95,12 +110,31 @@ func (s *Service) act(ctx context.Context, a identity.Actor, action string, fn c
 }
 
 // refuseAct audits a refusal of an act decided before its transaction
-// (reason names what it was about) and returns err.
+// (reason names what it was about) and returns err. The refusal counts
+// towards a's hard margin, as refusals of data access do: probing what
+// the API grants is not free.
 func (s *Service) refuseAct(ctx context.Context, a identity.Actor, action, reason string, err error) error {
-	return s.act(ctx, a, action, func(_ context.Context, _ store.Tx, e *audit.Entry) error {
+	return s.act(ctx, a, action, guard.ActRefused, func(_ context.Context, _ store.Tx, e *audit.Entry) error {
 		e.Reason = reason
 		return refuse(err)
 	}, nil)
+}
+
+// AdminGuard is the guard of administrative acts (the vault's, wired by
+// the coffre command): CheckAdmin decides act of a inside the act's
+// transaction, before its change; guard.ActRefused counts a refusal made
+// before the transaction.
+type AdminGuard interface {
+	CheckAdmin(ctx context.Context, tx store.Tx, a identity.Actor, act guard.Act) (AdminVerdict, error)
+}
+
+// AdminVerdict is a decision of the AdminGuard: the refusal (nil: the act
+// may go on), the audit decision, and Finish, which records the guard's
+// state after the act's audit entry seq.
+type AdminVerdict interface {
+	Refusal() error
+	AuditDecision() string
+	Finish(ctx context.Context, tx store.Tx, seq int64) error
 }
 
 // unavailable marks an error that kept an act's audit entry from being
@@ -124,7 +158,7 @@ func (s *Service) AdminAddOperator(ctx context.Context, a identity.Actor, pol *p
 		return nil, err
 	}
 	o := op.Operator
-	err = s.act(ctx, a, "operator.add", func(ctx context.Context, tx store.Tx, e *audit.Entry) error {
+	err = s.act(ctx, a, "operator.add", guard.ActOperator, func(ctx context.Context, tx store.Tx, e *audit.Entry) error {
 		if err := tx.PutOperator(ctx, o); errors.Is(err, store.ErrConflict) {
 			return refuse(public.WrapWithMessage(err, "conflict: the username is taken").WithHint("choose another username"))
 		} else if err != nil {
@@ -148,7 +182,7 @@ func (s *Service) AdminSetRole(ctx context.Context, a identity.Actor, pol *polic
 	if err := grantable(pol, role, false); err != nil {
 		return s.refuseAct(ctx, a, "operator.role", id, err)
 	}
-	return s.act(ctx, a, "operator.role", func(ctx context.Context, tx store.Tx, e *audit.Entry) error {
+	return s.act(ctx, a, "operator.role", guard.ActRole, func(ctx context.Context, tx store.Tx, e *audit.Entry) error {
 		e.Reason = id
 		op, err := tx.GetOperator(ctx, id)
 		if errors.Is(err, store.ErrNotFound) {
@@ -220,7 +254,7 @@ func (s *Service) AdminAddPartner(ctx context.Context, a identity.Actor, pol *po
 	if err != nil {
 		return nil, err
 	}
-	err = s.act(ctx, a, "partner.add", func(ctx context.Context, tx store.Tx, e *audit.Entry) error {
+	err = s.act(ctx, a, "partner.add", guard.ActPartner, func(ctx context.Context, tx store.Tx, e *audit.Entry) error {
 		if _, err := tx.GetPartnerByName(ctx, name); err == nil {
 			return refuse(public.Errorf(store.ErrConflict, "conflict: a partner of that name exists").WithHint("rotate its credentials instead (coffre partner rotate)"))
 		} else if !errors.Is(err, store.ErrNotFound) {
@@ -240,7 +274,7 @@ func (s *Service) AdminAddPartner(ctx context.Context, a identity.Actor, pol *po
 // ended, in one transaction. An unknown username or a partner is refused,
 // audited.
 func (s *Service) SetRole(ctx context.Context, username, role, unit string) error {
-	return s.act(ctx, Host, "operator.role", func(ctx context.Context, tx store.Tx, e *audit.Entry) error {
+	return s.act(ctx, Host, "operator.role", 0, func(ctx context.Context, tx store.Tx, e *audit.Entry) error {
 		op, err := tx.GetOperatorByName(ctx, username)
 		if errors.Is(err, store.ErrNotFound) {
 			return refuse(noOperator(err))

@@ -94,6 +94,9 @@ type Service struct {
 	// long (since its creation or enabling when it never did), at its next
 	// login attempt or by DisableInactive; 0: never.
 	DisableAfter time.Duration
+	// Guard, when set, decides administrative acts (budgets, hours, the
+	// hard margin) inside their transactions; the host's acts skip it.
+	Guard AdminGuard
 	// StepGroup returns the step-up group of a purpose a role may declare
 	// and that asks for a step-up, with the errors of
 	// policy.Policy.StepGroup; nil: a step-up can name no purpose.

@@ -65,7 +65,11 @@ func Tombstone(id string) string { return "deleted:" + id }
 func (s *Service) Lifecycle(ctx context.Context, a identity.Actor, pol *policy.Policy, act Act, ref, reason string) (string, error) {
 	var id string
 	now := s.now()
-	err := s.act(ctx, a, "operator."+string(act), func(ctx context.Context, tx store.Tx, e *audit.Entry) error {
+	kind := guard.ActOther // disabling, deleting, locking take power away
+	if act == Enable {
+		kind = guard.ActRole // enabling gives it back
+	}
+	err := s.act(ctx, a, "operator."+string(act), kind, func(ctx context.Context, tx store.Tx, e *audit.Entry) error {
 		id, e.Reason = "", reasonText("", reason)
 		if !isHost(a) {
 			e.Reason = reasonText(ref, reason) // a well-formed id (the API checks it), never a name
@@ -297,7 +301,7 @@ func infoOf(o *identity.Operator) OperatorInfo {
 // page's size, in the page's transaction.
 func (s *Service) ListOperators(ctx context.Context, a identity.Actor, after string, limit int) ([]OperatorInfo, error) {
 	var out []OperatorInfo
-	err := s.act(ctx, a, "operator.list", func(ctx context.Context, tx store.Tx, e *audit.Entry) error {
+	err := s.act(ctx, a, "operator.list", guard.ActOther, func(ctx context.Context, tx store.Tx, e *audit.Entry) error {
 		ops, err := tx.ListOperators(ctx, after, limit)
 		if err != nil {
 			return err
@@ -362,7 +366,7 @@ func (s *Service) Review(ctx context.Context, a identity.Actor, window time.Dura
 	if err != nil {
 		return nil, fmt.Errorf("review: %w", err)
 	}
-	err = s.act(ctx, a, "operator.review", func(_ context.Context, _ store.Tx, e *audit.Entry) error {
+	err = s.act(ctx, a, "operator.review", guard.ActOther, func(_ context.Context, _ store.Tx, e *audit.Entry) error {
 		e.Reason = fmt.Sprintf("%d accounts, reads over %s", len(rows), days(window))
 		return nil
 	}, nil)

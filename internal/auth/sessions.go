@@ -109,7 +109,7 @@ func (s *Service) Sessions(ctx context.Context, a identity.Actor, token string) 
 
 // RevokeSession ends one of the actor's own sessions by its ID.
 func (s *Service) RevokeSession(ctx context.Context, a identity.Actor, id string) error {
-	return s.act(ctx, a, "session.revoke", func(ctx context.Context, tx store.Tx, e *audit.Entry) error {
+	return s.act(ctx, a, "session.revoke", 0, func(ctx context.Context, tx store.Tx, e *audit.Entry) error {
 		e.Reason = id
 		ss, err := tx.OperatorSessions(ctx, a.ID)
 		if err != nil {
@@ -128,7 +128,7 @@ func (s *Service) RevokeSession(ctx context.Context, a identity.Actor, id string
 // the caller checks the permission). It returns how many ended.
 func (s *Service) RevokeOperator(ctx context.Context, a identity.Actor, operator, reason string) (int, error) {
 	var n int
-	err := s.act(ctx, a, "session.revoke_operator", func(ctx context.Context, tx store.Tx, e *audit.Entry) error {
+	err := s.act(ctx, a, "session.revoke_operator", 0, func(ctx context.Context, tx store.Tx, e *audit.Entry) error {
 		n, e.Reason = 0, fmt.Sprintf("%s: %s", operator, reason)
 		if _, err := tx.GetOperator(ctx, operator); errors.Is(err, store.ErrNotFound) {
 			return refuse(noOperator(err))
@@ -153,7 +153,7 @@ func (s *Service) RevokeOperator(ctx context.Context, a identity.Actor, operator
 // containment; the caller checks the permission).
 func (s *Service) RevokeEveryone(ctx context.Context, a identity.Actor, reason string) (int, error) {
 	var n int
-	err := s.act(ctx, a, "session.revoke_all", func(ctx context.Context, tx store.Tx, e *audit.Entry) error {
+	err := s.act(ctx, a, "session.revoke_all", 0, func(ctx context.Context, tx store.Tx, e *audit.Entry) error {
 		var err error
 		if n, err = tx.DeleteAllSessions(ctx, a.ID); err != nil {
 			return err

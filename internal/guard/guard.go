@@ -39,6 +39,8 @@ const (
 	ActRole                       // a role granted (or a disabled account enabled)
 	ActFactorReset                // an operator's second factors reset
 	ActPartner                    // partner credentials issued
+	ActOther                      // other administration: no budget of its own
+	ActRefused                    // an act refused before its transaction: counted towards the hard margin
 )
 
 // Access is one request as the guard sees it: no personal value.
@@ -456,11 +458,15 @@ func decideAdmin(lim *Limits, st State, a Access, d Decision, limit func(string,
 		count, budget, code = &next.DayResets, lim.FactorResetsPerDay, CodeFactorResets
 	case ActPartner:
 		count, budget, code = &next.DayPartners, lim.PartnersPerDay, CodePartners
+	case ActOther:
 	default:
 		return limit(CodeRefusals, time.Second) // an act the guard does not know: refused
 	}
-	*count++
 	next.HourAdmin++
+	if count == nil {
+		return d, next
+	}
+	*count++
 	if over(lim.AdminBurstPerHour, next.HourAdmin) && d.Alert == "" {
 		d.Alert = CodeAdminBurst
 	}

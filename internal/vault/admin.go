@@ -16,20 +16,34 @@ import (
 // lock with that entry as evidence. Administration is an access like a
 // read: budgets per day, the hard margin, hours, alerts.
 type AdminCheck struct {
-	v   *Vault
-	g   *guardRun // nil when the role is not guarded
-	a   identity.Actor
-	now time.Time
-	// Refusal is the guard's refusal (a LimitError, ErrLocked), nil when
-	// the act is allowed; Decision is the audit decision of the act.
-	Refusal  error
-	Decision string
+	v        *Vault
+	g        *guardRun // nil when the role is not guarded
+	a        identity.Actor
+	now      time.Time
+	refusal  error
+	decision string
 }
 
-// CheckAdmin decides act of a in tx.
+// Refusal is the guard's refusal (a LimitError, ErrLocked), nil when the
+// act is allowed.
+func (c *AdminCheck) Refusal() error { return c.refusal }
+
+// AuditDecision is the audit decision of the act: allow, allow under an
+// extension, or the refusal's.
+func (c *AdminCheck) AuditDecision() string { return c.decision }
+
+// CheckAdmin decides act of a in tx. guard.ActRefused counts an act
+// refused before its transaction (a privileged role asked for, say)
+// towards a's hard margin, as [Vault.deny] does for data access: probing
+// costs.
 func (v *Vault) CheckAdmin(ctx context.Context, tx store.Tx, a identity.Actor, act guard.Act) (*AdminCheck, error) {
 	now := v.now()
-	c := &AdminCheck{v: v, a: a, now: now.UTC(), Decision: "allow"}
+	c := &AdminCheck{v: v, a: a, now: now.UTC(), decision: "allow"}
+	if act == guard.ActRefused {
+		var err error
+		c.g, err = v.countRefusal(ctx, tx, a, now)
+		return c, err
+	}
 	lim := v.limits(a.Role)
 	if lim == nil {
 		return c, nil
@@ -39,8 +53,28 @@ func (v *Vault) CheckAdmin(ctx context.Context, tx store.Tx, a identity.Actor, a
 		return nil, err
 	}
 	c.g.dec, c.g.state = guard.Decide(lim, c.g.state, guard.Access{Time: v.guardTime(now), Kind: guard.Admin, Act: act, Origin: a.Origin, Trusted: v.trusted(a.Origin)})
-	c.Decision, c.Refusal = verdict(c.g.dec)
+	c.decision, c.refusal = verdict(c.g.dec)
 	return c, nil
+}
+
+// countRefusal loads a's guard state and counts a refusal towards its
+// hard margin, deciding a lock at it; nil when a's role is not guarded.
+func (v *Vault) countRefusal(ctx context.Context, tx guard.States, a identity.Actor, now time.Time) (*guardRun, error) {
+	lim := v.limits(a.Role)
+	if lim == nil {
+		return nil, nil
+	}
+	g := &guardRun{lim: lim}
+	if err := g.load(ctx, tx, a.ID); err != nil {
+		return nil, err
+	}
+	if g.state.Locked == "" {
+		var locks bool
+		if locks, g.state = guard.Refuse(lim, g.state, v.guardTime(now)); locks {
+			g.dec = guard.Decision{Verdict: guard.Lock, Code: guard.CodeRefusals}
+		}
+	}
+	return g, nil
 }
 
 // Finish records the guard's state after the act's audit entry seq.

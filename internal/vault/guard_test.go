@@ -615,8 +615,8 @@ func TestCheckAdmin(t *testing.T) {
 			if err != nil {
 				return err
 			}
-			decision, refusal = c.Decision, c.Refusal
-			e := audit.Entry{Time: g.clock.Now(), Actor: adm.ID, Action: "operator.add", Decision: c.Decision}
+			decision, refusal = c.AuditDecision(), c.Refusal()
+			e := audit.Entry{Time: g.clock.Now(), Actor: adm.ID, Action: "operator.add", Decision: decision}
 			if err := tx.AppendAudit(ctx, &e); err != nil {
 				return err
 			}

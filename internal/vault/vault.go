@@ -225,23 +225,13 @@ func errorCode(err error) string {
 func (v *Vault) deny(ctx context.Context, a identity.Actor, e audit.Entry, cause error) error {
 	now := v.now()
 	e.Decision, e.Time, e.Reason = "deny:"+errorCode(cause), now.UTC(), cutUTF8(e.Reason, v.reasonMax)
-	lim := v.limits(a.Role)
-	if errors.Is(cause, access.ErrStepUpRequired) {
-		lim = nil
-	}
 	locked, err := update(ctx, v.store, func(ctx context.Context, tx store.Tx) (bool, error) {
 		e := e
 		var g *guardRun
-		if lim != nil {
-			g = &guardRun{lim: lim}
-			if err := g.load(ctx, tx, a.ID); err != nil {
+		if !errors.Is(cause, access.ErrStepUpRequired) {
+			var err error
+			if g, err = v.countRefusal(ctx, tx, a, now); err != nil {
 				return false, err
-			}
-			if g.state.Locked == "" {
-				var locks bool
-				if locks, g.state = guard.Refuse(lim, g.state, v.guardTime(now)); locks {
-					g.dec = guard.Decision{Verdict: guard.Lock, Code: guard.CodeRefusals}
-				}
 			}
 		}
 		if err := tx.AppendAudit(ctx, &e); err != nil {
