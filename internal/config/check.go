@@ -152,6 +152,7 @@ type guardLimits struct {
 	UpdatesPerHour leaf         `key:"updates_per_hour"`
 	UpdatesPerDay  leaf         `key:"updates_per_day"`
 	ErasuresPerDay leaf         `key:"erasures_per_day"`
+	AssignsPerDay  leaf         `key:"assignments_per_day"`
 	Velocity       velocityFile `key:"velocity"`
 	EnumerationRun leaf         `key:"enumeration_run"`
 	Hours          leaf         `key:"hours"`
@@ -724,7 +725,7 @@ func (p *parser) guard(f *file, roles []*policy.Role, declaredRoles map[string]b
 		case !declaredRoles[e.Name]:
 			p.errorf(e.K, e.Path, "unknown role %s%s", short(e.Name), suggestion(e.Name, sortedKeys(declaredRoles)))
 		case !reads && slices.ContainsFunc(roles, func(r *policy.Role) bool { return r.Name == e.Name }):
-			p.errorf(e.K, e.Path, "role %q has no purposes and no create, update, erase or lookup permission: it touches no records, so no limits apply to it; remove this entry", e.Name)
+			p.errorf(e.K, e.Path, "role %q has no purposes and no create, update, erase, lookup or assign permission: it touches no records, so no limits apply to it; remove this entry", e.Name)
 		default:
 			if l := p.limits(e.Val, base); reads {
 				g.Roles[e.Name] = l
@@ -735,10 +736,11 @@ func (p *parser) guard(f *file, roles []*policy.Role, declaredRoles map[string]b
 }
 
 // touchesSubjects reports whether an operator of role r reaches subjects,
-// and so has the guard's limits: reads (a purpose) or writes.
+// and so has the guard's limits: reads (a purpose), writes, or assigns
+// people to caseloads.
 func touchesSubjects(r *policy.Role) bool {
 	return len(r.Purposes) > 0 || slices.ContainsFunc(r.Permissions, func(p policy.Permission) bool {
-		return p == policy.PermCreate || p == policy.PermUpdate || p == policy.PermErase || p == policy.PermLookup
+		return p == policy.PermCreate || p == policy.PermUpdate || p == policy.PermErase || p == policy.PermLookup || p == policy.PermAssign
 	})
 }
 
@@ -777,6 +779,7 @@ func (p *parser) limits(gl guardLimits, l guard.Limits) guard.Limits {
 	set(p, gl.UpdatesPerHour, read[int], &l.UpdatesPerHour, count)
 	set(p, gl.UpdatesPerDay, read[int], &l.UpdatesPerDay, count)
 	set(p, gl.ErasuresPerDay, read[int], &l.ErasuresPerDay, count)
+	set(p, gl.AssignsPerDay, read[int], &l.AssignmentsPerDay, count)
 	set(p, gl.HardMargin, read[int], &l.HardMargin, between(0, maxGuardCount, false, "must be between 0 (off) and %[2]d, got %[3]d"))
 	p.velocity(gl.Velocity, &l)
 	set(p, gl.EnumerationRun, read[int], &l.EnumerationRun, between(minEnumerationRun, maxEnumerationRun, true, "must be 0 (off) or between %d and %d, got %d"))

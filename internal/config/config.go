@@ -251,7 +251,8 @@ type Guard struct {
 	// out_of_caseload_per_day 20, out_of_unit_per_day 5,
 	// untrusted_origin_per_day 10, lookups_per_hour 60, misses_per_hour 15,
 	// creates_per_day 50, updates_per_hour 30, updates_per_day 100,
-	// erasures_per_day 2, velocity 20 subjects per 10m, enumeration_run 10,
+	// erasures_per_day 2, assignments_per_day 200, velocity 20 subjects per
+	// 10m, enumeration_run 10,
 	// hours always, hard_margin 10, all_units false.
 	Roles map[string]guard.Limits
 }
@@ -304,6 +305,7 @@ var defaultLimits = guard.Limits{
 	UpdatesPerHour:      30,
 	UpdatesPerDay:       100,
 	ErasuresPerDay:      2,
+	AssignmentsPerDay:   200,
 	VelocitySubjects:    20,
 	VelocityWindow:      10 * time.Minute,
 	EnumerationRun:      10,

@@ -70,6 +70,7 @@ func TestEveryKeyHasAnOverride(t *testing.T) {
 		"velocity": "off", "velocity.subjects": "9", "velocity.window": "5m",
 		"enumeration_run": "20", "hours": "mon-fri 08:00-18:00", "hard_margin": "3",
 		"creates_per_day": "21", "updates_per_hour": "22", "updates_per_day": "23", "erasures_per_day": "24",
+		"assignments_per_day": "25",
 	}
 	samples := map[string]string{
 		"store": "sqlite:/tmp/c.db", "listen": "127.0.0.1:9000", "data_dir": "/srv/coffre", "root_key_file": "/run/root.key",

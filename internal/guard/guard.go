@@ -27,6 +27,7 @@ const (
 	Create // a new subject
 	Update // a change of a subject's fields
 	Erase  // a subject crypto-shredded
+	Assign // subjects assigned to an operator's caseload (Access.Count of them)
 )
 
 // Access is one request as the guard sees it: no personal value.
@@ -54,6 +55,9 @@ type Access struct {
 	// tells whether the value is taken (a conflict), so it is counted as a
 	// lookup too.
 	Probes bool
+	// Count is how many subjects an assignment (Assign) covers; zero for
+	// a removal, which costs a request and no budget.
+	Count int
 }
 
 // Verdict is what the guard decides.
@@ -98,6 +102,7 @@ const (
 	CodeUpdatesHour   = "updates_per_hour"
 	CodeUpdatesDay    = "updates_per_day"
 	CodeErasures      = "erasures_per_day"
+	CodeAssignments   = "assignments_per_day"
 	CodeConflicts     = "conflicts"
 	CodeRefusals      = "refusals"
 )
@@ -116,6 +121,8 @@ type State struct {
 	// Writes: updates this hour; creates, updates and erasures today.
 	HourUpdates                         int
 	DayCreates, DayUpdates, DayErasures int
+	// DayAssignments counts subjects assigned to caseloads today.
+	DayAssignments int
 
 	Recent      []int64 // unix seconds of the latest new subjects (velocity)
 	LastID      uint64  // order key of the last new subject's id
@@ -319,12 +326,14 @@ func Decide(lim *Limits, st State, a Access) (Decision, State) {
 	return d, st
 }
 
-// decideWrite is Decide for creates, updates and erasures, once the
-// canary, the hours and the rate let them through: a subject that is not
-// there counts as a miss; then the budgets of the kind and, for a change
-// of someone outside one's caseload or unit, the day's out-of-scope
+// decideWrite is Decide for creates, updates, erasures and assignments,
+// once the canary, the hours and the rate let them through: a subject that
+// is not there counts as a miss; then the budgets of the kind and, for a
+// change of someone outside one's caseload or unit, the day's out-of-scope
 // budgets, which reads share; a write that probes a lookup value counts as
-// a lookup. An approved extension stretches the budgets as for reads.
+// a lookup. An approved extension stretches the budgets as for reads, but
+// never the assignments: it is granted for reading, and a caseload grown
+// under it would outlive it.
 func decideWrite(lim *Limits, st State, a Access, d Decision, limit func(string, time.Duration) (Decision, State)) (Decision, State) {
 	now := a.Time
 	if a.Missing {
@@ -356,6 +365,11 @@ func decideWrite(lim *Limits, st State, a Access, d Decision, limit func(string,
 		if next.DayErasures++; over(lim.ErasuresPerDay, next.DayErasures) {
 			code, retry = CodeErasures, tomorrow
 		}
+	case Assign:
+		if next.DayAssignments += a.Count; over(lim.AssignmentsPerDay, next.DayAssignments) {
+			return limit(CodeAssignments, tomorrow)
+		}
+		return d, next
 	}
 	scope := a.Scope
 	if lim.AllUnits {
@@ -430,7 +444,7 @@ func (st *State) roll(now time.Time) {
 	}
 	if day != st.Day {
 		st.Day, st.DaySubjects, st.DayOutOfCaseload, st.DayOutOfUnit, st.DayUntrusted = day, 0, 0, 0, 0
-		st.DayCreates, st.DayUpdates, st.DayErasures = 0, 0, 0
+		st.DayCreates, st.DayUpdates, st.DayErasures, st.DayAssignments = 0, 0, 0, 0
 	}
 }
 

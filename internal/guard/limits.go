@@ -54,6 +54,10 @@ type Limits struct {
 	UpdatesPerHour int
 	UpdatesPerDay  int
 	ErasuresPerDay int
+	// AssignmentsPerDay bounds the subjects an operator holding the assign
+	// permission adds to others' caseloads a day, counted per subject (an
+	// assignment again, to move its end, counts too).
+	AssignmentsPerDay int
 	// Velocity locks when more than VelocitySubjects new subjects are read
 	// within VelocityWindow.
 	VelocitySubjects int

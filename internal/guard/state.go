@@ -7,9 +7,9 @@ import (
 )
 
 // stateVersion is the first byte of a marshalled State.
-// Version 2 appended the write counters; a version 1 state reads with
-// them at zero.
-const stateVersion = 2
+// Version 2 appended the write counters, version 3 the assignments; an
+// older state reads with them at zero.
+const stateVersion = 3
 
 // Marshal encodes the state compactly (it is written on every access).
 func (st *State) Marshal() []byte {
@@ -39,7 +39,7 @@ func (st *State) Marshal() []byte {
 		b = binary.AppendUvarint(b, uint64(len(s)))
 		b = append(b, s...)
 	}
-	for _, v := range []int{st.HourUpdates, st.DayCreates, st.DayUpdates, st.DayErasures} {
+	for _, v := range []int{st.HourUpdates, st.DayCreates, st.DayUpdates, st.DayErasures, st.DayAssignments} {
 		b = binary.AppendVarint(b, int64(v))
 	}
 	return b
@@ -54,7 +54,7 @@ func Unmarshal(b []byte) (State, error) {
 	}
 	d := decoder{b: b}
 	v := d.byte()
-	if v != 1 && v != stateVersion {
+	if v < 1 || v > stateVersion {
 		return State{}, fmt.Errorf("%w: version %d", ErrCorrupt, v)
 	}
 	st.Tokens = math.Float64frombits(d.u64())
@@ -86,6 +86,9 @@ func Unmarshal(b []byte) (State, error) {
 		for _, p := range []*int{&st.HourUpdates, &st.DayCreates, &st.DayUpdates, &st.DayErasures} {
 			*p = int(d.varint())
 		}
+	}
+	if v >= 3 {
+		st.DayAssignments = int(d.varint())
 	}
 	if d.err != nil || len(d.b) != 0 {
 		return State{}, fmt.Errorf("%w: %d bytes", ErrCorrupt, len(b))
