@@ -146,7 +146,7 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, a *identity.Actor,
 	case errors.Is(err, access.ErrReasonRequired):
 		e = apiError{http.StatusBadRequest, "reason_required", public.Message(err, "this purpose requires a reason"), "send a Coffre-Reason header (a ticket or case number)"}
 	case errors.Is(err, access.ErrInvalid):
-		e = apiError{http.StatusBadRequest, "invalid_request", public.Message(err, "invalid input"), "check the purpose, the id and the fields against the configuration"}
+		e = apiError{http.StatusBadRequest, "invalid_request", public.Message(err, "invalid input"), public.Hint(err, "check the purpose, the id and the fields against the configuration")}
 	case errors.Is(err, auth.ErrBadCredentials):
 		e = apiError{http.StatusUnauthorized, "invalid_credentials", "invalid credentials", "check the username, password and code; a code works once"}
 	case errors.Is(err, auth.ErrTooManyAttempts):
@@ -168,7 +168,7 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, a *identity.Actor,
 	case errors.Is(err, auth.ErrUnauthenticated):
 		e = apiError{http.StatusUnauthorized, "unauthenticated", "no valid session", "log in: POST /v1/auth/login then /v1/auth/totp, and send Authorization: Bearer <token>"}
 	case errors.Is(err, access.ErrForbidden):
-		e = apiError{http.StatusForbidden, "forbidden", public.Message(err, "forbidden"), "declare a purpose your role allows (Coffre-Purpose)"}
+		e = apiError{http.StatusForbidden, "forbidden", public.Message(err, "forbidden"), public.Hint(err, "declare a purpose your role allows (Coffre-Purpose)")}
 	case errors.Is(err, store.ErrNotFound):
 		e = apiError{http.StatusNotFound, "not_found", public.Message(err, "no such subject"), public.Hint(err, "check the id; lookups match exact values only")}
 	case errors.Is(err, store.ErrConflict):

@@ -76,16 +76,17 @@ func (v *Vault) caseloadRequest(a identity.Actor, operator string, subjects []st
 			WithHint("another person of your unit with the assign permission does, or the nightly sync on the host")
 	}
 	if operator == "" || len(operator) > 64 || !printableASCII(operator) {
-		return nil, invalid("malformed operator id")
+		return nil, public.Errorf(access.ErrInvalid, "invalid input: malformed operator id").WithHint("the operator's id (op_…) goes in the path")
 	}
+	const hint = `send {"subjects": ["sub_…", …]} with 1 to 500 subject ids`
 	if len(subjects) == 0 || len(subjects) > MaxCaseloadBatch {
-		return nil, invalid("subjects: want 1 to %d subject ids a request", MaxCaseloadBatch)
+		return nil, public.Errorf(access.ErrInvalid, "invalid input: subjects: want 1 to %d subject ids a request", MaxCaseloadBatch).WithHint(hint)
 	}
 	out := make([]string, 0, len(subjects))
 	seen := make(map[string]bool, len(subjects))
 	for i, s := range subjects {
 		if !subjectid.Valid(s) {
-			return nil, invalid("subjects[%d]: malformed subject id", i)
+			return nil, public.Errorf(access.ErrInvalid, "invalid input: subjects[%d]: malformed subject id", i).WithHint(hint)
 		}
 		if !seen[s] {
 			seen[s] = true
@@ -252,7 +253,8 @@ func (v *Vault) caseloadTarget(ctx context.Context, tx store.Tx, a identity.Acto
 		return nil, false, err
 	}
 	if (lim == nil || !lim.AllUnits) && op.Unit != a.Unit {
-		return forbidden("operator %s is not of your unit (%s): caseloads are assigned within one's unit", operator, a.Unit), false, nil
+		return public.Errorf(access.ErrForbidden, "forbidden: operator %s is not of your unit (%s): caseloads are assigned within one's unit", operator, a.Unit).
+			WithHint("a supervisor of the operator's unit assigns its caseload"), false, nil
 	}
 	if subs == nil {
 		return nil, false, nil // a removal: any operator of the unit, a disabled one too
