@@ -51,9 +51,9 @@ func (v *Vault) ParseUntil(s string) (time.Time, error) {
 	return time.Time{}, &FieldError{Field: "until", Reason: "want an RFC 3339 date-time (2026-09-30T18:00:00+02:00) or a date (2026-09-30, to the end of that day)"}
 }
 
-// untilReason says what is wrong with the end of an assignment made at
+// UntilReason says what is wrong with the end of an assignment made at
 // now, or "" (the zero time, no end, is the caller's to allow).
-func untilReason(until, now time.Time) string {
+func UntilReason(until, now time.Time) string {
 	switch {
 	case !until.IsZero() && !until.After(now):
 		return "in the past: an assignment ends in the future"
@@ -129,7 +129,7 @@ func (v *Vault) AssignCaseload(ctx context.Context, a identity.Actor, operator s
 		err = &FieldError{Field: "until", Reason: "required: when the assignment ends"}
 	}
 	if err == nil {
-		if r := untilReason(until, now); r != "" {
+		if r := UntilReason(until, now); r != "" {
 			err = &FieldError{Field: "until", Reason: r}
 		}
 	}
@@ -430,8 +430,9 @@ func (v *Vault) ChangeCaseload(ctx context.Context, a identity.Actor, c Caseload
 			}
 		case !subjectid.Valid(r.Subject):
 			reason = "want a subject id (sub_…) or FIELD=VALUE of a lookup field"
-		case !c.Remove:
-			if reason = untilReason(r.Until, now); reason != "" {
+		}
+		if reason == "" && !c.Remove {
+			if reason = UntilReason(r.Until, now); reason != "" {
 				col = "until"
 			}
 		}

@@ -117,6 +117,7 @@ func TestChangeCaseloadRows(t *testing.T) {
 		{Num: 9, Subject: u1[2], Until: past},
 		{Num: 10, Subject: u1[2], Until: far},
 		{Num: 11, Subject: "email_pro=not-an-email"},
+		{Num: 13, Subject: "email_pro=" + e.emails[u1[1]], Until: past},
 		{Num: 12, Subject: u1[0]}, // again: the last row's end (none) wins
 	}
 	res, err := e.v.ChangeCaseload(ctx, host, vault.CaseloadChange{Username: "camille", Rows: rows, Sync: true})
@@ -132,6 +133,7 @@ func TestChangeCaseloadRows(t *testing.T) {
 		`row 9: field "until": in the past: an assignment ends in the future`,
 		`row 10: field "until": more than 2 years ahead: assign again when the time comes`,
 		`row 11: field "subject": the value: not a valid email address`,
+		`row 13: field "until": in the past: an assignment ends in the future`,
 	}
 	if got := rowErrors(res.Failed); !slices.Equal(got, want) {
 		t.Errorf("row errors:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
@@ -196,7 +198,7 @@ func TestChangeCaseloadRows(t *testing.T) {
 		}
 	}
 	wantReasons := []string{
-		"caseload.sync allow op_cw: 2 assigned, 0 removed, 8 rows refused",
+		"caseload.sync allow op_cw: 2 assigned, 0 removed, 9 rows refused",
 		"caseload.sync allow op_cw: 2 assigned, 1 removed, 0 rows refused",
 		"caseload.sync allow op_cw: 1 assigned, 0 removed, 0 rows refused",
 		"caseload.remove allow op_cw: 0 assigned, 1 removed, 0 rows refused",

@@ -308,7 +308,7 @@ func (v *Vault) importAssignment(r ImportRow, cws map[string]caseworker, now tim
 		if errors.As(err, &fe) {
 			return nil, &FieldError{Field: ColumnCaseworkerUntil, Reason: fe.Reason}
 		}
-		if why := untilReason(until, now); why != "" {
+		if why := UntilReason(until, now); why != "" {
 			return nil, &FieldError{Field: ColumnCaseworkerUntil, Reason: why}
 		}
 		as.until = until
