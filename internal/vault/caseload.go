@@ -75,7 +75,7 @@ func (v *Vault) caseloadRequest(a identity.Actor, operator string, subjects []st
 		return nil, public.Errorf(access.ErrForbidden, "forbidden: nobody changes their own caseload").
 			WithHint("another person of your unit with the assign permission does, or the nightly sync on the host")
 	}
-	if operator == "" || len(operator) > 64 || !printableASCII(operator) {
+	if !validOperatorID(operator) {
 		return nil, public.Errorf(access.ErrInvalid, "invalid input: malformed operator id").WithHint("the operator's id (op_…) goes in the path")
 	}
 	const hint = `send {"subjects": ["sub_…", …]} with 1 to 500 subject ids`
@@ -96,13 +96,29 @@ func (v *Vault) caseloadRequest(a identity.Actor, operator string, subjects []st
 	return out, nil
 }
 
-func printableASCII(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] < 0x21 || s[i] > 0x7e {
+// validOperatorID reports whether s has the shape of an operator id:
+// "op_" and up to 61 characters a-z, 0-9, '_', '-'. Only such a string is
+// written in an audit entry: the path may hold anything, a person's email
+// included.
+func validOperatorID(s string) bool {
+	if len(s) <= 3 || len(s) > 64 || !strings.HasPrefix(s, "op_") {
+		return false
+	}
+	for _, c := range s[3:] {
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_' || c == '-') {
 			return false
 		}
 	}
 	return true
+}
+
+// operatorReason is what an audit entry says of the operator named in a
+// request: its id, or nothing when it is no operator id.
+func operatorReason(s string) string {
+	if validOperatorID(s) {
+		return s
+	}
+	return "(malformed operator id)"
 }
 
 // AssignCaseload assigns subjects (1 to [MaxCaseloadBatch] ids) to the
@@ -122,7 +138,7 @@ func printableASCII(s string) bool {
 // (caseload.assign, the operator's id and the count, never the subjects)
 // are one transaction.
 func (v *Vault) AssignCaseload(ctx context.Context, a identity.Actor, operator string, subjects []string, until time.Time) (int, error) {
-	entry := audit.Entry{Actor: a.ID, Action: "caseload.assign", Reason: cutUTF8(operator, 64), Origin: a.Origin}
+	entry := audit.Entry{Actor: a.ID, Action: "caseload.assign", Reason: operatorReason(operator), Origin: a.Origin}
 	now := v.now().UTC()
 	subs, err := v.caseloadRequest(a, operator, subjects)
 	if err == nil && until.IsZero() {
@@ -150,7 +166,7 @@ func (v *Vault) AssignCaseload(ctx context.Context, a identity.Actor, operator s
 // how many assignments ended. A removal costs a request of the rate and
 // none of the assignment budget.
 func (v *Vault) RemoveCaseload(ctx context.Context, a identity.Actor, operator string, subjects []string) (int, error) {
-	entry := audit.Entry{Actor: a.ID, Action: "caseload.remove", Reason: cutUTF8(operator, 64), Origin: a.Origin}
+	entry := audit.Entry{Actor: a.ID, Action: "caseload.remove", Reason: operatorReason(operator), Origin: a.Origin}
 	subs, err := v.caseloadRequest(a, operator, subjects)
 	if err != nil {
 		return 0, v.deny(ctx, a, entry, err)

@@ -296,6 +296,7 @@ func TestAssignCaseloadRefusals(t *testing.T) {
 		msg      string
 	}{
 		{"no permission", cw, "op_cw2", u1[:1], soon, access.ErrForbidden, `lacks permission "assign"`},
+		{"malformed operator", lea, "a.martin@example.org", u1[:1], soon, access.ErrInvalid, "malformed operator id"},
 		{"oneself", identity.Actor{ID: "op_cw", Role: "supervisor", Unit: "u1"}, "op_cw", u1[:1], soon, access.ErrForbidden, "nobody changes their own caseload"},
 		{"no subjects", lea, "op_cw", nil, soon, access.ErrInvalid, "want 1 to 500"},
 		{"too many", lea, "op_cw", many, soon, access.ErrInvalid, "want 1 to 500"},
@@ -319,7 +320,7 @@ func TestAssignCaseloadRefusals(t *testing.T) {
 				t.Fatalf("err = %v, want %v with %q", err, tt.want, tt.msg)
 			}
 			es := auditEntries(t, e.fs)[before:]
-			if len(es) != 1 || es[0].Action != "caseload.assign" || !strings.HasPrefix(es[0].Decision, "deny:") || es[0].Subject != "" {
+			if len(es) != 1 || es[0].Action != "caseload.assign" || !strings.HasPrefix(es[0].Decision, "deny:") || es[0].Subject != "" || strings.Contains(es[0].Reason, "@") {
 				t.Errorf("audit = %+v, want one caseload.assign denial without a subject", es)
 			}
 		})
