@@ -144,7 +144,13 @@ func (a *app) drillEnv(ctx context.Context, people int, clock *drill.Clock, stde
 		}
 		return &drill.Account{ID: op.Operator.ID, Name: name, Role: role, Unit: unit, Password: op.Password, Secret: op.TOTPSecret}, nil
 	}
-	env.Assign = a.vault.AssignCaseload
+	env.Assign = func(ctx context.Context, operator string, subjects []string) error {
+		res, err := a.vault.ChangeCaseload(ctx, identity.Actor{ID: "system", Role: "admin", Origin: "drill"}, vault.CaseloadChange{ID: operator, Rows: vault.CaseloadRows(subjects, time.Time{})})
+		if err == nil && len(res.Failed) > 0 {
+			err = fmt.Errorf("assign a caseload: %s", res.Failed[0].Error())
+		}
+		return err
+	}
 	env.CA = a.ca.Pool()
 	env.AddPartner = func(ctx context.Context, name, sector, unit string) (*drill.PartnerCreds, error) {
 		np, err := a.auth.AddPartner(ctx, a.ca, name, sector, "partner", unit)

@@ -16,7 +16,10 @@ import (
 )
 
 func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("import", "FILE [--dev | --config FILE] [--batch N] [--json]",
+	fs := newFlags("import", "FILE [--dev | --config FILE] [--batch N] [--json]\n\n"+
+		"Columns: the schema's fields, unit, and optionally caseworker (a username: the new\n"+
+		"person joins that operator's caseload) and caseworker_until (a date or an RFC 3339\n"+
+		"date-time; empty: no end).",
 		"coffre import --dev people.csv   # CSV with a header row, or JSON lines (.jsonl)", stderr)
 	var o appOptions
 	o.flags(fs.StringVar, fs.BoolVar)
@@ -53,10 +56,16 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	defer a.close()
-	known := func(name string) bool { _, ok := a.cfg.Policy.Field(name); return ok }
+	// The caseworker columns assign the new person to a caseload, unless
+	// the schema has fields of those names.
+	isField := func(name string) bool { _, ok := a.cfg.Policy.Field(name); return ok }
+	assigns := func(name string) bool {
+		return (name == vault.ColumnCaseworker || name == vault.ColumnCaseworkerUntil) && !isField(name)
+	}
+	known := func(name string) bool { return isField(name) || assigns(name) }
 	r, err := importer.NewReader(br, format, known)
 	if err != nil {
-		return &usageError{msg: err.Error(), hint: "the header names schema fields and the reserved column unit"}
+		return &usageError{msg: err.Error(), hint: "the header names schema fields, the reserved column unit, and caseworker and caseworker_until"}
 	}
 	actor := identity.Actor{ID: "cli-import", Role: "admin", Origin: "cli"}
 	prog := importer.NewProgress(stderr, st.Size())
@@ -86,7 +95,18 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 				readErr = err
 				return nil, err
 			}
-			rows = append(rows, vault.ImportRow{Num: row.Num, Unit: row.Unit, Fields: row.Fields})
+			ir := vault.ImportRow{Num: row.Num, Unit: row.Unit, Fields: row.Fields}
+			for _, col := range []string{vault.ColumnCaseworker, vault.ColumnCaseworkerUntil} {
+				if v, ok := row.Fields[col]; ok && assigns(col) {
+					delete(ir.Fields, col)
+					if col == vault.ColumnCaseworker {
+						ir.Caseworker = v
+					} else {
+						ir.CaseworkerUntil = v
+					}
+				}
+			}
+			rows = append(rows, ir)
 		}
 		mu.Lock()
 		offset = r.Offset()

@@ -5,6 +5,7 @@
 //	coffre demo                           serve the demo directory (243,000 synthetic people)
 //	coffre operator add NAME              create an operator, print its enrolment
 //	coffre operator role NAME             move an operator to another role and unit
+//	coffre caseload assign|remove|sync    change caseloads from the host (the nightly feed)
 //	coffre canary plant N                 plant canary subjects
 //	coffre canary find FIELD VALUE        tell whether a value is a canary's, and whose
 //	coffre partner add NAME               register a partner, issue its credentials
@@ -61,6 +62,7 @@ func commands() []command {
 		{"serve", "run the vault server", runServe},
 		{"demo", "run the vault with 243,000 synthetic people", runDemo},
 		{"operator", "manage operators (add, role, disable, enable, delete, lock, review)", runOperator},
+		{"caseload", "assign people to caseloads from the host (assign, remove, sync)", runCaseload},
 		{"canary", "plant canary subjects (plant, find)", runCanary},
 		{"partner", "register partner organisations and rotate their credentials (add, rotate)", runPartner},
 		{"audit", "verify the audit log, print its checkpoint or public key (verify, checkpoint, key)", runAudit},

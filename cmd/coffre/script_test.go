@@ -32,7 +32,7 @@ func TestMain(m *testing.M) {
 //	setenvfile NAME FILE     set $NAME to FILE's content, less its final newline
 //
 // and $PORT, a loopback port that was free when the transcript started,
-// and $REPO, the root of the repository.
+// $REPO, the root of the repository, and $SOON, the date a month from now.
 func TestScript(t *testing.T) {
 	testscript.Run(t, testscript.Params{
 		Dir:                 "testdata/script",
@@ -48,6 +48,7 @@ func TestScript(t *testing.T) {
 				return err
 			}
 			env.Setenv("REPO", repo)
+			env.Setenv("SOON", time.Now().AddDate(0, 1, 0).Format(time.DateOnly))
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){

@@ -351,7 +351,7 @@ func (s *Service) Review(ctx context.Context, a identity.Actor, window time.Dura
 				return err
 			}
 			for i := range ops {
-				n, err := tx.CaseloadSize(ctx, ops[i].ID)
+				n, err := tx.CountCaseload(ctx, ops[i].ID, now)
 				if err != nil {
 					return err
 				}

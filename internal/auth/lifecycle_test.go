@@ -261,7 +261,7 @@ func TestReview(t *testing.T) {
 	a, _ := s.AddOperator(ctx, "anna", "pw-anna-1234", "caseworker", "u1")
 	b, _ := s.AddOperator(ctx, "bruno", "pw-bruno-123", "support", "u2")
 	err := s.Store.Update(ctx, func(ctx context.Context, tx store.Tx) error {
-		if err := tx.AssignCaseload(ctx, a.Operator.ID, []string{"sub_1", "sub_2"}); err != nil {
+		if err := tx.AssignCaseload(ctx, a.Operator.ID, []string{"sub_1", "sub_2"}, time.Time{}); err != nil {
 			return err
 		}
 		// 120 days of reads, one every 12 hours, alternating; a denied one

@@ -165,6 +165,7 @@ type guardLimits struct {
 	ResetsPerDay    leaf         `key:"factor_resets_per_day"`
 	PartnersPerDay  leaf         `key:"partners_per_day"`
 	AdminBurst      leaf         `key:"admin_burst_per_hour"`
+	AssignsPerDay   leaf         `key:"assignments_per_day"`
 	Velocity        velocityFile `key:"velocity"`
 	EnumerationRun  leaf         `key:"enumeration_run"`
 	Hours           leaf         `key:"hours"`
@@ -776,7 +777,7 @@ func (p *parser) guard(f *file, roles []*policy.Role, declaredRoles map[string]b
 		case !declaredRoles[e.Name]:
 			p.errorf(e.K, e.Path, "unknown role %s%s", short(e.Name), suggestion(e.Name, sortedKeys(declaredRoles)))
 		case !reads && slices.ContainsFunc(roles, func(r *policy.Role) bool { return r.Name == e.Name }):
-			p.errorf(e.K, e.Path, "role %q has no purposes and no create, update, erase, lookup or operators permission: no limits apply to it; remove this entry", e.Name)
+			p.errorf(e.K, e.Path, "role %q has no purposes and no create, update, erase, lookup, assign or operators permission: no limits apply to it; remove this entry", e.Name)
 		default:
 			if l := p.limits(e.Val, base); reads {
 				g.Roles[e.Name] = l
@@ -788,10 +789,10 @@ func (p *parser) guard(f *file, roles []*policy.Role, declaredRoles map[string]b
 
 // guarded reports whether an operator of role r has the guard's limits:
 // it reaches subjects (a purpose, or a create, update, erase or lookup
-// permission) or administers operators.
+// permission), assigns people to caseloads, or administers operators.
 func guarded(r *policy.Role) bool {
 	return len(r.Purposes) > 0 || slices.ContainsFunc(r.Permissions, func(p policy.Permission) bool {
-		return p == policy.PermCreate || p == policy.PermUpdate || p == policy.PermErase || p == policy.PermLookup || p == policy.PermOperators
+		return p == policy.PermCreate || p == policy.PermUpdate || p == policy.PermErase || p == policy.PermLookup || p == policy.PermAssign || p == policy.PermOperators
 	})
 }
 
@@ -830,6 +831,7 @@ func (p *parser) limits(gl guardLimits, l guard.Limits) guard.Limits {
 	set(p, gl.UpdatesPerHour, read[int], &l.UpdatesPerHour, count)
 	set(p, gl.UpdatesPerDay, read[int], &l.UpdatesPerDay, count)
 	set(p, gl.ErasuresPerDay, read[int], &l.ErasuresPerDay, count)
+	set(p, gl.AssignsPerDay, read[int], &l.AssignmentsPerDay, count)
 	set(p, gl.OperatorsPerDay, read[int], &l.OperatorsPerDay, count)
 	set(p, gl.RolesPerDay, read[int], &l.RolesPerDay, count)
 	set(p, gl.ResetsPerDay, read[int], &l.FactorResetsPerDay, count)

@@ -286,7 +286,7 @@ type Guard struct {
 	// out_of_caseload_per_day 20, out_of_unit_per_day 5,
 	// untrusted_origin_per_day 10, lookups_per_hour 60, misses_per_hour 15,
 	// creates_per_day 50, updates_per_hour 30, updates_per_day 100,
-	// erasures_per_day 2, operators_per_day 3, roles_per_day 5,
+	// erasures_per_day 2, assignments_per_day 200, operators_per_day 3, roles_per_day 5,
 	// factor_resets_per_day 3, partners_per_day 1, admin_burst_per_hour 5,
 	// velocity 20 subjects per 10m, enumeration_run 10, hours always,
 	// hard_margin 10, all_units false.
@@ -346,6 +346,7 @@ var defaultLimits = guard.Limits{
 	FactorResetsPerDay:  3,
 	PartnersPerDay:      1,
 	AdminBurstPerHour:   5,
+	AssignmentsPerDay:   200,
 	VelocitySubjects:    20,
 	VelocityWindow:      10 * time.Minute,
 	EnumerationRun:      10,

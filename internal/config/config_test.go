@@ -109,7 +109,7 @@ func TestDemo(t *testing.T) {
 		"security-officer": {"", "security seal incidents"},
 		"auditor":          {"", "audit"},
 		"admin":            {"", "operators seal import"},
-		"supervisor":       {"case-handling directory", "lookup supervise"},
+		"supervisor":       {"case-handling directory", "lookup supervise assign"},
 		"partner":          {"referral", "lookup"},
 	}
 	for name, want := range roles {
@@ -228,7 +228,7 @@ func TestValid(t *testing.T) {
 		Rate: 0.5, Burst: 10, SubjectsPerHour: 11, SubjectsPerDay: 12, OutOfCaseloadPerDay: 13, OutOfUnitPerDay: 14,
 		UntrustedPerDay: 15, LookupsPerHour: 16, MissesPerHour: 17, VelocitySubjects: 18, VelocityWindow: 90 * time.Second,
 		EnumerationRun: 19, Hours: mustHours(t, "mon,wed,fri 08:30-17:00"), HardMargin: 20,
-		CreatesPerDay: 21, UpdatesPerHour: 22, UpdatesPerDay: 23, ErasuresPerDay: 24,
+		CreatesPerDay: 21, UpdatesPerHour: 22, UpdatesPerDay: 23, ErasuresPerDay: 24, AssignmentsPerDay: 30,
 		OperatorsPerDay: 25, RolesPerDay: 26, FactorResetsPerDay: 27, PartnersPerDay: 28, AdminBurstPerHour: 29,
 	}
 	hr := defaults
@@ -724,7 +724,7 @@ func TestGuardDemo(t *testing.T) {
 		Rate: 1, Burst: 20, SubjectsPerHour: 30, SubjectsPerDay: 100, OutOfCaseloadPerDay: 6, OutOfUnitPerDay: 2,
 		UntrustedPerDay: 5, LookupsPerHour: 40, MissesPerHour: 8, VelocitySubjects: 12, VelocityWindow: 10 * time.Minute,
 		EnumerationRun: 10, Hours: mustHours(t, "mon-fri 07:00-20:00"), HardMargin: 5,
-		CreatesPerDay: 20, UpdatesPerHour: 20, UpdatesPerDay: 60, ErasuresPerDay: 2,
+		CreatesPerDay: 20, UpdatesPerHour: 20, UpdatesPerDay: 60, ErasuresPerDay: 2, AssignmentsPerDay: 200,
 		OperatorsPerDay: 3, RolesPerDay: 5, FactorResetsPerDay: 3, PartnersPerDay: 1, AdminBurstPerHour: 5, // built-in defaults
 	}
 	hr := caseworker
@@ -733,25 +733,26 @@ func TestGuardDemo(t *testing.T) {
 	supervisor := caseworker
 	supervisor.SubjectsPerHour, supervisor.SubjectsPerDay, supervisor.OutOfCaseloadPerDay, supervisor.OutOfUnitPerDay = 40, 120, 15, 3
 	supervisor.CreatesPerDay, supervisor.UpdatesPerHour, supervisor.UpdatesPerDay = 50, 30, 100 // built-in defaults
+	supervisor.AssignmentsPerDay = 300
 	support := guard.Limits{
 		AllUnits: true, Rate: 2, Burst: 30, SubjectsPerHour: 60, SubjectsPerDay: 250,
 		OutOfCaseloadPerDay: 20, OutOfUnitPerDay: 5, // built-in defaults
 		UntrustedPerDay: 5, LookupsPerHour: 90, MissesPerHour: 20, VelocitySubjects: 20, VelocityWindow: 10 * time.Minute,
 		EnumerationRun: 10, Hours: mustHours(t, "mon-sat 07:00-21:00"), HardMargin: 8,
-		CreatesPerDay: 50, UpdatesPerHour: 30, UpdatesPerDay: 100, ErasuresPerDay: 2, // built-in defaults
+		CreatesPerDay: 50, UpdatesPerHour: 30, UpdatesPerDay: 100, ErasuresPerDay: 2, AssignmentsPerDay: 200, // built-in defaults
 		OperatorsPerDay: 3, RolesPerDay: 5, FactorResetsPerDay: 3, PartnersPerDay: 1, AdminBurstPerHour: 5,
 	}
 	partner := guard.Limits{
 		Rate: 2, Burst: 10, SubjectsPerHour: 20, SubjectsPerDay: 60, OutOfCaseloadPerDay: 10, OutOfUnitPerDay: 2,
 		UntrustedPerDay: 60, LookupsPerHour: 30, MissesPerHour: 6, VelocitySubjects: 8, VelocityWindow: 10 * time.Minute,
 		EnumerationRun: 10, Hours: mustHours(t, "mon-sat 07:00-21:00"), HardMargin: 4,
-		CreatesPerDay: 50, UpdatesPerHour: 30, UpdatesPerDay: 100, ErasuresPerDay: 2, // built-in defaults
+		CreatesPerDay: 50, UpdatesPerHour: 30, UpdatesPerDay: 100, ErasuresPerDay: 2, AssignmentsPerDay: 200, // built-in defaults
 		OperatorsPerDay: 3, RolesPerDay: 5, FactorResetsPerDay: 3, PartnersPerDay: 1, AdminBurstPerHour: 5,
 	}
 	admin := guard.Limits{
 		Rate: 1, Burst: 10, SubjectsPerHour: 60, SubjectsPerDay: 200, OutOfCaseloadPerDay: 20, OutOfUnitPerDay: 5, // built-in defaults
 		UntrustedPerDay: 10, LookupsPerHour: 60, MissesPerHour: 15, VelocitySubjects: 20, VelocityWindow: 10 * time.Minute,
-		EnumerationRun: 10, CreatesPerDay: 50, UpdatesPerHour: 30, UpdatesPerDay: 100, ErasuresPerDay: 2,
+		EnumerationRun: 10, CreatesPerDay: 50, UpdatesPerHour: 30, UpdatesPerDay: 100, ErasuresPerDay: 2, AssignmentsPerDay: 200,
 		OperatorsPerDay: 3, RolesPerDay: 5, FactorResetsPerDay: 3, PartnersPerDay: 1, AdminBurstPerHour: 5,
 		Hours: mustHours(t, "mon-fri 07:00-20:00"), HardMargin: 3,
 	}
@@ -777,7 +778,7 @@ func TestGuardLimits(t *testing.T) {
 		Rate: 2, Burst: 30, SubjectsPerHour: 60, SubjectsPerDay: 200, OutOfCaseloadPerDay: 20, OutOfUnitPerDay: 5,
 		UntrustedPerDay: 10, LookupsPerHour: 60, MissesPerHour: 15, VelocitySubjects: 20, VelocityWindow: 10 * time.Minute,
 		EnumerationRun: 10, HardMargin: 10, CreatesPerDay: 50, UpdatesPerHour: 30, UpdatesPerDay: 100, ErasuresPerDay: 2,
-		OperatorsPerDay: 3, RolesPerDay: 5, FactorResetsPerDay: 3, PartnersPerDay: 1, AdminBurstPerHour: 5,
+		OperatorsPerDay: 3, RolesPerDay: 5, FactorResetsPerDay: 3, PartnersPerDay: 1, AdminBurstPerHour: 5, AssignmentsPerDay: 200,
 	}
 	with := func(f func(*guard.Limits)) guard.Limits { l := builtin; f(&l); return l }
 	nineToFive := mustHours(t, "mon-fri 09:00-17:00")

@@ -71,7 +71,7 @@ func TestEveryKeyHasAnOverride(t *testing.T) {
 		"velocity": "off", "velocity.subjects": "9", "velocity.window": "5m",
 		"enumeration_run": "20", "hours": "mon-fri 08:00-18:00", "hard_margin": "3",
 		"creates_per_day": "21", "updates_per_hour": "22", "updates_per_day": "23", "erasures_per_day": "24",
-		"operators_per_day": "25", "roles_per_day": "26", "factor_resets_per_day": "27", "partners_per_day": "28", "admin_burst_per_hour": "29",
+		"operators_per_day": "25", "roles_per_day": "26", "factor_resets_per_day": "27", "partners_per_day": "28", "admin_burst_per_hour": "29", "assignments_per_day": "30",
 	}
 	samples := map[string]string{
 		"store": "sqlite:/tmp/c.db", "listen": "127.0.0.1:9000", "data_dir": "/srv/coffre", "root_key_file": "/run/root.key",

@@ -27,6 +27,7 @@ const (
 	Create // a new subject
 	Update // a change of a subject's fields
 	Erase  // a subject crypto-shredded
+	Assign // subjects assigned to an operator's caseload (Access.Count of them)
 	Admin  // an administrative act (Access.Act says which)
 )
 
@@ -70,6 +71,9 @@ type Access struct {
 	Probes bool
 	// Act is the administrative act of an Admin access.
 	Act Act
+	// Count is how many subjects an assignment (Assign) covers; zero for
+	// a removal, which costs a request and no budget.
+	Count int
 }
 
 // Verdict is what the guard decides.
@@ -114,6 +118,7 @@ const (
 	CodeUpdatesHour   = "updates_per_hour"
 	CodeUpdatesDay    = "updates_per_day"
 	CodeErasures      = "erasures_per_day"
+	CodeAssignments   = "assignments_per_day"
 	CodeConflicts     = "conflicts"
 	CodeRefusals      = "refusals"
 	CodeOperators     = "operators_per_day"
@@ -141,6 +146,8 @@ type State struct {
 	// Writes: updates this hour; creates, updates and erasures today.
 	HourUpdates                         int
 	DayCreates, DayUpdates, DayErasures int
+	// DayAssignments counts subjects assigned to caseloads today.
+	DayAssignments int
 	// Administration: acts this hour; operators created, roles granted,
 	// factors reset and partners registered today.
 	HourAdmin                                      int
@@ -370,12 +377,14 @@ func extensionPace(st State, now time.Time, window time.Duration) int {
 	return int((int64(st.ExtRemaining)*int64(window/time.Second) + left - 1) / left)
 }
 
-// decideWrite is Decide for creates, updates and erasures, once the
-// canary, the hours and the rate let them through: a subject that is not
-// there counts as a miss; then the budgets of the kind and, for a change
-// of someone outside one's caseload or unit, the day's out-of-scope
+// decideWrite is Decide for creates, updates, erasures and assignments,
+// once the canary, the hours and the rate let them through: a subject that
+// is not there counts as a miss; then the budgets of the kind and, for a
+// change of someone outside one's caseload or unit, the day's out-of-scope
 // budgets, which reads share; a write that probes a lookup value counts as
-// a lookup. An approved extension stretches the budgets as for reads.
+// a lookup. An approved extension stretches the budgets as for reads, but
+// never the assignments: it is granted for reading, and a caseload grown
+// under it would outlive it.
 func decideWrite(lim *Limits, st State, a Access, d Decision, limit func(string, time.Duration) (Decision, State)) (Decision, State) {
 	now := a.Time
 	if a.Missing {
@@ -407,6 +416,11 @@ func decideWrite(lim *Limits, st State, a Access, d Decision, limit func(string,
 		if next.DayErasures++; over(lim.ErasuresPerDay, next.DayErasures) {
 			code, retry = CodeErasures, tomorrow
 		}
+	case Assign:
+		if next.DayAssignments += a.Count; over(lim.AssignmentsPerDay, next.DayAssignments) {
+			return limit(CodeAssignments, tomorrow)
+		}
+		return d, next
 	}
 	scope := a.Scope
 	if lim.AllUnits {
@@ -521,7 +535,7 @@ func (st *State) roll(now time.Time) {
 	}
 	if day != st.Day {
 		st.Day, st.DaySubjects, st.DayOutOfCaseload, st.DayOutOfUnit, st.DayUntrusted = day, 0, 0, 0, 0
-		st.DayCreates, st.DayUpdates, st.DayErasures = 0, 0, 0
+		st.DayCreates, st.DayUpdates, st.DayErasures, st.DayAssignments = 0, 0, 0, 0
 		st.DayOperators, st.DayRoles, st.DayResets, st.DayPartners = 0, 0, 0, 0
 	}
 }

@@ -319,12 +319,56 @@ func TestStateVersion1(t *testing.T) {
 	s.until(InUnit, 3*time.Minute, 20)
 	b := s.st.Marshal()
 	// The counters each version appended are zero: one byte each.
-	for v, cut := range map[byte]int{1: 4 + 5, 2: 5} {
+	for v, cut := range map[byte]int{1: 4 + 6, 2: 6} {
 		old := append([]byte{v}, b[1:len(b)-cut]...)
 		got, err := Unmarshal(old)
 		if err != nil || !reflect.DeepEqual(got, s.st) {
 			t.Fatalf("version %d: %v\n got %+v\nwant %+v", v, err, got, s.st)
 		}
+	}
+	s.st.DayCreates = 3
+	b = s.st.Marshal()
+	v2 := append([]byte{2}, b[1:len(b)-6]...) // without the assignments and the administration
+	if got, err := Unmarshal(v2); err != nil || !reflect.DeepEqual(got, s.st) {
+		t.Fatalf("version 2: %v\n got %+v\nwant %+v", err, got, s.st)
+	}
+}
+
+// TestAssignments walks the assignment budget: counted per subject, a
+// removal (Count 0) costs none, a request past the budget assigns nothing
+// and is refused until tomorrow, an extension does not stretch it, and
+// refusals lock at the hard margin.
+func TestAssignments(t *testing.T) {
+	lim := caseworker()
+	lim.AssignmentsPerDay, lim.Rate = 10, 0
+	s := &sim{lim: lim, now: monday}
+	s.st.ExtID, s.st.ExtRemaining, s.st.ExtUntil = "ext_1", 100, monday.Add(24*time.Hour).Unix()
+	steps := []struct {
+		count int
+		want  Verdict
+	}{{4, Allow}, {0, Allow}, {6, Allow}, {1, Limit}, {0, Allow}}
+	for i, st := range steps {
+		s.now = s.now.Add(time.Minute)
+		d := s.do(Access{Kind: Assign, Count: st.count})
+		if d.Verdict != st.want || d.Extension != "" || st.want == Limit && (d.Code != CodeAssignments || d.RetryAfter < time.Hour) {
+			t.Fatalf("step %d (%d subjects): %+v, want %v", i, st.count, d, st.want)
+		}
+	}
+	if s.st.DayAssignments != 10 {
+		t.Errorf("DayAssignments = %d, want 10 (a refused request counts nothing)", s.st.DayAssignments)
+	}
+	for i := 2; i < lim.HardMargin; i++ {
+		s.do(Access{Kind: Assign, Count: 1})
+	}
+	if d := s.do(Access{Kind: Assign, Count: 1}); d.Verdict != Lock || d.Code != CodeAssignments {
+		t.Errorf("at the hard margin: %+v, want a lock", d)
+	}
+	// Tomorrow the budget is whole again.
+	s = &sim{lim: lim, now: monday}
+	s.do(Access{Kind: Assign, Count: 10})
+	s.now = s.now.Add(24 * time.Hour)
+	if d := s.do(Access{Kind: Assign, Count: 10}); d.Verdict != Allow {
+		t.Errorf("the next day: %+v", d)
 	}
 }
 

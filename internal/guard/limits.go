@@ -54,6 +54,10 @@ type Limits struct {
 	UpdatesPerHour int
 	UpdatesPerDay  int
 	ErasuresPerDay int
+	// AssignmentsPerDay bounds the subjects an operator holding the assign
+	// permission adds to others' caseloads a day, counted per subject (an
+	// assignment again, to move its end, counts too).
+	AssignmentsPerDay int
 	// Administration per day: operators created, roles granted (and
 	// accounts enabled), second factors reset, partners registered; beyond
 	// them, an approved extension. More than AdminBurstPerHour acts within

@@ -7,8 +7,9 @@ import (
 )
 
 // stateVersion is the first byte of a marshalled State.
-// Version 2 appended the write counters, version 3 the administration
-// counters; an older state reads with the counters it lacks at zero.
+// Version 2 appended the write counters, version 3 the assignments and
+// the administration counters; an older state reads with the counters it
+// lacks at zero.
 const stateVersion = 3
 
 // Marshal encodes the state compactly (it is written on every access).
@@ -40,7 +41,7 @@ func (st *State) Marshal() []byte {
 		b = append(b, s...)
 	}
 	for _, v := range []int{st.HourUpdates, st.DayCreates, st.DayUpdates, st.DayErasures,
-		st.HourAdmin, st.DayOperators, st.DayRoles, st.DayResets, st.DayPartners} {
+		st.DayAssignments, st.HourAdmin, st.DayOperators, st.DayRoles, st.DayResets, st.DayPartners} {
 		b = binary.AppendVarint(b, int64(v))
 	}
 	return b
@@ -89,7 +90,7 @@ func Unmarshal(b []byte) (State, error) {
 		}
 	}
 	if v >= 3 {
-		for _, p := range []*int{&st.HourAdmin, &st.DayOperators, &st.DayRoles, &st.DayResets, &st.DayPartners} {
+		for _, p := range []*int{&st.DayAssignments, &st.HourAdmin, &st.DayOperators, &st.DayRoles, &st.DayResets, &st.DayPartners} {
 			*p = int(d.varint())
 		}
 	}

@@ -10,21 +10,17 @@ import (
 // (package store) wrapped.
 type Store interface {
 	States
+	Caseloads
 	Alerts
 	Extensions
 }
 
-// States holds what a decision reads and writes: per-operator state,
-// caseloads and canaries.
+// States holds what a decision reads and writes: per-operator state and
+// canaries.
 type States interface {
 	// GetGuard returns an operator's marshalled guard state (nil if none).
 	GetGuard(ctx context.Context, operator string) ([]byte, error)
 	PutGuard(ctx context.Context, operator string, state []byte) error
-	// InCaseload reports whether subject is assigned to operator.
-	InCaseload(ctx context.Context, operator, subject string) (bool, error)
-	// AssignCaseload assigns subjects to operator (already assigned ones
-	// are kept).
-	AssignCaseload(ctx context.Context, operator string, subjects []string) error
 	// GetCanary returns the partner a canary subject is bound to ("" for
 	// none); ErrNotFound when subject is no canary.
 	GetCanary(ctx context.Context, subject string) (string, error)
@@ -32,6 +28,31 @@ type States interface {
 	// in subject.Row.Canary); ErrNotFound if there is no such subject,
 	// ErrConflict if it is one already.
 	PutCanary(ctx context.Context, subject, partner string, at time.Time) error
+}
+
+// Caseloads holds the assignments of subjects to operators: the people an
+// operator reads at no out-of-caseload cost. An assignment has an end,
+// until (the zero time: none); at or after it the assignment no longer
+// counts, though its row may stay. Subjects are named by id.
+type Caseloads interface {
+	// InCaseload reports whether subject is assigned to operator at at.
+	InCaseload(ctx context.Context, operator, subject string, at time.Time) (bool, error)
+	// CaseloadUntil returns the end of subject's assignment to operator
+	// (zero: none), expired or not; ErrNotFound if there is none.
+	CaseloadUntil(ctx context.Context, operator, subject string) (time.Time, error)
+	// AssignCaseload assigns subjects to operator until until; a subject
+	// assigned already takes the new end. Duplicates in subjects are
+	// harmless.
+	AssignCaseload(ctx context.Context, operator string, subjects []string, until time.Time) error
+	// RemoveCaseload ends subjects' assignments to operator (the rows go)
+	// and returns how many there were, expired ones included.
+	RemoveCaseload(ctx context.Context, operator string, subjects []string) (int, error)
+	// PruneCaseload removes operator's assignments of every subject not in
+	// keep and returns how many it removed.
+	PruneCaseload(ctx context.Context, operator string, keep []string) (int, error)
+	// CountCaseload returns how many subjects are assigned to operator at
+	// at.
+	CountCaseload(ctx context.Context, operator string, at time.Time) (int, error)
 }
 
 // Alerts holds the alerts raised for the security officers.

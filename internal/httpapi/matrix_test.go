@@ -136,6 +136,8 @@ func sampleID(path, subject string, ops map[string]*auth.NewOperator) string {
 		return ops["victim"].Operator.ID
 	case strings.HasPrefix(path, "/v1/operators/"):
 		return ops["caseworker"].Operator.ID
+	case strings.HasPrefix(path, "/v1/account/caseload/"):
+		return subject
 	case strings.HasPrefix(path, "/v1/account/sessions/"):
 		return "0123456789abcdef"
 	case strings.HasPrefix(path, "/v1/account/webauthn/"):
@@ -178,6 +180,8 @@ func sampleBody(t *testing.T, e *env, path string, op *auth.NewOperator, p synth
 		return map[string]string{"role": "support", "unit": "u1"}
 	case "/v1/partners":
 		return map[string]string{"name": "new-partner", "sector": "employment", "unit": "u1"}
+	case "/v1/operators/{id}/caseload":
+		return map[string]any{"subjects": []string{unknownID}} // PUT: 400 (no end); DELETE: 200
 	case "/v1/operators/{id}/unlock", "/v1/operators/{id}/sessions/revoke", "/v1/sessions/revoke-all",
 		"/v1/operators/{id}/disable", "/v1/operators/{id}/enable", "/v1/operators/{id}/lock":
 		return map[string]string{"reason": "matrix"}

@@ -144,8 +144,6 @@ type Lifecycle interface {
 	// ListOperators returns the operators (partners' rows included) whose
 	// id sorts after after, by id, at most limit.
 	ListOperators(ctx context.Context, after string, limit int) ([]Operator, error)
-	// CaseloadSize returns how many subjects are assigned to operator.
-	CaseloadSize(ctx context.Context, operator string) (int, error)
 }
 
 // Operator is a staff account.

@@ -57,6 +57,7 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"slices"
 	"strings"
 	"unicode/utf8"
 )
@@ -340,6 +341,10 @@ func (r *Reader) Next() (Row, error) {
 	}
 	return row, err
 }
+
+// Columns returns the CSV header's column names, in order (nil for JSON
+// lines, whose keys vary by line).
+func (r *Reader) Columns() []string { return slices.Clone(r.csv.header) }
 
 // Offset returns the number of bytes of the input consumed so far,
 // byte order mark and header included; at io.EOF it is the input's size.

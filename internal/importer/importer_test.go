@@ -462,6 +462,20 @@ func TestHeader(t *testing.T) {
 	}
 }
 
+func TestColumns(t *testing.T) {
+	r, err := importer.NewReader(strings.NewReader("\ufeffunit,given_name\nu1,Ana\n"), importer.CSV, known)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := r.Columns(); !reflect.DeepEqual(got, []string{"unit", "given_name"}) {
+		t.Errorf("Columns() = %q", got)
+	}
+	r, err = importer.NewReader(strings.NewReader(`{"unit":"u1"}`+"\n"), importer.JSONLines, known)
+	if err != nil || r.Columns() != nil {
+		t.Errorf("JSON lines: Columns() = %q, %v; want nil", r.Columns(), err)
+	}
+}
+
 func TestHeaderErrorMessage(t *testing.T) {
 	var cols []string
 	for i := range 12 {

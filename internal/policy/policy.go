@@ -141,10 +141,11 @@ const (
 	PermSeal      Permission = "seal"      // seal and unseal
 	PermIncidents Permission = "incidents" // breach response
 	PermSupervise Permission = "supervise" // approve budget extensions in one's unit
+	PermAssign    Permission = "assign"    // assign people to other operators' caseloads in one's unit
 )
 
 // Permissions lists every valid [Permission].
-var Permissions = []Permission{PermCreate, PermUpdate, PermErase, PermLookup, PermImport, PermOperators, PermAudit, PermSecurity, PermSeal, PermIncidents, PermSupervise}
+var Permissions = []Permission{PermCreate, PermUpdate, PermErase, PermLookup, PermImport, PermOperators, PermAudit, PermSecurity, PermSeal, PermIncidents, PermSupervise, PermAssign}
 
 // Role is a set of purposes an operator may declare and permissions.
 type Role struct {

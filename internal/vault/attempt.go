@@ -156,14 +156,15 @@ func (g *guardRun) conflict(now time.Time) bool {
 }
 
 // scope is where subject (of unit) stands relative to the actor a.
-func scope(ctx context.Context, tx guard.States, lim *guard.Limits, a identity.Actor, subject, unit string) (guard.Scope, error) {
+// An assignment whose end has passed at now no longer counts.
+func scope(ctx context.Context, tx guard.Caseloads, lim *guard.Limits, a identity.Actor, subject, unit string, now time.Time) (guard.Scope, error) {
 	switch {
 	case lim.AllUnits:
 		return guard.InCaseload, nil
 	case unit != a.Unit:
 		return guard.OutOfUnit, nil
 	}
-	in, err := tx.InCaseload(ctx, a.ID, subject)
+	in, err := tx.InCaseload(ctx, a.ID, subject, now)
 	if err != nil || in {
 		return guard.InCaseload, err
 	}

@@ -215,14 +215,6 @@ func (v *Vault) Unlock(ctx context.Context, a identity.Actor, id, reason string)
 	return nil
 }
 
-// AssignCaseload assigns subjects to an operator (the demo, imports of
-// caseloads).
-func (v *Vault) AssignCaseload(ctx context.Context, operator string, subjects []string) error {
-	return v.store.Update(ctx, func(ctx context.Context, tx store.Tx) error {
-		return tx.AssignCaseload(ctx, operator, subjects)
-	})
-}
-
 // valueKey orders lookup values: the first 8 bytes of the normalised
 // value. It is kept in memory only (see package guard).
 func valueKey(normalised string) uint64 {

@@ -142,6 +142,15 @@ func (g *guarded) read(a identity.Actor, id, reason string) error {
 	return err
 }
 
+// assign assigns ids to operator from the host, with no end.
+func (g *guarded) assign(t *testing.T, operator string, ids []string) {
+	t.Helper()
+	res, err := g.v.ChangeCaseload(ctx, identity.Actor{ID: "system", Origin: "test"}, vault.CaseloadChange{ID: operator, Rows: vault.CaseloadRows(ids, time.Time{})})
+	if err != nil || len(res.Failed) > 0 || res.Assigned != len(ids) {
+		t.Fatalf("assign: %+v, %v", res, err)
+	}
+}
+
 func (g *guarded) operator(id string) *identity.Operator {
 	var op *identity.Operator
 	g.store.View(ctx, func(ctx context.Context, tx store.Tx) error {
@@ -155,9 +164,7 @@ func (g *guarded) operator(id string) *identity.Operator {
 func TestGuardScopes(t *testing.T) {
 	g := newGuarded(t)
 	mine, unit, other := g.subjects("u1", 3), g.subjects("u1", 5), g.subjects("u2", 4)
-	if err := g.v.AssignCaseload(ctx, cw.ID, mine); err != nil {
-		t.Fatal(err)
-	}
+	g.assign(t, cw.ID, mine)
 	for _, id := range mine {
 		if err := g.read(cw, id, ""); err != nil {
 			t.Fatalf("caseload read: %v", err)
@@ -210,7 +217,7 @@ func TestGuardScopes(t *testing.T) {
 func TestGuardLockSurvivesRestartAndUnlock(t *testing.T) {
 	g := newGuarded(t)
 	mine := g.subjects("u1", 12)
-	g.v.AssignCaseload(ctx, cw.ID, mine)
+	g.assign(t, cw.ID, mine)
 	// A session to be revoked by the lock.
 	g.store.Update(ctx, func(ctx context.Context, tx store.Tx) error {
 		return tx.PutSession(ctx, &identity.Session{Hash: []byte("tok"), Kind: identity.KindSession, Operator: cw.ID, Created: g.clock.Now(), LastSeen: g.clock.Now(), Expires: g.clock.Now().Add(time.Hour)})
@@ -315,7 +322,7 @@ func TestGuardBudgetSurvivesRestart(t *testing.T) {
 func TestGuardCanary(t *testing.T) {
 	g := newGuarded(t)
 	ids := g.subjects("u1", 3)
-	g.v.AssignCaseload(ctx, cw.ID, ids)
+	g.assign(t, cw.ID, ids)
 	canary := ids[1]
 	g.store.Update(ctx, func(ctx context.Context, tx store.Tx) error { return tx.PutCanary(ctx, canary, "", g.clock.Now()) })
 	if err := g.read(cw, ids[0], ""); err != nil {

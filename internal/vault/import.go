@@ -24,7 +24,17 @@ type ImportRow struct {
 	Num    int // row number in the source, for error reports
 	Unit   string
 	Fields map[string]string
+	// Caseworker, if set, is the username of an operator of the row's unit
+	// whose caseload the new person joins, until CaseworkerUntil (a date
+	// or an RFC 3339 date-time, see [Vault.ParseUntil]; "" for no end).
+	Caseworker, CaseworkerUntil string
 }
+
+// Columns of an import that assign the new person to a caseworker.
+const (
+	ColumnCaseworker      = "caseworker"
+	ColumnCaseworkerUntil = "caseworker_until"
+)
 
 // RowError is a row that was not imported: its number, the field at fault
 // (may be empty) and why. It never holds a value.
@@ -71,6 +81,14 @@ type ImportBatch struct {
 	hashes   [][]byte
 	owners   []string
 	subjects []*subject.Row // in creation (row) order
+	// assign[i] is the caseload sealed[i] joins, if any.
+	assign []*importAssignment
+}
+
+// importAssignment is the caseload a new person joins.
+type importAssignment struct {
+	operator string // id
+	until    time.Time
 }
 
 // PrepareImport checks the import permission, validates and encrypts rows
@@ -85,7 +103,12 @@ func (v *Vault) PrepareImport(ctx context.Context, a identity.Actor, rows []Impo
 		return nil, err
 	}
 	b := &ImportBatch{actor: a, nums: make([]int, len(rows)), sealed: make([]*sealed, len(rows)), now: v.now().UTC()}
+	caseworkers, err := v.importCaseworkers(ctx, rows)
+	if err != nil {
+		return nil, err
+	}
 	errs := make([]error, len(rows))
+	assign := make([]*importAssignment, len(rows))
 	var wg sync.WaitGroup
 	workers := runtime.GOMAXPROCS(0)
 	for w := range workers {
@@ -96,8 +119,15 @@ func (v *Vault) PrepareImport(ctx context.Context, a identity.Actor, rows []Impo
 				if errs[i] = v.checkFields(r.Unit, r.Fields); errs[i] != nil {
 					continue
 				}
+				var as *importAssignment
+				if as, errs[i] = v.importAssignment(r, caseworkers, b.now); errs[i] != nil {
+					continue
+				}
 				if b.sealed[i], errs[i] = v.seal(ids[i], r.Unit, r.Fields, b.now); errs[i] == nil {
 					b.sealed[i].in = nil // the batch keeps no clear value
+					if as != nil {
+						assign[i] = as
+					}
 				}
 			}
 		})
@@ -112,6 +142,9 @@ func (v *Vault) PrepareImport(ctx context.Context, a identity.Actor, rows []Impo
 			return nil, fmt.Errorf("import row %d: %w", rows[i].Num, e)
 		}
 		b.failed = append(b.failed, RowError{Num: rows[i].Num, Field: fe.Field, Reason: fe.Reason})
+	}
+	if slices.ContainsFunc(assign, func(a *importAssignment) bool { return a != nil }) {
+		b.assign = assign
 	}
 	b.sortIndexes()
 	return b, nil
@@ -157,6 +190,7 @@ func (v *Vault) CommitImport(ctx context.Context, b *ImportBatch) (ids []string,
 		written   []string
 		conflicts []RowError
 	}
+	// written[j] says whether sealed[j] was written, for the assignments.
 	var res committed
 	for oneByOne := false; ; oneByOne = true {
 		res, err = update(ctx, v.store, func(ctx context.Context, tx store.Tx) (committed, error) {
@@ -172,7 +206,11 @@ func (v *Vault) CommitImport(ctx context.Context, b *ImportBatch) (ids []string,
 				for _, s := range b.subjects {
 					c.written = append(c.written, s.ID)
 				}
+				if err := b.assignWritten(ctx, tx, func(int) bool { return true }); err != nil {
+					return c, err
+				}
 			} else {
+				done := make([]bool, len(b.sealed))
 				for j, s := range b.sealed {
 					if s == nil {
 						continue
@@ -185,6 +223,10 @@ func (v *Vault) CommitImport(ctx context.Context, b *ImportBatch) (ids []string,
 						continue
 					}
 					c.written = append(c.written, s.row.ID)
+					done[j] = true
+				}
+				if err := b.assignWritten(ctx, tx, func(j int) bool { return done[j] }); err != nil {
+					return c, err
 				}
 			}
 			e := audit.Entry{Time: b.now, Actor: b.actor.ID, Action: "import", Decision: "allow", Origin: b.actor.Origin,
@@ -199,6 +241,122 @@ func (v *Vault) CommitImport(ctx context.Context, b *ImportBatch) (ids []string,
 		return nil, nil, unavailable(err)
 	}
 	return res.written, append(append([]RowError(nil), b.failed...), res.conflicts...), nil
+}
+
+// importCaseworkers resolves the caseworkers the rows name, by username:
+// the operator, or why it cannot hold a caseload.
+func (v *Vault) importCaseworkers(ctx context.Context, rows []ImportRow) (map[string]caseworker, error) {
+	var names []string
+	for _, r := range rows {
+		if r.Caseworker != "" && !slices.Contains(names, r.Caseworker) {
+			names = append(names, r.Caseworker)
+		}
+	}
+	if len(names) == 0 {
+		return nil, nil
+	}
+	out := make(map[string]caseworker, len(names))
+	err := v.store.View(ctx, func(ctx context.Context, tx store.Tx) error {
+		for _, n := range names {
+			op, err := tx.GetOperatorByName(ctx, n)
+			switch {
+			case errors.Is(err, store.ErrNotFound):
+				out[n] = caseworker{why: "no such operator"}
+			case err != nil:
+				return err
+			default:
+				out[n] = caseworker{op: op, why: v.holdsCaseload(ctx, tx, op)}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, unavailable(fmt.Errorf("import caseworkers: %w", err))
+	}
+	return out, nil
+}
+
+// caseworker is an operator named by an import row, or why it cannot hold
+// a caseload.
+type caseworker struct {
+	op  *identity.Operator
+	why string
+}
+
+// importAssignment checks the caseload columns of r: nil when the row
+// names no caseworker.
+func (v *Vault) importAssignment(r ImportRow, cws map[string]caseworker, now time.Time) (*importAssignment, error) {
+	if r.Caseworker == "" {
+		if r.CaseworkerUntil != "" {
+			return nil, &FieldError{Field: ColumnCaseworkerUntil, Reason: "given without a caseworker"}
+		}
+		return nil, nil
+	}
+	cw := cws[r.Caseworker]
+	switch {
+	case cw.op == nil:
+		return nil, &FieldError{Field: ColumnCaseworker, Reason: cw.why}
+	case cw.why != "":
+		return nil, &FieldError{Field: ColumnCaseworker, Reason: "operator " + cw.why}
+	case cw.op.Unit != r.Unit:
+		return nil, &FieldError{Field: ColumnCaseworker, Reason: "not of the row's unit: a caseload holds people of one's unit"}
+	}
+	as := &importAssignment{operator: cw.op.ID}
+	if r.CaseworkerUntil != "" {
+		until, err := v.ParseUntil(r.CaseworkerUntil)
+		var fe *FieldError
+		if errors.As(err, &fe) {
+			return nil, &FieldError{Field: ColumnCaseworkerUntil, Reason: fe.Reason}
+		}
+		if why := UntilReason(until, now); why != "" {
+			return nil, &FieldError{Field: ColumnCaseworkerUntil, Reason: why}
+		}
+		as.until = until
+	}
+	return as, nil
+}
+
+// assignWritten assigns the written people of the batch (written(j)) to
+// the caseloads their rows name, with an audit entry per caseworker.
+func (b *ImportBatch) assignWritten(ctx context.Context, tx store.Tx, written func(j int) bool) error {
+	if b.assign == nil {
+		return nil
+	}
+	type key struct {
+		op    string
+		until time.Time
+	}
+	groups := map[key][]string{}
+	var order []key
+	for j, as := range b.assign {
+		if as == nil || b.sealed[j] == nil || !written(j) {
+			continue
+		}
+		k := key{as.operator, as.until}
+		if _, ok := groups[k]; !ok {
+			order = append(order, k)
+		}
+		groups[k] = append(groups[k], b.sealed[j].row.ID)
+	}
+	counts := map[string]int{}
+	var ops []string
+	for _, k := range order {
+		if err := tx.AssignCaseload(ctx, k.op, groups[k], k.until); err != nil {
+			return err
+		}
+		if counts[k.op] == 0 {
+			ops = append(ops, k.op)
+		}
+		counts[k.op] += len(groups[k])
+	}
+	for _, op := range ops {
+		e := audit.Entry{Time: b.now, Actor: b.actor.ID, Action: "caseload.assign", Decision: "allow", Origin: b.actor.Origin,
+			Reason: fmt.Sprintf("%s: %d assigned (import)", op, counts[op])}
+		if err := tx.AppendAudit(ctx, &e); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // ImportAll imports the batches next returns until it returns no rows,

@@ -66,7 +66,9 @@ func benchmarkRead(b *testing.B, guarded bool) {
 		st.Update(ctx, func(ctx context.Context, tx store.Tx) error {
 			return tx.PutOperator(ctx, &identity.Operator{ID: id, Username: id, PasswordHash: "x", Role: "caseworker", Unit: synth.Make(3, 0).Unit})
 		})
-		if err := v.AssignCaseload(ctx, id, ids[o*200:o*200+200]); err != nil {
+		if err := st.Update(ctx, func(ctx context.Context, tx store.Tx) error {
+			return tx.AssignCaseload(ctx, id, ids[o*200:o*200+200], time.Time{})
+		}); err != nil {
 			b.Fatal(err)
 		}
 	}

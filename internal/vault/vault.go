@@ -631,7 +631,7 @@ func reach(ctx context.Context, tx store.Tx, lim *guard.Limits, a identity.Actor
 	}
 	acc.Subject, acc.Created, acc.Canary = r.ID, r.Seq, r.Canary
 	if lim != nil {
-		acc.Scope, err = scope(ctx, tx, lim, a, r.ID, r.Unit)
+		acc.Scope, err = scope(ctx, tx, lim, a, r.ID, r.Unit, acc.Time)
 	}
 	return r, err
 }

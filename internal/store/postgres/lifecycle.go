@@ -54,11 +54,3 @@ func (t *tx) ListOperators(ctx context.Context, after string, limit int) ([]iden
 	}
 	return out, nil
 }
-
-func (t *tx) CaseloadSize(ctx context.Context, operator string) (int, error) {
-	var n int
-	if err := t.q.QueryRow(ctx, `SELECT count(*) FROM caseload WHERE operator = $1`, operator).Scan(&n); err != nil {
-		return 0, fmt.Errorf("caseload size: %w", err)
-	}
-	return n, nil
-}

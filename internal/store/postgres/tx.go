@@ -806,17 +806,51 @@ func (t *tx) PutGuard(ctx context.Context, operator string, state []byte) error 
 	return err
 }
 
-func (t *tx) InCaseload(ctx context.Context, operator, subject string) (bool, error) {
+func (t *tx) InCaseload(ctx context.Context, operator, subject string, at time.Time) (bool, error) {
 	var in bool
-	if err := t.q.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM caseload WHERE operator = $1 AND subject = $2)`, operator, subject).Scan(&in); err != nil {
+	if err := t.q.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM caseload WHERE operator = $1 AND subject = $2 AND (until = 0 OR until > $3))`, operator, subject, micros(at)).Scan(&in); err != nil {
 		return false, fmt.Errorf("caseload: %w", err)
 	}
 	return in, nil
 }
 
-func (t *tx) AssignCaseload(ctx context.Context, operator string, subjects []string) error {
-	_, err := t.exec(ctx, "assign caseload", `INSERT INTO caseload (operator, subject) SELECT $1, s FROM unnest($2::text[]) AS s ON CONFLICT DO NOTHING`, operator, subjects)
+func (t *tx) CaseloadUntil(ctx context.Context, operator, subject string) (time.Time, error) {
+	var until int64
+	if err := t.q.QueryRow(ctx, `SELECT until FROM caseload WHERE operator = $1 AND subject = $2`, operator, subject).Scan(&until); err != nil {
+		return time.Time{}, notFound(err, "caseload until")
+	}
+	if until == 0 {
+		return time.Time{}, nil
+	}
+	return fromMicros(until), nil
+}
+
+func (t *tx) AssignCaseload(ctx context.Context, operator string, subjects []string, until time.Time) error {
+	// DISTINCT: an upsert may not touch one row twice in a statement.
+	_, err := t.exec(ctx, "assign caseload", `INSERT INTO caseload (operator, subject, until) SELECT DISTINCT $1, s, $3::bigint FROM unnest($2::text[]) AS s
+		ON CONFLICT (operator, subject) DO UPDATE SET until = excluded.until`, operator, subjects, microsOrZero(until))
 	return err
+}
+
+func (t *tx) RemoveCaseload(ctx context.Context, operator string, subjects []string) (int, error) {
+	n, err := t.exec(ctx, "remove caseload", `DELETE FROM caseload WHERE operator = $1 AND subject = ANY($2::text[])`, operator, subjects)
+	return int(n), err
+}
+
+func (t *tx) PruneCaseload(ctx context.Context, operator string, keep []string) (int, error) {
+	if keep == nil {
+		keep = []string{}
+	}
+	n, err := t.exec(ctx, "prune caseload", `DELETE FROM caseload WHERE operator = $1 AND subject <> ALL($2::text[])`, operator, keep)
+	return int(n), err
+}
+
+func (t *tx) CountCaseload(ctx context.Context, operator string, at time.Time) (int, error) {
+	var n int
+	if err := t.q.QueryRow(ctx, `SELECT count(*) FROM caseload WHERE operator = $1 AND (until = 0 OR until > $2)`, operator, micros(at)).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count caseload: %w", err)
+	}
+	return n, nil
 }
 
 func (t *tx) GetCanary(ctx context.Context, subject string) (string, error) {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
@@ -140,9 +141,9 @@ func (t *tx) PutGuard(ctx context.Context, operator string, state []byte) error 
 	return nil
 }
 
-func (t *tx) InCaseload(ctx context.Context, operator, subject string) (bool, error) {
+func (t *tx) InCaseload(ctx context.Context, operator, subject string, at time.Time) (bool, error) {
 	var one int
-	err := t.row(ctx, "inCaseload", operator, subject).Scan(&one)
+	err := t.row(ctx, "inCaseload", operator, subject, micros(at)).Scan(&one)
 	if errors.Is(err, sql.ErrNoRows) {
 		return false, nil
 	}
@@ -152,13 +153,61 @@ func (t *tx) InCaseload(ctx context.Context, operator, subject string) (bool, er
 	return true, nil
 }
 
-func (t *tx) AssignCaseload(ctx context.Context, operator string, subjects []string) error {
+func (t *tx) CaseloadUntil(ctx context.Context, operator, subject string) (time.Time, error) {
+	var until int64
+	if err := t.row(ctx, "caseloadUntil", operator, subject).Scan(&until); err != nil {
+		return time.Time{}, notFound(err, "caseload until")
+	}
+	if until == 0 {
+		return time.Time{}, nil
+	}
+	return fromMicros(until), nil
+}
+
+func (t *tx) AssignCaseload(ctx context.Context, operator string, subjects []string, until time.Time) error {
 	for _, s := range subjects {
-		if _, err := t.exec(ctx, "assignCaseload", operator, s); err != nil {
+		if _, err := t.exec(ctx, "assignCaseload", operator, s, microsOrZero(until)); err != nil {
 			return fmt.Errorf("assign caseload: %w", err)
 		}
 	}
 	return nil
+}
+
+func (t *tx) RemoveCaseload(ctx context.Context, operator string, subjects []string) (int, error) {
+	n := 0
+	for _, s := range subjects {
+		res, err := t.exec(ctx, "removeCaseload", operator, s)
+		if err != nil {
+			return 0, fmt.Errorf("remove caseload: %w", err)
+		}
+		k, _ := res.RowsAffected()
+		n += int(k)
+	}
+	return n, nil
+}
+
+func (t *tx) PruneCaseload(ctx context.Context, operator string, keep []string) (int, error) {
+	if keep == nil {
+		keep = []string{}
+	}
+	list, err := json.Marshal(keep)
+	if err != nil {
+		return 0, fmt.Errorf("prune caseload: %w", err)
+	}
+	res, err := t.exec(ctx, "pruneCaseload", operator, string(list))
+	if err != nil {
+		return 0, fmt.Errorf("prune caseload: %w", err)
+	}
+	n, _ := res.RowsAffected()
+	return int(n), nil
+}
+
+func (t *tx) CountCaseload(ctx context.Context, operator string, at time.Time) (int, error) {
+	var n int
+	if err := t.row(ctx, "countCaseload", operator, micros(at)).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count caseload: %w", err)
+	}
+	return n, nil
 }
 
 func (t *tx) GetCanary(ctx context.Context, subject string) (string, error) {

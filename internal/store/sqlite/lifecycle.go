@@ -56,11 +56,3 @@ func (t *tx) ListOperators(ctx context.Context, after string, limit int) ([]iden
 	}
 	return out, rows.Err()
 }
-
-func (t *tx) CaseloadSize(ctx context.Context, operator string) (int, error) {
-	var n int
-	if err := t.row(ctx, "caseloadSize", operator).Scan(&n); err != nil {
-		return 0, fmt.Errorf("caseload size: %w", err)
-	}
-	return n, nil
-}

@@ -67,8 +67,12 @@ var queries = map[string]string{
 	"deleteOpSession":   `DELETE FROM sessions WHERE operator = ?`,
 	"getGuard":          `SELECT state FROM guard_state WHERE operator = ?`,
 	"putGuard":          `INSERT INTO guard_state (operator, state) VALUES (?, ?) ON CONFLICT (operator) DO UPDATE SET state = excluded.state`,
-	"inCaseload":        `SELECT 1 FROM caseload WHERE operator = ? AND subject = ?`,
-	"assignCaseload":    `INSERT INTO caseload (operator, subject) VALUES (?, ?) ON CONFLICT DO NOTHING`,
+	"inCaseload":        `SELECT 1 FROM caseload WHERE operator = ? AND subject = ? AND (until = 0 OR until > ?)`,
+	"caseloadUntil":     `SELECT until FROM caseload WHERE operator = ? AND subject = ?`,
+	"assignCaseload":    `INSERT INTO caseload (operator, subject, until) VALUES (?, ?, ?) ON CONFLICT (operator, subject) DO UPDATE SET until = excluded.until`,
+	"removeCaseload":    `DELETE FROM caseload WHERE operator = ? AND subject = ?`,
+	"pruneCaseload":     `DELETE FROM caseload WHERE operator = ? AND subject NOT IN (SELECT value FROM json_each(?))`,
+	"countCaseload":     `SELECT count(*) FROM caseload WHERE operator = ? AND (until = 0 OR until > ?)`,
 	"getCanary":         `SELECT partner FROM canaries WHERE subject = ?`,
 	"putCanary":         `INSERT INTO canaries (subject, partner, created) VALUES (?, ?, ?)`,
 	"lockOperator":      `UPDATE operators SET locked = ?, locked_at = ? WHERE id = ?`,
@@ -107,7 +111,6 @@ var queries = map[string]string{
 	"eraseWebAuthn": `DELETE FROM webauthn_credentials WHERE operator = ?`,
 	"recordLogin":   `UPDATE operators SET last_login = ? WHERE id = ?`,
 	"listOperators": `SELECT ` + operatorColumns + ` FROM operators WHERE id > ? ORDER BY id LIMIT ?`,
-	"caseloadSize":  `SELECT count(*) FROM caseload WHERE operator = ?`,
 }
 
 type stmts struct {

@@ -41,7 +41,7 @@ func guards(t *testing.T, s store.Store) {
 		if err := tx.PutGuard(ctx, "op_1", []byte{1, 2, 3}); err != nil {
 			return err
 		}
-		if err := tx.AssignCaseload(ctx, "op_1", []string{"sub_a", "sub_b", "sub_a"}); err != nil {
+		if err := tx.AssignCaseload(ctx, "op_1", []string{"sub_a", "sub_b", "sub_a"}, time.Time{}); err != nil {
 			return err
 		}
 		if err := tx.PutCanary(ctx, "sub_c", "partner-x", t0); err != nil {
@@ -71,11 +71,11 @@ func guards(t *testing.T, s store.Store) {
 			t.Errorf("GetGuard = %x, %v; want the last state", b, err)
 		}
 		for sub, want := range map[string]bool{"sub_a": true, "sub_b": true, "sub_c": false} {
-			if in, err := tx.InCaseload(ctx, "op_1", sub); err != nil || in != want {
+			if in, err := tx.InCaseload(ctx, "op_1", sub, t0); err != nil || in != want {
 				t.Errorf("InCaseload(%s) = %v, %v", sub, in, err)
 			}
 		}
-		if in, _ := tx.InCaseload(ctx, "op_2", "sub_a"); in {
+		if in, _ := tx.InCaseload(ctx, "op_2", "sub_a", t0); in {
 			t.Error("caseload leaks to another operator")
 		}
 		if p, err := tx.GetCanary(ctx, "sub_c"); err != nil || p != "partner-x" {

@@ -31,7 +31,7 @@ func lifecycle(t *testing.T, s store.Store) {
 		if _, err := tx.LoginFailure(ctx, "op_b", t0, time.Hour); err != nil {
 			return err
 		}
-		if err := tx.AssignCaseload(ctx, "op_a", []string{"sub_1", "sub_2", "sub_3"}); err != nil {
+		if err := tx.AssignCaseload(ctx, "op_a", []string{"sub_1", "sub_2", "sub_3"}, time.Time{}); err != nil {
 			return err
 		}
 		return tx.PutSession(ctx, &identity.Session{Hash: []byte("sa"), Kind: identity.KindSession, Operator: "op_a", Created: t0, LastSeen: t0, Expires: t0.Add(time.Hour)})
@@ -139,8 +139,8 @@ func lifecycle(t *testing.T, s store.Store) {
 			t.Errorf("ListOperators = %+v, %v; want 4 rows with their lifecycle times", os, err)
 		}
 		for id, want := range map[string]int{"op_a": 3, "op_c": 0, "op_none": 0} {
-			if n, err := tx.CaseloadSize(ctx, id); err != nil || n != want {
-				t.Errorf("CaseloadSize(%s) = %d, %v; want %d", id, n, err, want)
+			if n, err := tx.CountCaseload(ctx, id, t0); err != nil || n != want {
+				t.Errorf("CountCaseload(%s) = %d, %v; want %d", id, n, err, want)
 			}
 		}
 		return nil

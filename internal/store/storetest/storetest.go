@@ -47,6 +47,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Checkpoints", checkpoints},
 		{"Guards", guards},
 		{"GuardStateGroups", guardStateGroups},
+		{"Caseloads", caseloads},
 		{"Identity", identityRecords},
 		{"Partners", partners},
 		{"AuditLeaves", auditLeaves},
