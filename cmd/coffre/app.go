@@ -20,7 +20,6 @@ import (
 	"github.com/coffre/coffre/internal/envelope"
 	"github.com/coffre/coffre/internal/guard"
 	"github.com/coffre/coffre/internal/httpapi"
-	"github.com/coffre/coffre/internal/identity"
 	"github.com/coffre/coffre/internal/logburst"
 	"github.com/coffre/coffre/internal/metrics"
 	"github.com/coffre/coffre/internal/partner"
@@ -193,7 +192,7 @@ func openApp(ctx context.Context, o appOptions, stderr io.Writer) (*app, error) 
 	// Roles with attested_keys register only keys of the allow-list.
 	a.RoleAttested = func(role string) bool { r, ok := cfg.Policy.Roles[role]; return ok && r.AttestedKeys }
 	a.Attestation = &auth.Attestation{AAGUIDs: cfg.WebAuthn.Attestation.AAGUIDs, Roots: cfg.WebAuthn.Attestation.Roots}
-	a.Guard = adminGuard{v}
+	a.Guard = httpapi.AdminGuard(v)
 	signer, err := audit.NewSigner(auditlog.Origin, keys.SigningSeed())
 	if err != nil {
 		st.Close()
@@ -347,16 +346,4 @@ func (a *app) serve(ctx context.Context, listen string, ready func(addr string))
 		return err
 	}
 	return nil
-}
-
-// adminGuard is the vault's guard as auth's AdminGuard: administration is
-// an access, decided by the same guard as data access.
-type adminGuard struct{ v *vault.Vault }
-
-func (g adminGuard) CheckAdmin(ctx context.Context, tx store.Tx, a identity.Actor, act guard.Act) (auth.AdminVerdict, error) {
-	c, err := g.v.CheckAdmin(ctx, tx, a, act)
-	if err != nil {
-		return nil, err
-	}
-	return c, nil
 }

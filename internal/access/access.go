@@ -31,6 +31,12 @@ var (
 	ErrLimited = errors.New("limit reached")
 )
 
+// FreshFactor is how recent the second factor of an act that gives power
+// must be — an account, a role, a partner's credentials, a factor reset, a
+// caseload assignment: proved at login or by a step-up within that time,
+// so that a stolen session token alone administers nothing.
+const FreshFactor = 2 * time.Minute
+
 // LimitError is a soft-limit refusal: retry after RetryAfter, or ask for an
 // extension.
 type LimitError struct {

@@ -71,6 +71,14 @@ func (s *Service) act(ctx context.Context, a identity.Actor, action string, kind
 	now := s.now()
 	refused, err := update(ctx, s.Store, func(ctx context.Context, tx store.Tx) (error, error) {
 		e := &audit.Entry{Time: now, Actor: a.ID, Action: action, Decision: "allow", Origin: a.Origin}
+		if grantsPower(kind) && !isHost(a) && now.Sub(a.SteppedUp) > access.FreshFactor {
+			// A stolen session token alone administers nothing.
+			e.Decision = "deny:step_up_required"
+			if err := tx.AppendAudit(ctx, e); err != nil {
+				return nil, unavailable(err)
+			}
+			return public.Errorf(ErrStepUpRequired, "this act needs a second factor proved within the last %s", access.FreshFactor), nil
+		}
 		var v AdminVerdict
 		if s.Guard != nil && kind != 0 && !isHost(a) {
 			var err error
@@ -107,6 +115,12 @@ func (s *Service) act(ctx context.Context, a identity.Actor, action string, kind
 		return fmt.Errorf("%s: %w", action, err)
 	}
 	return refused
+}
+
+// grantsPower reports whether an act of kind gives power, and so needs a
+// fresh second factor.
+func grantsPower(kind guard.Act) bool {
+	return kind == guard.ActOperator || kind == guard.ActRole || kind == guard.ActFactorReset || kind == guard.ActPartner
 }
 
 // refuseAct audits a refusal of an act decided before its transaction

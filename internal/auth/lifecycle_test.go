@@ -67,7 +67,7 @@ func testLifecycle(t *testing.T, s *auth.Service, now *time.Time) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	adminA := identity.Actor{ID: admin.Operator.ID, Role: "admin", Origin: "10.0.0.1"}
+	adminA := identity.Actor{ID: admin.Operator.ID, Role: "admin", Origin: "10.0.0.1", SteppedUp: *now}
 	secA := identity.Actor{ID: sec.Operator.ID, Role: "security-officer", Origin: "10.0.0.2"}
 	// canLogin reports whether op gets a session with its password and
 	// TOTP code (a fresh step each time).

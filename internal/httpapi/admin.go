@@ -1,9 +1,12 @@
 package httpapi
 
 import (
+	"context"
 	"errors"
 	"net/http"
 
+	"github.com/coffre/coffre/internal/auth"
+	"github.com/coffre/coffre/internal/guard"
 	"github.com/coffre/coffre/internal/identity"
 	"github.com/coffre/coffre/internal/store"
 	"github.com/coffre/coffre/internal/vault"
@@ -91,4 +94,19 @@ func (s *Server) addPartner(w http.ResponseWriter, r *http.Request, a identity.A
 	writeJSON(w, http.StatusCreated, map[string]string{"id": np.Partner.ID, "name": req.Name, "sector": req.Sector,
 		"api_key": np.APIKey, "certificate": string(np.Cert.CertPEM), "private_key": string(np.Cert.KeyPEM), "ca": string(s.CA.CertPEM()),
 		"note": "shown once: install the certificate and key on the partner's client; send the key as Coffre-Api-Key"})
+}
+
+// AdminGuard returns the vault's guard as auth's: administration is an
+// access, decided by the same guard as data access (wired by the coffre
+// command and the tests).
+func AdminGuard(v *vault.Vault) auth.AdminGuard { return adminGuard{v} }
+
+type adminGuard struct{ v *vault.Vault }
+
+func (g adminGuard) CheckAdmin(ctx context.Context, tx store.Tx, a identity.Actor, act guard.Act) (auth.AdminVerdict, error) {
+	c, err := g.v.CheckAdmin(ctx, tx, a, act)
+	if err != nil {
+		return nil, err
+	}
+	return c, nil
 }

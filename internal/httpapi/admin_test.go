@@ -3,7 +3,12 @@ package httpapi_test
 import (
 	"encoding/json"
 	"net/http"
+	"slices"
 	"testing"
+	"time"
+
+	"github.com/coffre/coffre/internal/guard"
+	"github.com/coffre/coffre/internal/vault"
 )
 
 // TestAdministration: an administrator creates and moves operators of
@@ -69,4 +74,40 @@ func join(s []string) string {
 		out += x
 	}
 	return out
+}
+
+// TestAdminGuard: administration goes through the guard. An act that
+// gives power needs a second factor of the last two minutes (a stolen
+// session token alone administers nothing); roles granted beyond the day's
+// budget answer 429, and refusals lock the administrator at the hard
+// margin. Every refusal is audited.
+func TestAdminGuard(t *testing.T) {
+	e := newEnvWith(t, &vault.Guard{Limits: map[string]guard.Limits{"admin": {RolesPerDay: 2, HardMargin: 3}}}, nil)
+	root := e.addOperator(t, "root", "admin", "u1")
+	var targets []string
+	for _, name := range []string{"ana", "bob", "cyd"} {
+		targets = append(targets, e.addOperator(t, name, "caseworker", "u1").Operator.ID)
+	}
+	tok := e.login(t, root)
+	grant := func(id string) *response {
+		return e.call(t, req{Method: "PATCH", Path: "/v1/operators/" + id, Token: tok, Body: map[string]string{"role": "support", "unit": "u1"}})
+	}
+	e.clock.Advance(3 * time.Minute)
+	grant(targets[0]).want(t, http.StatusUnauthorized, "step_up_required")
+	e.call(t, req{Method: "POST", Path: "/v1/auth/stepup/totp", Token: tok, Body: map[string]string{"code": e.code(t, root, 0)}}).want(t, http.StatusNoContent, "")
+	grant(targets[0]).want(t, http.StatusOK, "")
+	grant(targets[1]).want(t, http.StatusOK, "")
+	grant(targets[2]).want(t, http.StatusTooManyRequests, "rate_limited")
+	grant(targets[2]).want(t, http.StatusTooManyRequests, "rate_limited")
+	grant(targets[2]).want(t, http.StatusLocked, "account_locked")
+	var got []string
+	for _, en := range e.auditEntries(t) {
+		if en.Actor == root.Operator.ID && en.Action == "operator.role" {
+			got = append(got, en.Decision)
+		}
+	}
+	want := []string{"deny:step_up_required", "allow", "allow", "deny:limited:roles_per_day", "deny:limited:roles_per_day", "deny:locked:roles_per_day"}
+	if !slices.Equal(got, want) {
+		t.Errorf("audited %q, want %q", got, want)
+	}
 }

@@ -172,6 +172,7 @@ func newEnvOpts(t *testing.T, o envOptions) *env {
 		Idle: idle, Max: absolute, LoginTTL: loginTTL, MaxAttempts: maxAttempts, WebAuthn: wa,
 		RoleFactors: func(role string) []string { return cfg.Policy.Roles[role].MFA },
 		StepGroup:   cfg.Policy.StepGroup,
+		Guard:       httpapi.AdminGuard(v),
 	}
 	api := &httpapi.Server{Vault: v, Auth: as, Logger: logger, MaxBodyBytes: maxBody, ReasonMaxLen: reasonMax, TrustedProxies: o.proxies, CA: o.ca}
 	if hs != nil {

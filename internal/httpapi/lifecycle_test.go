@@ -150,8 +150,10 @@ func TestLifecycleHTTP(t *testing.T) {
 		t.Errorf("deleted account = %+v", o)
 	}
 
-	// Bad input and refusals: the usual error shape, audited.
+	// Bad input and refusals: the usual error shape, audited. A fresh
+	// login: acts that give power need a factor of the last two minutes.
 	e.clock.Advance(30 * time.Second)
+	admin = e.login(t, adminOp)
 	for _, tc := range []struct {
 		name   string
 		r      req

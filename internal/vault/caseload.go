@@ -137,6 +137,7 @@ func operatorReason(s string) string {
 // subject counts as a miss. The change and its audit entry
 // (caseload.assign, the operator's id and the count, never the subjects)
 // are one transaction.
+
 func (v *Vault) AssignCaseload(ctx context.Context, a identity.Actor, operator string, subjects []string, until time.Time) (int, error) {
 	entry := audit.Entry{Actor: a.ID, Action: "caseload.assign", Reason: operatorReason(operator), Origin: a.Origin}
 	now := v.now().UTC()
@@ -148,6 +149,9 @@ func (v *Vault) AssignCaseload(ctx context.Context, a identity.Actor, operator s
 		if r := UntilReason(until, now); r != "" {
 			err = &FieldError{Field: "until", Reason: r}
 		}
+	}
+	if err == nil && now.Sub(a.SteppedUp) > access.FreshFactor {
+		err = public.Errorf(access.ErrStepUpRequired, "an assignment needs a second factor proved within the last %s", access.FreshFactor)
 	}
 	if err != nil {
 		return 0, v.deny(ctx, a, entry, err)

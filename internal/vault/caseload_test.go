@@ -217,7 +217,7 @@ func TestChangeCaseloadRows(t *testing.T) {
 func TestCaseloadFailClosed(t *testing.T) {
 	e := newCaseloadEnv(t)
 	u1 := e.people["u1"]
-	lea := identity.Actor{ID: "op_lea", Role: "supervisor", Unit: "u1", Origin: "127.0.0.1"}
+	lea := identity.Actor{ID: "op_lea", Role: "supervisor", Unit: "u1", Origin: "127.0.0.1", SteppedUp: time.Now()}
 	e.fs.fail = true
 	if _, err := e.v.AssignCaseload(ctx, lea, "op_cw", u1[:2], time.Now().Add(time.Hour)); !errors.Is(err, store.ErrUnavailable) {
 		t.Errorf("AssignCaseload: %v, want ErrUnavailable", err)
@@ -259,7 +259,7 @@ func TestCaseloadFailClosed(t *testing.T) {
 func TestCaseloadRerun(t *testing.T) {
 	e := newCaseloadEnv(t)
 	u1 := e.people["u1"]
-	lea := identity.Actor{ID: "op_lea", Role: "supervisor", Unit: "u1", Origin: "127.0.0.1"}
+	lea := identity.Actor{ID: "op_lea", Role: "supervisor", Unit: "u1", Origin: "127.0.0.1", SteppedUp: time.Now()}
 	e.fs.rerun = true
 	n, err := e.v.AssignCaseload(ctx, lea, "op_cw", u1[:2], time.Now().Add(time.Hour))
 	if err != nil || n != 2 {
@@ -280,7 +280,7 @@ func TestCaseloadRerun(t *testing.T) {
 func TestAssignCaseloadRefusals(t *testing.T) {
 	e := newCaseloadEnv(t)
 	u1, u2 := e.people["u1"], e.people["u2"]
-	lea := identity.Actor{ID: "op_lea", Role: "supervisor", Unit: "u1", Origin: "127.0.0.1"}
+	lea := identity.Actor{ID: "op_lea", Role: "supervisor", Unit: "u1", Origin: "127.0.0.1", SteppedUp: time.Now()}
 	soon := time.Now().Add(24 * time.Hour)
 	many := make([]string, vault.MaxCaseloadBatch+1)
 	for i := range many {
@@ -297,7 +297,7 @@ func TestAssignCaseloadRefusals(t *testing.T) {
 	}{
 		{"no permission", cw, "op_cw2", u1[:1], soon, access.ErrForbidden, `lacks permission "assign"`},
 		{"malformed operator", lea, "a.martin@example.org", u1[:1], soon, access.ErrInvalid, "malformed operator id"},
-		{"oneself", identity.Actor{ID: "op_cw", Role: "supervisor", Unit: "u1"}, "op_cw", u1[:1], soon, access.ErrForbidden, "nobody changes their own caseload"},
+		{"oneself", identity.Actor{ID: "op_cw", Role: "supervisor", Unit: "u1", SteppedUp: time.Now()}, "op_cw", u1[:1], soon, access.ErrForbidden, "nobody changes their own caseload"},
 		{"no subjects", lea, "op_cw", nil, soon, access.ErrInvalid, "want 1 to 500"},
 		{"too many", lea, "op_cw", many, soon, access.ErrInvalid, "want 1 to 500"},
 		{"malformed id", lea, "op_cw", []string{u1[0], "sub_x"}, soon, access.ErrInvalid, "subjects[1]: malformed subject id"},
