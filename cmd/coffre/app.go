@@ -247,7 +247,7 @@ func httpServer(h http.Handler) *http.Server {
 
 // vaultGuard is the vault's guard configuration from coffre.yaml's.
 func vaultGuard(g config.Guard) *vault.Guard {
-	return &vault.Guard{Limits: g.Roles, Location: g.Location, Trusted: guard.Networks(g.TrustedNetworks).Contains, TwoApproversOver: g.TwoApproversOver}
+	return &vault.Guard{Limits: g.Roles, Location: g.Location, Trusted: guard.Networks(g.TrustedNetworks).Contains, TwoApproversOver: g.TwoApproversOver, ApproverMinAge: g.ApproverMinAge}
 }
 
 // serve runs the HTTP API until ctx ends; ready, if set, is called with

@@ -213,7 +213,7 @@ func (s *Service) AdminSetRole(ctx context.Context, a identity.Actor, pol *polic
 		if err := grantable(pol, op.Role, false); err != nil {
 			return refuse(public.Errorf(access.ErrForbidden, "forbidden: the account has a privileged role"))
 		}
-		if err := tx.SetOperatorRole(ctx, id, role, unit); err != nil {
+		if err := tx.SetOperatorRole(ctx, id, role, unit, s.now()); err != nil {
 			return err
 		}
 		if err := tx.DeleteOperatorSessions(ctx, id); err != nil {
@@ -299,7 +299,7 @@ func (s *Service) SetRole(ctx context.Context, username, role, unit string) erro
 		if op.PasswordHash == NoPassword {
 			return refuse(public.Errorf(access.ErrInvalid, "invalid input: %s is a partner", username))
 		}
-		if err := tx.SetOperatorRole(ctx, op.ID, role, unit); err != nil {
+		if err := tx.SetOperatorRole(ctx, op.ID, role, unit, s.now()); err != nil {
 			return err
 		}
 		if err := tx.DeleteOperatorSessions(ctx, op.ID); err != nil {

@@ -71,6 +71,7 @@ type file struct {
 		TrustedNetworks leaf               `key:"trusted_networks,list"`
 		TrustedProxies  leaf               `key:"trusted_proxies,list"`
 		TwoApprovers    leaf               `key:"two_approvers_over"`
+		ApproverMinAge  leaf               `key:"approver_min_age"`
 		Defaults        guardLimits        `key:"defaults"`
 		Roles           named[guardLimits] `key:"roles,names=roles"`
 	} `key:"guard"`
@@ -763,7 +764,8 @@ func (p *parser) guard(f *file, roles []*policy.Role, declaredRoles map[string]b
 		g.TrustedNetworks = p.prefixes(gf.TrustedNetworks)
 	}
 	g.TrustedProxies = p.prefixes(gf.TrustedProxies)
-	g.TwoApproversOver = 500
+	g.TwoApproversOver, g.ApproverMinAge = 500, 7*24*time.Hour
+	set(p, gf.ApproverMinAge, dur, &g.ApproverMinAge, between(0, 90*24*time.Hour, true, "must be 0 (any) or a duration of at most %[2]s, got %[3]s"))
 	set(p, gf.TwoApprovers, read[int], &g.TwoApproversOver, between(0, maxGuardCount, false, "must be between 0 (one approver always) and %[2]d, got %[3]d"))
 	base := p.limits(gf.Defaults, defaultLimits)
 	for _, r := range roles {

@@ -278,6 +278,9 @@ type Guard struct {
 	// TwoApproversOver is the size (subjects) of a budget extension above
 	// which it needs two approvers; 0: one always. Default 500.
 	TwoApproversOver int
+	// ApproverMinAge: who approves an extension must have had its account
+	// and role this long; 0: any. Default 168h (a week).
+	ApproverMinAge time.Duration
 	// Roles holds the limits of each role of the policy that reaches
 	// subjects or administers: it has a purpose, or the create, update,
 	// erase, lookup or operators permission; other roles have no entry. Each limit is the role's own key under guard.roles, else that

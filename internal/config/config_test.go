@@ -235,10 +235,10 @@ func TestValid(t *testing.T) {
 	hr.AllUnits, hr.Rate, hr.Burst, hr.SubjectsPerDay = true, 0, 0, 0
 	hr.VelocitySubjects, hr.VelocityWindow, hr.Hours = 30, time.Hour, guard.Hours{}
 	checkGuard(t, cfg.Guard, "America/New_York", Guard{
-		TwoApproversOver: 250,
-		TrustedNetworks:  prefixes(t, "10.20.0.0/16", "fd00::/8"),
-		TrustedProxies:   prefixes(t, "10.20.0.1/32"),
-		Roles:            map[string]guard.Limits{"hr-officer": hr, "receptionist": defaults},
+		TwoApproversOver: 250, ApproverMinAge: 72 * time.Hour,
+		TrustedNetworks: prefixes(t, "10.20.0.0/16", "fd00::/8"),
+		TrustedProxies:  prefixes(t, "10.20.0.1/32"),
+		Roles:           map[string]guard.Limits{"hr-officer": hr, "receptionist": defaults},
 	})
 }
 
@@ -286,9 +286,9 @@ func TestDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkGuard(t, cfg.Guard, "Europe/Paris", Guard{
-		TwoApproversOver: 500,
-		TrustedNetworks:  prefixes(t, "127.0.0.0/8", "::1/128", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"),
-		Roles:            map[string]guard.Limits{},
+		TwoApproversOver: 500, ApproverMinAge: 7 * 24 * time.Hour,
+		TrustedNetworks: prefixes(t, "127.0.0.0/8", "::1/128", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"),
+		Roles:           map[string]guard.Limits{},
 	})
 	got := *cfg
 	got.Policy, got.Guard = nil, Guard{}
@@ -759,8 +759,8 @@ func TestGuardDemo(t *testing.T) {
 	// The roles that neither reach people nor administer (security-officer,
 	// auditor) have no entry.
 	checkGuard(t, cfg.Guard, "Europe/Paris", Guard{
-		TwoApproversOver: 500,
-		TrustedNetworks:  prefixes(t, "127.0.0.0/8", "::1/128", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"),
+		TwoApproversOver: 500, ApproverMinAge: 7 * 24 * time.Hour,
+		TrustedNetworks: prefixes(t, "127.0.0.0/8", "::1/128", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"),
 		Roles: map[string]guard.Limits{
 			"caseworker": caseworker, "hr-officer": hr, "supervisor": supervisor, "support": support, "partner": partner, "admin": admin,
 		},

@@ -91,7 +91,7 @@ func TestEveryKeyHasAnOverride(t *testing.T) {
 		"purposes.<purpose>.step_up": "any", "purposes.<purpose>.fields.<field>": "clear", "purposes.<purpose>.updates": "phone,notes",
 		"purposes.<purpose>.step_up_window": "2m", "purposes.<purpose>.step_up_group": "hr-special",
 		"roles.<role>.purposes": "case-handling, other", "roles.<role>.permissions": "lookup,create", "roles.<role>.mfa": "totp", "roles.<role>.partner": "true",
-		"guard.timezone": "UTC", "guard.trusted_networks": "10.0.0.0/8", "guard.trusted_proxies": "10.0.0.1/32", "guard.two_approvers_over": "50",
+		"guard.timezone": "UTC", "guard.trusted_networks": "10.0.0.0/8", "guard.trusted_proxies": "10.0.0.1/32", "guard.two_approvers_over": "50", "guard.approver_min_age": "48h",
 	}
 	for k, v := range limits {
 		samples["guard.defaults."+k] = v

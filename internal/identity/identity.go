@@ -44,9 +44,9 @@ type Operators interface {
 	// UnitExists reports whether an operator belongs to unit: the units
 	// people may be created in are those that have staff.
 	UnitExists(ctx context.Context, unit string) (bool, error)
-	// SetOperatorRole changes an operator's role and unit; ErrNotFound if
-	// there is no such operator.
-	SetOperatorRole(ctx context.Context, id, role, unit string) error
+	// SetOperatorRole changes an operator's role and unit at at
+	// (RoleSince); ErrNotFound if there is no such operator.
+	SetOperatorRole(ctx context.Context, id, role, unit string, at time.Time) error
 	// LockOperator sets (code != "") or clears (code == "") an operator's
 	// lock; ErrNotFound if there is no such operator.
 	LockOperator(ctx context.Context, id, code string, at time.Time) error
@@ -170,6 +170,9 @@ type Operator struct {
 	ActiveSince time.Time
 	// Deleted is when the account's identity was erased (zero: it was not).
 	Deleted time.Time
+	// RoleSince is when the account was given its role (zero: at its
+	// creation).
+	RoleSince time.Time
 }
 
 // SessionKind tells a half-done login from a session.

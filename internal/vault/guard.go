@@ -33,6 +33,9 @@ type Guard struct {
 	// TwoApproversOver is the size (subjects) above which an extension
 	// needs two approvers; 0: one approver always.
 	TwoApproversOver int
+	// ApproverMinAge: an approver's account must have had its role, and
+	// have been created and enabled, at least this long ago (0: any).
+	ApproverMinAge time.Duration
 }
 
 func (v *Vault) limits(role string) *guard.Limits { return v.lims[role] }
@@ -348,6 +351,10 @@ func (v *Vault) ApproveExtension(ctx context.Context, a identity.Actor, id strin
 			return approval{}, conflict("extension already approved")
 		case e.FirstApprover == a.ID:
 			refused = forbidden("this request needs a second approver, another supervisor of unit %s", e.Unit)
+		default:
+			if refused, err = v.established(ctx, tx, a, now); err != nil {
+				return approval{}, err
+			}
 		}
 		au := entry
 		au.Time = now
@@ -391,6 +398,30 @@ func (v *Vault) ApproveExtension(ctx context.Context, a identity.Actor, id strin
 		e.ApprovedBy, e.ApprovedAt = a.ID, now
 	}
 	return e, nil
+}
+
+// established refuses an approver whose account is newer than
+// Guard.ApproverMinAge: created, enabled or given its role within that
+// time. Both persons of a two-person rule minted by one hand would
+// otherwise approve each other.
+func (v *Vault) established(ctx context.Context, tx identity.Operators, a identity.Actor, now time.Time) (error, error) {
+	if v.guard == nil || v.guard.ApproverMinAge <= 0 {
+		return nil, nil
+	}
+	op, err := tx.GetOperator(ctx, a.ID)
+	if err != nil {
+		return nil, err
+	}
+	since := op.Created
+	for _, t := range []time.Time{op.ActiveSince, op.RoleSince} {
+		if t.After(since) {
+			since = t
+		}
+	}
+	if now.Sub(since) < v.guard.ApproverMinAge {
+		return forbidden("an approver's account must have had its role for %s: yours is newer", v.guard.ApproverMinAge), nil
+	}
+	return nil, nil
 }
 
 // twoApprovers reports whether extension e needs two approvers.

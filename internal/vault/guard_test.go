@@ -53,6 +53,8 @@ type guarded struct {
 	v     *vault.Vault
 	lim   map[string]guard.Limits
 	n     int // subjects made
+	// approverAge is Guard.ApproverMinAge.
+	approverAge time.Duration
 }
 
 var (
@@ -117,6 +119,7 @@ func (g *guarded) open() {
 		Limits:           g.lim,
 		Trusted:          func(o string) bool { return strings.HasPrefix(o, "10.") },
 		TwoApproversOver: 500,
+		ApproverMinAge:   g.approverAge,
 	}})
 }
 
@@ -645,5 +648,43 @@ func TestCheckAdmin(t *testing.T) {
 	}
 	if _, err := act(); !errors.Is(err, access.ErrLocked) {
 		t.Errorf("once locked: %v, want ErrLocked", err)
+	}
+}
+
+// TestEstablishedApprover: an approver whose account, or its role, is newer
+// than the minimum age is refused; an established one approves.
+func TestEstablishedApprover(t *testing.T) {
+	g := newGuarded(t)
+	g.approverAge = 7 * 24 * time.Hour
+	g.open()
+	put := func(id string, created time.Time) identity.Actor {
+		a := identity.Actor{ID: id, Role: "supervisor", Unit: "u1", Origin: "10.0.0.8"}
+		if err := g.store.Update(ctx, func(ctx context.Context, tx store.Tx) error {
+			return tx.PutOperator(ctx, &identity.Operator{ID: id, Username: id, PasswordHash: "x", Role: a.Role, Unit: a.Unit, Created: created})
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return a
+	}
+	now := g.clock.Now()
+	minted := put("op_new", now.Add(-time.Hour))
+	old := put("op_old", now.Add(-30*24*time.Hour))
+	promoted := put("op_prom", now.Add(-30*24*time.Hour))
+	if err := g.store.Update(ctx, func(ctx context.Context, tx store.Tx) error {
+		return tx.SetOperatorRole(ctx, promoted.ID, "supervisor", "u1", now.Add(-24*time.Hour))
+	}); err != nil {
+		t.Fatal(err)
+	}
+	e, err := g.v.RequestExtension(ctx, cw, 50, 8, "mailing")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range []identity.Actor{minted, promoted} {
+		if _, err := g.v.ApproveExtension(ctx, a, e.ID); !errors.Is(err, access.ErrForbidden) {
+			t.Errorf("%s approves: %v, want ErrForbidden", a.ID, err)
+		}
+	}
+	if got, err := g.v.ApproveExtension(ctx, old, e.ID); err != nil || got.ApprovedBy != old.ID {
+		t.Errorf("an established approver: %+v, %v", got, err)
 	}
 }

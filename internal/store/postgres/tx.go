@@ -452,7 +452,7 @@ func (t *tx) SubjectAudit(ctx context.Context, subject string, limit int) ([]aud
 	return leaves(rows, func(e *audit.Entry) bool { return e.Subject == subject }, limit)
 }
 
-const operatorColumns = `id, username, password_hash, totp_secret, totp_step, role, unit, created, disabled, locked, locked_at, failures, failures_since, last_login, active_since, deleted`
+const operatorColumns = `id, username, password_hash, totp_secret, totp_step, role, unit, created, disabled, locked, locked_at, failures, failures_since, last_login, active_since, deleted, role_since`
 
 func (t *tx) PutOperator(ctx context.Context, o *identity.Operator) error {
 	return t.insertOne(ctx, "put operator", `INSERT INTO operators (id, username, password_hash, totp_secret, totp_step, role, unit, created, disabled) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
@@ -470,8 +470,8 @@ func (t *tx) operator(ctx context.Context, where string, arg any) (*identity.Ope
 // scanOperator reads a row of operatorColumns.
 func scanOperator(r pgx.Row) (*identity.Operator, error) {
 	o := &identity.Operator{}
-	var created, lockedAt, since, failures, lastLogin, activeSince, deleted int64
-	err := r.Scan(&o.ID, &o.Username, &o.PasswordHash, &o.TOTPSecret, &o.TOTPStep, &o.Role, &o.Unit, &created, &o.Disabled, &o.Locked, &lockedAt, &failures, &since, &lastLogin, &activeSince, &deleted)
+	var created, lockedAt, since, failures, lastLogin, activeSince, deleted, roleSince int64
+	err := r.Scan(&o.ID, &o.Username, &o.PasswordHash, &o.TOTPSecret, &o.TOTPStep, &o.Role, &o.Unit, &created, &o.Disabled, &o.Locked, &lockedAt, &failures, &since, &lastLogin, &activeSince, &deleted, &roleSince)
 	if err != nil {
 		return nil, err
 	}
@@ -483,7 +483,7 @@ func scanOperator(r pgx.Row) (*identity.Operator, error) {
 	if o.Locked != "" {
 		o.LockedAt = fromMicros(lockedAt)
 	}
-	o.LastLogin, o.ActiveSince, o.Deleted = zeroOrMicros(lastLogin), zeroOrMicros(activeSince), zeroOrMicros(deleted)
+	o.LastLogin, o.ActiveSince, o.Deleted, o.RoleSince = zeroOrMicros(lastLogin), zeroOrMicros(activeSince), zeroOrMicros(deleted), zeroOrMicros(roleSince)
 	return o, nil
 }
 
@@ -516,8 +516,8 @@ func (t *tx) UnitExists(ctx context.Context, unit string) (bool, error) {
 	return ok, nil
 }
 
-func (t *tx) SetOperatorRole(ctx context.Context, id, role, unit string) error {
-	return t.execOne(ctx, "set role", `UPDATE operators SET role = $1, unit = $2 WHERE id = $3`, role, unit, id)
+func (t *tx) SetOperatorRole(ctx context.Context, id, role, unit string, at time.Time) error {
+	return t.execOne(ctx, "set role", `UPDATE operators SET role = $1, unit = $2, role_since = $3 WHERE id = $4`, role, unit, micros(at), id)
 }
 
 func (t *tx) PutSession(ctx context.Context, s *identity.Session) error {

@@ -151,6 +151,6 @@ func (t *tx) ResetLoginFailures(ctx context.Context, id string) error {
 	return t.updateOne(ctx, "resetFailures", id)
 }
 
-func (t *tx) SetOperatorRole(ctx context.Context, id, role, unit string) error {
-	return t.updateOne(ctx, "setRole", role, unit, id)
+func (t *tx) SetOperatorRole(ctx context.Context, id, role, unit string, at time.Time) error {
+	return t.updateOne(ctx, "setRole", role, unit, micros(at), id)
 }

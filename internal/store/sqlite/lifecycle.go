@@ -9,7 +9,7 @@ import (
 )
 
 // operatorColumns are the columns scanOperator reads, in its order.
-const operatorColumns = `id, username, password_hash, totp_secret, totp_step, role, unit, created, disabled, locked, locked_at, failures, failures_since, last_login, active_since, deleted`
+const operatorColumns = `id, username, password_hash, totp_secret, totp_step, role, unit, created, disabled, locked, locked_at, failures, failures_since, last_login, active_since, deleted, role_since`
 
 // zeroOrMicros reads a time stored as microseconds, 0 being the zero time.
 func zeroOrMicros(v int64) time.Time {

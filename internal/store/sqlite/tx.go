@@ -48,10 +48,10 @@ var queries = map[string]string{
 	"auditLeaves":    `SELECT seq, leaf FROM audit WHERE seq >= ? AND seq < ? ORDER BY seq`,
 	"subjectAudit":   `SELECT leaf FROM audit WHERE instr(leaf, ?) > 0 ORDER BY seq DESC`,
 	"putOperator":    `INSERT INTO operators (id, username, password_hash, totp_secret, totp_step, role, unit, created, disabled) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-	"getOperator":    `SELECT id, username, password_hash, totp_secret, totp_step, role, unit, created, disabled, locked, locked_at, failures, failures_since, last_login, active_since, deleted FROM operators WHERE id = ?`,
-	"getOperatorBy":  `SELECT id, username, password_hash, totp_secret, totp_step, role, unit, created, disabled, locked, locked_at, failures, failures_since, last_login, active_since, deleted FROM operators WHERE username = ?`,
+	"getOperator":    `SELECT ` + operatorColumns + ` FROM operators WHERE id = ?`,
+	"getOperatorBy":  `SELECT ` + operatorColumns + ` FROM operators WHERE username = ?`,
 	"advanceTOTP":    `UPDATE operators SET totp_step = ? WHERE id = ? AND totp_step < ?`,
-	"setRole":        `UPDATE operators SET role = ?, unit = ? WHERE id = ?`,
+	"setRole":        `UPDATE operators SET role = ?, unit = ?, role_since = ? WHERE id = ?`,
 	"countOperators": `SELECT count(*) FROM operators`,
 	"unitExists":     `SELECT EXISTS (SELECT 1 FROM operators WHERE unit = ?)`,
 	"putSession":     `INSERT INTO sessions (hash, kind, operator, created, last_seen, expires, attempts, origin, user_agent, stepped_up, step_factor, step_group) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -478,8 +478,8 @@ func (t *tx) PutOperator(ctx context.Context, o *identity.Operator) error {
 
 func scanOperator(r interface{ Scan(...any) error }) (*identity.Operator, error) {
 	o := &identity.Operator{}
-	var created, lockedAt, since, lastLogin, activeSince, deleted int64
-	if err := r.Scan(&o.ID, &o.Username, &o.PasswordHash, &o.TOTPSecret, &o.TOTPStep, &o.Role, &o.Unit, &created, &o.Disabled, &o.Locked, &lockedAt, &o.Failures, &since, &lastLogin, &activeSince, &deleted); err != nil {
+	var created, lockedAt, since, lastLogin, activeSince, deleted, roleSince int64
+	if err := r.Scan(&o.ID, &o.Username, &o.PasswordHash, &o.TOTPSecret, &o.TOTPStep, &o.Role, &o.Unit, &created, &o.Disabled, &o.Locked, &lockedAt, &o.Failures, &since, &lastLogin, &activeSince, &deleted, &roleSince); err != nil {
 		return nil, notFound(err, "get operator")
 	}
 	if o.Failures > 0 {
@@ -489,7 +489,7 @@ func scanOperator(r interface{ Scan(...any) error }) (*identity.Operator, error)
 	if o.Locked != "" {
 		o.LockedAt = fromMicros(lockedAt)
 	}
-	o.LastLogin, o.ActiveSince, o.Deleted = zeroOrMicros(lastLogin), zeroOrMicros(activeSince), zeroOrMicros(deleted)
+	o.LastLogin, o.ActiveSince, o.Deleted, o.RoleSince = zeroOrMicros(lastLogin), zeroOrMicros(activeSince), zeroOrMicros(deleted), zeroOrMicros(roleSince)
 	return o, nil
 }
 

@@ -155,16 +155,16 @@ func identityRecords(t *testing.T, s store.Store) {
 		t.Errorf("failure counts = %v, want 1 2 3 1", counts)
 	}
 	update(t, s, func(ctx context.Context, tx store.Tx) error {
-		if err := tx.SetOperatorRole(ctx, "op_9", "r", "u"); !errors.Is(err, store.ErrNotFound) {
+		if err := tx.SetOperatorRole(ctx, "op_9", "r", "u", t0); !errors.Is(err, store.ErrNotFound) {
 			t.Errorf("role of a missing operator: %v", err)
 		}
-		if err := tx.SetOperatorRole(ctx, "op_1", "auditor", "u2"); err != nil {
+		if err := tx.SetOperatorRole(ctx, "op_1", "auditor", "u2", t0.Add(time.Hour)); err != nil {
 			return err
 		}
 		return tx.ResetLoginFailures(ctx, "op_1")
 	})
 	s.View(ctx, func(ctx context.Context, tx store.Tx) error {
-		if op, _ := tx.GetOperator(ctx, "op_1"); op.Failures != 0 || op.Role != "auditor" || op.Unit != "u2" {
+		if op, _ := tx.GetOperator(ctx, "op_1"); op.Failures != 0 || op.Role != "auditor" || op.Unit != "u2" || !op.RoleSince.Equal(t0.Add(time.Hour)) {
 			t.Errorf("after reset and role change: %+v", op)
 		}
 		return nil
