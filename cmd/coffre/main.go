@@ -3,7 +3,8 @@
 //	coffre serve --dev                    serve the demo policy with no configuration
 //	coffre serve --config FILE            serve with coffre.yaml
 //	coffre demo                           serve the demo directory (243,000 synthetic people)
-//	coffre operator add NAME              create an operator, print its enrolment
+//	coffre operator add NAME              create an operator, print its enrolment code
+//	coffre operator enrol-code NAME       reset an operator's factors, print a new enrolment code
 //	coffre operator role NAME             move an operator to another role and unit
 //	coffre canary plant N                 plant canary subjects
 //	coffre canary find FIELD VALUE        tell whether a value is a canary's, and whose
@@ -60,7 +61,7 @@ func commands() []command {
 	return []command{
 		{"serve", "run the vault server", runServe},
 		{"demo", "run the vault with 243,000 synthetic people", runDemo},
-		{"operator", "manage operators (add, role, disable, enable, delete, lock, review)", runOperator},
+		{"operator", "manage operators (add, role, enrol-code, disable, enable, delete, lock, review)", runOperator},
 		{"canary", "plant canary subjects (plant, find)", runCanary},
 		{"partner", "register partner organisations and rotate their credentials (add, rotate)", runPartner},
 		{"audit", "verify the audit log, print its checkpoint or public key (verify, checkpoint, key)", runAudit},
