@@ -7,6 +7,12 @@
 // and audited in one write transaction either way), so login does not
 // reveal which accounts exist; an unknown username is audited under a keyed
 // pseudonym, never in clear.
+//
+// A new account's credentials never reach whoever created it: the account
+// waits, with no usable password and no second factor, until its holder
+// enrols with a one-time code ([Service.Enrol]) that only a second
+// administrator ([Service.ApproveEnrolment]) or the host
+// ([Service.AddOperator], [Service.ResetFactors]) receives.
 package auth
 
 import (
