@@ -94,7 +94,7 @@ func runBenchImport(ctx context.Context, args []string, stdout, stderr io.Writer
 		return err
 	}
 	defer a.close()
-	op, err := a.auth.AddOperator(ctx, "bench", "", "caseworker", "ac-versailles")
+	op, err := a.auth.AddReadyOperator(ctx, "bench", "", "caseworker", "ac-versailles")
 	if err != nil {
 		return err
 	}
@@ -283,7 +283,7 @@ func runBenchLogin(ctx context.Context, args []string, stdout, stderr io.Writer)
 	fmt.Fprintf(stderr, "server: in this process at http://%s, SQLite store in %s\n", url, dir)
 	rep, err := (&bench.LoginBench{URL: "http://" + url, Attempts: *attempts, Warmup: *warmup, Accounts: *accounts, Store: a.store, Log: stderr,
 		AddOperator: func(ctx context.Context, username string) error {
-			_, err := a.auth.AddOperator(ctx, username, "", "caseworker", "ac-versailles")
+			_, err := a.auth.AddReadyOperator(ctx, username, "", "caseworker", "ac-versailles")
 			return err
 		}}).Run(ctx)
 	stop()

@@ -145,7 +145,7 @@ func (a *app) ensureDemoOperators(ctx context.Context, stdout io.Writer) error {
 	var b strings.Builder
 	b.WriteString("# username role password totp-secret (demo only; shown once at creation)\n")
 	for _, d := range demoOperators {
-		op, err := a.auth.AddOperator(ctx, d.name, "", d.role, demoUnit)
+		op, err := a.auth.AddReadyOperator(ctx, d.name, "", d.role, demoUnit)
 		if err != nil {
 			return err
 		}

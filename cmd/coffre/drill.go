@@ -138,7 +138,7 @@ func (a *app) drillEnv(ctx context.Context, people int, clock *drill.Clock, stde
 	}
 	canaryNext := people + 1000
 	env.AddOperator = func(ctx context.Context, name, role, unit string) (*drill.Account, error) {
-		op, err := a.auth.AddOperator(ctx, name, "", role, unit)
+		op, err := a.auth.AddReadyOperator(ctx, name, "", role, unit)
 		if err != nil {
 			return nil, err
 		}

@@ -148,6 +148,8 @@ func state(r auth.ReviewRow) string {
 		s = append(s, "disabled")
 	case r.Inactive:
 		s = append(s, "inactive")
+	case r.Pending:
+		s = append(s, "pending")
 	}
 	if r.Locked != "" && r.Deleted.IsZero() {
 		s = append(s, "locked:"+r.Locked)

@@ -22,7 +22,7 @@ func TestSweepInactive(t *testing.T) {
 		t.Fatalf("DisableAfter = %v, want the demo's 90 days", a.auth.DisableAfter)
 	}
 	for _, name := range []string{"idle", "busy"} {
-		if _, err := a.auth.AddOperator(t.Context(), name, "", "caseworker", "u1"); err != nil {
+		if _, err := a.auth.AddReadyOperator(t.Context(), name, "", "caseworker", "u1"); err != nil {
 			t.Fatal(err)
 		}
 	}

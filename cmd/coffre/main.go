@@ -3,7 +3,8 @@
 //	coffre serve --dev                    serve the demo policy with no configuration
 //	coffre serve --config FILE            serve with coffre.yaml
 //	coffre demo                           serve the demo directory (243,000 synthetic people)
-//	coffre operator add NAME              create an operator, print its enrolment
+//	coffre operator add NAME              create an operator, print its enrolment code
+//	coffre operator enrol-code NAME       reset an operator's factors, print a new enrolment code
 //	coffre operator role NAME             move an operator to another role and unit
 //	coffre caseload assign|remove|sync    change caseloads from the host (the nightly feed)
 //	coffre canary plant N                 plant canary subjects
@@ -61,7 +62,7 @@ func commands() []command {
 	return []command{
 		{"serve", "run the vault server", runServe},
 		{"demo", "run the vault with 243,000 synthetic people", runDemo},
-		{"operator", "manage operators (add, role, disable, enable, delete, lock, review)", runOperator},
+		{"operator", "manage operators (add, role, enrol-code, disable, enable, delete, lock, review)", runOperator},
 		{"caseload", "assign people to caseloads from the host (assign, remove, sync)", runCaseload},
 		{"canary", "plant canary subjects (plant, find)", runCanary},
 		{"partner", "register partner organisations and rotate their credentials (add, rotate)", runPartner},

@@ -35,7 +35,7 @@ func TestUsageErrors(t *testing.T) {
 		{"totp bad secret", []string{"totp", "!!!"}, 2, "not a base32 TOTP secret"},
 		{"import without file", []string{"import", "--dev"}, 2, "want one FILE"},
 		{"import bad batch", []string{"import", "--dev", "--batch", "0", "x.csv"}, 2, "--batch must be"},
-		{"operator without subcommand", []string{"operator"}, 2, "want a subcommand: add, role, disable, enable, delete, lock or review"},
+		{"operator without subcommand", []string{"operator"}, 2, "want a subcommand: add, role, enrol-code, disable, enable, delete, lock or review"},
 		{"partner without sector", []string{"partner", "add", "ml", "--dev"}, 2, "--sector and --unit are required"},
 		{"partner without subcommand", []string{"partner"}, 2, "want a subcommand: add or rotate"},
 		{"operator bad unit", []string{"operator", "add", "marie", "--role", "caseworker", "--unit", "Bad Unit", "--dev"}, 2, "--unit is required"},
@@ -102,7 +102,7 @@ func TestImport(t *testing.T) {
 func TestOperatorAdd(t *testing.T) {
 	dir := t.TempDir()
 	code, stdout, stderr := runCLI(t, "operator", "add", "marie", "--role", "caseworker", "--unit", "ac-lyon", "--dev", "--data", dir)
-	if code != 0 || !strings.Contains(stdout, "otpauth://totp/") || !strings.Contains(stdout, "password: ") {
+	if code != 0 || !strings.Contains(stdout, "enrolment code (shown once") || strings.Contains(stdout, "otpauth://") || strings.Contains(stdout, "password: ") {
 		t.Fatalf("operator add = %d, %q, %q", code, stdout, stderr)
 	}
 	code, _, stderr = runCLI(t, "operator", "add", "marie", "--role", "caseworker", "--unit", "ac-lyon", "--dev", "--data", dir)

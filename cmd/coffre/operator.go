@@ -6,8 +6,11 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"time"
 
+	"github.com/coffre/coffre/internal/access"
 	"github.com/coffre/coffre/internal/auth"
+	"github.com/coffre/coffre/internal/public"
 	"github.com/coffre/coffre/internal/store"
 	"github.com/coffre/coffre/internal/vault"
 )
@@ -16,11 +19,16 @@ func runOperator(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
 		fmt.Fprint(stderr, "Usage: coffre operator add USERNAME --role ROLE --unit UNIT [--dev | --config FILE] [--json]\n"+
 			"       coffre operator role USERNAME --role ROLE --unit UNIT [--dev | --config FILE] [--json]\n"+
+			"       coffre operator enrol-code USERNAME|ID [--dev | --config FILE] [--json]\n"+
 			"       coffre operator disable|enable|delete USERNAME|ID [--reason TEXT] [--dev | --config FILE] [--json]\n"+
 			"       coffre operator lock USERNAME|ID --reason TEXT [--dev | --config FILE] [--json]\n"+
 			"       coffre operator review [--dev | --config FILE] [--json]\n\n"+
-			"add creates an operator (any role: the host is where privileged roles are granted);\n"+
-			"role moves one to another role and unit and ends its sessions.\n"+
+			"add creates an operator (any role: the host is where privileged roles are granted)\n"+
+			"waiting for its holder, and prints a one-time enrolment code (valid 72 hours) to hand\n"+
+			"to the person, who sets their own password and TOTP with it (POST /v1/auth/enrol);\n"+
+			"enrol-code resets an account's factors (password, TOTP, security keys, recovery codes;\n"+
+			"its sessions end) and prints a new code. role moves an operator to another role and\n"+
+			"unit and ends its sessions.\n"+
 			"disable stops an account's logins and ends its sessions (the row stays for the audit\n"+
 			"trail); enable lifts it; delete erases its identity for good (username, password,\n"+
 			"second factors; its id stays in the audit log); lock locks it by hand, until a\n"+
@@ -36,12 +44,15 @@ func runOperator(ctx context.Context, args []string, stdout, stderr io.Writer) e
 				return runLifecycle(ctx, act, args[1:], stdout, stderr)
 			}
 		}
-		if args[0] == "review" {
+		switch args[0] {
+		case "review":
 			return runReview(ctx, args[1:], stdout, stderr)
+		case "enrol-code":
+			return runEnrolCode(ctx, args[1:], stdout, stderr)
 		}
 	}
 	if len(args) == 0 || args[0] != "add" && args[0] != "role" {
-		return &usageError{msg: "want a subcommand: add, role, disable, enable, delete, lock or review", hint: "coffre operator add marie --role caseworker --unit ac-versailles --dev"}
+		return &usageError{msg: "want a subcommand: add, role, enrol-code, disable, enable, delete, lock or review", hint: "coffre operator add marie --role caseworker --unit ac-versailles --dev"}
 	}
 	sub := args[0]
 	fs := newFlags("operator "+sub, "USERNAME --role ROLE --unit UNIT [--dev | --config FILE] [--json]",
@@ -90,7 +101,7 @@ func runOperator(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		fmt.Fprintf(stdout, "operator %s: role %s, unit %s; its sessions are ended\n", fs.Arg(0), *role, *unit)
 		return nil
 	}
-	op, err := a.auth.AddOperator(ctx, fs.Arg(0), "", *role, *unit)
+	code, err := a.auth.AddOperator(ctx, fs.Arg(0), *role, *unit)
 	if errors.Is(err, store.ErrConflict) {
 		return &usageError{msg: fmt.Sprintf("operator %q exists", fs.Arg(0))}
 	}
@@ -98,11 +109,60 @@ func runOperator(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return err
 	}
 	if *asJSON {
-		return writeJSON(stdout, map[string]any{"id": op.Operator.ID, "username": op.Operator.Username, "role": *role, "unit": *unit,
-			"password": op.Password, "totp_uri": op.TOTPURI, "totp_secret": op.TOTPSecret})
+		return writeJSON(stdout, map[string]any{"id": code.Operator, "username": code.Username, "role": *role, "unit": *unit,
+			"status": "pending_enrolment", "enrolment_code": code.Code, "expires_at": code.Expires.UTC().Format(time.RFC3339)})
 	}
-	fmt.Fprintf(stdout, "operator %s (%s) created, role %s, unit %s\npassword: %s\nTOTP enrolment URI (shown once): %s\n",
-		op.Operator.Username, op.Operator.ID, *role, *unit, op.Password, op.TOTPURI)
+	fmt.Fprintf(stdout, "operator %s (%s) created, role %s, unit %s, waiting for enrolment\n", code.Username, code.Operator, *role, *unit)
+	printCode(stdout, code)
+	return nil
+}
+
+// printCode prints an enrolment code and what to do with it.
+func printCode(w io.Writer, code *auth.EnrolmentCode) {
+	fmt.Fprintf(w, "enrolment code (shown once, valid until %s): %s\n"+
+		"Hand it to %s in person or by phone: with it they choose their password and get their\n"+
+		"TOTP secret (POST /v1/auth/enrol {\"username\",\"code\",\"password\"}), then log in.\n",
+		code.Expires.UTC().Format(time.RFC3339), code.Code, code.Username)
+}
+
+// runEnrolCode runs coffre operator enrol-code: a factor reset and a new
+// enrolment code.
+func runEnrolCode(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	const example = "coffre operator enrol-code marie --dev"
+	fs := newFlags("operator enrol-code", "USERNAME|ID [--dev | --config FILE] [--json]", example, stderr)
+	var o appOptions
+	o.flags(fs.StringVar, fs.BoolVar)
+	asJSON := fs.Bool("json", false, "print the result as JSON")
+	if len(args) > 0 && args[0] != "" && args[0][0] != '-' {
+		args = append(args[1:], args[0]) // the operator before the flags
+	}
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 || !validUsername(fs.Arg(0)) {
+		return &usageError{msg: "want one username or operator id (a-z, 0-9, '.', '-', '_')", hint: example}
+	}
+	ref := fs.Arg(0)
+	a, err := openApp(ctx, o, stderr)
+	if err != nil {
+		return err
+	}
+	defer a.close()
+	code, err := a.auth.ResetFactors(ctx, ref)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return &usageError{msg: fmt.Sprintf("no operator %q", ref), hint: "coffre operator review lists the accounts"}
+	case errors.Is(err, store.ErrConflict), errors.Is(err, access.ErrInvalid):
+		return &usageError{msg: public.Message(err, "refused"), hint: public.Hint(err, "")}
+	case err != nil:
+		return err
+	}
+	if *asJSON {
+		return writeJSON(stdout, map[string]any{"operator": ref, "id": code.Operator, "username": code.Username, "status": "pending_enrolment",
+			"enrolment_code": code.Code, "expires_at": code.Expires.UTC().Format(time.RFC3339)})
+	}
+	fmt.Fprintf(stdout, "operator %s (%s): password, TOTP, security keys and recovery codes erased; its sessions are ended\n", code.Username, code.Operator)
+	printCode(stdout, code)
 	return nil
 }
 

@@ -29,7 +29,7 @@ func TestFailureLock(t *testing.T) {
 	now := time.Date(2026, 11, 23, 9, 0, 10, 0, time.UTC)
 	s := newService(t, &now)
 	s.Limits = auth.Limits{MaxFailures: 5, FailureWindow: 15 * time.Minute, LockFor: time.Hour, PerOrigin: 1000}
-	op, _ := s.AddOperator(ctx, "marie", "pw-marie-123", "caseworker", "u1")
+	op, _ := s.AddReadyOperator(ctx, "marie", "pw-marie-123", "caseworker", "u1")
 	for i := range 5 {
 		now = now.Add(time.Second)
 		if _, _, err := s.Login(ctx, "marie", fmt.Sprint("guess", i), "10.0.0.1"); !errors.Is(err, auth.ErrBadCredentials) {
@@ -71,7 +71,7 @@ func TestSecondFactorFailuresCount(t *testing.T) {
 	s := newService(t, &now)
 	s.Limits = auth.Limits{MaxFailures: 4, PerOrigin: 1000}
 	s.MaxAttempts = 2
-	s.AddOperator(ctx, "marie", "pw-marie-123", "caseworker", "u1")
+	s.AddReadyOperator(ctx, "marie", "pw-marie-123", "caseworker", "u1")
 	for range 2 {
 		lt, _, err := s.Login(ctx, "marie", "pw-marie-123", "10.0.0.1")
 		if err != nil {
@@ -92,8 +92,8 @@ func TestOriginThrottle(t *testing.T) {
 	now := time.Date(2026, 11, 23, 9, 0, 10, 0, time.UTC)
 	s := newService(t, &now)
 	s.Limits = auth.Limits{MaxFailures: 1000, PerOrigin: 5}
-	regular, _ := s.AddOperator(ctx, "regular", "pw-regular-1", "caseworker", "u1")
-	s.AddOperator(ctx, "newcomer", "pw-newcomer-1", "caseworker", "u1")
+	regular, _ := s.AddReadyOperator(ctx, "regular", "pw-regular-1", "caseworker", "u1")
+	s.AddReadyOperator(ctx, "newcomer", "pw-newcomer-1", "caseworker", "u1")
 	lt, _, _ := s.Login(ctx, "regular", "pw-regular-1", "10.0.0.1")
 	code, _ := totp.GenerateCode(regular.TOTPSecret, now)
 	if _, err := s.VerifyTOTP(ctx, lt, code, "10.0.0.1", ""); err != nil {
@@ -132,7 +132,7 @@ func TestRoleDemandsSecurityKey(t *testing.T) {
 		}
 		return nil
 	}
-	op, _ := s.AddOperator(ctx, "sam", "pw-sam-12345", "security-officer", "u1")
+	op, _ := s.AddReadyOperator(ctx, "sam", "pw-sam-12345", "security-officer", "u1")
 	lt, mfa, err := s.Login(ctx, "sam", "pw-sam-12345", "10.0.0.1")
 	if err != nil || slices.Contains(mfa, auth.FactorTOTP) {
 		t.Fatalf("factors %v, %v: want no totp", mfa, err)
@@ -149,7 +149,7 @@ func TestUnlockResetsFailures(t *testing.T) {
 	now := time.Date(2026, 11, 23, 9, 0, 10, 0, time.UTC)
 	s := newService(t, &now)
 	s.Limits = auth.Limits{MaxFailures: 3, PerOrigin: 1000}
-	op, _ := s.AddOperator(ctx, "marie", "pw-marie-123", "caseworker", "u1")
+	op, _ := s.AddReadyOperator(ctx, "marie", "pw-marie-123", "caseworker", "u1")
 	for i := range 3 {
 		s.Login(ctx, "marie", fmt.Sprint("guess", i), "10.0.0.1")
 	}
@@ -190,7 +190,7 @@ func TestEveryLoginAudited(t *testing.T) {
 
 func testEveryLoginAudited(t *testing.T, s *auth.Service) {
 	s.Limits = auth.Limits{MaxFailures: 1000, PerOrigin: 1000}
-	op, _ := s.AddOperator(ctx, "marie.curie", "pw-marie-123", "caseworker", "u1")
+	op, _ := s.AddReadyOperator(ctx, "marie.curie", "pw-marie-123", "caseworker", "u1")
 	from := lastSeq(t, s) + 1
 	names := []string{"marie.curie", "pierre@example.org", "marie.curie", "Marie.Curie", "pierre@example.org", "irene"}
 	for i, name := range names {
@@ -270,7 +270,7 @@ func TestFailureLockUnderRerun(t *testing.T) {
 	now := time.Date(2026, 11, 23, 9, 0, 10, 0, time.UTC)
 	s := newService(t, &now)
 	s.Limits = auth.Limits{MaxFailures: 3, PerOrigin: 1000}
-	op, _ := s.AddOperator(ctx, "marie", "pw-marie-123", "caseworker", "u1")
+	op, _ := s.AddReadyOperator(ctx, "marie", "pw-marie-123", "caseworker", "u1")
 	s.Store = rerunStore{s.Store}
 	for i := range 3 {
 		s.Login(ctx, "marie", fmt.Sprint("guess", i), "10.0.0.1")

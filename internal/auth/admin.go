@@ -161,21 +161,19 @@ func unavailable(err error) error {
 }
 
 // AdminAddOperator creates an operator on behalf of a (who holds the
-// operators permission), in a non-privileged role; the account and a's
-// audit entry are written in one transaction.
-func (s *Service) AdminAddOperator(ctx context.Context, a identity.Actor, pol *policy.Policy, username, role, unit string) (*NewOperator, error) {
+// operators permission), in a non-privileged role, waiting for its
+// holder's enrolment: no password, no second factor, and an enrolment
+// that a second administrator approves ([Service.ApproveEnrolment]), whose
+// answer alone carries the code. Nothing secret is returned to a. The
+// account, its enrolment and a's audit entry are written in one
+// transaction.
+func (s *Service) AdminAddOperator(ctx context.Context, a identity.Actor, pol *policy.Policy, username, role, unit string) (*identity.Operator, error) {
 	if err := grantable(pol, role, false); err != nil {
 		return nil, s.refuseAct(ctx, a, "operator.add", "", err)
 	}
-	op, err := s.newOperator(username, "", role, unit)
-	if err != nil {
-		return nil, err
-	}
-	o := op.Operator
-	err = s.act(ctx, a, "operator.add", guard.ActOperator, func(ctx context.Context, tx store.Tx, e *audit.Entry) error {
-		if err := tx.PutOperator(ctx, o); errors.Is(err, store.ErrConflict) {
-			return refuse(public.WrapWithMessage(err, "conflict: the username is taken").WithHint("choose another username"))
-		} else if err != nil {
+	o := s.pendingOperator(username, role, unit)
+	err := s.act(ctx, a, "operator.add", guard.ActOperator, func(ctx context.Context, tx store.Tx, e *audit.Entry) error {
+		if err := putPending(ctx, tx, o, a.ID); err != nil {
 			return err
 		}
 		e.Reason = o.ID + " role " + role
@@ -184,7 +182,7 @@ func (s *Service) AdminAddOperator(ctx context.Context, a identity.Actor, pol *p
 	if err != nil {
 		return nil, err
 	}
-	return op, nil
+	return o, nil
 }
 
 // AdminSetRole moves operator id to role and unit on behalf of a: never a's

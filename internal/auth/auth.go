@@ -7,6 +7,12 @@
 // and audited in one write transaction either way), so login does not
 // reveal which accounts exist; an unknown username is audited under a keyed
 // pseudonym, never in clear.
+//
+// A new account's credentials never reach whoever created it: the account
+// waits, with no usable password and no second factor, until its holder
+// enrols with a one-time code ([Service.Enrol]) that only a second
+// administrator ([Service.ApproveEnrolment]) or the host
+// ([Service.AddOperator], [Service.ResetFactors]) receives.
 package auth
 
 import (
@@ -97,6 +103,9 @@ type Service struct {
 	// Guard, when set, decides administrative acts (budgets, hours, the
 	// hard margin) inside their transactions; the host's acts skip it.
 	Guard AdminGuard
+	// EnrolFor is how long an enrolment code works once issued (default
+	// DefaultEnrolFor, 72 hours).
+	EnrolFor time.Duration
 	// StepGroup returns the step-up group of a purpose a role may declare
 	// and that asks for a step-up, with the errors of
 	// policy.Policy.StepGroup; nil: a step-up can name no purpose.
@@ -214,8 +223,8 @@ func HashToken(tok string) []byte {
 	return h[:]
 }
 
-// NewOperator is what AddOperator returns: the credentials to hand over,
-// shown once.
+// NewOperator is what AddReadyOperator returns: the account and its
+// credentials.
 type NewOperator struct {
 	Operator *identity.Operator
 	Password string
@@ -224,9 +233,15 @@ type NewOperator struct {
 	TOTPSecret string
 }
 
-// AddOperator creates an operator with a random password and a fresh TOTP
-// secret (sealed by the keyring). An empty password generates one.
-func (s *Service) AddOperator(ctx context.Context, username, password, role, unit string) (*NewOperator, error) {
+// AddReadyOperator creates an operator ready to log in, with a password
+// (an empty one generates one) and a fresh TOTP secret (sealed by the
+// keyring), and returns them to the caller. It is for the host's own
+// accounts, whose credentials stay with the host: the demo's, the drill's
+// and the bench's, and tests. An account for a person is created waiting
+// for its holder's enrolment instead ([Service.AddOperator],
+// [Service.AdminAddOperator]): its credentials are never returned to
+// whoever created it.
+func (s *Service) AddReadyOperator(ctx context.Context, username, password, role, unit string) (*NewOperator, error) {
 	op, err := s.newOperator(username, password, role, unit)
 	if err != nil {
 		return nil, err
@@ -244,7 +259,8 @@ func (s *Service) AddOperator(ctx context.Context, username, password, role, uni
 	return op, nil
 }
 
-// newOperator makes the account AddOperator stores, and its credentials.
+// newOperator makes the account AddReadyOperator stores, and its
+// credentials.
 func (s *Service) newOperator(username, password, role, unit string) (*NewOperator, error) {
 	if password == "" {
 		password = NewPassword()
@@ -350,7 +366,7 @@ func (s *Service) Login(ctx context.Context, username, password, origin string) 
 	}
 	// A failure lock that has run out lifts now, in the attempt's own
 	// transaction.
-	unlock := op.Locked == LockLoginFailures && s.Limits.LockFor > 0 && now.Sub(op.LockedAt) >= s.Limits.LockFor
+	unlock := s.lockLapsed(op, now)
 	locked := op.Locked
 	if unlock {
 		locked = ""
@@ -393,10 +409,7 @@ func (s *Service) Login(ctx context.Context, username, password, origin string) 
 			}
 		}
 		if unlock {
-			if err := tx.LockOperator(ctx, o.ID, "", now); err != nil {
-				return nil, err
-			}
-			if err := tx.AppendAudit(ctx, &audit.Entry{Time: now, Actor: "system", Action: "login.unlock", Reason: o.ID, Decision: "allow:lock_expired"}); err != nil {
+			if err := liftLapsedLock(ctx, tx, o.ID, now); err != nil {
 				return nil, err
 			}
 		}
@@ -424,6 +437,21 @@ func (s *Service) Login(ctx context.Context, username, password, origin string) 
 		return "", nil, deny
 	}
 	return tok, factors, nil
+}
+
+// lockLapsed reports whether op is locked after failed logins and the
+// lock has run out (Limits.LockFor): it lifts at the next attempt.
+func (s *Service) lockLapsed(op *identity.Operator, now time.Time) bool {
+	return op.Locked == LockLoginFailures && s.Limits.LockFor > 0 && now.Sub(op.LockedAt) >= s.Limits.LockFor
+}
+
+// liftLapsedLock lifts a lock that has run out, in the transaction of the
+// attempt that finds it, audited as the system's.
+func liftLapsedLock(ctx context.Context, tx store.Tx, id string, now time.Time) error {
+	if err := tx.LockOperator(ctx, id, "", now); err != nil {
+		return err
+	}
+	return tx.AppendAudit(ctx, &audit.Entry{Time: now, Actor: "system", Action: "login.unlock", Reason: id, Decision: "allow:lock_expired"})
 }
 
 // loginPseudonym is the keyed pseudonym of an attempted username: 16 hex

@@ -51,7 +51,7 @@ func TestPasswordHash(t *testing.T) {
 func TestTOTPOnceAndExpiry(t *testing.T) {
 	now := time.Date(2026, 11, 23, 9, 0, 10, 0, time.UTC)
 	s := newService(t, &now)
-	op, err := s.AddOperator(ctx, "marie", "pw-marie-123", "caseworker", "ac-versailles")
+	op, err := s.AddReadyOperator(ctx, "marie", "pw-marie-123", "caseworker", "ac-versailles")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -88,7 +88,7 @@ func TestTOTPOnceAndExpiry(t *testing.T) {
 func TestLoginDoesNotTellWhichPartIsWrong(t *testing.T) {
 	now := time.Now()
 	s := newService(t, &now)
-	if _, err := s.AddOperator(ctx, "marie", "pw-marie-123", "caseworker", "u"); err != nil {
+	if _, err := s.AddReadyOperator(ctx, "marie", "pw-marie-123", "caseworker", "u"); err != nil {
 		t.Fatal(err)
 	}
 	_, _, e1 := s.Login(ctx, "marie", "wrong", "")
@@ -101,7 +101,7 @@ func TestLoginDoesNotTellWhichPartIsWrong(t *testing.T) {
 func TestSecondFactorAttemptsBounded(t *testing.T) {
 	now := time.Date(2026, 11, 23, 9, 0, 10, 0, time.UTC)
 	s := newService(t, &now)
-	op, _ := s.AddOperator(ctx, "marie", "pw-marie-123", "caseworker", "u")
+	op, _ := s.AddReadyOperator(ctx, "marie", "pw-marie-123", "caseworker", "u")
 	lt, _, _ := s.Login(ctx, "marie", "pw-marie-123", "")
 	for range 5 {
 		s.VerifyTOTP(ctx, lt, "000000", "", "")

@@ -20,6 +20,8 @@ func TestParseHashRefuses(t *testing.T) {
 	for _, h := range []string{
 		"",
 		"garbage",
+		NoPassword,      // a partner's row
+		PendingPassword, // an account waiting for enrolment: a login checks the dummy hash instead
 		"$argon2id$v=19$m=64,t=0,p=1$" + salt + "$" + key,
 		"$argon2id$v=19$m=64,t=1,p=0$" + salt + "$" + key,
 		"$argon2id$v=19$m=64,t=17,p=1$" + salt + "$" + key,
@@ -81,4 +83,34 @@ func FuzzParseHash(f *testing.F) {
 			CheckPassword(h, "pw")
 		}
 	})
+}
+
+// TestEnrolmentCodes: a code is 20 base32 characters in four groups of
+// five; what a person may type for it (capitals, no dashes, spaces) hashes
+// as it does; anything else is no code; the hash is bound to the account.
+func TestEnrolmentCodes(t *testing.T) {
+	code := newEnrolmentCode()
+	if len(code) != 23 || strings.Count(code, "-") != 3 || code != strings.ToLower(code) {
+		t.Fatalf("newEnrolmentCode() = %q, want 4 groups of 5 lower-case characters", code)
+	}
+	if newEnrolmentCode() == code {
+		t.Fatal("two codes are equal")
+	}
+	want, ok := normalCode(code)
+	if !ok {
+		t.Fatalf("normalCode(%q) refused a fresh code", code)
+	}
+	for _, typed := range []string{strings.ToUpper(code), strings.ReplaceAll(code, "-", ""), strings.ReplaceAll(code, "-", " ")} {
+		if got, ok := normalCode(typed); !ok || got != want {
+			t.Errorf("normalCode(%q) = %q, %v; want %q", typed, got, ok, want)
+		}
+	}
+	for _, bad := range []string{"", "abcde", want + "a", want[:19] + "1", want[:19] + "0", want[:19] + "é", "aaaaa_aaaaa_aaaaa_aaaaa"} {
+		if got, ok := normalCode(bad); ok {
+			t.Errorf("normalCode(%q) = %q, accepted", bad, got)
+		}
+	}
+	if string(codeHash("op_a", want)) == string(codeHash("op_b", want)) {
+		t.Error("the same code hashes the same for two accounts")
+	}
 }

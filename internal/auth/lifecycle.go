@@ -288,11 +288,14 @@ type OperatorInfo struct {
 	Deleted time.Time `json:"deleted,omitzero"`
 	// Partner marks a partner organisation's row.
 	Partner bool `json:"partner,omitempty"`
+	// Pending marks an account waiting for its holder's enrolment (new, or
+	// its factors reset): no password logs in to it yet.
+	Pending bool `json:"pending,omitempty"`
 }
 
 func infoOf(o *identity.Operator) OperatorInfo {
 	return OperatorInfo{ID: o.ID, Username: o.Username, Role: o.Role, Unit: o.Unit, Created: o.Created, LastLogin: o.LastLogin,
-		Disabled: o.Disabled, Locked: o.Locked, Deleted: o.Deleted, Partner: o.PasswordHash == NoPassword}
+		Disabled: o.Disabled, Locked: o.Locked, Deleted: o.Deleted, Partner: o.PasswordHash == NoPassword, Pending: o.PasswordHash == PendingPassword}
 }
 
 // ListOperators returns a page of the accounts (staff and partners, by id,

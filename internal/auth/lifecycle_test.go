@@ -52,7 +52,7 @@ func testLifecycle(t *testing.T, s *auth.Service, now *time.Time) {
 	s.Limits = auth.Limits{MaxFailures: 1000, PerOrigin: 1000, LockFor: time.Hour}
 	add := func(name, role string) *auth.NewOperator {
 		t.Helper()
-		op, err := s.AddOperator(ctx, name, "pw-"+name, role, "u1")
+		op, err := s.AddReadyOperator(ctx, name, "pw-"+name, role, "u1")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -195,8 +195,8 @@ func TestDisableAfter(t *testing.T) {
 	s := newService(t, &now)
 	s.DisableAfter = 90 * 24 * time.Hour
 	s.Limits = auth.Limits{MaxFailures: 1000, PerOrigin: 1000}
-	lea, _ := s.AddOperator(ctx, "lea", "pw-lea-1234", "caseworker", "u1")
-	max, _ := s.AddOperator(ctx, "max", "pw-max-1234", "caseworker", "u1")
+	lea, _ := s.AddReadyOperator(ctx, "lea", "pw-lea-1234", "caseworker", "u1")
+	max, _ := s.AddReadyOperator(ctx, "max", "pw-max-1234", "caseworker", "u1")
 	ca, _ := partner.NewCA(make([]byte, 32))
 	if _, err := s.AddPartner(ctx, ca, "cap-emploi", "disability", "partner", "u1"); err != nil {
 		t.Fatal(err)
@@ -258,8 +258,8 @@ func TestDisableAfter(t *testing.T) {
 func TestReview(t *testing.T) {
 	now := time.Date(2026, 6, 1, 9, 0, 0, 0, time.UTC)
 	s := newService(t, &now)
-	a, _ := s.AddOperator(ctx, "anna", "pw-anna-1234", "caseworker", "u1")
-	b, _ := s.AddOperator(ctx, "bruno", "pw-bruno-123", "support", "u2")
+	a, _ := s.AddReadyOperator(ctx, "anna", "pw-anna-1234", "caseworker", "u1")
+	b, _ := s.AddReadyOperator(ctx, "bruno", "pw-bruno-123", "support", "u2")
 	err := s.Store.Update(ctx, func(ctx context.Context, tx store.Tx) error {
 		if err := tx.AssignCaseload(ctx, a.Operator.ID, []string{"sub_1", "sub_2"}, time.Time{}); err != nil {
 			return err

@@ -54,7 +54,7 @@ func loginServer(t *testing.T, limits auth.Limits) (*httptest.Server, *auth.Serv
 
 func addOperator(as *auth.Service) func(context.Context, string) error {
 	return func(ctx context.Context, username string) error {
-		_, err := as.AddOperator(ctx, username, "", "caseworker", "ac-versailles")
+		_, err := as.AddReadyOperator(ctx, username, "", "caseworker", "ac-versailles")
 		return err
 	}
 }

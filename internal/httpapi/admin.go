@@ -31,8 +31,9 @@ func (s *Server) operatorBody(w http.ResponseWriter, r *http.Request, a *identit
 	return &req, true
 }
 
-// addOperator serves POST /v1/operators: a non-privileged operator; the
-// password and TOTP enrolment are shown once.
+// addOperator serves POST /v1/operators: a non-privileged operator,
+// waiting for a second administrator's approval and then for its holder's
+// enrolment. Nothing secret is in the answer.
 func (s *Server) addOperator(w http.ResponseWriter, r *http.Request, a identity.Actor) {
 	req, ok := s.operatorBody(w, r, &a, true)
 	if !ok {
@@ -43,8 +44,8 @@ func (s *Server) addOperator(w http.ResponseWriter, r *http.Request, a identity.
 		s.fail(w, r, &a, err)
 		return
 	}
-	writeJSON(w, http.StatusCreated, map[string]string{"id": op.Operator.ID, "username": req.Username, "role": req.Role, "unit": req.Unit,
-		"password": op.Password, "totp_uri": op.TOTPURI, "note": "shown once: hand them to the person over a separate channel"})
+	writeJSON(w, http.StatusCreated, map[string]string{"id": op.ID, "username": req.Username, "role": req.Role, "unit": req.Unit,
+		"status": "pending_approval", "note": "another administrator approves the account (POST /v1/operators/{id}/approve) and receives its enrolment code"})
 }
 
 // setRole serves PATCH /v1/operators/{id} {"role","unit"}.

@@ -1,7 +1,6 @@
 package httpapi_test
 
 import (
-	"encoding/json"
 	"net/http"
 	"slices"
 	"testing"
@@ -23,11 +22,11 @@ func TestAdministration(t *testing.T) {
 	r := e.call(t, req{Method: "POST", Path: "/v1/operators", Token: tok, Body: map[string]string{"username": "lea", "role": "caseworker", "unit": "u1"}})
 	r.want(t, http.StatusCreated, "")
 	var created struct {
-		ID, Password, TOTPURI string
+		ID, Username, Role, Unit, Status, Note string
 	}
-	json.Unmarshal(r.Body, &created)
-	if created.ID == "" || created.Password == "" {
-		t.Fatalf("created %s", r.Body)
+	decodeStrict(t, r.Body, &created) // nothing more: no password, no TOTP, no code
+	if !opID.MatchString(created.ID) || created.Status != "pending_approval" {
+		t.Fatalf("created %s; want an id and status pending_approval", r.Body)
 	}
 	for _, tc := range []struct {
 		name string

@@ -51,7 +51,7 @@ func BenchmarkHTTPRead(b *testing.B) {
 		b.Fatal(err)
 	}
 	as := &auth.Service{Store: st, Keys: keys, Params: auth.Params{Time: 1, Memory: 1024, Threads: 1}}
-	op, err := as.AddOperator(ctx, "bench", "", "caseworker", "ac-versailles")
+	op, err := as.AddReadyOperator(ctx, "bench", "", "caseworker", "ac-versailles")
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -188,9 +188,9 @@ func newEnvOpts(t *testing.T, o envOptions) *env {
 
 func (e *env) addOperator(t *testing.T, username, role, unit string) *auth.NewOperator {
 	t.Helper()
-	op, err := e.auth.AddOperator(context.Background(), username, "", role, unit)
+	op, err := e.auth.AddReadyOperator(context.Background(), username, "", role, unit)
 	if err != nil {
-		t.Fatalf("AddOperator(%s): %v", username, err)
+		t.Fatalf("AddReadyOperator(%s): %v", username, err)
 	}
 	return op
 }

@@ -330,6 +330,23 @@ func testAdminChangesFailClosed(t *testing.T, open func(*testing.T) store.Store)
 		}
 	}
 	admin, sec, cw, cw2 := e.login(t, adminOp), e.login(t, secOp), e.login(t, cwOp), e.login(t, cwOp)
+	// Accounts waiting: one for a second administrator's approval, one
+	// for its holder's enrolment.
+	adaOp := e.addOperator(t, "ada", "admin", "u1")
+	ada := e.login(t, adaOp)
+	rootA := identity.Actor{ID: adminOp.Operator.ID, Role: "admin", Origin: "127.0.0.1", SteppedUp: e.clock.Now()}
+	pia, err := e.auth.AdminAddOperator(ctx, rootA, e.policy, "pia", "caseworker", "u1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rex, err := e.auth.AdminAddOperator(ctx, rootA, e.policy, "rex", "caseworker", "u1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rexCode, err := e.auth.ApproveEnrolment(ctx, identity.Actor{ID: adaOp.Operator.ID, Role: "admin", Origin: "127.0.0.1", SteppedUp: e.clock.Now()}, e.policy, rex.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
 	// A security key to remove.
 	key := newSoftKey(t)
 	opts := e.call(t, req{Method: "POST", Path: "/v1/account/webauthn/begin", Token: cw})
@@ -363,6 +380,14 @@ func testAdminChangesFailClosed(t *testing.T, open func(*testing.T) store.Store)
 					fmt.Fprintf(&b, "  session %x stepped_up=%s group=%q\n", s.Hash[:4], s.SteppedUp.Format(time.RFC3339), s.StepGroup)
 				}
 			}
+			for _, id := range []string{pia.ID, rex.ID} {
+				o, err := tx.GetOperator(ctx, id)
+				if err != nil {
+					t.Fatal(err)
+				}
+				en, err := tx.GetEnrolment(ctx, id)
+				fmt.Fprintf(&b, "%s %s password=%q totp=%d enrolment=%+v %v\n", o.ID, o.Username, o.PasswordHash, len(o.TOTPSecret), en, err)
+			}
 			for _, name := range []string{"newbie", "partner:pole-emploi"} {
 				if _, err := tx.GetOperatorByName(ctx, name); err == nil {
 					fmt.Fprintf(&b, "%s exists\n", name)
@@ -380,6 +405,8 @@ func testAdminChangesFailClosed(t *testing.T, open func(*testing.T) store.Store)
 		r    req
 	}{
 		{"add an operator", req{Method: "POST", Path: "/v1/operators", Token: admin, Body: map[string]string{"username": "newbie", "role": "caseworker", "unit": "u1"}}},
+		{"approve an account", req{Method: "POST", Path: "/v1/operators/" + pia.ID + "/approve", Token: ada}},
+		{"enrol", req{Method: "POST", Path: "/v1/auth/enrol", Body: map[string]string{"username": "rex", "code": rexCode.Code, "password": "rex's own passphrase"}}},
 		{"change a role", req{Method: "PATCH", Path: "/v1/operators/" + cwOp.Operator.ID, Token: admin, Body: map[string]string{"role": "support", "unit": "u2"}}},
 		{"add a partner", req{Method: "POST", Path: "/v1/partners", Token: admin, Body: map[string]string{"name": "pole-emploi", "sector": "employment", "unit": "u1"}}},
 		{"list the operators", req{Method: "GET", Path: "/v1/operators", Token: admin}},

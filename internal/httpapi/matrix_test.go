@@ -156,6 +156,8 @@ func sampleBody(t *testing.T, e *env, path string, op *auth.NewOperator, p synth
 	switch path {
 	case "/v1/auth/login":
 		return map[string]string{"username": "nobody", "password": "wrong"}
+	case "/v1/auth/enrol":
+		return map[string]string{"username": "nobody", "code": "aaaaa-aaaaa-aaaaa-aaaaa", "password": "a matrix passphrase"}
 	case "/v1/auth/totp", "/v1/auth/recovery":
 		return map[string]string{"login_token": "cfl_none", "code": "123456"}
 	case "/v1/auth/webauthn/begin":

@@ -134,16 +134,59 @@ type Lifecycle interface {
 	// there is no such operator.
 	SetOperatorDisabled(ctx context.Context, id string, disabled bool, at time.Time) error
 	// EraseOperator removes an operator's identity: the username becomes
-	// tombstone, the password hash, TOTP secret, WebAuthn credentials and
-	// recovery codes are erased, failures cleared, and the account is
-	// disabled and marked deleted at at. The row and its id stay, for the
-	// audit trail. ErrNotFound if there is no such operator.
+	// tombstone, the password hash, TOTP secret, WebAuthn credentials,
+	// recovery codes and enrolment are erased, failures cleared, and the
+	// account is disabled and marked deleted at at. The row and its id
+	// stay, for the audit trail. ErrNotFound if there is no such operator.
 	EraseOperator(ctx context.Context, id, tombstone string, at time.Time) error
 	// RecordLogin records a successful login of an operator at at.
 	RecordLogin(ctx context.Context, id string, at time.Time) error
 	// ListOperators returns the operators (partners' rows included) whose
 	// id sorts after after, by id, at most limit.
 	ListOperators(ctx context.Context, after string, limit int) ([]Operator, error)
+}
+
+// Enrolments holds the enrolments of accounts waiting for their holder
+// (created, or their factors reset, without a password or second factor)
+// and sets the credentials an enrolment gives.
+type Enrolments interface {
+	// PutEnrolment stores an operator's enrolment, replacing the one it
+	// had; ErrNotFound if there is no such operator.
+	PutEnrolment(ctx context.Context, e *Enrolment) error
+	// GetEnrolment returns an operator's enrolment; ErrNotFound if it has
+	// none.
+	GetEnrolment(ctx context.Context, operator string) (*Enrolment, error)
+	// ApproveEnrolment records the approval of an operator's enrolment
+	// that waits for one: the approver, the code's hash and its expiry.
+	// ErrNotFound if the operator has no enrolment waiting for approval.
+	ApproveEnrolment(ctx context.Context, operator, approver string, codeHash []byte, expires time.Time) error
+	// SpendEnrolment deletes the operator's approved enrolment whose code
+	// hash is codeHash and that expires after at, and reports whether
+	// there was one: a code is spent once, whoever else tries it at the
+	// same time.
+	SpendEnrolment(ctx context.Context, operator string, codeHash []byte, at time.Time) (bool, error)
+	// SetCredentials sets an operator's password hash and sealed TOTP
+	// secret (nil: none); ErrNotFound if there is no such operator.
+	SetCredentials(ctx context.Context, id, passwordHash string, totpSecret []byte) error
+	// ClearFactors erases an operator's security keys and recovery codes.
+	ClearFactors(ctx context.Context, id string) error
+}
+
+// Enrolment is how the holder of a new or reset account sets their own
+// password and second factor: a one-time code, kept as its hash, issued
+// when the enrolment is approved (by an administrator other than the one
+// who asked, or on the host).
+type Enrolment struct {
+	Operator string
+	// RequestedBy is who created or reset the account: an operator id, or
+	// "system" for the host.
+	RequestedBy string
+	Created     time.Time
+	// ApprovedBy is who approved the enrolment ("" until then); CodeHash
+	// and Expires are set with it.
+	ApprovedBy string
+	CodeHash   []byte
+	Expires    time.Time
 }
 
 // Operator is a staff account.

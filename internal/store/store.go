@@ -80,6 +80,7 @@ type Tx interface {
 	identity.Factors
 	identity.Partners
 	identity.Lifecycle
+	identity.Enrolments
 	guard.Store
 	outbox.Queue
 }

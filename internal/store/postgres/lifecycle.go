@@ -27,7 +27,10 @@ func (t *tx) EraseOperator(ctx context.Context, id, tombstone string, at time.Ti
 	if _, err := t.exec(ctx, "erase operator", `DELETE FROM webauthn_credentials WHERE operator = $1`, id); err != nil {
 		return err
 	}
-	_, err := t.exec(ctx, "erase operator", `DELETE FROM recovery_codes WHERE operator = $1`, id)
+	if _, err := t.exec(ctx, "erase operator", `DELETE FROM recovery_codes WHERE operator = $1`, id); err != nil {
+		return err
+	}
+	_, err := t.exec(ctx, "erase operator", `DELETE FROM enrolments WHERE operator = $1`, id)
 	return err
 }
 

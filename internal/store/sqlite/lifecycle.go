@@ -33,6 +33,9 @@ func (t *tx) EraseOperator(ctx context.Context, id, tombstone string, at time.Ti
 	if _, err := t.exec(ctx, "deleteRecovery", id); err != nil {
 		return fmt.Errorf("erase operator: %w", err)
 	}
+	if _, err := t.exec(ctx, "deleteEnrolment", id); err != nil {
+		return fmt.Errorf("erase operator: %w", err)
+	}
 	return nil
 }
 

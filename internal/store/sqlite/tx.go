@@ -111,6 +111,16 @@ var queries = map[string]string{
 	"eraseWebAuthn": `DELETE FROM webauthn_credentials WHERE operator = ?`,
 	"recordLogin":   `UPDATE operators SET last_login = ? WHERE id = ?`,
 	"listOperators": `SELECT ` + operatorColumns + ` FROM operators WHERE id > ? ORDER BY id LIMIT ?`,
+	// Enrolments (enrolment.go).
+	"putEnrolment": `INSERT INTO enrolments (operator, requested_by, created, approved_by, code_hash, expires)
+		SELECT ?1, ?2, ?3, ?4, ?5, ?6 WHERE EXISTS (SELECT 1 FROM operators WHERE id = ?1)
+		ON CONFLICT (operator) DO UPDATE SET requested_by = excluded.requested_by, created = excluded.created,
+		approved_by = excluded.approved_by, code_hash = excluded.code_hash, expires = excluded.expires`,
+	"getEnrolment":     `SELECT operator, requested_by, created, approved_by, code_hash, expires FROM enrolments WHERE operator = ?`,
+	"approveEnrolment": `UPDATE enrolments SET approved_by = ?, code_hash = ?, expires = ? WHERE operator = ? AND approved_by = ''`,
+	"spendEnrolment":   `DELETE FROM enrolments WHERE operator = ? AND approved_by != '' AND code_hash = ? AND expires > ?`,
+	"deleteEnrolment":  `DELETE FROM enrolments WHERE operator = ?`,
+	"setCredentials":   `UPDATE operators SET password_hash = ?, totp_secret = ? WHERE id = ?`,
 }
 
 type stmts struct {

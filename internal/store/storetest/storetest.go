@@ -53,6 +53,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"AuditLeaves", auditLeaves},
 		{"PanicFailsAlone", panicFailsAlone},
 		{"Lifecycle", lifecycle},
+		{"Enrolments", enrolments},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

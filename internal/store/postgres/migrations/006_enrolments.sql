@@ -1,0 +1,13 @@
+-- Coffre PostgreSQL schema (SQLite's migration 015): enrolment codes. An
+-- account created or reset waits here for its holder, who sets their own
+-- password and second factor with a one-time code. The code is issued when
+-- a second administrator (or the host) approves; only its SHA-256 hash is
+-- kept. One per operator; spent codes are deleted.
+CREATE TABLE enrolments (
+	operator     TEXT PRIMARY KEY REFERENCES operators(id),
+	requested_by TEXT NOT NULL,
+	created      BIGINT NOT NULL,
+	approved_by  TEXT NOT NULL DEFAULT '',
+	code_hash    BYTEA,
+	expires      BIGINT NOT NULL DEFAULT 0
+);
