@@ -192,7 +192,7 @@ func openApp(ctx context.Context, o appOptions, stderr io.Writer) (*app, error) 
 	// Roles with attested_keys register only keys of the allow-list.
 	a.RoleAttested = func(role string) bool { r, ok := cfg.Policy.Roles[role]; return ok && r.AttestedKeys }
 	a.Attestation = &auth.Attestation{AAGUIDs: cfg.WebAuthn.Attestation.AAGUIDs, Roots: cfg.WebAuthn.Attestation.Roots}
-	a.Guard = httpapi.AdminGuard(v)
+	a.Guard, a.ApproverMinAge = httpapi.AdminGuard(v), cfg.Guard.ApproverMinAge
 	signer, err := audit.NewSigner(auditlog.Origin, keys.SigningSeed())
 	if err != nil {
 		st.Close()

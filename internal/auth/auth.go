@@ -103,6 +103,9 @@ type Service struct {
 	// Guard, when set, decides administrative acts (budgets, hours, the
 	// hard margin) inside their transactions; the host's acts skip it.
 	Guard AdminGuard
+	// ApproverMinAge: who approves a new account must have had its own
+	// account and role this long (0: any); guard.approver_min_age.
+	ApproverMinAge time.Duration
 	// EnrolFor is how long an enrolment code works once issued (default
 	// DefaultEnrolFor, 72 hours).
 	EnrolFor time.Duration

@@ -212,6 +212,15 @@ func (s *Service) ApproveEnrolment(ctx context.Context, a identity.Actor, pol *p
 		case pol != nil && grantable(pol, op.Role, false) != nil:
 			return refuse(public.Errorf(access.ErrForbidden, "forbidden: the account has a privileged role").WithHint("privileged accounts are enrolled from the host: coffre operator enrol-code"))
 		}
+		if s.ApproverMinAge > 0 {
+			approver, err := tx.GetOperator(ctx, a.ID)
+			if err != nil {
+				return err
+			}
+			if s.now().Sub(approver.PowersSince()) < s.ApproverMinAge {
+				return refuse(public.Errorf(access.ErrForbidden, "forbidden: an approver's account must have had its role for %s: yours is newer", s.ApproverMinAge).WithHint("an established administrator approves it"))
+			}
+		}
 		if err := tx.ApproveEnrolment(ctx, id, a.ID, codeHash(id, normal), expires); err != nil {
 			return err
 		}

@@ -352,3 +352,33 @@ func TestEnrolGuessing(t *testing.T) {
 		t.Errorf("the third failure from one address within a minute = %v, want a ThrottleError", err)
 	}
 }
+
+// TestEstablishedAccountApprover: with a minimum age, an administrator whose
+// own account is newer cannot approve a new account; an established one
+// can.
+func TestEstablishedAccountApprover(t *testing.T) {
+	now := time.Date(2026, 11, 23, 9, 0, 10, 0, time.UTC)
+	s := newService(t, &now)
+	s.ApproverMinAge = 7 * 24 * time.Hour
+	cfg, err := config.Demo(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	old, _ := s.AddReadyOperator(ctx, "old", "pw-old-123456", "admin", "u1")
+	now = now.Add(10 * 24 * time.Hour)
+	maker, _ := s.AddReadyOperator(ctx, "maker", "pw-maker-123456", "admin", "u1")
+	fresh, _ := s.AddReadyOperator(ctx, "fresh", "pw-fresh-123456", "admin", "u1")
+	actor := func(o *auth.NewOperator) identity.Actor {
+		return identity.Actor{ID: o.Operator.ID, Role: "admin", Origin: "10.0.0.1", SteppedUp: now}
+	}
+	lea, err := s.AdminAddOperator(ctx, actor(maker), cfg.Policy, "lea", "support", "u1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.ApproveEnrolment(ctx, actor(fresh), cfg.Policy, lea.ID); !errors.Is(err, access.ErrForbidden) {
+		t.Errorf("a new administrator approves: %v, want ErrForbidden", err)
+	}
+	if code, err := s.ApproveEnrolment(ctx, actor(old), cfg.Policy, lea.ID); err != nil || code.Code == "" {
+		t.Errorf("an established administrator approves: %+v, %v", code, err)
+	}
+}

@@ -218,6 +218,20 @@ type Operator struct {
 	RoleSince time.Time
 }
 
+// PowersSince is when the account last gained its powers: its creation,
+// its enabling or its role, whichever is latest. An approver must be older
+// than that by a minimum age (a two-person rule minted by one hand would
+// otherwise approve itself).
+func (o *Operator) PowersSince() time.Time {
+	since := o.Created
+	for _, t := range []time.Time{o.ActiveSince, o.RoleSince} {
+		if t.After(since) {
+			since = t
+		}
+	}
+	return since
+}
+
 // SessionKind tells a half-done login from a session.
 type SessionKind string
 

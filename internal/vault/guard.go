@@ -412,13 +412,7 @@ func (v *Vault) established(ctx context.Context, tx identity.Operators, a identi
 	if err != nil {
 		return nil, err
 	}
-	since := op.Created
-	for _, t := range []time.Time{op.ActiveSince, op.RoleSince} {
-		if t.After(since) {
-			since = t
-		}
-	}
-	if now.Sub(since) < v.guard.ApproverMinAge {
+	if now.Sub(op.PowersSince()) < v.guard.ApproverMinAge {
 		return forbidden("an approver's account must have had its role for %s: yours is newer", v.guard.ApproverMinAge), nil
 	}
 	return nil, nil
