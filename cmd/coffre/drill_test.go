@@ -81,6 +81,12 @@ func TestDrill(t *testing.T) {
 			if r["false_lockouts"].(float64) != 0 || f["updates"] == 0 || name == "caseworker-day" && f["creates"] == 0 {
 				t.Errorf("%s: false lockouts %v, figures %v", name, r["false_lockouts"], f)
 			}
+			// caseworker-day's five caseworkers (--scale 10) got their
+			// caseloads of 250 through the API, from their units'
+			// supervisors, nothing refused.
+			if name == "caseworker-day" && (f["assigned"] != 5*250 || f["assignments_refused"] != 0) {
+				t.Errorf("caseworker-day: assigned through the API %v, refused %v; want 1250, 0", f["assigned"], f["assignments_refused"])
+			}
 		}
 		if r["pass"] != true {
 			t.Errorf("%s: bound not met: %v", name, r)

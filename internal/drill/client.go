@@ -243,3 +243,10 @@ func (j *jsonBody) reader() io.Reader {
 	}
 	return bytes.NewReader(j.b)
 }
+
+// assignCaseload puts subjects (at most 500) into operator's caseload
+// until until (PUT /v1/operators/{id}/caseload); it returns the HTTP
+// status and the refusal's error code.
+func (s *session) assignCaseload(ctx context.Context, operator string, subjects []string, until time.Time) (int, string, error) {
+	return s.call(ctx, "PUT", "/v1/operators/"+operator+"/caseload", nil, map[string]any{"subjects": subjects, "until": until.Format(time.RFC3339)}, nil)
+}
