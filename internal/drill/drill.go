@@ -86,6 +86,9 @@ type Env struct {
 	LastSeq func(ctx context.Context) (int64, error)
 	// Locked returns an operator's lock code ("" when not locked).
 	Locked func(ctx context.Context, operator string) (string, error)
+	// Disable disables an account on the host, as a security officer
+	// does after an alert.
+	Disable func(ctx context.Context, operator, reason string) error
 
 	// PartnerURL is the partner listener (https), trusted through CA.
 	PartnerURL string
@@ -201,7 +204,12 @@ func New(env *Env, start time.Time) *Drill {
 
 // scenarioRun is the state of one running scenario.
 type scenarioRun struct {
-	start    time.Time
+	start time.Time
+	// from is the sequence number of the run's first audit entry.
+	from int64
+	// admins are the administrators whose acts gave the run accounts
+	// (rogue-admin): see [reachOf].
+	admins   []string
 	accounts []*Account
 	canaries []string
 	figures  map[string]int
@@ -277,7 +285,7 @@ func (d *Drill) runOne(ctx context.Context, sc Scenario) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &scenarioRun{start: start}
+	s := &scenarioRun{start: start, from: from + 1}
 	d.logf("drill: %s ...", sc.Name)
 	if err := sc.run(ctx, d, s); err != nil {
 		return nil, err
