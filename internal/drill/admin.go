@@ -51,6 +51,9 @@ import (
 // pending a second administrator's approval), the attacker has nothing to
 // log in with: the path yields nothing, and the scenario says so.
 func rogueAdmin(ctx context.Context, d *Drill, s *scenarioRun) error {
+	if d.Env.PartnerURL == "" || d.Env.Disable == nil {
+		return fmt.Errorf("the server has no partner listener, or the drill cannot disable accounts on the host")
+	}
 	units := d.units()
 	r := &rogue{d: d, s: s, byID: map[string]*held{}, unit: units[19%len(units)], pairUnit: units[12%len(units)], partnerUnit: units[4%len(units)]}
 	s.figures = map[string]int{"credentials_received": 0, "pending": 0}
