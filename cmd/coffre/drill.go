@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/coffre/coffre/internal/audit"
+	"github.com/coffre/coffre/internal/auth"
 	"github.com/coffre/coffre/internal/drill"
 	"github.com/coffre/coffre/internal/identity"
 	"github.com/coffre/coffre/internal/store"
@@ -195,6 +196,10 @@ func (a *app) drillEnv(ctx context.Context, people int, clock *drill.Clock, stde
 			return err
 		})
 		return n, err
+	}
+	env.Disable = func(ctx context.Context, id, reason string) error {
+		_, err := a.auth.Lifecycle(ctx, auth.Host, nil, auth.Disable, id, reason)
+		return err
 	}
 	env.Locked = func(ctx context.Context, id string) (string, error) {
 		var code string

@@ -19,21 +19,24 @@ func TestDrill(t *testing.T) {
 		t.Skip("loads a directory")
 	}
 	names := []string{"versailles-scrape", "leaked-emails", "canary", "many-accounts", "partner-hijack",
-		"update-oracle", "erase-spree", "create-probe", "policy-probing", "purpose-combination",
+		"update-oracle", "erase-spree", "create-probe", "policy-probing", "purpose-combination", "rogue-admin",
 		"caseworker-day", "support-desk"}
 	code, stdout, stderr := runCLI(t, "drill", "--people", "20000", "--scale", "10", "--json", "--data", t.TempDir(),
 		"--scenario", strings.Join(names, ","))
-	if code != 0 {
-		t.Fatalf("drill exit %d\n%s", code, stderr)
-	}
 	var rep struct {
 		Scenarios []map[string]any `json:"scenarios"`
 	}
 	if err := json.Unmarshal([]byte(stdout), &rep); err != nil {
-		t.Fatalf("JSON: %v\n%s", err, stdout)
+		t.Fatalf("drill exit %d, JSON: %v\n%s\n%s", code, err, stdout, stderr)
 	}
 	if len(rep.Scenarios) != len(names) {
 		t.Fatalf("%d scenarios, want %d", len(rep.Scenarios), len(names))
+	}
+	// The drill fails (exit 1) when a bound is exceeded: only rogue-admin
+	// may, and only while the server hands an account's credentials to
+	// its creator (see below).
+	if code != 0 && !(code == 1 && rogueGap(rep.Scenarios)) {
+		t.Fatalf("drill exit %d\n%s", code, stderr)
 	}
 	for _, r := range rep.Scenarios {
 		for _, k := range []string{"scenario", "kind", "exfiltrated", "exfiltrated_out_of_scope", "locked_accounts", "false_lockouts", "seconds_to_lockout"} {
@@ -77,15 +80,60 @@ func TestDrill(t *testing.T) {
 			if f["people_assembled"] > 25 || f["people_assembled"] == 0 || locked != 1 {
 				t.Errorf("purpose-combination: figures %v, locked %v", f, locked)
 			}
+		case "rogue-admin":
+			// Every path was tried, through the admin API, and its
+			// refusals are the guard's and the policy's: partners get
+			// partner roles only, and the stolen sessions met the
+			// administrators' budgets (the fast one locked, the slow one
+			// never refused).
+			if f["partner_roles_refused"] != 2 || f["partners_registered"] == 0 || f["admins_locked"] != 1 || f["admin_limited"] == 0 ||
+				f["admin_limited_slow"] != 0 || f["accounts_minted"] == 0 || f["records_admin"] != 0 || f["records_partner"] > 25 {
+				t.Errorf("rogue-admin: figures %v", f)
+			}
+			// The bound: at most 25 records in all. It holds only once
+			// creating an account no longer hands its credentials to the
+			// creator (pending a second administrator's approval); until
+			// then the accounts minted read what their budgets allow and
+			// the report says FAILED.
+			if f["credentials_received"] == 0 && (ex > 25 || r["pass"] != true) {
+				t.Errorf("rogue-admin: %v records with no credentials received, want ≤ 25", ex)
+			}
+			if f["credentials_received"] > 0 {
+				t.Logf("rogue-admin: %v records, the creator received %v accounts' credentials: bound not met until creation stops handing them out", ex, f["credentials_received"])
+				continue
+			}
 		case "caseworker-day", "support-desk":
 			if r["false_lockouts"].(float64) != 0 || f["updates"] == 0 || name == "caseworker-day" && f["creates"] == 0 {
 				t.Errorf("%s: false lockouts %v, figures %v", name, r["false_lockouts"], f)
+			}
+			// caseworker-day's five caseworkers (--scale 10) got their
+			// caseloads of 250 through the API, from their units'
+			// supervisors, nothing refused.
+			if name == "caseworker-day" && (f["assigned"] != 5*250 || f["assignments_refused"] != 0) {
+				t.Errorf("caseworker-day: assigned through the API %v, refused %v; want 1250, 0", f["assigned"], f["assignments_refused"])
 			}
 		}
 		if r["pass"] != true {
 			t.Errorf("%s: bound not met: %v", name, r)
 		}
 	}
+}
+
+// rogueGap reports whether rs fail only where rogue-admin exceeds its
+// bound through accounts whose credentials the server handed to their
+// creator: the gap that pending approval of new accounts closes.
+func rogueGap(rs []map[string]any) bool {
+	gap := false
+	for _, r := range rs {
+		switch {
+		case r["pass"] == true:
+		case r["scenario"] == "rogue-admin" && figures(r)["credentials_received"] > 0:
+			gap = true
+		default:
+			return false
+		}
+	}
+	return gap
 }
 
 // figures returns a result's own figures.

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"time"
 
 	"github.com/pquerna/otp"
@@ -242,4 +243,91 @@ func (j *jsonBody) reader() io.Reader {
 		return nil
 	}
 	return bytes.NewReader(j.b)
+}
+
+// assignCaseload puts subjects (at most 500) into operator's caseload
+// until until (PUT /v1/operators/{id}/caseload); it returns the HTTP
+// status and the refusal's error code.
+func (s *session) assignCaseload(ctx context.Context, operator string, subjects []string, until time.Time) (int, string, error) {
+	return s.call(ctx, "PUT", "/v1/operators/"+operator+"/caseload", nil, map[string]any{"subjects": subjects, "until": until.Format(time.RFC3339)}, nil)
+}
+
+// created is the answer to POST /v1/operators: the new account's id and,
+// when the server hands them to the creator, its credentials.
+type created struct {
+	ID       string `json:"id"`
+	Status   string `json:"status"`
+	Password string `json:"password"`
+	TOTPURI  string `json:"totp_uri"`
+}
+
+// secret returns the TOTP secret of the answer's enrolment URI ("" when
+// the answer carries no credentials: an account pending approval).
+func (c *created) secret() string {
+	if c.Password == "" || c.TOTPURI == "" {
+		return ""
+	}
+	u, err := url.Parse(c.TOTPURI)
+	if err != nil {
+		return ""
+	}
+	return u.Query().Get("secret")
+}
+
+// createOperator creates an operator (POST /v1/operators); it returns the
+// answer, the HTTP status and the refusal's error code.
+func (s *session) createOperator(ctx context.Context, username, role, unit string) (*created, int, string, error) {
+	var out created
+	st, code, err := s.call(ctx, "POST", "/v1/operators", nil, map[string]string{"username": username, "role": role, "unit": unit}, &out)
+	return &out, st, code, err
+}
+
+// setRole moves operator id to role and unit (PATCH /v1/operators/{id}).
+func (s *session) setRole(ctx context.Context, id, role, unit string) (int, string, error) {
+	return s.call(ctx, "PATCH", "/v1/operators/"+id, nil, map[string]string{"role": role, "unit": unit}, nil)
+}
+
+// enable enables the disabled account id (POST /v1/operators/{id}/enable).
+func (s *session) enable(ctx context.Context, id, reason string) (int, string, error) {
+	return s.call(ctx, "POST", "/v1/operators/"+id+"/enable", nil, map[string]string{"reason": reason}, nil)
+}
+
+// addPartner registers a partner under role (POST /v1/partners); it
+// returns the credentials the answer carries (nil when refused).
+func (s *session) addPartner(ctx context.Context, name, sector, unit, role string) (*PartnerCreds, int, string, error) {
+	var out struct {
+		ID          string `json:"id"`
+		APIKey      string `json:"api_key"`
+		Certificate string `json:"certificate"`
+		PrivateKey  string `json:"private_key"`
+	}
+	st, code, err := s.call(ctx, "POST", "/v1/partners", nil, map[string]string{"name": name, "sector": sector, "unit": unit, "role": role}, &out)
+	if err != nil || st != http.StatusCreated || out.APIKey == "" || out.PrivateKey == "" {
+		return nil, st, code, err
+	}
+	return &PartnerCreds{ID: out.ID, APIKey: out.APIKey, CertPEM: []byte(out.Certificate), KeyPEM: []byte(out.PrivateKey)}, st, code, nil
+}
+
+// requestExtension asks for a budget extension (POST /v1/extensions); it
+// returns the extension's id.
+func (s *session) requestExtension(ctx context.Context, subjects, hours int, reason string) (string, int, string, error) {
+	var out struct {
+		ID string `json:"id"`
+	}
+	st, code, err := s.call(ctx, "POST", "/v1/extensions", nil, map[string]any{"subjects": subjects, "hours": hours, "reason": reason}, &out)
+	return out.ID, st, code, err
+}
+
+// approveExtension approves extension id with a fresh TOTP code at the
+// simulated time (its 30-second step must be later than the login's);
+// 202 is a first approval of two.
+func (s *session) approveExtension(ctx context.Context, id string) (int, string, error) {
+	if ok, err := s.ensure(ctx); !ok || err != nil {
+		return s.loginStatus, "", err
+	}
+	code, err := totp.GenerateCodeCustom(s.a.Secret, s.c.env.Clock.Now(), totp.ValidateOpts{Period: 30, Digits: otp.DigitsSix, Algorithm: otp.AlgorithmSHA1})
+	if err != nil {
+		return 0, "", err
+	}
+	return s.call(ctx, "POST", "/v1/extensions/"+id+"/approve", nil, map[string]string{"code": code}, nil)
 }

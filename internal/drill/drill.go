@@ -86,6 +86,9 @@ type Env struct {
 	LastSeq func(ctx context.Context) (int64, error)
 	// Locked returns an operator's lock code ("" when not locked).
 	Locked func(ctx context.Context, operator string) (string, error)
+	// Disable disables an account on the host, as a security officer
+	// does after an alert.
+	Disable func(ctx context.Context, operator, reason string) error
 
 	// PartnerURL is the partner listener (https), trusted through CA.
 	PartnerURL string
@@ -145,6 +148,10 @@ type Scenario struct {
 	Bound string
 	// Slow scenarios run only when named (--scenario).
 	Slow bool
+	// Lead is how long before its Monday morning the scenario's setup
+	// starts (a caseload assigned on the working days before, say); the
+	// clock starts there.
+	Lead time.Duration
 	run  func(ctx context.Context, d *Drill, s *scenarioRun) error
 	// measure, if set, adds the scenario's own figures to f, counted from
 	// the audit entries of its run.
@@ -197,7 +204,12 @@ func New(env *Env, start time.Time) *Drill {
 
 // scenarioRun is the state of one running scenario.
 type scenarioRun struct {
-	start    time.Time
+	start time.Time
+	// from is the sequence number of the run's first audit entry.
+	from int64
+	// admins are the administrators whose acts gave the run accounts
+	// (rogue-admin): see [reachOf].
+	admins   []string
 	accounts []*Account
 	canaries []string
 	figures  map[string]int
@@ -263,14 +275,17 @@ func (d *Drill) logf(format string, args ...any) {
 
 func (d *Drill) runOne(ctx context.Context, sc Scenario) (*Result, error) {
 	wall := time.Now()
+	for d.week.Add(8 * time.Hour).Add(-sc.Lead).Before(d.Env.Clock.Now()) {
+		d.week = d.week.AddDate(0, 0, 7) // the clock never goes back: the setup waits a week
+	}
 	start := d.week.Add(8 * time.Hour) // Monday 08:00
 	d.week = d.week.AddDate(0, 0, 14)  // the next scenario: two weeks on
-	d.Env.Clock.Set(start)
+	d.Env.Clock.Set(start.Add(-sc.Lead))
 	from, err := d.Env.LastSeq(ctx)
 	if err != nil {
 		return nil, err
 	}
-	s := &scenarioRun{start: start}
+	s := &scenarioRun{start: start, from: from + 1}
 	d.logf("drill: %s ...", sc.Name)
 	if err := sc.run(ctx, d, s); err != nil {
 		return nil, err
@@ -379,8 +394,25 @@ func (d *Drill) count(ctx context.Context, sc Scenario, s *scenarioRun, from int
 }
 
 // account creates an operator of role in unit, with a caseload of n
-// people of the unit, connecting from origin.
+// people of the unit (assigned on the host, as the nightly sync does),
+// connecting from origin.
 func (d *Drill) account(ctx context.Context, s *scenarioRun, role, unit string, n int, origin string) (*Account, error) {
+	a, err := d.staff(ctx, s, role, unit, n, origin)
+	if err != nil {
+		return nil, err
+	}
+	if len(a.Caseload) > 0 {
+		if err := d.Env.Assign(ctx, a.ID, a.Caseload); err != nil {
+			return nil, err
+		}
+	}
+	return a, nil
+}
+
+// staff creates an operator of role in unit on the host, connecting from
+// origin, and sets aside n people of the unit for its caseload without
+// assigning them (see [Drill.assignThroughAPI]).
+func (d *Drill) staff(ctx context.Context, s *scenarioRun, role, unit string, n int, origin string) (*Account, error) {
 	d.mu.Lock()
 	d.nameN++
 	name := fmt.Sprintf("drill-%s-%d", role, d.nameN)
@@ -399,13 +431,7 @@ func (d *Drill) account(ctx context.Context, s *scenarioRun, role, unit string, 
 	if err != nil {
 		return nil, err
 	}
-	a.Origin = origin
-	if len(load) > 0 {
-		if err := d.Env.Assign(ctx, a.ID, load); err != nil {
-			return nil, err
-		}
-	}
-	a.Caseload = load
+	a.Origin, a.Caseload = origin, load
 	s.mu.Lock()
 	s.accounts = append(s.accounts, a)
 	s.mu.Unlock()

@@ -41,6 +41,8 @@ func TestAttackerArithmetic(t *testing.T) {
 	}{
 		{"trusted caseworker", cw, true, 126 * time.Second, quota{caseload: 92, unit: 6, outside: 2}},
 		{"untrusted caseworker", cw, false, 126 * time.Second, quota{caseload: 0, unit: 5, outside: 0}},
+		{"support desk: every subject in its scope", guard.Limits{AllUnits: true, Rate: 2, SubjectsPerHour: 60, SubjectsPerDay: 250, OutOfCaseloadPerDay: 20,
+			UntrustedPerDay: 5, VelocitySubjects: 20, VelocityWindow: 10 * time.Minute}, true, 63 * time.Second, quota{caseload: 250}},
 		{"velocity binds", guard.Limits{VelocitySubjects: 10, VelocityWindow: time.Hour, SubjectsPerDay: 10}, true, 378 * time.Second, quota{caseload: 0, unit: 10, outside: 0}},
 	}
 	for _, tt := range tests {
@@ -185,6 +187,37 @@ func TestPrint(t *testing.T) {
 	for _, want := range []string{"exfiltrated ≤ 25: ok", "values confirmed ≤ 25, locked: FAILED", "\n\nupdate-oracle: values confirmed 9, values free 3\n"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("Print lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+// TestReach: the accounts a rogue administrator reached, and the path of
+// each at the time, come from its allowed acts in the audit log; refused
+// acts, other administrators' acts and reasons that name no account reach
+// nothing.
+func TestReach(t *testing.T) {
+	admins := []string{"op_admin"}
+	steps := []struct {
+		e    audit.Entry
+		want map[string]string
+	}{
+		{audit.Entry{Actor: "op_admin", Action: "operator.add", Decision: "allow", Reason: "op_cw role caseworker"}, map[string]string{"op_cw": "mint"}},
+		{audit.Entry{Actor: "op_admin", Action: "operator.add", Decision: "deny:limited:operators_per_day", Reason: "op_x role support"}, map[string]string{"op_cw": "mint"}},
+		{audit.Entry{Actor: "op_other", Action: "operator.add", Decision: "allow", Reason: "op_y role support"}, map[string]string{"op_cw": "mint"}},
+		{audit.Entry{Actor: "op_cw", Action: "extension.request", Decision: "allow:ext_1", Reason: "ext_1 (5000 subjects, 72 h): x"}, map[string]string{"op_cw": "extension"}},
+		{audit.Entry{Actor: "op_admin", Action: "operator.add", Decision: "allow", Reason: "op_sup role supervisor"}, map[string]string{"op_cw": "extension", "op_sup": "mint"}},
+		{audit.Entry{Actor: "op_sup", Action: "extension.approve", Decision: "allow:first:op_cw", Reason: "ext_1"}, map[string]string{"op_cw": "extension", "op_sup": "extension"}},
+		{audit.Entry{Actor: "op_admin", Action: "operator.role", Decision: "allow", Reason: "op_sup supervisor→support unit u"}, map[string]string{"op_cw": "extension", "op_sup": "grant"}},
+		{audit.Entry{Actor: "op_admin", Action: "operator.enable", Decision: "allow", Reason: "op_old: back from leave"}, map[string]string{"op_cw": "extension", "op_sup": "grant", "op_old": "enable"}},
+		{audit.Entry{Actor: "op_admin", Action: "partner.add", Decision: "deny:forbidden", Reason: ""}, map[string]string{"op_cw": "extension", "op_sup": "grant", "op_old": "enable"}},
+		{audit.Entry{Actor: "op_admin", Action: "partner.add", Decision: "allow", Reason: "op_p acme sector employment role partner"}, map[string]string{"op_cw": "extension", "op_sup": "grant", "op_old": "enable", "op_p": "partner"}},
+		{audit.Entry{Actor: "op_admin", Action: "operator.enable", Decision: "allow", Reason: "(malformed operator id)"}, map[string]string{"op_cw": "extension", "op_sup": "grant", "op_old": "enable", "op_p": "partner"}},
+	}
+	paths := map[string]string{}
+	for i, st := range steps {
+		reach(paths, st.e, admins)
+		if !maps.Equal(paths, st.want) {
+			t.Fatalf("after entry %d (%s %s): %v, want %v", i, st.e.Action, st.e.Decision, paths, st.want)
 		}
 	}
 }

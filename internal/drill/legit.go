@@ -3,6 +3,9 @@ package drill
 import (
 	"context"
 	"fmt"
+	"net/http"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -17,17 +20,25 @@ import (
 // (a move, a new phone, a new job, a corrected email: see [Drill.change]),
 // and a caseworker creates a new person in its unit on about one day in
 // three, then opens the new record.
+//
+// The caseloads (250 people each) are assigned through the API by the
+// units' supervisors on the working days before (see
+// [Drill.assignThroughAPI]), not on the host: the production path, with
+// its guard and budgets.
 func caseworkerWeek(ctx context.Context, d *Drill, s *scenarioRun) error {
 	n := max(50/d.Scale, 2)
 	units := d.units()
 	var accs []*Account
 	for i := range n {
 		unit := units[(20+i)%len(units)]
-		a, err := d.account(ctx, s, "caseworker", unit, 250, fmt.Sprintf("10.1.%d.%d", i/200, 10+i%200))
+		a, err := d.staff(ctx, s, "caseworker", unit, 250, fmt.Sprintf("10.1.%d.%d", i/200, 10+i%200))
 		if err != nil {
 			return err
 		}
 		accs = append(accs, a)
+	}
+	if err := d.assignThroughAPI(ctx, s, accs); err != nil {
+		return err
 	}
 	var evs []event
 	person := 0
@@ -83,6 +94,100 @@ func caseworkerWeek(ctx context.Context, d *Drill, s *scenarioRun) error {
 	}
 	return d.play(ctx, s, accs, evs, false)
 }
+
+// assignThroughAPI assigns the caseloads set aside for accs (see
+// [Drill.staff]) as a team does: one supervisor of each unit (created on
+// the host, one of the scenario's accounts, so that a lock of it counts as
+// a false lockout too) sends PUT /v1/operators/{id}/caseload at 09:00 on
+// the working days before the scenario's Monday, each assignment until a
+// month after it. A supervisor assigns at most its role's
+// assignments_per_day people a day (demo: 300, one caseload of 250) and 500
+// a request, so a unit with two caseworkers is set up over two days, the
+// Thursday and the Friday: the budget is what bounds a team lead's day,
+// and the drill keeps to it rather than raising it or adding team leads.
+func (d *Drill) assignThroughAPI(ctx context.Context, s *scenarioRun, accs []*Account) error {
+	lim := d.Env.Limits["supervisor"]
+	budget := lim.AssignmentsPerDay
+	if budget <= 0 || budget > maxAssignBatch {
+		budget = maxAssignBatch
+	}
+	until := s.start.AddDate(0, 1, 0)
+	type job struct {
+		sup, to *Account
+		ids     []string
+		day     int // working days before the Monday, 1 = the last one
+	}
+	var jobs []job
+	var units []string
+	byUnit := map[string][]*Account{}
+	for _, a := range accs {
+		if byUnit[a.Unit] == nil {
+			units = append(units, a.Unit)
+		}
+		byUnit[a.Unit] = append(byUnit[a.Unit], a)
+	}
+	for i, u := range units {
+		sup, err := d.staff(ctx, s, "supervisor", u, 0, fmt.Sprintf("10.1.250.%d", 10+i%200))
+		if err != nil {
+			return err
+		}
+		// Pack the unit's caseloads into days of at most budget people,
+		// in requests of at most maxAssignBatch, then count the days back
+		// from the Friday before.
+		first, day, left := len(jobs), 0, 0
+		for _, a := range byUnit[u] {
+			for ids := a.Caseload; len(ids) > 0; {
+				if left == 0 {
+					day, left = day+1, budget
+				}
+				k := min(len(ids), left)
+				jobs = append(jobs, job{sup: sup, to: a, ids: ids[:k], day: day})
+				ids, left = ids[k:], left-k
+			}
+		}
+		for j := first; j < len(jobs); j++ {
+			jobs[j].day = day - jobs[j].day + 1
+		}
+	}
+	// Working days before the Monday, latest first.
+	var days []time.Time
+	for t := s.start.AddDate(0, 0, -1); len(days) < 5; t = t.AddDate(0, 0, -1) {
+		at := time.Date(t.Year(), t.Month(), t.Day(), 9, 0, 0, 0, d.Env.Location)
+		if lim.Hours.Open(at) {
+			days = append(days, at)
+		}
+	}
+	slices.SortStableFunc(jobs, func(a, b job) int { return b.day - a.day })
+	type daySession struct {
+		sup *Account
+		day int
+	}
+	sessions := map[daySession]*session{} // a login a day: yesterday's session is over
+	for i, j := range jobs {
+		if j.day > len(days) {
+			return fmt.Errorf("unit %s: %d days of assignments do not fit the week before", j.sup.Unit, j.day)
+		}
+		d.Env.Clock.Set(days[j.day-1].Add(time.Duration(i) * time.Second))
+		k := daySession{j.sup, j.day}
+		se := sessions[k]
+		if se == nil {
+			se = &session{c: d.client, a: j.sup}
+			sessions[k] = se
+		}
+		st, code, err := se.assignCaseload(ctx, j.to.ID, j.ids, until)
+		s.count(st)
+		if err != nil {
+			return err
+		}
+		if st != http.StatusOK {
+			return fmt.Errorf("supervisor %s assigning %d people to %s: %d %s", j.sup.Name, len(j.ids), j.to.Name, st, code)
+		}
+	}
+	return nil
+}
+
+// maxAssignBatch is the most ids PUT /v1/operators/{id}/caseload takes.
+const maxAssignBatch = 500
 
 // supportDesk: 20 support agents over two days, answering calls from
 // anyone in the directory: one every 2–4 minutes in the 08:30–10:30 peak,
@@ -283,9 +388,10 @@ func (d *Drill) anyone() int {
 }
 
 // dayFigures counts what the legitimate accounts changed and created
-// (and the changes and creates refused, whatever the reason), and their
-// soft limits by code (limited_<code>): what a tight budget costs a
-// working day.
+// (and the changes and creates refused, whatever the reason), the people
+// they assigned to caseloads through the API (and the assignments
+// refused), and their soft limits by code (limited_<code>): what a tight
+// budget costs a working day.
 func dayFigures(_ *Drill, s *scenarioRun, es []audit.Entry, f map[string]int) {
 	f["updates"], f["creates"], f["writes_refused"] = 0, 0, 0
 	for _, e := range es {
@@ -294,6 +400,10 @@ func dayFigures(_ *Drill, s *scenarioRun, es []audit.Entry, f map[string]int) {
 		}
 		write := e.Action == "update" || e.Action == "create"
 		switch {
+		case e.Action == "caseload.assign" && strings.HasPrefix(e.Decision, "allow"):
+			f["assigned"] += assignedCount(e.Reason)
+		case e.Action == "caseload.assign":
+			f["assignments_refused"]++
 		case e.Action == "update" && strings.HasPrefix(e.Decision, "allow"):
 			f["updates"]++
 		case e.Action == "create" && strings.HasPrefix(e.Decision, "allow"):
@@ -305,4 +415,13 @@ func dayFigures(_ *Drill, s *scenarioRun, es []audit.Entry, f map[string]int) {
 			f["limited_"+strings.TrimPrefix(e.Decision, "deny:limited:")]++
 		}
 	}
+}
+
+// assignedCount reads the number of people of a caseload.assign entry's
+// reason ("op_…: 250 subjects until …"); 0 if it says none.
+func assignedCount(reason string) int {
+	_, rest, _ := strings.Cut(reason, ": ")
+	num, _, _ := strings.Cut(rest, " ")
+	n, _ := strconv.Atoi(num)
+	return n
 }

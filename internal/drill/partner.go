@@ -28,54 +28,97 @@ func partnerHijack(ctx context.Context, d *Drill, s *scenarioRun) error {
 	}
 	d.nameN++
 	s.accounts = append(s.accounts, &Account{ID: creds.ID, Name: "partner", Role: "partner", Unit: unit})
-	cert, err := tls.X509KeyPair(creds.CertPEM, creds.KeyPEM)
+	pl, err := d.newPuller(creds, unit)
 	if err != nil {
 		return err
 	}
+	if _, err := pl.burst(ctx, s); err != nil {
+		return err
+	}
+	// Slow: every ten simulated minutes for a day.
+	for range 6 * 24 {
+		d.Env.Clock.Set(d.Env.Clock.Now().Add(10 * time.Minute))
+		if _, err := pl.pull(ctx, s); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// puller reads records through the partner listener with a partner's
+// credentials: a lookup of the next email of a leaked list, and a read of
+// what it finds.
+type puller struct {
+	d      *Drill
+	c      *http.Client
+	creds  *PartnerCreds
+	emails []string
+	next   atomic.Int64
+}
+
+// newPuller returns a puller with creds whose leaked list holds people of
+// the partner's own unit first (the worst case), then anyone.
+func (d *Drill) newPuller(creds *PartnerCreds, unit string) (*puller, error) {
+	cert, err := tls.X509KeyPair(creds.CertPEM, creds.KeyPEM)
+	if err != nil {
+		return nil, err
+	}
 	c := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 16,
 		TLSClientConfig: &tls.Config{RootCAs: d.Env.CA, Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS13}}}
-	// The leaked list: people of the partner's own unit first (the worst
-	// case), then anyone.
-	var emails []string
+	pl := &puller{d: d, c: c, creds: creds}
 	own := d.byUnit[unit]
 	for _, j := range own[:min(2000, len(own))] {
-		emails = append(emails, d.Env.Emails[j])
+		pl.emails = append(pl.emails, d.Env.Emails[j])
 	}
+	d.mu.Lock()
 	for range 3000 {
-		emails = append(emails, d.Env.Emails[d.rng.IntN(len(d.Env.Emails))])
+		pl.emails = append(pl.emails, d.Env.Emails[d.rng.IntN(len(d.Env.Emails))])
 	}
-	pull := func(email string) (int, error) {
-		var out struct {
-			ID string `json:"id"`
-		}
-		st, err := partnerCall(ctx, c, d.Env.PartnerURL, "POST", "/v1/subjects/lookup", creds.APIKey, map[string]string{"field": "email_pro", "value": email}, &out)
-		s.count(st)
-		if err != nil || st != http.StatusOK {
-			return st, err
-		}
-		st, err = partnerCall(ctx, c, d.Env.PartnerURL, "GET", "/v1/subjects/"+out.ID, creds.APIKey, nil, nil)
-		s.count(st)
+	d.mu.Unlock()
+	return pl, nil
+}
+
+// pull looks the next email of the list up and reads what it finds; it
+// returns the status of its last request.
+func (pl *puller) pull(ctx context.Context, s *scenarioRun) (int, error) {
+	d := pl.d
+	email := pl.emails[int(pl.next.Add(1)-1)%len(pl.emails)]
+	var out struct {
+		ID string `json:"id"`
+	}
+	st, err := partnerCall(ctx, pl.c, d.Env.PartnerURL, "POST", "/v1/subjects/lookup", pl.creds.APIKey, map[string]string{"field": "email_pro", "value": email}, &out)
+	s.count(st)
+	if err != nil || st != http.StatusOK {
 		return st, err
 	}
-	// Fast: eight clients until the server refuses for good.
-	var next atomic.Int64
+	st, err = partnerCall(ctx, pl.c, d.Env.PartnerURL, "GET", "/v1/subjects/"+out.ID, pl.creds.APIKey, nil, nil)
+	s.count(st)
+	return st, err
+}
+
+// burst pulls with eight clients as fast as the server answers, through
+// the list, until the server refuses for good (423, 401); it returns the
+// last refusal's status (200 if none).
+func (pl *puller) burst(ctx context.Context, s *scenarioRun) (int, error) {
 	var stop atomic.Bool
+	var last atomic.Int64
+	last.Store(http.StatusOK)
 	var wg sync.WaitGroup
 	errs := make(chan error, 8)
 	for range 8 {
 		wg.Go(func() {
 			for !stop.Load() {
-				i := int(next.Add(1) - 1)
-				if i >= len(emails) {
+				if int(pl.next.Load()) >= len(pl.emails) {
 					return
 				}
-				st, err := pull(emails[i])
+				st, err := pl.pull(ctx, s)
 				if err != nil {
 					errs <- err
 					stop.Store(true)
 					return
 				}
 				if st == http.StatusLocked || st == http.StatusUnauthorized {
+					last.Store(int64(st))
 					stop.Store(true)
 				}
 			}
@@ -83,19 +126,7 @@ func partnerHijack(ctx context.Context, d *Drill, s *scenarioRun) error {
 	}
 	wg.Wait()
 	close(errs)
-	if err := <-errs; err != nil {
-		return err
-	}
-	// Slow: every ten simulated minutes for a day.
-	i := int(next.Load())
-	for range 6 * 24 {
-		d.Env.Clock.Set(d.Env.Clock.Now().Add(10 * time.Minute))
-		if _, err := pull(emails[i%len(emails)]); err != nil {
-			return err
-		}
-		i++
-	}
-	return nil
+	return int(last.Load()), <-errs
 }
 
 // partnerCall sends one partner request and decodes a 200 answer into out.

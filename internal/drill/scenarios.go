@@ -2,6 +2,7 @@ package drill
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"slices"
@@ -40,16 +41,21 @@ var scenarios = []Scenario{
 		}},
 	{Name: "purpose-combination", Kind: "attack", Bound: "people with national id, birth date and health note ≤ 25, locked", run: purposeCombination, measure: combinationFigures,
 		pass: func(r *Result) bool { return r.Figures["people_assembled"] <= 25 && r.LockedAccounts == 1 }},
+	{Name: "rogue-admin", Kind: "attack", Bound: "records through what the admin API gives ≤ 25 in all", run: rogueAdmin, measure: adminFigures,
+		pass: func(r *Result) bool { return r.Exfiltrated <= 25 }},
 	{Name: "credential-stuffing", Kind: "attack", Slow: true, Bound: "no session; targets locked; regulars log in", run: credentialStuffing,
 		pass: func(r *Result) bool {
 			f := r.Figures
 			return f["sessions_obtained"] == 0 && f["targets_locked"] == f["targets"] && f["regular_logins_failed"] == 0 && f["regular_logins_ok"] > 0
 		}},
-	{Name: "caseworker-day", Kind: "legitimate", Bound: "0 false lockouts", run: caseworkerWeek, measure: dayFigures,
+	{Name: "caseworker-day", Kind: "legitimate", Bound: "0 false lockouts", Lead: 7 * 24 * time.Hour, run: caseworkerWeek, measure: dayFigures,
 		pass: func(r *Result) bool { return r.FalseLockouts == 0 }},
 	{Name: "support-desk", Kind: "legitimate", Bound: "0 false lockouts", run: supportDesk, measure: dayFigures,
 		pass: func(r *Result) bool { return r.FalseLockouts == 0 }},
 }
+
+// errNoLogin: the account cannot log in (locked, disabled).
+var errNoLogin = errors.New("cannot log in")
 
 // attackReason is what an attacker types as Coffre-Reason: they read the
 // hint of the first refusal and copy a plausible ticket number.
@@ -64,7 +70,7 @@ func hammer(ctx context.Context, d *Drill, a *Account, workers, n int, step func
 		return err
 	}
 	if first.token == "" {
-		return fmt.Errorf("login of %s: status %d", a.Name, first.loginStatus)
+		return fmt.Errorf("login of %s: status %d: %w", a.Name, first.loginStatus, errNoLogin)
 	}
 	var next atomic.Int64
 	var stop atomic.Bool
@@ -170,6 +176,8 @@ func pace(lim guard.Limits) time.Duration {
 // reads in a day: the most every budget allows.
 type quota struct{ caseload, unit, outside int }
 
+func (q quota) total() int { return q.caseload + q.unit + q.outside }
+
 func dayQuota(lim guard.Limits, trusted bool) quota {
 	capOr := func(n, def int) int {
 		if n <= 0 {
@@ -180,6 +188,9 @@ func dayQuota(lim guard.Limits, trusted bool) quota {
 	total := capOr(lim.SubjectsPerDay, 1000)
 	if !trusted {
 		total = min(total, capOr(lim.UntrustedPerDay, total))
+	}
+	if lim.AllUnits {
+		return quota{caseload: total} // every subject counts as in the caseload
 	}
 	q := quota{unit: capOr(lim.OutOfCaseloadPerDay, 1000), outside: capOr(lim.OutOfUnitPerDay, 1000)}
 	q.unit = min(q.unit, total)
@@ -309,6 +320,9 @@ type event struct {
 	// create, if set: the account creates this person in its own unit,
 	// then reads it back (the event has no id).
 	create map[string]string
+	// do, if set, is the event: it returns the status of its last
+	// request (a partner's pull through the partner listener).
+	do func(ctx context.Context) (int, error)
 }
 
 // play runs events in simulated time: events of the same simulated minute
@@ -386,6 +400,9 @@ func (d *Drill) play(ctx context.Context, s *scenarioRun, accounts []*Account, e
 
 // doEvent runs one event and returns the status of its last request.
 func (d *Drill) doEvent(ctx context.Context, s *scenarioRun, se *session, e event) (int, error) {
+	if e.do != nil {
+		return e.do(ctx)
+	}
 	id := e.id
 	if e.create != nil {
 		created, st, err := se.create(ctx, se.a.Unit, e.create)
