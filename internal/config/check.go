@@ -719,6 +719,9 @@ func (p *parser) roles(m named[roleFile], declaredPurposes map[string]bool, step
 				p.bad(v.Partner, "a partner role holds no permission but lookup, got %q: partners read and look up, nothing more", perm)
 			}
 		}
+		if r.Has(policy.PermOperators) && r.Has(policy.PermAssign) {
+			p.bad(v.Permissions, "a role holds operators or assign, not both: who creates accounts must not also fill their caseloads")
+		}
 		p.attestedKeys(v, r, mfaOK, roots)
 		if p.total() == before && !e.Bad {
 			out = append(out, r)
