@@ -114,3 +114,24 @@ func TestEnrolmentCodes(t *testing.T) {
 		t.Error("the same code hashes the same for two accounts")
 	}
 }
+
+// FuzzNormalCode: whatever a person types as an enrolment code, the
+// normal form is codeLen characters of the code alphabet, a fixed point,
+// and a new code is always accepted as itself.
+func FuzzNormalCode(f *testing.F) {
+	f.Add(newEnrolmentCode())
+	f.Add("AAAAA-bbbbb-CCCCC-ddddd")
+	f.Add(" a-a ")
+	f.Fuzz(func(t *testing.T, code string) {
+		n, ok := normalCode(code)
+		if !ok {
+			return
+		}
+		if len(n) != codeLen || strings.Trim(n, "abcdefghijklmnopqrstuvwxyz234567") != "" {
+			t.Fatalf("normalCode(%q) = %q", code, n)
+		}
+		if again, ok := normalCode(n); !ok || again != n {
+			t.Fatalf("normalCode is no fixed point on %q: %q, %v", n, again, ok)
+		}
+	})
+}
