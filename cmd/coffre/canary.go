@@ -38,10 +38,7 @@ func runCanary(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	partner := fs.String("partner", "", "bind the canaries to this partner `name`")
 	asJSON := fs.Bool("json", false, "print the result as JSON")
 	args = args[1:]
-	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
-		args = append(args[1:], args[0]) // the count before the flags
-	}
-	if err := parse(fs, args); err != nil {
+	if err := parse(fs, argFirst(args)); err != nil {
 		return err
 	}
 	n, err := strconv.Atoi(fs.Arg(0))

@@ -81,8 +81,8 @@ func runCaseload(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	maxErrors := fs.Int("max-errors", 100, "row errors to print (all are counted)")
 	asJSON := fs.Bool("json", false, "print the result as JSON (row errors also stay on stderr)")
 	args = args[1:]
-	if sub != "sync" && len(args) > 0 && args[0] != "" && args[0][0] != '-' {
-		args = append(args[1:], args[0]) // the operator before the flags
+	if sub != "sync" {
+		args = argFirst(args)
 	}
 	if err := parse(fs, args); err != nil {
 		return err

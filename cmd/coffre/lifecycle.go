@@ -37,10 +37,7 @@ func runLifecycle(ctx context.Context, act auth.Act, args []string, stdout, stde
 	o.flags(fs.StringVar, fs.BoolVar)
 	reason := fs.String("reason", "", "why (a ticket or case number), kept in the audit log; required to lock")
 	asJSON := fs.Bool("json", false, "print the result as JSON")
-	if len(args) > 0 && args[0] != "" && args[0][0] != '-' {
-		args = append(args[1:], args[0]) // the operator before the flags
-	}
-	if err := parse(fs, args); err != nil {
+	if err := parse(fs, argFirst(args)); err != nil {
 		return err
 	}
 	if fs.NArg() != 1 || !validUsername(fs.Arg(0)) {

@@ -144,6 +144,16 @@ func parse(fs *flag.FlagSet, args []string) error {
 	return nil
 }
 
+// argFirst lets a command's one argument (an operator, a count, a
+// secret) come before its flags, as the examples write it: the flag
+// package stops at the first argument, so it moves to the end.
+func argFirst(args []string) []string {
+	if len(args) > 0 && args[0] != "" && args[0][0] != '-' {
+		return append(args[1:], args[0])
+	}
+	return args
+}
+
 // writeJSON prints v as one indented JSON document: the --json output.
 func writeJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)

@@ -133,10 +133,7 @@ func runEnrolCode(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	var o appOptions
 	o.flags(fs.StringVar, fs.BoolVar)
 	asJSON := fs.Bool("json", false, "print the result as JSON")
-	if len(args) > 0 && args[0] != "" && args[0][0] != '-' {
-		args = append(args[1:], args[0]) // the operator before the flags
-	}
-	if err := parse(fs, args); err != nil {
+	if err := parse(fs, argFirst(args)); err != nil {
 		return err
 	}
 	if fs.NArg() != 1 || !validUsername(fs.Arg(0)) {

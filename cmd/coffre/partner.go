@@ -8,7 +8,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"strings"
 
 	"github.com/coffre/coffre/internal/auth"
 	"github.com/coffre/coffre/internal/store"
@@ -39,10 +38,7 @@ func runPartner(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	out := fs.String("out", "", "`directory` for the certificate, key and CA files (default DATA/partners)")
 	asJSON := fs.Bool("json", false, "print the result as JSON")
 	args = args[1:]
-	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
-		args = append(args[1:], args[0])
-	}
-	if err := parse(fs, args); err != nil {
+	if err := parse(fs, argFirst(args)); err != nil {
 		return err
 	}
 	if fs.NArg() != 1 || !vault.ValidUnit(fs.Arg(0)) {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"strings"
 	"time"
 
 	"github.com/pquerna/otp/totp"
@@ -13,10 +12,7 @@ import (
 func runTOTP(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("totp", "SECRET [--json]", "coffre totp JBSWY3DPEHPK3PXP", stderr)
 	asJSON := fs.Bool("json", false, "print the result as JSON")
-	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
-		args = append(args[1:], args[0]) // the secret before the flags
-	}
-	if err := parse(fs, args); err != nil {
+	if err := parse(fs, argFirst(args)); err != nil {
 		return err
 	}
 	if fs.NArg() != 1 {

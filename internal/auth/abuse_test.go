@@ -15,9 +15,6 @@ import (
 	"github.com/coffre/coffre/internal/config"
 	"github.com/coffre/coffre/internal/identity"
 	"github.com/coffre/coffre/internal/store"
-	"github.com/coffre/coffre/internal/store/postgres"
-	"github.com/coffre/coffre/internal/store/postgres/pgtest"
-	"github.com/coffre/coffre/internal/store/sqlite/sqlitetest"
 	"github.com/coffre/coffre/internal/vault"
 	"github.com/pquerna/otp/totp"
 )
@@ -172,20 +169,7 @@ func TestUnlockResetsFailures(t *testing.T) {
 // It runs on both stores: an unknown name's failure count matches no row
 // of either.
 func TestEveryLoginAudited(t *testing.T) {
-	t.Run("sqlite", func(t *testing.T) {
-		now := time.Date(2026, 11, 23, 9, 0, 10, 0, time.UTC)
-		testEveryLoginAudited(t, newService(t, &now))
-	})
-	t.Run("postgres", func(t *testing.T) {
-		now := time.Date(2026, 11, 23, 9, 0, 10, 0, time.UTC)
-		u, _ := pgtest.Schema(t, "coffre_auth_")
-		st, err := postgres.Open(ctx, u, postgres.Options{IDs: sqlitetest.IDs()})
-		if err != nil {
-			t.Fatalf("postgres.Open: %v", err)
-		}
-		t.Cleanup(func() { st.Close() })
-		testEveryLoginAudited(t, newServiceOn(st, &now))
-	})
+	onBothStores(t, func(t *testing.T, s *auth.Service, _ *time.Time) { testEveryLoginAudited(t, s) })
 }
 
 func testEveryLoginAudited(t *testing.T, s *auth.Service) {

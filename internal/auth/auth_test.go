@@ -12,6 +12,8 @@ import (
 	"github.com/coffre/coffre/internal/auth"
 	"github.com/coffre/coffre/internal/envelope"
 	"github.com/coffre/coffre/internal/store"
+	"github.com/coffre/coffre/internal/store/postgres"
+	"github.com/coffre/coffre/internal/store/postgres/pgtest"
 	"github.com/coffre/coffre/internal/store/sqlite"
 	"github.com/coffre/coffre/internal/store/sqlite/sqlitetest"
 	"github.com/pquerna/otp/totp"
@@ -36,6 +38,24 @@ func newServiceOn(st store.Store, now *time.Time) *auth.Service {
 	keys, _ := envelope.NewKeyring(map[uint32][]byte{1: seed}, 1)
 	return &auth.Service{Store: st, Keys: keys, Params: auth.Params{Time: 1, Memory: 1024, Threads: 1},
 		Now: func() time.Time { return *now }, Idle: 10 * time.Minute, Max: time.Hour}
+}
+
+// onBothStores runs fn on a service over SQLite and over PostgreSQL.
+func onBothStores(t *testing.T, fn func(t *testing.T, s *auth.Service, now *time.Time)) {
+	t.Run("sqlite", func(t *testing.T) {
+		now := time.Date(2026, 11, 23, 9, 0, 10, 0, time.UTC)
+		fn(t, newService(t, &now), &now)
+	})
+	t.Run("postgres", func(t *testing.T) {
+		now := time.Date(2026, 11, 23, 9, 0, 10, 0, time.UTC)
+		u, _ := pgtest.Schema(t, "coffre_auth_")
+		st, err := postgres.Open(ctx, u, postgres.Options{IDs: sqlitetest.IDs()})
+		if err != nil {
+			t.Fatalf("postgres.Open: %v", err)
+		}
+		t.Cleanup(func() { st.Close() })
+		fn(t, newServiceOn(st, &now), &now)
+	})
 }
 
 func TestPasswordHash(t *testing.T) {

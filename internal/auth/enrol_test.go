@@ -13,29 +13,8 @@ import (
 	"github.com/coffre/coffre/internal/identity"
 	"github.com/coffre/coffre/internal/partner"
 	"github.com/coffre/coffre/internal/store"
-	"github.com/coffre/coffre/internal/store/postgres"
-	"github.com/coffre/coffre/internal/store/postgres/pgtest"
-	"github.com/coffre/coffre/internal/store/sqlite/sqlitetest"
 	"github.com/pquerna/otp/totp"
 )
-
-// onBothStores runs fn on a service over SQLite and over PostgreSQL.
-func onBothStores(t *testing.T, fn func(t *testing.T, s *auth.Service, now *time.Time)) {
-	t.Run("sqlite", func(t *testing.T) {
-		now := time.Date(2026, 11, 23, 9, 0, 10, 0, time.UTC)
-		fn(t, newService(t, &now), &now)
-	})
-	t.Run("postgres", func(t *testing.T) {
-		now := time.Date(2026, 11, 23, 9, 0, 10, 0, time.UTC)
-		u, _ := pgtest.Schema(t, "coffre_auth_")
-		st, err := postgres.Open(ctx, u, postgres.Options{IDs: sqlitetest.IDs()})
-		if err != nil {
-			t.Fatalf("postgres.Open: %v", err)
-		}
-		t.Cleanup(func() { st.Close() })
-		fn(t, newServiceOn(st, &now), &now)
-	})
-}
 
 // TestEnrol walks enrolments on both stores: an account created on the
 // host or through the API holds no usable password and no second factor

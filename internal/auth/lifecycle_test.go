@@ -16,9 +16,6 @@ import (
 	"github.com/coffre/coffre/internal/identity"
 	"github.com/coffre/coffre/internal/partner"
 	"github.com/coffre/coffre/internal/store"
-	"github.com/coffre/coffre/internal/store/postgres"
-	"github.com/coffre/coffre/internal/store/postgres/pgtest"
-	"github.com/coffre/coffre/internal/store/sqlite/sqlitetest"
 	"github.com/coffre/coffre/internal/vault"
 	"github.com/pquerna/otp/totp"
 )
@@ -26,22 +23,7 @@ import (
 // TestLifecycle walks the acts on accounts, in order, on both stores:
 // who may make them on whom, what each refuses (every attempt audited),
 // and what a login finds after each.
-func TestLifecycle(t *testing.T) {
-	t.Run("sqlite", func(t *testing.T) {
-		now := time.Date(2026, 11, 23, 9, 0, 10, 0, time.UTC)
-		testLifecycle(t, newService(t, &now), &now)
-	})
-	t.Run("postgres", func(t *testing.T) {
-		now := time.Date(2026, 11, 23, 9, 0, 10, 0, time.UTC)
-		u, _ := pgtest.Schema(t, "coffre_auth_")
-		st, err := postgres.Open(ctx, u, postgres.Options{IDs: sqlitetest.IDs()})
-		if err != nil {
-			t.Fatalf("postgres.Open: %v", err)
-		}
-		t.Cleanup(func() { st.Close() })
-		testLifecycle(t, newServiceOn(st, &now), &now)
-	})
-}
+func TestLifecycle(t *testing.T) { onBothStores(t, testLifecycle) }
 
 func testLifecycle(t *testing.T, s *auth.Service, now *time.Time) {
 	cfg, err := config.Demo(nil)
