@@ -504,7 +504,7 @@ func (s *Service) countFailure(ctx context.Context, tx store.Tx, op *identity.Op
 		return err
 	}
 	op.Locked = LockLoginFailures
-	return raiseAlert(ctx, tx, &guard.Alert{Time: now, Operator: op.ID, Code: LockLoginFailures, Severity: "high", Action: "lock", Evidence: []int64{e.Seq}})
+	return guard.RaiseAlert(ctx, tx, &guard.Alert{Time: now, Operator: op.ID, Code: LockLoginFailures, Severity: "high", Action: "lock", Evidence: []int64{e.Seq}})
 }
 
 // audit appends an entry of its own (a refusal that changes nothing).

@@ -2,7 +2,6 @@ package auth
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -110,7 +109,7 @@ func (s *Service) Lifecycle(ctx context.Context, a identity.Actor, pol *policy.P
 		if act != Lock {
 			return nil
 		}
-		return raiseAlert(ctx, tx, &guard.Alert{Time: now, Operator: id, Code: guard.CodeManual, Severity: "high", Action: "lock", Evidence: []int64{seq}})
+		return guard.RaiseAlert(ctx, tx, &guard.Alert{Time: now, Operator: id, Code: guard.CodeManual, Severity: "high", Action: "lock", Evidence: []int64{seq}})
 	})
 	return id, err
 }
@@ -167,19 +166,6 @@ func (s *Service) mayChange(a identity.Actor, pol *policy.Policy, act Act, op *i
 		return public.Errorf(store.ErrConflict, "conflict: the account %s is locked by the guard (%s) already: only a security officer lifts that", op.ID, op.Locked).WithHint(state)
 	}
 	return nil
-}
-
-// raiseAlert stores an alert for the security officers and queues it for
-// delivery.
-func raiseAlert(ctx context.Context, tx store.Tx, al *guard.Alert) error {
-	if err := tx.PutAlert(ctx, al); err != nil {
-		return err
-	}
-	payload, err := json.Marshal(al)
-	if err != nil {
-		return err
-	}
-	return tx.PutOutbox(ctx, "alert", payload, al.Time)
 }
 
 // inactive reports whether op may no longer log in for want of logins:

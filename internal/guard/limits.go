@@ -3,7 +3,8 @@
 // account (423): budgets, a token-bucket rate limit and detectors of bulk
 // patterns (DESIGN §9).
 //
-// The package does no I/O. The vault loads an operator's [State] from the
+// The package does no I/O of its own (RaiseAlert writes through the
+// caller's transaction). The vault loads an operator's [State] from the
 // store inside the access transaction, asks [Decide], and writes the state
 // back in the same transaction, so that every node sharing the store shares
 // one budget per operator and a restart forgets nothing.

@@ -2,7 +2,10 @@ package guard
 
 import (
 	"context"
+	"encoding/json"
 	"time"
+
+	"github.com/coffre/coffre/internal/outbox"
 )
 
 // Store is what the guard keeps in the store, in the access's own
@@ -104,4 +107,24 @@ type Extension struct {
 	// FirstApprover approved an extension that needs two approvers;
 	// ApprovedBy is then the second.
 	FirstApprover string `json:"first_approver,omitempty"`
+}
+
+// Alerter is what raising an alert takes: the alerts, and the outbox
+// that delivers them.
+type Alerter interface {
+	Alerts
+	outbox.Queue
+}
+
+// RaiseAlert stores an alert for the security officers and queues it for
+// delivery (email, webhook), in the caller's transaction.
+func RaiseAlert(ctx context.Context, tx Alerter, al *Alert) error {
+	if err := tx.PutAlert(ctx, al); err != nil {
+		return err
+	}
+	payload, err := json.Marshal(al)
+	if err != nil {
+		return err
+	}
+	return tx.PutOutbox(ctx, "alert", payload, al.Time)
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -13,7 +12,6 @@ import (
 	"github.com/coffre/coffre/internal/audit"
 	"github.com/coffre/coffre/internal/guard"
 	"github.com/coffre/coffre/internal/identity"
-	"github.com/coffre/coffre/internal/outbox"
 	"github.com/coffre/coffre/internal/policy"
 	"github.com/coffre/coffre/internal/public"
 	"github.com/coffre/coffre/internal/store"
@@ -76,7 +74,7 @@ func (g *guardRun) load(ctx context.Context, tx guard.States, op string) error {
 func (v *Vault) finishGuard(ctx context.Context, tx store.Tx, g *guardRun, a identity.Actor, seq int64, now time.Time) error {
 	g.state.AddEvidence(seq)
 	if g.dec.Alert != "" {
-		if err := v.alert(ctx, tx, &guard.Alert{Time: now, Operator: a.ID, Code: g.dec.Alert, Severity: "warning", Action: "alert", Evidence: []int64{seq}}); err != nil {
+		if err := guard.RaiseAlert(ctx, tx, &guard.Alert{Time: now, Operator: a.ID, Code: g.dec.Alert, Severity: "warning", Action: "alert", Evidence: []int64{seq}}); err != nil {
 			return err
 		}
 	}
@@ -93,7 +91,7 @@ func (v *Vault) finishGuard(ctx context.Context, tx store.Tx, g *guardRun, a ide
 			sev = "critical"
 		}
 		ev := append([]int64(nil), g.state.Evidence...)
-		if err := v.alert(ctx, tx, &guard.Alert{Time: now, Operator: a.ID, Code: g.dec.Code, Severity: sev, Action: "lock", Evidence: ev}); err != nil {
+		if err := guard.RaiseAlert(ctx, tx, &guard.Alert{Time: now, Operator: a.ID, Code: g.dec.Code, Severity: sev, Action: "lock", Evidence: ev}); err != nil {
 			return err
 		}
 		lock := audit.Entry{Time: now, Actor: "guard", Action: "guard.lock", Reason: g.dec.Code, Decision: "lock:" + a.ID, Origin: a.Origin}
@@ -102,24 +100,6 @@ func (v *Vault) finishGuard(ctx context.Context, tx store.Tx, g *guardRun, a ide
 		}
 	}
 	return tx.PutGuard(ctx, a.ID, g.state.Marshal())
-}
-
-// alerter is what raising an alert takes.
-type alerter interface {
-	guard.Alerts
-	outbox.Queue
-}
-
-// alert stores an alert and queues it for delivery (email, webhook).
-func (v *Vault) alert(ctx context.Context, tx alerter, al *guard.Alert) error {
-	if err := tx.PutAlert(ctx, al); err != nil {
-		return err
-	}
-	payload, err := json.Marshal(al)
-	if err != nil {
-		return err
-	}
-	return tx.PutOutbox(ctx, "alert", payload, al.Time)
 }
 
 // verdict is the audit decision of a guarded access, and the error the
@@ -206,7 +186,7 @@ func (v *Vault) Unlock(ctx context.Context, a identity.Actor, id, reason string)
 		if err := tx.AppendAudit(ctx, &e); err != nil {
 			return err
 		}
-		return v.alert(ctx, tx, &guard.Alert{Time: now, Operator: id, Code: op.Locked, Severity: "warning", Action: "unlock", Evidence: []int64{e.Seq}})
+		return guard.RaiseAlert(ctx, tx, &guard.Alert{Time: now, Operator: id, Code: op.Locked, Severity: "warning", Action: "unlock", Evidence: []int64{e.Seq}})
 	})
 	if errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrConflict) {
 		return err
