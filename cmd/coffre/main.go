@@ -14,6 +14,8 @@
 //	coffre audit verify                   recompute the audit log's Merkle tree, check every checkpoint
 //	coffre audit checkpoint               print the latest signed checkpoint
 //	coffre audit key                      print the checkpoint verifier key
+//	coffre backup --to FILE --recipient K  write an age-encrypted snapshot and, apart, its data keys
+//	coffre restore --from FILE --keys F   restore a backup into an empty store, verify the audit log
 //	coffre import FILE                    bulk-create subjects from CSV or JSON lines
 //	coffre bench import|read|audit|login  measure import, audited reads, the audit log, login timing
 //	coffre drill                          replay attacks and working days, count what leaks
@@ -67,6 +69,8 @@ func commands() []command {
 		{"canary", "plant canary subjects (plant, find)", runCanary},
 		{"partner", "register partner organisations and rotate their credentials (add, rotate)", runPartner},
 		{"audit", "verify the audit log, print its checkpoint or public key (verify, checkpoint, key)", runAudit},
+		{"backup", "write an encrypted snapshot of the SQLite store and, apart, its data keys", runBackup},
+		{"restore", "restore a backup into an empty store and verify its audit log", runRestore},
 		{"import", "bulk-create subjects from a CSV or JSON-lines file", runImport},
 		{"bench", "measure import, audited reads, the audit log and login timing (import, read, audit, login)", runBench},
 		{"drill", "replay attacks and working days; count what leaks and who is locked", runDrill},
