@@ -3,6 +3,7 @@ module github.com/coffre/coffre
 go 1.26.0
 
 require (
+	filippo.io/age v1.3.2
 	github.com/agnivade/levenshtein v1.2.1
 	github.com/go-webauthn/webauthn v0.18.2
 	github.com/google/uuid v1.6.0
@@ -20,7 +21,6 @@ require (
 )
 
 require (
-	filippo.io/age v1.3.2 // indirect
 	filippo.io/hpke v0.4.0 // indirect
 	github.com/BurntSushi/toml v1.4.1-0.20240526193622-a339e1f7089c // indirect
 	github.com/beorn7/perks v1.0.1 // indirect
