@@ -19,6 +19,7 @@
 //	coffre import FILE                    bulk-create subjects from CSV or JSON lines
 //	coffre bench import|read|audit|login  measure import, audited reads, the audit log, login timing
 //	coffre drill                          replay attacks and working days, count what leaks
+//	coffre keys init --shares N --threshold M   create a root key, print N shares of which M unseal it
 //	coffre totp SECRET                    print the current TOTP code of a secret
 //	coffre authz                          print the authorization matrix
 //	coffre version                        print the version, commit and Go version
@@ -74,6 +75,7 @@ func commands() []command {
 		{"import", "bulk-create subjects from a CSV or JSON-lines file", runImport},
 		{"bench", "measure import, audited reads, the audit log and login timing (import, read, audit, login)", runBench},
 		{"drill", "replay attacks and working days; count what leaks and who is locked", runDrill},
+		{"keys", "create the root key as M-of-N shares for its holders (init)", runKeys},
 		{"totp", "print the current TOTP code of a base32 secret", runTOTP},
 		{"authz", "print the authorization matrix (docs/authorization.md)", runAuthz},
 		{"version", "print the version, VCS commit and Go version of this binary", runVersion},

@@ -1,0 +1,150 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+
+	"github.com/coffre/coffre/internal/envelope"
+	"github.com/coffre/coffre/internal/unseal"
+)
+
+const keysInitExample = "coffre keys init --shares 5 --threshold 3"
+
+func runKeys(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
+		fmt.Fprint(stderr, "Usage: coffre keys init --shares N --threshold M [--out DIR] [--json]\n\n"+
+			"  init  create a root key and split it into N shares, any M of which unseal the vault\n\n"+
+			"Example:\n  "+keysInitExample+"\n")
+		return flag.ErrHelp
+	}
+	if len(args) == 0 || args[0] != "init" {
+		return &usageError{msg: "want a subcommand: init", hint: keysInitExample}
+	}
+	return runKeysInit(args[1:], stdout, stderr)
+}
+
+// keysInitJSON is the --json output of keys init.
+type keysInitJSON struct {
+	Set       string          `json:"set"`
+	Shares    int             `json:"shares"`
+	Threshold int             `json:"threshold"`
+	Items     []keysShareJSON `json:"items"`
+}
+
+type keysShareJSON struct {
+	Index int    `json:"index"`
+	Share string `json:"share,omitempty"`
+	File  string `json:"file,omitempty"`
+}
+
+func runKeysInit(args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("keys init", "--shares N --threshold M [--out DIR] [--json]", keysInitExample, stderr)
+	n := fs.Int("shares", 0, "split the root key into `N` shares, one per holder (2 to 16)")
+	m := fs.Int("threshold", 0, "any `M` shares unseal the vault (2 to N)")
+	out := fs.String("out", "", "write each share to its own file in `DIR` (mode 0600) instead of printing it")
+	asJSON := fs.Bool("json", false, "print the result as JSON")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() != 0 {
+		return &usageError{msg: "unexpected argument " + strconv.Quote(fs.Arg(0)), hint: keysInitExample}
+	}
+	switch {
+	case *n == 0 || *m == 0:
+		return &usageError{msg: "--shares and --threshold are required", hint: keysInitExample}
+	case *m < unseal.MinThreshold:
+		return &usageError{
+			msg:  fmt.Sprintf("--threshold must be at least %d: one share alone would be the root key itself, with none of the protection of a quorum", unseal.MinThreshold),
+			hint: "for one person on one machine, 'coffre serve --dev' keeps a development key file",
+		}
+	case *n > unseal.MaxShares:
+		return &usageError{msg: fmt.Sprintf("--shares must be at most %d", unseal.MaxShares), hint: keysInitExample}
+	case *m > *n:
+		return &usageError{msg: fmt.Sprintf("--threshold %d is more than the %d shares: the key could never be rebuilt", *m, *n), hint: keysInitExample}
+	}
+	if *out != "" {
+		if err := os.MkdirAll(*out, 0o700); err != nil {
+			return fmt.Errorf("create --out: %w", err)
+		}
+	}
+
+	seed := make([]byte, envelope.SeedSize)
+	rand.Read(seed)
+	shares, err := unseal.Split(seed, *n, *m)
+	clear(seed)
+	if err != nil {
+		return err
+	}
+	set := shares[0].Set()
+	res := keysInitJSON{Set: set, Shares: *n, Threshold: *m}
+	if *out != "" {
+		files, err := writeShares(*out, shares)
+		if err != nil {
+			return err
+		}
+		for i, f := range files {
+			res.Items = append(res.Items, keysShareJSON{Index: i + 1, File: f})
+		}
+	} else {
+		for _, s := range shares {
+			res.Items = append(res.Items, keysShareJSON{Index: s.Index(), Share: s.Text()})
+		}
+	}
+
+	fmt.Fprintf(stderr, "WARNING: these %d shares are the only copy of the new root key: Coffre keeps none.\n"+
+		"Give each to a different person, who keeps it offline. Any %d of them unseal the vault;\n"+
+		"with fewer than %d left, everything encrypted under this key is lost for good.\n", *n, *m, *m)
+	if *out != "" {
+		fmt.Fprintln(stderr, "Hand each file to its holder, then delete it from this machine.")
+	}
+	if *asJSON {
+		return writeJSON(stdout, res)
+	}
+	fmt.Fprintf(stdout, "root key created and split into %d shares, any %d of which unseal it (share set %s)\n", *n, *m, set)
+	for _, it := range res.Items {
+		if it.File != "" {
+			fmt.Fprintf(stdout, "share %d of %d: written to %s\n", it.Index, *n, it.File)
+		} else {
+			fmt.Fprintf(stdout, "share %d of %d: %s\n", it.Index, *n, it.Share)
+		}
+	}
+	return nil
+}
+
+// writeShares writes each share to its own new file in dir, readable by
+// its owner only. It refuses to overwrite a file; on an error it removes
+// the files it wrote, so no partial set is left behind.
+func writeShares(dir string, shares []unseal.Share) (files []string, err error) {
+	defer func() {
+		if err != nil {
+			for _, f := range files {
+				os.Remove(f)
+			}
+			files = nil
+		}
+	}()
+	for _, s := range shares {
+		name := filepath.Join(dir, fmt.Sprintf("coffre-share-%s-%d-of-%d.txt", s.Set(), s.Index(), s.Total()))
+		f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		if err != nil {
+			return files, fmt.Errorf("write share: %w", err)
+		}
+		files = append(files, name)
+		_, werr := io.WriteString(f, s.Text()+"\n")
+		serr := f.Sync()
+		if cerr := f.Close(); werr == nil && serr == nil {
+			werr = cerr
+		}
+		if err := errors.Join(werr, serr); err != nil {
+			return files, fmt.Errorf("write share: %w", err)
+		}
+	}
+	return files, nil
+}

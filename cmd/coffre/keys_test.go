@@ -1,0 +1,81 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/coffre/coffre/internal/envelope"
+	"github.com/coffre/coffre/internal/unseal"
+)
+
+// TestKeysInitSharesUnseal checks that the shares keys init prints, and
+// those it writes with --out, rebuild a root seed of the keyring's size,
+// and that the files are readable by their owner only.
+func TestKeysInitSharesUnseal(t *testing.T) {
+	code, stdout, stderr := runCLI(t, "keys", "init", "--shares", "4", "--threshold", "3", "--json")
+	if code != 0 {
+		t.Fatalf("keys init = %d, %q", code, stderr)
+	}
+	var res keysInitJSON
+	if err := json.Unmarshal([]byte(stdout), &res); err != nil {
+		t.Fatal(err)
+	}
+	texts := make([]string, len(res.Items))
+	for i, it := range res.Items {
+		texts[i] = it.Share
+	}
+	if strings.Contains(stderr, texts[0]) {
+		t.Error("a share was printed on stderr")
+	}
+	checkRebuild(t, res.Set, texts, 3)
+
+	dir := filepath.Join(t.TempDir(), "out")
+	code, stdout, stderr = runCLI(t, "keys", "init", "--shares", "3", "--threshold", "2", "--out", dir, "--json")
+	if code != 0 {
+		t.Fatalf("keys init --out = %d, %q", code, stderr)
+	}
+	res = keysInitJSON{}
+	if err := json.Unmarshal([]byte(stdout), &res); err != nil {
+		t.Fatal(err)
+	}
+	texts = nil
+	for _, it := range res.Items {
+		st, err := os.Stat(it.File)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Mode().Perm() != 0o600 {
+			t.Errorf("%s has mode %o, want 600", it.File, st.Mode().Perm())
+		}
+		b, err := os.ReadFile(it.File)
+		if err != nil {
+			t.Fatal(err)
+		}
+		texts = append(texts, string(b))
+	}
+	checkRebuild(t, res.Set, texts, 2)
+}
+
+func checkRebuild(t *testing.T, set string, texts []string, m int) {
+	t.Helper()
+	a := unseal.NewAccumulator(unseal.Options{Set: set})
+	var key []byte
+	for _, text := range texts[:m] {
+		s, err := unseal.Parse(text)
+		if err != nil {
+			t.Fatalf("Parse(share) got %v", err)
+		}
+		if key, _, err = a.Add(s); err != nil {
+			t.Fatalf("Add(share) got %v", err)
+		}
+	}
+	if len(key) != envelope.SeedSize {
+		t.Fatalf("%d shares rebuilt %d bytes, want a %d-byte root seed", m, len(key), envelope.SeedSize)
+	}
+	if _, err := envelope.NewKeyring(map[uint32][]byte{1: key}, 1); err != nil {
+		t.Fatalf("the rebuilt seed makes no keyring: %v", err)
+	}
+}
