@@ -1,0 +1,137 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/coffre/coffre/internal/seal"
+)
+
+const demoYAML = "../../internal/config/demo.yaml"
+
+// TestServeSealed: serve --config without a sealed keyring refuses a key
+// file in the data directory (no development-key warning); with one it
+// starts sealed, coffre unseal enters shares one by one until it serves,
+// and offline commands refuse the sealed data directory.
+func TestServeSealed(t *testing.T) {
+	fresh := t.TempDir()
+	code, _, stderr := runCLI(t, "serve", "--config", demoYAML, "--data", fresh)
+	if code == 0 || !strings.Contains(stderr, "coffre keys init") || strings.Contains(stderr, "DEVELOPMENT") {
+		t.Fatalf("serve --config on a fresh data directory = %d, %q; want a refusal pointing at keys init, no development key", code, stderr)
+	}
+
+	dir, out := t.TempDir(), filepath.Join(t.TempDir(), "shares")
+	code, stdout, stderr := runCLI(t, "keys", "init", "--config", demoYAML, "--data", dir, "--shares", "3", "--threshold", "2", "--out", out, "--json")
+	if code != 0 {
+		t.Fatalf("keys init = %d, %q", code, stderr)
+	}
+	var res keysInitJSON
+	if err := json.Unmarshal([]byte(stdout), &res); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, stderr := runCLI(t, "operator", "add", "marie", "--role", "caseworker", "--unit", "ac-lyon", "--config", demoYAML, "--data", dir); code == 0 || !strings.Contains(stderr, "sealed keyring") {
+		t.Errorf("operator add on a sealed data directory = %d, %q; want a refusal", code, stderr)
+	}
+
+	o := appOptions{configPath: demoYAML, dataDir: dir}
+	cfg, err := loadConfig(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Partners.Listen = ""
+	f, err := seal.Read(seal.Path(dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	bound, done := make(chan string, 1), make(chan error, 1)
+	logs := &lockedWriter{w: &strings.Builder{}}
+	go func() {
+		done <- serveSealed(ctx, o, cfg, f, "127.0.0.1:0", logs, func(addr string) { bound <- addr })
+	}()
+	var base string
+	select {
+	case addr := <-bound:
+		base = "http://" + addr
+	case err := <-done:
+		t.Fatalf("serve: %v", err)
+	case <-time.After(30 * time.Second):
+		t.Fatal("serve did not start")
+	}
+	if st, code := apiGet(t, base+"/readyz"); st != http.StatusServiceUnavailable || code != "sealed" {
+		t.Errorf("/readyz while sealed = %d %s, want 503 sealed", st, code)
+	}
+	if st, code := apiGet(t, base+"/v1/subjects/sub_x"); st != http.StatusServiceUnavailable || code != "sealed" {
+		t.Errorf("a data route while sealed = %d %s, want 503 sealed", st, code)
+	}
+	code, stdout, stderr = runCLI(t, "unseal", "--share-file", res.Items[0].File, "--url", base)
+	if code != 0 || !strings.Contains(stdout, "1 of 2 shares entered") {
+		t.Fatalf("first unseal = %d, %q %q", code, stdout, stderr)
+	}
+	code, _, stderr = runCLI(t, "unseal", "--share-file", res.Items[0].File, "--url", base)
+	if code == 0 || !strings.Contains(stderr, "share already entered") {
+		t.Errorf("repeated share = %d, %q; want a refusal", code, stderr)
+	}
+	code, stdout, stderr = runCLI(t, "unseal", "--share-file", res.Items[2].File, "--url", base)
+	if code != 0 || !strings.Contains(stdout, "unsealed") {
+		t.Fatalf("second unseal = %d, %q %q", code, stdout, stderr)
+	}
+	if st, code := apiGet(t, base+"/v1/subjects/sub_x"); st != http.StatusUnauthorized {
+		t.Errorf("a data route once unsealed = %d %s, want 401 (served, no session)", st, code)
+	}
+	code, _, stderr = runCLI(t, "unseal", "--share-file", res.Items[1].File, "--url", base)
+	if code == 0 || !strings.Contains(stderr, "already unsealed") {
+		t.Errorf("unseal of an unsealed server = %d, %q", code, stderr)
+	}
+	t.Setenv("COFFRE_TOKEN", "cfs_nothing")
+	if code, _, stderr := runCLI(t, "seal", "--reason", "test", "--url", base); code == 0 || !strings.Contains(stderr, "unauthenticated") {
+		t.Errorf("seal without a session = %d, %q", code, stderr)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("serve: %v", err)
+	}
+	if strings.Contains(logs.String(), "DEVELOPMENT") || strings.Contains(logs.String(), "coffre-share-1:") {
+		t.Errorf("the sealed server's log mentions a development key or a share:\n%s", logs.String())
+	}
+}
+
+// lockedWriter is an io.Writer safe for the server's goroutines.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
+
+func (l *lockedWriter) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.(*strings.Builder).String()
+}
+
+// apiGet gets url and returns the status and the error code.
+func apiGet(t *testing.T, url string) (int, string) {
+	t.Helper()
+	res, err := (&http.Client{Timeout: 10 * time.Second}).Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var e struct {
+		Error struct{ Code string } `json:"error"`
+	}
+	json.NewDecoder(res.Body).Decode(&e)
+	return res.StatusCode, e.Error.Code
+}
