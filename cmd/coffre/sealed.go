@@ -63,6 +63,8 @@ func serveSealed(ctx context.Context, o appOptions, cfg *config.Config, f *seal.
 	defer burst.Flush()
 	var state *seal.State
 	open := func(ctx context.Context, keys *envelope.Keyring) (seal.Service, error) {
+		// The service outlives the unseal request that builds it.
+		ctx = context.WithoutCancel(ctx)
 		a, err := buildApp(ctx, cfg, keys, o, log, burst)
 		if err != nil {
 			return nil, err
@@ -85,7 +87,7 @@ func serveSealed(ctx context.Context, o appOptions, cfg *config.Config, f *seal.
 			go psrv.ServeTLS(pln, "", "")
 			svc.partners = psrv
 		}
-		svc.stop = a.background(context.WithoutCancel(ctx))
+		svc.stop = a.background(ctx)
 		return svc, nil
 	}
 	state = seal.New(f, open, unseal.Options{})
