@@ -4,8 +4,10 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
@@ -73,6 +75,9 @@ type appOptions struct {
 	anyHours bool
 	// now is the clock (default time.Now); the drill injects a simulated one.
 	now func() time.Time
+	// shareFiles hold unseal shares, for an offline command on a data
+	// directory with a sealed keyring (the first administrator's account).
+	shareFiles []string
 	// guard is "" or "on" (the configured guard), "off" (none) or
 	// "bench" (every check runs, no limit binds): the read benchmark's
 	// two sides.
@@ -101,6 +106,15 @@ func (o *appOptions) flags(fsAdd func(p *string, name, value, usage string), boo
 	boolAdd(&o.dev, "dev", false, "use the built-in demo configuration and a root key file (development only)")
 	fsAdd(&o.dataDir, "data", "", "data `directory` (overrides data_dir, the SQLite path and the root key file)")
 	fsAdd(&o.store, "store", "", "store (overrides store, also --data's SQLite path): sqlite:PATH or a postgres:// `URL`")
+}
+
+// shareFlag adds --share-file, repeatable: the unseal shares of holders
+// present at the host, for a command on a sealed data directory.
+func (o *appOptions) shareFlag(fs *flag.FlagSet) {
+	fs.Func("share-file", "an unseal share `FILE`, once per holder present, for a data directory with a sealed keyring", func(v string) error {
+		o.shareFiles = append(o.shareFiles, v)
+		return nil
+	})
 }
 
 func loadConfig(o appOptions) (*config.Config, error) {
@@ -156,13 +170,30 @@ func openApp(ctx context.Context, o appOptions, stderr io.Writer) (*app, error) 
 	if err != nil {
 		return nil, err
 	}
-	if _, err := os.Stat(seal.Path(cfg.DataDir)); err == nil {
-		return nil, &usageError{
-			msg:  "the data directory " + cfg.DataDir + " holds a sealed keyring: its keys open only in a server unsealed by its share holders",
-			hint: "start it with 'coffre serve --config FILE' and unseal it ('coffre unseal'), then use the API",
-		}
-	}
 	log, burst := newLogger(stderr)
+	if f, err := seal.Read(seal.Path(cfg.DataDir)); err == nil {
+		if len(o.shareFiles) == 0 {
+			return nil, &usageError{
+				msg:  "the data directory " + cfg.DataDir + " holds a sealed keyring: its keys open only with M of its shares",
+				hint: "use the API of the unsealed server, or, on the host, pass --share-file once per holder present (M of them)",
+			}
+		}
+		texts := make([]string, len(o.shareFiles))
+		for i, name := range o.shareFiles {
+			b, err := os.ReadFile(name)
+			if err != nil {
+				return nil, fmt.Errorf("read share: %w", err)
+			}
+			texts[i] = strings.TrimSpace(string(b))
+		}
+		keys, err := f.OpenShares(texts)
+		if err != nil {
+			return nil, &usageError{msg: "unseal: " + err.Error(), hint: fmt.Sprintf("pass %d distinct shares of set %s with --share-file", f.Threshold, f.Set)}
+		}
+		return buildApp(ctx, cfg, keys, o, log, burst)
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return nil, err
+	}
 	keys, created, err := rootkey.LoadOrCreate(cfg.RootKeyFile)
 	if err != nil {
 		return nil, err

@@ -39,6 +39,15 @@ func TestServeSealed(t *testing.T) {
 	if code, _, stderr := runCLI(t, "operator", "add", "marie", "--role", "caseworker", "--unit", "ac-lyon", "--config", demoYAML, "--data", dir); code == 0 || !strings.Contains(stderr, "sealed keyring") {
 		t.Errorf("operator add on a sealed data directory = %d, %q; want a refusal", code, stderr)
 	}
+	// On the host, with M holders present, an offline command opens it
+	// (the first administrator's account); with fewer it refuses.
+	add := []string{"operator", "add", "marie", "--role", "admin", "--unit", "ac-lyon", "--config", demoYAML, "--data", dir, "--share-file", res.Items[1].File}
+	if code, _, stderr := runCLI(t, add...); code == 0 || !strings.Contains(stderr, "1 of 2 shares") {
+		t.Errorf("operator add with one share = %d, %q; want a refusal", code, stderr)
+	}
+	if code, stdout, stderr := runCLI(t, append(add, "--share-file", res.Items[0].File)...); code != 0 || strings.Contains(stderr, "DEVELOPMENT") {
+		t.Errorf("operator add with two shares = %d, %q %q", code, stdout, stderr)
+	}
 
 	o := appOptions{configPath: demoYAML, dataDir: dir}
 	cfg, err := loadConfig(o)

@@ -14,6 +14,10 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+
+	"github.com/coffre/coffre/internal/envelope"
+	"github.com/coffre/coffre/internal/rootkey"
+	"github.com/coffre/coffre/internal/unseal"
 )
 
 // FileName is the sealed keyring's name in the data directory.
@@ -161,3 +165,38 @@ func Read(path string) (*File, error) {
 	}
 	return &f, nil
 }
+
+// OpenShares rebuilds the unseal key from share texts (at least M of the
+// file's set) and opens the keyring with it, for a command on the host
+// with M holders present. Errors: unseal's, ErrWrongKey, or too few.
+func (f *File) OpenShares(texts []string) (*envelope.Keyring, error) {
+	acc := unseal.NewAccumulator(unseal.Options{Set: f.Set})
+	for _, text := range texts {
+		sh, err := unseal.Parse(text)
+		if err != nil {
+			return nil, err
+		}
+		key, p, err := acc.Add(sh)
+		if err != nil {
+			return nil, err
+		}
+		if key == nil {
+			if p.Have == len(texts) {
+				return nil, fmt.Errorf("%d of %d shares: %w", p.Have, p.Need, ErrTooFewShares)
+			}
+			continue
+		}
+		body, err := f.Open(key)
+		clear(key)
+		if err != nil {
+			return nil, err
+		}
+		defer clear(body)
+		return rootkey.Parse(body)
+	}
+	return nil, fmt.Errorf("0 of %d shares: %w", f.Threshold, ErrTooFewShares)
+}
+
+// ErrTooFewShares is returned by [File.OpenShares] with fewer than M
+// shares.
+var ErrTooFewShares = errors.New("too few shares to unseal")

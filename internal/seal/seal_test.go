@@ -105,3 +105,18 @@ func TestUnsealSeal(t *testing.T) {
 		t.Errorf("Seal when sealed: %v, want ErrSealed", err)
 	}
 }
+
+func TestOpenShares(t *testing.T) {
+	f, shares := newSealed(t, 2, 3)
+	_, others := newSealed(t, 2, 3)
+	if _, err := f.OpenShares([]string{shares[0].Text()}); !errors.Is(err, ErrTooFewShares) {
+		t.Errorf("one share: %v, want ErrTooFewShares", err)
+	}
+	if _, err := f.OpenShares([]string{shares[0].Text(), others[1].Text()}); !errors.Is(err, unseal.ErrOtherSet) {
+		t.Errorf("a share of another set: %v, want ErrOtherSet", err)
+	}
+	k, err := f.OpenShares([]string{shares[2].Text(), shares[0].Text()})
+	if err != nil || k.Current() != 1 {
+		t.Fatalf("two shares: %v", err)
+	}
+}
