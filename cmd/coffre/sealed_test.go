@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/coffre/coffre/internal/seal"
+	"github.com/pquerna/otp/totp"
 )
 
 const demoYAML = "../../internal/config/demo.yaml"
@@ -45,8 +47,15 @@ func TestServeSealed(t *testing.T) {
 	if code, _, stderr := runCLI(t, add...); code == 0 || !strings.Contains(stderr, "1 of 2 shares") {
 		t.Errorf("operator add with one share = %d, %q; want a refusal", code, stderr)
 	}
-	if code, stdout, stderr := runCLI(t, append(add, "--share-file", res.Items[0].File)...); code != 0 || strings.Contains(stderr, "DEVELOPMENT") {
-		t.Errorf("operator add with two shares = %d, %q %q", code, stdout, stderr)
+	code, stdout, stderr = runCLI(t, append(add, "--share-file", res.Items[0].File, "--json")...)
+	if code != 0 || strings.Contains(stderr, "DEVELOPMENT") {
+		t.Fatalf("operator add with two shares = %d, %q %q", code, stdout, stderr)
+	}
+	var added struct {
+		Code string `json:"enrolment_code"`
+	}
+	if err := json.Unmarshal([]byte(stdout), &added); err != nil || added.Code == "" {
+		t.Fatalf("operator add --json: %v %q", err, stdout)
 	}
 
 	o := appOptions{configPath: demoYAML, dataDir: dir}
@@ -103,6 +112,38 @@ func TestServeSealed(t *testing.T) {
 	if code, _, stderr := runCLI(t, "seal", "--reason", "test", "--url", base); code == 0 || !strings.Contains(stderr, "unauthenticated") {
 		t.Errorf("seal without a session = %d, %q", code, stderr)
 	}
+
+	// The administrator enrols, logs in and seals with coffre seal.
+	var enrolled struct {
+		Secret string `json:"totp_secret"`
+	}
+	post(t, base+"/v1/auth/enrol", map[string]string{"username": "marie", "code": added.Code, "password": "correct horse battery staple"}, &enrolled)
+	var login struct {
+		Token string `json:"login_token"`
+	}
+	post(t, base+"/v1/auth/login", map[string]string{"username": "marie", "password": "correct horse battery staple"}, &login)
+	totpCode, err := totp.GenerateCode(enrolled.Secret, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var session struct {
+		Token string `json:"token"`
+	}
+	post(t, base+"/v1/auth/totp", map[string]string{"login_token": login.Token, "code": totpCode}, &session)
+	t.Setenv("COFFRE_TOKEN", session.Token)
+	if code, stdout, stderr := runCLI(t, "seal", "--reason", "test", "--url", base); code != 0 || !strings.Contains(stdout, "sealed") {
+		t.Fatalf("seal = %d, %q %q", code, stdout, stderr)
+	}
+	for _, path := range []string{"/v1/subjects/sub_x", "/v1/account/sessions", "/readyz", "/v1/audit/checkpoint"} {
+		if st, code := apiGet(t, base+path); st != http.StatusServiceUnavailable || code != "sealed" {
+			t.Errorf("GET %s after the seal = %d %s, want 503 sealed", path, st, code)
+		}
+	}
+	code, stdout, _ = runCLI(t, "unseal", "--share-file", res.Items[1].File, "--url", base, "--json")
+	var st seal.Status
+	if code != 0 || json.Unmarshal([]byte(stdout), &st) != nil || !st.Sealed || st.Progress != 1 {
+		t.Errorf("unseal after the seal = %d, %q; want sealed, 1 of 2", code, stdout)
+	}
 	cancel()
 	if err := <-done; err != nil {
 		t.Errorf("serve: %v", err)
@@ -143,4 +184,22 @@ func apiGet(t *testing.T, url string) (int, string) {
 	}
 	json.NewDecoder(res.Body).Decode(&e)
 	return res.StatusCode, e.Error.Code
+}
+
+// post posts body as JSON to url and decodes a 200 answer into out.
+func post(t *testing.T, url string, body, out any) {
+	t.Helper()
+	b, _ := json.Marshal(body)
+	res, err := (&http.Client{Timeout: 10 * time.Second}).Post(url, "application/json", bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	raw, _ := io.ReadAll(res.Body)
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("POST %s = %d %s", url, res.StatusCode, raw)
+	}
+	if err := json.Unmarshal(raw, out); err != nil {
+		t.Fatalf("POST %s: %v", url, err)
+	}
 }
