@@ -4,8 +4,10 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
@@ -24,6 +26,7 @@ import (
 	"github.com/coffre/coffre/internal/metrics"
 	"github.com/coffre/coffre/internal/partner"
 	"github.com/coffre/coffre/internal/rootkey"
+	"github.com/coffre/coffre/internal/seal"
 	"github.com/coffre/coffre/internal/store"
 	"github.com/coffre/coffre/internal/store/health"
 	"github.com/coffre/coffre/internal/store/postgres"
@@ -72,6 +75,9 @@ type appOptions struct {
 	anyHours bool
 	// now is the clock (default time.Now); the drill injects a simulated one.
 	now func() time.Time
+	// shareFiles hold unseal shares, for an offline command on a data
+	// directory with a sealed keyring (the first administrator's account).
+	shareFiles []string
 	// guard is "" or "on" (the configured guard), "off" (none) or
 	// "bench" (every check runs, no limit binds): the read benchmark's
 	// two sides.
@@ -100,6 +106,15 @@ func (o *appOptions) flags(fsAdd func(p *string, name, value, usage string), boo
 	boolAdd(&o.dev, "dev", false, "use the built-in demo configuration and a root key file (development only)")
 	fsAdd(&o.dataDir, "data", "", "data `directory` (overrides data_dir, the SQLite path and the root key file)")
 	fsAdd(&o.store, "store", "", "store (overrides store, also --data's SQLite path): sqlite:PATH or a postgres:// `URL`")
+}
+
+// shareFlag adds --share-file, repeatable: the unseal shares of holders
+// present at the host, for a command on a sealed data directory.
+func (o *appOptions) shareFlag(fs *flag.FlagSet) {
+	fs.Func("share-file", "an unseal share `FILE`, once per holder present, for a data directory with a sealed keyring", func(v string) error {
+		o.shareFiles = append(o.shareFiles, v)
+		return nil
+	})
 }
 
 func loadConfig(o appOptions) (*config.Config, error) {
@@ -139,15 +154,46 @@ func openStore(ctx context.Context, name string, keys *envelope.Keyring, o appOp
 	return st, nil
 }
 
+// newLogger is the server's logger on stderr: identical warnings and
+// errors of a burst (every request failing the same way while the store
+// is down) are logged once, with a count.
+func newLogger(stderr io.Writer) (*slog.Logger, *logburst.Handler) {
+	burst := logburst.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}), logburst.Options{})
+	return slog.New(burst), burst
+}
+
+// openApp opens the vault with the development root key file (created
+// when missing), saying so loudly. A data directory with a sealed keyring
+// is refused: its keys open only through a server's unseal.
 func openApp(ctx context.Context, o appOptions, stderr io.Writer) (*app, error) {
 	cfg, err := loadConfig(o)
 	if err != nil {
 		return nil, err
 	}
-	// Identical warnings and errors of a burst (every request failing the
-	// same way while the store is down) are logged once, with a count.
-	burst := logburst.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}), logburst.Options{})
-	log := slog.New(burst)
+	log, burst := newLogger(stderr)
+	if f, err := seal.Read(seal.Path(cfg.DataDir)); err == nil {
+		if len(o.shareFiles) == 0 {
+			return nil, &usageError{
+				msg:  "the data directory " + cfg.DataDir + " holds a sealed keyring: its keys open only with M of its shares",
+				hint: "use the API of the unsealed server, or, on the host, pass --share-file once per holder present (M of them)",
+			}
+		}
+		texts := make([]string, len(o.shareFiles))
+		for i, name := range o.shareFiles {
+			b, err := os.ReadFile(name)
+			if err != nil {
+				return nil, fmt.Errorf("read share: %w", err)
+			}
+			texts[i] = strings.TrimSpace(string(b))
+		}
+		keys, err := f.OpenShares(texts)
+		if err != nil {
+			return nil, &usageError{msg: "unseal: " + err.Error(), hint: fmt.Sprintf("pass %d distinct shares of set %s with --share-file", f.Threshold, f.Set)}
+		}
+		return buildApp(ctx, cfg, keys, o, log, burst)
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return nil, err
+	}
 	keys, created, err := rootkey.LoadOrCreate(cfg.RootKeyFile)
 	if err != nil {
 		return nil, err
@@ -156,6 +202,12 @@ func openApp(ctx context.Context, o appOptions, stderr io.Writer) (*app, error) 
 	if created {
 		log.Info("created root key file", "path", cfg.RootKeyFile)
 	}
+	return buildApp(ctx, cfg, keys, o, log, burst)
+}
+
+// buildApp builds what needs the keyring: the store (its subject-id
+// codec), the vault, auth, the checkpoint signer and the partner CA.
+func buildApp(ctx context.Context, cfg *config.Config, keys *envelope.Keyring, o appOptions, log *slog.Logger, burst *logburst.Handler) (*app, error) {
 	raw, err := openStore(ctx, cfg.Store, keys, o, log)
 	if err != nil {
 		return nil, err
@@ -273,7 +325,31 @@ func (a *app) listenPartners() (net.Listener, error) {
 	return ln, nil
 }
 
-func (a *app) serve(ctx context.Context, listen string, ready func(addr string)) error {
+// background runs the audit integrator and the sweep of inactive
+// accounts until the returned stop is called (which waits for them).
+func (a *app) background(ctx context.Context) (stop func()) {
+	integ, stopInteg := context.WithCancel(context.WithoutCancel(ctx))
+	integDone := make(chan struct{})
+	go func() {
+		defer close(integDone)
+		if a.noIntegrator {
+			return // benchmarks only: the core's figure without checkpoints
+		}
+		(&auditlog.Integrator{Store: a.health, Signer: a.signer, Logger: a.log, Witnesses: a.cfg.AuditWitnesses}).Run(integ)
+	}()
+	sweep, stopSweep := context.WithCancel(context.WithoutCancel(ctx))
+	sweepDone := a.sweepInactive(sweep)
+	return func() {
+		stopInteg()
+		stopSweep()
+		<-integDone
+		<-sweepDone
+	}
+}
+
+// api is the HTTP API of the app, with metrics on it unless they have a
+// listener of their own.
+func (a *app) api() (*httpapi.Server, http.Handler) {
 	mh, mc := metrics.Handler(a.health, a.log), a.cfg.Metrics
 	api := &httpapi.Server{Vault: a.vault, Auth: a.auth, Logger: a.log, Checkpoints: a.health, Health: a.health,
 		AuditMaxLag: a.cfg.AuditMaxLag, Metrics: mh, MetricsToken: mc.Token,
@@ -281,6 +357,12 @@ func (a *app) serve(ctx context.Context, listen string, ready func(addr string))
 	if mc.Listen != "" {
 		api.Metrics = nil // on its own listener only
 	}
+	return api, mh
+}
+
+func (a *app) serve(ctx context.Context, listen string, ready func(addr string)) error {
+	api, mh := a.api()
+	mc := a.cfg.Metrics
 	srv := httpServer(api.Handler())
 	ln, err := net.Listen("tcp", listen)
 	if err != nil {
@@ -319,19 +401,7 @@ func (a *app) serve(ctx context.Context, listen string, ready func(addr string))
 		ready(ln.Addr().String())
 	}
 	go func() { errc <- srv.Serve(ln) }()
-	integ, stopInteg := context.WithCancel(context.WithoutCancel(ctx))
-	integDone := make(chan struct{})
-	go func() {
-		defer close(integDone)
-		if a.noIntegrator {
-			return // benchmarks only: the core's figure without checkpoints
-		}
-		(&auditlog.Integrator{Store: a.health, Signer: a.signer, Logger: a.log, Witnesses: a.cfg.AuditWitnesses}).Run(integ)
-	}()
-	defer func() { stopInteg(); <-integDone }()
-	sweep, stopSweep := context.WithCancel(context.WithoutCancel(ctx))
-	sweepDone := a.sweepInactive(sweep)
-	defer func() { stopSweep(); <-sweepDone }()
+	defer a.background(ctx)()
 	select {
 	case err := <-errc:
 		return err

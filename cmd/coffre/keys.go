@@ -12,15 +12,20 @@ import (
 	"strconv"
 
 	"github.com/coffre/coffre/internal/envelope"
+	"github.com/coffre/coffre/internal/rootkey"
+	"github.com/coffre/coffre/internal/seal"
 	"github.com/coffre/coffre/internal/unseal"
 )
 
-const keysInitExample = "coffre keys init --shares 5 --threshold 3"
+// unsealKeySize is the unseal key's size, which the shares split.
+const unsealKeySize = 32
+
+const keysInitExample = "coffre keys init --config coffre.yaml --shares 5 --threshold 3"
 
 func runKeys(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
-		fmt.Fprint(stderr, "Usage: coffre keys init --shares N --threshold M [--out DIR] [--json]\n\n"+
-			"  init  create a root key and split it into N shares, any M of which unseal the vault\n\n"+
+		fmt.Fprint(stderr, "Usage: coffre keys init (--config FILE | --data DIR) --shares N --threshold M [--out DIR] [--json]\n\n"+
+			"  init  create a root key, seal it in the data directory under an unseal key,\n        and split the unseal key into N shares, any M of which unseal the vault\n\n"+
 			"Example:\n  "+keysInitExample+"\n")
 		return flag.ErrHelp
 	}
@@ -32,6 +37,7 @@ func runKeys(ctx context.Context, args []string, stdout, stderr io.Writer) error
 
 // keysInitJSON is the --json output of keys init.
 type keysInitJSON struct {
+	Keyring   string          `json:"keyring"`
 	Set       string          `json:"set"`
 	Shares    int             `json:"shares"`
 	Threshold int             `json:"threshold"`
@@ -45,7 +51,9 @@ type keysShareJSON struct {
 }
 
 func runKeysInit(args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("keys init", "--shares N --threshold M [--out DIR] [--json]", keysInitExample, stderr)
+	fs := newFlags("keys init", "(--config FILE | --data DIR) --shares N --threshold M [--out DIR] [--json]", keysInitExample, stderr)
+	configPath := fs.String("config", os.Getenv("COFFRE_CONFIG"), "configuration `file` whose data_dir receives the sealed keyring; default $COFFRE_CONFIG")
+	dataDir := fs.String("data", "", "data `directory` that receives the sealed keyring (overrides the configuration's)")
 	n := fs.Int("shares", 0, "split the root key into `N` shares, one per holder (2 to 16)")
 	m := fs.Int("threshold", 0, "any `M` shares unseal the vault (2 to N)")
 	out := fs.String("out", "", "write each share to its own file in `DIR` (mode 0600) instead of printing it")
@@ -69,21 +77,51 @@ func runKeysInit(args []string, stdout, stderr io.Writer) error {
 	case *m > *n:
 		return &usageError{msg: fmt.Sprintf("--threshold %d is more than the %d shares: the key could never be rebuilt", *m, *n), hint: keysInitExample}
 	}
+	dir := *dataDir
+	if dir == "" && *configPath != "" {
+		cfg, err := loadConfig(appOptions{configPath: *configPath})
+		if err != nil {
+			return err
+		}
+		dir = cfg.DataDir
+	}
+	if dir == "" {
+		return &usageError{msg: "want --config or --data: the sealed keyring goes into the data directory", hint: keysInitExample}
+	}
+	sealedPath := seal.Path(dir)
+	if _, err := os.Stat(sealedPath); err == nil {
+		return &usageError{msg: "the data directory has a sealed keyring already: " + sealedPath, hint: "its shares unseal it; a new one would leave the data unreadable"}
+	}
 	if *out != "" {
 		if err := os.MkdirAll(*out, 0o700); err != nil {
 			return fmt.Errorf("create --out: %w", err)
 		}
 	}
 
-	seed := make([]byte, envelope.SeedSize)
-	rand.Read(seed)
-	shares, err := unseal.Split(seed, *n, *m)
-	clear(seed)
+	// The shares protect an unseal key, which encrypts the keyring (the
+	// root seeds by version): a rotation rewrites the sealed keyring and
+	// calls no share holder back.
+	unsealKey := make([]byte, unsealKeySize)
+	rand.Read(unsealKey)
+	defer clear(unsealKey)
+	shares, err := unseal.Split(unsealKey, *n, *m)
 	if err != nil {
 		return err
 	}
 	set := shares[0].Set()
-	res := keysInitJSON{Set: set, Shares: *n, Threshold: *m}
+	seed := make([]byte, envelope.SeedSize)
+	rand.Read(seed)
+	body := rootkey.Marshal(map[uint32][]byte{1: seed}, 1)
+	clear(seed)
+	f, err := seal.Seal(unsealKey, set, *m, *n, body)
+	clear(body)
+	if err != nil {
+		return err
+	}
+	if err := seal.Write(sealedPath, f); err != nil {
+		return err
+	}
+	res := keysInitJSON{Keyring: sealedPath, Set: set, Shares: *n, Threshold: *m}
 	if *out != "" {
 		files, err := writeShares(*out, shares)
 		if err != nil {
@@ -98,7 +136,7 @@ func runKeysInit(args []string, stdout, stderr io.Writer) error {
 		}
 	}
 
-	fmt.Fprintf(stderr, "WARNING: these %d shares are the only copy of the new root key: Coffre keeps none.\n"+
+	fmt.Fprintf(stderr, "WARNING: these %d shares are the only way to the new root key: Coffre keeps it sealed under them.\n"+
 		"Give each to a different person, who keeps it offline. Any %d of them unseal the vault;\n"+
 		"with fewer than %d left, everything encrypted under this key is lost for good.\n", *n, *m, *m)
 	if *out != "" {
@@ -107,7 +145,7 @@ func runKeysInit(args []string, stdout, stderr io.Writer) error {
 	if *asJSON {
 		return writeJSON(stdout, res)
 	}
-	fmt.Fprintf(stdout, "root key created and split into %d shares, any %d of which unseal it (share set %s)\n", *n, *m, set)
+	fmt.Fprintf(stdout, "root key created and sealed in %s; its unseal key is split into %d shares, any %d of which unseal it (share set %s)\n", sealedPath, *n, *m, set)
 	for _, it := range res.Items {
 		if it.File != "" {
 			fmt.Fprintf(stdout, "share %d of %d: written to %s\n", it.Index, *n, it.File)

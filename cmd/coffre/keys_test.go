@@ -7,7 +7,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/coffre/coffre/internal/envelope"
+	"github.com/coffre/coffre/internal/rootkey"
+	"github.com/coffre/coffre/internal/seal"
 	"github.com/coffre/coffre/internal/unseal"
 )
 
@@ -15,7 +16,7 @@ import (
 // those it writes with --out, rebuild a root seed of the keyring's size,
 // and that the files are readable by their owner only.
 func TestKeysInitSharesUnseal(t *testing.T) {
-	code, stdout, stderr := runCLI(t, "keys", "init", "--shares", "4", "--threshold", "3", "--json")
+	code, stdout, stderr := runCLI(t, "keys", "init", "--data", t.TempDir(), "--shares", "4", "--threshold", "3", "--json")
 	if code != 0 {
 		t.Fatalf("keys init = %d, %q", code, stderr)
 	}
@@ -30,10 +31,14 @@ func TestKeysInitSharesUnseal(t *testing.T) {
 	if strings.Contains(stderr, texts[0]) {
 		t.Error("a share was printed on stderr")
 	}
-	checkRebuild(t, res.Set, texts, 3)
+	checkRebuild(t, res, texts, 3)
 
+	data := t.TempDir()
+	if code, _, _ := runCLI(t, "keys", "init", "--shares", "3", "--threshold", "2"); code == 0 {
+		t.Error("keys init without --data or --config succeeded")
+	}
 	dir := filepath.Join(t.TempDir(), "out")
-	code, stdout, stderr = runCLI(t, "keys", "init", "--shares", "3", "--threshold", "2", "--out", dir, "--json")
+	code, stdout, stderr = runCLI(t, "keys", "init", "--data", data, "--shares", "3", "--threshold", "2", "--out", dir, "--json")
 	if code != 0 {
 		t.Fatalf("keys init --out = %d, %q", code, stderr)
 	}
@@ -56,12 +61,17 @@ func TestKeysInitSharesUnseal(t *testing.T) {
 		}
 		texts = append(texts, string(b))
 	}
-	checkRebuild(t, res.Set, texts, 2)
+	checkRebuild(t, res, texts, 2)
+	if code, _, stderr := runCLI(t, "keys", "init", "--data", data, "--shares", "3", "--threshold", "2"); code == 0 || !strings.Contains(stderr, "sealed keyring already") {
+		t.Errorf("keys init over a sealed keyring = %d, %q; want a refusal", code, stderr)
+	}
 }
 
-func checkRebuild(t *testing.T, set string, texts []string, m int) {
+// checkRebuild rebuilds the unseal key from m shares and opens the
+// sealed keyring keys init wrote with it.
+func checkRebuild(t *testing.T, res keysInitJSON, texts []string, m int) {
 	t.Helper()
-	a := unseal.NewAccumulator(unseal.Options{Set: set})
+	a := unseal.NewAccumulator(unseal.Options{Set: res.Set})
 	var key []byte
 	for _, text := range texts[:m] {
 		s, err := unseal.Parse(text)
@@ -72,10 +82,15 @@ func checkRebuild(t *testing.T, set string, texts []string, m int) {
 			t.Fatalf("Add(share) got %v", err)
 		}
 	}
-	if len(key) != envelope.SeedSize {
-		t.Fatalf("%d shares rebuilt %d bytes, want a %d-byte root seed", m, len(key), envelope.SeedSize)
+	f, err := seal.Read(res.Keyring)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if _, err := envelope.NewKeyring(map[uint32][]byte{1: key}, 1); err != nil {
-		t.Fatalf("the rebuilt seed makes no keyring: %v", err)
+	body, err := f.Open(key)
+	if err != nil {
+		t.Fatalf("the rebuilt key does not open the sealed keyring: %v", err)
+	}
+	if _, err := rootkey.Parse(body); err != nil {
+		t.Fatalf("the sealed keyring holds no keyring: %v", err)
 	}
 }

@@ -19,7 +19,9 @@
 //	coffre import FILE                    bulk-create subjects from CSV or JSON lines
 //	coffre bench import|read|audit|login  measure import, audited reads, the audit log, login timing
 //	coffre drill                          replay attacks and working days, count what leaks
-//	coffre keys init --shares N --threshold M   create a root key, print N shares of which M unseal it
+//	coffre keys init --shares N --threshold M   create a root key, sealed; print N shares of which M unseal it
+//	coffre unseal --share-file F          enter one share into a sealed server
+//	coffre seal --reason TEXT             seal a running server (its keys leave memory)
 //	coffre totp SECRET                    print the current TOTP code of a secret
 //	coffre authz                          print the authorization matrix
 //	coffre version                        print the version, commit and Go version
@@ -75,7 +77,9 @@ func commands() []command {
 		{"import", "bulk-create subjects from a CSV or JSON-lines file", runImport},
 		{"bench", "measure import, audited reads, the audit log and login timing (import, read, audit, login)", runBench},
 		{"drill", "replay attacks and working days; count what leaks and who is locked", runDrill},
-		{"keys", "create the root key as M-of-N shares for its holders (init)", runKeys},
+		{"keys", "create the root key, sealed under M-of-N shares for its holders (init)", runKeys},
+		{"unseal", "enter one share into a sealed server (one holder a call)", runUnseal},
+		{"seal", "seal a running server: its keys leave memory, every data route answers 503", runSeal},
 		{"totp", "print the current TOTP code of a base32 secret", runTOTP},
 		{"authz", "print the authorization matrix (docs/authorization.md)", runAuthz},
 		{"version", "print the version, VCS commit and Go version of this binary", runVersion},

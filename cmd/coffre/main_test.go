@@ -45,6 +45,10 @@ func TestUsageErrors(t *testing.T) {
 		{"canary without count", []string{"canary", "plant", "--dev"}, 2, "want one count"},
 		{"serve bad store", []string{"serve", "--dev", "--store", "mysql://db"}, 2, "--store: want sqlite:PATH or a postgres:// URL"},
 		{"canary bad partner", []string{"canary", "plant", "3", "--partner", "Bad Name", "--dev"}, 2, "--partner"},
+		{"unseal without a share", []string{"unseal", "--url", "http://127.0.0.1:1"}, 2, "want one of --share-file FILE or --share -"},
+		{"unseal share on the command line", []string{"unseal", "--share", "coffre-share-1:x", "--url", "http://127.0.0.1:1"}, 2, "want one of --share-file FILE or --share -"},
+		{"unseal without a server", []string{"unseal", "--share-file", "x"}, 2, "want --url or --config"},
+		{"seal without a reason", []string{"seal", "--url", "http://127.0.0.1:1"}, 2, "--reason is required"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -59,6 +59,7 @@ func runOperator(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		"coffre operator add marie --role caseworker --unit ac-versailles --dev", stderr)
 	var o appOptions
 	o.flags(fs.StringVar, fs.BoolVar)
+	o.shareFlag(fs)
 	role := fs.String("role", "", "the operator's `role` (from the configuration)")
 	unit := fs.String("unit", "", "the operator's organisational `unit`")
 	asJSON := fs.Bool("json", false, "print the result as JSON")
@@ -132,6 +133,7 @@ func runEnrolCode(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	fs := newFlags("operator enrol-code", "USERNAME|ID [--dev | --config FILE] [--json]", example, stderr)
 	var o appOptions
 	o.flags(fs.StringVar, fs.BoolVar)
+	o.shareFlag(fs)
 	asJSON := fs.Bool("json", false, "print the result as JSON")
 	if err := parse(fs, argFirst(args)); err != nil {
 		return err

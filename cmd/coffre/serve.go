@@ -2,7 +2,11 @@ package main
 
 import (
 	"context"
+	"errors"
 	"io"
+	iofs "io/fs"
+
+	"github.com/coffre/coffre/internal/seal"
 )
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -17,6 +21,29 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	if o.guard != "on" && o.guard != "off" && o.guard != "bench" {
 		return &usageError{msg: "--guard must be on, off or bench", hint: "leave it out outside benchmarks"}
+	}
+	if o.configPath != "" && !o.dev {
+		// Production: a sealed start, or a refusal.
+		cfg, err := loadConfig(o)
+		if err != nil {
+			return err
+		}
+		addr := cfg.Listen
+		if *listen != "" {
+			addr = *listen
+		}
+		f, err := seal.Read(seal.Path(cfg.DataDir))
+		switch {
+		case err == nil:
+			return serveSealed(ctx, o, cfg, f, addr, stderr, nil)
+		case !errors.Is(err, iofs.ErrNotExist):
+			return err
+		case inside(cfg.RootKeyFile, cfg.DataDir):
+			return &usageError{
+				msg:  "no sealed keyring in " + cfg.DataDir + ", and the root key file " + cfg.RootKeyFile + " would sit inside the data directory, where whoever copies the data reads it all",
+				hint: "create the keys: 'coffre keys init --config " + o.configPath + " --shares 5 --threshold 3' (or --dev for a development key file)",
+			}
+		}
 	}
 	a, err := openApp(ctx, o, stderr)
 	if err != nil {

@@ -377,3 +377,18 @@ func (d *DataKey) Open(field string, ct []byte) ([]byte, error) {
 	}
 	return pt, nil
 }
+
+// Wipe zeroes the key bytes the keyring owns (the blind-index, signing,
+// CA and sector keys) and drops its KEKs and hash states, for a seal. The
+// keyring must not be used afterwards. What Go cannot wipe stays until the
+// collector reuses the memory: the AES key schedules inside crypto/aes
+// (the KEKs' and the subject-id codec's), HMAC states already handed out,
+// and any copy a caller took (SigningSeed, CASeed).
+func (k *Keyring) Wipe() {
+	clear(k.blindKey)
+	clear(k.signSeed)
+	clear(k.caSeed)
+	clear(k.sector)
+	clear(k.keks)
+	k.hmacs = sync.Pool{}
+}

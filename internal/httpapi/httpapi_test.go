@@ -42,9 +42,11 @@ import (
 	"github.com/coffre/coffre/internal/mask"
 	"github.com/coffre/coffre/internal/partner"
 	"github.com/coffre/coffre/internal/policy"
+	"github.com/coffre/coffre/internal/seal"
 	"github.com/coffre/coffre/internal/store/health"
 	"github.com/coffre/coffre/internal/store/sqlite"
 	"github.com/coffre/coffre/internal/synth"
+	"github.com/coffre/coffre/internal/unseal"
 	"github.com/coffre/coffre/internal/value"
 	"github.com/coffre/coffre/internal/vault"
 	"github.com/go-webauthn/webauthn/webauthn"
@@ -89,6 +91,10 @@ type env struct {
 	auth   *auth.Service
 	policy *policy.Policy
 	clock  *clock
+	// seal and shares are the seal state and the shares of its unseal
+	// key (3 of 5) when the server starts sealed (envOptions.sealed).
+	seal   *seal.State
+	shares []unseal.Share
 }
 
 func newEnv(t *testing.T) *env {
@@ -120,6 +126,9 @@ type envOptions struct {
 	start time.Time
 	// ca lets the API issue partner credentials (nil: it does not).
 	ca *partner.CA
+	// sealed starts the server sealed, behind a Gate, with a sealed
+	// keyring of 3 of 5 shares; the unsealed service is the API below.
+	sealed bool
 }
 
 func newEnvOpts(t *testing.T, o envOptions) *env {
@@ -178,12 +187,22 @@ func newEnvOpts(t *testing.T, o envOptions) *env {
 	if hs != nil {
 		api.Checkpoints, api.Health = hs, hs
 	}
-	srv := httptest.NewServer(api.Handler())
+	var h http.Handler
+	var state *seal.State
+	var shares []unseal.Share
+	if o.sealed {
+		state, shares = sealedState(t, api)
+		api.Seal = func(context.Context) error { return state.Seal() }
+		h = (&httpapi.Gate{State: state, Logger: logger, TrustedProxies: o.proxies, Now: clk.Now, PerOrigin: 100}).Handler()
+	} else {
+		h = api.Handler()
+	}
+	srv := httptest.NewServer(h)
 	t.Cleanup(func() {
 		srv.Close()
 		raw.Close()
 	})
-	return &env{srv: srv, store: lite, vault: v, auth: as, policy: cfg.Policy, clock: clk}
+	return &env{srv: srv, store: lite, vault: v, auth: as, policy: cfg.Policy, clock: clk, seal: state, shares: shares}
 }
 
 func (e *env) addOperator(t *testing.T, username, role, unit string) *auth.NewOperator {

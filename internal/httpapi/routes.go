@@ -177,6 +177,9 @@ func (s *Server) routes() []Route {
 		{Method: "GET", Path: "/v1/audit/checkpoint", Access: pub, Doc: "latest signed checkpoint", raw: s.checkpoint},
 		{Method: "GET", Path: "/v1/audit/proof/inclusion", Access: pub, Doc: "inclusion proof", raw: s.proof("index", "size", auditlog.InclusionProof)},
 		{Method: "GET", Path: "/v1/audit/proof/consistency", Access: pub, Doc: "consistency proof", raw: s.proof("from", "to", auditlog.ConsistencyProof)},
+		{Method: "GET", Path: "/v1/sys/seal-status", Access: pub, Doc: "sealed or not, the share set, its threshold and the unseal progress", raw: s.sealStatus},
+		{Method: "POST", Path: "/v1/sys/unseal", Access: pub, Doc: "enter one unseal share (or reset the shares entered)", raw: s.unsealUnsealed},
+		{Method: "POST", Path: "/v1/sys/seal", Access: perm(policy.PermSeal), Doc: "seal: the keys leave memory, every data route answers 503", op: s.sealVault, audit: "seal"},
 		{Method: "GET", Path: "/healthz", Access: pub, Doc: "liveness", raw: func(w http.ResponseWriter, r *http.Request) {
 			writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 		}},

@@ -78,6 +78,25 @@ func decode(body []byte) (seeds map[uint32][]byte, current uint32, err error) {
 	return seeds, f.Current, nil
 }
 
+// Marshal encodes a keyring's seeds by version, the body of a key file;
+// the sealed keyring (package seal) encrypts the same encoding.
+func Marshal(seeds map[uint32][]byte, current uint32) []byte { return encode(seeds, current) }
+
+// Parse builds the keyring from a body Marshal wrote, and zeroes the
+// seeds it decoded once the keys are derived.
+func Parse(body []byte) (*envelope.Keyring, error) {
+	seeds, current, err := decode(body)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		for _, s := range seeds {
+			clear(s)
+		}
+	}()
+	return envelope.NewKeyring(seeds, current)
+}
+
 // LoadOrCreate reads the key file at path, creating it with one fresh
 // version when it does not exist; created reports which.
 func LoadOrCreate(path string) (k *envelope.Keyring, created bool, err error) {

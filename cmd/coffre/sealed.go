@@ -1,0 +1,268 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/coffre/coffre/internal/config"
+	"github.com/coffre/coffre/internal/envelope"
+	"github.com/coffre/coffre/internal/httpapi"
+	"github.com/coffre/coffre/internal/seal"
+	"github.com/coffre/coffre/internal/unseal"
+)
+
+// inside reports whether path lies in dir (after cleaning both; a
+// relative path is taken from the working directory).
+func inside(path, dir string) bool {
+	p, err1 := filepath.Abs(path)
+	d, err2 := filepath.Abs(dir)
+	if err1 != nil || err2 != nil {
+		return true // undecidable: refuse
+	}
+	rel, err := filepath.Rel(d, p)
+	return err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator))
+}
+
+// sealedService is an unsealed app as the seal state serves it: the API,
+// the background work, the partner listener; Close stops them all and
+// closes the store.
+type sealedService struct {
+	http.Handler
+	a        *app
+	stop     func()
+	partners *http.Server
+}
+
+func (s *sealedService) Close() error {
+	if s.partners != nil {
+		s.partners.Close()
+	}
+	s.stop()
+	// The keyring is wiped by the seal state. The checkpoint signer's and
+	// the partner CA's private keys (crypto/ed25519 values inside their
+	// packages) and the store's subject-id cipher are dropped with the
+	// app and left to the collector: Go gives no way to wipe them.
+	return s.a.close()
+}
+
+// serveSealed serves a production data directory: sealed at start, the
+// keyring opened by M shares through POST /v1/sys/unseal.
+func serveSealed(ctx context.Context, o appOptions, cfg *config.Config, f *seal.File, listen string, stderr io.Writer, ready func(addr string)) error {
+	log, burst := newLogger(stderr)
+	defer burst.Flush()
+	var state *seal.State
+	open := func(ctx context.Context, keys *envelope.Keyring) (seal.Service, error) {
+		// The service outlives the unseal request that builds it.
+		ctx = context.WithoutCancel(ctx)
+		a, err := buildApp(ctx, cfg, keys, o, log, burst)
+		if err != nil {
+			return nil, err
+		}
+		api, _ := a.api()
+		api.Seal = func(context.Context) error { return state.Seal() }
+		svc := &sealedService{Handler: api.Handler(), a: a}
+		if cfg.Partners.Listen != "" {
+			psrv, err := a.partnerServer(api)
+			if err != nil {
+				a.close()
+				return nil, err
+			}
+			pln, err := net.Listen("tcp", cfg.Partners.Listen)
+			if err != nil {
+				a.close()
+				return nil, fmt.Errorf("partner listen: %w", err)
+			}
+			log.Info("serving partners (mutual TLS)", "addr", pln.Addr().String())
+			go psrv.ServeTLS(pln, "", "")
+			svc.partners = psrv
+		}
+		svc.stop = a.background(ctx)
+		return svc, nil
+	}
+	state = seal.New(f, open, unseal.Options{})
+	gate := &httpapi.Gate{State: state, Logger: log, TrustedProxies: cfg.Guard.TrustedProxies, PerOrigin: cfg.Login.PerOrigin}
+	srv := httpServer(gate.Handler())
+	ln, err := net.Listen("tcp", listen)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	log.Warn("serving SEALED: no data is served until the share holders unseal it (coffre unseal)", "addr", ln.Addr().String(), "config", cfg.Source, "set", f.Set, "threshold", f.Threshold, "shares", f.Shares)
+	errc := make(chan error, 1)
+	if ready != nil {
+		ready(ln.Addr().String())
+	}
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		state.Seal()
+		<-state.Closed()
+		return err
+	case <-ctx.Done():
+	}
+	shut, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	serr := srv.Shutdown(shut)
+	state.Seal()
+	<-state.Closed()
+	if serr != nil {
+		return fmt.Errorf("shutdown: %w", serr)
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+const unsealExample = "coffre unseal --share-file coffre-share-….txt --url http://127.0.0.1:8080"
+
+// runUnseal enters one share into a running server.
+func runUnseal(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("unseal", "(--share-file FILE | --share -) [--url URL | --config FILE] [--reset] [--json]", unsealExample, stderr)
+	file := fs.String("share-file", "", "read the share from `FILE`")
+	fromStdin := fs.String("share", "", "`-`: read the share from standard input (never from the command line, where it would stay in the shell's history)")
+	reset := fs.Bool("reset", false, "drop the shares entered so far instead")
+	url, configPath := serverFlags(fs)
+	asJSON := fs.Bool("json", false, "print the seal status as JSON")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	base, err := serverURL(*url, *configPath)
+	if err != nil {
+		return err
+	}
+	body := map[string]any{"reset": true}
+	if !*reset {
+		var raw []byte
+		switch {
+		case *file != "" && *fromStdin == "":
+			raw, err = os.ReadFile(*file)
+		case *file == "" && *fromStdin == "-":
+			raw, err = io.ReadAll(io.LimitReader(bufio.NewReader(os.Stdin), 4<<10))
+		default:
+			return &usageError{msg: "want one of --share-file FILE or --share - (standard input)", hint: unsealExample}
+		}
+		if err != nil {
+			return fmt.Errorf("read share: %w", err)
+		}
+		body = map[string]any{"share": strings.TrimSpace(string(raw))}
+		clear(raw)
+	}
+	var st seal.Status
+	if err := sysCall(ctx, base+"/v1/sys/unseal", "", body, &st); err != nil {
+		return err
+	}
+	if *asJSON {
+		return writeJSON(stdout, st)
+	}
+	switch {
+	case !st.Sealed:
+		fmt.Fprintf(stdout, "unsealed: the vault serves (share set %s)\n", st.Set)
+	case *reset:
+		fmt.Fprintf(stdout, "shares dropped: sealed, 0 of %d shares entered\n", st.Threshold)
+	default:
+		fmt.Fprintf(stdout, "share accepted: sealed, %d of %d shares entered (share set %s)\n", st.Progress, st.Threshold, st.Set)
+	}
+	return nil
+}
+
+const sealExample = "coffre seal --reason 'incident 2026-11-30' --url http://127.0.0.1:8080   (with COFFRE_TOKEN set)"
+
+// runSeal seals a running server with an operator session that holds the
+// seal permission.
+func runSeal(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("seal", "--reason TEXT [--url URL | --config FILE]", sealExample, stderr)
+	reason := fs.String("reason", "", "why (audited with the seal)")
+	url, configPath := serverFlags(fs)
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if strings.TrimSpace(*reason) == "" {
+		return &usageError{msg: "--reason is required: the seal is audited with it", hint: sealExample}
+	}
+	token := os.Getenv("COFFRE_TOKEN")
+	if token == "" {
+		return &usageError{msg: "set COFFRE_TOKEN to the session token of an operator with the seal permission", hint: sealExample}
+	}
+	base, err := serverURL(*url, *configPath)
+	if err != nil {
+		return err
+	}
+	if err := sysCall(ctx, base+"/v1/sys/seal", token, map[string]string{"reason": *reason}, nil); err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, "sealed: every data route answers 503 until the share holders unseal it (coffre unseal)")
+	return nil
+}
+
+func serverFlags(fs interface {
+	String(name, value, usage string) *string
+}) (url, configPath *string) {
+	url = fs.String("url", os.Getenv("COFFRE_URL"), "the server's `URL` (default $COFFRE_URL, else http:// and the configuration's listen address)")
+	configPath = fs.String("config", os.Getenv("COFFRE_CONFIG"), "configuration `file` whose listen address to call; default $COFFRE_CONFIG")
+	return url, configPath
+}
+
+// serverURL is url, or http:// and the configured listen address.
+func serverURL(url, configPath string) (string, error) {
+	if url != "" {
+		return strings.TrimSuffix(url, "/"), nil
+	}
+	if configPath == "" {
+		return "", &usageError{msg: "want --url or --config: which server?", hint: "--url http://127.0.0.1:8080"}
+	}
+	cfg, err := loadConfig(appOptions{configPath: configPath})
+	if err != nil {
+		return "", err
+	}
+	return "http://" + cfg.Listen, nil
+}
+
+// sysCall posts body to url and decodes the answer into out; an error
+// answer becomes an error with the server's message and hint.
+func sysCall(ctx context.Context, url, token string, body, out any) error {
+	b, _ := json.Marshal(body)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(b))
+	if err != nil {
+		return &usageError{msg: "bad server URL", hint: "--url http://127.0.0.1:8080"}
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	client := &http.Client{Timeout: 30 * time.Second}
+	res, err := client.Do(req)
+	if err != nil {
+		return fmt.Errorf("call the server: %w", err)
+	}
+	defer res.Body.Close()
+	raw, err := io.ReadAll(io.LimitReader(res.Body, 1<<20))
+	if err != nil {
+		return fmt.Errorf("read the answer: %w", err)
+	}
+	if res.StatusCode >= 400 {
+		var e struct {
+			Error struct{ Code, Message, Hint string }
+		}
+		if json.Unmarshal(raw, &e) != nil || e.Error.Message == "" {
+			return fmt.Errorf("server answered %s", res.Status)
+		}
+		return &usageError{msg: e.Error.Message + " (" + e.Error.Code + ")", hint: e.Error.Hint}
+	}
+	if out != nil {
+		if err := json.Unmarshal(raw, out); err != nil {
+			return fmt.Errorf("read the answer: %w", err)
+		}
+	}
+	return nil
+}

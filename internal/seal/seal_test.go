@@ -1,0 +1,122 @@
+package seal
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"net/http"
+	"path/filepath"
+	"testing"
+
+	"github.com/coffre/coffre/internal/envelope"
+	"github.com/coffre/coffre/internal/rootkey"
+	"github.com/coffre/coffre/internal/unseal"
+)
+
+type svc struct{ closed chan struct{} }
+
+func (svc) ServeHTTP(http.ResponseWriter, *http.Request) {}
+func (s svc) Close() error                               { close(s.closed); return nil }
+
+// newSealed writes a sealed keyring in a temporary directory and returns
+// it read back, with the shares of its unseal key.
+func newSealed(t *testing.T, m, n int) (*File, []unseal.Share) {
+	t.Helper()
+	key := make([]byte, 32)
+	rand.Read(key)
+	shares, err := unseal.Split(key, n, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seed := make([]byte, envelope.SeedSize)
+	rand.Read(seed)
+	f, err := Seal(key, shares[0].Set(), m, n, rootkey.Marshal(map[uint32][]byte{1: seed}, 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), FileName)
+	if err := Write(path, f); err != nil {
+		t.Fatal(err)
+	}
+	if err := Write(path, f); err == nil {
+		t.Error("Write over an existing sealed keyring: want an error")
+	}
+	got, err := Read(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return got, shares
+}
+
+func TestFileOpen(t *testing.T) {
+	f, _ := newSealed(t, 2, 3)
+	other := make([]byte, 32)
+	if _, err := f.Open(other); !errors.Is(err, ErrWrongKey) {
+		t.Errorf("Open(wrong key) = %v, want ErrWrongKey", err)
+	}
+}
+
+func TestUnsealSeal(t *testing.T) {
+	f, shares := newSealed(t, 2, 3)
+	_, others := newSealed(t, 2, 3)
+	closed := make(chan struct{})
+	opened := 0
+	s := New(f, func(_ context.Context, k *envelope.Keyring) (Service, error) {
+		opened++
+		return svc{closed}, nil
+	}, unseal.Options{})
+	ctx := context.Background()
+	if st := s.Status(); !st.Sealed || st.Progress != 0 || st.Threshold != 2 || st.Set != f.Set {
+		t.Fatalf("Status = %+v, want sealed 0 of 2", st)
+	}
+	if s.Serve(func(Service) { t.Error("served while sealed") }) {
+		t.Error("Serve while sealed = true")
+	}
+	if _, err := s.Unseal(ctx, others[0].Text()); !errors.Is(err, unseal.ErrOtherSet) {
+		t.Errorf("share of another set: %v, want ErrOtherSet", err)
+	}
+	if _, err := s.Unseal(ctx, shares[0].Text()[:40]); !errors.Is(err, unseal.ErrMalformed) {
+		t.Errorf("truncated share: %v, want ErrMalformed", err)
+	}
+	if st, err := s.Unseal(ctx, shares[0].Text()); err != nil || st.Progress != 1 || !st.Sealed {
+		t.Fatalf("first share: %+v %v", st, err)
+	}
+	if _, err := s.Unseal(ctx, shares[0].Text()); !errors.Is(err, unseal.ErrDuplicate) {
+		t.Errorf("repeated share: %v, want ErrDuplicate", err)
+	}
+	if st, err := s.Unseal(ctx, shares[2].Text()); err != nil || st.Sealed || opened != 1 {
+		t.Fatalf("second share: %+v %v (opened %d)", st, err, opened)
+	}
+	if _, err := s.Unseal(ctx, shares[1].Text()); !errors.Is(err, ErrUnsealed) {
+		t.Errorf("unseal when unsealed: %v, want ErrUnsealed", err)
+	}
+	if !s.Serve(func(Service) {}) {
+		t.Error("Serve while unsealed = false")
+	}
+	if err := s.Seal(); err != nil {
+		t.Fatal(err)
+	}
+	if s.Serve(func(Service) { t.Error("served after the seal") }) {
+		t.Error("Serve after the seal = true")
+	}
+	<-s.Closed()
+	<-closed
+	if err := s.Seal(); !errors.Is(err, ErrSealed) {
+		t.Errorf("Seal when sealed: %v, want ErrSealed", err)
+	}
+}
+
+func TestOpenShares(t *testing.T) {
+	f, shares := newSealed(t, 2, 3)
+	_, others := newSealed(t, 2, 3)
+	if _, err := f.OpenShares([]string{shares[0].Text()}); !errors.Is(err, ErrTooFewShares) {
+		t.Errorf("one share: %v, want ErrTooFewShares", err)
+	}
+	if _, err := f.OpenShares([]string{shares[0].Text(), others[1].Text()}); !errors.Is(err, unseal.ErrOtherSet) {
+		t.Errorf("a share of another set: %v, want ErrOtherSet", err)
+	}
+	k, err := f.OpenShares([]string{shares[2].Text(), shares[0].Text()})
+	if err != nil || k.Current() != 1 {
+		t.Fatalf("two shares: %v", err)
+	}
+}
