@@ -121,6 +121,10 @@ var queries = map[string]string{
 	"spendEnrolment":   `DELETE FROM enrolments WHERE operator = ? AND approved_by != '' AND code_hash = ? AND expires > ?`,
 	"deleteEnrolment":  `DELETE FROM enrolments WHERE operator = ?`,
 	"setCredentials":   `UPDATE operators SET password_hash = ?, totp_secret = ? WHERE id = ?`,
+	// The seal flag (sealflag.go).
+	"markSealed":   `UPDATE seal_flag SET generation = generation + 1, sealed_at = ? WHERE id = 1`,
+	"markUnsealed": `UPDATE seal_flag SET sealed_at = 0 WHERE id = 1`,
+	"sealFlag":     `SELECT generation, sealed_at FROM seal_flag WHERE id = 1`,
 }
 
 type stmts struct {

@@ -1,0 +1,11 @@
+-- The seal flag (issue 13): one row that every node of a deployment reads
+-- at least once a second. A seal bumps generation and sets sealed_at (in
+-- the seal's audit transaction); an unseal clears sealed_at and adopts
+-- generation. An unsealed node seals itself when generation moves past
+-- the one it adopted.
+CREATE TABLE seal_flag (
+	id         INTEGER PRIMARY KEY CHECK (id = 1),
+	generation INTEGER NOT NULL,
+	sealed_at  INTEGER NOT NULL DEFAULT 0
+);
+INSERT INTO seal_flag (id, generation, sealed_at) VALUES (1, 0, 0);
