@@ -19,6 +19,7 @@ import (
 	"github.com/coffre/coffre/internal/envelope"
 	"github.com/coffre/coffre/internal/httpapi"
 	"github.com/coffre/coffre/internal/seal"
+	"github.com/coffre/coffre/internal/store"
 	"github.com/coffre/coffre/internal/unseal"
 )
 
@@ -56,6 +57,10 @@ func (s *sealedService) Close() error {
 	return s.a.close()
 }
 
+// sealWatchEvery is how often an unsealed node reads the store's seal
+// flag: a seal on one node seals the others within about that.
+const sealWatchEvery = 500 * time.Millisecond
+
 // serveSealed serves a production data directory: sealed at start, the
 // keyring opened by M shares through POST /v1/sys/unseal.
 func serveSealed(ctx context.Context, o appOptions, cfg *config.Config, f *seal.File, listen string, stderr io.Writer, ready func(addr string)) error {
@@ -68,6 +73,16 @@ func serveSealed(ctx context.Context, o appOptions, cfg *config.Config, f *seal.
 		a, err := buildApp(ctx, cfg, keys, o, log, burst)
 		if err != nil {
 			return nil, err
+		}
+		// Adopt the store's seal generation; a seal on any other node
+		// bumps it, and the watcher then seals this one.
+		var gen int64
+		if err := a.health.Update(ctx, func(ctx context.Context, tx store.Tx) (err error) {
+			gen, err = tx.MarkUnsealed(ctx)
+			return err
+		}); err != nil {
+			a.close()
+			return nil, fmt.Errorf("seal flag: %w", err)
 		}
 		api, _ := a.api()
 		api.Seal = func(context.Context) error { return state.Seal() }
@@ -87,7 +102,31 @@ func serveSealed(ctx context.Context, o appOptions, cfg *config.Config, f *seal.
 			go psrv.ServeTLS(pln, "", "")
 			svc.partners = psrv
 		}
-		svc.stop = a.background(ctx)
+		stopBackground := a.background(ctx)
+		watch, stopWatch := context.WithCancel(ctx)
+		watchDone := make(chan struct{})
+		go func() {
+			defer close(watchDone)
+			t := time.NewTicker(sealWatchEvery)
+			defer t.Stop()
+			read := func(ctx context.Context) (g int64, err error) {
+				err = a.health.View(ctx, func(ctx context.Context, tx store.Tx) (err error) {
+					g, _, err = tx.SealFlag(ctx)
+					return err
+				})
+				return g, err
+			}
+			seal.Watch(watch, t.C, read, gen, func(g int64) {
+				if state.Seal() == nil {
+					log.Warn("sealed: the deployment's seal flag moved (a seal on this or another node); unseal this node with its shares", "generation", g)
+				}
+			})
+		}()
+		svc.stop = func() {
+			stopWatch()
+			<-watchDone
+			stopBackground()
+		}
 		return svc, nil
 	}
 	state = seal.New(f, open, unseal.Options{})

@@ -13,6 +13,7 @@ import (
 	"github.com/coffre/coffre/internal/httpapi"
 	"github.com/coffre/coffre/internal/rootkey"
 	"github.com/coffre/coffre/internal/seal"
+	"github.com/coffre/coffre/internal/store"
 	"github.com/coffre/coffre/internal/unseal"
 )
 
@@ -142,6 +143,9 @@ func TestSealedStart(t *testing.T) {
 	if got := entries["seal/deny:forbidden"]; got != 1 {
 		t.Errorf("audit has %d refused seals, want 1 (%v)", got, entries)
 	}
+	if gen, at := e.sealFlag(t); gen != 0 || !at.IsZero() {
+		t.Errorf("seal flag after a refused seal = %d, %v; want 0, unset", gen, at)
+	}
 
 	atok := e.login(t, admin)
 	e.call(t, req{Method: "POST", Path: "/v1/sys/seal", Token: atok, Body: map[string]string{"reason": "incident 42"}}).want(t, http.StatusOK, "")
@@ -152,6 +156,9 @@ func TestSealedStart(t *testing.T) {
 	<-e.seal.Closed()
 	if got := e.auditActions(t)["seal/allow"]; got != 1 {
 		t.Errorf("audit has %d seals, want 1", got)
+	}
+	if gen, at := e.sealFlag(t); gen != 1 || at.IsZero() {
+		t.Errorf("seal flag after the seal = %d, %v; want 1, set (the other nodes seal)", gen, at)
 	}
 
 	// And unseals again.
@@ -228,4 +235,18 @@ func (e *env) auditActions(t *testing.T) map[string]int {
 		out[en.Action+"/"+en.Decision]++
 	}
 	return out
+}
+
+// sealFlag reads the store's seal flag.
+func (e *env) sealFlag(t *testing.T) (int64, time.Time) {
+	t.Helper()
+	var gen int64
+	var at time.Time
+	if err := e.store.View(context.Background(), func(ctx context.Context, tx store.Tx) (err error) {
+		gen, at, err = tx.SealFlag(ctx)
+		return err
+	}); err != nil {
+		t.Fatalf("SealFlag: %v", err)
+	}
+	return gen, at
 }

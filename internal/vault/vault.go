@@ -932,7 +932,9 @@ func (v *Vault) Refused(ctx context.Context, a identity.Actor, route string) {
 // Seal audits a seal by a: refused (and audited) without the seal
 // permission; with it, the entry "seal" is committed in its own
 // transaction before Seal returns, so that the caller drops the keys only
-// once the seal is on the record. A store that cannot take the entry
+// once the seal is on the record. The same transaction sets the store's
+// seal flag (seal.Flag), which every other unsealed node of the
+// deployment watches. A store that cannot take the entry
 // leaves the vault unsealed (the caller can retry, or stop the process).
 func (v *Vault) Seal(ctx context.Context, a identity.Actor, reason string) error {
 	entry := audit.Entry{Actor: a.ID, Action: "seal", Reason: reason, Origin: a.Origin}
@@ -942,6 +944,9 @@ func (v *Vault) Seal(ctx context.Context, a identity.Actor, reason string) error
 	_, err := update(ctx, v.store, func(ctx context.Context, tx store.Tx) (struct{}, error) {
 		e := entry
 		e.Time, e.Decision = v.now().UTC(), "allow"
+		if err := tx.MarkSealed(ctx, e.Time); err != nil {
+			return struct{}{}, err
+		}
 		return struct{}{}, tx.AppendAudit(ctx, &e)
 	})
 	if err != nil {
