@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/rand"
+	"crypto/subtle"
 	"errors"
 	"flag"
 	"fmt"
@@ -11,6 +12,7 @@ import (
 	"path/filepath"
 	"strconv"
 
+	"github.com/coffre/coffre/internal/config"
 	"github.com/coffre/coffre/internal/envelope"
 	"github.com/coffre/coffre/internal/rootkey"
 	"github.com/coffre/coffre/internal/seal"
@@ -22,17 +24,19 @@ const unsealKeySize = 32
 
 const keysInitExample = "coffre keys init --config coffre.yaml --shares 5 --threshold 3"
 
+const keysInitHSMExample = "coffre keys init --config coffre.yaml --shares 5 --threshold 3 --hsm --generate-key"
+
 func runKeys(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
-		fmt.Fprint(stderr, "Usage: coffre keys init (--config FILE | --data DIR) --shares N --threshold M [--out DIR] [--json]\n\n"+
-			"  init  create a root key, seal it in the data directory under an unseal key,\n        and split the unseal key into N shares, any M of which unseal the vault\n\n"+
+		fmt.Fprint(stderr, "Usage: coffre keys init (--config FILE | --data DIR) --shares N --threshold M [--hsm [--generate-key]] [--out DIR] [--json]\n\n"+
+			"  init  create a root key, seal it in the data directory under an unseal key,\n        and split the unseal key into N shares, any M of which unseal the vault;\n        with --hsm, the key of the configuration's seal.pkcs11 wraps the unseal key\n        too, and serve unseals at start through the token without shares\n\n"+
 			"Example:\n  "+keysInitExample+"\n")
 		return flag.ErrHelp
 	}
 	if len(args) == 0 || args[0] != "init" {
 		return &usageError{msg: "want a subcommand: init", hint: keysInitExample}
 	}
-	return runKeysInit(args[1:], stdout, stderr)
+	return runKeysInit(ctx, args[1:], stdout, stderr)
 }
 
 // keysInitJSON is the --json output of keys init.
@@ -41,6 +45,7 @@ type keysInitJSON struct {
 	Set       string          `json:"set"`
 	Shares    int             `json:"shares"`
 	Threshold int             `json:"threshold"`
+	HSM       string          `json:"hsm,omitempty"`
 	Items     []keysShareJSON `json:"items"`
 }
 
@@ -50,19 +55,24 @@ type keysShareJSON struct {
 	File  string `json:"file,omitempty"`
 }
 
-func runKeysInit(args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("keys init", "(--config FILE | --data DIR) --shares N --threshold M [--out DIR] [--json]", keysInitExample, stderr)
+func runKeysInit(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("keys init", "(--config FILE | --data DIR) --shares N --threshold M [--hsm [--generate-key]] [--out DIR] [--json]", keysInitExample, stderr)
 	configPath := fs.String("config", os.Getenv("COFFRE_CONFIG"), "configuration `file` whose data_dir receives the sealed keyring; default $COFFRE_CONFIG")
 	dataDir := fs.String("data", "", "data `directory` that receives the sealed keyring (overrides the configuration's)")
 	n := fs.Int("shares", 0, "split the root key into `N` shares, one per holder (2 to 16)")
 	m := fs.Int("threshold", 0, "any `M` shares unseal the vault (2 to N)")
 	out := fs.String("out", "", "write each share to its own file in `DIR` (mode 0600) instead of printing it")
 	asJSON := fs.Bool("json", false, "print the result as JSON")
+	hsm := fs.Bool("hsm", false, "wrap the unseal key with the key of the configuration's seal.pkcs11 too, so that serve unseals at start without shares")
+	generate := fs.Bool("generate-key", false, "with --hsm: generate the AES key in the token first (else it must exist)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() != 0 {
 		return &usageError{msg: "unexpected argument " + strconv.Quote(fs.Arg(0)), hint: keysInitExample}
+	}
+	if *generate && !*hsm {
+		return &usageError{msg: "--generate-key goes with --hsm", hint: keysInitHSMExample}
 	}
 	switch {
 	case *n == 0 || *m == 0:
@@ -78,12 +88,19 @@ func runKeysInit(args []string, stdout, stderr io.Writer) error {
 		return &usageError{msg: fmt.Sprintf("--threshold %d is more than the %d shares: the key could never be rebuilt", *m, *n), hint: keysInitExample}
 	}
 	dir := *dataDir
-	if dir == "" && *configPath != "" {
+	var hsmConf config.PKCS11
+	if *configPath != "" && (dir == "" || *hsm) {
 		cfg, err := loadConfig(appOptions{configPath: *configPath})
 		if err != nil {
 			return err
 		}
-		dir = cfg.DataDir
+		if dir == "" {
+			dir = cfg.DataDir
+		}
+		hsmConf = cfg.Seal.PKCS11
+	}
+	if *hsm && hsmConf.Module == "" {
+		return &usageError{msg: "--hsm wants --config with a seal.pkcs11 section (module, token, key, pin_file or pin_env)", hint: keysInitHSMExample}
 	}
 	if dir == "" {
 		return &usageError{msg: "want --config or --data: the sealed keyring goes into the data directory", hint: keysInitExample}
@@ -113,7 +130,14 @@ func runKeysInit(args []string, stdout, stderr io.Writer) error {
 	rand.Read(seed)
 	body := rootkey.Marshal(map[uint32][]byte{1: seed}, 1)
 	clear(seed)
-	f, err := seal.Seal(unsealKey, set, *m, *n, body)
+	var wrapped []byte
+	if *hsm {
+		if wrapped, err = wrapUnsealKey(ctx, hsmConf, *generate, unsealKey); err != nil {
+			clear(body)
+			return err
+		}
+	}
+	f, err := seal.SealWrapped(unsealKey, set, *m, *n, body, wrapped)
 	clear(body)
 	if err != nil {
 		return err
@@ -122,6 +146,9 @@ func runKeysInit(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	res := keysInitJSON{Keyring: sealedPath, Set: set, Shares: *n, Threshold: *m}
+	if *hsm {
+		res.HSM = describeHSM(hsmConf)
+	}
 	if *out != "" {
 		files, err := writeShares(*out, shares)
 		if err != nil {
@@ -146,6 +173,9 @@ func runKeysInit(args []string, stdout, stderr io.Writer) error {
 		return writeJSON(stdout, res)
 	}
 	fmt.Fprintf(stdout, "root key created and sealed in %s; its unseal key is split into %d shares, any %d of which unseal it (share set %s)\n", sealedPath, *n, *m, set)
+	if res.HSM != "" {
+		fmt.Fprintf(stdout, "the unseal key is also wrapped by %s: serve unseals at start through it; the shares are the recovery when the token is lost\n", res.HSM)
+	}
 	for _, it := range res.Items {
 		if it.File != "" {
 			fmt.Fprintf(stdout, "share %d of %d: written to %s\n", it.Index, *n, it.File)
@@ -154,6 +184,30 @@ func runKeysInit(args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	return nil
+}
+
+// wrapUnsealKey wraps key with the token key of c (generated first when
+// generate is set) and checks that it unwraps to key again.
+func wrapUnsealKey(ctx context.Context, c config.PKCS11, generate bool, key []byte) ([]byte, error) {
+	w, closeHSM, err := openHSM(c, generate)
+	if err != nil {
+		return nil, fmt.Errorf("--hsm: %w", err)
+	}
+	defer closeHSM()
+	wrapped, err := w.Wrap(ctx, key)
+	if err != nil {
+		return nil, fmt.Errorf("--hsm: wrap the unseal key: %w", err)
+	}
+	back, err := w.Unwrap(ctx, wrapped)
+	if err != nil {
+		return nil, fmt.Errorf("--hsm: unwrap the unseal key again: %w", err)
+	}
+	ok := subtle.ConstantTimeCompare(back, key) == 1
+	clear(back)
+	if !ok {
+		return nil, errors.New("--hsm: the token gave back another unseal key than it wrapped")
+	}
+	return wrapped, nil
 }
 
 // writeShares writes each share to its own new file in dir, readable by

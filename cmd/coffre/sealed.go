@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -136,7 +137,14 @@ func serveSealed(ctx context.Context, o appOptions, cfg *config.Config, f *seal.
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
-	log.Warn("serving SEALED: no data is served until the share holders unseal it (coffre unseal)", "addr", ln.Addr().String(), "config", cfg.Source, "set", f.Set, "threshold", f.Threshold, "shares", f.Shares)
+	if len(f.Wrapped) > 0 {
+		unsealHSM(ctx, state, f, cfg.Seal.PKCS11, log)
+	}
+	if state.Status().Sealed {
+		log.Warn("serving SEALED: no data is served until the share holders unseal it (coffre unseal)", "addr", ln.Addr().String(), "config", cfg.Source, "set", f.Set, "threshold", f.Threshold, "shares", f.Shares)
+	} else {
+		log.Info("serving, unsealed through the HSM", "addr", ln.Addr().String(), "config", cfg.Source)
+	}
 	errc := make(chan error, 1)
 	if ready != nil {
 		ready(ln.Addr().String())
@@ -161,6 +169,36 @@ func serveSealed(ctx context.Context, o appOptions, cfg *config.Config, f *seal.
 		return err
 	}
 	return nil
+}
+
+// unsealHSM unseals state at start with the unseal key that f keeps
+// wrapped by the token key of c. When that fails (no seal.pkcs11, the
+// token unreachable, a wrong PIN, another key) it logs why, without key
+// material, and leaves the state sealed for the share holders.
+func unsealHSM(ctx context.Context, state *seal.State, f *seal.File, c config.PKCS11, log *slog.Logger) {
+	fail := func(err error) {
+		log.Warn("HSM unseal failed: the server stays SEALED until the share holders unseal it (coffre unseal)", "error", err.Error())
+	}
+	if c.Module == "" {
+		fail(errors.New("the sealed keyring has an HSM-wrapped unseal key, but the configuration has no seal.pkcs11"))
+		return
+	}
+	w, closeHSM, err := openHSM(c, false)
+	if err != nil {
+		fail(err)
+		return
+	}
+	key, err := w.Unwrap(ctx, f.Wrapped)
+	closeHSM()
+	if err != nil {
+		fail(err)
+		return
+	}
+	if _, err := state.UnsealKey(ctx, key); err != nil {
+		fail(err)
+		return
+	}
+	log.Info("unsealed through the HSM", "hsm", describeHSM(c))
 }
 
 const unsealExample = "coffre unseal --share-file coffre-share-….txt --url http://127.0.0.1:8080"

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/netip"
 	"net/url"
+	"path/filepath"
 	"reflect"
 	"slices"
 	"strconv"
@@ -63,6 +64,15 @@ type file struct {
 		Listen leaf `key:"listen"`
 		Token  leaf `key:"token"`
 	} `key:"metrics"`
+	Seal struct {
+		PKCS11 struct {
+			Module  leaf `key:"module"`
+			Token   leaf `key:"token"`
+			Key     leaf `key:"key"`
+			PINFile leaf `key:"pin_file"`
+			PINEnv  leaf `key:"pin_env"`
+		} `key:"pkcs11"`
+	} `key:"seal"`
 	Schema   schemaFile         `key:"schema"`
 	Purposes named[purposeFile] `key:"purposes"`
 	Roles    named[roleFile]    `key:"roles"`
@@ -340,7 +350,58 @@ func (p *parser) settings(f *file) *Config {
 	c.WebAuthn = p.webauthn(f)
 	c.Partners = p.partners(f, c.Listen)
 	c.Metrics = p.metrics(f, c.Listen, c.Partners.Listen)
+	c.Seal.PKCS11 = p.pkcs11(f)
 	return c
+}
+
+// pkcs11 checks the seal.pkcs11 settings: all or nothing, and the PIN
+// from exactly one of a file or a variable.
+func (p *parser) pkcs11(f *file) PKCS11 {
+	pf := f.Seal.PKCS11
+	var c PKCS11
+	set(p, pf.Module, read[string], &c.Module, func(s string) string {
+		if !filepath.IsAbs(s) {
+			return fmt.Sprintf("want the absolute path of the token's PKCS#11 library, such as /usr/lib/softhsm/libsofthsm2.so, got %s", short(s))
+		}
+		return ""
+	})
+	set(p, pf.Token, read[string], &c.Token, nonEmpty)
+	set(p, pf.Key, read[string], &c.Key, func(s string) string {
+		if s == "" || len(s) > 255 {
+			return "want a key label of 1 to 255 bytes"
+		}
+		return ""
+	})
+	set(p, pf.PINFile, read[string], &c.PINFile, nonEmpty)
+	set(p, pf.PINEnv, read[string], &c.PINEnv, nonEmpty)
+	if !pf.Module.set() && !pf.Token.set() && !pf.Key.set() && !pf.PINFile.set() && !pf.PINEnv.set() {
+		return PKCS11{}
+	}
+	for _, l := range []struct {
+		l    leaf
+		name string
+	}{{pf.Module, "module"}, {pf.Token, "token"}, {pf.Key, "key"}} {
+		if !l.l.set() {
+			p.bad(firstSet(pf.Module, pf.Token, pf.Key, pf.PINFile, pf.PINEnv), "seal.pkcs11 wants %s too: module, token and key name the wrapping key", l.name)
+		}
+	}
+	switch {
+	case pf.PINFile.set() && pf.PINEnv.set():
+		p.bad(pf.PINEnv, "set pin_file or pin_env, not both")
+	case !pf.PINFile.set() && !pf.PINEnv.set():
+		p.bad(firstSet(pf.Module, pf.Token, pf.Key), "seal.pkcs11 wants the token's PIN from pin_file or pin_env (never in this file)")
+	}
+	return c
+}
+
+// firstSet returns the first leaf of ls that is set.
+func firstSet(ls ...leaf) leaf {
+	for _, l := range ls {
+		if l.set() {
+			return l
+		}
+	}
+	return ls[0]
 }
 
 // webauthn applies the defaults and checks the webauthn settings.

@@ -167,6 +167,8 @@ type Config struct {
 	// Partners configures the listener for partner organisations' API
 	// clients.
 	Partners Partners
+	// Seal configures unsealing at start through an HSM.
+	Seal Seal
 	// Metrics says where GET /metrics is served and what it asks.
 	Metrics Metrics
 	// Policy is the schema, purposes and roles.
@@ -245,6 +247,23 @@ type Partners struct {
 	// scheme, port or path, IP addresses in their shortest form. Default
 	// ["localhost", "127.0.0.1"].
 	Hosts []string
+}
+
+// Seal says how a server may unseal itself at start, without share
+// holders. The zero value: only shares unseal it.
+type Seal struct {
+	// PKCS11 names the token key that wraps the unseal key (coffre keys
+	// init --hsm). Zero: none.
+	PKCS11 PKCS11
+}
+
+// PKCS11 names an AES key in a PKCS#11 token: Module (absolute path of
+// the token's library), Token (its label) and Key (the key's label) are
+// all set, or none; the user PIN is read from PINFile or from the
+// variable PINEnv, exactly one of them, never from this file.
+type PKCS11 struct {
+	Module, Token, Key string
+	PINFile, PINEnv    string
 }
 
 // Metrics says where the Prometheus metrics (GET /metrics) are served and

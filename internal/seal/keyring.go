@@ -24,10 +24,13 @@ import (
 const FileName = "keyring.sealed"
 
 const (
-	format    = "coffre-sealed-keyring-1"
-	infoKey   = "coffre sealed keyring key"
-	infoCheck = "coffre sealed keyring check"
-	maxFile   = 1 << 20
+	format = "coffre-sealed-keyring-1"
+	// formatWrapped is format with Wrapped: the unseal key wrapped by a
+	// kms.Wrapper too, for a start without share holders.
+	formatWrapped = "coffre-sealed-keyring-2"
+	infoKey       = "coffre sealed keyring key"
+	infoCheck     = "coffre sealed keyring check"
+	maxFile       = 1 << 20
 )
 
 var (
@@ -52,6 +55,11 @@ type File struct {
 	Check []byte `json:"check"`
 	// Sealed is nonce ‖ ciphertext ‖ tag.
 	Sealed []byte `json:"sealed"`
+	// Wrapped, in format 2 only, is the unseal key wrapped by a
+	// kms.Wrapper (a kms blob, which names its kind and key): whoever
+	// holds that key opens the keyring without shares, and the shares
+	// still open it when the key is lost.
+	Wrapped []byte `json:"wrapped,omitempty"`
 }
 
 func derive(key []byte, set, info string, n int) ([]byte, error) {
@@ -77,7 +85,16 @@ func (f *File) ad() []byte {
 
 // Seal encrypts keyring under unsealKey for the share set set (m of n).
 func Seal(unsealKey []byte, set string, m, n int, keyring []byte) (*File, error) {
+	return SealWrapped(unsealKey, set, m, n, keyring, nil)
+}
+
+// SealWrapped is Seal, with wrapped (when not empty: unsealKey wrapped by
+// a kms.Wrapper) kept in the file, in format 2.
+func SealWrapped(unsealKey []byte, set string, m, n int, keyring, wrapped []byte) (*File, error) {
 	f := &File{Format: format, Set: set, Threshold: m, Shares: n}
+	if len(wrapped) > 0 {
+		f.Format, f.Wrapped = formatWrapped, wrapped
+	}
 	check, err := derive(unsealKey, set, infoCheck, 16)
 	if err != nil {
 		return nil, err
@@ -116,6 +133,12 @@ func (f *File) Open(unsealKey []byte) ([]byte, error) {
 		return nil, ErrMalformed
 	}
 	return pt, nil
+}
+
+// knownFormat reports whether f is of a format this build reads: 1
+// without Wrapped, 2 with it.
+func (f *File) knownFormat() bool {
+	return (f.Format == format && f.Wrapped == nil) || (f.Format == formatWrapped && len(f.Wrapped) > 0)
 }
 
 // Path is the sealed keyring's path in dataDir.
@@ -160,7 +183,7 @@ func Read(path string) (*File, error) {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	var f File
-	if len(body) > maxFile || dec.Decode(&f) != nil || f.Format != format || len(f.Set) != 16 || len(f.Check) != 16 || f.Threshold < 2 || f.Shares < f.Threshold {
+	if len(body) > maxFile || dec.Decode(&f) != nil || !f.knownFormat() || len(f.Set) != 16 || len(f.Check) != 16 || f.Threshold < 2 || f.Shares < f.Threshold {
 		return nil, fmt.Errorf("sealed keyring %s: %w", path, ErrMalformed)
 	}
 	return &f, nil

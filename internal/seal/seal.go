@@ -111,6 +111,24 @@ func (s *State) Unseal(ctx context.Context, text string) (Status, error) {
 	if err != nil || key == nil {
 		return s.Status(), err
 	}
+	return s.unsealKey(ctx, key)
+}
+
+// UnsealKey opens the keyring with the unseal key itself (as unwrapped by
+// an HSM at start), and builds the service; it clears key. Errors as
+// Unseal's; after each the state is still sealed.
+func (s *State) UnsealKey(ctx context.Context, key []byte) (Status, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cur.Load() != nil {
+		clear(key)
+		return s.Status(), ErrUnsealed
+	}
+	return s.unsealKey(ctx, key)
+}
+
+// unsealKey does the work of Unseal and UnsealKey, with s.mu held.
+func (s *State) unsealKey(ctx context.Context, key []byte) (Status, error) {
 	body, err := s.file.Open(key)
 	clear(key)
 	if err != nil {

@@ -1,6 +1,7 @@
 package seal
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"errors"
@@ -118,5 +119,81 @@ func TestOpenShares(t *testing.T) {
 	k, err := f.OpenShares([]string{shares[2].Text(), shares[0].Text()})
 	if err != nil || k.Current() != 1 {
 		t.Fatalf("two shares: %v", err)
+	}
+}
+
+// TestReadFormat1: a sealed keyring written before format 2 (by keys init
+// of the first release, testdata/keyring-format1.sealed, unseal key 32
+// bytes of 1) still reads and opens.
+func TestReadFormat1(t *testing.T) {
+	f, err := Read("testdata/keyring-format1.sealed")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.Wrapped != nil || f.Threshold != 2 || f.Shares != 3 {
+		t.Fatalf("format 1 file read as %+v", f)
+	}
+	body, err := f.Open(bytes.Repeat([]byte{1}, 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := rootkey.Parse(body); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestWrapped: a format 2 file keeps the wrapped unseal key, round-trips,
+// opens by the unseal key alone (UnsealKey) or by shares; a format 2 file
+// without it, or a format 1 file with it, is refused.
+func TestWrapped(t *testing.T) {
+	key := make([]byte, 32)
+	rand.Read(key)
+	shares, err := unseal.Split(key, 3, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seed := make([]byte, envelope.SeedSize)
+	f, err := SealWrapped(key, shares[0].Set(), 2, 3, rootkey.Marshal(map[uint32][]byte{1: seed}, 1), []byte("blob"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	path := filepath.Join(dir, FileName)
+	if err := Write(path, f); err != nil {
+		t.Fatal(err)
+	}
+	got, err := Read(path)
+	if err != nil || got.Format != formatWrapped || string(got.Wrapped) != "blob" {
+		t.Fatalf("Read = %+v, %v", got, err)
+	}
+	if _, err := got.OpenShares([]string{shares[2].Text(), shares[0].Text()}); err != nil {
+		t.Errorf("OpenShares of a format 2 file: %v", err)
+	}
+	s := New(got, func(context.Context, *envelope.Keyring) (Service, error) {
+		return svc{closed: make(chan struct{})}, nil
+	}, unseal.Options{})
+	if _, err := s.UnsealKey(t.Context(), make([]byte, 32)); !errors.Is(err, ErrWrongKey) || !s.Status().Sealed {
+		t.Errorf("UnsealKey(wrong key) = %v, sealed %v", err, s.Status().Sealed)
+	}
+	if st, err := s.UnsealKey(t.Context(), bytes.Clone(key)); err != nil || st.Sealed {
+		t.Errorf("UnsealKey = %+v, %v", st, err)
+	}
+	if _, err := s.UnsealKey(t.Context(), bytes.Clone(key)); !errors.Is(err, ErrUnsealed) {
+		t.Errorf("UnsealKey on an unsealed state = %v, want ErrUnsealed", err)
+	}
+
+	for name, edit := range map[string]func(*File){
+		"format 2 without wrapped": func(f *File) { f.Wrapped = nil },
+		"format 1 with wrapped":    func(f *File) { f.Format = format },
+	} {
+		g := *f
+		edit(&g)
+		p := filepath.Join(dir, name)
+		if err := Write(p, &g); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := Read(p); !errors.Is(err, ErrMalformed) {
+			t.Errorf("%s: Read = %v, want ErrMalformed", name, err)
+		}
 	}
 }

@@ -1,0 +1,155 @@
+//go:build cgo
+
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/coffre/coffre/internal/seal"
+)
+
+const hsmPIN = "4321-test-pin"
+
+// softHSMToken makes a SoftHSM2 token in a temporary directory and points
+// seal.pkcs11 at it through the environment, the PIN in a file. Without
+// SoftHSM2 the test is skipped, unless COFFRE_REQUIRE_SOFTHSM=1 (CI), as
+// in internal/kms/pkcs11.
+func softHSMToken(t *testing.T) {
+	t.Helper()
+	module := os.Getenv("COFFRE_TEST_SOFTHSM")
+	if module == "" {
+		module = "/usr/lib/softhsm/libsofthsm2.so"
+	}
+	_, errModule := os.Stat(module)
+	_, errUtil := exec.LookPath("softhsm2-util")
+	if errModule != nil || errUtil != nil {
+		msg := "SoftHSM2 is not installed (apt-get install softhsm2, or set COFFRE_TEST_SOFTHSM to its module)"
+		if os.Getenv("COFFRE_REQUIRE_SOFTHSM") == "1" {
+			t.Fatalf("%s; COFFRE_REQUIRE_SOFTHSM=1: %v %v", msg, errModule, errUtil)
+		}
+		t.Skip(msg)
+	}
+	dir := t.TempDir()
+	tokens := filepath.Join(dir, "tokens")
+	conf := filepath.Join(dir, "softhsm2.conf")
+	if err := os.Mkdir(tokens, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(conf, []byte("directories.tokendir = "+tokens+"\nobjectstore.backend = file\nlog.level = ERROR\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("SOFTHSM2_CONF", conf)
+	if out, err := exec.Command("softhsm2-util", "--init-token", "--free", "--label", "coffre-test",
+		"--pin", hsmPIN, "--so-pin", "8765-test-so").CombinedOutput(); err != nil {
+		t.Fatalf("softhsm2-util --init-token: %v\n%s", err, out)
+	}
+	pin := filepath.Join(dir, "pin")
+	if err := os.WriteFile(pin, []byte(hsmPIN+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("COFFRE_SEAL_PKCS11_MODULE", module)
+	t.Setenv("COFFRE_SEAL_PKCS11_TOKEN", "coffre-test")
+	t.Setenv("COFFRE_SEAL_PKCS11_KEY", "coffre-unseal")
+	t.Setenv("COFFRE_SEAL_PKCS11_PIN_FILE", pin)
+}
+
+// startSealed runs serveSealed on dir and returns its base URL, its log
+// and a stop function that checks it ended cleanly.
+func startSealed(t *testing.T, dir string) (base string, logs *lockedWriter, stop func()) {
+	t.Helper()
+	o := appOptions{configPath: demoYAML, dataDir: dir}
+	cfg, err := loadConfig(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Partners.Listen = ""
+	f, err := seal.Read(seal.Path(dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	bound, done := make(chan string, 1), make(chan error, 1)
+	logs = &lockedWriter{w: &strings.Builder{}}
+	go func() {
+		done <- serveSealed(ctx, o, cfg, f, "127.0.0.1:0", logs, func(addr string) { bound <- addr })
+	}()
+	select {
+	case addr := <-bound:
+		base = "http://" + addr
+	case err := <-done:
+		cancel()
+		t.Fatalf("serve: %v", err)
+	case <-time.After(30 * time.Second):
+		cancel()
+		t.Fatal("serve did not start")
+	}
+	return base, logs, func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("serve: %v", err)
+		}
+	}
+}
+
+// TestServeHSM: keys init --hsm --generate-key writes a sealed keyring
+// whose unseal key the token wraps; serve --config then starts unsealed
+// without a share. With a wrong PIN it starts sealed, says why without
+// the PIN, and the shares still unseal it.
+func TestServeHSM(t *testing.T) {
+	softHSMToken(t)
+	dir, out := t.TempDir(), filepath.Join(t.TempDir(), "shares")
+	if code, _, stderr := runCLI(t, "keys", "init", "--config", demoYAML, "--data", dir, "--shares", "3", "--threshold", "2", "--hsm", "--json"); code == 0 || !strings.Contains(stderr, "no AES key") {
+		t.Errorf("keys init --hsm without a key in the token = %d, %q; want a refusal", code, stderr)
+	}
+	code, stdout, stderr := runCLI(t, "keys", "init", "--config", demoYAML, "--data", dir, "--shares", "3", "--threshold", "2", "--out", out, "--hsm", "--generate-key", "--json")
+	if code != 0 {
+		t.Fatalf("keys init --hsm = %d, %q", code, stderr)
+	}
+	var res keysInitJSON
+	if err := json.Unmarshal([]byte(stdout), &res); err != nil || !strings.Contains(res.HSM, `key "coffre-unseal"`) || strings.Contains(stdout, hsmPIN) {
+		t.Fatalf("keys init --hsm --json: %v %q", err, stdout)
+	}
+
+	base, logs, stop := startSealed(t, dir)
+	if st, code := apiGet(t, base+"/readyz"); st != http.StatusOK {
+		t.Errorf("/readyz after an HSM start = %d %s, want 200", st, code)
+	}
+	if st, code := apiGet(t, base+"/v1/subjects/sub_x"); st != http.StatusUnauthorized {
+		t.Errorf("a data route after an HSM start = %d %s, want 401 (served, no session)", st, code)
+	}
+	stop()
+	if !strings.Contains(logs.String(), "unsealed through the HSM") {
+		t.Errorf("log of an HSM start:\n%s", logs.String())
+	}
+
+	// A wrong PIN: sealed, a clear line, no PIN; the shares still work.
+	bad := filepath.Join(t.TempDir(), "pin")
+	if err := os.WriteFile(bad, []byte("0000-wrong-pin\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("COFFRE_SEAL_PKCS11_PIN_FILE", bad)
+	base, logs, stop = startSealed(t, dir)
+	defer stop()
+	if st, code := apiGet(t, base+"/v1/subjects/sub_x"); st != http.StatusServiceUnavailable || code != "sealed" {
+		t.Errorf("a data route after a failed HSM unseal = %d %s, want 503 sealed", st, code)
+	}
+	if l := logs.String(); !strings.Contains(l, "HSM unseal failed") || strings.Contains(l, "0000-wrong-pin") || strings.Contains(l, hsmPIN) {
+		t.Errorf("log of a failed HSM unseal:\n%s", l)
+	}
+	for i, want := range []string{"1 of 2 shares entered", "unsealed"} {
+		if code, stdout, stderr := runCLI(t, "unseal", "--share-file", res.Items[i].File, "--url", base); code != 0 || !strings.Contains(stdout, want) {
+			t.Fatalf("unseal %d = %d, %q %q", i+1, code, stdout, stderr)
+		}
+	}
+	if st, code := apiGet(t, base+"/v1/subjects/sub_x"); st != http.StatusUnauthorized {
+		t.Errorf("a data route once unsealed by shares = %d %s, want 401", st, code)
+	}
+}
