@@ -14,6 +14,9 @@ import (
 	"time"
 
 	"github.com/coffre/coffre/internal/seal"
+	"github.com/coffre/coffre/internal/store"
+	"github.com/coffre/coffre/internal/store/sqlite"
+	"github.com/coffre/coffre/internal/store/sqlite/sqlitetest"
 )
 
 const hsmPIN = "4321-test-pin"
@@ -151,5 +154,31 @@ func TestServeHSM(t *testing.T) {
 	}
 	if st, code := apiGet(t, base+"/v1/subjects/sub_x"); st != http.StatusUnauthorized {
 		t.Errorf("a data route once unsealed by shares = %d %s, want 401", st, code)
+	}
+
+	// A sealed deployment (a breach response) stays sealed across an
+	// unattended restart, right PIN and all: only the share holders undo
+	// a seal.
+	st, err := sqlite.Open(context.Background(), filepath.Join(dir, "coffre.db"), sqlite.Options{IDs: sqlitetest.IDs()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = st.Update(context.Background(), func(ctx context.Context, tx store.Tx) error { return tx.MarkSealed(ctx, time.Now()) })
+	st.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	good := filepath.Join(t.TempDir(), "pin")
+	if err := os.WriteFile(good, []byte(hsmPIN+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("COFFRE_SEAL_PKCS11_PIN_FILE", good)
+	base3, logs3, stop3 := startSealed(t, dir)
+	defer stop3()
+	if st, code := apiGet(t, base3+"/v1/subjects/sub_x"); st != http.StatusServiceUnavailable || code != "sealed" {
+		t.Errorf("an HSM restart of a sealed deployment = %d %s, want 503 sealed", st, code)
+	}
+	if l := logs3.String(); !strings.Contains(l, "the deployment was sealed") {
+		t.Errorf("log of an HSM restart of a sealed deployment:\n%s", l)
 	}
 }

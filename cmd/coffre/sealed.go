@@ -68,6 +68,10 @@ func serveSealed(ctx context.Context, o appOptions, cfg *config.Config, f *seal.
 	log, burst := newLogger(stderr)
 	defer burst.Flush()
 	var state *seal.State
+	// viaHSM is set while the start-up unseal runs: an unattended unseal
+	// must not undo a seal of the deployment (a breach response); only
+	// the share holders do.
+	var viaHSM bool
 	open := func(ctx context.Context, keys *envelope.Keyring) (seal.Service, error) {
 		// The service outlives the unseal request that builds it.
 		ctx = context.WithoutCancel(ctx)
@@ -79,6 +83,13 @@ func serveSealed(ctx context.Context, o appOptions, cfg *config.Config, f *seal.
 		// bumps it, and the watcher then seals this one.
 		var gen int64
 		if err := a.health.Update(ctx, func(ctx context.Context, tx store.Tx) (err error) {
+			if viaHSM {
+				if _, sealedAt, err := tx.SealFlag(ctx); err != nil {
+					return err
+				} else if !sealedAt.IsZero() {
+					return errDeploymentSealed
+				}
+			}
 			gen, err = tx.MarkUnsealed(ctx)
 			return err
 		}); err != nil {
@@ -138,7 +149,9 @@ func serveSealed(ctx context.Context, o appOptions, cfg *config.Config, f *seal.
 		return fmt.Errorf("listen: %w", err)
 	}
 	if len(f.Wrapped) > 0 {
+		viaHSM = true
 		unsealHSM(ctx, state, f, cfg.Seal.PKCS11, log)
+		viaHSM = false
 	}
 	if state.Status().Sealed {
 		log.Warn("serving SEALED: no data is served until the share holders unseal it (coffre unseal)", "addr", ln.Addr().String(), "config", cfg.Source, "set", f.Set, "threshold", f.Threshold, "shares", f.Shares)
@@ -170,6 +183,10 @@ func serveSealed(ctx context.Context, o appOptions, cfg *config.Config, f *seal.
 	}
 	return nil
 }
+
+// errDeploymentSealed refuses an unattended unseal of a sealed
+// deployment.
+var errDeploymentSealed = errors.New("the deployment was sealed (the store's seal flag): only the share holders unseal it")
 
 // unsealHSM unseals state at start with the unseal key that f keeps
 // wrapped by the token key of c. When that fails (no seal.pkcs11, the
