@@ -7,12 +7,12 @@ import (
 	"encoding/json"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/coffre/coffre/internal/kms/pkcs11/softhsmtest"
 	"github.com/coffre/coffre/internal/seal"
 	"github.com/coffre/coffre/internal/store"
 	"github.com/coffre/coffre/internal/store/sqlite"
@@ -27,37 +27,7 @@ const hsmPIN = "4321-test-pin"
 // in internal/kms/pkcs11.
 func softHSMToken(t *testing.T) {
 	t.Helper()
-	module := os.Getenv("COFFRE_TEST_SOFTHSM")
-	if module == "" {
-		module = "/usr/lib/softhsm/libsofthsm2.so"
-	}
-	_, errModule := os.Stat(module)
-	_, errUtil := exec.LookPath("softhsm2-util")
-	if errModule != nil || errUtil != nil {
-		msg := "SoftHSM2 is not installed (apt-get install softhsm2, or set COFFRE_TEST_SOFTHSM to its module)"
-		if os.Getenv("COFFRE_REQUIRE_SOFTHSM") == "1" {
-			t.Fatalf("%s; COFFRE_REQUIRE_SOFTHSM=1: %v %v", msg, errModule, errUtil)
-		}
-		t.Skip(msg)
-	}
-	dir := t.TempDir()
-	tokens := filepath.Join(dir, "tokens")
-	conf := filepath.Join(dir, "softhsm2.conf")
-	if err := os.Mkdir(tokens, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(conf, []byte("directories.tokendir = "+tokens+"\nobjectstore.backend = file\nlog.level = ERROR\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	t.Setenv("SOFTHSM2_CONF", conf)
-	if out, err := exec.Command("softhsm2-util", "--init-token", "--free", "--label", "coffre-test",
-		"--pin", hsmPIN, "--so-pin", "8765-test-so").CombinedOutput(); err != nil {
-		t.Fatalf("softhsm2-util --init-token: %v\n%s", err, out)
-	}
-	pin := filepath.Join(dir, "pin")
-	if err := os.WriteFile(pin, []byte(hsmPIN+"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	module, pin := softhsmtest.Token(t, "coffre-test", hsmPIN)
 	t.Setenv("COFFRE_SEAL_PKCS11_MODULE", module)
 	t.Setenv("COFFRE_SEAL_PKCS11_TOKEN", "coffre-test")
 	t.Setenv("COFFRE_SEAL_PKCS11_KEY", "coffre-unseal")

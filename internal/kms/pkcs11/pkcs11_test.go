@@ -7,7 +7,6 @@ import (
 	"context"
 	"errors"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -15,28 +14,8 @@ import (
 	"github.com/coffre/coffre/internal/kms"
 	"github.com/coffre/coffre/internal/kms/kmstest"
 	"github.com/coffre/coffre/internal/kms/pkcs11"
+	"github.com/coffre/coffre/internal/kms/pkcs11/softhsmtest"
 )
-
-// softHSM returns the SoftHSM2 module to test against: $COFFRE_TEST_SOFTHSM,
-// or Debian's path. Without it the test is skipped, unless
-// COFFRE_REQUIRE_SOFTHSM=1 (CI), when it fails.
-func softHSM(t *testing.T) string {
-	t.Helper()
-	module := os.Getenv("COFFRE_TEST_SOFTHSM")
-	if module == "" {
-		module = "/usr/lib/softhsm/libsofthsm2.so"
-	}
-	_, errModule := os.Stat(module)
-	_, errUtil := exec.LookPath("softhsm2-util")
-	if errModule != nil || errUtil != nil {
-		msg := "SoftHSM2 is not installed (apt-get install softhsm2, or set COFFRE_TEST_SOFTHSM to its module)"
-		if os.Getenv("COFFRE_REQUIRE_SOFTHSM") == "1" {
-			t.Fatalf("%s; COFFRE_REQUIRE_SOFTHSM=1: %v %v", msg, errModule, errUtil)
-		}
-		t.Skip(msg)
-	}
-	return module
-}
 
 const (
 	tokenLabel = "coffre-test"
@@ -47,27 +26,7 @@ const (
 // Config for it (key label "root-a"), its PIN in a file.
 func newToken(t *testing.T) pkcs11.Config {
 	t.Helper()
-	module := softHSM(t)
-	dir := t.TempDir()
-	tokens := filepath.Join(dir, "tokens")
-	if err := os.Mkdir(tokens, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	conf := filepath.Join(dir, "softhsm2.conf")
-	body := "directories.tokendir = " + tokens + "\nobjectstore.backend = file\nlog.level = ERROR\n"
-	if err := os.WriteFile(conf, []byte(body), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	t.Setenv("SOFTHSM2_CONF", conf)
-	out, err := exec.Command("softhsm2-util", "--init-token", "--free", "--label", tokenLabel,
-		"--pin", userPIN, "--so-pin", "8765-test-so").CombinedOutput()
-	if err != nil {
-		t.Fatalf("softhsm2-util --init-token: %v\n%s", err, out)
-	}
-	pinFile := filepath.Join(dir, "pin")
-	if err := os.WriteFile(pinFile, []byte(userPIN+"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	module, pinFile := softhsmtest.Token(t, tokenLabel, userPIN)
 	return pkcs11.Config{Module: module, TokenLabel: tokenLabel, PINFile: pinFile, KeyLabel: "root-a"}
 }
 
