@@ -94,7 +94,9 @@ func Unmarshal(b []byte) (State, error) {
 			*p = int(d.varint())
 		}
 	}
-	if d.err != nil || len(d.b) != 0 {
+	// A stored state never holds a token count that is not a finite,
+	// non-negative number: such bytes are corrupt.
+	if d.err != nil || len(d.b) != 0 || !(st.Tokens >= 0 && st.Tokens <= math.MaxFloat64) {
 		return State{}, fmt.Errorf("%w: %d bytes", ErrCorrupt, len(b))
 	}
 	return st, nil
