@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/coffre/coffre/internal/kms/pkcs11/softhsmtest"
-	"github.com/coffre/coffre/internal/seal"
 	"github.com/coffre/coffre/internal/store"
 	"github.com/coffre/coffre/internal/store/sqlite"
 	"github.com/coffre/coffre/internal/store/sqlite/sqlitetest"
@@ -32,44 +31,6 @@ func softHSMToken(t *testing.T) {
 	t.Setenv("COFFRE_SEAL_PKCS11_TOKEN", "coffre-test")
 	t.Setenv("COFFRE_SEAL_PKCS11_KEY", "coffre-unseal")
 	t.Setenv("COFFRE_SEAL_PKCS11_PIN_FILE", pin)
-}
-
-// startSealed runs serveSealed on dir and returns its base URL, its log
-// and a stop function that checks it ended cleanly.
-func startSealed(t *testing.T, dir string) (base string, logs *lockedWriter, stop func()) {
-	t.Helper()
-	o := appOptions{configPath: demoYAML, dataDir: dir}
-	cfg, err := loadConfig(o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.Partners.Listen = ""
-	f, err := seal.Read(seal.Path(dir))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(t.Context())
-	bound, done := make(chan string, 1), make(chan error, 1)
-	logs = &lockedWriter{w: &strings.Builder{}}
-	go func() {
-		done <- serveSealed(ctx, o, cfg, f, "127.0.0.1:0", logs, func(addr string) { bound <- addr })
-	}()
-	select {
-	case addr := <-bound:
-		base = "http://" + addr
-	case err := <-done:
-		cancel()
-		t.Fatalf("serve: %v", err)
-	case <-time.After(30 * time.Second):
-		cancel()
-		t.Fatal("serve did not start")
-	}
-	return base, logs, func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("serve: %v", err)
-		}
-	}
 }
 
 // TestServeHSM: keys init --hsm --generate-key writes a sealed keyring

@@ -58,31 +58,7 @@ func TestServeSealed(t *testing.T) {
 		t.Fatalf("operator add --json: %v %q", err, stdout)
 	}
 
-	o := appOptions{configPath: demoYAML, dataDir: dir}
-	cfg, err := loadConfig(o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.Partners.Listen = ""
-	f, err := seal.Read(seal.Path(dir))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(t.Context())
-	bound, done := make(chan string, 1), make(chan error, 1)
-	logs := &lockedWriter{w: &strings.Builder{}}
-	go func() {
-		done <- serveSealed(ctx, o, cfg, f, "127.0.0.1:0", logs, func(addr string) { bound <- addr })
-	}()
-	var base string
-	select {
-	case addr := <-bound:
-		base = "http://" + addr
-	case err := <-done:
-		t.Fatalf("serve: %v", err)
-	case <-time.After(30 * time.Second):
-		t.Fatal("serve did not start")
-	}
+	base, logs, stop := startSealed(t, dir)
 	if st, code := apiGet(t, base+"/readyz"); st != http.StatusServiceUnavailable || code != "sealed" {
 		t.Errorf("/readyz while sealed = %d %s, want 503 sealed", st, code)
 	}
@@ -144,10 +120,7 @@ func TestServeSealed(t *testing.T) {
 	if code != 0 || json.Unmarshal([]byte(stdout), &st) != nil || !st.Sealed || st.Progress != 1 {
 		t.Errorf("unseal after the seal = %d, %q; want sealed, 1 of 2", code, stdout)
 	}
-	cancel()
-	if err := <-done; err != nil {
-		t.Errorf("serve: %v", err)
-	}
+	stop()
 	if strings.Contains(logs.String(), "DEVELOPMENT") || strings.Contains(logs.String(), "coffre-share-1:") {
 		t.Errorf("the sealed server's log mentions a development key or a share:\n%s", logs.String())
 	}
@@ -201,5 +174,43 @@ func post(t *testing.T, url string, body, out any) {
 	}
 	if err := json.Unmarshal(raw, out); err != nil {
 		t.Fatalf("POST %s: %v", url, err)
+	}
+}
+
+// startSealed runs serveSealed on dir and returns its base URL, its log
+// and a stop function that checks it ended cleanly.
+func startSealed(t *testing.T, dir string) (base string, logs *lockedWriter, stop func()) {
+	t.Helper()
+	o := appOptions{configPath: demoYAML, dataDir: dir}
+	cfg, err := loadConfig(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Partners.Listen = ""
+	f, err := seal.Read(seal.Path(dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	bound, done := make(chan string, 1), make(chan error, 1)
+	logs = &lockedWriter{w: &strings.Builder{}}
+	go func() {
+		done <- serveSealed(ctx, o, cfg, f, "127.0.0.1:0", logs, func(addr string) { bound <- addr })
+	}()
+	select {
+	case addr := <-bound:
+		base = "http://" + addr
+	case err := <-done:
+		cancel()
+		t.Fatalf("serve: %v", err)
+	case <-time.After(30 * time.Second):
+		cancel()
+		t.Fatal("serve did not start")
+	}
+	return base, logs, func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("serve: %v", err)
+		}
 	}
 }
