@@ -38,9 +38,11 @@ import (
 	"errors"
 	"fmt"
 	"hash"
+	"maps"
 	"slices"
 	"sort"
 	"sync"
+	"sync/atomic"
 
 	"github.com/coffre/coffre/internal/subjectid"
 )
@@ -67,8 +69,9 @@ var (
 // Keyring holds the unsealed root key versions and the keys derived from
 // them. It is safe for concurrent use.
 type Keyring struct {
-	keks     map[uint32]cipher.AEAD
-	current  uint32
+	// kv holds the KEK versions and the current one; a rotation swaps in
+	// a new value (copy on write), so a read takes no lock.
+	kv       atomic.Pointer[kekVersions]
 	blindKey []byte
 	signSeed []byte
 	caSeed   []byte
@@ -97,18 +100,16 @@ func NewKeyring(seeds map[uint32][]byte, current uint32) (*Keyring, error) {
 		versions = append(versions, v)
 	}
 	sort.Slice(versions, func(i, j int) bool { return versions[i] < versions[j] })
-	k := &Keyring{keks: map[uint32]cipher.AEAD{}, current: current}
+	k := &Keyring{}
+	kv := &kekVersions{keks: map[uint32]cipher.AEAD{}, current: current}
 	for _, v := range versions {
-		kek, err := derive(seeds[v], "coffre kek", DEKSize)
+		a, err := newKEK(seeds[v])
 		if err != nil {
 			return nil, err
 		}
-		a, err := newGCM(kek)
-		if err != nil {
-			return nil, err
-		}
-		k.keks[v] = a
+		kv.keks[v] = a
 	}
+	k.kv.Store(kv)
 	oldest := seeds[versions[0]]
 	var err error
 	if k.blindKey, err = derive(oldest, "coffre blind index", 32); err != nil {
@@ -134,8 +135,100 @@ func NewKeyring(seeds map[uint32][]byte, current uint32) (*Keyring, error) {
 	return k, nil
 }
 
+// kekVersions is a keyring's KEKs by version and the version that wraps
+// new keys.
+type kekVersions struct {
+	keks    map[uint32]cipher.AEAD
+	current uint32
+}
+
+func newKEK(seed []byte) (cipher.AEAD, error) {
+	kek, err := derive(seed, "coffre kek", DEKSize)
+	if err != nil {
+		return nil, err
+	}
+	defer clear(kek)
+	return newGCM(kek)
+}
+
 // Current returns the KEK version that wraps new keys.
-func (k *Keyring) Current() uint32 { return k.current }
+func (k *Keyring) Current() uint32 { return k.kv.Load().current }
+
+// Versions returns the KEK versions the keyring holds, oldest first.
+func (k *Keyring) Versions() []uint32 {
+	kv := k.kv.Load()
+	out := make([]uint32, 0, len(kv.keks))
+	for v := range kv.keks {
+		out = append(out, v)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// Has reports whether the keyring holds KEK version v.
+func (k *Keyring) Has(v uint32) bool {
+	_, ok := k.kv.Load().keks[v]
+	return ok
+}
+
+// AddVersion adds the KEK of root key version v (from its seed), for a
+// rotation; it does not make it current. The derived keys that outlive
+// rotation (blind index, subject ids, pseudonyms) do not change.
+func (k *Keyring) AddVersion(v uint32, seed []byte) error {
+	switch {
+	case v == 0:
+		return errors.New("keyring: root key version 0 is reserved")
+	case len(seed) != SeedSize:
+		return fmt.Errorf("keyring: root key version %d is %d bytes, want %d", v, len(seed), SeedSize)
+	}
+	a, err := newKEK(seed)
+	if err != nil {
+		return err
+	}
+	for {
+		old := k.kv.Load()
+		if _, ok := old.keks[v]; ok {
+			return fmt.Errorf("keyring: root key version %d is there already", v)
+		}
+		next := &kekVersions{keks: maps.Clone(old.keks), current: old.current}
+		next.keks[v] = a
+		if k.kv.CompareAndSwap(old, next) {
+			return nil
+		}
+	}
+}
+
+// SetCurrent makes version v, which the keyring holds, wrap new keys.
+func (k *Keyring) SetCurrent(v uint32) error {
+	for {
+		old := k.kv.Load()
+		if _, ok := old.keks[v]; !ok {
+			return fmt.Errorf("keyring: %w %d", ErrUnknownKeyVersion, v)
+		}
+		if k.kv.CompareAndSwap(old, &kekVersions{keks: old.keks, current: v}) {
+			return nil
+		}
+	}
+}
+
+// Retire drops the KEK of version v, which nothing wrapped under it may
+// need any more; the current version cannot retire.
+func (k *Keyring) Retire(v uint32) error {
+	for {
+		old := k.kv.Load()
+		if v == old.current {
+			return fmt.Errorf("keyring: version %d is current and cannot retire", v)
+		}
+		if _, ok := old.keks[v]; !ok {
+			return nil
+		}
+		next := &kekVersions{keks: maps.Clone(old.keks), current: old.current}
+		delete(next.keks, v)
+		if k.kv.CompareAndSwap(old, next) {
+			return nil
+		}
+	}
+}
 
 // SigningSeed returns the 32-byte seed of the audit checkpoint signing key
 // (an Ed25519 seed).
@@ -224,9 +317,10 @@ func (k *Keyring) NewDEK(subject string) (*DataKey, []byte, error) {
 }
 
 func (k *Keyring) wrap(subject string, raw []byte) ([]byte, error) {
+	kv := k.kv.Load()
 	var ver [4]byte
-	binary.BigEndian.PutUint32(ver[:], k.current)
-	return seal(k.keks[k.current], ver[:], raw, append(ad("coffre/dek/v1", subject), append([]byte{0}, ver[:]...)...)), nil
+	binary.BigEndian.PutUint32(ver[:], kv.current)
+	return seal(kv.keks[kv.current], ver[:], raw, append(ad("coffre/dek/v1", subject), append([]byte{0}, ver[:]...)...)), nil
 }
 
 // WrappedVersion returns the KEK version a wrapped DEK was made with.
@@ -244,6 +338,7 @@ func (k *Keyring) Rewrap(subject string, wrapped []byte) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	defer clear(raw)
 	return k.wrap(subject, raw)
 }
 
@@ -252,7 +347,7 @@ func (k *Keyring) unwrap(subject string, wrapped []byte) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	a, ok := k.keks[v]
+	a, ok := k.kv.Load().keks[v]
 	if !ok {
 		return nil, fmt.Errorf("%w %d", ErrUnknownKeyVersion, v)
 	}
@@ -276,9 +371,10 @@ func (k *Keyring) OpenDEK(subject string, version uint32, wrapped []byte) (*Data
 // SealSecret encrypts a server secret (such as a TOTP seed) under the
 // current KEK, bound to label (such as the operator id).
 func (k *Keyring) SealSecret(label string, pt []byte) []byte {
+	kv := k.kv.Load()
 	var ver [4]byte
-	binary.BigEndian.PutUint32(ver[:], k.current)
-	return seal(k.keks[k.current], ver[:], pt, append(ad("coffre/secret/v1", label), append([]byte{0}, ver[:]...)...))
+	binary.BigEndian.PutUint32(ver[:], kv.current)
+	return seal(kv.keks[kv.current], ver[:], pt, append(ad("coffre/secret/v1", label), append([]byte{0}, ver[:]...)...))
 }
 
 // OpenSecret decrypts what SealSecret made for label.
@@ -287,7 +383,7 @@ func (k *Keyring) OpenSecret(label string, ct []byte) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	a, ok := k.keks[v]
+	a, ok := k.kv.Load().keks[v]
 	if !ok {
 		return nil, fmt.Errorf("%w %d", ErrUnknownKeyVersion, v)
 	}
@@ -296,6 +392,17 @@ func (k *Keyring) OpenSecret(label string, ct []byte) ([]byte, error) {
 		return nil, fmt.Errorf("open secret: %w", ErrDecrypt)
 	}
 	return pt, nil
+}
+
+// RewrapSecret opens what SealSecret made for label and seals it again
+// under the current KEK version.
+func (k *Keyring) RewrapSecret(label string, ct []byte) ([]byte, error) {
+	pt, err := k.OpenSecret(label, ct)
+	if err != nil {
+		return nil, err
+	}
+	defer clear(pt)
+	return k.SealSecret(label, pt), nil
 }
 
 // BlindIndex returns the keyed hash of a field's normalised value. The
@@ -389,6 +496,6 @@ func (k *Keyring) Wipe() {
 	clear(k.signSeed)
 	clear(k.caSeed)
 	clear(k.sector)
-	clear(k.keks)
+	k.kv.Store(&kekVersions{keks: map[uint32]cipher.AEAD{}})
 	k.hmacs = sync.Pool{}
 }

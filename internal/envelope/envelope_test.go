@@ -187,3 +187,83 @@ func TestPseudonym(t *testing.T) {
 		t.Error("not stable")
 	}
 }
+
+// TestVersionsAtRunTime follows a rotation on a live keyring: a version
+// added opens nothing until it is there, wraps nothing until it is
+// current, and once retired opens nothing wrapped under it.
+func TestVersionsAtRunTime(t *testing.T) {
+	k := testKeyring(t, 1)
+	index := k.BlindIndex("email", "a@b.c")
+	dk, w1, _ := k.NewDEK("sub_A")
+	secret := k.SealSecret("totp:op_1", []byte("seed"))
+	seed2 := make([]byte, SeedSize)
+	rand.Read(seed2)
+
+	for _, tc := range []struct {
+		name string
+		err  error
+	}{
+		{"version 0", k.AddVersion(0, seed2)},
+		{"short seed", k.AddVersion(2, seed2[:16])},
+		{"unknown current", k.SetCurrent(2)},
+		{"retire current", k.Retire(1)},
+	} {
+		if tc.err == nil {
+			t.Errorf("%s: accepted", tc.name)
+		}
+	}
+	if err := k.AddVersion(2, seed2); err != nil {
+		t.Fatal(err)
+	}
+	if err := k.AddVersion(2, seed2); err == nil {
+		t.Error("a version added twice was accepted")
+	}
+	if _, w, _ := k.NewDEK("sub_B"); mustVersion(t, w) != 1 {
+		t.Fatal("a version added but not current wrapped a new key")
+	}
+	if err := k.SetCurrent(2); err != nil {
+		t.Fatal(err)
+	}
+	if got := k.Versions(); len(got) != 2 || got[0] != 1 || got[1] != 2 || k.Current() != 2 {
+		t.Fatalf("versions %v current %d, want [1 2] and 2", got, k.Current())
+	}
+	w2, err := k.Rewrap("sub_A", w1)
+	if err != nil || mustVersion(t, w2) != 2 {
+		t.Fatalf("rewrap: version %d, %v", mustVersion(t, w2), err)
+	}
+	s2, err := k.RewrapSecret("totp:op_1", secret)
+	if err != nil || mustVersion(t, s2) != 2 {
+		t.Fatalf("rewrap secret: %v", err)
+	}
+	if _, err := k.RewrapSecret("totp:op_2", secret); !errors.Is(err, ErrDecrypt) {
+		t.Fatalf("rewrap of a secret under another label: %v, want ErrDecrypt", err)
+	}
+	if err := k.Retire(1); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := k.OpenDEK("sub_A", 1, w1); !errors.Is(err, ErrUnknownKeyVersion) {
+		t.Fatalf("a key wrapped under a retired version: %v, want ErrUnknownKeyVersion", err)
+	}
+	dk2, err := k.OpenDEK("sub_A", 1, w2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pt, err := dk2.Open("f", dk.Seal("f", []byte("v"))); err != nil || string(pt) != "v" {
+		t.Fatalf("data after rotation: %q, %v", pt, err)
+	}
+	if pt, err := k.OpenSecret("totp:op_1", s2); err != nil || string(pt) != "seed" {
+		t.Fatalf("secret after rotation: %q, %v", pt, err)
+	}
+	if !bytes.Equal(index, k.BlindIndex("email", "a@b.c")) {
+		t.Fatal("the blind index changed with the rotation")
+	}
+}
+
+func mustVersion(t *testing.T, w []byte) uint32 {
+	t.Helper()
+	v, err := WrappedVersion(w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}

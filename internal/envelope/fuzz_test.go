@@ -155,7 +155,7 @@ func FuzzWrapped(f *testing.F) {
 		if (verr != nil) != (len(b) < 4+nonceSize+tagSize) || verr != nil && !errors.Is(verr, ErrDecrypt) {
 			t.Fatalf("WrappedVersion of %d bytes: %v", len(b), verr)
 		}
-		_, known := k.keks[v]
+		known := k.Has(v)
 		checkErr := func(what string, err error) {
 			t.Helper()
 			switch {
