@@ -125,6 +125,15 @@ var queries = map[string]string{
 	"markSealed":   `UPDATE seal_flag SET generation = generation + 1, sealed_at = ? WHERE id = 1`,
 	"markUnsealed": `UPDATE seal_flag SET sealed_at = 0 WHERE id = 1`,
 	"sealFlag":     `SELECT generation, sealed_at FROM seal_flag WHERE id = 1`,
+	"rootKeys":     `SELECT version, sealed, created, retired, cursor, rewrapped, done FROM root_keys ORDER BY version`,
+	"putRootKey": `INSERT INTO root_keys (version, sealed, created, retired, cursor, rewrapped, done) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+		ON CONFLICT (version) DO UPDATE SET sealed = ?2, created = ?3, retired = ?4, cursor = ?5, rewrapped = ?6, done = ?7`,
+	"wrappedKeys":    `SELECT seq, id, dek FROM subjects WHERE seq > ? AND dek IS NOT NULL ORDER BY seq LIMIT ?`,
+	"rewrapKey":      `UPDATE subjects SET dek = ? WHERE seq = ? AND dek = ?`,
+	"wrappedSecrets": `SELECT id, totp_secret FROM operators WHERE length(totp_secret) > 0 ORDER BY id`,
+	"rewrapSecret":   `UPDATE operators SET totp_secret = ? WHERE id = ? AND totp_secret = ?`,
+	"keyVersions": `SELECT substr(dek, 1, 4), count(*) FROM subjects WHERE dek IS NOT NULL GROUP BY 1
+		UNION ALL SELECT substr(totp_secret, 1, 4), count(*) FROM operators WHERE length(totp_secret) > 0 GROUP BY 1`,
 }
 
 type stmts struct {

@@ -55,6 +55,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Lifecycle", lifecycle},
 		{"Enrolments", enrolments},
 		{"SealFlag", sealFlag},
+		{"RootKeys", rootKeys},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
