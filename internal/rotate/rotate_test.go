@@ -97,8 +97,12 @@ func (w *world) ring(t *testing.T) *envelope.Keyring {
 
 func (w *world) node(t *testing.T, batch int) *rotate.Rotator {
 	return &rotate.Rotator{
-		Update:      func(ctx context.Context, fn func(context.Context, rotate.Keys) error) error { return w.st.Update(ctx, func(ctx context.Context, tx store.Tx) error { return fn(ctx, tx) }) },
-		View:        func(ctx context.Context, fn func(context.Context, rotate.Keys) error) error { return w.st.View(ctx, func(ctx context.Context, tx store.Tx) error { return fn(ctx, tx) }) },
+		Update: func(ctx context.Context, fn func(context.Context, rotate.Keys) error) error {
+			return w.st.Update(ctx, func(ctx context.Context, tx store.Tx) error { return fn(ctx, tx) })
+		},
+		View: func(ctx context.Context, fn func(context.Context, rotate.Keys) error) error {
+			return w.st.View(ctx, func(ctx context.Context, tx store.Tx) error { return fn(ctx, tx) })
+		},
 		Ring:        w.ring(t),
 		VersionsKey: w.vkey,
 		SecretLabel: label,
