@@ -325,8 +325,17 @@ func serverURL(url, configPath string) (string, error) {
 // sysCall posts body to url and decodes the answer into out; an error
 // answer becomes an error with the server's message and hint.
 func sysCall(ctx context.Context, url, token string, body, out any) error {
-	b, _ := json.Marshal(body)
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(b))
+	return sysDo(ctx, http.MethodPost, url, token, body, out)
+}
+
+// sysDo is sysCall with any method; a nil body sends none.
+func sysDo(ctx context.Context, method, url, token string, body, out any) error {
+	var rd io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, url, rd)
 	if err != nil {
 		return &usageError{msg: "bad server URL", hint: "--url http://127.0.0.1:8080"}
 	}

@@ -307,3 +307,15 @@ func (s *Service) SetRole(ctx context.Context, username, role, unit string) erro
 		return nil
 	}, nil)
 }
+
+// Administer runs an administrative act of a that is not about accounts
+// (a root key rotation, say) on the one path of every act: the guard
+// decides it as guard.ActOther, fn makes the change in the act's
+// transaction, and the entry (action, with reason) is appended in it; a
+// change whose entry cannot be written does not happen.
+func (s *Service) Administer(ctx context.Context, a identity.Actor, action, reason string, fn func(ctx context.Context, tx store.Tx) error) error {
+	return s.act(ctx, a, action, guard.ActOther, func(ctx context.Context, tx store.Tx, e *audit.Entry) error {
+		e.Reason = reason
+		return fn(ctx, tx)
+	}, nil)
+}

@@ -62,6 +62,9 @@ type Server struct {
 	TrustedProxies []netip.Prefix
 	MaxBodyBytes   int64 // default 64 KiB
 	ReasonMaxLen   int   // default 200
+	// Keys rotates the root key (nil: POST /v1/sys/keys/rotate answers
+	// 409).
+	Keys Keys
 	// Seal drops the keys after POST /v1/sys/seal has audited the seal
 	// (nil: the server has no sealed keyring to return to, --dev).
 	Seal func(context.Context) error
