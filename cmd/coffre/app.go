@@ -22,6 +22,7 @@ import (
 	"github.com/coffre/coffre/internal/envelope"
 	"github.com/coffre/coffre/internal/guard"
 	"github.com/coffre/coffre/internal/httpapi"
+	"github.com/coffre/coffre/internal/keyset"
 	"github.com/coffre/coffre/internal/logburst"
 	"github.com/coffre/coffre/internal/metrics"
 	"github.com/coffre/coffre/internal/partner"
@@ -38,7 +39,7 @@ import (
 // app is a wired vault: configuration, keys, store, core and auth.
 type app struct {
 	cfg   *config.Config
-	keys  *envelope.Keyring
+	keys  *keyset.Set
 	store store.Store // *sqlite.Store or *postgres.Store
 	// health is store with each call's outcome recorded: the vault, auth,
 	// the API and the integrator use it, so that /readyz knows at once
@@ -48,9 +49,9 @@ type app struct {
 	auth   *auth.Service
 	log    *slog.Logger
 	burst  *logburst.Handler // log's handler: flushed at close
-	// signer signs audit checkpoints with a key derived from the root key.
+	// signer signs audit checkpoints (keys.AuditSeed).
 	signer *audit.Signer
-	// ca issues partner client certificates (key derived from the root key).
+	// ca issues partner client certificates (keys.CASeed).
 	ca *partner.CA
 	// partnerAddr is the bound address of the partner listener, once serving.
 	partnerAddr string
@@ -205,10 +206,14 @@ func openApp(ctx context.Context, o appOptions, stderr io.Writer) (*app, error) 
 	return buildApp(ctx, cfg, keys, o, log, burst)
 }
 
-// buildApp builds what needs the keyring: the store (its subject-id
-// codec), the vault, auth, the checkpoint signer and the partner CA.
-func buildApp(ctx context.Context, cfg *config.Config, keys *envelope.Keyring, o appOptions, log *slog.Logger, burst *logburst.Handler) (*app, error) {
-	raw, err := openStore(ctx, cfg.Store, keys, o, log)
+// buildApp builds what needs the key set: the store (the keyring's
+// subject-id codec), the vault, auth, the checkpoint signer and the
+// partner CA.
+func buildApp(ctx context.Context, cfg *config.Config, keys *keyset.Set, o appOptions, log *slog.Logger, burst *logburst.Handler) (*app, error) {
+	if err := keys.Check(); err != nil {
+		return nil, err
+	}
+	raw, err := openStore(ctx, cfg.Store, keys.Ring, o, log)
 	if err != nil {
 		return nil, err
 	}
@@ -226,13 +231,13 @@ func buildApp(ctx context.Context, cfg *config.Config, keys *envelope.Keyring, o
 	if o.guard == "off" {
 		vg = nil
 	}
-	v := vault.New(vault.Config{Store: st, Keys: keys, Policy: cfg.Policy, Logger: log, ReasonMaxLen: cfg.ReasonMaxLen, Now: o.now, Guard: vg, StepUpFor: cfg.StepUpFor})
+	v := vault.New(vault.Config{Store: st, Keys: keys.Ring, Policy: cfg.Policy, Logger: log, ReasonMaxLen: cfg.ReasonMaxLen, Now: o.now, Guard: vg, StepUpFor: cfg.StepUpFor})
 	wa, err := webauthn.New(&webauthn.Config{RPID: cfg.WebAuthn.RPID, RPDisplayName: cfg.WebAuthn.RPName, RPOrigins: cfg.WebAuthn.Origins})
 	if err != nil {
 		st.Close()
 		return nil, fmt.Errorf("webauthn: %w", err)
 	}
-	a := &auth.Service{Store: st, Keys: keys, Idle: cfg.SessionIdle, Max: cfg.SessionAbsolute, LoginTTL: cfg.LoginTokenTTL, Now: o.now,
+	a := &auth.Service{Store: st, Keys: keys.Ring, Idle: cfg.SessionIdle, Max: cfg.SessionAbsolute, LoginTTL: cfg.LoginTokenTTL, Now: o.now,
 		WebAuthn: wa, StepUpFor: cfg.StepUpFor, StepGroup: cfg.Policy.StepGroup, DisableAfter: cfg.Login.DisableAfter,
 		RoleFactors: func(role string) []string {
 			if r, ok := cfg.Policy.Roles[role]; ok {
@@ -245,12 +250,12 @@ func buildApp(ctx context.Context, cfg *config.Config, keys *envelope.Keyring, o
 	a.RoleAttested = func(role string) bool { r, ok := cfg.Policy.Roles[role]; return ok && r.AttestedKeys }
 	a.Attestation = &auth.Attestation{AAGUIDs: cfg.WebAuthn.Attestation.AAGUIDs, Roots: cfg.WebAuthn.Attestation.Roots}
 	a.Guard, a.ApproverMinAge = httpapi.AdminGuard(v), cfg.Guard.ApproverMinAge
-	signer, err := audit.NewSigner(auditlog.Origin, keys.SigningSeed())
+	signer, err := audit.NewSigner(auditlog.Origin, keys.AuditSeed)
 	if err != nil {
 		st.Close()
 		return nil, err
 	}
-	ca, err := partner.NewCA(keys.CASeed())
+	ca, err := partner.NewCA(keys.CASeed)
 	if err != nil {
 		st.Close()
 		return nil, err

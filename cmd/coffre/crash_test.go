@@ -106,7 +106,7 @@ func TestImportSurvivesKill(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	st, err := sqlite.Open(ctx, db, sqlite.Options{IDs: keys.SubjectIDs()})
+	st, err := sqlite.Open(ctx, db, sqlite.Options{IDs: keys.Ring.SubjectIDs()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -136,10 +136,10 @@ func TestImportSurvivesKill(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	v := vault.New(vault.Config{Store: st, Keys: keys, Policy: cfg.Policy})
+	v := vault.New(vault.Config{Store: st, Keys: keys.Ring, Policy: cfg.Policy})
 	hr := identity.Actor{ID: "op_check", Role: "hr-officer", Origin: "127.0.0.1"}
 	for _, k := range []int{1, n / 2, n} {
-		id := keys.SubjectIDs().ID(int64(k))
+		id := keys.Ring.SubjectIDs().ID(int64(k))
 		view, err := v.Read(ctx, hr, id, "directory", "")
 		p := people[k-1]
 		if err != nil || view.Fields["family_name"] != p.Fields["family_name"] || view.Fields["email_pro"] != p.Fields["email_pro"] {

@@ -17,8 +17,8 @@ import (
 	"time"
 
 	"github.com/coffre/coffre/internal/config"
-	"github.com/coffre/coffre/internal/envelope"
 	"github.com/coffre/coffre/internal/httpapi"
+	"github.com/coffre/coffre/internal/keyset"
 	"github.com/coffre/coffre/internal/seal"
 	"github.com/coffre/coffre/internal/store"
 	"github.com/coffre/coffre/internal/unseal"
@@ -51,7 +51,7 @@ func (s *sealedService) Close() error {
 		s.partners.Close()
 	}
 	s.stop()
-	// The keyring is wiped by the seal state. The checkpoint signer's and
+	// The key set is wiped by the seal state. The checkpoint signer's and
 	// the partner CA's private keys (crypto/ed25519 values inside their
 	// packages) and the store's subject-id cipher are dropped with the
 	// app and left to the collector: Go gives no way to wipe them.
@@ -72,7 +72,7 @@ func serveSealed(ctx context.Context, o appOptions, cfg *config.Config, f *seal.
 	// must not undo a seal of the deployment (a breach response); only
 	// the share holders do.
 	var viaHSM bool
-	open := func(ctx context.Context, keys *envelope.Keyring) (seal.Service, error) {
+	open := func(ctx context.Context, keys *keyset.Set) (seal.Service, error) {
 		// The service outlives the unseal request that builds it.
 		ctx = context.WithoutCancel(ctx)
 		a, err := buildApp(ctx, cfg, keys, o, log, burst)

@@ -18,9 +18,11 @@
 // # Derived keys
 //
 // The root key material of each version is a 32-byte seed. The KEK of a
-// version, the blind-index key and the audit signing seed are derived from
-// seeds with HKDF-SHA-256 and distinct labels. The blind-index key derives
-// from the oldest version so that indexes survive rotation.
+// version, the blind-index key, the sector pseudonym key and the
+// subject-id key are derived from seeds with HKDF-SHA-256 and distinct
+// labels. All but the KEKs derive from the oldest version so that they
+// survive rotation. The audit signer and the partner CA are not derived
+// here: they are keys of their own (package keyset).
 //
 // The package does no I/O and no logging; key material never appears in an
 // error.
@@ -73,8 +75,6 @@ type Keyring struct {
 	// a new value (copy on write), so a read takes no lock.
 	kv       atomic.Pointer[kekVersions]
 	blindKey []byte
-	signSeed []byte
-	caSeed   []byte
 	sector   []byte
 	ids      *subjectid.Codec
 	hmacs    sync.Pool
@@ -113,12 +113,6 @@ func NewKeyring(seeds map[uint32][]byte, current uint32) (*Keyring, error) {
 	oldest := seeds[versions[0]]
 	var err error
 	if k.blindKey, err = derive(oldest, "coffre blind index", 32); err != nil {
-		return nil, err
-	}
-	if k.signSeed, err = derive(oldest, "coffre audit signing", 32); err != nil {
-		return nil, err
-	}
-	if k.caSeed, err = derive(oldest, "coffre partner ca", 32); err != nil {
 		return nil, err
 	}
 	if k.sector, err = derive(oldest, "coffre sector pseudonyms", 32); err != nil {
@@ -230,17 +224,9 @@ func (k *Keyring) Retire(v uint32) error {
 	}
 }
 
-// SigningSeed returns the 32-byte seed of the audit checkpoint signing key
-// (an Ed25519 seed).
-func (k *Keyring) SigningSeed() []byte { return append([]byte(nil), k.signSeed...) }
-
 // SubjectIDs returns the codec of subject ids. Its key comes from the
 // oldest root key version, so ids outlive key rotation.
 func (k *Keyring) SubjectIDs() *subjectid.Codec { return k.ids }
-
-// CASeed returns the 32-byte Ed25519 seed of Coffre's certificate
-// authority for partner clients.
-func (k *Keyring) CASeed() []byte { return append([]byte(nil), k.caSeed...) }
 
 // Pseudonym returns the sector pseudonym of a subject id: "psn_" and 26
 // base32 characters of HMAC-SHA-256 under a key of the sector's own (itself
@@ -485,16 +471,13 @@ func (d *DataKey) Open(field string, ct []byte) ([]byte, error) {
 	return pt, nil
 }
 
-// Wipe zeroes the key bytes the keyring owns (the blind-index, signing,
-// CA and sector keys) and drops its KEKs and hash states, for a seal. The
-// keyring must not be used afterwards. What Go cannot wipe stays until the
-// collector reuses the memory: the AES key schedules inside crypto/aes
-// (the KEKs' and the subject-id codec's), HMAC states already handed out,
-// and any copy a caller took (SigningSeed, CASeed).
+// Wipe zeroes the key bytes the keyring owns (the blind-index and sector
+// keys) and drops its KEKs and hash states, for a seal. The keyring must
+// not be used afterwards. What Go cannot wipe stays until the collector
+// reuses the memory: the AES key schedules inside crypto/aes (the KEKs'
+// and the subject-id codec's) and HMAC states already handed out.
 func (k *Keyring) Wipe() {
 	clear(k.blindKey)
-	clear(k.signSeed)
-	clear(k.caSeed)
 	clear(k.sector)
 	k.kv.Store(&kekVersions{keks: map[uint32]cipher.AEAD{}})
 	k.hmacs = sync.Pool{}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/coffre/coffre/internal/envelope"
 	"github.com/coffre/coffre/internal/httpapi"
+	"github.com/coffre/coffre/internal/keyset"
 	"github.com/coffre/coffre/internal/rootkey"
 	"github.com/coffre/coffre/internal/seal"
 	"github.com/coffre/coffre/internal/store"
@@ -43,9 +44,9 @@ func sealedState(t *testing.T, api *httpapi.Server) (*seal.State, []unseal.Share
 	}
 	h := api.Handler()
 	var closed atomic.Int32
-	return seal.New(f, func(_ context.Context, k *envelope.Keyring) (seal.Service, error) {
-		if k.Current() != 1 {
-			t.Errorf("unsealed keyring at version %d, want 1", k.Current())
+	return seal.New(f, func(_ context.Context, k *keyset.Set) (seal.Service, error) {
+		if k.Ring.Current() != 1 {
+			t.Errorf("unsealed keyring at version %d, want 1", k.Ring.Current())
 		}
 		return service{h, &closed}, nil
 	}, unseal.Options{}), shares

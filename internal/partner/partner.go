@@ -38,7 +38,7 @@ type CA struct {
 // the same certificate from the same root key.
 var caEpoch = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 
-// NewCA derives the CA from a 32-byte seed (envelope.Keyring.CASeed).
+// NewCA derives the CA from a 32-byte seed (keyset.Set.CASeed).
 // Ed25519 signatures are deterministic, so the self-signed certificate is
 // the same on every node.
 func NewCA(seed []byte) (*CA, error) {

@@ -20,6 +20,7 @@ import (
 	"path/filepath"
 
 	"github.com/coffre/coffre/internal/envelope"
+	"github.com/coffre/coffre/internal/keyset"
 )
 
 type file struct {
@@ -82,6 +83,13 @@ func decode(body []byte) (seeds map[uint32][]byte, current uint32, err error) {
 // the sealed keyring (package seal) encrypts the same encoding.
 func Marshal(seeds map[uint32][]byte, current uint32) []byte { return encode(seeds, current) }
 
+// Decode reads what Marshal wrote: the seeds by version and the current
+// version. Its errors name versions, never key material; the caller
+// zeroes the seeds.
+func Decode(body []byte) (seeds map[uint32][]byte, current uint32, err error) {
+	return decode(body)
+}
+
 // Parse builds the keyring from a body Marshal wrote, and zeroes the
 // seeds it decoded once the keys are derived.
 func Parse(body []byte) (*envelope.Keyring, error) {
@@ -99,7 +107,7 @@ func Parse(body []byte) (*envelope.Keyring, error) {
 
 // LoadOrCreate reads the key file at path, creating it with one fresh
 // version when it does not exist; created reports which.
-func LoadOrCreate(path string) (k *envelope.Keyring, created bool, err error) {
+func LoadOrCreate(path string) (k *keyset.Set, created bool, err error) {
 	k, err = Load(path)
 	if err == nil || !errors.Is(err, fs.ErrNotExist) {
 		return k, false, err
@@ -132,7 +140,7 @@ func LoadOrCreate(path string) (k *envelope.Keyring, created bool, err error) {
 // Load reads the key file at path. It refuses a file its group or others
 // may read or write (any of the mode bits 0o077), checked on the file it
 // opened.
-func Load(path string) (*envelope.Keyring, error) {
+func Load(path string) (*keyset.Set, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("root key: %w", err)
@@ -159,9 +167,32 @@ func Load(path string) (*envelope.Keyring, error) {
 	if err != nil {
 		return nil, fmt.Errorf("root key %s: %w", path, err)
 	}
-	k, err := envelope.NewKeyring(seeds, current)
+	defer func() {
+		for _, s := range seeds {
+			clear(s)
+		}
+	}()
+	k, err := newSet(seeds, current)
 	if err != nil {
 		return nil, fmt.Errorf("root key %s: %w", path, err)
 	}
 	return k, nil
+}
+
+// newSet builds the key set of a key file's seeds: the keyring, and the
+// signer's and the CA's seeds and the versions key derived from the
+// oldest seed (keyset.Legacy, keyset.VersionsLabel).
+func newSet(seeds map[uint32][]byte, current uint32) (*keyset.Set, error) {
+	ring, err := envelope.NewKeyring(seeds, current)
+	if err != nil {
+		return nil, err
+	}
+	s := &keyset.Set{Ring: ring}
+	if s.AuditSeed, s.CASeed, err = keyset.Legacy(seeds); err != nil {
+		return nil, err
+	}
+	if s.VersionsKey, err = keyset.FromOldest(seeds, keyset.VersionsLabel); err != nil {
+		return nil, err
+	}
+	return s, nil
 }

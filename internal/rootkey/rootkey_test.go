@@ -2,7 +2,9 @@ package rootkey
 
 import (
 	"bytes"
+	"crypto/ed25519"
 	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"io/fs"
 	"maps"
@@ -11,7 +13,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/coffre/coffre/internal/audit"
 	"github.com/coffre/coffre/internal/envelope"
+	"github.com/coffre/coffre/internal/keyset"
 )
 
 // seedB64 is a valid seed in the file's encoding.
@@ -46,7 +50,8 @@ func TestRoundTrip(t *testing.T) {
 	if err != nil || created {
 		t.Fatalf("LoadOrCreate of the file it made: created %v, %v", created, err)
 	}
-	if !bytes.Equal(k1.SigningSeed(), k2.SigningSeed()) || !bytes.Equal(k1.BlindIndex("f", "v"), k2.BlindIndex("f", "v")) || k2.Current() != 1 {
+	if !bytes.Equal(k1.AuditSeed, k2.AuditSeed) || !bytes.Equal(k1.CASeed, k2.CASeed) || !bytes.Equal(k1.VersionsKey, k2.VersionsKey) ||
+		!bytes.Equal(k1.Ring.BlindIndex("f", "v"), k2.Ring.BlindIndex("f", "v")) || k2.Ring.Current() != 1 {
 		t.Fatal("the keys loaded differ from the keys created")
 	}
 }
@@ -63,8 +68,30 @@ func TestVector(t *testing.T) {
 		t.Fatal(err)
 	}
 	want, _ := envelope.NewKeyring(map[uint32][]byte{1: bytes.Repeat([]byte{1}, 32), 2: bytes.Repeat([]byte{2}, 32)}, 2)
-	if k.Current() != 2 || !bytes.Equal(k.SigningSeed(), want.SigningSeed()) {
+	if k.Ring.Current() != 2 || !bytes.Equal(k.Ring.BlindIndex("f", "v"), want.BlindIndex("f", "v")) {
 		t.Fatal("testdata/root.key loads to other keys than its seeds")
+	}
+	checkLegacy(t, k)
+}
+
+// checkLegacy checks the signer and the CA of testdata/root.key, a key
+// file of before the hierarchies were separated: derived from its oldest
+// seed, the verifier key and CA key it always had.
+func checkLegacy(t *testing.T, k *keyset.Set) {
+	t.Helper()
+	signer, err := audit.NewSigner("coffre/audit", k.AuditSeed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := signer.VerifierKey(), "coffre/audit+4365507c+Af9TpbQYWlQEhRYwH+UiAXMXFv4G61XQCxNXFzXInT/n"; got != want {
+		t.Errorf("verifier key %s, want %s (the one it had before)", got, want)
+	}
+	pub := ed25519.NewKeyFromSeed(k.CASeed).Public().(ed25519.PublicKey)
+	if got, want := hex.EncodeToString(pub), "cfc245f7d56d11ea3787dbf07260105e69002b4cf9a1fe2cc91696c78f4b1023"; got != want {
+		t.Errorf("partner CA key %s, want %s (the one it had before)", got, want)
+	}
+	if want, _ := keyset.FromOldest(map[uint32][]byte{1: bytes.Repeat([]byte{1}, 32)}, keyset.VersionsLabel); !bytes.Equal(k.VersionsKey, want) {
+		t.Error("the versions key of a legacy key file is not derived from its oldest seed")
 	}
 }
 

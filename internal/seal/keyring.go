@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 
 	"github.com/coffre/coffre/internal/envelope"
+	"github.com/coffre/coffre/internal/keyset"
 	"github.com/coffre/coffre/internal/rootkey"
 	"github.com/coffre/coffre/internal/unseal"
 )
@@ -189,10 +190,47 @@ func Read(path string) (*File, error) {
 	return &f, nil
 }
 
+// OpenSet opens the keyring with unsealKey and returns the key set: the
+// data keyring; the signer's and the CA's seeds derived from its oldest
+// root seed (keyset.Legacy); and the versions key, HKDF-SHA-256 of the
+// unseal key with the share set as salt and keyset.VersionsLabel.
+// Errors: Open's, or the keyring's own.
+func (f *File) OpenSet(unsealKey []byte) (*keyset.Set, error) {
+	body, err := f.Open(unsealKey)
+	if err != nil {
+		return nil, err
+	}
+	defer clear(body)
+	seeds, current, err := rootkey.Decode(body)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		for _, s := range seeds {
+			clear(s)
+		}
+	}()
+	ring, err := envelope.NewKeyring(seeds, current)
+	if err != nil {
+		return nil, err
+	}
+	s := &keyset.Set{Ring: ring}
+	if s.AuditSeed, s.CASeed, err = keyset.Legacy(seeds); err != nil {
+		ring.Wipe()
+		return nil, err
+	}
+	if s.VersionsKey, err = derive(unsealKey, f.Set, keyset.VersionsLabel, keyset.SeedSize); err != nil {
+		s.Wipe()
+		return nil, err
+	}
+	return s, nil
+}
+
 // OpenShares rebuilds the unseal key from share texts (at least M of the
-// file's set) and opens the keyring with it, for a command on the host
-// with M holders present. Errors: unseal's, ErrWrongKey, or too few.
-func (f *File) OpenShares(texts []string) (*envelope.Keyring, error) {
+// file's set) and opens the key set with it (OpenSet), for a command on
+// the host with M holders present. Errors: unseal's, ErrWrongKey, or too
+// few.
+func (f *File) OpenShares(texts []string) (*keyset.Set, error) {
 	acc := unseal.NewAccumulator(unseal.Options{Set: f.Set})
 	for _, text := range texts {
 		sh, err := unseal.Parse(text)
@@ -209,13 +247,8 @@ func (f *File) OpenShares(texts []string) (*envelope.Keyring, error) {
 			}
 			continue
 		}
-		body, err := f.Open(key)
-		clear(key)
-		if err != nil {
-			return nil, err
-		}
-		defer clear(body)
-		return rootkey.Parse(body)
+		defer clear(key)
+		return f.OpenSet(key)
 	}
 	return nil, fmt.Errorf("0 of %d shares: %w", f.Threshold, ErrTooFewShares)
 }

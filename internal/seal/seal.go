@@ -9,8 +9,9 @@
 //
 // [State.Seal] drops the service at once: every request that starts
 // afterwards is refused ([State.Serve] reports false). Requests already
-// in the service finish; then the service is closed and the keyring's own
-// bytes zeroed (envelope.Keyring.Wipe says what Go cannot wipe).
+// in the service finish; then the service is closed and the key set's own
+// bytes zeroed (keyset.Set.Wipe; envelope.Keyring.Wipe says what Go
+// cannot wipe).
 package seal
 
 import (
@@ -20,8 +21,7 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"github.com/coffre/coffre/internal/envelope"
-	"github.com/coffre/coffre/internal/rootkey"
+	"github.com/coffre/coffre/internal/keyset"
 	"github.com/coffre/coffre/internal/unseal"
 )
 
@@ -32,15 +32,15 @@ var (
 	ErrSealed = errors.New("the vault is sealed")
 )
 
-// Service is what a server serves while unsealed: built from the keyring,
+// Service is what a server serves while unsealed: built from the key set,
 // closed at a seal.
 type Service interface {
 	http.Handler
 	Close() error
 }
 
-// OpenFunc builds the service from an unsealed keyring.
-type OpenFunc func(ctx context.Context, keys *envelope.Keyring) (Service, error)
+// OpenFunc builds the service from an unsealed key set.
+type OpenFunc func(ctx context.Context, keys *keyset.Set) (Service, error)
 
 // Status is what a sealed or unsealed server may show anyone.
 type Status struct {
@@ -53,7 +53,7 @@ type Status struct {
 
 type unit struct {
 	svc  Service
-	keys *envelope.Keyring
+	keys *keyset.Set
 	// mu is held for reading by every request in svc, and for writing
 	// once by the seal that closes it.
 	mu     sync.RWMutex
@@ -129,13 +129,8 @@ func (s *State) UnsealKey(ctx context.Context, key []byte) (Status, error) {
 
 // unsealKey does the work of Unseal and UnsealKey, with s.mu held.
 func (s *State) unsealKey(ctx context.Context, key []byte) (Status, error) {
-	body, err := s.file.Open(key)
+	keys, err := s.file.OpenSet(key)
 	clear(key)
-	if err != nil {
-		return s.Status(), err
-	}
-	keys, err := rootkey.Parse(body)
-	clear(body)
 	if err != nil {
 		return s.Status(), err
 	}
@@ -167,7 +162,7 @@ func (s *State) Serve(fn func(Service)) bool {
 
 // Seal drops the service: requests that start after it returns are
 // refused. The requests in the service finish, then the service is
-// closed and the keyring wiped, in the background (Sealed waits).
+// closed and the key set wiped, in the background (Sealed waits).
 func (s *State) Seal() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -3,13 +3,17 @@ package seal
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
 	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"net/http"
 	"path/filepath"
 	"testing"
 
+	"github.com/coffre/coffre/internal/audit"
 	"github.com/coffre/coffre/internal/envelope"
+	"github.com/coffre/coffre/internal/keyset"
 	"github.com/coffre/coffre/internal/rootkey"
 	"github.com/coffre/coffre/internal/unseal"
 )
@@ -62,7 +66,7 @@ func TestUnsealSeal(t *testing.T) {
 	_, others := newSealed(t, 2, 3)
 	closed := make(chan struct{})
 	opened := 0
-	s := New(f, func(_ context.Context, k *envelope.Keyring) (Service, error) {
+	s := New(f, func(_ context.Context, k *keyset.Set) (Service, error) {
 		opened++
 		return svc{closed}, nil
 	}, unseal.Options{})
@@ -117,28 +121,69 @@ func TestOpenShares(t *testing.T) {
 		t.Errorf("a share of another set: %v, want ErrOtherSet", err)
 	}
 	k, err := f.OpenShares([]string{shares[2].Text(), shares[0].Text()})
-	if err != nil || k.Current() != 1 {
+	if err != nil || k.Ring.Current() != 1 {
 		t.Fatalf("two shares: %v", err)
 	}
 }
 
-// TestReadFormat1: a sealed keyring written before format 2 (by keys init
-// of the first release, testdata/keyring-format1.sealed, unseal key 32
-// bytes of 1) still reads and opens.
-func TestReadFormat1(t *testing.T) {
-	f, err := Read("testdata/keyring-format1.sealed")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if f.Wrapped != nil || f.Threshold != 2 || f.Shares != 3 {
-		t.Fatalf("format 1 file read as %+v", f)
-	}
-	body, err := f.Open(bytes.Repeat([]byte{1}, 32))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := rootkey.Parse(body); err != nil {
-		t.Fatal(err)
+// TestLegacyFormats: sealed keyrings written before format 3 still read
+// and open, by their unseal key and by OpenSet, to the signer and CA
+// they always had (derived from the oldest root seed): the verifier key
+// and the CA key are pinned. testdata/keyring-format1.sealed was written
+// by keys init of the first release (unseal key 32 bytes of 1);
+// testdata/keyring-format2.sealed by SealWrapped before format 3 (unseal
+// key 32 bytes of 2, seeds of 7 and 8 bytes for versions 1 and 3).
+func TestLegacyFormats(t *testing.T) {
+	for _, tt := range []struct {
+		file, verifier, ca string
+		key                byte
+		wrapped            bool
+		current            uint32
+	}{
+		{"testdata/keyring-format1.sealed", "coffre/audit+1351626c+ATSIF4ETDNGDxJuicaPybzt2eFNuAHFBgNZr0VyKbSge",
+			"116decacd818ae6f0a600339d2ad13ac5cc6740cc2c1d661c78880c4fc89081f", 1, false, 1},
+		{"testdata/keyring-format2.sealed", "coffre/audit+46097b35+AT2BQLBtx3Ri7yVMUu4ngL1QQLoedXEc0LPHKHPu8XIX",
+			"9f3d661b88eead6c803afe72d8e35276a3f9284ef9113104d3b8766fec0b2691", 2, true, 3},
+	} {
+		t.Run(tt.file, func(t *testing.T) {
+			f, err := Read(tt.file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if (len(f.Wrapped) > 0) != tt.wrapped || f.Threshold != 2 || f.Shares != 3 {
+				t.Fatalf("read as %+v", f)
+			}
+			key := bytes.Repeat([]byte{tt.key}, 32)
+			body, err := f.Open(key)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := rootkey.Parse(body); err != nil {
+				t.Fatal(err)
+			}
+			set, err := f.OpenSet(key)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := set.Check(); err != nil || set.Ring.Current() != tt.current {
+				t.Fatalf("OpenSet: %v, current version %d", err, set.Ring.Current())
+			}
+			signer, err := audit.NewSigner("coffre/audit", set.AuditSeed)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := signer.VerifierKey(); got != tt.verifier {
+				t.Errorf("verifier key %s, want %s (the one it had before)", got, tt.verifier)
+			}
+			pub := ed25519.NewKeyFromSeed(set.CASeed).Public().(ed25519.PublicKey)
+			if got := hex.EncodeToString(pub); got != tt.ca {
+				t.Errorf("partner CA key %s, want %s (the one it had before)", got, tt.ca)
+			}
+			want, _ := derive(key, f.Set, "coffre root key versions", 32)
+			if !bytes.Equal(set.VersionsKey, want) {
+				t.Error("the versions key is not HKDF(unseal key, set, \"coffre root key versions\")")
+			}
+		})
 	}
 }
 
@@ -169,7 +214,7 @@ func TestWrapped(t *testing.T) {
 	if _, err := got.OpenShares([]string{shares[2].Text(), shares[0].Text()}); err != nil {
 		t.Errorf("OpenShares of a format 2 file: %v", err)
 	}
-	s := New(got, func(context.Context, *envelope.Keyring) (Service, error) {
+	s := New(got, func(context.Context, *keyset.Set) (Service, error) {
 		return svc{closed: make(chan struct{})}, nil
 	}, unseal.Options{})
 	if _, err := s.UnsealKey(t.Context(), make([]byte, 32)); !errors.Is(err, ErrWrongKey) || !s.Status().Sealed {
