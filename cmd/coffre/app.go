@@ -27,6 +27,7 @@ import (
 	"github.com/coffre/coffre/internal/metrics"
 	"github.com/coffre/coffre/internal/partner"
 	"github.com/coffre/coffre/internal/rootkey"
+	"github.com/coffre/coffre/internal/rotate"
 	"github.com/coffre/coffre/internal/seal"
 	"github.com/coffre/coffre/internal/store"
 	"github.com/coffre/coffre/internal/store/health"
@@ -53,6 +54,8 @@ type app struct {
 	signer *audit.Signer
 	// ca issues partner client certificates (keys.CASeed).
 	ca *partner.CA
+	// rot rotates the root key: versions, the rewrap pass, retirement.
+	rot *rotate.Rotator
 	// partnerAddr is the bound address of the partner listener, once serving.
 	partnerAddr string
 	// noIntegrator leaves the audit integrator off (benchmarks only).
@@ -260,7 +263,22 @@ func buildApp(ctx context.Context, cfg *config.Config, keys *keyset.Set, o appOp
 		st.Close()
 		return nil, err
 	}
-	return &app{cfg: cfg, keys: keys, store: raw, health: st, burst: burst, vault: v, auth: a, log: log, signer: signer, ca: ca, dev: o.dev && o.configPath == ""}, nil
+	rot := &rotate.Rotator{
+		Update: func(ctx context.Context, fn func(context.Context, rotate.Keys) error) error {
+			return st.Update(ctx, func(ctx context.Context, tx store.Tx) error { return fn(ctx, tx) })
+		},
+		View: func(ctx context.Context, fn func(context.Context, rotate.Keys) error) error {
+			return st.View(ctx, func(ctx context.Context, tx store.Tx) error { return fn(ctx, tx) })
+		},
+		Ring: keys.Ring, VersionsKey: keys.VersionsKey, SecretLabel: auth.TOTPLabel, Logger: log,
+	}
+	// The versions a rotation added are loaded before anything is served:
+	// a key wrapped under one of them must open from the first request.
+	if err := rot.Sync(ctx); err != nil {
+		st.Close()
+		return nil, err
+	}
+	return &app{cfg: cfg, keys: keys, store: raw, health: st, burst: burst, vault: v, auth: a, log: log, signer: signer, ca: ca, rot: rot, dev: o.dev && o.configPath == ""}, nil
 }
 
 func (a *app) close() error {
@@ -344,11 +362,19 @@ func (a *app) background(ctx context.Context) (stop func()) {
 	}()
 	sweep, stopSweep := context.WithCancel(context.WithoutCancel(ctx))
 	sweepDone := a.sweepInactive(sweep)
+	rotCtx, stopRot := context.WithCancel(context.WithoutCancel(ctx))
+	rotDone := make(chan struct{})
+	go func() {
+		defer close(rotDone)
+		a.rot.Run(rotCtx)
+	}()
 	return func() {
 		stopInteg()
 		stopSweep()
+		stopRot()
 		<-integDone
 		<-sweepDone
+		<-rotDone
 	}
 }
 
@@ -358,7 +384,7 @@ func (a *app) api() (*httpapi.Server, http.Handler) {
 	mh, mc := metrics.Handler(a.health, a.log), a.cfg.Metrics
 	api := &httpapi.Server{Vault: a.vault, Auth: a.auth, Logger: a.log, Checkpoints: a.health, Health: a.health,
 		AuditMaxLag: a.cfg.AuditMaxLag, Metrics: mh, MetricsToken: mc.Token,
-		MaxBodyBytes: a.cfg.MaxBodyBytes, ReasonMaxLen: a.cfg.ReasonMaxLen, TrustedProxies: a.cfg.Guard.TrustedProxies, CA: a.ca}
+		MaxBodyBytes: a.cfg.MaxBodyBytes, ReasonMaxLen: a.cfg.ReasonMaxLen, TrustedProxies: a.cfg.Guard.TrustedProxies, CA: a.ca, Keys: a.rot}
 	if mc.Listen != "" {
 		api.Metrics = nil // on its own listener only
 	}

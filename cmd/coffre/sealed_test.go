@@ -12,7 +12,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/coffre/coffre/internal/auth"
+	"github.com/coffre/coffre/internal/rotate"
 	"github.com/coffre/coffre/internal/seal"
+	"github.com/coffre/coffre/internal/store"
 	"github.com/pquerna/otp/totp"
 )
 
@@ -107,6 +110,38 @@ func TestServeSealed(t *testing.T) {
 	}
 	post(t, base+"/v1/auth/totp", map[string]string{"login_token": login.Token, "code": totpCode}, &session)
 	t.Setenv("COFFRE_TOKEN", session.Token)
+
+	// A rotation: version 2 wraps new keys after the activation delay,
+	// the pass rewraps marie's TOTP seed, and version 1 retires.
+	if code, _, stderr := runCLI(t, "keys", "rotate", "--url", base); code == 0 || !strings.Contains(stderr, "--reason is required") {
+		t.Errorf("keys rotate without a reason = %d, %q", code, stderr)
+	}
+	if code, stdout, stderr := runCLI(t, "keys", "rotate", "--reason", "test", "--url", base); code != 0 || !strings.Contains(stdout, "root key version 2 added") {
+		t.Fatalf("keys rotate = %d, %q %q", code, stdout, stderr)
+	}
+	if code, _, stderr := runCLI(t, "keys", "rotate", "--reason", "test", "--url", base); code == 0 || !strings.Contains(stderr, "rotation_in_progress") {
+		t.Errorf("a second rotation at once = %d, %q; want rotation_in_progress", code, stderr)
+	}
+	var ks rotate.Status
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(time.Second) {
+		code, stdout, stderr := runCLI(t, "keys", "status", "--url", base, "--json")
+		if code != 0 || json.Unmarshal([]byte(stdout), &ks) != nil {
+			t.Fatalf("keys status = %d, %q %q", code, stdout, stderr)
+		}
+		if len(ks.Versions) == 2 && ks.Versions[0].State == rotate.StateRetired {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("version 1 not retired after 20 s: %s", stdout)
+		}
+	}
+	if ks.Current != 2 || ks.Versions[1].Keys != 1 || ks.Rewrap == nil || ks.Rewrap.Rewrapped != 1 {
+		t.Fatalf("keys status after the rotation: %+v, rewrap %+v; want version 2 current with marie's secret", ks, ks.Rewrap)
+	}
+	if code, stdout, _ := runCLI(t, "keys", "status", "--url", base); code != 0 || !strings.Contains(stdout, "1        retired") {
+		t.Errorf("keys status = %d, %q", code, stdout)
+	}
+
 	if code, stdout, stderr := runCLI(t, "seal", "--reason", "test", "--url", base); code != 0 || !strings.Contains(stdout, "sealed") {
 		t.Fatalf("seal = %d, %q %q", code, stdout, stderr)
 	}
@@ -120,9 +155,40 @@ func TestServeSealed(t *testing.T) {
 	if code != 0 || json.Unmarshal([]byte(stdout), &st) != nil || !st.Sealed || st.Progress != 1 {
 		t.Errorf("unseal after the seal = %d, %q; want sealed, 1 of 2", code, stdout)
 	}
+	// Unsealed again, the server finds version 2 in the store: marie's
+	// seed, rewrapped under it, still opens.
+	if code, stdout, stderr := runCLI(t, "unseal", "--share-file", res.Items[2].File, "--url", base); code != 0 || !strings.Contains(stdout, "unsealed") {
+		t.Fatalf("unseal after the rotation = %d, %q %q", code, stdout, stderr)
+	}
+	if st, _ := apiGet(t, base+"/v1/account/sessions"); st != http.StatusUnauthorized {
+		t.Errorf("a data route unsealed after the rotation = %d, want 401 (served)", st)
+	}
 	stop()
 	if strings.Contains(logs.String(), "DEVELOPMENT") || strings.Contains(logs.String(), "coffre-share-1:") {
 		t.Errorf("the sealed server's log mentions a development key or a share:\n%s", logs.String())
+	}
+	// Opened on the host with two shares, the keyring has version 2 alone
+	// (version 1 retired), and marie's TOTP seed opens under it.
+	a, err := openApp(t.Context(), appOptions{configPath: demoYAML, dataDir: dir, shareFiles: []string{res.Items[0].File, res.Items[1].File}}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.close()
+	if got := a.keys.Ring.Versions(); len(got) != 1 || got[0] != 2 {
+		t.Fatalf("versions after the rotation, on the host: %v, want [2]", got)
+	}
+	if err := a.store.View(t.Context(), func(ctx context.Context, tx store.Tx) error {
+		op, err := tx.GetOperatorByName(ctx, "marie")
+		if err != nil {
+			return err
+		}
+		seed, err := a.keys.Ring.OpenSecret(auth.TOTPLabel(op.ID), op.TOTPSecret)
+		if err != nil || string(seed) != enrolled.Secret {
+			t.Errorf("marie's TOTP seed after the rotation: %v (matches: %v)", err, string(seed) == enrolled.Secret)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -181,7 +247,9 @@ func post(t *testing.T, url string, body, out any) {
 // and a stop function that checks it ended cleanly.
 func startSealed(t *testing.T, dir string) (base string, logs *lockedWriter, stop func()) {
 	t.Helper()
-	o := appOptions{configPath: demoYAML, dataDir: dir}
+	// Any hours: the test runs at any time, and administration (a key
+	// rotation) keeps the roles' working hours.
+	o := appOptions{configPath: demoYAML, dataDir: dir, anyHours: true}
 	cfg, err := loadConfig(o)
 	if err != nil {
 		t.Fatal(err)

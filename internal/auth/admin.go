@@ -319,3 +319,7 @@ func (s *Service) Administer(ctx context.Context, a identity.Actor, action, reas
 		return fn(ctx, tx)
 	}, nil)
 }
+
+// TOTPLabel is the label an operator's TOTP seed is sealed under
+// (envelope.Keyring.SealSecret), which a key rotation rewraps.
+func TOTPLabel(operator string) string { return "totp:" + operator }

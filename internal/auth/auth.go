@@ -279,7 +279,7 @@ func (s *Service) newOperator(username, password, role, unit string) (*NewOperat
 	id := newOperatorID()
 	o := &identity.Operator{
 		ID: id, Username: username, PasswordHash: HashPassword(s.params(), password),
-		TOTPSecret: s.Keys.SealSecret("totp:"+id, []byte(key.Secret())),
+		TOTPSecret: s.Keys.SealSecret(TOTPLabel(id), []byte(key.Secret())),
 		Role:       role, Unit: unit, Created: s.now(),
 	}
 	return &NewOperator{Operator: o, Password: password, TOTPURI: key.URL(), TOTPSecret: key.Secret()}, nil
@@ -525,7 +525,7 @@ type Session struct {
 // once; at most one step of clock drift back is accepted.
 func (s *Service) VerifyTOTP(ctx context.Context, loginToken, code, origin, userAgent string) (*Session, error) {
 	return s.secondFactor(ctx, loginToken, FactorTOTP, "login.totp", origin, userAgent, func(ctx context.Context, tx store.Tx, _ *identity.Session, op *identity.Operator) (string, error) {
-		secret, err := s.Keys.OpenSecret("totp:"+op.ID, op.TOTPSecret)
+		secret, err := s.Keys.OpenSecret(TOTPLabel(op.ID), op.TOTPSecret)
 		if err != nil {
 			return "", err
 		}
@@ -623,7 +623,7 @@ func (s *Service) checkTOTP(ctx context.Context, operator, code, origin, purpose
 	if err != nil {
 		return fmt.Errorf("step-up: %w", err)
 	}
-	secret, err := s.Keys.OpenSecret("totp:"+op.ID, op.TOTPSecret)
+	secret, err := s.Keys.OpenSecret(TOTPLabel(op.ID), op.TOTPSecret)
 	if err != nil {
 		return fmt.Errorf("step-up: %w", err)
 	}

@@ -388,7 +388,7 @@ func (s *Service) Enrol(ctx context.Context, username, code, password, origin st
 		if decision != "" {
 			return deny, tx.AppendAudit(ctx, &audit.Entry{Time: now, Actor: o.ID, Action: "enrol", Decision: decision, Origin: origin})
 		}
-		if err := tx.SetCredentials(ctx, o.ID, hash, s.Keys.SealSecret("totp:"+o.ID, []byte(key.Secret()))); err != nil {
+		if err := tx.SetCredentials(ctx, o.ID, hash, s.Keys.SealSecret(TOTPLabel(o.ID), []byte(key.Secret()))); err != nil {
 			return enrolOutcome{}, err
 		}
 		return enrolOutcome{enrolled: &Enrolled{Operator: o.ID, TOTPURI: key.URL(), TOTPSecret: key.Secret()}},
