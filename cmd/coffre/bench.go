@@ -23,16 +23,18 @@ import (
 // The benchmarks are in internal/bench; this file parses their flags and
 // wires them to the vault.
 
-const benchUsage = `Usage: coffre bench import|read|audit|login [flags]
+const benchUsage = `Usage: coffre bench import|read|rotate|audit|login [flags]
 
   import   create a fresh data directory with N synthetic people (default 1,000,000)
   read     serve that directory in a child process and measure audited reads over HTTP
+  rotate   measure those reads with and without a root key rotation under way, alternating
   audit    measure the audit log at scale: integration, verification, inclusion proofs
   login    time a wrong password for an existing user against an unknown username
 
 Example:
   coffre bench import --people 1000000 --data ./coffre-bench
   coffre bench read --data ./coffre-bench --duration 10s --concurrency 1,8,32
+  coffre bench rotate --data ./coffre-bench --rounds 2 --window 10s
   coffre bench audit --entries 10000000 --data /tmp/coffre-audit-bench
   coffre bench login --attempts 1000
 `
@@ -44,6 +46,8 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return runBenchImport(ctx, args[1:], stdout, stderr)
 		case "read":
 			return runBenchRead(ctx, args[1:], stdout, stderr)
+		case "rotate":
+			return runBenchRotate(ctx, args[1:], stdout, stderr)
 		case "audit":
 			return runBenchAudit(ctx, args[1:], stdout, stderr)
 		case "login":
@@ -53,7 +57,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return flag.ErrHelp
 		}
 	}
-	return &usageError{msg: "want a subcommand: import, read, audit or login", hint: "coffre bench import --data ./coffre-bench, then coffre bench read --data ./coffre-bench"}
+	return &usageError{msg: "want a subcommand: import, read, rotate, audit or login", hint: "coffre bench import --data ./coffre-bench, then coffre bench read --data ./coffre-bench"}
 }
 
 func runBenchImport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -205,6 +209,79 @@ func runBenchRead(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		rep.WriteText(stdout)
 	}
 	return rep.Failed(stderr)
+}
+
+func runBenchRotate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	const example = "coffre bench rotate --data ./coffre-bench --rounds 2 --window 10s"
+	fs := newFlags("bench rotate", "[--data DIR] [--store URL] [--rounds N] [--window D] [--concurrency N] [--json]", example, stderr)
+	data := fs.String("data", "./coffre-bench", "benchmark data `directory` made by coffre bench import")
+	rounds := fs.Int("rounds", 2, "`N` rounds, each reads without then during a rotation")
+	window := fs.Duration("window", 10*time.Second, "measured `time` of each read window; the rewrap pass must outlast it")
+	warmup := fs.Duration("warmup", 2*time.Second, "unmeasured `time` before each window without a rotation")
+	concurrency := fs.Int("concurrency", 32, "concurrent `readers`")
+	asJSON := fs.Bool("json", false, "print the result as JSON")
+	server := fs.String("server", "", "the coffre `binary` to run as the server (default: this one)")
+	storeURL := fs.String("store", "", "serve from this PostgreSQL store (a postgres:// `URL`, as given to bench import --store)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	switch {
+	case fs.NArg() != 0:
+		return &usageError{msg: "unexpected argument " + strconv.Quote(fs.Arg(0)), hint: example}
+	case *rounds < 1 || *rounds > 20:
+		return &usageError{msg: "--rounds must be between 1 and 20", hint: example}
+	case *window < time.Second || *window > time.Hour:
+		return &usageError{msg: "--window must be between 1s and 1h", hint: example}
+	case *warmup < 0 || *warmup > time.Minute:
+		return &usageError{msg: "--warmup must be between 0s and 1m", hint: "--warmup 2s"}
+	case *concurrency < 1 || *concurrency > 1024:
+		return &usageError{msg: "--concurrency must be between 1 and 1024", hint: "--concurrency 32"}
+	}
+	op, err := bench.ReadOperator(*data)
+	if err != nil {
+		return &usageError{msg: "no benchmark in " + *data + ": " + err.Error(), hint: "run coffre bench import --data " + *data + " first"}
+	}
+	ids, err := bench.ReadIDs(filepath.Join(*data, bench.IDsFile))
+	if err != nil {
+		return err
+	}
+	if len(ids) == 0 {
+		return &usageError{msg: "no subject ids in " + filepath.Join(*data, bench.IDsFile), hint: "run coffre bench import --data " + *data + " --fresh"}
+	}
+	// An administrator (the seal permission) who rotates: made on the host
+	// before the server starts, a new one each run.
+	a, err := openApp(ctx, appOptions{dev: true, dataDir: *data, store: *storeURL}, io.Discard)
+	if err != nil {
+		return err
+	}
+	added, err := a.auth.AddReadyOperator(ctx, "bench-keys-"+strconv.FormatInt(time.Now().UnixNano(), 36), "", "admin", "ac-versailles")
+	if cerr := a.close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return err
+	}
+	bin := *server
+	if bin == "" {
+		if bin, err = os.Executable(); err != nil {
+			return fmt.Errorf("find this binary: %w", err)
+		}
+	}
+	rep, err := (&bench.RotateBench{Server: bin, Dir: *data, Store: *storeURL, Operator: op,
+		Admin: bench.Operator{Username: added.Operator.Username, Password: added.Password, TOTPSecret: added.TOTPSecret},
+		IDs:   ids, Concurrency: *concurrency, Warmup: *warmup, Window: *window, Rounds: *rounds,
+		Purpose: "case-handling", Reason: "bench", Log: stderr}).Run(ctx)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		if err := rep.WriteJSON(stdout); err != nil {
+			return err
+		}
+	} else {
+		rep.WriteText(stdout)
+	}
+	return rep.Failed()
 }
 
 func runBenchAudit(ctx context.Context, args []string, stdout, stderr io.Writer) error {

@@ -57,6 +57,10 @@ const (
 	DefaultBatch      = 500
 	DefaultActivation = 2 * time.Second
 	DefaultTick       = time.Second
+	// DefaultRest: see Rotator.Rest. With 1 (busy half the time), reads
+	// kept 75% of their rate during a rotation of 1M keys at 32 readers;
+	// docs/benchmarks.md has the figures with 2.
+	DefaultRest = 2.0
 )
 
 // Rotator adds root key versions and runs the rewrap pass for one node.
@@ -77,8 +81,9 @@ type Rotator struct {
 	// (DefaultActivation).
 	Activation time.Duration
 	// Rest is how long the pass rests after each batch, as a multiple of
-	// the batch's time: 1 keeps the pass busy at most half the time, so
-	// that reads keep most of the store (0 means 1; negative, no rest).
+	// the batch's time: DefaultRest keeps the pass busy at most a third
+	// of the time, so that reads keep most of the store's writer (0 means
+	// DefaultRest; negative, no rest).
 	Rest float64
 	// Tick is how often Run looks for work (DefaultTick).
 	Tick   time.Duration
@@ -464,7 +469,7 @@ func (r *Rotator) work(ctx context.Context) error {
 	}
 	rest := r.Rest
 	if rest == 0 {
-		rest = 1
+		rest = DefaultRest
 	}
 	for ctx.Err() == nil {
 		t0 := time.Now()
