@@ -58,6 +58,12 @@ func (s *sealedService) Close() error {
 	return s.a.close()
 }
 
+// AuditQuorumSeal audits a seal by a quorum of share holders and marks
+// the deployment sealed (httpapi.QuorumSealer).
+func (s *sealedService) AuditQuorumSeal(ctx context.Context, set, reason, origin string) error {
+	return s.a.vault.SealByQuorum(ctx, set, reason, origin)
+}
+
 // sealWatchEvery is how often an unsealed node reads the store's seal
 // flag: a seal on one node seals the others within about that.
 const sealWatchEvery = 500 * time.Millisecond
@@ -142,7 +148,7 @@ func serveSealed(ctx context.Context, o appOptions, cfg *config.Config, f *seal.
 		return svc, nil
 	}
 	state = seal.New(f, open, unseal.Options{})
-	gate := &httpapi.Gate{State: state, Logger: log, TrustedProxies: cfg.Guard.TrustedProxies, PerOrigin: cfg.Login.PerOrigin}
+	gate := &httpapi.Gate{State: state, Logger: log, TrustedProxies: cfg.Guard.TrustedProxies, PerOrigin: cfg.Login.PerOrigin, Quorum: cfg.Seal.ByQuorum}
 	srv := httpServer(gate.Handler())
 	ln, err := net.Listen("tcp", listen)
 	if err != nil {

@@ -65,6 +65,7 @@ type file struct {
 		Token  leaf `key:"token"`
 	} `key:"metrics"`
 	Seal struct {
+		By     leaf `key:"by"`
 		PKCS11 struct {
 			Module  leaf `key:"module"`
 			Token   leaf `key:"token"`
@@ -351,6 +352,14 @@ func (p *parser) settings(f *file) *Config {
 	c.Partners = p.partners(f, c.Listen)
 	c.Metrics = p.metrics(f, c.Listen, c.Partners.Listen)
 	c.Seal.PKCS11 = p.pkcs11(f)
+	by := SealByOfficer
+	set(p, f.Seal.By, read[string], &by, func(s string) string {
+		if s != SealByOfficer && s != SealByQuorum {
+			return fmt.Sprintf("want %s (an operator with the seal permission seals) or %s (M share holders seal, no account can), got %s", SealByOfficer, SealByQuorum, short(s))
+		}
+		return ""
+	})
+	c.Seal.ByQuorum = by == SealByQuorum
 	return c
 }
 

@@ -249,13 +249,25 @@ type Partners struct {
 	Hosts []string
 }
 
-// Seal says how a server may unseal itself at start, without share
-// holders. The zero value: only shares unseal it.
+// Seal says who may seal a server, and how it may unseal itself at
+// start without share holders. The zero value: an officer seals, only
+// shares unseal.
 type Seal struct {
+	// ByQuorum (seal.by: quorum) has M share holders seal (POST
+	// /v1/sys/seal-share) and no account: a stolen officer session cannot
+	// take the service down. Default (seal.by: officer): an operator with
+	// the seal permission seals (POST /v1/sys/seal).
+	ByQuorum bool
 	// PKCS11 names the token key that wraps the unseal key (coffre keys
 	// init --hsm). Zero: none.
 	PKCS11 PKCS11
 }
+
+// Values of seal.by.
+const (
+	SealByOfficer = "officer"
+	SealByQuorum  = "quorum"
+)
 
 // PKCS11 names an AES key in a PKCS#11 token: Module (absolute path of
 // the token's library), Token (its label) and Key (the key's label) are

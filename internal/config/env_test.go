@@ -84,7 +84,7 @@ func TestEveryKeyHasAnOverride(t *testing.T) {
 		"login.max_failures":         "5", "login.failure_window": "1h", "login.lock_for": "0", "login.per_origin_per_minute": "12", "login.disable_after": "90d",
 		"partners.listen": "127.0.0.1:9443", "partners.hosts": "coffre.test,10.0.0.5",
 		"metrics.listen": "127.0.0.1:9090", "metrics.token": metricsToken,
-		"seal.pkcs11.module": "/usr/lib/softhsm/libsofthsm2.so", "seal.pkcs11.token": "coffre", "seal.pkcs11.key": "root", "seal.pkcs11.pin_file": "/run/pin", "seal.pkcs11.pin_env": "HSM_PIN",
+		"seal.by": "quorum", "seal.pkcs11.module": "/usr/lib/softhsm/libsofthsm2.so", "seal.pkcs11.token": "coffre", "seal.pkcs11.key": "root", "seal.pkcs11.pin_file": "/run/pin", "seal.pkcs11.pin_env": "HSM_PIN",
 		"schema.<field>.name": "memo", "schema.<field>.type": "name", "schema.<field>.sensitivity": "special",
 		"schema.<field>.required": "true", "schema.<field>.lookup": "true", "schema.<field>.max_len": "100",
 		"schema.<field>.retention":       "1y after departure",

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/netip"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -37,6 +38,9 @@ type Gate struct {
 	PerOrigin int
 	// Now tells the time (default time.Now).
 	Now func() time.Time
+	// Quorum (seal.by: quorum) serves POST /v1/sys/seal-share: M share
+	// holders seal, each with a share and the same reason.
+	Quorum bool
 
 	mu    sync.Mutex
 	calls map[string][]time.Time
@@ -115,12 +119,66 @@ func (g *Gate) Handler() http.Handler {
 		}
 		writeJSON(w, http.StatusOK, st)
 	})
+	if g.Quorum {
+		mux.HandleFunc("POST /v1/sys/seal-share", func(w http.ResponseWriter, r *http.Request) {
+			if ok, wait := g.allow(srv.origin(r)); !ok {
+				secs := int(wait.Seconds()) + 1
+				w.Header().Set("Retry-After", strconv.Itoa(secs))
+				writeError(w, http.StatusTooManyRequests, "too_many_unseals", "too many share calls from this address", "retry in "+strconv.Itoa(secs)+" s")
+				return
+			}
+			var req sealShareRequest
+			if err := srv.decode(w, r, &req); err != nil {
+				srv.failPublic(w, r, err)
+				return
+			}
+			if strings.TrimSpace(req.Reason) == "" || len(req.Reason) > 200 || !printable(req.Reason) {
+				srv.failPublic(w, r, badRequest("a printable reason of at most 200 bytes required: the seal is audited with it"))
+				return
+			}
+			origin := srv.origin(r)
+			p, sealed, err := g.State.SealShare(r.Context(), req.Share, func(ctx context.Context, svc seal.Service) error {
+				q, ok := svc.(QuorumSealer)
+				if !ok {
+					return errors.New("the service cannot audit a quorum seal")
+				}
+				return q.AuditQuorumSeal(ctx, g.State.Status().Set, req.Reason, origin)
+			})
+			switch {
+			case errors.Is(err, seal.ErrSealed):
+				writeSealed(w)
+				return
+			case err != nil:
+				g.unsealFailed(w, r, err)
+				return
+			}
+			if sealed {
+				g.Logger.WarnContext(r.Context(), "sealed by a quorum of share holders", "set", g.State.Status().Set)
+			}
+			writeJSON(w, http.StatusOK, map[string]any{"sealed": sealed, "progress": p.Have, "threshold": p.Need})
+		})
+	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		if g.Quorum && r.URL.Path == "/v1/sys/seal" {
+			writeError(w, http.StatusForbidden, "seal_by_quorum", "this deployment is sealed by a quorum of share holders, not by an account", "M holders each run coffre seal --share-file FILE --reason TEXT (POST /v1/sys/seal-share)")
+			return
+		}
 		if !g.State.Serve(func(svc seal.Service) { svc.ServeHTTP(w, r) }) {
 			writeSealed(w)
 		}
 	})
 	return mux
+}
+
+// QuorumSealer is an unsealed service that audits a seal by a quorum of
+// share holders (and marks the deployment sealed) before the keys drop.
+type QuorumSealer interface {
+	AuditQuorumSeal(ctx context.Context, set, reason, origin string) error
+}
+
+type sealShareRequest struct {
+	Share  string `json:"share"`
+	Reason string `json:"reason"`
 }
 
 type unsealRequest struct {

@@ -65,6 +65,8 @@ type State struct {
 	file *File
 	open OpenFunc
 	acc  *unseal.Accumulator
+	// votes collects the shares of a seal by a quorum (SealShare).
+	votes *unseal.Accumulator
 
 	mu  sync.Mutex // one unseal or seal at a time
 	cur atomic.Pointer[unit]
@@ -77,7 +79,7 @@ func New(f *File, open OpenFunc, opt unseal.Options) *State {
 	opt.Set = f.Set
 	done := make(chan struct{})
 	close(done)
-	return &State{file: f, open: open, acc: unseal.NewAccumulator(opt), closing: done}
+	return &State{file: f, open: open, acc: unseal.NewAccumulator(opt), votes: unseal.NewAccumulator(opt), closing: done}
 }
 
 // Status returns the state, for anyone.
@@ -171,6 +173,7 @@ func (s *State) Seal() error {
 		return ErrSealed
 	}
 	s.acc.Reset()
+	s.votes.Reset()
 	done := make(chan struct{})
 	s.closing = done
 	go func() {

@@ -954,3 +954,21 @@ func (v *Vault) Seal(ctx context.Context, a identity.Actor, reason string) error
 	}
 	return nil
 }
+
+// SealByQuorum audits a seal by M share holders (configuration seal.by:
+// quorum) and marks the deployment sealed, in one transaction: no
+// account's permission is involved, the shares are the authority. set is
+// the share set, the entry's actor "quorum:" and set.
+func (v *Vault) SealByQuorum(ctx context.Context, set, reason, origin string) error {
+	_, err := update(ctx, v.store, func(ctx context.Context, tx store.Tx) (struct{}, error) {
+		e := audit.Entry{Time: v.now().UTC(), Actor: "quorum:" + set, Action: "seal", Reason: reason, Decision: "allow", Origin: origin}
+		if err := tx.MarkSealed(ctx, e.Time); err != nil {
+			return struct{}{}, err
+		}
+		return struct{}{}, tx.AppendAudit(ctx, &e)
+	})
+	if err != nil {
+		return unavailable(err)
+	}
+	return nil
+}
