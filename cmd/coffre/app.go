@@ -82,6 +82,9 @@ type appOptions struct {
 	// shareFiles hold unseal shares, for an offline command on a data
 	// directory with a sealed keyring (the first administrator's account).
 	shareFiles []string
+	// identityFiles are the age identity files of the holders present,
+	// for share files keys init --recipient encrypted to them.
+	identityFiles []string
 	// guard is "" or "on" (the configured guard), "off" (none) or
 	// "bench" (every check runs, no limit binds): the read benchmark's
 	// two sides.
@@ -117,6 +120,10 @@ func (o *appOptions) flags(fsAdd func(p *string, name, value, usage string), boo
 func (o *appOptions) shareFlag(fs *flag.FlagSet) {
 	fs.Func("share-file", "an unseal share `FILE`, once per holder present, for a data directory with a sealed keyring", func(v string) error {
 		o.shareFiles = append(o.shareFiles, v)
+		return nil
+	})
+	fs.Func("identity", "an age identity `FILE` (secret key) of a holder present, for share files encrypted with keys init --recipient; repeat for several", func(v string) error {
+		o.identityFiles = append(o.identityFiles, v)
 		return nil
 	})
 }
@@ -184,11 +191,9 @@ func openApp(ctx context.Context, o appOptions, stderr io.Writer) (*app, error) 
 		}
 		texts := make([]string, len(o.shareFiles))
 		for i, name := range o.shareFiles {
-			b, err := os.ReadFile(name)
-			if err != nil {
-				return nil, fmt.Errorf("read share: %w", err)
+			if texts[i], err = readShare(name, o.identityFiles); err != nil {
+				return nil, err
 			}
-			texts[i] = strings.TrimSpace(string(b))
 		}
 		keys, err := f.OpenShares(texts)
 		if err != nil {

@@ -30,7 +30,7 @@ func sqlitePath(o appOptions, cmd string) (string, error) {
 	path, ok := strings.CutPrefix(cfg.Store, "sqlite:")
 	if !ok {
 		return "", &usageError{msg: cmd + " works on a SQLite store; this store is PostgreSQL",
-			hint: "back up PostgreSQL with pg_dump (see docs/design.md, \"Backups\")"}
+			hint: "back up PostgreSQL with pg_dump, its data keys apart (README, \"PostgreSQL\")"}
 	}
 	return path, nil
 }

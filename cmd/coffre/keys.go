@@ -8,10 +8,12 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
 
+	"filippo.io/age"
 	"github.com/coffre/coffre/internal/config"
 	"github.com/coffre/coffre/internal/envelope"
 	"github.com/coffre/coffre/internal/rootkey"
@@ -28,10 +30,10 @@ const keysInitHSMExample = "coffre keys init --config coffre.yaml --shares 5 --t
 
 func runKeys(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
-		fmt.Fprint(stderr, "Usage: coffre keys init (--config FILE | --data DIR) --shares N --threshold M [--hsm [--generate-key]] [--out DIR] [--json]\n"+
+		fmt.Fprint(stderr, "Usage: coffre keys init (--config FILE | --data DIR) --shares N --threshold M [--hsm [--generate-key]] [--out DIR [--recipient AGE_PUBKEY… | --recipient-file FILE]] [--json]\n"+
 			"       coffre keys rotate --reason TEXT [--url URL | --config FILE] [--json]\n"+
 			"       coffre keys status [--url URL | --config FILE] [--json]\n\n"+
-			"  init  create a root key, seal it in the data directory under an unseal key,\n        and split the unseal key into N shares, any M of which unseal the vault;\n        with --hsm, the key of the configuration's seal.pkcs11 wraps the unseal key\n        too, and serve unseals at start through the token without shares\n"+
+			"  init  create a root key, seal it in the data directory under an unseal key,\n        and split the unseal key into N shares, any M of which unseal the vault;\n        with --hsm, the key of the configuration's seal.pkcs11 wraps the unseal key\n        too, and serve unseals at start through the token without shares;\n        with --recipient (once per holder), share i is written to --out\n        encrypted with age to the i-th holder's public key, and never printed\n"+
 			"  rotate  add a root key version on the running server (COFFRE_TOKEN: an operator\n          with the seal permission); it rewraps every data key in the background\n"+
 			"  status  the root key versions, the keys under each, the rewrap progress\n\n"+
 			"Example:\n  "+keysInitExample+"\n")
@@ -66,12 +68,15 @@ type keysShareJSON struct {
 }
 
 func runKeysInit(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("keys init", "(--config FILE | --data DIR) --shares N --threshold M [--hsm [--generate-key]] [--out DIR] [--json]", keysInitExample, stderr)
+	fs := newFlags("keys init", "(--config FILE | --data DIR) --shares N --threshold M [--hsm [--generate-key]] [--out DIR [--recipient AGE_PUBKEY… | --recipient-file FILE]] [--json]", keysInitExample, stderr)
 	configPath := fs.String("config", os.Getenv("COFFRE_CONFIG"), "configuration `file` whose data_dir receives the sealed keyring; default $COFFRE_CONFIG")
 	dataDir := fs.String("data", "", "data `directory` that receives the sealed keyring (overrides the configuration's)")
 	n := fs.Int("shares", 0, "split the root key into `N` shares, one per holder (2 to 16)")
 	m := fs.Int("threshold", 0, "any `M` shares unseal the vault (2 to N)")
 	out := fs.String("out", "", "write each share to its own file in `DIR` (mode 0600) instead of printing it")
+	var recips stringsFlag
+	fs.Var(&recips, "recipient", "with --out: encrypt share i with age to the i-th `AGE_PUBKEY` (age1…); give it once per share, one per holder")
+	recipFile := fs.String("recipient-file", "", "with --out: the holders' age public keys from `FILE`, one per line in the order of the shares (# comments)")
 	asJSON := fs.Bool("json", false, "print the result as JSON")
 	hsm := fs.Bool("hsm", false, "wrap the unseal key with the key of the configuration's seal.pkcs11 too, so that serve unseals at start without shares")
 	generate := fs.Bool("generate-key", false, "with --hsm: generate the AES key in the token first (else it must exist)")
@@ -97,6 +102,16 @@ func runKeysInit(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	case *m > *n:
 		return &usageError{msg: fmt.Sprintf("--threshold %d is more than the %d shares: the key could never be rebuilt", *m, *n), hint: keysInitExample}
 	}
+	var holders []age.Recipient
+	if len(recips) > 0 || *recipFile != "" {
+		if *out == "" {
+			return &usageError{msg: "--recipient and --recipient-file want --out DIR: the encrypted shares are written there, one file per holder", hint: keysInitRecipientExample}
+		}
+		var err error
+		if holders, err = shareRecipients(recips, *recipFile, *n); err != nil {
+			return err
+		}
+	}
 	dir := *dataDir
 	var hsmConf config.PKCS11
 	if *configPath != "" && (dir == "" || *hsm) {
@@ -118,11 +133,6 @@ func runKeysInit(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	sealedPath := seal.Path(dir)
 	if _, err := os.Stat(sealedPath); err == nil {
 		return &usageError{msg: "the data directory has a sealed keyring already: " + sealedPath, hint: "its shares unseal it; a new one would leave the data unreadable"}
-	}
-	if *out != "" {
-		if err := os.MkdirAll(*out, 0o700); err != nil {
-			return fmt.Errorf("create --out: %w", err)
-		}
 	}
 
 	// The shares protect an unseal key, which encrypts the keyring (the
@@ -152,31 +162,48 @@ func runKeysInit(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if err != nil {
 		return err
 	}
-	if err := seal.Write(sealedPath, f); err != nil {
-		return err
-	}
 	res := keysInitJSON{Keyring: sealedPath, Set: set, Shares: *n, Threshold: *m}
 	if *hsm {
 		res.HSM = describeHSM(hsmConf)
 	}
-	if *out != "" {
-		files, err := writeShares(*out, shares)
+	// Everything is encrypted in memory first; the share files are written
+	// before the keyring and removed if it cannot be written, so a failed
+	// init leaves neither.
+	if *out == "" {
+		if err := seal.Write(sealedPath, f); err != nil {
+			return err
+		}
+		for _, s := range shares {
+			res.Items = append(res.Items, keysShareJSON{Index: s.Index(), Share: s.Text()})
+		}
+	} else {
+		files, err := shareFiles(shares, holders)
 		if err != nil {
 			return err
 		}
-		for i, f := range files {
-			res.Items = append(res.Items, keysShareJSON{Index: i + 1, File: f})
+		paths, undo, err := writeShares(*out, files)
+		for _, sf := range files {
+			clear(sf.body)
 		}
-	} else {
-		for _, s := range shares {
-			res.Items = append(res.Items, keysShareJSON{Index: s.Index(), Share: s.Text()})
+		if err != nil {
+			return err
+		}
+		if err := seal.Write(sealedPath, f); err != nil {
+			undo()
+			return err
+		}
+		for i, p := range paths {
+			res.Items = append(res.Items, keysShareJSON{Index: i + 1, File: p})
 		}
 	}
 
 	fmt.Fprintf(stderr, "WARNING: these %d shares are the only way to the new root key: Coffre keeps it sealed under them.\n"+
 		"Give each to a different person, who keeps it offline. Any %d of them unseal the vault;\n"+
 		"with fewer than %d left, everything encrypted under this key is lost for good.\n", *n, *m, *m)
-	if *out != "" {
+	switch {
+	case holders != nil:
+		fmt.Fprintln(stderr, "Each file is encrypted to its holder's age key: send it to them, then delete it from this machine.")
+	case *out != "":
 		fmt.Fprintln(stderr, "Hand each file to its holder, then delete it from this machine.")
 	}
 	if *asJSON {
@@ -220,33 +247,68 @@ func wrapUnsealKey(ctx context.Context, c config.PKCS11, generate bool, key []by
 	return wrapped, nil
 }
 
-// writeShares writes each share to its own new file in dir, readable by
-// its owner only. It refuses to overwrite a file; on an error it removes
-// the files it wrote, so no partial set is left behind.
-func writeShares(dir string, shares []unseal.Share) (files []string, err error) {
-	defer func() {
-		if err != nil {
-			for _, f := range files {
-				os.Remove(f)
-			}
-			files = nil
+// shareFile is a share file's name in the --out directory and its
+// content.
+type shareFile struct {
+	name string
+	body []byte
+}
+
+// shareFiles makes the share files: each share's line in a .txt file, or,
+// with holders, the line encrypted to holders[i] in a .age file.
+func shareFiles(shares []unseal.Share, holders []age.Recipient) ([]shareFile, error) {
+	files := make([]shareFile, len(shares))
+	for i, s := range shares {
+		name := fmt.Sprintf("coffre-share-%s-%d-of-%d", s.Set(), s.Index(), s.Total())
+		if holders == nil {
+			files[i] = shareFile{name + ".txt", []byte(s.Text() + "\n")}
+			continue
 		}
-	}()
-	for _, s := range shares {
-		name := filepath.Join(dir, fmt.Sprintf("coffre-share-%s-%d-of-%d.txt", s.Set(), s.Index(), s.Total()))
+		body, err := encryptShare(s, holders[i])
+		if err != nil {
+			return nil, err
+		}
+		files[i] = shareFile{name + ".age", body}
+	}
+	return files, nil
+}
+
+// writeShares writes each share file to its own new file in dir (created,
+// mode 0700, when missing), readable by its owner only. It refuses to
+// overwrite a file. On an error it removes what it wrote, dir too when it
+// made it, so no partial set is left behind; undo does the same after a
+// success.
+func writeShares(dir string, files []shareFile) (paths []string, undo func(), err error) {
+	_, serr := os.Stat(dir)
+	made := errors.Is(serr, fs.ErrNotExist)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, nil, fmt.Errorf("create --out: %w", err)
+	}
+	undo = func() {
+		for _, p := range paths {
+			os.Remove(p)
+		}
+		if made {
+			os.Remove(dir) // only when empty: MkdirAll may have made its parents too, which stay
+		}
+	}
+	for _, sf := range files {
+		name := filepath.Join(dir, sf.name)
 		f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 		if err != nil {
-			return files, fmt.Errorf("write share: %w", err)
+			undo()
+			return nil, nil, fmt.Errorf("write share: %w", err)
 		}
-		files = append(files, name)
-		_, werr := io.WriteString(f, s.Text()+"\n")
+		paths = append(paths, name)
+		_, werr := f.Write(sf.body)
 		serr := f.Sync()
 		if cerr := f.Close(); werr == nil && serr == nil {
 			werr = cerr
 		}
 		if err := errors.Join(werr, serr); err != nil {
-			return files, fmt.Errorf("write share: %w", err)
+			undo()
+			return nil, nil, fmt.Errorf("write share: %w", err)
 		}
 	}
-	return files, nil
+	return paths, undo, nil
 }

@@ -228,8 +228,10 @@ const unsealExample = "coffre unseal --share-file coffre-share-….txt --url htt
 
 // runUnseal enters one share into a running server.
 func runUnseal(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("unseal", "(--share-file FILE | --share -) [--url URL | --config FILE] [--reset] [--json]", unsealExample, stderr)
-	file := fs.String("share-file", "", "read the share from `FILE`")
+	fs := newFlags("unseal", "(--share-file FILE | --share -) [--identity FILE] [--url URL | --config FILE] [--reset] [--json]", unsealExample, stderr)
+	file := fs.String("share-file", "", "read the share from `FILE` (as keys init wrote it: plain, or age-encrypted to the holder)")
+	var identities stringsFlag
+	fs.Var(&identities, "identity", "the holder's age identity `FILE` (secret key), for a share encrypted by keys init --recipient")
 	fromStdin := fs.String("share", "", "`-`: read the share from standard input (never from the command line, where it would stay in the shell's history)")
 	reset := fs.Bool("reset", false, "drop the shares entered so far instead")
 	url, configPath := serverFlags(fs)
@@ -243,20 +245,23 @@ func runUnseal(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	body := map[string]any{"reset": true}
 	if !*reset {
-		var raw []byte
+		var text string
 		switch {
 		case *file != "" && *fromStdin == "":
-			raw, err = os.ReadFile(*file)
+			text, err = readShare(*file, identities)
 		case *file == "" && *fromStdin == "-":
-			raw, err = io.ReadAll(io.LimitReader(bufio.NewReader(os.Stdin), 4<<10))
+			var raw []byte
+			if raw, err = io.ReadAll(io.LimitReader(bufio.NewReader(os.Stdin), shareFileMax)); err != nil {
+				return fmt.Errorf("read share: %w", err)
+			}
+			text, err = openShare(raw, "the share on standard input", identities)
 		default:
 			return &usageError{msg: "want one of --share-file FILE or --share - (standard input)", hint: unsealExample}
 		}
 		if err != nil {
-			return fmt.Errorf("read share: %w", err)
+			return err
 		}
-		body = map[string]any{"share": strings.TrimSpace(string(raw))}
-		clear(raw)
+		body = map[string]any{"share": text}
 	}
 	var st seal.Status
 	if err := sysCall(ctx, base+"/v1/sys/unseal", "", body, &st); err != nil {

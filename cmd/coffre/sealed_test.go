@@ -192,6 +192,55 @@ func TestServeSealed(t *testing.T) {
 	}
 }
 
+// TestUnsealEncryptedShares: the holders of shares that keys init
+// --recipient encrypted to them unseal a server with coffre unseal
+// --identity; without their identity, or with another's, nothing reaches
+// the server.
+func TestUnsealEncryptedShares(t *testing.T) {
+	ids, idFiles := holders(t, 3)
+	dir, out := t.TempDir(), filepath.Join(t.TempDir(), "shares")
+	args := []string{"keys", "init", "--config", demoYAML, "--data", dir, "--shares", "3", "--threshold", "2", "--out", out, "--json"}
+	for _, id := range ids {
+		args = append(args, "--recipient", id.Recipient().String())
+	}
+	code, stdout, stderr := runCLI(t, args...)
+	if code != 0 {
+		t.Fatalf("keys init --recipient = %d, %q", code, stderr)
+	}
+	var res keysInitJSON
+	if err := json.Unmarshal([]byte(stdout), &res); err != nil {
+		t.Fatal(err)
+	}
+	base, logs, stop := startSealed(t, dir)
+	defer stop()
+	refusals := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"no identity", []string{"--share-file", res.Items[0].File}, "is encrypted with age: add --identity FILE"},
+		{"another holder's identity", []string{"--share-file", res.Items[0].File, "--identity", idFiles[1]}, "this identity does not open the share file " + res.Items[0].File},
+		{"an identity as the share", []string{"--share-file", idFiles[0], "--identity", idFiles[0]}, "holds no Coffre share"},
+	}
+	for _, tt := range refusals {
+		code, _, stderr := runCLI(t, append([]string{"unseal", "--url", base}, tt.args...)...)
+		if code != 2 || !strings.Contains(stderr, tt.want) {
+			t.Errorf("unseal, %s = %d, %q; want a usage error with %q", tt.name, code, stderr, tt.want)
+		}
+	}
+	var status seal.Status
+	if code, stdout, _ := runCLI(t, "unseal", "--url", base, "--share-file", res.Items[2].File, "--identity", idFiles[2], "--json"); code != 0 || json.Unmarshal([]byte(stdout), &status) != nil || status.Progress != 1 {
+		t.Fatalf("unseal with share 3 = %d, %q; want sealed, 1 of 2 (the refusals reached no server)", code, stdout)
+	}
+	code, stdout, stderr = runCLI(t, "unseal", "--url", base, "--share-file", res.Items[0].File, "--identity", idFiles[0])
+	if code != 0 || !strings.Contains(stdout, "unsealed") {
+		t.Fatalf("unseal with share 1 = %d, %q %q; want unsealed", code, stdout, stderr)
+	}
+	if strings.Contains(logs.String(), "coffre-share-1:") || strings.Contains(logs.String(), "AGE-SECRET-KEY") {
+		t.Errorf("the server's log holds key material:\n%s", logs.String())
+	}
+}
+
 // lockedWriter is an io.Writer safe for the server's goroutines.
 type lockedWriter struct {
 	mu sync.Mutex

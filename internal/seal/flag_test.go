@@ -15,7 +15,12 @@ func TestWatch(t *testing.T) {
 	var gen atomic.Int64
 	gen.Store(4)
 	var fail atomic.Bool
+	// Each read reports to reads once done, so that the test changes gen
+	// and fail only between reads (else a read after gen.Store(5) for the
+	// tick before would end the watcher, and the next tick would block).
+	reads := make(chan struct{})
 	read := func(context.Context) (int64, error) {
+		defer func() { reads <- struct{}{} }()
 		if fail.Load() {
 			return 0, errors.New("store down")
 		}
@@ -28,18 +33,22 @@ func TestWatch(t *testing.T) {
 		defer close(done)
 		Watch(t.Context(), tick, read, 4, func(g int64) { got <- g })
 	}()
-	tick <- time.Time{}
+	step := func() {
+		tick <- time.Time{}
+		<-reads
+	}
+	step()
 	fail.Store(true)
-	tick <- time.Time{}
+	step()
 	fail.Store(false)
-	tick <- time.Time{}
+	step()
 	select {
 	case g := <-got:
 		t.Fatalf("sealed at generation %d without a change", g)
 	default:
 	}
 	gen.Store(5)
-	tick <- time.Time{}
+	step()
 	<-done
 	if g := <-got; g != 5 {
 		t.Errorf("sealed with generation %d, want 5", g)
