@@ -286,8 +286,11 @@ const sealExample = "coffre seal --reason 'incident 2026-11-30' --url http://127
 // runSeal seals a running server with an operator session that holds the
 // seal permission.
 func runSeal(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("seal", "--reason TEXT [--url URL | --config FILE]", sealExample, stderr)
+	fs := newFlags("seal", "--reason TEXT [--share-file FILE [--identity FILE]] [--url URL | --config FILE]", sealExample, stderr)
 	reason := fs.String("reason", "", "why (audited with the seal)")
+	file := fs.String("share-file", "", "seal by a quorum (seal.by: quorum): this holder's share `FILE`; M holders each run the command")
+	var identities stringsFlag
+	fs.Var(&identities, "identity", "the holder's age identity `FILE`, for a share encrypted by keys init --recipient")
 	url, configPath := serverFlags(fs)
 	if err := parse(fs, args); err != nil {
 		return err
@@ -295,9 +298,12 @@ func runSeal(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if strings.TrimSpace(*reason) == "" {
 		return &usageError{msg: "--reason is required: the seal is audited with it", hint: sealExample}
 	}
+	if *file != "" {
+		return sealShare(ctx, *file, identities, *reason, *url, *configPath, stdout)
+	}
 	token := os.Getenv("COFFRE_TOKEN")
 	if token == "" {
-		return &usageError{msg: "set COFFRE_TOKEN to the session token of an operator with the seal permission", hint: sealExample}
+		return &usageError{msg: "set COFFRE_TOKEN to the session token of an operator with the seal permission, or give a share with --share-file where the deployment seals by quorum", hint: sealExample}
 	}
 	base, err := serverURL(*url, *configPath)
 	if err != nil {
@@ -307,6 +313,32 @@ func runSeal(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	fmt.Fprintln(stdout, "sealed: every data route answers 503 until the share holders unseal it (coffre unseal)")
+	return nil
+}
+
+// sealShare enters one holder's share towards a seal by a quorum.
+func sealShare(ctx context.Context, file string, identities []string, reason, url, configPath string, stdout io.Writer) error {
+	text, err := readShare(file, identities)
+	if err != nil {
+		return err
+	}
+	base, err := serverURL(url, configPath)
+	if err != nil {
+		return err
+	}
+	var res struct {
+		Sealed    bool `json:"sealed"`
+		Progress  int  `json:"progress"`
+		Threshold int  `json:"threshold"`
+	}
+	if err := sysCall(ctx, base+"/v1/sys/seal-share", "", map[string]string{"share": text, "reason": reason}, &res); err != nil {
+		return err
+	}
+	if res.Sealed {
+		fmt.Fprintln(stdout, "sealed by a quorum of share holders: every data route answers 503 until they unseal it (coffre unseal)")
+	} else {
+		fmt.Fprintf(stdout, "seal share accepted: %d of %d; still serving until %d holders have entered theirs\n", res.Progress, res.Threshold, res.Threshold)
+	}
 	return nil
 }
 

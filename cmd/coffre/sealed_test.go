@@ -12,7 +12,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/coffre/coffre/internal/audit"
 	"github.com/coffre/coffre/internal/auth"
+	"github.com/coffre/coffre/internal/config"
 	"github.com/coffre/coffre/internal/rotate"
 	"github.com/coffre/coffre/internal/seal"
 	"github.com/coffre/coffre/internal/store"
@@ -294,7 +296,7 @@ func post(t *testing.T, url string, body, out any) {
 
 // startSealed runs serveSealed on dir and returns its base URL, its log
 // and a stop function that checks it ended cleanly.
-func startSealed(t *testing.T, dir string) (base string, logs *lockedWriter, stop func()) {
+func startSealed(t *testing.T, dir string, change ...func(*config.Config)) (base string, logs *lockedWriter, stop func()) {
 	t.Helper()
 	// Any hours: the test runs at any time, and administration (a key
 	// rotation) keeps the roles' working hours.
@@ -302,6 +304,9 @@ func startSealed(t *testing.T, dir string) (base string, logs *lockedWriter, sto
 	cfg, err := loadConfig(o)
 	if err != nil {
 		t.Fatal(err)
+	}
+	for _, c := range change {
+		c(cfg)
 	}
 	cfg.Partners.Listen = ""
 	f, err := seal.Read(seal.Path(dir))
@@ -324,10 +329,89 @@ func startSealed(t *testing.T, dir string) (base string, logs *lockedWriter, sto
 		cancel()
 		t.Fatal("serve did not start")
 	}
+	var once sync.Once
 	return base, logs, func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("serve: %v", err)
+		once.Do(func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("serve: %v", err)
+			}
+		})
+	}
+}
+
+// TestSealByQuorum: where seal.by is quorum, M share holders seal a
+// serving server with no account, each with a share; the officer's route
+// is closed; the seal is audited and every data route answers 503.
+func TestSealByQuorum(t *testing.T) {
+	dir, out := t.TempDir(), filepath.Join(t.TempDir(), "shares")
+	code, stdout, stderr := runCLI(t, "keys", "init", "--config", demoYAML, "--data", dir, "--shares", "3", "--threshold", "2", "--out", out, "--json")
+	if code != 0 {
+		t.Fatalf("keys init = %d, %q", code, stderr)
+	}
+	var res keysInitJSON
+	if err := json.Unmarshal([]byte(stdout), &res); err != nil {
+		t.Fatal(err)
+	}
+	otherDir, otherOut := t.TempDir(), filepath.Join(t.TempDir(), "other")
+	if code, _, stderr := runCLI(t, "keys", "init", "--data", otherDir, "--shares", "2", "--threshold", "2", "--out", otherOut); code != 0 {
+		t.Fatalf("keys init (another set) = %d, %q", code, stderr)
+	}
+	others, _ := filepath.Glob(filepath.Join(otherOut, "*"))
+
+	base, _, stop := startSealed(t, dir, func(c *config.Config) { c.Seal.ByQuorum = true })
+	defer stop()
+	if code, _, stderr := runCLI(t, "seal", "--reason", "INC-1", "--share-file", res.Items[0].File, "--url", base); code == 0 || !strings.Contains(stderr, "sealed") {
+		t.Errorf("a seal share on a sealed server = %d, %q", code, stderr)
+	}
+	for _, f := range []string{res.Items[0].File, res.Items[1].File} {
+		if code, _, stderr := runCLI(t, "unseal", "--share-file", f, "--url", base); code != 0 {
+			t.Fatalf("unseal = %d, %q", code, stderr)
 		}
+	}
+	t.Setenv("COFFRE_TOKEN", "cfs_anything")
+	if code, _, stderr := runCLI(t, "seal", "--reason", "INC-1", "--url", base); code == 0 || !strings.Contains(stderr, "seal_by_quorum") {
+		t.Errorf("an officer's seal where a quorum seals = %d, %q", code, stderr)
+	}
+	if code, _, stderr := runCLI(t, "seal", "--share-file", res.Items[2].File, "--url", base); code == 0 || !strings.Contains(stderr, "--reason is required") {
+		t.Errorf("a seal share without a reason = %d, %q", code, stderr)
+	}
+	if code, _, stderr := runCLI(t, "seal", "--reason", "INC-1", "--share-file", others[0], "--url", base); code == 0 || !strings.Contains(stderr, "invalid_share") {
+		t.Errorf("a seal share of another set = %d, %q", code, stderr)
+	}
+	code, stdout, stderr = runCLI(t, "seal", "--reason", "INC-1", "--share-file", res.Items[2].File, "--url", base)
+	if code != 0 || !strings.Contains(stdout, "1 of 2; still serving") {
+		t.Fatalf("first seal share = %d, %q %q", code, stdout, stderr)
+	}
+	if st, _ := apiGet(t, base+"/v1/account/sessions"); st != http.StatusUnauthorized {
+		t.Fatalf("after one seal share of two: %d, want 401 (still served)", st)
+	}
+	code, stdout, stderr = runCLI(t, "seal", "--reason", "INC-1", "--share-file", res.Items[0].File, "--url", base)
+	if code != 0 || !strings.Contains(stdout, "sealed by a quorum") {
+		t.Fatalf("second seal share = %d, %q %q", code, stdout, stderr)
+	}
+	if st, code := apiGet(t, base+"/v1/account/sessions"); st != http.StatusServiceUnavailable || code != "sealed" {
+		t.Errorf("a data route after a quorum seal = %d %s, want 503 sealed", st, code)
+	}
+	stop()
+	a, err := openApp(t.Context(), appOptions{configPath: demoYAML, dataDir: dir, shareFiles: []string{res.Items[0].File, res.Items[1].File}}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.close()
+	var seals []audit.Entry
+	if err := a.store.View(t.Context(), func(ctx context.Context, tx store.Tx) error {
+		es, err := tx.AuditEntries(ctx, 1, 1<<30, 1000)
+		for _, e := range es {
+			if e.Action == "seal" {
+				seals = append(seals, e)
+			}
+		}
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if len(seals) != 1 || seals[0].Actor != "quorum:"+res.Set || seals[0].Reason != "INC-1" || seals[0].Decision != "allow" {
+		t.Fatalf("seal entries = %+v, want one by quorum:%s with the reason", seals, res.Set)
 	}
 }
