@@ -12,8 +12,11 @@ import (
 	"path/filepath"
 	"strconv"
 
+	"github.com/coffre/coffre/internal/audit"
+	"github.com/coffre/coffre/internal/auditlog"
 	"github.com/coffre/coffre/internal/config"
 	"github.com/coffre/coffre/internal/envelope"
+	"github.com/coffre/coffre/internal/keyset"
 	"github.com/coffre/coffre/internal/rootkey"
 	"github.com/coffre/coffre/internal/seal"
 	"github.com/coffre/coffre/internal/unseal"
@@ -29,7 +32,7 @@ const keysInitHSMExample = "coffre keys init --config coffre.yaml --shares 5 --t
 func runKeys(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
 		fmt.Fprint(stderr, "Usage: coffre keys init (--config FILE | --data DIR) --shares N --threshold M [--hsm [--generate-key]] [--out DIR] [--json]\n\n"+
-			"  init  create a root key, seal it in the data directory under an unseal key,\n        and split the unseal key into N shares, any M of which unseal the vault;\n        with --hsm, the key of the configuration's seal.pkcs11 wraps the unseal key\n        too, and serve unseals at start through the token without shares\n\n"+
+			"  init  create a root key, an audit checkpoint signing key and a partner CA key,\n        seal each in the data directory under its own key derived from an unseal\n        key, and split the unseal key into N shares, any M of which unseal the vault;\n        with --hsm, the key of the configuration's seal.pkcs11 wraps the unseal key\n        too, and serve unseals at start through the token without shares;\n        prints the checkpoint verifier key, to publish\n\n"+
 			"Example:\n  "+keysInitExample+"\n")
 		return flag.ErrHelp
 	}
@@ -41,12 +44,14 @@ func runKeys(ctx context.Context, args []string, stdout, stderr io.Writer) error
 
 // keysInitJSON is the --json output of keys init.
 type keysInitJSON struct {
-	Keyring   string          `json:"keyring"`
-	Set       string          `json:"set"`
-	Shares    int             `json:"shares"`
-	Threshold int             `json:"threshold"`
-	HSM       string          `json:"hsm,omitempty"`
-	Items     []keysShareJSON `json:"items"`
+	Keyring string `json:"keyring"`
+	Set     string `json:"set"`
+	// AuditVerifier is the checkpoint verifier key, published.
+	AuditVerifier string          `json:"audit_verifier"`
+	Shares        int             `json:"shares"`
+	Threshold     int             `json:"threshold"`
+	HSM           string          `json:"hsm,omitempty"`
+	Items         []keysShareJSON `json:"items"`
 }
 
 type keysShareJSON struct {
@@ -117,7 +122,10 @@ func runKeysInit(ctx context.Context, args []string, stdout, stderr io.Writer) e
 
 	// The shares protect an unseal key, which encrypts the keyring (the
 	// root seeds by version): a rotation rewrites the sealed keyring and
-	// calls no share holder back.
+	// calls no share holder back. The checkpoint signer and the partner
+	// CA are keys of their own, each sealed under its own key derived
+	// from the unseal key: whoever holds the root seeds can forge
+	// neither checkpoints nor partners.
 	unsealKey := make([]byte, unsealKeySize)
 	rand.Read(unsealKey)
 	defer clear(unsealKey)
@@ -128,24 +136,34 @@ func runKeysInit(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	set := shares[0].Set()
 	seed := make([]byte, envelope.SeedSize)
 	rand.Read(seed)
-	body := rootkey.Marshal(map[uint32][]byte{1: seed}, 1)
+	c := seal.Contents{Keyring: rootkey.Marshal(map[uint32][]byte{1: seed}, 1), AuditSeed: make([]byte, keyset.SeedSize), CASeed: make([]byte, keyset.SeedSize)}
 	clear(seed)
+	rand.Read(c.AuditSeed)
+	rand.Read(c.CASeed)
+	defer func() {
+		clear(c.Keyring)
+		clear(c.AuditSeed)
+		clear(c.CASeed)
+	}()
+	signer, err := audit.NewSigner(auditlog.Origin, c.AuditSeed)
+	if err != nil {
+		return err
+	}
+	c.AuditVerifier = signer.VerifierKey()
 	var wrapped []byte
 	if *hsm {
 		if wrapped, err = wrapUnsealKey(ctx, hsmConf, *generate, unsealKey); err != nil {
-			clear(body)
 			return err
 		}
 	}
-	f, err := seal.SealWrapped(unsealKey, set, *m, *n, body, wrapped)
-	clear(body)
+	f, err := seal.Seal(unsealKey, set, *m, *n, c, wrapped)
 	if err != nil {
 		return err
 	}
 	if err := seal.Write(sealedPath, f); err != nil {
 		return err
 	}
-	res := keysInitJSON{Keyring: sealedPath, Set: set, Shares: *n, Threshold: *m}
+	res := keysInitJSON{Keyring: sealedPath, Set: set, AuditVerifier: f.AuditVerifier, Shares: *n, Threshold: *m}
 	if *hsm {
 		res.HSM = describeHSM(hsmConf)
 	}
@@ -173,6 +191,7 @@ func runKeysInit(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return writeJSON(stdout, res)
 	}
 	fmt.Fprintf(stdout, "root key created and sealed in %s; its unseal key is split into %d shares, any %d of which unseal it (share set %s)\n", sealedPath, *n, *m, set)
+	fmt.Fprintf(stdout, "checkpoint verifier key (publish it; auditors verify the audit log against it): %s\n", res.AuditVerifier)
 	if res.HSM != "" {
 		fmt.Fprintf(stdout, "the unseal key is also wrapped by %s: serve unseals at start through it; the shares are the recovery when the token is lost\n", res.HSM)
 	}
