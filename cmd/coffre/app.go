@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/tls"
 	"errors"
 	"flag"
@@ -283,6 +284,23 @@ func checkPublished(f *seal.File, a *app) error {
 		return errors.New("the sealed keyring's audit signer is not the one whose verifier key it publishes")
 	}
 	return nil
+}
+
+// openStoreOnly opens the store of a data directory with a sealed keyring
+// without unsealing it, for what reads only the audit log and its
+// checkpoints (neither is encrypted, and the checkpoint verifier key is
+// published in the sealed keyring). The subject-id codec the store
+// requires is keyed at random: the records, which it would decode, are
+// never read this way.
+func openStoreOnly(ctx context.Context, cfg *config.Config, o appOptions, log *slog.Logger) (store.Store, error) {
+	key := make([]byte, 32)
+	rand.Read(key)
+	ids, err := subjectid.New(key)
+	clear(key)
+	if err != nil {
+		return nil, err
+	}
+	return openStore(ctx, cfg.Store, ids, o, log)
 }
 
 func (a *app) close() error {
