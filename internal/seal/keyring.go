@@ -301,11 +301,21 @@ func Read(path string) (*File, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sealed keyring: %w", err)
 	}
+	f, err := parse(body)
+	if err != nil {
+		return nil, fmt.Errorf("sealed keyring %s: %w", path, err)
+	}
+	return f, nil
+}
+
+// parse reads a sealed keyring file's body: ErrMalformed for what is not
+// one of the formats this build reads.
+func parse(body []byte) (*File, error) {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	var f File
 	if len(body) > maxFile || dec.Decode(&f) != nil || !f.knownFormat() || len(f.Set) != 16 || len(f.Check) != 16 || f.Threshold < 2 || f.Shares < f.Threshold {
-		return nil, fmt.Errorf("sealed keyring %s: %w", path, ErrMalformed)
+		return nil, ErrMalformed
 	}
 	return &f, nil
 }
