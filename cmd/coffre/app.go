@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/tls"
 	"errors"
 	"flag"
@@ -19,7 +20,6 @@ import (
 	"github.com/coffre/coffre/internal/auditlog"
 	"github.com/coffre/coffre/internal/auth"
 	"github.com/coffre/coffre/internal/config"
-	"github.com/coffre/coffre/internal/envelope"
 	"github.com/coffre/coffre/internal/guard"
 	"github.com/coffre/coffre/internal/httpapi"
 	"github.com/coffre/coffre/internal/keyset"
@@ -33,6 +33,7 @@ import (
 	"github.com/coffre/coffre/internal/store/health"
 	"github.com/coffre/coffre/internal/store/postgres"
 	"github.com/coffre/coffre/internal/store/sqlite"
+	"github.com/coffre/coffre/internal/subjectid"
 	"github.com/coffre/coffre/internal/vault"
 	"github.com/go-webauthn/webauthn/webauthn"
 )
@@ -149,16 +150,17 @@ func loadConfig(o appOptions) (*config.Config, error) {
 	}
 }
 
-// openStore opens the store cfg.Store names (config checked its form).
-func openStore(ctx context.Context, name string, keys *envelope.Keyring, o appOptions, log *slog.Logger) (store.Store, error) {
+// openStore opens the store cfg.Store names (config checked its form);
+// ids is the keyring's subject-id codec.
+func openStore(ctx context.Context, name string, ids *subjectid.Codec, o appOptions, log *slog.Logger) (store.Store, error) {
 	if path, ok := strings.CutPrefix(name, "sqlite:"); ok {
-		st, err := sqlite.Open(ctx, path, sqlite.Options{IDs: keys.SubjectIDs(), Durability: o.durability, WriterCacheKiB: o.bulkCache, Logger: log})
+		st, err := sqlite.Open(ctx, path, sqlite.Options{IDs: ids, Durability: o.durability, WriterCacheKiB: o.bulkCache, Logger: log})
 		if err != nil {
 			return nil, err
 		}
 		return st, nil
 	}
-	st, err := postgres.Open(ctx, name, postgres.Options{IDs: keys.SubjectIDs(), Logger: log})
+	st, err := postgres.Open(ctx, name, postgres.Options{IDs: ids, Logger: log})
 	if err != nil {
 		return nil, &usageError{msg: err.Error(), hint: "check the store URL (store: postgres://USER@HOST:PORT/DB) and that the server is up"}
 	}
@@ -199,7 +201,17 @@ func openApp(ctx context.Context, o appOptions, stderr io.Writer) (*app, error) 
 		if err != nil {
 			return nil, &usageError{msg: "unseal: " + err.Error(), hint: fmt.Sprintf("pass %d distinct shares of set %s with --share-file", f.Threshold, f.Set)}
 		}
-		return buildApp(ctx, cfg, keys, o, log, burst)
+		a, err := buildApp(ctx, cfg, keys, o, log, burst)
+		if err != nil {
+			keys.Wipe()
+			return nil, err
+		}
+		if err := checkPublished(f, a); err != nil {
+			a.close()
+			keys.Wipe()
+			return nil, err
+		}
+		return a, nil
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		return nil, err
 	}
@@ -221,7 +233,7 @@ func buildApp(ctx context.Context, cfg *config.Config, keys *keyset.Set, o appOp
 	if err := keys.Check(); err != nil {
 		return nil, err
 	}
-	raw, err := openStore(ctx, cfg.Store, keys.Ring, o, log)
+	raw, err := openStore(ctx, cfg.Store, keys.Ring.SubjectIDs(), o, log)
 	if err != nil {
 		return nil, err
 	}
@@ -284,6 +296,34 @@ func buildApp(ctx context.Context, cfg *config.Config, keys *keyset.Set, o appOp
 		return nil, err
 	}
 	return &app{cfg: cfg, keys: keys, store: raw, health: st, burst: burst, vault: v, auth: a, log: log, signer: signer, ca: ca, rot: rot, dev: o.dev && o.configPath == ""}, nil
+}
+
+// checkPublished checks that the signer unsealed from f is the one whose
+// verifier key f publishes (format 3; older formats publish none). The
+// key is bound into every section's associated data, so this only fails
+// on a keyring that keys init did not write.
+func checkPublished(f *seal.File, a *app) error {
+	if f.AuditVerifier != "" && a.signer.VerifierKey() != f.AuditVerifier {
+		return errors.New("the sealed keyring's audit signer is not the one whose verifier key it publishes")
+	}
+	return nil
+}
+
+// openStoreOnly opens the store of a data directory with a sealed keyring
+// without unsealing it, for what reads only the audit log and its
+// checkpoints (neither is encrypted, and the checkpoint verifier key is
+// published in the sealed keyring). The subject-id codec the store
+// requires is keyed at random: the records, which it would decode, are
+// never read this way.
+func openStoreOnly(ctx context.Context, cfg *config.Config, o appOptions, log *slog.Logger) (store.Store, error) {
+	key := make([]byte, 32)
+	rand.Read(key)
+	ids, err := subjectid.New(key)
+	clear(key)
+	if err != nil {
+		return nil, err
+	}
+	return openStore(ctx, cfg.Store, ids, o, log)
 }
 
 func (a *app) close() error {

@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	iofs "io/fs"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -15,15 +16,20 @@ import (
 
 	"github.com/coffre/coffre/internal/audit"
 	"github.com/coffre/coffre/internal/auditlog"
+	"github.com/coffre/coffre/internal/seal"
 	"github.com/coffre/coffre/internal/store"
+	"golang.org/x/mod/sumdb/note"
 )
 
 func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
-		fmt.Fprint(stderr, "Usage: coffre audit verify|checkpoint|key [--dev | --config FILE] [--data DIR]\n\n"+
+		fmt.Fprint(stderr, "Usage: coffre audit verify|checkpoint|key [--dev | --config FILE] [--data DIR] [--verifier-key KEY]\n\n"+
 			"  verify      recompute the Merkle tree from every entry and check every signed checkpoint\n"+
+			"              against the verifier key (--verifier-key, else the published one)\n"+
 			"  checkpoint  print the latest signed checkpoint\n"+
 			"  key         print the checkpoint verifier key (for outside auditors)\n\n"+
+			"A data directory with a sealed keyring needs no unsealing: its keyring file\n"+
+			"publishes the verifier key.\n\n"+
 			"Example:\n  coffre audit verify --dev\n")
 		return flag.ErrHelp
 	}
@@ -31,12 +37,14 @@ func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return &usageError{msg: "want a subcommand: verify, checkpoint or key", hint: "coffre audit verify --dev"}
 	}
 	sub := args[0]
-	fs := newFlags("audit "+sub, "[--dev | --config FILE] [--data DIR] [--json] | --remote URL --key KEY [--state FILE]", "coffre audit "+sub+" --dev", stderr)
+	fs := newFlags("audit "+sub, "[--dev | --config FILE] [--data DIR] [--verifier-key KEY] [--share-file FILE…] [--json] | --remote URL --key KEY [--state FILE]", "coffre audit "+sub+" --dev", stderr)
 	var o appOptions
 	o.flags(fs.StringVar, fs.BoolVar)
+	o.shareFlag(fs)
 	asJSON := fs.Bool("json", false, "print the result as JSON")
 	remote := fs.String("remote", "", "verify a running server at this `URL` with only its public key (verify only)")
-	key := fs.String("key", "", "the log's verifier `key` for --remote (from 'coffre audit key')")
+	key := fs.String("key", "", "the log's verifier `key` for --remote (from 'coffre audit key'); the same as --verifier-key")
+	fs.StringVar(key, "verifier-key", "", "verify against this verifier `key`, as published (from 'coffre audit key' or keys init), rather than the one the data directory gives (verify only)")
 	state := fs.String("state", "coffre-audit-state", "`file` keeping the last checkpoint seen, for --remote")
 	if err := parse(fs, args[1:]); err != nil {
 		return err
@@ -67,21 +75,37 @@ func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 		return nil
 	}
-	a, err := openApp(ctx, o, stderr)
+	if *key != "" && sub != "verify" {
+		return &usageError{msg: "--verifier-key goes with verify", hint: "coffre audit verify --config coffre.yaml --verifier-key KEY"}
+	}
+	if _, err := note.NewVerifier(*key); *key != "" && err != nil {
+		return &usageError{msg: "--verifier-key is not a checkpoint verifier key", hint: "the key as 'coffre audit key' or keys init printed it: coffre/audit+…+…"}
+	}
+	src, err := openAuditLog(ctx, o, stderr)
 	if err != nil {
 		return err
 	}
-	defer a.close()
+	defer src.close()
+	vkey := src.vkey
+	if *key != "" {
+		vkey = *key
+	}
+	if vkey == "" && sub != "checkpoint" {
+		return &usageError{
+			msg:  "this sealed keyring (format 1 or 2, made before the verifier key was published) does not publish its verifier key",
+			hint: "pass --verifier-key KEY (as 'coffre audit key' printed it), or --share-file once per holder present (M of them)",
+		}
+	}
 	switch sub {
 	case "key":
 		if *asJSON {
-			return writeJSON(stdout, map[string]string{"verifier_key": a.signer.VerifierKey()})
+			return writeJSON(stdout, map[string]string{"verifier_key": vkey})
 		}
-		fmt.Fprintln(stdout, a.signer.VerifierKey())
+		fmt.Fprintln(stdout, vkey)
 		return nil
 	case "checkpoint":
 		var c *audit.StoredCheckpoint
-		err := a.store.View(ctx, func(ctx context.Context, tx store.Tx) error {
+		err := src.store.View(ctx, func(ctx context.Context, tx store.Tx) error {
 			var err error
 			c, err = tx.LatestCheckpoint(ctx)
 			return err
@@ -99,7 +123,7 @@ func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		stdout.Write(c.Note)
 		return nil
 	}
-	rep, err := auditlog.Verify(ctx, a.store, a.signer.VerifierKey())
+	rep, err := auditlog.Verify(ctx, src.store, vkey)
 	var te *auditlog.TamperError
 	if errors.As(err, &te) {
 		if *asJSON {
@@ -112,9 +136,53 @@ func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	if *asJSON {
 		return writeJSON(stdout, map[string]any{"ok": true, "entries": rep.Entries, "checkpoints": rep.Checkpoints,
-			"checkpoint_size": rep.Size, "unintegrated": rep.Unintegrated})
+			"checkpoint_size": rep.Size, "unintegrated": rep.Unintegrated, "verifier_key": vkey})
 	}
 	fmt.Fprintf(stdout, "audit log verified: %d entries, %d checkpoints (latest of size %d), %d entries not yet in a checkpoint\n",
 		rep.Entries, rep.Checkpoints, rep.Size, rep.Unintegrated)
 	return nil
+}
+
+// auditLog is what the audit subcommands read: the store, and the
+// checkpoint verifier key that the data directory gives.
+type auditLog struct {
+	store store.Store
+	// vkey is the signer's verifier key, or the one a sealed keyring
+	// publishes; "" for a sealed keyring of format 1 or 2 opened without
+	// shares, which publishes none.
+	vkey  string
+	close func() error
+}
+
+// openAuditLog opens the audit log of the data directory o names. With a
+// sealed keyring and no --share-file it opens the store alone, unsealing
+// nothing (openStoreOnly), and takes the verifier key the keyring
+// publishes; otherwise it opens the app (the development key file, or
+// the sealed keyring with M shares).
+func openAuditLog(ctx context.Context, o appOptions, stderr io.Writer) (*auditLog, error) {
+	if len(o.shareFiles) == 0 {
+		cfg, err := loadConfig(o)
+		if err != nil {
+			return nil, err
+		}
+		f, err := seal.Read(seal.Path(cfg.DataDir))
+		if err == nil {
+			log, burst := newLogger(stderr)
+			st, err := openStoreOnly(ctx, cfg, o, log)
+			if err != nil {
+				return nil, err
+			}
+			return &auditLog{store: st, vkey: f.AuditVerifier, close: func() error {
+				defer burst.Flush()
+				return st.Close()
+			}}, nil
+		} else if !errors.Is(err, iofs.ErrNotExist) {
+			return nil, err
+		}
+	}
+	a, err := openApp(ctx, o, stderr)
+	if err != nil {
+		return nil, err
+	}
+	return &auditLog{store: a.store, vkey: a.signer.VerifierKey(), close: a.close}, nil
 }

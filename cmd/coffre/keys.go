@@ -14,8 +14,11 @@ import (
 	"strconv"
 
 	"filippo.io/age"
+	"github.com/coffre/coffre/internal/audit"
+	"github.com/coffre/coffre/internal/auditlog"
 	"github.com/coffre/coffre/internal/config"
 	"github.com/coffre/coffre/internal/envelope"
+	"github.com/coffre/coffre/internal/keyset"
 	"github.com/coffre/coffre/internal/rootkey"
 	"github.com/coffre/coffre/internal/seal"
 	"github.com/coffre/coffre/internal/unseal"
@@ -33,7 +36,7 @@ func runKeys(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		fmt.Fprint(stderr, "Usage: coffre keys init (--config FILE | --data DIR) --shares N --threshold M [--hsm [--generate-key]] [--out DIR [--recipient AGE_PUBKEY… | --recipient-file FILE]] [--json]\n"+
 			"       coffre keys rotate --reason TEXT [--url URL | --config FILE] [--json]\n"+
 			"       coffre keys status [--url URL | --config FILE] [--json]\n\n"+
-			"  init  create a root key, seal it in the data directory under an unseal key,\n        and split the unseal key into N shares, any M of which unseal the vault;\n        with --hsm, the key of the configuration's seal.pkcs11 wraps the unseal key\n        too, and serve unseals at start through the token without shares;\n        with --recipient (once per holder), share i is written to --out\n        encrypted with age to the i-th holder's public key, and never printed\n"+
+			"  init  create a root key, an audit checkpoint signing key and a partner CA key,\n        seal each in the data directory under its own key derived from an unseal\n        key, and split the unseal key into N shares, any M of which unseal the vault;\n        with --hsm, the key of the configuration's seal.pkcs11 wraps the unseal key\n        too, and serve unseals at start through the token without shares;\n        with --recipient (once per holder), share i is written to --out\n        encrypted with age to the i-th holder's public key, and never printed;\n        prints the checkpoint verifier key, to publish\n"+
 			"  rotate  add a root key version on the running server (COFFRE_TOKEN: an operator\n          with the seal permission); it rewraps every data key in the background\n"+
 			"  status  the root key versions, the keys under each, the rewrap progress\n\n"+
 			"Example:\n  "+keysInitExample+"\n")
@@ -53,12 +56,14 @@ func runKeys(ctx context.Context, args []string, stdout, stderr io.Writer) error
 
 // keysInitJSON is the --json output of keys init.
 type keysInitJSON struct {
-	Keyring   string          `json:"keyring"`
-	Set       string          `json:"set"`
-	Shares    int             `json:"shares"`
-	Threshold int             `json:"threshold"`
-	HSM       string          `json:"hsm,omitempty"`
-	Items     []keysShareJSON `json:"items"`
+	Keyring string `json:"keyring"`
+	Set     string `json:"set"`
+	// AuditVerifier is the checkpoint verifier key, published.
+	AuditVerifier string          `json:"audit_verifier"`
+	Shares        int             `json:"shares"`
+	Threshold     int             `json:"threshold"`
+	HSM           string          `json:"hsm,omitempty"`
+	Items         []keysShareJSON `json:"items"`
 }
 
 type keysShareJSON struct {
@@ -137,7 +142,10 @@ func runKeysInit(ctx context.Context, args []string, stdout, stderr io.Writer) e
 
 	// The shares protect an unseal key, which encrypts the keyring (the
 	// root seeds by version): a rotation rewrites the sealed keyring and
-	// calls no share holder back.
+	// calls no share holder back. The checkpoint signer and the partner
+	// CA are keys of their own, each sealed under its own key derived
+	// from the unseal key: whoever holds the root seeds can forge
+	// neither checkpoints nor partners.
 	unsealKey := make([]byte, unsealKeySize)
 	rand.Read(unsealKey)
 	defer clear(unsealKey)
@@ -148,21 +156,31 @@ func runKeysInit(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	set := shares[0].Set()
 	seed := make([]byte, envelope.SeedSize)
 	rand.Read(seed)
-	body := rootkey.Marshal(map[uint32][]byte{1: seed}, 1)
+	c := seal.Contents{Keyring: rootkey.Marshal(map[uint32][]byte{1: seed}, 1), AuditSeed: make([]byte, keyset.SeedSize), CASeed: make([]byte, keyset.SeedSize)}
 	clear(seed)
-	var wrapped []byte
-	if *hsm {
-		if wrapped, err = wrapUnsealKey(ctx, hsmConf, *generate, unsealKey); err != nil {
-			clear(body)
-			return err
-		}
-	}
-	f, err := seal.SealWrapped(unsealKey, set, *m, *n, body, wrapped)
-	clear(body)
+	rand.Read(c.AuditSeed)
+	rand.Read(c.CASeed)
+	defer func() {
+		clear(c.Keyring)
+		clear(c.AuditSeed)
+		clear(c.CASeed)
+	}()
+	signer, err := audit.NewSigner(auditlog.Origin, c.AuditSeed)
 	if err != nil {
 		return err
 	}
-	res := keysInitJSON{Keyring: sealedPath, Set: set, Shares: *n, Threshold: *m}
+	c.AuditVerifier = signer.VerifierKey()
+	var wrapped []byte
+	if *hsm {
+		if wrapped, err = wrapUnsealKey(ctx, hsmConf, *generate, unsealKey); err != nil {
+			return err
+		}
+	}
+	f, err := seal.Seal(unsealKey, set, *m, *n, c, wrapped)
+	if err != nil {
+		return err
+	}
+	res := keysInitJSON{Keyring: sealedPath, Set: set, AuditVerifier: f.AuditVerifier, Shares: *n, Threshold: *m}
 	if *hsm {
 		res.HSM = describeHSM(hsmConf)
 	}
@@ -210,6 +228,7 @@ func runKeysInit(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return writeJSON(stdout, res)
 	}
 	fmt.Fprintf(stdout, "root key created and sealed in %s; its unseal key is split into %d shares, any %d of which unseal it (share set %s)\n", sealedPath, *n, *m, set)
+	fmt.Fprintf(stdout, "checkpoint verifier key (publish it; auditors verify the audit log against it): %s\n", res.AuditVerifier)
 	if res.HSM != "" {
 		fmt.Fprintf(stdout, "the unseal key is also wrapped by %s: serve unseals at start through it; the shares are the recovery when the token is lost\n", res.HSM)
 	}

@@ -13,6 +13,9 @@ import (
 
 	"filippo.io/age"
 	"filippo.io/age/armor"
+	"github.com/coffre/coffre/internal/audit"
+	"github.com/coffre/coffre/internal/auditlog"
+	"github.com/coffre/coffre/internal/keyset"
 	"github.com/coffre/coffre/internal/rootkey"
 	"github.com/coffre/coffre/internal/seal"
 	"github.com/coffre/coffre/internal/unseal"
@@ -98,6 +101,24 @@ func checkRebuild(t *testing.T, res keysInitJSON, texts []string, m int) {
 	}
 	if _, err := rootkey.Parse(body); err != nil {
 		t.Fatalf("the sealed keyring holds no keyring: %v", err)
+	}
+	// The signer and the CA are keys of their own, and the verifier key
+	// published is the signer's.
+	set, err := f.OpenSet(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer, err := audit.NewSigner(auditlog.Origin, set.AuditSeed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if signer.VerifierKey() != res.AuditVerifier || f.AuditVerifier != res.AuditVerifier {
+		t.Errorf("published verifier key %q (file %q), the signer's is %q", res.AuditVerifier, f.AuditVerifier, signer.VerifierKey())
+	}
+	seeds, _, _ := rootkey.Decode(body)
+	legacyAudit, legacyCA, _ := keyset.Legacy(seeds)
+	if bytes.Equal(set.AuditSeed, legacyAudit) || bytes.Equal(set.CASeed, legacyCA) || bytes.Equal(set.AuditSeed, set.CASeed) {
+		t.Error("the signer or the CA derives from the root seed, or they are one key")
 	}
 }
 

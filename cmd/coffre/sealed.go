@@ -85,6 +85,10 @@ func serveSealed(ctx context.Context, o appOptions, cfg *config.Config, f *seal.
 		if err != nil {
 			return nil, err
 		}
+		if err := checkPublished(f, a); err != nil {
+			a.close()
+			return nil, err
+		}
 		// Adopt the store's seal generation; a seal on any other node
 		// bumps it, and the watcher then seals this one.
 		var gen int64

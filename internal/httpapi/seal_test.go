@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/coffre/coffre/internal/audit"
 	"github.com/coffre/coffre/internal/envelope"
 	"github.com/coffre/coffre/internal/httpapi"
 	"github.com/coffre/coffre/internal/keyset"
@@ -36,9 +37,16 @@ func sealedState(t *testing.T, api *httpapi.Server) (*seal.State, []unseal.Share
 	if err != nil {
 		t.Fatal(err)
 	}
-	seed := make([]byte, envelope.SeedSize)
-	rand.Read(seed)
-	f, err := seal.Seal(key, shares[0].Set(), 3, 5, rootkey.Marshal(map[uint32][]byte{1: seed}, 1))
+	seed, auditSeed, caSeed := make([]byte, envelope.SeedSize), make([]byte, keyset.SeedSize), make([]byte, keyset.SeedSize)
+	for _, b := range [][]byte{seed, auditSeed, caSeed} {
+		rand.Read(b)
+	}
+	signer, err := audit.NewSigner("coffre/audit", auditSeed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := seal.Seal(key, shares[0].Set(), 3, 5, seal.Contents{Keyring: rootkey.Marshal(map[uint32][]byte{1: seed}, 1),
+		AuditSeed: auditSeed, CASeed: caSeed, AuditVerifier: signer.VerifierKey()}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

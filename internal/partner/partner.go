@@ -1,8 +1,9 @@
 // Package partner is Coffre's certificate authority for partner
-// organisations' API clients: a CA whose Ed25519 key derives from the root
-// key (so every node holds the same CA and no CA key is ever stored), the
-// client certificates it issues, the server certificate of the mutual-TLS
-// listener, and API keys.
+// organisations' API clients: a CA whose Ed25519 key derives from a
+// 32-byte seed (kept sealed apart from the data keyring, package keyset,
+// so every node that unseals holds the same CA), the client certificates
+// it issues, the server certificate of the mutual-TLS listener, and API
+// keys.
 //
 // A partner request must present both a client certificate this CA issued
 // and whose serial is the partner's current one, and the partner's current
@@ -35,7 +36,7 @@ type CA struct {
 }
 
 // caEpoch fixes the CA certificate's validity, so that every node derives
-// the same certificate from the same root key.
+// the same certificate from the same seed.
 var caEpoch = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 
 // NewCA derives the CA from a 32-byte seed (keyset.Set.CASeed).

@@ -54,10 +54,33 @@ func TestRoundTrip(t *testing.T) {
 		!bytes.Equal(k1.Ring.BlindIndex("f", "v"), k2.Ring.BlindIndex("f", "v")) || k2.Ring.Current() != 1 {
 		t.Fatal("the keys loaded differ from the keys created")
 	}
+	// A new file keeps the signer, the CA and the versions key apart from
+	// the root seed: none is what the seed would derive.
+	body, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := decode(body)
+	if err != nil || c.audit == nil {
+		t.Fatalf("the file LoadOrCreate made: %v, keys apart from the seeds: %v", err, c.audit != nil)
+	}
+	legacyAudit, legacyCA, _ := keyset.Legacy(c.seeds)
+	legacyVersions, _ := keyset.FromOldest(c.seeds, keyset.VersionsLabel)
+	if bytes.Equal(k2.AuditSeed, legacyAudit) || bytes.Equal(k2.CASeed, legacyCA) || bytes.Equal(k2.VersionsKey, legacyVersions) {
+		t.Fatal("a new key file derives its signer, CA or versions key from the root seed")
+	}
+	if !bytes.Equal(k2.AuditSeed, c.audit) || !bytes.Equal(k2.CASeed, c.ca) || !bytes.Equal(k2.VersionsKey, c.versions) {
+		t.Fatal("the set loaded is not the file's keys")
+	}
+	if bytes.Equal(c.audit, c.ca) || bytes.Equal(c.audit, c.versions) || bytes.Equal(c.ca, c.versions) {
+		t.Fatal("two of the keys apart from the seeds are equal")
+	}
 }
 
 // TestVector loads testdata/root.key (seeds of 0x01 and 0x02 bytes, the
-// keyring of package envelope's vectors): the file format must not change.
+// keyring of package envelope's vectors), a file of before the keys apart
+// from the seeds: the file format must not change, and its signer and
+// CA derive from the oldest seed as they always did.
 func TestVector(t *testing.T) {
 	body, err := os.ReadFile("testdata/root.key")
 	if err != nil {
@@ -92,6 +115,33 @@ func checkLegacy(t *testing.T, k *keyset.Set) {
 	}
 	if want, _ := keyset.FromOldest(map[uint32][]byte{1: bytes.Repeat([]byte{1}, 32)}, keyset.VersionsLabel); !bytes.Equal(k.VersionsKey, want) {
 		t.Error("the versions key of a legacy key file is not derived from its oldest seed")
+	}
+}
+
+// TestVectorSeparate loads testdata/root-separate.key: the seeds of
+// testdata/root.key, and the signer, CA and versions key apart from them
+// (32 bytes of 3, 4 and 5).
+func TestVectorSeparate(t *testing.T) {
+	body, err := os.ReadFile("testdata/root-separate.key")
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, err := Load(writeKey(t, string(body), 0o600))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _ := envelope.NewKeyring(map[uint32][]byte{1: bytes.Repeat([]byte{1}, 32), 2: bytes.Repeat([]byte{2}, 32)}, 2)
+	if k.Ring.Current() != 2 || !bytes.Equal(k.Ring.BlindIndex("f", "v"), want.BlindIndex("f", "v")) {
+		t.Fatal("testdata/root-separate.key loads to other keys than its seeds")
+	}
+	for name, got := range map[string][]byte{"audit": k.AuditSeed, "ca": k.CASeed, "versions": k.VersionsKey} {
+		b := map[string]byte{"audit": 3, "ca": 4, "versions": 5}[name]
+		if !bytes.Equal(got, bytes.Repeat([]byte{b}, 32)) {
+			t.Errorf("%s key %x, want 32 bytes of %d", name, got, b)
+		}
+	}
+	if _, _, err := Decode(body); err == nil {
+		t.Error("Decode (of Marshal's encoding) accepts a body with the keys apart from the seeds")
 	}
 }
 
@@ -151,6 +201,11 @@ func TestBadFile(t *testing.T) {
 		{"not base64", `{"current":1,"versions":{"1":"not base64!"}}`, "version 1 is not base64"},
 		{"seed short", `{"current":1,"versions":{"1":"` + short + `"}}`, "version 1 is 31 bytes, want 32"},
 		{"seed long", `{"current":1,"versions":{"1":"` + long + `"}}`, "version 1 is 33 bytes, want 32"},
+		{"signer alone", `{"current":1,"versions":{"1":"` + seedB64 + `"},"audit_signer":"` + seedB64 + `"}`, "all three or none"},
+		{"no versions key", `{"current":1,"versions":{"1":"` + seedB64 + `"},"audit_signer":"` + seedB64 + `","partner_ca":"` + seedB64 + `"}`, "all three or none"},
+		{"ca not base64", `{"current":1,"versions":{"1":"` + seedB64 + `"},"audit_signer":"` + seedB64 + `","partner_ca":"not base64!","versions_key":"` + seedB64 + `"}`, "partner_ca is not base64"},
+		{"signer short", `{"current":1,"versions":{"1":"` + seedB64 + `"},"audit_signer":"` + short + `","partner_ca":"` + seedB64 + `","versions_key":"` + seedB64 + `"}`, "audit_signer is 31 bytes, want 32"},
+		{"versions key long", `{"current":1,"versions":{"1":"` + seedB64 + `"},"audit_signer":"` + seedB64 + `","partner_ca":"` + seedB64 + `","versions_key":"` + long + `"}`, "versions_key is 33 bytes, want 32"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := Load(writeKey(t, tt.body, 0o600))
@@ -167,31 +222,38 @@ func TestBadFile(t *testing.T) {
 }
 
 // FuzzDecode feeds arbitrary bytes to the key file parser: no panic; what
-// it accepts makes a keyring, and encodes to a file that decodes to the
-// same seeds and current version; a cut of it (short of trailing space)
-// fails.
+// it accepts makes a key set, and encodes to a file that decodes to the
+// same contents; a cut of it (short of trailing space) fails.
 func FuzzDecode(f *testing.F) {
-	if b, err := os.ReadFile("testdata/root.key"); err == nil {
-		f.Add(b)
+	for _, name := range []string{"testdata/root.key", "testdata/root-separate.key"} {
+		if b, err := os.ReadFile(name); err == nil {
+			f.Add(b)
+		}
 	}
-	f.Add(encode(map[uint32][]byte{1: bytes.Repeat([]byte{9}, envelope.SeedSize)}, 1))
+	f.Add(Marshal(map[uint32][]byte{1: bytes.Repeat([]byte{9}, envelope.SeedSize)}, 1))
 	f.Add([]byte(`{"current":1,"versions":{"1":"` + seedB64 + `","01":"` + seedB64 + `"}}`))
 	f.Add([]byte(`{"current":0,"versions":{"0":"` + seedB64 + `"}}`))
+	f.Add([]byte(`{"current":1,"versions":{"1":"` + seedB64 + `"},"audit_signer":"` + seedB64 + `","partner_ca":"","versions_key":"` + seedB64 + `"}`))
 	f.Add([]byte(`{}`))
 	f.Fuzz(func(t *testing.T, body []byte) {
-		seeds, current, err := decode(body)
+		c, err := decode(body)
 		if err != nil {
 			return
 		}
-		if _, err := envelope.NewKeyring(seeds, current); err != nil {
-			t.Fatalf("decode accepted %q, but NewKeyring refuses it: %v", body, err)
+		c2, err := decode(encode(c))
+		if err != nil || c2.current != c.current || !maps.EqualFunc(c.seeds, c2.seeds, bytes.Equal) ||
+			!bytes.Equal(c.audit, c2.audit) || !bytes.Equal(c.ca, c2.ca) || !bytes.Equal(c.versions, c2.versions) {
+			t.Fatalf("%q: re-encoded file decodes to %+v, %v; want %+v", body, c2, err, c)
 		}
-		seeds2, current2, err := decode(encode(seeds, current))
-		if err != nil || current2 != current || !maps.EqualFunc(seeds, seeds2, bytes.Equal) {
-			t.Fatalf("%q: re-encoded file decodes to %d %x, %v; want %d %x", body, current2, seeds2, err, current, seeds)
+		k, err := newSet(c)
+		if err != nil {
+			t.Fatalf("decode accepted %q, but newSet refuses it: %v", body, err)
+		}
+		if err := k.Check(); err != nil {
+			t.Fatalf("decode accepted %q, but its set is not whole: %v", body, err)
 		}
 		for n := range len(bytes.TrimRight(body, " \t\r\n")) {
-			if _, _, err := decode(body[:n]); err == nil {
+			if _, err := decode(body[:n]); err == nil {
 				t.Fatalf("decode accepts %q, a cut of %q", body[:n], body)
 			}
 		}

@@ -15,9 +15,8 @@ func TestWatch(t *testing.T) {
 	var gen atomic.Int64
 	gen.Store(4)
 	var fail atomic.Bool
-	// Each read reports to reads once done, so that the test changes gen
-	// and fail only between reads (else a read after gen.Store(5) for the
-	// tick before would end the watcher, and the next tick would block).
+	// Each read reports that it is done, so that the test changes what the
+	// next one sees only after it: step ticks once and waits for the read.
 	reads := make(chan struct{})
 	read := func(context.Context) (int64, error) {
 		defer func() { reads <- struct{}{} }()
@@ -27,16 +26,16 @@ func TestWatch(t *testing.T) {
 		return gen.Load(), nil
 	}
 	tick := make(chan time.Time)
+	step := func() {
+		tick <- time.Time{}
+		<-reads
+	}
 	got := make(chan int64, 2)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
 		Watch(t.Context(), tick, read, 4, func(g int64) { got <- g })
 	}()
-	step := func() {
-		tick <- time.Time{}
-		<-reads
-	}
 	step()
 	fail.Store(true)
 	step()

@@ -1,9 +1,11 @@
 // Package seal holds a server's sealed state: sealed, or unsealed with the
-// service built from the keyring. The keyring rests in the data directory
-// as a [File], encrypted under an unseal key that only M of N Shamir
-// shares (package unseal) rebuild, so that the data directory and its
-// backups hold only ciphertext, and a rotation of the keyring needs no
-// share holder.
+// service built from the key set (package keyset). The key set rests in
+// the data directory as a [File], encrypted under an unseal key that only
+// M of N Shamir shares (package unseal) rebuild, so that the data
+// directory and its backups hold only ciphertext, and a rotation of the
+// keyring needs no share holder. The data keyring, the audit checkpoint
+// signer and the partner CA are sealed in sections of their own ([File]
+// says how), and the checkpoint verifier key is published in the clear.
 //
 // # Seal
 //
