@@ -89,6 +89,12 @@ type Rotator struct {
 	Tick   time.Duration
 	Now    func() time.Time
 	Logger *slog.Logger
+
+	// restartedAt is the newest version's rewrapped count when Retire
+	// last sent its pass round again: a pass that then rewraps nothing
+	// more met keys that no version opens (damage), and going round again
+	// would not help. Run's goroutine alone touches it.
+	restartedAt map[uint32]int64
 }
 
 func (r *Rotator) batch() int {
@@ -408,28 +414,55 @@ func (r *Rotator) Retire(ctx context.Context) error {
 		return err
 	}
 	newest := rows[len(rows)-1]
-	return r.Update(ctx, func(ctx context.Context, tx Keys) error {
-		again := false
-		for _, row := range rows[:len(rows)-1] {
-			switch {
-			case !row.Retired.IsZero():
-			case counts[row.Version] > 0:
-				again = true
-			default:
-				row.Retired, row.Sealed = r.now(), nil
-				if err := tx.PutRootKey(ctx, row); err != nil {
-					return err
-				}
-				r.logger().InfoContext(ctx, "root key version retired", "version", row.Version)
+	var retire []Version
+	again := false
+	for _, row := range rows[:len(rows)-1] {
+		switch {
+		case !row.Retired.IsZero():
+		case counts[row.Version] > 0:
+			again = true
+		default:
+			row.Retired, row.Sealed = r.now(), nil
+			retire = append(retire, row)
+		}
+	}
+	if again {
+		if n, ok := r.restartedAt[newest.Version]; ok && n == newest.Rewrapped {
+			// The last pass round rewrapped nothing: what is left does
+			// not open (damage); another round would not help.
+			r.logger().ErrorContext(ctx, "keys under older versions do not open: they keep those versions from retiring", "version", newest.Version)
+			again = false
+		} else {
+			if r.restartedAt == nil {
+				r.restartedAt = map[uint32]int64{}
+			}
+			r.restartedAt[newest.Version] = newest.Rewrapped
+			newest.Cursor, newest.Done = 0, time.Time{}
+		}
+	}
+	if len(retire) == 0 && !again {
+		return nil
+	}
+	if err := r.Update(ctx, func(ctx context.Context, tx Keys) error {
+		for _, row := range retire {
+			if err := tx.PutRootKey(ctx, row); err != nil {
+				return err
 			}
 		}
 		if again {
-			newest.Cursor, newest.Done = 0, time.Time{}
-			r.logger().InfoContext(ctx, "keys left under older versions: rewrap pass again", "version", newest.Version)
 			return tx.PutRootKey(ctx, newest)
 		}
 		return nil
-	})
+	}); err != nil {
+		return err
+	}
+	for _, row := range retire {
+		r.logger().InfoContext(ctx, "root key version retired", "version", row.Version)
+	}
+	if again {
+		r.logger().InfoContext(ctx, "keys left under older versions: rewrap pass again", "version", newest.Version)
+	}
+	return nil
 }
 
 // pending reports whether an older version is still not retired.

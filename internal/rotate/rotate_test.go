@@ -337,3 +337,42 @@ func TestRotationWrongVersionsKey(t *testing.T) {
 		t.Fatalf("Sync with another versions key: %v, versions %v", err, other.Ring.Versions())
 	}
 }
+
+// TestRotationDamagedKey: a key that no version opens keeps its version
+// from retiring, and sends the pass round once more, not forever.
+func TestRotationDamagedKey(t *testing.T) {
+	w := newWorld(t, 5)
+	ids, _ := w.st.NewSubjectIDs(ctx, 1)
+	damaged := append([]byte{0, 0, 0, 1}, make([]byte, 60)...)
+	if err := w.st.Update(ctx, func(ctx context.Context, tx store.Tx) error {
+		return tx.PutSubject(ctx, &subject.Row{ID: ids[0], Unit: "u", DEK: damaged, DEKVersion: 1, Created: w.clock.now(), Updated: w.clock.now()})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	r := w.node(t, 10)
+	if _, err := r.Rotate(ctx, r.Update); err != nil {
+		t.Fatal(err)
+	}
+	w.clock.add(rotate.DefaultActivation)
+	// Were the pass sent round at every Retire, the last would leave it
+	// not done.
+	for range 5 {
+		if err := r.Sync(ctx); err != nil {
+			t.Fatal(err)
+		}
+		steps(t, r, 100)
+		if err := r.Retire(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st, err := r.Status(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Versions[0].State != rotate.StateInUse || st.Versions[0].Keys != 1 || st.Rewrap.Done == nil || st.Rewrap.Remaining != 1 {
+		t.Fatalf("status with a damaged key: %+v %+v; want version 1 in use with the one key, the pass done", st.Versions, st.Rewrap)
+	}
+	if st.Rewrap.Rewrapped != 6 {
+		t.Errorf("rewrapped %d, want 6 (5 keys and the secret, each once)", st.Rewrap.Rewrapped)
+	}
+}
