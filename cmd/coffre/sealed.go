@@ -305,9 +305,9 @@ func runSeal(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if *file != "" {
 		return sealShare(ctx, *file, identities, *reason, *url, *configPath, stdout)
 	}
-	token := os.Getenv("COFFRE_TOKEN")
-	if token == "" {
-		return &usageError{msg: "set COFFRE_TOKEN to the session token of an operator with the seal permission, or give a share with --share-file where the deployment seals by quorum", hint: sealExample}
+	token, err := sealToken(sealExample + "; or, where the deployment seals by quorum, --share-file FILE")
+	if err != nil {
+		return err
 	}
 	base, err := serverURL(*url, *configPath)
 	if err != nil {
