@@ -1,0 +1,2 @@
+// Package reindex rebuilds the blind index under a new key, online.
+package reindex
