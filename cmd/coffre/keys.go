@@ -30,10 +30,12 @@ func runKeys(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
 		fmt.Fprint(stderr, "Usage: coffre keys init (--config FILE | --data DIR) --shares N --threshold M [--hsm [--generate-key]] [--out DIR] [--json]\n"+
 			"       coffre keys rotate --reason TEXT [--url URL | --config FILE] [--json]\n"+
+			"       coffre keys reindex --reason TEXT [--url URL | --config FILE] [--json]\n"+
 			"       coffre keys status [--url URL | --config FILE] [--json]\n\n"+
 			"  init  create a root key, seal it in the data directory under an unseal key,\n        and split the unseal key into N shares, any M of which unseal the vault;\n        with --hsm, the key of the configuration's seal.pkcs11 wraps the unseal key\n        too, and serve unseals at start through the token without shares\n"+
 			"  rotate  add a root key version on the running server (COFFRE_TOKEN: an operator\n          with the seal permission); it rewraps every data key in the background\n"+
-			"  status  the root key versions, the keys under each, the rewrap progress\n\n"+
+			"  reindex  rebuild the blind index under a new key on the running server, beside\n           the old one; lookups switch to it once it is built\n"+
+			"  status  the root key versions, the keys under each, the rewrap progress;\n          the blind index generations and the rebuild's progress\n\n"+
 			"Example:\n  "+keysInitExample+"\n")
 		return flag.ErrHelp
 	}
@@ -43,10 +45,12 @@ func runKeys(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return runKeysInit(ctx, args[1:], stdout, stderr)
 	case args[0] == "rotate":
 		return runKeysRotate(ctx, args[1:], stdout, stderr)
+	case args[0] == "reindex":
+		return runKeysReindex(ctx, args[1:], stdout, stderr)
 	case args[0] == "status":
 		return runKeysStatus(ctx, args[1:], stdout, stderr)
 	}
-	return &usageError{msg: "want a subcommand: init, rotate or status", hint: keysInitExample}
+	return &usageError{msg: "want a subcommand: init, rotate, reindex or status", hint: keysInitExample}
 }
 
 // keysInitJSON is the --json output of keys init.
