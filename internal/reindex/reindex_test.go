@@ -19,6 +19,8 @@ import (
 	"github.com/coffre/coffre/internal/policy"
 	"github.com/coffre/coffre/internal/reindex"
 	"github.com/coffre/coffre/internal/store"
+	"github.com/coffre/coffre/internal/store/postgres"
+	"github.com/coffre/coffre/internal/store/postgres/pgtest"
 	"github.com/coffre/coffre/internal/store/sqlite"
 	"github.com/coffre/coffre/internal/synth"
 	"github.com/coffre/coffre/internal/value"
@@ -64,7 +66,15 @@ type world struct {
 
 type gone struct{ field, value string }
 
-func newWorld(t *testing.T) *world {
+// onStores runs test on a SQLite store and on a PostgreSQL one (skipped
+// without a server: see pgtest).
+func onStores(t *testing.T, test func(t *testing.T, w *world)) {
+	for _, kind := range []string{"sqlite", "postgres"} {
+		t.Run(kind, func(t *testing.T) { test(t, newWorld(t, kind)) })
+	}
+}
+
+func newWorld(t *testing.T, kind string) *world {
 	t.Helper()
 	cfg, err := config.Demo(nil)
 	if err != nil {
@@ -74,7 +84,13 @@ func newWorld(t *testing.T) *world {
 		pol: cfg.Policy, live: map[string]map[string]string{}}
 	rand.Read(w.seed)
 	rand.Read(w.vkey)
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "coffre.db"), sqlite.Options{IDs: w.ring(t).SubjectIDs(), Logger: quiet})
+	var st store.Store
+	if kind == "postgres" {
+		u, _ := pgtest.Schema(t, "coffre_reindex_")
+		st, err = postgres.Open(ctx, u, postgres.Options{IDs: w.ring(t).SubjectIDs(), Logger: quiet})
+	} else {
+		st, err = sqlite.Open(ctx, filepath.Join(t.TempDir(), "coffre.db"), sqlite.Options{IDs: w.ring(t).SubjectIDs(), Logger: quiet})
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -307,8 +323,9 @@ func states(st *reindex.Status) []string {
 // erased is; a node that has not switched yet still finds everyone under
 // the old one; after the delay the old entries are gone; and a restarted
 // node looks up under the new generation.
-func TestRebuild(t *testing.T) {
-	w := newWorld(t)
+func TestRebuild(t *testing.T) { onStores(t, testRebuild) }
+
+func testRebuild(t *testing.T, w *world) {
 	a, b := w.node(t, 10), w.node(t, 10)
 	var ids []string
 	for i := range 30 {
@@ -422,8 +439,9 @@ func TestRebuild(t *testing.T) {
 // TestRebuildResumes stops a pass midway, as a crash would, and resumes
 // it on a restarted node: the cursor carries over, no entry is added
 // twice, and the index is whole.
-func TestRebuildResumes(t *testing.T) {
-	w := newWorld(t)
+func TestRebuildResumes(t *testing.T) { onStores(t, testRebuildResumes) }
+
+func testRebuildResumes(t *testing.T, w *world) {
 	a := w.node(t, 10)
 	for i := range 40 {
 		w.create(t, a, i)
@@ -464,8 +482,9 @@ func TestRebuildResumes(t *testing.T) {
 // goroutine creates, changes and erases subjects through both nodes and
 // a fourth looks them up: the new generation ends exact, with one entry
 // per live value.
-func TestRebuildNodes(t *testing.T) {
-	w := newWorld(t)
+func TestRebuildNodes(t *testing.T) { onStores(t, testRebuildNodes) }
+
+func testRebuildNodes(t *testing.T, w *world) {
 	a, b := w.node(t, 7), w.node(t, 11)
 	var ids []string
 	for i := range 120 {
@@ -529,8 +548,9 @@ func TestRebuildNodes(t *testing.T) {
 // TestRebuildWrongVersionsKey: a node whose versions key is not the
 // deployment's cannot load the new generation, and says so without any
 // key material.
-func TestRebuildWrongVersionsKey(t *testing.T) {
-	w := newWorld(t)
+func TestRebuildWrongVersionsKey(t *testing.T) { onStores(t, testRebuildWrongVersionsKey) }
+
+func testRebuildWrongVersionsKey(t *testing.T, w *world) {
 	a := w.node(t, 10)
 	if _, err := a.rb.Rebuild(ctx, a.rb.Update); err != nil {
 		t.Fatal(err)
