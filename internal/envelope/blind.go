@@ -55,6 +55,13 @@ type Blind struct {
 	gens   map[uint32]*blindGen // every generation loaded
 	active uint32
 	also   uint32 // 0: none
+	// act and alsoGen are gens[active] and gens[also], so that a lookup
+	// hashes without a map access.
+	act, alsoGen *blindGen
+}
+
+func newBlind(gens map[uint32]*blindGen, active, also uint32) *Blind {
+	return &Blind{gens: gens, active: active, also: also, act: gens[active], alsoGen: gens[also]}
 }
 
 // Active returns the generation lookups use.
@@ -70,15 +77,15 @@ func (b *Blind) Same(c *Blind) bool { return b.active == c.active && b.also == c
 // active generation: what a lookup looks for. The field name is part of
 // the input, so equal values in two fields do not share an entry.
 func (b *Blind) Index(field, normalised string) []byte {
-	return b.gens[b.active].sum(field, normalised)
+	return b.act.sum(field, normalised)
 }
 
 // Hashes returns the value's hash under the active generation and, when
 // writes keep up another generation, under that one (nil otherwise).
 func (b *Blind) Hashes(field, normalised string) (active, also []byte) {
-	active = b.gens[b.active].sum(field, normalised)
-	if b.also != 0 {
-		also = b.gens[b.also].sum(field, normalised)
+	active = b.act.sum(field, normalised)
+	if b.alsoGen != nil {
+		also = b.alsoGen.sum(field, normalised)
 	}
 	return active, also
 }
@@ -133,9 +140,9 @@ func (k *Keyring) AddBlindGen(gen uint32, key []byte) error {
 			}
 			return nil
 		}
-		next := &Blind{gens: maps.Clone(old.gens), active: old.active, also: old.also}
-		next.gens[gen] = newBlindGen(gen, slices.Clone(key))
-		if k.blind.CompareAndSwap(old, next) {
+		gens := maps.Clone(old.gens)
+		gens[gen] = newBlindGen(gen, slices.Clone(key))
+		if k.blind.CompareAndSwap(old, newBlind(gens, old.active, old.also)) {
 			return nil
 		}
 	}
@@ -157,7 +164,7 @@ func (k *Keyring) SetBlind(active, also uint32) error {
 		if active == 0 {
 			return errors.New("keyring: no active blind index generation")
 		}
-		if k.blind.CompareAndSwap(old, &Blind{gens: old.gens, active: active, also: also}) {
+		if k.blind.CompareAndSwap(old, newBlind(old.gens, active, also)) {
 			return nil
 		}
 	}
@@ -174,8 +181,9 @@ func (k *Keyring) DropBlindGen(gen uint32) error {
 		if _, ok := old.gens[gen]; !ok {
 			return nil
 		}
-		next := &Blind{gens: maps.Clone(old.gens), active: old.active, also: old.also}
-		delete(next.gens, gen)
+		gens := maps.Clone(old.gens)
+		delete(gens, gen)
+		next := newBlind(gens, old.active, old.also)
 		// The key is not zeroed: a snapshot taken before may still hash
 		// under it (a write that began before the drop); it goes with
 		// the last snapshot.

@@ -127,7 +127,7 @@ func NewKeyring(seeds map[uint32][]byte, current uint32) (*Keyring, error) {
 		return nil, err
 	}
 	k.stable = newBlindGen(1, blindKey)
-	k.blind.Store(&Blind{gens: map[uint32]*blindGen{1: newBlindGen(1, slices.Clone(blindKey))}, active: 1})
+	k.blind.Store(newBlind(map[uint32]*blindGen{1: newBlindGen(1, slices.Clone(blindKey))}, 1, 0))
 	if k.sector, err = derive(oldest, "coffre sector pseudonyms", 32); err != nil {
 		return nil, err
 	}
@@ -478,7 +478,7 @@ func (k *Keyring) Wipe() {
 	for _, g := range k.blind.Load().gens {
 		g.wipe()
 	}
-	k.blind.Store(&Blind{gens: map[uint32]*blindGen{}})
+	k.blind.Store(newBlind(map[uint32]*blindGen{}, 0, 0))
 	k.stable.wipe()
 	clear(k.sector)
 	k.kv.Store(&kekVersions{keks: map[uint32]cipher.AEAD{}})
