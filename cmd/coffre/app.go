@@ -26,6 +26,7 @@ import (
 	"github.com/coffre/coffre/internal/logburst"
 	"github.com/coffre/coffre/internal/metrics"
 	"github.com/coffre/coffre/internal/partner"
+	"github.com/coffre/coffre/internal/reindex"
 	"github.com/coffre/coffre/internal/rootkey"
 	"github.com/coffre/coffre/internal/rotate"
 	"github.com/coffre/coffre/internal/seal"
@@ -57,6 +58,9 @@ type app struct {
 	ca *partner.CA
 	// rot rotates the root key: versions, the rewrap pass, retirement.
 	rot *rotate.Rotator
+	// idx rebuilds the blind index: generations, the pass, the switch,
+	// retirement.
+	idx *reindex.Rebuilder
 	// partnerAddr is the bound address of the partner listener, once serving.
 	partnerAddr string
 	// noIntegrator leaves the audit integrator off (benchmarks only).
@@ -295,7 +299,22 @@ func buildApp(ctx context.Context, cfg *config.Config, keys *keyset.Set, o appOp
 		st.Close()
 		return nil, err
 	}
-	return &app{cfg: cfg, keys: keys, store: raw, health: st, burst: burst, vault: v, auth: a, log: log, signer: signer, ca: ca, rot: rot, dev: o.dev && o.configPath == ""}, nil
+	idx := &reindex.Rebuilder{
+		Update: func(ctx context.Context, fn func(context.Context, reindex.Index) error) error {
+			return st.Update(ctx, func(ctx context.Context, tx store.Tx) error { return fn(ctx, tx) })
+		},
+		View: func(ctx context.Context, fn func(context.Context, reindex.Index) error) error {
+			return st.View(ctx, func(ctx context.Context, tx store.Tx) error { return fn(ctx, tx) })
+		},
+		Ring: keys.Ring, VersionsKey: keys.VersionsKey, Hashes: v.IndexHashes, Logger: log,
+	}
+	// Likewise the blind index generations: after a rebuild, lookups use
+	// its key from the first request.
+	if err := idx.Sync(ctx); err != nil {
+		st.Close()
+		return nil, err
+	}
+	return &app{cfg: cfg, keys: keys, store: raw, health: st, burst: burst, vault: v, auth: a, log: log, signer: signer, ca: ca, rot: rot, idx: idx, dev: o.dev && o.configPath == ""}, nil
 }
 
 // checkPublished checks that the signer unsealed from f is the one whose
@@ -393,8 +412,9 @@ func (a *app) listenPartners() (net.Listener, error) {
 	return ln, nil
 }
 
-// background runs the audit integrator and the sweep of inactive
-// accounts until the returned stop is called (which waits for them).
+// background runs the audit integrator, the sweep of inactive accounts,
+// the root key rotator and the blind index rebuilder until the returned
+// stop is called (which waits for them).
 func (a *app) background(ctx context.Context) (stop func()) {
 	integ, stopInteg := context.WithCancel(context.WithoutCancel(ctx))
 	integDone := make(chan struct{})
@@ -413,6 +433,11 @@ func (a *app) background(ctx context.Context) (stop func()) {
 		defer close(rotDone)
 		a.rot.Run(rotCtx)
 	}()
+	idxDone := make(chan struct{})
+	go func() {
+		defer close(idxDone)
+		a.idx.Run(rotCtx)
+	}()
 	return func() {
 		stopInteg()
 		stopSweep()
@@ -420,6 +445,7 @@ func (a *app) background(ctx context.Context) (stop func()) {
 		<-integDone
 		<-sweepDone
 		<-rotDone
+		<-idxDone
 	}
 }
 
@@ -429,7 +455,7 @@ func (a *app) api() (*httpapi.Server, http.Handler) {
 	mh, mc := metrics.Handler(a.health, a.log), a.cfg.Metrics
 	api := &httpapi.Server{Vault: a.vault, Auth: a.auth, Logger: a.log, Checkpoints: a.health, Health: a.health,
 		AuditMaxLag: a.cfg.AuditMaxLag, Metrics: mh, MetricsToken: mc.Token,
-		MaxBodyBytes: a.cfg.MaxBodyBytes, ReasonMaxLen: a.cfg.ReasonMaxLen, TrustedProxies: a.cfg.Guard.TrustedProxies, CA: a.ca, Keys: a.rot}
+		MaxBodyBytes: a.cfg.MaxBodyBytes, ReasonMaxLen: a.cfg.ReasonMaxLen, TrustedProxies: a.cfg.Guard.TrustedProxies, CA: a.ca, Keys: a.rot, Index: a.idx}
 	if mc.Listen != "" {
 		api.Metrics = nil // on its own listener only
 	}

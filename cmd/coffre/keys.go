@@ -35,10 +35,12 @@ func runKeys(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
 		fmt.Fprint(stderr, "Usage: coffre keys init (--config FILE | --data DIR) --shares N --threshold M [--hsm [--generate-key]] [--out DIR [--recipient AGE_PUBKEY… | --recipient-file FILE]] [--json]\n"+
 			"       coffre keys rotate --reason TEXT [--url URL | --config FILE] [--json]\n"+
+			"       coffre keys reindex --reason TEXT [--url URL | --config FILE] [--json]\n"+
 			"       coffre keys status [--url URL | --config FILE] [--json]\n\n"+
 			"  init  create a root key, an audit checkpoint signing key and a partner CA key,\n        seal each in the data directory under its own key derived from an unseal\n        key, and split the unseal key into N shares, any M of which unseal the vault;\n        with --hsm, the key of the configuration's seal.pkcs11 wraps the unseal key\n        too, and serve unseals at start through the token without shares;\n        with --recipient (once per holder), share i is written to --out\n        encrypted with age to the i-th holder's public key, and never printed;\n        prints the checkpoint verifier key, to publish\n"+
 			"  rotate  add a root key version on the running server (COFFRE_TOKEN: an operator\n          with the seal permission); it rewraps every data key in the background\n"+
-			"  status  the root key versions, the keys under each, the rewrap progress\n\n"+
+			"  reindex  rebuild the blind index under a new key on the running server, beside\n           the old one; lookups switch to it once it is built\n"+
+			"  status  the root key versions, the keys under each, the rewrap progress;\n          the blind index generations and the rebuild's progress\n\n"+
 			"Example:\n  "+keysInitExample+"\n")
 		return flag.ErrHelp
 	}
@@ -48,10 +50,12 @@ func runKeys(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return runKeysInit(ctx, args[1:], stdout, stderr)
 	case args[0] == "rotate":
 		return runKeysRotate(ctx, args[1:], stdout, stderr)
+	case args[0] == "reindex":
+		return runKeysReindex(ctx, args[1:], stdout, stderr)
 	case args[0] == "status":
 		return runKeysStatus(ctx, args[1:], stdout, stderr)
 	}
-	return &usageError{msg: "want a subcommand: init, rotate or status", hint: keysInitExample}
+	return &usageError{msg: "want a subcommand: init, rotate, reindex or status", hint: keysInitExample}
 }
 
 // keysInitJSON is the --json output of keys init.

@@ -10,12 +10,15 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/coffre/coffre/internal/reindex"
 	"github.com/coffre/coffre/internal/rotate"
 )
 
 const keysRotateExample = "COFFRE_TOKEN=… coffre keys rotate --reason \"yearly rotation\" --url http://127.0.0.1:8080"
 
 const keysStatusExample = "COFFRE_TOKEN=… coffre keys status --url http://127.0.0.1:8080"
+
+const keysReindexExample = "COFFRE_TOKEN=… coffre keys reindex --reason \"blind index key exposed\" --url http://127.0.0.1:8080"
 
 // sealToken is the session token of an operator with the seal
 // permission, which the key commands call the server with.
@@ -62,7 +65,50 @@ func runKeysRotate(ctx context.Context, args []string, stdout, stderr io.Writer)
 	return nil
 }
 
-// runKeysStatus shows the root key versions and the rewrap pass.
+// runKeysReindex asks the server to rebuild the blind index under a new
+// key.
+func runKeysReindex(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("keys reindex", "--reason TEXT [--url URL | --config FILE] [--json]", keysReindexExample, stderr)
+	reason := fs.String("reason", "", "why (audited with the rebuild)")
+	url, configPath := serverFlags(fs)
+	asJSON := fs.Bool("json", false, "print the answer as JSON")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if strings.TrimSpace(*reason) == "" {
+		return &usageError{msg: "--reason is required: the rebuild is audited with it", hint: keysReindexExample}
+	}
+	token, err := sealToken(keysReindexExample)
+	if err != nil {
+		return err
+	}
+	base, err := serverURL(*url, *configPath)
+	if err != nil {
+		return err
+	}
+	var res struct {
+		Generation uint32  `json:"generation"`
+		PassIn     float64 `json:"pass_in_seconds"`
+	}
+	if err := sysCall(ctx, base+"/v1/sys/keys/reindex", token, map[string]string{"reason": *reason}, &res); err != nil {
+		return err
+	}
+	if *asJSON {
+		return writeJSON(stdout, res)
+	}
+	fmt.Fprintf(stdout, "blind index generation %d begun: every write keeps it up from now on, the server builds it from the records in %s, and lookups switch to it when it is built (coffre keys status shows the progress)\n",
+		res.Generation, time.Duration(res.PassIn*float64(time.Second)))
+	return nil
+}
+
+// keysStatus is the answer of GET /v1/sys/keys.
+type keysStatus struct {
+	rotate.Status
+	BlindIndex *reindex.Status `json:"blind_index,omitempty"`
+}
+
+// runKeysStatus shows the root key versions and the rewrap pass, and the
+// blind index generations and their rebuild.
 func runKeysStatus(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("keys status", "[--url URL | --config FILE] [--json]", keysStatusExample, stderr)
 	url, configPath := serverFlags(fs)
@@ -78,7 +124,7 @@ func runKeysStatus(ctx context.Context, args []string, stdout, stderr io.Writer)
 	if err != nil {
 		return err
 	}
-	var st rotate.Status
+	var st keysStatus
 	if err := sysDo(ctx, http.MethodGet, base+"/v1/sys/keys", token, nil, &st); err != nil {
 		return err
 	}
@@ -96,6 +142,22 @@ func runKeysStatus(ctx context.Context, args []string, stdout, stderr io.Writer)
 			fmt.Fprintf(stdout, "rewrap to version %d: done, %d keys rewrapped\n", p.Version, p.Rewrapped)
 		} else {
 			fmt.Fprintf(stdout, "rewrap to version %d: %d keys rewrapped, %d left under older versions\n", p.Version, p.Rewrapped, p.Remaining)
+		}
+	}
+	if bi := st.BlindIndex; bi != nil {
+		fmt.Fprintln(stdout)
+		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "BLIND INDEX\tSTATE\tENTRIES")
+		for _, g := range bi.Generations {
+			fmt.Fprintf(tw, "%d\t%s\t%d\n", g.Gen, g.State, g.Entries)
+		}
+		tw.Flush()
+		if p := bi.Rebuild; p != nil {
+			if p.Done != nil {
+				fmt.Fprintf(stdout, "rebuild of generation %d: built, %d entries added by the pass\n", p.Gen, p.Added)
+			} else {
+				fmt.Fprintf(stdout, "rebuild of generation %d: %d entries added, subjects up to seq %d covered\n", p.Gen, p.Added, p.Cursor)
+			}
 		}
 	}
 	return nil

@@ -15,6 +15,7 @@ import (
 	"github.com/coffre/coffre/internal/audit"
 	"github.com/coffre/coffre/internal/auth"
 	"github.com/coffre/coffre/internal/config"
+	"github.com/coffre/coffre/internal/reindex"
 	"github.com/coffre/coffre/internal/rotate"
 	"github.com/coffre/coffre/internal/seal"
 	"github.com/coffre/coffre/internal/store"
@@ -141,6 +142,36 @@ func TestServeSealed(t *testing.T) {
 		t.Fatalf("keys status after the rotation: %+v, rewrap %+v; want version 2 current with marie's secret", ks, ks.Rewrap)
 	}
 	if code, stdout, _ := runCLI(t, "keys", "status", "--url", base); code != 0 || !strings.Contains(stdout, "1        retired") {
+		t.Errorf("keys status = %d, %q", code, stdout)
+	}
+
+	// A rebuild of the blind index: generation 2 is built, lookups switch
+	// to it, and generation 1's entries go.
+	if code, stdout, stderr := runCLI(t, "keys", "reindex", "--reason", "test", "--url", base); code != 0 || !strings.Contains(stdout, "blind index generation 2 begun") {
+		t.Fatalf("keys reindex = %d, %q %q", code, stdout, stderr)
+	}
+	if code, _, stderr := runCLI(t, "keys", "reindex", "--reason", "test", "--url", base); code == 0 || !strings.Contains(stderr, "reindex_in_progress") {
+		t.Errorf("a second rebuild at once = %d, %q; want reindex_in_progress", code, stderr)
+	}
+	var bs struct {
+		BlindIndex *reindex.Status `json:"blind_index"`
+	}
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(time.Second) {
+		code, stdout, stderr := runCLI(t, "keys", "status", "--url", base, "--json")
+		if code != 0 || json.Unmarshal([]byte(stdout), &bs) != nil || bs.BlindIndex == nil {
+			t.Fatalf("keys status = %d, %q %q", code, stdout, stderr)
+		}
+		if g := bs.BlindIndex.Generations; len(g) == 2 && g[0].State == reindex.StateRetired {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("blind index generation 1 not retired after 30 s: %s", stdout)
+		}
+	}
+	if bi := bs.BlindIndex; bi.Active != 2 || bi.Generations[1].State != reindex.StateActive || bi.Rebuild == nil || bi.Rebuild.Done == nil {
+		t.Fatalf("blind index after the rebuild: %+v", bi)
+	}
+	if code, stdout, _ := runCLI(t, "keys", "status", "--url", base); code != 0 || !strings.Contains(stdout, "rebuild of generation 2: built") {
 		t.Errorf("keys status = %d, %q", code, stdout)
 	}
 

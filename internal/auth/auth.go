@@ -458,14 +458,16 @@ func liftLapsedLock(ctx context.Context, tx store.Tx, id string, now time.Time) 
 }
 
 // loginPseudonym is the keyed pseudonym of an attempted username: 16 hex
-// digits of its blind index under the label "login.username" (no schema
-// field has a dot in its name). The audit names an unknown user's attempts
+// digits of its keyed hash under the label "login.username"
+// (envelope.Keyring.StableHash: generation 1's blind-index key, which a
+// rebuild of the index does not change; no schema field has a dot in its
+// name). The audit names an unknown user's attempts
 // by it, and the throttle its regulars, so that neither holds what was
 // typed (which may be someone's email address, or a password typed into
 // the wrong field). Usernames match exactly, so the username is hashed as
 // given.
 func (s *Service) loginPseudonym(username string) string {
-	return hex.EncodeToString(s.Keys.BlindIndex("login.username", username)[:8])
+	return hex.EncodeToString(s.Keys.StableHash("login.username", username)[:8])
 }
 
 // update runs fn in one write transaction of st and returns its result. A

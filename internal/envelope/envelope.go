@@ -24,6 +24,15 @@
 // survive rotation. The audit signer and the partner CA are not derived
 // here: they are keys of their own (package keyset).
 //
+// # Blind-index generations
+//
+// The derived blind-index key is generation 1. A rebuild of the index
+// (package reindex) makes generation 2, 3, … with a random key of its
+// own, loaded with [Keyring.AddBlindGen]; [Keyring.SetBlind] says which
+// generation lookups use and which other one writes keep up as well
+// (while it is built, and just after the switch). [Keyring.Blind] is a
+// snapshot of both, so that one write hashes under one consistent set.
+//
 // The package does no I/O and no logging; key material never appears in an
 // error.
 package envelope
@@ -39,11 +48,9 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"hash"
 	"maps"
 	"slices"
 	"sort"
-	"sync"
 	"sync/atomic"
 
 	"github.com/coffre/coffre/internal/subjectid"
@@ -73,11 +80,15 @@ var (
 type Keyring struct {
 	// kv holds the KEK versions and the current one; a rotation swaps in
 	// a new value (copy on write), so a read takes no lock.
-	kv       atomic.Pointer[kekVersions]
-	blindKey []byte
-	sector   []byte
-	ids      *subjectid.Codec
-	hmacs    sync.Pool
+	kv atomic.Pointer[kekVersions]
+	// blind holds the blind-index generations (blind.go): copy on
+	// write, like kv.
+	blind atomic.Pointer[Blind]
+	// stable is generation 1's key, kept for the pseudonyms that must not
+	// change with a rebuild of the index (StableHash).
+	stable *blindGen
+	sector []byte
+	ids    *subjectid.Codec
 }
 
 // NewKeyring derives the keys from the root seeds, one per version, and uses
@@ -111,10 +122,12 @@ func NewKeyring(seeds map[uint32][]byte, current uint32) (*Keyring, error) {
 	}
 	k.kv.Store(kv)
 	oldest := seeds[versions[0]]
-	var err error
-	if k.blindKey, err = derive(oldest, "coffre blind index", 32); err != nil {
+	blindKey, err := derive(oldest, "coffre blind index", 32)
+	if err != nil {
 		return nil, err
 	}
+	k.stable = newBlindGen(1, blindKey)
+	k.blind.Store(newBlind(map[uint32]*blindGen{1: newBlindGen(1, slices.Clone(blindKey))}, 1, 0))
 	if k.sector, err = derive(oldest, "coffre sector pseudonyms", 32); err != nil {
 		return nil, err
 	}
@@ -125,7 +138,6 @@ func NewKeyring(seeds map[uint32][]byte, current uint32) (*Keyring, error) {
 	if k.ids, err = subjectid.New(idKey); err != nil {
 		return nil, err
 	}
-	k.hmacs.New = func() any { return hmac.New(sha256.New, k.blindKey) }
 	return k, nil
 }
 
@@ -391,21 +403,6 @@ func (k *Keyring) RewrapSecret(label string, ct []byte) ([]byte, error) {
 	return k.SealSecret(label, pt), nil
 }
 
-// BlindIndex returns the keyed hash of a field's normalised value. The
-// field name is part of the input, so equal values in two fields do not
-// share an index entry.
-func (k *Keyring) BlindIndex(field, normalised string) []byte {
-	h := k.hmacs.Get().(hash.Hash)
-	h.Reset()
-	h.Write([]byte(field))
-	h.Write([]byte{0})
-	h.Write([]byte(normalised))
-	var sum [sha256.Size]byte
-	out := h.Sum(sum[:0])
-	k.hmacs.Put(h)
-	return append([]byte(nil), out[:BlindIndexLen]...)
-}
-
 // DataKey is one subject's unwrapped data key.
 type DataKey struct {
 	aead    cipher.AEAD
@@ -471,14 +468,18 @@ func (d *DataKey) Open(field string, ct []byte) ([]byte, error) {
 	return pt, nil
 }
 
-// Wipe zeroes the key bytes the keyring owns (the blind-index and sector
-// keys) and drops its KEKs and hash states, for a seal. The keyring must
-// not be used afterwards. What Go cannot wipe stays until the collector
-// reuses the memory: the AES key schedules inside crypto/aes (the KEKs'
-// and the subject-id codec's) and HMAC states already handed out.
+// Wipe zeroes the key bytes the keyring owns (the blind-index keys of
+// every generation and the sector key) and drops its KEKs and hash
+// states, for a seal. The keyring must not be used afterwards. What Go
+// cannot wipe stays until the collector reuses the memory: the AES key
+// schedules inside crypto/aes (the KEKs' and the subject-id codec's) and
+// HMAC states already handed out.
 func (k *Keyring) Wipe() {
-	clear(k.blindKey)
+	for _, g := range k.blind.Load().gens {
+		g.wipe()
+	}
+	k.blind.Store(newBlind(map[uint32]*blindGen{}, 0, 0))
+	k.stable.wipe()
 	clear(k.sector)
 	k.kv.Store(&kekVersions{keks: map[uint32]cipher.AEAD{}})
-	k.hmacs = sync.Pool{}
 }

@@ -65,6 +65,9 @@ type Server struct {
 	// Keys rotates the root key (nil: POST /v1/sys/keys/rotate answers
 	// 409).
 	Keys Keys
+	// Index rebuilds the blind index (nil: POST /v1/sys/keys/reindex
+	// answers 409, and GET /v1/sys/keys shows no blind index).
+	Index Index
 	// Seal drops the keys after POST /v1/sys/seal has audited the seal
 	// (nil: the server has no sealed keyring to return to, --dev).
 	Seal func(context.Context) error

@@ -181,7 +181,8 @@ func (s *Server) routes() []Route {
 		{Method: "POST", Path: "/v1/sys/unseal", Access: pub, Doc: "enter one unseal share (or reset the shares entered)", raw: s.unsealUnsealed},
 		{Method: "POST", Path: "/v1/sys/seal", Access: perm(policy.PermSeal), Doc: "seal: the keys leave memory, every data route answers 503", op: s.sealVault, audit: "seal"},
 		{Method: "POST", Path: "/v1/sys/keys/rotate", Access: perm(policy.PermSeal), Doc: "add a root key version; keys are rewrapped under it in the background", op: s.rotateKeys, audit: "keys.rotate"},
-		{Method: "GET", Path: "/v1/sys/keys", Access: perm(policy.PermSeal), Doc: "root key versions, the keys under each, the rewrap pass", op: s.keyStatus, audit: "keys.status"},
+		{Method: "POST", Path: "/v1/sys/keys/reindex", Access: perm(policy.PermSeal), Doc: "rebuild the blind index under a new key, beside the old; lookups switch when it is built", op: s.reindexKeys, audit: "keys.reindex"},
+		{Method: "GET", Path: "/v1/sys/keys", Access: perm(policy.PermSeal), Doc: "root key versions, the keys under each, the rewrap pass; blind index generations, the rebuild", op: s.keyStatus, audit: "keys.status"},
 		{Method: "GET", Path: "/healthz", Access: pub, Doc: "liveness", raw: func(w http.ResponseWriter, r *http.Request) {
 			writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 		}},

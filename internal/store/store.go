@@ -3,7 +3,7 @@
 // consumer declares in its own package (records in package subject,
 // accounts in identity, the audit log in audit, the guard's memory in
 // guard, queued messages in outbox, the seal flag in seal, root key versions
-// and wrapped keys in rotate). Helpers take the narrow interface
+// and wrapped keys in rotate, blind-index generations in reindex). Helpers take the narrow interface
 // they use; only the stores implement all of Tx.
 //
 // Implementations: package store/sqlite (embedded default) and
@@ -20,6 +20,7 @@ import (
 	"github.com/coffre/coffre/internal/guard"
 	"github.com/coffre/coffre/internal/identity"
 	"github.com/coffre/coffre/internal/outbox"
+	"github.com/coffre/coffre/internal/reindex"
 	"github.com/coffre/coffre/internal/rotate"
 	"github.com/coffre/coffre/internal/seal"
 	"github.com/coffre/coffre/internal/subject"
@@ -88,4 +89,5 @@ type Tx interface {
 	outbox.Queue
 	seal.Flag
 	rotate.Keys
+	reindex.Index
 }

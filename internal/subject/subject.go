@@ -38,10 +38,14 @@ type Rows interface {
 	EraseSubject(ctx context.Context, id string, at time.Time) error
 }
 
-// Indexes holds blind index entries: keyed hash → subject id.
+// Indexes holds blind index entries: keyed hash → subject id. Each entry
+// names the generation of the key that made it (package reindex rebuilds
+// the index under a new key beside the old one); hashes under different
+// keys do not meet, so a hash alone finds its entry.
 type Indexes interface {
-	// PutIndex adds an entry; ErrConflict if the hash is taken.
-	PutIndex(ctx context.Context, hash []byte, subject string) error
+	// PutIndex adds an entry of generation gen; ErrConflict if the hash
+	// is taken.
+	PutIndex(ctx context.Context, gen uint32, hash []byte, subject string) error
 	// LookupIndex returns the subject of an exact hash, or ErrNotFound.
 	LookupIndex(ctx context.Context, hash []byte) (string, error)
 	// DeleteIndex removes an entry; removing an absent one is no error.
@@ -55,10 +59,10 @@ type Indexes interface {
 // several rows per statement. The import uses it when the transaction has
 // it, and the one-row methods otherwise.
 type Bulk interface {
-	// PutIndexes adds entries (hashes[i] → subjects[i]), fastest in hash
-	// order; if any hash is taken, or repeated, it adds none and returns
-	// ErrConflict.
-	PutIndexes(ctx context.Context, hashes [][]byte, subjects []string) error
+	// PutIndexes adds entries of generation gen (hashes[i] →
+	// subjects[i]), fastest in hash order; if any hash is taken, or
+	// repeated, it adds none and returns ErrConflict.
+	PutIndexes(ctx context.Context, gen uint32, hashes [][]byte, subjects []string) error
 	// PutSubjects inserts new subjects; ErrConflict if an id exists, in
 	// which case some of rows may have been written: the caller fails its
 	// transaction.

@@ -32,7 +32,7 @@ func sealedBlobs(t testing.TB) [][]byte {
 	var out [][]byte
 	for i := range 3 {
 		p := synth.Make(7, i)
-		s, err := v.seal("sub_seed", p.Unit, p.Fields, time.Unix(0, 0))
+		s, err := v.seal(v.keys.Blind(), "sub_seed", p.Unit, p.Fields, time.Unix(0, 0))
 		if err != nil {
 			t.Fatal(err)
 		}

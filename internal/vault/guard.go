@@ -226,11 +226,12 @@ func (v *Vault) PlantCanaries(ctx context.Context, a identity.Actor, partner str
 		return nil, err
 	}
 	var all []*sealed
+	b := v.keys.Blind()
 	for i, r := range rows {
 		if err := v.checkFields(r.Unit, r.Fields); err != nil {
 			return nil, fmt.Errorf("canary %d: %w", r.Num, err)
 		}
-		s, err := v.seal(ids[i], r.Unit, r.Fields, now)
+		s, err := v.seal(b, ids[i], r.Unit, r.Fields, now)
 		if err != nil {
 			return nil, err
 		}
@@ -238,7 +239,7 @@ func (v *Vault) PlantCanaries(ctx context.Context, a identity.Actor, partner str
 	}
 	err = v.store.Update(ctx, func(ctx context.Context, tx store.Tx) error {
 		for _, s := range all {
-			if err := s.put(ctx, tx); err != nil {
+			if err := v.put(ctx, tx, s); err != nil {
 				return err
 			}
 			if err := tx.PutCanary(ctx, s.row.ID, partner, now); err != nil {

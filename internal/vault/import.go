@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/coffre/coffre/internal/audit"
+	"github.com/coffre/coffre/internal/envelope"
 	"github.com/coffre/coffre/internal/identity"
 	"github.com/coffre/coffre/internal/policy"
 	"github.com/coffre/coffre/internal/store"
@@ -75,12 +76,17 @@ type ImportBatch struct {
 	sealed []*sealed // nil where the row failed validation
 	failed []RowError
 	now    time.Time
+	// blind is the keyring's generations the entries were made under.
+	blind *envelope.Blind
 	// The blind-index entries of the batch sorted by hash: inserted in
 	// key order, consecutive inserts land on the same or neighbouring
-	// B-tree pages, which is what makes the bulk path fast.
-	hashes   [][]byte
-	owners   []string
-	subjects []*subject.Row // in creation (row) order
+	// B-tree pages, which is what makes the bulk path fast. also and
+	// alsoOwners are the other generation's, while the index is rebuilt.
+	hashes     [][]byte
+	owners     []string
+	also       [][]byte
+	alsoOwners []string
+	subjects   []*subject.Row // in creation (row) order
 	// assign[i] is the caseload sealed[i] joins, if any.
 	assign []*importAssignment
 }
@@ -102,7 +108,7 @@ func (v *Vault) PrepareImport(ctx context.Context, a identity.Actor, rows []Impo
 	if err != nil {
 		return nil, err
 	}
-	b := &ImportBatch{actor: a, nums: make([]int, len(rows)), sealed: make([]*sealed, len(rows)), now: v.now().UTC()}
+	b := &ImportBatch{actor: a, nums: make([]int, len(rows)), sealed: make([]*sealed, len(rows)), now: v.now().UTC(), blind: v.keys.Blind()}
 	caseworkers, err := v.importCaseworkers(ctx, rows)
 	if err != nil {
 		return nil, err
@@ -123,7 +129,7 @@ func (v *Vault) PrepareImport(ctx context.Context, a identity.Actor, rows []Impo
 				if as, errs[i] = v.importAssignment(r, caseworkers, b.now); errs[i] != nil {
 					continue
 				}
-				if b.sealed[i], errs[i] = v.seal(ids[i], r.Unit, r.Fields, b.now); errs[i] == nil {
+				if b.sealed[i], errs[i] = v.seal(b.blind, ids[i], r.Unit, r.Fields, b.now); errs[i] == nil {
 					b.sealed[i].in = nil // the batch keeps no clear value
 					if as != nil {
 						assign[i] = as
@@ -153,31 +159,65 @@ func (v *Vault) PrepareImport(ctx context.Context, a identity.Actor, rows []Impo
 // sortIndexes fills the batch's subjects and its index entries in hash
 // order.
 func (b *ImportBatch) sortIndexes() {
+	b.subjects = b.subjects[:0]
+	for _, s := range b.sealed {
+		if s != nil {
+			b.subjects = append(b.subjects, s.row)
+		}
+	}
+	b.hashes, b.owners = sortedEntries(b.sealed, func(s *sealed) [][]byte { return s.hashes })
+	b.also, b.alsoOwners = sortedEntries(b.sealed, func(s *sealed) [][]byte { return s.also })
+}
+
+// sortedEntries returns the hashes of (a generation of) the subjects'
+// entries in hash order, and their owners.
+func sortedEntries(sealed []*sealed, hashes func(*sealed) [][]byte) ([][]byte, []string) {
 	type entry struct {
 		key uint64 // the hash's first 8 bytes, big-endian: compares as the hash does
-		s   *sealed
-		i   int
+		h   []byte
+		id  string
 	}
 	var es []entry
-	for _, s := range b.sealed {
+	for _, s := range sealed {
 		if s == nil {
 			continue
 		}
-		b.subjects = append(b.subjects, s.row)
-		for i, h := range s.indexes {
-			es = append(es, entry{binary.BigEndian.Uint64(h), s, i})
+		for _, h := range hashes(s) {
+			es = append(es, entry{binary.BigEndian.Uint64(h), h, s.row.ID})
 		}
 	}
 	slices.SortFunc(es, func(x, y entry) int {
 		if c := cmp.Compare(x.key, y.key); c != 0 {
 			return c
 		}
-		return bytes.Compare(x.s.indexes[x.i], y.s.indexes[y.i])
+		return bytes.Compare(x.h, y.h)
 	})
-	b.hashes, b.owners = make([][]byte, len(es)), make([]string, len(es))
+	out, owners := make([][]byte, len(es)), make([]string, len(es))
 	for j, e := range es {
-		b.hashes[j], b.owners[j] = e.s.indexes[e.i], e.s.row.ID
+		out[j], owners[j] = e.h, e.id
 	}
+	return out, owners
+}
+
+// refresh makes the batch's entries again, from its sealed fields, when
+// the keyring's generations are no longer those it was prepared with (a
+// rebuild of the index began or switched meanwhile).
+func (b *ImportBatch) refresh(v *Vault) error {
+	cur := v.keys.Blind()
+	if cur.Same(b.blind) {
+		return nil
+	}
+	for _, s := range b.sealed {
+		if s == nil {
+			continue
+		}
+		if err := v.refresh(s); err != nil {
+			return err
+		}
+	}
+	b.blind = cur
+	b.sortIndexes()
+	return nil
 }
 
 // CommitImport writes a prepared batch in one transaction; see Import.
@@ -195,8 +235,17 @@ func (v *Vault) CommitImport(ctx context.Context, b *ImportBatch) (ids []string,
 	for oneByOne := false; ; oneByOne = true {
 		res, err = update(ctx, v.store, func(ctx context.Context, tx store.Tx) (committed, error) {
 			var c committed
+			if err := b.refresh(v); err != nil {
+				return c, err
+			}
 			if bulk, ok := tx.(subject.Bulk); ok && !oneByOne {
-				if err := bulk.PutIndexes(ctx, b.hashes, b.owners); err != nil {
+				if err := bulk.PutIndexes(ctx, b.blind.Active(), b.hashes, b.owners); err != nil {
+					return c, err
+				}
+				// A conflict in the other generation (a stale entry)
+				// sends the batch row by row as well, where put replaces
+				// it.
+				if err := bulk.PutIndexes(ctx, b.blind.Also(), b.also, b.alsoOwners); err != nil {
 					return c, err
 				}
 				if err := bulk.PutSubjects(ctx, b.subjects); err != nil {
@@ -215,7 +264,7 @@ func (v *Vault) CommitImport(ctx context.Context, b *ImportBatch) (ids []string,
 					if s == nil {
 						continue
 					}
-					if err := s.put(ctx, tx); err != nil {
+					if err := v.put(ctx, tx, s); err != nil {
 						if !errors.Is(err, store.ErrConflict) {
 							return c, err
 						}

@@ -436,7 +436,7 @@ func (v *Vault) Lookup(ctx context.Context, a identity.Actor, purposeName, reaso
 		return "", v.deny(ctx, a, entry, err)
 	}
 	norm := value.Normalize(f.Type, val)
-	h := v.keys.BlindIndex(field, norm)
+	h := v.keys.BlindIndex(field, norm) // the active generation's
 	x := attempt[string]{actor: a, entry: entry, now: v.now(), guard: guard.Access{Kind: guard.Lookup}}
 	if v.limits(a.Role) != nil {
 		x.guard.ValueRun = v.memo.ValueRun(a.ID, valueKey(norm))
@@ -490,9 +490,54 @@ type records interface {
 
 // sealed is a validated, encrypted subject ready to store.
 type sealed struct {
-	row     *subject.Row
-	indexes [][]byte
-	in      map[string]string // the fields given, by name (nil once an import batch holds it)
+	row *subject.Row
+	entries
+	in map[string]string // the fields given, by name (nil once an import batch holds it)
+}
+
+// entries are a subject's blind index entries under the generations a
+// keyring snapshot writes: the active generation's (hashes), which
+// lookups use and whose conflicts refuse a write, and, while the index
+// is rebuilt or just after the switch, another generation's (also; see
+// package reindex).
+type entries struct {
+	blind  *envelope.Blind
+	hashes [][]byte
+	also   [][]byte
+}
+
+func (e *entries) add(field, normalised string) {
+	h, also := e.blind.Hashes(field, normalised)
+	e.hashes = append(e.hashes, h)
+	if also != nil {
+		e.also = append(e.also, also)
+	}
+}
+
+// putAlso writes the other generation's entries of subject id. The
+// active generation's entries of the same values are id's, so an entry
+// of the same hash in the other generation is stale (a write that missed
+// it): it is replaced.
+func (e *entries) putAlso(ctx context.Context, tx subject.Indexes, id string) error {
+	for _, h := range e.also {
+		if err := tx.DeleteIndex(ctx, h); err != nil {
+			return err
+		}
+		if err := tx.PutIndex(ctx, e.blind.Also(), h, id); err != nil {
+			return fmt.Errorf("put index of generation %d: %v", e.blind.Also(), err)
+		}
+	}
+	return nil
+}
+
+// delete removes the entries of every generation.
+func (e *entries) delete(ctx context.Context, tx subject.Indexes) error {
+	for _, h := range slices.Concat(e.hashes, e.also) {
+		if err := tx.DeleteIndex(ctx, h); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // names returns the names of the fields given, sorted.
@@ -541,13 +586,14 @@ func fieldError(name string, err error) *FieldError {
 // Unwrap returns ErrInvalid.
 func (e *FieldError) Unwrap() error { return access.ErrInvalid }
 
-// seal encrypts validated fields for a new subject.
-func (v *Vault) seal(id, unit string, fields map[string]string, now time.Time) (*sealed, error) {
+// seal encrypts validated fields for a new subject, with its blind index
+// entries under the generations of b.
+func (v *Vault) seal(blind *envelope.Blind, id, unit string, fields map[string]string, now time.Time) (*sealed, error) {
 	dk, wrapped, err := v.keys.NewDEK(id)
 	if err != nil {
 		return nil, err
 	}
-	s := &sealed{row: &subject.Row{ID: id, Unit: unit, DEK: wrapped, DEKVersion: dk.Version(), Created: now, Updated: now}, in: fields}
+	s := &sealed{row: &subject.Row{ID: id, Unit: unit, DEK: wrapped, DEKVersion: dk.Version(), Created: now, Updated: now}, in: fields, entries: entries{blind: blind}}
 	// The blob of encodeFields, written in place: fields in name order.
 	n := 0
 	for name, val := range fields {
@@ -563,24 +609,30 @@ func (v *Vault) seal(id, unit string, fields map[string]string, now time.Time) (
 		b = appendFieldHead(b, f.Name, envelope.SealedLen(len(canon)))
 		b = dk.AppendSeal(b, f.Name, []byte(canon))
 		if f.Lookup {
-			s.indexes = append(s.indexes, v.keys.BlindIndex(f.Name, value.Normalize(f.Type, canon)))
+			s.add(f.Name, value.Normalize(f.Type, canon))
 		}
 	}
 	s.row.Fields = b
 	return s, nil
 }
 
-// put stores a sealed subject in tx: its indexes first, so that a lookup
-// value already taken fails before anything else is written. On such a
-// conflict put removes the entries it added and returns ErrConflict, so the
-// caller may go on with the same transaction (the bulk import does).
-func (s *sealed) put(ctx context.Context, tx records) error {
-	for i, h := range s.indexes {
-		if err := tx.PutIndex(ctx, h, s.row.ID); err != nil {
+// put stores a sealed subject in tx: its active generation's index
+// entries first, so that a lookup value already taken fails before
+// anything else is written. On such a conflict put removes the entries it
+// added and returns ErrConflict, so the caller may go on with the same
+// transaction (the bulk import does). When the keyring's generations
+// changed since s was sealed (a rebuild began or switched), the entries
+// are made again under the current ones first.
+func (v *Vault) put(ctx context.Context, tx records, s *sealed) error {
+	if err := v.refresh(s); err != nil {
+		return err
+	}
+	for i, h := range s.hashes {
+		if err := tx.PutIndex(ctx, s.blind.Active(), h, s.row.ID); err != nil {
 			if !errors.Is(err, store.ErrConflict) {
 				return err
 			}
-			for _, added := range s.indexes[:i] {
+			for _, added := range s.hashes[:i] {
 				if err := tx.DeleteIndex(ctx, added); err != nil {
 					return err
 				}
@@ -588,11 +640,73 @@ func (s *sealed) put(ctx context.Context, tx records) error {
 			return conflict("a lookup value (one of %s) already belongs to another subject", strings.Join(s.names(), ", "))
 		}
 	}
+	if err := s.putAlso(ctx, tx, s.row.ID); err != nil {
+		return err
+	}
 	return tx.PutSubject(ctx, s.row)
 }
 
-// indexHashes returns the blind index entries of a subject's sealed fields.
-func (v *Vault) indexHashes(dk *envelope.DataKey, cts map[string][]byte) ([][]byte, error) {
+// refresh makes s's entries again, from its sealed fields, when the
+// keyring's generations are no longer those s was sealed with.
+func (v *Vault) refresh(s *sealed) error {
+	b := v.keys.Blind()
+	if b.Same(s.blind) {
+		return nil
+	}
+	e, err := v.rowEntries(b, s.row)
+	if err != nil {
+		return err
+	}
+	s.entries = e
+	return nil
+}
+
+// rowEntries returns the blind index entries of a stored subject's
+// lookup fields under the generations of b.
+func (v *Vault) rowEntries(b *envelope.Blind, row *subject.Row) (entries, error) {
+	dk, err := v.keys.OpenDEK(row.ID, row.DEKVersion, row.DEK)
+	if err != nil {
+		return entries{}, fmt.Errorf("open data key of %s: %w", row.ID, err)
+	}
+	cts, err := sealedFields(row.Fields)
+	if err != nil {
+		return entries{}, err
+	}
+	return v.entriesOf(b, dk, cts)
+}
+
+// entriesOf returns the blind index entries of a subject's sealed fields
+// under the generations of b.
+func (v *Vault) entriesOf(b *envelope.Blind, dk *envelope.DataKey, cts map[string][]byte) (entries, error) {
+	e := entries{blind: b}
+	for _, name := range v.pol.LookupFields() {
+		ct, ok := cts[name]
+		if !ok {
+			continue
+		}
+		pt, err := dk.Open(name, ct)
+		if err != nil {
+			return entries{}, fmt.Errorf("open field %s: %w", name, err)
+		}
+		f, _ := v.pol.Field(name)
+		e.add(name, value.Normalize(f.Type, string(pt)))
+	}
+	return e, nil
+}
+
+// IndexHashes returns the blind index entries of a live subject's lookup
+// fields under generation gen, which the keyring must hold: what a
+// rebuild of the index (package reindex) adds for the subject.
+func (v *Vault) IndexHashes(row *subject.Row, gen uint32) ([][]byte, error) {
+	dk, err := v.keys.OpenDEK(row.ID, row.DEKVersion, row.DEK)
+	if err != nil {
+		return nil, fmt.Errorf("open data key of %s: %w", row.ID, err)
+	}
+	cts, err := sealedFields(row.Fields)
+	if err != nil {
+		return nil, fmt.Errorf("fields of %s: %w", row.ID, err)
+	}
+	b := v.keys.Blind()
 	var out [][]byte
 	for _, name := range v.pol.LookupFields() {
 		ct, ok := cts[name]
@@ -601,10 +715,15 @@ func (v *Vault) indexHashes(dk *envelope.DataKey, cts map[string][]byte) ([][]by
 		}
 		pt, err := dk.Open(name, ct)
 		if err != nil {
-			return nil, fmt.Errorf("open field %s: %w", name, err)
+			return nil, fmt.Errorf("open field %s of %s: %w", name, row.ID, err)
 		}
 		f, _ := v.pol.Field(name)
-		out = append(out, v.keys.BlindIndex(name, value.Normalize(f.Type, string(pt))))
+		h, err := b.Hash(gen, name, value.Normalize(f.Type, string(pt)))
+		clear(pt)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, h)
 	}
 	return out, nil
 }
@@ -678,17 +797,17 @@ func (v *Vault) Create(ctx context.Context, a identity.Actor, unit string, field
 	if err != nil {
 		return "", err
 	}
-	s, err := v.seal(ids[0], unit, fields, now)
+	s, err := v.seal(v.keys.Blind(), ids[0], unit, fields, now)
 	if err != nil {
 		return "", err
 	}
-	x := attempt[string]{actor: a, entry: entry, now: now, guard: guard.Access{Kind: guard.Create, Probes: len(s.indexes) > 0}}
+	x := attempt[string]{actor: a, entry: entry, now: now, guard: guard.Access{Kind: guard.Create, Probes: len(s.hashes) > 0}}
 	x.find = func(_ context.Context, _ store.Tx, _ *guard.Limits, e *audit.Entry, _ *guard.Access) (string, error) {
 		e.Fields = s.names()
 		return "", nil
 	}
 	x.write = func(ctx context.Context, tx store.Tx, _ string, e *audit.Entry) (string, error) {
-		if err := s.put(ctx, tx); err != nil {
+		if err := v.put(ctx, tx, s); err != nil {
 			return "", err
 		}
 		e.Subject = s.row.ID
@@ -773,7 +892,10 @@ func (v *Vault) checkChanges(pu *policy.Purpose, reason string, changes map[stri
 }
 
 // change applies changes to row in tx. A lookup value another subject
-// holds refuses the change before anything is written (ErrConflict).
+// holds refuses the change before anything is written (ErrConflict). The
+// row is written before its index entries, so that a rebuild's pass,
+// which locks the row before adding entries, either finds it changed or
+// adds entries this change then deletes (reindex.Index.AddIndexes).
 func (v *Vault) change(ctx context.Context, tx store.Tx, row *subject.Row, changes map[string]*string, now time.Time) error {
 	dk, err := v.keys.OpenDEK(row.ID, row.DEKVersion, row.DEK)
 	if err != nil {
@@ -783,7 +905,8 @@ func (v *Vault) change(ctx context.Context, tx store.Tx, row *subject.Row, chang
 	if err != nil {
 		return err
 	}
-	oldHashes, err := v.indexHashes(dk, cts)
+	b := v.keys.Blind()
+	old, err := v.entriesOf(b, dk, cts)
 	if err != nil {
 		return err
 	}
@@ -797,34 +920,37 @@ func (v *Vault) change(ctx context.Context, tx store.Tx, row *subject.Row, chang
 		}
 		cts[name] = dk.Seal(name, []byte(value.Canonical(f.Type, *val)))
 	}
-	if reindex {
-		newHashes, err := v.indexHashes(dk, cts)
-		if err != nil {
+	if !reindex {
+		row.Fields, row.Updated = encodeFields(cts), now
+		return tx.ReplaceSubject(ctx, row)
+	}
+	next, err := v.entriesOf(b, dk, cts)
+	if err != nil {
+		return err
+	}
+	for _, h := range next.hashes {
+		switch owner, err := tx.LookupIndex(ctx, h); {
+		case err == nil && owner != row.ID:
+			return conflict("a changed lookup value already belongs to another subject")
+		case err != nil && !errors.Is(err, store.ErrNotFound):
 			return err
-		}
-		for _, h := range newHashes {
-			switch owner, err := tx.LookupIndex(ctx, h); {
-			case err == nil && owner != row.ID:
-				return conflict("a changed lookup value already belongs to another subject")
-			case err != nil && !errors.Is(err, store.ErrNotFound):
-				return err
-			}
-		}
-		for _, h := range oldHashes {
-			if err := tx.DeleteIndex(ctx, h); err != nil {
-				return err
-			}
-		}
-		for _, h := range newHashes {
-			if err := tx.PutIndex(ctx, h, row.ID); err != nil {
-				// Checked free above: only a concurrent writer takes it,
-				// and the whole transaction fails.
-				return fmt.Errorf("put index: %v", err)
-			}
 		}
 	}
 	row.Fields, row.Updated = encodeFields(cts), now
-	return tx.ReplaceSubject(ctx, row)
+	if err := tx.ReplaceSubject(ctx, row); err != nil {
+		return err
+	}
+	if err := old.delete(ctx, tx); err != nil {
+		return err
+	}
+	for _, h := range next.hashes {
+		if err := tx.PutIndex(ctx, b.Active(), h, row.ID); err != nil {
+			// Checked free above: only a concurrent writer takes it,
+			// and the whole transaction fails.
+			return fmt.Errorf("put index: %v", err)
+		}
+	}
+	return next.putAlso(ctx, tx, row.ID)
 }
 
 // Erase crypto-shreds a subject: its wrapped data key and ciphertexts are
@@ -856,24 +982,15 @@ func (v *Vault) Erase(ctx context.Context, a identity.Actor, id, reason string) 
 		if row == nil {
 			return nil, nil
 		}
-		dk, err := v.keys.OpenDEK(row.ID, row.DEKVersion, row.DEK)
+		e, err := v.rowEntries(v.keys.Blind(), row)
 		if err != nil {
 			return nil, err
 		}
-		cts, err := sealedFields(row.Fields)
-		if err != nil {
+		// The row first: see change.
+		if err := tx.EraseSubject(ctx, row.ID, x.now.UTC()); err != nil {
 			return nil, err
 		}
-		hashes, err := v.indexHashes(dk, cts)
-		if err != nil {
-			return nil, err
-		}
-		for _, h := range hashes {
-			if err := tx.DeleteIndex(ctx, h); err != nil {
-				return nil, err
-			}
-		}
-		return row, tx.EraseSubject(ctx, row.ID, x.now.UTC())
+		return row, e.delete(ctx, tx)
 	}
 	return v.finishWrite(ctx, x)
 }

@@ -53,10 +53,10 @@ var errFirstRun = errors.New("injected: first run of the group fails")
 func (missingTx) GetSubject(context.Context, string) (*subject.Row, error) {
 	return nil, store.ErrNotFound
 }
-func (missingTx) LookupIndex(context.Context, []byte) (string, error) { return "", store.ErrNotFound }
-func (missingTx) PutIndex(context.Context, []byte, string) error      { return errFirstRun }
-func (missingTx) PutSubject(context.Context, *subject.Row) error      { return errFirstRun }
-func (missingTx) AppendAudit(context.Context, *audit.Entry) error     { return errFirstRun }
+func (missingTx) LookupIndex(context.Context, []byte) (string, error)    { return "", store.ErrNotFound }
+func (missingTx) PutIndex(context.Context, uint32, []byte, string) error { return errFirstRun }
+func (missingTx) PutSubject(context.Context, *subject.Row) error         { return errFirstRun }
+func (missingTx) AppendAudit(context.Context, *audit.Entry) error        { return errFirstRun }
 
 type failingTx struct{ store.Tx }
 

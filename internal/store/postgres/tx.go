@@ -227,7 +227,7 @@ func (t *tx) EraseSubject(ctx context.Context, id string, at time.Time) error {
 	return t.execOne(ctx, "erase subject", `UPDATE subjects SET dek = NULL, fields = NULL, erased = TRUE, updated = $3 WHERE seq = `+subjectSeq+` AND `+sameID, seq, given, micros(at))
 }
 
-func (t *tx) PutIndex(ctx context.Context, hash []byte, subject string) error {
+func (t *tx) PutIndex(ctx context.Context, gen uint32, hash []byte, subject string) error {
 	seq, ok := t.ids.Seq(subject)
 	if !ok { // an id given from elsewhere: its subject must exist
 		err := t.q.QueryRow(ctx, `SELECT seq FROM subjects WHERE id = $1`, subject).Scan(&seq)
@@ -235,7 +235,7 @@ func (t *tx) PutIndex(ctx context.Context, hash []byte, subject string) error {
 			return notFound(err, "put index: subject")
 		}
 	}
-	return t.insertOne(ctx, "put index", `INSERT INTO lookup (hash, subject) VALUES ($1, $2)`, hash, seq)
+	return t.insertOne(ctx, "put index", `INSERT INTO lookup (hash, subject, gen) VALUES ($1, $2, $3)`, hash, seq, int64(gen))
 }
 
 func (t *tx) LookupIndex(ctx context.Context, hash []byte) (string, error) {
@@ -255,7 +255,7 @@ func (t *tx) DeleteIndex(ctx context.Context, hash []byte) error {
 	return err
 }
 
-func (t *tx) PutIndexes(ctx context.Context, hashes [][]byte, subjects []string) error {
+func (t *tx) PutIndexes(ctx context.Context, gen uint32, hashes [][]byte, subjects []string) error {
 	if len(hashes) != len(subjects) {
 		return fmt.Errorf("put indexes: %d hashes for %d subjects", len(hashes), len(subjects))
 	}
@@ -266,13 +266,13 @@ func (t *tx) PutIndexes(ctx context.Context, hashes [][]byte, subjects []string)
 	for i, id := range subjects {
 		n, ok := t.ids.Seq(id)
 		if !ok {
-			return t.putIndexesOneByOne(ctx, hashes, subjects)
+			return t.putIndexesOneByOne(ctx, gen, hashes, subjects)
 		}
 		seqs[i] = n
 	}
 	// ON CONFLICT DO NOTHING writes what it can; fewer rows than given
 	// means a hash was taken or repeated: undo this call's rows.
-	n, err := t.exec(ctx, "put indexes", `INSERT INTO lookup (hash, subject) SELECT * FROM unnest($1::bytea[], $2::bigint[]) ON CONFLICT DO NOTHING`, hashes, seqs)
+	n, err := t.exec(ctx, "put indexes", `INSERT INTO lookup (hash, subject, gen) SELECT u.hash, u.subject, $3 FROM unnest($1::bytea[], $2::bigint[]) AS u(hash, subject) ON CONFLICT DO NOTHING`, hashes, seqs, int64(gen))
 	if err != nil {
 		return err
 	}
@@ -287,9 +287,9 @@ func (t *tx) PutIndexes(ctx context.Context, hashes [][]byte, subjects []string)
 
 // putIndexesOneByOne is PutIndexes for subjects with ids given from
 // elsewhere.
-func (t *tx) putIndexesOneByOne(ctx context.Context, hashes [][]byte, subjects []string) error {
+func (t *tx) putIndexesOneByOne(ctx context.Context, gen uint32, hashes [][]byte, subjects []string) error {
 	for i := range hashes {
-		err := t.PutIndex(ctx, hashes[i], subjects[i])
+		err := t.PutIndex(ctx, gen, hashes[i], subjects[i])
 		if errors.Is(err, store.ErrConflict) {
 			for j := range i {
 				seq, given := t.subject(subjects[j])

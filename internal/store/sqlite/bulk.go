@@ -74,30 +74,30 @@ func (t *tx) bulkExec(ctx context.Context, head, row string, n, most int, args [
 
 // Rows per multi-row statement: SQLite allows 32,766 parameters.
 const (
-	indexRows   = 4096 // 2 parameters each
+	indexRows   = 4096 // 3 parameters each
 	subjectRows = 1024 // 8 parameters each
 )
 
-func (t *tx) PutIndexes(ctx context.Context, hashes [][]byte, subjects []string) error {
+func (t *tx) PutIndexes(ctx context.Context, gen uint32, hashes [][]byte, subjects []string) error {
 	if len(hashes) != len(subjects) {
 		return fmt.Errorf("put indexes: %d hashes for %d subjects", len(hashes), len(subjects))
 	}
 	if len(hashes) == 0 {
 		return nil
 	}
-	args := make([]any, 0, 2*len(hashes))
+	args := make([]any, 0, 3*len(hashes))
 	for i := range hashes {
 		seq, ok := t.ids.Seq(subjects[i])
 		if !ok {
-			return t.putIndexesOneByOne(ctx, hashes, subjects)
+			return t.putIndexesOneByOne(ctx, gen, hashes, subjects)
 		}
-		args = append(args, hashes[i], seq)
+		args = append(args, hashes[i], seq, gen)
 	}
 	// INSERT OR IGNORE cannot abort, so it needs no statement journal (a
 	// copy of every page it touches) and no existence check first; when it
 	// wrote fewer rows than given, a hash was taken: remove the rows this
 	// call wrote (matching hash and subject) and report the conflict.
-	n, err := t.bulkExec(ctx, "INSERT OR IGNORE INTO lookup (hash, subject) VALUES ", "(?, ?)", len(hashes), indexRows, args)
+	n, err := t.bulkExec(ctx, "INSERT OR IGNORE INTO lookup (hash, subject, gen) VALUES ", "(?, ?, ?)", len(hashes), indexRows, args)
 	if err != nil {
 		return fmt.Errorf("put indexes: %w", err)
 	}
@@ -108,9 +108,9 @@ func (t *tx) PutIndexes(ctx context.Context, hashes [][]byte, subjects []string)
 }
 
 // putIndexesOneByOne is PutIndexes for subjects made before sequence ids.
-func (t *tx) putIndexesOneByOne(ctx context.Context, hashes [][]byte, subjects []string) error {
+func (t *tx) putIndexesOneByOne(ctx context.Context, gen uint32, hashes [][]byte, subjects []string) error {
 	for i := range hashes {
-		if err := t.PutIndex(ctx, hashes[i], subjects[i]); err != nil {
+		if err := t.PutIndex(ctx, gen, hashes[i], subjects[i]); err != nil {
 			if errors.Is(err, store.ErrConflict) {
 				return t.undoIndexes(ctx, hashes[:i], subjects[:i])
 			}

@@ -38,7 +38,7 @@ var queries = map[string]string{
 	"getSubject":     `SELECT seq, unit, dek, dek_version, fields, created, updated, erased, canary FROM subjects WHERE seq = ` + subjectSeq + ` AND id IS ?2`,
 	"flagCanary":     `UPDATE subjects SET canary = 1 WHERE seq = ` + subjectSeq + ` AND id IS ?2`,
 	"eraseSubject":   `UPDATE subjects SET dek = NULL, fields = NULL, erased = 1, updated = ?3 WHERE seq = ` + subjectSeq + ` AND id IS ?2`,
-	"putIndex":       `INSERT INTO lookup (hash, subject) VALUES (?3, ` + subjectSeq + `) ON CONFLICT DO NOTHING`,
+	"putIndex":       `INSERT INTO lookup (hash, subject, gen) VALUES (?3, ` + subjectSeq + `, ?4) ON CONFLICT DO NOTHING`,
 	"lookupIndex":    `SELECT l.subject, s.id FROM lookup l LEFT JOIN subjects s ON s.seq = l.subject WHERE l.hash = ?`,
 	"deleteIndex":    `DELETE FROM lookup WHERE hash = ?`,
 	"deleteOwnIndex": `DELETE FROM lookup WHERE hash = ?3 AND subject = ` + subjectSeq,
@@ -134,6 +134,15 @@ var queries = map[string]string{
 	"rewrapSecret":   `UPDATE operators SET totp_secret = ? WHERE id = ? AND totp_secret = ?`,
 	"keyVersions": `SELECT substr(dek, 1, 4), count(*) FROM subjects WHERE dek IS NOT NULL GROUP BY 1
 		UNION ALL SELECT substr(totp_secret, 1, 4), count(*) FROM operators WHERE length(totp_secret) > 0 GROUP BY 1`,
+	// Blind-index generations (blindkeys.go).
+	"blindKeys": `SELECT gen, sealed, state, created, changed, cursor, added, done FROM blind_keys ORDER BY gen`,
+	"putBlindKey": `INSERT INTO blind_keys (gen, sealed, state, created, changed, cursor, added, done) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+		ON CONFLICT (gen) DO UPDATE SET sealed = ?2, state = ?3, created = ?4, changed = ?5, cursor = ?6, added = ?7, done = ?8`,
+	"liveSubjects": `SELECT seq, id, unit, dek, dek_version, fields FROM subjects WHERE seq > ? AND erased = 0 AND dek IS NOT NULL ORDER BY seq LIMIT ?`,
+	"sameFields":   `SELECT 1 FROM subjects WHERE seq = ? AND erased = 0 AND fields = ?`,
+	"addIndex":     `INSERT OR IGNORE INTO lookup (hash, subject, gen) VALUES (?, ?, ?)`,
+	"dropIndexes":  `DELETE FROM lookup WHERE hash IN (SELECT hash FROM lookup WHERE gen = ? LIMIT ?)`,
+	"indexGens":    `SELECT gen, count(*) FROM lookup GROUP BY gen`,
 }
 
 type stmts struct {
@@ -338,9 +347,9 @@ func (t *tx) EraseSubject(ctx context.Context, id string, at time.Time) error {
 	return nil
 }
 
-func (t *tx) PutIndex(ctx context.Context, hash []byte, subject string) error {
+func (t *tx) PutIndex(ctx context.Context, gen uint32, hash []byte, subject string) error {
 	seq, legacy := t.subject(subject)
-	res, err := t.exec(ctx, "putIndex", seq, legacy, hash)
+	res, err := t.exec(ctx, "putIndex", seq, legacy, hash, gen)
 	if isNotNull(err) {
 		return fmt.Errorf("put index: subject: %w", store.ErrNotFound)
 	}

@@ -56,6 +56,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Enrolments", enrolments},
 		{"SealFlag", sealFlag},
 		{"RootKeys", rootKeys},
+		{"BlindKeys", blindKeys},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -198,10 +199,10 @@ func subjectIDs(t *testing.T, s store.Store) {
 	}
 	// Both kinds in the blind index.
 	update(t, s, func(ctx context.Context, tx store.Tx) error {
-		if err := tx.PutIndex(ctx, []byte("hash-of-store-id"), ids[3]); err != nil {
+		if err := tx.PutIndex(ctx, 1, []byte("hash-of-store-id"), ids[3]); err != nil {
 			return err
 		}
-		return tx.PutIndex(ctx, []byte("hash-of-old-id.."), "sub_made_elsewhere")
+		return tx.PutIndex(ctx, 1, []byte("hash-of-old-id.."), "sub_made_elsewhere")
 	})
 	s.View(ctx, func(ctx context.Context, tx store.Tx) error {
 		for h, want := range map[string]string{"hash-of-store-id": ids[3], "hash-of-old-id..": "sub_made_elsewhere"} {
@@ -212,7 +213,7 @@ func subjectIDs(t *testing.T, s store.Store) {
 		return nil
 	})
 	err := s.Update(ctx, func(ctx context.Context, tx store.Tx) error {
-		return tx.PutIndex(ctx, []byte("hash-of-nobody.."), "sub_nobody")
+		return tx.PutIndex(ctx, 1, []byte("hash-of-nobody.."), "sub_nobody")
 	})
 	if !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("index entry for an unknown subject from elsewhere: %v, want ErrNotFound", err)
@@ -222,8 +223,8 @@ func subjectIDs(t *testing.T, s store.Store) {
 func indexExactOnly(t *testing.T, s store.Store) {
 	h1, h2 := []byte("0123456789abcdef"), []byte("0123456789abcdeg")
 	ids := newIDs(t, s, 2)
-	update(t, s, func(ctx context.Context, tx store.Tx) error { return tx.PutIndex(ctx, h1, ids[0]) })
-	err := s.Update(ctx, func(ctx context.Context, tx store.Tx) error { return tx.PutIndex(ctx, h1, ids[1]) })
+	update(t, s, func(ctx context.Context, tx store.Tx) error { return tx.PutIndex(ctx, 1, h1, ids[0]) })
+	err := s.Update(ctx, func(ctx context.Context, tx store.Tx) error { return tx.PutIndex(ctx, 1, h1, ids[1]) })
 	if !errors.Is(err, store.ErrConflict) {
 		t.Fatalf("duplicate hash: %v, want ErrConflict", err)
 	}
@@ -472,7 +473,7 @@ func bulkAllOrNothing(t *testing.T, s store.Store) {
 		return s.Update(ctx, func(ctx context.Context, tx store.Tx) error { return fn(tx.(subject.Bulk)) })
 	}
 	id := newIDs(t, s, 5)
-	if err := bulk(func(b subject.Bulk) error { return b.PutIndexes(ctx, [][]byte{h(1), h(2)}, []string{id[0], id[0]}) }); err != nil {
+	if err := bulk(func(b subject.Bulk) error { return b.PutIndexes(ctx, 1, [][]byte{h(1), h(2)}, []string{id[0], id[0]}) }); err != nil {
 		t.Fatal(err)
 	}
 	cases := []struct {
@@ -484,7 +485,7 @@ func bulkAllOrNothing(t *testing.T, s store.Store) {
 		{"repeated", [][]byte{h(5), h(5)}, []string{id[3], id[4]}},
 	}
 	for _, c := range cases {
-		err := bulk(func(b subject.Bulk) error { return b.PutIndexes(ctx, c.hashes, c.subjects) })
+		err := bulk(func(b subject.Bulk) error { return b.PutIndexes(ctx, 1, c.hashes, c.subjects) })
 		if !errors.Is(err, store.ErrConflict) {
 			t.Fatalf("%s: PutIndexes = %v, want ErrConflict", c.name, err)
 		}
