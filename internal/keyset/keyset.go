@@ -19,8 +19,12 @@
 package keyset
 
 import (
+	"crypto/aes"
+	"crypto/cipher"
 	"crypto/hkdf"
+	"crypto/rand"
 	"crypto/sha256"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"maps"
@@ -115,4 +119,54 @@ func Legacy(seeds map[uint32][]byte) (auditSeed, caSeed []byte, err error) {
 		return nil, nil, err
 	}
 	return auditSeed, caSeed, nil
+}
+
+// ErrSealedVersion is returned by [OpenVersion] for a sealed secret that
+// the versions key does not open (another key, another label or number,
+// or damaged bytes).
+var ErrSealedVersion = errors.New("the versions key does not open it")
+
+// SealVersion seals secret (a rotated root key version's seed, a blind
+// index generation's key) under the versions key with AES-256-GCM, bound
+// by its associated data to label and n (label ‖ 0 ‖ n, big-endian), so
+// that it cannot pass for another version's: nonce ‖ ciphertext ‖ tag.
+func SealVersion(versionsKey []byte, label string, n uint32, secret []byte) ([]byte, error) {
+	a, err := versionsAEAD(versionsKey)
+	if err != nil {
+		return nil, err
+	}
+	nonce := make([]byte, a.NonceSize())
+	rand.Read(nonce)
+	return a.Seal(nonce, nonce, secret, versionAD(label, n)), nil
+}
+
+// OpenVersion opens what SealVersion sealed for label and n.
+func OpenVersion(versionsKey []byte, label string, n uint32, sealed []byte) ([]byte, error) {
+	a, err := versionsAEAD(versionsKey)
+	if err != nil {
+		return nil, err
+	}
+	if len(sealed) < a.NonceSize()+a.Overhead() {
+		return nil, ErrSealedVersion
+	}
+	pt, err := a.Open(nil, sealed[:a.NonceSize()], sealed[a.NonceSize():], versionAD(label, n))
+	if err != nil {
+		return nil, ErrSealedVersion
+	}
+	return pt, nil
+}
+
+func versionAD(label string, n uint32) []byte {
+	return binary.BigEndian.AppendUint32(append([]byte(label), 0), n)
+}
+
+func versionsAEAD(key []byte) (cipher.AEAD, error) {
+	if len(key) != SeedSize {
+		return nil, fmt.Errorf("key set: versions key of %d bytes, want %d", len(key), SeedSize)
+	}
+	b, err := aes.NewCipher(key)
+	if err != nil {
+		return nil, err
+	}
+	return cipher.NewGCM(b)
 }

@@ -3,7 +3,9 @@ package keyset
 import (
 	"bytes"
 	"crypto/hkdf"
+	"crypto/rand"
 	"crypto/sha256"
+	"errors"
 	"testing"
 
 	"github.com/coffre/coffre/internal/envelope"
@@ -58,5 +60,41 @@ func TestCheckWipe(t *testing.T) {
 		if !bytes.Equal(b, make([]byte, 32)) {
 			t.Errorf("after Wipe: %x, want zeroes", b)
 		}
+	}
+}
+
+// TestSealVersion: a sealed version opens under its key, label and
+// number only.
+func TestSealVersion(t *testing.T) {
+	key, other := make([]byte, SeedSize), make([]byte, SeedSize)
+	rand.Read(key)
+	rand.Read(other)
+	secret := []byte("a root key version's seed, 32 b.")
+	sealed, err := SealVersion(key, "coffre/rootkey/v1", 2, secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := OpenVersion(key, "coffre/rootkey/v1", 2, sealed); err != nil || !bytes.Equal(got, secret) {
+		t.Fatalf("OpenVersion = %q, %v", got, err)
+	}
+	for _, tc := range []struct {
+		name   string
+		key    []byte
+		label  string
+		n      uint32
+		sealed []byte
+	}{
+		{"another key", other, "coffre/rootkey/v1", 2, sealed},
+		{"another label", key, "coffre/blindkey/v1", 2, sealed},
+		{"another number", key, "coffre/rootkey/v1", 3, sealed},
+		{"cut short", key, "coffre/rootkey/v1", 2, sealed[:20]},
+		{"flipped", key, "coffre/rootkey/v1", 2, append(append([]byte(nil), sealed[:len(sealed)-1]...), sealed[len(sealed)-1]^1)},
+	} {
+		if _, err := OpenVersion(tc.key, tc.label, tc.n, tc.sealed); !errors.Is(err, ErrSealedVersion) {
+			t.Errorf("%s: %v, want ErrSealedVersion", tc.name, err)
+		}
+	}
+	if _, err := SealVersion(key[:16], "x", 1, secret); err == nil {
+		t.Error("a versions key of 16 bytes was accepted")
 	}
 }

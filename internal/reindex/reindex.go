@@ -34,10 +34,7 @@ package reindex
 
 import (
 	"context"
-	"crypto/aes"
-	"crypto/cipher"
 	"crypto/rand"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -45,6 +42,7 @@ import (
 	"time"
 
 	"github.com/coffre/coffre/internal/envelope"
+	"github.com/coffre/coffre/internal/keyset"
 	"github.com/coffre/coffre/internal/subject"
 )
 
@@ -134,44 +132,18 @@ func (r *Rebuilder) logger() *slog.Logger {
 	return r.Logger
 }
 
-// keyAD is the associated data of a sealed generation key: it names the
-// generation, so that a key cannot pass for another generation's.
-func keyAD(gen uint32) []byte {
-	return binary.BigEndian.AppendUint32([]byte("coffre/blindkey/v1\x00"), gen)
-}
-
-func (r *Rebuilder) aead() (cipher.AEAD, error) {
-	if len(r.VersionsKey) != 32 {
-		return nil, errors.New("reindex: the versions key is not 32 bytes")
-	}
-	b, err := aes.NewCipher(r.VersionsKey)
-	if err != nil {
-		return nil, err
-	}
-	return cipher.NewGCM(b)
-}
+// keyLabel binds a sealed generation key to its generation
+// (keyset.SealVersion).
+const keyLabel = "coffre/blindkey/v1"
 
 func (r *Rebuilder) sealKey(gen uint32, key []byte) ([]byte, error) {
-	a, err := r.aead()
-	if err != nil {
-		return nil, err
-	}
-	nonce := make([]byte, a.NonceSize())
-	rand.Read(nonce)
-	return a.Seal(nonce, nonce, key, keyAD(gen)), nil
+	return keyset.SealVersion(r.VersionsKey, keyLabel, gen, key)
 }
 
 func (r *Rebuilder) openKey(gen uint32, sealed []byte) ([]byte, error) {
-	a, err := r.aead()
+	key, err := keyset.OpenVersion(r.VersionsKey, keyLabel, gen, sealed)
 	if err != nil {
-		return nil, err
-	}
-	if len(sealed) < a.NonceSize()+a.Overhead() {
-		return nil, fmt.Errorf("blind index generation %d: sealed key too short", gen)
-	}
-	key, err := a.Open(nil, sealed[:a.NonceSize()], sealed[a.NonceSize():], keyAD(gen))
-	if err != nil {
-		return nil, fmt.Errorf("blind index generation %d: the versions key does not open its key", gen)
+		return nil, fmt.Errorf("blind index generation %d: %w", gen, err)
 	}
 	return key, nil
 }

@@ -28,16 +28,14 @@ package rotate
 
 import (
 	"context"
-	"crypto/aes"
-	"crypto/cipher"
 	"crypto/rand"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
 	"time"
 
 	"github.com/coffre/coffre/internal/envelope"
+	"github.com/coffre/coffre/internal/keyset"
 )
 
 // Errors callers branch on.
@@ -125,44 +123,17 @@ func (r *Rotator) logger() *slog.Logger {
 	return r.Logger
 }
 
-// seedAD is the associated data of a sealed seed: it names the version,
-// so that a seed cannot pass for another version's.
-func seedAD(v uint32) []byte {
-	return binary.BigEndian.AppendUint32([]byte("coffre/rootkey/v1\x00"), v)
-}
-
-func (r *Rotator) aead() (cipher.AEAD, error) {
-	if len(r.VersionsKey) != 32 {
-		return nil, errors.New("rotate: the versions key is not 32 bytes")
-	}
-	b, err := aes.NewCipher(r.VersionsKey)
-	if err != nil {
-		return nil, err
-	}
-	return cipher.NewGCM(b)
-}
+// seedLabel binds a sealed seed to its version (keyset.SealVersion).
+const seedLabel = "coffre/rootkey/v1"
 
 func (r *Rotator) sealSeed(v uint32, seed []byte) ([]byte, error) {
-	a, err := r.aead()
-	if err != nil {
-		return nil, err
-	}
-	nonce := make([]byte, a.NonceSize())
-	rand.Read(nonce)
-	return a.Seal(nonce, nonce, seed, seedAD(v)), nil
+	return keyset.SealVersion(r.VersionsKey, seedLabel, v, seed)
 }
 
 func (r *Rotator) openSeed(v uint32, sealed []byte) ([]byte, error) {
-	a, err := r.aead()
+	seed, err := keyset.OpenVersion(r.VersionsKey, seedLabel, v, sealed)
 	if err != nil {
-		return nil, err
-	}
-	if len(sealed) < a.NonceSize()+a.Overhead() {
-		return nil, fmt.Errorf("root key version %d: sealed seed too short", v)
-	}
-	seed, err := a.Open(nil, sealed[:a.NonceSize()], sealed[a.NonceSize():], seedAD(v))
-	if err != nil {
-		return nil, fmt.Errorf("root key version %d: the versions key does not open its seed", v)
+		return nil, fmt.Errorf("root key version %d: %w", v, err)
 	}
 	return seed, nil
 }
