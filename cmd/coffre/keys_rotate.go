@@ -32,53 +32,44 @@ func sealToken(example string) (string, error) {
 
 // runKeysRotate asks the server for a new root key version.
 func runKeysRotate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("keys rotate", "--reason TEXT [--url URL | --config FILE] [--json]", keysRotateExample, stderr)
-	reason := fs.String("reason", "", "why (audited with the rotation)")
-	url, configPath := serverFlags(fs)
-	asJSON := fs.Bool("json", false, "print the answer as JSON")
-	if err := parse(fs, args); err != nil {
-		return err
-	}
-	if strings.TrimSpace(*reason) == "" {
-		return &usageError{msg: "--reason is required: the rotation is audited with it", hint: keysRotateExample}
-	}
-	token, err := sealToken(keysRotateExample)
-	if err != nil {
-		return err
-	}
-	base, err := serverURL(*url, *configPath)
-	if err != nil {
-		return err
-	}
-	var res struct {
-		Version  uint32  `json:"version"`
-		ActiveIn float64 `json:"active_in_seconds"`
-	}
-	if err := sysCall(ctx, base+"/v1/sys/keys/rotate", token, map[string]string{"reason": *reason}, &res); err != nil {
-		return err
-	}
-	if *asJSON {
-		return writeJSON(stdout, res)
-	}
-	fmt.Fprintf(stdout, "root key version %d added: it wraps new keys in %s, and the server rewraps the others in the background (coffre keys status shows the progress)\n",
-		res.Version, time.Duration(res.ActiveIn*float64(time.Second)))
-	return nil
+	return keysAct(ctx, args, stdout, stderr, keysAction{name: "rotate", what: "rotation", example: keysRotateExample, path: "/v1/sys/keys/rotate",
+		text: func(res map[string]float64) string {
+			return fmt.Sprintf("root key version %d added: it wraps new keys in %s, and the server rewraps the others in the background (coffre keys status shows the progress)",
+				uint32(res["version"]), seconds(res["active_in_seconds"]))
+		}})
 }
 
 // runKeysReindex asks the server to rebuild the blind index under a new
 // key.
 func runKeysReindex(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("keys reindex", "--reason TEXT [--url URL | --config FILE] [--json]", keysReindexExample, stderr)
-	reason := fs.String("reason", "", "why (audited with the rebuild)")
+	return keysAct(ctx, args, stdout, stderr, keysAction{name: "reindex", what: "rebuild", example: keysReindexExample, path: "/v1/sys/keys/reindex",
+		text: func(res map[string]float64) string {
+			return fmt.Sprintf("blind index generation %d begun: every write keeps it up from now on, the server builds it from the records in %s, and lookups switch to it when it is built (coffre keys status shows the progress)",
+				uint32(res["generation"]), seconds(res["pass_in_seconds"]))
+		}})
+}
+
+// keysAction is a key command that posts a reason to the server.
+type keysAction struct {
+	name, what, example, path string
+	// text renders the answer (its JSON numbers by name).
+	text func(res map[string]float64) string
+}
+
+// keysAct runs a: the reason required, the seal token, one POST, the
+// answer printed as text or as the server's JSON.
+func keysAct(ctx context.Context, args []string, stdout, stderr io.Writer, a keysAction) error {
+	fs := newFlags("keys "+a.name, "--reason TEXT [--url URL | --config FILE] [--json]", a.example, stderr)
+	reason := fs.String("reason", "", "why (audited with the "+a.what+")")
 	url, configPath := serverFlags(fs)
 	asJSON := fs.Bool("json", false, "print the answer as JSON")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
 	if strings.TrimSpace(*reason) == "" {
-		return &usageError{msg: "--reason is required: the rebuild is audited with it", hint: keysReindexExample}
+		return &usageError{msg: "--reason is required: the " + a.what + " is audited with it", hint: a.example}
 	}
-	token, err := sealToken(keysReindexExample)
+	token, err := sealToken(a.example)
 	if err != nil {
 		return err
 	}
@@ -86,20 +77,18 @@ func runKeysReindex(ctx context.Context, args []string, stdout, stderr io.Writer
 	if err != nil {
 		return err
 	}
-	var res struct {
-		Generation uint32  `json:"generation"`
-		PassIn     float64 `json:"pass_in_seconds"`
-	}
-	if err := sysCall(ctx, base+"/v1/sys/keys/reindex", token, map[string]string{"reason": *reason}, &res); err != nil {
+	var res map[string]float64
+	if err := sysCall(ctx, base+a.path, token, map[string]string{"reason": *reason}, &res); err != nil {
 		return err
 	}
 	if *asJSON {
 		return writeJSON(stdout, res)
 	}
-	fmt.Fprintf(stdout, "blind index generation %d begun: every write keeps it up from now on, the server builds it from the records in %s, and lookups switch to it when it is built (coffre keys status shows the progress)\n",
-		res.Generation, time.Duration(res.PassIn*float64(time.Second)))
+	fmt.Fprintln(stdout, a.text(res))
 	return nil
 }
+
+func seconds(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }
 
 // keysStatus is the answer of GET /v1/sys/keys.
 type keysStatus struct {
