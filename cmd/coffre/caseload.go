@@ -236,12 +236,6 @@ func (a *app) readSync(f io.Reader, r *caseloadReport) ([]vault.CaseloadChange, 
 		return nil, &usageError{msg: err.Error(), hint: "give a CSV file with the header row operator,subject,until"}
 	}
 	rd, err := importer.NewReader(br, format, func(name string) bool { return slices.Contains(syncColumns, name) })
-	var he *importer.HeaderError
-	if errors.As(err, &he) && he.Reason != "" && len(he.Unknown) > 0 {
-		// No known column: the first line is data, whose values the
-		// error would repeat.
-		err = errors.New("header: no known column: is the first line a header row?")
-	}
 	if err != nil {
 		return nil, &usageError{msg: err.Error(), hint: "the header names the columns operator, subject and until (until may be left out)"}
 	}

@@ -200,7 +200,10 @@ func (r *Reader) readHeader() error {
 	}
 	if he.Unknown != nil || he.Duplicate != nil {
 		if len(he.Unknown) == len(names) {
-			he.Reason = "no known column: is the first line a header row?"
+			// Likely no header at all: the first line is a person's data,
+			// which an error must not echo.
+			he.Reason = fmt.Sprintf("none of its %d columns is a known one: is the first line a header row? (its values are not shown: they may be personal data)", len(names))
+			he.Unknown = nil
 		}
 		return he
 	}
