@@ -152,7 +152,7 @@ var queries = map[string]string{
 	"claimDeliveries": `UPDATE deliveries SET lease_owner = ?1, lease_until = ?3, tries = tries + 1
 		WHERE id IN (SELECT id FROM deliveries WHERE status = 'pending' AND next_at <= ?2 AND lease_until <= ?2 ORDER BY next_at, id LIMIT ?4)
 		RETURNING ` + deliveryColumns,
-	"markSent":   `UPDATE deliveries SET status = 'sent', sent_at = ?, lease_owner = '', lease_until = 0 WHERE id = ? AND status = 'pending'`,
+	"markSent": `UPDATE deliveries SET status = 'sent', sent_at = ?, lease_owner = '', lease_until = 0 WHERE id = ? AND status = 'pending'`,
 	"markFailed": `UPDATE deliveries SET status = CASE WHEN ?5 THEN 'dead' ELSE 'pending' END, next_at = ?4, last_error = ?3, failures = failures + 1, lease_owner = '', lease_until = 0
 		WHERE id = ?1 AND lease_owner = ?2 AND status = 'pending'`,
 	"deliveries":     `SELECT ` + deliveryColumns + ` FROM deliveries WHERE id > ? ORDER BY id LIMIT ?`,
