@@ -156,7 +156,9 @@ func TestAlertReachesEveryChannel(t *testing.T) {
 func TestRetryThenSent(t *testing.T) {
 	s, c := openStore(t), &clock{t: time.Now()}
 	hook := delivertest.StartHook(t, secret)
-	hook.Answer = func(n int, _ http.ResponseWriter, _ *http.Request) int { return map[bool]int{true: 500, false: 200}[n == 0] }
+	hook.Answer = func(n int, _ http.ResponseWriter, _ *http.Request) int {
+		return map[bool]int{true: 500, false: 200}[n == 0]
+	}
 	w := newWorker(t, s, c, deliver.Recipients{Webhook: []string{hook.URL}}, map[string]deliver.Sender{outbox.ChannelWebhook: &deliver.Webhook{Secret: secret}})
 	raise(t, s, c.now())
 	step(t, w)
@@ -222,7 +224,10 @@ func TestPermanentAnswers(t *testing.T) {
 		t.Run(fmt.Sprint(code), func(t *testing.T) {
 			s, c := openStore(t), &clock{t: time.Now()}
 			hook := delivertest.StartHook(t, secret)
-			hook.Answer = func(_ int, w http.ResponseWriter, _ *http.Request) int { w.Header().Set("Location", "/elsewhere"); return code }
+			hook.Answer = func(_ int, w http.ResponseWriter, _ *http.Request) int {
+				w.Header().Set("Location", "/elsewhere")
+				return code
+			}
 			w := newWorker(t, s, c, deliver.Recipients{Webhook: []string{hook.URL}}, map[string]deliver.Sender{outbox.ChannelWebhook: &deliver.Webhook{Secret: secret}})
 			raise(t, s, c.now())
 			step(t, w)
@@ -346,4 +351,3 @@ func TestVerifyWebhook(t *testing.T) {
 		}
 	}
 }
-
