@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -161,4 +162,46 @@ func getMetrics(t *testing.T, url string) (int, string) {
 	defer res.Body.Close()
 	b, _ := io.ReadAll(res.Body)
 	return res.StatusCode, string(b)
+}
+
+// TestDeliverySecrets: a server refuses to start when a webhook's
+// secret is missing or short, saying where it looked and never what it
+// found; a secret file's final newline is not part of the secret.
+func TestDeliverySecrets(t *testing.T) {
+	dir := t.TempDir()
+	file := dir + "/hook.secret"
+	if err := os.WriteFile(file, []byte("0123456789abcdef0123\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	short := dir + "/short.secret"
+	if err := os.WriteFile(short, []byte("tooshort-s3cret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("COFFRE_TEST_EMPTY_SECRET", "")
+	for _, tt := range []struct {
+		name string
+		hook config.Hook
+		want string
+	}{
+		{"unset variable", config.Hook{URL: "https://hook.example/x", SecretEnv: "COFFRE_TEST_EMPTY_SECRET"}, "alerts.webhook secret: the variable COFFRE_TEST_EMPTY_SECRET is empty or unset"},
+		{"missing file", config.Hook{URL: "https://hook.example/x", SecretFile: dir + "/none"}, "alerts.webhook secret: open " + dir + "/none"},
+		{"short", config.Hook{URL: "https://hook.example/x", SecretFile: short}, "alerts.webhook secret: too short (15 bytes)"},
+		{"file", config.Hook{URL: "https://hook.example/x", SecretFile: file}, ""},
+	} {
+		cfg := &config.Config{Alerts: config.Alerts{Webhook: tt.hook}}
+		w, err := newDeliveryWorker(cfg, nil, nil)
+		switch {
+		case tt.want == "" && err != nil:
+			t.Errorf("%s: %v", tt.name, err)
+		case tt.want == "":
+			if h := w.Senders["webhook"].(*deliver.Webhook); string(h.Secret) != "0123456789abcdef0123" {
+				t.Errorf("%s: secret %q, want the file's first line", tt.name, h.Secret)
+			}
+		case err == nil || !strings.HasPrefix(err.Error(), tt.want) || strings.Contains(err.Error(), "s3cret"):
+			t.Errorf("%s: %v, want %q", tt.name, err, tt.want)
+		}
+	}
+	if w, err := newDeliveryWorker(&config.Config{}, nil, nil); w != nil || err != nil {
+		t.Errorf("no contact: %v, %v; want no worker", w, err)
+	}
 }

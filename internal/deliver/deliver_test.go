@@ -2,6 +2,7 @@ package deliver_test
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -349,5 +350,34 @@ func TestVerifyWebhook(t *testing.T) {
 		if err := deliver.VerifyWebhook(tt.secret, tt.header, tt.body, tt.now, 5*time.Minute); err != tt.want {
 			t.Errorf("%s: VerifyWebhook = %v, want %v", tt.name, err, tt.want)
 		}
+	}
+}
+
+// TestSMTPStartTLSAndAuth: under the mandatory policy the mail goes over
+// STARTTLS, authenticated with PLAIN; a wrong password is a failure with
+// a class naming neither user nor password, retried (the configuration
+// is ours to fix), and nothing is delivered.
+func TestSMTPStartTLSAndAuth(t *testing.T) {
+	for _, tt := range []struct {
+		name, password string
+		wantSent       bool
+	}{{"good password", "s3cret", true}, {"bad password", "wrong", false}} {
+		t.Run(tt.name, func(t *testing.T) {
+			s, c := openStore(t), &clock{t: time.Now()}
+			mx := delivertest.StartSMTPWith(t, delivertest.SMTPOptions{TLS: true, Username: "coffre", Password: "s3cret"})
+			w := newWorker(t, s, c, deliver.Recipients{Email: []string{"officer@example.org"}},
+				map[string]deliver.Sender{outbox.ChannelEmail: &deliver.SMTP{Host: mx.Host, Port: mx.Port, StartTLS: deliver.TLSMandatory,
+					Username: "coffre", Password: tt.password, From: "coffre@example.org", TLSConfig: &tls.Config{RootCAs: mx.RootCAs, ServerName: mx.Host}}})
+			raise(t, s, c.now())
+			step(t, w)
+			m := messages(t, s)[0]
+			if sent := m.Status == outbox.StatusSent; sent != tt.wantSent || len(mx.Mails()) != map[bool]int{true: 1, false: 0}[tt.wantSent] {
+				t.Fatalf("message = %+v, mails %d; want sent=%v", m, len(mx.Mails()), tt.wantSent)
+			}
+			if !tt.wantSent && (m.LastError != "smtp 535 auth refused" || m.Status != outbox.StatusPending) {
+				t.Errorf("class %q", m.LastError)
+			}
+			t.Logf("outcome: %s %q", m.Status, m.LastError)
+		})
 	}
 }

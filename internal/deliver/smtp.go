@@ -39,8 +39,9 @@ type SMTP struct {
 }
 
 // Send mails the alert to the recipient. An SMTP 5xx answer is
-// permanent (the recipient refused: a dead letter, no loop); a 4xx
-// answer, a timeout or a failed connection are retried.
+// permanent (the recipient refused: a dead letter, no loop), except an
+// authentication refusal (ours to fix); a 4xx answer, a timeout or a
+// failed connection are retried.
 func (s *SMTP) Send(ctx context.Context, m outbox.Message) error {
 	al, err := alertOf(m)
 	if err != nil {
@@ -116,6 +117,10 @@ func smtpClass(ctx context.Context, err error) error {
 		code = te.Code
 	}
 	switch {
+	case code == 530 || code == 534 || code == 535 || code == 538:
+		// Our credentials or policy, not the recipient: retried, so that
+		// a fixed configuration still delivers within the tries.
+		return &Error{Class: fmt.Sprintf("smtp %d auth refused", code)}
 	case code >= 500:
 		return &Error{Class: fmt.Sprintf("smtp %d %s", code, what), Permanent: true}
 	case code >= 400:

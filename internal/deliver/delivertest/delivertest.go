@@ -5,7 +5,14 @@
 package delivertest
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"io"
+	"math/big"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -15,6 +22,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
 
 	"github.com/coffre/coffre/internal/deliver"
@@ -47,7 +55,8 @@ func (m Mail) Body(t testing.TB) string {
 	return string(b)
 }
 
-// SMTP is an SMTP server on 127.0.0.1 without TLS (a local sink).
+// SMTP is an SMTP server on 127.0.0.1: a local sink without TLS, or with
+// STARTTLS and PLAIN authentication ([StartSMTPWith]).
 type SMTP struct {
 	Addr string // host:port
 	Host string
@@ -55,18 +64,39 @@ type SMTP struct {
 	// Refuse, when set, answers 550 to RCPT TO for the addresses it
 	// reports.
 	Refuse func(rcpt string) bool
+	// RootCAs trust the server's certificate (with TLS).
+	RootCAs *x509.CertPool
+
+	opts SMTPOptions
 
 	mu    sync.Mutex
 	mails []Mail
 	got   chan struct{}
 }
 
-// StartSMTP starts an SMTP server, closed when t ends.
-func StartSMTP(t testing.TB) *SMTP {
-	s := &SMTP{got: make(chan struct{}, 1024)}
+// SMTPOptions make a server ask more of its clients.
+type SMTPOptions struct {
+	// TLS offers STARTTLS with a certificate for 127.0.0.1 (see RootCAs).
+	TLS bool
+	// Username and Password, when set, are required (AUTH PLAIN) before
+	// MAIL FROM.
+	Username, Password string
+}
+
+// StartSMTP starts an SMTP sink without TLS, closed when t ends.
+func StartSMTP(t testing.TB) *SMTP { return StartSMTPWith(t, SMTPOptions{}) }
+
+// StartSMTPWith starts an SMTP server, closed when t ends.
+func StartSMTPWith(t testing.TB, o SMTPOptions) *SMTP {
+	s := &SMTP{got: make(chan struct{}, 1024), opts: o}
 	srv := smtp.NewServer(smtp.BackendFunc(func(*smtp.Conn) (smtp.Session, error) { return &session{s: s}, nil }))
 	srv.Domain = "localhost"
-	srv.AllowInsecureAuth = true
+	srv.AllowInsecureAuth = !o.TLS
+	if o.TLS {
+		cert, pool := selfSigned(t)
+		srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}}
+		s.RootCAs = pool
+	}
 	srv.ReadTimeout, srv.WriteTimeout = 10*time.Second, 10*time.Second
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -104,14 +134,35 @@ func (s *SMTP) Wait(n int, d time.Duration) []Mail {
 }
 
 type session struct {
-	s    *SMTP
-	from string
-	to   []string
+	s      *SMTP
+	from   string
+	to     []string
+	authed bool
+}
+
+func (x *session) AuthMechanisms() []string {
+	if x.s.opts.Username == "" {
+		return nil
+	}
+	return []string{sasl.Plain}
+}
+
+func (x *session) Auth(string) (sasl.Server, error) {
+	return sasl.NewPlainServer(func(_, user, pass string) error {
+		if user != x.s.opts.Username || pass != x.s.opts.Password {
+			return &smtp.SMTPError{Code: 535, EnhancedCode: smtp.EnhancedCode{5, 7, 8}, Message: "bad credentials"}
+		}
+		x.authed = true
+		return nil
+	}), nil
 }
 
 func (x *session) Reset()        { x.from, x.to = "", nil }
 func (x *session) Logout() error { return nil }
 func (x *session) Mail(from string, _ *smtp.MailOptions) error {
+	if x.s.opts.Username != "" && !x.authed {
+		return &smtp.SMTPError{Code: 530, EnhancedCode: smtp.EnhancedCode{5, 7, 0}, Message: "authentication required"}
+	}
 	x.from = from
 	return nil
 }
@@ -190,4 +241,29 @@ func (h *Hook) Requests() []Request {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return append([]Request(nil), h.reqs...)
+}
+
+// selfSigned makes a certificate for 127.0.0.1 and a pool that trusts it.
+func selfSigned(t testing.TB) (tls.Certificate, *x509.CertPool) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "127.0.0.1"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}, KeyUsage: x509.KeyUsageDigitalSignature,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}, BasicConstraintsValid: true, IsCA: true,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AddCert(leaf)
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}, pool
 }
