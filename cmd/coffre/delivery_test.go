@@ -17,20 +17,30 @@ import (
 	"github.com/coffre/coffre/internal/config"
 	"github.com/coffre/coffre/internal/deliver"
 	"github.com/coffre/coffre/internal/deliver/delivertest"
+	"github.com/coffre/coffre/internal/store/postgres/pgtest"
 )
 
-// TestLockAlertReachesOfficer: the demo served over HTTP, alerts
-// configured to an in-process SMTP server and a webhook receiver; a
-// caseworker probing with lookups that miss is locked, and the security
-// officer's mailbox holds the alert within 5 s (the delay is printed),
-// naming ids only; the webhook gets it signed; /metrics counts both.
+// TestLockAlertReachesOfficer: the demo served over HTTP, on SQLite and
+// on PostgreSQL, alerts configured to an in-process SMTP server and a
+// webhook receiver; a caseworker probing with lookups that miss is
+// locked, and the security officer's mailbox holds the alert within 5 s
+// (the delay is printed), naming ids only; the webhook gets it signed;
+// /metrics counts both.
 func TestLockAlertReachesOfficer(t *testing.T) {
 	const secret = "0123456789abcdef0123456789abcdef"
 	t.Setenv("COFFRE_TEST_ALERT_HOOK_SECRET", secret)
+	t.Run("sqlite", func(t *testing.T) { lockAlert(t, secret, "") })
+	t.Run("postgres", func(t *testing.T) {
+		pg, _ := pgtest.Schema(t, "coffre_alert_")
+		lockAlert(t, secret, pg)
+	})
+}
+
+func lockAlert(t *testing.T, secret, pg string) {
 	mx := delivertest.StartSMTP(t)
 	hook := delivertest.StartHook(t, []byte(secret))
 
-	a, err := openApp(t.Context(), appOptions{dev: true, dataDir: t.TempDir(), anyHours: true}, io.Discard)
+	a, err := openApp(t.Context(), appOptions{dev: true, dataDir: t.TempDir(), anyHours: true, store: pg}, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
