@@ -20,6 +20,7 @@ import (
 	"github.com/coffre/coffre/internal/auditlog"
 	"github.com/coffre/coffre/internal/auth"
 	"github.com/coffre/coffre/internal/config"
+	"github.com/coffre/coffre/internal/deliver"
 	"github.com/coffre/coffre/internal/guard"
 	"github.com/coffre/coffre/internal/httpapi"
 	"github.com/coffre/coffre/internal/keyset"
@@ -61,6 +62,10 @@ type app struct {
 	// idx rebuilds the blind index: generations, the pass, the switch,
 	// retirement.
 	idx *reindex.Rebuilder
+	// deliver sends the guard's alerts to the security officers; nil
+	// when no contact is configured, or until initDelivery (a server's
+	// start: the other commands need no sender's secret).
+	deliver *deliver.Worker
 	// partnerAddr is the bound address of the partner listener, once serving.
 	partnerAddr string
 	// noIntegrator leaves the audit integrator off (benchmarks only).
@@ -413,8 +418,8 @@ func (a *app) listenPartners() (net.Listener, error) {
 }
 
 // background runs the audit integrator, the sweep of inactive accounts,
-// the root key rotator and the blind index rebuilder until the returned
-// stop is called (which waits for them).
+// the root key rotator, the blind index rebuilder and the delivery worker
+// until the returned stop is called (which waits for them).
 func (a *app) background(ctx context.Context) (stop func()) {
 	integ, stopInteg := context.WithCancel(context.WithoutCancel(ctx))
 	integDone := make(chan struct{})
@@ -438,6 +443,13 @@ func (a *app) background(ctx context.Context) (stop func()) {
 		defer close(idxDone)
 		a.idx.Run(rotCtx)
 	}()
+	deliverDone := make(chan struct{})
+	go func() {
+		defer close(deliverDone)
+		if a.deliver != nil {
+			a.deliver.Run(rotCtx)
+		}
+	}()
 	return func() {
 		stopInteg()
 		stopSweep()
@@ -446,6 +458,7 @@ func (a *app) background(ctx context.Context) (stop func()) {
 		<-sweepDone
 		<-rotDone
 		<-idxDone
+		<-deliverDone
 	}
 }
 
@@ -462,7 +475,17 @@ func (a *app) api() (*httpapi.Server, http.Handler) {
 	return api, mh
 }
 
+// initDelivery builds the delivery worker, reading the senders'
+// secrets: a server refuses to start without them.
+func (a *app) initDelivery() (err error) {
+	a.deliver, err = newDeliveryWorker(a.cfg, a.health, a.log)
+	return err
+}
+
 func (a *app) serve(ctx context.Context, listen string, ready func(addr string)) error {
+	if err := a.initDelivery(); err != nil {
+		return err
+	}
 	api, mh := a.api()
 	mc := a.cfg.Metrics
 	srv := httpServer(api.Handler())

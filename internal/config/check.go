@@ -74,6 +74,32 @@ type file struct {
 			PINEnv  leaf `key:"pin_env"`
 		} `key:"pkcs11"`
 	} `key:"seal"`
+	Delivery struct {
+		MaxTries leaf `key:"max_tries"`
+		Backoff  leaf `key:"backoff"`
+		Timeout  leaf `key:"timeout"`
+		Rates    struct {
+			Email   leaf `key:"email"`
+			Webhook leaf `key:"webhook"`
+			SMS     leaf `key:"sms"`
+		} `key:"rates"`
+		SMTP struct {
+			Host         leaf `key:"host"`
+			Port         leaf `key:"port"`
+			StartTLS     leaf `key:"starttls"`
+			Username     leaf `key:"username"`
+			PasswordFile leaf `key:"password_file"`
+			PasswordEnv  leaf `key:"password_env"`
+			From         leaf `key:"from"`
+			ReplyTo      leaf `key:"reply_to"`
+		} `key:"smtp"`
+		SMS hookFile `key:"sms"`
+	} `key:"delivery"`
+	Alerts struct {
+		Email   leaf     `key:"email,list"`
+		Webhook hookFile `key:"webhook"`
+		SMS     leaf     `key:"sms,list"`
+	} `key:"alerts"`
 	Schema   schemaFile         `key:"schema"`
 	Purposes named[purposeFile] `key:"purposes"`
 	Roles    named[roleFile]    `key:"roles"`
@@ -360,6 +386,7 @@ func (p *parser) settings(f *file) *Config {
 		return ""
 	})
 	c.Seal.ByQuorum = by == SealByQuorum
+	c.Delivery, c.Alerts = p.delivery(f)
 	return c
 }
 

@@ -19,6 +19,8 @@
 //	login:        # max_failures, failure_window, lock_for, per_origin_per_minute
 //	partners:     # listen (mutual-TLS host:port, off when unset), hosts
 //	metrics:      # listen (a listener of its own for /metrics), token (bearer token it asks)
+//	delivery:     # max_tries, backoff, timeout, rates (email, webhook, sms), smtp, sms (the SMS gateway)
+//	alerts:       # email (addresses), webhook (url, secret_file | secret_env), sms (phone numbers)
 //	schema:       # a list of fields: name, type, sensitivity, required, lookup, max_len, retention
 //	purposes:     # name → description, require_reason, step_up, step_up_window, step_up_group, fields (field → clear | deny | mask), updates
 //	roles:        # name → purposes, permissions, mfa, attested_keys
@@ -171,6 +173,12 @@ type Config struct {
 	Seal Seal
 	// Metrics says where GET /metrics is served and what it asks.
 	Metrics Metrics
+	// Delivery configures the delivery worker: its senders, tries and
+	// rates.
+	Delivery Delivery
+	// Alerts are the security officers' contacts that the guard's alerts
+	// are delivered to.
+	Alerts Alerts
 	// Policy is the schema, purposes and roles.
 	Policy *policy.Policy
 	// Guard configures budgets and detectors (issue 4).
@@ -290,6 +298,68 @@ type Metrics struct {
 	// least 32 visible ASCII characters. Best set through
 	// COFFRE_METRICS_TOKEN rather than written in the file. Default "".
 	Token string
+}
+
+// Delivery configures the delivery worker (package deliver). A zero
+// field takes package deliver's default, written on it; the zero SMTP
+// and SMS send nothing by those channels.
+type Delivery struct {
+	// MaxTries is the attempts after which a message is dead, 1 to 100.
+	// Default (0) 8.
+	MaxTries int
+	// Backoff is the wait before the first retry, doubled at each one (up
+	// to an hour), with jitter; 1s to 1h. Default (0) 5s.
+	Backoff time.Duration
+	// Timeout bounds one send (connection, answer), 1s to 5m. Default (0)
+	// 10s.
+	Timeout time.Duration
+	// Rates are the messages per second of each channel, 0.01 to 10000.
+	// Default (0) email 10, webhook 50, sms 1.
+	Rates Rates
+	// SMTP is the mail submission server. Zero: no email.
+	SMTP SMTP
+	// SMS is the SMS gateway's webhook, which gets {"to", "text"}. Zero:
+	// no SMS.
+	SMS Hook
+}
+
+// Rates are messages per second, by channel.
+type Rates struct {
+	Email, Webhook, SMS float64
+}
+
+// SMTP is a mail submission server: Host and From are set, or nothing.
+type SMTP struct {
+	Host string
+	// Port, 1 to 65535. Default 587.
+	Port int
+	// StartTLS is mandatory (default: refuse a server without STARTTLS),
+	// opportunistic, or none (plain text, for a sink on a loopback host
+	// only).
+	StartTLS string
+	// Username authenticates, with the password read from PasswordFile or
+	// from the variable PasswordEnv (exactly one), never from this file.
+	Username                  string
+	PasswordFile, PasswordEnv string
+	// From is the sender's address; ReplyTo, when set, where replies go.
+	From, ReplyTo string
+}
+
+// Hook is a webhook: an https URL (http only on a loopback host) and the
+// secret that signs its requests, read from SecretFile or from the
+// variable SecretEnv (exactly one), never from this file.
+type Hook struct {
+	URL                   string
+	SecretFile, SecretEnv string
+}
+
+// Alerts are the contacts each guard alert is delivered to (alerts.email
+// needs delivery.smtp, alerts.sms needs delivery.sms). Zero: alerts stay
+// queued in the store, undelivered.
+type Alerts struct {
+	Email   []string // addresses
+	Webhook Hook
+	SMS     []string // phone numbers, E.164 (+33612345678)
 }
 
 // Guard configures the budgets and detectors of package guard: how much an

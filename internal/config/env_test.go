@@ -84,6 +84,13 @@ func TestEveryKeyHasAnOverride(t *testing.T) {
 		"login.max_failures":         "5", "login.failure_window": "1h", "login.lock_for": "0", "login.per_origin_per_minute": "12", "login.disable_after": "90d",
 		"partners.listen": "127.0.0.1:9443", "partners.hosts": "coffre.test,10.0.0.5",
 		"metrics.listen": "127.0.0.1:9090", "metrics.token": metricsToken,
+		"delivery.max_tries": "5", "delivery.backoff": "10s", "delivery.timeout": "20s",
+		"delivery.rates.email": "2", "delivery.rates.webhook": "3.5", "delivery.rates.sms": "0.5",
+		"delivery.smtp.host": "localhost", "delivery.smtp.port": "2525", "delivery.smtp.starttls": "opportunistic", "delivery.smtp.username": "coffre2",
+		"delivery.smtp.password_file": "/run/smtp-password", "delivery.smtp.password_env": "SMTP_PASSWORD", "delivery.smtp.from": "alerts@example.org", "delivery.smtp.reply_to": "soc@example.org",
+		"delivery.sms.url": "https://sms2.example/send", "delivery.sms.secret_file": "/run/sms-secret", "delivery.sms.secret_env": "SMS_SECRET",
+		"alerts.email": "so1@example.org, so2@example.org", "alerts.webhook.url": "https://hook2.example/coffre", "alerts.webhook.secret_file": "/run/hook-secret",
+		"alerts.webhook.secret_env": "HOOK_SECRET", "alerts.sms": "+33612345678",
 		"seal.by": "quorum", "seal.pkcs11.module": "/usr/lib/softhsm/libsofthsm2.so", "seal.pkcs11.token": "coffre", "seal.pkcs11.key": "root", "seal.pkcs11.pin_file": "/run/pin", "seal.pkcs11.pin_env": "HSM_PIN",
 		"schema.<field>.name": "memo", "schema.<field>.type": "name", "schema.<field>.sensitivity": "special",
 		"schema.<field>.required": "true", "schema.<field>.lookup": "true", "schema.<field>.max_len": "100",
@@ -128,6 +135,23 @@ func TestEveryKeyHasAnOverride(t *testing.T) {
 				pin = "pin_file: /p"
 			}
 			base += "seal: {pkcs11: {module: /m.so, token: t, key: k, " + pin + "}}\n"
+		}
+		if strings.HasPrefix(key, "delivery.") || strings.HasPrefix(key, "alerts.") {
+			// smtp wants host and from, a password one source; a hook
+			// its url and one secret source.
+			src := func(file, env string) string {
+				if key == file {
+					return "secret_file: /s"
+				}
+				return "secret_env: S"
+			}
+			pw := "password_env: P"
+			if key == "delivery.smtp.password_file" {
+				pw = "password_file: /p"
+			}
+			base += "delivery: {smtp: {host: 127.0.0.1, from: coffre@example.org, username: u, " + pw + "}, sms: {url: https://sms.example/send, " +
+				src("delivery.sms.secret_file", "") + "}}\n" +
+				"alerts: {webhook: {url: https://hook.example/x, " + src("alerts.webhook.secret_file", "") + "}}\n"
 		}
 		before, err := Parse("base.yaml", []byte(base), environ)
 		if err != nil {

@@ -1,5 +1,6 @@
 // Package metrics exposes Coffre's Prometheus metrics. Labels never carry
-// personal data: only counts and durations of the audit log for now.
+// personal data: counts and durations of the audit log, and of the
+// delivery queue by channel (email, webhook, sms).
 package metrics
 
 import (
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"github.com/coffre/coffre/internal/auditlog"
+	"github.com/coffre/coffre/internal/outbox"
 	"github.com/coffre/coffre/internal/store"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -51,10 +53,65 @@ func (c auditCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 }
 
-// Handler returns the /metrics handler: the audit log's state and the Go
-// runtime's.
+var (
+	chLabel    = []string{"channel"}
+	depth      = prometheus.NewDesc("coffre_delivery_queue_depth", "Messages waiting to be sent (pending), by channel.", chLabel, nil)
+	oldest     = prometheus.NewDesc("coffre_delivery_oldest_pending_seconds", "Age of the oldest pending message, by channel (0 when none).", chLabel, nil)
+	sent       = prometheus.NewDesc("coffre_delivery_sent_total", "Messages sent, by channel.", chLabel, nil)
+	failed     = prometheus.NewDesc("coffre_delivery_failed_total", "Failed attempts to send, by channel (retried or not).", chLabel, nil)
+	dead       = prometheus.NewDesc("coffre_delivery_dead_total", "Messages given up on (dead letters), by channel.", chLabel, nil)
+	unexpanded = prometheus.NewDesc("coffre_outbox_unexpanded", "Queued events (alerts) not yet turned into messages: with no contact configured they stay here.", nil, nil)
+	unexpAge   = prometheus.NewDesc("coffre_outbox_oldest_unexpanded_seconds", "Age of the oldest queued event not yet turned into messages (0 when none).", nil, nil)
+)
+
+// deliveryCollector reads the delivery queue's counts once per scrape,
+// from the store: every node shows the whole queue.
+type deliveryCollector struct {
+	store store.Store
+	log   *slog.Logger
+}
+
+func (c deliveryCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{depth, oldest, sent, failed, dead, unexpanded, unexpAge} {
+		ch <- d
+	}
+}
+
+func (c deliveryCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	var st outbox.Stats
+	err := c.store.View(ctx, func(ctx context.Context, tx store.Tx) (err error) {
+		st, err = tx.DeliveryStats(ctx)
+		return err
+	})
+	if err != nil {
+		c.log.Error("metrics: read delivery stats", "error", err)
+		return
+	}
+	now := time.Now()
+	age := func(t time.Time) float64 {
+		if t.IsZero() {
+			return 0
+		}
+		return max(0, now.Sub(t).Seconds())
+	}
+	ch <- prometheus.MustNewConstMetric(unexpanded, prometheus.GaugeValue, float64(st.Unexpanded))
+	ch <- prometheus.MustNewConstMetric(unexpAge, prometheus.GaugeValue, age(st.OldestUnexpanded))
+	for _, name := range []string{outbox.ChannelEmail, outbox.ChannelWebhook, outbox.ChannelSMS} {
+		cs := st.Channels[name]
+		ch <- prometheus.MustNewConstMetric(depth, prometheus.GaugeValue, float64(cs.Pending), name)
+		ch <- prometheus.MustNewConstMetric(oldest, prometheus.GaugeValue, age(cs.Oldest), name)
+		ch <- prometheus.MustNewConstMetric(sent, prometheus.CounterValue, float64(cs.Sent), name)
+		ch <- prometheus.MustNewConstMetric(failed, prometheus.CounterValue, float64(cs.Failures), name)
+		ch <- prometheus.MustNewConstMetric(dead, prometheus.CounterValue, float64(cs.Dead), name)
+	}
+}
+
+// Handler returns the /metrics handler: the audit log's state, the
+// delivery queue's and the Go runtime's.
 func Handler(store store.Store, log *slog.Logger) http.Handler {
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(auditCollector{store: store, log: log}, collectors.NewGoCollector())
+	reg.MustRegister(auditCollector{store: store, log: log}, deliveryCollector{store: store, log: log}, collectors.NewGoCollector())
 	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
 }

@@ -2,7 +2,7 @@
 // ([Store]) over [Tx], the union of the narrow interfaces that each
 // consumer declares in its own package (records in package subject,
 // accounts in identity, the audit log in audit, the guard's memory in
-// guard, queued messages in outbox, the seal flag in seal, root key versions
+// guard, queued messages and their delivery in outbox, the seal flag in seal, root key versions
 // and wrapped keys in rotate, blind-index generations in reindex). Helpers take the narrow interface
 // they use; only the stores implement all of Tx.
 //
@@ -87,6 +87,7 @@ type Tx interface {
 	identity.Enrolments
 	guard.Store
 	outbox.Queue
+	outbox.Delivery
 	seal.Flag
 	rotate.Keys
 	reindex.Index

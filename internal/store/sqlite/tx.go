@@ -143,6 +143,21 @@ var queries = map[string]string{
 	"addIndex":     `INSERT OR IGNORE INTO lookup (hash, subject, gen) VALUES (?, ?, ?)`,
 	"dropIndexes":  `DELETE FROM lookup WHERE hash IN (SELECT hash FROM lookup WHERE gen = ? LIMIT ?)`,
 	"indexGens":    `SELECT gen, count(*) FROM lookup GROUP BY gen`,
+	// Delivery (delivery.go).
+	"unexpanded":   `SELECT id, ts, kind, payload FROM outbox WHERE kind = ? AND sent = 0 ORDER BY id LIMIT ?`,
+	"markExpanded": `UPDATE outbox SET sent = 1 WHERE id = ? AND sent = 0`,
+	"outboxExists": `SELECT 1 FROM outbox WHERE id = ?`,
+	"putDelivery": `INSERT INTO deliveries (source, kind, channel, recipient, idem, payload, next_at, created) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)
+		ON CONFLICT (idem) DO NOTHING`,
+	"claimDeliveries": `UPDATE deliveries SET lease_owner = ?1, lease_until = ?3, tries = tries + 1
+		WHERE id IN (SELECT id FROM deliveries WHERE status = 'pending' AND next_at <= ?2 AND lease_until <= ?2 ORDER BY next_at, id LIMIT ?4)
+		RETURNING ` + deliveryColumns,
+	"markSent": `UPDATE deliveries SET status = 'sent', sent_at = ?, lease_owner = '', lease_until = 0 WHERE id = ? AND status = 'pending'`,
+	"markFailed": `UPDATE deliveries SET status = CASE WHEN ?5 THEN 'dead' ELSE 'pending' END, next_at = ?4, last_error = ?3, failures = failures + 1, lease_owner = '', lease_until = 0
+		WHERE id = ?1 AND lease_owner = ?2 AND status = 'pending'`,
+	"deliveries":     `SELECT ` + deliveryColumns + ` FROM deliveries WHERE id > ? ORDER BY id LIMIT ?`,
+	"deliveryStats":  `SELECT channel, status, count(*), coalesce(sum(failures), 0), coalesce(min(created), 0) FROM deliveries GROUP BY channel, status`,
+	"unexpandedStat": `SELECT count(*), coalesce(min(ts), 0) FROM outbox WHERE sent = 0`,
 }
 
 type stmts struct {

@@ -57,6 +57,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"SealFlag", sealFlag},
 		{"RootKeys", rootKeys},
 		{"BlindKeys", blindKeys},
+		{"Delivery", delivery},
+		{"DeliveryClaimOnce", deliveryClaimOnce},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
