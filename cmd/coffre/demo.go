@@ -10,7 +10,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/coffre/coffre/internal/config"
 	"github.com/coffre/coffre/internal/identity"
+	"github.com/coffre/coffre/internal/mailsink"
 	"github.com/coffre/coffre/internal/store"
 	"github.com/coffre/coffre/internal/synth"
 	"github.com/coffre/coffre/internal/vault"
@@ -99,10 +101,32 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if *listen != "" {
 		addr = *listen
 	}
+	sink, err := a.demoMail()
+	if err != nil {
+		return err
+	}
+	defer sink.Close()
 	return a.serve(ctx, addr, func(bound string) {
 		fmt.Fprintf(stdout, "\nCoffre demo: %d people ready in %s at http://%s\n", n, time.Since(start).Round(100*time.Millisecond), bound)
+		fmt.Fprintf(stdout, "Mail (the guard's alerts to the security officer, %s) lands in %s (a local SMTP sink at %s)\n", demoOfficerMail, sink.Dir(), sink.Addr())
 		fmt.Fprint(stdout, demoTour(bound, a.cfg.DataDir))
 	})
+}
+
+// demoOfficerMail is the security officer's address in the demo.
+const demoOfficerMail = "sam@security.demo"
+
+// demoMail starts a local SMTP sink that writes each message into the
+// data directory's mail/, and has the guard's alerts mailed to the demo
+// security officer through it.
+func (a *app) demoMail() (*mailsink.Sink, error) {
+	sink, err := mailsink.Start(filepath.Join(a.cfg.DataDir, "mail"), "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	a.cfg.Delivery.SMTP = config.SMTP{Host: "127.0.0.1", Port: sink.Addr().Port, StartTLS: "none", From: "coffre-demo@localhost"}
+	a.cfg.Alerts.Email = []string{demoOfficerMail}
+	return sink, nil
 }
 
 func demoTour(addr, dataDir string) string {
