@@ -57,6 +57,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"SealFlag", sealFlag},
 		{"RootKeys", rootKeys},
 		{"BlindKeys", blindKeys},
+		{"SubjectIndex", subjectIndex},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
