@@ -106,7 +106,7 @@ var queries = map[string]string{
 	"latestCheckpoint":  `SELECT size, root, note, range, x'', created, index_from, index_size, index_root, index_range FROM checkpoints ORDER BY size DESC LIMIT 1`,
 	"checkpointsAfter":  `SELECT size, root, note, range, leaves, created, index_from, index_size, index_root, index_range FROM checkpoints WHERE size > ? ORDER BY size LIMIT ?`,
 	// The subject index log (subjectindex.go).
-	"subjectHead":  `SELECT max(seq) FROM subject_index WHERE subject = ?`,
+	"subjectHeads": `SELECT j.value, (SELECT max(seq) FROM subject_index WHERE subject = j.value) FROM json_each(?) j`,
 	"subjectIndex": `SELECT seq, pos, prev FROM subject_index WHERE subject = ? AND pos < ? ORDER BY seq DESC LIMIT ?`,
 	"putIndexTile": `INSERT OR REPLACE INTO index_tiles (level, idx, hashes) VALUES (?, ?, ?)`,
 	"getIndexTile": `SELECT hashes FROM index_tiles WHERE level = ? AND idx = ?`,
