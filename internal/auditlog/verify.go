@@ -94,6 +94,7 @@ func Verify(ctx context.Context, s store.Store, vkey string) (*Report, error) {
 						return nil, &TamperError{Index: idx, Reason: fmt.Sprintf("the checkpoint of size %d starts the subject index at entry %d, not %d", c.Size, c.Index.From, prevSize+1)}
 					}
 					ix, _ = newIndexStep(&audit.StoredCheckpoint{Size: prevSize}, nil, nil)
+					ix.tiler = nil
 				}
 			}
 			if ix != nil && p.subjects[i] != "" && len(cps) > 0 {
