@@ -1,11 +1,14 @@
 package sqlite
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 
 	"github.com/coffre/coffre/internal/audit"
 	"github.com/coffre/coffre/internal/store"
@@ -50,8 +53,14 @@ func (t *tx) PutSubjectIndex(ctx context.Context, entries []audit.IndexEntry) er
 	if len(entries) == 0 {
 		return nil
 	}
+	// In key order: each page of the primary key is visited once, in turn,
+	// rather than once per row in a random order.
+	sorted := slices.Clone(entries)
+	slices.SortFunc(sorted, func(a, b audit.IndexEntry) int {
+		return cmp.Or(strings.Compare(a.Subject, b.Subject), cmp.Compare(a.Seq, b.Seq))
+	})
 	args := make([]any, 0, 4*len(entries))
-	for _, e := range entries {
+	for _, e := range sorted {
 		args = append(args, e.Subject, e.Seq, int64(e.Pos), e.Prev)
 	}
 	_, err := t.bulkExec(ctx, "INSERT INTO subject_index (subject, seq, pos, prev) VALUES ", "(?, ?, ?, ?)", len(entries), subjectIndexRows, args)
