@@ -10,6 +10,7 @@ import (
 	iofs "io/fs"
 	"net/http"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -23,18 +24,28 @@ import (
 
 func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
-		fmt.Fprint(stderr, "Usage: coffre audit verify|checkpoint|key [--dev | --config FILE] [--data DIR] [--verifier-key KEY]\n\n"+
-			"  verify      recompute the Merkle tree from every entry and check every signed checkpoint\n"+
-			"              against the verifier key (--verifier-key, else the published one)\n"+
-			"  checkpoint  print the latest signed checkpoint\n"+
-			"  key         print the checkpoint verifier key (for outside auditors)\n\n"+
+		fmt.Fprint(stderr, "Usage: coffre audit verify|checkpoint|key [--dev | --config FILE] [--data DIR] [--verifier-key KEY]\n"+
+			"       coffre audit history SUBJECT [--dev | --config FILE] [--data DIR] [--size N]\n"+
+			"       coffre audit verify-subject FILE --key KEY [--newest SEQ:LEAFHASH]\n\n"+
+			"  verify          recompute the Merkle tree and the subject index from every entry and check\n"+
+			"                  every signed checkpoint against the verifier key (--verifier-key, else the published one)\n"+
+			"  checkpoint      print the latest signed checkpoint\n"+
+			"  key             print the checkpoint verifier key (for outside auditors)\n"+
+			"  history         print a subject's history: every entry about it with its proofs (JSON)\n"+
+			"  verify-subject  check a saved history offline: complete, each entry in the signed log\n\n"+
 			"A data directory with a sealed keyring needs no unsealing: its keyring file\n"+
 			"publishes the verifier key.\n\n"+
 			"Example:\n  coffre audit verify --dev\n")
 		return flag.ErrHelp
 	}
+	if len(args) > 0 && args[0] == "verify-subject" {
+		return runVerifySubject(args[1:], stdout, stderr)
+	}
+	if len(args) > 0 && args[0] == "history" {
+		return runHistory(ctx, args[1:], stdout, stderr)
+	}
 	if len(args) == 0 || (args[0] != "verify" && args[0] != "checkpoint" && args[0] != "key") {
-		return &usageError{msg: "want a subcommand: verify, checkpoint or key", hint: "coffre audit verify --dev"}
+		return &usageError{msg: "want a subcommand: verify, checkpoint, key, history or verify-subject", hint: "coffre audit verify --dev"}
 	}
 	sub := args[0]
 	fs := newFlags("audit "+sub, "[--dev | --config FILE] [--data DIR] [--verifier-key KEY] [--share-file FILE…] [--json] | --remote URL --key KEY [--state FILE]", "coffre audit "+sub+" --dev", stderr)
@@ -185,4 +196,84 @@ func openAuditLog(ctx context.Context, o appOptions, stderr io.Writer) (*auditLo
 		return nil, err
 	}
 	return &auditLog{store: a.store, vkey: a.signer.VerifierKey(), close: a.close}, nil
+}
+
+// runHistory prints a subject's history with its proofs, as a file
+// verify-subject checks.
+func runHistory(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("audit history", "SUBJECT [--dev | --config FILE] [--data DIR] [--size N]", "coffre audit history sub_… --dev > history.json", stderr)
+	var o appOptions
+	o.flags(fs.StringVar, fs.BoolVar)
+	o.shareFlag(fs)
+	size := fs.Uint64("size", 0, "the `size` of the checkpoint to prove against (default: the latest)")
+	if err := parse(fs, argFirst(args)); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		return &usageError{msg: "want one subject id", hint: "coffre audit history sub_… --dev > history.json"}
+	}
+	src, err := openAuditLog(ctx, o, stderr)
+	if err != nil {
+		return err
+	}
+	defer src.close()
+	h, err := auditlog.SubjectHistory(ctx, src.store, fs.Arg(0), *size)
+	if errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("no checkpoint yet (or none of that size): the server's integrator signs one every second while entries arrive")
+	}
+	if err != nil {
+		return err
+	}
+	return writeJSON(stdout, h)
+}
+
+// runVerifySubject checks a saved history offline: it needs the file and
+// the log's verifier key, nothing else.
+func runVerifySubject(args []string, stdout, stderr io.Writer) error {
+	const example = "coffre audit verify-subject history.json --key \"$(coffre audit key --dev)\" --newest 1234:9f86d0…"
+	fs := newFlags("audit verify-subject", "FILE --key KEY [--newest SEQ:LEAFHASH] [--json]", example, stderr)
+	key := fs.String("key", "", "the log's verifier `key` (from 'coffre audit key' or keys init)")
+	newestFlag := fs.String("newest", "", "the newest entry a notice named, as `SEQ:LEAFHASH` (leaf hash in hex): it must be in the history")
+	asJSON := fs.Bool("json", false, "print the result as JSON")
+	if err := parse(fs, argFirst(args)); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 || *key == "" {
+		return &usageError{msg: "want a history file and --key", hint: example}
+	}
+	if _, err := note.NewVerifier(*key); err != nil {
+		return &usageError{msg: "--key is not a checkpoint verifier key", hint: "the key as 'coffre audit key' or keys init printed it: coffre/audit+…+…"}
+	}
+	var newest *auditlog.Newest
+	if *newestFlag != "" {
+		var err error
+		if newest, err = auditlog.ParseNewest(*newestFlag); err != nil {
+			return &usageError{msg: "--newest: " + err.Error(), hint: example}
+		}
+	}
+	f, err := os.Open(fs.Arg(0))
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	h, err := auditlog.ParseHistory(f)
+	if err == nil {
+		var rep *auditlog.HistoryReport
+		if rep, err = auditlog.VerifyHistory(h, *key, newest); err == nil {
+			if *asJSON {
+				return writeJSON(stdout, map[string]any{"ok": true, "subject": rep.Subject, "entries": rep.Entries,
+					"checkpoint_size": rep.Size, "complete_from": rep.IndexFrom, "newest_seen": rep.NewestSeen})
+			}
+			fmt.Fprintf(stdout, "history of %s verified: %d entries, complete from entry %d up to the checkpoint of size %d", rep.Subject, rep.Entries, rep.IndexFrom, rep.Size)
+			if rep.NewestSeen {
+				fmt.Fprintf(stdout, "; holds the notice's entry %d", newest.Seq)
+			}
+			fmt.Fprintln(stdout)
+			return nil
+		}
+	}
+	if *asJSON {
+		writeJSON(stdout, map[string]any{"ok": false, "reason": err.Error()})
+	}
+	return err
 }

@@ -71,7 +71,7 @@ func commands() []command {
 		{"caseload", "assign people to caseloads from the host (assign, remove, sync)", runCaseload},
 		{"canary", "plant canary subjects (plant, find)", runCanary},
 		{"partner", "register partner organisations and rotate their credentials (add, rotate)", runPartner},
-		{"audit", "verify the audit log, print its checkpoint or public key (verify, checkpoint, key)", runAudit},
+		{"audit", "verify the audit log, print its checkpoint or public key, a subject's history, or check one (verify, checkpoint, key, history, verify-subject)", runAudit},
 		{"backup", "write an encrypted snapshot of the SQLite store and, apart, its data keys", runBackup},
 		{"restore", "restore a backup into an empty store and verify its audit log", runRestore},
 		{"import", "bulk-create subjects from a CSV or JSON-lines file", runImport},

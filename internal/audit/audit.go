@@ -13,6 +13,13 @@
 // length and its bytes, in a fixed order (seq, time, actor, action,
 // subject, purpose, reason, fields, decision, origin). Any change to any
 // field, or to its position in the sequence, changes the leaf hash.
+//
+// # Subject index
+//
+// A second Merkle log, the subject index, holds a leaf for each entry that
+// names a subject, chained per subject by the previous entry's sequence
+// number ([IndexLeafData]); checkpoints sign its size and root beside the
+// log's ([IndexHead]), so that a person's history can be proved complete.
 package audit
 
 import (

@@ -110,7 +110,7 @@ func TestCheckpointSignOpen(t *testing.T) {
 		t.Fatal("the key is not deterministic in the seed")
 	}
 	root := LeafHash(entry(1))
-	cp, err := s.Sign(1, root)
+	cp, err := s.Sign(1, root, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

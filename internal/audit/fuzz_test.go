@@ -14,7 +14,9 @@ func FuzzOpen(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	cp, _ := s.Sign(3, bytes.Repeat([]byte{1}, 32))
+	cp, _ := s.Sign(3, bytes.Repeat([]byte{1}, 32), nil)
+	f.Add(cp.Note)
+	cp, _ = s.Sign(3, bytes.Repeat([]byte{1}, 32), &IndexHead{From: 1, Size: 2, Root: bytes.Repeat([]byte{2}, 32)})
 	f.Add(cp.Note)
 	f.Add([]byte("coffre/audit\n3\nAAAA\n\n— coffre/audit xyz\n"))
 	f.Add([]byte{})
@@ -23,7 +25,7 @@ func FuzzOpen(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if !bytes.HasPrefix(note, []byte(Body(got.Origin, got.Size, got.Root))) {
+		if !bytes.HasPrefix(note, []byte(Body(got.Origin, got.Size, got.Root, got.Index))) {
 			t.Fatalf("accepted a note whose body is not the checkpoint it parsed to: %q", note)
 		}
 	})
@@ -37,6 +39,9 @@ func FuzzParseLeaf(f *testing.F) {
 		e, err := ParseLeaf(b)
 		if err != nil {
 			return
+		}
+		if s, err := LeafSubject(b); err != nil || s != e.Subject {
+			t.Fatalf("LeafSubject(%q) = %q, %v; ParseLeaf says %q", b, s, err, e.Subject)
 		}
 		if again := LeafData(&e); !bytes.Equal(again, b) {
 			t.Fatalf("%q → %+v → %q", b, e, again)

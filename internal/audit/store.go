@@ -53,4 +53,8 @@ type StoredCheckpoint struct {
 	Range   [][]byte // compact range hashes of the tree at Size
 	Leaves  []byte   // leaf hashes (32 bytes each) of the entries added since the previous checkpoint
 	Created time.Time
+	// Index is the subject index log's head the note signs, and IndexRange
+	// its compact range hashes; nil in checkpoints made before the index.
+	Index      *IndexHead
+	IndexRange [][]byte
 }

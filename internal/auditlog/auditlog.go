@@ -8,6 +8,12 @@
 // hashes of the entries it added, so the verifier can name the first entry
 // that no longer matches, and the compact range of the tree, so the
 // integrator never re-hashes old entries.
+//
+// The integrator also keeps the subject index log (package audit,
+// "Subject index"): for each entry naming a subject, an index leaf chained
+// to that subject's previous entry, the per-subject list of them, and the
+// index log's head, which the checkpoint signs. [SubjectHistory] reads a
+// person's entries with their proofs; [VerifyHistory] checks them offline.
 package auditlog
 
 import (
@@ -67,7 +73,9 @@ func (in *Integrator) Step(ctx context.Context) (uint64, error) {
 	var last *audit.StoredCheckpoint
 	var seqs []int64
 	var hashes []byte
-	var edges map[audit.TileID]audit.Tile
+	var subjects []string // per entry, "" for none
+	var edges, indexEdges map[audit.TileID]audit.Tile
+	var heads map[string]int64
 	err := in.Store.View(ctx, func(ctx context.Context, tx store.Tx) error {
 		var err error
 		last, err = tx.LatestCheckpoint(ctx)
@@ -78,16 +86,33 @@ func (in *Integrator) Step(ctx context.Context) (uint64, error) {
 			return err
 		}
 		from := int64(last.Size) + 1
-		seqs, hashes = seqs[:0], hashes[:0]
+		seqs, hashes, subjects = seqs[:0], hashes[:0], subjects[:0]
+		named := map[string]bool{}
 		err = tx.AuditLeaves(ctx, from, from+int64(maxBatch), func(seq int64, leaf []byte) error {
+			subject, err := audit.LeafSubject(leaf)
+			if err != nil {
+				return fmt.Errorf("entry %d: %w", seq, err)
+			}
 			seqs = append(seqs, seq)
 			hashes = append(hashes, audit.Hasher.HashLeaf(leaf)...)
+			subjects = append(subjects, subject)
+			if subject != "" {
+				named[subject] = true
+			}
 			return nil
 		})
 		if err != nil {
 			return err
 		}
-		edges, err = tx.GetTiles(ctx, audit.EdgeTiles(last.Size))
+		if edges, err = tx.GetTiles(ctx, audit.EdgeTiles(last.Size)); err != nil {
+			return err
+		}
+		if last.Index != nil {
+			if indexEdges, err = tx.GetIndexTiles(ctx, audit.EdgeTiles(last.Index.Size)); err != nil {
+				return err
+			}
+		}
+		heads, err = tx.SubjectHeads(ctx, slices.Sorted(maps.Keys(named)))
 		return err
 	})
 	if err != nil {
@@ -101,6 +126,10 @@ func (in *Integrator) Step(ctx context.Context) (uint64, error) {
 		return 0, fmt.Errorf("integrate: %w", err)
 	}
 	tiler := audit.NewTiler(last.Size, slices.Collect(maps.Values(edges)))
+	ix, err := newIndexStep(last, indexEdges, heads)
+	if err != nil {
+		return 0, fmt.Errorf("integrate: %w", err)
+	}
 	for i, seq := range seqs {
 		if want := int64(tree.Size()) + 1; seq != want {
 			return 0, fmt.Errorf("integrate: audit sequence broken: entry %d where %d was expected", seq, want)
@@ -110,9 +139,15 @@ func (in *Integrator) Step(ctx context.Context) (uint64, error) {
 		if err := tree.Append(h); err != nil {
 			return 0, fmt.Errorf("integrate: %w", err)
 		}
+		if subjects[i] != "" {
+			if err := ix.add(subjects[i], seq, h); err != nil {
+				return 0, fmt.Errorf("integrate: %w", err)
+			}
+		}
 	}
 	leaves := hashes
-	cp, err := in.Signer.Sign(tree.Size(), tree.Root())
+	head := ix.head()
+	cp, err := in.Signer.Sign(tree.Size(), tree.Root(), head)
 	if err != nil {
 		return 0, err
 	}
@@ -120,8 +155,9 @@ func (in *Integrator) Step(ctx context.Context) (uint64, error) {
 	if in.Now != nil {
 		now = in.Now
 	}
-	stored := &audit.StoredCheckpoint{Size: cp.Size, Root: cp.Root, Note: cp.Note, Range: tree.Hashes(), Leaves: leaves, Created: now().UTC()}
-	tiles := tiler.Changed()
+	stored := &audit.StoredCheckpoint{Size: cp.Size, Root: cp.Root, Note: cp.Note, Range: tree.Hashes(), Leaves: leaves, Created: now().UTC(),
+		Index: head, IndexRange: ix.tree.Hashes()}
+	tiles, indexTiles := tiler.Changed(), ix.tiler.Changed()
 	err = in.Store.Update(ctx, func(ctx context.Context, tx store.Tx) error {
 		// Another integrator (another node on the same store) may have
 		// moved on since the read above: then this step is stale and its
@@ -136,7 +172,13 @@ func (in *Integrator) Step(ctx context.Context) (uint64, error) {
 		if err := tx.PutCheckpoint(ctx, stored); err != nil {
 			return err
 		}
-		return tx.PutTiles(ctx, tiles)
+		if err := tx.PutTiles(ctx, tiles); err != nil {
+			return err
+		}
+		if err := tx.PutIndexTiles(ctx, indexTiles); err != nil {
+			return err
+		}
+		return tx.PutSubjectIndex(ctx, ix.entries)
 	})
 	if errors.Is(err, errStale) || errors.Is(err, store.ErrConflict) {
 		return last.Size, nil // another integrator went first; the next step goes on from its checkpoint
@@ -146,6 +188,53 @@ func (in *Integrator) Step(ctx context.Context) (uint64, error) {
 	}
 	in.witness(ctx, stored)
 	return tree.Size(), nil
+}
+
+// indexStep extends the subject index log by one step's entries.
+type indexStep struct {
+	from    int64
+	tree    *audit.Tree
+	tiler   *audit.Tiler     // nil: the tiles are not wanted
+	heads   map[string]int64 // newest seq per subject, as the step goes
+	entries []audit.IndexEntry
+}
+
+// newIndexStep goes on from the index head of last; a checkpoint made
+// before the index (last.Index nil) starts the index after it.
+func newIndexStep(last *audit.StoredCheckpoint, edges map[audit.TileID]audit.Tile, heads map[string]int64) (*indexStep, error) {
+	from, size, rng := int64(last.Size)+1, uint64(0), [][]byte(nil)
+	if last.Index != nil {
+		from, size, rng = last.Index.From, last.Index.Size, last.IndexRange
+	}
+	tree, err := audit.NewTree(size, rng)
+	if err != nil {
+		return nil, fmt.Errorf("subject index: %w", err)
+	}
+	if heads == nil {
+		heads = map[string]int64{}
+	}
+	return &indexStep{from: from, tree: tree, tiler: audit.NewTiler(size, slices.Collect(maps.Values(edges))), heads: heads}, nil
+}
+
+// add appends the index leaf of entry seq about subject, whose log leaf
+// hash is leafHash.
+func (ix *indexStep) add(subject string, seq int64, leafHash []byte) error {
+	prev := ix.heads[subject]
+	h := audit.IndexLeafHash(subject, seq, leafHash, prev)
+	pos := ix.tree.Size()
+	if ix.tiler != nil { // nil when Verify rebuilds the index
+		ix.tiler.Append(pos, h)
+	}
+	if err := ix.tree.Append(h); err != nil {
+		return fmt.Errorf("subject index: %w", err)
+	}
+	ix.entries = append(ix.entries, audit.IndexEntry{Subject: subject, Seq: seq, Pos: pos, Prev: prev})
+	ix.heads[subject] = seq
+	return nil
+}
+
+func (ix *indexStep) head() *audit.IndexHead {
+	return &audit.IndexHead{From: ix.from, Size: ix.tree.Size(), Root: ix.tree.Root()}
 }
 
 // witness pushes a new checkpoint to every witness.

@@ -34,7 +34,9 @@ type Report struct {
 // the recomputed tree, and the leaf hashes it recorded against the entries.
 // Any deletion, modification, reordering or insertion of entries, or a
 // rewrite of the log's tail, returns a *TamperError naming the first bad
-// index.
+// index. It also rebuilds the subject index log from the entries and
+// checks each signed index head against it, so that a person's history,
+// proved against that head, leaves out nothing the log holds.
 //
 // Pages of entries are read and hashed by two goroutines ahead of the
 // checks, which stay sequential.
@@ -52,6 +54,7 @@ func Verify(ctx context.Context, s store.Store, vkey string) (*Report, error) {
 	pages := readLeafPages(ctx, s, last)
 
 	tree, _ := audit.NewTree(0, nil)
+	var ix *indexStep // the subject index, from the first checkpoint that signs one
 	rep := &Report{}
 	var cps []audit.StoredCheckpoint // pending checkpoints, by size
 	var cpAfter, prevSize uint64
@@ -80,6 +83,26 @@ func Verify(ctx context.Context, s store.Store, vkey string) (*Report, error) {
 				return nil, &TamperError{Index: idx, Reason: fmt.Sprintf("missing: the next stored entry is number %d", seq)}
 			}
 			h := p.hashes[32*i : 32*i+32]
+			if len(cps) > 0 && idx == prevSize {
+				// The first entry a checkpoint vouches for: does it sign
+				// the subject index, and from where?
+				switch c := &cps[0]; {
+				case c.Index == nil && ix != nil:
+					return nil, &TamperError{Index: idx, Reason: fmt.Sprintf("the checkpoint of size %d signs no subject index, but an earlier one did", c.Size)}
+				case c.Index != nil && ix == nil:
+					if c.Index.From != int64(prevSize)+1 {
+						return nil, &TamperError{Index: idx, Reason: fmt.Sprintf("the checkpoint of size %d starts the subject index at entry %d, not %d", c.Size, c.Index.From, prevSize+1)}
+					}
+					ix, _ = newIndexStep(&audit.StoredCheckpoint{Size: prevSize}, nil, nil)
+					ix.tiler = nil
+				}
+			}
+			if ix != nil && p.subjects[i] != "" && len(cps) > 0 {
+				if err := ix.add(p.subjects[i], seq, h); err != nil {
+					return nil, err
+				}
+				ix.entries = ix.entries[:0] // only the tree and the heads are checked
+			}
 			if len(cps) > 0 {
 				c := &cps[0]
 				off := (idx - prevSize) * 32
@@ -92,7 +115,7 @@ func Verify(ctx context.Context, s store.Store, vkey string) (*Report, error) {
 			}
 			rep.Entries++
 			if len(cps) > 0 && tree.Size() == cps[0].Size {
-				if err := checkCheckpoint(&cps[0], tree, vkey, prevSize); err != nil {
+				if err := checkCheckpoint(&cps[0], tree, ix, vkey, prevSize); err != nil {
 					return nil, err
 				}
 				rep.Checkpoints++
@@ -113,9 +136,10 @@ func Verify(ctx context.Context, s store.Store, vkey string) (*Report, error) {
 
 // leafPage is one page of entries, as sequence numbers and leaf hashes.
 type leafPage struct {
-	seqs   []int64
-	hashes []byte
-	err    error
+	seqs     []int64
+	hashes   []byte
+	subjects []string // "" for none
+	err      error
 }
 
 // readLeafPages reads entries 1…last in pages, two pages at a time, and
@@ -138,8 +162,12 @@ func readLeafPages(ctx context.Context, s store.Store, last int64) <-chan chan l
 				p.seqs, p.hashes = make([]int64, 0, to-from), make([]byte, 0, 32*(to-from))
 				p.err = s.View(ctx, func(ctx context.Context, tx store.Tx) error {
 					return tx.AuditLeaves(ctx, from, to, func(seq int64, leaf []byte) error {
+						// A leaf whose subject cannot be read hashes all the
+						// same: the checks name it as a bad leaf.
+						subject, _ := audit.LeafSubject(leaf)
 						p.seqs = append(p.seqs, seq)
 						p.hashes = append(p.hashes, audit.Hasher.HashLeaf(leaf)...)
+						p.subjects = append(p.subjects, subject)
 						return nil
 					})
 				})
@@ -150,7 +178,7 @@ func readLeafPages(ctx context.Context, s store.Store, last int64) <-chan chan l
 	return futures
 }
 
-func checkCheckpoint(c *audit.StoredCheckpoint, tree *audit.Tree, vkey string, prevSize uint64) error {
+func checkCheckpoint(c *audit.StoredCheckpoint, tree *audit.Tree, ix *indexStep, vkey string, prevSize uint64) error {
 	first := prevSize // the checkpoint vouches for entries [prevSize, c.Size)
 	opened, err := audit.Open(c.Note, vkey)
 	if err != nil {
@@ -161,6 +189,14 @@ func checkCheckpoint(c *audit.StoredCheckpoint, tree *audit.Tree, vkey string, p
 	}
 	if !bytes.Equal(tree.Root(), c.Root) {
 		return &TamperError{Index: first, Reason: fmt.Sprintf("entries up to %d do not hash to the signed root of that size", c.Size)}
+	}
+	if (opened.Index == nil) != (c.Index == nil) || c.Index != nil && (opened.Index.From != c.Index.From || opened.Index.Size != c.Index.Size || !bytes.Equal(opened.Index.Root, c.Index.Root)) {
+		return &TamperError{Index: first, Reason: fmt.Sprintf("the stored subject index head of the checkpoint of size %d differs from its signed note", c.Size)}
+	}
+	if c.Index != nil {
+		if head := ix.head(); head.Size != c.Index.Size || !bytes.Equal(head.Root, c.Index.Root) {
+			return &TamperError{Index: first, Reason: fmt.Sprintf("the subject index signed by the checkpoint of size %d (%d leaves) is not the one its entries make (%d leaves)", c.Size, c.Index.Size, head.Size)}
+		}
 	}
 	return nil
 }

@@ -1,7 +1,7 @@
 // Package store declares what a store offers Coffre: transactions
 // ([Store]) over [Tx], the union of the narrow interfaces that each
 // consumer declares in its own package (records in package subject,
-// accounts in identity, the audit log in audit, the guard's memory in
+// accounts in identity, the audit log and its subject index in audit, the guard's memory in
 // guard, queued messages and their delivery in outbox, the seal flag in seal, root key versions
 // and wrapped keys in rotate, blind-index generations in reindex). Helpers take the narrow interface
 // they use; only the stores implement all of Tx.
@@ -79,6 +79,7 @@ type Tx interface {
 	subject.Indexes
 	audit.Log
 	audit.Checkpoints
+	audit.SubjectIndex
 	identity.Operators
 	identity.Sessions
 	identity.Factors

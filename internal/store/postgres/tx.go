@@ -688,29 +688,55 @@ func (t *tx) PutCheckpoint(ctx context.Context, c *audit.StoredCheckpoint) error
 	if lv == nil {
 		lv = []byte{}
 	}
-	return t.insertOne(ctx, "put checkpoint", `INSERT INTO checkpoints (size, root, note, compact_range, leaves, created) VALUES ($1, $2, $3, $4, $5, $6)`,
-		int64(c.Size), c.Root, c.Note, rng, lv, micros(c.Created))
+	var ifrom, isize *int64
+	var iroot, irng []byte
+	if c.Index != nil {
+		from, size := c.Index.From, int64(c.Index.Size)
+		ifrom, isize, iroot = &from, &size, c.Index.Root
+		if irng = bytes.Join(c.IndexRange, nil); irng == nil {
+			irng = []byte{}
+		}
+	}
+	return t.insertOne(ctx, "put checkpoint", `INSERT INTO checkpoints (size, root, note, compact_range, leaves, created, index_from, index_size, index_root, index_range) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+		int64(c.Size), c.Root, c.Note, rng, lv, micros(c.Created), ifrom, isize, iroot, irng)
 }
 
 func scanCheckpoint(r pgx.Row) (*audit.StoredCheckpoint, error) {
 	c := &audit.StoredCheckpoint{}
 	var size, created int64
-	var rng []byte
-	if err := r.Scan(&size, &c.Root, &c.Note, &rng, &c.Leaves, &created); err != nil {
+	var rng, iroot, irng []byte
+	var ifrom, isize *int64
+	if err := r.Scan(&size, &c.Root, &c.Note, &rng, &c.Leaves, &created, &ifrom, &isize, &iroot, &irng); err != nil {
 		return nil, err
 	}
-	if len(rng)%32 != 0 {
-		return nil, fmt.Errorf("checkpoint %d: range of %d bytes", size, len(rng))
+	var err error
+	if c.Range, err = splitHashes(rng); err != nil {
+		return nil, fmt.Errorf("checkpoint %d: range: %w", size, err)
 	}
-	for i := 0; i < len(rng); i += 32 {
-		c.Range = append(c.Range, rng[i:i+32])
+	if ifrom != nil && isize != nil {
+		c.Index = &audit.IndexHead{From: *ifrom, Size: uint64(*isize), Root: iroot}
+		if c.IndexRange, err = splitHashes(irng); err != nil {
+			return nil, fmt.Errorf("checkpoint %d: index range: %w", size, err)
+		}
 	}
 	c.Size, c.Created = uint64(size), fromMicros(created)
 	return c, nil
 }
 
+// splitHashes cuts concatenated 32-byte hashes apart.
+func splitHashes(b []byte) ([][]byte, error) {
+	if len(b)%32 != 0 {
+		return nil, fmt.Errorf("%d bytes, not a multiple of 32", len(b))
+	}
+	var out [][]byte
+	for i := 0; i < len(b); i += 32 {
+		out = append(out, b[i:i+32])
+	}
+	return out, nil
+}
+
 func (t *tx) LatestCheckpoint(ctx context.Context) (*audit.StoredCheckpoint, error) {
-	c, err := scanCheckpoint(t.q.QueryRow(ctx, `SELECT size, root, note, compact_range, ''::bytea, created FROM checkpoints ORDER BY size DESC LIMIT 1`))
+	c, err := scanCheckpoint(t.q.QueryRow(ctx, `SELECT size, root, note, compact_range, ''::bytea, created, index_from, index_size, index_root, index_range FROM checkpoints ORDER BY size DESC LIMIT 1`))
 	if err != nil {
 		return nil, notFound(err, "latest checkpoint")
 	}
@@ -718,7 +744,7 @@ func (t *tx) LatestCheckpoint(ctx context.Context) (*audit.StoredCheckpoint, err
 }
 
 func (t *tx) CheckpointsAfter(ctx context.Context, after uint64, limit int) ([]audit.StoredCheckpoint, error) {
-	rows, err := t.q.Query(ctx, `SELECT size, root, note, compact_range, leaves, created FROM checkpoints WHERE size > $1 ORDER BY size LIMIT $2`, int64(after), limit)
+	rows, err := t.q.Query(ctx, `SELECT size, root, note, compact_range, leaves, created, index_from, index_size, index_root, index_range FROM checkpoints WHERE size > $1 ORDER BY size LIMIT $2`, int64(after), limit)
 	if err != nil {
 		return nil, fmt.Errorf("checkpoints: %w", err)
 	}

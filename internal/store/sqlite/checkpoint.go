@@ -20,7 +20,15 @@ func (t *tx) PutCheckpoint(ctx context.Context, c *audit.StoredCheckpoint) error
 	if leaves == nil {
 		leaves = []byte{}
 	}
-	_, err := t.exec(ctx, "putCheckpoint", int64(c.Size), c.Root, c.Note, rng, leaves, micros(c.Created))
+	var ifrom, isize any
+	var iroot, irng []byte
+	if c.Index != nil {
+		ifrom, isize, iroot = c.Index.From, int64(c.Index.Size), c.Index.Root
+		if irng = bytes.Join(c.IndexRange, nil); irng == nil {
+			irng = []byte{}
+		}
+	}
+	_, err := t.exec(ctx, "putCheckpoint", int64(c.Size), c.Root, c.Note, rng, leaves, micros(c.Created), ifrom, isize, iroot, irng)
 	if isConstraint(err) {
 		return fmt.Errorf("put checkpoint: %w", store.ErrConflict)
 	}
@@ -33,18 +41,35 @@ func (t *tx) PutCheckpoint(ctx context.Context, c *audit.StoredCheckpoint) error
 func scanCheckpoint(scan func(...any) error) (*audit.StoredCheckpoint, error) {
 	c := &audit.StoredCheckpoint{}
 	var size, created int64
-	var rng []byte
-	if err := scan(&size, &c.Root, &c.Note, &rng, &c.Leaves, &created); err != nil {
+	var rng, iroot, irng []byte
+	var ifrom, isize sql.NullInt64
+	if err := scan(&size, &c.Root, &c.Note, &rng, &c.Leaves, &created, &ifrom, &isize, &iroot, &irng); err != nil {
 		return nil, err
 	}
-	if len(rng)%32 != 0 {
-		return nil, fmt.Errorf("checkpoint %d: range of %d bytes", size, len(rng))
+	var err error
+	if c.Range, err = splitHashes(rng); err != nil {
+		return nil, fmt.Errorf("checkpoint %d: range: %w", size, err)
 	}
-	for i := 0; i < len(rng); i += 32 {
-		c.Range = append(c.Range, rng[i:i+32])
+	if ifrom.Valid {
+		c.Index = &audit.IndexHead{From: ifrom.Int64, Size: uint64(isize.Int64), Root: iroot}
+		if c.IndexRange, err = splitHashes(irng); err != nil {
+			return nil, fmt.Errorf("checkpoint %d: index range: %w", size, err)
+		}
 	}
 	c.Size, c.Created = uint64(size), fromMicros(created)
 	return c, nil
+}
+
+// splitHashes cuts concatenated 32-byte hashes apart.
+func splitHashes(b []byte) ([][]byte, error) {
+	if len(b)%32 != 0 {
+		return nil, fmt.Errorf("%d bytes, not a multiple of 32", len(b))
+	}
+	var out [][]byte
+	for i := 0; i < len(b); i += 32 {
+		out = append(out, b[i:i+32])
+	}
+	return out, nil
 }
 
 func (t *tx) LatestCheckpoint(ctx context.Context) (*audit.StoredCheckpoint, error) {

@@ -1,0 +1,268 @@
+package auditlog
+
+import (
+	"bytes"
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+
+	"github.com/coffre/coffre/internal/audit"
+	"github.com/coffre/coffre/internal/store"
+	"github.com/transparency-dev/merkle/proof"
+)
+
+// HistoryFormat names the file format of a [History] (its "format" field).
+const HistoryFormat = "coffre-subject-history/v1"
+
+// Bounds of a history file: MaxHistoryBytes on the file, MaxHistoryEntries
+// on its entries; a proof has at most 64 hashes (a tree of 2^64 leaves).
+const (
+	MaxHistoryBytes   = 256 << 20
+	MaxHistoryEntries = 1_000_000
+)
+
+// History is a subject's entries up to a signed checkpoint, with what
+// proves them complete; it is saved as JSON (see docs/design.md "A history
+// the person can verify is complete"):
+//
+//	{"format": "coffre-subject-history/v1",
+//	 "subject": "sub_…",
+//	 "checkpoint": "<the signed note, as text>",
+//	 "entries": [{"seq": 57, "leaf": "<base64 of the stored leaf>",
+//	              "proof": ["<base64 hash>", …],
+//	              "index": 12, "previous": 40,
+//	              "index_proof": ["<base64 hash>", …]}, …]}
+//
+// Entries are newest first. An entry's proof is the inclusion proof of its
+// leaf hash at seq-1 in the log of the checkpoint's size; index is its
+// index leaf's position in the subject index log and index_proof that
+// leaf's inclusion proof against the index head the checkpoint signs;
+// previous is the seq of the subject's entry before it (0: none).
+type History struct {
+	Format     string         `json:"format"`
+	Subject    string         `json:"subject"`
+	Checkpoint string         `json:"checkpoint"`
+	Entries    []HistoryEntry `json:"entries"`
+}
+
+// HistoryEntry is one entry of a [History].
+type HistoryEntry struct {
+	Seq        int64    `json:"seq"`
+	Leaf       []byte   `json:"leaf"`
+	Proof      [][]byte `json:"proof"`
+	Index      uint64   `json:"index"`
+	Previous   int64    `json:"previous"`
+	IndexProof [][]byte `json:"index_proof"`
+}
+
+// ErrNoIndex is returned for a history asked of a checkpoint that signs
+// no subject index (made before it).
+var ErrNoIndex = errors.New("the checkpoint signs no subject index")
+
+// SubjectHistory returns every entry about subject up to the checkpoint of
+// size (0: the latest), with the proofs that make it checkable offline by
+// [VerifyHistory]. It reads the per-subject index and the tiles, never
+// the whole log.
+func SubjectHistory(ctx context.Context, s store.Store, subject string, size uint64) (*History, error) {
+	if subject == "" {
+		return nil, fmt.Errorf("subject history: no subject")
+	}
+	h := &History{Format: HistoryFormat, Subject: subject, Entries: []HistoryEntry{}}
+	err := s.View(ctx, func(ctx context.Context, tx store.Tx) error {
+		var c *audit.StoredCheckpoint
+		var err error
+		if size == 0 {
+			c, err = tx.LatestCheckpoint(ctx)
+		} else {
+			var cs []audit.StoredCheckpoint
+			if cs, err = tx.CheckpointsAfter(ctx, size-1, 1); err == nil && (len(cs) == 0 || cs[0].Size != size) {
+				err = fmt.Errorf("no checkpoint of size %d: %w", size, store.ErrNotFound)
+			} else if err == nil {
+				c = &cs[0]
+			}
+		}
+		if err != nil {
+			return err
+		}
+		if c.Index == nil {
+			return ErrNoIndex
+		}
+		h.Checkpoint = string(c.Note)
+		rows, err := tx.SubjectIndex(ctx, subject, c.Index.Size, MaxHistoryEntries+1)
+		if err != nil {
+			return err
+		}
+		if len(rows) > MaxHistoryEntries {
+			return fmt.Errorf("subject %s has more than %d entries", subject, MaxHistoryEntries)
+		}
+		logTiles := func(ids []audit.TileID) (map[audit.TileID]audit.Tile, error) { return tx.GetTiles(ctx, ids) }
+		indexTiles := func(ids []audit.TileID) (map[audit.TileID]audit.Tile, error) { return tx.GetIndexTiles(ctx, ids) }
+		for _, r := range rows {
+			e := HistoryEntry{Seq: r.Seq, Index: r.Pos, Previous: r.Prev}
+			err := tx.AuditLeaves(ctx, r.Seq, r.Seq+1, func(_ int64, leaf []byte) error {
+				e.Leaf = bytes.Clone(leaf)
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+			if e.Leaf == nil {
+				return fmt.Errorf("entry %d of the subject index is not in the log: %w", r.Seq, store.ErrNotFound)
+			}
+			if e.Proof, err = audit.InclusionProof(uint64(r.Seq-1), c.Size, logTiles); err != nil {
+				return fmt.Errorf("entry %d: %w", r.Seq, err)
+			}
+			if e.IndexProof, err = audit.InclusionProof(r.Pos, c.Index.Size, indexTiles); err != nil {
+				return fmt.Errorf("entry %d: index: %w", r.Seq, err)
+			}
+			h.Entries = append(h.Entries, e)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("subject history: %w", err)
+	}
+	return h, nil
+}
+
+// ErrBadHistory is returned by ParseHistory for a file that is not a
+// history, and wrapped by VerifyHistory for one that does not verify.
+var ErrBadHistory = errors.New("subject history does not verify")
+
+// ParseHistory reads a history file (at most MaxHistoryBytes): the format,
+// known fields only, bounded entries and proofs, 32-byte hashes.
+func ParseHistory(r io.Reader) (*History, error) {
+	b, err := io.ReadAll(io.LimitReader(r, MaxHistoryBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("read history: %w", err)
+	}
+	if len(b) > MaxHistoryBytes {
+		return nil, fmt.Errorf("%w: the file is larger than %d bytes", ErrBadHistory, MaxHistoryBytes)
+	}
+	d := json.NewDecoder(bytes.NewReader(b))
+	d.DisallowUnknownFields()
+	var h History
+	if err := d.Decode(&h); err != nil {
+		return nil, fmt.Errorf("%w: not a history file: %v", ErrBadHistory, err)
+	}
+	if d.More() {
+		return nil, fmt.Errorf("%w: not a history file: data after the history", ErrBadHistory)
+	}
+	if h.Format != HistoryFormat {
+		return nil, fmt.Errorf("%w: format %q, want %q", ErrBadHistory, h.Format, HistoryFormat)
+	}
+	if len(h.Entries) > MaxHistoryEntries {
+		return nil, fmt.Errorf("%w: more than %d entries", ErrBadHistory, MaxHistoryEntries)
+	}
+	for _, e := range h.Entries {
+		for _, p := range [][][]byte{e.Proof, e.IndexProof} {
+			if len(p) > 64 {
+				return nil, fmt.Errorf("%w: entry %d: a proof of %d hashes", ErrBadHistory, e.Seq, len(p))
+			}
+			for _, x := range p {
+				if len(x) != 32 {
+					return nil, fmt.Errorf("%w: entry %d: a proof hash of %d bytes", ErrBadHistory, e.Seq, len(x))
+				}
+			}
+		}
+	}
+	return &h, nil
+}
+
+// Newest names the newest entry a person was told of (a notice carries
+// it): its seq and leaf hash.
+type Newest struct {
+	Seq      int64
+	LeafHash []byte
+}
+
+// ParseNewest reads "SEQ:LEAFHASH", the leaf hash in hex.
+func ParseNewest(s string) (*Newest, error) {
+	seq, hash, ok := strings.Cut(s, ":")
+	n, err := strconv.ParseInt(seq, 10, 64)
+	h, err2 := hex.DecodeString(hash)
+	if !ok || err != nil || err2 != nil || n < 1 || len(h) != 32 {
+		return nil, fmt.Errorf("want SEQ:LEAFHASH, the entry's number and its leaf hash in hex (64 digits)")
+	}
+	return &Newest{Seq: n, LeafHash: h}, nil
+}
+
+// HistoryReport is what a verified history shows.
+type HistoryReport struct {
+	Subject    string
+	Entries    int
+	Size       uint64 // the checkpoint's log size
+	IndexFrom  int64  // the history is complete from this entry on
+	IndexSize  uint64
+	NewestSeen bool // a Newest was given and is in the history
+}
+
+// VerifyHistory checks a history offline with the log's verifier key: the
+// checkpoint's signature; each entry's leaf (canonical, about the subject,
+// of its seq) and its inclusion proof in the log; each index leaf's
+// inclusion proof in the index log; the chain of index leaves from the
+// newest entry down to one with no previous entry, with nothing missing;
+// and, when newest is given, that this entry is in the history. An error
+// wraps ErrBadHistory (or audit.ErrBadCheckpoint) and names what failed.
+func VerifyHistory(h *History, vkey string, newest *Newest) (*HistoryReport, error) {
+	cp, err := audit.Open([]byte(h.Checkpoint), vkey)
+	if err != nil {
+		return nil, fmt.Errorf("history checkpoint: %w", err)
+	}
+	if cp.Index == nil {
+		return nil, fmt.Errorf("%w: the checkpoint of size %d signs no subject index (it was made before the index); ask for a history against a newer checkpoint", ErrBadHistory, cp.Size)
+	}
+	if h.Subject == "" {
+		return nil, fmt.Errorf("%w: no subject", ErrBadHistory)
+	}
+	rep := &HistoryReport{Subject: h.Subject, Entries: len(h.Entries), Size: cp.Size, IndexFrom: cp.Index.From, IndexSize: cp.Index.Size}
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf("%w: "+format, append([]any{ErrBadHistory}, args...)...)
+	}
+	for i, e := range h.Entries {
+		got, err := audit.ParseLeaf(e.Leaf)
+		if err != nil {
+			return nil, bad("entry %d: its leaf is not an audit entry", e.Seq)
+		}
+		if got.Seq != e.Seq || got.Subject != h.Subject {
+			return nil, bad("entry %d: its leaf is entry %d about %q, not entry %d about %q", e.Seq, got.Seq, got.Subject, e.Seq, h.Subject)
+		}
+		if e.Seq < 1 || uint64(e.Seq) > cp.Size {
+			return nil, bad("entry %d is not in the checkpoint of size %d", e.Seq, cp.Size)
+		}
+		lh := audit.Hasher.HashLeaf(e.Leaf)
+		if err := proof.VerifyInclusion(audit.Hasher, uint64(e.Seq-1), cp.Size, lh, e.Proof, cp.Root); err != nil {
+			return nil, bad("entry %d: its inclusion proof in the log does not verify against the signed root: %v", e.Seq, err)
+		}
+		ih := audit.IndexLeafHash(h.Subject, e.Seq, lh, e.Previous)
+		if err := proof.VerifyInclusion(audit.Hasher, e.Index, cp.Index.Size, ih, e.IndexProof, cp.Index.Root); err != nil {
+			return nil, bad("entry %d: its index leaf (position %d, previous entry %d) is not in the signed subject index: %v", e.Seq, e.Index, e.Previous, err)
+		}
+		// The chain: this entry names the next one in the history (older)
+		// as the subject's previous entry, and the oldest names none.
+		switch {
+		case i+1 < len(h.Entries) && e.Previous != h.Entries[i+1].Seq:
+			return nil, bad("entry %d names entry %d as the subject's previous entry, but the next entry in the history is %d: an entry is missing", e.Seq, e.Previous, h.Entries[i+1].Seq)
+		case i+1 == len(h.Entries) && e.Previous != 0:
+			return nil, bad("the oldest entry in the history, %d, names entry %d as the subject's previous entry: the history is cut short", e.Seq, e.Previous)
+		}
+		if newest != nil && e.Seq == newest.Seq {
+			if !bytes.Equal(lh, newest.LeafHash) {
+				return nil, bad("entry %d has leaf hash %x, but the notice names %x", e.Seq, lh, newest.LeafHash)
+			}
+			rep.NewestSeen = true
+		}
+	}
+	if newest != nil && !rep.NewestSeen {
+		if uint64(newest.Seq) > cp.Size {
+			return nil, bad("the notice's entry %d is after the checkpoint (size %d): ask for a history against a newer checkpoint", newest.Seq, cp.Size)
+		}
+		return nil, bad("the notice's entry %d is not in the history: the history leaves it out", newest.Seq)
+	}
+	return rep, nil
+}
