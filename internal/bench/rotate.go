@@ -147,8 +147,8 @@ func (b *RotateBench) status(ctx context.Context, client *http.Client, base, tok
 	return &st, nil
 }
 
-// call sends in (nil: no body) to url with the session token and decodes
-// a 200 answer into out.
+// call sends in (nil: no body) to url, with the session token unless
+// it is empty, and decodes a 200 answer into out.
 func call(ctx context.Context, client *http.Client, method, url, token string, in, out any) error {
 	var body io.Reader
 	if in != nil {
@@ -162,7 +162,9 @@ func call(ctx context.Context, client *http.Client, method, url, token string, i
 	if err != nil {
 		return err
 	}
-	req.Header.Set("Authorization", "Bearer "+token)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := client.Do(req)
 	if err != nil {
