@@ -43,6 +43,7 @@ import (
 
 	"github.com/coffre/coffre/internal/envelope"
 	"github.com/coffre/coffre/internal/keyset"
+	"github.com/coffre/coffre/internal/pace"
 	"github.com/coffre/coffre/internal/subject"
 )
 
@@ -395,7 +396,7 @@ func (r *Rebuilder) Retire(ctx context.Context) error {
 			}
 			deleted, done = deleted+n, n == 0
 			if !done {
-				r.rest(ctx, time.Since(t0))
+				pace.Rest(ctx, r.rest(), time.Since(t0))
 			}
 		}
 		if done {
@@ -406,18 +407,12 @@ func (r *Rebuilder) Retire(ctx context.Context) error {
 }
 
 // rest waits Rest times d, or until ctx ends.
-func (r *Rebuilder) rest(ctx context.Context, d time.Duration) {
-	rest := r.Rest
-	if rest == 0 {
-		rest = DefaultRest
+// rest is Rest, or DefaultRest when 0.
+func (r *Rebuilder) rest() float64 {
+	if r.Rest == 0 {
+		return DefaultRest
 	}
-	if rest <= 0 {
-		return
-	}
-	select {
-	case <-ctx.Done():
-	case <-time.After(time.Duration(float64(d) * rest)):
-	}
+	return r.Rest
 }
 
 // Run syncs, runs the pass and retires until ctx ends, looking for work
@@ -427,34 +422,15 @@ func (r *Rebuilder) Run(ctx context.Context) {
 	if tick <= 0 {
 		tick = DefaultTick
 	}
-	t := time.NewTicker(tick)
-	defer t.Stop()
-	for {
-		if err := r.work(ctx); err != nil && ctx.Err() == nil {
-			r.logger().ErrorContext(ctx, "blind index rebuild", "error", err)
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
+	pace.Every(ctx, tick, r.logger(), "blind index rebuild", r.work)
 }
 
 func (r *Rebuilder) work(ctx context.Context) error {
 	if err := r.Sync(ctx); err != nil {
 		return err
 	}
-	for ctx.Err() == nil {
-		t0 := time.Now()
-		more, err := r.Step(ctx)
-		if err != nil {
-			return err
-		}
-		if !more {
-			break
-		}
-		r.rest(ctx, time.Since(t0))
+	if err := pace.Steps(ctx, r.rest(), r.Step); err != nil {
+		return err
 	}
 	if err := r.Retire(ctx); err != nil {
 		return err

@@ -36,6 +36,7 @@ import (
 
 	"github.com/coffre/coffre/internal/envelope"
 	"github.com/coffre/coffre/internal/keyset"
+	"github.com/coffre/coffre/internal/pace"
 )
 
 // Errors callers branch on.
@@ -453,18 +454,7 @@ func (r *Rotator) Run(ctx context.Context) {
 	if tick <= 0 {
 		tick = DefaultTick
 	}
-	t := time.NewTicker(tick)
-	defer t.Stop()
-	for {
-		if err := r.work(ctx); err != nil && ctx.Err() == nil {
-			r.logger().ErrorContext(ctx, "key rotation", "error", err)
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
+	pace.Every(ctx, tick, r.logger(), "key rotation", r.work)
 }
 
 func (r *Rotator) work(ctx context.Context) error {
@@ -475,21 +465,8 @@ func (r *Rotator) work(ctx context.Context) error {
 	if rest == 0 {
 		rest = DefaultRest
 	}
-	for ctx.Err() == nil {
-		t0 := time.Now()
-		more, err := r.Step(ctx)
-		if err != nil {
-			return err
-		}
-		if !more {
-			break
-		}
-		if rest > 0 {
-			select {
-			case <-ctx.Done():
-			case <-time.After(time.Duration(float64(time.Since(t0)) * rest)):
-			}
-		}
+	if err := pace.Steps(ctx, rest, r.Step); err != nil {
+		return err
 	}
 	return r.Retire(ctx)
 }
