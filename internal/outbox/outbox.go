@@ -28,6 +28,11 @@ import (
 type Queue interface {
 	// PutOutbox queues a message of kind (e.g. "alert") for delivery.
 	PutOutbox(ctx context.Context, kind string, payload []byte, at time.Time) error
+	// PutMessage queues a message that needs no expansion (a notice to
+	// one person, whose address is resolved when it is sent): Kind,
+	// Channel, Recipient, Key and Payload set, due at Next, created at
+	// Created. A message whose Key is queued already is left out.
+	PutMessage(ctx context.Context, m *Message) error
 }
 
 // Channels a message goes by.
@@ -35,6 +40,10 @@ const (
 	ChannelEmail   = "email"
 	ChannelWebhook = "webhook"
 	ChannelSMS     = "sms"
+	// ChannelPerson is a message to a person in the directory: its
+	// Recipient is the subject's id, and the sender resolves the address
+	// (email or phone, from the record) when it sends.
+	ChannelPerson = "person"
 )
 
 // States of a message.

@@ -115,6 +115,45 @@ type Purpose struct {
 	// StepUpGroup names the purposes one step-up serves: "" means the
 	// purpose's own name, so that each purpose needs its own.
 	StepUpGroup string
+	// Notice is what the person is told of an access under the purpose:
+	// NoticeImmediate (the default), NoticeDigest, NoticeHistory or
+	// NoticeDeferred.
+	Notice string
+	// NoticeNamesOperator puts the operator's id in the person's notices
+	// and history; by default they name the organisation, unit and role
+	// (CJEU C-579/21 owes the person dates and purposes, not necessarily
+	// the employee).
+	NoticeNamesOperator bool
+	// DeferredBasis is the legal basis of a NoticeDeferred purpose (the
+	// law that allows telling the person only later), DeferredFor how
+	// long after the access the person may be told.
+	DeferredBasis string
+	DeferredFor   time.Duration
+}
+
+// What a person is told of an access (Purpose.Notice).
+const (
+	// NoticeImmediate sends a notice at once.
+	NoticeImmediate = "immediate"
+	// NoticeDigest gathers the day's accesses into one daily message.
+	NoticeDigest = "digest"
+	// NoticeHistory sends nothing: the access is in the person's history
+	// only (a payroll run must not send a message to every employee).
+	NoticeHistory = "history"
+	// NoticeDeferred tells the person nothing before DeferredFor has
+	// passed (a legal basis allows it); then the notice is sent.
+	NoticeDeferred = "deferred"
+)
+
+// NoticeModes lists the values of Purpose.Notice.
+var NoticeModes = []string{NoticeImmediate, NoticeDigest, NoticeHistory, NoticeDeferred}
+
+// NoticeMode is the purpose's notice mode, NoticeImmediate when unset.
+func (pu *Purpose) NoticeMode() string {
+	if pu.Notice == "" {
+		return NoticeImmediate
+	}
+	return pu.Notice
 }
 
 // Group returns the purpose's step-up group: StepUpGroup, or its name.

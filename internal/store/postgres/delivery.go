@@ -89,6 +89,13 @@ func (t *tx) Expand(ctx context.Context, row int64, msgs []outbox.Message, at ti
 	return nil
 }
 
+func (t *tx) PutMessage(ctx context.Context, m *outbox.Message) error {
+	_, err := t.exec(ctx, "put message", `INSERT INTO deliveries (source, kind, channel, recipient, idem, payload, next_at, created)
+		VALUES (0, $1, $2, $3, $4, $5, $6, $7) ON CONFLICT (idem) DO NOTHING`,
+		m.Kind, m.Channel, m.Recipient, m.Key, m.Payload, micros(m.Next), micros(m.Created))
+	return err
+}
+
 // Claim locks the due messages it takes with FOR UPDATE SKIP LOCKED: a
 // message another node's transaction is claiming is skipped, not waited
 // for, and once that transaction commits its lease keeps the message

@@ -88,6 +88,13 @@ func (t *tx) Expand(ctx context.Context, row int64, msgs []outbox.Message, at ti
 	return nil
 }
 
+func (t *tx) PutMessage(ctx context.Context, m *outbox.Message) error {
+	if _, err := t.exec(ctx, "putMessage", m.Kind, m.Channel, m.Recipient, m.Key, m.Payload, micros(m.Next), micros(m.Created)); err != nil {
+		return fmt.Errorf("put message: %w", err)
+	}
+	return nil
+}
+
 func (t *tx) Claim(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int) ([]outbox.Message, error) {
 	rows, err := t.rows(ctx, "claimDeliveries", owner, micros(now), micros(now.Add(lease)), limit)
 	out, err := t.scanDeliveries(rows, err, "claim deliveries")

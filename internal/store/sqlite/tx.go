@@ -154,6 +154,8 @@ var queries = map[string]string{
 	"outboxExists": `SELECT 1 FROM outbox WHERE id = ?`,
 	"putDelivery": `INSERT INTO deliveries (source, kind, channel, recipient, idem, payload, next_at, created) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)
 		ON CONFLICT (idem) DO NOTHING`,
+	"putMessage": `INSERT INTO deliveries (source, kind, channel, recipient, idem, payload, next_at, created) VALUES (0, ?1, ?2, ?3, ?4, ?5, ?6, ?7)
+		ON CONFLICT (idem) DO NOTHING`,
 	"claimDeliveries": `UPDATE deliveries SET lease_owner = ?1, lease_until = ?3, tries = tries + 1
 		WHERE id IN (SELECT id FROM deliveries WHERE status = 'pending' AND next_at <= ?2 AND lease_until <= ?2 ORDER BY next_at, id LIMIT ?4)
 		RETURNING ` + deliveryColumns,

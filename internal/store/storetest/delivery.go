@@ -198,3 +198,30 @@ func deliveryClaimOnce(t *testing.T, s store.Store) {
 		t.Errorf("claimed %d messages, want %d", len(seen), n)
 	}
 }
+
+// deliveryPutMessage: a message queued directly (a notice) is due at its
+// Next, not before, keeps its creation time, and a second one with the
+// same key is left out.
+func deliveryPutMessage(t *testing.T, s store.Store) {
+	m := &outbox.Message{Kind: "notice", Channel: outbox.ChannelPerson, Recipient: "sub_x", Key: "notice-7",
+		Payload: []byte(`{"seq":7}`), Next: t0.Add(time.Hour), Created: t0}
+	for range 2 {
+		update(t, s, func(ctx context.Context, tx store.Tx) error { return tx.PutMessage(ctx, m) })
+	}
+	claim := func(now time.Time) []outbox.Message {
+		var got []outbox.Message
+		update(t, s, func(ctx context.Context, tx store.Tx) (err error) {
+			got, err = tx.Claim(ctx, "a", now, time.Minute, 10)
+			return err
+		})
+		return got
+	}
+	if got := claim(t0.Add(59 * time.Minute)); len(got) != 0 {
+		t.Fatalf("claim before Next = %+v, want none", got)
+	}
+	got := claim(t0.Add(time.Hour))
+	if len(got) != 1 || got[0].Key != "notice-7" || got[0].Source != 0 || got[0].Channel != outbox.ChannelPerson ||
+		got[0].Recipient != "sub_x" || !got[0].Created.Equal(t0) || !got[0].Next.Equal(t0.Add(time.Hour)) || string(got[0].Payload) != `{"seq":7}` {
+		t.Fatalf("claim at Next = %+v, want the one notice", got)
+	}
+}

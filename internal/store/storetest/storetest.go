@@ -59,6 +59,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"BlindKeys", blindKeys},
 		{"Delivery", delivery},
 		{"DeliveryClaimOnce", deliveryClaimOnce},
+		{"DeliveryPutMessage", deliveryPutMessage},
 		{"SubjectIndex", subjectIndex},
 	}
 	for _, tt := range tests {
