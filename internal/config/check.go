@@ -95,6 +95,17 @@ type file struct {
 		} `key:"smtp"`
 		SMS hookFile `key:"sms"`
 	} `key:"delivery"`
+	Notices struct {
+		Organisation  leaf `key:"organisation"`
+		Where         leaf `key:"where"`
+		Language      leaf `key:"language"`
+		LanguageField leaf `key:"language_field"`
+		Contacts      leaf `key:"contacts,list"`
+		QuietStart    leaf `key:"quiet_start"`
+		QuietEnd      leaf `key:"quiet_end"`
+		DigestAt      leaf `key:"digest_at"`
+		Timezone      leaf `key:"timezone"`
+	} `key:"notices"`
 	Alerts struct {
 		Email   leaf     `key:"email,list"`
 		Webhook hookFile `key:"webhook"`
@@ -171,6 +182,10 @@ type purposeFile struct {
 	StepUp        leaf        `key:"step_up"`
 	StepUpWindow  leaf        `key:"step_up_window"`
 	StepUpGroup   leaf        `key:"step_up_group"`
+	Notice        leaf        `key:"notice"`
+	NamesOperator leaf        `key:"notice_names_operator"`
+	DeferredBasis leaf        `key:"deferred_basis"`
+	DeferredFor   leaf        `key:"deferred_for"`
 	Fields        named[leaf] `key:"fields,names=schema"`
 	Updates       leaf        `key:"updates,list"`
 }
@@ -244,6 +259,7 @@ func (p *parser) check(f *file) *Config {
 	purposes, declaredPurposes, purposeStepUps := p.purposes(f.Purposes, declaredFields, c.StepUpFor)
 	roles, declaredRoles := p.roles(f.Roles, declaredPurposes, purposeStepUps, f.WebAuthn.Attestation.Roots)
 	c.Guard = p.guard(f, roles, declaredRoles)
+	c.Notices = p.notices(f, fields, c.Guard.Location)
 	if p.total() == 0 {
 		c.Policy = policy.New(fields, purposes, roles)
 	}
@@ -732,6 +748,7 @@ func (p *parser) purposes(m named[purposeFile], declaredFields map[string]int, w
 		set(p, v.StepUpWindow, dur, &pu.StepUpWindow, between(minStepUp, maxStepUp, false, "must be between %s and %s, got %s"))
 		set(p, v.StepUpGroup, read[string], &pu.StepUpGroup, func(s string) string { return badName("step-up group", s) })
 		groups = append(groups, v.StepUpGroup)
+		p.notice(v, pu)
 		for _, f := range v.Fields {
 			if _, known := declaredFields[f.Name]; !known {
 				p.errorf(f.K, f.Path, "unknown field %s%s", short(f.Name), suggestion(f.Name, fieldNames))
@@ -842,6 +859,25 @@ func entryOK[T any](p *parser, e entry[T], declared map[string]bool, what, want 
 	return true
 }
 
+// location reads an IANA time zone name; nil when l is unset or bad.
+func location(p *parser, l leaf) *time.Location {
+	s, ok := read[string](p, l)
+	if !ok {
+		return nil
+	}
+	const want = "want an IANA time zone name such as Europe/Paris or UTC"
+	loc, err := time.LoadLocation(s)
+	switch {
+	case s == "" || s == "Local": // LoadLocation takes both, as UTC and as the host's zone
+		p.bad(l, "%s, got %s", want, short(s))
+	case err != nil:
+		p.bad(l, "unknown time zone %s: %s", short(s), want)
+	default:
+		return loc
+	}
+	return nil
+}
+
 // guard checks the guard section. roles are the valid roles, declaredRoles
 // the names of all those defined, valid or not.
 func (p *parser) guard(f *file, roles []*policy.Role, declaredRoles map[string]bool) Guard {
@@ -850,15 +886,8 @@ func (p *parser) guard(f *file, roles []*policy.Role, declaredRoles map[string]b
 	for _, s := range defaultTrustedNetworks {
 		g.TrustedNetworks = append(g.TrustedNetworks, netip.MustParsePrefix(s))
 	}
-	if s, ok := read[string](p, gf.Timezone); ok {
-		const want = "want an IANA time zone name such as Europe/Paris or UTC"
-		if loc, err := time.LoadLocation(s); s == "" || s == "Local" { // LoadLocation takes both, as UTC and as the host's zone
-			p.bad(gf.Timezone, "%s, got %s", want, short(s))
-		} else if err != nil {
-			p.bad(gf.Timezone, "unknown time zone %s: %s", short(s), want)
-		} else {
-			g.Location = loc
-		}
+	if loc := location(p, gf.Timezone); loc != nil {
+		g.Location = loc
 	}
 	if gf.TrustedNetworks.set() {
 		g.TrustedNetworks = p.prefixes(gf.TrustedNetworks)

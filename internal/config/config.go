@@ -179,6 +179,8 @@ type Config struct {
 	// Alerts are the security officers' contacts that the guard's alerts
 	// are delivered to.
 	Alerts Alerts
+	// Notices says what people are told of the accesses to their record.
+	Notices Notices
 	// Policy is the schema, purposes and roles.
 	Policy *policy.Policy
 	// Guard configures budgets and detectors (issue 4).

@@ -157,7 +157,7 @@ func TestValid(t *testing.T) {
 		t.Fatalf("Load(%q): %v", path, err)
 	}
 	got := *cfg
-	got.Policy, got.Guard = nil, Guard{}
+	got.Policy, got.Guard, got.Notices = nil, Guard{}, Notices{}
 	want := Config{
 		Source:          path,
 		Store:           "postgres://coffre@db.internal:5432/coffre?sslmode=verify-full",
@@ -291,7 +291,7 @@ func TestDefaults(t *testing.T) {
 		Roles:           map[string]guard.Limits{},
 	})
 	got := *cfg
-	got.Policy, got.Guard = nil, Guard{}
+	got.Policy, got.Guard, got.Notices = nil, Guard{}, Notices{}
 	want := Config{
 		Source:          "testdata/minimal.yaml",
 		Store:           "sqlite:./coffre-data/coffre.db",
@@ -327,7 +327,7 @@ func TestDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	got = *cfg
-	got.Policy, got.Guard = nil, Guard{}
+	got.Policy, got.Guard, got.Notices = nil, Guard{}, Notices{}
 	want.Source = "nulls.yaml"
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("nulls\n got %+v\nwant %+v", got, want)
@@ -558,7 +558,7 @@ func TestEnvironment(t *testing.T) {
 				t.Fatalf("Load(%q, %q): %v", tt.file, tt.environ, err)
 			}
 			got := *cfg
-			got.Source, got.Policy, got.Guard = "", nil, Guard{}
+			got.Source, got.Policy, got.Guard, got.Notices = "", nil, Guard{}, Notices{}
 			if !reflect.DeepEqual(got, tt.want) {
 				t.Errorf("Load(%q, %q)\n got %+v\nwant %+v", tt.file, tt.environ, got, tt.want)
 			}

@@ -91,6 +91,11 @@ func TestEveryKeyHasAnOverride(t *testing.T) {
 		"delivery.sms.url": "https://sms2.example/send", "delivery.sms.secret_file": "/run/sms-secret", "delivery.sms.secret_env": "SMS_SECRET",
 		"alerts.email": "so1@example.org, so2@example.org", "alerts.webhook.url": "https://hook2.example/coffre", "alerts.webhook.secret_file": "/run/hook-secret",
 		"alerts.webhook.secret_env": "HOOK_SECRET", "alerts.sms": "+33612345678",
+		"notices.organisation": "Académie de Lyon", "notices.where": "moncompte.example.gouv.fr", "notices.language": "en",
+		"notices.language_field": "notes", "notices.contacts": "phone", "notices.quiet_start": "22:00", "notices.quiet_end": "07:30",
+		"notices.digest_at": "19:00", "notices.timezone": "UTC",
+		"purposes.<purpose>.notice": "digest", "purposes.<purpose>.notice_names_operator": "true",
+		"purposes.<purpose>.deferred_basis": "Code de procédure pénale, art. 77-1-1", "purposes.<purpose>.deferred_for": "4380h",
 		"seal.by": "quorum", "seal.pkcs11.module": "/usr/lib/softhsm/libsofthsm2.so", "seal.pkcs11.token": "coffre", "seal.pkcs11.key": "root", "seal.pkcs11.pin_file": "/run/pin", "seal.pkcs11.pin_env": "HSM_PIN",
 		"schema.<field>.name": "memo", "schema.<field>.type": "name", "schema.<field>.sensitivity": "special",
 		"schema.<field>.required": "true", "schema.<field>.lookup": "true", "schema.<field>.max_len": "100",
@@ -135,6 +140,15 @@ func TestEveryKeyHasAnOverride(t *testing.T) {
 				pin = "pin_file: /p"
 			}
 			base += "seal: {pkcs11: {module: /m.so, token: t, key: k, " + pin + "}}\n"
+		}
+		if key == "notices.contacts" {
+			// By default every email field, then every phone field.
+			base = strings.Replace(base, "schema:\n", "schema:\n  - {name: mail, type: email, sensitivity: contact}\n", 1)
+		}
+		if strings.HasPrefix(key, "purposes.<purpose>.deferred_") {
+			// A deferral wants the deferred mode and both keys.
+			base = strings.Replace(base, "case-handling: {fields: {phone: clear}}",
+				"case-handling: {fields: {phone: clear}, notice: deferred, deferred_basis: a law, deferred_for: 24h}", 1)
 		}
 		if strings.HasPrefix(key, "delivery.") || strings.HasPrefix(key, "alerts.") {
 			// smtp wants host and from, a password one source; a hook
