@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/coffre/coffre/internal/audit"
@@ -66,6 +67,9 @@ type app struct {
 	// when no contact is configured, or until initDelivery (a server's
 	// start: the other commands need no sender's secret).
 	deliver *deliver.Worker
+	// wake wakes the delivery worker once it runs, after an access
+	// queued a notice.
+	wake *waker
 	// partnerAddr is the bound address of the partner listener, once serving.
 	partnerAddr string
 	// noIntegrator leaves the audit integrator off (benchmarks only).
@@ -260,7 +264,11 @@ func buildApp(ctx context.Context, cfg *config.Config, keys *keyset.Set, o appOp
 	if o.guard == "off" {
 		vg = nil
 	}
-	v := vault.New(vault.Config{Store: st, Keys: keys.Ring, Policy: cfg.Policy, Logger: log, ReasonMaxLen: cfg.ReasonMaxLen, Now: o.now, Guard: vg, StepUpFor: cfg.StepUpFor})
+	n := cfg.Notices
+	wake := &waker{}
+	v := vault.New(vault.Config{Store: st, Keys: keys.Ring, Policy: cfg.Policy, Logger: log, ReasonMaxLen: cfg.ReasonMaxLen, Now: o.now, Guard: vg, StepUpFor: cfg.StepUpFor,
+		Notices: &vault.Notices{DigestAt: n.DigestAt, Location: n.Location, Contacts: n.Contacts, Language: n.Language, LanguageField: n.LanguageField},
+		Queued:  wake.wake})
 	wa, err := webauthn.New(&webauthn.Config{RPID: cfg.WebAuthn.RPID, RPDisplayName: cfg.WebAuthn.RPName, RPOrigins: cfg.WebAuthn.Origins})
 	if err != nil {
 		st.Close()
@@ -319,7 +327,8 @@ func buildApp(ctx context.Context, cfg *config.Config, keys *keyset.Set, o appOp
 		st.Close()
 		return nil, err
 	}
-	return &app{cfg: cfg, keys: keys, store: raw, health: st, burst: burst, vault: v, auth: a, log: log, signer: signer, ca: ca, rot: rot, idx: idx, dev: o.dev && o.configPath == ""}, nil
+	return &app{cfg: cfg, keys: keys, store: raw, health: st, burst: burst, vault: v, auth: a, log: log, signer: signer, ca: ca, rot: rot, idx: idx, wake: wake,
+		dev: o.dev && o.configPath == ""}, nil
 }
 
 // checkPublished checks that the signer unsealed from f is the one whose
@@ -478,8 +487,22 @@ func (a *app) api() (*httpapi.Server, http.Handler) {
 // initDelivery builds the delivery worker, reading the senders'
 // secrets: a server refuses to start without them.
 func (a *app) initDelivery() (err error) {
-	a.deliver, err = newDeliveryWorker(a.cfg, a.health, a.log)
+	a.deliver, err = newDeliveryWorker(a.cfg, a.health, a.vault, a.keys.Ring, a.log)
+	if a.deliver != nil {
+		a.wake.w.Store(a.deliver)
+	}
 	return err
+}
+
+// waker wakes the delivery worker, once there is one.
+type waker struct {
+	w atomic.Pointer[deliver.Worker]
+}
+
+func (k *waker) wake() {
+	if w := k.w.Load(); w != nil {
+		w.Wake()
+	}
 }
 
 func (a *app) serve(ctx context.Context, listen string, ready func(addr string)) error {

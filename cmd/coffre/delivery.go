@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -10,10 +11,13 @@ import (
 
 	"golang.org/x/time/rate"
 
+	"github.com/coffre/coffre/internal/audit"
 	"github.com/coffre/coffre/internal/config"
 	"github.com/coffre/coffre/internal/deliver"
+	"github.com/coffre/coffre/internal/notice"
 	"github.com/coffre/coffre/internal/outbox"
 	"github.com/coffre/coffre/internal/store"
+	"github.com/coffre/coffre/internal/vault"
 )
 
 // minHookSecret is the shortest webhook secret accepted, in bytes.
@@ -42,11 +46,12 @@ func readSecret(what, file, env string) ([]byte, error) {
 }
 
 // newDeliveryWorker builds the delivery worker of cfg, or nil when no
-// alert recipient is configured (alerts then stay queued, and the
-// metrics count them).
-func newDeliveryWorker(cfg *config.Config, st store.Store, log *slog.Logger) (*deliver.Worker, error) {
+// sender is configured (alerts and notices then stay queued, and the
+// metrics count them). v resolves people's addresses, keys make their
+// verification phrases.
+func newDeliveryWorker(cfg *config.Config, st store.Store, v *vault.Vault, keys notice.Hasher, log *slog.Logger) (*deliver.Worker, error) {
 	a, d := cfg.Alerts, cfg.Delivery
-	if len(a.Email) == 0 && a.Webhook.URL == "" && len(a.SMS) == 0 {
+	if len(a.Email) == 0 && a.Webhook.URL == "" && len(a.SMS) == 0 && d.SMTP.Host == "" && d.SMS.URL == "" {
 		return nil, nil
 	}
 	w := &deliver.Worker{
@@ -102,5 +107,54 @@ func newDeliveryWorker(cfg *config.Config, st store.Store, log *slog.Logger) (*d
 	if len(w.Senders) == 0 {
 		return nil, errors.New("alerts: no sender configured")
 	}
+	email, _ := w.Senders[outbox.ChannelEmail].(*deliver.SMTP)
+	sms, _ := w.Senders[outbox.ChannelSMS].(*deliver.SMS)
+	if email != nil || sms != nil {
+		w.Senders[outbox.ChannelPerson] = personSender(cfg, st, v, keys, email, sms)
+	}
 	return w, nil
+}
+
+// personSender is the sender of the messages to people: notices (alone,
+// or a day's digest as one), by email or SMS after their record.
+func personSender(cfg *config.Config, st store.Store, v *vault.Vault, keys notice.Hasher, email *deliver.SMTP, sms *deliver.SMS) *deliver.Person {
+	n := cfg.Notices
+	purposes := map[string]string{}
+	for name, pu := range cfg.Policy.Purposes {
+		purposes[name] = pu.Description
+	}
+	wr := &notice.Writer{Organisation: n.Organisation, Where: n.Where, Phrases: keys, Purposes: purposes, Location: n.Location,
+		LeafHash: func(seq int64) string { return leafHash(st, seq) }}
+	group := func(ms []outbox.Message, c notice.Contact) (notice.Text, error) {
+		ns := make([]notice.Notice, len(ms))
+		for i, m := range ms {
+			var err error
+			if ns[i], err = notice.Decode(m.Payload); err != nil {
+				return notice.Text{}, err
+			}
+		}
+		return wr.Text(ns, c), nil
+	}
+	return &deliver.Person{
+		Contacts:    v,
+		NoContact:   func(err error) bool { return errors.Is(err, vault.ErrNoContact) },
+		Render:      map[string]deliver.Render{},
+		RenderGroup: map[string]deliver.RenderGroup{notice.Kind: group},
+		Email:       email,
+		SMS:         sms,
+		Quiet:       deliver.QuietHours(n.QuietStart, n.QuietEnd, n.Location),
+	}
+}
+
+// leafHash is the hex leaf hash of audit entry seq, "" if it cannot be
+// read.
+func leafHash(st store.Store, seq int64) string {
+	var h string
+	st.View(context.Background(), func(ctx context.Context, tx store.Tx) error {
+		return tx.AuditLeaves(ctx, seq, seq+1, func(_ int64, leaf []byte) error {
+			h = hex.EncodeToString(audit.Hasher.HashLeaf(leaf))
+			return nil
+		})
+	})
+	return h
 }

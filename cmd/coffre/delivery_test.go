@@ -14,6 +14,7 @@ import (
 
 	"github.com/pquerna/otp/totp"
 
+	"github.com/coffre/coffre/internal/auth"
 	"github.com/coffre/coffre/internal/config"
 	"github.com/coffre/coffre/internal/deliver"
 	"github.com/coffre/coffre/internal/deliver/delivertest"
@@ -53,37 +54,8 @@ func lockAlert(t *testing.T, secret, pg string) {
 		t.Fatal(err)
 	}
 
-	ctx, cancel := context.WithCancel(t.Context())
-	bound, done := make(chan string, 1), make(chan error, 1)
-	go func() { done <- a.serve(ctx, "127.0.0.1:0", func(addr string) { bound <- addr }) }()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("serve: %v", err)
-		}
-	}()
-	var base string
-	select {
-	case addr := <-bound:
-		base = "http://" + addr
-	case err := <-done:
-		t.Fatalf("serve: %v", err)
-	case <-time.After(30 * time.Second):
-		t.Fatal("serve did not start")
-	}
-
-	var login struct {
-		Token string `json:"login_token"`
-	}
-	post(t, base+"/v1/auth/login", map[string]string{"username": "camille2", "password": op.Password}, &login)
-	code, err := totp.GenerateCode(op.TOTPSecret, time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	var session struct {
-		Token string `json:"token"`
-	}
-	post(t, base+"/v1/auth/totp", map[string]string{"login_token": login.Token, "code": code}, &session)
+	base := serveApp(t, a)
+	token := loginOperator(t, base, "camille2", op)
 
 	// Probe with addresses that are not there until the account locks.
 	var locked time.Time
@@ -91,7 +63,7 @@ func lockAlert(t *testing.T, secret, pg string) {
 		body := fmt.Sprintf(`{"field":"email_pro","value":"nobody%d@example.org"}`, i)
 		req, _ := http.NewRequest(http.MethodPost, base+"/v1/subjects/lookup", bytes.NewReader([]byte(body)))
 		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("Authorization", "Bearer "+session.Token)
+		req.Header.Set("Authorization", "Bearer "+token)
 		req.Header.Set("Coffre-Purpose", "directory")
 		res, err := (&http.Client{Timeout: 10 * time.Second}).Do(req)
 		if err != nil {
@@ -163,6 +135,49 @@ func lockAlert(t *testing.T, secret, pg string) {
 	}
 }
 
+// serveApp serves a over HTTP on a loopback port until the test ends,
+// and returns its base URL.
+func serveApp(t *testing.T, a *app) string {
+	t.Helper()
+	ctx, cancel := context.WithCancel(t.Context())
+	bound, done := make(chan string, 1), make(chan error, 1)
+	go func() { done <- a.serve(ctx, "127.0.0.1:0", func(addr string) { bound <- addr }) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("serve: %v", err)
+		}
+	})
+	select {
+	case addr := <-bound:
+		return "http://" + addr
+	case err := <-done:
+		t.Fatalf("serve: %v", err)
+	case <-time.After(30 * time.Second):
+		t.Fatal("serve did not start")
+	}
+	return ""
+}
+
+// loginOperator signs a ready operator in with password and TOTP and
+// returns its session token.
+func loginOperator(t *testing.T, base, username string, op *auth.NewOperator) string {
+	t.Helper()
+	var login struct {
+		Token string `json:"login_token"`
+	}
+	post(t, base+"/v1/auth/login", map[string]string{"username": username, "password": op.Password}, &login)
+	code, err := totp.GenerateCode(op.TOTPSecret, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var session struct {
+		Token string `json:"token"`
+	}
+	post(t, base+"/v1/auth/totp", map[string]string{"login_token": login.Token, "code": code}, &session)
+	return session.Token
+}
+
 func getMetrics(t *testing.T, url string) (int, string) {
 	t.Helper()
 	res, err := (&http.Client{Timeout: 10 * time.Second}).Get(url)
@@ -199,7 +214,7 @@ func TestDeliverySecrets(t *testing.T) {
 		{"file", config.Hook{URL: "https://hook.example/x", SecretFile: file}, ""},
 	} {
 		cfg := &config.Config{Alerts: config.Alerts{Webhook: tt.hook}}
-		w, err := newDeliveryWorker(cfg, nil, nil)
+		w, err := newDeliveryWorker(cfg, nil, nil, nil, nil)
 		switch {
 		case tt.want == "" && err != nil:
 			t.Errorf("%s: %v", tt.name, err)
@@ -211,7 +226,7 @@ func TestDeliverySecrets(t *testing.T) {
 			t.Errorf("%s: %v, want %q", tt.name, err, tt.want)
 		}
 	}
-	if w, err := newDeliveryWorker(&config.Config{}, nil, nil); w != nil || err != nil {
+	if w, err := newDeliveryWorker(&config.Config{}, nil, nil, nil, nil); w != nil || err != nil {
 		t.Errorf("no contact: %v, %v; want no worker", w, err)
 	}
 }

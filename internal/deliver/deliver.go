@@ -45,6 +45,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"os"
+	"sync"
 	"time"
 
 	"golang.org/x/time/rate"
@@ -68,6 +69,9 @@ type Error struct {
 	Class string
 	// Permanent says that no retry can cure it: the message is dead.
 	Permanent bool
+	// Until, when set, is when to try again: not a failure of the
+	// receiver but a wait (quiet hours).
+	Until time.Time
 }
 
 func (e *Error) Error() string { return e.Class }
@@ -88,7 +92,8 @@ const (
 	DefaultMaxBackoff = time.Hour
 	DefaultLease      = 2 * time.Minute
 	DefaultPoll       = time.Second
-	DefaultBatch      = 16
+	DefaultBatch      = 64
+	DefaultConcurrent = 4
 )
 
 // DefaultRates are the per-channel rate limits (messages per second) of
@@ -120,8 +125,10 @@ type Worker struct {
 	Lease time.Duration
 	// Poll is how often the queue is read (default 1s).
 	Poll time.Duration
-	// Batch is how many messages a claim takes (default 16).
+	// Batch is how many messages a claim takes (default 64).
 	Batch int
+	// Concurrency is how many sends run at once (default 4).
+	Concurrency int
 	// Rates are the messages per second of each channel (default
 	// DefaultRates), burst one second's worth.
 	Rates  map[string]rate.Limit
@@ -130,6 +137,18 @@ type Worker struct {
 	Now func() time.Time
 
 	limits map[string]*rate.Limiter
+	wake   chan struct{}
+	once   sync.Once
+}
+
+// Wake makes a running worker step now rather than at its next poll
+// (after an access queued a notice). It never blocks.
+func (w *Worker) Wake() {
+	w.once.Do(w.defaults)
+	select {
+	case w.wake <- struct{}{}:
+	default:
+	}
 }
 
 func (w *Worker) defaults() {
@@ -155,6 +174,12 @@ func (w *Worker) defaults() {
 	if w.Batch <= 0 {
 		w.Batch = DefaultBatch
 	}
+	if w.Concurrency <= 0 {
+		w.Concurrency = DefaultConcurrent
+	}
+	if w.wake == nil {
+		w.wake = make(chan struct{}, 1)
+	}
 	if w.Logger == nil {
 		w.Logger = slog.Default()
 	}
@@ -171,12 +196,18 @@ func (w *Worker) defaults() {
 			w.limits[ch] = rate.NewLimiter(r, max(1, int(r)))
 		}
 	}
+	// A message to a person goes by email or SMS, decided as it is
+	// sent: it waits for that channel's limit then.
+	w.limits[outbox.ChannelPerson] = rate.NewLimiter(rate.Inf, 1)
+	if p, ok := w.Senders[outbox.ChannelPerson].(*Person); ok && p.Wait == nil {
+		p.Wait = func(ctx context.Context, channel string) error { return w.limits[channel].Wait(ctx) }
+	}
 }
 
 // Run delivers until ctx ends: every Poll, it expands new alerts and
 // sends what is due.
 func (w *Worker) Run(ctx context.Context) {
-	w.defaults()
+	w.once.Do(w.defaults)
 	t := time.NewTicker(w.Poll)
 	defer t.Stop()
 	for {
@@ -187,6 +218,7 @@ func (w *Worker) Run(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		case <-w.wake:
 		}
 	}
 }
@@ -194,7 +226,7 @@ func (w *Worker) Run(ctx context.Context) {
 // Step expands the alerts queued since the last step, then sends the
 // messages due until none is left (or ctx ends).
 func (w *Worker) Step(ctx context.Context) error {
-	w.defaults()
+	w.once.Do(w.defaults)
 	if err := w.expand(ctx); err != nil {
 		return err
 	}
@@ -207,21 +239,164 @@ func (w *Worker) Step(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("claim: %w", err)
 		}
-		// A send must start while the lease has time left for it.
-		startBy := time.Now().Add(w.Lease / 2)
-		for i, m := range claimed {
-			if !w.send(ctx, m, startBy) {
-				// Out of lease time (rate limit) or stopping: the rest are
-				// claimed again once their lease expires.
-				w.Logger.Info("delivery: left leased messages for later", "messages", len(claimed)-i)
-				return nil
-			}
+		if !w.sendAll(ctx, claimed) {
+			return nil
 		}
 		if len(claimed) < w.Batch {
 			return nil
 		}
 	}
 	return nil
+}
+
+// sendAll sends claimed messages, Concurrency at a time (the messages of
+// one person's group together), and records their outcomes in one
+// transaction; false when it stopped early (out of lease time, or ctx
+// ended): what was not sent is claimed again once its lease expires.
+func (w *Worker) sendAll(ctx context.Context, claimed []outbox.Message) bool {
+	// A send must start while the lease has time left for it.
+	startBy := time.Now().Add(w.Lease / 2)
+	groups := w.group(claimed)
+	results := make([]error, len(groups))
+	started := make([]bool, len(groups))
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range min(w.Concurrency, len(groups)) {
+		wg.Go(func() {
+			for i := range next {
+				results[i], started[i] = w.sendGroup(ctx, groups[i], startBy)
+			}
+		})
+	}
+	for i := range groups {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	done := true
+	for i := range groups {
+		done = done && started[i]
+	}
+	if !done {
+		w.Logger.Info("delivery: left leased messages for later")
+	}
+	w.record(ctx, groups, results, started)
+	return done && ctx.Err() == nil
+}
+
+// group sorts claimed messages into sends: a message alone, or the
+// messages of one kind to one person due at the same time, for a kind the
+// person's sender writes as one (a day's digest).
+func (w *Worker) group(ms []outbox.Message) [][]outbox.Message {
+	p, _ := w.Senders[outbox.ChannelPerson].(*Person)
+	var out [][]outbox.Message
+	at := map[string]int{}
+	for _, m := range ms {
+		if p != nil && m.Channel == outbox.ChannelPerson && p.RenderGroup[m.Kind] != nil {
+			k := m.Kind + "\x00" + m.Recipient + "\x00" + m.Next.String()
+			if i, ok := at[k]; ok {
+				out[i] = append(out[i], m)
+				continue
+			}
+			at[k] = len(out)
+		}
+		out = append(out, []outbox.Message{m})
+	}
+	return out
+}
+
+// groupSender sends several messages as one.
+type groupSender interface {
+	SendGroup(ctx context.Context, ms []outbox.Message) error
+}
+
+// sendGroup sends one group; started is false when it could not start by
+// startBy (rate limit) or ctx ended first.
+func (w *Worker) sendGroup(ctx context.Context, ms []outbox.Message, startBy time.Time) (err error, started bool) {
+	m := ms[0]
+	s, ok := w.Senders[m.Channel]
+	if !ok {
+		return &Error{Class: "no sender for channel", Permanent: true}, true
+	}
+	wait, cancel := context.WithDeadline(ctx, startBy)
+	werr := w.limits[m.Channel].Wait(wait)
+	cancel()
+	if werr != nil {
+		return nil, false
+	}
+	if gs, ok := s.(groupSender); ok && len(ms) > 1 {
+		return gs.SendGroup(ctx, ms), true
+	}
+	return s.Send(ctx, m), true
+}
+
+// record stores the outcomes of the groups that started, in one
+// transaction: sent, or failed and due again after a backoff, or dead.
+func (w *Worker) record(ctx context.Context, groups [][]outbox.Message, results []error, started []bool) {
+	record := context.WithoutCancel(ctx) // a sent message is recorded, stopping or not
+	now := w.Now()
+	type failure struct {
+		m     outbox.Message
+		class string
+		next  time.Time
+		dead  bool
+	}
+	var sent []outbox.Message
+	var failed []failure
+	for i, g := range groups {
+		if !started[i] {
+			continue
+		}
+		if results[i] == nil {
+			sent = append(sent, g...)
+			continue
+		}
+		var de *Error
+		if !errors.As(results[i], &de) {
+			de = &Error{Class: "error"}
+		}
+		for _, m := range g {
+			f := failure{m: m, class: de.Class, next: now.Add(w.backoff(m.Tries)), dead: de.Permanent || m.Tries >= w.MaxTries}
+			switch {
+			case ctx.Err() != nil:
+				f.class, f.next, f.dead = "interrupted", now, false
+			case !de.Until.IsZero():
+				f.next, f.dead = de.Until, false
+			}
+			failed = append(failed, f)
+		}
+	}
+	if len(sent)+len(failed) == 0 {
+		return
+	}
+	err := w.Update(record, func(ctx context.Context, d outbox.Delivery) error {
+		for _, m := range sent {
+			if err := d.MarkSent(ctx, m.ID, now); err != nil && !errors.Is(err, store.ErrNotFound) {
+				return err
+			}
+		}
+		for _, f := range failed {
+			if err := d.MarkFailed(ctx, f.m.ID, w.Owner, f.class, f.next, f.dead); err != nil && !errors.Is(err, store.ErrConflict) {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		w.Logger.Warn("delivery: outcomes not recorded (sent messages may be sent again)", "sent", len(sent), "failed", len(failed), "error", err)
+		return
+	}
+	for _, m := range sent {
+		w.Logger.Debug("delivery: sent", "message", m.ID, "channel", m.Channel, "kind", m.Kind, "try", m.Tries)
+	}
+	for _, f := range failed {
+		log := w.Logger.With("message", f.m.ID, "channel", f.m.Channel, "kind", f.m.Kind, "try", f.m.Tries, "class", f.class)
+		if f.dead {
+			log.Error("delivery: dead letter")
+		} else {
+			log.Warn("delivery: failed, will retry", "next", f.next)
+		}
+	}
 }
 
 // expand turns the alert rows not yet expanded into messages, one
@@ -279,59 +454,6 @@ func alertMessages(r outbox.Row, to Recipients) ([]outbox.Message, error) {
 	add(outbox.ChannelWebhook, to.Webhook)
 	add(outbox.ChannelSMS, to.SMS)
 	return out, nil
-}
-
-// send sends m and records the outcome; false when it could not start
-// by startBy (rate limit) or ctx ended first.
-func (w *Worker) send(ctx context.Context, m outbox.Message, startBy time.Time) bool {
-	log := w.Logger.With("message", m.ID, "channel", m.Channel, "kind", m.Kind, "try", m.Tries)
-	s, ok := w.Senders[m.Channel]
-	var err error
-	if !ok {
-		err = &Error{Class: "no sender for channel", Permanent: true}
-	} else {
-		wait, cancel := context.WithDeadline(ctx, startBy)
-		werr := w.limits[m.Channel].Wait(wait)
-		cancel()
-		if werr != nil {
-			return false
-		}
-		err = s.Send(ctx, m)
-	}
-	record := context.WithoutCancel(ctx) // a sent message is recorded, stopping or not
-	now := w.Now()
-	if err == nil {
-		if err := w.Update(record, func(ctx context.Context, d outbox.Delivery) error { return d.MarkSent(ctx, m.ID, now) }); err != nil {
-			log.Warn("delivery: sent, but not recorded (it may be sent again)", "error", err)
-		} else {
-			log.Info("delivery: sent")
-		}
-		return true
-	}
-	var de *Error
-	if !errors.As(err, &de) {
-		de = &Error{Class: "error"}
-	}
-	if ctx.Err() != nil {
-		de = &Error{Class: "interrupted"}
-	}
-	dead := de.Permanent || m.Tries >= w.MaxTries
-	next := now.Add(w.backoff(m.Tries))
-	if de.Class == "interrupted" {
-		dead, next = false, now
-	}
-	if err := w.Update(record, func(ctx context.Context, d outbox.Delivery) error {
-		return d.MarkFailed(ctx, m.ID, w.Owner, de.Class, next, dead)
-	}); err != nil {
-		log.Warn("delivery: failure not recorded", "class", de.Class, "error", err)
-		return ctx.Err() == nil
-	}
-	if dead {
-		log.Error("delivery: dead letter", "class", de.Class)
-	} else {
-		log.Warn("delivery: failed, will retry", "class", de.Class, "next", next)
-	}
-	return ctx.Err() == nil
 }
 
 // backoff is the wait after the tries-th failed attempt: Backoff doubled

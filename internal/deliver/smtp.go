@@ -12,6 +12,7 @@ import (
 
 	"github.com/wneessen/go-mail"
 
+	"github.com/coffre/coffre/internal/notice"
 	"github.com/coffre/coffre/internal/outbox"
 )
 
@@ -48,11 +49,17 @@ func (s *SMTP) Send(ctx context.Context, m outbox.Message) error {
 		return err
 	}
 	subject, body := emailText(al)
+	return s.SendText(ctx, m.Recipient, m, notice.Text{Subject: subject, Body: body})
+}
+
+// SendText mails text to the address to, as message m (its key and kind
+// in the headers).
+func (s *SMTP) SendText(ctx context.Context, to string, m outbox.Message, text notice.Text) error {
 	msg := mail.NewMsg()
 	if err := msg.From(s.From); err != nil {
 		return &Error{Class: "bad from address", Permanent: true}
 	}
-	if err := msg.To(m.Recipient); err != nil {
+	if err := msg.To(to); err != nil {
 		return &Error{Class: "bad recipient address", Permanent: true}
 	}
 	if s.ReplyTo != "" {
@@ -60,11 +67,11 @@ func (s *SMTP) Send(ctx context.Context, m outbox.Message) error {
 			return &Error{Class: "bad reply-to address", Permanent: true}
 		}
 	}
-	msg.Subject(subject)
+	msg.Subject(text.Subject)
 	msg.SetMessageIDWithValue(m.Key + "@coffre")
 	msg.SetGenHeader(mail.Header(HeaderKey), m.Key)
 	msg.SetGenHeader(mail.Header(HeaderEvent), m.Kind)
-	msg.SetBodyString(mail.TypeTextPlain, body)
+	msg.SetBodyString(mail.TypeTextPlain, text.Body)
 
 	policy := mail.TLSMandatory
 	switch s.StartTLS {

@@ -188,10 +188,15 @@ func (s *SMS) Send(ctx context.Context, m outbox.Message) error {
 	if err != nil {
 		return err
 	}
+	return s.SendText(ctx, m.Recipient, m, smsText(al))
+}
+
+// SendText posts {"to": to, "text": text} as message m.
+func (s *SMS) SendText(ctx context.Context, to string, m outbox.Message, text string) error {
 	body, err := json.Marshal(struct {
 		To   string `json:"to"`
 		Text string `json:"text"`
-	}{m.Recipient, smsText(al)})
+	}{to, text})
 	if err != nil {
 		return &Error{Class: "bad payload", Permanent: true}
 	}

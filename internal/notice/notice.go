@@ -63,6 +63,9 @@ func Decode(payload []byte) (Notice, error) {
 // time: the addresses the record holds, and the language of the notice.
 type Contact struct {
 	Email, Phone string
+	// PreferSMS: the first contact field the record holds, in the
+	// configured order, is a phone.
+	PreferSMS bool
 	// Lang is "fr" or "en".
 	Lang string
 }

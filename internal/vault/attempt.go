@@ -9,6 +9,7 @@ import (
 	"github.com/coffre/coffre/internal/audit"
 	"github.com/coffre/coffre/internal/guard"
 	"github.com/coffre/coffre/internal/identity"
+	"github.com/coffre/coffre/internal/policy"
 	"github.com/coffre/coffre/internal/public"
 	"github.com/coffre/coffre/internal/store"
 )
@@ -58,6 +59,10 @@ type attempt[T any] struct {
 	// have changed nothing. The refusal is audited "deny:conflict", counted
 	// by the guard as a probe (guard.Conflict), and returned to the caller.
 	write func(ctx context.Context, tx store.Tx, val T, e *audit.Entry) (T, error)
+	// purpose, when set, is the declared purpose of an access the person
+	// is told of (a read or an update): an allowed one queues a notice
+	// to them in the same transaction, after its mode.
+	purpose *policy.Purpose
 }
 
 // outcome is what one access yields: the caller's value, or the refusal
@@ -75,6 +80,15 @@ type outcome[T any] struct {
 // alerts and a lock. A store error fails the whole access: nothing is
 // returned without its durable audit entry.
 func run[T any](ctx context.Context, v *Vault, x attempt[T]) (outcome[T], error) {
+	out, err := runTx(ctx, v, x)
+	if err == nil && out.refusal == nil && x.purpose != nil && v.queued != nil && x.purpose.NoticeMode() == policy.NoticeImmediate {
+		v.queued()
+	}
+	return out, err
+}
+
+// runTx is run's transaction.
+func runTx[T any](ctx context.Context, v *Vault, x attempt[T]) (outcome[T], error) {
 	lim := v.limits(x.actor.Role)
 	return update(ctx, v.store, func(ctx context.Context, tx store.Tx) (outcome[T], error) {
 		e := x.entry
@@ -114,6 +128,11 @@ func run[T any](ctx context.Context, v *Vault, x attempt[T]) (outcome[T], error)
 		}
 		if err := tx.AppendAudit(ctx, &e); err != nil {
 			return outcome[T]{}, err
+		}
+		if refusal == nil && x.purpose != nil && e.Subject != "" && !acc.Canary {
+			if err := v.queueNotice(ctx, tx, x.actor, x.purpose, &e); err != nil {
+				return outcome[T]{}, err
+			}
 		}
 		if g != nil {
 			if err := v.finishGuard(ctx, tx, g, x.actor, e.Seq, x.now.UTC()); err != nil {

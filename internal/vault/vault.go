@@ -57,6 +57,10 @@ type Vault struct {
 	lims      map[string]*guard.Limits // the guard's limits by role, read-only
 	memo      *guard.Memo
 	stepUpFor time.Duration
+	notices   Notices
+	// noticesOff: no notice is queued (Config.Notices nil).
+	noticesOff bool
+	queued     func()
 }
 
 // Config wires a Vault. Store, Keys and Policy are required.
@@ -76,6 +80,13 @@ type Config struct {
 	// StepUpFor is the step-up window of a purpose that sets none
 	// (policy.Purpose.StepUpWindow; default 5 minutes).
 	StepUpFor time.Duration
+	// Notices, when set, makes every allowed read and update queue a
+	// notice to the person after its purpose's mode (package notice);
+	// it says when digests go out. Nil: no notices.
+	Notices *Notices
+	// Queued, when set, is called after an access that queued an
+	// immediate notice has committed (to wake the delivery worker).
+	Queued func()
 }
 
 // New returns a Vault.
@@ -84,6 +95,10 @@ func New(c Config) *Vault {
 	if v.stepUpFor <= 0 {
 		v.stepUpFor = 5 * time.Minute
 	}
+	if c.Notices != nil {
+		v.notices = *c.Notices
+	}
+	v.noticesOff, v.queued = c.Notices == nil, c.Queued
 	if v.now == nil {
 		v.now = time.Now
 	}
@@ -305,7 +320,7 @@ func (v *Vault) Read(ctx context.Context, a identity.Actor, id, purposeName, rea
 		return nil, v.deny(ctx, a, entry, err)
 	}
 	fields := v.visible[pu.Name]
-	x := attempt[*subject.Row]{actor: a, entry: entry, now: v.now(), guard: guard.Access{Kind: guard.Read}}
+	x := attempt[*subject.Row]{actor: a, entry: entry, now: v.now(), guard: guard.Access{Kind: guard.Read}, purpose: pu}
 	if v.limits(a.Role) != nil {
 		x.guard.Repeat, x.guard.RepeatDay = v.memo.Seen(a.ID, id, v.guardTime(x.now))
 	}
@@ -847,7 +862,7 @@ func (v *Vault) Update(ctx context.Context, a identity.Actor, id, purposeName, r
 		return v.deny(ctx, a, entry, err)
 	}
 	entry.Fields = slices.Sorted(maps.Keys(changes))
-	x := attempt[*subject.Row]{actor: a, entry: entry, now: v.now(), guard: guard.Access{Kind: guard.Update, Probes: probes}}
+	x := attempt[*subject.Row]{actor: a, entry: entry, now: v.now(), guard: guard.Access{Kind: guard.Update, Probes: probes}, purpose: pu}
 	x.find = func(ctx context.Context, tx store.Tx, lim *guard.Limits, e *audit.Entry, acc *guard.Access) (*subject.Row, error) {
 		return reach(ctx, tx, lim, a, e, acc)
 	}

@@ -13,6 +13,7 @@ import (
 	"crypto/x509/pkix"
 	"io"
 	"math/big"
+	"mime/quotedprintable"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -45,13 +46,21 @@ func (m Mail) Header(t testing.TB) mail.Header {
 	return msg.Header
 }
 
-// Body returns the message's body.
+// Body returns the message's body, decoded from quoted-printable when
+// it says so.
 func (m Mail) Body(t testing.TB) string {
 	msg, err := mail.ReadMessage(strings.NewReader(string(m.Data)))
 	if err != nil {
 		t.Fatalf("parse mail: %v", err)
 	}
-	b, _ := io.ReadAll(msg.Body)
+	var r io.Reader = msg.Body
+	if strings.EqualFold(msg.Header.Get("Content-Transfer-Encoding"), "quoted-printable") {
+		r = quotedprintable.NewReader(r)
+	}
+	b, err := io.ReadAll(r)
+	if err != nil {
+		t.Fatalf("read mail body: %v", err)
+	}
 	return string(b)
 }
 

@@ -1,0 +1,145 @@
+package vault
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/coffre/coffre/internal/audit"
+	"github.com/coffre/coffre/internal/identity"
+	"github.com/coffre/coffre/internal/notice"
+	"github.com/coffre/coffre/internal/outbox"
+	"github.com/coffre/coffre/internal/policy"
+	"github.com/coffre/coffre/internal/store"
+	"github.com/coffre/coffre/internal/subject"
+)
+
+// queueNotice queues, in the access's transaction, the notice of the
+// allowed access e under purpose pu to the person it is about, after
+// the purpose's mode: now (immediate), at the next digest time (digest),
+// once the deferral has passed (deferred), or not at all (history: the
+// person sees the access in their history only). A canary is nobody to
+// tell. The notice holds ids only; the address is resolved when it is
+// sent.
+func (v *Vault) queueNotice(ctx context.Context, tx outbox.Queue, a identity.Actor, pu *policy.Purpose, e *audit.Entry) error {
+	mode := pu.NoticeMode()
+	if mode == policy.NoticeHistory || v.noticesOff {
+		return nil
+	}
+	n := notice.Notice{Subject: e.Subject, Seq: e.Seq, Time: e.Time, Action: e.Action, Purpose: pu.Name, Fields: e.Fields,
+		Role: a.Role, Unit: a.Unit, Mode: mode}
+	if a.Sector != "" {
+		n.Partner, n.Role, n.Unit = a.ID, "", ""
+	} else if pu.NoticeNamesOperator {
+		n.Operator = a.ID
+	}
+	due := e.Time
+	switch mode {
+	case policy.NoticeDigest:
+		due = v.notices.NextDigest(e.Time)
+	case policy.NoticeDeferred:
+		due, n.Basis = e.Time.Add(pu.DeferredFor), pu.DeferredBasis
+	}
+	payload, err := json.Marshal(n)
+	if err != nil {
+		return fmt.Errorf("notice: %w", err)
+	}
+	return tx.PutMessage(ctx, &outbox.Message{Kind: notice.Kind, Channel: outbox.ChannelPerson, Recipient: e.Subject,
+		Key: notice.Key(e.Seq), Payload: payload, Next: due, Created: e.Time})
+}
+
+// Notices configures what people are told (config.Notices).
+type Notices struct {
+	// DigestAt is when digests go out: minutes after midnight in
+	// Location (default UTC).
+	DigestAt int
+	Location *time.Location
+	// Contacts are the email and phone fields a notice may go to, in
+	// order of preference.
+	Contacts []string
+	// Language is the notices' language when LanguageField (a text
+	// field, optional) holds neither fr nor en.
+	Language, LanguageField string
+}
+
+// NextDigest is the first digest time after t.
+func (n Notices) NextDigest(t time.Time) time.Time {
+	loc := n.Location
+	if loc == nil {
+		loc = time.UTC
+	}
+	l := t.In(loc)
+	d := time.Date(l.Year(), l.Month(), l.Day(), n.DigestAt/60, n.DigestAt%60, 0, 0, loc)
+	if !d.After(t) {
+		d = time.Date(l.Year(), l.Month(), l.Day()+1, n.DigestAt/60, n.DigestAt%60, 0, 0, loc)
+	}
+	return d
+}
+
+// ErrNoContact: the person's record is gone (erased) or holds no
+// address a notice may go to.
+var ErrNoContact = errors.New("no contact on the record")
+
+// Contact reads where the person subject is told, from their record: the
+// email and phone of the configured contact fields (the first of each
+// kind the record holds) and the language. Only those fields are
+// decrypted. It is the delivery worker's, acting for the person, not an
+// operator's access: it is not audited, and what it returns is never
+// stored or logged. A subject erased or unknown is ErrNoContact; a
+// sealed vault or a store failure is an error to retry.
+func (v *Vault) Contact(ctx context.Context, subjectID string) (notice.Contact, error) {
+	var row *subject.Row
+	err := v.store.View(ctx, func(ctx context.Context, tx store.Tx) (err error) {
+		row, err = tx.GetSubject(ctx, subjectID)
+		return err
+	})
+	switch {
+	case errors.Is(err, store.ErrNotFound) || err == nil && row.Erased:
+		return notice.Contact{}, ErrNoContact
+	case err != nil:
+		return notice.Contact{}, fmt.Errorf("contact of %s: %w", subjectID, err)
+	}
+	dk, err := v.keys.OpenDEK(row.ID, row.DEKVersion, row.DEK)
+	if err != nil {
+		return notice.Contact{}, fmt.Errorf("open data key of %s: %w", row.ID, err)
+	}
+	want := func(name string) bool {
+		return name == v.notices.LanguageField || slices.Contains(v.notices.Contacts, name)
+	}
+	vals := map[string]string{}
+	err = eachField(row.Fields, func(name string, ct []byte) error {
+		if !want(name) {
+			return nil
+		}
+		pt, err := dk.Open(name, ct)
+		if err != nil {
+			return fmt.Errorf("open field %s of %s: %w", name, row.ID, err)
+		}
+		vals[name] = string(pt)
+		return nil
+	})
+	if err != nil {
+		return notice.Contact{}, err
+	}
+	c := notice.Contact{Lang: v.notices.Language}
+	if l := vals[v.notices.LanguageField]; l == "fr" || l == "en" {
+		c.Lang = l
+	}
+	for _, name := range v.notices.Contacts {
+		f, _ := v.pol.Field(name)
+		switch val := vals[name]; {
+		case val == "":
+		case f.Type == policy.TypeEmail && c.Email == "":
+			c.Email = val
+		case f.Type == policy.TypePhone && c.Phone == "":
+			c.Phone, c.PreferSMS = val, c.Email == ""
+		}
+	}
+	if c.Email == "" && c.Phone == "" {
+		return c, ErrNoContact
+	}
+	return c, nil
+}
