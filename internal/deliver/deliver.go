@@ -293,7 +293,7 @@ func (w *Worker) group(ms []outbox.Message) [][]outbox.Message {
 	at := map[string]int{}
 	for _, m := range ms {
 		if p != nil && m.Channel == outbox.ChannelPerson && p.RenderGroup[m.Kind] != nil {
-			k := m.Kind + "\x00" + m.Recipient + "\x00" + m.Next.String()
+			k := m.Kind + "\x00" + m.Recipient + "\x00" + m.Next.String() + "\x00" + via(m.Payload)
 			if i, ok := at[k]; ok {
 				out[i] = append(out[i], m)
 				continue
