@@ -108,7 +108,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	defer sink.Close()
 	return a.serve(ctx, addr, func(bound string) {
 		fmt.Fprintf(stdout, "\nCoffre demo: %d people ready in %s at http://%s\n", n, time.Since(start).Round(100*time.Millisecond), bound)
-		fmt.Fprintf(stdout, "Mail (the guard's alerts to the security officer, %s) lands in %s (a local SMTP sink at %s)\n", demoOfficerMail, sink.Dir(), sink.Addr())
+		fmt.Fprintf(stdout, "Mail (notices to the people read, and the guard's alerts to the security officer, %s) lands in %s (a local SMTP sink at %s)\n", demoOfficerMail, sink.Dir(), sink.Addr())
 		fmt.Fprint(stdout, demoTour(bound, a.cfg.DataDir))
 	})
 }
