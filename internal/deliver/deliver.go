@@ -94,6 +94,9 @@ const (
 	DefaultPoll       = time.Second
 	DefaultBatch      = 64
 	DefaultConcurrent = 4
+	DefaultKeepSent   = 30 * 24 * time.Hour
+	pruneEvery        = time.Hour
+	pruneBatch        = 1000
 )
 
 // DefaultRates are the per-channel rate limits (messages per second) of
@@ -129,6 +132,11 @@ type Worker struct {
 	Batch int
 	// Concurrency is how many sends run at once (default 4).
 	Concurrency int
+	// KeepSent is how long a sent message is kept (default 30 days):
+	// the worker deletes older ones once an hour, so that the queue's
+	// table and its statistics stay the size of a month's messages,
+	// not of every read ever made. Dead letters are kept.
+	KeepSent time.Duration
 	// Rates are the messages per second of each channel (default
 	// DefaultRates), burst one second's worth.
 	Rates  map[string]rate.Limit
@@ -137,6 +145,7 @@ type Worker struct {
 	Now func() time.Time
 
 	limits map[string]*rate.Limiter
+	pruned time.Time // when sent messages were last pruned
 	wake   chan struct{}
 	once   sync.Once
 }
@@ -177,6 +186,9 @@ func (w *Worker) defaults() {
 	if w.Concurrency <= 0 {
 		w.Concurrency = DefaultConcurrent
 	}
+	if w.KeepSent <= 0 {
+		w.KeepSent = DefaultKeepSent
+	}
 	if w.wake == nil {
 		w.wake = make(chan struct{}, 1)
 	}
@@ -214,6 +226,12 @@ func (w *Worker) Run(ctx context.Context) {
 		if err := w.Step(ctx); err != nil && ctx.Err() == nil {
 			w.Logger.Warn("delivery", "error", err)
 		}
+		if now := w.Now(); now.Sub(w.pruned) >= pruneEvery {
+			w.pruned = now
+			if err := w.Prune(ctx); err != nil && ctx.Err() == nil {
+				w.Logger.Warn("delivery: prune sent messages", "error", err)
+			}
+		}
 		select {
 		case <-ctx.Done():
 			return
@@ -245,6 +263,29 @@ func (w *Worker) Step(ctx context.Context) error {
 		if len(claimed) < w.Batch {
 			return nil
 		}
+	}
+	return nil
+}
+
+// Prune deletes the messages sent more than KeepSent ago, in batches,
+// each its own short transaction.
+func (w *Worker) Prune(ctx context.Context) error {
+	w.once.Do(w.defaults)
+	before, total := w.Now().Add(-w.KeepSent), 0
+	for ctx.Err() == nil {
+		var n int
+		if err := w.Update(ctx, func(ctx context.Context, d outbox.Delivery) (err error) {
+			n, err = d.PruneSent(ctx, before, pruneBatch)
+			return err
+		}); err != nil {
+			return err
+		}
+		if total += n; n < pruneBatch {
+			break
+		}
+	}
+	if total > 0 {
+		w.Logger.Info("delivery: pruned sent messages", "messages", total, "before", before)
 	}
 	return nil
 }

@@ -175,3 +175,39 @@ func (hasher) StableHash(label, value string) []byte {
 	copy(out, value)
 	return out
 }
+
+// TestPrune: sent messages older than KeepSent go; newer ones, pending
+// and dead ones stay.
+func TestPrune(t *testing.T) {
+	s := openStore(t)
+	c := &clock{t: t0}
+	mx := delivertest.StartSMTP(t)
+	p := &deliver.Person{Contacts: book{"sub_a": {Email: "a@example.org"}}, NoContact: func(err error) bool { return errors.Is(err, errGone) },
+		RenderGroup: map[string]deliver.RenderGroup{notice.Kind: func([]outbox.Message, notice.Contact) (notice.Text, error) {
+			return notice.Text{Subject: "s", Body: "b"}, nil
+		}},
+		Email: &deliver.SMTP{Host: mx.Host, Port: mx.Port, StartTLS: deliver.TLSNone, From: "coffre@example.org"}}
+	w := newWorker(t, s, c, deliver.Recipients{}, map[string]deliver.Sender{outbox.ChannelPerson: p})
+	w.KeepSent = 24 * time.Hour
+	putNotice(t, s, "sub_a", 1, t0, "")
+	if err := w.Step(ctx); err != nil {
+		t.Fatal(err)
+	}
+	c.add(12 * time.Hour)
+	putNotice(t, s, "sub_a", 2, c.now(), "")
+	putNotice(t, s, "sub_gone", 3, c.now(), "")
+	if err := w.Step(ctx); err != nil {
+		t.Fatal(err)
+	}
+	c.add(13 * time.Hour)
+	if err := w.Prune(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var keys []string
+	for _, m := range messages(t, s) {
+		keys = append(keys, m.Key+":"+m.Status)
+	}
+	if got := strings.Join(keys, ","); got != "notice-2:sent,notice-3:dead" {
+		t.Errorf("left after pruning: %s, want the newer sent one and the dead letter", got)
+	}
+}

@@ -142,4 +142,7 @@ type Delivery interface {
 	// DeliveryStats counts the queue: depth, age, sent, failed and dead,
 	// by channel.
 	DeliveryStats(ctx context.Context) (Stats, error)
+	// PruneSent deletes up to limit messages sent before before, and
+	// returns how many it deleted. Dead letters stay, for inspection.
+	PruneSent(ctx context.Context, before time.Time, limit int) (int, error)
 }

@@ -192,3 +192,9 @@ func (t *tx) DeliveryStats(ctx context.Context) (outbox.Stats, error) {
 	}
 	return st, nil
 }
+
+func (t *tx) PruneSent(ctx context.Context, before time.Time, limit int) (int, error) {
+	n, err := t.exec(ctx, "prune sent", `DELETE FROM deliveries WHERE id IN (SELECT id FROM deliveries WHERE status = 'sent' AND sent_at < $1 LIMIT $2)`,
+		micros(before), limit)
+	return int(n), err
+}

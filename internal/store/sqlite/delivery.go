@@ -175,3 +175,12 @@ func (t *tx) DeliveryStats(ctx context.Context) (outbox.Stats, error) {
 	}
 	return st, nil
 }
+
+func (t *tx) PruneSent(ctx context.Context, before time.Time, limit int) (int, error) {
+	res, err := t.exec(ctx, "pruneSent", micros(before), limit)
+	if err != nil {
+		return 0, fmt.Errorf("prune sent: %w", err)
+	}
+	n, _ := res.RowsAffected()
+	return int(n), nil
+}

@@ -162,6 +162,7 @@ var queries = map[string]string{
 	"markSent": `UPDATE deliveries SET status = 'sent', sent_at = ?, lease_owner = '', lease_until = 0 WHERE id = ? AND status = 'pending'`,
 	"markFailed": `UPDATE deliveries SET status = CASE WHEN ?5 THEN 'dead' ELSE 'pending' END, next_at = ?4, last_error = ?3, failures = failures + 1, lease_owner = '', lease_until = 0
 		WHERE id = ?1 AND lease_owner = ?2 AND status = 'pending'`,
+	"pruneSent":      `DELETE FROM deliveries WHERE id IN (SELECT id FROM deliveries WHERE status = 'sent' AND sent_at < ? LIMIT ?)`,
 	"deliveries":     `SELECT ` + deliveryColumns + ` FROM deliveries WHERE id > ? ORDER BY id LIMIT ?`,
 	"deliveryStats":  `SELECT channel, status, count(*), coalesce(sum(failures), 0), coalesce(min(created), 0) FROM deliveries GROUP BY channel, status`,
 	"unexpandedStat": `SELECT count(*), coalesce(min(ts), 0) FROM outbox WHERE sent = 0`,

@@ -225,3 +225,47 @@ func deliveryPutMessage(t *testing.T, s store.Store) {
 		t.Fatalf("claim at Next = %+v, want the one notice", got)
 	}
 }
+
+// deliveryPrune: sent messages older than the cut go, at most limit at a
+// time; pending and dead ones stay.
+func deliveryPrune(t *testing.T, s store.Store) {
+	update(t, s, func(ctx context.Context, tx store.Tx) error {
+		for i := range 5 {
+			m := &outbox.Message{Kind: "notice", Channel: outbox.ChannelPerson, Recipient: "sub_x", Key: fmt.Sprint("p", i), Payload: []byte(`{}`), Next: t0, Created: t0}
+			if err := tx.PutMessage(ctx, m); err != nil {
+				return err
+			}
+		}
+		got, err := tx.Claim(ctx, "a", t0, time.Minute, 10)
+		if err != nil || len(got) != 5 {
+			return fmt.Errorf("claim: %d, %v", len(got), err)
+		}
+		for i, m := range got[:4] {
+			if err := tx.MarkSent(ctx, m.ID, t0.Add(time.Duration(i)*time.Hour)); err != nil {
+				return err
+			}
+		}
+		return tx.MarkFailed(ctx, got[4].ID, "a", "smtp 550", t0, true)
+	})
+	prune := func(before time.Time, limit int) int {
+		var n int
+		update(t, s, func(ctx context.Context, tx store.Tx) (err error) {
+			n, err = tx.PruneSent(ctx, before, limit)
+			return err
+		})
+		return n
+	}
+	if n := prune(t0.Add(150*time.Minute), 2); n != 2 {
+		t.Errorf("first prune: %d, want 2 (the limit)", n)
+	}
+	if n := prune(t0.Add(150*time.Minute), 10); n != 1 {
+		t.Errorf("second prune: %d, want the third sent before the cut", n)
+	}
+	s.View(ctx, func(ctx context.Context, tx store.Tx) error {
+		ms, err := tx.Messages(ctx, 0, 10)
+		if err != nil || len(ms) != 2 || ms[0].Status != outbox.StatusSent || ms[1].Status != outbox.StatusDead {
+			t.Errorf("left after pruning: %+v, %v; want the last sent and the dead", ms, err)
+		}
+		return nil
+	})
+}

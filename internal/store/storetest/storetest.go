@@ -60,6 +60,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Delivery", delivery},
 		{"DeliveryClaimOnce", deliveryClaimOnce},
 		{"DeliveryPutMessage", deliveryPutMessage},
+		{"DeliveryPrune", deliveryPrune},
 		{"SubjectIndex", subjectIndex},
 	}
 	for _, tt := range tests {
