@@ -81,8 +81,9 @@ type outcome[T any] struct {
 // returned without its durable audit entry.
 func run[T any](ctx context.Context, v *Vault, x attempt[T]) (outcome[T], error) {
 	out, err := runTx(ctx, v, x)
-	if err == nil && out.refusal == nil && x.purpose != nil && v.queued != nil && x.purpose.NoticeMode() == policy.NoticeImmediate {
-		v.queued()
+	notified := out.refusal == nil && x.purpose != nil && x.purpose.NoticeMode() == policy.NoticeImmediate
+	if err == nil && v.queued != nil && (notified || errors.Is(out.refusal, access.ErrLocked)) {
+		v.queued() // a notice, or a lock's alert, to send now
 	}
 	return out, err
 }
