@@ -213,12 +213,12 @@ func TestValid(t *testing.T) {
 	wantPurposes := map[string]*policy.Purpose{
 		"hr": {Name: "hr", Description: "Human resources", RequireReason: true, StepUp: "webauthn", StepUpWindow: 2 * time.Minute, StepUpGroup: "people-files",
 			Consent: true, ConsentValid: 36 * time.Hour, ConsentLasts: 2 * time.Hour, BreakGlass: true, Fields: map[string]policy.Treatment{
-			"given_name": {Action: policy.Clear},
-			"email":      {Action: policy.Masked, Mask: "email"},
-			"ssn":        {Action: policy.Masked, Mask: "last4"},
-			"hired_on":   {Action: policy.Masked, Mask: "year"},
-			"notes":      {Action: policy.Deny},
-		}},
+				"given_name": {Action: policy.Clear},
+				"email":      {Action: policy.Masked, Mask: "email"},
+				"ssn":        {Action: policy.Masked, Mask: "last4"},
+				"hired_on":   {Action: policy.Masked, Mask: "year"},
+				"notes":      {Action: policy.Deny},
+			}},
 		"badge": {Name: "badge", Description: "Print a badge", StepUp: "any", StepUpWindow: 90 * time.Second, Fields: map[string]policy.Treatment{
 			"given_name": {Action: policy.Masked, Mask: "initials"},
 		}},

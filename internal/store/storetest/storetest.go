@@ -61,6 +61,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"DeliveryClaimOnce", deliveryClaimOnce},
 		{"DeliveryPutMessage", deliveryPutMessage},
 		{"SubjectIndex", subjectIndex},
+		{"ConsentRequests", consentRequests},
+		{"ContactChanges", contactChanges},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
