@@ -260,7 +260,8 @@ func buildApp(ctx context.Context, cfg *config.Config, keys *keyset.Set, o appOp
 	if o.guard == "off" {
 		vg = nil
 	}
-	v := vault.New(vault.Config{Store: st, Keys: keys.Ring, Policy: cfg.Policy, Logger: log, ReasonMaxLen: cfg.ReasonMaxLen, Now: o.now, Guard: vg, StepUpFor: cfg.StepUpFor})
+	v := vault.New(vault.Config{Store: st, Keys: keys.Ring, Policy: cfg.Policy, Logger: log, ReasonMaxLen: cfg.ReasonMaxLen, Now: o.now, Guard: vg, StepUpFor: cfg.StepUpFor,
+		ContactCoolingOff: cfg.Notices.ContactCoolingOff})
 	wa, err := webauthn.New(&webauthn.Config{RPID: cfg.WebAuthn.RPID, RPDisplayName: cfg.WebAuthn.RPName, RPOrigins: cfg.WebAuthn.Origins})
 	if err != nil {
 		st.Close()
@@ -418,8 +419,9 @@ func (a *app) listenPartners() (net.Listener, error) {
 }
 
 // background runs the audit integrator, the sweep of inactive accounts,
-// the root key rotator, the blind index rebuilder and the delivery worker
-// until the returned stop is called (which waits for them).
+// the pass over consent requests and contact changes, the root key
+// rotator, the blind index rebuilder and the delivery worker until the
+// returned stop is called (which waits for them).
 func (a *app) background(ctx context.Context) (stop func()) {
 	integ, stopInteg := context.WithCancel(context.WithoutCancel(ctx))
 	integDone := make(chan struct{})
@@ -432,6 +434,7 @@ func (a *app) background(ctx context.Context) (stop func()) {
 	}()
 	sweep, stopSweep := context.WithCancel(context.WithoutCancel(ctx))
 	sweepDone := a.sweepInactive(sweep)
+	pendingDone := a.sweepPending(sweep)
 	rotCtx, stopRot := context.WithCancel(context.WithoutCancel(ctx))
 	rotDone := make(chan struct{})
 	go func() {
@@ -456,6 +459,7 @@ func (a *app) background(ctx context.Context) (stop func()) {
 		stopRot()
 		<-integDone
 		<-sweepDone
+		<-pendingDone
 		<-rotDone
 		<-idxDone
 		<-deliverDone

@@ -284,7 +284,12 @@ func Decide(lim *Limits, st State, a Access) (Decision, State) {
 	if a.BreakGlass {
 		// Before the repeat visit: an emergency read is never free.
 		if st.DayBreakGlass++; over(lim.BreakGlassPerDay, st.DayBreakGlass) {
+			// Refused, and said: an emergency beyond the day's share is
+			// for the security officer to look at.
 			st.DayBreakGlass--
+			if d.Alert == "" {
+				d.Alert = CodeBreakGlass
+			}
 			return limit(CodeBreakGlass, nextDay(now))
 		}
 	}

@@ -667,7 +667,7 @@ func TestAdminActs(t *testing.T) {
 // repeat visit or not, a read past it refused until tomorrow (and
 // counted towards the hard margin), an ordinary read unaffected, the
 // budget back the next day; a break-glass read of an unknown id is a
-// miss, not a break-glass read.
+// miss, not a break-glass read. A refusal raises an alert.
 func TestBreakGlass(t *testing.T) {
 	lim := caseworker()
 	lim.BreakGlassPerDay, lim.Rate = 2, 0
@@ -692,8 +692,8 @@ func TestBreakGlass(t *testing.T) {
 		if d.Verdict != st.want || d.Code != st.code || s.st.DayBreakGlass != st.bgLeft {
 			t.Fatalf("%s: %+v, break-glass today %d; want verdict %d %q, %d", st.name, d, s.st.DayBreakGlass, st.want, st.code, st.bgLeft)
 		}
-		if d.Verdict == Limit && d.RetryAfter < 10*time.Hour {
-			t.Errorf("%s: retry after %s, want tomorrow", st.name, d.RetryAfter)
+		if d.Verdict == Limit && (d.RetryAfter < 10*time.Hour || d.Alert != CodeBreakGlass) {
+			t.Errorf("%s: retry after %s, alert %q; want tomorrow, and an alert", st.name, d.RetryAfter, d.Alert)
 		}
 	}
 	if s.st.HourOver != 1 {

@@ -526,11 +526,25 @@ func (s *Server) update(w http.ResponseWriter, r *http.Request, a identity.Actor
 		s.fail(w, r, &a, err)
 		return
 	}
-	if err := s.Vault.Update(r.Context(), a, id, purpose, reason, req.Fields); err != nil {
+	u, err := s.Vault.Update(r.Context(), a, id, purpose, reason, req.Fields)
+	if err != nil {
 		s.fail(w, r, &a, err)
 		return
 	}
-	w.WriteHeader(http.StatusNoContent)
+	if u.Change == "" {
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
+	// A contact field waits out the cooling-off: accepted, not done.
+	pending := make(map[string]string, len(u.Pending))
+	for f, at := range u.Pending {
+		pending[f] = at.UTC().Format(time.RFC3339)
+	}
+	applied := u.Applied
+	if applied == nil {
+		applied = []string{}
+	}
+	writeJSON(w, http.StatusAccepted, map[string]any{"applied": applied, "pending": pending, "change": u.Change})
 }
 
 func (s *Server) erase(w http.ResponseWriter, r *http.Request, a identity.Actor) {

@@ -57,8 +57,30 @@ type attempt[T any] struct {
 	// error wrapping store.ErrConflict refuses the access: write must then
 	// have changed nothing. The refusal is audited "deny:conflict", counted
 	// by the guard as a probe (guard.Conflict), and returned to the caller.
+	// An error made by refuse refuses it too, audited with the decision
+	// refuse names and not counted (an ordinary outcome, such as a
+	// consent the person denied).
 	write func(ctx context.Context, tx store.Tx, val T, e *audit.Entry) (T, error)
+	// audited, if set, runs once the entry of an allowed access is
+	// appended (e.Seq set) and before the guard's state is written: what
+	// names the entry, such as the notice and the alert of a break-glass
+	// read.
+	audited func(ctx context.Context, tx store.Tx, val T, e *audit.Entry) error
 }
+
+// refused is an error of an attempt's write step that refuses the access
+// with decision (see attempt.write).
+type refused struct {
+	decision string
+	err      error
+}
+
+func (r *refused) Error() string { return r.err.Error() }
+func (r *refused) Unwrap() error { return r.err }
+
+// refuse makes write's refusal of the access: audited as decision, err
+// returned to the caller.
+func refuse(decision string, err error) error { return &refused{decision: decision, err: err} }
 
 // outcome is what one access yields: the caller's value, or the refusal
 // (the guard's or the write's) that the caller returns instead; and the
@@ -71,8 +93,8 @@ type outcome[T any] struct {
 
 // run runs an access in one transaction: find → guard (decides; a
 // refusal clears the entry's fields and sets its decision) → write → audit
-// (the entry is appended, whatever the outcome) → the guard's state, its
-// alerts and a lock. A store error fails the whole access: nothing is
+// (the entry is appended, whatever the outcome) → audited (an allowed
+// access's follow-ups) → the guard's state, its alerts and a lock. A store error fails the whole access: nothing is
 // returned without its durable audit entry.
 func run[T any](ctx context.Context, v *Vault, x attempt[T]) (outcome[T], error) {
 	lim := v.limits(x.actor.Role)
@@ -102,7 +124,10 @@ func run[T any](ctx context.Context, v *Vault, x attempt[T]) (outcome[T], error)
 		}
 		if refusal == nil && x.write != nil {
 			val, err = x.write(ctx, tx, val, &e)
+			var rf *refused
 			switch {
+			case errors.As(err, &rf):
+				refusal, e.Decision, e.Fields = rf.err, rf.decision, nil
 			case errors.Is(err, store.ErrConflict):
 				refusal, e.Decision = err, "deny:conflict"
 				if g != nil && g.conflict(acc.Time) {
@@ -114,6 +139,11 @@ func run[T any](ctx context.Context, v *Vault, x attempt[T]) (outcome[T], error)
 		}
 		if err := tx.AppendAudit(ctx, &e); err != nil {
 			return outcome[T]{}, err
+		}
+		if refusal == nil && x.audited != nil {
+			if err := x.audited(ctx, tx, val, &e); err != nil {
+				return outcome[T]{}, err
+			}
 		}
 		if g != nil {
 			if err := v.finishGuard(ctx, tx, g, x.actor, e.Seq, x.now.UTC()); err != nil {
