@@ -135,6 +135,8 @@ type envOptions struct {
 	// coolingOff is how long a contact change waits (zero: the
 	// vault's default, 72 hours).
 	coolingOff time.Duration
+	// person is the server's Server.Subject (nil: no person signs in).
+	person func(*http.Request) (string, error)
 }
 
 func newEnvOpts(t *testing.T, o envOptions) *env {
@@ -189,7 +191,7 @@ func newEnvOpts(t *testing.T, o envOptions) *env {
 		StepGroup:   cfg.Policy.StepGroup,
 		Guard:       httpapi.AdminGuard(v),
 	}
-	api := &httpapi.Server{Vault: v, Auth: as, Logger: logger, MaxBodyBytes: maxBody, ReasonMaxLen: reasonMax, TrustedProxies: o.proxies, CA: o.ca}
+	api := &httpapi.Server{Vault: v, Auth: as, Logger: logger, MaxBodyBytes: maxBody, ReasonMaxLen: reasonMax, TrustedProxies: o.proxies, CA: o.ca, Subject: o.person}
 	if hs != nil {
 		api.Checkpoints, api.Health = hs, hs
 	}
