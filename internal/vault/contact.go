@@ -53,9 +53,11 @@ type updateResult struct {
 // pendingChange is the contact part of an update, prepared before
 // anything is written: the person's pending change it folds in
 // (existing), and the change that replaces it (change; nil when every
-// value is back to the record's, which cancels existing).
+// value is back to the record's, which cancels existing). same is the
+// pending change when the update asks for exactly what it holds: it is
+// left as it is (no new message, the clock not restarted).
 type pendingChange struct {
-	existing, change *contact.Change
+	existing, change, same *contact.Change
 }
 
 // splitContact parts changes into the fields changed at once and the
@@ -113,7 +115,7 @@ func (v *Vault) prepareContact(ctx context.Context, tx store.Tx, row *subject.Ro
 		return nil, err
 	}
 	p := &pendingChange{}
-	next := map[string]*string{}
+	next, held := map[string]*string{}, map[string]*string{}
 	switch c, err := tx.PendingContactChange(ctx, row.ID); {
 	case errors.Is(err, store.ErrNotFound):
 	case err != nil:
@@ -125,7 +127,7 @@ func (v *Vault) prepareContact(ctx context.Context, tx store.Tx, row *subject.Ro
 			return nil, err
 		}
 		for _, f := range c.Fields {
-			next[f] = vals[f]
+			next[f], held[f] = vals[f], vals[f]
 		}
 	}
 	maps.Copy(next, later)
@@ -169,6 +171,10 @@ func (v *Vault) prepareContact(ctx context.Context, tx store.Tx, row *subject.Ro
 		}
 		return p, nil
 	}
+	same := func(a, b *string) bool { return a == nil && b == nil || a != nil && b != nil && *a == *b }
+	if p.existing != nil && maps.EqualFunc(next, held, same) {
+		return &pendingChange{same: p.existing}, nil
+	}
 	c := &contact.Change{ID: newID("chg_"), Subject: row.ID, Fields: slices.Sorted(maps.Keys(next)), Status: contact.StatusPending,
 		Created: now, Effective: now.Add(v.coolingOff)}
 	if c.New, err = sealValues(dk, c.ID, "new", next); err != nil {
@@ -186,6 +192,10 @@ func (v *Vault) prepareContact(ctx context.Context, tx store.Tx, row *subject.Ro
 // update set every value back), the new change stored, and the message to
 // the address it replaces queued. It sets the entry's decision.
 func writeContact(ctx context.Context, tx store.Tx, a identity.Actor, pu *policy.Purpose, p *pendingChange, now time.Time, e *audit.Entry) error {
+	if p.same != nil {
+		e.Decision = "allow:pending:" + p.same.ID
+		return nil
+	}
 	if x := p.existing; x != nil {
 		to := contact.StatusSuperseded
 		if p.change == nil {

@@ -85,6 +85,15 @@ func TestContactChangeWaits(t *testing.T) {
 	if stored.Status != contact.StatusSuperseded || stored.New != nil {
 		t.Errorf("the first change: %+v, want superseded without its new values", stored)
 	}
+	// The same change again: left as it is (no message, no new clock).
+	g.clock.Add(time.Hour)
+	again, err := g.v.Update(ctx, cw, id, "case-update", "ticket 32", map[string]*string{"phone": ptr("+33 6 12 34 56 78")})
+	if err != nil || again.Change != second || !again.Pending["phone"].Equal(u.Pending["phone"]) {
+		t.Fatalf("the same change again: %+v, %v; want %s unchanged", again, err, second)
+	}
+	if n := len(g.messages(t, contact.Kind)); n != 2 {
+		t.Errorf("%d contact change messages, want 2", n)
+	}
 	// Both values back: cancelled.
 	u, err = g.v.Update(ctx, cw, id, "case-update", "ticket 33", map[string]*string{"phone": ptr(before["phone"]), "email_pro": ptr(before["email_pro"])})
 	if err != nil || u.Change != "" {
@@ -97,12 +106,12 @@ func TestContactChangeWaits(t *testing.T) {
 	for _, e := range g.entries(t, "update") {
 		decisions = append(decisions, strings.SplitN(e.Decision, ":", 2)[0]+":"+strings.Join(strings.SplitN(e.Decision, ":", 3)[1:2], ""))
 	}
-	want := []string{"allow:pending", "deny:conflict", "deny:invalid", "allow:pending", "allow:cancelled"}
+	want := []string{"allow:pending", "deny:conflict", "deny:invalid", "allow:pending", "allow:pending", "allow:cancelled"}
 	if !slices.Equal(decisions, want) {
 		t.Errorf("update decisions %v, want %v", decisions, want)
 	}
-	if got := g.entries(t, "update"); got[4].Decision != "allow:cancelled:"+second {
-		t.Errorf("cancelling entry %+v", got[4])
+	if got := g.entries(t, "update"); got[4].Decision != "allow:pending:"+second || got[5].Decision != "allow:cancelled:"+second {
+		t.Errorf("entries %+v, %+v", got[4], got[5])
 	}
 }
 

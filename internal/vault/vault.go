@@ -17,6 +17,7 @@
 package vault
 
 import (
+	"cmp"
 	"context"
 	"encoding/base32"
 	"encoding/binary"
@@ -980,7 +981,7 @@ func (v *Vault) Update(ctx context.Context, a identity.Actor, id, purposeName, r
 			if err := writeContact(ctx, tx, a, pu, p, at, e); err != nil {
 				return nil, err
 			}
-			out.pending = p.change
+			out.pending = cmp.Or(p.change, p.same)
 		}
 		return out, nil
 	}
