@@ -267,8 +267,9 @@ func buildApp(ctx context.Context, cfg *config.Config, keys *keyset.Set, o appOp
 	n := cfg.Notices
 	wake := &waker{}
 	v := vault.New(vault.Config{Store: st, Keys: keys.Ring, Policy: cfg.Policy, Logger: log, ReasonMaxLen: cfg.ReasonMaxLen, Now: o.now, Guard: vg, StepUpFor: cfg.StepUpFor,
-		Notices: &vault.Notices{DigestAt: n.DigestAt, Location: n.Location, Contacts: n.Contacts, Language: n.Language, LanguageField: n.LanguageField},
-		Queued:  wake.wake})
+		Notices:           &vault.Notices{DigestAt: n.DigestAt, Location: n.Location, Contacts: n.Contacts, Language: n.Language, LanguageField: n.LanguageField},
+		Queued:            wake.wake,
+		ContactCoolingOff: n.ContactCoolingOff})
 	wa, err := webauthn.New(&webauthn.Config{RPID: cfg.WebAuthn.RPID, RPDisplayName: cfg.WebAuthn.RPName, RPOrigins: cfg.WebAuthn.Origins})
 	if err != nil {
 		st.Close()
@@ -427,8 +428,9 @@ func (a *app) listenPartners() (net.Listener, error) {
 }
 
 // background runs the audit integrator, the sweep of inactive accounts,
-// the root key rotator, the blind index rebuilder and the delivery worker
-// until the returned stop is called (which waits for them).
+// the pass over consent requests and contact changes, the root key
+// rotator, the blind index rebuilder and the delivery worker until the
+// returned stop is called (which waits for them).
 func (a *app) background(ctx context.Context) (stop func()) {
 	integ, stopInteg := context.WithCancel(context.WithoutCancel(ctx))
 	integDone := make(chan struct{})
@@ -441,6 +443,7 @@ func (a *app) background(ctx context.Context) (stop func()) {
 	}()
 	sweep, stopSweep := context.WithCancel(context.WithoutCancel(ctx))
 	sweepDone := a.sweepInactive(sweep)
+	pendingDone := a.sweepPending(sweep)
 	rotCtx, stopRot := context.WithCancel(context.WithoutCancel(ctx))
 	rotDone := make(chan struct{})
 	go func() {
@@ -465,6 +468,7 @@ func (a *app) background(ctx context.Context) (stop func()) {
 		stopRot()
 		<-integDone
 		<-sweepDone
+		<-pendingDone
 		<-rotDone
 		<-idxDone
 		<-deliverDone

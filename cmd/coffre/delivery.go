@@ -13,6 +13,8 @@ import (
 
 	"github.com/coffre/coffre/internal/audit"
 	"github.com/coffre/coffre/internal/config"
+	"github.com/coffre/coffre/internal/consent"
+	"github.com/coffre/coffre/internal/contact"
 	"github.com/coffre/coffre/internal/deliver"
 	"github.com/coffre/coffre/internal/notice"
 	"github.com/coffre/coffre/internal/outbox"
@@ -135,10 +137,23 @@ func personSender(cfg *config.Config, st store.Store, v *vault.Vault, keys notic
 		}
 		return wr.Text(ns, c), nil
 	}
+	ct := consent.Texts{Organisation: n.Organisation, Phrase: keys, Purposes: purposes, Location: n.Location}
+	cc := contact.Texts{Organisation: n.Organisation, Phrase: keys, Location: n.Location}
 	return &deliver.Person{
-		Contacts:    v,
-		NoContact:   func(err error) bool { return errors.Is(err, vault.ErrNoContact) },
-		Render:      map[string]deliver.Render{},
+		Contacts: v,
+		// A record gone, or one without an address, or a change whose old
+		// address is forgotten: the message goes nowhere.
+		NoContact: func(err error) bool { return errors.Is(err, vault.ErrNoContact) || errors.Is(err, store.ErrNotFound) },
+		Resolve: map[string]func(context.Context, outbox.Message) (notice.Contact, error){
+			contact.Kind: func(ctx context.Context, m outbox.Message) (notice.Contact, error) {
+				msg, err := contact.Decode(m.Payload)
+				if err != nil {
+					return notice.Contact{}, fmt.Errorf("%w: %v", vault.ErrNoContact, err)
+				}
+				return v.ContactForChange(ctx, m.Recipient, msg.Change)
+			},
+		},
+		Render:      map[string]deliver.Render{consent.Kind: consent.Renderer(ct), contact.Kind: contact.Renderer(cc)},
 		RenderGroup: map[string]deliver.RenderGroup{notice.Kind: group},
 		Email:       email,
 		SMS:         sms,

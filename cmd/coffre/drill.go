@@ -197,6 +197,13 @@ func (a *app) drillEnv(ctx context.Context, people int, clock *drill.Clock, stde
 		})
 		return n, err
 	}
+	env.Pending = func(ctx context.Context) error {
+		if _, err := a.vault.ExpireConsents(ctx, pendingBatch); err != nil {
+			return err
+		}
+		_, err := a.vault.ApplyContactChanges(ctx, pendingBatch)
+		return err
+	}
 	env.Disable = func(ctx context.Context, id, reason string) error {
 		_, err := a.auth.Lifecycle(ctx, auth.Host, nil, auth.Disable, id, reason)
 		return err

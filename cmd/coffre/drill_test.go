@@ -19,7 +19,7 @@ func TestDrill(t *testing.T) {
 		t.Skip("loads a directory")
 	}
 	names := []string{"versailles-scrape", "leaked-emails", "canary", "many-accounts", "partner-hijack",
-		"update-oracle", "erase-spree", "create-probe", "policy-probing", "purpose-combination", "rogue-admin",
+		"update-oracle", "erase-spree", "create-probe", "policy-probing", "purpose-combination", "consent-break-glass", "rogue-admin",
 		"caseworker-day", "support-desk"}
 	code, stdout, stderr := runCLI(t, "drill", "--people", "20000", "--scale", "10", "--json", "--data", t.TempDir(),
 		"--scenario", strings.Join(names, ","))
@@ -79,6 +79,12 @@ func TestDrill(t *testing.T) {
 		case "purpose-combination":
 			if f["people_assembled"] > 25 || f["people_assembled"] == 0 || locked != 1 {
 				t.Errorf("purpose-combination: figures %v, locked %v", f, locked)
+			}
+		case "consent-break-glass":
+			// One emergency read (the day's), then consent requests until
+			// the lock; nobody approves, so nothing more is read.
+			if f["health_notes_without_consent"] != 1 || f["break_glass_refused"] == 0 || f["people_asked"] == 0 || f["people_asked"] > 25 || locked != 1 || ex != 1 {
+				t.Errorf("consent-break-glass: figures %v, locked %v, exfiltrated %v", f, locked, ex)
 			}
 		case "rogue-admin":
 			// Every path was tried, through the admin API, and its

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"mime"
@@ -145,5 +146,94 @@ func readNotifies(t *testing.T, pg string) {
 	// --newest takes.
 	if !strings.Contains(body, fmt.Sprintf("Audit entry: %s:", strings.TrimPrefix(h.Get(deliver.HeaderKey), "notice-"))) {
 		t.Errorf("the notice does not name its entry's leaf hash:\n%s", body)
+	}
+}
+
+// TestPersonMessages: the server's worker delivers every kind of message
+// to a person through the same sender: a consent request (to the
+// record's address, naming no value), a break-glass read's notice (at
+// once), and a contact change's warning to the address it replaces,
+// never to the new one.
+func TestPersonMessages(t *testing.T) {
+	mx := delivertest.StartSMTP(t)
+	t.Setenv("COFFRE_NOTICES_LANGUAGE", "en")
+	a, err := openApp(t.Context(), appOptions{dev: true, dataDir: t.TempDir(), anyHours: true, guard: "bench"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.close()
+	a.cfg.Partners.Listen = ""
+	a.cfg.Delivery.SMTP = config.SMTP{Host: mx.Host, Port: mx.Port, StartTLS: "none", From: "coffre@example.org"}
+	a.cfg.Delivery.Rates.Email = 1000
+	var rows []vault.ImportRow
+	for i := range 3 {
+		p := synth.Make(9, i)
+		rows = append(rows, vault.ImportRow{Num: i + 1, Unit: p.Unit, Fields: p.Fields})
+	}
+	ids, _, err := a.vault.Import(t.Context(), identity.Actor{ID: "op_hr", Role: "hr-officer"}, rows)
+	if err != nil || len(ids) != 3 {
+		t.Fatalf("import: %v %v", ids, err)
+	}
+	serveApp(t, a)
+	addr := func(i int) string {
+		for _, f := range a.cfg.Notices.Contacts {
+			if v := rows[i].Fields[f]; v != "" {
+				return v
+			}
+		}
+		return ""
+	}
+	hr := identity.Actor{ID: "op_hr2", Role: "hr-officer", Unit: rows[0].Unit, Origin: "127.0.0.1",
+		SteppedUp: time.Now(), StepFactor: "totp", StepGroup: "occupational-health"}
+	var pending *vault.ConsentPending
+	if _, err := a.vault.Read(t.Context(), hr, ids[0], "occupational-health", "referral 12"); !errors.As(err, &pending) {
+		t.Fatalf("read under a consent purpose: %v, want a consent request", err)
+	}
+	hr.Unit = rows[1].Unit
+	if _, err := a.vault.BreakGlass(t.Context(), hr, ids[1], "occupational-health", "referral 13", "collapsed at work"); err != nil {
+		t.Fatalf("break-glass read: %v", err)
+	}
+	hr.Unit = rows[2].Unit
+	moved := "moved.away@example.net"
+	old := addr(2)
+	field := ""
+	for _, f := range a.cfg.Notices.Contacts {
+		if rows[2].Fields[f] == old {
+			field = f
+		}
+	}
+	if _, err := a.vault.Update(t.Context(), hr, ids[2], "hr-records", "ticket 9", map[string]*string{field: &moved}); err != nil {
+		t.Fatalf("contact change: %v", err)
+	}
+
+	mails := mx.Wait(3, 10*time.Second)
+	time.Sleep(200 * time.Millisecond) // a fourth would be a notice of the contact change, which waits
+	if mails = mx.Mails(); len(mails) != 3 {
+		t.Fatalf("%d messages to persons, want 3", len(mails))
+	}
+	byKind := map[string]delivertest.Mail{}
+	for _, m := range mails {
+		byKind[m.Header(t).Get(deliver.HeaderEvent)] = m
+	}
+	for kind, want := range map[string]struct {
+		to   string
+		text string
+	}{
+		"consent":        {addr(0), pending.Request.ID},
+		notice.Kind:      {addr(1), "occupational-health"},
+		"contact-change": {old, "Change:         chg_"},
+	} {
+		m, ok := byKind[kind]
+		if !ok {
+			t.Errorf("no %s message", kind)
+			continue
+		}
+		body := m.Body(t)
+		if len(m.To) != 1 || m.To[0] != want.to || !strings.Contains(body, want.text) {
+			t.Errorf("%s message to %v, want %s, holding %q:\n%s", kind, m.To, want.to, want.text, body)
+		}
+		if strings.Contains(string(m.Data), moved) {
+			t.Errorf("%s message names the new address", kind)
+		}
 	}
 }

@@ -105,6 +105,8 @@ type file struct {
 		QuietEnd      leaf `key:"quiet_end"`
 		DigestAt      leaf `key:"digest_at"`
 		Timezone      leaf `key:"timezone"`
+		// ContactCoolingOff: issue 14's cooling-off of a contact change.
+		ContactCoolingOff leaf `key:"contact_cooling_off"`
 	} `key:"notices"`
 	Alerts struct {
 		Email   leaf     `key:"email,list"`
@@ -188,6 +190,10 @@ type purposeFile struct {
 	DeferredFor   leaf        `key:"deferred_for"`
 	Fields        named[leaf] `key:"fields,names=schema"`
 	Updates       leaf        `key:"updates,list"`
+	Consent       leaf        `key:"consent"`
+	ConsentValid  leaf        `key:"consent_valid"`
+	ConsentLasts  leaf        `key:"consent_lasts"`
+	BreakGlass    leaf        `key:"break_glass"`
 }
 
 type roleFile struct {
@@ -219,6 +225,7 @@ type guardLimits struct {
 	PartnersPerDay  leaf         `key:"partners_per_day"`
 	AdminBurst      leaf         `key:"admin_burst_per_hour"`
 	AssignsPerDay   leaf         `key:"assignments_per_day"`
+	BreakGlass      leaf         `key:"break_glass_per_day"`
 	Velocity        velocityFile `key:"velocity"`
 	EnumerationRun  leaf         `key:"enumeration_run"`
 	Hours           leaf         `key:"hours"`
@@ -248,6 +255,7 @@ var lookupTypes = []policy.FieldType{policy.TypeEmail, policy.TypePhone, policy.
 var (
 	mfaFactors = []string{"totp", "webauthn"}
 	stepUps    = []string{"off", "any", "webauthn"}
+	consents   = []string{"off", "required"}
 )
 
 // check validates f and builds the configuration, applying defaults. The
@@ -257,7 +265,11 @@ func (p *parser) check(f *file) *Config {
 	c := p.settings(f)
 	fields, declaredFields := p.schema(f.Schema)
 	purposes, declaredPurposes, purposeStepUps := p.purposes(f.Purposes, declaredFields, c.StepUpFor)
-	roles, declaredRoles := p.roles(f.Roles, declaredPurposes, purposeStepUps, f.WebAuthn.Attestation.Roots)
+	consentPurposes := map[string]bool{}
+	for _, pu := range purposes {
+		consentPurposes[pu.Name] = pu.Consent
+	}
+	roles, declaredRoles := p.roles(f.Roles, declaredPurposes, purposeStepUps, consentPurposes, f.WebAuthn.Attestation.Roots)
 	c.Guard = p.guard(f, roles, declaredRoles)
 	c.Notices = p.notices(f, fields, c.Guard.Location)
 	if p.total() == 0 {
@@ -772,6 +784,7 @@ func (p *parser) purposes(m named[purposeFile], declaredFields map[string]int, w
 			}
 			return s, ""
 		})
+		p.consent(v, pu, stepOK)
 		out = append(out, pu)
 	}
 	// A group is named like no other purpose: a purpose's default group is
@@ -784,11 +797,43 @@ func (p *parser) purposes(m named[purposeFile], declaredFields map[string]int, w
 	return out, declared, stepUp
 }
 
+// consent reads a purpose's consent keys into pu: consent (off or
+// required), consent_valid and consent_lasts (which only a purpose that
+// asks for consent may set), and break_glass, which needs consent and a
+// step-up: an emergency read without the person's consent must be proved
+// by a fresh second factor, never by a session token alone. stepOK says
+// whether step_up was read without a problem.
+func (p *parser) consent(v purposeFile, pu *policy.Purpose, stepOK bool) {
+	mode := "off"
+	consentOK := set(p, v.Consent, read[string], &mode, func(s string) string { return unknown("consent", s, consents) })
+	pu.Consent = mode == "required"
+	for _, l := range []leaf{v.ConsentValid, v.ConsentLasts} {
+		if l.set() && consentOK && !pu.Consent {
+			p.bad(l, "has no effect while consent is off: set consent to required, or remove this key")
+		}
+	}
+	set(p, v.ConsentValid, dur, &pu.ConsentValid, between(minConsentValid, maxConsentValid, false, "must be between %s and %s, got %s"))
+	set(p, v.ConsentLasts, dur, &pu.ConsentLasts, between(minConsentLasts, maxConsentLasts, false, "must be between %s and %s, got %s"))
+	if pu.Consent {
+		pu.ConsentValid, pu.ConsentLasts = cmp.Or(pu.ConsentValid, policy.DefaultConsentValid), cmp.Or(pu.ConsentLasts, policy.DefaultConsentLasts)
+	}
+	if b, ok := read[bool](p, v.BreakGlass); ok && b {
+		switch {
+		case consentOK && !pu.Consent:
+			p.bad(v.BreakGlass, "break-glass bypasses the person's consent, which this purpose does not ask for: set consent to required, or remove this key")
+		case stepOK && pu.StepUp == "":
+			p.bad(v.BreakGlass, "break-glass needs a fresh second factor: set step_up to any or webauthn, so that a stolen session token alone cannot break the glass")
+		default:
+			pu.BreakGlass = true
+		}
+	}
+}
+
 // roles checks the roles. It returns the valid ones, and the names of all
 // those defined, valid or not. stepUps holds the step-up of the purposes,
 // those a role's mfa must be able to give; roots is
 // webauthn.attestation.roots, which a role's attested_keys needs.
-func (p *parser) roles(m named[roleFile], declaredPurposes map[string]bool, stepUps map[string]string, roots leaf) ([]*policy.Role, map[string]bool) {
+func (p *parser) roles(m named[roleFile], declaredPurposes map[string]bool, stepUps map[string]string, consentPurposes map[string]bool, roots leaf) ([]*policy.Role, map[string]bool) {
 	purposeNames := sortedKeys(declaredPurposes)
 	perms := names(policy.Permissions)
 	declared := map[string]bool{}
@@ -828,6 +873,11 @@ func (p *parser) roles(m named[roleFile], declaredPurposes map[string]bool, step
 			}
 		}
 		r.Partner, _ = read[bool](p, v.Partner)
+		for _, pu := range r.Purposes {
+			if r.Partner && consentPurposes[pu] {
+				p.bad(v.Partner, "a partner role may not declare purpose %q, which asks for the person's consent: the person decides on named staff, and partners read through pseudonyms", pu)
+			}
+		}
 		for _, perm := range r.Permissions {
 			if r.Partner && perm != policy.PermLookup {
 				p.bad(v.Partner, "a partner role holds no permission but lookup, got %q: partners read and look up, nothing more", perm)
@@ -963,6 +1013,7 @@ func (p *parser) limits(gl guardLimits, l guard.Limits) guard.Limits {
 	set(p, gl.UpdatesPerDay, read[int], &l.UpdatesPerDay, count)
 	set(p, gl.ErasuresPerDay, read[int], &l.ErasuresPerDay, count)
 	set(p, gl.AssignsPerDay, read[int], &l.AssignmentsPerDay, count)
+	set(p, gl.BreakGlass, read[int], &l.BreakGlassPerDay, count)
 	set(p, gl.OperatorsPerDay, read[int], &l.OperatorsPerDay, count)
 	set(p, gl.RolesPerDay, read[int], &l.RolesPerDay, count)
 	set(p, gl.ResetsPerDay, read[int], &l.FactorResetsPerDay, count)

@@ -21,8 +21,10 @@
 //	metrics:      # listen (a listener of its own for /metrics), token (bearer token it asks)
 //	delivery:     # max_tries, backoff, timeout, rates (email, webhook, sms), smtp, sms (the SMS gateway)
 //	alerts:       # email (addresses), webhook (url, secret_file | secret_env), sms (phone numbers)
+//	notices:      # contact_cooling_off (how long a change of a contact address waits)
 //	schema:       # a list of fields: name, type, sensitivity, required, lookup, max_len, retention
-//	purposes:     # name → description, require_reason, step_up, step_up_window, step_up_group, fields (field → clear | deny | mask), updates
+//	purposes:     # name → description, require_reason, step_up, step_up_window, step_up_group, fields (field → clear | deny | mask), updates,
+//	              # consent (off | required), consent_valid, consent_lasts, break_glass
 //	roles:        # name → purposes, permissions, mfa, attested_keys
 //	guard:        # timezone, trusted_networks, trusted_proxies, defaults, roles
 //
@@ -54,6 +56,15 @@
 // webauthn.attestation.roots (PEM files or inline PEM) and, when
 // webauthn.attestation.aaguids lists models, is of one of them (see
 // [Attestation]).
+//
+// A purpose with consent: required makes a read under it wait for the
+// person's consent (a consent request, valid for consent_valid, default
+// 72h; an approval usable once within consent_lasts, default 24h); with
+// break_glass: true, which needs consent and a step_up, it also allows an
+// emergency read without consent, bounded per day by the role's
+// break_glass_per_day. A partner role may not declare a consent purpose.
+// notices.contact_cooling_off (1h to 720h, default 72h) is how long a
+// change of a person's contact address waits before it takes effect.
 //
 // The built-in demo (demo.yaml in this package, see [Demo]) is a complete,
 // commented example.
@@ -392,7 +403,7 @@ type Guard struct {
 	// out_of_caseload_per_day 20, out_of_unit_per_day 5,
 	// untrusted_origin_per_day 10, lookups_per_hour 60, misses_per_hour 15,
 	// creates_per_day 50, updates_per_hour 30, updates_per_day 100,
-	// erasures_per_day 2, assignments_per_day 200, operators_per_day 3, roles_per_day 5,
+	// erasures_per_day 2, assignments_per_day 200, break_glass_per_day 2, operators_per_day 3, roles_per_day 5,
 	// factor_resets_per_day 3, partners_per_day 1, admin_burst_per_hour 5,
 	// velocity 20 subjects per 10m, enumeration_run 10, hours always,
 	// hard_margin 10, all_units false.
@@ -417,6 +428,7 @@ const (
 	defaultFailWindow   = 24 * time.Hour
 	defaultLockFor      = time.Hour
 	defaultPerOrigin    = 30
+	defaultCoolingOff   = 72 * time.Hour
 )
 
 // defaultOrigins are the default [WebAuthn.Origins]: the default listen
@@ -453,6 +465,7 @@ var defaultLimits = guard.Limits{
 	PartnersPerDay:      1,
 	AdminBurstPerHour:   5,
 	AssignmentsPerDay:   200,
+	BreakGlassPerDay:    2,
 	VelocitySubjects:    20,
 	VelocityWindow:      10 * time.Minute,
 	EnumerationRun:      10,
@@ -491,6 +504,14 @@ const (
 	maxPerOrigin    = 100_000
 	// metrics.token
 	minMetricsToken = 32
+	// notices.contact_cooling_off
+	minCoolingOff = time.Hour
+	maxCoolingOff = 30 * 24 * time.Hour
+	// purposes.NAME.consent_valid and consent_lasts
+	minConsentValid = 5 * time.Minute
+	maxConsentValid = 30 * 24 * time.Hour
+	minConsentLasts = time.Minute
+	maxConsentLasts = 7 * 24 * time.Hour
 	// webauthn.attestation.roots: a PEM file is read up to 1 MiB
 	maxRootsFile = 1 << 20
 	// Guard limits: counts and rates up to maxGuardCount (0 is "no limit"

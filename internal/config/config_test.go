@@ -28,8 +28,8 @@ func TestDemo(t *testing.T) {
 		t.Errorf("Source = %q, want %q", cfg.Source, "built-in demo")
 	}
 	pol := cfg.Policy
-	if len(pol.Fields) != 11 || len(pol.Purposes) != 8 || len(pol.Roles) != 8 {
-		t.Fatalf("demo has %d fields, %d purposes, %d roles; want 11, 8, 8", len(pol.Fields), len(pol.Purposes), len(pol.Roles))
+	if len(pol.Fields) != 11 || len(pol.Purposes) != 9 || len(pol.Roles) != 8 {
+		t.Fatalf("demo has %d fields, %d purposes, %d roles; want 11, 9, 8", len(pol.Fields), len(pol.Purposes), len(pol.Roles))
 	}
 
 	fields := []struct {
@@ -68,6 +68,7 @@ func TestDemo(t *testing.T) {
 		"payroll":              "clear clear clear deny deny clear clear clear clear clear deny",
 		"workplace-adjustment": "clear clear deny deny deny deny deny deny clear clear clear",
 		"referral":             "clear clear email deny last4 deny deny deny deny deny deny",
+		"occupational-health":  "clear clear deny deny clear deny deny deny deny deny clear",
 	}
 	for name, want := range views {
 		pu, ok := pol.Purposes[name]
@@ -85,14 +86,14 @@ func TestDemo(t *testing.T) {
 		if pu.Description == "" {
 			t.Errorf("purpose %s has no description", name)
 		}
-		if wantReason := name == "workplace-adjustment"; pu.RequireReason != wantReason {
+		if wantReason := name == "workplace-adjustment" || name == "occupational-health"; pu.RequireReason != wantReason {
 			t.Errorf("purpose %s RequireReason = %v, want %v", name, pu.RequireReason, wantReason)
 		}
 		// Special-category data and the national id in clear ask for a
 		// fresh second factor.
 		wantStepUp, wantWindow := "", time.Duration(0)
 		switch name {
-		case "workplace-adjustment":
+		case "workplace-adjustment", "occupational-health":
 			wantStepUp, wantWindow = "any", 5*time.Minute
 		case "payroll":
 			wantStepUp, wantWindow = "any", 15*time.Minute
@@ -100,11 +101,17 @@ func TestDemo(t *testing.T) {
 		if pu.StepUp != wantStepUp || pu.StepUpWindow != wantWindow {
 			t.Errorf("purpose %s StepUp = %q within %s, want %q within %s", name, pu.StepUp, pu.StepUpWindow, wantStepUp, wantWindow)
 		}
+		// Consent, and the emergency read without it, for the health note
+		// of an occupational health referral only.
+		want := name == "occupational-health"
+		if pu.Consent != want || pu.BreakGlass != want || want && (pu.ConsentValid != 72*time.Hour || pu.ConsentLasts != 24*time.Hour) {
+			t.Errorf("purpose %s consent %v (%s, %s), break-glass %v; want %v (72h, 24h)", name, pu.Consent, pu.ConsentValid, pu.ConsentLasts, pu.BreakGlass, want)
+		}
 	}
 
 	roles := map[string][2]string{
 		"caseworker":       {"case-handling directory case-update", "lookup create update"},
-		"hr-officer":       {"payroll workplace-adjustment directory hr-records", "lookup create update erase import"},
+		"hr-officer":       {"payroll workplace-adjustment directory hr-records occupational-health", "lookup create update erase import"},
 		"support":          {"support-call directory", "lookup"},
 		"security-officer": {"", "security seal incidents"},
 		"auditor":          {"", "audit"},
@@ -144,6 +151,9 @@ func TestDemo(t *testing.T) {
 	if want := (Partners{Listen: "127.0.0.1:8443", Hosts: []string{"localhost", "127.0.0.1"}}); !reflect.DeepEqual(got.Partners, want) {
 		t.Errorf("demo partners = %+v, want %+v", got.Partners, want)
 	}
+	if got.Notices.ContactCoolingOff != 72*time.Hour {
+		t.Errorf("demo contact cooling-off = %s, want 72h", got.Notices.ContactCoolingOff)
+	}
 	// The demo serves /metrics on its loopback API listener, without a token.
 	if got.Metrics != (Metrics{}) {
 		t.Errorf("demo metrics = %+v, want none (on listen, no token)", got.Metrics)
@@ -157,7 +167,7 @@ func TestValid(t *testing.T) {
 		t.Fatalf("Load(%q): %v", path, err)
 	}
 	got := *cfg
-	got.Policy, got.Guard, got.Notices = nil, Guard{}, Notices{}
+	got.Policy, got.Guard, got.Notices = nil, Guard{}, Notices{ContactCoolingOff: got.Notices.ContactCoolingOff}
 	want := Config{
 		Source:          path,
 		Store:           "postgres://coffre@db.internal:5432/coffre?sslmode=verify-full",
@@ -184,6 +194,7 @@ func TestValid(t *testing.T) {
 		Login:    Login{MaxFailures: 5, FailureWindow: 30 * time.Minute, LockFor: 0, PerOrigin: 12},
 		Partners: Partners{Listen: "0.0.0.0:9444", Hosts: []string{"partners.example.org", "203.0.113.7", "2001:db8::7"}},
 		Metrics:  Metrics{Listen: "127.0.0.1:9090", Token: "0123456789abcdef0123456789abcdef"},
+		Notices:  Notices{ContactCoolingOff: 48 * time.Hour},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("Load(%q)\n got %+v\nwant %+v", path, got, want)
@@ -200,13 +211,14 @@ func TestValid(t *testing.T) {
 		t.Errorf("fields\n got %+v\nwant %+v", cfg.Policy.Fields, wantFields)
 	}
 	wantPurposes := map[string]*policy.Purpose{
-		"hr": {Name: "hr", Description: "Human resources", RequireReason: true, StepUp: "webauthn", StepUpWindow: 2 * time.Minute, StepUpGroup: "people-files", Fields: map[string]policy.Treatment{
-			"given_name": {Action: policy.Clear},
-			"email":      {Action: policy.Masked, Mask: "email"},
-			"ssn":        {Action: policy.Masked, Mask: "last4"},
-			"hired_on":   {Action: policy.Masked, Mask: "year"},
-			"notes":      {Action: policy.Deny},
-		}},
+		"hr": {Name: "hr", Description: "Human resources", RequireReason: true, StepUp: "webauthn", StepUpWindow: 2 * time.Minute, StepUpGroup: "people-files",
+			Consent: true, ConsentValid: 36 * time.Hour, ConsentLasts: 2 * time.Hour, BreakGlass: true, Fields: map[string]policy.Treatment{
+				"given_name": {Action: policy.Clear},
+				"email":      {Action: policy.Masked, Mask: "email"},
+				"ssn":        {Action: policy.Masked, Mask: "last4"},
+				"hired_on":   {Action: policy.Masked, Mask: "year"},
+				"notes":      {Action: policy.Deny},
+			}},
 		"badge": {Name: "badge", Description: "Print a badge", StepUp: "any", StepUpWindow: 90 * time.Second, Fields: map[string]policy.Treatment{
 			"given_name": {Action: policy.Masked, Mask: "initials"},
 		}},
@@ -229,7 +241,7 @@ func TestValid(t *testing.T) {
 		UntrustedPerDay: 15, LookupsPerHour: 16, MissesPerHour: 17, VelocitySubjects: 18, VelocityWindow: 90 * time.Second,
 		EnumerationRun: 19, Hours: mustHours(t, "mon,wed,fri 08:30-17:00"), HardMargin: 20,
 		CreatesPerDay: 21, UpdatesPerHour: 22, UpdatesPerDay: 23, ErasuresPerDay: 24, AssignmentsPerDay: 30,
-		OperatorsPerDay: 25, RolesPerDay: 26, FactorResetsPerDay: 27, PartnersPerDay: 28, AdminBurstPerHour: 29,
+		OperatorsPerDay: 25, RolesPerDay: 26, FactorResetsPerDay: 27, PartnersPerDay: 28, AdminBurstPerHour: 29, BreakGlassPerDay: 31,
 	}
 	hr := defaults
 	hr.AllUnits, hr.Rate, hr.Burst, hr.SubjectsPerDay = true, 0, 0, 0
@@ -291,7 +303,7 @@ func TestDefaults(t *testing.T) {
 		Roles:           map[string]guard.Limits{},
 	})
 	got := *cfg
-	got.Policy, got.Guard, got.Notices = nil, Guard{}, Notices{}
+	got.Policy, got.Guard, got.Notices = nil, Guard{}, Notices{ContactCoolingOff: got.Notices.ContactCoolingOff}
 	want := Config{
 		Source:          "testdata/minimal.yaml",
 		Store:           "sqlite:./coffre-data/coffre.db",
@@ -308,6 +320,7 @@ func TestDefaults(t *testing.T) {
 		WebAuthn:        WebAuthn{RPID: "localhost", RPName: "Coffre", Origins: []string{"http://localhost:8080", "http://127.0.0.1:8080"}},
 		Login:           Login{MaxFailures: 10, FailureWindow: 24 * time.Hour, LockFor: time.Hour, PerOrigin: 30},
 		Partners:        Partners{Hosts: []string{"localhost", "127.0.0.1"}},
+		Notices:         Notices{ContactCoolingOff: 72 * time.Hour},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("defaults\n got %+v\nwant %+v", got, want)
@@ -327,7 +340,7 @@ func TestDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	got = *cfg
-	got.Policy, got.Guard, got.Notices = nil, Guard{}, Notices{}
+	got.Policy, got.Guard, got.Notices = nil, Guard{}, Notices{ContactCoolingOff: got.Notices.ContactCoolingOff}
 	want.Source = "nulls.yaml"
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("nulls\n got %+v\nwant %+v", got, want)
@@ -484,6 +497,7 @@ func TestEnvironment(t *testing.T) {
 		Login:    defaultLogin,
 		Partners: Partners{Listen: ":9443", Hosts: []string{"partners.coffre.test", "10.0.0.5", "fd00::5"}},
 		Metrics:  Metrics{Listen: "127.0.0.1:9100", Token: metricsToken},
+		Notices:  Notices{ContactCoolingOff: 72 * time.Hour},
 	}
 	defaults := Config{
 		Store:           "sqlite:./coffre-data/coffre.db",
@@ -500,6 +514,7 @@ func TestEnvironment(t *testing.T) {
 		WebAuthn:        WebAuthn{RPID: "localhost", RPName: "Coffre", Origins: []string{"http://localhost:8080", "http://127.0.0.1:8080"}},
 		Login:           defaultLogin,
 		Partners:        Partners{Hosts: []string{"localhost", "127.0.0.1"}},
+		Notices:         Notices{ContactCoolingOff: 72 * time.Hour},
 	}
 	with := func(c Config, f func(*Config)) Config { f(&c); return c }
 	const schema = "schema: [{name: x, type: text, sensitivity: identity}]\n"
@@ -516,6 +531,7 @@ func TestEnvironment(t *testing.T) {
 				Roots:   readPEM(t, "testdata/attestation_root.pem"),
 			}
 			c.Login = Login{MaxFailures: 5, FailureWindow: 30 * time.Minute, LockFor: 0, PerOrigin: 12}
+			c.Notices.ContactCoolingOff = 48 * time.Hour
 		})},
 		{"all over defaults", "testdata/minimal.yaml", all, wantAll},
 		{"data dir moves derived defaults", "testdata/minimal.yaml", []string{"COFFRE_DATA_DIR=/srv/coffre/"}, with(defaults, func(c *Config) {
@@ -558,7 +574,7 @@ func TestEnvironment(t *testing.T) {
 				t.Fatalf("Load(%q, %q): %v", tt.file, tt.environ, err)
 			}
 			got := *cfg
-			got.Source, got.Policy, got.Guard, got.Notices = "", nil, Guard{}, Notices{}
+			got.Source, got.Policy, got.Guard, got.Notices = "", nil, Guard{}, Notices{ContactCoolingOff: got.Notices.ContactCoolingOff}
 			if !reflect.DeepEqual(got, tt.want) {
 				t.Errorf("Load(%q, %q)\n got %+v\nwant %+v", tt.file, tt.environ, got, tt.want)
 			}
@@ -725,11 +741,11 @@ func TestGuardDemo(t *testing.T) {
 		UntrustedPerDay: 5, LookupsPerHour: 40, MissesPerHour: 8, VelocitySubjects: 12, VelocityWindow: 10 * time.Minute,
 		EnumerationRun: 10, Hours: mustHours(t, "mon-fri 07:00-20:00"), HardMargin: 5,
 		CreatesPerDay: 20, UpdatesPerHour: 20, UpdatesPerDay: 60, ErasuresPerDay: 2, AssignmentsPerDay: 200,
-		OperatorsPerDay: 3, RolesPerDay: 5, FactorResetsPerDay: 3, PartnersPerDay: 1, AdminBurstPerHour: 5, // built-in defaults
+		OperatorsPerDay: 3, RolesPerDay: 5, FactorResetsPerDay: 3, PartnersPerDay: 1, AdminBurstPerHour: 5, BreakGlassPerDay: 2, // built-in defaults
 	}
 	hr := caseworker
 	hr.SubjectsPerHour, hr.SubjectsPerDay, hr.OutOfCaseloadPerDay = 40, 150, 10
-	hr.CreatesPerDay, hr.UpdatesPerHour, hr.UpdatesPerDay, hr.ErasuresPerDay = 30, 30, 100, 3
+	hr.CreatesPerDay, hr.UpdatesPerHour, hr.UpdatesPerDay, hr.ErasuresPerDay, hr.BreakGlassPerDay = 30, 30, 100, 3, 1
 	supervisor := caseworker
 	supervisor.SubjectsPerHour, supervisor.SubjectsPerDay, supervisor.OutOfCaseloadPerDay, supervisor.OutOfUnitPerDay = 40, 120, 15, 3
 	supervisor.CreatesPerDay, supervisor.UpdatesPerHour, supervisor.UpdatesPerDay = 50, 30, 100 // built-in defaults
@@ -740,20 +756,20 @@ func TestGuardDemo(t *testing.T) {
 		UntrustedPerDay: 5, LookupsPerHour: 90, MissesPerHour: 20, VelocitySubjects: 20, VelocityWindow: 10 * time.Minute,
 		EnumerationRun: 10, Hours: mustHours(t, "mon-sat 07:00-21:00"), HardMargin: 8,
 		CreatesPerDay: 50, UpdatesPerHour: 30, UpdatesPerDay: 100, ErasuresPerDay: 2, AssignmentsPerDay: 200, // built-in defaults
-		OperatorsPerDay: 3, RolesPerDay: 5, FactorResetsPerDay: 3, PartnersPerDay: 1, AdminBurstPerHour: 5,
+		OperatorsPerDay: 3, RolesPerDay: 5, FactorResetsPerDay: 3, PartnersPerDay: 1, AdminBurstPerHour: 5, BreakGlassPerDay: 2,
 	}
 	partner := guard.Limits{
 		Rate: 2, Burst: 10, SubjectsPerHour: 20, SubjectsPerDay: 60, OutOfCaseloadPerDay: 10, OutOfUnitPerDay: 2,
 		UntrustedPerDay: 60, LookupsPerHour: 30, MissesPerHour: 6, VelocitySubjects: 8, VelocityWindow: 10 * time.Minute,
 		EnumerationRun: 10, Hours: mustHours(t, "mon-sat 07:00-21:00"), HardMargin: 4,
 		CreatesPerDay: 50, UpdatesPerHour: 30, UpdatesPerDay: 100, ErasuresPerDay: 2, AssignmentsPerDay: 200, // built-in defaults
-		OperatorsPerDay: 3, RolesPerDay: 5, FactorResetsPerDay: 3, PartnersPerDay: 1, AdminBurstPerHour: 5,
+		OperatorsPerDay: 3, RolesPerDay: 5, FactorResetsPerDay: 3, PartnersPerDay: 1, AdminBurstPerHour: 5, BreakGlassPerDay: 2,
 	}
 	admin := guard.Limits{
 		Rate: 1, Burst: 10, SubjectsPerHour: 60, SubjectsPerDay: 200, OutOfCaseloadPerDay: 20, OutOfUnitPerDay: 5, // built-in defaults
 		UntrustedPerDay: 10, LookupsPerHour: 60, MissesPerHour: 15, VelocitySubjects: 20, VelocityWindow: 10 * time.Minute,
 		EnumerationRun: 10, CreatesPerDay: 50, UpdatesPerHour: 30, UpdatesPerDay: 100, ErasuresPerDay: 2, AssignmentsPerDay: 200,
-		OperatorsPerDay: 3, RolesPerDay: 5, FactorResetsPerDay: 3, PartnersPerDay: 1, AdminBurstPerHour: 5,
+		OperatorsPerDay: 3, RolesPerDay: 5, FactorResetsPerDay: 3, PartnersPerDay: 1, AdminBurstPerHour: 5, BreakGlassPerDay: 2,
 		Hours: mustHours(t, "mon-fri 07:00-20:00"), HardMargin: 3,
 	}
 	// The roles that neither reach people nor administer (security-officer,
@@ -778,7 +794,7 @@ func TestGuardLimits(t *testing.T) {
 		Rate: 2, Burst: 30, SubjectsPerHour: 60, SubjectsPerDay: 200, OutOfCaseloadPerDay: 20, OutOfUnitPerDay: 5,
 		UntrustedPerDay: 10, LookupsPerHour: 60, MissesPerHour: 15, VelocitySubjects: 20, VelocityWindow: 10 * time.Minute,
 		EnumerationRun: 10, HardMargin: 10, CreatesPerDay: 50, UpdatesPerHour: 30, UpdatesPerDay: 100, ErasuresPerDay: 2,
-		OperatorsPerDay: 3, RolesPerDay: 5, FactorResetsPerDay: 3, PartnersPerDay: 1, AdminBurstPerHour: 5, AssignmentsPerDay: 200,
+		OperatorsPerDay: 3, RolesPerDay: 5, FactorResetsPerDay: 3, PartnersPerDay: 1, AdminBurstPerHour: 5, AssignmentsPerDay: 200, BreakGlassPerDay: 2,
 	}
 	with := func(f func(*guard.Limits)) guard.Limits { l := builtin; f(&l); return l }
 	nineToFive := mustHours(t, "mon-fri 09:00-17:00")
@@ -1163,6 +1179,29 @@ func TestNewKeyErrors(t *testing.T) {
 		{"purposes:\n  p:\n    fields: {x: clear}\n    step_up: webauth\n", []string{`inline.yaml:5: purposes.p.step_up: unknown step-up "webauth" (did you mean "webauthn"?)`}},
 		{"purposes:\n  p:\n    fields: {x: clear}\n    step_up: true\n", []string{`inline.yaml:5: purposes.p.step_up: want a string, got the boolean "true"`}},
 		{"purposes:\n  p:\n    fields: {x: clear}\n    stepup: any\n", []string{`inline.yaml:5: purposes.p: unknown key "stepup" (did you mean "step_up"?)`}},
+
+		// purposes.NAME.consent, consent_valid, consent_lasts, break_glass
+		{"purposes:\n  p:\n    fields: {x: clear}\n    consent: always\n", []string{`inline.yaml:5: purposes.p.consent: unknown consent "always" (want one of: off, required)`}},
+		{"purposes:\n  p:\n    fields: {x: clear}\n    consent: requird\n", []string{`inline.yaml:5: purposes.p.consent: unknown consent "requird" (did you mean "required"?)`}},
+		{"purposes:\n  p:\n    fields: {x: clear}\n    consent: true\n", []string{`inline.yaml:5: purposes.p.consent: want a string, got the boolean "true"`}},
+		{"purposes:\n  p:\n    fields: {x: clear}\n    consent_valid: 72h\n", []string{`inline.yaml:5: purposes.p.consent_valid: has no effect while consent is off: set consent to required, or remove this key`}},
+		{"purposes:\n  p:\n    fields: {x: clear}\n    consent: off\n    consent_lasts: 1h\n", []string{`inline.yaml:6: purposes.p.consent_lasts: has no effect while consent is off`}},
+		{"purposes:\n  p:\n    fields: {x: clear}\n    consent: required\n    consent_valid: 4m\n", []string{`inline.yaml:6: purposes.p.consent_valid: must be between 5m0s and 720h0m0s, got 4m0s`}},
+		{"purposes:\n  p:\n    fields: {x: clear}\n    consent: required\n    consent_valid: 721h\n", []string{`inline.yaml:6: purposes.p.consent_valid: must be between 5m0s and 720h0m0s, got 721h0m0s`}},
+		{"purposes:\n  p:\n    fields: {x: clear}\n    consent: required\n    consent_lasts: 169h\n", []string{`inline.yaml:6: purposes.p.consent_lasts: must be between 1m0s and 168h0m0s, got 169h0m0s`}},
+		{"purposes:\n  p:\n    fields: {x: clear}\n    consent: required\n    consent_lasts: soon\n", []string{`inline.yaml:6: purposes.p.consent_lasts: invalid duration "soon"`}},
+		{"purposes:\n  p:\n    fields: {x: clear}\n    break_glass: true\n", []string{`inline.yaml:5: purposes.p.break_glass: break-glass bypasses the person's consent, which this purpose does not ask for: set consent to required, or remove this key`}},
+		{"purposes:\n  p:\n    fields: {x: clear}\n    consent: required\n    break_glass: true\n", []string{`inline.yaml:6: purposes.p.break_glass: break-glass needs a fresh second factor: set step_up to any or webauthn`}},
+		{"purposes:\n  p:\n    fields: {x: clear}\n    consent: required\n    step_up: any\n    break_glass: yes\n", []string{`inline.yaml:7: purposes.p.break_glass: want true or false, got the string "yes"`}},
+		// A partner role may not declare a consent purpose.
+		{"purposes:\n  p: {fields: {x: clear}, consent: required}\nroles:\n  r: {purposes: [p], partner: true}\n",
+			[]string{`inline.yaml:5: roles.r.partner: a partner role may not declare purpose "p", which asks for the person's consent`}},
+
+		// notices.contact_cooling_off
+		{"notices: {contact_cooling_off: 59m}\n", []string{`inline.yaml:2: notices.contact_cooling_off: must be between 1h0m0s and 720h0m0s (30 days), got 59m0s`}},
+		{"notices:\n  contact_cooling_off: 721h\n", []string{`inline.yaml:3: notices.contact_cooling_off: must be between 1h0m0s and 720h0m0s (30 days), got 721h0m0s`}},
+		{"notices:\n  contact_cooling_off: 3d\n", []string{`inline.yaml:3: notices.contact_cooling_off: invalid duration "3d"`}},
+		{"notices: {cooling_off: 72h}\n", []string{`inline.yaml:2: notices: unknown key "cooling_off" (want one of: organisation, where, language, language_field, contacts, quiet_start, quiet_end, digest_at, timezone, contact_cooling_off)`}},
 
 		// roles.NAME.mfa
 		{"roles:\n  r:\n    mfa: []\n", []string{`inline.yaml:4: roles.r.mfa: want at least one of totp, webauthn, got an empty list (leave mfa out to allow both)`}},

@@ -72,6 +72,7 @@ func TestEveryKeyHasAnOverride(t *testing.T) {
 		"enumeration_run": "20", "hours": "mon-fri 08:00-18:00", "hard_margin": "3",
 		"creates_per_day": "21", "updates_per_hour": "22", "updates_per_day": "23", "erasures_per_day": "24",
 		"operators_per_day": "25", "roles_per_day": "26", "factor_resets_per_day": "27", "partners_per_day": "28", "admin_burst_per_hour": "29", "assignments_per_day": "30",
+		"break_glass_per_day": "31",
 	}
 	samples := map[string]string{
 		"store": "sqlite:/tmp/c.db", "listen": "127.0.0.1:9000", "data_dir": "/srv/coffre", "root_key_file": "/run/root.key",
@@ -103,6 +104,8 @@ func TestEveryKeyHasAnOverride(t *testing.T) {
 		"purposes.<purpose>.description": "Handle a case", "purposes.<purpose>.require_reason": "true",
 		"purposes.<purpose>.step_up": "any", "purposes.<purpose>.fields.<field>": "clear", "purposes.<purpose>.updates": "phone,notes",
 		"purposes.<purpose>.step_up_window": "2m", "purposes.<purpose>.step_up_group": "hr-special",
+		"purposes.<purpose>.consent": "required", "purposes.<purpose>.consent_valid": "48h", "purposes.<purpose>.consent_lasts": "1h",
+		"purposes.<purpose>.break_glass": "true", "notices.contact_cooling_off": "24h",
 		"roles.<role>.purposes": "case-handling, other", "roles.<role>.permissions": "lookup,create", "roles.<role>.mfa": "totp", "roles.<role>.partner": "true",
 		"guard.timezone": "UTC", "guard.trusted_networks": "10.0.0.0/8", "guard.trusted_proxies": "10.0.0.1/32", "guard.two_approvers_over": "50", "guard.approver_min_age": "48h",
 	}
@@ -113,7 +116,10 @@ func TestEveryKeyHasAnOverride(t *testing.T) {
 	// Variables set with a sample, so that both configurations are valid.
 	extra := map[string]string{"webauthn.rp_id": "COFFRE_WEBAUTHN_ORIGINS=http://app.localhost:8080", "roles.<role>.attested_keys": "COFFRE_ROLES_CASEWORKER_MFA=webauthn",
 		"purposes.<purpose>.step_up_window": "COFFRE_PURPOSES_CASE_HANDLING_STEP_UP=any", "purposes.<purpose>.step_up_group": "COFFRE_PURPOSES_CASE_HANDLING_STEP_UP=any",
-		"roles.<role>.partner": "COFFRE_ROLES_CASEWORKER_PERMISSIONS=lookup"}
+		"roles.<role>.partner":             "COFFRE_ROLES_CASEWORKER_PERMISSIONS=lookup",
+		"purposes.<purpose>.consent_valid": "COFFRE_PURPOSES_CASE_HANDLING_CONSENT=required",
+		"purposes.<purpose>.consent_lasts": "COFFRE_PURPOSES_CASE_HANDLING_CONSENT=required",
+		"purposes.<purpose>.break_glass":   "COFFRE_PURPOSES_CASE_HANDLING_CONSENT=required\nCOFFRE_PURPOSES_CASE_HANDLING_STEP_UP=any"}
 	names := strings.NewReplacer("<field>", "notes", "<purpose>", "case-handling", "<role>", "caseworker")
 
 	keys := keyPatterns(reflect.TypeFor[file](), "")
@@ -130,7 +136,7 @@ func TestEveryKeyHasAnOverride(t *testing.T) {
 		v := envName(names.Replace(key))
 		var environ []string
 		if e, ok := extra[key]; ok {
-			environ = append(environ, e)
+			environ = append(environ, strings.Split(e, "\n")...)
 		}
 		base := envBase
 		if strings.HasPrefix(key, "seal.") {

@@ -39,6 +39,11 @@ type Notices struct {
 	// Location is the time zone of quiet hours and digests. Default the
 	// guard's (guard.timezone).
 	Location *time.Location
+	// ContactCoolingOff is how long a change of a person's contact
+	// address (an email or phone field) waits before it takes effect,
+	// after a notice to the address it replaces: 1h to 720h (30 days).
+	// Default 72h.
+	ContactCoolingOff time.Duration
 }
 
 var clockRE = regexp.MustCompile(`^([01][0-9]|2[0-3]):([0-5][0-9])$`)
@@ -62,7 +67,7 @@ func clock(p *parser, l leaf) (int, bool) {
 // defaultNotices are the notices settings of an empty section, but for
 // Contacts (which the schema decides).
 func defaultNotices(loc *time.Location) Notices {
-	return Notices{Organisation: "Coffre", Language: "fr", QuietStart: 21 * 60, QuietEnd: 8 * 60, DigestAt: 18 * 60, Location: loc,
+	return Notices{Organisation: "Coffre", Language: "fr", QuietStart: 21 * 60, QuietEnd: 8 * 60, DigestAt: 18 * 60, Location: loc, ContactCoolingOff: defaultCoolingOff,
 		Where: "sign in to your personal space at the address your organisation gave you, typed in your browser (GET /v1/me/accesses)"}
 }
 
@@ -85,6 +90,7 @@ func (p *parser) notices(f *file, schema []policy.Field, loc *time.Location) Not
 	set(p, nf.QuietStart, clock, &n.QuietStart, anyTime)
 	set(p, nf.QuietEnd, clock, &n.QuietEnd, anyTime)
 	set(p, nf.DigestAt, clock, &n.DigestAt, anyTime)
+	set(p, nf.ContactCoolingOff, dur, &n.ContactCoolingOff, between(minCoolingOff, maxCoolingOff, false, "must be between %s and %s (30 days), got %s: a change of a contact address waits this long, so that the person can stop one they did not ask for"))
 	field := func(name string) *policy.Field {
 		for i := range schema {
 			if schema[i].Name == name {

@@ -37,6 +37,9 @@ type Person struct {
 	// NoContact reports whether an error of Contacts means the record
 	// holds no address (erased, or none on file): the message is dead.
 	NoContact func(error) bool
+	// Resolve, for the kinds that have one, finds the address instead of
+	// Contacts (a change of address is told to the old one).
+	Resolve map[string]func(ctx context.Context, m outbox.Message) (notice.Contact, error)
 	// Render writes each kind; RenderGroup, for the kinds that have one,
 	// writes several messages of a person due at the same time as one.
 	Render      map[string]Render
@@ -71,7 +74,13 @@ func (p *Person) Send(ctx context.Context, m outbox.Message) error {
 // SendGroup sends ms, all of one kind to one person, as one message.
 func (p *Person) SendGroup(ctx context.Context, ms []outbox.Message) error {
 	m := ms[0]
-	c, err := p.Contacts.Contact(ctx, m.Recipient)
+	var c notice.Contact
+	var err error
+	if r, ok := p.Resolve[m.Kind]; ok {
+		c, err = r(ctx, m)
+	} else {
+		c, err = p.Contacts.Contact(ctx, m.Recipient)
+	}
 	switch {
 	case err != nil && p.NoContact != nil && p.NoContact(err):
 		return &Error{Class: "no contact", Permanent: true}

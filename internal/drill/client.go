@@ -75,7 +75,7 @@ func (c *client) exchange(ctx context.Context, method, path, origin, token strin
 	if err != nil {
 		return 0, "", err
 	}
-	if out != nil && resp.StatusCode >= 200 && resp.StatusCode < 300 {
+	if out != nil && resp.StatusCode >= 200 && resp.StatusCode < 300 && len(b) > 0 {
 		if err := json.Unmarshal(b, out); err != nil {
 			return resp.StatusCode, "", fmt.Errorf("%s %s: %w", method, path, err)
 		}
@@ -188,10 +188,15 @@ func (s *session) lookup(ctx context.Context, field, value, purpose string) (str
 }
 
 // update sets fields of subject id under a write purpose; it returns the
-// HTTP status (204 when changed, 409 when a lookup value is taken).
-func (s *session) update(ctx context.Context, id, purpose, reason string, fields map[string]string) (int, error) {
-	st, _, err := s.call(ctx, "PATCH", "/v1/subjects/"+id, headers(purpose, reason), map[string]any{"fields": fields}, nil)
-	return st, err
+// HTTP status (204 when changed, 202 when a contact field waits out its
+// cooling-off, 409 when a lookup value is taken) and when each waiting
+// field takes effect.
+func (s *session) update(ctx context.Context, id, purpose, reason string, fields map[string]string) (int, map[string]time.Time, error) {
+	var out struct {
+		Pending map[string]time.Time `json:"pending"`
+	}
+	st, _, err := s.call(ctx, "PATCH", "/v1/subjects/"+id, headers(purpose, reason), map[string]any{"fields": fields}, &out)
+	return st, out.Pending, err
 }
 
 // erase erases subject id; it returns the HTTP status.

@@ -52,6 +52,14 @@ func (c *Clock) Set(t time.Time) {
 	c.sim, c.at = t, time.Now()
 }
 
+// moved is a work email's replacement, taking effect at at (zero: at
+// once); applied once the server's pass ran after at.
+type moved struct {
+	email   string
+	at      time.Time
+	applied bool
+}
+
 // Account is a drill operator with its credentials.
 type Account struct {
 	ID, Name, Role, Unit string
@@ -89,6 +97,9 @@ type Env struct {
 	// Disable disables an account on the host, as a security officer
 	// does after an alert.
 	Disable func(ctx context.Context, operator, reason string) error
+	// Pending runs the server's pass over consent requests and contact
+	// changes now, as its minute tick does (nil: leave it to the tick).
+	Pending func(ctx context.Context) error
 
 	// PartnerURL is the partner listener (https), trusted through CA.
 	PartnerURL string
@@ -177,7 +188,7 @@ type Drill struct {
 	spoiled map[int]bool
 	// moved maps the work emails of the directory that a legitimate
 	// change replaced to the new ones (people give their current email).
-	moved  map[string]string
+	moved  map[string]moved
 	week   time.Time // the Monday of the next scenario
 	nameN  int
 	fresh  int            // values no one holds, handed out so far
@@ -188,7 +199,7 @@ type Drill struct {
 
 // New returns a drill over env, starting on the Monday after start.
 func New(env *Env, start time.Time) *Drill {
-	d := &Drill{Env: env, Scale: 1, rng: rand.New(rand.NewPCG(1, 2)), byUnit: map[string][]int{}, used: map[int]bool{}, spoiled: map[int]bool{}, moved: map[string]string{}}
+	d := &Drill{Env: env, Scale: 1, rng: rand.New(rand.NewPCG(1, 2)), byUnit: map[string][]int{}, used: map[int]bool{}, spoiled: map[int]bool{}, moved: map[string]moved{}}
 	for j, u := range env.Units {
 		d.byUnit[u] = append(d.byUnit[u], j)
 	}

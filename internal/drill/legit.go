@@ -317,25 +317,45 @@ func (d *Drill) newPerson() map[string]string {
 func (d *Drill) emailOf(id string) string { return d.Env.Emails[d.indexOf(id)] }
 
 // move records that the work email of subject id (of the directory) is
-// now email.
-func (d *Drill) move(id, email string) {
+// email from at on (a change of a contact field waits out its
+// cooling-off; the zero time: at once).
+func (d *Drill) move(id, email string, at time.Time) {
 	j, ok := d.lookupIndex(id)
 	if !ok {
 		return
 	}
 	d.mu.Lock()
-	d.moved[d.Env.Emails[j]] = email
+	d.moved[d.Env.Emails[j]] = moved{email: email, at: at}
 	d.mu.Unlock()
 }
 
-// current returns the work email that replaced email, or email.
-func (d *Drill) current(email string) string {
+// current returns the work email a person gives now: the one that
+// replaced email once the change took effect, else email. The first time
+// a change is due, the server's pass runs (Env.Pending), as its minute
+// tick would have by then.
+func (d *Drill) current(ctx context.Context, email string) (string, error) {
 	d.mu.Lock()
-	defer d.mu.Unlock()
-	if m, ok := d.moved[email]; ok {
-		return m
+	m, ok := d.moved[email]
+	d.mu.Unlock()
+	if !ok {
+		return email, nil
 	}
-	return email
+	if m.at.IsZero() || m.applied {
+		return m.email, nil
+	}
+	if d.Env.Clock.Now().Before(m.at) {
+		return email, nil
+	}
+	if d.Env.Pending != nil {
+		if err := d.Env.Pending(ctx); err != nil {
+			return "", err
+		}
+	}
+	d.mu.Lock()
+	m.applied = true
+	d.moved[email] = m
+	d.mu.Unlock()
+	return m.email, nil
 }
 
 // indexOf returns the directory index of subject id, which must be a

@@ -81,23 +81,7 @@ func purposeCombination(ctx context.Context, d *Drill, s *scenarioRun) error {
 	if err != nil {
 		return err
 	}
-	var list []string
-	for _, id := range a.Caseload {
-		if d.Env.Notes[d.indexOf(id)] {
-			list = append(list, id)
-		}
-	}
-	for _, j := range d.notIn(unit, a.Caseload) {
-		if d.Env.Notes[j] {
-			list = append(list, d.Env.IDs[j])
-		}
-	}
-	for j, id := range d.Env.IDs {
-		if d.Env.Notes[j] && d.Env.Units[j] != unit {
-			list = append(list, id)
-		}
-	}
-	list = list[:min(len(list), 1000)]
+	list := d.withNotes(unit, a.Caseload, 1000)
 	var mu sync.Mutex
 	stepped := 0 // step-ups so far
 	// read reads id for purpose, stepping up once when asked to (one

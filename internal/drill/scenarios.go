@@ -41,6 +41,10 @@ var scenarios = []Scenario{
 		}},
 	{Name: "purpose-combination", Kind: "attack", Bound: "people with national id, birth date and health note ≤ 25, locked", run: purposeCombination, measure: combinationFigures,
 		pass: func(r *Result) bool { return r.Figures["people_assembled"] <= 25 && r.LockedAccounts == 1 }},
+	{Name: "consent-break-glass", Kind: "attack", Bound: "health notes without consent ≤ 2, people asked ≤ 25, locked", run: consentBreakGlass, measure: consentFigures,
+		pass: func(r *Result) bool {
+			return r.Figures["health_notes_without_consent"] <= 2 && r.Figures["people_asked"] <= 25 && r.LockedAccounts == 1
+		}},
 	{Name: "rogue-admin", Kind: "attack", Bound: "records through what the admin API gives ≤ 25 in all", run: rogueAdmin, measure: adminFigures,
 		pass: func(r *Result) bool { return r.Exfiltrated <= 25 }},
 	{Name: "credential-stuffing", Kind: "attack", Slow: true, Bound: "no session; targets locked; regulars log in", run: credentialStuffing,
@@ -413,7 +417,10 @@ func (d *Drill) doEvent(ctx context.Context, s *scenarioRun, se *session, e even
 		id = created
 	}
 	if e.email != "" {
-		email := d.current(e.email)
+		email, err := d.current(ctx, e.email)
+		if err != nil {
+			return 0, err
+		}
 		if e.typo {
 			_, st, err := se.lookup(ctx, "email_pro", "x"+email, e.purpose)
 			s.count(st)
@@ -438,10 +445,10 @@ func (d *Drill) doEvent(ctx context.Context, s *scenarioRun, se *session, e even
 	if err != nil || st != http.StatusOK || e.change == nil {
 		return st, err
 	}
-	st, err = se.update(ctx, id, "case-update", e.changeReason, e.change)
+	st, pending, err := se.update(ctx, id, "case-update", e.changeReason, e.change)
 	s.count(st)
-	if v, ok := e.change["email_pro"]; ok && st == http.StatusNoContent {
-		d.move(id, v)
+	if v, ok := e.change["email_pro"]; ok && (st == http.StatusNoContent || st == http.StatusAccepted) {
+		d.move(id, v, pending["email_pro"])
 	}
 	return st, err
 }

@@ -33,7 +33,8 @@ func (d *Drill) leaked(n int, real float64) []string {
 // work email) pairs, 80% of them real, by setting the work email of a
 // person of its own caseload (the record it may change at the least cost:
 // no out-of-caseload budget) to each email in turn, with a reason: 409
-// says the email belongs to someone, 204 that it is free. Four clients, as
+// says the email belongs to someone, 202 that it is free (the change then
+// waits out the cooling-off of a contact field). Four clients, as
 // fast as the server answers.
 func updateOracle(ctx context.Context, d *Drill, s *scenarioRun) error {
 	a, err := d.account(ctx, s, "caseworker", d.units()[14], 250, "10.20.0.8")
@@ -44,7 +45,7 @@ func updateOracle(ctx context.Context, d *Drill, s *scenarioRun) error {
 	d.spoil(target) // its email changes
 	emails := d.leaked(2000, 0.8)
 	return hammer(ctx, d, a, 4, len(emails), func(se *session, i int) error {
-		st, err := se.update(ctx, target, "case-update", attackReason, map[string]string{"email_pro": emails[i]})
+		st, _, err := se.update(ctx, target, "case-update", attackReason, map[string]string{"email_pro": emails[i]})
 		s.count(st)
 		return err
 	})

@@ -74,6 +74,9 @@ type Access struct {
 	// Count is how many subjects an assignment (Assign) covers; zero for
 	// a removal, which costs a request and no budget.
 	Count int
+	// BreakGlass: an emergency read without the person's consent. It
+	// counts against BreakGlassPerDay, repeat visit or not.
+	BreakGlass bool
 }
 
 // Verdict is what the guard decides.
@@ -127,6 +130,7 @@ const (
 	CodePartners      = "partners_per_day"
 	CodeAdminBurst    = "admin_burst"     // alert: many acts within an hour
 	CodeAdminOffHours = "admin_off_hours" // alert: an act outside the hours
+	CodeBreakGlass    = "break_glass"     // an emergency read: its budget, and the alert each raises
 	// CodeManual is the lock a security officer sets by hand (no detector
 	// decides it, and it never lifts with time).
 	CodeManual = "manual"
@@ -148,6 +152,8 @@ type State struct {
 	DayCreates, DayUpdates, DayErasures int
 	// DayAssignments counts subjects assigned to caseloads today.
 	DayAssignments int
+	// DayBreakGlass counts today's emergency reads without consent.
+	DayBreakGlass int
 	// Administration: acts this hour; operators created, roles granted,
 	// factors reset and partners registered today.
 	HourAdmin                                      int
@@ -274,6 +280,18 @@ func Decide(lim *Limits, st State, a Access) (Decision, State) {
 			return Decision{Verdict: Lock, Code: CodeProbing, Alert: d.Alert}, st
 		}
 		return d, st
+	}
+	if a.BreakGlass {
+		// Before the repeat visit: an emergency read is never free.
+		if st.DayBreakGlass++; over(lim.BreakGlassPerDay, st.DayBreakGlass) {
+			// Refused, and said: an emergency beyond the day's share is
+			// for the security officer to look at.
+			st.DayBreakGlass--
+			if d.Alert == "" {
+				d.Alert = CodeBreakGlass
+			}
+			return limit(CodeBreakGlass, nextDay(now))
+		}
 	}
 	if a.Repeat {
 		return d, st // a repeat visit within the hour costs nothing more
@@ -537,6 +555,7 @@ func (st *State) roll(now time.Time) {
 		st.Day, st.DaySubjects, st.DayOutOfCaseload, st.DayOutOfUnit, st.DayUntrusted = day, 0, 0, 0, 0
 		st.DayCreates, st.DayUpdates, st.DayErasures, st.DayAssignments = 0, 0, 0, 0
 		st.DayOperators, st.DayRoles, st.DayResets, st.DayPartners = 0, 0, 0, 0
+		st.DayBreakGlass = 0
 	}
 }
 

@@ -312,14 +312,15 @@ func TestStateRoundTrip(t *testing.T) {
 }
 
 // TestStateVersion1 reads states written before the write counters
-// (version 1) and the administration counters (version 2): they read as
-// zero, and the state is otherwise intact.
+// (version 1), the administration counters (version 2) and the
+// break-glass reads (version 3): they read as zero, and the state is
+// otherwise intact.
 func TestStateVersion1(t *testing.T) {
 	s := &sim{lim: caseworker(), now: monday}
 	s.until(InUnit, 3*time.Minute, 20)
 	b := s.st.Marshal()
 	// The counters each version appended are zero: one byte each.
-	for v, cut := range map[byte]int{1: 4 + 6, 2: 6} {
+	for v, cut := range map[byte]int{1: 4 + 6 + 1, 2: 6 + 1, 3: 1} {
 		old := append([]byte{v}, b[1:len(b)-cut]...)
 		got, err := Unmarshal(old)
 		if err != nil || !reflect.DeepEqual(got, s.st) {
@@ -328,7 +329,7 @@ func TestStateVersion1(t *testing.T) {
 	}
 	s.st.DayCreates = 3
 	b = s.st.Marshal()
-	v2 := append([]byte{2}, b[1:len(b)-6]...) // without the assignments and the administration
+	v2 := append([]byte{2}, b[1:len(b)-7]...) // without the assignments, the administration and break-glass
 	if got, err := Unmarshal(v2); err != nil || !reflect.DeepEqual(got, s.st) {
 		t.Fatalf("version 2: %v\n got %+v\nwant %+v", err, got, s.st)
 	}
@@ -659,5 +660,47 @@ func TestAdminActs(t *testing.T) {
 	night := &sim{lim: lim, now: monday.Add(13 * time.Hour)}
 	if d := night.do(Access{Kind: Admin, Act: ActRole}); d.Verdict != Limit || d.Alert != CodeAdminOffHours {
 		t.Errorf("at 22:00: %+v, want a limit with the off-hours alert", d)
+	}
+}
+
+// TestBreakGlass walks the break-glass budget: counted per emergency read,
+// repeat visit or not, a read past it refused until tomorrow (and
+// counted towards the hard margin), an ordinary read unaffected, the
+// budget back the next day; a break-glass read of an unknown id is a
+// miss, not a break-glass read. A refusal raises an alert.
+func TestBreakGlass(t *testing.T) {
+	lim := caseworker()
+	lim.BreakGlassPerDay, lim.Rate = 2, 0
+	s := &sim{lim: lim, now: monday}
+	id, c := s.next()
+	steps := []struct {
+		name   string
+		a      Access
+		want   Verdict
+		code   string
+		bgLeft int // DayBreakGlass after
+	}{
+		{"first", Access{Kind: Read, Subject: id, Created: c, BreakGlass: true}, Allow, "", 1},
+		{"same person again", Access{Kind: Read, Subject: id, Created: c, BreakGlass: true, Repeat: true, RepeatDay: true}, Allow, "", 2},
+		{"unknown id", Access{Kind: Read, Subject: "sub_none", Missing: true, BreakGlass: true}, Allow, "", 2},
+		{"over the budget", Access{Kind: Read, Subject: id, Created: c, BreakGlass: true, Repeat: true, RepeatDay: true}, Limit, CodeBreakGlass, 2},
+		{"an ordinary read", Access{Kind: Read, Subject: id, Created: c, Repeat: true, RepeatDay: true}, Allow, "", 2},
+	}
+	for _, st := range steps {
+		s.now = s.now.Add(time.Minute)
+		d := s.do(st.a)
+		if d.Verdict != st.want || d.Code != st.code || s.st.DayBreakGlass != st.bgLeft {
+			t.Fatalf("%s: %+v, break-glass today %d; want verdict %d %q, %d", st.name, d, s.st.DayBreakGlass, st.want, st.code, st.bgLeft)
+		}
+		if d.Verdict == Limit && (d.RetryAfter < 10*time.Hour || d.Alert != CodeBreakGlass) {
+			t.Errorf("%s: retry after %s, alert %q; want tomorrow, and an alert", st.name, d.RetryAfter, d.Alert)
+		}
+	}
+	if s.st.HourOver != 1 {
+		t.Errorf("HourOver = %d after one refusal, want 1", s.st.HourOver)
+	}
+	s.now = monday.Add(24 * time.Hour)
+	if d := s.do(Access{Kind: Read, Subject: id, Created: c, BreakGlass: true}); d.Verdict != Allow || s.st.DayBreakGlass != 1 {
+		t.Errorf("the next day: %+v, break-glass today %d; want allowed, 1", d, s.st.DayBreakGlass)
 	}
 }

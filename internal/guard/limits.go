@@ -59,6 +59,10 @@ type Limits struct {
 	// permission adds to others' caseloads a day, counted per subject (an
 	// assignment again, to move its end, counts too).
 	AssignmentsPerDay int
+	// BreakGlassPerDay bounds the emergency reads without the person's
+	// consent (break-glass) a day, on top of the read budgets they also
+	// count against.
+	BreakGlassPerDay int
 	// Administration per day: operators created, roles granted (and
 	// accounts enabled), second factors reset, partners registered; beyond
 	// them, an approved extension. More than AdminBurstPerHour acts within

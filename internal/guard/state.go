@@ -8,9 +8,9 @@ import (
 
 // stateVersion is the first byte of a marshalled State.
 // Version 2 appended the write counters, version 3 the assignments and
-// the administration counters; an older state reads with the counters it
-// lacks at zero.
-const stateVersion = 3
+// the administration counters, version 4 the break-glass reads; an older
+// state reads with the counters it lacks at zero.
+const stateVersion = 4
 
 // Marshal encodes the state compactly (it is written on every access).
 func (st *State) Marshal() []byte {
@@ -41,7 +41,7 @@ func (st *State) Marshal() []byte {
 		b = append(b, s...)
 	}
 	for _, v := range []int{st.HourUpdates, st.DayCreates, st.DayUpdates, st.DayErasures,
-		st.DayAssignments, st.HourAdmin, st.DayOperators, st.DayRoles, st.DayResets, st.DayPartners} {
+		st.DayAssignments, st.HourAdmin, st.DayOperators, st.DayRoles, st.DayResets, st.DayPartners, st.DayBreakGlass} {
 		b = binary.AppendVarint(b, int64(v))
 	}
 	return b
@@ -93,6 +93,9 @@ func Unmarshal(b []byte) (State, error) {
 		for _, p := range []*int{&st.DayAssignments, &st.HourAdmin, &st.DayOperators, &st.DayRoles, &st.DayResets, &st.DayPartners} {
 			*p = int(d.varint())
 		}
+	}
+	if v >= 4 {
+		st.DayBreakGlass = int(d.varint())
 	}
 	// A stored state never holds a token count that is not a finite,
 	// non-negative number: such bytes are corrupt.

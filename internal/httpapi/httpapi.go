@@ -71,6 +71,10 @@ type Server struct {
 	// Seal drops the keys after POST /v1/sys/seal has audited the seal
 	// (nil: the server has no sealed keyring to return to, --dev).
 	Seal func(context.Context) error
+	// Subject identifies the signed-in person of a /v1/me request: their
+	// subject id, or an error (401). nil: no person can sign in yet, and
+	// every /v1/me route answers 401 (see subjectOf).
+	Subject func(r *http.Request) (string, error)
 }
 
 func (s *Server) defaults() {
@@ -145,6 +149,7 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, a *identity.Actor,
 	switch {
 	case errors.Is(err, store.ErrPanic): // a bug, whatever else the error says
 		e = apiError{http.StatusInternalServerError, "internal", "internal error", "retry later; operators: see the server log"}
+	case isConsent(err, &e):
 	case errors.As(err, &fe):
 		// A field name and a fixed reason (FieldError never holds the value).
 		e = apiError{http.StatusBadRequest, "invalid_field", fe.Error(), "correct the field and send the request again"}
@@ -153,7 +158,7 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, a *identity.Actor,
 	case errors.Is(err, errTooLarge):
 		e = apiError{http.StatusRequestEntityTooLarge, "body_too_large", public.Message(err, "request body too large"), "send a smaller body"}
 	case errors.Is(err, access.ErrReasonRequired):
-		e = apiError{http.StatusBadRequest, "reason_required", public.Message(err, "this purpose requires a reason"), "send a Coffre-Reason header (a ticket or case number)"}
+		e = apiError{http.StatusBadRequest, "reason_required", public.Message(err, "this purpose requires a reason"), public.Hint(err, "send a Coffre-Reason header (a ticket or case number)")}
 	case errors.Is(err, access.ErrInvalid):
 		e = apiError{http.StatusBadRequest, "invalid_request", public.Message(err, "invalid input"), public.Hint(err, "check the purpose, the id and the fields against the configuration")}
 	case errors.Is(err, auth.ErrBadCredentials):
@@ -491,21 +496,6 @@ func (s *Server) lookup(w http.ResponseWriter, r *http.Request, a identity.Actor
 	writeJSON(w, http.StatusOK, map[string]string{"id": id})
 }
 
-func (s *Server) read(w http.ResponseWriter, r *http.Request, a identity.Actor) {
-	id, err := subjectID(r)
-	if err == nil {
-		var purpose, reason string
-		if purpose, reason, err = s.headers(r, true); err == nil {
-			var v *vault.View
-			if v, err = s.Vault.Read(r.Context(), a, id, purpose, reason); err == nil {
-				writeJSON(w, http.StatusOK, v)
-				return
-			}
-		}
-	}
-	s.fail(w, r, &a, err)
-}
-
 type updateRequest struct {
 	Fields map[string]*string `json:"fields"`
 }
@@ -526,11 +516,25 @@ func (s *Server) update(w http.ResponseWriter, r *http.Request, a identity.Actor
 		s.fail(w, r, &a, err)
 		return
 	}
-	if err := s.Vault.Update(r.Context(), a, id, purpose, reason, req.Fields); err != nil {
+	u, err := s.Vault.Update(r.Context(), a, id, purpose, reason, req.Fields)
+	if err != nil {
 		s.fail(w, r, &a, err)
 		return
 	}
-	w.WriteHeader(http.StatusNoContent)
+	if u.Change == "" {
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
+	// A contact field waits out the cooling-off: accepted, not done.
+	pending := make(map[string]string, len(u.Pending))
+	for f, at := range u.Pending {
+		pending[f] = at.UTC().Format(time.RFC3339)
+	}
+	applied := u.Applied
+	if applied == nil {
+		applied = []string{}
+	}
+	writeJSON(w, http.StatusAccepted, map[string]any{"applied": applied, "pending": pending, "change": u.Change})
 }
 
 func (s *Server) erase(w http.ResponseWriter, r *http.Request, a identity.Actor) {

@@ -95,6 +95,9 @@ type env struct {
 	// key (3 of 5) when the server starts sealed (envOptions.sealed).
 	seal   *seal.State
 	shares []unseal.Share
+	// coolingOff is the vault's wait for a contact change (zero: its
+	// default).
+	coolingOff time.Duration
 }
 
 func newEnv(t *testing.T) *env {
@@ -129,6 +132,11 @@ type envOptions struct {
 	// sealed starts the server sealed, behind a Gate, with a sealed
 	// keyring of 3 of 5 shares; the unsealed service is the API below.
 	sealed bool
+	// coolingOff is how long a contact change waits (zero: the
+	// vault's default, 72 hours).
+	coolingOff time.Duration
+	// person is the server's Server.Subject (nil: no person signs in).
+	person func(*http.Request) (string, error)
 }
 
 func newEnvOpts(t *testing.T, o envOptions) *env {
@@ -171,7 +179,7 @@ func newEnvOpts(t *testing.T, o envOptions) *env {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	v := vault.New(vault.Config{Store: st, Keys: keys, Policy: cfg.Policy, Now: clk.Now, Logger: logger, ReasonMaxLen: reasonMax, Guard: o.guard})
+	v := vault.New(vault.Config{Store: st, Keys: keys, Policy: cfg.Policy, Now: clk.Now, Logger: logger, ReasonMaxLen: reasonMax, Guard: o.guard, ContactCoolingOff: o.coolingOff})
 	wa, err := webauthn.New(&webauthn.Config{RPID: rpID, RPDisplayName: "Coffre", RPOrigins: []string{rpOrigin}})
 	if err != nil {
 		t.Fatalf("webauthn.New: %v", err)
@@ -183,7 +191,7 @@ func newEnvOpts(t *testing.T, o envOptions) *env {
 		StepGroup:   cfg.Policy.StepGroup,
 		Guard:       httpapi.AdminGuard(v),
 	}
-	api := &httpapi.Server{Vault: v, Auth: as, Logger: logger, MaxBodyBytes: maxBody, ReasonMaxLen: reasonMax, TrustedProxies: o.proxies, CA: o.ca}
+	api := &httpapi.Server{Vault: v, Auth: as, Logger: logger, MaxBodyBytes: maxBody, ReasonMaxLen: reasonMax, TrustedProxies: o.proxies, CA: o.ca, Subject: o.person}
 	if hs != nil {
 		api.Checkpoints, api.Health = hs, hs
 	}
@@ -202,7 +210,21 @@ func newEnvOpts(t *testing.T, o envOptions) *env {
 		srv.Close()
 		raw.Close()
 	})
-	return &env{srv: srv, store: lite, vault: v, auth: as, policy: cfg.Policy, clock: clk, seal: state, shares: shares}
+	return &env{srv: srv, store: lite, vault: v, auth: as, policy: cfg.Policy, clock: clk, seal: state, shares: shares, coolingOff: o.coolingOff}
+}
+
+// applyContacts moves the clock past the cooling-off of the contact
+// changes pending now and runs the pass, which must apply want of them.
+func (e *env) applyContacts(t *testing.T, want int) {
+	t.Helper()
+	d := e.coolingOff
+	if d == 0 {
+		d = vault.DefaultContactCoolingOff
+	}
+	e.clock.Advance(d)
+	if n, err := e.vault.ApplyContactChanges(context.Background(), 100); err != nil || n != want {
+		t.Fatalf("ApplyContactChanges = %d, %v; want %d", n, err, want)
+	}
 }
 
 func (e *env) addOperator(t *testing.T, username, role, unit string) *auth.NewOperator {
@@ -1144,7 +1166,7 @@ func TestAudit(t *testing.T) {
 	e.read(t, hr, id, "workplace-adjustment", "").want(t, http.StatusBadRequest, "reason_required")
 	e.read(t, cw, unknownID, "directory", "").want(t, http.StatusNotFound, "not_found")
 	e.lookup(t, sup, "payroll", synth.EmailPro, p.Fields[synth.EmailPro]).want(t, http.StatusForbidden, "forbidden")
-	e.call(t, req{Method: "PATCH", Path: "/v1/subjects/" + id, Token: cw, Purpose: "case-update", Reason: "dossier 2026-118", Body: map[string]any{"fields": map[string]string{"email_pro": newEmail}}}).want(t, http.StatusNoContent, "")
+	e.call(t, req{Method: "PATCH", Path: "/v1/subjects/" + id, Token: cw, Purpose: "case-update", Reason: "dossier 2026-118", Body: map[string]any{"fields": map[string]string{"email_pro": newEmail}}}).want(t, http.StatusAccepted, "")
 	e.call(t, req{Method: "DELETE", Path: "/v1/subjects/" + id, Token: cw, Reason: "dossier 2026-119"}).want(t, http.StatusForbidden, "forbidden")
 
 	entries := e.auditEntries(t)
@@ -1180,11 +1202,12 @@ func TestAudit(t *testing.T) {
 		{"no reason", hrOp.Operator.ID, "read", id, "workplace-adjustment", "deny:reason_required", []string{}},
 		{"unknown id", cwOp.Operator.ID, "read", unknownID, "directory", "deny:not_found", []string{}},
 		{"support lookup payroll", supOp.Operator.ID, "lookup", "", "payroll", "deny:forbidden", nil},
-		{"update", cwOp.Operator.ID, "update", id, "case-update", "allow", []string{"email_pro"}},
+		{"update", cwOp.Operator.ID, "update", id, "case-update", "allow:pending:", []string{"email_pro"}}, // a contact field: it waits
 		{"caseworker erase", cwOp.Operator.ID, "erase", id, "", "deny:forbidden", []string{}},
 	} {
 		a := find(tc.what, func(a audit.Entry) bool {
-			return a.Actor == tc.actor && a.Action == tc.action && a.Subject == tc.subj && a.Purpose == tc.purp && a.Decision == tc.dec
+			dec := a.Decision == tc.dec || strings.HasSuffix(tc.dec, ":") && strings.HasPrefix(a.Decision, tc.dec)
+			return a.Actor == tc.actor && a.Action == tc.action && a.Subject == tc.subj && a.Purpose == tc.purp && dec
 		})
 		if a == nil {
 			continue
@@ -1224,11 +1247,12 @@ func TestAudit(t *testing.T) {
 	}
 }
 
-// TestUpdateAndErase: changed lookup values move the index; erasure ends
-// every way in.
+// TestUpdateAndErase: changed lookup values move the index (a contact
+// field's once its cooling-off is over: a second here); erasure ends every
+// way in.
 func TestUpdateAndErase(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t)
+	e := newEnvOpts(t, envOptions{coolingOff: time.Second})
 	hr := e.login(t, e.addOperator(t, "helene", "hr-officer", "ac-normandie"))
 	cw := e.login(t, e.addOperator(t, "camille", "caseworker", "ac-normandie"))
 	p, _ := person(t, 500, false)
@@ -1242,7 +1266,8 @@ func TestUpdateAndErase(t *testing.T) {
 
 	oldEmail, newEmail := p.Fields[synth.EmailPro], "Zoe.Nouvelle@AC-Normandie.fr"
 	t.Run("change a lookup value", func(t *testing.T) {
-		patch(t, cw, id, map[string]any{"fields": map[string]string{"email_pro": newEmail}}).want(t, http.StatusNoContent, "")
+		patch(t, cw, id, map[string]any{"fields": map[string]string{"email_pro": newEmail}}).want(t, http.StatusAccepted, "")
+		e.applyContacts(t, 1)
 		e.lookup(t, cw, "directory", synth.EmailPro, oldEmail).want(t, http.StatusNotFound, "not_found")
 		if got := e.lookupID(t, cw, "directory", synth.EmailPro, strings.ToLower(newEmail)); got != id {
 			t.Errorf("lookup of the new email = %s, want %s", got, id)
@@ -1262,7 +1287,8 @@ func TestUpdateAndErase(t *testing.T) {
 		}
 	})
 	t.Run("remove an optional field", func(t *testing.T) {
-		patch(t, cw, id, `{"fields":{"phone":null}}`).want(t, http.StatusNoContent, "")
+		patch(t, cw, id, `{"fields":{"phone":null}}`).want(t, http.StatusAccepted, "")
+		e.applyContacts(t, 1)
 		v := e.readView(t, cw, id, "case-handling", "")
 		if _, ok := v.Fields["phone"]; ok {
 			t.Errorf("phone still shown after its removal: %q", v.Fields["phone"])
@@ -1308,7 +1334,11 @@ func TestUpdateAndErase(t *testing.T) {
 		patch(t, cw, id, map[string]any{"fields": map[string]string{"job_title": "x"}}).want(t, http.StatusNotFound, "not_found")
 		// The other subject is untouched, and the freed email can be reused.
 		e.readView(t, cw, other, "directory", "")
-		patch(t, cw, other, map[string]any{"fields": map[string]string{"email_pro": newEmail}}).want(t, http.StatusNoContent, "")
+		patch(t, cw, other, map[string]any{"fields": map[string]string{"email_pro": newEmail}}).want(t, http.StatusAccepted, "")
+		e.applyContacts(t, 1)
+		if got := e.lookupID(t, cw, "directory", synth.EmailPro, newEmail); got != other {
+			t.Errorf("the freed email leads to %s, want %s", got, other)
+		}
 	})
 }
 
@@ -1368,7 +1398,7 @@ func TestReadAuditNamesReturnedFields(t *testing.T) {
 	hr := e.login(t, e.addOperator(t, "helene", "hr-officer", "ac-normandie"))
 	p, _ := person(t, 600, false)
 	id := e.create(t, hr, p)
-	e.call(t, req{Method: "PATCH", Path: "/v1/subjects/" + id, Token: hr, Purpose: "hr-records", Reason: "RH-3", Body: `{"fields":{"email_pro":null}}`}).want(t, http.StatusNoContent, "")
+	e.call(t, req{Method: "PATCH", Path: "/v1/subjects/" + id, Token: hr, Purpose: "hr-records", Reason: "RH-3", Body: `{"fields":{"job_title":null}}`}).want(t, http.StatusNoContent, "")
 	v := e.readView(t, hr, id, "directory", "")
 	var audited []string
 	for _, a := range e.auditEntries(t) {

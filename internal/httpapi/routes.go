@@ -33,6 +33,7 @@ const (
 	Purpose                         // an operator whose role may declare at least one purpose
 	Permission                      // an operator whose role holds Perm (and, for lookups, a purpose)
 	PartnerClient                   // a partner's client (partner listener only)
+	Person                          // the signed-in person the record is about (/v1/me), never an operator
 )
 
 // Allows reports whether an operator of role passes the rule (nil: no
@@ -47,6 +48,8 @@ func (a Access) Allows(role *policy.Role) bool {
 		return role != nil && len(role.Purposes) > 0
 	case PartnerClient:
 		return false // no operator session is accepted on the partner listener
+	case Person:
+		return false // an operator's session is not a person's
 	default:
 		return role != nil && role.Has(a.Perm) && (a.Perm != policy.PermLookup || len(role.Purposes) > 0)
 	}
@@ -62,6 +65,8 @@ func (a Access) String() string {
 		return "roles with a purpose"
 	case PartnerClient:
 		return "partner client (certificate + API key)"
+	case Person:
+		return "the person (signed in)"
 	default:
 		return "permission " + string(a.Perm)
 	}
@@ -130,7 +135,7 @@ func perm(p policy.Permission) Access { return Access{Kind: Permission, Perm: p}
 // routes is the API: every endpoint, its access rule and its handler. The
 // mux is built from it, and so is the authorization matrix.
 func (s *Server) routes() []Route {
-	pub, ses, pur := Access{Kind: Public}, Access{Kind: Session}, Access{Kind: Purpose}
+	pub, ses, pur, me := Access{Kind: Public}, Access{Kind: Session}, Access{Kind: Purpose}, Access{Kind: Person}
 	return []Route{
 		{Method: "POST", Path: "/v1/auth/login", Access: pub, Doc: "password step of a login", raw: s.login},
 		{Method: "POST", Path: "/v1/auth/totp", Access: pub, Doc: "TOTP second factor", raw: s.totp},
@@ -153,11 +158,16 @@ func (s *Server) routes() []Route {
 		{Method: "GET", Path: "/v1/account/caseload/{id}", Access: ses, Doc: "whether one subject is in one's caseload, until when", op: s.inMyCaseload},
 		{Method: "POST", Path: "/v1/subjects", Access: perm(policy.PermCreate), Doc: "create a subject", op: s.create, audit: "create"},
 		{Method: "POST", Path: "/v1/subjects/lookup", Access: perm(policy.PermLookup), Doc: "find one subject by exact value", op: s.lookup, audit: "lookup"},
-		{Method: "GET", Path: "/v1/subjects/{id}", Access: pur, Doc: "read one subject for a purpose", op: s.read, audit: "read"},
+		{Method: "GET", Path: "/v1/subjects/{id}", Access: pur, Doc: "read one subject for a purpose (202 and a consent request when the purpose asks the person's consent; Coffre-Break-Glass: an emergency read)", op: s.read, audit: "read"},
 		{Method: "PATCH", Path: "/v1/subjects/{id}", Access: perm(policy.PermUpdate), Doc: "update fields", op: s.update, audit: "update"},
 		{Method: "DELETE", Path: "/v1/subjects/{id}", Access: perm(policy.PermErase), Doc: "erase (crypto-shred)", op: s.erase, audit: "erase"},
 		{Method: "POST", Path: "/v1/extensions", Access: pur, Doc: "ask for a budget extension", op: s.requestExtension, audit: "extension.request"},
 		{Method: "POST", Path: "/v1/extensions/{id}/approve", Access: perm(policy.PermSupervise), Doc: "approve an extension", op: s.approveExtension, audit: "extension.approve"},
+		{Method: "GET", Path: "/v1/consents/{id}", Access: pur, Doc: "one's consent request: pending, approved, denied, expired or used", op: s.consentStatus, audit: "consent.status"},
+		{Method: "GET", Path: "/v1/me/consents", Access: me, Doc: "the consent requests waiting for one's decision", raw: s.person(s.myConsents)},
+		{Method: "POST", Path: "/v1/me/consents/{id}", Access: me, Doc: "approve or deny a consent request", raw: s.person(s.decideConsent)},
+		{Method: "GET", Path: "/v1/me/contact-changes", Access: me, Doc: "one's pending contact change (fields, who, when: no value)", raw: s.person(s.myContactChanges)},
+		{Method: "POST", Path: "/v1/me/contact-changes/{id}/cancel", Access: me, Doc: "cancel one's pending contact change", raw: s.person(s.cancelContactChange)},
 		{Method: "GET", Path: "/v1/alerts", Access: perm(policy.PermSecurity), Doc: "the guard's alerts", op: s.alerts, audit: "alerts.list"},
 		{Method: "POST", Path: "/v1/operators/{id}/unlock", Access: perm(policy.PermSecurity), Doc: "lift a lock", op: s.unlock, audit: "guard.unlock"},
 		{Method: "POST", Path: "/v1/operators/{id}/sessions/revoke", Access: perm(policy.PermSecurity), Doc: "revoke an operator's sessions", op: s.revokeOperator, audit: "session.revoke_operator"},
@@ -228,5 +238,6 @@ func Matrix(pol *policy.Policy) string {
 		fmt.Fprintf(&b, "| `%s %s` | %s | ✗ | ✗ | ✓ |\n", rt.Method, rt.Path, rt.Access)
 	}
 	b.WriteString("\nOn the operator listener a partner's credentials are refused (401) on every route.\n")
+	b.WriteString("The /v1/me routes are the person's: they answer 401 to every operator and partner.\n")
 	return b.String()
 }

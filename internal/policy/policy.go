@@ -129,6 +129,44 @@ type Purpose struct {
 	// long after the access the person may be told.
 	DeferredBasis string
 	DeferredFor   time.Duration
+	// Consent makes a read under the purpose wait for the person's
+	// consent: the read opens a consent request (issue 14), and the
+	// operator's next read of that person under the purpose, once they
+	// approved, returns the view, once.
+	Consent bool
+	// ConsentValid is how long a consent request waits for the person's
+	// decision, ConsentLasts how long an approval stays usable; zero
+	// means the defaults (DefaultConsentValid, DefaultConsentLasts).
+	ConsentValid time.Duration
+	ConsentLasts time.Duration
+	// BreakGlass allows an emergency read without consent, with a reason,
+	// an immediate notice to the person and an alert to the security
+	// officers (a purpose with Consent only).
+	BreakGlass bool
+}
+
+// Defaults of a consent purpose's ConsentValid and ConsentLasts.
+const (
+	DefaultConsentValid = 72 * time.Hour
+	DefaultConsentLasts = 24 * time.Hour
+)
+
+// ConsentValidity is how long a consent request under the purpose waits
+// for the person's decision.
+func (pu *Purpose) ConsentValidity() time.Duration {
+	if pu.ConsentValid <= 0 {
+		return DefaultConsentValid
+	}
+	return pu.ConsentValid
+}
+
+// ApprovalLasts is how long the person's approval under the purpose
+// stays usable for the one read it allows.
+func (pu *Purpose) ApprovalLasts() time.Duration {
+	if pu.ConsentLasts <= 0 {
+		return DefaultConsentLasts
+	}
+	return pu.ConsentLasts
 }
 
 // What a person is told of an access (Purpose.Notice).
@@ -336,6 +374,14 @@ func (p *Policy) VisibleFields(pu *Purpose) []string {
 		}
 	}
 	return out
+}
+
+// ContactField reports whether field is a contact address: an email or
+// phone field, which notices and sign-in may use. A change of one waits
+// out a cooling-off period (package contact).
+func (p *Policy) ContactField(name string) bool {
+	f, ok := p.Field(name)
+	return ok && (f.Type == TypeEmail || f.Type == TypePhone)
 }
 
 // LookupFields returns the names of the fields with a blind index.

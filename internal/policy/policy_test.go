@@ -4,6 +4,7 @@ import (
 	"errors"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/coffre/coffre/internal/policy"
 )
@@ -159,6 +160,41 @@ func TestViews(t *testing.T) {
 	} {
 		if got := tr.String(); got != want {
 			t.Errorf("%+v.String() got %q, want %q", tr, got, want)
+		}
+	}
+}
+
+func TestContactField(t *testing.T) {
+	p := testPolicy(t)
+	for _, tt := range []struct {
+		field string
+		want  bool
+	}{
+		{"email", true},
+		{"phone", true},
+		{"given_name", false},
+		{"health", false},
+		{"nosuch", false},
+	} {
+		if got := p.ContactField(tt.field); got != tt.want {
+			t.Errorf("ContactField(%q) = %v, want %v", tt.field, got, tt.want)
+		}
+	}
+}
+
+func TestConsentDurations(t *testing.T) {
+	for _, tt := range []struct {
+		pu           policy.Purpose
+		valid, lasts time.Duration
+	}{
+		{policy.Purpose{Consent: true}, policy.DefaultConsentValid, policy.DefaultConsentLasts},
+		{policy.Purpose{Consent: true, ConsentValid: time.Hour, ConsentLasts: 10 * time.Minute}, time.Hour, 10 * time.Minute},
+	} {
+		if got := tt.pu.ConsentValidity(); got != tt.valid {
+			t.Errorf("ConsentValidity() = %s, want %s", got, tt.valid)
+		}
+		if got := tt.pu.ApprovalLasts(); got != tt.lasts {
+			t.Errorf("ApprovalLasts() = %s, want %s", got, tt.lasts)
 		}
 	}
 }

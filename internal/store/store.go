@@ -3,7 +3,8 @@
 // consumer declares in its own package (records in package subject,
 // accounts in identity, the audit log and its subject index in audit, the guard's memory in
 // guard, queued messages and their delivery in outbox, the seal flag in seal, root key versions
-// and wrapped keys in rotate, blind-index generations in reindex). Helpers take the narrow interface
+// and wrapped keys in rotate, blind-index generations in reindex, consent requests in consent,
+// pending contact changes in contact). Helpers take the narrow interface
 // they use; only the stores implement all of Tx.
 //
 // Implementations: package store/sqlite (embedded default) and
@@ -17,6 +18,8 @@ import (
 	"errors"
 
 	"github.com/coffre/coffre/internal/audit"
+	"github.com/coffre/coffre/internal/consent"
+	"github.com/coffre/coffre/internal/contact"
 	"github.com/coffre/coffre/internal/guard"
 	"github.com/coffre/coffre/internal/identity"
 	"github.com/coffre/coffre/internal/outbox"
@@ -92,4 +95,6 @@ type Tx interface {
 	seal.Flag
 	rotate.Keys
 	reindex.Index
+	consent.Requests
+	contact.Changes
 }

@@ -58,12 +58,44 @@ type attempt[T any] struct {
 	// error wrapping store.ErrConflict refuses the access: write must then
 	// have changed nothing. The refusal is audited "deny:conflict", counted
 	// by the guard as a probe (guard.Conflict), and returned to the caller.
+	// An error made by refuse refuses it too, audited with the decision
+	// refuse names and not counted (an ordinary outcome, such as a
+	// consent the person denied).
 	write func(ctx context.Context, tx store.Tx, val T, e *audit.Entry) (T, error)
 	// purpose, when set, is the declared purpose of an access the person
 	// is told of (a read or an update): an allowed one queues a notice
-	// to them in the same transaction, after its mode.
+	// to them in the same transaction, after notice, or the purpose's
+	// mode when notice is "".
 	purpose *policy.Purpose
+	notice  string
+	// audited, if set, runs once the entry of an allowed access is
+	// appended (e.Seq set) and before the guard's state is written: what
+	// names the entry, such as the notice and the alert of a break-glass
+	// read.
+	audited func(ctx context.Context, tx store.Tx, val T, e *audit.Entry) error
 }
+
+// noticeMode is the notice mode of the access: notice, or its purpose's.
+func (x *attempt[T]) noticeMode() string {
+	if x.notice != "" {
+		return x.notice
+	}
+	return x.purpose.NoticeMode()
+}
+
+// refused is an error of an attempt's write step that refuses the access
+// with decision (see attempt.write).
+type refused struct {
+	decision string
+	err      error
+}
+
+func (r *refused) Error() string { return r.err.Error() }
+func (r *refused) Unwrap() error { return r.err }
+
+// refuse makes write's refusal of the access: audited as decision, err
+// returned to the caller.
+func refuse(decision string, err error) error { return &refused{decision: decision, err: err} }
 
 // outcome is what one access yields: the caller's value, or the refusal
 // (the guard's or the write's) that the caller returns instead; and the
@@ -76,12 +108,12 @@ type outcome[T any] struct {
 
 // run runs an access in one transaction: find → guard (decides; a
 // refusal clears the entry's fields and sets its decision) → write → audit
-// (the entry is appended, whatever the outcome) → the guard's state, its
-// alerts and a lock. A store error fails the whole access: nothing is
+// (the entry is appended, whatever the outcome) → audited (an allowed
+// access's follow-ups) → the guard's state, its alerts and a lock. A store error fails the whole access: nothing is
 // returned without its durable audit entry.
 func run[T any](ctx context.Context, v *Vault, x attempt[T]) (outcome[T], error) {
 	out, err := runTx(ctx, v, x)
-	notified := out.refusal == nil && x.purpose != nil && x.purpose.NoticeMode() == policy.NoticeImmediate
+	notified := out.refusal == nil && x.purpose != nil && x.noticeMode() == policy.NoticeImmediate
 	if err == nil && v.queued != nil && (notified || errors.Is(out.refusal, access.ErrLocked)) {
 		v.queued() // a notice, or a lock's alert, to send now
 	}
@@ -117,7 +149,10 @@ func runTx[T any](ctx context.Context, v *Vault, x attempt[T]) (outcome[T], erro
 		}
 		if refusal == nil && x.write != nil {
 			val, err = x.write(ctx, tx, val, &e)
+			var rf *refused
 			switch {
+			case errors.As(err, &rf):
+				refusal, e.Decision, e.Fields = rf.err, rf.decision, nil
 			case errors.Is(err, store.ErrConflict):
 				refusal, e.Decision = err, "deny:conflict"
 				if g != nil && g.conflict(acc.Time) {
@@ -130,8 +165,15 @@ func runTx[T any](ctx context.Context, v *Vault, x attempt[T]) (outcome[T], erro
 		if err := tx.AppendAudit(ctx, &e); err != nil {
 			return outcome[T]{}, err
 		}
-		if refusal == nil && x.purpose != nil && e.Subject != "" && !acc.Canary {
-			if err := v.queueNotice(ctx, tx, x.actor, x.purpose, &e); err != nil {
+		// A notice of what returned or changed data (not of a consent
+		// request, which sends the person its own message).
+		if refusal == nil && x.purpose != nil && e.Subject != "" && !acc.Canary && (e.Action == "read" || e.Action == "update") {
+			if err := v.queueNotice(ctx, tx, x.actor, x.purpose, x.noticeMode(), &e); err != nil {
+				return outcome[T]{}, err
+			}
+		}
+		if refusal == nil && x.audited != nil {
+			if err := x.audited(ctx, tx, val, &e); err != nil {
 				return outcome[T]{}, err
 			}
 		}

@@ -25,6 +25,9 @@ import (
 	"github.com/coffre/coffre/internal/vault"
 )
 
+// errOf is the error of an update.
+func errOf(_ vault.Updated, err error) error { return err }
+
 // clock is a settable clock.
 type clock struct {
 	mu sync.Mutex
@@ -494,24 +497,24 @@ func TestGuardWrites(t *testing.T) {
 		g.open()
 		addr := "1 rue de la Paix, 75002 Paris"
 		change := map[string]*string{"address": &addr}
-		if err := g.v.Update(ctx, hr, other, "hr-records", "", change); !errors.Is(err, access.ErrReasonRequired) {
+		if _, err := g.v.Update(ctx, hr, other, "hr-records", "", change); !errors.Is(err, access.ErrReasonRequired) {
 			t.Fatalf("update without a reason: %v", err)
 		}
-		if err := g.v.Update(ctx, hr, mine, "hr-records", "move 12", change); err != nil {
+		if _, err := g.v.Update(ctx, hr, mine, "hr-records", "move 12", change); err != nil {
 			t.Fatal(err)
 		}
 		job := "Gestionnaire"
-		if err := g.v.Update(ctx, cw, other, "case-update", "", map[string]*string{"job_title": &job}); !errors.Is(err, access.ErrReasonRequired) {
+		if _, err := g.v.Update(ctx, cw, other, "case-update", "", map[string]*string{"job_title": &job}); !errors.Is(err, access.ErrReasonRequired) {
 			t.Fatalf("caseworker's update outside the unit without a reason: %v", err)
 		}
 		if err := g.v.Erase(ctx, hr, other, ""); !errors.Is(err, access.ErrReasonRequired) {
 			t.Fatalf("erase without a reason: %v", err)
 		}
-		if err := g.v.Update(ctx, hr, other, "hr-records", "move 13", change); err != nil {
+		if _, err := g.v.Update(ctx, hr, other, "hr-records", "move 13", change); err != nil {
 			t.Fatalf("update outside the unit with a reason: %v", err)
 		}
 		var le *access.LimitError
-		if err := g.v.Update(ctx, hr, mine, "hr-records", "move 14", change); !errors.As(err, &le) || le.Code != guard.CodeUpdatesHour {
+		if _, err := g.v.Update(ctx, hr, mine, "hr-records", "move 14", change); !errors.As(err, &le) || le.Code != guard.CodeUpdatesHour {
 			t.Fatalf("third update: %v, want the updates budget's limit", err)
 		}
 		if err := g.v.Erase(ctx, hr, other, "art. 17 request 1"); err != nil {
@@ -536,20 +539,20 @@ func TestGuardWrites(t *testing.T) {
 		g.lim["caseworker"] = guard.Limits{LookupsPerHour: 2, MissesPerHour: 10}
 		g.open()
 		email := func(v string) map[string]*string { return map[string]*string{"email_pro": &v} }
-		if err := g.v.Update(ctx, cw, ids[1], "case-update", "t", email(taken)); !errors.Is(err, store.ErrConflict) {
+		if _, err := g.v.Update(ctx, cw, ids[1], "case-update", "t", email(taken)); !errors.Is(err, store.ErrConflict) {
 			t.Fatalf("taken value: %v, want ErrConflict", err)
 		}
-		if err := g.v.Update(ctx, cw, ids[1], "case-update", "t", email("libre.1@example.org")); err != nil {
+		if _, err := g.v.Update(ctx, cw, ids[1], "case-update", "t", email("libre.1@example.org")); err != nil {
 			t.Fatalf("free value: %v", err)
 		}
 		var le *access.LimitError
 		for _, v := range []string{taken, "libre.2@example.org"} {
-			if err := g.v.Update(ctx, cw, ids[1], "case-update", "t", email(v)); !errors.As(err, &le) || le.Code != guard.CodeLookups {
+			if _, err := g.v.Update(ctx, cw, ids[1], "case-update", "t", email(v)); !errors.As(err, &le) || le.Code != guard.CodeLookups {
 				t.Fatalf("over the lookup budget: %v, want the same limit for a taken and a free value", err)
 			}
 		}
 		job := "Gestionnaire"
-		if err := g.v.Update(ctx, cw, ids[1], "case-update", "t", map[string]*string{"job_title": &job}); err != nil {
+		if _, err := g.v.Update(ctx, cw, ids[1], "case-update", "t", map[string]*string{"job_title": &job}); err != nil {
 			t.Fatalf("a change of no lookup field: %v", err)
 		}
 	})
@@ -559,9 +562,9 @@ func TestGuardWrites(t *testing.T) {
 		g.lim["caseworker"] = guard.Limits{HardMargin: 3}
 		g.open()
 		errs := []error{
-			g.v.Update(ctx, cw, id, "payroll", "x", map[string]*string{"phone": nil}),
+			errOf(g.v.Update(ctx, cw, id, "payroll", "x", map[string]*string{"phone": nil})),
 			g.v.Erase(ctx, cw, id, "x"),
-			g.v.Update(ctx, cw, "sub_bad", "case-update", "x", map[string]*string{"phone": nil}),
+			errOf(g.v.Update(ctx, cw, "sub_bad", "case-update", "x", map[string]*string{"phone": nil})),
 		}
 		if !errors.Is(errs[0], access.ErrForbidden) || !errors.Is(errs[1], access.ErrForbidden) || !errors.Is(errs[2], access.ErrLocked) {
 			t.Fatalf("refusals: %v, want forbidden, forbidden, then the lock", errs)

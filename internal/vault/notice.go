@@ -19,13 +19,13 @@ import (
 
 // queueNotice queues, in the access's transaction, the notice of the
 // allowed access e under purpose pu to the person it is about, after
-// the purpose's mode: now (immediate), at the next digest time (digest),
-// once the deferral has passed (deferred), or not at all (history: the
-// person sees the access in their history only). A canary is nobody to
-// tell. The notice holds ids only; the address is resolved when it is
-// sent.
-func (v *Vault) queueNotice(ctx context.Context, tx outbox.Queue, a identity.Actor, pu *policy.Purpose, e *audit.Entry) error {
-	mode := pu.NoticeMode()
+// mode (the purpose's, or immediate for a break-glass read): now
+// (immediate), at the next digest time (digest), once the deferral has
+// passed (deferred), or not at all (history: the person sees the access
+// in their history only). The notice holds ids only; the address is
+// resolved when it is sent. It is keyed by its audit entry
+// (notice.Key): every notice of an access goes through here.
+func (v *Vault) queueNotice(ctx context.Context, tx outbox.Queue, a identity.Actor, pu *policy.Purpose, mode string, e *audit.Entry) error {
 	if mode == policy.NoticeHistory || v.noticesOff {
 		return nil
 	}
@@ -43,12 +43,17 @@ func (v *Vault) queueNotice(ctx context.Context, tx outbox.Queue, a identity.Act
 	case policy.NoticeDeferred:
 		due, n.Basis = e.Time.Add(pu.DeferredFor), pu.DeferredBasis
 	}
-	payload, err := json.Marshal(n)
+	return queuePerson(ctx, tx, notice.Kind, e.Subject, notice.Key(e.Seq), n, e.Time, due)
+}
+
+// queuePerson queues a message of kind to a person (their id), keyed by
+// key, with payload p (ids only), created at created and due at due.
+func queuePerson(ctx context.Context, q outbox.Queue, kind, subject, key string, p any, created, due time.Time) error {
+	payload, err := json.Marshal(p)
 	if err != nil {
-		return fmt.Errorf("notice: %w", err)
+		return fmt.Errorf("%s message: %w", kind, err)
 	}
-	return tx.PutMessage(ctx, &outbox.Message{Kind: notice.Kind, Channel: outbox.ChannelPerson, Recipient: e.Subject,
-		Key: notice.Key(e.Seq), Payload: payload, Next: due, Created: e.Time})
+	return q.PutMessage(ctx, &outbox.Message{Kind: kind, Channel: outbox.ChannelPerson, Recipient: subject, Key: key, Payload: payload, Next: due, Created: created})
 }
 
 // Notices configures what people are told (config.Notices).
@@ -124,6 +129,13 @@ func (v *Vault) Contact(ctx context.Context, subjectID string) (notice.Contact, 
 	if err != nil {
 		return notice.Contact{}, err
 	}
+	return v.contactFrom(vals)
+}
+
+// contactFrom is where a person is told, from the values of their
+// record's contact and language fields: the first email and phone in
+// the configured order; ErrNoContact if none.
+func (v *Vault) contactFrom(vals map[string]string) (notice.Contact, error) {
 	c := notice.Contact{Lang: v.notices.Language}
 	if l := vals[v.notices.LanguageField]; l == "fr" || l == "en" {
 		c.Lang = l

@@ -17,6 +17,7 @@
 package vault
 
 import (
+	"cmp"
 	"context"
 	"encoding/base32"
 	"encoding/binary"
@@ -31,6 +32,7 @@ import (
 
 	"github.com/coffre/coffre/internal/access"
 	"github.com/coffre/coffre/internal/audit"
+	"github.com/coffre/coffre/internal/contact"
 	"github.com/coffre/coffre/internal/envelope"
 	"github.com/coffre/coffre/internal/guard"
 	"github.com/coffre/coffre/internal/identity"
@@ -58,9 +60,11 @@ type Vault struct {
 	memo      *guard.Memo
 	stepUpFor time.Duration
 	notices   Notices
-	// noticesOff: no notice is queued (Config.Notices nil).
+	// noticesOff: no notice is queued (Config.NoNotices).
 	noticesOff bool
 	queued     func()
+	// coolingOff is how long a change of a contact field waits.
+	coolingOff time.Duration
 }
 
 // Config wires a Vault. Store, Keys and Policy are required.
@@ -80,25 +84,45 @@ type Config struct {
 	// StepUpFor is the step-up window of a purpose that sets none
 	// (policy.Purpose.StepUpWindow; default 5 minutes).
 	StepUpFor time.Duration
-	// Notices, when set, makes every allowed read and update queue a
-	// notice to the person after its purpose's mode (package notice);
-	// it says when digests go out. Nil: no notices.
+	// Notices says when digests go out and where a person is told
+	// (nil: the zero Notices). Every allowed read and update queues a
+	// notice to the person after its purpose's mode (package notice),
+	// unless NoNotices.
 	Notices *Notices
+	// NoNotices queues no notice: a benchmark's figure without them.
+	NoNotices bool
 	// Queued, when set, is called after an access that queued an
 	// immediate notice has committed (to wake the delivery worker).
 	Queued func()
+	// ContactCoolingOff is how long a change of a contact field (email,
+	// phone) waits before it takes effect (default
+	// DefaultContactCoolingOff, 72 hours).
+	ContactCoolingOff time.Duration
 }
 
 // New returns a Vault.
 func New(c Config) *Vault {
-	v := &Vault{store: c.Store, keys: c.Keys, pol: c.Policy, now: c.Now, log: c.Logger, reasonMax: c.ReasonMaxLen, visible: map[string][]string{}, guard: c.Guard, memo: &guard.Memo{}, stepUpFor: c.StepUpFor}
+	v := &Vault{store: c.Store, keys: c.Keys, pol: c.Policy, now: c.Now, log: c.Logger, reasonMax: c.ReasonMaxLen, visible: map[string][]string{}, guard: c.Guard, memo: &guard.Memo{}, stepUpFor: c.StepUpFor,
+		coolingOff: c.ContactCoolingOff}
+	if v.coolingOff <= 0 {
+		v.coolingOff = DefaultContactCoolingOff
+	}
 	if v.stepUpFor <= 0 {
 		v.stepUpFor = 5 * time.Minute
 	}
 	if c.Notices != nil {
 		v.notices = *c.Notices
 	}
-	v.noticesOff, v.queued = c.Notices == nil, c.Queued
+	if len(v.notices.Contacts) == 0 { // config's default: every email field, then every phone field
+		for _, t := range []policy.FieldType{policy.TypeEmail, policy.TypePhone} {
+			for _, f := range c.Policy.Fields {
+				if f.Type == t {
+					v.notices.Contacts = append(v.notices.Contacts, f.Name)
+				}
+			}
+		}
+	}
+	v.noticesOff, v.queued = c.NoNotices, c.Queued
 	if v.now == nil {
 		v.now = time.Now
 	}
@@ -304,7 +328,39 @@ func unavailable(err error) error {
 
 // Read returns subject id as purpose shows it, after its audit entry is
 // durable.
+//
+// Under a purpose that asks for the person's consent, Read returns the
+// view only when the person approved a request of a's for that purpose
+// and the approval is still valid; that read uses it up. Otherwise it
+// returns a *[ConsentPending] error holding the request: a new one (the
+// person is told), or a's request still waiting for the decision. Asking
+// is an access like a read: the guard counts it, it is audited
+// ("consent.request"), and a canary locks.
 func (v *Vault) Read(ctx context.Context, a identity.Actor, id, purposeName, reason string) (*View, error) {
+	return v.read(ctx, a, id, purposeName, reason, "", false)
+}
+
+// BreakGlass is an emergency read of subject id under a purpose that
+// allows it (break_glass), without the person's consent: why says what the
+// emergency is, and is required. The read is audited as "read" with the
+// decision "allow:break_glass" and counts against the guard's budgets and
+// the role's break-glass reads per day; in its transaction it queues an
+// immediate notice to the person, whatever the purpose's notice mode, and
+// raises an alert for the security officers.
+func (v *Vault) BreakGlass(ctx context.Context, a identity.Actor, id, purposeName, reason, why string) (*View, error) {
+	return v.read(ctx, a, id, purposeName, reason, why, true)
+}
+
+// breakGlassReason is the audited reason of a break-glass read: the
+// emergency, after the operator's Coffre-Reason when there is one.
+func breakGlassReason(reason, why string) string {
+	if reason == "" {
+		return "break-glass: " + why
+	}
+	return reason + " | break-glass: " + why
+}
+
+func (v *Vault) read(ctx context.Context, a identity.Actor, id, purposeName, reason, why string, breakGlass bool) (*View, error) {
 	entry := audit.Entry{Actor: a.ID, Action: "read", Subject: id, Purpose: purposeName, Reason: reason, Origin: a.Origin}
 	pseudonym := ""
 	switch {
@@ -315,16 +371,34 @@ func (v *Vault) Read(ctx context.Context, a identity.Actor, id, purposeName, rea
 	case !subjectid.Valid(id):
 		return nil, invalid("malformed subject id")
 	}
+	if breakGlass {
+		why = strings.TrimSpace(why)
+		if why == "" {
+			return nil, v.deny(ctx, a, entry, public.Errorf(access.ErrReasonRequired, "a break-glass read needs a reason: say what the emergency is").
+				WithHint("send Coffre-Break-Glass: <the emergency>, or read without it to ask the person's consent"))
+		}
+		reason = breakGlassReason(reason, why)
+		entry.Reason = reason
+	}
 	pu, err := v.purpose(a, purposeName, reason)
+	switch {
+	case err != nil:
+	case pu.Consent && a.Sector != "":
+		err = forbidden("purpose %q asks for the person's consent, which partners cannot ask", pu.Name)
+	case breakGlass && !pu.BreakGlass:
+		err = public.Errorf(access.ErrForbidden, "forbidden: purpose %q allows no break-glass read", pu.Name).
+			WithHint("break-glass is for the purposes whose policy allows it (break_glass: true); read without Coffre-Break-Glass")
+	}
 	if err != nil {
 		return nil, v.deny(ctx, a, entry, err)
 	}
 	fields := v.visible[pu.Name]
-	x := attempt[*subject.Row]{actor: a, entry: entry, now: v.now(), guard: guard.Access{Kind: guard.Read}, purpose: pu}
+	x := attempt[*readResult]{actor: a, entry: entry, now: v.now(), guard: guard.Access{Kind: guard.Read, BreakGlass: breakGlass}, purpose: pu}
 	if v.limits(a.Role) != nil {
 		x.guard.Repeat, x.guard.RepeatDay = v.memo.Seen(a.ID, id, v.guardTime(x.now))
 	}
-	x.find = func(ctx context.Context, tx store.Tx, lim *guard.Limits, e *audit.Entry, acc *guard.Access) (*subject.Row, error) {
+	asks := pu.Consent && !breakGlass
+	x.find = func(ctx context.Context, tx store.Tx, lim *guard.Limits, e *audit.Entry, acc *guard.Access) (*readResult, error) {
 		if pseudonym != "" {
 			s, err := tx.ResolvePseudonym(ctx, a.Sector, pseudonym)
 			if err != nil && !errors.Is(err, store.ErrNotFound) {
@@ -335,10 +409,38 @@ func (v *Vault) Read(ctx context.Context, a identity.Actor, id, purposeName, rea
 			}
 		}
 		r, err := reach(ctx, tx, lim, a, e, acc)
-		if r != nil {
-			e.Fields = returned(fields, r.Fields)
+		if r == nil || err != nil {
+			return nil, err
 		}
-		return r, err
+		e.Fields = returned(fields, r.Fields)
+		res := &readResult{row: r}
+		if asks {
+			return res, v.findConsent(ctx, tx, a, pu, x.now, e, res)
+		}
+		return res, nil
+	}
+	x.write = func(ctx context.Context, tx store.Tx, res *readResult, e *audit.Entry) (*readResult, error) {
+		switch {
+		case res == nil:
+			return nil, nil
+		case breakGlass:
+			e.Decision = "allow:break_glass"
+			return res, nil
+		case asks:
+			return res, v.writeConsent(ctx, tx, a, pu, x.now, e, res)
+		}
+		return res, nil
+	}
+	if breakGlass {
+		// The person is told at once, whatever the purpose's notice mode.
+		x.notice = policy.NoticeImmediate
+		x.audited = func(ctx context.Context, tx store.Tx, res *readResult, e *audit.Entry) error {
+			if res == nil {
+				return nil
+			}
+			now := x.now.UTC()
+			return guard.RaiseAlert(ctx, tx, &guard.Alert{Time: now, Operator: a.ID, Code: guard.CodeBreakGlass, Severity: "high", Action: "alert", Evidence: []int64{e.Seq}})
+		}
 	}
 	res, err := run(ctx, v, x)
 	switch {
@@ -352,7 +454,10 @@ func (v *Vault) Read(ctx context.Context, a identity.Actor, id, purposeName, rea
 	if v.limits(a.Role) != nil {
 		v.memo.Record(a.ID, id, v.guardTime(x.now))
 	}
-	out, err := v.view(res.val, pu, fields, res.seq)
+	if c := res.val.request; c != nil {
+		return nil, &ConsentPending{Request: *c, New: res.val.opened}
+	}
+	out, err := v.view(res.val.row, pu, fields, res.seq)
 	if err == nil && pseudonym != "" {
 		out.ID = pseudonym
 	}
@@ -844,35 +949,83 @@ func (v *Vault) Create(ctx context.Context, a identity.Actor, unit string, field
 // is an access: the subject's scope (a reason outside one's unit), the
 // role's update budgets, and, when it sets a lookup value (which tells
 // whether someone holds it), the lookup budget, as for creates.
-func (v *Vault) Update(ctx context.Context, a identity.Actor, id, purposeName, reason string, changes map[string]*string) error {
+//
+// A change of a contact field (email or phone: where notices and sign-in
+// go) does not take effect at once: it joins the person's pending contact
+// change (package contact), sealed under their data key, the address it
+// replaces is told, and it takes effect after the cooling-off
+// (Config.ContactCoolingOff), when ApplyContactChanges applies it; the
+// record and its blind index keep the current values until then. The
+// other fields change at once. Updated says which did and what waits.
+func (v *Vault) Update(ctx context.Context, a identity.Actor, id, purposeName, reason string, changes map[string]*string) (Updated, error) {
 	entry := audit.Entry{Actor: a.ID, Action: "update", Subject: id, Purpose: purposeName, Reason: reason, Origin: a.Origin}
 	if !subjectid.Valid(id) {
 		entry.Subject = ""
-		return v.deny(ctx, a, entry, invalid("malformed subject id"))
+		return Updated{}, v.deny(ctx, a, entry, invalid("malformed subject id"))
 	}
 	if err := v.can(a, policy.PermUpdate); err != nil {
-		return v.deny(ctx, a, entry, err)
+		return Updated{}, v.deny(ctx, a, entry, err)
 	}
 	pu, err := v.purpose(a, purposeName, reason)
 	if err != nil {
-		return v.deny(ctx, a, entry, err)
+		return Updated{}, v.deny(ctx, a, entry, err)
 	}
 	probes, err := v.checkChanges(pu, reason, changes)
 	if err != nil {
-		return v.deny(ctx, a, entry, err)
+		return Updated{}, v.deny(ctx, a, entry, err)
 	}
 	entry.Fields = slices.Sorted(maps.Keys(changes))
-	x := attempt[*subject.Row]{actor: a, entry: entry, now: v.now(), guard: guard.Access{Kind: guard.Update, Probes: probes}, purpose: pu}
-	x.find = func(ctx context.Context, tx store.Tx, lim *guard.Limits, e *audit.Entry, acc *guard.Access) (*subject.Row, error) {
-		return reach(ctx, tx, lim, a, e, acc)
+	now, later := v.splitContact(changes)
+	x := attempt[*updateResult]{actor: a, entry: entry, now: v.now(), guard: guard.Access{Kind: guard.Update, Probes: probes}, purpose: pu}
+	if len(now) == 0 {
+		// Only contact fields, which wait: the person is told by the
+		// change's own message (to the old address), not by a notice.
+		x.notice = policy.NoticeHistory
 	}
-	x.write = func(ctx context.Context, tx store.Tx, row *subject.Row, _ *audit.Entry) (*subject.Row, error) {
-		if row == nil {
+	x.find = func(ctx context.Context, tx store.Tx, lim *guard.Limits, e *audit.Entry, acc *guard.Access) (*updateResult, error) {
+		r, err := reach(ctx, tx, lim, a, e, acc)
+		if r == nil || err != nil {
+			return nil, err
+		}
+		return &updateResult{row: r}, nil
+	}
+	x.write = func(ctx context.Context, tx store.Tx, res *updateResult, e *audit.Entry) (*updateResult, error) {
+		if res == nil {
 			return nil, nil
 		}
-		return row, v.change(ctx, tx, row, changes, x.now.UTC())
+		at := x.now.UTC()
+		var p *pendingChange
+		if len(later) > 0 {
+			// Before anything is written: its conflicts refuse the update.
+			var err error
+			if p, err = v.prepareContact(ctx, tx, res.row, later, at); err != nil {
+				return nil, err
+			}
+		}
+		if len(now) > 0 {
+			if err := v.change(ctx, tx, res.row, now, at); err != nil {
+				return nil, err
+			}
+		}
+		out := &updateResult{row: res.row, applied: slices.Sorted(maps.Keys(now))}
+		if p != nil {
+			if err := writeContact(ctx, tx, a, pu, p, at, e); err != nil {
+				return nil, err
+			}
+			out.pending = cmp.Or(p.change, p.same)
+		}
+		return out, nil
 	}
-	return v.finishWrite(ctx, x)
+	res, err := run(ctx, v, x)
+	switch {
+	case err != nil:
+		return Updated{}, unavailable(err)
+	case res.refusal != nil:
+		return Updated{}, res.refusal
+	case res.val == nil:
+		return Updated{}, public.Errorf(store.ErrNotFound, "no such subject, or it was erased")
+	}
+	return updated(res.val), nil
 }
 
 // checkChanges validates the changes of an update under purpose pu, and
@@ -1003,6 +1156,15 @@ func (v *Vault) Erase(ctx context.Context, a identity.Actor, id, reason string) 
 		}
 		// The row first: see change.
 		if err := tx.EraseSubject(ctx, row.ID, x.now.UTC()); err != nil {
+			return nil, err
+		}
+		// A pending contact change dies with the data key that seals it.
+		switch c, err := tx.PendingContactChange(ctx, row.ID); {
+		case err == nil:
+			if err := tx.CloseContactChange(ctx, c.ID, contact.StatusPending, contact.StatusCancelled, x.now.UTC()); err != nil {
+				return nil, fmt.Errorf("close contact change: %v", err)
+			}
+		case !errors.Is(err, store.ErrNotFound):
 			return nil, err
 		}
 		return row, e.delete(ctx, tx)

@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 	"unicode/utf8"
 
 	"github.com/coffre/coffre/internal/access"
@@ -81,6 +83,12 @@ func (f *failingStore) Update(ctx context.Context, fn func(context.Context, stor
 
 func newVault(t *testing.T) (*vault.Vault, *failingStore) {
 	t.Helper()
+	return newVaultWith(t, func(*vault.Config) {})
+}
+
+// newVaultWith is newVault with its configuration changed by edit.
+func newVaultWith(t *testing.T, edit func(*vault.Config)) (*vault.Vault, *failingStore) {
+	t.Helper()
 	cfg, err := config.Demo(nil)
 	if err != nil {
 		t.Fatal(err)
@@ -97,7 +105,9 @@ func newVault(t *testing.T) (*vault.Vault, *failingStore) {
 	}
 	t.Cleanup(func() { st.Close() })
 	fs := &failingStore{Store: st}
-	return vault.New(vault.Config{Store: fs, Keys: keys, Policy: cfg.Policy}), fs
+	c := vault.Config{Store: fs, Keys: keys, Policy: cfg.Policy}
+	edit(&c)
+	return vault.New(c), fs
 }
 
 func create(t *testing.T, v *vault.Vault, i int) (string, synth.Person) {
@@ -299,12 +309,40 @@ func TestMovedCiphertextFails(t *testing.T) {
 	}
 }
 
+// TestUpdate: the fields that are not contacts change at once; the
+// contact fields (an email set, another removed) wait out the cooling-off
+// in a pending change, and the record, its lookups and its view keep the
+// current values until the pass applies it.
 func TestUpdate(t *testing.T) {
-	v, fs := newVault(t)
+	clk := &clock{t: time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)}
+	v, fs := newVaultWith(t, func(c *vault.Config) { c.Now = clk.Now })
 	id, p := create(t, v, 9)
-	newEmail := "nouvelle.adresse@ac-versailles.fr"
-	if err := v.Update(ctx, worker, id, "case-update", "ticket 12", map[string]*string{"email_pro": &newEmail, "email_personal": nil}); err != nil {
+	newEmail, addr := "nouvelle.adresse@ac-versailles.fr", "2 rue des Lilas, 78000 Versailles"
+	u, err := v.Update(ctx, worker, id, "case-update", "ticket 12", map[string]*string{"email_pro": &newEmail, "email_personal": nil, "address": &addr})
+	if err != nil {
 		t.Fatal(err)
+	}
+	at := clk.Now().Add(vault.DefaultContactCoolingOff)
+	if !slices.Equal(u.Applied, []string{"address"}) || len(u.Pending) != 2 || !u.Pending["email_pro"].Equal(at) || !u.Pending["email_personal"].Equal(at) || !vault.ValidChangeID(u.Change) {
+		t.Fatalf("Update = %+v; want address applied, email_pro and email_personal pending until %s", u, at)
+	}
+	view, _ := v.Read(ctx, worker, id, "case-handling", "")
+	if view.Fields["address"] != addr || view.Fields["email_pro"] != p.Fields["email_pro"] || view.Fields["email_personal"] == "" {
+		t.Errorf("view during the cooling-off: %v; want the new address, the old emails", view.Fields)
+	}
+	if got, err := v.Lookup(ctx, worker, "directory", "", "email_pro", p.Fields["email_pro"]); err != nil || got != id {
+		t.Errorf("old email during the cooling-off: %q, %v", got, err)
+	}
+	if _, err := v.Lookup(ctx, worker, "directory", "", "email_pro", newEmail); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("new email found during the cooling-off: %v", err)
+	}
+	clk.Add(vault.DefaultContactCoolingOff - time.Second)
+	if n, err := v.ApplyContactChanges(ctx, 10); err != nil || n != 0 {
+		t.Fatalf("ApplyContactChanges before the date = %d, %v; want 0", n, err)
+	}
+	clk.Add(time.Second)
+	if n, err := v.ApplyContactChanges(ctx, 10); err != nil || n != 1 {
+		t.Fatalf("ApplyContactChanges at the date = %d, %v; want 1", n, err)
 	}
 	if _, err := v.Lookup(ctx, worker, "directory", "", "email_pro", p.Fields["email_pro"]); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("old email still found: %v", err)
@@ -312,7 +350,7 @@ func TestUpdate(t *testing.T) {
 	if got, err := v.Lookup(ctx, worker, "directory", "", "email_pro", newEmail); err != nil || got != id {
 		t.Errorf("new email: %q, %v", got, err)
 	}
-	view, _ := v.Read(ctx, worker, id, "case-handling", "")
+	view, _ = v.Read(ctx, worker, id, "case-handling", "")
 	if _, ok := view.Fields["email_personal"]; ok {
 		t.Error("removed field still present")
 	}
@@ -338,7 +376,7 @@ func TestUpdate(t *testing.T) {
 		{"no update permission", desk, "support-call", "t", map[string]*string{"phone": nil}, "", access.ErrForbidden},
 	}
 	for _, tt := range refused {
-		err := v.Update(ctx, tt.a, id, tt.purpose, tt.reason, tt.changes)
+		_, err := v.Update(ctx, tt.a, id, tt.purpose, tt.reason, tt.changes)
 		if tt.fe != "" && (!errors.As(err, &fe) || fe.Field != tt.fe) || tt.want != nil && !errors.Is(err, tt.want) {
 			t.Errorf("%s: %v, want %v%s", tt.name, err, tt.want, tt.fe)
 		}

@@ -4,11 +4,14 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/coffre/coffre/internal/config"
+	"github.com/coffre/coffre/internal/contact"
 	"github.com/coffre/coffre/internal/envelope"
 	"github.com/coffre/coffre/internal/identity"
 	"github.com/coffre/coffre/internal/store"
@@ -138,3 +141,72 @@ func BenchmarkVaultRead(b *testing.B) {
 		}
 	})
 }
+
+// TestConsentOnPostgres: an approval serves one read however many race
+// for it (the others answer with a request), and concurrent changes of a
+// person's contact fields fold into one pending change; each a
+// transaction of the group commit on a real server.
+func TestConsentOnPostgres(t *testing.T) {
+	ctx := context.Background()
+	v, st := newVault(t)
+	hr := identity.Actor{ID: "op_hr", Role: "hr-officer", Unit: "ac-versailles", Origin: "10.0.0.2",
+		SteppedUp: time.Now(), StepFactor: "totp", StepGroup: "occupational-health"}
+	worker := identity.Actor{ID: "op_w", Role: "caseworker", Unit: "ac-versailles", Origin: "10.0.0.1"}
+	p := synth.Make(31, 1)
+	id, err := v.Create(ctx, hr, p.Unit, p.Fields)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = v.Read(ctx, hr, id, "occupational-health", "referral")
+	var pending *vault.ConsentPending
+	if !errors.As(err, &pending) {
+		t.Fatalf("read: %v, want a consent request", err)
+	}
+	if _, err := v.DecideConsent(ctx, id, "10.9.9.9", pending.Request.ID, true); err != nil {
+		t.Fatal(err)
+	}
+	var views, asked atomic.Int64
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for range 8 {
+		wg.Go(func() {
+			_, err := v.Read(ctx, hr, id, "occupational-health", "referral")
+			var p *vault.ConsentPending
+			switch {
+			case err == nil:
+				views.Add(1)
+			case errors.As(err, &p):
+				asked.Add(1)
+			default:
+				errs <- err
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	if views.Load() != 1 || asked.Load() != 7 {
+		t.Fatalf("%d views and %d requests, want 1 and 7", views.Load(), asked.Load())
+	}
+
+	for i := range 4 {
+		wg.Go(func() {
+			if _, err := v.Update(ctx, worker, id, "case-update", "ticket", map[string]*string{"phone": ptr(fmt.Sprintf("+33 6 00 00 00 0%d", i))}); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	var changes []contact.Change
+	st.View(ctx, func(ctx context.Context, tx store.Tx) (err error) {
+		changes, err = tx.DueContactChanges(ctx, time.Now().Add(100*time.Hour), 10)
+		return err
+	})
+	if len(changes) != 1 {
+		t.Fatalf("%d pending contact changes, want 1", len(changes))
+	}
+}
+
+func ptr(s string) *string { return &s }

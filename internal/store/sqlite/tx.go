@@ -166,6 +166,22 @@ var queries = map[string]string{
 	"deliveries":     `SELECT ` + deliveryColumns + ` FROM deliveries WHERE id > ? ORDER BY id LIMIT ?`,
 	"deliveryStats":  `SELECT channel, status, count(*), coalesce(sum(failures), 0), coalesce(min(created), 0) FROM deliveries GROUP BY channel, status`,
 	"unexpandedStat": `SELECT count(*), coalesce(min(ts), 0) FROM outbox WHERE sent = 0`,
+	// Consent requests and contact changes (consent.go).
+	"putConsent": `INSERT INTO consents (id, subject, operator, role, unit, purpose, reason, fields, status, created, expires, decided, valid_until, closed, deadline)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	"getConsent":      `SELECT ` + consentColumns + ` FROM consents WHERE id = ?`,
+	"latestConsent":   `SELECT ` + consentColumns + ` FROM consents WHERE operator = ? AND subject = ? AND purpose = ? ORDER BY created DESC, id DESC LIMIT 1`,
+	"updateConsent":   `UPDATE consents SET status = ?, decided = ?, valid_until = ?, closed = ?, deadline = ? WHERE id = ? AND status = ?`,
+	"pendingConsents": `SELECT ` + consentColumns + ` FROM consents WHERE subject = ? AND status = 'pending' AND expires > ? ORDER BY created DESC, id DESC LIMIT ?`,
+	"dueConsents":     `SELECT ` + consentColumns + ` FROM consents WHERE status IN ('pending', 'approved') AND deadline <= ? ORDER BY deadline, id LIMIT ?`,
+	"putContactChange": `INSERT INTO contact_changes (id, subject, operator, role, unit, fields, new_values, old_values, status, created, effective, closed)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	"getContactChange":     `SELECT ` + changeColumns + ` FROM contact_changes WHERE id = ?`,
+	"pendingContactChange": `SELECT ` + changeColumns + ` FROM contact_changes WHERE subject = ? AND status = 'pending'`,
+	"closeContactChange":   `UPDATE contact_changes SET status = ?, closed = ?, new_values = NULL WHERE id = ? AND status = ?`,
+	"dueContactChanges":    `SELECT ` + changeColumns + ` FROM contact_changes WHERE status = 'pending' AND effective <= ? ORDER BY effective, id LIMIT ?`,
+	"forgetContactValues": `UPDATE contact_changes SET old_values = NULL WHERE id IN
+		(SELECT id FROM contact_changes WHERE old_values IS NOT NULL AND status != 'pending' AND closed < ? LIMIT ?)`,
 }
 
 type stmts struct {

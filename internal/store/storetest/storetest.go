@@ -62,6 +62,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"DeliveryPutMessage", deliveryPutMessage},
 		{"DeliveryPrune", deliveryPrune},
 		{"SubjectIndex", subjectIndex},
+		{"ConsentRequests", consentRequests},
+		{"ContactChanges", contactChanges},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
