@@ -3,7 +3,8 @@
 // consumer declares in its own package (records in package subject,
 // accounts in identity, the audit log and its subject index in audit, the guard's memory in
 // guard, queued messages and their delivery in outbox, the seal flag in seal, root key versions
-// and wrapped keys in rotate, blind-index generations in reindex). Helpers take the narrow interface
+// and wrapped keys in rotate, blind-index generations in reindex, the persons' requests and
+// the limits on their records in rights). Helpers take the narrow interface
 // they use; only the stores implement all of Tx.
 //
 // Implementations: package store/sqlite (embedded default) and
@@ -21,6 +22,7 @@ import (
 	"github.com/coffre/coffre/internal/identity"
 	"github.com/coffre/coffre/internal/outbox"
 	"github.com/coffre/coffre/internal/reindex"
+	"github.com/coffre/coffre/internal/rights"
 	"github.com/coffre/coffre/internal/rotate"
 	"github.com/coffre/coffre/internal/seal"
 	"github.com/coffre/coffre/internal/subject"
@@ -92,4 +94,5 @@ type Tx interface {
 	seal.Flag
 	rotate.Keys
 	reindex.Index
+	rights.Store
 }
