@@ -85,10 +85,14 @@ func rightsRequests(t *testing.T, s store.Store) {
 		}
 		return ids(rs)
 	}
-	if got := view(func(ctx context.Context, tx store.Tx) ([]rights.Request, error) { return tx.SubjectRequests(ctx, "sub_1") }); !slices.Equal(got, []string{"req_b", "req_a"}) {
+	if got := view(func(ctx context.Context, tx store.Tx) ([]rights.Request, error) {
+		return tx.SubjectRequests(ctx, "sub_1")
+	}); !slices.Equal(got, []string{"req_b", "req_a"}) {
 		t.Errorf("SubjectRequests(sub_1) = %v, want req_b, req_a (newest first)", got)
 	}
-	if got := view(func(ctx context.Context, tx store.Tx) ([]rights.Request, error) { return tx.SubjectRequests(ctx, "sub_none") }); len(got) != 0 {
+	if got := view(func(ctx context.Context, tx store.Tx) ([]rights.Request, error) {
+		return tx.SubjectRequests(ctx, "sub_none")
+	}); len(got) != 0 {
 		t.Errorf("SubjectRequests(sub_none) = %v, want none", got)
 	}
 
@@ -118,7 +122,9 @@ func rightsRequests(t *testing.T, s store.Store) {
 
 	// The queue: pending only (req_c is decided), by due then id, paged.
 	open := func(after time.Time, id string, limit int) []string {
-		return view(func(ctx context.Context, tx store.Tx) ([]rights.Request, error) { return tx.OpenRequests(ctx, after, id, limit) })
+		return view(func(ctx context.Context, tx store.Tx) ([]rights.Request, error) {
+			return tx.OpenRequests(ctx, after, id, limit)
+		})
 	}
 	if got := open(time.Time{}, "", 10); !slices.Equal(got, []string{"req_a", "req_b", "req_d"}) {
 		t.Errorf("OpenRequests = %v, want req_a, req_b, req_d", got)
