@@ -52,6 +52,25 @@ type Person struct {
 	// Wait waits for the rate limit of the channel a message goes by
 	// (email, sms); the Worker sets it to its own limits.
 	Wait func(ctx context.Context, channel string) error
+	// Courier, when set, reads the address of a message that carries its
+	// own (ok true): the confirmation of an erasure, sent once the record,
+	// and the address in it, are gone. Other messages (ok false) go to the
+	// address on the record.
+	Courier func(ctx context.Context, m outbox.Message) (c notice.Contact, ok bool, err error)
+	// Done, when set, is told of each message to a person once it is
+	// finished, sent or dead, after the outcome is recorded (the Worker
+	// calls it): a message that carried an address has it forgotten.
+	Done func(ctx context.Context, m outbox.Message)
+}
+
+// contact is where m goes: the address it carries, or the record's.
+func (p *Person) contact(ctx context.Context, m outbox.Message) (notice.Contact, error) {
+	if p.Courier != nil {
+		if c, ok, err := p.Courier(ctx, m); ok || err != nil {
+			return c, err
+		}
+	}
+	return p.Contacts.Contact(ctx, m.Recipient)
 }
 
 // via is the channel a payload names, if any.
@@ -71,7 +90,7 @@ func (p *Person) Send(ctx context.Context, m outbox.Message) error {
 // SendGroup sends ms, all of one kind to one person, as one message.
 func (p *Person) SendGroup(ctx context.Context, ms []outbox.Message) error {
 	m := ms[0]
-	c, err := p.Contacts.Contact(ctx, m.Recipient)
+	c, err := p.contact(ctx, m)
 	switch {
 	case err != nil && p.NoContact != nil && p.NoContact(err):
 		return &Error{Class: "no contact", Permanent: true}
