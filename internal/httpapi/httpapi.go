@@ -71,6 +71,10 @@ type Server struct {
 	// Seal drops the keys after POST /v1/sys/seal has audited the seal
 	// (nil: the server has no sealed keyring to return to, --dev).
 	Seal func(context.Context) error
+
+	// testSubject, set by tests only, stands for a person's session
+	// (see subjectOf).
+	testSubject func(*http.Request) (string, bool)
 }
 
 func (s *Server) defaults() {
@@ -145,6 +149,7 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, a *identity.Actor,
 	switch {
 	case errors.Is(err, store.ErrPanic): // a bug, whatever else the error says
 		e = apiError{http.StatusInternalServerError, "internal", "internal error", "retry later; operators: see the server log"}
+	case rightsError(err, &e): // the persons' rights, restriction and blocks
 	case errors.As(err, &fe):
 		// A field name and a fixed reason (FieldError never holds the value).
 		e = apiError{http.StatusBadRequest, "invalid_field", fe.Error(), "correct the field and send the request again"}

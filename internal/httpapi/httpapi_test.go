@@ -42,6 +42,7 @@ import (
 	"github.com/coffre/coffre/internal/mask"
 	"github.com/coffre/coffre/internal/partner"
 	"github.com/coffre/coffre/internal/policy"
+	"github.com/coffre/coffre/internal/rights"
 	"github.com/coffre/coffre/internal/seal"
 	"github.com/coffre/coffre/internal/store/health"
 	"github.com/coffre/coffre/internal/store/sqlite"
@@ -171,7 +172,9 @@ func newEnvOpts(t *testing.T, o envOptions) *env {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	v := vault.New(vault.Config{Store: st, Keys: keys, Policy: cfg.Policy, Now: clk.Now, Logger: logger, ReasonMaxLen: reasonMax, Guard: o.guard})
+	r := cfg.Rights
+	v := vault.New(vault.Config{Store: st, Keys: keys, Policy: cfg.Policy, Now: clk.Now, Logger: logger, ReasonMaxLen: reasonMax, Guard: o.guard,
+		Rights: &vault.Rights{HandlerRole: r.HandlerRole, RestrictedReaders: r.RestrictedReaders, Contacts: rights.Contacts{Controller: r.Controller, DPO: r.DPO, Authority: r.Authority}}})
 	wa, err := webauthn.New(&webauthn.Config{RPID: rpID, RPDisplayName: "Coffre", RPOrigins: []string{rpOrigin}})
 	if err != nil {
 		t.Fatalf("webauthn.New: %v", err)
@@ -184,6 +187,12 @@ func newEnvOpts(t *testing.T, o envOptions) *env {
 		Guard:       httpapi.AdminGuard(v),
 	}
 	api := &httpapi.Server{Vault: v, Auth: as, Logger: logger, MaxBodyBytes: maxBody, ReasonMaxLen: reasonMax, TrustedProxies: o.proxies, CA: o.ca}
+	// A person's session, until subject sign-in lands: the Test-Subject
+	// header (never on an operator's request).
+	httpapi.SetTestSubject(api, func(r *http.Request) (string, bool) {
+		s := r.Header.Get("Test-Subject")
+		return s, s != ""
+	})
 	if hs != nil {
 		api.Checkpoints, api.Health = hs, hs
 	}

@@ -33,6 +33,7 @@ const (
 	Purpose                         // an operator whose role may declare at least one purpose
 	Permission                      // an operator whose role holds Perm (and, for lookups, a purpose)
 	PartnerClient                   // a partner's client (partner listener only)
+	Person                          // the person, signed in to their personal space (no operator)
 )
 
 // Allows reports whether an operator of role passes the rule (nil: no
@@ -47,6 +48,8 @@ func (a Access) Allows(role *policy.Role) bool {
 		return role != nil && len(role.Purposes) > 0
 	case PartnerClient:
 		return false // no operator session is accepted on the partner listener
+	case Person:
+		return false // a person's own record: no operator session reaches it here
 	default:
 		return role != nil && role.Has(a.Perm) && (a.Perm != policy.PermLookup || len(role.Purposes) > 0)
 	}
@@ -62,6 +65,8 @@ func (a Access) String() string {
 		return "roles with a purpose"
 	case PartnerClient:
 		return "partner client (certificate + API key)"
+	case Person:
+		return "the person (their own session)"
 	default:
 		return "permission " + string(a.Perm)
 	}
@@ -130,7 +135,7 @@ func perm(p policy.Permission) Access { return Access{Kind: Permission, Perm: p}
 // routes is the API: every endpoint, its access rule and its handler. The
 // mux is built from it, and so is the authorization matrix.
 func (s *Server) routes() []Route {
-	pub, ses, pur := Access{Kind: Public}, Access{Kind: Session}, Access{Kind: Purpose}
+	pub, ses, pur, me := Access{Kind: Public}, Access{Kind: Session}, Access{Kind: Purpose}, Access{Kind: Person}
 	return []Route{
 		{Method: "POST", Path: "/v1/auth/login", Access: pub, Doc: "password step of a login", raw: s.login},
 		{Method: "POST", Path: "/v1/auth/totp", Access: pub, Doc: "TOTP second factor", raw: s.totp},
@@ -173,6 +178,15 @@ func (s *Server) routes() []Route {
 		{Method: "PUT", Path: "/v1/operators/{id}/caseload", Access: perm(policy.PermAssign), Doc: "assign people to another operator's caseload, until a date", op: s.assignCaseload, audit: "caseload.assign"},
 		{Method: "DELETE", Path: "/v1/operators/{id}/caseload", Access: perm(policy.PermAssign), Doc: "end people's assignments to another operator's caseload", op: s.removeCaseload, audit: "caseload.remove"},
 		{Method: "POST", Path: "/v1/partners", Access: perm(policy.PermOperators), Doc: "register a partner and issue its credentials", op: s.addPartner, audit: "partner.add"},
+		{Method: "GET", Path: "/v1/requests", Access: perm(policy.PermRights), Doc: "the persons' open requests, earliest due first: ids, kinds, fields, dates (nobody's id or words)", op: s.listRequests, audit: "request.list"},
+		{Method: "GET", Path: "/v1/requests/{id}", Access: perm(policy.PermRights), Doc: "open one request: whose, what the person wrote (an access to the person)", op: s.openRequest, audit: "request.open"},
+		{Method: "POST", Path: "/v1/requests/{id}", Access: perm(policy.PermRights), Doc: "decide a request: accept, refuse, extend (once, in the first month) or lift, with a reason", op: s.decideRequest, audit: "request.decide"},
+		{Method: "GET", Path: "/v1/me/data", Access: me, Doc: "the person's art. 15 package: their record, history, purposes, recipients, retention, whom to turn to", raw: s.person(s.myData)},
+		{Method: "POST", Path: "/v1/me/requests", Access: me, Doc: "file a request: rectification, restriction, erasure or objection", raw: s.person(s.fileRequest)},
+		{Method: "GET", Path: "/v1/me/requests", Access: me, Doc: "one's requests, their deadlines and answers", raw: s.person(s.myRequests)},
+		{Method: "POST", Path: "/v1/me/blocks", Access: me, Doc: "block a partner or a unit from one's record", raw: s.person(s.block)},
+		{Method: "GET", Path: "/v1/me/blocks", Access: me, Doc: "one's blocks", raw: s.person(s.myBlocks)},
+		{Method: "DELETE", Path: "/v1/me/blocks/{id}", Access: me, Doc: "remove a block", raw: s.person(s.unblock)},
 		{Method: "GET", Path: "/v1/audit/entries", Access: perm(policy.PermAudit), Doc: "audit entries", op: s.auditEntries, audit: "audit.entries"},
 		{Method: "GET", Path: "/v1/audit/checkpoint", Access: pub, Doc: "latest signed checkpoint", raw: s.checkpoint},
 		{Method: "GET", Path: "/v1/audit/proof/inclusion", Access: pub, Doc: "inclusion proof", raw: s.proof("index", "size", auditlog.InclusionProof)},
