@@ -192,7 +192,11 @@ func TestRightsOverHTTP(t *testing.T) {
 		Requests []requestOut `json:"requests"`
 	}
 	decodeStrict(t, r.Body, &mine)
-	if len(mine.Requests) != 2 || mine.Requests[0].ExtendReason != "Nous vérifions auprès du service." || mine.Requests[1].Status != "accepted" ||
+	byID := map[string]requestOut{}
+	for _, m := range mine.Requests {
+		byID[m.ID] = m
+	}
+	if len(byID) != 2 || byID[rect.ID].ExtendReason != "Nous vérifions auprès du service." || byID[rest.ID].Status != "accepted" ||
 		strings.Contains(string(r.Body), e.dpoID) {
 		t.Errorf("the person's requests = %s", r.Body)
 	}
