@@ -29,6 +29,7 @@ import (
 	"github.com/coffre/coffre/internal/metrics"
 	"github.com/coffre/coffre/internal/partner"
 	"github.com/coffre/coffre/internal/reindex"
+	"github.com/coffre/coffre/internal/rights"
 	"github.com/coffre/coffre/internal/rootkey"
 	"github.com/coffre/coffre/internal/rotate"
 	"github.com/coffre/coffre/internal/seal"
@@ -269,7 +270,8 @@ func buildApp(ctx context.Context, cfg *config.Config, keys *keyset.Set, o appOp
 	v := vault.New(vault.Config{Store: st, Keys: keys.Ring, Policy: cfg.Policy, Logger: log, ReasonMaxLen: cfg.ReasonMaxLen, Now: o.now, Guard: vg, StepUpFor: cfg.StepUpFor,
 		Notices:           &vault.Notices{DigestAt: n.DigestAt, Location: n.Location, Contacts: n.Contacts, Language: n.Language, LanguageField: n.LanguageField},
 		Queued:            wake.wake,
-		ContactCoolingOff: n.ContactCoolingOff})
+		ContactCoolingOff: n.ContactCoolingOff,
+		Rights:            vaultRights(cfg.Rights)})
 	wa, err := webauthn.New(&webauthn.Config{RPID: cfg.WebAuthn.RPID, RPDisplayName: cfg.WebAuthn.RPName, RPOrigins: cfg.WebAuthn.Origins})
 	if err != nil {
 		st.Close()
@@ -402,6 +404,12 @@ func httpServer(h http.Handler) *http.Server {
 // vaultGuard is the vault's guard configuration from coffre.yaml's.
 func vaultGuard(g config.Guard) *vault.Guard {
 	return &vault.Guard{Limits: g.Roles, Location: g.Location, Trusted: guard.Networks(g.TrustedNetworks).Contains, TwoApproversOver: g.TwoApproversOver, ApproverMinAge: g.ApproverMinAge}
+}
+
+// vaultRights is the vault's view of the rights section.
+func vaultRights(r config.Rights) *vault.Rights {
+	return &vault.Rights{HandlerRole: r.HandlerRole, RestrictedReaders: r.RestrictedReaders,
+		Contacts: rights.Contacts{Controller: r.Controller, DPO: r.DPO, Authority: r.Authority}}
 }
 
 // serve runs the HTTP API until ctx ends; ready, if set, is called with

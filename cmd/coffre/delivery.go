@@ -18,6 +18,7 @@ import (
 	"github.com/coffre/coffre/internal/deliver"
 	"github.com/coffre/coffre/internal/notice"
 	"github.com/coffre/coffre/internal/outbox"
+	"github.com/coffre/coffre/internal/rights"
 	"github.com/coffre/coffre/internal/store"
 	"github.com/coffre/coffre/internal/vault"
 )
@@ -112,14 +113,16 @@ func newDeliveryWorker(cfg *config.Config, st store.Store, v *vault.Vault, keys 
 	email, _ := w.Senders[outbox.ChannelEmail].(*deliver.SMTP)
 	sms, _ := w.Senders[outbox.ChannelSMS].(*deliver.SMS)
 	if email != nil || sms != nil {
-		w.Senders[outbox.ChannelPerson] = personSender(cfg, st, v, keys, email, sms)
+		w.Senders[outbox.ChannelPerson] = personSender(cfg, st, v, keys, email, sms, log)
 	}
 	return w, nil
 }
 
 // personSender is the sender of the messages to people: notices (alone,
-// or a day's digest as one), by email or SMS after their record.
-func personSender(cfg *config.Config, st store.Store, v *vault.Vault, keys notice.Hasher, email *deliver.SMTP, sms *deliver.SMS) *deliver.Person {
+// or a day's digest as one) and the messages about their requests, by
+// email or SMS after their record; an erasure's confirmation to the
+// address it carries, forgotten once it is sent or dead.
+func personSender(cfg *config.Config, st store.Store, v *vault.Vault, keys notice.Hasher, email *deliver.SMTP, sms *deliver.SMS, log *slog.Logger) *deliver.Person {
 	n := cfg.Notices
 	purposes := map[string]string{}
 	for name, pu := range cfg.Policy.Purposes {
@@ -139,12 +142,14 @@ func personSender(cfg *config.Config, st store.Store, v *vault.Vault, keys notic
 	}
 	ct := consent.Texts{Organisation: n.Organisation, Phrase: keys, Purposes: purposes, Location: n.Location}
 	cc := contact.Texts{Organisation: n.Organisation, Phrase: keys, Location: n.Location}
+	requests := &rights.Writer{Organisation: n.Organisation, Where: n.Where, Authority: cfg.Rights.Authority, Phrases: keys, Location: n.Location}
 	return &deliver.Person{
 		Contacts: v,
 		// A record gone, or one without an address, or a change whose old
 		// address is forgotten: the message goes nowhere.
 		NoContact: func(err error) bool { return errors.Is(err, vault.ErrNoContact) || errors.Is(err, store.ErrNotFound) },
 		Resolve: map[string]func(context.Context, outbox.Message) (notice.Contact, error){
+			// A change of address is told to the address it replaces.
 			contact.Kind: func(ctx context.Context, m outbox.Message) (notice.Contact, error) {
 				msg, err := contact.Decode(m.Payload)
 				if err != nil {
@@ -152,13 +157,39 @@ func personSender(cfg *config.Config, st store.Store, v *vault.Vault, keys notic
 				}
 				return v.ContactForChange(ctx, m.Recipient, msg.Change)
 			},
+			// An erasure's confirmation carries the address the erased
+			// record held.
+			rights.MessageKind: func(ctx context.Context, m outbox.Message) (notice.Contact, error) {
+				if r, ok := courier(m); ok {
+					return v.RequestCourier(ctx, r)
+				}
+				return v.Contact(ctx, m.Recipient)
+			},
 		},
-		Render:      map[string]deliver.Render{consent.Kind: consent.Renderer(ct), contact.Kind: contact.Renderer(cc)},
+		Render:      map[string]deliver.Render{consent.Kind: consent.Renderer(ct), contact.Kind: contact.Renderer(cc), rights.MessageKind: requests.Text},
 		RenderGroup: map[string]deliver.RenderGroup{notice.Kind: group},
 		Email:       email,
 		SMS:         sms,
 		Quiet:       deliver.QuietHours(n.QuietStart, n.QuietEnd, n.Location),
+		Done: func(ctx context.Context, m outbox.Message) {
+			if r, ok := courier(m); ok {
+				if err := v.ForgetCourier(ctx, r); err != nil {
+					// The week's bound drops it at a later decision.
+					log.WarnContext(ctx, "delivery: courier not forgotten", "request", r, "error", err)
+				}
+			}
+		},
 	}
+}
+
+// courier returns the request whose confirmation m is when m carries the
+// person's address (an accepted erasure's).
+func courier(m outbox.Message) (string, bool) {
+	if m.Kind != rights.MessageKind {
+		return "", false
+	}
+	msg, err := rights.Decode(m.Payload)
+	return msg.Request, err == nil && msg.Courier
 }
 
 // leafHash is the hex leaf hash of audit entry seq, "" if it cannot be

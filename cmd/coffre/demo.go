@@ -34,6 +34,7 @@ var demoOperators = []struct{ name, role string }{
 	{"sam", "security-officer"},
 	{"alex", "auditor"},
 	{"root", "admin"},
+	{"dominique", "dpo"},
 }
 
 // demoCaseloadSize is how many people of the demo unit camille is assigned.

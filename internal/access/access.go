@@ -29,6 +29,13 @@ var (
 	ErrLocked = errors.New("account locked")
 	// ErrLimited: a soft limit was reached; see [LimitError].
 	ErrLimited = errors.New("limit reached")
+	// ErrRestricted: the person's record is restricted (GDPR art. 18):
+	// only the roles the policy names reach it until the restriction is
+	// lifted.
+	ErrRestricted = errors.New("record restricted")
+	// ErrBlockedByPerson: the person blocked the actor's unit or partner
+	// organisation from their record.
+	ErrBlockedByPerson = errors.New("blocked by the person")
 )
 
 // FreshFactor is how recent the second factor of an act that gives power

@@ -113,6 +113,13 @@ type file struct {
 		Webhook hookFile `key:"webhook"`
 		SMS     leaf     `key:"sms,list"`
 	} `key:"alerts"`
+	Rights struct {
+		HandlerRole       leaf `key:"handler_role"`
+		RestrictedReaders leaf `key:"restricted_readers,list"`
+		Controller        leaf `key:"controller"`
+		DPO               leaf `key:"dpo"`
+		Authority         leaf `key:"authority"`
+	} `key:"rights"`
 	Schema   schemaFile         `key:"schema"`
 	Purposes named[purposeFile] `key:"purposes"`
 	Roles    named[roleFile]    `key:"roles"`
@@ -272,6 +279,7 @@ func (p *parser) check(f *file) *Config {
 	roles, declaredRoles := p.roles(f.Roles, declaredPurposes, purposeStepUps, consentPurposes, f.WebAuthn.Attestation.Roots)
 	c.Guard = p.guard(f, roles, declaredRoles)
 	c.Notices = p.notices(f, fields, c.Guard.Location)
+	c.Rights = p.rights(f, roles, declaredRoles, c.Notices.Organisation)
 	if p.total() == 0 {
 		c.Policy = policy.New(fields, purposes, roles)
 	}
@@ -958,7 +966,7 @@ func (p *parser) guard(f *file, roles []*policy.Role, declaredRoles map[string]b
 		case !declaredRoles[e.Name]:
 			p.errorf(e.K, e.Path, "unknown role %s%s", short(e.Name), suggestion(e.Name, sortedKeys(declaredRoles)))
 		case !reads && slices.ContainsFunc(roles, func(r *policy.Role) bool { return r.Name == e.Name }):
-			p.errorf(e.K, e.Path, "role %q has no purposes and no create, update, erase, lookup, assign or operators permission: no limits apply to it; remove this entry", e.Name)
+			p.errorf(e.K, e.Path, "role %q has no purposes and no create, update, erase, lookup, assign, operators or rights permission: no limits apply to it; remove this entry", e.Name)
 		default:
 			if l := p.limits(e.Val, base); reads {
 				g.Roles[e.Name] = l
@@ -970,10 +978,11 @@ func (p *parser) guard(f *file, roles []*policy.Role, declaredRoles map[string]b
 
 // guarded reports whether an operator of role r has the guard's limits:
 // it reaches subjects (a purpose, or a create, update, erase or lookup
-// permission), assigns people to caseloads, or administers operators.
+// permission), assigns people to caseloads, administers operators, or
+// decides the persons' requests.
 func guarded(r *policy.Role) bool {
 	return len(r.Purposes) > 0 || slices.ContainsFunc(r.Permissions, func(p policy.Permission) bool {
-		return p == policy.PermCreate || p == policy.PermUpdate || p == policy.PermErase || p == policy.PermLookup || p == policy.PermAssign || p == policy.PermOperators
+		return p == policy.PermCreate || p == policy.PermUpdate || p == policy.PermErase || p == policy.PermLookup || p == policy.PermAssign || p == policy.PermOperators || p == policy.PermRights
 	})
 }
 

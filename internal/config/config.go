@@ -21,7 +21,9 @@
 //	metrics:      # listen (a listener of its own for /metrics), token (bearer token it asks)
 //	delivery:     # max_tries, backoff, timeout, rates (email, webhook, sms), smtp, sms (the SMS gateway)
 //	alerts:       # email (addresses), webhook (url, secret_file | secret_env), sms (phone numbers)
-//	notices:      # contact_cooling_off (how long a change of a contact address waits)
+//	notices:      # organisation, where, language, language_field, contacts, quiet_start, quiet_end, digest_at, timezone,
+//	              # contact_cooling_off (how long a change of a contact address waits)
+//	rights:       # handler_role, restricted_readers, controller, dpo, authority
 //	schema:       # a list of fields: name, type, sensitivity, required, lookup, max_len, retention
 //	purposes:     # name → description, require_reason, step_up, step_up_window, step_up_group, fields (field → clear | deny | mask), updates,
 //	              # consent (off | required), consent_valid, consent_lasts, break_glass
@@ -192,6 +194,9 @@ type Config struct {
 	Alerts Alerts
 	// Notices says what people are told of the accesses to their record.
 	Notices Notices
+	// Rights says who decides the persons' requests and whom they may
+	// turn to.
+	Rights Rights
 	// Policy is the schema, purposes and roles.
 	Policy *policy.Policy
 	// Guard configures budgets and detectors (issue 4).

@@ -28,8 +28,8 @@ func TestDemo(t *testing.T) {
 		t.Errorf("Source = %q, want %q", cfg.Source, "built-in demo")
 	}
 	pol := cfg.Policy
-	if len(pol.Fields) != 11 || len(pol.Purposes) != 9 || len(pol.Roles) != 8 {
-		t.Fatalf("demo has %d fields, %d purposes, %d roles; want 11, 9, 8", len(pol.Fields), len(pol.Purposes), len(pol.Roles))
+	if len(pol.Fields) != 11 || len(pol.Purposes) != 10 || len(pol.Roles) != 9 {
+		t.Fatalf("demo has %d fields, %d purposes, %d roles; want 11, 10, 9", len(pol.Fields), len(pol.Purposes), len(pol.Roles))
 	}
 
 	fields := []struct {
@@ -167,7 +167,7 @@ func TestValid(t *testing.T) {
 		t.Fatalf("Load(%q): %v", path, err)
 	}
 	got := *cfg
-	got.Policy, got.Guard, got.Notices = nil, Guard{}, Notices{ContactCoolingOff: got.Notices.ContactCoolingOff}
+	got.Policy, got.Guard, got.Notices, got.Rights = nil, Guard{}, Notices{ContactCoolingOff: got.Notices.ContactCoolingOff}, Rights{}
 	want := Config{
 		Source:          path,
 		Store:           "postgres://coffre@db.internal:5432/coffre?sslmode=verify-full",
@@ -303,7 +303,7 @@ func TestDefaults(t *testing.T) {
 		Roles:           map[string]guard.Limits{},
 	})
 	got := *cfg
-	got.Policy, got.Guard, got.Notices = nil, Guard{}, Notices{ContactCoolingOff: got.Notices.ContactCoolingOff}
+	got.Policy, got.Guard, got.Notices, got.Rights = nil, Guard{}, Notices{ContactCoolingOff: got.Notices.ContactCoolingOff}, Rights{}
 	want := Config{
 		Source:          "testdata/minimal.yaml",
 		Store:           "sqlite:./coffre-data/coffre.db",
@@ -340,7 +340,7 @@ func TestDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	got = *cfg
-	got.Policy, got.Guard, got.Notices = nil, Guard{}, Notices{ContactCoolingOff: got.Notices.ContactCoolingOff}
+	got.Policy, got.Guard, got.Notices, got.Rights = nil, Guard{}, Notices{ContactCoolingOff: got.Notices.ContactCoolingOff}, Rights{}
 	want.Source = "nulls.yaml"
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("nulls\n got %+v\nwant %+v", got, want)
@@ -574,7 +574,7 @@ func TestEnvironment(t *testing.T) {
 				t.Fatalf("Load(%q, %q): %v", tt.file, tt.environ, err)
 			}
 			got := *cfg
-			got.Source, got.Policy, got.Guard, got.Notices = "", nil, Guard{}, Notices{ContactCoolingOff: got.Notices.ContactCoolingOff}
+			got.Source, got.Policy, got.Guard, got.Notices, got.Rights = "", nil, Guard{}, Notices{ContactCoolingOff: got.Notices.ContactCoolingOff}, Rights{}
 			if !reflect.DeepEqual(got, tt.want) {
 				t.Errorf("Load(%q, %q)\n got %+v\nwant %+v", tt.file, tt.environ, got, tt.want)
 			}
@@ -772,13 +772,20 @@ func TestGuardDemo(t *testing.T) {
 		OperatorsPerDay: 3, RolesPerDay: 5, FactorResetsPerDay: 3, PartnersPerDay: 1, AdminBurstPerHour: 5, BreakGlassPerDay: 2,
 		Hours: mustHours(t, "mon-fri 07:00-20:00"), HardMargin: 3,
 	}
+	dpo := guard.Limits{
+		AllUnits: true, Rate: 1, Burst: 10, SubjectsPerHour: 15, SubjectsPerDay: 40,
+		OutOfCaseloadPerDay: 20, OutOfUnitPerDay: 5, LookupsPerHour: 60, CreatesPerDay: 50, AssignmentsPerDay: 200, // built-in defaults
+		OperatorsPerDay: 3, RolesPerDay: 5, FactorResetsPerDay: 3, PartnersPerDay: 1, AdminBurstPerHour: 5, BreakGlassPerDay: 2,
+		UntrustedPerDay: 5, MissesPerHour: 5, VelocitySubjects: 8, VelocityWindow: 10 * time.Minute, EnumerationRun: 10,
+		UpdatesPerHour: 15, UpdatesPerDay: 40, ErasuresPerDay: 5, Hours: mustHours(t, "mon-fri 07:00-20:00"), HardMargin: 5,
+	}
 	// The roles that neither reach people nor administer (security-officer,
 	// auditor) have no entry.
 	checkGuard(t, cfg.Guard, "Europe/Paris", Guard{
 		TwoApproversOver: 500, ApproverMinAge: 7 * 24 * time.Hour,
 		TrustedNetworks: prefixes(t, "127.0.0.0/8", "::1/128", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"),
 		Roles: map[string]guard.Limits{
-			"caseworker": caseworker, "hr-officer": hr, "supervisor": supervisor, "support": support, "partner": partner, "admin": admin,
+			"caseworker": caseworker, "hr-officer": hr, "supervisor": supervisor, "support": support, "partner": partner, "admin": admin, "dpo": dpo,
 		},
 	})
 }

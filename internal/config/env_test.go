@@ -107,6 +107,8 @@ func TestEveryKeyHasAnOverride(t *testing.T) {
 		"purposes.<purpose>.consent": "required", "purposes.<purpose>.consent_valid": "48h", "purposes.<purpose>.consent_lasts": "1h",
 		"purposes.<purpose>.break_glass": "true", "notices.contact_cooling_off": "24h",
 		"roles.<role>.purposes": "case-handling, other", "roles.<role>.permissions": "lookup,create", "roles.<role>.mfa": "totp", "roles.<role>.partner": "true",
+		"rights.handler_role": "clerk", "rights.restricted_readers": "caseworker,clerk", "rights.controller": "Académie de Lyon, 92 rue de Marseille, Lyon",
+		"rights.dpo": "dpo@ac-lyon.example", "rights.authority": "CNIL, www.cnil.fr",
 		"guard.timezone": "UTC", "guard.trusted_networks": "10.0.0.0/8", "guard.trusted_proxies": "10.0.0.1/32", "guard.two_approvers_over": "50", "guard.approver_min_age": "48h",
 	}
 	for k, v := range limits {
@@ -155,6 +157,13 @@ func TestEveryKeyHasAnOverride(t *testing.T) {
 			// A deferral wants the deferred mode and both keys.
 			base = strings.Replace(base, "case-handling: {fields: {phone: clear}}",
 				"case-handling: {fields: {phone: clear}, notice: deferred, deferred_basis: a law, deferred_for: 24h}", 1)
+		}
+		if strings.HasPrefix(key, "rights.") {
+			// The handler holds the rights and erase permissions.
+			base = strings.Replace(base, "clerk: {purposes: [case-handling]}", "clerk: {purposes: [case-handling], permissions: [rights, erase]}", 1)
+			if key != "rights.handler_role" {
+				base += "rights: {handler_role: clerk}\n"
+			}
 		}
 		if strings.HasPrefix(key, "delivery.") || strings.HasPrefix(key, "alerts.") {
 			// smtp wants host and from, a password one source; a hook

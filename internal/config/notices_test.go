@@ -1,6 +1,7 @@
 package config
 
 import (
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -52,6 +53,51 @@ func TestNotices(t *testing.T) {
 		_, err := Parse("n.yaml", []byte(schema+b.yaml), nil)
 		if err == nil || !strings.Contains(err.Error(), b.want) {
 			t.Errorf("%q: error %v, want %q", b.yaml, err, b.want)
+		}
+	}
+}
+
+func TestRights(t *testing.T) {
+	const base = "schema: [{name: x, type: text, sensitivity: identity}]\npurposes: {p: {fields: {x: clear}}}\n"
+	tests := []struct {
+		name, yaml string
+		want       Rights
+	}{
+		{"none", base, Rights{Controller: "Coffre", DPO: "the data protection officer of Coffre, at the controller's address", Authority: DefaultAuthority}},
+		{"organisation names the controller", base + "notices: {organisation: Rectorat}\n",
+			Rights{Controller: "Rectorat", DPO: "the data protection officer of Rectorat, at the controller's address", Authority: DefaultAuthority}},
+		{"handler reads restricted records by default", base + "roles: {dpo: {purposes: [p], permissions: [rights, erase]}}\nrights: {handler_role: dpo}\n",
+			Rights{HandlerRole: "dpo", RestrictedReaders: []string{"dpo"}, Controller: "Coffre", DPO: "the data protection officer of Coffre, at the controller's address", Authority: DefaultAuthority}},
+		{"all set", base + "roles: {dpo: {purposes: [p], permissions: [rights, erase]}, clerk: {purposes: [p]}}\n" +
+			"rights: {handler_role: dpo, restricted_readers: [dpo, clerk], controller: Académie, dpo: dpo@ac.example, authority: CNIL}\n",
+			Rights{HandlerRole: "dpo", RestrictedReaders: []string{"clerk", "dpo"}, Controller: "Académie", DPO: "dpo@ac.example", Authority: "CNIL"}},
+		{"a rights role without a handler finds nothing to decide", base + "roles: {dpo: {purposes: [p], permissions: [rights]}}\n",
+			Rights{Controller: "Coffre", DPO: "the data protection officer of Coffre, at the controller's address", Authority: DefaultAuthority}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := Parse("r.yaml", []byte(tt.yaml), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(c.Rights, tt.want) {
+				t.Errorf("Rights = %+v, want %+v", c.Rights, tt.want)
+			}
+		})
+	}
+	bad := []struct{ yaml, want string }{
+		{"rights: {handler_role: dpo}\n", `r.yaml:3: rights.handler_role: unknown role "dpo"`},
+		{"roles: {dpo: {purposes: [p], permissions: [erase]}}\nrights: {handler_role: dpo}\n", `r.yaml:4: rights.handler_role: role "dpo" lacks the rights permission: add rights to roles.dpo.permissions`},
+		{"roles: {pt: {partner: true, purposes: [p]}}\nrights: {handler_role: pt}\n", `rights.handler_role: role "pt" is a partner role`},
+		{"rights: {handler_role: [a, b]}\n", "rights.handler_role: want a string"},
+	}
+	for _, b := range bad {
+		_, err := Parse("r.yaml", []byte(base+b.yaml), nil)
+		if err == nil || !strings.Contains(err.Error(), b.want) {
+			t.Errorf("%q: error %v, want %q", b.yaml, err, b.want)
+		}
+		if err != nil && strings.Count(err.Error(), "\n") > 0 {
+			t.Errorf("%q: %d problems, want one:\n%v", b.yaml, strings.Count(err.Error(), "\n")+1, err)
 		}
 	}
 }

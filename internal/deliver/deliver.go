@@ -427,6 +427,18 @@ func (w *Worker) record(ctx context.Context, groups [][]outbox.Message, results 
 		w.Logger.Warn("delivery: outcomes not recorded (sent messages may be sent again)", "sent", len(sent), "failed", len(failed), "error", err)
 		return
 	}
+	if p, ok := w.Senders[outbox.ChannelPerson].(*Person); ok && p.Done != nil {
+		for _, m := range sent {
+			if m.Channel == outbox.ChannelPerson {
+				p.Done(record, m)
+			}
+		}
+		for _, f := range failed {
+			if f.dead && f.m.Channel == outbox.ChannelPerson {
+				p.Done(record, f.m)
+			}
+		}
+	}
 	for _, m := range sent {
 		w.Logger.Debug("delivery: sent", "message", m.ID, "channel", m.Channel, "kind", m.Kind, "try", m.Tries)
 	}

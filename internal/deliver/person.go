@@ -38,7 +38,9 @@ type Person struct {
 	// holds no address (erased, or none on file): the message is dead.
 	NoContact func(error) bool
 	// Resolve, for the kinds that have one, finds the address instead of
-	// Contacts (a change of address is told to the old one).
+	// Contacts: a change of address is told to the old one; an erasure's
+	// confirmation, sent once the record and the address in it are gone,
+	// carries its own.
 	Resolve map[string]func(ctx context.Context, m outbox.Message) (notice.Contact, error)
 	// Render writes each kind; RenderGroup, for the kinds that have one,
 	// writes several messages of a person due at the same time as one.
@@ -55,6 +57,18 @@ type Person struct {
 	// Wait waits for the rate limit of the channel a message goes by
 	// (email, sms); the Worker sets it to its own limits.
 	Wait func(ctx context.Context, channel string) error
+	// Done, when set, is told of each message to a person once it is
+	// finished, sent or dead, after the outcome is recorded (the Worker
+	// calls it): a message that carried an address has it forgotten.
+	Done func(ctx context.Context, m outbox.Message)
+}
+
+// contact is where m goes: its kind's Resolve, or the record's address.
+func (p *Person) contact(ctx context.Context, m outbox.Message) (notice.Contact, error) {
+	if r, ok := p.Resolve[m.Kind]; ok {
+		return r(ctx, m)
+	}
+	return p.Contacts.Contact(ctx, m.Recipient)
 }
 
 // via is the channel a payload names, if any.
@@ -74,13 +88,7 @@ func (p *Person) Send(ctx context.Context, m outbox.Message) error {
 // SendGroup sends ms, all of one kind to one person, as one message.
 func (p *Person) SendGroup(ctx context.Context, ms []outbox.Message) error {
 	m := ms[0]
-	var c notice.Contact
-	var err error
-	if r, ok := p.Resolve[m.Kind]; ok {
-		c, err = r(ctx, m)
-	} else {
-		c, err = p.Contacts.Contact(ctx, m.Recipient)
-	}
+	c, err := p.contact(ctx, m)
 	switch {
 	case err != nil && p.NoContact != nil && p.NoContact(err):
 		return &Error{Class: "no contact", Permanent: true}

@@ -12,42 +12,6 @@ import (
 	"github.com/coffre/coffre/internal/vault"
 )
 
-// errNoPerson: a /v1/me request without a signed-in person.
-var errNoPerson = errors.New("no signed-in person")
-
-// subjectOf is the signed-in person (their subject id) of a /v1/me
-// request: the one place the person routes learn who asks, through
-// Server.Subject. Until subject sessions are wired (subject sign-in,
-// issue 14) Subject is nil and every /v1/me route answers 401.
-func (s *Server) subjectOf(r *http.Request) (string, error) {
-	if s.Subject == nil {
-		return "", errNoPerson
-	}
-	id, err := s.Subject(r)
-	if err != nil {
-		return "", errors.Join(errNoPerson, err)
-	}
-	if id == "" {
-		return "", errNoPerson
-	}
-	return id, nil
-}
-
-// personHandler is a handler of a /v1/me route: the person's subject id.
-type personHandler func(w http.ResponseWriter, r *http.Request, subject string)
-
-// person runs h for the signed-in person of the request, or answers 401.
-func (s *Server) person(h personHandler) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		id, err := s.subjectOf(r)
-		if err != nil {
-			s.fail(w, r, nil, err)
-			return
-		}
-		h(w, r, id)
-	}
-}
-
 // consentView is a consent request as the API shows it: to the operator
 // who asked (GET /v1/consents/{id}, and a read's 202), and, with who asked
 // and the purpose's description, to the person (GET /v1/me/consents).
@@ -168,8 +132,8 @@ func (s *Server) consentStatus(w http.ResponseWriter, r *http.Request, a identit
 
 // myConsents serves GET /v1/me/consents: the person's requests waiting
 // for their decision.
-func (s *Server) myConsents(w http.ResponseWriter, r *http.Request, subject string) {
-	list, err := s.Vault.PendingConsents(r.Context(), subject)
+func (s *Server) myConsents(w http.ResponseWriter, r *http.Request, p vault.Person) {
+	list, err := s.Vault.PendingConsents(r.Context(), p.Subject)
 	if err != nil {
 		s.fail(w, r, nil, err)
 		return
@@ -187,7 +151,7 @@ type decisionRequest struct {
 
 // decideConsent serves POST /v1/me/consents/{id}: the person approves or
 // denies.
-func (s *Server) decideConsent(w http.ResponseWriter, r *http.Request, subject string) {
+func (s *Server) decideConsent(w http.ResponseWriter, r *http.Request, p vault.Person) {
 	var req decisionRequest
 	if err := s.decode(w, r, &req); err != nil {
 		s.fail(w, r, nil, err)
@@ -197,7 +161,7 @@ func (s *Server) decideConsent(w http.ResponseWriter, r *http.Request, subject s
 		s.fail(w, r, nil, badRequest(`decision must be "approve" or "deny"`))
 		return
 	}
-	c, err := s.Vault.DecideConsent(r.Context(), subject, s.origin(r), r.PathValue("id"), req.Decision == "approve")
+	c, err := s.Vault.DecideConsent(r.Context(), p.Subject, p.Origin, r.PathValue("id"), req.Decision == "approve")
 	if err != nil {
 		s.fail(w, r, nil, err)
 		return
@@ -217,8 +181,8 @@ type changeView struct {
 
 // myContactChanges serves GET /v1/me/contact-changes: the person's
 // pending contact change, if any.
-func (s *Server) myContactChanges(w http.ResponseWriter, r *http.Request, subject string) {
-	list, err := s.Vault.PendingContactChanges(r.Context(), subject)
+func (s *Server) myContactChanges(w http.ResponseWriter, r *http.Request, p vault.Person) {
+	list, err := s.Vault.PendingContactChanges(r.Context(), p.Subject)
 	if err != nil {
 		s.fail(w, r, nil, err)
 		return
@@ -231,8 +195,8 @@ func (s *Server) myContactChanges(w http.ResponseWriter, r *http.Request, subjec
 }
 
 // cancelContactChange serves POST /v1/me/contact-changes/{id}/cancel.
-func (s *Server) cancelContactChange(w http.ResponseWriter, r *http.Request, subject string) {
-	if err := s.Vault.CancelContactChange(r.Context(), subject, s.origin(r), r.PathValue("id")); err != nil {
+func (s *Server) cancelContactChange(w http.ResponseWriter, r *http.Request, p vault.Person) {
+	if err := s.Vault.CancelContactChange(r.Context(), p.Subject, p.Origin, r.PathValue("id")); err != nil {
 		s.fail(w, r, nil, err)
 		return
 	}

@@ -42,6 +42,7 @@ import (
 	"github.com/coffre/coffre/internal/mask"
 	"github.com/coffre/coffre/internal/partner"
 	"github.com/coffre/coffre/internal/policy"
+	"github.com/coffre/coffre/internal/rights"
 	"github.com/coffre/coffre/internal/seal"
 	"github.com/coffre/coffre/internal/store/health"
 	"github.com/coffre/coffre/internal/store/sqlite"
@@ -179,7 +180,9 @@ func newEnvOpts(t *testing.T, o envOptions) *env {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	v := vault.New(vault.Config{Store: st, Keys: keys, Policy: cfg.Policy, Now: clk.Now, Logger: logger, ReasonMaxLen: reasonMax, Guard: o.guard, ContactCoolingOff: o.coolingOff})
+	r := cfg.Rights
+	v := vault.New(vault.Config{Store: st, Keys: keys, Policy: cfg.Policy, Now: clk.Now, Logger: logger, ReasonMaxLen: reasonMax, Guard: o.guard, ContactCoolingOff: o.coolingOff,
+		Rights: &vault.Rights{HandlerRole: r.HandlerRole, RestrictedReaders: r.RestrictedReaders, Contacts: rights.Contacts{Controller: r.Controller, DPO: r.DPO, Authority: r.Authority}}})
 	wa, err := webauthn.New(&webauthn.Config{RPID: rpID, RPDisplayName: "Coffre", RPOrigins: []string{rpOrigin}})
 	if err != nil {
 		t.Fatalf("webauthn.New: %v", err)
@@ -191,7 +194,13 @@ func newEnvOpts(t *testing.T, o envOptions) *env {
 		StepGroup:   cfg.Policy.StepGroup,
 		Guard:       httpapi.AdminGuard(v),
 	}
-	api := &httpapi.Server{Vault: v, Auth: as, Logger: logger, MaxBodyBytes: maxBody, ReasonMaxLen: reasonMax, TrustedProxies: o.proxies, CA: o.ca, Subject: o.person}
+	// A person's session, until subject sign-in lands: o.person, or the
+	// Test-Subject header (never on an operator's request).
+	subject := o.person
+	if subject == nil {
+		subject = func(r *http.Request) (string, error) { return r.Header.Get("Test-Subject"), nil }
+	}
+	api := &httpapi.Server{Vault: v, Auth: as, Logger: logger, MaxBodyBytes: maxBody, ReasonMaxLen: reasonMax, TrustedProxies: o.proxies, CA: o.ca, Subject: subject}
 	if hs != nil {
 		api.Checkpoints, api.Health = hs, hs
 	}

@@ -4,7 +4,8 @@
 // accounts in identity, the audit log and its subject index in audit, the guard's memory in
 // guard, queued messages and their delivery in outbox, the seal flag in seal, root key versions
 // and wrapped keys in rotate, blind-index generations in reindex, consent requests in consent,
-// pending contact changes in contact). Helpers take the narrow interface
+// pending contact changes in contact, the persons' requests and the limits on their records in
+// rights). Helpers take the narrow interface
 // they use; only the stores implement all of Tx.
 //
 // Implementations: package store/sqlite (embedded default) and
@@ -24,6 +25,7 @@ import (
 	"github.com/coffre/coffre/internal/identity"
 	"github.com/coffre/coffre/internal/outbox"
 	"github.com/coffre/coffre/internal/reindex"
+	"github.com/coffre/coffre/internal/rights"
 	"github.com/coffre/coffre/internal/rotate"
 	"github.com/coffre/coffre/internal/seal"
 	"github.com/coffre/coffre/internal/subject"
@@ -97,4 +99,5 @@ type Tx interface {
 	reindex.Index
 	consent.Requests
 	contact.Changes
+	rights.Store
 }

@@ -52,6 +52,9 @@ type attempt[T any] struct {
 	// completes the entry (Subject, Fields; Decision "deny:not_found" for a
 	// subject that is not there) and the guard's access (Subject, Missing,
 	// Created, Canary; Scope when lim is set, that is when the guard runs).
+	// An error wrapping a *refused refuses the access without the
+	// guard's budgets (the person's limits on the record); any other
+	// error fails the transaction.
 	find func(ctx context.Context, tx store.Tx, lim *guard.Limits, e *audit.Entry, acc *guard.Access) (T, error)
 	// write, if set, is the access's change, run once the guard allows it
 	// and before the entry is appended; it returns the caller's value. An
@@ -83,11 +86,17 @@ func (x *attempt[T]) noticeMode() string {
 	return x.purpose.NoticeMode()
 }
 
-// refused is an error of an attempt's write step that refuses the access
-// with decision (see attempt.write).
+// refused is an error that refuses the access itself, which is audited
+// and the caller gets err. From write (refuse): audited as decision, not
+// counted (an ordinary outcome, such as a consent the person denied).
+// From find, having set the entry's decision: the person restricted the
+// record or blocked the actor (counts: a refusal towards the hard margin,
+// as probing the policy is), or the access does not apply to what it
+// found (a request decided already: not counted).
 type refused struct {
 	decision string
 	err      error
+	counts   bool
 }
 
 func (r *refused) Error() string { return r.err.Error() }
@@ -129,12 +138,30 @@ func runTx[T any](ctx context.Context, v *Vault, x attempt[T]) (outcome[T], erro
 		acc := x.guard
 		acc.Time, acc.Origin, acc.Trusted = v.guardTime(x.now), x.actor.Origin, v.trusted(x.actor.Origin)
 		val, err := x.find(ctx, tx, lim, &e, &acc)
+		var early *refused
+		if errors.As(err, &early) {
+			err = nil
+		}
 		if err != nil {
 			return outcome[T]{}, err
 		}
 		var g *guardRun
 		var refusal error
-		if lim != nil {
+		switch {
+		case early != nil:
+			// Refused by find (the person's limits on the record, a
+			// request in the wrong state): the budgets are not drawn on.
+			refusal, e.Fields = early.err, nil
+			if lim != nil && early.counts {
+				g = &guardRun{lim: lim}
+				if err := g.load(ctx, tx, x.actor.ID); err != nil {
+					return outcome[T]{}, err
+				}
+				if refusal = g.refuseFound(acc, refusal); g.dec.Verdict == guard.Lock {
+					e.Decision, _ = verdict(g.dec)
+				}
+			}
+		case lim != nil:
 			g = &guardRun{lim: lim}
 			if err := g.load(ctx, tx, x.actor.ID); err != nil {
 				return outcome[T]{}, err
@@ -205,6 +232,20 @@ func (g *guardRun) decide(acc guard.Access, reason string) error {
 	g.dec, g.state = guard.Decide(g.lim, g.state, acc)
 	_, refusal := verdict(g.dec)
 	return refusal
+}
+
+// refuseFound counts a refusal made by find towards the hard margin and
+// returns what the caller gets: cause, or ErrLocked when the account is
+// (or now gets) locked.
+func (g *guardRun) refuseFound(acc guard.Access, cause error) error {
+	if g.state.Locked != "" {
+		g.dec = guard.Decision{Verdict: guard.Lock, Code: g.state.Locked}
+		return access.ErrLocked
+	}
+	if g.refuse(acc.Time) {
+		return access.ErrLocked
+	}
+	return cause
 }
 
 // conflict counts a write refused for a taken lookup value, and reports

@@ -107,6 +107,12 @@ func (v *Vault) Contact(ctx context.Context, subjectID string) (notice.Contact, 
 	case err != nil:
 		return notice.Contact{}, fmt.Errorf("contact of %s: %w", subjectID, err)
 	}
+	return v.contactOf(row)
+}
+
+// contactOf reads where the person of row is told: only the contact and
+// language fields are decrypted.
+func (v *Vault) contactOf(row *subject.Row) (notice.Contact, error) {
 	dk, err := v.keys.OpenDEK(row.ID, row.DEKVersion, row.DEK)
 	if err != nil {
 		return notice.Contact{}, fmt.Errorf("open data key of %s: %w", row.ID, err)

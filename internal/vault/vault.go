@@ -39,6 +39,7 @@ import (
 	"github.com/coffre/coffre/internal/mask"
 	"github.com/coffre/coffre/internal/policy"
 	"github.com/coffre/coffre/internal/public"
+	"github.com/coffre/coffre/internal/rights"
 	"github.com/coffre/coffre/internal/store"
 	"github.com/coffre/coffre/internal/subject"
 	"github.com/coffre/coffre/internal/subjectid"
@@ -65,6 +66,7 @@ type Vault struct {
 	queued     func()
 	// coolingOff is how long a change of a contact field waits.
 	coolingOff time.Duration
+	rights     Rights
 }
 
 // Config wires a Vault. Store, Keys and Policy are required.
@@ -98,6 +100,10 @@ type Config struct {
 	// phone) waits before it takes effect (default
 	// DefaultContactCoolingOff, 72 hours).
 	ContactCoolingOff time.Duration
+	// Rights says who decides the persons' requests, who still reaches
+	// a restricted record, and whom a person may turn to (nil: nobody
+	// decides, and the persons' requests are refused).
+	Rights *Rights
 }
 
 // New returns a Vault.
@@ -123,6 +129,9 @@ func New(c Config) *Vault {
 		}
 	}
 	v.noticesOff, v.queued = c.NoNotices, c.Queued
+	if c.Rights != nil {
+		v.rights = *c.Rights
+	}
 	if v.now == nil {
 		v.now = time.Now
 	}
@@ -408,7 +417,7 @@ func (v *Vault) read(ctx context.Context, a identity.Actor, id, purposeName, rea
 				e.Subject = s // the audit log keeps the real id
 			}
 		}
-		r, err := reach(ctx, tx, lim, a, e, acc)
+		r, err := v.reach(ctx, tx, lim, a, e, acc)
 		if r == nil || err != nil {
 			return nil, err
 		}
@@ -577,6 +586,16 @@ func (v *Vault) Lookup(ctx context.Context, a identity.Actor, purposeName, reaso
 				return "", err
 			}
 			acc.Canary = err == nil
+		}
+		unit := func() (string, error) {
+			r, err := tx.GetSubject(ctx, found)
+			if err != nil {
+				return "", err
+			}
+			return r.Unit, nil
+		}
+		if err := v.limited(ctx, tx, a, found, unit, e); err != nil {
+			return "", err
 		}
 		return found, nil
 	}
@@ -856,10 +875,24 @@ func sealedFields(blob []byte) (map[string][]byte, error) {
 }
 
 // reach is the find step of an access to one subject by id (e.Subject):
-// the row, or nil and a not-found decision (a miss for the guard) when it
-// is not there or erased; and what the guard knows of it, with its scope
-// when the guard runs.
-func reach(ctx context.Context, tx store.Tx, lim *guard.Limits, a identity.Actor, e *audit.Entry, acc *guard.Access) (*subject.Row, error) {
+// reachRow's, then the limits the person set on the record
+// ([Vault.limited]).
+func (v *Vault) reach(ctx context.Context, tx store.Tx, lim *guard.Limits, a identity.Actor, e *audit.Entry, acc *guard.Access) (*subject.Row, error) {
+	r, err := reachRow(ctx, tx, lim, a, e, acc)
+	if r == nil || err != nil {
+		return r, err
+	}
+	if err := v.limited(ctx, tx, a, r.ID, func() (string, error) { return r.Unit, nil }, e); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// reachRow finds one subject by id (e.Subject): the row, or nil and a
+// not-found decision (a miss for the guard) when it is not there or
+// erased; and what the guard knows of it, with its scope when the guard
+// runs.
+func reachRow(ctx context.Context, tx store.Tx, lim *guard.Limits, a identity.Actor, e *audit.Entry, acc *guard.Access) (*subject.Row, error) {
 	r, err := tx.GetSubject(ctx, e.Subject)
 	if errors.Is(err, store.ErrNotFound) || err == nil && r.Erased {
 		e.Decision, e.Fields, acc.Missing = "deny:not_found", nil, true
@@ -983,7 +1016,7 @@ func (v *Vault) Update(ctx context.Context, a identity.Actor, id, purposeName, r
 		x.notice = policy.NoticeHistory
 	}
 	x.find = func(ctx context.Context, tx store.Tx, lim *guard.Limits, e *audit.Entry, acc *guard.Access) (*updateResult, error) {
-		r, err := reach(ctx, tx, lim, a, e, acc)
+		r, err := v.reach(ctx, tx, lim, a, e, acc)
 		if r == nil || err != nil {
 			return nil, err
 		}
@@ -1144,32 +1177,58 @@ func (v *Vault) Erase(ctx context.Context, a identity.Actor, id, reason string) 
 	}
 	x := attempt[*subject.Row]{actor: a, entry: entry, now: v.now(), guard: guard.Access{Kind: guard.Erase}}
 	x.find = func(ctx context.Context, tx store.Tx, lim *guard.Limits, e *audit.Entry, acc *guard.Access) (*subject.Row, error) {
-		return reach(ctx, tx, lim, a, e, acc)
+		return v.reach(ctx, tx, lim, a, e, acc)
 	}
 	x.write = func(ctx context.Context, tx store.Tx, row *subject.Row, _ *audit.Entry) (*subject.Row, error) {
 		if row == nil {
 			return nil, nil
 		}
-		e, err := v.rowEntries(v.keys.Blind(), row)
-		if err != nil {
-			return nil, err
-		}
-		// The row first: see change.
-		if err := tx.EraseSubject(ctx, row.ID, x.now.UTC()); err != nil {
-			return nil, err
-		}
-		// A pending contact change dies with the data key that seals it.
-		switch c, err := tx.PendingContactChange(ctx, row.ID); {
-		case err == nil:
-			if err := tx.CloseContactChange(ctx, c.ID, contact.StatusPending, contact.StatusCancelled, x.now.UTC()); err != nil {
-				return nil, fmt.Errorf("close contact change: %v", err)
-			}
-		case !errors.Is(err, store.ErrNotFound):
-			return nil, err
-		}
-		return row, e.delete(ctx, tx)
+		return row, v.eraseRow(ctx, tx, a, row, x.now.UTC())
 	}
 	return v.finishWrite(ctx, x)
+}
+
+// eraseRow crypto-shreds row in tx: its wrapped key and ciphertexts,
+// then its index entries; the limits on it go, and the person's requests
+// still open are closed (the record they are about is gone). The erasure
+// of a request a handler accepts takes this path too.
+func (v *Vault) eraseRow(ctx context.Context, tx store.Tx, a identity.Actor, row *subject.Row, now time.Time) error {
+	e, err := v.rowEntries(v.keys.Blind(), row)
+	if err != nil {
+		return err
+	}
+	// The row first: see change.
+	if err := tx.EraseSubject(ctx, row.ID, now); err != nil {
+		return err
+	}
+	if err := e.delete(ctx, tx); err != nil {
+		return err
+	}
+	if err := tx.ClearLimits(ctx, row.ID); err != nil {
+		return err
+	}
+	// A pending contact change dies with the data key that seals it.
+	switch c, err := tx.PendingContactChange(ctx, row.ID); {
+	case err == nil:
+		if err := tx.CloseContactChange(ctx, c.ID, contact.StatusPending, contact.StatusCancelled, now); err != nil {
+			return fmt.Errorf("close contact change: %w", err)
+		}
+	case !errors.Is(err, store.ErrNotFound):
+		return err
+	}
+	rs, err := tx.SubjectRequests(ctx, row.ID)
+	if err != nil {
+		return err
+	}
+	for _, r := range rs {
+		if r.Open() {
+			r.Status, r.Decided, r.DecidedBy = rights.Closed, now, a.ID
+			if err := tx.UpdateRequest(ctx, &r); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // finishWrite runs an update or erasure and returns what its caller does.

@@ -182,6 +182,20 @@ var queries = map[string]string{
 	"dueContactChanges":    `SELECT ` + changeColumns + ` FROM contact_changes WHERE status = 'pending' AND effective <= ? ORDER BY effective, id LIMIT ?`,
 	"forgetContactValues": `UPDATE contact_changes SET old_values = NULL WHERE id IN
 		(SELECT id FROM contact_changes WHERE old_values IS NOT NULL AND status != 'pending' AND closed < ? LIMIT ?)`,
+	// The persons' rights (rights.go).
+	"putRequest": `INSERT INTO rights_requests (id, subject, kind, fields, text, status, filed, due, extended, extend_reason, decided, decided_by, answer, lifted, courier, version)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1) ON CONFLICT DO NOTHING`,
+	"getRequest":      `SELECT ` + requestColumns + ` FROM rights_requests WHERE id = ?`,
+	"subjectRequests": `SELECT ` + requestColumns + ` FROM rights_requests WHERE subject = ? ORDER BY filed DESC, id`,
+	"openRequests":    `SELECT ` + requestColumns + ` FROM rights_requests WHERE status = 'pending' AND (due > ?1 OR due = ?1 AND id > ?2) ORDER BY due, id LIMIT ?3`,
+	"updateRequest": `UPDATE rights_requests SET status = ?, due = ?, extended = ?, extend_reason = ?, decided = ?, decided_by = ?, answer = ?, lifted = ?, courier = ?, version = version + 1
+		WHERE id = ? AND version = ?`,
+	"requestExists":  `SELECT 1 FROM rights_requests WHERE id = ?`,
+	"forgetCouriers": `UPDATE rights_requests SET courier = NULL WHERE courier IS NOT NULL AND decided < ?`,
+	"putLimit":       `INSERT INTO person_limits (subject, kind, target, created) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+	"deleteLimit":    `DELETE FROM person_limits WHERE subject = ? AND kind = ? AND target = ?`,
+	"limits":         `SELECT kind, target, created FROM person_limits WHERE subject = ? ORDER BY kind, target`,
+	"clearLimits":    `DELETE FROM person_limits WHERE subject = ?`,
 }
 
 type stmts struct {
