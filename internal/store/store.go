@@ -3,7 +3,8 @@
 // consumer declares in its own package (records in package subject,
 // accounts in identity, the audit log and its subject index in audit, the guard's memory in
 // guard, queued messages and their delivery in outbox, the seal flag in seal, root key versions
-// and wrapped keys in rotate, blind-index generations in reindex). Helpers take the narrow interface
+// and wrapped keys in rotate, blind-index generations in reindex, persons'
+// one-time codes and sessions in subjectauth). Helpers take the narrow interface
 // they use; only the stores implement all of Tx.
 //
 // Implementations: package store/sqlite (embedded default) and
@@ -24,6 +25,7 @@ import (
 	"github.com/coffre/coffre/internal/rotate"
 	"github.com/coffre/coffre/internal/seal"
 	"github.com/coffre/coffre/internal/subject"
+	"github.com/coffre/coffre/internal/subjectauth"
 )
 
 // Errors a store returns; callers branch on them with errors.Is.
@@ -92,4 +94,5 @@ type Tx interface {
 	seal.Flag
 	rotate.Keys
 	reindex.Index
+	subjectauth.Store
 }

@@ -61,6 +61,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"DeliveryClaimOnce", deliveryClaimOnce},
 		{"DeliveryPutMessage", deliveryPutMessage},
 		{"SubjectIndex", subjectIndex},
+		{"Signin", signin},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
