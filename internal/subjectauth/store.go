@@ -1,3 +1,12 @@
+// Package subjectauth holds what the sign-in of persons keeps: one-time
+// codes waiting to be typed ([Code]), the state of each contact key
+// ([Limit]: code requests, wrong codes, a lock) and persons' sessions
+// ([Session]), and the storage interface for them ([Store], embedded in
+// store.Tx). It holds no logic: package me signs persons in.
+//
+// Nothing here holds a contact as typed or a code: a contact is a keyed
+// hash (its key), a code a keyed hash bound to its login token, a token
+// its SHA-256 hash.
 package subjectauth
 
 import (

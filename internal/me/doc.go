@@ -1,4 +1,4 @@
-// Package subjectauth signs in the people whose records Coffre holds
+// Package me is the person's side of Coffre: it signs in the people whose records Coffre holds
 // (subjects), so that they can see their own history under /v1/me: a
 // one-time code sent to a contact address on their record, or an OpenID
 // Connect provider. A person's session names a subject, never an
@@ -27,7 +27,6 @@
 //
 // # Storage
 //
-// [Store] (codes, contact limits, sessions) is embedded in store.Tx; the
-// service runs its transactions through [TxFunc]s over [Tx], the few
-// interfaces it uses, so that it does not depend on package store.
-package subjectauth
+// Codes, contact limits and sessions are kept through subjectauth.Store,
+// which store.Tx embeds.
+package me
