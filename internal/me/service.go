@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/coffre/coffre/internal/audit"
 	"github.com/coffre/coffre/internal/policy"
 	"github.com/coffre/coffre/internal/store"
 )
@@ -112,8 +113,9 @@ const (
 	ActionLogout = "me.logout"
 )
 
-// Actor is how the audit log names a person acting on their own behalf.
-func Actor(subject string) string { return "subject:" + subject }
+// Actor is how the audit log names a person acting on their own behalf
+// (audit.SubjectActor).
+func Actor(subject string) string { return audit.SubjectActor(subject) }
 
 // The prefixes of a login token (a code's) and of a person's session
 // token; an operator's session token starts with "cfs_".

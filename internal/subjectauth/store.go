@@ -58,9 +58,9 @@ type Session struct {
 	Hash    []byte
 	Subject string
 	// Method is how the person signed in: MethodCode or MethodOIDC.
-	Method                    string
+	Method                     string
 	Created, LastSeen, Expires time.Time
-	Origin, UserAgent         string
+	Origin, UserAgent          string
 }
 
 // Codes holds one-time codes by their login token's hash. Methods report

@@ -206,7 +206,9 @@ func signin(t *testing.T, s store.Store) {
 		!x.Expires.Equal(ses.Expires) || x.Origin != "192.0.2.1" || x.UserAgent != "ua" {
 		t.Errorf("GetSubjectSession = %+v, %v; want the session put", x, err)
 	}
-	update(t, s, func(ctx context.Context, tx store.Tx) error { return tx.TouchSubjectSession(ctx, h1, t0.Add(5*time.Minute)) })
+	update(t, s, func(ctx context.Context, tx store.Tx) error {
+		return tx.TouchSubjectSession(ctx, h1, t0.Add(5*time.Minute))
+	})
 	if x, _ := getSes(h1); x == nil || !x.LastSeen.Equal(t0.Add(5*time.Minute)) {
 		t.Errorf("touched session = %+v, want last seen at +5m", x)
 	}
