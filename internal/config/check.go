@@ -100,6 +100,7 @@ type file struct {
 		Webhook hookFile `key:"webhook"`
 		SMS     leaf     `key:"sms,list"`
 	} `key:"alerts"`
+	Signin   signinFile         `key:"signin"`
 	Schema   schemaFile         `key:"schema"`
 	Purposes named[purposeFile] `key:"purposes"`
 	Roles    named[roleFile]    `key:"roles"`
@@ -243,6 +244,7 @@ func (p *parser) check(f *file) *Config {
 	fields, declaredFields := p.schema(f.Schema)
 	purposes, declaredPurposes, purposeStepUps := p.purposes(f.Purposes, declaredFields, c.StepUpFor)
 	roles, declaredRoles := p.roles(f.Roles, declaredPurposes, purposeStepUps, f.WebAuthn.Attestation.Roots)
+	p.signinField(f, fields)
 	c.Guard = p.guard(f, roles, declaredRoles)
 	if p.total() == 0 {
 		c.Policy = policy.New(fields, purposes, roles)
@@ -387,6 +389,7 @@ func (p *parser) settings(f *file) *Config {
 	})
 	c.Seal.ByQuorum = by == SealByQuorum
 	c.Delivery, c.Alerts = p.delivery(f)
+	c.Signin = p.signin(f)
 	return c
 }
 

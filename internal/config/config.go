@@ -21,6 +21,7 @@
 //	metrics:      # listen (a listener of its own for /metrics), token (bearer token it asks)
 //	delivery:     # max_tries, backoff, timeout, rates (email, webhook, sms), smtp, sms (the SMS gateway)
 //	alerts:       # email (addresses), webhook (url, secret_file | secret_env), sms (phone numbers)
+//	signin:       # code (enabled, digits, valid_for, max_attempts, lock_for, per_contact_per_hour, per_origin_per_hour), sessions (idle, absolute), oidc (issuer, client_id, client_secret_file | client_secret_env, redirect_url, scopes, claim, field)
 //	schema:       # a list of fields: name, type, sensitivity, required, lookup, max_len, retention
 //	purposes:     # name → description, require_reason, step_up, step_up_window, step_up_group, fields (field → clear | deny | mask), updates
 //	roles:        # name → purposes, permissions, mfa, attested_keys
@@ -179,6 +180,9 @@ type Config struct {
 	// Alerts are the security officers' contacts that the guard's alerts
 	// are delivered to.
 	Alerts Alerts
+	// Signin says how the people in the directory sign in to see their
+	// own history (/v1/me/…).
+	Signin Signin
 	// Policy is the schema, purposes and roles.
 	Policy *policy.Policy
 	// Guard configures budgets and detectors (issue 4).

@@ -91,6 +91,12 @@ func TestEveryKeyHasAnOverride(t *testing.T) {
 		"delivery.sms.url": "https://sms2.example/send", "delivery.sms.secret_file": "/run/sms-secret", "delivery.sms.secret_env": "SMS_SECRET",
 		"alerts.email": "so1@example.org, so2@example.org", "alerts.webhook.url": "https://hook2.example/coffre", "alerts.webhook.secret_file": "/run/hook-secret",
 		"alerts.webhook.secret_env": "HOOK_SECRET", "alerts.sms": "+33612345678",
+		"signin.code.enabled": "false", "signin.code.digits": "8", "signin.code.valid_for": "5m", "signin.code.max_attempts": "3",
+		"signin.code.lock_for": "1h", "signin.code.per_contact_per_hour": "2", "signin.code.per_origin_per_hour": "10",
+		"signin.sessions.idle": "10m", "signin.sessions.absolute": "2h",
+		"signin.oidc.issuer": "https://idp2.example", "signin.oidc.client_id": "coffre2", "signin.oidc.client_secret_file": "/run/oidc-secret",
+		"signin.oidc.client_secret_env": "OIDC_SECRET", "signin.oidc.redirect_url": "https://c2.example/v1/me/oidc/callback",
+		"signin.oidc.scopes": "email,profile", "signin.oidc.claim": "national_id", "signin.oidc.field": "notes",
 		"seal.by": "quorum", "seal.pkcs11.module": "/usr/lib/softhsm/libsofthsm2.so", "seal.pkcs11.token": "coffre", "seal.pkcs11.key": "root", "seal.pkcs11.pin_file": "/run/pin", "seal.pkcs11.pin_env": "HSM_PIN",
 		"schema.<field>.name": "memo", "schema.<field>.type": "name", "schema.<field>.sensitivity": "special",
 		"schema.<field>.required": "true", "schema.<field>.lookup": "true", "schema.<field>.max_len": "100",
@@ -152,6 +158,16 @@ func TestEveryKeyHasAnOverride(t *testing.T) {
 			base += "delivery: {smtp: {host: 127.0.0.1, from: coffre@example.org, username: u, " + pw + "}, sms: {url: https://sms.example/send, " +
 				src("delivery.sms.secret_file", "") + "}}\n" +
 				"alerts: {webhook: {url: https://hook.example/x, " + src("alerts.webhook.secret_file", "") + "}}\n"
+		}
+		if strings.HasPrefix(key, "signin.oidc.") {
+			// oidc is all or nothing, with one secret source, and matches a
+			// lookup field.
+			sec := "client_secret_env: S"
+			if key == "signin.oidc.client_secret_file" {
+				sec = "client_secret_file: /s"
+			}
+			base = strings.NewReplacer("sensitivity: contact}", "sensitivity: contact, lookup: true}", "sensitivity: identity}", "sensitivity: identity, lookup: true}").Replace(base)
+			base += "signin: {oidc: {issuer: https://idp.example, client_id: c, " + sec + ", redirect_url: https://c.example/v1/me/oidc/callback, claim: email, field: phone}}\n"
 		}
 		before, err := Parse("base.yaml", []byte(base), environ)
 		if err != nil {

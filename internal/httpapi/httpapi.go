@@ -30,6 +30,7 @@ import (
 	"github.com/coffre/coffre/internal/auth"
 	"github.com/coffre/coffre/internal/guard"
 	"github.com/coffre/coffre/internal/identity"
+	"github.com/coffre/coffre/internal/me"
 	"github.com/coffre/coffre/internal/partner"
 	"github.com/coffre/coffre/internal/public"
 	"github.com/coffre/coffre/internal/store"
@@ -71,6 +72,9 @@ type Server struct {
 	// Seal drops the keys after POST /v1/sys/seal has audited the seal
 	// (nil: the server has no sealed keyring to return to, --dev).
 	Seal func(context.Context) error
+	// Me signs persons in and serves their own routes (/v1/me/…); nil:
+	// those routes answer 404 signin_off.
+	Me *me.Service
 }
 
 func (s *Server) defaults() {
@@ -323,6 +327,10 @@ func (s *Server) authed(h actorHandler) http.HandlerFunc {
 		tok, ok := bearer(r)
 		if !ok {
 			s.fail(w, r, nil, auth.ErrUnauthenticated)
+			return
+		}
+		if strings.HasPrefix(tok, me.SessionPrefix) {
+			s.personOnOperatorRoute(w, r)
 			return
 		}
 		a, err := s.Auth.Authenticate(r.Context(), tok, s.origin(r), r.UserAgent())

@@ -40,6 +40,7 @@ import (
 	"github.com/coffre/coffre/internal/envelope"
 	"github.com/coffre/coffre/internal/httpapi"
 	"github.com/coffre/coffre/internal/mask"
+	"github.com/coffre/coffre/internal/me"
 	"github.com/coffre/coffre/internal/partner"
 	"github.com/coffre/coffre/internal/policy"
 	"github.com/coffre/coffre/internal/seal"
@@ -91,6 +92,9 @@ type env struct {
 	auth   *auth.Service
 	policy *policy.Policy
 	clock  *clock
+	// keys is the keyring; me the persons' sign-in the API serves.
+	keys *envelope.Keyring
+	me   *me.Service
 	// seal and shares are the seal state and the shares of its unseal
 	// key (3 of 5) when the server starts sealed (envOptions.sealed).
 	seal   *seal.State
@@ -183,7 +187,8 @@ func newEnvOpts(t *testing.T, o envOptions) *env {
 		StepGroup:   cfg.Policy.StepGroup,
 		Guard:       httpapi.AdminGuard(v),
 	}
-	api := &httpapi.Server{Vault: v, Auth: as, Logger: logger, MaxBodyBytes: maxBody, ReasonMaxLen: reasonMax, TrustedProxies: o.proxies, CA: o.ca}
+	ms := &me.Service{Store: st, Keys: keys, Policy: cfg.Policy, Now: clk.Now}
+	api := &httpapi.Server{Vault: v, Auth: as, Logger: logger, MaxBodyBytes: maxBody, ReasonMaxLen: reasonMax, TrustedProxies: o.proxies, CA: o.ca, Me: ms}
 	if hs != nil {
 		api.Checkpoints, api.Health = hs, hs
 	}
@@ -202,7 +207,7 @@ func newEnvOpts(t *testing.T, o envOptions) *env {
 		srv.Close()
 		raw.Close()
 	})
-	return &env{srv: srv, store: lite, vault: v, auth: as, policy: cfg.Policy, clock: clk, seal: state, shares: shares}
+	return &env{srv: srv, store: lite, vault: v, auth: as, policy: cfg.Policy, clock: clk, keys: keys, me: ms, seal: state, shares: shares}
 }
 
 func (e *env) addOperator(t *testing.T, username, role, unit string) *auth.NewOperator {

@@ -92,8 +92,8 @@ func TestHeadIsNoAccess(t *testing.T) {
 	ops := map[string]*auth.NewOperator{"hr-officer": hr}
 	var n int
 	for _, rt := range httpapi.Routes() {
-		if rt.Method != http.MethodGet || rt.Access.Kind == httpapi.Public {
-			continue
+		if rt.Method != http.MethodGet || rt.Access.Kind == httpapi.Public || rt.Access.Kind == httpapi.Person {
+			continue // a person's routes: TestPersonHead
 		}
 		n++
 		t.Run(rt.Path, func(t *testing.T) {

@@ -33,6 +33,7 @@ const (
 	Purpose                         // an operator whose role may declare at least one purpose
 	Permission                      // an operator whose role holds Perm (and, for lookups, a purpose)
 	PartnerClient                   // a partner's client (partner listener only)
+	Person                          // a person's own session (/v1/me/…): no operator's
 )
 
 // Allows reports whether an operator of role passes the rule (nil: no
@@ -47,6 +48,8 @@ func (a Access) Allows(role *policy.Role) bool {
 		return role != nil && len(role.Purposes) > 0
 	case PartnerClient:
 		return false // no operator session is accepted on the partner listener
+	case Person:
+		return false // a person's routes take no operator's session
 	default:
 		return role != nil && role.Has(a.Perm) && (a.Perm != policy.PermLookup || len(role.Purposes) > 0)
 	}
@@ -62,6 +65,8 @@ func (a Access) String() string {
 		return "roles with a purpose"
 	case PartnerClient:
 		return "partner client (certificate + API key)"
+	case Person:
+		return "the person (their own session)"
 	default:
 		return "permission " + string(a.Perm)
 	}
@@ -77,6 +82,8 @@ type Route struct {
 	// the authenticated operator, after the route's rule was checked.
 	raw http.HandlerFunc
 	op  actorHandler
+	// me gets the person of a person's session (Person routes).
+	me personHandler
 	// audit names the action in the audit entry of a refusal (as the core
 	// names it when it refuses).
 	audit string
@@ -85,6 +92,9 @@ type Route struct {
 // handler is the route's handler with its rule enforced: the rule is not
 // only documentation, it is the first check of every request.
 func (s *Server) handler(rt Route) http.HandlerFunc {
+	if rt.me != nil {
+		return s.personAuthed(rt.me)
+	}
 	if rt.op == nil {
 		return rt.raw
 	}
@@ -130,7 +140,7 @@ func perm(p policy.Permission) Access { return Access{Kind: Permission, Perm: p}
 // routes is the API: every endpoint, its access rule and its handler. The
 // mux is built from it, and so is the authorization matrix.
 func (s *Server) routes() []Route {
-	pub, ses, pur := Access{Kind: Public}, Access{Kind: Session}, Access{Kind: Purpose}
+	pub, ses, pur, you := Access{Kind: Public}, Access{Kind: Session}, Access{Kind: Purpose}, Access{Kind: Person}
 	return []Route{
 		{Method: "POST", Path: "/v1/auth/login", Access: pub, Doc: "password step of a login", raw: s.login},
 		{Method: "POST", Path: "/v1/auth/totp", Access: pub, Doc: "TOTP second factor", raw: s.totp},
@@ -173,6 +183,13 @@ func (s *Server) routes() []Route {
 		{Method: "PUT", Path: "/v1/operators/{id}/caseload", Access: perm(policy.PermAssign), Doc: "assign people to another operator's caseload, until a date", op: s.assignCaseload, audit: "caseload.assign"},
 		{Method: "DELETE", Path: "/v1/operators/{id}/caseload", Access: perm(policy.PermAssign), Doc: "end people's assignments to another operator's caseload", op: s.removeCaseload, audit: "caseload.remove"},
 		{Method: "POST", Path: "/v1/partners", Access: perm(policy.PermOperators), Doc: "register a partner and issue its credentials", op: s.addPartner, audit: "partner.add"},
+		{Method: "POST", Path: "/v1/me/login", Access: pub, Doc: "a person asks a one-time code for a contact on their record (the same answer either way)", raw: s.meLogin},
+		{Method: "POST", Path: "/v1/me/login/code", Access: pub, Doc: "a person's login token and code: their session", raw: s.meCode},
+		{Method: "GET", Path: "/v1/me/oidc/start", Access: pub, Doc: "a person signs in through the OpenID Connect provider: the redirect", raw: s.meOIDCStart},
+		{Method: "GET", Path: "/v1/me/oidc/callback", Access: pub, Doc: "the provider's answer: the person's session", raw: s.meOIDCCallback},
+		{Method: "GET", Path: "/v1/me", Access: you, Doc: "who the session is: the subject's id and verification phrase", me: s.meProfile},
+		{Method: "GET", Path: "/v1/me/accesses", Access: you, Doc: "the person's history: every entry about them, with its proofs and in words", me: s.meAccesses},
+		{Method: "POST", Path: "/v1/me/logout", Access: you, Doc: "end the person's session", me: s.meLogout},
 		{Method: "GET", Path: "/v1/audit/entries", Access: perm(policy.PermAudit), Doc: "audit entries", op: s.auditEntries, audit: "audit.entries"},
 		{Method: "GET", Path: "/v1/audit/checkpoint", Access: pub, Doc: "latest signed checkpoint", raw: s.checkpoint},
 		{Method: "GET", Path: "/v1/audit/proof/inclusion", Access: pub, Doc: "inclusion proof", raw: s.proof("index", "size", auditlog.InclusionProof)},
@@ -222,6 +239,9 @@ func Matrix(pol *policy.Policy) string {
 		}
 		b.WriteString("\n")
 	}
+	b.WriteString("\nRoutes for the person (their own session) take only a person's session, opened with POST /v1/me/login and /v1/me/login/code\n" +
+		"or through the OpenID Connect provider; it reaches those routes alone, about that person alone. An operator's session is\n" +
+		"refused on them (403), whatever its role, and a person's session on every other route (403).\n")
 	b.WriteString("\nThe partner listener (mutual TLS) serves only these, to partner clients:\n\n")
 	b.WriteString("| endpoint | rule | anonymous | operator session | partner client |\n| --- | --- | --- | --- | --- |\n")
 	for _, rt := range PartnerRoutes() {

@@ -468,7 +468,8 @@ func TestSessions(t *testing.T) {
 		{"own", tok, "ua", true},
 		{"another user agent", tok, "other", false},
 		{"an operator's token", "cfs_" + tok[4:], "ua", false},
-		{"garbage", "cfp_x", "ua", false},
+		{"garbage", "cfm_x", "ua", false},
+		{"a partner's API key", "cfp_" + tok[4:], "ua", false},
 	} {
 		_, err := e.svc.Authenticate(ctx, tc.token, "192.0.2.7", tc.ua)
 		if tc.ok != (err == nil) || err != nil && !errors.Is(err, me.ErrUnauthenticated) {

@@ -121,7 +121,7 @@ func Actor(subject string) string { return audit.SubjectActor(subject) }
 // token; an operator's session token starts with "cfs_".
 const (
 	LoginPrefix   = "cfc_"
-	SessionPrefix = "cfp_"
+	SessionPrefix = "cfm_"
 )
 
 // newToken returns a token of 256 random bits after prefix, and the
