@@ -4,11 +4,15 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"log/slog"
 	"net/http"
+	"net/http/cookiejar"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/oauth2-proxy/mockoidc"
 
 	"github.com/coffre/coffre/internal/audit"
 	"github.com/coffre/coffre/internal/auditlog"
@@ -336,5 +340,63 @@ func TestSessionKinds(t *testing.T) {
 	}
 	if n := len(e.auditEntries(t)) - before; n != 0 {
 		t.Errorf("HEAD wrote %d entries", n)
+	}
+}
+
+// TestPersonOIDC: a browser (a client with a cookie jar that follows
+// redirects) starts the sign-in, signs in at the in-process provider, and
+// lands on the callback with its session; the state cookie serves once.
+func TestPersonOIDC(t *testing.T) {
+	e := newPersonEnv(t)
+	m, err := mockoidc.Run()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Shutdown() })
+	e.me.OIDC = &me.OIDC{Issuer: m.Issuer(), ClientID: m.ClientID, ClientSecret: m.ClientSecret, RedirectURL: e.srv.URL + "/v1/me/oidc/callback",
+		Scopes: []string{"email"}, Claim: "email", Field: "email_personal"}
+	m.QueueUser(&mockoidc.MockUser{Subject: "s1", Email: e.p.Fields["email_personal"], EmailVerified: true})
+	jar, _ := cookiejar.New(nil)
+	browser := &http.Client{Jar: jar, Timeout: 10 * time.Second}
+	res, err := browser.Get(e.srv.URL + "/v1/me/oidc/start")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK || res.Request.URL.Path != "/v1/me/oidc/callback" {
+		t.Fatalf("the sign-in ended at %s with %d %s", res.Request.URL, res.StatusCode, body)
+	}
+	var ses struct {
+		Token     string `json:"token"`
+		ExpiresAt string `json:"expires_at"`
+	}
+	decodeStrict(t, body, &ses)
+	r := e.call(t, req{Method: "GET", Path: "/v1/me", Token: ses.Token, Header: map[string]string{"User-Agent": "Go-http-client/1.1"}})
+	r.want(t, http.StatusOK, "")
+	if !strings.Contains(string(r.Body), `"subject":"`+e.subject+`"`) || !strings.Contains(string(r.Body), `"signed_in_with":"oidc"`) {
+		t.Errorf("GET /v1/me = %s", r.Body)
+	}
+	// The same callback again: the cookie is gone, the state with it.
+	res, err = browser.Get(res.Request.URL.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusBadRequest {
+		t.Errorf("the callback replayed = %d, want 400", res.StatusCode)
+	}
+	// The start's answer: a redirect with a state cookie bound to the
+	// callback's path, HttpOnly, Lax.
+	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	res, err = noFollow.Get(e.srv.URL + "/v1/me/oidc/start")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	c := res.Header.Get("Set-Cookie")
+	if res.StatusCode != http.StatusFound || !strings.HasPrefix(res.Header.Get("Location"), m.AuthorizationEndpoint()) ||
+		!strings.Contains(c, "Path=/v1/me/oidc") || !strings.Contains(c, "HttpOnly") || !strings.Contains(c, "SameSite=Lax") {
+		t.Errorf("GET /v1/me/oidc/start = %d, Location %q, Set-Cookie %q", res.StatusCode, res.Header.Get("Location"), c)
 	}
 }
