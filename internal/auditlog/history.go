@@ -170,8 +170,10 @@ func SubjectHistory(ctx context.Context, s store.Store, subject string, size uin
 		if len(rows) > MaxHistoryEntries {
 			return fmt.Errorf("subject %s has more than %d entries", subject, MaxHistoryEntries)
 		}
-		logTiles := func(ids []audit.TileID) (map[audit.TileID]audit.Tile, error) { return tx.GetTiles(ctx, ids) }
-		indexTiles := func(ids []audit.TileID) (map[audit.TileID]audit.Tile, error) { return tx.GetIndexTiles(ctx, ids) }
+		// One prover per tree: a tile is read, and a node hashed, once for
+		// the whole history.
+		logProver := audit.NewProver(func(ids []audit.TileID) (map[audit.TileID]audit.Tile, error) { return tx.GetTiles(ctx, ids) })
+		indexProver := audit.NewProver(func(ids []audit.TileID) (map[audit.TileID]audit.Tile, error) { return tx.GetIndexTiles(ctx, ids) })
 		for _, r := range rows {
 			e := HistoryEntry{Seq: r.Seq, Index: r.Pos, Previous: r.Prev}
 			err := tx.AuditLeaves(ctx, r.Seq, r.Seq+1, func(_ int64, leaf []byte) error {
@@ -184,10 +186,10 @@ func SubjectHistory(ctx context.Context, s store.Store, subject string, size uin
 			if e.Leaf == nil {
 				return fmt.Errorf("entry %d of the subject index is not in the log: %w", r.Seq, store.ErrNotFound)
 			}
-			if e.Proof, err = audit.InclusionProof(uint64(r.Seq-1), c.Size, logTiles); err != nil {
+			if e.Proof, err = logProver.Inclusion(uint64(r.Seq-1), c.Size); err != nil {
 				return fmt.Errorf("entry %d: %w", r.Seq, err)
 			}
-			if e.IndexProof, err = audit.InclusionProof(r.Pos, c.Index.Size, indexTiles); err != nil {
+			if e.IndexProof, err = indexProver.Inclusion(r.Pos, c.Index.Size); err != nil {
 				return fmt.Errorf("entry %d: index: %w", r.Seq, err)
 			}
 			h.Entries = append(h.Entries, e)

@@ -88,6 +88,8 @@ func (s *Server) failMe(w http.ResponseWriter, r *http.Request, err error) {
 		e = apiError{http.StatusUnauthorized, "invalid_login_token", "unknown login token, or its code was used already", again}
 	case errors.Is(err, me.ErrCodeExpired):
 		e = apiError{http.StatusUnauthorized, "code_expired", "the code has expired", again}
+	case errors.Is(err, me.ErrAttemptsUsed):
+		e = apiError{http.StatusUnauthorized, "too_many_attempts", "the attempts this code allowed are used up", again}
 	case errors.As(err, &ce):
 		e = apiError{http.StatusUnauthorized, "invalid_code", fmt.Sprintf("wrong code: %d attempts left", ce.Left),
 			"type the code of the message that came with this login token; after the last attempt, sign-in with this contact is locked for a while"}

@@ -237,9 +237,11 @@ func (s *Service) RequestCode(ctx context.Context, contact, origin string) (stri
 		if err := tx.PutSigninCode(ctx, &subjectauth.Code{Token: th, Contact: key, Subject: sub, Hash: ch, Created: now, Expires: now.Add(s.codeFor())}); err != nil {
 			return nil, err
 		}
+		// The message is made either way (the same work), and queued only
+		// to a person.
+		p, _ := json.Marshal(CodeMessage{Subject: sub, Via: via, Field: field, Code: s.Keys.SealSecret(codeLabel(msgKey, sub), []byte(code)),
+			Minutes: int(s.codeFor() / time.Minute), Expires: now.Add(s.codeFor())})
 		if sub != "" {
-			p, _ := json.Marshal(CodeMessage{Subject: sub, Via: via, Field: field, Code: s.Keys.SealSecret(codeLabel(msgKey, sub), []byte(code)),
-				Minutes: int(s.codeFor() / time.Minute), Expires: now.Add(s.codeFor())})
 			m := &outbox.Message{Kind: CodeKind, Channel: outbox.ChannelPerson, Recipient: sub, Key: msgKey, Payload: p, Next: now, Created: now}
 			if err := tx.PutMessage(ctx, m); err != nil {
 				return nil, err
@@ -269,7 +271,9 @@ type Issued struct {
 //
 // Errors: ErrUnknownLogin (no such token, or its code was used);
 // ErrCodeExpired; *CodeError (a wrong code, and the attempts left);
-// *LockedError; an access.ErrInvalid for a malformed code.
+// *LockedError (the contact is locked); ErrAttemptsUsed (the token's
+// attempts are spent, the lock over: a new code is needed); an
+// access.ErrInvalid for a malformed code.
 func (s *Service) VerifyCode(ctx context.Context, loginToken, code, origin, userAgent string) (*Issued, error) {
 	if s.NoCode {
 		return nil, ErrOff
@@ -327,7 +331,7 @@ func (s *Service) VerifyCode(ctx context.Context, loginToken, code, origin, user
 		case lim.LockedUntil.After(now):
 			return refuse("deny:locked", &LockedError{RetryAfter: lim.LockedUntil.Sub(now)})
 		case n > max:
-			return refuse("deny:too_many_attempts", &LockedError{RetryAfter: s.lockFor()})
+			return refuse("deny:too_many_attempts", ErrAttemptsUsed)
 		}
 		if c.Subject == "" || subtle.ConstantTimeCompare(s.codeHash(th, code), c.Hash) != 1 {
 			f, err := tx.SigninFailure(ctx, c.Contact, now, s.lockFor())

@@ -17,7 +17,7 @@ import (
 )
 
 // signIn opens a session of person i with a code.
-func (e *env) signIn(t *testing.T, i int) me.Person {
+func (e *env) signIn(t testing.TB, i int) me.Person {
 	t.Helper()
 	tok, err := e.svc.RequestCode(ctx, e.people[i].Fields["email_pro"], "192.0.2.7")
 	if err != nil {

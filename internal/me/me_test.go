@@ -57,7 +57,7 @@ type env struct {
 
 var ctx = context.Background()
 
-func newEnv(t *testing.T, set me.Settings) *env {
+func newEnv(t testing.TB, set me.Settings) *env {
 	t.Helper()
 	cfg, err := config.Demo(nil)
 	if err != nil {
@@ -91,7 +91,7 @@ func newEnv(t *testing.T, set me.Settings) *env {
 }
 
 // messages returns the code messages queued, oldest first.
-func (e *env) messages(t *testing.T) []outbox.Message {
+func (e *env) messages(t testing.TB) []outbox.Message {
 	t.Helper()
 	var out []outbox.Message
 	err := e.store.View(ctx, func(ctx context.Context, tx store.Tx) error {
@@ -110,7 +110,7 @@ func (e *env) messages(t *testing.T) []outbox.Message {
 }
 
 // lastCode opens the newest code message, as the person reads it.
-func (e *env) lastCode(t *testing.T) (string, *me.CodeMessage) {
+func (e *env) lastCode(t testing.TB) (string, *me.CodeMessage) {
 	t.Helper()
 	ms := e.messages(t)
 	if len(ms) == 0 {
@@ -516,5 +516,35 @@ func TestCodeOff(t *testing.T) {
 	}
 	if _, err := e.svc.VerifyCode(ctx, me.LoginPrefix+strings.Repeat("A", 43), "123456", "192.0.2.7", "ua"); !errors.Is(err, me.ErrOff) {
 		t.Errorf("VerifyCode: %v, want ErrOff", err)
+	}
+}
+
+// TestAttemptsUsed: once a login token's attempts are spent and the lock
+// they caused is over, its code is refused for good: a new code is
+// needed.
+func TestAttemptsUsed(t *testing.T) {
+	e := newEnv(t, me.Settings{MaxAttempts: 2, LockFor: time.Minute})
+	tok, err := e.svc.RequestCode(ctx, e.people[0].Fields["email_pro"], "192.0.2.7")
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, _ := e.lastCode(t)
+	wrong := "000000"
+	if code == wrong {
+		wrong = "000001"
+	}
+	var lerr *me.LockedError
+	e.svc.VerifyCode(ctx, tok, wrong, "192.0.2.7", "ua")
+	if _, err := e.svc.VerifyCode(ctx, tok, wrong, "192.0.2.7", "ua"); !errors.As(err, &lerr) {
+		t.Fatalf("the second wrong code: %v, want locked", err)
+	}
+	e.clock.Advance(2 * time.Minute)
+	if _, err := e.svc.VerifyCode(ctx, tok, code, "192.0.2.7", "ua"); !errors.Is(err, me.ErrAttemptsUsed) {
+		t.Errorf("the right code after the lock, on a spent token: %v, want ErrAttemptsUsed", err)
+	}
+	tok, _ = e.svc.RequestCode(ctx, e.people[0].Fields["email_pro"], "192.0.2.7")
+	code, _ = e.lastCode(t)
+	if _, err := e.svc.VerifyCode(ctx, tok, code, "192.0.2.7", "ua"); err != nil {
+		t.Errorf("a new code after the lock: %v", err)
 	}
 }

@@ -172,6 +172,9 @@ var (
 	ErrUnknownLogin = errors.New("unknown login token, or its code was used already")
 	// ErrCodeExpired: the code's time is over.
 	ErrCodeExpired = errors.New("the code has expired")
+	// ErrAttemptsUsed: every attempt this login token allowed was made
+	// (the contact was locked then); a new code is needed.
+	ErrAttemptsUsed = errors.New("the attempts this code allowed are used up")
 	// ErrUnauthenticated: no valid person's session for the token.
 	ErrUnauthenticated = errors.New("no valid session")
 	// ErrOff: this sign-in method is not configured.
