@@ -21,6 +21,7 @@ import (
 	"github.com/coffre/coffre/internal/me"
 	"github.com/coffre/coffre/internal/outbox"
 	"github.com/coffre/coffre/internal/store"
+	"github.com/coffre/coffre/internal/store/postgres/pgtest"
 	"github.com/coffre/coffre/internal/synth"
 	"github.com/coffre/coffre/internal/vault"
 )
@@ -33,8 +34,16 @@ import (
 // saved answer, and rejects it with an entry removed from the middle, or
 // without its newest entry when --newest names it.
 func TestPersonVerifiesHistory(t *testing.T) {
+	t.Run("sqlite", func(t *testing.T) { personVerifiesHistory(t, "") })
+	t.Run("postgres", func(t *testing.T) {
+		pg, _ := pgtest.Schema(t, "coffre_me_")
+		personVerifiesHistory(t, pg)
+	})
+}
+
+func personVerifiesHistory(t *testing.T, pg string) {
 	ctx := t.Context()
-	a, err := openApp(ctx, appOptions{dev: true, dataDir: t.TempDir(), anyHours: true}, io.Discard)
+	a, err := openApp(ctx, appOptions{dev: true, dataDir: t.TempDir(), anyHours: true, store: pg}, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
