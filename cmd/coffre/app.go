@@ -26,6 +26,7 @@ import (
 	"github.com/coffre/coffre/internal/httpapi"
 	"github.com/coffre/coffre/internal/keyset"
 	"github.com/coffre/coffre/internal/logburst"
+	"github.com/coffre/coffre/internal/me"
 	"github.com/coffre/coffre/internal/metrics"
 	"github.com/coffre/coffre/internal/partner"
 	"github.com/coffre/coffre/internal/reindex"
@@ -71,6 +72,10 @@ type app struct {
 	// wake wakes the delivery worker once it runs, after an access
 	// queued a notice.
 	wake *waker
+	// me signs persons in and serves their own routes (/v1/me/…); its
+	// OpenID Connect provider is set by initSignin (a server's start,
+	// which reads the client secret).
+	me *me.Service
 	// partnerAddr is the bound address of the partner listener, once serving.
 	partnerAddr string
 	// noIntegrator leaves the audit integrator off (benchmarks only).
@@ -330,7 +335,12 @@ func buildApp(ctx context.Context, cfg *config.Config, keys *keyset.Set, o appOp
 		st.Close()
 		return nil, err
 	}
-	return &app{cfg: cfg, keys: keys, store: raw, health: st, burst: burst, vault: v, auth: a, log: log, signer: signer, ca: ca, rot: rot, idx: idx, wake: wake,
+	sc := cfg.Signin.Code
+	m := &me.Service{Store: st, Keys: keys.Ring, Policy: cfg.Policy, Now: o.now, Settings: me.Settings{
+		NoCode: !sc.Enabled, Digits: sc.Digits, CodeFor: sc.ValidFor, MaxAttempts: sc.MaxAttempts, LockFor: sc.LockFor,
+		PerContact: sc.PerContact, PerOrigin: sc.PerOrigin, Idle: cfg.Signin.SessionIdle, Max: cfg.Signin.SessionAbsolute,
+	}}
+	return &app{cfg: cfg, keys: keys, store: raw, health: st, burst: burst, vault: v, auth: a, log: log, signer: signer, ca: ca, rot: rot, idx: idx, wake: wake, me: m,
 		dev: o.dev && o.configPath == ""}, nil
 }
 
@@ -489,7 +499,7 @@ func (a *app) api() (*httpapi.Server, http.Handler) {
 	mh, mc := metrics.Handler(a.health, a.log), a.cfg.Metrics
 	api := &httpapi.Server{Vault: a.vault, Auth: a.auth, Logger: a.log, Checkpoints: a.health, Health: a.health,
 		AuditMaxLag: a.cfg.AuditMaxLag, Metrics: mh, MetricsToken: mc.Token,
-		MaxBodyBytes: a.cfg.MaxBodyBytes, ReasonMaxLen: a.cfg.ReasonMaxLen, TrustedProxies: a.cfg.Guard.TrustedProxies, CA: a.ca, Keys: a.rot, Index: a.idx}
+		MaxBodyBytes: a.cfg.MaxBodyBytes, ReasonMaxLen: a.cfg.ReasonMaxLen, TrustedProxies: a.cfg.Guard.TrustedProxies, CA: a.ca, Keys: a.rot, Index: a.idx, Me: a.me}
 	if mc.Listen != "" {
 		api.Metrics = nil // on its own listener only
 	}
@@ -517,8 +527,29 @@ func (k *waker) wake() {
 	}
 }
 
+// initSignin gives persons' sign-in its OpenID Connect provider, when
+// one is configured, reading the client secret: a server refuses to start
+// without it. The provider itself is asked for its keys at the first
+// sign-in, so that a server starts while it is down.
+func (a *app) initSignin() error {
+	o := a.cfg.Signin.OIDC
+	if o.Issuer == "" {
+		return nil
+	}
+	secret, err := readSecret("signin.oidc client secret", o.ClientSecretFile, o.ClientSecretEnv)
+	if err != nil {
+		return err
+	}
+	a.me.OIDC = &me.OIDC{Issuer: o.Issuer, ClientID: o.ClientID, ClientSecret: string(secret), RedirectURL: o.RedirectURL,
+		Scopes: o.Scopes, Claim: o.Claim, Field: o.Field}
+	return nil
+}
+
 func (a *app) serve(ctx context.Context, listen string, ready func(addr string)) error {
 	if err := a.initDelivery(); err != nil {
+		return err
+	}
+	if err := a.initSignin(); err != nil {
 		return err
 	}
 	api, mh := a.api()

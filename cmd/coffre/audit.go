@@ -262,11 +262,14 @@ func runVerifySubject(args []string, stdout, stderr io.Writer) error {
 		if rep, err = auditlog.VerifyHistory(h, *key, newest); err == nil {
 			if *asJSON {
 				return writeJSON(stdout, map[string]any{"ok": true, "subject": rep.Subject, "entries": rep.Entries,
-					"checkpoint_size": rep.Size, "complete_from": rep.IndexFrom, "newest_seen": rep.NewestSeen})
+					"checkpoint_size": rep.Size, "complete_from": rep.IndexFrom, "newest_seen": rep.NewestSeen, "withheld": rep.Withheld})
 			}
 			fmt.Fprintf(stdout, "history of %s verified: %d entries, complete from entry %d up to the checkpoint of size %d", rep.Subject, rep.Entries, rep.IndexFrom, rep.Size)
 			if rep.NewestSeen {
 				fmt.Fprintf(stdout, "; holds the notice's entry %d", newest.Seq)
+			}
+			if rep.Withheld > 0 {
+				fmt.Fprintf(stdout, "; %d withheld until their date (in their place, content not shown)", rep.Withheld)
 			}
 			fmt.Fprintln(stdout)
 			return nil

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -16,6 +17,7 @@ import (
 	"github.com/coffre/coffre/internal/consent"
 	"github.com/coffre/coffre/internal/contact"
 	"github.com/coffre/coffre/internal/deliver"
+	"github.com/coffre/coffre/internal/me"
 	"github.com/coffre/coffre/internal/notice"
 	"github.com/coffre/coffre/internal/outbox"
 	"github.com/coffre/coffre/internal/rights"
@@ -52,7 +54,7 @@ func readSecret(what, file, env string) ([]byte, error) {
 // sender is configured (alerts and notices then stay queued, and the
 // metrics count them). v resolves people's addresses, keys make their
 // verification phrases.
-func newDeliveryWorker(cfg *config.Config, st store.Store, v *vault.Vault, keys notice.Hasher, log *slog.Logger) (*deliver.Worker, error) {
+func newDeliveryWorker(cfg *config.Config, st store.Store, v *vault.Vault, keys me.Keys, log *slog.Logger) (*deliver.Worker, error) {
 	a, d := cfg.Alerts, cfg.Delivery
 	if len(a.Email) == 0 && a.Webhook.URL == "" && len(a.SMS) == 0 && d.SMTP.Host == "" && d.SMS.URL == "" {
 		return nil, nil
@@ -122,7 +124,7 @@ func newDeliveryWorker(cfg *config.Config, st store.Store, v *vault.Vault, keys 
 // or a day's digest as one) and the messages about their requests, by
 // email or SMS after their record; an erasure's confirmation to the
 // address it carries, forgotten once it is sent or dead.
-func personSender(cfg *config.Config, st store.Store, v *vault.Vault, keys notice.Hasher, email *deliver.SMTP, sms *deliver.SMS, log *slog.Logger) *deliver.Person {
+func personSender(cfg *config.Config, st store.Store, v *vault.Vault, keys me.Keys, email *deliver.SMTP, sms *deliver.SMS, log *slog.Logger) *deliver.Person {
 	n := cfg.Notices
 	purposes := map[string]string{}
 	for name, pu := range cfg.Policy.Purposes {
@@ -156,6 +158,14 @@ func personSender(cfg *config.Config, st store.Store, v *vault.Vault, keys notic
 					return notice.Contact{}, fmt.Errorf("%w: %v", vault.ErrNoContact, err)
 				}
 				return v.ContactForChange(ctx, m.Recipient, msg.Change)
+			},
+			// A sign-in code goes to the contact the person typed.
+			me.CodeKind: func(ctx context.Context, m outbox.Message) (notice.Contact, error) {
+				var p me.CodeMessage
+				if err := json.Unmarshal(m.Payload, &p); err != nil {
+					return notice.Contact{}, fmt.Errorf("%w: %v", vault.ErrNoContact, err)
+				}
+				return v.ContactField(ctx, m.Recipient, p.Field)
 			},
 			// An erasure's confirmation carries the address the erased
 			// record held.

@@ -17,6 +17,7 @@ import (
 	"github.com/coffre/coffre/internal/auth"
 	"github.com/coffre/coffre/internal/drill"
 	"github.com/coffre/coffre/internal/identity"
+	"github.com/coffre/coffre/internal/me"
 	"github.com/coffre/coffre/internal/store"
 	"github.com/coffre/coffre/internal/synth"
 	"github.com/coffre/coffre/internal/vault"
@@ -207,6 +208,29 @@ func (a *app) drillEnv(ctx context.Context, people int, clock *drill.Clock, stde
 	env.Disable = func(ctx context.Context, id, reason string) error {
 		_, err := a.auth.Lifecycle(ctx, auth.Host, nil, auth.Disable, id, reason)
 		return err
+	}
+	env.PersonCode = func(ctx context.Context, subject string) (string, error) {
+		var code string
+		err := a.store.View(ctx, func(ctx context.Context, tx store.Tx) error {
+			for after := int64(0); ; {
+				ms, err := tx.Messages(ctx, after, 1000)
+				if err != nil || len(ms) == 0 {
+					return err
+				}
+				for _, m := range ms {
+					if m.Kind == me.CodeKind && m.Recipient == subject {
+						if code, _, err = me.OpenCode(a.keys.Ring, m); err != nil {
+							return err
+						}
+					}
+				}
+				after = ms[len(ms)-1].ID
+			}
+		})
+		if err == nil && code == "" {
+			err = fmt.Errorf("no code was sent to %s", subject)
+		}
+		return code, err
 	}
 	env.Locked = func(ctx context.Context, id string) (string, error) {
 		var code string

@@ -20,7 +20,7 @@ func TestDrill(t *testing.T) {
 	}
 	names := []string{"versailles-scrape", "leaked-emails", "canary", "many-accounts", "partner-hijack",
 		"update-oracle", "erase-spree", "create-probe", "policy-probing", "purpose-combination", "consent-break-glass", "rogue-admin",
-		"caseworker-day", "support-desk"}
+		"person-signin", "caseworker-day", "support-desk"}
 	code, stdout, stderr := runCLI(t, "drill", "--people", "20000", "--scale", "10", "--json", "--data", t.TempDir(),
 		"--scenario", strings.Join(names, ","))
 	var rep struct {
@@ -107,6 +107,14 @@ func TestDrill(t *testing.T) {
 			if f["credentials_received"] > 0 {
 				t.Logf("rogue-admin: %v records, the creator received %v accounts' credentials: bound not met until creation stops handing them out", ex, f["credentials_received"])
 				continue
+			}
+		case "person-signin":
+			// Nothing learned from the answers, the address limited, the
+			// guesses bounded and no session, the person's codes bounded,
+			// and a stolen person's session reaching no one else.
+			if f["oracle_distinguishable"] != 0 || f["answered_before_limit"] != 30 || f["code_guesses"] == 0 || f["code_guesses"] > 10 ||
+				f["sessions_obtained"] != 0 || f["contact_locks"] == 0 || f["codes_to_one_person"] != 5 || f["other_people_reached"] != 0 || f["own_history_read"] != 1 {
+				t.Errorf("person-signin: figures %v", f)
 			}
 		case "caseworker-day", "support-desk":
 			if r["false_lockouts"].(float64) != 0 || f["updates"] == 0 || name == "caseworker-day" && f["creates"] == 0 {

@@ -110,6 +110,10 @@ func serveSealed(ctx context.Context, o appOptions, cfg *config.Config, f *seal.
 			a.close()
 			return nil, err
 		}
+		if err := a.initSignin(); err != nil {
+			a.close()
+			return nil, err
+		}
 		api, _ := a.api()
 		api.Seal = func(context.Context) error { return state.Seal() }
 		svc := &sealedService{Handler: api.Handler(), a: a}

@@ -38,7 +38,7 @@ import (
 type Entry struct {
 	Seq      int64 // 1, 2, 3…: leaf index Seq-1
 	Time     time.Time
-	Actor    string // operator id, "system", "auth", or "unknown:<16 hex>" (a login for no account: a keyed pseudonym of the name)
+	Actor    string // operator id, "system", "auth", "signin", "unknown:<16 hex>" (a login for no account, a sign-in for no record: a keyed pseudonym of the name or contact), or SubjectActor(id) (a person acting on their own record)
 	Action   string // read, lookup, create, update, erase, import, login…
 	Subject  string // subject id, when one is concerned
 	Purpose  string
@@ -47,6 +47,10 @@ type Entry struct {
 	Decision string   // "allow", or "deny:" + error code
 	Origin   string   // client address
 }
+
+// SubjectActor is the actor of an entry of a person acting on their own
+// record (signed in as that subject): "subject:" and the id.
+func SubjectActor(subject string) string { return "subject:" + subject }
 
 const leafPrefix = "coffre-audit/v1"
 

@@ -45,6 +45,10 @@ func FuzzParseHistory(f *testing.F) {
 	f.Add(golden)
 	f.Add([]byte(`{"format":"coffre-subject-history/v1","subject":"sub_1","checkpoint":"","entries":[]}`))
 	f.Add([]byte(`{"format":"coffre-subject-history/v1","entries":[{"seq":1,"proof":["AA=="]}]}`))
+	f.Add([]byte(`{"format":"coffre-subject-history/v1","subject":"sub_1","entries":[{"seq":2,"proof":[],"index":0,"previous":0,"index_proof":[],` +
+		`"withheld":true,"leaf_hash":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="}]}`))
+	f.Add([]byte(`{"format":"coffre-subject-history/v1","subject":"sub_1","entries":[{"seq":2,"leaf":"AA==","proof":[],"index":0,"previous":0,"index_proof":[],` +
+		`"summary":{"time":"2026-03-02T09:00:00Z","action":"read","purpose":"case-handling","fields":["phone"],"decision":"allow","by":"staff","role":"caseworker"}}]}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		h, err := ParseHistory(bytes.NewReader(b))
 		if err != nil {

@@ -8,8 +8,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/coffre/coffre/internal/audit"
 	"github.com/coffre/coffre/internal/store"
@@ -43,6 +45,15 @@ const (
 // index leaf's position in the subject index log and index_proof that
 // leaf's inclusion proof against the index head the checkpoint signs;
 // previous is the seq of the subject's entry before it (0: none).
+//
+// Two optional fields serve the person reading it (GET /v1/me/accesses):
+// an entry's "summary" ([Summary]) says what the entry holds in words a
+// person reads, and a verifier checks it against the leaf; an entry
+// whose content is withheld (a purpose whose notice is deferred, until its
+// date: see docs/design.md, "Subject sign-in") has "withheld": true and
+// "leaf_hash" (its leaf's hash) in place of "leaf": its place in the
+// chain and both proofs still verify, so the history is proved complete,
+// and what it holds stays unseen.
 type History struct {
 	Format     string         `json:"format"`
 	Subject    string         `json:"subject"`
@@ -53,11 +64,70 @@ type History struct {
 // HistoryEntry is one entry of a [History].
 type HistoryEntry struct {
 	Seq        int64    `json:"seq"`
-	Leaf       []byte   `json:"leaf"`
+	Leaf       []byte   `json:"leaf,omitempty"`
 	Proof      [][]byte `json:"proof"`
 	Index      uint64   `json:"index"`
 	Previous   int64    `json:"previous"`
 	IndexProof [][]byte `json:"index_proof"`
+	// Withheld entries have LeafHash and no Leaf (nor Summary).
+	Withheld bool   `json:"withheld,omitempty"`
+	LeafHash []byte `json:"leaf_hash,omitempty"`
+	// Summary is the entry in words, when the history is for its person.
+	Summary *Summary `json:"summary,omitempty"`
+}
+
+// Summary is an entry as its person reads it. The leaf proves Time,
+// Action, Purpose, Fields and Decision, and Operator and Origin when they
+// are shown ([VerifyHistory] checks each against the leaf); By, Role and
+// Unit are the server's reading of the actor, which the leaf names by id
+// only, and no proof covers them.
+type Summary struct {
+	Time     time.Time `json:"time"`
+	Action   string    `json:"action"`
+	Purpose  string    `json:"purpose,omitempty"`
+	Fields   []string  `json:"fields,omitempty"`
+	Decision string    `json:"decision"`
+	// By is who acted: ByStaff, ByPartner, ByYou or ByCoffre.
+	By string `json:"by"`
+	// Role and Unit are the acting account's (as it is now).
+	Role string `json:"role,omitempty"`
+	Unit string `json:"unit,omitempty"`
+	// Operator is the account's id, only when the purpose's policy names
+	// operators to the person; Origin the address, only for the person's
+	// own acts and the sign-in steps that name them.
+	Operator string `json:"operator,omitempty"`
+	Origin   string `json:"origin,omitempty"`
+}
+
+// Values of Summary.By.
+const (
+	ByStaff   = "staff"
+	ByPartner = "partner"
+	ByYou     = "you"
+	ByCoffre  = "coffre"
+)
+
+// Present fills the history for its person: for each entry, show returns
+// its summary, or withhold to hide its content (the leaf gives way to its
+// hash). show is given the entry as its leaf holds it.
+func (h *History) Present(show func(e *audit.Entry) (sum *Summary, withhold bool)) error {
+	for i := range h.Entries {
+		x := &h.Entries[i]
+		if x.Withheld {
+			continue
+		}
+		e, err := audit.ParseLeaf(x.Leaf)
+		if err != nil {
+			return fmt.Errorf("entry %d: %w", x.Seq, err)
+		}
+		sum, withhold := show(&e)
+		if withhold {
+			x.LeafHash, x.Leaf, x.Summary, x.Withheld = audit.Hasher.HashLeaf(x.Leaf), nil, nil, true
+			continue
+		}
+		x.Summary = sum
+	}
+	return nil
 }
 
 // ErrNoIndex is returned for a history asked of a checkpoint that signs
@@ -100,8 +170,10 @@ func SubjectHistory(ctx context.Context, s store.Store, subject string, size uin
 		if len(rows) > MaxHistoryEntries {
 			return fmt.Errorf("subject %s has more than %d entries", subject, MaxHistoryEntries)
 		}
-		logTiles := func(ids []audit.TileID) (map[audit.TileID]audit.Tile, error) { return tx.GetTiles(ctx, ids) }
-		indexTiles := func(ids []audit.TileID) (map[audit.TileID]audit.Tile, error) { return tx.GetIndexTiles(ctx, ids) }
+		// One prover per tree: a tile is read, and a node hashed, once for
+		// the whole history.
+		logProver := audit.NewProver(func(ids []audit.TileID) (map[audit.TileID]audit.Tile, error) { return tx.GetTiles(ctx, ids) })
+		indexProver := audit.NewProver(func(ids []audit.TileID) (map[audit.TileID]audit.Tile, error) { return tx.GetIndexTiles(ctx, ids) })
 		for _, r := range rows {
 			e := HistoryEntry{Seq: r.Seq, Index: r.Pos, Previous: r.Prev}
 			err := tx.AuditLeaves(ctx, r.Seq, r.Seq+1, func(_ int64, leaf []byte) error {
@@ -114,10 +186,10 @@ func SubjectHistory(ctx context.Context, s store.Store, subject string, size uin
 			if e.Leaf == nil {
 				return fmt.Errorf("entry %d of the subject index is not in the log: %w", r.Seq, store.ErrNotFound)
 			}
-			if e.Proof, err = audit.InclusionProof(uint64(r.Seq-1), c.Size, logTiles); err != nil {
+			if e.Proof, err = logProver.Inclusion(uint64(r.Seq-1), c.Size); err != nil {
 				return fmt.Errorf("entry %d: %w", r.Seq, err)
 			}
-			if e.IndexProof, err = audit.InclusionProof(r.Pos, c.Index.Size, indexTiles); err != nil {
+			if e.IndexProof, err = indexProver.Inclusion(r.Pos, c.Index.Size); err != nil {
 				return fmt.Errorf("entry %d: index: %w", r.Seq, err)
 			}
 			h.Entries = append(h.Entries, e)
@@ -160,6 +232,9 @@ func ParseHistory(r io.Reader) (*History, error) {
 		return nil, fmt.Errorf("%w: more than %d entries", ErrBadHistory, MaxHistoryEntries)
 	}
 	for _, e := range h.Entries {
+		if n := len(e.LeafHash); n != 0 && n != 32 {
+			return nil, fmt.Errorf("%w: entry %d: a leaf hash of %d bytes", ErrBadHistory, e.Seq, n)
+		}
 		for _, p := range [][][]byte{e.Proof, e.IndexProof} {
 			if len(p) > 64 {
 				return nil, fmt.Errorf("%w: entry %d: a proof of %d hashes", ErrBadHistory, e.Seq, len(p))
@@ -200,6 +275,9 @@ type HistoryReport struct {
 	IndexFrom  int64  // the history is complete from this entry on
 	IndexSize  uint64
 	NewestSeen bool // a Newest was given and is in the history
+	// Withheld counts the entries whose content the history withholds
+	// (their place in the chain verified).
+	Withheld int
 }
 
 // VerifyHistory checks a history offline with the log's verifier key: the
@@ -225,17 +303,34 @@ func VerifyHistory(h *History, vkey string, newest *Newest) (*HistoryReport, err
 		return fmt.Errorf("%w: "+format, append([]any{ErrBadHistory}, args...)...)
 	}
 	for i, e := range h.Entries {
-		got, err := audit.ParseLeaf(e.Leaf)
-		if err != nil {
-			return nil, bad("entry %d: its leaf is not an audit entry", e.Seq)
-		}
-		if got.Seq != e.Seq || got.Subject != h.Subject {
-			return nil, bad("entry %d: its leaf is entry %d about %q, not entry %d about %q", e.Seq, got.Seq, got.Subject, e.Seq, h.Subject)
+		var lh []byte
+		if e.Withheld {
+			if len(e.Leaf) != 0 || e.Summary != nil || len(e.LeafHash) != 32 {
+				return nil, bad("entry %d is withheld but shows a leaf or a summary, or no leaf hash", e.Seq)
+			}
+			lh = e.LeafHash
+			rep.Withheld++
+		} else {
+			got, err := audit.ParseLeaf(e.Leaf)
+			if err != nil {
+				return nil, bad("entry %d: its leaf is not an audit entry", e.Seq)
+			}
+			if got.Seq != e.Seq || got.Subject != h.Subject {
+				return nil, bad("entry %d: its leaf is entry %d about %q, not entry %d about %q", e.Seq, got.Seq, got.Subject, e.Seq, h.Subject)
+			}
+			lh = audit.Hasher.HashLeaf(e.Leaf)
+			if e.LeafHash != nil && !bytes.Equal(e.LeafHash, lh) {
+				return nil, bad("entry %d: its leaf hash is not its leaf's", e.Seq)
+			}
+			if e.Summary != nil {
+				if what := e.Summary.differs(&got, h.Subject); what != "" {
+					return nil, bad("entry %d: its summary's %s is not what its leaf holds", e.Seq, what)
+				}
+			}
 		}
 		if e.Seq < 1 || uint64(e.Seq) > cp.Size {
 			return nil, bad("entry %d is not in the checkpoint of size %d", e.Seq, cp.Size)
 		}
-		lh := audit.Hasher.HashLeaf(e.Leaf)
 		if err := proof.VerifyInclusion(audit.Hasher, uint64(e.Seq-1), cp.Size, lh, e.Proof, cp.Root); err != nil {
 			return nil, bad("entry %d: its inclusion proof in the log does not verify against the signed root: %v", e.Seq, err)
 		}
@@ -265,4 +360,28 @@ func VerifyHistory(h *History, vkey string, newest *Newest) (*HistoryReport, err
 		return nil, bad("the notice's entry %d is not in the history: the history leaves it out", newest.Seq)
 	}
 	return rep, nil
+}
+
+// differs names the first part of the summary that is not what the entry
+// e of subject holds ("" when none is).
+func (s *Summary) differs(e *audit.Entry, subject string) string {
+	switch {
+	case !s.Time.Equal(e.Time):
+		return "time"
+	case s.Action != e.Action:
+		return "action"
+	case s.Purpose != e.Purpose:
+		return "purpose"
+	case !slices.Equal(s.Fields, e.Fields) && (len(s.Fields) > 0 || len(e.Fields) > 0):
+		return "fields"
+	case s.Decision != e.Decision:
+		return "decision"
+	case s.Operator != "" && s.Operator != e.Actor:
+		return "operator"
+	case s.Origin != "" && s.Origin != e.Origin:
+		return "origin"
+	case (s.By == ByYou) != (e.Actor == audit.SubjectActor(subject)):
+		return "actor"
+	}
+	return ""
 }

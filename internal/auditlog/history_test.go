@@ -110,6 +110,80 @@ func TestSubjectHistory(t *testing.T) {
 	}
 }
 
+// present fills h as for its person: each entry summarised, the second
+// one (by position) withheld.
+func present(t *testing.T, h *auditlog.History) {
+	t.Helper()
+	i := 0
+	err := h.Present(func(e *audit.Entry) (*auditlog.Summary, bool) {
+		i++
+		return &auditlog.Summary{Time: e.Time, Action: e.Action, Purpose: e.Purpose, Fields: e.Fields, Decision: e.Decision,
+			By: auditlog.ByStaff, Role: "caseworker", Operator: e.Actor}, i == 2
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// What is verified is what was saved and read back.
+	b, _ := json.Marshal(h)
+	h2, err := auditlog.ParseHistory(bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	*h = *h2
+}
+
+// TestHistoryPresented: summaries and a withheld entry keep the history
+// verifiable and complete; a summary that says other than its leaf, and
+// a withheld entry left out or altered, fail.
+func TestHistoryPresented(t *testing.T) {
+	path, vkey := newLog(t)
+	st := openStore(t, path)
+	subject, _ := busiest(t, st)
+	h := history(t, st, subject, 0)
+	newest := newestOf(h)
+	present(t, h)
+	if w := h.Entries[1]; !w.Withheld || w.Leaf != nil || w.Summary != nil || len(w.LeafHash) != 32 {
+		t.Fatalf("the withheld entry = %+v", w)
+	}
+	if h.Entries[0].Summary == nil || h.Entries[0].Summary.Action == "" {
+		t.Fatalf("the newest entry has no summary: %+v", h.Entries[0])
+	}
+	rep, err := auditlog.VerifyHistory(h, vkey, newest)
+	if err != nil || rep.Withheld != 1 || !rep.NewestSeen {
+		t.Fatalf("VerifyHistory = %+v, %v; want verified with 1 entry withheld", rep, err)
+	}
+	// A withheld newest entry is still the notice's.
+	h = history(t, st, subject, 0)
+	h.Present(func(e *audit.Entry) (*auditlog.Summary, bool) { return nil, e.Seq == newest.Seq })
+	if _, err := auditlog.VerifyHistory(h, vkey, newest); err != nil {
+		t.Fatalf("a withheld newest entry: %v", err)
+	}
+	for _, tt := range []struct {
+		name string
+		edit func(h *auditlog.History)
+		want string
+	}{
+		{"summary's purpose", func(h *auditlog.History) { h.Entries[0].Summary.Purpose = "other" }, "summary's purpose"},
+		{"summary's time", func(h *auditlog.History) { h.Entries[0].Summary.Time = h.Entries[0].Summary.Time.Add(time.Second) }, "summary's time"},
+		{"summary's fields", func(h *auditlog.History) { h.Entries[0].Summary.Fields = []string{"national_id"} }, "summary's fields"},
+		{"summary's operator", func(h *auditlog.History) { h.Entries[0].Summary.Operator = "op_other" }, "summary's operator"},
+		{"summary says you", func(h *auditlog.History) { h.Entries[0].Summary.By = auditlog.ByYou }, "summary's actor"},
+		{"withheld entry removed", func(h *auditlog.History) { h.Entries = slices.Delete(h.Entries, 1, 2) }, "an entry is missing"},
+		{"withheld entry's hash changed", func(h *auditlog.History) { h.Entries[1].LeafHash[0] ^= 1 }, "inclusion proof in the log does not verify"},
+		{"withheld entry shows its leaf", func(h *auditlog.History) { h.Entries[1].Leaf = h.Entries[0].Leaf }, "withheld but shows"},
+		{"leaf hash beside a leaf", func(h *auditlog.History) { h.Entries[0].LeafHash = h.Entries[1].LeafHash }, "its leaf hash is not its leaf's"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			h := history(t, st, subject, 0)
+			present(t, h)
+			tt.edit(h)
+			if _, err := auditlog.VerifyHistory(h, vkey, nil); err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("VerifyHistory = %v; want an error saying %q", err, tt.want)
+			}
+		})
+	}
+}
+
 // TestHistoryTampering: each way of leaving out or changing something fails
 // verification, with a message naming it.
 func TestHistoryTampering(t *testing.T) {

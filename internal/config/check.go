@@ -120,6 +120,7 @@ type file struct {
 		DPO               leaf `key:"dpo"`
 		Authority         leaf `key:"authority"`
 	} `key:"rights"`
+	Signin   signinFile         `key:"signin"`
 	Schema   schemaFile         `key:"schema"`
 	Purposes named[purposeFile] `key:"purposes"`
 	Roles    named[roleFile]    `key:"roles"`
@@ -277,6 +278,7 @@ func (p *parser) check(f *file) *Config {
 		consentPurposes[pu.Name] = pu.Consent
 	}
 	roles, declaredRoles := p.roles(f.Roles, declaredPurposes, purposeStepUps, consentPurposes, f.WebAuthn.Attestation.Roots)
+	p.signinField(f, fields)
 	c.Guard = p.guard(f, roles, declaredRoles)
 	c.Notices = p.notices(f, fields, c.Guard.Location)
 	c.Rights = p.rights(f, roles, declaredRoles, c.Notices.Organisation)
@@ -423,6 +425,7 @@ func (p *parser) settings(f *file) *Config {
 	})
 	c.Seal.ByQuorum = by == SealByQuorum
 	c.Delivery, c.Alerts = p.delivery(f)
+	c.Signin = p.signin(f)
 	return c
 }
 

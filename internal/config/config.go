@@ -24,6 +24,7 @@
 //	notices:      # organisation, where, language, language_field, contacts, quiet_start, quiet_end, digest_at, timezone,
 //	              # contact_cooling_off (how long a change of a contact address waits)
 //	rights:       # handler_role, restricted_readers, controller, dpo, authority
+//	signin:       # code (enabled, digits, valid_for, max_attempts, lock_for, per_contact_per_hour, per_origin_per_hour), sessions (idle, absolute), oidc (issuer, client_id, client_secret_file | client_secret_env, redirect_url, scopes, claim, field)
 //	schema:       # a list of fields: name, type, sensitivity, required, lookup, max_len, retention
 //	purposes:     # name → description, require_reason, step_up, step_up_window, step_up_group, fields (field → clear | deny | mask), updates,
 //	              # consent (off | required), consent_valid, consent_lasts, break_glass
@@ -197,6 +198,9 @@ type Config struct {
 	// Rights says who decides the persons' requests and whom they may
 	// turn to.
 	Rights Rights
+	// Signin says how the people in the directory sign in to see their
+	// own history (/v1/me/…).
+	Signin Signin
 	// Policy is the schema, purposes and roles.
 	Policy *policy.Policy
 	// Guard configures budgets and detectors (issue 4).

@@ -160,6 +160,21 @@ func TestDemo(t *testing.T) {
 	}
 }
 
+// defaultSignin is the signin of a file that sets none; validSignin
+// that of testdata/valid.yaml.
+var (
+	defaultSignin = Signin{
+		Code:        SigninCode{Enabled: true, Digits: 6, ValidFor: 10 * time.Minute, MaxAttempts: 5, LockFor: 15 * time.Minute, PerContact: 5, PerOrigin: 30},
+		SessionIdle: 15 * time.Minute, SessionAbsolute: time.Hour,
+	}
+	validSignin = Signin{
+		Code:        SigninCode{Enabled: false, Digits: 8, ValidFor: 5 * time.Minute, MaxAttempts: 3, LockFor: 30 * time.Minute, PerContact: 4, PerOrigin: 20},
+		SessionIdle: 10 * time.Minute, SessionAbsolute: 30 * time.Minute,
+		OIDC: OIDC{Issuer: "https://idp.example.org/realms/citizens", ClientID: "coffre", ClientSecretFile: "/etc/coffre/oidc-secret",
+			RedirectURL: "https://coffre.example.org/v1/me/oidc/callback", Scopes: []string{"email", "profile"}, Claim: "national_id", Field: "ssn"},
+	}
+)
+
 func TestValid(t *testing.T) {
 	const path = "testdata/valid.yaml"
 	cfg, err := Load(path, nil)
@@ -195,6 +210,7 @@ func TestValid(t *testing.T) {
 		Partners: Partners{Listen: "0.0.0.0:9444", Hosts: []string{"partners.example.org", "203.0.113.7", "2001:db8::7"}},
 		Metrics:  Metrics{Listen: "127.0.0.1:9090", Token: "0123456789abcdef0123456789abcdef"},
 		Notices:  Notices{ContactCoolingOff: 48 * time.Hour},
+		Signin:   validSignin,
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("Load(%q)\n got %+v\nwant %+v", path, got, want)
@@ -321,6 +337,7 @@ func TestDefaults(t *testing.T) {
 		Login:           Login{MaxFailures: 10, FailureWindow: 24 * time.Hour, LockFor: time.Hour, PerOrigin: 30},
 		Partners:        Partners{Hosts: []string{"localhost", "127.0.0.1"}},
 		Notices:         Notices{ContactCoolingOff: 72 * time.Hour},
+		Signin:          defaultSignin,
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("defaults\n got %+v\nwant %+v", got, want)
@@ -498,6 +515,7 @@ func TestEnvironment(t *testing.T) {
 		Partners: Partners{Listen: ":9443", Hosts: []string{"partners.coffre.test", "10.0.0.5", "fd00::5"}},
 		Metrics:  Metrics{Listen: "127.0.0.1:9100", Token: metricsToken},
 		Notices:  Notices{ContactCoolingOff: 72 * time.Hour},
+		Signin:   defaultSignin,
 	}
 	defaults := Config{
 		Store:           "sqlite:./coffre-data/coffre.db",
@@ -515,6 +533,7 @@ func TestEnvironment(t *testing.T) {
 		Login:           defaultLogin,
 		Partners:        Partners{Hosts: []string{"localhost", "127.0.0.1"}},
 		Notices:         Notices{ContactCoolingOff: 72 * time.Hour},
+		Signin:          defaultSignin,
 	}
 	with := func(c Config, f func(*Config)) Config { f(&c); return c }
 	const schema = "schema: [{name: x, type: text, sensitivity: identity}]\n"
@@ -532,6 +551,7 @@ func TestEnvironment(t *testing.T) {
 			}
 			c.Login = Login{MaxFailures: 5, FailureWindow: 30 * time.Minute, LockFor: 0, PerOrigin: 12}
 			c.Notices.ContactCoolingOff = 48 * time.Hour
+			c.Signin = validSignin
 		})},
 		{"all over defaults", "testdata/minimal.yaml", all, wantAll},
 		{"data dir moves derived defaults", "testdata/minimal.yaml", []string{"COFFRE_DATA_DIR=/srv/coffre/"}, with(defaults, func(c *Config) {

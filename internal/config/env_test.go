@@ -97,6 +97,12 @@ func TestEveryKeyHasAnOverride(t *testing.T) {
 		"notices.digest_at": "19:00", "notices.timezone": "UTC",
 		"purposes.<purpose>.notice": "digest", "purposes.<purpose>.notice_names_operator": "true",
 		"purposes.<purpose>.deferred_basis": "Code de procédure pénale, art. 77-1-1", "purposes.<purpose>.deferred_for": "4380h",
+		"signin.code.enabled": "false", "signin.code.digits": "8", "signin.code.valid_for": "5m", "signin.code.max_attempts": "3",
+		"signin.code.lock_for": "1h", "signin.code.per_contact_per_hour": "2", "signin.code.per_origin_per_hour": "10",
+		"signin.sessions.idle": "10m", "signin.sessions.absolute": "2h",
+		"signin.oidc.issuer": "https://idp2.example", "signin.oidc.client_id": "coffre2", "signin.oidc.client_secret_file": "/run/oidc-secret",
+		"signin.oidc.client_secret_env": "OIDC_SECRET", "signin.oidc.redirect_url": "https://c2.example/v1/me/oidc/callback",
+		"signin.oidc.scopes": "email,profile", "signin.oidc.claim": "national_id", "signin.oidc.field": "notes",
 		"seal.by": "quorum", "seal.pkcs11.module": "/usr/lib/softhsm/libsofthsm2.so", "seal.pkcs11.token": "coffre", "seal.pkcs11.key": "root", "seal.pkcs11.pin_file": "/run/pin", "seal.pkcs11.pin_env": "HSM_PIN",
 		"schema.<field>.name": "memo", "schema.<field>.type": "name", "schema.<field>.sensitivity": "special",
 		"schema.<field>.required": "true", "schema.<field>.lookup": "true", "schema.<field>.max_len": "100",
@@ -181,6 +187,16 @@ func TestEveryKeyHasAnOverride(t *testing.T) {
 			base += "delivery: {smtp: {host: 127.0.0.1, from: coffre@example.org, username: u, " + pw + "}, sms: {url: https://sms.example/send, " +
 				src("delivery.sms.secret_file", "") + "}}\n" +
 				"alerts: {webhook: {url: https://hook.example/x, " + src("alerts.webhook.secret_file", "") + "}}\n"
+		}
+		if strings.HasPrefix(key, "signin.oidc.") {
+			// oidc is all or nothing, with one secret source, and matches a
+			// lookup field.
+			sec := "client_secret_env: S"
+			if key == "signin.oidc.client_secret_file" {
+				sec = "client_secret_file: /s"
+			}
+			base = strings.NewReplacer("sensitivity: contact}", "sensitivity: contact, lookup: true}", "sensitivity: identity}", "sensitivity: identity, lookup: true}").Replace(base)
+			base += "signin: {oidc: {issuer: https://idp.example, client_id: c, " + sec + ", redirect_url: https://c.example/v1/me/oidc/callback, claim: email, field: phone}}\n"
 		}
 		before, err := Parse("base.yaml", []byte(base), environ)
 		if err != nil {

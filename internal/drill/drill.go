@@ -107,6 +107,9 @@ type Env struct {
 	// AddPartner registers a partner organisation and returns its
 	// credentials.
 	AddPartner func(ctx context.Context, name, sector, unit string) (*PartnerCreds, error)
+	// PersonCode returns the newest one-time code sent to a person: what
+	// their mailbox or phone holds (a stolen credential).
+	PersonCode func(ctx context.Context, subject string) (string, error)
 }
 
 // PartnerCreds are a partner's client credentials.

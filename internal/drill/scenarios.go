@@ -47,6 +47,12 @@ var scenarios = []Scenario{
 		}},
 	{Name: "rogue-admin", Kind: "attack", Bound: "records through what the admin API gives ≤ 25 in all", run: rogueAdmin, measure: adminFigures,
 		pass: func(r *Result) bool { return r.Exfiltrated <= 25 }},
+	{Name: "person-signin", Kind: "attack", Bound: "no oracle; ≤ 30 answers an address an hour; no session by guessing, the contact locked; ≤ 5 codes a person an hour; nothing of others through a person's session", run: personSignin,
+		pass: func(r *Result) bool {
+			f := r.Figures
+			return f["oracle_distinguishable"] == 0 && f["answered_before_limit"] <= 30 && f["sessions_obtained"] == 0 && f["contact_locks"] >= 1 &&
+				f["codes_to_one_person"] <= 5 && f["other_people_reached"] == 0 && r.Exfiltrated == 0
+		}},
 	{Name: "credential-stuffing", Kind: "attack", Slow: true, Bound: "no session; targets locked; regulars log in", run: credentialStuffing,
 		pass: func(r *Result) bool {
 			f := r.Figures

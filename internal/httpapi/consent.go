@@ -217,9 +217,6 @@ func isConsent(err error, e *apiError) bool {
 // false.
 func consentError(err error) (apiError, bool) {
 	switch {
-	case errors.Is(err, errNoPerson):
-		return apiError{http.StatusUnauthorized, "unauthenticated", "no signed-in person",
-			"sign in to your personal space first (an operator's session is not a person's)"}, true
 	case errors.Is(err, consent.ErrDenied):
 		return apiError{http.StatusForbidden, "consent_denied", public.Message(err, "the person denied consent"),
 			public.Hint(err, "you may ask again once the denied request would have lapsed")}, true

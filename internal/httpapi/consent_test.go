@@ -175,7 +175,7 @@ func TestConsentOverHTTP(t *testing.T) {
 
 	// The person: not signed in, an operator's token, someone else.
 	c.me(t, "GET", "/v1/me/consents", "", nil).want(t, http.StatusUnauthorized, "unauthenticated")
-	c.call(t, req{Method: "GET", Path: "/v1/me/consents", Token: c.hr}).want(t, http.StatusUnauthorized, "unauthenticated")
+	c.call(t, req{Method: "GET", Path: "/v1/me/consents", Token: c.hr}).want(t, http.StatusForbidden, "forbidden")
 	c.decide(t, other, r.ID, "approve").want(t, http.StatusNotFound, "not_found")
 	c.decide(t, id, r.ID, "maybe").want(t, http.StatusBadRequest, "invalid_request")
 	c.me(t, "POST", "/v1/me/consents/"+r.ID, id, `{"decision":"approve","forever":true}`).want(t, http.StatusBadRequest, "invalid_request")

@@ -30,6 +30,7 @@ import (
 	"github.com/coffre/coffre/internal/auth"
 	"github.com/coffre/coffre/internal/guard"
 	"github.com/coffre/coffre/internal/identity"
+	"github.com/coffre/coffre/internal/me"
 	"github.com/coffre/coffre/internal/partner"
 	"github.com/coffre/coffre/internal/public"
 	"github.com/coffre/coffre/internal/store"
@@ -71,10 +72,12 @@ type Server struct {
 	// Seal drops the keys after POST /v1/sys/seal has audited the seal
 	// (nil: the server has no sealed keyring to return to, --dev).
 	Seal func(context.Context) error
-	// Subject identifies the signed-in person of a /v1/me request: their
-	// subject id, or an error (401). nil: no person can sign in yet, and
-	// every /v1/me route answers 401 (see subjectOf).
-	Subject func(r *http.Request) (string, error)
+	// Me signs persons in and serves their own routes (/v1/me/…); nil:
+	// those routes answer 404 signin_off.
+	Me *me.Service
+	// testPerson, set by tests only (export_test.go), stands for a
+	// person's session: the subject of a request that carries one.
+	testPerson func(*http.Request) (string, bool)
 }
 
 func (s *Server) defaults() {
@@ -329,6 +332,10 @@ func (s *Server) authed(h actorHandler) http.HandlerFunc {
 		tok, ok := bearer(r)
 		if !ok {
 			s.fail(w, r, nil, auth.ErrUnauthenticated)
+			return
+		}
+		if strings.HasPrefix(tok, me.SessionPrefix) {
+			s.personOnOperatorRoute(w, r)
 			return
 		}
 		a, err := s.Auth.Authenticate(r.Context(), tok, s.origin(r), r.UserAgent())

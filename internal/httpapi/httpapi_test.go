@@ -40,6 +40,7 @@ import (
 	"github.com/coffre/coffre/internal/envelope"
 	"github.com/coffre/coffre/internal/httpapi"
 	"github.com/coffre/coffre/internal/mask"
+	"github.com/coffre/coffre/internal/me"
 	"github.com/coffre/coffre/internal/partner"
 	"github.com/coffre/coffre/internal/policy"
 	"github.com/coffre/coffre/internal/rights"
@@ -92,6 +93,9 @@ type env struct {
 	auth   *auth.Service
 	policy *policy.Policy
 	clock  *clock
+	// keys is the keyring; me the persons' sign-in the API serves.
+	keys *envelope.Keyring
+	me   *me.Service
 	// seal and shares are the seal state and the shares of its unseal
 	// key (3 of 5) when the server starts sealed (envOptions.sealed).
 	seal   *seal.State
@@ -194,13 +198,19 @@ func newEnvOpts(t *testing.T, o envOptions) *env {
 		StepGroup:   cfg.Policy.StepGroup,
 		Guard:       httpapi.AdminGuard(v),
 	}
-	// A person's session, until subject sign-in lands: o.person, or the
-	// Test-Subject header (never on an operator's request).
-	subject := o.person
-	if subject == nil {
-		subject = func(r *http.Request) (string, error) { return r.Header.Get("Test-Subject"), nil }
-	}
-	api := &httpapi.Server{Vault: v, Auth: as, Logger: logger, MaxBodyBytes: maxBody, ReasonMaxLen: reasonMax, TrustedProxies: o.proxies, CA: o.ca, Subject: subject}
+	ms := &me.Service{Store: st, Keys: keys, Policy: cfg.Policy, Now: clk.Now}
+	api := &httpapi.Server{Vault: v, Auth: as, Logger: logger, MaxBodyBytes: maxBody, ReasonMaxLen: reasonMax, TrustedProxies: o.proxies, CA: o.ca, Me: ms}
+	// The vault-side person routes are tested as o.person's, or the
+	// Test-Subject header's, person (never on an operator's request);
+	// the sign-in itself in me_test.go.
+	httpapi.SetTestPerson(api, func(r *http.Request) (string, bool) {
+		if o.person != nil {
+			id, err := o.person(r)
+			return id, err == nil && id != ""
+		}
+		id := r.Header.Get("Test-Subject")
+		return id, id != ""
+	})
 	if hs != nil {
 		api.Checkpoints, api.Health = hs, hs
 	}
@@ -219,7 +229,7 @@ func newEnvOpts(t *testing.T, o envOptions) *env {
 		srv.Close()
 		raw.Close()
 	})
-	return &env{srv: srv, store: lite, vault: v, auth: as, policy: cfg.Policy, clock: clk, seal: state, shares: shares, coolingOff: o.coolingOff}
+	return &env{srv: srv, store: lite, vault: v, auth: as, policy: cfg.Policy, clock: clk, keys: keys, me: ms, seal: state, shares: shares, coolingOff: o.coolingOff}
 }
 
 // applyContacts moves the clock past the cooling-off of the contact

@@ -194,8 +194,6 @@ func rightsFace(err error) (apiError, bool) {
 		return apiError{http.StatusForbidden, "restricted", msg("this person's record is restricted"), hint("ask the data protection officer")}, true
 	case errors.Is(err, access.ErrBlockedByPerson):
 		return apiError{http.StatusForbidden, "blocked_by_person", msg("this person has blocked you from their record"), hint("the person decides this")}, true
-	case errors.Is(err, errNoPerson):
-		return apiError{http.StatusUnauthorized, "unauthenticated", "no valid personal session", "sign in to your personal space first (a one-time code sent to your contact address on file)"}, true
 	case errors.Is(err, vault.ErrNoHandler):
 		return apiError{http.StatusConflict, "no_handler", msg("no one handles the persons' requests here"), hint("write to the controller")}, true
 	case errors.Is(err, vault.ErrDecided):

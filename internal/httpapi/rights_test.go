@@ -75,21 +75,20 @@ func (e *rightsEnv) file(t *testing.T, kind string, fields []string, text string
 }
 
 // TestMeWithoutSession: every /v1/me route answers 401 to a request that
-// carries no person's session, an operator's token included: a person
-// is never named by the request itself.
+// carries no person's session, and 403 to an operator's: a person is
+// never named by the request itself.
 func TestMeWithoutSession(t *testing.T) {
 	e := newRightsEnv(t)
 	for _, rt := range []struct{ method, path string }{
 		{"GET", "/v1/me/data"}, {"POST", "/v1/me/requests"}, {"GET", "/v1/me/requests"},
 		{"POST", "/v1/me/blocks"}, {"GET", "/v1/me/blocks"}, {"DELETE", "/v1/me/blocks/unit:u2"},
 	} {
-		for _, tok := range []string{"", e.dpo} {
-			r := e.call(t, req{Method: rt.method, Path: rt.path, Token: tok, Body: map[string]string{"subject": e.subject}})
-			r.want(t, http.StatusUnauthorized, "unauthenticated")
-			if !strings.Contains(r.Err.Hint, "personal space") {
-				t.Errorf("%s %s: hint %q", rt.method, rt.path, r.Err.Hint)
-			}
+		r := e.call(t, req{Method: rt.method, Path: rt.path, Body: map[string]string{"subject": e.subject}})
+		r.want(t, http.StatusUnauthorized, "unauthenticated")
+		if !strings.Contains(r.Err.Hint, "POST /v1/me/login") {
+			t.Errorf("%s %s: hint %q", rt.method, rt.path, r.Err.Hint)
 		}
+		e.call(t, req{Method: rt.method, Path: rt.path, Token: e.dpo, Body: map[string]string{"subject": e.subject}}).want(t, http.StatusForbidden, "forbidden")
 	}
 }
 

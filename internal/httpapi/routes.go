@@ -33,7 +33,7 @@ const (
 	Purpose                         // an operator whose role may declare at least one purpose
 	Permission                      // an operator whose role holds Perm (and, for lookups, a purpose)
 	PartnerClient                   // a partner's client (partner listener only)
-	Person                          // the signed-in person the record is about (/v1/me), never an operator
+	Person                          // a person's own session (/v1/me/…): no operator's
 )
 
 // Allows reports whether an operator of role passes the rule (nil: no
@@ -49,7 +49,7 @@ func (a Access) Allows(role *policy.Role) bool {
 	case PartnerClient:
 		return false // no operator session is accepted on the partner listener
 	case Person:
-		return false // an operator's session is not a person's
+		return false // a person's routes take no operator's session
 	default:
 		return role != nil && role.Has(a.Perm) && (a.Perm != policy.PermLookup || len(role.Purposes) > 0)
 	}
@@ -66,7 +66,7 @@ func (a Access) String() string {
 	case PartnerClient:
 		return "partner client (certificate + API key)"
 	case Person:
-		return "the person (signed in)"
+		return "the person (their own session)"
 	default:
 		return "permission " + string(a.Perm)
 	}
@@ -82,6 +82,8 @@ type Route struct {
 	// the authenticated operator, after the route's rule was checked.
 	raw http.HandlerFunc
 	op  actorHandler
+	// me gets the person of a person's session (Person routes).
+	me personHandler
 	// audit names the action in the audit entry of a refusal (as the core
 	// names it when it refuses).
 	audit string
@@ -90,6 +92,9 @@ type Route struct {
 // handler is the route's handler with its rule enforced: the rule is not
 // only documentation, it is the first check of every request.
 func (s *Server) handler(rt Route) http.HandlerFunc {
+	if rt.me != nil {
+		return s.personAuthed(rt.me)
+	}
 	if rt.op == nil {
 		return rt.raw
 	}
@@ -135,7 +140,7 @@ func perm(p policy.Permission) Access { return Access{Kind: Permission, Perm: p}
 // routes is the API: every endpoint, its access rule and its handler. The
 // mux is built from it, and so is the authorization matrix.
 func (s *Server) routes() []Route {
-	pub, ses, pur, me := Access{Kind: Public}, Access{Kind: Session}, Access{Kind: Purpose}, Access{Kind: Person}
+	pub, ses, pur, you := Access{Kind: Public}, Access{Kind: Session}, Access{Kind: Purpose}, Access{Kind: Person}
 	return []Route{
 		{Method: "POST", Path: "/v1/auth/login", Access: pub, Doc: "password step of a login", raw: s.login},
 		{Method: "POST", Path: "/v1/auth/totp", Access: pub, Doc: "TOTP second factor", raw: s.totp},
@@ -164,10 +169,10 @@ func (s *Server) routes() []Route {
 		{Method: "POST", Path: "/v1/extensions", Access: pur, Doc: "ask for a budget extension", op: s.requestExtension, audit: "extension.request"},
 		{Method: "POST", Path: "/v1/extensions/{id}/approve", Access: perm(policy.PermSupervise), Doc: "approve an extension", op: s.approveExtension, audit: "extension.approve"},
 		{Method: "GET", Path: "/v1/consents/{id}", Access: pur, Doc: "one's consent request: pending, approved, denied, expired or used", op: s.consentStatus, audit: "consent.status"},
-		{Method: "GET", Path: "/v1/me/consents", Access: me, Doc: "the consent requests waiting for one's decision", raw: s.person(s.myConsents)},
-		{Method: "POST", Path: "/v1/me/consents/{id}", Access: me, Doc: "approve or deny a consent request", raw: s.person(s.decideConsent)},
-		{Method: "GET", Path: "/v1/me/contact-changes", Access: me, Doc: "one's pending contact change (fields, who, when: no value)", raw: s.person(s.myContactChanges)},
-		{Method: "POST", Path: "/v1/me/contact-changes/{id}/cancel", Access: me, Doc: "cancel one's pending contact change", raw: s.person(s.cancelContactChange)},
+		{Method: "GET", Path: "/v1/me/consents", Access: you, Doc: "the consent requests waiting for one's decision", me: s.asPerson(s.myConsents)},
+		{Method: "POST", Path: "/v1/me/consents/{id}", Access: you, Doc: "approve or deny a consent request", me: s.asPerson(s.decideConsent)},
+		{Method: "GET", Path: "/v1/me/contact-changes", Access: you, Doc: "one's pending contact change (fields, who, when: no value)", me: s.asPerson(s.myContactChanges)},
+		{Method: "POST", Path: "/v1/me/contact-changes/{id}/cancel", Access: you, Doc: "cancel one's pending contact change", me: s.asPerson(s.cancelContactChange)},
 		{Method: "GET", Path: "/v1/alerts", Access: perm(policy.PermSecurity), Doc: "the guard's alerts", op: s.alerts, audit: "alerts.list"},
 		{Method: "POST", Path: "/v1/operators/{id}/unlock", Access: perm(policy.PermSecurity), Doc: "lift a lock", op: s.unlock, audit: "guard.unlock"},
 		{Method: "POST", Path: "/v1/operators/{id}/sessions/revoke", Access: perm(policy.PermSecurity), Doc: "revoke an operator's sessions", op: s.revokeOperator, audit: "session.revoke_operator"},
@@ -186,12 +191,19 @@ func (s *Server) routes() []Route {
 		{Method: "GET", Path: "/v1/requests", Access: perm(policy.PermRights), Doc: "the persons' open requests, earliest due first: ids, kinds, fields, dates (nobody's id or words)", op: s.listRequests, audit: "request.list"},
 		{Method: "GET", Path: "/v1/requests/{id}", Access: perm(policy.PermRights), Doc: "open one request: whose, what the person wrote (an access to the person)", op: s.openRequest, audit: "request.open"},
 		{Method: "POST", Path: "/v1/requests/{id}", Access: perm(policy.PermRights), Doc: "decide a request: accept, refuse, extend (once, in the first month) or lift, with a reason", op: s.decideRequest, audit: "request.decide"},
-		{Method: "GET", Path: "/v1/me/data", Access: me, Doc: "the person's art. 15 package: their record, history, purposes, recipients, retention, whom to turn to", raw: s.person(s.myData)},
-		{Method: "POST", Path: "/v1/me/requests", Access: me, Doc: "file a request: rectification, restriction, erasure or objection", raw: s.person(s.fileRequest)},
-		{Method: "GET", Path: "/v1/me/requests", Access: me, Doc: "one's requests, their deadlines and answers", raw: s.person(s.myRequests)},
-		{Method: "POST", Path: "/v1/me/blocks", Access: me, Doc: "block a partner or a unit from one's record", raw: s.person(s.block)},
-		{Method: "GET", Path: "/v1/me/blocks", Access: me, Doc: "one's blocks", raw: s.person(s.myBlocks)},
-		{Method: "DELETE", Path: "/v1/me/blocks/{id}", Access: me, Doc: "remove a block", raw: s.person(s.unblock)},
+		{Method: "GET", Path: "/v1/me/data", Access: you, Doc: "the person's art. 15 package: their record, history, purposes, recipients, retention, whom to turn to", me: s.asPerson(s.myData)},
+		{Method: "POST", Path: "/v1/me/requests", Access: you, Doc: "file a request: rectification, restriction, erasure or objection", me: s.asPerson(s.fileRequest)},
+		{Method: "GET", Path: "/v1/me/requests", Access: you, Doc: "one's requests, their deadlines and answers", me: s.asPerson(s.myRequests)},
+		{Method: "POST", Path: "/v1/me/blocks", Access: you, Doc: "block a partner or a unit from one's record", me: s.asPerson(s.block)},
+		{Method: "GET", Path: "/v1/me/blocks", Access: you, Doc: "one's blocks", me: s.asPerson(s.myBlocks)},
+		{Method: "DELETE", Path: "/v1/me/blocks/{id}", Access: you, Doc: "remove a block", me: s.asPerson(s.unblock)},
+		{Method: "POST", Path: "/v1/me/login", Access: pub, Doc: "a person asks a one-time code for a contact on their record (the same answer either way)", raw: s.meLogin},
+		{Method: "POST", Path: "/v1/me/login/code", Access: pub, Doc: "a person's login token and code: their session", raw: s.meCode},
+		{Method: "GET", Path: "/v1/me/oidc/start", Access: pub, Doc: "a person signs in through the OpenID Connect provider: the redirect", raw: s.meOIDCStart},
+		{Method: "GET", Path: "/v1/me/oidc/callback", Access: pub, Doc: "the provider's answer: the person's session", raw: s.meOIDCCallback},
+		{Method: "GET", Path: "/v1/me", Access: you, Doc: "who the session is: the subject's id and verification phrase", me: s.meProfile},
+		{Method: "GET", Path: "/v1/me/accesses", Access: you, Doc: "the person's history: every entry about them, with its proofs and in words", me: s.meAccesses},
+		{Method: "POST", Path: "/v1/me/logout", Access: you, Doc: "end the person's session", me: s.meLogout},
 		{Method: "GET", Path: "/v1/audit/entries", Access: perm(policy.PermAudit), Doc: "audit entries", op: s.auditEntries, audit: "audit.entries"},
 		{Method: "GET", Path: "/v1/audit/checkpoint", Access: pub, Doc: "latest signed checkpoint", raw: s.checkpoint},
 		{Method: "GET", Path: "/v1/audit/proof/inclusion", Access: pub, Doc: "inclusion proof", raw: s.proof("index", "size", auditlog.InclusionProof)},
@@ -241,6 +253,9 @@ func Matrix(pol *policy.Policy) string {
 		}
 		b.WriteString("\n")
 	}
+	b.WriteString("\nRoutes for the person (their own session) take only a person's session, opened with POST /v1/me/login and /v1/me/login/code\n" +
+		"or through the OpenID Connect provider; it reaches those routes alone, about that person alone. An operator's session is\n" +
+		"refused on them (403), whatever its role, and a person's session on every other route (403).\n")
 	b.WriteString("\nThe partner listener (mutual TLS) serves only these, to partner clients:\n\n")
 	b.WriteString("| endpoint | rule | anonymous | operator session | partner client |\n| --- | --- | --- | --- | --- |\n")
 	for _, rt := range PartnerRoutes() {

@@ -6,6 +6,8 @@
 // and wrapped keys in rotate, blind-index generations in reindex, consent requests in consent,
 // pending contact changes in contact, the persons' requests and the limits on their records in
 // rights). Helpers take the narrow interface
+// and wrapped keys in rotate, blind-index generations in reindex, persons'
+// one-time codes and sessions in subjectauth). Helpers take the narrow interface
 // they use; only the stores implement all of Tx.
 //
 // Implementations: package store/sqlite (embedded default) and
@@ -29,6 +31,7 @@ import (
 	"github.com/coffre/coffre/internal/rotate"
 	"github.com/coffre/coffre/internal/seal"
 	"github.com/coffre/coffre/internal/subject"
+	"github.com/coffre/coffre/internal/subjectauth"
 )
 
 // Errors a store returns; callers branch on them with errors.Is.
@@ -100,4 +103,5 @@ type Tx interface {
 	consent.Requests
 	contact.Changes
 	rights.Store
+	subjectauth.Store
 }

@@ -445,7 +445,7 @@ func (v *Vault) ContactForChange(ctx context.Context, subjectID, id string) (not
 				delete(vals, name)
 			}
 		}
-		out, err = v.contactFrom(vals)
+		out, err = v.contactFrom(vals, v.notices.Contacts)
 		return err
 	})
 	return out, err

@@ -96,6 +96,22 @@ var ErrNoContact = errors.New("no contact on the record")
 // stored or logged. A subject erased or unknown is ErrNoContact; a
 // sealed vault or a store failure is an error to retry.
 func (v *Vault) Contact(ctx context.Context, subjectID string) (notice.Contact, error) {
+	return v.contactIn(ctx, subjectID, v.notices.Contacts)
+}
+
+// ContactField is where the person subject is told through one contact
+// field of their record (the one a sign-in code was asked for), with
+// their language; ErrNoContact if the field is not an email or phone
+// field, or the record does not hold it.
+func (v *Vault) ContactField(ctx context.Context, subjectID, field string) (notice.Contact, error) {
+	if f, ok := v.pol.Field(field); !ok || f.Type != policy.TypeEmail && f.Type != policy.TypePhone {
+		return notice.Contact{}, ErrNoContact
+	}
+	return v.contactIn(ctx, subjectID, []string{field})
+}
+
+// contactIn is the person's contact through fields, in that order.
+func (v *Vault) contactIn(ctx context.Context, subjectID string, fields []string) (notice.Contact, error) {
 	var row *subject.Row
 	err := v.store.View(ctx, func(ctx context.Context, tx store.Tx) (err error) {
 		row, err = tx.GetSubject(ctx, subjectID)
@@ -107,18 +123,18 @@ func (v *Vault) Contact(ctx context.Context, subjectID string) (notice.Contact, 
 	case err != nil:
 		return notice.Contact{}, fmt.Errorf("contact of %s: %w", subjectID, err)
 	}
-	return v.contactOf(row)
+	return v.contactOf(row, fields)
 }
 
-// contactOf reads where the person of row is told: only the contact and
-// language fields are decrypted.
-func (v *Vault) contactOf(row *subject.Row) (notice.Contact, error) {
+// contactOf reads where the person of row is told through fields: only
+// those and the language field are decrypted.
+func (v *Vault) contactOf(row *subject.Row, fields []string) (notice.Contact, error) {
 	dk, err := v.keys.OpenDEK(row.ID, row.DEKVersion, row.DEK)
 	if err != nil {
 		return notice.Contact{}, fmt.Errorf("open data key of %s: %w", row.ID, err)
 	}
 	want := func(name string) bool {
-		return name == v.notices.LanguageField || slices.Contains(v.notices.Contacts, name)
+		return name == v.notices.LanguageField || slices.Contains(fields, name)
 	}
 	vals := map[string]string{}
 	err = eachField(row.Fields, func(name string, ct []byte) error {
@@ -135,18 +151,18 @@ func (v *Vault) contactOf(row *subject.Row) (notice.Contact, error) {
 	if err != nil {
 		return notice.Contact{}, err
 	}
-	return v.contactFrom(vals)
+	return v.contactFrom(vals, fields)
 }
 
 // contactFrom is where a person is told, from the values of their
-// record's contact and language fields: the first email and phone in
-// the configured order; ErrNoContact if none.
-func (v *Vault) contactFrom(vals map[string]string) (notice.Contact, error) {
+// record's contact and language fields: the first email and phone of
+// fields; ErrNoContact if none.
+func (v *Vault) contactFrom(vals map[string]string, fields []string) (notice.Contact, error) {
 	c := notice.Contact{Lang: v.notices.Language}
 	if l := vals[v.notices.LanguageField]; l == "fr" || l == "en" {
 		c.Lang = l
 	}
-	for _, name := range v.notices.Contacts {
+	for _, name := range fields {
 		f, _ := v.pol.Field(name)
 		switch val := vals[name]; {
 		case val == "":

@@ -926,7 +926,7 @@ func (v *Vault) decide(ctx context.Context, tx store.Tx, a identity.Actor, f fou
 			// The record, and the address in it, are gone once erased:
 			// the confirmation carries the address, sealed under the
 			// root key for as long as it takes to send it.
-			c, err := v.contactOf(f.row)
+			c, err := v.contactOf(f.row, v.notices.Contacts)
 			switch {
 			case errors.Is(err, ErrNoContact):
 			case err != nil:

@@ -148,6 +148,34 @@ var queries = map[string]string{
 	"addIndex":     `INSERT OR IGNORE INTO lookup (hash, subject, gen) VALUES (?, ?, ?)`,
 	"dropIndexes":  `DELETE FROM lookup WHERE hash IN (SELECT hash FROM lookup WHERE gen = ? LIMIT ?)`,
 	"indexGens":    `SELECT gen, count(*) FROM lookup GROUP BY gen`,
+	// Subject sign-in (signin.go).
+	"putSigninCode": `INSERT INTO signin_codes (token, contact, subject, hash, created, expires) VALUES (?, ?, ?, ?, ?, ?)`,
+	"getSigninCode": `SELECT contact, subject, hash, created, expires, attempts, used FROM signin_codes WHERE token = ?`,
+	"codeAttempt":   `UPDATE signin_codes SET attempts = attempts + 1 WHERE token = ? RETURNING attempts`,
+	"spendCode":     `UPDATE signin_codes SET used = ?2 WHERE token = ?1 AND used = 0`,
+	// ?2 is now, ?3 the start of a window that began at or before it.
+	"signinRequest": `INSERT INTO signin_limits (key, requests, since) VALUES (?1, 1, ?2)
+		ON CONFLICT (key) DO UPDATE SET
+			requests = CASE WHEN signin_limits.since <= ?3 THEN 1 ELSE signin_limits.requests + 1 END,
+			since = CASE WHEN signin_limits.since <= ?3 THEN ?2 ELSE signin_limits.since END
+		RETURNING requests, since, failures, failed_at, locked_until`,
+	"signinFailure": `INSERT INTO signin_limits (key, failures, failed_at) VALUES (?1, 1, ?2)
+		ON CONFLICT (key) DO UPDATE SET
+			failures = CASE WHEN signin_limits.failed_at <= ?3 THEN 1 ELSE signin_limits.failures + 1 END,
+			failed_at = CASE WHEN signin_limits.failed_at <= ?3 THEN ?2 ELSE signin_limits.failed_at END
+		RETURNING requests, since, failures, failed_at, locked_until`,
+	"lockSignin": `INSERT INTO signin_limits (key, locked_until) VALUES (?1, ?2)
+		ON CONFLICT (key) DO UPDATE SET locked_until = ?2, failures = 0, failed_at = 0`,
+	"signinLimit":       `SELECT requests, since, failures, failed_at, locked_until FROM signin_limits WHERE key = ?`,
+	"putSubjectSession": `INSERT INTO subject_sessions (hash, subject, method, created, last_seen, expires, origin, user_agent) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+	"getSubjectSession": `SELECT subject, method, created, last_seen, expires, origin, user_agent FROM subject_sessions WHERE hash = ?`,
+	"touchSubjectSess":  `UPDATE subject_sessions SET last_seen = ? WHERE hash = ?`,
+	"deleteSubjectSess": `DELETE FROM subject_sessions WHERE hash = ?`,
+	"deleteSubjectAll":  `DELETE FROM subject_sessions WHERE subject = ?`,
+	"purgeSigninCodes":  `DELETE FROM signin_codes WHERE token IN (SELECT token FROM signin_codes WHERE expires < ?1 LIMIT ?2)`,
+	"purgeSubjectSess":  `DELETE FROM subject_sessions WHERE hash IN (SELECT hash FROM subject_sessions WHERE expires < ?1 LIMIT ?2)`,
+	"purgeSigninLimits": `DELETE FROM signin_limits WHERE key IN (SELECT key FROM signin_limits
+		WHERE since < ?1 AND failed_at < ?1 AND locked_until < ?1 LIMIT ?2)`,
 	// Delivery (delivery.go).
 	"unexpanded":   `SELECT id, ts, kind, payload FROM outbox WHERE kind = ? AND sent = 0 ORDER BY id LIMIT ?`,
 	"markExpanded": `UPDATE outbox SET sent = 1 WHERE id = ? AND sent = 0`,

@@ -65,6 +65,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"ConsentRequests", consentRequests},
 		{"ContactChanges", contactChanges},
 		{"Rights", rightsRequests},
+		{"Signin", signin},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
