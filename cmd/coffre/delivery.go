@@ -176,7 +176,8 @@ func personSender(cfg *config.Config, st store.Store, v *vault.Vault, keys me.Ke
 				return v.Contact(ctx, m.Recipient)
 			},
 		},
-		Render:      map[string]deliver.Render{consent.Kind: consent.Renderer(ct), contact.Kind: contact.Renderer(cc), rights.MessageKind: requests.Text},
+		Render: map[string]deliver.Render{consent.Kind: consent.Renderer(ct), contact.Kind: contact.Renderer(cc), rights.MessageKind: requests.Text,
+			me.CodeKind: me.CodeRenderer(keys)},
 		RenderGroup: map[string]deliver.RenderGroup{notice.Kind: group},
 		Email:       email,
 		SMS:         sms,

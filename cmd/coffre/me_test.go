@@ -2,23 +2,26 @@ package main
 
 import (
 	"context"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/pquerna/otp/totp"
 
-	"github.com/coffre/coffre/internal/audit"
 	"github.com/coffre/coffre/internal/auditlog"
+	"github.com/coffre/coffre/internal/config"
+	"github.com/coffre/coffre/internal/deliver"
+	"github.com/coffre/coffre/internal/deliver/delivertest"
 	"github.com/coffre/coffre/internal/identity"
 	"github.com/coffre/coffre/internal/me"
+	"github.com/coffre/coffre/internal/notice"
 	"github.com/coffre/coffre/internal/outbox"
 	"github.com/coffre/coffre/internal/store"
 	"github.com/coffre/coffre/internal/store/postgres/pgtest"
@@ -28,8 +31,8 @@ import (
 
 // TestPersonVerifiesHistory, end to end over HTTP on the demo server: a
 // caseworker reads a person; the person signs in with the one-time code
-// (read from its queued message, as the person channel's renderer opens
-// it); GET /v1/me/accesses shows the read with its proofs once the
+// (mailed to them by the delivery worker, like the read's notice, which
+// names the read's entry as SEQ:LEAFHASH); GET /v1/me/accesses shows the read with its proofs once the
 // integrator has signed it; `coffre audit verify-subject` accepts the
 // saved answer, and rejects it with an entry removed from the middle, or
 // without its newest entry when --newest names it.
@@ -49,6 +52,9 @@ func personVerifiesHistory(t *testing.T, pg string) {
 	}
 	defer a.close()
 	a.cfg.Partners.Listen = ""
+	mx := delivertest.StartSMTP(t)
+	a.cfg.Delivery.SMTP = config.SMTP{Host: mx.Host, Port: mx.Port, StartTLS: "none", From: "coffre@example.org"}
+	a.cfg.Delivery.Rates.Email = 1000
 	p := synth.Make(6, 0)
 	ids, _, err := a.vault.Import(ctx, identity.Actor{ID: "op_hr", Role: "hr-officer"}, []vault.ImportRow{{Num: 1, Unit: p.Unit, Fields: p.Fields}})
 	if err != nil {
@@ -98,24 +104,39 @@ func personVerifiesHistory(t *testing.T, pg string) {
 	}
 	json.Unmarshal(body, &view)
 
-	// The person signs in with a code sent to their address.
-	post(t, base+"/v1/me/login", map[string]string{"contact": p.Fields["email_personal"]}, &login)
-	var msgs []outbox.Message
-	a.health.View(ctx, func(ctx context.Context, tx store.Tx) error {
-		msgs, err = tx.Messages(ctx, 0, 100)
-		return err
-	})
-	var personCode string
-	for _, m := range msgs {
-		if m.Kind == me.CodeKind && m.Recipient == subject {
-			if personCode, _, err = me.OpenCode(a.keys.Ring, m); err != nil {
-				t.Fatal(err)
+	// The person is told: the notice in their mailbox names the entry,
+	// by index and leaf hash.
+	mail := func(kind string) string {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for time.Now().Before(deadline) {
+			for _, m := range mx.Mails() {
+				if m.Header(t).Get(deliver.HeaderEvent) == kind {
+					return m.Body(t)
+				}
 			}
+			time.Sleep(50 * time.Millisecond)
 		}
+		var ms []outbox.Message
+		a.health.View(ctx, func(ctx context.Context, tx store.Tx) (err error) { ms, err = tx.Messages(ctx, 0, 100); return err })
+		for _, m := range ms {
+			t.Logf("queued: %s %s %s tries %d %s", m.Kind, m.Channel, m.Status, m.Tries, m.LastError)
+		}
+		t.Fatalf("no %s message in the person's mailbox", kind)
+		return ""
 	}
-	if personCode == "" {
-		t.Fatalf("no code queued for %s: %+v", subject, msgs)
+	told := regexp.MustCompile(`(\d+):([0-9a-f]{64})`).FindStringSubmatch(mail(notice.Kind))
+	if told == nil || told[1] != fmt.Sprint(view.AuditSeq) {
+		t.Fatalf("the notice names %v, want entry %d with its leaf hash", told, view.AuditSeq)
 	}
+
+	// The person signs in with a code sent to their address, by mail.
+	post(t, base+"/v1/me/login", map[string]string{"contact": p.Fields["email_personal"]}, &login)
+	m := regexp.MustCompile(`(?:code is|est) ?: (\d{6,8})`).FindStringSubmatch(mail(me.CodeKind))
+	if m == nil {
+		t.Fatal("no code in the code message")
+	}
+	personCode := m[1]
 	post(t, base+"/v1/me/login/code", map[string]string{"login_token": login.Token, "code": personCode}, &ses)
 
 	// The history, once the integrator has signed the read (about 1 s).
@@ -127,7 +148,9 @@ func personVerifiesHistory(t *testing.T, pg string) {
 			var got auditlog.History
 			json.Unmarshal(body, &got)
 			for _, x := range got.Entries {
-				if x.Seq == view.AuditSeq && x.Summary != nil && x.Summary.Action == "read" && x.Summary.Role == "caseworker" && len(x.Proof) > 0 {
+				// The read, and the code and sign-in after it, all signed.
+				if x.Seq == view.AuditSeq && x.Summary != nil && x.Summary.Action == "read" && x.Summary.Role == "caseworker" && len(x.Proof) > 0 &&
+					len(got.Entries) >= 3 {
 					h = &got
 				}
 			}
@@ -160,7 +183,8 @@ func personVerifiesHistory(t *testing.T, pg string) {
 		}
 		return f
 	}
-	newest := fmt.Sprintf("%d:%s", h.Entries[0].Seq, hex.EncodeToString(audit.Hasher.HashLeaf(h.Entries[0].Leaf)))
+	// The newest entry a notice named: the read's (what the person got).
+	newest := told[0]
 	// The answer as saved, byte for byte.
 	code2, stdout, stderr := runCLI(t, "audit", "verify-subject", save("history.json", body), "--key", vkey, "--newest", newest)
 	if code2 != 0 || !strings.Contains(stdout, "history of "+subject+" verified") || !strings.Contains(stdout, "holds the notice's entry") {
@@ -172,8 +196,13 @@ func personVerifiesHistory(t *testing.T, pg string) {
 	if code2 != 1 || !strings.Contains(stderr, "an entry is missing") {
 		t.Errorf("verify-subject without a middle entry = %d, %q", code2, stderr)
 	}
+	// A history that stops before the entry the notice named.
 	cut := *h
-	cut.Entries = h.Entries[1:]
+	for i, x := range h.Entries {
+		if x.Seq == view.AuditSeq {
+			cut.Entries = h.Entries[i+1:]
+		}
+	}
 	code2, _, stderr = runCLI(t, "audit", "verify-subject", save("cut.json", &cut), "--key", vkey, "--newest", newest)
 	if code2 != 1 || !strings.Contains(stderr, "leaves it out") {
 		t.Errorf("verify-subject without the newest entry = %d, %q", code2, stderr)
