@@ -106,7 +106,9 @@ var queries = map[string]string{
 	"latestCheckpoint":  `SELECT size, root, note, range, x'', created, index_from, index_size, index_root, index_range FROM checkpoints ORDER BY size DESC LIMIT 1`,
 	"checkpointsAfter":  `SELECT size, root, note, range, leaves, created, index_from, index_size, index_root, index_range FROM checkpoints WHERE size > ? ORDER BY size LIMIT ?`,
 	// The subject index log (subjectindex.go).
-	"subjectHeads": `SELECT j.value, (SELECT max(seq) FROM subject_index WHERE subject = j.value) FROM json_each(?) j`,
+	// A head is the newest row the index log of size ?2 holds: rows a step
+	// wrote ahead of a checkpoint that did not commit are skipped.
+	"subjectHeads": `SELECT j.value, (SELECT seq FROM subject_index WHERE subject = j.value AND pos < ?2 ORDER BY seq DESC LIMIT 1) FROM json_each(?1) j`,
 	"subjectIndex": `SELECT seq, pos, prev FROM subject_index WHERE subject = ? AND pos < ? ORDER BY seq DESC LIMIT ?`,
 	"putIndexTile": `INSERT OR REPLACE INTO index_tiles (level, idx, hashes) VALUES (?, ?, ?)`,
 	"getIndexTile": `SELECT hashes FROM index_tiles WHERE level = ? AND idx = ?`,
