@@ -2,12 +2,10 @@ package postgres
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	"github.com/coffre/coffre/internal/audit"
 	"github.com/coffre/coffre/internal/store"
-	"github.com/jackc/pgx/v5"
 )
 
 var _ audit.SubjectIndex = (*tx)(nil)
@@ -97,17 +95,5 @@ func (t *tx) PutIndexTiles(ctx context.Context, tiles []audit.Tile) error {
 }
 
 func (t *tx) GetIndexTiles(ctx context.Context, ids []audit.TileID) (map[audit.TileID]audit.Tile, error) {
-	out := make(map[audit.TileID]audit.Tile, len(ids))
-	for _, id := range ids {
-		var h []byte
-		err := t.q.QueryRow(ctx, `SELECT hashes FROM index_tiles WHERE level = $1 AND idx = $2`, int64(id.Level), int64(id.Index)).Scan(&h)
-		if errors.Is(err, pgx.ErrNoRows) {
-			continue
-		}
-		if err != nil {
-			return nil, fmt.Errorf("get index tile %d/%d: %w", id.Level, id.Index, err)
-		}
-		out[id] = audit.Tile{ID: id, Hashes: h}
-	}
-	return out, nil
+	return t.getTiles(ctx, "index_tiles", ids)
 }

@@ -5,7 +5,6 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -111,17 +110,5 @@ func (t *tx) PutIndexTiles(ctx context.Context, tiles []audit.Tile) error {
 }
 
 func (t *tx) GetIndexTiles(ctx context.Context, ids []audit.TileID) (map[audit.TileID]audit.Tile, error) {
-	out := make(map[audit.TileID]audit.Tile, len(ids))
-	for _, id := range ids {
-		var h []byte
-		err := t.row(ctx, "getIndexTile", int64(id.Level), int64(id.Index)).Scan(&h)
-		if errors.Is(err, sql.ErrNoRows) {
-			continue
-		}
-		if err != nil {
-			return nil, fmt.Errorf("get index tile %d/%d: %w", id.Level, id.Index, err)
-		}
-		out[id] = audit.Tile{ID: id, Hashes: h}
-	}
-	return out, nil
+	return t.getTiles(ctx, "getIndexTile", "getIndexTiles", ids)
 }
