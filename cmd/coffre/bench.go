@@ -23,12 +23,13 @@ import (
 // The benchmarks are in internal/bench; this file parses their flags and
 // wires them to the vault.
 
-const benchUsage = `Usage: coffre bench import|read|rotate|audit|login [flags]
+const benchUsage = `Usage: coffre bench import|read|rotate|audit|history|login [flags]
 
   import   create a fresh data directory with N synthetic people (default 1,000,000)
   read     serve that directory in a child process and measure audited reads over HTTP
   rotate   measure those reads with and without a root key rotation under way, alternating
   audit    measure the audit log at scale: integration, verification, inclusion proofs
+  history  time a person's history with its proofs in a log of N entries (default 10,000,000)
   login    time a wrong password for an existing user against an unknown username
 
 Example:
@@ -36,6 +37,7 @@ Example:
   coffre bench read --data ./coffre-bench --duration 10s --concurrency 1,8,32
   coffre bench rotate --data ./coffre-bench --rounds 2 --window 10s
   coffre bench audit --entries 10000000 --data /tmp/coffre-audit-bench
+  coffre bench history --entries 10000000 --data /tmp/coffre-history-bench
   coffre bench login --attempts 1000
 `
 
@@ -50,6 +52,8 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return runBenchRotate(ctx, args[1:], stdout, stderr)
 		case "audit":
 			return runBenchAudit(ctx, args[1:], stdout, stderr)
+		case "history":
+			return runBenchHistory(ctx, args[1:], stdout, stderr)
 		case "login":
 			return runBenchLogin(ctx, args[1:], stdout, stderr)
 		case "-h", "--help", "help":
@@ -57,7 +61,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return flag.ErrHelp
 		}
 	}
-	return &usageError{msg: "want a subcommand: import, read, rotate, audit or login", hint: "coffre bench import --data ./coffre-bench, then coffre bench read --data ./coffre-bench"}
+	return &usageError{msg: "want a subcommand: import, read, rotate, audit, history or login", hint: "coffre bench import --data ./coffre-bench, then coffre bench read --data ./coffre-bench"}
 }
 
 func runBenchImport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -298,6 +302,110 @@ func runBenchAudit(ctx context.Context, args []string, stdout, stderr io.Writer)
 		return &usageError{msg: "--entries must be 1 to 100,000,000 and --proofs 1 to 1,000,000"}
 	}
 	rep, err := (&bench.AuditBench{Entries: *n, Proofs: *proofs, Dir: *data, CacheKiB: bulkCacheKiB, Log: stderr}).Run(ctx)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		return rep.WriteJSON(stdout)
+	}
+	rep.WriteText(stdout)
+	return nil
+}
+
+func runBenchHistory(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	const example = "coffre bench history --entries 10000000 --data /tmp/coffre-history-bench"
+	fs := newFlags("bench history", "[--entries N] [--subject-entries N] [--targets N] [--people N] [--queries N] [--data DIR] [--fresh] [--json]", example, stderr)
+	entries := fs.Int("entries", 10_000_000, "the audit log's size, in entries")
+	subjectEntries := fs.Int("subject-entries", 100, "entries about each target person, spread across the log")
+	targets := fs.Int("targets", 5, "target people with --subject-entries entries each; the others' entries are about anyone else")
+	people := fs.Int("people", 200_000, "synthetic people to import, whom the entries are about")
+	queries := fs.Int("queries", 1000, "histories to time, of the targets in turn")
+	data := fs.String("data", "./coffre-history-bench", "benchmark data `directory`: built when empty; an earlier bench history's is reused as it is")
+	fresh := fs.Bool("fresh", false, "first delete --data if it holds an earlier benchmark, and build again")
+	asJSON := fs.Bool("json", false, "print the result as JSON")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the timed histories to this `file`")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	switch {
+	case fs.NArg() != 0:
+		return &usageError{msg: "unexpected argument " + strconv.Quote(fs.Arg(0)), hint: example}
+	case *entries < 1000 || *entries > 100_000_000:
+		return &usageError{msg: "--entries must be between 1,000 and 100,000,000", hint: example}
+	case *subjectEntries < 1 || *subjectEntries > 100_000 || *targets < 1 || *targets > 100:
+		return &usageError{msg: "--subject-entries must be between 1 and 100,000 and --targets between 1 and 100", hint: example}
+	case 2*(*targets+1)**subjectEntries > *entries:
+		return &usageError{msg: "--entries must be at least 2 × --subject-entries × (--targets + 1), to spread the targets' entries", hint: example}
+	case *people < 2**targets+1 || *people > 10_000_000:
+		return &usageError{msg: "--people must be more than twice --targets, and at most 10,000,000", hint: example}
+	case *queries < 1 || *queries > 1_000_000:
+		return &usageError{msg: "--queries must be between 1 and 1,000,000", hint: example}
+	case *data == "":
+		return &usageError{msg: "--data must name a directory", hint: example}
+	}
+	d, err := bench.ReadHistoryData(*data)
+	reuse := err == nil && !*fresh
+	if !reuse {
+		if err := bench.PrepareDir(*data, *fresh); err != nil {
+			var de *bench.DirError
+			switch {
+			case errors.As(err, &de) && de.NotBench:
+				return &usageError{msg: err.Error(), hint: "choose another --data"}
+			case errors.As(err, &de):
+				return &usageError{msg: err.Error() + " and holds no " + bench.HistoryFile + " file", hint: "pass --fresh to delete the earlier benchmark in it, or choose another --data"}
+			}
+			return err
+		}
+		d = &bench.HistoryData{}
+	}
+	a, err := openApp(ctx, appOptions{dev: true, dataDir: *data, bulkCache: bulkCacheKiB}, stderr)
+	if err != nil {
+		return err
+	}
+	defer a.close()
+	b := &bench.HistoryBench{Store: a.store, Signer: a.signer, Entries: *entries, SubjectEntries: *subjectEntries,
+		Targets: *targets, Queries: *queries, Log: stderr}
+	if lite, ok := a.store.(*sqlite.Store); ok {
+		b.DBPath = lite.Path()
+	}
+	if reuse {
+		fmt.Fprintf(stderr, "reusing the log of %d entries built in %s (--fresh builds it again)\n", d.Entries, *data)
+	} else {
+		// An operator, so that bench read can serve the directory too.
+		op, err := a.auth.AddReadyOperator(ctx, "bench", "", "caseworker", "ac-versailles")
+		if err != nil {
+			return err
+		}
+		if err := bench.WriteOperator(*data, bench.Operator{Username: op.Operator.Username, Password: op.Password, TOTPSecret: op.TOTPSecret}); err != nil {
+			return err
+		}
+		actor := identity.Actor{ID: "bench-import", Role: "admin", Origin: "cli"}
+		imp, err := (&bench.ImportBench{People: *people, Batch: 50_000, Dir: *data, Progress: stderr,
+			ImportAll: func(ctx context.Context, next func() ([]vault.ImportRow, error), done func([]string, []vault.RowError) error) error {
+				return a.vault.ImportAll(ctx, actor, next, done)
+			}}).Run(ctx)
+		if err != nil {
+			return err
+		}
+		if b.People, err = bench.ReadIDs(filepath.Join(*data, bench.IDsFile)); err != nil {
+			return err
+		}
+		d.ImportSeconds = imp.Elapsed.Seconds()
+		if err := b.Build(ctx, d); err != nil {
+			return err
+		}
+		if err := bench.WriteHistoryData(*data, d); err != nil {
+			return err
+		}
+	}
+	if *cpuProfile != "" {
+		stop, err := bench.StartCPUProfile(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
+	rep, err := b.Measure(ctx, d)
 	if err != nil {
 		return err
 	}

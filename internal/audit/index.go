@@ -74,15 +74,25 @@ type IndexEntry struct {
 }
 
 // SubjectIndex is the storage of the subject index log, which the
-// integrator (package auditlog) writes with each checkpoint, in the same
-// transaction, and a person's history reads.
+// integrator (package auditlog) writes ahead of each checkpoint, in
+// transactions of a bounded number of rows, and a person's history reads.
+//
+// Rows at positions the latest checkpoint does not sign yet (Pos at or
+// beyond its index size) may exist: a step wrote them and did not reach
+// its checkpoint. Readers ignore them (the size arguments below), and the
+// next step writes them again: a row's content follows from the log
+// before it, so the rewrite is the same row, and whatever was there is
+// replaced ("cut back", as the edge tiles are).
 type SubjectIndex interface {
-	// SubjectHeads returns the Seq of the newest indexed entry of each of
-	// subjects that has one.
-	SubjectHeads(ctx context.Context, subjects []string) (map[string]int64, error)
-	// PutSubjectIndex stores entries; ErrConflict if a (Subject, Seq)
-	// exists.
-	PutSubjectIndex(ctx context.Context, entries []IndexEntry) error
+	// SubjectHeads returns the Seq of the newest entry with Pos < size
+	// (those an index log of size leaves holds) of each of subjects that
+	// has one.
+	SubjectHeads(ctx context.Context, size uint64, subjects []string) (map[string]int64, error)
+	// PutSubjectIndex stores entries, whose Pos are all from or more
+	// (from: the index size the latest checkpoint signs). A stored row of
+	// the same (Subject, Seq) at a position from or more is replaced; one
+	// below from is ErrConflict, and the call then leaves nothing.
+	PutSubjectIndex(ctx context.Context, from uint64, entries []IndexEntry) error
 	// SubjectIndex returns the entries of subject with Pos < size (those
 	// an index log of size leaves holds), newest first, at most limit.
 	SubjectIndex(ctx context.Context, subject string, size uint64, limit int) ([]IndexEntry, error)

@@ -17,6 +17,7 @@
 package auditlog
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -24,9 +25,11 @@ import (
 	"maps"
 	"net/http"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/coffre/coffre/internal/audit"
+	"github.com/coffre/coffre/internal/pace"
 	"github.com/coffre/coffre/internal/store"
 )
 
@@ -54,9 +57,41 @@ type Integrator struct {
 	Witnesses []string
 	// Client sends to witnesses (default: 10 s timeout).
 	Client *http.Client
+	// IndexRows bounds the subject index rows one write transaction holds
+	// (default DefaultIndexRows): a step writes its rows in transactions of
+	// at most that many, ahead of its checkpoint's, so that it never holds
+	// the store's writer, which reads' group commits wait for, for long.
+	IndexRows int
+	// Rest is how long a step rests after each of those transactions, as a
+	// multiple of the time its rows held the writer (0 means DefaultRest;
+	// negative, no rest): reads' group commits take the writer meanwhile,
+	// and a step holds it at most 1/(1+Rest) of the time.
+	Rest float64
 
 	size      uint64            // tree size after the last step (Run's own state)
 	witnessed map[string]uint64 // size each witness last accepted
+}
+
+// Defaults of an [Integrator]'s bounds on its hold of the writer; see
+// docs/design.md ("A history the person can verify is complete") and
+// docs/benchmarks.md ("Issue 14") for how they were chosen.
+const (
+	DefaultIndexRows = 250
+	DefaultRest      = 1.0
+)
+
+func (in *Integrator) indexRows() int {
+	if in.IndexRows <= 0 {
+		return DefaultIndexRows
+	}
+	return in.IndexRows
+}
+
+func (in *Integrator) rest() float64 {
+	if in.Rest == 0 {
+		return DefaultRest
+	}
+	return in.Rest
 }
 
 func (in *Integrator) maxBatch() int {
@@ -68,6 +103,12 @@ func (in *Integrator) maxBatch() int {
 
 // Step integrates the entries sequenced since the latest checkpoint and
 // stores a new signed checkpoint; it returns the tree size after the step.
+//
+// It writes in several transactions: the subject index rows first, at
+// most IndexRows at a time with a rest after each, then the checkpoint
+// with the tiles. Rows written by a step that stops before its
+// checkpoint lie beyond the signed index size, where readers ignore them
+// and the next step writes them again (see audit.SubjectIndex).
 func (in *Integrator) Step(ctx context.Context) (uint64, error) {
 	maxBatch := in.maxBatch()
 	var last *audit.StoredCheckpoint
@@ -112,7 +153,11 @@ func (in *Integrator) Step(ctx context.Context) (uint64, error) {
 				return err
 			}
 		}
-		heads, err = tx.SubjectHeads(ctx, slices.Sorted(maps.Keys(named)))
+		var signed uint64 // the index size last signs
+		if last.Index != nil {
+			signed = last.Index.Size
+		}
+		heads, err = tx.SubjectHeads(ctx, signed, slices.Sorted(maps.Keys(named)))
 		return err
 	})
 	if err != nil {
@@ -158,10 +203,10 @@ func (in *Integrator) Step(ctx context.Context) (uint64, error) {
 	stored := &audit.StoredCheckpoint{Size: cp.Size, Root: cp.Root, Note: cp.Note, Range: tree.Hashes(), Leaves: leaves, Created: now().UTC(),
 		Index: head, IndexRange: ix.tree.Hashes()}
 	tiles, indexTiles := tiler.Changed(), ix.tiler.Changed()
-	err = in.Store.Update(ctx, func(ctx context.Context, tx store.Tx) error {
-		// Another integrator (another node on the same store) may have
-		// moved on since the read above: then this step is stale and its
-		// tiles must not overwrite the newer ones.
+	// Another integrator (another node on the same store) may have moved
+	// on since the read above: then this step is stale, and its tiles must
+	// not overwrite the newer ones.
+	current := func(ctx context.Context, tx store.Tx) error {
 		now, err := tx.LatestCheckpoint(ctx)
 		if err != nil && !errors.Is(err, store.ErrNotFound) {
 			return err
@@ -169,16 +214,28 @@ func (in *Integrator) Step(ctx context.Context) (uint64, error) {
 		if err == nil && now.Size != last.Size {
 			return errStale
 		}
+		return nil
+	}
+	err = in.putIndexRows(ctx, ix, current)
+	if errors.Is(err, errStale) {
+		return last.Size, nil
+	}
+	if err != nil {
+		// A conflict here is a signed row where this step puts another:
+		// not a race between integrators (their rows are the same).
+		return 0, fmt.Errorf("integrate: %w", err)
+	}
+	err = in.Store.Update(ctx, func(ctx context.Context, tx store.Tx) error {
+		if err := current(ctx, tx); err != nil {
+			return err
+		}
 		if err := tx.PutCheckpoint(ctx, stored); err != nil {
 			return err
 		}
 		if err := tx.PutTiles(ctx, tiles); err != nil {
 			return err
 		}
-		if err := tx.PutIndexTiles(ctx, indexTiles); err != nil {
-			return err
-		}
-		return tx.PutSubjectIndex(ctx, ix.entries)
+		return tx.PutIndexTiles(ctx, indexTiles)
 	})
 	if errors.Is(err, errStale) || errors.Is(err, store.ErrConflict) {
 		return last.Size, nil // another integrator went first; the next step goes on from its checkpoint
@@ -190,9 +247,44 @@ func (in *Integrator) Step(ctx context.Context) (uint64, error) {
 	return tree.Size(), nil
 }
 
+// putIndexRows writes a step's subject index rows ahead of its
+// checkpoint, in key order, in transactions of at most IndexRows rows,
+// each checking first that the step is still current, and rests after
+// each but the last for Rest times the time its rows held the writer
+// (the time in its function: waiting for the writer, and the commit the
+// reads of the same group share, are not the step's own). In key order,
+// each transaction covers a range of subjects: it dirties only that
+// range's pages, and a page once.
+func (in *Integrator) putIndexRows(ctx context.Context, ix *indexStep, current func(context.Context, store.Tx) error) error {
+	rows := slices.Clone(ix.entries)
+	slices.SortFunc(rows, func(a, b audit.IndexEntry) int {
+		return cmp.Or(strings.Compare(a.Subject, b.Subject), cmp.Compare(a.Seq, b.Seq))
+	})
+	n := in.indexRows()
+	for i := 0; i < len(rows); i += n {
+		var held time.Duration
+		err := in.Store.Update(ctx, func(ctx context.Context, tx store.Tx) error {
+			t0 := time.Now()
+			defer func() { held += time.Since(t0) }() // a group run again runs it twice
+			if err := current(ctx, tx); err != nil {
+				return err
+			}
+			return tx.PutSubjectIndex(ctx, ix.signed, rows[i:min(i+n, len(rows))])
+		})
+		if err != nil {
+			return fmt.Errorf("subject index rows: %w", err)
+		}
+		if i+n < len(rows) {
+			pace.Rest(ctx, in.rest(), held)
+		}
+	}
+	return nil
+}
+
 // indexStep extends the subject index log by one step's entries.
 type indexStep struct {
 	from    int64
+	signed  uint64 // the index size the step goes on from
 	tree    *audit.Tree
 	tiler   *audit.Tiler     // nil: the tiles are not wanted
 	heads   map[string]int64 // newest seq per subject, as the step goes
@@ -213,7 +305,7 @@ func newIndexStep(last *audit.StoredCheckpoint, edges map[audit.TileID]audit.Til
 	if heads == nil {
 		heads = map[string]int64{}
 	}
-	return &indexStep{from: from, tree: tree, tiler: audit.NewTiler(size, slices.Collect(maps.Values(edges))), heads: heads}, nil
+	return &indexStep{from: from, signed: size, tree: tree, tiler: audit.NewTiler(size, slices.Collect(maps.Values(edges))), heads: heads}, nil
 }
 
 // add appends the index leaf of entry seq about subject, whose log leaf

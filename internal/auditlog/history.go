@@ -170,12 +170,25 @@ func SubjectHistory(ctx context.Context, s store.Store, subject string, size uin
 		if len(rows) > MaxHistoryEntries {
 			return fmt.Errorf("subject %s has more than %d entries", subject, MaxHistoryEntries)
 		}
-		// One prover per tree: a tile is read, and a node hashed, once for
-		// the whole history.
-		logProver := audit.NewProver(func(ids []audit.TileID) (map[audit.TileID]audit.Tile, error) { return tx.GetTiles(ctx, ids) })
-		indexProver := audit.NewProver(func(ids []audit.TileID) (map[audit.TileID]audit.Tile, error) { return tx.GetIndexTiles(ctx, ids) })
-		for _, r := range rows {
-			e := HistoryEntry{Seq: r.Seq, Index: r.Pos, Previous: r.Prev}
+		// The proofs of all the entries at once: one read of the tiles of
+		// each tree, and the nodes they share hashed once.
+		indexes, positions := make([]uint64, len(rows)), make([]uint64, len(rows))
+		for i, r := range rows {
+			if r.Seq < 1 || uint64(r.Seq) > c.Size {
+				return fmt.Errorf("entry %d of the subject index is not in the log of size %d", r.Seq, c.Size)
+			}
+			indexes[i], positions[i] = uint64(r.Seq-1), r.Pos
+		}
+		proofs, err := audit.InclusionProofs(indexes, c.Size, func(ids []audit.TileID) (map[audit.TileID]audit.Tile, error) { return tx.GetTiles(ctx, ids) })
+		if err != nil {
+			return fmt.Errorf("log proofs: %w", err)
+		}
+		indexProofs, err := audit.InclusionProofs(positions, c.Index.Size, func(ids []audit.TileID) (map[audit.TileID]audit.Tile, error) { return tx.GetIndexTiles(ctx, ids) })
+		if err != nil {
+			return fmt.Errorf("index proofs: %w", err)
+		}
+		for i, r := range rows {
+			e := HistoryEntry{Seq: r.Seq, Index: r.Pos, Previous: r.Prev, Proof: proofs[i], IndexProof: indexProofs[i]}
 			err := tx.AuditLeaves(ctx, r.Seq, r.Seq+1, func(_ int64, leaf []byte) error {
 				e.Leaf = bytes.Clone(leaf)
 				return nil
@@ -185,12 +198,6 @@ func SubjectHistory(ctx context.Context, s store.Store, subject string, size uin
 			}
 			if e.Leaf == nil {
 				return fmt.Errorf("entry %d of the subject index is not in the log: %w", r.Seq, store.ErrNotFound)
-			}
-			if e.Proof, err = logProver.Inclusion(uint64(r.Seq-1), c.Size); err != nil {
-				return fmt.Errorf("entry %d: %w", r.Seq, err)
-			}
-			if e.IndexProof, err = indexProver.Inclusion(r.Pos, c.Index.Size); err != nil {
-				return fmt.Errorf("entry %d: index: %w", r.Seq, err)
 			}
 			h.Entries = append(h.Entries, e)
 		}

@@ -391,3 +391,94 @@ func TestHistoryGolden(t *testing.T) {
 		t.Fatalf("golden history: %v", err)
 	}
 }
+
+// crashingStore fails its failAt-th Update before running it, as if the
+// process had stopped there.
+type crashingStore struct {
+	store.Store
+	updates, failAt int
+}
+
+func (s *crashingStore) Update(ctx context.Context, fn func(context.Context, store.Tx) error) error {
+	if s.updates++; s.updates == s.failAt {
+		return errors.New("stopped")
+	}
+	return s.Store.Update(ctx, fn)
+}
+
+// TestStepStopsBeforeCheckpoint: a step writes its index rows in several
+// transactions ahead of its checkpoint; stopped after some of them (or
+// all), it leaves rows beyond the signed index size, which histories
+// ignore and the next step writes again, replacing even a wrong one.
+func TestStepStopsBeforeCheckpoint(t *testing.T) {
+	for _, failAt := range []int{1, 2, 4, 5} { // of 4 row transactions, then the checkpoint's
+		t.Run(fmt.Sprintf("update %d", failAt), func(t *testing.T) {
+			st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "coffre.db"), sqlite.Options{IDs: sqlitetest.IDs()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer st.Close()
+			signer, _ := audit.NewSigner(auditlog.Origin, bytes.Repeat([]byte{7}, 32))
+			vkey := signer.VerifierKey()
+			appendN(t, st, 10)
+			if size, err := (&auditlog.Integrator{Store: st, Signer: signer}).Step(ctx); err != nil || size != 10 {
+				t.Fatalf("Step = %d, %v", size, err)
+			}
+			appendN(t, st, 9) // 11…19: 7 about a subject (12 and 16 are not)
+			crash := &crashingStore{Store: st, failAt: failAt}
+			in := &auditlog.Integrator{Store: crash, Signer: signer, IndexRows: 2, Rest: -1}
+			if _, err := in.Step(ctx); err == nil || crash.updates != failAt {
+				t.Fatalf("Step = %v after %d updates; want it stopped at update %d", err, crash.updates, failAt)
+			}
+			var signed uint64
+			st.View(ctx, func(ctx context.Context, tx store.Tx) error {
+				c, err := tx.LatestCheckpoint(ctx)
+				if err == nil {
+					signed = c.Index.Size
+				}
+				return err
+			})
+			// A row written ahead that is not what the next step makes.
+			err = st.Update(ctx, func(ctx context.Context, tx store.Tx) error {
+				return tx.PutSubjectIndex(ctx, signed, []audit.IndexEntry{{Subject: "sub_1", Seq: 13, Pos: signed + 100, Prev: 999}})
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, s := range []string{"sub_0", "sub_1", "sub_2"} {
+				h := history(t, st, s, 0)
+				if _, err := auditlog.VerifyHistory(h, vkey, nil); err != nil {
+					t.Fatalf("history of %s at the checkpoint before the stop: %v", s, err)
+				}
+				if h.Entries[0].Seq > 10 {
+					t.Fatalf("history of %s at size 10 holds entry %d", s, h.Entries[0].Seq)
+				}
+			}
+			in = &auditlog.Integrator{Store: st, Signer: signer}
+			if size, err := in.Step(ctx); err != nil || size != 19 {
+				t.Fatalf("the next Step = %d, %v; want 19", size, err)
+			}
+			if rep, err := auditlog.Verify(ctx, st, vkey); err != nil || rep.Size != 19 {
+				t.Fatalf("Verify = %+v, %v", rep, err)
+			}
+			for _, s := range []string{"sub_0", "sub_1", "sub_2"} {
+				h := history(t, st, s, 0)
+				var got, want []int64
+				for _, e := range h.Entries {
+					got = append(got, e.Seq)
+				}
+				for seq := int64(19); seq >= 1; seq-- {
+					if fmt.Sprintf("sub_%d", seq%3) == s && seq%4 != 0 {
+						want = append(want, seq)
+					}
+				}
+				if !slices.Equal(got, want) {
+					t.Fatalf("history of %s holds %v, want %v", s, got, want)
+				}
+				if _, err := auditlog.VerifyHistory(h, vkey, newestOf(h)); err != nil {
+					t.Fatalf("history of %s: %v", s, err)
+				}
+			}
+		})
+	}
+}

@@ -2,25 +2,25 @@ package postgres
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	"github.com/coffre/coffre/internal/audit"
 	"github.com/coffre/coffre/internal/store"
-	"github.com/jackc/pgx/v5"
 )
 
 var _ audit.SubjectIndex = (*tx)(nil)
 
-func (t *tx) SubjectHeads(ctx context.Context, subjects []string) (map[string]int64, error) {
+func (t *tx) SubjectHeads(ctx context.Context, size uint64, subjects []string) (map[string]int64, error) {
 	out := make(map[string]int64, len(subjects))
 	if len(subjects) == 0 {
 		return out, nil
 	}
-	// One index descent per subject (max over the primary key), not a scan
-	// of every entry of the subjects named.
+	// One index descent per subject (the newest row the index log of size
+	// $2 holds, by the primary key), not a scan of every entry of the
+	// subjects named; rows a step wrote ahead of a checkpoint that did not
+	// commit are skipped.
 	rows, err := t.q.Query(ctx, `SELECT s, h FROM unnest($1::text[]) AS s,
-		LATERAL (SELECT max(seq) AS h FROM subject_index WHERE subject = s) m WHERE h IS NOT NULL`, subjects)
+		LATERAL (SELECT seq AS h FROM subject_index WHERE subject = s AND pos < $2 ORDER BY seq DESC LIMIT 1) m`, subjects, int64(min(size, 1<<62)))
 	if err != nil {
 		return nil, fmt.Errorf("subject heads: %w", err)
 	}
@@ -36,22 +36,30 @@ func (t *tx) SubjectHeads(ctx context.Context, subjects []string) (map[string]in
 	return out, rows.Err()
 }
 
-func (t *tx) PutSubjectIndex(ctx context.Context, entries []audit.IndexEntry) error {
+func (t *tx) PutSubjectIndex(ctx context.Context, from uint64, entries []audit.IndexEntry) error {
 	if len(entries) == 0 {
 		return nil
 	}
 	subjects, seqs := make([]string, len(entries)), make([]int64, len(entries))
 	pos, prev := make([]int64, len(entries)), make([]int64, len(entries))
 	for i, e := range entries {
+		if e.Pos < from {
+			return fmt.Errorf("put subject index: entry %d at position %d, below the signed size %d", e.Seq, e.Pos, from)
+		}
 		subjects[i], seqs[i], pos[i], prev[i] = e.Subject, e.Seq, int64(e.Pos), e.Prev
 	}
+	// A row written ahead of a checkpoint that did not commit (at from or
+	// beyond) is replaced; a signed one is not, and is not counted.
 	n, err := t.exec(ctx, "put subject index", `INSERT INTO subject_index (subject, seq, pos, prev)
-		SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[]) ON CONFLICT DO NOTHING`, subjects, seqs, pos, prev)
+		SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[])
+		ON CONFLICT (subject, seq) DO UPDATE SET pos = excluded.pos, prev = excluded.prev WHERE subject_index.pos >= $5`,
+		subjects, seqs, pos, prev, int64(min(from, 1<<62)))
 	if err != nil {
 		return err
 	}
 	if n != int64(len(entries)) {
-		return fmt.Errorf("put subject index: %d of %d written: %w", n, len(entries), store.ErrConflict)
+		// The caller's transaction fails, leaving nothing.
+		return fmt.Errorf("put subject index: %d of %d written, the others are signed: %w", n, len(entries), store.ErrConflict)
 	}
 	return nil
 }
@@ -87,17 +95,5 @@ func (t *tx) PutIndexTiles(ctx context.Context, tiles []audit.Tile) error {
 }
 
 func (t *tx) GetIndexTiles(ctx context.Context, ids []audit.TileID) (map[audit.TileID]audit.Tile, error) {
-	out := make(map[audit.TileID]audit.Tile, len(ids))
-	for _, id := range ids {
-		var h []byte
-		err := t.q.QueryRow(ctx, `SELECT hashes FROM index_tiles WHERE level = $1 AND idx = $2`, int64(id.Level), int64(id.Index)).Scan(&h)
-		if errors.Is(err, pgx.ErrNoRows) {
-			continue
-		}
-		if err != nil {
-			return nil, fmt.Errorf("get index tile %d/%d: %w", id.Level, id.Index, err)
-		}
-		out[id] = audit.Tile{ID: id, Hashes: h}
-	}
-	return out, nil
+	return t.getTiles(ctx, "index_tiles", ids)
 }

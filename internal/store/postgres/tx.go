@@ -771,17 +771,37 @@ func (t *tx) PutTiles(ctx context.Context, tiles []audit.Tile) error {
 }
 
 func (t *tx) GetTiles(ctx context.Context, ids []audit.TileID) (map[audit.TileID]audit.Tile, error) {
+	return t.getTiles(ctx, "tiles", ids)
+}
+
+// getTiles reads tiles of table in one query, however many: a person's
+// history needs hundreds.
+func (t *tx) getTiles(ctx context.Context, table string, ids []audit.TileID) (map[audit.TileID]audit.Tile, error) {
 	out := make(map[audit.TileID]audit.Tile, len(ids))
-	for _, id := range ids {
+	if len(ids) == 0 {
+		return out, nil
+	}
+	levels, idxs := make([]int64, len(ids)), make([]int64, len(ids))
+	for i, id := range ids {
+		levels[i], idxs[i] = int64(id.Level), int64(id.Index)
+	}
+	rows, err := t.q.Query(ctx, `SELECT t.level, t.idx, t.hashes FROM unnest($1::bigint[], $2::bigint[]) AS w(level, idx)
+		JOIN `+table+` t ON t.level = w.level AND t.idx = w.idx`, levels, idxs)
+	if err != nil {
+		return nil, fmt.Errorf("get %d tiles: %w", len(ids), err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var level, idx int64
 		var h []byte
-		err := t.q.QueryRow(ctx, `SELECT hashes FROM tiles WHERE level = $1 AND idx = $2`, int64(id.Level), int64(id.Index)).Scan(&h)
-		if errors.Is(err, pgx.ErrNoRows) {
-			continue
+		if err := rows.Scan(&level, &idx, &h); err != nil {
+			return nil, fmt.Errorf("get %d tiles: %w", len(ids), err)
 		}
-		if err != nil {
-			return nil, fmt.Errorf("get tile %d/%d: %w", id.Level, id.Index, err)
-		}
+		id := audit.TileID{Level: uint(level), Index: uint64(idx)}
 		out[id] = audit.Tile{ID: id, Hashes: h}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("get %d tiles: %w", len(ids), err)
 	}
 	return out, nil
 }

@@ -18,9 +18,9 @@ func multiRow(head, row, tail string, n int) string {
 }
 
 // bulkStmt returns the prepared multi-row INSERT of n rows for table, made
-// once per (table, n) on the writer connection.
+// once per (statement, n) on the writer connection.
 func (t *tx) bulkStmt(ctx context.Context, head, row, tail string, n int) (*sql.Stmt, error) {
-	key := fmt.Sprintf("%s/%d", head, n)
+	key := fmt.Sprintf("%s/%s/%d", head, tail, n)
 	if st, ok := t.st.bulk[key]; ok {
 		return st, nil
 	}
@@ -37,9 +37,10 @@ func (t *tx) bulkStmt(ctx context.Context, head, row, tail string, n int) (*sql.
 
 // bulkExec inserts n rows of args (the same number of arguments each)
 // with multi-row statements of at most most rows, and returns the rows it
-// changed. A tail shorter than most goes in pieces of powers of two, so
-// that a few prepared statements serve every n.
-func (t *tx) bulkExec(ctx context.Context, head, row string, n, most int, args []any) (int64, error) {
+// changed. The rest shorter than most goes in pieces of powers of two, so
+// that a few prepared statements serve every n. end is SQL after the rows
+// (an ON CONFLICT clause), endArgs its parameters, in each statement.
+func (t *tx) bulkExec(ctx context.Context, head, row, end string, n, most int, args []any, endArgs ...any) (int64, error) {
 	ctx = noCancel(ctx)
 	per := len(args) / n
 	var changed int64
@@ -49,13 +50,16 @@ func (t *tx) bulkExec(ctx context.Context, head, row string, n, most int, args [
 			k /= 2
 		}
 		part := args[done*per : (done+k)*per]
+		if len(endArgs) > 0 {
+			part = append(part[:len(part):len(part)], endArgs...)
+		}
 		var res sql.Result
 		var err error
 		if t.st == nil {
-			res, err = t.q.ExecContext(ctx, multiRow(head, row, "", k), part...)
+			res, err = t.q.ExecContext(ctx, multiRow(head, row, end, k), part...)
 		} else {
 			var st *sql.Stmt
-			if st, err = t.bulkStmt(ctx, head, row, "", k); err == nil {
+			if st, err = t.bulkStmt(ctx, head, row, end, k); err == nil {
 				res, err = st.ExecContext(ctx, part...)
 			}
 		}
@@ -97,7 +101,7 @@ func (t *tx) PutIndexes(ctx context.Context, gen uint32, hashes [][]byte, subjec
 	// copy of every page it touches) and no existence check first; when it
 	// wrote fewer rows than given, a hash was taken: remove the rows this
 	// call wrote (matching hash and subject) and report the conflict.
-	n, err := t.bulkExec(ctx, "INSERT OR IGNORE INTO lookup (hash, subject, gen) VALUES ", "(?, ?, ?)", len(hashes), indexRows, args)
+	n, err := t.bulkExec(ctx, "INSERT OR IGNORE INTO lookup (hash, subject, gen) VALUES ", "(?, ?, ?)", "", len(hashes), indexRows, args)
 	if err != nil {
 		return fmt.Errorf("put indexes: %w", err)
 	}
@@ -144,7 +148,7 @@ func (t *tx) PutSubjects(ctx context.Context, rows []*subject.Row) error {
 		}
 		args = append(args, seq, legacy, s.Unit, s.DEK, s.DEKVersion, s.Fields, micros(s.Created), micros(s.Updated))
 	}
-	n, err := t.bulkExec(ctx, "INSERT OR IGNORE INTO subjects (seq, id, unit, dek, dek_version, fields, created, updated) VALUES ", "(?, ?, ?, ?, ?, ?, ?, ?)", len(rows), subjectRows, args)
+	n, err := t.bulkExec(ctx, "INSERT OR IGNORE INTO subjects (seq, id, unit, dek, dek_version, fields, created, updated) VALUES ", "(?, ?, ?, ?, ?, ?, ?, ?)", "", len(rows), subjectRows, args)
 	if err != nil {
 		return fmt.Errorf("put subjects: %w", err)
 	}

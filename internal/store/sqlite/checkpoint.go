@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -107,17 +108,53 @@ func (t *tx) PutTiles(ctx context.Context, tiles []audit.Tile) error {
 }
 
 func (t *tx) GetTiles(ctx context.Context, ids []audit.TileID) (map[audit.TileID]audit.Tile, error) {
+	return t.getTiles(ctx, "getTile", "getTiles", ids)
+}
+
+// getTiles reads tiles by one statement for one id, else by one statement
+// for them all (a JSON array of [level, idx] pairs): a person's history
+// needs hundreds.
+func (t *tx) getTiles(ctx context.Context, one, many string, ids []audit.TileID) (map[audit.TileID]audit.Tile, error) {
 	out := make(map[audit.TileID]audit.Tile, len(ids))
-	for _, id := range ids {
+	switch len(ids) {
+	case 0:
+		return out, nil
+	case 1:
 		var h []byte
-		err := t.row(ctx, "getTile", int64(id.Level), int64(id.Index)).Scan(&h)
+		err := t.row(ctx, one, int64(ids[0].Level), int64(ids[0].Index)).Scan(&h)
 		if errors.Is(err, sql.ErrNoRows) {
-			continue
+			return out, nil
 		}
 		if err != nil {
-			return nil, fmt.Errorf("get tile %d/%d: %w", id.Level, id.Index, err)
+			return nil, fmt.Errorf("get tile %d/%d: %w", ids[0].Level, ids[0].Index, err)
 		}
+		out[ids[0]] = audit.Tile{ID: ids[0], Hashes: h}
+		return out, nil
+	}
+	pairs := make([][2]uint64, len(ids))
+	for i, id := range ids {
+		pairs[i] = [2]uint64{uint64(id.Level), id.Index}
+	}
+	list, err := json.Marshal(pairs)
+	if err != nil {
+		return nil, fmt.Errorf("get tiles: %w", err)
+	}
+	rows, err := t.rows(ctx, many, string(list))
+	if err != nil {
+		return nil, fmt.Errorf("get %d tiles: %w", len(ids), err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var level, idx int64
+		var h []byte
+		if err := rows.Scan(&level, &idx, &h); err != nil {
+			return nil, fmt.Errorf("get %d tiles: %w", len(ids), err)
+		}
+		id := audit.TileID{Level: uint(level), Index: uint64(idx)}
 		out[id] = audit.Tile{ID: id, Hashes: h}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("get %d tiles: %w", len(ids), err)
 	}
 	return out, nil
 }

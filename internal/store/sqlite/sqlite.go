@@ -322,7 +322,49 @@ func (s *Store) Path() string { return s.path }
 // goSteps are migration steps SQL cannot do, run after the file they are
 // named by, in its transaction.
 var goSteps = map[string]func(context.Context, *sql.Conn) error{
-	"008_audit_leaf.sql": migrateAuditLeaves,
+	"008_audit_leaf.sql":  migrateAuditLeaves,
+	"024_tiles_rowid.sql": addTileStrata,
+}
+
+// addTileStrata gives each full tile of the log and of the subject index
+// its stratum (audit.WithStratum), which tiles written from now on have.
+func addTileStrata(ctx context.Context, c *sql.Conn) error {
+	const batch = 1000
+	for _, table := range []string{"tiles", "index_tiles"} {
+		type row struct {
+			level, idx int64
+			hashes     []byte
+		}
+		for level, idx := int64(-1), int64(-1); ; {
+			rows, err := c.QueryContext(ctx, `SELECT level, idx, hashes FROM `+table+` WHERE (level, idx) > (?, ?) AND length(hashes) = ? ORDER BY level, idx LIMIT ?`,
+				level, idx, audit.TileWidth*32, batch)
+			if err != nil {
+				return err
+			}
+			var full []row
+			for rows.Next() {
+				var r row
+				if err := rows.Scan(&r.level, &r.idx, &r.hashes); err != nil {
+					rows.Close()
+					return err
+				}
+				full = append(full, r)
+			}
+			if err := rows.Close(); err != nil {
+				return err
+			}
+			for _, r := range full {
+				if _, err := c.ExecContext(ctx, `UPDATE `+table+` SET hashes = ? WHERE level = ? AND idx = ?`, audit.WithStratum(r.hashes), r.level, r.idx); err != nil {
+					return err
+				}
+			}
+			if len(full) < batch {
+				break
+			}
+			level, idx = full[len(full)-1].level, full[len(full)-1].idx
+		}
+	}
+	return nil
 }
 
 // migrateAuditLeaves copies the audit entries of the column layout into

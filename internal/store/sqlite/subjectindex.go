@@ -5,7 +5,6 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -22,7 +21,7 @@ const subjectIndexRows = 1024
 // SubjectHeads looks the subjects up in one statement (a JSON array of
 // them), one descent of the primary key each, rather than a statement per
 // subject: a step names up to 20,000.
-func (t *tx) SubjectHeads(ctx context.Context, subjects []string) (map[string]int64, error) {
+func (t *tx) SubjectHeads(ctx context.Context, size uint64, subjects []string) (map[string]int64, error) {
 	out := make(map[string]int64, len(subjects))
 	if len(subjects) == 0 {
 		return out, nil
@@ -31,7 +30,7 @@ func (t *tx) SubjectHeads(ctx context.Context, subjects []string) (map[string]in
 	if err != nil {
 		return nil, fmt.Errorf("subject heads: %w", err)
 	}
-	rows, err := t.rows(ctx, "subjectHeads", string(list))
+	rows, err := t.rows(ctx, "subjectHeads", string(list), int64(min(size, 1<<62)))
 	if err != nil {
 		return nil, fmt.Errorf("subject heads: %w", err)
 	}
@@ -49,7 +48,7 @@ func (t *tx) SubjectHeads(ctx context.Context, subjects []string) (map[string]in
 	return out, rows.Err()
 }
 
-func (t *tx) PutSubjectIndex(ctx context.Context, entries []audit.IndexEntry) error {
+func (t *tx) PutSubjectIndex(ctx context.Context, from uint64, entries []audit.IndexEntry) error {
 	if len(entries) == 0 {
 		return nil
 	}
@@ -61,14 +60,23 @@ func (t *tx) PutSubjectIndex(ctx context.Context, entries []audit.IndexEntry) er
 	})
 	args := make([]any, 0, 4*len(entries))
 	for _, e := range sorted {
+		if e.Pos < from {
+			return fmt.Errorf("put subject index: entry %d at position %d, below the signed size %d", e.Seq, e.Pos, from)
+		}
 		args = append(args, e.Subject, e.Seq, int64(e.Pos), e.Prev)
 	}
-	_, err := t.bulkExec(ctx, "INSERT INTO subject_index (subject, seq, pos, prev) VALUES ", "(?, ?, ?, ?)", len(entries), subjectIndexRows, args)
-	if isConstraint(err) {
-		return fmt.Errorf("put subject index: %w", store.ErrConflict)
-	}
+	// A row written ahead of a checkpoint that did not commit (at from or
+	// beyond) is replaced; a signed one is not, and is not counted. An
+	// upsert cannot abort, so it needs no statement journal.
+	n, err := t.bulkExec(ctx, "INSERT INTO subject_index (subject, seq, pos, prev) VALUES ", "(?, ?, ?, ?)",
+		" ON CONFLICT (subject, seq) DO UPDATE SET pos = excluded.pos, prev = excluded.prev WHERE subject_index.pos >= ?",
+		len(entries), subjectIndexRows, args, int64(min(from, 1<<62)))
 	if err != nil {
 		return fmt.Errorf("put subject index: %w", err)
+	}
+	if n != int64(len(entries)) {
+		// The caller's transaction (or savepoint) fails, leaving nothing.
+		return fmt.Errorf("put subject index: %d of %d written, the others are signed: %w", n, len(entries), store.ErrConflict)
 	}
 	return nil
 }
@@ -102,17 +110,5 @@ func (t *tx) PutIndexTiles(ctx context.Context, tiles []audit.Tile) error {
 }
 
 func (t *tx) GetIndexTiles(ctx context.Context, ids []audit.TileID) (map[audit.TileID]audit.Tile, error) {
-	out := make(map[audit.TileID]audit.Tile, len(ids))
-	for _, id := range ids {
-		var h []byte
-		err := t.row(ctx, "getIndexTile", int64(id.Level), int64(id.Index)).Scan(&h)
-		if errors.Is(err, sql.ErrNoRows) {
-			continue
-		}
-		if err != nil {
-			return nil, fmt.Errorf("get index tile %d/%d: %w", id.Level, id.Index, err)
-		}
-		out[id] = audit.Tile{ID: id, Hashes: h}
-	}
-	return out, nil
+	return t.getTiles(ctx, "getIndexTile", "getIndexTiles", ids)
 }

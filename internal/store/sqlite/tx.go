@@ -102,14 +102,18 @@ var queries = map[string]string{
 	"resolvePseudonym":  `SELECT subject FROM pseudonyms WHERE sector = ? AND pseudonym = ?`,
 	"putTile":           `INSERT OR REPLACE INTO tiles (level, idx, hashes) VALUES (?, ?, ?)`,
 	"getTile":           `SELECT hashes FROM tiles WHERE level = ? AND idx = ?`,
+	"getTiles":          `SELECT t.level, t.idx, t.hashes FROM json_each(?) j JOIN tiles t ON t.level = j.value ->> 0 AND t.idx = j.value ->> 1`,
 	"putCheckpoint":     `INSERT INTO checkpoints (size, root, note, range, leaves, created, index_from, index_size, index_root, index_range) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 	"latestCheckpoint":  `SELECT size, root, note, range, x'', created, index_from, index_size, index_root, index_range FROM checkpoints ORDER BY size DESC LIMIT 1`,
 	"checkpointsAfter":  `SELECT size, root, note, range, leaves, created, index_from, index_size, index_root, index_range FROM checkpoints WHERE size > ? ORDER BY size LIMIT ?`,
 	// The subject index log (subjectindex.go).
-	"subjectHeads": `SELECT j.value, (SELECT max(seq) FROM subject_index WHERE subject = j.value) FROM json_each(?) j`,
-	"subjectIndex": `SELECT seq, pos, prev FROM subject_index WHERE subject = ? AND pos < ? ORDER BY seq DESC LIMIT ?`,
-	"putIndexTile": `INSERT OR REPLACE INTO index_tiles (level, idx, hashes) VALUES (?, ?, ?)`,
-	"getIndexTile": `SELECT hashes FROM index_tiles WHERE level = ? AND idx = ?`,
+	// A head is the newest row the index log of size ?2 holds: rows a step
+	// wrote ahead of a checkpoint that did not commit are skipped.
+	"subjectHeads":  `SELECT j.value, (SELECT seq FROM subject_index WHERE subject = j.value AND pos < ?2 ORDER BY seq DESC LIMIT 1) FROM json_each(?1) j`,
+	"subjectIndex":  `SELECT seq, pos, prev FROM subject_index WHERE subject = ? AND pos < ? ORDER BY seq DESC LIMIT ?`,
+	"putIndexTile":  `INSERT OR REPLACE INTO index_tiles (level, idx, hashes) VALUES (?, ?, ?)`,
+	"getIndexTile":  `SELECT hashes FROM index_tiles WHERE level = ? AND idx = ?`,
+	"getIndexTiles": `SELECT t.level, t.idx, t.hashes FROM json_each(?) j JOIN index_tiles t ON t.level = j.value ->> 0 AND t.idx = j.value ->> 1`,
 	// The life of an account (lifecycle.go).
 	"setDisabled":   `UPDATE operators SET disabled = ?1, active_since = CASE WHEN ?1 THEN active_since ELSE ?2 END WHERE id = ?3`,
 	"eraseOperator": `UPDATE operators SET username = ?, password_hash = '', totp_secret = NULL, disabled = 1, deleted = ?, failures = 0, failures_since = 0 WHERE id = ?`,

@@ -13,9 +13,10 @@ import (
 
 // subjectIndex: the per-subject list gives each subject's head and its
 // entries newest first, bounded by an index size; a (subject, seq) stored
-// twice is a conflict and the batch leaves nothing; index tiles are apart
-// from the log's; a checkpoint keeps its index head and range, and one
-// without an index reads back without.
+// below the signed size is a conflict and the batch leaves nothing, one
+// written ahead of it (a step that did not reach its checkpoint) is
+// replaced; index tiles are apart from the log's; a checkpoint keeps its
+// index head and range, and one without an index reads back without.
 func subjectIndex(t *testing.T, s store.Store) {
 	h := func(b byte) []byte { return bytes.Repeat([]byte{b}, 32) }
 	entries := []audit.IndexEntry{
@@ -24,21 +25,25 @@ func subjectIndex(t *testing.T, s store.Store) {
 		{Subject: "sub_a", Seq: 5, Pos: 2, Prev: 2},
 		{Subject: "sub_a", Seq: 9, Pos: 3, Prev: 5},
 	}
-	update(t, s, func(ctx context.Context, tx store.Tx) error { return tx.PutSubjectIndex(ctx, entries) })
+	update(t, s, func(ctx context.Context, tx store.Tx) error { return tx.PutSubjectIndex(ctx, 0, entries) })
 	err := s.Update(ctx, func(ctx context.Context, tx store.Tx) error {
-		return tx.PutSubjectIndex(ctx, []audit.IndexEntry{{Subject: "sub_c", Seq: 10, Pos: 4}, {Subject: "sub_a", Seq: 5, Pos: 5, Prev: 9}})
+		return tx.PutSubjectIndex(ctx, 4, []audit.IndexEntry{{Subject: "sub_c", Seq: 10, Pos: 4}, {Subject: "sub_a", Seq: 5, Pos: 5, Prev: 9}})
 	})
 	if !errors.Is(err, store.ErrConflict) {
-		t.Fatalf("PutSubjectIndex of a stored (subject, seq): %v, want ErrConflict", err)
+		t.Fatalf("PutSubjectIndex of a (subject, seq) stored below the signed size: %v, want ErrConflict", err)
 	}
+	// Rows written ahead of a checkpoint that did not commit (one of them
+	// wrong), then written again by the next step.
+	ahead := []audit.IndexEntry{{Subject: "sub_a", Seq: 11, Pos: 4, Prev: 2}, {Subject: "sub_d", Seq: 12, Pos: 5, Prev: 0}}
+	update(t, s, func(ctx context.Context, tx store.Tx) error { return tx.PutSubjectIndex(ctx, 4, ahead) })
 	s.View(ctx, func(ctx context.Context, tx store.Tx) error {
-		heads, err := tx.SubjectHeads(ctx, []string{"sub_a", "sub_b", "sub_c", "sub_none"})
+		heads, err := tx.SubjectHeads(ctx, 4, []string{"sub_a", "sub_b", "sub_c", "sub_d", "sub_none"})
 		if want := map[string]int64{"sub_a": 9, "sub_b": 3}; err != nil || !reflect.DeepEqual(heads, want) {
-			t.Fatalf("SubjectHeads got %v, %v; want %v", heads, err, want)
+			t.Fatalf("SubjectHeads(size 4) got %v, %v; want %v (the rows beyond the size ignored)", heads, err, want)
 		}
-		got, err := tx.SubjectIndex(ctx, "sub_a", 100, 10)
+		got, err := tx.SubjectIndex(ctx, "sub_a", 4, 10)
 		if want := []audit.IndexEntry{entries[3], entries[2], entries[0]}; err != nil || !reflect.DeepEqual(got, want) {
-			t.Fatalf("SubjectIndex(sub_a) got %+v, %v; want %+v", got, err, want)
+			t.Fatalf("SubjectIndex(sub_a, size 4) got %+v, %v; want %+v", got, err, want)
 		}
 		got, err = tx.SubjectIndex(ctx, "sub_a", 3, 1) // an index of 3 leaves holds Pos 0…2
 		if want := []audit.IndexEntry{entries[2]}; err != nil || !reflect.DeepEqual(got, want) {
@@ -46,6 +51,19 @@ func subjectIndex(t *testing.T, s store.Store) {
 		}
 		if got, err := tx.SubjectIndex(ctx, "sub_none", 100, 10); err != nil || len(got) != 0 {
 			t.Fatalf("SubjectIndex(sub_none) = %v, %v", got, err)
+		}
+		return nil
+	})
+	ahead[0].Prev = 9
+	update(t, s, func(ctx context.Context, tx store.Tx) error { return tx.PutSubjectIndex(ctx, 4, ahead) })
+	s.View(ctx, func(ctx context.Context, tx store.Tx) error {
+		heads, err := tx.SubjectHeads(ctx, 6, []string{"sub_a", "sub_d"})
+		if want := map[string]int64{"sub_a": 11, "sub_d": 12}; err != nil || !reflect.DeepEqual(heads, want) {
+			t.Fatalf("SubjectHeads(size 6) got %v, %v; want %v", heads, err, want)
+		}
+		got, err := tx.SubjectIndex(ctx, "sub_a", 6, 2)
+		if want := []audit.IndexEntry{ahead[0], entries[3]}; err != nil || !reflect.DeepEqual(got, want) {
+			t.Fatalf("SubjectIndex(sub_a, size 6) got %+v, %v; want %+v (the row written ahead replaced)", got, err, want)
 		}
 		return nil
 	})
