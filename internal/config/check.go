@@ -78,6 +78,7 @@ type file struct {
 		MaxTries leaf `key:"max_tries"`
 		Backoff  leaf `key:"backoff"`
 		Timeout  leaf `key:"timeout"`
+		Lease    leaf `key:"lease"`
 		Rates    struct {
 			Email   leaf `key:"email"`
 			Webhook leaf `key:"webhook"`
