@@ -90,6 +90,11 @@ type SMTPOptions struct {
 	// Username and Password, when set, are required (AUTH PLAIN) before
 	// MAIL FROM.
 	Username, Password string
+	// Delay, when set, is how long the server takes to answer each
+	// message once it has its data (a slow server). A message whose
+	// client went away meanwhile is kept all the same, as a real server
+	// would: the client never learns that it was taken.
+	Delay time.Duration
 }
 
 // StartSMTP starts an SMTP sink without TLS, closed when t ends.
@@ -189,6 +194,7 @@ func (x *session) Data(r io.Reader) error {
 	if err != nil {
 		return err
 	}
+	time.Sleep(x.s.opts.Delay)
 	x.s.mu.Lock()
 	x.s.mails = append(x.s.mails, Mail{From: x.from, To: x.to, Data: b, At: time.Now()})
 	x.s.mu.Unlock()
