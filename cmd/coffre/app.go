@@ -103,6 +103,9 @@ type appOptions struct {
 	// "bench" (every check runs, no limit binds): the read benchmark's
 	// two sides.
 	guard string
+	// noNotices queues no notice to people (benchmarks only: the read
+	// path without them).
+	noNotices bool
 }
 
 // benchLimits run every check of the guard on each access without ever
@@ -265,10 +268,13 @@ func buildApp(ctx context.Context, cfg *config.Config, keys *keyset.Set, o appOp
 		vg = nil
 	}
 	n := cfg.Notices
+	notices := &vault.Notices{DigestAt: n.DigestAt, Location: n.Location, Contacts: n.Contacts, Language: n.Language, LanguageField: n.LanguageField}
+	if o.noNotices {
+		notices = nil
+	}
 	wake := &waker{}
 	v := vault.New(vault.Config{Store: st, Keys: keys.Ring, Policy: cfg.Policy, Logger: log, ReasonMaxLen: cfg.ReasonMaxLen, Now: o.now, Guard: vg, StepUpFor: cfg.StepUpFor,
-		Notices: &vault.Notices{DigestAt: n.DigestAt, Location: n.Location, Contacts: n.Contacts, Language: n.Language, LanguageField: n.LanguageField},
-		Queued:  wake.wake})
+		Notices: notices, Queued: wake.wake})
 	wa, err := webauthn.New(&webauthn.Config{RPID: cfg.WebAuthn.RPID, RPDisplayName: cfg.WebAuthn.RPName, RPOrigins: cfg.WebAuthn.Origins})
 	if err != nil {
 		st.Close()

@@ -26,7 +26,8 @@ import (
 const benchUsage = `Usage: coffre bench import|read|rotate|audit|login [flags]
 
   import   create a fresh data directory with N synthetic people (default 1,000,000)
-  read     serve that directory in a child process and measure audited reads over HTTP
+  read     serve that directory in a child process and measure audited reads over HTTP,
+           each queuing a notice that the server delivers to a local SMTP sink (--notices=false: none)
   rotate   measure those reads with and without a root key rotation under way, alternating
   audit    measure the audit log at scale: integration, verification, inclusion proofs
   login    time a wrong password for an existing user against an unknown username
@@ -133,7 +134,7 @@ func runBenchImport(ctx context.Context, args []string, stdout, stderr io.Writer
 }
 
 func runBenchRead(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("bench read", "[--data DIR] [--store URL] [--duration D] [--warmup D] [--concurrency N,N…] [--purpose P] [--json]",
+	fs := newFlags("bench read", "[--data DIR] [--store URL] [--duration D] [--warmup D] [--concurrency N,N…] [--purpose P] [--notices=false] [--json]",
 		"coffre bench read --data ./coffre-bench --duration 10s --concurrency 1,8,32", stderr)
 	data := fs.String("data", "./coffre-bench", "benchmark data `directory` made by coffre bench import")
 	duration := fs.Duration("duration", 10*time.Second, "measured `time` at each concurrency level")
@@ -145,6 +146,7 @@ func runBenchRead(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	server := fs.String("server", "", "the coffre `binary` to run as the server (default: this one)")
 	integrator := fs.Bool("integrator", true, "run the server's audit integrator; --integrator=false gives the core's figure without checkpoints")
 	guardOn := fs.Bool("guard", true, "run the guard's checks on every read (with limits that never bind); --guard=false measures the core alone")
+	notices := fs.Bool("notices", true, "queue a notice to the person at each read, delivered to a local SMTP sink; --notices=false measures reads without them")
 	storeURL := fs.String("store", "", "serve from this PostgreSQL store (a postgres:// `URL`, as given to bench import --store)")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -195,7 +197,7 @@ func runBenchRead(ctx context.Context, args []string, stdout, stderr io.Writer) 
 			return fmt.Errorf("find this binary: %w", err)
 		}
 	}
-	rep, err := (&bench.ReadBench{Server: bin, Dir: *data, Store: *storeURL, Guard: *guardOn, Integrator: *integrator,
+	rep, err := (&bench.ReadBench{Server: bin, Dir: *data, Store: *storeURL, Guard: *guardOn, Integrator: *integrator, NoNotices: !*notices,
 		Levels: levels, Warmup: *warmup, Duration: *duration, Purpose: *purpose, Reason: *reason,
 		Operator: op, IDs: ids, Log: stderr}).Run(ctx)
 	if err != nil {
