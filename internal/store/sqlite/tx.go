@@ -163,7 +163,8 @@ var queries = map[string]string{
 	"markFailed": `UPDATE deliveries SET status = CASE WHEN ?5 THEN 'dead' ELSE 'pending' END, next_at = ?4, last_error = ?3, failures = failures + 1, lease_owner = '', lease_until = 0
 		WHERE id = ?1 AND lease_owner = ?2 AND status = 'pending'`,
 	"deliveries":     `SELECT ` + deliveryColumns + ` FROM deliveries WHERE id > ? ORDER BY id LIMIT ?`,
-	"deliveryStats":  `SELECT channel, status, count(*), coalesce(sum(failures), 0), coalesce(min(created), 0) FROM deliveries GROUP BY channel, status`,
+	"deliveryCounts": `SELECT channel, sent, dead, failures FROM delivery_counts`,
+	"deliveryQueue":  `SELECT channel, count(*), min(created) FROM deliveries INDEXED BY deliveries_pending WHERE status = 'pending' GROUP BY channel`,
 	"unexpandedStat": `SELECT count(*), coalesce(min(ts), 0) FROM outbox WHERE sent = 0`,
 }
 
