@@ -42,6 +42,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"math/rand/v2"
 	"os"
@@ -205,11 +206,19 @@ func (w *Worker) defaults() {
 }
 
 // Run delivers until ctx ends: every Poll, it expands new alerts and
-// sends what is due.
+// sends what is due. It then closes the senders that keep connections
+// (an io.Closer).
 func (w *Worker) Run(ctx context.Context) {
 	w.once.Do(w.defaults)
 	t := time.NewTicker(w.Poll)
 	defer t.Stop()
+	defer func() {
+		for _, s := range w.Senders {
+			if c, ok := s.(io.Closer); ok {
+				c.Close()
+			}
+		}
+	}()
 	for {
 		if err := w.Step(ctx); err != nil && ctx.Err() == nil {
 			w.Logger.Warn("delivery", "error", err)

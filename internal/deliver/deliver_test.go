@@ -16,6 +16,7 @@ import (
 	"github.com/coffre/coffre/internal/deliver"
 	"github.com/coffre/coffre/internal/deliver/delivertest"
 	"github.com/coffre/coffre/internal/guard"
+	"github.com/coffre/coffre/internal/notice"
 	"github.com/coffre/coffre/internal/outbox"
 	"github.com/coffre/coffre/internal/store"
 	"github.com/coffre/coffre/internal/store/sqlite"
@@ -379,5 +380,43 @@ func TestSMTPStartTLSAndAuth(t *testing.T) {
 			}
 			t.Logf("outcome: %s %q", m.Status, m.LastError)
 		})
+	}
+}
+
+// TestSMTPKeepsConnections: messages go over kept connections (a new one
+// after MaxPerConn); once the server has dropped them, the next message
+// is sent once over a new connection, not lost; after Close, nothing is
+// kept.
+func TestSMTPKeepsConnections(t *testing.T) {
+	mx := delivertest.StartSMTP(t)
+	s := &deliver.SMTP{Host: mx.Host, Port: mx.Port, StartTLS: deliver.TLSNone, From: "coffre@example.org", MaxPerConn: 4}
+	defer s.Close()
+	send := func(i int) {
+		t.Helper()
+		m := outbox.Message{Kind: "notice", Key: fmt.Sprint("k", i)}
+		if err := s.SendText(ctx, "p@example.org", m, notice.Text{Subject: "s", Body: "b"}); err != nil {
+			t.Fatalf("message %d: %v", i, err)
+		}
+	}
+	for i := range 10 {
+		send(i)
+	}
+	if n := mx.Sessions(); n != 3 {
+		t.Errorf("10 messages, at most 4 a connection, one at a time: %d connections, want 3", n)
+	}
+	mx.Drop()
+	time.Sleep(50 * time.Millisecond) // for the client side to see it closed
+	send(10)
+	if n, mails := mx.Sessions(), mx.Mails(); n != 4 || len(mails) != 11 {
+		t.Errorf("after the server dropped the connection: %d connections, %d mails; want 4 and 11", n, len(mails))
+	}
+	s.Close()
+	send(11)
+	send(12)
+	if n := mx.Sessions(); n != 6 {
+		t.Errorf("after Close: %d connections, want one a message (6)", n)
+	}
+	if mails := mx.Wait(13, time.Second); len(mails) != 13 {
+		t.Errorf("%d mails, want 13", len(mails))
 	}
 }
