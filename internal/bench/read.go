@@ -70,8 +70,10 @@ type ReadReport struct {
 	Sink []time.Duration
 }
 
-// QueueLevel is the notices' queue during one level.
+// QueueLevel is the notices' queue during one level, and the CPU the
+// server and this process (the load and the sink) used in its window.
 type QueueLevel struct {
+	ServerCPU, BenchCPU time.Duration
 	// Delivered is the messages the sink took during the measured window.
 	Delivered int64
 	Window    time.Duration
@@ -147,13 +149,14 @@ func (b *ReadBench) Run(ctx context.Context) (*ReadReport, error) {
 		fmt.Fprintf(b.Log, "concurrency %d: %s warm-up, %s measured…\n", n, b.Warmup, b.Duration)
 		sampleCtx, stopSampling := context.WithCancel(ctx)
 		samples := sampleMetrics(sampleCtx, client, metricsURL, 250*time.Millisecond)
-		counted := countDuring(sink, b.Warmup, b.Duration)
+		counted := countDuring(sink, srv.cmd.Process.Pid, b.Warmup, b.Duration)
 		r, err := load.Run(ctx, n, b.Warmup, b.Duration)
 		stopSampling()
 		if err != nil {
 			return nil, err
 		}
-		q := QueueLevel{Window: b.Duration, Delivered: <-counted, EndDepth: -1}
+		w := <-counted
+		q := QueueLevel{Window: b.Duration, Delivered: w.sent, ServerCPU: w.server, BenchCPU: w.bench, EndDepth: -1}
 		for _, s := range <-samples {
 			rep.Lag = append(rep.Lag, s.lag)
 			q.MaxDepth = max(q.MaxDepth, s.depth)
@@ -162,8 +165,8 @@ func (b *ReadBench) Run(ctx context.Context) (*ReadReport, error) {
 		if st, err := scrape(ctx, client, metricsURL); err == nil {
 			q.EndDepth = st.depth
 		}
-		fmt.Fprintf(b.Log, "concurrency %d: %.0f reads/s, p50 %s, p99 %s, %d errors; %.0f notices/s delivered, queue max %d, at the end %d\n",
-			n, r.Rate(), ms(r.Percentile(0.50)), ms(r.Percentile(0.99)), r.Errors, q.Rate(), q.MaxDepth, q.EndDepth)
+		fmt.Fprintf(b.Log, "concurrency %d: %.0f reads/s, p50 %s, p99 %s, %d errors; %.0f notices/s delivered, queue max %d, at the end %d; CPU: server %.2f, load and sink %.2f cores\n",
+			n, r.Rate(), ms(r.Percentile(0.50)), ms(r.Percentile(0.99)), r.Errors, q.Rate(), q.MaxDepth, q.EndDepth, q.cores(q.ServerCPU), q.cores(q.BenchCPU))
 		rep.Levels = append(rep.Levels, r)
 		rep.Queue = append(rep.Queue, q)
 	}
@@ -192,6 +195,7 @@ func (rep *ReadReport) WriteJSON(w io.Writer) error {
 		if i < len(rep.Queue) {
 			q := rep.Queue[i]
 			m["notices_delivered"], m["notices_per_sec"], m["queue_depth_max"], m["queue_depth_end"], m["queue_samples"] = q.Delivered, q.Rate(), q.MaxDepth, q.EndDepth, q.Samples
+			m["server_cpu_cores"], m["bench_cpu_cores"] = q.cores(q.ServerCPU), q.cores(q.BenchCPU)
 		}
 		if r.Errors > 0 {
 			by := map[string]int{}
@@ -224,6 +228,17 @@ func (rep *ReadReport) WriteText(w io.Writer) {
 		float64(rep.PeakRSS)/1e6, float64(rep.SampledRSS)/1e6, rep.Subjects, rep.Purpose, rep.Duration)
 	fmt.Fprintf(w, "audit integration lag during the run: p99 %.2f s, max %.2f s (%d samples of /metrics)\n",
 		Percentile(rep.Lag, 0.99).Seconds(), Percentile(rep.Lag, 1).Seconds(), len(rep.Lag))
+	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "concurrency\tserver CPU\tload+sink CPU\tserver CPU a read\t")
+	for i, q := range rep.Queue {
+		r := rep.Levels[i]
+		perRead := 0.0
+		if r.Reads > 0 {
+			perRead = float64(q.ServerCPU.Microseconds()) / float64(r.Reads)
+		}
+		fmt.Fprintf(tw, "%d\t%.2f cores\t%.2f cores\t%.0f µs\t\n", r.Concurrency, q.cores(q.ServerCPU), q.cores(q.BenchCPU), perRead)
+	}
+	tw.Flush()
 	if !rep.Notices {
 		fmt.Fprintln(w, "notices: off (serve --notices=false)")
 		return
@@ -381,17 +396,38 @@ func drain(ctx context.Context, c *http.Client, url string, limit time.Duration)
 	return -1
 }
 
-// countDuring sends the messages sink takes in the window that starts
-// after warmup and lasts window.
-func countDuring(sink *mailsink.Sink, warmup, window time.Duration) <-chan int64 {
-	out := make(chan int64, 1)
+// windowCounts are what a measured window saw: the messages the sink
+// took, the CPU the server (pid) and this process used.
+type windowCounts struct {
+	sent          int64
+	server, bench time.Duration
+}
+
+// countDuring sends what the window that starts after warmup and lasts
+// window saw.
+func countDuring(sink *mailsink.Sink, pid int, warmup, window time.Duration) <-chan windowCounts {
+	out := make(chan windowCounts, 1)
+	snap := func() windowCounts {
+		srv, _ := ProcCPU(pid)
+		self, _ := ProcCPU(0)
+		return windowCounts{sent: sink.Received(), server: srv, bench: self}
+	}
 	go func() {
 		time.Sleep(warmup)
-		n0 := sink.Received()
+		a := snap()
 		time.Sleep(window)
-		out <- sink.Received() - n0
+		b := snap()
+		out <- windowCounts{sent: b.sent - a.sent, server: b.server - a.server, bench: b.bench - a.bench}
 	}()
 	return out
+}
+
+// cores is CPU time over the window, in cores.
+func (q QueueLevel) cores(cpu time.Duration) float64 {
+	if q.Window <= 0 {
+		return 0
+	}
+	return cpu.Seconds() / q.Window.Seconds()
 }
 
 func onOff(on bool) string {
