@@ -325,6 +325,10 @@ type Delivery struct {
 	// second worker send the message again in the normal case. Default
 	// (0) 2m.
 	Lease time.Duration
+	// Concurrency is how many messages each node sends at once, 1 to
+	// 256, and Batch how many a worker claims at a time, 1 to 10000.
+	// Default (0) 16 and 256.
+	Concurrency, Batch int
 	// Rates are the messages per second of each channel, 0.01 to 10000.
 	// Default (0) email 10, webhook 50, sms 1.
 	Rates Rates

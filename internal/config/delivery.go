@@ -40,6 +40,8 @@ func (p *parser) delivery(f *file) (Delivery, Alerts) {
 	set(p, df.Backoff, dur, &d.Backoff, between(time.Second, time.Hour, false, "must be between %s and %s, got %s"))
 	set(p, df.Timeout, dur, &d.Timeout, between(time.Second, 5*time.Minute, false, "must be between %s and %s, got %s"))
 	set(p, df.Lease, dur, &d.Lease, between(time.Second, time.Hour, false, "must be between %s and %s, got %s"))
+	set(p, df.Concurrency, read[int], &d.Concurrency, between(1, 256, false, "must be between %d and %d, got %d"))
+	set(p, df.Batch, read[int], &d.Batch, between(1, 10000, false, "must be between %d and %d, got %d"))
 	if timeout := cmp.Or(d.Timeout, defaultSendTimeout); d.Lease > 0 && d.Lease < leasePerTimeout*timeout {
 		p.bad(df.Lease, "must be at least %d times delivery.timeout (%s), so that a send started late in its lease ends before it does: %s, got %s",
 			leasePerTimeout, timeout, leasePerTimeout*timeout, d.Lease)

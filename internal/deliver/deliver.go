@@ -93,8 +93,8 @@ const (
 	DefaultMaxBackoff = time.Hour
 	DefaultLease      = 2 * time.Minute
 	DefaultPoll       = time.Second
-	DefaultBatch      = 64
-	DefaultConcurrent = 4
+	DefaultBatch      = 256
+	DefaultConcurrent = 16
 )
 
 // DefaultRates are the per-channel rate limits (messages per second) of
@@ -126,9 +126,11 @@ type Worker struct {
 	Lease time.Duration
 	// Poll is how often the queue is read (default 1s).
 	Poll time.Duration
-	// Batch is how many messages a claim takes (default 64).
+	// Batch is how many messages a claim takes (default 256).
 	Batch int
-	// Concurrency is how many sends run at once (default 4).
+	// Concurrency is how many sends run at once (default 16): under load
+	// the worker gets a share of the CPU after its goroutines, and 4 did
+	// not keep up with 5,000 reads/s (docs/benchmarks.md, issue 14).
 	Concurrency int
 	// Rates are the messages per second of each channel (default
 	// DefaultRates), burst one second's worth.
