@@ -142,7 +142,7 @@ func runBenchImport(ctx context.Context, args []string, stdout, stderr io.Writer
 }
 
 func runBenchRead(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("bench read", "[--data DIR] [--store URL] [--duration D] [--warmup D] [--concurrency N,N…] [--purpose P] [--notices=false] [--json]",
+	fs := newFlags("bench read", "[--data DIR] [--store URL] [--duration D] [--warmup D] [--concurrency N,N…] [--purpose P] [--notices=false] [--deliver=false] [--json]",
 		"coffre bench read --data ./coffre-bench --duration 10s --concurrency 1,8,32", stderr)
 	data := fs.String("data", "./coffre-bench", "benchmark data `directory` made by coffre bench import")
 	duration := fs.Duration("duration", 10*time.Second, "measured `time` at each concurrency level")
@@ -155,6 +155,7 @@ func runBenchRead(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	integrator := fs.Bool("integrator", true, "run the server's audit integrator; --integrator=false gives the core's figure without checkpoints")
 	guardOn := fs.Bool("guard", true, "run the guard's checks on every read (with limits that never bind); --guard=false measures the core alone")
 	notices := fs.Bool("notices", true, "queue a notice to the person at each read, delivered to a local SMTP sink; --notices=false measures reads without them")
+	deliver := fs.Bool("deliver", true, "deliver the notices; --deliver=false queues them with no mail server (the read path's share of their cost), for a later run to deliver")
 	storeURL := fs.String("store", "", "serve from this PostgreSQL store (a postgres:// `URL`, as given to bench import --store)")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -205,7 +206,7 @@ func runBenchRead(ctx context.Context, args []string, stdout, stderr io.Writer) 
 			return fmt.Errorf("find this binary: %w", err)
 		}
 	}
-	rep, err := (&bench.ReadBench{Server: bin, Dir: *data, Store: *storeURL, Guard: *guardOn, Integrator: *integrator, NoNotices: !*notices,
+	rep, err := (&bench.ReadBench{Server: bin, Dir: *data, Store: *storeURL, Guard: *guardOn, Integrator: *integrator, NoNotices: !*notices, NoDelivery: !*deliver,
 		Levels: levels, Warmup: *warmup, Duration: *duration, Purpose: *purpose, Reason: *reason,
 		Operator: op, IDs: ids, Log: stderr}).Run(ctx)
 	if err != nil {

@@ -34,14 +34,17 @@ type ReadBench struct {
 	Integrator bool   // run the server's audit integrator
 	// NoNotices serves with --notices=false: reads queue no notice.
 	NoNotices bool
-	Levels    []int // concurrent readers, one run each
-	Warmup    time.Duration
-	Duration  time.Duration // measured, at each level
-	Purpose   string
-	Reason    string // "" sends none
-	Operator  Operator
-	IDs       []string
-	Log       io.Writer // progress
+	// NoDelivery serves with no mail server: reads queue their notices,
+	// and nothing delivers them (the read path's share of their cost).
+	NoDelivery bool
+	Levels     []int // concurrent readers, one run each
+	Warmup     time.Duration
+	Duration   time.Duration // measured, at each level
+	Purpose    string
+	Reason     string // "" sends none
+	Operator   Operator
+	IDs        []string
+	Log        io.Writer // progress
 }
 
 // ReadReport is a [ReadBench]'s outcome.
@@ -55,8 +58,9 @@ type ReadReport struct {
 	SampledRSS int64           // the largest 100 ms sample of its VmRSS
 	Lag        []time.Duration // audit integration lag samples, sorted
 	ServerLog  string
-	// Notices is false when the server queued none (NoNotices).
-	Notices bool
+	// Notices is false when the server queued none (NoNotices);
+	// Delivered false when it queued them with no worker (NoDelivery).
+	Notices, Delivered bool
 	// Queue is the notices' queue at each level, in Levels' order.
 	Queue []QueueLevel
 	// Backlog is the queue's depth when the server started, and
@@ -114,14 +118,31 @@ func (b *ReadBench) Run(ctx context.Context) (*ReadReport, error) {
 		return nil, err
 	}
 	defer sink.Close()
-	srv, err := startServer(ctx, b.Server, b.Dir, serverOptions{store: b.Store, guard: guardMode, integrator: b.Integrator, noNotices: b.NoNotices, env: sinkEnv(sink)})
+	env, to := sinkEnv(sink), "to an SMTP sink at "+sink.Addr().String()
+	if b.NoDelivery {
+		env, to = nil, "queued, never delivered"
+	}
+	srv, err := startServer(ctx, b.Server, b.Dir, serverOptions{store: b.Store, guard: guardMode, integrator: b.Integrator, noNotices: b.NoNotices, env: env})
 	if err != nil {
 		return nil, err
 	}
 	defer srv.stop()
-	fmt.Fprintf(b.Log, "server: pid %d at http://%s, holding %d subjects, notices %s to an SMTP sink at %s; its log is %s\n",
-		srv.cmd.Process.Pid, srv.addr, len(b.IDs), onOff(!b.NoNotices), sink.Addr(), srv.log)
+	fmt.Fprintf(b.Log, "server: pid %d at http://%s, holding %d subjects, notices %s %s; its log is %s\n",
+		srv.cmd.Process.Pid, srv.addr, len(b.IDs), onOff(!b.NoNotices), to, srv.log)
 	peakSampled := SampleRSS(ctx, srv.cmd.Process.Pid, 100*time.Millisecond)
+	metricsURL := "http://" + srv.addr + "/metrics"
+	probe := &http.Client{Timeout: 10 * time.Second}
+	rep := &ReadReport{Subjects: len(b.IDs), Purpose: b.Purpose, Duration: b.Duration, Warmup: b.Warmup, ServerLog: srv.log,
+		Notices: !b.NoNotices, Delivered: !b.NoDelivery}
+	// Notices an earlier run left are delivered first: they would load
+	// this run's server, whichever its side. Without delivery they stay.
+	if st, err := scrape(ctx, probe, metricsURL); err == nil && st.depth > 0 && !b.NoDelivery {
+		rep.Backlog = st.depth
+		fmt.Fprintf(b.Log, "%d notices queued by an earlier run: delivering them first…\n", st.depth)
+		if rep.BacklogDrain = drain(ctx, probe, metricsURL, DrainLimit); rep.BacklogDrain < 0 {
+			return nil, fmt.Errorf("the notices an earlier run left (%d) were not delivered within %s; see %s", st.depth, DrainLimit, srv.log)
+		}
+	}
 
 	maxc := slices.Max(b.Levels)
 	client := &http.Client{
@@ -134,17 +155,6 @@ func (b *ReadBench) Run(ctx context.Context) (*ReadReport, error) {
 		return nil, err
 	}
 	load := &Reads{Client: client, BaseURL: base, Token: token, Purpose: b.Purpose, Reason: b.Reason, IDs: b.IDs}
-	metricsURL := base + "/metrics"
-	rep := &ReadReport{Subjects: len(b.IDs), Purpose: b.Purpose, Duration: b.Duration, Warmup: b.Warmup, ServerLog: srv.log, Notices: !b.NoNotices}
-	// Notices an earlier run left are delivered first: they would load
-	// this run's server, whichever its side.
-	if st, err := scrape(ctx, client, metricsURL); err == nil && st.depth > 0 {
-		rep.Backlog = st.depth
-		fmt.Fprintf(b.Log, "%d notices queued by an earlier run: delivering them first…\n", st.depth)
-		if rep.BacklogDrain = drain(ctx, client, metricsURL, DrainLimit); rep.BacklogDrain < 0 {
-			return nil, fmt.Errorf("the notices an earlier run left (%d) were not delivered within %s; see %s", st.depth, DrainLimit, srv.log)
-		}
-	}
 	for _, n := range b.Levels {
 		fmt.Fprintf(b.Log, "concurrency %d: %s warm-up, %s measured…\n", n, b.Warmup, b.Duration)
 		sampleCtx, stopSampling := context.WithCancel(ctx)
@@ -171,7 +181,10 @@ func (b *ReadBench) Run(ctx context.Context) (*ReadReport, error) {
 		rep.Queue = append(rep.Queue, q)
 	}
 	slices.Sort(rep.Lag)
-	rep.Drain = drain(ctx, client, metricsURL, DrainLimit)
+	rep.Drain = -1
+	if !b.NoDelivery {
+		rep.Drain = drain(ctx, client, metricsURL, DrainLimit)
+	}
 	rep.Sink = sink.Timings()
 	slices.Sort(rep.Sink)
 	mem, err := ProcMemory(srv.cmd.Process.Pid)
@@ -210,7 +223,7 @@ func (rep *ReadReport) WriteJSON(w io.Writer) error {
 		"subjects": rep.Subjects, "purpose": rep.Purpose, "duration_s": rep.Duration.Seconds(), "warmup_s": rep.Warmup.Seconds(),
 		"levels": lv, "server_peak_rss_mb": float64(rep.PeakRSS) / 1e6, "server_max_sampled_rss_mb": float64(rep.SampledRSS) / 1e6,
 		"audit_lag_p99_s": Percentile(rep.Lag, 0.99).Seconds(), "audit_lag_max_s": Percentile(rep.Lag, 1).Seconds(), "audit_lag_samples": len(rep.Lag),
-		"notices": rep.Notices, "queue_backlog": rep.Backlog, "queue_backlog_drain_s": rep.BacklogDrain.Seconds(), "queue_drain_s": rep.Drain.Seconds(),
+		"notices": rep.Notices, "delivered": rep.Delivered, "queue_backlog": rep.Backlog, "queue_backlog_drain_s": rep.BacklogDrain.Seconds(), "queue_drain_s": rep.Drain.Seconds(),
 		"sink_messages": len(rep.Sink), "sink_p50_ms": msf(Percentile(rep.Sink, 0.5)), "sink_p99_ms": msf(Percentile(rep.Sink, 0.99)), "sink_max_ms": msf(Percentile(rep.Sink, 1)),
 	})
 }
@@ -241,6 +254,14 @@ func (rep *ReadReport) WriteText(w io.Writer) {
 	tw.Flush()
 	if !rep.Notices {
 		fmt.Fprintln(w, "notices: off (serve --notices=false)")
+		return
+	}
+	if !rep.Delivered {
+		end := int64(0)
+		if len(rep.Queue) > 0 {
+			end = rep.Queue[len(rep.Queue)-1].EndDepth
+		}
+		fmt.Fprintf(w, "notices: queued, never delivered (no mail server): %d in the queue at the end, which the next run that delivers sends first\n", end)
 		return
 	}
 	fmt.Fprintf(w, "notices: on, delivered to a local SMTP sink: %d messages, each taking the sink p50 %s, p99 %s, max %s (MAIL FROM to the answer to DATA)\n",
