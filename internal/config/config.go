@@ -326,8 +326,8 @@ type Delivery struct {
 	// (0) 2m.
 	Lease time.Duration
 	// Concurrency is how many messages each node sends at once, 1 to
-	// 256, and Batch how many a worker claims at a time, 1 to 10000.
-	// Default (0) 16 and 256.
+	// 256 (as many SMTP connections to the relay), and Batch how many a
+	// worker claims at a time, 1 to 10000. Default (0) 32 and 256.
 	Concurrency, Batch int
 	// Rates are the messages per second of each channel, 0.01 to 10000.
 	// Default (0) email 10, webhook 50, sms 1.
