@@ -268,13 +268,10 @@ func buildApp(ctx context.Context, cfg *config.Config, keys *keyset.Set, o appOp
 		vg = nil
 	}
 	n := cfg.Notices
-	notices := &vault.Notices{DigestAt: n.DigestAt, Location: n.Location, Contacts: n.Contacts, Language: n.Language, LanguageField: n.LanguageField}
-	if o.noNotices {
-		notices = nil
-	}
 	wake := &waker{}
 	v := vault.New(vault.Config{Store: st, Keys: keys.Ring, Policy: cfg.Policy, Logger: log, ReasonMaxLen: cfg.ReasonMaxLen, Now: o.now, Guard: vg, StepUpFor: cfg.StepUpFor,
-		Notices: notices, Queued: wake.wake})
+		Notices: &vault.Notices{DigestAt: n.DigestAt, Location: n.Location, Contacts: n.Contacts, Language: n.Language, LanguageField: n.LanguageField, Off: o.noNotices},
+		Queued:  wake.wake})
 	wa, err := webauthn.New(&webauthn.Config{RPID: cfg.WebAuthn.RPID, RPDisplayName: cfg.WebAuthn.RPName, RPOrigins: cfg.WebAuthn.Origins})
 	if err != nil {
 		st.Close()

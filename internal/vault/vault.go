@@ -58,7 +58,7 @@ type Vault struct {
 	memo      *guard.Memo
 	stepUpFor time.Duration
 	notices   Notices
-	// noticesOff: no notice is queued (Config.Notices nil).
+	// noticesOff: no notice is queued (Config.Notices nil or Off).
 	noticesOff bool
 	queued     func()
 }
@@ -98,7 +98,7 @@ func New(c Config) *Vault {
 	if c.Notices != nil {
 		v.notices = *c.Notices
 	}
-	v.noticesOff, v.queued = c.Notices == nil, c.Queued
+	v.noticesOff, v.queued = c.Notices == nil || c.Notices.Off, c.Queued
 	if v.now == nil {
 		v.now = time.Now
 	}
