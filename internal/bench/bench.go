@@ -281,6 +281,31 @@ func ProcCPU(pid int) (time.Duration, error) {
 	return time.Duration(ut+st) * 10 * time.Millisecond, nil
 }
 
+// MachineCPU is the CPU time all the machine's processes have used, from
+// /proc/stat (Linux only): what is neither idle nor waiting for I/O.
+func MachineCPU() (time.Duration, error) {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0, fmt.Errorf("read machine CPU: %w", err)
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	f := strings.Fields(line)
+	if len(f) < 6 || f[0] != "cpu" {
+		return 0, errors.New("read machine CPU: unexpected /proc/stat")
+	}
+	var busy int64
+	for i, v := range f[1:] {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("read machine CPU: %w", err)
+		}
+		if i != 3 && i != 4 && i < 8 { // not idle, iowait, guest
+			busy += n
+		}
+	}
+	return time.Duration(busy) * 10 * time.Millisecond, nil
+}
+
 // SampleRSS samples the resident memory of pid every interval until ctx
 // ends, and returns a function that reports the largest sample so far.
 func SampleRSS(ctx context.Context, pid int, interval time.Duration) func() int64 {

@@ -78,6 +78,9 @@ type ReadReport struct {
 // server and this process (the load and the sink) used in its window.
 type QueueLevel struct {
 	ServerCPU, BenchCPU time.Duration
+	// MachineCPU is what every process on the machine used meanwhile:
+	// the others had MachineCPU - ServerCPU - BenchCPU.
+	MachineCPU time.Duration
 	// Delivered is the messages the sink took during the measured window.
 	Delivered int64
 	Window    time.Duration
@@ -166,7 +169,7 @@ func (b *ReadBench) Run(ctx context.Context) (*ReadReport, error) {
 			return nil, err
 		}
 		w := <-counted
-		q := QueueLevel{Window: b.Duration, Delivered: w.sent, ServerCPU: w.server, BenchCPU: w.bench, EndDepth: -1}
+		q := QueueLevel{Window: b.Duration, Delivered: w.sent, ServerCPU: w.server, BenchCPU: w.bench, MachineCPU: w.machine, EndDepth: -1}
 		for _, s := range <-samples {
 			rep.Lag = append(rep.Lag, s.lag)
 			q.MaxDepth = max(q.MaxDepth, s.depth)
@@ -175,8 +178,8 @@ func (b *ReadBench) Run(ctx context.Context) (*ReadReport, error) {
 		if st, err := scrape(ctx, client, metricsURL); err == nil {
 			q.EndDepth = st.depth
 		}
-		fmt.Fprintf(b.Log, "concurrency %d: %.0f reads/s, p50 %s, p99 %s, %d errors; %.0f notices/s delivered, queue max %d, at the end %d; CPU: server %.2f, load and sink %.2f cores\n",
-			n, r.Rate(), ms(r.Percentile(0.50)), ms(r.Percentile(0.99)), r.Errors, q.Rate(), q.MaxDepth, q.EndDepth, q.cores(q.ServerCPU), q.cores(q.BenchCPU))
+		fmt.Fprintf(b.Log, "concurrency %d: %.0f reads/s, p50 %s, p99 %s, %d errors; %.0f notices/s delivered, queue max %d, at the end %d; CPU: server %.2f, load and sink %.2f, others %.2f cores\n",
+			n, r.Rate(), ms(r.Percentile(0.50)), ms(r.Percentile(0.99)), r.Errors, q.Rate(), q.MaxDepth, q.EndDepth, q.cores(q.ServerCPU), q.cores(q.BenchCPU), q.cores(q.others()))
 		rep.Levels = append(rep.Levels, r)
 		rep.Queue = append(rep.Queue, q)
 	}
@@ -208,7 +211,7 @@ func (rep *ReadReport) WriteJSON(w io.Writer) error {
 		if i < len(rep.Queue) {
 			q := rep.Queue[i]
 			m["notices_delivered"], m["notices_per_sec"], m["queue_depth_max"], m["queue_depth_end"], m["queue_samples"] = q.Delivered, q.Rate(), q.MaxDepth, q.EndDepth, q.Samples
-			m["server_cpu_cores"], m["bench_cpu_cores"] = q.cores(q.ServerCPU), q.cores(q.BenchCPU)
+			m["server_cpu_cores"], m["bench_cpu_cores"], m["other_cpu_cores"] = q.cores(q.ServerCPU), q.cores(q.BenchCPU), q.cores(q.others())
 		}
 		if r.Errors > 0 {
 			by := map[string]int{}
@@ -242,14 +245,14 @@ func (rep *ReadReport) WriteText(w io.Writer) {
 	fmt.Fprintf(w, "audit integration lag during the run: p99 %.2f s, max %.2f s (%d samples of /metrics)\n",
 		Percentile(rep.Lag, 0.99).Seconds(), Percentile(rep.Lag, 1).Seconds(), len(rep.Lag))
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "concurrency\tserver CPU\tload+sink CPU\tserver CPU a read\t")
+	fmt.Fprintln(tw, "concurrency\tserver CPU\tload+sink CPU\tother processes\tserver CPU a read\t")
 	for i, q := range rep.Queue {
 		r := rep.Levels[i]
 		perRead := 0.0
 		if r.Reads > 0 {
 			perRead = float64(q.ServerCPU.Microseconds()) / float64(r.Reads)
 		}
-		fmt.Fprintf(tw, "%d\t%.2f cores\t%.2f cores\t%.0f µs\t\n", r.Concurrency, q.cores(q.ServerCPU), q.cores(q.BenchCPU), perRead)
+		fmt.Fprintf(tw, "%d\t%.2f cores\t%.2f cores\t%.2f cores\t%.0f µs\t\n", r.Concurrency, q.cores(q.ServerCPU), q.cores(q.BenchCPU), q.cores(q.others()), perRead)
 	}
 	tw.Flush()
 	if !rep.Notices {
@@ -420,8 +423,8 @@ func drain(ctx context.Context, c *http.Client, url string, limit time.Duration)
 // windowCounts are what a measured window saw: the messages the sink
 // took, the CPU the server (pid) and this process used.
 type windowCounts struct {
-	sent          int64
-	server, bench time.Duration
+	sent                   int64
+	server, bench, machine time.Duration
 }
 
 // countDuring sends what the window that starts after warmup and lasts
@@ -431,17 +434,21 @@ func countDuring(sink *mailsink.Sink, pid int, warmup, window time.Duration) <-c
 	snap := func() windowCounts {
 		srv, _ := ProcCPU(pid)
 		self, _ := ProcCPU(0)
-		return windowCounts{sent: sink.Received(), server: srv, bench: self}
+		all, _ := MachineCPU()
+		return windowCounts{sent: sink.Received(), server: srv, bench: self, machine: all}
 	}
 	go func() {
 		time.Sleep(warmup)
 		a := snap()
 		time.Sleep(window)
 		b := snap()
-		out <- windowCounts{sent: b.sent - a.sent, server: b.server - a.server, bench: b.bench - a.bench}
+		out <- windowCounts{sent: b.sent - a.sent, server: b.server - a.server, bench: b.bench - a.bench, machine: b.machine - a.machine}
 	}()
 	return out
 }
+
+// others is the CPU the machine's other processes used in the window.
+func (q QueueLevel) others() time.Duration { return max(0, q.MachineCPU-q.ServerCPU-q.BenchCPU) }
 
 // cores is CPU time over the window, in cores.
 func (q QueueLevel) cores(cpu time.Duration) float64 {

@@ -49,9 +49,10 @@ type SMTP struct {
 	// system's roots, for Host).
 	TLSConfig *tls.Config
 	// MaxIdle is how many connections are kept between sends (default
-	// 16; negative: none, a connection per message). MaxPerConn is how
-	// many messages one connection carries (default 100), IdleTimeout how
-	// long one is kept unused (default 30s).
+	// 256, the most senders a worker runs: a connection of each; negative:
+	// none, a connection per message). MaxPerConn is how many messages
+	// one connection carries (default 100), IdleTimeout how long one is
+	// kept unused (default 30s).
 	MaxIdle, MaxPerConn int
 	IdleTimeout         time.Duration
 
@@ -72,7 +73,7 @@ type smtpConn struct {
 
 // Defaults of SMTP's connection reuse.
 const (
-	DefaultMaxIdle     = 16
+	DefaultMaxIdle     = 256
 	DefaultMaxPerConn  = 100
 	DefaultIdleTimeout = 30 * time.Second
 )
