@@ -242,8 +242,8 @@ func (w *Worker) Run(ctx context.Context) {
 // last claim was full), and the outcomes of the one before are recorded,
 // so that the senders do not wait for those two transactions, which
 // queue behind the reads' commits under load. A node that dies can so
-// leave two batches leased, and one sent but not recorded (sent again
-// once its lease expires: at least once).
+// leave three batches leased, two of them sent but not recorded (sent
+// again once their lease expires: at least once).
 func (w *Worker) Step(ctx context.Context) error {
 	w.once.Do(w.defaults)
 	if err := w.expand(ctx); err != nil {
