@@ -25,8 +25,9 @@ type NoticesBench struct {
 	Dir     string
 	Store   string
 	Notices int
-	// Queue queues n notices and returns the messages pending in all
-	// (those of earlier runs too).
+	// Queue queues n notices, integrates their audit entries (the
+	// server runs without the integrator), and returns the messages
+	// pending in all (those of earlier runs too).
 	Queue func(ctx context.Context, n int) (pending int64, err error)
 	Log   io.Writer
 }
@@ -35,7 +36,7 @@ type NoticesBench struct {
 type NoticesReport struct {
 	Queued  int           // notices this run queued
 	Pending int64         // messages pending when the server started
-	Queuing time.Duration // how long queuing took
+	Queuing time.Duration // how long queuing (and integrating) took
 	// Delivered is the messages the sink took between the first and the
 	// last (Elapsed); ServerCPU and BenchCPU the CPU the server and this
 	// process (the sink) used meanwhile.
@@ -65,7 +66,7 @@ func (r *NoticesReport) perNotice(d time.Duration) float64 {
 // Run queues the notices, serves, waits for the sink to hold them all
 // and stops the server.
 func (b *NoticesBench) Run(ctx context.Context) (*NoticesReport, error) {
-	fmt.Fprintf(b.Log, "queuing %d notices (a read each, no server running)…\n", b.Notices)
+	fmt.Fprintf(b.Log, "queuing %d notices (a read each, no server running), and integrating their audit entries…\n", b.Notices)
 	start := time.Now()
 	pending, err := b.Queue(ctx, b.Notices)
 	if err != nil {
@@ -132,7 +133,7 @@ func (b *NoticesBench) Run(ctx context.Context) (*NoticesReport, error) {
 
 // WriteText prints the report as bench notices does.
 func (r *NoticesReport) WriteText(w io.Writer) {
-	fmt.Fprintf(w, "%d notices queued in %s (%d messages pending at the server's start)\n", r.Queued, r.Queuing.Round(time.Millisecond), r.Pending)
+	fmt.Fprintf(w, "%d notices queued and their entries integrated in %s (%d messages pending at the server's start)\n", r.Queued, r.Queuing.Round(time.Millisecond), r.Pending)
 	fmt.Fprintf(w, "delivered %d in %s: %.0f notices/s\n", r.Delivered, r.Elapsed.Round(time.Millisecond), r.Rate())
 	fmt.Fprintf(w, "CPU a notice: server %.0f µs, sink %.0f µs (%.2f and %.2f cores)\n", r.perNotice(r.ServerCPU), r.perNotice(r.BenchCPU),
 		r.ServerCPU.Seconds()/r.Elapsed.Seconds(), r.BenchCPU.Seconds()/r.Elapsed.Seconds())
