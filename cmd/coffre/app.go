@@ -109,6 +109,9 @@ type appOptions struct {
 	// "bench" (every check runs, no limit binds): the read benchmark's
 	// two sides.
 	guard string
+	// noNotices queues no notice to people (benchmarks only: the read
+	// path without them).
+	noNotices bool
 }
 
 // benchLimits run every check of the guard on each access without ever
@@ -273,7 +276,8 @@ func buildApp(ctx context.Context, cfg *config.Config, keys *keyset.Set, o appOp
 	n := cfg.Notices
 	wake := &waker{}
 	v := vault.New(vault.Config{Store: st, Keys: keys.Ring, Policy: cfg.Policy, Logger: log, ReasonMaxLen: cfg.ReasonMaxLen, Now: o.now, Guard: vg, StepUpFor: cfg.StepUpFor,
-		Notices:           &vault.Notices{DigestAt: n.DigestAt, Location: n.Location, Contacts: n.Contacts, Language: n.Language, LanguageField: n.LanguageField},
+		Notices: &vault.Notices{DigestAt: n.DigestAt, Location: n.Location, Contacts: n.Contacts, Language: n.Language, LanguageField: n.LanguageField,
+			Off: o.noNotices},
 		Queued:            wake.wake,
 		ContactCoolingOff: n.ContactCoolingOff,
 		Rights:            vaultRights(cfg.Rights)})

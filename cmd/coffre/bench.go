@@ -7,15 +7,20 @@ import (
 	"fmt"
 	"io"
 	"math"
+	mrand "math/rand/v2"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
+	"github.com/coffre/coffre/internal/auditlog"
 	"github.com/coffre/coffre/internal/auth"
 	"github.com/coffre/coffre/internal/bench"
 	"github.com/coffre/coffre/internal/identity"
+	"github.com/coffre/coffre/internal/outbox"
+	"github.com/coffre/coffre/internal/store"
 	"github.com/coffre/coffre/internal/store/sqlite"
 	"github.com/coffre/coffre/internal/vault"
 )
@@ -23,10 +28,12 @@ import (
 // The benchmarks are in internal/bench; this file parses their flags and
 // wires them to the vault.
 
-const benchUsage = `Usage: coffre bench import|read|rotate|audit|history|login [flags]
+const benchUsage = `Usage: coffre bench import|read|notices|rotate|audit|history|login [flags]
 
   import   create a fresh data directory with N synthetic people (default 1,000,000)
-  read     serve that directory in a child process and measure audited reads over HTTP
+  read     serve that directory in a child process and measure audited reads over HTTP,
+           each queuing a notice that the server delivers to a local SMTP sink (--notices=false: none)
+  notices  queue N notices in that directory, then time a server delivering them to a local SMTP sink
   rotate   measure those reads with and without a root key rotation under way, alternating
   audit    measure the audit log at scale: integration, verification, inclusion proofs
   history  time a person's history with its proofs in a log of N entries (default 10,000,000)
@@ -35,6 +42,7 @@ const benchUsage = `Usage: coffre bench import|read|rotate|audit|history|login [
 Example:
   coffre bench import --people 1000000 --data ./coffre-bench
   coffre bench read --data ./coffre-bench --duration 10s --concurrency 1,8,32
+  coffre bench notices --data ./coffre-bench --notices 50000
   coffre bench rotate --data ./coffre-bench --rounds 2 --window 10s
   coffre bench audit --entries 10000000 --data /tmp/coffre-audit-bench
   coffre bench history --entries 10000000 --data /tmp/coffre-history-bench
@@ -48,6 +56,8 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return runBenchImport(ctx, args[1:], stdout, stderr)
 		case "read":
 			return runBenchRead(ctx, args[1:], stdout, stderr)
+		case "notices":
+			return runBenchNotices(ctx, args[1:], stdout, stderr)
 		case "rotate":
 			return runBenchRotate(ctx, args[1:], stdout, stderr)
 		case "audit":
@@ -61,7 +71,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return flag.ErrHelp
 		}
 	}
-	return &usageError{msg: "want a subcommand: import, read, rotate, audit, history or login", hint: "coffre bench import --data ./coffre-bench, then coffre bench read --data ./coffre-bench"}
+	return &usageError{msg: "want a subcommand: import, read, notices, rotate, audit, history or login", hint: "coffre bench import --data ./coffre-bench, then coffre bench read --data ./coffre-bench"}
 }
 
 func runBenchImport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -137,7 +147,7 @@ func runBenchImport(ctx context.Context, args []string, stdout, stderr io.Writer
 }
 
 func runBenchRead(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("bench read", "[--data DIR] [--store URL] [--duration D] [--warmup D] [--concurrency N,N…] [--purpose P] [--json]",
+	fs := newFlags("bench read", "[--data DIR] [--store URL] [--duration D] [--warmup D] [--concurrency N,N…] [--purpose P] [--notices=false] [--deliver=false] [--json]",
 		"coffre bench read --data ./coffre-bench --duration 10s --concurrency 1,8,32", stderr)
 	data := fs.String("data", "./coffre-bench", "benchmark data `directory` made by coffre bench import")
 	duration := fs.Duration("duration", 10*time.Second, "measured `time` at each concurrency level")
@@ -149,6 +159,8 @@ func runBenchRead(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	server := fs.String("server", "", "the coffre `binary` to run as the server (default: this one)")
 	integrator := fs.Bool("integrator", true, "run the server's audit integrator; --integrator=false gives the core's figure without checkpoints")
 	guardOn := fs.Bool("guard", true, "run the guard's checks on every read (with limits that never bind); --guard=false measures the core alone")
+	notices := fs.Bool("notices", true, "queue a notice to the person at each read, delivered to a local SMTP sink; --notices=false measures reads without them")
+	deliver := fs.Bool("deliver", true, "deliver the notices; --deliver=false queues them with no mail server (the read path's share of their cost), for a later run to deliver")
 	storeURL := fs.String("store", "", "serve from this PostgreSQL store (a postgres:// `URL`, as given to bench import --store)")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -199,7 +211,7 @@ func runBenchRead(ctx context.Context, args []string, stdout, stderr io.Writer) 
 			return fmt.Errorf("find this binary: %w", err)
 		}
 	}
-	rep, err := (&bench.ReadBench{Server: bin, Dir: *data, Store: *storeURL, Guard: *guardOn, Integrator: *integrator,
+	rep, err := (&bench.ReadBench{Server: bin, Dir: *data, Store: *storeURL, Guard: *guardOn, Integrator: *integrator, NoNotices: !*notices, NoDelivery: !*deliver,
 		Levels: levels, Warmup: *warmup, Duration: *duration, Purpose: *purpose, Reason: *reason,
 		Operator: op, IDs: ids, Log: stderr}).Run(ctx)
 	if err != nil {
@@ -213,6 +225,97 @@ func runBenchRead(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		rep.WriteText(stdout)
 	}
 	return rep.Failed(stderr)
+}
+
+func runBenchNotices(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	const example = "coffre bench notices --data ./coffre-bench --notices 50000"
+	fs := newFlags("bench notices", "[--data DIR] [--store URL] [--notices N] [--json]", example, stderr)
+	data := fs.String("data", "./coffre-bench", "benchmark data `directory` made by coffre bench import")
+	n := fs.Int("notices", 50_000, "notices to queue, a read of a random person each")
+	asJSON := fs.Bool("json", false, "print the result as JSON")
+	server := fs.String("server", "", "the coffre `binary` to run as the server (default: this one)")
+	storeURL := fs.String("store", "", "serve from this PostgreSQL store (a postgres:// `URL`, as given to bench import --store)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	switch {
+	case fs.NArg() != 0:
+		return &usageError{msg: "unexpected argument " + strconv.Quote(fs.Arg(0)), hint: example}
+	case *n < 1 || *n > 10_000_000:
+		return &usageError{msg: "--notices must be between 1 and 10,000,000", hint: example}
+	}
+	ids, err := bench.ReadIDs(filepath.Join(*data, bench.IDsFile))
+	if err != nil || len(ids) == 0 {
+		return &usageError{msg: "no benchmark in " + *data, hint: "run coffre bench import --data " + *data + " first"}
+	}
+	bin := *server
+	if bin == "" {
+		if bin, err = os.Executable(); err != nil {
+			return fmt.Errorf("find this binary: %w", err)
+		}
+	}
+	queue := func(ctx context.Context, n int) (int64, error) {
+		return queueBenchNotices(ctx, appOptions{dev: true, dataDir: *data, store: *storeURL, guard: "off"}, ids, n)
+	}
+	rep, err := (&bench.NoticesBench{Server: bin, Dir: *data, Store: *storeURL, Notices: *n, Queue: queue, Log: stderr}).Run(ctx)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		return rep.WriteJSON(stdout)
+	}
+	rep.WriteText(stdout)
+	return nil
+}
+
+// queueBenchNotices reads n random people of ids through the vault (no
+// guard, no server), queuing a notice each, and returns the person
+// channel's pending messages.
+func queueBenchNotices(ctx context.Context, o appOptions, ids []string, n int) (int64, error) {
+	a, err := openApp(ctx, o, io.Discard)
+	if err != nil {
+		return 0, err
+	}
+	defer a.close()
+	actor := identity.Actor{ID: "bench-notices", Role: "caseworker", Unit: "ac-versailles", Origin: "127.0.0.1"}
+	var wg sync.WaitGroup
+	errs := make(chan error, 16)
+	for w := range 16 {
+		wg.Go(func() {
+			rng := mrand.New(mrand.NewPCG(uint64(time.Now().UnixNano()), uint64(w)))
+			for i := w; i < n; i += 16 {
+				if _, err := a.vault.Read(ctx, actor, ids[rng.IntN(len(ids))], "case-handling", "bench"); err != nil {
+					errs <- err
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	if err := <-errs; err != nil {
+		return 0, fmt.Errorf("queue notices: %w", err)
+	}
+	// The server runs without the integrator (its catch-up would share
+	// the drain's CPU): integrate the reads' entries now, so that the
+	// next server of this directory has no backlog to catch up either.
+	in := &auditlog.Integrator{Store: a.health, Signer: a.signer, Logger: a.log}
+	for prev := uint64(0); ; {
+		size, err := in.Step(ctx)
+		if err != nil {
+			return 0, err
+		}
+		if size == prev {
+			break
+		}
+		prev = size
+	}
+	var st outbox.Stats
+	err = a.store.View(ctx, func(ctx context.Context, tx store.Tx) (err error) {
+		st, err = tx.DeliveryStats(ctx)
+		return err
+	})
+	return st.Channels[outbox.ChannelPerson].Pending, err
 }
 
 func runBenchRotate(ctx context.Context, args []string, stdout, stderr io.Writer) error {

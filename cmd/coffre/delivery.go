@@ -65,7 +65,7 @@ func newDeliveryWorker(cfg *config.Config, st store.Store, v *vault.Vault, keys 
 		},
 		Senders:  map[string]deliver.Sender{},
 		Alerts:   deliver.Recipients{Email: a.Email, SMS: a.SMS},
-		MaxTries: d.MaxTries, Backoff: d.Backoff, Logger: log,
+		MaxTries: d.MaxTries, Backoff: d.Backoff, Lease: d.Lease, Concurrency: d.Concurrency, Batch: d.Batch, Logger: log,
 		Rates: map[string]rate.Limit{},
 	}
 	for ch, r := range map[string]float64{outbox.ChannelEmail: d.Rates.Email, outbox.ChannelWebhook: d.Rates.Webhook, outbox.ChannelSMS: d.Rates.SMS} {

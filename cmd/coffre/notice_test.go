@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -17,6 +18,8 @@ import (
 	"github.com/coffre/coffre/internal/deliver/delivertest"
 	"github.com/coffre/coffre/internal/identity"
 	"github.com/coffre/coffre/internal/notice"
+	"github.com/coffre/coffre/internal/outbox"
+	"github.com/coffre/coffre/internal/store"
 	"github.com/coffre/coffre/internal/store/postgres/pgtest"
 	"github.com/coffre/coffre/internal/synth"
 	"github.com/coffre/coffre/internal/vault"
@@ -235,5 +238,38 @@ func TestPersonMessages(t *testing.T) {
 		if strings.Contains(string(m.Data), moved) {
 			t.Errorf("%s message names the new address", kind)
 		}
+	}
+}
+
+// TestNoticesOff: serve --notices=false (benchmarks) queues no notice,
+// and still reads a person's address, so that the notices queued before
+// are delivered, not dead for want of a contact.
+func TestNoticesOff(t *testing.T) {
+	a, err := openApp(t.Context(), appOptions{dev: true, dataDir: t.TempDir(), guard: "off", noNotices: true}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.close()
+	hr := identity.Actor{ID: "op_hr", Role: "hr-officer", Origin: "127.0.0.1"}
+	p := synth.Make(7, 0)
+	ids, _, err := a.vault.Import(t.Context(), hr, []vault.ImportRow{{Num: 1, Unit: p.Unit, Fields: p.Fields}})
+	if err != nil || len(ids) != 1 {
+		t.Fatalf("import: %v %v", ids, err)
+	}
+	if _, err := a.vault.Read(t.Context(), hr, ids[0], "directory", ""); err != nil {
+		t.Fatal(err)
+	}
+	var st outbox.Stats
+	if err := a.store.View(t.Context(), func(ctx context.Context, tx store.Tx) (err error) {
+		st, err = tx.DeliveryStats(ctx)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if n := st.Channels[outbox.ChannelPerson].Pending; n != 0 {
+		t.Errorf("%d notices queued with notices off, want none", n)
+	}
+	if c, err := a.vault.Contact(t.Context(), ids[0]); err != nil || c.Email == "" {
+		t.Errorf("Contact with notices off = %+v, %v; want the person's address", c, err)
 	}
 }

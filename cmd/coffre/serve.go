@@ -16,9 +16,11 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	listen := fs.String("listen", "", "listen `address` (overrides the configuration)")
 	fs.StringVar(&o.guard, "guard", "on", "`mode` of the guard, for benchmarks only: on, off, or bench (every check runs, no limit binds)")
 	integrator := fs.Bool("integrator", true, "run the audit integrator (benchmarks only: --integrator=false measures the core without checkpoints)")
+	notices := fs.Bool("notices", true, "queue a notice to the person at each access (benchmarks only: --notices=false measures reads without them)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
+	o.noNotices = !*notices
 	if o.guard != "on" && o.guard != "off" && o.guard != "bench" {
 		return &usageError{msg: "--guard must be on, off or bench", hint: "leave it out outside benchmarks"}
 	}

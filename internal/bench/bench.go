@@ -256,6 +256,56 @@ func ProcMemory(pid int) (Memory, error) {
 	return m, nil
 }
 
+// ProcCPU is the CPU time process pid (0: this one) has used, user and
+// system, from /proc/PID/stat (Linux only; clock ticks of 1/100 s).
+func ProcCPU(pid int) (time.Duration, error) {
+	path := "/proc/self/stat"
+	if pid != 0 {
+		path = fmt.Sprintf("/proc/%d/stat", pid)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return 0, fmt.Errorf("read process CPU: %w", err)
+	}
+	// The fields after the command name, which is in parentheses.
+	i := strings.LastIndexByte(string(b), ')')
+	f := strings.Fields(string(b[i+1:]))
+	if i < 0 || len(f) < 13 {
+		return 0, errors.New("read process CPU: unexpected /proc stat")
+	}
+	ut, err1 := strconv.ParseInt(f[11], 10, 64)
+	st, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err := errors.Join(err1, err2); err != nil {
+		return 0, fmt.Errorf("read process CPU: %w", err)
+	}
+	return time.Duration(ut+st) * 10 * time.Millisecond, nil
+}
+
+// MachineCPU is the CPU time all the machine's processes have used, from
+// /proc/stat (Linux only): what is neither idle nor waiting for I/O.
+func MachineCPU() (time.Duration, error) {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0, fmt.Errorf("read machine CPU: %w", err)
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	f := strings.Fields(line)
+	if len(f) < 6 || f[0] != "cpu" {
+		return 0, errors.New("read machine CPU: unexpected /proc/stat")
+	}
+	var busy int64
+	for i, v := range f[1:] {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("read machine CPU: %w", err)
+		}
+		if i != 3 && i != 4 && i < 8 { // not idle, iowait, guest
+			busy += n
+		}
+	}
+	return time.Duration(busy) * 10 * time.Millisecond, nil
+}
+
 // SampleRSS samples the resident memory of pid every interval until ctx
 // ends, and returns a function that reports the largest sample so far.
 func SampleRSS(ctx context.Context, pid int, interval time.Duration) func() int64 {

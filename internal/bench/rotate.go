@@ -57,7 +57,7 @@ type RotateReport struct {
 
 // Run starts the server, runs the rounds and stops it.
 func (b *RotateBench) Run(ctx context.Context) (*RotateReport, error) {
-	srv, err := startServer(ctx, b.Server, b.Dir, b.Store, "bench", true)
+	srv, err := startServer(ctx, b.Server, b.Dir, serverOptions{store: b.Store, guard: "bench", integrator: true})
 	if err != nil {
 		return nil, err
 	}

@@ -24,9 +24,18 @@ type server struct {
 	stopErr  error
 }
 
+// serverOptions are how a benchmark's server runs.
+type serverOptions struct {
+	store      string // a postgres:// URL, or "" for the directory's SQLite file
+	guard      string // serve --guard
+	integrator bool   // serve --integrator
+	noNotices  bool   // serve --notices=false
+	env        []string
+}
+
 // startServer runs bin serve --dev on dir at a free loopback port and
 // waits until it answers /healthz.
-func startServer(ctx context.Context, bin, dir, store, guard string, integrator bool) (*server, error) {
+func startServer(ctx context.Context, bin, dir string, o serverOptions) (*server, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, fmt.Errorf("find a free port: %w", err)
@@ -39,11 +48,15 @@ func startServer(ctx context.Context, bin, dir, store, guard string, integrator 
 		return nil, err
 	}
 	defer logf.Close() // the child holds its own descriptor
-	args := []string{"serve", "--dev", "--data", dir, "--listen", addr, "--guard", guard, fmt.Sprintf("--integrator=%t", integrator)}
-	if store != "" {
-		args = append(args, "--store", store)
+	args := []string{"serve", "--dev", "--data", dir, "--listen", addr, "--guard", o.guard, fmt.Sprintf("--integrator=%t", o.integrator)}
+	if o.noNotices {
+		args = append(args, "--notices=false") // only then: a --server built before the flag runs as before
+	}
+	if o.store != "" {
+		args = append(args, "--store", o.store)
 	}
 	cmd := exec.Command(bin, args...)
+	cmd.Env = append(os.Environ(), o.env...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start server: %w", err)

@@ -75,10 +75,13 @@ type file struct {
 		} `key:"pkcs11"`
 	} `key:"seal"`
 	Delivery struct {
-		MaxTries leaf `key:"max_tries"`
-		Backoff  leaf `key:"backoff"`
-		Timeout  leaf `key:"timeout"`
-		Rates    struct {
+		MaxTries    leaf `key:"max_tries"`
+		Backoff     leaf `key:"backoff"`
+		Timeout     leaf `key:"timeout"`
+		Lease       leaf `key:"lease"`
+		Concurrency leaf `key:"concurrency"`
+		Batch       leaf `key:"batch"`
+		Rates       struct {
 			Email   leaf `key:"email"`
 			Webhook leaf `key:"webhook"`
 			SMS     leaf `key:"sms"`

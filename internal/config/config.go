@@ -335,6 +335,20 @@ type Delivery struct {
 	// Timeout bounds one send (connection, answer), 1s to 5m. Default (0)
 	// 10s.
 	Timeout time.Duration
+	// Lease is how long a claimed message is its worker's: a worker that
+	// dies (kill -9, a lost node) holds its messages that long before
+	// another worker, or itself restarted, sends them, so they may
+	// arrive twice (at least once; the idempotency key lets the receiver
+	// drop the copy). 1s to 1h and at least 6 times Timeout (a send
+	// starts in the first half of its lease and SMTP may take three
+	// timeouts): a shorter lease would let a slow send outlive it and a
+	// second worker send the message again in the normal case. Default
+	// (0) 2m.
+	Lease time.Duration
+	// Concurrency is how many messages each node sends at once, 1 to
+	// 256 (as many SMTP connections to the relay), and Batch how many a
+	// worker claims at a time, 1 to 10000. Default (0) 32 and 256.
+	Concurrency, Batch int
 	// Rates are the messages per second of each channel, 0.01 to 10000.
 	// Default (0) email 10, webhook 50, sms 1.
 	Rates Rates

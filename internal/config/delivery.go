@@ -1,6 +1,7 @@
 package config
 
 import (
+	"cmp"
 	"fmt"
 	"net"
 	"net/mail"
@@ -20,6 +21,15 @@ type hookFile struct {
 // maxMaxTries bounds delivery.max_tries.
 const maxMaxTries = 100
 
+// defaultSendTimeout is delivery.timeout's default (package deliver's
+// DefaultTimeout); a lease is at least leasePerTimeout of them: a send
+// starts in the first half of its lease and an SMTP send may take three
+// timeouts (connection, commands).
+const (
+	defaultSendTimeout = 10 * time.Second
+	leasePerTimeout    = 6
+)
+
 var phoneRE = regexp.MustCompile(`^\+[1-9][0-9]{6,14}$`)
 
 // delivery checks the delivery and alerts settings.
@@ -29,6 +39,13 @@ func (p *parser) delivery(f *file) (Delivery, Alerts) {
 	set(p, df.MaxTries, read[int], &d.MaxTries, between(1, maxMaxTries, false, "must be between %d and %d, got %d"))
 	set(p, df.Backoff, dur, &d.Backoff, between(time.Second, time.Hour, false, "must be between %s and %s, got %s"))
 	set(p, df.Timeout, dur, &d.Timeout, between(time.Second, 5*time.Minute, false, "must be between %s and %s, got %s"))
+	set(p, df.Lease, dur, &d.Lease, between(time.Second, time.Hour, false, "must be between %s and %s, got %s"))
+	set(p, df.Concurrency, read[int], &d.Concurrency, between(1, 256, false, "must be between %d and %d, got %d"))
+	set(p, df.Batch, read[int], &d.Batch, between(1, 10000, false, "must be between %d and %d, got %d"))
+	if timeout := cmp.Or(d.Timeout, defaultSendTimeout); d.Lease > 0 && d.Lease < leasePerTimeout*timeout {
+		p.bad(df.Lease, "must be at least %d times delivery.timeout (%s), so that a send started late in its lease ends before it does: %s, got %s",
+			leasePerTimeout, timeout, leasePerTimeout*timeout, d.Lease)
+	}
 	rate := func(f float64) string {
 		if f < 0.01 || f > 10000 {
 			return fmt.Sprintf("must be between 0.01 and 10000 messages per second, got %g", f)

@@ -85,7 +85,7 @@ func TestEveryKeyHasAnOverride(t *testing.T) {
 		"login.max_failures":         "5", "login.failure_window": "1h", "login.lock_for": "0", "login.per_origin_per_minute": "12", "login.disable_after": "90d",
 		"partners.listen": "127.0.0.1:9443", "partners.hosts": "coffre.test,10.0.0.5",
 		"metrics.listen": "127.0.0.1:9090", "metrics.token": metricsToken,
-		"delivery.max_tries": "5", "delivery.backoff": "10s", "delivery.timeout": "20s",
+		"delivery.max_tries": "5", "delivery.backoff": "10s", "delivery.timeout": "20s", "delivery.lease": "3m", "delivery.concurrency": "8", "delivery.batch": "100",
 		"delivery.rates.email": "2", "delivery.rates.webhook": "3.5", "delivery.rates.sms": "0.5",
 		"delivery.smtp.host": "localhost", "delivery.smtp.port": "2525", "delivery.smtp.starttls": "opportunistic", "delivery.smtp.username": "coffre2",
 		"delivery.smtp.password_file": "/run/smtp-password", "delivery.smtp.password_env": "SMTP_PASSWORD", "delivery.smtp.from": "alerts@example.org", "delivery.smtp.reply_to": "soc@example.org",

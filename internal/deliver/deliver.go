@@ -42,6 +42,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"math/rand/v2"
 	"os"
@@ -92,8 +93,8 @@ const (
 	DefaultMaxBackoff = time.Hour
 	DefaultLease      = 2 * time.Minute
 	DefaultPoll       = time.Second
-	DefaultBatch      = 64
-	DefaultConcurrent = 4
+	DefaultBatch      = 256
+	DefaultConcurrent = 32
 	DefaultKeepSent   = 30 * 24 * time.Hour
 	pruneEvery        = time.Hour
 	pruneBatch        = 1000
@@ -128,9 +129,12 @@ type Worker struct {
 	Lease time.Duration
 	// Poll is how often the queue is read (default 1s).
 	Poll time.Duration
-	// Batch is how many messages a claim takes (default 64).
+	// Batch is how many messages a claim takes (default 256).
 	Batch int
-	// Concurrency is how many sends run at once (default 4).
+	// Concurrency is how many sends run at once (default 32). Under load
+	// the worker gets a share of the CPU after its goroutines: beside 32
+	// concurrent readers, 4 and 16 senders fell behind and 32 kept up
+	// (docs/benchmarks.md, issue 14).
 	Concurrency int
 	// KeepSent is how long a sent message is kept (default 30 days):
 	// the worker deletes older ones once an hour, so that the queue's
@@ -217,11 +221,19 @@ func (w *Worker) defaults() {
 }
 
 // Run delivers until ctx ends: every Poll, it expands new alerts and
-// sends what is due.
+// sends what is due. It then closes the senders that keep connections
+// (an io.Closer).
 func (w *Worker) Run(ctx context.Context) {
 	w.once.Do(w.defaults)
 	t := time.NewTicker(w.Poll)
 	defer t.Stop()
+	defer func() {
+		for _, s := range w.Senders {
+			if c, ok := s.(io.Closer); ok {
+				c.Close()
+			}
+		}
+	}()
 	for {
 		if err := w.Step(ctx); err != nil && ctx.Err() == nil {
 			w.Logger.Warn("delivery", "error", err)
@@ -243,26 +255,46 @@ func (w *Worker) Run(ctx context.Context) {
 
 // Step expands the alerts queued since the last step, then sends the
 // messages due until none is left (or ctx ends).
+//
+// The batches overlap: while one is sent, the next is claimed (when the
+// last claim was full), and the outcomes of the one before are recorded,
+// so that the senders do not wait for those two transactions, which
+// queue behind the reads' commits under load. A node that dies can so
+// leave three batches leased, two of them sent but not recorded (sent
+// again once their lease expires: at least once).
 func (w *Worker) Step(ctx context.Context) error {
 	w.once.Do(w.defaults)
 	if err := w.expand(ctx); err != nil {
 		return err
 	}
-	for ctx.Err() == nil {
-		var claimed []outbox.Message
-		err := w.Update(ctx, func(ctx context.Context, d outbox.Delivery) (err error) {
-			claimed, err = d.Claim(ctx, w.Owner, w.Now(), w.Lease, w.Batch)
-			return err
-		})
-		if err != nil {
-			return fmt.Errorf("claim: %w", err)
+	var recording sync.WaitGroup
+	defer recording.Wait()
+	b, err := w.claim(ctx)
+	for err == nil && len(b.ms) > 0 && ctx.Err() == nil {
+		var next chan claimed
+		if len(b.ms) == w.Batch {
+			next = make(chan claimed, 1)
+			go func() {
+				c, err := w.claim(ctx)
+				c.err = err
+				next <- c
+			}()
 		}
-		if !w.sendAll(ctx, claimed) {
-			return nil
+		groups, results, started, done := w.sendAll(ctx, b)
+		recording.Wait() // one record at a time
+		recording.Go(func() { w.record(ctx, groups, results, started) })
+		if next == nil {
+			break
 		}
-		if len(claimed) < w.Batch {
-			return nil
+		n := <-next
+		if n.err == nil && (!done || ctx.Err() != nil) {
+			w.release(ctx, n.ms) // claimed ahead, not to be sent now
+			break
 		}
+		b, err = n, n.err
+	}
+	if err != nil {
+		return fmt.Errorf("claim: %w", err)
 	}
 	return nil
 }
@@ -290,16 +322,54 @@ func (w *Worker) Prune(ctx context.Context) error {
 	return nil
 }
 
-// sendAll sends claimed messages, Concurrency at a time (the messages of
-// one person's group together), and records their outcomes in one
-// transaction; false when it stopped early (out of lease time, or ctx
-// ended): what was not sent is claimed again once its lease expires.
-func (w *Worker) sendAll(ctx context.Context, claimed []outbox.Message) bool {
+// claimed is a batch of claimed messages and when they were claimed.
+type claimed struct {
+	ms  []outbox.Message
+	at  time.Time
+	err error
+}
+
+// claim leases the next batch of due messages.
+func (w *Worker) claim(ctx context.Context) (claimed, error) {
+	c := claimed{at: time.Now()}
+	err := w.Update(ctx, func(ctx context.Context, d outbox.Delivery) (err error) {
+		c.ms, err = d.Claim(ctx, w.Owner, w.Now(), w.Lease, w.Batch)
+		return err
+	})
+	return c, err
+}
+
+// release gives back messages claimed but not to be sent now (the worker
+// stops): due again at once, as an interrupted send is.
+func (w *Worker) release(ctx context.Context, ms []outbox.Message) {
+	if len(ms) == 0 {
+		return
+	}
+	now := w.Now()
+	err := w.Update(context.WithoutCancel(ctx), func(ctx context.Context, d outbox.Delivery) error {
+		for _, m := range ms {
+			if err := d.MarkFailed(ctx, m.ID, w.Owner, "interrupted", now, false); err != nil && !errors.Is(err, store.ErrConflict) {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		w.Logger.Warn("delivery: claimed messages not released (claimed again once their lease expires)", "messages", len(ms), "error", err)
+	}
+}
+
+// sendAll sends a claimed batch, Concurrency at a time (the messages of
+// one person's group together), and returns the groups, their outcomes
+// and which started; done is false when it stopped early (out of lease
+// time, or ctx ended): what was not sent is claimed again once its lease
+// expires.
+func (w *Worker) sendAll(ctx context.Context, b claimed) (groups [][]outbox.Message, results []error, started []bool, done bool) {
 	// A send must start while the lease has time left for it.
-	startBy := time.Now().Add(w.Lease / 2)
-	groups := w.group(claimed)
-	results := make([]error, len(groups))
-	started := make([]bool, len(groups))
+	startBy := b.at.Add(w.Lease / 2)
+	groups = w.group(b.ms)
+	results = make([]error, len(groups))
+	started = make([]bool, len(groups))
 	next := make(chan int)
 	var wg sync.WaitGroup
 	for range min(w.Concurrency, len(groups)) {
@@ -314,15 +384,14 @@ func (w *Worker) sendAll(ctx context.Context, claimed []outbox.Message) bool {
 	}
 	close(next)
 	wg.Wait()
-	done := true
+	done = true
 	for i := range groups {
 		done = done && started[i]
 	}
 	if !done {
 		w.Logger.Info("delivery: left leased messages for later")
 	}
-	w.record(ctx, groups, results, started)
-	return done && ctx.Err() == nil
+	return groups, results, started, done
 }
 
 // group sorts claimed messages into sends: a message alone, or the

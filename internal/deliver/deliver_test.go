@@ -13,9 +13,12 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/time/rate"
+
 	"github.com/coffre/coffre/internal/deliver"
 	"github.com/coffre/coffre/internal/deliver/delivertest"
 	"github.com/coffre/coffre/internal/guard"
+	"github.com/coffre/coffre/internal/notice"
 	"github.com/coffre/coffre/internal/outbox"
 	"github.com/coffre/coffre/internal/store"
 	"github.com/coffre/coffre/internal/store/sqlite"
@@ -379,5 +382,134 @@ func TestSMTPStartTLSAndAuth(t *testing.T) {
 			}
 			t.Logf("outcome: %s %q", m.Status, m.LastError)
 		})
+	}
+}
+
+// TestSMTPKeepsConnections: messages go over kept connections (a new one
+// after MaxPerConn); once the server has dropped them, the next message
+// is sent once over a new connection, not lost; after Close, nothing is
+// kept.
+func TestSMTPKeepsConnections(t *testing.T) {
+	mx := delivertest.StartSMTP(t)
+	s := &deliver.SMTP{Host: mx.Host, Port: mx.Port, StartTLS: deliver.TLSNone, From: "coffre@example.org", MaxPerConn: 4}
+	defer s.Close()
+	send := func(i int) {
+		t.Helper()
+		m := outbox.Message{Kind: "notice", Key: fmt.Sprint("k", i)}
+		if err := s.SendText(ctx, "p@example.org", m, notice.Text{Subject: "s", Body: "b"}); err != nil {
+			t.Fatalf("message %d: %v", i, err)
+		}
+	}
+	for i := range 10 {
+		send(i)
+	}
+	if n := mx.Sessions(); n != 3 {
+		t.Errorf("10 messages, at most 4 a connection, one at a time: %d connections, want 3", n)
+	}
+	mx.Drop()
+	time.Sleep(50 * time.Millisecond) // for the client side to see it closed
+	send(10)
+	if n, mails := mx.Sessions(), mx.Mails(); n != 4 || len(mails) != 11 {
+		t.Errorf("after the server dropped the connection: %d connections, %d mails; want 4 and 11", n, len(mails))
+	}
+	s.Close()
+	send(11)
+	send(12)
+	if n := mx.Sessions(); n != 6 {
+		t.Errorf("after Close: %d connections, want one a message (6)", n)
+	}
+	if mails := mx.Wait(13, time.Second); len(mails) != 13 {
+		t.Errorf("%d mails, want 13", len(mails))
+	}
+}
+
+// putMessages queues n webhook messages to url, due at at.
+func putMessages(t *testing.T, s store.Store, url string, n int, at time.Time) {
+	t.Helper()
+	body, _ := json.Marshal(testAlert)
+	if err := s.Update(ctx, func(ctx context.Context, tx store.Tx) error {
+		for i := range n {
+			m := &outbox.Message{Kind: "alert", Channel: outbox.ChannelWebhook, Recipient: url, Key: fmt.Sprint("m", i), Payload: body, Next: at, Created: at}
+			if err := tx.PutMessage(ctx, m); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestBatchesOverlap: with batches claimed ahead and recorded behind,
+// a queue of several batches is sent once each and recorded sent.
+func TestBatchesOverlap(t *testing.T) {
+	s, c := openStore(t), &clock{t: time.Now()}
+	hook := delivertest.StartHook(t, secret)
+	w := newWorker(t, s, c, deliver.Recipients{}, map[string]deliver.Sender{outbox.ChannelWebhook: &deliver.Webhook{Secret: secret}})
+	w.Batch, w.Concurrency, w.Rates = 4, 3, map[string]rate.Limit{outbox.ChannelWebhook: 1000}
+	putMessages(t, s, hook.URL, 18, c.now())
+	step(t, w)
+	seen := map[string]int{}
+	for _, r := range hook.Requests() {
+		seen[r.Header.Get(deliver.HeaderKey)]++
+	}
+	if len(seen) != 18 || len(hook.Requests()) != 18 {
+		t.Errorf("%d requests for %d keys, want 18 once each", len(hook.Requests()), len(seen))
+	}
+	for _, m := range messages(t, s) {
+		if m.Status != outbox.StatusSent || m.Tries != 1 {
+			t.Errorf("message %s: %s after %d tries, want sent after 1", m.Key, m.Status, m.Tries)
+		}
+	}
+}
+
+// TestStopReleasesClaimedAhead: a worker stopped while it sends gives
+// back the batch it had claimed ahead, and the interrupted one, due at
+// once and leased to nobody, so that a restart sends them without
+// waiting for the lease.
+func TestStopReleasesClaimedAhead(t *testing.T) {
+	s, c := openStore(t), &clock{t: time.Now()}
+	hook := delivertest.StartHook(t, secret)
+	inFlight := make(chan struct{}, 8)
+	hook.Answer = func(n int, w http.ResponseWriter, r *http.Request) int {
+		inFlight <- struct{}{}
+		<-r.Context().Done() // hangs until the worker gives up
+		return http.StatusServiceUnavailable
+	}
+	w := newWorker(t, s, c, deliver.Recipients{}, map[string]deliver.Sender{outbox.ChannelWebhook: &deliver.Webhook{Secret: secret}})
+	w.Batch, w.Concurrency, w.Rates = 4, 4, map[string]rate.Limit{outbox.ChannelWebhook: 1000}
+	putMessages(t, s, hook.URL, 8, c.now())
+	stepCtx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- w.Step(stepCtx) }()
+	for range 4 {
+		<-inFlight
+	}
+	// The second batch is claimed ahead while the first hangs.
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		leased := 0
+		for _, m := range messages(t, s) {
+			if m.LeaseOwner != "" {
+				leased++
+			}
+		}
+		if leased == 8 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of 8 messages leased, want both batches", leased)
+		}
+	}
+	stop()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range messages(t, s) {
+		if m.Status != outbox.StatusPending || m.LeaseOwner != "" || m.LastError != "interrupted" || m.Next.After(c.now()) {
+			t.Errorf("message %s after the stop: %+v; want pending, leased to nobody, due now", m.Key, m)
+		}
+	}
+	if n := len(hook.Requests()); n != 4 {
+		t.Errorf("%d requests, want the first batch's 4 only", n)
 	}
 }

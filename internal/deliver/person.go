@@ -80,6 +80,14 @@ func via(payload []byte) string {
 	return v.Via
 }
 
+// Close closes the email sender's kept connections.
+func (p *Person) Close() error {
+	if p.Email != nil {
+		return p.Email.Close()
+	}
+	return nil
+}
+
 // Send sends m alone.
 func (p *Person) Send(ctx context.Context, m outbox.Message) error {
 	return p.SendGroup(ctx, []outbox.Message{m})

@@ -8,9 +8,11 @@ import (
 	"fmt"
 	"net"
 	"net/textproto"
+	"sync"
 	"time"
 
 	"github.com/wneessen/go-mail"
+	"github.com/wneessen/go-mail/smtp"
 
 	"github.com/coffre/coffre/internal/notice"
 	"github.com/coffre/coffre/internal/outbox"
@@ -24,6 +26,15 @@ const (
 )
 
 // SMTP sends email through a submission server.
+//
+// It keeps the connections it opened and sends the next messages over
+// them (one at a time each: a sender takes a connection, sends, gives it
+// back), so that a message costs MAIL, RCPT and DATA, not a connection,
+// EHLO, STARTTLS and AUTH. A connection is closed after MaxPerConn
+// messages, after IdleTimeout unused, after any failed send, and by
+// Close. A kept connection the server has dropped meanwhile fails at MAIL
+// FROM, before anything was taken: the message is then sent once more
+// over a new connection.
 type SMTP struct {
 	Host string
 	Port int // default 587
@@ -37,7 +48,35 @@ type SMTP struct {
 	// TLSConfig, when set, checks the server's certificate (default: the
 	// system's roots, for Host).
 	TLSConfig *tls.Config
+	// MaxIdle is how many connections are kept between sends (default
+	// 256, the most senders a worker runs: a connection of each; negative:
+	// none, a connection per message). MaxPerConn is how many messages
+	// one connection carries (default 100), IdleTimeout how long one is
+	// kept unused (default 30s).
+	MaxIdle, MaxPerConn int
+	IdleTimeout         time.Duration
+
+	once   sync.Once
+	client *mail.Client // the session's settings, shared by the connections
+	cerr   error
+	mu     sync.Mutex
+	idle   []*smtpConn
+	closed bool
 }
+
+// smtpConn is an open session with the server.
+type smtpConn struct {
+	c    *smtp.Client
+	sent int       // messages it carried
+	used time.Time // when it was last given back
+}
+
+// Defaults of SMTP's connection reuse.
+const (
+	DefaultMaxIdle     = 256
+	DefaultMaxPerConn  = 100
+	DefaultIdleTimeout = 30 * time.Second
+)
 
 // Send mails the alert to the recipient. An SMTP 5xx answer is
 // permanent (the recipient refused: a dead letter, no loop), except an
@@ -73,6 +112,41 @@ func (s *SMTP) SendText(ctx context.Context, to string, m outbox.Message, text n
 	msg.SetGenHeader(mail.Header(HeaderEvent), m.Kind)
 	msg.SetBodyString(mail.TypeTextPlain, text.Body)
 
+	s.once.Do(s.setup)
+	if s.cerr != nil {
+		return &Error{Class: "smtp config", Permanent: true}
+	}
+	ctx, cancel := context.WithTimeout(ctx, 3*cmp.Or(s.Timeout, DefaultTimeout))
+	defer cancel()
+	for retried := false; ; retried = true {
+		conn := s.take()
+		kept := conn != nil
+		if !kept {
+			c, err := s.client.DialToSMTPClientWithContext(ctx)
+			if err != nil {
+				return smtpClass(ctx, err)
+			}
+			conn = &smtpConn{c: c}
+		}
+		err := s.client.SendWithSMTPClient(conn.c, msg)
+		if err == nil {
+			conn.sent++
+			s.give(conn)
+			return nil
+		}
+		// Whatever state the session is in now, it is not reused.
+		conn.c.Close()
+		if kept && !retried && notTaken(err) {
+			continue // a kept connection the server had dropped
+		}
+		return smtpClass(ctx, err)
+	}
+}
+
+// setup builds the session's settings once. NOOP before each message and
+// RSET after it are left out: a kept connection that fails is found out
+// at MAIL FROM, and a session whose DATA was taken needs no reset.
+func (s *SMTP) setup() {
 	policy := mail.TLSMandatory
 	switch s.StartTLS {
 	case TLSOpportunistic:
@@ -84,6 +158,8 @@ func (s *SMTP) SendText(ctx context.Context, to string, m outbox.Message, text n
 		mail.WithPort(cmp.Or(s.Port, 587)),
 		mail.WithTimeout(cmp.Or(s.Timeout, DefaultTimeout)),
 		mail.WithTLSPolicy(policy),
+		mail.WithoutNoop(),
+		mail.WithoutRset(),
 	}
 	if s.TLSConfig != nil {
 		opts = append(opts, mail.WithTLSConfig(s.TLSConfig))
@@ -91,14 +167,64 @@ func (s *SMTP) SendText(ctx context.Context, to string, m outbox.Message, text n
 	if s.Username != "" {
 		opts = append(opts, mail.WithSMTPAuth(mail.SMTPAuthAutoDiscover), mail.WithUsername(s.Username), mail.WithPassword(s.Password))
 	}
-	c, err := mail.NewClient(s.Host, opts...)
-	if err != nil {
-		return &Error{Class: "smtp config", Permanent: true}
+	s.client, s.cerr = mail.NewClient(s.Host, opts...)
+}
+
+// notTaken reports whether a send failed before the server could have
+// taken the message: at MAIL FROM, or with no session.
+func notTaken(err error) bool {
+	var se *mail.SendError
+	return errors.As(err, &se) && (se.Reason == mail.ErrSMTPMailFrom || se.Reason == mail.ErrConnCheck)
+}
+
+// take returns a kept connection, or nil; it closes those kept too long.
+func (s *SMTP) take() *smtpConn {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	idle := cmp.Or(s.IdleTimeout, DefaultIdleTimeout)
+	for len(s.idle) > 0 {
+		c := s.idle[len(s.idle)-1]
+		s.idle = s.idle[:len(s.idle)-1]
+		if time.Since(c.used) < idle {
+			return c
+		}
+		go s.quit(c) // the server may have closed it already
 	}
-	ctx, cancel := context.WithTimeout(ctx, 3*cmp.Or(s.Timeout, DefaultTimeout))
-	defer cancel()
-	if err := c.DialAndSendWithContext(ctx, msg); err != nil {
-		return smtpClass(ctx, err)
+	return nil
+}
+
+// give keeps a connection that carried a message for the next, or quits
+// it.
+func (s *SMTP) give(c *smtpConn) {
+	c.used = time.Now()
+	s.mu.Lock()
+	keep := !s.closed && len(s.idle) < cmp.Or(s.MaxIdle, DefaultMaxIdle) && c.sent < cmp.Or(s.MaxPerConn, DefaultMaxPerConn)
+	if keep {
+		s.idle = append(s.idle, c)
+	}
+	s.mu.Unlock()
+	if !keep {
+		s.quit(c)
+	}
+}
+
+// quit ends a session politely, and closes its connection whatever the
+// server answers.
+func (s *SMTP) quit(c *smtpConn) {
+	c.c.UpdateDeadline(cmp.Or(s.Timeout, DefaultTimeout))
+	c.c.Quit()
+	c.c.Close()
+}
+
+// Close quits the kept connections; a send after Close opens and quits
+// its own.
+func (s *SMTP) Close() error {
+	s.mu.Lock()
+	idle := s.idle
+	s.idle, s.closed = nil, true
+	s.mu.Unlock()
+	for _, c := range idle {
+		s.quit(c)
 	}
 	return nil
 }

@@ -1,9 +1,11 @@
 // Package mailsink is a local SMTP server that accepts every message and
 // writes it, as it came, to a directory: one .eml file a message. It is
-// where `coffre demo` sends what Coffre mails (the guard's alerts today),
-// so that the tour can show a message arriving without a mail server.
-// For demos only: no TLS, no authentication, and it listens on a loopback
-// address alone.
+// where `coffre demo` sends what Coffre mails (the guard's alerts, the
+// notices to people), so that the tour can show a message arriving
+// without a mail server. Without a directory it only counts what it
+// takes and how fast it answered: `coffre bench read` delivers its
+// notices to one. For demos and benchmarks only: no TLS, no
+// authentication, and it listens on a loopback address alone.
 package mailsink
 
 import (
@@ -13,6 +15,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -23,16 +26,23 @@ import (
 // sink write).
 const maxMessage = 1 << 20
 
+// maxTimings bounds the answer times a sink keeps.
+const maxTimings = 1 << 22
+
 // Sink is a running mail sink.
 type Sink struct {
 	dir string
 	srv *smtp.Server
 	ln  net.Listener
 	n   atomic.Int64
+
+	mu      sync.Mutex
+	timings []time.Duration
 }
 
 // Start listens on addr (a loopback host and a port, 0 for any free one)
-// and writes each message into dir (created 0700), until Close.
+// and writes each message into dir (created 0700), until Close. With dir
+// "" it keeps no message, only their count and answer times.
 func Start(dir, addr string) (*Sink, error) {
 	host, _, err := net.SplitHostPort(addr)
 	if err != nil {
@@ -41,8 +51,10 @@ func Start(dir, addr string) (*Sink, error) {
 	if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
 		return nil, fmt.Errorf("mail sink: %s is not a loopback address: the sink takes mail from anyone who reaches it", host)
 	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("mail sink: %w", err)
+	if dir != "" {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return nil, fmt.Errorf("mail sink: %w", err)
+		}
 	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
@@ -61,8 +73,20 @@ func Start(dir, addr string) (*Sink, error) {
 // Addr is the address the sink listens on.
 func (s *Sink) Addr() *net.TCPAddr { return s.ln.Addr().(*net.TCPAddr) }
 
-// Dir is where the messages are written.
+// Dir is where the messages are written ("": nowhere).
 func (s *Sink) Dir() string { return s.dir }
+
+// Received is the number of messages taken so far.
+func (s *Sink) Received() int64 { return s.n.Load() }
+
+// Timings returns how long the sink took over each message taken so far
+// (the first few million), from its MAIL FROM to the answer to its data:
+// the sink's own time and the client's RCPT and DATA round trips.
+func (s *Sink) Timings() []time.Duration {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]time.Duration(nil), s.timings...)
+}
 
 // Close stops the sink.
 func (s *Sink) Close() error { return s.srv.Close() }
@@ -70,7 +94,11 @@ func (s *Sink) Close() error { return s.srv.Close() }
 // write stores one message: a temporary file renamed into place, so a
 // reader never sees half a message.
 func (s *Sink) write(body []byte) error {
-	name := fmt.Sprintf("%s-%04d.eml", time.Now().UTC().Format("20060102T150405.000000000Z"), s.n.Add(1))
+	n := s.n.Add(1)
+	if s.dir == "" {
+		return nil
+	}
+	name := fmt.Sprintf("%s-%04d.eml", time.Now().UTC().Format("20060102T150405.000000000Z"), n)
 	tmp, err := os.CreateTemp(s.dir, ".incoming-*")
 	if err != nil {
 		return err
@@ -85,13 +113,14 @@ func (s *Sink) write(body []byte) error {
 }
 
 type session struct {
-	s    *Sink
-	from string
-	rcpt int
+	s     *Sink
+	from  string
+	rcpt  int
+	start time.Time // MAIL FROM
 }
 
 func (x *session) Mail(from string, _ *smtp.MailOptions) error {
-	x.from = from
+	x.from, x.start = from, time.Now()
 	return nil
 }
 
@@ -114,6 +143,12 @@ func (x *session) Data(r io.Reader) error {
 	if err := x.s.write(body); err != nil {
 		return &smtp.SMTPError{Code: 451, Message: "cannot store the message"}
 	}
+	d := time.Since(x.start)
+	x.s.mu.Lock()
+	if len(x.s.timings) < maxTimings {
+		x.s.timings = append(x.s.timings, d)
+	}
+	x.s.mu.Unlock()
 	return nil
 }
 

@@ -29,6 +29,9 @@ func TestSink(t *testing.T) {
 	if err != nil || !strings.Contains(string(body), "probing: op_1 locked") || !strings.Contains(string(body), "Subject: alert") {
 		t.Fatalf("message written: %q, %v", body, err)
 	}
+	if s.Received() != 2 || len(s.Timings()) != 2 {
+		t.Errorf("Received() = %d, %d timings, want 2", s.Received(), len(s.Timings()))
+	}
 	if st, _ := os.Stat(dir); st.Mode().Perm() != 0o700 {
 		t.Errorf("mail directory mode %o, want 700", st.Mode().Perm())
 	}
@@ -50,6 +53,24 @@ func TestSink(t *testing.T) {
 	}
 	if files, _ := filepath.Glob(filepath.Join(dir, "*.eml")); len(files) != 2 {
 		t.Errorf("%d messages after a refused one, want 2", len(files))
+	}
+}
+
+// TestSinkCounts: a sink without a directory keeps nothing, and counts.
+func TestSinkCounts(t *testing.T) {
+	s, err := Start("", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	msg := "From: coffre@localhost\r\nTo: p@example.org\r\nSubject: notice\r\n\r\nyour record was read\r\n"
+	for range 3 {
+		if err := smtp.SendMail(s.Addr().String(), nil, "coffre@localhost", []string{"p@example.org"}, []byte(msg)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n, ts := s.Received(), s.Timings(); n != 3 || len(ts) != 3 || ts[0] <= 0 {
+		t.Errorf("Received() = %d, Timings() = %v; want 3 positive", n, ts)
 	}
 }
 

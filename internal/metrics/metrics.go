@@ -55,7 +55,7 @@ func (c auditCollector) Collect(ch chan<- prometheus.Metric) {
 
 var (
 	chLabel    = []string{"channel"}
-	depth      = prometheus.NewDesc("coffre_delivery_queue_depth", "Messages waiting to be sent (pending), by channel.", chLabel, nil)
+	depth      = prometheus.NewDesc("coffre_delivery_queue_depth", "Messages waiting to be sent (pending), by channel (person: notices to people, sent by email or SMS).", chLabel, nil)
 	oldest     = prometheus.NewDesc("coffre_delivery_oldest_pending_seconds", "Age of the oldest pending message, by channel (0 when none).", chLabel, nil)
 	sent       = prometheus.NewDesc("coffre_delivery_sent_total", "Messages sent, by channel.", chLabel, nil)
 	failed     = prometheus.NewDesc("coffre_delivery_failed_total", "Failed attempts to send, by channel (retried or not).", chLabel, nil)
@@ -98,7 +98,7 @@ func (c deliveryCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	ch <- prometheus.MustNewConstMetric(unexpanded, prometheus.GaugeValue, float64(st.Unexpanded))
 	ch <- prometheus.MustNewConstMetric(unexpAge, prometheus.GaugeValue, age(st.OldestUnexpanded))
-	for _, name := range []string{outbox.ChannelEmail, outbox.ChannelWebhook, outbox.ChannelSMS} {
+	for _, name := range []string{outbox.ChannelEmail, outbox.ChannelWebhook, outbox.ChannelSMS, outbox.ChannelPerson} {
 		cs := st.Channels[name]
 		ch <- prometheus.MustNewConstMetric(depth, prometheus.GaugeValue, float64(cs.Pending), name)
 		ch <- prometheus.MustNewConstMetric(oldest, prometheus.GaugeValue, age(cs.Oldest), name)

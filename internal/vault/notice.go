@@ -68,6 +68,9 @@ type Notices struct {
 	// Language is the notices' language when LanguageField (a text
 	// field, optional) holds neither fr nor en.
 	Language, LanguageField string
+	// Off queues no notice (benchmarks: the read path without them).
+	// Contact still reads addresses, for the notices queued before.
+	Off bool
 }
 
 // NextDigest is the first digest time after t.

@@ -61,7 +61,7 @@ type Vault struct {
 	memo      *guard.Memo
 	stepUpFor time.Duration
 	notices   Notices
-	// noticesOff: no notice is queued (Config.NoNotices).
+	// noticesOff: no notice is queued (Config.Notices.Off).
 	noticesOff bool
 	queued     func()
 	// coolingOff is how long a change of a contact field waits.
@@ -89,10 +89,8 @@ type Config struct {
 	// Notices says when digests go out and where a person is told
 	// (nil: the zero Notices). Every allowed read and update queues a
 	// notice to the person after its purpose's mode (package notice),
-	// unless NoNotices.
+	// unless Notices.Off.
 	Notices *Notices
-	// NoNotices queues no notice: a benchmark's figure without them.
-	NoNotices bool
 	// Queued, when set, is called after an access that queued an
 	// immediate notice has committed (to wake the delivery worker).
 	Queued func()
@@ -128,7 +126,7 @@ func New(c Config) *Vault {
 			}
 		}
 	}
-	v.noticesOff, v.queued = c.NoNotices, c.Queued
+	v.noticesOff, v.queued = v.notices.Off, c.Queued
 	if c.Rights != nil {
 		v.rights = *c.Rights
 	}

@@ -78,9 +78,10 @@ type SMTP struct {
 
 	opts SMTPOptions
 
-	mu    sync.Mutex
-	mails []Mail
-	got   chan struct{}
+	mu       sync.Mutex
+	mails    []Mail
+	got      chan struct{}
+	sessions []net.Conn
 }
 
 // SMTPOptions make a server ask more of its clients.
@@ -90,6 +91,11 @@ type SMTPOptions struct {
 	// Username and Password, when set, are required (AUTH PLAIN) before
 	// MAIL FROM.
 	Username, Password string
+	// Delay, when set, is how long the server takes to answer each
+	// message once it has its data (a slow server). A message whose
+	// client went away meanwhile is kept all the same, as a real server
+	// would: the client never learns that it was taken.
+	Delay time.Duration
 }
 
 // StartSMTP starts an SMTP sink without TLS, closed when t ends.
@@ -98,7 +104,12 @@ func StartSMTP(t testing.TB) *SMTP { return StartSMTPWith(t, SMTPOptions{}) }
 // StartSMTPWith starts an SMTP server, closed when t ends.
 func StartSMTPWith(t testing.TB, o SMTPOptions) *SMTP {
 	s := &SMTP{got: make(chan struct{}, 1024), opts: o}
-	srv := smtp.NewServer(smtp.BackendFunc(func(*smtp.Conn) (smtp.Session, error) { return &session{s: s}, nil }))
+	srv := smtp.NewServer(smtp.BackendFunc(func(c *smtp.Conn) (smtp.Session, error) {
+		s.mu.Lock()
+		s.sessions = append(s.sessions, c.Conn())
+		s.mu.Unlock()
+		return &session{s: s}, nil
+	}))
 	srv.Domain = "localhost"
 	srv.AllowInsecureAuth = !o.TLS
 	if o.TLS {
@@ -124,6 +135,23 @@ func (s *SMTP) Mails() []Mail {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return append([]Mail(nil), s.mails...)
+}
+
+// Sessions is the number of connections the server has taken so far.
+func (s *SMTP) Sessions() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.sessions)
+}
+
+// Drop closes every connection the server has taken, as a server does
+// with a client idle too long.
+func (s *SMTP) Drop() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, c := range s.sessions {
+		c.Close()
+	}
 }
 
 // Wait returns once the server holds at least n messages, or after d
@@ -189,6 +217,7 @@ func (x *session) Data(r io.Reader) error {
 	if err != nil {
 		return err
 	}
+	time.Sleep(x.s.opts.Delay)
 	x.s.mu.Lock()
 	x.s.mails = append(x.s.mails, Mail{From: x.from, To: x.to, Data: b, At: time.Now()})
 	x.s.mu.Unlock()

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/coffre/coffre/internal/outbox"
 	"github.com/coffre/coffre/internal/store"
 	"github.com/coffre/coffre/internal/store/sqlite/sqlitetest"
 	"github.com/coffre/coffre/internal/subject"
@@ -208,9 +209,9 @@ func TestMigrateSubjectSeq(t *testing.T) {
 	}
 }
 
-// TestMigrateTiles builds a store of schema 20 (tiles in WITHOUT ROWID
+// TestMigrateTiles builds a store of schema 23 (tiles in WITHOUT ROWID
 // tables, full tiles without a stratum) and checks that after migration
-// 021 the tiles are in rowid tables, every full tile has its stratum, and
+// 024 the tiles are in rowid tables, every full tile has its stratum, and
 // partial tiles are as they were.
 func TestMigrateTiles(t *testing.T) {
 	ctx := context.Background()
@@ -268,4 +269,84 @@ func TestMigrateTiles(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// TestMigrateDeliveryCounts builds a store of schema 24 holding messages
+// sent, dead, failed and pending, opens it with this binary, and checks
+// that the totals carried over, and that the trigger then counts on.
+func TestMigrateDeliveryCounts(t *testing.T) {
+	ctx := context.Background()
+	// Schema 20: a store of this binary with migration 025 undone (the
+	// older ones need Go steps that oldStore does not run).
+	path := filepath.Join(t.TempDir(), "old.db")
+	s, err := Open(ctx, path, Options{IDs: sqlitetest.IDs()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(`DROP TRIGGER deliveries_count; DROP TABLE delivery_counts; DROP INDEX deliveries_pending;
+		CREATE INDEX deliveries_status ON deliveries (channel, status); PRAGMA user_version = 24`); err != nil {
+		t.Fatal(err)
+	}
+	for i, m := range []struct {
+		channel, status string
+		failures        int
+	}{{"email", "sent", 0}, {"email", "sent", 2}, {"email", "dead", 8}, {"email", "pending", 1}, {"person", "sent", 0}, {"person", "pending", 0}} {
+		if _, err := db.Exec(`INSERT INTO deliveries (source, kind, channel, recipient, idem, payload, status, failures, next_at, created) VALUES (0, 'k', ?, 'r', ?, x'', ?, ?, 0, ?)`,
+			m.channel, fmt.Sprint("key-", i), m.status, m.failures, 1000+i); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db.Close()
+	s, err = Open(ctx, path, Options{IDs: sqlitetest.IDs()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	stats := func() map[string]outbox.ChannelStats {
+		t.Helper()
+		var st outbox.Stats
+		if err := s.View(ctx, func(ctx context.Context, tx store.Tx) (err error) {
+			st, err = tx.DeliveryStats(ctx)
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return st.Channels
+	}
+	want := map[string]outbox.ChannelStats{
+		"email":  {Pending: 1, Sent: 2, Dead: 1, Failures: 11, Oldest: time.UnixMicro(1003).UTC()},
+		"person": {Pending: 1, Sent: 1, Oldest: time.UnixMicro(1005).UTC()},
+	}
+	if got := stats(); !reflect.DeepEqual(got, want) {
+		t.Errorf("after the migration: %+v, want %+v", got, want)
+	}
+	// The pending email fails for good, the pending notice is sent.
+	if err := s.Update(ctx, func(ctx context.Context, tx store.Tx) error {
+		ms, err := tx.Claim(ctx, "w", time.UnixMicro(1), time.Minute, 10)
+		if err != nil || len(ms) != 2 {
+			return fmt.Errorf("claim: %v, %v", ms, err)
+		}
+		for _, m := range ms {
+			if m.Channel == "email" {
+				err = tx.MarkFailed(ctx, m.ID, "w", "smtp 550", time.UnixMicro(1), true)
+			} else {
+				err = tx.MarkSent(ctx, m.ID, time.UnixMicro(2))
+			}
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	want = map[string]outbox.ChannelStats{"email": {Sent: 2, Dead: 2, Failures: 12}, "person": {Sent: 2}}
+	if got := stats(); !reflect.DeepEqual(got, want) {
+		t.Errorf("after a dead letter and a send: %+v, want %+v", got, want)
+	}
 }

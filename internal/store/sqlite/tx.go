@@ -196,7 +196,8 @@ var queries = map[string]string{
 		WHERE id = ?1 AND lease_owner = ?2 AND status = 'pending'`,
 	"pruneSent":      `DELETE FROM deliveries WHERE id IN (SELECT id FROM deliveries WHERE status = 'sent' AND sent_at < ? LIMIT ?)`,
 	"deliveries":     `SELECT ` + deliveryColumns + ` FROM deliveries WHERE id > ? ORDER BY id LIMIT ?`,
-	"deliveryStats":  `SELECT channel, status, count(*), coalesce(sum(failures), 0), coalesce(min(created), 0) FROM deliveries GROUP BY channel, status`,
+	"deliveryCounts": `SELECT channel, sent, dead, failures FROM delivery_counts`,
+	"deliveryQueue":  `SELECT channel, count(*), min(created) FROM deliveries INDEXED BY deliveries_pending WHERE status = 'pending' GROUP BY channel`,
 	"unexpandedStat": `SELECT count(*), coalesce(min(ts), 0) FROM outbox WHERE sent = 0`,
 	// Consent requests and contact changes (consent.go).
 	"putConsent": `INSERT INTO consents (id, subject, operator, role, unit, purpose, reason, fields, status, created, expires, decided, valid_until, closed, deadline)

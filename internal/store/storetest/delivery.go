@@ -71,6 +71,19 @@ func delivery(t *testing.T, s store.Store) {
 		return nil
 	})
 
+	// The queue's depth and oldest, by channel.
+	s.View(ctx, func(ctx context.Context, tx store.Tx) error {
+		st, err := tx.DeliveryStats(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := map[string]outbox.ChannelStats{"email": {Pending: 1, Oldest: t0}, "webhook": {Pending: 1, Oldest: t0}}
+		if len(st.Channels) != 2 || !equalStats(st.Channels["email"], want["email"]) || !equalStats(st.Channels["webhook"], want["webhook"]) {
+			t.Errorf("DeliveryStats before any send = %+v, want %+v", st.Channels, want)
+		}
+		return nil
+	})
+
 	// Owner a claims both; b gets nothing while a's lease holds.
 	got := claim("a", t0, 10)
 	if len(got) != 2 || got[0].Key != "k1" || got[1].Key != "k2" || got[0].Tries != 1 || got[0].LeaseOwner != "a" ||
@@ -144,6 +157,10 @@ func delivery(t *testing.T, s store.Store) {
 		}
 		return nil
 	})
+}
+
+func equalStats(a, b outbox.ChannelStats) bool {
+	return a.Pending == b.Pending && a.Sent == b.Sent && a.Dead == b.Dead && a.Failures == b.Failures && a.Oldest.Equal(b.Oldest)
 }
 
 // deliveryClaimOnce: claimers racing on the same due messages never get
