@@ -1,9 +1,10 @@
 // Package bench holds Coffre's benchmarks, which `coffre bench` runs:
 // [ImportBench] imports synthetic people through the vault, [ReadBench]
 // serves them in a child process and measures audited reads over HTTP
-// from the outside, [AuditBench] measures the audit log at scale, and
-// [LoginBench] times the login's password step for existing and unknown
-// usernames, the two sides of a username oracle. The
+// from the outside, [AuditBench] measures the audit log at scale,
+// [HistoryBench] a person's history in a large log, and [LoginBench]
+// times the login's password step for existing and unknown usernames, the
+// two sides of a username oracle. The
 // parts are usable alone: an HTTP load generator for audited reads
 // ([Reads]), exact latency percentiles, and the memory of a process as
 // Linux reports it in /proc.
