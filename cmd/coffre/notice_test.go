@@ -209,9 +209,10 @@ func TestPersonMessages(t *testing.T) {
 		t.Fatalf("contact change: %v", err)
 	}
 
-	mails := mx.Wait(3, 10*time.Second)
+	mx.Wait(3, 10*time.Second)
 	time.Sleep(200 * time.Millisecond) // a fourth would be a notice of the contact change, which waits
-	if mails = mx.Mails(); len(mails) != 3 {
+	mails := mx.Mails()
+	if len(mails) != 3 {
 		t.Fatalf("%d messages to persons, want 3", len(mails))
 	}
 	byKind := map[string]delivertest.Mail{}
