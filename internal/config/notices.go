@@ -3,7 +3,6 @@ package config
 import (
 	"fmt"
 	"regexp"
-	"slices"
 	"strconv"
 	"time"
 
@@ -114,13 +113,7 @@ func (p *parser) notices(f *file, schema []policy.Field, loc *time.Location) Not
 		})
 		return n
 	}
-	for _, t := range []policy.FieldType{policy.TypeEmail, policy.TypePhone} {
-		for _, fd := range schema {
-			if fd.Type == t && !slices.Contains(n.Contacts, fd.Name) {
-				n.Contacts = append(n.Contacts, fd.Name)
-			}
-		}
-	}
+	n.Contacts = policy.ContactFields(schema)
 	return n
 }
 

@@ -55,15 +55,6 @@ func Renderer(t Texts) func(m outbox.Message, c notice.Contact) (notice.Text, er
 	}
 }
 
-// fieldList names fields for a person: health_note reads "health note".
-func fieldList(fields []string) string {
-	out := make([]string, len(fields))
-	for i, f := range fields {
-		out[i] = strings.ReplaceAll(f, "_", " ")
-	}
-	return strings.Join(out, ", ")
-}
-
 func (t Texts) purpose(name string) string {
 	if d := t.Purposes[name]; d != "" {
 		return name + " (" + d + ")"
@@ -81,7 +72,7 @@ func (t Texts) english(m Message, loc *time.Location, phrase string) notice.Text
 	fmt.Fprintf(&b, "Hello,\n\n%s asks for your consent to read part of your record.\n\n", t.Organisation)
 	fmt.Fprintf(&b, "Who asks:     %s (%s)\n", t.Organisation, who)
 	fmt.Fprintf(&b, "For what:     %s\n", t.purpose(m.Purpose))
-	fmt.Fprintf(&b, "Which data:   %s (this message holds none of their values)\n", fieldList(m.Fields))
+	fmt.Fprintf(&b, "Which data:   %s (this message holds none of their values)\n", notice.FieldNames(m.Fields))
 	fmt.Fprintf(&b, "Until when:   you may decide until %s\n", until)
 	fmt.Fprintf(&b, "Request:      %s\n\n", m.Consent)
 	fmt.Fprintf(&b, "To decide, sign in to your personal space on %s's Coffre portal yourself, from the address you always use (never from a link in a message), and open your consent requests: approve or deny there. Replying to this message decides nothing, and we never ask for a password or a code by email or SMS.\n\n", t.Organisation)
@@ -107,7 +98,7 @@ func (t Texts) french(m Message, loc *time.Location, phrase string) notice.Text 
 	fmt.Fprintf(&b, "Bonjour,\n\n%s demande votre consentement pour consulter une partie de votre dossier.\n\n", t.Organisation)
 	fmt.Fprintf(&b, "Qui demande :       %s (%s)\n", t.Organisation, who)
 	fmt.Fprintf(&b, "Pour quoi :         %s\n", t.purpose(m.Purpose))
-	fmt.Fprintf(&b, "Quelles données :   %s (ce message n'en contient aucune valeur)\n", fieldList(m.Fields))
+	fmt.Fprintf(&b, "Quelles données :   %s (ce message n'en contient aucune valeur)\n", notice.FieldNames(m.Fields))
 	fmt.Fprintf(&b, "Jusqu'à quand :     vous pouvez décider jusqu'au %s\n", until)
 	fmt.Fprintf(&b, "Demande :           %s\n\n", m.Consent)
 	fmt.Fprintf(&b, "Pour décider, connectez-vous vous-même à votre espace personnel sur le portail Coffre (%s), depuis l'adresse que vous utilisez d'habitude (jamais depuis un lien reçu dans un message), et ouvrez vos demandes de consentement : acceptez ou refusez-y. Répondre à ce message ne décide rien, et nous ne demandons jamais de mot de passe ni de code par courriel ou SMS.\n\n", t.Organisation)

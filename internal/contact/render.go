@@ -53,14 +53,6 @@ func Renderer(t Texts) func(m outbox.Message, c notice.Contact) (notice.Text, er
 	}
 }
 
-func fieldList(fields []string) string {
-	out := make([]string, len(fields))
-	for i, f := range fields {
-		out[i] = strings.ReplaceAll(f, "_", " ")
-	}
-	return strings.Join(out, ", ")
-}
-
 func (t Texts) english(m Message, loc *time.Location, phrase string) notice.Text {
 	when := func(x time.Time) string { return x.In(loc).Format("2 January 2006 at 15:04 MST") }
 	who := fmt.Sprintf("unit %s, role %s", m.Unit, m.Role)
@@ -70,7 +62,7 @@ func (t Texts) english(m Message, loc *time.Location, phrase string) notice.Text
 	var b strings.Builder
 	fmt.Fprintf(&b, "Hello,\n\n%s has recorded a change of your contact details. This message goes to the details being replaced.\n\n", t.Organisation)
 	fmt.Fprintf(&b, "Who:            %s (%s)\n", t.Organisation, who)
-	fmt.Fprintf(&b, "What changes:   %s (this message holds neither the old nor the new values)\n", fieldList(m.Fields))
+	fmt.Fprintf(&b, "What changes:   %s (this message holds neither the old nor the new values)\n", notice.FieldNames(m.Fields))
 	fmt.Fprintf(&b, "Asked on:       %s\n", when(m.Created))
 	fmt.Fprintf(&b, "Takes effect:   %s\n", when(m.Effective))
 	fmt.Fprintf(&b, "Change:         %s\n\n", m.Change)
@@ -82,7 +74,7 @@ func (t Texts) english(m Message, loc *time.Location, phrase string) notice.Text
 		Subject: fmt.Sprintf("%s: a change of your contact details is pending", t.Organisation),
 		Body:    b.String(),
 		SMS: fmt.Sprintf("%s (%s) changes your contact details (%s) on %s. Not you? Cancel it in your personal space, signed in; not by reply. Phrase: %s",
-			t.Organisation, who, fieldList(m.Fields), m.Effective.In(loc).Format("2 Jan 15:04 MST"), phrase),
+			t.Organisation, who, notice.FieldNames(m.Fields), m.Effective.In(loc).Format("2 Jan 15:04 MST"), phrase),
 	}
 }
 
@@ -98,7 +90,7 @@ func (t Texts) french(m Message, loc *time.Location, phrase string) notice.Text 
 	var b strings.Builder
 	fmt.Fprintf(&b, "Bonjour,\n\n%s a enregistré un changement de vos coordonnées. Ce message est envoyé aux coordonnées remplacées.\n\n", t.Organisation)
 	fmt.Fprintf(&b, "Qui :                %s (%s)\n", t.Organisation, who)
-	fmt.Fprintf(&b, "Ce qui change :      %s (ce message ne contient ni les anciennes ni les nouvelles valeurs)\n", fieldList(m.Fields))
+	fmt.Fprintf(&b, "Ce qui change :      %s (ce message ne contient ni les anciennes ni les nouvelles valeurs)\n", notice.FieldNames(m.Fields))
 	fmt.Fprintf(&b, "Demandé le :         %s\n", when(m.Created))
 	fmt.Fprintf(&b, "Prend effet le :     %s\n", when(m.Effective))
 	fmt.Fprintf(&b, "Changement :         %s\n\n", m.Change)
@@ -111,6 +103,6 @@ func (t Texts) french(m Message, loc *time.Location, phrase string) notice.Text 
 		Subject: fmt.Sprintf("%s : un changement de vos coordonnées est en attente", t.Organisation),
 		Body:    b.String(),
 		SMS: fmt.Sprintf("%s (%s) change vos coordonnées (%s) le %s. Pas vous ? Annulez dans votre espace personnel, connecté ; pas en répondant. Phrase : %s",
-			t.Organisation, who, fieldList(m.Fields), e.Format("02/01 15:04 MST"), phrase),
+			t.Organisation, who, notice.FieldNames(m.Fields), e.Format("02/01 15:04 MST"), phrase),
 	}
 }

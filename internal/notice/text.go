@@ -157,3 +157,12 @@ func langOf(c Contact) string {
 	}
 	return "fr"
 }
+
+// FieldNames names fields for a person: health_note reads "health note".
+func FieldNames(fields []string) string {
+	out := make([]string, len(fields))
+	for i, f := range fields {
+		out[i] = strings.ReplaceAll(f, "_", " ")
+	}
+	return strings.Join(out, ", ")
+}

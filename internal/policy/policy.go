@@ -385,6 +385,20 @@ func (p *Policy) ContactField(name string) bool {
 	return ok && (f.Type == TypeEmail || f.Type == TypePhone)
 }
 
+// ContactFields names the fields a person may be told through, by
+// default: every email field, then every phone field, in schema order.
+func ContactFields(fields []Field) []string {
+	var out []string
+	for _, t := range []FieldType{TypeEmail, TypePhone} {
+		for _, f := range fields {
+			if f.Type == t {
+				out = append(out, f.Name)
+			}
+		}
+	}
+	return out
+}
+
 // LookupFields returns the names of the fields with a blind index.
 func (p *Policy) LookupFields() []string {
 	var out []string

@@ -117,14 +117,8 @@ func New(c Config) *Vault {
 	if c.Notices != nil {
 		v.notices = *c.Notices
 	}
-	if len(v.notices.Contacts) == 0 { // config's default: every email field, then every phone field
-		for _, t := range []policy.FieldType{policy.TypeEmail, policy.TypePhone} {
-			for _, f := range c.Policy.Fields {
-				if f.Type == t {
-					v.notices.Contacts = append(v.notices.Contacts, f.Name)
-				}
-			}
-		}
+	if len(v.notices.Contacts) == 0 {
+		v.notices.Contacts = policy.ContactFields(c.Policy.Fields)
 	}
 	v.noticesOff, v.queued = v.notices.Off, c.Queued
 	if c.Rights != nil {
