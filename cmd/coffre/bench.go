@@ -415,9 +415,41 @@ func runBenchAudit(ctx context.Context, args []string, stdout, stderr io.Writer)
 	return nil
 }
 
+// benchAccesses times GET /v1/me/accesses over HTTP for the targets of
+// the log in dir: their addresses are read here, then the app is closed
+// for the server to open the store.
+func benchAccesses(ctx context.Context, a *app, d *bench.HistoryData, dir, server string, queries int, asJSON bool, stdout, stderr io.Writer) error {
+	var contacts []string
+	for _, t := range d.Targets {
+		c, err := a.vault.Contact(ctx, t)
+		if err != nil || c.Email == "" {
+			return fmt.Errorf("target %s: no email address on the record (%v)", t, err)
+		}
+		contacts = append(contacts, c.Email)
+	}
+	if err := a.close(); err != nil { // the server opens the store next (a second close is a no-op)
+		return err
+	}
+	if server == "" {
+		var err error
+		if server, err = os.Executable(); err != nil {
+			return err
+		}
+	}
+	rep, err := (&bench.AccessesBench{Server: server, Dir: dir, Contacts: contacts, Queries: queries, Log: stderr}).Run(ctx)
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		return rep.WriteJSON(stdout)
+	}
+	rep.WriteText(stdout)
+	return nil
+}
+
 func runBenchHistory(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	const example = "coffre bench history --entries 10000000 --data /tmp/coffre-history-bench"
-	fs := newFlags("bench history", "[--entries N] [--subject-entries N] [--targets N] [--people N] [--queries N] [--data DIR] [--fresh] [--json]", example, stderr)
+	fs := newFlags("bench history", "[--entries N] [--subject-entries N] [--targets N] [--people N] [--queries N] [--data DIR] [--fresh] [--http] [--json]", example, stderr)
 	entries := fs.Int("entries", 10_000_000, "the audit log's size, in entries")
 	subjectEntries := fs.Int("subject-entries", 100, "entries about each target person, spread across the log")
 	targets := fs.Int("targets", 5, "target people with --subject-entries entries each; the others' entries are about anyone else")
@@ -427,12 +459,16 @@ func runBenchHistory(ctx context.Context, args []string, stdout, stderr io.Write
 	fresh := fs.Bool("fresh", false, "first delete --data if it holds an earlier benchmark, and build again")
 	asJSON := fs.Bool("json", false, "print the result as JSON")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the timed histories to this `file`")
+	overHTTP := fs.Bool("http", false, "time GET /v1/me/accesses over HTTP instead, each target signed in by one-time code (serves --data)")
+	server := fs.String("server", "", "with --http, the coffre `binary` to run as the server (default: this one)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
 	switch {
 	case fs.NArg() != 0:
 		return &usageError{msg: "unexpected argument " + strconv.Quote(fs.Arg(0)), hint: example}
+	case *cpuProfile != "" && *overHTTP:
+		return &usageError{msg: "--cpuprofile profiles the in-process histories, not --http", hint: "leave one out"}
 	case *entries < 1000 || *entries > 100_000_000:
 		return &usageError{msg: "--entries must be between 1,000 and 100,000,000", hint: example}
 	case *subjectEntries < 1 || *subjectEntries > 100_000 || *targets < 1 || *targets > 100:
@@ -500,6 +536,9 @@ func runBenchHistory(ctx context.Context, args []string, stdout, stderr io.Write
 		if err := bench.WriteHistoryData(*data, d); err != nil {
 			return err
 		}
+	}
+	if *overHTTP {
+		return benchAccesses(ctx, a, d, *data, *server, *queries, *asJSON, stdout, stderr)
 	}
 	if *cpuProfile != "" {
 		stop, err := bench.StartCPUProfile(*cpuProfile)
