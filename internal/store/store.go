@@ -5,10 +5,9 @@
 // guard, queued messages and their delivery in outbox, the seal flag in seal, root key versions
 // and wrapped keys in rotate, blind-index generations in reindex, consent requests in consent,
 // pending contact changes in contact, the persons' requests and the limits on their records in
-// rights). Helpers take the narrow interface
-// and wrapped keys in rotate, blind-index generations in reindex, persons'
-// one-time codes and sessions in subjectauth). Helpers take the narrow interface
-// they use; only the stores implement all of Tx.
+// rights, persons' one-time codes and sessions in subjectauth, incidents
+// and their timelines in incident). Helpers take the narrow interface they
+// use; only the stores implement all of Tx.
 //
 // Implementations: package store/sqlite (embedded default) and
 // store/postgres; the conformance suite in package store/storetest states
@@ -25,6 +24,7 @@ import (
 	"github.com/coffre/coffre/internal/contact"
 	"github.com/coffre/coffre/internal/guard"
 	"github.com/coffre/coffre/internal/identity"
+	"github.com/coffre/coffre/internal/incident"
 	"github.com/coffre/coffre/internal/outbox"
 	"github.com/coffre/coffre/internal/reindex"
 	"github.com/coffre/coffre/internal/rights"
@@ -104,4 +104,5 @@ type Tx interface {
 	contact.Changes
 	rights.Store
 	subjectauth.Store
+	incident.Store
 }

@@ -276,8 +276,8 @@ func TestMigrateTiles(t *testing.T) {
 // that the totals carried over, and that the trigger then counts on.
 func TestMigrateDeliveryCounts(t *testing.T) {
 	ctx := context.Background()
-	// Schema 20: a store of this binary with migration 025 undone (the
-	// older ones need Go steps that oldStore does not run).
+	// Schema 24: a store of this binary with migrations 025 and later
+	// undone (the older ones need Go steps that oldStore does not run).
 	path := filepath.Join(t.TempDir(), "old.db")
 	s, err := Open(ctx, path, Options{IDs: sqlitetest.IDs()})
 	if err != nil {
@@ -288,7 +288,8 @@ func TestMigrateDeliveryCounts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := db.Exec(`DROP TRIGGER deliveries_count; DROP TABLE delivery_counts; DROP INDEX deliveries_pending;
+	if _, err := db.Exec(`DROP TABLE incidents; DROP TABLE incident_events;
+		DROP TRIGGER deliveries_count; DROP TABLE delivery_counts; DROP INDEX deliveries_pending;
 		CREATE INDEX deliveries_status ON deliveries (channel, status); PRAGMA user_version = 24`); err != nil {
 		t.Fatal(err)
 	}

@@ -229,6 +229,15 @@ var queries = map[string]string{
 	"deleteLimit":    `DELETE FROM person_limits WHERE subject = ? AND kind = ? AND target = ?`,
 	"limits":         `SELECT kind, target, created FROM person_limits WHERE subject = ? ORDER BY kind, target`,
 	"clearLimits":    `DELETE FROM person_limits WHERE subject = ?`,
+	// Incidents (incidents.go).
+	"putIncident":    `INSERT INTO incidents (id, opened, doc, version) VALUES (?, ?, ?, 1) ON CONFLICT DO NOTHING`,
+	"getIncident":    `SELECT doc, version FROM incidents WHERE id = ?`,
+	"incidents":      `SELECT doc, version FROM incidents ORDER BY opened, id`,
+	"updateIncident": `UPDATE incidents SET doc = ?, version = version + 1 WHERE id = ? AND version = ?`,
+	"incidentExists": `SELECT 1 FROM incidents WHERE id = ?`,
+	"appendEvent": `INSERT INTO incident_events (incident, seq, at, actor, kind, detail, audit)
+		SELECT ?1, coalesce(max(seq), 0) + 1, ?2, ?3, ?4, ?5, ?6 FROM incident_events WHERE incident = ?1 RETURNING seq`,
+	"events": `SELECT incident, seq, at, actor, kind, detail, audit FROM incident_events WHERE incident = ? ORDER BY seq`,
 }
 
 type stmts struct {

@@ -66,6 +66,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"ContactChanges", contactChanges},
 		{"Rights", rightsRequests},
 		{"Signin", signin},
+		{"Incidents", incidents},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
