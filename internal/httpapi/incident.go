@@ -1,0 +1,93 @@
+package httpapi
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/coffre/coffre/internal/identity"
+	"github.com/coffre/coffre/internal/incident"
+)
+
+// scopeRequest is an incident's scope as the API takes it (incident.Scope).
+type scopeRequest struct {
+	Operators   []string  `json:"operators"`
+	Partners    []string  `json:"partners"`
+	Origins     []string  `json:"origins"`
+	From        time.Time `json:"from"`
+	To          time.Time `json:"to"`
+	Everything  bool      `json:"everything"`
+	StoreStolen bool      `json:"store_stolen"`
+	KeysSafe    bool      `json:"keys_safe"`
+}
+
+func (q scopeRequest) scope() incident.Scope {
+	return incident.Scope{Operators: q.Operators, Partners: q.Partners, Origins: q.Origins, From: q.From, To: q.To,
+		Everything: q.Everything, StoreStolen: q.StoreStolen, KeysSafe: q.KeysSafe}
+}
+
+// openIncidentRequest is POST /v1/incidents. Aware defaults to now.
+type openIncidentRequest struct {
+	Title     string       `json:"title"`
+	Nature    []string     `json:"nature"`
+	Aware     time.Time    `json:"aware"`
+	Detection string       `json:"detection"`
+	Scope     scopeRequest `json:"scope"`
+}
+
+func (s *Server) openIncident(w http.ResponseWriter, r *http.Request, a identity.Actor) {
+	var req openIncidentRequest
+	if err := s.decode(w, r, &req); err != nil {
+		s.fail(w, r, &a, err)
+		return
+	}
+	inc := &incident.Incident{Title: req.Title, Nature: req.Nature, Aware: req.Aware, Detection: req.Detection, Scope: req.Scope.scope()}
+	if inc.Aware.IsZero() {
+		inc.Aware = time.Now().UTC()
+	}
+	if len(inc.Nature) == 0 {
+		inc.Nature = []string{incident.Confidentiality}
+	}
+	inc, err := s.Vault.OpenIncident(r.Context(), a, inc)
+	if err != nil {
+		s.fail(w, r, &a, err)
+		return
+	}
+	s.writeIncident(w, r, a, inc.ID, http.StatusCreated)
+}
+
+// writeIncident answers with incident id as GET /v1/incidents/{id} does.
+func (s *Server) writeIncident(w http.ResponseWriter, r *http.Request, a identity.Actor, id string, status int) {
+	v, err := s.Vault.Incident(r.Context(), a, id)
+	if err != nil {
+		s.fail(w, r, &a, err)
+		return
+	}
+	writeJSON(w, status, v)
+}
+
+func (s *Server) getIncident(w http.ResponseWriter, r *http.Request, a identity.Actor) {
+	s.writeIncident(w, r, a, r.PathValue("id"), http.StatusOK)
+}
+
+func (s *Server) listIncidents(w http.ResponseWriter, r *http.Request, a identity.Actor) {
+	list, err := s.Vault.Incidents(r.Context(), a)
+	if err != nil {
+		s.fail(w, r, &a, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"incidents": list})
+}
+
+func (s *Server) changeScope(w http.ResponseWriter, r *http.Request, a identity.Actor) {
+	var req scopeRequest
+	if err := s.decode(w, r, &req); err != nil {
+		s.fail(w, r, &a, err)
+		return
+	}
+	inc, err := s.Vault.ChangeScope(r.Context(), a, r.PathValue("id"), req.scope())
+	if err != nil {
+		s.fail(w, r, &a, err)
+		return
+	}
+	s.writeIncident(w, r, a, inc.ID, http.StatusOK)
+}
