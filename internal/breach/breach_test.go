@@ -431,3 +431,45 @@ func TestLetterMaskedOnly(t *testing.T) {
 		t.Errorf("a field of a store stolen with its keys is not told as in clear:\n%s", text.Body)
 	}
 }
+
+func TestLetterKeysSafe(t *testing.T) {
+	inc := phished()
+	inc.Scope = incident.Scope{StoreStolen: true, KeysSafe: true, From: aware.Add(-48 * time.Hour)}
+	for _, lang := range []string{"fr", "en"} {
+		text := Letter(inc, []Exposure{{Field: "nir", Clear: true}, {Field: "health_note", Clear: true}}, notice.Contact{Lang: lang}, settings(), phrase)
+		want := map[string][]string{
+			"fr": {"vos données y sont illisibles", "Le risque pour vous est faible"},
+			"en": {"your data in it cannot be read", "The risk to you is low"},
+		}[lang]
+		for _, w := range want {
+			if !strings.Contains(text.Body, w) {
+				t.Errorf("%s: the letter of a store stolen without its keys lacks %q:\n%s", lang, w, text.Body)
+			}
+		}
+		if strings.Contains(text.Body, map[string]string{"fr": "usurper", "en": "impersonate"}[lang]) {
+			t.Errorf("%s: the letter of unreadable data warns of identity fraud", lang)
+		}
+	}
+}
+
+func TestFinalReport(t *testing.T) {
+	inc := phished()
+	inc.Reports = []incident.Report{{Phase: incident.Initial, At: aware.Add(20 * time.Hour)}}
+	s := settings()
+	s.Threat = "hameçonnage d'identifiants d'un agent"
+	s.Description = "compte d'agent utilisé depuis une adresse étrangère"
+	s.Indicators = []string{"sha256:0f1e"}
+	r, err := Build(inc, timeline(), s, incident.Final, aware.Add(20*24*time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	md := r.Markdown("en")
+	for _, want := range []string{"final report (one month)", s.Threat, s.Description, "203.0.113.0/24, sha256:0f1e"} {
+		if !strings.Contains(md, want) {
+			t.Errorf("the final report lacks %q", want)
+		}
+	}
+	if r.CNIL.Type != "complémentaire" || slices.Contains(r.ToComplete, "nis2.threat") {
+		t.Errorf("CNIL type %q, to_complete %v", r.CNIL.Type, r.ToComplete)
+	}
+}

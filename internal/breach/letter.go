@@ -59,7 +59,7 @@ var letterLang = map[string]letterWords{
 		dateFormat: "02/01/2006",
 		masks: map[string]string{
 			"initials": "initiales seulement", "email": "premier caractère et domaine seulement", "last2": "deux derniers caractères seulement",
-			"last4": "quatre derniers caractères seulement", "year": "année seulement", "redact": "entièrement masquée",
+			"last4": "quatre derniers caractères seulement", "year": "année seulement", "redact": "entièrement masquée", "": "masquée",
 		},
 	},
 	"en": {
@@ -93,7 +93,7 @@ var letterLang = map[string]letterWords{
 		dateFormat: "2 January 2006",
 		masks: map[string]string{
 			"initials": "initials only", "email": "first character and domain only", "last2": "last two characters only",
-			"last4": "last four characters only", "year": "year only", "redact": "fully hidden",
+			"last4": "last four characters only", "year": "year only", "redact": "fully hidden", "": "masked",
 		},
 	},
 }
@@ -139,11 +139,8 @@ func Letter(inc *incident.Incident, exposed []Exposure, c notice.Contact, s Sett
 		how := w.clear
 		if !f.clear {
 			m, ok := w.masks[x.Mask]
-			if !ok {
-				m = w.masks["redact"]
-				if x.Mask != "" {
-					m = map[string]string{"fr": "masquée", "en": "masked"}[lang]
-				}
+			if !ok { // a mask this letter cannot describe
+				m = w.masks[""]
 			}
 			how = fmt.Sprintf(w.masked, m)
 		}
