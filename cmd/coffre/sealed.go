@@ -115,7 +115,9 @@ func serveSealed(ctx context.Context, o appOptions, cfg *config.Config, f *seal.
 			return nil, err
 		}
 		api, _ := a.api()
-		api.Seal = func(context.Context) error { return state.Seal() }
+		if !cfg.Seal.ByQuorum { // else M share holders seal, never one account
+			api.Seal = func(context.Context) error { return state.Seal() }
+		}
 		svc := &sealedService{Handler: api.Handler(), a: a}
 		if cfg.Partners.Listen != "" {
 			psrv, err := a.partnerServer(api)

@@ -10,8 +10,10 @@ import (
 
 	"github.com/coffre/coffre/internal/access"
 	"github.com/coffre/coffre/internal/audit"
+	"github.com/coffre/coffre/internal/guard"
 	"github.com/coffre/coffre/internal/identity"
 	"github.com/coffre/coffre/internal/partner"
+	"github.com/coffre/coffre/internal/public"
 	"github.com/coffre/coffre/internal/store"
 )
 
@@ -142,4 +144,26 @@ func (s *Service) AuthenticatePartner(ctx context.Context, apiKey string, cert *
 		return identity.Actor{}, access.ErrLocked
 	}
 	return identity.Actor{ID: p.ID, Role: op.Role, Unit: op.Unit, Origin: origin, Sector: p.Sector}, nil
+}
+
+// RevokePartnerCredentials makes partner id's API key and certificate
+// stop working at once, and ends its sessions (breach containment; the
+// caller checks the permission): the partner is given new ones on the
+// host, out of band (coffre partner rotate), never through the API, so
+// that a stolen officer's session cannot mint a partner's credentials.
+// Audited as partner.revoke with the partner's id.
+func (s *Service) RevokePartnerCredentials(ctx context.Context, a identity.Actor, id, reason string) error {
+	_, hash := partner.NewAPIKey() // its key is thrown away: nobody holds it
+	return s.act(ctx, a, "partner.revoke", guard.ActOther, func(ctx context.Context, tx store.Tx, e *audit.Entry) error {
+		e.Reason = reasonText(id, reason)
+		if _, err := tx.GetPartner(ctx, id); errors.Is(err, store.ErrNotFound) {
+			return refuse(public.Errorf(store.ErrNotFound, "no such partner %s", id))
+		} else if err != nil {
+			return err
+		}
+		if err := tx.SetPartnerCredentials(ctx, id, hash, ""); err != nil {
+			return err
+		}
+		return tx.DeleteOperatorSessions(ctx, id)
+	}, nil)
 }

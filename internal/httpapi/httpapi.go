@@ -70,7 +70,8 @@ type Server struct {
 	// answers 409, and GET /v1/sys/keys shows no blind index).
 	Index Index
 	// Seal drops the keys after POST /v1/sys/seal has audited the seal
-	// (nil: the server has no sealed keyring to return to, --dev).
+	// (nil: the server has no sealed keyring to return to, --dev, or it
+	// is sealed by a quorum of share holders, never by one account).
 	Seal func(context.Context) error
 	// Me signs persons in and serves their own routes (/v1/me/…); nil:
 	// those routes answer 404 signin_off.

@@ -1,11 +1,14 @@
 package httpapi
 
 import (
+	"errors"
 	"net/http"
 	"time"
 
+	"github.com/coffre/coffre/internal/contain"
 	"github.com/coffre/coffre/internal/identity"
 	"github.com/coffre/coffre/internal/incident"
+	"github.com/coffre/coffre/internal/public"
 )
 
 // scopeRequest is an incident's scope as the API takes it (incident.Scope).
@@ -90,4 +93,38 @@ func (s *Server) changeScope(w http.ResponseWriter, r *http.Request, a identity.
 		return
 	}
 	s.writeIncident(w, r, a, inc.ID, http.StatusOK)
+}
+
+// containRequest is POST /v1/incidents/{id}/contain.
+type containRequest struct {
+	Act      string `json:"act"`
+	Everyone bool   `json:"everyone"`
+}
+
+// containIncident runs one act of containment for the incident (package
+// contain), each under its own permission: seal needs seal, the others
+// security.
+func (s *Server) containIncident(w http.ResponseWriter, r *http.Request, a identity.Actor) {
+	var req containRequest
+	if err := s.decode(w, r, &req); err != nil {
+		s.fail(w, r, &a, err)
+		return
+	}
+	c := &contain.Containment{Vault: s.Vault, Auth: s.Auth, Seal: s.Seal}
+	if s.Keys != nil {
+		c.Keys = s.Keys
+	}
+	res, err := c.Do(r.Context(), a, r.PathValue("id"), req.Act, req.Everyone)
+	if errors.Is(err, contain.ErrNotHere) {
+		writeError(w, http.StatusConflict, "not_here", public.Message(err, "not possible on this server"), "")
+		return
+	}
+	if err != nil {
+		s.fail(w, r, &a, err)
+		return
+	}
+	if req.Act == contain.Seal {
+		s.Logger.WarnContext(r.Context(), "sealed", "operator", a.ID, "incident", r.PathValue("id"))
+	}
+	writeJSON(w, http.StatusOK, res)
 }

@@ -195,6 +195,7 @@ func (s *Server) routes() []Route {
 		{Method: "GET", Path: "/v1/incidents", Access: perm(policy.PermIncidents), Doc: "the breach register: every incident, notified or not", op: s.listIncidents, audit: "incident.list"},
 		{Method: "GET", Path: "/v1/incidents/{id}", Access: perm(policy.PermIncidents), Doc: "one incident: scope, clocks, impact counts, timeline", op: s.getIncident, audit: "incident.show"},
 		{Method: "PUT", Path: "/v1/incidents/{id}/scope", Access: perm(policy.PermIncidents), Doc: "replace an incident's scope", op: s.changeScope, audit: "incident.scope"},
+		{Method: "POST", Path: "/v1/incidents/{id}/contain", Access: perm(policy.PermIncidents), Doc: "contain: seal, revoke (the scope's sessions or everyone's), lock, disable, revoke-partners, rotate-root-key; each also under its own permission", op: s.containIncident, audit: "incident.contain"},
 		{Method: "GET", Path: "/v1/me/data", Access: you, Doc: "the person's art. 15 package: their record, history, purposes, recipients, retention, whom to turn to", me: s.asPerson(s.myData)},
 		{Method: "POST", Path: "/v1/me/requests", Access: you, Doc: "file a request: rectification, restriction, erasure or objection", me: s.asPerson(s.fileRequest)},
 		{Method: "GET", Path: "/v1/me/requests", Access: you, Doc: "one's requests, their deadlines and answers", me: s.asPerson(s.myRequests)},

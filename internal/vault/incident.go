@@ -291,3 +291,16 @@ func (v *Vault) ChangeScope(ctx context.Context, a identity.Actor, id string, s 
 		return &incident.Event{Kind: "scope", Detail: ScopeDetail(s)}, nil
 	})
 }
+
+// RecordContainment puts a containment act (kind: seal, revoke, lock…,
+// detail: the ids and counts it touched) on incident id's timeline,
+// audited as incident.contain; an open incident becomes contained. The
+// act itself was audited by its own service before.
+func (v *Vault) RecordContainment(ctx context.Context, a identity.Actor, id, kind, detail string) (*incident.Incident, error) {
+	return v.ChangeIncident(ctx, a, id, "incident.contain", func(inc *incident.Incident) (*incident.Event, error) {
+		if inc.Status == incident.Open {
+			inc.Status = incident.Contained
+		}
+		return &incident.Event{Kind: kind, Detail: detail}, nil
+	})
+}
