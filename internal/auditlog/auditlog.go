@@ -14,6 +14,9 @@
 // to that subject's previous entry, the per-subject list of them, and the
 // index log's head, which the checkpoint signs. [SubjectHistory] reads a
 // person's entries with their proofs; [VerifyHistory] checks them offline.
+// [ScanWindow] reads the entries of a time window, verified against the
+// latest checkpoint without reading the rest of the log (a breach's
+// impact).
 package auditlog
 
 import (

@@ -157,6 +157,9 @@ type Impact struct {
 	// 1…LogSize), Checkpoint the signed checkpoint it was checked against.
 	LogSize    int64 `json:"log_size"`
 	Checkpoint int64 `json:"checkpoint"`
+	// Unintegrated is the entries after that checkpoint, which the impact
+	// does not cover (compute it again once they are signed).
+	Unintegrated int64 `json:"unintegrated,omitempty"`
 	// Scanned is the entries of the window read; Matched those in scope.
 	Scanned int64 `json:"scanned"`
 	Matched int64 `json:"matched"`
@@ -167,6 +170,13 @@ type Impact struct {
 	Subjects  int64 `json:"subjects"`
 	Records   int64 `json:"records"`
 	Attempted int64 `json:"attempted"`
+	// Confirmed is the people whose existence was confirmed, none of
+	// their fields returned: a lookup found them (it returns an id), a
+	// read returned none of their fields, or their request was opened.
+	Confirmed int64 `json:"confirmed,omitempty"`
+	// Stored is, for a stolen store, the people whose records were in it
+	// (as ciphertext; see Scope.KeysSafe).
+	Stored int64 `json:"stored,omitempty"`
 	// Fields counts the people by field returned, Clear of them in clear.
 	Fields map[string]FieldCount `json:"fields,omitempty"`
 	// Units and Channels count the people by the unit of the accounts

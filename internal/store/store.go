@@ -85,6 +85,7 @@ type Store interface {
 type Tx interface {
 	subject.Rows
 	subject.Indexes
+	subject.Census
 	audit.Log
 	audit.Checkpoints
 	audit.SubjectIndex

@@ -38,6 +38,14 @@ type Rows interface {
 	EraseSubject(ctx context.Context, id string, at time.Time) error
 }
 
+// Census counts the records: everyone whose data a stolen store or
+// backup holds (package impact).
+type Census interface {
+	// CountSubjects returns how many records hold a person's data: not
+	// erased, and not canaries (which hold no one's).
+	CountSubjects(ctx context.Context) (int64, error)
+}
+
 // Indexes holds blind index entries: keyed hash → subject id. Each entry
 // names the generation of the key that made it (package reindex rebuilds
 // the index under a new key beside the old one); hashes under different

@@ -500,6 +500,14 @@ func (t *tx) AdvanceTOTP(ctx context.Context, id string, step int64) (bool, erro
 	return n == 1, err
 }
 
+func (t *tx) CountSubjects(ctx context.Context) (int64, error) {
+	var n int64
+	if err := t.q.QueryRow(ctx, `SELECT count(*) FROM subjects WHERE NOT erased AND NOT canary`).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count subjects: %w", err)
+	}
+	return n, nil
+}
+
 func (t *tx) CountOperators(ctx context.Context) (int, error) {
 	var n int
 	if err := t.q.QueryRow(ctx, `SELECT count(*) FROM operators`).Scan(&n); err != nil {

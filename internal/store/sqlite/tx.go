@@ -53,6 +53,7 @@ var queries = map[string]string{
 	"advanceTOTP":    `UPDATE operators SET totp_step = ? WHERE id = ? AND totp_step < ?`,
 	"setRole":        `UPDATE operators SET role = ?, unit = ?, role_since = ? WHERE id = ?`,
 	"countOperators": `SELECT count(*) FROM operators`,
+	"countSubjects":  `SELECT count(*) FROM subjects WHERE erased = 0 AND canary = 0`,
 	"unitExists":     `SELECT EXISTS (SELECT 1 FROM operators WHERE unit = ?)`,
 	"putSession":     `INSERT INTO sessions (hash, kind, operator, created, last_seen, expires, attempts, origin, user_agent, stepped_up, step_factor, step_group) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 	"getSession": `SELECT s.kind, s.operator, s.created, s.last_seen, s.expires, s.attempts, s.origin, s.user_agent, s.challenge, s.stepped_up, s.step_factor, s.step_group, o.role, o.unit, o.disabled, o.locked
@@ -635,6 +636,14 @@ func (t *tx) AdvanceTOTP(ctx context.Context, id string, step int64) (bool, erro
 	}
 	n, err := res.RowsAffected()
 	return n == 1, err
+}
+
+func (t *tx) CountSubjects(ctx context.Context) (int64, error) {
+	var n int64
+	if err := t.row(ctx, "countSubjects").Scan(&n); err != nil {
+		return 0, fmt.Errorf("count subjects: %w", err)
+	}
+	return n, nil
 }
 
 func (t *tx) CountOperators(ctx context.Context) (int, error) {

@@ -33,6 +33,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"SubjectRoundTrip", subjectRoundTrip},
 		{"SubjectConflictAndReplace", subjectConflictAndReplace},
 		{"EraseKeepsTombstone", eraseKeepsTombstone},
+		{"CountSubjects", countSubjects},
 		{"IndexExactOnly", indexExactOnly},
 		{"SubjectIDs", subjectIDs},
 		{"TxRollback", txRollback},
@@ -150,6 +151,36 @@ func eraseKeepsTombstone(t *testing.T, s store.Store) {
 	err = s.Update(ctx, func(ctx context.Context, tx store.Tx) error { return tx.ReplaceSubject(ctx, newRow("sub_1")) })
 	if !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("replace erased: %v, want ErrNotFound", err)
+	}
+}
+
+func countSubjects(t *testing.T, s store.Store) {
+	count := func() int64 {
+		t.Helper()
+		var n int64
+		if err := s.View(ctx, func(ctx context.Context, tx store.Tx) (err error) {
+			n, err = tx.CountSubjects(ctx)
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if n := count(); n != 0 {
+		t.Fatalf("CountSubjects of an empty store = %d", n)
+	}
+	update(t, s, func(ctx context.Context, tx store.Tx) error {
+		for _, id := range []string{"sub_1", "sub_2", "sub_3", "sub_4"} {
+			if err := tx.PutSubject(ctx, newRow(id)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	update(t, s, func(ctx context.Context, tx store.Tx) error { return tx.EraseSubject(ctx, "sub_2", t0) })
+	update(t, s, func(ctx context.Context, tx store.Tx) error { return tx.PutCanary(ctx, "sub_3", "", t0) })
+	if n := count(); n != 2 {
+		t.Fatalf("CountSubjects of 4 records, one erased and one a canary = %d; want 2", n)
 	}
 }
 
