@@ -503,7 +503,8 @@ func (a *app) api() (*httpapi.Server, http.Handler) {
 	mh, mc := metrics.Handler(a.health, a.log), a.cfg.Metrics
 	api := &httpapi.Server{Vault: a.vault, Auth: a.auth, Logger: a.log, Checkpoints: a.health, Health: a.health,
 		AuditMaxLag: a.cfg.AuditMaxLag, Metrics: mh, MetricsToken: mc.Token,
-		MaxBodyBytes: a.cfg.MaxBodyBytes, ReasonMaxLen: a.cfg.ReasonMaxLen, TrustedProxies: a.cfg.Guard.TrustedProxies, CA: a.ca, Keys: a.rot, Index: a.idx, Me: a.me}
+		MaxBodyBytes: a.cfg.MaxBodyBytes, ReasonMaxLen: a.cfg.ReasonMaxLen, TrustedProxies: a.cfg.Guard.TrustedProxies, CA: a.ca, Keys: a.rot, Index: a.idx, Me: a.me,
+		AuditKey: a.signer.VerifierKey(), Breach: breachSettings(a.cfg)}
 	if mc.Listen != "" {
 		api.Metrics = nil // on its own listener only
 	}
@@ -515,6 +516,7 @@ func (a *app) api() (*httpapi.Server, http.Handler) {
 func (a *app) initDelivery() (err error) {
 	a.deliver, err = newDeliveryWorker(a.cfg, a.health, a.vault, a.keys.Ring, a.log)
 	if a.deliver != nil {
+		a.deliver.Now = a.auth.Now // messages are due by the vault's clock (a drill's is simulated)
 		a.wake.w.Store(a.deliver)
 	}
 	return err

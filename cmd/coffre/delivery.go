@@ -13,10 +13,12 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/coffre/coffre/internal/audit"
+	"github.com/coffre/coffre/internal/breach"
 	"github.com/coffre/coffre/internal/config"
 	"github.com/coffre/coffre/internal/consent"
 	"github.com/coffre/coffre/internal/contact"
 	"github.com/coffre/coffre/internal/deliver"
+	"github.com/coffre/coffre/internal/incident"
 	"github.com/coffre/coffre/internal/me"
 	"github.com/coffre/coffre/internal/notice"
 	"github.com/coffre/coffre/internal/outbox"
@@ -177,7 +179,7 @@ func personSender(cfg *config.Config, st store.Store, v *vault.Vault, keys me.Ke
 			},
 		},
 		Render: map[string]deliver.Render{consent.Kind: consent.Renderer(ct), contact.Kind: contact.Renderer(cc), rights.MessageKind: requests.Text,
-			me.CodeKind: me.CodeRenderer(keys)},
+			me.CodeKind: me.CodeRenderer(keys), breach.LetterKind: breachLetter(cfg, st, keys)},
 		RenderGroup: map[string]deliver.RenderGroup{notice.Kind: group},
 		Email:       email,
 		SMS:         sms,
@@ -190,6 +192,43 @@ func personSender(cfg *config.Config, st store.Store, v *vault.Vault, keys me.Ke
 				}
 			}
 		},
+	}
+}
+
+// breachSettings are what the reports and letters of incidents say of
+// the organisation, from the configuration.
+func breachSettings(cfg *config.Config) breach.Settings {
+	return breach.Settings{Organisation: cfg.Notices.Organisation, Controller: cfg.Rights.Controller, DPO: cfg.Rights.DPO,
+		Authority: cfg.Rights.Authority, Portal: cfg.Notices.Where, Location: cfg.Notices.Location}
+}
+
+// breachLetter renders an incident's letter to one person (art. 34): the
+// incident and its timeline read when it is sent, the person's exposed
+// fields from the message.
+func breachLetter(cfg *config.Config, st store.Store, keys me.Keys) deliver.Render {
+	return func(m outbox.Message, c notice.Contact) (notice.Text, error) {
+		msg, err := breach.DecodeLetter(m.Payload)
+		if err != nil {
+			return notice.Text{}, err
+		}
+		var inc *incident.Incident
+		var evs []incident.Event
+		if err := st.View(context.Background(), func(ctx context.Context, tx store.Tx) (err error) {
+			if inc, err = tx.GetIncident(ctx, msg.Incident); err != nil {
+				return err
+			}
+			evs, err = tx.Events(ctx, msg.Incident)
+			return err
+		}); err != nil {
+			return notice.Text{}, &deliver.Error{Class: "incident unavailable"}
+		}
+		s := breachSettings(cfg)
+		s.Measures = breach.MeasureKinds(evs)
+		lang := "fr"
+		if c.Lang == "en" {
+			lang = "en"
+		}
+		return breach.Letter(inc, msg.Fields, c, s, notice.Phrase(keys, m.Recipient, lang)), nil
 	}
 }
 

@@ -22,6 +22,11 @@ const incidentHelp = `Usage: coffre incident open --title TEXT (--operators U,�
        coffre incident list
        coffre incident show ID
        coffre incident scope ID (as open: --operators … --from …)
+       coffre incident contain ID ACT [--everyone]
+       coffre incident impact ID [--out FILE]
+       coffre incident report ID [--phase initial|complementary|final] [--lang fr|en] [--json] [--filed] [--delay-reason TEXT]
+       coffre incident notify ID [--dry-run DIR]
+       coffre incident drill [--people N]
 
 Breach response, on the host (audited as the system; the API offers the
 same to the security-officer and dpo roles: POST /v1/incidents).
@@ -40,6 +45,34 @@ same to the security-officer and dpo roles: POST /v1/incidents).
           art. 33(5)).
   show    one incident: its scope, clocks and timeline.
   scope   replaces an incident's scope (the impact is then computed again).
+  contain runs one act of containment, on the incident's timeline: revoke
+          (the scope's sessions; --everyone: every session), lock or
+          disable (the scope's operators), revoke-partners (the scope's
+          partners' key and certificate stop working at once: issue new
+          ones with coffre partner rotate). Sealing a running server and
+          rotating its root key are the API's (a security officer: POST
+          /v1/incidents/ID/contain), or coffre seal.
+  impact  verifies the audit log's entries of the scope's window against
+          the latest signed checkpoint (and refuses on a log that fails,
+          naming the first bad entry), then counts exactly which people had
+          which fields returned to the scope, in clear or by which mask,
+          and who was only attempted; --out FILE writes each person's
+          exposure (ids and field names, JSON lines, mode 0600): never to
+          a log.
+  report  the report to the authorities: GDPR art. 33(3), the CNIL's form,
+          NIS2's early warning, notification or final report, as Markdown
+          (--lang) or JSON; a draft unless --filed, which records it as
+          sent (its clocks stop). More than 72 hours after awareness it
+          needs --delay-reason.
+  notify  queues the art. 34 letter to each person whose fields were
+          exposed, through the delivery worker (by email, else SMS;
+          people with neither are counted, to write to by post); run
+          twice, it queues nothing more. --dry-run DIR writes sample
+          letters, French and English, and queues nothing.
+  drill   a tabletop exercise: on a scratch store, the drill's
+          versailles-scrape and partner-hijack attacks, then the whole
+          response to each (incident, containment, impact, report,
+          letters delivered to a local mail sink), with its times.
 
 Every command prints the incident's clocks. Times are RFC 3339
 (2026-11-28T08:00:00Z) or dates (2026-11-28, midnight UTC). The title and
@@ -55,11 +88,17 @@ func runIncident(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		fmt.Fprint(stderr, incidentHelp)
 		return flag.ErrHelp
 	}
-	subs := []string{"open", "list", "show", "scope"}
+	subs := []string{"open", "list", "show", "scope", "contain", "impact", "report", "notify", "drill"}
 	if len(args) == 0 || !slices.Contains(subs, args[0]) {
 		return &usageError{msg: "want a subcommand: " + strings.Join(subs, ", "), hint: incidentExample}
 	}
 	sub := args[0]
+	if sub == "drill" {
+		return runIncidentDrill(ctx, args[1:], stdout, stderr)
+	}
+	if !slices.Contains([]string{"open", "list", "show", "scope"}, sub) {
+		return runIncidentResponse(ctx, sub, args[1:], stdout, stderr)
+	}
 	fs := newFlags("incident "+sub, "(see coffre incident --help)", incidentExample, stderr)
 	var o appOptions
 	o.flags(fs.StringVar, fs.BoolVar)
@@ -85,7 +124,7 @@ func runIncident(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	id := ""
 	switch {
 	case (sub == "show" || sub == "scope") && (fs.NArg() != 1 || !incident.ValidID(fs.Arg(0))):
-		return &usageError{msg: "want one incident id (inc_ and 16 letters and digits)", hint: "coffre incident list shows them"}
+		return errIncidentID
 	case (sub == "open" || sub == "list") && fs.NArg() != 0:
 		return &usageError{msg: "unexpected argument " + fs.Arg(0), hint: incidentExample}
 	case sub == "show" || sub == "scope":
@@ -149,6 +188,8 @@ func runIncident(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	writeIncident(stdout, view, now)
 	return nil
 }
+
+var errIncidentID = &usageError{msg: "want one incident id (inc_ and 16 letters and digits)", hint: "coffre incident list shows them"}
 
 // scopeFlags are the flags of a scope (incident open and scope).
 type scopeFlags struct {

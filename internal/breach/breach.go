@@ -118,9 +118,9 @@ type Settings struct {
 // whether it was returned in clear or masked (by Mask). It never holds a
 // value.
 type Exposure struct {
-	Field string
-	Clear bool
-	Mask  string
+	Field string `json:"field"`
+	Clear bool   `json:"clear,omitempty"`
+	Mask  string `json:"mask,omitempty"`
 }
 
 // Words is a text in French and in English.

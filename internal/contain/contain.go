@@ -115,14 +115,14 @@ func (c *Containment) Do(ctx context.Context, a identity.Actor, id, act string, 
 		return r, nil
 	case Revoke:
 		if everyone {
-			if err := c.Vault.Authorize(ctx, a, policy.PermSecurity, "session.revoke_all"); err != nil {
+			if err := c.authorize(ctx, a, "session.revoke_all"); err != nil {
 				return nil, err
 			}
 			r.Sessions, actErr = c.Auth.RevokeEveryone(ctx, a, reason)
 			r.Detail = fmt.Sprintf("every session ended but the officer's: %d", r.Sessions)
 			break
 		}
-		if err := c.Vault.Authorize(ctx, a, policy.PermSecurity, "session.revoke_operator"); err != nil {
+		if err := c.authorize(ctx, a, "session.revoke_operator"); err != nil {
 			return nil, err
 		}
 		for _, acc := range append(slices.Clone(sc.Operators), sc.Partners...) {
@@ -148,7 +148,7 @@ func (c *Containment) Do(ctx context.Context, a identity.Actor, id, act string, 
 		}
 		r.Detail = fmt.Sprintf("%sed: %s", strings.TrimSuffix(act, "e"), list(r.Accounts))
 	case RevokePartners:
-		if err := c.Vault.Authorize(ctx, a, policy.PermSecurity, "partner.revoke"); err != nil {
+		if err := c.authorize(ctx, a, "partner.revoke"); err != nil {
 			return nil, err
 		}
 		for _, p := range sc.Partners {
@@ -182,6 +182,15 @@ func (c *Containment) Do(ctx context.Context, a identity.Actor, id, act string, 
 		return r, actErr
 	}
 	return r, nil
+}
+
+// authorize refuses a without the security permission (audited as
+// action); the host's command line holds it.
+func (c *Containment) authorize(ctx context.Context, a identity.Actor, action string) error {
+	if vault.Host(a) {
+		return nil
+	}
+	return c.Vault.Authorize(ctx, a, policy.PermSecurity, action)
 }
 
 func list(ids []string) string {

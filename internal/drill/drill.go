@@ -140,13 +140,19 @@ type Result struct {
 
 	// RecordsRead counts the distinct subjects returned to the
 	// scenario's accounts, legitimate or not.
-	RecordsRead int      `json:"records_read"`
-	Accounts    int      `json:"accounts"`
-	Requests    int      `json:"requests"`
-	Limited     int      `json:"limited"` // 429 answers
-	Reads       int      `json:"reads"`   // records returned (with repeats)
-	LookupHits  int      `json:"lookup_hits"`
-	LockCodes   []string `json:"lock_codes"`
+	RecordsRead int `json:"records_read"`
+	Accounts    int `json:"accounts"`
+	// AccountIDs are the scenario's accounts (operators' and partners'
+	// ids), Partners those of them that are partner clients, Start the
+	// scenario's start in simulated time: an incident's scope.
+	AccountIDs []string  `json:"account_ids"`
+	Partners   []string  `json:"partner_ids,omitempty"`
+	Start      time.Time `json:"start"`
+	Requests   int       `json:"requests"`
+	Limited    int       `json:"limited"` // 429 answers
+	Reads      int       `json:"reads"`   // records returned (with repeats)
+	LookupHits int       `json:"lookup_hits"`
+	LockCodes  []string  `json:"lock_codes"`
 	// Figures are a scenario's own counts (credential stuffing).
 	Figures map[string]int `json:"figures,omitempty"`
 	Bound   string         `json:"bound"`
@@ -321,9 +327,14 @@ func (d *Drill) count(ctx context.Context, sc Scenario, s *scenarioRun, from int
 		return nil, err
 	}
 	r := &Result{Scenario: sc.Name, Kind: sc.Kind, Bound: sc.Bound, Accounts: len(s.accounts), Requests: s.requests, Limited: s.limited, LockCodes: []string{}, Figures: s.figures}
+	r.Start = s.start
 	byID := map[string]*Account{}
 	caseload := map[string]map[string]bool{}
 	for _, a := range s.accounts {
+		r.AccountIDs = append(r.AccountIDs, a.ID)
+		if a.Role == "partner" {
+			r.Partners = append(r.Partners, a.ID)
+		}
 		byID[a.ID] = a
 		caseload[a.ID] = map[string]bool{}
 		for _, id := range a.Caseload {

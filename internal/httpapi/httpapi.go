@@ -28,6 +28,7 @@ import (
 	"github.com/coffre/coffre/internal/access"
 	"github.com/coffre/coffre/internal/auditlog"
 	"github.com/coffre/coffre/internal/auth"
+	"github.com/coffre/coffre/internal/breach"
 	"github.com/coffre/coffre/internal/guard"
 	"github.com/coffre/coffre/internal/identity"
 	"github.com/coffre/coffre/internal/me"
@@ -73,6 +74,12 @@ type Server struct {
 	// (nil: the server has no sealed keyring to return to, --dev, or it
 	// is sealed by a quorum of share holders, never by one account).
 	Seal func(context.Context) error
+	// AuditKey is the audit checkpoint verifier key, against which an
+	// incident's impact verifies the log ("": the impact route answers
+	// 409).
+	AuditKey string
+	// Breach is what an incident's report says of the organisation.
+	Breach breach.Settings
 	// Me signs persons in and serves their own routes (/v1/me/…); nil:
 	// those routes answer 404 signin_off.
 	Me *me.Service
@@ -200,6 +207,12 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, a *identity.Actor,
 		secs := int(math.Ceil(le.RetryAfter.Seconds()))
 		w.Header().Set("Retry-After", strconv.Itoa(secs))
 		e = apiError{http.StatusTooManyRequests, "rate_limited", "limit reached: " + strings.ReplaceAll(le.Code, "_", " "), fmt.Sprintf("retry in %d s, or ask a supervisor for a budget extension (POST /v1/extensions)", secs)}
+	case errors.Is(err, vault.ErrTampered):
+		e = apiError{http.StatusConflict, "audit_log_fails_verification", public.Message(err, "the audit log fails verification"), public.Hint(err, "keep the store as it is for the investigation")}
+	case errors.Is(err, breach.ErrNoImpact):
+		e = apiError{http.StatusConflict, "no_impact", "the incident has no impact yet", "compute it first: GET /v1/incidents/{id}/impact"}
+	case errors.Is(err, breach.ErrDelayReason), errors.Is(err, breach.ErrPhase):
+		e = apiError{http.StatusBadRequest, "invalid_request", public.Message(err, err.Error()), "see GET /v1/incidents/{id}/report's parameters: phase, delay_reason"}
 	case errors.Is(err, store.ErrUnavailable):
 		e = apiError{http.StatusServiceUnavailable, "unavailable", "the store is unavailable: the audit log cannot be written, so no data is served", "retry in a few seconds; operators: check the store (GET /readyz says what fails)"}
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):

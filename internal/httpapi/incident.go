@@ -128,3 +128,51 @@ func (s *Server) containIncident(w http.ResponseWriter, r *http.Request, a ident
 	}
 	writeJSON(w, http.StatusOK, res)
 }
+
+// incidentImpact computes the incident's impact (GET
+// /v1/incidents/{id}/impact): counts only; the people's list is written
+// on the host (coffre incident impact --out), never served.
+func (s *Server) incidentImpact(w http.ResponseWriter, r *http.Request, a identity.Actor) {
+	if s.AuditKey == "" {
+		writeError(w, http.StatusConflict, "not_here", "this server cannot verify its audit log", "compute the impact on the host: coffre incident impact ID")
+		return
+	}
+	res, err := s.Vault.Impact(r.Context(), a, r.PathValue("id"), s.AuditKey)
+	if err != nil {
+		s.fail(w, r, &a, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"impact": res.Impact, "notes": res.Notes})
+}
+
+// incidentReport writes the incident's report (GET
+// /v1/incidents/{id}/report?phase=initial&lang=fr&format=json|markdown),
+// a draft; POST records it as filed.
+func (s *Server) incidentReport(w http.ResponseWriter, r *http.Request, a identity.Actor) {
+	q := r.URL.Query()
+	phase, lang, format := q.Get("phase"), q.Get("lang"), q.Get("format")
+	if phase == "" {
+		phase = incident.Initial
+	}
+	if lang != "" && lang != "fr" && lang != "en" || format != "" && format != "json" && format != "markdown" {
+		s.fail(w, r, &a, badRequest("lang: fr or en; format: json or markdown"))
+		return
+	}
+	st := s.Breach
+	st.DelayReason = q.Get("delay_reason")
+	if len(st.DelayReason) > incident.MaxText || !printable(st.DelayReason) {
+		s.fail(w, r, &a, badRequest("delay_reason: printable, at most %d bytes", incident.MaxText))
+		return
+	}
+	rep, err := s.Vault.Report(r.Context(), a, r.PathValue("id"), phase, st, r.Method == http.MethodPost)
+	if err != nil {
+		s.fail(w, r, &a, err)
+		return
+	}
+	if format == "markdown" {
+		w.Header().Set("Content-Type", "text/markdown; charset=utf-8")
+		w.Write([]byte(rep.Markdown(lang)))
+		return
+	}
+	writeJSON(w, http.StatusOK, rep)
+}

@@ -2,15 +2,20 @@ package vault
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
 
 	"github.com/coffre/coffre/internal/access"
 	"github.com/coffre/coffre/internal/audit"
+	"github.com/coffre/coffre/internal/auditlog"
+	"github.com/coffre/coffre/internal/breach"
 	"github.com/coffre/coffre/internal/guard"
 	"github.com/coffre/coffre/internal/identity"
+	"github.com/coffre/coffre/internal/impact"
 	"github.com/coffre/coffre/internal/incident"
+	"github.com/coffre/coffre/internal/outbox"
 	"github.com/coffre/coffre/internal/policy"
 	"github.com/coffre/coffre/internal/public"
 	"github.com/coffre/coffre/internal/store"
@@ -27,14 +32,14 @@ type IncidentView struct {
 	Events   []incident.Event   `json:"events"`
 }
 
-// host reports whether a is the host's command line, which holds every
+// Host reports whether a is the host's command line, which holds every
 // permission (whoever runs coffre on the host holds the store).
-func host(a identity.Actor) bool { return a.ID == "system" && a.Origin == "cli" }
+func Host(a identity.Actor) bool { return a.ID == "system" && a.Origin == "cli" }
 
 // incidentsAllowed refuses a without the incidents permission, audited
 // as action (about incident id, if any).
 func (v *Vault) incidentsAllowed(ctx context.Context, a identity.Actor, action, id string) error {
-	if host(a) {
+	if Host(a) {
 		return nil
 	}
 	if err := v.can(a, policy.PermIncidents); err != nil {
@@ -58,7 +63,7 @@ func (v *Vault) incidentAct(ctx context.Context, a identity.Actor, action, id st
 	refusal, err := update(ctx, v.store, func(ctx context.Context, tx store.Tx) (error, error) {
 		e := &audit.Entry{Time: now, Actor: a.ID, Action: action, Reason: id, Decision: "allow", Origin: a.Origin}
 		var c *AdminCheck
-		if !host(a) {
+		if !Host(a) {
 			var err error
 			if c, err = v.CheckAdmin(ctx, tx, a, guard.ActOther); err != nil {
 				return nil, err
@@ -303,4 +308,201 @@ func (v *Vault) RecordContainment(ctx context.Context, a identity.Actor, id, kin
 		}
 		return &incident.Event{Kind: kind, Detail: detail}, nil
 	})
+}
+
+// ErrTampered is the public error of an impact refused because the audit
+// log fails verification.
+var ErrTampered = errors.New("audit log fails verification")
+
+// Impact computes incident id's impact from the audit log (package
+// impact: the scope's window verified against the latest signed
+// checkpoint first) and records its counts on the incident and its
+// timeline ("impact"), audited as incident.impact. A log that fails
+// verification yields no impact: the refusal, naming the first bad
+// entry, is audited and on the timeline ("impact-refused"), and the
+// error wraps ErrTampered and the *auditlog.TamperError. The result
+// holds each person's exposure: the caller writes it to a file, never
+// to a log.
+func (v *Vault) Impact(ctx context.Context, a identity.Actor, id, verifierKey string) (*impact.Result, error) {
+	if !incident.ValidID(id) {
+		return nil, invalid("malformed incident id %q", id)
+	}
+	if err := v.incidentsAllowed(ctx, a, "incident.impact", id); err != nil {
+		return nil, err
+	}
+	var inc *incident.Incident
+	if err := v.store.View(ctx, func(ctx context.Context, tx store.Tx) (err error) {
+		inc, err = tx.GetIncident(ctx, id)
+		return err
+	}); errors.Is(err, store.ErrNotFound) {
+		return nil, ErrNoIncident
+	} else if err != nil {
+		return nil, unavailable(err)
+	}
+	now := v.now().UTC()
+	info := impact.Info{Account: impact.StoreAccounts(v.store), Treatment: impact.Treatments(v.pol), Sensitivity: impact.Sensitivities(v.pol)}
+	res, err := impact.Compute(ctx, impact.Source{Store: v.store, Key: verifierKey}, inc.Scope, info, now)
+	var te *auditlog.TamperError
+	if errors.As(err, &te) {
+		detail := fmt.Sprintf("refused: the audit log fails verification at index %d (entry %d)", te.Index, te.Index+1)
+		if _, rerr := v.ChangeIncident(ctx, a, id, "incident.impact", func(inc *incident.Incident) (*incident.Event, error) {
+			inc.Impact = nil
+			return &incident.Event{Kind: "impact-refused", Detail: detail}, nil
+		}); rerr != nil {
+			return nil, rerr
+		}
+		return nil, public.Errorf(ErrTampered, "no impact: the %v", te).
+			WithHint("keep the store as it is for the investigation; coffre audit verify checks the whole log")
+	} else if errors.Is(err, auditlog.ErrNoCheckpoint) {
+		return nil, public.Errorf(store.ErrConflict, "no impact: the audit log has no signed checkpoint yet").
+			WithHint("start the server: its integrator signs the log within seconds; then compute the impact again")
+	} else if err != nil {
+		return nil, unavailable(fmt.Errorf("impact: %w", err))
+	}
+	for name, fc := range res.Impact.Fields {
+		if f, ok := v.pol.Field(name); ok {
+			fc.Category = string(f.Type)
+			res.Impact.Fields[name] = fc
+		}
+	}
+	im := res.Impact
+	_, err = v.ChangeIncident(ctx, a, id, "incident.impact", func(inc *incident.Incident) (*incident.Event, error) {
+		inc.Impact = &im
+		return &incident.Event{Kind: "impact", Detail: fmt.Sprintf("log of %d entries verified; %d people exposed (%d field values), %d confirmed, %d attempted; %d entries in scope",
+			im.LogSize, im.Subjects, im.Records, im.Confirmed, im.Attempted, im.Matched)}, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// Report writes incident id's report to the authorities for phase
+// (package breach: GDPR art. 33(3), the CNIL's form, NIS2 art. 23),
+// audited as incident.report. filed records that it was sent (the clocks
+// it answers stop, and it is on the timeline); otherwise it is a draft.
+// Without an impact it is refused (breach.ErrNoImpact), as is a late one
+// without the reasons for the delay (breach.ErrDelayReason).
+func (v *Vault) Report(ctx context.Context, a identity.Actor, id, phase string, s breach.Settings, filed bool) (*breach.Report, error) {
+	if !incident.ValidID(id) {
+		return nil, invalid("malformed incident id %q", id)
+	}
+	if s.Reporter == "" {
+		s.Reporter = a.ID
+	}
+	var rep *breach.Report
+	err := v.incidentAct(ctx, a, "incident.report", id, func(ctx context.Context, tx store.Tx, e *audit.Entry) (*incident.Event, error) {
+		inc, err := tx.GetIncident(ctx, id)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, refuse("deny:not_found", ErrNoIncident)
+		} else if err != nil {
+			return nil, err
+		}
+		evs, err := tx.Events(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		if filed {
+			inc.Reports = append(inc.Reports, incident.Report{Phase: phase, At: e.Time, By: a.ID})
+		}
+		r, err := breach.Build(inc, evs, s, phase, e.Time)
+		if err != nil {
+			return nil, refuse("deny:invalid", public.Errorf(err, "%v", err))
+		}
+		rep = r
+		if !filed {
+			return nil, nil
+		}
+		if err := tx.UpdateIncident(ctx, inc); err != nil {
+			return nil, err
+		}
+		return &incident.Event{Kind: "report", Detail: fmt.Sprintf("%s report filed with the authorities", phase)}, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return rep, nil
+}
+
+// letterBatch bounds the letters queued in one transaction.
+const letterBatch = 1000
+
+// NotifyBreach queues a letter to each person whose fields the
+// incident's impact exposed (people, from the impact just computed: those
+// with fields; a person only confirmed or attempted gets none), through
+// the delivery worker, each keyed by the incident and the person so that
+// a second run queues none (idempotent, also after a crash half way:
+// batches of letterBatch, each its own transaction). The incident records
+// the letters and they go on its timeline, audited as incident.notify.
+// Refused without an impact (compute it first), or when people is not
+// the impact's (computed on another log size).
+func (v *Vault) NotifyBreach(ctx context.Context, a identity.Actor, id string, res *impact.Result) (*incident.Letters, error) {
+	if !incident.ValidID(id) {
+		return nil, invalid("malformed incident id %q", id)
+	}
+	if err := v.incidentsAllowed(ctx, a, "incident.notify", id); err != nil {
+		return nil, err
+	}
+	var inc *incident.Incident
+	if err := v.store.View(ctx, func(ctx context.Context, tx store.Tx) (err error) {
+		inc, err = tx.GetIncident(ctx, id)
+		return err
+	}); errors.Is(err, store.ErrNotFound) {
+		return nil, ErrNoIncident
+	} else if err != nil {
+		return nil, unavailable(err)
+	}
+	switch {
+	case inc.Impact == nil:
+		return nil, public.Errorf(breach.ErrNoImpact, "the incident has no impact yet").WithHint("compute it first: coffre incident impact " + id)
+	case inc.Letters != nil:
+		return inc.Letters, nil // queued once already: nothing again
+	case res == nil || res.Impact.LogSize != inc.Impact.LogSize || res.Impact.Subjects != inc.Impact.Subjects:
+		return nil, conflict("the impact changed since it was computed: compute it again, then notify")
+	}
+	now := v.now().UTC()
+	var letters []outbox.Message
+	for _, p := range res.People {
+		if len(p.Fields) == 0 {
+			continue
+		}
+		msg := breach.LetterMessage{Incident: id}
+		for _, f := range p.Fields {
+			msg.Fields = append(msg.Fields, breach.Exposure{Field: f.Name, Clear: f.Clear, Mask: f.Mask})
+		}
+		payload, err := json.Marshal(msg)
+		if err != nil {
+			return nil, err
+		}
+		letters = append(letters, outbox.Message{Kind: breach.LetterKind, Channel: outbox.ChannelPerson, Recipient: p.Subject,
+			Key: breach.LetterKey(id, p.Subject), Payload: payload, Next: now, Created: now})
+	}
+	for from := 0; from < len(letters); from += letterBatch {
+		batch := letters[from:min(from+letterBatch, len(letters))]
+		if err := v.store.Update(ctx, func(ctx context.Context, tx store.Tx) error {
+			for k := range batch {
+				m := batch[k] // PutMessage sets fields: a rerun starts afresh
+				if err := tx.PutMessage(ctx, &m); err != nil {
+					return err
+				}
+			}
+			return nil
+		}); err != nil {
+			return nil, unavailable(fmt.Errorf("queue letters: %w", err))
+		}
+	}
+	out := &incident.Letters{Queued: now, By: a.ID, People: int64(len(letters)), LogSize: inc.Impact.LogSize}
+	_, err := v.ChangeIncident(ctx, a, id, "incident.notify", func(inc *incident.Incident) (*incident.Event, error) {
+		if inc.Letters != nil {
+			out = inc.Letters // another run finished first: its record stands
+			return nil, nil
+		}
+		inc.Letters = out
+		return &incident.Event{Kind: "notify", Detail: fmt.Sprintf("letters queued to %d people (art. 34)", out.People)}, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	v.wake()
+	return out, nil
 }
