@@ -1,0 +1,137 @@
+package vault_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/coffre/coffre/internal/access"
+	"github.com/coffre/coffre/internal/audit"
+	"github.com/coffre/coffre/internal/auditlog"
+	"github.com/coffre/coffre/internal/breach"
+	"github.com/coffre/coffre/internal/identity"
+	"github.com/coffre/coffre/internal/incident"
+	"github.com/coffre/coffre/internal/outbox"
+	"github.com/coffre/coffre/internal/store"
+	"github.com/coffre/coffre/internal/store/sqlite"
+	"github.com/coffre/coffre/internal/vault"
+)
+
+var officer = identity.Actor{ID: "op_so", Role: "security-officer", Origin: "127.0.0.1"}
+
+// TestIncidentLifecycle: an incident is opened by an officer (a
+// caseworker is refused, audited); a report or letters before the impact
+// are refused; the impact counts what the caseworker read; the letters
+// are queued once, a second notify queues none; a tampered log yields no
+// impact, the refusal naming the entry and on the timeline.
+func TestIncidentLifecycle(t *testing.T) {
+	v, fs := newVault(t)
+	st := fs.Store.(*sqlite.Store)
+	var ids []string
+	for i := range 5 {
+		id, _ := create(t, v, i)
+		ids = append(ids, id)
+	}
+	start := time.Now().UTC().Add(-time.Minute)
+	for _, id := range ids[:3] {
+		if _, err := v.Read(ctx, worker, id, "directory", ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := fs.Update(ctx, func(ctx context.Context, tx store.Tx) error {
+		return tx.PutOperator(ctx, &identity.Operator{ID: worker.ID, Username: worker.ID, PasswordHash: "x", Role: worker.Role, Unit: "u1", Created: start})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	signer, err := audit.NewSigner(auditlog.Origin, make([]byte, 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	integrate := func() {
+		t.Helper()
+		if _, err := (&auditlog.Integrator{Store: st, Signer: signer}).Step(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	integrate()
+
+	open := &incident.Incident{Title: "scrape", Nature: []string{incident.Confidentiality}, Aware: time.Now().UTC(),
+		Scope: incident.Scope{Operators: []string{worker.ID}, From: start}}
+	if _, err := v.OpenIncident(ctx, worker, open); !errors.Is(err, access.ErrForbidden) {
+		t.Fatalf("a caseworker opens an incident: %v, want forbidden", err)
+	}
+	inc, err := v.OpenIncident(ctx, officer, open)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v.Report(ctx, officer, inc.ID, incident.Initial, breach.Settings{}, false); !errors.Is(err, breach.ErrNoImpact) {
+		t.Errorf("a report before the impact: %v, want ErrNoImpact", err)
+	}
+	if _, err := v.NotifyBreach(ctx, officer, inc.ID, nil); !errors.Is(err, breach.ErrNoImpact) {
+		t.Errorf("letters before the impact: %v, want ErrNoImpact", err)
+	}
+	res, err := v.Impact(ctx, officer, inc.ID, signer.VerifierKey())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Impact.Subjects != 3 || len(res.People) != 3 {
+		t.Fatalf("impact: %d people (%d listed), want the 3 read", res.Impact.Subjects, len(res.People))
+	}
+	if _, err := v.Report(ctx, officer, inc.ID, incident.Initial, breach.Settings{}, true); err != nil {
+		t.Fatal(err)
+	}
+	letters := func() int {
+		n := 0
+		fs.View(ctx, func(ctx context.Context, tx store.Tx) error {
+			ms, err := tx.Messages(ctx, 0, 1000)
+			for _, m := range ms {
+				if m.Kind == breach.LetterKind && m.Channel == outbox.ChannelPerson {
+					n++
+				}
+			}
+			return err
+		})
+		return n
+	}
+	for range 2 {
+		l, err := v.NotifyBreach(ctx, officer, inc.ID, res)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if l.People != 3 || letters() != 3 {
+			t.Errorf("notify: %d people, %d letters queued; want 3 and 3, also when run again", l.People, letters())
+		}
+	}
+
+	// Entry 2 (a create, inside the window) rewritten: no impact.
+	if err := st.Exec(ctx, `UPDATE audit SET leaf = audit_set(leaf, 'actor', 'op_other') WHERE seq = 2`); err != nil {
+		t.Fatal(err)
+	}
+	_, err = v.Impact(ctx, officer, inc.ID, signer.VerifierKey())
+	if !errors.Is(err, vault.ErrTampered) || !strings.Contains(err.Error(), "index 1 (entry 2)") {
+		t.Fatalf("impact of a tampered log: %v, want ErrTampered naming index 1 (entry 2)", err)
+	}
+	view, err := v.Incident(ctx, officer, inc.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	last := view.Events[len(view.Events)-1]
+	if last.Kind != "impact-refused" || !strings.Contains(last.Detail, "entry 2") || view.Incident.Impact != nil {
+		t.Errorf("the timeline ends with %+v (impact %v), want the refusal naming entry 2 and no impact", last, view.Incident.Impact)
+	}
+	var kinds []string
+	for _, e := range view.Events {
+		kinds = append(kinds, e.Kind)
+		if e.Audit == 0 || e.Actor != officer.ID {
+			t.Errorf("event %+v: want the officer and its audit entry", e)
+		}
+	}
+	if got := strings.Join(kinds, ","); got != "opened,impact,report,notify,impact-refused" {
+		t.Errorf("timeline %s", got)
+	}
+	if c := view.Clocks[0]; c.Name != "gdpr-notification" || c.Done.IsZero() {
+		t.Errorf("the filed initial report did not stop the GDPR clock: %+v", c)
+	}
+}
