@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/coffre/coffre/internal/auditlog"
+	"github.com/coffre/coffre/internal/incident"
 	"github.com/coffre/coffre/internal/outbox"
 	"github.com/coffre/coffre/internal/store"
 	"github.com/prometheus/client_golang/prometheus"
@@ -108,10 +109,55 @@ func (c deliveryCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 }
 
+var (
+	incidentsOpen = prometheus.NewDesc("coffre_incidents_open", "Incidents not closed (open or contained).", nil, nil)
+	deadline      = prometheus.NewDesc("coffre_incident_deadline_seconds",
+		"Time left before a legal deadline of an incident not closed (negative: overdue), by incident id and clock (gdpr-notification, nis2-early-warning, nis2-notification, nis2-final-report); a clock whose report was filed is left out.",
+		[]string{"incident", "clock"}, nil)
+)
+
+// incidentCollector shows the clocks of the incidents not closed.
+type incidentCollector struct {
+	store store.Store
+	log   *slog.Logger
+}
+
+func (c incidentCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- incidentsOpen
+	ch <- deadline
+}
+
+func (c incidentCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	var list []incident.Incident
+	if err := c.store.View(ctx, func(ctx context.Context, tx store.Tx) (err error) {
+		list, err = tx.Incidents(ctx)
+		return err
+	}); err != nil {
+		c.log.Error("metrics: read incidents", "error", err)
+		return
+	}
+	now, open := time.Now(), 0
+	for _, inc := range list {
+		if inc.Status == incident.Closed {
+			continue
+		}
+		open++
+		for _, cl := range inc.Clocks(now) {
+			if cl.Done.IsZero() {
+				ch <- prometheus.MustNewConstMetric(deadline, prometheus.GaugeValue, cl.Left.Seconds(), inc.ID, cl.Name)
+			}
+		}
+	}
+	ch <- prometheus.MustNewConstMetric(incidentsOpen, prometheus.GaugeValue, float64(open))
+}
+
 // Handler returns the /metrics handler: the audit log's state, the
-// delivery queue's and the Go runtime's.
+// delivery queue's, the incidents' clocks and the Go runtime's.
 func Handler(store store.Store, log *slog.Logger) http.Handler {
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(auditCollector{store: store, log: log}, deliveryCollector{store: store, log: log}, collectors.NewGoCollector())
+	reg.MustRegister(auditCollector{store: store, log: log}, deliveryCollector{store: store, log: log}, incidentCollector{store: store, log: log},
+		collectors.NewGoCollector())
 	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
 }

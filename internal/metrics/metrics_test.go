@@ -1,0 +1,66 @@
+package metrics_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http/httptest"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/coffre/coffre/internal/incident"
+	"github.com/coffre/coffre/internal/metrics"
+	"github.com/coffre/coffre/internal/store"
+	"github.com/coffre/coffre/internal/store/sqlite"
+	"github.com/coffre/coffre/internal/store/sqlite/sqlitetest"
+)
+
+// TestIncidentClocks: /metrics shows the clocks of the incidents not
+// closed, time left by incident and clock, and leaves out a clock whose
+// report was filed and a closed incident.
+func TestIncidentClocks(t *testing.T) {
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "c.db"), sqlite.Options{IDs: sqlitetest.IDs()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	now := time.Now().UTC()
+	open := &incident.Incident{ID: "inc_aaaaaaaaaaaaaaaa", Title: "t", Status: incident.Contained, Aware: now.Add(-10 * time.Hour), Opened: now,
+		Reports: []incident.Report{{Phase: incident.Final, At: now}}}
+	closed := &incident.Incident{ID: "inc_bbbbbbbbbbbbbbbb", Title: "t", Status: incident.Closed, Aware: now.Add(-100 * time.Hour), Opened: now}
+	if err := st.Update(ctx, func(ctx context.Context, tx store.Tx) error {
+		if err := tx.PutIncident(ctx, open); err != nil {
+			return err
+		}
+		return tx.PutIncident(ctx, closed)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	rec := httptest.NewRecorder()
+	metrics.Handler(st, slog.New(slog.NewTextHandler(io.Discard, nil))).ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	text := rec.Body.String()
+	left := func(clock string) (float64, bool) {
+		m := regexp.MustCompile(`coffre_incident_deadline_seconds\{clock="` + clock + `",incident="inc_aaaaaaaaaaaaaaaa"\} (\S+)`).FindStringSubmatch(text)
+		if m == nil {
+			return 0, false
+		}
+		v, err := strconv.ParseFloat(m[1], 64)
+		return v, err == nil
+	}
+	if v, ok := left("gdpr-notification"); !ok || v < 61.9*3600 || v > 62*3600 {
+		t.Errorf("gdpr-notification: %v %v, want about 62 h left", v, ok)
+	}
+	if v, ok := left("nis2-early-warning"); !ok || v < 13.9*3600 || v > 14*3600 {
+		t.Errorf("nis2-early-warning: %v %v, want about 14 h left", v, ok)
+	}
+	if _, ok := left("nis2-final-report"); ok {
+		t.Error("a clock whose report was filed is shown")
+	}
+	if regexp.MustCompile(`inc_bbbbbbbbbbbbbbbb`).MatchString(text) || !regexp.MustCompile(`(?m)^coffre_incidents_open 1$`).MatchString(text) {
+		t.Errorf("want one incident open and the closed one left out:\n%s", text)
+	}
+}
