@@ -47,7 +47,9 @@ same to the security-officer and dpo roles: POST /v1/incidents).
   scope   replaces an incident's scope (the impact is then computed again).
   contain runs one act of containment, on the incident's timeline: revoke
           (the scope's sessions; --everyone: every session), lock or
-          disable (the scope's operators), revoke-partners (the scope's
+          disable (the scope's operators), reenrol (the scope's operators'
+          second factors erased: each enrols again with a new code,
+          coffre operator enrol-code), revoke-partners (the scope's
           partners' key and certificate stop working at once: issue new
           ones with coffre partner rotate). Sealing a running server and
           rotating its root key are the API's (a security officer: POST

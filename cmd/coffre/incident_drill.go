@@ -88,7 +88,8 @@ func startRehearsal(ctx context.Context, dir string, people int, smtp config.SMT
 
 // run replays the attacks, then answers each: an incident naming the
 // attacker's accounts from the attack's start, containment (sessions
-// revoked, operators locked, partners' credentials revoked), the impact
+// revoked, operators locked and their second factors erased, partners'
+// credentials revoked), the impact
 // once the log is signed, the initial report, the letters, delivered.
 func (r *rehearsal) run(ctx context.Context, log io.Writer) ([]rehearsed, error) {
 	d := drill.New(r.env, r.env.Clock.Now())
@@ -128,7 +129,7 @@ func (r *rehearsal) respond(ctx context.Context, res drill.Result) (*rehearsed, 
 	c := &contain.Containment{Vault: a.vault, Auth: a.auth}
 	acts := []string{contain.Revoke}
 	if len(scope.Operators) > 0 {
-		acts = append(acts, contain.Lock)
+		acts = append(acts, contain.Lock, contain.Reenrol)
 	}
 	if len(scope.Partners) > 0 {
 		acts = append(acts, contain.RevokePartners)

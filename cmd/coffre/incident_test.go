@@ -65,6 +65,21 @@ func TestIncidentResponse(t *testing.T) {
 			if x.Impact.Subjects != int64(len(want)) || x.Impact.Records != int64(values) || x.Letters != int64(len(want)) {
 				t.Errorf("impact counts %d people, %d values, %d letters; want %d, %d, %d", x.Impact.Subjects, x.Impact.Records, x.Letters, len(want), values, len(want))
 			}
+			view, err := r.a.vault.Incident(ctx, host, x.Incident)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var kinds []string
+			for _, e := range view.Events {
+				kinds = append(kinds, e.Kind)
+			}
+			wantKinds := "opened,revoke,lock,reenrol,impact,notify"
+			if x.Scenario == "partner-hijack" {
+				wantKinds = "opened,revoke,revoke-partners,impact,notify"
+			}
+			if got := strings.Join(kinds, ","); got != wantKinds || view.Incident.Status != "contained" {
+				t.Errorf("timeline %s (%s), want %s (contained)", got, view.Incident.Status, wantKinds)
+			}
 			if x.Exfiltrated != len(want) {
 				t.Errorf("the drill counted %d people exfiltrated, the impact %d", x.Exfiltrated, len(want))
 			}

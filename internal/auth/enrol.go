@@ -242,20 +242,36 @@ func (s *Service) ApproveEnrolment(ctx context.Context, a identity.Actor, pol *p
 // account (store.ErrNotFound), a deleted one (store.ErrConflict) and a
 // partner (access.ErrInvalid) are refused, audited.
 func (s *Service) ResetFactors(ctx context.Context, ref string) (*EnrolmentCode, error) {
+	return s.reset(ctx, Host, "operator.reset", guard.ActFactorReset, ref, "")
+}
+
+// ForceReenrol resets the factors of operator id as ResetFactors does,
+// for a (a security officer containing a breach: the caller checks the
+// permission), and keeps no enrolment code: nobody holds one, and the
+// account stays out of reach until the host hands its holder a new one
+// (coffre operator enrol-code). It gives no power, so it needs no fresh
+// factor. Audited as operator.reenrol with the id and reason.
+func (s *Service) ForceReenrol(ctx context.Context, a identity.Actor, id, reason string) error {
+	_, err := s.reset(ctx, a, "operator.reenrol", guard.ActOther, id, reason)
+	return err
+}
+
+// reset erases the factors of the account ref for a, audited as action.
+func (s *Service) reset(ctx context.Context, a identity.Actor, action string, kind guard.Act, ref, reason string) (*EnrolmentCode, error) {
 	code := newEnrolmentCode()
 	normal, _ := normalCode(code)
 	now := s.now()
 	expires := now.Add(s.enrolFor())
 	var out *EnrolmentCode
-	err := s.act(ctx, Host, "operator.reset", guard.ActFactorReset, func(ctx context.Context, tx store.Tx, e *audit.Entry) error {
+	err := s.act(ctx, a, action, kind, func(ctx context.Context, tx store.Tx, e *audit.Entry) error {
 		out = nil
-		op, err := s.target(ctx, tx, Host, ref)
+		op, err := s.target(ctx, tx, a, ref)
 		if errors.Is(err, store.ErrNotFound) {
 			return refuse(noOperator(err))
 		} else if err != nil {
 			return err
 		}
-		e.Reason = op.ID
+		e.Reason = reasonText(op.ID, reason)
 		switch {
 		case op.PasswordHash == NoPassword:
 			return refuse(public.Errorf(access.ErrInvalid, "invalid input: %s is a partner: rotate its credentials instead", op.ID).WithHint("coffre partner rotate"))
@@ -271,11 +287,14 @@ func (s *Service) ResetFactors(ctx context.Context, ref string) (*EnrolmentCode,
 		if err := tx.DeleteOperatorSessions(ctx, op.ID); err != nil {
 			return err
 		}
-		err = tx.PutEnrolment(ctx, &identity.Enrolment{Operator: op.ID, RequestedBy: Host.ID, Created: now, ApprovedBy: Host.ID, CodeHash: codeHash(op.ID, normal), Expires: expires})
+		err = tx.PutEnrolment(ctx, &identity.Enrolment{Operator: op.ID, RequestedBy: a.ID, Created: now, ApprovedBy: a.ID, CodeHash: codeHash(op.ID, normal), Expires: expires})
 		if err != nil {
 			return err
 		}
 		out = &EnrolmentCode{Operator: op.ID, Username: op.Username, Code: code, Expires: expires}
+		if !isHost(a) {
+			out.Code = "" // kept by nobody
+		}
 		return nil
 	}, nil)
 	if err != nil {

@@ -1,7 +1,7 @@
 // Package contain is breach containment from an incident: each act — seal,
 // revoke the sessions of the scope or of everyone, lock or disable the
-// operators of the scope, revoke the credentials of its partners, rotate
-// the root key — runs through the service that owns it (its own
+// operators of the scope or make them enrol their second factors again,
+// revoke the credentials of its partners, rotate the root key — runs through the service that owns it (its own
 // permission, guard and audit entry), then goes on the incident's timeline
 // with who ran it. The API (POST /v1/incidents/{id}/contain) and the
 // command line (coffre incident contain) share it.
@@ -32,12 +32,13 @@ const (
 	Revoke         = "revoke"          // end the sessions of the scope's accounts (or everyone's)
 	Lock           = "lock"            // lock the scope's operators (a security officer unlocks)
 	Disable        = "disable"         // disable the scope's operators (no login)
+	Reenrol        = "reenrol"         // the scope's operators' second factors erased: they enrol again
 	RevokePartners = "revoke-partners" // the scope's partners' key and certificate stop working
 	RotateRootKey  = "rotate-root-key" // a new root key version (the host is suspect)
 )
 
 // Acts lists the acts.
-var Acts = []string{Seal, Revoke, Lock, Disable, RevokePartners, RotateRootKey}
+var Acts = []string{Seal, Revoke, Lock, Disable, Reenrol, RevokePartners, RotateRootKey}
 
 // ErrNotHere is the error of an act this server cannot do (a development
 // key file cannot be sealed; no rotator).
@@ -147,6 +148,17 @@ func (c *Containment) Do(ctx context.Context, a identity.Actor, id, act string, 
 			r.Accounts = append(r.Accounts, op)
 		}
 		r.Detail = fmt.Sprintf("%sed: %s", strings.TrimSuffix(act, "e"), list(r.Accounts))
+	case Reenrol:
+		if err := c.authorize(ctx, a, "operator.reenrol"); err != nil {
+			return nil, err
+		}
+		for _, op := range sc.Operators {
+			if actErr = c.Auth.ForceReenrol(ctx, a, op, reason); actErr != nil {
+				break
+			}
+			r.Accounts = append(r.Accounts, op)
+		}
+		r.Detail = fmt.Sprintf("second factors erased, to enrol again: %s (hand each holder a new code on the host: coffre operator enrol-code)", list(r.Accounts))
 	case RevokePartners:
 		if err := c.authorize(ctx, a, "partner.revoke"); err != nil {
 			return nil, err
