@@ -28,7 +28,7 @@ import (
 // The benchmarks are in internal/bench; this file parses their flags and
 // wires them to the vault.
 
-const benchUsage = `Usage: coffre bench import|read|notices|rotate|audit|history|login [flags]
+const benchUsage = `Usage: coffre bench import|read|notices|rotate|audit|history|impact|login [flags]
 
   import   create a fresh data directory with N synthetic people (default 1,000,000)
   read     serve that directory in a child process and measure audited reads over HTTP,
@@ -37,6 +37,7 @@ const benchUsage = `Usage: coffre bench import|read|notices|rotate|audit|history
   rotate   measure those reads with and without a root key rotation under way, alternating
   audit    measure the audit log at scale: integration, verification, inclusion proofs
   history  time a person's history with its proofs in a log of N entries (default 10,000,000)
+  impact   time a breach's impact over a one-day window, verified, in a log of N entries (default 10,000,000)
   login    time a wrong password for an existing user against an unknown username
 
 Example:
@@ -46,6 +47,7 @@ Example:
   coffre bench rotate --data ./coffre-bench --rounds 2 --window 10s
   coffre bench audit --entries 10000000 --data /tmp/coffre-audit-bench
   coffre bench history --entries 10000000 --data /tmp/coffre-history-bench
+  coffre bench impact --entries 10000000 --data /tmp/coffre-impact-bench
   coffre bench login --attempts 1000
 `
 
@@ -64,6 +66,8 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return runBenchAudit(ctx, args[1:], stdout, stderr)
 		case "history":
 			return runBenchHistory(ctx, args[1:], stdout, stderr)
+		case "impact":
+			return runBenchImpact(ctx, args[1:], stdout, stderr)
 		case "login":
 			return runBenchLogin(ctx, args[1:], stdout, stderr)
 		case "-h", "--help", "help":
@@ -71,7 +75,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return flag.ErrHelp
 		}
 	}
-	return &usageError{msg: "want a subcommand: import, read, notices, rotate, audit, history or login", hint: "coffre bench import --data ./coffre-bench, then coffre bench read --data ./coffre-bench"}
+	return &usageError{msg: "want a subcommand: import, read, notices, rotate, audit, history, impact or login", hint: "coffre bench import --data ./coffre-bench, then coffre bench read --data ./coffre-bench"}
 }
 
 func runBenchImport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
