@@ -37,6 +37,7 @@ import (
 	"github.com/coffre/coffre/internal/audit"
 	"github.com/coffre/coffre/internal/auditlog"
 	"github.com/coffre/coffre/internal/incident"
+	"github.com/coffre/coffre/internal/notice"
 	"github.com/coffre/coffre/internal/policy"
 	"github.com/coffre/coffre/internal/store"
 	"github.com/coffre/coffre/internal/subjectid"
@@ -148,6 +149,9 @@ func Compute(ctx context.Context, src Source, scope incident.Scope, info Info, n
 		}
 	}
 	c.fill(res)
+	if err := c.told(ctx, src.Store, res); err != nil {
+		return nil, fmt.Errorf("impact: notices sent: %w", err)
+	}
 	if scope.StoreStolen {
 		err := src.Store.View(ctx, func(ctx context.Context, tx store.Tx) error {
 			var err error
@@ -235,6 +239,7 @@ type person struct {
 	found    bool
 	request  bool
 	attempt  bool
+	reads    []int64 // the entries that returned fields, for Told
 }
 
 // counter folds the window's entries into people.
@@ -295,6 +300,7 @@ func (c *counter) add(ctx context.Context, e *audit.Entry) error {
 	switch {
 	case allowed && e.Action == "read" && len(e.Fields) > 0:
 		p = get()
+		p.reads = append(p.reads, e.Seq)
 		if p.fields == nil {
 			p.fields = map[string]*Field{}
 		}
@@ -331,6 +337,45 @@ func (c *counter) add(ctx context.Context, e *audit.Entry) error {
 		get().request = true
 	case !allowed && e.Decision != "deny:not_found":
 		get().attempt = true
+	}
+	return nil
+}
+
+// told sets res.Impact.Told: the people exposed who had been sent a
+// notice of every read that exposed them (notice.Key of its entry, sent
+// and not yet pruned: sent messages are kept 30 days, so an older access
+// counts as not told).
+func (c *counter) told(ctx context.Context, s store.Store, res *Result) error {
+	const batch = 1000
+	var keys []string
+	owner := map[string]string{}
+	for id, p := range c.people {
+		for _, seq := range p.reads {
+			k := notice.Key(seq)
+			keys, owner[k] = append(keys, k), id
+		}
+	}
+	untold := map[string]bool{}
+	for from := 0; from < len(keys); from += batch {
+		part := keys[from:min(from+batch, len(keys))]
+		var sent map[string]bool
+		if err := s.View(ctx, func(ctx context.Context, tx store.Tx) (err error) {
+			sent, err = tx.SentKeys(ctx, part)
+			return err
+		}); err != nil {
+			return err
+		}
+		for _, k := range part {
+			if !sent[k] {
+				untold[owner[k]] = true
+			}
+		}
+	}
+	res.Impact.Told = 0
+	for id, p := range c.people {
+		if len(p.reads) > 0 && !untold[id] {
+			res.Impact.Told++
+		}
 	}
 	return nil
 }

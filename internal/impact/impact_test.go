@@ -20,6 +20,8 @@ import (
 	"github.com/coffre/coffre/internal/identity"
 	"github.com/coffre/coffre/internal/impact"
 	"github.com/coffre/coffre/internal/incident"
+	"github.com/coffre/coffre/internal/notice"
+	"github.com/coffre/coffre/internal/outbox"
 	"github.com/coffre/coffre/internal/store"
 	"github.com/coffre/coffre/internal/store/sqlite"
 	"github.com/coffre/coffre/internal/store/sqlite/sqlitetest"
@@ -480,5 +482,48 @@ func TestStoreAccounts(t *testing.T) {
 		if err != nil || ok != tt.ok || got != tt.want {
 			t.Errorf("StoreAccounts(%q) = %+v, %v, %v; want %+v, %v", tt.actor, got, ok, err, tt.want, tt.ok)
 		}
+	}
+}
+
+// TestComputeTold: a person counts as told when a notice of every read
+// that exposed them was sent; one pending notice leaves them untold.
+func TestComputeTold(t *testing.T) {
+	l := newTestLog(t, 3)
+	var entries []audit.Entry
+	for i := range 6 { // person k read at entries 1+k and 4+k
+		entries = append(entries, audit.Entry{Time: day.Add(time.Duration(i) * time.Minute), Actor: "op_att", Action: "read", Subject: l.ids[i%3],
+			Purpose: "case-handling", Fields: []string{"given_name"}, Decision: "allow", Origin: "203.0.113.7"})
+	}
+	l.write(t, entries)
+	err := l.st.Update(ctx, func(ctx context.Context, tx store.Tx) error {
+		for _, e := range entries {
+			if err := tx.PutMessage(ctx, &outbox.Message{Kind: notice.Kind, Channel: outbox.ChannelPerson, Recipient: e.Subject, Key: notice.Key(e.Seq),
+				Payload: []byte(`{}`), Next: day, Created: day}); err != nil {
+				return err
+			}
+		}
+		ms, err := tx.Claim(ctx, "w", day, time.Minute, 10)
+		if err != nil {
+			return err
+		}
+		for _, m := range ms {
+			// Person 0's both, person 1's first only; person 2's none.
+			if m.Key == notice.Key(entries[0].Seq) || m.Key == notice.Key(entries[3].Seq) || m.Key == notice.Key(entries[1].Seq) {
+				if err := tx.MarkSent(ctx, m.ID, day); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := l.compute(t, incident.Scope{Operators: []string{"op_att"}, From: day.Add(-time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Impact.Subjects != 3 || res.Impact.Told != 1 {
+		t.Errorf("%d exposed, %d told; want 3 and 1", res.Impact.Subjects, res.Impact.Told)
 	}
 }

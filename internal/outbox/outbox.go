@@ -145,4 +145,7 @@ type Delivery interface {
 	// PruneSent deletes up to limit messages sent before before, and
 	// returns how many it deleted. Dead letters stay, for inspection.
 	PruneSent(ctx context.Context, before time.Time, limit int) (int, error)
+	// SentKeys returns which of keys (at most 1,000) name messages sent
+	// and not yet pruned.
+	SentKeys(ctx context.Context, keys []string) (map[string]bool, error)
 }

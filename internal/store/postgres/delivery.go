@@ -209,3 +209,23 @@ func (t *tx) PruneSent(ctx context.Context, before time.Time, limit int) (int, e
 		micros(before), limit)
 	return int(n), err
 }
+
+func (t *tx) SentKeys(ctx context.Context, keys []string) (map[string]bool, error) {
+	out := map[string]bool{}
+	if len(keys) == 0 {
+		return out, nil
+	}
+	rows, err := t.q.Query(ctx, `SELECT idem FROM deliveries WHERE status = 'sent' AND idem = ANY($1)`, keys)
+	if err != nil {
+		return nil, fmt.Errorf("sent keys: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var k string
+		if err := rows.Scan(&k); err != nil {
+			return nil, fmt.Errorf("sent keys: %w", err)
+		}
+		out[k] = true
+	}
+	return out, rows.Err()
+}

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -194,4 +195,28 @@ func (t *tx) PruneSent(ctx context.Context, before time.Time, limit int) (int, e
 	}
 	n, _ := res.RowsAffected()
 	return int(n), nil
+}
+
+func (t *tx) SentKeys(ctx context.Context, keys []string) (map[string]bool, error) {
+	out := map[string]bool{}
+	if len(keys) == 0 {
+		return out, nil
+	}
+	list, err := json.Marshal(keys)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := t.rows(ctx, "sentKeys", string(list))
+	if err != nil {
+		return nil, fmt.Errorf("sent keys: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var k string
+		if err := rows.Scan(&k); err != nil {
+			return nil, fmt.Errorf("sent keys: %w", err)
+		}
+		out[k] = true
+	}
+	return out, rows.Err()
 }

@@ -241,6 +241,24 @@ func deliveryPutMessage(t *testing.T, s store.Store) {
 		got[0].Recipient != "sub_x" || !got[0].Created.Equal(t0) || !got[0].Next.Equal(t0.Add(time.Hour)) || string(got[0].Payload) != `{"seq":7}` {
 		t.Fatalf("claim at Next = %+v, want the one notice", got)
 	}
+	// SentKeys: a pending message is not sent; once sent, its key is.
+	sent := func() map[string]bool {
+		var out map[string]bool
+		if err := s.View(ctx, func(ctx context.Context, tx store.Tx) (err error) {
+			out, err = tx.SentKeys(ctx, []string{"notice-7", "notice-8", "x'); --"})
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	if got := sent(); len(got) != 0 {
+		t.Errorf("SentKeys of a pending message = %v, want none", got)
+	}
+	update(t, s, func(ctx context.Context, tx store.Tx) error { return tx.MarkSent(ctx, got[0].ID, t0.Add(time.Hour)) })
+	if got := sent(); len(got) != 1 || !got["notice-7"] {
+		t.Errorf("SentKeys once sent = %v, want notice-7 only", got)
+	}
 }
 
 // deliveryPrune: sent messages older than the cut go, at most limit at a
