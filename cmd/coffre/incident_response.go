@@ -144,6 +144,9 @@ func notifyBreach(ctx context.Context, a *app, id, dryRun string, asJSON bool, s
 		return writeJSON(stdout, l)
 	}
 	fmt.Fprintf(stdout, "letters queued to %d people on %s (art. 34); the delivery worker sends them, by email or SMS after each record\n", l.People, l.Queued.UTC().Format(time.RFC3339))
+	if l.NoContact > 0 {
+		fmt.Fprintf(stdout, "%d people have neither email nor phone on file: write to them by post (the letter is the one --dry-run shows)\n", l.NoContact)
+	}
 	return nil
 }
 

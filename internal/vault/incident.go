@@ -462,9 +462,18 @@ func (v *Vault) NotifyBreach(ctx context.Context, a identity.Actor, id string, r
 	}
 	now := v.now().UTC()
 	var letters []outbox.Message
+	var noContact int64
 	for _, p := range res.People {
 		if len(p.Fields) == 0 {
 			continue
+		}
+		// A record with neither email nor phone (or erased since): no
+		// message would reach anyone; the officer writes by post.
+		if _, err := v.Contact(ctx, p.Subject); errors.Is(err, ErrNoContact) || errors.Is(err, store.ErrNotFound) {
+			noContact++
+			continue
+		} else if err != nil {
+			return nil, unavailable(err)
 		}
 		msg := breach.LetterMessage{Incident: id}
 		for _, f := range p.Fields {
@@ -491,14 +500,14 @@ func (v *Vault) NotifyBreach(ctx context.Context, a identity.Actor, id string, r
 			return nil, unavailable(fmt.Errorf("queue letters: %w", err))
 		}
 	}
-	out := &incident.Letters{Queued: now, By: a.ID, People: int64(len(letters)), LogSize: inc.Impact.LogSize}
+	out := &incident.Letters{Queued: now, By: a.ID, People: int64(len(letters)), LogSize: inc.Impact.LogSize, NoContact: noContact}
 	_, err := v.ChangeIncident(ctx, a, id, "incident.notify", func(inc *incident.Incident) (*incident.Event, error) {
 		if inc.Letters != nil {
 			out = inc.Letters // another run finished first: its record stands
 			return nil, nil
 		}
 		inc.Letters = out
-		return &incident.Event{Kind: "notify", Detail: fmt.Sprintf("letters queued to %d people (art. 34)", out.People)}, nil
+		return &incident.Event{Kind: "notify", Detail: fmt.Sprintf("letters queued to %d people (art. 34); %d with neither email nor phone on file, to write to by post", out.People, out.NoContact)}, nil
 	})
 	if err != nil {
 		return nil, err

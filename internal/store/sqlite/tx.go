@@ -187,7 +187,7 @@ var queries = map[string]string{
 	"outboxExists": `SELECT 1 FROM outbox WHERE id = ?`,
 	"putDelivery": `INSERT INTO deliveries (source, kind, channel, recipient, idem, payload, next_at, created) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)
 		ON CONFLICT (idem) DO NOTHING`,
-	"sentKeys":   `SELECT idem FROM deliveries WHERE status = 'sent' AND idem IN (SELECT value FROM json_each(?))`,
+	"sentKeys": `SELECT idem FROM deliveries WHERE status = 'sent' AND idem IN (SELECT value FROM json_each(?))`,
 	"putMessage": `INSERT INTO deliveries (source, kind, channel, recipient, idem, payload, next_at, created) VALUES (0, ?1, ?2, ?3, ?4, ?5, ?6, ?7)
 		ON CONFLICT (idem) DO NOTHING`,
 	"claimDeliveries": `UPDATE deliveries SET lease_owner = ?1, lease_until = ?3, tries = tries + 1
