@@ -125,6 +125,9 @@ func serveSealed(ctx context.Context, o appOptions, cfg *config.Config, f *seal.
 				a.close()
 				return nil, err
 			}
+			// A seal closes the partner listener only once the API's
+			// requests in flight are done: until then the gate refuses.
+			psrv.Handler = httpapi.GateService(state, svc, psrv.Handler)
 			pln, err := net.Listen("tcp", cfg.Partners.Listen)
 			if err != nil {
 				a.close()

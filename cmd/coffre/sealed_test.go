@@ -336,10 +336,10 @@ func startSealed(t *testing.T, dir string, change ...func(*config.Config)) (base
 	if err != nil {
 		t.Fatal(err)
 	}
+	cfg.Partners.Listen = "" // a change may open it again
 	for _, c := range change {
 		c(cfg)
 	}
-	cfg.Partners.Listen = ""
 	f, err := seal.Read(seal.Path(dir))
 	if err != nil {
 		t.Fatal(err)

@@ -170,6 +170,29 @@ func (g *Gate) Handler() http.Handler {
 	return mux
 }
 
+// GateService gates h, a listener of service svc other than the API (the
+// partner listener), as [Gate.Handler] gates the API: a request that
+// starts once svc is sealed, or replaced by a later unseal, answers 503
+// sealed, and the seal's close of svc waits for the requests in h. svc is
+// the value the state's OpenFunc returned, a pointer: one per unseal.
+//
+// A listener that svc closes itself is not enough: the close waits for
+// the API's requests in flight (a slow one holds it), and until then the
+// listener would serve data after the seal has answered.
+func GateService(st *seal.State, svc seal.Service, h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !st.Serve(func(cur seal.Service) {
+			if cur != svc {
+				writeSealed(w)
+				return
+			}
+			h.ServeHTTP(w, r)
+		}) {
+			writeSealed(w)
+		}
+	})
+}
+
 // QuorumSealer is an unsealed service that audits a seal by a quorum of
 // share holders (and marks the deployment sealed) before the keys drop.
 type QuorumSealer interface {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"net/http"
+	"net/http/httptest"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -56,7 +57,7 @@ func sealedState(t *testing.T, api *httpapi.Server) (*seal.State, []unseal.Share
 		if k.Ring.Current() != 1 {
 			t.Errorf("unsealed keyring at version %d, want 1", k.Ring.Current())
 		}
-		return service{h, &closed}, nil
+		return &service{h, &closed}, nil // one per unseal, as a server's own
 	}, unseal.Options{}), shares
 }
 
@@ -258,4 +259,58 @@ func (e *env) sealFlag(t *testing.T) (int64, time.Time) {
 		t.Fatalf("SealFlag: %v", err)
 	}
 	return gen, at
+}
+
+// TestGateService: a listener gated on the unsealed service (the partner
+// listener) answers 503 sealed from the seal on, while the seal's close
+// waits for its request in flight; after another unseal it still refuses,
+// the service it served being gone.
+func TestGateService(t *testing.T) {
+	e := newEnvOpts(t, envOptions{sealed: true})
+	for _, i := range []int{0, 1, 2} {
+		e.unseal(t, e.shares[i].Text()).want(t, http.StatusOK, "")
+	}
+	var svc seal.Service
+	e.seal.Serve(func(s seal.Service) { svc = s })
+	entered, release := make(chan struct{}, 1), make(chan struct{})
+	h := httpapi.GateService(e.seal, svc, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/slow" {
+			entered <- struct{}{}
+			<-release
+		}
+		w.WriteHeader(http.StatusOK)
+	}))
+	get := func(path string) int {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest("GET", path, nil))
+		return rec.Code
+	}
+	if st := get("/"); st != http.StatusOK {
+		t.Fatalf("unsealed: %d, want 200", st)
+	}
+	slow := make(chan int, 1)
+	go func() { slow <- get("/slow") }()
+	<-entered
+	if err := e.seal.Seal(); err != nil {
+		t.Fatal(err)
+	}
+	if st := get("/"); st != http.StatusServiceUnavailable {
+		t.Errorf("after the seal: %d, want 503", st)
+	}
+	select {
+	case <-e.seal.Closed():
+		t.Error("the service was closed under a request in flight")
+	case <-time.After(50 * time.Millisecond):
+	}
+	close(release)
+	if st := <-slow; st != http.StatusOK {
+		t.Errorf("the request in flight across the seal: %d, want 200", st)
+	}
+	<-e.seal.Closed()
+	for _, i := range []int{0, 1, 2} {
+		e.unseal(t, e.shares[i].Text()).want(t, http.StatusOK, "")
+	}
+	if st := get("/"); st != http.StatusServiceUnavailable {
+		t.Errorf("unsealed again, the old service's listener: %d, want 503", st)
+	}
 }
