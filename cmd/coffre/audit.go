@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -26,13 +27,16 @@ func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
 		fmt.Fprint(stderr, "Usage: coffre audit verify|checkpoint|key [--dev | --config FILE] [--data DIR] [--verifier-key KEY]\n"+
 			"       coffre audit history SUBJECT [--dev | --config FILE] [--data DIR] [--size N]\n"+
-			"       coffre audit verify-subject FILE --key KEY [--newest SEQ:LEAFHASH]\n\n"+
+			"       coffre audit verify-subject FILE --key KEY [--newest SEQ:LEAFHASH]\n"+
+			"       coffre audit verify-evidence DIR [--key KEY]\n\n"+
 			"  verify          recompute the Merkle tree and the subject index from every entry and check\n"+
 			"                  every signed checkpoint against the verifier key (--verifier-key, else the published one)\n"+
 			"  checkpoint      print the latest signed checkpoint\n"+
 			"  key             print the checkpoint verifier key (for outside auditors)\n"+
 			"  history         print a subject's history: every entry about it with its proofs (JSON)\n"+
-			"  verify-subject  check a saved history offline: complete, each entry in the signed log\n\n"+
+			"  verify-subject  check a saved history offline: complete, each entry in the signed log\n"+
+			"  verify-evidence check an incident's evidence bundle offline (coffre incident evidence):\n"+
+			"                  the checkpoint's signature, each entry and its proof to the signed root\n\n"+
 			"A data directory with a sealed keyring needs no unsealing: its keyring file\n"+
 			"publishes the verifier key.\n\n"+
 			"Example:\n  coffre audit verify --dev\n")
@@ -41,11 +45,14 @@ func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if len(args) > 0 && args[0] == "verify-subject" {
 		return runVerifySubject(args[1:], stdout, stderr)
 	}
+	if len(args) > 0 && args[0] == "verify-evidence" {
+		return runVerifyEvidence(args[1:], stdout, stderr)
+	}
 	if len(args) > 0 && args[0] == "history" {
 		return runHistory(ctx, args[1:], stdout, stderr)
 	}
 	if len(args) == 0 || (args[0] != "verify" && args[0] != "checkpoint" && args[0] != "key") {
-		return &usageError{msg: "want a subcommand: verify, checkpoint, key, history or verify-subject", hint: "coffre audit verify --dev"}
+		return &usageError{msg: "want a subcommand: verify, checkpoint, key, history, verify-subject or verify-evidence", hint: "coffre audit verify --dev"}
 	}
 	sub := args[0]
 	fs := newFlags("audit "+sub, "[--dev | --config FILE] [--data DIR] [--verifier-key KEY] [--share-file FILE…] [--json] | --remote URL --key KEY [--state FILE]", "coffre audit "+sub+" --dev", stderr)
@@ -279,4 +286,57 @@ func runVerifySubject(args []string, stdout, stderr io.Writer) error {
 		writeJSON(stdout, map[string]any{"ok": false, "reason": err.Error()})
 	}
 	return err
+}
+
+// runVerifyEvidence checks an evidence bundle offline: it needs the
+// directory and the log's verifier key (--key, else the bundle's own, with
+// a warning), no store.
+func runVerifyEvidence(args []string, stdout, stderr io.Writer) error {
+	const example = "coffre audit verify-evidence ./evidence --key \"$(coffre audit key --dev)\""
+	fs := newFlags("audit verify-evidence", "DIR [--key KEY] [--json]", example, stderr)
+	key := fs.String("key", "", "the log's verifier `key` as the organisation publishes it (default: the bundle's own key file)")
+	asJSON := fs.Bool("json", false, "print the result as JSON")
+	if err := parse(fs, argFirst(args)); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		return &usageError{msg: "want the bundle's directory", hint: example}
+	}
+	dir := fs.Arg(0)
+	own := *key == ""
+	if own {
+		b, err := os.ReadFile(filepath.Join(dir, evidenceKey))
+		if err != nil {
+			return err
+		}
+		*key = strings.TrimSpace(string(b))
+	}
+	if _, err := note.NewVerifier(*key); err != nil {
+		return &usageError{msg: "the key is not a checkpoint verifier key", hint: "the key as 'coffre audit key' or keys init printed it: coffre/audit+…+…"}
+	}
+	ev, err := readEvidence(dir)
+	var rep *auditlog.EvidenceReport
+	if err == nil {
+		rep, err = auditlog.VerifyEvidence(ev, *key)
+	}
+	if err != nil {
+		if *asJSON {
+			writeJSON(stdout, map[string]any{"ok": false, "reason": err.Error()})
+		}
+		return err
+	}
+	if *asJSON {
+		return writeJSON(stdout, map[string]any{"ok": true, "incident": ev.Header.Incident, "entries": rep.Entries,
+			"checkpoint_size": rep.Size, "from": rep.From, "to": rep.To, "key_from_bundle": own})
+	}
+	to := "no end"
+	if !rep.To.IsZero() {
+		to = rep.To.Format(time.RFC3339)
+	}
+	fmt.Fprintf(stdout, "evidence verified: %d entries of %s, timed from %s to %s, each in the log signed at size %d: OK\n",
+		rep.Entries, ev.Header.Incident, rep.From.Format(time.RFC3339), to, rep.Size)
+	if own {
+		fmt.Fprintf(stdout, "note: checked with the bundle's own key (%s); compare it with the key the organisation publishes, or pass --key\n", *key)
+	}
+	return nil
 }

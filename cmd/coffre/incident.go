@@ -26,6 +26,7 @@ const incidentHelp = `Usage: coffre incident open --title TEXT (--operators U,â€
        coffre incident impact ID [--out FILE]
        coffre incident report ID [--phase initial|complementary|final] [--lang fr|en] [--json] [--filed] [--delay-reason TEXT]
        coffre incident notify ID [--dry-run DIR]
+       coffre incident evidence ID --out DIR
        coffre incident drill [--people N]
 
 Breach response, on the host (audited as the system; the API offers the
@@ -71,6 +72,14 @@ same to the security-officer and dpo roles: POST /v1/incidents).
           people with neither are counted, to write to by post); run
           twice, it queues nothing more. --dry-run DIR writes sample
           letters, French and English, and queues nothing.
+  evidence
+          the evidence bundle for a complaint: the scope's audit entries of
+          its window (those the impact counts), each with its inclusion
+          proof against the latest signed checkpoint, the checkpoint and
+          the verifier key, and a README for the investigator (French and
+          English), in a new directory (mode 0700, files 0600). Anyone
+          holding the published key checks it offline: coffre audit
+          verify-evidence DIR. Refused on a log that fails verification.
   drill   a tabletop exercise: on a scratch store, the drill's
           versailles-scrape and partner-hijack attacks, then the whole
           response to each (incident, containment, impact, report,
@@ -90,7 +99,7 @@ func runIncident(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		fmt.Fprint(stderr, incidentHelp)
 		return flag.ErrHelp
 	}
-	subs := []string{"open", "list", "show", "scope", "contain", "impact", "report", "notify", "drill"}
+	subs := []string{"open", "list", "show", "scope", "contain", "impact", "report", "notify", "evidence", "drill"}
 	if len(args) == 0 || !slices.Contains(subs, args[0]) {
 		return &usageError{msg: "want a subcommand: " + strings.Join(subs, ", "), hint: incidentExample}
 	}

@@ -20,20 +20,21 @@ import (
 )
 
 // runIncidentResponse runs the incident commands that act on an incident
-// after its opening: contain, impact, report, notify.
+// after its opening: contain, impact, report, notify, evidence.
 func runIncidentResponse(ctx context.Context, sub string, args []string, stdout, stderr io.Writer) error {
 	example := map[string]string{
-		"contain": "coffre incident contain inc_… revoke --dev",
-		"impact":  "coffre incident impact inc_… --out exposed.jsonl --dev",
-		"report":  "coffre incident report inc_… --phase initial --lang fr --dev",
-		"notify":  "coffre incident notify inc_… --dry-run ./letters --dev",
+		"contain":  "coffre incident contain inc_… revoke --dev",
+		"impact":   "coffre incident impact inc_… --out exposed.jsonl --dev",
+		"report":   "coffre incident report inc_… --phase initial --lang fr --dev",
+		"notify":   "coffre incident notify inc_… --dry-run ./letters --dev",
+		"evidence": "coffre incident evidence inc_… --out ./evidence --dev",
 	}[sub]
 	fs := newFlags("incident "+sub, "ID (see coffre incident --help)", example, stderr)
 	var o appOptions
 	o.flags(fs.StringVar, fs.BoolVar)
 	asJSON := fs.Bool("json", false, "print the result as JSON")
 	everyone := fs.Bool("everyone", false, "contain revoke: end every session, not the scope's only")
-	out := fs.String("out", "", "impact: write each exposed person's fields to this `file` (JSON lines, mode 0600)")
+	out := fs.String("out", "", "impact: write each exposed person's fields to this `file` (JSON lines, mode 0600); evidence: write the bundle to this new directory")
 	phase := fs.String("phase", incident.Initial, "report: initial, complementary or final")
 	lang := fs.String("lang", "fr", "report: fr or en")
 	filed := fs.Bool("filed", false, "report: record it as filed with the authorities (its clocks stop)")
@@ -60,8 +61,15 @@ func runIncidentResponse(ctx context.Context, sub string, args []string, stdout,
 		return errIncidentID
 	case *lang != "fr" && *lang != "en":
 		return &usageError{msg: "--lang: fr or en", hint: example}
+	case sub == "evidence" && *out == "":
+		return &usageError{msg: "--out DIR is required: the directory to write the bundle to", hint: example}
 	}
 	id := pos[0]
+	if sub == "evidence" {
+		if err := emptyDir(*out); err != nil {
+			return err
+		}
+	}
 	a, err := openApp(ctx, o, stderr)
 	if err != nil {
 		return err
@@ -109,6 +117,22 @@ func runIncidentResponse(ctx context.Context, sub string, args []string, stdout,
 		return nil
 	case "notify":
 		return notifyBreach(ctx, a, id, *dryRun, *asJSON, stdout)
+	case "evidence":
+		key := a.signer.VerifierKey()
+		ev, err := a.vault.Evidence(ctx, host, id, key)
+		if err != nil {
+			return err
+		}
+		if err := writeEvidence(*out, ev, key); err != nil {
+			return err
+		}
+		h := ev.Header
+		if *asJSON {
+			return writeJSON(stdout, map[string]any{"dir": *out, "entries": h.Entries, "in_window": h.Scanned, "checkpoint_size": h.Size})
+		}
+		fmt.Fprintf(stdout, "evidence of %s in %s: %d entries in scope (of %d in the window), each with its proof against the checkpoint of size %d\n", id, *out, h.Entries, h.Scanned, h.Size)
+		fmt.Fprintf(stdout, "check it: coffre audit verify-evidence %s --key KEY (the published verifier key)\n", *out)
+		return nil
 	}
 	view, err := a.vault.Incident(ctx, host, id)
 	if err != nil {

@@ -127,13 +127,13 @@ func Compute(ctx context.Context, src Source, scope incident.Scope, info Info, n
 	if info.Account == nil || info.Treatment == nil {
 		return nil, errors.New("impact: Info needs Account and Treatment")
 	}
-	m, err := newMatcher(scope)
+	m, err := NewMatcher(scope, info.Account)
 	if err != nil {
 		return nil, err
 	}
 	res := &Result{Impact: incident.Impact{Computed: now}}
-	c := &counter{info: info, m: m, people: map[string]*person{}, accounts: map[string]accountOf{}}
-	if m.any() {
+	c := &counter{info: info, m: m, people: map[string]*person{}}
+	if m.Any() {
 		rep, err := auditlog.ScanWindow(ctx, src.Store, src.Key, scope.From, scope.To, func(e *audit.Entry) error {
 			return c.add(ctx, e)
 		})
@@ -170,15 +170,29 @@ func Compute(ctx context.Context, src Source, scope incident.Scope, info Info, n
 	return res, nil
 }
 
-// matcher says whether an entry is an access of the scope.
-type matcher struct {
+// Matcher decides which entries are a scope's accesses: those of an
+// account (an operator or a partner, never a person's own nor Coffre's)
+// that the scope names, or made from an origin within the scope's, or
+// every account's under Everything. The window is not its to check. Both
+// the impact and the evidence bundle of an incident use it, so that they
+// count the same entries.
+type Matcher struct {
 	operators, partners map[string]bool
 	origins             []netip.Prefix
 	everything          bool
+	account             func(ctx context.Context, actor string) (Account, bool, error)
+	accounts            map[string]accountOf // remembered
 }
 
-func newMatcher(s incident.Scope) (*matcher, error) {
-	m := &matcher{operators: set(s.Operators), partners: set(s.Partners), everything: s.Everything}
+// NewMatcher returns the matcher of scope; account says which actors are
+// accounts (see [Info.Account], [StoreAccounts]). A Matcher remembers the
+// accounts it looked up: use one per computation.
+func NewMatcher(s incident.Scope, account func(ctx context.Context, actor string) (Account, bool, error)) (*Matcher, error) {
+	if account == nil {
+		return nil, errors.New("impact: a matcher needs the accounts")
+	}
+	m := &Matcher{operators: set(s.Operators), partners: set(s.Partners), everything: s.Everything,
+		account: account, accounts: map[string]accountOf{}}
 	for _, o := range s.Origins {
 		p, err := incident.ParseOrigin(o)
 		if err != nil {
@@ -189,6 +203,17 @@ func newMatcher(s incident.Scope) (*matcher, error) {
 	return m, nil
 }
 
+// Match reports whether e is an access of the scope, and the account that
+// made it.
+func (m *Matcher) Match(ctx context.Context, e *audit.Entry) (Account, bool, error) {
+	named := m.operators[e.Actor] || m.partners[e.Actor]
+	if !named && !m.everything && !m.byOrigin(e.Origin) {
+		return Account{}, false, nil
+	}
+	acc, err := m.accountOf(ctx, e.Actor)
+	return acc.Account, acc.ok, err // not ok: a person's own access, or Coffre's
+}
+
 func set(ids []string) map[string]bool {
 	out := make(map[string]bool, len(ids))
 	for _, id := range ids {
@@ -197,13 +222,14 @@ func set(ids []string) map[string]bool {
 	return out
 }
 
-// any reports whether the scope names accesses to look for.
-func (m *matcher) any() bool {
+// Any reports whether the scope names accesses to look for (a stolen
+// store alone names none).
+func (m *Matcher) Any() bool {
 	return m.everything || len(m.operators)+len(m.partners)+len(m.origins) > 0
 }
 
 // byOrigin reports whether an entry's origin is within the scope's.
-func (m *matcher) byOrigin(origin string) bool {
+func (m *Matcher) byOrigin(origin string) bool {
 	if len(m.origins) == 0 || origin == "" {
 		return false
 	}
@@ -244,45 +270,37 @@ type person struct {
 
 // counter folds the window's entries into people.
 type counter struct {
-	info     Info
-	m        *matcher
-	people   map[string]*person
-	accounts map[string]accountOf
-	matched  int64
+	info    Info
+	m       *Matcher
+	people  map[string]*person
+	matched int64
 }
 
-func (c *counter) account(ctx context.Context, actor string) (accountOf, error) {
-	if a, ok := c.accounts[actor]; ok {
+func (m *Matcher) accountOf(ctx context.Context, actor string) (accountOf, error) {
+	if a, ok := m.accounts[actor]; ok {
 		return a, nil
 	}
 	var a accountOf
 	var err error
 	if actor != "" {
-		a.Account, a.ok, err = c.info.Account(ctx, actor)
+		a.Account, a.ok, err = m.account(ctx, actor)
 		if err != nil {
 			return a, fmt.Errorf("account %s: %w", actor, err)
 		}
 	}
-	if c.m.partners[actor] {
+	if m.partners[actor] {
 		a.Partner, a.ok = true, true // named as a partner by the scope
-	} else if c.m.operators[actor] {
+	} else if m.operators[actor] {
 		a.ok = true
 	}
-	c.accounts[actor] = a
+	m.accounts[actor] = a
 	return a, nil
 }
 
 func (c *counter) add(ctx context.Context, e *audit.Entry) error {
-	named := c.m.operators[e.Actor] || c.m.partners[e.Actor]
-	if !named && !c.m.everything && !c.m.byOrigin(e.Origin) {
-		return nil
-	}
-	acc, err := c.account(ctx, e.Actor)
-	if err != nil {
+	acc, ok, err := c.m.Match(ctx, e)
+	if err != nil || !ok {
 		return err
-	}
-	if !acc.ok {
-		return nil // a person's own access, or Coffre's
 	}
 	c.matched++
 	if e.Subject == "" || !subjectid.Valid(e.Subject) {

@@ -515,3 +515,71 @@ func (v *Vault) NotifyBreach(ctx context.Context, a identity.Actor, id string, r
 	v.wake()
 	return out, nil
 }
+
+// Evidence returns incident id's evidence bundle: the audit entries of
+// its scope's window that are the scope's accesses (the entries its
+// impact counts: impact.Matcher), each with its inclusion proof against
+// the latest signed checkpoint, which the bundle carries
+// (auditlog.BuildEvidence; verifiable offline with the verifier key
+// alone). It is audited as incident.evidence and on the timeline
+// ("evidence", with the counts). A log that fails verification yields no
+// bundle, as for Impact: the refusal is on the timeline
+// ("evidence-refused") and the error wraps ErrTampered. A scope that
+// names no accesses (a stolen store only) has no evidence in the log.
+func (v *Vault) Evidence(ctx context.Context, a identity.Actor, id, verifierKey string) (*auditlog.Evidence, error) {
+	if !incident.ValidID(id) {
+		return nil, invalid("malformed incident id %q", id)
+	}
+	if err := v.incidentsAllowed(ctx, a, "incident.evidence", id); err != nil {
+		return nil, err
+	}
+	var inc *incident.Incident
+	if err := v.store.View(ctx, func(ctx context.Context, tx store.Tx) (err error) {
+		inc, err = tx.GetIncident(ctx, id)
+		return err
+	}); errors.Is(err, store.ErrNotFound) {
+		return nil, ErrNoIncident
+	} else if err != nil {
+		return nil, unavailable(err)
+	}
+	m, err := impact.NewMatcher(inc.Scope, impact.StoreAccounts(v.store))
+	if err != nil {
+		return nil, unavailable(err)
+	}
+	if !m.Any() {
+		return nil, invalid("the incident's scope names no accesses (only a stolen store): the audit log holds no evidence of it")
+	}
+	ev, _, err := auditlog.BuildEvidence(ctx, v.store, verifierKey, inc.Scope.From, inc.Scope.To, func(e *audit.Entry) (bool, error) {
+		_, ok, err := m.Match(ctx, e)
+		return ok, err
+	})
+	var te *auditlog.TamperError
+	if errors.As(err, &te) || errors.Is(err, auditlog.ErrBadTiles) {
+		detail := "refused: the audit log fails verification"
+		if te != nil {
+			detail = fmt.Sprintf("refused: the audit log fails verification at index %d (entry %d)", te.Index, te.Index+1)
+		}
+		if _, rerr := v.ChangeIncident(ctx, a, id, "incident.evidence", func(inc *incident.Incident) (*incident.Event, error) {
+			return &incident.Event{Kind: "evidence-refused", Detail: detail}, nil
+		}); rerr != nil {
+			return nil, rerr
+		}
+		return nil, public.Errorf(ErrTampered, "no evidence: %v", err).
+			WithHint("keep the store as it is for the investigation; coffre audit verify checks the whole log")
+	} else if errors.Is(err, auditlog.ErrNoCheckpoint) {
+		return nil, public.Errorf(store.ErrConflict, "no evidence: the audit log has no signed checkpoint yet").
+			WithHint("start the server: its integrator signs the log within seconds; then ask again")
+	} else if err != nil {
+		return nil, unavailable(fmt.Errorf("evidence: %w", err))
+	}
+	ev.Header.Incident, ev.Header.Scope = id, ScopeDetail(inc.Scope)
+	h := ev.Header
+	_, err = v.ChangeIncident(ctx, a, id, "incident.evidence", func(inc *incident.Incident) (*incident.Event, error) {
+		return &incident.Event{Kind: "evidence", Detail: fmt.Sprintf("evidence bundle: %d entries in scope of %d in the window, with proofs against the checkpoint of size %d",
+			h.Entries, h.Scanned, h.Size)}, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return ev, nil
+}

@@ -105,6 +105,23 @@ func TestIncidentLifecycle(t *testing.T) {
 		}
 	}
 
+	// The evidence: the scope's entries, the ones the impact counted.
+	ev, err := v.Evidence(ctx, officer, inc.ID, signer.VerifierKey())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ev.Entries) != 3 || ev.Header.Entries != 3 || ev.Header.Incident != inc.ID || int64(len(ev.Entries)) != res.Impact.Matched {
+		t.Errorf("evidence of %d entries (header %+v), want the 3 reads the impact matched (%d)", len(ev.Entries), ev.Header, res.Impact.Matched)
+	}
+	for _, e := range ev.Entries {
+		if e.Entry.Actor != worker.ID || e.Entry.Action != "read" {
+			t.Errorf("evidence entry %+v: want a read of %s", e.Entry, worker.ID)
+		}
+	}
+	if _, err := auditlog.VerifyEvidence(ev, signer.VerifierKey()); err != nil {
+		t.Error(err)
+	}
+
 	// Entry 2 (a create, inside the window) rewritten: no impact.
 	if err := st.Exec(ctx, `UPDATE audit SET leaf = audit_set(leaf, 'actor', 'op_other') WHERE seq = 2`); err != nil {
 		t.Fatal(err)
@@ -128,8 +145,17 @@ func TestIncidentLifecycle(t *testing.T) {
 			t.Errorf("event %+v: want the officer and its audit entry", e)
 		}
 	}
-	if got := strings.Join(kinds, ","); got != "opened,impact,report,notify,impact-refused" {
+	if got := strings.Join(kinds, ","); got != "opened,impact,report,notify,evidence,impact-refused" {
 		t.Errorf("timeline %s", got)
+	}
+	if _, err := v.Evidence(ctx, officer, inc.ID, signer.VerifierKey()); !errors.Is(err, vault.ErrTampered) || !strings.Contains(err.Error(), "entry 2") {
+		t.Errorf("evidence of a tampered log: %v, want ErrTampered naming entry 2", err)
+	}
+	if view, err = v.Incident(ctx, officer, inc.ID); err != nil {
+		t.Fatal(err)
+	}
+	if last := view.Events[len(view.Events)-1]; last.Kind != "evidence-refused" || !strings.Contains(last.Detail, "entry 2") {
+		t.Errorf("the timeline ends with %+v, want the evidence refused naming entry 2", last)
 	}
 	if c := view.Clocks[0]; c.Name != "gdpr-notification" || c.Done.IsZero() {
 		t.Errorf("the filed initial report did not stop the GDPR clock: %+v", c)
