@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -153,7 +155,7 @@ func (b *ReadBench) Run(ctx context.Context) (*ReadReport, error) {
 		Transport: &http.Transport{MaxIdleConns: 2 * maxc, MaxIdleConnsPerHost: 2 * maxc, IdleConnTimeout: 90 * time.Second, DisableCompression: true},
 	}
 	base := "http://" + srv.addr
-	token, err := login(ctx, client, base, b.Operator, b.Log)
+	token, err := login(ctx, client, base, b.Dir, b.Operator, b.Log)
 	if err != nil {
 		return nil, err
 	}
@@ -303,9 +305,31 @@ func (rep *ReadReport) Failed(w io.Writer) error {
 	return fmt.Errorf("%d reads failed (see above and %s)", errs, rep.ServerLog)
 }
 
-// login logs op in over the API (password, then a TOTP code) and returns
-// the session token.
-func login(ctx context.Context, client *http.Client, base string, op Operator, log io.Writer) (string, error) {
+// login returns a session token of op: the one an earlier run kept in
+// dir when the server still takes it (a TOTP code works once: runs in the
+// same 30 s step would otherwise wait for the next), else a new login
+// over the API (password, then a TOTP code), kept for the next run.
+func login(ctx context.Context, client *http.Client, base, dir string, op Operator, log io.Writer) (string, error) {
+	kept := filepath.Join(dir, "bench-session-"+op.Username)
+	if b, err := os.ReadFile(kept); err == nil {
+		token := strings.TrimSpace(string(b))
+		var sessions any
+		if call(ctx, client, http.MethodGet, base+"/v1/account/sessions", token, nil, &sessions) == nil {
+			return token, nil
+		}
+	}
+	token, err := newLogin(ctx, client, base, op, log)
+	if err != nil {
+		return "", err
+	}
+	if err := os.WriteFile(kept, []byte(token+"\n"), 0o600); err != nil {
+		return "", err
+	}
+	return token, nil
+}
+
+// newLogin logs op in over the API and returns the session token.
+func newLogin(ctx context.Context, client *http.Client, base string, op Operator, log io.Writer) (string, error) {
 	var lr struct {
 		LoginToken string `json:"login_token"`
 	}

@@ -68,11 +68,11 @@ func (b *RotateBench) Run(ctx context.Context) (*RotateReport, error) {
 		Transport: &http.Transport{MaxIdleConns: 2 * b.Concurrency, MaxIdleConnsPerHost: 2 * b.Concurrency, IdleConnTimeout: 90 * time.Second, DisableCompression: true},
 	}
 	base := "http://" + srv.addr
-	reader, err := login(ctx, client, base, b.Operator, b.Log)
+	reader, err := login(ctx, client, base, b.Dir, b.Operator, b.Log)
 	if err != nil {
 		return nil, err
 	}
-	admin, err := login(ctx, client, base, b.Admin, b.Log)
+	admin, err := newLogin(ctx, client, base, b.Admin, b.Log)
 	if err != nil {
 		return nil, err
 	}
