@@ -310,6 +310,28 @@ func (v *Vault) RecordContainment(ctx context.Context, a identity.Actor, id, kin
 	})
 }
 
+// readIncident reads incident id for an act (action) of a outside a
+// transaction of its own (a computation over the log): its id checked,
+// the permission checked (a refusal audited), ErrNoIncident if none.
+func (v *Vault) readIncident(ctx context.Context, a identity.Actor, action, id string) (*incident.Incident, error) {
+	if !incident.ValidID(id) {
+		return nil, invalid("malformed incident id %q", id)
+	}
+	if err := v.incidentsAllowed(ctx, a, action, id); err != nil {
+		return nil, err
+	}
+	var inc *incident.Incident
+	if err := v.store.View(ctx, func(ctx context.Context, tx store.Tx) (err error) {
+		inc, err = tx.GetIncident(ctx, id)
+		return err
+	}); errors.Is(err, store.ErrNotFound) {
+		return nil, ErrNoIncident
+	} else if err != nil {
+		return nil, unavailable(err)
+	}
+	return inc, nil
+}
+
 // ErrTampered is the public error of an impact refused because the audit
 // log fails verification.
 var ErrTampered = errors.New("audit log fails verification")
@@ -324,20 +346,9 @@ var ErrTampered = errors.New("audit log fails verification")
 // holds each person's exposure: the caller writes it to a file, never
 // to a log.
 func (v *Vault) Impact(ctx context.Context, a identity.Actor, id, verifierKey string) (*impact.Result, error) {
-	if !incident.ValidID(id) {
-		return nil, invalid("malformed incident id %q", id)
-	}
-	if err := v.incidentsAllowed(ctx, a, "incident.impact", id); err != nil {
+	inc, err := v.readIncident(ctx, a, "incident.impact", id)
+	if err != nil {
 		return nil, err
-	}
-	var inc *incident.Incident
-	if err := v.store.View(ctx, func(ctx context.Context, tx store.Tx) (err error) {
-		inc, err = tx.GetIncident(ctx, id)
-		return err
-	}); errors.Is(err, store.ErrNotFound) {
-		return nil, ErrNoIncident
-	} else if err != nil {
-		return nil, unavailable(err)
 	}
 	now := v.now().UTC()
 	info := impact.Info{Account: impact.StoreAccounts(v.store), Treatment: impact.Treatments(v.pol), Sensitivity: impact.Sensitivities(v.pol)}
@@ -437,20 +448,9 @@ const letterBatch = 1000
 // Refused without an impact (compute it first), or when people is not
 // the impact's (computed on another log size).
 func (v *Vault) NotifyBreach(ctx context.Context, a identity.Actor, id string, res *impact.Result) (*incident.Letters, error) {
-	if !incident.ValidID(id) {
-		return nil, invalid("malformed incident id %q", id)
-	}
-	if err := v.incidentsAllowed(ctx, a, "incident.notify", id); err != nil {
+	inc, err := v.readIncident(ctx, a, "incident.notify", id)
+	if err != nil {
 		return nil, err
-	}
-	var inc *incident.Incident
-	if err := v.store.View(ctx, func(ctx context.Context, tx store.Tx) (err error) {
-		inc, err = tx.GetIncident(ctx, id)
-		return err
-	}); errors.Is(err, store.ErrNotFound) {
-		return nil, ErrNoIncident
-	} else if err != nil {
-		return nil, unavailable(err)
 	}
 	switch {
 	case inc.Impact == nil:
@@ -501,7 +501,7 @@ func (v *Vault) NotifyBreach(ctx context.Context, a identity.Actor, id string, r
 		}
 	}
 	out := &incident.Letters{Queued: now, By: a.ID, People: int64(len(letters)), LogSize: inc.Impact.LogSize, NoContact: noContact}
-	_, err := v.ChangeIncident(ctx, a, id, "incident.notify", func(inc *incident.Incident) (*incident.Event, error) {
+	_, err = v.ChangeIncident(ctx, a, id, "incident.notify", func(inc *incident.Incident) (*incident.Event, error) {
 		if inc.Letters != nil {
 			out = inc.Letters // another run finished first: its record stands
 			return nil, nil
@@ -527,20 +527,9 @@ func (v *Vault) NotifyBreach(ctx context.Context, a identity.Actor, id string, r
 // ("evidence-refused") and the error wraps ErrTampered. A scope that
 // names no accesses (a stolen store only) has no evidence in the log.
 func (v *Vault) Evidence(ctx context.Context, a identity.Actor, id, verifierKey string) (*auditlog.Evidence, error) {
-	if !incident.ValidID(id) {
-		return nil, invalid("malformed incident id %q", id)
-	}
-	if err := v.incidentsAllowed(ctx, a, "incident.evidence", id); err != nil {
+	inc, err := v.readIncident(ctx, a, "incident.evidence", id)
+	if err != nil {
 		return nil, err
-	}
-	var inc *incident.Incident
-	if err := v.store.View(ctx, func(ctx context.Context, tx store.Tx) (err error) {
-		inc, err = tx.GetIncident(ctx, id)
-		return err
-	}); errors.Is(err, store.ErrNotFound) {
-		return nil, ErrNoIncident
-	} else if err != nil {
-		return nil, unavailable(err)
 	}
 	m, err := impact.NewMatcher(inc.Scope, impact.StoreAccounts(v.store))
 	if err != nil {
