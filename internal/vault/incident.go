@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/coffre/coffre/internal/access"
@@ -19,6 +20,7 @@ import (
 	"github.com/coffre/coffre/internal/policy"
 	"github.com/coffre/coffre/internal/public"
 	"github.com/coffre/coffre/internal/store"
+	"github.com/coffre/coffre/internal/subject"
 )
 
 // ErrNoIncident is the error of an incident id that names none.
@@ -370,6 +372,11 @@ func (v *Vault) Impact(ctx context.Context, a identity.Actor, id, verifierKey st
 	} else if err != nil {
 		return nil, unavailable(fmt.Errorf("impact: %w", err))
 	}
+	if inc.Scope.StoreStolen {
+		if err := v.stolenStore(ctx, res, inc.Scope.KeysSafe); err != nil {
+			return nil, unavailable(fmt.Errorf("impact: the stolen store's records: %w", err))
+		}
+	}
 	for name, fc := range res.Impact.Fields {
 		if f, ok := v.pol.Field(name); ok {
 			fc.Category = string(f.Type)
@@ -571,4 +578,88 @@ func (v *Vault) Evidence(ctx context.Context, a identity.Actor, id, verifierKey 
 		return nil, err
 	}
 	return ev, nil
+}
+
+// stolenStore adds to res, for a stolen store, everyone whose record was
+// in it, with the fields the record holds (their names are stored in
+// clear beside the ciphertexts: nothing is decrypted), in clear when the
+// keys may have left with it, else as ciphertext; and counts them as
+// exposed. A person the log shows exposed keeps what it shows. Canaries
+// are in the list (the store cannot tell them apart here): their letters
+// go to addresses nobody reads.
+func (v *Vault) stolenStore(ctx context.Context, res *impact.Result, keysSafe bool) error {
+	byID := map[string]int{}
+	for i, p := range res.People {
+		byID[p.Subject] = i
+	}
+	for after := int64(0); ; {
+		var rows []*subject.Row
+		if err := v.store.View(ctx, func(ctx context.Context, tx store.Tx) (err error) {
+			rows, err = tx.LiveSubjects(ctx, after, 1000)
+			return err
+		}); err != nil {
+			return err
+		}
+		for _, row := range rows {
+			after = row.Seq
+			i, ok := byID[row.ID]
+			if !ok {
+				res.People = append(res.People, impact.Person{Subject: row.ID})
+				i = len(res.People) - 1
+				byID[row.ID] = i
+			}
+			p := &res.People[i]
+			err := eachField(row.Fields, func(name string, _ []byte) error {
+				k := slices.IndexFunc(p.Fields, func(f impact.Field) bool { return f.Name == name })
+				switch {
+				case k < 0 && keysSafe:
+					p.Fields = append(p.Fields, impact.Field{Name: name, Mask: "ciphertext"})
+				case k < 0:
+					p.Fields = append(p.Fields, impact.Field{Name: name, Clear: true})
+				case !keysSafe:
+					p.Fields[k].Clear, p.Fields[k].Mask = true, ""
+				}
+				return nil
+			})
+			if err != nil {
+				return fmt.Errorf("fields of %s: %w", row.ID, err)
+			}
+			slices.SortFunc(p.Fields, func(a, b impact.Field) int { return strings.Compare(a.Name, b.Name) })
+		}
+		if len(rows) < 1000 {
+			break
+		}
+	}
+	slices.SortFunc(res.People, func(a, b impact.Person) int { return strings.Compare(a.Subject, b.Subject) })
+	im := &res.Impact
+	im.Subjects, im.Records = 0, 0
+	old := im.Fields
+	im.Fields = map[string]incident.FieldCount{}
+	for _, p := range res.People {
+		if len(p.Fields) > 0 {
+			im.Subjects++
+			im.Records += int64(len(p.Fields))
+		}
+		for _, f := range p.Fields {
+			fc := im.Fields[f.Name]
+			fc.Subjects++
+			if f.Clear {
+				fc.Clear++
+			} else if fc.Mask == "" {
+				fc.Mask = old[f.Name].Mask
+				if fc.Mask == "" {
+					fc.Mask = f.Mask
+				}
+			}
+			fc.Sensitivity = string(v.sensitivity(f.Name))
+			im.Fields[f.Name] = fc
+		}
+	}
+	return nil
+}
+
+// sensitivity is a field's sensitivity in the schema ("" if unknown).
+func (v *Vault) sensitivity(name string) policy.Sensitivity {
+	f, _ := v.pol.Field(name)
+	return f.Sensitivity
 }

@@ -161,3 +161,54 @@ func TestIncidentLifecycle(t *testing.T) {
 		t.Errorf("the filed initial report did not stop the GDPR clock: %+v", c)
 	}
 }
+
+// TestStolenStoreImpact: a stolen store exposes everyone whose record was
+// in it, with the fields their record holds: in clear when the keys may
+// have left with it, as ciphertext when they could not; the letters then
+// go to each.
+func TestStolenStoreImpact(t *testing.T) {
+	for _, safe := range []bool{false, true} {
+		v, fs := newVault(t)
+		held := map[string]int{}
+		for i := range 4 {
+			id, p := create(t, v, i)
+			held[id] = len(p.Fields)
+		}
+		signer, _ := audit.NewSigner(auditlog.Origin, make([]byte, 32))
+		if _, err := (&auditlog.Integrator{Store: fs.Store, Signer: signer}).Step(ctx); err != nil {
+			t.Fatal(err)
+		}
+		inc, err := v.OpenIncident(ctx, officer, &incident.Incident{Title: "backup stolen", Nature: []string{incident.Confidentiality}, Aware: time.Now().UTC(),
+			Scope: incident.Scope{StoreStolen: true, KeysSafe: safe, From: time.Now().UTC().Add(-time.Hour)}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := v.Impact(ctx, officer, inc.ID, signer.VerifierKey())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(res.People) != 4 || res.Impact.Subjects != 4 || res.Impact.Stored != 4 {
+			t.Fatalf("keys safe %v: %d people, %d exposed, %d stored; want 4 each", safe, len(res.People), res.Impact.Subjects, res.Impact.Stored)
+		}
+		for _, p := range res.People {
+			if len(p.Fields) != held[p.Subject] {
+				t.Errorf("%s: %d fields, want the %d its record holds", p.Subject, len(p.Fields), held[p.Subject])
+			}
+			for _, f := range p.Fields {
+				if f.Clear == safe || safe && f.Mask != "ciphertext" {
+					t.Errorf("keys safe %v: field %+v", safe, f)
+				}
+			}
+		}
+		if fc := res.Impact.Fields["given_name"]; fc.Subjects != 4 || (fc.Clear == 4) == safe {
+			t.Errorf("keys safe %v: given_name counted %+v", safe, fc)
+		}
+		l, err := v.NotifyBreach(ctx, officer, inc.ID, res)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if l.People+l.NoContact != 4 {
+			t.Errorf("letters to %d people, %d without contact; want 4 in all", l.People, l.NoContact)
+		}
+	}
+}
