@@ -85,7 +85,7 @@ same to the security-officer and dpo roles: POST /v1/incidents).
           response to each (incident, containment, impact, report,
           letters delivered to a local mail sink), with its times.
 
-Every command prints the incident's clocks. Times are RFC 3339
+Every command on one incident prints its clocks (a report holds them). Times are RFC 3339
 (2026-11-28T08:00:00Z) or dates (2026-11-28, midnight UTC). The title and
 the detection are one line each, and must hold no personal data.
 

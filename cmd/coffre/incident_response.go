@@ -116,7 +116,9 @@ func runIncidentResponse(ctx context.Context, sub string, args []string, stdout,
 		fmt.Fprint(stdout, rep.Markdown(*lang))
 		return nil
 	case "notify":
-		return notifyBreach(ctx, a, id, *dryRun, *asJSON, stdout)
+		if err := notifyBreach(ctx, a, id, *dryRun, *asJSON, stdout); err != nil || *asJSON {
+			return err
+		}
 	case "evidence":
 		key := a.signer.VerifierKey()
 		ev, err := a.vault.Evidence(ctx, host, id, key)
@@ -132,7 +134,6 @@ func runIncidentResponse(ctx context.Context, sub string, args []string, stdout,
 		}
 		fmt.Fprintf(stdout, "evidence of %s in %s: %d entries in scope (of %d in the window), each with its proof against the checkpoint of size %d\n", id, *out, h.Entries, h.Scanned, h.Size)
 		fmt.Fprintf(stdout, "check it: coffre audit verify-evidence %s --key KEY (the published verifier key)\n", *out)
-		return nil
 	}
 	view, err := a.vault.Incident(ctx, host, id)
 	if err != nil {
