@@ -75,6 +75,10 @@ type Info struct {
 	// Sensitivity returns a field's sensitivity ("" when unknown).
 	// Optional.
 	Sensitivity func(field string) string
+	// Canaries are the canary records' ids: synthetic people, whose
+	// accesses the impact leaves out of its people and counts (they are
+	// the guard's traps, no one's data). Optional.
+	Canaries map[string]bool
 }
 
 // Result is an impact: the counts and each person's exposure.
@@ -303,8 +307,8 @@ func (c *counter) add(ctx context.Context, e *audit.Entry) error {
 		return err
 	}
 	c.matched++
-	if e.Subject == "" || !subjectid.Valid(e.Subject) {
-		return nil // no one, or a partner's pseudonym never resolved (an attempt on no one known)
+	if e.Subject == "" || !subjectid.Valid(e.Subject) || c.info.Canaries[e.Subject] {
+		return nil // no one, a partner's pseudonym never resolved (an attempt on no one known), or a canary
 	}
 	allowed := strings.HasPrefix(e.Decision, "allow")
 	p := c.people[e.Subject]

@@ -527,3 +527,23 @@ func TestComputeTold(t *testing.T) {
 		t.Errorf("%d exposed, %d told; want 3 and 1", res.Impact.Subjects, res.Impact.Told)
 	}
 }
+
+// TestComputeCanaries: the accesses to a canary are no one's exposure.
+func TestComputeCanaries(t *testing.T) {
+	l := newTestLog(t, 3)
+	var entries []audit.Entry
+	for i := range 3 {
+		entries = append(entries, audit.Entry{Time: day.Add(time.Duration(i) * time.Minute), Actor: "op_att", Action: "read", Subject: l.ids[i],
+			Purpose: "case-handling", Fields: []string{"given_name"}, Decision: "allow", Origin: "203.0.113.7"})
+	}
+	l.write(t, entries)
+	in := info
+	in.Canaries = map[string]bool{l.ids[1]: true}
+	res, err := impact.Compute(ctx, impact.Source{Store: l.st, Key: l.vkey}, incident.Scope{Operators: []string{"op_att"}, From: day.Add(-time.Hour)}, in, day.Add(72*time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Impact.Subjects != 2 || len(res.People) != 2 || res.People[0].Subject == l.ids[1] || res.People[1].Subject == l.ids[1] {
+		t.Errorf("%d exposed %v; want the two who are not the canary", res.Impact.Subjects, res.People)
+	}
+}

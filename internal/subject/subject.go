@@ -44,6 +44,9 @@ type Census interface {
 	// CountSubjects returns how many records hold a person's data: not
 	// erased, and not canaries (which hold no one's).
 	CountSubjects(ctx context.Context) (int64, error)
+	// CanarySubjects returns the ids of the canary records (the host
+	// plants a few): a breach's counts leave them out.
+	CanarySubjects(ctx context.Context) ([]string, error)
 }
 
 // Indexes holds blind index entries: keyed hash → subject id. Each entry

@@ -353,7 +353,17 @@ func (v *Vault) Impact(ctx context.Context, a identity.Actor, id, verifierKey st
 		return nil, err
 	}
 	now := v.now().UTC()
-	info := impact.Info{Account: impact.StoreAccounts(v.store), Treatment: impact.Treatments(v.pol), Sensitivity: impact.Sensitivities(v.pol)}
+	canaries := map[string]bool{}
+	if err := v.store.View(ctx, func(ctx context.Context, tx store.Tx) error {
+		ids, err := tx.CanarySubjects(ctx)
+		for _, id := range ids {
+			canaries[id] = true
+		}
+		return err
+	}); err != nil {
+		return nil, unavailable(err)
+	}
+	info := impact.Info{Account: impact.StoreAccounts(v.store), Treatment: impact.Treatments(v.pol), Sensitivity: impact.Sensitivities(v.pol), Canaries: canaries}
 	res, err := impact.Compute(ctx, impact.Source{Store: v.store, Key: verifierKey}, inc.Scope, info, now)
 	var te *auditlog.TamperError
 	if errors.As(err, &te) {
@@ -373,7 +383,7 @@ func (v *Vault) Impact(ctx context.Context, a identity.Actor, id, verifierKey st
 		return nil, unavailable(fmt.Errorf("impact: %w", err))
 	}
 	if inc.Scope.StoreStolen {
-		if err := v.stolenStore(ctx, res, inc.Scope.KeysSafe); err != nil {
+		if err := v.stolenStore(ctx, res, inc.Scope.KeysSafe, canaries); err != nil {
 			return nil, unavailable(fmt.Errorf("impact: the stolen store's records: %w", err))
 		}
 	}
@@ -585,9 +595,8 @@ func (v *Vault) Evidence(ctx context.Context, a identity.Actor, id, verifierKey 
 // clear beside the ciphertexts: nothing is decrypted), in clear when the
 // keys may have left with it, else as ciphertext; and counts them as
 // exposed. A person the log shows exposed keeps what it shows. Canaries
-// are in the list (the store cannot tell them apart here): their letters
-// go to addresses nobody reads.
-func (v *Vault) stolenStore(ctx context.Context, res *impact.Result, keysSafe bool) error {
+// are left out: no one's data.
+func (v *Vault) stolenStore(ctx context.Context, res *impact.Result, keysSafe bool, canaries map[string]bool) error {
 	byID := map[string]int{}
 	for i, p := range res.People {
 		byID[p.Subject] = i
@@ -602,6 +611,9 @@ func (v *Vault) stolenStore(ctx context.Context, res *impact.Result, keysSafe bo
 		}
 		for _, row := range rows {
 			after = row.Seq
+			if canaries[row.ID] {
+				continue
+			}
 			i, ok := byID[row.ID]
 			if !ok {
 				res.People = append(res.People, impact.Person{Subject: row.ID})

@@ -16,6 +16,7 @@ import (
 	"github.com/coffre/coffre/internal/outbox"
 	"github.com/coffre/coffre/internal/store"
 	"github.com/coffre/coffre/internal/store/sqlite"
+	"github.com/coffre/coffre/internal/synth"
 	"github.com/coffre/coffre/internal/vault"
 )
 
@@ -164,8 +165,8 @@ func TestIncidentLifecycle(t *testing.T) {
 
 // TestStolenStoreImpact: a stolen store exposes everyone whose record was
 // in it, with the fields their record holds: in clear when the keys may
-// have left with it, as ciphertext when they could not; the letters then
-// go to each.
+// have left with it, as ciphertext when they could not; a canary is no
+// one; the letters then go to each.
 func TestStolenStoreImpact(t *testing.T) {
 	for _, safe := range []bool{false, true} {
 		v, fs := newVault(t)
@@ -173,6 +174,10 @@ func TestStolenStoreImpact(t *testing.T) {
 		for i := range 4 {
 			id, p := create(t, v, i)
 			held[id] = len(p.Fields)
+		}
+		canary := synth.Make(7, 99)
+		if _, err := v.PlantCanaries(ctx, identity.Actor{ID: "system", Role: "admin", Origin: "cli"}, "", []vault.ImportRow{{Num: 1, Unit: canary.Unit, Fields: canary.Fields}}); err != nil {
+			t.Fatal(err)
 		}
 		signer, _ := audit.NewSigner(auditlog.Origin, make([]byte, 32))
 		if _, err := (&auditlog.Integrator{Store: fs.Store, Signer: signer}).Step(ctx); err != nil {

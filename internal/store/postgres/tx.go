@@ -518,6 +518,28 @@ func (t *tx) CountSubjects(ctx context.Context) (int64, error) {
 	return n, nil
 }
 
+func (t *tx) CanarySubjects(ctx context.Context) ([]string, error) {
+	rows, err := t.q.Query(ctx, `SELECT seq, id FROM subjects WHERE canary`)
+	if err != nil {
+		return nil, fmt.Errorf("canaries: %w", err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var seq int64
+		var id *string
+		if err := rows.Scan(&seq, &id); err != nil {
+			return nil, fmt.Errorf("canaries: %w", err)
+		}
+		if id != nil {
+			out = append(out, *id)
+		} else {
+			out = append(out, t.ids.ID(seq))
+		}
+	}
+	return out, rows.Err()
+}
+
 func (t *tx) CountOperators(ctx context.Context) (int, error) {
 	var n int
 	if err := t.q.QueryRow(ctx, `SELECT count(*) FROM operators`).Scan(&n); err != nil {

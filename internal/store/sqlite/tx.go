@@ -54,6 +54,7 @@ var queries = map[string]string{
 	"setRole":        `UPDATE operators SET role = ?, unit = ?, role_since = ? WHERE id = ?`,
 	"countOperators": `SELECT count(*) FROM operators`,
 	"countSubjects":  `SELECT count(*) FROM subjects WHERE erased = 0 AND canary = 0`,
+	"canaries":       `SELECT seq, id FROM subjects INDEXED BY subjects_canary WHERE canary = 1`,
 	"unitExists":     `SELECT EXISTS (SELECT 1 FROM operators WHERE unit = ?)`,
 	"putSession":     `INSERT INTO sessions (hash, kind, operator, created, last_seen, expires, attempts, origin, user_agent, stepped_up, step_factor, step_group) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 	"getSession": `SELECT s.kind, s.operator, s.created, s.last_seen, s.expires, s.attempts, s.origin, s.user_agent, s.challenge, s.stepped_up, s.step_factor, s.step_group, o.role, o.unit, o.disabled, o.locked
@@ -645,6 +646,28 @@ func (t *tx) CountSubjects(ctx context.Context) (int64, error) {
 		return 0, fmt.Errorf("count subjects: %w", err)
 	}
 	return n, nil
+}
+
+func (t *tx) CanarySubjects(ctx context.Context) ([]string, error) {
+	rows, err := t.rows(ctx, "canaries")
+	if err != nil {
+		return nil, fmt.Errorf("canaries: %w", err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var seq int64
+		var id sql.NullString
+		if err := rows.Scan(&seq, &id); err != nil {
+			return nil, fmt.Errorf("canaries: %w", err)
+		}
+		if id.Valid {
+			out = append(out, id.String)
+		} else {
+			out = append(out, t.ids.ID(seq))
+		}
+	}
+	return out, rows.Err()
 }
 
 func (t *tx) CountOperators(ctx context.Context) (int, error) {

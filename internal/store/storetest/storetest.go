@@ -182,6 +182,13 @@ func countSubjects(t *testing.T, s store.Store) {
 	if n := count(); n != 2 {
 		t.Fatalf("CountSubjects of 4 records, one erased and one a canary = %d; want 2", n)
 	}
+	var canaries []string
+	if err := s.View(ctx, func(ctx context.Context, tx store.Tx) (err error) {
+		canaries, err = tx.CanarySubjects(ctx)
+		return err
+	}); err != nil || len(canaries) != 1 || canaries[0] != "sub_3" {
+		t.Fatalf("CanarySubjects = %v, %v; want sub_3", canaries, err)
+	}
 }
 
 // newIDs returns n ids from the store.
