@@ -21,6 +21,7 @@ import (
 	"github.com/coffre/coffre/internal/guard"
 	"github.com/coffre/coffre/internal/mask"
 	"github.com/coffre/coffre/internal/policy"
+	"github.com/coffre/coffre/internal/retention"
 )
 
 // file is coffre.yaml as written. Each field is a key, named by its `key`
@@ -723,6 +724,24 @@ func (p *parser) schema(s schemaFile) ([]policy.Field, map[string]int) {
 			declared[f.Name] = it.Name.n.Line
 		}
 		fields = append(fields, f)
+	}
+	// Retention rules may name any date field, defined before or after.
+	var dates []string
+	for _, f := range fields {
+		if f.Type == policy.TypeDate {
+			dates = append(dates, f.Name)
+		}
+	}
+	for i, it := range s.items {
+		if fields[i].Retention == "" {
+			continue
+		}
+		r, err := retention.Parse(fields[i].Retention, dates)
+		if err != nil {
+			p.bad(it.Retention, "%v", err)
+			continue
+		}
+		fields[i].Keep = &r
 	}
 	return fields, declared
 }

@@ -17,6 +17,7 @@ import (
 
 	"github.com/coffre/coffre/internal/guard"
 	"github.com/coffre/coffre/internal/policy"
+	"github.com/coffre/coffre/internal/retention"
 )
 
 func TestDemo(t *testing.T) {
@@ -217,11 +218,13 @@ func TestValid(t *testing.T) {
 	}
 
 	wantFields := []policy.Field{
-		{Name: "given_name", Type: policy.TypeName, Sensitivity: policy.Identity, Required: true, MaxLen: 100, Retention: "5y after departure"},
+		{Name: "given_name", Type: policy.TypeName, Sensitivity: policy.Identity, Required: true, MaxLen: 100, Retention: "5y after hired_on",
+			Keep: &retention.Rule{Years: 5, Event: "hired_on"}},
 		{Name: "email", Type: policy.TypeEmail, Sensitivity: policy.Contact, Lookup: true},
 		{Name: "ssn", Type: policy.TypeNationalID, Sensitivity: policy.Sensitive, Lookup: true, MaxLen: 15},
 		{Name: "hired_on", Type: policy.TypeDate, Sensitivity: policy.Identity},
-		{Name: "notes", Type: policy.TypeText, Sensitivity: policy.Special, Retention: "1y after last_access"},
+		{Name: "notes", Type: policy.TypeText, Sensitivity: policy.Special, Retention: "1y after last_activity",
+			Keep: &retention.Rule{Years: 1, Event: retention.LastActivity}},
 	}
 	if !reflect.DeepEqual(cfg.Policy.Fields, wantFields) {
 		t.Errorf("fields\n got %+v\nwant %+v", cfg.Policy.Fields, wantFields)

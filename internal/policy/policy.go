@@ -12,6 +12,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/coffre/coffre/internal/retention"
 )
 
 // FieldType is the kind of value a field holds; it decides validation,
@@ -58,8 +60,10 @@ type Field struct {
 	// MaxLen bounds the value in bytes; zero means the type's default.
 	MaxLen int
 	// Retention is the retention rule as written in the configuration
-	// (for example "6y after last_access"); enforced by a later issue.
+	// (for example "6y after last_activity"), Keep the rule parsed (nil:
+	// none; package retention's grammar); applied by the purge engine.
 	Retention string
+	Keep      *retention.Rule
 }
 
 // Action is a treatment of a field in a view.

@@ -163,7 +163,7 @@ func TestDescribe(t *testing.T) {
 	if !slices.Equal(d.Categories["special"], []string{"health_note"}) || !slices.Contains(d.Categories["contact"], "phone") {
 		t.Errorf("categories = %v", d.Categories)
 	}
-	if d.Retention["health_note"] != "deleted 6 months after the adjustment ends" {
+	if d.Retention["health_note"] != "6m after last_update" {
 		t.Errorf("retention = %v", d.Retention)
 	}
 	by := map[string]rights.PurposeInfo{}
