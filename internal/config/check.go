@@ -991,7 +991,7 @@ func (p *parser) guard(f *file, roles []*policy.Role, declaredRoles map[string]b
 		case !declaredRoles[e.Name]:
 			p.errorf(e.K, e.Path, "unknown role %s%s", short(e.Name), suggestion(e.Name, sortedKeys(declaredRoles)))
 		case !reads && slices.ContainsFunc(roles, func(r *policy.Role) bool { return r.Name == e.Name }):
-			p.errorf(e.K, e.Path, "role %q has no purposes and no create, update, erase, lookup, assign, operators or rights permission: no limits apply to it; remove this entry", e.Name)
+			p.errorf(e.K, e.Path, "role %q has no purposes and no create, update, erase, lookup, assign, operators, rights or hold permission: no limits apply to it; remove this entry", e.Name)
 		default:
 			if l := p.limits(e.Val, base); reads {
 				g.Roles[e.Name] = l
@@ -1003,11 +1003,11 @@ func (p *parser) guard(f *file, roles []*policy.Role, declaredRoles map[string]b
 
 // guarded reports whether an operator of role r has the guard's limits:
 // it reaches subjects (a purpose, or a create, update, erase or lookup
-// permission), assigns people to caseloads, administers operators, or
-// decides the persons' requests.
+// permission), assigns people to caseloads, administers operators,
+// decides the persons' requests, or places legal holds on them.
 func guarded(r *policy.Role) bool {
 	return len(r.Purposes) > 0 || slices.ContainsFunc(r.Permissions, func(p policy.Permission) bool {
-		return p == policy.PermCreate || p == policy.PermUpdate || p == policy.PermErase || p == policy.PermLookup || p == policy.PermAssign || p == policy.PermOperators || p == policy.PermRights
+		return p == policy.PermCreate || p == policy.PermUpdate || p == policy.PermErase || p == policy.PermLookup || p == policy.PermAssign || p == policy.PermOperators || p == policy.PermRights || p == policy.PermHold
 	})
 }
 

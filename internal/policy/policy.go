@@ -224,10 +224,11 @@ const (
 	PermSupervise Permission = "supervise" // approve budget extensions in one's unit
 	PermAssign    Permission = "assign"    // assign people to other operators' caseloads in one's unit
 	PermRights    Permission = "rights"    // decide the persons' requests (the handler role of config rights.handler_role)
+	PermHold      Permission = "hold"      // place and lift legal holds
 )
 
 // Permissions lists every valid [Permission].
-var Permissions = []Permission{PermCreate, PermUpdate, PermErase, PermLookup, PermImport, PermOperators, PermAudit, PermSecurity, PermSeal, PermIncidents, PermSupervise, PermAssign, PermRights}
+var Permissions = []Permission{PermCreate, PermUpdate, PermErase, PermLookup, PermImport, PermOperators, PermAudit, PermSecurity, PermSeal, PermIncidents, PermSupervise, PermAssign, PermRights, PermHold}
 
 // Role is a set of purposes an operator may declare and permissions.
 type Role struct {
