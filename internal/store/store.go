@@ -6,7 +6,7 @@
 // and wrapped keys in rotate, blind-index generations in reindex, consent requests in consent,
 // pending contact changes in contact, the persons' requests and the limits on their records in
 // rights, persons' one-time codes and sessions in subjectauth, incidents
-// and their timelines in incident). Helpers take the narrow interface they
+// and their timelines in incident, legal holds in hold). Helpers take the narrow interface they
 // use; only the stores implement all of Tx.
 //
 // Implementations: package store/sqlite (embedded default) and
@@ -23,6 +23,7 @@ import (
 	"github.com/coffre/coffre/internal/consent"
 	"github.com/coffre/coffre/internal/contact"
 	"github.com/coffre/coffre/internal/guard"
+	"github.com/coffre/coffre/internal/hold"
 	"github.com/coffre/coffre/internal/identity"
 	"github.com/coffre/coffre/internal/incident"
 	"github.com/coffre/coffre/internal/outbox"
@@ -106,4 +107,5 @@ type Tx interface {
 	rights.Store
 	subjectauth.Store
 	incident.Store
+	hold.Store
 }

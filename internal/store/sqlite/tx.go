@@ -232,6 +232,13 @@ var queries = map[string]string{
 	"deleteLimit":    `DELETE FROM person_limits WHERE subject = ? AND kind = ? AND target = ?`,
 	"limits":         `SELECT kind, target, created FROM person_limits WHERE subject = ? ORDER BY kind, target`,
 	"clearLimits":    `DELETE FROM person_limits WHERE subject = ?`,
+	// Legal holds (holds.go).
+	"putHold":      `INSERT INTO legal_holds (id, subject, reason, placed_by, placed_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+	"getHold":      `SELECT ` + holdColumns + ` FROM legal_holds WHERE id = ?`,
+	"subjectHolds": `SELECT ` + holdColumns + ` FROM legal_holds WHERE subject = ? ORDER BY placed_at, id`,
+	"liftHold":     `UPDATE legal_holds SET lifted_by = ?, lifted_at = ?, lift_reason = ? WHERE id = ? AND lifted_at = 0`,
+	"holdExists":   `SELECT 1 FROM legal_holds WHERE id = ?`,
+	"held":         `SELECT EXISTS (SELECT 1 FROM legal_holds WHERE subject = ? AND lifted_at = 0)`,
 	// Incidents (incidents.go).
 	"putIncident":    `INSERT INTO incidents (id, opened, doc, version) VALUES (?, ?, ?, 1) ON CONFLICT DO NOTHING`,
 	"getIncident":    `SELECT doc, version FROM incidents WHERE id = ?`,

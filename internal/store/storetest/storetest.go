@@ -68,6 +68,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Rights", rightsRequests},
 		{"Signin", signin},
 		{"Incidents", incidents},
+		{"LegalHolds", legalHolds},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
