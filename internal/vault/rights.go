@@ -854,6 +854,10 @@ func (v *Vault) DecideRequest(ctx context.Context, a identity.Actor, id, decisio
 				e.Decision = "deny:forbidden"
 				return f, &refused{err: err, counts: true}
 			}
+			// A held record is not erased: the request stays open.
+			if err := refuseHeld(ctx, tx, f.row, e); err != nil {
+				return f, err
+			}
 			acc.Kind = guard.Erase
 		}
 		return f, nil

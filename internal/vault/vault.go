@@ -1169,7 +1169,13 @@ func (v *Vault) Erase(ctx context.Context, a identity.Actor, id, reason string) 
 	}
 	x := attempt[*subject.Row]{actor: a, entry: entry, now: v.now(), guard: guard.Access{Kind: guard.Erase}}
 	x.find = func(ctx context.Context, tx store.Tx, lim *guard.Limits, e *audit.Entry, acc *guard.Access) (*subject.Row, error) {
-		return v.reach(ctx, tx, lim, a, e, acc)
+		row, err := v.reach(ctx, tx, lim, a, e, acc)
+		if err != nil {
+			return nil, err
+		}
+		// A held record is not erased: refused before the guard's
+		// budgets, audited deny:legal_hold.
+		return row, refuseHeld(ctx, tx, row, e)
 	}
 	x.write = func(ctx context.Context, tx store.Tx, row *subject.Row, _ *audit.Entry) (*subject.Row, error) {
 		if row == nil {
@@ -1183,8 +1189,13 @@ func (v *Vault) Erase(ctx context.Context, a identity.Actor, id, reason string) 
 // eraseRow crypto-shreds row in tx: its wrapped key and ciphertexts,
 // then its index entries; the limits on it go, and the person's requests
 // still open are closed (the record they are about is gone). The erasure
-// of a request a handler accepts takes this path too.
+// of a request a handler accepts takes this path too. Its callers refuse
+// a held row before (refuseHeld); should one not, the hold still stops
+// the erasure here, failing the whole transaction.
 func (v *Vault) eraseRow(ctx context.Context, tx store.Tx, a identity.Actor, row *subject.Row, now time.Time) error {
+	if err := Held(ctx, tx, row.ID); err != nil {
+		return fmt.Errorf("erase %s: %w", row.ID, err)
+	}
 	e, err := v.rowEntries(v.keys.Blind(), row)
 	if err != nil {
 		return err
