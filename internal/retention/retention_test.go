@@ -73,7 +73,7 @@ func TestDue(t *testing.T) {
 		{"5y after departure_date", time.Date(2032, 6, 30, 0, 0, 0, 0, time.UTC), true},
 		{"until departure_date", time.Date(2027, 6, 30, 0, 0, 0, 0, time.UTC), true},
 		{"2y after last_activity", time.Time{}, false}, // never happened
-		{"until birth_date", time.Time{}, false},        // empty field
+		{"until birth_date", time.Time{}, false},       // empty field
 	}
 	for _, tt := range tests {
 		r, err := Parse(tt.rule, dates)
