@@ -307,4 +307,20 @@ func Decode(b []byte) (*Incident, error) {
 	return &i, nil
 }
 
+// Scan reads a stored incident from a row of its document and version,
+// as both stores keep it.
+func Scan(row interface{ Scan(...any) error }) (*Incident, error) {
+	var doc []byte
+	var version int
+	if err := row.Scan(&doc, &version); err != nil {
+		return nil, err
+	}
+	i, err := Decode(doc)
+	if err != nil {
+		return nil, err
+	}
+	i.Version = version
+	return i, nil
+}
+
 func invalid(msg string) error { return fmt.Errorf("%w: %s", ErrInvalid, msg) }

@@ -643,7 +643,7 @@ func (v *Vault) stolenStore(ctx context.Context, res *impact.Result, keysSafe bo
 		}
 	}
 	slices.SortFunc(res.People, func(a, b impact.Person) int { return strings.Compare(a.Subject, b.Subject) })
-	im := &res.Impact
+	im, sensitivity := &res.Impact, impact.Sensitivities(v.pol)
 	im.Subjects, im.Records = 0, 0
 	old := im.Fields
 	im.Fields = map[string]incident.FieldCount{}
@@ -663,15 +663,9 @@ func (v *Vault) stolenStore(ctx context.Context, res *impact.Result, keysSafe bo
 					fc.Mask = f.Mask
 				}
 			}
-			fc.Sensitivity = string(v.sensitivity(f.Name))
+			fc.Sensitivity = sensitivity(f.Name)
 			im.Fields[f.Name] = fc
 		}
 	}
 	return nil
-}
-
-// sensitivity is a field's sensitivity in the schema ("" if unknown).
-func (v *Vault) sensitivity(name string) policy.Sensitivity {
-	f, _ := v.pol.Field(name)
-	return f.Sensitivity
 }

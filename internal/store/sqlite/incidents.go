@@ -24,23 +24,8 @@ func (t *tx) PutIncident(ctx context.Context, i *incident.Incident) error {
 	return nil
 }
 
-// scanIncident reads a row of doc and version.
-func scanIncident(sc interface{ Scan(...any) error }) (*incident.Incident, error) {
-	var doc []byte
-	var version int
-	if err := sc.Scan(&doc, &version); err != nil {
-		return nil, err
-	}
-	i, err := incident.Decode(doc)
-	if err != nil {
-		return nil, err
-	}
-	i.Version = version
-	return i, nil
-}
-
 func (t *tx) GetIncident(ctx context.Context, id string) (*incident.Incident, error) {
-	i, err := scanIncident(t.row(ctx, "getIncident", id))
+	i, err := incident.Scan(t.row(ctx, "getIncident", id))
 	if err != nil {
 		return nil, notFound(err, "get incident")
 	}
@@ -55,7 +40,7 @@ func (t *tx) Incidents(ctx context.Context) ([]incident.Incident, error) {
 	defer rows.Close()
 	var out []incident.Incident
 	for rows.Next() {
-		i, err := scanIncident(rows)
+		i, err := incident.Scan(rows)
 		if err != nil {
 			return nil, fmt.Errorf("incidents: %w", err)
 		}
