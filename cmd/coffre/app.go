@@ -279,6 +279,7 @@ func buildApp(ctx context.Context, cfg *config.Config, keys *keyset.Set, o appOp
 		Notices: &vault.Notices{DigestAt: n.DigestAt, Location: n.Location, Contacts: n.Contacts, Language: n.Language, LanguageField: n.LanguageField,
 			Off: o.noNotices},
 		Queued:            wake.wake,
+		Retention:         &vault.Retention{Record: cfg.Retention.Record, Activity: cfg.Retention.Activity},
 		ContactCoolingOff: n.ContactCoolingOff,
 		Rights:            vaultRights(cfg.Rights)})
 	wa, err := webauthn.New(&webauthn.Config{RPID: cfg.WebAuthn.RPID, RPDisplayName: cfg.WebAuthn.RPName, RPOrigins: cfg.WebAuthn.Origins})

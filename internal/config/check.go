@@ -124,6 +124,13 @@ type file struct {
 		DPO               leaf `key:"dpo"`
 		Authority         leaf `key:"authority"`
 	} `key:"rights"`
+	Retention struct {
+		Record   leaf `key:"record"`
+		Activity leaf `key:"activity,list"`
+		Every    leaf `key:"every"`
+		Batch    leaf `key:"batch"`
+		Rest     leaf `key:"rest"`
+	} `key:"retention"`
 	Signin   signinFile         `key:"signin"`
 	Schema   schemaFile         `key:"schema"`
 	Purposes named[purposeFile] `key:"purposes"`
@@ -286,6 +293,7 @@ func (p *parser) check(f *file) *Config {
 	c.Guard = p.guard(f, roles, declaredRoles)
 	c.Notices = p.notices(f, fields, c.Guard.Location)
 	c.Rights = p.rights(f, roles, declaredRoles, c.Notices.Organisation)
+	c.Retention = p.retention(f, fields, declaredPurposes)
 	if p.total() == 0 {
 		c.Policy = policy.New(fields, purposes, roles)
 	}

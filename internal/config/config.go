@@ -201,6 +201,9 @@ type Config struct {
 	// Signin says how the people in the directory sign in to see their
 	// own history (/v1/me/…).
 	Signin Signin
+	// Retention is the record's retention rule and the purge engine's
+	// settings.
+	Retention Retention
 	// Policy is the schema, purposes and roles.
 	Policy *policy.Policy
 	// Guard configures budgets and detectors (issue 4).

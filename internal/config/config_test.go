@@ -207,11 +207,12 @@ func TestValid(t *testing.T) {
 				Roots:   readPEM(t, "testdata/attestation_root.pem"),
 			},
 		},
-		Login:    Login{MaxFailures: 5, FailureWindow: 30 * time.Minute, LockFor: 0, PerOrigin: 12},
-		Partners: Partners{Listen: "0.0.0.0:9444", Hosts: []string{"partners.example.org", "203.0.113.7", "2001:db8::7"}},
-		Metrics:  Metrics{Listen: "127.0.0.1:9090", Token: "0123456789abcdef0123456789abcdef"},
-		Notices:  Notices{ContactCoolingOff: 48 * time.Hour},
-		Signin:   validSignin,
+		Login:     Login{MaxFailures: 5, FailureWindow: 30 * time.Minute, LockFor: 0, PerOrigin: 12},
+		Partners:  Partners{Listen: "0.0.0.0:9444", Hosts: []string{"partners.example.org", "203.0.113.7", "2001:db8::7"}},
+		Metrics:   Metrics{Listen: "127.0.0.1:9090", Token: "0123456789abcdef0123456789abcdef"},
+		Notices:   Notices{ContactCoolingOff: 48 * time.Hour},
+		Signin:    validSignin,
+		Retention: defaultRetention,
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("Load(%q)\n got %+v\nwant %+v", path, got, want)
@@ -341,6 +342,7 @@ func TestDefaults(t *testing.T) {
 		Partners:        Partners{Hosts: []string{"localhost", "127.0.0.1"}},
 		Notices:         Notices{ContactCoolingOff: 72 * time.Hour},
 		Signin:          defaultSignin,
+		Retention:       defaultRetention,
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("defaults\n got %+v\nwant %+v", got, want)
@@ -513,12 +515,13 @@ func TestEnvironment(t *testing.T) {
 		AuditMaxLag:     2 * time.Minute,
 		AuditWitnesses:  []string{"http://w1.example/add", "https://w2.example/add"},
 		// rp_name and login are not in all (TestEveryKeyHasAnOverride has them).
-		WebAuthn: WebAuthn{RPID: "coffre.test", RPName: "Coffre", Origins: []string{"https://coffre.test", "http://eu.coffre.test:9000"}},
-		Login:    defaultLogin,
-		Partners: Partners{Listen: ":9443", Hosts: []string{"partners.coffre.test", "10.0.0.5", "fd00::5"}},
-		Metrics:  Metrics{Listen: "127.0.0.1:9100", Token: metricsToken},
-		Notices:  Notices{ContactCoolingOff: 72 * time.Hour},
-		Signin:   defaultSignin,
+		WebAuthn:  WebAuthn{RPID: "coffre.test", RPName: "Coffre", Origins: []string{"https://coffre.test", "http://eu.coffre.test:9000"}},
+		Login:     defaultLogin,
+		Partners:  Partners{Listen: ":9443", Hosts: []string{"partners.coffre.test", "10.0.0.5", "fd00::5"}},
+		Metrics:   Metrics{Listen: "127.0.0.1:9100", Token: metricsToken},
+		Notices:   Notices{ContactCoolingOff: 72 * time.Hour},
+		Signin:    defaultSignin,
+		Retention: defaultRetention,
 	}
 	defaults := Config{
 		Store:           "sqlite:./coffre-data/coffre.db",
@@ -537,6 +540,7 @@ func TestEnvironment(t *testing.T) {
 		Partners:        Partners{Hosts: []string{"localhost", "127.0.0.1"}},
 		Notices:         Notices{ContactCoolingOff: 72 * time.Hour},
 		Signin:          defaultSignin,
+		Retention:       defaultRetention,
 	}
 	with := func(c Config, f func(*Config)) Config { f(&c); return c }
 	const schema = "schema: [{name: x, type: text, sensitivity: identity}]\n"
@@ -1399,5 +1403,31 @@ func TestPartnersErrors(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// defaultRetention is the retention section of a file without one.
+var defaultRetention = Retention{Every: time.Hour, Batch: 500, Rest: 1}
+
+func TestRetention(t *testing.T) {
+	const base = "schema: [{name: x, type: text, sensitivity: identity}, {name: left_on, type: date, sensitivity: identity}]\n" +
+		"purposes: {p: {fields: {x: clear}}, q: {fields: {x: clear}}}\n"
+	for _, tt := range []struct {
+		yaml string
+		want Retention
+	}{
+		{"", defaultRetention},
+		{"retention: {record: 6y after created, activity: [q, p], every: 0, batch: 100, rest: 0.5}\n",
+			Retention{Record: &retention.Rule{Years: 6, Event: retention.Created}, Activity: []string{"q", "p"}, Batch: 100, Rest: 0.5}},
+		{"retention: {record: until left_on, every: 2h}\n",
+			Retention{Record: &retention.Rule{Until: true, Event: "left_on"}, Every: 2 * time.Hour, Batch: 500, Rest: 1}},
+	} {
+		cfg, err := Parse("retention.yaml", []byte(base+tt.yaml), nil)
+		if err != nil {
+			t.Fatalf("%q: %v", tt.yaml, err)
+		}
+		if !reflect.DeepEqual(cfg.Retention, tt.want) {
+			t.Errorf("%q: got %+v, want %+v", tt.yaml, cfg.Retention, tt.want)
+		}
 	}
 }

@@ -19,8 +19,21 @@ type Row struct {
 	Fields     []byte // the sealed fields (package vault's encoding)
 	Created    time.Time
 	Updated    time.Time
-	Erased     bool
+	// Active is the day (midnight UTC) of the last read under a purpose
+	// that counts as activity (config retention.activity); zero if none
+	// since the record was made. See [Row.LastActivity].
+	Active time.Time
+	Erased bool
 	Canary     bool // a canary subject (see guard.Canaries)
+}
+
+// LastActivity is the event last_activity of retention rules: the last
+// update, or the last read that counts as activity, whichever is later.
+func (r *Row) LastActivity() time.Time {
+	if r.Active.After(r.Updated) {
+		return r.Active
+	}
+	return r.Updated
 }
 
 // Rows holds the encrypted records. Methods report the store's
@@ -36,6 +49,10 @@ type Rows interface {
 	// EraseSubject destroys the wrapped DEK and the field ciphertexts,
 	// keeping a tombstone (id, unit, erased time).
 	EraseSubject(ctx context.Context, id string, at time.Time) error
+	// TouchSubject records a read that counts as activity on day (a
+	// midnight UTC): it sets the subject's Active to day if it was
+	// earlier; nothing for an erased or absent subject.
+	TouchSubject(ctx context.Context, id string, day time.Time) error
 }
 
 // Census counts the records: everyone whose data a stolen store or

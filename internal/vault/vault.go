@@ -67,6 +67,12 @@ type Vault struct {
 	// coolingOff is how long a change of a contact field waits.
 	coolingOff time.Duration
 	rights     Rights
+	// retain is the retention policy besides the fields' rules;
+	// activity its activity purposes, ruleDates the date fields its
+	// rules count from.
+	retain    Retention
+	activity  map[string]bool
+	ruleDates []string
 }
 
 // Config wires a Vault. Store, Keys and Policy are required.
@@ -102,6 +108,9 @@ type Config struct {
 	// a restricted record, and whom a person may turn to (nil: nobody
 	// decides, and the persons' requests are refused).
 	Rights *Rights
+	// Retention is the record's retention rule and the purposes whose
+	// reads are activity (nil: none).
+	Retention *Retention
 }
 
 // New returns a Vault.
@@ -124,6 +133,14 @@ func New(c Config) *Vault {
 	if c.Rights != nil {
 		v.rights = *c.Rights
 	}
+	if c.Retention != nil {
+		v.retain = *c.Retention
+	}
+	v.activity = map[string]bool{}
+	for _, p := range v.retain.Activity {
+		v.activity[p] = true
+	}
+	v.ruleDates = ruleDates(c.Policy, v.retain.Record)
 	if v.now == nil {
 		v.now = time.Now
 	}
@@ -426,11 +443,12 @@ func (v *Vault) read(ctx context.Context, a identity.Actor, id, purposeName, rea
 			return nil, nil
 		case breakGlass:
 			e.Decision = "allow:break_glass"
-			return res, nil
 		case asks:
-			return res, v.writeConsent(ctx, tx, a, pu, x.now, e, res)
+			if err := v.writeConsent(ctx, tx, a, pu, x.now, e, res); err != nil || res.request != nil {
+				return res, err // no data returned: not the record's activity
+			}
 		}
-		return res, nil
+		return res, v.touch(ctx, tx, res.row, pu, x.now)
 	}
 	if breakGlass {
 		// The person is told at once, whatever the purpose's notice mode.

@@ -37,16 +37,17 @@ func (t *tx) PutBlindKey(ctx context.Context, g reindex.Gen) error {
 }
 
 func (t *tx) LiveSubjects(ctx context.Context, after int64, limit int) ([]*subject.Row, error) {
-	rows, err := t.q.Query(ctx, `SELECT seq, id, unit, dek, dek_version, fields FROM subjects WHERE seq > $1 AND NOT erased AND dek IS NOT NULL ORDER BY seq LIMIT $2`, after, limit)
+	rows, err := t.q.Query(ctx, `SELECT seq, id, unit, dek, dek_version, fields, created, updated, active, canary FROM subjects WHERE seq > $1 AND NOT erased AND dek IS NOT NULL ORDER BY seq LIMIT $2`, after, limit)
 	if err != nil {
 		return nil, fmt.Errorf("live subjects: %w", err)
 	}
 	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (*subject.Row, error) {
 		s := &subject.Row{}
 		var id *string
-		var version int64
-		err := r.Scan(&s.Seq, &id, &s.Unit, &s.DEK, &version, &s.Fields)
+		var version, created, updated, active int64
+		err := r.Scan(&s.Seq, &id, &s.Unit, &s.DEK, &version, &s.Fields, &created, &updated, &active, &s.Canary)
 		s.DEKVersion = uint32(version)
+		s.Created, s.Updated, s.Active = fromMicros(created), fromMicros(updated), zeroOrMicros(active)
 		if id != nil {
 			s.ID = *id
 		} else {

@@ -210,16 +210,24 @@ func (t *tx) ReplaceSubject(ctx context.Context, s *subject.Row) error {
 
 func (t *tx) GetSubject(ctx context.Context, id string) (*subject.Row, error) {
 	s := &subject.Row{ID: id}
-	var created, updated, ver int64
+	var created, updated, active, ver int64
 	seq, given := t.subject(id)
-	err := t.q.QueryRow(ctx, `SELECT seq, unit, dek, dek_version, fields, created, updated, erased, canary FROM subjects WHERE seq = `+subjectSeq+` AND `+sameID, seq, given).
-		Scan(&s.Seq, &s.Unit, &s.DEK, &ver, &s.Fields, &created, &updated, &s.Erased, &s.Canary)
+	err := t.q.QueryRow(ctx, `SELECT seq, unit, dek, dek_version, fields, created, updated, active, erased, canary FROM subjects WHERE seq = `+subjectSeq+` AND `+sameID, seq, given).
+		Scan(&s.Seq, &s.Unit, &s.DEK, &ver, &s.Fields, &created, &updated, &active, &s.Erased, &s.Canary)
 	if err != nil {
 		return nil, notFound(err, "get subject")
 	}
 	s.DEKVersion = uint32(ver)
-	s.Created, s.Updated = fromMicros(created), fromMicros(updated)
+	s.Created, s.Updated, s.Active = fromMicros(created), fromMicros(updated), zeroOrMicros(active)
 	return s, nil
+}
+
+func (t *tx) TouchSubject(ctx context.Context, id string, day time.Time) error {
+	seq, given := t.subject(id)
+	if _, err := t.q.Exec(ctx, `UPDATE subjects SET active = $3 WHERE seq = `+subjectSeq+` AND `+sameID+` AND active < $3 AND NOT erased`, seq, given, micros(day)); err != nil {
+		return fmt.Errorf("touch subject: %w", err)
+	}
+	return nil
 }
 
 func (t *tx) EraseSubject(ctx context.Context, id string, at time.Time) error {

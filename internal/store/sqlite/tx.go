@@ -35,8 +35,9 @@ var queries = map[string]string{
 	"reserveSeqs":    `UPDATE subject_counter SET last = max(last, (SELECT coalesce(max(seq), 0) FROM subjects)) + ? RETURNING last`,
 	"putSubject":     `INSERT INTO subjects (seq, id, unit, dek, dek_version, fields, created, updated) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
 	"replaceSubject": `UPDATE subjects SET unit = ?3, dek = ?4, dek_version = ?5, fields = ?6, updated = ?7 WHERE seq = ` + subjectSeq + ` AND id IS ?2 AND erased = 0`,
-	"getSubject":     `SELECT seq, unit, dek, dek_version, fields, created, updated, erased, canary FROM subjects WHERE seq = ` + subjectSeq + ` AND id IS ?2`,
+	"getSubject":     `SELECT seq, unit, dek, dek_version, fields, created, updated, active, erased, canary FROM subjects WHERE seq = ` + subjectSeq + ` AND id IS ?2`,
 	"flagCanary":     `UPDATE subjects SET canary = 1 WHERE seq = ` + subjectSeq + ` AND id IS ?2`,
+	"touchSubject":   `UPDATE subjects SET active = ?3 WHERE seq = ` + subjectSeq + ` AND id IS ?2 AND active < ?3 AND erased = 0`,
 	"eraseSubject":   `UPDATE subjects SET dek = NULL, fields = NULL, erased = 1, updated = ?3 WHERE seq = ` + subjectSeq + ` AND id IS ?2`,
 	"putIndex":       `INSERT INTO lookup (hash, subject, gen) VALUES (?3, ` + subjectSeq + `, ?4) ON CONFLICT DO NOTHING`,
 	"lookupIndex":    `SELECT l.subject, s.id FROM lookup l LEFT JOIN subjects s ON s.seq = l.subject WHERE l.hash = ?`,
@@ -149,7 +150,7 @@ var queries = map[string]string{
 	"blindKeys": `SELECT gen, sealed, state, created, changed, cursor, added, done FROM blind_keys ORDER BY gen`,
 	"putBlindKey": `INSERT INTO blind_keys (gen, sealed, state, created, changed, cursor, added, done) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
 		ON CONFLICT (gen) DO UPDATE SET sealed = ?2, state = ?3, created = ?4, changed = ?5, cursor = ?6, added = ?7, done = ?8`,
-	"liveSubjects": `SELECT seq, id, unit, dek, dek_version, fields FROM subjects WHERE seq > ? AND erased = 0 AND dek IS NOT NULL ORDER BY seq LIMIT ?`,
+	"liveSubjects": `SELECT seq, id, unit, dek, dek_version, fields, created, updated, active, canary FROM subjects WHERE seq > ? AND erased = 0 AND dek IS NOT NULL ORDER BY seq LIMIT ?`,
 	"sameFields":   `SELECT 1 FROM subjects WHERE seq = ? AND erased = 0 AND fields = ?`,
 	"addIndex":     `INSERT OR IGNORE INTO lookup (hash, subject, gen) VALUES (?, ?, ?)`,
 	"dropIndexes":  `DELETE FROM lookup WHERE hash IN (SELECT hash FROM lookup WHERE gen = ? LIMIT ?)`,
@@ -428,16 +429,24 @@ func (t *tx) ReplaceSubject(ctx context.Context, s *subject.Row) error {
 
 func (t *tx) GetSubject(ctx context.Context, id string) (*subject.Row, error) {
 	s := &subject.Row{ID: id}
-	var created, updated int64
+	var created, updated, active int64
 	var ver int64
 	seq, legacy := t.subject(id)
-	err := t.row(ctx, "getSubject", seq, legacy).Scan(&s.Seq, &s.Unit, &s.DEK, &ver, &s.Fields, &created, &updated, &s.Erased, &s.Canary)
+	err := t.row(ctx, "getSubject", seq, legacy).Scan(&s.Seq, &s.Unit, &s.DEK, &ver, &s.Fields, &created, &updated, &active, &s.Erased, &s.Canary)
 	if err != nil {
 		return nil, notFound(err, "get subject")
 	}
 	s.DEKVersion = uint32(ver)
-	s.Created, s.Updated = fromMicros(created), fromMicros(updated)
+	s.Created, s.Updated, s.Active = fromMicros(created), fromMicros(updated), zeroOrMicros(active)
 	return s, nil
+}
+
+func (t *tx) TouchSubject(ctx context.Context, id string, day time.Time) error {
+	seq, legacy := t.subject(id)
+	if _, err := t.exec(ctx, "touchSubject", seq, legacy, micros(day)); err != nil {
+		return fmt.Errorf("touch subject: %w", err)
+	}
+	return nil
 }
 
 func (t *tx) EraseSubject(ctx context.Context, id string, at time.Time) error {

@@ -1,0 +1,67 @@
+package storetest
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/coffre/coffre/internal/store"
+	"github.com/coffre/coffre/internal/subject"
+)
+
+// subjectActivity checks the record's activity: none at first; a touch
+// sets the day, an earlier day changes nothing, a later one moves it on;
+// LiveSubjects returns the events a retention rule counts from (created,
+// updated, active) and the canary flag; an erased record is not touched.
+func subjectActivity(t *testing.T, s store.Store) {
+	update(t, s, func(ctx context.Context, tx store.Tx) error {
+		for _, id := range []string{"sub_1", "sub_2"} {
+			if err := tx.PutSubject(ctx, newRow(id)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	day := func(n int) time.Time { return t0.Truncate(24*time.Hour).AddDate(0, 0, n) }
+	active := func(id string) time.Time {
+		t.Helper()
+		r, err := getSubject(t, s, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r.Active
+	}
+	if a := active("sub_1"); !a.IsZero() {
+		t.Fatalf("new record: Active %v, want zero", a)
+	}
+	for _, tc := range []struct {
+		touch, want time.Time
+	}{{day(3), day(3)}, {day(1), day(3)}, {day(5), day(5)}} {
+		update(t, s, func(ctx context.Context, tx store.Tx) error { return tx.TouchSubject(ctx, "sub_1", tc.touch) })
+		if a := active("sub_1"); !a.Equal(tc.want) {
+			t.Errorf("touched on %v: Active %v, want %v", tc.touch, a, tc.want)
+		}
+	}
+	if a := active("sub_2"); !a.IsZero() {
+		t.Errorf("untouched record: Active %v, want zero", a)
+	}
+	var rows []*subject.Row
+	if err := s.View(ctx, func(ctx context.Context, tx store.Tx) (err error) {
+		rows, err = tx.LiveSubjects(ctx, 0, 10)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != 2 || rows[0].ID != "sub_1" || !rows[0].Active.Equal(day(5)) || !rows[0].Created.Equal(t0) || !rows[0].Updated.Equal(t0) || !rows[1].Active.IsZero() {
+		t.Errorf("LiveSubjects: %+v, want sub_1 (active %v, created and updated %v) and sub_2", rows, day(5), t0)
+	}
+	update(t, s, func(ctx context.Context, tx store.Tx) error {
+		if err := tx.EraseSubject(ctx, "sub_2", t0); err != nil {
+			return err
+		}
+		return tx.TouchSubject(ctx, "sub_2", day(9))
+	})
+	if a := active("sub_2"); !a.IsZero() {
+		t.Errorf("erased record touched: Active %v, want zero", a)
+	}
+}

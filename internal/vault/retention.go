@@ -1,0 +1,426 @@
+package vault
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/coffre/coffre/internal/audit"
+	"github.com/coffre/coffre/internal/identity"
+	"github.com/coffre/coffre/internal/pace"
+	"github.com/coffre/coffre/internal/policy"
+	"github.com/coffre/coffre/internal/retention"
+	"github.com/coffre/coffre/internal/store"
+	"github.com/coffre/coffre/internal/subject"
+)
+
+// Retention is what the vault applies of the retention policy besides
+// each field's own rule (policy.Field.Keep).
+type Retention struct {
+	// Record is the rule of the whole record (nil: none).
+	Record *retention.Rule
+	// Activity are the purposes whose reads are the record's activity.
+	Activity []string
+}
+
+// The purge's audit entry: one per batch that changed anything, with
+// counts and never an id (the persons purged are gone; their ids in the
+// log would say who was).
+const (
+	// ActionPurge is the action of a purge batch's entry.
+	ActionPurge = "retention.purge"
+	purgeActor  = "system"
+	purgeOrigin = "retention"
+)
+
+// touch records an allowed read of row under pu as the record's activity
+// when pu is one the policy names: at most one write per record and day.
+func (v *Vault) touch(ctx context.Context, tx subject.Rows, row *subject.Row, pu *policy.Purpose, now time.Time) error {
+	if !v.activity[pu.Name] {
+		return nil
+	}
+	day := now.UTC().Truncate(24 * time.Hour)
+	if !row.Active.Before(day) {
+		return nil
+	}
+	return tx.TouchSubject(ctx, row.ID, day)
+}
+
+// dues is what is due of one record: the whole record, or some of its
+// fields.
+type dues struct {
+	record bool
+	fields []string
+}
+
+// events returns the event times of row's retention rules: created,
+// last_update, last_activity and the date fields the rules name, which
+// are opened only when a rule needs them.
+func (v *Vault) events(row *subject.Row) (func(string) (time.Time, bool), error) {
+	var dates map[string]string
+	if len(v.ruleDates) > 0 {
+		cts, err := sealedFields(row.Fields)
+		if err != nil {
+			return nil, err
+		}
+		var dk interface {
+			Open(string, []byte) ([]byte, error)
+		}
+		for _, name := range v.ruleDates {
+			ct, ok := cts[name]
+			if !ok {
+				continue
+			}
+			if dk == nil {
+				k, err := v.keys.OpenDEK(row.ID, row.DEKVersion, row.DEK)
+				if err != nil {
+					return nil, err
+				}
+				dk = k
+			}
+			pt, err := dk.Open(name, ct)
+			if err != nil {
+				return nil, fmt.Errorf("open %s: %w", name, err)
+			}
+			if dates == nil {
+				dates = map[string]string{}
+			}
+			dates[name] = string(pt)
+		}
+	}
+	return func(event string) (time.Time, bool) {
+		switch event {
+		case retention.Created:
+			return row.Created, true
+		case retention.LastUpdate:
+			return row.Updated, true
+		case retention.LastActivity:
+			return row.LastActivity(), true
+		}
+		d, ok := dates[event]
+		if !ok {
+			return time.Time{}, false
+		}
+		return retention.Date(d)
+	}, nil
+}
+
+// due says what of row is due at now. Canaries are never due: they are
+// traps, not anyone's data.
+func (v *Vault) due(row *subject.Row, now time.Time) (dues, error) {
+	var d dues
+	if row.Canary || row.Erased {
+		return d, nil
+	}
+	at, err := v.events(row)
+	if err != nil {
+		return d, err
+	}
+	if r := v.retain.Record; r != nil {
+		if t, ok := r.Due(at); ok && !t.After(now) {
+			return dues{record: true}, nil
+		}
+	}
+	held := 0
+	err = eachField(row.Fields, func(name string, _ []byte) error {
+		held++
+		f, ok := v.pol.Field(name)
+		if !ok || f.Keep == nil {
+			return nil
+		}
+		if t, ok := f.Keep.Due(at); ok && !t.After(now) {
+			d.fields = append(d.fields, name)
+		}
+		return nil
+	})
+	if err != nil {
+		return d, err
+	}
+	if held > 0 && len(d.fields) == held {
+		// Every value is due: the record goes whole.
+		return dues{record: true}, nil
+	}
+	return d, nil
+}
+
+// Purged counts what a purge did (or, in a plan, would do).
+type Purged struct {
+	// Seen is how many live records were examined.
+	Seen int `json:"seen"`
+	// Records were crypto-shredded whole; Fields are the field values
+	// dropped from records that stay.
+	Records int `json:"records"`
+	Fields  int `json:"fields"`
+	// Held records were due but under a legal hold: left alone.
+	Held int `json:"held"`
+	// Batches is how many transactions changed something (each audited).
+	Batches int `json:"batches"`
+}
+
+func (p *Purged) add(q Purged) {
+	p.Seen += q.Seen
+	p.Records += q.Records
+	p.Fields += q.Fields
+	p.Held += q.Held
+	p.Batches += q.Batches
+}
+
+// PurgeBatch applies the retention rules to the live records after the
+// cursor after (a sequence number; 0 to start), at most limit of them,
+// as of now: it reads them, and if any is due, crypto-shreds the records
+// due whole (their data key destroyed, their lookup entries removed,
+// folded into the statistics' retained counters) and drops the field
+// values due, in one transaction audited with counts. It returns the
+// next cursor, 0 once the sweep has reached the end. A record under a
+// legal hold is left alone; a record changed since it was read is judged
+// again inside the transaction. An interrupted sweep resumes from any
+// cursor: a record purged is no longer live, so nothing is counted twice.
+func (v *Vault) PurgeBatch(ctx context.Context, after int64, limit int, now time.Time) (next int64, p Purged, err error) {
+	var rows []*subject.Row
+	err = v.store.View(ctx, func(ctx context.Context, tx store.Tx) (err error) {
+		rows, err = tx.LiveSubjects(ctx, after, limit)
+		return err
+	})
+	if err != nil {
+		return 0, p, fmt.Errorf("purge: read: %w", err)
+	}
+	if len(rows) == 0 {
+		return 0, p, nil
+	}
+	p.Seen, next = len(rows), rows[len(rows)-1].Seq
+	var due []string
+	for _, r := range rows {
+		d, err := v.due(r, now)
+		if err != nil {
+			return 0, p, fmt.Errorf("purge: record %s: %w", r.ID, err)
+		}
+		if d.record || len(d.fields) > 0 {
+			due = append(due, r.ID)
+		}
+	}
+	if len(due) == 0 {
+		return next, p, nil
+	}
+	done, err := update(ctx, v.store, func(ctx context.Context, tx store.Tx) (Purged, error) {
+		return v.purge(ctx, tx, due, now)
+	})
+	if err != nil {
+		return 0, p, fmt.Errorf("purge: %w", err)
+	}
+	done.Seen = p.Seen
+	return next, done, nil
+}
+
+// purge is PurgeBatch's transaction over the records due.
+func (v *Vault) purge(ctx context.Context, tx store.Tx, ids []string, now time.Time) (Purged, error) {
+	var p Purged
+	dropped := map[string]bool{}
+	system := identity.Actor{ID: purgeActor, Origin: purgeOrigin}
+	for _, id := range ids {
+		row, err := tx.GetSubject(ctx, id)
+		if err != nil {
+			return p, err
+		}
+		d, err := v.due(row, now)
+		switch {
+		case err != nil:
+			return p, err
+		case !d.record && len(d.fields) == 0:
+			continue
+		}
+		switch err := Held(ctx, tx, id); {
+		case errors.Is(err, ErrHeld):
+			p.Held++
+			continue
+		case err != nil:
+			return p, err
+		}
+		if d.record {
+			if err := v.eraseRow(ctx, tx, system, row, now); err != nil {
+				return p, err
+			}
+			p.Records++
+			continue
+		}
+		drop := make(map[string]*string, len(d.fields))
+		for _, f := range d.fields {
+			drop[f], dropped[f] = nil, true
+		}
+		// The record's last update stays what it was: a purge is not
+		// an update, or it would keep the rest of the record longer.
+		if err := v.change(ctx, tx, row, drop, row.Updated); err != nil {
+			return p, err
+		}
+		p.Fields += len(d.fields)
+	}
+	if p.Records == 0 && p.Fields == 0 && p.Held == 0 {
+		return p, nil
+	}
+	p.Batches = 1
+	e := &audit.Entry{Time: now.UTC(), Actor: purgeActor, Action: ActionPurge, Origin: purgeOrigin, Decision: "allow",
+		Reason: fmt.Sprintf("records=%d fields=%d held=%d", p.Records, p.Fields, p.Held), Fields: slices.Sorted(maps.Keys(dropped))}
+	if err := tx.AppendAudit(ctx, e); err != nil {
+		return p, err
+	}
+	return p, nil
+}
+
+// Purge sweeps every live record once (PurgeBatch after PurgeBatch, batch
+// records each), resting rest times each batch's time between batches,
+// and returns what it did. now is asked at each batch. progress, if set,
+// is called after each batch with the totals so far.
+func (v *Vault) Purge(ctx context.Context, now func() time.Time, batch int, rest float64, progress func(Purged)) (Purged, error) {
+	var total Purged
+	var cursor int64
+	err := pace.Steps(ctx, rest, func(ctx context.Context) (bool, error) {
+		next, p, err := v.PurgeBatch(ctx, cursor, batch, now())
+		if err != nil {
+			return false, err
+		}
+		total.add(p)
+		if progress != nil {
+			progress(total)
+		}
+		cursor = next
+		return next != 0, nil
+	})
+	if err == nil {
+		err = ctx.Err()
+	}
+	if total.Batches > 0 {
+		v.log.InfoContext(ctx, "retention purge", "records", total.Records, "fields", total.Fields, "held", total.Held, "batches", total.Batches)
+	}
+	return total, err
+}
+
+// Plan is what the retention rules would purge, counts only.
+type Plan struct {
+	// Now is what is due at the plan's time (Seen: the live records).
+	Now Purged `json:"now"`
+	// Months are the records and field values that fall due later, in
+	// each month from the plan's own, by month ("2027-03").
+	Months []PlanMonth `json:"months"`
+}
+
+// PlanMonth is one month of a Plan.
+type PlanMonth struct {
+	Month   string `json:"month"`
+	Records int    `json:"records"`
+	Fields  int    `json:"fields"`
+}
+
+// RetentionPlan reads every live record (in read transactions of a
+// thousand) and counts what is due at now, and what falls due later in
+// each of months calendar months from now's.
+func (v *Vault) RetentionPlan(ctx context.Context, now time.Time, months int) (Plan, error) {
+	var plan Plan
+	now = now.UTC()
+	end := time.Date(now.Year(), now.Month()+time.Month(months), 1, 0, 0, 0, 0, time.UTC)
+	byMonth := map[string]*PlanMonth{}
+	for i := range months {
+		m := time.Date(now.Year(), now.Month()+time.Month(i), 1, 0, 0, 0, 0, time.UTC).Format("2006-01")
+		plan.Months = append(plan.Months, PlanMonth{Month: m})
+	}
+	for i := range plan.Months {
+		byMonth[plan.Months[i].Month] = &plan.Months[i]
+	}
+	var after int64
+	for {
+		var rows []*subject.Row
+		var held map[string]bool
+		err := v.store.View(ctx, func(ctx context.Context, tx store.Tx) (err error) {
+			if rows, err = tx.LiveSubjects(ctx, after, 1000); err != nil {
+				return err
+			}
+			held = map[string]bool{}
+			for _, r := range rows {
+				d, err := v.due(r, now)
+				if err != nil {
+					return fmt.Errorf("record %s: %w", r.ID, err)
+				}
+				if d.record || len(d.fields) > 0 {
+					h, err := tx.Held(ctx, r.ID)
+					if err != nil {
+						return err
+					}
+					held[r.ID] = h
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return plan, fmt.Errorf("retention plan: %w", err)
+		}
+		if len(rows) == 0 {
+			return plan, nil
+		}
+		after = rows[len(rows)-1].Seq
+		for _, r := range rows {
+			plan.Now.Seen++
+			d, _ := v.due(r, now) // no error: judged above
+			switch {
+			case held[r.ID]:
+				plan.Now.Held++
+				continue
+			case d.record:
+				plan.Now.Records++
+				continue
+			}
+			plan.Now.Fields += len(d.fields)
+			if err := v.upcoming(r, now, end, byMonth); err != nil {
+				return plan, fmt.Errorf("retention plan: record %s: %w", r.ID, err)
+			}
+		}
+	}
+}
+
+// upcoming counts, into byMonth, when row and its fields fall due after
+// now and before end (the record's own rule first: its fields go with
+// it).
+func (v *Vault) upcoming(row *subject.Row, now, end time.Time, byMonth map[string]*PlanMonth) error {
+	if row.Canary {
+		return nil
+	}
+	at, err := v.events(row)
+	if err != nil {
+		return err
+	}
+	recordDue := end
+	if r := v.retain.Record; r != nil {
+		if t, ok := r.Due(at); ok && t.After(now) && t.Before(end) {
+			recordDue = t
+			byMonth[t.Format("2006-01")].Records++
+		}
+	}
+	return eachField(row.Fields, func(name string, _ []byte) error {
+		f, ok := v.pol.Field(name)
+		if !ok || f.Keep == nil {
+			return nil
+		}
+		if t, ok := f.Keep.Due(at); ok && t.After(now) && t.Before(recordDue) {
+			byMonth[t.Format("2006-01")].Fields++
+		}
+		return nil
+	})
+}
+
+// ruleDates lists the date fields the retention rules count from.
+func ruleDates(pol *policy.Policy, record *retention.Rule) []string {
+	var out []string
+	add := func(r *retention.Rule) {
+		if r == nil || slices.Contains(retention.Events, r.Event) || slices.Contains(out, r.Event) {
+			return
+		}
+		out = append(out, r.Event)
+	}
+	add(record)
+	for _, f := range pol.Fields {
+		add(f.Keep)
+	}
+	slices.SortFunc(out, strings.Compare)
+	return out
+}
