@@ -28,6 +28,7 @@ import (
 	"github.com/coffre/coffre/internal/logburst"
 	"github.com/coffre/coffre/internal/me"
 	"github.com/coffre/coffre/internal/metrics"
+	"github.com/coffre/coffre/internal/pace"
 	"github.com/coffre/coffre/internal/partner"
 	"github.com/coffre/coffre/internal/reindex"
 	"github.com/coffre/coffre/internal/rights"
@@ -485,10 +486,16 @@ func (a *app) background(ctx context.Context) (stop func()) {
 			a.deliver.Run(rotCtx)
 		}
 	}()
+	purgeDone := make(chan struct{})
+	go func() {
+		defer close(purgeDone)
+		a.purgeEvery(rotCtx)
+	}()
 	return func() {
 		stopInteg()
 		stopSweep()
 		stopRot()
+		<-purgeDone
 		<-integDone
 		<-sweepDone
 		<-pendingDone
@@ -496,6 +503,24 @@ func (a *app) background(ctx context.Context) (stop func()) {
 		<-idxDone
 		<-deliverDone
 	}
+}
+
+// purgeEvery applies the retention rules every retention.every (none when
+// it is 0), the first time one period after the start, until ctx ends.
+func (a *app) purgeEvery(ctx context.Context) {
+	r := a.cfg.Retention
+	if r.Every <= 0 {
+		return
+	}
+	select {
+	case <-ctx.Done():
+		return
+	case <-time.After(r.Every):
+	}
+	pace.Every(ctx, r.Every, a.log, "retention purge", func(ctx context.Context) error {
+		_, err := a.vault.Purge(ctx, a.auth.Now, r.Batch, r.Rest, nil)
+		return err
+	})
 }
 
 // api is the HTTP API of the app, with metrics on it unless they have a

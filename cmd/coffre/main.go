@@ -20,6 +20,7 @@
 //	coffre bench import|read|audit|login  measure import, audited reads, the audit log, login timing
 //	coffre drill                          replay attacks and working days, count what leaks
 //	coffre incident open|list|show|scope  breach response: the incident, its scope, clocks and timeline
+//	coffre retention plan|run             what the retention rules purge, and when; purge it
 //	coffre keys init --shares N --threshold M   create a root key, sealed; print N shares of which M unseal it
 //	coffre unseal --share-file F          enter one share into a sealed server
 //	coffre seal --reason TEXT             seal a running server (its keys leave memory)
@@ -79,6 +80,7 @@ func commands() []command {
 		{"bench", "measure import, audited reads, the audit log and login timing (import, read, audit, login)", runBench},
 		{"drill", "replay attacks and working days; count what leaks and who is locked", runDrill},
 		{"incident", "breach response: open an incident, its scope, clocks and timeline (open, list, show, scope)", runIncident},
+		{"retention", "apply the retention rules: what is due and when (plan), purge it (run)", runRetention},
 		{"keys", "create the root key, sealed under M-of-N shares for its holders (init)", runKeys},
 		{"unseal", "enter one share into a sealed server (one holder a call)", runUnseal},
 		{"seal", "seal a running server: its keys leave memory, every data route answers 503", runSeal},
