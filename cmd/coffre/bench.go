@@ -28,13 +28,15 @@ import (
 // The benchmarks are in internal/bench; this file parses their flags and
 // wires them to the vault.
 
-const benchUsage = `Usage: coffre bench import|read|notices|rotate|audit|history|impact|login [flags]
+const benchUsage = `Usage: coffre bench import|read|notices|rotate|purge|audit|history|impact|login [flags]
 
   import   create a fresh data directory with N synthetic people (default 1,000,000)
   read     serve that directory in a child process and measure audited reads over HTTP,
            each queuing a notice that the server delivers to a local SMTP sink (--notices=false: none)
   notices  queue N notices in that directory, then time a server delivering them to a local SMTP sink
   rotate   measure those reads with and without a root key rotation under way, alternating
+  purge    add N expired people (default 1,000,000), then measure those reads with and without
+           coffre retention run purging them beside the server, alternating, until all are purged
   audit    measure the audit log at scale: integration, verification, inclusion proofs
   history  time a person's history with its proofs in a log of N entries (default 10,000,000)
   impact   time a breach's impact over a one-day window, verified, in a log of N entries (default 10,000,000)
@@ -45,6 +47,7 @@ Example:
   coffre bench read --data ./coffre-bench --duration 10s --concurrency 1,8,32
   coffre bench notices --data ./coffre-bench --notices 50000
   coffre bench rotate --data ./coffre-bench --rounds 2 --window 10s
+  coffre bench purge --data ./coffre-bench --expired 1000000 --window 10s
   coffre bench audit --entries 10000000 --data /tmp/coffre-audit-bench
   coffre bench history --entries 10000000 --data /tmp/coffre-history-bench
   coffre bench impact --entries 10000000 --data /tmp/coffre-impact-bench
@@ -62,6 +65,8 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return runBenchNotices(ctx, args[1:], stdout, stderr)
 		case "rotate":
 			return runBenchRotate(ctx, args[1:], stdout, stderr)
+		case "purge":
+			return runBenchPurge(ctx, args[1:], stdout, stderr)
 		case "audit":
 			return runBenchAudit(ctx, args[1:], stdout, stderr)
 		case "history":
@@ -75,7 +80,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return flag.ErrHelp
 		}
 	}
-	return &usageError{msg: "want a subcommand: import, read, notices, rotate, audit, history, impact or login", hint: "coffre bench import --data ./coffre-bench, then coffre bench read --data ./coffre-bench"}
+	return &usageError{msg: "want a subcommand: import, read, notices, rotate, purge, audit, history, impact or login", hint: "coffre bench import --data ./coffre-bench, then coffre bench read --data ./coffre-bench"}
 }
 
 func runBenchImport(ctx context.Context, args []string, stdout, stderr io.Writer) error {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -113,19 +114,27 @@ func runRetention(ctx context.Context, args []string, stdout, stderr io.Writer) 
 			fmt.Fprintf(stderr, "%d records seen, %d purged, %d field values dropped, %d held\n", p.Seen, p.Records, p.Fields, p.Held)
 		}
 	})
-	if err != nil {
+	took := time.Since(start)
+	switch {
+	case errors.Is(err, context.Canceled):
+		// Stopped between two batches: what was done is done, and
+		// counted; the next run goes on.
+		err = &usageError{msg: "interrupted; what was purged is counted above", hint: "run coffre retention run again to go on"}
+	case err != nil:
 		return err
 	}
-	took := time.Since(start)
 	if *asJSON {
-		return writeJSON(stdout, struct {
+		if werr := writeJSON(stdout, struct {
 			vault.Purged
 			Seconds float64 `json:"seconds"`
-		}{p, took.Seconds()})
+		}{p, took.Seconds()}); werr != nil {
+			return werr
+		}
+		return err
 	}
 	fmt.Fprintf(stdout, "%d records seen in %.1f s: %d purged (%.0f/s), %d field values dropped, %d held by a legal hold; %d batches audited\n",
 		p.Seen, took.Seconds(), p.Records, float64(p.Records)/took.Seconds(), p.Fields, p.Held, p.Batches)
-	return nil
+	return err
 }
 
 // writePlan prints a retention plan.

@@ -4,3 +4,4 @@
 -- the record was made. Its last update is the column updated. A read
 -- writes the column at most once a day per record.
 ALTER TABLE subjects ADD COLUMN active INTEGER NOT NULL DEFAULT 0;
+
