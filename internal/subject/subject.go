@@ -24,7 +24,7 @@ type Row struct {
 	// since the record was made. See [Row.LastActivity].
 	Active time.Time
 	Erased bool
-	Canary     bool // a canary subject (see guard.Canaries)
+	Canary bool // a canary subject (see guard.Canaries)
 }
 
 // LastActivity is the event last_activity of retention rules: the last
