@@ -1,6 +1,7 @@
 package vault_test
 
 import (
+	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
@@ -101,7 +102,9 @@ func TestLegalHold(t *testing.T) {
 	}
 }
 
-// TestEraseAfterLift: Vault.Erase works once the hold is lifted.
+// TestEraseAfterLift: Vault.Erase works once the hold is lifted. The
+// person's art. 15 package shows the hold, in force then lifted, with its
+// dates and never its reason.
 func TestEraseAfterLift(t *testing.T) {
 	e := newRightsEnv(t)
 	p := e.person()
@@ -110,9 +113,27 @@ func TestEraseAfterLift(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	holds := func() []vault.HoldDates {
+		t.Helper()
+		e.tick()
+		d, err := e.v.MyData(ctx, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if js, _ := json.Marshal(d); strings.Contains(string(js), "case 12") {
+			t.Error("the person's package holds the hold's reason")
+		}
+		return d.Holds
+	}
+	if hs := holds(); len(hs) != 1 || !hs[0].InForce || !hs[0].Placed.Equal(h.Placed) || hs[0].Lifted != nil {
+		t.Errorf("MyData holds %+v, want the one hold in force since %v", hs, h.Placed)
+	}
 	e.tick()
 	if _, err := e.v.LiftHold(ctx, e.dpo, h.ID, "case 12 closed"); err != nil {
 		t.Fatal(err)
+	}
+	if hs := holds(); len(hs) != 1 || hs[0].InForce || hs[0].Lifted == nil {
+		t.Errorf("MyData holds %+v after the lift, want it lifted", hs)
 	}
 	e.tick()
 	if err := e.v.Erase(ctx, e.dpo, p.Subject, "case 12 closed"); err != nil {

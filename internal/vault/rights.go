@@ -289,12 +289,23 @@ type Data struct {
 	Updated time.Time         `json:"updated"`
 	Fields  map[string]string `json:"fields"`
 	// Restricted: an accepted restriction holds.
-	Restricted bool                `json:"restricted"`
-	Requests   []RequestView       `json:"requests"`
-	Blocks     []BlockView         `json:"blocks"`
+	Restricted bool          `json:"restricted"`
+	Requests   []RequestView `json:"requests"`
+	Blocks     []BlockView   `json:"blocks"`
+	// Holds are the legal holds placed on the record, in force or
+	// lifted: when (never why: the reason is the holder's). While one is
+	// in force, neither erasure nor retention removes the record.
+	Holds      []HoldDates         `json:"holds"`
 	Processing *rights.Description `json:"processing"`
 	// AuditSeq is the audit entry of this access.
 	AuditSeq int64 `json:"audit_seq"`
+}
+
+// HoldDates is a legal hold as its person sees it.
+type HoldDates struct {
+	Placed  time.Time  `json:"placed"`
+	Lifted  *time.Time `json:"lifted,omitempty"`
+	InForce bool       `json:"in_force"`
 }
 
 // BlockView is a person's block of a partner or unit.
@@ -355,6 +366,18 @@ func (v *Vault) MyData(ctx context.Context, p Person) (*Data, error) {
 			return nil, err
 		}
 		d.Blocks = blockViews(ls)
+		hs, err := tx.SubjectHolds(ctx, row.ID)
+		if err != nil {
+			return nil, err
+		}
+		d.Holds = make([]HoldDates, 0, len(hs))
+		for _, h := range hs {
+			hd := HoldDates{Placed: h.Placed, InForce: h.InForce()}
+			if !hd.InForce {
+				hd.Lifted = &h.Lifted
+			}
+			d.Holds = append(d.Holds, hd)
+		}
 		return d, nil
 	})
 	if err != nil {
