@@ -71,6 +71,9 @@ func (e *rightsEnv) file(t *testing.T, kind string, fields []string, text string
 	r.want(t, http.StatusCreated, "")
 	var out requestOut
 	decodeStrict(t, r.Body, &out)
+	if out.Holds == nil || len(out.Holds) != 0 {
+		t.Errorf("holds %v, want an empty list", out.Holds)
+	}
 	return out
 }
 
@@ -256,6 +259,7 @@ func TestMyDataOverHTTP(t *testing.T) {
 		Restricted bool              `json:"restricted"`
 		Requests   []requestOut      `json:"requests"`
 		Blocks     []map[string]any  `json:"blocks"`
+		Holds      []map[string]any  `json:"holds"`
 		Processing struct {
 			Controller         string              `json:"controller"`
 			DPO                string              `json:"dpo"`
