@@ -37,16 +37,16 @@ func (t *tx) PutBlindKey(ctx context.Context, g reindex.Gen) error {
 }
 
 func (t *tx) LiveSubjects(ctx context.Context, after int64, limit int) ([]*subject.Row, error) {
-	rows, err := t.q.Query(ctx, `SELECT seq, id, unit, dek, dek_version, fields FROM subjects WHERE seq > $1 AND NOT erased AND dek IS NOT NULL ORDER BY seq LIMIT $2`, after, limit)
+	rows, err := t.q.Query(ctx, `SELECT seq, id, unit, dek, dek_version, fields, created, canary FROM subjects WHERE seq > $1 AND NOT erased AND dek IS NOT NULL ORDER BY seq LIMIT $2`, after, limit)
 	if err != nil {
 		return nil, fmt.Errorf("live subjects: %w", err)
 	}
 	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (*subject.Row, error) {
 		s := &subject.Row{}
 		var id *string
-		var version int64
-		err := r.Scan(&s.Seq, &id, &s.Unit, &s.DEK, &version, &s.Fields)
-		s.DEKVersion = uint32(version)
+		var version, created int64
+		err := r.Scan(&s.Seq, &id, &s.Unit, &s.DEK, &version, &s.Fields, &created, &s.Canary)
+		s.DEKVersion, s.Created = uint32(version), fromMicros(created)
 		if id != nil {
 			s.ID = *id
 		} else {

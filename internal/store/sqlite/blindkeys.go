@@ -49,9 +49,11 @@ func (t *tx) LiveSubjects(ctx context.Context, after int64, limit int) ([]*subje
 	for rows.Next() {
 		r := &subject.Row{}
 		var id sql.NullString
-		if err := rows.Scan(&r.Seq, &id, &r.Unit, &r.DEK, &r.DEKVersion, &r.Fields); err != nil {
+		var created int64
+		if err := rows.Scan(&r.Seq, &id, &r.Unit, &r.DEK, &r.DEKVersion, &r.Fields, &created, &r.Canary); err != nil {
 			return nil, fmt.Errorf("live subjects: %w", err)
 		}
+		r.Created = fromMicros(created)
 		if id.Valid {
 			r.ID = id.String
 		} else {

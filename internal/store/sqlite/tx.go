@@ -149,7 +149,7 @@ var queries = map[string]string{
 	"blindKeys": `SELECT gen, sealed, state, created, changed, cursor, added, done FROM blind_keys ORDER BY gen`,
 	"putBlindKey": `INSERT INTO blind_keys (gen, sealed, state, created, changed, cursor, added, done) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
 		ON CONFLICT (gen) DO UPDATE SET sealed = ?2, state = ?3, created = ?4, changed = ?5, cursor = ?6, added = ?7, done = ?8`,
-	"liveSubjects": `SELECT seq, id, unit, dek, dek_version, fields FROM subjects WHERE seq > ? AND erased = 0 AND dek IS NOT NULL ORDER BY seq LIMIT ?`,
+	"liveSubjects": `SELECT seq, id, unit, dek, dek_version, fields, created, canary FROM subjects WHERE seq > ? AND erased = 0 AND dek IS NOT NULL ORDER BY seq LIMIT ?`,
 	"sameFields":   `SELECT 1 FROM subjects WHERE seq = ? AND erased = 0 AND fields = ?`,
 	"addIndex":     `INSERT OR IGNORE INTO lookup (hash, subject, gen) VALUES (?, ?, ?)`,
 	"dropIndexes":  `DELETE FROM lookup WHERE hash IN (SELECT hash FROM lookup WHERE gen = ? LIMIT ?)`,
@@ -248,6 +248,15 @@ var queries = map[string]string{
 	"appendEvent": `INSERT INTO incident_events (incident, seq, at, actor, kind, detail, audit)
 		SELECT ?1, coalesce(max(seq), 0) + 1, ?2, ?3, ?4, ?5, ?6 FROM incident_events WHERE incident = ?1 RETURNING seq`,
 	"events": `SELECT incident, seq, at, actor, kind, detail, audit FROM incident_events WHERE incident = ? ORDER BY seq`,
+	// Statistics (stats.go).
+	"addCount":      `INSERT INTO stat_cells (cellset, cell, count) VALUES (?1, ?2, ?3) ON CONFLICT (cellset, cell) DO UPDATE SET count = count + ?3`,
+	"counts":        `SELECT cell, count FROM stat_cells WHERE cellset = ?`,
+	"clearCounts":   `DELETE FROM stat_cells WHERE cellset = ?`,
+	"countsVersion": `SELECT version FROM stat_version`,
+	"setVersion":    `INSERT INTO stat_version (one, version) VALUES (1, ?) ON CONFLICT (one) DO UPDATE SET version = excluded.version`,
+	"openBudget":    `INSERT INTO stat_budgets (analyst, period, spent) VALUES (?, ?, 0) ON CONFLICT DO NOTHING`,
+	"spendBudget":   `UPDATE stat_budgets SET spent = spent + ?3 WHERE analyst = ?1 AND period = ?2 AND spent + ?3 <= ?4 RETURNING spent`,
+	"budgetSpent":   `SELECT spent FROM stat_budgets WHERE analyst = ? AND period = ?`,
 }
 
 type stmts struct {

@@ -69,6 +69,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Signin", signin},
 		{"Incidents", incidents},
 		{"LegalHolds", legalHolds},
+		{"StatCounters", statCounters},
+		{"StatBudgets", statBudgets},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
