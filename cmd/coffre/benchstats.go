@@ -40,13 +40,14 @@ type statsBenchReport struct {
 // store of a bench import, which it makes first when --data holds none.
 func runBenchStats(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	const example = "coffre bench stats --data ./coffre-bench --people 1000000 --runs 20"
-	fset := newFlags("bench stats", "[--data DIR] [--people N] [--runs N] [--group-by DIM,…] [--over SET] [--json]", example, stderr)
+	fset := newFlags("bench stats", "[--data DIR] [--store URL] [--people N] [--runs N] [--group-by DIM,…] [--over SET] [--json]", example, stderr)
 	data := fset.String("data", "./coffre-bench", "benchmark data `directory`: made by coffre bench import, or empty (then imported first)")
 	people := fset.Int("people", 1_000_000, "people to import when --data holds no benchmark")
 	runs := fset.Int("runs", 20, "queries timed")
 	groupBy := fset.String("group-by", "age_band,unit", "the declared `dimensions` each query groups by")
 	over := fset.String("over", stats.All, "live, retained or all")
 	asJSON := fset.Bool("json", false, "print the result as JSON")
+	storeURL := fset.String("store", "", "query this PostgreSQL store (a postgres:// `URL`, as given to bench import --store; imported into when --data holds no benchmark)")
 	if err := parse(fset, args); err != nil {
 		return err
 	}
@@ -60,21 +61,25 @@ func runBenchStats(ctx context.Context, args []string, stdout, stderr io.Writer)
 	ids, err := os.ReadFile(filepath.Join(*data, bench.IDsFile))
 	if errors.Is(err, fs.ErrNotExist) || err == nil && len(ids) == 0 {
 		fmt.Fprintf(stderr, "no benchmark in %s: importing %d people first\n", *data, *people)
-		if err := runBenchImport(ctx, []string{"--people", strconv.Itoa(*people), "--data", *data, "--fresh"}, stderr, stderr); err != nil {
+		imp := []string{"--people", strconv.Itoa(*people), "--data", *data, "--fresh"}
+		if *storeURL != "" {
+			imp = append(imp, "--store", *storeURL)
+		}
+		if err := runBenchImport(ctx, imp, stderr, stderr); err != nil {
 			return err
 		}
 		rep.Imported = true
 	} else if err != nil {
 		return err
 	}
-	a, err := openApp(ctx, appOptions{dev: true, dataDir: *data}, stderr)
+	a, err := openApp(ctx, appOptions{dev: true, dataDir: *data, store: *storeURL}, stderr)
 	if err != nil {
 		return err
 	}
 	defer a.close()
 	// The host's budget is the configured one; the benchmark spends far
 	// more, on a benchmark store.
-	a.cfg.Statistics.Budget = big.NewRat(int64(*runs)+10, 1)
+	a.cfg.Statistics.Budget = big.NewRat(1_000_000_000, 1)
 	q := stats.Query{GroupBy: rep.GroupBy, Over: *over, Epsilon: json.Number("1")}
 	if _, err := a.vault.Stats(ctx, host, q); err != nil {
 		// A store imported before statistics were declared: recount.
