@@ -282,7 +282,8 @@ func buildApp(ctx context.Context, cfg *config.Config, keys *keyset.Set, o appOp
 		Queued:            wake.wake,
 		Retention:         &vault.Retention{Record: cfg.Retention.Record, Activity: cfg.Retention.Activity},
 		ContactCoolingOff: n.ContactCoolingOff,
-		Rights:            vaultRights(cfg.Rights)})
+		Rights:            vaultRights(cfg.Rights),
+		Stats:             &cfg.Statistics})
 	wa, err := webauthn.New(&webauthn.Config{RPID: cfg.WebAuthn.RPID, RPDisplayName: cfg.WebAuthn.RPName, RPOrigins: cfg.WebAuthn.Origins})
 	if err != nil {
 		st.Close()

@@ -28,7 +28,7 @@ import (
 // The benchmarks are in internal/bench; this file parses their flags and
 // wires them to the vault.
 
-const benchUsage = `Usage: coffre bench import|read|notices|rotate|purge|audit|history|impact|login [flags]
+const benchUsage = `Usage: coffre bench import|read|notices|rotate|purge|audit|history|impact|login|stats [flags]
 
   import   create a fresh data directory with N synthetic people (default 1,000,000)
   read     serve that directory in a child process and measure audited reads over HTTP,
@@ -41,6 +41,7 @@ const benchUsage = `Usage: coffre bench import|read|notices|rotate|purge|audit|h
   history  time a person's history with its proofs in a log of N entries (default 10,000,000)
   impact   time a breach's impact over a one-day window, verified, in a log of N entries (default 10,000,000)
   login    time a wrong password for an existing user against an unknown username
+  stats    time a statistics query end to end over a bench import's store (made first if --data holds none)
 
 Example:
   coffre bench import --people 1000000 --data ./coffre-bench
@@ -52,6 +53,7 @@ Example:
   coffre bench history --entries 10000000 --data /tmp/coffre-history-bench
   coffre bench impact --entries 10000000 --data /tmp/coffre-impact-bench
   coffre bench login --attempts 1000
+  coffre bench stats --data ./coffre-bench --runs 20
 `
 
 func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -75,12 +77,14 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return runBenchImpact(ctx, args[1:], stdout, stderr)
 		case "login":
 			return runBenchLogin(ctx, args[1:], stdout, stderr)
+		case "stats":
+			return runBenchStats(ctx, args[1:], stdout, stderr)
 		case "-h", "--help", "help":
 			fmt.Fprint(stderr, benchUsage)
 			return flag.ErrHelp
 		}
 	}
-	return &usageError{msg: "want a subcommand: import, read, notices, rotate, purge, audit, history, impact or login", hint: "coffre bench import --data ./coffre-bench, then coffre bench read --data ./coffre-bench"}
+	return &usageError{msg: "want a subcommand: import, read, notices, rotate, purge, audit, history, impact, login or stats", hint: "coffre bench import --data ./coffre-bench, then coffre bench read --data ./coffre-bench"}
 }
 
 func runBenchImport(ctx context.Context, args []string, stdout, stderr io.Writer) error {

@@ -35,6 +35,7 @@ var demoOperators = []struct{ name, role string }{
 	{"alex", "auditor"},
 	{"root", "admin"},
 	{"dominique", "dpo"},
+	{"nadia", "analyst"},
 }
 
 // demoCaseloadSize is how many people of the demo unit camille is assigned.

@@ -21,6 +21,8 @@
 //	coffre drill                          replay attacks and working days, count what leaks
 //	coffre incident open|list|show|scope  breach response: the incident, its scope, clocks and timeline
 //	coffre retention plan|run             what the retention rules purge, and when; purge it
+//	coffre stats --group-by DIM,…         noised counts over the declared dimensions (no group under k)
+//	coffre stats recount                  rebuild the statistics counters after the dimensions changed
 //	coffre keys init --shares N --threshold M   create a root key, sealed; print N shares of which M unseal it
 //	coffre unseal --share-file F          enter one share into a sealed server
 //	coffre seal --reason TEXT             seal a running server (its keys leave memory)
@@ -46,6 +48,8 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/coffre/coffre/internal/public"
 )
 
 func main() { os.Exit(coffreMain()) }
@@ -81,6 +85,7 @@ func commands() []command {
 		{"drill", "replay attacks and working days; count what leaks and who is locked", runDrill},
 		{"incident", "breach response: open an incident, its scope, clocks and timeline (open, list, show, scope)", runIncident},
 		{"retention", "apply the retention rules: what is due and when (plan), purge it (run)", runRetention},
+		{"stats", "aggregate statistics: noised counts over the declared dimensions, a privacy budget (recount)", runStats},
 		{"keys", "create the root key, sealed under M-of-N shares for its holders (init)", runKeys},
 		{"unseal", "enter one share into a sealed server (one holder a call)", runUnseal},
 		{"seal", "seal a running server: its keys leave memory, every data route answers 503", runSeal},
@@ -127,6 +132,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 				fmt.Fprintf(stderr, "hint: %s\n", ue.hint)
 			}
 			return 2
+		}
+		if h := public.Hint(err, ""); h != "" {
+			fmt.Fprintf(stderr, "hint: %s\n", h)
 		}
 		return 1
 	}

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/coffre/coffre/internal/identity"
+	"github.com/coffre/coffre/internal/stats"
 	"github.com/coffre/coffre/internal/store"
 	"github.com/coffre/coffre/internal/synth"
 	"github.com/coffre/coffre/internal/vault"
@@ -24,7 +25,7 @@ import (
 // TestPurgeSurvivesKill kills `coffre retention run` with SIGKILL in the
 // middle of its sweep, runs it again, and checks that every expired record
 // was purged and counted exactly once: in the purge batches' audit entries
-// and in the statistics' retained aggregates.
+// and in the statistics' retained aggregates (and none is left live).
 func TestPurgeSurvivesKill(t *testing.T) {
 	n := 6000
 	if testing.Short() {
@@ -121,5 +122,22 @@ func TestPurgeSurvivesKill(t *testing.T) {
 	}
 	if counted != n {
 		t.Errorf("the purge entries count %d records, want each of the %d once", counted, n)
+	}
+	sum := func(set string) int64 {
+		var total int64
+		err := a.store.View(ctx, func(ctx context.Context, tx store.Tx) error {
+			cells, err := tx.Counts(ctx, set)
+			for _, c := range cells {
+				total += c
+			}
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return total
+	}
+	if r, l := sum(stats.Retained), sum(stats.Live); r != int64(n) || l != 0 {
+		t.Errorf("the statistics count %d retained and %d live, want each of the %d records retained once, none live", r, l, n)
 	}
 }

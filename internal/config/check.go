@@ -131,11 +131,12 @@ type file struct {
 		Batch    leaf `key:"batch"`
 		Rest     leaf `key:"rest"`
 	} `key:"retention"`
-	Signin   signinFile         `key:"signin"`
-	Schema   schemaFile         `key:"schema"`
-	Purposes named[purposeFile] `key:"purposes"`
-	Roles    named[roleFile]    `key:"roles"`
-	Guard    struct {
+	Signin     signinFile         `key:"signin"`
+	Statistics statisticsFile     `key:"statistics"`
+	Schema     schemaFile         `key:"schema"`
+	Purposes   named[purposeFile] `key:"purposes"`
+	Roles      named[roleFile]    `key:"roles"`
+	Guard      struct {
 		Timezone        leaf               `key:"timezone"`
 		TrustedNetworks leaf               `key:"trusted_networks,list"`
 		TrustedProxies  leaf               `key:"trusted_proxies,list"`
@@ -294,6 +295,7 @@ func (p *parser) check(f *file) *Config {
 	c.Notices = p.notices(f, fields, c.Guard.Location)
 	c.Rights = p.rights(f, roles, declaredRoles, c.Notices.Organisation)
 	c.Retention = p.retention(f, fields, declaredPurposes)
+	c.Statistics = p.statistics(f, fields)
 	if p.total() == 0 {
 		c.Policy = policy.New(fields, purposes, roles)
 	}
@@ -999,7 +1001,7 @@ func (p *parser) guard(f *file, roles []*policy.Role, declaredRoles map[string]b
 		case !declaredRoles[e.Name]:
 			p.errorf(e.K, e.Path, "unknown role %s%s", short(e.Name), suggestion(e.Name, sortedKeys(declaredRoles)))
 		case !reads && slices.ContainsFunc(roles, func(r *policy.Role) bool { return r.Name == e.Name }):
-			p.errorf(e.K, e.Path, "role %q has no purposes and no create, update, erase, lookup, assign, operators, rights or hold permission: no limits apply to it; remove this entry", e.Name)
+			p.errorf(e.K, e.Path, "role %q has no purposes and no create, update, erase, lookup, assign, operators, rights, hold or stats permission: no limits apply to it; remove this entry", e.Name)
 		default:
 			if l := p.limits(e.Val, base); reads {
 				g.Roles[e.Name] = l
@@ -1012,10 +1014,11 @@ func (p *parser) guard(f *file, roles []*policy.Role, declaredRoles map[string]b
 // guarded reports whether an operator of role r has the guard's limits:
 // it reaches subjects (a purpose, or a create, update, erase or lookup
 // permission), assigns people to caseloads, administers operators,
-// decides the persons' requests, or places legal holds on them.
+// decides the persons' requests, places legal holds on them, or queries
+// statistics.
 func guarded(r *policy.Role) bool {
 	return len(r.Purposes) > 0 || slices.ContainsFunc(r.Permissions, func(p policy.Permission) bool {
-		return p == policy.PermCreate || p == policy.PermUpdate || p == policy.PermErase || p == policy.PermLookup || p == policy.PermAssign || p == policy.PermOperators || p == policy.PermRights || p == policy.PermHold
+		return p == policy.PermCreate || p == policy.PermUpdate || p == policy.PermErase || p == policy.PermLookup || p == policy.PermAssign || p == policy.PermOperators || p == policy.PermRights || p == policy.PermHold || p == policy.PermStats
 	})
 }
 

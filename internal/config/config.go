@@ -25,6 +25,8 @@
 //	              # contact_cooling_off (how long a change of a contact address waits)
 //	rights:       # handler_role, restricted_readers, controller, dpo, authority
 //	signin:       # code (enabled, digits, valid_for, max_attempts, lock_for, per_contact_per_hour, per_origin_per_hour), sessions (idle, absolute), oidc (issuer, client_id, client_secret_file | client_secret_env, redirect_url, scopes, claim, field)
+//	statistics:   # k, epsilon (a query's default), budget (epsilon, period), dimensions (name → of: unit | field: F with band: 10y,
+//	              # by: year|month or values: [..] | event: created with by)
 //	schema:       # a list of fields: name, type, sensitivity, required, lookup, max_len, retention
 //	purposes:     # name → description, require_reason, step_up, step_up_window, step_up_group, fields (field → clear | deny | mask), updates,
 //	              # consent (off | required), consent_valid, consent_lasts, break_glass
@@ -130,6 +132,7 @@ import (
 
 	"github.com/coffre/coffre/internal/guard"
 	"github.com/coffre/coffre/internal/policy"
+	"github.com/coffre/coffre/internal/stats"
 )
 
 // Config is a validated configuration. Parse fills every field, applying the
@@ -204,6 +207,10 @@ type Config struct {
 	// Retention is the record's retention rule and the purge engine's
 	// settings.
 	Retention Retention
+	// Statistics declares the aggregate statistics: dimensions, minimum
+	// cell size, privacy budget (see [stats.Declaration]). Default: none
+	// declared; k 10, epsilon 0.1 a query, budget 1 per 30 days.
+	Statistics stats.Declaration
 	// Policy is the schema, purposes and roles.
 	Policy *policy.Policy
 	// Guard configures budgets and detectors (issue 4).

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math/big"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -18,7 +19,11 @@ import (
 	"github.com/coffre/coffre/internal/guard"
 	"github.com/coffre/coffre/internal/policy"
 	"github.com/coffre/coffre/internal/retention"
+	"github.com/coffre/coffre/internal/stats"
 )
+
+// defaultStatistics is the statistics section's default: no dimension.
+var defaultStatistics = stats.Declaration{K: 10, Epsilon: big.NewRat(1, 10), Budget: big.NewRat(1, 1), Period: 30 * 24 * time.Hour}
 
 func TestDemo(t *testing.T) {
 	cfg, err := Demo(nil)
@@ -29,8 +34,8 @@ func TestDemo(t *testing.T) {
 		t.Errorf("Source = %q, want %q", cfg.Source, "built-in demo")
 	}
 	pol := cfg.Policy
-	if len(pol.Fields) != 11 || len(pol.Purposes) != 10 || len(pol.Roles) != 9 {
-		t.Fatalf("demo has %d fields, %d purposes, %d roles; want 11, 10, 9", len(pol.Fields), len(pol.Purposes), len(pol.Roles))
+	if len(pol.Fields) != 11 || len(pol.Purposes) != 10 || len(pol.Roles) != 10 {
+		t.Fatalf("demo has %d fields, %d purposes, %d roles; want 11, 10, 10", len(pol.Fields), len(pol.Purposes), len(pol.Roles))
 	}
 
 	fields := []struct {
@@ -207,12 +212,13 @@ func TestValid(t *testing.T) {
 				Roots:   readPEM(t, "testdata/attestation_root.pem"),
 			},
 		},
-		Login:     Login{MaxFailures: 5, FailureWindow: 30 * time.Minute, LockFor: 0, PerOrigin: 12},
-		Partners:  Partners{Listen: "0.0.0.0:9444", Hosts: []string{"partners.example.org", "203.0.113.7", "2001:db8::7"}},
-		Metrics:   Metrics{Listen: "127.0.0.1:9090", Token: "0123456789abcdef0123456789abcdef"},
-		Notices:   Notices{ContactCoolingOff: 48 * time.Hour},
-		Signin:    validSignin,
-		Retention: defaultRetention,
+		Login:      Login{MaxFailures: 5, FailureWindow: 30 * time.Minute, LockFor: 0, PerOrigin: 12},
+		Partners:   Partners{Listen: "0.0.0.0:9444", Hosts: []string{"partners.example.org", "203.0.113.7", "2001:db8::7"}},
+		Metrics:    Metrics{Listen: "127.0.0.1:9090", Token: "0123456789abcdef0123456789abcdef"},
+		Notices:    Notices{ContactCoolingOff: 48 * time.Hour},
+		Signin:     validSignin,
+		Statistics: defaultStatistics,
+		Retention:  defaultRetention,
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("Load(%q)\n got %+v\nwant %+v", path, got, want)
@@ -342,6 +348,7 @@ func TestDefaults(t *testing.T) {
 		Partners:        Partners{Hosts: []string{"localhost", "127.0.0.1"}},
 		Notices:         Notices{ContactCoolingOff: 72 * time.Hour},
 		Signin:          defaultSignin,
+		Statistics:      defaultStatistics,
 		Retention:       defaultRetention,
 	}
 	if !reflect.DeepEqual(got, want) {
@@ -515,13 +522,14 @@ func TestEnvironment(t *testing.T) {
 		AuditMaxLag:     2 * time.Minute,
 		AuditWitnesses:  []string{"http://w1.example/add", "https://w2.example/add"},
 		// rp_name and login are not in all (TestEveryKeyHasAnOverride has them).
-		WebAuthn:  WebAuthn{RPID: "coffre.test", RPName: "Coffre", Origins: []string{"https://coffre.test", "http://eu.coffre.test:9000"}},
-		Login:     defaultLogin,
-		Partners:  Partners{Listen: ":9443", Hosts: []string{"partners.coffre.test", "10.0.0.5", "fd00::5"}},
-		Metrics:   Metrics{Listen: "127.0.0.1:9100", Token: metricsToken},
-		Notices:   Notices{ContactCoolingOff: 72 * time.Hour},
-		Signin:    defaultSignin,
-		Retention: defaultRetention,
+		WebAuthn:   WebAuthn{RPID: "coffre.test", RPName: "Coffre", Origins: []string{"https://coffre.test", "http://eu.coffre.test:9000"}},
+		Login:      defaultLogin,
+		Partners:   Partners{Listen: ":9443", Hosts: []string{"partners.coffre.test", "10.0.0.5", "fd00::5"}},
+		Metrics:    Metrics{Listen: "127.0.0.1:9100", Token: metricsToken},
+		Notices:    Notices{ContactCoolingOff: 72 * time.Hour},
+		Signin:     defaultSignin,
+		Statistics: defaultStatistics,
+		Retention:  defaultRetention,
 	}
 	defaults := Config{
 		Store:           "sqlite:./coffre-data/coffre.db",
@@ -540,6 +548,7 @@ func TestEnvironment(t *testing.T) {
 		Partners:        Partners{Hosts: []string{"localhost", "127.0.0.1"}},
 		Notices:         Notices{ContactCoolingOff: 72 * time.Hour},
 		Signin:          defaultSignin,
+		Statistics:      defaultStatistics,
 		Retention:       defaultRetention,
 	}
 	with := func(c Config, f func(*Config)) Config { f(&c); return c }
@@ -806,6 +815,10 @@ func TestGuardDemo(t *testing.T) {
 		UntrustedPerDay: 5, MissesPerHour: 5, VelocitySubjects: 8, VelocityWindow: 10 * time.Minute, EnumerationRun: 10,
 		UpdatesPerHour: 15, UpdatesPerDay: 40, ErasuresPerDay: 5, Hours: mustHours(t, "mon-fri 07:00-20:00"), HardMargin: 5,
 	}
+	// A stats query is an access: the analyst's rate, hours and margin.
+	analyst := admin
+	analyst.Rate, analyst.Burst, analyst.HardMargin = 1, 5, 5
+	analyst.OperatorsPerDay, analyst.RolesPerDay, analyst.FactorResetsPerDay, analyst.PartnersPerDay, analyst.AdminBurstPerHour = 3, 5, 3, 1, 5
 	// The roles that neither reach people nor administer (security-officer,
 	// auditor) have no entry.
 	checkGuard(t, cfg.Guard, "Europe/Paris", Guard{
@@ -813,6 +826,7 @@ func TestGuardDemo(t *testing.T) {
 		TrustedNetworks: prefixes(t, "127.0.0.0/8", "::1/128", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"),
 		Roles: map[string]guard.Limits{
 			"caseworker": caseworker, "hr-officer": hr, "supervisor": supervisor, "support": support, "partner": partner, "admin": admin, "dpo": dpo,
+			"analyst": analyst,
 		},
 	})
 }

@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -24,7 +25,7 @@ func keyPatterns(t reflect.Type, path string) []string {
 	case t == reflect.TypeFor[schemaFile]():
 		return keyPatterns(reflect.TypeFor[fieldFile](), path+".<field>")
 	case t.Kind() == reflect.Slice: // named[T]
-		placeholder := map[string]string{"purposes": "<purpose>", "roles": "<role>", "fields": "<field>"}
+		placeholder := map[string]string{"purposes": "<purpose>", "roles": "<role>", "fields": "<field>", "dimensions": "<dimension>"}
 		last := path[strings.LastIndex(path, ".")+1:]
 		val, _ := t.Elem().FieldByName("Val")
 		return keyPatterns(val.Type, path+"."+placeholder[last])
@@ -117,6 +118,9 @@ func TestEveryKeyHasAnOverride(t *testing.T) {
 		"roles.<role>.purposes": "case-handling, other", "roles.<role>.permissions": "lookup,create", "roles.<role>.mfa": "totp", "roles.<role>.partner": "true",
 		"rights.handler_role": "clerk", "rights.restricted_readers": "caseworker,clerk", "rights.controller": "Académie de Lyon, 92 rue de Marseille, Lyon",
 		"rights.dpo": "dpo@ac-lyon.example", "rights.authority": "CNIL, www.cnil.fr",
+		"statistics.k": "5", "statistics.epsilon": "0.25", "statistics.budget.epsilon": "3", "statistics.budget.period": "7d",
+		"statistics.dimensions.<dimension>.field": "left_on", "statistics.dimensions.<dimension>.band": "5y",
+		"statistics.dimensions.<dimension>.by": "month", "statistics.dimensions.<dimension>.values": "a,b",
 		"guard.timezone": "UTC", "guard.trusted_networks": "10.0.0.0/8", "guard.trusted_proxies": "10.0.0.1/32", "guard.two_approvers_over": "50", "guard.approver_min_age": "48h",
 	}
 	for k, v := range limits {
@@ -130,13 +134,20 @@ func TestEveryKeyHasAnOverride(t *testing.T) {
 		"purposes.<purpose>.consent_valid": "COFFRE_PURPOSES_CASE_HANDLING_CONSENT=required",
 		"purposes.<purpose>.consent_lasts": "COFFRE_PURPOSES_CASE_HANDLING_CONSENT=required",
 		"purposes.<purpose>.break_glass":   "COFFRE_PURPOSES_CASE_HANDLING_CONSENT=required\nCOFFRE_PURPOSES_CASE_HANDLING_STEP_UP=any"}
-	names := strings.NewReplacer("<field>", "notes", "<purpose>", "case-handling", "<role>", "caseworker")
+	names := strings.NewReplacer("<field>", "notes", "<purpose>", "case-handling", "<role>", "caseworker", "<dimension>", "d")
+	// A dimension is one of of: unit, field or event: created, each with
+	// one valid value, so a variable cannot change one without making the
+	// dimension two kinds at once.
+	noSample := []string{"statistics.dimensions.<dimension>.of", "statistics.dimensions.<dimension>.event"}
 
 	keys := keyPatterns(reflect.TypeFor[file](), "")
 	if len(keys) < 70 {
 		t.Fatalf("found %d keys, want at least 70: %q", len(keys), keys)
 	}
 	for _, key := range keys {
+		if slices.Contains(noSample, key) {
+			continue
+		}
 		value, ok := samples[key]
 		if !ok {
 			t.Errorf("key %s has no sample value: add one to this test", key)
@@ -199,6 +210,20 @@ func TestEveryKeyHasAnOverride(t *testing.T) {
 			}
 			base = strings.NewReplacer("sensitivity: contact}", "sensitivity: contact, lookup: true}", "sensitivity: identity}", "sensitivity: identity, lookup: true}").Replace(base)
 			base += "signin: {oidc: {issuer: https://idp.example, client_id: c, " + sec + ", redirect_url: https://c.example/v1/me/oidc/callback, claim: email, field: phone}}\n"
+		}
+		if strings.HasPrefix(key, "statistics.dimensions.") {
+			// A date field by year, or a text field's categories.
+			base = strings.Replace(base, "schema:\n", "schema:\n  - {name: born_on, type: date, sensitivity: identity}\n  - {name: left_on, type: date, sensitivity: identity}\n", 1)
+			d := "{field: born_on, by: year}"
+			switch key {
+			case "statistics.dimensions.<dimension>.band":
+				d = "{field: born_on, band: 10y}"
+			case "statistics.dimensions.<dimension>.by":
+				d = "{event: created, by: year}"
+			case "statistics.dimensions.<dimension>.values":
+				d = "{field: notes, values: [a]}"
+			}
+			base += "statistics: {dimensions: {d: " + d + "}}\n"
 		}
 		before, err := Parse("base.yaml", []byte(base), environ)
 		if err != nil {

@@ -163,6 +163,7 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, a *identity.Actor,
 	case isConsent(err, &e):
 	case rightsError(err, &e): // the persons' rights, restriction and blocks
 	case holdError(err, &e): // legal holds
+	case statsError(w, err, &e): // statistics: budget, stale counters
 	case errors.As(err, &fe):
 		// A field name and a fixed reason (FieldError never holds the value).
 		e = apiError{http.StatusBadRequest, "invalid_field", fe.Error(), "correct the field and send the request again"}

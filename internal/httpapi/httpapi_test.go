@@ -186,7 +186,8 @@ func newEnvOpts(t *testing.T, o envOptions) *env {
 	}
 	r := cfg.Rights
 	v := vault.New(vault.Config{Store: st, Keys: keys, Policy: cfg.Policy, Now: clk.Now, Logger: logger, ReasonMaxLen: reasonMax, Guard: o.guard, ContactCoolingOff: o.coolingOff,
-		Rights: &vault.Rights{HandlerRole: r.HandlerRole, RestrictedReaders: r.RestrictedReaders, Contacts: rights.Contacts{Controller: r.Controller, DPO: r.DPO, Authority: r.Authority}}})
+		Rights: &vault.Rights{HandlerRole: r.HandlerRole, RestrictedReaders: r.RestrictedReaders, Contacts: rights.Contacts{Controller: r.Controller, DPO: r.DPO, Authority: r.Authority}},
+		Stats:  &cfg.Statistics})
 	wa, err := webauthn.New(&webauthn.Config{RPID: rpID, RPDisplayName: "Coffre", RPOrigins: []string{rpOrigin}})
 	if err != nil {
 		t.Fatalf("webauthn.New: %v", err)

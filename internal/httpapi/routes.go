@@ -194,6 +194,7 @@ func (s *Server) routes() []Route {
 		{Method: "POST", Path: "/v1/subjects/{id}/holds", Access: perm(policy.PermHold), Doc: "place a legal hold on a subject, with a reason: no erasure nor purge until lifted", op: s.placeHold, audit: "hold.place"},
 		{Method: "GET", Path: "/v1/subjects/{id}/holds", Access: perm(policy.PermHold), Doc: "a subject's legal holds, in force or lifted, with their reasons", op: s.listHolds, audit: "hold.list"},
 		{Method: "POST", Path: "/v1/holds/{id}/lift", Access: perm(policy.PermHold), Doc: "lift a legal hold, with a reason", op: s.liftHold, audit: "hold.lift"},
+		{Method: "POST", Path: "/v1/stats", Access: perm(policy.PermStats), Doc: "aggregate counts over the declared dimensions only: noised, no group under k; spends the analyst's privacy budget, and says what remains", op: s.statsQuery, audit: "stats"},
 		{Method: "POST", Path: "/v1/incidents", Access: perm(policy.PermIncidents), Doc: "open an incident: awareness, nature, scope; starts the GDPR and NIS2 clocks", op: s.openIncident, audit: "incident.open"},
 		{Method: "GET", Path: "/v1/incidents", Access: perm(policy.PermIncidents), Doc: "the breach register: every incident, notified or not", op: s.listIncidents, audit: "incident.list"},
 		{Method: "GET", Path: "/v1/incidents/{id}", Access: perm(policy.PermIncidents), Doc: "one incident: scope, clocks, impact counts, timeline", op: s.getIncident, audit: "incident.show"},

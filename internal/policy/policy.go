@@ -225,10 +225,11 @@ const (
 	PermAssign    Permission = "assign"    // assign people to other operators' caseloads in one's unit
 	PermRights    Permission = "rights"    // decide the persons' requests (the handler role of config rights.handler_role)
 	PermHold      Permission = "hold"      // place and lift legal holds
+	PermStats     Permission = "stats"     // aggregate statistics: noised counts of declared dimensions, never a record
 )
 
 // Permissions lists every valid [Permission].
-var Permissions = []Permission{PermCreate, PermUpdate, PermErase, PermLookup, PermImport, PermOperators, PermAudit, PermSecurity, PermSeal, PermIncidents, PermSupervise, PermAssign, PermRights, PermHold}
+var Permissions = []Permission{PermCreate, PermUpdate, PermErase, PermLookup, PermImport, PermOperators, PermAudit, PermSecurity, PermSeal, PermIncidents, PermSupervise, PermAssign, PermRights, PermHold, PermStats}
 
 // Role is a set of purposes an operator may declare and permissions.
 type Role struct {

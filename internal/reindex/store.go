@@ -57,7 +57,8 @@ type Index interface {
 	// PutBlindKey inserts g, or replaces the row of its generation.
 	PutBlindKey(ctx context.Context, g Gen) error
 	// LiveSubjects returns up to limit subjects with a seq above after,
-	// by seq, with their keys and fields; erased subjects are skipped.
+	// by seq, with their keys, fields, creation time and canary flag;
+	// erased subjects are skipped.
 	LiveSubjects(ctx context.Context, after int64, limit int) ([]*subject.Row, error)
 	// AddIndexes adds generation gen's entries hashes for the subject of
 	// seq, skipping those already there, if the subject's fields are

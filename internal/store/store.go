@@ -6,7 +6,8 @@
 // and wrapped keys in rotate, blind-index generations in reindex, consent requests in consent,
 // pending contact changes in contact, the persons' requests and the limits on their records in
 // rights, persons' one-time codes and sessions in subjectauth, incidents
-// and their timelines in incident, legal holds in hold). Helpers take the narrow interface they
+// and their timelines in incident, legal holds in hold, statistics' cell counters and
+// privacy budgets in stats). Helpers take the narrow interface they
 // use; only the stores implement all of Tx.
 //
 // Implementations: package store/sqlite (embedded default) and
@@ -31,6 +32,7 @@ import (
 	"github.com/coffre/coffre/internal/rights"
 	"github.com/coffre/coffre/internal/rotate"
 	"github.com/coffre/coffre/internal/seal"
+	"github.com/coffre/coffre/internal/stats"
 	"github.com/coffre/coffre/internal/subject"
 	"github.com/coffre/coffre/internal/subjectauth"
 )
@@ -108,4 +110,6 @@ type Tx interface {
 	subjectauth.Store
 	incident.Store
 	hold.Store
+	stats.Counters
+	stats.Budgets
 }

@@ -278,6 +278,9 @@ func (v *Vault) CommitImport(ctx context.Context, b *ImportBatch) (ids []string,
 					return c, err
 				}
 			}
+			if err := v.countLive(ctx, tx, b.cells(c.written)); err != nil {
+				return c, err
+			}
 			e := audit.Entry{Time: b.now, Actor: b.actor.ID, Action: "import", Decision: "allow", Origin: b.actor.Origin,
 				Reason: fmt.Sprintf("%d subjects created", len(c.written))}
 			return c, tx.AppendAudit(ctx, &e)
@@ -290,6 +293,21 @@ func (v *Vault) CommitImport(ctx context.Context, b *ImportBatch) (ids []string,
 		return nil, nil, unavailable(err)
 	}
 	return res.written, append(append([]RowError(nil), b.failed...), res.conflicts...), nil
+}
+
+// cells counts the statistics cells of the batch's records written.
+func (b *ImportBatch) cells(written []string) map[string]int64 {
+	ids := make(map[string]bool, len(written))
+	for _, id := range written {
+		ids[id] = true
+	}
+	deltas := map[string]int64{}
+	for _, s := range b.sealed {
+		if s != nil && s.cell != "" && ids[s.row.ID] {
+			deltas[s.cell]++
+		}
+	}
+	return deltas
 }
 
 // importCaseworkers resolves the caseworkers the rows name, by username:

@@ -240,6 +240,11 @@ func (v *Vault) purge(ctx context.Context, tx store.Tx, ids []string, now time.T
 			return p, err
 		}
 		if d.record {
+			// Counted in the retained aggregates, then out of the live
+			// ones by the erasure, in this transaction: once.
+			if err := v.FoldRetained(ctx, tx, row, nil); err != nil {
+				return p, err
+			}
 			if err := v.eraseRow(ctx, tx, system, row, now); err != nil {
 				return p, err
 			}

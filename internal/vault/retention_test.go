@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/coffre/coffre/internal/stats"
 	"github.com/coffre/coffre/internal/store"
 	"github.com/coffre/coffre/internal/synth"
 	"github.com/coffre/coffre/internal/vault"
@@ -132,6 +133,23 @@ func TestRetentionPurge(t *testing.T) {
 	}
 	if n := left(held); n != len(hashes[held]) {
 		t.Errorf("the held record has %d of its %d lookup entries", n, len(hashes[held]))
+	}
+	// The two records purged are in the retained aggregates, once; the
+	// two that stay are live.
+	for set, want := range map[string]int64{stats.Retained: 2, stats.Live: 2} {
+		var total int64
+		if err := e.store.View(ctx, func(ctx context.Context, tx store.Tx) error {
+			cells, err := tx.Counts(ctx, set)
+			for _, c := range cells {
+				total += c
+			}
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if total != want {
+			t.Errorf("%s aggregates count %d records, want %d", set, total, want)
+		}
 	}
 
 	es := auditEntries(t, e.store)[before:]

@@ -81,7 +81,8 @@ func newRightsEnv(t *testing.T) *rightsEnv {
 		Guard:     &vault.Guard{Limits: cfg.Guard.Roles, Location: cfg.Guard.Location, Trusted: func(o string) bool { return strings.HasPrefix(o, "10.") }},
 		Notices:   &vault.Notices{Contacts: cfg.Notices.Contacts, Language: "fr"},
 		Rights:    &vault.Rights{HandlerRole: r.HandlerRole, RestrictedReaders: r.RestrictedReaders, Contacts: rights.Contacts{Controller: r.Controller, DPO: r.DPO, Authority: r.Authority}},
-		Retention: &vault.Retention{Record: cfg.Retention.Record, Activity: cfg.Retention.Activity}})
+		Retention: &vault.Retention{Record: cfg.Retention.Record, Activity: cfg.Retention.Activity},
+		Stats:     &cfg.Statistics})
 	err = st.Update(ctx, func(ctx context.Context, tx store.Tx) error {
 		for _, a := range []identity.Actor{e.dpo, e.cw, e.other, e.hr, e.pt} {
 			if err := tx.PutOperator(ctx, &identity.Operator{ID: a.ID, Username: a.ID, PasswordHash: "x", Role: a.Role, Unit: a.Unit, Created: e.clock.Now()}); err != nil {

@@ -27,6 +27,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -40,6 +41,7 @@ import (
 	"github.com/coffre/coffre/internal/policy"
 	"github.com/coffre/coffre/internal/public"
 	"github.com/coffre/coffre/internal/rights"
+	"github.com/coffre/coffre/internal/stats"
 	"github.com/coffre/coffre/internal/store"
 	"github.com/coffre/coffre/internal/subject"
 	"github.com/coffre/coffre/internal/subjectid"
@@ -73,6 +75,12 @@ type Vault struct {
 	retain    Retention
 	activity  map[string]bool
 	ruleDates []string
+	// stats declares the statistics (nil or empty: none), whose cell
+	// counters every change to a record keeps (stats.go);
+	// statsCurrent remembers that the store's counters are of it.
+	stats        *stats.Declaration
+	statFields   []string // stats.Fields()
+	statsCurrent atomic.Bool
 }
 
 // Config wires a Vault. Store, Keys and Policy are required.
@@ -111,6 +119,10 @@ type Config struct {
 	// Retention is the record's retention rule and the purposes whose
 	// reads are activity (nil: none).
 	Retention *Retention
+	// Stats declares the aggregate statistics: their dimensions, whose
+	// anonymous cell counters every change to a record keeps, the
+	// minimum cell size and the privacy budget (nil: none).
+	Stats *stats.Declaration
 }
 
 // New returns a Vault.
@@ -141,6 +153,9 @@ func New(c Config) *Vault {
 		v.activity[p] = true
 	}
 	v.ruleDates = ruleDates(c.Policy, v.retain.Record)
+	if c.Stats.Enabled() {
+		v.stats, v.statFields = c.Stats, c.Stats.Fields()
+	}
 	if v.now == nil {
 		v.now = time.Now
 	}
@@ -642,6 +657,8 @@ type sealed struct {
 	row *subject.Row
 	entries
 	in map[string]string // the fields given, by name (nil once an import batch holds it)
+	// cell is the record's statistics cell ("" when none are declared).
+	cell string
 }
 
 // entries are a subject's blind index entries under the generations a
@@ -762,7 +779,23 @@ func (v *Vault) seal(blind *envelope.Blind, id, unit string, fields map[string]s
 		}
 	}
 	s.row.Fields = b
+	if v.stats.Enabled() {
+		s.cell = v.CellOf(s.row, v.dimensionValues(fields))
+	}
 	return s, nil
+}
+
+// dimensionValues returns the fields the statistics' dimensions read,
+// canonical as stored.
+func (v *Vault) dimensionValues(fields map[string]string) map[string]string {
+	out := map[string]string{}
+	for _, name := range v.statFields {
+		if val, ok := fields[name]; ok {
+			f, _ := v.pol.Field(name)
+			out[name] = value.Canonical(f.Type, val)
+		}
+	}
+	return out
 }
 
 // put stores a sealed subject in tx: its active generation's index
@@ -973,6 +1006,9 @@ func (v *Vault) Create(ctx context.Context, a identity.Actor, unit string, field
 		if err := v.put(ctx, tx, s); err != nil {
 			return "", err
 		}
+		if err := v.countLive(ctx, tx, map[string]int64{s.cell: 1}); err != nil {
+			return "", err
+		}
 		e.Subject = s.row.ID
 		return s.row.ID, nil
 	}
@@ -1121,6 +1157,20 @@ func (v *Vault) change(ctx context.Context, tx store.Tx, row *subject.Row, chang
 	if err != nil {
 		return err
 	}
+	before, after, err := v.changedCell(row, func(name string) (string, bool, error) {
+		ct, ok := cts[name]
+		if !ok {
+			return "", false, nil
+		}
+		pt, err := dk.Open(name, ct)
+		return string(pt), true, err
+	}, changes)
+	if err != nil {
+		return err
+	}
+	if err := v.countLive(ctx, tx, moveCell(before, after)); err != nil {
+		return err
+	}
 	reindex := false
 	for name, val := range changes {
 		f, _ := v.pol.Field(name)
@@ -1216,6 +1266,14 @@ func (v *Vault) eraseRow(ctx context.Context, tx store.Tx, a identity.Actor, row
 	}
 	e, err := v.rowEntries(v.keys.Blind(), row)
 	if err != nil {
+		return err
+	}
+	// Out of the live cells while its key can still open its fields.
+	cell, err := v.rowCell(row)
+	if err != nil {
+		return err
+	}
+	if err := v.countLive(ctx, tx, map[string]int64{cell: -1}); err != nil {
 		return err
 	}
 	// The row first: see change.

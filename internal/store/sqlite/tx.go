@@ -249,6 +249,15 @@ var queries = map[string]string{
 	"appendEvent": `INSERT INTO incident_events (incident, seq, at, actor, kind, detail, audit)
 		SELECT ?1, coalesce(max(seq), 0) + 1, ?2, ?3, ?4, ?5, ?6 FROM incident_events WHERE incident = ?1 RETURNING seq`,
 	"events": `SELECT incident, seq, at, actor, kind, detail, audit FROM incident_events WHERE incident = ? ORDER BY seq`,
+	// Statistics (stats.go).
+	"addCount":      `INSERT INTO stat_cells (cellset, cell, count) VALUES (?1, ?2, ?3) ON CONFLICT (cellset, cell) DO UPDATE SET count = count + ?3`,
+	"counts":        `SELECT cell, count FROM stat_cells WHERE cellset = ?`,
+	"clearCounts":   `DELETE FROM stat_cells WHERE cellset = ?`,
+	"countsVersion": `SELECT version FROM stat_version`,
+	"setVersion":    `INSERT INTO stat_version (one, version) VALUES (1, ?) ON CONFLICT (one) DO UPDATE SET version = excluded.version`,
+	"openBudget":    `INSERT INTO stat_budgets (analyst, period, spent) VALUES (?, ?, 0) ON CONFLICT DO NOTHING`,
+	"spendBudget":   `UPDATE stat_budgets SET spent = spent + ?3 WHERE analyst = ?1 AND period = ?2 AND spent + ?3 <= ?4 RETURNING spent`,
+	"budgetSpent":   `SELECT spent FROM stat_budgets WHERE analyst = ? AND period = ?`,
 }
 
 type stmts struct {

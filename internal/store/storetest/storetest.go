@@ -70,6 +70,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Incidents", incidents},
 		{"LegalHolds", legalHolds},
 		{"SubjectActivity", subjectActivity},
+		{"StatCounters", statCounters},
+		{"StatBudgets", statBudgets},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
