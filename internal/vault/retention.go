@@ -220,6 +220,17 @@ func (v *Vault) purge(ctx context.Context, tx store.Tx, ids []string, now time.T
 	var p Purged
 	dropped := map[string]bool{}
 	system := identity.Actor{ID: purgeActor, Origin: purgeOrigin}
+	// A record shredded while the statistics' counters are stale would
+	// be lost from the retained aggregates for good: none is, until the
+	// counters are rebuilt.
+	if v.stats.Enabled() {
+		switch ok, err := v.countsCurrent(ctx, tx, 0); {
+		case err != nil:
+			return p, err
+		case !ok:
+			return p, ErrStatsStale
+		}
+	}
 	for _, id := range ids {
 		row, err := tx.GetSubject(ctx, id)
 		if err != nil {
