@@ -13,7 +13,7 @@
 //	data_dir: ./coffre-data
 //	root_key_file: ./coffre-data/root.key   # dev/demo: root key in a 0600 file
 //	sessions: {idle: 30m, absolute: 12h, login_token: 5m, step_up: 5m}   # Go durations
-//	limits: {max_body_bytes: 65536, reason_max_len: 200}
+//	limits: {max_body_bytes: 65536, reason_max_len: 200, reason_pattern: "[A-Z]+-[0-9]+"}   # pattern: optional, what a typed reason begins with
 //	audit: {max_lag: 30s, witnesses: [https://witness.example.org/add]}
 //	webauthn:     # rp_id, rp_name, origins, attestation (aaguids, roots)
 //	login:        # max_failures, failure_window, lock_for, per_origin_per_minute
@@ -121,6 +121,7 @@ import (
 	"io"
 	"net/netip"
 	"os"
+	"regexp"
 	"strings"
 	"sync"
 	"time"
@@ -170,6 +171,12 @@ type Config struct {
 	// ReasonMaxLen bounds the Coffre-Reason header, between 1 and 4096
 	// bytes. Default 200.
 	ReasonMaxLen int
+	// ReasonPattern, when limits.reason_pattern is set, is what every
+	// typed reason that is not empty begins with (a ticket id): the
+	// pattern anchored at the start; ReasonPatternText the pattern as
+	// written. Nil: no pattern.
+	ReasonPattern     *regexp.Regexp
+	ReasonPatternText string
 	// AuditWitnesses are URLs every new audit checkpoint is POSTed to.
 	AuditWitnesses []string
 	// AuditMaxLag is how far behind the audit integrator may fall (age of
@@ -511,7 +518,9 @@ const (
 	minBodyBytes    = 1024
 	maxBodyBytes    = 16 << 20
 	maxReasonMaxLen = 4096
-	maxFieldLen     = 1 << 20
+	// maxReasonPattern bounds limits.reason_pattern, in bytes.
+	maxReasonPattern = 256
+	maxFieldLen      = 1 << 20
 	// sessions.step_up
 	minStepUp = 30 * time.Second
 	maxStepUp = time.Hour

@@ -25,6 +25,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -54,13 +55,17 @@ type Vault struct {
 	now       func() time.Time
 	log       *slog.Logger
 	reasonMax int
-	visible   map[string][]string // purpose → fields it shows, schema order
-	byName    []policy.Field      // the schema's fields sorted by name (the sealed blob's order)
-	guard     *Guard
-	lims      map[string]*guard.Limits // the guard's limits by role, read-only
-	memo      *guard.Memo
-	stepUpFor time.Duration
-	notices   Notices
+	// reasonPattern, when set, is what a typed reason begins with
+	// (Config.ReasonPattern), reasonPatternText as configured.
+	reasonPattern     *regexp.Regexp
+	reasonPatternText string
+	visible           map[string][]string // purpose → fields it shows, schema order
+	byName            []policy.Field      // the schema's fields sorted by name (the sealed blob's order)
+	guard             *Guard
+	lims              map[string]*guard.Limits // the guard's limits by role, read-only
+	memo              *guard.Memo
+	stepUpFor         time.Duration
+	notices           Notices
 	// noticesOff: no notice is queued (Config.Notices.Off).
 	noticesOff bool
 	queued     func()
@@ -81,6 +86,12 @@ type Config struct {
 	Logger *slog.Logger
 	// ReasonMaxLen caps Coffre-Reason in bytes (default 200).
 	ReasonMaxLen int
+	// ReasonPattern, when set, is what every typed reason that is not
+	// empty begins with, such as a ticket id (limits.reason_pattern,
+	// anchored at the start by package config); ReasonPatternText is
+	// the pattern as configured, for the refusal's hint.
+	ReasonPattern     *regexp.Regexp
+	ReasonPatternText string
 	// Guard enables budgets and detectors (nil: no guard).
 	Guard *Guard
 	// StepUpFor is the step-up window of a purpose that sets none
@@ -106,7 +117,7 @@ type Config struct {
 
 // New returns a Vault.
 func New(c Config) *Vault {
-	v := &Vault{store: c.Store, keys: c.Keys, pol: c.Policy, now: c.Now, log: c.Logger, reasonMax: c.ReasonMaxLen, visible: map[string][]string{}, guard: c.Guard, memo: &guard.Memo{}, stepUpFor: c.StepUpFor,
+	v := &Vault{store: c.Store, keys: c.Keys, pol: c.Policy, now: c.Now, log: c.Logger, reasonMax: c.ReasonMaxLen, reasonPattern: c.ReasonPattern, reasonPatternText: c.ReasonPatternText, visible: map[string][]string{}, guard: c.Guard, memo: &guard.Memo{}, stepUpFor: c.StepUpFor,
 		coolingOff: c.ContactCoolingOff}
 	if v.coolingOff <= 0 {
 		v.coolingOff = DefaultContactCoolingOff
@@ -308,7 +319,7 @@ func cutUTF8(s string, n int) string {
 // public): field, purpose, role and unit names and limits, never a stored
 // value or a store's message. Policy errors formatted into them name
 // configuration entries only.
-func invalid(format string, args ...any) error {
+func invalid(format string, args ...any) *public.Error {
 	return public.Errorf(access.ErrInvalid, "invalid input: "+format, args...)
 }
 
@@ -372,8 +383,14 @@ func (v *Vault) read(ctx context.Context, a identity.Actor, id, purposeName, rea
 	case !subjectid.Valid(id):
 		return nil, invalid("malformed subject id")
 	}
+	if err := v.checkReason(reason); err != nil {
+		return nil, v.deny(ctx, a, entry, err)
+	}
 	if breakGlass {
 		why = strings.TrimSpace(why)
+		if err := v.checkEmergency(why); err != nil {
+			return nil, v.deny(ctx, a, entry, err)
+		}
 		if why == "" {
 			return nil, v.deny(ctx, a, entry, public.Errorf(access.ErrReasonRequired, "a break-glass read needs a reason: say what the emergency is").
 				WithHint("send Coffre-Break-Glass: <the emergency>, or read without it to ask the person's consent"))
@@ -542,6 +559,9 @@ func (v *Vault) Lookup(ctx context.Context, a identity.Actor, purposeName, reaso
 		return "", v.deny(ctx, a, entry, err)
 	}
 	if err := v.can(a, policy.PermLookup); err != nil {
+		return "", v.deny(ctx, a, entry, err)
+	}
+	if err := v.checkReason(reason); err != nil {
 		return "", v.deny(ctx, a, entry, err)
 	}
 	pu, err := v.purpose(a, purposeName, reason)
@@ -991,6 +1011,9 @@ func (v *Vault) Update(ctx context.Context, a identity.Actor, id, purposeName, r
 	if err := v.can(a, policy.PermUpdate); err != nil {
 		return Updated{}, v.deny(ctx, a, entry, err)
 	}
+	if err := v.checkReason(reason); err != nil {
+		return Updated{}, v.deny(ctx, a, entry, err)
+	}
 	pu, err := v.purpose(a, purposeName, reason)
 	if err != nil {
 		return Updated{}, v.deny(ctx, a, entry, err)
@@ -1158,8 +1181,8 @@ func (v *Vault) Erase(ctx context.Context, a identity.Actor, id, reason string) 
 		entry.Subject = ""
 		return v.deny(ctx, a, entry, invalid("malformed subject id"))
 	}
-	if len(reason) > v.reasonMax {
-		return v.deny(ctx, a, entry, invalid("reason longer than %d bytes", v.reasonMax))
+	if err := v.checkReason(reason); err != nil {
+		return v.deny(ctx, a, entry, err)
 	}
 	if err := v.can(a, policy.PermErase); err != nil {
 		return v.deny(ctx, a, entry, err)
