@@ -97,6 +97,13 @@ type Summary struct {
 	// own acts and the sign-in steps that name them.
 	Operator string `json:"operator,omitempty"`
 	Origin   string `json:"origin,omitempty"`
+	// Reason is the reason the operator typed, when the leaf holds it
+	// sealed under the person's data key (leaf v2), opened for them: the
+	// leaf's ciphertext is proved, its opening is the server's reading
+	// (a verifier without the key cannot check it). ReasonErased: the
+	// leaf's reason cannot be read (the key is gone, or it was not kept).
+	Reason       string `json:"reason,omitempty"`
+	ReasonErased bool   `json:"reason_erased,omitempty"`
 }
 
 // Values of Summary.By.
@@ -389,6 +396,8 @@ func (s *Summary) differs(e *audit.Entry, subject string) string {
 		return "origin"
 	case (s.By == ByYou) != (e.Actor == audit.SubjectActor(subject)):
 		return "actor"
+	case s.Reason != "" && len(e.SealedReason) == 0, s.ReasonErased && len(e.SealedReason) == 0 && !e.ReasonDropped:
+		return "reason"
 	}
 	return ""
 }

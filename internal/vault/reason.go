@@ -1,9 +1,17 @@
 package vault
 
 import (
+	"context"
+	"errors"
+	"fmt"
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/coffre/coffre/internal/audit"
+	"github.com/coffre/coffre/internal/envelope"
+	"github.com/coffre/coffre/internal/store"
+	"github.com/coffre/coffre/internal/subject"
 )
 
 // checkReason is the one check of a reason an operator typed, on every
@@ -43,4 +51,83 @@ func (v *Vault) checkEmergency(why string) error {
 			WithHint("say what the emergency is in one line of printable text")
 	}
 	return nil
+}
+
+// typedReason reports whether an entry of action carries the reason an
+// operator typed (Coffre-Reason), rather than ids Coffre writes there
+// (a hold's, a request's): those are the reasons sealed.
+func typedReason(action string) bool {
+	switch action {
+	case "read", "lookup", "update", "erase":
+		return true
+	}
+	return false
+}
+
+// sealReason seals the typed reason of e, an entry naming a subject,
+// under that subject's data key, in the access's own transaction, so
+// that the leaf holds only its ciphertext (leaf v2, package audit): an
+// erasure of the person makes it unreadable without changing a hash.
+// row is the subject's row when the caller read it already (nil: read
+// here). A subject that has no data key (unknown, or erased) keeps no
+// reason (audit.DropReason). It returns the data key it opened (nil if
+// none), which the read path reuses to open the fields once the entry is
+// durable. An entry with no subject, or no typed reason, is left as it is.
+func (v *Vault) sealReason(ctx context.Context, tx subject.Rows, e *audit.Entry, row *subject.Row) (*envelope.DataKey, error) {
+	if e.Reason == "" || e.Subject == "" || !typedReason(e.Action) {
+		return nil, nil
+	}
+	if row == nil || row.ID != e.Subject {
+		r, err := tx.GetSubject(ctx, e.Subject)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			row = nil
+		case err != nil:
+			return nil, fmt.Errorf("seal reason: %w", err)
+		default:
+			row = r
+		}
+	}
+	if row == nil || row.Erased || row.DEK == nil {
+		audit.DropReason(e)
+		return nil, nil
+	}
+	dk, err := v.keys.OpenDEK(row.ID, row.DEKVersion, row.DEK)
+	if err != nil {
+		return nil, fmt.Errorf("seal reason: open data key of %s: %w", row.ID, err)
+	}
+	audit.SealReason(dk, e)
+	return dk, nil
+}
+
+// rowOf is the subject row an access's value holds, if any.
+func rowOf(val any) *subject.Row {
+	switch x := val.(type) {
+	case *subject.Row:
+		return x
+	case *readResult:
+		if x != nil {
+			return x.row
+		}
+	}
+	return nil
+}
+
+// openReasons opens, in tx, the sealed reasons of es with their subjects'
+// data keys; the reason of an erased subject stays unreadable
+// (audit.Entry.ReasonErased). The views of the log (GET
+// /v1/audit/entries, evidence) call it; nothing is written.
+func (v *Vault) openReasons(ctx context.Context, tx subject.Rows, es []audit.Entry) error {
+	return audit.OpenReasons(es, func(id string) (*envelope.DataKey, error) {
+		row, err := tx.GetSubject(ctx, id)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			return nil, nil
+		case err != nil:
+			return nil, err
+		case row.Erased || row.DEK == nil:
+			return nil, nil
+		}
+		return v.keys.OpenDEK(row.ID, row.DEKVersion, row.DEK)
+	})
 }

@@ -278,6 +278,9 @@ func (v *Vault) deny(ctx context.Context, a identity.Actor, e audit.Entry, cause
 	e.Decision, e.Time, e.Reason = "deny:"+errorCode(cause), now.UTC(), cutUTF8(e.Reason, v.reasonMax)
 	locked, err := update(ctx, v.store, func(ctx context.Context, tx store.Tx) (bool, error) {
 		e := e
+		if _, err := v.sealReason(ctx, tx, &e, nil); err != nil {
+			return false, err
+		}
 		var g *guardRun
 		if !errors.Is(cause, access.ErrStepUpRequired) {
 			var err error
@@ -475,7 +478,7 @@ func (v *Vault) read(ctx context.Context, a identity.Actor, id, purposeName, rea
 	if c := res.val.request; c != nil {
 		return nil, &ConsentPending{Request: *c, New: res.val.opened}
 	}
-	out, err := v.view(res.val.row, pu, fields, res.seq)
+	out, err := v.view(res.val.row, pu, fields, res.seq, res.dk)
 	if err == nil && pseudonym != "" {
 		out.ID = pseudonym
 	}
@@ -518,13 +521,18 @@ func returned(shown []string, blob []byte) []string {
 	return out
 }
 
-func (v *Vault) view(row *subject.Row, pu *policy.Purpose, fields []string, seq int64) (*View, error) {
-	dk, err := v.keys.OpenDEK(row.ID, row.DEKVersion, row.DEK)
-	if err != nil {
-		return nil, fmt.Errorf("open data key of %s: %w", row.ID, err)
+// view opens the fields of row that pu shows, once the access's entry
+// is durable; dk is the data key when sealing the entry's reason opened
+// it already (nil: opened here).
+func (v *Vault) view(row *subject.Row, pu *policy.Purpose, fields []string, seq int64, dk *envelope.DataKey) (*View, error) {
+	if dk == nil {
+		var err error
+		if dk, err = v.keys.OpenDEK(row.ID, row.DEKVersion, row.DEK); err != nil {
+			return nil, fmt.Errorf("open data key of %s: %w", row.ID, err)
+		}
 	}
 	out := &View{ID: row.ID, Unit: row.Unit, Purpose: pu.Name, Fields: make(map[string]string, len(fields)), Masked: []string{}, AuditSeq: seq}
-	err = eachField(row.Fields, func(name string, ct []byte) error {
+	err := eachField(row.Fields, func(name string, ct []byte) error {
 		t := pu.Fields[name]
 		if t.Action == policy.Deny {
 			return nil // never decrypted
@@ -1288,6 +1296,9 @@ func (v *Vault) AuditEntries(ctx context.Context, a identity.Actor, from, to int
 	out, err := update(ctx, v.store, func(ctx context.Context, tx store.Tx) ([]audit.Entry, error) {
 		out, err := tx.AuditEntries(ctx, from, to, MaxAuditPage)
 		if err != nil {
+			return nil, err
+		}
+		if err := v.openReasons(ctx, tx, out); err != nil {
 			return nil, err
 		}
 		e := entry
