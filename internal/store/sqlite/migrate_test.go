@@ -288,7 +288,7 @@ func TestMigrateDeliveryCounts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := db.Exec(`DROP TABLE legal_holds; DROP INDEX subjects_canary; DROP TABLE incidents; DROP TABLE incident_events;
+	if _, err := db.Exec(`DROP TABLE audit_epochs; DROP TABLE legal_holds; DROP INDEX subjects_canary; DROP TABLE incidents; DROP TABLE incident_events;
 		DROP TRIGGER deliveries_count; DROP TABLE delivery_counts; DROP INDEX deliveries_pending;
 		CREATE INDEX deliveries_status ON deliveries (channel, status); PRAGMA user_version = 24`); err != nil {
 		t.Fatal(err)
