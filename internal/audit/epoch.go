@@ -94,9 +94,9 @@ type Epochs interface {
 	// log (index true), and returns how many it deleted.
 	DeleteTiles(ctx context.Context, index bool, level uint, below uint64, limit int) (int, error)
 	// TrimCheckpoints drops the leaf hashes (StoredCheckpoint.Leaves) of
-	// at most limit checkpoints with after < Size ≤ upTo, by size,
-	// keeping the rest of each, and returns the largest size it trimmed
-	// (after if none) and how many.
+	// at most limit checkpoints with after < Size ≤ upTo that still hold
+	// some, by size, keeping the rest of each, and returns the largest
+	// size it trimmed (after if none) and how many.
 	TrimCheckpoints(ctx context.Context, after, upTo uint64, limit int) (uint64, int, error)
 	// SubjectLinks returns, for each subject with an index row of Seq ≥
 	// from whose Prev is below from (and not 0), that Prev: the

@@ -20,6 +20,7 @@
 package auditlog
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"errors"
@@ -33,6 +34,7 @@ import (
 
 	"github.com/coffre/coffre/internal/audit"
 	"github.com/coffre/coffre/internal/pace"
+	"github.com/coffre/coffre/internal/retention"
 	"github.com/coffre/coffre/internal/store"
 )
 
@@ -70,8 +72,13 @@ type Integrator struct {
 	// negative, no rest): reads' group commits take the writer meanwhile,
 	// and a step holds it at most 1/(1+Rest) of the time.
 	Rest float64
+	// Epoch is how long an epoch of the log lasts (audit.epoch); Run
+	// closes the open one when it is due (CloseEpoch), looking at most
+	// once a minute. Zero: epochs never close.
+	Epoch retention.Span
 
 	size      uint64            // tree size after the last step (Run's own state)
+	epochSeen time.Time         // when Run last looked at the open epoch
 	witnessed map[string]uint64 // size each witness last accepted
 }
 
@@ -120,6 +127,7 @@ func (in *Integrator) Step(ctx context.Context) (uint64, error) {
 	var subjects []string // per entry, "" for none
 	var edges, indexEdges map[audit.TileID]audit.Tile
 	var heads map[string]int64
+	var boundary *audit.Epoch // the closed epoch this step's checkpoint closes, if any
 	err := in.Store.View(ctx, func(ctx context.Context, tx store.Tx) error {
 		var err error
 		last, err = tx.LatestCheckpoint(ctx)
@@ -131,8 +139,22 @@ func (in *Integrator) Step(ctx context.Context) (uint64, error) {
 		}
 		from := int64(last.Size) + 1
 		seqs, hashes, subjects = seqs[:0], hashes[:0], subjects[:0]
+		// A closed epoch ends at a checkpoint of its own size: a step stops
+		// there.
+		to := from + int64(maxBatch)
+		eps, err := tx.ListEpochs(ctx)
+		if err != nil {
+			return err
+		}
+		boundary = nil
+		for i := range eps {
+			if eps[i].Last >= from && eps[i].Last < to {
+				to, boundary = eps[i].Last+1, &eps[i]
+				break
+			}
+		}
 		named := map[string]bool{}
-		err = tx.AuditLeaves(ctx, from, from+int64(maxBatch), func(seq int64, leaf []byte) error {
+		err = tx.AuditLeaves(ctx, from, to, func(seq int64, leaf []byte) error {
 			subject, err := audit.LeafSubject(leaf)
 			if err != nil {
 				return fmt.Errorf("entry %d: %w", seq, err)
@@ -192,6 +214,9 @@ func (in *Integrator) Step(ctx context.Context) (uint64, error) {
 				return 0, fmt.Errorf("integrate: %w", err)
 			}
 		}
+	}
+	if boundary != nil && tree.Size() == uint64(boundary.Last) && !bytes.Equal(tree.Root(), boundary.Root) {
+		return 0, fmt.Errorf("integrate: epoch %d recorded a root the log's %d entries do not hash to", boundary.Number, boundary.Last)
 	}
 	leaves := hashes
 	head := ix.head()
@@ -353,6 +378,13 @@ func (in *Integrator) witness(ctx context.Context, cp *audit.StoredCheckpoint) {
 	}
 }
 
+func (in *Integrator) now() time.Time {
+	if in.Now != nil {
+		return in.Now()
+	}
+	return time.Now()
+}
+
 func (in *Integrator) logger() *slog.Logger {
 	if in.Logger == nil {
 		return slog.Default()
@@ -382,6 +414,15 @@ func (in *Integrator) Run(ctx context.Context) {
 			wait = 0 // behind: go on at once
 		}
 		in.size = size
+		if now := in.now(); err == nil && !in.Epoch.IsZero() && now.Sub(in.epochSeen) >= time.Minute {
+			in.epochSeen = now
+			if ep, err := CloseEpoch(ctx, in.Store, now, in.Epoch); err != nil && ctx.Err() == nil {
+				log.WarnContext(ctx, "audit epoch not closed yet", "error", err)
+			} else if ep != nil {
+				log.InfoContext(ctx, "audit epoch closed", "epoch", ep.Number, "last", ep.Last)
+				wait = 0 // sign its closing checkpoint at once
+			}
+		}
 		t.Reset(wait)
 		select {
 		case <-ctx.Done():

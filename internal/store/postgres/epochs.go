@@ -86,7 +86,7 @@ func (t *tx) DeleteTiles(ctx context.Context, index bool, level uint, below uint
 }
 
 func (t *tx) TrimCheckpoints(ctx context.Context, after, upTo uint64, limit int) (uint64, int, error) {
-	rows, err := t.q.Query(ctx, `UPDATE checkpoints SET leaves = ''::bytea WHERE size IN (SELECT size FROM checkpoints WHERE size > $1 AND size <= $2 ORDER BY size LIMIT $3) RETURNING size`,
+	rows, err := t.q.Query(ctx, `UPDATE checkpoints SET leaves = ''::bytea WHERE size IN (SELECT size FROM checkpoints WHERE size > $1 AND size <= $2 AND length(leaves) > 0 ORDER BY size LIMIT $3) RETURNING size`,
 		int64(after), int64(upTo), limit)
 	if err != nil {
 		return after, 0, fmt.Errorf("trim checkpoints: %w", err)

@@ -257,7 +257,7 @@ var queries = map[string]string{
 	"deleteIndexRow":    `DELETE FROM subject_index WHERE subject = ? AND seq = ?`,
 	"deleteTiles":       `DELETE FROM tiles WHERE rowid IN (SELECT rowid FROM tiles WHERE level = ? AND idx < ? LIMIT ?)`,
 	"deleteIndexTiles":  `DELETE FROM index_tiles WHERE rowid IN (SELECT rowid FROM index_tiles WHERE level = ? AND idx < ? LIMIT ?)`,
-	"trimCheckpoints":   `UPDATE checkpoints SET leaves = x'' WHERE size IN (SELECT size FROM checkpoints WHERE size > ? AND size <= ? ORDER BY size LIMIT ?) RETURNING size`,
+	"trimCheckpoints":   `UPDATE checkpoints SET leaves = x'' WHERE size IN (SELECT size FROM checkpoints WHERE size > ? AND size <= ? AND length(leaves) > 0 ORDER BY size LIMIT ?) RETURNING size`,
 	"subjectLinks":      `SELECT subject, prev FROM subject_index WHERE seq >= ?1 AND prev > 0 AND prev < ?1`,
 }
 
