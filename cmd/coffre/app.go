@@ -461,7 +461,7 @@ func (a *app) background(ctx context.Context) (stop func()) {
 		if a.noIntegrator {
 			return // benchmarks only: the core's figure without checkpoints
 		}
-		(&auditlog.Integrator{Store: a.health, Signer: a.signer, Logger: a.log, Witnesses: a.cfg.AuditWitnesses}).Run(integ)
+		(&auditlog.Integrator{Store: a.health, Signer: a.signer, Logger: a.log, Witnesses: a.cfg.AuditWitnesses, Epoch: a.cfg.AuditEpoch}).Run(integ)
 	}()
 	sweep, stopSweep := context.WithCancel(context.WithoutCancel(ctx))
 	sweepDone := a.sweepInactive(sweep)

@@ -44,6 +44,8 @@ type file struct {
 	Audit struct {
 		Witnesses leaf `key:"witnesses,list"`
 		MaxLag    leaf `key:"max_lag"`
+		Epoch     leaf `key:"epoch"`
+		Retention leaf `key:"retention"`
 	} `key:"audit"`
 	WebAuthn struct {
 		RPID        leaf `key:"rp_id"`
@@ -328,6 +330,20 @@ func dayDur(p *parser, l leaf) (time.Duration, bool) {
 	return 0, false
 }
 
+// span reads a calendar span as retention rules write it (1y, 18m, 90d).
+func span(p *parser, l leaf) (retention.Span, bool) {
+	s, ok := read[string](p, l)
+	if !ok {
+		return retention.Span{}, false
+	}
+	sp, err := retention.ParseSpan(s)
+	if err != nil {
+		p.bad(l, "invalid span %s: want a count and a unit (y, m, w or d), such as 1y, 10y or 18m", short(s))
+		return retention.Span{}, false
+	}
+	return sp, true
+}
+
 func dur(p *parser, l leaf) (time.Duration, bool) {
 	s, ok := read[string](p, l)
 	d, err := time.ParseDuration(s)
@@ -377,6 +393,16 @@ func (p *parser) settings(f *file) *Config {
 		}
 		return s, ""
 	})
+	c.AuditEpoch = defaultAuditEpoch
+	epochOK := set(p, f.Audit.Epoch, span, &c.AuditEpoch, func(s retention.Span) string {
+		if s.Shorter(retention.Span{Days: minAuditEpochDays}) {
+			return fmt.Sprintf("must be at least %dd (an epoch is a closed part of the log, such as a year), got %s", minAuditEpochDays, s)
+		}
+		return ""
+	})
+	if set(p, f.Audit.Retention, span, &c.AuditRetention, func(retention.Span) string { return "" }) && f.Audit.Retention.set() && epochOK && c.AuditRetention.Shorter(c.AuditEpoch) {
+		p.bad(f.Audit.Retention, "must be at least audit.epoch (%s), got %s: a whole epoch is deleted at once", c.AuditEpoch, c.AuditRetention)
+	}
 	set(p, f.DataDir, read[string], &c.DataDir, nonEmpty)
 	dir := strings.TrimRight(c.DataDir, "/")
 	c.Store, c.RootKeyFile = "sqlite:"+dir+"/coffre.db", dir+"/root.key"
