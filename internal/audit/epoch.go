@@ -63,7 +63,8 @@ func ParseEpochEntry(e *Entry) (number, last int64, root []byte, err error) {
 	n, err1 := strconv.ParseInt(f[2], 10, 64)
 	l, err2 := strconv.ParseInt(f[4], 10, 64)
 	r, err3 := base64.StdEncoding.DecodeString(f[5])
-	if err1 != nil || err2 != nil || err3 != nil || n < 1 || l < 1 || len(r) != 32 {
+	if err1 != nil || err2 != nil || err3 != nil || n < 1 || l < 1 || len(r) != 32 ||
+		EpochEntry(&Epoch{Number: n, Last: l, Root: r}).Reason != e.Reason { // only the canonical form
 		return 0, 0, nil, ErrNotEpoch
 	}
 	return n, l, r, nil

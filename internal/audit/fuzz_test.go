@@ -2,6 +2,7 @@ package audit
 
 import (
 	"bytes"
+	"strings"
 	"testing"
 	"time"
 )
@@ -53,6 +54,26 @@ func FuzzParseLeaf(f *testing.F) {
 		}
 		if v2 := bytes.HasPrefix(b, []byte(leafPrefixV2)); v2 != e.sealed() || v2 && e.Reason != "" {
 			t.Fatalf("%q: a v2 leaf must seal or drop its reason, and nothing else may: %+v", b, e)
+		}
+	})
+}
+
+// FuzzParseEpochEntry: what ParseEpochEntry accepts of a stored entry's
+// reason is what EpochEntry writes, and nothing else.
+func FuzzParseEpochEntry(f *testing.F) {
+	ep := &Epoch{Number: 3, Last: 1200, Closed: time.UnixMicro(1700000000000000), Root: bytes.Repeat([]byte{5}, 32)}
+	f.Add(EpochEntry(ep).Reason)
+	f.Add("closes epoch 0 at 1 AAAA")
+	f.Add("closes epoch 1 at -1 " + strings.Repeat("A", 44))
+	f.Fuzz(func(t *testing.T, reason string) {
+		e := &Entry{Actor: "system", Action: ActionEpoch, Decision: "allow", Reason: reason}
+		n, last, root, err := ParseEpochEntry(e)
+		if err != nil {
+			return
+		}
+		again := EpochEntry(&Epoch{Number: n, Last: last, Root: root})
+		if again.Reason != reason {
+			t.Fatalf("%q parses to %d, %d, %x, which EpochEntry writes %q", reason, n, last, root, again.Reason)
 		}
 	})
 }
