@@ -139,22 +139,8 @@ func (in *Integrator) Step(ctx context.Context) (uint64, error) {
 		}
 		from := int64(last.Size) + 1
 		seqs, hashes, subjects = seqs[:0], hashes[:0], subjects[:0]
-		// A closed epoch ends at a checkpoint of its own size: a step stops
-		// there.
-		to := from + int64(maxBatch)
-		eps, err := tx.ListEpochs(ctx)
-		if err != nil {
-			return err
-		}
-		boundary = nil
-		for i := range eps {
-			if eps[i].Last >= from && eps[i].Last < to {
-				to, boundary = eps[i].Last+1, &eps[i]
-				break
-			}
-		}
 		named := map[string]bool{}
-		err = tx.AuditLeaves(ctx, from, to, func(seq int64, leaf []byte) error {
+		err = tx.AuditLeaves(ctx, from, from+int64(maxBatch), func(seq int64, leaf []byte) error {
 			subject, err := audit.LeafSubject(leaf)
 			if err != nil {
 				return fmt.Errorf("entry %d: %w", seq, err)
@@ -169,6 +155,20 @@ func (in *Integrator) Step(ctx context.Context) (uint64, error) {
 		})
 		if err != nil {
 			return err
+		}
+		// A closed epoch ends at a checkpoint of its own size: a step stops
+		// there. The epochs are read after the entries: an epoch entry
+		// read above is committed with its epoch, which is then seen.
+		eps, err := tx.ListEpochs(ctx)
+		if err != nil {
+			return err
+		}
+		boundary = nil
+		for i := range eps {
+			if n := eps[i].Last - from + 1; eps[i].Last >= from && n <= int64(len(seqs)) {
+				seqs, hashes, subjects, boundary = seqs[:n], hashes[:32*n], subjects[:n], &eps[i]
+				break
+			}
 		}
 		if edges, err = tx.GetTiles(ctx, audit.EdgeTiles(last.Size)); err != nil {
 			return err
