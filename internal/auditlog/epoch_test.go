@@ -13,6 +13,8 @@ import (
 	"github.com/coffre/coffre/internal/auditlog"
 	"github.com/coffre/coffre/internal/retention"
 	"github.com/coffre/coffre/internal/store"
+	"github.com/coffre/coffre/internal/store/postgres"
+	"github.com/coffre/coffre/internal/store/postgres/pgtest"
 	"github.com/coffre/coffre/internal/store/sqlite"
 	"github.com/coffre/coffre/internal/store/sqlite/sqlitetest"
 )
@@ -48,6 +50,22 @@ func TestEpochsAndRetention(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
+	epochsAndRetention(t, st, func(q string) error { return st.Exec(ctx, q) })
+}
+
+// TestEpochsAndRetentionPostgres is TestEpochsAndRetention on
+// PostgreSQL (but for the tampering, made with SQLite's SQL functions).
+func TestEpochsAndRetentionPostgres(t *testing.T) {
+	u, _ := pgtest.Schema(t, "coffre_epochs_")
+	st, err := postgres.Open(ctx, u, postgres.Options{IDs: sqlitetest.IDs()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	epochsAndRetention(t, st, nil)
+}
+
+func epochsAndRetention(t *testing.T, st store.Store, exec func(string) error) {
 	signer, err := audit.NewSigner(auditlog.Origin, make([]byte, 32))
 	if err != nil {
 		t.Fatal(err)
@@ -164,7 +182,10 @@ func TestEpochsAndRetention(t *testing.T) {
 	}
 
 	// Tampering with a retained entry is still caught.
-	if err := st.Exec(ctx, `UPDATE audit SET leaf = audit_set(leaf, 'actor', 'op_x') WHERE seq = 640`); err != nil {
+	if exec == nil {
+		return
+	}
+	if err := exec(`UPDATE audit SET leaf = audit_set(leaf, 'actor', 'op_x') WHERE seq = 640`); err != nil {
 		t.Fatal(err)
 	}
 	_, err = auditlog.Verify(ctx, st, vkey)
