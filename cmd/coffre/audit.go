@@ -161,7 +161,8 @@ func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	if *asJSON {
 		return writeJSON(stdout, map[string]any{"ok": true, "entries": rep.Entries, "checkpoints": rep.Checkpoints,
-			"checkpoint_size": rep.Size, "unintegrated": rep.Unintegrated, "verifier_key": vkey})
+			"checkpoint_size": rep.Size, "unintegrated": rep.Unintegrated, "verifier_key": vkey,
+			"from": rep.From, "epochs": rep.Epochs, "deleted_epochs": rep.Deleted})
 	}
 	fmt.Fprintf(stdout, "audit log verified: %d entries, %d checkpoints (latest of size %d), %d entries not yet in a checkpoint\n",
 		rep.Entries, rep.Checkpoints, rep.Size, rep.Unintegrated)
