@@ -69,8 +69,8 @@ func typedReason(action string) bool {
 // that the leaf holds only its ciphertext (leaf v2, package audit): an
 // erasure of the person makes it unreadable without changing a hash.
 // row is the subject's row when the caller read it already (nil: read
-// here). A subject that has no data key (unknown, or erased) keeps no
-// reason (audit.DropReason). It returns the data key it opened (nil if
+// here). A subject that has no data key (unknown, or erased), and an
+// erasure that destroys it, keep no reason (audit.DropReason). It returns the data key it opened (nil if
 // none), which the read path reuses to open the fields once the entry is
 // durable. An entry with no subject, or no typed reason, is left as it is.
 func (v *Vault) sealReason(ctx context.Context, tx subject.Rows, e *audit.Entry, row *subject.Row) (*envelope.DataKey, error) {
@@ -88,7 +88,10 @@ func (v *Vault) sealReason(ctx context.Context, tx subject.Rows, e *audit.Entry,
 			row = r
 		}
 	}
-	if row == nil || row.Erased || row.DEK == nil {
+	// An erasure that went through destroys the key in this very
+	// transaction: its reason is not kept either.
+	erased := e.Action == "erase" && strings.HasPrefix(e.Decision, "allow")
+	if row == nil || row.Erased || row.DEK == nil || erased {
 		audit.DropReason(e)
 		return nil, nil
 	}
