@@ -276,7 +276,7 @@ func buildApp(ctx context.Context, cfg *config.Config, keys *keyset.Set, o appOp
 	}
 	n := cfg.Notices
 	wake := &waker{}
-	v := vault.New(vault.Config{Store: st, Keys: keys.Ring, Policy: cfg.Policy, Logger: log, ReasonMaxLen: cfg.ReasonMaxLen, Now: o.now, Guard: vg, StepUpFor: cfg.StepUpFor,
+	v := vault.New(vault.Config{Store: st, Keys: keys.Ring, Policy: cfg.Policy, Logger: log, ReasonMaxLen: cfg.ReasonMaxLen, ReasonPattern: cfg.ReasonPattern, ReasonPatternText: cfg.ReasonPatternText, Now: o.now, Guard: vg, StepUpFor: cfg.StepUpFor,
 		Notices: &vault.Notices{DigestAt: n.DigestAt, Location: n.Location, Contacts: n.Contacts, Language: n.Language, LanguageField: n.LanguageField,
 			Off: o.noNotices},
 		Queued:            wake.wake,
@@ -464,7 +464,7 @@ func (a *app) background(ctx context.Context) (stop func()) {
 		if a.noIntegrator {
 			return // benchmarks only: the core's figure without checkpoints
 		}
-		(&auditlog.Integrator{Store: a.health, Signer: a.signer, Logger: a.log, Witnesses: a.cfg.AuditWitnesses}).Run(integ)
+		(&auditlog.Integrator{Store: a.health, Signer: a.signer, Logger: a.log, Witnesses: a.cfg.AuditWitnesses, Epoch: a.cfg.AuditEpoch}).Run(integ)
 	}()
 	sweep, stopSweep := context.WithCancel(context.WithoutCancel(ctx))
 	sweepDone := a.sweepInactive(sweep)

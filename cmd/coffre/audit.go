@@ -28,7 +28,8 @@ func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		fmt.Fprint(stderr, "Usage: coffre audit verify|checkpoint|key [--dev | --config FILE] [--data DIR] [--verifier-key KEY]\n"+
 			"       coffre audit history SUBJECT [--dev | --config FILE] [--data DIR] [--size N]\n"+
 			"       coffre audit verify-subject FILE --key KEY [--newest SEQ:LEAFHASH]\n"+
-			"       coffre audit verify-evidence DIR [--key KEY]\n\n"+
+			"       coffre audit verify-evidence DIR [--key KEY]\n"+
+			"       coffre audit epochs|prune [--dev | --config FILE] [--data DIR] [--json]\n\n"+
 			"  verify          recompute the Merkle tree and the subject index from every entry and check\n"+
 			"                  every signed checkpoint against the verifier key (--verifier-key, else the published one)\n"+
 			"  checkpoint      print the latest signed checkpoint\n"+
@@ -36,7 +37,10 @@ func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			"  history         print a subject's history: every entry about it with its proofs (JSON)\n"+
 			"  verify-subject  check a saved history offline: complete, each entry in the signed log\n"+
 			"  verify-evidence check an incident's evidence bundle offline (coffre incident evidence):\n"+
-			"                  the checkpoint's signature, each entry and its proof to the signed root\n\n"+
+			"                  the checkpoint's signature, each entry and its proof to the signed root\n"+
+			"  epochs          list the log's epochs: number, first and last entry, when closed, when deleted\n"+
+			"  prune           delete the closed epochs older than audit.retention (every checkpoint is kept,\n"+
+			"                  the log still verifies); audited, with the counts\n\n"+
 			"A data directory with a sealed keyring needs no unsealing: its keyring file\n"+
 			"publishes the verifier key.\n\n"+
 			"Example:\n  coffre audit verify --dev\n")
@@ -51,8 +55,11 @@ func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if len(args) > 0 && args[0] == "history" {
 		return runHistory(ctx, args[1:], stdout, stderr)
 	}
+	if len(args) > 0 && (args[0] == "epochs" || args[0] == "prune") {
+		return runEpochs(ctx, args[0], args[1:], stdout, stderr)
+	}
 	if len(args) == 0 || (args[0] != "verify" && args[0] != "checkpoint" && args[0] != "key") {
-		return &usageError{msg: "want a subcommand: verify, checkpoint, key, history, verify-subject or verify-evidence", hint: "coffre audit verify --dev"}
+		return &usageError{msg: "want a subcommand: verify, checkpoint, key, history, verify-subject, verify-evidence, epochs or prune", hint: "coffre audit verify --dev"}
 	}
 	sub := args[0]
 	fs := newFlags("audit "+sub, "[--dev | --config FILE] [--data DIR] [--verifier-key KEY] [--share-file FILE…] [--json] | --remote URL --key KEY [--state FILE]", "coffre audit "+sub+" --dev", stderr)
@@ -154,10 +161,112 @@ func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	if *asJSON {
 		return writeJSON(stdout, map[string]any{"ok": true, "entries": rep.Entries, "checkpoints": rep.Checkpoints,
-			"checkpoint_size": rep.Size, "unintegrated": rep.Unintegrated, "verifier_key": vkey})
+			"checkpoint_size": rep.Size, "unintegrated": rep.Unintegrated, "verifier_key": vkey,
+			"from": rep.From, "epochs": rep.Epochs, "deleted_epochs": rep.Deleted})
 	}
 	fmt.Fprintf(stdout, "audit log verified: %d entries, %d checkpoints (latest of size %d), %d entries not yet in a checkpoint\n",
 		rep.Entries, rep.Checkpoints, rep.Size, rep.Unintegrated)
+	if rep.Deleted > 0 {
+		fmt.Fprintf(stdout, "kept from entry %d: %d of %d closed epochs deleted after their retention; their checkpoints verified\n", rep.From, rep.Deleted, rep.Epochs)
+	}
+	return nil
+}
+
+// runEpochs lists the audit log's epochs (epochs), or deletes those past
+// audit.retention (prune).
+func runEpochs(ctx context.Context, sub string, args []string, stdout, stderr io.Writer) error {
+	example := "coffre audit " + sub + " --config coffre.yaml"
+	fs := newFlags("audit "+sub, "[--dev | --config FILE] [--data DIR] [--share-file FILE…] [--json]", example, stderr)
+	var o appOptions
+	o.flags(fs.StringVar, fs.BoolVar)
+	o.shareFlag(fs)
+	asJSON := fs.Bool("json", false, "print the result as JSON")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() != 0 {
+		return &usageError{msg: "unexpected argument " + strconv.Quote(fs.Arg(0)), hint: example}
+	}
+	cfg, err := loadConfig(o)
+	if err != nil {
+		return err
+	}
+	if sub == "prune" && cfg.AuditRetention.IsZero() {
+		return &usageError{msg: "audit.retention is not set: the audit log is kept forever, and nothing is pruned",
+			hint: "set audit.retention (at least audit.epoch, " + cfg.AuditEpoch.String() + "), such as retention: 10y, under audit: in the configuration"}
+	}
+	src, err := openAuditLog(ctx, o, stderr)
+	if err != nil {
+		return err
+	}
+	defer src.close()
+	if sub == "prune" {
+		rep, err := auditlog.Prune(ctx, src.store, time.Now(), cfg.AuditRetention, "system")
+		if err != nil {
+			return err
+		}
+		if *asJSON {
+			return writeJSON(stdout, map[string]any{"epochs": append([]int64{}, rep.Epochs...), "entries": rep.Entries, "index_rows": rep.IndexRows,
+				"tiles": rep.Tiles, "checkpoints_trimmed": rep.Checkpoints, "retention": cfg.AuditRetention.String()})
+		}
+		if len(rep.Epochs) == 0 {
+			fmt.Fprintf(stdout, "nothing to prune: no closed epoch is older than audit.retention (%s)\n", cfg.AuditRetention)
+			return nil
+		}
+		fmt.Fprintf(stdout, "pruned epochs %v: %d entries, %d subject index rows, %d tiles deleted; every checkpoint kept\n",
+			rep.Epochs, rep.Entries, rep.IndexRows, rep.Tiles)
+		return nil
+	}
+	var eps []audit.Epoch
+	var last int64
+	if err := src.store.View(ctx, func(ctx context.Context, tx store.Tx) (err error) {
+		if eps, err = tx.ListEpochs(ctx); err != nil {
+			return err
+		}
+		last, err = tx.LastAuditSeq(ctx)
+		return err
+	}); err != nil {
+		return err
+	}
+	type row struct {
+		Number  int64  `json:"number"`
+		First   int64  `json:"first"`
+		Last    int64  `json:"last,omitempty"`
+		Opened  string `json:"opened,omitempty"`
+		Closed  string `json:"closed,omitempty"`
+		Deleted string `json:"deleted,omitempty"`
+	}
+	day := func(t time.Time) string {
+		if t.IsZero() {
+			return ""
+		}
+		return t.UTC().Format(time.RFC3339)
+	}
+	var rows []row
+	for _, ep := range eps {
+		rows = append(rows, row{ep.Number, ep.First, ep.Last, day(ep.Opened), day(ep.Closed), day(ep.Deleted)})
+	}
+	open := row{Number: 1, First: 1}
+	if n := len(eps); n > 0 {
+		open = row{Number: eps[n-1].Number + 1, First: eps[n-1].Last + 1, Opened: day(eps[n-1].Closed)}
+	}
+	if last >= open.First {
+		rows = append(rows, open) // the open epoch, if it holds entries
+	}
+	if *asJSON {
+		return writeJSON(stdout, map[string]any{"epochs": append([]row{}, rows...), "epoch": cfg.AuditEpoch.String(), "retention": cfg.AuditRetention.String()})
+	}
+	fmt.Fprintf(stdout, "epoch\tfirst\tlast\tclosed\tdeleted\n")
+	for _, r := range rows {
+		lastS, closed, deleted := strconv.FormatInt(r.Last, 10), r.Closed, r.Deleted
+		if r.Closed == "" {
+			lastS, closed = "-", "open"
+		}
+		if deleted == "" {
+			deleted = "-"
+		}
+		fmt.Fprintf(stdout, "%d\t%d\t%s\t%s\t%s\n", r.Number, r.First, lastS, closed, deleted)
+	}
 	return nil
 }
 

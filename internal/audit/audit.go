@@ -14,6 +14,18 @@
 // subject, purpose, reason, fields, decision, origin). Any change to any
 // field, or to its position in the sequence, changes the leaf hash.
 //
+// # Sealed reasons (leaf v2)
+//
+// The reason an operator typed about a person is personal data, which an
+// erasure must make unreadable without changing a hash. A leaf whose
+// reason is sealed is "coffre-audit/v2", the same fields in the same
+// order, but for the reason's, which is one form byte and its bytes:
+// 's' and the reason sealed under the subject's data key (AES-GCM,
+// [SealReason]: erasing the key erases the reason, the leaf's bytes stay
+// as they were), or 'd' alone, a reason that was given but not kept (the
+// subject had no data key: unknown or erased). Leaves of entries with no
+// reason, or no subject, stay v1, and v1 leaves keep verifying.
+//
 // # Subject index
 //
 // A second Merkle log, the subject index, holds a leaf for each entry that
@@ -46,21 +58,53 @@ type Entry struct {
 	Fields   []string // the fields returned or changed
 	Decision string   // "allow", or "deny:" + error code
 	Origin   string   // client address
+	// SealedReason, when not empty, is the reason sealed under the
+	// subject's data key ([SealReason]), which the leaf (v2) holds in
+	// place of Reason: Reason is then not part of the leaf, only what
+	// [OpenReason] opened of it ("" until then, or once the key is gone).
+	SealedReason []byte
+	// ReasonDropped: the leaf (v2) says a reason was given and not kept
+	// (its subject had no data key).
+	ReasonDropped bool
 }
+
+// ReasonErased reports whether the entry had a reason that cannot be read
+// any more: dropped, or sealed and not opened (its subject's key erased).
+func (e *Entry) ReasonErased() bool {
+	return e.ReasonDropped || len(e.SealedReason) > 0 && e.Reason == ""
+}
+
+// sealed reports whether e's leaf is v2.
+func (e *Entry) sealed() bool { return len(e.SealedReason) > 0 || e.ReasonDropped }
 
 // SubjectActor is the actor of an entry of a person acting on their own
 // record (signed in as that subject): "subject:" and the id.
 func SubjectActor(subject string) string { return "subject:" + subject }
 
-const leafPrefix = "coffre-audit/v1"
+// Prefixes of the two leaf versions (of the same length).
+const (
+	leafPrefix   = "coffre-audit/v1"
+	leafPrefixV2 = "coffre-audit/v2"
+)
 
-// LeafData returns the canonical bytes of e, the Merkle leaf.
+// Forms of a v2 leaf's reason.
+const (
+	formSealed  = 's'
+	formDropped = 'd'
+)
+
+// LeafData returns the canonical bytes of e, the Merkle leaf: v2 when its
+// reason is sealed or dropped, else v1.
 func LeafData(e *Entry) []byte {
-	b := make([]byte, 0, 160)
-	b = append(b, leafPrefix...)
+	b := make([]byte, 0, 160+len(e.SealedReason))
 	str := func(s string) {
 		b = binary.AppendUvarint(b, uint64(len(s)))
 		b = append(b, s...)
+	}
+	if e.sealed() {
+		b = append(b, leafPrefixV2...)
+	} else {
+		b = append(b, leafPrefix...)
 	}
 	str(strconv.FormatInt(e.Seq, 10))
 	str(strconv.FormatInt(e.Time.UnixMicro(), 10))
@@ -68,7 +112,17 @@ func LeafData(e *Entry) []byte {
 	str(e.Action)
 	str(e.Subject)
 	str(e.Purpose)
-	str(e.Reason)
+	switch {
+	case len(e.SealedReason) > 0:
+		b = binary.AppendUvarint(b, uint64(1+len(e.SealedReason)))
+		b = append(b, formSealed)
+		b = append(b, e.SealedReason...)
+	case e.ReasonDropped:
+		b = binary.AppendUvarint(b, 1)
+		b = append(b, formDropped)
+	default:
+		str(e.Reason)
+	}
 	str(strings.Join(e.Fields, ","))
 	str(e.Decision)
 	str(e.Origin)
@@ -84,12 +138,15 @@ func LeafHash(e *Entry) []byte { return Hasher.HashLeaf(LeafData(e)) }
 // ErrBadLeaf is returned by ParseLeaf for bytes LeafData did not produce.
 var ErrBadLeaf = errors.New("malformed audit leaf")
 
-// ParseLeaf decodes a leaf written by LeafData. The leaf is what the store
-// keeps of an entry (so that what is verified is what is stored, and
-// nothing else): ParseLeaf(LeafData(e)) equals e, times at microseconds.
+// ParseLeaf decodes a leaf written by LeafData, v1 or v2. The leaf is
+// what the store keeps of an entry (so that what is verified is what is
+// stored, and nothing else): ParseLeaf(LeafData(e)) equals e, times at
+// microseconds, but for the Reason of an entry whose reason is sealed
+// (not part of the leaf: "" as parsed).
 func ParseLeaf(b []byte) (Entry, error) {
 	var e Entry
-	if !bytes.HasPrefix(b, []byte(leafPrefix)) {
+	v2 := bytes.HasPrefix(b, []byte(leafPrefixV2))
+	if !v2 && !bytes.HasPrefix(b, []byte(leafPrefix)) {
 		return e, ErrBadLeaf
 	}
 	all := b
@@ -112,6 +169,18 @@ func ParseLeaf(b []byte) (Entry, error) {
 		return Entry{}, ErrBadLeaf
 	}
 	e = Entry{Seq: seq, Time: time.UnixMicro(us).UTC(), Actor: fs[2], Action: fs[3], Subject: fs[4], Purpose: fs[5], Reason: fs[6], Decision: fs[8], Origin: fs[9]}
+	if v2 {
+		r := fs[6]
+		e.Reason = ""
+		switch {
+		case len(r) > 1 && r[0] == formSealed:
+			e.SealedReason = []byte(r[1:])
+		case r == string(formDropped):
+			e.ReasonDropped = true
+		default:
+			return Entry{}, ErrBadLeaf
+		}
+	}
 	if fs[7] != "" {
 		e.Fields = strings.Split(fs[7], ",")
 	}

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/coffre/coffre/internal/envelope"
 	"github.com/transparency-dev/merkle/proof"
 )
 
@@ -125,5 +126,77 @@ func TestCheckpointSignOpen(t *testing.T) {
 	other, _ := NewSigner("coffre.test/audit", bytes.Repeat([]byte{8}, 32))
 	if _, err := Open(cp.Note, other.VerifierKey()); !errors.Is(err, ErrBadCheckpoint) {
 		t.Fatalf("other key: %v, want ErrBadCheckpoint", err)
+	}
+}
+
+// TestSealedReason: a reason sealed under the subject's key makes a v2
+// leaf that parses back, binds the ciphertext, opens with the key only,
+// and after the key is gone reads as erased with the same leaf bytes.
+func TestSealedReason(t *testing.T) {
+	keys, err := envelope.NewKeyring(map[uint32][]byte{1: bytes.Repeat([]byte{3}, 32)}, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dk, _, err := keys.NewDEK("sub_x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, _, _ := keys.NewDEK("sub_y")
+	e := entry(5)
+	SealReason(dk, e)
+	if e.Reason != "ticket 1" || len(e.SealedReason) == 0 {
+		t.Fatalf("SealReason: %+v", e)
+	}
+	leaf := LeafData(e)
+	if !bytes.HasPrefix(leaf, []byte("coffre-audit/v2")) || bytes.Contains(leaf, []byte("ticket 1")) {
+		t.Fatalf("leaf %q: want v2 without the reason in clear", leaf)
+	}
+	got, err := ParseLeaf(leaf)
+	if err != nil || got.Reason != "" || !got.ReasonErased() || !bytes.Equal(got.SealedReason, e.SealedReason) {
+		t.Fatalf("ParseLeaf = %+v, %v", got, err)
+	}
+	lookup := func(k *envelope.DataKey) func(string) (*envelope.DataKey, error) {
+		return func(string) (*envelope.DataKey, error) { return k, nil }
+	}
+	for name, k := range map[string]*envelope.DataKey{"its key": dk, "another subject's key": other, "no key (erased)": nil} {
+		es := []Entry{got}
+		if err := OpenReasons(es, lookup(k)); err != nil {
+			t.Fatal(err)
+		}
+		if want := k == dk; (es[0].Reason == "ticket 1") != want || es[0].ReasonErased() == want {
+			t.Errorf("opened with %s: reason %q, erased %v", name, es[0].Reason, es[0].ReasonErased())
+		}
+		if !bytes.Equal(LeafData(&es[0]), leaf) {
+			t.Errorf("opened with %s: the leaf changed", name)
+		}
+	}
+	d := entry(6)
+	DropReason(d)
+	p, err := ParseLeaf(LeafData(d))
+	if err != nil || !p.ReasonDropped || !p.ReasonErased() || p.Reason != "" {
+		t.Fatalf("dropped reason: %+v, %v", p, err)
+	}
+	// Flipping a byte of the ciphertext changes the leaf hash.
+	x := *e
+	x.SealedReason = bytes.Clone(e.SealedReason)
+	x.SealedReason[0] ^= 1
+	if bytes.Equal(LeafHash(&x), LeafHash(e)) {
+		t.Error("editing the sealed reason left the leaf hash unchanged")
+	}
+}
+
+// BenchmarkSealReason is the work a read with a reason adds inside its
+// transaction (issue 16): unwrapping the subject's data key and sealing
+// the reason. The read then reuses the key for the fields.
+func BenchmarkSealReason(b *testing.B) {
+	keys, _ := envelope.NewKeyring(map[uint32][]byte{1: bytes.Repeat([]byte{3}, 32)}, 1)
+	_, wrapped, _ := keys.NewDEK("sub_x")
+	e := entry(1)
+	for b.Loop() {
+		dk, err := keys.OpenDEK("sub_x", 1, wrapped)
+		if err != nil {
+			b.Fatal(err)
+		}
+		SealReason(dk, e)
 	}
 }

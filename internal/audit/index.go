@@ -42,12 +42,12 @@ func IndexLeafHash(subject string, seq int64, leafHash []byte, prev int64) []byt
 	return Hasher.HashLeaf(IndexLeafData(subject, seq, leafHash, prev))
 }
 
-// LeafSubject returns the subject field of a stored leaf (LeafData)
+// LeafSubject returns the subject field of a stored leaf (LeafData, v1 or v2)
 // without decoding the rest: the integrator's path. It does not check the
 // leaf is canonical (ParseLeaf does); what it returns is what the leaf's
 // bytes, which are hashed as they are, say.
 func LeafSubject(leaf []byte) (string, error) {
-	if len(leaf) < len(leafPrefix) || string(leaf[:len(leafPrefix)]) != leafPrefix {
+	if len(leaf) < len(leafPrefix) || string(leaf[:len(leafPrefix)]) != leafPrefix && string(leaf[:len(leafPrefix)]) != leafPrefixV2 {
 		return "", ErrBadLeaf
 	}
 	b := leaf[len(leafPrefix):]

@@ -20,6 +20,7 @@
 package auditlog
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"errors"
@@ -33,6 +34,7 @@ import (
 
 	"github.com/coffre/coffre/internal/audit"
 	"github.com/coffre/coffre/internal/pace"
+	"github.com/coffre/coffre/internal/retention"
 	"github.com/coffre/coffre/internal/store"
 )
 
@@ -70,8 +72,13 @@ type Integrator struct {
 	// negative, no rest): reads' group commits take the writer meanwhile,
 	// and a step holds it at most 1/(1+Rest) of the time.
 	Rest float64
+	// Epoch is how long an epoch of the log lasts (audit.epoch); Run
+	// closes the open one when it is due (CloseEpoch), looking at most
+	// once a minute. Zero: epochs never close.
+	Epoch retention.Span
 
 	size      uint64            // tree size after the last step (Run's own state)
+	epochSeen time.Time         // when Run last looked at the open epoch
 	witnessed map[string]uint64 // size each witness last accepted
 }
 
@@ -120,6 +127,7 @@ func (in *Integrator) Step(ctx context.Context) (uint64, error) {
 	var subjects []string // per entry, "" for none
 	var edges, indexEdges map[audit.TileID]audit.Tile
 	var heads map[string]int64
+	var boundary *audit.Epoch // the closed epoch this step's checkpoint closes, if any
 	err := in.Store.View(ctx, func(ctx context.Context, tx store.Tx) error {
 		var err error
 		last, err = tx.LatestCheckpoint(ctx)
@@ -147,6 +155,20 @@ func (in *Integrator) Step(ctx context.Context) (uint64, error) {
 		})
 		if err != nil {
 			return err
+		}
+		// A closed epoch ends at a checkpoint of its own size: a step stops
+		// there. The epochs are read after the entries: an epoch entry
+		// read above is committed with its epoch, which is then seen.
+		eps, err := tx.ListEpochs(ctx)
+		if err != nil {
+			return err
+		}
+		boundary = nil
+		for i := range eps {
+			if n := eps[i].Last - from + 1; eps[i].Last >= from && n <= int64(len(seqs)) {
+				seqs, hashes, subjects, boundary = seqs[:n], hashes[:32*n], subjects[:n], &eps[i]
+				break
+			}
 		}
 		if edges, err = tx.GetTiles(ctx, audit.EdgeTiles(last.Size)); err != nil {
 			return err
@@ -192,6 +214,9 @@ func (in *Integrator) Step(ctx context.Context) (uint64, error) {
 				return 0, fmt.Errorf("integrate: %w", err)
 			}
 		}
+	}
+	if boundary != nil && tree.Size() == uint64(boundary.Last) && !bytes.Equal(tree.Root(), boundary.Root) {
+		return 0, fmt.Errorf("integrate: epoch %d recorded a root the log's %d entries do not hash to", boundary.Number, boundary.Last)
 	}
 	leaves := hashes
 	head := ix.head()
@@ -353,6 +378,13 @@ func (in *Integrator) witness(ctx context.Context, cp *audit.StoredCheckpoint) {
 	}
 }
 
+func (in *Integrator) now() time.Time {
+	if in.Now != nil {
+		return in.Now()
+	}
+	return time.Now()
+}
+
 func (in *Integrator) logger() *slog.Logger {
 	if in.Logger == nil {
 		return slog.Default()
@@ -382,6 +414,15 @@ func (in *Integrator) Run(ctx context.Context) {
 			wait = 0 // behind: go on at once
 		}
 		in.size = size
+		if now := in.now(); err == nil && !in.Epoch.IsZero() && now.Sub(in.epochSeen) >= time.Minute {
+			in.epochSeen = now
+			if ep, err := CloseEpoch(ctx, in.Store, now, in.Epoch); err != nil && ctx.Err() == nil {
+				log.WarnContext(ctx, "audit epoch not closed yet", "error", err)
+			} else if ep != nil {
+				log.InfoContext(ctx, "audit epoch closed", "epoch", ep.Number, "last", ep.Last)
+				wait = 0 // sign its closing checkpoint at once
+			}
+		}
 		t.Reset(wait)
 		select {
 		case <-ctx.Done():

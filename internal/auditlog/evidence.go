@@ -94,11 +94,17 @@ type EvidenceView struct {
 	Fields   []string  `json:"fields,omitempty"`
 	Decision string    `json:"decision"`
 	Origin   string    `json:"origin,omitempty"`
+	// ReasonErased: the entry's reason was sealed under its person's data
+	// key, which is erased, or was not kept (its leaf says which). A
+	// sealed reason that opened is in Reason: the builder's reading of
+	// the ciphertext the leaf holds, which the proof covers and a
+	// verifier without the key cannot open.
+	ReasonErased bool `json:"reason_erased,omitempty"`
 }
 
 func viewOf(e *audit.Entry) *EvidenceView {
 	return &EvidenceView{Time: e.Time, Actor: e.Actor, Action: e.Action, Subject: e.Subject, Purpose: e.Purpose,
-		Reason: e.Reason, Fields: e.Fields, Decision: e.Decision, Origin: e.Origin}
+		Reason: e.Reason, Fields: e.Fields, Decision: e.Decision, Origin: e.Origin, ReasonErased: e.ReasonErased()}
 }
 
 // differs names the first part of v that is not what e holds ("" when
@@ -115,8 +121,8 @@ func (v *EvidenceView) differs(e *audit.Entry) string {
 		return "subject"
 	case v.Purpose != e.Purpose:
 		return "purpose"
-	case v.Reason != e.Reason:
-		return "reason"
+	case len(e.SealedReason) == 0 && (v.Reason != e.Reason || v.ReasonErased != e.ReasonDropped):
+		return "reason" // a sealed reason's opening is not checkable without the key
 	case !slices.Equal(v.Fields, e.Fields):
 		return "fields"
 	case v.Decision != e.Decision:

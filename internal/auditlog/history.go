@@ -59,6 +59,19 @@ type History struct {
 	Subject    string         `json:"subject"`
 	Checkpoint string         `json:"checkpoint"`
 	Entries    []HistoryEntry `json:"entries"`
+	// Epoch, when the subject's oldest entry kept names a previous entry
+	// that an epoch's deletion removed (retention), is the first entry
+	// of the retained log, an epoch's opening entry (audit.EpochEntry),
+	// with its inclusion proof: the chain then ends before it, and the
+	// history is complete from it on.
+	Epoch *HistoryEpoch `json:"epoch,omitempty"`
+}
+
+// HistoryEpoch is the entry a retained log starts with, and its proof.
+type HistoryEpoch struct {
+	Seq   int64    `json:"seq"`
+	Leaf  []byte   `json:"leaf"`
+	Proof [][]byte `json:"proof"`
 }
 
 // HistoryEntry is one entry of a [History].
@@ -97,6 +110,13 @@ type Summary struct {
 	// own acts and the sign-in steps that name them.
 	Operator string `json:"operator,omitempty"`
 	Origin   string `json:"origin,omitempty"`
+	// Reason is the reason the operator typed, when the leaf holds it
+	// sealed under the person's data key (leaf v2), opened for them: the
+	// leaf's ciphertext is proved, its opening is the server's reading
+	// (a verifier without the key cannot check it). ReasonErased: the
+	// leaf's reason cannot be read (the key is gone, or it was not kept).
+	Reason       string `json:"reason,omitempty"`
+	ReasonErased bool   `json:"reason_erased,omitempty"`
 }
 
 // Values of Summary.By.
@@ -179,6 +199,25 @@ func SubjectHistory(ctx context.Context, s store.Store, subject string, size uin
 			}
 			indexes[i], positions[i] = uint64(r.Seq-1), r.Pos
 		}
+		// A chain that goes on into a deleted epoch ends at the retained
+		// log's first entry, which the history carries with its proof.
+		if n := len(rows); n > 0 && rows[n-1].Prev != 0 {
+			eps, err := tx.ListEpochs(ctx)
+			if err != nil {
+				return err
+			}
+			var from int64
+			for _, ep := range eps {
+				if ep.Deleted.IsZero() {
+					break
+				}
+				from = ep.Last + 1
+			}
+			if rows[n-1].Prev < from && rows[n-1].Seq >= from && uint64(from) <= c.Size {
+				h.Epoch = &HistoryEpoch{Seq: from}
+				indexes = append(indexes, uint64(from-1))
+			}
+		}
 		proofs, err := audit.InclusionProofs(indexes, c.Size, func(ids []audit.TileID) (map[audit.TileID]audit.Tile, error) { return tx.GetTiles(ctx, ids) })
 		if err != nil {
 			return fmt.Errorf("log proofs: %w", err)
@@ -186,6 +225,16 @@ func SubjectHistory(ctx context.Context, s store.Store, subject string, size uin
 		indexProofs, err := audit.InclusionProofs(positions, c.Index.Size, func(ids []audit.TileID) (map[audit.TileID]audit.Tile, error) { return tx.GetIndexTiles(ctx, ids) })
 		if err != nil {
 			return fmt.Errorf("index proofs: %w", err)
+		}
+		if h.Epoch != nil {
+			h.Epoch.Proof = proofs[len(rows)]
+			err := tx.AuditLeaves(ctx, h.Epoch.Seq, h.Epoch.Seq+1, func(_ int64, leaf []byte) error {
+				h.Epoch.Leaf = bytes.Clone(leaf)
+				return nil
+			})
+			if err != nil {
+				return err
+			}
 		}
 		for i, r := range rows {
 			e := HistoryEntry{Seq: r.Seq, Index: r.Pos, Previous: r.Prev, Proof: proofs[i], IndexProof: indexProofs[i]}
@@ -238,6 +287,16 @@ func ParseHistory(r io.Reader) (*History, error) {
 	if len(h.Entries) > MaxHistoryEntries {
 		return nil, fmt.Errorf("%w: more than %d entries", ErrBadHistory, MaxHistoryEntries)
 	}
+	if x := h.Epoch; x != nil {
+		if len(x.Proof) > 64 {
+			return nil, fmt.Errorf("%w: the epoch entry: a proof of %d hashes", ErrBadHistory, len(x.Proof))
+		}
+		for _, p := range x.Proof {
+			if len(p) != 32 {
+				return nil, fmt.Errorf("%w: the epoch entry: a proof hash of %d bytes", ErrBadHistory, len(p))
+			}
+		}
+	}
 	for _, e := range h.Entries {
 		if n := len(e.LeafHash); n != 0 && n != 32 {
 			return nil, fmt.Errorf("%w: entry %d: a leaf hash of %d bytes", ErrBadHistory, e.Seq, n)
@@ -285,6 +344,39 @@ type HistoryReport struct {
 	// Withheld counts the entries whose content the history withholds
 	// (their place in the chain verified).
 	Withheld int
+	// RetainedFrom, when not 0, is the entry the retained log starts
+	// with (an epoch's opening entry, proved): the subject's entries
+	// before it were deleted with their epoch, after its retention. The
+	// history is complete from it on.
+	RetainedFrom int64
+}
+
+// checkEpoch checks that the oldest entry e of h chains into a deleted
+// epoch: h names the retained log's first entry, an epoch's opening entry
+// proved in the log of cp, after e's previous entry and no later than e.
+func (h *History) checkEpoch(cp *audit.Checkpoint, e HistoryEntry) error {
+	cut := fmt.Errorf("%w: the oldest entry in the history, %d, names entry %d as the subject's previous entry: the history is cut short", ErrBadHistory, e.Seq, e.Previous)
+	x := h.Epoch
+	if x == nil {
+		return cut
+	}
+	got, err := audit.ParseLeaf(x.Leaf)
+	if err != nil || got.Seq != x.Seq {
+		return fmt.Errorf("%w: its epoch entry %d is not an audit entry of that number", ErrBadHistory, x.Seq)
+	}
+	if _, last, _, err := audit.ParseEpochEntry(&got); err != nil || last != x.Seq-1 {
+		return fmt.Errorf("%w: entry %d is not the opening entry of an epoch", ErrBadHistory, x.Seq)
+	}
+	if x.Seq < 1 || uint64(x.Seq) > cp.Size {
+		return fmt.Errorf("%w: its epoch entry %d is not in the checkpoint of size %d", ErrBadHistory, x.Seq, cp.Size)
+	}
+	if err := proof.VerifyInclusion(audit.Hasher, uint64(x.Seq-1), cp.Size, audit.Hasher.HashLeaf(x.Leaf), x.Proof, cp.Root); err != nil {
+		return fmt.Errorf("%w: its epoch entry %d: the inclusion proof does not verify against the signed root: %v", ErrBadHistory, x.Seq, err)
+	}
+	if e.Previous >= x.Seq || e.Seq < x.Seq {
+		return cut
+	}
+	return nil
 }
 
 // VerifyHistory checks a history offline with the log's verifier key: the
@@ -351,7 +443,12 @@ func VerifyHistory(h *History, vkey string, newest *Newest) (*HistoryReport, err
 		case i+1 < len(h.Entries) && e.Previous != h.Entries[i+1].Seq:
 			return nil, bad("entry %d names entry %d as the subject's previous entry, but the next entry in the history is %d: an entry is missing", e.Seq, e.Previous, h.Entries[i+1].Seq)
 		case i+1 == len(h.Entries) && e.Previous != 0:
-			return nil, bad("the oldest entry in the history, %d, names entry %d as the subject's previous entry: the history is cut short", e.Seq, e.Previous)
+			// Before the retained log (an epoch deleted after its
+			// retention), or a history cut short.
+			if err := h.checkEpoch(cp, e); err != nil {
+				return nil, err
+			}
+			rep.RetainedFrom = h.Epoch.Seq
 		}
 		if newest != nil && e.Seq == newest.Seq {
 			if !bytes.Equal(lh, newest.LeafHash) {
@@ -389,6 +486,8 @@ func (s *Summary) differs(e *audit.Entry, subject string) string {
 		return "origin"
 	case (s.By == ByYou) != (e.Actor == audit.SubjectActor(subject)):
 		return "actor"
+	case s.Reason != "" && len(e.SealedReason) == 0, s.ReasonErased && len(e.SealedReason) == 0 && !e.ReasonDropped:
+		return "reason"
 	}
 	return ""
 }

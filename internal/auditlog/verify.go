@@ -24,9 +24,14 @@ func (e *TamperError) Error() string {
 // Report is the outcome of a verification that found nothing wrong.
 type Report struct {
 	Entries      uint64 // entries read
-	Checkpoints  int    // checkpoints verified
+	Checkpoints  int    // checkpoints verified (those of deleted epochs included)
 	Size         uint64 // size of the latest checkpoint
 	Unintegrated uint64 // entries after the latest checkpoint
+	// From is the first entry the log keeps (1 unless epochs were
+	// deleted); Epochs counts the closed epochs, Deleted those deleted.
+	From    int64
+	Epochs  int
+	Deleted int
 }
 
 // Verify recomputes the Merkle tree from every stored entry and checks each
@@ -44,20 +49,66 @@ func Verify(ctx context.Context, s store.Store, vkey string) (*Report, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var last int64
+	var eps []audit.Epoch
 	if err := s.View(ctx, func(ctx context.Context, tx store.Tx) error {
 		var err error
-		last, err = tx.LastAuditSeq(ctx)
+		if last, err = tx.LastAuditSeq(ctx); err != nil {
+			return err
+		}
+		eps, err = tx.ListEpochs(ctx)
 		return err
 	}); err != nil {
 		return nil, fmt.Errorf("verify: %w", err)
 	}
-	pages := readLeafPages(ctx, s, last)
-
+	rep := &Report{From: 1}
+	// The log is kept from the first entry after the deleted epochs (a
+	// run from the first); their checkpoints are checked on their own.
+	var start uint64
+	bounds := map[int64]*audit.Epoch{} // retained epochs by the seq of the entry that closes them
+	for i := range eps {
+		ep := &eps[i]
+		switch {
+		case !ep.Deleted.IsZero() && uint64(ep.Last) > start && len(bounds) == 0:
+			start = uint64(ep.Last)
+			rep.Deleted++
+		default:
+			bounds[ep.Last+1] = ep
+		}
+	}
+	rep.Epochs = len(eps)
 	tree, _ := audit.NewTree(0, nil)
 	var ix *indexStep // the subject index, from the first checkpoint that signs one
-	rep := &Report{}
+	if start > 0 {
+		c, err := checkRetainedStart(ctx, s, vkey, start, eps, rep)
+		if err != nil {
+			return nil, err
+		}
+		if tree, err = audit.NewTree(c.Size, c.Range); err != nil {
+			return nil, &TamperError{Index: start, Reason: fmt.Sprintf("the checkpoint of size %d that the retained log starts from has a bad compact range", start)}
+		}
+		if c.Index != nil {
+			var links map[string]int64
+			if err := s.View(ctx, func(ctx context.Context, tx store.Tx) (err error) {
+				links, err = tx.SubjectLinks(ctx, int64(start)+1)
+				return err
+			}); err != nil {
+				return nil, fmt.Errorf("verify: %w", err)
+			}
+			if ix, err = newIndexStep(c, nil, links); err != nil {
+				return nil, &TamperError{Index: start, Reason: fmt.Sprintf("the checkpoint of size %d that the retained log starts from has a bad subject index range", start)}
+			}
+			ix.tiler = nil
+		}
+		rep.From, rep.Size = int64(start)+1, start
+	}
+	keep := make(map[int64]bool, len(bounds))
+	for seq := range bounds {
+		keep[seq] = true
+	}
+	pages := readLeafPages(ctx, s, int64(start)+1, last, keep)
+
 	var cps []audit.StoredCheckpoint // pending checkpoints, by size
-	var cpAfter, prevSize uint64
+	cpAfter, prevSize := start, start
 	nextCheckpoints := func() error {
 		if len(cps) > 0 {
 			return nil
@@ -83,6 +134,14 @@ func Verify(ctx context.Context, s store.Store, vkey string) (*Report, error) {
 				return nil, &TamperError{Index: idx, Reason: fmt.Sprintf("missing: the next stored entry is number %d", seq)}
 			}
 			h := p.hashes[32*i : 32*i+32]
+			if ep := bounds[seq]; ep != nil {
+				// The first entry of the epoch after ep records ep's size
+				// and root: the tree before it must be that.
+				n, size, root, err := audit.ParseEpochEntry(entryOf(p.leaves[seq]))
+				if err != nil || n != ep.Number || size != ep.Last || !bytes.Equal(root, ep.Root) || !bytes.Equal(tree.Root(), root) {
+					return nil, &TamperError{Index: idx, Reason: fmt.Sprintf("not the entry that closes epoch %d at %d with the root of the entries before it", ep.Number, ep.Last)}
+				}
+			}
 			if len(cps) > 0 && idx == prevSize {
 				// The first entry a checkpoint vouches for: does it sign
 				// the subject index, and from where?
@@ -138,19 +197,27 @@ func Verify(ctx context.Context, s store.Store, vkey string) (*Report, error) {
 type leafPage struct {
 	seqs     []int64
 	hashes   []byte
-	subjects []string // "" for none
+	subjects []string         // "" for none
+	leaves   map[int64][]byte // the leaves of the entries asked for whole
 	err      error
 }
 
-// readLeafPages reads entries 1…last in pages, two pages at a time, and
-// delivers them in order: each element of the returned channel is the
-// future of the next page.
-func readLeafPages(ctx context.Context, s store.Store, last int64) <-chan chan leafPage {
+// entryOf parses a leaf, or returns an empty entry.
+func entryOf(leaf []byte) *audit.Entry {
+	e, _ := audit.ParseLeaf(leaf)
+	return &e
+}
+
+// readLeafPages reads entries first…last in pages, two pages at a time,
+// and delivers them in order: each element of the returned channel is the
+// future of the next page. The leaves of the entries keep names are kept
+// whole.
+func readLeafPages(ctx context.Context, s store.Store, first, last int64, keep map[int64]bool) <-chan chan leafPage {
 	const page, workers = 20_000, 2
 	futures := make(chan chan leafPage, workers)
 	go func() {
 		defer close(futures)
-		for from := int64(1); from <= last; from += page {
+		for from := first; from <= last; from += page {
 			f := make(chan leafPage, 1)
 			select {
 			case futures <- f:
@@ -168,6 +235,12 @@ func readLeafPages(ctx context.Context, s store.Store, last int64) <-chan chan l
 						p.seqs = append(p.seqs, seq)
 						p.hashes = append(p.hashes, audit.Hasher.HashLeaf(leaf)...)
 						p.subjects = append(p.subjects, subject)
+						if keep[seq] {
+							if p.leaves == nil {
+								p.leaves = map[int64][]byte{}
+							}
+							p.leaves[seq] = bytes.Clone(leaf)
+						}
 						return nil
 					})
 				})
@@ -176,6 +249,75 @@ func readLeafPages(ctx context.Context, s store.Store, last int64) <-chan chan l
 		}
 	}()
 	return futures
+}
+
+// checkRetainedStart checks what a log whose epochs up to entry start
+// were deleted keeps of them: every checkpoint up to start (its
+// signature, its note, and its compact range against its signed root:
+// the checkpoint chain), the deleted epochs' closing checkpoints against
+// the roots the epochs recorded, and returns the checkpoint of size
+// start, whose compact range the retained log goes on from.
+func checkRetainedStart(ctx context.Context, s store.Store, vkey string, start uint64, eps []audit.Epoch, rep *Report) (*audit.StoredCheckpoint, error) {
+	closing := map[uint64][]byte{}
+	for _, ep := range eps {
+		closing[uint64(ep.Last)] = ep.Root
+	}
+	var at *audit.StoredCheckpoint
+	for after := uint64(0); after < start; {
+		var cs []audit.StoredCheckpoint
+		if err := s.View(ctx, func(ctx context.Context, tx store.Tx) (err error) {
+			cs, err = tx.CheckpointsAfter(ctx, after, 64)
+			return err
+		}); err != nil {
+			return nil, fmt.Errorf("verify: %w", err)
+		}
+		if len(cs) == 0 {
+			break
+		}
+		for i := range cs {
+			c := &cs[i]
+			if c.Size > start {
+				after = start
+				break
+			}
+			bad := func(why string) error {
+				return &TamperError{Index: c.Size, Reason: fmt.Sprintf("the checkpoint of size %d, kept of a deleted epoch, %s", c.Size, why)}
+			}
+			opened, err := audit.Open(c.Note, vkey)
+			switch {
+			case err != nil:
+				return nil, bad("has a bad signature")
+			case opened.Size != c.Size || !bytes.Equal(opened.Root, c.Root):
+				return nil, bad("differs from its signed note")
+			}
+			tree, err := audit.NewTree(c.Size, c.Range)
+			if err != nil || !bytes.Equal(tree.Root(), c.Root) {
+				return nil, bad("has a compact range that does not hash to its signed root")
+			}
+			if root, ok := closing[c.Size]; ok && !bytes.Equal(root, c.Root) {
+				return nil, bad("closes an epoch whose recorded root differs")
+			}
+			rep.Checkpoints++
+			after = c.Size
+			if c.Size == start {
+				at = c
+			}
+		}
+	}
+	if at == nil {
+		return nil, &TamperError{Index: start, Reason: fmt.Sprintf("the retained log starts after entry %d, but no checkpoint of that size is kept", start)}
+	}
+	if at.Index != nil {
+		tree, err := audit.NewTree(at.Index.Size, at.IndexRange)
+		if err != nil || !bytes.Equal(tree.Root(), at.Index.Root) {
+			return nil, &TamperError{Index: start, Reason: fmt.Sprintf("the checkpoint of size %d has a subject index range that does not hash to its signed index root", start)}
+		}
+		opened, _ := audit.Open(at.Note, vkey)
+		if opened.Index == nil || opened.Index.Size != at.Index.Size || !bytes.Equal(opened.Index.Root, at.Index.Root) {
+			return nil, &TamperError{Index: start, Reason: fmt.Sprintf("the stored subject index head of the checkpoint of size %d differs from its signed note", start)}
+		}
+	}
+	return at, nil
 }
 
 func checkCheckpoint(c *audit.StoredCheckpoint, tree *audit.Tree, ix *indexStep, vkey string, prevSize uint64) error {

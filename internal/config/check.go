@@ -2,6 +2,7 @@ package config
 
 import (
 	"cmp"
+	"errors"
 	"fmt"
 	"maps"
 	"math"
@@ -10,6 +11,8 @@ import (
 	"net/url"
 	"path/filepath"
 	"reflect"
+	"regexp"
+	"regexp/syntax"
 	"slices"
 	"strconv"
 	"strings"
@@ -34,12 +37,15 @@ type file struct {
 	RootKeyFile leaf         `key:"root_key_file"`
 	Sessions    sessionsFile `key:"sessions"`
 	Limits      struct {
-		MaxBodyBytes leaf `key:"max_body_bytes"`
-		ReasonMaxLen leaf `key:"reason_max_len"`
+		MaxBodyBytes  leaf `key:"max_body_bytes"`
+		ReasonMaxLen  leaf `key:"reason_max_len"`
+		ReasonPattern leaf `key:"reason_pattern"`
 	} `key:"limits"`
 	Audit struct {
 		Witnesses leaf `key:"witnesses,list"`
 		MaxLag    leaf `key:"max_lag"`
+		Epoch     leaf `key:"epoch"`
+		Retention leaf `key:"retention"`
 	} `key:"audit"`
 	WebAuthn struct {
 		RPID        leaf `key:"rp_id"`
@@ -334,6 +340,20 @@ func dayDur(p *parser, l leaf) (time.Duration, bool) {
 	return 0, false
 }
 
+// span reads a calendar span as retention rules write it (1y, 18m, 90d).
+func span(p *parser, l leaf) (retention.Span, bool) {
+	s, ok := read[string](p, l)
+	if !ok {
+		return retention.Span{}, false
+	}
+	sp, err := retention.ParseSpan(s)
+	if err != nil {
+		p.bad(l, "invalid span %s: want a count and a unit (y, m, w or d), such as 1y, 10y or 18m", short(s))
+		return retention.Span{}, false
+	}
+	return sp, true
+}
+
 func dur(p *parser, l leaf) (time.Duration, bool) {
 	s, ok := read[string](p, l)
 	d, err := time.ParseDuration(s)
@@ -383,6 +403,16 @@ func (p *parser) settings(f *file) *Config {
 		}
 		return s, ""
 	})
+	c.AuditEpoch = defaultAuditEpoch
+	epochOK := set(p, f.Audit.Epoch, span, &c.AuditEpoch, func(s retention.Span) string {
+		if s.Shorter(retention.Span{Days: minAuditEpochDays}) {
+			return fmt.Sprintf("must be at least %dd (an epoch is a closed part of the log, such as a year), got %s", minAuditEpochDays, s)
+		}
+		return ""
+	})
+	if set(p, f.Audit.Retention, span, &c.AuditRetention, func(retention.Span) string { return "" }) && f.Audit.Retention.set() && epochOK && c.AuditRetention.Shorter(c.AuditEpoch) {
+		p.bad(f.Audit.Retention, "must be at least audit.epoch (%s), got %s: a whole epoch is deleted at once", c.AuditEpoch, c.AuditRetention)
+	}
 	set(p, f.DataDir, read[string], &c.DataDir, nonEmpty)
 	dir := strings.TrimRight(c.DataDir, "/")
 	c.Store, c.RootKeyFile = "sqlite:"+dir+"/coffre.db", dir+"/root.key"
@@ -403,6 +433,14 @@ func (p *parser) settings(f *file) *Config {
 	set(p, s.StepUp, dur, &c.StepUpFor, between(minStepUp, maxStepUp, false, "must be between %s and %s, got %s"))
 	set(p, f.Limits.MaxBodyBytes, read[int64], &c.MaxBodyBytes, between[int64](minBodyBytes, maxBodyBytes, false, "must be between %d (1 KiB) and %d (16 MiB), got %d"))
 	set(p, f.Limits.ReasonMaxLen, read[int], &c.ReasonMaxLen, between(1, maxReasonMaxLen, false, "must be between %d and %d, got %d"))
+	if s, ok := read[string](p, f.Limits.ReasonPattern); ok {
+		re, msg := reasonPattern(s)
+		if msg != "" {
+			p.bad(f.Limits.ReasonPattern, "%s", msg)
+		} else {
+			c.ReasonPattern, c.ReasonPatternText = re, s
+		}
+	}
 
 	lf := f.Login
 	c.Login = Login{MaxFailures: defaultMaxFailures, FailureWindow: defaultFailWindow, LockFor: defaultLockFor, PerOrigin: defaultPerOrigin}
@@ -441,6 +479,55 @@ func (p *parser) settings(f *file) *Config {
 	c.Delivery, c.Alerts = p.delivery(f)
 	c.Signin = p.signin(f)
 	return c
+}
+
+// reasonPattern compiles limits.reason_pattern, anchored at the start
+// of the reason: what every typed reason begins with (add $ to the
+// pattern to make it the whole reason). A pattern that does not compile,
+// that matches the empty reason (it would check nothing) or that can
+// match nothing at all is refused.
+func reasonPattern(s string) (*regexp.Regexp, string) {
+	const example = "such as [A-Z]+-[0-9]+ for a ticket id like OPS-1234"
+	if s == "" || len(s) > maxReasonPattern {
+		return nil, fmt.Sprintf("want a Go regular expression of 1 to %d bytes, %s", maxReasonPattern, example)
+	}
+	_, err := regexp.Compile(s)
+	if err != nil {
+		// The error names the part of the pattern that fails, never more.
+		var se *syntax.Error
+		if errors.As(err, &se) {
+			return nil, fmt.Sprintf("not a Go regular expression: %s: %s", se.Code, short(se.Expr))
+		}
+		return nil, fmt.Sprintf("not a Go regular expression, %s", example)
+	}
+	re, err := regexp.Compile(`^(?:` + s + `)`)
+	if err != nil {
+		return nil, fmt.Sprintf("not a Go regular expression, %s", example)
+	}
+	if re.MatchString("") {
+		return nil, fmt.Sprintf("matches an empty reason, so it checks nothing: want what a reason begins with, %s", example)
+	}
+	if parsed, err := syntax.Parse(s, syntax.Perl); err == nil && matchesNothing(parsed.Simplify()) {
+		return nil, fmt.Sprintf("matches no reason at all: want what a reason begins with, %s", example)
+	}
+	return re, ""
+}
+
+// matchesNothing reports whether re can match no string: it is, or
+// concatenates, an empty class or a no-match (as [^\x00-\x{10FFFF}]),
+// or alternates only such.
+func matchesNothing(re *syntax.Regexp) bool {
+	switch re.Op {
+	case syntax.OpNoMatch:
+		return true
+	case syntax.OpCharClass:
+		return len(re.Rune) == 0
+	case syntax.OpConcat, syntax.OpCapture, syntax.OpPlus:
+		return slices.ContainsFunc(re.Sub, matchesNothing)
+	case syntax.OpAlternate:
+		return !slices.ContainsFunc(re.Sub, func(s *syntax.Regexp) bool { return !matchesNothing(s) })
+	}
+	return false
 }
 
 // pkcs11 checks the seal.pkcs11 settings: all or nothing, and the PIN

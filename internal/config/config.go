@@ -13,8 +13,8 @@
 //	data_dir: ./coffre-data
 //	root_key_file: ./coffre-data/root.key   # dev/demo: root key in a 0600 file
 //	sessions: {idle: 30m, absolute: 12h, login_token: 5m, step_up: 5m}   # Go durations
-//	limits: {max_body_bytes: 65536, reason_max_len: 200}
-//	audit: {max_lag: 30s, witnesses: [https://witness.example.org/add]}
+//	limits: {max_body_bytes: 65536, reason_max_len: 200, reason_pattern: "[A-Z]+-[0-9]+"}   # pattern: optional, what a typed reason begins with
+//	audit: {max_lag: 30s, witnesses: [https://witness.example.org/add], epoch: 1y, retention: 10y}   # retention: default none (kept forever)
 //	webauthn:     # rp_id, rp_name, origins, attestation (aaguids, roots)
 //	login:        # max_failures, failure_window, lock_for, per_origin_per_minute
 //	partners:     # listen (mutual-TLS host:port, off when unset), hosts
@@ -123,6 +123,7 @@ import (
 	"io"
 	"net/netip"
 	"os"
+	"regexp"
 	"strings"
 	"sync"
 	"time"
@@ -132,6 +133,7 @@ import (
 
 	"github.com/coffre/coffre/internal/guard"
 	"github.com/coffre/coffre/internal/policy"
+	"github.com/coffre/coffre/internal/retention"
 	"github.com/coffre/coffre/internal/stats"
 )
 
@@ -173,6 +175,20 @@ type Config struct {
 	// ReasonMaxLen bounds the Coffre-Reason header, between 1 and 4096
 	// bytes. Default 200.
 	ReasonMaxLen int
+	// ReasonPattern, when limits.reason_pattern is set, is what every
+	// typed reason that is not empty begins with (a ticket id): the
+	// pattern anchored at the start; ReasonPatternText the pattern as
+	// written. Nil: no pattern.
+	ReasonPattern     *regexp.Regexp
+	ReasonPatternText string
+	// AuditEpoch is how long an epoch of the audit log lasts before it
+	// closes at a checkpoint (audit.epoch, a span such as 1y; at least
+	// 1d). Default 1y.
+	AuditEpoch retention.Span
+	// AuditRetention is how long a closed epoch is kept before coffre
+	// audit prune (auditlog.Prune) may delete it (audit.retention, at
+	// least AuditEpoch). Zero (default): the log is kept forever.
+	AuditRetention retention.Span
 	// AuditWitnesses are URLs every new audit checkpoint is POSTed to.
 	AuditWitnesses []string
 	// AuditMaxLag is how far behind the audit integrator may fall (age of
@@ -443,6 +459,12 @@ type Guard struct {
 	Roles map[string]guard.Limits
 }
 
+// defaultAuditEpoch is audit.epoch's default: one epoch a year.
+var defaultAuditEpoch = retention.Span{Years: 1}
+
+// minAuditEpochDays bounds audit.epoch from below.
+const minAuditEpochDays = 1
+
 // The defaults documented on [Config].
 const (
 	defaultListen       = "127.0.0.1:8080"
@@ -521,7 +543,9 @@ const (
 	minBodyBytes    = 1024
 	maxBodyBytes    = 16 << 20
 	maxReasonMaxLen = 4096
-	maxFieldLen     = 1 << 20
+	// maxReasonPattern bounds limits.reason_pattern, in bytes.
+	maxReasonPattern = 256
+	maxFieldLen      = 1 << 20
 	// sessions.step_up
 	minStepUp = 30 * time.Second
 	maxStepUp = time.Hour

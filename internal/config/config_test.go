@@ -202,6 +202,7 @@ func TestValid(t *testing.T) {
 		MaxBodyBytes:    131072,
 		ReasonMaxLen:    500,
 		AuditMaxLag:     45 * time.Second,
+		AuditEpoch:      retention.Span{Years: 1},
 		AuditWitnesses:  []string{"https://witness.example.org/add", "http://127.0.0.1:9000/w"},
 		WebAuthn: WebAuthn{
 			RPID:    "coffre.example.org",
@@ -343,6 +344,7 @@ func TestDefaults(t *testing.T) {
 		MaxBodyBytes:    65536,
 		ReasonMaxLen:    200,
 		AuditMaxLag:     30 * time.Second,
+		AuditEpoch:      retention.Span{Years: 1},
 		WebAuthn:        WebAuthn{RPID: "localhost", RPName: "Coffre", Origins: []string{"http://localhost:8080", "http://127.0.0.1:8080"}},
 		Login:           Login{MaxFailures: 10, FailureWindow: 24 * time.Hour, LockFor: time.Hour, PerOrigin: 30},
 		Partners:        Partners{Hosts: []string{"localhost", "127.0.0.1"}},
@@ -520,6 +522,7 @@ func TestEnvironment(t *testing.T) {
 		MaxBodyBytes:    2048,
 		ReasonMaxLen:    64,
 		AuditMaxLag:     2 * time.Minute,
+		AuditEpoch:      retention.Span{Years: 1},
 		AuditWitnesses:  []string{"http://w1.example/add", "https://w2.example/add"},
 		// rp_name and login are not in all (TestEveryKeyHasAnOverride has them).
 		WebAuthn:   WebAuthn{RPID: "coffre.test", RPName: "Coffre", Origins: []string{"https://coffre.test", "http://eu.coffre.test:9000"}},
@@ -543,6 +546,7 @@ func TestEnvironment(t *testing.T) {
 		MaxBodyBytes:    65536,
 		ReasonMaxLen:    200,
 		AuditMaxLag:     30 * time.Second,
+		AuditEpoch:      retention.Span{Years: 1},
 		WebAuthn:        WebAuthn{RPID: "localhost", RPName: "Coffre", Origins: []string{"http://localhost:8080", "http://127.0.0.1:8080"}},
 		Login:           defaultLogin,
 		Partners:        Partners{Hosts: []string{"localhost", "127.0.0.1"}},

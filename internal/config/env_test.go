@@ -78,7 +78,7 @@ func TestEveryKeyHasAnOverride(t *testing.T) {
 	samples := map[string]string{
 		"store": "sqlite:/tmp/c.db", "listen": "127.0.0.1:9000", "data_dir": "/srv/coffre", "root_key_file": "/run/root.key",
 		"sessions.idle": "31m", "sessions.absolute": "13h", "sessions.login_token": "6m", "sessions.step_up": "6m",
-		"limits.max_body_bytes": "2048", "limits.reason_max_len": "64",
+		"limits.max_body_bytes": "2048", "limits.reason_max_len": "64", "limits.reason_pattern": "[A-Z]+-[0-9]+", "audit.epoch": "6m", "audit.retention": "5y",
 		"audit.witnesses": "https://w1.example/add, https://w2.example/add", "audit.max_lag": "1m",
 		"webauthn.rp_id": "app.localhost", "webauthn.rp_name": "Vault", "webauthn.origins": "http://localhost:9000",
 		"webauthn.attestation.aaguids": "cb69481e-8ff7-4039-93ec-0a2729a154a8", "webauthn.attestation.roots": testRootPEM(t),

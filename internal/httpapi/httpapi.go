@@ -616,6 +616,9 @@ type auditEntry struct {
 	Fields   []string `json:"fields,omitempty"`
 	Decision string   `json:"decision"`
 	Origin   string   `json:"origin,omitempty"`
+	// ReasonErased: the entry had a reason, sealed under its person's
+	// data key, which their erasure made unreadable (reason is "").
+	ReasonErased bool `json:"reason_erased,omitempty"`
 }
 
 // auditEntries serves entries from ≤ seq < to, paged: at most
@@ -635,7 +638,7 @@ func (s *Server) auditEntries(w http.ResponseWriter, r *http.Request, a identity
 	}
 	out := make([]auditEntry, len(es))
 	for i, e := range es {
-		out[i] = auditEntry{e.Seq, e.Time.Format(time.RFC3339Nano), e.Actor, e.Action, e.Subject, e.Purpose, e.Reason, e.Fields, e.Decision, e.Origin}
+		out[i] = auditEntry{e.Seq, e.Time.Format(time.RFC3339Nano), e.Actor, e.Action, e.Subject, e.Purpose, e.Reason, e.Fields, e.Decision, e.Origin, e.ReasonErased()}
 	}
 	resp := map[string]any{"entries": out}
 	if n := len(es); n == vault.MaxAuditPage && es[n-1].Seq+1 < to {

@@ -182,8 +182,13 @@ func TestPersonSeesTheirHistory(t *testing.T) {
 		s.Operator != "" || len(s.Fields) == 0 || len(read.Proof) == 0 || len(read.IndexProof) == 0 {
 		t.Errorf("the read's entry = %+v, summary %+v", read, s)
 	}
-	if strings.Contains(string(r.Body), cw.Operator.ID) || strings.Contains(string(r.Body), "ticket 7") {
-		t.Error("the history names the operator or shows the reason outside the leaves' bytes")
+	if strings.Contains(string(r.Body), cw.Operator.ID) {
+		t.Error("the history names the operator")
+	}
+	// The reason is sealed in the leaf under the person's key, and
+	// opened for them in the summary (issue 16).
+	if bytes.Contains(read.Leaf, []byte("ticket 7")) || s.Reason != "ticket 7" || s.ReasonErased {
+		t.Errorf("the read's reason: leaf %q, summary %q (erased %v); want it sealed in the leaf and opened in the summary", read.Leaf, s.Reason, s.ReasonErased)
 	}
 	// The person's own steps are in it too.
 	var steps []string

@@ -7,9 +7,11 @@ import (
 
 	"github.com/coffre/coffre/internal/audit"
 	"github.com/coffre/coffre/internal/auditlog"
+	"github.com/coffre/coffre/internal/envelope"
 	"github.com/coffre/coffre/internal/identity"
 	"github.com/coffre/coffre/internal/policy"
 	"github.com/coffre/coffre/internal/store"
+	"github.com/coffre/coffre/internal/subject"
 )
 
 // ActionHistory: a person read their history.
@@ -40,6 +42,10 @@ func (s *Service) History(ctx context.Context, p Person) (*auditlog.History, err
 	if err != nil {
 		return nil, unavailable(err)
 	}
+	dk, err := s.dataKey(ctx, p.Subject)
+	if err != nil {
+		return nil, unavailable(err)
+	}
 	now := s.now()
 	self := Actor(p.Subject)
 	err = h.Present(func(e *audit.Entry) (*auditlog.Summary, bool) {
@@ -48,6 +54,13 @@ func (s *Service) History(ctx context.Context, p Person) (*auditlog.History, err
 			return nil, true
 		}
 		sum := &auditlog.Summary{Time: e.Time, Action: e.Action, Purpose: e.Purpose, Fields: e.Fields, Decision: e.Decision, By: auditlog.ByCoffre}
+		if len(e.SealedReason) > 0 && dk != nil {
+			_ = audit.OpenReason(dk, e) // one that does not open reads as erased
+		}
+		sum.Reason, sum.ReasonErased = e.Reason, e.ReasonErased()
+		if len(e.SealedReason) == 0 {
+			sum.Reason = "" // only sealed reasons (those typed about the person) are shown
+		}
 		switch op := ops[e.Actor]; {
 		case e.Actor == self:
 			sum.By, sum.Origin = auditlog.ByYou, e.Origin
@@ -68,6 +81,37 @@ func (s *Service) History(ctx context.Context, p Person) (*auditlog.History, err
 		return nil, unavailable(err)
 	}
 	return h, nil
+}
+
+// dataKeys is what Keys offers when it can open a person's data key
+// (the keyring does): then the reasons sealed in their entries are opened
+// for them.
+type dataKeys interface {
+	OpenDEK(subject string, version uint32, wrapped []byte) (*envelope.DataKey, error)
+}
+
+// dataKey returns the person's data key (nil when Keys cannot open one,
+// or the record is gone).
+func (s *Service) dataKey(ctx context.Context, subj string) (*envelope.DataKey, error) {
+	keys, ok := s.Keys.(dataKeys)
+	if !ok {
+		return nil, nil
+	}
+	var row *subject.Row
+	err := s.Store.View(ctx, func(ctx context.Context, tx store.Tx) error {
+		var err error
+		row, err = tx.GetSubject(ctx, subj)
+		return err
+	})
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return nil, nil
+	case err != nil:
+		return nil, err
+	case row.Erased || row.DEK == nil:
+		return nil, nil
+	}
+	return keys.OpenDEK(row.ID, row.DEKVersion, row.DEK)
 }
 
 // operators reads the accounts that acted in h's entries (their role and

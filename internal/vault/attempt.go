@@ -7,6 +7,7 @@ import (
 
 	"github.com/coffre/coffre/internal/access"
 	"github.com/coffre/coffre/internal/audit"
+	"github.com/coffre/coffre/internal/envelope"
 	"github.com/coffre/coffre/internal/guard"
 	"github.com/coffre/coffre/internal/identity"
 	"github.com/coffre/coffre/internal/policy"
@@ -113,6 +114,9 @@ type outcome[T any] struct {
 	val     T
 	refusal error
 	seq     int64
+	// dk is the subject's data key, when sealing the entry's reason
+	// opened it (the read path reuses it for the fields).
+	dk *envelope.DataKey
 }
 
 // run runs an access in one transaction: find → guard (decides; a
@@ -189,6 +193,10 @@ func runTx[T any](ctx context.Context, v *Vault, x attempt[T]) (outcome[T], erro
 				return outcome[T]{}, err
 			}
 		}
+		dk, err := v.sealReason(ctx, tx, &e, rowOf(val))
+		if err != nil {
+			return outcome[T]{}, err
+		}
 		if err := tx.AppendAudit(ctx, &e); err != nil {
 			return outcome[T]{}, err
 		}
@@ -212,7 +220,7 @@ func runTx[T any](ctx context.Context, v *Vault, x attempt[T]) (outcome[T], erro
 		if refusal != nil {
 			return outcome[T]{refusal: refusal, seq: e.Seq}, nil
 		}
-		return outcome[T]{val: val, seq: e.Seq}, nil
+		return outcome[T]{val: val, seq: e.Seq, dk: dk}, nil
 	})
 }
 

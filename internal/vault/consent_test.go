@@ -84,7 +84,11 @@ func (g *guarded) messages(t *testing.T, kind string) []outbox.Message {
 func (g *guarded) entries(t *testing.T, action string) []audit.Entry {
 	t.Helper()
 	var out []audit.Entry
-	for _, e := range auditEntries(t, g.store) {
+	es := auditEntries(t, g.store)
+	if err := vault.OpenReasons(ctx, g.v, es); err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range es {
 		if e.Action == action {
 			out = append(out, e)
 		}

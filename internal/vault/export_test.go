@@ -1,6 +1,18 @@
 package vault
 
-import "github.com/coffre/coffre/internal/subject"
+import (
+	"context"
+
+	"github.com/coffre/coffre/internal/audit"
+	"github.com/coffre/coffre/internal/store"
+	"github.com/coffre/coffre/internal/subject"
+)
+
+// OpenReasons opens the sealed reasons of es as the log's views do, for
+// tests that read entries from the store.
+func OpenReasons(ctx context.Context, v *Vault, es []audit.Entry) error {
+	return v.store.View(ctx, func(ctx context.Context, tx store.Tx) error { return v.openReasons(ctx, tx, es) })
+}
 
 // FieldNames lists the fields a stored row holds (their names are in
 // clear in the sealed blob), for the external tests.

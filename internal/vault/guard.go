@@ -154,6 +154,9 @@ func (v *Vault) Unlock(ctx context.Context, a identity.Actor, id, reason string)
 	if reason == "" || len(reason) > v.reasonMax {
 		return public.Errorf(access.ErrReasonRequired, "an unlock needs a reason of at most %d bytes", v.reasonMax)
 	}
+	if err := v.checkReason(reason); err != nil {
+		return v.deny(ctx, a, entry, err)
+	}
 	if id == a.ID {
 		err := forbidden("nobody unlocks their own account")
 		return v.deny(ctx, a, entry, err)
@@ -281,6 +284,9 @@ func (v *Vault) RequestExtension(ctx context.Context, a identity.Actor, subjects
 		return nil, invalid("hours must be between 1 and %d", MaxExtensionHours)
 	case reason == "" || len(reason) > v.reasonMax:
 		return nil, public.Errorf(access.ErrReasonRequired, "an extension needs a reason of at most %d bytes", v.reasonMax)
+	}
+	if err := v.checkReason(reason); err != nil {
+		return nil, v.deny(ctx, a, entry, err)
 	}
 	now := v.now().UTC()
 	e := &guard.Extension{ID: newID("ext_"), Operator: a.ID, Unit: a.Unit, Subjects: subjects, Hours: hours, Reason: reason, Created: now}

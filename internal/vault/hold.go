@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"strings"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/coffre/coffre/internal/access"
 	"github.com/coffre/coffre/internal/audit"
@@ -76,20 +74,13 @@ func (dk dataKey) holdText(id, part string, ct []byte) string {
 	return string(pt)
 }
 
-// checkHoldReason validates a hold's reason: required, at most the
-// vault's reason limit, valid UTF-8 without control characters.
+// checkHoldReason validates a hold's reason: required, and a reason
+// (checkReason).
 func (v *Vault) checkHoldReason(what, s string) error {
-	switch {
-	case strings.TrimSpace(s) == "":
+	if strings.TrimSpace(s) == "" {
 		return public.Errorf(access.ErrReasonRequired, "a legal hold's %s needs a reason (the case, the claim)", what)
-	case len(s) > v.reasonMax:
-		return invalid("reason longer than %d bytes", v.reasonMax)
-	case !utf8.ValidString(s):
-		return invalid("reason is not valid UTF-8")
-	case strings.ContainsFunc(s, unicode.IsControl):
-		return invalid("reason holds control characters")
 	}
-	return nil
+	return v.checkReason(s)
 }
 
 // heldError is what refuses an erasure of subject id under a hold.

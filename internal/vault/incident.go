@@ -578,6 +578,9 @@ func (v *Vault) Evidence(ctx context.Context, a identity.Actor, id, verifierKey 
 	} else if err != nil {
 		return nil, unavailable(fmt.Errorf("evidence: %w", err))
 	}
+	if err := v.openEvidenceReasons(ctx, ev); err != nil {
+		return nil, unavailable(fmt.Errorf("evidence: %w", err))
+	}
 	ev.Header.Incident, ev.Header.Scope = id, ScopeDetail(inc.Scope)
 	h := ev.Header
 	_, err = v.ChangeIncident(ctx, a, id, "incident.evidence", func(inc *incident.Incident) (*incident.Event, error) {
@@ -666,6 +669,33 @@ func (v *Vault) stolenStore(ctx context.Context, res *impact.Result, keysSafe bo
 			fc.Sensitivity = sensitivity(f.Name)
 			im.Fields[f.Name] = fc
 		}
+	}
+	return nil
+}
+
+// openEvidenceReasons opens the sealed reasons of ev's entries for the
+// investigator, with their persons' data keys; an erased person's stay
+// unreadable (reason_erased). The leaves, and so the proofs, are as
+// they are.
+func (v *Vault) openEvidenceReasons(ctx context.Context, ev *auditlog.Evidence) error {
+	var es []audit.Entry
+	var at []int
+	for i, x := range ev.Entries {
+		e, err := audit.ParseLeaf(x.Leaf)
+		if err != nil || len(e.SealedReason) == 0 {
+			continue
+		}
+		es, at = append(es, e), append(at, i)
+	}
+	if len(es) == 0 {
+		return nil
+	}
+	err := v.store.View(ctx, func(ctx context.Context, tx store.Tx) error { return v.openReasons(ctx, tx, es) })
+	if err != nil {
+		return err
+	}
+	for j, i := range at {
+		ev.Entries[i].Entry.Reason, ev.Entries[i].Entry.ReasonErased = es[j].Reason, es[j].ReasonErased()
 	}
 	return nil
 }

@@ -25,6 +25,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"regexp"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -56,13 +57,17 @@ type Vault struct {
 	now       func() time.Time
 	log       *slog.Logger
 	reasonMax int
-	visible   map[string][]string // purpose → fields it shows, schema order
-	byName    []policy.Field      // the schema's fields sorted by name (the sealed blob's order)
-	guard     *Guard
-	lims      map[string]*guard.Limits // the guard's limits by role, read-only
-	memo      *guard.Memo
-	stepUpFor time.Duration
-	notices   Notices
+	// reasonPattern, when set, is what a typed reason begins with
+	// (Config.ReasonPattern), reasonPatternText as configured.
+	reasonPattern     *regexp.Regexp
+	reasonPatternText string
+	visible           map[string][]string // purpose → fields it shows, schema order
+	byName            []policy.Field      // the schema's fields sorted by name (the sealed blob's order)
+	guard             *Guard
+	lims              map[string]*guard.Limits // the guard's limits by role, read-only
+	memo              *guard.Memo
+	stepUpFor         time.Duration
+	notices           Notices
 	// noticesOff: no notice is queued (Config.Notices.Off).
 	noticesOff bool
 	queued     func()
@@ -95,6 +100,12 @@ type Config struct {
 	Logger *slog.Logger
 	// ReasonMaxLen caps Coffre-Reason in bytes (default 200).
 	ReasonMaxLen int
+	// ReasonPattern, when set, is what every typed reason that is not
+	// empty begins with, such as a ticket id (limits.reason_pattern,
+	// anchored at the start by package config); ReasonPatternText is
+	// the pattern as configured, for the refusal's hint.
+	ReasonPattern     *regexp.Regexp
+	ReasonPatternText string
 	// Guard enables budgets and detectors (nil: no guard).
 	Guard *Guard
 	// StepUpFor is the step-up window of a purpose that sets none
@@ -127,7 +138,7 @@ type Config struct {
 
 // New returns a Vault.
 func New(c Config) *Vault {
-	v := &Vault{store: c.Store, keys: c.Keys, pol: c.Policy, now: c.Now, log: c.Logger, reasonMax: c.ReasonMaxLen, visible: map[string][]string{}, guard: c.Guard, memo: &guard.Memo{}, stepUpFor: c.StepUpFor,
+	v := &Vault{store: c.Store, keys: c.Keys, pol: c.Policy, now: c.Now, log: c.Logger, reasonMax: c.ReasonMaxLen, reasonPattern: c.ReasonPattern, reasonPatternText: c.ReasonPatternText, visible: map[string][]string{}, guard: c.Guard, memo: &guard.Memo{}, stepUpFor: c.StepUpFor,
 		coolingOff: c.ContactCoolingOff}
 	if v.coolingOff <= 0 {
 		v.coolingOff = DefaultContactCoolingOff
@@ -299,6 +310,9 @@ func (v *Vault) deny(ctx context.Context, a identity.Actor, e audit.Entry, cause
 	e.Decision, e.Time, e.Reason = "deny:"+errorCode(cause), now.UTC(), cutUTF8(e.Reason, v.reasonMax)
 	locked, err := update(ctx, v.store, func(ctx context.Context, tx store.Tx) (bool, error) {
 		e := e
+		if _, err := v.sealReason(ctx, tx, &e, nil); err != nil {
+			return false, err
+		}
 		var g *guardRun
 		if !errors.Is(cause, access.ErrStepUpRequired) {
 			var err error
@@ -340,7 +354,7 @@ func cutUTF8(s string, n int) string {
 // public): field, purpose, role and unit names and limits, never a stored
 // value or a store's message. Policy errors formatted into them name
 // configuration entries only.
-func invalid(format string, args ...any) error {
+func invalid(format string, args ...any) *public.Error {
 	return public.Errorf(access.ErrInvalid, "invalid input: "+format, args...)
 }
 
@@ -404,8 +418,14 @@ func (v *Vault) read(ctx context.Context, a identity.Actor, id, purposeName, rea
 	case !subjectid.Valid(id):
 		return nil, invalid("malformed subject id")
 	}
+	if err := v.checkReason(reason); err != nil {
+		return nil, v.deny(ctx, a, entry, err)
+	}
 	if breakGlass {
 		why = strings.TrimSpace(why)
+		if err := v.checkEmergency(why); err != nil {
+			return nil, v.deny(ctx, a, entry, err)
+		}
 		if why == "" {
 			return nil, v.deny(ctx, a, entry, public.Errorf(access.ErrReasonRequired, "a break-glass read needs a reason: say what the emergency is").
 				WithHint("send Coffre-Break-Glass: <the emergency>, or read without it to ask the person's consent"))
@@ -491,7 +511,7 @@ func (v *Vault) read(ctx context.Context, a identity.Actor, id, purposeName, rea
 	if c := res.val.request; c != nil {
 		return nil, &ConsentPending{Request: *c, New: res.val.opened}
 	}
-	out, err := v.view(res.val.row, pu, fields, res.seq)
+	out, err := v.view(res.val.row, pu, fields, res.seq, res.dk)
 	if err == nil && pseudonym != "" {
 		out.ID = pseudonym
 	}
@@ -534,13 +554,18 @@ func returned(shown []string, blob []byte) []string {
 	return out
 }
 
-func (v *Vault) view(row *subject.Row, pu *policy.Purpose, fields []string, seq int64) (*View, error) {
-	dk, err := v.keys.OpenDEK(row.ID, row.DEKVersion, row.DEK)
-	if err != nil {
-		return nil, fmt.Errorf("open data key of %s: %w", row.ID, err)
+// view opens the fields of row that pu shows, once the access's entry
+// is durable; dk is the data key when sealing the entry's reason opened
+// it already (nil: opened here).
+func (v *Vault) view(row *subject.Row, pu *policy.Purpose, fields []string, seq int64, dk *envelope.DataKey) (*View, error) {
+	if dk == nil {
+		var err error
+		if dk, err = v.keys.OpenDEK(row.ID, row.DEKVersion, row.DEK); err != nil {
+			return nil, fmt.Errorf("open data key of %s: %w", row.ID, err)
+		}
 	}
 	out := &View{ID: row.ID, Unit: row.Unit, Purpose: pu.Name, Fields: make(map[string]string, len(fields)), Masked: []string{}, AuditSeq: seq}
-	err = eachField(row.Fields, func(name string, ct []byte) error {
+	err := eachField(row.Fields, func(name string, ct []byte) error {
 		t := pu.Fields[name]
 		if t.Action == policy.Deny {
 			return nil // never decrypted
@@ -575,6 +600,9 @@ func (v *Vault) Lookup(ctx context.Context, a identity.Actor, purposeName, reaso
 		return "", v.deny(ctx, a, entry, err)
 	}
 	if err := v.can(a, policy.PermLookup); err != nil {
+		return "", v.deny(ctx, a, entry, err)
+	}
+	if err := v.checkReason(reason); err != nil {
 		return "", v.deny(ctx, a, entry, err)
 	}
 	pu, err := v.purpose(a, purposeName, reason)
@@ -1045,6 +1073,9 @@ func (v *Vault) Update(ctx context.Context, a identity.Actor, id, purposeName, r
 	if err := v.can(a, policy.PermUpdate); err != nil {
 		return Updated{}, v.deny(ctx, a, entry, err)
 	}
+	if err := v.checkReason(reason); err != nil {
+		return Updated{}, v.deny(ctx, a, entry, err)
+	}
 	pu, err := v.purpose(a, purposeName, reason)
 	if err != nil {
 		return Updated{}, v.deny(ctx, a, entry, err)
@@ -1226,8 +1257,8 @@ func (v *Vault) Erase(ctx context.Context, a identity.Actor, id, reason string) 
 		entry.Subject = ""
 		return v.deny(ctx, a, entry, invalid("malformed subject id"))
 	}
-	if len(reason) > v.reasonMax {
-		return v.deny(ctx, a, entry, invalid("reason longer than %d bytes", v.reasonMax))
+	if err := v.checkReason(reason); err != nil {
+		return v.deny(ctx, a, entry, err)
 	}
 	if err := v.can(a, policy.PermErase); err != nil {
 		return v.deny(ctx, a, entry, err)
@@ -1341,6 +1372,9 @@ func (v *Vault) AuditEntries(ctx context.Context, a identity.Actor, from, to int
 	out, err := update(ctx, v.store, func(ctx context.Context, tx store.Tx) ([]audit.Entry, error) {
 		out, err := tx.AuditEntries(ctx, from, to, MaxAuditPage)
 		if err != nil {
+			return nil, err
+		}
+		if err := v.openReasons(ctx, tx, out); err != nil {
 			return nil, err
 		}
 		e := entry

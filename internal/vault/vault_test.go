@@ -577,6 +577,9 @@ func TestLongReasonCutOnACharacter(t *testing.T) {
 		t.Fatalf("read with a long reason: %v, want ErrInvalid", err)
 	}
 	es := auditEntries(t, fs)
+	if err := vault.OpenReasons(ctx, v, es); err != nil {
+		t.Fatal(err)
+	}
 	got := es[len(es)-1].Reason
 	if !utf8.ValidString(got) || len(got) > 200 || len(got) < 199 || !strings.HasPrefix(reason, got) {
 		t.Errorf("audited reason %q (%d bytes): want a valid prefix of at most 200 bytes", got, len(got))

@@ -258,6 +258,17 @@ var queries = map[string]string{
 	"openBudget":    `INSERT INTO stat_budgets (analyst, period, spent) VALUES (?, ?, 0) ON CONFLICT DO NOTHING`,
 	"spendBudget":   `UPDATE stat_budgets SET spent = spent + ?3 WHERE analyst = ?1 AND period = ?2 AND spent + ?3 <= ?4 RETURNING spent`,
 	"budgetSpent":   `SELECT spent FROM stat_budgets WHERE analyst = ? AND period = ?`,
+	// The audit log's epochs and their deletion (epochs.go).
+	"putEpoch":          `INSERT INTO audit_epochs (number, first_seq, last_seq, opened_at, closed_at, root) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+	"epochs":            `SELECT number, first_seq, last_seq, opened_at, closed_at, root, deleted_at FROM audit_epochs ORDER BY number`,
+	"markEpochDeleted":  `UPDATE audit_epochs SET deleted_at = ? WHERE number = ?`,
+	"deleteAudit":       `DELETE FROM audit WHERE seq IN (SELECT seq FROM audit WHERE seq <= ? ORDER BY seq LIMIT ?)`,
+	"subjectIndexAfter": `SELECT subject, seq FROM subject_index WHERE (subject, seq) > (?, ?) ORDER BY subject, seq LIMIT ?`,
+	"deleteIndexRow":    `DELETE FROM subject_index WHERE subject = ? AND seq = ?`,
+	"deleteTiles":       `DELETE FROM tiles WHERE rowid IN (SELECT rowid FROM tiles WHERE level = ? AND idx < ? LIMIT ?)`,
+	"deleteIndexTiles":  `DELETE FROM index_tiles WHERE rowid IN (SELECT rowid FROM index_tiles WHERE level = ? AND idx < ? LIMIT ?)`,
+	"trimCheckpoints":   `UPDATE checkpoints SET leaves = x'' WHERE size IN (SELECT size FROM checkpoints WHERE size > ? AND size <= ? AND length(leaves) > 0 ORDER BY size LIMIT ?) RETURNING size`,
+	"subjectLinks":      `SELECT subject, prev FROM subject_index WHERE seq >= ?1 AND prev > 0 AND prev < ?1`,
 }
 
 type stmts struct {

@@ -72,6 +72,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"SubjectActivity", subjectActivity},
 		{"StatCounters", statCounters},
 		{"StatBudgets", statBudgets},
+		{"AuditEpochs", auditEpochs},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -35,8 +35,8 @@ func init() {
 			e.Subject = v
 		case "purpose":
 			e.Purpose = v
-		case "reason":
-			e.Reason = v
+		case "reason": // in clear, a sealed one's ciphertext gone
+			e.Reason, e.SealedReason, e.ReasonDropped = v, nil, false
 		case "decision":
 			e.Decision = v
 		case "origin":
