@@ -507,7 +507,8 @@ func (a *app) background(ctx context.Context) (stop func()) {
 }
 
 // purgeEvery applies the retention rules every retention.every (none when
-// it is 0), the first time one period after the start, until ctx ends.
+// it is 0), the first time one period after the start, until ctx ends;
+// then deletes the audit log's epochs past audit.retention, if set.
 func (a *app) purgeEvery(ctx context.Context) {
 	r := a.cfg.Retention
 	if r.Every <= 0 {
@@ -518,9 +519,17 @@ func (a *app) purgeEvery(ctx context.Context) {
 		return
 	case <-time.After(r.Every):
 	}
-	pace.Every(ctx, r.Every, a.log, "retention purge", func(ctx context.Context) error {
-		_, err := a.vault.Purge(ctx, a.auth.Now, r.Batch, r.Rest, nil)
-		return err
+	pace.Every(ctx, r.Every, a.log, "retention", func(ctx context.Context) error {
+		if _, err := a.vault.Purge(ctx, a.auth.Now, r.Batch, r.Rest, nil); err != nil {
+			return fmt.Errorf("purge: %w", err)
+		}
+		if a.cfg.AuditRetention.IsZero() {
+			return nil
+		}
+		if _, err := auditlog.Prune(ctx, a.health, a.auth.Now(), a.cfg.AuditRetention, "system"); err != nil {
+			return fmt.Errorf("audit prune: %w", err)
+		}
+		return nil
 	})
 }
 

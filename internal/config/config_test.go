@@ -227,12 +227,12 @@ func TestValid(t *testing.T) {
 
 	wantFields := []policy.Field{
 		{Name: "given_name", Type: policy.TypeName, Sensitivity: policy.Identity, Required: true, MaxLen: 100, Retention: "5y after hired_on",
-			Keep: &retention.Rule{Years: 5, Event: "hired_on"}},
+			Keep: &retention.Rule{Span: retention.Span{Years: 5}, Event: "hired_on"}},
 		{Name: "email", Type: policy.TypeEmail, Sensitivity: policy.Contact, Lookup: true},
 		{Name: "ssn", Type: policy.TypeNationalID, Sensitivity: policy.Sensitive, Lookup: true, MaxLen: 15},
 		{Name: "hired_on", Type: policy.TypeDate, Sensitivity: policy.Identity},
 		{Name: "notes", Type: policy.TypeText, Sensitivity: policy.Special, Retention: "1y after last_activity",
-			Keep: &retention.Rule{Years: 1, Event: retention.LastActivity}},
+			Keep: &retention.Rule{Span: retention.Span{Years: 1}, Event: retention.LastActivity}},
 	}
 	if !reflect.DeepEqual(cfg.Policy.Fields, wantFields) {
 		t.Errorf("fields\n got %+v\nwant %+v", cfg.Policy.Fields, wantFields)
@@ -1436,7 +1436,7 @@ func TestRetention(t *testing.T) {
 	}{
 		{"", defaultRetention},
 		{"retention: {record: 6y after created, activity: [q, p], every: 0, batch: 100, rest: 0.5}\n",
-			Retention{Record: &retention.Rule{Years: 6, Event: retention.Created}, Activity: []string{"q", "p"}, Batch: 100, Rest: 0.5}},
+			Retention{Record: &retention.Rule{Span: retention.Span{Years: 6}, Event: retention.Created}, Activity: []string{"q", "p"}, Batch: 100, Rest: 0.5}},
 		{"retention: {record: until left_on, every: 2h}\n",
 			Retention{Record: &retention.Rule{Until: true, Event: "left_on"}, Every: 2 * time.Hour, Batch: 500, Rest: 1}},
 	} {

@@ -49,9 +49,8 @@ var ErrRule = errors.New("retention rule")
 
 // Rule is a parsed retention rule.
 type Rule struct {
-	// Years, Months, Days are the duration after Event (zero for an
-	// "until" rule).
-	Years, Months, Days int
+	// Span is the duration after Event (zero for an "until" rule).
+	Span
 	// Event is Created, LastUpdate, LastActivity or a date field's name.
 	Event string
 	// Until: the rule is "until Event" (a date field): the value goes on
@@ -132,16 +131,7 @@ func (r Rule) String() string {
 	if r.Until {
 		return "until " + r.Event
 	}
-	var b strings.Builder
-	for _, p := range []struct {
-		n    int
-		unit string
-	}{{r.Years, "y"}, {r.Months, "m"}, {r.Days, "d"}} {
-		if p.n > 0 {
-			fmt.Fprintf(&b, "%d%s", p.n, p.unit)
-		}
-	}
-	return b.String() + " after " + r.Event
+	return r.Span.String() + " after " + r.Event
 }
 
 // Due is when a value under the rule goes: the event's time (from at:
@@ -156,7 +146,7 @@ func (r Rule) Due(at func(event string) (time.Time, bool)) (time.Time, bool) {
 	if r.Until {
 		return t, true
 	}
-	return t.AddDate(r.Years, r.Months, r.Days), true
+	return r.After(t), true
 }
 
 // Date reads a date field's value (YYYY-MM-DD) as midnight UTC.

@@ -15,13 +15,13 @@ func TestParse(t *testing.T) {
 		want Rule
 		err  string // "" parses, else a part of the message
 	}{
-		{"2y after last_activity", Rule{Years: 2, Event: LastActivity}, ""},
-		{"6m after created", Rule{Months: 6, Event: Created}, ""},
-		{"1y6m after last_update", Rule{Years: 1, Months: 6, Event: LastUpdate}, ""},
-		{"2w after created", Rule{Days: 14, Event: Created}, ""},
-		{"90d after created", Rule{Days: 90, Event: Created}, ""},
-		{"5y after departure_date", Rule{Years: 5, Event: "departure_date"}, ""},
-		{"  2y   after  created ", Rule{Years: 2, Event: Created}, ""},
+		{"2y after last_activity", Rule{Span: Span{Years: 2}, Event: LastActivity}, ""},
+		{"6m after created", Rule{Span: Span{Months: 6}, Event: Created}, ""},
+		{"1y6m after last_update", Rule{Span: Span{Years: 1, Months: 6}, Event: LastUpdate}, ""},
+		{"2w after created", Rule{Span: Span{Days: 14}, Event: Created}, ""},
+		{"90d after created", Rule{Span: Span{Days: 90}, Event: Created}, ""},
+		{"5y after departure_date", Rule{Span: Span{Years: 5}, Event: "departure_date"}, ""},
+		{"  2y   after  created ", Rule{Span: Span{Years: 2}, Event: Created}, ""},
 		{"until departure_date", Rule{Until: true, Event: "departure_date"}, ""},
 		{"", Rule{}, "want DURATION after EVENT"},
 		{"forever", Rule{}, "want DURATION after EVENT"},

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/coffre/coffre/internal/config"
 	"github.com/coffre/coffre/internal/stats"
 	"github.com/coffre/coffre/internal/store"
 	"github.com/coffre/coffre/internal/synth"
@@ -190,4 +191,27 @@ func (e *rightsEnv) fieldNames(id string) string {
 		e.t.Fatal(err)
 	}
 	return strings.Join(names, ",")
+}
+
+// TestPurgeWaitsForRecount: with the statistics' counters stale (the
+// declared dimensions changed), the purge refuses rather than shred
+// records the retained aggregates would not count; nothing is purged.
+func TestPurgeWaitsForRecount(t *testing.T) {
+	e := newRightsEnv(t)
+	p := e.person()
+	cfg, err := config.Demo(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	changed := cfg.Statistics
+	changed.Dimensions = changed.Dimensions[1:] // one dimension fewer: another version
+	v := vault.New(vault.Config{Store: e.store, Keys: e.keys, Policy: cfg.Policy, Stats: &changed,
+		Retention: &vault.Retention{Record: cfg.Retention.Record}})
+	_, _, err = v.PurgeBatch(ctx, 0, 100, e.clock.Now().AddDate(10, 0, 0))
+	if !errors.Is(err, vault.ErrStatsStale) {
+		t.Fatalf("purge with stale counters: %v, want ErrStatsStale", err)
+	}
+	if r := e.row(p.Subject); r.Erased {
+		t.Error("a record was purged while the counters were stale")
+	}
 }

@@ -37,6 +37,7 @@ type rightsEnv struct {
 	path   string
 	fs     *failingStore
 	store  *sqlite.Store
+	keys   *envelope.Keyring
 	v      *vault.Vault
 	clock  *clock
 	unit   string
@@ -69,7 +70,7 @@ func newRightsEnv(t *testing.T) *rightsEnv {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	e := &rightsEnv{t: t, path: path, store: st, fs: &failingStore{Store: st}, clock: &clock{t: time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)}, people: map[string]synth.Person{}}
+	e := &rightsEnv{t: t, path: path, store: st, keys: keys, fs: &failingStore{Store: st}, clock: &clock{t: time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)}, people: map[string]synth.Person{}}
 	e.unit = synth.Make(21, 1).Unit
 	e.dpo = identity.Actor{ID: "op_dpo", Role: "dpo", Unit: "dpo-office", Origin: "10.0.0.9"}
 	e.cw = identity.Actor{ID: "op_cw1", Role: "caseworker", Unit: e.unit, Origin: "10.0.0.5"}
