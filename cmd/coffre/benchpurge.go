@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -23,11 +24,12 @@ const purgeSeed = 1607
 // directory, then reads with and without a purge beside the server.
 func runBenchPurge(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	const example = "coffre bench purge --data ./coffre-bench --expired 1000000 --window 10s"
-	fs := newFlags("bench purge", "[--data DIR] [--store URL] [--expired N] [--window D] [--concurrency N] [--batch N] [--rest X] [--rounds N] [--json]", example, stderr)
+	fs := newFlags("bench purge", "[--data DIR] [--store URL] [--expired N] [--window D] [--baseline D] [--concurrency N] [--batch N] [--rest X] [--rounds N] [--json]", example, stderr)
 	data := fs.String("data", "./coffre-bench", "benchmark data `directory` made by coffre bench import")
 	storeURL := fs.String("store", "", "serve from this PostgreSQL store (a postgres:// `URL`, as given to bench import --store)")
 	expired := fs.Int("expired", 1_000_000, "expired people to purge: added (created six years ago) until the store holds this many due")
-	window := fs.Duration("window", 10*time.Second, "measured `time` of each read window")
+	window := fs.Duration("window", 10*time.Second, "measured `time` of each read window during the purge")
+	baseline := fs.Duration("baseline", 0, "measured `time` of each read window without it (default --window)")
 	warmup := fs.Duration("warmup", 2*time.Second, "unmeasured `time` before each window")
 	concurrency := fs.Int("concurrency", 32, "concurrent `readers`")
 	batch := fs.Int("batch", 500, "the purge's records per transaction (retention run --batch)")
@@ -45,6 +47,8 @@ func runBenchPurge(ctx context.Context, args []string, stdout, stderr io.Writer)
 		return &usageError{msg: "--expired must be between 1 and 10,000,000", hint: example}
 	case *window < time.Second || *window > time.Hour:
 		return &usageError{msg: "--window must be between 1s and 1h", hint: example}
+	case *baseline != 0 && (*baseline < time.Second || *baseline > time.Hour):
+		return &usageError{msg: "--baseline must be between 1s and 1h", hint: example}
 	case *warmup < 0 || *warmup > time.Minute:
 		return &usageError{msg: "--warmup must be between 0s and 1m", hint: "--warmup 2s"}
 	case *concurrency < 1 || *concurrency > 1024:
@@ -77,7 +81,7 @@ func runBenchPurge(ctx context.Context, args []string, stdout, stderr io.Writer)
 		}
 	}
 	rep, err := (&bench.PurgeBench{Server: bin, Dir: *data, Store: *storeURL, Operator: op, IDs: ids, Concurrency: *concurrency,
-		Warmup: *warmup, Window: *window, MaxRounds: *rounds, Batch: *batch, Rest: *rest,
+		Warmup: *warmup, Window: *window, Baseline: cmp.Or(*baseline, *window), MaxRounds: *rounds, Batch: *batch, Rest: *rest,
 		Purpose: "case-handling", Reason: "bench", Log: stderr}).Run(ctx)
 	if err != nil {
 		return err

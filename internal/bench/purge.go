@@ -28,7 +28,8 @@ type PurgeBench struct {
 	IDs         []string // the readers' targets: none of them due
 	Concurrency int
 	Warmup      time.Duration
-	Window      time.Duration
+	Window      time.Duration // each window during the purge
+	Baseline    time.Duration // each window without it
 	MaxRounds   int
 	Batch       int
 	Rest        float64
@@ -91,7 +92,7 @@ func (b *PurgeBench) Run(ctx context.Context) (*PurgeReport, error) {
 	for i := 0; i < b.MaxRounds && !rep.Done; i++ {
 		var round PurgeRound
 		fmt.Fprintf(b.Log, "round %d: reads without a purge…\n", i+1)
-		if round.Without, err = load.Run(ctx, b.Concurrency, b.Warmup, b.Window); err != nil {
+		if round.Without, err = load.Run(ctx, b.Concurrency, b.Warmup, b.Baseline); err != nil {
 			return nil, err
 		}
 		p, err := b.startPurge()

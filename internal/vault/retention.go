@@ -169,37 +169,51 @@ func (p *Purged) add(q Purged) {
 	p.Batches += q.Batches
 }
 
+// scanPage is how many records one read of a purge's sweep reads, and
+// scanPages how many pages it reads at most before it writes what it has
+// found due: a store whose records are seldom due is swept fast, and a
+// batch's write transaction stays bounded by its limit.
+const (
+	scanPage  = 1000
+	scanPages = 20
+)
+
 // PurgeBatch applies the retention rules to the live records after the
-// cursor after (a sequence number; 0 to start), at most limit of them,
-// as of now: it reads them, and if any is due, crypto-shreds the records
-// due whole (their data key destroyed, their lookup entries removed,
-// folded into the statistics' retained counters) and drops the field
-// values due, in one transaction audited with counts. It returns the
-// next cursor, 0 once the sweep has reached the end. A record under a
-// legal hold is left alone; a record changed since it was read is judged
-// again inside the transaction. An interrupted sweep resumes from any
-// cursor: a record purged is no longer live, so nothing is counted twice.
+// cursor after (a sequence number; 0 to start), as of now: it reads them
+// in read transactions until it has found limit records due (or read
+// scanPages pages), and if any is due, crypto-shreds the records due whole
+// (their data key destroyed, their lookup entries removed, folded into
+// the statistics' retained counters) and drops the field values due, in
+// one transaction audited with counts. It returns the next cursor, 0 once
+// the sweep has reached the end. A record under a legal hold is left
+// alone; a record changed since it was read is judged again inside the
+// transaction. An interrupted sweep resumes from any cursor: a record
+// purged is no longer live, so nothing is counted twice.
 func (v *Vault) PurgeBatch(ctx context.Context, after int64, limit int, now time.Time) (next int64, p Purged, err error) {
-	var rows []*subject.Row
-	err = v.store.View(ctx, func(ctx context.Context, tx store.Tx) (err error) {
-		rows, err = tx.LiveSubjects(ctx, after, limit)
-		return err
-	})
-	if err != nil {
-		return 0, p, fmt.Errorf("purge: read: %w", err)
-	}
-	if len(rows) == 0 {
-		return 0, p, nil
-	}
-	p.Seen, next = len(rows), rows[len(rows)-1].Seq
 	var due []string
-	for _, r := range rows {
-		d, err := v.due(r, now)
+	next = after
+	for page := 0; page < scanPages && len(due) < limit; page++ {
+		var rows []*subject.Row
+		err = v.store.View(ctx, func(ctx context.Context, tx store.Tx) (err error) {
+			rows, err = tx.LiveSubjects(ctx, next, min(scanPage, limit))
+			return err
+		})
 		if err != nil {
-			return 0, p, fmt.Errorf("purge: record %s: %w", r.ID, err)
+			return 0, p, fmt.Errorf("purge: read: %w", err)
 		}
-		if d.record || len(d.fields) > 0 {
-			due = append(due, r.ID)
+		if len(rows) == 0 {
+			next = 0 // the end
+			break
+		}
+		p.Seen, next = p.Seen+len(rows), rows[len(rows)-1].Seq
+		for _, r := range rows {
+			d, err := v.due(r, now)
+			if err != nil {
+				return 0, p, fmt.Errorf("purge: record %s: %w", r.ID, err)
+			}
+			if d.record || len(d.fields) > 0 {
+				due = append(due, r.ID)
+			}
 		}
 	}
 	if len(due) == 0 {
@@ -286,31 +300,34 @@ func (v *Vault) purge(ctx context.Context, tx store.Tx, ids []string, now time.T
 }
 
 // Purge sweeps every live record once (PurgeBatch after PurgeBatch, batch
-// records each), resting rest times each batch's time between batches,
-// and returns what it did. now is asked at each batch. progress, if set,
-// is called after each batch with the totals so far.
+// records due each), resting rest times a batch's time after each batch
+// that wrote (a sweep that only reads takes nothing from the store's
+// writer), and returns what it did. now is asked at each batch. progress,
+// if set, is called after each batch with the totals so far.
 func (v *Vault) Purge(ctx context.Context, now func() time.Time, batch int, rest float64, progress func(Purged)) (Purged, error) {
 	var total Purged
 	var cursor int64
-	err := pace.Steps(ctx, rest, func(ctx context.Context) (bool, error) {
+	for ctx.Err() == nil {
+		t0 := time.Now()
 		next, p, err := v.PurgeBatch(ctx, cursor, batch, now())
 		if err != nil {
-			return false, err
+			return total, err
 		}
 		total.add(p)
 		if progress != nil {
 			progress(total)
 		}
-		cursor = next
-		return next != 0, nil
-	})
-	if err == nil {
-		err = ctx.Err()
+		if cursor = next; cursor == 0 {
+			break
+		}
+		if p.Batches > 0 {
+			pace.Rest(ctx, rest, time.Since(t0))
+		}
 	}
 	if total.Batches > 0 {
 		v.log.InfoContext(ctx, "retention purge", "records", total.Records, "fields", total.Fields, "held", total.Held, "batches", total.Batches)
 	}
-	return total, err
+	return total, ctx.Err()
 }
 
 // Plan is what the retention rules would purge, counts only.
