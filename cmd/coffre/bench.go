@@ -207,16 +207,9 @@ func runBenchRead(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if pu.RequireReason && strings.TrimSpace(*reason) == "" {
 		return &usageError{msg: "purpose " + *purpose + " requires a reason", hint: "--reason 'ticket 4521'"}
 	}
-	op, err := bench.ReadOperator(*data)
-	if err != nil {
-		return &usageError{msg: "no benchmark in " + *data + ": " + err.Error(), hint: "run coffre bench import --data " + *data + " first"}
-	}
-	ids, err := bench.ReadIDs(filepath.Join(*data, bench.IDsFile))
+	op, ids, err := benchDir(*data)
 	if err != nil {
 		return err
-	}
-	if len(ids) == 0 {
-		return &usageError{msg: "no subject ids in " + filepath.Join(*data, bench.IDsFile), hint: "run coffre bench import --data " + *data + " --fresh"}
 	}
 	bin := *server
 	if bin == "" {
@@ -357,16 +350,9 @@ func runBenchRotate(ctx context.Context, args []string, stdout, stderr io.Writer
 	case *concurrency < 1 || *concurrency > 1024:
 		return &usageError{msg: "--concurrency must be between 1 and 1024", hint: "--concurrency 32"}
 	}
-	op, err := bench.ReadOperator(*data)
-	if err != nil {
-		return &usageError{msg: "no benchmark in " + *data + ": " + err.Error(), hint: "run coffre bench import --data " + *data + " first"}
-	}
-	ids, err := bench.ReadIDs(filepath.Join(*data, bench.IDsFile))
+	op, ids, err := benchDir(*data)
 	if err != nil {
 		return err
-	}
-	if len(ids) == 0 {
-		return &usageError{msg: "no subject ids in " + filepath.Join(*data, bench.IDsFile), hint: "run coffre bench import --data " + *data + " --fresh"}
 	}
 	// An administrator (the seal permission) who rotates: made on the host
 	// before the server starts, a new one each run.
@@ -666,4 +652,21 @@ func printable(s string) bool {
 		}
 	}
 	return true
+}
+
+// benchDir reads what bench import left in dir for the benchmarks that
+// read: the reading operator and the people's ids.
+func benchDir(dir string) (bench.Operator, []string, error) {
+	op, err := bench.ReadOperator(dir)
+	if err != nil {
+		return op, nil, &usageError{msg: "no benchmark in " + dir + ": " + err.Error(), hint: "run coffre bench import --data " + dir + " first"}
+	}
+	ids, err := bench.ReadIDs(filepath.Join(dir, bench.IDsFile))
+	if err != nil {
+		return op, nil, err
+	}
+	if len(ids) == 0 {
+		return op, nil, &usageError{msg: "no subject ids in " + filepath.Join(dir, bench.IDsFile), hint: "run coffre bench import --data " + dir + " --fresh"}
+	}
+	return op, ids, nil
 }

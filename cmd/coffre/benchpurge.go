@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strconv"
 	"time"
 
@@ -60,16 +59,9 @@ func runBenchPurge(ctx context.Context, args []string, stdout, stderr io.Writer)
 	case *rounds < 1 || *rounds > 1000:
 		return &usageError{msg: "--rounds must be between 1 and 1000", hint: example}
 	}
-	op, err := bench.ReadOperator(*data)
-	if err != nil {
-		return &usageError{msg: "no benchmark in " + *data + ": " + err.Error(), hint: "run coffre bench import --data " + *data + " first"}
-	}
-	ids, err := bench.ReadIDs(filepath.Join(*data, bench.IDsFile))
+	op, ids, err := benchDir(*data)
 	if err != nil {
 		return err
-	}
-	if len(ids) == 0 {
-		return &usageError{msg: "no subject ids in " + filepath.Join(*data, bench.IDsFile), hint: "run coffre bench import --data " + *data + " --fresh"}
 	}
 	if err := addExpired(ctx, *data, *storeURL, *expired, stderr); err != nil {
 		return err
