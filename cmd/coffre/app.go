@@ -21,6 +21,7 @@ import (
 	"github.com/coffre/coffre/internal/auditlog"
 	"github.com/coffre/coffre/internal/auth"
 	"github.com/coffre/coffre/internal/config"
+	"github.com/coffre/coffre/internal/console"
 	"github.com/coffre/coffre/internal/deliver"
 	"github.com/coffre/coffre/internal/guard"
 	"github.com/coffre/coffre/internal/httpapi"
@@ -544,6 +545,12 @@ func (a *app) api() (*httpapi.Server, http.Handler) {
 	if mc.Listen != "" {
 		api.Metrics = nil // on its own listener only
 	}
+	// The operators' web console: the same services, browser routes apart.
+	con, err := console.New(console.Config{Auth: a.auth, Vault: a.vault, Policy: a.cfg.Policy, Origin: api.Origin, Insecure: a.dev, Logger: a.log})
+	if err != nil {
+		panic(fmt.Sprintf("console templates: %v", err)) // embedded: a build mistake
+	}
+	api.Console = con.Handler()
 	return api, mh
 }
 

@@ -29,6 +29,7 @@ import (
 	"github.com/coffre/coffre/internal/auditlog"
 	"github.com/coffre/coffre/internal/auth"
 	"github.com/coffre/coffre/internal/breach"
+	"github.com/coffre/coffre/internal/console"
 	"github.com/coffre/coffre/internal/guard"
 	"github.com/coffre/coffre/internal/identity"
 	"github.com/coffre/coffre/internal/me"
@@ -42,9 +43,12 @@ import (
 
 // Server holds the API's dependencies.
 type Server struct {
-	Vault  *vault.Vault
-	Auth   *auth.Service
-	Logger *slog.Logger
+	// Console, when set, serves the operators' web console under
+	// console.Prefix: browser routes, apart from the JSON API's.
+	Console http.Handler
+	Vault   *vault.Vault
+	Auth    *auth.Service
+	Logger  *slog.Logger
 	// Checkpoints serves the audit log's latest signed checkpoint (nil:
 	// the route answers 503).
 	Checkpoints store.Store
@@ -113,6 +117,9 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("/v1/subjects/{id}", methodNotAllowed(allowed(s.routes(), "/v1/subjects/{id}")))
 	if s.Metrics != nil {
 		mux.Handle("GET /metrics", metricsAuth(s.Metrics, s.MetricsToken))
+	}
+	if s.Console != nil {
+		mux.Handle(console.Prefix, s.Console)
 	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no_such_route", "no route "+r.Method+" "+r.URL.Path, "see the API table in the README")
@@ -317,6 +324,10 @@ func bearer(r *http.Request) (string, bool) {
 
 // origin is the client's address: the peer, or, when the peer is a
 // trusted proxy, the rightmost address of X-Forwarded-For that is not one.
+// Origin is a request's client address: the connection's, or, from a
+// trusted proxy, the last address the proxies did not add.
+func (s *Server) Origin(r *http.Request) string { return s.origin(r) }
+
 func (s *Server) origin(r *http.Request) string {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {

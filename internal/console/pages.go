@@ -1,0 +1,245 @@
+package console
+
+import (
+	"errors"
+	"html/template"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/coffre/coffre/internal/access"
+	"github.com/coffre/coffre/internal/auth"
+	"github.com/coffre/coffre/internal/identity"
+	"github.com/coffre/coffre/internal/public"
+	"github.com/coffre/coffre/internal/store"
+	"github.com/coffre/coffre/internal/vault"
+)
+
+// page is what a template is given.
+type page struct {
+	Lang     string
+	CSRF     string
+	Operator *identity.Actor
+	// Sign-in.
+	LoginToken string
+	// Find: the operator's purposes and the fields a lookup may use.
+	Purposes []string
+	Fields   []string
+	// Record: one person in one purpose's view.
+	Record *vault.View
+	Rows   []row
+	// Error page.
+	Message msg
+	Text    string // a message not in the console's words (the vault's public text)
+	Hint    string
+}
+
+// row is one field of a record as shown.
+type row struct {
+	Name, Value string
+	Masked      bool
+}
+
+// Bounds of what a form may carry (the API's, or tighter).
+const (
+	maxUsername = 128
+	maxPassword = 1024
+	maxValue    = 256
+	maxReason   = 4096 // the vault checks its own bound
+)
+
+// render writes a page.
+func (k *Console) render(w http.ResponseWriter, r *http.Request, status int, name string, p page) {
+	t := k.pages[name]
+	p.Lang = lang(r)
+	t = template.Must(t.Clone()).Funcs(template.FuncMap{"t": func(key string) string { return words[key].In(p.Lang) }})
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(status)
+	if err := t.Execute(w, p); err != nil {
+		k.c.Logger.ErrorContext(r.Context(), "console page", "page", name, "error", err)
+	}
+}
+
+// fail writes the error page for err, in plain words and what to do.
+func (k *Console) fail(w http.ResponseWriter, r *http.Request, a *identity.Actor, err error) {
+	p := page{Operator: a}
+	status := http.StatusBadRequest
+	var le *access.LimitError
+	switch {
+	case errors.Is(err, auth.ErrUnauthenticated):
+		status, p.Message, p.Hint = http.StatusUnauthorized, msgSignIn, msgSignInHint.In(lang(r))
+	case errors.Is(err, auth.ErrBadCredentials):
+		status, p.Message, p.Hint = http.StatusUnauthorized, msgBadLogin, msgBadLoginH.In(lang(r))
+	case errors.Is(err, access.ErrLocked):
+		status, p.Message, p.Hint = http.StatusLocked, msgLocked, msgLockedH.In(lang(r))
+	case errors.As(err, &le):
+		status, p.Message, p.Hint = http.StatusTooManyRequests, msgLimited, msgLimitedH.In(lang(r))
+	case errors.Is(err, store.ErrNotFound):
+		status, p.Message, p.Hint = http.StatusNotFound, msgNotFound, msgNotFoundH.In(lang(r))
+	case errors.Is(err, access.ErrForbidden):
+		status, p.Message, p.Hint = http.StatusForbidden, msgForbidden, msgForbiddenH.In(lang(r))
+	case errors.Is(err, access.ErrInvalid), errors.Is(err, access.ErrReasonRequired), errors.Is(err, access.ErrStepUpRequired):
+		p.Text, p.Hint = public.Message(err, msgBadForm.en), public.Hint(err, "")
+	case errors.Is(err, errTooLong):
+		p.Message, p.Hint = msgBadForm, msgBadFormH.In(lang(r))
+	default:
+		status, p.Message, p.Hint = http.StatusServiceUnavailable, msgFailed, msgFailedH.In(lang(r))
+		k.c.Logger.ErrorContext(r.Context(), "console", "error", err)
+	}
+	k.render(w, r, status, "error", p)
+}
+
+// form reads a POSTed form, bounded.
+func form(r *http.Request, bounds map[string]int) (map[string]string, error) {
+	r.Body = http.MaxBytesReader(nil, r.Body, 16<<10)
+	if err := r.ParseForm(); err != nil {
+		return nil, errTooLong
+	}
+	out := map[string]string{}
+	for name, max := range bounds {
+		v := strings.TrimSpace(r.PostFormValue(name))
+		if v == "" || len(v) > max {
+			return nil, errTooLong
+		}
+		out[name] = v
+	}
+	return out, nil
+}
+
+// home is the sign-in page, or the find form once signed in.
+func (k *Console) home(w http.ResponseWriter, r *http.Request) {
+	if l := r.URL.Query().Get("lang"); l == "fr" || l == "en" {
+		k.setCookie(w, langCookie, l, time.Time{})
+	}
+	a, tok, ok := k.operator(r)
+	if !ok {
+		k.render(w, r, http.StatusOK, "signin", page{CSRF: k.csrf(k.pre(w, r))})
+		return
+	}
+	k.render(w, r, http.StatusOK, "find", k.findPage(a, tok))
+}
+
+func (k *Console) findPage(a identity.Actor, tok string) page {
+	p := page{Operator: &a, CSRF: k.csrf(tok), Fields: k.c.Policy.LookupFields()}
+	if ro, err := k.c.Policy.Role(a.Role); err == nil {
+		p.Purposes = slices.Clone(ro.Purposes)
+	}
+	return p
+}
+
+// signin checks the password and asks for the second factor.
+func (k *Console) signin(w http.ResponseWriter, r *http.Request) {
+	if !k.checkCSRF(r, cookieValue(r, preCookie)) {
+		k.refuseCSRF(w, r, nil)
+		return
+	}
+	f, err := form(r, map[string]int{"username": maxUsername, "password": maxPassword})
+	if err != nil {
+		k.fail(w, r, nil, err)
+		return
+	}
+	tok, _, err := k.c.Auth.Login(r.Context(), f["username"], f["password"], k.c.Origin(r))
+	if err != nil {
+		k.fail(w, r, nil, err)
+		return
+	}
+	k.render(w, r, http.StatusOK, "totp", page{CSRF: k.csrf(cookieValue(r, preCookie)), LoginToken: tok})
+}
+
+// totp completes the sign-in with a TOTP code and sets the session
+// cookie.
+func (k *Console) totp(w http.ResponseWriter, r *http.Request) {
+	pre := cookieValue(r, preCookie)
+	if !k.checkCSRF(r, pre) {
+		k.refuseCSRF(w, r, nil)
+		return
+	}
+	f, err := form(r, map[string]int{"login_token": 100, "code": 6})
+	if err != nil || strings.Trim(f["code"], "0123456789") != "" {
+		k.fail(w, r, nil, cmpErr(err, auth.ErrBadCredentials))
+		return
+	}
+	ses, err := k.c.Auth.VerifyTOTP(r.Context(), f["login_token"], f["code"], k.c.Origin(r), r.UserAgent())
+	if err != nil {
+		k.fail(w, r, nil, err)
+		return
+	}
+	k.setCookie(w, preCookie, "", time.Time{})
+	k.setCookie(w, sessionCookie, ses.Token, ses.Expires)
+	http.Redirect(w, r, Prefix, http.StatusSeeOther)
+}
+
+// find looks one person up by an exact identifier and shows their record
+// in the purpose's view, in this answer: the lookup and the read are the
+// vault's, each guarded and audited.
+func (k *Console) find(w http.ResponseWriter, r *http.Request) {
+	a, tok, ok := k.operator(r)
+	if !ok {
+		k.fail(w, r, nil, auth.ErrUnauthenticated)
+		return
+	}
+	if !k.checkCSRF(r, tok) {
+		k.refuseCSRF(w, r, &a)
+		return
+	}
+	f, err := form(r, map[string]int{"purpose": 64, "field": 64, "value": maxValue, "reason": maxReason})
+	if err != nil {
+		k.fail(w, r, &a, err)
+		return
+	}
+	id, err := k.c.Vault.Lookup(r.Context(), a, f["purpose"], f["reason"], f["field"], f["value"])
+	if err != nil {
+		k.fail(w, r, &a, err)
+		return
+	}
+	v, err := k.c.Vault.Read(r.Context(), a, id, f["purpose"], f["reason"])
+	if err != nil {
+		k.fail(w, r, &a, err)
+		return
+	}
+	p := page{Operator: &a, CSRF: k.csrf(tok), Record: v}
+	for _, f := range k.c.Policy.Fields { // the schema's order
+		if val, ok := v.Fields[f.Name]; ok {
+			p.Rows = append(p.Rows, row{Name: f.Name, Value: val, Masked: slices.Contains(v.Masked, f.Name)})
+		}
+	}
+	k.render(w, r, http.StatusOK, "record", p)
+}
+
+// signout ends the session and clears its cookie.
+func (k *Console) signout(w http.ResponseWriter, r *http.Request) {
+	a, tok, ok := k.operator(r)
+	if ok && !k.checkCSRF(r, tok) {
+		k.refuseCSRF(w, r, &a)
+		return
+	}
+	if ok {
+		if err := k.c.Auth.Logout(r.Context(), tok); err != nil {
+			k.fail(w, r, &a, err)
+			return
+		}
+	}
+	k.setCookie(w, sessionCookie, "", time.Time{})
+	k.render(w, r, http.StatusOK, "signedout", page{})
+}
+
+func (k *Console) refuseCSRF(w http.ResponseWriter, r *http.Request, a *identity.Actor) {
+	k.render(w, r, http.StatusForbidden, "error", page{Operator: a, Message: msgCSRF, Hint: msgCSRFHint.In(lang(r))})
+}
+
+func cookieValue(r *http.Request, name string) string {
+	c, err := r.Cookie(name)
+	if err != nil {
+		return ""
+	}
+	return c.Value
+}
+
+// cmpErr returns err, or def when err is nil.
+func cmpErr(err, def error) error {
+	if err != nil {
+		return err
+	}
+	return def
+}
