@@ -29,7 +29,6 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
-	"time"
 
 	"github.com/coffre/coffre/internal/auth"
 	"github.com/coffre/coffre/internal/identity"
@@ -160,12 +159,12 @@ func (k *Console) checkCSRF(r *http.Request, binding string) bool {
 	return binding != "" && got != "" && hmac.Equal([]byte(got), []byte(k.csrf(binding)))
 }
 
-func (k *Console) setCookie(w http.ResponseWriter, name, value string, expires time.Time) {
+// setCookie sets a cookie of the console's (a browser-session cookie: the
+// server ends sessions by its own rules), or removes it when value is "".
+func (k *Console) setCookie(w http.ResponseWriter, name, value string) {
 	c := &http.Cookie{Name: name, Value: value, Path: Prefix, HttpOnly: true, Secure: !k.c.Insecure, SameSite: http.SameSiteStrictMode}
 	if value == "" {
 		c.MaxAge = -1
-	} else if !expires.IsZero() {
-		c.Expires = expires
 	}
 	http.SetCookie(w, c)
 }
@@ -178,7 +177,7 @@ func (k *Console) pre(w http.ResponseWriter, r *http.Request) string {
 	b := make([]byte, 32)
 	rand.Read(b)
 	v := base64.RawURLEncoding.EncodeToString(b)
-	k.setCookie(w, preCookie, v, time.Time{})
+	k.setCookie(w, preCookie, v)
 	return v
 }
 

@@ -2,11 +2,11 @@ package console
 
 import (
 	"errors"
+	"fmt"
 	"html/template"
 	"net/http"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/coffre/coffre/internal/access"
 	"github.com/coffre/coffre/internal/auth"
@@ -66,7 +66,10 @@ func (k *Console) fail(w http.ResponseWriter, r *http.Request, a *identity.Actor
 	p := page{Operator: a}
 	status := http.StatusBadRequest
 	var le *access.LimitError
+	var cp *vault.ConsentPending
 	switch {
+	case errors.As(err, &cp):
+		status, p.Message, p.Hint = http.StatusAccepted, msgConsent, fmt.Sprintf(msgConsentH.In(lang(r)), cp.Request.ID, cp.Request.Expires.UTC().Format("2006-01-02 15:04 UTC"))
 	case errors.Is(err, auth.ErrUnauthenticated):
 		status, p.Message, p.Hint = http.StatusUnauthorized, msgSignIn, msgSignInHint.In(lang(r))
 	case errors.Is(err, auth.ErrBadCredentials):
@@ -110,7 +113,7 @@ func form(r *http.Request, bounds map[string]int) (map[string]string, error) {
 // home is the sign-in page, or the find form once signed in.
 func (k *Console) home(w http.ResponseWriter, r *http.Request) {
 	if l := r.URL.Query().Get("lang"); l == "fr" || l == "en" {
-		k.setCookie(w, langCookie, l, time.Time{})
+		k.setCookie(w, langCookie, l)
 	}
 	a, tok, ok := k.operator(r)
 	if !ok {
@@ -165,8 +168,8 @@ func (k *Console) totp(w http.ResponseWriter, r *http.Request) {
 		k.fail(w, r, nil, err)
 		return
 	}
-	k.setCookie(w, preCookie, "", time.Time{})
-	k.setCookie(w, sessionCookie, ses.Token, ses.Expires)
+	k.setCookie(w, preCookie, "")
+	k.setCookie(w, sessionCookie, ses.Token)
 	http.Redirect(w, r, Prefix, http.StatusSeeOther)
 }
 
@@ -220,7 +223,7 @@ func (k *Console) signout(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	k.setCookie(w, sessionCookie, "", time.Time{})
+	k.setCookie(w, sessionCookie, "")
 	k.render(w, r, http.StatusOK, "signedout", page{})
 }
 

@@ -88,6 +88,8 @@ var (
 	msgLockedH    = msg{"Contactez l'officier de sécurité : il examinera l'alerte et pourra le déverrouiller.", "Contact the security officer: they will review the alert and may unlock it."}
 	msgForbidden  = msg{"Votre rôle ne permet pas cet accès.", "Your role does not allow this access."}
 	msgForbiddenH = msg{"Choisissez une finalité de votre rôle, ou demandez-la à votre responsable.", "Choose a purpose of your role, or ask your supervisor for it."}
+	msgConsent    = msg{"Cette finalité demande l'accord de la personne : elle vient de recevoir votre demande. Rien n'est montré avant son accord.", "This purpose needs the person's consent: they have just been sent your request. Nothing is shown before they agree."}
+	msgConsentH   = msg{"Demande %s, valable jusqu'au %s : refaites la même recherche une fois la demande acceptée.", "Request %s, open until %s: make the same search again once it is approved."}
 	msgFailed     = msg{"Le service n'a pas pu répondre ; rien n'a été montré.", "The service could not answer; nothing was shown."}
 	msgFailedH    = msg{"Réessayez dans un instant.", "Try again in a moment."}
 )

@@ -1,0 +1,307 @@
+package console_test
+
+import (
+	"context"
+	"crypto/rand"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/pquerna/otp/totp"
+
+	"github.com/coffre/coffre/internal/auth"
+	"github.com/coffre/coffre/internal/config"
+	"github.com/coffre/coffre/internal/console"
+	"github.com/coffre/coffre/internal/envelope"
+	"github.com/coffre/coffre/internal/identity"
+	"github.com/coffre/coffre/internal/store/sqlite"
+	"github.com/coffre/coffre/internal/store/sqlite/sqlitetest"
+	"github.com/coffre/coffre/internal/synth"
+	"github.com/coffre/coffre/internal/vault"
+)
+
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *clock) Add(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+// env is a console over a real vault and auth service on SQLite, with a
+// caseworker and two people of their unit (the second with
+// <script>alert(1)</script> as a job title).
+type env struct {
+	srv    *httptest.Server
+	clock  *clock
+	op     *auth.NewOperator
+	people []synth.Person
+}
+
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	ctx := context.Background()
+	cfg, err := config.Demo(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seed := make([]byte, envelope.SeedSize)
+	rand.Read(seed)
+	keys, err := envelope.NewKeyring(map[uint32][]byte{1: seed}, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "c.db"), sqlite.Options{IDs: sqlitetest.IDs()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	clk := &clock{t: time.Date(2026, 3, 2, 9, 0, 5, 0, time.UTC)}
+	v := vault.New(vault.Config{Store: st, Keys: keys, Policy: cfg.Policy, Now: clk.Now, Notices: &vault.Notices{Off: true}})
+	as := &auth.Service{Store: st, Keys: keys, Params: auth.Params{Time: 1, Memory: 1024, Threads: 1}, Now: clk.Now,
+		Idle: 15 * time.Minute, Max: time.Hour, LoginTTL: 2 * time.Minute, MaxAttempts: 5,
+		RoleFactors: func(role string) []string { return cfg.Policy.Roles[role].MFA }, StepGroup: cfg.Policy.StepGroup}
+	e := &env{clock: clk}
+	p0 := synth.Make(4, 0)
+	if e.op, err = as.AddReadyOperator(ctx, "camille", "", "caseworker", p0.Unit); err != nil {
+		t.Fatal(err)
+	}
+	hr := vaultActor("op_hr", "hr-officer", p0.Unit)
+	for i := range 2 {
+		p := synth.Make(4, i)
+		p.Unit = p0.Unit
+		if i == 1 {
+			p.Fields[synth.JobTitle] = "<script>alert(1)</script>"
+		}
+		if _, err := v.Create(ctx, hr, p.Unit, p.Fields); err != nil {
+			t.Fatalf("Create: %v", err)
+		}
+		e.people = append(e.people, p)
+	}
+	con, err := console.New(console.Config{Auth: as, Vault: v, Policy: cfg.Policy, Insecure: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle(console.Prefix, con.Handler())
+	e.srv = httptest.NewServer(mux)
+	t.Cleanup(e.srv.Close)
+	return e
+}
+
+// browser is a client with a cookie jar that does not follow redirects.
+type browser struct {
+	t   *testing.T
+	e   *env
+	c   *http.Client
+	raw string // the last page
+}
+
+func (e *env) browser(t *testing.T) *browser {
+	jar, _ := cookiejar.New(nil)
+	return &browser{t: t, e: e, c: &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+}
+
+func (b *browser) do(req *http.Request) *http.Response {
+	b.t.Helper()
+	resp, err := b.c.Do(req)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	b.raw = string(body)
+	return resp
+}
+
+func (b *browser) get(path string) *http.Response {
+	req, _ := http.NewRequest(http.MethodGet, b.e.srv.URL+path, nil)
+	return b.do(req)
+}
+
+func (b *browser) post(path string, form url.Values) *http.Response {
+	req, _ := http.NewRequest(http.MethodPost, b.e.srv.URL+path, strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	return b.do(req)
+}
+
+var csrfRE = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
+
+// csrf is the last page's CSRF token.
+func (b *browser) csrf() string {
+	m := csrfRE.FindStringSubmatch(b.raw)
+	if m == nil {
+		b.t.Fatalf("no CSRF token in the page:\n%s", b.raw)
+	}
+	return m[1]
+}
+
+// signIn signs in as the caseworker.
+func (b *browser) signIn() {
+	b.t.Helper()
+	b.get(console.Prefix)
+	b.post(console.Prefix+"signin", url.Values{"csrf": {b.csrf()}, "username": {"camille"}, "password": {b.e.op.Password}})
+	lt := regexp.MustCompile(`name="login_token" value="([^"]+)"`).FindStringSubmatch(b.raw)
+	if lt == nil {
+		b.t.Fatalf("no TOTP form after the password:\n%s", b.raw)
+	}
+	code, _ := totp.GenerateCode(b.e.op.TOTPSecret, b.e.clock.Now())
+	if resp := b.post(console.Prefix+"totp", url.Values{"csrf": {b.csrf()}, "login_token": {lt[1]}, "code": {code}}); resp.StatusCode != http.StatusSeeOther {
+		b.t.Fatalf("TOTP: %s\n%s", resp.Status, b.raw)
+	}
+	b.e.clock.Add(30 * time.Second) // a code works once per step
+	b.get(console.Prefix)
+}
+
+func (b *browser) find(csrf, email string) *http.Response {
+	return b.post(console.Prefix+"find", url.Values{"csrf": {csrf}, "purpose": {"case-handling"}, "field": {"email_pro"}, "value": {email}, "reason": {"ticket 12"}})
+}
+
+func vaultActor(id, role, unit string) identity.Actor {
+	return identity.Actor{ID: id, Role: role, Unit: unit, Origin: "127.0.0.1"}
+}
+
+// TestPagesProtectThemselves: every answer, a page, an error page or a
+// stylesheet, carries the CSP, no-store, nosniff and no framing; the
+// session cookie is HttpOnly and SameSite=Strict.
+func TestPagesProtectThemselves(t *testing.T) {
+	e := newEnv(t)
+	b := e.browser(t)
+	for _, path := range []string{console.Prefix, console.Prefix + "nowhere", console.Prefix + "static/console.css"} {
+		resp := b.get(path)
+		h := resp.Header
+		if csp := h.Get("Content-Security-Policy"); !strings.Contains(csp, "default-src 'none'") || !strings.Contains(csp, "frame-ancestors 'none'") || strings.Contains(csp, "unsafe") {
+			t.Errorf("%s: CSP %q", path, csp)
+		}
+		if h.Get("Cache-Control") != "no-store" || h.Get("X-Content-Type-Options") != "nosniff" || h.Get("X-Frame-Options") != "DENY" {
+			t.Errorf("%s: headers %v", path, h)
+		}
+	}
+	b.signIn()
+	u, _ := url.Parse(e.srv.URL + console.Prefix)
+	var found bool
+	for _, c := range b.c.Jar.Cookies(u) {
+		found = found || c.Name == "coffre_console"
+	}
+	if !found {
+		t.Fatal("no session cookie after the sign-in")
+	}
+	resp := b.post(console.Prefix+"signout", url.Values{"csrf": {b.csrf()}})
+	for _, sc := range resp.Header.Values("Set-Cookie") {
+		if strings.HasPrefix(sc, "coffre_console=") && (!strings.Contains(sc, "HttpOnly") || !strings.Contains(sc, "SameSite=Strict")) {
+			t.Errorf("session cookie %q", sc)
+		}
+	}
+}
+
+// TestFindOnePerson: signed in, a caseworker finds one person by exact
+// email and sees the purpose's view, masked fields marked; a hostile
+// value is text; a miss, an unknown purpose and an oversized value get a
+// plain page saying what to do, with no data.
+func TestFindOnePerson(t *testing.T) {
+	e := newEnv(t)
+	b := e.browser(t)
+	b.signIn()
+	tok := b.csrf()
+	p := e.people[0]
+	if resp := b.find(tok, p.Fields[synth.EmailPro]); resp.StatusCode != http.StatusOK {
+		t.Fatalf("find: %s\n%s", resp.Status, b.raw)
+	}
+	if !strings.Contains(b.raw, p.Fields[synth.GivenName]) || !strings.Contains(b.raw, "(masqué)") || strings.Contains(b.raw, p.Fields[synth.BirthDate]) {
+		t.Errorf("record page: want the given name, the birth date masked and marked:\n%s", b.raw)
+	}
+	if resp := b.find(tok, e.people[1].Fields[synth.EmailPro]); resp.StatusCode != http.StatusOK {
+		t.Fatalf("find: %s", resp.Status)
+	}
+	if strings.Contains(b.raw, "<script>alert") || !strings.Contains(b.raw, "&lt;script&gt;alert(1)&lt;/script&gt;") {
+		t.Errorf("a hostile name is not escaped:\n%s", b.raw)
+	}
+	for _, tc := range []struct {
+		name   string
+		form   url.Values
+		status int
+		want   string
+	}{
+		{"miss", url.Values{"purpose": {"case-handling"}, "field": {"email_pro"}, "value": {"nobody@example.org"}, "reason": {"t 1"}}, http.StatusNotFound, "Personne ne correspond"},
+		{"another role's purpose", url.Values{"purpose": {"payroll"}, "field": {"email_pro"}, "value": {p.Fields[synth.EmailPro]}, "reason": {"t 1"}}, http.StatusForbidden, "Votre rôle ne permet pas"},
+		{"no reason", url.Values{"purpose": {"case-handling"}, "field": {"email_pro"}, "value": {p.Fields[synth.EmailPro]}}, http.StatusBadRequest, "Le formulaire est incomplet"},
+		{"oversized value", url.Values{"purpose": {"case-handling"}, "field": {"email_pro"}, "value": {strings.Repeat("a", 300)}, "reason": {"t 1"}}, http.StatusBadRequest, "Le formulaire est incomplet"},
+	} {
+		tc.form.Set("csrf", tok)
+		resp := b.post(console.Prefix+"find", tc.form)
+		if resp.StatusCode != tc.status || !strings.Contains(b.raw, tc.want) || strings.Contains(b.raw, p.Fields[synth.GivenName]) {
+			t.Errorf("%s: %s, want %d with %q and no data:\n%s", tc.name, resp.Status, tc.status, tc.want, b.raw)
+		}
+	}
+}
+
+// TestCSRFAndSignOut: a form without its token, or with another
+// session's, is refused with nothing done; after sign-out the old form
+// and the old page's token reach nothing, and an expired session is
+// asked to sign in again.
+func TestCSRFAndSignOut(t *testing.T) {
+	e := newEnv(t)
+	b, other := e.browser(t), e.browser(t)
+	b.signIn()
+	other.signIn()
+	email := e.people[0].Fields[synth.EmailPro]
+	for _, tok := range []string{"", other.csrf(), "x" + b.csrf()} {
+		if resp := b.find(tok, email); resp.StatusCode != http.StatusForbidden || strings.Contains(b.raw, e.people[0].Fields[synth.GivenName]) {
+			t.Errorf("find with token %q: %s, want 403 and no data", tok, resp.Status)
+		}
+	}
+	// The sign-in form's token is bound to this browser's pre-session cookie.
+	fresh := e.browser(t)
+	fresh.get(console.Prefix)
+	if resp := b.post(console.Prefix+"signin", url.Values{"csrf": {fresh.csrf()}, "username": {"camille"}, "password": {e.op.Password}}); resp.StatusCode != http.StatusForbidden {
+		t.Errorf("sign-in with another browser's token: %s, want 403", resp.Status)
+	}
+	b.get(console.Prefix)
+	tok := b.csrf()
+	b.post(console.Prefix+"signout", url.Values{"csrf": {tok}})
+	if resp := b.find(tok, email); resp.StatusCode != http.StatusUnauthorized || strings.Contains(b.raw, e.people[0].Fields[synth.GivenName]) {
+		t.Errorf("find after sign-out: %s, want 401 and no data", resp.Status)
+	}
+	if b.get(console.Prefix); !strings.Contains(b.raw, `action="/console/signin"`) {
+		t.Errorf("the console after sign-out is not the sign-in page:\n%s", b.raw)
+	}
+	// The other session ends by time: asked to sign in again.
+	e.clock.Add(2 * time.Hour)
+	if resp := other.find(other.csrf(), email); resp.StatusCode != http.StatusUnauthorized || !strings.Contains(other.raw, "Connectez-vous") {
+		t.Errorf("find on an expired session: %s\n%s", resp.Status, other.raw)
+	}
+}
+
+// TestLanguage: English on ?lang=en, then kept by the cookie; French by
+// default and from Accept-Language.
+func TestLanguage(t *testing.T) {
+	e := newEnv(t)
+	b := e.browser(t)
+	for _, tc := range []struct{ path, accept, want string }{
+		{console.Prefix, "", `lang="fr"`},
+		{console.Prefix, "en-GB,en;q=0.8", `lang="en"`},
+		{console.Prefix + "?lang=en", "", `lang="en"`},
+		{console.Prefix, "fr", `lang="en"`}, // the cookie set just before
+	} {
+		req, _ := http.NewRequest(http.MethodGet, e.srv.URL+tc.path, nil)
+		if tc.accept != "" {
+			req.Header.Set("Accept-Language", tc.accept)
+		}
+		b.do(req)
+		if !strings.Contains(b.raw, "<html "+tc.want+">") {
+			t.Errorf("%s (Accept-Language %q): want <html %s>", tc.path, tc.accept, tc.want)
+		}
+	}
+}
