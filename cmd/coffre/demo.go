@@ -134,7 +134,11 @@ func (a *app) demoMail() (*mailsink.Sink, error) {
 func demoTour(addr, dataDir string) string {
 	p0 := synth.Make(demoSeed, 0)
 	return fmt.Sprintf(`
-Try it (the README's tour explains each step):
+In a browser: http://%[1]s/console/ — sign in as camille (password and TOTP
+secret in %[2]s/demo-operators.txt; go run ./cmd/coffre totp SECRET gives the
+code), then find one person by email_pro %[3]s under case-handling.
+
+Or with curl (the README's tour explains each step):
 
   CRED=%[2]s/demo-operators.txt      # demo passwords and TOTP secrets
   J='Content-Type: application/json' 
