@@ -31,6 +31,7 @@ import (
 	"strings"
 
 	"github.com/coffre/coffre/internal/auth"
+	"github.com/coffre/coffre/internal/guard"
 	"github.com/coffre/coffre/internal/identity"
 	"github.com/coffre/coffre/internal/policy"
 	"github.com/coffre/coffre/internal/vault"
@@ -50,10 +51,13 @@ type Auth interface {
 	Logout(ctx context.Context, token string) error
 }
 
-// Vault is what the console needs of the vault: one person at a time.
+// Vault is what the console needs of the vault: one person at a time,
+// and the security officers' alerts and unlock.
 type Vault interface {
 	Lookup(ctx context.Context, a identity.Actor, purpose, reason, field, value string) (string, error)
 	Read(ctx context.Context, a identity.Actor, id, purpose, reason string) (*vault.View, error)
+	Alerts(ctx context.Context, a identity.Actor, after int64, limit int) ([]guard.Alert, error)
+	Unlock(ctx context.Context, a identity.Actor, id, reason string) error
 }
 
 // Config wires a Console. Auth, Vault and Policy are required.
@@ -124,6 +128,7 @@ func (k *Console) Handler() http.Handler {
 	mux.HandleFunc("POST "+Prefix+"signin", k.signin)
 	mux.HandleFunc("POST "+Prefix+"totp", k.totp)
 	mux.HandleFunc("POST "+Prefix+"find", k.find)
+	mux.HandleFunc("POST "+Prefix+"unlock", k.unlock)
 	mux.HandleFunc("POST "+Prefix+"signout", k.signout)
 	mux.HandleFunc(Prefix, func(w http.ResponseWriter, r *http.Request) {
 		k.render(w, r, http.StatusNotFound, "error", page{Message: msgNoPage})

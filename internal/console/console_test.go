@@ -21,7 +21,9 @@ import (
 	"github.com/coffre/coffre/internal/config"
 	"github.com/coffre/coffre/internal/console"
 	"github.com/coffre/coffre/internal/envelope"
+	"github.com/coffre/coffre/internal/guard"
 	"github.com/coffre/coffre/internal/identity"
+	"github.com/coffre/coffre/internal/store"
 	"github.com/coffre/coffre/internal/store/sqlite"
 	"github.com/coffre/coffre/internal/store/sqlite/sqlitetest"
 	"github.com/coffre/coffre/internal/synth"
@@ -44,10 +46,12 @@ func (c *clock) Add(d time.Duration) {
 // caseworker and two people of their unit (the second with
 // <script>alert(1)</script> as a job title).
 type env struct {
-	srv    *httptest.Server
-	clock  *clock
-	op     *auth.NewOperator
-	people []synth.Person
+	srv     *httptest.Server
+	store   *sqlite.Store
+	clock   *clock
+	op      *auth.NewOperator // camille, caseworker
+	officer *auth.NewOperator // sam, security officer
+	people  []synth.Person
 }
 
 func newEnv(t *testing.T) *env {
@@ -73,9 +77,12 @@ func newEnv(t *testing.T) *env {
 	as := &auth.Service{Store: st, Keys: keys, Params: auth.Params{Time: 1, Memory: 1024, Threads: 1}, Now: clk.Now,
 		Idle: 15 * time.Minute, Max: time.Hour, LoginTTL: 2 * time.Minute, MaxAttempts: 5,
 		RoleFactors: func(role string) []string { return cfg.Policy.Roles[role].MFA }, StepGroup: cfg.Policy.StepGroup}
-	e := &env{clock: clk}
+	e := &env{clock: clk, store: st}
 	p0 := synth.Make(4, 0)
 	if e.op, err = as.AddReadyOperator(ctx, "camille", "", "caseworker", p0.Unit); err != nil {
+		t.Fatal(err)
+	}
+	if e.officer, err = as.AddReadyOperator(ctx, "sam", "", "security-officer", "security"); err != nil {
 		t.Fatal(err)
 	}
 	hr := vaultActor("op_hr", "hr-officer", p0.Unit)
@@ -149,15 +156,18 @@ func (b *browser) csrf() string {
 }
 
 // signIn signs in as the caseworker.
-func (b *browser) signIn() {
+func (b *browser) signIn() { b.t.Helper(); b.signInAs(b.e.op) }
+
+// signInAs signs in as op.
+func (b *browser) signInAs(op *auth.NewOperator) {
 	b.t.Helper()
 	b.get(console.Prefix)
-	b.post(console.Prefix+"signin", url.Values{"csrf": {b.csrf()}, "username": {"camille"}, "password": {b.e.op.Password}})
+	b.post(console.Prefix+"signin", url.Values{"csrf": {b.csrf()}, "username": {op.Operator.Username}, "password": {op.Password}})
 	lt := regexp.MustCompile(`name="login_token" value="([^"]+)"`).FindStringSubmatch(b.raw)
 	if lt == nil {
 		b.t.Fatalf("no TOTP form after the password:\n%s", b.raw)
 	}
-	code, _ := totp.GenerateCode(b.e.op.TOTPSecret, b.e.clock.Now())
+	code, _ := totp.GenerateCode(op.TOTPSecret, b.e.clock.Now())
 	if resp := b.post(console.Prefix+"totp", url.Values{"csrf": {b.csrf()}, "login_token": {lt[1]}, "code": {code}}); resp.StatusCode != http.StatusSeeOther {
 		b.t.Fatalf("TOTP: %s\n%s", resp.Status, b.raw)
 	}
@@ -303,5 +313,48 @@ func TestLanguage(t *testing.T) {
 		if !strings.Contains(b.raw, "<html "+tc.want+">") {
 			t.Errorf("%s (Accept-Language %q): want <html %s>", tc.path, tc.accept, tc.want)
 		}
+	}
+}
+
+// TestOfficerUnlocks: the guard's lock of a caseworker shows on the
+// security officer's page with its evidence; the officer unlocks with a
+// reason (the unlock itself alerted); the caseworker, refused while
+// locked, finds people again.
+func TestOfficerUnlocks(t *testing.T) {
+	e := newEnv(t)
+	cw, so := e.browser(t), e.browser(t)
+	cw.signIn()
+	tok := cw.csrf()
+	id := e.op.Operator.ID
+	if err := e.store.Update(context.Background(), func(ctx context.Context, tx store.Tx) error {
+		if err := tx.LockOperator(ctx, id, "velocity", e.clock.Now()); err != nil {
+			return err
+		}
+		return guard.RaiseAlert(ctx, tx, &guard.Alert{Time: e.clock.Now(), Operator: id, Code: "velocity", Severity: "critical", Action: "lock", Evidence: []int64{1, 2}})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	email := e.people[0].Fields[synth.EmailPro]
+	if resp := cw.find(tok, email); resp.StatusCode < 400 || strings.Contains(cw.raw, e.people[0].Fields[synth.GivenName]) {
+		t.Fatalf("a locked caseworker's find: %s, want refused with no data", resp.Status)
+	}
+	so.signInAs(e.officer)
+	if !strings.Contains(so.raw, id) || !strings.Contains(so.raw, "velocity") || !strings.Contains(so.raw, "1, 2") {
+		t.Fatalf("the officer's page lacks the lock alert and its evidence:\n%s", so.raw)
+	}
+	if resp := so.post(console.Prefix+"unlock", url.Values{"csrf": {so.csrf()}, "operator": {id}, "reason": {"velocity from a shared screen, checked with her"}}); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("unlock: %s\n%s", resp.Status, so.raw)
+	}
+	if so.get(console.Prefix); !strings.Contains(so.raw, "unlock") {
+		t.Errorf("the unlock's own alert is not shown:\n%s", so.raw)
+	}
+	// Unlocking again: the account is not locked, said plainly.
+	if resp := so.post(console.Prefix+"unlock", url.Values{"csrf": {so.csrf()}, "operator": {id}, "reason": {"again"}}); resp.StatusCode != http.StatusConflict || !strings.Contains(so.raw, "not locked") {
+		t.Errorf("a second unlock: %s, want 409 saying it is not locked:\n%s", resp.Status, so.raw)
+	}
+	again := e.browser(t)
+	again.signIn()
+	if resp := again.find(again.csrf(), email); resp.StatusCode != http.StatusOK {
+		t.Errorf("find after the unlock: %s\n%s", resp.Status, again.raw)
 	}
 }

@@ -10,7 +10,9 @@ import (
 
 	"github.com/coffre/coffre/internal/access"
 	"github.com/coffre/coffre/internal/auth"
+	"github.com/coffre/coffre/internal/guard"
 	"github.com/coffre/coffre/internal/identity"
+	"github.com/coffre/coffre/internal/policy"
 	"github.com/coffre/coffre/internal/public"
 	"github.com/coffre/coffre/internal/store"
 	"github.com/coffre/coffre/internal/vault"
@@ -26,6 +28,8 @@ type page struct {
 	// Find: the operator's purposes and the fields a lookup may use.
 	Purposes []string
 	Fields   []string
+	// Security: the latest alerts, newest first.
+	Alerts []guard.Alert
 	// Record: one person in one purpose's view.
 	Record *vault.View
 	Rows   []row
@@ -84,6 +88,8 @@ func (k *Console) fail(w http.ResponseWriter, r *http.Request, a *identity.Actor
 		status, p.Message, p.Hint = http.StatusForbidden, msgForbidden, msgForbiddenH.In(lang(r))
 	case errors.Is(err, access.ErrInvalid), errors.Is(err, access.ErrReasonRequired), errors.Is(err, access.ErrStepUpRequired):
 		p.Text, p.Hint = public.Message(err, msgBadForm.en), public.Hint(err, "")
+	case errors.Is(err, store.ErrConflict):
+		status, p.Text, p.Hint = http.StatusConflict, public.Message(err, "it conflicts with the current state"), public.Hint(err, "")
 	case errors.Is(err, errTooLong):
 		p.Message, p.Hint = msgBadForm, msgBadFormH.In(lang(r))
 	default:
@@ -120,7 +126,60 @@ func (k *Console) home(w http.ResponseWriter, r *http.Request) {
 		k.render(w, r, http.StatusOK, "signin", page{CSRF: k.csrf(k.pre(w, r))})
 		return
 	}
+	if ro, err := k.c.Policy.Role(a.Role); err == nil && ro.Has(policy.PermSecurity) {
+		k.security(w, r, a, tok)
+		return
+	}
 	k.render(w, r, http.StatusOK, "find", k.findPage(a, tok))
+}
+
+// shownAlerts is how many of the latest alerts the security page shows.
+const shownAlerts = 50
+
+// security is a security officer's page: the latest alerts with their
+// evidence (audit entries), and an unlock form for the operators locked.
+// Reading them is audited (alerts.list).
+func (k *Console) security(w http.ResponseWriter, r *http.Request, a identity.Actor, tok string) {
+	var all []guard.Alert
+	for after := int64(0); ; {
+		page, err := k.c.Vault.Alerts(r.Context(), a, after, 1000)
+		if err != nil {
+			k.fail(w, r, &a, err)
+			return
+		}
+		all = append(all, page...)
+		if len(page) < 1000 {
+			break
+		}
+		after = page[len(page)-1].ID
+	}
+	all = all[max(0, len(all)-shownAlerts):]
+	slices.Reverse(all)
+	k.render(w, r, http.StatusOK, "security", page{Operator: &a, CSRF: k.csrf(tok), Alerts: all})
+}
+
+// unlock lifts an operator's lock: a security officer's act, with a
+// reason, through the vault (audited, alerted).
+func (k *Console) unlock(w http.ResponseWriter, r *http.Request) {
+	a, tok, ok := k.operator(r)
+	if !ok {
+		k.fail(w, r, nil, auth.ErrUnauthenticated)
+		return
+	}
+	if !k.checkCSRF(r, tok) {
+		k.refuseCSRF(w, r, &a)
+		return
+	}
+	f, err := form(r, map[string]int{"operator": 64, "reason": maxReason})
+	if err != nil {
+		k.fail(w, r, &a, err)
+		return
+	}
+	if err := k.c.Vault.Unlock(r.Context(), a, f["operator"], f["reason"]); err != nil {
+		k.fail(w, r, &a, err)
+		return
+	}
+	http.Redirect(w, r, Prefix, http.StatusSeeOther)
 }
 
 func (k *Console) findPage(a identity.Actor, tok string) page {
