@@ -58,6 +58,7 @@ type Vault interface {
 	Read(ctx context.Context, a identity.Actor, id, purpose, reason string) (*vault.View, error)
 	Alerts(ctx context.Context, a identity.Actor, after int64, limit int) ([]guard.Alert, error)
 	Unlock(ctx context.Context, a identity.Actor, id, reason string) error
+	Budgets(ctx context.Context, a identity.Actor) ([]guard.Budget, error)
 }
 
 // Config wires a Console. Auth, Vault and Policy are required.

@@ -73,7 +73,8 @@ func newEnv(t *testing.T) *env {
 	}
 	t.Cleanup(func() { st.Close() })
 	clk := &clock{t: time.Date(2026, 3, 2, 9, 0, 5, 0, time.UTC)}
-	v := vault.New(vault.Config{Store: st, Keys: keys, Policy: cfg.Policy, Now: clk.Now, Notices: &vault.Notices{Off: true}})
+	v := vault.New(vault.Config{Store: st, Keys: keys, Policy: cfg.Policy, Now: clk.Now, Notices: &vault.Notices{Off: true},
+		Guard: &vault.Guard{Limits: cfg.Guard.Roles, Location: cfg.Guard.Location, Trusted: func(string) bool { return true }}})
 	as := &auth.Service{Store: st, Keys: keys, Params: auth.Params{Time: 1, Memory: 1024, Threads: 1}, Now: clk.Now,
 		Idle: 15 * time.Minute, Max: time.Hour, LoginTTL: 2 * time.Minute, MaxAttempts: 5,
 		RoleFactors: func(role string) []string { return cfg.Policy.Roles[role].MFA }, StepGroup: cfg.Policy.StepGroup}
@@ -237,6 +238,10 @@ func TestFindOnePerson(t *testing.T) {
 	}
 	if strings.Contains(b.raw, "<script>alert") || !strings.Contains(b.raw, "&lt;script&gt;alert(1)&lt;/script&gt;") {
 		t.Errorf("a hostile name is not escaped:\n%s", b.raw)
+	}
+	// The find page says what the two reads used of the budgets.
+	if b.get(console.Prefix); !regexp.MustCompile(`personnes consultées, cette heure : 2 / \d+`).MatchString(b.raw) {
+		t.Errorf("the find page does not show the budgets used:\n%s", b.raw)
 	}
 	for _, tc := range []struct {
 		name   string

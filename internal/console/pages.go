@@ -25,9 +25,11 @@ type page struct {
 	Operator *identity.Actor
 	// Sign-in.
 	LoginToken string
-	// Find: the operator's purposes and the fields a lookup may use.
+	// Find: the operator's purposes, the fields a lookup may use, and
+	// the operator's budgets as they stand.
 	Purposes []string
 	Fields   []string
+	Budgets  []guard.Budget
 	// Security: the latest alerts, newest first.
 	Alerts []guard.Alert
 	// Record: one person in one purpose's view.
@@ -130,7 +132,14 @@ func (k *Console) home(w http.ResponseWriter, r *http.Request) {
 		k.security(w, r, a, tok)
 		return
 	}
-	k.render(w, r, http.StatusOK, "find", k.findPage(a, tok))
+	p := k.findPage(a, tok)
+	b, err := k.c.Vault.Budgets(r.Context(), a)
+	if err != nil {
+		k.fail(w, r, &a, err)
+		return
+	}
+	p.Budgets = b
+	k.render(w, r, http.StatusOK, "find", p)
 }
 
 // shownAlerts is how many of the latest alerts the security page shows.

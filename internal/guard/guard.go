@@ -613,3 +613,36 @@ func containsU(s []uint64, v uint64) bool {
 
 // ErrCorrupt is returned by Unmarshal for a state it cannot read.
 var ErrCorrupt = errors.New("guard state corrupt")
+
+// Budget is one of an operator's read budgets as it stands: Used of
+// Limit in the current Window ("hour" or "day").
+type Budget struct {
+	Name   string `json:"name"` // subjects, lookups, misses, out_of_caseload, out_of_unit
+	Window string `json:"window"`
+	Used   int    `json:"used"`
+	Limit  int    `json:"limit"`
+}
+
+// Budgets returns the read budgets lim sets (those it leaves at zero
+// bind nothing and are left out) as st stands at now (the guard's time
+// zone): what an operator may still read before the guard slows them.
+func Budgets(lim *Limits, st State, now time.Time) []Budget {
+	if lim == nil {
+		return nil
+	}
+	st.roll(now)
+	var out []Budget
+	for _, b := range []Budget{
+		{"subjects", "hour", st.HourSubjects, lim.SubjectsPerHour},
+		{"subjects", "day", st.DaySubjects, lim.SubjectsPerDay},
+		{"lookups", "hour", st.HourLookups, lim.LookupsPerHour},
+		{"misses", "hour", st.HourMisses, lim.MissesPerHour},
+		{"out_of_caseload", "day", st.DayOutOfCaseload, lim.OutOfCaseloadPerDay},
+		{"out_of_unit", "day", st.DayOutOfUnit, lim.OutOfUnitPerDay},
+	} {
+		if b.Limit > 0 {
+			out = append(out, b)
+		}
+	}
+	return out
+}

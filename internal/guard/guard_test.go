@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/netip"
 	"reflect"
+	"slices"
 	"testing"
 	"time"
 )
@@ -702,5 +703,26 @@ func TestBreakGlass(t *testing.T) {
 	s.now = monday.Add(24 * time.Hour)
 	if d := s.do(Access{Kind: Read, Subject: id, Created: c, BreakGlass: true}); d.Verdict != Allow || s.st.DayBreakGlass != 1 {
 		t.Errorf("the next day: %+v, break-glass today %d; want allowed, 1", d, s.st.DayBreakGlass)
+	}
+}
+
+// TestBudgets: the budgets a role's limits set, with what is used in the
+// current hour and day; counts of a past window are not used any more; a
+// limit left at zero is not a budget.
+func TestBudgets(t *testing.T) {
+	lim := &Limits{SubjectsPerHour: 30, SubjectsPerDay: 100, LookupsPerHour: 20}
+	now := time.Date(2026, 3, 2, 10, 30, 0, 0, time.UTC)
+	st := State{Hour: now.Unix() / 3600, Day: now.Unix() / 86400, HourSubjects: 4, DaySubjects: 12, HourLookups: 7, HourMisses: 3}
+	want := []Budget{{"subjects", "hour", 4, 30}, {"subjects", "day", 12, 100}, {"lookups", "hour", 7, 20}}
+	if got := Budgets(lim, st, now); !slices.Equal(got, want) {
+		t.Errorf("Budgets now: %+v, want %+v", got, want)
+	}
+	later := now.Add(time.Hour)
+	want = []Budget{{"subjects", "hour", 0, 30}, {"subjects", "day", 12, 100}, {"lookups", "hour", 0, 20}}
+	if got := Budgets(lim, st, later); !slices.Equal(got, want) {
+		t.Errorf("Budgets an hour later: %+v, want %+v", got, want)
+	}
+	if got := Budgets(nil, st, now); got != nil {
+		t.Errorf("Budgets without limits: %+v", got)
 	}
 }

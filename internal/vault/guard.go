@@ -472,3 +472,18 @@ func (v *Vault) Authorize(ctx context.Context, a identity.Actor, p policy.Permis
 
 // Policy returns the vault's policy (read-only).
 func (v *Vault) Policy() *policy.Policy { return v.pol }
+
+// Budgets returns a's own read budgets as they stand (none without a
+// guard on a's role): shown to the operator, so that a slow-down comes
+// as no surprise. Reading one's own counters is not an access to anyone.
+func (v *Vault) Budgets(ctx context.Context, a identity.Actor) ([]guard.Budget, error) {
+	lim := v.limits(a.Role)
+	if lim == nil {
+		return nil, nil
+	}
+	var g guardRun
+	if err := v.store.View(ctx, func(ctx context.Context, tx store.Tx) error { return g.load(ctx, tx, a.ID) }); err != nil {
+		return nil, unavailable(err)
+	}
+	return guard.Budgets(lim, g.state, v.guardTime(v.now())), nil
+}
