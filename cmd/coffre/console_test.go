@@ -223,6 +223,7 @@ func TestConsoleInBrowser(t *testing.T) {
 		t.Logf("reload: %v", err)
 	}
 	noPersonalData("reload")
+	browsertest.CheckAccessible(ctx, t, "refused")
 
 	mu.Lock()
 	defer mu.Unlock()
