@@ -5,9 +5,6 @@ import (
 	"strings"
 )
 
-// Languages the console speaks; the first is the default.
-var languages = []string{"fr", "en"}
-
 // msg is a message in each language.
 type msg struct{ fr, en string }
 
