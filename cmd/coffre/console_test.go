@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -86,6 +88,16 @@ func TestConsoleInBrowser(t *testing.T) {
 			t.Fatalf("%s: the page's h1 is %q, want %q; the page reads:\n%s", name, h1, wantH1, body)
 		}
 		browsertest.CheckAccessible(ctx, t, name)
+		if dir := os.Getenv("COFFRE_SCREENSHOTS"); dir != "" {
+			// docs/screenshots: go test ./cmd/coffre -run TestConsoleInBrowser with COFFRE_SCREENSHOTS=$PWD/docs/screenshots
+			png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+			if err != nil {
+				t.Fatalf("%s: screenshot: %v", name, err)
+			}
+			if err := os.WriteFile(filepath.Join(dir, "console-"+strings.ReplaceAll(name, " ", "-")+".png"), png, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
 		tm, err := browsertest.PageTiming(ctx)
 		if err != nil {
 			t.Errorf("%s: %v", name, err)
