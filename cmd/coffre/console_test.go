@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -14,6 +16,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/pquerna/otp/totp"
 
+	"github.com/coffre/coffre/internal/access"
 	"github.com/coffre/coffre/internal/console/browsertest"
 	"github.com/coffre/coffre/internal/identity"
 	"github.com/coffre/coffre/internal/synth"
@@ -26,7 +29,8 @@ import (
 // email under case-handling, and sees the given name, with the birth
 // date masked; markup in a record (a job title, an employer) shows as
 // text, and runs nothing; after sign-out, going back and reloading shows no personal
-// data. Every page passes axe-core's serious and critical rules, and its
+// data. Then a scripted scrape locks another caseworker, and the security
+// officer sees the lock's alert on their page and unlocks it. Every page passes axe-core's serious and critical rules, and its
 // load time is logged (the target is 200 ms a page; not asserted).
 func TestConsoleInBrowser(t *testing.T) {
 	ctx := browsertest.New(t, 60*time.Second)
@@ -236,6 +240,56 @@ func TestConsoleInBrowser(t *testing.T) {
 	}
 	noPersonalData("reload")
 	browsertest.CheckAccessible(ctx, t, "refused")
+
+	// A scripted scrape: another caseworker's login probes emails that
+	// are not there until the guard locks the account. The security
+	// officer signs in, sees the lock's alert with its evidence, and
+	// unlocks it with a reason.
+	scraper, err := a.auth.AddReadyOperator(t.Context(), "max", "", "caseworker", p.Unit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sa := identity.Actor{ID: scraper.Operator.ID, Role: "caseworker", Unit: p.Unit, Origin: "127.0.0.1"}
+	locked := false
+	for i := 0; i < 100 && !locked; i++ {
+		_, err := a.vault.Lookup(t.Context(), sa, "directory", "", "email_pro", fmt.Sprintf("nobody.%d@ac-scrape.fr", i))
+		locked = errors.Is(err, access.ErrLocked)
+	}
+	if !locked {
+		t.Fatal("the scrape was not locked within 100 lookups")
+	}
+	officer, err := a.auth.AddReadyOperator(t.Context(), "sam", "", "security-officer", "security")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := chromedp.Do(ctx, chromedp.Navigate(base+"/console/?lang=en")); err != nil {
+		t.Fatal(err)
+	}
+	if err := chromedp.Do(ctx, chromedp.SendKeys(chromedp.ID("username"), "sam"), chromedp.SendKeys(chromedp.ID("password"), officer.Password)); err != nil {
+		t.Fatal(err)
+	}
+	submit("officer sign-in", "main form")
+	code, err = totp.GenerateCode(officer.TOTPSecret, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := chromedp.Do(ctx, chromedp.SendKeys(chromedp.ID("code"), code)); err != nil {
+		t.Fatal(err)
+	}
+	submit("officer totp", "main form")
+	checkPage("alerts", "alerts")
+	if shown := text(); !strings.Contains(shown, scraper.Operator.ID) || !strings.Contains(shown, "lock") {
+		t.Fatalf("the officer's page does not show the scrape's lock:\n%s", shown)
+	}
+	if err := chromedp.Do(ctx, chromedp.SendKeys(chromedp.ID("operator"), scraper.Operator.ID),
+		chromedp.SendKeys(chromedp.ID("reason"), "scrape drill: reviewed, account reset")); err != nil {
+		t.Fatal(err)
+	}
+	submit("unlock", "main form")
+	checkPage("unlocked", "alerts")
+	if _, err := a.vault.Lookup(t.Context(), sa, "directory", "", "email_pro", p.Fields["email_pro"]); err != nil {
+		t.Errorf("a lookup after the unlock: %v", err)
+	}
 
 	mu.Lock()
 	defer mu.Unlock()
