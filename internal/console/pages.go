@@ -170,13 +170,8 @@ func (k *Console) security(w http.ResponseWriter, r *http.Request, a identity.Ac
 // unlock lifts an operator's lock: a security officer's act, with a
 // reason, through the vault (audited, alerted).
 func (k *Console) unlock(w http.ResponseWriter, r *http.Request) {
-	a, tok, ok := k.operator(r)
+	a, _, ok := k.signedForm(w, r)
 	if !ok {
-		k.fail(w, r, nil, auth.ErrUnauthenticated)
-		return
-	}
-	if !k.checkCSRF(r, tok) {
-		k.refuseCSRF(w, r, &a)
 		return
 	}
 	f, err := form(r, map[string]int{"operator": 64, "reason": maxReason})
@@ -245,13 +240,8 @@ func (k *Console) totp(w http.ResponseWriter, r *http.Request) {
 // in the purpose's view, in this answer: the lookup and the read are the
 // vault's, each guarded and audited.
 func (k *Console) find(w http.ResponseWriter, r *http.Request) {
-	a, tok, ok := k.operator(r)
+	a, tok, ok := k.signedForm(w, r)
 	if !ok {
-		k.fail(w, r, nil, auth.ErrUnauthenticated)
-		return
-	}
-	if !k.checkCSRF(r, tok) {
-		k.refuseCSRF(w, r, &a)
 		return
 	}
 	f, err := form(r, map[string]int{"purpose": 64, "field": 64, "value": maxValue, "reason": maxReason})
@@ -293,6 +283,22 @@ func (k *Console) signout(w http.ResponseWriter, r *http.Request) {
 	}
 	k.setCookie(w, sessionCookie, "")
 	k.render(w, r, http.StatusOK, "signedout", page{})
+}
+
+// signedForm checks a form posted by a signed-in operator: their session
+// and the form's CSRF token. It answers the refusal itself and reports
+// false when either fails.
+func (k *Console) signedForm(w http.ResponseWriter, r *http.Request) (identity.Actor, string, bool) {
+	a, tok, ok := k.operator(r)
+	if !ok {
+		k.fail(w, r, nil, auth.ErrUnauthenticated)
+		return a, "", false
+	}
+	if !k.checkCSRF(r, tok) {
+		k.refuseCSRF(w, r, &a)
+		return a, "", false
+	}
+	return a, tok, true
 }
 
 func (k *Console) refuseCSRF(w http.ResponseWriter, r *http.Request, a *identity.Actor) {
