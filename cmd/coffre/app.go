@@ -546,11 +546,15 @@ func (a *app) api() (*httpapi.Server, http.Handler) {
 		api.Metrics = nil // on its own listener only
 	}
 	// The operators' web console: the same services, browser routes apart.
-	con, err := console.New(console.Config{Auth: a.auth, Vault: a.vault, Policy: a.cfg.Policy, Origin: api.Origin, Insecure: a.dev, Logger: a.log})
+	con, err := console.New(console.Config{Auth: a.auth, Vault: a.vault, Policy: a.cfg.Policy, People: a.me, Consents: a.vault,
+		Origin: api.Origin, Insecure: a.dev, Logger: a.log})
 	if err != nil {
 		panic(fmt.Sprintf("console templates: %v", err)) // embedded: a build mistake
 	}
 	api.Console = con.Handler()
+	if a.me != nil {
+		api.Portal = con.PortalHandler() // the people's portal
+	}
 	return api, mh
 }
 

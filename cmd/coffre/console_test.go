@@ -17,8 +17,11 @@ import (
 	"github.com/pquerna/otp/totp"
 
 	"github.com/coffre/coffre/internal/access"
+	"github.com/coffre/coffre/internal/auditlog"
 	"github.com/coffre/coffre/internal/console/browsertest"
 	"github.com/coffre/coffre/internal/identity"
+	"github.com/coffre/coffre/internal/me"
+	"github.com/coffre/coffre/internal/store"
 	"github.com/coffre/coffre/internal/synth"
 	"github.com/coffre/coffre/internal/vault"
 )
@@ -289,6 +292,68 @@ func TestConsoleInBrowser(t *testing.T) {
 	checkPage("unlocked", "alerts")
 	if _, err := a.vault.Lookup(t.Context(), sa, "directory", "", "email_pro", p.Fields["email_pro"]); err != nil {
 		t.Errorf("a lookup after the unlock: %v", err)
+	}
+
+	// The person's portal: an HR officer's read under a consent purpose
+	// waits for the person; they sign in with a code sent to their
+	// professional email, see the caseworker's read of their record, and
+	// approve. French first (the default), then English.
+	hr, err := a.auth.AddReadyOperator(t.Context(), "hugo", "", "hr-officer", p.Unit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ha := identity.Actor{ID: hr.Operator.ID, Role: "hr-officer", Unit: p.Unit, Origin: "127.0.0.1", StepFactor: "totp", SteppedUp: time.Now(),
+		StepGroup: a.cfg.Policy.Purposes["occupational-health"].Group()}
+	subject, err := a.vault.Lookup(t.Context(), ha, "directory", "", "email_pro", p.Fields["email_pro"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pending *vault.ConsentPending
+	if _, err := a.vault.Read(t.Context(), ha, subject, "occupational-health", "visite de reprise"); !errors.As(err, &pending) {
+		t.Fatalf("a read under a consent purpose: %v, want a pending request", err)
+	}
+	if _, err := (&auditlog.Integrator{Store: a.health, Signer: a.signer}).Step(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if err := chromedp.Do(ctx, chromedp.Navigate(base+"/portal/?lang=fr")); err != nil {
+		t.Fatal(err)
+	}
+	checkPage("portal sign-in", "Vos données")
+	if err := chromedp.Do(ctx, chromedp.SendKeys(chromedp.ID("contact"), p.Fields["email_pro"])); err != nil {
+		t.Fatal(err)
+	}
+	submit("portal login", "main form")
+	checkPage("portal code", "Vos données")
+	code = ""
+	if err := a.store.View(t.Context(), func(ctx context.Context, tx store.Tx) error {
+		ms, err := tx.Messages(ctx, 0, 100000)
+		for _, m := range ms {
+			if c, _, err := me.OpenCode(a.keys.Ring, m); err == nil {
+				code = c
+			}
+		}
+		return err
+	}); err != nil || code == "" {
+		t.Fatalf("no sign-in code queued: %v", err)
+	}
+	if err := chromedp.Do(ctx, chromedp.SendKeys(chromedp.ID("code"), code)); err != nil {
+		t.Fatal(err)
+	}
+	submit("portal code", "main form")
+	checkPage("portal", "Vos données")
+	if shown := text(); !strings.Contains(shown, "case-handling") || !strings.Contains(shown, "caseworker") || !strings.Contains(shown, "visite de reprise") {
+		t.Fatalf("the person's page lacks the read or the consent request:\n%s", shown)
+	}
+	if err := chromedp.Do(ctx, chromedp.Navigate(base+"/portal/?lang=en")); err != nil {
+		t.Fatal(err)
+	}
+	checkPage("portal en", "Your data")
+	if _, err := chromedp.RunResponse(ctx, chromedp.Click(chromedp.CSS(`main form button[value="approve"]`))); err != nil {
+		t.Fatal(err)
+	}
+	checkPage("portal approved", "Your data")
+	if _, err := a.vault.Read(t.Context(), ha, subject, "occupational-health", "visite de reprise"); err != nil {
+		t.Errorf("the HR officer's read once approved: %v", err)
 	}
 
 	mu.Lock()

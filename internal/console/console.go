@@ -66,6 +66,9 @@ type Config struct {
 	Auth   Auth
 	Vault  Vault
 	Policy *policy.Policy
+	// People and Consents serve the people's portal (PortalHandler).
+	People   People
+	Consents Consents
 	// Origin returns a request's client address, as the API sees it
 	// (trusted proxies).
 	Origin func(*http.Request) string
@@ -111,7 +114,7 @@ func New(c Config) (*Console, error) {
 		if base == "layout" {
 			continue
 		}
-		t, err := template.New("layout.html").Funcs(template.FuncMap{"t": func(string) string { return "" }}).ParseFS(templateFS, "templates/layout.html", n)
+		t, err := template.New("layout.html").Funcs(template.FuncMap{"t": func(string) string { return "" }, "join": func(s []string) string { return strings.Join(s, ", ") }}).ParseFS(templateFS, "templates/layout.html", n)
 		if err != nil {
 			return nil, err
 		}
@@ -165,10 +168,20 @@ func (k *Console) checkCSRF(r *http.Request, binding string) bool {
 	return binding != "" && got != "" && hmac.Equal([]byte(got), []byte(k.csrf(binding)))
 }
 
-// setCookie sets a cookie of the console's (a browser-session cookie: the
+// setCookie sets a cookie of the pages (a browser-session cookie: the
 // server ends sessions by its own rules), or removes it when value is "".
+// A session's cookie is the console's or the portal's alone (path
+// Prefix or PortalPrefix); the pre-session and language cookies, which
+// carry no one's session, serve both (path "/").
 func (k *Console) setCookie(w http.ResponseWriter, name, value string) {
-	c := &http.Cookie{Name: name, Value: value, Path: Prefix, HttpOnly: true, Secure: !k.c.Insecure, SameSite: http.SameSiteStrictMode}
+	path := "/"
+	switch name {
+	case sessionCookie:
+		path = Prefix
+	case portalCookie:
+		path = PortalPrefix
+	}
+	c := &http.Cookie{Name: name, Value: value, Path: path, HttpOnly: true, Secure: !k.c.Insecure, SameSite: http.SameSiteStrictMode}
 	if value == "" {
 		c.MaxAge = -1
 	}

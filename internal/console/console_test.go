@@ -3,6 +3,7 @@ package console_test
 import (
 	"context"
 	"crypto/rand"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -17,12 +18,15 @@ import (
 
 	"github.com/pquerna/otp/totp"
 
+	"github.com/coffre/coffre/internal/audit"
+	"github.com/coffre/coffre/internal/auditlog"
 	"github.com/coffre/coffre/internal/auth"
 	"github.com/coffre/coffre/internal/config"
 	"github.com/coffre/coffre/internal/console"
 	"github.com/coffre/coffre/internal/envelope"
 	"github.com/coffre/coffre/internal/guard"
 	"github.com/coffre/coffre/internal/identity"
+	"github.com/coffre/coffre/internal/me"
 	"github.com/coffre/coffre/internal/store"
 	"github.com/coffre/coffre/internal/store/sqlite"
 	"github.com/coffre/coffre/internal/store/sqlite/sqlitetest"
@@ -48,6 +52,9 @@ func (c *clock) Add(d time.Duration) {
 type env struct {
 	srv     *httptest.Server
 	store   *sqlite.Store
+	keys    *envelope.Keyring
+	vault   *vault.Vault
+	hr      *auth.NewOperator // hugo, HR officer
 	clock   *clock
 	op      *auth.NewOperator // camille, caseworker
 	officer *auth.NewOperator // sam, security officer
@@ -78,12 +85,15 @@ func newEnv(t *testing.T) *env {
 	as := &auth.Service{Store: st, Keys: keys, Params: auth.Params{Time: 1, Memory: 1024, Threads: 1}, Now: clk.Now,
 		Idle: 15 * time.Minute, Max: time.Hour, LoginTTL: 2 * time.Minute, MaxAttempts: 5,
 		RoleFactors: func(role string) []string { return cfg.Policy.Roles[role].MFA }, StepGroup: cfg.Policy.StepGroup}
-	e := &env{clock: clk, store: st}
+	e := &env{clock: clk, store: st, keys: keys, vault: v}
 	p0 := synth.Make(4, 0)
 	if e.op, err = as.AddReadyOperator(ctx, "camille", "", "caseworker", p0.Unit); err != nil {
 		t.Fatal(err)
 	}
 	if e.officer, err = as.AddReadyOperator(ctx, "sam", "", "security-officer", "security"); err != nil {
+		t.Fatal(err)
+	}
+	if e.hr, err = as.AddReadyOperator(ctx, "hugo", "", "hr-officer", p0.Unit); err != nil {
 		t.Fatal(err)
 	}
 	hr := vaultActor("op_hr", "hr-officer", p0.Unit)
@@ -98,12 +108,14 @@ func newEnv(t *testing.T) *env {
 		}
 		e.people = append(e.people, p)
 	}
-	con, err := console.New(console.Config{Auth: as, Vault: v, Policy: cfg.Policy, Insecure: true})
+	people := &me.Service{Store: st, Keys: keys, Policy: cfg.Policy, Now: clk.Now}
+	con, err := console.New(console.Config{Auth: as, Vault: v, Policy: cfg.Policy, People: people, Consents: v, Insecure: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	mux := http.NewServeMux()
 	mux.Handle(console.Prefix, con.Handler())
+	mux.Handle(console.PortalPrefix, con.PortalHandler())
 	e.srv = httptest.NewServer(mux)
 	t.Cleanup(e.srv.Close)
 	return e
@@ -361,5 +373,87 @@ func TestOfficerUnlocks(t *testing.T) {
 	again.signIn()
 	if resp := again.find(again.csrf(), email); resp.StatusCode != http.StatusOK {
 		t.Errorf("find after the unlock: %s\n%s", resp.Status, again.raw)
+	}
+}
+
+// TestPortal: a person signs in with a one-time code sent to a contact on
+// their record, sees the caseworker's read of their record (the role, the
+// purpose, the fields) and their verification phrase, and approves the HR
+// officer's consent request, which is then no longer waiting.
+func TestPortal(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	cw := e.browser(t)
+	cw.signIn()
+	p := e.people[0]
+	if resp := cw.find(cw.csrf(), p.Fields[synth.EmailPro]); resp.StatusCode != http.StatusOK {
+		t.Fatalf("find: %s", resp.Status)
+	}
+	hr := vaultActor(e.hr.Operator.ID, "hr-officer", p.Unit)
+	subject, err := e.vault.Lookup(ctx, hr, "directory", "", synth.EmailPro, p.Fields[synth.EmailPro])
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A fresh step-up for the purpose (the API's POST /v1/auth/stepup/totp).
+	hr.StepGroup, hr.SteppedUp, hr.StepFactor = e.vault.Policy().Purposes["occupational-health"].Group(), e.clock.Now(), "totp"
+	var pending *vault.ConsentPending
+	if _, err := e.vault.Read(ctx, hr, subject, "occupational-health", "visite de reprise"); !errors.As(err, &pending) {
+		t.Fatalf("a read under a consent purpose: %v, want a pending request", err)
+	}
+	seed := make([]byte, 32)
+	rand.Read(seed)
+	signer, err := audit.NewSigner("coffre-test", seed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := (&auditlog.Integrator{Store: e.store, Signer: signer}).Step(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	b := e.browser(t)
+	b.get(console.PortalPrefix)
+	if resp := b.post(console.PortalPrefix+"login", url.Values{"csrf": {b.csrf()}, "contact": {p.Fields[synth.EmailPro]}}); resp.StatusCode != http.StatusOK {
+		t.Fatalf("ask a code: %s\n%s", resp.Status, b.raw)
+	}
+	lt := regexp.MustCompile(`name="login_token" value="([^"]+)"`).FindStringSubmatch(b.raw)
+	if lt == nil {
+		t.Fatalf("no code form:\n%s", b.raw)
+	}
+	var code string
+	if err := e.store.View(ctx, func(ctx context.Context, tx store.Tx) error {
+		ms, err := tx.Messages(ctx, 0, 1000)
+		for _, m := range ms {
+			if c, _, err := me.OpenCode(e.keys, m); err == nil {
+				code = c
+			}
+		}
+		return err
+	}); err != nil || code == "" {
+		t.Fatalf("no code queued: %v", err)
+	}
+	if resp := b.post(console.PortalPrefix+"code", url.Values{"csrf": {b.csrf()}, "login_token": {lt[1]}, "code": {code}}); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("code: %s\n%s", resp.Status, b.raw)
+	}
+	b.get(console.PortalPrefix)
+	for _, want := range []string{"case-handling", "caseworker", synth.GivenName, "visite de reprise", "occupational-health", "phrase de vérification"} {
+		if !strings.Contains(b.raw, want) {
+			t.Errorf("the person's page lacks %q:\n%s", want, b.raw)
+		}
+	}
+	if strings.Contains(b.raw, e.op.Operator.ID) {
+		t.Error("the person's page names the caseworker's account (the purpose's policy does not)")
+	}
+	if resp := b.post(console.PortalPrefix+"consent", url.Values{"csrf": {b.csrf()}, "id": {pending.Request.ID}, "decision": {"approve"}}); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("approve: %s\n%s", resp.Status, b.raw)
+	}
+	if b.get(console.PortalPrefix); strings.Contains(b.raw, `name="id" value="`+pending.Request.ID) {
+		t.Error("the approved request is still waiting")
+	}
+	if _, err := e.vault.Read(ctx, hr, subject, "occupational-health", "visite de reprise"); err != nil {
+		t.Errorf("the HR officer's read once approved: %v", err)
+	}
+	// A consent decision replayed: refused, said plainly.
+	if resp := b.post(console.PortalPrefix+"consent", url.Values{"csrf": {b.csrf()}, "id": {pending.Request.ID}, "decision": {"deny"}}); resp.StatusCode != http.StatusConflict || !strings.Contains(b.raw, "already") {
+		t.Errorf("a replayed decision: %s, want 409 saying it was decided:\n%s", resp.Status, b.raw)
 	}
 }

@@ -9,9 +9,12 @@ import (
 	"strings"
 
 	"github.com/coffre/coffre/internal/access"
+	"github.com/coffre/coffre/internal/auditlog"
 	"github.com/coffre/coffre/internal/auth"
+	"github.com/coffre/coffre/internal/consent"
 	"github.com/coffre/coffre/internal/guard"
 	"github.com/coffre/coffre/internal/identity"
+	"github.com/coffre/coffre/internal/me"
 	"github.com/coffre/coffre/internal/policy"
 	"github.com/coffre/coffre/internal/public"
 	"github.com/coffre/coffre/internal/store"
@@ -23,6 +26,15 @@ type page struct {
 	Lang     string
 	CSRF     string
 	Operator *identity.Actor
+	// Portal: a page of the people's portal; Person the signed-in person,
+	// Phrase their verification phrase (their notices show it too),
+	// Consents the requests waiting for their decision, History the
+	// accesses to their record, newest first.
+	Portal   bool
+	Person   *me.Person
+	Phrase   string
+	Consents []consent.Request
+	History  []auditlog.Summary
 	// Sign-in.
 	LoginToken string
 	// Find: the operator's purposes, the fields a lookup may use, and
@@ -69,13 +81,17 @@ func (k *Console) render(w http.ResponseWriter, r *http.Request, status int, nam
 
 // fail writes the error page for err, in plain words and what to do.
 func (k *Console) fail(w http.ResponseWriter, r *http.Request, a *identity.Actor, err error) {
-	p := page{Operator: a}
+	p := page{Operator: a, Portal: strings.HasPrefix(r.URL.Path, PortalPrefix)}
 	status := http.StatusBadRequest
 	var le *access.LimitError
 	var cp *vault.ConsentPending
 	switch {
 	case errors.As(err, &cp):
 		status, p.Message, p.Hint = http.StatusAccepted, msgConsent, fmt.Sprintf(msgConsentH.In(lang(r)), cp.Request.ID, cp.Request.Expires.UTC().Format("2006-01-02 15:04 UTC"))
+	case errors.Is(err, errPersonSignIn), errors.Is(err, me.ErrUnauthenticated):
+		status, p.Message, p.Hint = http.StatusUnauthorized, msgSignIn, msgSignInHint.In(lang(r))
+	case errors.Is(err, me.ErrUnknownLogin), errors.Is(err, me.ErrCodeExpired), errors.Is(err, me.ErrAttemptsUsed), errors.Is(err, me.ErrBadContact):
+		status, p.Text = http.StatusBadRequest, public.Message(err, err.Error())
 	case errors.Is(err, auth.ErrUnauthenticated):
 		status, p.Message, p.Hint = http.StatusUnauthorized, msgSignIn, msgSignInHint.In(lang(r))
 	case errors.Is(err, auth.ErrBadCredentials):
@@ -90,6 +106,8 @@ func (k *Console) fail(w http.ResponseWriter, r *http.Request, a *identity.Actor
 		status, p.Message, p.Hint = http.StatusForbidden, msgForbidden, msgForbiddenH.In(lang(r))
 	case errors.Is(err, access.ErrInvalid), errors.Is(err, access.ErrReasonRequired), errors.Is(err, access.ErrStepUpRequired):
 		p.Text, p.Hint = public.Message(err, msgBadForm.en), public.Hint(err, "")
+	case errors.Is(err, consent.ErrDecided), errors.Is(err, consent.ErrExpired):
+		status, p.Text, p.Hint = http.StatusConflict, public.Message(err, "the consent request was decided already"), public.Hint(err, "a decision is final")
 	case errors.Is(err, store.ErrConflict):
 		status, p.Text, p.Hint = http.StatusConflict, public.Message(err, "it conflicts with the current state"), public.Hint(err, "")
 	case errors.Is(err, errTooLong):
@@ -302,7 +320,7 @@ func (k *Console) signedForm(w http.ResponseWriter, r *http.Request) (identity.A
 }
 
 func (k *Console) refuseCSRF(w http.ResponseWriter, r *http.Request, a *identity.Actor) {
-	k.render(w, r, http.StatusForbidden, "error", page{Operator: a, Message: msgCSRF, Hint: msgCSRFHint.In(lang(r))})
+	k.render(w, r, http.StatusForbidden, "error", page{Operator: a, Portal: strings.HasPrefix(r.URL.Path, PortalPrefix), Message: msgCSRF, Hint: msgCSRFHint.In(lang(r))})
 }
 
 func cookieValue(r *http.Request, name string) string {

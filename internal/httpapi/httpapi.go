@@ -46,9 +46,12 @@ type Server struct {
 	// Console, when set, serves the operators' web console under
 	// console.Prefix: browser routes, apart from the JSON API's.
 	Console http.Handler
-	Vault   *vault.Vault
-	Auth    *auth.Service
-	Logger  *slog.Logger
+	// Portal, when set, serves the people's portal under
+	// console.PortalPrefix.
+	Portal http.Handler
+	Vault  *vault.Vault
+	Auth   *auth.Service
+	Logger *slog.Logger
 	// Checkpoints serves the audit log's latest signed checkpoint (nil:
 	// the route answers 503).
 	Checkpoints store.Store
@@ -120,6 +123,9 @@ func (s *Server) Handler() http.Handler {
 	}
 	if s.Console != nil {
 		mux.Handle(console.Prefix, s.Console)
+	}
+	if s.Portal != nil {
+		mux.Handle(console.PortalPrefix, s.Portal)
 	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no_such_route", "no route "+r.Method+" "+r.URL.Path, "see the API table in the README")

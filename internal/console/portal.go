@@ -1,0 +1,189 @@
+package console
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"net/http"
+	"slices"
+
+	"github.com/coffre/coffre/internal/auditlog"
+	"github.com/coffre/coffre/internal/consent"
+	"github.com/coffre/coffre/internal/me"
+)
+
+// The people's portal (issue 17): a person in the directory signs in with
+// a one-time code sent to a contact on their record, sees who read what of
+// their record and why, and approves or denies the consent requests
+// waiting for them. It is served under PortalPrefix by the same package
+// as the console (the same headers, CSRF tokens and cookies), over the
+// persons' services: me.Service for the sign-in and the history, the
+// vault for consent.
+
+// PortalPrefix is where the portal is served.
+const PortalPrefix = "/portal/"
+
+// portalCookie holds a person's session.
+const portalCookie = "coffre_portal"
+
+// People is what the portal needs of the persons' services (me.Service).
+type People interface {
+	RequestCode(ctx context.Context, contact, origin string) (string, error)
+	VerifyCode(ctx context.Context, loginToken, code, origin, userAgent string) (*me.Issued, error)
+	Authenticate(ctx context.Context, token, origin, userAgent string) (me.Person, error)
+	Logout(ctx context.Context, p me.Person, token string) error
+	History(ctx context.Context, p me.Person) (*auditlog.History, error)
+	Phrase(subject, lang string) string
+}
+
+// Consents is what the portal needs of the vault: a person's consent
+// requests and their decision.
+type Consents interface {
+	PendingConsents(ctx context.Context, subject string) ([]consent.Request, error)
+	DecideConsent(ctx context.Context, subject, origin, id string, approve bool) (*consent.Request, error)
+}
+
+// PortalHandler returns the portal's routes, to mount at PortalPrefix.
+// People and Consents must be set in the Config.
+func (k *Console) PortalHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET "+PortalPrefix+"{$}", k.portalHome)
+	mux.HandleFunc("POST "+PortalPrefix+"login", k.portalLogin)
+	mux.HandleFunc("POST "+PortalPrefix+"code", k.portalCode)
+	mux.HandleFunc("POST "+PortalPrefix+"consent", k.portalConsent)
+	mux.HandleFunc("POST "+PortalPrefix+"signout", k.portalSignout)
+	mux.HandleFunc(PortalPrefix, func(w http.ResponseWriter, r *http.Request) {
+		k.render(w, r, http.StatusNotFound, "error", page{Portal: true, Message: msgNoPage})
+	})
+	return secure(mux)
+}
+
+// person returns the signed-in person and their session token.
+func (k *Console) person(r *http.Request) (me.Person, string, bool) {
+	tok := cookieValue(r, portalCookie)
+	if tok == "" || len(tok) > 200 {
+		return me.Person{}, "", false
+	}
+	p, err := k.c.People.Authenticate(r.Context(), tok, k.c.Origin(r), r.UserAgent())
+	return p, tok, err == nil
+}
+
+// portalHome is the sign-in form, or the person's page: consent requests
+// waiting, then every access to their record in words.
+func (k *Console) portalHome(w http.ResponseWriter, r *http.Request) {
+	if l := r.URL.Query().Get("lang"); l == "fr" || l == "en" {
+		k.setCookie(w, langCookie, l)
+	}
+	p, tok, ok := k.person(r)
+	if !ok {
+		k.render(w, r, http.StatusOK, "portal-signin", page{Portal: true, CSRF: k.csrf(k.pre(w, r))})
+		return
+	}
+	h, err := k.c.People.History(r.Context(), p)
+	switch {
+	case errors.Is(err, me.ErrNoHistoryYet):
+		h = &auditlog.History{} // nothing signed yet: nothing to show
+	case err != nil:
+		k.fail(w, r, nil, err)
+		return
+	}
+	cs, err := k.c.Consents.PendingConsents(r.Context(), p.Subject)
+	if err != nil {
+		k.fail(w, r, nil, err)
+		return
+	}
+	pg := page{Portal: true, Person: &p, CSRF: k.csrf(tok), Phrase: k.c.People.Phrase(p.Subject, lang(r)), Consents: cs}
+	es := slices.SortedFunc(slices.Values(h.Entries), func(a, b auditlog.HistoryEntry) int { return cmp.Compare(b.Seq, a.Seq) }) // newest first
+	for _, e := range es {
+		if e.Summary != nil {
+			pg.History = append(pg.History, *e.Summary)
+		}
+	}
+	k.render(w, r, http.StatusOK, "portal", pg)
+}
+
+// portalLogin asks a one-time code for a contact on a record: the answer
+// is the same whether the contact is anyone's (the code goes only to a
+// record's own contact).
+func (k *Console) portalLogin(w http.ResponseWriter, r *http.Request) {
+	pre := cookieValue(r, preCookie)
+	if !k.checkCSRF(r, pre) {
+		k.refuseCSRF(w, r, nil)
+		return
+	}
+	f, err := form(r, map[string]int{"contact": maxValue})
+	if err != nil {
+		k.fail(w, r, nil, err)
+		return
+	}
+	tok, err := k.c.People.RequestCode(r.Context(), f["contact"], k.c.Origin(r))
+	if err != nil {
+		k.fail(w, r, nil, err)
+		return
+	}
+	k.render(w, r, http.StatusOK, "portal-code", page{Portal: true, CSRF: k.csrf(pre), LoginToken: tok})
+}
+
+// portalCode completes the sign-in with the code and sets the session
+// cookie.
+func (k *Console) portalCode(w http.ResponseWriter, r *http.Request) {
+	if !k.checkCSRF(r, cookieValue(r, preCookie)) {
+		k.refuseCSRF(w, r, nil)
+		return
+	}
+	f, err := form(r, map[string]int{"login_token": 100, "code": 12})
+	if err != nil {
+		k.fail(w, r, nil, err)
+		return
+	}
+	ses, err := k.c.People.VerifyCode(r.Context(), f["login_token"], f["code"], k.c.Origin(r), r.UserAgent())
+	if err != nil {
+		k.fail(w, r, nil, err)
+		return
+	}
+	k.setCookie(w, preCookie, "")
+	k.setCookie(w, portalCookie, ses.Token)
+	http.Redirect(w, r, PortalPrefix, http.StatusSeeOther)
+}
+
+// portalConsent approves or denies one consent request of the person's.
+func (k *Console) portalConsent(w http.ResponseWriter, r *http.Request) {
+	p, tok, ok := k.person(r)
+	switch {
+	case !ok:
+		k.fail(w, r, nil, errPersonSignIn)
+		return
+	case !k.checkCSRF(r, tok):
+		k.refuseCSRF(w, r, nil)
+		return
+	}
+	f, err := form(r, map[string]int{"id": 64, "decision": 8})
+	if err != nil || (f["decision"] != "approve" && f["decision"] != "deny") {
+		k.fail(w, r, nil, cmpErr(err, errTooLong))
+		return
+	}
+	if _, err := k.c.Consents.DecideConsent(r.Context(), p.Subject, p.Origin, f["id"], f["decision"] == "approve"); err != nil {
+		k.fail(w, r, nil, err)
+		return
+	}
+	http.Redirect(w, r, PortalPrefix, http.StatusSeeOther)
+}
+
+// portalSignout ends the person's session.
+func (k *Console) portalSignout(w http.ResponseWriter, r *http.Request) {
+	if p, tok, ok := k.person(r); ok {
+		if !k.checkCSRF(r, tok) {
+			k.refuseCSRF(w, r, nil)
+			return
+		}
+		if err := k.c.People.Logout(r.Context(), p, tok); err != nil {
+			k.fail(w, r, nil, err)
+			return
+		}
+	}
+	k.setCookie(w, portalCookie, "")
+	k.render(w, r, http.StatusOK, "signedout", page{Portal: true})
+}
+
+// errPersonSignIn: no person's session.
+var errPersonSignIn = errors.New("no person's session")
