@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -44,6 +45,16 @@ func TestConsoleInBrowser(t *testing.T) {
 	}
 	t.Cleanup(func() { a.close() }) // after the server's end (serveApp's cleanup)
 	a.cfg.Partners.Listen = ""
+	// COFFRE_CONSOLE_PEOPLE=243000 runs it at the demo's size (the page
+	// times of docs/benchmarks.md).
+	if n, _ := strconv.Atoi(os.Getenv("COFFRE_CONSOLE_PEOPLE")); n > 0 {
+		start := time.Now()
+		loaded, err := a.loadDemoPeople(t.Context(), n, io.Discard, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("%d demo people loaded in %s", loaded, time.Since(start).Round(time.Millisecond))
+	}
 	p, q := synth.Make(17, 0), synth.Make(17, 1)
 	q.Unit = p.Unit
 	// A name cannot hold markup (the vault refuses it at input: value's
