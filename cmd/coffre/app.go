@@ -546,7 +546,7 @@ func (a *app) api() (*httpapi.Server, http.Handler) {
 		api.Metrics = nil // on its own listener only
 	}
 	// The operators' web console: the same services, browser routes apart.
-	con, err := console.New(console.Config{Auth: a.auth, Vault: a.vault, Policy: a.cfg.Policy, People: a.me, Consents: a.vault,
+	con, err := console.New(console.Config{Auth: a.auth, Vault: a.vault, Policy: a.cfg.Policy, People: a.me, Persons: a.vault,
 		Origin: api.Origin, Insecure: a.dev, Logger: a.log})
 	if err != nil {
 		panic(fmt.Sprintf("console templates: %v", err)) // embedded: a build mistake

@@ -66,9 +66,9 @@ type Config struct {
 	Auth   Auth
 	Vault  Vault
 	Policy *policy.Policy
-	// People and Consents serve the people's portal (PortalHandler).
-	People   People
-	Consents Consents
+	// People and Persons serve the people's portal (PortalHandler).
+	People  People
+	Persons Persons
 	// Origin returns a request's client address, as the API sees it
 	// (trusted proxies).
 	Origin func(*http.Request) string

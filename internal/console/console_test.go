@@ -109,7 +109,7 @@ func newEnv(t *testing.T) *env {
 		e.people = append(e.people, p)
 	}
 	people := &me.Service{Store: st, Keys: keys, Policy: cfg.Policy, Now: clk.Now}
-	con, err := console.New(console.Config{Auth: as, Vault: v, Policy: cfg.Policy, People: people, Consents: v, Insecure: true})
+	con, err := console.New(console.Config{Auth: as, Vault: v, Policy: cfg.Policy, People: people, Persons: v, Insecure: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -443,6 +443,14 @@ func TestPortal(t *testing.T) {
 	if strings.Contains(b.raw, e.op.Operator.ID) {
 		t.Error("the person's page names the caseworker's account (the purpose's policy does not)")
 	}
+	// The art. 15 download: the record in clear, the history with proofs,
+	// as a file, never cached.
+	resp := b.get(console.PortalPrefix + "data")
+	if resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Disposition"), "attachment") || resp.Header.Get("Cache-Control") != "no-store" ||
+		!strings.Contains(b.raw, p.Fields[synth.NationalID]) || !strings.Contains(b.raw, `"history"`) || !strings.Contains(b.raw, `"proof"`) {
+		t.Errorf("the art. 15 download: %s %v\n%.400s", resp.Status, resp.Header, b.raw)
+	}
+	b.get(console.PortalPrefix)
 	if resp := b.post(console.PortalPrefix+"consent", url.Values{"csrf": {b.csrf()}, "id": {pending.Request.ID}, "decision": {"approve"}}); resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("approve: %s\n%s", resp.Status, b.raw)
 	}
@@ -455,5 +463,11 @@ func TestPortal(t *testing.T) {
 	// A consent decision replayed: refused, said plainly.
 	if resp := b.post(console.PortalPrefix+"consent", url.Values{"csrf": {b.csrf()}, "id": {pending.Request.ID}, "decision": {"deny"}}); resp.StatusCode != http.StatusConflict || !strings.Contains(b.raw, "already") {
 		t.Errorf("a replayed decision: %s, want 409 saying it was decided:\n%s", resp.Status, b.raw)
+	}
+	// Signed out, the download reaches nothing.
+	b.get(console.PortalPrefix)
+	b.post(console.PortalPrefix+"signout", url.Values{"csrf": {b.csrf()}})
+	if resp := b.get(console.PortalPrefix + "data"); resp.StatusCode != http.StatusUnauthorized || strings.Contains(b.raw, p.Fields[synth.NationalID]) {
+		t.Errorf("the download after sign-out: %s", resp.Status)
 	}
 }

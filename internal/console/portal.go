@@ -3,6 +3,7 @@ package console
 import (
 	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"slices"
@@ -10,6 +11,7 @@ import (
 	"github.com/coffre/coffre/internal/auditlog"
 	"github.com/coffre/coffre/internal/consent"
 	"github.com/coffre/coffre/internal/me"
+	"github.com/coffre/coffre/internal/vault"
 )
 
 // The people's portal (issue 17): a person in the directory signs in with
@@ -36,21 +38,23 @@ type People interface {
 	Phrase(subject, lang string) string
 }
 
-// Consents is what the portal needs of the vault: a person's consent
-// requests and their decision.
-type Consents interface {
+// Persons is what the portal needs of the vault for a person: their
+// consent requests and decisions, and their art. 15 package.
+type Persons interface {
 	PendingConsents(ctx context.Context, subject string) ([]consent.Request, error)
 	DecideConsent(ctx context.Context, subject, origin, id string, approve bool) (*consent.Request, error)
+	MyData(ctx context.Context, p vault.Person) (*vault.Data, error)
 }
 
 // PortalHandler returns the portal's routes, to mount at PortalPrefix.
-// People and Consents must be set in the Config.
+// People and Persons must be set in the Config.
 func (k *Console) PortalHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET "+PortalPrefix+"{$}", k.portalHome)
 	mux.HandleFunc("POST "+PortalPrefix+"login", k.portalLogin)
 	mux.HandleFunc("POST "+PortalPrefix+"code", k.portalCode)
 	mux.HandleFunc("POST "+PortalPrefix+"consent", k.portalConsent)
+	mux.HandleFunc("GET "+PortalPrefix+"data", k.portalData)
 	mux.HandleFunc("POST "+PortalPrefix+"signout", k.portalSignout)
 	mux.HandleFunc(PortalPrefix, func(w http.ResponseWriter, r *http.Request) {
 		k.render(w, r, http.StatusNotFound, "error", page{Portal: true, Message: msgNoPage})
@@ -87,7 +91,7 @@ func (k *Console) portalHome(w http.ResponseWriter, r *http.Request) {
 		k.fail(w, r, nil, err)
 		return
 	}
-	cs, err := k.c.Consents.PendingConsents(r.Context(), p.Subject)
+	cs, err := k.c.Persons.PendingConsents(r.Context(), p.Subject)
 	if err != nil {
 		k.fail(w, r, nil, err)
 		return
@@ -162,11 +166,44 @@ func (k *Console) portalConsent(w http.ResponseWriter, r *http.Request) {
 		k.fail(w, r, nil, cmpErr(err, errTooLong))
 		return
 	}
-	if _, err := k.c.Consents.DecideConsent(r.Context(), p.Subject, p.Origin, f["id"], f["decision"] == "approve"); err != nil {
+	if _, err := k.c.Persons.DecideConsent(r.Context(), p.Subject, p.Origin, f["id"], f["decision"] == "approve"); err != nil {
 		k.fail(w, r, nil, err)
 		return
 	}
 	http.Redirect(w, r, PortalPrefix, http.StatusSeeOther)
+}
+
+// portalData downloads the person's art. 15 package: every field of their
+// record in clear, their requests, blocks and holds, the processing, and
+// their history with its proofs (a file to keep; audited me.data). A GET:
+// the session cookie is SameSite=Strict, so no other site's page makes
+// the browser fetch it.
+func (k *Console) portalData(w http.ResponseWriter, r *http.Request) {
+	p, _, ok := k.person(r)
+	if !ok {
+		k.fail(w, r, nil, errPersonSignIn)
+		return
+	}
+	d, err := k.c.Persons.MyData(r.Context(), vault.Person{Subject: p.Subject, Origin: p.Origin})
+	if err != nil {
+		k.fail(w, r, nil, err)
+		return
+	}
+	h, err := k.c.People.History(r.Context(), p)
+	if err != nil && !errors.Is(err, me.ErrNoHistoryYet) {
+		k.fail(w, r, nil, err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Disposition", `attachment; filename="coffre-my-data.json"`)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(struct {
+		*vault.Data
+		History *auditlog.History `json:"history"`
+	}{d, h}); err != nil {
+		k.c.Logger.WarnContext(r.Context(), "portal data", "error", err)
+	}
 }
 
 // portalSignout ends the person's session.

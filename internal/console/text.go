@@ -90,6 +90,7 @@ var words = map[string]msg{
 	"p.code":            {"Code reçu", "The code you received"},
 	"p.code.help":       {"Si cette adresse figure sur une fiche, un code vient d'y être envoyé.", "If this contact is on a record, a code has just been sent to it."},
 	"p.phrase":          {"Votre phrase de vérification (nos messages la citent : un message qui ne la cite pas ne vient pas de nous) :", "Your verification phrase (our messages quote it: a message that does not is not ours):"},
+	"p.download":        {"Télécharger toutes mes données et l'historique de leurs consultations (RGPD, art. 15)", "Download all my data and the history of its accesses (GDPR art. 15)"},
 	"p.consents":        {"Demandes d'accord en attente", "Consent requests waiting for you"},
 	"p.consent.ask":     {"L'unité %s (rôle %s) demande à consulter, pour la finalité « %s », les champs : %s. Motif : %s. Sans réponse, la demande expire le %s.", "Unit %s (role %s) asks to read, for the purpose “%s”, the fields: %s. Reason: %s. Without an answer it lapses on %s."},
 	"p.approve":         {"J'accepte", "I agree"},
