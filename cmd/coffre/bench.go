@@ -211,11 +211,9 @@ func runBenchRead(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if err != nil {
 		return err
 	}
-	bin := *server
-	if bin == "" {
-		if bin, err = os.Executable(); err != nil {
-			return fmt.Errorf("find this binary: %w", err)
-		}
+	bin, err := serverBinary(*server)
+	if err != nil {
+		return err
 	}
 	rep, err := (&bench.ReadBench{Server: bin, Dir: *data, Store: *storeURL, Guard: *guardOn, Integrator: *integrator, NoNotices: !*notices, NoDelivery: !*deliver,
 		Levels: levels, Warmup: *warmup, Duration: *duration, Purpose: *purpose, Reason: *reason,
@@ -254,11 +252,9 @@ func runBenchNotices(ctx context.Context, args []string, stdout, stderr io.Write
 	if err != nil || len(ids) == 0 {
 		return &usageError{msg: "no benchmark in " + *data, hint: "run coffre bench import --data " + *data + " first"}
 	}
-	bin := *server
-	if bin == "" {
-		if bin, err = os.Executable(); err != nil {
-			return fmt.Errorf("find this binary: %w", err)
-		}
+	bin, err := serverBinary(*server)
+	if err != nil {
+		return err
 	}
 	queue := func(ctx context.Context, n int) (int64, error) {
 		return queueBenchNotices(ctx, appOptions{dev: true, dataDir: *data, store: *storeURL, guard: "off"}, ids, n)
@@ -367,11 +363,9 @@ func runBenchRotate(ctx context.Context, args []string, stdout, stderr io.Writer
 	if err != nil {
 		return err
 	}
-	bin := *server
-	if bin == "" {
-		if bin, err = os.Executable(); err != nil {
-			return fmt.Errorf("find this binary: %w", err)
-		}
+	bin, err := serverBinary(*server)
+	if err != nil {
+		return err
 	}
 	rep, err := (&bench.RotateBench{Server: bin, Dir: *data, Store: *storeURL, Operator: op,
 		Admin: bench.Operator{Username: added.Operator.Username, Password: added.Password, TOTPSecret: added.TOTPSecret},
@@ -429,11 +423,9 @@ func benchAccesses(ctx context.Context, a *app, d *bench.HistoryData, dir, serve
 	if err := a.close(); err != nil { // the server opens the store next (a second close is a no-op)
 		return err
 	}
-	if server == "" {
-		var err error
-		if server, err = os.Executable(); err != nil {
-			return err
-		}
+	server, err := serverBinary(server)
+	if err != nil {
+		return err
 	}
 	rep, err := (&bench.AccessesBench{Server: server, Dir: dir, Contacts: contacts, Queries: queries, Log: stderr}).Run(ctx)
 	if err != nil {
@@ -669,4 +661,17 @@ func benchDir(dir string) (bench.Operator, []string, error) {
 		return op, nil, &usageError{msg: "no subject ids in " + filepath.Join(dir, bench.IDsFile), hint: "run coffre bench import --data " + dir + " --fresh"}
 	}
 	return op, ids, nil
+}
+
+// serverBinary is the coffre binary a benchmark runs as its server: the
+// --server flag's, or this one.
+func serverBinary(flag string) (string, error) {
+	if flag != "" {
+		return flag, nil
+	}
+	bin, err := os.Executable()
+	if err != nil {
+		return "", fmt.Errorf("find this binary: %w", err)
+	}
+	return bin, nil
 }

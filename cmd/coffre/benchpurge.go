@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
 	"strconv"
 	"time"
 
@@ -66,11 +65,9 @@ func runBenchPurge(ctx context.Context, args []string, stdout, stderr io.Writer)
 	if err := addExpired(ctx, *data, *storeURL, *expired, stderr); err != nil {
 		return err
 	}
-	bin := *server
-	if bin == "" {
-		if bin, err = os.Executable(); err != nil {
-			return fmt.Errorf("find this binary: %w", err)
-		}
+	bin, err := serverBinary(*server)
+	if err != nil {
+		return err
 	}
 	rep, err := (&bench.PurgeBench{Server: bin, Dir: *data, Store: *storeURL, Operator: op, IDs: ids, Concurrency: *concurrency,
 		Warmup: *warmup, Window: *window, Baseline: cmp.Or(*baseline, *window), MaxRounds: *rounds, Batch: *batch, Rest: *rest,

@@ -88,12 +88,10 @@ func (k *Console) fail(w http.ResponseWriter, r *http.Request, a *identity.Actor
 	switch {
 	case errors.As(err, &cp):
 		status, p.Message, p.Hint = http.StatusAccepted, msgConsent, fmt.Sprintf(msgConsentH.In(lang(r)), cp.Request.ID, cp.Request.Expires.UTC().Format("2006-01-02 15:04 UTC"))
-	case errors.Is(err, errPersonSignIn), errors.Is(err, me.ErrUnauthenticated):
+	case errors.Is(err, auth.ErrUnauthenticated), errors.Is(err, errPersonSignIn), errors.Is(err, me.ErrUnauthenticated):
 		status, p.Message, p.Hint = http.StatusUnauthorized, msgSignIn, msgSignInHint.In(lang(r))
 	case errors.Is(err, me.ErrUnknownLogin), errors.Is(err, me.ErrCodeExpired), errors.Is(err, me.ErrAttemptsUsed), errors.Is(err, me.ErrBadContact):
 		status, p.Text = http.StatusBadRequest, public.Message(err, err.Error())
-	case errors.Is(err, auth.ErrUnauthenticated):
-		status, p.Message, p.Hint = http.StatusUnauthorized, msgSignIn, msgSignInHint.In(lang(r))
 	case errors.Is(err, auth.ErrBadCredentials):
 		status, p.Message, p.Hint = http.StatusUnauthorized, msgBadLogin, msgBadLoginH.In(lang(r))
 	case errors.Is(err, access.ErrLocked):

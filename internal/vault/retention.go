@@ -59,38 +59,11 @@ type dues struct {
 
 // events returns the event times of row's retention rules: created,
 // last_update, last_activity and the date fields the rules name, which
-// are opened only when a rule needs them.
+// are opened only when a rule names one.
 func (v *Vault) events(row *subject.Row) (func(string) (time.Time, bool), error) {
-	var dates map[string]string
-	if len(v.ruleDates) > 0 {
-		cts, err := sealedFields(row.Fields)
-		if err != nil {
-			return nil, err
-		}
-		var dk interface {
-			Open(string, []byte) ([]byte, error)
-		}
-		for _, name := range v.ruleDates {
-			ct, ok := cts[name]
-			if !ok {
-				continue
-			}
-			if dk == nil {
-				k, err := v.keys.OpenDEK(row.ID, row.DEKVersion, row.DEK)
-				if err != nil {
-					return nil, err
-				}
-				dk = k
-			}
-			pt, err := dk.Open(name, ct)
-			if err != nil {
-				return nil, fmt.Errorf("open %s: %w", name, err)
-			}
-			if dates == nil {
-				dates = map[string]string{}
-			}
-			dates[name] = string(pt)
-		}
+	dates, err := v.openFields(row, v.ruleDates)
+	if err != nil {
+		return nil, err
 	}
 	return func(event string) (time.Time, bool) {
 		switch event {

@@ -132,7 +132,12 @@ func (v *Vault) rowCell(row *subject.Row) (string, error) {
 
 // dimensionFields opens the fields of row that the dimensions read.
 func (v *Vault) dimensionFields(row *subject.Row) (map[string]string, error) {
-	want := v.statFields
+	return v.openFields(row, v.statFields)
+}
+
+// openFields opens the fields of row named in want (those it holds),
+// and only those.
+func (v *Vault) openFields(row *subject.Row, want []string) (map[string]string, error) {
 	out := map[string]string{}
 	if len(want) == 0 {
 		return out, nil
