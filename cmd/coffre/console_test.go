@@ -6,16 +6,12 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
-	"github.com/pquerna/otp/totp"
 
 	"github.com/coffre/coffre/internal/access"
 	"github.com/coffre/coffre/internal/auditlog"
@@ -37,8 +33,6 @@ import (
 // officer sees the lock's alert on their page and unlocks it. Every page passes axe-core's serious and critical rules, and its
 // load time is logged (the target is 200 ms a page; not asserted).
 func TestConsoleInBrowser(t *testing.T) {
-	ctx := browsertest.New(t, 60*time.Second)
-
 	a, err := openApp(t.Context(), appOptions{dev: true, dataDir: t.TempDir(), anyHours: true}, io.Discard)
 	if err != nil {
 		t.Fatal(err)
@@ -74,93 +68,12 @@ func TestConsoleInBrowser(t *testing.T) {
 	}
 	base := serveApp(t, a)
 
-	// Any dialog (an alert from markup that ran) is recorded and dismissed,
-	// so that the page does not hang on it.
-	var (
-		mu      sync.Mutex
-		dialogs []string
-	)
-	opened := chromedp.Events(ctx, page.JavascriptDialogOpening)
-	go func() {
-		for ev, err := range opened {
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			dialogs = append(dialogs, string(ev.Type)+": "+ev.Message)
-			mu.Unlock()
-			chromedp.Call(ctx, page.HandleJavaScriptDialog, page.HandleJavaScriptDialogParams{Accept: false})
-		}
-	}()
-
-	// checkPage checks the page the tab shows now: the title of its h1,
-	// its accessibility, and logs its load time.
-	checkPage := func(name, wantH1 string) {
-		t.Helper()
-		h1, err := chromedp.Run(ctx, chromedp.Evaluate[string](`(document.querySelector("h1") || {}).textContent || ""`))
-		if err != nil {
-			t.Fatalf("%s: %v", name, err)
-		}
-		if !strings.Contains(h1, wantH1) {
-			body, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.body.innerText`))
-			t.Fatalf("%s: the page's h1 is %q, want %q; the page reads:\n%s", name, h1, wantH1, body)
-		}
-		browsertest.CheckAccessible(ctx, t, name)
-		if dir := os.Getenv("COFFRE_SCREENSHOTS"); dir != "" {
-			// docs/screenshots: go test ./cmd/coffre -run TestConsoleInBrowser with COFFRE_SCREENSHOTS=$PWD/docs/screenshots
-			png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
-			if err != nil {
-				t.Fatalf("%s: screenshot: %v", name, err)
-			}
-			if err := os.WriteFile(filepath.Join(dir, "console-"+strings.ReplaceAll(name, " ", "-")+".png"), png, 0o644); err != nil {
-				t.Fatal(err)
-			}
-		}
-		tm, err := browsertest.PageTiming(ctx)
-		if err != nil {
-			t.Errorf("%s: %v", name, err)
-			return
-		}
-		t.Logf("page %-12s response %6.1f ms, loaded %6.1f ms", name, ms(tm.Response), ms(tm.Load))
-	}
-	// submit clicks the form's submit button and waits for the next
-	// page to load.
-	submit := func(name, form string) {
-		t.Helper()
-		if _, err := chromedp.RunResponse(ctx, chromedp.Click(chromedp.CSS(form+` button[type="submit"]`))); err != nil {
-			t.Fatalf("%s: submit %s: %v", name, form, err)
-		}
-	}
-	text := func() string {
-		t.Helper()
-		s, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.body.innerText`))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return s
-	}
+	b := newBrowser(t, base, 60*time.Second)
+	ctx := b.ctx
+	checkPage, submit, text := b.check, b.submit, b.text
 
 	// Sign in: password, then the TOTP code.
-	if err := chromedp.Do(ctx, chromedp.Navigate(base+"/console/?lang=en")); err != nil {
-		t.Fatal(err)
-	}
-	checkPage("sign-in", "Sign in")
-	if err := chromedp.Do(ctx,
-		chromedp.SendKeys(chromedp.ID("username"), "lea"),
-		chromedp.SendKeys(chromedp.ID("password"), op.Password),
-	); err != nil {
-		t.Fatal(err)
-	}
-	submit("sign-in", "main form")
-	checkPage("totp", "Sign in")
-	code, err := totp.GenerateCode(op.TOTPSecret, time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := chromedp.Do(ctx, chromedp.SendKeys(chromedp.ID("code"), code)); err != nil {
-		t.Fatal(err)
-	}
-	submit("totp", "main form")
+	b.signIn("", "lea", op, time.Now())
 	checkPage("find", "Find")
 
 	// find looks a person up by their professional email.
@@ -276,21 +189,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := chromedp.Do(ctx, chromedp.Navigate(base+"/console/?lang=en")); err != nil {
-		t.Fatal(err)
-	}
-	if err := chromedp.Do(ctx, chromedp.SendKeys(chromedp.ID("username"), "sam"), chromedp.SendKeys(chromedp.ID("password"), officer.Password)); err != nil {
-		t.Fatal(err)
-	}
-	submit("officer sign-in", "main form")
-	code, err = totp.GenerateCode(officer.TOTPSecret, time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := chromedp.Do(ctx, chromedp.SendKeys(chromedp.ID("code"), code)); err != nil {
-		t.Fatal(err)
-	}
-	submit("officer totp", "main form")
+	b.signIn("officer ", "sam", officer, time.Now())
 	checkPage("alerts", "alerts")
 	if shown := text(); !strings.Contains(shown, scraper.Operator.ID) || !strings.Contains(shown, "lock") {
 		t.Fatalf("the officer's page does not show the scrape's lock:\n%s", shown)
@@ -335,7 +234,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	}
 	submit("portal login", "main form")
 	checkPage("portal code", "Vos données")
-	code = ""
+	code := ""
 	if err := a.store.View(t.Context(), func(ctx context.Context, tx store.Tx) error {
 		ms, err := tx.Messages(ctx, 0, 100000)
 		for _, m := range ms {
@@ -367,11 +266,4 @@ func TestConsoleInBrowser(t *testing.T) {
 		t.Errorf("the HR officer's read once approved: %v", err)
 	}
 
-	mu.Lock()
-	defer mu.Unlock()
-	if len(dialogs) > 0 {
-		t.Errorf("the pages opened dialogs: %q", dialogs)
-	}
 }
-
-func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }

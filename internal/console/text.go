@@ -34,8 +34,26 @@ func lang(r *http.Request) string {
 	return "fr"
 }
 
-// The pages' words, by key (the templates' {{t "key"}}).
-var words = map[string]msg{
+// words are the pages' words, by key (the templates' {{t "key"}}): each
+// part of the console keeps its own, beside its handlers.
+var words = merged(consoleWords, portalWords)
+
+// merged returns the union of maps, which must not share a key.
+func merged(maps ...map[string]msg) map[string]msg {
+	out := map[string]msg{}
+	for _, m := range maps {
+		for k, v := range m {
+			if _, dup := out[k]; dup {
+				panic("console: the word " + k + " is defined twice")
+			}
+			out[k] = v
+		}
+	}
+	return out
+}
+
+// consoleWords are the operators' pages' words, and the layout's.
+var consoleWords = map[string]msg{
 	"title":             {"Coffre — console", "Coffre — console"},
 	"skip":              {"Aller au contenu", "Skip to content"},
 	"signin":            {"Connexion", "Sign in"},
@@ -83,23 +101,6 @@ var words = map[string]msg{
 	"b.out_of_unit":     {"personnes d'une autre unité", "people of another unit"},
 	"w.hour":            {"cette heure", "this hour"},
 	"w.day":             {"aujourd'hui", "today"},
-	"p.title":           {"Vos données — qui les a consultées", "Your data — who read it"},
-	"p.signin.help":     {"Indiquez une adresse électronique ou un numéro de téléphone de votre fiche : un code à usage unique y est envoyé. Aucun lien ne vous sera jamais envoyé.", "Give an email address or a phone number on your record: a one-time code is sent there. No link will ever be sent to you."},
-	"p.contact":         {"Adresse électronique ou téléphone (+33…)", "Email address or phone (+33…)"},
-	"p.send":            {"Recevoir un code", "Send me a code"},
-	"p.code":            {"Code reçu", "The code you received"},
-	"p.code.help":       {"Si cette adresse figure sur une fiche, un code vient d'y être envoyé.", "If this contact is on a record, a code has just been sent to it."},
-	"p.phrase":          {"Votre phrase de vérification (nos messages la citent : un message qui ne la cite pas ne vient pas de nous) :", "Your verification phrase (our messages quote it: a message that does not is not ours):"},
-	"p.download":        {"Télécharger toutes mes données et l'historique de leurs consultations (RGPD, art. 15)", "Download all my data and the history of its accesses (GDPR art. 15)"},
-	"p.consents":        {"Demandes d'accord en attente", "Consent requests waiting for you"},
-	"p.consent.ask":     {"L'unité %s (rôle %s) demande à consulter, pour la finalité « %s », les champs : %s. Motif : %s. Sans réponse, la demande expire le %s.", "Unit %s (role %s) asks to read, for the purpose “%s”, the fields: %s. Reason: %s. Without an answer it lapses on %s."},
-	"p.approve":         {"J'accepte", "I agree"},
-	"p.deny":            {"Je refuse", "I refuse"},
-	"p.history":         {"Qui a consulté votre fiche", "Who read your record"},
-	"p.history.none":    {"Aucun accès pour l'instant.", "No access so far."},
-	"p.by":              {"Par", "By"},
-	"p.fields":          {"Champs", "Fields"},
-	"p.decision":        {"Décision", "Decision"},
 	"lang.other":        {"English", "Français"},
 	"lang.other.id":     {"en", "fr"},
 }
