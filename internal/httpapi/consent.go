@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/coffre/coffre/internal/access"
 	"github.com/coffre/coffre/internal/consent"
 	"github.com/coffre/coffre/internal/identity"
 	"github.com/coffre/coffre/internal/public"
@@ -102,10 +103,22 @@ func (s *Server) read(w http.ResponseWriter, r *http.Request, a identity.Actor) 
 		s.fail(w, r, &a, err)
 		return
 	}
+	only, err := namedFields(r)
+	if err == nil && emergency && only != nil {
+		err = public.Errorf(access.ErrInvalid, "invalid input: fields= does not combine with Coffre-Break-Glass").
+			WithHint("an emergency read returns the purpose's whole view: leave fields= out")
+	}
+	if err != nil {
+		s.fail(w, r, &a, err)
+		return
+	}
 	var v *vault.View
-	if emergency {
+	switch {
+	case emergency:
 		v, err = s.Vault.BreakGlass(r.Context(), a, id, purpose, reason, why)
-	} else {
+	case only != nil:
+		v, err = s.Vault.ReadFields(r.Context(), a, id, purpose, reason, only)
+	default:
 		v, err = s.Vault.Read(r.Context(), a, id, purpose, reason)
 	}
 	var pending *vault.ConsentPending
@@ -118,6 +131,26 @@ func (s *Server) read(w http.ResponseWriter, r *http.Request, a identity.Actor) 
 	default:
 		writeJSON(w, http.StatusOK, v)
 	}
+}
+
+// namedFields returns the fields a read names in its query
+// (?fields=a,b: a read narrowed to them), or nil when it names none.
+func namedFields(r *http.Request) ([]string, error) {
+	q, ok := r.URL.Query()["fields"]
+	if !ok {
+		return nil, nil
+	}
+	if len(q) != 1 {
+		return nil, public.Errorf(access.ErrInvalid, "invalid input: fields= given %d times", len(q)).WithHint("name the fields once, separated by commas: ?fields=birth_date,national_id")
+	}
+	var out []string
+	for _, f := range strings.Split(q[0], ",") {
+		if f = strings.TrimSpace(f); f == "" || len(f) > 64 {
+			return nil, public.Errorf(access.ErrInvalid, "invalid input: fields= holds an empty or over-long name").WithHint("name the fields separated by commas: ?fields=birth_date,national_id")
+		}
+		out = append(out, f)
+	}
+	return out, nil
 }
 
 // consentStatus serves GET /v1/consents/{id} to the operator who asked.

@@ -1443,3 +1443,39 @@ func TestReadAuditNamesReturnedFields(t *testing.T) {
 		t.Errorf("audit entry %d names %v, the answer holds %v", v.AuditSeq, got, want)
 	}
 }
+
+// TestReadNamedFields: ?fields= narrows a read to some of the purpose's
+// fields (answered, audited); a field the purpose does not show, a
+// malformed list, or one beside Coffre-Break-Glass is a 400 that says so.
+func TestReadNamedFields(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	hr := e.login(t, e.addOperator(t, "helia", "hr-officer", "ac-normandie"))
+	p, _ := person(t, 601, false)
+	id := e.create(t, hr, p)
+	r := e.call(t, req{Method: "GET", Path: "/v1/subjects/" + id + "?fields=email_pro,family_name", Token: hr, Purpose: "directory"})
+	r.want(t, http.StatusOK, "")
+	var v view
+	decodeStrict(t, r.Body, &v)
+	if got := slices.Sorted(maps.Keys(v.Fields)); !slices.Equal(got, []string{"email_pro", "family_name"}) {
+		t.Errorf("fields %v, want email_pro and family_name alone", got)
+	}
+	for _, a := range e.auditEntries(t) {
+		if a.Seq == v.AuditSeq && !slices.Equal(a.Fields, []string{"family_name", "email_pro"}) {
+			t.Errorf("audit entry names %v, want the two fields in schema order", a.Fields)
+		}
+	}
+	for _, tt := range []struct{ query, want string }{
+		{"?fields=national_id", `purpose "directory" does not show field "national_id"`},
+		{"?fields=", "empty or over-long"},
+		{"?fields=email_pro,,family_name", "empty or over-long"},
+		{"?fields=email_pro&fields=family_name", "given 2 times"},
+		{"?fields=email_pro,email_pro", "named twice"},
+	} {
+		r := e.call(t, req{Method: "GET", Path: "/v1/subjects/" + id + tt.query, Token: hr, Purpose: "directory"})
+		r.want(t, http.StatusBadRequest, "invalid_request")
+		if !strings.Contains(r.Err.Message, tt.want) {
+			t.Errorf("%s: message %q, want it to say %q", tt.query, r.Err.Message, tt.want)
+		}
+	}
+}

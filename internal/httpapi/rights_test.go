@@ -281,7 +281,7 @@ func TestMyDataOverHTTP(t *testing.T) {
 		t.Errorf("package = %s", r.Body)
 	}
 	pr := out.Processing
-	if !strings.Contains(pr.Authority, "CNIL") || pr.DPO == "" || pr.Controller == "" || len(pr.Purposes) != 10 || pr.Retention["health_note"] == "" ||
+	if !strings.Contains(pr.Authority, "CNIL") || pr.DPO == "" || pr.Controller == "" || len(pr.Purposes) != 11 || pr.Retention["health_note"] == "" ||
 		len(pr.Categories["special"]) != 1 || pr.Handler != "dpo" {
 		t.Errorf("processing = %+v", pr)
 	}

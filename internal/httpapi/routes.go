@@ -163,7 +163,7 @@ func (s *Server) routes() []Route {
 		{Method: "GET", Path: "/v1/account/caseload/{id}", Access: ses, Doc: "whether one subject is in one's caseload, until when", op: s.inMyCaseload},
 		{Method: "POST", Path: "/v1/subjects", Access: perm(policy.PermCreate), Doc: "create a subject", op: s.create, audit: "create"},
 		{Method: "POST", Path: "/v1/subjects/lookup", Access: perm(policy.PermLookup), Doc: "find one subject by exact value", op: s.lookup, audit: "lookup"},
-		{Method: "GET", Path: "/v1/subjects/{id}", Access: pur, Doc: "read one subject for a purpose (202 and a consent request when the purpose asks the person's consent; Coffre-Break-Glass: an emergency read)", op: s.read, audit: "read"},
+		{Method: "GET", Path: "/v1/subjects/{id}", Access: pur, Doc: "read one subject for a purpose (?fields=a,b: only those of its fields; 202 and a consent request when the purpose asks the person's consent; Coffre-Break-Glass: an emergency read)", op: s.read, audit: "read"},
 		{Method: "PATCH", Path: "/v1/subjects/{id}", Access: perm(policy.PermUpdate), Doc: "update fields", op: s.update, audit: "update"},
 		{Method: "DELETE", Path: "/v1/subjects/{id}", Access: perm(policy.PermErase), Doc: "erase (crypto-shred)", op: s.erase, audit: "erase"},
 		{Method: "POST", Path: "/v1/extensions", Access: pur, Doc: "ask for a budget extension", op: s.requestExtension, audit: "extension.request"},

@@ -684,7 +684,7 @@ func TestMyData(t *testing.T) {
 	if d.Subject != p.Subject || d.Unit != e.unit || len(d.Requests) != 1 || d.Requests[0].Text != "non" || len(d.Blocks) != 1 || d.Restricted {
 		t.Errorf("package = %+v", d)
 	}
-	if pr := d.Processing; pr == nil || pr.Handler != "dpo" || !strings.Contains(pr.Authority, "CNIL") || len(pr.Purposes) != 10 || pr.Retention["address"] == "" {
+	if pr := d.Processing; pr == nil || pr.Handler != "dpo" || !strings.Contains(pr.Authority, "CNIL") || len(pr.Purposes) != 11 || pr.Retention["address"] == "" {
 		t.Errorf("processing = %+v", pr)
 	}
 	le := e.lastEntry()

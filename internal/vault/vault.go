@@ -384,7 +384,18 @@ func unavailable(err error) error {
 // is an access like a read: the guard counts it, it is audited
 // ("consent.request"), and a canary locks.
 func (v *Vault) Read(ctx context.Context, a identity.Actor, id, purposeName, reason string) (*View, error) {
-	return v.read(ctx, a, id, purposeName, reason, "", false)
+	return v.read(ctx, a, id, purposeName, reason, "", false, nil)
+}
+
+// ReadFields is Read narrowed to some of the fields purpose shows: only
+// they are opened, returned, audited and named in the person's notice
+// (least data: the console's reveal of one masked field under a purpose
+// that shows it in clear). Each of fields must be one the purpose shows.
+func (v *Vault) ReadFields(ctx context.Context, a identity.Actor, id, purposeName, reason string, fields []string) (*View, error) {
+	if len(fields) == 0 {
+		return nil, invalid("no field named: name the fields to read, or read the purpose's whole view")
+	}
+	return v.read(ctx, a, id, purposeName, reason, "", false, fields)
 }
 
 // BreakGlass is an emergency read of subject id under a purpose that
@@ -395,7 +406,36 @@ func (v *Vault) Read(ctx context.Context, a identity.Actor, id, purposeName, rea
 // immediate notice to the person, whatever the purpose's notice mode, and
 // raises an alert for the security officers.
 func (v *Vault) BreakGlass(ctx context.Context, a identity.Actor, id, purposeName, reason, why string) (*View, error) {
-	return v.read(ctx, a, id, purposeName, reason, why, true)
+	return v.read(ctx, a, id, purposeName, reason, why, true, nil)
+}
+
+// maxNamedFields bounds the fields a narrowed read names.
+const maxNamedFields = 64
+
+// narrow returns the fields of only, in the order purpose pu shows them
+// (visible), and a copy of pu that denies every other field: what a
+// narrowed read opens. A field pu does not show, or named twice, is
+// refused.
+func narrow(pu *policy.Purpose, visible, only []string) ([]string, *policy.Purpose, error) {
+	if len(only) > maxNamedFields {
+		return nil, nil, invalid("%d fields named: at most %d", len(only), maxNamedFields)
+	}
+	for i, f := range only {
+		if !slices.Contains(visible, f) {
+			return nil, nil, public.Errorf(access.ErrInvalid, "invalid input: purpose %q does not show field %q", pu.Name, f).
+				WithHint("name fields the purpose shows (clear or masked), or choose a purpose that shows this one")
+		}
+		if slices.Contains(only[:i], f) {
+			return nil, nil, invalid("field %q named twice", f)
+		}
+	}
+	fields := slices.DeleteFunc(slices.Clone(visible), func(f string) bool { return !slices.Contains(only, f) })
+	cp := *pu
+	cp.Fields = make(map[string]policy.Treatment, len(fields)) // a field not named is denied
+	for _, f := range fields {
+		cp.Fields[f] = pu.Fields[f]
+	}
+	return fields, &cp, nil
 }
 
 // breakGlassReason is the audited reason of a break-glass read: the
@@ -407,7 +447,7 @@ func breakGlassReason(reason, why string) string {
 	return reason + " | break-glass: " + why
 }
 
-func (v *Vault) read(ctx context.Context, a identity.Actor, id, purposeName, reason, why string, breakGlass bool) (*View, error) {
+func (v *Vault) read(ctx context.Context, a identity.Actor, id, purposeName, reason, why string, breakGlass bool, only []string) (*View, error) {
 	entry := audit.Entry{Actor: a.ID, Action: "read", Subject: id, Purpose: purposeName, Reason: reason, Origin: a.Origin}
 	pseudonym := ""
 	switch {
@@ -445,7 +485,12 @@ func (v *Vault) read(ctx context.Context, a identity.Actor, id, purposeName, rea
 	if err != nil {
 		return nil, v.deny(ctx, a, entry, err)
 	}
-	fields := v.visible[pu.Name]
+	fields, shown := v.visible[pu.Name], pu
+	if only != nil {
+		if fields, shown, err = narrow(pu, fields, only); err != nil {
+			return nil, v.deny(ctx, a, entry, err)
+		}
+	}
 	x := attempt[*readResult]{actor: a, entry: entry, now: v.now(), guard: guard.Access{Kind: guard.Read, BreakGlass: breakGlass}, purpose: pu}
 	if v.limits(a.Role) != nil {
 		x.guard.Repeat, x.guard.RepeatDay = v.memo.Seen(a.ID, id, v.guardTime(x.now))
@@ -511,7 +556,7 @@ func (v *Vault) read(ctx context.Context, a identity.Actor, id, purposeName, rea
 	if c := res.val.request; c != nil {
 		return nil, &ConsentPending{Request: *c, New: res.val.opened}
 	}
-	out, err := v.view(res.val.row, pu, fields, res.seq, res.dk)
+	out, err := v.view(res.val.row, shown, fields, res.seq, res.dk)
 	if err == nil && pseudonym != "" {
 		out.ID = pseudonym
 	}

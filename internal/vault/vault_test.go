@@ -585,3 +585,52 @@ func TestLongReasonCutOnACharacter(t *testing.T) {
 		t.Errorf("audited reason %q (%d bytes): want a valid prefix of at most 200 bytes", got, len(got))
 	}
 }
+
+// TestReadFields: a read narrowed to some fields opens, returns, audits
+// and tells the person of those alone; fields the purpose does not show,
+// or named twice, are refused and the refusal audited.
+func TestReadFields(t *testing.T) {
+	v, fs := newVault(t)
+	id, p := create(t, v, 3)
+	checker := worker
+	checker.StepFactor, checker.SteppedUp, checker.StepGroup = "totp", time.Now(), v.Policy().Purposes["identity-check"].Group()
+	got, err := v.ReadFields(ctx, checker, id, "identity-check", "case 12: the person's identity before the decision", []string{"national_id"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Fields) != 1 || got.Fields["national_id"] != p.Fields["national_id"] || len(got.Masked) != 0 {
+		t.Errorf("narrowed view = %v (masked %v), want national_id alone, in clear", got.Fields, got.Masked)
+	}
+	es := auditEntries(t, fs)
+	if e := es[len(es)-1]; e.Seq != got.AuditSeq || e.Action != "read" || !slices.Equal(e.Fields, []string{"national_id"}) {
+		t.Errorf("audit entry %+v, want a read of national_id alone at %d", e, got.AuditSeq)
+	}
+	// Masked under its purpose, a narrowed field stays masked.
+	cs, err := v.ReadFields(ctx, worker, id, "case-handling", "ticket 1", []string{"birth_date", "given_name"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cs.Fields) != 2 || cs.Fields["birth_date"] != p.Fields["birth_date"][:4] || !slices.Equal(cs.Masked, []string{"birth_date"}) {
+		t.Errorf("case-handling narrowed view = %v (masked %v)", cs.Fields, cs.Masked)
+	}
+	for _, tt := range []struct {
+		name   string
+		fields []string
+	}{
+		{"none", []string{}},
+		{"denied by the purpose", []string{"health_note"}},
+		{"unknown", []string{"shoe_size"}},
+		{"twice", []string{"given_name", "given_name"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			before := len(auditEntries(t, fs))
+			view, err := v.ReadFields(ctx, worker, id, "case-handling", "ticket 1", tt.fields)
+			if !errors.Is(err, access.ErrInvalid) || view != nil {
+				t.Fatalf("ReadFields(%v) = %v, %v; want ErrInvalid", tt.fields, view, err)
+			}
+			if n := len(auditEntries(t, fs)); len(tt.fields) > 0 && n != before+1 {
+				t.Errorf("the refusal is not audited: %d → %d entries", before, n)
+			}
+		})
+	}
+}
