@@ -6,16 +6,20 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/pquerna/otp/totp"
 
 	"github.com/coffre/coffre/internal/access"
 	"github.com/coffre/coffre/internal/auditlog"
+	"github.com/coffre/coffre/internal/config"
 	"github.com/coffre/coffre/internal/console/browsertest"
+	"github.com/coffre/coffre/internal/deliver/delivertest"
 	"github.com/coffre/coffre/internal/identity"
 	"github.com/coffre/coffre/internal/me"
 	"github.com/coffre/coffre/internal/store"
@@ -27,7 +31,9 @@ import (
 // headless Chromium, on the demo server: a caseworker signs in with their
 // password and TOTP code, finds a person by their exact professional
 // email under case-handling, and sees the given name, with the birth
-// date masked; markup in a record (a job title, an employer) shows as
+// date masked; they reveal the masked national id under identity-check,
+// with a reason and a fresh code, and the person's mailbox (a test SMTP
+// server) receives the notice naming that field; markup in a record (a job title, an employer) shows as
 // text, and runs nothing; after sign-out, going back and reloading shows no personal
 // data. Then a scripted scrape locks another caseworker, and the security
 // officer sees the lock's alert on their page and unlocks it. Every page passes axe-core's serious and critical rules, and its
@@ -66,14 +72,22 @@ func TestConsoleInBrowser(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The person's notices go over SMTP to a test mailbox.
+	mx := delivertest.StartSMTP(t)
+	a.cfg.Delivery.SMTP = config.SMTP{Host: mx.Host, Port: mx.Port, StartTLS: "none", From: "coffre@example.org"}
 	base := serveApp(t, a)
 
-	b := newBrowser(t, base, 60*time.Second)
+	b := newBrowser(t, base, 90*time.Second)
 	ctx := b.ctx
 	checkPage, submit, text := b.check, b.submit, b.text
 
-	// Sign in: password, then the TOTP code.
-	b.signIn("", "lea", op, time.Now())
+	// Sign in: password, then the TOTP code — the previous time step's,
+	// leaving the current one for the reveal's step-up (away from a step's
+	// end, so that both stay valid).
+	if s := time.Now().Unix() % 30; s > 27 {
+		time.Sleep(time.Duration(31-s) * time.Second)
+	}
+	b.signIn("", "lea", op, time.Now().Add(-30*time.Second))
 	checkPage("find", "Find")
 
 	// find looks a person up by their professional email.
@@ -116,6 +130,43 @@ func TestConsoleInBrowser(t *testing.T) {
 	}
 	if _, ok := got["health_note"]; ok {
 		t.Errorf("health_note shown under case-handling: %+v", got["health_note"])
+	}
+
+	// Reveal the masked national id: the purpose that shows it, a reason,
+	// a fresh code; the page shows that field alone, and the person's
+	// mailbox receives the notice of it, naming the field, not its value.
+	b.click("reveal", `form[action="/console/reveal"]:has(input[value="national_id"]) button`)
+	checkPage("reveal", "Reveal")
+	if shown := text(); !strings.Contains(shown, "identity-check") || !strings.Contains(shown, "the person is told at once") {
+		t.Fatalf("the reveal page does not say which purpose and that the person is told:\n%s", shown)
+	}
+	stepCode, err := totp.GenerateCode(op.TOTPSecret, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.fill("reason", "Case 4821: identity check before the decision")
+	b.fill("code", stepCode)
+	revealedAt := time.Now()
+	submit("revealed", "main form")
+	checkPage("revealed", "Field revealed")
+	if shown := text(); !strings.Contains(shown, p.Fields["national_id"]) || strings.Contains(shown, p.Fields["given_name"]) {
+		t.Errorf("the revealed page should show the national id alone:\n%s", shown)
+	}
+	var told *delivertest.Mail
+	for deadline := time.Now().Add(10 * time.Second); told == nil && time.Now().Before(deadline); {
+		for _, m := range mx.Wait(1, time.Second) {
+			if strings.Contains(m.Body(t), "identity-check") {
+				told = &m
+			}
+		}
+	}
+	if told == nil {
+		t.Fatal("the person's mailbox received no notice of the reveal within 10 s")
+	}
+	body := told.Body(t)
+	t.Logf("reveal → notice in the person's mailbox (%v): %v", told.To, told.At.Sub(revealedAt).Round(time.Millisecond))
+	if !slices.Contains(told.To, p.Fields["email_personal"]) || !strings.Contains(body, "national_id") || strings.Contains(body, p.Fields["national_id"]) || strings.Contains(body, "given_name") {
+		t.Errorf("the notice to %v should name national_id alone, never its value:\n%s", told.To, body)
 	}
 
 	// Markup in a name is text.

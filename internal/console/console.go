@@ -49,6 +49,7 @@ type Auth interface {
 	VerifyTOTP(ctx context.Context, loginToken, code, origin, userAgent string) (*auth.Session, error)
 	Authenticate(ctx context.Context, token, origin, userAgent string) (identity.Actor, error)
 	Logout(ctx context.Context, token string) error
+	StepUpTOTP(ctx context.Context, token, code, purpose, origin, userAgent string) error
 }
 
 // Vault is what the console needs of the vault: one person at a time,
@@ -56,6 +57,7 @@ type Auth interface {
 type Vault interface {
 	Lookup(ctx context.Context, a identity.Actor, purpose, reason, field, value string) (string, error)
 	Read(ctx context.Context, a identity.Actor, id, purpose, reason string) (*vault.View, error)
+	ReadFields(ctx context.Context, a identity.Actor, id, purpose, reason string, fields []string) (*vault.View, error)
 	Alerts(ctx context.Context, a identity.Actor, after int64, limit int) ([]guard.Alert, error)
 	Unlock(ctx context.Context, a identity.Actor, id, reason string) error
 	Budgets(ctx context.Context, a identity.Actor) ([]guard.Budget, error)
@@ -82,7 +84,8 @@ type Config struct {
 type Console struct {
 	c     Config
 	pages map[string]*template.Template
-	key   []byte // the CSRF tokens' HMAC key, new at each start
+	key   []byte // the CSRF tokens' and reveal tickets' HMAC key, new at each start
+	used  tickets
 }
 
 // Prefix is where the console is served.
@@ -132,6 +135,8 @@ func (k *Console) Handler() http.Handler {
 	mux.HandleFunc("POST "+Prefix+"signin", k.signin)
 	mux.HandleFunc("POST "+Prefix+"totp", k.totp)
 	mux.HandleFunc("POST "+Prefix+"find", k.find)
+	mux.HandleFunc("POST "+Prefix+"reveal", k.revealAsk)
+	mux.HandleFunc("POST "+Prefix+"reveal/do", k.reveal)
 	mux.HandleFunc("POST "+Prefix+"unlock", k.unlock)
 	mux.HandleFunc("POST "+Prefix+"signout", k.signout)
 	mux.HandleFunc(Prefix, func(w http.ResponseWriter, r *http.Request) {

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/coffre/coffre/internal/access"
 	"github.com/coffre/coffre/internal/auditlog"
@@ -47,16 +48,21 @@ type page struct {
 	// Record: one person in one purpose's view.
 	Record *vault.View
 	Rows   []row
+	// Reveal: the form that reveals a masked field; Revealed its answer.
+	Reveal   *revealForm
+	Revealed *revealed
 	// Error page.
 	Message msg
 	Text    string // a message not in the console's words (the vault's public text)
 	Hint    string
 }
 
-// row is one field of a record as shown.
+// row is one field of a record as shown; Ticket, for a masked field some
+// purpose of the operator's role shows in clear, is its reveal form's.
 type row struct {
 	Name, Value string
 	Masked      bool
+	Ticket      string
 }
 
 // Bounds of what a form may carry (the API's, or tighter).
@@ -110,6 +116,12 @@ func (k *Console) fail(w http.ResponseWriter, r *http.Request, a *identity.Actor
 		status, p.Text, p.Hint = http.StatusConflict, public.Message(err, "it conflicts with the current state"), public.Hint(err, "")
 	case errors.Is(err, errTooLong):
 		p.Message, p.Hint = msgBadForm, msgBadFormH.In(lang(r))
+	case errors.Is(err, errTicket):
+		status, p.Message, p.Hint = http.StatusForbidden, msgTicket, msgTicketH.In(lang(r))
+	case errors.Is(err, errTicketUsed):
+		status, p.Message, p.Hint = http.StatusConflict, msgTicketUsed, msgTicketUsedH.In(lang(r))
+	case errors.Is(err, errNoRevealer):
+		status, p.Message, p.Hint = http.StatusForbidden, msgNoRevealer, msgNoRevealerH.In(lang(r))
 	default:
 		status, p.Message, p.Hint = http.StatusServiceUnavailable, msgFailed, msgFailedH.In(lang(r))
 		k.c.Logger.ErrorContext(r.Context(), "console", "error", err)
@@ -276,9 +288,14 @@ func (k *Console) find(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p := page{Operator: &a, CSRF: k.csrf(tok), Record: v}
+	now := time.Now()
 	for _, f := range k.c.Policy.Fields { // the schema's order
 		if val, ok := v.Fields[f.Name]; ok {
-			p.Rows = append(p.Rows, row{Name: f.Name, Value: val, Masked: slices.Contains(v.Masked, f.Name)})
+			rw := row{Name: f.Name, Value: val, Masked: slices.Contains(v.Masked, f.Name)}
+			if rw.Masked && len(k.revealers(a.Role, f.Name)) > 0 {
+				rw.Ticket = k.ticket(tok, v.ID, f.Name, now)
+			}
+			p.Rows = append(p.Rows, rw)
 		}
 	}
 	k.render(w, r, http.StatusOK, "record", p)
