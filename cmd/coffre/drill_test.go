@@ -18,7 +18,7 @@ func TestDrill(t *testing.T) {
 	if testing.Short() {
 		t.Skip("loads a directory")
 	}
-	names := []string{"versailles-scrape", "leaked-emails", "canary", "many-accounts", "partner-hijack",
+	names := []string{"versailles-scrape", "leaked-emails", "console-scrape", "canary", "many-accounts", "partner-hijack",
 		"update-oracle", "erase-spree", "create-probe", "policy-probing", "purpose-combination", "consent-break-glass", "rogue-admin",
 		"person-signin", "caseworker-day", "support-desk"}
 	code, stdout, stderr := runCLI(t, "drill", "--people", "20000", "--scale", "10", "--json", "--data", t.TempDir(),
@@ -49,7 +49,7 @@ func TestDrill(t *testing.T) {
 		locked := r["locked_accounts"].(float64)
 		f := figures(r)
 		switch name {
-		case "versailles-scrape", "leaked-emails", "partner-hijack":
+		case "versailles-scrape", "leaked-emails", "console-scrape", "partner-hijack":
 			if ex > 25 || locked != 1 || r["seconds_to_lockout"] == nil {
 				t.Errorf("%s: exfiltrated %v, locked %v, lockout %v", name, ex, locked, r["seconds_to_lockout"])
 			}

@@ -21,6 +21,8 @@ var scenarios = []Scenario{
 		pass: func(r *Result) bool { return r.ExfiltratedOutOfScope <= 50 }},
 	{Name: "leaked-emails", Kind: "attack", Bound: "exfiltrated ≤ 25", run: leakedEmails,
 		pass: func(r *Result) bool { return r.Exfiltrated <= 25 }},
+	{Name: "console-scrape", Kind: "attack", Bound: "exfiltrated ≤ 25, locked", run: consoleScrape,
+		pass: func(r *Result) bool { return r.Exfiltrated <= 25 && r.LockedAccounts == 1 }},
 	{Name: "many-accounts", Kind: "attack", Bound: "exfiltrated ≤ 100 in all", run: manyAccounts,
 		pass: func(r *Result) bool { return r.Exfiltrated <= 100 }},
 	{Name: "partner-hijack", Kind: "attack", Bound: "exfiltrated ≤ 25 before the lock", run: partnerHijack,
