@@ -324,7 +324,11 @@ func (k *Console) refuseKey(w http.ResponseWriter, r *http.Request, a *identity.
 		writeJSON(w, f.status, map[string]any{"error": map[string]string{"code": f.code, "message": text, "hint": hint}})
 		return
 	}
-	k.render(w, r, f.status, "error", page{Operator: a, Text: text, Hint: hint})
+	p := page{Operator: a, Text: text, Hint: hint}
+	if a != nil {
+		p.CSRF = k.csrf(cookieValue(r, sessionCookie)) // the header's sign-out
+	}
+	k.render(w, r, f.status, "error", p)
 }
 
 // writeJSON writes v as a JSON answer.
@@ -382,7 +386,7 @@ var (
 	msgKeyStepUpH    = msg{"Déconnectez-vous, reconnectez-vous, puis changez vos clés aussitôt.", "Sign out, sign in again, then change your keys at once."}
 	msgKeyExpired    = msg{"Cette connexion a expiré ou n'existe pas.", "This sign-in has expired or does not exist."}
 	msgKeyExpiredH   = msg{"Reprenez la connexion depuis le début (identifiant et mot de passe).", "Sign in again from the start (username and password)."}
-	msgKeyRefused    = msg{"La réponse de la clé a été refusée (une autre clé, ou une réponse illisible).", "The key's answer was refused (another key, or an unreadable answer)."}
+	msgKeyRefused    = msg{"La réponse de la clé a été refusée (une autre clé, une réponse illisible), ou cette connexion a expiré.", "The key's answer was refused (another key, an unreadable answer), or this sign-in has expired."}
 	msgKeyRefusedH   = msg{"Réessayez avec la clé enregistrée pour ce compte, ou utilisez le code de votre application ; après plusieurs échecs le compte est verrouillé.", "Try again with the key registered for this account, or use your app's code; after several failures the account is locked."}
 	msgKeyBadAdd     = msg{"La réponse de la clé n'a pas pu être vérifiée ; aucune clé n'a été ajoutée.", "The key's answer could not be checked; no key was added."}
 	msgKeyNotFound   = msg{"Vous n'avez pas de clé de ce numéro (déjà retirée ?).", "You have no key of this id (removed already?)."}
