@@ -55,6 +55,7 @@ func TestConsoleWebAuthnInBrowser(t *testing.T) {
 	if err != nil {
 		t.Fatalf("WebAuthn.addVirtualAuthenticator: %v", err)
 	}
+	key := added.AuthenticatorID
 
 	// Password and TOTP; the header links the keys page.
 	b.signIn("key-", "yanis", op, time.Now())
@@ -72,7 +73,7 @@ func TestConsoleWebAuthnInBrowser(t *testing.T) {
 	if txt := b.text(); !strings.Contains(txt, "Desk key") || !strings.Contains(txt, "never") {
 		t.Fatalf("the registered key is not listed (never used):\n%s", txt)
 	}
-	creds, err := chromedp.Call(b.ctx, webauthn.GetCredentials, webauthn.GetCredentialsParams{AuthenticatorID: added.AuthenticatorID})
+	creds, err := chromedp.Call(b.ctx, webauthn.GetCredentials, webauthn.GetCredentialsParams{AuthenticatorID: key})
 	if err != nil || len(creds.Credentials) != 1 {
 		t.Fatalf("the virtual authenticator holds %d credentials (%v), want 1", len(creds.Credentials), err)
 	}
@@ -91,7 +92,7 @@ func TestConsoleWebAuthnInBrowser(t *testing.T) {
 	}
 	// A key answer with a bad signature: refused, said in the alert.
 	bogus := true
-	if _, err := chromedp.Call(b.ctx, webauthn.SetResponseOverrideBits, webauthn.SetResponseOverrideBitsParams{AuthenticatorID: added.AuthenticatorID, IsBogusSignature: &bogus}); err != nil {
+	if _, err := chromedp.Call(b.ctx, webauthn.SetResponseOverrideBits, webauthn.SetResponseOverrideBitsParams{AuthenticatorID: key, IsBogusSignature: &bogus}); err != nil {
 		t.Fatal(err)
 	}
 	if got := b.keyStep("#key-use"); !strings.HasPrefix(got, "refused: ") || !strings.Contains(got, "refused") {
@@ -102,7 +103,7 @@ func TestConsoleWebAuthnInBrowser(t *testing.T) {
 		t.Errorf("the refusal's alert: %q (%v)", alert, err)
 	}
 	b.check("key-refused", "Sign in")
-	if _, err := chromedp.Call(b.ctx, webauthn.SetResponseOverrideBits, webauthn.SetResponseOverrideBitsParams{AuthenticatorID: added.AuthenticatorID}); err != nil {
+	if _, err := chromedp.Call(b.ctx, webauthn.SetResponseOverrideBits, webauthn.SetResponseOverrideBitsParams{AuthenticatorID: key}); err != nil {
 		t.Fatal(err)
 	}
 	if got := b.keyStep("#key-use"); got != "loaded" {
