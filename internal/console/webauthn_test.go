@@ -274,6 +274,14 @@ func TestKeySignIn(t *testing.T) {
 	if resp := finish(key.get(t, []byte(`{"publicKey":{"challenge":"AAAA"}}`), key.priv)); resp.StatusCode != http.StatusBadRequest || c.refusal() != "no_ceremony" {
 		t.Errorf("finish with no ceremony: %s %s, want 400 no_ceremony", resp.Status, c.raw)
 	}
+	// Oversized answers are refused before they reach auth.
+	begin()
+	if resp := finish(`"` + strings.Repeat("a", 17<<10) + `"`); resp.StatusCode != http.StatusBadRequest || c.refusal() != "bad_form" || c.hasSession() {
+		t.Errorf("finish with an oversized answer: %s %s, want 400 bad_form", resp.Status, c.raw)
+	}
+	if resp := finish(strings.Repeat("a", 70<<10)); resp.StatusCode != http.StatusBadRequest || c.refusal() != "bad_form" || c.hasSession() {
+		t.Errorf("finish with an oversized form: %s %s, want 400 bad_form", resp.Status, c.raw)
+	}
 	answer := key.get(t, begin(), key.priv)
 	if resp := finish(answer); resp.StatusCode != http.StatusOK || !strings.Contains(c.raw, `"go":"/console/"`) || !c.hasSession() {
 		t.Fatalf("finish with the key: %s %s, want a session", resp.Status, c.raw)
@@ -399,5 +407,8 @@ func TestKeysPage(t *testing.T) {
 	}
 	if resp := c.postJSON(console.Prefix+"keys/begin", url.Values{"csrf": {ctok}, "name": {"k"}}); resp.StatusCode != http.StatusUnauthorized || c.refusal() != "sign_in" {
 		t.Errorf("keys/begin after sign-out: %s %s", resp.Status, c.raw)
+	}
+	if resp := c.post(console.Prefix+"keys/remove", url.Values{"csrf": {ctok}, "id": {id[1]}}); resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("keys/remove after sign-out: %s\n%s", resp.Status, c.raw)
 	}
 }
