@@ -78,7 +78,7 @@ var (
 // keyForm reads a key form, bounded as a whole and by field: every name
 // of bounds must be there, not longer than its bound. It checks the CSRF
 // token against binding first.
-func keyForm(w http.ResponseWriter, r *http.Request, k *Console, binding string, bounds map[string]int) (map[string]string, error) {
+func (k *Console) keyForm(w http.ResponseWriter, r *http.Request, binding string, bounds map[string]int) (map[string]string, error) {
 	r.Body = http.MaxBytesReader(w, r.Body, maxKeyForm)
 	if err := r.ParseForm(); err != nil {
 		return nil, errTooLong
@@ -108,7 +108,7 @@ func (k *Console) keySignInBegin(w http.ResponseWriter, r *http.Request) {
 		k.refuseKey(w, r, nil, errNoKeys, true)
 		return
 	}
-	f, err := keyForm(w, r, k, cookieValue(r, preCookie), map[string]int{"login_token": maxLoginToken})
+	f, err := k.keyForm(w, r, cookieValue(r, preCookie), map[string]int{"login_token": maxLoginToken})
 	if err != nil {
 		k.refuseKey(w, r, nil, err, true)
 		return
@@ -129,7 +129,7 @@ func (k *Console) keySignInFinish(w http.ResponseWriter, r *http.Request) {
 		k.refuseKey(w, r, nil, errNoKeys, true)
 		return
 	}
-	f, err := keyForm(w, r, k, cookieValue(r, preCookie), map[string]int{"login_token": maxLoginToken, "credential": maxCredential})
+	f, err := k.keyForm(w, r, cookieValue(r, preCookie), map[string]int{"login_token": maxLoginToken, "credential": maxCredential})
 	if err != nil {
 		k.refuseKey(w, r, nil, err, true)
 		return
@@ -191,7 +191,7 @@ func (k *Console) signedKeyForm(w http.ResponseWriter, r *http.Request, bounds m
 		k.refuseKey(w, r, &a, errNoKeys, asJSON)
 		return a, "", nil, nil, false
 	}
-	f, err := keyForm(w, r, k, tok, bounds)
+	f, err := k.keyForm(w, r, tok, bounds)
 	if err != nil {
 		k.refuseKey(w, r, &a, err, asJSON)
 		return a, "", nil, nil, false
