@@ -340,6 +340,9 @@ func TestKeysPage(t *testing.T) {
 		if resp := b.postJSON(console.Prefix+"keys/begin", url.Values{"csrf": {bad}, "name": {"k"}}); resp.StatusCode != http.StatusForbidden || b.refusal() != "csrf" {
 			t.Errorf("keys/begin with CSRF token %q: %s %s", bad, resp.Status, b.raw)
 		}
+		if resp := b.postJSON(console.Prefix+"keys/finish", url.Values{"csrf": {bad}, "name": {"k"}, "credential": {"{}"}}); resp.StatusCode != http.StatusForbidden || b.refusal() != "csrf" {
+			t.Errorf("keys/finish with CSRF token %q: %s %s", bad, resp.Status, b.raw)
+		}
 		if resp := b.post(console.Prefix+"keys/remove", url.Values{"csrf": {bad}, "id": {id[1]}}); resp.StatusCode != http.StatusForbidden {
 			t.Errorf("keys/remove with CSRF token %q: %s", bad, resp.Status)
 		}
