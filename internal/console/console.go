@@ -139,6 +139,7 @@ func (k *Console) Handler() http.Handler {
 	mux.HandleFunc("POST "+Prefix+"reveal/do", k.reveal)
 	mux.HandleFunc("POST "+Prefix+"unlock", k.unlock)
 	mux.HandleFunc("POST "+Prefix+"signout", k.signout)
+	k.keyRoutes(mux)
 	mux.HandleFunc(Prefix, func(w http.ResponseWriter, r *http.Request) {
 		k.render(w, r, http.StatusNotFound, "error", page{Message: msgNoPage})
 	})
@@ -149,7 +150,7 @@ func (k *Console) Handler() http.Handler {
 func secure(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
-		h.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self'; script-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+		h.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self'; script-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("Referrer-Policy", "no-referrer")
 		h.Set("X-Frame-Options", "DENY")

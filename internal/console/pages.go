@@ -36,8 +36,11 @@ type page struct {
 	Phrase   string
 	Consents []consent.Request
 	History  []auditlog.Summary
-	// Sign-in.
+	// Sign-in; KeyOffered: the operator may use a security key.
 	LoginToken string
+	KeyOffered bool
+	// Keys: the operator's security keys (webauthn.go).
+	Keys []keyRow
 	// Find: the operator's purposes, the fields a lookup may use, and
 	// the operator's budgets as they stand.
 	Purposes []string
@@ -233,12 +236,12 @@ func (k *Console) signin(w http.ResponseWriter, r *http.Request) {
 		k.fail(w, r, nil, err)
 		return
 	}
-	tok, _, err := k.c.Auth.Login(r.Context(), f["username"], f["password"], k.c.Origin(r))
+	tok, factors, err := k.c.Auth.Login(r.Context(), f["username"], f["password"], k.c.Origin(r))
 	if err != nil {
 		k.fail(w, r, nil, err)
 		return
 	}
-	k.render(w, r, http.StatusOK, "totp", page{CSRF: k.csrf(cookieValue(r, preCookie)), LoginToken: tok})
+	k.render(w, r, http.StatusOK, "totp", page{CSRF: k.csrf(cookieValue(r, preCookie)), LoginToken: tok, KeyOffered: slices.Contains(factors, auth.FactorWebAuthn)})
 }
 
 // totp completes the sign-in with a TOTP code and sets the session
