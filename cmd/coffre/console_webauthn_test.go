@@ -10,7 +10,9 @@ import (
 	"github.com/chromedp/chromedp"
 	gowebauthn "github.com/go-webauthn/webauthn/webauthn"
 
+	"github.com/coffre/coffre/internal/identity"
 	"github.com/coffre/coffre/internal/synth"
+	"github.com/coffre/coffre/internal/vault"
 )
 
 // TestConsoleWebAuthnInBrowser drives the console's security keys in
@@ -20,7 +22,8 @@ import (
 // header's link), and sees it listed; signs out; signs in with their
 // password and the key, no code: a key answer with a bad signature is
 // refused in a visible alert, and the next touch lands on the console;
-// then removes the key. Every page passes axe-core.
+// reveals a masked national id under identity-check, the purpose's fresh
+// second factor proved with the key; then removes the key. Every page passes axe-core.
 //
 // WebAuthn needs a secure context and an RP ID matching the page's host:
 // the server listens on 127.0.0.1, the browser goes to localhost (a
@@ -32,7 +35,11 @@ func TestConsoleWebAuthnInBrowser(t *testing.T) {
 	}
 	t.Cleanup(func() { a.close() }) // after the server's end (serveApp's cleanup)
 	a.cfg.Partners.Listen = ""
-	op, err := a.auth.AddReadyOperator(t.Context(), "yanis", "", "caseworker", synth.Make(17, 0).Unit)
+	person := synth.Make(17, 0)
+	if _, failed, err := a.vault.Import(t.Context(), identity.Actor{ID: "op_hr", Role: "hr-officer"}, []vault.ImportRow{{Num: 1, Unit: person.Unit, Fields: person.Fields}}); err != nil || len(failed) > 0 {
+		t.Fatalf("import: %v %v", failed, err)
+	}
+	op, err := a.auth.AddReadyOperator(t.Context(), "yanis", "", "caseworker", person.Unit)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -110,6 +117,29 @@ func TestConsoleWebAuthnInBrowser(t *testing.T) {
 		t.Fatalf("signing in with the key: %s", got)
 	}
 	b.check("key-signed-in", "Find")
+
+	// A reveal under a purpose that asks for a fresh second factor, proved
+	// with the key (the sign-in's own factor does not count).
+	b.do(chromedp.SetValue(chromedp.ID("purpose"), "case-handling"), chromedp.SetValue(chromedp.ID("field"), "email_pro"))
+	b.fill("value", person.Fields["email_pro"])
+	b.fill("reason", "Case 77: the person called")
+	b.submit("key-record", "main form")
+	b.check("key-record", "case-handling")
+	b.click("key-reveal", `form[action="/console/reveal"]:has(input[value="national_id"]) button`)
+	b.check("key-reveal", "Reveal")
+	b.do(chromedp.Click(chromedp.ID("stepup-key")))
+	status, err := chromedp.Run(b.ctx, chromedp.Poll[string](`(() => { const s = document.getElementById("stepup-status").innerText; return s.includes("Confirmed") || s.includes("efused") || s.includes("What to do") ? s : null })()`,
+		chromedp.WithPollingTimeout(30*time.Second)))
+	if err != nil || !strings.Contains(status, "Confirmed for this purpose") {
+		t.Fatalf("the step-up with the key: %q (%v)", status, err)
+	}
+	b.check("key-stepped-up", "Reveal")
+	b.fill("reason", "Case 77: identity check")
+	b.submit("key-revealed", "#reveal-form")
+	b.check("key-revealed", "Field revealed")
+	if txt := b.text(); !strings.Contains(txt, person.Fields["national_id"]) {
+		t.Errorf("the national id is not revealed after the key's step-up:\n%s", txt)
+	}
 
 	// The key shows its use; removing it leaves none.
 	b.open("/console/keys")

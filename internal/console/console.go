@@ -117,7 +117,7 @@ func New(c Config) (*Console, error) {
 		if base == "layout" {
 			continue
 		}
-		t, err := template.New("layout.html").Funcs(template.FuncMap{"t": func(string) string { return "" }, "join": func(s []string) string { return strings.Join(s, ", ") }}).ParseFS(templateFS, "templates/layout.html", n)
+		t, err := template.New("layout.html").Funcs(template.FuncMap{"t": func(string) string { return "" }, "join": func(s []string) string { return strings.Join(s, ", ") }, "stepup": stepUpBox}).ParseFS(templateFS, "templates/layout.html", n)
 		if err != nil {
 			return nil, err
 		}
@@ -140,6 +140,7 @@ func (k *Console) Handler() http.Handler {
 	mux.HandleFunc("POST "+Prefix+"unlock", k.unlock)
 	mux.HandleFunc("POST "+Prefix+"signout", k.signout)
 	k.keyRoutes(mux)
+	k.stepUpRoutes(mux)
 	mux.HandleFunc(Prefix, func(w http.ResponseWriter, r *http.Request) {
 		k.render(w, r, http.StatusNotFound, "error", page{Message: msgNoPage})
 	})

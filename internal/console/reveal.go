@@ -175,7 +175,12 @@ func (k *Console) revealPage(w http.ResponseWriter, r *http.Request, a identity.
 	if problem != "" {
 		status = http.StatusBadRequest
 	}
-	k.render(w, r, status, "reveal", page{Operator: &a, CSRF: k.csrf(tok), Reveal: rf})
+	p := page{Operator: &a, CSRF: k.csrf(tok), Reveal: rf}
+	if ks, ok := k.keys(); ok && rf.NeedsCode { // a step-up with a key, when they have one
+		keys, err := ks.WebAuthnKeys(r.Context(), a)
+		p.KeyOffered = err == nil && len(keys) > 0
+	}
+	k.render(w, r, status, "reveal", p)
 }
 
 // errNoRevealer: no purpose of the operator's role shows the field in

@@ -10,6 +10,7 @@ import (
 
 	"github.com/go-webauthn/webauthn/protocol"
 
+	"github.com/coffre/coffre/internal/access"
 	"github.com/coffre/coffre/internal/auth"
 	"github.com/coffre/coffre/internal/identity"
 	"github.com/coffre/coffre/internal/public"
@@ -267,8 +268,13 @@ type refusal struct {
 // keyRefusal words err, as a key step met it.
 func keyRefusal(r *http.Request, err error) refusal {
 	signIn := strings.HasPrefix(r.URL.Path, Prefix+"webauthn/")
+	stepUp := strings.HasPrefix(r.URL.Path, Prefix+"stepup/")
 	begin := strings.HasSuffix(r.URL.Path, "/begin")
 	switch {
+	case stepUp && errors.Is(err, auth.ErrBadCredentials):
+		return refusal{status: http.StatusUnauthorized, code: "refused", what: msgKeyStepRefused, hint: msgKeyAgain}
+	case errors.Is(err, access.ErrInvalid), errors.Is(err, access.ErrForbidden):
+		return refusal{status: http.StatusBadRequest, code: "invalid", text: public.Message(err, msgBadForm.en), tip: public.Hint(err, "")}
 	case errors.Is(err, errCSRF):
 		return refusal{status: http.StatusForbidden, code: "csrf", what: msgCSRF, hint: msgCSRFHint}
 	case errors.Is(err, auth.ErrUnauthenticated), errors.Is(err, auth.ErrSessionMoved):
@@ -371,24 +377,25 @@ var keyWords = map[string]msg{
 
 // Refusals of the key steps.
 var (
-	msgKeyNoScript   = msg{"Aucune réponse de clé n'a été reçue : l'enregistrement d'une clé demande JavaScript.", "No answer from a key was received: registering a key needs JavaScript."}
-	msgKeyNoScriptH  = msg{"Activez JavaScript pour cette page, puis recommencez.", "Turn JavaScript on for this page, then try again."}
-	msgKeyNameH      = msg{"Donnez un nom à la clé (64 caractères au plus).", "Name the key (64 characters at most)."}
-	msgKeysOff       = msg{"Les clés de sécurité ne sont pas disponibles sur ce serveur.", "Security keys are not available on this server."}
-	msgKeyUseCode    = msg{"Utilisez le code de votre application d'authentification.", "Use the code from your authenticator app."}
-	msgKeyNone       = msg{"Aucune clé de sécurité n'est enregistrée pour ce compte, ou votre rôle n'en accepte pas.", "No security key is registered for this account, or your role accepts none."}
-	msgKeyRole       = msg{"Votre rôle n'accepte pas les clés de sécurité.", "Your role does not accept security keys."}
-	msgKeyRoleH      = msg{"Demandez à l'administrateur quels facteurs votre rôle accepte.", "Ask the administrator which factors your role accepts."}
-	msgKeyAttempts   = msg{"Trop d'essais pour cette connexion.", "Too many attempts for this sign-in."}
-	msgKeyNoCeremony = msg{"Aucune vérification de clé n'était en cours (ou elle a expiré).", "No key check was under way (or it expired)."}
-	msgKeyAgain      = msg{"Recommencez depuis le bouton de la page.", "Start again from the page's button."}
-	msgKeyStepUp     = msg{"Changer vos clés demande un second facteur prouvé il y a quelques minutes au plus.", "Changing your keys needs a second factor proved in the last few minutes."}
-	msgKeyStepUpH    = msg{"Déconnectez-vous, reconnectez-vous, puis changez vos clés aussitôt.", "Sign out, sign in again, then change your keys at once."}
-	msgKeyExpired    = msg{"Cette connexion a expiré ou n'existe pas.", "This sign-in has expired or does not exist."}
-	msgKeyExpiredH   = msg{"Reprenez la connexion depuis le début (identifiant et mot de passe).", "Sign in again from the start (username and password)."}
-	msgKeyRefused    = msg{"La réponse de la clé a été refusée (une autre clé, une réponse illisible), ou cette connexion a expiré.", "The key's answer was refused (another key, an unreadable answer), or this sign-in has expired."}
-	msgKeyRefusedH   = msg{"Réessayez avec la clé enregistrée pour ce compte, ou utilisez le code de votre application ; après plusieurs échecs le compte est verrouillé.", "Try again with the key registered for this account, or use your app's code; after several failures the account is locked."}
-	msgKeyBadAdd     = msg{"La réponse de la clé n'a pas pu être vérifiée ; aucune clé n'a été ajoutée.", "The key's answer could not be checked; no key was added."}
-	msgKeyNotFound   = msg{"Vous n'avez pas de clé de ce numéro (déjà retirée ?).", "You have no key of this id (removed already?)."}
-	msgKeyNotFoundH  = msg{"Rechargez la page des clés.", "Reload the keys page."}
+	msgKeyNoScript    = msg{"Aucune réponse de clé n'a été reçue : l'enregistrement d'une clé demande JavaScript.", "No answer from a key was received: registering a key needs JavaScript."}
+	msgKeyNoScriptH   = msg{"Activez JavaScript pour cette page, puis recommencez.", "Turn JavaScript on for this page, then try again."}
+	msgKeyNameH       = msg{"Donnez un nom à la clé (64 caractères au plus).", "Name the key (64 characters at most)."}
+	msgKeysOff        = msg{"Les clés de sécurité ne sont pas disponibles sur ce serveur.", "Security keys are not available on this server."}
+	msgKeyUseCode     = msg{"Utilisez le code de votre application d'authentification.", "Use the code from your authenticator app."}
+	msgKeyNone        = msg{"Aucune clé de sécurité n'est enregistrée pour ce compte, ou votre rôle n'en accepte pas.", "No security key is registered for this account, or your role accepts none."}
+	msgKeyRole        = msg{"Votre rôle n'accepte pas les clés de sécurité.", "Your role does not accept security keys."}
+	msgKeyRoleH       = msg{"Demandez à l'administrateur quels facteurs votre rôle accepte.", "Ask the administrator which factors your role accepts."}
+	msgKeyAttempts    = msg{"Trop d'essais pour cette connexion.", "Too many attempts for this sign-in."}
+	msgKeyNoCeremony  = msg{"Aucune vérification de clé n'était en cours (ou elle a expiré).", "No key check was under way (or it expired)."}
+	msgKeyAgain       = msg{"Recommencez depuis le bouton de la page.", "Start again from the page's button."}
+	msgKeyStepUp      = msg{"Changer vos clés demande un second facteur prouvé il y a quelques minutes au plus.", "Changing your keys needs a second factor proved in the last few minutes."}
+	msgKeyStepUpH     = msg{"Confirmez que c'est vous en haut de la page des clés (un nouveau code, ou une de vos clés), puis recommencez.", "Confirm it is you at the top of the keys page (a fresh code, or one of your keys), then try again."}
+	msgKeyExpired     = msg{"Cette connexion a expiré ou n'existe pas.", "This sign-in has expired or does not exist."}
+	msgKeyExpiredH    = msg{"Reprenez la connexion depuis le début (identifiant et mot de passe).", "Sign in again from the start (username and password)."}
+	msgKeyRefused     = msg{"La réponse de la clé a été refusée (une autre clé, une réponse illisible), ou cette connexion a expiré.", "The key's answer was refused (another key, an unreadable answer), or this sign-in has expired."}
+	msgKeyRefusedH    = msg{"Réessayez avec la clé enregistrée pour ce compte, ou utilisez le code de votre application ; après plusieurs échecs le compte est verrouillé.", "Try again with the key registered for this account, or use your app's code; after several failures the account is locked."}
+	msgKeyBadAdd      = msg{"La réponse de la clé n'a pas pu être vérifiée ; aucune clé n'a été ajoutée.", "The key's answer could not be checked; no key was added."}
+	msgKeyStepRefused = msg{"La réponse de la clé a été refusée (une autre clé, une réponse illisible) : rien n'a été confirmé.", "The key's answer was refused (another key, an unreadable answer): nothing was confirmed."}
+	msgKeyNotFound    = msg{"Vous n'avez pas de clé de ce numéro (déjà retirée ?).", "You have no key of this id (removed already?)."}
+	msgKeyNotFoundH   = msg{"Rechargez la page des clés.", "Reload the keys page."}
 )

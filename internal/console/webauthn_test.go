@@ -19,6 +19,7 @@ import (
 	"github.com/go-webauthn/webauthn/protocol/webauthncbor"
 	"github.com/go-webauthn/webauthn/protocol/webauthncose"
 	"github.com/go-webauthn/webauthn/webauthn"
+	"github.com/pquerna/otp/totp"
 
 	"github.com/coffre/coffre/internal/auth"
 	"github.com/coffre/coffre/internal/config"
@@ -368,11 +369,39 @@ func TestKeysPage(t *testing.T) {
 	// Past the step-up window, changing keys asks for a fresh sign-in.
 	e.clock.Add(6 * time.Minute)
 	b.get(console.Prefix + "keys")
-	if resp := b.post(console.Prefix+"keys/remove", url.Values{"csrf": {tok}, "id": {id[1]}}); resp.StatusCode != http.StatusForbidden || !strings.Contains(b.raw, "reconnectez-vous") {
+	if resp := b.post(console.Prefix+"keys/remove", url.Values{"csrf": {tok}, "id": {id[1]}}); resp.StatusCode != http.StatusForbidden || !strings.Contains(b.raw, "en haut de la page des clés") {
 		t.Errorf("keys/remove on a stale session: %s\n%s", resp.Status, b.raw)
 	}
 	if resp := b.postJSON(console.Prefix+"keys/begin", url.Values{"csrf": {tok}, "name": {"k3"}}); resp.StatusCode != http.StatusForbidden || b.refusal() != "step_up_required" {
 		t.Errorf("keys/begin on a stale session: %s %s", resp.Status, b.raw)
+	}
+	// A step-up brings the session back within the window: a key whose
+	// answer another key signed confirms nothing; the registered key, or
+	// a fresh TOTP code, does.
+	b.postJSON(console.Prefix+"stepup/webauthn/begin", url.Values{"csrf": {tok}})
+	if resp := b.postJSON(console.Prefix+"stepup/webauthn/finish", url.Values{"csrf": {tok}, "credential": {key.get(t, []byte(b.raw), newSoftKey(t).priv)}}); resp.StatusCode != http.StatusUnauthorized || b.refusal() != "refused" {
+		t.Errorf("a step-up signed by another key: %s %s", resp.Status, b.raw)
+	}
+	if resp := b.postJSON(console.Prefix+"stepup/webauthn/finish", url.Values{"csrf": {other.csrf()}, "credential": {"{}"}}); resp.StatusCode != http.StatusForbidden || b.refusal() != "csrf" {
+		t.Errorf("a step-up with another session's token: %s %s", resp.Status, b.raw)
+	}
+	b.postJSON(console.Prefix+"stepup/webauthn/begin", url.Values{"csrf": {tok}})
+	if resp := b.postJSON(console.Prefix+"stepup/webauthn/finish", url.Values{"csrf": {tok}, "credential": {key.get(t, []byte(b.raw), key.priv)}}); resp.StatusCode != http.StatusOK {
+		t.Fatalf("a step-up with the key: %s %s", resp.Status, b.raw)
+	}
+	if resp := b.postJSON(console.Prefix+"keys/begin", url.Values{"csrf": {tok}, "name": {"k3"}}); resp.StatusCode != http.StatusOK {
+		t.Errorf("keys/begin after the step-up: %s %s", resp.Status, b.raw)
+	}
+	e.clock.Add(6 * time.Minute)
+	if resp := b.post(console.Prefix+"stepup/totp", url.Values{"csrf": {tok}, "code": {"000000"}}); resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("a step-up with a wrong code: %s\n%s", resp.Status, b.raw)
+	}
+	code, _ := totp.GenerateCode(e.op.TOTPSecret, e.clock.Now())
+	if resp := b.post(console.Prefix+"stepup/totp", url.Values{"csrf": {tok}, "code": {code}}); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("a step-up with a fresh code: %s\n%s", resp.Status, b.raw)
+	}
+	if resp := b.postJSON(console.Prefix+"keys/begin", url.Values{"csrf": {tok}, "name": {"k3"}}); resp.StatusCode != http.StatusOK {
+		t.Errorf("keys/begin after the TOTP step-up: %s %s", resp.Status, b.raw)
 	}
 	// A fresh sign-in, with the key, removes it; again: no such key.
 	c := e.browser(t)

@@ -238,6 +238,41 @@
     });
   }
 
+  // A step-up with a key: prove a fresh second factor in the session, for
+  // the purpose checked in the box's form (the reveal), or none (the keys
+  // page, which then reloads).
+  function wireStepUp(box) {
+    const button = document.getElementById("stepup-key");
+    const status = document.getElementById("stepup-status");
+    button.hidden = false;
+    button.addEventListener("click", async () => {
+      if (!supported()) {
+        say(box, status, box.dataset.unsupported, box.dataset.retry, true);
+        return;
+      }
+      let purpose = "";
+      const form = box.dataset.form ? document.getElementById(box.dataset.form) : null;
+      if (form) {
+        const checked = form.querySelector('input[name="purpose"]:checked');
+        purpose = checked ? checked.value : "";
+      }
+      button.disabled = true;
+      say(box, status, box.dataset.busy, "", false);
+      try {
+        const options = await post(box.dataset.begin, { csrf: box.dataset.csrf });
+        await assertWithKey(options, box.dataset.finish, { csrf: box.dataset.csrf, purpose: purpose });
+        if (box.dataset.after && box.dataset.after.startsWith("/console/")) {
+          window.location.assign(box.dataset.after);
+          return;
+        }
+        say(box, status, box.dataset.done, "", false);
+      } catch (err) {
+        explain(box, status, err);
+      }
+      button.disabled = false;
+    });
+  }
+
   const signIn = document.getElementById("key-signin");
   if (signIn) {
     wireSignIn(signIn);
@@ -245,6 +280,10 @@
   const add = document.getElementById("key-add");
   if (add) {
     wireAdd(add);
+  }
+  const stepUp = document.getElementById("key-stepup");
+  if (stepUp) {
+    wireStepUp(stepUp);
   }
   window.coffreKeys = { assertWithKey: assertWithKey, post: post, explain: explain, go: go };
 })();
