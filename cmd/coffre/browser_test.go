@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -16,6 +18,29 @@ import (
 	"github.com/coffre/coffre/internal/auth"
 	"github.com/coffre/coffre/internal/console/browsertest"
 )
+
+// consoleApp opens the demo app for a browser test (development mode, no
+// partner listener). COFFRE_CONSOLE_PEOPLE=243000 loads the demo's
+// directory first, to time the pages at the demo's size (the page times
+// of docs/benchmarks.md).
+func consoleApp(t *testing.T) *app {
+	t.Helper()
+	a, err := openApp(t.Context(), appOptions{dev: true, dataDir: t.TempDir(), anyHours: true}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { a.close() }) // after the server's end (serveApp's cleanup)
+	a.cfg.Partners.Listen = ""
+	if n, _ := strconv.Atoi(os.Getenv("COFFRE_CONSOLE_PEOPLE")); n > 0 {
+		start := time.Now()
+		loaded, err := a.loadDemoPeople(t.Context(), n, io.Discard, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("%d demo people loaded in %s", loaded, time.Since(start).Round(time.Millisecond))
+	}
+	return a
+}
 
 // browser is a headless Chromium tab on a served app, with the checks
 // every page of the console and the portal gets (the browser tests of

@@ -4,10 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"os"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -39,22 +36,7 @@ import (
 // officer sees the lock's alert on their page and unlocks it. Every page passes axe-core's serious and critical rules, and its
 // load time is logged (the target is 200 ms a page; not asserted).
 func TestConsoleInBrowser(t *testing.T) {
-	a, err := openApp(t.Context(), appOptions{dev: true, dataDir: t.TempDir(), anyHours: true}, io.Discard)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { a.close() }) // after the server's end (serveApp's cleanup)
-	a.cfg.Partners.Listen = ""
-	// COFFRE_CONSOLE_PEOPLE=243000 runs it at the demo's size (the page
-	// times of docs/benchmarks.md).
-	if n, _ := strconv.Atoi(os.Getenv("COFFRE_CONSOLE_PEOPLE")); n > 0 {
-		start := time.Now()
-		loaded, err := a.loadDemoPeople(t.Context(), n, io.Discard, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Logf("%d demo people loaded in %s", loaded, time.Since(start).Round(time.Millisecond))
-	}
+	a := consoleApp(t)
 	p, q := synth.Make(17, 0), synth.Make(17, 1)
 	q.Unit = p.Unit
 	// A name cannot hold markup (the vault refuses it at input: value's
