@@ -9,7 +9,6 @@ import (
 	"strings"
 
 	"github.com/coffre/coffre/internal/access"
-	"github.com/coffre/coffre/internal/auditlog"
 	"github.com/coffre/coffre/internal/auth"
 	"github.com/coffre/coffre/internal/consent"
 	"github.com/coffre/coffre/internal/guard"
@@ -29,12 +28,14 @@ type page struct {
 	// Portal: a page of the people's portal; Person the signed-in person,
 	// Phrase their verification phrase (their notices show it too),
 	// Consents the requests waiting for their decision, History the
-	// accesses to their record, newest first.
+	// accesses to their record, newest first; My what the portal's other
+	// pages show (portal.go).
 	Portal   bool
 	Person   *me.Person
 	Phrase   string
 	Consents []consent.Request
-	History  []auditlog.Summary
+	History  []portalEntry
+	My       *portalPage
 	// Sign-in.
 	LoginToken string
 	// Find: the operator's purposes, the fields a lookup may use, and
