@@ -364,8 +364,8 @@ type portalChoice struct{ Value, Label string }
 
 // portalRequest is a request as its person reads it.
 type portalRequest struct {
-	ID, Kind, Fields, Status, Due, Text, Answer string
-	Open, Overdue                               bool
+	ID, Kind, Fields, Filed, Status, Due, Text, Answer string
+	Open, Overdue                                      bool
 }
 
 // portalAccesses answers the person's own history (the JSON of GET
@@ -402,6 +402,7 @@ func portalKey(w http.ResponseWriter, key string) {
 // portalRequests shows the person's requests, their status and due date
 // in words, and the form to file one.
 func (k *Console) portalRequests(w http.ResponseWriter, r *http.Request) {
+	keepLang(w, r, k)
 	p, tok, ok := k.person(r)
 	if !ok {
 		k.fail(w, r, nil, errPersonSignIn)
@@ -426,10 +427,18 @@ func (k *Console) portalRequests(w http.ResponseWriter, r *http.Request) {
 	k.render(w, r, http.StatusOK, "portal-requests", page{Portal: true, Person: &p, CSRF: k.csrf(tok), My: my})
 }
 
+// keepLang keeps the language a page was asked in (?lang=) for the next
+// ones.
+func keepLang(w http.ResponseWriter, r *http.Request, k *Console) {
+	if l := r.URL.Query().Get("lang"); l == "fr" || l == "en" {
+		k.setCookie(w, langCookie, l)
+	}
+}
+
 // requestWords is rv in words of lang.
 func requestWords(rv vault.RequestView, l string) portalRequest {
 	day := func(t time.Time) string { return dateWords(t, l) }
-	out := portalRequest{ID: rv.ID, Kind: kindWords[rv.Kind].In(l), Fields: strings.Join(rv.Fields, ", "), Text: rv.Text, Answer: rv.Answer,
+	out := portalRequest{ID: rv.ID, Kind: kindWords[rv.Kind].In(l), Fields: strings.Join(rv.Fields, ", "), Filed: fmt.Sprintf(msgFiled.In(l), day(rv.Filed)), Text: rv.Text, Answer: rv.Answer,
 		Open: rv.Status == rights.Pending, Overdue: rv.Overdue}
 	switch rv.Status {
 	case rights.Pending:
@@ -522,6 +531,7 @@ func (k *Console) portalFile(w http.ResponseWriter, r *http.Request) {
 // a partner organisation: those their history names (the organisations
 // that dealt with their record), never a person.
 func (k *Console) portalBlocks(w http.ResponseWriter, r *http.Request) {
+	keepLang(w, r, k)
 	p, tok, ok := k.person(r)
 	if !ok {
 		k.fail(w, r, nil, errPersonSignIn)
@@ -730,6 +740,7 @@ var kindWords = map[string]msg{
 
 // Messages of the portal's requests and blocks.
 var (
+	msgFiled         = msg{"Déposée le %s", "Filed on %s"}
 	msgPending       = msg{"En attente de réponse", "Waiting for an answer"}
 	msgExtended      = msg{"En attente de réponse (délai prolongé le %s)", "Waiting for an answer (the deadline was extended on %s)"}
 	msgDue           = msg{"Réponse due au plus tard le %s", "An answer is due by %s"}
