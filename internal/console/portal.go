@@ -656,6 +656,9 @@ const oidcCookie = "coffre_portal_oidc"
 // portalOIDCStart sends the browser to the OpenID Connect provider, to
 // come back to the portal's callback.
 func (k *Console) portalOIDCStart(w http.ResponseWriter, r *http.Request) {
+	if noHead(w, r) {
+		return
+	}
 	u, cookie, err := k.c.People.StartOIDCTo(r.Context(), PortalPrefix+"oidc/callback")
 	if err != nil {
 		k.portalFail(w, r, err)
@@ -668,6 +671,9 @@ func (k *Console) portalOIDCStart(w http.ResponseWriter, r *http.Request) {
 // portalOIDCCallback completes the sign-in through the provider: the
 // person's session cookie, then their page.
 func (k *Console) portalOIDCCallback(w http.ResponseWriter, r *http.Request) {
+	if noHead(w, r) {
+		return
+	}
 	q := r.URL.Query()
 	http.SetCookie(w, &http.Cookie{Name: oidcCookie, Path: PortalPrefix + "oidc", MaxAge: -1, HttpOnly: true, Secure: !k.c.Insecure, SameSite: http.SameSiteLaxMode}) // a state serves once
 	ses, err := k.c.People.OIDCCallback(r.Context(), cookieValue(r, oidcCookie), q.Get("state"), q.Get("code"), q.Get("error"), k.c.Origin(r), r.UserAgent())
@@ -682,6 +688,17 @@ func (k *Console) portalOIDCCallback(w http.ResponseWriter, r *http.Request) {
 	// whose redirect would not carry it; the link below, followed from
 	// this page, does.
 	k.render(w, r, http.StatusOK, "portal-signedin", page{Portal: true})
+}
+
+// noHead refuses HEAD on a GET route that acts (a state sealed, a code
+// exchanged): ServeMux lets HEAD run a GET pattern.
+func noHead(w http.ResponseWriter, r *http.Request) bool {
+	if r.Method != http.MethodHead {
+		return false
+	}
+	w.Header().Set("Allow", "GET")
+	w.WriteHeader(http.StatusMethodNotAllowed)
+	return true
 }
 
 // portalFail writes the refusal of a person's act in the portal's words,

@@ -470,6 +470,10 @@ func TestPortalOIDC(t *testing.T) {
 	if b.get(console.PortalPrefix); !strings.Contains(b.raw, `href="/portal/oidc/start"`) || !strings.Contains(b.raw, "Se connecter avec 127.0.0.1") {
 		t.Fatalf("the sign-in page does not offer the provider:\n%s", b.raw)
 	}
+	head, _ := http.NewRequest(http.MethodHead, e.srv.URL+console.PortalPrefix+"oidc/start", nil)
+	if resp := b.do(head); resp.StatusCode != http.StatusMethodNotAllowed {
+		t.Errorf("HEAD oidc/start: %s, want 405", resp.Status)
+	}
 	resp := b.get(console.PortalPrefix + "oidc/start")
 	loc, _ := url.Parse(resp.Header.Get("Location"))
 	if resp.StatusCode != http.StatusFound || loc == nil || loc.Query().Get("redirect_uri") != e.srv.URL+"/portal/oidc/callback" {

@@ -142,7 +142,7 @@
     const h = await sha256(concat(enc.encode(parts[0] + "\n"), raw));
     const hash = h.subarray(0, 4);
     if (Array.from(hash, (x) => x.toString(16).padStart(2, "0")).join("") !== parts[1]) fail("key");
-    return { name: parts[0], hash: hash, pub: raw.subarray(1) };
+    return { name: parts[0], id: parts[0] + "+" + parts[1], hash: hash, pub: raw.subarray(1) };
   }
 
   // parseNote splits a signed note into its text and signature lines, and
@@ -187,8 +187,9 @@
 
   // verify checks entry seq of history against the verifier key vkey;
   // shown is what the page says of it (time in µs, action, purpose,
-  // fields joined by ", ", decision), or null. It returns {seq, size} or
-  // throws a ProofError.
+  // fields joined by ", ", decision), or null. It returns {seq, size, key}
+  // (key: the verifier key's name and hash, to compare with the key the
+  // organisation publishes elsewhere) or throws a ProofError.
   async function verify(history, seq, vkey, shown) {
     const key = await parseKey(vkey);
     if (!history || !Array.isArray(history.entries)) fail("format");
@@ -220,14 +221,14 @@
     }
     // 4. The checkpoint's signature, by the published key.
     await verifySignature(cp, key);
-    return { seq: seq, size: cp.size };
+    return { seq: seq, size: cp.size, key: key.id };
   }
 
   const words = {
     fr: {
       button: "Vérifier",
       busy: "Vérification en cours…",
-      ok: (seq, size) => `Vérifiée : l'entrée n°${seq} est dans le journal signé (${size} entrées), et la signature est celle de la clé publiée.`,
+      ok: (seq, size, key) => `Vérifiée : l'entrée n°${seq} est dans le journal signé (${size} entrées), et la signature est celle de la clé publiée (${key}).`,
       failed: "Échec de la vérification : ",
       fetch: () => "l'historique ou la clé publiée n'a pas pu être lu.",
       format: () => "l'historique reçu n'est pas lisible.",
@@ -249,7 +250,7 @@
     en: {
       button: "Verify",
       busy: "Verifying…",
-      ok: (seq, size) => `Verified: entry ${seq} is in the signed log (${size} entries), and the signature is the published key's.`,
+      ok: (seq, size, key) => `Verified: entry ${seq} is in the signed log (${size} entries), and the signature is the published key's (${key}).`,
       failed: "Verification failed: ",
       fetch: () => "the history or the published key could not be read.",
       format: () => "the history received cannot be read.",
@@ -273,7 +274,7 @@
   // say is the outcome in words of lang.
   function say(lang, res, err) {
     const w = words[lang] || words.fr;
-    if (!err) return w.ok(res.seq, res.size);
+    if (!err) return w.ok(res.seq, res.size, res.key);
     const f = err instanceof ProofError && w[err.code] ? w[err.code] : w.format;
     return w.failed + f(...(err.args || []));
   }
