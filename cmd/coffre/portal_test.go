@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/oauth2-proxy/mockoidc"
 
 	"github.com/coffre/coffre/internal/auditlog"
 	"github.com/coffre/coffre/internal/config"
@@ -29,7 +30,9 @@ import (
 // the check fail on a history altered in transit; files an erasure
 // request and sees it with its due date; blocks the help desk's unit and
 // sees it listed; and signs out, after which the pages show nothing of
-// theirs. Every page, in French and in English, passes axe-core.
+// theirs. Then they sign in again through an OpenID Connect provider
+// (in-process), back through the portal's own callback. Every page, in
+// French and in English, passes axe-core.
 func TestPortalInBrowser(t *testing.T) {
 	mx := delivertest.StartSMTP(t)
 	a, err := openApp(t.Context(), appOptions{dev: true, dataDir: t.TempDir(), anyHours: true}, io.Discard)
@@ -206,4 +209,25 @@ func TestPortalInBrowser(t *testing.T) {
 	}
 	b.open("/portal/requests")
 	b.check("portal after sign-out en", "Refused")
+
+	// Signing in again, through an OpenID Connect provider: the portal
+	// offers it, the provider vouches for the professional email, and the
+	// portal's own callback opens the session.
+	m, err := mockoidc.Run()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Shutdown() })
+	a.me.OIDC = &me.OIDC{Issuer: m.Issuer(), ClientID: m.ClientID, ClientSecret: m.ClientSecret,
+		RedirectURL: base + "/v1/me/oidc/callback", Scopes: []string{"email"}, Claim: "email", Field: "email_pro"}
+	m.QueueUser(&mockoidc.MockUser{Subject: "p1", Email: p.Fields["email_pro"], EmailVerified: true})
+	b.open("/portal/?lang=en")
+	b.check("portal sign-in en", "Your data")
+	b.click("portal oidc", `main a[href="/portal/oidc/start"]`)
+	b.check("portal oidc signed in en", "Your data")
+	b.click("portal oidc continue", `main a[href="/portal/"]`)
+	b.check("portal after oidc en", "Your data")
+	if shown := b.text(); !strings.Contains(shown, "verification phrase") || !strings.Contains(shown, "Sign out") || !strings.Contains(shown, "support-call") {
+		t.Errorf("the person's page after the provider's sign-in:\n%s", shown)
+	}
 }

@@ -210,7 +210,8 @@ func TestPortalProof(t *testing.T) {
 		return n
 	}
 	for _, m := range rows {
-		if got := nodeVerify(t, hist, key, seqOf(m), shownOf(m)); !strings.HasPrefix(got, "Verified: entry "+m[1]) {
+		keyID := strings.Join(strings.Split(key, "+")[:2], "+")
+		if got := nodeVerify(t, hist, key, seqOf(m), shownOf(m)); !strings.HasPrefix(got, "Verified: entry "+m[1]) || !strings.Contains(got, "("+keyID+")") {
 			t.Errorf("entry %s: %q, want verified", m[1], got)
 		}
 	}
