@@ -121,9 +121,7 @@ func (k *Console) person(r *http.Request) (me.Person, string, bool) {
 // portalHome is the sign-in form, or the person's page: consent requests
 // waiting, then every access to their record in words.
 func (k *Console) portalHome(w http.ResponseWriter, r *http.Request) {
-	if l := r.URL.Query().Get("lang"); l == "fr" || l == "en" {
-		k.setCookie(w, langCookie, l)
-	}
+	keepLang(w, r, k)
 	p, tok, ok := k.person(r)
 	if !ok {
 		k.render(w, r, http.StatusOK, "portal-signin", page{Portal: true, CSRF: k.csrf(k.pre(w, r)), My: &portalPage{Provider: k.c.People.OIDCProvider()}})
