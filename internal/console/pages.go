@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/coffre/coffre/internal/access"
-	"github.com/coffre/coffre/internal/auditlog"
 	"github.com/coffre/coffre/internal/auth"
 	"github.com/coffre/coffre/internal/consent"
 	"github.com/coffre/coffre/internal/guard"
@@ -30,12 +29,14 @@ type page struct {
 	// Portal: a page of the people's portal; Person the signed-in person,
 	// Phrase their verification phrase (their notices show it too),
 	// Consents the requests waiting for their decision, History the
-	// accesses to their record, newest first.
+	// accesses to their record, newest first; My what the portal's other
+	// pages show (portal.go).
 	Portal   bool
 	Person   *me.Person
 	Phrase   string
 	Consents []consent.Request
-	History  []auditlog.Summary
+	History  []portalEntry
+	My       *portalPage
 	// Sign-in; KeyOffered: the operator may use a security key.
 	LoginToken string
 	KeyOffered bool

@@ -1,6 +1,7 @@
 package me
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"crypto/subtle"
@@ -9,6 +10,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
+	"strings"
 	"sync"
 	"time"
 
@@ -77,6 +80,9 @@ type oidcState struct {
 	Nonce    string    `json:"n"`
 	Verifier string    `json:"v"`
 	Expires  time.Time `json:"e"`
+	// Redirect is the callback the provider was given, when it is not
+	// RedirectURL (the portal's: [Service.StartOIDCTo]).
+	Redirect string `json:"r,omitempty"`
 }
 
 func (o *OIDC) client() *http.Client {
@@ -104,14 +110,14 @@ func (o *OIDC) getProvider(ctx context.Context) (*oidc.Provider, error) {
 	return p, nil
 }
 
-func (o *OIDC) config(p *oidc.Provider) *oauth2.Config {
+func (o *OIDC) config(p *oidc.Provider, redirect string) *oauth2.Config {
 	scopes := []string{oidc.ScopeOpenID}
 	for _, sc := range o.Scopes {
 		if sc != oidc.ScopeOpenID {
 			scopes = append(scopes, sc)
 		}
 	}
-	return &oauth2.Config{ClientID: o.ClientID, ClientSecret: o.ClientSecret, Endpoint: p.Endpoint(), RedirectURL: o.RedirectURL, Scopes: scopes}
+	return &oauth2.Config{ClientID: o.ClientID, ClientSecret: o.ClientSecret, Endpoint: p.Endpoint(), RedirectURL: cmp.Or(redirect, o.RedirectURL), Scopes: scopes}
 }
 
 func random() string {
@@ -125,18 +131,49 @@ func random() string {
 // the browser holds the state, nonce and PKCE verifier, and no table
 // does).
 func (s *Service) StartOIDC(ctx context.Context) (authURL, cookie string, err error) {
+	return s.StartOIDCTo(ctx, "")
+}
+
+// StartOIDCTo is StartOIDC with the provider told to send the browser
+// back to path on RedirectURL's origin ("": RedirectURL itself), such as
+// the web portal's own callback, which must be registered with the
+// provider too. The sealed state names that callback, and
+// [Service.OIDCCallback] gives it to the provider again with the code.
+func (s *Service) StartOIDCTo(ctx context.Context, path string) (authURL, cookie string, err error) {
 	o := s.OIDC
 	if o == nil {
 		return "", "", ErrOff
+	}
+	redirect := ""
+	if path != "" {
+		u, err := url.Parse(o.RedirectURL)
+		if err != nil || !strings.HasPrefix(path, "/") {
+			return "", "", fmt.Errorf("%w: callback path %q on %q", ErrOff, path, o.RedirectURL)
+		}
+		redirect = (&url.URL{Scheme: u.Scheme, Host: u.Host, Path: path}).String()
 	}
 	p, err := o.getProvider(ctx)
 	if err != nil {
 		return "", "", err
 	}
-	st := oidcState{State: random(), Nonce: random(), Verifier: oauth2.GenerateVerifier(), Expires: s.now().Add(o.stateFor())}
+	st := oidcState{State: random(), Nonce: random(), Verifier: oauth2.GenerateVerifier(), Expires: s.now().Add(o.stateFor()), Redirect: redirect}
 	b, _ := json.Marshal(st)
 	cookie = base64.RawURLEncoding.EncodeToString(s.Keys.SealSecret(stateLabel, b))
-	return o.config(p).AuthCodeURL(st.State, oidc.Nonce(st.Nonce), oauth2.S256ChallengeOption(st.Verifier)), cookie, nil
+	return o.config(p, redirect).AuthCodeURL(st.State, oidc.Nonce(st.Nonce), oauth2.S256ChallengeOption(st.Verifier)), cookie, nil
+}
+
+// OIDCProvider names the OpenID Connect provider persons may sign in
+// with, for a sign-in page: its issuer's host ("" when none is
+// configured).
+func (s *Service) OIDCProvider() string {
+	if s.OIDC == nil {
+		return ""
+	}
+	u, err := url.Parse(s.OIDC.Issuer)
+	if err != nil || u.Host == "" {
+		return s.OIDC.Issuer
+	}
+	return u.Hostname()
 }
 
 // maxCookie bounds the state cookie read back.
@@ -191,7 +228,7 @@ func (s *Service) OIDCCallback(ctx context.Context, cookie, state, code, provide
 		return nil, err
 	}
 	cctx := oidc.ClientContext(ctx, o.client())
-	tok, err := o.config(p).Exchange(cctx, code, oauth2.VerifierOption(st.Verifier))
+	tok, err := o.config(p, st.Redirect).Exchange(cctx, code, oauth2.VerifierOption(st.Verifier))
 	if err != nil {
 		return nil, fmt.Errorf("%w: token: %w", ErrProvider, err)
 	}
