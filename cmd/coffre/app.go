@@ -553,7 +553,7 @@ func (a *app) api() (*httpapi.Server, http.Handler) {
 	}
 	api.Console = con.Handler()
 	if a.me != nil {
-		api.Portal = con.PortalHandler(console.PortalOptions{AuditKey: a.signer.VerifierKey()}) // the people's portal
+		api.Portal = con.PortalHandler() // the people's portal
 	}
 	return api, mh
 }

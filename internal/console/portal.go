@@ -69,23 +69,9 @@ type Persons interface {
 	MyBlocks(ctx context.Context, p vault.Person) ([]vault.BlockView, error)
 }
 
-// PortalOptions are the portal's settings beyond the Config.
-type PortalOptions struct {
-	// AuditKey is the audit checkpoint verifier key (note format,
-	// "name+hash+key"), which the portal publishes at
-	// PortalPrefix+"audit-key" for the pages' proof check ("": not
-	// published, and the check says it cannot be made).
-	AuditKey string
-}
-
 // PortalHandler returns the portal's routes, to mount at PortalPrefix.
-// People and Persons must be set in the Config; o, at most one, sets the
-// portal's own options.
-func (k *Console) PortalHandler(o ...PortalOptions) http.Handler {
-	var opt PortalOptions
-	if len(o) > 0 {
-		opt = o[0]
-	}
+// People and Persons must be set in the Config.
+func (k *Console) PortalHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET "+PortalPrefix+"{$}", k.portalHome)
 	mux.HandleFunc("POST "+PortalPrefix+"login", k.portalLogin)
@@ -95,7 +81,6 @@ func (k *Console) PortalHandler(o ...PortalOptions) http.Handler {
 	mux.HandleFunc("POST "+PortalPrefix+"consent", k.portalConsent)
 	mux.HandleFunc("GET "+PortalPrefix+"data", k.portalData)
 	mux.HandleFunc("GET "+PortalPrefix+"accesses.json", k.portalAccesses)
-	mux.HandleFunc("GET "+PortalPrefix+"audit-key", func(w http.ResponseWriter, r *http.Request) { portalKey(w, opt.AuditKey) })
 	mux.HandleFunc("GET "+PortalPrefix+"requests", k.portalRequests)
 	mux.HandleFunc("POST "+PortalPrefix+"requests", k.portalFile)
 	mux.HandleFunc("GET "+PortalPrefix+"blocks", k.portalBlocks)
@@ -384,17 +369,6 @@ func (k *Console) portalAccesses(w http.ResponseWriter, r *http.Request) {
 	if err := json.NewEncoder(w).Encode(h); err != nil {
 		k.c.Logger.WarnContext(r.Context(), "portal accesses", "error", err)
 	}
-}
-
-// portalKey publishes the audit checkpoint verifier key: public, what
-// anyone checks the log's checkpoints against.
-func portalKey(w http.ResponseWriter, key string) {
-	if key == "" {
-		http.Error(w, "this server does not publish its audit key here", http.StatusNotFound)
-		return
-	}
-	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	fmt.Fprintln(w, key)
 }
 
 // portalRequests shows the person's requests, their status and due date

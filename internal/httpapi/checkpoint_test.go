@@ -219,3 +219,52 @@ func TestRefusalsAreAudited(t *testing.T) {
 		}
 	}
 }
+
+// TestAuditKeyRoute: the verifier key is served as text, and the served
+// checkpoint verifies against it; a server without one says so.
+func TestAuditKeyRoute(t *testing.T) {
+	e := newEnv(t)
+	signer, err := audit.NewSigner(auditlog.Origin, bytes.Repeat([]byte{4}, 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		key    string
+		status int
+	}{{"", http.StatusNotFound}, {signer.VerifierKey(), http.StatusOK}} {
+		srv := httptest.NewServer((&httpapi.Server{Vault: e.vault, Auth: e.auth, Checkpoints: e.store, AuditKey: tc.key}).Handler())
+		resp, err := http.Get(srv.URL + "/v1/audit/key")
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		srv.Close()
+		if resp.StatusCode != tc.status {
+			t.Fatalf("key %q: %d %s", tc.key, resp.StatusCode, body)
+		}
+		if tc.key == "" {
+			if !bytes.Contains(body, []byte(`"no_audit_key"`)) {
+				t.Errorf("no key: %s", body)
+			}
+			continue
+		}
+		e.addOperator(t, "kim", "caseworker", "ac-versailles") // an audit entry to sign
+		if _, err := (&auditlog.Integrator{Store: e.store, Signer: signer}).Step(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		var note []byte
+		if err := e.store.View(context.Background(), func(ctx context.Context, tx store.Tx) error {
+			c, err := tx.LatestCheckpoint(ctx)
+			if err == nil {
+				note = c.Note
+			}
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := audit.Open(note, strings.TrimSpace(string(body))); err != nil {
+			t.Errorf("the checkpoint does not verify against the served key %q: %v", body, err)
+		}
+	}
+}

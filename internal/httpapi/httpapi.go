@@ -595,6 +595,18 @@ func (s *Server) erase(w http.ResponseWriter, r *http.Request, a identity.Actor)
 // checkpoint serves the latest signed checkpoint as the C2SP signed note
 // (text/plain): public, so that anyone holding the log's public key can
 // check it and, with consistency proofs, that the log only grew.
+// auditKey serves the checkpoints' verifier key as text: the key the
+// portal's proof check and coffre audit verify use (publish it elsewhere
+// too, so that people can compare).
+func (s *Server) auditKey(w http.ResponseWriter, r *http.Request) {
+	if s.AuditKey == "" {
+		writeError(w, http.StatusNotFound, "no_audit_key", "this server does not publish its audit key", "ask its operators for the key (coffre audit key on the host)")
+		return
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	fmt.Fprintln(w, s.AuditKey)
+}
+
 func (s *Server) checkpoint(w http.ResponseWriter, r *http.Request) {
 	if s.Checkpoints == nil {
 		writeError(w, http.StatusServiceUnavailable, "no_checkpoint", "this server does not serve checkpoints", "the audit log is served by a coffre serve node with its store; ask its operators")

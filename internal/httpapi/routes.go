@@ -218,6 +218,7 @@ func (s *Server) routes() []Route {
 		{Method: "POST", Path: "/v1/me/logout", Access: you, Doc: "end the person's session", me: s.meLogout},
 		{Method: "GET", Path: "/v1/audit/entries", Access: perm(policy.PermAudit), Doc: "audit entries", op: s.auditEntries, audit: "audit.entries"},
 		{Method: "GET", Path: "/v1/audit/checkpoint", Access: pub, Doc: "latest signed checkpoint", raw: s.checkpoint},
+		{Method: "GET", Path: "/v1/audit/key", Access: pub, Doc: "the checkpoints' verifier key (note format), to check proofs against", raw: s.auditKey},
 		{Method: "GET", Path: "/v1/audit/proof/inclusion", Access: pub, Doc: "inclusion proof", raw: s.proof("index", "size", auditlog.InclusionProof)},
 		{Method: "GET", Path: "/v1/audit/proof/consistency", Access: pub, Doc: "consistency proof", raw: s.proof("from", "to", auditlog.ConsistencyProof)},
 		{Method: "GET", Path: "/v1/sys/seal-status", Access: pub, Doc: "sealed or not, the share set, its threshold and the unseal progress", raw: s.sealStatus},

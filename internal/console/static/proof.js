@@ -3,7 +3,7 @@
 //
 // For the entry of a row it fetches the person's history (GET
 // /portal/accesses.json, their own, with its proofs) and the log's
-// published verifier key (GET /portal/audit-key), then:
+// published verifier key (GET /v1/audit/key), then:
 //   1. reads the entry's leaf (the canonical bytes of the audit entry),
 //      checks it is the entry of this number about this person and that
 //      it holds what the row shows, and hashes it (RFC 6962: SHA-256 of
