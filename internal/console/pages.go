@@ -47,6 +47,9 @@ type page struct {
 	// Record: one person in one purpose's view.
 	Record *vault.View
 	Rows   []row
+	// Off: the supervisor's, the security officer's and the incident
+	// pages (officer.go), and their navigation.
+	Off *officerPage
 	// Error page.
 	Message msg
 	Text    string // a message not in the console's words (the vault's public text)
@@ -148,6 +151,12 @@ func (k *Console) home(w http.ResponseWriter, r *http.Request) {
 		k.security(w, r, a, tok)
 		return
 	}
+	k.renderFind(w, r, a, tok, "")
+}
+
+// renderFind writes the find page with the operator's budgets, and a
+// notice (the answer to an extension request) when there is one.
+func (k *Console) renderFind(w http.ResponseWriter, r *http.Request, a identity.Actor, tok, notice string) {
 	p := k.findPage(a, tok)
 	b, err := k.c.Vault.Budgets(r.Context(), a)
 	if err != nil {
@@ -155,32 +164,8 @@ func (k *Console) home(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p.Budgets = b
+	p.Off = &officerPage{Nav: k.nav(r, a), Notice: notice}
 	k.render(w, r, http.StatusOK, "find", p)
-}
-
-// shownAlerts is how many of the latest alerts the security page shows.
-const shownAlerts = 50
-
-// security is a security officer's page: the latest alerts with their
-// evidence (audit entries), and an unlock form for the operators locked.
-// Reading them is audited (alerts.list).
-func (k *Console) security(w http.ResponseWriter, r *http.Request, a identity.Actor, tok string) {
-	var all []guard.Alert
-	for after := int64(0); ; {
-		page, err := k.c.Vault.Alerts(r.Context(), a, after, 1000)
-		if err != nil {
-			k.fail(w, r, &a, err)
-			return
-		}
-		all = append(all, page...)
-		if len(page) < 1000 {
-			break
-		}
-		after = page[len(page)-1].ID
-	}
-	all = all[max(0, len(all)-shownAlerts):]
-	slices.Reverse(all)
-	k.render(w, r, http.StatusOK, "security", page{Operator: &a, CSRF: k.csrf(tok), Alerts: all})
 }
 
 // unlock lifts an operator's lock: a security officer's act, with a
