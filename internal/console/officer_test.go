@@ -274,7 +274,12 @@ func TestOfficerLocksAndRevokes(t *testing.T) {
 	if resp := cw.get(console.Prefix); !strings.Contains(cw.raw, `action="/console/signin"`) {
 		t.Errorf("the locked caseworker's session goes on: %s", resp.Status)
 	}
+	// Submitted twice: the second says the account is locked already.
+	if resp := so.post(console.Prefix+"lock", url.Values{"csrf": {so.csrf()}, "operator": {id}, "reason": {"again"}}); resp.StatusCode != http.StatusConflict {
+		t.Errorf("a second lock: %s, want 409:\n%s", resp.Status, so.raw)
+	}
 	// Unlocked, the list no longer names her.
+	so.get(console.Prefix)
 	so.post(console.Prefix+"unlock", url.Values{"csrf": {so.csrf()}, "operator": {id}, "reason": {"reviewed"}})
 	if so.get(console.Prefix); strings.Contains(regexp.MustCompile(`(?s)<table id="locked">.*</table>`).FindString(so.raw), id) {
 		t.Errorf("an unlocked account is listed as locked:\n%s", so.raw)
@@ -304,6 +309,23 @@ func TestOfficerLocksAndRevokes(t *testing.T) {
 	}
 	if so.get(console.Prefix + "sessions"); !strings.Contains(so.raw, "Sessions des opérateurs") {
 		t.Error("the officer's own session ended")
+	}
+	// Other roles' pages: refused to the officer.
+	for _, path := range []string{"extensions"} {
+		if resp := so.get(console.Prefix + path); resp.StatusCode != http.StatusForbidden {
+			t.Errorf("the officer's GET %s: %s, want 403", path, resp.Status)
+		}
+	}
+	// The session ends mid-form: the next form asks to sign in again and
+	// does nothing.
+	so.get(console.Prefix + "sessions")
+	tok := so.csrf()
+	o.clock.Add(2 * time.Hour)
+	if resp := so.post(console.Prefix+"lock", url.Values{"csrf": {tok}, "operator": {o.other.Operator.ID}, "reason": {"late"}}); resp.StatusCode != http.StatusUnauthorized || !strings.Contains(so.raw, "Connectez-vous") {
+		t.Errorf("a lock on an expired session: %s\n%s", resp.Status, so.raw)
+	}
+	if o.locked(t, o.other.Operator.ID) {
+		t.Error("a lock on an expired session locked the account")
 	}
 }
 
