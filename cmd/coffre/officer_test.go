@@ -176,7 +176,7 @@ func TestOfficerInBrowser(t *testing.T) {
 		b.open("/console/audit")
 	}
 	b.check("audit", "audit log")
-	shows("audit", "Entries in the latest signed checkpoint", "The integrator's lag")
+	shows("audit", "Entries in the latest signed checkpoint", "The integrator's lag", "answers, reads and writes")
 
 	// An incident: opened, its clocks, its impact, a containment act.
 	b.click("incidents", `nav a[href="/console/incidents"]`)

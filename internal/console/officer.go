@@ -23,6 +23,7 @@ import (
 	"github.com/coffre/coffre/internal/policy"
 	"github.com/coffre/coffre/internal/public"
 	"github.com/coffre/coffre/internal/store"
+	"github.com/coffre/coffre/internal/store/health"
 	"github.com/coffre/coffre/internal/vault"
 )
 
@@ -115,7 +116,13 @@ type auditState struct {
 	Sequenced     int64
 	Behind        int64 // entries sequenced, not yet in a signed checkpoint
 	Note          string
+	// Store is the store's health as /readyz tells it, in words ("" when
+	// the store does not record it).
+	Store string
 }
+
+// healthHold is how long a store failure counts (as /readyz's).
+const healthHold = 10 * time.Second
 
 // clockRow is a legal deadline of an incident, in words.
 type clockRow struct {
@@ -500,6 +507,18 @@ func (k *Console) auditPage(w http.ResponseWriter, r *http.Request) {
 		s.Served, s.HasCheckpoint, s.Sequenced = true, cp != nil, st.Sequenced
 		s.Lag = inWords(st.Lag, l)
 		s.Behind = max(0, st.Sequenced-int64(st.Integrated))
+		if h, ok := log.(interface {
+			Failure(time.Duration) *health.Failure
+		}); ok {
+			switch f := h.Failure(healthHold); {
+			case f == nil:
+				s.Store = words["audit.store.ok"].In(l)
+			case f.Write:
+				s.Store = words["audit.store.write"].In(l)
+			default:
+				s.Store = words["audit.store.down"].In(l)
+			}
+		}
 		if cp != nil {
 			s.Size, s.Signed, s.Note = cp.Size, cp.Created.UTC(), string(cp.Note)
 			s.Age = inWords(now.Sub(cp.Created), l)
@@ -591,6 +610,10 @@ var officerWords = map[string]msg{
 	"audit.sequenced":          {"Entrées au total (tête du journal)", "Entries in all (the log's head)"},
 	"audit.behind":             {"Entrées pas encore dans un point de contrôle", "Entries not yet in a checkpoint"},
 	"audit.lag":                {"Retard de l'intégrateur (âge de la plus ancienne entrée non intégrée)", "The integrator's lag (age of the oldest entry not integrated)"},
+	"audit.store":              {"La base", "The store"},
+	"audit.store.ok":           {"répond, en lecture et en écriture", "answers, reads and writes"},
+	"audit.store.write":        {"refuse les écritures : les consultations (journalisées) sont refusées", "refuses writes: reads (audited) are refused"},
+	"audit.store.down":         {"ne répond pas : les requêtes sont refusées", "does not answer: requests are refused"},
 	"audit.note":               {"Le point de contrôle, tel que publié", "The checkpoint, as published"},
 	"extensions":               {"Demandes d'extension de votre unité", "Extension requests of your unit"},
 	"extensions.help":          {"Une extension laisse un opérateur consulter plus de personnes que ses budgets, pour quelques heures. Approuvez-la si la mission le justifie ; votre code d'authentification est demandé à chaque approbation, et nul n'approuve sa propre demande.", "An extension lets an operator read more people than their budgets allow, for a few hours. Approve it when the job needs it; your authenticator code is asked at each approval, and nobody approves their own request."},
