@@ -196,7 +196,7 @@ func (k *Console) computeImpact(w http.ResponseWriter, r *http.Request) {
 // incident's timeline (POST /v1/incidents/{id}/contain's code: each act
 // under its own permission).
 func (k *Console) containIncident(w http.ResponseWriter, r *http.Request) {
-	a, _, ok := k.officerPost(w, r, policy.PermIncidents, "incident.contain")
+	a, tok, ok := k.officerPost(w, r, policy.PermIncidents, "incident.contain")
 	if !ok {
 		return
 	}
@@ -218,6 +218,15 @@ func (k *Console) containIncident(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id := r.PathValue("id")
+	if everyone && r.PostFormValue("confirmed") != "yes" {
+		// Everyone's sessions: the same confirmation step as the
+		// sessions page's.
+		p, o := k.offPage(r, a, tok)
+		o.Action, o.Back, o.Act = Prefix+"incidents/"+id+"/contain", Prefix+"incidents/"+id, f["act"]
+		o.Reason = "incident " + id // what the act is audited with
+		k.render(w, r, http.StatusOK, "officer-confirm", p)
+		return
+	}
 	if _, err := k.c.Officer.Contain(r.Context(), a, id, f["act"], everyone); err != nil {
 		k.failOff(w, r, &a, err)
 		return

@@ -91,8 +91,11 @@ type officerPage struct {
 	Acts      []string
 	Natures   []string
 	Now       string // a datetime-local value (UTC): the open form's default
-	// Confirm: the revoke-all step that says what will happen.
-	Reason string
+	// Confirm: the revoke-all step that says what will happen, the form
+	// it confirms (Action), and its reason if it has one.
+	Action, Back string
+	Reason       string
+	Act          string // for an incident's containment: the act confirmed
 }
 
 type navLink struct {
@@ -430,7 +433,7 @@ func (k *Console) revokeAll(w http.ResponseWriter, r *http.Request) {
 	}
 	p, o := k.offPage(r, a, tok)
 	if r.PostFormValue("confirmed") != "yes" {
-		o.Reason = f["reason"]
+		o.Action, o.Back, o.Reason = Prefix+"sessions/revoke-all", Prefix+"sessions", f["reason"]
 		k.render(w, r, http.StatusOK, "officer-confirm", p)
 		return
 	}

@@ -387,6 +387,25 @@ func TestIncidentInConsole(t *testing.T) {
 	if !o.locked(t, o.op.Operator.ID) {
 		t.Error("the scope's operator is not locked")
 	}
+	// Everyone's sessions from the incident: the confirmation page first,
+	// nothing done; then done, on the timeline.
+	cw2 := o.browser(t)
+	cw2.signInAs(o.other) // camille is locked
+	if resp := so.post(loc+"/contain", url.Values{"csrf": {so.csrf()}, "act": {"revoke"}, "everyone": {"on"}}); resp.StatusCode != http.StatusOK || !strings.Contains(so.raw, `action="`+loc+`/contain"`) || !strings.Contains(so.raw, "sauf les vôtres") {
+		t.Fatalf("contain everyone, first step: %s, want the confirmation page:\n%s", resp.Status, so.raw)
+	}
+	if cw2.get(console.Prefix); !strings.Contains(cw2.raw, `action="/console/find"`) {
+		t.Fatal("the confirmation step ended a session")
+	}
+	if resp := so.post(loc+"/contain", url.Values{"csrf": {so.csrf()}, "act": {"revoke"}, "everyone": {"on"}, "confirmed": {"yes"}}); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("contain everyone confirmed: %s\n%s", resp.Status, so.raw)
+	}
+	if cw2.get(console.Prefix); !strings.Contains(cw2.raw, `action="/console/signin"`) {
+		t.Error("a session survives the incident's revoke of everyone's")
+	}
+	if so.get(loc); !strings.Contains(so.raw, "every session ended but the officer") {
+		t.Errorf("the revoke of everyone's is not on the timeline:\n%s", so.raw)
+	}
 	if so.get(console.Prefix + "incidents"); !strings.Contains(so.raw, loc) {
 		t.Errorf("the register does not list the incident:\n%s", so.raw)
 	}
