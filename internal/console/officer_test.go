@@ -169,6 +169,8 @@ func TestOfficerRefusals(t *testing.T) {
 	}{
 		{"malformed operator", "lock", url.Values{"operator": {"<b>op</b>"}, "reason": {"r"}}, http.StatusBadRequest, "malformed operator id"},
 		{"unknown operator", "lock", url.Values{"operator": {"op_nobody"}, "reason": {"r"}}, http.StatusNotFound, ""},
+		{"unlock unknown operator", "unlock", url.Values{"operator": {"op_nobody"}, "reason": {"r"}}, http.StatusNotFound, "ne correspond à rien"},
+		{"unlock malformed operator", "unlock", url.Values{"operator": {"op_A B"}, "reason": {"r"}}, http.StatusBadRequest, "malformed operator id"},
 		{"lock without reason", "lock", url.Values{"operator": {o.op.Operator.ID}}, http.StatusBadRequest, "Le formulaire est incomplet"},
 		{"control characters", "sessions/revoke", url.Values{"operator": {o.op.Operator.ID}, "reason": {"a\x07b"}}, http.StatusBadRequest, "control characters"},
 		{"unknown act", "incidents/inc_aaaaaaaaaaaaaaaa/contain", url.Values{"act": {"seal"}}, http.StatusBadRequest, "unknown act"},

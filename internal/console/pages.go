@@ -175,13 +175,13 @@ func (k *Console) unlock(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	f, err := form(r, map[string]int{"operator": 64, "reason": maxReason})
+	id, reason, err := operatorAndReason(r, "operator", "reason")
 	if err != nil {
 		k.fail(w, r, &a, err)
 		return
 	}
-	if err := k.c.Vault.Unlock(r.Context(), a, f["operator"], f["reason"]); err != nil {
-		k.fail(w, r, &a, err)
+	if err := k.c.Vault.Unlock(r.Context(), a, id, reason); err != nil {
+		k.failOff(w, r, &a, err)
 		return
 	}
 	http.Redirect(w, r, Prefix, http.StatusSeeOther)
