@@ -22,6 +22,7 @@ import (
 	"github.com/coffre/coffre/internal/auth"
 	"github.com/coffre/coffre/internal/config"
 	"github.com/coffre/coffre/internal/console"
+	"github.com/coffre/coffre/internal/contain"
 	"github.com/coffre/coffre/internal/deliver"
 	"github.com/coffre/coffre/internal/guard"
 	"github.com/coffre/coffre/internal/httpapi"
@@ -547,7 +548,8 @@ func (a *app) api() (*httpapi.Server, http.Handler) {
 	}
 	// The operators' web console: the same services, browser routes apart.
 	con, err := console.New(console.Config{Auth: a.auth, Vault: a.vault, Policy: a.cfg.Policy, People: a.me, Persons: a.vault,
-		Origin: api.Origin, Insecure: a.dev, Logger: a.log})
+		Origin: api.Origin, Insecure: a.dev, Logger: a.log,
+		Officer: console.Officer{Log: a.health, AuditKey: api.AuditKey, Contain: (&contain.Containment{Vault: a.vault, Auth: a.auth}).Do}})
 	if err != nil {
 		panic(fmt.Sprintf("console templates: %v", err)) // embedded: a build mistake
 	}

@@ -50,6 +50,7 @@ type Auth interface {
 	Authenticate(ctx context.Context, token, origin, userAgent string) (identity.Actor, error)
 	Logout(ctx context.Context, token string) error
 	StepUpTOTP(ctx context.Context, token, code, purpose, origin, userAgent string) error
+	officerAuth
 }
 
 // Vault is what the console needs of the vault: one person at a time,
@@ -61,6 +62,7 @@ type Vault interface {
 	Alerts(ctx context.Context, a identity.Actor, after int64, limit int) ([]guard.Alert, error)
 	Unlock(ctx context.Context, a identity.Actor, id, reason string) error
 	Budgets(ctx context.Context, a identity.Actor) ([]guard.Budget, error)
+	officerVault
 }
 
 // Config wires a Console. Auth, Vault and Policy are required.
@@ -71,6 +73,8 @@ type Config struct {
 	// People and Persons serve the people's portal (PortalHandler).
 	People  People
 	Persons Persons
+	// Officer serves the security officer's and the incident pages.
+	Officer Officer
 	// Origin returns a request's client address, as the API sees it
 	// (trusted proxies).
 	Origin func(*http.Request) string
@@ -141,6 +145,7 @@ func (k *Console) Handler() http.Handler {
 	mux.HandleFunc("POST "+Prefix+"signout", k.signout)
 	k.keyRoutes(mux)
 	k.stepUpRoutes(mux)
+	k.officerRoutes(mux)
 	mux.HandleFunc(Prefix, func(w http.ResponseWriter, r *http.Request) {
 		k.render(w, r, http.StatusNotFound, "error", page{Message: msgNoPage})
 	})

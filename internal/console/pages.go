@@ -55,6 +55,9 @@ type page struct {
 	// Reveal: the form that reveals a masked field; Revealed its answer.
 	Reveal   *revealForm
 	Revealed *revealed
+	// Off: the supervisor's, the security officer's and the incident
+	// pages (officer.go), and their navigation.
+	Off *officerPage
 	// Error page.
 	Message msg
 	Text    string // a message not in the console's words (the vault's public text)
@@ -164,6 +167,12 @@ func (k *Console) home(w http.ResponseWriter, r *http.Request) {
 		k.security(w, r, a, tok)
 		return
 	}
+	k.renderFind(w, r, a, tok, "")
+}
+
+// renderFind writes the find page with the operator's budgets, and a
+// notice (the answer to an extension request) when there is one.
+func (k *Console) renderFind(w http.ResponseWriter, r *http.Request, a identity.Actor, tok, notice string) {
 	p := k.findPage(a, tok)
 	b, err := k.c.Vault.Budgets(r.Context(), a)
 	if err != nil {
@@ -171,32 +180,8 @@ func (k *Console) home(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p.Budgets = b
+	p.Off = &officerPage{Nav: k.nav(r, a), Notice: notice}
 	k.render(w, r, http.StatusOK, "find", p)
-}
-
-// shownAlerts is how many of the latest alerts the security page shows.
-const shownAlerts = 50
-
-// security is a security officer's page: the latest alerts with their
-// evidence (audit entries), and an unlock form for the operators locked.
-// Reading them is audited (alerts.list).
-func (k *Console) security(w http.ResponseWriter, r *http.Request, a identity.Actor, tok string) {
-	var all []guard.Alert
-	for after := int64(0); ; {
-		page, err := k.c.Vault.Alerts(r.Context(), a, after, 1000)
-		if err != nil {
-			k.fail(w, r, &a, err)
-			return
-		}
-		all = append(all, page...)
-		if len(page) < 1000 {
-			break
-		}
-		after = page[len(page)-1].ID
-	}
-	all = all[max(0, len(all)-shownAlerts):]
-	slices.Reverse(all)
-	k.render(w, r, http.StatusOK, "security", page{Operator: &a, CSRF: k.csrf(tok), Alerts: all})
 }
 
 // unlock lifts an operator's lock: a security officer's act, with a
@@ -206,13 +191,13 @@ func (k *Console) unlock(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	f, err := form(r, map[string]int{"operator": 64, "reason": maxReason})
+	id, reason, err := operatorAndReason(r, "operator", "reason")
 	if err != nil {
 		k.fail(w, r, &a, err)
 		return
 	}
-	if err := k.c.Vault.Unlock(r.Context(), a, f["operator"], f["reason"]); err != nil {
-		k.fail(w, r, &a, err)
+	if err := k.c.Vault.Unlock(r.Context(), a, id, reason); err != nil {
+		k.failOff(w, r, &a, err)
 		return
 	}
 	http.Redirect(w, r, Prefix, http.StatusSeeOther)

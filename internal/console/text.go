@@ -36,7 +36,7 @@ func lang(r *http.Request) string {
 
 // words are the pages' words, by key (the templates' {{t "key"}}): each
 // part of the console keeps its own, beside its handlers.
-var words = merged(consoleWords, portalWords, revealWords, keyWords, stepUpWords)
+var words = merged(consoleWords, portalWords, revealWords, keyWords, stepUpWords, officerWords)
 
 // merged returns the union of maps, which must not share a key.
 func merged(maps ...map[string]msg) map[string]msg {

@@ -621,11 +621,15 @@ type Budget struct {
 	Window string `json:"window"`
 	Used   int    `json:"used"`
 	Limit  int    `json:"limit"`
+	// Until is when an approved extension ends (name extension, window
+	// extension: Limit is how many more people it still allows).
+	Until time.Time `json:"until,omitzero"`
 }
 
 // Budgets returns the read budgets lim sets (those it leaves at zero
 // bind nothing and are left out) as st stands at now (the guard's time
-// zone): what an operator may still read before the guard slows them.
+// zone): what an operator may still read before the guard slows them,
+// and last the approved extension in force, if any.
 func Budgets(lim *Limits, st State, now time.Time) []Budget {
 	if lim == nil {
 		return nil
@@ -633,16 +637,19 @@ func Budgets(lim *Limits, st State, now time.Time) []Budget {
 	st.roll(now)
 	var out []Budget
 	for _, b := range []Budget{
-		{"subjects", "hour", st.HourSubjects, lim.SubjectsPerHour},
-		{"subjects", "day", st.DaySubjects, lim.SubjectsPerDay},
-		{"lookups", "hour", st.HourLookups, lim.LookupsPerHour},
-		{"misses", "hour", st.HourMisses, lim.MissesPerHour},
-		{"out_of_caseload", "day", st.DayOutOfCaseload, lim.OutOfCaseloadPerDay},
-		{"out_of_unit", "day", st.DayOutOfUnit, lim.OutOfUnitPerDay},
+		{Name: "subjects", Window: "hour", Used: st.HourSubjects, Limit: lim.SubjectsPerHour},
+		{Name: "subjects", Window: "day", Used: st.DaySubjects, Limit: lim.SubjectsPerDay},
+		{Name: "lookups", Window: "hour", Used: st.HourLookups, Limit: lim.LookupsPerHour},
+		{Name: "misses", Window: "hour", Used: st.HourMisses, Limit: lim.MissesPerHour},
+		{Name: "out_of_caseload", Window: "day", Used: st.DayOutOfCaseload, Limit: lim.OutOfCaseloadPerDay},
+		{Name: "out_of_unit", Window: "day", Used: st.DayOutOfUnit, Limit: lim.OutOfUnitPerDay},
 	} {
 		if b.Limit > 0 {
 			out = append(out, b)
 		}
+	}
+	if st.ExtRemaining > 0 && now.Unix() < st.ExtUntil {
+		out = append(out, Budget{Name: "extension", Window: "extension", Limit: st.ExtRemaining, Until: time.Unix(st.ExtUntil, 0).UTC()})
 	}
 	return out
 }

@@ -713,14 +713,28 @@ func TestBudgets(t *testing.T) {
 	lim := &Limits{SubjectsPerHour: 30, SubjectsPerDay: 100, LookupsPerHour: 20}
 	now := time.Date(2026, 3, 2, 10, 30, 0, 0, time.UTC)
 	st := State{Hour: now.Unix() / 3600, Day: now.Unix() / 86400, HourSubjects: 4, DaySubjects: 12, HourLookups: 7, HourMisses: 3}
-	want := []Budget{{"subjects", "hour", 4, 30}, {"subjects", "day", 12, 100}, {"lookups", "hour", 7, 20}}
+	want := []Budget{{"subjects", "hour", 4, 30, time.Time{}}, {"subjects", "day", 12, 100, time.Time{}}, {"lookups", "hour", 7, 20, time.Time{}}}
 	if got := Budgets(lim, st, now); !slices.Equal(got, want) {
 		t.Errorf("Budgets now: %+v, want %+v", got, want)
 	}
 	later := now.Add(time.Hour)
-	want = []Budget{{"subjects", "hour", 0, 30}, {"subjects", "day", 12, 100}, {"lookups", "hour", 0, 20}}
+	want = []Budget{{"subjects", "hour", 0, 30, time.Time{}}, {"subjects", "day", 12, 100, time.Time{}}, {"lookups", "hour", 0, 20, time.Time{}}}
 	if got := Budgets(lim, st, later); !slices.Equal(got, want) {
 		t.Errorf("Budgets an hour later: %+v, want %+v", got, want)
+	}
+	// An approved extension in force is the last budget: how many more
+	// people, until when; spent or past its end, it is gone.
+	st.ExtID, st.ExtRemaining, st.ExtUntil = "ext_1", 40, now.Add(2*time.Hour).Unix()
+	ext := Budget{Name: "extension", Window: "extension", Limit: 40, Until: now.Add(2 * time.Hour)}
+	if got := Budgets(lim, st, now); len(got) != 4 || got[3] != ext {
+		t.Errorf("Budgets under an extension: %+v, want last %+v", got, ext)
+	}
+	if got := Budgets(lim, st, now.Add(2*time.Hour)); len(got) != 3 {
+		t.Errorf("Budgets once the extension ended: %+v", got)
+	}
+	st.ExtRemaining = 0
+	if got := Budgets(lim, st, now); len(got) != 3 {
+		t.Errorf("Budgets once the extension is spent: %+v", got)
 	}
 	if got := Budgets(nil, st, now); got != nil {
 		t.Errorf("Budgets without limits: %+v", got)

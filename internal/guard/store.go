@@ -79,6 +79,9 @@ type Extensions interface {
 	// request; ErrConflict if it has one already or is approved,
 	// ErrNotFound if there is none.
 	FirstApproval(ctx context.Context, id, by string) error
+	// PendingExtensions returns the requests of unit not approved yet,
+	// oldest first, at most limit.
+	PendingExtensions(ctx context.Context, unit string, limit int) ([]Extension, error)
 }
 
 // Alert is a guard alert for the security officers.

@@ -82,6 +82,17 @@ func (s *Server) requestExtension(w http.ResponseWriter, r *http.Request, a iden
 	writeJSON(w, http.StatusCreated, e)
 }
 
+// pendingExtensions serves GET /v1/extensions: the requests of the
+// supervisor's unit waiting for approval, oldest first.
+func (s *Server) pendingExtensions(w http.ResponseWriter, r *http.Request, a identity.Actor) {
+	out, err := s.Vault.PendingExtensions(r.Context(), a)
+	if err != nil {
+		s.fail(w, r, &a, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"extensions": out})
+}
+
 type approveRequest struct {
 	Code string `json:"code"`
 }

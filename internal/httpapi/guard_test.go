@@ -143,6 +143,21 @@ func TestExtensionHTTP(t *testing.T) {
 		t.Fatalf("extension %s: %v", r.Body, err)
 	}
 	approve := "/v1/extensions/" + ext.ID + "/approve"
+	// The supervisor of the unit sees it waiting; another unit's does not
+	// (a caseworker may not list: the authorization matrix).
+	pending := func(tok string) []string {
+		r := e.call(t, req{Method: "GET", Path: "/v1/extensions", Token: tok})
+		r.want(t, http.StatusOK, "")
+		var l struct{ Extensions []guard.Extension }
+		if err := json.Unmarshal(r.Body, &l); err != nil {
+			t.Fatal(err)
+		}
+		var ids []string
+		for _, x := range l.Extensions {
+			ids = append(ids, x.ID)
+		}
+		return ids
+	}
 	// Not by the requester (who lacks the permission anyway).
 	e.call(t, req{Method: "POST", Path: approve, Token: tok, Body: map[string]string{"code": e.code(t, cw, 0)}}).want(t, http.StatusForbidden, "forbidden")
 	leaTok := e.login(t, lea)
@@ -151,7 +166,16 @@ func TestExtensionHTTP(t *testing.T) {
 	// Not with a wrong code, not from another unit.
 	e.call(t, req{Method: "POST", Path: approve, Token: leaTok, Body: map[string]string{"code": e.wrongCode(t, lea)}}).want(t, http.StatusUnauthorized, "invalid_credentials")
 	e.call(t, req{Method: "POST", Path: approve, Token: maxTok, Body: map[string]string{"code": e.code(t, max, 0)}}).want(t, http.StatusForbidden, "forbidden")
+	if got := pending(leaTok); len(got) != 1 || got[0] != ext.ID {
+		t.Errorf("GET /v1/extensions for the unit's supervisor: %v, want [%s]", got, ext.ID)
+	}
+	if got := pending(maxTok); len(got) != 0 {
+		t.Errorf("GET /v1/extensions for another unit's supervisor: %v, want none", got)
+	}
 	e.call(t, req{Method: "POST", Path: approve, Token: leaTok, Body: map[string]string{"code": e.code(t, lea, 0)}}).want(t, http.StatusOK, "")
+	if got := pending(leaTok); len(got) != 0 {
+		t.Errorf("GET /v1/extensions once approved: %v, want none", got)
+	}
 	// The code was used: a second approval with it fails on the code.
 	e.call(t, req{Method: "POST", Path: approve, Token: leaTok, Body: map[string]string{"code": e.code(t, lea, 0)}}).want(t, http.StatusUnauthorized, "invalid_credentials")
 

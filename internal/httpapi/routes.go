@@ -167,6 +167,7 @@ func (s *Server) routes() []Route {
 		{Method: "PATCH", Path: "/v1/subjects/{id}", Access: perm(policy.PermUpdate), Doc: "update fields", op: s.update, audit: "update"},
 		{Method: "DELETE", Path: "/v1/subjects/{id}", Access: perm(policy.PermErase), Doc: "erase (crypto-shred)", op: s.erase, audit: "erase"},
 		{Method: "POST", Path: "/v1/extensions", Access: pur, Doc: "ask for a budget extension", op: s.requestExtension, audit: "extension.request"},
+		{Method: "GET", Path: "/v1/extensions", Access: perm(policy.PermSupervise), Doc: "the extension requests of one's unit waiting for approval, oldest first", op: s.pendingExtensions, audit: "extension.list"},
 		{Method: "POST", Path: "/v1/extensions/{id}/approve", Access: perm(policy.PermSupervise), Doc: "approve an extension", op: s.approveExtension, audit: "extension.approve"},
 		{Method: "GET", Path: "/v1/consents/{id}", Access: pur, Doc: "one's consent request: pending, approved, denied, expired or used", op: s.consentStatus, audit: "consent.status"},
 		{Method: "GET", Path: "/v1/me/consents", Access: you, Doc: "the consent requests waiting for one's decision", me: s.asPerson(s.myConsents)},

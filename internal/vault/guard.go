@@ -387,6 +387,36 @@ func (v *Vault) ApproveExtension(ctx context.Context, a identity.Actor, id strin
 	return e, nil
 }
 
+// MaxPendingExtensions is how many waiting requests PendingExtensions
+// returns at most.
+const MaxPendingExtensions = 200
+
+// PendingExtensions returns the extension requests of a's unit waiting
+// for approval, oldest first (at most MaxPendingExtensions): a
+// supervisor's list, audited (extension.list).
+func (v *Vault) PendingExtensions(ctx context.Context, a identity.Actor) ([]guard.Extension, error) {
+	entry := audit.Entry{Actor: a.ID, Action: "extension.list", Origin: a.Origin}
+	if err := v.can(a, policy.PermSupervise); err != nil {
+		return nil, v.deny(ctx, a, entry, err)
+	}
+	out, err := update(ctx, v.store, func(ctx context.Context, tx store.Tx) ([]guard.Extension, error) {
+		out, err := tx.PendingExtensions(ctx, a.Unit, MaxPendingExtensions)
+		if err != nil {
+			return nil, err
+		}
+		e := entry
+		e.Time, e.Decision = v.now().UTC(), "allow"
+		return out, tx.AppendAudit(ctx, &e)
+	})
+	if err != nil {
+		return nil, unavailable(err)
+	}
+	if out == nil {
+		out = []guard.Extension{}
+	}
+	return out, nil
+}
+
 // established refuses an approver whose account is newer than
 // Guard.ApproverMinAge: created, enabled or given its role within that
 // time. Both persons of a two-person rule minted by one hand would

@@ -1041,6 +1041,25 @@ func (t *tx) FirstApproval(ctx context.Context, id, by string) error {
 	return nil
 }
 
+func (t *tx) PendingExtensions(ctx context.Context, unit string, limit int) ([]guard.Extension, error) {
+	rows, err := t.q.Query(ctx, `SELECT id, operator, unit, subjects, hours, reason, created, first_approver FROM extensions WHERE unit = $1 AND approved_by = '' ORDER BY created, id LIMIT $2`, unit, limit)
+	if err != nil {
+		return nil, fmt.Errorf("pending extensions: %w", err)
+	}
+	defer rows.Close()
+	var out []guard.Extension
+	for rows.Next() {
+		var e guard.Extension
+		var created, subjects, hours int64
+		if err := rows.Scan(&e.ID, &e.Operator, &e.Unit, &subjects, &hours, &e.Reason, &created, &e.FirstApprover); err != nil {
+			return nil, fmt.Errorf("pending extensions: %w", err)
+		}
+		e.Subjects, e.Hours, e.Created = int(subjects), int(hours), fromMicros(created)
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
 func (t *tx) ApproveExtension(ctx context.Context, id, by string, at time.Time) error {
 	n, err := t.exec(ctx, "approve extension", `UPDATE extensions SET approved_by = $1, approved_at = $2 WHERE id = $3 AND approved_by = ''`, by, micros(at), id)
 	if err != nil {

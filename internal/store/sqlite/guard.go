@@ -333,6 +333,25 @@ func (t *tx) FirstApproval(ctx context.Context, id, by string) error {
 	return nil
 }
 
+func (t *tx) PendingExtensions(ctx context.Context, unit string, limit int) ([]guard.Extension, error) {
+	rows, err := t.rows(ctx, "pendingExtensions", unit, limit)
+	if err != nil {
+		return nil, fmt.Errorf("pending extensions: %w", err)
+	}
+	defer rows.Close()
+	var out []guard.Extension
+	for rows.Next() {
+		var e guard.Extension
+		var created int64
+		if err := rows.Scan(&e.ID, &e.Operator, &e.Unit, &e.Subjects, &e.Hours, &e.Reason, &created, &e.FirstApprover); err != nil {
+			return nil, fmt.Errorf("pending extensions: %w", err)
+		}
+		e.Created = fromMicros(created)
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
 func (t *tx) ApproveExtension(ctx context.Context, id, by string, at time.Time) error {
 	res, err := t.exec(ctx, "approveExtension", by, micros(at), id)
 	if err != nil {

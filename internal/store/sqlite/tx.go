@@ -86,6 +86,7 @@ var queries = map[string]string{
 	"getExtension":      `SELECT id, operator, unit, subjects, hours, reason, created, approved_by, approved_at, first_approver FROM extensions WHERE id = ?`,
 	"firstApproval":     `UPDATE extensions SET first_approver = ? WHERE id = ? AND first_approver = '' AND approved_by = ''`,
 	"approveExtension":  `UPDATE extensions SET approved_by = ?, approved_at = ? WHERE id = ? AND approved_by = ''`,
+	"pendingExtensions": `SELECT id, operator, unit, subjects, hours, reason, created, first_approver FROM extensions WHERE unit = ? AND approved_by = '' ORDER BY created, id LIMIT ?`,
 	"putWebAuthn":       `INSERT INTO webauthn_credentials (id, operator, name, credential, sign_count, created) VALUES (?, ?, ?, ?, ?, ?)`,
 	"webAuthnOf":        `SELECT id, operator, name, credential, sign_count, created, last_used FROM webauthn_credentials WHERE operator = ? ORDER BY created, id`,
 	"updateWebAuthn":    `UPDATE webauthn_credentials SET credential = ?, sign_count = ?, last_used = ? WHERE id = ?`,

@@ -119,7 +119,43 @@ func guards(t *testing.T, s store.Store) {
 	if err := s.Update(ctx, func(ctx context.Context, tx store.Tx) error { return tx.PutExtension(ctx, e) }); !errors.Is(err, store.ErrConflict) {
 		t.Errorf("duplicate extension: %v", err)
 	}
+	// Pending in their unit, oldest first: ext_1 and a later one; neither
+	// another unit's nor, once approved, ext_0.
+	for _, x := range []*guard.Extension{
+		{ID: "ext_2", Operator: "op_6", Unit: "u1", Subjects: 20, Hours: 2, Reason: "relance", Created: t0.Add(time.Second)},
+		{ID: "ext_3", Operator: "op_7", Unit: "u2", Subjects: 20, Hours: 2, Reason: "other unit", Created: t0},
+		{ID: "ext_0", Operator: "op_8", Unit: "u1", Subjects: 20, Hours: 2, Reason: "approved", Created: t0.Add(-time.Hour)},
+	} {
+		update(t, s, func(ctx context.Context, tx store.Tx) error { return tx.PutExtension(ctx, x) })
+	}
+	update(t, s, func(ctx context.Context, tx store.Tx) error { return tx.ApproveExtension(ctx, "ext_0", "op_2", t0) })
+	pending := func(unit string, limit int) []string {
+		var ids []string
+		s.View(ctx, func(ctx context.Context, tx store.Tx) error {
+			l, err := tx.PendingExtensions(ctx, unit, limit)
+			if err != nil {
+				t.Errorf("PendingExtensions(%q): %v", unit, err)
+			}
+			for _, x := range l {
+				ids = append(ids, x.ID)
+				if x.ID == "ext_1" && (x.Operator != "op_1" || x.Subjects != 500 || x.Hours != 8 || x.Reason != "mailing" || !x.Created.Equal(t0) || x.FirstApprover != "op_4") {
+					t.Errorf("PendingExtensions: ext_1 = %+v", x)
+				}
+			}
+			return nil
+		})
+		return ids
+	}
 	update(t, s, func(ctx context.Context, tx store.Tx) error { return tx.FirstApproval(ctx, "ext_1", "op_4") })
+	if got := pending("u1", 10); !slices.Equal(got, []string{"ext_1", "ext_2"}) {
+		t.Errorf("PendingExtensions(u1) = %v, want [ext_1 ext_2]", got)
+	}
+	if got := pending("u1", 1); !slices.Equal(got, []string{"ext_1"}) {
+		t.Errorf("PendingExtensions(u1, 1) = %v, want [ext_1]", got)
+	}
+	if got := pending("u9", 10); len(got) != 0 {
+		t.Errorf("PendingExtensions(u9) = %v, want none", got)
+	}
 	if err := s.Update(ctx, func(ctx context.Context, tx store.Tx) error { return tx.FirstApproval(ctx, "ext_1", "op_5") }); !errors.Is(err, store.ErrConflict) {
 		t.Errorf("a second first approval: %v, want ErrConflict", err)
 	}
@@ -129,6 +165,9 @@ func guards(t *testing.T, s store.Store) {
 	update(t, s, func(ctx context.Context, tx store.Tx) error {
 		return tx.ApproveExtension(ctx, "ext_1", "op_2", t0.Add(time.Minute))
 	})
+	if got := pending("u1", 10); !slices.Equal(got, []string{"ext_2"}) {
+		t.Errorf("PendingExtensions(u1) after approving ext_1 = %v, want [ext_2]", got)
+	}
 	if err := s.Update(ctx, func(ctx context.Context, tx store.Tx) error { return tx.ApproveExtension(ctx, "ext_1", "op_3", t0) }); !errors.Is(err, store.ErrConflict) {
 		t.Errorf("second approval: %v, want ErrConflict", err)
 	}
