@@ -34,8 +34,8 @@ func TestDemo(t *testing.T) {
 		t.Errorf("Source = %q, want %q", cfg.Source, "built-in demo")
 	}
 	pol := cfg.Policy
-	if len(pol.Fields) != 11 || len(pol.Purposes) != 10 || len(pol.Roles) != 10 {
-		t.Fatalf("demo has %d fields, %d purposes, %d roles; want 11, 10, 10", len(pol.Fields), len(pol.Purposes), len(pol.Roles))
+	if len(pol.Fields) != 11 || len(pol.Purposes) != 11 || len(pol.Roles) != 10 {
+		t.Fatalf("demo has %d fields, %d purposes, %d roles; want 11, 11, 10", len(pol.Fields), len(pol.Purposes), len(pol.Roles))
 	}
 
 	fields := []struct {
@@ -116,7 +116,7 @@ func TestDemo(t *testing.T) {
 	}
 
 	roles := map[string][2]string{
-		"caseworker":       {"case-handling directory case-update", "lookup create update"},
+		"caseworker":       {"case-handling directory case-update identity-check", "lookup create update"},
 		"hr-officer":       {"payroll workplace-adjustment directory hr-records occupational-health", "lookup create update erase import"},
 		"support":          {"support-call directory", "lookup"},
 		"security-officer": {"", "security seal incidents"},
