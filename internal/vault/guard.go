@@ -126,8 +126,17 @@ func (v *Vault) Alerts(ctx context.Context, a identity.Actor, after int64, limit
 	if limit <= 0 || limit > 1000 {
 		limit = 1000
 	}
-	out, err := update(ctx, v.store, func(ctx context.Context, tx store.Tx) ([]guard.Alert, error) {
-		out, err := tx.Alerts(ctx, after, limit)
+	return listAudited(ctx, v, entry, func(ctx context.Context, tx store.Tx) ([]guard.Alert, error) {
+		return tx.Alerts(ctx, after, limit)
+	})
+}
+
+// listAudited reads a list with fetch in the transaction that audits the
+// reading (entry, allowed): listing is an access too. The list is never
+// nil.
+func listAudited[T any](ctx context.Context, v *Vault, entry audit.Entry, fetch func(context.Context, store.Tx) ([]T, error)) ([]T, error) {
+	out, err := update(ctx, v.store, func(ctx context.Context, tx store.Tx) ([]T, error) {
+		out, err := fetch(ctx, tx)
 		if err != nil {
 			return nil, err
 		}
@@ -139,7 +148,7 @@ func (v *Vault) Alerts(ctx context.Context, a identity.Actor, after int64, limit
 		return nil, unavailable(err)
 	}
 	if out == nil {
-		out = []guard.Alert{}
+		out = []T{}
 	}
 	return out, nil
 }
@@ -399,22 +408,9 @@ func (v *Vault) PendingExtensions(ctx context.Context, a identity.Actor) ([]guar
 	if err := v.can(a, policy.PermSupervise); err != nil {
 		return nil, v.deny(ctx, a, entry, err)
 	}
-	out, err := update(ctx, v.store, func(ctx context.Context, tx store.Tx) ([]guard.Extension, error) {
-		out, err := tx.PendingExtensions(ctx, a.Unit, MaxPendingExtensions)
-		if err != nil {
-			return nil, err
-		}
-		e := entry
-		e.Time, e.Decision = v.now().UTC(), "allow"
-		return out, tx.AppendAudit(ctx, &e)
+	return listAudited(ctx, v, entry, func(ctx context.Context, tx store.Tx) ([]guard.Extension, error) {
+		return tx.PendingExtensions(ctx, a.Unit, MaxPendingExtensions)
 	})
-	if err != nil {
-		return nil, unavailable(err)
-	}
-	if out == nil {
-		out = []guard.Extension{}
-	}
-	return out, nil
 }
 
 // established refuses an approver whose account is newer than

@@ -1414,22 +1414,13 @@ func (v *Vault) AuditEntries(ctx context.Context, a identity.Actor, from, to int
 	if from < 1 || to <= from {
 		return nil, invalid("want 1 ≤ from < to")
 	}
-	out, err := update(ctx, v.store, func(ctx context.Context, tx store.Tx) ([]audit.Entry, error) {
+	return listAudited(ctx, v, entry, func(ctx context.Context, tx store.Tx) ([]audit.Entry, error) {
 		out, err := tx.AuditEntries(ctx, from, to, MaxAuditPage)
 		if err != nil {
 			return nil, err
 		}
-		if err := v.openReasons(ctx, tx, out); err != nil {
-			return nil, err
-		}
-		e := entry
-		e.Time, e.Decision = v.now().UTC(), "allow"
-		return out, tx.AppendAudit(ctx, &e)
+		return out, v.openReasons(ctx, tx, out)
 	})
-	if err != nil {
-		return nil, unavailable(err)
-	}
-	return out, nil
 }
 
 // Refused audits a request of an authenticated operator that was refused
