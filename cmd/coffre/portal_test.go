@@ -224,4 +224,21 @@ func TestPortalInBrowser(t *testing.T) {
 	if shown := b.text(); !strings.Contains(shown, "verification phrase") || !strings.Contains(shown, "Sign out") || !strings.Contains(shown, "support-call") {
 		t.Errorf("the person's page after the provider's sign-in:\n%s", shown)
 	}
+
+	// The pages seen once above in one language, in the other: signed
+	// out in French, the provider's sign-in in French, the code form in
+	// English.
+	b.open("/portal/?lang=fr")
+	b.submit("portal signed out fr", "header form")
+	b.check("portal signed out fr", "Se déconnecter")
+	m.QueueUser(&mockoidc.MockUser{Subject: "p1", Email: p.Fields["email_pro"], EmailVerified: true})
+	b.open("/portal/?lang=fr")
+	b.click("portal oidc fr", `main a[href="/portal/oidc/start"]`)
+	b.check("portal oidc signed in fr", "Vos données")
+	b.click("portal oidc continue fr", `main a[href="/portal/"]`)
+	b.submit("portal signed out again", "header form")
+	b.open("/portal/?lang=en")
+	b.fill("contact", p.Fields["email_pro"])
+	b.submit("portal code en", "main form")
+	b.check("portal code en", "Your data")
 }
