@@ -242,8 +242,12 @@ func TestPortalProof(t *testing.T) {
 		{"a proof hash dropped", func(h *auditlog.History) string { h.Entries[at].Proof = h.Entries[at].Proof[1:]; return key }, nil, "inclusion proof"},
 		{"the index chain", func(h *auditlog.History) string { h.Entries[at].Previous++; return key }, nil, "signed index"},
 		{"the signature", func(h *auditlog.History) string {
-			i := strings.LastIndex(h.Checkpoint, " ") + 10
-			h.Checkpoint = h.Checkpoint[:i] + string(h.Checkpoint[i]^1) + h.Checkpoint[i+1:]
+			i := strings.LastIndex(h.Checkpoint, " ") + 10 // within the signature's base64
+			c := "A"                                       // another base64 character
+			if h.Checkpoint[i] == 'A' {
+				c = "B"
+			}
+			h.Checkpoint = h.Checkpoint[:i] + c + h.Checkpoint[i+1:]
 			return key
 		}, nil, "signature"},
 		{"the size signed", func(h *auditlog.History) string {
