@@ -6,6 +6,7 @@ import (
 	"io"
 	iofs "io/fs"
 
+	"github.com/coffre/coffre/internal/bench"
 	"github.com/coffre/coffre/internal/seal"
 )
 
@@ -17,8 +18,16 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.StringVar(&o.guard, "guard", "on", "`mode` of the guard, for benchmarks only: on, off, or bench (every check runs, no limit binds)")
 	integrator := fs.Bool("integrator", true, "run the audit integrator (benchmarks only: --integrator=false measures the core without checkpoints)")
 	notices := fs.Bool("notices", true, "queue a notice to the person at each access (benchmarks only: --notices=false measures reads without them)")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the server to this `file` until it stops (profiling only)")
 	if err := parse(fs, args); err != nil {
 		return err
+	}
+	if *cpuProfile != "" {
+		stop, err := bench.StartCPUProfile(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer stop()
 	}
 	o.noNotices = !*notices
 	if o.guard != "on" && o.guard != "off" && o.guard != "bench" {
