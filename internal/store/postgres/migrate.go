@@ -125,6 +125,12 @@ func noTimeouts(ctx context.Context, conn *pgx.Conn) error {
 	return nil
 }
 
+// Migrations lists this binary's migrations, in order.
+func Migrations() []Migration {
+	ms, _ := all() // the embedded files: Glob fails only on a bad pattern
+	return ms
+}
+
 // all lists this binary's migrations, in order.
 func all() ([]Migration, error) {
 	names, err := fs.Glob(migrations, "migrations/*.sql")
