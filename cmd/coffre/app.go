@@ -198,9 +198,7 @@ func openStore(ctx context.Context, cfg *config.Config, ids *subjectid.Codec, o 
 		}
 		return st, nil
 	}
-	pg := cfg.Postgres
-	st, err := postgres.Open(ctx, cfg.Store, postgres.Options{IDs: ids, Logger: log, NoMigrate: manual,
-		MaxConns: int32(pg.MaxConns), MinConns: int32(pg.MinConns), StatementTimeout: pg.StatementTimeout, LockTimeout: pg.LockTimeout})
+	st, err := postgres.Open(ctx, cfg.Store, pgOptions(cfg, ids, log))
 	switch {
 	case errors.Is(err, postgres.ErrPendingMigrations):
 		return nil, refusePending(-1, o)
@@ -208,6 +206,14 @@ func openStore(ctx context.Context, cfg *config.Config, ids *subjectid.Codec, o 
 		return nil, &usageError{msg: err.Error(), hint: "check the store URL (store: postgres://USER@HOST:PORT/DB) and that the server is up"}
 	}
 	return st, nil
+}
+
+// pgOptions are the PostgreSQL store's options from the configuration:
+// store_migrate and the postgres key.
+func pgOptions(cfg *config.Config, ids *subjectid.Codec, log *slog.Logger) postgres.Options {
+	pg := cfg.Postgres
+	return postgres.Options{IDs: ids, Logger: log, NoMigrate: cfg.StoreMigrate == config.MigrateManual,
+		MaxConns: int32(pg.MaxConns), MinConns: int32(pg.MinConns), StatementTimeout: pg.StatementTimeout, LockTimeout: pg.LockTimeout}
 }
 
 // refusePending is the refusal of a store with n (-1: some) pending

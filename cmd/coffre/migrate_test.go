@@ -5,9 +5,11 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/coffre/coffre/internal/config"
 	"github.com/coffre/coffre/internal/store/postgres"
 	"github.com/coffre/coffre/internal/store/postgres/pgtest"
 )
@@ -62,5 +64,32 @@ func TestMigrateOnPostgres(t *testing.T) {
 	code, stdout, stderr = runCLI(t, "import", "--dev", "--data", dir, "--store", pg, "testdata/people.csv")
 	if code != 1 || !strings.Contains(stdout, "imported 2 records, 4 rows rejected") {
 		t.Fatalf("import after migrate, manual = %d, %q, %q", code, stdout, stderr)
+	}
+}
+
+// TestPostgresOptionsFromConfig: the postgres key and store_migrate, set
+// through their COFFRE_* variables, reach the PostgreSQL store's options;
+// the defaults give 5 s and 2 s timeouts, pgxpool's pool size, and
+// migrations at start.
+func TestPostgresOptionsFromConfig(t *testing.T) {
+	cfg, err := config.Demo([]string{"COFFRE_STORE=postgres://coffre@db/coffre"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := pgOptions(cfg, nil, nil)
+	if want := (postgres.Options{StatementTimeout: 5 * time.Second, LockTimeout: 2 * time.Second}); got != want {
+		t.Errorf("defaults: %+v, want %+v", got, want)
+	}
+	cfg, err = config.Demo([]string{"COFFRE_STORE=postgres://coffre@db/coffre", "COFFRE_STORE_MIGRATE=manual",
+		"COFFRE_POSTGRES_STATEMENT_TIMEOUT=750ms", "COFFRE_POSTGRES_LOCK_TIMEOUT=0", "COFFRE_POSTGRES_MAX_CONNS=64", "COFFRE_POSTGRES_MIN_CONNS=8"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got = pgOptions(cfg, nil, nil)
+	if want := (postgres.Options{StatementTimeout: 750 * time.Millisecond, MaxConns: 64, MinConns: 8, NoMigrate: true}); got != want {
+		t.Errorf("from the environment: %+v, want %+v", got, want)
+	}
+	if _, err := config.Demo([]string{"COFFRE_POSTGRES_MAX_CONNS=0"}); err == nil || !strings.Contains(err.Error(), "COFFRE_POSTGRES_MAX_CONNS: must be between 1 and 1000, got 0") {
+		t.Errorf("max_conns 0: %v, want refused", err)
 	}
 }
