@@ -12,6 +12,13 @@
 // function. A group that fails with a serialization failure or a
 // deadlock runs again from the start; store.Store allows both. A function
 // that panics fails alone, with store.ErrPanic, and is not run again.
+//
+// Open applies the schema migrations the database lacks, under an
+// advisory lock so that servers starting together apply each once (see
+// Migrate), or with Options.NoMigrate refuses a database that lacks some.
+// Every pooled connection starts with the statement and lock timeouts of
+// Options, so that a query or lock wait that would hang a request fails,
+// with store.ErrUnavailable and ErrTimeout, instead.
 package postgres
 
 import (
