@@ -32,6 +32,7 @@ import (
 	"github.com/coffre/coffre/internal/metrics"
 	"github.com/coffre/coffre/internal/pace"
 	"github.com/coffre/coffre/internal/partner"
+	"github.com/coffre/coffre/internal/public"
 	"github.com/coffre/coffre/internal/reindex"
 	"github.com/coffre/coffre/internal/rights"
 	"github.com/coffre/coffre/internal/rootkey"
@@ -175,21 +176,67 @@ func loadConfig(o appOptions) (*config.Config, error) {
 	}
 }
 
-// openStore opens the store cfg.Store names (config checked its form);
-// ids is the keyring's subject-id codec.
-func openStore(ctx context.Context, name string, ids *subjectid.Codec, o appOptions, log *slog.Logger) (store.Store, error) {
-	if path, ok := strings.CutPrefix(name, "sqlite:"); ok {
+// openStore opens the store cfg.Store names (config checked its form),
+// with its settings: with store_migrate: manual it refuses a store that
+// has pending migrations (see refusePending) rather than apply them; ids
+// is the keyring's subject-id codec.
+func openStore(ctx context.Context, cfg *config.Config, ids *subjectid.Codec, o appOptions, log *slog.Logger) (store.Store, error) {
+	manual := cfg.StoreMigrate == config.MigrateManual
+	if path, ok := strings.CutPrefix(cfg.Store, "sqlite:"); ok {
+		if manual {
+			p, err := sqlite.Pending(ctx, path)
+			if err != nil {
+				return nil, err
+			}
+			if err := refusePending(len(p), o); err != nil {
+				return nil, err
+			}
+		}
 		st, err := sqlite.Open(ctx, path, sqlite.Options{IDs: ids, Durability: o.durability, WriterCacheKiB: o.bulkCache, Logger: log})
 		if err != nil {
 			return nil, err
 		}
 		return st, nil
 	}
-	st, err := postgres.Open(ctx, name, postgres.Options{IDs: ids, Logger: log})
-	if err != nil {
+	st, err := postgres.Open(ctx, cfg.Store, pgOptions(cfg, ids, log))
+	switch {
+	case errors.Is(err, postgres.ErrPendingMigrations):
+		return nil, refusePending(-1, o)
+	case errors.Is(err, postgres.ErrNewerSchema):
+		return nil, public.WrapWithMessage(err, "the database was migrated by a newer Coffre").
+			WithHint("run the newer version (a binary never serves a schema it does not know), or restore a backup taken before the upgrade")
+	case err != nil:
 		return nil, &usageError{msg: err.Error(), hint: "check the store URL (store: postgres://USER@HOST:PORT/DB) and that the server is up"}
 	}
 	return st, nil
+}
+
+// pgOptions are the PostgreSQL store's options from the configuration:
+// store_migrate and the postgres key.
+func pgOptions(cfg *config.Config, ids *subjectid.Codec, log *slog.Logger) postgres.Options {
+	pg := cfg.Postgres
+	return postgres.Options{IDs: ids, Logger: log, NoMigrate: cfg.StoreMigrate == config.MigrateManual,
+		MaxConns: int32(pg.MaxConns), MinConns: int32(pg.MinConns), StatementTimeout: pg.StatementTimeout, LockTimeout: pg.LockTimeout}
+}
+
+// refusePending is the refusal of a store with n (-1: some) pending
+// migrations under store_migrate: manual, or nil when n is 0.
+func refusePending(n int, o appOptions) error {
+	if n == 0 {
+		return nil
+	}
+	what := "pending schema migrations"
+	if n > 0 {
+		what = fmt.Sprintf("%d pending schema migrations", n)
+	}
+	where := ""
+	if o.configPath != "" {
+		where = " --config " + o.configPath
+	} else if o.dev {
+		where = " --dev"
+	}
+	return public.Errorf(errPendingMigrations, "the store has %s, and store_migrate is manual: nothing was started", what).
+		WithHint("list them with 'coffre migrate" + where + " --dry-run', apply them with 'coffre migrate" + where + "', then start again")
 }
 
 // newLogger is the server's logger on stderr: identical warnings and
@@ -258,7 +305,7 @@ func buildApp(ctx context.Context, cfg *config.Config, keys *keyset.Set, o appOp
 	if err := keys.Check(); err != nil {
 		return nil, err
 	}
-	raw, err := openStore(ctx, cfg.Store, keys.Ring.SubjectIDs(), o, log)
+	raw, err := openStore(ctx, cfg, keys.Ring.SubjectIDs(), o, log)
 	if err != nil {
 		return nil, err
 	}
@@ -378,7 +425,7 @@ func openStoreOnly(ctx context.Context, cfg *config.Config, o appOptions, log *s
 	if err != nil {
 		return nil, err
 	}
-	return openStore(ctx, cfg.Store, ids, o, log)
+	return openStore(ctx, cfg, ids, o, log)
 }
 
 func (a *app) close() error {

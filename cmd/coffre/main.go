@@ -14,6 +14,7 @@
 //	coffre audit verify                   recompute the audit log's Merkle tree, check every checkpoint
 //	coffre audit checkpoint               print the latest signed checkpoint
 //	coffre audit key                      print the checkpoint verifier key
+//	coffre migrate [--dry-run]             apply the store's pending schema migrations, or list them
 //	coffre backup --to FILE --recipient K  write an age-encrypted snapshot and, apart, its data keys
 //	coffre restore --from FILE --keys F   restore a backup into an empty store, verify the audit log
 //	coffre import FILE                    bulk-create subjects from CSV or JSON lines
@@ -78,6 +79,7 @@ func commands() []command {
 		{"canary", "plant canary subjects (plant, find)", runCanary},
 		{"partner", "register partner organisations and rotate their credentials (add, rotate)", runPartner},
 		{"audit", "verify the audit log, print its checkpoint or public key, a subject's history, or check one (verify, checkpoint, key, history, verify-subject)", runAudit},
+		{"migrate", "apply the store's pending schema migrations, or list them (--dry-run)", runMigrate},
 		{"backup", "write an encrypted snapshot of the SQLite store and, apart, its data keys", runBackup},
 		{"restore", "restore a backup into an empty store and verify its audit log", runRestore},
 		{"import", "bulk-create subjects from a CSV or JSON-lines file", runImport},

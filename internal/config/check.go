@@ -31,7 +31,14 @@ import (
 // tag, in the order unknown-key hints list them; the options are those of
 // [parser.bind] and [named].
 type file struct {
-	Store       leaf         `key:"store"`
+	Store        leaf `key:"store"`
+	StoreMigrate leaf `key:"store_migrate"`
+	Postgres     struct {
+		StatementTimeout leaf `key:"statement_timeout"`
+		LockTimeout      leaf `key:"lock_timeout"`
+		MaxConns         leaf `key:"max_conns"`
+		MinConns         leaf `key:"min_conns"`
+	} `key:"postgres"`
 	Listen      leaf         `key:"listen"`
 	DataDir     leaf         `key:"data_dir"`
 	RootKeyFile leaf         `key:"root_key_file"`
@@ -417,6 +424,14 @@ func (p *parser) settings(f *file) *Config {
 	dir := strings.TrimRight(c.DataDir, "/")
 	c.Store, c.RootKeyFile = "sqlite:"+dir+"/coffre.db", dir+"/root.key"
 	set(p, f.Store, read[string], &c.Store, checkStore)
+	c.StoreMigrate = MigrateAuto
+	set(p, f.StoreMigrate, read[string], &c.StoreMigrate, func(s string) string {
+		if s != MigrateAuto && s != MigrateManual {
+			return fmt.Sprintf("want %s (each start applies the pending migrations) or %s (coffre migrate applies them; a start refuses a store that has some), got %s", MigrateAuto, MigrateManual, short(s))
+		}
+		return ""
+	})
+	c.Postgres = p.postgres(f)
 	set(p, f.Listen, read[string], &c.Listen, func(s string) string {
 		_, _, msg := splitListen(s, 0, "127.0.0.1:8080", "")
 		return msg
@@ -1258,4 +1273,32 @@ func suggestion(s string, options []string) string {
 		return ""
 	}
 	return fmt.Sprintf(" (did you mean %q?)", best)
+}
+
+// postgres reads the postgres key: the PostgreSQL store's timeouts and
+// connection pool.
+func (p *parser) postgres(f *file) Postgres {
+	pf := f.Postgres
+	pg := Postgres{StatementTimeout: defaultStatementTimeout, LockTimeout: defaultLockTimeout}
+	// 0 is a duration too (off), and the one Go writes without a unit.
+	for _, d := range []struct {
+		l        leaf
+		dst      *time.Duration
+		min, max time.Duration
+	}{
+		{pf.StatementTimeout, &pg.StatementTimeout, minStatementTimeout, maxStoreTimeout},
+		{pf.LockTimeout, &pg.LockTimeout, minLockTimeout, maxStoreTimeout},
+	} {
+		if rn := deref(d.l.n); rn.ShortTag() == "!!int" && rn.Value == "0" {
+			*d.dst = 0
+			continue
+		}
+		set(p, d.l, dur, d.dst, between(d.min, d.max, true, "must be 0 (off) or between %s and %s, got %s"))
+	}
+	maxOK := set(p, pf.MaxConns, read[int], &pg.MaxConns, between(1, maxMaxConns, false, "must be between %d and %d, got %d"))
+	minOK := set(p, pf.MinConns, read[int], &pg.MinConns, between(0, maxMaxConns, false, "must be between %d and %d, got %d"))
+	if maxOK && minOK && pf.MinConns.set() && pg.MinConns > cmp.Or(pg.MaxConns, defaultMaxConns()) {
+		p.bad(pf.MinConns, "must be at most postgres.max_conns (%d), got %d", cmp.Or(pg.MaxConns, defaultMaxConns()), pg.MinConns)
+	}
+	return pg
 }

@@ -9,6 +9,8 @@
 // the matching [Config] field:
 //
 //	store: sqlite:./coffre-data/coffre.db   # or postgres://user@host/db
+//	store_migrate: auto     # or manual: only coffre migrate changes the schema
+//	postgres: {statement_timeout: 5s, lock_timeout: 2s, max_conns: 16, min_conns: 0}   # the PostgreSQL store only
 //	listen: 127.0.0.1:8080
 //	data_dir: ./coffre-data
 //	root_key_file: ./coffre-data/root.key   # dev/demo: root key in a 0600 file
@@ -124,6 +126,7 @@ import (
 	"net/netip"
 	"os"
 	"regexp"
+	"runtime"
 	"strings"
 	"sync"
 	"time"
@@ -147,6 +150,14 @@ type Config struct {
 	// Store names the record store: "sqlite:PATH", or a "postgres://" or
 	// "postgresql://" URL. Default "sqlite:" + DataDir + "/coffre.db".
 	Store string
+	// StoreMigrate is store_migrate: [MigrateAuto] (default) applies the
+	// store's pending schema migrations whenever a command opens it;
+	// [MigrateManual] leaves them to `coffre migrate`, and every other
+	// command, coffre serve first, refuses a store that has pending ones.
+	StoreMigrate string
+	// Postgres tunes the PostgreSQL store (the postgres key); the SQLite
+	// store ignores it.
+	Postgres Postgres
 	// Listen is the HTTP listen address, as host:port. Default
 	// "127.0.0.1:8080".
 	Listen string
@@ -231,6 +242,34 @@ type Config struct {
 	Policy *policy.Policy
 	// Guard configures budgets and detectors (issue 4).
 	Guard Guard
+}
+
+// Values of store_migrate.
+const (
+	MigrateAuto   = "auto"
+	MigrateManual = "manual"
+)
+
+// Postgres tunes the PostgreSQL store: the timeouts every transaction of
+// every pooled connection runs under (set per connection, at its start,
+// so that no transaction escapes them), and the pool's size. A statement
+// or a lock wait cut by them fails as the store being unavailable (the
+// API answers 503), not as a hung request.
+type Postgres struct {
+	// StatementTimeout bounds each statement (PostgreSQL's
+	// statement_timeout): 0 (off) or between 100ms and 1h. Default 5s.
+	// Migrations run without it.
+	StatementTimeout time.Duration
+	// LockTimeout bounds each wait for a lock (lock_timeout): 0 (off) or
+	// between 10ms and 1h. Default 2s. Migrations run without it.
+	LockTimeout time.Duration
+	// MaxConns caps the connection pool of each server, 1 to 1000; mind
+	// the database's max_connections across all servers. Default (0):
+	// the larger of 4 and the number of CPUs.
+	MaxConns int
+	// MinConns is how many connections the pool keeps open when idle, 0
+	// to MaxConns. Default 0.
+	MinConns int
 }
 
 // WebAuthn names the relying party that WebAuthn credentials are registered
@@ -484,7 +523,14 @@ const (
 	defaultLockFor      = time.Hour
 	defaultPerOrigin    = 30
 	defaultCoolingOff   = 72 * time.Hour
+	// postgres
+	defaultStatementTimeout = 5 * time.Second
+	defaultLockTimeout      = 2 * time.Second
 )
+
+// defaultMaxConns is postgres.max_conns's default, pgxpool's: the larger
+// of 4 and the number of CPUs.
+func defaultMaxConns() int { return max(4, runtime.NumCPU()) }
 
 // defaultOrigins are the default [WebAuthn.Origins]: the default listen
 // address, by name and by address.
@@ -559,6 +605,11 @@ const (
 	maxDisableAfter = 3650 * 24 * time.Hour
 	maxLockFor      = 30 * 24 * time.Hour
 	maxPerOrigin    = 100_000
+	// postgres
+	minStatementTimeout = 100 * time.Millisecond
+	minLockTimeout      = 10 * time.Millisecond
+	maxStoreTimeout     = time.Hour
+	maxMaxConns         = 1000
 	// metrics.token
 	minMetricsToken = 32
 	// notices.contact_cooling_off

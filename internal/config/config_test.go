@@ -192,6 +192,8 @@ func TestValid(t *testing.T) {
 	want := Config{
 		Source:          path,
 		Store:           "postgres://coffre@db.internal:5432/coffre?sslmode=verify-full",
+		StoreMigrate:    "manual",
+		Postgres:        Postgres{StatementTimeout: 30 * time.Second, LockTimeout: 500 * time.Millisecond, MaxConns: 40, MinConns: 4},
 		Listen:          "0.0.0.0:9443",
 		DataDir:         "/var/lib/coffre",
 		RootKeyFile:     "/etc/coffre/root.key",
@@ -334,6 +336,8 @@ func TestDefaults(t *testing.T) {
 	want := Config{
 		Source:          "testdata/minimal.yaml",
 		Store:           "sqlite:./coffre-data/coffre.db",
+		StoreMigrate:    "auto",
+		Postgres:        Postgres{StatementTimeout: 5 * time.Second, LockTimeout: 2 * time.Second},
 		Listen:          "127.0.0.1:8080",
 		DataDir:         "./coffre-data",
 		RootKeyFile:     "./coffre-data/root.key",
@@ -365,6 +369,7 @@ func TestDefaults(t *testing.T) {
 		"roles: {r: {purposes: [p], mfa: ~}}\nguard: {timezone: ~, trusted_networks: ~}\n" +
 		"webauthn: {rp_id: ~, rp_name: ~, origins: ~}\nlogin: {max_failures: ~, failure_window: ~, lock_for: ~, per_origin_per_minute: ~}\n" +
 		"partners: {listen: ~, hosts: ~}\nmetrics: {listen: ~, token: ~}\n" +
+		"store_migrate: ~\npostgres: {statement_timeout: ~, lock_timeout: ~, max_conns: ~, min_conns: ~}\n" +
 		"schema:\n  - {name: x, type: text, sensitivity: identity, max_len: ~}\n"
 	cfg, err = Parse("nulls.yaml", []byte(nulls), nil)
 	if err != nil {
@@ -491,6 +496,11 @@ func TestEnvironment(t *testing.T) {
 	all := []string{
 		"PATH=/usr/bin",
 		"COFFRE_STORE=postgresql://coffre@pg/coffre",
+		"COFFRE_STORE_MIGRATE=manual",
+		"COFFRE_POSTGRES_STATEMENT_TIMEOUT=1m",
+		"COFFRE_POSTGRES_LOCK_TIMEOUT=0",
+		"COFFRE_POSTGRES_MAX_CONNS=100",
+		"COFFRE_POSTGRES_MIN_CONNS=10",
 		"COFFRE_LISTEN=:9000",
 		"COFFRE_DATA_DIR=/srv/coffre",
 		"COFFRE_ROOT_KEY_FILE=/run/secrets/root.key",
@@ -512,6 +522,8 @@ func TestEnvironment(t *testing.T) {
 	defaultLogin := Login{MaxFailures: 10, FailureWindow: 24 * time.Hour, LockFor: time.Hour, PerOrigin: 30}
 	wantAll := Config{
 		Store:           "postgresql://coffre@pg/coffre",
+		StoreMigrate:    "manual",
+		Postgres:        Postgres{StatementTimeout: time.Minute, MaxConns: 100, MinConns: 10},
 		Listen:          ":9000",
 		DataDir:         "/srv/coffre",
 		RootKeyFile:     "/run/secrets/root.key",
@@ -536,6 +548,8 @@ func TestEnvironment(t *testing.T) {
 	}
 	defaults := Config{
 		Store:           "sqlite:./coffre-data/coffre.db",
+		StoreMigrate:    "auto",
+		Postgres:        Postgres{StatementTimeout: 5 * time.Second, LockTimeout: 2 * time.Second},
 		Listen:          "127.0.0.1:8080",
 		DataDir:         "./coffre-data",
 		RootKeyFile:     "./coffre-data/root.key",

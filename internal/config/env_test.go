@@ -76,7 +76,9 @@ func TestEveryKeyHasAnOverride(t *testing.T) {
 		"break_glass_per_day": "31",
 	}
 	samples := map[string]string{
-		"store": "sqlite:/tmp/c.db", "listen": "127.0.0.1:9000", "data_dir": "/srv/coffre", "root_key_file": "/run/root.key",
+		"store": "sqlite:/tmp/c.db", "store_migrate": "manual",
+		"postgres.statement_timeout": "10s", "postgres.lock_timeout": "0", "postgres.max_conns": "32", "postgres.min_conns": "2",
+		"listen": "127.0.0.1:9000", "data_dir": "/srv/coffre", "root_key_file": "/run/root.key",
 		"sessions.idle": "31m", "sessions.absolute": "13h", "sessions.login_token": "6m", "sessions.step_up": "6m",
 		"limits.max_body_bytes": "2048", "limits.reason_max_len": "64", "limits.reason_pattern": "[A-Z]+-[0-9]+", "audit.epoch": "6m", "audit.retention": "5y",
 		"audit.witnesses": "https://w1.example/add, https://w2.example/add", "audit.max_lag": "1m",

@@ -12,6 +12,13 @@
 // function. A group that fails with a serialization failure or a
 // deadlock runs again from the start; store.Store allows both. A function
 // that panics fails alone, with store.ErrPanic, and is not run again.
+//
+// Open applies the schema migrations the database lacks, under an
+// advisory lock so that servers starting together apply each once (see
+// Migrate), or with Options.NoMigrate refuses a database that lacks some.
+// Every pooled connection starts with the statement and lock timeouts of
+// Options, so that a query or lock wait that would hang a request fails,
+// with store.ErrUnavailable and ErrTimeout, instead.
 package postgres
 
 import (
@@ -19,13 +26,10 @@ import (
 	"embed"
 	"errors"
 	"fmt"
-	"io/fs"
 	"log/slog"
-	"sort"
 	"sync"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -46,8 +50,20 @@ type Options struct {
 	// IDs makes and reads subject ids (the keyring's SubjectIDs).
 	IDs *subjectid.Codec
 	// MaxConns caps the connection pool (default: pgxpool's, the larger of
-	// 4 and the number of CPUs).
-	MaxConns int32
+	// 4 and the number of CPUs); MinConns is how many it keeps open when
+	// idle (default 0).
+	MaxConns, MinConns int32
+	// StatementTimeout and LockTimeout, when set, are PostgreSQL's
+	// statement_timeout and lock_timeout on every connection of the pool,
+	// sent when it connects, so that every transaction runs under them (0:
+	// the server's, the role's or the URL's own setting). A statement or
+	// a lock wait they cut fails with store.ErrUnavailable and ErrTimeout.
+	// Migrations run without them.
+	StatementTimeout, LockTimeout time.Duration
+	// NoMigrate makes Open refuse, with ErrPendingMigrations, a database
+	// that lacks some of this binary's migrations, instead of applying
+	// them (configuration store_migrate: manual; see Migrate).
+	NoMigrate bool
 	// Retries is how many times a transaction that failed with a
 	// serialization failure or deadlock is run again (default 5).
 	Retries int
@@ -69,7 +85,7 @@ type Store struct {
 var _ store.Store = (*Store)(nil)
 
 // Open connects to the database at url (postgres://…), creating or
-// migrating the schema.
+// migrating the schema (see Migrate), unless Options.NoMigrate.
 func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 	if opts.IDs == nil {
 		return nil, errors.New("open store: Options.IDs (the subject id codec) is required")
@@ -90,11 +106,15 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 	if opts.MaxConns > 0 {
 		cfg.MaxConns = opts.MaxConns
 	}
+	if opts.MinConns > 0 {
+		cfg.MinConns = min(opts.MinConns, cfg.MaxConns)
+	}
+	setTimeouts(cfg.ConnConfig, opts.StatementTimeout, opts.LockTimeout)
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
-	if err := migrate(ctx, pool); err != nil {
+	if err := openSchema(ctx, pool, opts); err != nil {
 		pool.Close()
 		return nil, fmt.Errorf("open store %s: %w", redact(url), err)
 	}
@@ -110,58 +130,6 @@ func redact(url string) string {
 		return "postgres://…"
 	}
 	return fmt.Sprintf("postgres://%s@%s:%d/%s", cfg.User, cfg.Host, cfg.Port, cfg.Database)
-}
-
-// migrationLock is the advisory lock that keeps two servers from
-// migrating at once.
-const migrationLock = 0x636f66667265 // "coffre"
-
-func migrate(ctx context.Context, pool *pgxpool.Pool) error {
-	conn, err := pool.Acquire(ctx)
-	if err != nil {
-		return err
-	}
-	defer conn.Release()
-	if _, err := conn.Exec(ctx, `SELECT pg_advisory_lock($1)`, int64(migrationLock)); err != nil {
-		return fmt.Errorf("migrate: %w", err)
-	}
-	defer conn.Exec(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1)`, int64(migrationLock))
-	if _, err := conn.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL)`); err != nil {
-		return fmt.Errorf("migrate: %w", err)
-	}
-	var version int
-	err = conn.QueryRow(ctx, `SELECT version FROM schema_version`).Scan(&version)
-	if errors.Is(err, pgx.ErrNoRows) {
-		_, err = conn.Exec(ctx, `INSERT INTO schema_version VALUES (0)`)
-	}
-	if err != nil {
-		return fmt.Errorf("read schema version: %w", err)
-	}
-	names, err := fs.Glob(migrations, "migrations/*.sql")
-	if err != nil {
-		return err
-	}
-	sort.Strings(names)
-	if version > len(names) {
-		return fmt.Errorf("database schema version %d is newer than this binary's %d", version, len(names))
-	}
-	for i := version; i < len(names); i++ {
-		body, err := migrations.ReadFile(names[i])
-		if err != nil {
-			return err
-		}
-		err = pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
-			if _, err := tx.Exec(ctx, string(body)); err != nil {
-				return err
-			}
-			_, err := tx.Exec(ctx, `UPDATE schema_version SET version = $1`, i+1)
-			return err
-		})
-		if err != nil {
-			return fmt.Errorf("migration %s: %w", names[i], err)
-		}
-	}
-	return nil
 }
 
 // Update runs fn in the next group commit; see the package doc.
