@@ -11,6 +11,7 @@ import (
 
 	"github.com/coffre/coffre/internal/audit"
 	"github.com/coffre/coffre/internal/store"
+	"github.com/coffre/coffre/internal/subject"
 )
 
 func openTimeouts(t *testing.T, u string, statement, lock time.Duration) *Store {
@@ -125,5 +126,46 @@ func TestLockTimeout(t *testing.T) {
 	}
 	if err := appendOne(); err != nil {
 		t.Fatalf("an append after the lock's release: %v", err)
+	}
+}
+
+// TestBulkStatementsUnbounded: an import's multi-row statements lift the
+// statement timeout for the rest of their transaction (a batch on a large
+// table outlasts a timeout sized for an access: 6,600,000 people into
+// an import stopped there at the 5 s default); other transactions keep
+// it.
+func TestBulkStatementsUnbounded(t *testing.T) {
+	s := openTimeouts(t, freshSchema(t), 300*time.Millisecond, 0)
+	ctx := context.Background()
+	show := func(st store.Tx) string {
+		var v string
+		if err := st.(*tx).q.QueryRow(ctx, `SHOW statement_timeout`).Scan(&v); err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	err := s.Update(ctx, func(ctx context.Context, st store.Tx) error {
+		if got := show(st); got != "300ms" {
+			t.Errorf("statement_timeout before the bulk statement = %q, want 300ms", got)
+		}
+		row := &subject.Row{ID: st.(*tx).ids.ID(1), Unit: "u1", DEK: []byte{1}, DEKVersion: 1, Fields: []byte{2}, Created: time.Now(), Updated: time.Now()}
+		if err := st.(subject.Bulk).PutSubjects(ctx, []*subject.Row{row}); err != nil {
+			return err
+		}
+		if got := show(st); got != "0" {
+			t.Errorf("statement_timeout after the bulk statement = %q, want 0 (off)", got)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.View(ctx, func(ctx context.Context, st store.Tx) error {
+		if got := show(st); got != "300ms" {
+			t.Errorf("statement_timeout of the next transaction = %q, want 300ms", got)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -37,6 +37,18 @@ type tx struct {
 	g     *groupState // the group commit's deferred writes; nil in a View
 }
 
+// bulk lifts the statement timeout for the rest of the transaction
+// before a multi-row statement of an import: a batch of tens of
+// thousands of rows is tens of thousands of statements' work, and on a
+// large table it outlasts a timeout sized for an access (imports run on
+// the host, not on a request's path). The lock timeout stays. It runs
+// before each such statement (one trivial statement a batch): a savepoint
+// rolled back in a group commit takes a SET LOCAL with it.
+func (t *tx) bulk(ctx context.Context) error {
+	_, err := t.exec(ctx, "bulk: no statement timeout", `SET LOCAL statement_timeout = 0`)
+	return err
+}
+
 // groupState holds what a group defers to one statement each just before
 // it commits: the audit entries it appended (numbered here, after one
 // locking read of audit_head per group) and the guard states it wrote.
@@ -270,6 +282,9 @@ func (t *tx) PutIndexes(ctx context.Context, gen uint32, hashes [][]byte, subjec
 	if len(hashes) == 0 {
 		return nil
 	}
+	if err := t.bulk(ctx); err != nil {
+		return err
+	}
 	seqs := make([]int64, len(subjects))
 	for i, id := range subjects {
 		n, ok := t.ids.Seq(id)
@@ -317,6 +332,9 @@ func (t *tx) putIndexesOneByOne(ctx context.Context, gen uint32, hashes [][]byte
 func (t *tx) PutSubjects(ctx context.Context, rows []*subject.Row) error {
 	if len(rows) == 0 {
 		return nil
+	}
+	if err := t.bulk(ctx); err != nil {
+		return err
 	}
 	var (
 		seqs, vers, created, updated []int64
