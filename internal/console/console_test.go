@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-webauthn/webauthn/webauthn"
 	"github.com/pquerna/otp/totp"
 
 	"github.com/coffre/coffre/internal/audit"
@@ -50,6 +51,7 @@ func (c *clock) Add(d time.Duration) {
 // caseworker and two people of their unit (the second with
 // <script>alert(1)</script> as a job title).
 type env struct {
+	cfg     *config.Config
 	srv     *httptest.Server
 	store   *sqlite.Store
 	keys    *envelope.Keyring
@@ -61,9 +63,11 @@ type env struct {
 	people  []synth.Person
 }
 
-func newEnv(t *testing.T) *env {
+// baseEnv is what every console test stands on: the demo's
+// configuration, a fresh keyring, a SQLite store, a clock and a vault with
+// the demo's guard and no notices; rights, if set, is the vault's.
+func baseEnv(t *testing.T, rights *vault.Rights) *env {
 	t.Helper()
-	ctx := context.Background()
 	cfg, err := config.Demo(nil)
 	if err != nil {
 		t.Fatal(err)
@@ -74,18 +78,33 @@ func newEnv(t *testing.T) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "c.db"), sqlite.Options{IDs: sqlitetest.IDs()})
+	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "c.db"), sqlite.Options{IDs: sqlitetest.IDs()})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
 	clk := &clock{t: time.Date(2026, 3, 2, 9, 0, 5, 0, time.UTC)}
 	v := vault.New(vault.Config{Store: st, Keys: keys, Policy: cfg.Policy, Now: clk.Now, Notices: &vault.Notices{Off: true},
-		Guard: &vault.Guard{Limits: cfg.Guard.Roles, Location: cfg.Guard.Location, Trusted: func(string) bool { return true }}})
-	as := &auth.Service{Store: st, Keys: keys, Params: auth.Params{Time: 1, Memory: 1024, Threads: 1}, Now: clk.Now,
-		Idle: 15 * time.Minute, Max: time.Hour, LoginTTL: 2 * time.Minute, MaxAttempts: 5,
-		RoleFactors: func(role string) []string { return cfg.Policy.Roles[role].MFA }, StepGroup: cfg.Policy.StepGroup}
-	e := &env{clock: clk, store: st, keys: keys, vault: v}
+		Guard:  &vault.Guard{Limits: cfg.Guard.Roles, Location: cfg.Guard.Location, Trusted: func(string) bool { return true }},
+		Rights: rights})
+	return &env{cfg: cfg, clock: clk, store: st, keys: keys, vault: v}
+}
+
+// authService returns an auth service over e's store and clock (cheap password
+// hashing), with wa as its WebAuthn relying party (nil: none).
+func (e *env) authService(wa *webauthn.WebAuthn) *auth.Service {
+	pol := e.cfg.Policy
+	return &auth.Service{Store: e.store, Keys: e.keys, Params: auth.Params{Time: 1, Memory: 1024, Threads: 1}, Now: e.clock.Now,
+		Idle: 15 * time.Minute, Max: time.Hour, LoginTTL: 2 * time.Minute, MaxAttempts: 5, WebAuthn: wa,
+		RoleFactors: func(role string) []string { return pol.Roles[role].MFA }, StepGroup: pol.StepGroup}
+}
+
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	ctx := context.Background()
+	e := baseEnv(t, nil)
+	v, as := e.vault, e.authService(nil)
+	var err error
 	p0 := synth.Make(4, 0)
 	if e.op, err = as.AddReadyOperator(ctx, "camille", "", "caseworker", p0.Unit); err != nil {
 		t.Fatal(err)
@@ -108,8 +127,8 @@ func newEnv(t *testing.T) *env {
 		}
 		e.people = append(e.people, p)
 	}
-	people := &me.Service{Store: st, Keys: keys, Policy: cfg.Policy, Now: clk.Now}
-	con, err := console.New(console.Config{Auth: as, Vault: v, Policy: cfg.Policy, People: people, Persons: v, Insecure: true})
+	people := &me.Service{Store: e.store, Keys: e.keys, Policy: e.cfg.Policy, Now: e.clock.Now}
+	con, err := console.New(console.Config{Auth: as, Vault: v, Policy: e.cfg.Policy, People: people, Persons: v, Insecure: true})
 	if err != nil {
 		t.Fatal(err)
 	}

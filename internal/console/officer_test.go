@@ -16,7 +16,6 @@ import (
 	"github.com/coffre/coffre/internal/audit"
 	"github.com/coffre/coffre/internal/auditlog"
 	"github.com/coffre/coffre/internal/auth"
-	"github.com/coffre/coffre/internal/config"
 	"github.com/coffre/coffre/internal/console"
 	"github.com/coffre/coffre/internal/contain"
 	"github.com/coffre/coffre/internal/store"
@@ -38,13 +37,7 @@ func newOfficerEnv(t *testing.T) *officerEnv {
 	t.Helper()
 	e := newEnv(t)
 	ctx := context.Background()
-	cfg, err := config.Demo(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	as := &auth.Service{Store: e.store, Keys: e.keys, Params: auth.Params{Time: 1, Memory: 1024, Threads: 1}, Now: e.clock.Now,
-		Idle: 15 * time.Minute, Max: time.Hour, LoginTTL: 2 * time.Minute, MaxAttempts: 5,
-		RoleFactors: func(role string) []string { return cfg.Policy.Roles[role].MFA }, StepGroup: cfg.Policy.StepGroup}
+	cfg, as := e.cfg, e.authService(nil)
 	seed := make([]byte, 32)
 	rand.Read(seed)
 	signer, err := audit.NewSigner("coffre-test", seed)

@@ -20,15 +20,10 @@ import (
 
 	"github.com/coffre/coffre/internal/audit"
 	"github.com/coffre/coffre/internal/auditlog"
-	"github.com/coffre/coffre/internal/auth"
-	"github.com/coffre/coffre/internal/config"
 	"github.com/coffre/coffre/internal/console"
-	"github.com/coffre/coffre/internal/envelope"
 	"github.com/coffre/coffre/internal/identity"
 	"github.com/coffre/coffre/internal/me"
 	"github.com/coffre/coffre/internal/store"
-	"github.com/coffre/coffre/internal/store/sqlite"
-	"github.com/coffre/coffre/internal/store/sqlite/sqlitetest"
 	"github.com/coffre/coffre/internal/synth"
 	"github.com/coffre/coffre/internal/vault"
 )
@@ -49,29 +44,10 @@ type portalEnv struct {
 func newPortalEnv(t *testing.T) *portalEnv {
 	t.Helper()
 	ctx := context.Background()
-	cfg, err := config.Demo(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	seed := make([]byte, envelope.SeedSize)
-	rand.Read(seed)
-	keys, err := envelope.NewKeyring(map[uint32][]byte{1: seed}, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "p.db"), sqlite.Options{IDs: sqlitetest.IDs()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	clk := &clock{t: time.Date(2026, 3, 2, 9, 0, 5, 0, time.UTC)}
-	v := vault.New(vault.Config{Store: st, Keys: keys, Policy: cfg.Policy, Now: clk.Now, Notices: &vault.Notices{Off: true},
-		Guard:  &vault.Guard{Limits: cfg.Guard.Roles, Location: cfg.Guard.Location, Trusted: func(string) bool { return true }},
-		Rights: &vault.Rights{HandlerRole: "dpo", RestrictedReaders: []string{"dpo"}}})
-	as := &auth.Service{Store: st, Keys: keys, Params: auth.Params{Time: 1, Memory: 1024, Threads: 1}, Now: clk.Now,
-		Idle: 15 * time.Minute, Max: time.Hour, LoginTTL: 2 * time.Minute, MaxAttempts: 5,
-		RoleFactors: func(role string) []string { return cfg.Policy.Roles[role].MFA }, StepGroup: cfg.Policy.StepGroup}
-	e := &portalEnv{env: &env{clock: clk, store: st, keys: keys, vault: v}}
+	base := baseEnv(t, &vault.Rights{HandlerRole: "dpo", RestrictedReaders: []string{"dpo"}})
+	cfg, st, keys, clk, v, as := base.cfg, base.store, base.keys, base.clock, base.vault, base.authService(nil)
+	e := &portalEnv{env: base}
+	var err error
 	p := synth.Make(5, 0)
 	if e.op, err = as.AddReadyOperator(ctx, "camille", "", "caseworker", p.Unit); err != nil {
 		t.Fatal(err)

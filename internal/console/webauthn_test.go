@@ -22,7 +22,6 @@ import (
 	"github.com/pquerna/otp/totp"
 
 	"github.com/coffre/coffre/internal/auth"
-	"github.com/coffre/coffre/internal/config"
 	"github.com/coffre/coffre/internal/console"
 )
 
@@ -39,18 +38,11 @@ const (
 func keyEnv(t *testing.T) *env {
 	t.Helper()
 	e := newEnv(t)
-	cfg, err := config.Demo(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
 	wa, err := webauthn.New(&webauthn.Config{RPID: testRPID, RPDisplayName: "Coffre", RPOrigins: []string{testRPOrigin}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	as := &auth.Service{Store: e.store, Keys: e.keys, Params: auth.Params{Time: 1, Memory: 1024, Threads: 1}, Now: e.clock.Now,
-		Idle: 15 * time.Minute, Max: time.Hour, LoginTTL: 2 * time.Minute, MaxAttempts: 5, WebAuthn: wa,
-		RoleFactors: func(role string) []string { return cfg.Policy.Roles[role].MFA }, StepGroup: cfg.Policy.StepGroup}
-	con, err := console.New(console.Config{Auth: as, Vault: e.vault, Policy: cfg.Policy, Insecure: true})
+	con, err := console.New(console.Config{Auth: e.authService(wa), Vault: e.vault, Policy: e.cfg.Policy, Insecure: true})
 	if err != nil {
 		t.Fatal(err)
 	}
