@@ -192,10 +192,10 @@
     }
   }
 
-  // The sign-in's second step: "Use my security key".
-  function wireSignIn(box) {
-    const button = document.getElementById("key-use");
-    const status = document.getElementById("key-status");
+  // wireButton shows button and runs ceremony on each click, saying in
+  // the box's status region that the key is awaited, then what went
+  // wrong if it fails.
+  function wireButton(box, button, status, ceremony) {
     button.hidden = false;
     button.addEventListener("click", async () => {
       if (!supported()) {
@@ -204,14 +204,21 @@
       }
       button.disabled = true;
       say(box, status, box.dataset.busy, "", false);
-      const fields = { csrf: box.dataset.csrf, login_token: box.dataset.loginToken };
       try {
-        const options = await post(box.dataset.begin, fields);
-        go(await assertWithKey(options, box.dataset.finish, fields));
+        await ceremony();
       } catch (err) {
         explain(box, status, err);
-        button.disabled = false;
       }
+      button.disabled = false;
+    });
+  }
+
+  // The sign-in's second step: "Use my security key".
+  function wireSignIn(box) {
+    const fields = { csrf: box.dataset.csrf, login_token: box.dataset.loginToken };
+    wireButton(box, document.getElementById("key-use"), document.getElementById("key-status"), async () => {
+      const options = await post(box.dataset.begin, fields);
+      go(await assertWithKey(options, box.dataset.finish, fields));
     });
   }
 
@@ -242,34 +249,18 @@
   // the purpose checked in the box's form (the reveal), or none (the keys
   // page, which then reloads).
   function wireStepUp(box) {
-    const button = document.getElementById("stepup-key");
     const status = document.getElementById("stepup-status");
-    button.hidden = false;
-    button.addEventListener("click", async () => {
-      if (!supported()) {
-        say(box, status, box.dataset.unsupported, box.dataset.retry, true);
+    wireButton(box, document.getElementById("stepup-key"), status, async () => {
+      const form = box.dataset.form ? document.getElementById(box.dataset.form) : null;
+      const checked = form ? form.querySelector('input[name="purpose"]:checked') : null;
+      const fields = { csrf: box.dataset.csrf, purpose: checked ? checked.value : "" };
+      const options = await post(box.dataset.begin, { csrf: box.dataset.csrf });
+      await assertWithKey(options, box.dataset.finish, fields);
+      if (box.dataset.after && box.dataset.after.startsWith("/console/")) {
+        window.location.assign(box.dataset.after);
         return;
       }
-      let purpose = "";
-      const form = box.dataset.form ? document.getElementById(box.dataset.form) : null;
-      if (form) {
-        const checked = form.querySelector('input[name="purpose"]:checked');
-        purpose = checked ? checked.value : "";
-      }
-      button.disabled = true;
-      say(box, status, box.dataset.busy, "", false);
-      try {
-        const options = await post(box.dataset.begin, { csrf: box.dataset.csrf });
-        await assertWithKey(options, box.dataset.finish, { csrf: box.dataset.csrf, purpose: purpose });
-        if (box.dataset.after && box.dataset.after.startsWith("/console/")) {
-          window.location.assign(box.dataset.after);
-          return;
-        }
-        say(box, status, box.dataset.done, "", false);
-      } catch (err) {
-        explain(box, status, err);
-      }
-      button.disabled = false;
+      say(box, status, box.dataset.done, "", false);
     });
   }
 
