@@ -55,6 +55,22 @@ type Rows interface {
 	TouchSubject(ctx context.Context, id string, day time.Time) error
 }
 
+// Stamped is an optional interface of a store's read-only transactions:
+// a row read with the stamp that [Fresh] checks it against later. An
+// access reads its subject's row this way before its write transaction,
+// beside the writer, instead of inside it.
+type Stamped interface {
+	GetSubjectStamped(ctx context.Context, id string) (*Row, uint64, error)
+}
+
+// Fresh is the optional interface of a write transaction that goes with
+// [Stamped]: whether subject id's row, read under stamp, is still
+// current in this transaction. False when the store cannot tell: the
+// caller reads the row again in the transaction.
+type Fresh interface {
+	Unchanged(id string, stamp uint64) bool
+}
+
 // Census counts the records: everyone whose data a stolen store or
 // backup holds (package impact).
 type Census interface {

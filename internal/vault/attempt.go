@@ -77,6 +77,9 @@ type attempt[T any] struct {
 	// names the entry, such as the notice and the alert of a break-glass
 	// read.
 	audited func(ctx context.Context, tx store.Tx, val T, e *audit.Entry) error
+	// pre, if set, is the subject's row read before the transaction
+	// (Vault.preRead), for find to use when it is still current.
+	pre *preread
 }
 
 // noticeMode is the notice mode of the access: notice, or its purpose's.
@@ -193,7 +196,8 @@ func runTx[T any](ctx context.Context, v *Vault, x attempt[T]) (outcome[T], erro
 				return outcome[T]{}, err
 			}
 		}
-		dk, err := v.sealReason(ctx, tx, &e, rowOf(val))
+		row := rowOf(val)
+		dk, err := v.sealReason(ctx, tx, &e, row, x.pre.key(row))
 		if err != nil {
 			return outcome[T]{}, err
 		}

@@ -24,3 +24,7 @@ func FieldNames(row *subject.Row) ([]string, error) {
 	})
 	return names, err
 }
+
+// AfterPreRead makes v call f between a read's pre-read of the subject's
+// row and its transaction.
+func AfterPreRead(v *Vault, f func()) { v.afterPreRead = f }

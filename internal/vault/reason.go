@@ -69,11 +69,12 @@ func typedReason(action string) bool {
 // that the leaf holds only its ciphertext (leaf v2, package audit): an
 // erasure of the person makes it unreadable without changing a hash.
 // row is the subject's row when the caller read it already (nil: read
-// here). A subject that has no data key (unknown, or erased), and an
-// erasure that destroys it, keep no reason (audit.DropReason). It returns the data key it opened (nil if
-// none), which the read path reuses to open the fields once the entry is
-// durable. An entry with no subject, or no typed reason, is left as it is.
-func (v *Vault) sealReason(ctx context.Context, tx subject.Rows, e *audit.Entry, row *subject.Row) (*envelope.DataKey, error) {
+// here), and known its data key when the caller opened it already (nil:
+// opened here). A subject that has no data key (unknown, or erased), and
+// an erasure that destroys it, keep no reason (audit.DropReason). It
+// returns the data key it used (nil if none), which the read path reuses
+// to open the fields once the entry is durable. An entry with no subject, or no typed reason, is left as it is.
+func (v *Vault) sealReason(ctx context.Context, tx subject.Rows, e *audit.Entry, row *subject.Row, known *envelope.DataKey) (*envelope.DataKey, error) {
 	if e.Reason == "" || e.Subject == "" || !typedReason(e.Action) {
 		return nil, nil
 	}
@@ -95,9 +96,12 @@ func (v *Vault) sealReason(ctx context.Context, tx subject.Rows, e *audit.Entry,
 		audit.DropReason(e)
 		return nil, nil
 	}
-	dk, err := v.keys.OpenDEK(row.ID, row.DEKVersion, row.DEK)
-	if err != nil {
-		return nil, fmt.Errorf("seal reason: open data key of %s: %w", row.ID, err)
+	dk := known
+	if dk == nil {
+		var err error
+		if dk, err = v.keys.OpenDEK(row.ID, row.DEKVersion, row.DEK); err != nil {
+			return nil, fmt.Errorf("seal reason: open data key of %s: %w", row.ID, err)
+		}
 	}
 	audit.SealReason(dk, e)
 	return dk, nil

@@ -86,6 +86,9 @@ type Vault struct {
 	stats        *stats.Declaration
 	statFields   []string // stats.Fields()
 	statsCurrent atomic.Bool
+	// afterPreRead, set by tests only, runs between a read's pre-read
+	// and its transaction (preread.go).
+	afterPreRead func()
 }
 
 // Config wires a Vault. Store, Keys and Policy are required.
@@ -310,7 +313,7 @@ func (v *Vault) deny(ctx context.Context, a identity.Actor, e audit.Entry, cause
 	e.Decision, e.Time, e.Reason = "deny:"+errorCode(cause), now.UTC(), cutUTF8(e.Reason, v.reasonMax)
 	locked, err := update(ctx, v.store, func(ctx context.Context, tx store.Tx) (bool, error) {
 		e := e
-		if _, err := v.sealReason(ctx, tx, &e, nil); err != nil {
+		if _, err := v.sealReason(ctx, tx, &e, nil, nil); err != nil {
 			return false, err
 		}
 		var g *guardRun
@@ -496,6 +499,12 @@ func (v *Vault) read(ctx context.Context, a identity.Actor, id, purposeName, rea
 		x.guard.Repeat, x.guard.RepeatDay = v.memo.Seen(a.ID, id, v.guardTime(x.now))
 	}
 	asks := pu.Consent && !breakGlass
+	if pseudonym == "" {
+		x.pre = v.preRead(ctx, id)
+		if v.afterPreRead != nil {
+			v.afterPreRead()
+		}
+	}
 	x.find = func(ctx context.Context, tx store.Tx, lim *guard.Limits, e *audit.Entry, acc *guard.Access) (*readResult, error) {
 		if pseudonym != "" {
 			s, err := tx.ResolvePseudonym(ctx, a.Sector, pseudonym)
@@ -506,7 +515,7 @@ func (v *Vault) read(ctx context.Context, a identity.Actor, id, purposeName, rea
 				e.Subject = s // the audit log keeps the real id
 			}
 		}
-		r, err := v.reach(ctx, tx, lim, a, e, acc)
+		r, err := v.reach(ctx, tx, lim, a, e, acc, x.pre)
 		if r == nil || err != nil {
 			return nil, err
 		}
@@ -993,8 +1002,13 @@ func sealedFields(blob []byte) (map[string][]byte, error) {
 // reach is the find step of an access to one subject by id (e.Subject):
 // reachRow's, then the limits the person set on the record
 // ([Vault.limited]).
-func (v *Vault) reach(ctx context.Context, tx store.Tx, lim *guard.Limits, a identity.Actor, e *audit.Entry, acc *guard.Access) (*subject.Row, error) {
-	r, err := reachRow(ctx, tx, lim, a, e, acc)
+func (v *Vault) reach(ctx context.Context, tx store.Tx, lim *guard.Limits, a identity.Actor, e *audit.Entry, acc *guard.Access, pre *preread) (*subject.Row, error) {
+	var err error
+	r := pre.row(tx, e.Subject)
+	if r == nil {
+		r, err = tx.GetSubject(ctx, e.Subject)
+	}
+	r, err = reached(ctx, tx, lim, a, e, acc, r, err)
 	if r == nil || err != nil {
 		return r, err
 	}
@@ -1010,6 +1024,12 @@ func (v *Vault) reach(ctx context.Context, tx store.Tx, lim *guard.Limits, a ide
 // runs.
 func reachRow(ctx context.Context, tx store.Tx, lim *guard.Limits, a identity.Actor, e *audit.Entry, acc *guard.Access) (*subject.Row, error) {
 	r, err := tx.GetSubject(ctx, e.Subject)
+	return reached(ctx, tx, lim, a, e, acc, r, err)
+}
+
+// reached is reachRow's decision on r, the subject's row as read (err:
+// GetSubject's error).
+func reached(ctx context.Context, tx store.Tx, lim *guard.Limits, a identity.Actor, e *audit.Entry, acc *guard.Access, r *subject.Row, err error) (*subject.Row, error) {
 	if errors.Is(err, store.ErrNotFound) || err == nil && r.Erased {
 		e.Decision, e.Fields, acc.Missing = "deny:not_found", nil, true
 		return nil, nil
@@ -1138,7 +1158,7 @@ func (v *Vault) Update(ctx context.Context, a identity.Actor, id, purposeName, r
 		x.notice = policy.NoticeHistory
 	}
 	x.find = func(ctx context.Context, tx store.Tx, lim *guard.Limits, e *audit.Entry, acc *guard.Access) (*updateResult, error) {
-		r, err := v.reach(ctx, tx, lim, a, e, acc)
+		r, err := v.reach(ctx, tx, lim, a, e, acc, nil)
 		if r == nil || err != nil {
 			return nil, err
 		}
@@ -1313,7 +1333,7 @@ func (v *Vault) Erase(ctx context.Context, a identity.Actor, id, reason string) 
 	}
 	x := attempt[*subject.Row]{actor: a, entry: entry, now: v.now(), guard: guard.Access{Kind: guard.Erase}}
 	x.find = func(ctx context.Context, tx store.Tx, lim *guard.Limits, e *audit.Entry, acc *guard.Access) (*subject.Row, error) {
-		row, err := v.reach(ctx, tx, lim, a, e, acc)
+		row, err := v.reach(ctx, tx, lim, a, e, acc, nil)
 		if err != nil {
 			return nil, err
 		}

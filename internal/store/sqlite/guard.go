@@ -220,6 +220,7 @@ func (t *tx) GetCanary(ctx context.Context, subject string) (string, error) {
 
 func (t *tx) PutCanary(ctx context.Context, subject, partner string, at time.Time) error {
 	seq, legacy := t.subject(subject)
+	t.subjectChanged(subject)
 	res, err := t.exec(ctx, "flagCanary", seq, legacy)
 	if err != nil {
 		return fmt.Errorf("put canary: %w", err)

@@ -65,6 +65,9 @@ func (t *tx) WrappedKeys(ctx context.Context, after int64, limit int) ([]rotate.
 }
 
 func (t *tx) RewrapKey(ctx context.Context, seq int64, old, new []byte) (bool, error) {
+	if t.cache != nil {
+		t.changes.changedAll() // by seq: the writer's record is by id
+	}
 	return t.changed(t.exec(ctx, "rewrapKey", new, seq, old))
 }
 

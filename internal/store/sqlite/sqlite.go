@@ -85,7 +85,9 @@ type Store struct {
 	stmts  *stmts      // on the write connection
 	rstmts *stmts      // on the read pool
 	cache  writerCache // the writer's guard states and audit numbering
-	block  seqBlock    // subject seqs reserved and not yet handed out
+	// changes are the subject rows' changes (fresh.go).
+	changes changes
+	block   seqBlock // subject seqs reserved and not yet handed out
 	// dataVersion is the writer connection's PRAGMA data_version when its
 	// cache was last known good: it changes when another connection commits.
 	dataVersion int64
@@ -202,7 +204,7 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 }
 
 func (s *Store) tx(q querier, st *stmts, cache *writerCache) *tx {
-	return &tx{q: q, st: st, cache: cache, ids: s.opts.IDs}
+	return &tx{q: q, st: st, cache: cache, ids: s.opts.IDs, changes: &s.changes}
 }
 
 // Checkpoint copies the committed contents of the write-ahead log into
@@ -459,6 +461,7 @@ func (s *Store) commit(batch []*group.Request) {
 	finish := func(err error) {
 		if err != nil {
 			s.cache.drop()
+			s.changes.rolledBack()
 		}
 		for _, r := range batch {
 			if err != nil && r.Err == nil {
@@ -477,6 +480,7 @@ func (s *Store) commit(batch []*group.Request) {
 	}
 	if failed && len(batch) > 1 {
 		s.cache.drop()
+		s.changes.rolledBack()
 		if _, err := s.stmts.m["rollback"].ExecContext(ctx); err != nil {
 			finish(fmt.Errorf("rollback: %w", err))
 			return
@@ -488,6 +492,7 @@ func (s *Store) commit(batch []*group.Request) {
 	} else if failed {
 		// Alone in its transaction, a failed request rolls it all back.
 		s.cache.drop()
+		s.changes.rolledBack()
 		_, err := s.stmts.m["rollback"].ExecContext(ctx)
 		finish(err)
 		return
@@ -503,6 +508,7 @@ func (s *Store) commit(batch []*group.Request) {
 		return
 	}
 	s.cache.committed()
+	s.changes.committed()
 	finish(nil)
 }
 
@@ -525,6 +531,7 @@ func (s *Store) runGroup(ctx context.Context, batch []*group.Request, savepoints
 	}
 	if version != s.dataVersion {
 		s.cache.reset()
+		s.changes.foreign()
 		s.dataVersion = version
 	}
 	s.cache.begin()
@@ -603,6 +610,7 @@ func (s *Store) Close() error {
 // fail) and for maintenance.
 func (s *Store) Exec(ctx context.Context, query string) error {
 	return s.Update(ctx, func(ctx context.Context, _ store.Tx) error {
+		s.changes.changedAll() // what the statement changed is unknown
 		_, err := s.wconn.ExecContext(ctx, query)
 		return err
 	})

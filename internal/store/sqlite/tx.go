@@ -322,6 +322,9 @@ type tx struct {
 	st    *stmts
 	cache *writerCache // the writer's; nil on the read pool
 	ids   *subjectid.Codec
+	// changes are the subject rows' changes: stamps for the read pool,
+	// the record of what changed for the writer (fresh.go).
+	changes *changes
 }
 
 // noCancel strips cancellation from a statement's context: modernc.org/sqlite
@@ -438,6 +441,7 @@ func (t *tx) PutSubject(ctx context.Context, s *subject.Row) error {
 
 func (t *tx) ReplaceSubject(ctx context.Context, s *subject.Row) error {
 	seq, legacy := t.subject(s.ID)
+	t.subjectChanged(s.ID)
 	res, err := t.exec(ctx, "replaceSubject", seq, legacy, s.Unit, s.DEK, s.DEKVersion, s.Fields, micros(s.Updated))
 	if err != nil {
 		return fmt.Errorf("replace subject: %w", err)
@@ -464,6 +468,7 @@ func (t *tx) GetSubject(ctx context.Context, id string) (*subject.Row, error) {
 
 func (t *tx) TouchSubject(ctx context.Context, id string, day time.Time) error {
 	seq, legacy := t.subject(id)
+	t.subjectChanged(id)
 	if _, err := t.exec(ctx, "touchSubject", seq, legacy, micros(day)); err != nil {
 		return fmt.Errorf("touch subject: %w", err)
 	}
@@ -472,6 +477,7 @@ func (t *tx) TouchSubject(ctx context.Context, id string, day time.Time) error {
 
 func (t *tx) EraseSubject(ctx context.Context, id string, at time.Time) error {
 	seq, legacy := t.subject(id)
+	t.subjectChanged(id)
 	res, err := t.exec(ctx, "eraseSubject", seq, legacy, micros(at))
 	if err != nil {
 		return fmt.Errorf("erase subject: %w", err)

@@ -1,0 +1,71 @@
+package vault
+
+import (
+	"context"
+
+	"github.com/coffre/coffre/internal/envelope"
+	"github.com/coffre/coffre/internal/store"
+	"github.com/coffre/coffre/internal/subject"
+)
+
+// preread is a subject's row read before the access's write transaction,
+// on the store's read side, with its data key opened there too: inside the
+// transaction, which runs on the store's one writer, the access uses both
+// when the store says the row has not changed since (subject.Fresh), and
+// reads the row itself otherwise. The B-tree read of a random record and
+// the key's unwrapping then run beside the writer, in parallel, instead
+// of in it. Nothing is decided on the row before the transaction: the
+// guard, the person's limits and the audit entry all come after, inside.
+type preread struct {
+	rec   *subject.Row
+	stamp uint64
+	dk    *envelope.DataKey
+}
+
+// preRead reads subject id's row for an access about to run, or returns
+// nil when the store cannot stamp reads or the row is not there to use
+// (absent, erased, or its key does not open): the transaction then reads
+// and decides as it always has.
+func (v *Vault) preRead(ctx context.Context, id string) *preread {
+	var p *preread
+	err := v.store.View(ctx, func(ctx context.Context, tx store.Tx) error {
+		st, ok := tx.(subject.Stamped)
+		if !ok {
+			return nil
+		}
+		r, s, err := st.GetSubjectStamped(ctx, id)
+		if err != nil || r.Erased || r.DEK == nil {
+			return nil
+		}
+		p = &preread{rec: r, stamp: s}
+		return nil
+	})
+	if err != nil || p == nil {
+		return nil
+	}
+	if p.dk, err = v.keys.OpenDEK(p.rec.ID, p.rec.DEKVersion, p.rec.DEK); err != nil {
+		return nil
+	}
+	return p
+}
+
+// row is the read row when it is subject id's and still current in tx
+// (nil otherwise: the caller reads it).
+func (p *preread) row(tx store.Tx, id string) *subject.Row {
+	if p == nil || p.rec.ID != id {
+		return nil
+	}
+	if f, ok := tx.(subject.Fresh); !ok || !f.Unchanged(id, p.stamp) {
+		return nil
+	}
+	return p.rec
+}
+
+// key is the data key opened with the read row, when row is that row
+// (nil otherwise).
+func (p *preread) key(row *subject.Row) *envelope.DataKey {
+	if p == nil || row == nil || row != p.rec {
+		return nil
+	}
+	return p.dk
+}
