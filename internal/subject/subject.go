@@ -64,8 +64,9 @@ type Stamped interface {
 }
 
 // Fresh is the optional interface of a write transaction that goes with
-// [Stamped]: whether subject id's row, read under stamp, is still
-// current in this transaction. False when the store cannot tell: the
+// [Stamped]: whether subject id's row, and the person's limits on it
+// (package rights), read under stamp, are still current in this
+// transaction. False when the store cannot tell: the
 // caller reads the row again in the transaction.
 type Fresh interface {
 	Unchanged(id string, stamp uint64) bool

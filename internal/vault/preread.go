@@ -4,12 +4,14 @@ import (
 	"context"
 
 	"github.com/coffre/coffre/internal/envelope"
+	"github.com/coffre/coffre/internal/rights"
 	"github.com/coffre/coffre/internal/store"
 	"github.com/coffre/coffre/internal/subject"
 )
 
 // preread is a subject's row read before the access's write transaction,
-// on the store's read side, with its data key opened there too: inside the
+// on the store's read side, with the person's limits on it and its data
+// key opened there too: inside the
 // transaction, which runs on the store's one writer, the access uses both
 // when the store says the row has not changed since (subject.Fresh), and
 // reads the row itself otherwise. The B-tree read of a random record and
@@ -17,9 +19,10 @@ import (
 // of in it. Nothing is decided on the row before the transaction: the
 // guard, the person's limits and the audit entry all come after, inside.
 type preread struct {
-	rec   *subject.Row
-	stamp uint64
-	dk    *envelope.DataKey
+	rec    *subject.Row
+	limits []rights.Limit // the person's limits on the record
+	stamp  uint64
+	dk     *envelope.DataKey
 }
 
 // preRead reads subject id's row for an access about to run, or returns
@@ -37,7 +40,13 @@ func (v *Vault) preRead(ctx context.Context, id string) *preread {
 		if err != nil || r.Erased || r.DEK == nil {
 			return nil
 		}
-		p = &preread{rec: r, stamp: s}
+		// Read after the stamp was taken, as the row: a change to them
+		// since is a change to the row (subject.Fresh).
+		ls, err := tx.Limits(ctx, id)
+		if err != nil {
+			return nil
+		}
+		p = &preread{rec: r, limits: ls, stamp: s}
 		return nil
 	})
 	if err != nil || p == nil {

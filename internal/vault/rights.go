@@ -85,9 +85,14 @@ var (
 // block the service itself: see docs/design.md).
 func (v *Vault) limited(ctx context.Context, tx store.Tx, a identity.Actor, subj string, unit func() (string, error), e *audit.Entry) error {
 	ls, err := tx.Limits(ctx, subj)
-	if err != nil || len(ls) == 0 {
+	if err != nil {
 		return err
 	}
+	return v.limitedBy(ls, a, unit, e)
+}
+
+// limitedBy is limited's decision on the record's limits ls.
+func (v *Vault) limitedBy(ls []rights.Limit, a identity.Actor, unit func() (string, error), e *audit.Entry) error {
 	for _, l := range ls {
 		switch l.Kind {
 		case rights.LimitRestricted:

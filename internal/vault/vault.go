@@ -1003,12 +1003,17 @@ func sealedFields(blob []byte) (map[string][]byte, error) {
 // reachRow's, then the limits the person set on the record
 // ([Vault.limited]).
 func (v *Vault) reach(ctx context.Context, tx store.Tx, lim *guard.Limits, a identity.Actor, e *audit.Entry, acc *guard.Access, pre *preread) (*subject.Row, error) {
-	var err error
-	r := pre.row(tx, e.Subject)
-	if r == nil {
-		r, err = tx.GetSubject(ctx, e.Subject)
+	if r := pre.row(tx, e.Subject); r != nil {
+		r, err := reached(ctx, tx, lim, a, e, acc, r, nil)
+		if err != nil {
+			return nil, err
+		}
+		if err := v.limitedBy(pre.limits, a, func() (string, error) { return r.Unit, nil }, e); err != nil {
+			return nil, err
+		}
+		return r, nil
 	}
-	r, err = reached(ctx, tx, lim, a, e, acc, r, err)
+	r, err := reachRow(ctx, tx, lim, a, e, acc)
 	if r == nil || err != nil {
 		return r, err
 	}

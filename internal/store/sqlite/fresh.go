@@ -33,6 +33,9 @@ type changes struct {
 	curFrom   uint64            // the first stamp cur may hold
 	running   map[string]bool   // changed by the running group
 	all       bool              // the running group changed rows it cannot name
+	// identity: the running group wrote sessions or operators
+	// (sessions.go).
+	identity bool
 }
 
 // changesKept is how many changed rows the writer remembers before it
@@ -63,10 +66,12 @@ func (c *changes) unchanged(id string, s uint64) bool {
 }
 
 // committed publishes the running group's changes under a new stamp, once
-// its COMMIT has returned.
-func (c *changes) committed() {
+// its COMMIT has returned, and reports whether the group wrote sessions
+// or operators.
+func (c *changes) committed() (identity bool) {
+	identity, c.identity = c.identity || c.all, false
 	if len(c.running) == 0 && !c.all {
-		return
+		return identity
 	}
 	n := c.published.Load() + 1
 	if c.all {
@@ -85,10 +90,11 @@ func (c *changes) committed() {
 	}
 	c.running, c.all = nil, false
 	c.published.Store(n)
+	return identity
 }
 
 // rolledBack forgets the running group's changes: none committed.
-func (c *changes) rolledBack() { c.running, c.all = nil, false }
+func (c *changes) rolledBack() { c.running, c.all, c.identity = nil, false, false }
 
 // foreign makes every stamp taken so far untrusted: another process
 // committed, and the writer cannot tell what it changed.

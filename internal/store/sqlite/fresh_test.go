@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/coffre/coffre/internal/rights"
 	"github.com/coffre/coffre/internal/store"
 	"github.com/coffre/coffre/internal/store/sqlite/sqlitetest"
 	"github.com/coffre/coffre/internal/subject"
@@ -81,6 +82,9 @@ func TestStampedRowsChangedAreNotCurrent(t *testing.T) {
 		{"erase", func(ctx context.Context, tx store.Tx, id string) error { return tx.EraseSubject(ctx, id, day) }, false},
 		{"canary", func(ctx context.Context, tx store.Tx, id string) error {
 			return tx.PutCanary(ctx, id, "partner-x", day)
+		}, false},
+		{"limit", func(ctx context.Context, tx store.Tx, id string) error {
+			return tx.PutLimit(ctx, rights.Limit{Subject: id, Kind: rights.LimitRestricted, Target: "req_1", Created: day})
 		}, false},
 		{"rewrap", func(ctx context.Context, tx store.Tx, id string) error {
 			seq, _ := sqlitetest.IDs().Seq(id)
@@ -202,8 +206,8 @@ func TestChangesForgetOldStamps(t *testing.T) {
 // rows belongs to a method that records the change (fresh.go); a new one
 // must be added here once its method records it.
 func TestEverySubjectWriteIsRecorded(t *testing.T) {
-	recorded := []string{"replaceSubject", "flagCanary", "touchSubject", "eraseSubject", "rewrapKey"}
-	writes := regexp.MustCompile(`(?i)\b(UPDATE|DELETE FROM|REPLACE INTO)\s+subjects\b`)
+	recorded := []string{"replaceSubject", "flagCanary", "touchSubject", "eraseSubject", "rewrapKey", "putLimit", "deleteLimit", "clearLimits"}
+	writes := regexp.MustCompile(`(?i)\b(UPDATE|DELETE FROM|REPLACE INTO)\s+subjects\b|\b(INSERT\s+INTO|UPDATE|DELETE FROM|REPLACE INTO)\s+person_limits\b`)
 	for name, q := range queries {
 		if writes.MatchString(q) && !slices.Contains(recorded, name) {
 			t.Errorf("statement %s changes subject rows and is not known to record the change", name)

@@ -110,6 +110,7 @@ func (t *tx) ForgetCouriers(ctx context.Context, before time.Time) (int, error) 
 }
 
 func (t *tx) PutLimit(ctx context.Context, l rights.Limit) error {
+	t.subjectChanged(l.Subject)
 	res, err := t.exec(ctx, "putLimit", l.Subject, l.Kind, l.Target, micros(l.Created))
 	if err != nil {
 		return fmt.Errorf("put limit: %w", err)
@@ -121,6 +122,7 @@ func (t *tx) PutLimit(ctx context.Context, l rights.Limit) error {
 }
 
 func (t *tx) DeleteLimit(ctx context.Context, l rights.Limit) error {
+	t.subjectChanged(l.Subject)
 	res, err := t.exec(ctx, "deleteLimit", l.Subject, l.Kind, l.Target)
 	if err != nil {
 		return fmt.Errorf("delete limit: %w", err)
@@ -154,6 +156,7 @@ func (t *tx) Limits(ctx context.Context, subject string) ([]rights.Limit, error)
 }
 
 func (t *tx) ClearLimits(ctx context.Context, subject string) error {
+	t.subjectChanged(subject)
 	if _, err := t.exec(ctx, "clearLimits", subject); err != nil {
 		return fmt.Errorf("clear limits: %w", err)
 	}

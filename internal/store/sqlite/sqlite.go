@@ -63,6 +63,12 @@ type Options struct {
 	WriterCacheKiB int
 	// Readers is the size of the read pool (default 2×GOMAXPROCS).
 	Readers int
+	// ReadMapMiB is how much of the database file the read pool maps
+	// into memory (SQLite's mmap_size), so that a page the connection's
+	// cache lacks is read from the OS page cache without a system call
+	// (default 2048, which SQLite caps at its build's limit, just under
+	// 2 GiB; negative: none). The writer never maps.
+	ReadMapMiB int
 	// MaxBatch caps the Update calls in one group commit (default 512).
 	MaxBatch int
 	// Durability "full" (default) fsyncs every commit; "off" is for bulk
@@ -87,7 +93,9 @@ type Store struct {
 	cache  writerCache // the writer's guard states and audit numbering
 	// changes are the subject rows' changes (fresh.go).
 	changes changes
-	block   seqBlock // subject seqs reserved and not yet handed out
+	// sessions caches the read pool's session checks (sessions.go).
+	sessions sessionCache
+	block    seqBlock // subject seqs reserved and not yet handed out
 	// dataVersion is the writer connection's PRAGMA data_version when its
 	// cache was last known good: it changes when another connection commits.
 	dataVersion int64
@@ -172,7 +180,14 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		wdb.Close()
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
-	rdb, err := sql.Open("sqlite", dsn(rcache, "query_only(1)"))
+	readExtra := []string{"query_only(1)"}
+	if opts.ReadMapMiB == 0 {
+		opts.ReadMapMiB = 2048
+	}
+	if opts.ReadMapMiB > 0 {
+		readExtra = append(readExtra, fmt.Sprintf("mmap_size(%d)", int64(opts.ReadMapMiB)<<20))
+	}
+	rdb, err := sql.Open("sqlite", dsn(rcache, readExtra...))
 	if err != nil {
 		wconn.Close()
 		wdb.Close()
@@ -204,7 +219,7 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 }
 
 func (s *Store) tx(q querier, st *stmts, cache *writerCache) *tx {
-	return &tx{q: q, st: st, cache: cache, ids: s.opts.IDs, changes: &s.changes}
+	return &tx{q: q, st: st, cache: cache, ids: s.opts.IDs, changes: &s.changes, sessions: &s.sessions}
 }
 
 // Checkpoint copies the committed contents of the write-ahead log into
@@ -508,7 +523,9 @@ func (s *Store) commit(batch []*group.Request) {
 		return
 	}
 	s.cache.committed()
-	s.changes.committed()
+	if s.changes.committed() {
+		s.sessions.changed()
+	}
 	finish(nil)
 }
 
@@ -532,6 +549,7 @@ func (s *Store) runGroup(ctx context.Context, batch []*group.Request, savepoints
 	if version != s.dataVersion {
 		s.cache.reset()
 		s.changes.foreign()
+		s.sessions.changed()
 		s.dataVersion = version
 	}
 	s.cache.begin()

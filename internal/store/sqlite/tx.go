@@ -325,6 +325,8 @@ type tx struct {
 	// changes are the subject rows' changes: stamps for the read pool,
 	// the record of what changed for the writer (fresh.go).
 	changes *changes
+	// sessions is the read pool's session cache (sessions.go).
+	sessions *sessionCache
 }
 
 // noCancel strips cancellation from a statement's context: modernc.org/sqlite
@@ -335,6 +337,9 @@ func noCancel(ctx context.Context) context.Context { return context.WithoutCance
 
 func (t *tx) exec(ctx context.Context, name string, args ...any) (sql.Result, error) {
 	ctx = noCancel(ctx)
+	if t.cache != nil && identityWrites[name] {
+		t.changes.identity = true
+	}
 	if t.st != nil {
 		return t.st.m[name].ExecContext(ctx, args...)
 	}
@@ -741,11 +746,22 @@ func (t *tx) PutSession(ctx context.Context, s *identity.Session) error {
 }
 
 func (t *tx) GetSession(ctx context.Context, hash []byte) (*identity.Session, error) {
+	var gen uint64
+	var read time.Time
+	if t.cache == nil {
+		gen, read = t.sessions.gen.Load(), time.Now()
+		if s, ok := t.sessions.get(hash, gen); ok {
+			return s, nil
+		}
+	}
 	s, err := scanSession(t.row(ctx, "getSession", hash), false)
 	if err != nil {
 		return nil, notFound(err, "get session")
 	}
 	s.Hash = hash
+	if t.cache == nil {
+		t.sessions.put(s, gen, read)
+	}
 	return s, nil
 }
 
