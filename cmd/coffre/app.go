@@ -505,6 +505,14 @@ func (a *app) listenPartners() (net.Listener, error) {
 // the pass over consent requests and contact changes, the root key
 // rotator, the blind index rebuilder and the delivery worker until the
 // returned stop is called (which waits for them).
+// integrator is the audit integrator of a's store: it records the
+// records' activity (vault.Vault.ActivityDay) as it integrates, which
+// every integrator of a store that serves must, since a retention sweep
+// looks for activity only past the latest checkpoint.
+func (a *app) integrator() *auditlog.Integrator {
+	return &auditlog.Integrator{Store: a.health, Signer: a.signer, Logger: a.log, Activity: a.vault.ActivityDay}
+}
+
 func (a *app) background(ctx context.Context) (stop func()) {
 	integ, stopInteg := context.WithCancel(context.WithoutCancel(ctx))
 	integDone := make(chan struct{})
@@ -513,7 +521,9 @@ func (a *app) background(ctx context.Context) (stop func()) {
 		if a.noIntegrator {
 			return // benchmarks only: the core's figure without checkpoints
 		}
-		(&auditlog.Integrator{Store: a.health, Signer: a.signer, Logger: a.log, Witnesses: a.cfg.AuditWitnesses, Epoch: a.cfg.AuditEpoch}).Run(integ)
+		in := a.integrator()
+		in.Witnesses, in.Epoch = a.cfg.AuditWitnesses, a.cfg.AuditEpoch
+		in.Run(integ)
 	}()
 	sweep, stopSweep := context.WithCancel(context.WithoutCancel(ctx))
 	sweepDone := a.sweepInactive(sweep)

@@ -15,7 +15,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/coffre/coffre/internal/auditlog"
 	"github.com/coffre/coffre/internal/auth"
 	"github.com/coffre/coffre/internal/bench"
 	"github.com/coffre/coffre/internal/identity"
@@ -301,7 +300,7 @@ func queueBenchNotices(ctx context.Context, o appOptions, ids []string, n int) (
 	// The server runs without the integrator (its catch-up would share
 	// the drain's CPU): integrate the reads' entries now, so that the
 	// next server of this directory has no backlog to catch up either.
-	in := &auditlog.Integrator{Store: a.health, Signer: a.signer, Logger: a.log}
+	in := a.integrator()
 	for prev := uint64(0); ; {
 		size, err := in.Step(ctx)
 		if err != nil {

@@ -35,6 +35,7 @@ func FuzzOpen(f *testing.F) {
 // FuzzParseLeaf: what ParseLeaf accepts re-encodes to the same bytes.
 func FuzzParseLeaf(f *testing.F) {
 	f.Add(LeafData(&Entry{Seq: 7, Time: time.UnixMicro(1700000000000000), Actor: "op_a", Action: "read", Subject: "sub_x", Fields: []string{"a", "b"}, Decision: "allow"}))
+	f.Add(LeafData(&Entry{Seq: 10, Time: time.UnixMicro(1700000000000001), Actor: "op_a", Action: "read", Subject: "sub_x", Purpose: "case-handling", Reason: "ticket 1", Decision: "allow:break_glass", Origin: "10.0.0.1"}))
 	f.Add([]byte("coffre-audit/v1"))
 	// v2: a sealed reason, a dropped one, and forms that are not.
 	f.Add(LeafData(&Entry{Seq: 8, Time: time.UnixMicro(1700000000000000), Actor: "op_a", Action: "read", Subject: "sub_x", SealedReason: bytes.Repeat([]byte{7}, 40), Decision: "allow"}))
@@ -48,6 +49,10 @@ func FuzzParseLeaf(f *testing.F) {
 		}
 		if s, err := LeafSubject(b); err != nil || s != e.Subject {
 			t.Fatalf("LeafSubject(%q) = %q, %v; ParseLeaf says %q", b, s, err, e.Subject)
+		}
+		want := Access{Time: e.Time, Action: e.Action, Subject: e.Subject, Purpose: e.Purpose, Decision: e.Decision}
+		if a, err := LeafAccess(b); err != nil || a != want {
+			t.Fatalf("LeafAccess(%q) = %+v, %v; ParseLeaf says %+v", b, a, err, want)
 		}
 		if again := LeafData(&e); !bytes.Equal(again, b) {
 			t.Fatalf("%q → %+v → %q", b, e, again)

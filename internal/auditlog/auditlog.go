@@ -72,6 +72,12 @@ type Integrator struct {
 	// negative, no rest): reads' group commits take the writer meanwhile,
 	// and a step holds it at most 1/(1+Rest) of the time.
 	Rest float64
+	// Activity, if set, says which entries are their record's activity
+	// and its day (vault.Vault.ActivityDay): a step records each such
+	// record's latest on it (TouchSubject) before its checkpoint, in
+	// transactions of at most IndexRows records. Reads do not write their
+	// record for it; a retention sweep adds what no checkpoint covers yet.
+	Activity func(audit.Access) (time.Time, bool)
 	// Epoch is how long an epoch of the log lasts (audit.epoch); Run
 	// closes the open one when it is due (CloseEpoch), looking at most
 	// once a minute. Zero: epochs never close.
@@ -127,7 +133,8 @@ func (in *Integrator) Step(ctx context.Context) (uint64, error) {
 	var subjects []string // per entry, "" for none
 	var edges, indexEdges map[audit.TileID]audit.Tile
 	var heads map[string]int64
-	var boundary *audit.Epoch // the closed epoch this step's checkpoint closes, if any
+	var active map[string]time.Time // record → day of its latest activity in the step
+	var boundary *audit.Epoch       // the closed epoch this step's checkpoint closes, if any
 	err := in.Store.View(ctx, func(ctx context.Context, tx store.Tx) error {
 		var err error
 		last, err = tx.LatestCheckpoint(ctx)
@@ -140,8 +147,9 @@ func (in *Integrator) Step(ctx context.Context) (uint64, error) {
 		from := int64(last.Size) + 1
 		seqs, hashes, subjects = seqs[:0], hashes[:0], subjects[:0]
 		named := map[string]bool{}
+		active = map[string]time.Time{}
 		err = tx.AuditLeaves(ctx, from, from+int64(maxBatch), func(seq int64, leaf []byte) error {
-			subject, err := audit.LeafSubject(leaf)
+			subject, err := in.leafSubject(leaf, active)
 			if err != nil {
 				return fmt.Errorf("entry %d: %w", seq, err)
 			}
@@ -245,6 +253,9 @@ func (in *Integrator) Step(ctx context.Context) (uint64, error) {
 		return nil
 	}
 	err = in.putIndexRows(ctx, ix, current)
+	if err == nil {
+		err = in.putActivity(ctx, active, current)
+	}
 	if errors.Is(err, errStale) {
 		return last.Size, nil
 	}
@@ -303,6 +314,58 @@ func (in *Integrator) putIndexRows(ctx context.Context, ix *indexStep, current f
 			return fmt.Errorf("subject index rows: %w", err)
 		}
 		if i+n < len(rows) {
+			pace.Rest(ctx, in.rest(), held)
+		}
+	}
+	return nil
+}
+
+// leafSubject returns the subject a leaf names ("" for none) and, with
+// Activity set, records in active the day of the access when it is its
+// record's activity.
+func (in *Integrator) leafSubject(leaf []byte, active map[string]time.Time) (string, error) {
+	if in.Activity == nil {
+		return audit.LeafSubject(leaf)
+	}
+	a, err := audit.LeafAccess(leaf)
+	if err != nil {
+		return "", err
+	}
+	if day, ok := in.Activity(a); ok && day.After(active[a.Subject]) {
+		active[a.Subject] = day
+	}
+	return a.Subject, nil
+}
+
+// putActivity records a step's activity on the records, ahead of its
+// checkpoint, in transactions of at most IndexRows records, each checking
+// first that the step is still current. Recording an activity is
+// idempotent (a record keeps the later day), so a step that stops before
+// its checkpoint and the next one that records the same again do no harm;
+// nor does an activity recorded by a step whose checkpoint an epoch's end
+// cut short: its entry is in the log.
+func (in *Integrator) putActivity(ctx context.Context, active map[string]time.Time, current func(context.Context, store.Tx) error) error {
+	ids := slices.Sorted(maps.Keys(active))
+	n := in.indexRows()
+	for i := 0; i < len(ids); i += n {
+		var held time.Duration
+		err := in.Store.Update(ctx, func(ctx context.Context, tx store.Tx) error {
+			t0 := time.Now()
+			defer func() { held += time.Since(t0) }()
+			if err := current(ctx, tx); err != nil {
+				return err
+			}
+			for _, id := range ids[i:min(i+n, len(ids))] {
+				if err := tx.TouchSubject(ctx, id, active[id]); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("record activity: %w", err)
+		}
+		if i+n < len(ids) {
 			pace.Rest(ctx, in.rest(), held)
 		}
 	}

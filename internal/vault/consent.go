@@ -114,7 +114,7 @@ func (v *Vault) writeConsent(ctx context.Context, tx store.Tx, a identity.Actor,
 			}
 		}
 	}
-	r := &consent.Request{ID: newID("cns_"), Subject: res.row.ID, Operator: a.ID, Role: a.Role, Unit: a.Unit, Purpose: pu.Name,
+	r := &consent.Request{ID: newID(consentPrefix), Subject: res.row.ID, Operator: a.ID, Role: a.Role, Unit: a.Unit, Purpose: pu.Name,
 		Reason: cutUTF8(e.Reason, v.reasonMax), Fields: res.fields, Status: consent.StatusPending, Created: now, Expires: now.Add(pu.ConsentValidity())}
 	if err := tx.PutConsent(ctx, r); err != nil {
 		return fmt.Errorf("put consent: %v", err) // an id taken: fail, never refuse

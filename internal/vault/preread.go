@@ -2,6 +2,8 @@ package vault
 
 import (
 	"context"
+	"errors"
+	"fmt"
 
 	"github.com/coffre/coffre/internal/envelope"
 	"github.com/coffre/coffre/internal/rights"
@@ -25,11 +27,12 @@ type preread struct {
 	dk     *envelope.DataKey
 }
 
-// preRead reads subject id's row for an access about to run, or returns
+// preRead reads subject id's row for an access about to run. It returns
 // nil when the store cannot stamp reads or the row is not there to use
 // (absent, erased, or its key does not open): the transaction then reads
-// and decides as it always has.
-func (v *Vault) preRead(ctx context.Context, id string) *preread {
+// and decides, and audits, as it always has. A store that fails fails the
+// access, as it would in the transaction.
+func (v *Vault) preRead(ctx context.Context, id string) (*preread, error) {
 	var p *preread
 	err := v.store.View(ctx, func(ctx context.Context, tx store.Tx) error {
 		st, ok := tx.(subject.Stamped)
@@ -37,25 +40,33 @@ func (v *Vault) preRead(ctx context.Context, id string) *preread {
 			return nil
 		}
 		r, s, err := st.GetSubjectStamped(ctx, id)
-		if err != nil || r.Erased || r.DEK == nil {
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			return nil
+		case err != nil:
+			return err
+		case r.Erased || r.DEK == nil:
 			return nil
 		}
 		// Read after the stamp was taken, as the row: a change to them
 		// since is a change to the row (subject.Fresh).
 		ls, err := tx.Limits(ctx, id)
 		if err != nil {
-			return nil
+			return err
 		}
 		p = &preread{rec: r, limits: ls, stamp: s}
 		return nil
 	})
-	if err != nil || p == nil {
-		return nil
+	if err != nil {
+		return nil, fmt.Errorf("read subject: %w", err)
+	}
+	if p == nil {
+		return nil, nil
 	}
 	if p.dk, err = v.keys.OpenDEK(p.rec.ID, p.rec.DEKVersion, p.rec.DEK); err != nil {
-		return nil
+		return nil, nil // the transaction opens it, and fails as it always has
 	}
-	return p
+	return p, nil
 }
 
 // row is the read row when it is subject id's and still current in tx

@@ -37,17 +37,69 @@ const (
 	purgeOrigin = "retention"
 )
 
-// touch records an allowed read of row under pu as the record's activity
-// when pu is one the policy names: at most one write per record and day.
-func (v *Vault) touch(ctx context.Context, tx subject.Rows, row *subject.Row, pu *policy.Purpose, now time.Time) error {
-	if !v.activity[pu.Name] {
-		return nil
+// ActivityDay reports whether the access a is its record's activity,
+// and its day (midnight UTC): a read that returned data under a purpose
+// the policy names (Retention.Activity). A read whose consent is pending
+// returned nothing ("allow:" and the request's id). The audit log is the
+// record of activity: no read writes to the record for it. The audit
+// integrator records each activity on the record (TouchSubject) as it
+// integrates the entries (auditlog.Integrator.Activity), and a retention
+// sweep adds those it has not integrated yet ([Vault.recentActivity]).
+func (v *Vault) ActivityDay(a audit.Access) (time.Time, bool) {
+	if a.Action != "read" || a.Subject == "" || !v.activity[a.Purpose] {
+		return time.Time{}, false
 	}
-	day := now.UTC().Truncate(24 * time.Hour)
-	if !row.Active.Before(day) {
-		return nil
+	if a.Decision != "allow" && (!strings.HasPrefix(a.Decision, "allow:") || strings.HasPrefix(a.Decision, "allow:"+consentPrefix)) {
+		return time.Time{}, false
 	}
-	return tx.TouchSubject(ctx, row.ID, day)
+	return a.Time.UTC().Truncate(24 * time.Hour), true
+}
+
+// consentPrefix begins a consent request's id: a read that asked for
+// consent is audited "allow:" and that id.
+const consentPrefix = "cns_"
+
+// maxActivityLag bounds the entries a retention sweep reads past the
+// latest checkpoint for the records' recent activity.
+const maxActivityLag = 1_000_000
+
+// ErrActivityLag refuses a retention sweep while the audit integrator is
+// far behind: the records' last activity is not known.
+var ErrActivityLag = errors.New("the audit integrator is behind: records' last activity is not known yet")
+
+// recentActivity returns, per subject, the day of its latest activity in
+// the entries the integrator has not recorded yet (after the latest
+// checkpoint), or nil when no purpose counts as activity.
+func (v *Vault) recentActivity(ctx context.Context, tx store.Tx) (map[string]time.Time, error) {
+	if len(v.activity) == 0 {
+		return nil, nil
+	}
+	var from int64 = 1
+	switch cp, err := tx.LatestCheckpoint(ctx); {
+	case err == nil:
+		from = int64(cp.Size) + 1
+	case !errors.Is(err, store.ErrNotFound):
+		return nil, err
+	}
+	last, err := tx.LastAuditSeq(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if last-from+1 > maxActivityLag {
+		return nil, fmt.Errorf("%w (%d entries past the latest checkpoint)", ErrActivityLag, last-from+1)
+	}
+	out := map[string]time.Time{}
+	err = tx.AuditLeaves(ctx, from, last+1, func(seq int64, leaf []byte) error {
+		a, err := audit.LeafAccess(leaf)
+		if err != nil {
+			return fmt.Errorf("audit entry %d: %w", seq, err)
+		}
+		if day, ok := v.ActivityDay(a); ok && day.After(out[a.Subject]) {
+			out[a.Subject] = day
+		}
+		return nil
+	})
+	return out, err
 }
 
 // dues is what is due of one record: the whole record, or some of its
@@ -218,10 +270,17 @@ func (v *Vault) purge(ctx context.Context, tx store.Tx, ids []string, now time.T
 			return p, ErrStatsStale
 		}
 	}
+	recent, err := v.recentActivity(ctx, tx)
+	if err != nil {
+		return p, err
+	}
 	for _, id := range ids {
 		row, err := tx.GetSubject(ctx, id)
 		if err != nil {
 			return p, err
+		}
+		if day := recent[id]; day.After(row.Active) {
+			row.Active = day
 		}
 		d, err := v.due(row, now)
 		switch {

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/coffre/coffre/internal/audit"
+	"github.com/coffre/coffre/internal/auditlog"
 	"github.com/coffre/coffre/internal/config"
 	"github.com/coffre/coffre/internal/stats"
 	"github.com/coffre/coffre/internal/store"
@@ -21,7 +23,22 @@ import (
 // (key gone, lookups gone), a read under an activity purpose keeps a record,
 // a legal hold keeps another; each batch that changed something is audited
 // with counts and no id; a second sweep finds nothing to do.
+//
+// A read writes nothing to its record: its audit entry is the record's
+// activity, which the integrator records on the record as it integrates,
+// and a sweep reads in the entries no checkpoint covers yet. Both ways are
+// run: integrated after the read, or not at all.
 func TestRetentionPurge(t *testing.T) {
+	for _, integrated := range []bool{false, true} {
+		name := "activity in the log's tail"
+		if integrated {
+			name = "activity recorded by the integrator"
+		}
+		t.Run(name, func(t *testing.T) { testRetentionPurge(t, integrated) })
+	}
+}
+
+func testRetentionPurge(t *testing.T, integrated bool) {
 	e := newRightsEnv(t)
 	start := e.clock.Now()
 	at := func(years, months, days int) time.Time {
@@ -83,8 +100,20 @@ func TestRetentionPurge(t *testing.T) {
 	if err := e.read(e.hr, active, "hr-records", "ticket 4"); err != nil {
 		t.Fatalf("read: %v", err)
 	}
-	if r := e.row(active); r.Active.IsZero() {
-		t.Fatal("a read under an activity purpose left no activity")
+	if r := e.row(active); !r.Active.IsZero() {
+		t.Fatal("a read wrote its record's activity: its audit entry is the record of it")
+	}
+	if integrated {
+		signer, err := audit.NewSigner(auditlog.Origin, make([]byte, 32))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := (&auditlog.Integrator{Store: e.store, Signer: signer, Activity: e.v.ActivityDay}).Step(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if r, day := e.row(active), e.clock.Now().UTC().Truncate(24*time.Hour); !r.Active.Equal(day) {
+			t.Fatalf("after the integrator's step, the read record's activity is %v, want %v", r.Active, day)
+		}
 	}
 	e.tick()
 	if _, err := e.v.PlaceHold(ctx, e.dpo, held, "Contentieux RG 26/00417"); err != nil {
@@ -213,5 +242,35 @@ func TestPurgeWaitsForRecount(t *testing.T) {
 	}
 	if r := e.row(p.Subject); r.Erased {
 		t.Error("a record was purged while the counters were stale")
+	}
+}
+
+// TestActivityDay: the accesses that are their record's activity are the
+// reads that returned data under a purpose the policy names.
+func TestActivityDay(t *testing.T) {
+	v, _ := newVaultWith(t, func(c *vault.Config) {
+		c.Retention = &vault.Retention{Activity: []string{"case-handling"}}
+	})
+	at := time.Date(2026, 11, 30, 15, 4, 5, 0, time.UTC)
+	for _, c := range []struct {
+		action, subject, purpose, decision string
+		want                               bool
+	}{
+		{"read", "sub_x", "case-handling", "allow", true},
+		{"read", "sub_x", "case-handling", "allow:break_glass", true},
+		{"read", "sub_x", "case-handling", "allow:extension:ext_1", true},
+		{"read", "sub_x", "case-handling", "allow:consent:cns_1", true},
+		{"read", "sub_x", "case-handling", "allow:cns_1", false}, // consent asked: nothing returned
+		{"read", "sub_x", "case-handling", "deny:not_found", false},
+		{"read", "sub_x", "case-handling", "deny:locked:velocity", false},
+		{"read", "sub_x", "directory", "allow", false},
+		{"update", "sub_x", "case-handling", "allow", false},
+		{"lookup", "sub_x", "case-handling", "allow", false},
+		{"read", "", "case-handling", "allow", false},
+	} {
+		day, ok := v.ActivityDay(audit.Access{Time: at, Action: c.action, Subject: c.subject, Purpose: c.purpose, Decision: c.decision})
+		if ok != c.want || ok && !day.Equal(time.Date(2026, 11, 30, 0, 0, 0, 0, time.UTC)) {
+			t.Errorf("%s %s under %s, %s: activity %v on %v; want %v", c.action, c.subject, c.purpose, c.decision, ok, day, c.want)
+		}
 	}
 }

@@ -500,7 +500,9 @@ func (v *Vault) read(ctx context.Context, a identity.Actor, id, purposeName, rea
 	}
 	asks := pu.Consent && !breakGlass
 	if pseudonym == "" {
-		x.pre = v.preRead(ctx, id)
+		if x.pre, err = v.preRead(ctx, id); err != nil {
+			return nil, unavailable(err)
+		}
 		if v.afterPreRead != nil {
 			v.afterPreRead()
 		}
@@ -537,7 +539,7 @@ func (v *Vault) read(ctx context.Context, a identity.Actor, id, purposeName, rea
 				return res, err // no data returned: not the record's activity
 			}
 		}
-		return res, v.touch(ctx, tx, res.row, pu, x.now)
+		return res, nil
 	}
 	if breakGlass {
 		// The person is told at once, whatever the purpose's notice mode.
