@@ -13,6 +13,7 @@ package notice
 import (
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"time"
 )
 
@@ -45,7 +46,7 @@ type Notice struct {
 }
 
 // Key is the idempotency key of the notice of audit entry seq.
-func Key(seq int64) string { return fmt.Sprintf("notice-%d", seq) }
+func Key(seq int64) string { return "notice-" + strconv.FormatInt(seq, 10) }
 
 // Decode reads a notice message's payload.
 func Decode(payload []byte) (Notice, error) {

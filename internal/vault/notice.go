@@ -43,7 +43,7 @@ func (v *Vault) queueNotice(ctx context.Context, tx outbox.Queue, a identity.Act
 	case policy.NoticeDeferred:
 		due, n.Basis = e.Time.Add(pu.DeferredFor), pu.DeferredBasis
 	}
-	return queuePerson(ctx, tx, notice.Kind, e.Subject, notice.Key(e.Seq), n, e.Time, due)
+	return queue(ctx, tx, notice.Kind, e.Subject, notice.Key(e.Seq), notice.Encode(&n), e.Time, due)
 }
 
 // queuePerson queues a message of kind to a person (their id), keyed by
@@ -53,6 +53,11 @@ func queuePerson(ctx context.Context, q outbox.Queue, kind, subject, key string,
 	if err != nil {
 		return fmt.Errorf("%s message: %w", kind, err)
 	}
+	return queue(ctx, q, kind, subject, key, payload, created, due)
+}
+
+// queue queues a message of kind to a person, with its payload encoded.
+func queue(ctx context.Context, q outbox.Queue, kind, subject, key string, payload []byte, created, due time.Time) error {
 	return q.PutMessage(ctx, &outbox.Message{Kind: kind, Channel: outbox.ChannelPerson, Recipient: subject, Key: key, Payload: payload, Next: due, Created: created})
 }
 
