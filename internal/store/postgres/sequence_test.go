@@ -1,0 +1,220 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/coffre/coffre/internal/audit"
+	"github.com/coffre/coffre/internal/store"
+)
+
+// openNodes opens n stores on one database, as n servers would.
+func openNodes(t *testing.T, pgURL string, n int) []*Store {
+	t.Helper()
+	var out []*Store
+	for range n {
+		s, err := Open(context.Background(), pgURL, Options{IDs: testIDs(t)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		out = append(out, s)
+	}
+	return out
+}
+
+// checkLog reads the whole audit log and fails the test unless it is
+// numbered 1…n without a gap or a repeat and holds exactly the entries
+// want names (by actor), each at the seq it was given.
+func checkLog(t *testing.T, s *Store, want map[string]int64) {
+	t.Helper()
+	ctx := context.Background()
+	var es []audit.Entry
+	err := s.View(ctx, func(ctx context.Context, tx store.Tx) error {
+		var err error
+		es, err = tx.AuditEntries(ctx, 1, 1<<40, 1<<20)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	for i, e := range es {
+		if e.Seq != int64(i+1) {
+			t.Fatalf("entry %d of the log has seq %d: a gap or a repeat", i+1, e.Seq)
+		}
+		if seen[e.Actor] {
+			t.Fatalf("entry %q is in the log twice", e.Actor)
+		}
+		seen[e.Actor] = true
+		seq, ok := want[e.Actor]
+		if !ok {
+			t.Fatalf("entry %q (seq %d) is in the log, but its transaction failed", e.Actor, e.Seq)
+		}
+		if seq != e.Seq {
+			t.Fatalf("entry %q was given seq %d, is at %d", e.Actor, seq, e.Seq)
+		}
+	}
+	if len(es) != len(want) {
+		t.Fatalf("the log holds %d entries, want %d", len(es), len(want))
+	}
+	var head int64
+	if err := s.pool.QueryRow(ctx, `SELECT seq FROM audit_head`).Scan(&head); err != nil {
+		t.Fatal(err)
+	}
+	if head != int64(len(es)) {
+		t.Fatalf("audit_head is %d, the log holds %d entries", head, len(es))
+	}
+}
+
+// TestTwoServersAppendGapFree runs two stores on one database, as two
+// servers behind a load balancer, appending from many goroutines at once,
+// one to three entries per call, a tenth of the calls failing after their
+// appends (rolled back alone, in the group's savepoints): the log must
+// hold every committed entry once, at the seq its call was given, and no
+// other, numbered without a gap.
+func TestTwoServersAppendGapFree(t *testing.T) {
+	nodes := openNodes(t, freshSchema(t), 2)
+	ctx := context.Background()
+	boom := errors.New("boom")
+	const calls = 400
+	var mu sync.Mutex
+	want := map[string]int64{}
+	var wg sync.WaitGroup
+	for i := range calls {
+		s := nodes[i%2]
+		wg.Go(func() {
+			var got []*audit.Entry
+			err := s.Update(ctx, func(ctx context.Context, tx store.Tx) error {
+				got = got[:0]
+				for j := range 1 + i%3 {
+					e := &audit.Entry{Actor: fmt.Sprintf("op_%d_%d", i, j), Action: "read", Decision: "allow"}
+					if err := tx.AppendAudit(ctx, e); err != nil {
+						return err
+					}
+					got = append(got, e)
+				}
+				if i%10 == 7 {
+					return boom
+				}
+				return nil
+			})
+			if i%10 == 7 {
+				if !errors.Is(err, boom) {
+					t.Errorf("call %d: %v, want boom", i, err)
+				}
+				return
+			}
+			if err != nil {
+				t.Errorf("call %d: %v", i, err)
+				return
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			for _, e := range got {
+				want[e.Actor] = e.Seq
+			}
+		})
+	}
+	wg.Wait()
+	if t.Failed() {
+		return
+	}
+	checkLog(t, nodes[0], want)
+}
+
+// TestKilledServerLeavesNoGap kills a server in the middle of a group:
+// its group has appended an entry (and holds whatever the numbering
+// takes) when its connection to PostgreSQL is terminated, as when its
+// machine dies. The other server, appending all along, must go on, and
+// the log must be gap-free, without the dead group's entry; the first
+// server, its pool reconnected, appends after it.
+func TestKilledServerLeavesNoGap(t *testing.T) {
+	pgURL := freshSchema(t)
+	nodes := openNodes(t, pgURL, 2)
+	ctx := context.Background()
+	want := map[string]int64{}
+	var mu sync.Mutex
+	appendOne := func(s *Store, actor string) error {
+		e := &audit.Entry{Actor: actor, Action: "read", Decision: "allow"}
+		err := s.Update(ctx, func(ctx context.Context, tx store.Tx) error { return tx.AppendAudit(ctx, e) })
+		if err == nil {
+			mu.Lock()
+			want[actor] = e.Seq
+			mu.Unlock()
+		}
+		return err
+	}
+	for i := range 5 {
+		if err := appendOne(nodes[i%2], fmt.Sprintf("before_%d", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// The victim: a group on node 0 that appends, reports its backend,
+	// and waits to be killed before it can commit.
+	pid := make(chan uint32, 1)
+	killed := make(chan struct{})
+	victim := make(chan error, 1)
+	go func() {
+		victim <- nodes[0].Update(ctx, func(ctx context.Context, stx store.Tx) error {
+			if err := stx.AppendAudit(ctx, &audit.Entry{Actor: "victim", Action: "read", Decision: "allow"}); err != nil {
+				return err
+			}
+			var p uint32
+			if err := stx.(*tx).q.QueryRow(ctx, `SELECT pg_backend_pid()`).Scan(&p); err != nil {
+				return err
+			}
+			pid <- p
+			<-killed
+			return nil
+		})
+	}()
+	p := <-pid
+
+	// Node 1 appends while the victim's group is open, and after.
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if err := appendOne(nodes[1], fmt.Sprintf("during_%d", i)); err != nil {
+				t.Errorf("node 1, during: %v", err)
+				return
+			}
+		}
+	})
+	time.Sleep(100 * time.Millisecond)
+	conn, err := pgx.Connect(ctx, pgURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	var ok bool
+	if err := conn.QueryRow(ctx, `SELECT pg_terminate_backend($1)`, p).Scan(&ok); err != nil || !ok {
+		t.Fatalf("terminate the victim's backend: %v, %v", ok, err)
+	}
+	close(killed)
+	if err := <-victim; err == nil {
+		t.Fatal("the victim's group committed after its connection was killed")
+	}
+	time.Sleep(100 * time.Millisecond)
+	close(stop)
+	wg.Wait()
+	for i := range 5 {
+		if err := appendOne(nodes[i%2], fmt.Sprintf("after_%d", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	checkLog(t, nodes[0], want)
+}
