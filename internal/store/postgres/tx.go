@@ -15,6 +15,7 @@ import (
 	"github.com/coffre/coffre/internal/audit"
 	"github.com/coffre/coffre/internal/guard"
 	"github.com/coffre/coffre/internal/identity"
+	"github.com/coffre/coffre/internal/outbox"
 	"github.com/coffre/coffre/internal/store"
 	"github.com/coffre/coffre/internal/subject"
 	"github.com/coffre/coffre/internal/subjectid"
@@ -51,15 +52,17 @@ func (t *tx) bulk(ctx context.Context) error {
 
 // groupState holds what a group defers to one statement each just before
 // it commits: the audit entries it appended (numbered here, after one
-// locking read of audit_head per group) and the guard states it wrote.
-// That leaves a read two statements of its own (its guard state, its
-// subject) instead of five.
+// locking read of audit_head per group), the guard states it wrote and
+// the messages it queued (a person's notice at each read). That leaves a
+// read two statements of its own (its guard state, its subject) instead
+// of six.
 type groupState struct {
 	headLocked bool
 	seq        int64    // the last audit seq handed out in the group
 	seqs       []int64  // pending audit rows
 	leaves     [][]byte //
 	guards     map[string][]byte
+	msgs       []*outbox.Message // pending deliveries rows
 }
 
 // groupMark is what a savepoint rollback restores. It copies the pending
@@ -71,14 +74,15 @@ type groupMark struct {
 	seqs       []int64
 	leaves     [][]byte
 	guards     map[string][]byte
+	msgs       []*outbox.Message
 }
 
 func (g *groupState) mark() groupMark {
-	return groupMark{g.headLocked, g.seq, slices.Clone(g.seqs), slices.Clone(g.leaves), maps.Clone(g.guards)}
+	return groupMark{g.headLocked, g.seq, slices.Clone(g.seqs), slices.Clone(g.leaves), maps.Clone(g.guards), slices.Clone(g.msgs)}
 }
 
 func (g *groupState) rollbackTo(m groupMark) {
-	g.headLocked, g.seq, g.seqs, g.leaves, g.guards = m.headLocked, m.seq, m.seqs, m.leaves, m.guards
+	g.headLocked, g.seq, g.seqs, g.leaves, g.guards, g.msgs = m.headLocked, m.seq, m.seqs, m.leaves, m.guards, m.msgs
 }
 
 // flushAudit writes the pending audit rows and the new head.
@@ -101,6 +105,9 @@ func (t *tx) flushAudit(ctx context.Context) error {
 // before COMMIT.
 func (t *tx) flush(ctx context.Context) error {
 	if err := t.flushAudit(ctx); err != nil {
+		return err
+	}
+	if err := t.flushMessages(ctx); err != nil {
 		return err
 	}
 	if len(t.g.guards) == 0 {
