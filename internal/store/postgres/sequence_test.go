@@ -29,25 +29,41 @@ func openNodes(t *testing.T, pgURL string, n int) []*Store {
 	return out
 }
 
-// checkLog reads the whole audit log and fails the test unless it is
-// numbered 1…n without a gap or a repeat and holds exactly the entries
-// want names (by actor), each at the seq it was given.
-func checkLog(t *testing.T, s *Store, want map[string]int64) {
+// checkLog waits until the log holds every entry of want (the stores
+// release the numbers they hold when idle), then reads it and fails the
+// test unless it is numbered 1…n without a gap or a repeat and holds
+// exactly the entries want names (by actor), each at the seq it was
+// given, and voids. It returns the number of voids.
+func checkLog(t *testing.T, s *Store, want map[string]int64) int {
 	t.Helper()
 	ctx := context.Background()
 	var es []audit.Entry
-	err := s.View(ctx, func(ctx context.Context, tx store.Tx) error {
-		var err error
-		es, err = tx.AuditEntries(ctx, 1, 1<<40, 1<<20)
-		return err
-	})
-	if err != nil {
-		t.Fatal(err)
+	var top int64
+	for _, seq := range want {
+		top = max(top, seq)
+	}
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		err := s.View(ctx, func(ctx context.Context, tx store.Tx) error {
+			var err error
+			es, err = tx.AuditEntries(ctx, 1, 1<<40, 1<<20)
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if int64(len(es)) >= top || time.Now().After(deadline) {
+			break
+		}
 	}
 	seen := map[string]bool{}
+	voids := 0
 	for i, e := range es {
 		if e.Seq != int64(i+1) {
 			t.Fatalf("entry %d of the log has seq %d: a gap or a repeat", i+1, e.Seq)
+		}
+		if e.Action == VoidAction {
+			voids++
+			continue
 		}
 		if seen[e.Actor] {
 			t.Fatalf("entry %q is in the log twice", e.Actor)
@@ -61,16 +77,18 @@ func checkLog(t *testing.T, s *Store, want map[string]int64) {
 			t.Fatalf("entry %q was given seq %d, is at %d", e.Actor, seq, e.Seq)
 		}
 	}
-	if len(es) != len(want) {
-		t.Fatalf("the log holds %d entries, want %d", len(es), len(want))
+	if len(es)-voids != len(want) {
+		t.Fatalf("the log holds %d entries and %d voids, want %d entries", len(es)-voids, voids, len(want))
 	}
-	var head int64
-	if err := s.pool.QueryRow(ctx, `SELECT seq FROM audit_head`).Scan(&head); err != nil {
-		t.Fatal(err)
+	var last int64
+	err := s.View(ctx, func(ctx context.Context, tx store.Tx) (err error) {
+		last, err = tx.LastAuditSeq(ctx)
+		return err
+	})
+	if err != nil || last != int64(len(es)) {
+		t.Fatalf("LastAuditSeq: %d, %v; the log holds %d entries", last, err, len(es))
 	}
-	if head != int64(len(es)) {
-		t.Fatalf("audit_head is %d, the log holds %d entries", head, len(es))
-	}
+	return voids
 }
 
 // TestTwoServersAppendGapFree runs two stores on one database, as two
@@ -126,7 +144,7 @@ func TestTwoServersAppendGapFree(t *testing.T) {
 	if t.Failed() {
 		return
 	}
-	checkLog(t, nodes[0], want)
+	t.Logf("%d voids", checkLog(t, nodes[0], want))
 }
 
 // TestKilledServerLeavesNoGap kills a server in the middle of a group:
@@ -217,4 +235,158 @@ func TestKilledServerLeavesNoGap(t *testing.T) {
 		}
 	}
 	checkLog(t, nodes[0], want)
+}
+
+// die stops s as a machine's death would: its writer and sequencing loop
+// stop and its connections close, without releasing the audit numbers it
+// holds (Close would).
+func (s *Store) die() {
+	s.closed.Do(func() {
+		s.q.Stop()
+		s.stop()
+		<-s.done
+		s.pool.Close()
+	})
+}
+
+// openQuick opens n stores on pgURL with a short lease and a fast
+// sequencer.
+func openQuick(t *testing.T, pgURL string, n int) []*Store {
+	t.Helper()
+	var out []*Store
+	for range n {
+		s, err := Open(context.Background(), pgURL, Options{IDs: testIDs(t), AuditLease: 300 * time.Millisecond, SequencerEvery: 10 * time.Millisecond})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		out = append(out, s)
+	}
+	return out
+}
+
+// leader waits for one of stores to lead the sequencer and returns it
+// and its backend.
+func leader(t *testing.T, stores []*Store, not uint32) (*Store, uint32) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		for _, s := range stores {
+			if ok, pid := s.seqr.leading(); ok && pid != not {
+				return s, pid
+			}
+		}
+	}
+	t.Fatal("no store leads the sequencer")
+	return nil, 0
+}
+
+// TestDeadServerNumbersVoided: a server dies holding audit numbers it
+// took and never wrote; the other's entries, above them, wait outside the
+// log until its lease runs out, when the sequencer voids them: the log is
+// then gap-free and holds every entry.
+func TestDeadServerNumbersVoided(t *testing.T) {
+	pgURL := freshSchema(t)
+	nodes := openQuick(t, pgURL, 2)
+	ctx := context.Background()
+	want := map[string]int64{}
+	appendOne := func(s *Store, actor string) {
+		e := &audit.Entry{Actor: actor, Action: "read", Decision: "allow"}
+		if err := s.Update(ctx, func(ctx context.Context, tx store.Tx) error { return tx.AppendAudit(ctx, e) }); err != nil {
+			t.Fatal(err)
+		}
+		want[actor] = e.Seq
+	}
+	appendOne(nodes[0], "first")
+	var held []int64
+	for range 3 {
+		n, err := nodes[0].nums.take(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		held = append(held, n)
+	}
+	nodes[0].die()
+	died := time.Now()
+	for i := range 5 {
+		appendOne(nodes[1], fmt.Sprintf("after_%d", i))
+	}
+	var last int64
+	nodes[1].View(ctx, func(ctx context.Context, tx store.Tx) (err error) {
+		last, err = tx.LastAuditSeq(ctx)
+		return err
+	})
+	if last != 1 {
+		t.Errorf("LastAuditSeq with the dead server's numbers %v unwritten = %d, want 1", held, last)
+	}
+	// Voided: the numbers it took, and those it had reserved beside them.
+	voids := checkLog(t, nodes[1], want)
+	if voids < len(held) {
+		t.Errorf("%d voids, want at least %d (the numbers %v)", voids, len(held), held)
+	}
+	// Its lease, renewed every quarter of it, ran out 225–300ms after.
+	if took := time.Since(died); took < 225*time.Millisecond {
+		t.Errorf("voided %s after the death, before its 300ms lease ran out", took)
+	}
+}
+
+// TestSequencerFailover kills the sequencer's connection (the holder of
+// its advisory lock) while two servers append, and a third dies holding
+// numbers: another round (of either server) must take over, void the dead
+// server's numbers, and the log must lose and repeat nothing.
+func TestSequencerFailover(t *testing.T) {
+	pgURL := freshSchema(t)
+	nodes := openQuick(t, pgURL, 3)
+	ctx := context.Background()
+	_, pid := leader(t, nodes[:2], 0) // so the third, which dies below, does not lead
+	var mu sync.Mutex
+	want := map[string]int64{}
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for w := range 4 {
+		s := nodes[w%2]
+		wg.Go(func() {
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				e := &audit.Entry{Actor: fmt.Sprintf("w%d_%d", w, i), Action: "read", Decision: "allow"}
+				if err := s.Update(ctx, func(ctx context.Context, tx store.Tx) error { return tx.AppendAudit(ctx, e) }); err != nil {
+					t.Errorf("worker %d: %v", w, err)
+					return
+				}
+				mu.Lock()
+				want[e.Actor] = e.Seq
+				mu.Unlock()
+			}
+		})
+	}
+	time.Sleep(50 * time.Millisecond)
+	if _, err := nodes[2].nums.take(ctx); err != nil {
+		t.Fatal(err)
+	}
+	nodes[2].die()
+	conn, err := pgx.Connect(ctx, pgURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	var ok bool
+	if err := conn.QueryRow(ctx, `SELECT pg_terminate_backend($1)`, pid).Scan(&ok); err != nil || !ok {
+		t.Fatalf("terminate the sequencer's backend: %v, %v", ok, err)
+	}
+	_, next := leader(t, nodes[:2], pid)
+	t.Logf("sequencer backend %d killed, %d leads", pid, next)
+	time.Sleep(500 * time.Millisecond) // past the dead server's lease
+	close(stop)
+	wg.Wait()
+	if t.Failed() {
+		return
+	}
+	voids := checkLog(t, nodes[0], want)
+	if voids == 0 {
+		t.Error("no voids: the dead server's number was not voided")
+	}
+	t.Logf("%d entries, %d voids", len(want), voids)
 }
