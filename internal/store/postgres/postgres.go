@@ -143,7 +143,7 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("open store %s: %w", redact(url), err)
 	}
 	s := &Store{pool: pool, opts: opts, q: group.New(opts.MaxBatch), nums: newNumbers(pool, opts.Logger),
-		seqr: &sequencer{cfg: pool.Config().ConnConfig.Copy(), log: opts.Logger}, done: make(chan struct{})}
+		seqr: newSequencer(pool.Config().ConnConfig, opts.Logger), done: make(chan struct{})}
 	if err := s.nums.renew(ctx, opts.AuditLease); err != nil {
 		pool.Close()
 		return nil, fmt.Errorf("open store: %w", unavailable(err))

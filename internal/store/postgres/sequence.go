@@ -248,7 +248,8 @@ func (n *numbers) release(ctx context.Context, idle time.Duration) {
 
 // renew extends this store's lease on its numbers.
 func (n *numbers) renew(ctx context.Context, lease time.Duration) error {
-	_, err := n.pool.Exec(ctx, `INSERT INTO audit_nodes (node, until) VALUES ($1, `+nowMicros+` + $2)
+	_, err := n.pool.Exec(ctx, `WITH c AS (SELECT set_config('synchronous_commit', 'off', true))
+		INSERT INTO audit_nodes (node, until) SELECT $1, `+nowMicros+` + $2 FROM c
 		ON CONFLICT (node) DO UPDATE SET until = excluded.until`, n.node, lease.Microseconds())
 	return err
 }
@@ -287,6 +288,17 @@ type sequencer struct {
 	mu    sync.Mutex
 	pid   uint32 // the connection's backend, for tests
 	state string // "", "follower" or "leader"
+}
+
+// newSequencer makes a sequencer whose connection commits without
+// waiting for the WAL flush: what it writes (the mark, the blocks it
+// drops, voids) can be lost in a crash only with what came after it in
+// the WAL, and is then done again; a flush per round would compete with
+// the groups' own.
+func newSequencer(cfg *pgx.ConnConfig, log *slog.Logger) *sequencer {
+	c := cfg.Copy()
+	c.RuntimeParams["synchronous_commit"] = "off"
+	return &sequencer{cfg: c, log: log}
 }
 
 // sequencerLock keys the advisory lock, per schema (tests and tenants
