@@ -82,9 +82,10 @@ type Options struct {
 	// numbers it held this long after its last renewal (default 10 s; it
 	// renews every quarter of it). See sequence.go.
 	AuditLease time.Duration
-	// SequencerEvery is how often the store releases the audit numbers
-	// it holds while idle and, when it is the sequencer, moves the log's
-	// mark (default 20 ms).
+	// SequencerEvery is how often a store runs a round of the sequencer
+	// (taking its lock if free; moving the log's mark when it holds it;
+	// default 100 ms). A fifth of it is how long a store holds audit
+	// numbers while idle before it releases them.
 	SequencerEvery time.Duration
 }
 
@@ -121,7 +122,7 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 		opts.AuditLease = 10 * time.Second
 	}
 	if opts.SequencerEvery <= 0 {
-		opts.SequencerEvery = 20 * time.Millisecond
+		opts.SequencerEvery = 100 * time.Millisecond
 	}
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
@@ -160,11 +161,12 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 func (s *Store) sequence(ctx context.Context) {
 	defer close(s.done)
 	defer s.seqr.drop()
-	tick := time.NewTicker(s.opts.SequencerEvery)
+	idle := s.opts.SequencerEvery / 5
+	tick := time.NewTicker(idle)
 	defer tick.Stop()
 	renewed := time.Now()
 	var failing bool // report a failing round once, not every tick
-	for {
+	for n := 0; ; n++ {
 		select {
 		case <-ctx.Done():
 			return
@@ -175,7 +177,10 @@ func (s *Store) sequence(ctx context.Context) {
 				renewed = time.Now()
 			}
 		}
-		s.nums.release(ctx, 2*s.opts.SequencerEvery)
+		s.nums.release(ctx, idle)
+		if n%5 != 0 {
+			continue
+		}
 		err := s.seqr.tick(ctx)
 		if err != nil && !failing && ctx.Err() == nil {
 			s.opts.Logger.Warn("audit sequencer round failed; trying again", "error", err)

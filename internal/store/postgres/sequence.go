@@ -288,6 +288,7 @@ type sequencer struct {
 	mu    sync.Mutex
 	pid   uint32 // the connection's backend, for tests
 	state string // "", "follower" or "leader"
+	last  int64  // where the prefix ended in the last round
 }
 
 // newSequencer makes a sequencer whose connection commits without
@@ -342,7 +343,7 @@ func (q *sequencer) round(ctx context.Context) error {
 		q.state = "leader"
 		q.mu.Unlock()
 	}
-	return sequenceStep(ctx, q.conn)
+	return sequenceStep(ctx, q.conn, &q.last)
 }
 
 func (q *sequencer) drop() {
@@ -363,9 +364,10 @@ func (q *sequencer) leading() (bool, uint32) {
 }
 
 // sequenceStep moves audit_head.seq to the end of the contiguous prefix,
-// drops the blocks below it, and voids the block found at its end when its
-// store's lease has run out; again until no such block is found.
-func sequenceStep(ctx context.Context, c *pgx.Conn) error {
+// drops the blocks below it and, when the prefix ends where it ended in
+// the last round (*last), voids the block found at its end if its store's
+// lease has run out; again until no such block is found.
+func sequenceStep(ctx context.Context, c *pgx.Conn, last *int64) error {
 	for {
 		var head int64
 		if err := c.QueryRow(ctx, logMark).Scan(&head); err != nil {
@@ -376,12 +378,18 @@ func sequenceStep(ctx context.Context, c *pgx.Conn) error {
 			return err
 		}
 		if f > head {
-			if _, err := c.Exec(ctx, `UPDATE audit_head SET seq = $1 WHERE seq < $1`, f); err != nil {
+			if _, err := c.Exec(ctx, `WITH u AS (UPDATE audit_head SET seq = $1 WHERE seq < $1)
+				DELETE FROM audit_blocks WHERE hi <= $1`, f); err != nil {
 				return fmt.Errorf("audit sequencer: %w", err)
 			}
-			if _, err := c.Exec(ctx, `DELETE FROM audit_blocks WHERE hi <= $1`, f); err != nil {
-				return fmt.Errorf("audit sequencer: %w", err)
-			}
+		}
+		// A hole is looked into only when the prefix has not grown since
+		// the last round: a moving prefix has no dead store's block at
+		// its end.
+		moved := f != *last
+		*last = f
+		if moved {
+			return nil
 		}
 		var lo, hi int64
 		err = c.QueryRow(ctx, `SELECT b.lo, b.hi FROM audit_blocks b LEFT JOIN audit_nodes n ON n.node = b.node
