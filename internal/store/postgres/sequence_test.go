@@ -251,11 +251,11 @@ func (s *Store) die() {
 
 // openQuick opens n stores on pgURL with a short lease and a fast
 // sequencer.
-func openQuick(t *testing.T, pgURL string, n int) []*Store {
+func openQuick(t *testing.T, pgURL string, n int, lease time.Duration) []*Store {
 	t.Helper()
 	var out []*Store
 	for range n {
-		s, err := Open(context.Background(), pgURL, Options{IDs: testIDs(t), AuditLease: 300 * time.Millisecond, SequencerEvery: 10 * time.Millisecond})
+		s, err := Open(context.Background(), pgURL, Options{IDs: testIDs(t), AuditLease: lease, SequencerEvery: 10 * time.Millisecond})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -286,7 +286,8 @@ func leader(t *testing.T, stores []*Store, not uint32) (*Store, uint32) {
 // then gap-free and holds every entry.
 func TestDeadServerNumbersVoided(t *testing.T) {
 	pgURL := freshSchema(t)
-	nodes := openQuick(t, pgURL, 2)
+	const lease = time.Second
+	nodes := openQuick(t, pgURL, 2, lease)
 	ctx := context.Background()
 	want := map[string]int64{}
 	appendOne := func(s *Store, actor string) {
@@ -315,7 +316,7 @@ func TestDeadServerNumbersVoided(t *testing.T) {
 		last, err = tx.LastAuditSeq(ctx)
 		return err
 	})
-	if last != 1 {
+	if last != 1 && time.Since(died) < lease*3/4 {
 		t.Errorf("LastAuditSeq with the dead server's numbers %v unwritten = %d, want 1", held, last)
 	}
 	// Voided: the numbers it took, and those it had reserved beside them.
@@ -323,9 +324,9 @@ func TestDeadServerNumbersVoided(t *testing.T) {
 	if voids < len(held) {
 		t.Errorf("%d voids, want at least %d (the numbers %v)", voids, len(held), held)
 	}
-	// Its lease, renewed every quarter of it, ran out 225–300ms after.
-	if took := time.Since(died); took < 225*time.Millisecond {
-		t.Errorf("voided %s after the death, before its 300ms lease ran out", took)
+	// Its lease, renewed every quarter of it, ran out ¾–1 lease after.
+	if took := time.Since(died); took < lease*3/4 {
+		t.Errorf("voided %s after the death, before its %s lease ran out", took, lease)
 	}
 }
 
@@ -335,7 +336,7 @@ func TestDeadServerNumbersVoided(t *testing.T) {
 // server's numbers, and the log must lose and repeat nothing.
 func TestSequencerFailover(t *testing.T) {
 	pgURL := freshSchema(t)
-	nodes := openQuick(t, pgURL, 3)
+	nodes := openQuick(t, pgURL, 3, 300*time.Millisecond)
 	ctx := context.Background()
 	_, pid := leader(t, nodes[:2], 0) // so the third, which dies below, does not lead
 	var mu sync.Mutex
