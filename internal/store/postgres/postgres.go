@@ -209,6 +209,8 @@ func (s *Store) Update(ctx context.Context, fn func(context.Context, store.Tx) e
 // commit runs a group until it commits or fails for good, and answers
 // its requests.
 func (s *Store) commit(batch []*group.Request) {
+	s.nums.enter()
+	defer s.nums.leave()
 	ctx := context.Background()
 	err := s.runGroup(ctx, batch)
 	for i := 0; retryable(err) && i < s.opts.Retries; i++ {

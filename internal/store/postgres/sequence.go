@@ -78,7 +78,24 @@ type numbers struct {
 	lost     []int64 // to void: a void that failed, tried again
 	chunk    int64   // the next reservation's size
 	reserved time.Time
-	lastUse  time.Time
+	lastUse  time.Time // the last take, or the end of the last group
+	groups   int       // groups in progress: the store is not idle
+}
+
+// enter and leave bracket a group: a group waiting on a lock (another
+// server's, on an operator's guard state) is not idle, and must not see
+// its numbers voided under it.
+func (n *numbers) enter() {
+	n.mu.Lock()
+	n.groups++
+	n.mu.Unlock()
+}
+
+func (n *numbers) leave() {
+	n.mu.Lock()
+	n.groups--
+	n.lastUse = time.Now()
+	n.mu.Unlock()
 }
 
 // maxChunk caps a reservation: what an idle store may void at once.
@@ -204,14 +221,14 @@ func writeVoids(ctx context.Context, q execer, seqs []int64) error {
 	return err
 }
 
-// release hands back what the store holds when it has numbered nothing
-// for idle (and everything when idle is 0, at Close): held numbers at the
+// release hands back what the store holds when no group has run for idle
+// (and everything when idle is 0, at Close): held numbers at the
 // top of the reservation are unreserved (a single server never voids
 // one), the others are voided, so that no number held by a live but idle
 // store keeps the log's prefix from growing.
 func (n *numbers) release(ctx context.Context, idle time.Duration) {
 	n.mu.Lock()
-	if len(n.free) == 0 && len(n.lost) == 0 || idle > 0 && time.Since(n.lastUse) < idle {
+	if len(n.free) == 0 && len(n.lost) == 0 || idle > 0 && (n.groups > 0 || time.Since(n.lastUse) < idle) {
 		n.mu.Unlock()
 		return
 	}
