@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/coffre/coffre/internal/audit"
+	"github.com/coffre/coffre/internal/auditlog"
 	"github.com/coffre/coffre/internal/store"
 )
 
@@ -390,4 +391,76 @@ func TestSequencerFailover(t *testing.T) {
 		t.Error("no voids: the dead server's number was not voided")
 	}
 	t.Logf("%d entries, %d voids", len(want), voids)
+}
+
+// TestTwoIntegratorsVerify runs an integrator on each of two servers
+// while both append, subjects named, as two nodes of a deployment do:
+// the checkpoints and tiles they write must make one log that verifies
+// (before the checkpoint lock, their steps could both pass the check that
+// they were current and overwrite each other's tiles).
+func TestTwoIntegratorsVerify(t *testing.T) {
+	nodes := openQuick(t, freshSchema(t), 2, time.Second)
+	ctx := context.Background()
+	signer, err := audit.NewSigner(auditlog.Origin, make([]byte, 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for w := range 8 {
+		s := nodes[w%2]
+		wg.Go(func() {
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				e := &audit.Entry{Actor: "op_1", Action: "read", Subject: fmt.Sprintf("sub_%d", i%7), Decision: "allow"}
+				if err := s.Update(ctx, func(ctx context.Context, tx store.Tx) error { return tx.AppendAudit(ctx, e) }); err != nil {
+					t.Errorf("append: %v", err)
+					return
+				}
+			}
+		})
+	}
+	for _, s := range nodes {
+		in := &auditlog.Integrator{Store: s, Signer: signer, MaxBatch: 37}
+		wg.Go(func() {
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				if _, err := in.Step(ctx); err != nil {
+					t.Errorf("step: %v", err)
+					return
+				}
+			}
+		})
+	}
+	time.Sleep(1500 * time.Millisecond)
+	close(stop)
+	wg.Wait()
+	if t.Failed() {
+		return
+	}
+	in := &auditlog.Integrator{Store: nodes[0], Signer: signer}
+	for { // the rest, once the numbers held are given back
+		n, err := in.Step(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var last int64
+		nodes[0].View(ctx, func(ctx context.Context, tx store.Tx) (err error) { last, err = tx.LastAuditSeq(ctx); return err })
+		if int64(n) == last {
+			break
+		}
+	}
+	rep, err := auditlog.Verify(ctx, nodes[0], signer.VerifierKey())
+	if err != nil {
+		t.Fatalf("verify: %v", err)
+	}
+	t.Logf("verified: %+v", rep)
 }

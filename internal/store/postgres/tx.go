@@ -841,7 +841,24 @@ func splitHashes(b []byte) ([][]byte, error) {
 	return out, nil
 }
 
+// checkpointLock keys the transaction-level advisory lock an Update takes
+// before it reads the latest checkpoint, per schema.
+const checkpointLock = `hashtextextended('coffre audit checkpoints ' || current_schema(), 0)`
+
+// LatestCheckpoint, in an Update, first takes the checkpoint lock of the
+// schema until the transaction ends: the integrators of several servers
+// each check in an Update that the latest checkpoint is still the one
+// they built on before writing theirs and its tiles, and under read
+// committed two of them would both pass the check and overwrite each
+// other's tiles (`coffre audit verify` then failed on a two-node store).
+// The lock makes the second wait for the first's COMMIT, and its read,
+// a new snapshot, then sees the first's checkpoint.
 func (t *tx) LatestCheckpoint(ctx context.Context) (*audit.StoredCheckpoint, error) {
+	if t.write {
+		if _, err := t.q.Exec(ctx, `SELECT pg_advisory_xact_lock(`+checkpointLock+`)`); err != nil {
+			return nil, fmt.Errorf("latest checkpoint: %w", err)
+		}
+	}
 	c, err := scanCheckpoint(t.q.QueryRow(ctx, `SELECT size, root, note, compact_range, ''::bytea, created, index_from, index_size, index_root, index_range FROM checkpoints ORDER BY size DESC LIMIT 1`))
 	if err != nil {
 		return nil, notFound(err, "latest checkpoint")
