@@ -1,6 +1,7 @@
 package postgres
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"errors"
@@ -42,6 +43,9 @@ func scanDeliveries(rows pgx.Rows, err error, what string) ([]outbox.Message, er
 }
 
 func (t *tx) Unexpanded(ctx context.Context, kind string, limit int) ([]outbox.Row, error) {
+	if err := t.flushMessages(ctx); err != nil {
+		return nil, err
+	}
 	rows, err := t.q.Query(ctx, `SELECT id, ts, kind, payload FROM outbox WHERE kind = $1 AND NOT sent ORDER BY id LIMIT $2`, kind, limit)
 	if err != nil {
 		return nil, fmt.Errorf("unexpanded outbox: %w", err)
@@ -66,6 +70,9 @@ func (t *tx) Unexpanded(ctx context.Context, kind string, limit int) ([]outbox.R
 // Expand's UPDATE locks the row: a second worker expanding it at the same
 // time waits, then finds it expanded.
 func (t *tx) Expand(ctx context.Context, row int64, msgs []outbox.Message, at time.Time) error {
+	if err := t.flushMessages(ctx); err != nil {
+		return err
+	}
 	n, err := t.exec(ctx, "expand outbox row", `UPDATE outbox SET sent = TRUE WHERE id = $1 AND NOT sent`, row)
 	if err != nil {
 		return err
@@ -89,11 +96,46 @@ func (t *tx) Expand(ctx context.Context, row int64, msgs []outbox.Message, at ti
 	return nil
 }
 
+// PutMessage queues m. In a group commit the row is written with the
+// group's others just before COMMIT (see flushMessages): the messages of a
+// group's reads, one a read, cost one statement.
 func (t *tx) PutMessage(ctx context.Context, m *outbox.Message) error {
+	if t.g != nil {
+		c := *m
+		c.Payload = bytes.Clone(m.Payload)
+		t.g.msgs = append(t.g.msgs, &c)
+		return nil
+	}
 	_, err := t.exec(ctx, "put message", `INSERT INTO deliveries (source, kind, channel, recipient, idem, payload, next_at, created)
 		VALUES (0, $1, $2, $3, $4, $5, $6, $7) ON CONFLICT (idem) DO NOTHING`,
 		m.Kind, m.Channel, m.Recipient, m.Key, m.Payload, micros(m.Next), micros(m.Created))
 	return err
+}
+
+// flushMessages writes the group's pending messages in one statement, in
+// the order they were queued. Every other method on deliveries calls it
+// first, so that the transaction sees its own messages.
+func (t *tx) flushMessages(ctx context.Context) error {
+	if t.g == nil || len(t.g.msgs) == 0 {
+		return nil
+	}
+	n := len(t.g.msgs)
+	kinds, channels, recipients, keys := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	payloads, next, created := make([][]byte, n), make([]int64, n), make([]int64, n)
+	for i, m := range t.g.msgs {
+		kinds[i], channels[i], recipients[i], keys[i] = m.Kind, m.Channel, m.Recipient, m.Key
+		payloads[i], next[i], created[i] = m.Payload, micros(m.Next), micros(m.Created)
+	}
+	if _, err := t.exec(ctx, "put messages", `INSERT INTO deliveries (source, kind, channel, recipient, idem, payload, next_at, created)
+		SELECT 0, kind, channel, recipient, idem, payload, next_at, created
+		FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bytea[], $6::bigint[], $7::bigint[]) WITH ORDINALITY
+			AS u(kind, channel, recipient, idem, payload, next_at, created, n)
+		ORDER BY n ON CONFLICT (idem) DO NOTHING`,
+		kinds, channels, recipients, keys, payloads, next, created); err != nil {
+		return err
+	}
+	t.g.msgs = nil
+	return nil
 }
 
 // Claim locks the due messages it takes with FOR UPDATE SKIP LOCKED: a
@@ -101,6 +143,9 @@ func (t *tx) PutMessage(ctx context.Context, m *outbox.Message) error {
 // for, and once that transaction commits its lease keeps the message
 // from being claimed again until it expires.
 func (t *tx) Claim(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int) ([]outbox.Message, error) {
+	if err := t.flushMessages(ctx); err != nil {
+		return nil, err
+	}
 	rows, err := t.q.Query(ctx, `UPDATE deliveries d SET lease_owner = $1, lease_until = $3, tries = d.tries + 1
 		FROM (SELECT id FROM deliveries WHERE status = 'pending' AND next_at <= $2 AND lease_until <= $2
 			ORDER BY next_at, id LIMIT $4 FOR UPDATE SKIP LOCKED) c
@@ -129,6 +174,9 @@ func prefixed(p, cols string) string {
 }
 
 func (t *tx) MarkSent(ctx context.Context, id int64, at time.Time) error {
+	if err := t.flushMessages(ctx); err != nil {
+		return err
+	}
 	n, err := t.exec(ctx, "mark sent", `UPDATE deliveries SET status = 'sent', sent_at = $1, lease_owner = '', lease_until = 0 WHERE id = $2 AND status = 'pending'`, micros(at), id)
 	if err != nil {
 		return err
@@ -140,6 +188,9 @@ func (t *tx) MarkSent(ctx context.Context, id int64, at time.Time) error {
 }
 
 func (t *tx) MarkFailed(ctx context.Context, id int64, owner, class string, next time.Time, dead bool) error {
+	if err := t.flushMessages(ctx); err != nil {
+		return err
+	}
 	n, err := t.exec(ctx, "mark failed", `UPDATE deliveries SET status = CASE WHEN $5 THEN 'dead' ELSE 'pending' END, next_at = $4, last_error = $3,
 		failures = failures + 1, lease_owner = '', lease_until = 0 WHERE id = $1 AND lease_owner = $2 AND status = 'pending'`,
 		id, owner, class, micros(next), dead)
@@ -153,11 +204,17 @@ func (t *tx) MarkFailed(ctx context.Context, id int64, owner, class string, next
 }
 
 func (t *tx) Messages(ctx context.Context, after int64, limit int) ([]outbox.Message, error) {
+	if err := t.flushMessages(ctx); err != nil {
+		return nil, err
+	}
 	rows, err := t.q.Query(ctx, `SELECT `+deliveryColumns+` FROM deliveries WHERE id > $1 ORDER BY id LIMIT $2`, after, limit)
 	return scanDeliveries(rows, err, "messages")
 }
 
 func (t *tx) DeliveryStats(ctx context.Context) (outbox.Stats, error) {
+	if err := t.flushMessages(ctx); err != nil {
+		return outbox.Stats{}, err
+	}
 	st := outbox.Stats{Channels: map[string]outbox.ChannelStats{}}
 	var oldest int64
 	if err := t.q.QueryRow(ctx, `SELECT count(*), coalesce(min(ts), 0) FROM outbox WHERE NOT sent`).Scan(&st.Unexpanded, &oldest); err != nil {
@@ -205,12 +262,18 @@ func (t *tx) DeliveryStats(ctx context.Context) (outbox.Stats, error) {
 }
 
 func (t *tx) PruneSent(ctx context.Context, before time.Time, limit int) (int, error) {
+	if err := t.flushMessages(ctx); err != nil {
+		return 0, err
+	}
 	n, err := t.exec(ctx, "prune sent", `DELETE FROM deliveries WHERE id IN (SELECT id FROM deliveries WHERE status = 'sent' AND sent_at < $1 LIMIT $2)`,
 		micros(before), limit)
 	return int(n), err
 }
 
 func (t *tx) SentKeys(ctx context.Context, keys []string) (map[string]bool, error) {
+	if err := t.flushMessages(ctx); err != nil {
+		return nil, err
+	}
 	out := map[string]bool{}
 	if len(keys) == 0 {
 		return out, nil

@@ -5,9 +5,14 @@
 //
 // Update calls are committed in groups, as in the SQLite store: one writer
 // per server runs the functions queued while the previous group committed
-// in one transaction, so that a group takes the audit numbering's lock
-// (the one row of audit_head, which keeps the numbering free of gaps
-// across servers) and waits for one WAL flush, not one per call. Should a
+// in one transaction, so that a group waits for one WAL flush, not one per
+// call. Audit entries are numbered from blocks of numbers each server
+// reserves, so that no lock is held from a group's first append until its
+// COMMIT and servers do not queue behind one another; the log stays
+// gap-free and duplicate-free across servers and their deaths (numbers a
+// server cannot write are voided, by itself or, once its lease has run
+// out, by the sequencer that one server runs at a time): see sequence.go
+// and VoidAction. Should a
 // function fail, the group runs again with a savepoint around each
 // function. A group that fails with a serialization failure or a
 // deadlock runs again from the start; store.Store allows both. A function
@@ -72,6 +77,16 @@ type Options struct {
 	// Logger receives what the writer must report: a transaction function
 	// that panicked (default slog.Default()).
 	Logger *slog.Logger
+	// AuditLease is how long the audit numbers a store holds stay its own
+	// without word from it: when a server dies, the sequencer voids the
+	// numbers it held this long after its last renewal (default 10 s; it
+	// renews every quarter of it). See sequence.go.
+	AuditLease time.Duration
+	// SequencerEvery is how often a store runs a round of the sequencer
+	// (taking its lock if free; moving the log's mark when it holds it;
+	// default 100 ms). A fifth of it is how long a store holds audit
+	// numbers while idle before it releases them.
+	SequencerEvery time.Duration
 }
 
 // Store is the PostgreSQL store. It implements store.Store.
@@ -79,6 +94,10 @@ type Store struct {
 	pool   *pgxpool.Pool
 	opts   Options
 	q      *group.Queue // Update calls waiting for the writer
+	nums   *numbers     // this store's audit numbers
+	seqr   *sequencer
+	stop   context.CancelFunc // stops the sequencing loop
+	done   chan struct{}      // closed when it has stopped
 	closed sync.Once
 }
 
@@ -99,6 +118,12 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
+	if opts.AuditLease <= 0 {
+		opts.AuditLease = 10 * time.Second
+	}
+	if opts.SequencerEvery <= 0 {
+		opts.SequencerEvery = 100 * time.Millisecond
+	}
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
@@ -118,9 +143,50 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 		pool.Close()
 		return nil, fmt.Errorf("open store %s: %w", redact(url), err)
 	}
-	s := &Store{pool: pool, opts: opts, q: group.New(opts.MaxBatch)}
+	s := &Store{pool: pool, opts: opts, q: group.New(opts.MaxBatch), nums: newNumbers(pool, opts.Logger),
+		seqr: newSequencer(pool.Config().ConnConfig, opts.Logger), done: make(chan struct{})}
+	if err := s.nums.renew(ctx, opts.AuditLease); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("open store: %w", unavailable(err))
+	}
+	lctx, stop := context.WithCancel(context.Background())
+	s.stop = stop
+	go s.sequence(lctx)
 	go s.q.Run(s.commit)
 	return s, nil
+}
+
+// sequence renews the store's lease on its audit numbers, releases those
+// it holds while idle, and runs the sequencer's rounds, until ctx ends.
+func (s *Store) sequence(ctx context.Context) {
+	defer close(s.done)
+	defer s.seqr.drop()
+	idle := s.opts.SequencerEvery / 5
+	tick := time.NewTicker(idle)
+	defer tick.Stop()
+	renewed := time.Now()
+	var failing bool // report a failing round once, not every tick
+	for n := 0; ; n++ {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		if time.Since(renewed) >= s.opts.AuditLease/4 {
+			if err := s.nums.renew(ctx, s.opts.AuditLease); err == nil {
+				renewed = time.Now()
+			}
+		}
+		s.nums.release(ctx, idle)
+		if n%5 != 0 {
+			continue
+		}
+		err := s.seqr.tick(ctx)
+		if err != nil && !failing && ctx.Err() == nil {
+			s.opts.Logger.Warn("audit sequencer round failed; trying again", "error", err)
+		}
+		failing = err != nil
+	}
 }
 
 // redact drops a password from a connection URL for error messages.
@@ -143,6 +209,8 @@ func (s *Store) Update(ctx context.Context, fn func(context.Context, store.Tx) e
 // commit runs a group until it commits or fails for good, and answers
 // its requests.
 func (s *Store) commit(batch []*group.Request) {
+	s.nums.enter()
+	defer s.nums.leave()
 	ctx := context.Background()
 	err := s.runGroup(ctx, batch)
 	for i := 0; retryable(err) && i < s.opts.Retries; i++ {
@@ -167,7 +235,13 @@ func (s *Store) runGroup(ctx context.Context, batch []*group.Request) error {
 		if err != nil {
 			return fmt.Errorf("begin: %w", err)
 		}
-		t := &tx{q: ptx, ids: s.opts.IDs, write: true, g: &groupState{}}
+		t := &tx{q: ptx, ids: s.opts.IDs, write: true, g: &groupState{}, nums: s.nums}
+		// rollback ends the transaction unwritten: its audit numbers go
+		// to the next entries.
+		rollback := func() {
+			ptx.Rollback(ctx)
+			s.nums.giveBack(t.g.taken)
+		}
 		failed := false
 		for _, r := range batch {
 			if errors.Is(r.Err, store.ErrPanic) {
@@ -188,27 +262,31 @@ func (s *Store) runGroup(ctx context.Context, batch []*group.Request) error {
 			}
 			sp, err := ptx.Begin(ctx)
 			if err != nil {
-				ptx.Rollback(ctx)
+				rollback()
 				return fmt.Errorf("savepoint: %w", err)
 			}
 			mark := t.g.mark()
-			if r.Err = group.Call(fctx, s.opts.Logger, r.Fn, &tx{q: sp, ids: s.opts.IDs, write: true, g: t.g}); r.Err != nil {
+			if r.Err = group.Call(fctx, s.opts.Logger, r.Fn, &tx{q: sp, ids: s.opts.IDs, write: true, g: t.g, nums: s.nums}); r.Err != nil {
 				if retryable(r.Err) {
-					ptx.Rollback(ctx)
+					rollback()
 					return r.Err
 				}
-				t.g.rollbackTo(mark)
-				err = sp.Rollback(ctx)
+				back := t.g.rollbackTo(mark)
+				if err = sp.Rollback(ctx); err == nil {
+					s.nums.giveBack(back)
+				} else {
+					t.g.taken = append(t.g.taken, back...) // given back with the transaction's
+				}
 			} else {
 				err = sp.Commit(ctx)
 			}
 			if err != nil {
-				ptx.Rollback(ctx)
+				rollback()
 				return fmt.Errorf("savepoint: %w", err)
 			}
 		}
 		if failed && !savepoints {
-			ptx.Rollback(ctx)
+			rollback()
 			if len(batch) == 1 {
 				if retryable(batch[0].Err) {
 					return batch[0].Err
@@ -218,10 +296,20 @@ func (s *Store) runGroup(ctx context.Context, batch []*group.Request) error {
 			continue
 		}
 		if err := t.flush(ctx); err != nil {
+			// Not given back: a number already written (voided by the
+			// sequencer, this store's lease having run out) would fail
+			// again. Voided here where unwritten.
 			ptx.Rollback(ctx)
+			if isUnique(err) {
+				s.nums.abandon(ctx)
+			}
+			s.nums.void(ctx, t.g.taken)
 			return err
 		}
 		if err := ptx.Commit(ctx); err != nil {
+			// It may have committed (the connection broke after the
+			// COMMIT left): the numbers are voided where unwritten.
+			s.nums.void(ctx, t.g.taken)
 			return fmt.Errorf("commit: %w", err)
 		}
 		return nil
@@ -240,7 +328,7 @@ func (s *Store) View(ctx context.Context, fn func(context.Context, store.Tx) err
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	return unavailable(group.Call(ctx, s.opts.Logger, fn, &tx{q: s.pool, ids: s.opts.IDs}))
+	return unavailable(group.Call(ctx, s.opts.Logger, fn, &tx{q: s.pool, ids: s.opts.IDs, nums: s.nums}))
 }
 
 // retryable reports a failure that running the transaction again may cure.
@@ -273,6 +361,11 @@ func (s *Store) NewSubjectIDs(ctx context.Context, n int) ([]string, error) {
 func (s *Store) Close() error {
 	s.closed.Do(func() {
 		s.q.Stop()
+		s.stop()
+		<-s.done
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		s.nums.release(ctx, 0)
 		s.pool.Close()
 	})
 	return nil

@@ -4,10 +4,13 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"slices"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/coffre/coffre/internal/audit"
+	"github.com/coffre/coffre/internal/outbox"
 	"github.com/coffre/coffre/internal/store"
 	"github.com/coffre/coffre/internal/store/group"
 	"github.com/coffre/coffre/internal/store/postgres/pgtest"
@@ -150,4 +153,58 @@ func TestTwoServersCountGuardStates(t *testing.T) {
 func freshSchema(t testing.TB) string {
 	u, _ := pgtest.Schema(t, "coffre_test_")
 	return u
+}
+
+// TestGroupKeepsDeferredMessages runs one group by hand: each function
+// queues a message (deferred to the group's end), the second then claims
+// (which writes the pending messages inside its savepoint) and fails. Its
+// message must go with its rollback, the others' must stay.
+func TestGroupKeepsDeferredMessages(t *testing.T) {
+	s := openTest(t)
+	ctx := context.Background()
+	boom := errors.New("boom")
+	now := time.Now()
+	queue := func(key string, after func(context.Context, store.Tx) error) *group.Request {
+		return group.NewRequest(ctx, func(ctx context.Context, tx store.Tx) error {
+			err := tx.PutMessage(ctx, &outbox.Message{Kind: "k", Channel: outbox.ChannelPerson, Recipient: "sub_x", Key: key, Payload: []byte(key), Next: now, Created: now})
+			if err != nil || after == nil {
+				return err
+			}
+			return after(ctx, tx)
+		})
+	}
+	batch := []*group.Request{
+		queue("a", nil),
+		queue("b", func(ctx context.Context, tx store.Tx) error {
+			ms, err := tx.Claim(ctx, "w", now, time.Minute, 10)
+			if err != nil {
+				return err
+			}
+			if len(ms) != 2 {
+				t.Errorf("claim inside the group: %d messages, want 2 (its own and the first)", len(ms))
+			}
+			return boom
+		}),
+		queue("c", nil),
+	}
+	if err := s.runGroup(ctx, batch); err != nil {
+		t.Fatal(err)
+	}
+	if batch[0].Err != nil || !errors.Is(batch[1].Err, boom) || batch[2].Err != nil {
+		t.Fatalf("errors %v, %v, %v; want nil, boom, nil", batch[0].Err, batch[1].Err, batch[2].Err)
+	}
+	var got []string
+	err := s.View(ctx, func(ctx context.Context, tx store.Tx) error {
+		ms, err := tx.Messages(ctx, 0, 10)
+		for _, m := range ms {
+			got = append(got, m.Key)
+			if m.LeaseOwner != "" {
+				t.Errorf("message %s leased by %q after the claim's rollback", m.Key, m.LeaseOwner)
+			}
+		}
+		return err
+	})
+	if err != nil || !slices.Equal(got, []string{"a", "c"}) {
+		t.Fatalf("messages after the group: %v, %v; want a, c", got, err)
+	}
 }

@@ -109,14 +109,14 @@ func TestLockTimeout(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := holder.Exec(ctx, `LOCK TABLE audit_head IN ACCESS EXCLUSIVE MODE`); err != nil {
+	if _, err := holder.Exec(ctx, `LOCK TABLE audit_reserve IN ACCESS EXCLUSIVE MODE`); err != nil {
 		t.Fatal(err)
 	}
 	start := time.Now()
 	err = appendOne()
 	took := time.Since(start)
 	if !errors.Is(err, store.ErrUnavailable) || !errors.Is(err, ErrTimeout) {
-		t.Errorf("an append while audit_head is locked = %v, want ErrUnavailable and ErrTimeout", err)
+		t.Errorf("an append while audit_reserve (the numbers) is locked = %v, want ErrUnavailable and ErrTimeout", err)
 	}
 	if took > 3*time.Second {
 		t.Errorf("the append took %s, want about the 200ms lock timeout", took)

@@ -15,6 +15,7 @@ import (
 	"github.com/coffre/coffre/internal/audit"
 	"github.com/coffre/coffre/internal/guard"
 	"github.com/coffre/coffre/internal/identity"
+	"github.com/coffre/coffre/internal/outbox"
 	"github.com/coffre/coffre/internal/store"
 	"github.com/coffre/coffre/internal/subject"
 	"github.com/coffre/coffre/internal/subjectid"
@@ -35,6 +36,7 @@ type tx struct {
 	ids   *subjectid.Codec
 	write bool        // an Update's transaction (a View's is read-only)
 	g     *groupState // the group commit's deferred writes; nil in a View
+	nums  *numbers    // the store's audit numbers
 }
 
 // bulk lifts the statement timeout for the rest of the transaction
@@ -50,47 +52,50 @@ func (t *tx) bulk(ctx context.Context) error {
 }
 
 // groupState holds what a group defers to one statement each just before
-// it commits: the audit entries it appended (numbered here, after one
-// locking read of audit_head per group) and the guard states it wrote.
-// That leaves a read two statements of its own (its guard state, its
-// subject) instead of five.
+// it commits: the audit entries it appended (numbered from the store's
+// reserved numbers, see sequence.go: no lock is held for the numbering),
+// the guard states it wrote and the messages it queued (a person's notice
+// at each read). That leaves a read two statements of its own (its guard
+// state, its subject) instead of six.
 type groupState struct {
-	headLocked bool
-	seq        int64    // the last audit seq handed out in the group
-	seqs       []int64  // pending audit rows
-	leaves     [][]byte //
-	guards     map[string][]byte
+	taken  []int64  // the audit numbers the group took, written or pending
+	seqs   []int64  // pending audit rows
+	leaves [][]byte //
+	guards map[string][]byte
+	msgs   []*outbox.Message // pending deliveries rows
 }
 
 // groupMark is what a savepoint rollback restores. It copies the pending
 // rows: a function that reads the audit log writes them (flushAudit) in
 // its savepoint, and if that is rolled back they must be pending again.
 type groupMark struct {
-	headLocked bool
-	seq        int64
-	seqs       []int64
-	leaves     [][]byte
-	guards     map[string][]byte
+	taken  int
+	seqs   []int64
+	leaves [][]byte
+	guards map[string][]byte
+	msgs   []*outbox.Message
 }
 
 func (g *groupState) mark() groupMark {
-	return groupMark{g.headLocked, g.seq, slices.Clone(g.seqs), slices.Clone(g.leaves), maps.Clone(g.guards)}
+	return groupMark{len(g.taken), slices.Clone(g.seqs), slices.Clone(g.leaves), maps.Clone(g.guards), slices.Clone(g.msgs)}
 }
 
-func (g *groupState) rollbackTo(m groupMark) {
-	g.headLocked, g.seq, g.seqs, g.leaves, g.guards = m.headLocked, m.seq, m.seqs, m.leaves, m.guards
+// rollbackTo restores m and returns the audit numbers taken since: their
+// rows went with the savepoint, and the store gives them to the next
+// entries.
+func (g *groupState) rollbackTo(m groupMark) []int64 {
+	back := slices.Clone(g.taken[m.taken:])
+	g.taken, g.seqs, g.leaves, g.guards, g.msgs = g.taken[:m.taken], m.seqs, m.leaves, m.guards, m.msgs
+	return back
 }
 
-// flushAudit writes the pending audit rows and the new head.
+// flushAudit writes the pending audit rows.
 func (t *tx) flushAudit(ctx context.Context) error {
 	g := t.g
 	if g == nil || len(g.seqs) == 0 {
 		return nil
 	}
 	if _, err := t.q.Exec(ctx, `INSERT INTO audit (seq, leaf) SELECT * FROM unnest($1::bigint[], $2::bytea[])`, g.seqs, g.leaves); err != nil {
-		return fmt.Errorf("append audit: %w", err)
-	}
-	if _, err := t.q.Exec(ctx, `UPDATE audit_head SET seq = $1`, g.seq); err != nil {
 		return fmt.Errorf("append audit: %w", err)
 	}
 	g.seqs, g.leaves = nil, nil
@@ -101,6 +106,9 @@ func (t *tx) flushAudit(ctx context.Context) error {
 // before COMMIT.
 func (t *tx) flush(ctx context.Context) error {
 	if err := t.flushAudit(ctx); err != nil {
+		return err
+	}
+	if err := t.flushMessages(ctx); err != nil {
 		return err
 	}
 	if len(t.g.guards) == 0 {
@@ -369,28 +377,49 @@ func (t *tx) PutSubjects(ctx context.Context, rows []*subject.Row) error {
 }
 
 func (t *tx) AppendAudit(ctx context.Context, e *audit.Entry) error {
-	if g := t.g; g != nil {
-		if !g.headLocked {
-			if err := t.q.QueryRow(ctx, `SELECT seq FROM audit_head FOR UPDATE`).Scan(&g.seq); err != nil {
-				return fmt.Errorf("append audit: %w", err)
-			}
-			g.headLocked = true
-		}
-		g.seq++
-		e.Seq = g.seq
-		g.seqs, g.leaves = append(g.seqs, g.seq), append(g.leaves, audit.LeafData(e))
-		return nil
-	}
-	var seq int64
-	if err := t.q.QueryRow(ctx, `UPDATE audit_head SET seq = seq + 1 RETURNING seq`).Scan(&seq); err != nil {
+	seq, err := t.nums.take(ctx)
+	if err != nil {
 		return fmt.Errorf("append audit: %w", err)
 	}
 	e.Seq = seq
+	if g := t.g; g != nil {
+		g.taken = append(g.taken, seq)
+		g.seqs, g.leaves = append(g.seqs, seq), append(g.leaves, audit.LeafData(e))
+		return nil
+	}
 	if _, err := t.q.Exec(ctx, `INSERT INTO audit (seq, leaf) VALUES ($1, $2)`, seq, audit.LeafData(e)); err != nil {
 		e.Seq = 0
+		t.nums.void(context.WithoutCancel(ctx), []int64{seq})
 		return fmt.Errorf("append audit: %w", err)
 	}
 	return nil
+}
+
+// logEnd is the end of the log as this transaction sees it: the
+// contiguous prefix of the audit table (see sequence.go).
+func (t *tx) logEnd(ctx context.Context) (int64, error) {
+	var head int64
+	if err := t.q.QueryRow(ctx, logMark).Scan(&head); err != nil {
+		return 0, fmt.Errorf("audit head: %w", err)
+	}
+	return frontier(ctx, t.q, head)
+}
+
+// capToLog lowers to, an exclusive bound, to the log's end plus one, when
+// it reaches past audit_head (below it every number has its row).
+func (t *tx) capToLog(ctx context.Context, to int64) (int64, error) {
+	var head int64
+	if err := t.q.QueryRow(ctx, logMark).Scan(&head); err != nil {
+		return 0, fmt.Errorf("audit head: %w", err)
+	}
+	if to <= head+1 {
+		return to, nil
+	}
+	end, err := frontier(ctx, t.q, head)
+	if err != nil {
+		return 0, err
+	}
+	return min(to, end+1), nil
 }
 
 // leaves decodes the leaves of rows, keeping those keep accepts, at most
@@ -421,6 +450,10 @@ func (t *tx) AuditEntries(ctx context.Context, from, to int64, limit int) ([]aud
 	if err := t.flushAudit(ctx); err != nil {
 		return nil, err
 	}
+	to, err := t.capToLog(ctx, to)
+	if err != nil {
+		return nil, fmt.Errorf("audit entries: %w", err)
+	}
 	rows, err := t.q.Query(ctx, `SELECT leaf FROM audit WHERE seq >= $1 AND seq < $2 ORDER BY seq LIMIT $3`, from, to, limit)
 	if err != nil {
 		return nil, fmt.Errorf("audit entries: %w", err)
@@ -433,6 +466,13 @@ func (t *tx) AuditLeaves(ctx context.Context, from, to int64, fn func(seq int64,
 		return err
 	}
 	from = max(from, 1)
+	if to <= from {
+		return nil
+	}
+	to, err := t.capToLog(ctx, to)
+	if err != nil {
+		return fmt.Errorf("audit leaves: %w", err)
+	}
 	if to <= from {
 		return nil
 	}
@@ -465,8 +505,8 @@ func (t *tx) LastAuditSeq(ctx context.Context) (int64, error) {
 	if err := t.flushAudit(ctx); err != nil {
 		return 0, err
 	}
-	var n int64
-	if err := t.q.QueryRow(ctx, `SELECT coalesce(max(seq), 0) FROM audit`).Scan(&n); err != nil {
+	n, err := t.logEnd(ctx)
+	if err != nil {
 		return 0, fmt.Errorf("last audit seq: %w", err)
 	}
 	return n, nil
@@ -801,7 +841,24 @@ func splitHashes(b []byte) ([][]byte, error) {
 	return out, nil
 }
 
+// checkpointLock keys the transaction-level advisory lock an Update takes
+// before it reads the latest checkpoint, per schema.
+const checkpointLock = `hashtextextended('coffre audit checkpoints ' || current_schema(), 0)`
+
+// LatestCheckpoint, in an Update, first takes the checkpoint lock of the
+// schema until the transaction ends: the integrators of several servers
+// each check in an Update that the latest checkpoint is still the one
+// they built on before writing theirs and its tiles, and under read
+// committed two of them would both pass the check and overwrite each
+// other's tiles (`coffre audit verify` then failed on a two-node store).
+// The lock makes the second wait for the first's COMMIT, and its read,
+// a new snapshot, then sees the first's checkpoint.
 func (t *tx) LatestCheckpoint(ctx context.Context) (*audit.StoredCheckpoint, error) {
+	if t.write {
+		if _, err := t.q.Exec(ctx, `SELECT pg_advisory_xact_lock(`+checkpointLock+`)`); err != nil {
+			return nil, fmt.Errorf("latest checkpoint: %w", err)
+		}
+	}
 	c, err := scanCheckpoint(t.q.QueryRow(ctx, `SELECT size, root, note, compact_range, ''::bytea, created, index_from, index_size, index_root, index_range FROM checkpoints ORDER BY size DESC LIMIT 1`))
 	if err != nil {
 		return nil, notFound(err, "latest checkpoint")
