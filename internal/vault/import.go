@@ -2,7 +2,6 @@ package vault
 
 import (
 	"bytes"
-	"cmp"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -172,29 +171,54 @@ func (b *ImportBatch) sortIndexes() {
 // sortedEntries returns the hashes of (a generation of) the subjects'
 // entries in hash order, and their owners.
 func sortedEntries(sealed []*sealed, hashes func(*sealed) [][]byte) ([][]byte, []string) {
+	// Sorted as 16-byte keys with their place in hs, gathered after: a
+	// batch has hundreds of thousands of entries.
 	type entry struct {
 		key uint64 // the hash's first 8 bytes, big-endian: compares as the hash does
-		h   []byte
-		id  string
+		at  int
 	}
-	var es []entry
+	n := 0
+	for _, s := range sealed {
+		if s != nil {
+			n += len(hashes(s))
+		}
+	}
+	es, hs, ids := make([]entry, 0, n), make([][]byte, 0, n), make([]string, 0, n)
 	for _, s := range sealed {
 		if s == nil {
 			continue
 		}
 		for _, h := range hashes(s) {
-			es = append(es, entry{binary.BigEndian.Uint64(h), h, s.row.ID})
+			es = append(es, entry{binary.BigEndian.Uint64(h), len(hs)})
+			hs, ids = append(hs, h), append(ids, s.row.ID)
 		}
 	}
-	slices.SortFunc(es, func(x, y entry) int {
-		if c := cmp.Compare(x.key, y.key); c != 0 {
-			return c
+	// Radix sort on the keys, a byte a pass from the last (stable), then
+	// hashes whose first 8 bytes are alike in whole-hash order.
+	tmp := make([]entry, len(es))
+	for shift := 0; shift < 64; shift += 8 {
+		var at [257]int
+		for _, e := range es {
+			at[int(byte(e.key>>shift))+1]++
 		}
-		return bytes.Compare(x.h, y.h)
-	})
+		for i := 1; i < len(at); i++ {
+			at[i] += at[i-1]
+		}
+		for _, e := range es {
+			k := byte(e.key >> shift)
+			tmp[at[k]] = e
+			at[k]++
+		}
+		es, tmp = tmp, es
+	}
+	for i := 1; i < len(es); i++ {
+		for j := i; j > 0 && es[j].key == es[j-1].key && bytes.Compare(hs[es[j].at], hs[es[j-1].at]) < 0; j-- {
+			es[j], es[j-1] = es[j-1], es[j]
+		}
+	}
 	out, owners := make([][]byte, len(es)), make([]string, len(es))
 	for j, e := range es {
-		out[j], owners[j] = e.h, e.id
+		out[j], owners[j] = hs[e.at], ids[e.at]
 	}
 	return out, owners
 }
