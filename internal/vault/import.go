@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
-	"runtime/debug"
 	"slices"
 	"sync"
 	"time"
@@ -455,10 +454,7 @@ func (b *ImportBatch) assignWritten(ctx context.Context, tx store.Tx, written fu
 // preparing (validating, encrypting) a batch while the previous one
 // commits; done sees each committed batch's result in order. It stops at
 // the first error of next, done or a commit.
-//
-// While it runs the garbage collector's target is [ImportGOGC] (see there).
 func (v *Vault) ImportAll(ctx context.Context, a identity.Actor, next func() ([]ImportRow, error), done func(ids []string, failed []RowError) error) error {
-	defer raiseGC()()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	type prepared struct {
@@ -500,43 +496,4 @@ func (v *Vault) ImportAll(ctx context.Context, a identity.Actor, next func() ([]
 		}
 	}
 	return ctx.Err()
-}
-
-// ImportGOGC is the garbage collector's target (GOGC) while ImportAll
-// runs, unless it was higher or off. A batch's rows, sealed fields and
-// index entries live until it commits and the next is being prepared
-// meanwhile; at the default target of 100 the collector took about a
-// fifth of the importing process's CPU (10,000,000 people into
-// PostgreSQL, docs/benchmarks.md). At 400 it runs a quarter as often, for
-// a heap about 2.5 times larger (1.8 GB instead of 0.7 GB at the
-// default 50,000-row batches).
-const ImportGOGC = 400
-
-// importGC counts the ImportAll calls running, so that the last one to
-// end restores the target the first one found.
-var importGC struct {
-	sync.Mutex
-	running int
-	prev    int
-}
-
-// raiseGC sets the collector's target to ImportGOGC for an ImportAll;
-// the function it returns ends that.
-func raiseGC() (restore func()) {
-	importGC.Lock()
-	defer importGC.Unlock()
-	if importGC.running == 0 {
-		importGC.prev = debug.SetGCPercent(ImportGOGC)
-		if importGC.prev < 0 || importGC.prev > ImportGOGC { // off, or higher: kept
-			debug.SetGCPercent(importGC.prev)
-		}
-	}
-	importGC.running++
-	return func() {
-		importGC.Lock()
-		defer importGC.Unlock()
-		if importGC.running--; importGC.running == 0 {
-			debug.SetGCPercent(importGC.prev)
-		}
-	}
 }
