@@ -63,12 +63,6 @@ type Options struct {
 	WriterCacheKiB int
 	// Readers is the size of the read pool (default 2×GOMAXPROCS).
 	Readers int
-	// ReadMapMiB is how much of the database file the read pool maps
-	// into memory (SQLite's mmap_size), so that a page the connection's
-	// cache lacks is read from the OS page cache without a system call
-	// (default 2048, which SQLite caps at its build's limit, just under
-	// 2 GiB; negative: none). The writer never maps.
-	ReadMapMiB int
 	// MaxBatch caps the Update calls in one group commit (default 512).
 	MaxBatch int
 	// Durability "full" (default) fsyncs every commit; "off" is for bulk
@@ -180,14 +174,7 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		wdb.Close()
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
-	readExtra := []string{"query_only(1)"}
-	if opts.ReadMapMiB == 0 {
-		opts.ReadMapMiB = 2048
-	}
-	if opts.ReadMapMiB > 0 {
-		readExtra = append(readExtra, fmt.Sprintf("mmap_size(%d)", int64(opts.ReadMapMiB)<<20))
-	}
-	rdb, err := sql.Open("sqlite", dsn(rcache, readExtra...))
+	rdb, err := sql.Open("sqlite", dsn(rcache, "query_only(1)"))
 	if err != nil {
 		wconn.Close()
 		wdb.Close()
