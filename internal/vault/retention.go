@@ -63,6 +63,14 @@ const consentPrefix = "cns_"
 // latest checkpoint for the records' recent activity.
 const maxActivityLag = 1_000_000
 
+// addActivity gives row the activity recent holds of it, when later than
+// the recorded one.
+func addActivity(row *subject.Row, recent map[string]time.Time) {
+	if day := recent[row.ID]; day.After(row.Active) {
+		row.Active = day
+	}
+}
+
 // ErrActivityLag refuses a retention sweep while the audit integrator is
 // far behind: the records' last activity is not known.
 var ErrActivityLag = errors.New("the audit integrator is behind: records' last activity is not known yet")
@@ -279,9 +287,7 @@ func (v *Vault) purge(ctx context.Context, tx store.Tx, ids []string, now time.T
 		if err != nil {
 			return p, err
 		}
-		if day := recent[id]; day.After(row.Active) {
-			row.Active = day
-		}
+		addActivity(row, recent)
 		d, err := v.due(row, now)
 		switch {
 		case err != nil:
@@ -393,6 +399,15 @@ func (v *Vault) RetentionPlan(ctx context.Context, now time.Time, months int) (P
 	for i := range plan.Months {
 		byMonth[plan.Months[i].Month] = &plan.Months[i]
 	}
+	// The activity no checkpoint covers yet, as a sweep would add it.
+	var recent map[string]time.Time
+	err := v.store.View(ctx, func(ctx context.Context, tx store.Tx) (err error) {
+		recent, err = v.recentActivity(ctx, tx)
+		return err
+	})
+	if err != nil {
+		return plan, fmt.Errorf("retention plan: %w", err)
+	}
 	var after int64
 	for {
 		var rows []*subject.Row
@@ -403,6 +418,7 @@ func (v *Vault) RetentionPlan(ctx context.Context, now time.Time, months int) (P
 			}
 			held = map[string]bool{}
 			for _, r := range rows {
+				addActivity(r, recent)
 				d, err := v.due(r, now)
 				if err != nil {
 					return fmt.Errorf("record %s: %w", r.ID, err)

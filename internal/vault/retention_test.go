@@ -124,6 +124,15 @@ func testRetentionPurge(t *testing.T, integrated bool) {
 	// (nobody read them); the held one stays; the active one loses its
 	// 1y fields and their lookups, a year after its read.
 	set(at(5, 0, 10))
+	// The plan sees what the sweep will do: the read counts, integrated
+	// or not.
+	plan, err := e.v.RetentionPlan(ctx, e.clock.Now(), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if plan.Now.Records != 2 || plan.Now.Held != 1 {
+		t.Fatalf("plan at 5 years: %+v, want two records due whole and one held (the read one kept)", plan.Now)
+	}
 	p := purge()
 	if p.Records != 2 || p.Held != 1 || p.Fields < 2 {
 		t.Fatalf("at 5 years: %+v, want two records purged, one held, the active one's 1y fields dropped", p)
