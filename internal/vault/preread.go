@@ -13,10 +13,9 @@ import (
 
 // preread is a subject's row read before the access's write transaction,
 // on the store's read side, with the person's limits on it and its data
-// key opened there too: inside the
-// transaction, which runs on the store's one writer, the access uses both
-// when the store says the row has not changed since (subject.Fresh), and
-// reads the row itself otherwise. The B-tree read of a random record and
+// key opened there too: inside the transaction, which runs on the store's
+// one writer, the access uses them when the store says the row has not
+// changed since (subject.Fresh), and reads the row itself otherwise. The B-tree read of a random record and
 // the key's unwrapping then run beside the writer, in parallel, instead
 // of in it. Nothing is decided on the row before the transaction: the
 // guard, the person's limits and the audit entry all come after, inside.
