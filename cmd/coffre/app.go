@@ -202,7 +202,7 @@ func openStore(ctx context.Context, cfg *config.Config, ids *subjectid.Codec, o 
 	switch {
 	case errors.Is(err, postgres.ErrPendingMigrations):
 		return nil, refusePending(-1, o)
-	case errors.Is(err, postgres.ErrNewerSchema):
+	case errors.Is(err, store.ErrNewerSchema):
 		return nil, public.WrapWithMessage(err, "the database was migrated by a newer Coffre").
 			WithHint("run the newer version (a binary never serves a schema it does not know), or restore a backup taken before the upgrade")
 	case err != nil:

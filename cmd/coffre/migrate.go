@@ -83,10 +83,7 @@ func migrateStore(ctx context.Context, cfg *config.Config, dryRun bool) (*migrat
 	r := &migrateReport{DryRun: dryRun, Pending: []migration{}, Applied: []migration{}}
 	if path, ok := strings.CutPrefix(cfg.Store, "sqlite:"); ok {
 		r.Store = "sqlite"
-		all, err := sqlite.Migrations()
-		if err != nil {
-			return nil, err
-		}
+		all := sqlite.Migrations()
 		p, err := sqlite.Pending(ctx, path)
 		if err != nil {
 			return nil, err

@@ -44,7 +44,7 @@ const (
 // record of activity: no read writes to the record for it. The audit
 // integrator records each activity on the record (TouchSubject) as it
 // integrates the entries (auditlog.Integrator.Activity), and a retention
-// sweep adds those it has not integrated yet ([Vault.recentActivity]).
+// sweep adds those it has not integrated yet ([Vault.readActivity]).
 func (v *Vault) ActivityDay(a audit.Access) (time.Time, bool) {
 	if a.Action != "read" || a.Subject == "" || !v.activity[a.Purpose] {
 		return time.Time{}, false
@@ -63,10 +63,10 @@ const consentPrefix = "cns_"
 // latest checkpoint for the records' recent activity.
 const maxActivityLag = 1_000_000
 
-// addActivity gives row the activity recent holds of it, when later than
-// the recorded one.
-func addActivity(row *subject.Row, recent map[string]time.Time) {
-	if day := recent[row.ID]; day.After(row.Active) {
+// addActivity gives row the activity r holds of it, when later than the
+// recorded one.
+func addActivity(row *subject.Row, r *recent) {
+	if day := r.days[row.ID]; day.After(row.Active) {
 		row.Active = day
 	}
 }
@@ -75,39 +75,57 @@ func addActivity(row *subject.Row, recent map[string]time.Time) {
 // far behind: the records' last activity is not known.
 var ErrActivityLag = errors.New("the audit integrator is behind: records' last activity is not known yet")
 
-// recentActivity returns, per subject, the day of its latest activity in
-// the entries the integrator has not recorded yet (after the latest
-// checkpoint), or nil when no purpose counts as activity.
-func (v *Vault) recentActivity(ctx context.Context, tx store.Tx) (map[string]time.Time, error) {
+// recent is the records' activity in the entries the integrator has not
+// recorded yet, as a sweep adds it: the day of each record's latest, and
+// the last entry read (0: none yet).
+type recent struct {
+	days map[string]time.Time
+	last int64
+}
+
+// readActivity reads into r the activity in the entries after r.last
+// (after the latest checkpoint, the first time) up to the log's end. A
+// sweep reads the most of it on the store's read side, then in its write
+// transaction only what was appended since; a transaction run again reads
+// its part again, which changes nothing (a record keeps its later day).
+func (v *Vault) readActivity(ctx context.Context, tx store.Tx, r *recent) error {
 	if len(v.activity) == 0 {
-		return nil, nil
+		return nil
 	}
-	var from int64 = 1
-	switch cp, err := tx.LatestCheckpoint(ctx); {
-	case err == nil:
-		from = int64(cp.Size) + 1
-	case !errors.Is(err, store.ErrNotFound):
-		return nil, err
+	from := r.last + 1
+	if r.last == 0 {
+		switch cp, err := tx.LatestCheckpoint(ctx); {
+		case err == nil:
+			from = int64(cp.Size) + 1
+		case !errors.Is(err, store.ErrNotFound):
+			return err
+		}
 	}
 	last, err := tx.LastAuditSeq(ctx)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	if last-from+1 > maxActivityLag {
-		return nil, fmt.Errorf("%w (%d entries past the latest checkpoint)", ErrActivityLag, last-from+1)
+	if r.last == 0 && last-from+1 > maxActivityLag {
+		return fmt.Errorf("%w (%d entries past the latest checkpoint)", ErrActivityLag, last-from+1)
 	}
-	out := map[string]time.Time{}
+	if r.days == nil {
+		r.days = map[string]time.Time{}
+	}
 	err = tx.AuditLeaves(ctx, from, last+1, func(seq int64, leaf []byte) error {
 		a, err := audit.LeafAccess(leaf)
 		if err != nil {
 			return fmt.Errorf("audit entry %d: %w", seq, err)
 		}
-		if day, ok := v.ActivityDay(a); ok && day.After(out[a.Subject]) {
-			out[a.Subject] = day
+		if day, ok := v.ActivityDay(a); ok && day.After(r.days[a.Subject]) {
+			r.days[a.Subject] = day
 		}
 		return nil
 	})
-	return out, err
+	if err != nil {
+		return err
+	}
+	r.last = max(r.last, last)
+	return nil
 }
 
 // dues is what is due of one record: the whole record, or some of its
@@ -225,6 +243,12 @@ const (
 func (v *Vault) PurgeBatch(ctx context.Context, after int64, limit int, now time.Time) (next int64, p Purged, err error) {
 	var due []string
 	next = after
+	// The activity not integrated yet, read here rather than in the
+	// writer: the transaction below reads only what follows it.
+	act := &recent{}
+	if err := v.store.View(ctx, func(ctx context.Context, tx store.Tx) error { return v.readActivity(ctx, tx, act) }); err != nil {
+		return 0, p, fmt.Errorf("purge: read: %w", err)
+	}
 	for page := 0; page < scanPages && len(due) < limit; page++ {
 		var rows []*subject.Row
 		err = v.store.View(ctx, func(ctx context.Context, tx store.Tx) (err error) {
@@ -240,6 +264,7 @@ func (v *Vault) PurgeBatch(ctx context.Context, after int64, limit int, now time
 		}
 		p.Seen, next = p.Seen+len(rows), rows[len(rows)-1].Seq
 		for _, r := range rows {
+			addActivity(r, act)
 			d, err := v.due(r, now)
 			if err != nil {
 				return 0, p, fmt.Errorf("purge: record %s: %w", r.ID, err)
@@ -253,7 +278,7 @@ func (v *Vault) PurgeBatch(ctx context.Context, after int64, limit int, now time
 		return next, p, nil
 	}
 	done, err := update(ctx, v.store, func(ctx context.Context, tx store.Tx) (Purged, error) {
-		return v.purge(ctx, tx, due, now)
+		return v.purge(ctx, tx, due, act, now)
 	})
 	if err != nil {
 		return 0, p, fmt.Errorf("purge: %w", err)
@@ -263,7 +288,7 @@ func (v *Vault) PurgeBatch(ctx context.Context, after int64, limit int, now time
 }
 
 // purge is PurgeBatch's transaction over the records due.
-func (v *Vault) purge(ctx context.Context, tx store.Tx, ids []string, now time.Time) (Purged, error) {
+func (v *Vault) purge(ctx context.Context, tx store.Tx, ids []string, act *recent, now time.Time) (Purged, error) {
 	var p Purged
 	dropped := map[string]bool{}
 	system := identity.Actor{ID: purgeActor, Origin: purgeOrigin}
@@ -278,8 +303,7 @@ func (v *Vault) purge(ctx context.Context, tx store.Tx, ids []string, now time.T
 			return p, ErrStatsStale
 		}
 	}
-	recent, err := v.recentActivity(ctx, tx)
-	if err != nil {
+	if err := v.readActivity(ctx, tx, act); err != nil {
 		return p, err
 	}
 	for _, id := range ids {
@@ -287,7 +311,7 @@ func (v *Vault) purge(ctx context.Context, tx store.Tx, ids []string, now time.T
 		if err != nil {
 			return p, err
 		}
-		addActivity(row, recent)
+		addActivity(row, act)
 		d, err := v.due(row, now)
 		switch {
 		case err != nil:
@@ -400,11 +424,8 @@ func (v *Vault) RetentionPlan(ctx context.Context, now time.Time, months int) (P
 		byMonth[plan.Months[i].Month] = &plan.Months[i]
 	}
 	// The activity no checkpoint covers yet, as a sweep would add it.
-	var recent map[string]time.Time
-	err := v.store.View(ctx, func(ctx context.Context, tx store.Tx) (err error) {
-		recent, err = v.recentActivity(ctx, tx)
-		return err
-	})
+	act := &recent{}
+	err := v.store.View(ctx, func(ctx context.Context, tx store.Tx) error { return v.readActivity(ctx, tx, act) })
 	if err != nil {
 		return plan, fmt.Errorf("retention plan: %w", err)
 	}
@@ -418,7 +439,7 @@ func (v *Vault) RetentionPlan(ctx context.Context, now time.Time, months int) (P
 			}
 			held = map[string]bool{}
 			for _, r := range rows {
-				addActivity(r, recent)
+				addActivity(r, act)
 				d, err := v.due(r, now)
 				if err != nil {
 					return fmt.Errorf("record %s: %w", r.ID, err)

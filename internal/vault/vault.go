@@ -528,18 +528,17 @@ func (v *Vault) read(ctx context.Context, a identity.Actor, id, purposeName, rea
 		}
 		return res, nil
 	}
-	x.write = func(ctx context.Context, tx store.Tx, res *readResult, e *audit.Entry) (*readResult, error) {
-		switch {
-		case res == nil:
-			return nil, nil
-		case breakGlass:
-			e.Decision = "allow:break_glass"
-		case asks:
-			if err := v.writeConsent(ctx, tx, a, pu, x.now, e, res); err != nil || res.request != nil {
-				return res, err // no data returned: not the record's activity
+	if breakGlass || asks {
+		x.write = func(ctx context.Context, tx store.Tx, res *readResult, e *audit.Entry) (*readResult, error) {
+			switch {
+			case res == nil:
+				return nil, nil
+			case breakGlass:
+				e.Decision = "allow:break_glass"
+				return res, nil
 			}
+			return res, v.writeConsent(ctx, tx, a, pu, x.now, e, res)
 		}
-		return res, nil
 	}
 	if breakGlass {
 		// The person is told at once, whatever the purpose's notice mode.

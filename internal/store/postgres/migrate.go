@@ -4,33 +4,20 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
 	"log/slog"
-	"path"
-	"sort"
 	"strconv"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/coffre/coffre/internal/store"
 )
 
 // ErrPendingMigrations is returned by Open with Options.NoMigrate when
 // the database lacks some of this binary's schema migrations: `coffre
 // migrate` applies them.
 var ErrPendingMigrations = errors.New("the database schema has pending migrations")
-
-// ErrNewerSchema is returned when the database's schema is newer than
-// this binary's migrations: a newer Coffre migrated it.
-var ErrNewerSchema = errors.New("the database schema is newer than this binary")
-
-// Migration is one schema migration of this binary.
-type Migration struct {
-	// Version is the schema version it brings the database to.
-	Version int
-	// Name is its file name, such as "021_subject_activity.sql".
-	Name string
-}
 
 // migrationLock is the advisory lock that keeps two servers from
 // migrating at once. It is the key every version of Coffre took, so that a
@@ -42,7 +29,7 @@ const migrationLock = 0x636f66667265 // "coffre"
 // Pending connects to the database at url and lists the migrations it
 // lacks, in order, changing nothing (not even creating the version
 // table). The connection runs without statement or lock timeouts.
-func Pending(ctx context.Context, url string) ([]Migration, error) {
+func Pending(ctx context.Context, url string) ([]store.Migration, error) {
 	conn, err := connect(ctx, url)
 	if err != nil {
 		return nil, err
@@ -62,7 +49,7 @@ func Pending(ctx context.Context, url string) ([]Migration, error) {
 // the others wait, then find nothing left to do. The connection runs
 // without statement or lock timeouts, as a migration of a large table may
 // take long. log, when not nil, gets a line per migration applied.
-func Migrate(ctx context.Context, url string, log *slog.Logger) ([]Migration, error) {
+func Migrate(ctx context.Context, url string, log *slog.Logger) ([]store.Migration, error) {
 	conn, err := connect(ctx, url)
 	if err != nil {
 		return nil, err
@@ -126,32 +113,12 @@ func noTimeouts(ctx context.Context, conn *pgx.Conn) error {
 }
 
 // Migrations lists this binary's migrations, in order.
-func Migrations() []Migration {
-	ms, _ := all() // the embedded files: Glob fails only on a bad pattern
-	return ms
-}
-
-// all lists this binary's migrations, in order.
-func all() ([]Migration, error) {
-	names, err := fs.Glob(migrations, "migrations/*.sql")
-	if err != nil {
-		return nil, err
-	}
-	sort.Strings(names)
-	out := make([]Migration, len(names))
-	for i, n := range names {
-		out[i] = Migration{Version: i + 1, Name: path.Base(n)}
-	}
-	return out, nil
-}
+func Migrations() []store.Migration { return store.Migrations(migrations, "migrations") }
 
 // pendingOn reads the schema's version (0 when it has no version table)
 // and lists the migrations after it.
-func pendingOn(ctx context.Context, conn *pgx.Conn) ([]Migration, int, error) {
-	ms, err := all()
-	if err != nil {
-		return nil, 0, err
-	}
+func pendingOn(ctx context.Context, conn *pgx.Conn) ([]store.Migration, int, error) {
+	ms := Migrations()
 	var exists bool
 	if err := conn.QueryRow(ctx, `SELECT to_regclass('schema_version') IS NOT NULL`).Scan(&exists); err != nil {
 		return nil, 0, fmt.Errorf("read schema version: %w", err)
@@ -164,14 +131,14 @@ func pendingOn(ctx context.Context, conn *pgx.Conn) ([]Migration, int, error) {
 		}
 	}
 	if version > len(ms) {
-		return nil, version, fmt.Errorf("%w: version %d, this binary's %d", ErrNewerSchema, version, len(ms))
+		return nil, version, fmt.Errorf("%w: version %d, this binary's %d", store.ErrNewerSchema, version, len(ms))
 	}
 	return ms[version:], version, nil
 }
 
 // migrateOn applies the pending migrations on conn under the advisory
 // lock, and returns those it applied.
-func migrateOn(ctx context.Context, conn *pgx.Conn, log *slog.Logger) ([]Migration, error) {
+func migrateOn(ctx context.Context, conn *pgx.Conn, log *slog.Logger) ([]store.Migration, error) {
 	if _, err := conn.Exec(ctx, `SELECT pg_advisory_lock($1)`, int64(migrationLock)); err != nil {
 		return nil, fmt.Errorf("migration lock: %w", err)
 	}
@@ -191,7 +158,7 @@ func migrateOn(ctx context.Context, conn *pgx.Conn, log *slog.Logger) ([]Migrati
 	if err != nil {
 		return nil, err
 	}
-	var applied []Migration
+	var applied []store.Migration
 	for _, m := range pending {
 		body, err := migrations.ReadFile("migrations/" + m.Name)
 		if err != nil {

@@ -8,46 +8,19 @@ import (
 	"io/fs"
 	"net/url"
 	"os"
-	"path"
-	"sort"
+
+	"github.com/coffre/coffre/internal/store"
 )
 
-// ErrNewerSchema is returned by Pending when the database's schema is
-// newer than this binary's migrations: a newer Coffre migrated it.
-var ErrNewerSchema = errors.New("the database schema is newer than this binary")
-
-// Migration is one schema migration of this binary.
-type Migration struct {
-	// Version is the schema version (PRAGMA user_version) it brings the
-	// database to.
-	Version int
-	// Name is its file name, such as "031_subject_activity.sql".
-	Name string
-}
-
 // Migrations lists this binary's migrations, in order.
-func Migrations() ([]Migration, error) {
-	names, err := fs.Glob(migrations, "migrations/*.sql")
-	if err != nil {
-		return nil, err
-	}
-	sort.Strings(names)
-	out := make([]Migration, len(names))
-	for i, n := range names {
-		out[i] = Migration{Version: i + 1, Name: path.Base(n)}
-	}
-	return out, nil
-}
+func Migrations() []store.Migration { return store.Migrations(migrations, "migrations") }
 
 // Pending lists the migrations the database at path lacks, in order,
 // changing nothing: a database that does not exist yet lacks them all,
 // and is not created. Open applies them (store_migrate: auto); a caller
 // that must not migrate checks Pending first.
-func Pending(ctx context.Context, dbPath string) ([]Migration, error) {
-	ms, err := Migrations()
-	if err != nil {
-		return nil, err
-	}
+func Pending(ctx context.Context, dbPath string) ([]store.Migration, error) {
+	ms := Migrations()
 	if _, err := os.Stat(dbPath); errors.Is(err, fs.ErrNotExist) {
 		return ms, nil
 	} else if err != nil {
@@ -66,7 +39,7 @@ func Pending(ctx context.Context, dbPath string) ([]Migration, error) {
 		return nil, fmt.Errorf("pending migrations: read schema version: %w", unavailable(err))
 	}
 	if version > len(ms) {
-		return nil, fmt.Errorf("%w: version %d, this binary's %d", ErrNewerSchema, version, len(ms))
+		return nil, fmt.Errorf("%w: version %d, this binary's %d", store.ErrNewerSchema, version, len(ms))
 	}
 	return ms[version:], nil
 }

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/coffre/coffre/internal/store"
 	"github.com/coffre/coffre/internal/store/sqlite/sqlitetest"
 )
 
@@ -18,9 +19,9 @@ import (
 func TestPending(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "coffre.db")
-	all, err := Migrations()
-	if err != nil || len(all) < 31 || all[0] != (Migration{1, "001_init.sql"}) {
-		t.Fatalf("Migrations() = %d, %v", len(all), err)
+	all := Migrations()
+	if len(all) < 31 || all[0] != (store.Migration{Version: 1, Name: "001_init.sql"}) {
+		t.Fatalf("Migrations() = %d", len(all))
 	}
 	p, err := Pending(ctx, path)
 	if err != nil || len(p) != len(all) {
@@ -52,7 +53,7 @@ func TestPending(t *testing.T) {
 	if _, err := db.Exec(`PRAGMA user_version = 1000`); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Pending(ctx, path); !errors.Is(err, ErrNewerSchema) {
+	if _, err := Pending(ctx, path); !errors.Is(err, store.ErrNewerSchema) {
 		t.Fatalf("Pending at version 1000 = %v, want ErrNewerSchema", err)
 	}
 }

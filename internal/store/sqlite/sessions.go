@@ -56,7 +56,7 @@ func (c *sessionCache) get(hash []byte, gen uint64) (*identity.Session, bool) {
 		return nil, false
 	}
 	s := e.s
-	s.Hash, s.Challenge = bytes.Clone(s.Hash), bytes.Clone(s.Challenge)
+	s.Hash, s.Challenge = hash, bytes.Clone(s.Challenge) // the caller's own
 	return &s, true
 }
 
