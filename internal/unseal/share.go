@@ -199,8 +199,8 @@ func Parse(text string) (Share, error) {
 		return Share{}, ErrMalformed // only lower-case hex: one text per share
 	}
 	p, err := base64.RawURLEncoding.Strict().DecodeString(body)
-	if err != nil {
-		return Share{}, ErrMalformed
+	if err != nil || base64.RawURLEncoding.EncodeToString(p) != body {
+		return Share{}, ErrMalformed // the decoder skips line breaks: one text per share
 	}
 	keyLen := len(p) - headerLen - checkLen - 1 - sumLen
 	if keyLen < MinKeySize || keyLen > MaxKeySize {
