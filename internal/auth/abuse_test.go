@@ -118,6 +118,60 @@ func TestOriginThrottle(t *testing.T) {
 	}
 }
 
+// TestOriginThrottleAcrossNodes: the per-address throttle is counted in
+// the store: failures spread over three nodes add up, a node started
+// afterwards refuses too, the first refusal is audited once whichever
+// node makes it, and a regular who logged in through one node is exempt
+// on the others.
+func TestOriginThrottleAcrossNodes(t *testing.T) {
+	onBothStores(t, func(t *testing.T, s *auth.Service, now *time.Time) {
+		s.Limits = auth.Limits{MaxFailures: 1000, PerOrigin: 6}
+		node := func() *auth.Service {
+			return &auth.Service{Store: s.Store, Keys: s.Keys, Params: s.Params, Now: s.Now, Idle: s.Idle, Max: s.Max, Limits: s.Limits}
+		}
+		nodes := []*auth.Service{s, node(), node()}
+		regular, _ := s.AddReadyOperator(ctx, "regular", "pw-regular-1", "caseworker", "u1")
+		s.AddReadyOperator(ctx, "newcomer", "pw-newcomer-1", "caseworker", "u1")
+		lt, _, err := nodes[1].Login(ctx, "regular", "pw-regular-1", "10.0.0.1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		code, _ := totp.GenerateCode(regular.TOTPSecret, *now)
+		if _, err := nodes[1].VerifyTOTP(ctx, lt, code, "10.0.0.1", ""); err != nil {
+			t.Fatal(err)
+		}
+		from := lastSeq(t, s) + 1
+		for i := range 6 {
+			if _, _, err := nodes[i%3].Login(ctx, "nobody", fmt.Sprint("x", i), "10.0.0.1"); !errors.Is(err, auth.ErrBadCredentials) {
+				t.Fatalf("failure %d on node %d: %v", i, i%3, err)
+			}
+		}
+		nodes = append(nodes, node()) // started after the failures
+		var te *auth.ThrottleError
+		for i, n := range nodes {
+			if _, _, err := n.Login(ctx, "newcomer", "pw-newcomer-1", "10.0.0.1"); !errors.As(err, &te) {
+				t.Fatalf("node %d, after 6 failures over 3 nodes: %v, want a ThrottleError", i, err)
+			}
+		}
+		if _, _, err := nodes[2].Login(ctx, "regular", "pw-regular-1", "10.0.0.1"); err != nil {
+			t.Fatalf("a regular (through node 1) on node 2: %v", err)
+		}
+		var throttled int
+		for _, e := range auditFrom(t, s, from) {
+			if e.Action == "login.throttle" {
+				throttled++
+			}
+		}
+		if throttled != 1 {
+			t.Errorf("%d login.throttle entries for one address and minute over 4 nodes, want 1", throttled)
+		}
+		*now = now.Add(time.Minute)
+		if _, _, err := nodes[3].Login(ctx, "newcomer", "pw-newcomer-1", "10.0.0.1"); err != nil {
+			t.Fatalf("the next minute: %v", err)
+		}
+	})
+}
+
 // TestRoleDemandsSecurityKey: a role that accepts only WebAuthn offers no
 // TOTP and refuses a valid TOTP code.
 func TestRoleDemandsSecurityKey(t *testing.T) {

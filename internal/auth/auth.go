@@ -114,7 +114,7 @@ type Service struct {
 	// policy.Policy.StepGroup; nil: a step-up can name no purpose.
 	StepGroup func(role, purpose string) (string, error)
 
-	throttle  originThrottle
+	held      heldMemo
 	throttled atomic.Int64
 
 	dummyOnce sync.Once
@@ -333,18 +333,12 @@ func (s *Service) Login(ctx context.Context, username, password, origin string) 
 	}
 	// The regulars' exemption is looked up by pseudonym whether or not the
 	// account exists, so the throttle's own work tells nothing either.
-	regular := s.throttle.known(pseudonym, origin, now)
-	if wait, first := s.throttle.take(origin, regular, now, s.Limits.perOrigin()); wait > 0 {
-		s.throttled.Add(1)
-		if first {
-			// One entry per address and minute, not one per refused
-			// attempt: refusing costs no password work, and must not let
-			// a flood of attempts grow the audit log at the same rate.
-			if err := s.audit(ctx, "auth", "login.throttle", "deny:throttled", origin); err != nil {
-				return "", nil, fmt.Errorf("login: %w", err)
-			}
+	if err := s.throttle(ctx, pseudonym, origin, now); err != nil {
+		var te *ThrottleError
+		if errors.As(err, &te) {
+			return "", nil, err
 		}
-		return "", nil, &ThrottleError{RetryAfter: wait}
+		return "", nil, fmt.Errorf("login: %w", err)
 	}
 	hash, own := s.dummy, op != nil && wellFormed(op.PasswordHash)
 	if own {
@@ -352,12 +346,14 @@ func (s *Service) Login(ctx context.Context, username, password, origin string) 
 	}
 	ok := CheckPassword(hash, password) && own
 	if op == nil {
-		s.throttle.fail(origin, now)
 		actor := "unknown:" + pseudonym
 		err := s.Store.Update(ctx, func(ctx context.Context, tx store.Tx) error {
 			// Nothing to count (no row has this key), but the statement
 			// runs as a known user's does.
 			if _, err := tx.LoginFailure(ctx, actor, now, s.Limits.window()); err != nil && !errors.Is(err, store.ErrNotFound) {
+				return err
+			}
+			if err := s.originFailure(ctx, tx, origin); err != nil {
 				return err
 			}
 			return tx.AppendAudit(ctx, &audit.Entry{Time: now, Actor: actor, Action: "login.password", Decision: "deny:bad_credentials", Origin: origin})
@@ -395,9 +391,6 @@ func (s *Service) Login(ctx context.Context, username, password, origin string) 
 		// password is known to the attacker already.
 		decision, deny = "deny:locked", access.ErrLocked
 	}
-	if deny == ErrBadCredentials {
-		s.throttle.fail(origin, now)
-	}
 	tok, h := newToken("cfl_")
 	ttl := s.LoginTTL
 	if ttl <= 0 {
@@ -418,6 +411,11 @@ func (s *Service) Login(ctx context.Context, username, password, origin string) 
 		}
 		if !ok {
 			if err := s.countFailure(ctx, tx, &o, origin); err != nil {
+				return nil, err
+			}
+		}
+		if deny == ErrBadCredentials {
+			if err := s.originFailure(ctx, tx, origin); err != nil {
 				return nil, err
 			}
 		}

@@ -331,14 +331,12 @@ func (s *Service) Enrol(ctx context.Context, username, code, password, origin st
 		return nil, err
 	}
 	now := s.now()
-	if wait, first := s.throttle.take(origin, false, now, s.Limits.perOrigin()); wait > 0 {
-		s.throttled.Add(1)
-		if first {
-			if err := s.audit(ctx, "auth", "login.throttle", "deny:throttled", origin); err != nil {
-				return nil, fmt.Errorf("enrol: %w", err)
-			}
+	if err := s.throttle(ctx, "", origin, now); err != nil {
+		var te *ThrottleError
+		if errors.As(err, &te) {
+			return nil, err
 		}
-		return nil, &ThrottleError{RetryAfter: wait}
+		return nil, fmt.Errorf("enrol: %w", err)
 	}
 	normal, wellFormed := normalCode(code)
 	hash := HashPassword(s.params(), password) // whoever asks: the same work
@@ -362,6 +360,9 @@ func (s *Service) Enrol(ctx context.Context, username, code, password, origin st
 			// and audited as a login for an unknown name is.
 			actor := "unknown:" + pseudonym
 			if _, err := tx.LoginFailure(ctx, actor, now, s.Limits.window()); err != nil && !errors.Is(err, store.ErrNotFound) {
+				return enrolOutcome{}, err
+			}
+			if err := s.originFailure(ctx, tx, origin); err != nil {
 				return enrolOutcome{}, err
 			}
 			return deny, tx.AppendAudit(ctx, &audit.Entry{Time: now, Actor: actor, Action: "enrol", Decision: "deny:bad_credentials", Origin: origin})
@@ -405,6 +406,9 @@ func (s *Service) Enrol(ctx context.Context, username, code, password, origin st
 			}
 		}
 		if decision != "" {
+			if err := s.originFailure(ctx, tx, origin); err != nil {
+				return enrolOutcome{}, err
+			}
 			return deny, tx.AppendAudit(ctx, &audit.Entry{Time: now, Actor: o.ID, Action: "enrol", Decision: decision, Origin: origin})
 		}
 		if err := tx.SetCredentials(ctx, o.ID, hash, s.Keys.SealSecret(TOTPLabel(o.ID), []byte(key.Secret()))); err != nil {
@@ -417,7 +421,6 @@ func (s *Service) Enrol(ctx context.Context, username, code, password, origin st
 		return nil, fmt.Errorf("enrol: %w", err)
 	}
 	if out.deny != nil {
-		s.throttle.fail(origin, now)
 		return nil, out.deny
 	}
 	return out.enrolled, nil

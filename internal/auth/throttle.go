@@ -1,9 +1,14 @@
 package auth
 
 import (
+	"context"
+	"encoding/hex"
 	"fmt"
 	"sync"
 	"time"
+
+	"github.com/coffre/coffre/internal/audit"
+	"github.com/coffre/coffre/internal/store"
 )
 
 // LockLoginFailures is the lock code of an account locked after repeated
@@ -54,71 +59,103 @@ func (e *ThrottleError) Error() string {
 	return fmt.Sprintf("too many failed logins from this address; retry in %s", e.RetryAfter.Round(time.Second))
 }
 
-// originThrottle counts failed logins per address, per minute, in this
-// process. (Per-account counting and locks are in the store, shared by
-// every node; this one only sheds load early, so a node-local view is
-// enough.)
-type originThrottle struct {
+// The per-address throttle counts failed logins per address and minute in
+// the store (identity.Factors), so that every node shares one count and a
+// restart forgets nothing: N nodes must not give an attacker N times the
+// attempts. Its keys are keyed hashes (of the address; of a username and
+// an address for the regulars), never what was typed or seen.
+
+// regularFor is how long a login from an address exempts its username
+// from that address's throttle.
+const regularFor = 30 * 24 * time.Hour
+
+// heldMemo remembers, in this process, the addresses whose first refusal
+// this minute is recorded, so that a flood of refused attempts costs no
+// write each.
+type heldMemo struct {
 	mu     sync.Mutex
 	minute int64
-	fails  map[string]int
-	held   map[string]bool      // origins refused this minute
-	good   map[string]time.Time // username pseudonym + "\x00" + origin → last successful login
+	held   map[string]bool
 }
 
-// take reports how long an attempt from origin must wait (0: go on), and
-// whether it is the first attempt from origin refused this minute. A
-// regular (a username that logged in from origin within 30 days) is never
-// held back by others' failures from the same address (a shared office
-// NAT).
-func (t *originThrottle) take(origin string, regular bool, now time.Time, perMinute int) (time.Duration, bool) {
-	if regular {
-		return 0, false
+func (m *heldMemo) has(origin string, minute int64) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.minute == minute && m.held[origin]
+}
+
+func (m *heldMemo) add(origin string, minute int64) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.minute != minute || m.held == nil {
+		m.minute, m.held = minute, map[string]bool{}
 	}
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.rollLocked(now)
-	if t.fails[origin] < perMinute {
-		return 0, false
+	m.held[origin] = true
+}
+
+// originKey is the stored form of a client address.
+func (s *Service) originKey(origin string) string {
+	return hex.EncodeToString(s.Keys.StableHash("login.origin", origin)[:8])
+}
+
+// regularKey is the stored form of a username (by its pseudonym) and an
+// address.
+func (s *Service) regularKey(pseudonym, origin string) string {
+	return hex.EncodeToString(s.Keys.StableHash("login.regular", pseudonym+"\x00"+origin)[:8])
+}
+
+// throttle refuses an attempt from origin with a *ThrottleError when the
+// address failed PerOrigin times this minute, unless the username of
+// pseudonym ("": no exemption) logged in from it within regularFor (a
+// regular is never held back by others' failures from a shared office
+// NAT). The first refusal of an address in a minute is audited, once
+// across the nodes; later ones are not (refusing costs no password work,
+// and a flood must not grow the audit log at its own rate).
+func (s *Service) throttle(ctx context.Context, pseudonym, origin string, now time.Time) error {
+	key, minute := s.originKey(origin), now.Unix()/60
+	var fails int
+	var last time.Time
+	err := s.Store.View(ctx, func(ctx context.Context, tx store.Tx) error {
+		var err error
+		if fails, err = tx.OriginFailures(ctx, key, minute); err != nil || fails < s.Limits.perOrigin() || pseudonym == "" {
+			return err
+		}
+		last, err = tx.Regular(ctx, s.regularKey(pseudonym, origin))
+		return err
+	})
+	if err != nil {
+		return err
 	}
-	first := !t.held[origin]
-	t.held[origin] = true
-	return time.Unix((t.minute+1)*60, 0).Sub(now), first
-}
-
-// fail counts a failed login from origin.
-func (t *originThrottle) fail(origin string, now time.Time) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.rollLocked(now)
-	t.fails[origin]++
-}
-
-func (t *originThrottle) rollLocked(now time.Time) {
-	if m := now.Unix() / 60; m != t.minute || t.fails == nil {
-		t.minute, t.fails, t.held = m, map[string]int{}, map[string]bool{}
+	if fails < s.Limits.perOrigin() || (!last.IsZero() && now.Sub(last) < regularFor) {
+		return nil
 	}
-}
-
-// succeeded remembers a successful login from origin of the username
-// whose pseudonym is given. Keyed by the username, not the operator id, so
-// that the lookup in known is the same work for a name no account has.
-func (t *originThrottle) succeeded(pseudonym, origin string, now time.Time) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if t.good == nil || len(t.good) > 100_000 {
-		t.good = map[string]time.Time{}
+	s.throttled.Add(1)
+	if !s.held.has(key, minute) {
+		err := s.Store.Update(ctx, func(ctx context.Context, tx store.Tx) error {
+			first, err := tx.HoldOrigin(ctx, key, minute)
+			if err != nil || !first {
+				return err
+			}
+			return tx.AppendAudit(ctx, &audit.Entry{Time: now, Actor: "auth", Action: "login.throttle", Decision: "deny:throttled", Origin: origin})
+		})
+		if err != nil {
+			return err
+		}
+		s.held.add(key, minute)
 	}
-	t.good[pseudonym+"\x00"+origin] = now
+	return &ThrottleError{RetryAfter: time.Unix((minute+1)*60, 0).Sub(now)}
 }
 
-// known reports whether the username of pseudonym logged in from origin
-// within 30 days.
-func (t *originThrottle) known(pseudonym, origin string, now time.Time) bool {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	at, ok := t.good[pseudonym+"\x00"+origin]
-	return ok && now.Sub(at) < 30*24*time.Hour
+// originFailure counts a failed attempt from origin, in the attempt's
+// transaction.
+func (s *Service) originFailure(ctx context.Context, tx store.Tx, origin string) error {
+	_, err := tx.OriginFailure(ctx, s.originKey(origin), s.now().Unix()/60)
+	return err
+}
+
+// loggedIn records a login of username from origin: a regular of it.
+func (s *Service) loggedIn(ctx context.Context, tx store.Tx, username, origin string, now time.Time) error {
+	return tx.PutRegular(ctx, s.regularKey(s.loginPseudonym(username), origin), now, now.Add(-regularFor))
 }
 
 // Throttled returns how many login attempts were refused by the per-address

@@ -290,7 +290,9 @@ func (s *Service) failFactor(ctx context.Context, tx store.Tx, h []byte, op *ide
 	if err := s.countFailure(ctx, tx, op, origin); err != nil {
 		return err
 	}
-	s.throttle.fail(origin, s.now())
+	if err := s.originFailure(ctx, tx, origin); err != nil {
+		return err
+	}
 	return tx.AppendAudit(ctx, &audit.Entry{Time: s.now(), Actor: op.ID, Action: action, Decision: "deny:" + code, Origin: origin})
 }
 
@@ -312,7 +314,9 @@ func (s *Service) openSession(ctx context.Context, tx store.Tx, h, sh []byte, op
 	if err := tx.RecordLogin(ctx, op.ID, now); err != nil {
 		return err
 	}
-	s.throttle.succeeded(s.loginPseudonym(op.Username), origin, now)
+	if err := s.loggedIn(ctx, tx, op.Username, origin, now); err != nil {
+		return err
+	}
 	return tx.AppendAudit(ctx, &audit.Entry{Time: now, Actor: op.ID, Action: action, Decision: "allow", Origin: origin})
 }
 

@@ -59,11 +59,8 @@ type Access struct {
 	Trusted bool
 	// Origin is the client address; only its hash is kept.
 	Origin string
-	// Repeat: the operator already read this subject this hour (RepeatDay:
-	// today), as the Memo says.
-	Repeat, RepeatDay bool
-	// ValueRun is the length of the run of lookup values in one order,
-	// as the Memo counted it (lookups only).
+	// ValueRun is the length of the run of lookup values in one order
+	// (lookups only), as State.NoteValue counted it.
 	ValueRun int
 	// Probes: a create or update that sets a value of a lookup field. It
 	// tells whether the value is taken (a conflict), so it is counted as a
@@ -166,6 +163,14 @@ type State struct {
 	CreatedRun  int
 	Origins     []uint64 // hashes of the origins seen, newest last
 	Evidence    []int64  // audit sequence numbers of the latest accesses
+
+	// Visits are the subjects read today (see visits.go): a repeat
+	// visit is free.
+	Visits []byte
+	// The order of lookup values: the run the latest lookups make, and
+	// the latest value's order key, sealed by the caller (NoteValue).
+	ValueRun  int
+	ValueLast []byte
 
 	// An approved extension: Remaining subjects beyond the budgets until
 	// Until (unix seconds).
@@ -293,7 +298,8 @@ func Decide(lim *Limits, st State, a Access) (Decision, State) {
 			return limit(CodeBreakGlass, nextDay(now))
 		}
 	}
-	if a.Repeat {
+	repeat, repeatDay := st.visited(a.Subject, st.Hour)
+	if repeat {
 		return d, st // a repeat visit within the hour costs nothing more
 	}
 
@@ -309,7 +315,7 @@ func Decide(lim *Limits, st State, a Access) (Decision, State) {
 	if over(lim.SubjectsPerHour, next.HourSubjects) {
 		code, retry = CodeSubjectsHour, nextHour(now)
 	}
-	if !a.RepeatDay {
+	if !repeatDay {
 		next.DaySubjects++
 		switch scope {
 		case InUnit:
@@ -341,6 +347,7 @@ func Decide(lim *Limits, st State, a Access) (Decision, State) {
 		extended = true
 	}
 	st = next
+	st.visit(a.Subject, st.Hour)
 	if extended {
 		d.Extension = st.ExtID
 	}
@@ -555,7 +562,7 @@ func (st *State) roll(now time.Time) {
 		st.Day, st.DaySubjects, st.DayOutOfCaseload, st.DayOutOfUnit, st.DayUntrusted = day, 0, 0, 0, 0
 		st.DayCreates, st.DayUpdates, st.DayErasures, st.DayAssignments = 0, 0, 0, 0
 		st.DayOperators, st.DayRoles, st.DayResets, st.DayPartners = 0, 0, 0, 0
-		st.DayBreakGlass = 0
+		st.DayBreakGlass, st.Visits = 0, nil
 	}
 }
 

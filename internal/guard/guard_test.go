@@ -248,7 +248,7 @@ func TestRepeatVisitsAreFree(t *testing.T) {
 	id, c := s.next()
 	for i := 0; i < 200; i++ {
 		s.now = s.now.Add(3 * time.Minute) // within the rate
-		d := s.do(Access{Kind: Read, Subject: id, Created: c, Repeat: i > 0, RepeatDay: i > 0})
+		d := s.do(Access{Kind: Read, Subject: id, Created: c})
 		if d.Verdict != Allow {
 			t.Fatalf("visit %d of the same subject: %+v", i, d)
 		}
@@ -313,15 +313,19 @@ func TestStateRoundTrip(t *testing.T) {
 }
 
 // TestStateVersion1 reads states written before the write counters
-// (version 1), the administration counters (version 2) and the
-// break-glass reads (version 3): they read as zero, and the state is
-// otherwise intact.
+// (version 1), the administration counters (version 2), the break-glass
+// reads (version 3) and the visits and value order (version 4): they read
+// as zero, and the state is otherwise intact.
 func TestStateVersion1(t *testing.T) {
 	s := &sim{lim: caseworker(), now: monday}
 	s.until(InUnit, 3*time.Minute, 20)
+	if len(s.st.Visits) != s.st.DaySubjects*visitLen {
+		t.Fatalf("%d bytes of visits after %d subjects", len(s.st.Visits), s.st.DaySubjects)
+	}
+	s.st.Visits = nil // what an older version has not
 	b := s.st.Marshal()
 	// The counters each version appended are zero: one byte each.
-	for v, cut := range map[byte]int{1: 4 + 6 + 1, 2: 6 + 1, 3: 1} {
+	for v, cut := range map[byte]int{1: 4 + 6 + 1 + 3, 2: 6 + 1 + 3, 3: 1 + 3, 4: 3} {
 		old := append([]byte{v}, b[1:len(b)-cut]...)
 		got, err := Unmarshal(old)
 		if err != nil || !reflect.DeepEqual(got, s.st) {
@@ -330,7 +334,7 @@ func TestStateVersion1(t *testing.T) {
 	}
 	s.st.DayCreates = 3
 	b = s.st.Marshal()
-	v2 := append([]byte{2}, b[1:len(b)-7]...) // without the assignments, the administration and break-glass
+	v2 := append([]byte{2}, b[1:len(b)-7-3]...) // without the assignments, the administration, break-glass and visits
 	if got, err := Unmarshal(v2); err != nil || !reflect.DeepEqual(got, s.st) {
 		t.Fatalf("version 2: %v\n got %+v\nwant %+v", err, got, s.st)
 	}
@@ -539,52 +543,93 @@ func TestHours(t *testing.T) {
 	}
 }
 
-func TestMemo(t *testing.T) {
-	var m Memo
-	if h, d := m.Seen("op1", "sub_a", monday); h || d {
-		t.Fatal("empty memo saw a subject")
+// TestVisits: a subject read earlier this hour is a repeat, one read
+// earlier today a repeat of the day only (it counts for the hour's budget
+// again), one read yesterday a new subject; the visits travel with the
+// stored state (another node, a restart), and an unlock forgets them.
+func TestVisits(t *testing.T) {
+	s := &sim{lim: caseworker(), now: monday.Add(time.Hour)}
+	a, ca := s.next()
+	b, cb := s.next()
+	steps := []struct {
+		name              string
+		gap               time.Duration
+		subject           string
+		created           int64
+		hourSubj, daySubj int
+	}{
+		{"first read of a", 0, a, ca, 1, 1},
+		{"a again, same hour", 10 * time.Minute, a, ca, 1, 1},
+		{"b", time.Minute, b, cb, 2, 2},
+		{"a, the next hour", time.Hour, a, ca, 1, 2},
+		{"a again that hour", time.Minute, a, ca, 1, 2},
+		{"a, the next day", 24 * time.Hour, a, ca, 1, 1},
 	}
-	m.Record("op1", "sub_a", monday)
-	if h, d := m.Seen("op1", "sub_a", monday.Add(10*time.Minute)); !h || !d {
-		t.Error("same hour: not seen")
+	for _, st := range steps {
+		s.now = s.now.Add(st.gap)
+		// Each access starts from the stored bytes, as on any node.
+		stored, err := Unmarshal(s.st.Marshal())
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.st = stored
+		if d := s.do(Access{Kind: Read, Subject: st.subject, Created: st.created}); d.Verdict != Allow {
+			t.Fatalf("%s: %+v", st.name, d)
+		}
+		if s.st.HourSubjects != st.hourSubj || s.st.DaySubjects != st.daySubj {
+			t.Errorf("%s: subjects %d this hour, %d today; want %d, %d", st.name, s.st.HourSubjects, s.st.DaySubjects, st.hourSubj, st.daySubj)
+		}
 	}
-	if h, d := m.Seen("op1", "sub_a", monday.Add(2*time.Hour)); h || !d {
-		t.Error("later hour: want seen today, not this hour")
-	}
-	if h, d := m.Seen("op2", "sub_a", monday); h || d {
-		t.Error("another operator saw it")
-	}
-	if _, d := m.Seen("op1", "sub_a", monday.Add(24*time.Hour)); d {
-		t.Error("next day: still seen")
-	}
-	m.Record("op1", "sub_b", monday)
-	m.Forget("op1")
-	if _, d := m.Seen("op1", "sub_b", monday); d {
-		t.Error("forgotten operator still seen")
-	}
-	runs := []int{}
-	for _, k := range []uint64{5, 6, 7, 3, 2, 2, 9} {
-		runs = append(runs, m.ValueRun("op1", k))
-	}
-	if want := []int{0, 1, 2, 1, 2, 0, 1}; !reflect.DeepEqual(runs, want) {
-		t.Errorf("value runs %v, want %v", runs, want)
+	s.st.Reset()
+	if s.st.visited(a, s.st.Hour); len(s.st.Visits) != 0 {
+		t.Error("an unlock kept the visits")
 	}
 }
 
-func TestMemoBound(t *testing.T) {
-	m := Memo{Max: 3}
-	for _, s := range []string{"a", "b", "c"} {
-		m.Record("op", s, monday)
+// TestVisitsBound: past maxVisits the visits of earlier hours go, then
+// all of them; what stays is sorted and well-formed, and a refused read
+// records no visit.
+func TestVisitsBound(t *testing.T) {
+	var st State
+	hour := int64(1000)
+	for i := range maxVisits {
+		st.visit(fmt.Sprint("sub_", i), hour)
 	}
-	if _, d := m.Seen("op", "a", monday); !d {
-		t.Fatal("under the bound: forgotten")
+	if len(st.Visits) != maxVisits*visitLen || !validVisits(st.Visits) {
+		t.Fatalf("%d bytes, valid %v", len(st.Visits), validVisits(st.Visits))
 	}
-	m.Record("op", "d", monday) // over the bound: the memo starts afresh
-	if _, d := m.Seen("op", "a", monday); d {
-		t.Error("over the bound: still remembered")
+	st.visit("sub_new", hour+1) // earlier hours go
+	if h, d := st.visited("sub_new", hour+1); !h || !d || len(st.Visits) != visitLen {
+		t.Fatalf("after the bound with a new hour: %d bytes, newest seen %v", len(st.Visits), h)
 	}
-	if _, d := m.Seen("op", "d", monday); !d {
-		t.Error("the newest entry is lost")
+	for i := range maxVisits - 1 {
+		st.visit(fmt.Sprint("sub_", i), hour+1)
+	}
+	st.visit("sub_last", hour+1) // all of this hour: all go
+	if _, d := st.visited("sub_0", hour+1); d || len(st.Visits) != visitLen || !validVisits(st.Visits) {
+		t.Errorf("after the bound within one hour: %d bytes", len(st.Visits))
+	}
+
+	s := &sim{lim: caseworker(), now: monday}
+	s.lim.SubjectsPerHour = 1
+	s.read(InCaseload, time.Minute)
+	before := len(s.st.Visits)
+	if d := s.read(InCaseload, time.Minute); d.Verdict != Limit || len(s.st.Visits) != before {
+		t.Errorf("a read over the budget: %+v, visits %d bytes, want %d", d, len(s.st.Visits), before)
+	}
+}
+
+// TestValueOrder: the run of lookup values in one order.
+func TestValueOrder(t *testing.T) {
+	var st State
+	var runs []int
+	prev, ok := uint64(0), false
+	for _, k := range []uint64{5, 6, 7, 3, 2, 2, 9} {
+		runs = append(runs, st.NoteValue(prev, ok, k))
+		prev, ok = k, true
+	}
+	if want := []int{0, 1, 2, 1, 2, 0, 1}; !reflect.DeepEqual(runs, want) {
+		t.Errorf("value runs %v, want %v", runs, want)
 	}
 }
 
@@ -682,10 +727,10 @@ func TestBreakGlass(t *testing.T) {
 		bgLeft int // DayBreakGlass after
 	}{
 		{"first", Access{Kind: Read, Subject: id, Created: c, BreakGlass: true}, Allow, "", 1},
-		{"same person again", Access{Kind: Read, Subject: id, Created: c, BreakGlass: true, Repeat: true, RepeatDay: true}, Allow, "", 2},
+		{"same person again", Access{Kind: Read, Subject: id, Created: c, BreakGlass: true}, Allow, "", 2},
 		{"unknown id", Access{Kind: Read, Subject: "sub_none", Missing: true, BreakGlass: true}, Allow, "", 2},
-		{"over the budget", Access{Kind: Read, Subject: id, Created: c, BreakGlass: true, Repeat: true, RepeatDay: true}, Limit, CodeBreakGlass, 2},
-		{"an ordinary read", Access{Kind: Read, Subject: id, Created: c, Repeat: true, RepeatDay: true}, Allow, "", 2},
+		{"over the budget", Access{Kind: Read, Subject: id, Created: c, BreakGlass: true}, Limit, CodeBreakGlass, 2},
+		{"an ordinary read", Access{Kind: Read, Subject: id, Created: c}, Allow, "", 2},
 	}
 	for _, st := range steps {
 		s.now = s.now.Add(time.Minute)

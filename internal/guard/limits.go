@@ -9,12 +9,11 @@
 // back in the same transaction, so that every node sharing the store shares
 // one budget per operator and a restart forgets nothing.
 //
-// Whether a subject was already read today by an operator (a repeat visit,
-// which costs no budget) is kept in a per-process [Memo] rather than in the
-// store: it would be one random-key write per read. Losing the memo (a
-// restart, another node) only makes a repeat count again: stricter, never
-// looser. The order of lookup values, which derives from personal values,
-// is kept only in the memo too and never stored.
+// What the decision remembers lives in that state too: the subjects the
+// operator read today (a repeat visit costs no budget) and the order of its
+// latest lookup values, whose key derives from a personal value and is
+// therefore kept sealed by the caller (State.ValueLast). A request landing
+// on another node, or after a restart, is decided the same way.
 package guard
 
 import (

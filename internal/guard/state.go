@@ -1,6 +1,7 @@
 package guard
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
 	"math"
@@ -8,13 +9,17 @@ import (
 
 // stateVersion is the first byte of a marshalled State.
 // Version 2 appended the write counters, version 3 the assignments and
-// the administration counters, version 4 the break-glass reads; an older
-// state reads with the counters it lacks at zero.
-const stateVersion = 4
+// the administration counters, version 4 the break-glass reads, version 5
+// the visits and the lookup value order; an older state reads with what
+// it lacks at zero.
+const stateVersion = 5
+
+// maxValueLast bounds the sealed order key of the latest lookup value.
+const maxValueLast = 64
 
 // Marshal encodes the state compactly (it is written on every access).
 func (st *State) Marshal() []byte {
-	b := make([]byte, 0, 96+8*(len(st.Recent)+len(st.Origins)+len(st.Evidence))+len(st.ExtID)+len(st.Locked))
+	b := make([]byte, 0, 112+8*(len(st.Recent)+len(st.Origins)+len(st.Evidence))+len(st.ExtID)+len(st.Locked)+len(st.Visits)+len(st.ValueLast))
 	b = append(b, stateVersion)
 	b = binary.BigEndian.AppendUint64(b, math.Float64bits(st.Tokens))
 	for _, v := range []int64{st.TokensAt, st.Hour, st.Day,
@@ -44,7 +49,11 @@ func (st *State) Marshal() []byte {
 		st.DayAssignments, st.HourAdmin, st.DayOperators, st.DayRoles, st.DayResets, st.DayPartners, st.DayBreakGlass} {
 		b = binary.AppendVarint(b, int64(v))
 	}
-	return b
+	b = binary.AppendUvarint(b, uint64(len(st.Visits)))
+	b = append(b, st.Visits...)
+	b = binary.AppendVarint(b, int64(st.ValueRun))
+	b = binary.AppendUvarint(b, uint64(len(st.ValueLast)))
+	return append(b, st.ValueLast...)
 }
 
 // Unmarshal decodes a state written by Marshal; an empty b is the zero
@@ -96,6 +105,16 @@ func Unmarshal(b []byte) (State, error) {
 	}
 	if v >= 4 {
 		st.DayBreakGlass = int(d.varint())
+	}
+	if v >= 5 {
+		// Copied: Decide's visit never writes into them, but the bytes
+		// Unmarshal got may be the store's.
+		st.Visits = clone(d.bytes(d.count(maxVisits * visitLen)))
+		st.ValueRun = int(d.varint())
+		st.ValueLast = clone(d.bytes(d.count(maxValueLast)))
+		if !validVisits(st.Visits) {
+			d.fail()
+		}
 	}
 	// A stored state never holds a token count that is not a finite,
 	// non-negative number: such bytes are corrupt.
@@ -160,4 +179,12 @@ func (d *decoder) bytes(n int) []byte {
 	v := d.b[:n]
 	d.b = d.b[n:]
 	return v
+}
+
+// clone copies b; empty, it is nil (as a state that never had any).
+func clone(b []byte) []byte {
+	if len(b) == 0 {
+		return nil
+	}
+	return bytes.Clone(b)
 }

@@ -103,6 +103,25 @@ type Factors interface {
 	LoginFailure(ctx context.Context, id string, at time.Time, window time.Duration) (int, error)
 	// ResetLoginFailures clears the count (a successful login).
 	ResetLoginFailures(ctx context.Context, id string) error
+
+	// The per-address login throttle, shared by every server of the
+	// store. An origin is a keyed hash of a client address; minute is
+	// Unix minutes.
+	//
+	// OriginFailure counts a failed login from origin in minute and
+	// returns the minute's count; earlier minutes' counts go.
+	OriginFailure(ctx context.Context, origin string, minute int64) (int, error)
+	// OriginFailures returns origin's failed logins in minute.
+	OriginFailures(ctx context.Context, origin string, minute int64) (int, error)
+	// HoldOrigin records that an attempt from origin was refused in
+	// minute, and reports whether it is the first (origin must have a
+	// failure counted in minute).
+	HoldOrigin(ctx context.Context, origin string, minute int64) (bool, error)
+	// PutRegular records a login at at of a username from an address,
+	// key being a keyed hash of both; records older than before go.
+	PutRegular(ctx context.Context, key string, at, before time.Time) error
+	// Regular returns the time of key's latest login (zero: none kept).
+	Regular(ctx context.Context, key string) (time.Time, error)
 }
 
 // Partners holds partner organisations and the sector pseudonyms they

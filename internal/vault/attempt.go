@@ -45,9 +45,13 @@ type attempt[T any] struct {
 	entry audit.Entry
 	now   time.Time
 	// guard is the access as the guard sees it, with what is known before
-	// the transaction (Kind and the memo's Repeat, RepeatDay, ValueRun);
-	// run sets its time, origin and trust, find its subject.
+	// the transaction (Kind); run sets its time, origin and trust (and
+	// ValueRun), find its subject.
 	guard guard.Access
+	// valueKey, for a lookup, is its value's order key (valueKey): run
+	// notes it in the operator's guard state, sealed, for the
+	// lookup-order detector.
+	valueKey *uint64
 	// find reads, inside the transaction, what the access reaches. It
 	// returns the value the caller gets if the access is allowed, and
 	// completes the entry (Subject, Fields; Decision "deny:not_found" for a
@@ -172,6 +176,9 @@ func runTx[T any](ctx context.Context, v *Vault, x attempt[T]) (outcome[T], erro
 			g = &guardRun{lim: lim}
 			if err := g.load(ctx, tx, x.actor.ID); err != nil {
 				return outcome[T]{}, err
+			}
+			if x.valueKey != nil {
+				acc.ValueRun = v.valueRun(&g.state, x.actor.ID, *x.valueKey)
 			}
 			refusal = g.decide(acc, e.Reason)
 			switch {

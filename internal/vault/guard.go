@@ -206,12 +206,32 @@ func (v *Vault) Unlock(ctx context.Context, a identity.Actor, id, reason string)
 	if err != nil {
 		return unavailable(err)
 	}
-	v.memo.Forget(id)
 	return nil
 }
 
+// valueOrderLabel names the sealing of the latest lookup value's order
+// key in an operator's guard state.
+const valueOrderLabel = "guard.value_order"
+
+// valueRun notes operator op's lookup of a value of order key key in st and returns
+// the run of values in one order it ends. The previous key is kept sealed
+// (it is the first bytes of a personal value); one that no longer opens
+// (a retired root key) starts a new run.
+func (v *Vault) valueRun(st *guard.State, op string, key uint64) int {
+	label := valueOrderLabel + "/" + op // bound to its operator
+	prev, ok := uint64(0), false
+	if len(st.ValueLast) > 0 {
+		if b, err := v.keys.OpenSecret(label, st.ValueLast); err == nil && len(b) == 8 {
+			prev, ok = binary.BigEndian.Uint64(b), true
+		}
+	}
+	n := st.NoteValue(prev, ok, key)
+	st.ValueLast = v.keys.SealSecret(label, binary.BigEndian.AppendUint64(nil, key))
+	return n
+}
+
 // valueKey orders lookup values: the first 8 bytes of the normalised
-// value. It is kept in memory only (see package guard).
+// value. The operator's state keeps it sealed (valueRun).
 func valueKey(normalised string) uint64 {
 	var b [8]byte
 	copy(b[:], normalised)

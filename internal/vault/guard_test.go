@@ -1,6 +1,7 @@
 package vault_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"errors"
@@ -113,12 +114,19 @@ func (g *guarded) open() {
 	if err != nil {
 		g.t.Fatal(err)
 	}
+	g.store = st
+	g.v = g.node()
+}
+
+// node is another vault on the same store: another node, or the same one
+// restarted.
+func (g *guarded) node() *vault.Vault {
+	g.t.Helper()
 	cfg, err := config.Demo(nil)
 	if err != nil {
 		g.t.Fatal(err)
 	}
-	g.store = st
-	g.v = vault.New(vault.Config{Store: st, Keys: g.keys, Policy: cfg.Policy, Now: g.clock.Now, Guard: &vault.Guard{
+	return vault.New(vault.Config{Store: g.store, Keys: g.keys, Policy: cfg.Policy, Now: g.clock.Now, Guard: &vault.Guard{
 		Limits:           g.lim,
 		Trusted:          func(o string) bool { return strings.HasPrefix(o, "10.") },
 		TwoApproversOver: 500,
@@ -391,6 +399,71 @@ func TestGuardLookups(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestGuardAcrossNodes: what the guard remembers between accesses lives
+// in the store, so requests spread over nodes, and a restart, are decided
+// as on one node: a repeat visit is free whichever node served the first,
+// and values looked up in order lock at the same count. The order key of
+// a looked-up value (its first bytes) is stored sealed, never plain.
+func TestGuardAcrossNodes(t *testing.T) {
+	g := newGuarded(t, func(l *guard.Limits) { l.MissesPerHour = 0 })
+	nodes := []*vault.Vault{g.v, g.node(), g.node()}
+	ids := g.subjects("u1", 2)
+	g.assign(t, cw.ID, ids)
+	for i := range 12 {
+		g.clock.Add(time.Minute)
+		if _, err := nodes[i%3].Read(ctx, cw, ids[i%2], "case-handling", ""); err != nil {
+			t.Fatalf("read %d on node %d: %v", i, i%3, err)
+		}
+	}
+	if st := g.guardState(cw.ID); st.HourSubjects != 2 || st.DaySubjects != 2 {
+		t.Errorf("two subjects read 12 times over 3 nodes: %d this hour, %d today; want 2, 2", st.HourSubjects, st.DaySubjects)
+	}
+
+	var err error
+	n := 0
+	for ; n < 30; n++ {
+		g.clock.Add(time.Minute)
+		if n == 5 {
+			g.open() // a restart mid-run
+			nodes[0] = g.v
+			nodes[1], nodes[2] = g.node(), g.node()
+		}
+		_, err = nodes[n%3].Lookup(ctx, cw, "directory", "", "email_pro", "nobody."+string(rune('a'+n))+"@example.org")
+		if !errors.Is(err, store.ErrNotFound) {
+			break
+		}
+	}
+	if !errors.Is(err, access.ErrLocked) || n != 10 || g.operator(cw.ID).Locked != guard.CodeValueOrder {
+		t.Fatalf("alphabetical lookups over 3 nodes and a restart: %v after %d, lock %q; want locked at the 11th (a run of 10) on %s",
+			err, n, g.operator(cw.ID).Locked, guard.CodeValueOrder)
+	}
+	var raw []byte
+	g.store.View(ctx, func(ctx context.Context, tx store.Tx) error {
+		raw, err = tx.GetGuard(ctx, cw.ID)
+		return err
+	})
+	if plain := []byte("nobody.j"); len(raw) == 0 || bytes.Contains(raw, plain) || bytes.Contains(raw, []byte("nobody.")) {
+		t.Errorf("the stored guard state holds a looked-up value's bytes: %q", raw)
+	}
+}
+
+// guardState is an operator's stored guard state.
+func (g *guarded) guardState(op string) guard.State {
+	g.t.Helper()
+	var st guard.State
+	err := g.store.View(ctx, func(ctx context.Context, tx store.Tx) error {
+		b, err := tx.GetGuard(ctx, op)
+		if err == nil {
+			st, err = guard.Unmarshal(b)
+		}
+		return err
+	})
+	if err != nil {
+		g.t.Fatal(err)
+	}
+	return st
 }
 
 // TestGuardCreateConflicts: a create whose value is taken answers 409,

@@ -795,11 +795,7 @@ func (v *Vault) OpenRequest(ctx context.Context, a identity.Actor, id string) (*
 	now := v.now()
 	x := attempt[found]{actor: a, entry: audit.Entry{Actor: a.ID, Action: "request.open", Reason: id, Origin: a.Origin}, now: now, guard: guard.Access{Kind: guard.Read}}
 	x.find = func(ctx context.Context, tx store.Tx, lim *guard.Limits, e *audit.Entry, acc *guard.Access) (found, error) {
-		f, err := v.findRequest(ctx, tx, lim, a, id, e, acc)
-		if f.r != nil && lim != nil {
-			acc.Repeat, acc.RepeatDay = v.memo.Seen(a.ID, f.r.Subject, acc.Time)
-		}
-		return f, err
+		return v.findRequest(ctx, tx, lim, a, id, e, acc)
 	}
 	res, err := run(ctx, v, x)
 	switch {
@@ -809,9 +805,6 @@ func (v *Vault) OpenRequest(ctx context.Context, a identity.Actor, id string) (*
 		return nil, res.refusal
 	case res.val.r == nil:
 		return nil, public.Errorf(store.ErrNotFound, "no request %s", id).WithHint("list the open requests: GET /v1/requests")
-	}
-	if v.limits(a.Role) != nil {
-		v.memo.Record(a.ID, res.val.r.Subject, v.guardTime(now))
 	}
 	return v.handlerView(res.val, res.seq)
 }

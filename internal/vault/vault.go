@@ -65,7 +65,6 @@ type Vault struct {
 	byName            []policy.Field      // the schema's fields sorted by name (the sealed blob's order)
 	guard             *Guard
 	lims              map[string]*guard.Limits // the guard's limits by role, read-only
-	memo              *guard.Memo
 	stepUpFor         time.Duration
 	notices           Notices
 	// noticesOff: no notice is queued (Config.Notices.Off).
@@ -141,7 +140,7 @@ type Config struct {
 
 // New returns a Vault.
 func New(c Config) *Vault {
-	v := &Vault{store: c.Store, keys: c.Keys, pol: c.Policy, now: c.Now, log: c.Logger, reasonMax: c.ReasonMaxLen, reasonPattern: c.ReasonPattern, reasonPatternText: c.ReasonPatternText, visible: map[string][]string{}, guard: c.Guard, memo: &guard.Memo{}, stepUpFor: c.StepUpFor,
+	v := &Vault{store: c.Store, keys: c.Keys, pol: c.Policy, now: c.Now, log: c.Logger, reasonMax: c.ReasonMaxLen, reasonPattern: c.ReasonPattern, reasonPatternText: c.ReasonPatternText, visible: map[string][]string{}, guard: c.Guard, stepUpFor: c.StepUpFor,
 		coolingOff: c.ContactCoolingOff}
 	if v.coolingOff <= 0 {
 		v.coolingOff = DefaultContactCoolingOff
@@ -495,9 +494,6 @@ func (v *Vault) read(ctx context.Context, a identity.Actor, id, purposeName, rea
 		}
 	}
 	x := attempt[*readResult]{actor: a, entry: entry, now: v.now(), guard: guard.Access{Kind: guard.Read, BreakGlass: breakGlass}, purpose: pu}
-	if v.limits(a.Role) != nil {
-		x.guard.Repeat, x.guard.RepeatDay = v.memo.Seen(a.ID, id, v.guardTime(x.now))
-	}
 	asks := pu.Consent && !breakGlass
 	if pseudonym == "" {
 		if x.pre, err = v.preRead(ctx, id); err != nil {
@@ -559,9 +555,6 @@ func (v *Vault) read(ctx context.Context, a identity.Actor, id, purposeName, rea
 		return nil, res.refusal
 	case res.val == nil:
 		return nil, fmt.Errorf("subject: %w", store.ErrNotFound)
-	}
-	if v.limits(a.Role) != nil {
-		v.memo.Record(a.ID, id, v.guardTime(x.now))
 	}
 	if c := res.val.request; c != nil {
 		return nil, &ConsentPending{Request: *c, New: res.val.opened}
@@ -674,10 +667,8 @@ func (v *Vault) Lookup(ctx context.Context, a identity.Actor, purposeName, reaso
 	}
 	norm := value.Normalize(f.Type, val)
 	h := v.keys.BlindIndex(field, norm) // the active generation's
-	x := attempt[string]{actor: a, entry: entry, now: v.now(), guard: guard.Access{Kind: guard.Lookup}}
-	if v.limits(a.Role) != nil {
-		x.guard.ValueRun = v.memo.ValueRun(a.ID, valueKey(norm))
-	}
+	key := valueKey(norm)
+	x := attempt[string]{actor: a, entry: entry, now: v.now(), guard: guard.Access{Kind: guard.Lookup}, valueKey: &key}
 	x.find = func(ctx context.Context, tx store.Tx, lim *guard.Limits, e *audit.Entry, acc *guard.Access) (string, error) {
 		found, err := tx.LookupIndex(ctx, h)
 		if errors.Is(err, store.ErrNotFound) {

@@ -688,6 +688,61 @@ func (t *tx) LoginFailure(ctx context.Context, id string, at time.Time, window t
 	return n, nil
 }
 
+func (t *tx) OriginFailure(ctx context.Context, origin string, minute int64) (int, error) {
+	if _, err := t.exec(ctx, "origin failure", `DELETE FROM login_origins WHERE minute < $1`, minute); err != nil {
+		return 0, err
+	}
+	var n int
+	err := t.q.QueryRow(ctx, `INSERT INTO login_origins (origin, minute, fails) VALUES ($1, $2, 1) ON CONFLICT (origin) DO UPDATE SET
+		fails = CASE WHEN login_origins.minute = excluded.minute THEN login_origins.fails + 1 ELSE 1 END,
+		held = CASE WHEN login_origins.minute = excluded.minute THEN login_origins.held ELSE 0 END,
+		minute = excluded.minute RETURNING fails`, origin, minute).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("origin failure: %w", err)
+	}
+	return n, nil
+}
+
+func (t *tx) OriginFailures(ctx context.Context, origin string, minute int64) (int, error) {
+	var n int
+	err := t.q.QueryRow(ctx, `SELECT fails FROM login_origins WHERE origin = $1 AND minute = $2`, origin, minute).Scan(&n)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("origin failures: %w", err)
+	}
+	return n, nil
+}
+
+func (t *tx) HoldOrigin(ctx context.Context, origin string, minute int64) (bool, error) {
+	n, err := t.exec(ctx, "hold origin", `UPDATE login_origins SET held = 1 WHERE origin = $1 AND minute = $2 AND held = 0`, origin, minute)
+	if err != nil {
+		return false, err
+	}
+	return n == 1, nil
+}
+
+func (t *tx) PutRegular(ctx context.Context, key string, at, before time.Time) error {
+	if _, err := t.exec(ctx, "put regular", `DELETE FROM login_regulars WHERE at < $1`, micros(before)); err != nil {
+		return err
+	}
+	_, err := t.exec(ctx, "put regular", `INSERT INTO login_regulars (key, at) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET at = excluded.at`, key, micros(at))
+	return err
+}
+
+func (t *tx) Regular(ctx context.Context, key string) (time.Time, error) {
+	var at int64
+	err := t.q.QueryRow(ctx, `SELECT at FROM login_regulars WHERE key = $1`, key).Scan(&at)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return time.Time{}, nil
+	}
+	if err != nil {
+		return time.Time{}, fmt.Errorf("regular: %w", err)
+	}
+	return time.UnixMicro(at).UTC(), nil
+}
+
 func (t *tx) ResetLoginFailures(ctx context.Context, id string) error {
 	return t.execOne(ctx, "reset login failures", `UPDATE operators SET failures = 0, failures_since = 0 WHERE id = $1`, id)
 }

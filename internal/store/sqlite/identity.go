@@ -2,6 +2,8 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 	"time"
 
@@ -145,6 +147,60 @@ func (t *tx) LoginFailure(ctx context.Context, id string, at time.Time, window t
 		return 0, notFound(err, "login failure")
 	}
 	return n, nil
+}
+
+func (t *tx) OriginFailure(ctx context.Context, origin string, minute int64) (int, error) {
+	if _, err := t.exec(ctx, "pruneOrigins", minute); err != nil {
+		return 0, fmt.Errorf("origin failure: %w", err)
+	}
+	var n int
+	if err := t.row(ctx, "originFailure", origin, minute).Scan(&n); err != nil {
+		return 0, fmt.Errorf("origin failure: %w", err)
+	}
+	return n, nil
+}
+
+func (t *tx) OriginFailures(ctx context.Context, origin string, minute int64) (int, error) {
+	var n int
+	err := t.row(ctx, "originFailures", origin, minute).Scan(&n)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("origin failures: %w", err)
+	}
+	return n, nil
+}
+
+func (t *tx) HoldOrigin(ctx context.Context, origin string, minute int64) (bool, error) {
+	res, err := t.exec(ctx, "holdOrigin", origin, minute)
+	if err != nil {
+		return false, fmt.Errorf("hold origin: %w", err)
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
+}
+
+func (t *tx) PutRegular(ctx context.Context, key string, at, before time.Time) error {
+	if _, err := t.exec(ctx, "pruneRegulars", micros(before)); err != nil {
+		return fmt.Errorf("put regular: %w", err)
+	}
+	if _, err := t.exec(ctx, "putRegular", key, micros(at)); err != nil {
+		return fmt.Errorf("put regular: %w", err)
+	}
+	return nil
+}
+
+func (t *tx) Regular(ctx context.Context, key string) (time.Time, error) {
+	var at int64
+	err := t.row(ctx, "regular", key).Scan(&at)
+	if errors.Is(err, sql.ErrNoRows) {
+		return time.Time{}, nil
+	}
+	if err != nil {
+		return time.Time{}, fmt.Errorf("regular: %w", err)
+	}
+	return time.UnixMicro(at).UTC(), nil
 }
 
 func (t *tx) ResetLoginFailures(ctx context.Context, id string) error {

@@ -73,6 +73,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"StatCounters", statCounters},
 		{"StatBudgets", statBudgets},
 		{"AuditEpochs", auditEpochs},
+		{"LoginThrottle", loginThrottle},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
