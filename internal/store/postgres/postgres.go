@@ -35,6 +35,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -135,6 +136,8 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 		cfg.MinConns = min(opts.MinConns, cfg.MaxConns)
 	}
 	setTimeouts(cfg.ConnConfig, opts.StatementTimeout, opts.LockTimeout)
+	node := newNode()
+	cfg.ConnConfig.RuntimeParams["application_name"] = appName(node)
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
@@ -143,7 +146,7 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 		pool.Close()
 		return nil, fmt.Errorf("open store %s: %w", redact(url), err)
 	}
-	s := &Store{pool: pool, opts: opts, q: group.New(opts.MaxBatch), nums: newNumbers(pool, opts.Logger),
+	s := &Store{pool: pool, opts: opts, q: group.New(opts.MaxBatch), nums: newNumbers(pool, node, opts.Logger),
 		seqr: newSequencer(pool.Config().ConnConfig, opts.Logger), done: make(chan struct{})}
 	if err := s.nums.renew(ctx, opts.AuditLease); err != nil {
 		pool.Close()
@@ -368,6 +371,40 @@ func (s *Store) Close() error {
 		s.nums.release(ctx, 0)
 		s.pool.Close()
 	})
+	return nil
+}
+
+// appName is the application_name of a store's connections.
+func appName(node string) string { return "coffre " + node }
+
+// Leading reports whether this store runs the audit sequencer now (holds
+// its advisory lock): the node a failover drill kills.
+func (s *Store) Leading() bool {
+	ok, _ := s.seqr.leading()
+	return ok
+}
+
+// Kill stops the store as the death of its process would: its
+// connections are terminated by the server (open transactions roll back,
+// the sequencer's lock is freed), its loops stop, and nothing is released
+// (the audit numbers it held are voided by the sequencer once its lease
+// runs out). For failover drills; the store is unusable afterwards.
+func (s *Store) Kill(ctx context.Context) error {
+	conn, err := pgx.ConnectConfig(ctx, s.pool.Config().ConnConfig)
+	if err != nil {
+		return fmt.Errorf("kill store: %w", err)
+	}
+	defer conn.Close(ctx)
+	s.closed.Do(func() {
+		_, err = conn.Exec(ctx, `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1 AND pid <> pg_backend_pid()`, appName(s.nums.node))
+		s.q.Stop()
+		s.stop()
+		<-s.done
+		s.pool.Close()
+	})
+	if err != nil {
+		return fmt.Errorf("kill store: %w", err)
+	}
 	return nil
 }
 

@@ -101,10 +101,16 @@ func (n *numbers) leave() {
 // maxChunk caps a reservation: what an idle store may void at once.
 const maxChunk = 256
 
-func newNumbers(pool *pgxpool.Pool, log *slog.Logger) *numbers {
+func newNumbers(pool *pgxpool.Pool, node string, log *slog.Logger) *numbers {
+	return &numbers{pool: pool, node: node, log: log, chunk: 1}
+}
+
+// newNode names a store in audit_blocks and audit_nodes, and its
+// connections (application_name "coffre " and the name).
+func newNode() string {
 	var b [8]byte
 	rand.Read(b[:])
-	return &numbers{pool: pool, node: hex.EncodeToString(b[:]), log: log, chunk: 1}
+	return hex.EncodeToString(b[:])
 }
 
 // take returns the lowest number held, reserving a block first if none is.

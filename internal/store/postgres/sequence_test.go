@@ -393,6 +393,66 @@ func TestSequencerFailover(t *testing.T) {
 	t.Logf("%d entries, %d voids", len(want), voids)
 }
 
+// TestKillLeadingStore kills, with Kill, the store that leads the
+// sequencer while three stores append: the kill rolls back its open
+// groups (their callers get errors, nothing they appended is in the log),
+// another store takes over, and the log is gap-free and duplicate-free.
+func TestKillLeadingStore(t *testing.T) {
+	nodes := openQuick(t, freshSchema(t), 3, 300*time.Millisecond)
+	ctx := context.Background()
+	victim, _ := leader(t, nodes, 0)
+	var mu sync.Mutex
+	want := map[string]int64{}
+	failed := 0
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for w := range 6 {
+		s := nodes[w%3]
+		wg.Go(func() {
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				e := &audit.Entry{Actor: fmt.Sprintf("w%d_%d", w, i), Action: "read", Decision: "allow"}
+				err := s.Update(ctx, func(ctx context.Context, tx store.Tx) error { return tx.AppendAudit(ctx, e) })
+				mu.Lock()
+				if err == nil {
+					want[e.Actor] = e.Seq
+				} else if s == victim {
+					failed++
+				} else {
+					t.Errorf("worker %d on a live store: %v", w, err)
+				}
+				mu.Unlock()
+				if err != nil && s == victim {
+					return
+				}
+			}
+		})
+	}
+	time.Sleep(100 * time.Millisecond)
+	if err := victim.Kill(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var survivors []*Store
+	for _, s := range nodes {
+		if s != victim {
+			survivors = append(survivors, s)
+		}
+	}
+	leader(t, survivors, 0)
+	time.Sleep(500 * time.Millisecond) // past the dead store's lease
+	close(stop)
+	wg.Wait()
+	if t.Failed() {
+		return
+	}
+	voids := checkLog(t, survivors[0], want)
+	t.Logf("%d entries, %d voids, %d calls failed on the killed store", len(want), voids, failed)
+}
+
 // TestTwoIntegratorsVerify runs an integrator on each of two servers
 // while both append, subjects named, as two nodes of a deployment do:
 // the checkpoints and tiles they write must make one log that verifies
