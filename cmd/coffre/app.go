@@ -605,7 +605,7 @@ func (a *app) api() (*httpapi.Server, http.Handler) {
 	}
 	// The operators' web console: the same services, browser routes apart.
 	con, err := console.New(console.Config{Auth: a.auth, Vault: a.vault, Policy: a.cfg.Policy, People: a.me, Persons: a.vault,
-		Origin: api.Origin, Insecure: a.dev, Logger: a.log,
+		Origin: api.Origin, Insecure: a.dev, Logger: a.log, Key: a.keys.Ring.StableHash("console.forms", ""),
 		Officer: console.Officer{Log: a.health, AuditKey: api.AuditKey, Contain: (&contain.Containment{Vault: a.vault, Auth: a.auth}).Do}})
 	if err != nil {
 		panic(fmt.Sprintf("console templates: %v", err)) // embedded: a build mistake

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"net/netip"
 	"os"
 	"slices"
 	"strings"
@@ -23,17 +22,30 @@ import (
 	"github.com/coffre/coffre/internal/vault"
 )
 
-const drillExample = "coffre drill --scenario versailles-scrape,caseworker-day --json"
+const drillExample = "coffre drill --scenario versailles-scrape,caseworker-day --json\n  coffre drill --nodes 3 --store postgres://localhost/drill --kill-sequencer 30s"
 
 func runDrill(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("drill", "[--scenario NAME,…] [--json] [--people N] [--scale N] [--data DIR]", drillExample, stderr)
+	fs := newFlags("drill", "[--scenario NAME,…] [--json] [--people N] [--scale N] [--data DIR] [--nodes N --store URL [--kill-sequencer D]]", drillExample, stderr)
 	names := fs.String("scenario", "", "run only these scenarios (comma-separated): "+strings.Join(scenarioNames(), ", "))
 	asJSON := fs.Bool("json", false, "print the results as JSON")
 	people := fs.Int("people", 243000, "synthetic people in the directory")
 	scale := fs.Int("scale", 1, "divide the legitimate scenarios' headcount by `N` (quicker runs)")
 	data := fs.String("data", "", "data `directory` (default: a temporary one, removed afterwards)")
+	nodes := fs.Int("nodes", 1, "serve the drill from `N` servers sharing one PostgreSQL database (--store); every client's requests go to each in turn")
+	storeURL := fs.String("store", "", "the store: a postgres:// `URL` of an empty database (default: SQLite in the data directory)")
+	kill := fs.Duration("kill-sequencer", 0, "kill the node that runs the audit sequencer this long (wall time) into the drill, then check the log has no gap and no duplicate (--nodes 2 or more)")
 	if err := parse(fs, args); err != nil {
 		return err
+	}
+	switch {
+	case *nodes < 1 || *nodes > 5:
+		return &usageError{msg: "--nodes must be between 1 and 5"}
+	case *nodes > 1 && !strings.HasPrefix(*storeURL, "postgres"):
+		return &usageError{msg: "--nodes 2 or more need a shared store", hint: "add --store postgres://…/DB, an empty database"}
+	case *storeURL != "" && !strings.HasPrefix(*storeURL, "postgres"):
+		return &usageError{msg: "--store must be a postgres:// URL (the default is SQLite in the data directory)"}
+	case *kill < 0 || (*kill > 0 && *nodes < 2):
+		return &usageError{msg: "--kill-sequencer needs --nodes 2 or more (a positive duration)", hint: "coffre drill --nodes 3 --store postgres://… --kill-sequencer 30s"}
 	}
 	var want []string
 	if *names != "" {
@@ -61,48 +73,70 @@ func runDrill(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	wall := time.Now()
 	clock := drill.NewClock(time.Now())
-	a, err := openApp(ctx, appOptions{dev: true, dataDir: dir, bulkCache: bulkCacheKiB, now: clock.Now}, io.Discard)
+	fleet, err := startNodes(ctx, *nodes, appOptions{dev: true, dataDir: dir, store: *storeURL, bulkCache: bulkCacheKiB, now: clock.Now})
+	defer fleet.stop()
 	if err != nil {
 		return err
 	}
-	defer a.close()
-	// The drill's clients name their simulated origin in X-Forwarded-For.
-	a.cfg.Guard.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}
-	a.cfg.Partners.Listen, a.cfg.Partners.Hosts = "127.0.0.1:0", []string{"127.0.0.1"}
-	env, err := a.drillEnv(ctx, *people, clock, stderr)
+	env, err := drillEnv(ctx, fleet.live, *people, clock, stderr)
 	if err != nil {
 		return err
 	}
-	srvCtx, stop := context.WithCancel(ctx)
-	defer stop()
-	addr := make(chan string, 1)
-	served := make(chan error, 1)
-	go func() { served <- a.serve(srvCtx, "127.0.0.1:0", func(s string) { addr <- s }) }()
-	select {
-	case env.URL = <-addr:
-		env.URL = "http://" + env.URL
-		env.PartnerURL = "https://" + a.partnerAddr
-	case err := <-served:
+	if *nodes > 1 {
+		env.Settle = func(ctx context.Context) error {
+			_, err := settle(ctx, fleet.live(), env)
+			return err
+		}
+	}
+	if err := fleet.serve(ctx, env); err != nil {
 		return err
 	}
 	d := drill.New(env, clock.Now())
 	d.Log = stderr
 	d.Scale = *scale
+	var killed chan killReport
+	ran := make(chan struct{})
+	if *kill > 0 {
+		killed = make(chan killReport, 1)
+		go func() { killed <- fleet.killLeader(ctx, *kill, ran, stderr) }()
+	}
 	rs, err := d.Run(ctx, want)
-	stop()
-	<-served
+	close(ran)
 	if err != nil {
 		return err
 	}
+	var kr *killReport
+	if killed != nil {
+		r := <-killed
+		if r.err != nil {
+			return r.err
+		}
+		if r.Node < 0 {
+			return errors.New("drill: the drill ended before --kill-sequencer's time: nothing was killed (use a shorter duration)")
+		}
+		if r.Log, err = checkLog(ctx, fleet.live(), env); err != nil {
+			return err
+		}
+		kr = &r
+	}
+	fleet.stop()
 	if *asJSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
-		if err := enc.Encode(map[string]any{"people": *people, "wall_seconds": math.Round(time.Since(wall).Seconds()*10) / 10, "scenarios": rs}); err != nil {
+		out := map[string]any{"people": *people, "nodes": *nodes, "wall_seconds": math.Round(time.Since(wall).Seconds()*10) / 10, "scenarios": rs}
+		if kr != nil {
+			out["killed"] = kr
+		}
+		if err := enc.Encode(out); err != nil {
 			return err
 		}
 	} else {
 		drill.Print(stdout, rs)
-		fmt.Fprintf(stdout, "\n%d people, %s; records and lockouts counted from the audit log.\n", *people, time.Since(wall).Round(time.Second))
+		fmt.Fprintf(stdout, "\n%d people, %d node(s), %s; records and lockouts counted from the audit log.\n", *people, *nodes, time.Since(wall).Round(time.Second))
+		if kr != nil {
+			fmt.Fprintf(stdout, "killed node %d (the sequencer's) %s in; the log verifies: %d entries (%d voids), no gap, no duplicate.\n",
+				kr.Node, kr.At, kr.Log.Entries, kr.Log.Voids)
+		}
 	}
 	for _, r := range rs {
 		if !r.Pass {
@@ -120,8 +154,11 @@ func scenarioNames() []string {
 	return out
 }
 
-// drillEnv loads the directory and returns the drill's view of this app.
-func (a *app) drillEnv(ctx context.Context, people int, clock *drill.Clock, stderr io.Writer) (*drill.Env, error) {
+// drillEnv loads the directory through host and returns the drill's view
+// of it. Its functions act through the app host returns at each call: with
+// several nodes, one still running.
+func drillEnv(ctx context.Context, host func() *app, people int, clock *drill.Clock, stderr io.Writer) (*drill.Env, error) {
+	a := host()
 	env := &drill.Env{Clock: clock, Limits: a.cfg.Guard.Roles, Location: a.cfg.Guard.Location,
 		IDs: make([]string, people), Units: make([]string, people), Emails: make([]string, people), Notes: make([]bool, people)}
 	_, err := a.loadDemoPeople(ctx, people, stderr, func(first int, ids []string) error {
@@ -140,22 +177,22 @@ func (a *app) drillEnv(ctx context.Context, people int, clock *drill.Clock, stde
 	}
 	canaryNext := people + 1000
 	env.AddOperator = func(ctx context.Context, name, role, unit string) (*drill.Account, error) {
-		op, err := a.auth.AddReadyOperator(ctx, name, "", role, unit)
+		op, err := host().auth.AddReadyOperator(ctx, name, "", role, unit)
 		if err != nil {
 			return nil, err
 		}
 		return &drill.Account{ID: op.Operator.ID, Name: name, Role: role, Unit: unit, Password: op.Password, Secret: op.TOTPSecret}, nil
 	}
 	env.Assign = func(ctx context.Context, operator string, subjects []string) error {
-		res, err := a.vault.ChangeCaseload(ctx, identity.Actor{ID: "system", Role: "admin", Origin: "drill"}, vault.CaseloadChange{ID: operator, Rows: vault.CaseloadRows(subjects, time.Time{})})
+		res, err := host().vault.ChangeCaseload(ctx, identity.Actor{ID: "system", Role: "admin", Origin: "drill"}, vault.CaseloadChange{ID: operator, Rows: vault.CaseloadRows(subjects, time.Time{})})
 		if err == nil && len(res.Failed) > 0 {
 			err = fmt.Errorf("assign a caseload: %s", res.Failed[0].Error())
 		}
 		return err
 	}
-	env.CA = a.ca.Pool()
+	env.CA = host().ca.Pool()
 	env.AddPartner = func(ctx context.Context, name, sector, unit string) (*drill.PartnerCreds, error) {
-		np, err := a.auth.AddPartner(ctx, a.ca, name, sector, "partner", unit)
+		np, err := host().auth.AddPartner(ctx, host().ca, name, sector, "partner", unit)
 		if err != nil {
 			return nil, err
 		}
@@ -168,13 +205,13 @@ func (a *app) drillEnv(ctx context.Context, people int, clock *drill.Clock, stde
 			canaryNext++
 			rows[i] = vault.ImportRow{Num: i + 1, Unit: unit, Fields: p.Fields}
 		}
-		return a.vault.PlantCanaries(ctx, identity.Actor{ID: "system", Role: "admin", Origin: "drill"}, "", rows)
+		return host().vault.PlantCanaries(ctx, identity.Actor{ID: "system", Role: "admin", Origin: "drill"}, "", rows)
 	}
 	env.Audit = func(ctx context.Context, from int64) ([]audit.Entry, error) {
 		var out []audit.Entry
 		for {
 			var page []audit.Entry
-			err := a.store.View(ctx, func(ctx context.Context, tx store.Tx) error {
+			err := host().store.View(ctx, func(ctx context.Context, tx store.Tx) error {
 				var err error
 				page, err = tx.AuditEntries(ctx, from, math.MaxInt64, 10000)
 				return err
@@ -191,7 +228,7 @@ func (a *app) drillEnv(ctx context.Context, people int, clock *drill.Clock, stde
 	}
 	env.LastSeq = func(ctx context.Context) (int64, error) {
 		var n int64
-		err := a.store.View(ctx, func(ctx context.Context, tx store.Tx) error {
+		err := host().store.View(ctx, func(ctx context.Context, tx store.Tx) error {
 			var err error
 			n, err = tx.LastAuditSeq(ctx)
 			return err
@@ -199,19 +236,19 @@ func (a *app) drillEnv(ctx context.Context, people int, clock *drill.Clock, stde
 		return n, err
 	}
 	env.Pending = func(ctx context.Context) error {
-		if _, err := a.vault.ExpireConsents(ctx, pendingBatch); err != nil {
+		if _, err := host().vault.ExpireConsents(ctx, pendingBatch); err != nil {
 			return err
 		}
-		_, err := a.vault.ApplyContactChanges(ctx, pendingBatch)
+		_, err := host().vault.ApplyContactChanges(ctx, pendingBatch)
 		return err
 	}
 	env.Disable = func(ctx context.Context, id, reason string) error {
-		_, err := a.auth.Lifecycle(ctx, auth.Host, nil, auth.Disable, id, reason)
+		_, err := host().auth.Lifecycle(ctx, auth.Host, nil, auth.Disable, id, reason)
 		return err
 	}
 	env.PersonCode = func(ctx context.Context, subject string) (string, error) {
 		var code string
-		err := a.store.View(ctx, func(ctx context.Context, tx store.Tx) error {
+		err := host().store.View(ctx, func(ctx context.Context, tx store.Tx) error {
 			for after := int64(0); ; {
 				ms, err := tx.Messages(ctx, after, 1000)
 				if err != nil || len(ms) == 0 {
@@ -219,7 +256,7 @@ func (a *app) drillEnv(ctx context.Context, people int, clock *drill.Clock, stde
 				}
 				for _, m := range ms {
 					if m.Kind == me.CodeKind && m.Recipient == subject {
-						if code, _, err = me.OpenCode(a.keys.Ring, m); err != nil {
+						if code, _, err = me.OpenCode(host().keys.Ring, m); err != nil {
 							return err
 						}
 					}
@@ -234,7 +271,7 @@ func (a *app) drillEnv(ctx context.Context, people int, clock *drill.Clock, stde
 	}
 	env.Locked = func(ctx context.Context, id string) (string, error) {
 		var code string
-		err := a.store.View(ctx, func(ctx context.Context, tx store.Tx) error {
+		err := host().store.View(ctx, func(ctx context.Context, tx store.Tx) error {
 			op, err := tx.GetOperator(ctx, id)
 			if err == nil {
 				code = op.Locked

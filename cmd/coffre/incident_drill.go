@@ -66,7 +66,7 @@ func startRehearsal(ctx context.Context, dir string, people int, smtp config.SMT
 	a.cfg.Partners.Listen, a.cfg.Partners.Hosts = "127.0.0.1:0", []string{"127.0.0.1"}
 	a.cfg.Delivery.SMTP = smtp
 	a.cfg.Delivery.Rates.Email = 10000
-	env, err := a.drillEnv(ctx, people, clock, stderr)
+	env, err := drillEnv(ctx, func() *app { return a }, people, clock, stderr)
 	if err != nil {
 		a.close()
 		return nil, err

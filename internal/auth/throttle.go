@@ -59,8 +59,8 @@ func (e *ThrottleError) Error() string {
 	return fmt.Sprintf("too many failed logins from this address; retry in %s", e.RetryAfter.Round(time.Second))
 }
 
-// The per-address throttle counts failed logins per address and minute in
-// the store (identity.Factors), so that every node shares one count and a
+// The per-address throttle counts failed logins per address, in windows of
+// a minute from the first, in the store (identity.Factors), so that every node shares one count and a
 // restart forgets nothing: N nodes must not give an attacker N times the
 // attempts. Its keys are keyed hashes (of the address; of a username and
 // an address for the regulars), never what was typed or seen.
@@ -69,33 +69,32 @@ func (e *ThrottleError) Error() string {
 // from that address's throttle.
 const regularFor = 30 * 24 * time.Hour
 
-// heldMemo remembers, in this process, the addresses whose first refusal
-// this minute is recorded, so that a flood of refused attempts costs no
-// write each.
+// heldMemo remembers, in this process, the windows whose first refusal is
+// recorded (key and window end), so that a flood of refused attempts
+// costs no write each.
 type heldMemo struct {
-	mu     sync.Mutex
-	minute int64
-	held   map[string]bool
+	mu   sync.Mutex
+	held map[string]time.Time
 }
 
-func (m *heldMemo) has(origin string, minute int64) bool {
+func (m *heldMemo) has(key string, until time.Time) bool {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return m.minute == minute && m.held[origin]
+	return m.held[key].Equal(until)
 }
 
-func (m *heldMemo) add(origin string, minute int64) {
+func (m *heldMemo) add(key string, until time.Time) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.minute != minute || m.held == nil {
-		m.minute, m.held = minute, map[string]bool{}
+	if m.held == nil || len(m.held) > 10_000 {
+		m.held = map[string]time.Time{}
 	}
-	m.held[origin] = true
+	m.held[key] = until
 }
 
-// originKey is the stored form of a client address.
+// originKey is the stored key of a client address's failed logins.
 func (s *Service) originKey(origin string) string {
-	return hex.EncodeToString(s.Keys.StableHash("login.origin", origin)[:8])
+	return "login:" + hex.EncodeToString(s.Keys.StableHash("login.origin", origin)[:8])
 }
 
 // regularKey is the stored form of a username (by its pseudonym) and an
@@ -105,19 +104,19 @@ func (s *Service) regularKey(pseudonym, origin string) string {
 }
 
 // throttle refuses an attempt from origin with a *ThrottleError when the
-// address failed PerOrigin times this minute, unless the username of
+// address failed PerOrigin times within a minute of its first failure, unless the username of
 // pseudonym ("": no exemption) logged in from it within regularFor (a
 // regular is never held back by others' failures from a shared office
 // NAT). The first refusal of an address in a minute is audited, once
 // across the nodes; later ones are not (refusing costs no password work,
 // and a flood must not grow the audit log at its own rate).
 func (s *Service) throttle(ctx context.Context, pseudonym, origin string, now time.Time) error {
-	key, minute := s.originKey(origin), now.Unix()/60
+	key := s.originKey(origin)
 	var fails int
-	var last time.Time
+	var until, last time.Time
 	err := s.Store.View(ctx, func(ctx context.Context, tx store.Tx) error {
 		var err error
-		if fails, err = tx.OriginFailures(ctx, key, minute); err != nil || fails < s.Limits.perOrigin() || pseudonym == "" {
+		if fails, until, err = tx.OriginCount(ctx, key, now); err != nil || fails < s.Limits.perOrigin() || pseudonym == "" {
 			return err
 		}
 		last, err = tx.Regular(ctx, s.regularKey(pseudonym, origin))
@@ -130,9 +129,9 @@ func (s *Service) throttle(ctx context.Context, pseudonym, origin string, now ti
 		return nil
 	}
 	s.throttled.Add(1)
-	if !s.held.has(key, minute) {
+	if !s.held.has(key, until) {
 		err := s.Store.Update(ctx, func(ctx context.Context, tx store.Tx) error {
-			first, err := tx.HoldOrigin(ctx, key, minute)
+			first, err := tx.HoldOrigin(ctx, key, now)
 			if err != nil || !first {
 				return err
 			}
@@ -141,15 +140,15 @@ func (s *Service) throttle(ctx context.Context, pseudonym, origin string, now ti
 		if err != nil {
 			return err
 		}
-		s.held.add(key, minute)
+		s.held.add(key, until)
 	}
-	return &ThrottleError{RetryAfter: time.Unix((minute+1)*60, 0).Sub(now)}
+	return &ThrottleError{RetryAfter: until.Sub(now)}
 }
 
 // originFailure counts a failed attempt from origin, in the attempt's
 // transaction.
 func (s *Service) originFailure(ctx context.Context, tx store.Tx, origin string) error {
-	_, err := tx.OriginFailure(ctx, s.originKey(origin), s.now().Unix()/60)
+	_, _, err := tx.CountOrigin(ctx, s.originKey(origin), s.now(), time.Minute)
 	return err
 }
 

@@ -17,6 +17,7 @@
 package console
 
 import (
+	"bytes"
 	"context"
 	"crypto/hmac"
 	"crypto/rand"
@@ -82,13 +83,18 @@ type Config struct {
 	// plain HTTP only.
 	Insecure bool
 	Logger   *slog.Logger
+	// Key is the HMAC key of the CSRF tokens and reveal tickets: the
+	// same on every node behind one load balancer, or a form served by
+	// one fails on another (the server derives it from the keyring); nil:
+	// a random key, good for this process only. At least 16 bytes.
+	Key []byte
 }
 
 // Console serves the operators' pages under Prefix.
 type Console struct {
 	c     Config
 	pages map[string]*template.Template
-	key   []byte // the CSRF tokens' and reveal tickets' HMAC key, new at each start
+	key   []byte // the CSRF tokens' and reveal tickets' HMAC key (Config.Key)
 	used  tickets
 }
 
@@ -110,8 +116,11 @@ func New(c Config) (*Console, error) {
 	if c.Origin == nil {
 		c.Origin = func(r *http.Request) string { return r.RemoteAddr }
 	}
-	k := &Console{c: c, pages: map[string]*template.Template{}, key: make([]byte, 32)}
-	rand.Read(k.key)
+	k := &Console{c: c, pages: map[string]*template.Template{}, key: bytes.Clone(c.Key)}
+	if len(k.key) < 16 {
+		k.key = make([]byte, 32)
+		rand.Read(k.key)
+	}
 	names, err := fs.Glob(templateFS, "templates/*.html")
 	if err != nil {
 		return nil, err

@@ -18,13 +18,14 @@ import (
 // origin (sent as X-Forwarded-For: the drill's server trusts loopback as a
 // proxy).
 type client struct {
-	env  *Env
-	http *http.Client
+	env   *Env
+	http  *http.Client
+	nodes *nodes
 }
 
 func newClient(env *Env) *client {
 	tr := &http.Transport{MaxIdleConns: 256, MaxIdleConnsPerHost: 256, IdleConnTimeout: time.Minute}
-	return &client{env: env, http: &http.Client{Transport: tr, Timeout: 30 * time.Second}}
+	return &client{env: env, http: &http.Client{Transport: tr, Timeout: 30 * time.Second}, nodes: newNodes(env.URL, env.Nodes)}
 }
 
 // session is a logged-in account.
@@ -44,29 +45,27 @@ func (c *client) do(ctx context.Context, method, path, origin, token string, hdr
 // exchange sends one request and decodes a 2xx answer into out; it
 // returns the status and, for a refusal, the error code of its body.
 func (c *client) exchange(ctx context.Context, method, path, origin, token string, hdr map[string]string, body any, out any) (int, string, error) {
-	var rd io.Reader
+	var data *jsonBody
 	if body != nil {
-		b, err := json.Marshal(body)
+		data = newJSONBody(body)
+	}
+	resp, err := c.nodes.send(ctx, c.http, func(base string) (*http.Request, error) {
+		req, err := http.NewRequestWithContext(ctx, method, base+path, data.reader())
 		if err != nil {
-			return 0, "", err
+			return nil, err
 		}
-		rd = bytes.NewReader(b)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, c.env.URL+path, rd)
-	if err != nil {
-		return 0, "", err
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	req.Header.Set("X-Forwarded-For", origin)
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	for k, v := range hdr {
-		req.Header.Set(k, v)
-	}
-	resp, err := c.http.Do(req)
+		if body != nil {
+			req.Header.Set("Content-Type", "application/json")
+		}
+		req.Header.Set("X-Forwarded-For", origin)
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		for k, v := range hdr {
+			req.Header.Set(k, v)
+		}
+		return req, nil
+	})
 	if err != nil {
 		return 0, "", err
 	}

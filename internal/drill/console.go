@@ -69,19 +69,21 @@ func (cs *consoleSession) find(ctx context.Context, purpose, lookupField, value,
 // send sends a request from the account's origin and returns the status
 // and the page.
 func (cs *consoleSession) send(ctx context.Context, method, path string, form url.Values) (int, string, error) {
-	var body io.Reader
-	if form != nil {
-		body = strings.NewReader(form.Encode())
-	}
-	req, err := http.NewRequestWithContext(ctx, method, cs.c.env.URL+path, body)
-	if err != nil {
-		return 0, "", err
-	}
-	if form != nil {
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	}
-	req.Header.Set("X-Forwarded-For", cs.a.Origin)
-	resp, err := cs.http.Do(req)
+	resp, err := cs.c.nodes.send(ctx, cs.http, func(base string) (*http.Request, error) {
+		var body io.Reader
+		if form != nil {
+			body = strings.NewReader(form.Encode())
+		}
+		req, err := http.NewRequestWithContext(ctx, method, base+path, body)
+		if err != nil {
+			return nil, err
+		}
+		if form != nil {
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		}
+		req.Header.Set("X-Forwarded-For", cs.a.Origin)
+		return req, nil
+	})
 	if err != nil {
 		return 0, "", err
 	}

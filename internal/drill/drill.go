@@ -72,7 +72,11 @@ type Account struct {
 // the shared clock, the directory (the attacker's leaked list) and
 // administrative access for setting up accounts and reading the audit log.
 type Env struct {
-	URL   string
+	URL string
+	// Nodes are the base URLs of further servers sharing URL's store:
+	// requests go to each in turn (round-robin), attackers' and
+	// legitimate users' alike.
+	Nodes []string
 	Clock *Clock
 	// People is the directory: IDs[j] is person j, with Units[j] and
 	// Emails[j] (its professional email).
@@ -92,6 +96,10 @@ type Env struct {
 	// Audit returns the entries with seq ≥ from.
 	Audit   func(ctx context.Context, from int64) ([]audit.Entry, error)
 	LastSeq func(ctx context.Context) (int64, error)
+	// Settle, when set, returns once every entry appended so far is in
+	// the log Audit reads (several nodes: each numbers from its own
+	// blocks, and the log ends where a number is not written yet).
+	Settle func(ctx context.Context) error
 	// Locked returns an operator's lock code ("" when not locked).
 	Locked func(ctx context.Context, operator string) (string, error)
 	// Disable disables an account on the host, as a security officer
@@ -101,9 +109,11 @@ type Env struct {
 	// changes now, as its minute tick does (nil: leave it to the tick).
 	Pending func(ctx context.Context) error
 
-	// PartnerURL is the partner listener (https), trusted through CA.
-	PartnerURL string
-	CA         *x509.CertPool
+	// PartnerURL is the partner listener (https), trusted through CA;
+	// PartnerNodes those of the further servers, taken in turn too.
+	PartnerURL   string
+	PartnerNodes []string
+	CA           *x509.CertPool
 	// AddPartner registers a partner organisation and returns its
 	// credentials.
 	AddPartner func(ctx context.Context, name, sector, unit string) (*PartnerCreds, error)
@@ -203,7 +213,9 @@ type Drill struct {
 	fresh  int            // values no one holds, handed out so far
 	index  map[string]int // subject id → person
 	client *client
-	mu     sync.Mutex
+	// partners are the partner listeners, taken in turn.
+	partners *nodes
+	mu       sync.Mutex
 }
 
 // New returns a drill over env, starting on the Monday after start.
@@ -219,6 +231,7 @@ func New(env *Env, start time.Time) *Drill {
 	}
 	d.week = t
 	d.client = newClient(env)
+	d.partners = newNodes(env.PartnerURL, env.PartnerNodes)
 	return d
 }
 
@@ -322,6 +335,11 @@ func (d *Drill) runOne(ctx context.Context, sc Scenario) (*Result, error) {
 
 // count computes the result from the audit log.
 func (d *Drill) count(ctx context.Context, sc Scenario, s *scenarioRun, from int64) (*Result, error) {
+	if d.Env.Settle != nil {
+		if err := d.Env.Settle(ctx); err != nil {
+			return nil, err
+		}
+	}
 	es, err := d.Env.Audit(ctx, from)
 	if err != nil {
 		return nil, err
@@ -345,16 +363,26 @@ func (d *Drill) count(ctx context.Context, sc Scenario, s *scenarioRun, from int
 	for _, c := range s.canaries {
 		canaries[c] = true
 	}
+	// Several nodes number entries from blocks of their own: the log's
+	// order is not the order in time, so "first" and "after" go by the
+	// entries' times.
+	var firstLock, canaryAt time.Time
+	for _, e := range es {
+		switch {
+		case e.Action == "guard.lock" && byID[strings.TrimPrefix(e.Decision, "lock:")] != nil:
+			if firstLock.IsZero() || e.Time.Before(firstLock) {
+				firstLock = e.Time
+			}
+		case e.Action == "read" && byID[e.Actor] != nil && canaries[e.Subject]:
+			if canaryAt.IsZero() || e.Time.Before(canaryAt) {
+				canaryAt = e.Time
+			}
+		}
+	}
 	exfil, outOf := map[string]bool{}, map[string]bool{}
-	var firstLock time.Time
-	var canarySeq int64
 	after := map[string]bool{}
 	for _, e := range es {
 		if e.Action == "guard.lock" {
-			op := strings.TrimPrefix(e.Decision, "lock:")
-			if byID[op] != nil && firstLock.IsZero() {
-				firstLock = e.Time
-			}
 			continue
 		}
 		a := byID[e.Actor]
@@ -367,9 +395,6 @@ func (d *Drill) count(ctx context.Context, sc Scenario, s *scenarioRun, from int
 		if e.Action != "read" {
 			continue
 		}
-		if canaries[e.Subject] && canarySeq == 0 {
-			canarySeq = e.Seq
-		}
 		if !strings.HasPrefix(e.Decision, "allow") || len(e.Fields) == 0 {
 			continue
 		}
@@ -378,7 +403,7 @@ func (d *Drill) count(ctx context.Context, sc Scenario, s *scenarioRun, from int
 		if !caseload[a.ID][e.Subject] {
 			outOf[e.Subject] = true
 		}
-		if canarySeq != 0 && e.Seq > canarySeq {
+		if !canaryAt.IsZero() && e.Time.After(canaryAt) {
 			after[e.Subject] = true
 		}
 	}

@@ -86,12 +86,12 @@ func (pl *puller) pull(ctx context.Context, s *scenarioRun) (int, error) {
 	var out struct {
 		ID string `json:"id"`
 	}
-	st, err := partnerCall(ctx, pl.c, d.Env.PartnerURL, "POST", "/v1/subjects/lookup", pl.creds.APIKey, map[string]string{"field": "email_pro", "value": email}, &out)
+	st, err := partnerCall(ctx, pl.c, d.partners, "POST", "/v1/subjects/lookup", pl.creds.APIKey, map[string]string{"field": "email_pro", "value": email}, &out)
 	s.count(st)
 	if err != nil || st != http.StatusOK {
 		return st, err
 	}
-	st, err = partnerCall(ctx, pl.c, d.Env.PartnerURL, "GET", "/v1/subjects/"+out.ID, pl.creds.APIKey, nil, nil)
+	st, err = partnerCall(ctx, pl.c, d.partners, "GET", "/v1/subjects/"+out.ID, pl.creds.APIKey, nil, nil)
 	s.count(st)
 	return st, err
 }
@@ -130,22 +130,24 @@ func (pl *puller) burst(ctx context.Context, s *scenarioRun) (int, error) {
 }
 
 // partnerCall sends one partner request and decodes a 200 answer into out.
-func partnerCall(ctx context.Context, c *http.Client, base, method, path, key string, body, out any) (int, error) {
+func partnerCall(ctx context.Context, c *http.Client, to *nodes, method, path, key string, body, out any) (int, error) {
 	var rd *jsonBody
 	if body != nil {
 		rd = newJSONBody(body)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, base+path, rd.reader())
-	if err != nil {
-		return 0, err
-	}
-	req.Header.Set("Coffre-Api-Key", key)
-	req.Header.Set("Coffre-Purpose", "referral")
-	req.Header.Set("Coffre-Reason", attackReason)
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	res, err := c.Do(req)
+	res, err := to.send(ctx, c, func(base string) (*http.Request, error) {
+		req, err := http.NewRequestWithContext(ctx, method, base+path, rd.reader())
+		if err != nil {
+			return nil, err
+		}
+		req.Header.Set("Coffre-Api-Key", key)
+		req.Header.Set("Coffre-Purpose", "referral")
+		req.Header.Set("Coffre-Reason", attackReason)
+		if body != nil {
+			req.Header.Set("Content-Type", "application/json")
+		}
+		return req, nil
+	})
 	if err != nil {
 		return 0, err
 	}

@@ -175,27 +175,25 @@ func personSignin(ctx context.Context, d *Drill, s *scenarioRun) error {
 // raw sends one request as Coffre-Purpose case-handling would be sent,
 // and returns the status and the body.
 func (c *client) raw(ctx context.Context, method, path, origin, token string, body any) (int, []byte, error) {
-	var rd io.Reader
+	var data *jsonBody
 	if body != nil {
-		b, err := json.Marshal(body)
+		data = newJSONBody(body)
+	}
+	resp, err := c.nodes.send(ctx, c.http, func(base string) (*http.Request, error) {
+		req, err := http.NewRequestWithContext(ctx, method, base+path, data.reader())
 		if err != nil {
-			return 0, nil, err
+			return nil, err
 		}
-		rd = bytes.NewReader(b)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, c.env.URL+path, rd)
-	if err != nil {
-		return 0, nil, err
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	req.Header.Set("X-Forwarded-For", origin)
-	req.Header.Set("Coffre-Purpose", "case-handling")
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	resp, err := c.http.Do(req)
+		if body != nil {
+			req.Header.Set("Content-Type", "application/json")
+		}
+		req.Header.Set("X-Forwarded-For", origin)
+		req.Header.Set("Coffre-Purpose", "case-handling")
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		return req, nil
+	})
 	if err != nil {
 		return 0, nil, err
 	}

@@ -104,19 +104,21 @@ type Factors interface {
 	// ResetLoginFailures clears the count (a successful login).
 	ResetLoginFailures(ctx context.Context, id string) error
 
-	// The per-address login throttle, shared by every server of the
-	// store. An origin is a keyed hash of a client address; minute is
-	// Unix minutes.
+	// The per-address throttles (logins, people's code requests),
+	// shared by every server of the store. A key names a counter and a
+	// client address (a keyed hash of it); its window opens at its first
+	// count.
 	//
-	// OriginFailure counts a failed login from origin in minute and
-	// returns the minute's count; earlier minutes' counts go.
-	OriginFailure(ctx context.Context, origin string, minute int64) (int, error)
-	// OriginFailures returns origin's failed logins in minute.
-	OriginFailures(ctx context.Context, origin string, minute int64) (int, error)
-	// HoldOrigin records that an attempt from origin was refused in
-	// minute, and reports whether it is the first (origin must have a
-	// failure counted in minute).
-	HoldOrigin(ctx context.Context, origin string, minute int64) (bool, error)
+	// CountOrigin counts one for key at now, opening a window of every
+	// when none is open (the count is then 1), and returns the count and
+	// the window's end; windows that ended go.
+	CountOrigin(ctx context.Context, key string, now time.Time, every time.Duration) (int, time.Time, error)
+	// OriginCount returns key's count in its window open at now, and the
+	// window's end (0 and the zero time: none open).
+	OriginCount(ctx context.Context, key string, now time.Time) (int, time.Time, error)
+	// HoldOrigin records that a request of key was refused in its open
+	// window, and reports whether it is the first.
+	HoldOrigin(ctx context.Context, key string, now time.Time) (bool, error)
 	// PutRegular records a login at at of a username from an address,
 	// key being a keyed hash of both; records older than before go.
 	PutRegular(ctx context.Context, key string, at, before time.Time) error

@@ -158,18 +158,30 @@ func (s *Service) RequestCode(ctx context.Context, contact, origin string) (stri
 		return "", err
 	}
 	now := s.now()
-	if n, wait := s.origins.take(originKey(origin), now, s.perOrigin(), time.Hour); n > s.perOrigin() {
-		if n == s.perOrigin()+1 {
-			// One entry per address and window: refusing costs no store
-			// work, and a flood must not grow the log at its own rate.
-			err := s.Store.Update(ctx, func(ctx context.Context, tx store.Tx) error {
-				return tx.AppendAudit(ctx, &audit.Entry{Time: now, Actor: ActorSignin, Action: ActionCode, Decision: "deny:throttled", Origin: origin})
-			})
-			if err != nil {
-				return "", unavailable(err)
+	counter := s.originCounter(origin)
+	var n int
+	var until time.Time
+	err = s.Store.View(ctx, func(ctx context.Context, tx store.Tx) error {
+		n, until, err = tx.OriginCount(ctx, counter, now)
+		return err
+	})
+	if err != nil {
+		return "", unavailable(err)
+	}
+	if n >= s.perOrigin() {
+		// One entry per address and window, whichever node refuses
+		// first: a flood must not grow the log at its own rate.
+		err := s.Store.Update(ctx, func(ctx context.Context, tx store.Tx) error {
+			first, err := tx.HoldOrigin(ctx, counter, now)
+			if err != nil || !first {
+				return err
 			}
+			return tx.AppendAudit(ctx, &audit.Entry{Time: now, Actor: ActorSignin, Action: ActionCode, Decision: "deny:throttled", Origin: origin})
+		})
+		if err != nil {
+			return "", unavailable(err)
 		}
-		return "", &LimitError{RetryAfter: wait, Origin: true}
+		return "", &LimitError{RetryAfter: until.Sub(now), Origin: true}
 	}
 	key := s.ContactKey(via, norm)
 	type hashed struct {
@@ -192,6 +204,9 @@ func (s *Service) RequestCode(ctx context.Context, contact, origin string) (stri
 	msgKey := "code-" + hex.EncodeToString(th[:12])
 	purge := s.ticks.Add(1)%purgeEvery == 0
 	refusal, err := update(ctx, s.Store, func(ctx context.Context, tx store.Tx) (error, error) {
+		if _, _, err := tx.CountOrigin(ctx, counter, now, time.Hour); err != nil {
+			return nil, err
+		}
 		lim, err := tx.SigninRequest(ctx, key, now, time.Hour)
 		if err != nil {
 			return nil, err

@@ -1,61 +1,18 @@
 package me
 
 import (
+	"encoding/hex"
 	"net/netip"
-	"sync"
-	"time"
 )
 
-// maxOrigins bounds the addresses an originLimiter remembers: past it,
-// the windows that are over are dropped, and if that is not enough, all.
-const maxOrigins = 100_000
+// The per-address limit on code requests is counted in the store
+// (identity.Factors: CountOrigin), shared by every node: N nodes must not
+// give a flood from one address N times the answers.
 
-// originLimiter counts code requests per address in fixed windows, in
-// this process. (Per-contact counts and locks are in the store, shared by
-// every node; this one sheds a flood from one address before any store
-// work, so a node-local view is enough, as for operators' logins.)
-type originLimiter struct {
-	mu sync.Mutex
-	m  map[string]originWindow
-}
-
-type originWindow struct {
-	start time.Time
-	n     int
-}
-
-// take counts a request from key at now in windows of every and returns
-// the count in the current window (refuse it when over the limit) and
-// when that window ends.
-func (l *originLimiter) take(key string, now time.Time, limit int, every time.Duration) (int, time.Duration) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.m == nil {
-		l.m = map[string]originWindow{}
-	}
-	w, ok := l.m[key]
-	if !ok || now.Sub(w.start) >= every || now.Before(w.start) {
-		if len(l.m) >= maxOrigins {
-			l.prune(now, every)
-		}
-		w = originWindow{start: now}
-	}
-	if w.n <= limit+1 { // past limit+2 the count stops: the first refusal is limit+1, the others limit+2
-		w.n++
-	}
-	l.m[key] = w
-	return w.n, w.start.Add(every).Sub(now)
-}
-
-func (l *originLimiter) prune(now time.Time, every time.Duration) {
-	for k, w := range l.m {
-		if now.Sub(w.start) >= every {
-			delete(l.m, k)
-		}
-	}
-	if len(l.m) >= maxOrigins {
-		clear(l.m)
-	}
+// originCounter is the stored key of an address's code requests: a keyed
+// hash, never the address.
+func (s *Service) originCounter(origin string) string {
+	return "code:" + hex.EncodeToString(s.Keys.StableHash("me.origin", originKey(origin))[:8])
 }
 
 // originKey is the key an address is counted under: the address, or for

@@ -391,8 +391,8 @@ func TestCodeRefusals(t *testing.T) {
 	}
 }
 
-// TestCodeRates: per contact (in the store) and per address (in
-// memory), each refusal audited once a window.
+// TestCodeRates: per contact and per address, both counted in the store
+// (shared by every node), each refusal audited once a window.
 func TestCodeRates(t *testing.T) {
 	e := newEnv(t, me.Settings{PerContact: 3, PerOrigin: 5})
 	contact := e.people[2].Fields["phone"]
@@ -431,6 +431,16 @@ func TestCodeRates(t *testing.T) {
 	}
 	if n := e.lastSeq(t) - before; n != 1 {
 		t.Errorf("%d entries for 3 refusals of an address, want 1", n)
+	}
+	// Another node, or this one restarted: the same count, and the
+	// window's refusal audited already.
+	node := &me.Service{Store: e.store, Keys: e.keys, Policy: e.svc.Policy, Settings: e.svc.Settings, Now: e.clock.Now}
+	before = e.lastSeq(t)
+	if _, err := node.RequestCode(ctx, "xz@example.org", "192.0.2.9"); !errors.As(err, &lerr) || !lerr.Origin || lerr.RetryAfter <= 0 || lerr.RetryAfter > time.Hour {
+		t.Errorf("the busy address on another node: %v, want the address's limit", err)
+	}
+	if n := e.lastSeq(t) - before; n != 0 {
+		t.Errorf("%d entries for another node's refusal in the same window, want 0", n)
 	}
 	// IPv6: one /64 is one address.
 	for i := range 6 {

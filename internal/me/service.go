@@ -84,8 +84,7 @@ type Service struct {
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 
-	origins originLimiter
-	ticks   atomic.Uint64 // code requests, for the purge of one in purgeEvery
+	ticks atomic.Uint64 // code requests, for the purge of one in purgeEvery
 }
 
 func (s *Service) now() time.Time {

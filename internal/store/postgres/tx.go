@@ -688,35 +688,35 @@ func (t *tx) LoginFailure(ctx context.Context, id string, at time.Time, window t
 	return n, nil
 }
 
-func (t *tx) OriginFailure(ctx context.Context, origin string, minute int64) (int, error) {
-	if _, err := t.exec(ctx, "origin failure", `DELETE FROM login_origins WHERE minute < $1`, minute); err != nil {
-		return 0, err
+func (t *tx) CountOrigin(ctx context.Context, key string, now time.Time, every time.Duration) (int, time.Time, error) {
+	if _, err := t.exec(ctx, "count origin", `DELETE FROM origin_counts WHERE until <= $1`, micros(now)); err != nil {
+		return 0, time.Time{}, err
 	}
 	var n int
-	err := t.q.QueryRow(ctx, `INSERT INTO login_origins (origin, minute, fails) VALUES ($1, $2, 1) ON CONFLICT (origin) DO UPDATE SET
-		fails = CASE WHEN login_origins.minute = excluded.minute THEN login_origins.fails + 1 ELSE 1 END,
-		held = CASE WHEN login_origins.minute = excluded.minute THEN login_origins.held ELSE 0 END,
-		minute = excluded.minute RETURNING fails`, origin, minute).Scan(&n)
+	var until int64
+	err := t.q.QueryRow(ctx, `INSERT INTO origin_counts (key, until, n) VALUES ($1, $2, 1) ON CONFLICT (key) DO UPDATE SET n = origin_counts.n + 1 RETURNING n, until`,
+		key, micros(now.Add(every))).Scan(&n, &until)
 	if err != nil {
-		return 0, fmt.Errorf("origin failure: %w", err)
+		return 0, time.Time{}, fmt.Errorf("count origin: %w", err)
 	}
-	return n, nil
+	return n, fromMicros(until), nil
 }
 
-func (t *tx) OriginFailures(ctx context.Context, origin string, minute int64) (int, error) {
+func (t *tx) OriginCount(ctx context.Context, key string, now time.Time) (int, time.Time, error) {
 	var n int
-	err := t.q.QueryRow(ctx, `SELECT fails FROM login_origins WHERE origin = $1 AND minute = $2`, origin, minute).Scan(&n)
+	var until int64
+	err := t.q.QueryRow(ctx, `SELECT n, until FROM origin_counts WHERE key = $1 AND until > $2`, key, micros(now)).Scan(&n, &until)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return 0, nil
+		return 0, time.Time{}, nil
 	}
 	if err != nil {
-		return 0, fmt.Errorf("origin failures: %w", err)
+		return 0, time.Time{}, fmt.Errorf("origin count: %w", err)
 	}
-	return n, nil
+	return n, fromMicros(until), nil
 }
 
-func (t *tx) HoldOrigin(ctx context.Context, origin string, minute int64) (bool, error) {
-	n, err := t.exec(ctx, "hold origin", `UPDATE login_origins SET held = 1 WHERE origin = $1 AND minute = $2 AND held = 0`, origin, minute)
+func (t *tx) HoldOrigin(ctx context.Context, key string, now time.Time) (bool, error) {
+	n, err := t.exec(ctx, "hold origin", `UPDATE origin_counts SET held = 1 WHERE key = $1 AND until > $2 AND held = 0`, key, micros(now))
 	if err != nil {
 		return false, err
 	}

@@ -149,31 +149,33 @@ func (t *tx) LoginFailure(ctx context.Context, id string, at time.Time, window t
 	return n, nil
 }
 
-func (t *tx) OriginFailure(ctx context.Context, origin string, minute int64) (int, error) {
-	if _, err := t.exec(ctx, "pruneOrigins", minute); err != nil {
-		return 0, fmt.Errorf("origin failure: %w", err)
+func (t *tx) CountOrigin(ctx context.Context, key string, now time.Time, every time.Duration) (int, time.Time, error) {
+	if _, err := t.exec(ctx, "pruneOrigins", micros(now)); err != nil {
+		return 0, time.Time{}, fmt.Errorf("count origin: %w", err)
 	}
 	var n int
-	if err := t.row(ctx, "originFailure", origin, minute).Scan(&n); err != nil {
-		return 0, fmt.Errorf("origin failure: %w", err)
+	var until int64
+	if err := t.row(ctx, "countOrigin", key, micros(now.Add(every))).Scan(&n, &until); err != nil {
+		return 0, time.Time{}, fmt.Errorf("count origin: %w", err)
 	}
-	return n, nil
+	return n, time.UnixMicro(until).UTC(), nil
 }
 
-func (t *tx) OriginFailures(ctx context.Context, origin string, minute int64) (int, error) {
+func (t *tx) OriginCount(ctx context.Context, key string, now time.Time) (int, time.Time, error) {
 	var n int
-	err := t.row(ctx, "originFailures", origin, minute).Scan(&n)
+	var until int64
+	err := t.row(ctx, "originCount", key, micros(now)).Scan(&n, &until)
 	if errors.Is(err, sql.ErrNoRows) {
-		return 0, nil
+		return 0, time.Time{}, nil
 	}
 	if err != nil {
-		return 0, fmt.Errorf("origin failures: %w", err)
+		return 0, time.Time{}, fmt.Errorf("origin count: %w", err)
 	}
-	return n, nil
+	return n, time.UnixMicro(until).UTC(), nil
 }
 
-func (t *tx) HoldOrigin(ctx context.Context, origin string, minute int64) (bool, error) {
-	res, err := t.exec(ctx, "holdOrigin", origin, minute)
+func (t *tx) HoldOrigin(ctx context.Context, key string, now time.Time) (bool, error) {
+	res, err := t.exec(ctx, "holdOrigin", key, micros(now))
 	if err != nil {
 		return false, fmt.Errorf("hold origin: %w", err)
 	}

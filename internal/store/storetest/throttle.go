@@ -10,44 +10,50 @@ import (
 	"github.com/coffre/coffre/internal/store"
 )
 
-// loginThrottle checks the per-address login throttle: failures counted
-// per origin and minute (a new minute starts afresh and drops the earlier
-// minutes' rows), the first refusal of a minute reported once even by
-// concurrent transactions, and the regulars with their pruning.
+// loginThrottle checks the per-address throttles: counts per key in a
+// window opened by its first count (a window that ended starts afresh, and
+// its row goes with the next count), the first refusal of a window
+// reported once even by concurrent transactions, and the regulars with
+// their pruning.
 func loginThrottle(t *testing.T, s store.Store) {
-	var counts []int
+	type count struct {
+		n     int
+		until time.Time
+	}
+	var got []count
 	update(t, s, func(ctx context.Context, tx store.Tx) error {
-		counts = nil
+		got = nil
 		for _, c := range []struct {
-			origin string
-			minute int64
-		}{{"o1", 100}, {"o1", 100}, {"o2", 100}, {"o1", 100}, {"o1", 101}} {
-			n, err := tx.OriginFailure(ctx, c.origin, c.minute)
+			key string
+			at  time.Duration
+		}{{"o1", 0}, {"o1", 10 * time.Second}, {"o2", 30 * time.Second}, {"o1", 59 * time.Second}, {"o1", time.Minute}} {
+			n, until, err := tx.CountOrigin(ctx, c.key, t0.Add(c.at), time.Minute)
 			if err != nil {
 				return err
 			}
-			counts = append(counts, n)
+			got = append(got, count{n, until})
 		}
 		return nil
 	})
-	if want := []int{1, 2, 1, 3, 1}; !slices.Equal(counts, want) {
-		t.Errorf("origin failure counts %v, want %v", counts, want)
+	w1, w2 := t0.Add(time.Minute), t0.Add(2*time.Minute)
+	if want := []count{{1, w1}, {2, w1}, {1, t0.Add(90 * time.Second)}, {3, w1}, {1, w2}}; !slices.Equal(got, want) {
+		t.Errorf("origin counts %v, want %v", got, want)
 	}
 	s.View(ctx, func(ctx context.Context, tx store.Tx) error {
 		for _, c := range []struct {
-			origin string
-			minute int64
-			want   int
-		}{{"o1", 101, 1}, {"o1", 100, 0}, {"o2", 100, 0}, {"o3", 101, 0}} {
-			// o2's row of minute 100 went with o1's failure of minute 101.
-			if n, err := tx.OriginFailures(ctx, c.origin, c.minute); n != c.want || err != nil {
-				t.Errorf("OriginFailures(%s, %d) = %d, %v; want %d", c.origin, c.minute, n, err, c.want)
+			key   string
+			at    time.Duration
+			n     int
+			until time.Time
+		}{{"o1", 70 * time.Second, 1, w2}, {"o2", 80 * time.Second, 1, t0.Add(90 * time.Second)}, {"o2", 90 * time.Second, 0, time.Time{}}, {"o3", 0, 0, time.Time{}}} {
+			if n, until, err := tx.OriginCount(ctx, c.key, t0.Add(c.at)); n != c.n || !until.Equal(c.until) || err != nil {
+				t.Errorf("OriginCount(%s, +%s) = %d, %v, %v; want %d, %v", c.key, c.at, n, until, err, c.n, c.until)
 			}
 		}
 		return nil
 	})
 
-	// The first refusal of a minute: once, even from concurrent servers.
+	// The first refusal of a window: once, even from concurrent servers.
 	var mu sync.Mutex
 	firsts := 0
 	var wg sync.WaitGroup
@@ -56,7 +62,7 @@ func loginThrottle(t *testing.T, s store.Store) {
 			var first bool
 			err := s.Update(ctx, func(ctx context.Context, tx store.Tx) error {
 				var err error
-				first, err = tx.HoldOrigin(ctx, "o1", 101)
+				first, err = tx.HoldOrigin(ctx, "o1", t0.Add(70*time.Second))
 				return err
 			})
 			if err != nil {
@@ -71,17 +77,18 @@ func loginThrottle(t *testing.T, s store.Store) {
 	}
 	wg.Wait()
 	if firsts != 1 {
-		t.Errorf("%d first refusals of one origin and minute, want 1", firsts)
+		t.Errorf("%d first refusals of one window, want 1", firsts)
 	}
 	update(t, s, func(ctx context.Context, tx store.Tx) error {
-		if first, err := tx.HoldOrigin(ctx, "o1", 102); first || err != nil {
-			t.Errorf("a refusal in a minute without failures counted first: %v, %v", first, err)
+		at := t0.Add(3 * time.Minute) // o1's window has ended
+		if first, err := tx.HoldOrigin(ctx, "o1", at); first || err != nil {
+			t.Errorf("a refusal with no window open counted first: %v, %v", first, err)
 		}
-		if _, err := tx.OriginFailure(ctx, "o1", 102); err != nil {
+		if _, _, err := tx.CountOrigin(ctx, "o1", at, time.Minute); err != nil {
 			return err
 		}
-		if first, err := tx.HoldOrigin(ctx, "o1", 102); !first || err != nil {
-			t.Errorf("the first refusal of a new minute: %v, %v", first, err)
+		if first, err := tx.HoldOrigin(ctx, "o1", at); !first || err != nil {
+			t.Errorf("the first refusal of a new window: %v, %v", first, err)
 		}
 		return nil
 	})

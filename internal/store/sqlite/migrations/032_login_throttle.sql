@@ -1,16 +1,18 @@
--- The per-address login throttle and its regulars, shared by every server
--- of the store (issue 18): until now each process counted for itself, so
--- N nodes gave an attacker N times the attempts. An origin is a keyed hash
--- of the client address, a regular a keyed hash of a username and an
--- address: neither is stored as typed or seen. minute is Unix minutes,
--- at Unix microseconds.
-CREATE TABLE login_origins (
-	origin TEXT PRIMARY KEY,
-	minute INTEGER NOT NULL,
-	fails  INTEGER NOT NULL,
-	held   INTEGER NOT NULL DEFAULT 0
+-- The per-address throttles (operators' logins, people's code requests)
+-- and the logins' regulars, shared by every server of the store (issue
+-- 18): until now each process counted for itself, so N nodes gave an
+-- attacker N times the attempts. A key is a counter's name and a keyed
+-- hash of the client address; a regular's key a keyed hash of a username
+-- and an address: neither is stored as typed or seen. until is the end of
+-- the key's open window, at when the regular last logged in, both Unix
+-- microseconds.
+CREATE TABLE origin_counts (
+	key   TEXT PRIMARY KEY,
+	until INTEGER NOT NULL,
+	n     INTEGER NOT NULL,
+	held  INTEGER NOT NULL DEFAULT 0
 );
-CREATE INDEX login_origins_minute ON login_origins (minute);
+CREATE INDEX origin_counts_until ON origin_counts (until);
 
 CREATE TABLE login_regulars (
 	key TEXT PRIMARY KEY,
