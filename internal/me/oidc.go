@@ -186,8 +186,8 @@ func (s *Service) openState(cookie, state string) (*oidcState, error) {
 		return nil, ErrOIDCState
 	}
 	ct, err := base64.RawURLEncoding.DecodeString(cookie)
-	if err != nil {
-		return nil, ErrOIDCState
+	if err != nil || base64.RawURLEncoding.EncodeToString(ct) != cookie {
+		return nil, ErrOIDCState // the decoder skips line breaks and unused bits: one text per cookie
 	}
 	b, err := s.Keys.OpenSecret(stateLabel, ct)
 	if err != nil {

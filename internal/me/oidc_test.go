@@ -211,3 +211,32 @@ func FuzzOIDCState(f *testing.F) {
 		}
 	})
 }
+
+// TestOIDCStateOneText: the state cookie is read only in the one text
+// StartOIDC writes. The base64 decoder skips line breaks and, unpadded,
+// ignores the unused low bits of the last character: the same sealed
+// state in another text is refused, not sent on to the provider.
+func TestOIDCStateOneText(t *testing.T) {
+	seed := make([]byte, envelope.SeedSize)
+	keys, err := envelope.NewKeyring(map[uint32][]byte{1: seed}, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := &me.Service{Keys: keys, OIDC: &me.OIDC{Issuer: "http://127.0.0.1:1/none"}}
+	state := strings.Repeat("s", 43)
+	sealed := svc.SealStateForTest(state)
+	if _, err := svc.OIDCCallback(ctx, sealed, state, "code", "", "192.0.2.7", "ua"); errors.Is(err, me.ErrOIDCState) {
+		t.Fatalf("the cookie as sealed: %v, want it past the state check", err)
+	}
+	others := []string{sealed[:10] + "\n" + sealed[10:], sealed[:10] + "\r" + sealed[10:], sealed + "\r\n"}
+	if len(sealed)%4 != 0 { // the last character has unused bits: set one
+		const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+		last := strings.IndexByte(alphabet, sealed[len(sealed)-1])
+		others = append(others, sealed[:len(sealed)-1]+string(alphabet[last^1]))
+	}
+	for _, cookie := range others {
+		if _, err := svc.OIDCCallback(ctx, cookie, state, "code", "", "192.0.2.7", "ua"); !errors.Is(err, me.ErrOIDCState) {
+			t.Errorf("OIDCCallback(%q) = %v, want ErrOIDCState", cookie, err)
+		}
+	}
+}
