@@ -103,12 +103,13 @@ type Factors interface {
 	LoginFailure(ctx context.Context, id string, at time.Time, window time.Duration) (int, error)
 	// ResetLoginFailures clears the count (a successful login).
 	ResetLoginFailures(ctx context.Context, id string) error
+}
 
-	// The per-address throttles (logins, people's code requests),
-	// shared by every server of the store. A key names a counter and a
-	// client address (a keyed hash of it); its window opens at its first
-	// count.
-	//
+// Throttles holds the per-address throttles (operators' logins, people's
+// code requests) and the logins' regulars, shared by every server of the
+// store. A key names a counter and a client address (a keyed hash of it);
+// its window opens at its first count.
+type Throttles interface {
 	// CountOrigin counts one for key at now, opening a window of every
 	// when none is open (the count is then 1), and returns the count and
 	// the window's end; windows that ended go.

@@ -96,6 +96,7 @@ type Tx interface {
 	identity.Operators
 	identity.Sessions
 	identity.Factors
+	identity.Throttles
 	identity.Partners
 	identity.Lifecycle
 	identity.Enrolments
