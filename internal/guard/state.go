@@ -2,6 +2,7 @@ package guard
 
 import (
 	"bytes"
+	"slices"
 	"encoding/binary"
 	"fmt"
 	"math"
@@ -107,9 +108,12 @@ func Unmarshal(b []byte) (State, error) {
 		st.DayBreakGlass = int(d.varint())
 	}
 	if v >= 5 {
-		// Copied: Decide's visit never writes into them, but the bytes
-		// Unmarshal got may be the store's.
-		st.Visits = clone(d.bytes(d.count(maxVisits * visitLen)))
+		// Not copied (a visit is read every access): Decide's visit
+		// never writes into them, it makes new bytes.
+		st.Visits = d.bytes(d.count(maxVisits * visitLen))
+		if len(st.Visits) == 0 {
+			st.Visits = nil
+		}
 		st.ValueRun = int(d.varint())
 		st.ValueLast = clone(d.bytes(d.count(maxValueLast)))
 		if !validVisits(st.Visits) {
@@ -179,6 +183,15 @@ func (d *decoder) bytes(n int) []byte {
 	v := d.b[:n]
 	d.b = d.b[n:]
 	return v
+}
+
+// Clip returns st with each slice's capacity cut to its length, so that
+// appending to a copy of st never writes into what st holds: what a store
+// returns from a state it keeps.
+func (st State) Clip() State {
+	st.Recent, st.Origins, st.Evidence = slices.Clip(st.Recent), slices.Clip(st.Origins), slices.Clip(st.Evidence)
+	st.Visits, st.ValueLast = slices.Clip(st.Visits), slices.Clip(st.ValueLast)
+	return st
 }
 
 // clone copies b; empty, it is nil (as a state that never had any).

@@ -21,9 +21,14 @@ type Store interface {
 // States holds what a decision reads and writes: per-operator state and
 // canaries.
 type States interface {
-	// GetGuard returns an operator's marshalled guard state (nil if none).
-	GetGuard(ctx context.Context, operator string) ([]byte, error)
-	PutGuard(ctx context.Context, operator string, state []byte) error
+	// GetGuard returns an operator's guard state (the zero State if
+	// none); ErrCorrupt, wrapped, for stored bytes that do not decode.
+	GetGuard(ctx context.Context, operator string) (State, error)
+	// PutGuard stores st. The store may keep it as given (the SQLite
+	// writer keeps states decoded between groups, and writes each once a
+	// group): the caller must not write into its slices afterwards.
+	// Decide and State's methods never do; they make new ones.
+	PutGuard(ctx context.Context, operator string, st State) error
 	// GetCanary returns the partner a canary subject is bound to ("" for
 	// none); ErrNotFound when subject is no canary.
 	GetCanary(ctx context.Context, subject string) (string, error)

@@ -59,11 +59,8 @@ type guardRun struct {
 
 // load reads the operator's state.
 func (g *guardRun) load(ctx context.Context, tx guard.States, op string) error {
-	b, err := tx.GetGuard(ctx, op)
-	if err != nil {
-		return err
-	}
-	g.state, err = guard.Unmarshal(b)
+	var err error
+	g.state, err = tx.GetGuard(ctx, op)
 	return err
 }
 
@@ -99,7 +96,7 @@ func (v *Vault) finishGuard(ctx context.Context, tx store.Tx, g *guardRun, a ide
 			return err
 		}
 	}
-	return tx.PutGuard(ctx, a.ID, g.state.Marshal())
+	return tx.PutGuard(ctx, a.ID, g.state)
 }
 
 // verdict is the audit decision of a guarded access, and the error the
@@ -190,7 +187,7 @@ func (v *Vault) Unlock(ctx context.Context, a identity.Actor, id, reason string)
 			return err
 		}
 		g.state.Reset()
-		if err := tx.PutGuard(ctx, id, g.state.Marshal()); err != nil {
+		if err := tx.PutGuard(ctx, id, g.state); err != nil {
 			return err
 		}
 		e := entry
@@ -395,7 +392,7 @@ func (v *Vault) ApproveExtension(ctx context.Context, a identity.Actor, id strin
 		}
 		g.state.ExtID, g.state.ExtRemaining = e.ID, e.Subjects
 		g.state.ExtUntil = now.Add(time.Duration(e.Hours) * time.Hour).Unix()
-		if err := tx.PutGuard(ctx, e.Operator, g.state.Marshal()); err != nil {
+		if err := tx.PutGuard(ctx, e.Operator, g.state); err != nil {
 			return approval{}, err
 		}
 		au.Decision = "allow:" + e.Operator

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/coffre/coffre/internal/audit"
+	"github.com/coffre/coffre/internal/guard"
 	"github.com/coffre/coffre/internal/outbox"
 	"github.com/coffre/coffre/internal/store"
 	"github.com/coffre/coffre/internal/store/group"
@@ -114,19 +115,15 @@ func TestTwoServersCountGuardStates(t *testing.T) {
 		s := stores[i%2]
 		wg.Go(func() {
 			errs <- s.Update(ctx, func(ctx context.Context, tx store.Tx) error {
-				b, err := tx.GetGuard(ctx, "op_1")
+				st, err := tx.GetGuard(ctx, "op_1")
 				if err != nil {
 					return err
 				}
-				n := 0
-				if len(b) > 0 {
-					n = int(b[0]) | int(b[1])<<8
-				}
-				n++
+				st.DaySubjects++
 				if err := tx.AppendAudit(ctx, &audit.Entry{Actor: "op_1", Action: "read", Decision: "allow"}); err != nil {
 					return err
 				}
-				return tx.PutGuard(ctx, "op_1", []byte{byte(n), byte(n >> 8)})
+				return tx.PutGuard(ctx, "op_1", st)
 			})
 		})
 	}
@@ -137,13 +134,13 @@ func TestTwoServersCountGuardStates(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	var b []byte
+	var st guard.State
 	stores[0].View(ctx, func(ctx context.Context, tx store.Tx) error {
 		var err error
-		b, err = tx.GetGuard(ctx, "op_1")
+		st, err = tx.GetGuard(ctx, "op_1")
 		return err
 	})
-	if n := int(b[0]) | int(b[1])<<8; n != 2*per {
+	if n := st.DaySubjects; n != 2*per {
 		t.Fatalf("guard state counts %d increments, want %d", n, 2*per)
 	}
 }

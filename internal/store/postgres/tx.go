@@ -895,7 +895,21 @@ func (t *tx) getTiles(ctx context.Context, table string, ids []audit.TileID) (ma
 // state's row until the transaction ends, so that two servers (or two
 // requests) never both count from the same state: the first access of an
 // operator makes the row to lock.
-func (t *tx) GetGuard(ctx context.Context, operator string) ([]byte, error) {
+func (t *tx) GetGuard(ctx context.Context, operator string) (guard.State, error) {
+	b, err := t.guardBytes(ctx, operator)
+	if err != nil {
+		return guard.State{}, err
+	}
+	st, err := guard.Unmarshal(b)
+	if err != nil {
+		return guard.State{}, fmt.Errorf("get guard state: %w", err)
+	}
+	return st, nil
+}
+
+// guardBytes reads an operator's stored guard state (nil if none): see
+// GetGuard.
+func (t *tx) guardBytes(ctx context.Context, operator string) ([]byte, error) {
 	if t.g != nil {
 		if b, ok := t.g.guards[operator]; ok {
 			return b, nil // written earlier in the group, whose lock holds the row
@@ -925,12 +939,13 @@ func (t *tx) GetGuard(ctx context.Context, operator string) ([]byte, error) {
 	return b, nil
 }
 
-func (t *tx) PutGuard(ctx context.Context, operator string, state []byte) error {
+func (t *tx) PutGuard(ctx context.Context, operator string, st guard.State) error {
+	state := st.Marshal()
 	if t.g != nil {
 		if t.g.guards == nil {
 			t.g.guards = map[string][]byte{}
 		}
-		t.g.guards[operator] = bytes.Clone(state)
+		t.g.guards[operator] = state
 		return nil
 	}
 	_, err := t.exec(ctx, "put guard state", `INSERT INTO guard_state (operator, state) VALUES ($1, $2) ON CONFLICT (operator) DO UPDATE SET state = excluded.state`, operator, state)

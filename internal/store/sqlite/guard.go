@@ -1,7 +1,6 @@
 package sqlite
 
 import (
-	"bytes"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -19,12 +18,13 @@ import (
 // writerCache is what the writer keeps in memory between groups. The guard
 // states: every access reads and rewrites its operator's state, and the
 // writer is the only one to write them (one process owns an SQLite file),
-// so the writer reads them from memory, collects a group's new states and
-// writes each operator's last state once, just before the group commits.
-// And the audit sequence, since the writer numbers entries itself.
+// so the writer keeps them decoded in memory, collects a group's new
+// states and encodes and writes each operator's last state once, just
+// before the group commits. And the audit sequence, since the writer
+// numbers entries itself.
 type writerCache struct {
-	states  map[string][]byte // committed
-	pending map[string][]byte // written by the running group
+	states  map[string]guard.State // committed
+	pending map[string]guard.State // written by the running group
 	// The audit sequence: seq is the last committed (when seqKnown),
 	// next the last one the running group appended. The writer numbers
 	// entries itself because the leaf it stores holds the number.
@@ -34,7 +34,7 @@ type writerCache struct {
 
 // writerMark is what a savepoint rollback restores.
 type writerMark struct {
-	pending map[string][]byte
+	pending map[string]guard.State
 	next    int64
 }
 
@@ -59,8 +59,8 @@ func (c *writerCache) reset() { c.states, c.pending, c.seqKnown = nil, nil, fals
 // row; power-of-two sizes keep the prepared statements few).
 func (c *writerCache) flush(ctx context.Context, t *tx) error {
 	args := make([]any, 0, 2*len(c.pending))
-	for op, b := range c.pending {
-		args = append(args, op, b)
+	for op, st := range c.pending {
+		args = append(args, op, st.Marshal())
 	}
 	const head, row, tail = "INSERT INTO guard_state (operator, state) VALUES ", "(?, ?)", " ON CONFLICT (operator) DO UPDATE SET state = excluded.state"
 	for len(args) > 0 {
@@ -83,7 +83,7 @@ func (c *writerCache) flush(ctx context.Context, t *tx) error {
 // committed makes the running group's states the committed ones.
 func (c *writerCache) committed() {
 	if c.states == nil {
-		c.states = map[string][]byte{}
+		c.states = map[string]guard.State{}
 	}
 	if len(c.states) > 100_000 {
 		clear(c.states) // bounded: states are read back from the table
@@ -107,35 +107,39 @@ func (c *writerCache) nextSeq(ctx context.Context, t *tx) (int64, error) {
 	return c.next, nil
 }
 
-func (t *tx) GetGuard(ctx context.Context, operator string) ([]byte, error) {
+func (t *tx) GetGuard(ctx context.Context, operator string) (guard.State, error) {
 	if t.cache != nil {
-		if b, ok := t.cache.pending[operator]; ok {
-			return b, nil
+		if st, ok := t.cache.pending[operator]; ok {
+			return st.Clip(), nil
 		}
-		if b, ok := t.cache.states[operator]; ok {
-			return b, nil
+		if st, ok := t.cache.states[operator]; ok {
+			return st.Clip(), nil
 		}
 	}
 	var b []byte
 	err := t.row(ctx, "getGuard", operator).Scan(&b)
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, nil
+		return guard.State{}, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("get guard state: %w", err)
+		return guard.State{}, fmt.Errorf("get guard state: %w", err)
 	}
-	return b, nil
+	st, err := guard.Unmarshal(b)
+	if err != nil {
+		return guard.State{}, fmt.Errorf("get guard state: %w", err)
+	}
+	return st, nil
 }
 
-func (t *tx) PutGuard(ctx context.Context, operator string, state []byte) error {
+func (t *tx) PutGuard(ctx context.Context, operator string, st guard.State) error {
 	if t.cache != nil {
 		if t.cache.pending == nil {
-			t.cache.pending = map[string][]byte{}
+			t.cache.pending = map[string]guard.State{}
 		}
-		t.cache.pending[operator] = bytes.Clone(state)
+		t.cache.pending[operator] = st.Clip()
 		return nil
 	}
-	if _, err := t.exec(ctx, "putGuard", operator, state); err != nil {
+	if _, err := t.exec(ctx, "putGuard", operator, st.Marshal()); err != nil {
 		return fmt.Errorf("put guard state: %w", err)
 	}
 	return nil

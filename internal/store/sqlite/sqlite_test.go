@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/coffre/coffre/internal/audit"
+	"github.com/coffre/coffre/internal/guard"
 	"github.com/coffre/coffre/internal/store"
 	"github.com/coffre/coffre/internal/store/sqlite/sqlitetest"
 	"github.com/coffre/coffre/internal/subject"
@@ -183,7 +184,7 @@ func TestTwoProcessesShareCaches(t *testing.T) {
 			if err := tx.AppendAudit(ctx, e); err != nil {
 				return err
 			}
-			return tx.PutGuard(ctx, "op_1", []byte{state})
+			return tx.PutGuard(ctx, "op_1", guard.State{HourSubjects: int(state)})
 		})
 		if err != nil {
 			t.Fatalf("append %d: %v", state+1, err)
@@ -198,14 +199,14 @@ func TestTwoProcessesShareCaches(t *testing.T) {
 		if s == b {
 			other = a
 		}
-		var got []byte
+		var got guard.State
 		other.Update(ctx, func(ctx context.Context, tx store.Tx) error {
 			var err error
 			got, err = tx.GetGuard(ctx, "op_1")
 			return err
 		})
-		if len(got) != 1 || got[0] != byte(i) {
-			t.Fatalf("after append %d the other process reads guard state %v, want [%d]", i+1, got, i)
+		if got.HourSubjects != i {
+			t.Fatalf("after append %d the other process reads guard state %+v, want HourSubjects %d", i+1, got, i)
 		}
 	}
 }

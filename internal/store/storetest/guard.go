@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"slices"
 	"sync"
 	"testing"
@@ -32,13 +33,13 @@ func guards(t *testing.T, s store.Store) {
 		return tx.PutSession(ctx, ses)
 	})
 	update(t, s, func(ctx context.Context, tx store.Tx) error {
-		if b, err := tx.GetGuard(ctx, "op_1"); err != nil || b != nil {
-			t.Errorf("GetGuard before any = %x, %v; want nil, nil", b, err)
+		if st, err := tx.GetGuard(ctx, "op_1"); err != nil || !reflect.DeepEqual(st, guard.State{}) {
+			t.Errorf("GetGuard before any = %+v, %v; want the zero state", st, err)
 		}
-		if err := tx.PutGuard(ctx, "op_1", []byte{1, 2}); err != nil {
+		if err := tx.PutGuard(ctx, "op_1", marked(1, 2)); err != nil {
 			return err
 		}
-		if err := tx.PutGuard(ctx, "op_1", []byte{1, 2, 3}); err != nil {
+		if err := tx.PutGuard(ctx, "op_1", marked(1, 3)); err != nil {
 			return err
 		}
 		if err := tx.AssignCaseload(ctx, "op_1", []string{"sub_a", "sub_b", "sub_a"}, time.Time{}); err != nil {
@@ -67,8 +68,8 @@ func guards(t *testing.T, s store.Store) {
 		return tx.PutOutbox(ctx, "alert", []byte(`{}`), t0)
 	})
 	s.View(ctx, func(ctx context.Context, tx store.Tx) error {
-		if b, err := tx.GetGuard(ctx, "op_1"); err != nil || !slices.Equal(b, []byte{1, 2, 3}) {
-			t.Errorf("GetGuard = %x, %v; want the last state", b, err)
+		if st, err := tx.GetGuard(ctx, "op_1"); err != nil || !reflect.DeepEqual(st, marked(1, 3)) {
+			t.Errorf("GetGuard = %+v, %v; want the last state", st, err)
 		}
 		for sub, want := range map[string]bool{"sub_a": true, "sub_b": true, "sub_c": false} {
 			if in, err := tx.InCaseload(ctx, "op_1", sub, t0); err != nil || in != want {
@@ -196,14 +197,14 @@ func guardStateGroups(t *testing.T, s store.Store) {
 			defer wg.Done()
 			err := s.Update(ctx, func(ctx context.Context, tx store.Tx) error {
 				op := fmt.Sprintf("op_%02d", i)
-				if err := tx.PutGuard(ctx, op, []byte{byte(i), 1}); err != nil {
+				if err := tx.PutGuard(ctx, op, marked(i, 1)); err != nil {
 					return err
 				}
-				if err := tx.PutGuard(ctx, op, []byte{byte(i), 2}); err != nil {
+				if err := tx.PutGuard(ctx, op, marked(i, 2)); err != nil {
 					return err
 				}
-				if b, err := tx.GetGuard(ctx, op); err != nil || !slices.Equal(b, []byte{byte(i), 2}) {
-					return fmt.Errorf("read back in the transaction: %x, %v", b, err)
+				if st, err := tx.GetGuard(ctx, op); err != nil || !reflect.DeepEqual(st, marked(i, 2)) {
+					return fmt.Errorf("read back in the transaction: %+v, %v", st, err)
 				}
 				if i%3 == 0 {
 					return errFail
@@ -218,16 +219,23 @@ func guardStateGroups(t *testing.T, s store.Store) {
 	wg.Wait()
 	check := func(what string, tx store.Tx) {
 		for i := range n {
-			b, err := tx.GetGuard(ctx, fmt.Sprintf("op_%02d", i))
-			want := []byte{byte(i), 2}
+			st, err := tx.GetGuard(ctx, fmt.Sprintf("op_%02d", i))
+			want := marked(i, 2)
 			if i%3 == 0 {
-				want = nil
+				want = guard.State{}
 			}
-			if err != nil || !slices.Equal(b, want) {
-				t.Errorf("%s: state of op_%02d = %x, %v; want %x", what, i, b, err, want)
+			if err != nil || !reflect.DeepEqual(st, want) {
+				t.Errorf("%s: state of op_%02d = %+v, %v; want %+v", what, i, st, err, want)
 			}
 		}
 	}
 	update(t, s, func(ctx context.Context, tx store.Tx) error { check("in a later transaction", tx); return nil })
 	s.View(ctx, func(ctx context.Context, tx store.Tx) error { check("in a read", tx); return nil })
+}
+
+// marked is a guard state told apart by two numbers, with a slice of
+// each kind the state holds.
+func marked(a, b int) guard.State {
+	return guard.State{HourSubjects: a, DaySubjects: b, Recent: []int64{int64(a)}, Origins: []uint64{uint64(b)},
+		Evidence: []int64{int64(a), int64(b)}, Visits: []byte{1, 2, 3, 4, 5, 6, byte(b)}, ValueLast: []byte{byte(a)}}
 }
