@@ -340,30 +340,7 @@ func TestSequencerFailover(t *testing.T) {
 	nodes := openQuick(t, pgURL, 3, 300*time.Millisecond)
 	ctx := context.Background()
 	_, pid := leader(t, nodes[:2], 0) // so the third, which dies below, does not lead
-	var mu sync.Mutex
-	want := map[string]int64{}
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	for w := range 4 {
-		s := nodes[w%2]
-		wg.Go(func() {
-			for i := 0; ; i++ {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				e := &audit.Entry{Actor: fmt.Sprintf("w%d_%d", w, i), Action: "read", Decision: "allow"}
-				if err := s.Update(ctx, func(ctx context.Context, tx store.Tx) error { return tx.AppendAudit(ctx, e) }); err != nil {
-					t.Errorf("worker %d: %v", w, err)
-					return
-				}
-				mu.Lock()
-				want[e.Actor] = e.Seq
-				mu.Unlock()
-			}
-		})
-	}
+	ap := appendAll(t, nodes[:2], 4, nil)
 	time.Sleep(50 * time.Millisecond)
 	if _, err := nodes[2].nums.take(ctx); err != nil {
 		t.Fatal(err)
@@ -381,8 +358,7 @@ func TestSequencerFailover(t *testing.T) {
 	_, next := leader(t, nodes[:2], pid)
 	t.Logf("sequencer backend %d killed, %d leads", pid, next)
 	time.Sleep(500 * time.Millisecond) // past the dead server's lease
-	close(stop)
-	wg.Wait()
+	want, _ := ap.stop()
 	if t.Failed() {
 		return
 	}
@@ -393,6 +369,58 @@ func TestSequencerFailover(t *testing.T) {
 	t.Logf("%d entries, %d voids", len(want), voids)
 }
 
+// appenders are workers appending entries to stores until stopped.
+type appenders struct {
+	mu     sync.Mutex
+	want   map[string]int64 // actor → number, of the appends that returned
+	failed int              // appends that failed on the store allowed to fail
+	halt   chan struct{}
+	wg     sync.WaitGroup
+}
+
+// appendAll starts n workers, worker w appending to stores[w%len(stores)],
+// each entry named by its actor. An append that fails is an error, but on
+// dying (which may be nil): that worker counts it and stops.
+func appendAll(t *testing.T, stores []*Store, n int, dying *Store) *appenders {
+	ap := &appenders{want: map[string]int64{}, halt: make(chan struct{})}
+	for w := range n {
+		s := stores[w%len(stores)]
+		ap.wg.Go(func() {
+			for i := 0; ; i++ {
+				select {
+				case <-ap.halt:
+					return
+				default:
+				}
+				e := &audit.Entry{Actor: fmt.Sprintf("w%d_%d", w, i), Action: "read", Decision: "allow"}
+				err := s.Update(context.Background(), func(ctx context.Context, tx store.Tx) error { return tx.AppendAudit(ctx, e) })
+				ap.mu.Lock()
+				switch {
+				case err == nil:
+					ap.want[e.Actor] = e.Seq
+				case s == dying:
+					ap.failed++
+				default:
+					t.Errorf("worker %d: %v", w, err)
+				}
+				ap.mu.Unlock()
+				if err != nil {
+					return
+				}
+			}
+		})
+	}
+	return ap
+}
+
+// stop stops the workers and returns what they appended and how many
+// appends failed on the dying store.
+func (ap *appenders) stop() (map[string]int64, int) {
+	close(ap.halt)
+	ap.wg.Wait()
+	return ap.want, ap.failed
+}
+
 // TestKillLeadingStore kills, with Kill, the store that leads the
 // sequencer while three stores append: the kill rolls back its open
 // groups (their callers get errors, nothing they appended is in the log),
@@ -401,37 +429,7 @@ func TestKillLeadingStore(t *testing.T) {
 	nodes := openQuick(t, freshSchema(t), 3, 300*time.Millisecond)
 	ctx := context.Background()
 	victim, _ := leader(t, nodes, 0)
-	var mu sync.Mutex
-	want := map[string]int64{}
-	failed := 0
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	for w := range 6 {
-		s := nodes[w%3]
-		wg.Go(func() {
-			for i := 0; ; i++ {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				e := &audit.Entry{Actor: fmt.Sprintf("w%d_%d", w, i), Action: "read", Decision: "allow"}
-				err := s.Update(ctx, func(ctx context.Context, tx store.Tx) error { return tx.AppendAudit(ctx, e) })
-				mu.Lock()
-				if err == nil {
-					want[e.Actor] = e.Seq
-				} else if s == victim {
-					failed++
-				} else {
-					t.Errorf("worker %d on a live store: %v", w, err)
-				}
-				mu.Unlock()
-				if err != nil && s == victim {
-					return
-				}
-			}
-		})
-	}
+	ap := appendAll(t, nodes, 6, victim)
 	time.Sleep(100 * time.Millisecond)
 	if err := victim.Kill(ctx); err != nil {
 		t.Fatal(err)
@@ -444,8 +442,7 @@ func TestKillLeadingStore(t *testing.T) {
 	}
 	leader(t, survivors, 0)
 	time.Sleep(500 * time.Millisecond) // past the dead store's lease
-	close(stop)
-	wg.Wait()
+	want, failed := ap.stop()
 	if t.Failed() {
 		return
 	}
