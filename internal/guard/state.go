@@ -2,10 +2,10 @@ package guard
 
 import (
 	"bytes"
-	"slices"
 	"encoding/binary"
 	"fmt"
 	"math"
+	"slices"
 )
 
 // stateVersion is the first byte of a marshalled State.
