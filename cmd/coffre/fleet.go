@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"net/netip"
 	"sync"
 	"time"
@@ -63,6 +62,9 @@ func (f *fleet) serve(ctx context.Context, env *drill.Env) error {
 				env.Nodes, env.PartnerNodes = append(env.Nodes, "http://"+u), append(env.PartnerNodes, "https://"+a.partnerAddr)
 			}
 		case err := <-served:
+			f.mu.Lock()
+			f.dead[i] = true // its server has stopped: stop must not wait for it
+			f.mu.Unlock()
 			return fmt.Errorf("node %d: %w", i, err)
 		}
 	}
@@ -219,7 +221,7 @@ func checkLog(ctx context.Context, a *app, env *drill.Env) (logCheck, error) {
 // integrators sign one every second while entries arrive).
 func waitIntegrated(ctx context.Context, a *app, seq int64) error {
 	for deadline := time.Now().Add(time.Minute); ; time.Sleep(200 * time.Millisecond) {
-		size := int64(math.MinInt64)
+		size := int64(-1) // no checkpoint yet
 		err := a.store.View(ctx, func(ctx context.Context, tx store.Tx) error {
 			c, err := tx.LatestCheckpoint(ctx)
 			if err == nil {

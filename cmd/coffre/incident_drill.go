@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/netip"
 	"os"
 	"slices"
 	"time"
@@ -58,32 +57,23 @@ type rehearsed struct {
 // delivering mail to the SMTP server smtp.
 func startRehearsal(ctx context.Context, dir string, people int, smtp config.SMTP, stderr io.Writer) (*rehearsal, error) {
 	clock := drill.NewClock(time.Now())
-	a, err := openApp(ctx, appOptions{dev: true, dataDir: dir, bulkCache: bulkCacheKiB, now: clock.Now}, io.Discard)
+	f, err := startNodes(ctx, 1, appOptions{dev: true, dataDir: dir, bulkCache: bulkCacheKiB, now: clock.Now})
 	if err != nil {
+		f.stop()
 		return nil, err
 	}
-	a.cfg.Guard.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}
-	a.cfg.Partners.Listen, a.cfg.Partners.Hosts = "127.0.0.1:0", []string{"127.0.0.1"}
+	a := f.apps[0]
 	a.cfg.Delivery.SMTP = smtp
 	a.cfg.Delivery.Rates.Email = 10000
-	env, err := drillEnv(ctx, func() *app { return a }, people, clock, stderr)
+	env, err := drillEnv(ctx, f.live, people, clock, stderr)
+	if err == nil {
+		err = f.serve(ctx, env)
+	}
 	if err != nil {
-		a.close()
+		f.stop()
 		return nil, err
 	}
-	srvCtx, cancel := context.WithCancel(ctx)
-	addr, served := make(chan string, 1), make(chan error, 1)
-	go func() { served <- a.serve(srvCtx, "127.0.0.1:0", func(s string) { addr <- s }) }()
-	select {
-	case env.URL = <-addr:
-		env.URL = "http://" + env.URL
-		env.PartnerURL = "https://" + a.partnerAddr
-	case err := <-served:
-		cancel()
-		a.close()
-		return nil, err
-	}
-	return &rehearsal{a: a, env: env, stop: func() { cancel(); <-served; a.close() }}, nil
+	return &rehearsal{a: a, env: env, stop: f.stop}, nil
 }
 
 // run replays the attacks, then answers each: an incident naming the

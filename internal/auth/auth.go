@@ -36,6 +36,7 @@ import (
 	"github.com/coffre/coffre/internal/envelope"
 	"github.com/coffre/coffre/internal/guard"
 	"github.com/coffre/coffre/internal/identity"
+	"github.com/coffre/coffre/internal/originlimit"
 	"github.com/coffre/coffre/internal/policy"
 	"github.com/coffre/coffre/internal/public"
 	"github.com/coffre/coffre/internal/store"
@@ -114,7 +115,7 @@ type Service struct {
 	// policy.Policy.StepGroup; nil: a step-up can name no purpose.
 	StepGroup func(role, purpose string) (string, error)
 
-	held      heldMemo
+	refusals  originlimit.Refusals
 	throttled atomic.Int64
 
 	dummyOnce sync.Once

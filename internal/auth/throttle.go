@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/hex"
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/coffre/coffre/internal/audit"
@@ -60,37 +59,15 @@ func (e *ThrottleError) Error() string {
 }
 
 // The per-address throttle counts failed logins per address, in windows of
-// a minute from the first, in the store (identity.Factors), so that every node shares one count and a
-// restart forgets nothing: N nodes must not give an attacker N times the
-// attempts. Its keys are keyed hashes (of the address; of a username and
-// an address for the regulars), never what was typed or seen.
+// a minute from the first, in the store (identity.Throttles), so that
+// every node shares one count and a restart forgets nothing: N nodes must
+// not give an attacker N times the attempts. Its keys are keyed hashes (of
+// the address; of a username and an address for the regulars), never what
+// was typed or seen.
 
 // regularFor is how long a login from an address exempts its username
 // from that address's throttle.
 const regularFor = 30 * 24 * time.Hour
-
-// heldMemo remembers, in this process, the windows whose first refusal is
-// recorded (key and window end), so that a flood of refused attempts
-// costs no write each.
-type heldMemo struct {
-	mu   sync.Mutex
-	held map[string]time.Time
-}
-
-func (m *heldMemo) has(key string, until time.Time) bool {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.held[key].Equal(until)
-}
-
-func (m *heldMemo) add(key string, until time.Time) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.held == nil || len(m.held) > 10_000 {
-		m.held = map[string]time.Time{}
-	}
-	m.held[key] = until
-}
 
 // originKey is the stored key of a client address's failed logins.
 func (s *Service) originKey(origin string) string {
@@ -104,12 +81,11 @@ func (s *Service) regularKey(pseudonym, origin string) string {
 }
 
 // throttle refuses an attempt from origin with a *ThrottleError when the
-// address failed PerOrigin times within a minute of its first failure, unless the username of
-// pseudonym ("": no exemption) logged in from it within regularFor (a
-// regular is never held back by others' failures from a shared office
-// NAT). The first refusal of an address in a minute is audited, once
-// across the nodes; later ones are not (refusing costs no password work,
-// and a flood must not grow the audit log at its own rate).
+// address failed PerOrigin times within a minute of its first failure,
+// unless the username of pseudonym ("": no exemption) logged in from it
+// within regularFor (a regular is never held back by others' failures from
+// a shared office NAT). The first refusal of a window is audited, once
+// across the nodes; later ones are not (originlimit.Refusals).
 func (s *Service) throttle(ctx context.Context, pseudonym, origin string, now time.Time) error {
 	key := s.originKey(origin)
 	var fails int
@@ -129,18 +105,8 @@ func (s *Service) throttle(ctx context.Context, pseudonym, origin string, now ti
 		return nil
 	}
 	s.throttled.Add(1)
-	if !s.held.has(key, until) {
-		err := s.Store.Update(ctx, func(ctx context.Context, tx store.Tx) error {
-			first, err := tx.HoldOrigin(ctx, key, now)
-			if err != nil || !first {
-				return err
-			}
-			return tx.AppendAudit(ctx, &audit.Entry{Time: now, Actor: "auth", Action: "login.throttle", Decision: "deny:throttled", Origin: origin})
-		})
-		if err != nil {
-			return err
-		}
-		s.held.add(key, until)
+	if err := s.refusals.Refuse(ctx, s.Store, key, until, now, &audit.Entry{Time: now, Actor: "auth", Action: "login.throttle", Decision: "deny:throttled", Origin: origin}); err != nil {
+		return err
 	}
 	return &ThrottleError{RetryAfter: until.Sub(now)}
 }

@@ -171,14 +171,8 @@ func (s *Service) RequestCode(ctx context.Context, contact, origin string) (stri
 	if n >= s.perOrigin() {
 		// One entry per address and window, whichever node refuses
 		// first: a flood must not grow the log at its own rate.
-		err := s.Store.Update(ctx, func(ctx context.Context, tx store.Tx) error {
-			first, err := tx.HoldOrigin(ctx, counter, now)
-			if err != nil || !first {
-				return err
-			}
-			return tx.AppendAudit(ctx, &audit.Entry{Time: now, Actor: ActorSignin, Action: ActionCode, Decision: "deny:throttled", Origin: origin})
-		})
-		if err != nil {
+		e := &audit.Entry{Time: now, Actor: ActorSignin, Action: ActionCode, Decision: "deny:throttled", Origin: origin}
+		if err := s.refusals.Refuse(ctx, s.Store, counter, until, now, e); err != nil {
 			return "", unavailable(err)
 		}
 		return "", &LimitError{RetryAfter: until.Sub(now), Origin: true}

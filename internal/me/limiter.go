@@ -6,8 +6,8 @@ import (
 )
 
 // The per-address limit on code requests is counted in the store
-// (identity.Factors: CountOrigin), shared by every node: N nodes must not
-// give a flood from one address N times the answers.
+// (identity.Throttles), shared by every node: N nodes must not give a
+// flood from one address N times the answers.
 
 // originCounter is the stored key of an address's code requests: a keyed
 // hash, never the address.

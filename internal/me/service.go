@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/coffre/coffre/internal/audit"
+	"github.com/coffre/coffre/internal/originlimit"
 	"github.com/coffre/coffre/internal/policy"
 	"github.com/coffre/coffre/internal/store"
 )
@@ -84,7 +85,8 @@ type Service struct {
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 
-	ticks atomic.Uint64 // code requests, for the purge of one in purgeEvery
+	ticks    atomic.Uint64 // code requests, for the purge of one in purgeEvery
+	refusals originlimit.Refusals
 }
 
 func (s *Service) now() time.Time {
