@@ -95,9 +95,6 @@ type appOptions struct {
 	dataDir    string // overrides the configuration's data_dir (and store, key file) when set
 	store      string // overrides the configuration's store (and dataDir's) when set
 	durability string // store durability; "" is full
-	// bulkCache, when set, gives the writer a page cache of this many KiB
-	// for the bulk paths (import, demo load).
-	bulkCache int
 	// anyHours lifts the roles' working hours (the interactive demo, which
 	// a new user may try at any time).
 	anyHours bool
@@ -127,13 +124,6 @@ var benchLimits = guard.Limits{
 	VelocitySubjects: 63, VelocityWindow: time.Microsecond,
 	EnumerationRun: 1000, HardMargin: 1e9,
 }
-
-// bulkCacheKiB is the writer's page cache for the bulk paths. Measured
-// (docs/benchmarks.md): 16 to 192 MiB import 1,000,000 people at the same
-// rate; 512 MiB and 1 GiB are 25% slower (the page cache's allocations in
-// modernc.org/sqlite cost more than the reads from the OS page cache they
-// save, now that index entries go in key order).
-const bulkCacheKiB = 64 << 10
 
 func (o *appOptions) flags(fsAdd func(p *string, name, value, usage string), boolAdd func(p *bool, name string, value bool, usage string)) {
 	fsAdd(&o.configPath, "config", os.Getenv("COFFRE_CONFIG"), "configuration `file` (coffre.yaml); default $COFFRE_CONFIG")
@@ -192,7 +182,7 @@ func openStore(ctx context.Context, cfg *config.Config, ids *subjectid.Codec, o 
 				return nil, err
 			}
 		}
-		st, err := sqlite.Open(ctx, path, sqlite.Options{IDs: ids, Durability: o.durability, WriterCacheKiB: o.bulkCache, Logger: log})
+		st, err := sqlite.Open(ctx, path, sqlite.Options{IDs: ids, Durability: o.durability, Logger: log})
 		if err != nil {
 			return nil, err
 		}

@@ -119,7 +119,7 @@ func runBenchImport(ctx context.Context, args []string, stdout, stderr io.Writer
 		}
 		return err
 	}
-	a, err := openApp(ctx, appOptions{dev: true, dataDir: *data, store: *storeURL, bulkCache: bulkCacheKiB}, stderr)
+	a, err := openApp(ctx, appOptions{dev: true, dataDir: *data, store: *storeURL}, stderr)
 	if err != nil {
 		return err
 	}
@@ -396,7 +396,7 @@ func runBenchAudit(ctx context.Context, args []string, stdout, stderr io.Writer)
 	if *n < 1 || *n > 100_000_000 || *proofs < 1 || *proofs > 1_000_000 {
 		return &usageError{msg: "--entries must be 1 to 100,000,000 and --proofs 1 to 1,000,000"}
 	}
-	rep, err := (&bench.AuditBench{Entries: *n, Proofs: *proofs, Dir: *data, CacheKiB: bulkCacheKiB, Log: stderr}).Run(ctx)
+	rep, err := (&bench.AuditBench{Entries: *n, Proofs: *proofs, Dir: *data, Log: stderr}).Run(ctx)
 	if err != nil {
 		return err
 	}
@@ -487,7 +487,7 @@ func runBenchHistory(ctx context.Context, args []string, stdout, stderr io.Write
 		}
 		d = &bench.HistoryData{}
 	}
-	a, err := openApp(ctx, appOptions{dev: true, dataDir: *data, bulkCache: bulkCacheKiB}, stderr)
+	a, err := openApp(ctx, appOptions{dev: true, dataDir: *data}, stderr)
 	if err != nil {
 		return err
 	}

@@ -75,7 +75,7 @@ func runBenchImpact(ctx context.Context, args []string, stdout, stderr io.Writer
 		}
 		d = &bench.ImpactData{Store: kind}
 	}
-	a, err := openApp(ctx, appOptions{dev: true, dataDir: *data, store: *storeURL, bulkCache: bulkCacheKiB}, stderr)
+	a, err := openApp(ctx, appOptions{dev: true, dataDir: *data, store: *storeURL}, stderr)
 	if err != nil {
 		return err
 	}

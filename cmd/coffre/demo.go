@@ -87,7 +87,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return &usageError{msg: "--people must be between 0 and 10,000,000"}
 	}
 	start := time.Now()
-	a, err := openApp(ctx, appOptions{dev: true, dataDir: *data, store: *store, bulkCache: bulkCacheKiB, anyHours: true}, stderr)
+	a, err := openApp(ctx, appOptions{dev: true, dataDir: *data, store: *store, anyHours: true}, stderr)
 	if err != nil {
 		return err
 	}

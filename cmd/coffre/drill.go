@@ -73,7 +73,7 @@ func runDrill(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	wall := time.Now()
 	clock := drill.NewClock(time.Now())
-	fleet, err := startNodes(ctx, *nodes, appOptions{dev: true, dataDir: dir, store: *storeURL, bulkCache: bulkCacheKiB, now: clock.Now})
+	fleet, err := startNodes(ctx, *nodes, appOptions{dev: true, dataDir: dir, store: *storeURL, now: clock.Now})
 	defer fleet.stop()
 	if err != nil {
 		return err

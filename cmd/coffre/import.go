@@ -50,7 +50,6 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return &usageError{msg: err.Error(), hint: "give a .csv file with a header row or a .jsonl file with one JSON object a line"}
 	}
-	o.bulkCache = bulkCacheKiB
 	a, err := openApp(ctx, o, stderr)
 	if err != nil {
 		return err

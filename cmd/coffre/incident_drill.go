@@ -57,7 +57,7 @@ type rehearsed struct {
 // delivering mail to the SMTP server smtp.
 func startRehearsal(ctx context.Context, dir string, people int, smtp config.SMTP, stderr io.Writer) (*rehearsal, error) {
 	clock := drill.NewClock(time.Now())
-	f, err := startNodes(ctx, 1, appOptions{dev: true, dataDir: dir, bulkCache: bulkCacheKiB, now: clock.Now})
+	f, err := startNodes(ctx, 1, appOptions{dev: true, dataDir: dir, now: clock.Now})
 	if err != nil {
 		f.stop()
 		return nil, err

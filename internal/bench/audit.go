@@ -22,11 +22,10 @@ import (
 // AuditBench measures the audit log at scale in a fresh SQLite store:
 // integration rate, full verification rate, and inclusion-proof latency.
 type AuditBench struct {
-	Entries  int    // audit entries to create, shaped like reads
-	Proofs   int    // inclusion proofs to time
-	Dir      string // deleted first
-	CacheKiB int    // the store writer's page cache
-	Log      io.Writer
+	Entries int    // audit entries to create, shaped like reads
+	Proofs  int    // inclusion proofs to time
+	Dir     string // deleted first
+	Log     io.Writer
 }
 
 // AuditReport is an [AuditBench]'s outcome.
@@ -52,7 +51,7 @@ func (b *AuditBench) Run(ctx context.Context) (*AuditReport, error) {
 	if err != nil {
 		return nil, err
 	}
-	st, err := sqlite.Open(ctx, filepath.Join(b.Dir, "coffre.db"), sqlite.Options{IDs: keys.SubjectIDs(), WriterCacheKiB: b.CacheKiB})
+	st, err := sqlite.Open(ctx, filepath.Join(b.Dir, "coffre.db"), sqlite.Options{IDs: keys.SubjectIDs()})
 	if err != nil {
 		return nil, err
 	}

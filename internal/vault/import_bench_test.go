@@ -26,7 +26,7 @@ func BenchmarkImport(b *testing.B) {
 	seed := make([]byte, 32)
 	rand.Read(seed)
 	keys, _ := envelope.NewKeyring(map[uint32][]byte{1: seed}, 1)
-	st, err := sqlite.Open(ctx, filepath.Join(b.TempDir(), "c.db"), sqlite.Options{IDs: sqlitetest.IDs(), CacheKiB: 64 << 10})
+	st, err := sqlite.Open(ctx, filepath.Join(b.TempDir(), "c.db"), sqlite.Options{IDs: sqlitetest.IDs()})
 	if err != nil {
 		b.Fatal(err)
 	}

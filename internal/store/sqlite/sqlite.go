@@ -51,16 +51,30 @@ var migrations embed.FS
 // store.ErrUnavailable.
 var ErrClosed = group.ErrClosed
 
+// The default page caches. A read of a random record walks the subjects
+// table's interior pages (505 pages, 2 MB, for a million people) to one
+// leaf: with a 2 MiB cache a reader read many of them from the OS again on
+// every access; with 16 MiB they stay, and the audited read took 8% less
+// CPU (docs/benchmarks.md, "The page caches"). The writer's pages are
+// those the accesses and the integrator touch at random (records'
+// activity, the subject index) and an import's: 64 MiB (16 to 192 MiB
+// import 1,000,000 people at the same rate; 512 MiB and more are slower,
+// the page cache's allocations in modernc.org/sqlite costing more than
+// the reads from the OS they save). Together 128 MiB with the default
+// four readers of a two-core machine.
+const (
+	defaultWriterCacheKiB = 64 << 10
+	defaultReaderCacheKiB = 16 << 10
+)
+
 // Options tune the store. IDs is required; for the rest, the zero value
 // is the production default.
 type Options struct {
 	// IDs makes and reads subject ids (the keyring's SubjectIDs).
 	IDs *subjectid.Codec
-	// CacheKiB is the page cache of each connection in KiB (default 8192
-	// for the writer, 2048 for each reader).
+	// CacheKiB is the page cache of each connection in KiB (default
+	// 65536 for the writer, 16384 for each reader: see defaultCaches).
 	CacheKiB int
-	// WriterCacheKiB, when set, overrides the writer's page cache alone.
-	WriterCacheKiB int
 	// Readers is the size of the read pool (default 2×GOMAXPROCS).
 	Readers int
 	// MaxBatch caps the Update calls in one group commit (default 512).
@@ -137,12 +151,9 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
 	f.Close()
-	wcache, rcache := 8192, 2048
+	wcache, rcache := defaultWriterCacheKiB, defaultReaderCacheKiB
 	if opts.CacheKiB > 0 {
 		wcache, rcache = opts.CacheKiB, opts.CacheKiB
-	}
-	if opts.WriterCacheKiB > 0 {
-		wcache = opts.WriterCacheKiB
 	}
 	dsn := func(cache int, extra ...string) string {
 		q := url.Values{}
