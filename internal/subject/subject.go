@@ -59,8 +59,10 @@ type Rows interface {
 // a row read with the stamp that [Fresh] checks it against later. An
 // access reads its subject's row this way before its write transaction,
 // beside the writer, instead of inside it.
+// It also says whether the person has limits on the record (package
+// rights), so that the common case, none, costs no second read.
 type Stamped interface {
-	GetSubjectStamped(ctx context.Context, id string) (*Row, uint64, error)
+	GetSubjectStamped(ctx context.Context, id string) (r *Row, limited bool, stamp uint64, err error)
 }
 
 // Fresh is the optional interface of a write transaction that goes with

@@ -38,7 +38,7 @@ func (v *Vault) preRead(ctx context.Context, id string) (*preread, error) {
 		if !ok {
 			return nil
 		}
-		r, s, err := st.GetSubjectStamped(ctx, id)
+		r, limited, s, err := st.GetSubjectStamped(ctx, id)
 		switch {
 		case errors.Is(err, store.ErrNotFound):
 			return nil
@@ -49,9 +49,11 @@ func (v *Vault) preRead(ctx context.Context, id string) (*preread, error) {
 		}
 		// Read after the stamp was taken, as the row: a change to them
 		// since is a change to the row (subject.Fresh).
-		ls, err := tx.Limits(ctx, id)
-		if err != nil {
-			return err
+		var ls []rights.Limit
+		if limited {
+			if ls, err = tx.Limits(ctx, id); err != nil {
+				return err
+			}
 		}
 		p = &preread{rec: r, limits: ls, stamp: s}
 		return nil

@@ -109,12 +109,13 @@ var (
 	_ subject.Fresh   = (*tx)(nil)
 )
 
-// GetSubjectStamped reads a subject's row with the stamp that
-// [tx.Unchanged] checks it against later, in a write transaction.
-func (t *tx) GetSubjectStamped(ctx context.Context, id string) (*subject.Row, uint64, error) {
+// GetSubjectStamped reads a subject's row, and whether the person has
+// limits on it, in one statement, with the stamp that [tx.Unchanged]
+// checks them against later, in a write transaction.
+func (t *tx) GetSubjectStamped(ctx context.Context, id string) (*subject.Row, bool, uint64, error) {
 	s := t.changes.stamp()
-	r, err := t.GetSubject(ctx, id)
-	return r, s, err
+	r, limited, err := t.getSubject(ctx, id, true)
+	return r, limited, s, err
 }
 
 // Unchanged reports whether subject id's row, read under stamp s, is still

@@ -21,7 +21,7 @@ func stamped(t *testing.T, s *Store, id string) (*subject.Row, uint64) {
 	var st uint64
 	err := s.View(context.Background(), func(ctx context.Context, tx store.Tx) error {
 		var err error
-		r, st, err = tx.(subject.Stamped).GetSubjectStamped(ctx, id)
+		r, _, st, err = tx.(subject.Stamped).GetSubjectStamped(ctx, id)
 		return err
 	})
 	if err != nil {

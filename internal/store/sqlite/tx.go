@@ -36,6 +36,9 @@ var queries = map[string]string{
 	"putSubject":     `INSERT INTO subjects (seq, id, unit, dek, dek_version, fields, created, updated) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
 	"replaceSubject": `UPDATE subjects SET unit = ?3, dek = ?4, dek_version = ?5, fields = ?6, updated = ?7 WHERE seq = ` + subjectSeq + ` AND id IS ?2 AND erased = 0`,
 	"getSubject":     `SELECT seq, unit, dek, dek_version, fields, created, updated, active, erased, canary FROM subjects WHERE seq = ` + subjectSeq + ` AND id IS ?2`,
+	// getSubject, and whether the person has limits on the record (?3: its id).
+	"getSubjectLimited": `SELECT seq, unit, dek, dek_version, fields, created, updated, active, erased, canary,
+		EXISTS (SELECT 1 FROM person_limits WHERE subject = ?3) FROM subjects WHERE seq = ` + subjectSeq + ` AND id IS ?2`,
 	"flagCanary":     `UPDATE subjects SET canary = 1 WHERE seq = ` + subjectSeq + ` AND id IS ?2`,
 	"touchSubject":   `UPDATE subjects SET active = ?3 WHERE seq = ` + subjectSeq + ` AND id IS ?2 AND active < ?3 AND erased = 0`,
 	"eraseSubject":   `UPDATE subjects SET dek = NULL, fields = NULL, erased = 1, updated = ?3 WHERE seq = ` + subjectSeq + ` AND id IS ?2`,
@@ -465,17 +468,31 @@ func (t *tx) ReplaceSubject(ctx context.Context, s *subject.Row) error {
 }
 
 func (t *tx) GetSubject(ctx context.Context, id string) (*subject.Row, error) {
+	s, _, err := t.getSubject(ctx, id, false)
+	return s, err
+}
+
+// getSubject reads subject id's row and, with limited, whether the person
+// has limits on it.
+func (t *tx) getSubject(ctx context.Context, id string, limited bool) (*subject.Row, bool, error) {
 	s := &subject.Row{ID: id}
 	var created, updated, active int64
 	var ver int64
+	var has bool
 	seq, legacy := t.subject(id)
-	err := t.row(ctx, "getSubject", seq, legacy).Scan(&s.Seq, &s.Unit, &s.DEK, &ver, &s.Fields, &created, &updated, &active, &s.Erased, &s.Canary)
-	if err != nil {
-		return nil, notFound(err, "get subject")
+	dest := []any{&s.Seq, &s.Unit, &s.DEK, &ver, &s.Fields, &created, &updated, &active, &s.Erased, &s.Canary}
+	var r *sql.Row
+	if limited {
+		r, dest = t.row(ctx, "getSubjectLimited", seq, legacy, id), append(dest, &has)
+	} else {
+		r = t.row(ctx, "getSubject", seq, legacy)
+	}
+	if err := r.Scan(dest...); err != nil {
+		return nil, false, notFound(err, "get subject")
 	}
 	s.DEKVersion = uint32(ver)
 	s.Created, s.Updated, s.Active = fromMicros(created), fromMicros(updated), zeroOrMicros(active)
-	return s, nil
+	return s, has, nil
 }
 
 func (t *tx) TouchSubject(ctx context.Context, id string, day time.Time) error {
