@@ -496,9 +496,9 @@ func (a *app) listenPartners() (net.Listener, error) {
 // rotator, the blind index rebuilder and the delivery worker until the
 // returned stop is called (which waits for them).
 // integrator is the audit integrator of a's store: it records the
-// records' activity (vault.Vault.ActivityDay) as it integrates, which
-// every integrator of a store that serves must, since a retention sweep
-// looks for activity only past the latest checkpoint.
+// records' activity (vault.Vault.ActivityDay) in batches and moves the
+// activity mark, which every integrator of a store that serves must,
+// since a retention sweep looks for activity only past the mark.
 func (a *app) integrator() *auditlog.Integrator {
 	return &auditlog.Integrator{Store: a.health, Signer: a.signer, Logger: a.log, Activity: a.vault.ActivityDay}
 }

@@ -73,11 +73,17 @@ type Integrator struct {
 	// and a step holds it at most 1/(1+Rest) of the time.
 	Rest float64
 	// Activity, if set, says which entries are their record's activity
-	// and its day (vault.Vault.ActivityDay): a step records each such
-	// record's latest on it (TouchSubject) before its checkpoint, in
-	// transactions of at most IndexRows records. Reads do not write their
-	// record for it; a retention sweep adds what no checkpoint covers yet.
+	// and its day (vault.Vault.ActivityDay). Reads do not write their
+	// record for it: Run records it on the records (RecordActivity) in
+	// batches, every ActivityEntries entries or ActivityEvery, whichever
+	// comes first; a retention sweep reads what lies past the mark.
 	Activity func(audit.Access) (time.Time, bool)
+	// ActivityEntries and ActivityEvery say when Run records the
+	// activity: once that many integrated entries lie past the activity
+	// mark (default DefaultActivityEntries), or that long after it last
+	// did (default DefaultActivityEvery).
+	ActivityEntries int
+	ActivityEvery   time.Duration
 	// Epoch is how long an epoch of the log lasts (audit.epoch); Run
 	// closes the open one when it is due (CloseEpoch), looking at most
 	// once a minute. Zero: epochs never close.
@@ -85,6 +91,7 @@ type Integrator struct {
 
 	size      uint64            // tree size after the last step (Run's own state)
 	epochSeen time.Time         // when Run last looked at the open epoch
+	recorded  time.Time         // when Run last recorded the activity
 	witnessed map[string]uint64 // size each witness last accepted
 }
 
@@ -133,8 +140,7 @@ func (in *Integrator) Step(ctx context.Context) (uint64, error) {
 	var subjects []string // per entry, "" for none
 	var edges, indexEdges map[audit.TileID]audit.Tile
 	var heads map[string]int64
-	var active map[string]time.Time // record → day of its latest activity in the step
-	var boundary *audit.Epoch       // the closed epoch this step's checkpoint closes, if any
+	var boundary *audit.Epoch // the closed epoch this step's checkpoint closes, if any
 	err := in.Store.View(ctx, func(ctx context.Context, tx store.Tx) error {
 		var err error
 		last, err = tx.LatestCheckpoint(ctx)
@@ -147,9 +153,8 @@ func (in *Integrator) Step(ctx context.Context) (uint64, error) {
 		from := int64(last.Size) + 1
 		seqs, hashes, subjects = seqs[:0], hashes[:0], subjects[:0]
 		named := map[string]bool{}
-		active = map[string]time.Time{}
 		err = tx.AuditLeaves(ctx, from, from+int64(maxBatch), func(seq int64, leaf []byte) error {
-			subject, err := in.leafSubject(leaf, active)
+			subject, err := audit.LeafSubject(leaf)
 			if err != nil {
 				return fmt.Errorf("entry %d: %w", seq, err)
 			}
@@ -253,9 +258,6 @@ func (in *Integrator) Step(ctx context.Context) (uint64, error) {
 		return nil
 	}
 	err = in.putIndexRows(ctx, ix, current)
-	if err == nil {
-		err = in.putActivity(ctx, active, current)
-	}
 	if errors.Is(err, errStale) {
 		return last.Size, nil
 	}
@@ -314,58 +316,6 @@ func (in *Integrator) putIndexRows(ctx context.Context, ix *indexStep, current f
 			return fmt.Errorf("subject index rows: %w", err)
 		}
 		if i+n < len(rows) {
-			pace.Rest(ctx, in.rest(), held)
-		}
-	}
-	return nil
-}
-
-// leafSubject returns the subject a leaf names ("" for none) and, with
-// Activity set, records in active the day of the access when it is its
-// record's activity.
-func (in *Integrator) leafSubject(leaf []byte, active map[string]time.Time) (string, error) {
-	if in.Activity == nil {
-		return audit.LeafSubject(leaf)
-	}
-	a, err := audit.LeafAccess(leaf)
-	if err != nil {
-		return "", err
-	}
-	if day, ok := in.Activity(a); ok && day.After(active[a.Subject]) {
-		active[a.Subject] = day
-	}
-	return a.Subject, nil
-}
-
-// putActivity records a step's activity on the records, ahead of its
-// checkpoint, in transactions of at most IndexRows records, each checking
-// first that the step is still current. Recording an activity is
-// idempotent (a record keeps the later day), so a step that stops before
-// its checkpoint and the next one that records the same again do no harm;
-// nor does an activity recorded by a step whose checkpoint an epoch's end
-// cut short: its entry is in the log.
-func (in *Integrator) putActivity(ctx context.Context, active map[string]time.Time, current func(context.Context, store.Tx) error) error {
-	ids := slices.Sorted(maps.Keys(active))
-	n := in.indexRows()
-	for i := 0; i < len(ids); i += n {
-		var held time.Duration
-		err := in.Store.Update(ctx, func(ctx context.Context, tx store.Tx) error {
-			t0 := time.Now()
-			defer func() { held += time.Since(t0) }()
-			if err := current(ctx, tx); err != nil {
-				return err
-			}
-			for _, id := range ids[i:min(i+n, len(ids))] {
-				if err := tx.TouchSubject(ctx, id, active[id]); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
-		if err != nil {
-			return fmt.Errorf("record activity: %w", err)
-		}
-		if i+n < len(ids) {
 			pace.Rest(ctx, in.rest(), held)
 		}
 	}
@@ -477,6 +427,11 @@ func (in *Integrator) Run(ctx context.Context) {
 			wait = 0 // behind: go on at once
 		}
 		in.size = size
+		if err == nil {
+			if err := in.activityDue(ctx, size); err != nil && ctx.Err() == nil {
+				log.WarnContext(ctx, "records' activity not recorded yet", "error", err)
+			}
+		}
 		if now := in.now(); err == nil && !in.Epoch.IsZero() && now.Sub(in.epochSeen) >= time.Minute {
 			in.epochSeen = now
 			if ep, err := CloseEpoch(ctx, in.Store, now, in.Epoch); err != nil && ctx.Err() == nil {

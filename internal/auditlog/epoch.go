@@ -161,9 +161,13 @@ func Prune(ctx context.Context, s store.Store, now time.Time, keep retention.Spa
 		if err != nil {
 			return err
 		}
+		mark, err := tx.ActivityMark(ctx)
+		if err != nil {
+			return err
+		}
 		for _, ep := range eps {
-			if ep.Deleted.IsZero() && now.Before(keep.After(ep.Closed)) {
-				break
+			if ep.Deleted.IsZero() && (now.Before(keep.After(ep.Closed)) || ep.Last > mark) {
+				break // not due yet, or its activity is not recorded on the records yet
 			}
 			cs, err := tx.CheckpointsAfter(ctx, uint64(ep.Last)-1, 1)
 			if err != nil {

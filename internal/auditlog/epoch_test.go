@@ -123,6 +123,13 @@ func epochsAndRetention(t *testing.T, st store.Store, exec func(string) error) {
 	if rep, err := auditlog.Prune(ctx, st, now, retention.Span{Years: 10}, "system"); err != nil || len(rep.Epochs) != 0 {
 		t.Fatalf("Prune with 10 years = %+v, %v; want nothing", rep, err)
 	}
+	// Due, but the records' activity in it is not recorded yet: it waits.
+	if rep, err := auditlog.Prune(ctx, st, now, year, "system"); err != nil || len(rep.Epochs) != 0 {
+		t.Fatalf("Prune before the activity mark passed the epoch = %+v, %v; want nothing", rep, err)
+	}
+	if _, err := in.RecordActivity(ctx); err != nil {
+		t.Fatal(err)
+	}
 	rep, err := auditlog.Prune(ctx, st, now, year, "system")
 	if err != nil {
 		t.Fatal(err)
@@ -225,6 +232,9 @@ func TestDeletedEpochTampering(t *testing.T) {
 				if _, err := in.Step(ctx); err != nil {
 					t.Fatal(err)
 				}
+			}
+			if _, err := in.RecordActivity(ctx); err != nil {
+				t.Fatal(err)
 			}
 			if _, err := auditlog.Prune(ctx, st, t0.AddDate(3, 0, 0), retention.Span{Years: 1}, "system"); err != nil {
 				t.Fatal(err)

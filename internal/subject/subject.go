@@ -53,6 +53,14 @@ type Rows interface {
 	// midnight UTC): it sets the subject's Active to day if it was
 	// earlier; nothing for an erased or absent subject.
 	TouchSubject(ctx context.Context, id string, day time.Time) error
+	// ActivityMark returns the audit entry up to which the records'
+	// activity is recorded (TouchSubject): the log past it holds the
+	// activity still to record.
+	ActivityMark(ctx context.Context) (int64, error)
+	// MoveActivityMark moves the mark from from to to, and reports
+	// whether it did: false, changing nothing, when the mark is not at
+	// from (another integrator moved it).
+	MoveActivityMark(ctx context.Context, from, to int64) (bool, error)
 }
 
 // Stamped is an optional interface of a store's read-only transactions:

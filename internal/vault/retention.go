@@ -42,9 +42,10 @@ const (
 // the policy names (Retention.Activity). A read whose consent is pending
 // returned nothing ("allow:" and the request's id). The audit log is the
 // record of activity: no read writes to the record for it. The audit
-// integrator records each activity on the record (TouchSubject) as it
-// integrates the entries (auditlog.Integrator.Activity), and a retention
-// sweep adds those it has not integrated yet ([Vault.readActivity]).
+// integrator records the activity on the records (TouchSubject) in
+// batches (auditlog.Integrator.RecordActivity), up to the activity mark,
+// and a retention sweep adds what lies past the mark
+// ([Vault.readActivity]).
 func (v *Vault) ActivityDay(a audit.Access) (time.Time, bool) {
 	if a.Action != "read" || a.Subject == "" || !v.activity[a.Purpose] {
 		return time.Time{}, false
@@ -60,7 +61,9 @@ func (v *Vault) ActivityDay(a audit.Access) (time.Time, bool) {
 const consentPrefix = "cns_"
 
 // maxActivityLag bounds the entries a retention sweep reads past the
-// latest checkpoint for the records' recent activity.
+// activity mark for the records' recent activity: the integrator moves
+// the mark every 200,000 entries (auditlog.DefaultActivityEntries) or
+// hour, so more means it is behind.
 const maxActivityLag = 1_000_000
 
 // addActivity gives row the activity r holds of it, when later than the
@@ -75,16 +78,16 @@ func addActivity(row *subject.Row, r *recent) {
 // far behind: the records' last activity is not known.
 var ErrActivityLag = errors.New("the audit integrator is behind: records' last activity is not known yet")
 
-// recent is the records' activity in the entries the integrator has not
-// recorded yet, as a sweep adds it: the day of each record's latest, and
-// the last entry read (0: none yet).
+// recent is the records' activity in the entries past the activity mark,
+// which the integrator has not recorded yet, as a sweep adds it: the day
+// of each record's latest, and the last entry read (0: none yet).
 type recent struct {
 	days map[string]time.Time
 	last int64
 }
 
 // readActivity reads into r the activity in the entries after r.last
-// (after the latest checkpoint, the first time) up to the log's end. A
+// (after the activity mark, the first time) up to the log's end. A
 // sweep reads the most of it on the store's read side, then in its write
 // transaction only what was appended since; a transaction run again reads
 // its part again, which changes nothing (a record keeps its later day).
@@ -94,19 +97,18 @@ func (v *Vault) readActivity(ctx context.Context, tx store.Tx, r *recent) error 
 	}
 	from := r.last + 1
 	if r.last == 0 {
-		switch cp, err := tx.LatestCheckpoint(ctx); {
-		case err == nil:
-			from = int64(cp.Size) + 1
-		case !errors.Is(err, store.ErrNotFound):
+		mark, err := tx.ActivityMark(ctx)
+		if err != nil {
 			return err
 		}
+		from = mark + 1
 	}
 	last, err := tx.LastAuditSeq(ctx)
 	if err != nil {
 		return err
 	}
 	if r.last == 0 && last-from+1 > maxActivityLag {
-		return fmt.Errorf("%w (%d entries past the latest checkpoint)", ErrActivityLag, last-from+1)
+		return fmt.Errorf("%w (%d entries past the activity mark)", ErrActivityLag, last-from+1)
 	}
 	if r.days == nil {
 		r.days = map[string]time.Time{}

@@ -108,11 +108,18 @@ func testRetentionPurge(t *testing.T, integrated bool) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := (&auditlog.Integrator{Store: e.store, Signer: signer, Activity: e.v.ActivityDay}).Step(ctx); err != nil {
+		in := &auditlog.Integrator{Store: e.store, Signer: signer, Activity: e.v.ActivityDay}
+		if _, err := in.Step(ctx); err != nil {
 			t.Fatal(err)
 		}
+		if r := e.row(active); !r.Active.IsZero() {
+			t.Fatal("the integrator's step recorded the record's activity: it records it in batches")
+		}
+		if n, err := in.RecordActivity(ctx); err != nil || n != 1 {
+			t.Fatalf("RecordActivity = %d, %v; want the one record read", n, err)
+		}
 		if r, day := e.row(active), e.clock.Now().UTC().Truncate(24*time.Hour); !r.Active.Equal(day) {
-			t.Fatalf("after the integrator's step, the read record's activity is %v, want %v", r.Active, day)
+			t.Fatalf("after the integrator recorded the activity, the read record's activity is %v, want %v", r.Active, day)
 		}
 	}
 	e.tick()

@@ -250,6 +250,22 @@ func (t *tx) TouchSubject(ctx context.Context, id string, day time.Time) error {
 	return nil
 }
 
+func (t *tx) ActivityMark(ctx context.Context) (int64, error) {
+	var seq int64
+	if err := t.q.QueryRow(ctx, `SELECT seq FROM activity_mark`).Scan(&seq); err != nil {
+		return 0, fmt.Errorf("activity mark: %w", err)
+	}
+	return seq, nil
+}
+
+func (t *tx) MoveActivityMark(ctx context.Context, from, to int64) (bool, error) {
+	tag, err := t.q.Exec(ctx, `UPDATE activity_mark SET seq = $2 WHERE seq = $1`, from, to)
+	if err != nil {
+		return false, fmt.Errorf("move activity mark: %w", err)
+	}
+	return tag.RowsAffected() == 1, nil
+}
+
 func (t *tx) EraseSubject(ctx context.Context, id string, at time.Time) error {
 	seq, given := t.subject(id)
 	return t.execOne(ctx, "erase subject", `UPDATE subjects SET dek = NULL, fields = NULL, erased = TRUE, updated = $3 WHERE seq = `+subjectSeq+` AND `+sameID, seq, given, micros(at))

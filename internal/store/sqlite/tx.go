@@ -39,28 +39,30 @@ var queries = map[string]string{
 	// getSubject, and whether the person has limits on the record (?3: its id).
 	"getSubjectLimited": `SELECT seq, unit, dek, dek_version, fields, created, updated, active, erased, canary,
 		EXISTS (SELECT 1 FROM person_limits WHERE subject = ?3) FROM subjects WHERE seq = ` + subjectSeq + ` AND id IS ?2`,
-	"flagCanary":     `UPDATE subjects SET canary = 1 WHERE seq = ` + subjectSeq + ` AND id IS ?2`,
-	"touchSubject":   `UPDATE subjects SET active = ?3 WHERE seq = ` + subjectSeq + ` AND id IS ?2 AND active < ?3 AND erased = 0`,
-	"eraseSubject":   `UPDATE subjects SET dek = NULL, fields = NULL, erased = 1, updated = ?3 WHERE seq = ` + subjectSeq + ` AND id IS ?2`,
-	"putIndex":       `INSERT INTO lookup (hash, subject, gen) VALUES (?3, ` + subjectSeq + `, ?4) ON CONFLICT DO NOTHING`,
-	"lookupIndex":    `SELECT l.subject, s.id FROM lookup l LEFT JOIN subjects s ON s.seq = l.subject WHERE l.hash = ?`,
-	"deleteIndex":    `DELETE FROM lookup WHERE hash = ?`,
-	"deleteOwnIndex": `DELETE FROM lookup WHERE hash = ?3 AND subject = ` + subjectSeq,
-	"appendAudit":    `INSERT INTO audit (seq, leaf) VALUES (?, ?)`,
-	"lastAuditSeq":   `SELECT coalesce(max(seq), 0) FROM audit`,
-	"auditEntries":   `SELECT leaf FROM audit WHERE seq >= ? AND seq < ? ORDER BY seq LIMIT ?`,
-	"auditLeaves":    `SELECT seq, leaf FROM audit WHERE seq >= ? AND seq < ? ORDER BY seq`,
-	"subjectAudit":   `SELECT leaf FROM audit WHERE instr(leaf, ?) > 0 ORDER BY seq DESC`,
-	"putOperator":    `INSERT INTO operators (id, username, password_hash, totp_secret, totp_step, role, unit, created, disabled) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-	"getOperator":    `SELECT ` + operatorColumns + ` FROM operators WHERE id = ?`,
-	"getOperatorBy":  `SELECT ` + operatorColumns + ` FROM operators WHERE username = ?`,
-	"advanceTOTP":    `UPDATE operators SET totp_step = ? WHERE id = ? AND totp_step < ?`,
-	"setRole":        `UPDATE operators SET role = ?, unit = ?, role_since = ? WHERE id = ?`,
-	"countOperators": `SELECT count(*) FROM operators`,
-	"countSubjects":  `SELECT count(*) FROM subjects WHERE erased = 0 AND canary = 0`,
-	"canaries":       `SELECT seq, id FROM subjects INDEXED BY subjects_canary WHERE canary = 1`,
-	"unitExists":     `SELECT EXISTS (SELECT 1 FROM operators WHERE unit = ?)`,
-	"putSession":     `INSERT INTO sessions (hash, kind, operator, created, last_seen, expires, attempts, origin, user_agent, stepped_up, step_factor, step_group) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	"flagCanary":       `UPDATE subjects SET canary = 1 WHERE seq = ` + subjectSeq + ` AND id IS ?2`,
+	"touchSubject":     `UPDATE subjects SET active = ?3 WHERE seq = ` + subjectSeq + ` AND id IS ?2 AND active < ?3 AND erased = 0`,
+	"activityMark":     `SELECT seq FROM activity_mark`,
+	"moveActivityMark": `UPDATE activity_mark SET seq = ?2 WHERE seq = ?1`,
+	"eraseSubject":     `UPDATE subjects SET dek = NULL, fields = NULL, erased = 1, updated = ?3 WHERE seq = ` + subjectSeq + ` AND id IS ?2`,
+	"putIndex":         `INSERT INTO lookup (hash, subject, gen) VALUES (?3, ` + subjectSeq + `, ?4) ON CONFLICT DO NOTHING`,
+	"lookupIndex":      `SELECT l.subject, s.id FROM lookup l LEFT JOIN subjects s ON s.seq = l.subject WHERE l.hash = ?`,
+	"deleteIndex":      `DELETE FROM lookup WHERE hash = ?`,
+	"deleteOwnIndex":   `DELETE FROM lookup WHERE hash = ?3 AND subject = ` + subjectSeq,
+	"appendAudit":      `INSERT INTO audit (seq, leaf) VALUES (?, ?)`,
+	"lastAuditSeq":     `SELECT coalesce(max(seq), 0) FROM audit`,
+	"auditEntries":     `SELECT leaf FROM audit WHERE seq >= ? AND seq < ? ORDER BY seq LIMIT ?`,
+	"auditLeaves":      `SELECT seq, leaf FROM audit WHERE seq >= ? AND seq < ? ORDER BY seq`,
+	"subjectAudit":     `SELECT leaf FROM audit WHERE instr(leaf, ?) > 0 ORDER BY seq DESC`,
+	"putOperator":      `INSERT INTO operators (id, username, password_hash, totp_secret, totp_step, role, unit, created, disabled) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	"getOperator":      `SELECT ` + operatorColumns + ` FROM operators WHERE id = ?`,
+	"getOperatorBy":    `SELECT ` + operatorColumns + ` FROM operators WHERE username = ?`,
+	"advanceTOTP":      `UPDATE operators SET totp_step = ? WHERE id = ? AND totp_step < ?`,
+	"setRole":          `UPDATE operators SET role = ?, unit = ?, role_since = ? WHERE id = ?`,
+	"countOperators":   `SELECT count(*) FROM operators`,
+	"countSubjects":    `SELECT count(*) FROM subjects WHERE erased = 0 AND canary = 0`,
+	"canaries":         `SELECT seq, id FROM subjects INDEXED BY subjects_canary WHERE canary = 1`,
+	"unitExists":       `SELECT EXISTS (SELECT 1 FROM operators WHERE unit = ?)`,
+	"putSession":       `INSERT INTO sessions (hash, kind, operator, created, last_seen, expires, attempts, origin, user_agent, stepped_up, step_factor, step_group) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 	"getSession": `SELECT s.kind, s.operator, s.created, s.last_seen, s.expires, s.attempts, s.origin, s.user_agent, s.challenge, s.stepped_up, s.step_factor, s.step_group, o.role, o.unit, o.disabled, o.locked
 		FROM sessions s JOIN operators o ON o.id = s.operator WHERE s.hash = ?`,
 	"operatorSessions": `SELECT s.hash, s.kind, s.operator, s.created, s.last_seen, s.expires, s.attempts, s.origin, s.user_agent, s.challenge, s.stepped_up, s.step_factor, s.step_group, o.role, o.unit, o.disabled, o.locked
@@ -502,6 +504,23 @@ func (t *tx) TouchSubject(ctx context.Context, id string, day time.Time) error {
 		return fmt.Errorf("touch subject: %w", err)
 	}
 	return nil
+}
+
+func (t *tx) ActivityMark(ctx context.Context) (int64, error) {
+	var seq int64
+	if err := t.row(ctx, "activityMark").Scan(&seq); err != nil {
+		return 0, fmt.Errorf("activity mark: %w", err)
+	}
+	return seq, nil
+}
+
+func (t *tx) MoveActivityMark(ctx context.Context, from, to int64) (bool, error) {
+	res, err := t.exec(ctx, "moveActivityMark", from, to)
+	if err != nil {
+		return false, fmt.Errorf("move activity mark: %w", err)
+	}
+	n, _ := res.RowsAffected()
+	return n == 1, nil
 }
 
 func (t *tx) EraseSubject(ctx context.Context, id string, at time.Time) error {

@@ -65,3 +65,37 @@ func subjectActivity(t *testing.T, s store.Store) {
 		t.Errorf("erased record touched: Active %v, want zero", a)
 	}
 }
+
+// activityMark checks the activity mark: 0 on a new store; it moves only
+// from where it is, so that of two integrators recording the same entries
+// one moves it and the other learns it was overtaken.
+func activityMark(t *testing.T, s store.Store) {
+	mark := func() int64 {
+		t.Helper()
+		var m int64
+		if err := s.View(ctx, func(ctx context.Context, tx store.Tx) (err error) {
+			m, err = tx.ActivityMark(ctx)
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	if m := mark(); m != 0 {
+		t.Fatalf("new store: activity mark %d, want 0", m)
+	}
+	for _, tc := range []struct {
+		from, to int64
+		moved    bool
+		want     int64
+	}{{0, 5, true, 5}, {0, 7, false, 5}, {5, 9, true, 9}, {5, 12, false, 9}} {
+		var moved bool
+		update(t, s, func(ctx context.Context, tx store.Tx) (err error) {
+			moved, err = tx.MoveActivityMark(ctx, tc.from, tc.to)
+			return err
+		})
+		if m := mark(); moved != tc.moved || m != tc.want {
+			t.Errorf("move %d → %d: moved %v, mark %d; want %v, %d", tc.from, tc.to, moved, m, tc.moved, tc.want)
+		}
+	}
+}

@@ -70,6 +70,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Incidents", incidents},
 		{"LegalHolds", legalHolds},
 		{"SubjectActivity", subjectActivity},
+		{"ActivityMark", activityMark},
 		{"StatCounters", statCounters},
 		{"StatBudgets", statBudgets},
 		{"AuditEpochs", auditEpochs},
