@@ -129,7 +129,7 @@ func (s *Server) read(w http.ResponseWriter, r *http.Request, a identity.Actor) 
 	case err != nil:
 		s.fail(w, r, &a, err)
 	default:
-		writeJSON(w, http.StatusOK, v)
+		writeView(w, v)
 	}
 }
 
