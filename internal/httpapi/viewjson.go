@@ -4,8 +4,8 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
-	"unicode/utf8"
 
+	"github.com/coffre/coffre/internal/jsontext"
 	"github.com/coffre/coffre/internal/vault"
 )
 
@@ -24,11 +24,11 @@ func writeView(w http.ResponseWriter, v *vault.View) {
 // appendView appends v's JSON and a newline to b.
 func appendView(b []byte, v *vault.View) []byte {
 	b = append(b, `{"id":`...)
-	b = appendJSONString(b, v.ID)
+	b = jsontext.AppendString(b, v.ID)
 	b = append(b, `,"unit":`...)
-	b = appendJSONString(b, v.Unit)
+	b = jsontext.AppendString(b, v.Unit)
 	b = append(b, `,"purpose":`...)
-	b = appendJSONString(b, v.Purpose)
+	b = jsontext.AppendString(b, v.Purpose)
 	b = append(b, `,"fields":`...)
 	if v.Fields == nil {
 		b = append(b, "null"...)
@@ -46,9 +46,9 @@ func appendView(b []byte, v *vault.View) []byte {
 			if i > 0 {
 				b = append(b, ',')
 			}
-			b = appendJSONString(b, k)
+			b = jsontext.AppendString(b, k)
 			b = append(b, ':')
-			b = appendJSONString(b, v.Fields[k])
+			b = jsontext.AppendString(b, v.Fields[k])
 		}
 		b = append(b, '}')
 	}
@@ -61,66 +61,11 @@ func appendView(b []byte, v *vault.View) []byte {
 			if i > 0 {
 				b = append(b, ',')
 			}
-			b = appendJSONString(b, m)
+			b = jsontext.AppendString(b, m)
 		}
 		b = append(b, ']')
 	}
 	b = append(b, `,"audit_seq":`...)
 	b = strconv.AppendInt(b, v.AuditSeq, 10)
 	return append(b, '}', '\n')
-}
-
-const hexDigits = "0123456789abcdef"
-
-// appendJSONString appends s as a JSON string, escaped as encoding/json
-// escapes it: quotes, backslashes and control characters, the HTML
-// characters <, > and &, U+2028 and U+2029, and each invalid UTF-8 byte
-// as U+FFFD.
-func appendJSONString(b []byte, s string) []byte {
-	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		if c := s[i]; c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
-				i++
-				continue
-			}
-			b = append(b, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				b = append(b, '\\', c)
-			case '\b':
-				b = append(b, '\\', 'b')
-			case '\f':
-				b = append(b, '\\', 'f')
-			case '\n':
-				b = append(b, '\\', 'n')
-			case '\r':
-				b = append(b, '\\', 'r')
-			case '\t':
-				b = append(b, '\\', 't')
-			default:
-				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		switch {
-		case r == utf8.RuneError && size == 1:
-			b = append(b, s[start:i]...)
-			b = append(b, `\ufffd`...)
-		case r == '\u2028' || r == '\u2029':
-			b = append(b, s[start:i]...)
-			b = append(b, '\\', 'u', '2', '0', '2', hexDigits[r&0xf])
-		default:
-			i += size
-			continue
-		}
-		i += size
-		start = i
-	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
 }
