@@ -352,3 +352,40 @@ func TestMigrateDeliveryCounts(t *testing.T) {
 		t.Errorf("after a dead letter and a send: %+v, want %+v", got, want)
 	}
 }
+
+// TestMigrateActivityMark: migration 033 puts the activity mark at the
+// latest checkpoint, up to which the integrator had recorded the records'
+// activity before it recorded it in batches.
+func TestMigrateActivityMark(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "old.db")
+	s, err := Open(ctx, path, Options{IDs: sqlitetest.IDs()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(`DROP TABLE activity_mark; PRAGMA user_version = 32;
+		INSERT INTO checkpoints (size, root, note, range, leaves, created) VALUES (17, x'', x'', x'', x'', 0), (42, x'', x'', x'', x'', 0)`); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	s, err = Open(ctx, path, Options{IDs: sqlitetest.IDs()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var mark int64
+	if err := s.View(ctx, func(ctx context.Context, tx store.Tx) (err error) {
+		mark, err = tx.ActivityMark(ctx)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if mark != 42 {
+		t.Errorf("activity mark after the migration: %d, want 42 (the latest checkpoint)", mark)
+	}
+}
