@@ -24,14 +24,12 @@ const (
 )
 
 // activityDue records the activity when it is due: once the integrated
-// entries past the mark reach ActivityEntries, or ActivityEvery after Run
-// last recorded it (counted from Run's first step). size is the tree size
+// entries past the mark reach ActivityEntries, ActivityEvery after Run
+// last recorded it, and at Run's first step (so that a server restarted
+// often still records what its last run left). size is the tree size
 // after the step.
 func (in *Integrator) activityDue(ctx context.Context, size uint64) error {
 	now := in.now()
-	if in.recorded.IsZero() {
-		in.recorded = now
-	}
 	entries, every := in.ActivityEntries, in.ActivityEvery
 	if entries <= 0 {
 		entries = DefaultActivityEntries
@@ -46,7 +44,7 @@ func (in *Integrator) activityDue(ctx context.Context, size uint64) error {
 	}); err != nil {
 		return err
 	}
-	if int64(size) <= mark || int64(size)-mark < int64(entries) && now.Sub(in.recorded) < every {
+	if int64(size) <= mark || int64(size)-mark < int64(entries) && !in.recorded.IsZero() && now.Sub(in.recorded) < every {
 		return nil
 	}
 	in.recorded = now

@@ -22,7 +22,7 @@ func readDay(a audit.Access) (time.Time, bool) {
 // TestRecordActivity: a step records no activity; RecordActivity records
 // each record's latest day up to the latest checkpoint and moves the
 // mark there; a second integrator finds nothing left; Run records it once
-// ActivityEntries entries lie past the mark.
+// ActivityEntries entries lie past the mark, and at its first step.
 func TestRecordActivity(t *testing.T) {
 	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "coffre.db"), sqlite.Options{IDs: sqlitetest.IDs()})
 	if err != nil {
@@ -88,12 +88,21 @@ func TestRecordActivity(t *testing.T) {
 		t.Errorf("a second integrator's RecordActivity = %d, %v; want nothing left", n, err)
 	}
 
-	// Run: 3 entries wait past the mark, 6 more make 9 ≥ ActivityEntries.
+	// Run records the 3 entries past the mark at its first step, then the
+	// next 6 once they reach ActivityEntries.
 	runCtx, cancel := context.WithCancel(ctx)
-	r := &auditlog.Integrator{Store: st, Signer: signer, Activity: readDay, Interval: 5 * time.Millisecond, ActivityEntries: 9}
+	r := &auditlog.Integrator{Store: st, Signer: signer, Activity: readDay, Interval: 5 * time.Millisecond, ActivityEntries: 6}
 	done := make(chan struct{})
 	go func() { defer close(done); r.Run(runCtx) }()
 	defer func() { cancel(); <-done }()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if mark, _ := view(); mark == 6 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("Run did not record at its first step the entries its start found past the mark")
+		}
+	}
 	appendAt(t, st, day1.AddDate(0, 0, 6), 6)
 	deadline := time.Now().Add(10 * time.Second)
 	for {
@@ -105,7 +114,7 @@ func TestRecordActivity(t *testing.T) {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("Run left the mark at %d with 9 entries past it; want 12", mark)
+			t.Fatalf("Run left the mark at %d with 6 entries past it; want 12", mark)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
