@@ -49,6 +49,8 @@ func TestScript(t *testing.T) {
 			}
 			env.Setenv("REPO", repo)
 			env.Setenv("SOON", time.Now().AddDate(0, 1, 0).Format(time.DateOnly))
+			// The day an enrolment code made now expires (72 hours on).
+			env.Setenv("ENROL_UNTIL", time.Now().UTC().Add(72*time.Hour).Format(time.DateOnly))
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
