@@ -358,22 +358,12 @@ func TestMigrateDeliveryCounts(t *testing.T) {
 // activity before it recorded it in batches.
 func TestMigrateActivityMark(t *testing.T) {
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "old.db")
-	s, err := Open(ctx, path, Options{IDs: sqlitetest.IDs()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.Close()
-	db, err := sql.Open("sqlite", path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := db.Exec(`DROP TABLE activity_mark; PRAGMA user_version = 32;
-		INSERT INTO checkpoints (size, root, note, range, leaves, created) VALUES (17, x'', x'', x'', x'', 0), (42, x'', x'', x'', x'', 0)`); err != nil {
+	path, db := oldStore(t, 32)
+	if _, err := db.Exec(`INSERT INTO checkpoints (size, root, note, range, leaves, created) VALUES (17, x'', x'', x'', x'', 0), (42, x'', x'', x'', x'', 0)`); err != nil {
 		t.Fatal(err)
 	}
 	db.Close()
-	s, err = Open(ctx, path, Options{IDs: sqlitetest.IDs()})
+	s, err := Open(ctx, path, Options{IDs: sqlitetest.IDs()})
 	if err != nil {
 		t.Fatal(err)
 	}
