@@ -12,31 +12,41 @@ import (
 )
 
 // blindGen is one blind-index generation: its key and a pool of HMAC
-// states under it.
+// states under it, each with a scratch buffer.
 type blindGen struct {
 	gen   uint32
 	key   []byte
-	hmacs sync.Pool
+	hmacs sync.Pool // of *blindHMAC
+}
+
+// blindHMAC is a pooled HMAC state and the buffer its input and sum are
+// built in (one allocation a hash: the result).
+type blindHMAC struct {
+	h   hash.Hash
+	buf []byte
 }
 
 func newBlindGen(gen uint32, key []byte) *blindGen {
 	g := &blindGen{gen: gen, key: key}
-	g.hmacs.New = func() any { return hmac.New(sha256.New, g.key) }
+	g.hmacs.New = func() any { return &blindHMAC{h: hmac.New(sha256.New, g.key)} }
 	return g
 }
 
 // sum is HMAC-SHA-256(key, field ‖ 0 ‖ normalised), BlindIndexLen bytes
 // kept.
 func (g *blindGen) sum(field, normalised string) []byte {
-	h := g.hmacs.Get().(hash.Hash)
-	h.Reset()
-	h.Write([]byte(field))
-	h.Write([]byte{0})
-	h.Write([]byte(normalised))
-	var sum [sha256.Size]byte
-	out := h.Sum(sum[:0])
-	g.hmacs.Put(h)
-	return append([]byte(nil), out[:BlindIndexLen]...)
+	s := g.hmacs.Get().(*blindHMAC)
+	s.h.Reset()
+	s.buf = append(append(append(s.buf[:0], field...), 0), normalised...)
+	s.h.Write(s.buf)
+	s.buf = s.h.Sum(s.buf[:0])
+	out := append([]byte(nil), s.buf[:BlindIndexLen]...)
+	clear(s.buf[:cap(s.buf)]) // the value's bytes do not outlive the call
+	if cap(s.buf) > 1024 {
+		s.buf = nil // a long value's buffer is not kept
+	}
+	g.hmacs.Put(s)
+	return out
 }
 
 func (g *blindGen) wipe() {

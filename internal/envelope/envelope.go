@@ -51,6 +51,7 @@ import (
 	"maps"
 	"slices"
 	"sort"
+	"sync"
 	"sync/atomic"
 
 	"github.com/coffre/coffre/internal/subjectid"
@@ -446,14 +447,25 @@ func (d *DataKey) Seal(field string, pt []byte) []byte {
 // AppendSeal appends the ciphertext of one field's value to dst (Seal
 // without an allocation of its own).
 func (d *DataKey) AppendSeal(dst []byte, field string, pt []byte) []byte {
-	var buf [128]byte
-	adata := d.appendFieldAD(buf[:0], field)
+	// The associated data is built in a pooled buffer: on the stack it
+	// would escape through the AEAD interface, an allocation a field.
+	buf := adBufs.Get().(*[]byte)
+	adata := d.appendFieldAD((*buf)[:0], field)
 	dst = slices.Grow(dst, SealedLen(len(pt)))
 	n := len(dst)
 	dst = dst[:n+nonceSize]
 	rand.Read(dst[n:]) // never fails (crypto/rand doc)
-	return d.aead.Seal(dst, dst[n:], pt, adata)
+	dst = d.aead.Seal(dst, dst[n:], pt, adata)
+	if cap(adata) <= 1024 {
+		*buf = adata
+		adBufs.Put(buf)
+	}
+	return dst
 }
+
+// adBufs are AppendSeal's buffers for a field's associated data (no
+// secret: the subject id, the field's name, the key version).
+var adBufs = sync.Pool{New: func() any { b := make([]byte, 0, 128); return &b }}
 
 // Open decrypts one field's value; it fails with ErrDecrypt if the
 // ciphertext belongs to another subject, field or key.

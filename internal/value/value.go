@@ -62,7 +62,9 @@ var defaultMaxLen = map[policy.FieldType]int{
 
 // Reasons that are used in more than one place.
 const (
-	reasonNIRKey = "national id check digits do not match"
+	reasonNIRKey  = "national id check digits do not match"
+	reasonUTF8    = "not valid UTF-8"
+	reasonControl = "contains a control or non-printable character"
 )
 
 // Validate reports whether v is a valid value for f: valid UTF-8, only
@@ -82,16 +84,8 @@ func Validate(f policy.Field, v string) error {
 	if f.MaxLen > 0 {
 		max = f.MaxLen
 	}
-	if !utf8.ValidString(v) {
-		return fail("not valid UTF-8")
-	}
-	for _, r := range v {
-		if r == '\n' && f.Type == policy.TypeAddress {
-			continue
-		}
-		if !unicode.IsGraphic(r) {
-			return fail("contains a control or non-printable character")
-		}
+	if reason := printable(v, f.Type == policy.TypeAddress); reason != "" {
+		return fail(reason)
 	}
 	v = strings.TrimSpace(v)
 	if v == "" {
@@ -120,6 +114,33 @@ func Validate(f policy.Field, v string) error {
 		return fail(reason)
 	}
 	return nil
+}
+
+// printable is Validate's check that v is valid UTF-8 of printable
+// characters only (newlines too when newlines is set): "" or the reason.
+// ASCII, nearly every value, is checked a byte at a time; the rest by
+// unicode.IsGraphic.
+func printable(v string, newlines bool) string {
+	reason := "" // invalid UTF-8 anywhere is the reason given first
+	for i := 0; i < len(v); {
+		c := v[i]
+		if c < utf8.RuneSelf {
+			if c < ' ' && !(c == '\n' && newlines) || c == 0x7f {
+				reason = reasonControl
+			}
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(v[i:])
+		if r == utf8.RuneError && size == 1 {
+			return reasonUTF8
+		}
+		if !unicode.IsGraphic(r) {
+			reason = reasonControl
+		}
+		i += size
+	}
+	return reason
 }
 
 // checkName accepts letters of any script (with combining marks, for
@@ -233,11 +254,8 @@ func checkPhone(v string) string {
 	return ""
 }
 
-// Date bounds, inclusive.
-var (
-	minDate = time.Date(1900, 1, 1, 0, 0, 0, 0, time.UTC)
-	maxDate = time.Date(2100, 12, 31, 0, 0, 0, 0, time.UTC)
-)
+// Date bounds, inclusive: 1900-01-01 to 2100-12-31.
+const minYear, maxYear = 1900, 2100
 
 // checkDate accepts a real calendar date written YYYY-MM-DD between
 // 1900-01-01 and 2100-12-31.
@@ -245,12 +263,27 @@ func checkDate(v string) string {
 	if len(v) != 10 || v[4] != '-' || v[7] != '-' {
 		return "date is not written YYYY-MM-DD"
 	}
-	t, err := time.Parse(time.DateOnly, v)
-	if err != nil || t.Format(time.DateOnly) != v {
+	y, okY := digits(v[0:4])
+	m, okM := digits(v[5:7])
+	d, okD := digits(v[8:10])
+	// time.Date normalises an impossible day (02-30) into the next month.
+	if !okY || !okM || !okD || m < 1 || m > 12 || d < 1 || time.Date(y, time.Month(m), d, 0, 0, 0, 0, time.UTC).Day() != d {
 		return "not a calendar date"
 	}
-	if t.Before(minDate) || t.After(maxDate) {
+	if y < minYear || y > maxYear {
 		return "date is outside 1900-01-01 to 2100-12-31"
 	}
 	return ""
+}
+
+// digits is the number s writes in ASCII digits only.
+func digits(s string) (int, bool) {
+	n := 0
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return 0, false
+		}
+		n = n*10 + int(s[i]-'0')
+	}
+	return n, true
 }

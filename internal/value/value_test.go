@@ -5,6 +5,9 @@ import (
 	"net/mail"
 	"strings"
 	"testing"
+	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/coffre/coffre/internal/policy"
 )
@@ -350,6 +353,70 @@ func FuzzEmailFastPath(f *testing.F) {
 		ok, sure := asciiDotAtom(local)
 		if sure && local != "" && ok != slowEmailLocal(local) {
 			t.Fatalf("local part %q: fast path says %v, net/mail %v", local, ok, !ok)
+		}
+	})
+}
+
+// slowPrintable and slowCheckDate are what printable and checkDate stand
+// in for: the plain library calls they replaced on the import's path.
+func slowPrintable(v string, newlines bool) string {
+	if !utf8.ValidString(v) {
+		return reasonUTF8
+	}
+	for _, r := range v {
+		if r == '\n' && newlines {
+			continue
+		}
+		if !unicode.IsGraphic(r) {
+			return reasonControl
+		}
+	}
+	return ""
+}
+
+func slowCheckDate(v string) string {
+	if len(v) != 10 || v[4] != '-' || v[7] != '-' {
+		return "date is not written YYYY-MM-DD"
+	}
+	d, err := time.Parse(time.DateOnly, v)
+	if err != nil || d.Format(time.DateOnly) != v {
+		return "not a calendar date"
+	}
+	if d.Before(time.Date(1900, 1, 1, 0, 0, 0, 0, time.UTC)) || d.After(time.Date(2100, 12, 31, 0, 0, 0, 0, time.UTC)) {
+		return "date is outside 1900-01-01 to 2100-12-31"
+	}
+	return ""
+}
+
+var fastPathInputs = []string{"", "Marie", "a\nb", "a\tb", "a\x7fb", "é", "zoë", "\xff", "a\x00\xff", "\u00a0", "\u200b", "\U0001F600",
+	"2024-02-29", "2023-02-29", "1900-01-01", "1899-12-31", "2100-12-31", "2101-01-01", "2024-13-01", "2024-00-10",
+	"2024-04-31", "2024-04-30", "0000-01-01", "2024-1a-01", "+024-01-01", "2024-01-1 ", "９９９９-01-01"}
+
+func TestFastPathsAgree(t *testing.T) {
+	for _, v := range fastPathInputs {
+		for _, nl := range []bool{false, true} {
+			if got, want := printable(v, nl), slowPrintable(v, nl); got != want {
+				t.Errorf("printable(%q, %v) = %q, want %q", v, nl, got, want)
+			}
+		}
+		if got, want := checkDate(v), slowCheckDate(v); got != want {
+			t.Errorf("checkDate(%q) = %q, want %q", v, got, want)
+		}
+	}
+}
+
+func FuzzFastPaths(f *testing.F) {
+	for _, v := range fastPathInputs {
+		f.Add(v)
+	}
+	f.Fuzz(func(t *testing.T, v string) {
+		for _, nl := range []bool{false, true} {
+			if got, want := printable(v, nl), slowPrintable(v, nl); got != want {
+				t.Fatalf("printable(%q, %v) = %q, want %q", v, nl, got, want)
+			}
+		}
+		if got, want := checkDate(v), slowCheckDate(v); got != want {
+			t.Fatalf("checkDate(%q) = %q, want %q", v, got, want)
 		}
 	})
 }
