@@ -93,10 +93,17 @@ type Census interface {
 	CanarySubjects(ctx context.Context) ([]string, error)
 }
 
-// Indexes holds blind index entries: keyed hash → subject id. Each entry
-// names the generation of the key that made it (package reindex rebuilds
-// the index under a new key beside the old one); hashes under different
-// keys do not meet, so a hash alone finds its entry.
+// HashLen is the length of a blind index entry's hash
+// (envelope.BlindIndexLen). A store may refuse to write a hash of any
+// other length (the PostgreSQL store keeps them in a fixed-size column),
+// and finds none of another length.
+const HashLen = 16
+
+// Indexes holds blind index entries: keyed hash (HashLen bytes) →
+// subject id. Each entry names the generation of the key that made it
+// (package reindex rebuilds the index under a new key beside the old
+// one); hashes under different keys do not meet, so a hash alone finds
+// its entry.
 type Indexes interface {
 	// PutIndex adds an entry of generation gen; ErrConflict if the hash
 	// is taken.

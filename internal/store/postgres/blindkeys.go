@@ -67,6 +67,13 @@ func (t *tx) LiveSubjects(ctx context.Context, after int64, limit int) ([]*subje
 // and then deletes what it added. The vault writes the row before its
 // index entries for this reason.
 func (t *tx) AddIndexes(ctx context.Context, gen uint32, seq int64, fields []byte, hashes [][]byte) (int64, bool, error) {
+	keys := make([][subject.HashLen]byte, len(hashes))
+	for i, h := range hashes {
+		var err error
+		if keys[i], err = hashKey(h); err != nil {
+			return 0, false, fmt.Errorf("add indexes: %w", err)
+		}
+	}
 	var one int
 	err := t.q.QueryRow(ctx, `SELECT 1 FROM subjects WHERE seq = $1 AND NOT erased AND fields = $2 FOR SHARE`, seq, fields).Scan(&one)
 	switch {
@@ -75,7 +82,7 @@ func (t *tx) AddIndexes(ctx context.Context, gen uint32, seq int64, fields []byt
 	case err != nil:
 		return 0, false, fmt.Errorf("add indexes: %w", err)
 	}
-	n, err := t.exec(ctx, "add indexes", `INSERT INTO lookup (hash, subject, gen) SELECT h, $2, $3 FROM unnest($1::bytea[]) AS h ON CONFLICT DO NOTHING`, hashes, seq, int64(gen))
+	n, err := t.exec(ctx, "add indexes", `INSERT INTO lookup (hash, subject, gen) SELECT h, $2, $3 FROM unnest($1::uuid[]) AS h ON CONFLICT DO NOTHING`, keys, seq, int64(gen))
 	if err != nil {
 		return 0, false, err
 	}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/coffre/coffre/internal/store"
+	"github.com/coffre/coffre/internal/store/storetest"
 	"github.com/coffre/coffre/internal/subject"
 )
 
@@ -67,7 +68,7 @@ func TestAddIndexesWaitsForAChange(t *testing.T) {
 				close(erased)
 			}
 			<-release
-			return tx.DeleteIndex(ctx, []byte("gen2 hash"))
+			return tx.DeleteIndex(ctx, storetest.Hash("gen2 hash"))
 		})
 	}()
 	<-erased
@@ -75,7 +76,7 @@ func TestAddIndexesWaitsForAChange(t *testing.T) {
 	var ok bool
 	go func() {
 		added <- pass.Update(ctx, func(ctx context.Context, tx store.Tx) (err error) {
-			_, ok, err = tx.AddIndexes(ctx, 2, seq, row.Fields, [][]byte{[]byte("gen2 hash")})
+			_, ok, err = tx.AddIndexes(ctx, 2, seq, row.Fields, [][]byte{storetest.Hash("gen2 hash")})
 			return err
 		})
 	}()
@@ -92,7 +93,7 @@ func TestAddIndexesWaitsForAChange(t *testing.T) {
 		t.Fatalf("AddIndexes after the erasure = %v, %v; want false", ok, err)
 	}
 	if err := pass.View(ctx, func(ctx context.Context, tx store.Tx) error {
-		_, err := tx.LookupIndex(ctx, []byte("gen2 hash"))
+		_, err := tx.LookupIndex(ctx, storetest.Hash("gen2 hash"))
 		return err
 	}); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("an erased subject's entry was added: %v", err)

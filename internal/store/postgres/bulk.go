@@ -121,6 +121,11 @@ func (t *tx) PutIndexes(ctx context.Context, gen uint32, hashes [][]byte, subjec
 	if len(hashes) == 0 {
 		return nil
 	}
+	for _, h := range hashes {
+		if _, err := hashKey(h); err != nil {
+			return fmt.Errorf("put indexes: %w", err)
+		}
+	}
 	seqs := make([]int64, len(subjects))
 	for i, id := range subjects {
 		n, ok := t.ids.Seq(id)
@@ -143,6 +148,7 @@ func (t *tx) PutIndexes(ctx context.Context, gen uint32, hashes [][]byte, subjec
 	g := int64(gen)
 	_, err = copyIn(ctx, sp, "put indexes", `COPY lookup (hash, subject, gen)`, len(hashes), func(b []byte, i int) []byte {
 		b = binary.BigEndian.AppendUint16(b, 3)
+		// A uuid's binary form is its 16 bytes, as a bytea's would be.
 		return copyInt8(copyInt8(copyBytes(b, hashes[i]), seqs[i]), g)
 	})
 	if err != nil {
@@ -165,7 +171,8 @@ func (t *tx) putIndexesOneByOne(ctx context.Context, gen uint32, hashes [][]byte
 		if errors.Is(err, store.ErrConflict) {
 			for j := range i {
 				seq, given := t.subject(subjects[j])
-				if _, err := t.exec(ctx, "put indexes: undo", `DELETE FROM lookup WHERE hash = $3 AND subject = `+subjectSeq, seq, given, hashes[j]); err != nil {
+				key, _ := hashKey(hashes[j]) // PutIndex took it
+				if _, err := t.exec(ctx, "put indexes: undo", `DELETE FROM lookup WHERE hash = $3 AND subject = `+subjectSeq, seq, given, key); err != nil {
 					return err
 				}
 			}

@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/coffre/coffre/internal/store"
+	"github.com/coffre/coffre/internal/store/storetest"
 	"github.com/coffre/coffre/internal/subject"
 )
 
@@ -69,9 +70,8 @@ func TestBulkSameRowsAsOneByOne(t *testing.T) {
 	var hashes [][]byte
 	var owners []string
 	for i, r := range rows[:len(rows)-1] { // PutIndexes takes sequence ids, the other goes one by one
-		hashes, owners = append(hashes, []byte(fmt.Sprintf("hash-%05d", i)), []byte(strings.Repeat("h", i%40)+fmt.Sprint(i))), append(owners, r.ID, r.ID)
+		hashes, owners = append(hashes, storetest.Hash(fmt.Sprintf("hash-%05d", i)), storetest.Hash(strings.Repeat("h", i%40)+fmt.Sprint(i))), append(owners, r.ID, r.ID)
 	}
-	hashes[1] = []byte{} // an empty hash is a value, not NULL
 	err := one.Update(ctx, func(ctx context.Context, tx store.Tx) error {
 		for _, r := range rows {
 			if err := tx.PutSubject(ctx, r); err != nil {
@@ -121,7 +121,7 @@ func TestBulkFailureWritesNothing(t *testing.T) {
 	var hashes [][]byte
 	var owners []string
 	for i, r := range rows[:len(rows)-1] {
-		hashes, owners = append(hashes, []byte(fmt.Sprintf("h%03d", i))), append(owners, r.ID)
+		hashes, owners = append(hashes, storetest.Hash(fmt.Sprintf("h%03d", i))), append(owners, r.ID)
 	}
 	count := func() string {
 		return strings.Join(tableRows(t, s, `SELECT (SELECT count(*) FROM subjects), (SELECT count(*) FROM lookup)`), "")

@@ -279,13 +279,30 @@ func (t *tx) PutIndex(ctx context.Context, gen uint32, hash []byte, subject stri
 			return notFound(err, "put index: subject")
 		}
 	}
-	return t.insertOne(ctx, "put index", `INSERT INTO lookup (hash, subject, gen) VALUES ($1, $2, $3)`, hash, seq, int64(gen))
+	key, err := hashKey(hash)
+	if err != nil {
+		return fmt.Errorf("put index: %w", err)
+	}
+	return t.insertOne(ctx, "put index", `INSERT INTO lookup (hash, subject, gen) VALUES ($1, $2, $3)`, key, seq, int64(gen))
+}
+
+// hashKey is a blind index hash as the lookup table keeps it: a uuid,
+// which pgx sends from a [16]byte (migration 025).
+func hashKey(h []byte) ([subject.HashLen]byte, error) {
+	if len(h) != subject.HashLen {
+		return [subject.HashLen]byte{}, fmt.Errorf("blind index hash of %d bytes, want %d", len(h), subject.HashLen)
+	}
+	return [subject.HashLen]byte(h), nil
 }
 
 func (t *tx) LookupIndex(ctx context.Context, hash []byte) (string, error) {
+	key, err := hashKey(hash)
+	if err != nil { // no entry has such a hash
+		return "", fmt.Errorf("lookup index: %w", store.ErrNotFound)
+	}
 	var seq int64
 	var given *string
-	if err := t.q.QueryRow(ctx, `SELECT l.subject, s.id FROM lookup l LEFT JOIN subjects s ON s.seq = l.subject WHERE l.hash = $1`, hash).Scan(&seq, &given); err != nil {
+	if err := t.q.QueryRow(ctx, `SELECT l.subject, s.id FROM lookup l LEFT JOIN subjects s ON s.seq = l.subject WHERE l.hash = $1`, key).Scan(&seq, &given); err != nil {
 		return "", notFound(err, "lookup index")
 	}
 	if given != nil {
@@ -295,7 +312,11 @@ func (t *tx) LookupIndex(ctx context.Context, hash []byte) (string, error) {
 }
 
 func (t *tx) DeleteIndex(ctx context.Context, hash []byte) error {
-	_, err := t.exec(ctx, "delete index", `DELETE FROM lookup WHERE hash = $1`, hash)
+	key, err := hashKey(hash)
+	if err != nil {
+		return nil // no entry has such a hash
+	}
+	_, err = t.exec(ctx, "delete index", `DELETE FROM lookup WHERE hash = $1`, key)
 	return err
 }
 

@@ -62,7 +62,7 @@ func blindKeys(t *testing.T, s store.Store) {
 			if err := tx.PutSubject(ctx, newRow(id)); err != nil {
 				return err
 			}
-			if err := tx.PutIndex(ctx, 1, []byte("gen1:"+id), id); err != nil {
+			if err := tx.PutIndex(ctx, 1, Hash("gen1:"+id), id); err != nil {
 				return err
 			}
 		}
@@ -90,32 +90,32 @@ func blindKeys(t *testing.T, s store.Store) {
 	}
 	fields := newRow(ids[0]).Fields
 	update(t, s, func(ctx context.Context, tx store.Tx) error {
-		n, ok, err := tx.AddIndexes(ctx, 2, live[0], fields, [][]byte{[]byte("gen2:a"), []byte("gen2:b")})
+		n, ok, err := tx.AddIndexes(ctx, 2, live[0], fields, [][]byte{Hash("gen2:a"), Hash("gen2:b")})
 		if err != nil || !ok || n != 2 {
 			t.Fatalf("AddIndexes = %d, %v, %v; want 2, true", n, ok, err)
 		}
-		if n, ok, err = tx.AddIndexes(ctx, 2, live[0], fields, [][]byte{[]byte("gen2:a"), []byte("gen2:c")}); err != nil || !ok || n != 1 {
+		if n, ok, err = tx.AddIndexes(ctx, 2, live[0], fields, [][]byte{Hash("gen2:a"), Hash("gen2:c")}); err != nil || !ok || n != 1 {
 			t.Fatalf("AddIndexes again = %d, %v, %v; want 1 (one there already), true", n, ok, err)
 		}
-		if n, ok, err = tx.AddIndexes(ctx, 2, live[0], []byte("other fields"), [][]byte{[]byte("gen2:x")}); err != nil || ok || n != 0 {
+		if n, ok, err = tx.AddIndexes(ctx, 2, live[0], []byte("other fields"), [][]byte{Hash("gen2:x")}); err != nil || ok || n != 0 {
 			t.Fatalf("AddIndexes on changed fields = %d, %v, %v; want 0, false", n, ok, err)
 		}
 		erased, err := tx.GetSubject(ctx, ids[1])
 		if err != nil {
 			return err
 		}
-		if n, ok, err = tx.AddIndexes(ctx, 2, erased.Seq, newRow(ids[1]).Fields, [][]byte{[]byte("gen2:x")}); err != nil || ok || n != 0 {
+		if n, ok, err = tx.AddIndexes(ctx, 2, erased.Seq, newRow(ids[1]).Fields, [][]byte{Hash("gen2:x")}); err != nil || ok || n != 0 {
 			t.Fatalf("AddIndexes on an erased subject = %d, %v, %v; want 0, false", n, ok, err)
 		}
 		return nil
 	})
 	view(func(ctx context.Context, tx store.Tx) error {
 		for h, want := range map[string]string{"gen1:" + ids[0]: ids[0], "gen2:a": ids[0], "gen2:c": ids[0]} {
-			if got, err := tx.LookupIndex(ctx, []byte(h)); err != nil || got != want {
+			if got, err := tx.LookupIndex(ctx, Hash(h)); err != nil || got != want {
 				t.Fatalf("LookupIndex(%s) = %s, %v; want %s", h, got, err, want)
 			}
 		}
-		if _, err := tx.LookupIndex(ctx, []byte("gen2:x")); !errors.Is(err, store.ErrNotFound) {
+		if _, err := tx.LookupIndex(ctx, Hash("gen2:x")); !errors.Is(err, store.ErrNotFound) {
 			t.Fatalf("an entry of changed fields was added: %v", err)
 		}
 		counts, err := tx.IndexGens(ctx)
@@ -143,10 +143,10 @@ func blindKeys(t *testing.T, s store.Store) {
 		t.Fatalf("DropIndexes by 2: %v, want [2 1]", dropped)
 	}
 	view(func(ctx context.Context, tx store.Tx) error {
-		if _, err := tx.LookupIndex(ctx, []byte("gen1:"+ids[0])); !errors.Is(err, store.ErrNotFound) {
+		if _, err := tx.LookupIndex(ctx, Hash("gen1:"+ids[0])); !errors.Is(err, store.ErrNotFound) {
 			t.Fatalf("a dropped generation's entry is found: %v", err)
 		}
-		if got, err := tx.LookupIndex(ctx, []byte("gen2:a")); err != nil || got != ids[0] {
+		if got, err := tx.LookupIndex(ctx, Hash("gen2:a")); err != nil || got != ids[0] {
 			t.Fatalf("the other generation lost an entry: %s, %v", got, err)
 		}
 		counts, err := tx.IndexGens(ctx)

@@ -10,6 +10,7 @@ package storetest
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"sync"
@@ -523,7 +524,7 @@ func bulkAllOrNothing(t *testing.T, s store.Store) {
 	if !probe {
 		t.Skip("store has no subject.Bulk")
 	}
-	h := func(i int) []byte { return []byte(fmt.Sprintf("hash-%012d", i)) }
+	h := func(i int) []byte { return Hash(fmt.Sprint("hash-", i)) }
 	bulk := func(fn func(subject.Bulk) error) error {
 		return s.Update(ctx, func(ctx context.Context, tx store.Tx) error { return fn(tx.(subject.Bulk)) })
 	}
@@ -604,4 +605,11 @@ func checkpoints(t *testing.T, s store.Store) {
 		}
 		return nil
 	})
+}
+
+// Hash is a blind index hash for the tests: subject.HashLen bytes made
+// from s, so that each test names its entries.
+func Hash(s string) []byte {
+	h := sha256.Sum256([]byte(s))
+	return h[:subject.HashLen]
 }
