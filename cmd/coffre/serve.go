@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	iofs "io/fs"
 
@@ -19,6 +20,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	integrator := fs.Bool("integrator", true, "run the audit integrator (benchmarks only: --integrator=false measures the core without checkpoints)")
 	notices := fs.Bool("notices", true, "queue a notice to the person at each access (benchmarks only: --notices=false measures reads without them)")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the server to this `file` until it stops (profiling only)")
+	memProfile := fs.String("memprofile", "", "write the server's allocations since it started to this `file` when it stops (profiling only)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -28,6 +30,13 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return err
 		}
 		defer stop()
+	}
+	if *memProfile != "" {
+		defer func() {
+			if err := bench.WriteAllocProfile(*memProfile); err != nil {
+				fmt.Fprintf(stderr, "coffre: memprofile: %v\n", err)
+			}
+		}()
 	}
 	o.noNotices = !*notices
 	if o.guard != "on" && o.guard != "off" && o.guard != "bench" {

@@ -434,7 +434,22 @@ func (d *DataKey) appendFieldAD(b []byte, field string) []byte {
 	return binary.BigEndian.AppendUint32(b, d.version)
 }
 
-func (d *DataKey) fieldAD(field string) []byte { return d.appendFieldAD(nil, field) }
+// fieldAD returns the associated data of field's ciphertext, built in
+// buf, a pooled buffer to give back with putAD: in a buffer of the
+// caller's it would escape through the AEAD interface, an allocation a
+// field.
+func (d *DataKey) fieldAD(field string) (adata []byte, buf *[]byte) {
+	buf = adBufs.Get().(*[]byte)
+	return d.appendFieldAD((*buf)[:0], field), buf
+}
+
+// putAD gives fieldAD's buffer back, grown to hold adata.
+func putAD(buf *[]byte, adata []byte) {
+	if cap(adata) <= 1024 {
+		*buf = adata
+		adBufs.Put(buf)
+	}
+}
 
 // SealedLen is the length of the ciphertext of an n-byte value.
 func SealedLen(n int) int { return nonceSize + n + tagSize }
@@ -447,37 +462,39 @@ func (d *DataKey) Seal(field string, pt []byte) []byte {
 // AppendSeal appends the ciphertext of one field's value to dst (Seal
 // without an allocation of its own).
 func (d *DataKey) AppendSeal(dst []byte, field string, pt []byte) []byte {
-	// The associated data is built in a pooled buffer: on the stack it
-	// would escape through the AEAD interface, an allocation a field.
-	buf := adBufs.Get().(*[]byte)
-	adata := d.appendFieldAD((*buf)[:0], field)
+	adata, buf := d.fieldAD(field)
 	dst = slices.Grow(dst, SealedLen(len(pt)))
 	n := len(dst)
 	dst = dst[:n+nonceSize]
 	rand.Read(dst[n:]) // never fails (crypto/rand doc)
 	dst = d.aead.Seal(dst, dst[n:], pt, adata)
-	if cap(adata) <= 1024 {
-		*buf = adata
-		adBufs.Put(buf)
-	}
+	putAD(buf, adata)
 	return dst
 }
 
-// adBufs are AppendSeal's buffers for a field's associated data (no
-// secret: the subject id, the field's name, the key version).
+// adBufs are fieldAD's buffers for a field's associated data (no secret: the subject id, the field's name, the key
+// version).
 var adBufs = sync.Pool{New: func() any { b := make([]byte, 0, 128); return &b }}
 
 // Open decrypts one field's value; it fails with ErrDecrypt if the
 // ciphertext belongs to another subject, field or key.
 func (d *DataKey) Open(field string, ct []byte) ([]byte, error) {
+	return d.AppendOpen(nil, field, ct)
+}
+
+// AppendOpen is Open appending the value to dst, which it returns (dst
+// unchanged on an error).
+func (d *DataKey) AppendOpen(dst []byte, field string, ct []byte) ([]byte, error) {
 	if len(ct) < nonceSize+tagSize {
-		return nil, ErrDecrypt
+		return dst, ErrDecrypt
 	}
-	pt, err := d.aead.Open(nil, ct[:nonceSize], ct[nonceSize:], d.fieldAD(field))
+	adata, buf := d.fieldAD(field)
+	out, err := d.aead.Open(dst, ct[:nonceSize], ct[nonceSize:], adata)
+	putAD(buf, adata)
 	if err != nil {
-		return nil, ErrDecrypt
+		return dst, ErrDecrypt
 	}
-	return pt, nil
+	return out, nil
 }
 
 // Wipe zeroes the key bytes the keyring owns (the blind-index keys of

@@ -267,3 +267,31 @@ func mustVersion(t *testing.T, w []byte) uint32 {
 	}
 	return v
 }
+
+// TestAppendOpen: AppendOpen appends the value after dst's bytes, leaves
+// dst as it was when the ciphertext is not this field's, and agrees with
+// Open.
+func TestAppendOpen(t *testing.T) {
+	k := testKeyring(t, 1)
+	dk, _, err := k.NewDEK("sub_1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ct := dk.Seal("email", []byte("marie@example.org"))
+	got, err := dk.AppendOpen([]byte("prefix:"), "email", ct)
+	if err != nil || string(got) != "prefix:marie@example.org" {
+		t.Fatalf("AppendOpen = %q, %v", got, err)
+	}
+	if pt, err := dk.Open("email", ct); err != nil || string(pt) != "marie@example.org" {
+		t.Fatalf("Open = %q, %v", pt, err)
+	}
+	for _, c := range []struct {
+		field string
+		ct    []byte
+	}{{"phone", ct}, {"email", ct[:len(ct)-1]}, {"email", ct[:5]}} {
+		got, err := dk.AppendOpen([]byte("prefix:"), c.field, c.ct)
+		if !errors.Is(err, ErrDecrypt) || string(got) != "prefix:" {
+			t.Errorf("AppendOpen(%s, %d bytes) = %q, %v; want prefix: and ErrDecrypt", c.field, len(c.ct), got, err)
+		}
+	}
+}

@@ -137,6 +137,25 @@ func FuzzSealedFields(f *testing.F) {
 			t.Fatalf("%x: error %v, want errCorrupt", b, err)
 		}
 
+		// eachKnownField sees, in the blob's order, the fields of a list
+		// that the blob holds: here every other field eachField saw, and
+		// one it did not.
+		var known []string
+		for i, n := range names {
+			if i%2 == 0 {
+				known = append(known, n)
+			}
+		}
+		known = append(known, "\xffnot in the blob")
+		var seen []string
+		kerr := eachKnownField(b, known, func(i int, _ []byte) error {
+			seen = append(seen, known[i])
+			return nil
+		})
+		if want := known[:len(known)-1]; !errors.Is(kerr, err) && kerr != err || err == nil && !slices.Equal(seen, want) {
+			t.Fatalf("%x: eachKnownField(%q) saw %q, %v; want %q, %v", b, known, seen, kerr, want, err)
+		}
+
 		// b as a map: encode, decode, compare.
 		in := map[string][]byte{}
 		parts := bytes.Split(b, []byte{0})

@@ -587,8 +587,8 @@ func returned(shown []string, blob []byte) []string {
 	// This runs inside the group commit, so it allocates only the result:
 	// a bit per shown field the blob holds (schemas have far fewer than 64).
 	var present uint64
-	eachField(blob, func(name string, _ []byte) error {
-		if i := slices.Index(shown, name); i >= 0 && i < 64 {
+	eachKnownField(blob, shown, func(i int, _ []byte) error {
+		if i < 64 {
 			present |= 1 << i
 		}
 		return nil
@@ -613,13 +613,17 @@ func (v *Vault) view(row *subject.Row, pu *policy.Purpose, fields []string, seq 
 		}
 	}
 	out := &View{ID: row.ID, Unit: row.Unit, Purpose: pu.Name, Fields: make(map[string]string, len(fields)), Masked: []string{}, AuditSeq: seq}
-	err := eachField(row.Fields, func(name string, ct []byte) error {
+	// fields are those pu shows: any other is never decrypted. Each value
+	// is opened into one buffer, wiped after.
+	var pt []byte
+	err := eachKnownField(row.Fields, fields, func(i int, ct []byte) error {
+		name := fields[i]
 		t := pu.Fields[name]
 		if t.Action == policy.Deny {
-			return nil // never decrypted
+			return nil
 		}
-		pt, err := dk.Open(name, ct)
-		if err != nil {
+		var err error
+		if pt, err = dk.AppendOpen(pt[:0], name, ct); err != nil {
 			return fmt.Errorf("open field %s of %s: %w", name, row.ID, err)
 		}
 		if t.Action == policy.Clear {
@@ -631,6 +635,7 @@ func (v *Vault) view(row *subject.Row, pu *policy.Purpose, fields []string, seq 
 		out.Masked = append(out.Masked, name)
 		return nil
 	})
+	clear(pt[:cap(pt)])
 	if err != nil {
 		return nil, err
 	}
