@@ -266,7 +266,8 @@ func (in *Integrator) Step(ctx context.Context) (uint64, error) {
 		// not a race between integrators (their rows are the same).
 		return 0, fmt.Errorf("integrate: %w", err)
 	}
-	err = in.Store.Update(ctx, func(ctx context.Context, tx store.Tx) error {
+	// current takes the checkpoint lock: a transaction of its own (store.Alone).
+	err = in.Store.Update(store.Alone(ctx), func(ctx context.Context, tx store.Tx) error {
 		if err := current(ctx, tx); err != nil {
 			return err
 		}
@@ -304,7 +305,7 @@ func (in *Integrator) putIndexRows(ctx context.Context, ix *indexStep, current f
 	n := in.indexRows()
 	for i := 0; i < len(rows); i += n {
 		var held time.Duration
-		err := in.Store.Update(ctx, func(ctx context.Context, tx store.Tx) error {
+		err := in.Store.Update(store.Alone(ctx), func(ctx context.Context, tx store.Tx) error { // current locks
 			t0 := time.Now()
 			defer func() { held += time.Since(t0) }() // a group run again runs it twice
 			if err := current(ctx, tx); err != nil {

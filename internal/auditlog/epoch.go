@@ -65,7 +65,9 @@ func CloseEpoch(ctx context.Context, s store.Store, now time.Time, every retenti
 		return nil, nil
 	}
 	var closed *audit.Epoch
-	err := s.Update(ctx, func(ctx context.Context, tx store.Tx) error {
+	// LatestCheckpoint takes the checkpoint lock: a transaction of its
+	// own (store.Alone).
+	err := s.Update(store.Alone(ctx), func(ctx context.Context, tx store.Tx) error {
 		closed = nil
 		n, first, opened, err := openEpoch(ctx, tx)
 		if err != nil || !due(opened) {

@@ -115,3 +115,21 @@ type Tx interface {
 	stats.Counters
 	stats.Budgets
 }
+
+// aloneKey marks a context for Alone.
+type aloneKey struct{}
+
+// Alone returns ctx marked for Update: a store whose transactions wait
+// on row locks (PostgreSQL) runs the function in a transaction of its
+// own instead of a group's. For a function that takes a store-wide lock
+// (the audit integrator's checkpoint lock): in a group beside accesses
+// that lock their operators' guard rows, two nodes' groups could take the
+// two in opposite orders and deadlock. SQLite, one writer and no lock to
+// wait on, may group it.
+func Alone(ctx context.Context) context.Context { return context.WithValue(ctx, aloneKey{}, true) }
+
+// IsAlone reports whether ctx was marked by Alone.
+func IsAlone(ctx context.Context) bool {
+	alone, _ := ctx.Value(aloneKey{}).(bool)
+	return alone
+}

@@ -33,6 +33,9 @@ type Queue struct {
 	stop chan struct{}
 	done chan struct{}
 	max  int
+	// Separate: a request whose context store.Alone marked is a group of
+	// its own (a store whose transactions wait on row locks sets it).
+	Separate bool
 }
 
 // New returns a queue of groups of at most max requests.
@@ -100,22 +103,36 @@ func (q *Queue) Run(commit func([]*Request)) {
 			}
 		}
 	}
+	alone := func(r *Request) bool { return q.Separate && store.IsAlone(r.Ctx) }
+	var held *Request // taken while draining, and alone: the next group
 	for {
 		if q.Stopping() { // before taking more, whatever is queued
+			if held != nil {
+				held.Err = ErrClosed
+				held.Done()
+			}
 			closing()
 			return
 		}
-		select {
-		case r := <-q.reqs:
-			batch = append(batch[:0], r)
-		case <-q.stop:
-			closing()
-			return
-		}
-	drain:
-		for len(batch) < q.max {
+		if held != nil {
+			batch, held = append(batch[:0], held), nil
+		} else {
 			select {
 			case r := <-q.reqs:
+				batch = append(batch[:0], r)
+			case <-q.stop:
+				closing()
+				return
+			}
+		}
+	drain:
+		for len(batch) < q.max && !alone(batch[0]) {
+			select {
+			case r := <-q.reqs:
+				if alone(r) {
+					held = r
+					break drain
+				}
 				batch = append(batch, r)
 			default:
 				break drain

@@ -3,6 +3,7 @@ package group
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -123,3 +124,72 @@ func TestStopAnswersEveryone(t *testing.T) {
 		t.Fatal("Stopping after Stop = false")
 	}
 }
+
+// TestAloneRunsInAGroupOfItsOwn: with Separate, a request marked
+// store.Alone that queued among others is a group of its own, and the
+// requests queued after it go on in the next group; without Separate it
+// is grouped like any other.
+func TestAloneRunsInAGroupOfItsOwn(t *testing.T) {
+	for _, separate := range []bool{true, false} {
+		q := New(16)
+		q.Separate = separate
+		release := make(chan struct{})
+		var mu sync.Mutex
+		var groups [][]string
+		go q.Run(func(batch []*Request) {
+			var names []string
+			for _, r := range batch {
+				names = append(names, r.Ctx.Value(nameKey{}).(string))
+			}
+			mu.Lock()
+			first := len(groups) == 0
+			groups = append(groups, names)
+			mu.Unlock()
+			if first {
+				<-release
+			}
+			for _, r := range batch {
+				r.Done()
+			}
+		})
+		submit := func(name string, alone bool) chan error {
+			ctx := context.WithValue(context.Background(), nameKey{}, name)
+			if alone {
+				ctx = store.Alone(ctx)
+			}
+			done := make(chan error, 1)
+			go func() { done <- q.Submit(ctx, nop) }()
+			return done
+		}
+		var waits []chan error
+		waits = append(waits, submit("first", false))
+		for func() bool { mu.Lock(); defer mu.Unlock(); return len(groups) == 0 }() {
+			time.Sleep(time.Millisecond) // until the writer holds the first group
+		}
+		for _, r := range []struct {
+			name  string
+			alone bool
+		}{{"a", false}, {"b", false}, {"integrator", true}, {"c", false}} {
+			waits = append(waits, submit(r.name, r.alone))
+			for len(q.reqs) < len(waits)-1 {
+				time.Sleep(time.Millisecond) // in this order
+			}
+		}
+		close(release)
+		for _, w := range waits {
+			if err := <-w; err != nil {
+				t.Fatal(err)
+			}
+		}
+		q.Stop()
+		want := "[[first] [a b] [integrator] [c]]"
+		if !separate {
+			want = "[[first] [a b integrator c]]"
+		}
+		if got := fmt.Sprint(groups); got != want {
+			t.Errorf("separate %v: groups %s, want %s", separate, got, want)
+		}
+	}
+}
+
+type nameKey struct{}

@@ -148,6 +148,7 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 	}
 	s := &Store{pool: pool, opts: opts, q: group.New(opts.MaxBatch), nums: newNumbers(pool, node, opts.Logger),
 		seqr: newSequencer(pool.Config().ConnConfig, opts.Logger), done: make(chan struct{})}
+	s.q.Separate = true // see store.Alone
 	if err := s.nums.renew(ctx, opts.AuditLease); err != nil {
 		pool.Close()
 		return nil, fmt.Errorf("open store: %w", unavailable(err))
@@ -215,9 +216,10 @@ func (s *Store) commit(batch []*group.Request) {
 	s.nums.enter()
 	defer s.nums.leave()
 	ctx := context.Background()
-	err := s.runGroup(ctx, batch)
-	for i := 0; retryable(err) && i < s.opts.Retries; i++ {
-		err = s.runGroup(ctx, batch)
+	err := s.runGroup(ctx, batch, false)
+	for i, stale := 0, false; (retryable(err) || errors.Is(err, errStale)) && i < s.opts.Retries; i++ {
+		stale = stale || errors.Is(err, errStale)
+		err = s.runGroup(ctx, batch, stale)
 	}
 	for _, r := range batch {
 		if err != nil {
@@ -231,14 +233,16 @@ func (s *Store) commit(batch []*group.Request) {
 // first back to back; if one fails, again from a fresh transaction with a
 // savepoint around each, so that the others still commit. It returns an
 // error when the group as a whole failed (a retryable one if a function
-// met a serialization failure or deadlock).
-func (s *Store) runGroup(ctx context.Context, batch []*group.Request) error {
+// met a serialization failure or deadlock, errStale if a record read
+// before it changed). distrust: no record read before the group is taken
+// as current (the run after errStale).
+func (s *Store) runGroup(ctx context.Context, batch []*group.Request, distrust bool) error {
 	for _, savepoints := range []bool{false, true} {
 		ptx, err := s.pool.Begin(ctx)
 		if err != nil {
 			return fmt.Errorf("begin: %w", err)
 		}
-		t := &tx{q: ptx, ids: s.opts.IDs, write: true, g: &groupState{}, nums: s.nums}
+		t := &tx{q: ptx, ids: s.opts.IDs, write: true, g: &groupState{distrust: distrust}, nums: s.nums}
 		// rollback ends the transaction unwritten: its audit numbers go
 		// to the next entries.
 		rollback := func() {
@@ -297,6 +301,10 @@ func (s *Store) runGroup(ctx context.Context, batch []*group.Request) error {
 				return nil // its own error is its answer
 			}
 			continue
+		}
+		if err := t.verifyFresh(ctx); err != nil {
+			rollback() // nothing written yet: the numbers are given back
+			return err
 		}
 		if err := t.flush(ctx); err != nil {
 			// Not given back: a number already written (voided by the

@@ -71,7 +71,7 @@ func TestGroupKeepsDeferredRows(t *testing.T) {
 		}),
 		appendOne("op_c", nil),
 	}
-	if err := s.runGroup(ctx, batch); err != nil {
+	if err := s.runGroup(ctx, batch, false); err != nil {
 		t.Fatal(err)
 	}
 	if batch[0].Err != nil || !errors.Is(batch[1].Err, boom) || batch[2].Err != nil {
@@ -184,7 +184,7 @@ func TestGroupKeepsDeferredMessages(t *testing.T) {
 		}),
 		queue("c", nil),
 	}
-	if err := s.runGroup(ctx, batch); err != nil {
+	if err := s.runGroup(ctx, batch, false); err != nil {
 		t.Fatal(err)
 	}
 	if batch[0].Err != nil || !errors.Is(batch[1].Err, boom) || batch[2].Err != nil {

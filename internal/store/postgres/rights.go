@@ -108,12 +108,18 @@ func (t *tx) ForgetCouriers(ctx context.Context, before time.Time) (int, error) 
 }
 
 func (t *tx) PutLimit(ctx context.Context, l rights.Limit) error {
-	return t.insertOne(ctx, "put limit", `INSERT INTO person_limits (subject, kind, target, created) VALUES ($1, $2, $3, $4)`,
-		l.Subject, l.Kind, l.Target, micros(l.Created))
+	if err := t.insertOne(ctx, "put limit", `INSERT INTO person_limits (subject, kind, target, created) VALUES ($1, $2, $3, $4)`,
+		l.Subject, l.Kind, l.Target, micros(l.Created)); err != nil {
+		return err
+	}
+	return t.touchSubject(ctx, l.Subject)
 }
 
 func (t *tx) DeleteLimit(ctx context.Context, l rights.Limit) error {
-	return t.execOne(ctx, "delete limit", `DELETE FROM person_limits WHERE subject = $1 AND kind = $2 AND target = $3`, l.Subject, l.Kind, l.Target)
+	if err := t.execOne(ctx, "delete limit", `DELETE FROM person_limits WHERE subject = $1 AND kind = $2 AND target = $3`, l.Subject, l.Kind, l.Target); err != nil {
+		return err
+	}
+	return t.touchSubject(ctx, l.Subject)
 }
 
 func (t *tx) Limits(ctx context.Context, subject string) ([]rights.Limit, error) {
@@ -139,6 +145,8 @@ func (t *tx) Limits(ctx context.Context, subject string) ([]rights.Limit, error)
 }
 
 func (t *tx) ClearLimits(ctx context.Context, subject string) error {
-	_, err := t.exec(ctx, "clear limits", `DELETE FROM person_limits WHERE subject = $1`, subject)
-	return err
+	if _, err := t.exec(ctx, "clear limits", `DELETE FROM person_limits WHERE subject = $1`, subject); err != nil {
+		return err
+	}
+	return t.touchSubject(ctx, subject)
 }

@@ -63,6 +63,11 @@ type groupState struct {
 	leaves [][]byte //
 	guards map[string][]byte
 	msgs   []*outbox.Message // pending deliveries rows
+	// fresh are the records read before the group that Unchanged
+	// accepted, to verify before COMMIT (verifyFresh); distrust: the
+	// group runs again after one changed, and accepts none.
+	fresh    []freshCheck
+	distrust bool
 }
 
 // groupMark is what a savepoint rollback restores. It copies the pending
