@@ -274,9 +274,19 @@ func (v *Vault) applyContact(ctx context.Context, tx store.Tx, id string, now ti
 	if c.Status != contact.StatusPending || now.Before(c.Effective) {
 		return false, nil // applied or stopped meanwhile (another node)
 	}
+	// The change is closed first: of two nodes applying it at once, the
+	// second waits here for the first's COMMIT (the row's lock) and then
+	// finds it no longer pending, rather than writing the record's new
+	// lookup values a second time (which failed its transaction).
+	switch err := tx.CloseContactChange(ctx, c.ID, contact.StatusPending, contact.StatusApplied, now); {
+	case errors.Is(err, store.ErrConflict):
+		return false, nil
+	case err != nil:
+		return false, err
+	}
 	e := audit.Entry{Time: now, Actor: "system", Action: "contact.apply", Subject: c.Subject, Fields: c.Fields, Reason: c.ID, Decision: "allow"}
 	fail := func(code string) (bool, error) {
-		if err := tx.CloseContactChange(ctx, c.ID, contact.StatusPending, contact.StatusFailed, now); err != nil {
+		if err := tx.CloseContactChange(ctx, c.ID, contact.StatusApplied, contact.StatusFailed, now); err != nil {
 			return false, err
 		}
 		e.Decision = "deny:" + code
@@ -301,9 +311,6 @@ func (v *Vault) applyContact(ctx context.Context, tx store.Tx, id string, now ti
 	case errors.Is(err, store.ErrConflict):
 		return fail("conflict")
 	case err != nil:
-		return false, err
-	}
-	if err := tx.CloseContactChange(ctx, c.ID, contact.StatusPending, contact.StatusApplied, now); err != nil {
 		return false, err
 	}
 	return true, tx.AppendAudit(ctx, &e)

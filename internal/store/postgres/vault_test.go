@@ -210,3 +210,75 @@ func TestConsentOnPostgres(t *testing.T) {
 }
 
 func ptr(s string) *string { return &s }
+
+// TestContactChangeAppliedOnceAcrossNodes: two nodes apply the same due
+// contact change at once. One applies it; the other finds it applied
+// (it waits on the change's row, closed first) instead of writing the
+// new lookup value a second time, which failed its whole transaction
+// (seen in `coffre drill --nodes 3`).
+func TestContactChangeAppliedOnceAcrossNodes(t *testing.T) {
+	ctx := context.Background()
+	cfg, err := config.Demo(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seed := make([]byte, envelope.SeedSize)
+	rand.Read(seed)
+	keys, err := envelope.NewKeyring(map[uint32][]byte{1: seed}, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	now := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	u := freshSchema(t)
+	var nodes []*vault.Vault
+	for range 2 {
+		st, err := Open(ctx, u, Options{IDs: keys.SubjectIDs()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { st.Close() })
+		nodes = append(nodes, vault.New(vault.Config{Store: st, Keys: keys, Policy: cfg.Policy, Now: clock}))
+	}
+	hr := identity.Actor{ID: "op_hr", Role: "hr-officer", Unit: "ac-versailles", Origin: "10.0.0.2"}
+	for round := range 5 {
+		p := synth.Make(31, round)
+		id, err := nodes[0].Create(ctx, hr, "ac-versailles", p.Fields)
+		if err != nil {
+			t.Fatal(err)
+		}
+		email := fmt.Sprintf("round-%d@example.org", round)
+		up, err := nodes[0].Update(ctx, hr, id, "hr-records", "ticket 1", map[string]*string{"email_pro": &email})
+		if err != nil || up.Change == "" {
+			t.Fatalf("update of a contact field = %+v, %v; want a pending change", up, err)
+		}
+		mu.Lock()
+		now = now.Add(73 * time.Hour)
+		mu.Unlock()
+		var wg sync.WaitGroup
+		var applied atomic.Int64
+		errs := make(chan error, len(nodes))
+		for _, v := range nodes {
+			wg.Go(func() {
+				n, err := v.ApplyContactChanges(ctx, 10)
+				applied.Add(int64(n))
+				errs <- err
+			})
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			if err != nil {
+				t.Fatalf("round %d: a node applying the change: %v", round, err)
+			}
+		}
+		if applied.Load() != 1 {
+			t.Fatalf("round %d: applied %d times, want once", round, applied.Load())
+		}
+		got, err := nodes[1].Lookup(ctx, hr, "directory", "", "email_pro", email)
+		if err != nil || got != id {
+			t.Fatalf("round %d: lookup of the new address = %q, %v; want %s", round, got, err, id)
+		}
+	}
+}
