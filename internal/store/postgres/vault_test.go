@@ -22,6 +22,19 @@ import (
 // newVault opens a vault (no guard) over a store in a fresh schema.
 func newVault(tb testing.TB) (*vault.Vault, *Store) {
 	tb.Helper()
+	cfg, keys := demoKeys(tb)
+	st, err := Open(context.Background(), freshSchema(tb), Options{IDs: keys.SubjectIDs()})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { st.Close() })
+	return vault.New(vault.Config{Store: st, Keys: keys, Policy: cfg.Policy}), st
+}
+
+// demoKeys returns the demo's configuration and a keyring with a new
+// root key.
+func demoKeys(tb testing.TB) (*config.Config, *envelope.Keyring) {
+	tb.Helper()
 	cfg, err := config.Demo(nil)
 	if err != nil {
 		tb.Fatal(err)
@@ -32,12 +45,7 @@ func newVault(tb testing.TB) (*vault.Vault, *Store) {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	st, err := Open(context.Background(), freshSchema(tb), Options{IDs: keys.SubjectIDs()})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { st.Close() })
-	return vault.New(vault.Config{Store: st, Keys: keys, Policy: cfg.Policy}), st
+	return cfg, keys
 }
 
 // TestVaultOnPostgres runs the vault's paths that lean on the store the
@@ -218,16 +226,7 @@ func ptr(s string) *string { return &s }
 // (seen in `coffre drill --nodes 3`).
 func TestContactChangeAppliedOnceAcrossNodes(t *testing.T) {
 	ctx := context.Background()
-	cfg, err := config.Demo(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	seed := make([]byte, envelope.SeedSize)
-	rand.Read(seed)
-	keys, err := envelope.NewKeyring(map[uint32][]byte{1: seed}, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg, keys := demoKeys(t)
 	var mu sync.Mutex
 	now := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
 	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
