@@ -47,7 +47,9 @@ type Rows interface {
 	// Erased set and no key or fields.
 	GetSubject(ctx context.Context, id string) (*Row, error)
 	// EraseSubject destroys the wrapped DEK and the field ciphertexts,
-	// keeping a tombstone (id, unit, erased time).
+	// keeping a tombstone (id, unit, erased time). ErrNotFound if the
+	// subject is absent or erased already: of two erasures at once (two
+	// nodes), the second waits for the first and fails.
 	EraseSubject(ctx context.Context, id string, at time.Time) error
 	// TouchSubject records a read that counts as activity on day (a
 	// midnight UTC): it sets the subject's Active to day if it was

@@ -273,7 +273,7 @@ func (t *tx) MoveActivityMark(ctx context.Context, from, to int64) (bool, error)
 
 func (t *tx) EraseSubject(ctx context.Context, id string, at time.Time) error {
 	seq, given := t.subject(id)
-	return t.execOne(ctx, "erase subject", `UPDATE subjects SET dek = NULL, fields = NULL, erased = TRUE, updated = $3 WHERE seq = `+subjectSeq+` AND `+sameID, seq, given, micros(at))
+	return t.execOne(ctx, "erase subject", `UPDATE subjects SET dek = NULL, fields = NULL, erased = TRUE, updated = $3 WHERE seq = `+subjectSeq+` AND `+sameID+` AND NOT erased`, seq, given, micros(at))
 }
 
 func (t *tx) PutIndex(ctx context.Context, gen uint32, hash []byte, subject string) error {

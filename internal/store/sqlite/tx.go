@@ -43,7 +43,7 @@ var queries = map[string]string{
 	"touchSubject":     `UPDATE subjects SET active = ?3 WHERE seq = ` + subjectSeq + ` AND id IS ?2 AND active < ?3 AND erased = 0`,
 	"activityMark":     `SELECT seq FROM activity_mark`,
 	"moveActivityMark": `UPDATE activity_mark SET seq = ?2 WHERE seq = ?1`,
-	"eraseSubject":     `UPDATE subjects SET dek = NULL, fields = NULL, erased = 1, updated = ?3 WHERE seq = ` + subjectSeq + ` AND id IS ?2`,
+	"eraseSubject":     `UPDATE subjects SET dek = NULL, fields = NULL, erased = 1, updated = ?3 WHERE seq = ` + subjectSeq + ` AND id IS ?2 AND erased = 0`,
 	"putIndex":         `INSERT INTO lookup (hash, subject, gen) VALUES (?3, ` + subjectSeq + `, ?4) ON CONFLICT DO NOTHING`,
 	"lookupIndex":      `SELECT l.subject, s.id FROM lookup l LEFT JOIN subjects s ON s.seq = l.subject WHERE l.hash = ?`,
 	"deleteIndex":      `DELETE FROM lookup WHERE hash = ?`,
