@@ -329,12 +329,16 @@ func (v *Vault) purge(ctx context.Context, tx store.Tx, ids []string, act *recen
 			return p, err
 		}
 		if d.record {
-			// Counted in the retained aggregates, then out of the live
-			// ones by the erasure, in this transaction: once.
-			if err := v.FoldRetained(ctx, tx, row, nil); err != nil {
+			// Out of the live aggregates by the erasure, then counted in
+			// the retained ones, in this transaction: once. Erased
+			// meanwhile (another node's pass), it is left, nothing written.
+			switch err := v.eraseRow(ctx, tx, system, row, now); {
+			case errors.Is(err, errErasedMeanwhile):
+				continue
+			case err != nil:
 				return p, err
 			}
-			if err := v.eraseRow(ctx, tx, system, row, now); err != nil {
+			if err := v.FoldRetained(ctx, tx, row, nil); err != nil {
 				return p, err
 			}
 			p.Records++

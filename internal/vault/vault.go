@@ -1347,10 +1347,18 @@ func (v *Vault) Erase(ctx context.Context, a identity.Actor, id, reason string) 
 		if row == nil {
 			return nil, nil
 		}
-		return row, v.eraseRow(ctx, tx, a, row, x.now.UTC())
+		err := v.eraseRow(ctx, tx, a, row, x.now.UTC())
+		if errors.Is(err, errErasedMeanwhile) { // nothing written
+			return nil, refuse("deny:not_found", public.Errorf(store.ErrNotFound, "no such subject, or it was erased"))
+		}
+		return row, err
 	}
 	return v.finishWrite(ctx, x)
 }
+
+// errErasedMeanwhile: eraseRow found the row erased already (by another
+// node since it was read), and wrote nothing.
+var errErasedMeanwhile = errors.New("erased meanwhile")
 
 // eraseRow crypto-shreds row in tx: its wrapped key and ciphertexts,
 // then its index entries; the limits on it go, and the person's requests
@@ -1366,16 +1374,21 @@ func (v *Vault) eraseRow(ctx context.Context, tx store.Tx, a identity.Actor, row
 	if err != nil {
 		return err
 	}
-	// Out of the live cells while its key can still open its fields.
+	// Its cell, while its key can still open its fields (the row read).
 	cell, err := v.rowCell(row)
 	if err != nil {
 		return err
 	}
-	if err := v.countLive(ctx, tx, map[string]int64{cell: -1}); err != nil {
+	// The row first (see change), before anything is counted: erased
+	// meanwhile (another node), it is errErasedMeanwhile with nothing
+	// written.
+	switch err := tx.EraseSubject(ctx, row.ID, now); {
+	case errors.Is(err, store.ErrNotFound):
+		return errErasedMeanwhile
+	case err != nil:
 		return err
 	}
-	// The row first: see change.
-	if err := tx.EraseSubject(ctx, row.ID, now); err != nil {
+	if err := v.countLive(ctx, tx, map[string]int64{cell: -1}); err != nil {
 		return err
 	}
 	if err := e.delete(ctx, tx); err != nil {
