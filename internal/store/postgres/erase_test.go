@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/coffre/coffre/internal/config"
 	"github.com/coffre/coffre/internal/identity"
 	"github.com/coffre/coffre/internal/store"
 	"github.com/coffre/coffre/internal/synth"
@@ -18,16 +19,7 @@ import (
 // retained cells) is counted once.
 func TestErasedOnceAcrossNodes(t *testing.T) {
 	ctx := context.Background()
-	u := freshSchema(t)
-	var nodes []*Store
-	for range 2 {
-		s, err := Open(ctx, u, Options{IDs: testIDs(t)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { s.Close() })
-		nodes = append(nodes, s)
-	}
+	nodes := sharedStores(t, 2, testIDs(t))
 	a := bulkRows(t, nodes[0], 3)[0]
 	if err := nodes[0].Update(ctx, func(ctx context.Context, tx store.Tx) error { return tx.PutSubject(ctx, a) }); err != nil {
 		t.Fatal(err)
@@ -65,19 +57,8 @@ func TestErasedOnceAcrossNodes(t *testing.T) {
 // erasure.
 func TestVaultErasesOnceAcrossNodes(t *testing.T) {
 	ctx := context.Background()
-	cfg, keys := demoKeys(t)
-	u := freshSchema(t)
-	var nodes []*vault.Vault
-	var st *Store
-	for range 2 {
-		s, err := Open(ctx, u, Options{IDs: keys.SubjectIDs()})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { s.Close() })
-		st = s
-		nodes = append(nodes, vault.New(vault.Config{Store: s, Keys: keys, Policy: cfg.Policy}))
-	}
+	nodes, stores := vaultNodes(t, 2, nil)
+	st := stores[0]
 	hr := identity.Actor{ID: "op_hr", Role: "hr-officer", Unit: "ac-versailles", Origin: "10.0.0.2"}
 	for round := range 5 {
 		id, err := nodes[0].Create(ctx, hr, "ac-versailles", synth.Make(41, round).Fields)
@@ -126,21 +107,12 @@ func TestVaultErasesOnceAcrossNodes(t *testing.T) {
 // purges add up to the records, not to more.
 func TestPurgedOnceAcrossNodes(t *testing.T) {
 	ctx := context.Background()
-	cfg, keys := demoKeys(t)
-	if cfg.Retention.Record == nil {
-		t.Fatal("the demo configuration has no retention rule of the record")
-	}
-	u := freshSchema(t)
-	var nodes []*vault.Vault
-	for range 2 {
-		s, err := Open(ctx, u, Options{IDs: keys.SubjectIDs()})
-		if err != nil {
-			t.Fatal(err)
+	nodes, _ := vaultNodes(t, 2, func(cfg *config.Config, c *vault.Config) {
+		if cfg.Retention.Record == nil {
+			t.Fatal("the demo configuration has no retention rule of the record")
 		}
-		t.Cleanup(func() { s.Close() })
-		nodes = append(nodes, vault.New(vault.Config{Store: s, Keys: keys, Policy: cfg.Policy, Stats: &cfg.Statistics,
-			Retention: &vault.Retention{Record: cfg.Retention.Record}}))
-	}
+		c.Stats, c.Retention = &cfg.Statistics, &vault.Retention{Record: cfg.Retention.Record}
+	})
 	hr := identity.Actor{ID: "op_hr", Role: "hr-officer", Unit: "ac-versailles", Origin: "10.0.0.2"}
 	var rows []vault.ImportRow
 	for i := range 300 {

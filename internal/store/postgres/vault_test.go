@@ -15,6 +15,7 @@ import (
 	"github.com/coffre/coffre/internal/envelope"
 	"github.com/coffre/coffre/internal/identity"
 	"github.com/coffre/coffre/internal/store"
+	"github.com/coffre/coffre/internal/subjectid"
 	"github.com/coffre/coffre/internal/synth"
 	"github.com/coffre/coffre/internal/vault"
 )
@@ -46,6 +47,40 @@ func demoKeys(tb testing.TB) (*config.Config, *envelope.Keyring) {
 		tb.Fatal(err)
 	}
 	return cfg, keys
+}
+
+// sharedStores opens n stores on one fresh schema: n nodes.
+func sharedStores(t *testing.T, n int, ids *subjectid.Codec) []*Store {
+	t.Helper()
+	u := freshSchema(t)
+	var out []*Store
+	for range n {
+		s, err := Open(context.Background(), u, Options{IDs: ids})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		out = append(out, s)
+	}
+	return out
+}
+
+// vaultNodes opens n vaults with the demo's configuration and one
+// keyring, each on its own store on one fresh schema: n nodes. edit, if
+// set, changes each vault's configuration.
+func vaultNodes(t *testing.T, n int, edit func(*config.Config, *vault.Config)) ([]*vault.Vault, []*Store) {
+	t.Helper()
+	cfg, keys := demoKeys(t)
+	stores := sharedStores(t, n, keys.SubjectIDs())
+	var out []*vault.Vault
+	for _, s := range stores {
+		c := vault.Config{Store: s, Keys: keys, Policy: cfg.Policy}
+		if edit != nil {
+			edit(cfg, &c)
+		}
+		out = append(out, vault.New(c))
+	}
+	return out, stores
 }
 
 // TestVaultOnPostgres runs the vault's paths that lean on the store the
@@ -226,20 +261,10 @@ func ptr(s string) *string { return &s }
 // (seen in `coffre drill --nodes 3`).
 func TestContactChangeAppliedOnceAcrossNodes(t *testing.T) {
 	ctx := context.Background()
-	cfg, keys := demoKeys(t)
 	var mu sync.Mutex
 	now := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
 	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
-	u := freshSchema(t)
-	var nodes []*vault.Vault
-	for range 2 {
-		st, err := Open(ctx, u, Options{IDs: keys.SubjectIDs()})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { st.Close() })
-		nodes = append(nodes, vault.New(vault.Config{Store: st, Keys: keys, Policy: cfg.Policy, Now: clock}))
-	}
+	nodes, _ := vaultNodes(t, 2, func(_ *config.Config, c *vault.Config) { c.Now = clock })
 	hr := identity.Actor{ID: "op_hr", Role: "hr-officer", Unit: "ac-versailles", Origin: "10.0.0.2"}
 	for round := range 5 {
 		p := synth.Make(31, round)
