@@ -472,8 +472,8 @@ func (d *DataKey) AppendSeal(dst []byte, field string, pt []byte) []byte {
 	return dst
 }
 
-// adBufs are fieldAD's buffers for a field's associated data (no secret: the subject id, the field's name, the key
-// version).
+// adBufs are fieldAD's buffers for a field's associated data (no
+// secret: the subject id, the field's name, the key version).
 var adBufs = sync.Pool{New: func() any { b := make([]byte, 0, 128); return &b }}
 
 // Open decrypts one field's value; it fails with ErrDecrypt if the

@@ -39,19 +39,14 @@ var (
 )
 
 func (t *tx) GetSubjectStamped(ctx context.Context, id string) (*subject.Row, bool, uint64, error) {
-	s := &subject.Row{ID: id}
-	var created, updated, active, ver, xmin int64
+	var xmin int64
 	var limited bool
 	seq, given := t.subject(id)
-	err := t.q.QueryRow(ctx, `SELECT seq, unit, dek, dek_version, fields, created, updated, active, erased, canary,
-		xmin::text::bigint, EXISTS (SELECT 1 FROM person_limits WHERE subject = $3)
-		FROM subjects WHERE seq = `+subjectSeq+` AND `+sameID, seq, given, id).
-		Scan(&s.Seq, &s.Unit, &s.DEK, &ver, &s.Fields, &created, &updated, &active, &s.Erased, &s.Canary, &xmin, &limited)
+	s, err := scanSubject(t.q.QueryRow(ctx, `SELECT `+subjectColumns+`, xmin::text::bigint, EXISTS (SELECT 1 FROM person_limits WHERE subject = $3)
+		FROM subjects WHERE seq = `+subjectSeq+` AND `+sameID, seq, given, id), id, &xmin, &limited)
 	if err != nil {
-		return nil, false, 0, notFound(err, "get subject")
+		return nil, false, 0, err
 	}
-	s.DEKVersion = uint32(ver)
-	s.Created, s.Updated, s.Active = fromMicros(created), fromMicros(updated), zeroOrMicros(active)
 	return s, limited, uint64(xmin), nil
 }
 

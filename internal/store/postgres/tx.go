@@ -234,12 +234,19 @@ func (t *tx) ReplaceSubject(ctx context.Context, s *subject.Row) error {
 }
 
 func (t *tx) GetSubject(ctx context.Context, id string) (*subject.Row, error) {
+	seq, given := t.subject(id)
+	return scanSubject(t.q.QueryRow(ctx, `SELECT `+subjectColumns+` FROM subjects WHERE seq = `+subjectSeq+` AND `+sameID, seq, given), id)
+}
+
+// subjectColumns are the columns scanSubject reads, first in a SELECT.
+const subjectColumns = `seq, unit, dek, dek_version, fields, created, updated, active, erased, canary`
+
+// scanSubject scans a row of subject id that starts with subjectColumns;
+// extra receive the columns after them.
+func scanSubject(r pgx.Row, id string, extra ...any) (*subject.Row, error) {
 	s := &subject.Row{ID: id}
 	var created, updated, active, ver int64
-	seq, given := t.subject(id)
-	err := t.q.QueryRow(ctx, `SELECT seq, unit, dek, dek_version, fields, created, updated, active, erased, canary FROM subjects WHERE seq = `+subjectSeq+` AND `+sameID, seq, given).
-		Scan(&s.Seq, &s.Unit, &s.DEK, &ver, &s.Fields, &created, &updated, &active, &s.Erased, &s.Canary)
-	if err != nil {
+	if err := r.Scan(append([]any{&s.Seq, &s.Unit, &s.DEK, &ver, &s.Fields, &created, &updated, &active, &s.Erased, &s.Canary}, extra...)...); err != nil {
 		return nil, notFound(err, "get subject")
 	}
 	s.DEKVersion = uint32(ver)
