@@ -75,6 +75,7 @@ func (a *app) demoCaseload(ctx context.Context) func(first int, ids []string) er
 }
 
 func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	tuneGC()
 	fs := newFlags("demo", "[--people N] [--listen ADDR] [--data DIR] [--store URL]", "coffre demo --people 243000", stderr)
 	people := fs.Int("people", 243000, "synthetic people to load (once; a second run reuses them)")
 	listen := fs.String("listen", "", "listen `address` (default from the demo configuration, 127.0.0.1:8080)")

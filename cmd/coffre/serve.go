@@ -12,6 +12,7 @@ import (
 )
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	tuneGC()
 	fs := newFlags("serve", "[--dev | --config FILE] [--listen ADDR]", "coffre serve --dev --listen 127.0.0.1:8080", stderr)
 	var o appOptions
 	o.flags(fs.StringVar, fs.BoolVar)
