@@ -93,6 +93,7 @@ func commands() []command {
 		{"seal", "seal a running server: its keys leave memory, every data route answers 503", runSeal},
 		{"totp", "print the current TOTP code of a base32 secret", runTOTP},
 		{"authz", "print the authorization matrix (docs/authorization.md)", runAuthz},
+		{"openapi", "print the API's OpenAPI 3.1 document (docs/openapi.json)", runOpenAPI},
 		{"version", "print the version, VCS commit and Go version of this binary", runVersion},
 	}
 }

@@ -449,7 +449,14 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, nil, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"mfa": mfa, "login_token": tok})
+	writeJSON(w, http.StatusOK, loginAnswer{LoginToken: tok, MFA: mfa})
+}
+
+// loginAnswer is the password step's answer: the login token the second
+// factor takes, and the factors the account may use.
+type loginAnswer struct {
+	LoginToken string   `json:"login_token"`
+	MFA        []string `json:"mfa"`
 }
 
 type totpRequest struct {

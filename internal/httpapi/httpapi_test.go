@@ -225,7 +225,7 @@ func newEnvOpts(t *testing.T, o envOptions) *env {
 	} else {
 		h = api.Handler()
 	}
-	srv := httptest.NewServer(h)
+	srv := httptest.NewServer(checkOpenAPI(t, h))
 	t.Cleanup(func() {
 		srv.Close()
 		raw.Close()

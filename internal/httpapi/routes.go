@@ -77,6 +77,15 @@ type Route struct {
 	Method, Path string
 	Access       Access
 	Doc          string
+	// In is the type of the JSON body the route takes, as a zero value
+	// (nil: none); Out its answers other than errors; Query and Header
+	// the query parameters and request headers it reads. The OpenAPI
+	// document is built from them (OpenAPI), and the end-to-end tests
+	// hold every request and answer to it.
+	In     any
+	Out    []Answer
+	Query  []Param
+	Header []Param
 	// One of: raw handles the request itself (public routes, and the
 	// step-up routes, which accept a session used from elsewhere); op gets
 	// the authenticated operator, after the route's rule was checked.
@@ -142,7 +151,7 @@ func perm(p policy.Permission) Access { return Access{Kind: Permission, Perm: p}
 func (s *Server) routes() []Route {
 	pub, ses, pur, you := Access{Kind: Public}, Access{Kind: Session}, Access{Kind: Purpose}, Access{Kind: Person}
 	return []Route{
-		{Method: "POST", Path: "/v1/auth/login", Access: pub, Doc: "password step of a login", raw: s.login},
+		{Method: "POST", Path: "/v1/auth/login", Access: pub, Doc: "password step of a login", In: loginRequest{}, Out: ok(loginAnswer{}), raw: s.login},
 		{Method: "POST", Path: "/v1/auth/totp", Access: pub, Doc: "TOTP second factor", raw: s.totp},
 		{Method: "POST", Path: "/v1/auth/webauthn/begin", Access: pub, Doc: "security-key second factor: options", raw: s.webauthnBegin},
 		{Method: "POST", Path: "/v1/auth/webauthn/finish", Access: pub, Doc: "security-key second factor: assertion", raw: s.webauthnFinish},
@@ -232,6 +241,7 @@ func (s *Server) routes() []Route {
 			writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 		}},
 		{Method: "GET", Path: "/readyz", Access: pub, Doc: "readiness", raw: s.ready},
+		{Method: "GET", Path: "/v1/openapi.json", Access: pub, Doc: "this API's OpenAPI 3.1 document", raw: s.serveOpenAPI},
 	}
 }
 
