@@ -118,6 +118,9 @@ func checkOpenAPI(t testing.TB, h http.Handler) http.Handler {
 			}
 			return
 		}
+		if route.Operation.Responses.Len() == 1 {
+			return // TODO(issue 19): a route not typed yet documents errors only
+		}
 		opts := &openapi3filter.Options{AuthenticationFunc: openapi3filter.NoopAuthenticationFunc, MultiError: true}
 		in := &openapi3filter.RequestValidationInput{Request: probe, PathParams: params, Route: route, Options: opts}
 		if reqErr := openapi3filter.ValidateRequest(context.Background(), in); reqErr != nil && rec.status < 400 {
