@@ -58,3 +58,19 @@ type StoredCheckpoint struct {
 	Index      *IndexHead
 	IndexRange [][]byte
 }
+
+// Streams holds the audit stream's cursors (package auditstream): for
+// each sink, the index of the next entry it is to receive, and the server
+// streaming to it, under a lease, so that one server of several streams
+// and a restart resumes after the last entry the sink acknowledged.
+type Streams interface {
+	// ClaimStream takes sink's lease for owner until until when it is
+	// free at now (no owner, an expired lease, or owner's own), making the
+	// sink's cursor at 1 if it has none; it returns the sink's next index
+	// and whether owner now holds the lease.
+	ClaimStream(ctx context.Context, sink, owner string, now, until time.Time) (next int64, held bool, err error)
+	// AdvanceStream moves sink's cursor to next, never back, while owner
+	// holds its lease; ErrConflict when owner does not (another server
+	// took it), nothing changed.
+	AdvanceStream(ctx context.Context, sink, owner string, next int64) error
+}

@@ -1,7 +1,7 @@
 // Package store declares what a store offers Coffre: transactions
 // ([Store]) over [Tx], the union of the narrow interfaces that each
 // consumer declares in its own package (records in package subject,
-// accounts in identity, the audit log, its subject index and its epochs in audit, the guard's memory in
+// accounts in identity, the audit log, its subject index, its epochs and its stream cursors in audit, the guard's memory in
 // guard, queued messages and their delivery in outbox, the seal flag in seal, root key versions
 // and wrapped keys in rotate, blind-index generations in reindex, consent requests in consent,
 // pending contact changes in contact, the persons' requests and the limits on their records in
@@ -93,6 +93,7 @@ type Tx interface {
 	audit.Checkpoints
 	audit.SubjectIndex
 	audit.Epochs
+	audit.Streams
 	identity.Operators
 	identity.Sessions
 	identity.Factors

@@ -246,6 +246,12 @@ var queries = map[string]string{
 	"deleteLimit":    `DELETE FROM person_limits WHERE subject = ? AND kind = ? AND target = ?`,
 	"limits":         `SELECT kind, target, created FROM person_limits WHERE subject = ? ORDER BY kind, target`,
 	"clearLimits":    `DELETE FROM person_limits WHERE subject = ?`,
+	// The audit stream's cursors (streams.go).
+	"claimStream": `INSERT INTO audit_streams (sink, next, owner, until) VALUES (?1, 1, ?2, ?3)
+		ON CONFLICT (sink) DO UPDATE SET owner = excluded.owner, until = excluded.until
+		WHERE audit_streams.owner IN ('', excluded.owner) OR audit_streams.until < ?4`,
+	"getStream":     `SELECT next, owner FROM audit_streams WHERE sink = ?`,
+	"advanceStream": `UPDATE audit_streams SET next = max(next, ?) WHERE sink = ? AND owner = ?`,
 	// Legal holds (holds.go).
 	"putHold":      `INSERT INTO legal_holds (id, subject, reason, placed_by, placed_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
 	"getHold":      `SELECT ` + holdColumns + ` FROM legal_holds WHERE id = ?`,

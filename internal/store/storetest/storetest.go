@@ -76,6 +76,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"StatBudgets", statBudgets},
 		{"AuditEpochs", auditEpochs},
 		{"LoginThrottle", loginThrottle},
+		{"AuditStreams", auditStreams},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
