@@ -14,6 +14,17 @@ type caseloadRequest struct {
 	Until string `json:"until,omitempty"`
 }
 
+// caseloadAssignment documents the body of PUT /v1/operators/{id}/caseload.
+type caseloadAssignment struct {
+	Subjects []string `json:"subjects"`
+	Until    string   `json:"until"` // an RFC 3339 date-time or a date
+}
+
+// caseloadRemoval documents the body of DELETE /v1/operators/{id}/caseload.
+type caseloadRemoval struct {
+	Subjects []string `json:"subjects"`
+}
+
 // caseloadBody reads a caseload request; until is refused on a DELETE.
 func (s *Server) caseloadBody(w http.ResponseWriter, r *http.Request, a *identity.Actor, put bool) (*caseloadRequest, time.Time, bool) {
 	var req caseloadRequest
@@ -36,6 +47,13 @@ func (s *Server) caseloadBody(w http.ResponseWriter, r *http.Request, a *identit
 	return &req, until, true
 }
 
+// caseloadAssigned is the answer of PUT /v1/operators/{id}/caseload.
+type caseloadAssigned struct {
+	Assigned int       `json:"assigned"`
+	Operator string    `json:"operator"`
+	Until    time.Time `json:"until"`
+}
+
 // assignCaseload serves PUT /v1/operators/{id}/caseload {"subjects": […],
 // "until": …}: subjects join the operator's caseload until then, or take
 // that end if they are in it already.
@@ -49,7 +67,13 @@ func (s *Server) assignCaseload(w http.ResponseWriter, r *http.Request, a identi
 		s.fail(w, r, &a, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"operator": r.PathValue("id"), "assigned": n, "until": until})
+	writeJSON(w, http.StatusOK, caseloadAssigned{Assigned: n, Operator: r.PathValue("id"), Until: until})
+}
+
+// caseloadRemoved is the answer of DELETE /v1/operators/{id}/caseload.
+type caseloadRemoved struct {
+	Operator string `json:"operator"`
+	Removed  int    `json:"removed"`
 }
 
 // removeCaseload serves DELETE /v1/operators/{id}/caseload {"subjects":
@@ -64,7 +88,13 @@ func (s *Server) removeCaseload(w http.ResponseWriter, r *http.Request, a identi
 		s.fail(w, r, &a, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"operator": r.PathValue("id"), "removed": n})
+	writeJSON(w, http.StatusOK, caseloadRemoved{Operator: r.PathValue("id"), Removed: n})
+}
+
+// caseloadCount is the answer of GET /v1/account/caseload: a count, never a list.
+type caseloadCount struct {
+	Count    int    `json:"count"`
+	Operator string `json:"operator"`
 }
 
 // myCaseload serves GET /v1/account/caseload: how many people one's
@@ -75,7 +105,7 @@ func (s *Server) myCaseload(w http.ResponseWriter, r *http.Request, a identity.A
 		s.fail(w, r, &a, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"operator": a.ID, "count": n})
+	writeJSON(w, http.StatusOK, caseloadCount{Count: n, Operator: a.ID})
 }
 
 // inMyCaseload serves GET /v1/account/caseload/{id}: whether one subject

@@ -23,7 +23,7 @@ import (
 
 func TestCheckpointRoute(t *testing.T) {
 	e := newEnv(t)
-	srv := httptest.NewServer((&httpapi.Server{Vault: e.vault, Auth: e.auth, Checkpoints: e.store}).Handler())
+	srv := httptest.NewServer(checkOpenAPI(t, (&httpapi.Server{Vault: e.vault, Auth: e.auth, Checkpoints: e.store}).Handler()))
 	defer srv.Close()
 	get := func() (*http.Response, []byte) {
 		resp, err := http.Get(srv.URL + "/v1/audit/checkpoint")
@@ -94,7 +94,7 @@ func decodeStrictLoose(t *testing.T, body []byte, v any) {
 
 func TestProofRoutes(t *testing.T) {
 	e := newEnv(t)
-	srv := httptest.NewServer((&httpapi.Server{Vault: e.vault, Auth: e.auth, Checkpoints: e.store}).Handler())
+	srv := httptest.NewServer(checkOpenAPI(t, (&httpapi.Server{Vault: e.vault, Auth: e.auth, Checkpoints: e.store}).Handler()))
 	defer srv.Close()
 	for i := range 5 {
 		e.addOperator(t, fmt.Sprintf("op%d", i), "caseworker", "ac-versailles")
@@ -156,8 +156,8 @@ func TestProofRoutes(t *testing.T) {
 
 func TestReadinessAndMetrics(t *testing.T) {
 	e := newEnv(t)
-	srv := httptest.NewServer((&httpapi.Server{Vault: e.vault, Auth: e.auth, Checkpoints: e.store,
-		AuditMaxLag: time.Minute, Metrics: metrics.Handler(e.store, slog.New(slog.DiscardHandler))}).Handler())
+	srv := httptest.NewServer(checkOpenAPI(t, (&httpapi.Server{Vault: e.vault, Auth: e.auth, Checkpoints: e.store,
+		AuditMaxLag: time.Minute, Metrics: metrics.Handler(e.store, slog.New(slog.DiscardHandler))}).Handler()))
 	defer srv.Close()
 	get := func(path string) (int, string) {
 		resp, err := http.Get(srv.URL + path)
@@ -232,7 +232,7 @@ func TestAuditKeyRoute(t *testing.T) {
 		key    string
 		status int
 	}{{"", http.StatusNotFound}, {signer.VerifierKey(), http.StatusOK}} {
-		srv := httptest.NewServer((&httpapi.Server{Vault: e.vault, Auth: e.auth, Checkpoints: e.store, AuditKey: tc.key}).Handler())
+		srv := httptest.NewServer(checkOpenAPI(t, (&httpapi.Server{Vault: e.vault, Auth: e.auth, Checkpoints: e.store, AuditKey: tc.key}).Handler()))
 		resp, err := http.Get(srv.URL + "/v1/audit/key")
 		if err != nil {
 			t.Fatal(err)

@@ -125,13 +125,24 @@ func (s *Server) read(w http.ResponseWriter, r *http.Request, a identity.Actor) 
 	switch {
 	case errors.As(err, &pending):
 		w.Header().Set("Location", "/v1/consents/"+pending.Request.ID)
-		writeJSON(w, http.StatusAccepted, map[string]any{"consent": viewOf(pending.Request)})
+		writeJSON(w, http.StatusAccepted, consentAnswer{Consent: viewOf(pending.Request)})
 	case err != nil:
 		s.fail(w, r, &a, err)
 	default:
 		writeView(w, v)
 	}
 }
+
+// consentAnswer is one consent request: a read's 202, its status, a person's decision.
+type consentAnswer struct {
+	Consent consentView `json:"consent"`
+}
+
+// readQuery and readHeader are what a read reads besides the subject's id.
+var (
+	readQuery  = []Param{{Name: "fields", Doc: "only these of the purpose's fields, separated by commas (not with Coffre-Break-Glass)"}}
+	readHeader = []Param{purposeHeader, reasonHeader, {Name: "Coffre-Break-Glass", Doc: "an emergency read, and why (a purpose that allows it): the purpose's whole view, without consent"}}
+)
 
 // namedFields returns the fields a read names in its query
 // (?fields=a,b: a read narrowed to them), or nil when it names none.
@@ -160,7 +171,7 @@ func (s *Server) consentStatus(w http.ResponseWriter, r *http.Request, a identit
 		s.fail(w, r, &a, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"consent": viewOf(*c)})
+	writeJSON(w, http.StatusOK, consentAnswer{Consent: viewOf(*c)})
 }
 
 // myConsents serves GET /v1/me/consents: the person's requests waiting
@@ -175,7 +186,12 @@ func (s *Server) myConsents(w http.ResponseWriter, r *http.Request, p vault.Pers
 	for i, c := range list {
 		out[i] = s.personView(c)
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"consents": out})
+	writeJSON(w, http.StatusOK, consentsAnswer{Consents: out})
+}
+
+// consentsAnswer is the consent requests waiting for the person's decision.
+type consentsAnswer struct {
+	Consents []consentView `json:"consents"`
 }
 
 type decisionRequest struct {
@@ -199,7 +215,7 @@ func (s *Server) decideConsent(w http.ResponseWriter, r *http.Request, p vault.P
 		s.fail(w, r, nil, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"consent": s.personView(*c)})
+	writeJSON(w, http.StatusOK, consentAnswer{Consent: s.personView(*c)})
 }
 
 // changeView is a pending contact change as its person sees it: which
@@ -222,9 +238,18 @@ func (s *Server) myContactChanges(w http.ResponseWriter, r *http.Request, p vaul
 	}
 	out := make([]changeView, len(list))
 	for i, c := range list {
-		out[i] = changeView{ID: c.ID, Fields: c.Fields, From: asker{Unit: c.Unit, Role: c.Role}, RequestedAt: c.Created, EffectiveAt: c.Effective}
+		fields := c.Fields
+		if fields == nil {
+			fields = []string{}
+		}
+		out[i] = changeView{ID: c.ID, Fields: fields, From: asker{Unit: c.Unit, Role: c.Role}, RequestedAt: c.Created, EffectiveAt: c.Effective}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"contact_changes": out})
+	writeJSON(w, http.StatusOK, contactChangesAnswer{ContactChanges: out})
+}
+
+// contactChangesAnswer is the person's pending contact changes (one at most).
+type contactChangesAnswer struct {
+	ContactChanges []changeView `json:"contact_changes"`
 }
 
 // cancelContactChange serves POST /v1/me/contact-changes/{id}/cancel.

@@ -31,9 +31,20 @@ func (s *Server) approveOperator(w http.ResponseWriter, r *http.Request, a ident
 		s.fail(w, r, &a, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"id": code.Operator, "username": code.Username, "status": "approved",
-		"enrolment_code": code.Code, "expires_at": code.Expires.Format(time.RFC3339),
-		"note": "shown once: hand the code to the person through another channel than this API (in person, by phone); they enrol with POST /v1/auth/enrol before it expires"})
+	writeJSON(w, http.StatusOK, approvedAnswer{EnrolmentCode: code.Code, ExpiresAt: code.Expires.Format(time.RFC3339), ID: code.Operator,
+		Note:   "shown once: hand the code to the person through another channel than this API (in person, by phone); they enrol with POST /v1/auth/enrol before it expires",
+		Status: "approved", Username: code.Username})
+}
+
+// approvedAnswer is an account approved: its one-time enrolment code,
+// shown once, and until when (RFC 3339) it works.
+type approvedAnswer struct {
+	EnrolmentCode string `json:"enrolment_code"`
+	ExpiresAt     string `json:"expires_at"`
+	ID            string `json:"id"`
+	Note          string `json:"note"`
+	Status        string `json:"status"`
+	Username      string `json:"username"`
 }
 
 // enrolRequest is the body of POST /v1/auth/enrol.
@@ -61,6 +72,16 @@ func (s *Server) enrol(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, nil, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"username": req.Username, "totp_uri": en.TOTPURI, "totp_secret": en.TOTPSecret,
-		"note": "shown once: add the secret to your authenticator app now (the URI as a QR code), then log in with POST /v1/auth/login and /v1/auth/totp"})
+	writeJSON(w, http.StatusOK, enrolAnswer{
+		Note:       "shown once: add the secret to your authenticator app now (the URI as a QR code), then log in with POST /v1/auth/login and /v1/auth/totp",
+		TOTPSecret: en.TOTPSecret, TOTPURI: en.TOTPURI, Username: req.Username})
+}
+
+// enrolAnswer is an enrolment done: the account's TOTP secret and its
+// otpauth URI, shown once.
+type enrolAnswer struct {
+	Note       string `json:"note"`
+	TOTPSecret string `json:"totp_secret"`
+	TOTPURI    string `json:"totp_uri"`
+	Username   string `json:"username"`
 }

@@ -5,9 +5,15 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/coffre/coffre/internal/guard"
 	"github.com/coffre/coffre/internal/identity"
 	"github.com/coffre/coffre/internal/policy"
 )
+
+// alertsAnswer is the answer of GET /v1/alerts: the alerts, oldest first.
+type alertsAnswer struct {
+	Alerts []guard.Alert `json:"alerts"`
+}
 
 // alerts serves GET /v1/alerts?after=ID: the guard's alerts, oldest first,
 // for a security officer.
@@ -26,11 +32,17 @@ func (s *Server) alerts(w http.ResponseWriter, r *http.Request, a identity.Actor
 		s.fail(w, r, &a, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"alerts": out})
+	writeJSON(w, http.StatusOK, alertsAnswer{Alerts: out})
 }
 
 type unlockRequest struct {
 	Reason string `json:"reason"`
+}
+
+// unlockAnswer is the answer of POST /v1/operators/{id}/unlock.
+type unlockAnswer struct {
+	Operator string `json:"operator"`
+	Status   string `json:"status"` // unlocked
 }
 
 // unlock serves POST /v1/operators/{id}/unlock {"reason": …}.
@@ -53,7 +65,7 @@ func (s *Server) unlock(w http.ResponseWriter, r *http.Request, a identity.Actor
 		s.fail(w, r, &a, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"operator": id, "status": "unlocked"})
+	writeJSON(w, http.StatusOK, unlockAnswer{Operator: id, Status: "unlocked"})
 }
 
 type extensionRequest struct {
@@ -82,6 +94,11 @@ func (s *Server) requestExtension(w http.ResponseWriter, r *http.Request, a iden
 	writeJSON(w, http.StatusCreated, e)
 }
 
+// extensionsAnswer is the answer of GET /v1/extensions, oldest first.
+type extensionsAnswer struct {
+	Extensions []guard.Extension `json:"extensions"`
+}
+
 // pendingExtensions serves GET /v1/extensions: the requests of the
 // supervisor's unit waiting for approval, oldest first.
 func (s *Server) pendingExtensions(w http.ResponseWriter, r *http.Request, a identity.Actor) {
@@ -90,7 +107,7 @@ func (s *Server) pendingExtensions(w http.ResponseWriter, r *http.Request, a ide
 		s.fail(w, r, &a, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"extensions": out})
+	writeJSON(w, http.StatusOK, extensionsAnswer{Extensions: out})
 }
 
 type approveRequest struct {

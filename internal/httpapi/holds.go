@@ -30,6 +30,11 @@ func (s *Server) placeHold(w http.ResponseWriter, r *http.Request, a identity.Ac
 	writeJSON(w, http.StatusCreated, h)
 }
 
+// holdsAnswer is GET /v1/subjects/{id}/holds's answer: the subject's holds.
+type holdsAnswer struct {
+	Holds []vault.HoldView `json:"holds"`
+}
+
 // listHolds answers GET /v1/subjects/{id}/holds: the person's holds, in
 // force or lifted, oldest first.
 func (s *Server) listHolds(w http.ResponseWriter, r *http.Request, a identity.Actor) {
@@ -38,7 +43,7 @@ func (s *Server) listHolds(w http.ResponseWriter, r *http.Request, a identity.Ac
 		s.fail(w, r, &a, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"holds": hs})
+	writeJSON(w, http.StatusOK, holdsAnswer{Holds: hs})
 }
 
 // liftHold answers POST /v1/holds/{id}/lift: the hold, lifted.

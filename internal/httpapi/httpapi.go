@@ -513,7 +513,12 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request, a identity.Actor
 		s.fail(w, r, &a, err)
 		return
 	}
-	writeJSON(w, http.StatusCreated, map[string]string{"id": id})
+	writeJSON(w, http.StatusCreated, subjectAnswer{ID: id})
+}
+
+// subjectAnswer names one subject: the one created, or the one a lookup found.
+type subjectAnswer struct {
+	ID string `json:"id"`
 }
 
 type lookupRequest struct {
@@ -541,7 +546,7 @@ func (s *Server) lookup(w http.ResponseWriter, r *http.Request, a identity.Actor
 		s.fail(w, r, &a, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"id": id})
+	writeJSON(w, http.StatusOK, subjectAnswer{ID: id})
 }
 
 type updateRequest struct {
@@ -582,7 +587,14 @@ func (s *Server) update(w http.ResponseWriter, r *http.Request, a identity.Actor
 	if applied == nil {
 		applied = []string{}
 	}
-	writeJSON(w, http.StatusAccepted, map[string]any{"applied": applied, "pending": pending, "change": u.Change})
+	writeJSON(w, http.StatusAccepted, updateAnswer{Applied: applied, Change: u.Change, Pending: pending})
+}
+
+// updateAnswer is an update a contact field's cooling-off holds: the fields applied, the change, when each pending one applies.
+type updateAnswer struct {
+	Applied []string          `json:"applied"`
+	Change  string            `json:"change"`
+	Pending map[string]string `json:"pending"`
 }
 
 func (s *Server) erase(w http.ResponseWriter, r *http.Request, a identity.Actor) {
@@ -598,6 +610,9 @@ func (s *Server) erase(w http.ResponseWriter, r *http.Request, a identity.Actor)
 	}
 	s.fail(w, r, &a, err)
 }
+
+// eraseHeader is what an erasure reads: a purpose is optional, a reason is kept.
+var eraseHeader = []Param{{Name: "Coffre-Purpose", Doc: "the declared purpose, optional (checked when given)"}, reasonHeader}
 
 // checkpoint serves the latest signed checkpoint as the C2SP signed note
 // (text/plain): public, so that anyone holding the log's public key can
@@ -676,17 +691,30 @@ func (s *Server) auditEntries(w http.ResponseWriter, r *http.Request, a identity
 	for i, e := range es {
 		out[i] = auditEntry{e.Seq, e.Time.Format(time.RFC3339Nano), e.Actor, e.Action, e.Subject, e.Purpose, e.Reason, e.Fields, e.Decision, e.Origin, e.ReasonErased()}
 	}
-	resp := map[string]any{"entries": out}
+	resp := auditEntriesAnswer{Entries: out}
 	if n := len(es); n == vault.MaxAuditPage && es[n-1].Seq+1 < to {
-		resp["next"] = es[n-1].Seq + 1
+		resp.Next = es[n-1].Seq + 1
 	}
 	writeJSON(w, http.StatusOK, resp)
 }
 
+// auditEntriesAnswer is a page of audit entries, and the from of the next page when more remain.
+type auditEntriesAnswer struct {
+	Entries []auditEntry `json:"entries"`
+	Next    int64        `json:"next,omitempty"`
+}
+
+// auditEntriesQuery is what GET /v1/audit/entries reads.
+var auditEntriesQuery = []Param{
+	{Name: "from", Required: true, Integer: true, Doc: "the first entry's number (≥ 1)"},
+	{Name: "to", Required: true, Integer: true, Doc: "the number after the last entry's (> from)"},
+}
+
 // proof serves an inclusion or consistency proof between the two query
-// parameters a and b: {"a":…, "b":…, "hashes":[base64…]}. Public, like
-// the checkpoint: proofs hold hashes only.
-func (s *Server) proof(a, b string, prove func(context.Context, store.Store, uint64, uint64) ([][]byte, error)) http.HandlerFunc {
+// parameters a and b: answer(a, b, hashes), {"a":…, "b":…,
+// "hashes":[base64…]}. Public, like the checkpoint: proofs hold hashes
+// only.
+func (s *Server) proof(a, b string, prove func(context.Context, store.Store, uint64, uint64) ([][]byte, error), answer func(x, y uint64, hashes [][]byte) any) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if s.Checkpoints == nil {
 			writeError(w, http.StatusServiceUnavailable, "no_checkpoint", "this server does not serve proofs", "the audit log is served by a coffre serve node with its store; ask its operators")
@@ -714,8 +742,54 @@ func (s *Server) proof(a, b string, prove func(context.Context, store.Store, uin
 		if hashes == nil {
 			hashes = [][]byte{}
 		}
-		writeJSON(w, http.StatusOK, map[string]any{a: x, b: y, "hashes": hashes})
+		writeJSON(w, http.StatusOK, answer(x, y, hashes))
 	}
+}
+
+// inclusionAnswer is the inclusion proof of entry index in the tree of size entries.
+type inclusionAnswer struct {
+	Hashes [][]byte `json:"hashes"`
+	Index  uint64   `json:"index"`
+	Size   uint64   `json:"size"`
+}
+
+// inclusion is proof's answer for an inclusion proof.
+func inclusion(index, size uint64, hashes [][]byte) any {
+	return inclusionAnswer{Hashes: hashes, Index: index, Size: size}
+}
+
+// consistencyAnswer is the consistency proof between the trees of from and to entries.
+type consistencyAnswer struct {
+	From   uint64   `json:"from"`
+	Hashes [][]byte `json:"hashes"`
+	To     uint64   `json:"to"`
+}
+
+// consistency is proof's answer for a consistency proof.
+func consistency(from, to uint64, hashes [][]byte) any {
+	return consistencyAnswer{From: from, Hashes: hashes, To: to}
+}
+
+// The query parameters of the proofs.
+var (
+	inclusionQuery = []Param{
+		{Name: "index", Required: true, Integer: true, Doc: "the entry's leaf index (its number less one)"},
+		{Name: "size", Required: true, Integer: true, Doc: "the tree's size: a checkpoint's"},
+	}
+	consistencyQuery = []Param{
+		{Name: "from", Required: true, Integer: true, Doc: "the older tree's size"},
+		{Name: "to", Required: true, Integer: true, Doc: "the newer tree's size: a checkpoint's"},
+	}
+)
+
+// healthz answers GET /healthz: the process is alive.
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, healthAnswer{Status: "ok"})
+}
+
+// healthAnswer is liveness: status "ok".
+type healthAnswer struct {
+	Status string `json:"status"`
 }
 
 // StoreHealth reports a current failure of the store: package
@@ -752,7 +826,7 @@ func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if s.Checkpoints == nil {
-		writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+		writeJSON(w, http.StatusOK, readyAnswer{Status: "ready"})
 		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), pingTimeout)
@@ -775,5 +849,13 @@ func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
 			"check the server log for integrator errors; reads are still audited, checkpoints are late")
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"status": "ready", "audit_lag_seconds": st.Lag.Seconds(), "audit_integrated": st.Integrated})
+	lag := st.Lag.Seconds()
+	writeJSON(w, http.StatusOK, readyAnswer{AuditIntegrated: &st.Integrated, AuditLagSeconds: &lag, Status: "ready"})
+}
+
+// readyAnswer is readiness: "ready", and on a node with the audit log, its checkpoint's size and the integrator's lag.
+type readyAnswer struct {
+	AuditIntegrated *uint64  `json:"audit_integrated,omitempty"`
+	AuditLagSeconds *float64 `json:"audit_lag_seconds,omitempty"`
+	Status          string   `json:"status"`
 }

@@ -49,6 +49,34 @@ func (s *Server) webauthnBegin(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, opts)
 }
 
+// webauthnAssertion documents the options of a security-key assertion as
+// written (a protocol.CredentialAssertion, whose parts marshal themselves,
+// so reflection would misdescribe it): navigator.credentials.get's
+// argument, binary values in base64url.
+type webauthnAssertion struct {
+	PublicKey webauthnRequestOptions `json:"publicKey"`
+	Mediation string                 `json:"mediation,omitempty"`
+}
+
+// webauthnRequestOptions documents a PublicKeyCredentialRequestOptions.
+type webauthnRequestOptions struct {
+	Challenge        string               `json:"challenge"`
+	Timeout          int                  `json:"timeout,omitempty"`
+	RPID             string               `json:"rpId,omitempty"`
+	AllowCredentials []webauthnDescriptor `json:"allowCredentials,omitempty"`
+	UserVerification string               `json:"userVerification,omitempty"`
+	Hints            []string             `json:"hints,omitempty"`
+	Extensions       map[string]any       `json:"extensions,omitempty"`
+}
+
+// webauthnDescriptor documents a PublicKeyCredentialDescriptor: a key
+// allowed (or excluded), its id in base64url.
+type webauthnDescriptor struct {
+	Type       string   `json:"type"`
+	ID         string   `json:"id"`
+	Transports []string `json:"transports,omitempty"`
+}
+
 func (s *Server) webauthnFinish(w http.ResponseWriter, r *http.Request) {
 	var req webauthnLogin
 	if !s.loginToken(w, r, &req, true) {
@@ -63,7 +91,7 @@ func (s *Server) webauthnFinish(w http.ResponseWriter, r *http.Request) {
 }
 
 type codeRequest struct {
-	LoginToken string `json:"login_token,omitempty"`
+	LoginToken string `json:"login_token"`
 	Code       string `json:"code"`
 }
 
@@ -199,7 +227,12 @@ func (s *Server) listSessions(w http.ResponseWriter, r *http.Request, a identity
 		s.fail(w, r, &a, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"sessions": out})
+	writeJSON(w, http.StatusOK, sessionListAnswer{Sessions: out})
+}
+
+// sessionListAnswer is one's sessions, the current one marked.
+type sessionListAnswer struct {
+	Sessions []auth.SessionInfo `json:"sessions"`
 }
 
 func (s *Server) revokeSession(w http.ResponseWriter, r *http.Request, a identity.Actor) {
@@ -221,7 +254,12 @@ func (s *Server) listKeys(w http.ResponseWriter, r *http.Request, a identity.Act
 		s.fail(w, r, &a, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"keys": out})
+	writeJSON(w, http.StatusOK, keyListAnswer{Keys: out})
+}
+
+// keyListAnswer is one's security keys.
+type keyListAnswer struct {
+	Keys []auth.WebAuthnKey `json:"keys"`
 }
 
 func (s *Server) registerBegin(w http.ResponseWriter, r *http.Request, a identity.Actor) {
@@ -232,6 +270,58 @@ func (s *Server) registerBegin(w http.ResponseWriter, r *http.Request, a identit
 		return
 	}
 	writeJSON(w, http.StatusOK, opts)
+}
+
+// webauthnCreation documents the options of a security key's registration
+// as written (a protocol.CredentialCreation, whose parts marshal
+// themselves): navigator.credentials.create's argument, binary values in
+// base64url.
+type webauthnCreation struct {
+	PublicKey webauthnCreationOptions `json:"publicKey"`
+	Mediation string                  `json:"mediation,omitempty"`
+}
+
+// webauthnCreationOptions documents a PublicKeyCredentialCreationOptions.
+type webauthnCreationOptions struct {
+	RP                     webauthnRP           `json:"rp"`
+	User                   webauthnUser         `json:"user"`
+	Challenge              string               `json:"challenge"`
+	PubKeyCredParams       []webauthnCredParam  `json:"pubKeyCredParams,omitempty"`
+	Timeout                int                  `json:"timeout,omitempty"`
+	ExcludeCredentials     []webauthnDescriptor `json:"excludeCredentials,omitempty"`
+	AuthenticatorSelection webauthnSelection    `json:"authenticatorSelection,omitzero"`
+	Hints                  []string             `json:"hints,omitempty"`
+	Attestation            string               `json:"attestation,omitempty"`
+	AttestationFormats     []string             `json:"attestationFormats,omitempty"`
+	Extensions             map[string]any       `json:"extensions,omitempty"`
+}
+
+// webauthnRP documents the relying party: Coffre.
+type webauthnRP struct {
+	Name string `json:"name"`
+	ID   string `json:"id"`
+}
+
+// webauthnUser documents the account a key is registered for, its id (the
+// user handle) in base64url.
+type webauthnUser struct {
+	Name        string `json:"name"`
+	DisplayName string `json:"displayName"`
+	ID          string `json:"id"`
+}
+
+// webauthnCredParam documents a key type and COSE algorithm accepted.
+type webauthnCredParam struct {
+	Type string `json:"type"`
+	Alg  int    `json:"alg"`
+}
+
+// webauthnSelection documents the authenticator selection criteria.
+type webauthnSelection struct {
+	AuthenticatorAttachment string `json:"authenticatorAttachment,omitempty"`
+	RequireResidentKey      *bool  `json:"requireResidentKey,omitempty"`
+	ResidentKey             string `json:"residentKey,omitempty"`
+	UserVerification        string `json:"userVerification,omitempty"`
 }
 
 func (s *Server) registerFinish(w http.ResponseWriter, r *http.Request, a identity.Actor) {
@@ -248,7 +338,14 @@ func (s *Server) registerFinish(w http.ResponseWriter, r *http.Request, a identi
 		s.fail(w, r, &a, err)
 		return
 	}
-	writeJSON(w, http.StatusCreated, map[string]string{"id": base64.RawURLEncoding.EncodeToString(id), "name": req.Name})
+	writeJSON(w, http.StatusCreated, keyAnswer{ID: base64.RawURLEncoding.EncodeToString(id), Name: req.Name})
+}
+
+// keyAnswer is a security key just registered: its id (base64url, for
+// DELETE /v1/account/webauthn/{id}) and name.
+type keyAnswer struct {
+	ID   string `json:"id"`
+	Name string `json:"name"`
 }
 
 func (s *Server) removeKey(w http.ResponseWriter, r *http.Request, a identity.Actor) {
@@ -272,7 +369,13 @@ func (s *Server) recoveryCodes(w http.ResponseWriter, r *http.Request, a identit
 		s.fail(w, r, &a, err)
 		return
 	}
-	writeJSON(w, http.StatusCreated, map[string]any{"codes": codes, "note": "shown once: keep them offline; each works once, and these replace any earlier codes"})
+	writeJSON(w, http.StatusCreated, recoveryCodesAnswer{Codes: codes, Note: "shown once: keep them offline; each works once, and these replace any earlier codes"})
+}
+
+// recoveryCodesAnswer is a fresh set of recovery codes, shown once.
+type recoveryCodesAnswer struct {
+	Codes []string `json:"codes"`
+	Note  string   `json:"note"`
 }
 
 type reasonRequest struct {
@@ -308,7 +411,12 @@ func (s *Server) revokeOperator(w http.ResponseWriter, r *http.Request, a identi
 		s.fail(w, r, &a, notFoundAs(err, "no such operator"))
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]int{"revoked": n})
+	writeJSON(w, http.StatusOK, revokedSessionsAnswer{Revoked: n})
+}
+
+// revokedSessionsAnswer is how many sessions a revocation ended.
+type revokedSessionsAnswer struct {
+	Revoked int `json:"revoked"`
 }
 
 // revokeEveryone serves POST /v1/sessions/revoke-all {"reason"}: breach
@@ -327,12 +435,19 @@ func (s *Server) revokeEveryone(w http.ResponseWriter, r *http.Request, a identi
 		s.fail(w, r, &a, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]int{"revoked": n})
+	writeJSON(w, http.StatusOK, revokedSessionsAnswer{Revoked: n})
 }
 
 // writeSession answers a completed login.
 func writeSession(w http.ResponseWriter, ses *auth.Session) {
-	writeJSON(w, http.StatusOK, map[string]any{"token": ses.Token, "expires_at": ses.Expires.Format(time.RFC3339)})
+	writeJSON(w, http.StatusOK, sessionAnswer{ExpiresAt: ses.Expires.Format(time.RFC3339), Token: ses.Token})
+}
+
+// sessionAnswer is a completed login: the session's bearer token and when
+// it expires (RFC 3339).
+type sessionAnswer struct {
+	ExpiresAt string `json:"expires_at"`
+	Token     string `json:"token"`
 }
 
 // notFoundAs gives a not-found error a public message of its own; other

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/coffre/coffre/internal/breach"
 	"github.com/coffre/coffre/internal/contain"
 	"github.com/coffre/coffre/internal/identity"
 	"github.com/coffre/coffre/internal/incident"
@@ -13,14 +14,14 @@ import (
 
 // scopeRequest is an incident's scope as the API takes it (incident.Scope).
 type scopeRequest struct {
-	Operators   []string  `json:"operators"`
-	Partners    []string  `json:"partners"`
-	Origins     []string  `json:"origins"`
+	Operators   []string  `json:"operators,omitempty"`
+	Partners    []string  `json:"partners,omitempty"`
+	Origins     []string  `json:"origins,omitempty"`
 	From        time.Time `json:"from"`
-	To          time.Time `json:"to"`
-	Everything  bool      `json:"everything"`
-	StoreStolen bool      `json:"store_stolen"`
-	KeysSafe    bool      `json:"keys_safe"`
+	To          time.Time `json:"to,omitzero"`
+	Everything  bool      `json:"everything,omitempty"`
+	StoreStolen bool      `json:"store_stolen,omitempty"`
+	KeysSafe    bool      `json:"keys_safe,omitempty"`
 }
 
 func (q scopeRequest) scope() incident.Scope {
@@ -31,9 +32,9 @@ func (q scopeRequest) scope() incident.Scope {
 // openIncidentRequest is POST /v1/incidents. Aware defaults to now.
 type openIncidentRequest struct {
 	Title     string       `json:"title"`
-	Nature    []string     `json:"nature"`
-	Aware     time.Time    `json:"aware"`
-	Detection string       `json:"detection"`
+	Nature    []string     `json:"nature,omitempty"`
+	Aware     time.Time    `json:"aware,omitzero"`
+	Detection string       `json:"detection,omitempty"`
 	Scope     scopeRequest `json:"scope"`
 }
 
@@ -72,13 +73,18 @@ func (s *Server) getIncident(w http.ResponseWriter, r *http.Request, a identity.
 	s.writeIncident(w, r, a, r.PathValue("id"), http.StatusOK)
 }
 
+// incidentsAnswer is GET /v1/incidents's answer: the breach register.
+type incidentsAnswer struct {
+	Incidents []incident.Incident `json:"incidents"`
+}
+
 func (s *Server) listIncidents(w http.ResponseWriter, r *http.Request, a identity.Actor) {
 	list, err := s.Vault.Incidents(r.Context(), a)
 	if err != nil {
 		s.fail(w, r, &a, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"incidents": list})
+	writeJSON(w, http.StatusOK, incidentsAnswer{Incidents: list})
 }
 
 func (s *Server) changeScope(w http.ResponseWriter, r *http.Request, a identity.Actor) {
@@ -98,7 +104,7 @@ func (s *Server) changeScope(w http.ResponseWriter, r *http.Request, a identity.
 // containRequest is POST /v1/incidents/{id}/contain.
 type containRequest struct {
 	Act      string `json:"act"`
-	Everyone bool   `json:"everyone"`
+	Everyone bool   `json:"everyone,omitempty"`
 }
 
 // containIncident runs one act of containment for the incident (package
@@ -129,6 +135,13 @@ func (s *Server) containIncident(w http.ResponseWriter, r *http.Request, a ident
 	writeJSON(w, http.StatusOK, res)
 }
 
+// impactAnswer is GET /v1/incidents/{id}/impact's answer: the counts,
+// and the notes that say what they do not.
+type impactAnswer struct {
+	Impact incident.Impact `json:"impact"`
+	Notes  []string        `json:"notes"`
+}
+
 // incidentImpact computes the incident's impact (GET
 // /v1/incidents/{id}/impact): counts only; the people's list is written
 // on the host (coffre incident impact --out), never served.
@@ -142,8 +155,29 @@ func (s *Server) incidentImpact(w http.ResponseWriter, r *http.Request, a identi
 		s.fail(w, r, &a, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"impact": res.Impact, "notes": res.Notes})
+	notes := res.Notes
+	if notes == nil {
+		notes = []string{}
+	}
+	writeJSON(w, http.StatusOK, impactAnswer{Impact: res.Impact, Notes: notes})
 }
+
+// breachReport documents the report's JSON answer (breach.Report, under
+// a name of its own: incident.Report, an incident's filed reports, is
+// another component "Report").
+type breachReport breach.Report
+
+// The report routes' answer and query parameters.
+var (
+	reportAnswer = []Answer{{Status: http.StatusOK, Body: breachReport{}, Doc: "the report (with ?format=markdown: the same, as Markdown)"},
+		{Status: http.StatusOK, Media: "text/markdown; charset=utf-8"}}
+	reportQuery = []Param{
+		{Name: "phase", Doc: "initial (the default), complementary or final"},
+		{Name: "lang", Doc: "the Markdown's language: fr or en"},
+		{Name: "format", Doc: "json (the default) or markdown"},
+		{Name: "delay_reason", Doc: "why the notification comes more than 72 hours after awareness (GDPR art. 33(1)): printable text"},
+	}
+)
 
 // incidentReport writes the incident's report (GET
 // /v1/incidents/{id}/report?phase=initial&lang=fr&format=json|markdown),
@@ -174,5 +208,35 @@ func (s *Server) incidentReport(w http.ResponseWriter, r *http.Request, a identi
 		w.Write([]byte(rep.Markdown(lang)))
 		return
 	}
-	writeJSON(w, http.StatusOK, rep)
+	writeJSON(w, http.StatusOK, reportArrays(rep))
+}
+
+// reportArrays sets rep's lists that are empty to [], not null: the
+// report's JSON has an array wherever it has a list.
+func reportArrays(rep *breach.Report) *breach.Report {
+	if rep.Nature == nil {
+		rep.Nature = []string{}
+	}
+	if rep.Data == nil {
+		rep.Data = []breach.DataCategory{}
+	}
+	if rep.Consequences == nil {
+		rep.Consequences = []breach.Consequence{}
+	}
+	if rep.Taken == nil {
+		rep.Taken = []breach.Measure{}
+	}
+	if rep.Proposed == nil {
+		rep.Proposed = []breach.Words{}
+	}
+	if rep.Clocks == nil {
+		rep.Clocks = []incident.Clock{}
+	}
+	if rep.NIS2.Indicators == nil {
+		rep.NIS2.Indicators = []string{}
+	}
+	if rep.CNIL.DataCategories == nil {
+		rep.CNIL.DataCategories = []string{}
+	}
+	return rep
 }

@@ -24,10 +24,55 @@ type Index interface {
 }
 
 // keysStatus is the answer of GET /v1/sys/keys: the root key versions
-// and, beside them, the blind index generations.
+// (rotate.Status, its fields in its order) and, beside them, the blind
+// index generations. Its types are named apart: rotate's and reindex's
+// Status and Pass would be one component each in the OpenAPI document.
 type keysStatus struct {
-	*rotate.Status
-	BlindIndex *reindex.Status `json:"blind_index,omitempty"`
+	Current    uint32                 `json:"current"`
+	Versions   []rotate.VersionStatus `json:"versions"`
+	Rewrap     *rewrapPass            `json:"rewrap,omitempty"`
+	BlindIndex *blindIndexStatus      `json:"blind_index,omitempty"`
+}
+
+// rewrapPass is the rewrap pass's progress (a rotate.Pass).
+type rewrapPass rotate.Pass
+
+// blindIndexStatus is the blind index generations (a reindex.Status).
+type blindIndexStatus struct {
+	Active      uint32              `json:"active"`
+	Generations []reindex.GenStatus `json:"generations"`
+	Rebuild     *rebuildPass        `json:"rebuild,omitempty"`
+}
+
+// rebuildPass is a blind index rebuild's progress (a reindex.Pass).
+type rebuildPass reindex.Pass
+
+// newKeysStatus is the answer of the statuses k and, when there is a
+// blind index, ix.
+func newKeysStatus(k *rotate.Status, ix *reindex.Status) keysStatus {
+	st := keysStatus{Current: k.Current, Versions: k.Versions, Rewrap: (*rewrapPass)(k.Rewrap)}
+	if st.Versions == nil {
+		st.Versions = []rotate.VersionStatus{}
+	}
+	if ix != nil {
+		st.BlindIndex = &blindIndexStatus{Active: ix.Active, Generations: ix.Generations, Rebuild: (*rebuildPass)(ix.Rebuild)}
+		if st.BlindIndex.Generations == nil {
+			st.BlindIndex.Generations = []reindex.GenStatus{}
+		}
+	}
+	return st
+}
+
+// rotatedAnswer is the answer of POST /v1/sys/keys/rotate: the new version, active in that many seconds.
+type rotatedAnswer struct {
+	ActiveInSeconds float64 `json:"active_in_seconds"`
+	Version         uint32  `json:"version"`
+}
+
+// reindexAnswer is the answer of POST /v1/sys/keys/reindex: the new generation, its pass due in that many seconds.
+type reindexAnswer struct {
+	Generation    uint32  `json:"generation"`
+	PassInSeconds float64 `json:"pass_in_seconds"`
 }
 
 // rotateKeys serves POST /v1/sys/keys/rotate {"reason"}: a new root key
@@ -54,7 +99,7 @@ func (s *Server) rotateKeys(w http.ResponseWriter, r *http.Request, a identity.A
 		return
 	}
 	s.Logger.InfoContext(r.Context(), "root key rotated", "operator", a.ID, "version", v)
-	writeJSON(w, http.StatusOK, map[string]any{"version": v, "active_in_seconds": rotate.DefaultActivation.Seconds()})
+	writeJSON(w, http.StatusOK, rotatedAnswer{ActiveInSeconds: rotate.DefaultActivation.Seconds(), Version: v})
 }
 
 // keyStatus serves GET /v1/sys/keys: the root key versions, the keys
@@ -67,11 +112,10 @@ func (s *Server) keyStatus(w http.ResponseWriter, r *http.Request, a identity.Ac
 	}
 	// The counts scan every wrapped key and index entry: outside the
 	// write, whose entry must still be written before the answer leaves.
-	var st keysStatus
-	var err error
-	st.Status, err = s.Keys.Status(r.Context())
+	var ix *reindex.Status
+	k, err := s.Keys.Status(r.Context())
 	if err == nil && s.Index != nil {
-		st.BlindIndex, err = s.Index.Status(r.Context())
+		ix, err = s.Index.Status(r.Context())
 	}
 	if err == nil {
 		err = s.Auth.Administer(r.Context(), a, "keys.status", "", func(context.Context, store.Tx) error { return nil })
@@ -80,7 +124,7 @@ func (s *Server) keyStatus(w http.ResponseWriter, r *http.Request, a identity.Ac
 		s.fail(w, r, &a, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, st)
+	writeJSON(w, http.StatusOK, newKeysStatus(k, ix))
 }
 
 // reindexKeys serves POST /v1/sys/keys/reindex {"reason"}: a new blind
@@ -108,5 +152,5 @@ func (s *Server) reindexKeys(w http.ResponseWriter, r *http.Request, a identity.
 		return
 	}
 	s.Logger.InfoContext(r.Context(), "blind index rebuild begun", "operator", a.ID, "generation", g)
-	writeJSON(w, http.StatusOK, map[string]any{"generation": g, "pass_in_seconds": reindex.DefaultActivation.Seconds()})
+	writeJSON(w, http.StatusOK, reindexAnswer{Generation: g, PassInSeconds: reindex.DefaultActivation.Seconds()})
 }

@@ -29,6 +29,8 @@ func validOperatorID(id string) bool {
 	return true
 }
 
+// lifecycleRequest is the body of POST /v1/operators/{id}/disable, /enable
+// and /lock: why (required for a lock).
 type lifecycleRequest struct {
 	Reason string `json:"reason"`
 }
@@ -91,8 +93,15 @@ func (s *Server) lifecycle(act auth.Act) actorHandler {
 			s.fail(w, r, &a, err)
 			return
 		}
-		writeJSON(w, http.StatusOK, map[string]string{"operator": id, "status": lifecycleStatus[act]})
+		writeJSON(w, http.StatusOK, lifecycleAnswer{Operator: id, Status: lifecycleStatus[act]})
 	}
+}
+
+// lifecycleAnswer is what an account is after an act: disabled, enabled,
+// deleted or locked.
+type lifecycleAnswer struct {
+	Operator string `json:"operator"`
+	Status   string `json:"status"`
 }
 
 // The page sizes of GET /v1/operators.
@@ -131,9 +140,16 @@ func (s *Server) listOperators(w http.ResponseWriter, r *http.Request, a identit
 		s.fail(w, r, &a, err)
 		return
 	}
-	out := map[string]any{"operators": ops}
+	out := operatorsAnswer{Operators: ops}
 	if len(ops) == limit {
-		out["next"] = ops[len(ops)-1].ID
+		out.Next = ops[len(ops)-1].ID
 	}
 	writeJSON(w, http.StatusOK, out)
+}
+
+// operatorsAnswer is a page of the accounts, and the id to ask the next
+// page after (absent on the last page).
+type operatorsAnswer struct {
+	Next      string              `json:"next,omitempty"`
+	Operators []auth.OperatorInfo `json:"operators"`
 }

@@ -143,6 +143,12 @@ type meLoginRequest struct {
 	Contact string `json:"contact"`
 }
 
+// meLoginAnswer is POST /v1/me/login's answer: the token to send back
+// with the code (the same whether or not a record holds the contact).
+type meLoginAnswer struct {
+	LoginToken string `json:"login_token"`
+}
+
 // meLogin asks a one-time code for a contact: the same answer whether or
 // not a record holds it.
 func (s *Server) meLogin(w http.ResponseWriter, r *http.Request) {
@@ -160,7 +166,7 @@ func (s *Server) meLogin(w http.ResponseWriter, r *http.Request) {
 		s.failMe(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"login_token": tok})
+	writeJSON(w, http.StatusOK, meLoginAnswer{LoginToken: tok})
 }
 
 type meCodeRequest struct {
@@ -275,15 +281,30 @@ func lang(r *http.Request) string {
 	return "en"
 }
 
+// meProfileAnswer is GET /v1/me's answer: who the session is.
+type meProfileAnswer struct {
+	Lang         string    `json:"lang"`
+	Phrase       string    `json:"phrase"`
+	Phrases      mePhrases `json:"phrases"`
+	SignedInWith string    `json:"signed_in_with"`
+	Subject      string    `json:"subject"`
+}
+
+// mePhrases is the verification phrase in each language Coffre speaks.
+type mePhrases struct {
+	En string `json:"en"`
+	Fr string `json:"fr"`
+}
+
 // meProfile is who the session is: the subject's id, and the
 // verification phrase their notices show (both languages: the notices'
 // is the record's, which this route does not read).
 func (s *Server) meProfile(w http.ResponseWriter, r *http.Request, p me.Person) {
 	l := lang(r)
-	writeJSON(w, http.StatusOK, map[string]any{
-		"subject": p.Subject, "signed_in_with": p.Method, "lang": l,
-		"phrase":  s.Me.Phrase(p.Subject, l),
-		"phrases": map[string]string{"en": s.Me.Phrase(p.Subject, "en"), "fr": s.Me.Phrase(p.Subject, "fr")},
+	writeJSON(w, http.StatusOK, meProfileAnswer{
+		Subject: p.Subject, SignedInWith: p.Method, Lang: l,
+		Phrase:  s.Me.Phrase(p.Subject, l),
+		Phrases: mePhrases{En: s.Me.Phrase(p.Subject, "en"), Fr: s.Me.Phrase(p.Subject, "fr")},
 	})
 }
 

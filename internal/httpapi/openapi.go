@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 	"unicode"
 
 	"github.com/getkin/kin-openapi/openapi3"
@@ -24,7 +25,8 @@ type Answer struct {
 	Body   any
 	Doc    string
 	// Media is the body's media type when it is not JSON (text/plain:
-	// a body of text, Body ignored).
+	// a body of text, Body ignored). Two answers of one status are one
+	// answer in two media types (a report as JSON or as Markdown).
 	Media string
 }
 
@@ -36,9 +38,8 @@ type Param struct {
 	Integer bool
 }
 
-func ok(body any) []Answer       { return []Answer{{Status: http.StatusOK, Body: body}} }
-func created(body any) []Answer  { return []Answer{{Status: http.StatusCreated, Body: body}} }
-func accepted(body any) []Answer { return []Answer{{Status: http.StatusAccepted, Body: body}} }
+func ok(body any) []Answer      { return []Answer{{Status: http.StatusOK, Body: body}} }
+func created(body any) []Answer { return []Answer{{Status: http.StatusCreated, Body: body}} }
 
 // noContent is the answer of a route that answers 204 and nothing else.
 var noContent = []Answer{{Status: http.StatusNoContent}}
@@ -175,7 +176,7 @@ func operation(g *schemas, rt Route, errRef *openapi3.SchemaRef) (*openapi3.Oper
 		if err != nil {
 			return nil, err
 		}
-		op.RequestBody = &openapi3.RequestBodyRef{Value: openapi3.NewRequestBody().WithRequired(true).WithJSONSchemaRef(ref)}
+		op.RequestBody = &openapi3.RequestBodyRef{Value: openapi3.NewRequestBody().WithRequired(!rt.InOptional).WithJSONSchemaRef(ref)}
 	}
 	op.Responses = openapi3.NewResponses()
 	for _, a := range rt.Out {
@@ -183,18 +184,28 @@ func operation(g *schemas, rt Route, errRef *openapi3.SchemaRef) (*openapi3.Oper
 		if desc == "" {
 			desc = http.StatusText(a.Status)
 		}
+		status := strconv.Itoa(a.Status)
 		resp := openapi3.NewResponse().WithDescription(desc)
+		if prev := op.Responses.Value(status); prev != nil {
+			resp = prev.Value // another media type of the same answer
+		}
 		switch {
 		case a.Media != "":
-			resp.WithContent(openapi3.NewContentWithSchema(openapi3.NewStringSchema(), []string{a.Media}))
+			if resp.Content == nil {
+				resp.Content = openapi3.NewContent()
+			}
+			resp.Content[a.Media] = openapi3.NewMediaType().WithSchema(openapi3.NewStringSchema())
 		case a.Body != nil:
 			ref, err := g.ref(a.Body)
 			if err != nil {
 				return nil, err
 			}
-			resp.WithJSONSchemaRef(ref)
+			if resp.Content == nil {
+				resp.Content = openapi3.NewContent()
+			}
+			resp.Content["application/json"] = openapi3.NewMediaType().WithSchemaRef(ref)
 		}
-		op.Responses.Set(strconv.Itoa(a.Status), &openapi3.ResponseRef{Value: resp})
+		op.Responses.Set(status, &openapi3.ResponseRef{Value: resp})
 	}
 	op.Responses.Set("default", &openapi3.ResponseRef{Value: openapi3.NewResponse().
 		WithDescription("an error: what was wrong and what to do").WithJSONSchemaRef(errRef)})
@@ -304,13 +315,19 @@ func customize(_ string, t reflect.Type, tag reflect.StructTag, schema *openapi3
 			*schema.Type = append(*schema.Type, openapi3.TypeNull)
 		}
 	}
-	if t.Kind() == reflect.Struct && schema.Type.Is(openapi3.TypeObject) {
+	if t.Kind() == reflect.Struct && t != timeType && (schema.Type == nil || schema.Type.Is(openapi3.TypeObject)) {
+		schema.Type = &openapi3.Types{openapi3.TypeObject} // an empty struct too: {}
+		if schema.Properties == nil {
+			schema.Properties = openapi3.Schemas{} // (openapi3gen exports a component only with properties)
+		}
 		schema.Required = requiredFields(t)
 		no := false
 		schema.AdditionalProperties = openapi3.AdditionalProperties{Has: &no}
 	}
 	return nil
 }
+
+var timeType = reflect.TypeFor[time.Time]()
 
 // omitted reports whether a field's tag lets encoding/json leave it out.
 func omitted(tag reflect.StructTag) bool {

@@ -19,7 +19,7 @@ import (
 // proofs, checkable offline). The history is read once the package's own
 // access is on the record; it stops at the latest checkpoint.
 type myData struct {
-	*vault.Data
+	vault.Data
 	History     *auditlog.History `json:"history"`
 	HistoryNote string            `json:"history_note,omitempty"`
 }
@@ -30,7 +30,7 @@ func (s *Server) myData(w http.ResponseWriter, r *http.Request, p vault.Person) 
 		s.fail(w, r, nil, err)
 		return
 	}
-	out := myData{Data: d}
+	out := myData{Data: *d}
 	switch {
 	case s.Checkpoints == nil:
 		out.HistoryNote = "this node does not serve the audit log: GET /v1/me/accesses on a node that does"
@@ -49,10 +49,12 @@ func (s *Server) myData(w http.ResponseWriter, r *http.Request, p vault.Person) 
 	writeJSON(w, http.StatusOK, out)
 }
 
+// fileRequest is POST /v1/me/requests: a rectification names its
+// fields (other kinds none: null or []); the text is optional.
 type fileRequest struct {
-	Kind   string   `json:"kind"`
-	Fields []string `json:"fields"`
-	Text   string   `json:"text"`
+	Kind   string    `json:"kind"`
+	Fields *[]string `json:"fields"`
+	Text   string    `json:"text,omitempty"`
 }
 
 func (s *Server) fileRequest(w http.ResponseWriter, r *http.Request, p vault.Person) {
@@ -61,12 +63,21 @@ func (s *Server) fileRequest(w http.ResponseWriter, r *http.Request, p vault.Per
 		s.fail(w, r, nil, err)
 		return
 	}
-	rv, err := s.Vault.FileRequest(r.Context(), p, req.Kind, req.Fields, req.Text)
+	var fields []string
+	if req.Fields != nil {
+		fields = *req.Fields
+	}
+	rv, err := s.Vault.FileRequest(r.Context(), p, req.Kind, fields, req.Text)
 	if err != nil {
 		s.fail(w, r, nil, err)
 		return
 	}
 	writeJSON(w, http.StatusCreated, rv)
+}
+
+// myRequestsAnswer is GET /v1/me/requests's answer: the person's requests.
+type myRequestsAnswer struct {
+	Requests []vault.RequestView `json:"requests"`
 }
 
 func (s *Server) myRequests(w http.ResponseWriter, r *http.Request, p vault.Person) {
@@ -75,12 +86,13 @@ func (s *Server) myRequests(w http.ResponseWriter, r *http.Request, p vault.Pers
 		s.fail(w, r, nil, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"requests": rs})
+	writeJSON(w, http.StatusOK, myRequestsAnswer{Requests: rs})
 }
 
+// blockRequest is POST /v1/me/blocks: one partner or one unit.
 type blockRequest struct {
-	Partner string `json:"partner"`
-	Unit    string `json:"unit"`
+	Partner string `json:"partner,omitempty"`
+	Unit    string `json:"unit,omitempty"`
 }
 
 func (s *Server) block(w http.ResponseWriter, r *http.Request, p vault.Person) {
@@ -105,13 +117,18 @@ func (s *Server) block(w http.ResponseWriter, r *http.Request, p vault.Person) {
 	writeJSON(w, http.StatusCreated, b)
 }
 
+// myBlocksAnswer is GET /v1/me/blocks's answer: the person's blocks.
+type myBlocksAnswer struct {
+	Blocks []vault.BlockView `json:"blocks"`
+}
+
 func (s *Server) myBlocks(w http.ResponseWriter, r *http.Request, p vault.Person) {
 	bs, err := s.Vault.MyBlocks(r.Context(), p)
 	if err != nil {
 		s.fail(w, r, nil, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"blocks": bs})
+	writeJSON(w, http.StatusOK, myBlocksAnswer{Blocks: bs})
 }
 
 func (s *Server) unblock(w http.ResponseWriter, r *http.Request, p vault.Person) {
@@ -120,6 +137,13 @@ func (s *Server) unblock(w http.ResponseWriter, r *http.Request, p vault.Person)
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// requestQueue is GET /v1/requests's answer: a page of the queue, and
+// the id to ask after when more may remain.
+type requestQueue struct {
+	Next     string              `json:"next,omitempty"`
+	Requests []vault.RequestView `json:"requests"`
 }
 
 // listRequests serves the handler's queue, paged: "next" is the id to
@@ -140,9 +164,9 @@ func (s *Server) listRequests(w http.ResponseWriter, r *http.Request, a identity
 		s.fail(w, r, &a, err)
 		return
 	}
-	out := map[string]any{"requests": rs}
+	out := requestQueue{Requests: rs}
 	if len(rs) == limit {
-		out["next"] = rs[len(rs)-1].ID
+		out.Next = rs[len(rs)-1].ID
 	}
 	writeJSON(w, http.StatusOK, out)
 }
@@ -156,9 +180,11 @@ func (s *Server) openRequest(w http.ResponseWriter, r *http.Request, a identity.
 	writeJSON(w, http.StatusOK, rv)
 }
 
+// decideRequest is POST /v1/requests/{id}: a refusal or an extension
+// needs a reason.
 type decideRequest struct {
 	Decision string `json:"decision"`
-	Reason   string `json:"reason"`
+	Reason   string `json:"reason,omitempty"`
 }
 
 func (s *Server) decideRequest(w http.ResponseWriter, r *http.Request, a identity.Actor) {

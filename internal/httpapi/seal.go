@@ -90,7 +90,7 @@ func (g *Gate) Handler() http.Handler {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	mux.HandleFunc("GET /v1/sys/seal-status", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, g.State.Status())
+		writeJSON(w, http.StatusOK, sealStatusAnswer(g.State.Status()))
 	})
 	mux.HandleFunc("POST /v1/sys/unseal", func(w http.ResponseWriter, r *http.Request) {
 		if ok, wait := g.allow(srv.origin(r)); !ok {
@@ -106,7 +106,7 @@ func (g *Gate) Handler() http.Handler {
 		}
 		if req.Reset {
 			g.State.Reset()
-			writeJSON(w, http.StatusOK, g.State.Status())
+			writeJSON(w, http.StatusOK, sealStatusAnswer(g.State.Status()))
 			return
 		}
 		st, err := g.State.Unseal(r.Context(), req.Share)
@@ -117,7 +117,7 @@ func (g *Gate) Handler() http.Handler {
 		if !st.Sealed {
 			g.Logger.InfoContext(r.Context(), "unsealed", "set", st.Set)
 		}
-		writeJSON(w, http.StatusOK, st)
+		writeJSON(w, http.StatusOK, sealStatusAnswer(st))
 	})
 	if g.Quorum {
 		mux.HandleFunc("POST /v1/sys/seal-share", func(w http.ResponseWriter, r *http.Request) {
@@ -155,7 +155,7 @@ func (g *Gate) Handler() http.Handler {
 			if sealed {
 				g.Logger.WarnContext(r.Context(), "sealed by a quorum of share holders", "set", g.State.Status().Set)
 			}
-			writeJSON(w, http.StatusOK, map[string]any{"sealed": sealed, "progress": p.Have, "threshold": p.Need})
+			writeJSON(w, http.StatusOK, sealShareAnswer{Progress: p.Have, Sealed: sealed, Threshold: p.Need})
 		})
 	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
@@ -199,14 +199,25 @@ type QuorumSealer interface {
 	AuditQuorumSeal(ctx context.Context, set, reason, origin string) error
 }
 
+// sealStatusAnswer is the answer of GET /v1/sys/seal-status and POST /v1/sys/unseal.
+type sealStatusAnswer seal.Status
+
+// sealShareAnswer is the answer of POST /v1/sys/seal-share: the quorum's progress.
+type sealShareAnswer struct {
+	Progress  int  `json:"progress"`
+	Sealed    bool `json:"sealed"`
+	Threshold int  `json:"threshold"`
+}
+
 type sealShareRequest struct {
 	Share  string `json:"share"`
 	Reason string `json:"reason"`
 }
 
+// unsealRequest is the body of POST /v1/sys/unseal: a share, or a reset.
 type unsealRequest struct {
-	Share string `json:"share"`
-	Reset bool   `json:"reset"`
+	Share string `json:"share,omitempty"`
+	Reset bool   `json:"reset,omitempty"`
 }
 
 // unsealFailed answers a refused share: what was wrong with it, never
@@ -233,13 +244,18 @@ func (s *Server) failPublic(w http.ResponseWriter, r *http.Request, err error) {
 // sealStatus serves GET /v1/sys/seal-status on a server without a gate
 // (--dev): never sealed.
 func (s *Server) sealStatus(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, seal.Status{})
+	writeJSON(w, http.StatusOK, sealStatusAnswer{})
 }
 
 // unsealUnsealed serves POST /v1/sys/unseal on a server that is unsealed
 // (behind a gate the gate answers it).
 func (s *Server) unsealUnsealed(w http.ResponseWriter, r *http.Request) {
 	writeError(w, http.StatusConflict, "already_unsealed", "the vault is already unsealed; the share was not used", "nothing to do; GET /v1/sys/seal-status shows the state")
+}
+
+// sealAnswer is the answer of POST /v1/sys/seal: {"sealed": true}.
+type sealAnswer struct {
+	Sealed bool `json:"sealed"`
 }
 
 // sealVault serves POST /v1/sys/seal {"reason"}: the seal is audited and
@@ -262,5 +278,5 @@ func (s *Server) sealVault(w http.ResponseWriter, r *http.Request, a identity.Ac
 		return
 	}
 	s.Logger.WarnContext(r.Context(), "sealed", "operator", a.ID)
-	writeJSON(w, http.StatusOK, map[string]bool{"sealed": true})
+	writeJSON(w, http.StatusOK, sealAnswer{Sealed: true})
 }

@@ -14,6 +14,36 @@ import (
 	"github.com/coffre/coffre/internal/vault"
 )
 
+// statsRequest documents the body of POST /v1/stats, a stats.Query
+// (whose epsilon, a json.Number, reflection would take for a string).
+type statsRequest struct {
+	GroupBy []string `json:"group_by,omitempty"` // none: one total
+	Over    string   `json:"over,omitempty"`     // live (default), retained or all
+	Epsilon float64  `json:"epsilon,omitempty"`  // default the declaration's
+}
+
+// statsAnswer documents the answer of POST /v1/stats, a stats.Answer
+// written as is: its json.Numbers are numbers, and each of its cells
+// (stats.Group's MarshalJSON) is an object of the dimensions' values,
+// strings, and "count", an integer.
+type statsAnswer struct {
+	GroupBy   []string         `json:"group_by"`
+	Over      string           `json:"over"`
+	Cells     []map[string]any `json:"cells"`
+	K         int              `json:"k"`
+	Epsilon   float64          `json:"epsilon"`
+	Mechanism string           `json:"mechanism"`
+	Budget    statsBudget      `json:"budget"`
+}
+
+// statsBudget documents a stats.Remaining: what remains of the analyst's budget.
+type statsBudget struct {
+	Spent            float64   `json:"spent"`
+	Remaining        float64   `json:"remaining"`
+	EpsilonPerPeriod float64   `json:"epsilon_per_period"`
+	PeriodEnd        time.Time `json:"period_end"`
+}
+
 // statsQuery answers POST /v1/stats: {"group_by": [...], "over":
 // "live"|"retained"|"all", "epsilon": 0.1} → the released cells, the ε
 // spent and what remains of the analyst's budget.
@@ -27,6 +57,9 @@ func (s *Server) statsQuery(w http.ResponseWriter, r *http.Request, a identity.A
 	if err != nil {
 		s.fail(w, r, &a, err)
 		return
+	}
+	if ans.GroupBy == nil {
+		ans.GroupBy = []string{} // no dimension: one total, and [] (not null)
 	}
 	writeJSON(w, http.StatusOK, ans)
 }

@@ -294,7 +294,7 @@ func TestMigrateDeliveryCounts(t *testing.T) {
 		t.Fatal(err)
 	}
 	if _, err := db.Exec(`ALTER TABLE subjects DROP COLUMN active; DROP TABLE stat_cells; DROP TABLE stat_version; DROP TABLE stat_budgets;
-		DROP TABLE audit_epochs; DROP TABLE legal_holds; DROP INDEX subjects_canary; DROP TABLE incidents; DROP TABLE incident_events; DROP TABLE origin_counts; DROP TABLE login_regulars; DROP TABLE activity_mark;
+		DROP TABLE audit_epochs; DROP TABLE legal_holds; DROP INDEX subjects_canary; DROP TABLE incidents; DROP TABLE incident_events; DROP TABLE origin_counts; DROP TABLE login_regulars; DROP TABLE activity_mark; DROP TABLE audit_streams;
 		DROP TRIGGER deliveries_count; DROP TABLE delivery_counts; DROP INDEX deliveries_pending;
 		CREATE INDEX deliveries_status ON deliveries (channel, status); PRAGMA user_version = 24`); err != nil {
 		t.Fatal(err)
