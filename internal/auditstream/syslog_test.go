@@ -34,7 +34,7 @@ type receiver struct {
 	ln      net.Listener
 	conns   []net.Conn
 	cut     map[net.Conn]bool // closed by stop: a last message may be cut short
-	records map[int64][]byte // index → the record's JSON, as received
+	records map[int64][]byte  // index → the record's JSON, as received
 	copies  int
 	bad     []string
 }
