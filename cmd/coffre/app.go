@@ -19,6 +19,7 @@ import (
 
 	"github.com/coffre/coffre/internal/audit"
 	"github.com/coffre/coffre/internal/auditlog"
+	"github.com/coffre/coffre/internal/auditstream"
 	"github.com/coffre/coffre/internal/auth"
 	"github.com/coffre/coffre/internal/config"
 	"github.com/coffre/coffre/internal/console"
@@ -80,6 +81,9 @@ type app struct {
 	// OpenID Connect provider is set by initSignin (a server's start,
 	// which reads the client secret).
 	me *me.Service
+	// stream streams the audit log to the configured sinks; nil when none
+	// is, or until initStream (a server's start).
+	stream *auditstream.Streamer
 	// partnerAddr is the bound address of the partner listener, once serving.
 	partnerAddr string
 	// noIntegrator leaves the audit integrator off (benchmarks only).
@@ -541,6 +545,13 @@ func (a *app) background(ctx context.Context) (stop func()) {
 		defer close(purgeDone)
 		a.purgeEvery(rotCtx)
 	}()
+	streamDone := make(chan struct{})
+	go func() {
+		defer close(streamDone)
+		if a.stream != nil {
+			a.stream.Run(rotCtx)
+		}
+	}()
 	return func() {
 		stopInteg()
 		stopSweep()
@@ -552,6 +563,7 @@ func (a *app) background(ctx context.Context) (stop func()) {
 		<-rotDone
 		<-idxDone
 		<-deliverDone
+		<-streamDone
 	}
 }
 
@@ -585,9 +597,9 @@ func (a *app) purgeEvery(ctx context.Context) {
 // api is the HTTP API of the app, with metrics on it unless they have a
 // listener of their own.
 func (a *app) api() (*httpapi.Server, http.Handler) {
-	mh, mc := metrics.Handler(a.health, a.log), a.cfg.Metrics
+	mh, mc := metrics.Handler(a.health, a.log, a.streams()), a.cfg.Metrics
 	api := &httpapi.Server{Vault: a.vault, Auth: a.auth, Logger: a.log, Checkpoints: a.health, Health: a.health,
-		AuditMaxLag: a.cfg.AuditMaxLag, Metrics: mh, MetricsToken: mc.Token,
+		AuditMaxLag: a.cfg.AuditMaxLag, AuditStreams: a.streams(), Metrics: mh, MetricsToken: mc.Token,
 		MaxBodyBytes: a.cfg.MaxBodyBytes, ReasonMaxLen: a.cfg.ReasonMaxLen, TrustedProxies: a.cfg.Guard.TrustedProxies, CA: a.ca, Keys: a.rot, Index: a.idx, Me: a.me,
 		AuditKey: a.signer.VerifierKey(), Breach: breachSettings(a.cfg)}
 	if mc.Listen != "" {
@@ -649,6 +661,9 @@ func (a *app) initSignin() error {
 
 func (a *app) serve(ctx context.Context, listen string, ready func(addr string)) error {
 	if err := a.initDelivery(); err != nil {
+		return err
+	}
+	if err := a.initStream(); err != nil {
 		return err
 	}
 	if err := a.initSignin(); err != nil {

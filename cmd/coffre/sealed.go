@@ -110,6 +110,10 @@ func serveSealed(ctx context.Context, o appOptions, cfg *config.Config, f *seal.
 			a.close()
 			return nil, err
 		}
+		if err := a.initStream(); err != nil {
+			a.close()
+			return nil, err
+		}
 		if err := a.initSignin(); err != nil {
 			a.close()
 			return nil, err

@@ -53,6 +53,14 @@ type file struct {
 		MaxLag    leaf `key:"max_lag"`
 		Epoch     leaf `key:"epoch"`
 		Retention leaf `key:"retention"`
+		Stream    struct {
+			Syslog struct {
+				Address    leaf `key:"address"`
+				TLS        leaf `key:"tls"`
+				CAFile     leaf `key:"ca_file"`
+				ServerName leaf `key:"server_name"`
+			} `key:"syslog"`
+		} `key:"stream"`
 	} `key:"audit"`
 	WebAuthn struct {
 		RPID        leaf `key:"rp_id"`
@@ -482,6 +490,7 @@ func (p *parser) settings(f *file) *Config {
 	c.WebAuthn = p.webauthn(f)
 	c.Partners = p.partners(f, c.Listen)
 	c.Metrics = p.metrics(f, c.Listen, c.Partners.Listen)
+	c.AuditStream = p.auditStream(f)
 	c.Seal.PKCS11 = p.pkcs11(f)
 	by := SealByOfficer
 	set(p, f.Seal.By, read[string], &by, func(s string) string {
@@ -656,6 +665,36 @@ func (p *parser) metrics(f *file, listen, partners string) Metrics {
 		return ""
 	})
 	return m
+}
+
+// auditStream checks the audit stream's sinks.
+func (p *parser) auditStream(f *file) AuditStream {
+	var a AuditStream
+	sf := f.Audit.Stream.Syslog
+	set(p, sf.Address, read[string], &a.Syslog.Address, func(s string) string {
+		if s == "" {
+			return ""
+		}
+		_, _, msg := splitListen(s, 1, "siem.example.org:6514", "")
+		return msg
+	})
+	set(p, sf.TLS, read[bool], &a.Syslog.TLS, func(bool) string { return "" })
+	set(p, sf.CAFile, read[string], &a.Syslog.CAFile, func(string) string { return "" })
+	set(p, sf.ServerName, read[string], &a.Syslog.ServerName, func(s string) string {
+		if s != "" && !validHostName(s) {
+			return notAHost("want the receiver's host name, as its certificate names it", s, false)
+		}
+		return ""
+	})
+	for _, l := range []leaf{sf.TLS, sf.CAFile, sf.ServerName} {
+		if l.set() && a.Syslog.Address == "" && !sf.Address.set() {
+			p.bad(l, "is set but audit.stream.syslog.address is not: say where the receiver listens")
+		}
+	}
+	if (a.Syslog.CAFile != "" || a.Syslog.ServerName != "") && !a.Syslog.TLS {
+		p.bad(sf.TLS, "must be true when ca_file or server_name is set: they are for a TLS connection")
+	}
+	return a
 }
 
 // checkRPID returns what is wrong with a relying party id, or "".

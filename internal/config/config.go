@@ -217,6 +217,8 @@ type Config struct {
 	Seal Seal
 	// Metrics says where GET /metrics is served and what it asks.
 	Metrics Metrics
+	// AuditStream is where the audit log is streamed (package auditstream).
+	AuditStream AuditStream
 	// Delivery configures the delivery worker: its senders, tries and
 	// rates.
 	Delivery Delivery
@@ -371,6 +373,23 @@ const (
 type PKCS11 struct {
 	Module, Token, Key string
 	PINFile, PINEnv    string
+}
+
+// AuditStream configures the audit log's stream to a SOC.
+type AuditStream struct {
+	// Syslog is a syslog receiver (RFC 5424 over TCP, or TLS); its Address
+	// empty: none.
+	Syslog SyslogSink
+}
+
+// SyslogSink is a syslog receiver of the audit stream.
+type SyslogSink struct {
+	Address string // host:port
+	TLS     bool   // RFC 5425: TLS, the receiver's certificate verified
+	// CAFile is a PEM file of the CAs that sign the receiver's certificate
+	// (default: the system's); ServerName the name it must carry (default:
+	// Address's host).
+	CAFile, ServerName string
 }
 
 // Metrics says where the Prometheus metrics (GET /metrics) are served and

@@ -157,7 +157,7 @@ func TestProofRoutes(t *testing.T) {
 func TestReadinessAndMetrics(t *testing.T) {
 	e := newEnv(t)
 	srv := httptest.NewServer(checkOpenAPI(t, (&httpapi.Server{Vault: e.vault, Auth: e.auth, Checkpoints: e.store,
-		AuditMaxLag: time.Minute, Metrics: metrics.Handler(e.store, slog.New(slog.DiscardHandler))}).Handler()))
+		AuditMaxLag: time.Minute, Metrics: metrics.Handler(e.store, slog.New(slog.DiscardHandler), nil)}).Handler()))
 	defer srv.Close()
 	get := func(path string) (int, string) {
 		resp, err := http.Get(srv.URL + path)

@@ -27,6 +27,7 @@ import (
 
 	"github.com/coffre/coffre/internal/access"
 	"github.com/coffre/coffre/internal/auditlog"
+	"github.com/coffre/coffre/internal/auditstream"
 	"github.com/coffre/coffre/internal/auth"
 	"github.com/coffre/coffre/internal/breach"
 	"github.com/coffre/coffre/internal/console"
@@ -61,6 +62,10 @@ type Server struct {
 	// AuditMaxLag makes /readyz fail when the audit integrator is further
 	// behind (default 30 s).
 	AuditMaxLag time.Duration
+	// AuditStreams, when set, gives the audit stream's sinks: /readyz
+	// warns of a failing one (and stays ready: the stream never holds
+	// access back).
+	AuditStreams func() []auditstream.Status
 	// Metrics serves GET /metrics when set, asking MetricsToken as a
 	// bearer token when that is set (see also [MetricsHandler]).
 	Metrics      http.Handler
@@ -826,7 +831,7 @@ func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if s.Checkpoints == nil {
-		writeJSON(w, http.StatusOK, readyAnswer{Status: "ready"})
+		writeJSON(w, http.StatusOK, readyAnswer{Status: "ready", Warnings: s.warnings()})
 		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), pingTimeout)
@@ -850,7 +855,7 @@ func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	lag := st.Lag.Seconds()
-	writeJSON(w, http.StatusOK, readyAnswer{AuditIntegrated: &st.Integrated, AuditLagSeconds: &lag, Status: "ready"})
+	writeJSON(w, http.StatusOK, readyAnswer{AuditIntegrated: &st.Integrated, AuditLagSeconds: &lag, Status: "ready", Warnings: s.warnings()})
 }
 
 // readyAnswer is readiness: "ready", and on a node with the audit log, its checkpoint's size and the integrator's lag.
@@ -858,4 +863,22 @@ type readyAnswer struct {
 	AuditIntegrated *uint64  `json:"audit_integrated,omitempty"`
 	AuditLagSeconds *float64 `json:"audit_lag_seconds,omitempty"`
 	Status          string   `json:"status"`
+	// Warnings are what operators should look at and does not refuse
+	// requests: an audit stream's sink that fails.
+	Warnings []string `json:"warnings,omitempty"`
+}
+
+// warnings are readiness's warnings: each failing audit stream sink this
+// server streams to, since when, and how far behind it is.
+func (s *Server) warnings() []string {
+	if s.AuditStreams == nil {
+		return nil
+	}
+	var out []string
+	for _, st := range s.AuditStreams() {
+		if st.Streaming && !st.Since.IsZero() {
+			out = append(out, fmt.Sprintf("audit stream to %s failing since %s, %d entries behind: %s", st.Sink, st.Since.UTC().Format(time.RFC3339), st.Lag(), st.Failing))
+		}
+	}
+	return out
 }

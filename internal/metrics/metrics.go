@@ -1,6 +1,7 @@
 // Package metrics exposes Coffre's Prometheus metrics. Labels never carry
-// personal data: counts and durations of the audit log, and of the
-// delivery queue by channel (email, webhook, sms).
+// personal data: counts and durations of the audit log and its stream's
+// sinks (by their configured address), and of the delivery queue by
+// channel (email, webhook, sms).
 package metrics
 
 import (
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/coffre/coffre/internal/auditlog"
+	"github.com/coffre/coffre/internal/auditstream"
 	"github.com/coffre/coffre/internal/incident"
 	"github.com/coffre/coffre/internal/outbox"
 	"github.com/coffre/coffre/internal/store"
@@ -153,11 +155,42 @@ func (c incidentCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(incidentsOpen, prometheus.GaugeValue, float64(open))
 }
 
+var (
+	streamLag     = prometheus.NewDesc("coffre_audit_stream_lag_entries", "Sequenced audit entries a sink is not yet known to hold, by sink (syslog:host:port), on the server streaming to it.", []string{"sink"}, nil)
+	streamFailing = prometheus.NewDesc("coffre_audit_stream_failing", "1 while the stream to a sink fails and is retried, by sink; 0 when it works.", []string{"sink"}, nil)
+)
+
+// streamCollector shows the audit stream's sinks that this server streams to.
+type streamCollector struct{ status func() []auditstream.Status }
+
+func (c streamCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- streamLag
+	ch <- streamFailing
+}
+
+func (c streamCollector) Collect(ch chan<- prometheus.Metric) {
+	for _, st := range c.status() {
+		if !st.Streaming {
+			continue // another server streams to it, and shows it
+		}
+		failing := 0.0
+		if !st.Since.IsZero() {
+			failing = 1
+		}
+		ch <- prometheus.MustNewConstMetric(streamLag, prometheus.GaugeValue, float64(st.Lag()), st.Sink)
+		ch <- prometheus.MustNewConstMetric(streamFailing, prometheus.GaugeValue, failing, st.Sink)
+	}
+}
+
 // Handler returns the /metrics handler: the audit log's state, the
-// delivery queue's, the incidents' clocks and the Go runtime's.
-func Handler(store store.Store, log *slog.Logger) http.Handler {
+// delivery queue's, the incidents' clocks, the audit stream's sinks
+// (streams, when not nil) and the Go runtime's.
+func Handler(store store.Store, log *slog.Logger, streams func() []auditstream.Status) http.Handler {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(auditCollector{store: store, log: log}, deliveryCollector{store: store, log: log}, incidentCollector{store: store, log: log},
 		collectors.NewGoCollector())
+	if streams != nil {
+		reg.MustRegister(streamCollector{status: streams})
+	}
 	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
 }

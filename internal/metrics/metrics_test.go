@@ -41,7 +41,7 @@ func TestIncidentClocks(t *testing.T) {
 		t.Fatal(err)
 	}
 	rec := httptest.NewRecorder()
-	metrics.Handler(st, slog.New(slog.NewTextHandler(io.Discard, nil))).ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	metrics.Handler(st, slog.New(slog.NewTextHandler(io.Discard, nil)), nil).ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
 	text := rec.Body.String()
 	left := func(clock string) (float64, bool) {
 		m := regexp.MustCompile(`coffre_incident_deadline_seconds\{clock="` + clock + `",incident="inc_aaaaaaaaaaaaaaaa"\} (\S+)`).FindStringSubmatch(text)

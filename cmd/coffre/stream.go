@@ -1,0 +1,51 @@
+package main
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"net"
+	"os"
+
+	"github.com/coffre/coffre/internal/auditstream"
+)
+
+// initStream builds the audit stream to the configured sinks (none: no
+// stream), reading the syslog receiver's CA file: a server refuses to
+// start without it.
+func (a *app) initStream() error {
+	sc := a.cfg.AuditStream.Syslog
+	if sc.Address == "" {
+		return nil
+	}
+	sink := &auditstream.Syslog{Addr: sc.Address}
+	if sc.TLS {
+		host, _, _ := net.SplitHostPort(sc.Address)
+		sink.TLS = &tls.Config{ServerName: host, MinVersion: tls.VersionTLS12}
+		if sc.ServerName != "" {
+			sink.TLS.ServerName = sc.ServerName
+		}
+		if sc.CAFile != "" {
+			pem, err := os.ReadFile(sc.CAFile)
+			if err != nil {
+				return fmt.Errorf("audit.stream.syslog.ca_file: %w", err)
+			}
+			pool := x509.NewCertPool()
+			if !pool.AppendCertsFromPEM(pem) {
+				return fmt.Errorf("audit.stream.syslog.ca_file %s: no PEM certificate in it", sc.CAFile)
+			}
+			sink.TLS.RootCAs = pool
+		}
+	}
+	a.stream = &auditstream.Streamer{Store: a.health, Sinks: []auditstream.Sink{sink}, Logger: a.log}
+	return nil
+}
+
+// streams is the audit stream's status, for /readyz and /metrics (nil
+// without a stream).
+func (a *app) streams() func() []auditstream.Status {
+	if a.stream == nil {
+		return nil
+	}
+	return a.stream.Status
+}

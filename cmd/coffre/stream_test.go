@@ -1,0 +1,157 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/coffre/coffre/internal/auditstream"
+	"github.com/coffre/coffre/internal/auditstream/syslogtest"
+	"github.com/coffre/coffre/internal/config"
+	"github.com/coffre/coffre/internal/store"
+	"github.com/coffre/coffre/internal/synth"
+)
+
+// TestAuditStreamToSyslog (issue 19, done-when 3): a server streams its
+// audit log to a syslog receiver while 16 clients make 10,000 reads over
+// HTTP; the receiver is stopped a third of the way through and started
+// again on the same address 2 s later. Meanwhile /readyz stays ready and
+// warns that the stream fails. The receiver ends with every entry of the
+// log, each exactly as stored (the record made from the stored leaf),
+// whether it came before the stop, in a resend or after; no read failed.
+func TestAuditStreamToSyslog(t *testing.T) {
+	if testing.Short() {
+		t.Skip("10,000 reads: not with -short")
+	}
+	const reads, clients = 10_000, 16
+	rcv := syslogtest.Start(t)
+	a, err := openApp(t.Context(), appOptions{dev: true, dataDir: t.TempDir(), guard: "bench", anyHours: true}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.close()
+	a.cfg.Partners.Listen = ""
+	a.cfg.AuditStream = config.AuditStream{Syslog: config.SyslogSink{Address: rcv.Addr}}
+	var ids []string
+	for i := range 200 {
+		id, err := a.vault.Create(t.Context(), backupHR, "ac-nice", synth.Make(19, i).Fields)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, id)
+	}
+	op, err := a.auth.AddReadyOperator(t.Context(), "reader", "", "hr-officer", "ac-nice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := serveApp(t, a)
+	token := loginOperator(t, base, "reader", op)
+
+	var warned bool
+	var wg sync.WaitGroup
+	var failed sync.Map
+	for c := range clients {
+		wg.Go(func() {
+			client := &http.Client{Timeout: 10 * time.Second}
+			for i := range reads / clients {
+				req, _ := http.NewRequest(http.MethodGet, base+"/v1/subjects/"+ids[(c*7+i)%len(ids)], nil)
+				req.Header.Set("Authorization", "Bearer "+token)
+				req.Header.Set("Coffre-Purpose", "hr-records")
+				req.Header.Set("Coffre-Reason", "HR-1")
+				res, err := client.Do(req)
+				if err != nil {
+					failed.Store(fmt.Sprint(c, i), err.Error())
+					return
+				}
+				io.Copy(io.Discard, res.Body)
+				res.Body.Close()
+				if res.StatusCode != http.StatusOK {
+					failed.Store(fmt.Sprint(c, i), res.Status)
+					return
+				}
+				if c == 0 && i == reads/clients/3 {
+					rcv.Stop()
+					go func() {
+						time.Sleep(2 * time.Second)
+						rcv.Restart()
+					}()
+					for deadline := time.Now().Add(1500 * time.Millisecond); time.Now().Before(deadline) && !warned; time.Sleep(50 * time.Millisecond) {
+						warned = readyWarns(t, base, "audit stream to syslog:"+rcv.Addr+" failing")
+					}
+				}
+			}
+		})
+	}
+	wg.Wait()
+	failed.Range(func(k, v any) bool {
+		t.Errorf("read %v: %v", k, v)
+		return false
+	})
+	if !warned {
+		t.Error("/readyz did not warn of the failing stream while the receiver was down")
+	}
+	var last int64
+	if err := a.store.View(t.Context(), func(ctx context.Context, tx store.Tx) (err error) {
+		last, err = tx.LastAuditSeq(ctx)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if last < reads {
+		t.Fatalf("the log holds %d entries after %d reads", last, reads)
+	}
+	for deadline := time.Now().Add(30 * time.Second); rcv.Count() < int(last); time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("after 30 s the receiver holds %d of the log's %d entries", rcv.Count(), last)
+		}
+	}
+	for _, p := range rcv.Problems() {
+		t.Error(p)
+	}
+	if err := a.store.View(t.Context(), func(ctx context.Context, tx store.Tx) error {
+		return tx.AuditLeaves(ctx, 1, last+1, func(seq int64, leaf []byte) error {
+			want, err := auditstream.NewRecord(seq, leaf)
+			if err != nil {
+				return err
+			}
+			if got := rcv.Record(seq); !bytes.Equal(got, want.JSON()) {
+				t.Errorf("entry %d: received %s, want %s", seq, got, want.JSON())
+			}
+			return nil
+		})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%d reads, %d entries in the log, %d messages received (%d sent again)", reads, last, rcv.Copies(), rcv.Copies()-int(last))
+}
+
+// readyWarns reports whether GET /readyz answers 200 ready with a warning
+// that holds want.
+func readyWarns(t *testing.T, base, want string) bool {
+	res, err := http.Get(base + "/readyz")
+	if err != nil {
+		t.Error(err)
+		return false
+	}
+	defer res.Body.Close()
+	var ready struct {
+		Status   string   `json:"status"`
+		Warnings []string `json:"warnings"`
+	}
+	if err := json.NewDecoder(res.Body).Decode(&ready); err != nil || res.StatusCode != http.StatusOK || ready.Status != "ready" {
+		return false
+	}
+	for _, w := range ready.Warnings {
+		if strings.Contains(w, want) {
+			return true
+		}
+	}
+	return false
+}
