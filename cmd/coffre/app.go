@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"runtime/debug"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -233,11 +234,17 @@ func refusePending(n int, o appOptions) error {
 		WithHint("list them with 'coffre migrate" + where + " --dry-run', apply them with 'coffre migrate" + where + "', then start again")
 }
 
-// newLogger is the server's logger on stderr: identical warnings and
-// errors of a burst (every request failing the same way while the store
-// is down) are logged once, with a count.
-func newLogger(stderr io.Writer) (*slog.Logger, *logburst.Handler) {
-	burst := logburst.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}), logburst.Options{})
+// newLogger is the server's logger on stderr, as text or as JSON lines
+// (log_format): identical warnings and errors of a burst (every request
+// failing the same way while the store is down) are logged once, with a
+// count.
+func newLogger(stderr io.Writer, format string) (*slog.Logger, *logburst.Handler) {
+	opts := &slog.HandlerOptions{Level: slog.LevelInfo}
+	var h slog.Handler = slog.NewTextHandler(stderr, opts)
+	if format == config.LogJSON {
+		h = slog.NewJSONHandler(stderr, opts)
+	}
+	burst := logburst.New(h, logburst.Options{})
 	return slog.New(burst), burst
 }
 
@@ -249,7 +256,7 @@ func openApp(ctx context.Context, o appOptions, stderr io.Writer) (*app, error) 
 	if err != nil {
 		return nil, err
 	}
-	log, burst := newLogger(stderr)
+	log, burst := newLogger(stderr, cfg.LogFormat)
 	if f, err := seal.Read(seal.Path(cfg.DataDir)); err == nil {
 		if len(o.shareFiles) == 0 {
 			return nil, &usageError{
@@ -597,9 +604,12 @@ func (a *app) purgeEvery(ctx context.Context) {
 // api is the HTTP API of the app, with metrics on it unless they have a
 // listener of their own.
 func (a *app) api() (*httpapi.Server, http.Handler) {
-	mh, mc := metrics.Handler(a.health, a.log, a.streams()), a.cfg.Metrics
+	rq := metrics.NewRequests()
+	bi, _ := debug.ReadBuildInfo()
+	v := buildVersion(bi)
+	mh, mc := metrics.Handler(a.health, a.log, a.streams(), rq, metrics.BuildInfo(v.Version, v.Commit, v.Date, v.Go)), a.cfg.Metrics
 	api := &httpapi.Server{Vault: a.vault, Auth: a.auth, Logger: a.log, Checkpoints: a.health, Health: a.health,
-		AuditMaxLag: a.cfg.AuditMaxLag, AuditStreams: a.streams(), Metrics: mh, MetricsToken: mc.Token,
+		AuditMaxLag: a.cfg.AuditMaxLag, AuditStreams: a.streams(), Requests: rq, Metrics: mh, MetricsToken: mc.Token,
 		MaxBodyBytes: a.cfg.MaxBodyBytes, ReasonMaxLen: a.cfg.ReasonMaxLen, TrustedProxies: a.cfg.Guard.TrustedProxies, CA: a.ca, Keys: a.rot, Index: a.idx, Me: a.me,
 		AuditKey: a.signer.VerifierKey(), Breach: breachSettings(a.cfg)}
 	if mc.Listen != "" {

@@ -294,7 +294,7 @@ func openAuditLog(ctx context.Context, o appOptions, stderr io.Writer) (*auditLo
 		}
 		f, err := seal.Read(seal.Path(cfg.DataDir))
 		if err == nil {
-			log, burst := newLogger(stderr)
+			log, burst := newLogger(stderr, cfg.LogFormat)
 			st, err := openStoreOnly(ctx, cfg, o, log)
 			if err != nil {
 				return nil, err

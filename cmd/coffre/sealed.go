@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/coffre/coffre/internal/config"
+	"github.com/coffre/coffre/internal/event"
 	"github.com/coffre/coffre/internal/httpapi"
 	"github.com/coffre/coffre/internal/keyset"
 	"github.com/coffre/coffre/internal/seal"
@@ -71,7 +72,7 @@ const sealWatchEvery = 500 * time.Millisecond
 // serveSealed serves a production data directory: sealed at start, the
 // keyring opened by M shares through POST /v1/sys/unseal.
 func serveSealed(ctx context.Context, o appOptions, cfg *config.Config, f *seal.File, listen string, stderr io.Writer, ready func(addr string)) error {
-	log, burst := newLogger(stderr)
+	log, burst := newLogger(stderr, cfg.LogFormat)
 	defer burst.Flush()
 	var state *seal.State
 	// viaHSM is set while the start-up unseal runs: an unattended unseal
@@ -157,7 +158,7 @@ func serveSealed(ctx context.Context, o appOptions, cfg *config.Config, f *seal.
 			}
 			seal.Watch(watch, t.C, read, gen, func(g int64) {
 				if state.Seal() == nil {
-					log.Warn("sealed: the deployment's seal flag moved (a seal on this or another node); unseal this node with its shares", "generation", g)
+					log.Warn("sealed: the deployment's seal flag moved (a seal on this or another node); unseal this node with its shares", "event", event.SealFlagMoved, "generation", g)
 				}
 			})
 		}()
@@ -181,7 +182,7 @@ func serveSealed(ctx context.Context, o appOptions, cfg *config.Config, f *seal.
 		viaHSM = false
 	}
 	if state.Status().Sealed {
-		log.Warn("serving SEALED: no data is served until the share holders unseal it (coffre unseal)", "addr", ln.Addr().String(), "config", cfg.Source, "set", f.Set, "threshold", f.Threshold, "shares", f.Shares)
+		log.Warn("serving SEALED: no data is served until the share holders unseal it (coffre unseal)", "event", event.SealedStart, "addr", ln.Addr().String(), "config", cfg.Source, "set", f.Set, "threshold", f.Threshold, "shares", f.Shares)
 	} else {
 		log.Info("serving, unsealed through the HSM", "addr", ln.Addr().String(), "config", cfg.Source)
 	}
@@ -221,7 +222,7 @@ var errDeploymentSealed = errors.New("the deployment was sealed (the store's sea
 // material, and leaves the state sealed for the share holders.
 func unsealHSM(ctx context.Context, state *seal.State, f *seal.File, c config.PKCS11, log *slog.Logger) {
 	fail := func(err error) {
-		log.Warn("HSM unseal failed: the server stays SEALED until the share holders unseal it (coffre unseal)", "error", err.Error())
+		log.Warn("HSM unseal failed: the server stays SEALED until the share holders unseal it (coffre unseal)", "event", event.HSMUnsealFailed, "error", err.Error())
 	}
 	if c.Module == "" {
 		fail(errors.New("the sealed keyring has an HSM-wrapped unseal key, but the configuration has no seal.pkcs11"))

@@ -33,6 +33,7 @@ import (
 	"time"
 
 	"github.com/coffre/coffre/internal/audit"
+	"github.com/coffre/coffre/internal/event"
 	"github.com/coffre/coffre/internal/pace"
 	"github.com/coffre/coffre/internal/retention"
 	"github.com/coffre/coffre/internal/store"
@@ -387,7 +388,7 @@ func (in *Integrator) witness(ctx context.Context, cp *audit.StoredCheckpoint) {
 		size, err := pushWitness(ctx, c, in.Store, u, in.witnessed[u], cp)
 		in.witnessed[u] = size
 		if err != nil {
-			in.logger().WarnContext(ctx, "witness", "url", u, "size", cp.Size, "error", err)
+			in.logger().WarnContext(ctx, "witness", "event", event.AuditWitnessFailed, "url", u, "size", cp.Size, "error", err)
 		}
 	}
 }
@@ -421,7 +422,7 @@ func (in *Integrator) Run(ctx context.Context) {
 		prev := in.size
 		size, err := in.Step(ctx)
 		if err != nil && ctx.Err() == nil {
-			log.ErrorContext(ctx, "audit integrator step failed", "error", err)
+			log.ErrorContext(ctx, "audit integrator step failed", "event", event.AuditIntegratorFailed, "error", err)
 		}
 		wait := interval - time.Since(before)
 		if wait < 0 || err == nil && size-prev >= uint64(in.maxBatch()) {

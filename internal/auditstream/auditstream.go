@@ -28,6 +28,7 @@ import (
 	"time"
 
 	"github.com/coffre/coffre/internal/audit"
+	"github.com/coffre/coffre/internal/event"
 	"github.com/coffre/coffre/internal/store"
 )
 
@@ -297,9 +298,9 @@ func (s *Streamer) failing(k Sink, err error) {
 		switch {
 		case err != nil && st.Since.IsZero():
 			st.Failing, st.Since = err.Error(), s.Now()
-			s.Logger.Warn("audit stream failing; retrying", "event", "audit.stream_failing", "sink", k.Name(), "error", err)
+			s.Logger.Warn("audit stream failing; retrying", "event", event.AuditStreamFailing, "sink", k.Name(), "error", err)
 		case err == nil && !st.Since.IsZero():
-			s.Logger.Info("audit stream recovered", "event", "audit.stream_recovered", "sink", k.Name(), "down", s.Now().Sub(st.Since).Round(time.Millisecond))
+			s.Logger.Info("audit stream recovered", "event", event.AuditStreamRecovered, "sink", k.Name(), "down", s.Now().Sub(st.Since).Round(time.Millisecond))
 			st.Failing, st.Since = "", time.Time{}
 		}
 	})

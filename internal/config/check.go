@@ -40,6 +40,7 @@ type file struct {
 		MinConns         leaf `key:"min_conns"`
 	} `key:"postgres"`
 	Listen      leaf         `key:"listen"`
+	LogFormat   leaf         `key:"log_format"`
 	DataDir     leaf         `key:"data_dir"`
 	RootKeyFile leaf         `key:"root_key_file"`
 	Sessions    sessionsFile `key:"sessions"`
@@ -428,6 +429,13 @@ func (p *parser) settings(f *file) *Config {
 	if set(p, f.Audit.Retention, span, &c.AuditRetention, func(retention.Span) string { return "" }) && f.Audit.Retention.set() && epochOK && c.AuditRetention.Shorter(c.AuditEpoch) {
 		p.bad(f.Audit.Retention, "must be at least audit.epoch (%s), got %s: a whole epoch is deleted at once", c.AuditEpoch, c.AuditRetention)
 	}
+	c.LogFormat = LogText
+	set(p, f.LogFormat, read[string], &c.LogFormat, func(s string) string {
+		if s != LogText && s != LogJSON {
+			return fmt.Sprintf("want %s or %s (one JSON object a line, for a log shipper), got %s", LogText, LogJSON, short(s))
+		}
+		return ""
+	})
 	set(p, f.DataDir, read[string], &c.DataDir, nonEmpty)
 	dir := strings.TrimRight(c.DataDir, "/")
 	c.Store, c.RootKeyFile = "sqlite:"+dir+"/coffre.db", dir+"/root.key"

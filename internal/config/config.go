@@ -217,6 +217,8 @@ type Config struct {
 	Seal Seal
 	// Metrics says where GET /metrics is served and what it asks.
 	Metrics Metrics
+	// LogFormat is the server log's form: LogText (default) or LogJSON.
+	LogFormat string
 	// AuditStream is where the audit log is streamed (package auditstream).
 	AuditStream AuditStream
 	// Delivery configures the delivery worker: its senders, tries and
@@ -374,6 +376,12 @@ type PKCS11 struct {
 	Module, Token, Key string
 	PINFile, PINEnv    string
 }
+
+// The forms of the server's log (log_format).
+const (
+	LogText = "text" // key=value lines (slog's text form)
+	LogJSON = "json" // one JSON object a line
+)
 
 // AuditStream configures the audit log's stream to a SOC.
 type AuditStream struct {

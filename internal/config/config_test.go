@@ -193,6 +193,7 @@ func TestValid(t *testing.T) {
 		Source:          path,
 		Store:           "postgres://coffre@db.internal:5432/coffre?sslmode=verify-full",
 		StoreMigrate:    "manual",
+		LogFormat:       "text",
 		Postgres:        Postgres{StatementTimeout: 30 * time.Second, LockTimeout: 500 * time.Millisecond, MaxConns: 40, MinConns: 4},
 		Listen:          "0.0.0.0:9443",
 		DataDir:         "/var/lib/coffre",
@@ -337,6 +338,7 @@ func TestDefaults(t *testing.T) {
 		Source:          "testdata/minimal.yaml",
 		Store:           "sqlite:./coffre-data/coffre.db",
 		StoreMigrate:    "auto",
+		LogFormat:       "text",
 		Postgres:        Postgres{StatementTimeout: 5 * time.Second, LockTimeout: 2 * time.Second},
 		Listen:          "127.0.0.1:8080",
 		DataDir:         "./coffre-data",
@@ -523,6 +525,7 @@ func TestEnvironment(t *testing.T) {
 	wantAll := Config{
 		Store:           "postgresql://coffre@pg/coffre",
 		StoreMigrate:    "manual",
+		LogFormat:       "text",
 		Postgres:        Postgres{StatementTimeout: time.Minute, MaxConns: 100, MinConns: 10},
 		Listen:          ":9000",
 		DataDir:         "/srv/coffre",
@@ -549,6 +552,7 @@ func TestEnvironment(t *testing.T) {
 	defaults := Config{
 		Store:           "sqlite:./coffre-data/coffre.db",
 		StoreMigrate:    "auto",
+		LogFormat:       "text",
 		Postgres:        Postgres{StatementTimeout: 5 * time.Second, LockTimeout: 2 * time.Second},
 		Listen:          "127.0.0.1:8080",
 		DataDir:         "./coffre-data",

@@ -51,6 +51,7 @@ import (
 
 	"golang.org/x/time/rate"
 
+	"github.com/coffre/coffre/internal/event"
 	"github.com/coffre/coffre/internal/guard"
 	"github.com/coffre/coffre/internal/outbox"
 	"github.com/coffre/coffre/internal/store"
@@ -493,7 +494,7 @@ func (w *Worker) record(ctx context.Context, groups [][]outbox.Message, results 
 		return nil
 	})
 	if err != nil {
-		w.Logger.Warn("delivery: outcomes not recorded (sent messages may be sent again)", "sent", len(sent), "failed", len(failed), "error", err)
+		w.Logger.Warn("delivery: outcomes not recorded (sent messages may be sent again)", "event", event.DeliveryNotRecorded, "sent", len(sent), "failed", len(failed), "error", err)
 		return
 	}
 	if p, ok := w.Senders[outbox.ChannelPerson].(*Person); ok && p.Done != nil {
@@ -516,7 +517,7 @@ func (w *Worker) record(ctx context.Context, groups [][]outbox.Message, results 
 		if f.dead {
 			log.Error("delivery: dead letter")
 		} else {
-			log.Warn("delivery: failed, will retry", "next", f.next)
+			log.Warn("delivery: failed, will retry", "event", event.DeliveryFailed, "next", f.next)
 		}
 	}
 }

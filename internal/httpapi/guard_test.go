@@ -2,6 +2,7 @@ package httpapi_test
 
 import (
 	"encoding/json"
+	"log/slog"
 	"net/http"
 	"net/netip"
 	"slices"
@@ -10,25 +11,30 @@ import (
 	"testing"
 	"time"
 
+	"github.com/coffre/coffre/internal/event"
 	"github.com/coffre/coffre/internal/guard"
 	"github.com/coffre/coffre/internal/vault"
 )
 
-func guardedEnv(t *testing.T) *env {
-	return newEnvWith(t, &vault.Guard{
+func guardedEnv(t *testing.T) *env { return guardedEnvLogging(t, nil) }
+
+// guardedEnvLogging is guardedEnv, its server logging to logger.
+func guardedEnvLogging(t *testing.T, logger *slog.Logger) *env {
+	return newEnvOpts(t, envOptions{logger: logger, proxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}, guard: &vault.Guard{
 		Limits: map[string]guard.Limits{
 			"caseworker": {OutOfUnitPerDay: 2, VelocitySubjects: 5, VelocityWindow: 10 * time.Minute, HardMargin: 3},
 			"supervisor": {},
 		},
 		Trusted: func(o string) bool { return strings.HasPrefix(o, "10.") },
-	}, []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")})
+	}})
 }
 
 // TestGuardHTTP: a soft limit answers 429 with Retry-After, a detector 423;
 // the lock revokes the session and refuses the next login; the security
 // officer sees the alert and unlocks; the operator works again.
 func TestGuardHTTP(t *testing.T) {
-	e := guardedEnv(t)
+	var logs syncBuffer
+	e := guardedEnvLogging(t, slog.New(slog.NewJSONHandler(&logs, nil)))
 	hr := e.addOperator(t, "hugo", "hr-officer", "u1")
 	cw := e.addOperator(t, "camille", "caseworker", "u1")
 	sec := e.addOperator(t, "sam", "security-officer", "u1")
@@ -71,6 +77,17 @@ func TestGuardHTTP(t *testing.T) {
 		}
 	}
 	last.want(t, http.StatusLocked, "account_locked")
+	// The log says so once, as the event operators alert on, by id only.
+	var locks []map[string]any
+	for _, line := range strings.Split(logs.String(), "\n") {
+		var m map[string]any
+		if json.Unmarshal([]byte(line), &m) == nil && m["event"] == event.GuardLock {
+			locks = append(locks, m)
+		}
+	}
+	if len(locks) != 1 || locks[0]["operator"] != cw.Operator.ID || locks[0]["code"] != guard.CodeVelocity || strings.Contains(logs.String(), "camille") {
+		t.Errorf("guard.lock events %v, want one naming %s and code %s, and no username", locks, cw.Operator.ID, guard.CodeVelocity)
+	}
 	// The session is revoked, and a new login is refused with 423.
 	read(mine[0], "").want(t, http.StatusUnauthorized, "unauthenticated")
 	e.clock.Advance(30 * time.Second)

@@ -31,6 +31,7 @@ import (
 	"github.com/coffre/coffre/internal/auth"
 	"github.com/coffre/coffre/internal/breach"
 	"github.com/coffre/coffre/internal/console"
+	"github.com/coffre/coffre/internal/event"
 	"github.com/coffre/coffre/internal/guard"
 	"github.com/coffre/coffre/internal/identity"
 	"github.com/coffre/coffre/internal/me"
@@ -62,6 +63,8 @@ type Server struct {
 	// AuditMaxLag makes /readyz fail when the audit integrator is further
 	// behind (default 30 s).
 	AuditMaxLag time.Duration
+	// Requests, when set, counts and times every request.
+	Requests RequestObserver
 	// AuditStreams, when set, gives the audit stream's sinks: /readyz
 	// warns of a failing one (and stays ready: the stream never holds
 	// access back).
@@ -135,8 +138,65 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no_such_route", "no route "+r.Method+" "+r.URL.Path, "see the API table in the README")
 	})
-	return mux
+	if s.Requests == nil {
+		return mux
+	}
+	return s.observed(mux)
 }
+
+// RequestObserver counts and times the requests (package metrics): by
+// route pattern, method, status and declared purpose, never a person.
+type RequestObserver interface {
+	Observe(route, method string, status int, purpose string, d time.Duration)
+}
+
+// observed gives every request h serves to s.Requests once answered. The
+// route is the pattern the mux matched ("" for none), the purpose the
+// Coffre-Purpose header when the policy declares it (else ""): nothing a
+// caller types reaches a label.
+func (s *Server) observed(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		sw := &statusWriter{ResponseWriter: w}
+		h.ServeHTTP(sw, r)
+		purpose := r.Header.Get("Coffre-Purpose")
+		if purpose != "" && s.Vault.Policy().Purposes[purpose] == nil {
+			purpose = ""
+		}
+		s.Requests.Observe(r.Pattern, r.Method, sw.status(), purpose, time.Since(start))
+	})
+}
+
+// statusWriter keeps the status an answer was given.
+type statusWriter struct {
+	http.ResponseWriter
+	code int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.code == 0 {
+		w.code = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.code == 0 {
+		w.code = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *statusWriter) status() int {
+	if w.code == 0 {
+		return http.StatusOK
+	}
+	return w.code
+}
+
+// Unwrap lets http.ResponseController reach the connection (flushes,
+// deadlines).
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 func methodNotAllowed(allow string) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
@@ -248,7 +308,7 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, a *identity.Actor,
 		}
 	}
 	if e.Status >= 500 {
-		s.Logger.ErrorContext(r.Context(), "request failed", append(attrs, "error", err)...)
+		s.Logger.ErrorContext(r.Context(), "request failed", append(attrs, "event", event.RequestFailed, "error", err)...)
 	} else {
 		s.Logger.InfoContext(r.Context(), "request refused", attrs...)
 	}
@@ -817,7 +877,7 @@ const pingTimeout = time.Second
 func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
 	if s.Health != nil {
 		if f := s.Health.Failure(failHold); f != nil {
-			s.Logger.WarnContext(r.Context(), "not ready", "route", r.Pattern, "write", f.Write, "error", f.Cause)
+			s.Logger.WarnContext(r.Context(), "not ready", "event", event.NotReady, "route", r.Pattern, "write", f.Write, "error", f.Cause)
 			if f.Write {
 				writeError(w, http.StatusServiceUnavailable, "audit_unwritable",
 					"the audit log cannot be written: reads are refused",
@@ -838,7 +898,7 @@ func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
 	defer cancel()
 	st, err := auditlog.ReadStatus(ctx, s.Checkpoints, time.Now())
 	if err != nil {
-		s.Logger.WarnContext(r.Context(), "not ready", "route", r.Pattern, "error", err)
+		s.Logger.WarnContext(r.Context(), "not ready", "event", event.NotReady, "route", r.Pattern, "error", err)
 		writeError(w, http.StatusServiceUnavailable, "store_unreachable",
 			"the store does not answer: requests are refused",
 			"operators: check the database server and the network; ready again when it answers")
@@ -849,6 +909,7 @@ func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
 		max = 30 * time.Second
 	}
 	if st.Lag > max {
+		s.Logger.WarnContext(r.Context(), "not ready: the audit integrator lags", "event", event.AuditLagging, "lag", st.Lag.Round(time.Second), "limit", max)
 		writeError(w, http.StatusServiceUnavailable, "audit_lagging",
 			fmt.Sprintf("the audit integrator is %s behind (limit %s)", st.Lag.Round(time.Second), max),
 			"check the server log for integrator errors; reads are still audited, checkpoints are late")

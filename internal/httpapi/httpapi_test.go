@@ -142,6 +142,8 @@ type envOptions struct {
 	coolingOff time.Duration
 	// person is the server's Server.Subject (nil: no person signs in).
 	person func(*http.Request) (string, error)
+	// requests, when set, counts and times the requests.
+	requests httpapi.RequestObserver
 }
 
 func newEnvOpts(t *testing.T, o envOptions) *env {
@@ -200,7 +202,7 @@ func newEnvOpts(t *testing.T, o envOptions) *env {
 		Guard:       httpapi.AdminGuard(v),
 	}
 	ms := &me.Service{Store: st, Keys: keys, Policy: cfg.Policy, Now: clk.Now}
-	api := &httpapi.Server{Vault: v, Auth: as, Logger: logger, MaxBodyBytes: maxBody, ReasonMaxLen: reasonMax, TrustedProxies: o.proxies, CA: o.ca, Me: ms}
+	api := &httpapi.Server{Vault: v, Auth: as, Logger: logger, MaxBodyBytes: maxBody, ReasonMaxLen: reasonMax, TrustedProxies: o.proxies, CA: o.ca, Me: ms, Requests: o.requests}
 	// The vault-side person routes are tested as o.person's, or the
 	// Test-Subject header's, person (never on an operator's request);
 	// the sign-in itself in me_test.go.

@@ -7,6 +7,7 @@ import (
 
 	"github.com/coffre/coffre/internal/breach"
 	"github.com/coffre/coffre/internal/contain"
+	"github.com/coffre/coffre/internal/event"
 	"github.com/coffre/coffre/internal/identity"
 	"github.com/coffre/coffre/internal/incident"
 	"github.com/coffre/coffre/internal/public"
@@ -130,7 +131,7 @@ func (s *Server) containIncident(w http.ResponseWriter, r *http.Request, a ident
 		return
 	}
 	if req.Act == contain.Seal {
-		s.Logger.WarnContext(r.Context(), "sealed", "operator", a.ID, "incident", r.PathValue("id"))
+		s.Logger.WarnContext(r.Context(), "sealed", "event", event.Seal, "operator", a.ID, "incident", r.PathValue("id"))
 	}
 	writeJSON(w, http.StatusOK, res)
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/coffre/coffre/internal/auth"
+	"github.com/coffre/coffre/internal/event"
 	"github.com/coffre/coffre/internal/me"
 )
 
@@ -132,7 +133,7 @@ func (s *Server) failMe(w http.ResponseWriter, r *http.Request, err error) {
 	}
 	attrs := []any{"method", r.Method, "route", r.Pattern, "status", e.Status, "code", e.Code}
 	if e.Status >= 500 {
-		s.Logger.ErrorContext(r.Context(), "request failed", append(attrs, "error", err)...)
+		s.Logger.ErrorContext(r.Context(), "request failed", append(attrs, "event", event.RequestFailed, "error", err)...)
 	} else {
 		s.Logger.InfoContext(r.Context(), "request refused", attrs...)
 	}

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/coffre/coffre/internal/event"
 	"github.com/coffre/coffre/internal/identity"
 	"github.com/coffre/coffre/internal/seal"
 	"github.com/coffre/coffre/internal/unseal"
@@ -153,7 +154,7 @@ func (g *Gate) Handler() http.Handler {
 				return
 			}
 			if sealed {
-				g.Logger.WarnContext(r.Context(), "sealed by a quorum of share holders", "set", g.State.Status().Set)
+				g.Logger.WarnContext(r.Context(), "sealed by a quorum of share holders", "event", event.Seal, "set", g.State.Status().Set)
 			}
 			writeJSON(w, http.StatusOK, sealShareAnswer{Progress: p.Have, Sealed: sealed, Threshold: p.Need})
 		})
@@ -231,7 +232,7 @@ func (g *Gate) unsealFailed(w http.ResponseWriter, r *http.Request, err error) {
 	case errors.Is(err, seal.ErrWrongKey):
 		writeError(w, http.StatusBadRequest, "invalid_share", "the shares entered rebuild a key that does not open this server's keyring; all were dropped", "enter shares of this server's set (GET /v1/sys/seal-status)")
 	default:
-		g.Logger.ErrorContext(r.Context(), "unseal failed", "error", err)
+		g.Logger.ErrorContext(r.Context(), "unseal failed", "event", event.UnsealFailed, "error", err)
 		writeError(w, http.StatusServiceUnavailable, "unseal_failed", "the shares opened the keyring but the vault could not start; it stays sealed", "operators: see the server log, then enter the shares again")
 	}
 }
@@ -277,6 +278,6 @@ func (s *Server) sealVault(w http.ResponseWriter, r *http.Request, a identity.Ac
 		s.fail(w, r, &a, err)
 		return
 	}
-	s.Logger.WarnContext(r.Context(), "sealed", "operator", a.ID)
+	s.Logger.WarnContext(r.Context(), "sealed", "event", event.Seal, "operator", a.ID)
 	writeJSON(w, http.StatusOK, sealAnswer{Sealed: true})
 }

@@ -184,11 +184,13 @@ func (c streamCollector) Collect(ch chan<- prometheus.Metric) {
 
 // Handler returns the /metrics handler: the audit log's state, the
 // delivery queue's, the incidents' clocks, the audit stream's sinks
-// (streams, when not nil) and the Go runtime's.
-func Handler(store store.Store, log *slog.Logger, streams func() []auditstream.Status) http.Handler {
+// (streams, when not nil), the Go runtime's, and more (the request
+// metrics, the build's).
+func Handler(store store.Store, log *slog.Logger, streams func() []auditstream.Status, more ...prometheus.Collector) http.Handler {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(auditCollector{store: store, log: log}, deliveryCollector{store: store, log: log}, incidentCollector{store: store, log: log},
 		collectors.NewGoCollector())
+	reg.MustRegister(more...)
 	if streams != nil {
 		reg.MustRegister(streamCollector{status: streams})
 	}

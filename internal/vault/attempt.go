@@ -8,6 +8,7 @@ import (
 	"github.com/coffre/coffre/internal/access"
 	"github.com/coffre/coffre/internal/audit"
 	"github.com/coffre/coffre/internal/envelope"
+	"github.com/coffre/coffre/internal/event"
 	"github.com/coffre/coffre/internal/guard"
 	"github.com/coffre/coffre/internal/identity"
 	"github.com/coffre/coffre/internal/policy"
@@ -124,6 +125,8 @@ type outcome[T any] struct {
 	// dk is the subject's data key, when sealing the entry's reason
 	// opened it (the read path reuses it for the fields).
 	dk *envelope.DataKey
+	// locked is the guard's code when this access locked the operator.
+	locked string
 }
 
 // run runs an access in one transaction: find → guard (decides; a
@@ -133,6 +136,9 @@ type outcome[T any] struct {
 // returned without its durable audit entry.
 func run[T any](ctx context.Context, v *Vault, x attempt[T]) (outcome[T], error) {
 	out, err := runTx(ctx, v, x)
+	if err == nil && out.locked != "" {
+		v.log.WarnContext(ctx, "account locked by the guard", "event", event.GuardLock, "operator", x.actor.ID, "code", out.locked)
+	}
 	notified := out.refusal == nil && x.purpose != nil && x.noticeMode() == policy.NoticeImmediate
 	if err == nil && v.queued != nil && (notified || errors.Is(out.refusal, access.ErrLocked)) {
 		v.queued() // a notice, or a lock's alert, to send now
@@ -223,13 +229,18 @@ func runTx[T any](ctx context.Context, v *Vault, x attempt[T]) (outcome[T], erro
 				return outcome[T]{}, err
 			}
 		}
+		var locked string
 		if g != nil {
+			before := g.state.Locked
 			if err := v.finishGuard(ctx, tx, g, x.actor, e.Seq, x.now.UTC()); err != nil {
 				return outcome[T]{}, err
 			}
+			if before == "" {
+				locked = g.state.Locked
+			}
 		}
 		if refusal != nil {
-			return outcome[T]{refusal: refusal, seq: e.Seq}, nil
+			return outcome[T]{refusal: refusal, seq: e.Seq, locked: locked}, nil
 		}
 		return outcome[T]{val: val, seq: e.Seq, dk: dk}, nil
 	})

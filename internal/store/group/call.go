@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"runtime/debug"
 
+	"github.com/coffre/coffre/internal/event"
 	"github.com/coffre/coffre/internal/store"
 )
 
@@ -34,7 +35,7 @@ func Call(ctx context.Context, log *slog.Logger, fn func(context.Context, store.
 				attrs = append(attrs, "panic", re.Error())
 			}
 			attrs = append(attrs, "stack", string(debug.Stack()))
-			log.ErrorContext(ctx, "transaction function panicked; its writes are rolled back", attrs...)
+			log.ErrorContext(ctx, "transaction function panicked; its writes are rolled back", append(attrs, "event", event.StorePanic)...)
 			err = fmt.Errorf("%w (%T)", store.ErrPanic, v)
 		}
 	}()

@@ -1,0 +1,61 @@
+package metrics
+
+import (
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Requests counts and times the API's requests (httpapi.RequestObserver):
+// by route pattern (GET /v1/subjects/{id}, never a path with an id in it),
+// method, status and declared purpose. Register it with Handler.
+type Requests struct {
+	count    *prometheus.CounterVec
+	duration *prometheus.HistogramVec
+}
+
+// NewRequests makes the request metrics.
+func NewRequests() *Requests {
+	return &Requests{
+		count: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "coffre_http_requests_total",
+			Help: "Requests answered, by route pattern, method, status and declared purpose (empty: none, or one the policy does not declare).",
+		}, []string{"route", "method", "status", "purpose"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "coffre_http_request_duration_seconds",
+			Help:    "Time to answer a request, by route pattern, method and declared purpose.",
+			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
+		}, []string{"route", "method", "purpose"}),
+	}
+}
+
+// Observe implements httpapi.RequestObserver.
+func (q *Requests) Observe(route, method string, status int, purpose string, d time.Duration) {
+	q.count.WithLabelValues(route, method, strconv.Itoa(status), purpose).Inc()
+	q.duration.WithLabelValues(route, method, purpose).Observe(d.Seconds())
+}
+
+// Describe implements prometheus.Collector.
+func (q *Requests) Describe(ch chan<- *prometheus.Desc) {
+	q.count.Describe(ch)
+	q.duration.Describe(ch)
+}
+
+// Collect implements prometheus.Collector.
+func (q *Requests) Collect(ch chan<- prometheus.Metric) {
+	q.count.Collect(ch)
+	q.duration.Collect(ch)
+}
+
+// BuildInfo is coffre_build_info, 1, labelled with what `coffre version`
+// prints: the module version, the commit, its date and the Go version.
+func BuildInfo(version, commit, date, goVersion string) prometheus.Collector {
+	g := prometheus.NewGauge(prometheus.GaugeOpts{
+		Name:        "coffre_build_info",
+		Help:        "1, labelled with the build's version, commit, commit date and Go version (as coffre version prints them).",
+		ConstLabels: prometheus.Labels{"version": version, "commit": commit, "date": date, "go": goVersion},
+	})
+	g.Set(1)
+	return g
+}
