@@ -2,20 +2,20 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	neturl "net/url"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
 
+	"github.com/coffre/coffre/client"
 	"github.com/coffre/coffre/internal/config"
 	"github.com/coffre/coffre/internal/event"
 	"github.com/coffre/coffre/internal/httpapi"
@@ -393,44 +393,31 @@ func sysCall(ctx context.Context, url, token string, body, out any) error {
 	return sysDo(ctx, http.MethodPost, url, token, body, out)
 }
 
-// sysDo is sysCall with any method; a nil body sends none.
-func sysDo(ctx context.Context, method, url, token string, body, out any) error {
-	var rd io.Reader
-	if body != nil {
-		b, _ := json.Marshal(body)
-		rd = bytes.NewReader(b)
+// sysDo is sysCall with any method; a nil body sends none. It calls
+// through the public client package (no retry: these are operators'
+// one-shot commands).
+func sysDo(ctx context.Context, method, target, token string, body, out any) error {
+	u, err := neturl.Parse(target)
+	if err != nil || u.Scheme == "" || u.Host == "" {
+		return &usageError{msg: "bad server URL", hint: "--url http://127.0.0.1:8080"}
 	}
-	req, err := http.NewRequestWithContext(ctx, method, url, rd)
+	opts := []client.Option{client.WithRetries(0, 0)}
+	if token != "" {
+		opts = append(opts, client.WithToken(token))
+	}
+	c, err := client.New(u.Scheme+"://"+u.Host, opts...)
 	if err != nil {
 		return &usageError{msg: "bad server URL", hint: "--url http://127.0.0.1:8080"}
 	}
-	req.Header.Set("Content-Type", "application/json")
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	client := &http.Client{Timeout: 30 * time.Second}
-	res, err := client.Do(req)
-	if err != nil {
+	_, err = c.Do(ctx, method, u.RequestURI(), nil, body, out)
+	var e *client.Error
+	switch {
+	case errors.As(err, &e) && strings.HasPrefix(e.Code, "http_"):
+		return fmt.Errorf("server answered %s", e.Message)
+	case errors.As(err, &e):
+		return &usageError{msg: e.Message + " (" + e.Code + ")", hint: e.Hint}
+	case err != nil:
 		return fmt.Errorf("call the server: %w", err)
-	}
-	defer res.Body.Close()
-	raw, err := io.ReadAll(io.LimitReader(res.Body, 1<<20))
-	if err != nil {
-		return fmt.Errorf("read the answer: %w", err)
-	}
-	if res.StatusCode >= 400 {
-		var e struct {
-			Error struct{ Code, Message, Hint string }
-		}
-		if json.Unmarshal(raw, &e) != nil || e.Error.Message == "" {
-			return fmt.Errorf("server answered %s", res.Status)
-		}
-		return &usageError{msg: e.Error.Message + " (" + e.Error.Code + ")", hint: e.Error.Hint}
-	}
-	if out != nil {
-		if err := json.Unmarshal(raw, out); err != nil {
-			return fmt.Errorf("read the answer: %w", err)
-		}
 	}
 	return nil
 }
