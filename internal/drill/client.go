@@ -1,17 +1,18 @@
 package drill
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
+	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/pquerna/otp"
 	"github.com/pquerna/otp/totp"
+
+	api "github.com/coffre/coffre/client"
 )
 
 // client speaks the API as an operator's tool would, from the account's
@@ -25,7 +26,8 @@ type client struct {
 
 func newClient(env *Env) *client {
 	tr := &http.Transport{MaxIdleConns: 256, MaxIdleConnsPerHost: 256, IdleConnTimeout: time.Minute}
-	return &client{env: env, http: &http.Client{Transport: tr, Timeout: 30 * time.Second}, nodes: newNodes(env.URL, env.Nodes)}
+	hc := &http.Client{Transport: tr, Timeout: 30 * time.Second}
+	return &client{env: env, http: hc, nodes: newNodes(env.URL, env.Nodes, hc)}
 }
 
 // session is a logged-in account.
@@ -42,55 +44,33 @@ func (c *client) do(ctx context.Context, method, path, origin, token string, hdr
 	return st, err
 }
 
-// exchange sends one request and decodes a 2xx answer into out; it
-// returns the status and, for a refusal, the error code of its body.
+// exchange sends one request through the public client package and
+// decodes a 2xx answer into out; it returns the status and, for a
+// refusal, the error code of its body.
 func (c *client) exchange(ctx context.Context, method, path, origin, token string, hdr map[string]string, body any, out any) (int, string, error) {
-	var data *jsonBody
-	if body != nil {
-		data = newJSONBody(body)
+	h := http.Header{}
+	h.Set("X-Forwarded-For", origin)
+	if token != "" {
+		h.Set("Authorization", "Bearer "+token)
 	}
-	resp, err := c.nodes.send(ctx, c.http, func(base string) (*http.Request, error) {
-		req, err := http.NewRequestWithContext(ctx, method, base+path, data.reader())
-		if err != nil {
-			return nil, err
+	for k, v := range hdr {
+		h.Set(k, v)
+	}
+	st, err := c.nodes.do(ctx, func(a *api.Client) (int, error) { return a.Do(ctx, method, path, h, body, out) })
+	var e *api.Error
+	switch {
+	case errors.As(err, &e) && e.Status >= 500:
+		return e.Status, "", fmt.Errorf("%s %s: %d %s: %s", method, path, e.Status, e.Code, e.Message)
+	case errors.As(err, &e):
+		code := e.Code
+		if strings.HasPrefix(code, "http_") {
+			code = "" // a body that is not the usual shape has no code
 		}
-		if body != nil {
-			req.Header.Set("Content-Type", "application/json")
-		}
-		req.Header.Set("X-Forwarded-For", origin)
-		if token != "" {
-			req.Header.Set("Authorization", "Bearer "+token)
-		}
-		for k, v := range hdr {
-			req.Header.Set(k, v)
-		}
-		return req, nil
-	})
-	if err != nil {
-		return 0, "", err
+		return e.Status, code, nil
+	case err != nil:
+		return 0, "", fmt.Errorf("%s %s: %w", method, path, err)
 	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return 0, "", err
-	}
-	if out != nil && resp.StatusCode >= 200 && resp.StatusCode < 300 && len(b) > 0 {
-		if err := json.Unmarshal(b, out); err != nil {
-			return resp.StatusCode, "", fmt.Errorf("%s %s: %w", method, path, err)
-		}
-	}
-	if resp.StatusCode >= 500 {
-		return resp.StatusCode, "", fmt.Errorf("%s %s: %d %s", method, path, resp.StatusCode, b)
-	}
-	var refusal struct {
-		Error struct {
-			Code string `json:"code"`
-		} `json:"error"`
-	}
-	if resp.StatusCode >= 400 {
-		_ = json.Unmarshal(b, &refusal) // a body that is not the usual shape has no code
-	}
-	return resp.StatusCode, refusal.Error.Code, nil
+	return st, "", nil
 }
 
 // login logs a in with password and TOTP at the simulated time. It
@@ -232,21 +212,6 @@ func (s *session) stepUp(ctx context.Context, purpose string) (int, error) {
 		st, err = s.c.do(ctx, "POST", "/v1/auth/stepup/totp", s.a.Origin, s.token, nil, map[string]string{"code": code}, nil)
 	}
 	return st, err
-}
-
-// jsonBody is a request body marshalled to JSON (nil: none).
-type jsonBody struct{ b []byte }
-
-func newJSONBody(v any) *jsonBody {
-	b, _ := json.Marshal(v)
-	return &jsonBody{b}
-}
-
-func (j *jsonBody) reader() io.Reader {
-	if j == nil {
-		return nil
-	}
-	return bytes.NewReader(j.b)
 }
 
 // assignCaseload puts subjects (at most 500) into operator's caseload

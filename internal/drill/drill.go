@@ -231,7 +231,7 @@ func New(env *Env, start time.Time) *Drill {
 	}
 	d.week = t
 	d.client = newClient(env)
-	d.partners = newNodes(env.PartnerURL, env.PartnerNodes)
+	d.partners = newNodes(env.PartnerURL, env.PartnerNodes, nil)
 	return d
 }
 

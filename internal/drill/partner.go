@@ -3,12 +3,14 @@ package drill
 import (
 	"context"
 	"crypto/tls"
-	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	api "github.com/coffre/coffre/client"
 )
 
 // partnerHijack: a partner's client certificate and API key are stolen.
@@ -129,36 +131,21 @@ func (pl *puller) burst(ctx context.Context, s *scenarioRun) (int, error) {
 	return int(last.Load()), <-errs
 }
 
-// partnerCall sends one partner request and decodes a 200 answer into out.
+// partnerCall sends one partner request, through the public client
+// package with the partner's own TLS client, and decodes a 2xx answer
+// into out.
 func partnerCall(ctx context.Context, c *http.Client, to *nodes, method, path, key string, body, out any) (int, error) {
-	var rd *jsonBody
-	if body != nil {
-		rd = newJSONBody(body)
+	h := http.Header{}
+	h.Set("Coffre-Api-Key", key)
+	h.Set("Coffre-Purpose", "referral")
+	h.Set("Coffre-Reason", attackReason)
+	st, err := to.doWith(ctx, c, func(a *api.Client) (int, error) { return a.Do(ctx, method, path, h, body, out) })
+	var e *api.Error
+	switch {
+	case errors.As(err, &e) && e.Status >= 500:
+		return e.Status, fmt.Errorf("%s %s: %d", method, path, e.Status)
+	case errors.As(err, &e):
+		return e.Status, nil
 	}
-	res, err := to.send(ctx, c, func(base string) (*http.Request, error) {
-		req, err := http.NewRequestWithContext(ctx, method, base+path, rd.reader())
-		if err != nil {
-			return nil, err
-		}
-		req.Header.Set("Coffre-Api-Key", key)
-		req.Header.Set("Coffre-Purpose", "referral")
-		req.Header.Set("Coffre-Reason", attackReason)
-		if body != nil {
-			req.Header.Set("Content-Type", "application/json")
-		}
-		return req, nil
-	})
-	if err != nil {
-		return 0, err
-	}
-	defer res.Body.Close()
-	if out != nil && res.StatusCode == http.StatusOK {
-		if err := json.NewDecoder(res.Body).Decode(out); err != nil {
-			return res.StatusCode, err
-		}
-	}
-	if res.StatusCode >= 500 {
-		return res.StatusCode, fmt.Errorf("%s %s: %d", method, path, res.StatusCode)
-	}
-	return res.StatusCode, nil
+	return st, err
 }

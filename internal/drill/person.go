@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"time"
+
+	api "github.com/coffre/coffre/client"
 )
 
 // personSignin attacks the sign-in of persons (/v1/me/…), the one route
@@ -173,31 +175,19 @@ func personSignin(ctx context.Context, d *Drill, s *scenarioRun) error {
 }
 
 // raw sends one request as Coffre-Purpose case-handling would be sent,
-// and returns the status and the body.
+// and returns the status and the body of an answer under 400.
 func (c *client) raw(ctx context.Context, method, path, origin, token string, body any) (int, []byte, error) {
-	var data *jsonBody
-	if body != nil {
-		data = newJSONBody(body)
+	h := http.Header{}
+	h.Set("X-Forwarded-For", origin)
+	h.Set("Coffre-Purpose", "case-handling")
+	if token != "" {
+		h.Set("Authorization", "Bearer "+token)
 	}
-	resp, err := c.nodes.send(ctx, c.http, func(base string) (*http.Request, error) {
-		req, err := http.NewRequestWithContext(ctx, method, base+path, data.reader())
-		if err != nil {
-			return nil, err
-		}
-		if body != nil {
-			req.Header.Set("Content-Type", "application/json")
-		}
-		req.Header.Set("X-Forwarded-For", origin)
-		req.Header.Set("Coffre-Purpose", "case-handling")
-		if token != "" {
-			req.Header.Set("Authorization", "Bearer "+token)
-		}
-		return req, nil
-	})
-	if err != nil {
-		return 0, nil, err
+	var out json.RawMessage
+	st, err := c.nodes.do(ctx, func(a *api.Client) (int, error) { return a.Do(ctx, method, path, h, body, &out) })
+	var e *api.Error
+	if errors.As(err, &e) {
+		return e.Status, nil, nil
 	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	return resp.StatusCode, b, err
+	return st, out, err
 }
