@@ -6,6 +6,7 @@ package syslogtest
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -15,6 +16,9 @@ import (
 	"github.com/leodido/go-syslog/v4"
 	"github.com/leodido/go-syslog/v4/octetcounting"
 	"github.com/leodido/go-syslog/v4/rfc5424"
+
+	"github.com/coffre/coffre/internal/auditstream"
+	"github.com/coffre/coffre/internal/store"
 )
 
 // Receiver is a running receiver.
@@ -150,4 +154,31 @@ func (r *Receiver) Problems() []string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return append([]string(nil), r.bad...)
+}
+
+// HoldsLog fails t unless the receiver holds every entry 1…last of st's
+// audit log, each exactly the record of the stored leaf, and reported no
+// problem; it returns how many entries the log held in that range.
+func (r *Receiver) HoldsLog(t testing.TB, st store.Store, last int64) int64 {
+	t.Helper()
+	for _, p := range r.Problems() {
+		t.Error(p)
+	}
+	var n int64
+	if err := st.View(context.Background(), func(ctx context.Context, tx store.Tx) error {
+		return tx.AuditLeaves(ctx, 1, last+1, func(seq int64, leaf []byte) error {
+			n++
+			want, err := auditstream.NewRecord(seq, leaf)
+			if err != nil {
+				return err
+			}
+			if got := r.Record(seq); !bytes.Equal(got, want.JSON()) {
+				t.Errorf("entry %d: received %s, want %s", seq, got, want.JSON())
+			}
+			return nil
+		})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return n
 }
