@@ -375,7 +375,39 @@ func Build(inc *incident.Incident, events []incident.Event, s Settings, phase st
 	}
 	r.cnil(s)
 	r.toComplete(s, phase)
+	r.listsNotNull()
 	return r, nil
+}
+
+// listsNotNull makes every list of r an empty one rather than nil, so that
+// its JSON holds [] where a list is meant, never null (the API's
+// document says a list; the report filed and written by the CLI is the
+// same).
+func (r *Report) listsNotNull() {
+	if r.Nature == nil {
+		r.Nature = []string{}
+	}
+	if r.Data == nil {
+		r.Data = []DataCategory{}
+	}
+	if r.Consequences == nil {
+		r.Consequences = []Consequence{}
+	}
+	if r.Taken == nil {
+		r.Taken = []Measure{}
+	}
+	if r.Proposed == nil {
+		r.Proposed = []Words{}
+	}
+	if r.Clocks == nil {
+		r.Clocks = []incident.Clock{}
+	}
+	if r.NIS2.Indicators == nil {
+		r.NIS2.Indicators = []string{}
+	}
+	if r.CNIL.DataCategories == nil {
+		r.CNIL.DataCategories = []string{}
+	}
 }
 
 // sensitivityRank orders sensitivities most sensitive first.

@@ -209,35 +209,6 @@ func (s *Server) incidentReport(w http.ResponseWriter, r *http.Request, a identi
 		w.Write([]byte(rep.Markdown(lang)))
 		return
 	}
-	writeJSON(w, http.StatusOK, reportArrays(rep))
+	writeJSON(w, http.StatusOK, rep)
 }
 
-// reportArrays sets rep's lists that are empty to [], not null: the
-// report's JSON has an array wherever it has a list.
-func reportArrays(rep *breach.Report) *breach.Report {
-	if rep.Nature == nil {
-		rep.Nature = []string{}
-	}
-	if rep.Data == nil {
-		rep.Data = []breach.DataCategory{}
-	}
-	if rep.Consequences == nil {
-		rep.Consequences = []breach.Consequence{}
-	}
-	if rep.Taken == nil {
-		rep.Taken = []breach.Measure{}
-	}
-	if rep.Proposed == nil {
-		rep.Proposed = []breach.Words{}
-	}
-	if rep.Clocks == nil {
-		rep.Clocks = []incident.Clock{}
-	}
-	if rep.NIS2.Indicators == nil {
-		rep.NIS2.Indicators = []string{}
-	}
-	if rep.CNIL.DataCategories == nil {
-		rep.CNIL.DataCategories = []string{}
-	}
-	return rep
-}
