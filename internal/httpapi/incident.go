@@ -211,4 +211,3 @@ func (s *Server) incidentReport(w http.ResponseWriter, r *http.Request, a identi
 	}
 	writeJSON(w, http.StatusOK, rep)
 }
-
