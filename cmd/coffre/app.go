@@ -47,6 +47,7 @@ import (
 	"github.com/coffre/coffre/internal/subjectid"
 	"github.com/coffre/coffre/internal/vault"
 	"github.com/go-webauthn/webauthn/webauthn"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // app is a wired vault: configuration, keys, store, core and auth.
@@ -607,7 +608,11 @@ func (a *app) api() (*httpapi.Server, http.Handler) {
 	rq := metrics.NewRequests()
 	bi, _ := debug.ReadBuildInfo()
 	v := buildVersion(bi)
-	mh, mc := metrics.Handler(a.health, a.log, a.streams(), rq, metrics.BuildInfo(v.Version, v.Commit, v.Date, v.Go)), a.cfg.Metrics
+	more := []prometheus.Collector{rq, metrics.BuildInfo(v.Version, v.Commit, v.Date, v.Go)}
+	if gc, ok := a.store.(metrics.GroupCounter); ok {
+		more = append(more, metrics.GroupCommits(gc))
+	}
+	mh, mc := metrics.Handler(a.health, a.log, a.streams(), more...), a.cfg.Metrics
 	api := &httpapi.Server{Vault: a.vault, Auth: a.auth, Logger: a.log, Checkpoints: a.health, Health: a.health,
 		AuditMaxLag: a.cfg.AuditMaxLag, AuditStreams: a.streams(), Requests: rq, Metrics: mh, MetricsToken: mc.Token,
 		MaxBodyBytes: a.cfg.MaxBodyBytes, ReasonMaxLen: a.cfg.ReasonMaxLen, TrustedProxies: a.cfg.Guard.TrustedProxies, CA: a.ca, Keys: a.rot, Index: a.idx, Me: a.me,

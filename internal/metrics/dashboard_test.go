@@ -58,7 +58,7 @@ func TestDashboardMetrics(t *testing.T) {
 	rq.Observe("GET /v1/subjects/{id}", "GET", 200, "", time.Millisecond)
 	streams := func() []auditstream.Status { return []auditstream.Status{{Sink: "syslog:siem:6514", Streaming: true}} }
 	rec := httptest.NewRecorder()
-	metrics.Handler(st, slog.New(slog.NewTextHandler(io.Discard, nil)), streams, rq, metrics.BuildInfo("v1", "abc", "2026-12-01", "go1.26")).
+	metrics.Handler(st, slog.New(slog.NewTextHandler(io.Discard, nil)), streams, rq, metrics.BuildInfo("v1", "abc", "2026-12-01", "go1.26"), metrics.GroupCommits(st)).
 		ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
 	served := map[string]bool{}
 	for _, line := range strings.Split(rec.Body.String(), "\n") {

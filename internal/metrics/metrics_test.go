@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -62,5 +63,32 @@ func TestIncidentClocks(t *testing.T) {
 	}
 	if regexp.MustCompile(`inc_bbbbbbbbbbbbbbbb`).MatchString(text) || !regexp.MustCompile(`(?m)^coffre_incidents_open 1$`).MatchString(text) {
 		t.Errorf("want one incident open and the closed one left out:\n%s", text)
+	}
+}
+
+// TestGroupCommits: the store's group commits and the writes they held,
+// as counted by the store.
+func TestGroupCommits(t *testing.T) {
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "c.db"), sqlite.Options{IDs: sqlitetest.IDs()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	for range 3 {
+		if err := st.Update(ctx, func(context.Context, store.Tx) error { return nil }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rec := httptest.NewRecorder()
+	metrics.Handler(st, slog.New(slog.NewTextHandler(io.Discard, nil)), nil, metrics.GroupCommits(st)).ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	g, r := st.Stats()
+	for _, want := range []string{"coffre_store_group_commits_total " + strconv.FormatInt(g, 10), "coffre_store_group_requests_total " + strconv.FormatInt(r, 10)} {
+		if !strings.Contains(rec.Body.String(), want+"\n") {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
+	if r < 3 || g < 1 {
+		t.Errorf("Stats() = %d groups, %d requests after 3 updates", g, r)
 	}
 }

@@ -59,3 +59,29 @@ func BuildInfo(version, commit, date, goVersion string) prometheus.Collector {
 	g.Set(1)
 	return g
 }
+
+var (
+	groupCommits  = prometheus.NewDesc("coffre_store_group_commits_total", "Transactions the store's writer committed (each holding a group of writes: accesses and their audit entries).", nil, nil)
+	groupRequests = prometheus.NewDesc("coffre_store_group_requests_total", "Writes the group commits held; over coffre_store_group_commits_total, the mean group size.", nil, nil)
+)
+
+// GroupCounter is a store that counts its group commits.
+type GroupCounter interface {
+	Stats() (groups, requests int64)
+}
+
+// GroupCommits shows a store's group commits and the writes they held.
+func GroupCommits(s GroupCounter) prometheus.Collector { return groupCollector{s} }
+
+type groupCollector struct{ s GroupCounter }
+
+func (c groupCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- groupCommits
+	ch <- groupRequests
+}
+
+func (c groupCollector) Collect(ch chan<- prometheus.Metric) {
+	g, r := c.s.Stats()
+	ch <- prometheus.MustNewConstMetric(groupCommits, prometheus.CounterValue, float64(g))
+	ch <- prometheus.MustNewConstMetric(groupRequests, prometheus.CounterValue, float64(r))
+}

@@ -33,6 +33,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -100,7 +101,13 @@ type Store struct {
 	stop   context.CancelFunc // stops the sequencing loop
 	done   chan struct{}      // closed when it has stopped
 	closed sync.Once
+
+	groups, requests atomic.Int64 // group commits and the Update calls they held
 }
+
+// Stats reports the group commits so far and the Update calls they held
+// (their ratio: calls a commit).
+func (s *Store) Stats() (groups, requests int64) { return s.groups.Load(), s.requests.Load() }
 
 var _ store.Store = (*Store)(nil)
 
@@ -213,6 +220,8 @@ func (s *Store) Update(ctx context.Context, fn func(context.Context, store.Tx) e
 // commit runs a group until it commits or fails for good, and answers
 // its requests.
 func (s *Store) commit(batch []*group.Request) {
+	s.groups.Add(1)
+	s.requests.Add(int64(len(batch)))
 	s.nums.enter()
 	defer s.nums.leave()
 	ctx := context.Background()
