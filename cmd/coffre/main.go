@@ -94,6 +94,7 @@ func commands() []command {
 		{"totp", "print the current TOTP code of a base32 secret", runTOTP},
 		{"authz", "print the authorization matrix (docs/authorization.md)", runAuthz},
 		{"openapi", "print the API's OpenAPI 3.1 document (docs/openapi.json)", runOpenAPI},
+		{"config", "check a configuration: every problem at once, or a summary of what it sets (check)", runConfig},
 		{"version", "print the version, VCS commit and Go version of this binary", runVersion},
 	}
 }

@@ -670,17 +670,17 @@ var demoYAML []byte
 type Problem struct {
 	// File is the file name given to Parse, or "environment" for a bad
 	// environment variable.
-	File string
+	File string `json:"file"`
 	// Line is the 1-based line of the offending YAML node, or 0 when there
 	// is none (environment variables, a file too large to read).
-	Line int
+	Line int `json:"line,omitempty"`
 	// Key is the dotted path of the offending key, such as
 	// "purposes.case-handling.fields.phone", or the environment variable's
 	// name. It is empty for problems with the file as a whole, such as YAML
 	// syntax errors.
-	Key string
+	Key string `json:"key,omitempty"`
 	// Message says what is wrong, and often how to fix it.
-	Message string
+	Message string `json:"message"`
 }
 
 // String renders the problem on one line as "FILE:LINE: KEY: MESSAGE",
