@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/coffre/coffre/internal/auditstream"
 	"github.com/coffre/coffre/internal/config"
 )
 
@@ -97,12 +98,18 @@ func summarize(cfg *config.Config) *configSummary {
 		}
 		slices.Sort(s.Roles)
 	}
-	if a := cfg.AuditStream.Syslog; a.Address != "" {
-		s.AuditStream = "syslog " + a.Address
-		if a.TLS {
-			s.AuditStream += " (TLS)"
-		}
+	var sinks []string
+	if h := cfg.AuditStream.Webhook; h.URL != "" {
+		sinks = append(sinks, (&auditstream.Webhook{URL: h.URL}).Name())
 	}
+	if a := cfg.AuditStream.Syslog; a.Address != "" {
+		sink := "syslog " + a.Address
+		if a.TLS {
+			sink += " (TLS)"
+		}
+		sinks = append(sinks, sink)
+	}
+	s.AuditStream = strings.Join(sinks, ", ")
 	return s
 }
 

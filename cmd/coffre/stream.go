@@ -11,11 +11,22 @@ import (
 )
 
 // initStream builds the audit stream to the configured sinks (none: no
-// stream), reading the syslog receiver's CA file: a server refuses to
-// start without it.
+// stream), reading the webhook's secret and the syslog receiver's CA
+// file: a server refuses to start without them.
 func (a *app) initStream() error {
+	var sinks []auditstream.Sink
+	if h := a.cfg.AuditStream.Webhook; h.URL != "" {
+		secret, err := readSecret("audit.stream.webhook secret", h.SecretFile, h.SecretEnv)
+		if err != nil {
+			return err
+		}
+		sinks = append(sinks, &auditstream.Webhook{URL: h.URL, Secret: secret})
+	}
 	sc := a.cfg.AuditStream.Syslog
 	if sc.Address == "" {
+		if len(sinks) > 0 {
+			a.stream = &auditstream.Streamer{Store: a.health, Sinks: sinks, Logger: a.log}
+		}
 		return nil
 	}
 	sink := &auditstream.Syslog{Addr: sc.Address}
@@ -37,7 +48,7 @@ func (a *app) initStream() error {
 			sink.TLS.RootCAs = pool
 		}
 	}
-	a.stream = &auditstream.Streamer{Store: a.health, Sinks: []auditstream.Sink{sink}, Logger: a.log}
+	a.stream = &auditstream.Streamer{Store: a.health, Sinks: append(sinks, sink), Logger: a.log}
 	return nil
 }
 

@@ -61,6 +61,7 @@ type file struct {
 				CAFile     leaf `key:"ca_file"`
 				ServerName leaf `key:"server_name"`
 			} `key:"syslog"`
+			Webhook hookFile `key:"webhook"`
 		} `key:"stream"`
 	} `key:"audit"`
 	WebAuthn struct {
@@ -702,6 +703,7 @@ func (p *parser) auditStream(f *file) AuditStream {
 	if (a.Syslog.CAFile != "" || a.Syslog.ServerName != "") && !a.Syslog.TLS {
 		p.bad(sf.TLS, "must be true when ca_file or server_name is set: they are for a TLS connection")
 	}
+	a.Webhook = p.hook(f.Audit.Stream.Webhook, "audit.stream.webhook")
 	return a
 }
 

@@ -388,6 +388,9 @@ type AuditStream struct {
 	// Syslog is a syslog receiver (RFC 5424 over TCP, or TLS); its Address
 	// empty: none.
 	Syslog SyslogSink
+	// Webhook receives batches of records, signed as the alerts' webhooks
+	// are; its URL empty: none.
+	Webhook Hook
 }
 
 // SyslogSink is a syslog receiver of the audit stream.

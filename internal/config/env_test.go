@@ -82,7 +82,8 @@ func TestEveryKeyHasAnOverride(t *testing.T) {
 		"sessions.idle": "31m", "sessions.absolute": "13h", "sessions.login_token": "6m", "sessions.step_up": "6m",
 		"limits.max_body_bytes": "2048", "limits.reason_max_len": "64", "limits.reason_pattern": "[A-Z]+-[0-9]+", "audit.epoch": "6m", "audit.retention": "5y",
 		"audit.witnesses": "https://w1.example/add, https://w2.example/add", "audit.max_lag": "1m",
-		"log_format": "json", "audit.stream.syslog.address": "siem.example.org:6514", "audit.stream.syslog.tls": "true", "audit.stream.syslog.ca_file": "/etc/coffre/siem-ca.pem", "audit.stream.syslog.server_name": "siem.example.org",
+		"log_format": "json", "audit.stream.webhook.url": "https://soc.example/coffre", "audit.stream.webhook.secret_file": "/etc/coffre/soc.secret", "audit.stream.webhook.secret_env": "SOC_SECRET",
+		"audit.stream.syslog.address": "siem.example.org:6514", "audit.stream.syslog.tls": "true", "audit.stream.syslog.ca_file": "/etc/coffre/siem-ca.pem", "audit.stream.syslog.server_name": "siem.example.org",
 		"webauthn.rp_id": "app.localhost", "webauthn.rp_name": "Vault", "webauthn.origins": "http://localhost:9000",
 		"webauthn.attestation.aaguids": "cb69481e-8ff7-4039-93ec-0a2729a154a8", "webauthn.attestation.roots": testRootPEM(t),
 		"roles.<role>.attested_keys": "true",
@@ -171,7 +172,15 @@ func TestEveryKeyHasAnOverride(t *testing.T) {
 			}
 			base += "seal: {pkcs11: {module: /m.so, token: t, key: k, " + pin + "}}\n"
 		}
-		if strings.HasPrefix(key, "audit.stream.") && key != "audit.stream.syslog.address" {
+		if strings.HasPrefix(key, "audit.stream.webhook.") {
+			// A hook wants its url and one secret source.
+			src := "secret_env: S"
+			if key == "audit.stream.webhook.secret_file" {
+				src = "secret_file: /s"
+			}
+			base += "audit: {stream: {webhook: {url: 'https://soc.example/other', " + src + "}}}\n"
+		}
+		if strings.HasPrefix(key, "audit.stream.syslog.") && key != "audit.stream.syslog.address" {
 			// TLS settings want the receiver's address; a CA or a name, TLS.
 			tls := ", tls: true"
 			if key == "audit.stream.syslog.tls" {
