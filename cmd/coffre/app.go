@@ -83,6 +83,8 @@ type app struct {
 	// OpenID Connect provider is set by initSignin (a server's start,
 	// which reads the client secret).
 	me *me.Service
+	// decisions counts the guard's decisions, for /metrics.
+	decisions *metrics.Decisions
 	// stream streams the audit log to the configured sinks; nil when none
 	// is, or until initStream (a server's start).
 	stream *auditstream.Streamer
@@ -327,7 +329,8 @@ func buildApp(ctx context.Context, cfg *config.Config, keys *keyset.Set, o appOp
 	}
 	n := cfg.Notices
 	wake := &waker{}
-	v := vault.New(vault.Config{Store: st, Keys: keys.Ring, Policy: cfg.Policy, Logger: log, ReasonMaxLen: cfg.ReasonMaxLen, ReasonPattern: cfg.ReasonPattern, ReasonPatternText: cfg.ReasonPatternText, Now: o.now, Guard: vg, StepUpFor: cfg.StepUpFor,
+	decisions := metrics.NewDecisions()
+	v := vault.New(vault.Config{Decisions: decisions, Store: st, Keys: keys.Ring, Policy: cfg.Policy, Logger: log, ReasonMaxLen: cfg.ReasonMaxLen, ReasonPattern: cfg.ReasonPattern, ReasonPatternText: cfg.ReasonPatternText, Now: o.now, Guard: vg, StepUpFor: cfg.StepUpFor,
 		Notices: &vault.Notices{DigestAt: n.DigestAt, Location: n.Location, Contacts: n.Contacts, Language: n.Language, LanguageField: n.LanguageField,
 			Off: o.noNotices},
 		Queued:            wake.wake,
@@ -398,7 +401,7 @@ func buildApp(ctx context.Context, cfg *config.Config, keys *keyset.Set, o appOp
 		NoCode: !sc.Enabled, Digits: sc.Digits, CodeFor: sc.ValidFor, MaxAttempts: sc.MaxAttempts, LockFor: sc.LockFor,
 		PerContact: sc.PerContact, PerOrigin: sc.PerOrigin, Idle: cfg.Signin.SessionIdle, Max: cfg.Signin.SessionAbsolute,
 	}}
-	return &app{cfg: cfg, keys: keys, store: raw, health: st, burst: burst, vault: v, auth: a, log: log, signer: signer, ca: ca, rot: rot, idx: idx, wake: wake, me: m,
+	return &app{cfg: cfg, keys: keys, store: raw, health: st, burst: burst, vault: v, auth: a, log: log, signer: signer, ca: ca, rot: rot, idx: idx, wake: wake, me: m, decisions: decisions,
 		dev: o.dev && o.configPath == ""}, nil
 }
 
@@ -608,7 +611,7 @@ func (a *app) api() (*httpapi.Server, http.Handler) {
 	rq := metrics.NewRequests()
 	bi, _ := debug.ReadBuildInfo()
 	v := buildVersion(bi)
-	more := []prometheus.Collector{rq, metrics.BuildInfo(v.Version, v.Commit, v.Date, v.Go)}
+	more := []prometheus.Collector{rq, a.decisions, metrics.BuildInfo(v.Version, v.Commit, v.Date, v.Go)}
 	if gc, ok := a.store.(metrics.GroupCounter); ok {
 		more = append(more, metrics.GroupCommits(gc))
 	}

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"net/netip"
 	"slices"
 	"strconv"
@@ -13,14 +14,16 @@ import (
 
 	"github.com/coffre/coffre/internal/event"
 	"github.com/coffre/coffre/internal/guard"
+	"github.com/coffre/coffre/internal/metrics"
 	"github.com/coffre/coffre/internal/vault"
 )
 
-func guardedEnv(t *testing.T) *env { return guardedEnvLogging(t, nil) }
+func guardedEnv(t *testing.T) *env { return guardedEnvLogging(t, nil, nil) }
 
-// guardedEnvLogging is guardedEnv, its server logging to logger.
-func guardedEnvLogging(t *testing.T, logger *slog.Logger) *env {
-	return newEnvOpts(t, envOptions{logger: logger, proxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}, guard: &vault.Guard{
+// guardedEnvLogging is guardedEnv, its server logging to logger and
+// counting the guard's decisions in decisions (nil: not counted).
+func guardedEnvLogging(t *testing.T, logger *slog.Logger, decisions vault.DecisionObserver) *env {
+	return newEnvOpts(t, envOptions{logger: logger, decisions: decisions, proxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}, guard: &vault.Guard{
 		Limits: map[string]guard.Limits{
 			"caseworker": {OutOfUnitPerDay: 2, VelocitySubjects: 5, VelocityWindow: 10 * time.Minute, HardMargin: 3},
 			"supervisor": {},
@@ -34,7 +37,8 @@ func guardedEnvLogging(t *testing.T, logger *slog.Logger) *env {
 // officer sees the alert and unlocks; the operator works again.
 func TestGuardHTTP(t *testing.T) {
 	var logs syncBuffer
-	e := guardedEnvLogging(t, slog.New(slog.NewJSONHandler(&logs, nil)))
+	decisions := metrics.NewDecisions()
+	e := guardedEnvLogging(t, slog.New(slog.NewJSONHandler(&logs, nil)), decisions)
 	hr := e.addOperator(t, "hugo", "hr-officer", "u1")
 	cw := e.addOperator(t, "camille", "caseworker", "u1")
 	sec := e.addOperator(t, "sam", "security-officer", "u1")
@@ -87,6 +91,17 @@ func TestGuardHTTP(t *testing.T) {
 	}
 	if len(locks) != 1 || locks[0]["operator"] != cw.Operator.ID || locks[0]["code"] != guard.CodeVelocity || strings.Contains(logs.String(), "camille") {
 		t.Errorf("guard.lock events %v, want one naming %s and code %s, and no username", locks, cw.Operator.ID, guard.CodeVelocity)
+	}
+	// The decisions are counted by verdict and code, the lock once.
+	rec := httptest.NewRecorder()
+	metrics.Handler(e.store, slog.New(slog.DiscardHandler), nil, decisions).ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	for _, want := range []string{
+		`coffre_guard_decisions_total{action="read",code="velocity",verdict="lock"} 1`,
+		`coffre_guard_decisions_total{action="read",code="out_of_unit",verdict="limit"} 1`,
+	} {
+		if !strings.Contains(rec.Body.String(), want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
 	}
 	// The session is revoked, and a new login is refused with 423.
 	read(mine[0], "").want(t, http.StatusUnauthorized, "unauthenticated")

@@ -142,8 +142,10 @@ type envOptions struct {
 	coolingOff time.Duration
 	// person is the server's Server.Subject (nil: no person signs in).
 	person func(*http.Request) (string, error)
-	// requests, when set, counts and times the requests.
-	requests httpapi.RequestObserver
+	// requests, when set, counts and times the requests; decisions the
+	// guard's decisions.
+	requests  httpapi.RequestObserver
+	decisions vault.DecisionObserver
 }
 
 func newEnvOpts(t *testing.T, o envOptions) *env {
@@ -187,7 +189,7 @@ func newEnvOpts(t *testing.T, o envOptions) *env {
 		logger = slog.New(slog.DiscardHandler)
 	}
 	r := cfg.Rights
-	v := vault.New(vault.Config{Store: st, Keys: keys, Policy: cfg.Policy, Now: clk.Now, Logger: logger, ReasonMaxLen: reasonMax, Guard: o.guard, ContactCoolingOff: o.coolingOff,
+	v := vault.New(vault.Config{Store: st, Keys: keys, Policy: cfg.Policy, Now: clk.Now, Logger: logger, ReasonMaxLen: reasonMax, Guard: o.guard, ContactCoolingOff: o.coolingOff, Decisions: o.decisions,
 		Rights: &vault.Rights{HandlerRole: r.HandlerRole, RestrictedReaders: r.RestrictedReaders, Contacts: rights.Contacts{Controller: r.Controller, DPO: r.DPO, Authority: r.Authority}},
 		Stats:  &cfg.Statistics})
 	wa, err := webauthn.New(&webauthn.Config{RPID: rpID, RPDisplayName: "Coffre", RPOrigins: []string{rpOrigin}})

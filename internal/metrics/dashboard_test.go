@@ -56,9 +56,11 @@ func TestDashboardMetrics(t *testing.T) {
 	}
 	rq := metrics.NewRequests()
 	rq.Observe("GET /v1/subjects/{id}", "GET", 200, "", time.Millisecond)
+	dec := metrics.NewDecisions()
+	dec.Decided("read", "lock", "velocity")
 	streams := func() []auditstream.Status { return []auditstream.Status{{Sink: "syslog:siem:6514", Streaming: true}} }
 	rec := httptest.NewRecorder()
-	metrics.Handler(st, slog.New(slog.NewTextHandler(io.Discard, nil)), streams, rq, metrics.BuildInfo("v1", "abc", "2026-12-01", "go1.26"), metrics.GroupCommits(st)).
+	metrics.Handler(st, slog.New(slog.NewTextHandler(io.Discard, nil)), streams, rq, metrics.BuildInfo("v1", "abc", "2026-12-01", "go1.26"), metrics.GroupCommits(st), dec).
 		ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
 	served := map[string]bool{}
 	for _, line := range strings.Split(rec.Body.String(), "\n") {

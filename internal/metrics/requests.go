@@ -85,3 +85,28 @@ func (c groupCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(groupCommits, prometheus.CounterValue, float64(g))
 	ch <- prometheus.MustNewConstMetric(groupRequests, prometheus.CounterValue, float64(r))
 }
+
+// Decisions counts the guard's decisions on the accesses
+// (vault.DecisionObserver): coffre_guard_decisions_total by action,
+// verdict (allow, limit, lock) and detector code. Register it with
+// Handler.
+type Decisions struct{ count *prometheus.CounterVec }
+
+// NewDecisions makes the guard decision counter.
+func NewDecisions() *Decisions {
+	return &Decisions{count: prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "coffre_guard_decisions_total",
+		Help: "The guard's decisions on accesses, by action (read, lookup, create…), verdict (allow, limit, lock) and the detector's code (empty for an allow).",
+	}, []string{"action", "verdict", "code"})}
+}
+
+// Decided implements vault.DecisionObserver.
+func (d *Decisions) Decided(action, verdict, code string) {
+	d.count.WithLabelValues(action, verdict, code).Inc()
+}
+
+// Describe implements prometheus.Collector.
+func (d *Decisions) Describe(ch chan<- *prometheus.Desc) { d.count.Describe(ch) }
+
+// Collect implements prometheus.Collector.
+func (d *Decisions) Collect(ch chan<- prometheus.Metric) { d.count.Collect(ch) }

@@ -127,6 +127,9 @@ type outcome[T any] struct {
 	dk *envelope.DataKey
 	// locked is the guard's code when this access locked the operator.
 	locked string
+	// guard is the guard's decision on the access (nil: the guard did not
+	// run).
+	guard *guard.Decision
 }
 
 // run runs an access in one transaction: find → guard (decides; a
@@ -138,6 +141,9 @@ func run[T any](ctx context.Context, v *Vault, x attempt[T]) (outcome[T], error)
 	out, err := runTx(ctx, v, x)
 	if err == nil && out.locked != "" {
 		v.log.WarnContext(ctx, "account locked by the guard", "event", event.GuardLock, "operator", x.actor.ID, "code", out.locked)
+	}
+	if err == nil && out.guard != nil && v.decisions != nil {
+		v.decisions.Decided(x.entry.Action, verdictName(out.guard.Verdict), out.guard.Code)
 	}
 	notified := out.refusal == nil && x.purpose != nil && x.noticeMode() == policy.NoticeImmediate
 	if err == nil && v.queued != nil && (notified || errors.Is(out.refusal, access.ErrLocked)) {
@@ -230,7 +236,9 @@ func runTx[T any](ctx context.Context, v *Vault, x attempt[T]) (outcome[T], erro
 			}
 		}
 		var locked string
+		var dec *guard.Decision
 		if g != nil {
+			dec = &g.dec
 			before := g.state.Locked
 			if err := v.finishGuard(ctx, tx, g, x.actor, e.Seq, x.now.UTC()); err != nil {
 				return outcome[T]{}, err
@@ -240,9 +248,9 @@ func runTx[T any](ctx context.Context, v *Vault, x attempt[T]) (outcome[T], erro
 			}
 		}
 		if refusal != nil {
-			return outcome[T]{refusal: refusal, seq: e.Seq, locked: locked}, nil
+			return outcome[T]{refusal: refusal, seq: e.Seq, locked: locked, guard: dec}, nil
 		}
-		return outcome[T]{val: val, seq: e.Seq, dk: dk}, nil
+		return outcome[T]{val: val, seq: e.Seq, dk: dk, guard: dec}, nil
 	})
 }
 
@@ -302,4 +310,22 @@ func scope(ctx context.Context, tx guard.Caseloads, lim *guard.Limits, a identit
 		return guard.InCaseload, err
 	}
 	return guard.InUnit, nil
+}
+
+// DecisionObserver counts the guard's decisions on the accesses (package
+// metrics): by action, verdict (allow, limit, lock) and the detector's
+// code; never who, nor on whom.
+type DecisionObserver interface {
+	Decided(action, verdict, code string)
+}
+
+// verdictName names a guard verdict for DecisionObserver.
+func verdictName(v guard.Verdict) string {
+	switch v {
+	case guard.Limit:
+		return "limit"
+	case guard.Lock:
+		return "lock"
+	}
+	return "allow"
 }

@@ -51,6 +51,8 @@ import (
 
 // Vault is the core service. It is safe for concurrent use.
 type Vault struct {
+	// decisions counts the guard's decisions (nil: not counted).
+	decisions DecisionObserver
 	store     store.Store
 	keys      *envelope.Keyring
 	pol       *policy.Policy
@@ -136,12 +138,14 @@ type Config struct {
 	// anonymous cell counters every change to a record keeps, the
 	// minimum cell size and the privacy budget (nil: none).
 	Stats *stats.Declaration
+	// Decisions, when set, counts the guard's decisions.
+	Decisions DecisionObserver
 }
 
 // New returns a Vault.
 func New(c Config) *Vault {
 	v := &Vault{store: c.Store, keys: c.Keys, pol: c.Policy, now: c.Now, log: c.Logger, reasonMax: c.ReasonMaxLen, reasonPattern: c.ReasonPattern, reasonPatternText: c.ReasonPatternText, visible: map[string][]string{}, guard: c.Guard, stepUpFor: c.StepUpFor,
-		coolingOff: c.ContactCoolingOff}
+		coolingOff: c.ContactCoolingOff, decisions: c.Decisions}
 	if v.coolingOff <= 0 {
 		v.coolingOff = DefaultContactCoolingOff
 	}
