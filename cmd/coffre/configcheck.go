@@ -45,13 +45,16 @@ type configSummary struct {
 // would (the file, then the COFFRE_* environment) and say whether it is
 // valid, every problem at once, with a summary of what it sets.
 func runConfig(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 || args[0] != "check" {
-		return &usageError{msg: "want config check", hint: configExample}
-	}
 	fs := newFlags("config check", "[--config FILE | --dev] [--json]", configExample, stderr)
 	var o appOptions
 	o.flags(fs.StringVar, fs.BoolVar)
 	asJSON := fs.Bool("json", false, "print the result as JSON")
+	switch {
+	case len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "help"):
+		return parse(fs, []string{"--help"})
+	case len(args) == 0 || args[0] != "check":
+		return &usageError{msg: "want config check", hint: configExample}
+	}
 	if err := parse(fs, args[1:]); err != nil {
 		return err
 	}

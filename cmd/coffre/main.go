@@ -96,6 +96,8 @@ func commands() []command {
 		{"openapi", "print the API's OpenAPI 3.1 document (docs/openapi.json)", runOpenAPI},
 		{"config", "check a configuration: every problem at once, or a summary of what it sets (check)", runConfig},
 		{"version", "print the version, VCS commit and Go version of this binary", runVersion},
+		{"completion", "print a shell's completion script (bash, zsh, fish)", runCompletion},
+		{"man", "print coffre's manual page (roff)", runMan},
 	}
 }
 
