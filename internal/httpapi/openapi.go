@@ -60,20 +60,16 @@ type errorBody struct {
 // follows.
 const OpenAPIVersion = "3.1.0"
 
-// openAPIDocument is the API's document, built once from the route table.
-var openAPIDocument struct {
+// document is an OpenAPI document, built once from a route table.
+type document struct {
 	once sync.Once
 	b    []byte
 	err  error
 }
 
-// OpenAPI returns the API's OpenAPI document (JSON), generated from the
-// route table and the request and answer types it names: the one served
-// at GET /v1/openapi.json and checked in as docs/openapi.json.
-func OpenAPI() ([]byte, error) {
-	d := &openAPIDocument
+func (d *document) get(title string, routes func() []Route) ([]byte, error) {
 	d.once.Do(func() {
-		t, err := buildOpenAPI(Routes())
+		t, err := buildOpenAPI(title, routes())
 		if err != nil {
 			d.err = err
 			return
@@ -88,9 +84,30 @@ func OpenAPI() ([]byte, error) {
 	return d.b, d.err
 }
 
+var apiDocument, partnerDocument document
+
+// OpenAPI returns the API's OpenAPI document (JSON), generated from the
+// route table and the request and answer types it names: the one served
+// at GET /v1/openapi.json and checked in as docs/openapi.json.
+func OpenAPI() ([]byte, error) { return apiDocument.get("Coffre", Routes) }
+
+// PartnerOpenAPI is the partner listener's document (its two routes),
+// served there at GET /v1/openapi.json and checked in as
+// docs/openapi-partner.json.
+func PartnerOpenAPI() ([]byte, error) {
+	return partnerDocument.get("Coffre, partner listener", PartnerRoutes)
+}
+
 // serveOpenAPI answers GET /v1/openapi.json.
-func (s *Server) serveOpenAPI(w http.ResponseWriter, r *http.Request) {
-	b, err := OpenAPI()
+func (s *Server) serveOpenAPI(w http.ResponseWriter, r *http.Request) { s.serveDocument(w, r, OpenAPI) }
+
+// servePartnerOpenAPI answers GET /v1/openapi.json on the partner listener.
+func (s *Server) servePartnerOpenAPI(w http.ResponseWriter, r *http.Request) {
+	s.serveDocument(w, r, PartnerOpenAPI)
+}
+
+func (s *Server) serveDocument(w http.ResponseWriter, r *http.Request, doc func() ([]byte, error)) {
+	b, err := doc()
 	if err != nil {
 		s.fail(w, r, nil, err)
 		return
@@ -100,12 +117,12 @@ func (s *Server) serveOpenAPI(w http.ResponseWriter, r *http.Request) {
 }
 
 // buildOpenAPI makes the document of routes.
-func buildOpenAPI(routes []Route) (*openapi3.T, error) {
+func buildOpenAPI(title string, routes []Route) (*openapi3.T, error) {
 	g := newSchemas()
 	d := &openapi3.T{
 		OpenAPI: OpenAPIVersion,
 		Info: &openapi3.Info{
-			Title:   "Coffre",
+			Title:   title,
 			Version: "1",
 			Description: "A personal-data vault: one person at a time, for a declared purpose, every access audited before data leaves. " +
 				"Errors are {\"error\": {\"code\", \"message\", \"hint\"}}; see the README.",
@@ -119,6 +136,8 @@ func buildOpenAPI(routes []Route) (*openapi3.T, error) {
 					WithDescription("an operator's session token, from POST /v1/auth/login and a second factor")},
 				"person": {Value: openapi3.NewSecurityScheme().WithType("http").WithScheme("bearer").
 					WithDescription("a person's session token, from POST /v1/me/login/code or the OpenID Connect sign-in")},
+				"partner": {Value: openapi3.NewSecurityScheme().WithType("apiKey").WithIn("header").WithName("Coffre-Api-Key").
+					WithDescription("a partner's API key, on the partner listener, with the partner's client certificate (mutual TLS)")},
 			},
 		},
 	}
@@ -159,6 +178,8 @@ func operation(g *schemas, rt Route, errRef *openapi3.SchemaRef) (*openapi3.Oper
 	case Public:
 	case Person:
 		op.Security = openapi3.NewSecurityRequirements().With(openapi3.NewSecurityRequirement().Authenticate("person"))
+	case PartnerClient:
+		op.Security = openapi3.NewSecurityRequirements().With(openapi3.NewSecurityRequirement().Authenticate("partner"))
 	default:
 		op.Security = openapi3.NewSecurityRequirements().With(openapi3.NewSecurityRequirement().Authenticate("operator"))
 	}

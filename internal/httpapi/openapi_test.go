@@ -24,9 +24,15 @@ import (
 var updateOpenAPI = flag.Bool("update-openapi", false, "write docs/openapi.json afresh")
 
 // loadOpenAPI is the document as a client reads it: loaded from its JSON
-// by kin-openapi, references resolved, and valid.
-var loadOpenAPI = sync.OnceValues(func() (routers.Router, error) {
-	b, err := httpapi.OpenAPI()
+// by kin-openapi, references resolved, and valid; loadPartnerOpenAPI the
+// partner listener's.
+var (
+	loadOpenAPI        = sync.OnceValues(func() (routers.Router, error) { return loadDocument(httpapi.OpenAPI) })
+	loadPartnerOpenAPI = sync.OnceValues(func() (routers.Router, error) { return loadDocument(httpapi.PartnerOpenAPI) })
+)
+
+func loadDocument(document func() ([]byte, error)) (routers.Router, error) {
+	b, err := document()
 	if err != nil {
 		return nil, err
 	}
@@ -38,18 +44,32 @@ var loadOpenAPI = sync.OnceValues(func() (routers.Router, error) {
 		return nil, fmt.Errorf("invalid document: %w", err)
 	}
 	return legacy.NewRouter(doc)
-})
+}
 
 // TestOpenAPIDocument: the document is valid OpenAPI 3.1, documents every
 // route of the table, and docs/openapi.json is it (regenerate with: go
 // run ./cmd/coffre openapi > docs/openapi.json, or this test with
 // -update-openapi).
 func TestOpenAPIDocument(t *testing.T) {
-	router, err := loadOpenAPI()
+	for _, tc := range []struct {
+		file   string
+		load   func() (routers.Router, error)
+		routes []httpapi.Route
+		doc    func() ([]byte, error)
+	}{
+		{"openapi.json", loadOpenAPI, httpapi.Routes(), httpapi.OpenAPI},
+		{"openapi-partner.json", loadPartnerOpenAPI, httpapi.PartnerRoutes(), httpapi.PartnerOpenAPI},
+	} {
+		t.Run(tc.file, func(t *testing.T) { checkDocument(t, tc.file, tc.load, tc.routes, tc.doc) })
+	}
+}
+
+func checkDocument(t *testing.T, file string, load func() (routers.Router, error), routes []httpapi.Route, doc func() ([]byte, error)) {
+	router, err := load()
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, rt := range httpapi.Routes() {
+	for _, rt := range routes {
 		path := strings.NewReplacer("{id}", "x").Replace(rt.Path)
 		r, _ := http.NewRequest(rt.Method, "http://coffre.test"+path, nil)
 		route, _, err := router.FindRoute(r)
@@ -60,18 +80,18 @@ func TestOpenAPIDocument(t *testing.T) {
 			t.Errorf("%s %s: documents no answer but errors: name its answers (Route.Out)", rt.Method, rt.Path)
 		}
 	}
-	got, _ := httpapi.OpenAPI()
+	got, _ := doc()
 	if *updateOpenAPI {
-		if err := os.WriteFile("../../docs/openapi.json", got, 0o644); err != nil {
+		if err := os.WriteFile("../../docs/"+file, got, 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
-	want, err := os.ReadFile("../../docs/openapi.json")
+	want, err := os.ReadFile("../../docs/" + file)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !bytes.Equal(got, want) {
-		t.Error("docs/openapi.json is out of date: go run ./cmd/coffre openapi > docs/openapi.json")
+		t.Errorf("docs/%s is out of date: go run ./cmd/coffre openapi [--partner] > docs/%s", file, file)
 	}
 }
 
@@ -80,8 +100,15 @@ func TestOpenAPIDocument(t *testing.T) {
 // answer must be one the document gives for its status — a success of a
 // documented status, or an error in the shape of every error. What breaks
 // either is reported when the test ends.
-func checkOpenAPI(t testing.TB, h http.Handler) http.Handler {
-	router, err := loadOpenAPI()
+func checkOpenAPI(t testing.TB, h http.Handler) http.Handler { return checkAgainst(t, h, loadOpenAPI) }
+
+// checkPartnerOpenAPI is checkOpenAPI for the partner listener.
+func checkPartnerOpenAPI(t testing.TB, h http.Handler) http.Handler {
+	return checkAgainst(t, h, loadPartnerOpenAPI)
+}
+
+func checkAgainst(t testing.TB, h http.Handler, load func() (routers.Router, error)) http.Handler {
+	router, err := load()
 	if err != nil {
 		t.Fatalf("the OpenAPI document: %v", err)
 	}

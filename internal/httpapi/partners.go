@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/coffre/coffre/internal/partner"
+	"github.com/coffre/coffre/internal/vault"
 )
 
 // PartnerRoutes are the routes of the partner listener: lookups and reads,
@@ -14,10 +15,16 @@ func PartnerRoutes() []Route { return (&Server{}).partnerRoutes() }
 func (s *Server) partnerRoutes() []Route {
 	pc := Access{Kind: PartnerClient}
 	return []Route{
-		{Method: "POST", Path: "/v1/subjects/lookup", Access: pc, Doc: "find one subject by exact value: its sector pseudonym", op: s.lookup},
-		{Method: "GET", Path: "/v1/subjects/{id}", Access: pc, Doc: "read one subject (by pseudonym) for the partner's purposes", op: s.read},
+		{Method: "POST", Path: "/v1/subjects/lookup", Access: pc, Doc: "find one subject by exact value: its sector pseudonym",
+			In: lookupRequest{}, Out: ok(subjectAnswer{}), Header: append([]Param{apiKeyHeader}, purposeAccess...), op: s.lookup},
+		{Method: "GET", Path: "/v1/subjects/{id}", Access: pc, Doc: "read one subject (by pseudonym) for the partner's purposes",
+			Out: []Answer{{Status: 200, Body: vault.View{}}, {Status: 202, Body: consentAnswer{}}}, Query: readQuery, Header: append([]Param{apiKeyHeader}, readHeader...), op: s.read},
 	}
 }
+
+// apiKeyHeader is the partner's API key, which every partner request
+// carries beside its client certificate.
+var apiKeyHeader = Param{Name: "Coffre-Api-Key", Required: true, Doc: "the partner's API key (with the partner's client certificate, mutual TLS)"}
 
 // PartnerHandler serves the partner listener (mutual TLS): every request
 // must present a client certificate from Coffre's CA and the partner's API
@@ -29,6 +36,7 @@ func (s *Server) PartnerHandler() http.Handler {
 		mux.HandleFunc(rt.Method+" "+rt.Path, s.partnerAuthed(rt.op))
 	}
 	refuseHead(mux, s.partnerRoutes())
+	mux.HandleFunc("GET /v1/openapi.json", s.servePartnerOpenAPI)
 	mux.HandleFunc("/v1/subjects", s.noListing)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no_such_route", "no route "+r.Method+" "+r.URL.Path+" for partners", "partners may look subjects up and read them: see the README")

@@ -43,7 +43,7 @@ func newPartnerEnv(t *testing.T) *partnerEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewUnstartedServer((&httpapi.Server{Vault: e.vault, Auth: e.auth, MaxBodyBytes: maxBody, ReasonMaxLen: reasonMax}).PartnerHandler())
+	srv := httptest.NewUnstartedServer(checkPartnerOpenAPI(t, (&httpapi.Server{Vault: e.vault, Auth: e.auth, MaxBodyBytes: maxBody, ReasonMaxLen: reasonMax}).PartnerHandler()))
 	srv.TLS = &tls.Config{MinVersion: tls.VersionTLS13, Certificates: []tls.Certificate{cert}, ClientAuth: tls.RequireAndVerifyClientCert, ClientCAs: ca.Pool()}
 	srv.StartTLS()
 	t.Cleanup(srv.Close)
@@ -72,6 +72,9 @@ func (p *partnerEnv) do(c *http.Client, method, path, key string, body any) (int
 		rd = bytes.NewReader(b)
 	}
 	req, _ := http.NewRequest(method, p.srv.URL+path, rd)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	req.Header.Set("Coffre-Purpose", "referral")
 	if key != "" {
 		req.Header.Set("Coffre-Api-Key", key)
