@@ -8,6 +8,7 @@ import (
 	"os"
 
 	"github.com/coffre/coffre/internal/auditstream"
+	"github.com/coffre/coffre/internal/config"
 )
 
 // initStream builds the audit stream to the configured sinks (none: no
@@ -22,13 +23,21 @@ func (a *app) initStream() error {
 		}
 		sinks = append(sinks, &auditstream.Webhook{URL: h.URL, Secret: secret})
 	}
-	sc := a.cfg.AuditStream.Syslog
-	if sc.Address == "" {
-		if len(sinks) > 0 {
-			a.stream = &auditstream.Streamer{Store: a.health, Sinks: sinks, Logger: a.log}
+	if sc := a.cfg.AuditStream.Syslog; sc.Address != "" {
+		sink, err := syslogSink(sc)
+		if err != nil {
+			return err
 		}
-		return nil
+		sinks = append(sinks, sink)
 	}
+	if len(sinks) > 0 {
+		a.stream = &auditstream.Streamer{Store: a.health, Sinks: sinks, Logger: a.log}
+	}
+	return nil
+}
+
+// syslogSink is the configured syslog receiver, its CA file read.
+func syslogSink(sc config.SyslogSink) (*auditstream.Syslog, error) {
 	sink := &auditstream.Syslog{Addr: sc.Address}
 	if sc.TLS {
 		host, _, _ := net.SplitHostPort(sc.Address)
@@ -39,17 +48,16 @@ func (a *app) initStream() error {
 		if sc.CAFile != "" {
 			pem, err := os.ReadFile(sc.CAFile)
 			if err != nil {
-				return fmt.Errorf("audit.stream.syslog.ca_file: %w", err)
+				return nil, fmt.Errorf("audit.stream.syslog.ca_file: %w", err)
 			}
 			pool := x509.NewCertPool()
 			if !pool.AppendCertsFromPEM(pem) {
-				return fmt.Errorf("audit.stream.syslog.ca_file %s: no PEM certificate in it", sc.CAFile)
+				return nil, fmt.Errorf("audit.stream.syslog.ca_file %s: no PEM certificate in it", sc.CAFile)
 			}
 			sink.TLS.RootCAs = pool
 		}
 	}
-	a.stream = &auditstream.Streamer{Store: a.health, Sinks: append(sinks, sink), Logger: a.log}
-	return nil
+	return sink, nil
 }
 
 // streams is the audit stream's status, for /readyz and /metrics (nil

@@ -199,12 +199,13 @@ func (s *Streamer) Run(ctx context.Context) {
 // (doubling, up to 30 s) and send again from the cursor.
 func (s *Streamer) run(ctx context.Context, k Sink) {
 	var sent int64 // 0: from the stored cursor
+	var ls lease
 	wait := time.Duration(0)
 	for ctx.Err() == nil {
-		n, next, err := s.step(ctx, k, sent)
+		n, next, err := s.step(ctx, k, sent, &ls)
 		switch {
 		case err != nil && ctx.Err() == nil:
-			sent = 0
+			sent, ls = 0, lease{}
 			wait = min(max(2*wait, 250*time.Millisecond), 30*time.Second)
 			s.failing(k, err)
 		case err == nil:
@@ -223,34 +224,69 @@ func (s *Streamer) run(ctx context.Context, k Sink) {
 	}
 }
 
-// step claims k's lease, sends the records from sent (from the stored
-// cursor when 0) and moves the cursor; it returns how many it sent and
-// the index after them.
-func (s *Streamer) step(ctx context.Context, k Sink, sent int64) (int, int64, error) {
+// lease is what a sink's stream knows of its lease and cursor since it
+// last wrote them: the store's writer, which every audited access waits
+// on, is asked only to renew the lease once half of it is spent, and to
+// move the cursor at most once a second.
+type lease struct {
+	until    time.Time // the lease's end as last claimed (zero: not held)
+	cursor   int64     // the stored cursor
+	advanced time.Time // when the cursor was last moved
+	// standby: another server held the lease; not asked again before then.
+	standby time.Time
+}
+
+// advanceEvery is how often at most a stream moves its stored cursor.
+const advanceEvery = time.Second
+
+// step claims k's lease when it must, sends the records from sent (from
+// the stored cursor when 0) and moves the cursor; it returns how many it
+// sent and the index after them.
+func (s *Streamer) step(ctx context.Context, k Sink, sent int64, ls *lease) (int, int64, error) {
 	now := s.Now()
-	var cursor, last int64
-	var held bool
-	err := s.Store.Update(ctx, func(ctx context.Context, tx store.Tx) error {
-		var err error
-		if cursor, held, err = tx.ClaimStream(ctx, k.Name(), s.Owner, now, now.Add(s.Lease)); err != nil || !held {
-			return err
-		}
-		if h := k.Held(); h > cursor {
-			if err := tx.AdvanceStream(ctx, k.Name(), s.Owner, h); err != nil {
+	if now.Before(ls.standby) {
+		return 0, 0, nil
+	}
+	h := k.Held()
+	renew := ls.until.Sub(now) < s.Lease/2
+	if advance := h > ls.cursor && now.Sub(ls.advanced) >= advanceEvery; renew || advance {
+		var cursor int64
+		var held bool
+		err := s.Store.Update(ctx, func(ctx context.Context, tx store.Tx) error {
+			var err error
+			if cursor, held, err = tx.ClaimStream(ctx, k.Name(), s.Owner, now, now.Add(s.Lease)); err != nil || !held {
 				return err
 			}
-			cursor = h
+			if h > cursor {
+				if err := tx.AdvanceStream(ctx, k.Name(), s.Owner, h); err != nil {
+					return err
+				}
+				cursor = h
+			}
+			return nil
+		})
+		if err != nil {
+			return 0, sent, fmt.Errorf("audit stream %s: %w", k.Name(), err)
 		}
+		if !held {
+			*ls = lease{standby: now.Add(s.Lease / 4)}
+			s.note(k, func(st *Status) { st.Streaming, st.Held = false, cursor })
+			return 0, 0, nil // another server streams to it
+		}
+		if cursor > ls.cursor {
+			ls.advanced = now
+		}
+		ls.until, ls.cursor = now.Add(s.Lease), cursor
+	}
+	cursor := ls.cursor
+	var last int64
+	if err := s.Store.View(ctx, func(ctx context.Context, tx store.Tx) (err error) {
 		last, err = tx.LastAuditSeq(ctx)
 		return err
-	})
-	if err != nil {
+	}); err != nil {
 		return 0, sent, fmt.Errorf("audit stream %s: %w", k.Name(), err)
 	}
-	s.note(k, func(st *Status) { st.Streaming, st.Held, st.Sequenced = held, cursor, last })
-	if !held {
-		return 0, 0, nil // another server streams to it
-	}
+	s.note(k, func(st *Status) { st.Streaming, st.Held, st.Sequenced = true, cursor, last })
 	if sent < cursor {
 		sent = cursor
 	}
@@ -259,7 +295,7 @@ func (s *Streamer) step(ctx context.Context, k Sink, sent int64) (int, int64, er
 	}
 	to := min(sent+int64(s.Batch), last+1)
 	recs := make([]Record, 0, to-sent)
-	err = s.Store.View(ctx, func(ctx context.Context, tx store.Tx) error {
+	err := s.Store.View(ctx, func(ctx context.Context, tx store.Tx) error {
 		recs = recs[:0]
 		return tx.AuditLeaves(ctx, sent, to, func(seq int64, leaf []byte) error {
 			r, err := NewRecord(seq, leaf)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -66,6 +67,12 @@ func (h *Webhook) Send(ctx context.Context, recs []Record) error {
 	}
 	res, err := c.Do(req)
 	if err != nil {
+		// Not the *url.Error itself: it quotes the URL, query included,
+		// where a receiver's token may be.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
 		return fmt.Errorf("webhook %s: %w", h.Name(), err)
 	}
 	io.Copy(io.Discard, io.LimitReader(res.Body, 64<<10))

@@ -151,9 +151,9 @@ type RequestObserver interface {
 }
 
 // observed gives every request h serves to s.Requests once answered. The
-// route is the pattern the mux matched ("" for none), the purpose the
-// Coffre-Purpose header when the policy declares it (else ""): nothing a
-// caller types reaches a label.
+// route is the pattern the mux matched ("" for none), the method one of
+// HTTP's (else "other"), the purpose the Coffre-Purpose header when the
+// policy declares it (else ""): nothing a caller types reaches a label.
 func (s *Server) observed(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
@@ -163,8 +163,18 @@ func (s *Server) observed(h http.Handler) http.Handler {
 		if purpose != "" && s.Vault.Policy().Purposes[purpose] == nil {
 			purpose = ""
 		}
-		s.Requests.Observe(r.Pattern, r.Method, sw.status(), purpose, time.Since(start))
+		s.Requests.Observe(r.Pattern, methodLabel(r.Method), sw.status(), purpose, time.Since(start))
 	})
+}
+
+// methodLabel is a request's method as a label: one of HTTP's, else
+// "other" (a server takes any token as a method; a label must not).
+func methodLabel(m string) string {
+	switch m {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete, http.MethodOptions:
+		return m
+	}
+	return "other"
 }
 
 // statusWriter keeps the status an answer was given.

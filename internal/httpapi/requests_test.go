@@ -26,6 +26,7 @@ func TestRequestMetrics(t *testing.T) {
 	e.read(t, tok, id, "case-handling", "").want(t, http.StatusOK, "")
 	e.read(t, tok, id, "no-such-purpose-"+id[4:12], "")
 	e.call(t, req{Method: "GET", Path: "/v1/nowhere/" + id, Token: tok})
+	e.call(t, req{Method: "X-" + id[4:12], Path: "/v1/subjects/" + id, Token: tok})
 
 	rec := httptest.NewRecorder()
 	metrics.Handler(e.store, slog.New(slog.NewTextHandler(io.Discard, nil)), nil, rq).ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
