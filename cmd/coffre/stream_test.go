@@ -13,8 +13,10 @@ import (
 
 	"github.com/coffre/coffre/internal/auditstream/syslogtest"
 	"github.com/coffre/coffre/internal/config"
+	"github.com/coffre/coffre/internal/identity"
 	"github.com/coffre/coffre/internal/store"
 	"github.com/coffre/coffre/internal/synth"
+	"github.com/coffre/coffre/internal/vault"
 )
 
 // TestAuditStreamToSyslog (issue 19, done-when 3): a server streams its
@@ -24,6 +26,8 @@ import (
 // warns that the stream fails. The receiver ends with every entry of the
 // log, each exactly as stored (the record made from the stored leaf),
 // whether it came before the stop, in a resend or after; no read failed.
+// Then a second reader opens a canary: the guard locks it, and the
+// receiver gets the lock's alert after the read that raised it.
 func TestAuditStreamToSyslog(t *testing.T) {
 	if testing.Short() {
 		t.Skip("10,000 reads: not with -short")
@@ -45,7 +49,15 @@ func TestAuditStreamToSyslog(t *testing.T) {
 		}
 		ids = append(ids, id)
 	}
+	canary, err := a.vault.PlantCanaries(t.Context(), identity.Actor{ID: "system", Role: "admin", Origin: "cli"}, "", []vault.ImportRow{{Num: 1, Unit: "ac-nice", Fields: synth.Make(19, 900).Fields}})
+	if err != nil {
+		t.Fatal(err)
+	}
 	op, err := a.auth.AddReadyOperator(t.Context(), "reader", "", "hr-officer", "ac-nice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	prober, err := a.auth.AddReadyOperator(t.Context(), "prober", "", "hr-officer", "ac-nice")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,6 +107,15 @@ func TestAuditStreamToSyslog(t *testing.T) {
 	if !warned {
 		t.Error("/readyz did not warn of the failing stream while the receiver was down")
 	}
+	req, _ := http.NewRequest(http.MethodGet, base+"/v1/subjects/"+canary[0], nil)
+	req.Header.Set("Authorization", "Bearer "+loginOperator(t, base, "prober", prober))
+	req.Header.Set("Coffre-Purpose", "hr-records")
+	req.Header.Set("Coffre-Reason", "HR-2")
+	if res, err := http.DefaultClient.Do(req); err != nil {
+		t.Fatal(err)
+	} else if res.Body.Close(); res.StatusCode != http.StatusForbidden && res.StatusCode != http.StatusLocked {
+		t.Errorf("a canary's read: %s, want the reader locked", res.Status)
+	}
 	var last int64
 	if err := a.store.View(t.Context(), func(ctx context.Context, tx store.Tx) (err error) {
 		last, err = tx.LastAuditSeq(ctx)
@@ -105,13 +126,16 @@ func TestAuditStreamToSyslog(t *testing.T) {
 	if last < reads {
 		t.Fatalf("the log holds %d entries after %d reads", last, reads)
 	}
-	for deadline := time.Now().Add(30 * time.Second); rcv.Count() < int(last); time.Sleep(50 * time.Millisecond) {
+	for deadline := time.Now().Add(30 * time.Second); rcv.Count() < int(last) || rcv.Alerts() == 0; time.Sleep(50 * time.Millisecond) {
 		if time.Now().After(deadline) {
-			t.Fatalf("after 30 s the receiver holds %d of the log's %d entries", rcv.Count(), last)
+			t.Fatalf("after 30 s the receiver holds %d of the log's %d entries and %d alerts", rcv.Count(), last, rcv.Alerts())
 		}
 	}
 	rcv.HoldsLog(t, a.store, last)
-	t.Logf("%d reads, %d entries in the log, %d messages received (%d sent again)", reads, last, rcv.Copies(), rcv.Copies()-int(last))
+	if rcv.Alerts() != 1 {
+		t.Errorf("%d alerts received, want the canary's lock", rcv.Alerts())
+	}
+	t.Logf("%d reads, %d entries in the log and %d alert, %d messages received (%d sent again)", reads, last, rcv.Alerts(), rcv.Copies(), rcv.Copies()-int(last)-rcv.Alerts())
 }
 
 // readyWarns reports whether GET /readyz answers 200 ready with a warning

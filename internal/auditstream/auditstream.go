@@ -5,7 +5,10 @@
 // after the last entry the sink is known to hold and, of several servers,
 // one streams to a sink at a time (a lease). Each record carries the
 // entry, its index and its stored leaf and leaf hash, so that the SIEM can
-// check it against the log's signed checkpoints.
+// check it against the log's signed checkpoints. The guard's alerts follow
+// the entry they were raised with (guard.Alert.Seq), as records of their
+// own: their evidence is in the log; the alert itself, what the security
+// officers are sent, is not.
 //
 // The stream never blocks an access: it reads the log beside the reads
 // and writes, and a sink that refuses or hangs only makes it lag (Status,
@@ -29,20 +32,25 @@ import (
 
 	"github.com/coffre/coffre/internal/audit"
 	"github.com/coffre/coffre/internal/event"
+	"github.com/coffre/coffre/internal/guard"
 	"github.com/coffre/coffre/internal/store"
 )
 
-// Record is one audit entry as a sink receives it: JSON, one a message.
+// Record is one audit entry, or one guard alert, as a sink receives it:
+// JSON, one a message.
 type Record struct {
-	// Index is the entry's sequence number (its leaf index plus one).
+	// Index is the entry's sequence number (its leaf index plus one); an
+	// alert's is that of the entry it was raised with.
 	Index int64 `json:"index"`
 	// LeafHash is the RFC 6962 hash of Leaf, hex: what the log's Merkle
-	// tree, and so its signed checkpoints, commit to.
-	LeafHash string `json:"leaf_hash"`
+	// tree, and so its signed checkpoints, commit to. An alert has none.
+	LeafHash string `json:"leaf_hash,omitempty"`
 	// Leaf is the stored leaf, the bytes hashed (base64).
-	Leaf []byte `json:"leaf"`
-	// Entry is the entry the leaf holds.
-	Entry Entry `json:"entry"`
+	Leaf []byte `json:"leaf,omitempty"`
+	// Entry is the entry the leaf holds; nil in an alert's record.
+	Entry *Entry `json:"entry,omitempty"`
+	// Alert is a guard alert; nil in an entry's record.
+	Alert *guard.Alert `json:"alert,omitempty"`
 }
 
 // Entry is an audit entry as the stream gives it: what its leaf holds.
@@ -73,9 +81,17 @@ func NewRecord(index int64, leaf []byte) (Record, error) {
 		Index:    index,
 		LeafHash: hex.EncodeToString(audit.Hasher.HashLeaf(leaf)),
 		Leaf:     append([]byte(nil), leaf...),
-		Entry: Entry{Time: e.Time.UTC(), Actor: e.Actor, Action: e.Action, Subject: e.Subject, Purpose: e.Purpose, Fields: e.Fields,
+		Entry: &Entry{Time: e.Time.UTC(), Actor: e.Actor, Action: e.Action, Subject: e.Subject, Purpose: e.Purpose, Fields: e.Fields,
 			Decision: e.Decision, Origin: e.Origin, Reason: e.Reason, ReasonSealed: len(e.SealedReason) > 0, ReasonDropped: e.ReasonDropped},
 	}, nil
+}
+
+// Time is when the entry was sequenced or the alert raised.
+func (r *Record) Time() time.Time {
+	if r.Alert != nil {
+		return r.Alert.Time.UTC()
+	}
+	return r.Entry.Time
 }
 
 // JSON is the record's JSON, one line.
@@ -92,8 +108,9 @@ type Sink interface {
 	// Send delivers recs, in order; nil once they are written.
 	Send(ctx context.Context, recs []Record) error
 	// Held is the index from which the receiver may not hold what was
-	// sent: every record below it is known to be held. The stream's cursor
-	// moves to it, and after an error it sends again from there.
+	// sent: every record below it, alerts included, is known to be held.
+	// The stream's cursor moves to it, and after an error it sends again
+	// from there.
 	Held() int64
 	// Close ends the sink's connection.
 	Close() error
@@ -294,26 +311,56 @@ func (s *Streamer) step(ctx context.Context, k Sink, sent int64, ls *lease) (int
 		return 0, sent, nil
 	}
 	to := min(sent+int64(s.Batch), last+1)
-	recs := make([]Record, 0, to-sent)
-	err := s.Store.View(ctx, func(ctx context.Context, tx store.Tx) error {
-		recs = recs[:0]
-		return tx.AuditLeaves(ctx, sent, to, func(seq int64, leaf []byte) error {
-			r, err := NewRecord(seq, leaf)
-			recs = append(recs, r)
-			return err
-		})
-	})
-	switch {
-	case err != nil:
-		return 0, sent, fmt.Errorf("audit stream %s: read the log: %w", k.Name(), err)
-	case len(recs) == 0 || recs[0].Index != sent || recs[len(recs)-1].Index != to-1 || int64(len(recs)) != to-sent:
-		return 0, sent, fmt.Errorf("audit stream %s: the log's entries %d to %d are not all there", k.Name(), sent, to-1)
+	recs, err := s.records(ctx, sent, to)
+	if err != nil {
+		return 0, sent, fmt.Errorf("audit stream %s: %w", k.Name(), err)
 	}
 	if err := k.Send(ctx, recs); err != nil {
 		return 0, sent, fmt.Errorf("audit stream %s: %w", k.Name(), err)
 	}
 	s.note(k, func(st *Status) { st.Sent = to })
-	return len(recs), to, nil
+	return int(to - sent), to, nil
+}
+
+// records reads the entries from up to to (exclusive), each followed by
+// the alerts raised with it.
+func (s *Streamer) records(ctx context.Context, from, to int64) ([]Record, error) {
+	var recs []Record
+	err := s.Store.View(ctx, func(ctx context.Context, tx store.Tx) error {
+		recs = make([]Record, 0, to-from)
+		err := tx.AuditLeaves(ctx, from, to, func(seq int64, leaf []byte) error {
+			if want := from + int64(len(recs)); seq != want {
+				return fmt.Errorf("the log's entry %d is not there", want)
+			}
+			r, err := NewRecord(seq, leaf)
+			recs = append(recs, r)
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("read the log: %w", err)
+		}
+		if n := int64(len(recs)); n != to-from {
+			return fmt.Errorf("the log's entries %d to %d are not all there", from+n, to-1)
+		}
+		alerts, err := tx.SequencedAlerts(ctx, from, to)
+		if err != nil {
+			return fmt.Errorf("read the alerts: %w", err)
+		}
+		if len(alerts) == 0 {
+			return nil
+		}
+		entries := recs
+		recs = make([]Record, 0, len(entries)+len(alerts))
+		for _, r := range entries {
+			recs = append(recs, r)
+			for len(alerts) > 0 && alerts[0].Seq() == r.Index {
+				recs = append(recs, Record{Index: r.Index, Alert: &alerts[0]})
+				alerts = alerts[1:]
+			}
+		}
+		return nil
+	})
+	return recs, err
 }
 
 func (s *Streamer) note(k Sink, fn func(*Status)) {

@@ -86,6 +86,9 @@ func (s *Syslog) Send(ctx context.Context, recs []Record) error {
 			return s.broken(err)
 		}
 		s.written += int64(n)
+		if i+1 < len(recs) && recs[i+1].Index == recs[i].Index {
+			continue // an alert of the entry follows: held with it
+		}
 		s.pending = append(s.pending, mark{next: recs[i].Index + 1, end: s.written})
 	}
 	if err := s.w.Flush(); err != nil {
@@ -176,13 +179,20 @@ func (s *Syslog) message(r *Record) (string, error) {
 		host, _ = os.Hostname()
 	}
 	m := &rfc5424.SyslogMessage{}
-	m.SetPriority(13*8 + 6)
+	msgID, severity := "audit", uint8(6) // informational
+	if r.Alert != nil {
+		msgID, severity = "alert", 4 // warning
+		if sev, ok := alertSeverity[r.Alert.Severity]; ok {
+			severity = sev
+		}
+	}
+	m.SetPriority(13*8 + severity) // facility 13: log audit
 	m.SetVersion(1)
-	m.SetTimestamp(r.Entry.Time.Format("2006-01-02T15:04:05.000000Z07:00")) // RFC 5424: at most 6 digits of a second
+	m.SetTimestamp(r.Time().Format("2006-01-02T15:04:05.000000Z07:00")) // RFC 5424: at most 6 digits of a second
 	m.SetHostname(host)
 	m.SetAppname("coffre")
 	m.SetProcID(strconv.Itoa(os.Getpid()))
-	m.SetMsgID("audit")
+	m.SetMsgID(msgID)
 	m.SetMessage(string(r.JSON()))
 	msg, err := m.String()
 	if err != nil {
@@ -190,6 +200,10 @@ func (s *Syslog) message(r *Record) (string, error) {
 	}
 	return msg, nil
 }
+
+// alertSeverity is the syslog severity of a guard alert's (RFC 5424:
+// critical, error, warning).
+var alertSeverity = map[string]uint8{"critical": 2, "high": 3, "warning": 4}
 
 // Close implements Sink.
 func (s *Syslog) Close() error {

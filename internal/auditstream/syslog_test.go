@@ -11,6 +11,7 @@ import (
 	"github.com/coffre/coffre/internal/audit"
 	"github.com/coffre/coffre/internal/auditstream"
 	"github.com/coffre/coffre/internal/auditstream/syslogtest"
+	"github.com/coffre/coffre/internal/guard"
 	"github.com/coffre/coffre/internal/store"
 	"github.com/coffre/coffre/internal/store/sqlite"
 	"github.com/coffre/coffre/internal/store/sqlite/sqlitetest"
@@ -19,9 +20,10 @@ import (
 // TestSyslogEveryEntry: 10,000 audit entries appended by concurrent
 // writers, as reads append them, while the stream runs; the receiver is
 // stopped a third of the way and started again on the same address two
-// seconds later. It ends with every entry, each exactly as stored (its
-// leaf, the leaf's hash and the entry the leaf holds), and the store's
-// cursor at the end of the log.
+// seconds later. Some of the writes raise a guard alert with their entry,
+// as the guard does. It ends with every entry, each exactly as stored (its
+// leaf, the leaf's hash and the entry the leaf holds), every alert after
+// its entry, and the store's cursor at the end of the log.
 func TestSyslogEveryEntry(t *testing.T) {
 	const n = 10_000
 	ctx := context.Background()
@@ -43,7 +45,14 @@ func TestSyslogEveryEntry(t *testing.T) {
 			for i := range n / 16 {
 				e := &audit.Entry{Time: time.Now(), Actor: fmt.Sprintf("op_%d", w), Action: "read", Subject: fmt.Sprintf("sub_%d_%d", w, i),
 					Purpose: "case-handling", Fields: []string{"given_name", "email"}, Decision: "allow", Origin: "10.0.0.1"}
-				if err := s.Update(ctx, func(ctx context.Context, tx store.Tx) error { return tx.AppendAudit(ctx, e) }); err != nil {
+				err := s.Update(ctx, func(ctx context.Context, tx store.Tx) error {
+					if err := tx.AppendAudit(ctx, e); err != nil || i%100 != 99 {
+						return err
+					}
+					sev := []string{"warning", "high", "critical"}[w%3]
+					return guard.RaiseAlert(ctx, tx, &guard.Alert{Time: time.Now(), Operator: e.Actor, Code: "velocity", Severity: sev, Action: "lock", Evidence: []int64{e.Seq - 1, e.Seq}})
+				})
+				if err != nil {
 					t.Error(err)
 					return
 				}
@@ -73,7 +82,10 @@ func TestSyslogEveryEntry(t *testing.T) {
 	if leaves != n {
 		t.Fatalf("the log holds %d entries, want %d", leaves, n)
 	}
-	t.Logf("%d entries, %d messages received (%d sent again after the receiver's stop)", n, rcv.Copies(), rcv.Copies()-n)
+	if want := 16 * (n / 16 / 100); rcv.Alerts() != want {
+		t.Errorf("%d alerts received, want %d", rcv.Alerts(), want)
+	}
+	t.Logf("%d entries and %d alerts, %d messages received (%d sent again after the receiver's stop)", n, rcv.Alerts(), rcv.Copies(), rcv.Copies()-n-rcv.Alerts())
 }
 
 // TestStreamFailsOver: two servers stream the same log to one sink; one

@@ -69,6 +69,10 @@ type Alerts interface {
 	PutAlert(ctx context.Context, a *Alert) error
 	// Alerts returns alerts with ID > after, oldest first, at most limit.
 	Alerts(ctx context.Context, after int64, limit int) ([]Alert, error)
+	// SequencedAlerts returns the alerts raised with the audit entries
+	// from up to to (exclusive; see [Alert.Seq]), in the order of their
+	// entries, then of their ids.
+	SequencedAlerts(ctx context.Context, from, to int64) ([]Alert, error)
 }
 
 // Extensions holds requests to read beyond the budgets.
@@ -99,6 +103,17 @@ type Alert struct {
 	Action   string    `json:"action"`   // lock, alert, unlock
 	// Evidence lists the audit sequence numbers of the accesses behind it.
 	Evidence []int64 `json:"evidence"`
+}
+
+// Seq is the audit entry the alert is raised with: the access that
+// raised it, the last of its evidence, written in the same transaction
+// (0: none). The audit stream sends the alert after that entry.
+func (a *Alert) Seq() int64 {
+	var seq int64
+	for _, s := range a.Evidence {
+		seq = max(seq, s)
+	}
+	return seq
 }
 
 // Extension is a request to read beyond the budgets, and its approval.

@@ -1,7 +1,8 @@
 // Package syslogtest is a syslog receiver for tests: TCP, RFC 6587
 // octet counting, RFC 5424 messages, as a SOC's collector receives the
-// audit stream. It keeps each record it is given by index and can be
-// stopped and started again on the same address.
+// audit stream. It keeps each entry's record it is given by index, each
+// alert's by the alert's id, and can be stopped and started again on the
+// same address.
 package syslogtest
 
 import (
@@ -31,14 +32,15 @@ type Receiver struct {
 	ln      net.Listener
 	conns   []net.Conn
 	cut     map[net.Conn]bool // closed by Stop: a last message may be cut short
-	records map[int64][]byte  // index → the record's JSON, as received
+	records map[int64][]byte  // index → the entry's record, as received
+	alerts  map[int64][]byte  // alert id → the alert's record, as received
 	copies  int
 	bad     []string
 }
 
 // Start starts a receiver on a loopback port, stopped when the test ends.
 func Start(t testing.TB) *Receiver {
-	r := &Receiver{t: t, records: map[int64][]byte{}, cut: map[net.Conn]bool{}}
+	r := &Receiver{t: t, records: map[int64][]byte{}, alerts: map[int64][]byte{}, cut: map[net.Conn]bool{}}
 	r.listen("127.0.0.1:0")
 	t.Cleanup(r.Stop)
 	return r
@@ -82,12 +84,16 @@ func (r *Receiver) read(c net.Conn) {
 			return
 		}
 		m, ok := res.Message.(*rfc5424.SyslogMessage)
-		if !ok || m.Message == nil || m.Appname == nil || *m.Appname != "coffre" || m.MsgID == nil || *m.MsgID != "audit" || m.Priority == nil || *m.Priority != 110 {
-			r.note("not an audit message: %+v", res.Message)
+		if !ok || m.Message == nil || m.Appname == nil || *m.Appname != "coffre" || m.MsgID == nil || m.Priority == nil {
+			r.note("not a message of coffre: %+v", res.Message)
 			return
 		}
 		var rec struct {
 			Index int64 `json:"index"`
+			Alert *struct {
+				ID       int64  `json:"id"`
+				Severity string `json:"severity"`
+			} `json:"alert"`
 		}
 		if err := json.Unmarshal([]byte(*m.Message), &rec); err != nil {
 			r.note("a message that is not a record: %v", err)
@@ -95,10 +101,26 @@ func (r *Receiver) read(c net.Conn) {
 		}
 		r.mu.Lock()
 		defer r.mu.Unlock()
-		if prev, seen := r.records[rec.Index]; seen && !bytes.Equal(prev, []byte(*m.Message)) {
-			r.bad = append(r.bad, fmt.Sprintf("entry %d received twice, different", rec.Index))
+		// facility 13 (log audit); an entry is informational, an alert
+		// as severe as it says.
+		switch want := map[string]uint8{"critical": 106, "high": 107, "warning": 108}; {
+		case *m.MsgID == "audit" && rec.Alert == nil && *m.Priority == 110:
+			if prev, seen := r.records[rec.Index]; seen && !bytes.Equal(prev, []byte(*m.Message)) {
+				r.bad = append(r.bad, fmt.Sprintf("entry %d received twice, different", rec.Index))
+			}
+			r.records[rec.Index] = []byte(*m.Message)
+		case *m.MsgID == "alert" && rec.Alert != nil && *m.Priority == want[rec.Alert.Severity]:
+			if prev, seen := r.alerts[rec.Alert.ID]; seen && !bytes.Equal(prev, []byte(*m.Message)) {
+				r.bad = append(r.bad, fmt.Sprintf("alert %d received twice, different", rec.Alert.ID))
+			}
+			if _, seen := r.records[rec.Index]; !seen {
+				r.bad = append(r.bad, fmt.Sprintf("alert %d received before its entry %d", rec.Alert.ID, rec.Index))
+			}
+			r.alerts[rec.Alert.ID] = []byte(*m.Message)
+		default:
+			r.bad = append(r.bad, fmt.Sprintf("message %s of priority %d holds neither an entry nor an alert", *m.MsgID, *m.Priority))
+			return
 		}
-		r.records[rec.Index] = []byte(*m.Message)
 		r.copies++
 	}))
 	p.Parse(c)
@@ -124,6 +146,13 @@ func (r *Receiver) Stop() {
 		c.Close()
 	}
 	r.conns = nil
+}
+
+// Alerts is how many distinct alerts it holds.
+func (r *Receiver) Alerts() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.alerts)
 }
 
 // Count is how many distinct entries it holds.
@@ -157,8 +186,9 @@ func (r *Receiver) Problems() []string {
 }
 
 // HoldsLog fails t unless the receiver holds every entry 1…last of st's
-// audit log, each exactly the record of the stored leaf, and reported no
-// problem; it returns how many entries the log held in that range.
+// audit log, each exactly the record of the stored leaf, and every alert
+// raised with them, exactly as stored, and reported no problem; it
+// returns how many entries the log held in that range.
 func (r *Receiver) HoldsLog(t testing.TB, st store.Store, last int64) int64 {
 	t.Helper()
 	for _, p := range r.Problems() {
@@ -166,7 +196,7 @@ func (r *Receiver) HoldsLog(t testing.TB, st store.Store, last int64) int64 {
 	}
 	var n int64
 	if err := st.View(context.Background(), func(ctx context.Context, tx store.Tx) error {
-		return tx.AuditLeaves(ctx, 1, last+1, func(seq int64, leaf []byte) error {
+		err := tx.AuditLeaves(ctx, 1, last+1, func(seq int64, leaf []byte) error {
 			n++
 			want, err := auditstream.NewRecord(seq, leaf)
 			if err != nil {
@@ -177,6 +207,23 @@ func (r *Receiver) HoldsLog(t testing.TB, st store.Store, last int64) int64 {
 			}
 			return nil
 		})
+		if err != nil {
+			return err
+		}
+		alerts, err := tx.SequencedAlerts(ctx, 1, last+1)
+		for _, al := range alerts {
+			want := auditstream.Record{Index: al.Seq(), Alert: &al}
+			r.mu.Lock()
+			got := r.alerts[al.ID]
+			r.mu.Unlock()
+			if !bytes.Equal(got, want.JSON()) {
+				t.Errorf("alert %d: received %s, want %s", al.ID, got, want.JSON())
+			}
+		}
+		if r.Alerts() != len(alerts) {
+			t.Errorf("received %d alerts; the store holds %d", r.Alerts(), len(alerts))
+		}
+		return err
 	}); err != nil {
 		t.Fatal(err)
 	}

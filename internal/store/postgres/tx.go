@@ -1073,8 +1073,8 @@ func (t *tx) PutAlert(ctx context.Context, a *guard.Alert) error {
 	if ev == nil {
 		ev = []int64{}
 	}
-	err := t.q.QueryRow(ctx, `INSERT INTO alerts (ts, operator, code, severity, action, evidence) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id`,
-		micros(a.Time), a.Operator, a.Code, a.Severity, a.Action, ev).Scan(&a.ID)
+	err := t.q.QueryRow(ctx, `INSERT INTO alerts (ts, operator, code, severity, action, evidence, seq) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id`,
+		micros(a.Time), a.Operator, a.Code, a.Severity, a.Action, ev, a.Seq()).Scan(&a.ID)
 	if err != nil {
 		return fmt.Errorf("put alert: %w", err)
 	}
@@ -1082,7 +1082,15 @@ func (t *tx) PutAlert(ctx context.Context, a *guard.Alert) error {
 }
 
 func (t *tx) Alerts(ctx context.Context, after int64, limit int) ([]guard.Alert, error) {
-	rows, err := t.q.Query(ctx, `SELECT id, ts, operator, code, severity, action, evidence FROM alerts WHERE id > $1 ORDER BY id LIMIT $2`, after, limit)
+	return t.alerts(ctx, `SELECT id, ts, operator, code, severity, action, evidence FROM alerts WHERE id > $1 ORDER BY id LIMIT $2`, after, limit)
+}
+
+func (t *tx) SequencedAlerts(ctx context.Context, from, to int64) ([]guard.Alert, error) {
+	return t.alerts(ctx, `SELECT id, ts, operator, code, severity, action, evidence FROM alerts WHERE seq >= $1 AND seq < $2 ORDER BY seq, id`, from, to)
+}
+
+func (t *tx) alerts(ctx context.Context, query string, args ...any) ([]guard.Alert, error) {
+	rows, err := t.q.Query(ctx, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("alerts: %w", err)
 	}

@@ -258,7 +258,7 @@ func (t *tx) PutAlert(ctx context.Context, a *guard.Alert) error {
 	for i, s := range a.Evidence {
 		ev[i] = strconv.FormatInt(s, 10)
 	}
-	res, err := t.exec(ctx, "putAlert", micros(a.Time), a.Operator, a.Code, a.Severity, a.Action, strings.Join(ev, ","))
+	res, err := t.exec(ctx, "putAlert", micros(a.Time), a.Operator, a.Code, a.Severity, a.Action, strings.Join(ev, ","), a.Seq())
 	if err != nil {
 		return fmt.Errorf("put alert: %w", err)
 	}
@@ -267,7 +267,15 @@ func (t *tx) PutAlert(ctx context.Context, a *guard.Alert) error {
 }
 
 func (t *tx) Alerts(ctx context.Context, after int64, limit int) ([]guard.Alert, error) {
-	rows, err := t.rows(ctx, "alerts", after, limit)
+	return t.alerts(ctx, "alerts", after, limit)
+}
+
+func (t *tx) SequencedAlerts(ctx context.Context, from, to int64) ([]guard.Alert, error) {
+	return t.alerts(ctx, "sequencedAlerts", from, to)
+}
+
+func (t *tx) alerts(ctx context.Context, query string, args ...any) ([]guard.Alert, error) {
+	rows, err := t.rows(ctx, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("alerts: %w", err)
 	}

@@ -278,7 +278,8 @@ func TestMigrateTiles(t *testing.T) {
 
 // TestMigrateDeliveryCounts builds a store of schema 24 holding messages
 // sent, dead, failed and pending, opens it with this binary, and checks
-// that the totals carried over, and that the trigger then counts on.
+// that the totals carried over, and that the trigger then counts on;
+// and that alerts stored then are found by the entry they were raised with.
 func TestMigrateDeliveryCounts(t *testing.T) {
 	ctx := context.Background()
 	// Schema 24: a store of this binary with migrations 025 and later
@@ -294,7 +295,7 @@ func TestMigrateDeliveryCounts(t *testing.T) {
 		t.Fatal(err)
 	}
 	if _, err := db.Exec(`ALTER TABLE subjects DROP COLUMN active; DROP TABLE stat_cells; DROP TABLE stat_version; DROP TABLE stat_budgets;
-		DROP TABLE audit_epochs; DROP TABLE legal_holds; DROP INDEX subjects_canary; DROP TABLE incidents; DROP TABLE incident_events; DROP TABLE origin_counts; DROP TABLE login_regulars; DROP TABLE activity_mark; DROP TABLE audit_streams;
+		DROP TABLE audit_epochs; DROP TABLE legal_holds; DROP INDEX subjects_canary; DROP TABLE incidents; DROP TABLE incident_events; DROP TABLE origin_counts; DROP TABLE login_regulars; DROP TABLE activity_mark; DROP TABLE audit_streams; DROP INDEX alerts_seq; ALTER TABLE alerts DROP COLUMN seq;
 		DROP TRIGGER deliveries_count; DROP TABLE delivery_counts; DROP INDEX deliveries_pending;
 		CREATE INDEX deliveries_status ON deliveries (channel, status); PRAGMA user_version = 24`); err != nil {
 		t.Fatal(err)
@@ -308,12 +309,27 @@ func TestMigrateDeliveryCounts(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// Alerts from before migration 035 get the entry they were raised
+	// with: the last of their evidence.
+	if _, err := db.Exec(`INSERT INTO alerts (ts, operator, code, severity, action, evidence) VALUES (1, 'op_1', 'velocity', 'high', 'lock', '3,8,5'), (2, 'op_1', 'manual', 'high', 'lock', '')`); err != nil {
+		t.Fatal(err)
+	}
 	db.Close()
 	s, err = Open(ctx, path, Options{IDs: sqlitetest.IDs()})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer s.Close()
+	if err := s.View(ctx, func(ctx context.Context, tx store.Tx) error {
+		for _, r := range []struct{ from, to, n int64 }{{8, 9, 1}, {0, 1, 1}, {1, 8, 0}} {
+			if al, err := tx.SequencedAlerts(ctx, r.from, r.to); err != nil || int64(len(al)) != r.n {
+				t.Errorf("SequencedAlerts(%d, %d) after the migration = %+v, %v; want %d", r.from, r.to, al, err, r.n)
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
 	stats := func() map[string]outbox.ChannelStats {
 		t.Helper()
 		var st outbox.Stats

@@ -65,6 +65,11 @@ func guards(t *testing.T, s store.Store) {
 				return err
 			}
 		}
+		for _, ev := range [][]int64{{9}, {2, 7}, {}} {
+			if err := tx.PutAlert(ctx, &guard.Alert{Time: t0, Operator: "op_1", Code: "new_origin", Severity: "warning", Action: "alert", Evidence: ev}); err != nil {
+				return err
+			}
+		}
 		return tx.PutOutbox(ctx, "alert", []byte(`{}`), t0)
 	})
 	s.View(ctx, func(ctx context.Context, tx store.Tx) error {
@@ -98,12 +103,24 @@ func guards(t *testing.T, s store.Store) {
 		if err != nil || got.Locked != "velocity" {
 			t.Errorf("session of a locked operator = %+v, %v", got, err)
 		}
-		al, err := tx.Alerts(ctx, 0, 10)
+		al, err := tx.Alerts(ctx, 0, 2)
 		if err != nil || len(al) != 2 || al[0].Code != "velocity" || al[1].Code != "canary" || !slices.Equal(al[0].Evidence, []int64{3, 4}) || !al[0].Time.Equal(t0) || al[0].ID >= al[1].ID {
 			t.Errorf("Alerts = %+v, %v", al, err)
 		}
-		if al, _ := tx.Alerts(ctx, al[0].ID, 10); len(al) != 1 || al[0].Code != "canary" {
+		if al, _ := tx.Alerts(ctx, al[0].ID, 1); len(al) != 1 || al[0].Code != "canary" {
 			t.Errorf("Alerts after the first = %+v", al)
+		}
+		// Raised with entries 4, 4, 9, 7 and none: 4 to 8 holds the first
+		// two (by id), then that of 7.
+		seqd, err := tx.SequencedAlerts(ctx, 4, 9)
+		if err != nil || len(seqd) != 3 || seqd[0].Code != "velocity" || seqd[1].Code != "canary" || !slices.Equal(seqd[2].Evidence, []int64{2, 7}) {
+			t.Errorf("SequencedAlerts(4, 9) = %+v, %v", seqd, err)
+		}
+		if seqd, err := tx.SequencedAlerts(ctx, 9, 10); err != nil || len(seqd) != 1 || seqd[0].Seq() != 9 {
+			t.Errorf("SequencedAlerts(9, 10) = %+v, %v", seqd, err)
+		}
+		if seqd, err := tx.SequencedAlerts(ctx, 10, 100); err != nil || len(seqd) != 0 {
+			t.Errorf("SequencedAlerts past the last = %+v, %v", seqd, err)
 		}
 		return nil
 	})
