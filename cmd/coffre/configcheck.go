@@ -5,8 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/coffre/coffre/internal/auditstream"
@@ -23,6 +23,9 @@ type configCheckJSON struct {
 	// Summary is what the configuration sets, secrets left out: the
 	// store without its password, whether a metrics token is set.
 	Summary *configSummary `json:"summary,omitempty"`
+	// Settings is the effective configuration, key by key, with where
+	// each value comes from, secrets redacted.
+	Settings []config.Setting `json:"settings,omitempty"`
 }
 
 // configSummary is the main of an effective configuration, with no secret.
@@ -43,7 +46,8 @@ type configSummary struct {
 
 // runConfig is `coffre config check`: load a configuration as a server
 // would (the file, then the COFFRE_* environment) and say whether it is
-// valid, every problem at once, with a summary of what it sets.
+// valid, every problem at once, with a summary of what it sets and the
+// effective configuration, key by key, secrets redacted.
 func runConfig(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("config check", "[--config FILE | --dev] [--json]", configExample, stderr)
 	var o appOptions
@@ -74,13 +78,22 @@ func runConfig(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	sum := summarize(cfg)
 	if *asJSON {
-		return writeJSON(stdout, configCheckJSON{Valid: true, Source: cfg.Source, Problems: []config.Problem{}, Summary: sum})
+		return writeJSON(stdout, configCheckJSON{Valid: true, Source: cfg.Source, Problems: []config.Problem{}, Summary: sum, Settings: cfg.Settings})
 	}
 	fmt.Fprintf(stdout, "configuration valid: %s\n", cfg.Source)
 	fmt.Fprintf(stdout, "store %s, listen %s, data %s, log %s\n", sum.Store, sum.Listen, sum.DataDir, sum.LogFormat)
 	fmt.Fprintf(stdout, "%d schema fields, %d purposes, roles %s; seal by %s\n", sum.Fields, sum.Purposes, strings.Join(sum.Roles, ", "), sum.SealBy)
 	if sum.AuditStream != "" {
 		fmt.Fprintf(stdout, "audit stream to %s\n", sum.AuditStream)
+	}
+	fmt.Fprintln(stdout, "\neffective configuration (secrets redacted):")
+	for _, s := range cfg.Settings {
+		v, _ := s.Value.(string)
+		if l, ok := s.Value.([]string); ok {
+			v = "[" + strings.Join(l, ", ") + "]"
+		}
+		q := strconv.Quote(v) // a control character or a line break, escaped
+		fmt.Fprintf(stdout, "  %s: %s  # %s\n", s.Key, q[1:len(q)-1], s.From)
 	}
 	return nil
 }
@@ -89,7 +102,7 @@ func runConfig(ctx context.Context, args []string, stdout, stderr io.Writer) err
 var errInvalidConfig = errors.New("the configuration is invalid")
 
 func summarize(cfg *config.Config) *configSummary {
-	s := &configSummary{Store: redactStore(cfg.Store), Listen: cfg.Listen, DataDir: cfg.DataDir, LogFormat: cfg.LogFormat,
+	s := &configSummary{Store: config.RedactURL(cfg.Store), Listen: cfg.Listen, DataDir: cfg.DataDir, LogFormat: cfg.LogFormat,
 		Partners: cfg.Partners.Listen, Metrics: cfg.Metrics.Listen, MetricsAuth: cfg.Metrics.Token != "", SealBy: "one account (seal permission)"}
 	if cfg.Seal.ByQuorum {
 		s.SealBy = "a quorum of share holders"
@@ -114,16 +127,4 @@ func summarize(cfg *config.Config) *configSummary {
 	}
 	s.AuditStream = strings.Join(sinks, ", ")
 	return s
-}
-
-// redactStore is a store URL without its password.
-func redactStore(s string) string {
-	u, err := url.Parse(s)
-	if err != nil || u.User == nil {
-		return s
-	}
-	if _, set := u.User.Password(); set {
-		u.User = url.UserPassword(u.User.Username(), "REDACTED")
-	}
-	return u.String()
 }

@@ -330,6 +330,9 @@ func (p *parser) check(f *file) *Config {
 func set[T any](p *parser, l leaf, read func(*parser, leaf) (T, bool), dst *T, check func(T) string) bool {
 	v, ok := read(p, l)
 	if !ok {
+		if !l.set() {
+			p.noteDefault(l.path, *dst)
+		}
 		return !l.set()
 	}
 	if msg := check(v); msg != "" {
@@ -459,7 +462,7 @@ func (p *parser) settings(f *file) *Config {
 	idleOK := set(p, s.Idle, dur, &c.SessionIdle, positive)
 	absOK := set(p, s.Absolute, dur, &c.SessionAbsolute, positive)
 	set(p, s.LoginToken, dur, &c.LoginTokenTTL, positive)
-	if at := cmp.Or(s.Absolute, s.Idle); idleOK && absOK && c.SessionAbsolute < c.SessionIdle {
+	if at := firstSet(s.Absolute, s.Idle); idleOK && absOK && c.SessionAbsolute < c.SessionIdle {
 		p.bad(at, "sessions.absolute (%s) must be at least sessions.idle (%s)", c.SessionAbsolute, c.SessionIdle)
 	}
 	set(p, s.StepUp, dur, &c.StepUpFor, between(minStepUp, maxStepUp, false, "must be between %s and %s, got %s"))

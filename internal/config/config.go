@@ -246,6 +246,9 @@ type Config struct {
 	Policy *policy.Policy
 	// Guard configures budgets and detectors (issue 4).
 	Guard Guard
+	// Settings is the effective configuration, key by key, secrets
+	// redacted: what `coffre config check` prints.
+	Settings []Setting
 }
 
 // Values of store_migrate.

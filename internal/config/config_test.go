@@ -188,6 +188,7 @@ func TestValid(t *testing.T) {
 		t.Fatalf("Load(%q): %v", path, err)
 	}
 	got := *cfg
+	got.Settings = nil // TestSettings
 	got.Policy, got.Guard, got.Notices, got.Rights = nil, Guard{}, Notices{ContactCoolingOff: got.Notices.ContactCoolingOff}, Rights{}
 	want := Config{
 		Source:          path,
@@ -333,6 +334,7 @@ func TestDefaults(t *testing.T) {
 		Roles:           map[string]guard.Limits{},
 	})
 	got := *cfg
+	got.Settings = nil // TestSettings
 	got.Policy, got.Guard, got.Notices, got.Rights = nil, Guard{}, Notices{ContactCoolingOff: got.Notices.ContactCoolingOff}, Rights{}
 	want := Config{
 		Source:          "testdata/minimal.yaml",
@@ -378,6 +380,7 @@ func TestDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	got = *cfg
+	got.Settings = nil // TestSettings
 	got.Policy, got.Guard, got.Notices, got.Rights = nil, Guard{}, Notices{ContactCoolingOff: got.Notices.ContactCoolingOff}, Rights{}
 	want.Source = "nulls.yaml"
 	if !reflect.DeepEqual(got, want) {
@@ -632,6 +635,7 @@ func TestEnvironment(t *testing.T) {
 				t.Fatalf("Load(%q, %q): %v", tt.file, tt.environ, err)
 			}
 			got := *cfg
+			got.Settings = nil // TestSettings
 			got.Source, got.Policy, got.Guard, got.Notices, got.Rights = "", nil, Guard{}, Notices{ContactCoolingOff: got.Notices.ContactCoolingOff}, Rights{}
 			if !reflect.DeepEqual(got, tt.want) {
 				t.Errorf("Load(%q, %q)\n got %+v\nwant %+v", tt.file, tt.environ, got, tt.want)

@@ -254,6 +254,7 @@ func TestEveryKeyHasAnOverride(t *testing.T) {
 			t.Errorf("%s=%s: %v", v, value, err)
 			continue
 		}
+		before.Settings, after.Settings = nil, nil // a setting's source changes; its value may not
 		if reflect.DeepEqual(before, after) {
 			t.Errorf("%s=%s (key %s) changed nothing", v, value, key)
 		}

@@ -82,6 +82,7 @@ func (l *leaf) bind(p *parser, k, n *yaml.Node, path string, opts string) {
 	if e := p.fromEnv(path, opts == "list"); e != nil {
 		k, n = e, e
 	}
+	*l = leaf{path: path} // unset: only its path, for its default (see effective)
 	if n != nil {
 		*l = leaf{k: k, n: n, path: path}
 	}
@@ -203,6 +204,7 @@ type parser struct {
 	work     int
 	env      map[string]string     // the COFFRE_* variables
 	envOf    map[*yaml.Node]string // the variable each environment node came from
+	defaults map[string]any        // the default of each key left unset (see effective)
 	lastEnv  *yaml.Node            // the last node made by fromEnv
 	envPath  map[string]string     // the key each variable set was read for
 	names    map[string][]string   // the names of each named mapping and of the fields
@@ -292,7 +294,11 @@ func (p *parser) parse(data []byte, environ []string) *Config {
 	if f.Schema.n == nil {
 		p.errorf(at(rootLine), "schema", "missing required key: declare at least one field of the record schema")
 	}
-	return p.check(&f)
+	c := p.check(&f)
+	if c != nil {
+		c.Settings = p.effective(&f)
+	}
+	return c
 }
 
 // yamlParserError matches the problems yaml.v3's parser (as opposed to its
