@@ -615,6 +615,9 @@ func (a *app) api() (*httpapi.Server, http.Handler) {
 	if gc, ok := a.store.(metrics.GroupCounter); ok {
 		more = append(more, metrics.GroupCommits(gc))
 	}
+	if pc, ok := a.store.(metrics.PoolCounter); ok {
+		more = append(more, metrics.Pool(pc))
+	}
 	mh, mc := metrics.Handler(a.health, a.log, a.streams(), more...), a.cfg.Metrics
 	api := &httpapi.Server{Vault: a.vault, Auth: a.auth, Logger: a.log, Checkpoints: a.health, Health: a.health,
 		AuditMaxLag: a.cfg.AuditMaxLag, AuditStreams: a.streams(), Requests: rq, Metrics: mh, MetricsToken: mc.Token,

@@ -60,7 +60,7 @@ func TestDashboardMetrics(t *testing.T) {
 	dec.Decided("read", "lock", "velocity")
 	streams := func() []auditstream.Status { return []auditstream.Status{{Sink: "syslog:siem:6514", Streaming: true}} }
 	rec := httptest.NewRecorder()
-	metrics.Handler(st, slog.New(slog.NewTextHandler(io.Discard, nil)), streams, rq, metrics.BuildInfo("v1", "abc", "2026-12-01", "go1.26"), metrics.GroupCommits(st), dec).
+	metrics.Handler(st, slog.New(slog.NewTextHandler(io.Discard, nil)), streams, rq, metrics.BuildInfo("v1", "abc", "2026-12-01", "go1.26"), metrics.GroupCommits(st), metrics.Pool(st), dec).
 		ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
 	served := map[string]bool{}
 	for _, line := range strings.Split(rec.Body.String(), "\n") {

@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -90,5 +91,55 @@ func TestGroupCommits(t *testing.T) {
 	}
 	if r < 3 || g < 1 {
 		t.Errorf("Stats() = %d groups, %d requests after 3 updates", g, r)
+	}
+}
+
+// TestPool: reads that wait for the one pooled connection are counted,
+// with their wait, and the pool's connections shown by state.
+func TestPool(t *testing.T) {
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "c.db"), sqlite.Options{IDs: sqlitetest.IDs(), Readers: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	read := func(ctx context.Context, tx store.Tx) error {
+		_, err := tx.LastAuditSeq(ctx)
+		return err
+	}
+	for deadline := time.Now().Add(10 * time.Second); st.PoolStats().Waits == 0; {
+		if time.Now().After(deadline) {
+			t.Fatal("8 readers of one connection never waited")
+		}
+		var wg sync.WaitGroup
+		for range 8 {
+			wg.Go(func() {
+				for range 50 {
+					if err := st.View(ctx, read); err != nil {
+						t.Error(err)
+						return
+					}
+				}
+			})
+		}
+		wg.Wait()
+	}
+	rec := httptest.NewRecorder()
+	metrics.Handler(st, slog.New(slog.NewTextHandler(io.Discard, nil)), nil, metrics.Pool(st)).ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	text, ps := rec.Body.String(), st.PoolStats()
+	for _, want := range []string{
+		`coffre_store_pool_connections{state="max"} 1`,
+		"coffre_store_pool_waits_total " + strconv.FormatInt(ps.Waits, 10),
+		"coffre_store_pool_wait_seconds_total " + strconv.FormatFloat(ps.Waited.Seconds(), 'g', -1, 64),
+	} {
+		if !strings.Contains(text, want+"\n") {
+			t.Errorf("/metrics lacks %q:\n%s", want, text)
+		}
+	}
+	if !regexp.MustCompile(`(?m)^coffre_store_pool_connections\{state="in_use"\} [01]$`).MatchString(text) || !regexp.MustCompile(`(?m)^coffre_store_pool_connections\{state="idle"\} [01]$`).MatchString(text) {
+		t.Errorf("/metrics lacks the pool's connections in use and idle:\n%s", text)
+	}
+	if ps.Waited <= 0 {
+		t.Errorf("PoolStats = %+v: waits without a wait", ps)
 	}
 }

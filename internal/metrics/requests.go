@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/coffre/coffre/internal/store"
 )
 
 // Requests counts and times the API's requests (httpapi.RequestObserver):
@@ -84,6 +86,38 @@ func (c groupCollector) Collect(ch chan<- prometheus.Metric) {
 	g, r := c.s.Stats()
 	ch <- prometheus.MustNewConstMetric(groupCommits, prometheus.CounterValue, float64(g))
 	ch <- prometheus.MustNewConstMetric(groupRequests, prometheus.CounterValue, float64(r))
+}
+
+var (
+	poolConns  = prometheus.NewDesc("coffre_store_pool_connections", "The store's pooled connections (SQLite: the read pool; PostgreSQL: every transaction's), by state: in_use, idle, max (the pool's size).", []string{"state"}, nil)
+	poolWaits  = prometheus.NewDesc("coffre_store_pool_waits_total", "Acquisitions of a pooled connection that found none idle and waited.", nil, nil)
+	poolWaited = prometheus.NewDesc("coffre_store_pool_wait_seconds_total", "The time those acquisitions waited, in total.", nil, nil)
+)
+
+// PoolCounter is a store that reports its connection pool.
+type PoolCounter interface {
+	PoolStats() store.PoolStats
+}
+
+// Pool shows a store's connection pool: its connections by state and the
+// waits for one.
+func Pool(s PoolCounter) prometheus.Collector { return poolCollector{s} }
+
+type poolCollector struct{ s PoolCounter }
+
+func (c poolCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- poolConns
+	ch <- poolWaits
+	ch <- poolWaited
+}
+
+func (c poolCollector) Collect(ch chan<- prometheus.Metric) {
+	st := c.s.PoolStats()
+	for state, n := range map[string]int{"in_use": st.InUse, "idle": st.Idle, "max": st.Max} {
+		ch <- prometheus.MustNewConstMetric(poolConns, prometheus.GaugeValue, float64(n), state)
+	}
+	ch <- prometheus.MustNewConstMetric(poolWaits, prometheus.CounterValue, float64(st.Waits))
+	ch <- prometheus.MustNewConstMetric(poolWaited, prometheus.CounterValue, st.Waited.Seconds())
 }
 
 // Decisions counts the guard's decisions on the accesses

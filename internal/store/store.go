@@ -19,6 +19,7 @@ package store
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/coffre/coffre/internal/audit"
 	"github.com/coffre/coffre/internal/consent"
@@ -81,6 +82,17 @@ type Store interface {
 	// before Update, never inside one.
 	NewSubjectIDs(ctx context.Context, n int) ([]string, error)
 	Close() error
+}
+
+// PoolStats is a store's pool of connections for reads (SQLite) or for
+// every transaction (PostgreSQL), as its metrics show it.
+type PoolStats struct {
+	// Max is the pool's size; InUse and Idle its open connections.
+	Max, InUse, Idle int
+	// Waits counts the acquisitions that found no idle connection and
+	// waited; Waited is their total wait.
+	Waits  int64
+	Waited time.Duration
 }
 
 // Tx is what a transaction offers: every narrow interface, embedded.

@@ -109,6 +109,12 @@ type Store struct {
 // (their ratio: calls a commit).
 func (s *Store) Stats() (groups, requests int64) { return s.groups.Load(), s.requests.Load() }
 
+// PoolStats reports the connection pool.
+func (s *Store) PoolStats() store.PoolStats {
+	st := s.pool.Stat()
+	return store.PoolStats{Max: int(st.MaxConns()), InUse: int(st.AcquiredConns()), Idle: int(st.IdleConns()), Waits: st.EmptyAcquireCount(), Waited: st.EmptyAcquireWaitTime()}
+}
+
 var _ store.Store = (*Store)(nil)
 
 // Open connects to the database at url (postgres://…), creating or

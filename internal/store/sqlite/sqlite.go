@@ -115,6 +115,13 @@ type Store struct {
 // held; requests/groups is the mean group size.
 func (s *Store) Stats() (groups, requests int64) { return s.groups.Load(), s.requests.Load() }
 
+// PoolStats reports the read pool (the writer is one connection; its
+// queue shows in Stats).
+func (s *Store) PoolStats() store.PoolStats {
+	st := s.rdb.Stats()
+	return store.PoolStats{Max: st.MaxOpenConnections, InUse: st.InUse, Idle: st.Idle, Waits: st.WaitCount, Waited: st.WaitDuration}
+}
+
 var _ store.Store = (*Store)(nil)
 
 // Open opens (creating if needed) the database at path and migrates it.
