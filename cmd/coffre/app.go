@@ -45,6 +45,7 @@ import (
 	"github.com/coffre/coffre/internal/store/postgres"
 	"github.com/coffre/coffre/internal/store/sqlite"
 	"github.com/coffre/coffre/internal/subjectid"
+	"github.com/coffre/coffre/internal/tracing"
 	"github.com/coffre/coffre/internal/vault"
 	"github.com/go-webauthn/webauthn/webauthn"
 	"github.com/prometheus/client_golang/prometheus"
@@ -88,6 +89,8 @@ type app struct {
 	// stream streams the audit log to the configured sinks; nil when none
 	// is, or until initStream (a server's start).
 	stream *auditstream.Streamer
+	// tracing makes the API's spans; nil (off) until a server starts it.
+	tracing *tracing.Provider
 	// partnerAddr is the bound address of the partner listener, once serving.
 	partnerAddr string
 	// noIntegrator leaves the audit integrator off (benchmarks only).
@@ -622,7 +625,7 @@ func (a *app) api() (*httpapi.Server, http.Handler) {
 	api := &httpapi.Server{Vault: a.vault, Auth: a.auth, Logger: a.log, Checkpoints: a.health, Health: a.health,
 		AuditMaxLag: a.cfg.AuditMaxLag, AuditStreams: a.streams(), Requests: rq, Metrics: mh, MetricsToken: mc.Token,
 		MaxBodyBytes: a.cfg.MaxBodyBytes, ReasonMaxLen: a.cfg.ReasonMaxLen, TrustedProxies: a.cfg.Guard.TrustedProxies, CA: a.ca, Keys: a.rot, Index: a.idx, Me: a.me,
-		AuditKey: a.signer.VerifierKey(), Breach: breachSettings(a.cfg)}
+		AuditKey: a.signer.VerifierKey(), Breach: breachSettings(a.cfg), Tracing: a.tracing.TracerProvider()}
 	if mc.Listen != "" {
 		api.Metrics = nil // on its own listener only
 	}
@@ -690,6 +693,12 @@ func (a *app) serve(ctx context.Context, listen string, ready func(addr string))
 	if err := a.initSignin(); err != nil {
 		return err
 	}
+	tp, err := startTracing(ctx, a.cfg, a.log)
+	if err != nil {
+		return err
+	}
+	defer stopTracing(tp, a.log)
+	a.tracing = tp
 	api, mh := a.api()
 	mc := a.cfg.Metrics
 	srv := httpServer(api.Handler())

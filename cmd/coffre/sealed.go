@@ -74,6 +74,11 @@ const sealWatchEvery = 500 * time.Millisecond
 func serveSealed(ctx context.Context, o appOptions, cfg *config.Config, f *seal.File, listen string, stderr io.Writer, ready func(addr string)) error {
 	log, burst := newLogger(stderr, cfg.LogFormat)
 	defer burst.Flush()
+	tp, err := startTracing(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer stopTracing(tp, log)
 	var state *seal.State
 	// viaHSM is set while the start-up unseal runs: an unattended unseal
 	// must not undo a seal of the deployment (a breach response); only
@@ -86,6 +91,7 @@ func serveSealed(ctx context.Context, o appOptions, cfg *config.Config, f *seal.
 		if err != nil {
 			return nil, err
 		}
+		a.tracing = tp
 		if err := checkPublished(f, a); err != nil {
 			a.close()
 			return nil, err

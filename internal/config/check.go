@@ -156,6 +156,7 @@ type file struct {
 	} `key:"retention"`
 	Signin     signinFile         `key:"signin"`
 	Statistics statisticsFile     `key:"statistics"`
+	Tracing    tracingFile        `key:"tracing"`
 	Schema     schemaFile         `key:"schema"`
 	Purposes   named[purposeFile] `key:"purposes"`
 	Roles      named[roleFile]    `key:"roles"`
@@ -319,6 +320,7 @@ func (p *parser) check(f *file) *Config {
 	c.Rights = p.rights(f, roles, declaredRoles, c.Notices.Organisation)
 	c.Retention = p.retention(f, fields, declaredPurposes)
 	c.Statistics = p.statistics(f, fields)
+	c.Tracing = p.tracing(f)
 	if p.total() == 0 {
 		c.Policy = policy.New(fields, purposes, roles)
 	}

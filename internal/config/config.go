@@ -217,6 +217,9 @@ type Config struct {
 	Seal Seal
 	// Metrics says where GET /metrics is served and what it asks.
 	Metrics Metrics
+	// Tracing says where the OpenTelemetry traces go (tracing.endpoint;
+	// default: none are made).
+	Tracing Tracing
 	// LogFormat is the server log's form: LogText (default) or LogJSON.
 	LogFormat string
 	// AuditStream is where the audit log is streamed (package auditstream).

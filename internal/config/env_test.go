@@ -90,6 +90,7 @@ func TestEveryKeyHasAnOverride(t *testing.T) {
 		"login.max_failures":         "5", "login.failure_window": "1h", "login.lock_for": "0", "login.per_origin_per_minute": "12", "login.disable_after": "90d",
 		"partners.listen": "127.0.0.1:9443", "partners.hosts": "coffre.test,10.0.0.5",
 		"metrics.listen": "127.0.0.1:9090", "metrics.token": metricsToken,
+		"tracing.endpoint": "http://127.0.0.1:4318", "tracing.sample_ratio": "0.5",
 		"delivery.max_tries": "5", "delivery.backoff": "10s", "delivery.timeout": "20s", "delivery.lease": "3m", "delivery.concurrency": "8", "delivery.batch": "100",
 		"delivery.rates.email": "2", "delivery.rates.webhook": "3.5", "delivery.rates.sms": "0.5",
 		"delivery.smtp.host": "localhost", "delivery.smtp.port": "2525", "delivery.smtp.starttls": "opportunistic", "delivery.smtp.username": "coffre2",
@@ -135,6 +136,7 @@ func TestEveryKeyHasAnOverride(t *testing.T) {
 	extra := map[string]string{"webauthn.rp_id": "COFFRE_WEBAUTHN_ORIGINS=http://app.localhost:8080", "roles.<role>.attested_keys": "COFFRE_ROLES_CASEWORKER_MFA=webauthn",
 		"purposes.<purpose>.step_up_window": "COFFRE_PURPOSES_CASE_HANDLING_STEP_UP=any", "purposes.<purpose>.step_up_group": "COFFRE_PURPOSES_CASE_HANDLING_STEP_UP=any",
 		"roles.<role>.partner":             "COFFRE_ROLES_CASEWORKER_PERMISSIONS=lookup",
+		"tracing.sample_ratio":             "COFFRE_TRACING_ENDPOINT=http://127.0.0.1:4318",
 		"purposes.<purpose>.consent_valid": "COFFRE_PURPOSES_CASE_HANDLING_CONSENT=required",
 		"purposes.<purpose>.consent_lasts": "COFFRE_PURPOSES_CASE_HANDLING_CONSENT=required",
 		"purposes.<purpose>.break_glass":   "COFFRE_PURPOSES_CASE_HANDLING_CONSENT=required\nCOFFRE_PURPOSES_CASE_HANDLING_STEP_UP=any"}

@@ -29,6 +29,7 @@ const (
 	NotReady              = "ready.failing"
 	DeliveryFailed        = "delivery.failed"
 	DeliveryNotRecorded   = "delivery.not_recorded"
+	TracingExportFailed   = "tracing.export_failed"
 )
 
 // Event is one entry of the catalogue.
@@ -54,6 +55,7 @@ var Catalogue = []Event{
 	{NotReady, "WARN", "/readyz answered 503: the store cannot be reached or written", "check the database server, the disk and the network; ready again at the next good write"},
 	{DeliveryFailed, "WARN", "a message (an alert, a notice) was not delivered and will be retried (attribute next)", "a run of them: check the SMTP server, the webhook or the SMS gateway"},
 	{DeliveryNotRecorded, "WARN", "the outcomes of sent messages could not be recorded: they may be sent again", "check the store's health"},
+	{TracingExportFailed, "WARN", "the OpenTelemetry collector (tracing.endpoint) did not take a batch of spans: they are dropped, and so are the next ones until it does (logged once a run of failures); requests are not held back", "check the collector's address and service; the traces resume by themselves"},
 }
 
 // Markdown is the catalogue as docs/events.md holds it.

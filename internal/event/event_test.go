@@ -82,7 +82,7 @@ func TestEveryEventUsed(t *testing.T) {
 		"AuditWitnessFailed": event.AuditWitnessFailed, "AuditStreamFailing": event.AuditStreamFailing, "AuditStreamRecovered": event.AuditStreamRecovered,
 		"Seal": event.Seal, "SealFlagMoved": event.SealFlagMoved, "SealedStart": event.SealedStart, "UnsealFailed": event.UnsealFailed,
 		"HSMUnsealFailed": event.HSMUnsealFailed, "StorePanic": event.StorePanic, "RequestFailed": event.RequestFailed, "NotReady": event.NotReady,
-		"DeliveryFailed": event.DeliveryFailed, "DeliveryNotRecorded": event.DeliveryNotRecorded,
+		"DeliveryFailed": event.DeliveryFailed, "DeliveryNotRecorded": event.DeliveryNotRecorded, "TracingExportFailed": event.TracingExportFailed,
 	}
 	if len(names) != len(event.Catalogue) {
 		t.Fatalf("this test knows %d events, the catalogue %d: add the new one here", len(names), len(event.Catalogue))

@@ -25,6 +25,8 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/coffre/coffre/internal/access"
 	"github.com/coffre/coffre/internal/auditlog"
 	"github.com/coffre/coffre/internal/auditstream"
@@ -65,6 +67,10 @@ type Server struct {
 	AuditMaxLag time.Duration
 	// Requests, when set, counts and times every request.
 	Requests RequestObserver
+	// Tracing, when set and not a no-op (package tracing), starts a
+	// server span for each request, named by its route pattern; never
+	// with a path, a header or a value (see traced).
+	Tracing trace.TracerProvider
 	// AuditStreams, when set, gives the audit stream's sinks: /readyz
 	// warns of a failing one (and stays ready: the stream never holds
 	// access back).
@@ -139,9 +145,9 @@ func (s *Server) Handler() http.Handler {
 		writeError(w, http.StatusNotFound, "no_such_route", "no route "+r.Method+" "+r.URL.Path, "see the API table in the README")
 	})
 	if s.Requests == nil {
-		return mux
+		return s.traced(mux)
 	}
-	return s.observed(mux)
+	return s.traced(s.observed(mux))
 }
 
 // RequestObserver counts and times the requests (package metrics): by
@@ -159,11 +165,7 @@ func (s *Server) observed(h http.Handler) http.Handler {
 		start := time.Now()
 		sw := &statusWriter{ResponseWriter: w}
 		h.ServeHTTP(sw, r)
-		purpose := r.Header.Get("Coffre-Purpose")
-		if purpose != "" && s.Vault.Policy().Purposes[purpose] == nil {
-			purpose = ""
-		}
-		s.Requests.Observe(r.Pattern, methodLabel(r.Method), sw.status(), purpose, time.Since(start))
+		s.Requests.Observe(r.Pattern, methodLabel(r.Method), sw.status(), s.declaredPurpose(r), time.Since(start))
 	})
 }
 
