@@ -97,6 +97,21 @@ type app struct {
 	noIntegrator bool
 	// dev is the built-in demo configuration.
 	dev bool
+	// wrap wraps the handlers served (tests: held to the OpenAPI
+	// documents); nil in production.
+	wrap wrapper
+}
+
+// wrapper wraps the handler of a listener (partner: the partner
+// listener's).
+type wrapper func(partner bool, h http.Handler) http.Handler
+
+// of is h wrapped, or h when there is no wrapper.
+func (w wrapper) of(partner bool, h http.Handler) http.Handler {
+	if w == nil {
+		return h
+	}
+	return w(partner, h)
 }
 
 // appOptions say where the configuration comes from.
@@ -124,6 +139,9 @@ type appOptions struct {
 	// noNotices queues no notice to people (benchmarks only: the read
 	// path without them).
 	noNotices bool
+	// wrap is app.wrap for serveSealed, whose listeners serve its gate
+	// (and through it the app once unsealed).
+	wrap wrapper
 }
 
 // benchLimits run every check of the guard on each access without ever
@@ -453,7 +471,7 @@ func (a *app) partnerServer(api *httpapi.Server) (*http.Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	srv := httpServer(api.PartnerHandler())
+	srv := httpServer(a.wrap.of(true, api.PartnerHandler()))
 	srv.TLSConfig = &tls.Config{
 		MinVersion:   tls.VersionTLS13,
 		Certificates: []tls.Certificate{cert},
@@ -701,7 +719,7 @@ func (a *app) serve(ctx context.Context, listen string, ready func(addr string))
 	a.tracing = tp
 	api, mh := a.api()
 	mc := a.cfg.Metrics
-	srv := httpServer(api.Handler())
+	srv := httpServer(a.wrap.of(false, api.Handler()))
 	ln, err := net.Listen("tcp", listen)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)

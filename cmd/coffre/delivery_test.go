@@ -18,6 +18,7 @@ import (
 	"github.com/coffre/coffre/internal/config"
 	"github.com/coffre/coffre/internal/deliver"
 	"github.com/coffre/coffre/internal/deliver/delivertest"
+	"github.com/coffre/coffre/internal/httpapi/openapitest"
 	"github.com/coffre/coffre/internal/store/postgres/pgtest"
 )
 
@@ -139,6 +140,7 @@ func lockAlert(t *testing.T, secret, pg string) {
 // and returns its base URL.
 func serveApp(t *testing.T, a *app) string {
 	t.Helper()
+	a.wrap = openapitest.Wrap(t) // every request and answer held to the OpenAPI documents
 	ctx, cancel := context.WithCancel(t.Context())
 	bound, done := make(chan string, 1), make(chan error, 1)
 	go func() { done <- a.serve(ctx, "127.0.0.1:0", func(addr string) { bound <- addr }) }()

@@ -19,6 +19,7 @@ import (
 	"github.com/coffre/coffre/internal/config"
 	"github.com/coffre/coffre/internal/deliver"
 	"github.com/coffre/coffre/internal/deliver/delivertest"
+	"github.com/coffre/coffre/internal/httpapi/openapitest"
 	"github.com/coffre/coffre/internal/identity"
 	"github.com/coffre/coffre/internal/me"
 	"github.com/coffre/coffre/internal/notice"
@@ -66,6 +67,7 @@ func personVerifiesHistory(t *testing.T, pg string) {
 		t.Fatal(err)
 	}
 
+	a.wrap = openapitest.Wrap(t) // every request and answer held to the OpenAPI documents
 	sctx, cancel := context.WithCancel(ctx)
 	bound, done := make(chan string, 1), make(chan error, 1)
 	go func() { done <- a.serve(sctx, "127.0.0.1:0", func(addr string) { bound <- addr }) }()

@@ -138,7 +138,7 @@ func serveSealed(ctx context.Context, o appOptions, cfg *config.Config, f *seal.
 			}
 			// A seal closes the partner listener only once the API's
 			// requests in flight are done: until then the gate refuses.
-			psrv.Handler = httpapi.GateService(state, svc, psrv.Handler)
+			psrv.Handler = o.wrap.of(true, httpapi.GateService(state, svc, psrv.Handler))
 			pln, err := net.Listen("tcp", cfg.Partners.Listen)
 			if err != nil {
 				a.close()
@@ -177,7 +177,7 @@ func serveSealed(ctx context.Context, o appOptions, cfg *config.Config, f *seal.
 	}
 	state = seal.New(f, open, unseal.Options{})
 	gate := &httpapi.Gate{State: state, Logger: log, TrustedProxies: cfg.Guard.TrustedProxies, PerOrigin: cfg.Login.PerOrigin, Quorum: cfg.Seal.ByQuorum}
-	srv := httpServer(gate.Handler())
+	srv := httpServer(o.wrap.of(false, gate.Handler()))
 	ln, err := net.Listen("tcp", listen)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)

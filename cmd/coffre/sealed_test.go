@@ -15,6 +15,7 @@ import (
 	"github.com/coffre/coffre/internal/audit"
 	"github.com/coffre/coffre/internal/auth"
 	"github.com/coffre/coffre/internal/config"
+	"github.com/coffre/coffre/internal/httpapi/openapitest"
 	"github.com/coffre/coffre/internal/reindex"
 	"github.com/coffre/coffre/internal/rotate"
 	"github.com/coffre/coffre/internal/seal"
@@ -331,7 +332,7 @@ func startSealed(t *testing.T, dir string, change ...func(*config.Config)) (base
 	t.Helper()
 	// Any hours: the test runs at any time, and administration (a key
 	// rotation) keeps the roles' working hours.
-	o := appOptions{configPath: demoYAML, dataDir: dir, anyHours: true}
+	o := appOptions{configPath: demoYAML, dataDir: dir, anyHours: true, wrap: openapitest.Wrap(t)}
 	cfg, err := loadConfig(o)
 	if err != nil {
 		t.Fatal(err)

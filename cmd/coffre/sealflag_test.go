@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/coffre/coffre/internal/httpapi/openapitest"
 	"github.com/coffre/coffre/internal/seal"
 	"github.com/pquerna/otp/totp"
 )
@@ -23,6 +24,7 @@ type node struct {
 
 func startNode(t *testing.T, o appOptions) *node {
 	t.Helper()
+	o.wrap = openapitest.Wrap(t) // every request and answer held to the OpenAPI documents
 	cfg, err := loadConfig(o)
 	if err != nil {
 		t.Fatal(err)

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/coffre/coffre/internal/config"
+	"github.com/coffre/coffre/internal/httpapi/openapitest"
 )
 
 // TestMetricsListener serves the demo with a metrics token, on the API
@@ -35,6 +36,7 @@ func TestMetricsListener(t *testing.T) {
 				}
 				a.cfg.Metrics.Listen = "127.0.0.1:" + strconv.Itoa(port)
 			}
+			a.wrap = openapitest.Wrap(t) // every request and answer held to the OpenAPI documents
 			ctx, cancel := context.WithCancel(t.Context())
 			bound, done := make(chan string, 1), make(chan error, 1)
 			go func() { done <- a.serve(ctx, "127.0.0.1:0", func(addr string) { bound <- addr }) }()

@@ -254,6 +254,16 @@ func (s *Server) unsealUnsealed(w http.ResponseWriter, r *http.Request) {
 	writeError(w, http.StatusConflict, "already_unsealed", "the vault is already unsealed; the share was not used", "nothing to do; GET /v1/sys/seal-status shows the state")
 }
 
+// sealShareUnquorate serves POST /v1/sys/seal-share on a server that no
+// quorum seals (where seal.by is quorum, the gate answers it).
+func (s *Server) sealShareUnquorate(w http.ResponseWriter, r *http.Request) {
+	if s.Seal == nil {
+		writeError(w, http.StatusConflict, "not_sealable", "this server has no sealed keyring to return to (development key file)", "stop the process instead; production servers start from `coffre keys init`")
+		return
+	}
+	writeError(w, http.StatusForbidden, "seal_by_officer", "this deployment is sealed by an officer, not by a quorum of share holders", "an operator with the seal permission seals it: coffre seal --reason TEXT (POST /v1/sys/seal)")
+}
+
 // sealAnswer is the answer of POST /v1/sys/seal: {"sealed": true}.
 type sealAnswer struct {
 	Sealed bool `json:"sealed"`
