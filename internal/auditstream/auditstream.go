@@ -232,11 +232,29 @@ func (s *Streamer) run(ctx context.Context, k Sink) {
 				wait = s.Every
 			}
 		}
-		if wait > 0 {
-			select {
-			case <-ctx.Done():
-			case <-time.After(wait):
-			}
+		s.pause(ctx, k, wait)
+	}
+}
+
+// pause waits d, looking at the log's end each second meanwhile, so that
+// a failing sink's lag grows as the log does, not only at its next try.
+func (s *Streamer) pause(ctx context.Context, k Sink, d time.Duration) {
+	for d > 0 {
+		step := min(d, time.Second)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(step):
+		}
+		if d -= step; d <= 0 {
+			return
+		}
+		var last int64
+		if err := s.Store.View(ctx, func(ctx context.Context, tx store.Tx) (err error) {
+			last, err = tx.LastAuditSeq(ctx)
+			return err
+		}); err == nil {
+			s.note(k, func(st *Status) { st.Sequenced = last })
 		}
 	}
 }

@@ -73,12 +73,12 @@ func (h *Webhook) Send(ctx context.Context, recs []Record) error {
 		if errors.As(err, &ue) {
 			err = ue.Err
 		}
-		return fmt.Errorf("webhook %s: %w", h.Name(), err)
+		return fmt.Errorf("post: %w", err)
 	}
 	io.Copy(io.Discard, io.LimitReader(res.Body, 64<<10))
 	res.Body.Close()
 	if res.StatusCode/100 != 2 {
-		return fmt.Errorf("webhook %s: http %d", h.Name(), res.StatusCode) // the class only: a body may echo anything
+		return fmt.Errorf("post: http %d", res.StatusCode) // the status only: a body may echo anything
 	}
 	h.mu.Lock()
 	h.held = max(h.held, last+1)

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -111,4 +112,59 @@ func indexOf(recs []json.RawMessage, i int) int64 {
 	var rec struct{ Index int64 }
 	json.Unmarshal(recs[i], &rec)
 	return rec.Index
+}
+
+// TestWebhookHangs: a receiver that takes the requests and never answers.
+// Entries go on being appended (the accesses are not held back), the
+// sink shows as failing with nothing held past its timeout, and once the
+// receiver answers again every entry is held.
+func TestWebhookHangs(t *testing.T) {
+	const n = 500
+	ctx := context.Background()
+	s, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "c.db"), sqlite.Options{IDs: sqlitetest.IDs()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var mu sync.Mutex
+	hang := true
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		mu.Lock()
+		h := hang
+		mu.Unlock()
+		if h {
+			select { // hangs until the client gives up or the test ends
+			case <-r.Context().Done():
+			case <-release:
+			}
+			return
+		}
+	}))
+	defer srv.Close()
+	defer close(release)
+	sink := &auditstream.Webhook{URL: srv.URL, Secret: []byte("0123456789abcdef0123456789abcdef"), Client: &http.Client{Timeout: 200 * time.Millisecond}}
+	st := &auditstream.Streamer{Store: s, Sinks: []auditstream.Sink{sink}, Owner: "node-1", Batch: 100, Every: 10 * time.Millisecond}
+	sctx, stop := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { st.Run(sctx); close(done) }()
+	defer func() { stop(); <-done }()
+	for i := range n {
+		e := &audit.Entry{Time: time.Now(), Actor: "op_1", Action: "read", Subject: fmt.Sprint("sub_", i), Decision: "allow"}
+		if err := s.Update(ctx, func(ctx context.Context, tx store.Tx) error { return tx.AppendAudit(ctx, e) }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, func() bool { got := st.Status()[0]; return got.Failing != "" && got.Sequenced == n }, "the hanging sink shown failing, the whole log sequenced")
+	if got := st.Status()[0]; got.Held > 1 || got.Lag() != n || !strings.HasSuffix(got.Failing, ": post: context deadline exceeded (Client.Timeout exceeded while awaiting headers)") {
+		t.Errorf("while the receiver hangs: %+v (lag %d), want nothing held, a lag of %d and the client's timeout", got, got.Lag(), n)
+	}
+	mu.Lock()
+	hang = false
+	mu.Unlock()
+	waitFor(t, func() bool { return st.Status()[0].Held == n+1 }, "every entry held once the receiver answers")
+	if got := st.Status()[0]; got.Failing != "" {
+		t.Errorf("after the receiver recovered: %+v", got)
+	}
 }
