@@ -2,26 +2,17 @@ package client_test
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
-	"log/slog"
-	"net/http/httptest"
-	"path/filepath"
 	"testing"
 	"time"
 
-	"github.com/go-webauthn/webauthn/webauthn"
 	"github.com/pquerna/otp/totp"
 
 	"github.com/coffre/coffre/client"
 	"github.com/coffre/coffre/internal/auth"
-	"github.com/coffre/coffre/internal/config"
-	"github.com/coffre/coffre/internal/envelope"
 	"github.com/coffre/coffre/internal/guard"
-	"github.com/coffre/coffre/internal/httpapi"
+	"github.com/coffre/coffre/internal/httpapi/apitest"
 	"github.com/coffre/coffre/internal/identity"
-	"github.com/coffre/coffre/internal/store/sqlite"
-	"github.com/coffre/coffre/internal/store/sqlite/sqlitetest"
 	"github.com/coffre/coffre/internal/synth"
 	"github.com/coffre/coffre/internal/vault"
 )
@@ -38,42 +29,18 @@ type server struct {
 func start(t *testing.T) *server {
 	t.Helper()
 	ctx := context.Background()
-	cfg, err := config.Demo(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	seed := make([]byte, envelope.SeedSize)
-	rand.Read(seed)
-	keys, err := envelope.NewKeyring(map[uint32][]byte{1: seed}, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "c.db"), sqlite.Options{IDs: sqlitetest.IDs()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	log := slog.New(slog.DiscardHandler)
-	v := vault.New(vault.Config{Store: st, Keys: keys, Policy: cfg.Policy, Logger: log,
-		Guard: &vault.Guard{Limits: map[string]guard.Limits{"caseworker": {Rate: 1, Burst: 3, MissesPerHour: 3}}}})
-	wa, err := webauthn.New(&webauthn.Config{RPID: "localhost", RPDisplayName: "Coffre", RPOrigins: []string{"http://localhost"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	as := &auth.Service{Store: st, Keys: keys, Params: auth.Params{Time: 1, Memory: 1024, Threads: 1}, WebAuthn: wa,
-		Idle: time.Hour, Max: 8 * time.Hour, LoginTTL: 5 * time.Minute, MaxAttempts: 5,
-		RoleFactors: func(role string) []string { return cfg.Policy.Roles[role].MFA }, StepGroup: cfg.Policy.StepGroup}
-	srv := httptest.NewServer((&httpapi.Server{Vault: v, Auth: as, Logger: log}).Handler())
-	t.Cleanup(srv.Close)
-	s := &server{url: srv.URL, ops: map[string]*auth.NewOperator{}}
+	a := apitest.Start(t, apitest.Config{Vault: vault.Config{
+		Guard: &vault.Guard{Limits: map[string]guard.Limits{"caseworker": {Rate: 1, Burst: 3, MissesPerHour: 3}}}}})
+	s := &server{url: a.URL, ops: map[string]*auth.NewOperator{}}
+	var err error
 	for _, name := range []string{"camille", "claude"} {
-		if s.ops[name], err = as.AddReadyOperator(ctx, name, "", "caseworker", "ac-lyon"); err != nil {
+		if s.ops[name], err = a.Auth.AddReadyOperator(ctx, name, "", "caseworker", "ac-lyon"); err != nil {
 			t.Fatal(err)
 		}
 	}
 	hr := identity.Actor{ID: "op_hr", Role: "hr-officer", Unit: "ac-lyon", Origin: "127.0.0.1"}
 	for i := range 3 {
-		id, err := v.Create(ctx, hr, "ac-lyon", synth.Make(5, i).Fields)
+		id, err := a.Vault.Create(ctx, hr, "ac-lyon", synth.Make(5, i).Fields)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -3,53 +3,28 @@ package bench
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"encoding/json"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/coffre/coffre/internal/audit"
 	"github.com/coffre/coffre/internal/auth"
-	"github.com/coffre/coffre/internal/config"
-	"github.com/coffre/coffre/internal/envelope"
-	"github.com/coffre/coffre/internal/httpapi"
+	"github.com/coffre/coffre/internal/httpapi/apitest"
 	"github.com/coffre/coffre/internal/store"
-	"github.com/coffre/coffre/internal/store/sqlite"
-	"github.com/coffre/coffre/internal/vault"
 )
 
 // loginServer is the API over loopback on a fresh SQLite store, argon2id
 // made cheap and login limits as given.
-func loginServer(t *testing.T, limits auth.Limits) (*httptest.Server, *auth.Service, store.Store) {
+func loginServer(t *testing.T, limits auth.Limits) *apitest.Server {
 	t.Helper()
-	ctx := context.Background()
-	seed := make([]byte, envelope.SeedSize)
-	rand.Read(seed)
-	keys, err := envelope.NewKeyring(map[uint32][]byte{1: seed}, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "coffre.db"), sqlite.Options{IDs: keys.SubjectIDs()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	cfg, err := config.Demo(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	log := slog.New(slog.DiscardHandler)
-	v := vault.New(vault.Config{Store: st, Keys: keys, Policy: cfg.Policy, Logger: log})
-	as := &auth.Service{Store: st, Keys: keys, Params: auth.Params{Time: 1, Memory: 64, Threads: 1}, Limits: limits}
-	srv := httptest.NewServer((&httpapi.Server{Vault: v, Auth: as, Logger: log}).Handler())
-	t.Cleanup(srv.Close)
-	return srv, as, st
+	s := apitest.New(t, apitest.Config{})
+	s.Auth.Limits = limits
+	s.Serve(nil)
+	return s
 }
 
 func addOperator(as *auth.Service) func(context.Context, string) error {
@@ -64,9 +39,9 @@ func addOperator(as *auth.Service) func(context.Context, string) error {
 // The figures are not judged (timing is the bench's to show, not a test's
 // to assert).
 func TestLoginBench(t *testing.T) {
-	srv, as, st := loginServer(t, auth.Limits{MaxFailures: 1 << 30, PerOrigin: 1 << 30})
+	s := loginServer(t, auth.Limits{MaxFailures: 1 << 30, PerOrigin: 1 << 30})
 	var progress bytes.Buffer
-	rep, err := (&LoginBench{URL: srv.URL, Attempts: 6, Warmup: 2, Accounts: 2, Store: st, AddOperator: addOperator(as), Log: &progress}).Run(context.Background())
+	rep, err := (&LoginBench{URL: s.URL, Attempts: 6, Warmup: 2, Accounts: 2, Store: s.Store, AddOperator: addOperator(s.Auth), Log: &progress}).Run(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -106,8 +81,8 @@ func TestLoginBench(t *testing.T) {
 // the throttle's 429s) fail the run, and so does a username in clear in
 // the audit log.
 func TestLoginBenchFails(t *testing.T) {
-	srv, as, st := loginServer(t, auth.Limits{MaxFailures: 1 << 30, PerOrigin: 3})
-	rep, err := (&LoginBench{URL: srv.URL, Attempts: 3, Accounts: 1, Store: st, AddOperator: addOperator(as)}).Run(context.Background())
+	s := loginServer(t, auth.Limits{MaxFailures: 1 << 30, PerOrigin: 3})
+	rep, err := (&LoginBench{URL: s.URL, Attempts: 3, Accounts: 1, Store: s.Store, AddOperator: addOperator(s.Auth)}).Run(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -116,7 +91,8 @@ func TestLoginBenchFails(t *testing.T) {
 	}
 
 	// A server that audits the username it was given.
-	_, as, st = loginServer(t, auth.Limits{})
+	s = loginServer(t, auth.Limits{})
+	st := s.Store
 	leaky := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var req struct{ Username string }
 		body, _ := io.ReadAll(r.Body)
@@ -128,7 +104,7 @@ func TestLoginBenchFails(t *testing.T) {
 		io.WriteString(w, `{"error":{"code":"invalid_credentials"}}`)
 	}))
 	defer leaky.Close()
-	rep, err = (&LoginBench{URL: leaky.URL, Attempts: 2, Accounts: 1, Store: st, AddOperator: addOperator(as)}).Run(context.Background())
+	rep, err = (&LoginBench{URL: leaky.URL, Attempts: 2, Accounts: 1, Store: st, AddOperator: addOperator(s.Auth)}).Run(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}

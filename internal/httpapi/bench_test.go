@@ -3,25 +3,15 @@ package httpapi_test
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"encoding/json"
 	"io"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
-	"path/filepath"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/coffre/coffre/internal/httpapi/apitest"
 	"github.com/coffre/coffre/internal/identity"
-	"github.com/coffre/coffre/internal/store/sqlite/sqlitetest"
-
-	"github.com/coffre/coffre/internal/auth"
-	"github.com/coffre/coffre/internal/config"
-	"github.com/coffre/coffre/internal/envelope"
-	"github.com/coffre/coffre/internal/httpapi"
-	"github.com/coffre/coffre/internal/store/sqlite"
 	"github.com/coffre/coffre/internal/synth"
 	"github.com/coffre/coffre/internal/vault"
 	"github.com/pquerna/otp/totp"
@@ -31,35 +21,23 @@ import (
 // generator in the same process) with 32 concurrent clients.
 func BenchmarkHTTPRead(b *testing.B) {
 	ctx := context.Background()
-	cfg, _ := config.Demo(nil)
-	seed := make([]byte, envelope.SeedSize)
-	rand.Read(seed)
-	keys, _ := envelope.NewKeyring(map[uint32][]byte{1: seed}, 1)
-	st, err := sqlite.Open(ctx, filepath.Join(b.TempDir(), "c.db"), sqlite.Options{IDs: sqlitetest.IDs()})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer st.Close()
-	v := vault.New(vault.Config{Store: st, Keys: keys, Policy: cfg.Policy, Logger: slog.New(slog.DiscardHandler)})
+	s := apitest.Start(b, apitest.Config{})
 	rows := make([]vault.ImportRow, 10000)
 	for i := range rows {
 		p := synth.Make(5, i)
 		rows[i] = vault.ImportRow{Num: i, Unit: p.Unit, Fields: p.Fields}
 	}
-	ids, _, err := v.Import(ctx, identity.Actor{ID: "bench", Role: "admin"}, rows)
+	ids, _, err := s.Vault.Import(ctx, identity.Actor{ID: "bench", Role: "admin"}, rows)
 	if err != nil {
 		b.Fatal(err)
 	}
-	as := &auth.Service{Store: st, Keys: keys, Params: auth.Params{Time: 1, Memory: 1024, Threads: 1}}
-	op, err := as.AddReadyOperator(ctx, "bench", "", "caseworker", "ac-versailles")
+	op, err := s.Auth.AddReadyOperator(ctx, "bench", "", "caseworker", "ac-versailles")
 	if err != nil {
 		b.Fatal(err)
 	}
-	srv := httptest.NewServer((&httpapi.Server{Vault: v, Auth: as, Logger: slog.New(slog.DiscardHandler)}).Handler())
-	defer srv.Close()
 	post := func(path string, body any) map[string]any {
 		raw, _ := json.Marshal(body)
-		resp, err := http.Post(srv.URL+path, "application/json", bytes.NewReader(raw))
+		resp, err := http.Post(s.URL+path, "application/json", bytes.NewReader(raw))
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -80,7 +58,7 @@ func BenchmarkHTTPRead(b *testing.B) {
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
-			req, _ := http.NewRequest("GET", srv.URL+"/v1/subjects/"+ids[int(n.Add(1))%len(ids)], nil)
+			req, _ := http.NewRequest("GET", s.URL+"/v1/subjects/"+ids[int(n.Add(1))%len(ids)], nil)
 			req.Header.Set("Authorization", "Bearer "+token)
 			req.Header.Set("Coffre-Purpose", "case-handling")
 			resp, err := client.Do(req)
@@ -97,6 +75,6 @@ func BenchmarkHTTPRead(b *testing.B) {
 		}
 	})
 	b.StopTimer()
-	g, r := st.Stats()
+	g, r := s.SQLite.Stats()
 	b.ReportMetric(float64(r)/float64(g), "reqs/group")
 }

@@ -12,7 +12,6 @@ package httpapi_test
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -22,7 +21,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -32,18 +30,16 @@ import (
 
 	"github.com/coffre/coffre/internal/audit"
 	"github.com/coffre/coffre/internal/store"
-	"github.com/coffre/coffre/internal/store/sqlite/sqlitetest"
 	"github.com/coffre/coffre/internal/subjectid"
 
 	"github.com/coffre/coffre/internal/auth"
-	"github.com/coffre/coffre/internal/config"
 	"github.com/coffre/coffre/internal/envelope"
 	"github.com/coffre/coffre/internal/httpapi"
+	"github.com/coffre/coffre/internal/httpapi/apitest"
 	"github.com/coffre/coffre/internal/mask"
 	"github.com/coffre/coffre/internal/me"
 	"github.com/coffre/coffre/internal/partner"
 	"github.com/coffre/coffre/internal/policy"
-	"github.com/coffre/coffre/internal/rights"
 	"github.com/coffre/coffre/internal/seal"
 	"github.com/coffre/coffre/internal/store/health"
 	"github.com/coffre/coffre/internal/store/sqlite"
@@ -51,7 +47,6 @@ import (
 	"github.com/coffre/coffre/internal/unseal"
 	"github.com/coffre/coffre/internal/value"
 	"github.com/coffre/coffre/internal/vault"
-	"github.com/go-webauthn/webauthn/webauthn"
 	"github.com/pquerna/otp/totp"
 )
 
@@ -150,61 +145,28 @@ type envOptions struct {
 
 func newEnvOpts(t *testing.T, o envOptions) *env {
 	t.Helper()
-	ctx := context.Background()
-	cfg, err := config.Demo(nil)
-	if err != nil {
-		t.Fatalf("config.Demo: %v", err)
-	}
-	rootSeed := make([]byte, envelope.SeedSize)
-	rand.Read(rootSeed)
-	keys, err := envelope.NewKeyring(map[uint32][]byte{1: rootSeed}, 1)
-	if err != nil {
-		t.Fatalf("NewKeyring: %v", err)
-	}
-	var lite *sqlite.Store
-	var st store.Store = o.store
-	if st == nil {
-		lite, err = sqlite.Open(ctx, filepath.Join(t.TempDir(), "coffre.db"), sqlite.Options{IDs: sqlitetest.IDs(), Readers: 4})
-		if err != nil {
-			t.Fatalf("sqlite.Open: %v", err)
-		}
-		st = lite
-	}
-	raw := st
-	if o.wrap != nil {
-		st = o.wrap(st)
-	}
-	var hs *health.Store
-	if o.readiness {
-		hs = health.New(st, nil)
-		st = hs
-	}
 	// 5 s into a TOTP step, so that the clock sits well inside each step.
 	clk := &clock{t: time.Date(2026, 3, 2, 9, 0, 5, 0, time.UTC)}
 	if !o.start.IsZero() {
 		clk.t = o.start.Truncate(30 * time.Second).Add(5 * time.Second)
 	}
-	logger := o.logger
-	if logger == nil {
-		logger = slog.New(slog.DiscardHandler)
-	}
-	r := cfg.Rights
-	v := vault.New(vault.Config{Store: st, Keys: keys, Policy: cfg.Policy, Now: clk.Now, Logger: logger, ReasonMaxLen: reasonMax, Guard: o.guard, ContactCoolingOff: o.coolingOff, Decisions: o.decisions,
-		Rights: &vault.Rights{HandlerRole: r.HandlerRole, RestrictedReaders: r.RestrictedReaders, Contacts: rights.Contacts{Controller: r.Controller, DPO: r.DPO, Authority: r.Authority}},
-		Stats:  &cfg.Statistics})
-	wa, err := webauthn.New(&webauthn.Config{RPID: rpID, RPDisplayName: "Coffre", RPOrigins: []string{rpOrigin}})
-	if err != nil {
-		t.Fatalf("webauthn.New: %v", err)
-	}
-	as := &auth.Service{
-		Store: st, Keys: keys, Params: auth.Params{Time: 1, Memory: 1024, Threads: 1}, Now: clk.Now,
-		Idle: idle, Max: absolute, LoginTTL: loginTTL, MaxAttempts: maxAttempts, WebAuthn: wa,
-		RoleFactors: func(role string) []string { return cfg.Policy.Roles[role].MFA },
-		StepGroup:   cfg.Policy.StepGroup,
-		Guard:       httpapi.AdminGuard(v),
-	}
-	ms := &me.Service{Store: st, Keys: keys, Policy: cfg.Policy, Now: clk.Now}
-	api := &httpapi.Server{Vault: v, Auth: as, Logger: logger, MaxBodyBytes: maxBody, ReasonMaxLen: reasonMax, TrustedProxies: o.proxies, CA: o.ca, Me: ms, Requests: o.requests}
+	var hs *health.Store
+	s := apitest.New(t, apitest.Config{Store: o.store, Now: clk.Now, Logger: o.logger,
+		Wrap: func(st store.Store) store.Store {
+			if o.wrap != nil {
+				st = o.wrap(st)
+			}
+			if o.readiness {
+				hs = health.New(st, nil)
+				st = hs
+			}
+			return st
+		},
+		Vault: vault.Config{ReasonMaxLen: reasonMax, Guard: o.guard, ContactCoolingOff: o.coolingOff, Decisions: o.decisions}})
+	as := s.Auth
+	as.Idle, as.Max, as.LoginTTL, as.MaxAttempts = idle, absolute, loginTTL, maxAttempts
+	api := s.API
+	api.MaxBodyBytes, api.ReasonMaxLen, api.TrustedProxies, api.CA, api.Requests = maxBody, reasonMax, o.proxies, o.ca, o.requests
 	// The vault-side person routes are tested as o.person's, or the
 	// Test-Subject header's, person (never on an operator's request);
 	// the sign-in itself in me_test.go.
@@ -225,16 +187,12 @@ func newEnvOpts(t *testing.T, o envOptions) *env {
 	if o.sealed {
 		state, shares = sealedState(t, api)
 		api.Seal = func(context.Context) error { return state.Seal() }
-		h = (&httpapi.Gate{State: state, Logger: logger, TrustedProxies: o.proxies, Now: clk.Now, PerOrigin: 100}).Handler()
+		h = (&httpapi.Gate{State: state, Logger: api.Logger, TrustedProxies: o.proxies, Now: clk.Now, PerOrigin: 100}).Handler()
 	} else {
 		h = api.Handler()
 	}
-	srv := httptest.NewServer(checkOpenAPI(t, h))
-	t.Cleanup(func() {
-		srv.Close()
-		raw.Close()
-	})
-	return &env{srv: srv, store: lite, vault: v, auth: as, policy: cfg.Policy, clock: clk, keys: keys, me: ms, seal: state, shares: shares, coolingOff: o.coolingOff}
+	s.Serve(checkOpenAPI(t, h))
+	return &env{srv: s.HTTP, store: s.SQLite, vault: s.Vault, auth: as, policy: s.Policy, clock: clk, keys: s.Keys, me: s.Me, seal: state, shares: shares, coolingOff: o.coolingOff}
 }
 
 // applyContacts moves the clock past the cooling-off of the contact

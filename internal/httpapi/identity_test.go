@@ -15,14 +15,15 @@ import (
 	"time"
 
 	"github.com/coffre/coffre/internal/auth"
+	"github.com/coffre/coffre/internal/httpapi/apitest"
 	"github.com/go-webauthn/webauthn/protocol/webauthncbor"
 	"github.com/go-webauthn/webauthn/protocol/webauthncose"
 )
 
 // The relying party of the test server.
 const (
-	rpID     = "localhost"
-	rpOrigin = "https://localhost"
+	rpID     = apitest.RPID
+	rpOrigin = apitest.RPOrigin
 )
 
 // softKey is a software authenticator: a P-256 key that answers WebAuthn
