@@ -144,28 +144,42 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no_such_route", "no route "+r.Method+" "+r.URL.Path, "see the API table in the README")
 	})
-	if s.Requests == nil {
-		return s.traced(mux)
+	return s.instrumented(ListenerAPI, mux)
+}
+
+// The listeners, as the request metrics and traces name them.
+const (
+	ListenerAPI      = "api"
+	ListenerPartners = "partners"
+)
+
+// instrumented counts and times (s.Requests) and traces (s.Tracing) what
+// h serves on listener; h itself when neither is set.
+func (s *Server) instrumented(listener string, h http.Handler) http.Handler {
+	if s.Requests != nil {
+		h = s.observed(listener, h)
 	}
-	return s.traced(s.observed(mux))
+	return s.traced(listener, h)
 }
 
 // RequestObserver counts and times the requests (package metrics): by
-// route pattern, method, status and declared purpose, never a person.
+// listener, route pattern, method, status and declared purpose, never a
+// person.
 type RequestObserver interface {
-	Observe(route, method string, status int, purpose string, d time.Duration)
+	Observe(listener, route, method string, status int, purpose string, d time.Duration)
 }
 
-// observed gives every request h serves to s.Requests once answered. The
-// route is the pattern the mux matched ("" for none), the method one of
-// HTTP's (else "other"), the purpose the Coffre-Purpose header when the
-// policy declares it (else ""): nothing a caller types reaches a label.
-func (s *Server) observed(h http.Handler) http.Handler {
+// observed gives every request h serves on listener to s.Requests once
+// answered. The route is the pattern the mux matched ("" for none), the
+// method one of HTTP's (else "other"), the purpose the Coffre-Purpose
+// header when the policy declares it (else ""): nothing a caller types
+// reaches a label.
+func (s *Server) observed(listener string, h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		sw := &statusWriter{ResponseWriter: w}
 		h.ServeHTTP(sw, r)
-		s.Requests.Observe(r.Pattern, methodLabel(r.Method), sw.status(), s.declaredPurpose(r), time.Since(start))
+		s.Requests.Observe(listener, r.Pattern, methodLabel(r.Method), sw.status(), s.declaredPurpose(r), time.Since(start))
 	})
 }
 

@@ -41,7 +41,7 @@ func (s *Server) PartnerHandler() http.Handler {
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no_such_route", "no route "+r.Method+" "+r.URL.Path+" for partners", "partners may look subjects up and read them: see the README")
 	})
-	return mux
+	return s.instrumented(ListenerPartners, mux)
 }
 
 func (s *Server) partnerAuthed(h actorHandler) http.HandlerFunc {

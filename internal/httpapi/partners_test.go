@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/coffre/coffre/internal/httpapi"
+	"github.com/coffre/coffre/internal/metrics"
 	"github.com/coffre/coffre/internal/partner"
 	"github.com/coffre/coffre/internal/vault"
 )
@@ -24,9 +25,13 @@ type partnerEnv struct {
 	*env
 	ca  *partner.CA
 	srv *httptest.Server
+	// requests counts the partner listener's requests.
+	requests *metrics.Requests
 }
 
-func newPartnerEnv(t *testing.T) *partnerEnv {
+// newPartnerEnv serves the partner listener of a new env; more sets more
+// of its server's fields.
+func newPartnerEnv(t *testing.T, more ...func(*httpapi.Server)) *partnerEnv {
 	t.Helper()
 	e := newEnv(t)
 	seed := make([]byte, 32)
@@ -43,11 +48,16 @@ func newPartnerEnv(t *testing.T) *partnerEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewUnstartedServer(checkPartnerOpenAPI(t, (&httpapi.Server{Vault: e.vault, Auth: e.auth, MaxBodyBytes: maxBody, ReasonMaxLen: reasonMax}).PartnerHandler()))
+	rq := metrics.NewRequests()
+	api := &httpapi.Server{Vault: e.vault, Auth: e.auth, MaxBodyBytes: maxBody, ReasonMaxLen: reasonMax, Requests: rq}
+	for _, f := range more {
+		f(api)
+	}
+	srv := httptest.NewUnstartedServer(checkPartnerOpenAPI(t, api.PartnerHandler()))
 	srv.TLS = &tls.Config{MinVersion: tls.VersionTLS13, Certificates: []tls.Certificate{cert}, ClientAuth: tls.RequireAndVerifyClientCert, ClientCAs: ca.Pool()}
 	srv.StartTLS()
 	t.Cleanup(srv.Close)
-	return &partnerEnv{env: e, ca: ca, srv: srv}
+	return &partnerEnv{env: e, ca: ca, srv: srv, requests: rq}
 }
 
 // client is an HTTPS client trusting the CA and presenting cert (nil: none).

@@ -32,11 +32,11 @@ func TestRequestMetrics(t *testing.T) {
 	metrics.Handler(e.store, slog.New(slog.NewTextHandler(io.Discard, nil)), nil, rq).ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
 	text := rec.Body.String()
 	for _, want := range []string{
-		`coffre_http_requests_total{method="GET",purpose="case-handling",route="GET /v1/subjects/{id}",status="200"} 2`,
-		`coffre_http_requests_total{method="GET",purpose="",route="GET /v1/subjects/{id}",status="400"} 1`,
-		`coffre_http_requests_total{method="POST",purpose="",route="POST /v1/subjects",status="201"} 1`,
-		`coffre_http_requests_total{method="GET",purpose="",route="/",status="404"} 1`,
-		`coffre_http_request_duration_seconds_count{method="GET",purpose="case-handling",route="GET /v1/subjects/{id}"} 2`,
+		`coffre_http_requests_total{listener="api",method="GET",purpose="case-handling",route="GET /v1/subjects/{id}",status="200"} 2`,
+		`coffre_http_requests_total{listener="api",method="GET",purpose="",route="GET /v1/subjects/{id}",status="400"} 1`,
+		`coffre_http_requests_total{listener="api",method="POST",purpose="",route="POST /v1/subjects",status="201"} 1`,
+		`coffre_http_requests_total{listener="api",method="GET",purpose="",route="/",status="404"} 1`,
+		`coffre_http_request_duration_seconds_count{listener="api",method="GET",purpose="case-handling",route="GET /v1/subjects/{id}"} 2`,
 	} {
 		if !strings.Contains(text, want) {
 			t.Errorf("/metrics lacks %s", want)
@@ -44,5 +44,45 @@ func TestRequestMetrics(t *testing.T) {
 	}
 	if strings.Contains(text, id) || strings.Contains(text, id[4:12]) {
 		t.Error("/metrics names a subject's id")
+	}
+}
+
+// TestPartnerRequestMetrics: the partner listener's requests are counted
+// too, apart from the API's (listener "partners"), by route pattern: a
+// partner's pseudonym never reaches a label.
+func TestPartnerRequestMetrics(t *testing.T) {
+	p := newPartnerEnv(t)
+	hr := p.addOperator(t, "hugo", "hr-officer", "u1")
+	person1, _ := person(t, 0, false)
+	person1.Unit = "u1"
+	p.create(t, p.login(t, hr), person1)
+	ml, err := p.auth.AddPartner(t.Context(), p.ca, "mission-locale", "employment", "partner", "u1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := p.client(t, ml.Cert)
+	st, psn := p.lookup(t, c, ml.APIKey, person1.Fields["email_pro"])
+	if st != http.StatusOK {
+		t.Fatalf("partner lookup: %d", st)
+	}
+	if st, _, _ := p.do(c, "GET", "/v1/subjects/"+psn, ml.APIKey, nil); st != http.StatusOK {
+		t.Fatalf("partner read: %d", st)
+	}
+	p.do(c, "GET", "/v1/subjects/"+psn, "wrong-key", nil)
+
+	rec := httptest.NewRecorder()
+	metrics.Handler(p.store, slog.New(slog.NewTextHandler(io.Discard, nil)), nil, p.requests).ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	text := rec.Body.String()
+	for _, want := range []string{
+		`coffre_http_requests_total{listener="partners",method="POST",purpose="referral",route="POST /v1/subjects/lookup",status="200"} 1`,
+		`coffre_http_requests_total{listener="partners",method="GET",purpose="referral",route="GET /v1/subjects/{id}",status="200"} 1`,
+		`coffre_http_requests_total{listener="partners",method="GET",purpose="referral",route="GET /v1/subjects/{id}",status="401"} 1`,
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+	if strings.Contains(text, psn) || strings.Contains(text, `listener="api"`) {
+		t.Errorf("/metrics names a pseudonym, or counts a partner request as the API's:\n%s", text)
 	}
 }

@@ -12,8 +12,12 @@ import (
 	"go.opentelemetry.io/otel/trace/noop"
 )
 
-// purposeKey is the span attribute of a declared purpose.
-const purposeKey = attribute.Key("coffre.purpose")
+// The span attributes of a declared purpose, and of the partner
+// listener (a span without it is of the API's).
+const (
+	purposeKey  = attribute.Key("coffre.purpose")
+	listenerKey = attribute.Key("coffre.listener")
+)
 
 // traced starts one server span for each request h serves, when
 // s.Tracing is set and not a no-op (else it returns h: no cost). The span
@@ -25,7 +29,7 @@ const purposeKey = attribute.Key("coffre.purpose")
 //
 // A W3C traceparent makes the span its caller's child, sampled as the
 // caller says; the caller's tracestate, a header's free text, is dropped.
-func (s *Server) traced(h http.Handler) http.Handler {
+func (s *Server) traced(listener string, h http.Handler) http.Handler {
 	if s.Tracing == nil {
 		return h
 	}
@@ -55,6 +59,9 @@ func (s *Server) traced(h http.Handler) http.Handler {
 		attrs = append(attrs, semconv.HTTPResponseStatusCode(status))
 		if p := s.declaredPurpose(r); p != "" {
 			attrs = append(attrs, purposeKey.String(p))
+		}
+		if listener != ListenerAPI {
+			attrs = append(attrs, listenerKey.String(listener))
 		}
 		span.SetName(name)
 		span.SetAttributes(attrs...)

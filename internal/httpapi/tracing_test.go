@@ -170,3 +170,49 @@ func TestTracingCollectorDown(t *testing.T) {
 		})
 	}
 }
+
+// TestPartnerTracing: a partner's request is a server span like the
+// API's, named by its route pattern, marked as the partner listener's;
+// its pseudonym and API key reach no span.
+func TestPartnerTracing(t *testing.T) {
+	rcv := tracingtest.New(t)
+	tp := startTracing(t, rcv.URL)
+	p := newPartnerEnv(t, func(s *httpapi.Server) { s.Tracing = tp.TracerProvider() })
+	hr := p.addOperator(t, "hugo", "hr-officer", "u1")
+	person1, _ := person(t, 0, false)
+	person1.Unit = "u1"
+	p.create(t, p.login(t, hr), person1)
+	ml, err := p.auth.AddPartner(t.Context(), p.ca, "mission-locale", "employment", "partner", "u1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := p.client(t, ml.Cert)
+	st, psn := p.lookup(t, c, ml.APIKey, person1.Fields["email_pro"])
+	if st != http.StatusOK {
+		t.Fatalf("partner lookup: %d", st)
+	}
+	if st, _, _ := p.do(c, "GET", "/v1/subjects/"+psn, ml.APIKey, nil); st != http.StatusOK {
+		t.Fatalf("partner read: %d", st)
+	}
+	if err := tp.Shutdown(context.Background()); err != nil {
+		t.Fatalf("Shutdown: %v", err)
+	}
+	want := map[string]map[string]string{
+		"POST /v1/subjects/lookup": {"http.request.method": "POST", "http.route": "/v1/subjects/lookup", "http.response.status_code": "200", "coffre.purpose": "referral", "coffre.listener": "partners"},
+		"GET /v1/subjects/{id}":    {"http.request.method": "GET", "http.route": "/v1/subjects/{id}", "http.response.status_code": "200", "coffre.purpose": "referral", "coffre.listener": "partners"},
+	}
+	spans := rcv.Spans()
+	if len(spans) != len(want) {
+		t.Fatalf("received %d spans, want %d", len(spans), len(want))
+	}
+	for _, s := range spans {
+		if !maps.Equal(s.Attrs, want[s.Name]) || s.Kind != "SPAN_KIND_SERVER" {
+			t.Errorf("span %s %s %v, want the server span %v", s.Kind, s.Name, s.Attrs, want[s.Name])
+		}
+	}
+	for _, secret := range []string{psn, ml.APIKey, person1.Fields["email_pro"]} {
+		if bytes.Contains(rcv.Bytes(), []byte(secret)) {
+			t.Errorf("the spans hold %q", secret)
+		}
+	}
+}

@@ -55,7 +55,7 @@ func TestDashboardMetrics(t *testing.T) {
 		t.Fatal(err)
 	}
 	rq := metrics.NewRequests()
-	rq.Observe("GET /v1/subjects/{id}", "GET", 200, "", time.Millisecond)
+	rq.Observe("api", "GET /v1/subjects/{id}", "GET", 200, "", time.Millisecond)
 	dec := metrics.NewDecisions()
 	dec.Decided("read", "lock", "velocity")
 	streams := func() []auditstream.Status { return []auditstream.Status{{Sink: "syslog:siem:6514", Streaming: true}} }

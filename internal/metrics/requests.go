@@ -10,8 +10,9 @@ import (
 )
 
 // Requests counts and times the API's requests (httpapi.RequestObserver):
-// by route pattern (GET /v1/subjects/{id}, never a path with an id in it),
-// method, status and declared purpose. Register it with Handler.
+// by listener (api, partners), route pattern (GET /v1/subjects/{id},
+// never a path with an id in it), method, status and declared purpose.
+// Register it with Handler.
 type Requests struct {
 	count    *prometheus.CounterVec
 	duration *prometheus.HistogramVec
@@ -22,20 +23,20 @@ func NewRequests() *Requests {
 	return &Requests{
 		count: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "coffre_http_requests_total",
-			Help: "Requests answered, by route pattern, method, status and declared purpose (empty: none, or one the policy does not declare).",
-		}, []string{"route", "method", "status", "purpose"}),
+			Help: "Requests answered, by listener (api, partners), route pattern, method, status and declared purpose (empty: none, or one the policy does not declare).",
+		}, []string{"listener", "route", "method", "status", "purpose"}),
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "coffre_http_request_duration_seconds",
-			Help:    "Time to answer a request, by route pattern, method and declared purpose.",
+			Help:    "Time to answer a request, by listener, route pattern, method and declared purpose.",
 			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
-		}, []string{"route", "method", "purpose"}),
+		}, []string{"listener", "route", "method", "purpose"}),
 	}
 }
 
 // Observe implements httpapi.RequestObserver.
-func (q *Requests) Observe(route, method string, status int, purpose string, d time.Duration) {
-	q.count.WithLabelValues(route, method, strconv.Itoa(status), purpose).Inc()
-	q.duration.WithLabelValues(route, method, purpose).Observe(d.Seconds())
+func (q *Requests) Observe(listener, route, method string, status int, purpose string, d time.Duration) {
+	q.count.WithLabelValues(listener, route, method, strconv.Itoa(status), purpose).Inc()
+	q.duration.WithLabelValues(listener, route, method, purpose).Observe(d.Seconds())
 }
 
 // Describe implements prometheus.Collector.
