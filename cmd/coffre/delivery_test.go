@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -140,25 +141,43 @@ func lockAlert(t *testing.T, secret, pg string) {
 // and returns its base URL.
 func serveApp(t *testing.T, a *app) string {
 	t.Helper()
-	a.wrap = openapitest.Wrap(t) // every request and answer held to the OpenAPI documents
+	base, _ := startApp(t, a)
+	return base
+}
+
+// startApp serves a over HTTP on a loopback port, every request and
+// answer held to the OpenAPI documents, and returns its base URL and
+// stop, which ends the serve and returns its error. The test's end stops
+// it too: register a.close before, so that it runs after.
+func startApp(t *testing.T, a *app) (base string, stop func() error) {
+	t.Helper()
+	a.wrap = openapitest.Wrap(t)
 	ctx, cancel := context.WithCancel(t.Context())
-	bound, done := make(chan string, 1), make(chan error, 1)
-	go func() { done <- a.serve(ctx, "127.0.0.1:0", func(addr string) { bound <- addr }) }()
-	t.Cleanup(func() {
+	bound, finished := make(chan string, 1), make(chan struct{})
+	var err error
+	go func() {
+		defer close(finished)
+		err = a.serve(ctx, "127.0.0.1:0", func(addr string) { bound <- addr })
+	}()
+	stop = sync.OnceValue(func() error {
 		cancel()
-		if err := <-done; err != nil {
+		<-finished
+		return err
+	})
+	t.Cleanup(func() {
+		if err := stop(); err != nil {
 			t.Errorf("serve: %v", err)
 		}
 	})
 	select {
 	case addr := <-bound:
-		return "http://" + addr
-	case err := <-done:
+		return "http://" + addr, stop
+	case <-finished:
 		t.Fatalf("serve: %v", err)
 	case <-time.After(30 * time.Second):
 		t.Fatal("serve did not start")
 	}
-	return ""
+	return "", stop
 }
 
 // loginOperator signs a ready operator in with password and TOTP and

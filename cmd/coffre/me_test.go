@@ -19,7 +19,6 @@ import (
 	"github.com/coffre/coffre/internal/config"
 	"github.com/coffre/coffre/internal/deliver"
 	"github.com/coffre/coffre/internal/deliver/delivertest"
-	"github.com/coffre/coffre/internal/httpapi/openapitest"
 	"github.com/coffre/coffre/internal/identity"
 	"github.com/coffre/coffre/internal/me"
 	"github.com/coffre/coffre/internal/notice"
@@ -51,7 +50,7 @@ func personVerifiesHistory(t *testing.T, pg string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer a.close()
+	t.Cleanup(func() { a.close() })
 	a.cfg.Partners.Listen = ""
 	mx := delivertest.StartSMTP(t)
 	a.cfg.Delivery.SMTP = config.SMTP{Host: mx.Host, Port: mx.Port, StartTLS: "none", From: "coffre@example.org"}
@@ -67,25 +66,7 @@ func personVerifiesHistory(t *testing.T, pg string) {
 		t.Fatal(err)
 	}
 
-	a.wrap = openapitest.Wrap(t) // every request and answer held to the OpenAPI documents
-	sctx, cancel := context.WithCancel(ctx)
-	bound, done := make(chan string, 1), make(chan error, 1)
-	go func() { done <- a.serve(sctx, "127.0.0.1:0", func(addr string) { bound <- addr }) }()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("serve: %v", err)
-		}
-	}()
-	var base string
-	select {
-	case addr := <-bound:
-		base = "http://" + addr
-	case err := <-done:
-		t.Fatalf("serve: %v", err)
-	case <-time.After(30 * time.Second):
-		t.Fatal("serve did not start")
-	}
+	base := serveApp(t, a)
 
 	// The caseworker reads the person.
 	var login struct {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -11,7 +10,6 @@ import (
 	"time"
 
 	"github.com/coffre/coffre/internal/config"
-	"github.com/coffre/coffre/internal/httpapi/openapitest"
 )
 
 // TestMetricsListener serves the demo with a metrics token, on the API
@@ -26,7 +24,7 @@ func TestMetricsListener(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			defer a.close()
+			t.Cleanup(func() { a.close() })
 			a.cfg.Partners.Listen = "" // not needed here
 			a.cfg.Metrics = config.Metrics{Token: token}
 			if apart {
@@ -36,28 +34,11 @@ func TestMetricsListener(t *testing.T) {
 				}
 				a.cfg.Metrics.Listen = "127.0.0.1:" + strconv.Itoa(port)
 			}
-			a.wrap = openapitest.Wrap(t) // every request and answer held to the OpenAPI documents
-			ctx, cancel := context.WithCancel(t.Context())
-			bound, done := make(chan string, 1), make(chan error, 1)
-			go func() { done <- a.serve(ctx, "127.0.0.1:0", func(addr string) { bound <- addr }) }()
-			defer func() {
-				cancel()
-				if err := <-done; err != nil {
-					t.Errorf("serve: %v", err)
-				}
-			}()
-			var api string
-			select {
-			case api = <-bound:
-			case err := <-done:
-				t.Fatalf("serve: %v", err)
-			case <-time.After(30 * time.Second):
-				t.Fatal("serve did not start")
-			}
-			metrics := "http://" + api
+			base := serveApp(t, a)
+			metrics := base
 			if apart {
 				metrics = "http://" + a.cfg.Metrics.Listen
-				if st, code := get(t, "http://"+api+"/metrics", token); st != http.StatusNotFound || code != "no_such_route" {
+				if st, code := get(t, base+"/metrics", token); st != http.StatusNotFound || code != "no_such_route" {
 					t.Errorf("API listener /metrics = %d %s, want 404 no_such_route", st, code)
 				}
 				if st, code := get(t, metrics+"/healthz", ""); st != http.StatusNotFound || code != "no_such_route" {

@@ -1,11 +1,9 @@
 package main
 
 import (
-	"context"
 	"io"
 	"net/http"
 	"testing"
-	"time"
 
 	"github.com/coffre/coffre/internal/config"
 	"github.com/coffre/coffre/internal/tracing/tracingtest"
@@ -20,30 +18,18 @@ func TestServeTraces(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer a.close()
+	t.Cleanup(func() { a.close() })
 	a.cfg.Partners.Listen = "" // not needed here
 	a.cfg.Tracing = config.Tracing{Endpoint: rcv.URL, SampleRatio: 1}
-	ctx, cancel := context.WithCancel(t.Context())
-	defer cancel()
-	bound, done := make(chan string, 1), make(chan error, 1)
-	go func() { done <- a.serve(ctx, "127.0.0.1:0", func(addr string) { bound <- addr }) }()
-	var api string
-	select {
-	case api = <-bound:
-	case err := <-done:
-		t.Fatalf("serve: %v", err)
-	case <-time.After(30 * time.Second):
-		t.Fatal("serve did not start")
-	}
+	base, stop := startApp(t, a)
 	for _, path := range []string{"/healthz", "/v1/subjects/sub_0000000000000000000000000z"} {
-		res, err := http.Get("http://" + api + path)
+		res, err := http.Get(base + path)
 		if err != nil {
 			t.Fatal(err)
 		}
 		res.Body.Close()
 	}
-	cancel()
-	if err := <-done; err != nil {
+	if err := stop(); err != nil {
 		t.Fatalf("serve: %v", err)
 	}
 	got := map[string]string{}

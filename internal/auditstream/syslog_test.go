@@ -27,11 +27,7 @@ import (
 func TestSyslogEveryEntry(t *testing.T) {
 	const n = 10_000
 	ctx := context.Background()
-	s, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "c.db"), sqlite.Options{IDs: sqlitetest.IDs()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := openStore(t)
 	rcv := syslogtest.Start(t)
 	sink := &auditstream.Syslog{Addr: rcv.Addr, Hostname: "node-1", Quiet: 300 * time.Millisecond, Window: 256 << 10}
 	st := &auditstream.Streamer{Store: s, Sinks: []auditstream.Sink{sink}, Owner: "node-1", Batch: 200, Every: 20 * time.Millisecond}
@@ -95,11 +91,7 @@ func TestSyslogEveryEntry(t *testing.T) {
 func TestStreamFailsOver(t *testing.T) {
 	const n = 3_000
 	ctx := context.Background()
-	s, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "c.db"), sqlite.Options{IDs: sqlitetest.IDs()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := openStore(t)
 	rcv := syslogtest.Start(t)
 	node := func(name string) (*auditstream.Streamer, context.CancelFunc, chan struct{}) {
 		sink := &auditstream.Syslog{Addr: rcv.Addr, Hostname: name, Quiet: 100 * time.Millisecond}
@@ -136,6 +128,18 @@ func TestStreamFailsOver(t *testing.T) {
 	for _, msg := range rcv.Problems() {
 		t.Error(msg)
 	}
+}
+
+// openStore opens a SQLite store in the test's directory, closed when
+// the test ends.
+func openStore(t *testing.T) *sqlite.Store {
+	t.Helper()
+	s, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "c.db"), sqlite.Options{IDs: sqlitetest.IDs()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
 }
 
 func waitFor(t *testing.T, cond func() bool, what string) {

@@ -7,7 +7,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -17,8 +16,6 @@ import (
 	"github.com/coffre/coffre/internal/auditstream"
 	"github.com/coffre/coffre/internal/deliver"
 	"github.com/coffre/coffre/internal/store"
-	"github.com/coffre/coffre/internal/store/sqlite"
-	"github.com/coffre/coffre/internal/store/sqlite/sqlitetest"
 )
 
 // TestWebhookEveryEntry: 2,000 entries to a webhook receiver that answers
@@ -29,11 +26,7 @@ func TestWebhookEveryEntry(t *testing.T) {
 	const n = 2_000
 	secret := []byte("0123456789abcdef0123456789abcdef")
 	ctx := context.Background()
-	s, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "c.db"), sqlite.Options{IDs: sqlitetest.IDs()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := openStore(t)
 	var mu sync.Mutex
 	got := map[int64][]byte{}
 	var calls int
@@ -121,11 +114,7 @@ func indexOf(recs []json.RawMessage, i int) int64 {
 func TestWebhookHangs(t *testing.T) {
 	const n = 500
 	ctx := context.Background()
-	s, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "c.db"), sqlite.Options{IDs: sqlitetest.IDs()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := openStore(t)
 	var mu sync.Mutex
 	hang := true
 	release := make(chan struct{})

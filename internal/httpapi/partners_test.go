@@ -13,9 +13,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/coffre/coffre/internal/auth"
 	"github.com/coffre/coffre/internal/httpapi"
 	"github.com/coffre/coffre/internal/metrics"
 	"github.com/coffre/coffre/internal/partner"
+	"github.com/coffre/coffre/internal/synth"
 	"github.com/coffre/coffre/internal/vault"
 )
 
@@ -27,6 +29,31 @@ type partnerEnv struct {
 	srv *httptest.Server
 	// requests counts the partner listener's requests.
 	requests *metrics.Requests
+}
+
+// lookupAndRead creates a person of unit u1 and a partner of that unit,
+// which looks the person up by email and reads them (both must answer
+// 200); it returns the partner, the person's pseudonym, the partner's
+// client and the person.
+func (p *partnerEnv) lookupAndRead(t *testing.T) (ml *auth.NewPartner, psn string, c *http.Client, who synth.Person) {
+	t.Helper()
+	hr := p.addOperator(t, "hugo", "hr-officer", "u1")
+	who, _ = person(t, 0, false)
+	who.Unit = "u1"
+	p.create(t, p.login(t, hr), who)
+	ml, err := p.auth.AddPartner(t.Context(), p.ca, "mission-locale", "employment", "partner", "u1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c = p.client(t, ml.Cert)
+	st, psn := p.lookup(t, c, ml.APIKey, who.Fields["email_pro"])
+	if st != http.StatusOK {
+		t.Fatalf("partner lookup: %d", st)
+	}
+	if st, _, _ := p.do(c, "GET", "/v1/subjects/"+psn, ml.APIKey, nil); st != http.StatusOK {
+		t.Fatalf("partner read: %d", st)
+	}
+	return ml, psn, c, who
 }
 
 // newPartnerEnv serves the partner listener of a new env; more sets more

@@ -52,22 +52,7 @@ func TestRequestMetrics(t *testing.T) {
 // partner's pseudonym never reaches a label.
 func TestPartnerRequestMetrics(t *testing.T) {
 	p := newPartnerEnv(t)
-	hr := p.addOperator(t, "hugo", "hr-officer", "u1")
-	person1, _ := person(t, 0, false)
-	person1.Unit = "u1"
-	p.create(t, p.login(t, hr), person1)
-	ml, err := p.auth.AddPartner(t.Context(), p.ca, "mission-locale", "employment", "partner", "u1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := p.client(t, ml.Cert)
-	st, psn := p.lookup(t, c, ml.APIKey, person1.Fields["email_pro"])
-	if st != http.StatusOK {
-		t.Fatalf("partner lookup: %d", st)
-	}
-	if st, _, _ := p.do(c, "GET", "/v1/subjects/"+psn, ml.APIKey, nil); st != http.StatusOK {
-		t.Fatalf("partner read: %d", st)
-	}
+	_, psn, c, _ := p.lookupAndRead(t)
 	p.do(c, "GET", "/v1/subjects/"+psn, "wrong-key", nil)
 
 	rec := httptest.NewRecorder()

@@ -178,22 +178,7 @@ func TestPartnerTracing(t *testing.T) {
 	rcv := tracingtest.New(t)
 	tp := startTracing(t, rcv.URL)
 	p := newPartnerEnv(t, func(s *httpapi.Server) { s.Tracing = tp.TracerProvider() })
-	hr := p.addOperator(t, "hugo", "hr-officer", "u1")
-	person1, _ := person(t, 0, false)
-	person1.Unit = "u1"
-	p.create(t, p.login(t, hr), person1)
-	ml, err := p.auth.AddPartner(t.Context(), p.ca, "mission-locale", "employment", "partner", "u1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := p.client(t, ml.Cert)
-	st, psn := p.lookup(t, c, ml.APIKey, person1.Fields["email_pro"])
-	if st != http.StatusOK {
-		t.Fatalf("partner lookup: %d", st)
-	}
-	if st, _, _ := p.do(c, "GET", "/v1/subjects/"+psn, ml.APIKey, nil); st != http.StatusOK {
-		t.Fatalf("partner read: %d", st)
-	}
+	ml, psn, _, who := p.lookupAndRead(t)
 	if err := tp.Shutdown(context.Background()); err != nil {
 		t.Fatalf("Shutdown: %v", err)
 	}
@@ -210,7 +195,7 @@ func TestPartnerTracing(t *testing.T) {
 			t.Errorf("span %s %s %v, want the server span %v", s.Kind, s.Name, s.Attrs, want[s.Name])
 		}
 	}
-	for _, secret := range []string{psn, ml.APIKey, person1.Fields["email_pro"]} {
+	for _, secret := range []string{psn, ml.APIKey, who.Fields["email_pro"]} {
 		if bytes.Contains(rcv.Bytes(), []byte(secret)) {
 			t.Errorf("the spans hold %q", secret)
 		}
