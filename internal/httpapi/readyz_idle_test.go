@@ -17,6 +17,7 @@ import (
 // packets, stallProxy), within about its one-second bound, and answers
 // 200 again once the store is back.
 func TestReadyzIdleServerUnreachableStore(t *testing.T) {
+	t.Parallel() // mostly waiting: the half-open hold below
 	for _, c := range []struct {
 		name string
 		// proxy returns the proxy's address and its cut and restore.
@@ -32,6 +33,7 @@ func TestReadyzIdleServerUnreachableStore(t *testing.T) {
 		}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
 			u, err := url.Parse(pgURL(t))
 			if err != nil {
 				t.Fatal(err)

@@ -7,6 +7,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
 	"net/url"
 	"os"
 	"testing"
@@ -30,6 +31,29 @@ func ServerURL() string {
 // fails.
 func Schema(t testing.TB, prefix string) (pgURL, schema string) {
 	t.Helper()
+	u, schema := create(t, prefix, "CREATE SCHEMA %s", "DROP SCHEMA %s CASCADE")
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	return u.String(), schema
+}
+
+// Database makes an empty database of the test server, named prefix and
+// random hex, dropped at the end of the test, and returns its URL: for
+// the tools that take no search path (psql, pg_dump, pg_restore). It
+// skips or fails as Schema does.
+func Database(t testing.TB, prefix string) string {
+	t.Helper()
+	u, name := create(t, prefix, "CREATE DATABASE %s", "DROP DATABASE IF EXISTS %s WITH (FORCE)")
+	u.Path = "/" + name
+	return u.String()
+}
+
+// create runs makeSQL on the server for a new name, prefix and random
+// hex, and dropSQL at the end of the test; it returns the server's URL
+// and the name.
+func create(t testing.TB, prefix, makeSQL, dropSQL string) (*url.URL, string) {
+	t.Helper()
 	base := ServerURL()
 	u, err := url.Parse(base)
 	if err != nil {
@@ -46,8 +70,8 @@ func Schema(t testing.TB, prefix string) (pgURL, schema string) {
 	defer conn.Close(ctx)
 	var b [6]byte
 	rand.Read(b[:])
-	schema = prefix + hex.EncodeToString(b[:])
-	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
+	name := prefix + hex.EncodeToString(b[:])
+	if _, err := conn.Exec(ctx, fmt.Sprintf(makeSQL, name)); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
@@ -56,10 +80,7 @@ func Schema(t testing.TB, prefix string) (pgURL, schema string) {
 			return
 		}
 		defer c.Close(context.Background())
-		c.Exec(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
+		c.Exec(context.Background(), fmt.Sprintf(dropSQL, name))
 	})
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return u.String(), schema
+	return u, name
 }
