@@ -864,7 +864,11 @@ func (v *Vault) DecideRequest(ctx context.Context, a identity.Actor, id, decisio
 		}
 		if f.row == nil {
 			e.Decision = "deny:conflict"
-			return f, &refused{err: public.Errorf(ErrDecided, "request %s is %s: the person's record is erased", id, f.r.Status).WithHint("nothing more to decide")}
+			status := f.r.Status
+			if f.r.Open() {
+				status = rights.Closed // read before the erasure that closes it committed
+			}
+			return f, &refused{err: public.Errorf(ErrDecided, "request %s is %s: the person's record is erased", id, status).WithHint("nothing more to decide")}
 		}
 		if err := v.decidable(f.r, decision, at); err != nil {
 			e.Decision = "deny:conflict"
@@ -888,10 +892,15 @@ func (v *Vault) DecideRequest(ctx context.Context, a identity.Actor, id, decisio
 			return f, nil
 		}
 		err := v.decide(ctx, tx, a, f, decision, reason, at)
-		if errors.Is(err, store.ErrConflict) {
-			err = public.Errorf(ErrDecided, "request %s was decided by someone else meanwhile", id).WithHint("open it again: GET /v1/requests/" + id)
+		if !errors.Is(err, store.ErrConflict) {
+			return f, err
 		}
-		return f, err
+		// Changed since find read it: decided by another handler, or
+		// closed by an erasure of the record (on another server).
+		if r, rerr := tx.GetRequest(ctx, id); rerr == nil && r.Status == rights.Closed {
+			return f, public.Errorf(ErrDecided, "request %s is closed: the person's record was erased meanwhile", id).WithHint("nothing more to decide")
+		}
+		return f, public.Errorf(ErrDecided, "request %s was decided by someone else meanwhile", id).WithHint("open it again: GET /v1/requests/" + id)
 	}
 	res, err := run(ctx, v, x)
 	switch {

@@ -3,11 +3,13 @@ package postgres
 import (
 	"context"
 	"errors"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/coffre/coffre/internal/config"
 	"github.com/coffre/coffre/internal/identity"
+	"github.com/coffre/coffre/internal/rights"
 	"github.com/coffre/coffre/internal/store"
 	"github.com/coffre/coffre/internal/synth"
 	"github.com/coffre/coffre/internal/vault"
@@ -144,5 +146,76 @@ func TestPurgedOnceAcrossNodes(t *testing.T) {
 	}
 	if purged != len(rows) {
 		t.Fatalf("the two passes purged %d records in all, want %d (each once)", purged, len(rows))
+	}
+}
+
+// TestRequestedErasureRacesAcrossNodes: a handler accepts a person's
+// erasure request on one node while an HR officer erases the same record
+// on another, at once. The record is erased once; the loser is told, in
+// words chosen for it, that the record is gone or the request decided
+// (never that the store is unavailable, never an internal error), and the
+// request ends accepted or closed with the record.
+func TestRequestedErasureRacesAcrossNodes(t *testing.T) {
+	ctx := context.Background()
+	nodes, stores := vaultNodes(t, 2, func(cfg *config.Config, c *vault.Config) {
+		r := cfg.Rights
+		c.Rights = &vault.Rights{HandlerRole: r.HandlerRole, RestrictedReaders: r.RestrictedReaders,
+			Contacts: rights.Contacts{Controller: r.Controller, DPO: r.DPO, Authority: r.Authority}}
+		c.Notices = &vault.Notices{Contacts: cfg.Notices.Contacts, Language: "fr"}
+	})
+	hr := identity.Actor{ID: "op_hr", Role: "hr-officer", Unit: "ac-versailles", Origin: "10.0.0.2"}
+	dpo := identity.Actor{ID: "op_dpo", Role: "dpo", Unit: "dpo-office", Origin: "10.0.0.9"}
+	if err := stores[0].Update(ctx, func(ctx context.Context, tx store.Tx) error {
+		for _, a := range []identity.Actor{hr, dpo} {
+			if err := tx.PutOperator(ctx, &identity.Operator{ID: a.ID, Username: a.ID, PasswordHash: "x", Role: a.Role, Unit: a.Unit, Created: time.Now()}); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for round := range 5 {
+		p := synth.Make(47, round)
+		id, err := nodes[0].Create(ctx, hr, "ac-versailles", p.Fields)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req, err := nodes[1].FileRequest(ctx, vault.Person{Subject: id, Origin: "192.0.2.1"}, rights.Erasure, nil, "")
+		if err != nil {
+			t.Fatalf("round %d: FileRequest: %v", round, err)
+		}
+		var accepted, erased error
+		var wg sync.WaitGroup
+		wg.Go(func() { _, accepted = nodes[0].DecideRequest(ctx, dpo, req.ID, rights.Accept, "") })
+		wg.Go(func() {
+			if round%2 == 1 {
+				time.Sleep(10 * time.Millisecond) // the acceptance's turn to start first
+			}
+			erased = nodes[1].Erase(ctx, hr, id, "art. 17, by letter")
+		})
+		wg.Wait()
+		// Not found is 404 and decided 409 over HTTP, each with its own
+		// words; anything else would be 503 or 500.
+		for what, err := range map[string]error{"the acceptance": accepted, "the erasure": erased} {
+			if err != nil && !errors.Is(err, store.ErrNotFound) && !errors.Is(err, vault.ErrDecided) {
+				t.Errorf("round %d: %s: %v, want success, not found or decided", round, what, err)
+			}
+		}
+		switch {
+		case accepted == nil && erased == nil:
+			t.Fatalf("round %d: both erased the record", round)
+		case accepted == nil && !errors.Is(erased, store.ErrNotFound):
+			t.Errorf("round %d: erasure after the acceptance: %v, want not found", round, erased)
+		case erased == nil && !errors.Is(accepted, vault.ErrDecided) && !errors.Is(accepted, store.ErrNotFound):
+			t.Errorf("round %d: acceptance after the erasure: %v, want decided (closed) or not found", round, accepted)
+		case accepted != nil && erased != nil:
+			t.Fatalf("round %d: neither erased the record: %v; %v", round, accepted, erased)
+		}
+		v, err := nodes[0].OpenRequest(ctx, dpo, req.ID)
+		if err != nil || !v.Erased || (v.Status != rights.Accepted && v.Status != rights.Closed) {
+			t.Errorf("round %d: the request afterwards: %+v, %v; want accepted or closed, the record erased", round, v, err)
+		}
+		t.Logf("round %d: acceptance %v; erasure %v; request %s", round, accepted, erased, v.Status)
 	}
 }
