@@ -12,6 +12,7 @@ import (
 	"filippo.io/age"
 	"github.com/coffre/coffre/internal/auditlog"
 	"github.com/coffre/coffre/internal/backup"
+	"github.com/coffre/coffre/internal/config"
 )
 
 // stringsFlag is a flag that may be given several times.
@@ -119,19 +120,56 @@ func runBackup(ctx context.Context, args []string, stdout, stderr io.Writer) err
 
 func runRestore(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	const example = "coffre restore --dev --from backup.age --keys backup.age.keys.age --identity backup-key.txt"
-	fs := newFlags("restore", "--from FILE --keys FILE.keys.age --identity AGE_IDENTITY_FILE [--dev | --config FILE]", example, stderr)
+	fs := newFlags("restore", "--from FILE --keys FILE.keys.age --identity AGE_IDENTITY_FILE [--dev | --config FILE]\n       coffre restore --finish [--store URL] [--dev | --config FILE]", example, stderr)
 	var o appOptions
 	o.flags(fs.StringVar, fs.BoolVar)
 	from := fs.String("from", "", "the data backup `file`")
-	keysFile := fs.String("keys", "", "the key backup `file` (the newest: subjects erased since the data backup stay unreadable)")
+	keysFile := fs.String("keys", "", "the key backup `file` (the newest: subjects erased since the data backup are erased in the restored store)")
 	var idFiles stringsFlag
 	fs.Var(&idFiles, "identity", "age identity `file` that opens the backups (repeat for several)")
+	finishOnly := fs.Bool("finish", false, "finish a restore made with the database's own tools (PostgreSQL: README, \"Backups\"): erase the records left without a data key, then verify the audit log")
 	asJSON := fs.Bool("json", false, "print the result as JSON")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() != 0 {
 		return &usageError{msg: "unexpected argument " + strconv.Quote(fs.Arg(0)), hint: example}
+	}
+	// finish erases the records of the store o names that are left
+	// without a data key, then verifies its audit log.
+	var erased int
+	var rep *auditlog.Report
+	finish := func(ctx context.Context, o appOptions) error {
+		a, err := openApp(ctx, o, io.Discard)
+		if err != nil {
+			return err
+		}
+		defer a.close()
+		if erased, err = a.vault.EraseKeyless(ctx); err != nil {
+			return err
+		}
+		rep, err = auditlog.Verify(ctx, a.store, a.signer.VerifierKey())
+		return err
+	}
+	if *finishOnly {
+		if *from != "" || *keysFile != "" || len(idFiles) != 0 {
+			return &usageError{msg: "--finish takes no backup files: it finishes a store restored already", hint: "coffre restore --finish --config coffre.yaml"}
+		}
+		cfg, err := loadConfig(o)
+		if err != nil {
+			return err
+		}
+		if err := finish(ctx, o); err != nil {
+			return fmt.Errorf("finish the restore: %w", err)
+		}
+		store := config.RedactURL(cfg.Store)
+		if *asJSON {
+			return writeJSON(stdout, map[string]any{"ok": true, "store": store, "erased_keyless": erased,
+				"audit_entries": rep.Entries, "audit_checkpoints": rep.Checkpoints})
+		}
+		fmt.Fprintf(stdout, "finished the restore of %s: %d records without a data key erased; audit log verified: %d entries, %d checkpoints\n",
+			store, erased, rep.Entries, rep.Checkpoints)
+		return nil
 	}
 	if *from == "" || *keysFile == "" || len(idFiles) == 0 {
 		return &usageError{msg: "want --from FILE, --keys FILE and --identity FILE", hint: example}
@@ -172,19 +210,11 @@ func runRestore(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return err
 	}
 	defer keys.Close()
-	var rep *auditlog.Report
-	verify := func(ctx context.Context, tmp string) error {
-		vo := o
-		vo.store = "sqlite:" + tmp
-		a, err := openApp(ctx, vo, io.Discard)
-		if err != nil {
-			return err
-		}
-		defer a.close()
-		rep, err = auditlog.Verify(ctx, a.store, a.signer.VerifierKey())
-		return err
-	}
-	sum, err := backup.Restore(ctx, data, keys, ids, path, verify)
+	sum, err := backup.Restore(ctx, data, keys, ids, path, func(ctx context.Context, tmp string) error {
+		to := o
+		to.store = "sqlite:" + tmp
+		return finish(ctx, to)
+	})
 	if errors.Is(err, backup.ErrNotEmpty) {
 		return &usageError{msg: err.Error() + "; nothing was changed", hint: "restore into a new data directory or store, never over one in use"}
 	}
@@ -192,10 +222,10 @@ func runRestore(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return err
 	}
 	if *asJSON {
-		return writeJSON(stdout, map[string]any{"ok": true, "store": path, "subjects": sum.Subjects, "keys": sum.Keys,
+		return writeJSON(stdout, map[string]any{"ok": true, "store": path, "subjects": sum.Subjects, "keys": sum.Keys, "erased_keyless": erased,
 			"audit_entries": rep.Entries, "audit_checkpoints": rep.Checkpoints})
 	}
-	fmt.Fprintf(stdout, "restored %s: %d subjects, %d data keys re-attached (%d without one stay unreadable); audit log verified: %d entries, %d checkpoints\n",
-		path, sum.Subjects, sum.Keys, sum.Subjects-sum.Keys, rep.Entries, rep.Checkpoints)
+	fmt.Fprintf(stdout, "restored %s: %d subjects, %d data keys re-attached (%d without one erased: their key was destroyed after the data backup); audit log verified: %d entries, %d checkpoints\n",
+		path, sum.Subjects, sum.Keys, erased, rep.Entries, rep.Checkpoints)
 	return nil
 }

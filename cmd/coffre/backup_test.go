@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"database/sql"
 	"errors"
 	"io"
@@ -13,9 +14,13 @@ import (
 	"testing"
 
 	"filippo.io/age"
+	"github.com/coffre/coffre/internal/audit"
 	"github.com/coffre/coffre/internal/auditlog"
 	"github.com/coffre/coffre/internal/identity"
+	"github.com/coffre/coffre/internal/store"
+	"github.com/coffre/coffre/internal/subject"
 	"github.com/coffre/coffre/internal/synth"
+	"github.com/coffre/coffre/internal/vault"
 )
 
 var backupHR = identity.Actor{ID: "op_hr", Role: "hr-officer", Unit: "ac-nice", Origin: "127.0.0.1"}
@@ -234,17 +239,40 @@ func TestBackupForgetsErased(t *testing.T) {
 	}
 	dir := e.restoreDir(t)
 	code, stdout, stderr := e.restore(t, dir, old, now+".keys.age", e.holder)
-	if code != 0 || !strings.Contains(stdout, "2 subjects, 1 data keys re-attached") {
+	if code != 0 || !strings.Contains(stdout, "2 subjects, 1 data keys re-attached (1 without one erased") {
 		t.Fatalf("restore = %d, %q, %q", code, stdout, stderr)
 	}
 	b := e.open(t, dir)
 	defer b.close()
-	got, err := readFields(t, b, erased)
-	if err == nil {
-		t.Fatalf("the erased subject reads back after restore: %v", got)
+	// Erased in the restored store as an erasure leaves a record: a
+	// tombstone, not found by a read nor by a lookup of its values, the
+	// erasure in the log.
+	if got, err := readFields(t, b, erased); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("read of the erased subject after restore = %v, %v; want not found", got, err)
 	}
-	t.Logf("read of the erased subject after restore: %v", err)
-	got, err = readFields(t, b, kept)
+	if id, err := b.vault.Lookup(t.Context(), backupHR, "directory", "", synth.EmailPro, e.people[erased][synth.EmailPro]); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("lookup of the erased subject's email after restore = %q, %v; want not found", id, err)
+	}
+	var row *subject.Row
+	var entries []audit.Entry
+	if err := b.store.View(t.Context(), func(ctx context.Context, tx store.Tx) (err error) {
+		if row, err = tx.GetSubject(ctx, erased); err != nil {
+			return err
+		}
+		entries, err = tx.SubjectAudit(ctx, erased, 100)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if !row.Erased || row.Fields != nil {
+		t.Errorf("the erased subject's row after restore: erased %v, %d bytes of fields; want a tombstone", row.Erased, len(row.Fields))
+	}
+	if !slices.ContainsFunc(entries, func(en audit.Entry) bool {
+		return en.Action == "erase" && en.Actor == "system" && en.Reason == vault.KeylessReason && en.Decision == "allow"
+	}) {
+		t.Errorf("no erasure by system in the restored log: %+v", entries)
+	}
+	got, err := readFields(t, b, kept)
 	if err != nil {
 		t.Fatalf("read the kept subject: %v", err)
 	}

@@ -18,7 +18,8 @@
 //
 // Restore decrypts both into a private temporary directory beside the
 // destination, re-attaches the data keys, checks the database and lets
-// the caller verify the audit log; only then is the file renamed into
+// the caller finish the copy (erase the records left without a key) and
+// verify its audit log; only then is the file renamed into
 // place, so a wrong identity or a corrupted or cut file leaves nothing
 // half-restored.
 //
@@ -326,10 +327,11 @@ func Empty(ctx context.Context, path string) (bool, error) {
 // opened with ids, into the SQLite database dst, which must be absent or
 // empty (else ErrNotEmpty, and nothing changes). The data keys of the
 // key backup are re-attached to their subjects; a subject without one
-// (erased since) stays unreadable. verify, if not nil, is called with the
+// (erased since) stays unreadable. finish, if not nil, is called with the
 // path of the restored copy before it is renamed into place (the caller
+// erases the subjects left without a key, vault.EraseKeyless, and
 // verifies the audit log there); its error aborts the restore.
-func Restore(ctx context.Context, data, keys io.Reader, ids []age.Identity, dst string, verify func(ctx context.Context, path string) error) (Summary, error) {
+func Restore(ctx context.Context, data, keys io.Reader, ids []age.Identity, dst string, finish func(ctx context.Context, path string) error) (Summary, error) {
 	empty, err := Empty(ctx, dst)
 	if err != nil {
 		return Summary{}, fmt.Errorf("restore: %w", err)
@@ -369,8 +371,8 @@ func Restore(ctx context.Context, data, keys io.Reader, ids []age.Identity, dst 
 	if err != nil {
 		return Summary{}, fmt.Errorf("restore: %w", err)
 	}
-	if verify != nil {
-		if err := verify(ctx, tmp); err != nil {
+	if finish != nil {
+		if err := finish(ctx, tmp); err != nil {
 			return Summary{}, fmt.Errorf("restore: the restored copy does not verify, nothing restored: %w", err)
 		}
 	}

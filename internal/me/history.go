@@ -108,7 +108,7 @@ func (s *Service) dataKey(ctx context.Context, subj string) (*envelope.DataKey, 
 		return nil, nil
 	case err != nil:
 		return nil, err
-	case row.Erased || row.DEK == nil:
+	case row.Gone():
 		return nil, nil
 	}
 	return keys.OpenDEK(row.ID, row.DEKVersion, row.DEK)

@@ -41,8 +41,8 @@ func (s *Service) Authenticate(ctx context.Context, token, origin, userAgent str
 			return err
 		}
 		row, err := tx.GetSubject(ctx, ses.Subject)
-		if err == nil && row.Erased {
-			err = fmt.Errorf("subject erased: %w", store.ErrNotFound)
+		if err == nil && row.Gone() {
+			err = fmt.Errorf("subject gone: %w", store.ErrNotFound)
 		}
 		return err
 	})

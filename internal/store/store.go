@@ -101,6 +101,7 @@ type Tx interface {
 	subject.Rows
 	subject.Indexes
 	subject.Census
+	subject.Keyless
 	audit.Log
 	audit.Checkpoints
 	audit.SubjectIndex

@@ -27,6 +27,12 @@ type Row struct {
 	Canary bool // a canary subject (see guard.Canaries)
 }
 
+// Gone reports whether the record can never be read again: erased, or
+// left without its wrapped key (restored from a data backup by a key
+// backup made after the key was destroyed: shredded, though not yet
+// marked erased). Either way it is no longer there for anyone.
+func (r *Row) Gone() bool { return r.Erased || len(r.DEK) == 0 }
+
 // LastActivity is the event last_activity of retention rules: the last
 // update, or the last read that counts as activity, whichever is later.
 func (r *Row) LastActivity() time.Time {
@@ -93,6 +99,21 @@ type Census interface {
 	// CanarySubjects returns the ids of the canary records (the host
 	// plants a few): a breach's counts leave them out.
 	CanarySubjects(ctx context.Context) ([]string, error)
+}
+
+// Keyless finds the records a restore left without their wrapped key:
+// not marked erased, no key (their key was destroyed after the data
+// backup was made, so the key backup lacks it). Each is shredded, and is
+// erased in the restored store.
+type Keyless interface {
+	// KeylessSubjects returns the ids of up to limit such records, in
+	// creation order.
+	KeylessSubjects(ctx context.Context, limit int) ([]string, error)
+	// DeleteIndexesOf deletes every blind index entry of the subjects
+	// ids, found by subject rather than by value (a keyless record's
+	// values cannot be hashed again): one scan of the index, for a
+	// restore's keyless records only. It returns how many it deleted.
+	DeleteIndexesOf(ctx context.Context, ids []string) (int64, error)
 }
 
 // HashLen is the length of a blind index entry's hash

@@ -285,7 +285,7 @@ func (v *Vault) caseloadTarget(ctx context.Context, tx store.Tx, a identity.Acto
 	for _, id := range subs {
 		r, err := tx.GetSubject(ctx, id)
 		switch {
-		case errors.Is(err, store.ErrNotFound) || err == nil && r.Erased:
+		case errors.Is(err, store.ErrNotFound) || err == nil && r.Gone():
 			return public.Errorf(store.ErrNotFound, "no such subject %s, or it was erased: nothing was assigned", id).WithHint("remove it from the list and send the others again"), true, nil
 		case err != nil:
 			return nil, false, err
@@ -522,7 +522,7 @@ func (v *Vault) ChangeCaseload(ctx context.Context, a identity.Actor, c Caseload
 			if !c.Remove {
 				s, err := tx.GetSubject(ctx, id)
 				switch {
-				case errors.Is(err, store.ErrNotFound) || err == nil && s.Erased:
+				case errors.Is(err, store.ErrNotFound) || err == nil && s.Gone():
 					fail(i, "subject", "no such subject, or it was erased")
 					continue
 				case err != nil:

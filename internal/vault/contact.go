@@ -294,7 +294,7 @@ func (v *Vault) applyContact(ctx context.Context, tx store.Tx, id string, now ti
 	}
 	row, err := tx.GetSubject(ctx, c.Subject)
 	switch {
-	case errors.Is(err, store.ErrNotFound), err == nil && row.Erased:
+	case errors.Is(err, store.ErrNotFound), err == nil && row.Gone():
 		return fail("not_found")
 	case err != nil:
 		return false, err
@@ -418,7 +418,7 @@ func (v *Vault) ContactForChange(ctx context.Context, subjectID, id string) (not
 		if err != nil {
 			return err
 		}
-		if row.Erased {
+		if row.Gone() {
 			return fmt.Errorf("subject: %w", store.ErrNotFound)
 		}
 		dk, err := v.keys.OpenDEK(row.ID, row.DEKVersion, row.DEK)

@@ -126,7 +126,7 @@ func (v *Vault) contactIn(ctx context.Context, subjectID string, fields []string
 		return err
 	})
 	switch {
-	case errors.Is(err, store.ErrNotFound) || err == nil && row.Erased:
+	case errors.Is(err, store.ErrNotFound) || err == nil && row.Gone():
 		return notice.Contact{}, ErrNoContact
 	case err != nil:
 		return notice.Contact{}, fmt.Errorf("contact of %s: %w", subjectID, err)

@@ -44,7 +44,7 @@ func (v *Vault) preRead(ctx context.Context, id string) (*preread, error) {
 			return nil
 		case err != nil:
 			return err
-		case r.Erased || r.DEK == nil:
+		case r.Gone():
 			return nil
 		}
 		// Read after the stamp was taken, as the row: a change to them

@@ -92,7 +92,7 @@ func (v *Vault) sealReason(ctx context.Context, tx subject.Rows, e *audit.Entry,
 	// An erasure that went through destroys the key in this very
 	// transaction: its reason is not kept either.
 	erased := e.Action == "erase" && strings.HasPrefix(e.Decision, "allow")
-	if row == nil || row.Erased || row.DEK == nil || erased {
+	if row == nil || row.Gone() || erased {
 		audit.DropReason(e)
 		return nil, nil
 	}
@@ -132,7 +132,7 @@ func (v *Vault) openReasons(ctx context.Context, tx subject.Rows, es []audit.Ent
 			return nil, nil
 		case err != nil:
 			return nil, err
-		case row.Erased || row.DEK == nil:
+		case row.Gone():
 			return nil, nil
 		}
 		return v.keys.OpenDEK(row.ID, row.DEKVersion, row.DEK)

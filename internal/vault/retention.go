@@ -166,7 +166,7 @@ func (v *Vault) events(row *subject.Row) (func(string) (time.Time, bool), error)
 // traps, not anyone's data.
 func (v *Vault) due(row *subject.Row, now time.Time) (dues, error) {
 	var d dues
-	if row.Canary || row.Erased {
+	if row.Canary || row.Gone() {
 		return d, nil
 	}
 	at, err := v.events(row)

@@ -223,7 +223,7 @@ func textLabel(id, part string) string { return "rights/" + id + "/" + part }
 
 // openKey returns the data key of a live row (nil for an erased one).
 func (v *Vault) openKey(row *subject.Row) (dataKey, func(label string, pt []byte) []byte, error) {
-	if row == nil || row.Erased || row.DEK == nil {
+	if row == nil || row.Gone() {
 		return nil, nil, nil
 	}
 	dk, err := v.keys.OpenDEK(row.ID, row.DEKVersion, row.DEK)
@@ -237,7 +237,7 @@ func (v *Vault) openKey(row *subject.Row) (dataKey, func(label string, pt []byte
 // is not there or erased (a session that outlived its record).
 func personRow(ctx context.Context, tx store.Tx, subj string) (*subject.Row, error) {
 	r, err := tx.GetSubject(ctx, subj)
-	if errors.Is(err, store.ErrNotFound) || err == nil && r.Erased {
+	if errors.Is(err, store.ErrNotFound) || err == nil && r.Gone() {
 		return nil, public.Errorf(store.ErrNotFound, "your record is not here, or was erased").WithHint("nothing more is held about you here")
 	}
 	return r, err

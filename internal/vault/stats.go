@@ -120,7 +120,7 @@ func (v *Vault) CellOf(row *subject.Row, fields map[string]string) string {
 // rowCell opens the dimension fields of a stored record (only those) and
 // returns its cell, as CellOf.
 func (v *Vault) rowCell(row *subject.Row) (string, error) {
-	if !v.stats.Enabled() || row.Canary || row.Erased {
+	if !v.stats.Enabled() || row.Canary || row.Gone() {
 		return "", nil
 	}
 	fields, err := v.dimensionFields(row)

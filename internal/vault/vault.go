@@ -1036,7 +1036,7 @@ func reachRow(ctx context.Context, tx store.Tx, lim *guard.Limits, a identity.Ac
 // reached is reachRow's decision on r, the subject's row as read (err:
 // GetSubject's error).
 func reached(ctx context.Context, tx store.Tx, lim *guard.Limits, a identity.Actor, e *audit.Entry, acc *guard.Access, r *subject.Row, err error) (*subject.Row, error) {
-	if errors.Is(err, store.ErrNotFound) || err == nil && r.Erased {
+	if errors.Is(err, store.ErrNotFound) || err == nil && r.Gone() {
 		e.Decision, e.Fields, acc.Missing = "deny:not_found", nil, true
 		return nil, nil
 	}
@@ -1398,11 +1398,18 @@ func (v *Vault) eraseRow(ctx context.Context, tx store.Tx, a identity.Actor, row
 	if err := e.delete(ctx, tx); err != nil {
 		return err
 	}
-	if err := tx.ClearLimits(ctx, row.ID); err != nil {
+	return forget(ctx, tx, a, row.ID, now)
+}
+
+// forget ends what hangs on an erased record id: the limits on it, a
+// pending change of its contact (sealed by the key that is gone), and
+// the person's open requests, closed by a.
+func forget(ctx context.Context, tx store.Tx, a identity.Actor, id string, now time.Time) error {
+	if err := tx.ClearLimits(ctx, id); err != nil {
 		return err
 	}
 	// A pending contact change dies with the data key that seals it.
-	switch c, err := tx.PendingContactChange(ctx, row.ID); {
+	switch c, err := tx.PendingContactChange(ctx, id); {
 	case err == nil:
 		if err := tx.CloseContactChange(ctx, c.ID, contact.StatusPending, contact.StatusCancelled, now); err != nil {
 			return fmt.Errorf("close contact change: %w", err)
@@ -1410,7 +1417,7 @@ func (v *Vault) eraseRow(ctx context.Context, tx store.Tx, a identity.Actor, row
 	case !errors.Is(err, store.ErrNotFound):
 		return err
 	}
-	rs, err := tx.SubjectRequests(ctx, row.ID)
+	rs, err := tx.SubjectRequests(ctx, id)
 	if err != nil {
 		return err
 	}

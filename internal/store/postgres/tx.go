@@ -541,9 +541,32 @@ func (t *tx) CountSubjects(ctx context.Context) (int64, error) {
 }
 
 func (t *tx) CanarySubjects(ctx context.Context) ([]string, error) {
-	rows, err := t.q.Query(ctx, `SELECT seq, id FROM subjects WHERE canary`)
+	return t.subjectIDs(ctx, "canaries", `SELECT seq, id FROM subjects WHERE canary`)
+}
+
+func (t *tx) KeylessSubjects(ctx context.Context, limit int) ([]string, error) {
+	return t.subjectIDs(ctx, "keyless subjects", `SELECT seq, id FROM subjects WHERE NOT erased AND dek IS NULL ORDER BY seq LIMIT $1`, limit)
+}
+
+func (t *tx) DeleteIndexesOf(ctx context.Context, ids []string) (int64, error) {
+	seqs, given := make([]int64, 0, len(ids)), []string{}
+	for _, id := range ids {
+		if seq, ok := t.ids.Seq(id); ok {
+			seqs = append(seqs, seq)
+		} else {
+			given = append(given, id) // an id given from elsewhere
+		}
+	}
+	return t.exec(ctx, "delete indexes of", `DELETE FROM lookup WHERE subject = ANY($1::bigint[])
+		OR subject IN (SELECT seq FROM subjects WHERE id = ANY($2::text[]))`, seqs, given)
+}
+
+// subjectIDs runs query, which selects subjects' seq and id, and returns
+// their ids (what names it in errors).
+func (t *tx) subjectIDs(ctx context.Context, what, query string, args ...any) ([]string, error) {
+	rows, err := t.q.Query(ctx, query, args...)
 	if err != nil {
-		return nil, fmt.Errorf("canaries: %w", err)
+		return nil, fmt.Errorf("%s: %w", what, err)
 	}
 	defer rows.Close()
 	var out []string
@@ -551,7 +574,7 @@ func (t *tx) CanarySubjects(ctx context.Context) ([]string, error) {
 		var seq int64
 		var id *string
 		if err := rows.Scan(&seq, &id); err != nil {
-			return nil, fmt.Errorf("canaries: %w", err)
+			return nil, fmt.Errorf("%s: %w", what, err)
 		}
 		if id != nil {
 			out = append(out, *id)

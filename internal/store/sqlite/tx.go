@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -61,6 +62,8 @@ var queries = map[string]string{
 	"countOperators":   `SELECT count(*) FROM operators`,
 	"countSubjects":    `SELECT count(*) FROM subjects WHERE erased = 0 AND canary = 0`,
 	"canaries":         `SELECT seq, id FROM subjects INDEXED BY subjects_canary WHERE canary = 1`,
+	"keyless":          `SELECT seq, id FROM subjects WHERE erased = 0 AND dek IS NULL ORDER BY seq LIMIT ?`,
+	"deleteIndexesOf":  `DELETE FROM lookup WHERE subject IN (SELECT value FROM json_each(?))`,
 	"unitExists":       `SELECT EXISTS (SELECT 1 FROM operators WHERE unit = ?)`,
 	"putSession":       `INSERT INTO sessions (hash, kind, operator, created, last_seen, expires, attempts, origin, user_agent, stepped_up, step_factor, step_group) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 	"getSession": `SELECT s.kind, s.operator, s.created, s.last_seen, s.expires, s.attempts, s.origin, s.user_agent, s.challenge, s.stepped_up, s.step_factor, s.step_group, o.role, o.unit, o.disabled, o.locked
@@ -747,9 +750,47 @@ func (t *tx) CountSubjects(ctx context.Context) (int64, error) {
 }
 
 func (t *tx) CanarySubjects(ctx context.Context) ([]string, error) {
-	rows, err := t.rows(ctx, "canaries")
+	return t.subjectIDs(ctx, "canaries")
+}
+
+func (t *tx) KeylessSubjects(ctx context.Context, limit int) ([]string, error) {
+	return t.subjectIDs(ctx, "keyless", limit)
+}
+
+func (t *tx) DeleteIndexesOf(ctx context.Context, ids []string) (int64, error) {
+	seqs := make([]int64, 0, len(ids))
+	for _, id := range ids {
+		seq, ok := t.ids.Seq(id)
+		if !ok { // an id given from elsewhere
+			err := t.q.QueryRowContext(noCancel(ctx), `SELECT seq FROM subjects WHERE id = ?`, id).Scan(&seq)
+			if errors.Is(err, sql.ErrNoRows) {
+				continue
+			} else if err != nil {
+				return 0, fmt.Errorf("delete indexes of: %w", err)
+			}
+		}
+		seqs = append(seqs, seq)
+	}
+	if len(seqs) == 0 {
+		return 0, nil
+	}
+	list, err := json.Marshal(seqs)
 	if err != nil {
-		return nil, fmt.Errorf("canaries: %w", err)
+		return 0, fmt.Errorf("delete indexes of: %w", err)
+	}
+	res, err := t.exec(ctx, "deleteIndexesOf", string(list))
+	if err != nil {
+		return 0, fmt.Errorf("delete indexes of: %w", err)
+	}
+	return res.RowsAffected()
+}
+
+// subjectIDs runs the statement named what, which selects subjects' seq
+// and id, and returns their ids.
+func (t *tx) subjectIDs(ctx context.Context, what string, args ...any) ([]string, error) {
+	rows, err := t.rows(ctx, what, args...)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
 	}
 	defer rows.Close()
 	var out []string
@@ -757,7 +798,7 @@ func (t *tx) CanarySubjects(ctx context.Context) ([]string, error) {
 		var seq int64
 		var id sql.NullString
 		if err := rows.Scan(&seq, &id); err != nil {
-			return nil, fmt.Errorf("canaries: %w", err)
+			return nil, fmt.Errorf("%s: %w", what, err)
 		}
 		if id.Valid {
 			out = append(out, id.String)

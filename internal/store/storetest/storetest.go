@@ -13,6 +13,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -35,6 +36,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"SubjectConflictAndReplace", subjectConflictAndReplace},
 		{"EraseKeepsTombstone", eraseKeepsTombstone},
 		{"CountSubjects", countSubjects},
+		{"KeylessSubjects", keylessSubjects},
 		{"IndexExactOnly", indexExactOnly},
 		{"SubjectIDs", subjectIDs},
 		{"TxRollback", txRollback},
@@ -206,6 +208,73 @@ func countSubjects(t *testing.T, s store.Store) {
 		return err
 	}); err != nil || len(canaries) != 1 || canaries[0] != "sub_3" {
 		t.Fatalf("CanarySubjects = %v, %v; want sub_3", canaries, err)
+	}
+}
+
+// keylessSubjects: the records without a key that are not marked erased
+// (a restore's, whose key backup lacked their key) are found, in
+// creation order, up to the limit; erased ones are not.
+func keylessSubjects(t *testing.T, s store.Store) {
+	update(t, s, func(ctx context.Context, tx store.Tx) error {
+		for _, id := range []string{"sub_1", "sub_2", "sub_3", "sub_4"} {
+			r := newRow(id)
+			if id != "sub_1" {
+				r.DEK = nil
+			}
+			if err := tx.PutSubject(ctx, r); err != nil {
+				return err
+			}
+		}
+		return tx.EraseSubject(ctx, "sub_3", t0)
+	})
+	keyless := func(limit int) []string {
+		t.Helper()
+		var ids []string
+		if err := s.View(ctx, func(ctx context.Context, tx store.Tx) (err error) {
+			ids, err = tx.KeylessSubjects(ctx, limit)
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return ids
+	}
+	if got := keyless(10); !slices.Equal(got, []string{"sub_2", "sub_4"}) {
+		t.Fatalf("KeylessSubjects = %v; want sub_2 and sub_4 (sub_1 has its key, sub_3 is erased)", got)
+	}
+	if got := keyless(1); !slices.Equal(got, []string{"sub_2"}) {
+		t.Fatalf("KeylessSubjects(limit 1) = %v; want sub_2", got)
+	}
+	// Their index entries go by subject: sub_2's two, not sub_1's.
+	hashes := map[string]string{"keyless-2-email.": "sub_2", "keyless-2-phone.": "sub_2", "keyed-1-email...": "sub_1"}
+	update(t, s, func(ctx context.Context, tx store.Tx) error {
+		for h, id := range hashes {
+			if err := tx.PutIndex(ctx, 1, []byte(h), id); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	var deleted int64
+	update(t, s, func(ctx context.Context, tx store.Tx) (err error) {
+		deleted, err = tx.DeleteIndexesOf(ctx, []string{"sub_2", "sub_4", "sub_unknown"})
+		return err
+	})
+	if deleted != 2 {
+		t.Fatalf("DeleteIndexesOf(sub_2, sub_4, sub_unknown) deleted %d entries; want sub_2's 2", deleted)
+	}
+	for h, id := range hashes {
+		var got string
+		err := s.View(ctx, func(ctx context.Context, tx store.Tx) (err error) {
+			got, err = tx.LookupIndex(ctx, []byte(h))
+			return err
+		})
+		if id == "sub_2" && !errors.Is(err, store.ErrNotFound) || id == "sub_1" && (err != nil || got != id) {
+			t.Fatalf("LookupIndex(%s's entry) after DeleteIndexesOf = %q, %v", id, got, err)
+		}
+	}
+	update(t, s, func(ctx context.Context, tx store.Tx) error { return tx.EraseSubject(ctx, "sub_2", t0) })
+	if got := keyless(10); !slices.Equal(got, []string{"sub_4"}) {
+		t.Fatalf("KeylessSubjects after sub_2's erasure = %v; want sub_4", got)
 	}
 }
 
