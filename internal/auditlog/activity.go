@@ -11,6 +11,7 @@ import (
 	"github.com/coffre/coffre/internal/audit"
 	"github.com/coffre/coffre/internal/pace"
 	"github.com/coffre/coffre/internal/store"
+	"github.com/coffre/coffre/internal/subject"
 )
 
 // When Run records the records' activity by default: see
@@ -110,10 +111,13 @@ func (in *Integrator) RecordActivity(ctx context.Context) (int, error) {
 			err := in.Store.Update(ctx, func(ctx context.Context, tx store.Tx) error {
 				t0 := time.Now()
 				defer func() { held += time.Since(t0) }() // a group run again runs it twice
-				for _, id := range ids[i:min(i+n, len(ids))] {
-					if err := tx.TouchSubject(ctx, id, days[id]); err != nil {
-						return err
-					}
+				batch := ids[i:min(i+n, len(ids))]
+				touches := make([]subject.Touch, len(batch))
+				for j, id := range batch {
+					touches[j] = subject.Touch{ID: id, Day: days[id]}
+				}
+				if err := tx.TouchSubjects(ctx, touches); err != nil {
+					return err
 				}
 				if !last {
 					return nil

@@ -33,6 +33,13 @@ type Row struct {
 // marked erased). Either way it is no longer there for anyone.
 func (r *Row) Gone() bool { return r.Erased || len(r.DEK) == 0 }
 
+// Touch is a read of subject ID that counts as activity, on Day
+// (Rows.TouchSubjects).
+type Touch struct {
+	ID  string
+	Day time.Time
+}
+
 // LastActivity is the event last_activity of retention rules: the last
 // update, or the last read that counts as activity, whichever is later.
 func (r *Row) LastActivity() time.Time {
@@ -57,12 +64,13 @@ type Rows interface {
 	// subject is absent or erased already: of two erasures at once (two
 	// nodes), the second waits for the first and fails.
 	EraseSubject(ctx context.Context, id string, at time.Time) error
-	// TouchSubject records a read that counts as activity on day (a
-	// midnight UTC): it sets the subject's Active to day if it was
-	// earlier; nothing for an erased or absent subject.
-	TouchSubject(ctx context.Context, id string, day time.Time) error
+	// TouchSubjects records reads that count as activity: each touch
+	// sets its subject's Active to its day (a midnight UTC) if it was
+	// earlier; nothing for an erased or absent subject. The subjects
+	// are distinct; the PostgreSQL store writes them in one statement.
+	TouchSubjects(ctx context.Context, touches []Touch) error
 	// ActivityMark returns the audit entry up to which the records'
-	// activity is recorded (TouchSubject): the log past it holds the
+	// activity is recorded (TouchSubjects): the log past it holds the
 	// activity still to record.
 	ActivityMark(ctx context.Context) (int64, error)
 	// MoveActivityMark moves the mark from from to to, and reports

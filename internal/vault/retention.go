@@ -42,7 +42,7 @@ const (
 // the policy names (Retention.Activity). A read whose consent is pending
 // returned nothing ("allow:" and the request's id). The audit log is the
 // record of activity: no read writes to the record for it. The audit
-// integrator records the activity on the records (TouchSubject) in
+// integrator records the activity on the records (TouchSubjects) in
 // batches (auditlog.Integrator.RecordActivity), up to the activity mark,
 // and a retention sweep adds what lies past the mark
 // ([Vault.readActivity]).

@@ -254,10 +254,27 @@ func scanSubject(r pgx.Row, id string, extra ...any) (*subject.Row, error) {
 	return s, nil
 }
 
-func (t *tx) TouchSubject(ctx context.Context, id string, day time.Time) error {
-	seq, given := t.subject(id)
-	if _, err := t.q.Exec(ctx, `UPDATE subjects SET active = $3 WHERE seq = `+subjectSeq+` AND `+sameID+` AND active < $3 AND NOT erased`, seq, given, micros(day)); err != nil {
-		return fmt.Errorf("touch subject: %w", err)
+// TouchSubjects writes every touch in one statement: a batch of the
+// integrator's is thousands of records, and a statement each would hold
+// the writer (and its group's accesses) for a round trip each.
+func (t *tx) TouchSubjects(ctx context.Context, touches []subject.Touch) error {
+	if len(touches) == 0 {
+		return nil
+	}
+	seqs, given, days := make([]*int64, len(touches)), make([]*string, len(touches)), make([]int64, len(touches))
+	for i, tc := range touches {
+		if seq, ok := t.ids.Seq(tc.ID); ok {
+			seqs[i] = &seq
+		} else {
+			given[i] = &tc.ID // an id given from elsewhere
+		}
+		days[i] = micros(tc.Day)
+	}
+	if _, err := t.q.Exec(ctx, `UPDATE subjects s SET active = v.day
+		FROM (SELECT coalesce(u.seq, (SELECT seq FROM subjects WHERE id = u.id)) AS seq, u.id, u.day
+			FROM unnest($1::bigint[], $2::text[], $3::bigint[]) AS u(seq, id, day)) v
+		WHERE s.seq = v.seq AND s.id IS NOT DISTINCT FROM v.id AND s.active < v.day AND NOT s.erased`, seqs, given, days); err != nil {
+		return fmt.Errorf("touch subjects: %w", err)
 	}
 	return nil
 }

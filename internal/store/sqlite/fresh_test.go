@@ -78,7 +78,9 @@ func TestStampedRowsChangedAreNotCurrent(t *testing.T) {
 		{"replace", func(ctx context.Context, tx store.Tx, id string) error {
 			return tx.ReplaceSubject(ctx, &subject.Row{ID: id, Unit: "v", DEK: []byte("k2"), DEKVersion: 1, Fields: []byte("g"), Updated: day})
 		}, false},
-		{"touch", func(ctx context.Context, tx store.Tx, id string) error { return tx.TouchSubject(ctx, id, day) }, false},
+		{"touch", func(ctx context.Context, tx store.Tx, id string) error {
+			return tx.TouchSubjects(ctx, []subject.Touch{{ID: id, Day: day}})
+		}, false},
 		{"erase", func(ctx context.Context, tx store.Tx, id string) error { return tx.EraseSubject(ctx, id, day) }, false},
 		{"canary", func(ctx context.Context, tx store.Tx, id string) error {
 			return tx.PutCanary(ctx, id, "partner-x", day)
@@ -128,7 +130,7 @@ func TestStampedRowChangedInTheSameGroup(t *testing.T) {
 	var before, after bool
 	if err := s.Update(context.Background(), func(ctx context.Context, tx store.Tx) error {
 		before = tx.(subject.Fresh).Unchanged(ids[0], st)
-		if err := tx.TouchSubject(ctx, ids[0], time.Now().UTC().Truncate(24*time.Hour)); err != nil {
+		if err := tx.TouchSubjects(ctx, []subject.Touch{{ID: ids[0], Day: time.Now().UTC().Truncate(24 * time.Hour)}}); err != nil {
 			return err
 		}
 		after = tx.(subject.Fresh).Unchanged(ids[0], st)
@@ -158,7 +160,7 @@ func TestStampedRowChangedByAnotherProcess(t *testing.T) {
 		t.Fatal(err)
 	}
 	if err := other.Update(ctx, func(ctx context.Context, tx store.Tx) error {
-		return tx.TouchSubject(ctx, ids[1], time.Now().UTC().Truncate(24*time.Hour))
+		return tx.TouchSubjects(ctx, []subject.Touch{{ID: ids[1], Day: time.Now().UTC().Truncate(24 * time.Hour)}})
 	}); err != nil {
 		t.Fatal(err)
 	}

@@ -507,11 +507,13 @@ func (t *tx) getSubject(ctx context.Context, id string, limited bool) (*subject.
 	return s, has, nil
 }
 
-func (t *tx) TouchSubject(ctx context.Context, id string, day time.Time) error {
-	seq, legacy := t.subject(id)
-	t.subjectChanged(id)
-	if _, err := t.exec(ctx, "touchSubject", seq, legacy, micros(day)); err != nil {
-		return fmt.Errorf("touch subject: %w", err)
+func (t *tx) TouchSubjects(ctx context.Context, touches []subject.Touch) error {
+	for _, tc := range touches {
+		seq, legacy := t.subject(tc.ID)
+		t.subjectChanged(tc.ID)
+		if _, err := t.exec(ctx, "touchSubject", seq, legacy, micros(tc.Day)); err != nil {
+			return fmt.Errorf("touch subject: %w", err)
+		}
 	}
 	return nil
 }

@@ -37,7 +37,9 @@ func subjectActivity(t *testing.T, s store.Store) {
 	for _, tc := range []struct {
 		touch, want time.Time
 	}{{day(3), day(3)}, {day(1), day(3)}, {day(5), day(5)}} {
-		update(t, s, func(ctx context.Context, tx store.Tx) error { return tx.TouchSubject(ctx, "sub_1", tc.touch) })
+		update(t, s, func(ctx context.Context, tx store.Tx) error {
+			return tx.TouchSubjects(ctx, []subject.Touch{{ID: "sub_1", Day: tc.touch}})
+		})
 		if a := active("sub_1"); !a.Equal(tc.want) {
 			t.Errorf("touched on %v: Active %v, want %v", tc.touch, a, tc.want)
 		}
@@ -59,10 +61,31 @@ func subjectActivity(t *testing.T, s store.Store) {
 		if err := tx.EraseSubject(ctx, "sub_2", t0); err != nil {
 			return err
 		}
-		return tx.TouchSubject(ctx, "sub_2", day(9))
+		return tx.TouchSubjects(ctx, []subject.Touch{{ID: "sub_2", Day: day(9)}})
 	})
 	if a := active("sub_2"); !a.IsZero() {
 		t.Errorf("erased record touched: Active %v, want zero", a)
+	}
+	// Several at once, as the integrator writes them: each its own day,
+	// an earlier one ignored, an erased or unknown subject skipped, the
+	// rest written.
+	ids := newIDs(t, s, 2)
+	update(t, s, func(ctx context.Context, tx store.Tx) error {
+		for _, id := range append(ids, "sub_3") {
+			if err := tx.PutSubject(ctx, newRow(id)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	update(t, s, func(ctx context.Context, tx store.Tx) error {
+		return tx.TouchSubjects(ctx, []subject.Touch{{ID: "sub_1", Day: day(4)}, {ID: ids[0], Day: day(6)}, {ID: "sub_2", Day: day(7)},
+			{ID: "sub_nobody", Day: day(7)}, {ID: ids[1], Day: day(8)}, {ID: "sub_3", Day: day(2)}})
+	})
+	for id, want := range map[string]time.Time{"sub_1": day(5), ids[0]: day(6), "sub_2": {}, ids[1]: day(8), "sub_3": day(2)} {
+		if a := active(id); !a.Equal(want) {
+			t.Errorf("touched together: %s Active %v, want %v", id, a, want)
+		}
 	}
 }
 
