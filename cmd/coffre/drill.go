@@ -78,13 +78,13 @@ func runDrill(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	env, err := drillEnv(ctx, fleet.live, *people, clock, stderr)
+	env, err := drillEnv(ctx, fleet.on, *people, clock, stderr)
 	if err != nil {
 		return err
 	}
 	if *nodes > 1 {
 		env.Settle = func(ctx context.Context) error {
-			_, err := settle(ctx, fleet.live(), env)
+			_, err := fleet.settle(ctx, env)
 			return err
 		}
 	}
@@ -114,7 +114,7 @@ func runDrill(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		if r.Node < 0 {
 			return errors.New("drill: the drill ended before --kill-sequencer's time: nothing was killed (use a shorter duration)")
 		}
-		if r.Log, err = checkLog(ctx, fleet.live(), env); err != nil {
+		if r.Log, err = fleet.checkLog(ctx, env); err != nil {
 			return err
 		}
 		kr = &r
@@ -154,64 +154,88 @@ func scenarioNames() []string {
 	return out
 }
 
-// drillEnv loads the directory through host and returns the drill's view
-// of it. Its functions act through the app host returns at each call: with
-// several nodes, one still running.
-func drillEnv(ctx context.Context, host func() *app, people int, clock *drill.Clock, stderr io.Writer) (*drill.Env, error) {
-	a := host()
-	env := &drill.Env{Clock: clock, Limits: a.cfg.Guard.Roles, Location: a.cfg.Guard.Location,
-		IDs: make([]string, people), Units: make([]string, people), Emails: make([]string, people), Notes: make([]bool, people)}
-	_, err := a.loadDemoPeople(ctx, people, stderr, func(first int, ids []string) error {
-		copy(env.IDs[first:], ids)
+// drillEnv loads the directory through on and returns the drill's view
+// of it. Its functions act through on at each call: with several nodes,
+// on a node still running.
+func drillEnv(ctx context.Context, on func(func(*app) error) error, people int, clock *drill.Clock, stderr io.Writer) (*drill.Env, error) {
+	env := &drill.Env{Clock: clock, IDs: make([]string, people), Units: make([]string, people), Emails: make([]string, people), Notes: make([]bool, people)}
+	err := on(func(a *app) error {
+		env.Limits, env.Location, env.CA = a.cfg.Guard.Roles, a.cfg.Guard.Location, a.ca.Pool()
+		_, err := a.loadDemoPeople(ctx, people, stderr, func(first int, ids []string) error {
+			copy(env.IDs[first:], ids)
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		for j := range people {
+			if env.IDs[j] == "" {
+				return fmt.Errorf("drill: person %d has no id (was %s loaded by an earlier run? use a fresh --data)", j, a.cfg.DataDir)
+			}
+		}
 		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
 	for j := range people {
-		if env.IDs[j] == "" {
-			return nil, fmt.Errorf("drill: person %d has no id (was %s loaded by an earlier run? use a fresh --data)", j, a.cfg.DataDir)
-		}
 		p := synth.Make(demoSeed, j)
 		env.Units[j], env.Emails[j], env.Notes[j] = p.Unit, p.Fields[synth.EmailPro], p.Fields[synth.HealthNote] != ""
 	}
+	system := identity.Actor{ID: "system", Role: "admin", Origin: "drill"}
 	canaryNext := people + 1000
-	env.AddOperator = func(ctx context.Context, name, role, unit string) (*drill.Account, error) {
-		op, err := host().auth.AddReadyOperator(ctx, name, "", role, unit)
-		if err != nil {
-			return nil, err
-		}
-		return &drill.Account{ID: op.Operator.ID, Name: name, Role: role, Unit: unit, Password: op.Password, Secret: op.TOTPSecret}, nil
+	env.AddOperator = func(ctx context.Context, name, role, unit string) (acc *drill.Account, err error) {
+		err = on(func(a *app) error {
+			op, err := a.auth.AddReadyOperator(ctx, name, "", role, unit)
+			if err == nil {
+				acc = &drill.Account{ID: op.Operator.ID, Name: name, Role: role, Unit: unit, Password: op.Password, Secret: op.TOTPSecret}
+			}
+			return err
+		})
+		return acc, err
 	}
 	env.Assign = func(ctx context.Context, operator string, subjects []string) error {
-		res, err := host().vault.ChangeCaseload(ctx, identity.Actor{ID: "system", Role: "admin", Origin: "drill"}, vault.CaseloadChange{ID: operator, Rows: vault.CaseloadRows(subjects, time.Time{})})
-		if err == nil && len(res.Failed) > 0 {
-			err = fmt.Errorf("assign a caseload: %s", res.Failed[0].Error())
-		}
-		return err
+		return on(func(a *app) error {
+			res, err := a.vault.ChangeCaseload(ctx, system, vault.CaseloadChange{ID: operator, Rows: vault.CaseloadRows(subjects, time.Time{})})
+			if err == nil && len(res.Failed) > 0 {
+				err = fmt.Errorf("assign a caseload: %s", res.Failed[0].Error())
+			}
+			return err
+		})
 	}
-	env.CA = host().ca.Pool()
-	env.AddPartner = func(ctx context.Context, name, sector, unit string) (*drill.PartnerCreds, error) {
-		np, err := host().auth.AddPartner(ctx, host().ca, name, sector, "partner", unit)
-		if err != nil {
-			return nil, err
-		}
-		return &drill.PartnerCreds{ID: np.Partner.ID, APIKey: np.APIKey, CertPEM: np.Cert.CertPEM, KeyPEM: np.Cert.KeyPEM}, nil
+	env.AddPartner = func(ctx context.Context, name, sector, unit string) (creds *drill.PartnerCreds, err error) {
+		err = on(func(a *app) error {
+			np, err := a.auth.AddPartner(ctx, a.ca, name, sector, "partner", unit)
+			if err == nil {
+				creds = &drill.PartnerCreds{ID: np.Partner.ID, APIKey: np.APIKey, CertPEM: np.Cert.CertPEM, KeyPEM: np.Cert.KeyPEM}
+			}
+			return err
+		})
+		return creds, err
 	}
-	env.Canaries = func(ctx context.Context, unit string, n int) ([]string, error) {
+	env.Canaries = func(ctx context.Context, unit string, n int) (ids []string, err error) {
 		rows := make([]vault.ImportRow, n)
 		for i := range rows {
 			p := synth.Make(demoSeed, canaryNext)
 			canaryNext++
 			rows[i] = vault.ImportRow{Num: i + 1, Unit: unit, Fields: p.Fields}
 		}
-		return host().vault.PlantCanaries(ctx, identity.Actor{ID: "system", Role: "admin", Origin: "drill"}, "", rows)
+		err = on(func(a *app) error {
+			var err error
+			ids, err = a.vault.PlantCanaries(ctx, system, "", rows)
+			return err
+		})
+		return ids, err
+	}
+	// view runs fn in a read transaction of a node still running.
+	view := func(ctx context.Context, fn func(context.Context, store.Tx) error) error {
+		return on(func(a *app) error { return a.store.View(ctx, fn) })
 	}
 	env.Audit = func(ctx context.Context, from int64) ([]audit.Entry, error) {
 		var out []audit.Entry
 		for {
 			var page []audit.Entry
-			err := host().store.View(ctx, func(ctx context.Context, tx store.Tx) error {
+			err := view(ctx, func(ctx context.Context, tx store.Tx) error {
 				var err error
 				page, err = tx.AuditEntries(ctx, from, math.MaxInt64, 10000)
 				return err
@@ -228,7 +252,7 @@ func drillEnv(ctx context.Context, host func() *app, people int, clock *drill.Cl
 	}
 	env.LastSeq = func(ctx context.Context) (int64, error) {
 		var n int64
-		err := host().store.View(ctx, func(ctx context.Context, tx store.Tx) error {
+		err := view(ctx, func(ctx context.Context, tx store.Tx) error {
 			var err error
 			n, err = tx.LastAuditSeq(ctx)
 			return err
@@ -236,42 +260,46 @@ func drillEnv(ctx context.Context, host func() *app, people int, clock *drill.Cl
 		return n, err
 	}
 	env.Pending = func(ctx context.Context) error {
-		if _, err := host().vault.ExpireConsents(ctx, pendingBatch); err != nil {
+		return on(func(a *app) error {
+			if _, err := a.vault.ExpireConsents(ctx, pendingBatch); err != nil {
+				return err
+			}
+			_, err := a.vault.ApplyContactChanges(ctx, pendingBatch)
 			return err
-		}
-		_, err := host().vault.ApplyContactChanges(ctx, pendingBatch)
-		return err
+		})
 	}
 	env.Disable = func(ctx context.Context, id, reason string) error {
-		_, err := host().auth.Lifecycle(ctx, auth.Host, nil, auth.Disable, id, reason)
-		return err
+		return on(func(a *app) error {
+			_, err := a.auth.Lifecycle(ctx, auth.Host, nil, auth.Disable, id, reason)
+			return err
+		})
 	}
-	env.PersonCode = func(ctx context.Context, subject string) (string, error) {
-		var code string
-		err := host().store.View(ctx, func(ctx context.Context, tx store.Tx) error {
-			for after := int64(0); ; {
-				ms, err := tx.Messages(ctx, after, 1000)
-				if err != nil || len(ms) == 0 {
-					return err
-				}
-				for _, m := range ms {
-					if m.Kind == me.CodeKind && m.Recipient == subject {
-						if code, _, err = me.OpenCode(host().keys.Ring, m); err != nil {
-							return err
+	env.PersonCode = func(ctx context.Context, subject string) (code string, err error) {
+		err = on(func(a *app) error {
+			return a.store.View(ctx, func(ctx context.Context, tx store.Tx) error {
+				for after := int64(0); ; {
+					ms, err := tx.Messages(ctx, after, 1000)
+					if err != nil || len(ms) == 0 {
+						return err
+					}
+					for _, m := range ms {
+						if m.Kind == me.CodeKind && m.Recipient == subject {
+							if code, _, err = me.OpenCode(a.keys.Ring, m); err != nil {
+								return err
+							}
 						}
 					}
+					after = ms[len(ms)-1].ID
 				}
-				after = ms[len(ms)-1].ID
-			}
+			})
 		})
 		if err == nil && code == "" {
 			err = fmt.Errorf("no code was sent to %s", subject)
 		}
 		return code, err
 	}
-	env.Locked = func(ctx context.Context, id string) (string, error) {
-		var code string
-		err := host().store.View(ctx, func(ctx context.Context, tx store.Tx) error {
+	env.Locked = func(ctx context.Context, id string) (code string, err error) {
+		err = view(ctx, func(ctx context.Context, tx store.Tx) error {
 			op, err := tx.GetOperator(ctx, id)
 			if err == nil {
 				code = op.Locked

@@ -26,6 +26,9 @@ type fleet struct {
 	mu     sync.Mutex
 	dead   []bool
 	closed bool
+	// setup is held (read) by the drill's own calls into a node (see on)
+	// and (write) by killLeader around a kill.
+	setup sync.RWMutex
 }
 
 // startNodes opens n apps with o.
@@ -102,6 +105,22 @@ func (f *fleet) live() *app {
 	return nil
 }
 
+// on runs fn with a node still running. killLeader waits for fn to
+// return: the drill's own calls (operators added, caseloads, canaries,
+// the log read back) stand for an administrator working elsewhere, and
+// are not what the kill tests; the attackers' and caseworkers' requests
+// are, and they go to the nodes over HTTP. fn must not call on again
+// (a pending kill would block it).
+func (f *fleet) on(fn func(*app) error) error {
+	f.setup.RLock()
+	defer f.setup.RUnlock()
+	a := f.live()
+	if a == nil {
+		return errors.New("drill: no node is running")
+	}
+	return fn(a)
+}
+
 // killReport is what killing the sequencer's node did, and what the log
 // looked like afterwards.
 type killReport struct {
@@ -137,6 +156,8 @@ func (f *fleet) killLeader(ctx context.Context, after time.Duration, done <-chan
 				continue
 			}
 			fmt.Fprintf(log, "killing node %d, the audit sequencer's\n", i)
+			f.setup.Lock()
+			defer f.setup.Unlock()
 			f.mu.Lock()
 			f.dead[i] = true
 			f.mu.Unlock()
@@ -159,9 +180,12 @@ type logCheck struct {
 // appends a mark and waits until the log reaches it (every number before
 // it written, or voided once a dead node's lease ran out), at most a
 // minute. It returns the mark's number.
-func settle(ctx context.Context, a *app, env *drill.Env) (int64, error) {
+func (f *fleet) settle(ctx context.Context, env *drill.Env) (int64, error) {
 	end := &audit.Entry{Time: time.Now().UTC(), Actor: "drill", Action: "drill.settle", Decision: "allow"}
-	if err := a.store.Update(ctx, func(ctx context.Context, tx store.Tx) error { return tx.AppendAudit(ctx, end) }); err != nil {
+	err := f.on(func(a *app) error {
+		return a.store.Update(ctx, func(ctx context.Context, tx store.Tx) error { return tx.AppendAudit(ctx, end) })
+	})
+	if err != nil {
 		return 0, fmt.Errorf("drill: append a mark: %w", err)
 	}
 	for deadline := time.Now().Add(time.Minute); ; time.Sleep(20 * time.Millisecond) {
@@ -183,8 +207,8 @@ func settle(ctx context.Context, a *app, env *drill.Env) (int64, error) {
 // number before it written, or voided once a dead node's lease ran out),
 // the log must hold every number from 1 to it exactly once, and it must
 // verify as coffre audit verify does (checkpoints, leaves, tiles).
-func checkLog(ctx context.Context, a *app, env *drill.Env) (logCheck, error) {
-	endSeq, err := settle(ctx, a, env)
+func (f *fleet) checkLog(ctx context.Context, env *drill.Env) (logCheck, error) {
+	endSeq, err := f.settle(ctx, env)
 	if err != nil {
 		return logCheck{}, err
 	}
@@ -204,6 +228,7 @@ func checkLog(ctx context.Context, a *app, env *drill.Env) (logCheck, error) {
 	if c.Entries = int64(len(es)); c.Entries < endSeq {
 		return c, fmt.Errorf("drill: the log holds %d entries, the end mark is %d", c.Entries, endSeq)
 	}
+	a := f.live() // the drill is over: no kill to come
 	if err := waitIntegrated(ctx, a, endSeq); err != nil {
 		return c, err
 	}

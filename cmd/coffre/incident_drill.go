@@ -65,7 +65,7 @@ func startRehearsal(ctx context.Context, dir string, people int, smtp config.SMT
 	a := f.apps[0]
 	a.cfg.Delivery.SMTP = smtp
 	a.cfg.Delivery.Rates.Email = 10000
-	env, err := drillEnv(ctx, f.live, people, clock, stderr)
+	env, err := drillEnv(ctx, f.on, people, clock, stderr)
 	if err == nil {
 		err = f.serve(ctx, env)
 	}
