@@ -36,6 +36,7 @@ import (
 // officer sees the lock's alert on their page and unlocks it. Every page passes axe-core's serious and critical rules, and its
 // load time is logged (the target is 200 ms a page; not asserted).
 func TestConsoleInBrowser(t *testing.T) {
+	t.Parallel()
 	a := consoleApp(t)
 	p, q := synth.Make(17, 0), synth.Make(17, 1)
 	q.Unit = p.Unit

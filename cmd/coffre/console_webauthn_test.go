@@ -28,6 +28,7 @@ import (
 // the server listens on 127.0.0.1, the browser goes to localhost (a
 // secure context over plain HTTP), the relying party is localhost.
 func TestConsoleWebAuthnInBrowser(t *testing.T) {
+	t.Parallel()
 	a := consoleApp(t)
 	person := synth.Make(17, 0)
 	if _, failed, err := a.vault.Import(t.Context(), identity.Actor{ID: "op_hr", Role: "hr-officer"}, []vault.ImportRow{{Num: 1, Unit: person.Unit, Fields: person.Fields}}); err != nil || len(failed) > 0 {

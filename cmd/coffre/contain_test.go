@@ -39,6 +39,7 @@ import (
 // slow request in the server across the seal. Unsealed again, the
 // incident is contained, its timeline holding each act by the officer.
 func TestContainUnderLoad(t *testing.T) {
+	t.Parallel()
 	dir, out := t.TempDir(), filepath.Join(t.TempDir(), "shares")
 	code, stdout, stderr := runCLI(t, "keys", "init", "--config", demoYAML, "--data", dir, "--shares", "3", "--threshold", "2", "--out", out, "--json")
 	if code != 0 {

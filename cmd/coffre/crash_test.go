@@ -39,6 +39,7 @@ func TestHelperProcess(t *testing.T) {
 // lookup value of every record indexed, no index entry without its record,
 // and the records read back as imported.
 func TestImportSurvivesKill(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("spawns an import")
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/coffre/coffre/internal/deliver"
 	"github.com/coffre/coffre/internal/deliver/delivertest"
 	"github.com/coffre/coffre/internal/httpapi/openapitest"
+	"github.com/coffre/coffre/internal/store/postgres"
 	"github.com/coffre/coffre/internal/store/postgres/pgtest"
 )
 
@@ -34,7 +35,7 @@ func TestLockAlertReachesOfficer(t *testing.T) {
 	t.Setenv("COFFRE_TEST_ALERT_HOOK_SECRET", secret)
 	t.Run("sqlite", func(t *testing.T) { lockAlert(t, secret, "") })
 	t.Run("postgres", func(t *testing.T) {
-		pg, _ := pgtest.Schema(t, "coffre_alert_")
+		pg := pgtest.Migrated(t, "coffre_alert_", postgres.Digest(), postgres.Migrate)
 		lockAlert(t, secret, pg)
 	})
 }

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/coffre/coffre/internal/store/postgres"
 	"github.com/coffre/coffre/internal/store/postgres/pgtest"
 	"github.com/coffre/coffre/internal/synth"
 )
@@ -16,6 +17,7 @@ import (
 // report's shape and bounds; the numbers come from the audit log of a real
 // server, so a guard that stopped locking would fail here.
 func TestDrill(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("loads a directory")
 	}
@@ -234,10 +236,11 @@ func TestOperatorAndPartnerCommands(t *testing.T) {
 // as on one node, the caseworkers' day has no false lockout, and the log
 // that remains has every number once and verifies.
 func TestDrillNodes(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("loads a directory into PostgreSQL")
 	}
-	pg, _ := pgtest.Schema(t, "coffre_drill_")
+	pg := pgtest.Migrated(t, "coffre_drill_", postgres.Digest(), postgres.Migrate)
 	code, stdout, stderr := runCLI(t, "drill", "--nodes", "3", "--store", pg, "--kill-sequencer", "2s", "--people", "20000", "--scale", "25",
 		"--json", "--data", t.TempDir(), "--scenario", "caseworker-day,versailles-scrape")
 	var rep struct {

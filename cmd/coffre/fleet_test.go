@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/coffre/coffre/internal/drill"
+	"github.com/coffre/coffre/internal/store/postgres"
 	"github.com/coffre/coffre/internal/store/postgres/pgtest"
 )
 
@@ -18,7 +19,8 @@ import (
 // by another (the CSRF key derives from the keyring every node shares),
 // as behind a load balancer without sticky sessions.
 func TestConsoleAcrossNodes(t *testing.T) {
-	pg, _ := pgtest.Schema(t, "coffre_fleet_")
+	t.Parallel()
+	pg := pgtest.Migrated(t, "coffre_fleet_", postgres.Digest(), postgres.Migrate)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	clock := drill.NewClock(time.Now())

@@ -32,6 +32,7 @@ import (
 // (without unsealing, and with M shares) and for a new development key
 // file. The forged log is otherwise whole: the refusal is the key's.
 func TestForgedCheckpoint(t *testing.T) {
+	t.Parallel()
 	for _, kind := range []string{"sealed", "dev"} {
 		for _, rewrite := range []bool{false, true} {
 			name := kind + "/extended"

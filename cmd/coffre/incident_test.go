@@ -23,6 +23,7 @@ import (
 // carries those counts; the letters, one per person, reach the SMTP
 // server, each naming that person's own exposed fields and no other.
 func TestIncidentResponse(t *testing.T) {
+	t.Parallel()
 	ctx := t.Context()
 	mx := delivertest.StartSMTP(t)
 	r, err := startRehearsal(ctx, t.TempDir(), 20000, config.SMTP{Host: mx.Host, Port: mx.Port, StartTLS: "none", From: "coffre@example.org"}, io.Discard)

@@ -24,6 +24,7 @@ import (
 	"github.com/coffre/coffre/internal/notice"
 	"github.com/coffre/coffre/internal/outbox"
 	"github.com/coffre/coffre/internal/store"
+	"github.com/coffre/coffre/internal/store/postgres"
 	"github.com/coffre/coffre/internal/store/postgres/pgtest"
 	"github.com/coffre/coffre/internal/synth"
 	"github.com/coffre/coffre/internal/vault"
@@ -37,9 +38,10 @@ import (
 // saved answer, and rejects it with an entry removed from the middle, or
 // without its newest entry when --newest names it.
 func TestPersonVerifiesHistory(t *testing.T) {
+	t.Parallel()
 	t.Run("sqlite", func(t *testing.T) { personVerifiesHistory(t, "") })
 	t.Run("postgres", func(t *testing.T) {
-		pg, _ := pgtest.Schema(t, "coffre_me_")
+		pg := pgtest.Migrated(t, "coffre_me_", postgres.Digest(), postgres.Migrate)
 		personVerifiesHistory(t, pg)
 	})
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/coffre/coffre/internal/notice"
 	"github.com/coffre/coffre/internal/outbox"
 	"github.com/coffre/coffre/internal/store"
+	"github.com/coffre/coffre/internal/store/postgres"
 	"github.com/coffre/coffre/internal/store/postgres/pgtest"
 	"github.com/coffre/coffre/internal/synth"
 	"github.com/coffre/coffre/internal/vault"
@@ -36,7 +37,7 @@ import (
 func TestReadNotifiesPerson(t *testing.T) {
 	t.Run("sqlite", func(t *testing.T) { readNotifies(t, "") })
 	t.Run("postgres", func(t *testing.T) {
-		pg, _ := pgtest.Schema(t, "coffre_notice_")
+		pg := pgtest.Migrated(t, "coffre_notice_", postgres.Digest(), postgres.Migrate)
 		readNotifies(t, pg)
 	})
 }

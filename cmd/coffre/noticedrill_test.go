@@ -22,6 +22,7 @@ import (
 	"github.com/coffre/coffre/internal/notice"
 	"github.com/coffre/coffre/internal/outbox"
 	"github.com/coffre/coffre/internal/store"
+	"github.com/coffre/coffre/internal/store/postgres"
 	"github.com/coffre/coffre/internal/store/postgres/pgtest"
 	"github.com/coffre/coffre/internal/synth"
 	"github.com/coffre/coffre/internal/vault"
@@ -51,6 +52,7 @@ const (
 // COFFRE_DRILL_NOTICES sets the number of notices (default 10,000;
 // 1,000 with -short).
 func TestNoticesSurviveKill(t *testing.T) {
+	t.Parallel()
 	n := 10_000
 	if testing.Short() {
 		n = 1000
@@ -63,7 +65,7 @@ func TestNoticesSurviveKill(t *testing.T) {
 	}
 	t.Run("sqlite", func(t *testing.T) { noticeDrill(t, n, "") })
 	t.Run("postgres", func(t *testing.T) {
-		pg, _ := pgtest.Schema(t, "coffre_drill_")
+		pg := pgtest.Migrated(t, "coffre_drill_", postgres.Digest(), postgres.Migrate)
 		noticeDrill(t, n, pg)
 	})
 }

@@ -44,6 +44,7 @@ import (
 // It pins the README to the schema: a migration that adds a column to
 // subjects breaks the documented column list here first.
 func TestPostgresBackupAsDocumented(t *testing.T) {
+	t.Parallel()
 	for _, tool := range []string{"bash", "psql", "pg_dump", "pg_restore"} {
 		if _, err := exec.LookPath(tool); err != nil {
 			if os.Getenv("COFFRE_REQUIRE_POSTGRES") != "" {

@@ -33,6 +33,7 @@ import (
 // (in-process), back through the portal's own callback. Every page, in
 // French and in English, passes axe-core.
 func TestPortalInBrowser(t *testing.T) {
+	t.Parallel()
 	mx := delivertest.StartSMTP(t)
 	a := consoleApp(t)
 	a.cfg.Delivery.SMTP = config.SMTP{Host: mx.Host, Port: mx.Port, StartTLS: "none", From: "coffre@example.org"}

@@ -18,6 +18,7 @@ import (
 // TestAuditVerify with --store on PostgreSQL: the same answers, and a
 // byte changed in a stored entry is found.
 func TestOnPostgres(t *testing.T) {
+	t.Parallel()
 	pg, schema := pgtest.Schema(t, "coffre_cli_")
 	conn, err := pgx.Connect(context.Background(), pg)
 	if err != nil {

@@ -27,6 +27,7 @@ import (
 // was purged and counted exactly once: in the purge batches' audit entries
 // and in the statistics' retained aggregates (and none is left live).
 func TestPurgeSurvivesKill(t *testing.T) {
+	t.Parallel()
 	n := 6000
 	if testing.Short() {
 		n = 2000

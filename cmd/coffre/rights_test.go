@@ -18,6 +18,7 @@ import (
 	"github.com/coffre/coffre/internal/outbox"
 	"github.com/coffre/coffre/internal/rights"
 	"github.com/coffre/coffre/internal/store"
+	"github.com/coffre/coffre/internal/store/postgres"
 	"github.com/coffre/coffre/internal/store/postgres/pgtest"
 	"github.com/coffre/coffre/internal/synth"
 	"github.com/coffre/coffre/internal/vault"
@@ -33,7 +34,7 @@ import (
 func TestErasureConfirmed(t *testing.T) {
 	t.Run("sqlite", func(t *testing.T) { erasureConfirmed(t, "") })
 	t.Run("postgres", func(t *testing.T) {
-		pg, _ := pgtest.Schema(t, "coffre_rights_")
+		pg := pgtest.Migrated(t, "coffre_rights_", postgres.Digest(), postgres.Migrate)
 		erasureConfirmed(t, pg)
 	})
 }

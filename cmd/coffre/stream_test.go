@@ -29,6 +29,7 @@ import (
 // Then a second reader opens a canary: the guard locks it, and the
 // receiver gets the lock's alert after the read that raised it.
 func TestAuditStreamToSyslog(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("10,000 reads: not with -short")
 	}

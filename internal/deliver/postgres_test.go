@@ -23,7 +23,7 @@ import (
 // contacts: every message is delivered, and none twice (the normal
 // case: no node dies).
 func TestNodesShareTheQueue(t *testing.T) {
-	url, _ := pgtest.Schema(t, "coffre_deliver_")
+	url := pgtest.Migrated(t, "coffre_deliver_", postgres.Digest(), postgres.Migrate)
 	ids, err := subjectid.New(make([]byte, 32))
 	if err != nil {
 		t.Fatal(err)

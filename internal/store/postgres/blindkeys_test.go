@@ -22,7 +22,7 @@ import (
 // findable under the new generation.
 func TestAddIndexesWaitsForAChange(t *testing.T) {
 	ctx := context.Background()
-	u := freshSchema(t)
+	u := migratedDB(t)
 	open := func() *Store {
 		s, err := Open(ctx, u, Options{IDs: testIDs(t), Logger: slog.New(slog.NewTextHandler(t.Output(), nil))})
 		if err != nil {

@@ -56,7 +56,7 @@ func TestLookupHashLength(t *testing.T) {
 // hash afterwards.
 func TestMigrateLookupUUID(t *testing.T) {
 	ctx := context.Background()
-	u := freshSchema(t)
+	u := emptySchema(t)
 	conn, err := pgx.Connect(ctx, u)
 	if err != nil {
 		t.Fatal(err)

@@ -2,6 +2,8 @@ package postgres
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -114,6 +116,19 @@ func noTimeouts(ctx context.Context, conn *pgx.Conn) error {
 
 // Migrations lists this binary's migrations, in order.
 func Migrations() []store.Migration { return store.Migrations(migrations, "migrations") }
+
+// Digest identifies the schema that Migrate builds: a SHA-256, in hex,
+// of the migrations' names and text. Tests key the template databases
+// they copy by it (package pgtest).
+func Digest() string {
+	h := sha256.New()
+	for _, m := range Migrations() {
+		body, _ := migrations.ReadFile("migrations/" + m.Name) // listed from the same files
+		fmt.Fprintf(h, "%s %d\n", m.Name, len(body))
+		h.Write(body)
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
 
 // pendingOn reads the schema's version (0 when it has no version table)
 // and lists the migrations after it.

@@ -20,7 +20,7 @@ import (
 // nothing left to do.
 func TestMigrateManually(t *testing.T) {
 	ctx := context.Background()
-	u := freshSchema(t)
+	u := emptySchema(t)
 	want := Migrations()
 	if len(want) < 21 {
 		t.Fatalf("this binary's migrations: %d", len(want))
@@ -66,7 +66,7 @@ func TestMigrateManually(t *testing.T) {
 // does not know.
 func TestMigrateNewerSchema(t *testing.T) {
 	ctx := context.Background()
-	u := freshSchema(t)
+	u := emptySchema(t)
 	if _, err := Migrate(ctx, u, nil); err != nil {
 		t.Fatal(err)
 	}
@@ -93,11 +93,11 @@ func TestMigrateNewerSchema(t *testing.T) {
 // the second CREATE TABLE would fail.
 func TestTwoServersMigrateAtOnce(t *testing.T) {
 	ctx := context.Background()
-	u := freshSchema(t)
+	u := emptySchema(t)
 	want := Migrations()
 	for round := range 3 { // a race lost once may be won the next time
 		if round > 0 {
-			u = freshSchema(t)
+			u = emptySchema(t)
 		}
 		var logs [2]syncBuf
 		var stores [2]*Store

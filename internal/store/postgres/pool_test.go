@@ -13,7 +13,7 @@ import (
 // idle connection counted with their wait.
 func TestPoolStats(t *testing.T) {
 	ctx := context.Background()
-	s, err := Open(ctx, freshSchema(t), Options{IDs: testIDs(t), MaxConns: 2})
+	s, err := Open(ctx, migratedDB(t), Options{IDs: testIDs(t), MaxConns: 2})
 	if err != nil {
 		t.Fatal(err)
 	}

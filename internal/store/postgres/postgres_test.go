@@ -30,7 +30,7 @@ func testIDs(t testing.TB) *subjectid.Codec {
 
 func openTest(t *testing.T) *Store {
 	t.Helper()
-	s, err := Open(context.Background(), freshSchema(t), Options{IDs: testIDs(t), Logger: slog.New(slog.NewTextHandler(t.Output(), nil))})
+	s, err := Open(context.Background(), migratedDB(t), Options{IDs: testIDs(t), Logger: slog.New(slog.NewTextHandler(t.Output(), nil))})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -97,7 +97,7 @@ func TestGroupKeepsDeferredRows(t *testing.T) {
 // servers would, each adding one to the same operator's guard state from
 // many goroutines: no increment may be lost.
 func TestTwoServersCountGuardStates(t *testing.T) {
-	pgURL := freshSchema(t)
+	pgURL := migratedDB(t)
 	ctx := context.Background()
 	var stores []*Store
 	for range 2 {
@@ -145,9 +145,15 @@ func TestTwoServersCountGuardStates(t *testing.T) {
 	}
 }
 
-// freshSchema is a schema of the test's own on the test server (package
-// pgtest).
-func freshSchema(t testing.TB) string {
+// migratedDB is a database of the test's own on the test server, with
+// this binary's schema (package pgtest).
+func migratedDB(t testing.TB) string {
+	return pgtest.Migrated(t, "coffre_test_", Digest(), Migrate)
+}
+
+// emptySchema is an empty schema of the test's own on the test server,
+// for the tests of migrations themselves.
+func emptySchema(t testing.TB) string {
 	u, _ := pgtest.Schema(t, "coffre_test_")
 	return u
 }

@@ -99,7 +99,7 @@ func checkLog(t *testing.T, s *Store, want map[string]int64) int {
 // hold every committed entry once, at the seq its call was given, and no
 // other, numbered without a gap.
 func TestTwoServersAppendGapFree(t *testing.T) {
-	nodes := openNodes(t, freshSchema(t), 2)
+	nodes := openNodes(t, migratedDB(t), 2)
 	ctx := context.Background()
 	boom := errors.New("boom")
 	const calls = 400
@@ -155,7 +155,7 @@ func TestTwoServersAppendGapFree(t *testing.T) {
 // the log must be gap-free, without the dead group's entry; the first
 // server, its pool reconnected, appends after it.
 func TestKilledServerLeavesNoGap(t *testing.T) {
-	pgURL := freshSchema(t)
+	pgURL := migratedDB(t)
 	nodes := openNodes(t, pgURL, 2)
 	ctx := context.Background()
 	want := map[string]int64{}
@@ -286,7 +286,7 @@ func leader(t *testing.T, stores []*Store, not uint32) (*Store, uint32) {
 // log until its lease runs out, when the sequencer voids them: the log is
 // then gap-free and holds every entry.
 func TestDeadServerNumbersVoided(t *testing.T) {
-	pgURL := freshSchema(t)
+	pgURL := migratedDB(t)
 	const lease = time.Second
 	nodes := openQuick(t, pgURL, 2, lease)
 	ctx := context.Background()
@@ -336,7 +336,7 @@ func TestDeadServerNumbersVoided(t *testing.T) {
 // numbers: another round (of either server) must take over, void the dead
 // server's numbers, and the log must lose and repeat nothing.
 func TestSequencerFailover(t *testing.T) {
-	pgURL := freshSchema(t)
+	pgURL := migratedDB(t)
 	nodes := openQuick(t, pgURL, 3, 300*time.Millisecond)
 	ctx := context.Background()
 	_, pid := leader(t, nodes[:2], 0) // so the third, which dies below, does not lead
@@ -426,7 +426,7 @@ func (ap *appenders) stop() (map[string]int64, int) {
 // groups (their callers get errors, nothing they appended is in the log),
 // another store takes over, and the log is gap-free and duplicate-free.
 func TestKillLeadingStore(t *testing.T) {
-	nodes := openQuick(t, freshSchema(t), 3, 300*time.Millisecond)
+	nodes := openQuick(t, migratedDB(t), 3, 300*time.Millisecond)
 	ctx := context.Background()
 	victim, _ := leader(t, nodes, 0)
 	ap := appendAll(t, nodes, 6, victim)
@@ -456,7 +456,7 @@ func TestKillLeadingStore(t *testing.T) {
 // (before the checkpoint lock, their steps could both pass the check that
 // they were current and overwrite each other's tiles).
 func TestTwoIntegratorsVerify(t *testing.T) {
-	nodes := openQuick(t, freshSchema(t), 2, time.Second)
+	nodes := openQuick(t, migratedDB(t), 2, time.Second)
 	ctx := context.Background()
 	signer, err := audit.NewSigner(auditlog.Origin, make([]byte, 32))
 	if err != nil {

@@ -27,7 +27,7 @@ func openTimeouts(t *testing.T, u string, statement, lock time.Duration) *Store 
 // TestTimeoutsOnEveryConnection: every connection of the pool, not only
 // the first, starts with the configured timeouts.
 func TestTimeoutsOnEveryConnection(t *testing.T) {
-	s := openTimeouts(t, freshSchema(t), 1500*time.Millisecond, 250*time.Millisecond)
+	s := openTimeouts(t, migratedDB(t), 1500*time.Millisecond, 250*time.Millisecond)
 	ctx := context.Background()
 	var conns []*pgxpool.Conn
 	defer func() {
@@ -56,7 +56,7 @@ func TestTimeoutsOnEveryConnection(t *testing.T) {
 // transaction), and fails as ErrUnavailable (the API's 503) with
 // ErrTimeout; the store serves the next call.
 func TestStatementTimeout(t *testing.T) {
-	s := openTimeouts(t, freshSchema(t), 300*time.Millisecond, 0)
+	s := openTimeouts(t, migratedDB(t), 300*time.Millisecond, 0)
 	ctx := context.Background()
 	sleep := func(ctx context.Context, st store.Tx) error {
 		_, err := st.(*tx).q.Exec(ctx, `SELECT pg_sleep(3)`)
@@ -89,7 +89,7 @@ func TestStatementTimeout(t *testing.T) {
 // before the statement timeout) with ErrUnavailable and ErrTimeout, and
 // succeeds once the lock is released.
 func TestLockTimeout(t *testing.T) {
-	u := freshSchema(t)
+	u := migratedDB(t)
 	s := openTimeouts(t, u, 10*time.Second, 200*time.Millisecond)
 	ctx := context.Background()
 	appendOne := func() error {
@@ -135,7 +135,7 @@ func TestLockTimeout(t *testing.T) {
 // an import stopped there at the 5 s default); other transactions keep
 // it.
 func TestBulkStatementsUnbounded(t *testing.T) {
-	s := openTimeouts(t, freshSchema(t), 300*time.Millisecond, 0)
+	s := openTimeouts(t, migratedDB(t), 300*time.Millisecond, 0)
 	ctx := context.Background()
 	show := func(st store.Tx) string {
 		var v string

@@ -24,7 +24,7 @@ import (
 func newVault(tb testing.TB) (*vault.Vault, *Store) {
 	tb.Helper()
 	cfg, keys := demoKeys(tb)
-	st, err := Open(context.Background(), freshSchema(tb), Options{IDs: keys.SubjectIDs()})
+	st, err := Open(context.Background(), migratedDB(tb), Options{IDs: keys.SubjectIDs()})
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -52,7 +52,7 @@ func demoKeys(tb testing.TB) (*config.Config, *envelope.Keyring) {
 // sharedStores opens n stores on one fresh schema: n nodes.
 func sharedStores(t *testing.T, n int, ids *subjectid.Codec) []*Store {
 	t.Helper()
-	u := freshSchema(t)
+	u := migratedDB(t)
 	var out []*Store
 	for range n {
 		s, err := Open(context.Background(), u, Options{IDs: ids})
