@@ -33,6 +33,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 	cfg, roles := demoRoles(t)
 	for _, rt := range httpapi.Routes() {
 		t.Run(rt.Method+" "+rt.Path, func(t *testing.T) {
+			t.Parallel() // each route has its own server and store
 			e := newEnv(t)
 			ops := map[string]*auth.NewOperator{}
 			for _, role := range roles[1:] {
