@@ -64,8 +64,9 @@ func (n *nodes) doWith(ctx context.Context, hc *http.Client, fn func(*api.Client
 // each is do with the client of a node from client.
 func (n *nodes) each(ctx context.Context, client func(base string) *api.Client, fn func(*api.Client) (int, error)) (int, error) {
 	var last error
+	tried := map[string]bool{}
 	for range len(n.urls) {
-		base, ok := n.pick()
+		base, ok := n.pick(tried)
 		if !ok {
 			break
 		}
@@ -92,14 +93,19 @@ func (n *nodes) each(ctx context.Context, client func(base string) *api.Client, 
 	return 0, last
 }
 
-// pick returns the next node that is up.
-func (n *nodes) pick() (string, bool) {
+// pick returns the next node that is up and not in tried, and adds it
+// to tried. A request tries each node once: other requests move the
+// turn too, so without tried one request could meet the same dying
+// node at each of its tries (TestDrillNodes failed so, every try a 503
+// or a refusal from the node being killed).
+func (n *nodes) pick(tried map[string]bool) (string, bool) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	for range n.urls {
 		u := n.urls[n.next%len(n.urls)]
 		n.next++
-		if !n.down[u] {
+		if !n.down[u] && !tried[u] {
+			tried[u] = true
 			return u, true
 		}
 	}
@@ -120,8 +126,9 @@ func (n *nodes) markDown(u string) {
 // served twice; the audit log counts what was served.
 func (n *nodes) send(ctx context.Context, hc *http.Client, build func(base string) (*http.Request, error)) (*http.Response, error) {
 	var last error
+	tried := map[string]bool{}
 	for range len(n.urls) {
-		base, ok := n.pick()
+		base, ok := n.pick(tried)
 		if !ok {
 			break
 		}
