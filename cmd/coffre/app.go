@@ -142,6 +142,10 @@ type appOptions struct {
 	// wrap is app.wrap for serveSealed, whose listeners serve its gate
 	// (and through it the app once unsealed).
 	wrap wrapper
+	// env are more COFFRE_* settings (NAME=VALUE), after the process's
+	// environment: tests set a key without t.Setenv, so that they can run
+	// in parallel.
+	env []string
 }
 
 // benchLimits run every check of the guard on each access without ever
@@ -175,7 +179,7 @@ func (o *appOptions) shareFlag(fs *flag.FlagSet) {
 }
 
 func loadConfig(o appOptions) (*config.Config, error) {
-	env := os.Environ()
+	env := append(os.Environ(), o.env...)
 	if o.dataDir != "" {
 		env = append(env, "COFFRE_DATA_DIR="+o.dataDir, "COFFRE_STORE=sqlite:"+o.dataDir+"/coffre.db", "COFFRE_ROOT_KEY_FILE="+o.dataDir+"/root.key")
 	}

@@ -23,9 +23,11 @@ import (
 // partner listener). COFFRE_CONSOLE_PEOPLE=243000 loads the demo's
 // directory first, to time the pages at the demo's size (the page times
 // of docs/benchmarks.md).
-func consoleApp(t *testing.T) *app {
+// consoleApp opens the demo with env (COFFRE_* settings) for a browser
+// test.
+func consoleApp(t *testing.T, env ...string) *app {
 	t.Helper()
-	a, err := openApp(t.Context(), appOptions{dev: true, dataDir: t.TempDir(), anyHours: true}, io.Discard)
+	a, err := openApp(t.Context(), appOptions{dev: true, dataDir: t.TempDir(), anyHours: true, env: env}, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -31,13 +31,13 @@ import (
 // the officer is refused. (Expiry is tested with a clock in httpapi and
 // vault; break-glass in TestPersonMessages and httpapi.)
 func TestConsentEndToEnd(t *testing.T) {
+	t.Parallel()
 	mx := delivertest.StartSMTP(t)
-	t.Setenv("COFFRE_NOTICES_LANGUAGE", "en")
 	// A clock the test moves on by one TOTP step between the login and the
 	// step-up (a code works once).
 	var skew atomic.Int64
 	now := func() time.Time { return time.Now().Add(time.Duration(skew.Load())) }
-	a, err := openApp(t.Context(), appOptions{dev: true, dataDir: t.TempDir(), anyHours: true, now: now}, io.Discard)
+	a, err := openApp(t.Context(), appOptions{dev: true, dataDir: t.TempDir(), anyHours: true, now: now, env: []string{"COFFRE_NOTICES_LANGUAGE=en"}}, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}

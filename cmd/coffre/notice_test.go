@@ -35,6 +35,7 @@ import (
 // notice's arrival is printed (p50, p99, max); issue 14 wants p99 under
 // 2 s.
 func TestReadNotifiesPerson(t *testing.T) {
+	t.Parallel()
 	t.Run("sqlite", func(t *testing.T) { readNotifies(t, "") })
 	t.Run("postgres", func(t *testing.T) {
 		pg := pgtest.Migrated(t, "coffre_notice_", postgres.Digest(), postgres.Migrate)
@@ -48,9 +49,8 @@ func readNotifies(t *testing.T, pg string) {
 		reads = 100
 	}
 	mx := delivertest.StartSMTP(t)
-	t.Setenv("COFFRE_NOTICES_ORGANISATION", "Académie de Test")
-	t.Setenv("COFFRE_NOTICES_LANGUAGE", "en")
-	a, err := openApp(t.Context(), appOptions{dev: true, dataDir: t.TempDir(), anyHours: true, store: pg, guard: "bench"}, io.Discard)
+	a, err := openApp(t.Context(), appOptions{dev: true, dataDir: t.TempDir(), anyHours: true, store: pg, guard: "bench",
+		env: []string{"COFFRE_NOTICES_ORGANISATION=Académie de Test", "COFFRE_NOTICES_LANGUAGE=en"}}, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -159,9 +159,9 @@ func readNotifies(t *testing.T, pg string) {
 // once), and a contact change's warning to the address it replaces,
 // never to the new one.
 func TestPersonMessages(t *testing.T) {
+	t.Parallel()
 	mx := delivertest.StartSMTP(t)
-	t.Setenv("COFFRE_NOTICES_LANGUAGE", "en")
-	a, err := openApp(t.Context(), appOptions{dev: true, dataDir: t.TempDir(), anyHours: true, guard: "bench"}, io.Discard)
+	a, err := openApp(t.Context(), appOptions{dev: true, dataDir: t.TempDir(), anyHours: true, guard: "bench", env: []string{"COFFRE_NOTICES_LANGUAGE=en"}}, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}

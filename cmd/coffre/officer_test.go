@@ -29,9 +29,9 @@ import (
 // sees its clocks, computes its impact (counts) and records a containment
 // act. Every page passes axe-core (b.check).
 func TestOfficerInBrowser(t *testing.T) {
+	t.Parallel()
 	// The demo wants an approver's account a week old; this test's are new.
-	t.Setenv("COFFRE_GUARD_APPROVER_MIN_AGE", "0s")
-	a := consoleApp(t)
+	a := consoleApp(t, "COFFRE_GUARD_APPROVER_MIN_AGE=0s")
 	p := synth.Make(23, 0)
 	if _, failed, err := a.vault.Import(t.Context(), identity.Actor{ID: "op_hr", Role: "hr-officer"}, []vault.ImportRow{{Num: 1, Unit: p.Unit, Fields: p.Fields}}); err != nil || len(failed) > 0 {
 		t.Fatalf("import: %v %v", failed, err)

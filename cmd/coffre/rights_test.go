@@ -32,6 +32,7 @@ import (
 // person's language with their verification phrase; then nothing holds
 // the address any more, and no message's payload ever did.
 func TestErasureConfirmed(t *testing.T) {
+	t.Parallel()
 	t.Run("sqlite", func(t *testing.T) { erasureConfirmed(t, "") })
 	t.Run("postgres", func(t *testing.T) {
 		pg := pgtest.Migrated(t, "coffre_rights_", postgres.Digest(), postgres.Migrate)
@@ -41,9 +42,8 @@ func TestErasureConfirmed(t *testing.T) {
 
 func erasureConfirmed(t *testing.T, pg string) {
 	mx := delivertest.StartSMTP(t)
-	t.Setenv("COFFRE_NOTICES_ORGANISATION", "Académie de Test")
-	t.Setenv("COFFRE_NOTICES_LANGUAGE", "en")
-	a, err := openApp(t.Context(), appOptions{dev: true, dataDir: t.TempDir(), anyHours: true, store: pg}, io.Discard)
+	a, err := openApp(t.Context(), appOptions{dev: true, dataDir: t.TempDir(), anyHours: true, store: pg,
+		env: []string{"COFFRE_NOTICES_ORGANISATION=Académie de Test", "COFFRE_NOTICES_LANGUAGE=en"}}, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
