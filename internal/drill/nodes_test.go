@@ -62,6 +62,12 @@ func TestNodesTryEachOnce(t *testing.T) {
 				}
 				seen[u] = true
 			}
+			if seen[gone.URL] && !n.down[gone.URL] {
+				t.Errorf("the node refusing connections is not left out: %v", n.down)
+			}
+			if n.down[dying.URL] {
+				t.Errorf("a node answering 503 was left out for good")
+			}
 		})
 	}
 }
