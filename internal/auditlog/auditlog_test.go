@@ -22,6 +22,7 @@ import (
 	"github.com/coffre/coffre/internal/envelope"
 	"github.com/coffre/coffre/internal/httpapi"
 	"github.com/coffre/coffre/internal/store/sqlite"
+	"github.com/coffre/coffre/internal/store/sqlite/sqlitetemplate"
 	"github.com/coffre/coffre/internal/synth"
 	"github.com/coffre/coffre/internal/vault"
 	"github.com/transparency-dev/merkle/proof"
@@ -35,7 +36,7 @@ var ctx = context.Background()
 func newLog(t *testing.T) (string, string) {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "coffre.db")
-	st, err := sqlite.Open(ctx, path, sqlite.Options{IDs: sqlitetest.IDs()})
+	st, err := sqlitetemplate.Open(ctx, path, sqlite.Options{IDs: sqlitetest.IDs()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -93,7 +94,7 @@ func signerFor(t *testing.T, path string) *audit.Signer {
 // openStore opens the log at path until the test ends.
 func openStore(t *testing.T, path string) *sqlite.Store {
 	t.Helper()
-	st, err := sqlite.Open(ctx, path, sqlite.Options{IDs: sqlitetest.IDs()})
+	st, err := sqlitetemplate.Open(ctx, path, sqlite.Options{IDs: sqlitetest.IDs()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -103,7 +104,7 @@ func openStore(t *testing.T, path string) *sqlite.Store {
 
 func verify(t *testing.T, path, vkey string) (*auditlog.Report, error) {
 	t.Helper()
-	st, err := sqlite.Open(ctx, path, sqlite.Options{IDs: sqlitetest.IDs()})
+	st, err := sqlitetemplate.Open(ctx, path, sqlite.Options{IDs: sqlitetest.IDs()})
 	if err != nil {
 		t.Fatal(err)
 	}

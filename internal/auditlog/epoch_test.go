@@ -16,6 +16,7 @@ import (
 	"github.com/coffre/coffre/internal/store/postgres"
 	"github.com/coffre/coffre/internal/store/postgres/pgtest"
 	"github.com/coffre/coffre/internal/store/sqlite"
+	"github.com/coffre/coffre/internal/store/sqlite/sqlitetemplate"
 	"github.com/coffre/coffre/internal/store/sqlite/sqlitetest"
 )
 
@@ -45,7 +46,7 @@ func appendAt(t *testing.T, st store.Store, at time.Time, n int) {
 // that tampering with a retained entry is still caught.
 func TestEpochsAndRetention(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "coffre.db")
-	st, err := sqlite.Open(ctx, path, sqlite.Options{IDs: sqlitetest.IDs()})
+	st, err := sqlitetemplate.Open(ctx, path, sqlite.Options{IDs: sqlitetest.IDs()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -215,7 +216,7 @@ func TestDeletedEpochTampering(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "coffre.db")
-			st, err := sqlite.Open(ctx, path, sqlite.Options{IDs: sqlitetest.IDs()})
+			st, err := sqlitetemplate.Open(ctx, path, sqlite.Options{IDs: sqlitetest.IDs()})
 			if err != nil {
 				t.Fatal(err)
 			}

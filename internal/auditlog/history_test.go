@@ -19,6 +19,7 @@ import (
 	"github.com/coffre/coffre/internal/auditlog"
 	"github.com/coffre/coffre/internal/store"
 	"github.com/coffre/coffre/internal/store/sqlite"
+	"github.com/coffre/coffre/internal/store/sqlite/sqlitetemplate"
 	"github.com/coffre/coffre/internal/store/sqlite/sqlitetest"
 )
 
@@ -239,7 +240,7 @@ func TestHistoryTampering(t *testing.T) {
 // them, and histories are complete from there.
 func TestIndexBeforeUpgrade(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "coffre.db")
-	st, err := sqlite.Open(ctx, path, sqlite.Options{IDs: sqlitetest.IDs()})
+	st, err := sqlitetemplate.Open(ctx, path, sqlite.Options{IDs: sqlitetest.IDs()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -353,7 +354,7 @@ func TestVerifyChecksTheIndex(t *testing.T) {
 // TestHistoryGolden pins the file format: a history of a fixed log matches
 // testdata/subject-history.json (go test -update rewrites it) and verifies.
 func TestHistoryGolden(t *testing.T) {
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "coffre.db"), sqlite.Options{IDs: sqlitetest.IDs()})
+	st, err := sqlitetemplate.Open(ctx, filepath.Join(t.TempDir(), "coffre.db"), sqlite.Options{IDs: sqlitetest.IDs()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -413,7 +414,7 @@ func (s *crashingStore) Update(ctx context.Context, fn func(context.Context, sto
 func TestStepStopsBeforeCheckpoint(t *testing.T) {
 	for _, failAt := range []int{1, 2, 4, 5} { // of 4 row transactions, then the checkpoint's
 		t.Run(fmt.Sprintf("update %d", failAt), func(t *testing.T) {
-			st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "coffre.db"), sqlite.Options{IDs: sqlitetest.IDs()})
+			st, err := sqlitetemplate.Open(ctx, filepath.Join(t.TempDir(), "coffre.db"), sqlite.Options{IDs: sqlitetest.IDs()})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -15,6 +15,7 @@ import (
 	"github.com/coffre/coffre/internal/auditlog"
 	"github.com/coffre/coffre/internal/store"
 	"github.com/coffre/coffre/internal/store/sqlite"
+	"github.com/coffre/coffre/internal/store/sqlite/sqlitetemplate"
 	"github.com/coffre/coffre/internal/store/sqlite/sqlitetest"
 )
 
@@ -37,7 +38,7 @@ func windowTime(seq int64) time.Time {
 // and returns it with the verifier key.
 func windowLog(t *testing.T, n, signed int) (*sqlite.Store, string) {
 	t.Helper()
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "coffre.db"), sqlite.Options{IDs: sqlitetest.IDs()})
+	st, err := sqlitetemplate.Open(ctx, filepath.Join(t.TempDir(), "coffre.db"), sqlite.Options{IDs: sqlitetest.IDs()})
 	if err != nil {
 		t.Fatal(err)
 	}

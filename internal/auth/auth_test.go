@@ -15,6 +15,7 @@ import (
 	"github.com/coffre/coffre/internal/store/postgres"
 	"github.com/coffre/coffre/internal/store/postgres/pgtest"
 	"github.com/coffre/coffre/internal/store/sqlite"
+	"github.com/coffre/coffre/internal/store/sqlite/sqlitetemplate"
 	"github.com/coffre/coffre/internal/store/sqlite/sqlitetest"
 	"github.com/pquerna/otp/totp"
 )
@@ -23,7 +24,7 @@ var ctx = context.Background()
 
 func newService(t *testing.T, now *time.Time) *auth.Service {
 	t.Helper()
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "a.db"), sqlite.Options{IDs: sqlitetest.IDs()})
+	st, err := sqlitetemplate.Open(ctx, filepath.Join(t.TempDir(), "a.db"), sqlite.Options{IDs: sqlitetest.IDs()})
 	if err != nil {
 		t.Fatal(err)
 	}

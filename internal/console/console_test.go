@@ -30,6 +30,7 @@ import (
 	"github.com/coffre/coffre/internal/me"
 	"github.com/coffre/coffre/internal/store"
 	"github.com/coffre/coffre/internal/store/sqlite"
+	"github.com/coffre/coffre/internal/store/sqlite/sqlitetemplate"
 	"github.com/coffre/coffre/internal/store/sqlite/sqlitetest"
 	"github.com/coffre/coffre/internal/synth"
 	"github.com/coffre/coffre/internal/vault"
@@ -78,7 +79,7 @@ func baseEnv(t *testing.T, rights *vault.Rights) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "c.db"), sqlite.Options{IDs: sqlitetest.IDs()})
+	st, err := sqlitetemplate.Open(context.Background(), filepath.Join(t.TempDir(), "c.db"), sqlite.Options{IDs: sqlitetest.IDs()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -22,6 +22,7 @@ import (
 	"github.com/coffre/coffre/internal/outbox"
 	"github.com/coffre/coffre/internal/store"
 	"github.com/coffre/coffre/internal/store/sqlite"
+	"github.com/coffre/coffre/internal/store/sqlite/sqlitetemplate"
 	"github.com/coffre/coffre/internal/subjectid"
 )
 
@@ -35,7 +36,7 @@ func openStore(t *testing.T) store.Store {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "c.db"), sqlite.Options{IDs: ids})
+	s, err := sqlitetemplate.Open(ctx, filepath.Join(t.TempDir(), "c.db"), sqlite.Options{IDs: ids})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -22,6 +22,7 @@ import (
 	"github.com/coffre/coffre/internal/store/postgres"
 	"github.com/coffre/coffre/internal/store/postgres/pgtest"
 	"github.com/coffre/coffre/internal/store/sqlite"
+	"github.com/coffre/coffre/internal/store/sqlite/sqlitetemplate"
 	"github.com/coffre/coffre/internal/synth"
 	"github.com/coffre/coffre/internal/value"
 	"github.com/coffre/coffre/internal/vault"
@@ -89,7 +90,7 @@ func newWorld(t *testing.T, kind string) *world {
 		u := pgtest.Migrated(t, "coffre_reindex_", postgres.Digest(), postgres.Migrate)
 		st, err = postgres.Open(ctx, u, postgres.Options{IDs: w.ring(t).SubjectIDs(), Logger: quiet})
 	} else {
-		st, err = sqlite.Open(ctx, filepath.Join(t.TempDir(), "coffre.db"), sqlite.Options{IDs: w.ring(t).SubjectIDs(), Logger: quiet})
+		st, err = sqlitetemplate.Open(ctx, filepath.Join(t.TempDir(), "coffre.db"), sqlite.Options{IDs: w.ring(t).SubjectIDs(), Logger: quiet})
 	}
 	if err != nil {
 		t.Fatal(err)

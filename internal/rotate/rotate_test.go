@@ -16,6 +16,7 @@ import (
 	"github.com/coffre/coffre/internal/rotate"
 	"github.com/coffre/coffre/internal/store"
 	"github.com/coffre/coffre/internal/store/sqlite"
+	"github.com/coffre/coffre/internal/store/sqlite/sqlitetemplate"
 	"github.com/coffre/coffre/internal/subject"
 )
 
@@ -52,7 +53,7 @@ func newWorld(t *testing.T, n int) *world {
 	rand.Read(w.seed)
 	rand.Read(w.vkey)
 	ring := w.ring(t)
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "coffre.db"), sqlite.Options{IDs: ring.SubjectIDs(), Logger: quiet})
+	st, err := sqlitetemplate.Open(ctx, filepath.Join(t.TempDir(), "coffre.db"), sqlite.Options{IDs: ring.SubjectIDs(), Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}

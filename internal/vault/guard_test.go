@@ -22,6 +22,7 @@ import (
 	"github.com/coffre/coffre/internal/envelope"
 	"github.com/coffre/coffre/internal/guard"
 	"github.com/coffre/coffre/internal/store/sqlite"
+	"github.com/coffre/coffre/internal/store/sqlite/sqlitetemplate"
 	"github.com/coffre/coffre/internal/synth"
 	"github.com/coffre/coffre/internal/vault"
 )
@@ -110,7 +111,7 @@ func (g *guarded) open() {
 	if g.store != nil {
 		g.store.Close()
 	}
-	st, err := sqlite.Open(ctx, g.path, sqlite.Options{IDs: sqlitetest.IDs()})
+	st, err := sqlitetemplate.Open(ctx, g.path, sqlite.Options{IDs: sqlitetest.IDs()})
 	if err != nil {
 		g.t.Fatal(err)
 	}

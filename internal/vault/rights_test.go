@@ -22,6 +22,7 @@ import (
 	"github.com/coffre/coffre/internal/rights"
 	"github.com/coffre/coffre/internal/store"
 	"github.com/coffre/coffre/internal/store/sqlite"
+	"github.com/coffre/coffre/internal/store/sqlite/sqlitetemplate"
 	"github.com/coffre/coffre/internal/store/sqlite/sqlitetest"
 	"github.com/coffre/coffre/internal/subject"
 	"github.com/coffre/coffre/internal/synth"
@@ -65,7 +66,7 @@ func newRightsEnv(t *testing.T) *rightsEnv {
 		t.Fatal(err)
 	}
 	path := filepath.Join(t.TempDir(), "r.db")
-	st, err := sqlite.Open(ctx, path, sqlite.Options{IDs: sqlitetest.IDs()})
+	st, err := sqlitetemplate.Open(ctx, path, sqlite.Options{IDs: sqlitetest.IDs()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/coffre/coffre/internal/stats"
 	"github.com/coffre/coffre/internal/store"
 	"github.com/coffre/coffre/internal/store/sqlite"
+	"github.com/coffre/coffre/internal/store/sqlite/sqlitetemplate"
 	"github.com/coffre/coffre/internal/store/sqlite/sqlitetest"
 	"github.com/coffre/coffre/internal/synth"
 	"github.com/coffre/coffre/internal/vault"
@@ -173,7 +174,7 @@ func openStatsVault(t *testing.T, path string, d *stats.Declaration, now func() 
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := sqlite.Open(ctx, path, sqlite.Options{IDs: sqlitetest.IDs()})
+	st, err := sqlitetemplate.Open(ctx, path, sqlite.Options{IDs: sqlitetest.IDs()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -32,6 +32,7 @@ import (
 	"github.com/coffre/coffre/internal/rights"
 	"github.com/coffre/coffre/internal/store"
 	"github.com/coffre/coffre/internal/store/sqlite"
+	"github.com/coffre/coffre/internal/store/sqlite/sqlitetemplate"
 	"github.com/coffre/coffre/internal/vault"
 )
 
@@ -110,9 +111,9 @@ func New(t testing.TB, c Config) *Server {
 	s := &Server{Keys: keys, Policy: cfg.Policy, t: t}
 	raw := c.Store
 	if raw == nil {
-		s.SQLite, err = sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "coffre.db"), sqlite.Options{IDs: keys.SubjectIDs()})
+		s.SQLite, err = sqlitetemplate.Open(context.Background(), filepath.Join(t.TempDir(), "coffre.db"), sqlite.Options{IDs: keys.SubjectIDs()})
 		if err != nil {
-			t.Fatalf("sqlite.Open: %v", err)
+			t.Fatalf("open the store: %v", err)
 		}
 		raw = s.SQLite
 	}
