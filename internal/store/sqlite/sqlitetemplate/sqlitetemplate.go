@@ -19,17 +19,15 @@ import (
 	"github.com/coffre/coffre/internal/store/sqlite/sqlitetest"
 )
 
-var template struct {
-	once sync.Once
-	db   []byte
-	err  error
-}
+// migrated returns the bytes of an empty store with every migration
+// applied, made on the first call.
+var migrated = sync.OnceValues(build)
 
 // Open opens the store at path as sqlite.Open does. When path does not
 // exist yet, it is first written with a copy of the migrated empty
 // store; an existing store is opened as it is.
 func Open(ctx context.Context, path string, opts sqlite.Options) (*sqlite.Store, error) {
-	db, err := migrated(ctx)
+	db, err := migrated()
 	if err != nil {
 		return nil, err
 	}
@@ -47,22 +45,15 @@ func Open(ctx context.Context, path string, opts sqlite.Options) (*sqlite.Store,
 			err = cerr
 		}
 		if err != nil {
+			os.Remove(path) // not half a store for the next open to find
 			return nil, fmt.Errorf("sqlitetemplate: copy to %s: %w", path, err)
 		}
 	}
 	return sqlite.Open(ctx, path, opts)
 }
 
-// migrated returns the bytes of an empty store with every migration
-// applied, made on the first call.
-func migrated(ctx context.Context) ([]byte, error) {
-	template.once.Do(func() {
-		template.db, template.err = build(context.WithoutCancel(ctx))
-	})
-	return template.db, template.err
-}
-
-func build(ctx context.Context) ([]byte, error) {
+func build() ([]byte, error) {
+	ctx := context.Background()
 	dir, err := os.MkdirTemp("", "coffre-sqlite-template-")
 	if err != nil {
 		return nil, fmt.Errorf("sqlitetemplate: %w", err)
