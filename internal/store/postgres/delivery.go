@@ -116,8 +116,15 @@ func (t *tx) PutMessage(ctx context.Context, m *outbox.Message) error {
 // the order they were queued. Every other method on deliveries calls it
 // first, so that the transaction sees its own messages.
 func (t *tx) flushMessages(ctx context.Context) error {
+	var p pipeline
+	t.queueMessages(&p)
+	return p.send(ctx, t.q)
+}
+
+// queueMessages queues the pending messages' statement, if any.
+func (t *tx) queueMessages(p *pipeline) {
 	if t.g == nil || len(t.g.msgs) == 0 {
-		return nil
+		return
 	}
 	n := len(t.g.msgs)
 	kinds, channels, recipients, keys := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
@@ -126,16 +133,13 @@ func (t *tx) flushMessages(ctx context.Context) error {
 		kinds[i], channels[i], recipients[i], keys[i] = m.Kind, m.Channel, m.Recipient, m.Key
 		payloads[i], next[i], created[i] = m.Payload, micros(m.Next), micros(m.Created)
 	}
-	if _, err := t.exec(ctx, "put messages", `INSERT INTO deliveries (source, kind, channel, recipient, idem, payload, next_at, created)
+	p.exec("put messages", `INSERT INTO deliveries (source, kind, channel, recipient, idem, payload, next_at, created)
 		SELECT 0, kind, channel, recipient, idem, payload, next_at, created
 		FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bytea[], $6::bigint[], $7::bigint[]) WITH ORDINALITY
 			AS u(kind, channel, recipient, idem, payload, next_at, created, n)
 		ORDER BY n ON CONFLICT (idem) DO NOTHING`,
-		kinds, channels, recipients, keys, payloads, next, created); err != nil {
-		return err
-	}
+		kinds, channels, recipients, keys, payloads, next, created)
 	t.g.msgs = nil
-	return nil
 }
 
 // Claim locks the due messages it takes with FOR UPDATE SKIP LOCKED: a

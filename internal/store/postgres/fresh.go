@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/coffre/coffre/internal/subject"
 )
 
@@ -15,7 +17,7 @@ import (
 // the row too (touchSubject). Inside the group, Unchanged cannot ask the
 // server without the round trip the pre-read saves, so it says yes and
 // notes the stamp; just before COMMIT the group checks every stamp it
-// noted in one statement (verifyFresh). A row changed since its pre-read
+// noted in one statement (queueFresh). A row changed since its pre-read
 // (by another node, by an earlier function of the same group, or by a
 // transaction that committed in between) fails the group with errStale,
 // and the group runs again without trusting any pre-read: each access
@@ -51,7 +53,7 @@ func (t *tx) GetSubjectStamped(ctx context.Context, id string) (*subject.Row, bo
 }
 
 // Unchanged accepts a record read under stamp for a write transaction of
-// a group, and notes it for verifyFresh; it refuses one with an id given
+// a group, and notes it for queueFresh; it refuses one with an id given
 // from elsewhere, and every one in a group run again after errStale.
 func (t *tx) Unchanged(id string, stamp uint64) bool {
 	if !t.write || t.g == nil || t.g.distrust {
@@ -65,27 +67,28 @@ func (t *tx) Unchanged(id string, stamp uint64) bool {
 	return true
 }
 
-// verifyFresh checks, in the group's transaction just before its COMMIT,
-// that every record Unchanged accepted is still the version read:
-// errStale if one is not.
-func (t *tx) verifyFresh(ctx context.Context) error {
-	if len(t.g.fresh) == 0 {
-		return nil
+// queueFresh queues the check, in the group's transaction just before
+// its COMMIT, that every record Unchanged accepted is still the version
+// read: the pipeline fails with errStale if one is not.
+func (t *tx) queueFresh(p *pipeline) {
+	n := len(t.g.fresh)
+	if n == 0 {
+		return
 	}
-	seqs, stamps := make([]int64, len(t.g.fresh)), make([]int64, len(t.g.fresh))
+	seqs, stamps := make([]int64, n), make([]int64, n)
 	for i, c := range t.g.fresh {
 		seqs[i], stamps[i] = c.seq, int64(c.stamp)
 	}
-	var same int
-	err := t.q.QueryRow(ctx, `SELECT count(*) FROM unnest($1::bigint[], $2::bigint[]) AS v(seq, stamp)
-		JOIN subjects s ON s.seq = v.seq AND s.xmin::text::bigint = v.stamp`, seqs, stamps).Scan(&same)
-	switch {
-	case err != nil:
-		return fmt.Errorf("verify records read before the transaction: %w", err)
-	case same != len(seqs):
-		return errStale
-	}
-	return nil
+	p.row(`SELECT count(*) FROM unnest($1::bigint[], $2::bigint[]) AS v(seq, stamp)
+		JOIN subjects s ON s.seq = v.seq AND s.xmin::text::bigint = v.stamp`, func(r pgx.Row) error {
+		var same int
+		if err := r.Scan(&same); err != nil {
+			return fmt.Errorf("verify records read before the transaction: %w", err)
+		} else if same != n {
+			return errStale
+		}
+		return nil
+	}, seqs, stamps)
 }
 
 // touchSubject makes a new version of subject id's row, unchanged, so

@@ -317,11 +317,10 @@ func (s *Store) runGroup(ctx context.Context, batch []*group.Request, distrust b
 			}
 			continue
 		}
-		if err := t.verifyFresh(ctx); err != nil {
-			rollback() // nothing written yet: the numbers are given back
+		if err := t.flush(ctx); errors.Is(err, errStale) {
+			rollback() // nothing written: the numbers are given back
 			return err
-		}
-		if err := t.flush(ctx); err != nil {
+		} else if err != nil {
 			// Not given back: a number already written (voided by the
 			// sequencer, this store's lease having run out) would fail
 			// again. Voided here where unwritten.

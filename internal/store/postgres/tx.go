@@ -27,6 +27,7 @@ type querier interface {
 	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
 	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
 	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+	SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults
 }
 
 // tx implements store.Tx and subject.Bulk on one PostgreSQL transaction,
@@ -64,7 +65,7 @@ type groupState struct {
 	guards map[string][]byte
 	msgs   []*outbox.Message // pending deliveries rows
 	// fresh are the records read before the group that Unchanged
-	// accepted, to verify before COMMIT (verifyFresh); distrust: the
+	// accepted, to verify before COMMIT (queueFresh); distrust: the
 	// group runs again after one changed, and accepts none.
 	fresh    []freshCheck
 	distrust bool
@@ -96,40 +97,40 @@ func (g *groupState) rollbackTo(m groupMark) []int64 {
 
 // flushAudit writes the pending audit rows.
 func (t *tx) flushAudit(ctx context.Context) error {
-	g := t.g
-	if g == nil || len(g.seqs) == 0 {
-		return nil
-	}
-	if _, err := t.q.Exec(ctx, `INSERT INTO audit (seq, leaf) SELECT * FROM unnest($1::bigint[], $2::bytea[])`, g.seqs, g.leaves); err != nil {
-		return fmt.Errorf("append audit: %w", err)
-	}
-	g.seqs, g.leaves = nil, nil
-	return nil
+	var p pipeline
+	t.queueAudit(&p)
+	return p.send(ctx, t.q)
 }
 
-// flush writes everything the group deferred; the writer calls it just
-// before COMMIT.
+// queueAudit queues the pending audit rows' statement, if any.
+func (t *tx) queueAudit(p *pipeline) {
+	g := t.g
+	if g == nil || len(g.seqs) == 0 {
+		return
+	}
+	p.exec("append audit", `INSERT INTO audit (seq, leaf) SELECT * FROM unnest($1::bigint[], $2::bytea[])`, g.seqs, g.leaves)
+	g.seqs, g.leaves = nil, nil
+}
+
+// flush checks the records read before the group and writes everything
+// it deferred, in one round trip (see pipeline); the writer calls it
+// just before COMMIT. errStale if a record changed.
 func (t *tx) flush(ctx context.Context) error {
-	if err := t.flushAudit(ctx); err != nil {
-		return err
+	var p pipeline
+	t.queueFresh(&p)
+	t.queueAudit(&p)
+	t.queueMessages(&p)
+	if len(t.g.guards) > 0 {
+		ops := make([]string, 0, len(t.g.guards))
+		states := make([][]byte, 0, len(t.g.guards))
+		for op, st := range t.g.guards {
+			ops, states = append(ops, op), append(states, st)
+		}
+		p.exec("put guard state", `INSERT INTO guard_state (operator, state) SELECT * FROM unnest($1::text[], $2::bytea[])
+		ON CONFLICT (operator) DO UPDATE SET state = excluded.state`, ops, states)
+		clear(t.g.guards)
 	}
-	if err := t.flushMessages(ctx); err != nil {
-		return err
-	}
-	if len(t.g.guards) == 0 {
-		return nil
-	}
-	ops := make([]string, 0, len(t.g.guards))
-	states := make([][]byte, 0, len(t.g.guards))
-	for op, st := range t.g.guards {
-		ops, states = append(ops, op), append(states, st)
-	}
-	if _, err := t.q.Exec(ctx, `INSERT INTO guard_state (operator, state) SELECT * FROM unnest($1::text[], $2::bytea[])
-		ON CONFLICT (operator) DO UPDATE SET state = excluded.state`, ops, states); err != nil {
-		return fmt.Errorf("put guard state: %w", err)
-	}
-	clear(t.g.guards)
-	return nil
+	return p.send(ctx, t.q)
 }
 
 var (
