@@ -539,8 +539,16 @@ func (a *app) listenPartners() (net.Listener, error) {
 // records' activity (vault.Vault.ActivityDay) in batches and moves the
 // activity mark, which every integrator of a store that serves must,
 // since a retention sweep looks for activity only past the mark.
+//
+// On a store several servers share (PostgreSQL), the server that runs
+// the store's audit sequencer integrates; the others' integrators wait
+// their turn, which comes when that server stops.
 func (a *app) integrator() *auditlog.Integrator {
-	return &auditlog.Integrator{Store: a.health, Signer: a.signer, Logger: a.log, Activity: a.vault.ActivityDay}
+	in := &auditlog.Integrator{Store: a.health, Signer: a.signer, Logger: a.log, Activity: a.vault.ActivityDay}
+	if l, ok := a.store.(interface{ Leading() bool }); ok {
+		in.Turn = l.Leading
+	}
+	return in
 }
 
 func (a *app) background(ctx context.Context) (stop func()) {

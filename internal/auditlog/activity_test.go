@@ -2,7 +2,9 @@ package auditlog_test
 
 import (
 	"context"
+	"errors"
 	"path/filepath"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -118,5 +120,64 @@ func TestRecordActivity(t *testing.T) {
 			t.Fatalf("Run left the mark at %d with 6 entries past it; want 12", mark)
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestRunTakesItsTurn: Run integrates nothing while Turn says it is
+// another integrator's turn (another server's, on a shared store), and
+// the log once it says yes.
+func TestRunTakesItsTurn(t *testing.T) {
+	st, err := sqlitetemplate.Open(ctx, filepath.Join(t.TempDir(), "coffre.db"), sqlite.Options{IDs: sqlitetest.IDs()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	appendAt(t, st, time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC), 3)
+	latest := func() uint64 {
+		t.Helper()
+		var size uint64
+		err := st.View(ctx, func(ctx context.Context, tx store.Tx) error {
+			cp, err := tx.LatestCheckpoint(ctx)
+			if err == nil {
+				size = cp.Size
+			} else if !errors.Is(err, store.ErrNotFound) {
+				return err
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return size
+	}
+	var mine atomic.Bool
+	asked := make(chan struct{}, 100)
+	signer, _ := audit.NewSigner(auditlog.Origin, make([]byte, 32))
+	in := &auditlog.Integrator{Store: st, Signer: signer, Activity: readDay, Interval: time.Millisecond, Turn: func() bool {
+		select {
+		case asked <- struct{}{}:
+		default:
+		}
+		return mine.Load()
+	}}
+	runCtx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { defer close(done); in.Run(runCtx) }()
+	defer func() { cancel(); <-done }()
+	for range 3 { // Run asked three times, and each time waited
+		select {
+		case <-asked:
+		case <-time.After(10 * time.Second):
+			t.Fatal("Run did not ask whose turn it was")
+		}
+	}
+	if size := latest(); size != 0 {
+		t.Fatalf("while not its turn, Run signed a checkpoint of %d entries; want none", size)
+	}
+	mine.Store(true)
+	for deadline := time.Now().Add(10 * time.Second); latest() != 3; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("once its turn came, Run did not integrate the 3 entries")
+		}
 	}
 }

@@ -63,6 +63,14 @@ type Integrator struct {
 	Witnesses []string
 	// Client sends to witnesses (default: 10 s timeout).
 	Client *http.Client
+	// Turn, if set, says whether it is this integrator's turn: Run steps
+	// (and records the activity, and closes epochs) only while it says
+	// yes. Servers sharing one store each run an integrator, and one of
+	// them at a time does the work: a step every server did would be
+	// kept from one only, the others' work (reading the entries, hashing
+	// them, writing their index rows ahead of a checkpoint that loses)
+	// thrown away.
+	Turn func() bool
 	// IndexRows bounds the subject index rows one write transaction holds
 	// (default DefaultIndexRows): a step writes its rows in transactions of
 	// at most that many, ahead of its checkpoint's, so that it never holds
@@ -418,6 +426,15 @@ func (in *Integrator) Run(ctx context.Context) {
 	t := time.NewTimer(interval)
 	defer t.Stop()
 	for {
+		if in.Turn != nil && !in.Turn() {
+			t.Reset(interval)
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				continue
+			}
+		}
 		before := time.Now()
 		prev := in.size
 		size, err := in.Step(ctx)
