@@ -37,7 +37,7 @@ func (t *tx) PutBlindKey(ctx context.Context, g reindex.Gen) error {
 }
 
 func (t *tx) LiveSubjects(ctx context.Context, after int64, limit int) ([]*subject.Row, error) {
-	rows, err := t.q.Query(ctx, `SELECT seq, id, unit, dek, dek_version, fields, created, updated, active, canary FROM subjects WHERE seq > $1 AND NOT erased AND dek IS NOT NULL ORDER BY seq LIMIT $2`, after, limit)
+	rows, err := t.q.Query(ctx, `SELECT seq, id, unit, dek, dek_version, fields, created, updated, `+activeColumn+`, canary FROM subjects WHERE seq > $1 AND NOT erased AND dek IS NOT NULL ORDER BY seq LIMIT $2`, after, limit)
 	if err != nil {
 		return nil, fmt.Errorf("live subjects: %w", err)
 	}

@@ -99,7 +99,7 @@ func TestBulkSameRowsAsOneByOne(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, sql := range []string{
-		`SELECT seq, id, unit, dek, dek_version, fields, created, updated, erased, canary, active, dek IS NULL, fields IS NULL FROM subjects ORDER BY seq`,
+		`SELECT seq, id, unit, dek, dek_version, fields, created, updated, erased, canary, dek IS NULL, fields IS NULL FROM subjects ORDER BY seq`,
 		`SELECT hash, subject, gen FROM lookup ORDER BY hash`,
 		`SELECT last FROM subject_counter`,
 	} {

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -183,4 +184,63 @@ func (b *syncBuf) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.b.String()
+}
+
+// TestMigrateActivityTable: migration 028 moves the records' last
+// activity from subjects.active to subject_activity: a record's day
+// survives it, a record without one gets no row, and the store reads
+// both as before.
+func TestMigrateActivityTable(t *testing.T) {
+	ctx := context.Background()
+	u := emptySchema(t)
+	conn, err := connect(ctx, u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	before := Migrations()[:27] // up to 027, as a store of the last release
+	if before[len(before)-1].Name != "027_alert_seq.sql" {
+		t.Fatalf("migration 27 is %s", before[len(before)-1].Name)
+	}
+	if _, err := conn.Exec(ctx, `CREATE TABLE schema_version (version BIGINT NOT NULL); INSERT INTO schema_version VALUES (27)`); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range before {
+		body, err := migrations.ReadFile("migrations/" + m.Name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := conn.Exec(ctx, string(body)); err != nil {
+			t.Fatalf("%s: %v", m.Name, err)
+		}
+	}
+	day := time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC)
+	if _, err := conn.Exec(ctx, `INSERT INTO subjects (seq, unit, dek_version, created, updated, active) VALUES (1, 'u', 1, 0, 0, $1), (2, 'u', 1, 0, 0, 0)`, day.UnixMicro()); err != nil {
+		t.Fatal(err)
+	}
+	if applied, err := Migrate(ctx, u, nil); err != nil || len(applied) != len(Migrations())-27 || applied[0].Name != "028_activity_table.sql" {
+		t.Fatalf("Migrate = %v, %v; want 028 onwards", applied, err)
+	}
+	var rows int
+	if err := conn.QueryRow(ctx, `SELECT count(*) FROM subject_activity`).Scan(&rows); err != nil || rows != 1 {
+		t.Fatalf("subject_activity rows = %d, %v; want 1 (the record with a day)", rows, err)
+	}
+	ids := testIDs(t)
+	s, err := Open(ctx, u, Options{IDs: ids, NoMigrate: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for seq, want := range map[int64]time.Time{1: day, 2: {}} {
+		err := s.View(ctx, func(ctx context.Context, tx store.Tx) error {
+			r, err := tx.GetSubject(ctx, ids.ID(seq))
+			if err == nil && !r.Active.Equal(want) {
+				t.Errorf("record %d after the migration: Active %v, want %v", seq, r.Active, want)
+			}
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
 }

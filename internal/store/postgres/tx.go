@@ -239,8 +239,13 @@ func (t *tx) GetSubject(ctx context.Context, id string) (*subject.Row, error) {
 	return scanSubject(t.q.QueryRow(ctx, `SELECT `+subjectColumns+` FROM subjects WHERE seq = `+subjectSeq+` AND `+sameID, seq, given), id)
 }
 
-// subjectColumns are the columns scanSubject reads, first in a SELECT.
-const subjectColumns = `seq, unit, dek, dek_version, fields, created, updated, active, erased, canary`
+// subjectColumns are the columns scanSubject reads, first in a SELECT
+// FROM subjects.
+const subjectColumns = `seq, unit, dek, dek_version, fields, created, updated, ` + activeColumn + `, erased, canary`
+
+// activeColumn is the record's last activity (subject_activity), 0 for
+// none, in a SELECT FROM subjects.
+const activeColumn = `coalesce((SELECT day FROM subject_activity a WHERE a.seq = subjects.seq), 0)`
 
 // scanSubject scans a row of subject id that starts with subjectColumns;
 // extra receive the columns after them.
@@ -271,10 +276,13 @@ func (t *tx) TouchSubjects(ctx context.Context, touches []subject.Touch) error {
 		}
 		days[i] = micros(tc.Day)
 	}
-	if _, err := t.q.Exec(ctx, `UPDATE subjects s SET active = v.day
+	if _, err := t.q.Exec(ctx, `INSERT INTO subject_activity AS a (seq, day)
+		SELECT s.seq, max(v.day)
 		FROM (SELECT coalesce(u.seq, (SELECT seq FROM subjects WHERE id = u.id)) AS seq, u.id, u.day
 			FROM unnest($1::bigint[], $2::text[], $3::bigint[]) AS u(seq, id, day)) v
-		WHERE s.seq = v.seq AND s.id IS NOT DISTINCT FROM v.id AND s.active < v.day AND NOT s.erased`, seqs, given, days); err != nil {
+		JOIN subjects s ON s.seq = v.seq AND s.id IS NOT DISTINCT FROM v.id AND NOT s.erased
+		GROUP BY s.seq
+		ON CONFLICT (seq) DO UPDATE SET day = excluded.day WHERE a.day < excluded.day`, seqs, given, days); err != nil {
 		return fmt.Errorf("touch subjects: %w", err)
 	}
 	return nil
