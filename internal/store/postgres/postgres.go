@@ -42,6 +42,7 @@ import (
 
 	"github.com/coffre/coffre/internal/store"
 	"github.com/coffre/coffre/internal/store/group"
+	"github.com/coffre/coffre/internal/store/sessioncache"
 	"github.com/coffre/coffre/internal/subjectid"
 )
 
@@ -101,6 +102,10 @@ type Store struct {
 	stop   context.CancelFunc // stops the sequencing loop
 	done   chan struct{}      // closed when it has stopped
 	closed sync.Once
+	// sessions caches the sessions Views look up (package sessioncache):
+	// a change by this store is seen at once, by another server within
+	// sessioncache.For.
+	sessions sessioncache.Cache
 
 	groups, requests atomic.Int64 // group commits and the Update calls they held
 }
@@ -257,7 +262,8 @@ func (s *Store) runGroup(ctx context.Context, batch []*group.Request, distrust b
 		if err != nil {
 			return fmt.Errorf("begin: %w", err)
 		}
-		t := &tx{q: ptx, ids: s.opts.IDs, write: true, g: &groupState{distrust: distrust}, nums: s.nums}
+		t := &tx{ids: s.opts.IDs, write: true, g: &groupState{distrust: distrust}, nums: s.nums}
+		t.q = watchedTx{ptx, &t.g.identity}
 		// rollback ends the transaction unwritten: its audit numbers go
 		// to the next entries.
 		rollback := func() {
@@ -288,7 +294,7 @@ func (s *Store) runGroup(ctx context.Context, batch []*group.Request, distrust b
 				return fmt.Errorf("savepoint: %w", err)
 			}
 			mark := t.g.mark()
-			if r.Err = group.Call(fctx, s.opts.Logger, r.Fn, &tx{q: sp, ids: s.opts.IDs, write: true, g: t.g, nums: s.nums}); r.Err != nil {
+			if r.Err = group.Call(fctx, s.opts.Logger, r.Fn, &tx{q: watchedTx{sp, &t.g.identity}, ids: s.opts.IDs, write: true, g: t.g, nums: s.nums}); r.Err != nil {
 				if retryable(r.Err) {
 					rollback()
 					return r.Err
@@ -331,7 +337,11 @@ func (s *Store) runGroup(ctx context.Context, batch []*group.Request, distrust b
 			s.nums.void(ctx, t.g.taken)
 			return err
 		}
-		if err := ptx.Commit(ctx); err != nil {
+		err = ptx.Commit(ctx)
+		if t.g.identity {
+			s.sessions.Changed() // before the callers are answered; also if it may have committed
+		}
+		if err != nil {
 			// It may have committed (the connection broke after the
 			// COMMIT left): the numbers are voided where unwritten.
 			s.nums.void(ctx, t.g.taken)
@@ -353,7 +363,7 @@ func (s *Store) View(ctx context.Context, fn func(context.Context, store.Tx) err
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	return unavailable(group.Call(ctx, s.opts.Logger, fn, &tx{q: s.pool, ids: s.opts.IDs, nums: s.nums}))
+	return unavailable(group.Call(ctx, s.opts.Logger, fn, &tx{q: s.pool, ids: s.opts.IDs, nums: s.nums, sessions: &s.sessions}))
 }
 
 // retryable reports a failure that running the transaction again may cure.

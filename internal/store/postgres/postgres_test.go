@@ -11,10 +11,12 @@ import (
 
 	"github.com/coffre/coffre/internal/audit"
 	"github.com/coffre/coffre/internal/guard"
+	"github.com/coffre/coffre/internal/identity"
 	"github.com/coffre/coffre/internal/outbox"
 	"github.com/coffre/coffre/internal/store"
 	"github.com/coffre/coffre/internal/store/group"
 	"github.com/coffre/coffre/internal/store/postgres/pgtest"
+	"github.com/coffre/coffre/internal/store/sessioncache"
 	"github.com/coffre/coffre/internal/store/storetest"
 	"github.com/coffre/coffre/internal/subjectid"
 )
@@ -209,5 +211,52 @@ func TestGroupKeepsDeferredMessages(t *testing.T) {
 	})
 	if err != nil || !slices.Equal(got, []string{"a", "c"}) {
 		t.Fatalf("messages after the group: %v, %v; want a, c", got, err)
+	}
+}
+
+// TestSessionChangedByAnotherServer: a change another server on the same
+// database makes to a session's operator reaches this server's checks,
+// answered from its session cache until then, within sessioncache.For.
+func TestSessionChangedByAnotherServer(t *testing.T) {
+	ctx := context.Background()
+	u := migratedDB(t)
+	open := func() *Store {
+		s, err := Open(ctx, u, Options{IDs: testIDs(t)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
+	}
+	a, b := open(), open()
+	h, t0 := []byte("session-hash"), time.Now().UTC()
+	if err := a.Update(ctx, func(ctx context.Context, tx store.Tx) error {
+		if err := tx.PutOperator(ctx, &identity.Operator{ID: "op_1", Username: "op1", PasswordHash: "h", Role: "caseworker", Unit: "u1", Created: t0}); err != nil {
+			return err
+		}
+		return tx.PutSession(ctx, &identity.Session{Hash: h, Kind: identity.KindSession, Operator: "op_1", Created: t0, LastSeen: t0, Expires: t0.Add(time.Hour)})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	lookup := func() (*identity.Session, error) {
+		var ses *identity.Session
+		err := a.View(ctx, func(ctx context.Context, tx store.Tx) error {
+			var err error
+			ses, err = tx.GetSession(ctx, h)
+			return err
+		})
+		return ses, err
+	}
+	if ses, err := lookup(); err != nil || ses.Disabled {
+		t.Fatalf("lookup = %+v, %v", ses, err)
+	}
+	if err := b.Update(ctx, func(ctx context.Context, tx store.Tx) error {
+		return tx.SetOperatorDisabled(ctx, "op_1", true, time.Now())
+	}); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(sessioncache.For + 10*time.Millisecond)
+	if ses, err := lookup(); err != nil || !ses.Disabled {
+		t.Errorf("%v after another server disabled the operator: %+v, %v", sessioncache.For, ses, err)
 	}
 }

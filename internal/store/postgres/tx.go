@@ -17,6 +17,7 @@ import (
 	"github.com/coffre/coffre/internal/identity"
 	"github.com/coffre/coffre/internal/outbox"
 	"github.com/coffre/coffre/internal/store"
+	"github.com/coffre/coffre/internal/store/sessioncache"
 	"github.com/coffre/coffre/internal/subject"
 	"github.com/coffre/coffre/internal/subjectid"
 )
@@ -38,6 +39,9 @@ type tx struct {
 	write bool        // an Update's transaction (a View's is read-only)
 	g     *groupState // the group commit's deferred writes; nil in a View
 	nums  *numbers    // the store's audit numbers
+	// sessions is the store's session cache, which a View's GetSession
+	// reads through (package sessioncache); nil in an Update.
+	sessions *sessioncache.Cache
 }
 
 // bulk lifts the statement timeout for the rest of the transaction
@@ -69,6 +73,8 @@ type groupState struct {
 	// group runs again after one changed, and accepts none.
 	fresh    []freshCheck
 	distrust bool
+	// identity: a statement wrote sessions or operators (watchedTx).
+	identity bool
 }
 
 // groupMark is what a savepoint rollback restores. It copies the pending
@@ -660,11 +666,22 @@ func scanSession(r pgx.Row, withHash bool) (*identity.Session, error) {
 }
 
 func (t *tx) GetSession(ctx context.Context, hash []byte) (*identity.Session, error) {
+	var gen uint64
+	var read time.Time
+	if t.sessions != nil {
+		gen, read = t.sessions.Gen(), time.Now()
+		if s, ok := t.sessions.Get(hash, gen); ok {
+			return s, nil
+		}
+	}
 	s, err := scanSession(t.q.QueryRow(ctx, `SELECT `+sessionColumns+` FROM sessions s JOIN operators o ON o.id = s.operator WHERE s.hash = $1`, hash), false)
 	if err != nil {
 		return nil, notFound(err, "get session")
 	}
 	s.Hash = hash
+	if t.sessions != nil {
+		t.sessions.Put(s, gen, read)
+	}
 	return s, nil
 }
 

@@ -1,7 +1,6 @@
 package sqlite
 
 import (
-	"bytes"
 	"context"
 	"path/filepath"
 	"testing"
@@ -9,6 +8,7 @@ import (
 
 	"github.com/coffre/coffre/internal/identity"
 	"github.com/coffre/coffre/internal/store"
+	"github.com/coffre/coffre/internal/store/sessioncache"
 	"github.com/coffre/coffre/internal/store/sqlite/sqlitetest"
 )
 
@@ -59,50 +59,8 @@ func lookup(t *testing.T, s *Store, h []byte) (*identity.Session, error) {
 	return ses, err
 }
 
-// TestSessionChangesSeenAtOnce: whatever this process changes about a
-// session or its operator is seen by the very next check, cache or not.
-func TestSessionChangesSeenAtOnce(t *testing.T) {
-	later := time.Now().UTC().Add(time.Minute).Truncate(time.Microsecond)
-	for _, c := range []struct {
-		name   string
-		change func(ctx context.Context, tx store.Tx, h []byte) error
-		check  func(*identity.Session, error) bool
-	}{
-		{"logout", func(ctx context.Context, tx store.Tx, h []byte) error { return tx.DeleteSession(ctx, h) },
-			func(_ *identity.Session, err error) bool { return err != nil }},
-		{"locked", func(ctx context.Context, tx store.Tx, _ []byte) error {
-			return tx.LockOperator(ctx, "op_1", "velocity", later)
-		},
-			func(s *identity.Session, _ error) bool { return s != nil && s.Locked == "velocity" }},
-		{"disabled", func(ctx context.Context, tx store.Tx, _ []byte) error {
-			return tx.SetOperatorDisabled(ctx, "op_1", true, later)
-		},
-			func(s *identity.Session, _ error) bool { return s != nil && s.Disabled }},
-		{"role changed", func(ctx context.Context, tx store.Tx, _ []byte) error {
-			return tx.SetOperatorRole(ctx, "op_1", "auditor", "u2", later)
-		}, func(s *identity.Session, _ error) bool { return s != nil && s.Role == "auditor" && s.Unit == "u2" }},
-		{"touched", func(ctx context.Context, tx store.Tx, h []byte) error { return tx.TouchSession(ctx, h, later, false) },
-			func(s *identity.Session, _ error) bool { return s != nil && s.LastSeen.Equal(later) }},
-	} {
-		t.Run(c.name, func(t *testing.T) {
-			s, h := sessionStore(t, filepath.Join(t.TempDir(), "c.db"))
-			for range 2 { // the second is served from the cache
-				if ses, err := lookup(t, s, h); err != nil || ses.Role != "caseworker" || !bytes.Equal(ses.Hash, h) {
-					t.Fatalf("lookup = %+v, %v", ses, err)
-				}
-			}
-			if err := s.Update(context.Background(), func(ctx context.Context, tx store.Tx) error { return c.change(ctx, tx, h) }); err != nil {
-				t.Fatal(err)
-			}
-			if ses, err := lookup(t, s, h); !c.check(ses, err) {
-				t.Errorf("the check after the change = %+v, %v", ses, err)
-			}
-		})
-	}
-}
-
 // TestSessionChangedByAnotherProcess: a change made by another process on
-// the same file reaches the checks within sessionCacheFor, with no write
+// the same file reaches the checks within sessioncache.For, with no write
 // of this process in between.
 func TestSessionChangedByAnotherProcess(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "c.db")
@@ -120,8 +78,8 @@ func TestSessionChangedByAnotherProcess(t *testing.T) {
 		t.Fatal(err)
 	}
 	other.Close()
-	time.Sleep(sessionCacheFor + 10*time.Millisecond)
+	time.Sleep(sessioncache.For + 10*time.Millisecond)
 	if ses, err := lookup(t, s, h); err != nil || !ses.Disabled {
-		t.Errorf("%v after another process disabled the operator: %+v, %v", sessionCacheFor, ses, err)
+		t.Errorf("%v after another process disabled the operator: %+v, %v", sessioncache.For, ses, err)
 	}
 }

@@ -40,6 +40,7 @@ import (
 	"github.com/coffre/coffre/internal/audit"
 	"github.com/coffre/coffre/internal/store"
 	"github.com/coffre/coffre/internal/store/group"
+	"github.com/coffre/coffre/internal/store/sessioncache"
 	"github.com/coffre/coffre/internal/subjectid"
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 )
@@ -102,7 +103,7 @@ type Store struct {
 	// changes are the subject rows' changes (fresh.go).
 	changes changes
 	// sessions caches the read pool's session checks (sessions.go).
-	sessions sessionCache
+	sessions sessioncache.Cache
 	block    seqBlock // subject seqs reserved and not yet handed out
 	// dataVersion is the writer connection's PRAGMA data_version when its
 	// cache was last known good: it changes when another connection commits.
@@ -529,7 +530,7 @@ func (s *Store) commit(batch []*group.Request) {
 	}
 	s.cache.committed()
 	if s.changes.committed() {
-		s.sessions.changed()
+		s.sessions.Changed()
 	}
 	finish(nil)
 }
@@ -554,7 +555,7 @@ func (s *Store) runGroup(ctx context.Context, batch []*group.Request, savepoints
 	if version != s.dataVersion {
 		s.cache.reset()
 		s.changes.foreign()
-		s.sessions.changed()
+		s.sessions.Changed()
 		s.dataVersion = version
 	}
 	s.cache.begin()

@@ -12,6 +12,7 @@ import (
 	"github.com/coffre/coffre/internal/audit"
 	"github.com/coffre/coffre/internal/identity"
 	"github.com/coffre/coffre/internal/store"
+	"github.com/coffre/coffre/internal/store/sessioncache"
 	"github.com/coffre/coffre/internal/subject"
 	"github.com/coffre/coffre/internal/subjectid"
 	"modernc.org/sqlite"
@@ -348,7 +349,7 @@ type tx struct {
 	// the record of what changed for the writer (fresh.go).
 	changes *changes
 	// sessions is the read pool's session cache (sessions.go).
-	sessions *sessionCache
+	sessions *sessioncache.Cache
 }
 
 // noCancel strips cancellation from a statement's context: modernc.org/sqlite
@@ -842,8 +843,8 @@ func (t *tx) GetSession(ctx context.Context, hash []byte) (*identity.Session, er
 	var gen uint64
 	var read time.Time
 	if t.cache == nil {
-		gen, read = t.sessions.gen.Load(), time.Now()
-		if s, ok := t.sessions.get(hash, gen); ok {
+		gen, read = t.sessions.Gen(), time.Now()
+		if s, ok := t.sessions.Get(hash, gen); ok {
 			return s, nil
 		}
 	}
@@ -853,7 +854,7 @@ func (t *tx) GetSession(ctx context.Context, hash []byte) (*identity.Session, er
 	}
 	s.Hash = hash
 	if t.cache == nil {
-		t.sessions.put(s, gen, read)
+		t.sessions.Put(s, gen, read)
 	}
 	return s, nil
 }

@@ -46,6 +46,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Operators", operators},
 		{"TOTPStepAdvancesOnce", totpStep},
 		{"Sessions", sessions},
+		{"SessionChangesSeenAtOnce", sessionChangesSeenAtOnce},
 		{"CanceledContext", canceledContext},
 		{"BulkAllOrNothing", bulkAllOrNothing},
 		{"Checkpoints", checkpoints},
