@@ -16,7 +16,6 @@ import (
 // as a request makes it), though the checks before were answered from a
 // cache (package sessioncache).
 func sessionChangesSeenAtOnce(t *testing.T, s store.Store) {
-	ctx := context.Background()
 	later := time.Now().UTC().Add(time.Minute).Truncate(time.Microsecond)
 	lookup := func(h []byte) (*identity.Session, error) {
 		var ses *identity.Session
@@ -55,22 +54,18 @@ func sessionChangesSeenAtOnce(t *testing.T, s store.Store) {
 		t.Run(c.name, func(t *testing.T) {
 			op, h := fmt.Sprintf("op_cache%d", i), []byte(fmt.Sprintf("cached-session-%d", i))
 			t0 := time.Now().UTC()
-			if err := s.Update(ctx, func(ctx context.Context, tx store.Tx) error {
+			update(t, s, func(ctx context.Context, tx store.Tx) error {
 				if err := tx.PutOperator(ctx, &identity.Operator{ID: op, Username: op, PasswordHash: "h", Role: "caseworker", Unit: "u1", Created: t0}); err != nil {
 					return err
 				}
 				return tx.PutSession(ctx, &identity.Session{Hash: h, Kind: identity.KindSession, Operator: op, Created: t0, LastSeen: t0, Expires: t0.Add(time.Hour)})
-			}); err != nil {
-				t.Fatal(err)
-			}
+			})
 			for range 2 { // the second may be answered from the cache
 				if ses, err := lookup(h); err != nil || ses.Role != "caseworker" || !bytes.Equal(ses.Hash, h) {
 					t.Fatalf("lookup = %+v, %v", ses, err)
 				}
 			}
-			if err := s.Update(ctx, func(ctx context.Context, tx store.Tx) error { return c.change(ctx, tx, op, h) }); err != nil {
-				t.Fatal(err)
-			}
+			update(t, s, func(ctx context.Context, tx store.Tx) error { return c.change(ctx, tx, op, h) })
 			if ses, err := lookup(h); !c.check(ses, err) {
 				t.Errorf("the check after the change = %+v, %v", ses, err)
 			}
