@@ -10,11 +10,14 @@ package browsertest
 
 import (
 	"context"
+	"crypto/sha256"
 	_ "embed"
+	"encoding/hex"
 	"fmt"
 	"os"
 	"os/exec"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -133,17 +136,63 @@ func Audit(ctx context.Context) ([]Violation, error) {
 }
 
 // CheckAccessible fails t, without stopping it, for each serious or
-// critical violation on the tab's current page, which it names page.
+// critical violation on the tab's current page, which it names page. A
+// page whose structure (see [Structure]) a test of this process has
+// already audited is not audited again: the same elements with the same
+// attributes and styles break the same rules whatever their text, and
+// axe-core costs about 0.7 s of CPU a page (86 pages in cmd/coffre's
+// browser tests, about half of them a structure seen before: sign-in
+// forms, a page after each of its forms' answers).
 func CheckAccessible(ctx context.Context, t testing.TB, page string) {
 	t.Helper()
+	key, err := Structure(ctx)
+	if err != nil {
+		t.Errorf("%s: %v", page, err)
+		return
+	}
+	if first, seen := audited.LoadOrStore(key, page); seen {
+		t.Logf("%s: audited already, as %s (the same structure)", page, first)
+		return
+	}
 	vs, err := Audit(ctx)
 	if err != nil {
+		audited.Delete(key)
 		t.Errorf("%s: %v", page, err)
 		return
 	}
 	for _, v := range vs {
 		t.Errorf("%s: accessibility: %v (%s)", page, v, v.HelpURL)
 	}
+}
+
+// audited holds the structures of the pages audited so far.
+var audited sync.Map
+
+// structureJS lists the document's language and each element with the
+// attributes axe-core's rules read (its tag, id, class, role, type, style,
+// the aria-*, alt, for, lang, hidden and disabled ones), and whether it
+// holds text of its own: everything but the text.
+const structureJS = `(() => {
+  const keep = /^(id|class|role|type|style|for|alt|lang|title|hidden|disabled|tabindex|scope|href|aria-.*)$/;
+  const out = [document.documentElement.lang, document.title === "" ? "untitled" : "titled"];
+  for (const e of document.querySelectorAll("*")) {
+    const attrs = [...e.attributes].filter(a => keep.test(a.name)).map(a => a.name === "href" ? "href" : a.name + "=" + a.value);
+    const text = [...e.childNodes].some(n => n.nodeType === 3 && n.textContent.trim() !== "");
+    out.push(e.tagName + "[" + attrs.join(" ") + "]" + (text ? "t" : ""));
+  }
+  return out.join("\n");
+})()`
+
+// Structure returns a digest of the tab's current page without its text
+// (see structureJS): two pages with the same digest pass or fail
+// axe-core's rules alike.
+func Structure(ctx context.Context) (string, error) {
+	s, err := chromedp.Run(ctx, chromedp.Evaluate[string](structureJS))
+	if err != nil {
+		return "", fmt.Errorf("page structure: %w", err)
+	}
+	sum := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(sum[:]), nil
 }
 
 // Timing is how long the tab's last navigation took, from the browser's
