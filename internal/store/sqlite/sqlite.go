@@ -502,7 +502,7 @@ func (s *Store) commit(batch []*group.Request) {
 	if failed && len(batch) > 1 {
 		s.cache.drop()
 		s.changes.rolledBack()
-		if _, err := s.stmts.m["rollback"].ExecContext(ctx); err != nil {
+		if _, err := s.stmts.control("rollback").ExecContext(ctx); err != nil {
 			finish(fmt.Errorf("rollback: %w", err))
 			return
 		}
@@ -514,17 +514,17 @@ func (s *Store) commit(batch []*group.Request) {
 		// Alone in its transaction, a failed request rolls it all back.
 		s.cache.drop()
 		s.changes.rolledBack()
-		_, err := s.stmts.m["rollback"].ExecContext(ctx)
+		_, err := s.stmts.control("rollback").ExecContext(ctx)
 		finish(err)
 		return
 	}
 	if err := s.cache.flush(ctx, s.tx(s.wconn, s.stmts, nil)); err != nil {
-		s.stmts.m["rollback"].ExecContext(ctx)
+		s.stmts.control("rollback").ExecContext(ctx)
 		finish(fmt.Errorf("write guard state: %w", err))
 		return
 	}
-	if _, err := s.stmts.m["commit"].ExecContext(ctx); err != nil {
-		s.stmts.m["rollback"].ExecContext(ctx)
+	if _, err := s.stmts.control("commit").ExecContext(ctx); err != nil {
+		s.stmts.control("rollback").ExecContext(ctx)
 		finish(fmt.Errorf("commit: %w", err))
 		return
 	}
@@ -540,7 +540,7 @@ func (s *Store) commit(batch []*group.Request) {
 // undone and the others kept. Without, the caller must roll back if any
 // failed. An error return means the transaction is abandoned.
 func (s *Store) runGroup(ctx context.Context, batch []*group.Request, savepoints bool) error {
-	if _, err := s.stmts.m["begin"].ExecContext(ctx); err != nil {
+	if _, err := s.stmts.control("begin").ExecContext(ctx); err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
 	// Another process (an import, `coffre operator add` beside a server)
@@ -548,8 +548,8 @@ func (s *Store) runGroup(ctx context.Context, batch []*group.Request, savepoints
 	// cache holds (guard states, the audit sequence) is stale. Holding the
 	// write lock, no one else commits until this group ends.
 	var version int64
-	if err := s.stmts.m["dataVersion"].QueryRowContext(ctx).Scan(&version); err != nil {
-		s.stmts.m["rollback"].ExecContext(ctx)
+	if err := s.stmts.control("dataVersion").QueryRowContext(ctx).Scan(&version); err != nil {
+		s.stmts.control("rollback").ExecContext(ctx)
 		return fmt.Errorf("data version: %w", err)
 	}
 	if version != s.dataVersion {
@@ -571,7 +571,7 @@ func (s *Store) runGroup(ctx context.Context, batch []*group.Request, savepoints
 			continue
 		}
 		if err := s.runSavepoint(ctx, tx, r); err != nil {
-			s.stmts.m["rollback"].ExecContext(ctx)
+			s.stmts.control("rollback").ExecContext(ctx)
 			return err
 		}
 	}
@@ -588,17 +588,17 @@ func (s *Store) runSavepoint(ctx context.Context, tx *tx, r *group.Request) erro
 	if r.Err = r.Ctx.Err(); r.Err != nil {
 		return nil
 	}
-	if _, err := s.stmts.m["savepoint"].ExecContext(ctx); err != nil {
+	if _, err := s.stmts.control("savepoint").ExecContext(ctx); err != nil {
 		return fmt.Errorf("savepoint: %w", err)
 	}
 	mark := s.cache.mark()
 	if r.Err = group.Call(r.Ctx, s.opts.Logger, r.Fn, tx); r.Err != nil {
 		s.cache.rollbackTo(mark)
-		if _, err := s.stmts.m["rollbackTo"].ExecContext(ctx); err != nil {
+		if _, err := s.stmts.control("rollbackTo").ExecContext(ctx); err != nil {
 			return fmt.Errorf("rollback to savepoint: %w", err)
 		}
 	}
-	if _, err := s.stmts.m["release"].ExecContext(ctx); err != nil {
+	if _, err := s.stmts.control("release").ExecContext(ctx); err != nil {
 		return fmt.Errorf("release savepoint: %w", err)
 	}
 	return nil
