@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"unicode/utf8"
 
 	"gopkg.in/yaml.v3"
@@ -128,22 +129,31 @@ func tag(f reflect.StructField) (key, opts string) {
 	return key, opts
 }
 
-// keysOf lists the keys of the mapping that struct type t decodes.
+// keysOf lists the keys of the mapping that struct type t decodes (made
+// once a type: a file binds the same types many times).
 func keysOf(t reflect.Type) []string {
+	if keys, ok := typeKeys.Load(t); ok {
+		return keys.([]string)
+	}
 	var keys []string
 	for i := range t.NumField() {
 		if k, _ := tag(t.Field(i)); k != "" && k != "." {
 			keys = append(keys, k)
 		}
 	}
+	typeKeys.Store(t, keys)
 	return keys
 }
+
+var typeKeys sync.Map // reflect.Type → []string
 
 // envName is the environment variable that overrides the key at path:
 // COFFRE_, then the path upper-cased with dots and hyphens as underscores.
 func envName(path string) string {
-	return "COFFRE_" + strings.ToUpper(strings.NewReplacer(".", "_", "-", "_").Replace(path))
+	return "COFFRE_" + strings.ToUpper(envSeparators.Replace(path))
 }
+
+var envSeparators = strings.NewReplacer(".", "_", "-", "_")
 
 // fromEnv returns a node holding the value of the variable that overrides
 // the key at path, a list of strings if list (the value comma-separated),
