@@ -115,12 +115,14 @@ type Census interface {
 // erased in the restored store.
 type Keyless interface {
 	// KeylessSubjects returns the ids of up to limit such records, in
-	// creation order.
-	KeylessSubjects(ctx context.Context, limit int) ([]string, error)
+	// creation order, after the record after ("": from the first), so
+	// that pages of them cost one scan of the records in all.
+	KeylessSubjects(ctx context.Context, after string, limit int) ([]string, error)
 	// DeleteIndexesOf deletes every blind index entry of the subjects
 	// ids, found by subject rather than by value (a keyless record's
-	// values cannot be hashed again): one scan of the index, for a
-	// restore's keyless records only. It returns how many it deleted.
+	// values cannot be hashed again): one scan of the index, for all of
+	// a restore's keyless records at once. It returns how many it
+	// deleted.
 	DeleteIndexesOf(ctx context.Context, ids []string) (int64, error)
 }
 

@@ -3,6 +3,7 @@ package vault
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	"github.com/coffre/coffre/internal/audit"
 	"github.com/coffre/coffre/internal/identity"
@@ -13,8 +14,8 @@ import (
 // EraseKeyless erases.
 const KeylessReason = "restored without its data key: shredded after the data backup"
 
-// keylessBatch is how many keyless records one transaction erases: the
-// index entries of a batch are found in one scan of the index.
+// keylessBatch is how many keyless records one transaction erases, and
+// how many ids one page of the search for them returns.
 const keylessBatch = 500
 
 // EraseKeyless erases the records a restore left without their data key
@@ -31,17 +32,44 @@ const keylessBatch = 500
 // this runs, the vault treats such a record as gone (subject.Row.Gone)
 // but a lookup by its values still finds its id. It returns how many it
 // erased.
+//
+// The records are found in pages (one scan of the records in all), their
+// index entries deleted in one scan of the index, then the records erased
+// in transactions of keylessBatch: a national directory's restore may
+// leave many, and a scan of each table per batch made the work grow with
+// the square of their number. Stopped at any point, it leaves no index
+// entry of an erased record (the entries go first), and a new run picks
+// up the records still keyless.
 func (v *Vault) EraseKeyless(ctx context.Context) (int, error) {
+	var ids []string
+	for after := ""; ; {
+		var page []string
+		err := v.store.View(ctx, func(ctx context.Context, tx store.Tx) (err error) {
+			page, err = tx.KeylessSubjects(ctx, after, keylessBatch)
+			return err
+		})
+		if err != nil {
+			return 0, fmt.Errorf("find the records without a data key: %w", err)
+		}
+		if ids = append(ids, page...); len(page) < keylessBatch {
+			break
+		}
+		after = page[len(page)-1]
+	}
+	if len(ids) == 0 {
+		return 0, nil
+	}
+	if _, err := update(ctx, v.store, func(ctx context.Context, tx store.Tx) (int64, error) {
+		return tx.DeleteIndexesOf(ctx, ids)
+	}); err != nil {
+		return 0, fmt.Errorf("delete the index entries of the records without a data key: %w", err)
+	}
 	system := identity.Actor{ID: "system"}
 	total := 0
-	for {
+	for batch := range slices.Chunk(ids, keylessBatch) {
 		n, err := update(ctx, v.store, func(ctx context.Context, tx store.Tx) (int, error) {
-			ids, err := tx.KeylessSubjects(ctx, keylessBatch)
-			if err != nil || len(ids) == 0 {
-				return 0, err
-			}
 			now := v.now().UTC()
-			for _, id := range ids {
+			for _, id := range batch {
 				if err := tx.EraseSubject(ctx, id, now); err != nil {
 					return 0, fmt.Errorf("erase %s: %w", id, err)
 				}
@@ -53,16 +81,12 @@ func (v *Vault) EraseKeyless(ctx context.Context) (int, error) {
 					return 0, err
 				}
 			}
-			if _, err := tx.DeleteIndexesOf(ctx, ids); err != nil {
-				return 0, err
-			}
-			return len(ids), nil
+			return len(batch), nil
 		})
 		if err != nil {
 			return total, fmt.Errorf("erase the records without a data key: %w", err)
 		}
-		if total += n; n < keylessBatch {
-			return total, nil
-		}
+		total += n
 	}
+	return total, nil
 }

@@ -82,13 +82,13 @@ func (f *failingStore) Update(ctx context.Context, fn func(context.Context, stor
 	return f.Store.Update(ctx, func(ctx context.Context, tx store.Tx) error { return fn(ctx, failingTx{tx}) })
 }
 
-func newVault(t *testing.T) (*vault.Vault, *failingStore) {
+func newVault(t testing.TB) (*vault.Vault, *failingStore) {
 	t.Helper()
 	return newVaultWith(t, func(*vault.Config) {})
 }
 
 // newVaultWith is newVault with its configuration changed by edit.
-func newVaultWith(t *testing.T, edit func(*vault.Config)) (*vault.Vault, *failingStore) {
+func newVaultWith(t testing.TB, edit func(*vault.Config)) (*vault.Vault, *failingStore) {
 	t.Helper()
 	cfg, err := config.Demo(nil)
 	if err != nil {

@@ -576,8 +576,12 @@ func (t *tx) CanarySubjects(ctx context.Context) ([]string, error) {
 	return t.subjectIDs(ctx, "canaries", `SELECT seq, id FROM subjects WHERE canary`)
 }
 
-func (t *tx) KeylessSubjects(ctx context.Context, limit int) ([]string, error) {
-	return t.subjectIDs(ctx, "keyless subjects", `SELECT seq, id FROM subjects WHERE NOT erased AND dek IS NULL ORDER BY seq LIMIT $1`, limit)
+func (t *tx) KeylessSubjects(ctx context.Context, after string, limit int) ([]string, error) {
+	seq, given := t.subject(after)
+	if after == "" {
+		seq, given = int64(0), nil
+	}
+	return t.subjectIDs(ctx, "keyless subjects", `SELECT seq, id FROM subjects WHERE seq > coalesce(`+subjectSeq+`, 0) AND NOT erased AND dek IS NULL ORDER BY seq LIMIT $3`, seq, given, limit)
 }
 
 func (t *tx) DeleteIndexesOf(ctx context.Context, ids []string) (int64, error) {

@@ -64,7 +64,7 @@ var queries = map[string]string{
 	"countOperators":   `SELECT count(*) FROM operators`,
 	"countSubjects":    `SELECT count(*) FROM subjects WHERE erased = 0 AND canary = 0`,
 	"canaries":         `SELECT seq, id FROM subjects INDEXED BY subjects_canary WHERE canary = 1`,
-	"keyless":          `SELECT seq, id FROM subjects WHERE erased = 0 AND dek IS NULL ORDER BY seq LIMIT ?`,
+	"keyless":          `SELECT seq, id FROM subjects WHERE seq > coalesce(?1, (SELECT seq FROM subjects WHERE id = ?2), 0) AND erased = 0 AND dek IS NULL ORDER BY seq LIMIT ?3`,
 	"deleteIndexesOf":  `DELETE FROM lookup WHERE subject IN (SELECT value FROM json_each(?))`,
 	"unitExists":       `SELECT EXISTS (SELECT 1 FROM operators WHERE unit = ?)`,
 	"putSession":       `INSERT INTO sessions (hash, kind, operator, created, last_seen, expires, attempts, origin, user_agent, stepped_up, step_factor, step_group) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -810,8 +810,12 @@ func (t *tx) CanarySubjects(ctx context.Context) ([]string, error) {
 	return t.subjectIDs(ctx, "canaries")
 }
 
-func (t *tx) KeylessSubjects(ctx context.Context, limit int) ([]string, error) {
-	return t.subjectIDs(ctx, "keyless", limit)
+func (t *tx) KeylessSubjects(ctx context.Context, after string, limit int) ([]string, error) {
+	seq, legacy := t.subject(after)
+	if after == "" {
+		seq, legacy = int64(0), nil
+	}
+	return t.subjectIDs(ctx, "keyless", seq, legacy, limit)
 }
 
 func (t *tx) DeleteIndexesOf(ctx context.Context, ids []string) (int64, error) {

@@ -214,7 +214,8 @@ func countSubjects(t *testing.T, s store.Store) {
 
 // keylessSubjects: the records without a key that are not marked erased
 // (a restore's, whose key backup lacked their key) are found, in
-// creation order, up to the limit; erased ones are not.
+// creation order, up to the limit and after a given one; erased ones are
+// not.
 func keylessSubjects(t *testing.T, s store.Store) {
 	update(t, s, func(ctx context.Context, tx store.Tx) error {
 		for _, id := range []string{"sub_1", "sub_2", "sub_3", "sub_4"} {
@@ -228,22 +229,31 @@ func keylessSubjects(t *testing.T, s store.Store) {
 		}
 		return tx.EraseSubject(ctx, "sub_3", t0)
 	})
-	keyless := func(limit int) []string {
+	keyless := func(after string, limit int) []string {
 		t.Helper()
 		var ids []string
 		if err := s.View(ctx, func(ctx context.Context, tx store.Tx) (err error) {
-			ids, err = tx.KeylessSubjects(ctx, limit)
+			ids, err = tx.KeylessSubjects(ctx, after, limit)
 			return err
 		}); err != nil {
 			t.Fatal(err)
 		}
 		return ids
 	}
-	if got := keyless(10); !slices.Equal(got, []string{"sub_2", "sub_4"}) {
-		t.Fatalf("KeylessSubjects = %v; want sub_2 and sub_4 (sub_1 has its key, sub_3 is erased)", got)
-	}
-	if got := keyless(1); !slices.Equal(got, []string{"sub_2"}) {
-		t.Fatalf("KeylessSubjects(limit 1) = %v; want sub_2", got)
+	for _, tt := range []struct {
+		after string
+		limit int
+		want  []string
+	}{
+		{"", 10, []string{"sub_2", "sub_4"}}, // sub_1 has its key, sub_3 is erased
+		{"", 1, []string{"sub_2"}},
+		{"sub_2", 10, []string{"sub_4"}},
+		{"sub_1", 1, []string{"sub_2"}},
+		{"sub_4", 10, nil},
+	} {
+		if got := keyless(tt.after, tt.limit); !slices.Equal(got, tt.want) {
+			t.Fatalf("KeylessSubjects(after %q, limit %d) = %v; want %v", tt.after, tt.limit, got, tt.want)
+		}
 	}
 	// Their index entries go by subject: sub_2's two, not sub_1's.
 	hashes := map[string]string{"keyless-2-email.": "sub_2", "keyless-2-phone.": "sub_2", "keyed-1-email...": "sub_1"}
@@ -274,7 +284,7 @@ func keylessSubjects(t *testing.T, s store.Store) {
 		}
 	}
 	update(t, s, func(ctx context.Context, tx store.Tx) error { return tx.EraseSubject(ctx, "sub_2", t0) })
-	if got := keyless(10); !slices.Equal(got, []string{"sub_4"}) {
+	if got := keyless("", 10); !slices.Equal(got, []string{"sub_4"}) {
 		t.Fatalf("KeylessSubjects after sub_2's erasure = %v; want sub_4", got)
 	}
 }
