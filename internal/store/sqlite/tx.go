@@ -303,8 +303,7 @@ var queries = map[string]string{
 // every query to preparing.
 type stmts struct {
 	c    preparer
-	conn *sql.Conn // the writer's connection; nil for the read pool
-	mu   sync.Mutex
+	conn *sql.Conn            // the writer's connection; nil for the read pool
 	m    sync.Map             // name → *sql.Stmt
 	bulk map[string]*sql.Stmt // multi-row inserts by table and row count (the writer's)
 }
@@ -335,13 +334,12 @@ func prepare(ctx context.Context, c preparer) (*stmts, error) {
 	return s, nil
 }
 
-// stmt returns the statement of name, preparing it on its first use.
+// stmt returns the statement of name, preparing it on its first use. No
+// lock is held while it prepares (on the read pool that waits for a free
+// connection, which a caller iterating rows may hold while it asks for
+// another statement): two first uses at once may both prepare it, and
+// the second's is closed.
 func (s *stmts) stmt(ctx context.Context, name string) (*sql.Stmt, error) {
-	if st, ok := s.m.Load(name); ok {
-		return st.(*sql.Stmt), nil
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	if st, ok := s.m.Load(name); ok {
 		return st.(*sql.Stmt), nil
 	}
@@ -353,7 +351,10 @@ func (s *stmts) stmt(ctx context.Context, name string) (*sql.Stmt, error) {
 	if err != nil {
 		return nil, fmt.Errorf("prepare %s: %w", name, err)
 	}
-	s.m.Store(name, st)
+	if first, loaded := s.m.LoadOrStore(name, st); loaded {
+		st.Close()
+		return first.(*sql.Stmt), nil
+	}
 	return st, nil
 }
 
