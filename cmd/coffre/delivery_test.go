@@ -35,7 +35,7 @@ func TestLockAlertReachesOfficer(t *testing.T) {
 	t.Setenv("COFFRE_TEST_ALERT_HOOK_SECRET", secret)
 	t.Run("sqlite", func(t *testing.T) { lockAlert(t, secret, "") })
 	t.Run("postgres", func(t *testing.T) {
-		pg := pgtest.Migrated(t, "coffre_alert_", postgres.Digest(), postgres.Migrate)
+		pg := pgtest.Migrated(t, postgres.Digest(), postgres.Migrate)
 		lockAlert(t, secret, pg)
 	})
 }

@@ -240,7 +240,7 @@ func TestDrillNodes(t *testing.T) {
 	if testing.Short() {
 		t.Skip("loads a directory into PostgreSQL")
 	}
-	pg := pgtest.Migrated(t, "coffre_drill_", postgres.Digest(), postgres.Migrate)
+	pg := pgtest.Migrated(t, postgres.Digest(), postgres.Migrate)
 	code, stdout, stderr := runCLI(t, "drill", "--nodes", "3", "--store", pg, "--kill-sequencer", "2s", "--people", "20000", "--scale", "25",
 		"--json", "--data", t.TempDir(), "--scenario", "caseworker-day,versailles-scrape")
 	var rep struct {

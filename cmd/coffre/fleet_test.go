@@ -20,7 +20,7 @@ import (
 // as behind a load balancer without sticky sessions.
 func TestConsoleAcrossNodes(t *testing.T) {
 	t.Parallel()
-	pg := pgtest.Migrated(t, "coffre_fleet_", postgres.Digest(), postgres.Migrate)
+	pg := pgtest.Migrated(t, postgres.Digest(), postgres.Migrate)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	clock := drill.NewClock(time.Now())

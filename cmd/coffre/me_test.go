@@ -41,7 +41,7 @@ func TestPersonVerifiesHistory(t *testing.T) {
 	t.Parallel()
 	t.Run("sqlite", func(t *testing.T) { personVerifiesHistory(t, "") })
 	t.Run("postgres", func(t *testing.T) {
-		pg := pgtest.Migrated(t, "coffre_me_", postgres.Digest(), postgres.Migrate)
+		pg := pgtest.Migrated(t, postgres.Digest(), postgres.Migrate)
 		personVerifiesHistory(t, pg)
 	})
 }

@@ -38,7 +38,7 @@ func TestReadNotifiesPerson(t *testing.T) {
 	t.Parallel()
 	t.Run("sqlite", func(t *testing.T) { readNotifies(t, "") })
 	t.Run("postgres", func(t *testing.T) {
-		pg := pgtest.Migrated(t, "coffre_notice_", postgres.Digest(), postgres.Migrate)
+		pg := pgtest.Migrated(t, postgres.Digest(), postgres.Migrate)
 		readNotifies(t, pg)
 	})
 }

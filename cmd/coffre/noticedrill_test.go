@@ -68,7 +68,7 @@ func TestNoticesSurviveKill(t *testing.T) {
 	}
 	t.Run("sqlite", func(t *testing.T) { noticeDrill(t, n, "") })
 	t.Run("postgres", func(t *testing.T) {
-		pg := pgtest.Migrated(t, "coffre_drill_", postgres.Digest(), postgres.Migrate)
+		pg := pgtest.Migrated(t, postgres.Digest(), postgres.Migrate)
 		noticeDrill(t, onPG, pg)
 	})
 }

@@ -35,7 +35,7 @@ func TestErasureConfirmed(t *testing.T) {
 	t.Parallel()
 	t.Run("sqlite", func(t *testing.T) { erasureConfirmed(t, "") })
 	t.Run("postgres", func(t *testing.T) {
-		pg := pgtest.Migrated(t, "coffre_rights_", postgres.Digest(), postgres.Migrate)
+		pg := pgtest.Migrated(t, postgres.Digest(), postgres.Migrate)
 		erasureConfirmed(t, pg)
 	})
 }

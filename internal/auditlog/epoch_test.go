@@ -57,7 +57,7 @@ func TestEpochsAndRetention(t *testing.T) {
 // TestEpochsAndRetentionPostgres is TestEpochsAndRetention on
 // PostgreSQL (but for the tampering, made with SQLite's SQL functions).
 func TestEpochsAndRetentionPostgres(t *testing.T) {
-	u := pgtest.Migrated(t, "coffre_epochs_", postgres.Digest(), postgres.Migrate)
+	u := pgtest.Migrated(t, postgres.Digest(), postgres.Migrate)
 	st, err := postgres.Open(ctx, u, postgres.Options{IDs: sqlitetest.IDs()})
 	if err != nil {
 		t.Fatal(err)

@@ -49,7 +49,7 @@ func onBothStores(t *testing.T, fn func(t *testing.T, s *auth.Service, now *time
 	})
 	t.Run("postgres", func(t *testing.T) {
 		now := time.Date(2026, 11, 23, 9, 0, 10, 0, time.UTC)
-		u := pgtest.Migrated(t, "coffre_auth_", postgres.Digest(), postgres.Migrate)
+		u := pgtest.Migrated(t, postgres.Digest(), postgres.Migrate)
 		st, err := postgres.Open(ctx, u, postgres.Options{IDs: sqlitetest.IDs()})
 		if err != nil {
 			t.Fatalf("postgres.Open: %v", err)

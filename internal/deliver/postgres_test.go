@@ -23,7 +23,7 @@ import (
 // contacts: every message is delivered, and none twice (the normal
 // case: no node dies).
 func TestNodesShareTheQueue(t *testing.T) {
-	url := pgtest.Migrated(t, "coffre_deliver_", postgres.Digest(), postgres.Migrate)
+	url := pgtest.Migrated(t, postgres.Digest(), postgres.Migrate)
 	ids, err := subjectid.New(make([]byte, 32))
 	if err != nil {
 		t.Fatal(err)

@@ -276,5 +276,5 @@ func openPostgres(t *testing.T, u string) *postgres.Store {
 // pgURL is a database of the test's own on the test server, with this
 // binary's schema (package pgtest).
 func pgURL(t *testing.T) string {
-	return pgtest.Migrated(t, "coffre_httpapi_", postgres.Digest(), postgres.Migrate)
+	return pgtest.Migrated(t, postgres.Digest(), postgres.Migrate)
 }

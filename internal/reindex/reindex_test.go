@@ -87,7 +87,7 @@ func newWorld(t *testing.T, kind string) *world {
 	rand.Read(w.vkey)
 	var st store.Store
 	if kind == "postgres" {
-		u := pgtest.Migrated(t, "coffre_reindex_", postgres.Digest(), postgres.Migrate)
+		u := pgtest.Migrated(t, postgres.Digest(), postgres.Migrate)
 		st, err = postgres.Open(ctx, u, postgres.Options{IDs: w.ring(t).SubjectIDs(), Logger: quiet})
 	} else {
 		st, err = sqlitetemplate.Open(ctx, filepath.Join(t.TempDir(), "coffre.db"), sqlite.Options{IDs: w.ring(t).SubjectIDs(), Logger: quiet})

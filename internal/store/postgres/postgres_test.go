@@ -150,7 +150,7 @@ func TestTwoServersCountGuardStates(t *testing.T) {
 // migratedDB is a database of the test's own on the test server, with
 // this binary's schema (package pgtest).
 func migratedDB(t testing.TB) string {
-	return pgtest.Migrated(t, "coffre_test_", Digest(), Migrate)
+	return pgtest.Migrated(t, Digest(), Migrate)
 }
 
 // emptySchema is an empty schema of the test's own on the test server,
