@@ -5,6 +5,7 @@ import (
 	"context"
 	"database/sql"
 	"io"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -13,6 +14,20 @@ import (
 
 	"github.com/coffre/coffre/internal/auditlog"
 )
+
+// sized is full when the long runs are asked for (COFFRE_SOAK=1, as
+// .ci/run's soak step sets): the drills at the sizes their issues name
+// and docs/benchmarks.md reports; short under -short (the race run); and
+// def otherwise, so that go test ./... keeps within its few minutes.
+func sized(full, def, short int) int {
+	switch {
+	case os.Getenv("COFFRE_SOAK") == "1":
+		return full
+	case testing.Short():
+		return short
+	}
+	return def
+}
 
 func runCLI(t *testing.T, args ...string) (code int, stdout, stderr string) {
 	t.Helper()

@@ -27,7 +27,8 @@ import (
 )
 
 // TestReadNotifiesPerson: the demo served over HTTP with an in-process
-// SMTP server; a caseworker reads one person 1,000 times; the person's
+// SMTP server; a caseworker reads one person 1,000 times (100 unless
+// COFFRE_SOAK=1); the person's
 // mailbox holds one notice per read (keyed by its audit entry), naming
 // the organisation, the role, the unit, the purpose and the fields, the
 // audit entry with its leaf hash once integrated, the verification
@@ -44,10 +45,7 @@ func TestReadNotifiesPerson(t *testing.T) {
 }
 
 func readNotifies(t *testing.T, pg string) {
-	reads := 1000
-	if testing.Short() {
-		reads = 100
-	}
+	reads := sized(1000, 100, 100)
 	mx := delivertest.StartSMTP(t)
 	a, err := openApp(t.Context(), appOptions{dev: true, dataDir: t.TempDir(), anyHours: true, store: pg, guard: "bench",
 		env: []string{"COFFRE_NOTICES_ORGANISATION=Académie de Test", "COFFRE_NOTICES_LANGUAGE=en"}}, io.Discard)

@@ -50,15 +50,12 @@ const (
 // kill, leased at the kill, received after, duplicates, times.
 //
 // COFFRE_DRILL_NOTICES sets the number of notices on both stores
-// (default 10,000 on SQLite and 2,500 on PostgreSQL, whose queue is
-// the same code under other SQL, at twice the time a notice; 1,000 on
-// both with -short).
+// (default 1,000 on both; with COFFRE_SOAK=1, 10,000 on SQLite and 2,500
+// on PostgreSQL, whose queue is the same code under other SQL, at twice
+// the time a notice).
 func TestNoticesSurviveKill(t *testing.T) {
 	t.Parallel()
-	n, onPG := 10_000, 2500
-	if testing.Short() {
-		n, onPG = 1000, 1000
-	}
+	n, onPG := sized(10_000, 1000, 1000), sized(2500, 1000, 1000)
 	if s := os.Getenv("COFFRE_DRILL_NOTICES"); s != "" {
 		var err error
 		if n, err = strconv.Atoi(s); err != nil || n < 100 || n > 1_000_000 {

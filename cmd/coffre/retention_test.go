@@ -28,10 +28,7 @@ import (
 // and in the statistics' retained aggregates (and none is left live).
 func TestPurgeSurvivesKill(t *testing.T) {
 	t.Parallel()
-	n := 6000
-	if testing.Short() {
-		n = 2000
-	}
+	n := sized(6000, 2000, 2000)
 	data := t.TempDir()
 	ctx := t.Context()
 	a, err := openApp(ctx, appOptions{dev: true, dataDir: data, guard: "off"}, io.Discard)
