@@ -327,6 +327,12 @@ func openApp(ctx context.Context, o appOptions, stderr io.Writer) (*app, error) 
 	return buildApp(ctx, cfg, keys, o, log, burst)
 }
 
+// passwordParams are the argon2id parameters of the passwords the app
+// hashes; the zero value is auth.DefaultParams. This package's tests lower
+// them (hash_test.go): a hash at the defaults costs 40–60 ms of CPU, and
+// the tests' logins and accounts spent 17 s on them.
+var passwordParams auth.Params
+
 // buildApp builds what needs the key set: the store (the keyring's
 // subject-id codec), the vault, auth, the checkpoint signer and the
 // partner CA.
@@ -368,7 +374,7 @@ func buildApp(ctx context.Context, cfg *config.Config, keys *keyset.Set, o appOp
 		st.Close()
 		return nil, fmt.Errorf("webauthn: %w", err)
 	}
-	a := &auth.Service{Store: st, Keys: keys.Ring, Idle: cfg.SessionIdle, Max: cfg.SessionAbsolute, LoginTTL: cfg.LoginTokenTTL, Now: o.now,
+	a := &auth.Service{Store: st, Keys: keys.Ring, Params: passwordParams, Idle: cfg.SessionIdle, Max: cfg.SessionAbsolute, LoginTTL: cfg.LoginTokenTTL, Now: o.now,
 		WebAuthn: wa, StepUpFor: cfg.StepUpFor, StepGroup: cfg.Policy.StepGroup, DisableAfter: cfg.Login.DisableAfter,
 		RoleFactors: func(role string) []string {
 			if r, ok := cfg.Policy.Roles[role]; ok {
