@@ -95,7 +95,7 @@ func baseEnv(t *testing.T, rights *vault.Rights) *env {
 // hashing), with wa as its WebAuthn relying party (nil: none).
 func (e *env) authService(wa *webauthn.WebAuthn) *auth.Service {
 	pol := e.cfg.Policy
-	return &auth.Service{Store: e.store, Keys: e.keys, Params: auth.Params{Time: 1, Memory: 1024, Threads: 1}, Now: e.clock.Now,
+	return &auth.Service{Store: e.store, Keys: e.keys, Params: auth.Params{Time: 1, Memory: 64, Threads: 1}, Now: e.clock.Now,
 		Idle: 15 * time.Minute, Max: time.Hour, LoginTTL: 2 * time.Minute, MaxAttempts: 5, WebAuthn: wa,
 		RoleFactors: func(role string) []string { return pol.Roles[role].MFA }, StepGroup: pol.StepGroup}
 }

@@ -143,7 +143,7 @@ func New(t testing.TB, c Config) *Server {
 	if err != nil {
 		t.Fatalf("webauthn.New: %v", err)
 	}
-	s.Auth = &auth.Service{Store: s.Store, Keys: keys, Params: auth.Params{Time: 1, Memory: 1024, Threads: 1}, Now: c.Now, WebAuthn: wa,
+	s.Auth = &auth.Service{Store: s.Store, Keys: keys, Params: auth.Params{Time: 1, Memory: 64, Threads: 1}, Now: c.Now, WebAuthn: wa,
 		RoleFactors: func(role string) []string { return cfg.Policy.Roles[role].MFA },
 		StepGroup:   cfg.Policy.StepGroup,
 		Guard:       httpapi.AdminGuard(s.Vault)}
